@@ -1,0 +1,332 @@
+"""The instruction set and binary container of the Tidal accelerator: the pure side.
+
+Shared by the encoder (`tidal.targets.binary`) and the hardware model (`tidal.sim`).
+Imports nothing but NumPy and the standard library, so a binary can be decoded and run
+without the compiler.
+
+Instruction records
+-------------------
+Every instruction is a fixed-width record of `RECORD_WORDS` little-endian int32 words::
+
+    word 0  opcode            (Opcode)
+    word 1  engine            (Engine: PE, ACT, POOL, DMA0.. one per DMA queue)
+    word 2  flags             (FLAG_*)
+    word 3  signal semaphore  (-1: none; else incremented by 1 when the instruction completes)
+    word 4  debug id          (-1: none; else index into the debug table)
+    word 5.. operands         (per opcode, see OPERANDS)
+
+An *access* (a memory operand) takes `ACCESS_WORDS` words::
+
+    space, partition start, byte offset, then 5 (stride, count) pairs
+
+Strides and counts are in elements (fp32). Dim 0 is the partition dim: for SBUF/PSUM
+its stride must be 1 (partition units) and the start is the first partition; for DRAM
+the partition dim is an ordinary strided dim and the start is 0. Unused trailing dims
+have count 1. Elements are visited in row-major order of the dims, so a DMA moves the
+i-th element of its source to the i-th element of its destination.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+RECORD_WORDS = 48
+RECORD_BYTES = RECORD_WORDS * 4
+ACCESS_DIMS = 5
+ACCESS_WORDS = 3 + 2 * ACCESS_DIMS
+ELEM_BYTES = 4  # fp32 is the only element type of this version
+
+
+class Opcode(enum.IntEnum):
+    NOP = 0
+    HALT = 1
+    WAIT = 2  # block until semaphore >= value
+    SIGNAL = 3  # increment semaphore
+    DMA = 4
+    MATMUL = 5
+    ACT = 6
+    TENSOR_TENSOR = 7
+    REDUCE = 8
+    MEMSET = 9
+
+
+class Space(enum.IntEnum):
+    DRAM = 0
+    SBUF = 1
+    PSUM = 2
+
+
+class Engine(enum.IntEnum):
+    PE = 0
+    ACT = 1
+    POOL = 2
+    DMA0 = 3  # DMA queue q is engine DMA0 + q
+
+
+def engine_name(engine: int) -> str:
+    if engine >= Engine.DMA0:
+        return f"dma{engine - Engine.DMA0}"
+    return Engine(engine).name.lower()
+
+
+def engine_from_name(name: str) -> int:
+    if name.startswith("dma") and name[3:].isdigit():
+        return Engine.DMA0 + int(name[3:])
+    return Engine[name.upper()]
+
+
+class ActFunc(enum.IntEnum):
+    IDENTITY = 0
+    RELU = 1
+    EXP = 2
+    RECIPROCAL = 3
+    SIGMOID = 4
+    TANH = 5
+
+
+class AluOp(enum.IntEnum):
+    ADD = 0
+    SUB = 1
+    MUL = 2
+    MAX = 3
+    MIN = 4
+
+
+class ScalarMode(enum.IntEnum):
+    IMM = 0  # an immediate fp32
+    COLUMN = 1  # one fp32 per partition, read from an on-chip column
+
+
+FLAG_SIGNAL = 1 << 0  # (informative; the signal word decides)
+FLAG_START = 1 << 1  # MATMUL: overwrite the PSUM accumulator instead of adding
+
+# Header words.
+W_OPCODE, W_ENGINE, W_FLAGS, W_SIGNAL, W_DEBUG = range(5)
+OPERAND_BASE = 5
+
+
+def _layout(*names_and_widths: tuple[str, int]) -> dict[str, int]:
+    """Word index of each named operand field, laid out from OPERAND_BASE."""
+    pos = OPERAND_BASE
+    out: dict[str, int] = {}
+    for name, width in names_and_widths:
+        out[name] = pos
+        pos += width
+    assert pos <= RECORD_WORDS, names_and_widths
+    return out
+
+
+A = ACCESS_WORDS
+# Word index of each operand field, per opcode. Fields named like an access take
+# ACCESS_WORDS words; the others one word (fp32 immediates are stored as their bits).
+OPERANDS: dict[Opcode, dict[str, int]] = {
+    Opcode.NOP: {},
+    Opcode.HALT: {},
+    Opcode.WAIT: _layout(("sem", 1), ("value", 1)),
+    Opcode.SIGNAL: _layout(("sem", 1)),
+    Opcode.DMA: _layout(("src", A), ("dst", A)),
+    Opcode.MATMUL: _layout(("dst", A), ("stationary", A), ("moving", A)),
+    Opcode.ACT: _layout(
+        ("dst", A), ("src", A), ("func", 1),
+        ("scale_mode", 1), ("scale_imm", 1), ("scale_space", 1), ("scale_pstart", 1), ("scale_offset", 1),
+        ("bias_mode", 1), ("bias_imm", 1), ("bias_space", 1), ("bias_pstart", 1), ("bias_offset", 1),
+    ),
+    Opcode.TENSOR_TENSOR: _layout(("dst", A), ("a", A), ("b", A), ("op", 1)),
+    Opcode.REDUCE: _layout(("dst", A), ("src", A), ("op", 1), ("nreduce", 1), ("scale_imm", 1)),
+    Opcode.MEMSET: _layout(("dst", A), ("value", 1)),
+}
+ACCESS_FIELDS = {"src", "dst", "stationary", "moving", "a", "b"}
+
+
+def f32_bits(x: float) -> int:
+    return struct.unpack("<i", struct.pack("<f", x))[0]
+
+
+def bits_f32(b: int) -> float:
+    return struct.unpack("<f", struct.pack("<i", int(b)))[0]
+
+
+@dataclass(frozen=True)
+class Access:
+    """A decoded memory operand (see the module docstring)."""
+
+    space: Space
+    pstart: int
+    offset: int  # bytes
+    dims: tuple[tuple[int, int], ...]  # (stride, count) in elements; dims[0] = partition
+
+    @property
+    def pcount(self) -> int:
+        return self.dims[0][1]
+
+    @property
+    def free_shape(self) -> tuple[int, ...]:
+        return tuple(c for _, c in self.dims[1:])
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(c for _, c in self.dims)
+
+    @property
+    def num_elements(self) -> int:
+        return int(np.prod(self.shape))
+
+    def words(self) -> list[int]:
+        dims = list(self.dims) + [(0, 1)] * (ACCESS_DIMS - len(self.dims))
+        out = [int(self.space), self.pstart, self.offset]
+        for s, c in dims:
+            out += [s, c]
+        return out
+
+    @staticmethod
+    def from_words(w: np.ndarray | list[int]) -> "Access":
+        dims = [(int(w[3 + 2 * i]), int(w[4 + 2 * i])) for i in range(ACCESS_DIMS)]
+        while len(dims) > 1 and dims[-1] == (0, 1):
+            dims.pop()
+        return Access(Space(int(w[0])), int(w[1]), int(w[2]), tuple(dims))
+
+
+def access_of(record: np.ndarray, name: str) -> Access:
+    op = Opcode(int(record[W_OPCODE]))
+    i = OPERANDS[op][name]
+    return Access.from_words(record[i : i + ACCESS_WORDS])
+
+
+# ---------------------------------------------------------------------------
+# Container
+# ---------------------------------------------------------------------------
+
+MAGIC = b"TIDALBIN"
+VERSION = 1
+CHIP_NAME_BYTES = 32
+# magic, version, chip name, section count, payload crc32, payload bytes
+HEADER = struct.Struct(f"<8sI{CHIP_NAME_BYTES}sIIQ")
+SECTION = struct.Struct("<IIQQ")  # kind, arg, offset (from file start), size
+
+
+class SectionKind(enum.IntEnum):
+    STREAM = 1  # arg = engine; payload = n records
+    CONST = 2  # payload = repeated (dram addr u64, nbytes u64, bytes padded to 8)
+    IO = 3  # JSON: {"inputs": [...], "outputs": [...]} with name, addr, shape, dtype
+    DEBUG = 4  # JSON list of strings, indexed by an instruction's debug id
+    META = 5  # JSON: dram_bytes, semaphores, program name, ...
+
+
+class BinaryFormatError(ValueError):
+    """A binary that cannot be loaded; the message names the byte offset."""
+
+
+@dataclass
+class Program:
+    """A decoded binary: everything the hardware model needs, nothing of the compiler."""
+
+    chip: str
+    streams: dict[int, np.ndarray]  # engine -> (n, RECORD_WORDS) int32
+    consts: list[tuple[int, np.ndarray]]  # (dram byte address, uint8 data)
+    inputs: list[dict[str, object]]
+    outputs: list[dict[str, object]]
+    debug: list[str] = field(default_factory=list)
+    meta: dict[str, object] = field(default_factory=dict)
+
+
+def encode_container(program: Program) -> bytes:
+    sections: list[tuple[int, int, bytes]] = []
+    for engine in sorted(program.streams):
+        recs = np.ascontiguousarray(program.streams[engine], dtype="<i4")
+        assert recs.ndim == 2 and recs.shape[1] == RECORD_WORDS
+        sections.append((SectionKind.STREAM, engine, recs.tobytes()))
+    blob = bytearray()
+    for addr, data in program.consts:
+        raw = np.ascontiguousarray(data).view(np.uint8).tobytes()
+        blob += struct.pack("<QQ", addr, len(raw)) + raw + b"\0" * (-len(raw) % 8)
+    sections.append((SectionKind.CONST, 0, bytes(blob)))
+    io = {"inputs": program.inputs, "outputs": program.outputs}
+    sections.append((SectionKind.IO, 0, json.dumps(io).encode()))
+    sections.append((SectionKind.DEBUG, 0, json.dumps(program.debug).encode()))
+    sections.append((SectionKind.META, 0, json.dumps(program.meta).encode()))
+
+    offset = HEADER.size + SECTION.size * len(sections)
+    table = bytearray()
+    payload = bytearray()
+    for kind, arg, data in sections:
+        table += SECTION.pack(kind, arg, offset + len(payload), len(data))
+        payload += data + b"\0" * (-len(data) % 8)
+    body = bytes(table) + bytes(payload)
+    chip = program.chip.encode()
+    assert len(chip) <= CHIP_NAME_BYTES
+    header = HEADER.pack(MAGIC, VERSION, chip, len(sections), zlib.crc32(body), len(body))
+    return header + body
+
+
+def decode_container(data: bytes) -> Program:
+    """Parse and validate a binary; raises BinaryFormatError naming the byte offset."""
+    if len(data) < HEADER.size:
+        raise BinaryFormatError(
+            f"offset 0: truncated header ({len(data)} bytes, need {HEADER.size})"
+        )
+    magic, version, chip_raw, nsec, crc, body_len = HEADER.unpack_from(data, 0)
+    if magic != MAGIC:
+        raise BinaryFormatError(f"offset 0: bad magic {magic!r} (not a Tidal binary)")
+    if version != VERSION:
+        raise BinaryFormatError(
+            f"offset 8: unsupported version {version} (this build reads {VERSION})"
+        )
+    body = data[HEADER.size :]
+    if len(body) != body_len:
+        raise BinaryFormatError(
+            f"offset {HEADER.size}: truncated or padded body "
+            f"({len(body)} bytes, header says {body_len})"
+        )
+    if zlib.crc32(body) != crc:
+        raise BinaryFormatError(f"offset {HEADER.size}: checksum mismatch (corrupt file)")
+    chip = chip_raw.rstrip(b"\0").decode(errors="replace")
+    program = Program(chip=chip, streams={}, consts=[], inputs=[], outputs=[])
+    for i in range(nsec):
+        at = HEADER.size + i * SECTION.size
+        if at + SECTION.size > len(data):
+            raise BinaryFormatError(f"offset {at}: section table runs past end of file")
+        kind, arg, off, size = SECTION.unpack_from(data, at)
+        if off + size > len(data) or off < HEADER.size:
+            raise BinaryFormatError(
+                f"offset {at}: section {i} [{off}, {off + size}) outside the file"
+            )
+        chunk = data[off : off + size]
+        try:
+            _read_section(program, SectionKind(kind), arg, chunk, off)
+        except BinaryFormatError:
+            raise
+        except (ValueError, KeyError, UnicodeDecodeError, struct.error) as e:
+            raise BinaryFormatError(f"offset {off}: bad section {i} ({e})") from None
+    return program
+
+
+def _read_section(program: Program, kind: SectionKind, arg: int, chunk: bytes, off: int) -> None:
+    if kind is SectionKind.STREAM:
+        if len(chunk) % RECORD_BYTES:
+            raise BinaryFormatError(
+                f"offset {off}: stream size {len(chunk)} is not a multiple of {RECORD_BYTES}"
+            )
+        recs = np.frombuffer(chunk, dtype="<i4").reshape(-1, RECORD_WORDS)
+        program.streams[arg] = recs.astype(np.int32)
+    elif kind is SectionKind.CONST:
+        pos = 0
+        while pos < len(chunk):
+            addr, n = struct.unpack_from("<QQ", chunk, pos)
+            pos += 16
+            if pos + n > len(chunk):
+                raise BinaryFormatError(f"offset {off + pos}: constant runs past its section")
+            program.consts.append((addr, np.frombuffer(chunk, np.uint8, n, pos).copy()))
+            pos += n + (-n % 8)
+    elif kind is SectionKind.IO:
+        io = json.loads(chunk)
+        program.inputs, program.outputs = list(io["inputs"]), list(io["outputs"])
+    elif kind is SectionKind.DEBUG:
+        program.debug = list(json.loads(chunk))
+    elif kind is SectionKind.META:
+        program.meta = dict(json.loads(chunk))

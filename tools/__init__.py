@@ -1,0 +1,1 @@
+"""Tidal command-line entry points."""
