@@ -330,3 +330,31 @@ def _read_section(program: Program, kind: SectionKind, arg: int, chunk: bytes, o
         program.debug = list(json.loads(chunk))
     elif kind is SectionKind.META:
         program.meta = dict(json.loads(chunk))
+
+
+def make_record(
+    opcode: Opcode,
+    engine: int,
+    *,
+    signal: int = -1,
+    debug: int = -1,
+    flags: int = 0,
+    **operands: "Access | int | float",
+) -> np.ndarray:
+    """One instruction record. Access fields take an Access, fp32 immediates a float
+    (stored as bits), the rest ints; unknown field names are an error."""
+    rec = np.zeros(RECORD_WORDS, dtype=np.int32)
+    rec[W_OPCODE], rec[W_ENGINE], rec[W_FLAGS] = int(opcode), engine, flags
+    rec[W_SIGNAL], rec[W_DEBUG] = signal, debug
+    layout = OPERANDS[opcode]
+    for name, value in operands.items():
+        if name not in layout:
+            raise KeyError(f"{opcode.name} has no operand '{name}'")
+        i = layout[name]
+        if isinstance(value, Access):
+            rec[i : i + ACCESS_WORDS] = value.words()
+        elif isinstance(value, float):
+            rec[i] = f32_bits(value)
+        else:
+            rec[i] = int(value)
+    return rec

@@ -1,1 +1,9 @@
-"""x"""
+"""Translations to and from external formats. `get_all_targets()`: name -> lazy factory."""
+
+from collections.abc import Callable
+
+from xdsl.utils.target import Target
+
+
+def get_all_targets() -> dict[str, Callable[[], type[Target]]]:
+    return {}

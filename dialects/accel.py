@@ -1,0 +1,1393 @@
+"""The `accel` dialect: the accelerator's instruction set, one op per instruction.
+
+An `accel.program` holds the program's DRAM inputs/outputs (`accel.io`), its constants
+(`accel.const`) and its instructions, either in one sequential *unified order* across
+engines or, after `accel-split-streams`, as one `accel.stream` per engine. Repetition
+stays structured: `accel.repeat` runs its body `count` times, and the addresses of the
+instructions inside are affine in the repeat indices (`i0` = outermost, see `Aff`), so
+IR size grows with layers, not with instructions; the binary encoder expands repeats.
+
+    accel.program "small" dram 65536 {
+      accel.io input "x" at 0 : tensor<32x8xf32>
+      accel.repeat 4 {
+        accel.dma 0 <dram 0 + 128 * i0, [[8, 32], [1, 8]]> -> <sbuf 0, 0, [[1, 32], [1, 8]]>
+        accel.matmul <psum 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 32]]>, <sbuf 0, 0, [[1, 32], [1, 8]]> {zero_at = -1 : i64}
+      }
+    }
+
+Memory operands are `#accel.ap<space pstart, offset, dims>` (`AccessAttr`), exactly
+the hardware's access records with affine partition start and byte offset.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import ClassVar
+
+import numpy as np
+from xdsl.dialects.builtin import (
+    I64,
+    ArrayAttr,
+    BytesAttr,
+    DenseIntOrFPElementsAttr,
+    Float32Type,
+    FloatAttr,
+    IntAttr,
+    IntegerAttr,
+    StringAttr,
+    TensorType,
+    i64,
+)
+from xdsl.ir import Attribute, Block, Data, Dialect, Operation, Region
+from xdsl.irdl import (
+    IRDLOperation,
+    ParametrizedAttribute,
+    irdl_attr_definition,
+    irdl_op_definition,
+    opt_prop_def,
+    prop_def,
+    region_def,
+    traits_def,
+)
+from xdsl.parser import AttrParser, Parser
+from xdsl.printer import Printer
+from xdsl.traits import NoTerminator
+from xdsl.utils.exceptions import VerifyException
+from xdsl.utils.mlir_lexer import MLIRTokenKind
+
+from tidal.dialects.affine_expr import Aff, format_aff, parse_aff
+
+__all__ = [
+    "Aff",
+    "AffAttr",
+    "AccessAttr",
+    "ProgramOp",
+    "StreamOp",
+    "RepeatOp",
+    "IoOp",
+    "ConstOp",
+    "InstructionOp",
+    "DmaOp",
+    "MatmulOp",
+    "ActOp",
+    "TensorTensorOp",
+    "ReduceOp",
+    "MemsetOp",
+    "WaitOp",
+    "SignalOp",
+    "NopOp",
+    "HaltOp",
+    "Accel",
+    "ENGINE_ORDER",
+    "engine_sort_key",
+    "repeat_depth",
+]
+
+SPACES = ("dram", "sbuf", "psum")
+ON_CHIP = ("sbuf", "psum")
+MAX_DIMS = 5
+ACT_FUNCS = ("identity", "relu", "exp", "reciprocal", "sigmoid", "tanh")
+ALU_OPS = ("add", "sub", "mul", "max", "min")
+REDUCE_OPS = ("add", "max")
+# Engine names as the binary format spells them (tidal.sim.isa.engine_name); the
+# dialect does not import sim/, so the naming rule is restated here.
+ENGINE_ORDER = ("pe", "act", "pool")
+_DMA_ENGINE = re.compile(r"dma(\d+)$")
+
+
+def is_engine(name: str) -> bool:
+    return name in ENGINE_ORDER or _DMA_ENGINE.match(name) is not None
+
+
+def engine_sort_key(name: str) -> int:
+    """pe, act, pool, dma0, dma1, ... (the binary's engine numbering)."""
+    if name in ENGINE_ORDER:
+        return ENGINE_ORDER.index(name)
+    m = _DMA_ENGINE.match(name)
+    assert m is not None, name
+    return len(ENGINE_ORDER) + int(m.group(1))
+
+
+# ---------------------------------------------------------------------------
+# Attributes
+# ---------------------------------------------------------------------------
+
+
+@irdl_attr_definition
+class AffAttr(Data[Aff]):
+    """An affine expression of the enclosing repeat indices: `#accel.aff<3 + 2 * i0>`."""
+
+    name = "accel.aff"
+
+    @classmethod
+    def parse_parameter(cls, parser: AttrParser) -> Aff:
+        with parser.in_angle_brackets():
+            return parse_aff(parser)
+
+    def print_parameter(self, printer: Printer) -> None:
+        printer.print_string(f"<{format_aff(self.data)}>")
+
+
+def _parse_dims(parser: AttrParser) -> list[tuple[int, int]]:
+    def pair() -> tuple[int, int]:
+        pos = parser.pos
+        values = parser.parse_comma_separated_list(
+            AttrParser.Delimiter.SQUARE, lambda: parser.parse_integer(allow_boolean=False)
+        )
+        if len(values) != 2:
+            parser.raise_error("expected a [stride, count] pair", pos, parser.pos)
+        return values[0], values[1]
+
+    return parser.parse_comma_separated_list(AttrParser.Delimiter.SQUARE, pair)
+
+
+def _fmt_dims(dims: Sequence[tuple[int, int]]) -> str:
+    return "[" + ", ".join(f"[{s}, {c}]" for s, c in dims) + "]"
+
+
+@irdl_attr_definition
+class AccessAttr(ParametrizedAttribute):
+    """A memory operand: space, partition start, byte offset and up to 5 (stride,
+    count) dims in elements, dim 0 being the partition dim (stride 1 on chip).
+
+        #accel.ap<sbuf 0, 1024 + 512 * i0, [[1, 128], [1, 32]]>
+        #accel.ap<dram 4096 + 3136 * i0, [[784, 128], [1, 32]]>
+
+    DRAM accesses have no partition start (it is 0); their dim 0 is an ordinary
+    strided dim.
+    """
+
+    name = "accel.ap"
+
+    space_attr: StringAttr
+    pstart_attr: AffAttr
+    offset_attr: AffAttr
+    dims_attr: ArrayAttr[ArrayAttr[IntAttr]]
+
+    @staticmethod
+    def get(
+        space: str,
+        pstart: int | Aff,
+        offset: int | Aff,
+        dims: Sequence[tuple[int, int]],
+    ) -> AccessAttr:
+        return AccessAttr(
+            StringAttr(space),
+            AffAttr(Aff.of(pstart)),
+            AffAttr(Aff.of(offset)),
+            ArrayAttr(ArrayAttr((IntAttr(s), IntAttr(c))) for s, c in dims),
+        )
+
+    @property
+    def space(self) -> str:
+        return self.space_attr.data
+
+    @property
+    def pstart(self) -> Aff:
+        return self.pstart_attr.data
+
+    @property
+    def offset(self) -> Aff:
+        return self.offset_attr.data
+
+    @property
+    def dims(self) -> tuple[tuple[int, int], ...]:
+        return tuple((p.data[0].data, p.data[1].data) for p in self.dims_attr.data)
+
+    @property
+    def pcount(self) -> int:
+        return self.dims_attr.data[0].data[1].data
+
+    @property
+    def free_counts(self) -> tuple[int, ...]:
+        return tuple(c for _, c in self.dims[1:])
+
+    @property
+    def free_elements(self) -> int:
+        return math.prod(self.free_counts)
+
+    @property
+    def num_elements(self) -> int:
+        return self.pcount * self.free_elements
+
+    @property
+    def depth(self) -> int:
+        """Repeat indices used by the start and offset (max index + 1)."""
+        return max(self.pstart.depth, self.offset.depth)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def text(self) -> str:
+        """The parameters as printed: `<sbuf 0, 0, [[1, 32], [1, 8]]>`."""
+        start = "" if self.space == "dram" else f"{format_aff(self.pstart)}, "
+        return f"<{self.space} {start}{format_aff(self.offset)}, {_fmt_dims(self.dims)}>"
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
+        with parser.in_angle_brackets():
+            space = parser.parse_identifier(" (dram, sbuf or psum)")
+            if space not in SPACES:
+                parser.raise_error(f"unknown memory space '{space}' (dram, sbuf or psum)")
+            pstart = Aff(0)
+            if space != "dram":
+                pstart = parse_aff(parser)
+                parser.parse_punctuation(",")
+            offset = parse_aff(parser)
+            parser.parse_punctuation(",")
+            dims = _parse_dims(parser)
+        return (
+            StringAttr(space),
+            AffAttr(pstart),
+            AffAttr(offset),
+            ArrayAttr(ArrayAttr((IntAttr(s), IntAttr(c))) for s, c in dims),
+        )
+
+    def print_parameters(self, printer: Printer) -> None:
+        printer.print_string(self.text())
+
+    def verify(self) -> None:
+        if self.space not in SPACES:
+            raise VerifyException(
+                f"access space must be dram, sbuf or psum, got '{self.space}'"
+            )
+        if any(len(p.data) != 2 for p in self.dims_attr.data):
+            raise VerifyException("access dims must be [stride, count] pairs")
+        dims = self.dims
+        if not 1 <= len(dims) <= MAX_DIMS:
+            raise VerifyException(
+                f"access must have 1 to {MAX_DIMS} dims, got {len(dims)}"
+            )
+        if any(c < 1 for _, c in dims):
+            raise VerifyException(f"access dim counts must be >= 1, got {_fmt_dims(dims)}")
+        if self.space == "dram" and self.pstart != Aff(0):
+            raise VerifyException("a dram access has no partition start (must be 0)")
+        if self.space != "dram" and dims[0][0] != 1:
+            raise VerifyException(
+                f"on-chip access partition dim stride must be 1, got {dims[0][0]}"
+            )
+
+
+def _access(what: str, ap: AccessAttr, allowed: Sequence[str]) -> None:
+    if ap.space not in allowed:
+        raise VerifyException(f"{what} must be in {' or '.join(allowed)}, got {ap.space}")
+
+
+# ---------------------------------------------------------------------------
+# Text helpers shared by the custom formats
+# ---------------------------------------------------------------------------
+
+
+def _f32(x: float) -> float:
+    return float(np.float32(x))
+
+
+def format_f32(x: float) -> str:
+    """Shortest text that reads back as the same fp32; inf/nan as their bits."""
+    if not math.isfinite(x):
+        bits = int(np.array([x], dtype=np.float32).view(np.uint32)[0])
+        return f"0x{bits:08X}"
+    s = str(np.float32(x))
+    mantissa, e, exponent = s.partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    return mantissa + e + exponent
+
+
+def parse_f32(parser: AttrParser) -> float:
+    tok = parser._current_token  # pyright: ignore[reportPrivateUsage]
+    if tok.kind == MLIRTokenKind.INTEGER_LIT and tok.text.lower().startswith("0x"):
+        bits = parser.parse_integer(allow_boolean=False)
+        return float(np.array([bits], dtype=np.uint32).view(np.float32)[0])
+    return _f32(parser.parse_number())
+
+
+def _parse_access(parser: AttrParser) -> AccessAttr:
+    return AccessAttr.new(AccessAttr.parse_parameters(parser))
+
+
+def _print_extras(printer: Printer, op: Operation, shown: Sequence[str]) -> None:
+    """Properties not in the custom format, then attributes, as one dictionary."""
+    extras = {k: v for k, v in op.properties.items() if k not in shown}
+    printer.print_op_attributes(extras | dict(op.attributes))
+
+
+def _parse_extras(
+    parser: Parser, cls: type[IRDLOperation], props: dict[str, Attribute]
+) -> IRDLOperation:
+    attrs = parser.parse_optional_attr_dict()
+    known = cls.get_irdl_definition().properties
+    for key in [k for k in attrs if k in known]:
+        props[key] = attrs.pop(key)
+    return cls.create(properties=props, attributes=attrs)
+
+
+def _region_of(ops: Sequence[Operation] | Region) -> Region:
+    if isinstance(ops, Region):
+        return ops
+    return Region(Block(ops))
+
+
+def _parse_body(parser: Parser) -> Region:
+    region = parser.parse_region()
+    if not region.blocks:
+        region.add_block(Block())
+    return region
+
+
+def repeat_depth(op: Operation) -> int:
+    """Number of accel.repeat ops enclosing `op` inside its stream or program."""
+    depth = 0
+    parent = op.parent_op()
+    while isinstance(parent, RepeatOp):
+        depth += 1
+        parent = parent.parent_op()
+    return depth
+
+
+def _int(v: int) -> IntegerAttr:
+    return IntegerAttr(v, i64)
+
+
+# ---------------------------------------------------------------------------
+# Structure: program, io, const, stream, repeat
+# ---------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class ProgramOp(IRDLOperation):
+    """A whole accelerator program for the chip preset `chip`, using `dram_bytes` of
+    DRAM. Holds accel.io and accel.const ops and either instructions and repeats in
+    one unified order, or only accel.stream ops (one per engine).
+
+        accel.program "default" dram 1048576 {
+          accel.io input "x" at 0 : tensor<8x784xf32>
+          accel.stream dma0 {
+            accel.dma 0 <dram 0, [[784, 8], [1, 784]]> -> <sbuf 0, 0, [[1, 8], [1, 784]]>
+          }
+        }
+    """
+
+    name = "accel.program"
+
+    chip = prop_def(StringAttr)
+    dram_bytes = prop_def(IntegerAttr[I64])
+    body = region_def("single_block")
+
+    traits = traits_def(NoTerminator())
+
+    def __init__(self, chip: str, dram_bytes: int, ops: Sequence[Operation] | Region):
+        super().__init__(
+            properties={"chip": StringAttr(chip), "dram_bytes": _int(dram_bytes)},
+            regions=[_region_of(ops)],
+        )
+
+    @property
+    def is_split(self) -> bool:
+        """No instruction or repeat outside an accel.stream (an empty program is)."""
+        return not any(isinstance(op, InstructionOp | RepeatOp) for op in self.body.block.ops)
+
+    @property
+    def streams(self) -> list[StreamOp]:
+        return [op for op in self.body.block.ops if isinstance(op, StreamOp)]
+
+    def verify_(self) -> None:
+        if self.dram_bytes.value.data <= 0:
+            raise VerifyException("dram_bytes must be positive")
+        kinds = {"stream": 0, "code": 0}
+        engines: set[str] = set()
+        for op in self.body.block.ops:
+            if isinstance(op, IoOp | ConstOp):
+                continue
+            if isinstance(op, StreamOp):
+                kinds["stream"] += 1
+                if op.engine in engines:
+                    raise VerifyException(f"two accel.stream ops for engine {op.engine}")
+                engines.add(op.engine)
+            elif isinstance(op, InstructionOp | RepeatOp):
+                kinds["code"] += 1
+            else:
+                raise VerifyException(
+                    f"accel.program may not contain {op.name} "
+                    "(only io, const, stream, repeat and instructions)"
+                )
+        if kinds["stream"] and kinds["code"]:
+            raise VerifyException(
+                "accel.program mixes accel.stream ops with instructions outside streams"
+            )
+
+    @classmethod
+    def parse(cls, parser: Parser) -> ProgramOp:
+        chip = parser.parse_str_literal(" (the chip preset)")
+        parser.parse_keyword("dram")
+        dram_bytes = parser.parse_integer(allow_boolean=False)
+        attrs = parser.parse_optional_attr_dict_with_keyword()
+        op = ProgramOp(chip, dram_bytes, _parse_body(parser))
+        if attrs is not None:
+            op.attributes |= attrs.data
+        return op
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(f' "{self.chip.data}" dram {self.dram_bytes.value.data}')
+        printer.print_op_attributes(self.attributes, print_keyword=True)
+        printer.print_string(" ")
+        printer.print_region(self.body, print_entry_block_args=False, print_empty_block=False)
+
+
+@irdl_op_definition
+class IoOp(IRDLOperation):
+    """A program input or output: a dense fp32 tensor at a DRAM byte address.
+
+        accel.io input "x" at 0 : tensor<8x784xf32>
+        accel.io output "y" at 25088 : tensor<8x10xf32>
+    """
+
+    name = "accel.io"
+
+    kind = prop_def(StringAttr)
+    tensor_name = prop_def(StringAttr, prop_name="name")
+    addr = prop_def(IntegerAttr[I64])
+    type = prop_def(TensorType)
+
+    def __init__(self, kind: str, name: str, addr: int, type: TensorType):
+        super().__init__(
+            properties={
+                "kind": StringAttr(kind),
+                "name": StringAttr(name),
+                "addr": _int(addr),
+                "type": type,
+            }
+        )
+
+    def verify_(self) -> None:
+        if self.kind.data not in ("input", "output"):
+            raise VerifyException(f"io kind must be input or output, got '{self.kind.data}'")
+        if self.addr.value.data < 0:
+            raise VerifyException("io address must be >= 0")
+        if not isinstance(self.type.element_type, Float32Type):
+            raise VerifyException("io tensors must be f32")
+
+    @classmethod
+    def parse(cls, parser: Parser) -> IoOp:
+        kind = parser.parse_identifier(" (input or output)")
+        name = parser.parse_str_literal(" (the tensor name)")
+        parser.parse_keyword("at")
+        addr = parser.parse_integer(allow_boolean=False)
+        parser.parse_punctuation(":")
+        pos = parser.pos
+        type = parser.parse_type()
+        if not isinstance(type, TensorType):
+            parser.raise_error("expected a tensor type", pos, parser.pos)
+        props: dict[str, Attribute] = {
+            "kind": StringAttr(kind),
+            "name": StringAttr(name),
+            "addr": _int(addr),
+            "type": type,
+        }
+        return _parse_extras(parser, cls, props)  # pyright: ignore[reportReturnType]
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(f" {self.kind.data} ")
+        printer.print_string_literal(self.tensor_name.data)
+        printer.print_string(f" at {self.addr.value.data} : ")
+        printer.print_attribute(self.type)
+        _print_extras(printer, self, ("kind", "name", "addr", "type"))
+
+
+@irdl_op_definition
+class ConstOp(IRDLOperation):
+    """Constant fp32 data placed in DRAM at a byte address before the program runs.
+
+        accel.const at 4096 dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32>
+    """
+
+    name = "accel.const"
+
+    addr = prop_def(IntegerAttr[I64])
+    value = prop_def(DenseIntOrFPElementsAttr)
+
+    def __init__(self, addr: int, value: DenseIntOrFPElementsAttr):
+        super().__init__(properties={"addr": _int(addr), "value": value})
+
+    @staticmethod
+    def from_numpy(addr: int, array: np.ndarray) -> ConstOp:
+        data = np.ascontiguousarray(array, dtype="<f4")
+        type = TensorType(Float32Type(), data.shape)
+        return ConstOp(addr, DenseIntOrFPElementsAttr(type, BytesAttr(data.tobytes())))
+
+    def to_numpy(self) -> np.ndarray:
+        shape = self.value.get_shape()
+        return np.frombuffer(self.value.data.data, dtype="<f4").reshape(shape).copy()
+
+    def verify_(self) -> None:
+        if self.addr.value.data < 0:
+            raise VerifyException("const address must be >= 0")
+        if not isinstance(self.value.get_element_type(), Float32Type):
+            raise VerifyException("const data must be f32")
+
+    @classmethod
+    def parse(cls, parser: Parser) -> ConstOp:
+        parser.parse_keyword("at")
+        addr = parser.parse_integer(allow_boolean=False)
+        pos = parser.pos
+        value = parser.parse_attribute()
+        if not isinstance(value, DenseIntOrFPElementsAttr):
+            parser.raise_error("expected dense<...> : tensor<...xf32>", pos, parser.pos)
+        return _parse_extras(parser, cls, {"addr": _int(addr), "value": value})  # pyright: ignore[reportReturnType]
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(f" at {self.addr.value.data} ")
+        printer.print_attribute(self.value)
+        _print_extras(printer, self, ("addr", "value"))
+
+
+@irdl_op_definition
+class StreamOp(IRDLOperation):
+    """The instructions of one engine, in its program order (repeats kept).
+
+        accel.stream pe {
+          accel.matmul <psum 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 32]]>, <sbuf 0, 128, [[1, 32], [1, 8]]> {zero_at = -1 : i64}
+        }
+    """
+
+    name = "accel.stream"
+
+    engine_attr = prop_def(StringAttr, prop_name="engine")
+    body = region_def("single_block")
+
+    traits = traits_def(NoTerminator())
+
+    def __init__(self, engine: str, ops: Sequence[Operation] | Region):
+        super().__init__(
+            properties={"engine": StringAttr(engine)}, regions=[_region_of(ops)]
+        )
+
+    @property
+    def engine(self) -> str:
+        return self.engine_attr.data
+
+    def verify_(self) -> None:
+        if not is_engine(self.engine):
+            raise VerifyException(f"unknown engine '{self.engine}'")
+        if not isinstance(self.parent_op(), ProgramOp):
+            raise VerifyException("accel.stream must be directly inside accel.program")
+        for op in self.body.walk():
+            if op is self:
+                continue
+            if not isinstance(op, InstructionOp | RepeatOp):
+                raise VerifyException(
+                    f"accel.stream may only contain instructions and repeats, got {op.name}"
+                )
+            if isinstance(op, InstructionOp) and op.engine_name() != self.engine:
+                raise VerifyException(
+                    f"{op.name} runs on engine {op.engine_name()}, "
+                    f"not on this stream's engine {self.engine}"
+                )
+
+    @classmethod
+    def parse(cls, parser: Parser) -> StreamOp:
+        engine = parser.parse_identifier(" (an engine: pe, act, pool, dma0, ...)")
+        attrs = parser.parse_optional_attr_dict_with_keyword()
+        op = StreamOp(engine, _parse_body(parser))
+        if attrs is not None:
+            op.attributes |= attrs.data
+        return op
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(f" {self.engine}")
+        printer.print_op_attributes(self.attributes, print_keyword=True)
+        printer.print_string(" ")
+        printer.print_region(self.body, print_entry_block_args=False, print_empty_block=False)
+
+
+@irdl_op_definition
+class RepeatOp(IRDLOperation):
+    """Runs its body `count` times; instructions inside address memory with affine
+    expressions of the repeat indices (`i0` = the outermost enclosing repeat).
+
+        accel.repeat 4 {
+          accel.dma 1 <dram 0 + 512 * i0, [[1, 1], [1, 128]]> -> <sbuf 0, 0 + 512 * i0, [[1, 1], [1, 128]]>
+        }
+    """
+
+    name = "accel.repeat"
+
+    count_attr = prop_def(IntegerAttr[I64], prop_name="count")
+    body = region_def("single_block")
+
+    traits = traits_def(NoTerminator())
+
+    def __init__(self, count: int, ops: Sequence[Operation] | Region):
+        super().__init__(properties={"count": _int(count)}, regions=[_region_of(ops)])
+
+    @property
+    def count(self) -> int:
+        return self.count_attr.value.data
+
+    def verify_(self) -> None:
+        if self.count < 1:
+            raise VerifyException(f"repeat count must be >= 1, got {self.count}")
+        if not isinstance(self.parent_op(), ProgramOp | StreamOp | RepeatOp):
+            raise VerifyException(
+                "accel.repeat must be inside accel.program, accel.stream or accel.repeat"
+            )
+        for op in self.body.block.ops:
+            if not isinstance(op, InstructionOp | RepeatOp):
+                raise VerifyException(
+                    f"accel.repeat may only contain instructions and repeats, got {op.name}"
+                )
+
+    @classmethod
+    def parse(cls, parser: Parser) -> RepeatOp:
+        count = parser.parse_integer(allow_boolean=False)
+        attrs = parser.parse_optional_attr_dict_with_keyword()
+        op = RepeatOp(count, _parse_body(parser))
+        if attrs is not None:
+            op.attributes |= attrs.data
+        return op
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(f" {self.count}")
+        printer.print_op_attributes(self.attributes, print_keyword=True)
+        printer.print_string(" ")
+        printer.print_region(self.body, print_entry_block_args=False, print_empty_block=False)
+
+
+# ---------------------------------------------------------------------------
+# Instructions
+# ---------------------------------------------------------------------------
+
+
+class InstructionOp(IRDLOperation):
+    """Base of every instruction op. `signal`: semaphore incremented by 1 when the
+    instruction completes; `origin`: the source graph op, for debugging and traces."""
+
+    signal = opt_prop_def(IntegerAttr[I64])
+    origin = opt_prop_def(StringAttr)
+
+    # The custom format's own fields; everything else prints in the trailing dict.
+    SHOWN: ClassVar[tuple[str, ...]] = ()
+
+    def _init(
+        self, props: dict[str, Attribute | None], signal: int | None, origin: str | None
+    ) -> None:
+        props["signal"] = None if signal is None else _int(signal)
+        props["origin"] = None if origin is None else StringAttr(origin)
+        IRDLOperation.__init__(self, properties=props)
+
+    def engine_name(self) -> str:
+        raise NotImplementedError
+
+    def reads(self) -> list[AccessAttr]:
+        return []
+
+    def writes(self) -> list[AccessAttr]:
+        return []
+
+    def accesses(self) -> list[AccessAttr]:
+        """Every memory operand, in record order."""
+        return self.writes() + [a for a in self.reads() if a not in self.writes()]
+
+    def affine_values(self) -> list[Aff]:
+        """Every affine value of the instruction (to check repeat depth)."""
+        out: list[Aff] = []
+        for ap in self.accesses():
+            out += [ap.pstart, ap.offset]
+        return out
+
+    def set_signal(self, sem: int) -> None:
+        self.signal = _int(sem)
+
+    def verify_operands(self) -> None:
+        """Per-op checks of operand spaces and shapes."""
+
+    def verify_(self) -> None:
+        if self.signal is not None and self.signal.value.data < 0:
+            raise VerifyException(f"signal semaphore must be >= 0, got {self.signal.value.data}")
+        self.verify_operands()
+        parent = self.parent_op()
+        if parent is not None and not isinstance(parent, ProgramOp | StreamOp | RepeatOp):
+            raise VerifyException(
+                f"{self.name} must be inside accel.program, accel.stream or accel.repeat"
+            )
+        depth = repeat_depth(self)
+        used = max((a.depth for a in self.affine_values()), default=0)
+        if used > depth:
+            raise VerifyException(
+                f"{self.name} uses repeat index i{used - 1} but is nested in "
+                f"{depth} accel.repeat op(s)"
+            )
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" " + self.format_fields())
+        _print_extras(printer, self, self.SHOWN)
+
+    def format_fields(self) -> str:
+        raise NotImplementedError
+
+
+def _check_onchip_same_shape(what: str, dst: AccessAttr, src: AccessAttr) -> None:
+    if dst.pcount != src.pcount:
+        raise VerifyException(
+            f"{what} partition counts differ: dst {dst.pcount}, src {src.pcount}"
+        )
+    if dst.free_elements != src.free_elements:
+        raise VerifyException(
+            f"{what} free element counts differ: dst {dst.free_elements}, "
+            f"src {src.free_elements}"
+        )
+
+
+@irdl_op_definition
+class DmaOp(InstructionOp):
+    """Copies the i-th element of `src` to the i-th element of `dst` on DMA queue
+    `queue` (engine dma<queue>); any spaces.
+
+        accel.dma 0 <dram 0, [[784, 32], [1, 8]]> -> <sbuf 0, 0, [[1, 32], [1, 8]]> {signal = 3 : i64, origin = "gemm0"}
+    """
+
+    name = "accel.dma"
+
+    queue = prop_def(IntegerAttr[I64])
+    src = prop_def(AccessAttr)
+    dst = prop_def(AccessAttr)
+    SHOWN: ClassVar[tuple[str, ...]] = ("queue", "src", "dst")
+
+    def __init__(
+        self,
+        queue: int,
+        src: AccessAttr,
+        dst: AccessAttr,
+        *,
+        signal: int | None = None,
+        origin: str | None = None,
+    ):
+        self._init({"queue": _int(queue), "src": src, "dst": dst}, signal, origin)
+
+    def engine_name(self) -> str:
+        return f"dma{self.queue.value.data}"
+
+    def reads(self) -> list[AccessAttr]:
+        return [self.src]
+
+    def writes(self) -> list[AccessAttr]:
+        return [self.dst]
+
+    def verify_operands(self) -> None:
+        if self.queue.value.data < 0:
+            raise VerifyException(f"dma queue must be >= 0, got {self.queue.value.data}")
+        if self.src.num_elements != self.dst.num_elements:
+            raise VerifyException(
+                f"dma element counts differ: src {self.src.num_elements}, "
+                f"dst {self.dst.num_elements}"
+            )
+
+    def format_fields(self) -> str:
+        return f"{self.queue.value.data} {self.src.text()} -> {self.dst.text()}"
+
+    @classmethod
+    def parse(cls, parser: Parser) -> DmaOp:
+        queue = parser.parse_integer(allow_boolean=False)
+        src = _parse_access(parser)
+        parser.parse_punctuation("->")
+        dst = _parse_access(parser)
+        props: dict[str, Attribute] = {"queue": _int(queue), "src": src, "dst": dst}
+        return _parse_extras(parser, cls, props)  # pyright: ignore[reportReturnType]
+
+
+@irdl_op_definition
+class MatmulOp(InstructionOp):
+    """dst[M, N] (+)= stationary[K, M]^T @ moving[K, N] on the PE array: K is the
+    partition count of stationary and moving, M the free size of stationary (the
+    partitions of dst), N the free size of moving and dst.
+
+    `zero_at` absent: accumulate into dst; -1: overwrite; L >= 0: overwrite exactly
+    when the index i_L of enclosing repeat L is 0 (accumulate over the rest).
+
+        accel.matmul <psum 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 32]]>, <sbuf 0, 128, [[1, 32], [1, 8]]> {zero_at = 0 : i64}
+    """
+
+    name = "accel.matmul"
+
+    dst = prop_def(AccessAttr)
+    stationary = prop_def(AccessAttr)
+    moving = prop_def(AccessAttr)
+    zero_at = opt_prop_def(IntegerAttr[I64])
+    SHOWN: ClassVar[tuple[str, ...]] = ("dst", "stationary", "moving")
+
+    def __init__(
+        self,
+        dst: AccessAttr,
+        stationary: AccessAttr,
+        moving: AccessAttr,
+        *,
+        zero_at: int | None = None,
+        signal: int | None = None,
+        origin: str | None = None,
+    ):
+        props: dict[str, Attribute | None] = {
+            "dst": dst,
+            "stationary": stationary,
+            "moving": moving,
+            "zero_at": None if zero_at is None else _int(zero_at),
+        }
+        self._init(props, signal, origin)
+
+    @property
+    def zero_at_level(self) -> int | None:
+        return None if self.zero_at is None else self.zero_at.value.data
+
+    def engine_name(self) -> str:
+        return "pe"
+
+    def reads(self) -> list[AccessAttr]:
+        acc = [] if self.zero_at_level == -1 else [self.dst]
+        return [self.stationary, self.moving, *acc]
+
+    def writes(self) -> list[AccessAttr]:
+        return [self.dst]
+
+    def verify_operands(self) -> None:
+        _access("matmul dst", self.dst, ("psum",))
+        _access("matmul stationary", self.stationary, ("sbuf",))
+        _access("matmul moving", self.moving, ("sbuf",))
+        k_s, k_m = self.stationary.pcount, self.moving.pcount
+        if k_s != k_m:
+            raise VerifyException(
+                f"matmul contraction sizes differ: stationary has {k_s} partitions, "
+                f"moving {k_m}"
+            )
+        if self.stationary.free_elements != self.dst.pcount:
+            raise VerifyException(
+                f"matmul M mismatch: stationary free size {self.stationary.free_elements}"
+                f" != dst partitions {self.dst.pcount}"
+            )
+        if self.moving.free_elements != self.dst.free_elements:
+            raise VerifyException(
+                f"matmul N mismatch: moving free size {self.moving.free_elements}"
+                f" != dst free size {self.dst.free_elements}"
+            )
+        level = self.zero_at_level
+        if level is not None and level < -1:
+            raise VerifyException(f"matmul zero_at must be -1 or a repeat level, got {level}")
+        if level is not None and level >= 0 and level >= repeat_depth(self):
+            raise VerifyException(
+                f"matmul zero_at = {level} names repeat level i{level}, but the "
+                f"instruction is nested in {repeat_depth(self)} accel.repeat op(s)"
+            )
+
+    def format_fields(self) -> str:
+        return f"{self.dst.text()}, {self.stationary.text()}, {self.moving.text()}"
+
+    @classmethod
+    def parse(cls, parser: Parser) -> MatmulOp:
+        dst = _parse_access(parser)
+        parser.parse_punctuation(",")
+        stationary = _parse_access(parser)
+        parser.parse_punctuation(",")
+        moving = _parse_access(parser)
+        props: dict[str, Attribute] = {
+            "dst": dst,
+            "stationary": stationary,
+            "moving": moving,
+        }
+        return _parse_extras(parser, cls, props)  # pyright: ignore[reportReturnType]
+
+
+def _parse_scalar(parser: Parser) -> float | AccessAttr:
+    if parser._current_token.kind == MLIRTokenKind.LESS:  # pyright: ignore[reportPrivateUsage]
+        return _parse_access(parser)
+    return parse_f32(parser)
+
+
+@irdl_op_definition
+class ActOp(InstructionOp):
+    """dst = func(src * scale + bias) on the ACT engine, element-wise. scale and bias
+    are fp32 immediates or per-partition fp32 columns (one element per partition).
+
+        accel.act relu <sbuf 0, 0, [[1, 32], [1, 8]]>, <psum 0, 0, [[1, 32], [1, 8]]> scale 0.5 bias <sbuf 0, 64, [[1, 32], [1, 1]]>
+    """
+
+    name = "accel.act"
+
+    func = prop_def(StringAttr)
+    dst = prop_def(AccessAttr)
+    src = prop_def(AccessAttr)
+    scale = opt_prop_def(FloatAttr)
+    bias = opt_prop_def(FloatAttr)
+    scale_col = opt_prop_def(AccessAttr)
+    bias_col = opt_prop_def(AccessAttr)
+    SHOWN: ClassVar[tuple[str, ...]] = ("func", "dst", "src", "scale", "bias", "scale_col", "bias_col")
+
+    def __init__(
+        self,
+        func: str,
+        dst: AccessAttr,
+        src: AccessAttr,
+        *,
+        scale: float = 1.0,
+        bias: float = 0.0,
+        scale_col: AccessAttr | None = None,
+        bias_col: AccessAttr | None = None,
+        signal: int | None = None,
+        origin: str | None = None,
+    ):
+        props: dict[str, Attribute | None] = {
+            "func": StringAttr(func),
+            "dst": dst,
+            "src": src,
+            "scale": None if scale_col or scale == 1.0 else FloatAttr(scale, 32),
+            "bias": None if bias_col or bias == 0.0 else FloatAttr(bias, 32),
+            "scale_col": scale_col,
+            "bias_col": bias_col,
+        }
+        self._init(props, signal, origin)
+
+    @property
+    def scale_value(self) -> float:
+        return 1.0 if self.scale is None else self.scale.value.data
+
+    @property
+    def bias_value(self) -> float:
+        return 0.0 if self.bias is None else self.bias.value.data
+
+    def engine_name(self) -> str:
+        return "act"
+
+    def reads(self) -> list[AccessAttr]:
+        cols = [c for c in (self.scale_col, self.bias_col) if c is not None]
+        return [self.src, *cols]
+
+    def writes(self) -> list[AccessAttr]:
+        return [self.dst]
+
+    def verify_operands(self) -> None:
+        if self.func.data not in ACT_FUNCS:
+            raise VerifyException(
+                f"unknown activation '{self.func.data}' ({', '.join(ACT_FUNCS)})"
+            )
+        _access("act dst", self.dst, ON_CHIP)
+        _access("act src", self.src, ON_CHIP)
+        _check_onchip_same_shape("act", self.dst, self.src)
+        for what, imm, col in (
+            ("scale", self.scale, self.scale_col),
+            ("bias", self.bias, self.bias_col),
+        ):
+            if col is None:
+                continue
+            if imm is not None:
+                raise VerifyException(f"act has both an immediate {what} and a {what} column")
+            _access(f"act {what} column", col, ON_CHIP)
+            if col.pcount != self.dst.pcount or col.free_elements != 1:
+                raise VerifyException(
+                    f"act {what} column must have one element on each of the "
+                    f"{self.dst.pcount} dst partitions"
+                )
+
+    def format_fields(self) -> str:
+        out = f"{self.func.data} {self.dst.text()}, {self.src.text()}"
+        if self.scale_col is not None:
+            out += f" scale {self.scale_col.text()}"
+        elif self.scale is not None:
+            out += f" scale {format_f32(self.scale.value.data)}"
+        if self.bias_col is not None:
+            out += f" bias {self.bias_col.text()}"
+        elif self.bias is not None:
+            out += f" bias {format_f32(self.bias.value.data)}"
+        return out
+
+    @classmethod
+    def parse(cls, parser: Parser) -> ActOp:
+        func = parser.parse_identifier(" (an activation function)")
+        dst = _parse_access(parser)
+        parser.parse_punctuation(",")
+        src = _parse_access(parser)
+        props: dict[str, Attribute] = {"func": StringAttr(func), "dst": dst, "src": src}
+        for what in ("scale", "bias"):
+            if parser.parse_optional_keyword(what) is None:
+                continue
+            value = _parse_scalar(parser)
+            if isinstance(value, AccessAttr):
+                props[f"{what}_col"] = value
+            else:
+                props[what] = FloatAttr(value, 32)
+        return _parse_extras(parser, cls, props)  # pyright: ignore[reportReturnType]
+
+
+@irdl_op_definition
+class TensorTensorOp(InstructionOp):
+    """dst = a <op> b element-wise on the POOL engine (add, sub, mul, max, min).
+
+        accel.tensor_tensor add <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 8]]>
+    """
+
+    name = "accel.tensor_tensor"
+
+    op = prop_def(StringAttr)
+    dst = prop_def(AccessAttr)
+    a = prop_def(AccessAttr)
+    b = prop_def(AccessAttr)
+    SHOWN: ClassVar[tuple[str, ...]] = ("op", "dst", "a", "b")
+
+    def __init__(
+        self,
+        op: str,
+        dst: AccessAttr,
+        a: AccessAttr,
+        b: AccessAttr,
+        *,
+        signal: int | None = None,
+        origin: str | None = None,
+    ):
+        self._init({"op": StringAttr(op), "dst": dst, "a": a, "b": b}, signal, origin)
+
+    def engine_name(self) -> str:
+        return "pool"
+
+    def reads(self) -> list[AccessAttr]:
+        return [self.a, self.b]
+
+    def writes(self) -> list[AccessAttr]:
+        return [self.dst]
+
+    def verify_operands(self) -> None:
+        if self.op.data not in ALU_OPS:
+            raise VerifyException(
+                f"unknown tensor_tensor op '{self.op.data}' ({', '.join(ALU_OPS)})"
+            )
+        for what, ap in (("dst", self.dst), ("a", self.a), ("b", self.b)):
+            _access(f"tensor_tensor {what}", ap, ON_CHIP)
+        _check_onchip_same_shape("tensor_tensor a", self.dst, self.a)
+        _check_onchip_same_shape("tensor_tensor b", self.dst, self.b)
+
+    def format_fields(self) -> str:
+        return f"{self.op.data} {self.dst.text()}, {self.a.text()}, {self.b.text()}"
+
+    @classmethod
+    def parse(cls, parser: Parser) -> TensorTensorOp:
+        op = parser.parse_identifier(" (add, sub, mul, max or min)")
+        dst = _parse_access(parser)
+        parser.parse_punctuation(",")
+        a = _parse_access(parser)
+        parser.parse_punctuation(",")
+        b = _parse_access(parser)
+        props: dict[str, Attribute] = {"op": StringAttr(op), "dst": dst, "a": a, "b": b}
+        return _parse_extras(parser, cls, props)  # pyright: ignore[reportReturnType]
+
+
+@irdl_op_definition
+class ReduceOp(InstructionOp):
+    """Reduces the innermost `nreduce` free dims of src with add or max (times
+    `scale`) into dst on the POOL engine, per partition.
+
+        accel.reduce add <sbuf 0, 0, [[1, 32], [1, 1]]>, <sbuf 0, 64, [[1, 32], [1, 49]]> over 1 scale 0.0204082
+    """
+
+    name = "accel.reduce"
+
+    op = prop_def(StringAttr)
+    dst = prop_def(AccessAttr)
+    src = prop_def(AccessAttr)
+    nreduce = prop_def(IntegerAttr[I64])
+    scale = opt_prop_def(FloatAttr)
+    SHOWN: ClassVar[tuple[str, ...]] = ("op", "dst", "src", "nreduce", "scale")
+
+    def __init__(
+        self,
+        op: str,
+        dst: AccessAttr,
+        src: AccessAttr,
+        nreduce: int,
+        *,
+        scale: float = 1.0,
+        signal: int | None = None,
+        origin: str | None = None,
+    ):
+        props: dict[str, Attribute | None] = {
+            "op": StringAttr(op),
+            "dst": dst,
+            "src": src,
+            "nreduce": _int(nreduce),
+            "scale": None if scale == 1.0 else FloatAttr(scale, 32),
+        }
+        self._init(props, signal, origin)
+
+    @property
+    def scale_value(self) -> float:
+        return 1.0 if self.scale is None else self.scale.value.data
+
+    def engine_name(self) -> str:
+        return "pool"
+
+    def reads(self) -> list[AccessAttr]:
+        return [self.src]
+
+    def writes(self) -> list[AccessAttr]:
+        return [self.dst]
+
+    def verify_operands(self) -> None:
+        if self.op.data not in REDUCE_OPS:
+            raise VerifyException(f"unknown reduce op '{self.op.data}' (add or max)")
+        _access("reduce dst", self.dst, ON_CHIP)
+        _access("reduce src", self.src, ON_CHIP)
+        n = self.nreduce.value.data
+        free = self.src.free_counts
+        if not 1 <= n <= len(free):
+            raise VerifyException(
+                f"reduce over {n} dims, but src has {len(free)} free dim(s)"
+            )
+        if self.dst.pcount != self.src.pcount:
+            raise VerifyException(
+                f"reduce partition counts differ: dst {self.dst.pcount}, "
+                f"src {self.src.pcount}"
+            )
+        kept = math.prod(free[: len(free) - n])
+        if self.dst.free_elements != kept:
+            raise VerifyException(
+                f"reduce dst free size {self.dst.free_elements} != {kept} "
+                "(the product of the src's non-reduced free counts)"
+            )
+
+    def format_fields(self) -> str:
+        out = (
+            f"{self.op.data} {self.dst.text()}, {self.src.text()} "
+            f"over {self.nreduce.value.data}"
+        )
+        if self.scale is not None:
+            out += f" scale {format_f32(self.scale.value.data)}"
+        return out
+
+    @classmethod
+    def parse(cls, parser: Parser) -> ReduceOp:
+        op = parser.parse_identifier(" (add or max)")
+        dst = _parse_access(parser)
+        parser.parse_punctuation(",")
+        src = _parse_access(parser)
+        parser.parse_keyword("over")
+        n = parser.parse_integer(allow_boolean=False)
+        props: dict[str, Attribute] = {
+            "op": StringAttr(op),
+            "dst": dst,
+            "src": src,
+            "nreduce": _int(n),
+        }
+        if parser.parse_optional_keyword("scale") is not None:
+            props["scale"] = FloatAttr(parse_f32(parser), 32)
+        return _parse_extras(parser, cls, props)  # pyright: ignore[reportReturnType]
+
+
+@irdl_op_definition
+class MemsetOp(InstructionOp):
+    """Fills dst with an fp32 value on the POOL engine.
+
+        accel.memset <sbuf 0, 0, [[1, 32], [1, 64]]>, 0xFF800000
+    """
+
+    name = "accel.memset"
+
+    dst = prop_def(AccessAttr)
+    value = prop_def(FloatAttr)
+    SHOWN: ClassVar[tuple[str, ...]] = ("dst", "value")
+
+    def __init__(
+        self,
+        dst: AccessAttr,
+        value: float,
+        *,
+        signal: int | None = None,
+        origin: str | None = None,
+    ):
+        self._init({"dst": dst, "value": FloatAttr(value, 32)}, signal, origin)
+
+    def engine_name(self) -> str:
+        return "pool"
+
+    def writes(self) -> list[AccessAttr]:
+        return [self.dst]
+
+    def verify_operands(self) -> None:
+        _access("memset dst", self.dst, ON_CHIP)
+
+    def format_fields(self) -> str:
+        return f"{self.dst.text()}, {format_f32(self.value.value.data)}"
+
+    @classmethod
+    def parse(cls, parser: Parser) -> MemsetOp:
+        dst = _parse_access(parser)
+        parser.parse_punctuation(",")
+        value = FloatAttr(parse_f32(parser), 32)
+        return _parse_extras(parser, cls, {"dst": dst, "value": value})  # pyright: ignore[reportReturnType]
+
+
+class _EngineOp(InstructionOp):
+    """A sync/control instruction that names its engine."""
+
+    engine = prop_def(StringAttr)
+
+    def engine_name(self) -> str:
+        return self.engine.data
+
+    def verify_operands(self) -> None:
+        if not is_engine(self.engine.data):
+            raise VerifyException(
+                f"unknown engine '{self.engine.data}' (pe, act, pool, dma0, dma1, ...)"
+            )
+
+
+@irdl_op_definition
+class WaitOp(_EngineOp):
+    """Blocks `engine` until semaphore `sem` >= `value` (affine in the repeat indices).
+
+        accel.wait pe sem 3 >= 2 + 1 * i0
+    """
+
+    name = "accel.wait"
+
+    sem = prop_def(IntegerAttr[I64])
+    value = prop_def(AffAttr)
+    SHOWN: ClassVar[tuple[str, ...]] = ("engine", "sem", "value")
+
+    def __init__(
+        self,
+        engine: str,
+        sem: int,
+        value: int | Aff,
+        *,
+        signal: int | None = None,
+        origin: str | None = None,
+    ):
+        props: dict[str, Attribute | None] = {
+            "engine": StringAttr(engine),
+            "sem": _int(sem),
+            "value": AffAttr(Aff.of(value)),
+        }
+        self._init(props, signal, origin)
+
+    def affine_values(self) -> list[Aff]:
+        return [self.value.data]
+
+    def verify_operands(self) -> None:
+        super().verify_operands()
+        if self.sem.value.data < 0:
+            raise VerifyException(f"semaphore must be >= 0, got {self.sem.value.data}")
+
+    def format_fields(self) -> str:
+        return f"{self.engine.data} sem {self.sem.value.data} >= {format_aff(self.value.data)}"
+
+    @classmethod
+    def parse(cls, parser: Parser) -> WaitOp:
+        engine = parser.parse_identifier(" (an engine)")
+        parser.parse_keyword("sem")
+        sem = parser.parse_integer(allow_boolean=False)
+        parser.parse_punctuation(">")
+        parser.parse_punctuation("=")
+        value = parse_aff(parser)
+        props: dict[str, Attribute] = {
+            "engine": StringAttr(engine),
+            "sem": _int(sem),
+            "value": AffAttr(value),
+        }
+        return _parse_extras(parser, cls, props)  # pyright: ignore[reportReturnType]
+
+
+@irdl_op_definition
+class SignalOp(_EngineOp):
+    """Increments semaphore `sem` once `engine` reaches it.
+
+        accel.signal act sem 3
+    """
+
+    name = "accel.signal"
+
+    sem = prop_def(IntegerAttr[I64])
+    SHOWN: ClassVar[tuple[str, ...]] = ("engine", "sem")
+
+    def __init__(
+        self, engine: str, sem: int, *, signal: int | None = None, origin: str | None = None
+    ):
+        self._init({"engine": StringAttr(engine), "sem": _int(sem)}, signal, origin)
+
+    def verify_operands(self) -> None:
+        super().verify_operands()
+        if self.sem.value.data < 0:
+            raise VerifyException(f"semaphore must be >= 0, got {self.sem.value.data}")
+
+    def format_fields(self) -> str:
+        return f"{self.engine.data} sem {self.sem.value.data}"
+
+    @classmethod
+    def parse(cls, parser: Parser) -> SignalOp:
+        engine = parser.parse_identifier(" (an engine)")
+        parser.parse_keyword("sem")
+        sem = parser.parse_integer(allow_boolean=False)
+        props: dict[str, Attribute] = {"engine": StringAttr(engine), "sem": _int(sem)}
+        return _parse_extras(parser, cls, props)  # pyright: ignore[reportReturnType]
+
+
+@irdl_op_definition
+class NopOp(_EngineOp):
+    """Does nothing on `engine` (a slot that self-modifying code may overwrite).
+
+        accel.nop pool
+    """
+
+    name = "accel.nop"
+    SHOWN: ClassVar[tuple[str, ...]] = ("engine",)
+
+    def __init__(self, engine: str, *, signal: int | None = None, origin: str | None = None):
+        self._init({"engine": StringAttr(engine)}, signal, origin)
+
+    def format_fields(self) -> str:
+        return self.engine.data
+
+    @classmethod
+    def parse(cls, parser: Parser) -> NopOp:
+        engine = parser.parse_identifier(" (an engine)")
+        return _parse_extras(parser, cls, {"engine": StringAttr(engine)})  # pyright: ignore[reportReturnType]
+
+
+@irdl_op_definition
+class HaltOp(_EngineOp):
+    """Stops `engine`; the binary encoder ends every stream with one.
+
+        accel.halt dma0
+    """
+
+    name = "accel.halt"
+    SHOWN: ClassVar[tuple[str, ...]] = ("engine",)
+
+    def __init__(self, engine: str, *, signal: int | None = None, origin: str | None = None):
+        self._init({"engine": StringAttr(engine)}, signal, origin)
+
+    def format_fields(self) -> str:
+        return self.engine.data
+
+    @classmethod
+    def parse(cls, parser: Parser) -> HaltOp:
+        engine = parser.parse_identifier(" (an engine)")
+        return _parse_extras(parser, cls, {"engine": StringAttr(engine)})  # pyright: ignore[reportReturnType]
+
+
+Accel = Dialect(
+    "accel",
+    [
+        ProgramOp,
+        IoOp,
+        ConstOp,
+        StreamOp,
+        RepeatOp,
+        DmaOp,
+        MatmulOp,
+        ActOp,
+        TensorTensorOp,
+        ReduceOp,
+        MemsetOp,
+        WaitOp,
+        SignalOp,
+        NopOp,
+        HaltOp,
+    ],
+    [AffAttr, AccessAttr],
+)

@@ -1,0 +1,770 @@
+"""The `graph` dialect: whole-tensor neural-network operators on static f32 tensors.
+
+This is the level that ONNX import produces. Every op works on builtin ranked
+tensors (`tensor<1x3x32x32xf32>`) with a static shape and f32 elements, has a single
+result named `result`, and carries its parameters as properties whose names mirror
+ONNX's attributes. Each verifier infers the result shape from the operands and
+properties and rejects a result type that disagrees.
+
+Each op's builder takes its operands, its parameters as plain Python values and an
+optional `result_type`; when the result type is omitted it is inferred. Each property
+`p` has a Python accessor `p_val` returning plain Python values (ints, floats, bools,
+tuples of ints), which is what passes should read.
+
+Example:
+
+    %w = graph.constant dense<...> : tensor<10x784xf32>
+    %y = graph.gemm %x, %w {trans_b = 1 : i64} : (tensor<8x784xf32>, tensor<10x784xf32>) -> tensor<8x10xf32>
+    %p = graph.softmax %y {axis = 1 : i64} : (tensor<8x10xf32>) -> tensor<8x10xf32>
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from math import prod
+from typing import ClassVar
+
+import numpy as np
+from xdsl.dialects.builtin import (
+    BytesAttr,
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    Float32Type,
+    FloatAttr,
+    IntegerAttr,
+    TensorType,
+    f32,
+    i64,
+)
+from xdsl.ir import Attribute, Dialect, Operation, SSAValue
+from xdsl.irdl import (
+    AnyAttr,
+    IRDLOperation,
+    ParamAttrConstraint,
+    ParsePropInAttrDict,
+    VarConstraint,
+    irdl_op_definition,
+    operand_def,
+    opt_operand_def,
+    prop_def,
+    result_def,
+    traits_def,
+)
+from xdsl.traits import ConstantLike, Pure
+from xdsl.utils.exceptions import VerifyException
+
+Shape = tuple[int, ...]
+F32Tensor = TensorType[Float32Type]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _i64_array(values: Sequence[int]) -> DenseArrayBase:
+    return DenseArrayBase.from_list(i64, [int(v) for v in values])
+
+
+def _i64(value: int) -> IntegerAttr:
+    return IntegerAttr(int(value), i64)
+
+
+def _ints(attr: DenseArrayBase) -> tuple[int, ...]:
+    return tuple(int(v) for v in attr.get_values())
+
+
+def _fmt(shape: Sequence[int]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def _shape(value: SSAValue | Operation) -> Shape:
+    """The static shape of a tensor value (builders call this before verification)."""
+    ty = SSAValue.get(value).type
+    if not isinstance(ty, TensorType):
+        raise VerifyException(f"expected a tensor operand, got {ty}")
+    return ty.get_shape()
+
+
+def _f32_tensor(shape: Sequence[int]) -> F32Tensor:
+    return TensorType(f32, shape)
+
+
+def _check_f32_static(what: str, ty: Attribute) -> None:
+    if not isinstance(ty, TensorType) or ty.get_element_type() != f32:
+        raise VerifyException(f"{what} must be a tensor of f32, got {ty}")
+    if any(d < 0 for d in ty.get_shape()):
+        raise VerifyException(f"{what} must have a static shape, got {ty}")
+
+
+def _check_len(name: str, values: Sequence[int], length: int) -> None:
+    if len(values) != length:
+        raise VerifyException(
+            f"{name} must have {length} elements, got {len(values)}"
+        )
+
+
+def _check_rank(what: str, shape: Shape, rank: int) -> None:
+    if len(shape) != rank:
+        raise VerifyException(
+            f"{what} must have rank {rank}, got shape {_fmt(shape)}"
+        )
+
+
+def _check_window(strides: Sequence[int], pads: Sequence[int]) -> None:
+    _check_len("strides", strides, 2)
+    _check_len("pads", pads, 4)
+    if any(s < 1 for s in strides):
+        raise VerifyException(f"strides must be positive, got {_fmt(strides)}")
+    if any(p < 0 for p in pads):
+        raise VerifyException(f"pads must be non-negative, got {_fmt(pads)}")
+
+
+def _window_out(size: int, kernel: int, stride: int, pad: int) -> int:
+    """Output extent of a sliding window (floor rounding, as ONNX ceil_mode=0)."""
+    return (size + pad - kernel) // stride + 1
+
+
+# ---------------------------------------------------------------- shape inference
+
+
+def _broadcast_shape(lhs: Shape, rhs: Shape) -> Shape:
+    """NumPy/ONNX multidirectional broadcasting."""
+    rank = max(len(lhs), len(rhs))
+    lhs_full = (1,) * (rank - len(lhs)) + lhs
+    rhs_full = (1,) * (rank - len(rhs)) + rhs
+    out: list[int] = []
+    for a, b in zip(lhs_full, rhs_full):
+        if a != b and a != 1 and b != 1:
+            raise VerifyException(
+                f"operand shapes {_fmt(lhs)} and {_fmt(rhs)} are not broadcastable"
+            )
+        out.append(b if a == 1 else a)
+    return tuple(out)
+
+
+def _matmul_shape(lhs: Shape, rhs: Shape) -> Shape:
+    _check_rank("lhs", lhs, 2)
+    _check_rank("rhs", rhs, 2)
+    if lhs[1] != rhs[0]:
+        raise VerifyException(
+            f"contraction dimensions differ: lhs {_fmt(lhs)}, rhs {_fmt(rhs)}"
+        )
+    return (lhs[0], rhs[1])
+
+
+def _gemm_shape(
+    a: Shape, b: Shape, c: Shape | None, trans_a: bool, trans_b: bool
+) -> Shape:
+    _check_rank("a", a, 2)
+    _check_rank("b", b, 2)
+    m, k = (a[1], a[0]) if trans_a else a
+    kb, n = (b[1], b[0]) if trans_b else b
+    if k != kb:
+        raise VerifyException(
+            f"contraction dimensions differ: a {_fmt(a)} (trans_a={int(trans_a)}), "
+            f"b {_fmt(b)} (trans_b={int(trans_b)})"
+        )
+    if c is not None and (
+        len(c) > 2 or any(d not in (1, full) for d, full in zip(c[::-1], (n, m)))
+    ):
+        raise VerifyException(
+            f"c of shape {_fmt(c)} is not broadcastable to {_fmt((m, n))}"
+        )
+    return (m, n)
+
+
+def _conv2d_shape(
+    x: Shape,
+    w: Shape,
+    bias: Shape | None,
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int],
+    group: int,
+) -> Shape:
+    _check_rank("input", x, 4)
+    _check_rank("weight", w, 4)
+    _check_window(strides, pads)
+    _check_len("dilations", dilations, 2)
+    if any(d < 1 for d in dilations):
+        raise VerifyException(f"dilations must be positive, got {_fmt(dilations)}")
+    if group < 1 or x[1] % group or w[0] % group:
+        raise VerifyException(
+            f"group {group} must be positive and divide the input channels "
+            f"({x[1]}) and output channels ({w[0]})"
+        )
+    if w[1] * group != x[1]:
+        raise VerifyException(
+            f"weight {_fmt(w)} expects {w[1] * group} input channels "
+            f"(group {group}), input {_fmt(x)} has {x[1]}"
+        )
+    if bias is not None and bias != (w[0],):
+        raise VerifyException(f"bias must have shape {_fmt((w[0],))}, got {_fmt(bias)}")
+    spatial = tuple(
+        _window_out(x[2 + i], dilations[i] * (w[2 + i] - 1) + 1, strides[i],
+                    pads[i] + pads[i + 2])
+        for i in range(2)
+    )
+    if any(d < 1 for d in spatial):
+        raise VerifyException(
+            f"the window does not fit: input {_fmt(x)}, weight {_fmt(w)}"
+        )
+    return (x[0], w[0], *spatial)
+
+
+def _maxpool_shape(
+    x: Shape, kernel: Sequence[int], strides: Sequence[int], pads: Sequence[int]
+) -> Shape:
+    _check_rank("input", x, 4)
+    _check_len("kernel_shape", kernel, 2)
+    _check_window(strides, pads)
+    if any(k < 1 for k in kernel):
+        raise VerifyException(f"kernel_shape must be positive, got {_fmt(kernel)}")
+    if any(pads[i] >= kernel[i % 2] for i in range(4)):
+        raise VerifyException(
+            f"pads {_fmt(pads)} must be smaller than kernel_shape {_fmt(kernel)}"
+        )
+    spatial = tuple(
+        _window_out(x[2 + i], kernel[i], strides[i], pads[i] + pads[i + 2])
+        for i in range(2)
+    )
+    if any(d < 1 for d in spatial):
+        raise VerifyException(
+            f"the window does not fit: input {_fmt(x)}, kernel_shape {_fmt(kernel)}"
+        )
+    return (x[0], x[1], *spatial)
+
+
+def _flatten_shape(x: Shape, axis: int) -> Shape:
+    if not 0 <= axis <= len(x):
+        raise VerifyException(f"axis {axis} is out of range [0, {len(x)}]")
+    return (prod(x[:axis]), prod(x[axis:]))
+
+
+def _softmax_shape(x: Shape, axis: int) -> Shape:
+    if not 0 <= axis < len(x):
+        raise VerifyException(f"axis {axis} is out of range [0, {len(x) - 1}]")
+    return x
+
+
+def _reshape_shape(x: Shape, new: Shape) -> Shape:
+    if prod(x) != prod(new):
+        raise VerifyException(
+            f"cannot reshape {_fmt(x)} ({prod(x)} elements) to {_fmt(new)} "
+            f"({prod(new)} elements)"
+        )
+    return new
+
+
+# ----------------------------------------------------------------------------- ops
+
+
+@irdl_op_definition
+class ConstantOp(IRDLOperation):
+    """A constant f32 tensor (weights, biases, folded ONNX constants).
+
+    Build it from NumPy with `ConstantOp.from_numpy(arr)` and read it back with
+    `to_numpy()`; the data is kept as raw little-endian bytes.
+
+        %c = graph.constant dense<[[1.0, 2.0], [3.0, 4.0]]> : tensor<2x2xf32>
+    """
+
+    name = "graph.constant"
+
+    _T: ClassVar = VarConstraint("T", AnyAttr())
+    value = prop_def(ParamAttrConstraint(DenseIntOrFPElementsAttr, (_T, AnyAttr())))
+    result = result_def(_T)
+
+    traits = traits_def(Pure(), ConstantLike())
+
+    assembly_format = "$value attr-dict"
+
+    def __init__(self, value: DenseIntOrFPElementsAttr):
+        super().__init__(properties={"value": value}, result_types=[value.get_type()])
+
+    @staticmethod
+    def from_numpy(array: np.ndarray) -> ConstantOp:
+        """A constant holding `array`, converted to float32."""
+        data = np.ascontiguousarray(array, dtype="<f4")
+        ty = _f32_tensor(data.shape)
+        return ConstantOp(DenseIntOrFPElementsAttr(ty, BytesAttr(data.tobytes())))
+
+    def to_numpy(self) -> np.ndarray:
+        """The value as a writable float32 array of the result's shape."""
+        shape = self.value.get_shape()
+        flat = np.frombuffer(self.value.data.data, dtype="<f4")
+        if flat.size == 1 and prod(shape) != 1:  # a splat
+            return np.full(shape, flat[0], dtype=np.float32)
+        return flat.reshape(shape).astype(np.float32, copy=True)
+
+    def verify_(self) -> None:
+        try:
+            _check_f32_static("value", self.value.get_type())
+        except VerifyException as e:
+            raise VerifyException(f"'{self.name}' op {e}") from None
+
+
+class GraphOp(IRDLOperation, ABC):
+    """Common base of the computing ops: f32 static operands, inferred result shape.
+
+    Subclasses implement `inferred_shape()`, which raises `VerifyException` for
+    operands or properties that do not fit together.
+    """
+
+    irdl_options = (ParsePropInAttrDict(),)
+    traits = traits_def(Pure())
+    assembly_format = "operands attr-dict `:` functional-type(operands, results)"
+
+    @abstractmethod
+    def inferred_shape(self) -> Shape: ...
+
+    def verify_(self) -> None:
+        try:
+            self._verify_shapes()
+        except VerifyException as e:
+            raise VerifyException(f"'{self.name}' op {e}") from None
+
+    def _verify_shapes(self) -> None:
+        for name, _ in self.get_irdl_definition().operands:
+            value = getattr(self, name)
+            if value is not None:
+                _check_f32_static(f"operand '{name}'", value.type)
+        result_type = self.results[0].type
+        _check_f32_static("result", result_type)
+        assert isinstance(result_type, TensorType)
+        expected, got = self.inferred_shape(), result_type.get_shape()
+        if expected != got:
+            raise VerifyException(
+                f"result shape {_fmt(got)} does not match the inferred shape "
+                f"{_fmt(expected)}"
+            )
+
+
+def _result(shape: Shape, result_type: TensorType | None) -> TensorType:
+    return _f32_tensor(shape) if result_type is None else result_type
+
+
+@irdl_op_definition
+class MatMulOp(GraphOp):
+    """2-D matrix product: [M, K] x [K, N] -> [M, N].
+
+        %r = graph.matmul %a, %b : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+    """
+
+    name = "graph.matmul"
+
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(
+        self,
+        lhs: SSAValue | Operation,
+        rhs: SSAValue | Operation,
+        result_type: TensorType | None = None,
+    ):
+        shape = _matmul_shape(_shape(lhs), _shape(rhs))
+        super().__init__(operands=[lhs, rhs], result_types=[_result(shape, result_type)])
+
+    def inferred_shape(self) -> Shape:
+        return _matmul_shape(_shape(self.lhs), _shape(self.rhs))
+
+
+@irdl_op_definition
+class GemmOp(GraphOp):
+    """ONNX Gemm: alpha * op(a) @ op(b) + beta * c, with op() an optional transpose.
+
+    `c` is optional and unidirectionally broadcastable to [M, N]. Properties left at
+    their defaults (alpha = beta = 1.0, trans_a = trans_b = 0) are not printed.
+
+        %r = graph.gemm %x, %w, %b {trans_b = 1 : i64} : (tensor<8x784xf32>, tensor<512x784xf32>, tensor<512xf32>) -> tensor<8x512xf32>
+    """
+
+    name = "graph.gemm"
+
+    a = operand_def(TensorType)
+    b = operand_def(TensorType)
+    c = opt_operand_def(TensorType)
+    result = result_def(TensorType)
+
+    alpha = prop_def(FloatAttr[Float32Type], FloatAttr(1.0, f32))
+    beta = prop_def(FloatAttr[Float32Type], FloatAttr(1.0, f32))
+    trans_a = prop_def(IntegerAttr.constr(type=i64), _i64(0))
+    trans_b = prop_def(IntegerAttr.constr(type=i64), _i64(0))
+
+    def __init__(
+        self,
+        a: SSAValue | Operation,
+        b: SSAValue | Operation,
+        c: SSAValue | Operation | None = None,
+        *,
+        alpha: float = 1.0,
+        beta: float = 1.0,
+        trans_a: bool = False,
+        trans_b: bool = False,
+        result_type: TensorType | None = None,
+    ):
+        c_shape = None if c is None else _shape(c)
+        shape = _gemm_shape(_shape(a), _shape(b), c_shape, trans_a, trans_b)
+        super().__init__(
+            operands=[a, b, [] if c is None else [c]],
+            result_types=[_result(shape, result_type)],
+            properties={
+                "alpha": FloatAttr(alpha, f32),
+                "beta": FloatAttr(beta, f32),
+                "trans_a": _i64(trans_a),
+                "trans_b": _i64(trans_b),
+            },
+        )
+
+    @property
+    def alpha_val(self) -> float:
+        return float(self.alpha.value.data)
+
+    @property
+    def beta_val(self) -> float:
+        return float(self.beta.value.data)
+
+    @property
+    def trans_a_val(self) -> bool:
+        return bool(self.trans_a.value.data)
+
+    @property
+    def trans_b_val(self) -> bool:
+        return bool(self.trans_b.value.data)
+
+    def inferred_shape(self) -> Shape:
+        for name in ("trans_a", "trans_b"):
+            flag = getattr(self, name).value.data
+            if flag not in (0, 1):
+                raise VerifyException(f"{name} must be 0 or 1, got {flag}")
+        c_shape = None if self.c is None else _shape(self.c)
+        return _gemm_shape(
+            _shape(self.a), _shape(self.b), c_shape, self.trans_a_val, self.trans_b_val
+        )
+
+
+@irdl_op_definition
+class Conv2dOp(GraphOp):
+    """2-D convolution (ONNX Conv) on NCHW input with [Cout, Cin/group, kh, kw] weights.
+
+    `pads` is in ONNX order (top, left, bottom, right); `bias` ([Cout]) is optional.
+    Properties at their defaults (strides 1, pads 0, dilations 1, group 1) are not
+    printed.
+
+        %r = graph.conv2d %x, %w, %b {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x3x32x32xf32>, tensor<8x3x3x3xf32>, tensor<8xf32>) -> tensor<1x8x32x32xf32>
+    """
+
+    name = "graph.conv2d"
+
+    input = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    bias = opt_operand_def(TensorType)
+    result = result_def(TensorType)
+
+    strides = prop_def(DenseArrayBase.constr(i64), _i64_array((1, 1)))
+    pads = prop_def(DenseArrayBase.constr(i64), _i64_array((0, 0, 0, 0)))
+    dilations = prop_def(DenseArrayBase.constr(i64), _i64_array((1, 1)))
+    group = prop_def(IntegerAttr.constr(type=i64), _i64(1))
+
+    def __init__(
+        self,
+        input: SSAValue | Operation,
+        weight: SSAValue | Operation,
+        bias: SSAValue | Operation | None = None,
+        *,
+        strides: Sequence[int] = (1, 1),
+        pads: Sequence[int] = (0, 0, 0, 0),
+        dilations: Sequence[int] = (1, 1),
+        group: int = 1,
+        result_type: TensorType | None = None,
+    ):
+        bias_shape = None if bias is None else _shape(bias)
+        shape = _conv2d_shape(
+            _shape(input), _shape(weight), bias_shape, strides, pads, dilations, group
+        )
+        super().__init__(
+            operands=[input, weight, [] if bias is None else [bias]],
+            result_types=[_result(shape, result_type)],
+            properties={
+                "strides": _i64_array(strides),
+                "pads": _i64_array(pads),
+                "dilations": _i64_array(dilations),
+                "group": _i64(group),
+            },
+        )
+
+    @property
+    def strides_val(self) -> tuple[int, int]:
+        sh, sw = _ints(self.strides)
+        return sh, sw
+
+    @property
+    def pads_val(self) -> tuple[int, int, int, int]:
+        top, left, bottom, right = _ints(self.pads)
+        return top, left, bottom, right
+
+    @property
+    def dilations_val(self) -> tuple[int, int]:
+        dh, dw = _ints(self.dilations)
+        return dh, dw
+
+    @property
+    def group_val(self) -> int:
+        return int(self.group.value.data)
+
+    def inferred_shape(self) -> Shape:
+        bias_shape = None if self.bias is None else _shape(self.bias)
+        return _conv2d_shape(
+            _shape(self.input),
+            _shape(self.weight),
+            bias_shape,
+            _ints(self.strides),
+            _ints(self.pads),
+            _ints(self.dilations),
+            self.group_val,
+        )
+
+
+class _BroadcastBinaryOp(GraphOp, ABC):
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(
+        self,
+        lhs: SSAValue | Operation,
+        rhs: SSAValue | Operation,
+        result_type: TensorType | None = None,
+    ):
+        shape = _broadcast_shape(_shape(lhs), _shape(rhs))
+        super().__init__(operands=[lhs, rhs], result_types=[_result(shape, result_type)])
+
+    def inferred_shape(self) -> Shape:
+        return _broadcast_shape(_shape(self.lhs), _shape(self.rhs))
+
+
+@irdl_op_definition
+class AddOp(_BroadcastBinaryOp):
+    """Element-wise sum with NumPy/ONNX multidirectional broadcasting.
+
+        %r = graph.add %x, %b : (tensor<8x16xf32>, tensor<16xf32>) -> tensor<8x16xf32>
+    """
+
+    name = "graph.add"
+
+
+@irdl_op_definition
+class MulOp(_BroadcastBinaryOp):
+    """Element-wise product with NumPy/ONNX multidirectional broadcasting.
+
+        %r = graph.mul %x, %s : (tensor<1x8x4x4xf32>, tensor<8x1x1xf32>) -> tensor<1x8x4x4xf32>
+    """
+
+    name = "graph.mul"
+
+
+@irdl_op_definition
+class ReluOp(GraphOp):
+    """Element-wise max(x, 0).
+
+        %r = graph.relu %x : (tensor<8x512xf32>) -> tensor<8x512xf32>
+    """
+
+    name = "graph.relu"
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(
+        self, input: SSAValue | Operation, result_type: TensorType | None = None
+    ):
+        shape = _shape(input)
+        super().__init__(operands=[input], result_types=[_result(shape, result_type)])
+
+    def inferred_shape(self) -> Shape:
+        return _shape(self.input)
+
+
+@irdl_op_definition
+class MaxPoolOp(GraphOp):
+    """2-D max pooling (ONNX MaxPool, ceil_mode 0, no dilation) on NCHW input.
+
+    `pads` is in ONNX order (top, left, bottom, right); padded positions never win.
+    Defaults (strides 1, pads 0) are not printed.
+
+        %r = graph.maxpool %x {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>} : (tensor<1x8x32x32xf32>) -> tensor<1x8x16x16xf32>
+    """
+
+    name = "graph.maxpool"
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    kernel_shape = prop_def(DenseArrayBase.constr(i64))
+    strides = prop_def(DenseArrayBase.constr(i64), _i64_array((1, 1)))
+    pads = prop_def(DenseArrayBase.constr(i64), _i64_array((0, 0, 0, 0)))
+
+    def __init__(
+        self,
+        input: SSAValue | Operation,
+        *,
+        kernel_shape: Sequence[int],
+        strides: Sequence[int] = (1, 1),
+        pads: Sequence[int] = (0, 0, 0, 0),
+        result_type: TensorType | None = None,
+    ):
+        shape = _maxpool_shape(_shape(input), kernel_shape, strides, pads)
+        super().__init__(
+            operands=[input],
+            result_types=[_result(shape, result_type)],
+            properties={
+                "kernel_shape": _i64_array(kernel_shape),
+                "strides": _i64_array(strides),
+                "pads": _i64_array(pads),
+            },
+        )
+
+    @property
+    def kernel_shape_val(self) -> tuple[int, int]:
+        kh, kw = _ints(self.kernel_shape)
+        return kh, kw
+
+    @property
+    def strides_val(self) -> tuple[int, int]:
+        sh, sw = _ints(self.strides)
+        return sh, sw
+
+    @property
+    def pads_val(self) -> tuple[int, int, int, int]:
+        top, left, bottom, right = _ints(self.pads)
+        return top, left, bottom, right
+
+    def inferred_shape(self) -> Shape:
+        return _maxpool_shape(
+            _shape(self.input),
+            _ints(self.kernel_shape),
+            _ints(self.strides),
+            _ints(self.pads),
+        )
+
+
+@irdl_op_definition
+class ReshapeOp(GraphOp):
+    """Reinterpret the elements (row-major) in a new static shape, given by the
+    result type.
+
+        %r = graph.reshape %x : (tensor<2x3x4xf32>) -> tensor<6x4xf32>
+    """
+
+    name = "graph.reshape"
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(
+        self, input: SSAValue | Operation, result_type: TensorType | Sequence[int]
+    ):
+        if not isinstance(result_type, TensorType):
+            result_type = _f32_tensor(tuple(result_type))
+        _reshape_shape(_shape(input), result_type.get_shape())
+        super().__init__(operands=[input], result_types=[result_type])
+
+    @property
+    def shape_val(self) -> Shape:
+        """The new shape (the result type's)."""
+        return _shape(self.result)
+
+    def inferred_shape(self) -> Shape:
+        return _reshape_shape(_shape(self.input), self.shape_val)
+
+
+@irdl_op_definition
+class FlattenOp(GraphOp):
+    """ONNX Flatten: [d0, ..., dn) -> [prod(d[:axis]), prod(d[axis:])].
+
+    `axis` is in [0, rank]; the default, 1, is not printed.
+
+        %r = graph.flatten %x : (tensor<1x16x8x8xf32>) -> tensor<1x1024xf32>
+    """
+
+    name = "graph.flatten"
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    axis = prop_def(IntegerAttr.constr(type=i64), _i64(1))
+
+    def __init__(
+        self,
+        input: SSAValue | Operation,
+        axis: int = 1,
+        result_type: TensorType | None = None,
+    ):
+        shape = _flatten_shape(_shape(input), axis)
+        super().__init__(
+            operands=[input],
+            result_types=[_result(shape, result_type)],
+            properties={"axis": _i64(axis)},
+        )
+
+    @property
+    def axis_val(self) -> int:
+        return int(self.axis.value.data)
+
+    def inferred_shape(self) -> Shape:
+        return _flatten_shape(_shape(self.input), self.axis_val)
+
+
+@irdl_op_definition
+class SoftmaxOp(GraphOp):
+    """Softmax along one axis (ONNX opset-13 semantics); `axis` is non-negative.
+
+        %r = graph.softmax %x {axis = 1 : i64} : (tensor<8x10xf32>) -> tensor<8x10xf32>
+    """
+
+    name = "graph.softmax"
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    axis = prop_def(IntegerAttr.constr(type=i64))
+
+    def __init__(
+        self,
+        input: SSAValue | Operation,
+        axis: int,
+        result_type: TensorType | None = None,
+    ):
+        shape = _softmax_shape(_shape(input), axis)
+        super().__init__(
+            operands=[input],
+            result_types=[_result(shape, result_type)],
+            properties={"axis": _i64(axis)},
+        )
+
+    @property
+    def axis_val(self) -> int:
+        return int(self.axis.value.data)
+
+    def inferred_shape(self) -> Shape:
+        return _softmax_shape(_shape(self.input), self.axis_val)
+
+
+Graph = Dialect(
+    "graph",
+    [
+        ConstantOp,
+        MatMulOp,
+        GemmOp,
+        Conv2dOp,
+        AddOp,
+        MulOp,
+        ReluOp,
+        MaxPoolOp,
+        ReshapeOp,
+        FlattenOp,
+        SoftmaxOp,
+    ],
+    [],
+)

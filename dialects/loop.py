@@ -1,0 +1,816 @@
+"""The `loop` dialect: tiled loop nests over explicit memory spaces.
+
+A graph op lowers to one `loop.nest`: a chain of `loop.for` loops with static trip
+counts whose bodies move tiles between DRAM buffers (`memref`) and on-chip tiles
+(`!loop.tile<sbuf|psum, partitions, elements>`) and compute on tiles. Every tile op
+names the part of each buffer it touches with an access pattern (`#accel.ap`) whose
+start and offset are affine in the nest's *domain dimensions*: in loop IR, `i<k>` in
+an access pattern is domain dimension k (not loop depth), so interchanging loops only
+permutes `order`, never the accesses.
+
+The nest's *symbolic model* is explicit and verified: `domain` (trip count of every
+dimension), `order` (which dimension each loop depth iterates, outermost first) and
+the access map of every buffer operand (`NestOp.model()`). Fusion and interchange are
+decided from it, never from op names.
+
+    %y = loop.alloc : memref<8x512xf32>
+    loop.nest "fc1" domain [4, 7] order [0, 1] {
+      %acc = loop.alloc_tile : !loop.tile<psum, 128, 8>
+      %w = loop.alloc_tile : !loop.tile<sbuf, 128, 128>
+      %x = loop.alloc_tile : !loop.tile<sbuf, 128, 8>
+      %o = loop.alloc_tile : !loop.tile<sbuf, 128, 8>
+      loop.for d0 {
+        loop.for d1 {
+          loop.copy %wd <dram 512 * i0 + 262144 * i1, [[512, 128], [1, 128]]>
+              -> %w <sbuf 0, 0, [[1, 128], [1, 128]]> : memref<784x512xf32> -> !loop.tile<sbuf, 128, 128>
+          ...
+          loop.matmul %acc <psum 0, 0, [[1, 128], [1, 8]]>, %w <...>, %x <...> {zero_at = 1 : i64} : ...
+        }
+        loop.act "relu" %o <...>, %acc <...> : ...
+        loop.copy %o <...> -> %y <...> : ...
+      }
+    }
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from xdsl.dialects.builtin import (
+    BytesAttr,
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    Float32Type,
+    FloatAttr,
+    IntAttr,
+    IntegerAttr,
+    MemRefType,
+    StringAttr,
+    TensorType,
+    f32,
+    i64,
+)
+from xdsl.ir import (
+    Attribute,
+    Block,
+    Dialect,
+    Operation,
+    ParametrizedAttribute,
+    SSAValue,
+    TypeAttribute,
+)
+from xdsl.irdl import (
+    AnyAttr,
+    AttrSizedOperandSegments,
+    ParsePropInAttrDict,
+    IRDLOperation,
+    irdl_attr_definition,
+    irdl_op_definition,
+    operand_def,
+    opt_operand_def,
+    opt_prop_def,
+    prop_def,
+    region_def,
+    result_def,
+    traits_def,
+)
+from xdsl.parser import AttrParser
+from xdsl.printer import Printer
+from xdsl.traits import NoTerminator
+from xdsl.utils.exceptions import VerifyException
+
+from tidal.dialects.accel import AccessAttr, Aff
+
+SPACES = ("sbuf", "psum")
+ACT_FUNCS = ("identity", "relu", "exp", "reciprocal", "sigmoid", "tanh")
+ALU_OPS = ("add", "sub", "mul", "max", "min")
+REDUCE_OPS = ("add", "max")
+
+
+@irdl_attr_definition
+class TileType(ParametrizedAttribute, TypeAttribute):
+    """An on-chip fp32 tile: `!loop.tile<sbuf, 128, 512>` = 128 partitions x 512
+    elements in SBUF (or PSUM). Addresses are assigned by loop-to-accel."""
+
+    name = "loop.tile"
+
+    space: StringAttr
+    partitions: IntAttr
+    elems: IntAttr
+
+    def __init__(self, space: str, partitions: int, elems: int):
+        super().__init__(StringAttr(space), IntAttr(partitions), IntAttr(elems))
+
+    @property
+    def bytes_per_partition(self) -> int:
+        return 4 * self.elems.data
+
+    def print_parameters(self, printer: Printer) -> None:
+        printer.print_string(
+            f"<{self.space.data}, {self.partitions.data}, {self.elems.data}>"
+        )
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> tuple[Attribute, ...]:
+        with parser.in_angle_brackets():
+            space = parser.parse_identifier()
+            parser.parse_punctuation(",")
+            parts = parser.parse_integer(allow_negative=False)
+            parser.parse_punctuation(",")
+            elems = parser.parse_integer(allow_negative=False)
+        return (StringAttr(space), IntAttr(parts), IntAttr(elems))
+
+    def verify(self) -> None:
+        if self.space.data not in SPACES:
+            raise VerifyException(
+                f"tile space must be one of {', '.join(SPACES)}, got '{self.space.data}'"
+            )
+        if self.partitions.data < 1 or self.elems.data < 1:
+            raise VerifyException("tile partitions and elements must be positive")
+
+
+def _space_of(value: SSAValue) -> str:
+    if isinstance(value.type, TileType):
+        return value.type.space.data
+    return "dram"
+
+
+def _check_access(op: Operation, value: SSAValue, ap: AccessAttr, what: str) -> None:
+    """An access pattern must name its buffer's space and stay inside it for every
+    iteration of the enclosing nest."""
+    space = _space_of(value)
+    if ap.space != space:
+        raise VerifyException(
+            f"{op.name}: {what} access is in {ap.space} but its buffer is in {space}"
+        )
+    nest = _enclosing_nest(op)
+    domain = nest.domain_val if nest is not None else ()
+    if len(ap.pstart.steps) > len(domain) or len(ap.offset.steps) > len(domain):
+        raise VerifyException(
+            f"{op.name}: {what} access uses a dimension outside the nest's domain"
+        )
+    lo_p, hi_p = _aff_range(ap.pstart, domain)
+    lo_o, hi_o = _aff_range(ap.offset, domain)
+    extent = 4 * sum(s * (c - 1) for s, c in ap.dims[1:]) + 4
+    if isinstance(value.type, TileType):
+        parts, nbytes = value.type.partitions.data, value.type.bytes_per_partition
+        if lo_p < 0 or hi_p + ap.pcount > parts:
+            raise VerifyException(
+                f"{op.name}: {what} access reaches partitions "
+                f"[{lo_p}, {hi_p + ap.pcount}) of a {parts}-partition tile"
+            )
+        if lo_o < 0 or hi_o + extent > nbytes:
+            raise VerifyException(
+                f"{op.name}: {what} access reaches bytes [{lo_o}, {hi_o + extent}) "
+                f"of a {nbytes}-byte tile partition"
+            )
+        return
+    if isinstance(value.type, MemRefType):
+        total = 4 * int(np.prod(value.type.get_shape()))
+        extent += 4 * ap.dims[0][0] * (ap.dims[0][1] - 1)
+        if lo_o < 0 or hi_o + extent > total:
+            raise VerifyException(
+                f"{op.name}: {what} access reaches bytes [{lo_o}, {hi_o + extent}) "
+                f"of a {total}-byte buffer"
+            )
+
+
+def _aff_range(a: Aff, domain: Sequence[int]) -> tuple[int, int]:
+    """Smallest and largest value of `a` over the box `domain`."""
+    lo = hi = a.base
+    for step, trip in zip(a.steps, domain):
+        span = step * (trip - 1)
+        lo, hi = lo + min(0, span), hi + max(0, span)
+    return lo, hi
+
+
+def _enclosing_nest(op: Operation) -> NestOp | None:
+    parent = op.parent_op()
+    while parent is not None and not isinstance(parent, NestOp):
+        parent = parent.parent_op()
+    return parent
+
+
+# ---------------------------------------------------------------------------
+# DRAM buffers
+# ---------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class AllocOp(IRDLOperation):
+    """A DRAM buffer for an intermediate tensor: `%y = loop.alloc : memref<8x10xf32>`."""
+
+    name = "loop.alloc"
+    result = result_def(MemRefType)
+    assembly_format = "attr-dict `:` type($result)"
+
+    def __init__(self, type: MemRefType):
+        super().__init__(result_types=[type])
+
+
+@irdl_op_definition
+class ConstOp(IRDLOperation):
+    """A constant DRAM buffer (weights):
+    `%w = loop.const dense<...> : tensor<10xf32> : memref<10xf32>`."""
+
+    name = "loop.const"
+    value = prop_def(DenseIntOrFPElementsAttr)
+    result = result_def(MemRefType)
+    assembly_format = "$value attr-dict `:` type($result)"
+
+    def __init__(self, value: DenseIntOrFPElementsAttr):
+        shape = value.get_shape()
+        super().__init__(
+            properties={"value": value},
+            result_types=[MemRefType(f32, shape)],
+        )
+
+    def verify_(self) -> None:
+        if tuple(self.value.get_shape()) != tuple(self.result.type.get_shape()):
+            raise VerifyException("loop.const: value and buffer shapes differ")
+
+
+@irdl_op_definition
+class ViewOp(IRDLOperation):
+    """The same DRAM bytes seen with another shape (reshape/flatten cost nothing):
+    `%v = loop.view %x : memref<1x16x8x8xf32> -> memref<1x1024xf32>`."""
+
+    name = "loop.view"
+    source = operand_def(MemRefType)
+    result = result_def(MemRefType)
+    assembly_format = "$source attr-dict `:` type($source) `->` type($result)"
+
+    def __init__(self, source: SSAValue, type: MemRefType):
+        super().__init__(operands=[source], result_types=[type])
+
+    def verify_(self) -> None:
+        src = int(np.prod(self.source.type.get_shape()))
+        dst = int(np.prod(self.result.type.get_shape()))
+        if src != dst:
+            raise VerifyException(
+                f"loop.view: {src} elements cannot be viewed as {dst} elements"
+            )
+
+
+# ---------------------------------------------------------------------------
+# Nests and loops
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Access:
+    """One buffer access of a nest's symbolic model."""
+
+    op: str  # the tile op, e.g. "loop.copy"
+    role: str  # "read" or "write"
+    buffer: SSAValue
+    ap: AccessAttr
+
+
+@dataclass(frozen=True)
+class NestModel:
+    """The symbolic model of a nest: domain, loop order, affine accesses."""
+
+    domain: tuple[int, ...]
+    order: tuple[int, ...]
+    accesses: tuple[Access, ...]
+
+    def dram_accesses(self) -> tuple[Access, ...]:
+        return tuple(a for a in self.accesses if a.ap.space == "dram")
+
+
+@irdl_op_definition
+class NestOp(IRDLOperation):
+    """A loop nest with its symbolic model (see the module docstring):
+    `loop.nest "conv1" domain [2, 9] order [0, 1] { ... }`."""
+
+    name = "loop.nest"
+    origin = prop_def(StringAttr)
+    domain = prop_def(DenseArrayBase)
+    order = prop_def(DenseArrayBase)
+    body = region_def("single_block")
+    traits = traits_def(NoTerminator())
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_attribute(self.origin)
+        printer.print_string(f" domain {list(self.domain_val)} order {list(self.order_val)}")
+        printer.print_op_attributes(self.attributes, print_keyword=True)
+        printer.print_string(" ")
+        printer.print_region(self.body, print_entry_block_args=False)
+
+    @classmethod
+    def parse(cls, parser: AttrParser) -> NestOp:  # type: ignore[override]
+        origin = parser.parse_str_literal()
+        ints = lambda: parser.parse_comma_separated_list(  # noqa: E731
+            parser.Delimiter.SQUARE, lambda: parser.parse_integer(allow_negative=False)
+        )
+        parser.parse_keyword("domain")
+        domain = ints()
+        parser.parse_keyword("order")
+        order = ints()
+        attrs = parser.parse_optional_attr_dict_with_keyword()  # type: ignore[attr-defined]
+        body = parser.parse_region()  # type: ignore[attr-defined]
+        if not body.blocks:
+            body.add_block(Block())
+        op = cls.create(
+            properties={
+                "origin": StringAttr(origin),
+                "domain": DenseArrayBase.from_list(i64, domain),
+                "order": DenseArrayBase.from_list(i64, order),
+            },
+            regions=[body],
+        )
+        if attrs is not None:
+            op.attributes.update(attrs.data)
+        return op
+
+    def __init__(
+        self,
+        origin: str,
+        domain: Sequence[int],
+        order: Sequence[int],
+        ops: Sequence[Operation],
+    ):
+        from xdsl.ir import Block, Region
+
+        super().__init__(
+            properties={
+                "origin": StringAttr(origin),
+                "domain": DenseArrayBase.from_list(i64, domain),
+                "order": DenseArrayBase.from_list(i64, order),
+            },
+            regions=[Region(Block(ops))],
+        )
+
+    @property
+    def domain_val(self) -> tuple[int, ...]:
+        return tuple(int(v) for v in self.domain.get_values())
+
+    @property
+    def order_val(self) -> tuple[int, ...]:
+        return tuple(int(v) for v in self.order.get_values())
+
+    def loop_chain(self) -> list[ForOp]:
+        """The loops of the nest, outermost first (a nest holds one chain)."""
+        chain: list[ForOp] = []
+        block = self.body.block
+        while True:
+            loops = [op for op in block.ops if isinstance(op, ForOp)]
+            if not loops:
+                return chain
+            chain.append(loops[0])
+            block = loops[0].body.block
+
+    def model(self) -> NestModel:
+        accesses: list[Access] = []
+        for op in self.walk():
+            if isinstance(op, TileOp):
+                for role, value, ap in op.accesses():
+                    accesses.append(Access(op.name, role, value, ap))
+        return NestModel(self.domain_val, self.order_val, tuple(accesses))
+
+    def verify_(self) -> None:
+        domain, order = self.domain_val, self.order_val
+        if any(t < 1 for t in domain):
+            raise VerifyException("loop.nest: every domain trip count must be >= 1")
+        if sorted(order) != list(range(len(domain))):
+            raise VerifyException(
+                f"loop.nest: order {list(order)} is not a permutation of the "
+                f"{len(domain)} domain dimensions"
+            )
+        chain = self.loop_chain()
+        dims = [loop.dim.value.data for loop in chain]
+        if dims != list(order):
+            raise VerifyException(
+                f"loop.nest: loops iterate dimensions {dims} but order says {list(order)}"
+            )
+        for loop in chain:
+            inner = [op for op in loop.body.block.ops if isinstance(op, ForOp)]
+            if len(inner) > 1:
+                raise VerifyException("loop.nest: a loop body holds at most one loop")
+        top = [op for op in self.body.block.ops if isinstance(op, ForOp)]
+        if len(top) > 1:
+            raise VerifyException("loop.nest: a nest holds at most one outer loop")
+
+
+@irdl_op_definition
+class ForOp(IRDLOperation):
+    """A loop over one domain dimension of the enclosing nest, from 0 to its trip
+    count: `loop.for d1 { ... }`."""
+
+    name = "loop.for"
+    dim = prop_def(IntegerAttr)
+    body = region_def("single_block")
+    traits = traits_def(NoTerminator())
+
+    def __init__(self, dim: int, ops: Sequence[Operation]):
+        from xdsl.ir import Block, Region
+
+        super().__init__(
+            properties={"dim": IntegerAttr(dim, i64)}, regions=[Region(Block(ops))]
+        )
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(f" d{self.dim.value.data} ")
+        printer.print_region(self.body, print_entry_block_args=False)
+        attrs = {k: v for k, v in self.attributes.items()}
+        printer.print_op_attributes(attrs, print_keyword=True)
+
+    @classmethod
+    def parse(cls, parser: AttrParser) -> ForOp:  # type: ignore[override]
+        name = parser.parse_identifier()
+        if not (name.startswith("d") and name[1:].isdigit()):
+            parser.raise_error(f"expected a domain dimension like 'd0', got '{name}'")
+        body = parser.parse_region()  # type: ignore[attr-defined]
+        if not body.blocks:
+            body.add_block(Block())
+        attrs = parser.parse_optional_attr_dict_with_keyword()  # type: ignore[attr-defined]
+        op = cls.create(
+            properties={"dim": IntegerAttr(int(name[1:]), i64)}, regions=[body]
+        )
+        if attrs is not None:
+            op.attributes.update(attrs.data)
+        return op
+
+    def verify_(self) -> None:
+        nest = _enclosing_nest(self)
+        if nest is None:
+            raise VerifyException("loop.for must be inside a loop.nest")
+        if not 0 <= self.dim.value.data < len(nest.domain_val):
+            raise VerifyException(
+                f"loop.for: d{self.dim.value.data} is not a dimension of the nest"
+            )
+
+
+# ---------------------------------------------------------------------------
+# Tiles and tile ops
+# ---------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class AllocTileOp(IRDLOperation):
+    """An on-chip tile, live for the enclosing nest:
+    `%t = loop.alloc_tile : !loop.tile<sbuf, 128, 512>`."""
+
+    name = "loop.alloc_tile"
+    result = result_def(TileType)
+    assembly_format = "attr-dict `:` type($result)"
+
+    def __init__(self, space: str, partitions: int, elems: int):
+        super().__init__(result_types=[TileType(space, partitions, elems)])
+
+    def verify_(self) -> None:
+        if _enclosing_nest(self) is None:
+            raise VerifyException("loop.alloc_tile must be inside a loop.nest")
+
+
+class TileOp(IRDLOperation):
+    """Base of the ops that touch buffers through access patterns."""
+
+    # (operand field, access-pattern prop, role) for every buffer the op touches.
+    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = ()
+
+    def accesses(self) -> list[tuple[str, SSAValue, AccessAttr]]:
+        out: list[tuple[str, SSAValue, AccessAttr]] = []
+        for operand, prop, role in self.SLOTS:
+            value = getattr(self, operand)
+            ap = self.properties.get(prop)
+            if value is not None and isinstance(ap, AccessAttr):
+                out.append((role, value, ap))
+        return out
+
+    def verify_(self) -> None:
+        if _enclosing_nest(self) is None:
+            raise VerifyException(f"{self.name} must be inside a loop.nest")
+        for operand, prop, _ in self.SLOTS:
+            value = getattr(self, operand)
+            ap = self.properties.get(prop)
+            if (value is None) != (ap is None):
+                raise VerifyException(
+                    f"{self.name}: operand '{operand}' and access '{prop}' go together"
+                )
+            if value is not None:
+                assert isinstance(ap, AccessAttr)
+                _check_access(self, value, ap, operand)
+        self.verify_tile_op()
+
+    def verify_tile_op(self) -> None:
+        pass
+
+    def ap(self, prop: str) -> AccessAttr:
+        attr = self.properties[prop]
+        assert isinstance(attr, AccessAttr)
+        return attr
+
+
+def _same_shape(op: Operation, a: AccessAttr, b: AccessAttr, what: str) -> None:
+    if a.pcount != b.pcount or a.free_elements != b.free_elements:
+        raise VerifyException(
+            f"{op.name}: {what} have different shapes "
+            f"({a.pcount}x{a.free_elements} vs {b.pcount}x{b.free_elements})"
+        )
+
+
+@irdl_op_definition
+class CopyOp(TileOp):
+    """Copy a box of elements (a DMA): `loop.copy %x <dram ...> -> %t <sbuf ...>`.
+    Elements go in row-major order of the two access patterns."""
+
+    name = "loop.copy"
+    src = operand_def(AnyAttr())
+    dst = operand_def(AnyAttr())
+    src_ap = prop_def(AccessAttr)
+    dst_ap = prop_def(AccessAttr)
+    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (("src", "src_ap", "read"), ("dst", "dst_ap", "write"))
+    assembly_format = (
+        "$src $src_ap `->` $dst $dst_ap attr-dict `:` type($src) `->` type($dst)"
+    )
+
+    def __init__(self, src: SSAValue, src_ap: AccessAttr, dst: SSAValue, dst_ap: AccessAttr):
+        super().__init__(
+            operands=[src, dst], properties={"src_ap": src_ap, "dst_ap": dst_ap}
+        )
+
+    def verify_tile_op(self) -> None:
+        if self.src_ap.num_elements != self.dst_ap.num_elements:
+            raise VerifyException(
+                f"loop.copy: source has {self.src_ap.num_elements} elements, "
+                f"destination {self.dst_ap.num_elements}"
+            )
+
+
+@irdl_op_definition
+class MatmulOp(TileOp):
+    """acc[M, N] (+)= stationary[K, M]^T @ moving[K, N] on the PE array, K on
+    partitions. `zero_at = d` starts a fresh sum when domain dim d is 0; without it
+    the op accumulates."""
+
+    name = "loop.matmul"
+    acc = operand_def(TileType)
+    stationary = operand_def(TileType)
+    moving = operand_def(TileType)
+    acc_ap = prop_def(AccessAttr)
+    stationary_ap = prop_def(AccessAttr)
+    moving_ap = prop_def(AccessAttr)
+    zero_at = opt_prop_def(IntegerAttr)
+    irdl_options = (ParsePropInAttrDict(),)
+    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("acc", "acc_ap", "write"),
+        ("stationary", "stationary_ap", "read"),
+        ("moving", "moving_ap", "read"),
+    )
+    assembly_format = (
+        "$acc $acc_ap `,` $stationary $stationary_ap `,` $moving $moving_ap "
+        "attr-dict `:` type($acc) `,` type($stationary) `,` type($moving)"
+    )
+
+    def __init__(
+        self,
+        acc: SSAValue,
+        acc_ap: AccessAttr,
+        stationary: SSAValue,
+        stationary_ap: AccessAttr,
+        moving: SSAValue,
+        moving_ap: AccessAttr,
+        zero_at: int | None,
+    ):
+        props: dict[str, Attribute] = {
+            "acc_ap": acc_ap,
+            "stationary_ap": stationary_ap,
+            "moving_ap": moving_ap,
+        }
+        if zero_at is not None:
+            props["zero_at"] = IntegerAttr(zero_at, i64)
+        super().__init__(operands=[acc, stationary, moving], properties=props)
+
+    def verify_tile_op(self) -> None:
+        k = self.stationary_ap.pcount
+        m = self.stationary_ap.free_elements
+        n = self.moving_ap.free_elements
+        if self.moving_ap.pcount != k:
+            raise VerifyException(
+                f"loop.matmul: contraction mismatch, stationary has {k} partitions "
+                f"and moving {self.moving_ap.pcount}"
+            )
+        if self.acc_ap.pcount != m or self.acc_ap.free_elements != n:
+            raise VerifyException(
+                f"loop.matmul: accumulator is {self.acc_ap.pcount}x"
+                f"{self.acc_ap.free_elements}, expected {m}x{n}"
+            )
+        if self.acc.type.space.data != "psum":
+            raise VerifyException("loop.matmul: the accumulator must be a psum tile")
+
+
+@irdl_op_definition
+class ActOp(TileOp):
+    """dst = func(src * scale + bias) on the ACT engine; scale and bias are
+    immediates or per-partition columns:
+    `loop.act "relu" %o <...>, %acc <...> bias %b <...> : ...`."""
+
+    name = "loop.act"
+    func = prop_def(StringAttr)
+    dst = operand_def(TileType)
+    src = operand_def(TileType)
+    scale_col = opt_operand_def(TileType)
+    bias_col = opt_operand_def(TileType)
+    dst_ap = prop_def(AccessAttr)
+    src_ap = prop_def(AccessAttr)
+    scale_ap = opt_prop_def(AccessAttr)
+    bias_ap = opt_prop_def(AccessAttr)
+    scale = prop_def(FloatAttr)
+    bias = prop_def(FloatAttr)
+    irdl_options = (AttrSizedOperandSegments(as_property=True), ParsePropInAttrDict(),)
+    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("dst", "dst_ap", "write"),
+        ("src", "src_ap", "read"),
+        ("scale_col", "scale_ap", "read"),
+        ("bias_col", "bias_ap", "read"),
+    )
+    assembly_format = (
+        "$func $dst $dst_ap `,` $src $src_ap "
+        "(`scale` `(` $scale_col^ `:` type($scale_col) `)` $scale_ap)? "
+        "(`bias` `(` $bias_col^ `:` type($bias_col) `)` $bias_ap)? "
+        "attr-dict `:` type($dst) `,` type($src)"
+    )
+
+    def __init__(
+        self,
+        func: str,
+        dst: SSAValue,
+        dst_ap: AccessAttr,
+        src: SSAValue,
+        src_ap: AccessAttr,
+        *,
+        scale: float = 1.0,
+        bias: float = 0.0,
+        scale_col: tuple[SSAValue, AccessAttr] | None = None,
+        bias_col: tuple[SSAValue, AccessAttr] | None = None,
+    ):
+        props: dict[str, Attribute] = {
+            "func": StringAttr(func),
+            "dst_ap": dst_ap,
+            "src_ap": src_ap,
+            "scale": FloatAttr(scale, f32),
+            "bias": FloatAttr(bias, f32),
+        }
+        if scale_col is not None:
+            props["scale_ap"] = scale_col[1]
+        if bias_col is not None:
+            props["bias_ap"] = bias_col[1]
+        super().__init__(
+            operands=[
+                dst,
+                src,
+                [scale_col[0]] if scale_col else [],
+                [bias_col[0]] if bias_col else [],
+            ],
+            properties=props,
+        )
+
+    def verify_tile_op(self) -> None:
+        if self.func.data not in ACT_FUNCS:
+            raise VerifyException(
+                f"loop.act: unknown function '{self.func.data}' "
+                f"(known: {', '.join(ACT_FUNCS)})"
+            )
+        if self.dst.type.space.data != "sbuf":
+            raise VerifyException("loop.act: the destination must be an sbuf tile")
+        _same_shape(self, self.dst_ap, self.src_ap, "source and destination")
+        for name in ("scale_ap", "bias_ap"):
+            col = self.properties.get(name)
+            if isinstance(col, AccessAttr) and (
+                col.pcount != self.dst_ap.pcount or col.free_elements != 1
+            ):
+                raise VerifyException(
+                    f"loop.act: {name[:-3]} column must be {self.dst_ap.pcount}x1"
+                )
+
+
+@irdl_op_definition
+class TensorTensorOp(TileOp):
+    """dst = a <op> b element-wise on the POOL engine:
+    `loop.tensor_tensor "add" %d <...>, %a <...>, %b <...> : ...`."""
+
+    name = "loop.tensor_tensor"
+    op = prop_def(StringAttr)
+    dst = operand_def(TileType)
+    a = operand_def(TileType)
+    b = operand_def(TileType)
+    dst_ap = prop_def(AccessAttr)
+    a_ap = prop_def(AccessAttr)
+    b_ap = prop_def(AccessAttr)
+    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (("dst", "dst_ap", "write"), ("a", "a_ap", "read"), ("b", "b_ap", "read"))
+    assembly_format = (
+        "$op $dst $dst_ap `,` $a $a_ap `,` $b $b_ap attr-dict "
+        "`:` type($dst) `,` type($a) `,` type($b)"
+    )
+
+    def __init__(self, op: str, dst: SSAValue, dst_ap: AccessAttr, a: SSAValue,
+                 a_ap: AccessAttr, b: SSAValue, b_ap: AccessAttr):
+        super().__init__(
+            operands=[dst, a, b],
+            properties={"op": StringAttr(op), "dst_ap": dst_ap, "a_ap": a_ap, "b_ap": b_ap},
+        )
+
+    def verify_tile_op(self) -> None:
+        if self.op.data not in ALU_OPS:
+            raise VerifyException(f"loop.tensor_tensor: unknown op '{self.op.data}'")
+        _same_shape(self, self.dst_ap, self.a_ap, "destination and first operand")
+        _same_shape(self, self.dst_ap, self.b_ap, "destination and second operand")
+
+
+@irdl_op_definition
+class ReduceOp(TileOp):
+    """Reduce the innermost `nreduce` free dims of src (add or max), times `scale`,
+    on the POOL engine: pooling windows and row reductions."""
+
+    name = "loop.reduce"
+    op = prop_def(StringAttr)
+    dst = operand_def(TileType)
+    src = operand_def(TileType)
+    dst_ap = prop_def(AccessAttr)
+    src_ap = prop_def(AccessAttr)
+    nreduce = prop_def(IntegerAttr)
+    scale = prop_def(FloatAttr)
+    irdl_options = (ParsePropInAttrDict(),)
+    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (("dst", "dst_ap", "write"), ("src", "src_ap", "read"))
+    assembly_format = (
+        "$op $dst $dst_ap `,` $src $src_ap attr-dict `:` type($dst) `,` type($src)"
+    )
+
+    def __init__(self, op: str, dst: SSAValue, dst_ap: AccessAttr, src: SSAValue,
+                 src_ap: AccessAttr, nreduce: int, scale: float = 1.0):
+        super().__init__(
+            operands=[dst, src],
+            properties={
+                "op": StringAttr(op),
+                "dst_ap": dst_ap,
+                "src_ap": src_ap,
+                "nreduce": IntegerAttr(nreduce, i64),
+                "scale": FloatAttr(scale, f32),
+            },
+        )
+
+    def verify_tile_op(self) -> None:
+        if self.op.data not in REDUCE_OPS:
+            raise VerifyException(f"loop.reduce: unknown op '{self.op.data}'")
+        n = self.nreduce.value.data
+        free = self.src_ap.dims[1:]
+        if not 1 <= n <= len(free):
+            raise VerifyException(
+                f"loop.reduce: cannot reduce {n} of the source's {len(free)} free dims"
+            )
+        kept = int(np.prod([c for _, c in free[: len(free) - n]]))
+        if self.dst_ap.pcount != self.src_ap.pcount or self.dst_ap.free_elements != kept:
+            raise VerifyException(
+                f"loop.reduce: destination must be {self.src_ap.pcount}x{kept}"
+            )
+
+
+@irdl_op_definition
+class MemsetOp(TileOp):
+    """Fill a tile region with a constant (padding): `loop.memset %t <...> = 0.0`."""
+
+    name = "loop.memset"
+    dst = operand_def(TileType)
+    dst_ap = prop_def(AccessAttr)
+    value = prop_def(FloatAttr)
+    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (("dst", "dst_ap", "write"),)
+    assembly_format = "$dst $dst_ap `=` $value attr-dict `:` type($dst)"
+
+    def __init__(self, dst: SSAValue, dst_ap: AccessAttr, value: float):
+        super().__init__(
+            operands=[dst], properties={"dst_ap": dst_ap, "value": FloatAttr(value, f32)}
+        )
+
+
+def dense_f32(array: np.ndarray) -> DenseIntOrFPElementsAttr:
+    """A dense f32 attribute built from bytes (never from Python lists)."""
+    arr = np.ascontiguousarray(array, dtype=np.float32)
+    return DenseIntOrFPElementsAttr(
+        TensorType(Float32Type(), arr.shape), BytesAttr(arr.tobytes())
+    )
+
+
+Loop = Dialect(
+    "loop",
+    [
+        AllocOp,
+        ConstOp,
+        ViewOp,
+        NestOp,
+        ForOp,
+        AllocTileOp,
+        CopyOp,
+        MatmulOp,
+        ActOp,
+        TensorTensorOp,
+        ReduceOp,
+        MemsetOp,
+    ],
+    [TileType],
+)

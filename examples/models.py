@@ -1,0 +1,143 @@
+"""Small ONNX models built in code, with seeded random weights, for tests and demos.
+
+    make_mlp()   input [8, 784] -> Gemm -> Relu -> Gemm -> Softmax -> probs [8, 10]
+    make_cnn()   input [1, 3, 32, 32] -> Conv -> Relu -> MaxPool -> Conv -> Relu
+                 -> Flatten -> Gemm -> logits [1, 10]
+    make_inputs(model)   seeded random float32 inputs for any model
+
+Run `python examples/models.py OUTDIR` to write `mlp.onnx` and `cnn.onnx` to OUTDIR.
+Weights use He initialisation (std sqrt(2 / fan_in)) and PyTorch-style biases
+(uniform in +-1/sqrt(fan_in)), so activations stay in a sensible range.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 13
+
+
+def _he(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
+    return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+
+
+def _bias(rng: np.random.Generator, size: int, fan_in: int) -> np.ndarray:
+    bound = 1.0 / np.sqrt(fan_in)
+    return rng.uniform(-bound, bound, size).astype(np.float32)
+
+
+def _model(
+    name: str,
+    nodes: list[onnx.NodeProto],
+    inputs: list[onnx.ValueInfoProto],
+    outputs: list[onnx.ValueInfoProto],
+    weights: dict[str, np.ndarray],
+) -> onnx.ModelProto:
+    initializers = [numpy_helper.from_array(a, n) for n, a in weights.items()]
+    graph = helper.make_graph(nodes, name, inputs, outputs, initializers)
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="tidal"
+    )
+    onnx.checker.check_model(model)
+    return model
+
+
+def make_mlp(
+    seed: int = 0, batch: int = 8, sizes: tuple[int, ...] = (784, 512, 10)
+) -> onnx.ModelProto:
+    """Gemm -> Relu -> ... -> Gemm -> Softmax, with transB=1 weights as PyTorch
+    exports them: `fc<i>.weight` is [out, in]. Input "input", output "probs"."""
+    rng = np.random.default_rng(seed)
+    weights: dict[str, np.ndarray] = {}
+    nodes: list[onnx.NodeProto] = []
+    x = "input"
+    layers = list(zip(sizes[:-1], sizes[1:]))
+    for i, (fan_in, fan_out) in enumerate(layers, start=1):
+        w, b, y = f"fc{i}.weight", f"fc{i}.bias", f"fc{i}"
+        weights[w] = _he(rng, (fan_out, fan_in), fan_in)
+        weights[b] = _bias(rng, fan_out, fan_in)
+        nodes.append(helper.make_node("Gemm", [x, w, b], [y], name=f"fc{i}", transB=1))
+        x = y
+        if i < len(layers):
+            nodes.append(helper.make_node("Relu", [x], [f"relu{i}"], name=f"relu{i}"))
+            x = f"relu{i}"
+    nodes.append(helper.make_node("Softmax", [x], ["probs"], name="softmax", axis=-1))
+    return _model(
+        "mlp",
+        nodes,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, sizes[0]])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [batch, sizes[-1]])],
+        weights,
+    )
+
+
+def make_cnn(seed: int = 0) -> onnx.ModelProto:
+    """A tiny LeNet-like CNN on [1, 3, 32, 32]. Input "input", output "logits"."""
+    rng = np.random.default_rng(seed)
+    weights = {
+        "conv1.weight": _he(rng, (8, 3, 3, 3), 3 * 9),
+        "conv1.bias": _bias(rng, 8, 3 * 9),
+        "conv2.weight": _he(rng, (16, 8, 3, 3), 8 * 9),
+        "conv2.bias": _bias(rng, 16, 8 * 9),
+        "fc.weight": _he(rng, (10, 16 * 16 * 16), 16 * 16 * 16),
+        "fc.bias": _bias(rng, 10, 16 * 16 * 16),
+    }
+    conv = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "strides": [1, 1]}
+    nodes = [
+        helper.make_node(
+            "Conv", ["input", "conv1.weight", "conv1.bias"], ["conv1"], "conv1", **conv
+        ),
+        helper.make_node("Relu", ["conv1"], ["relu1"], "relu1"),
+        helper.make_node(
+            "MaxPool", ["relu1"], ["pool1"], "pool1", kernel_shape=[2, 2], strides=[2, 2]
+        ),
+        helper.make_node(
+            "Conv", ["pool1", "conv2.weight", "conv2.bias"], ["conv2"], "conv2", **conv
+        ),
+        helper.make_node("Relu", ["conv2"], ["relu2"], "relu2"),
+        helper.make_node("Flatten", ["relu2"], ["flat"], "flatten", axis=1),
+        helper.make_node(
+            "Gemm", ["flat", "fc.weight", "fc.bias"], ["logits"], "fc", transB=1
+        ),
+    ]
+    return _model(
+        "cnn",
+        nodes,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 10])],
+        weights,
+    )
+
+
+def make_inputs(model: onnx.ModelProto, seed: int = 0) -> dict[str, np.ndarray]:
+    """Standard-normal float32 data for every graph input that is not an initializer."""
+    rng = np.random.default_rng(seed)
+    initializers = {t.name for t in model.graph.initializer}
+    inputs: dict[str, np.ndarray] = {}
+    for value in model.graph.input:
+        if value.name in initializers:
+            continue
+        shape = tuple(d.dim_value for d in value.type.tensor_type.shape.dim)
+        inputs[value.name] = rng.standard_normal(shape).astype(np.float32)
+    return inputs
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(f"usage: {argv[0]} OUTDIR", file=sys.stderr)
+        return 2
+    out = Path(argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    for name, model in (("mlp", make_mlp()), ("cnn", make_cnn())):
+        onnx.save(model, out / f"{name}.onnx")
+        print(out / f"{name}.onnx")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

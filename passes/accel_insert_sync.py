@@ -1,0 +1,187 @@
+"""accel-insert-sync: make a unified-order accel.program safe to run on parallel engines.
+
+Expects an `accel.program` in unified order (one sequential order across engines,
+as loop-to-accel emits it). Every engine owns one semaphore (its engine id), which
+an instruction increments when it completes if it carries `signal`. Before an
+instruction X on engine A, for every other engine B that has an instruction Y which
+may run before X and touches memory X touches (at least one of them writing), the
+pass inserts
+
+    accel.wait A >= <number of signalling B instructions before X>
+
+which is affine in the enclosing repeat indices, so it stays one op inside a repeat.
+Y and every such instruction of B get `signal`. Engines run in order, so waiting for
+the count covers every conflicting Y before X. Conflicts are judged on the bounding
+box of each access over all iterations: correct, not yet minimal (a later pass can
+sharpen the boxes and drop redundant waits). Waits only point backwards in the
+unified order, so the program cannot deadlock.
+
+    accel.dma 0 <dram 0, ...> -> <sbuf 0, 0, ...>
+    accel.matmul <psum 0, 0, ...>, <sbuf 0, 0, ...>, <sbuf ...>
+  becomes
+    accel.dma 0 <dram 0, ...> -> <sbuf 0, 0, ...> {signal = 3 : i64}
+    accel.wait pe, 3 >= 1
+    accel.matmul ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block, Operation
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
+
+from tidal.dialects.accel import (
+    AccessAttr,
+    Aff,
+    InstructionOp,
+    ProgramOp,
+    RepeatOp,
+    WaitOp,
+)
+from tidal.sim.isa import engine_from_name
+
+Box = tuple[str, int, int, int, int, bool]  # space, part lo, part hi, byte lo, byte hi, write
+
+
+def _range(a: Aff, counts: list[int]) -> tuple[int, int]:
+    lo = hi = a.base
+    for step, n in zip(a.steps, counts):
+        span = step * (n - 1)
+        lo, hi = lo + min(0, span), hi + max(0, span)
+    return lo, hi
+
+
+def _box(ap: AccessAttr, counts: list[int], write: bool) -> Box:
+    """Partitions and bytes an access may touch over all iterations."""
+    plo, phi = _range(ap.pstart, counts)
+    olo, ohi = _range(ap.offset, counts)
+    dims = ap.dims if ap.space == "dram" else ap.dims[1:]
+    extent = 4 * sum(abs(s) * (c - 1) for s, c in dims) + 4
+    if ap.space == "dram":
+        return ("dram", 0, 1, olo, ohi + extent, write)
+    return (ap.space, plo, phi + ap.pcount, olo, ohi + extent, write)
+
+
+def _overlap(x: Box, y: Box) -> bool:
+    return (
+        x[0] == y[0]
+        and (x[5] or y[5])
+        and x[1] < y[2] and y[1] < x[2]
+        and x[3] < y[4] and y[3] < x[4]
+    )
+
+
+@dataclass
+class _Site:
+    op: InstructionOp
+    engine: str
+    path: tuple[RepeatOp, ...]
+    index: int
+    boxes: list[Box]
+
+
+def _collect(block: Block, path: tuple[RepeatOp, ...], sites: list[_Site]) -> None:
+    for op in block.ops:
+        if isinstance(op, RepeatOp):
+            _collect(op.body.block, path + (op,), sites)
+        elif isinstance(op, InstructionOp):
+            counts = [r.count for r in path]
+            boxes = [_box(a, counts, False) for a in op.reads()]
+            boxes += [_box(a, counts, True) for a in op.writes()]
+            sites.append(_Site(op, op.engine_name(), path, len(sites), boxes))
+
+
+def _may_precede(y: _Site, x: _Site) -> bool:
+    """Can an instance of y run before an instance of x in unified order?"""
+    return y.index < x.index or bool(x.path and y.path and x.path[0] is y.path[0])
+
+
+@dataclass
+class _Counter:
+    """Signalling instructions of one engine, counted in expanded program order."""
+
+    engine: str
+    signalling: set[int]  # id() of signalling ops
+    memo: dict[int, int] = field(default_factory=dict)
+
+    def count(self, op: Operation) -> int:
+        if isinstance(op, RepeatOp):
+            return op.count * self.per_iteration(op)
+        if isinstance(op, InstructionOp):
+            return int(op.engine_name() == self.engine and id(op) in self.signalling)
+        return 0
+
+    def per_iteration(self, repeat: RepeatOp) -> int:
+        key = id(repeat)
+        if key not in self.memo:
+            self.memo[key] = sum(self.count(o) for o in repeat.body.block.ops)
+        return self.memo[key]
+
+    def before(self, x: Operation, path: tuple[RepeatOp, ...], program: ProgramOp) -> Aff:
+        """Signalling instructions of the engine that run before x, as an Aff."""
+        base = 0
+        chain = (*path, x)
+        block = program.body.block
+        for element in chain:
+            for op in block.ops:
+                if op is element:
+                    break
+                base += self.count(op)
+            if isinstance(element, RepeatOp):
+                block = element.body.block
+        return Aff(base, tuple(self.per_iteration(r) for r in path))
+
+
+@dataclass(frozen=True)
+class AccelInsertSyncPass(ModulePass):
+    """Insert semaphore signals and waits for every cross-engine memory conflict."""
+
+    name = "accel-insert-sync"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for program in [p for p in op.walk() if isinstance(p, ProgramOp)]:
+            self.sync(program)
+
+    def sync(self, program: ProgramOp) -> None:
+        sites: list[_Site] = []
+        _collect(program.body.block, (), sites)
+        by_engine: dict[str, list[_Site]] = {}
+        for s in sites:
+            by_engine.setdefault(s.engine, []).append(s)
+
+        waits: list[tuple[_Site, str]] = []
+        signalling: dict[str, set[int]] = {e: set() for e in by_engine}
+        for x in sites:
+            if not x.boxes:
+                continue
+            for engine, others in by_engine.items():
+                if engine == x.engine:
+                    continue
+                hits = [
+                    y for y in others
+                    if _may_precede(y, x)
+                    and any(_overlap(bx, by) for bx in x.boxes for by in y.boxes)
+                ]
+                if hits:
+                    signalling[engine].update(id(y.op) for y in hits)
+                    waits.append((x, engine))
+
+        counters = {e: _Counter(e, ids) for e, ids in signalling.items()}
+        for s in sites:
+            if id(s.op) in signalling[s.engine]:
+                s.op.set_signal(engine_from_name(s.engine))
+        done: dict[tuple[int, str, str], Aff] = {}
+        for x, engine in waits:
+            value = counters[engine].before(x.op, x.path, program)
+            block = x.op.parent_block()
+            key = (id(block), x.engine, engine)
+            seen = done.get(key)
+            if seen is not None and seen.steps == value.steps and seen.base >= value.base:
+                continue
+            done[key] = value
+            wait = WaitOp(x.engine, engine_from_name(engine), value)
+            Rewriter.insert_op(wait, InsertPoint.before(x.op))

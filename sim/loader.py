@@ -1,0 +1,638 @@
+"""Load-time validation of a decoded program against a chip config.
+
+Everything the machine later trusts is checked here, once, with NumPy over the record
+arrays of each stream (one pass per opcode, not one per instruction): engines exist on
+the chip, opcodes are known and run on their engine, semaphores and debug ids are in
+range, every access lies inside its memory, operand sizes agree, and the IO table and
+constants fit the program's DRAM. A failure raises `LoadError` naming the stream, the
+instruction index and what is out of range (the earliest bad instruction of the
+stream is reported).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from tidal.sim import isa
+from tidal.sim.config import ChipConfig
+from tidal.sim.errors import LoadError
+from tidal.sim.isa import Engine, Opcode, Space
+
+_VALID_OPCODES = np.array([int(op) for op in Opcode])
+_ANYWHERE = {Opcode.NOP, Opcode.HALT, Opcode.WAIT, Opcode.SIGNAL}
+_POOL_OPS = {Opcode.TENSOR_TENSOR, Opcode.REDUCE, Opcode.MEMSET}
+
+
+def _allowed_opcodes(engine: int) -> set[Opcode]:
+    """The opcodes an engine can run."""
+    if engine == Engine.PE:
+        return _ANYWHERE | {Opcode.MATMUL}
+    if engine == Engine.ACT:
+        return _ANYWHERE | {Opcode.ACT}
+    if engine == Engine.POOL:
+        return _ANYWHERE | _POOL_OPS
+    return _ANYWHERE | {Opcode.DMA}
+
+
+def validate_program(program: isa.Program, chip: ChipConfig) -> int:
+    """Check `program` against `chip`; return the program's DRAM size in bytes."""
+    if program.chip != chip.name:
+        raise LoadError(
+            f"binary was compiled for chip '{program.chip}', "
+            f"simulator configured for '{chip.name}'"
+        )
+    dram_bytes = _dram_bytes(program, chip)
+    for engine in sorted(program.streams):
+        _check_stream(engine, program.streams[engine], program, chip, dram_bytes)
+    _check_io(program, dram_bytes)
+    _check_consts(program, dram_bytes)
+    return dram_bytes
+
+
+def _dram_bytes(program: isa.Program, chip: ChipConfig) -> int:
+    size = program.meta.get("dram_bytes")
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0 or size % 4:
+        raise LoadError(
+            "program metadata 'dram_bytes' must be a positive multiple of 4, "
+            f"got {size!r}"
+        )
+    if size > chip.dram_bytes:
+        raise LoadError(
+            f"program needs {size} bytes of DRAM, "
+            f"chip '{chip.name}' has {chip.dram_bytes}"
+        )
+    return size
+
+
+# ---------------------------------------------------------------------------
+# Streams
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Problems:
+    """The earliest problem found so far in one stream: (instruction index, what)."""
+
+    best: tuple[int, str] | None = None
+
+    def add(
+        self, bad: np.ndarray, where: np.ndarray, describe: Callable[[int], str]
+    ) -> None:
+        """Record the first True of `bad`; `where` maps its positions to instruction
+        indices and `describe(k)` says what is wrong at position k."""
+        hits = np.flatnonzero(bad)
+        if hits.size == 0:
+            return
+        k = int(hits[0])
+        index = int(where[k])
+        if self.best is None or index < self.best[0]:
+            self.best = (index, describe(k))
+
+
+@dataclass
+class _Acc:
+    """One access operand of a group of records, as column arrays (int64)."""
+
+    name: str
+    space: np.ndarray
+    pstart: np.ndarray
+    offset: np.ndarray
+    strides: np.ndarray  # (n, ACCESS_DIMS)
+    counts: np.ndarray  # (n, ACCESS_DIMS)
+
+    @property
+    def pcount(self) -> np.ndarray:
+        return self.counts[:, 0]
+
+    @property
+    def elements(self) -> np.ndarray:
+        """Element count of each access (float64: int32 count products overflow)."""
+        return np.prod(self.counts.astype(np.float64), axis=1)
+
+    def shape(self, k: int) -> tuple[int, ...]:
+        """Access k's shape, without trailing unused (stride 0, count 1) dims."""
+        dims = [
+            (int(s), int(c))
+            for s, c in zip(self.strides[k], self.counts[k], strict=True)
+        ]
+        while len(dims) > 1 and dims[-1] == (0, 1):
+            dims.pop()
+        return tuple(c for _, c in dims)
+
+
+def _space_name(space: int) -> str:
+    return Space(space).name if space in (0, 1, 2) else f"space {space}"
+
+
+def _check_stream(
+    engine: int,
+    records: np.ndarray,
+    program: isa.Program,
+    chip: ChipConfig,
+    dram_bytes: int,
+) -> None:
+    num_engines = Engine.DMA0 + chip.dma_queues
+    if not 0 <= engine < num_engines:
+        raise LoadError(
+            f"stream for engine {engine}: chip '{chip.name}' has engines "
+            f"0..{num_engines - 1} (pe, act, pool, dma0..dma{chip.dma_queues - 1})"
+        )
+    name = isa.engine_name(engine)
+    if records.ndim != 2 or records.shape[1] != isa.RECORD_WORDS:
+        raise LoadError(
+            f"stream {name}: records have shape {records.shape}, "
+            f"expected (n, {isa.RECORD_WORDS})"
+        )
+    recs = records.astype(np.int64)
+    found = _Problems()
+    _check_headers(found, recs, engine, chip, len(program.debug))
+    opcodes = recs[:, isa.W_OPCODE]
+    for op in _allowed_opcodes(engine):
+        where = np.flatnonzero(opcodes == op)
+        if where.size:
+            _OPERAND_CHECKS[op](found, recs[where], where, chip, dram_bytes)
+    if found.best is not None:
+        index, what = found.best
+        raise LoadError(
+            f"stream {name}, instruction {index} "
+            f"({_opcode_name(int(opcodes[index]))}): {what}"
+        )
+
+
+def _opcode_name(op: int) -> str:
+    return Opcode(op).name if op in _VALID_OPCODES else f"opcode {op}"
+
+
+def _check_headers(
+    found: _Problems, recs: np.ndarray, engine: int, chip: ChipConfig, ndebug: int
+) -> None:
+    rows = np.arange(len(recs))
+    opcodes = recs[:, isa.W_OPCODE]
+    valid = np.isin(opcodes, _VALID_OPCODES)
+    found.add(~valid, rows, lambda k: f"unknown opcode {opcodes[k]}")
+    allowed = np.array([int(op) for op in _allowed_opcodes(engine)])
+    found.add(
+        valid & ~np.isin(opcodes, allowed),
+        rows,
+        lambda k: f"cannot run on engine {isa.engine_name(engine)}",
+    )
+    eng = recs[:, isa.W_ENGINE]
+    found.add(
+        eng != engine,
+        rows,
+        lambda k: f"engine word {eng[k]} does not match the stream's engine {engine}",
+    )
+    sig = recs[:, isa.W_SIGNAL]
+    found.add(
+        (sig < -1) | (sig >= chip.num_semaphores),
+        rows,
+        lambda k: f"signal semaphore {sig[k]} outside [0, {chip.num_semaphores})",
+    )
+    dbg = recs[:, isa.W_DEBUG]
+    found.add(
+        (dbg < -1) | (dbg >= ndebug),
+        rows,
+        lambda k: f"debug id {dbg[k]} outside the debug table ({ndebug} entries)",
+    )
+
+
+def _access(
+    found: _Problems,
+    recs: np.ndarray,
+    where: np.ndarray,
+    op: Opcode,
+    name: str,
+    chip: ChipConfig,
+    dram_bytes: int,
+) -> _Acc:
+    """Decode access `name` of every record in `recs` and check it is in bounds."""
+    i = isa.OPERANDS[op][name]
+    w = recs[:, i : i + isa.ACCESS_WORDS]
+    acc = _Acc(name, w[:, 0], w[:, 1], w[:, 2], w[:, 3::2], w[:, 4::2])
+    space, pstart, off, strides, counts = (
+        acc.space,
+        acc.pstart,
+        acc.offset,
+        acc.strides,
+        acc.counts,
+    )
+    found.add(
+        ~np.isin(space, (0, 1, 2)),
+        where,
+        lambda k: f"{name}: unknown memory space {space[k]}",
+    )
+    found.add(
+        (counts < 1).any(axis=1),
+        where,
+        lambda k: f"{name}: dim counts {acc.shape(k)} must all be >= 1",
+    )
+    found.add(
+        (strides < 0).any(axis=1),
+        where,
+        lambda k: f"{name}: negative stride in {tuple(int(s) for s in strides[k])}",
+    )
+    found.add(
+        (off < 0) | (off % 4 != 0),
+        where,
+        lambda k: f"{name}: byte offset {off[k]} is not a non-negative multiple of 4",
+    )
+    # Extents in float64: stride * (count - 1) summed over dims may overflow int64.
+    reach = strides.astype(np.float64) * (counts - 1)
+    free_end = off + 4.0 * reach[:, 1:].sum(axis=1) + 4
+    dram_end = off + 4.0 * reach.sum(axis=1) + 4
+    _check_on_chip(
+        found,
+        acc,
+        where,
+        Space.SBUF,
+        chip.sbuf_partitions,
+        chip.sbuf_partition_bytes,
+        free_end,
+    )
+    _check_on_chip(
+        found,
+        acc,
+        where,
+        Space.PSUM,
+        chip.psum_partitions,
+        chip.psum_partition_bytes,
+        free_end,
+    )
+    dram = space == Space.DRAM
+    found.add(
+        dram & (pstart != 0),
+        where,
+        lambda k: f"{name}: DRAM access with partition start {pstart[k]} (must be 0)",
+    )
+    found.add(
+        dram & (dram_end > dram_bytes),
+        where,
+        lambda k: (
+            f"{name}: DRAM bytes [{off[k]}, {int(dram_end[k])}) outside the "
+            f"program's {dram_bytes}-byte DRAM"
+        ),
+    )
+    return acc
+
+
+def _check_on_chip(
+    found: _Problems,
+    acc: _Acc,
+    where: np.ndarray,
+    space: Space,
+    partitions: int,
+    partition_bytes: int,
+    free_end: np.ndarray,
+) -> None:
+    name, pstart, pcount = acc.name, acc.pstart, acc.pcount
+    mine = acc.space == space
+    found.add(
+        mine & (pcount > 1) & (acc.strides[:, 0] != 1),
+        where,
+        lambda k: (
+            f"{name}: {space.name} partition stride {acc.strides[k, 0]} (must be 1)"
+        ),
+    )
+    found.add(
+        mine & ((pstart < 0) | (pstart + pcount > partitions)),
+        where,
+        lambda k: (
+            f"{name}: {space.name} partitions [{pstart[k]}, {pstart[k] + pcount[k]}) "
+            f"outside the chip's {partitions} partitions"
+        ),
+    )
+    found.add(
+        mine & (free_end > partition_bytes),
+        where,
+        lambda k: (
+            f"{name}: {space.name} bytes [{acc.offset[k]}, {int(free_end[k])}) "
+            f"outside the {partition_bytes}-byte partition"
+        ),
+    )
+
+
+def _require_space(
+    found: _Problems, acc: _Acc, where: np.ndarray, allowed: tuple[Space, ...]
+) -> None:
+    names = " or ".join(s.name for s in allowed)
+    found.add(
+        ~np.isin(acc.space, [int(s) for s in allowed]),
+        where,
+        lambda k: (
+            f"{acc.name} must be in {names}, not {_space_name(int(acc.space[k]))}"
+        ),
+    )
+
+
+def _same_elements(found: _Problems, a: _Acc, b: _Acc, where: np.ndarray) -> None:
+    na, nb = a.elements, b.elements
+    found.add(
+        na != nb,
+        where,
+        lambda k: (
+            f"{a.name} has {int(na[k])} elements {a.shape(k)}, "
+            f"{b.name} has {int(nb[k])} {b.shape(k)}"
+        ),
+    )
+
+
+def _check_enum(
+    found: _Problems,
+    recs: np.ndarray,
+    where: np.ndarray,
+    op: Opcode,
+    field: str,
+    allowed: list[int],
+) -> np.ndarray:
+    col = recs[:, isa.OPERANDS[op][field]]
+    found.add(
+        ~np.isin(col, allowed),
+        where,
+        lambda k: f"{field} {col[k]} is not one of {sorted(allowed)}",
+    )
+    return col
+
+
+def _check_lanes(
+    found: _Problems, acc: _Acc, where: np.ndarray, lanes: int, unit: str
+) -> None:
+    found.add(
+        acc.pcount > lanes,
+        where,
+        lambda k: (
+            f"{acc.name} spans {acc.pcount[k]} partitions, the {unit} has {lanes} lanes"
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Per-opcode operand checks: (found, records of that opcode, their indices, chip, dram)
+# ---------------------------------------------------------------------------
+
+_ON_CHIP = (Space.SBUF, Space.PSUM)
+
+
+def _check_nothing(
+    found: _Problems, recs: np.ndarray, where: np.ndarray, chip: ChipConfig, dram: int
+) -> None:
+    return
+
+
+def _check_sem(
+    found: _Problems, recs: np.ndarray, where: np.ndarray, chip: ChipConfig, dram: int
+) -> None:
+    op = Opcode(int(recs[0, isa.W_OPCODE]))
+    sem = recs[:, isa.OPERANDS[op]["sem"]]
+    found.add(
+        (sem < 0) | (sem >= chip.num_semaphores),
+        where,
+        lambda k: f"semaphore {sem[k]} outside [0, {chip.num_semaphores})",
+    )
+
+
+def _check_dma(
+    found: _Problems, recs: np.ndarray, where: np.ndarray, chip: ChipConfig, dram: int
+) -> None:
+    src = _access(found, recs, where, Opcode.DMA, "src", chip, dram)
+    dst = _access(found, recs, where, Opcode.DMA, "dst", chip, dram)
+    _same_elements(found, src, dst, where)
+
+
+def _check_matmul(
+    found: _Problems, recs: np.ndarray, where: np.ndarray, chip: ChipConfig, dram: int
+) -> None:
+    op = Opcode.MATMUL
+    dst = _access(found, recs, where, op, "dst", chip, dram)
+    st = _access(found, recs, where, op, "stationary", chip, dram)
+    mv = _access(found, recs, where, op, "moving", chip, dram)
+    _require_space(found, dst, where, (Space.PSUM,))
+    _require_space(found, st, where, (Space.SBUF,))
+    _require_space(found, mv, where, (Space.SBUF,))
+    k_rows = st.pcount
+    m_cols = st.elements / np.maximum(k_rows, 1)
+    n_free = mv.elements / np.maximum(k_rows, 1)
+    found.add(
+        k_rows > chip.pe_rows,
+        where,
+        lambda k: (
+            f"contraction K={k_rows[k]} exceeds the PE array's {chip.pe_rows} rows"
+        ),
+    )
+    found.add(
+        m_cols > chip.pe_cols,
+        where,
+        lambda k: (
+            f"stationary M={int(m_cols[k])} exceeds the PE array's "
+            f"{chip.pe_cols} columns"
+        ),
+    )
+    found.add(
+        mv.pcount != k_rows,
+        where,
+        lambda k: f"moving spans {mv.pcount[k]} partitions, stationary K={k_rows[k]}",
+    )
+    found.add(
+        n_free > chip.matmul_moving_max,
+        where,
+        lambda k: (
+            f"moving free size N={int(n_free[k])} exceeds {chip.matmul_moving_max}"
+        ),
+    )
+    found.add(
+        (dst.pcount != m_cols) | (dst.elements != m_cols * n_free),
+        where,
+        lambda k: (
+            f"dst {dst.shape(k)} is not M={int(m_cols[k])} partitions "
+            f"x N={int(n_free[k])} elements"
+        ),
+    )
+
+
+def _check_column(
+    found: _Problems,
+    recs: np.ndarray,
+    where: np.ndarray,
+    prefix: str,
+    partitions: np.ndarray,
+    chip: ChipConfig,
+) -> None:
+    """A COLUMN-mode scale or bias: one fp32 per partition on chip, in bounds."""
+    lay = isa.OPERANDS[Opcode.ACT]
+    mode = recs[:, lay[f"{prefix}_mode"]]
+    space = recs[:, lay[f"{prefix}_space"]]
+    pstart = recs[:, lay[f"{prefix}_pstart"]]
+    off = recs[:, lay[f"{prefix}_offset"]]
+    column = mode == isa.ScalarMode.COLUMN
+    nparts = np.where(space == Space.PSUM, chip.psum_partitions, chip.sbuf_partitions)
+    nbytes = np.where(
+        space == Space.PSUM, chip.psum_partition_bytes, chip.sbuf_partition_bytes
+    )
+    found.add(
+        column & ~np.isin(space, (Space.SBUF, Space.PSUM)),
+        where,
+        lambda k: (
+            f"{prefix} column must be in SBUF or PSUM, not {_space_name(int(space[k]))}"
+        ),
+    )
+    found.add(
+        column & ((pstart < 0) | (pstart + partitions > nparts)),
+        where,
+        lambda k: (
+            f"{prefix} column partitions [{pstart[k]}, {pstart[k] + partitions[k]}) "
+            f"outside the chip's {nparts[k]} partitions"
+        ),
+    )
+    found.add(
+        column & ((off < 0) | (off % 4 != 0) | (off + 4 > nbytes)),
+        where,
+        lambda k: (
+            f"{prefix} column byte offset {off[k]} outside the {nbytes[k]}-byte "
+            "partition or not a multiple of 4"
+        ),
+    )
+
+
+def _check_act(
+    found: _Problems, recs: np.ndarray, where: np.ndarray, chip: ChipConfig, dram: int
+) -> None:
+    op = Opcode.ACT
+    dst = _access(found, recs, where, op, "dst", chip, dram)
+    src = _access(found, recs, where, op, "src", chip, dram)
+    _require_space(found, dst, where, _ON_CHIP)
+    _require_space(found, src, where, _ON_CHIP)
+    _same_elements(found, src, dst, where)
+    _check_lanes(found, src, where, chip.act_lanes, "ACT engine")
+    _check_enum(found, recs, where, op, "func", [int(f) for f in isa.ActFunc])
+    modes = [int(m) for m in isa.ScalarMode]
+    _check_enum(found, recs, where, op, "scale_mode", modes)
+    _check_enum(found, recs, where, op, "bias_mode", modes)
+    _check_column(found, recs, where, "scale", src.pcount, chip)
+    _check_column(found, recs, where, "bias", src.pcount, chip)
+
+
+def _check_tensor_tensor(
+    found: _Problems, recs: np.ndarray, where: np.ndarray, chip: ChipConfig, dram: int
+) -> None:
+    op = Opcode.TENSOR_TENSOR
+    dst = _access(found, recs, where, op, "dst", chip, dram)
+    a = _access(found, recs, where, op, "a", chip, dram)
+    b = _access(found, recs, where, op, "b", chip, dram)
+    for acc in (dst, a, b):
+        _require_space(found, acc, where, _ON_CHIP)
+    _same_elements(found, a, b, where)
+    _same_elements(found, a, dst, where)
+    _check_lanes(found, a, where, chip.pool_lanes, "POOL engine")
+    _check_enum(found, recs, where, op, "op", [int(o) for o in isa.AluOp])
+
+
+def _check_reduce(
+    found: _Problems, recs: np.ndarray, where: np.ndarray, chip: ChipConfig, dram: int
+) -> None:
+    op = Opcode.REDUCE
+    dst = _access(found, recs, where, op, "dst", chip, dram)
+    src = _access(found, recs, where, op, "src", chip, dram)
+    _require_space(found, dst, where, _ON_CHIP)
+    _require_space(found, src, where, _ON_CHIP)
+    _check_lanes(found, src, where, chip.pool_lanes, "POOL engine")
+    _check_enum(found, recs, where, op, "op", [int(isa.AluOp.ADD), int(isa.AluOp.MAX)])
+    nreduce = recs[:, isa.OPERANDS[op]["nreduce"]]
+    # Rank without trailing unused (stride 0, count 1) dims, as Access.from_words.
+    used = (src.strides != 0) | (src.counts != 1)
+    used[:, 0] = True
+    rank = isa.ACCESS_DIMS - np.argmax(used[:, ::-1], axis=1)
+    found.add(
+        (nreduce < 0) | (nreduce > rank - 1),
+        where,
+        lambda k: (
+            f"nreduce {nreduce[k]} outside [0, {rank[k] - 1}] for src {src.shape(k)}"
+        ),
+    )
+    dims = np.arange(isa.ACCESS_DIMS)
+    reduced = dims[None, :] >= (rank - nreduce)[:, None]
+    kept = np.prod(np.where(reduced, 1.0, src.counts.astype(np.float64)), axis=1)
+    found.add(
+        dst.elements != kept,
+        where,
+        lambda k: (
+            f"dst has {int(dst.elements[k])} elements, reducing src {src.shape(k)} "
+            f"over {nreduce[k]} dims leaves {int(kept[k])}"
+        ),
+    )
+
+
+def _check_memset(
+    found: _Problems, recs: np.ndarray, where: np.ndarray, chip: ChipConfig, dram: int
+) -> None:
+    dst = _access(found, recs, where, Opcode.MEMSET, "dst", chip, dram)
+    _require_space(found, dst, where, _ON_CHIP)
+    _check_lanes(found, dst, where, chip.pool_lanes, "POOL engine")
+
+
+_OPERAND_CHECKS: dict[
+    Opcode, Callable[[_Problems, np.ndarray, np.ndarray, ChipConfig, int], None]
+] = {
+    Opcode.NOP: _check_nothing,
+    Opcode.HALT: _check_nothing,
+    Opcode.WAIT: _check_sem,
+    Opcode.SIGNAL: _check_sem,
+    Opcode.DMA: _check_dma,
+    Opcode.MATMUL: _check_matmul,
+    Opcode.ACT: _check_act,
+    Opcode.TENSOR_TENSOR: _check_tensor_tensor,
+    Opcode.REDUCE: _check_reduce,
+    Opcode.MEMSET: _check_memset,
+}
+
+
+# ---------------------------------------------------------------------------
+# IO table and constants
+# ---------------------------------------------------------------------------
+
+
+def _check_io(program: isa.Program, dram_bytes: int) -> None:
+    names: set[tuple[str, str]] = set()
+    for kind, table in (("input", program.inputs), ("output", program.outputs)):
+        for i, entry in enumerate(table):
+            name, addr, nbytes = _io_entry(kind, i, entry)
+            if (kind, name) in names:
+                raise LoadError(f"{kind} '{name}' appears twice in the IO table")
+            names.add((kind, name))
+            if addr % 4 or addr < 0 or addr + nbytes > dram_bytes:
+                raise LoadError(
+                    f"{kind} '{name}' occupies DRAM bytes [{addr}, {addr + nbytes}), "
+                    f"outside the program's {dram_bytes}-byte DRAM or not 4-aligned"
+                )
+
+
+def _io_entry(kind: str, i: int, entry: object) -> tuple[str, int, int]:
+    """(name, address, size in bytes) of one IO table entry, checked for form."""
+    if not isinstance(entry, dict):
+        raise LoadError(f"{kind} table entry {i} is not an object")
+    name, addr, shape, dtype = (
+        entry.get(k) for k in ("name", "addr", "shape", "dtype")
+    )
+    if not isinstance(name, str):
+        raise LoadError(f"{kind} table entry {i} has no string 'name'")
+    if not isinstance(addr, int):
+        raise LoadError(f"{kind} '{name}' has no integer 'addr'")
+    if not isinstance(shape, list) or not all(
+        isinstance(d, int) and d >= 0 for d in shape
+    ):
+        raise LoadError(f"{kind} '{name}' has a bad 'shape' {shape!r}")
+    if dtype != "float32":
+        raise LoadError(
+            f"{kind} '{name}' has dtype {dtype!r}; only 'float32' is supported"
+        )
+    return name, addr, 4 * int(np.prod(shape, dtype=np.int64))
+
+
+def _check_consts(program: isa.Program, dram_bytes: int) -> None:
+    for i, (addr, data) in enumerate(program.consts):
+        if addr < 0 or addr + data.nbytes > dram_bytes:
+            raise LoadError(
+                f"constant {i} occupies DRAM bytes [{addr}, {addr + data.nbytes}), "
+                f"outside the program's {dram_bytes}-byte DRAM"
+            )

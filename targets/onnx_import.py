@@ -1,0 +1,536 @@
+"""ONNX import: an ONNX model (opset 9 or later) -> a module of `graph` ops.
+
+The result is one function over static f32 tensors:
+
+    builtin.module {
+      func.func @main(%input: tensor<8x784xf32> {tidal.name = "input"})
+          -> (tensor<8x10xf32> {tidal.name = "probs"}) {
+        %w = graph.constant dense<...> : tensor<512x784xf32>
+        %h = graph.gemm %input, %w, %b {trans_b = 1 : i64, tidal.origin = "fc1"} : ...
+        ...
+        func.return %probs : tensor<8x10xf32>
+      }
+    }
+
+Function arguments are the graph inputs that are not initializers, results the graph
+outputs; both carry their ONNX names as `tidal.name`. Every op carries the ONNX node
+it came from as `tidal.origin` (the node name, or `<OpType>_<index>` if unnamed).
+Float initializers and Constant nodes become `graph.constant` where they are used as
+data; integer constants used as shapes (Reshape's) are folded. Shapes come from ONNX
+shape inference and must all be static. Anything unsupported raises
+`OnnxImportError` with one line naming the node, the tensor or the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from math import prod
+from typing import Any, NoReturn
+
+import numpy as np
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import numpy_helper
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DictionaryAttr,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    f32,
+)
+from xdsl.dialects.func import FuncOp, ReturnOp
+from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.utils.exceptions import VerifyException
+
+from tidal.dialects.graph import (
+    AddOp,
+    ConstantOp,
+    Conv2dOp,
+    FlattenOp,
+    GemmOp,
+    MatMulOp,
+    MaxPoolOp,
+    MulOp,
+    ReluOp,
+    ReshapeOp,
+    SoftmaxOp,
+)
+
+MIN_OPSET = 9
+
+
+class OnnxImportError(ValueError):
+    """An ONNX model that Tidal cannot import; the message is one line."""
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _load(model: onnx.ModelProto | str | os.PathLike[str]) -> tuple[onnx.ModelProto, str]:
+    """The model and the label its errors start with (its path, or its graph name)."""
+    if isinstance(model, onnx.ModelProto):
+        return model, f"model '{model.graph.name or '<unnamed>'}'"
+    label = os.fspath(model)
+    try:
+        with open(label, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise OnnxImportError(f"{label}: cannot read ({e.strerror})") from None
+    try:
+        return onnx.load_model_from_string(data), label
+    except (DecodeError, ValueError, RuntimeError) as e:
+        raise OnnxImportError(
+            f"{label}: not a valid ONNX model ({_first_line(e)})"
+        ) from None
+
+
+def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
+    """Check the model, then return it with every intermediate shape inferred."""
+    try:
+        onnx.checker.check_model(model)
+        return onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
+        raise OnnxImportError(
+            f"{label}: not a valid ONNX model ({_first_line(e)})"
+        ) from None
+
+
+def _opset(model: onnx.ModelProto, label: str) -> int:
+    version = next(
+        (o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0
+    )
+    if version < MIN_OPSET:
+        raise OnnxImportError(
+            f"{label}: unsupported opset {version} (need {MIN_OPSET} or later)"
+        )
+    return version
+
+
+# ----------------------------------------------------------------------------- types
+
+
+def _tensor_type(name: str, type_proto: onnx.TypeProto | None) -> TensorType:
+    """The static f32 tensor type of an ONNX value, or OnnxImportError naming it."""
+    if type_proto is None or not type_proto.HasField("tensor_type"):
+        raise OnnxImportError(f"tensor '{name}' has no inferred type")
+    tensor = type_proto.tensor_type
+    if tensor.elem_type != onnx.TensorProto.FLOAT:
+        elem = onnx.TensorProto.DataType.Name(tensor.elem_type)
+        raise OnnxImportError(
+            f"tensor '{name}' has element type {elem} (only FLOAT is supported)"
+        )
+    if not tensor.HasField("shape"):
+        raise OnnxImportError(f"tensor '{name}' has an unknown rank")
+    dims = [
+        str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?")
+        for d in tensor.shape.dim
+    ]
+    if not all(d.isdigit() and int(d) > 0 for d in dims):
+        raise OnnxImportError(
+            f"tensor '{name}' has a dynamic shape [{', '.join(dims)}] "
+            "(all shapes must be static)"
+        )
+    return TensorType(f32, [int(d) for d in dims])
+
+
+def _name_hint(onnx_name: str) -> str | None:
+    """An SSA name close to the ONNX name, so the IR reads like the model."""
+    hint = re.sub(r"[^A-Za-z0-9_$.-]", "_", onnx_name)
+    if not hint:
+        return None
+    return hint if not hint[0].isdigit() else f"v{hint}"
+
+
+# ------------------------------------------------------------------------ the importer
+
+
+class _Importer:
+    """Walks the (topologically ordered) ONNX nodes, appending graph ops to one block."""
+
+    def __init__(self, model: onnx.ModelProto, opset: int):
+        graph = model.graph
+        self.graph = graph
+        self.opset = opset
+        self.types: dict[str, onnx.TypeProto] = {
+            vi.name: vi.type for vi in [*graph.input, *graph.value_info, *graph.output]
+        }
+        self.consts: dict[str, np.ndarray] = {
+            t.name: numpy_helper.to_array(t) for t in graph.initializer
+        }
+        self.const_origin: dict[str, str] = {name: name for name in self.consts}
+        self.values: dict[str, SSAValue] = {}
+        self.used: set[str] = {o.name for o in graph.output}
+        self.used.update(name for node in graph.node for name in node.input)
+        self.block = Block()
+
+    def run(self) -> ModuleOp:
+        inputs = [i for i in self.graph.input if i.name not in self.consts]
+        for graph_input in inputs:
+            arg = self.block.insert_arg(_tensor_type(graph_input.name, graph_input.type),
+                                        len(self.block.args))
+            arg.name_hint = _name_hint(graph_input.name)
+            self.values[graph_input.name] = arg
+        for index, node in enumerate(self.graph.node):
+            self._convert(_Node(self, node, index))
+        outputs = [self.value(o.name, None) for o in self.graph.output]
+        self.block.add_op(ReturnOp(*outputs))
+        func = FuncOp(
+            "main",
+            (self.block.arg_types, [v.type for v in outputs]),
+            Region(self.block),
+            arg_attrs=_name_attrs(i.name for i in inputs),
+            res_attrs=_name_attrs(o.name for o in self.graph.output),
+        )
+        module = ModuleOp([func])
+        module.verify()
+        return module
+
+    def _convert(self, node: _Node) -> None:
+        op_type = node.proto.op_type
+        if node.proto.domain not in ("", "ai.onnx"):
+            node.fail("unsupported operator")
+        if op_type == "Constant":
+            self.consts[node.proto.output[0]] = _constant_value(node)
+            self.const_origin[node.proto.output[0]] = node.label
+            return
+        converter = _CONVERTERS.get(op_type)
+        if converter is None:
+            node.fail("unsupported operator")
+        try:
+            result = converter(node)
+        except VerifyException as e:  # a builder's shape inference
+            node.fail(str(e))
+        if result is not None:
+            self.values[node.proto.output[0]] = result
+
+    def value(self, name: str, node: _Node | None) -> SSAValue:
+        """The SSA value of an ONNX tensor, materialising constants at first use."""
+        if name in self.values:
+            return self.values[name]
+        if name not in self.consts:
+            raise OnnxImportError(f"tensor '{name}' is not produced by any node")
+        array = self.consts[name]
+        if array.dtype != np.float32:
+            message = f"tensor '{name}' has element type {array.dtype} as data " \
+                "(only float32 is supported)"
+            if node is not None:
+                node.fail(message)
+            raise OnnxImportError(message)
+        constant = ConstantOp.from_numpy(array)
+        constant.attributes["tidal.origin"] = StringAttr(self.const_origin[name])
+        constant.result.name_hint = _name_hint(name)
+        self.block.add_op(constant)
+        self.values[name] = constant.result
+        return constant.result
+
+
+def _name_attrs(names: Any) -> ArrayAttr[DictionaryAttr]:
+    return ArrayAttr(
+        [DictionaryAttr({"tidal.name": StringAttr(name)}) for name in names]
+    )
+
+
+@dataclass
+class _Node:
+    """One ONNX node being converted: its operands, attributes and diagnostics."""
+
+    importer: _Importer
+    proto: onnx.NodeProto
+    index: int
+
+    @property
+    def label(self) -> str:
+        return self.proto.name or f"{self.proto.op_type}_{self.index}"
+
+    def fail(self, message: str) -> NoReturn:
+        raise OnnxImportError(f"node '{self.label}' (op {self.proto.op_type}): {message}")
+
+    def unsupported(self, attribute: str, value: object) -> NoReturn:
+        self.fail(f"unsupported attribute {attribute}={value}")
+
+    # -- operands
+
+    def has_input(self, i: int) -> bool:
+        return i < len(self.proto.input) and self.proto.input[i] != ""
+
+    def input(self, i: int) -> SSAValue:
+        if not self.has_input(i):
+            self.fail(f"missing input #{i}")
+        return self.importer.value(self.proto.input[i], self)
+
+    def optional_input(self, i: int) -> SSAValue | None:
+        return self.input(i) if self.has_input(i) else None
+
+    def const_input(self, i: int) -> np.ndarray:
+        if not self.has_input(i) or self.proto.input[i] not in self.importer.consts:
+            self.fail(f"input #{i} must be a constant")
+        return self.importer.consts[self.proto.input[i]]
+
+    def input_shape(self, i: int) -> tuple[int, ...]:
+        ty = self.input(i).type
+        assert isinstance(ty, TensorType)
+        return ty.get_shape()
+
+    # -- attributes
+
+    def attr(self, name: str, default: Any) -> Any:
+        for a in self.proto.attribute:
+            if a.name == name:
+                value = onnx.helper.get_attribute_value(a)
+                return value.decode() if isinstance(value, bytes) else value
+        return default
+
+    def ints(self, name: str, default: Sequence[int]) -> tuple[int, ...]:
+        return tuple(int(v) for v in self.attr(name, default))
+
+    # -- results
+
+    def out_type(self, i: int = 0) -> TensorType:
+        try:
+            return _tensor_type(self.proto.output[i], self.importer.types.get(
+                self.proto.output[i]))
+        except OnnxImportError as e:
+            self.fail(str(e))
+
+    def emit(self, op: Operation, output: str | None = None) -> SSAValue:
+        """Append `op` tagged with this node, check it, and return its result."""
+        try:
+            op.verify()
+        except VerifyException as e:
+            self.fail(str(e))
+        op.attributes["tidal.origin"] = StringAttr(self.label)
+        op.results[0].name_hint = _name_hint(output or self.proto.output[0])
+        self.importer.block.add_op(op)
+        return op.results[0]
+
+    def reject_used_output(self, i: int) -> None:
+        if i < len(self.proto.output) and self.proto.output[i] in self.importer.used:
+            self.fail(f"unsupported use of output #{i} '{self.proto.output[i]}'")
+
+    def alias_input(self) -> None:
+        """Bind output 0 to input 0 (Identity, inference Dropout)."""
+        source, target = self.proto.input[0], self.proto.output[0]
+        if source in self.importer.consts and source not in self.importer.values:
+            self.importer.consts[target] = self.importer.consts[source]
+            self.importer.const_origin[target] = self.importer.const_origin[source]
+            return
+        self.importer.values[target] = self.input(0)
+
+
+# ------------------------------------------------------------------------ converters
+
+
+def _constant_value(node: _Node) -> np.ndarray:
+    for a in node.proto.attribute:
+        if a.name == "value":
+            return numpy_helper.to_array(a.t)
+        if a.name in ("value_float", "value_floats"):
+            return np.array(onnx.helper.get_attribute_value(a), dtype=np.float32)
+        if a.name in ("value_int", "value_ints"):
+            return np.array(onnx.helper.get_attribute_value(a), dtype=np.int64)
+        node.fail(f"unsupported attribute {a.name}")
+    node.fail("missing value attribute")
+
+
+def _explicit_pads(
+    node: _Node,
+    spatial: Sequence[int],
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+) -> tuple[int, ...]:
+    """ONNX pads (top, left, bottom, right), resolving auto_pad."""
+    auto_pad = node.attr("auto_pad", "NOTSET")
+    if auto_pad == "NOTSET":
+        return node.ints("pads", (0,) * (2 * len(spatial)))
+    if auto_pad == "VALID":
+        return (0,) * (2 * len(spatial))
+    if auto_pad not in ("SAME_UPPER", "SAME_LOWER"):
+        node.unsupported("auto_pad", auto_pad)
+    begins: list[int] = []
+    ends: list[int] = []
+    for size, k, s, d in zip(spatial, kernel, strides, dilations):
+        out = -(-size // s)
+        total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+        begin = total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
+        begins.append(begin)
+        ends.append(total - begin)
+    return (*begins, *ends)
+
+
+def _check_2d(node: _Node, shape: Sequence[int]) -> None:
+    if len(shape) != 4:
+        node.fail(f"unsupported input rank {len(shape)} (only 2-D NCHW)")
+
+
+def _conv(node: _Node) -> SSAValue:
+    x_shape, w_shape = node.input_shape(0), node.input_shape(1)
+    _check_2d(node, x_shape)
+    kernel = w_shape[2:]
+    if node.ints("kernel_shape", kernel) != kernel:
+        node.fail(f"kernel_shape {list(node.ints('kernel_shape', kernel))} does not "
+                  f"match the weight shape {list(w_shape)}")
+    strides = node.ints("strides", (1, 1))
+    dilations = node.ints("dilations", (1, 1))
+    pads = _explicit_pads(node, x_shape[2:], kernel, strides, dilations)
+    return node.emit(
+        Conv2dOp(
+            node.input(0),
+            node.input(1),
+            node.optional_input(2),
+            strides=strides,
+            pads=pads,
+            dilations=dilations,
+            group=int(node.attr("group", 1)),
+            result_type=node.out_type(),
+        )
+    )
+
+
+def _gemm(node: _Node) -> SSAValue:
+    return node.emit(
+        GemmOp(
+            node.input(0),
+            node.input(1),
+            node.optional_input(2),
+            alpha=float(node.attr("alpha", 1.0)),
+            beta=float(node.attr("beta", 1.0)),
+            trans_a=bool(node.attr("transA", 0)),
+            trans_b=bool(node.attr("transB", 0)),
+            result_type=node.out_type(),
+        )
+    )
+
+
+def _matmul(node: _Node) -> SSAValue:
+    ranks = (len(node.input_shape(0)), len(node.input_shape(1)))
+    if ranks != (2, 2):
+        node.fail(f"unsupported operand ranks {ranks[0]} and {ranks[1]} (only 2-D)")
+    return node.emit(MatMulOp(node.input(0), node.input(1), node.out_type()))
+
+
+def _add(node: _Node) -> SSAValue:
+    return node.emit(AddOp(node.input(0), node.input(1), node.out_type()))
+
+
+def _mul(node: _Node) -> SSAValue:
+    return node.emit(MulOp(node.input(0), node.input(1), node.out_type()))
+
+
+def _relu(node: _Node) -> SSAValue:
+    return node.emit(ReluOp(node.input(0), node.out_type()))
+
+
+def _maxpool(node: _Node) -> SSAValue:
+    x_shape = node.input_shape(0)
+    _check_2d(node, x_shape)
+    for name in ("ceil_mode", "storage_order"):
+        if (value := node.attr(name, 0)) != 0:
+            node.unsupported(name, value)
+    dilations = node.ints("dilations", (1, 1))
+    if any(d != 1 for d in dilations):
+        node.unsupported("dilations", list(dilations))
+    node.reject_used_output(1)
+    kernel = node.ints("kernel_shape", ())
+    strides = node.ints("strides", (1, 1))
+    pads = _explicit_pads(node, x_shape[2:], kernel, strides, (1, 1))
+    return node.emit(
+        MaxPoolOp(
+            node.input(0),
+            kernel_shape=kernel,
+            strides=strides,
+            pads=pads,
+            result_type=node.out_type(),
+        )
+    )
+
+
+def _reshape(node: _Node) -> SSAValue:
+    in_shape = node.input_shape(0)
+    requested = [int(d) for d in node.const_input(1).reshape(-1)]
+    allow_zero = int(node.attr("allowzero", 0))
+    if allow_zero and 0 in requested:
+        node.unsupported("allowzero", allow_zero)
+    shape = [
+        in_shape[i] if d == 0 and i < len(in_shape) else d
+        for i, d in enumerate(requested)
+    ]
+    if shape.count(-1) > 1 or any(d == 0 or d < -1 for d in shape):
+        node.fail(f"invalid shape {requested} for input shape {list(in_shape)}")
+    if -1 in shape:
+        known = prod(d for d in shape if d != -1)
+        shape[shape.index(-1)] = prod(in_shape) // known if known else 0
+    return node.emit(ReshapeOp(node.input(0), shape))
+
+
+def _flatten(node: _Node) -> SSAValue:
+    rank = len(node.input_shape(0))
+    axis = int(node.attr("axis", 1))
+    axis = axis + rank if axis < 0 else axis
+    return node.emit(FlattenOp(node.input(0), axis, node.out_type()))
+
+
+def _softmax(node: _Node) -> SSAValue:
+    """Opset 13 normalises along one axis; before 13, Softmax coerces the input to
+    2-D at `axis` and normalises each row: a reshape sandwich unless axis is last."""
+    shape = node.input_shape(0)
+    rank = len(shape)
+    axis = int(node.attr("axis", -1 if node.importer.opset >= 13 else 1))
+    axis = axis + rank if axis < 0 else axis
+    if node.importer.opset >= 13 or axis == rank - 1:
+        return node.emit(SoftmaxOp(node.input(0), axis, node.out_type()))
+    rows = node.proto.output[0] + ".rows"
+    flat = node.emit(
+        ReshapeOp(node.input(0), (prod(shape[:axis]), prod(shape[axis:]))), rows
+    )
+    normalised = node.emit(SoftmaxOp(flat, 1), rows)
+    return node.emit(ReshapeOp(normalised, node.out_type()))
+
+
+def _identity(node: _Node) -> None:
+    node.alias_input()
+
+
+def _dropout(node: _Node) -> None:
+    node.reject_used_output(1)
+    if node.has_input(2):
+        training = node.const_input(2)
+        if training.any():
+            node.fail("unsupported training_mode=1 (inference only)")
+    node.alias_input()
+
+
+_CONVERTERS: dict[str, Callable[[_Node], SSAValue | None]] = {
+    "Conv": _conv,
+    "Gemm": _gemm,
+    "MatMul": _matmul,
+    "Add": _add,
+    "Mul": _mul,
+    "Relu": _relu,
+    "MaxPool": _maxpool,
+    "Reshape": _reshape,
+    "Flatten": _flatten,
+    "Softmax": _softmax,
+    "Identity": _identity,
+    "Dropout": _dropout,
+}
+
+
+# -------------------------------------------------------------------------------- API
+
+
+def import_onnx(model: onnx.ModelProto | str | os.PathLike[str]) -> ModuleOp:
+    """Import an ONNX model (a ModelProto or a path to a .onnx file) into the graph
+    dialect. Raises `OnnxImportError` with a one-line message."""
+    proto, label = _load(model)
+    inferred = _check_and_infer(proto, label)
+    return _Importer(inferred, _opset(proto, label)).run()

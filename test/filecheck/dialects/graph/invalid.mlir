@@ -1,0 +1,373 @@
+// RUN: TIDAL_VERIFY_DIAG
+
+// Each case breaks one rule of a graph op's verifier.
+// Element types and static shapes are checked by every op.
+
+func.func @f(%x: tensor<2x3xf64>) -> tensor<2x3xf32> {
+  %r = graph.relu %x : (tensor<2x3xf64>) -> tensor<2x3xf32>
+  func.return %r : tensor<2x3xf32>
+}
+// CHECK: 'graph.relu' op operand 'input' must be a tensor of f32, got tensor<2x3xf64>
+
+// -----
+
+func.func @f(%x: tensor<?x3xf32>, %y: tensor<3x4xf32>) -> tensor<2x4xf32> {
+  %r = graph.matmul %x, %y : (tensor<?x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+  func.return %r : tensor<2x4xf32>
+}
+// CHECK: 'graph.matmul' op operand 'lhs' must have a static shape, got tensor<?x3xf32>
+
+// -----
+
+func.func @f(%x: tensor<2x3xf32>) -> tensor<2x3xi32> {
+  %r = graph.relu %x : (tensor<2x3xf32>) -> tensor<2x3xi32>
+  func.return %r : tensor<2x3xi32>
+}
+// CHECK: 'graph.relu' op result must be a tensor of f32, got tensor<2x3xi32>
+
+// -----
+
+func.func @f(%x: tensor<2x3xf32>) -> tensor<3x2xf32> {
+  %r = graph.relu %x : (tensor<2x3xf32>) -> tensor<3x2xf32>
+  func.return %r : tensor<3x2xf32>
+}
+// CHECK: 'graph.relu' op result shape [3, 2] does not match the inferred shape [2, 3]
+
+// -----
+// graph.constant
+
+%c = graph.constant dense<1> : tensor<2xi32>
+// CHECK: 'graph.constant' op value must be a tensor of f32, got tensor<2xi32>
+
+// -----
+
+%c = "graph.constant"() <{value = dense<1.0> : tensor<2xf32>}> : () -> tensor<3xf32>
+// CHECK: attribute tensor<3xf32> expected from variable 'T', but got tensor<2xf32>
+
+// -----
+// graph.matmul
+
+func.func @f(%x: tensor<2x3x4xf32>, %y: tensor<4x5xf32>) -> tensor<2x5xf32> {
+  %r = graph.matmul %x, %y : (tensor<2x3x4xf32>, tensor<4x5xf32>) -> tensor<2x5xf32>
+  func.return %r : tensor<2x5xf32>
+}
+// CHECK: 'graph.matmul' op lhs must have rank 2, got shape [2, 3, 4]
+
+// -----
+
+func.func @f(%x: tensor<2x3xf32>, %y: tensor<4x5xf32>) -> tensor<2x5xf32> {
+  %r = graph.matmul %x, %y : (tensor<2x3xf32>, tensor<4x5xf32>) -> tensor<2x5xf32>
+  func.return %r : tensor<2x5xf32>
+}
+// CHECK: 'graph.matmul' op contraction dimensions differ: lhs [2, 3], rhs [4, 5]
+
+// -----
+
+func.func @f(%x: tensor<2x3xf32>, %y: tensor<3x5xf32>) -> tensor<2x6xf32> {
+  %r = graph.matmul %x, %y : (tensor<2x3xf32>, tensor<3x5xf32>) -> tensor<2x6xf32>
+  func.return %r : tensor<2x6xf32>
+}
+// CHECK: 'graph.matmul' op result shape [2, 6] does not match the inferred shape [2, 5]
+
+// -----
+// graph.gemm
+
+func.func @f(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
+  %r = graph.gemm %a, %b {trans_a = 2 : i64} : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+  func.return %r : tensor<2x4xf32>
+}
+// CHECK: 'graph.gemm' op trans_a must be 0 or 1, got 2
+
+// -----
+
+func.func @f(%a: tensor<3xf32>, %b: tensor<3x4xf32>) -> tensor<1x4xf32> {
+  %r = graph.gemm %a, %b : (tensor<3xf32>, tensor<3x4xf32>) -> tensor<1x4xf32>
+  func.return %r : tensor<1x4xf32>
+}
+// CHECK: 'graph.gemm' op a must have rank 2, got shape [3]
+
+// -----
+
+func.func @f(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
+  %r = graph.gemm %a, %b {trans_b = 1 : i64} : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+  func.return %r : tensor<2x4xf32>
+}
+// CHECK: 'graph.gemm' op contraction dimensions differ: a [2, 3] (trans_a=0), b [3, 4] (trans_b=1)
+
+// -----
+
+func.func @f(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>, %c: tensor<2xf32>) -> tensor<2x4xf32> {
+  %r = graph.gemm %a, %b, %c : (tensor<2x3xf32>, tensor<3x4xf32>, tensor<2xf32>) -> tensor<2x4xf32>
+  func.return %r : tensor<2x4xf32>
+}
+// CHECK: 'graph.gemm' op c of shape [2] is not broadcastable to [2, 4]
+
+// -----
+
+func.func @f(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<4x2xf32> {
+  %r = graph.gemm %a, %b : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<4x2xf32>
+  func.return %r : tensor<4x2xf32>
+}
+// CHECK: 'graph.gemm' op result shape [4, 2] does not match the inferred shape [2, 4]
+
+// -----
+
+func.func @f(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
+  %r = graph.gemm %a, %b {alpha = 1.0 : f64} : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+  func.return %r : tensor<2x4xf32>
+}
+// CHECK: f64 should be of base attribute f32
+
+// -----
+// graph.conv2d
+
+func.func @f(%x: tensor<3x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32> {
+  %r = graph.conv2d %x, %w : (tensor<3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32>
+  func.return %r : tensor<1x4x6x6xf32>
+}
+// CHECK: 'graph.conv2d' op input must have rank 4, got shape [3, 8, 8]
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3xf32>) -> tensor<1x4x6x6xf32> {
+  %r = graph.conv2d %x, %w : (tensor<1x3x8x8xf32>, tensor<4x3x3xf32>) -> tensor<1x4x6x6xf32>
+  func.return %r : tensor<1x4x6x6xf32>
+}
+// CHECK: 'graph.conv2d' op weight must have rank 4, got shape [4, 3, 3]
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32> {
+  %r = graph.conv2d %x, %w {strides = array<i64: 1, 1, 1>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32>
+  func.return %r : tensor<1x4x6x6xf32>
+}
+// CHECK: 'graph.conv2d' op strides must have 2 elements, got 3
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32> {
+  %r = graph.conv2d %x, %w {pads = array<i64: 1, 1>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32>
+  func.return %r : tensor<1x4x6x6xf32>
+}
+// CHECK: 'graph.conv2d' op pads must have 4 elements, got 2
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32> {
+  %r = graph.conv2d %x, %w {strides = array<i64: 0, 1>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32>
+  func.return %r : tensor<1x4x6x6xf32>
+}
+// CHECK: 'graph.conv2d' op strides must be positive, got [0, 1]
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32> {
+  %r = graph.conv2d %x, %w {pads = array<i64: 0, -1, 0, 1>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32>
+  func.return %r : tensor<1x4x6x6xf32>
+}
+// CHECK: 'graph.conv2d' op pads must be non-negative, got [0, -1, 0, 1]
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32> {
+  %r = graph.conv2d %x, %w {dilations = array<i64: 1>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32>
+  func.return %r : tensor<1x4x6x6xf32>
+}
+// CHECK: 'graph.conv2d' op dilations must have 2 elements, got 1
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32> {
+  %r = graph.conv2d %x, %w {dilations = array<i64: 1, 0>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32>
+  func.return %r : tensor<1x4x6x6xf32>
+}
+// CHECK: 'graph.conv2d' op dilations must be positive, got [1, 0]
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x1x3x3xf32>) -> tensor<1x4x6x6xf32> {
+  %r = graph.conv2d %x, %w {group = 2 : i64} : (tensor<1x3x8x8xf32>, tensor<4x1x3x3xf32>) -> tensor<1x4x6x6xf32>
+  func.return %r : tensor<1x4x6x6xf32>
+}
+// CHECK: 'graph.conv2d' op group 2 must be positive and divide the input channels (3) and output channels (4)
+
+// -----
+
+func.func @f(%x: tensor<1x4x8x8xf32>, %w: tensor<4x4x3x3xf32>) -> tensor<1x4x6x6xf32> {
+  %r = graph.conv2d %x, %w {group = 2 : i64} : (tensor<1x4x8x8xf32>, tensor<4x4x3x3xf32>) -> tensor<1x4x6x6xf32>
+  func.return %r : tensor<1x4x6x6xf32>
+}
+// CHECK: 'graph.conv2d' op weight [4, 4, 3, 3] expects 8 input channels (group 2), input [1, 4, 8, 8] has 4
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<3xf32>) -> tensor<1x4x6x6xf32> {
+  %r = graph.conv2d %x, %w, %b : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>, tensor<3xf32>) -> tensor<1x4x6x6xf32>
+  func.return %r : tensor<1x4x6x6xf32>
+}
+// CHECK: 'graph.conv2d' op bias must have shape [4], got [3]
+
+// -----
+
+func.func @f(%x: tensor<1x3x2x2xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x1x1xf32> {
+  %r = graph.conv2d %x, %w : (tensor<1x3x2x2xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x1x1xf32>
+  func.return %r : tensor<1x4x1x1xf32>
+}
+// CHECK: 'graph.conv2d' op the window does not fit: input [1, 3, 2, 2], weight [4, 3, 3, 3]
+
+// -----
+
+func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x8x8xf32> {
+  %r = graph.conv2d %x, %w : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x8x8xf32>
+  func.return %r : tensor<1x4x8x8xf32>
+}
+// CHECK: 'graph.conv2d' op result shape [1, 4, 8, 8] does not match the inferred shape [1, 4, 6, 6]
+
+// -----
+// graph.add, graph.mul
+
+func.func @f(%x: tensor<2x3xf32>, %y: tensor<4xf32>) -> tensor<2x3xf32> {
+  %r = graph.add %x, %y : (tensor<2x3xf32>, tensor<4xf32>) -> tensor<2x3xf32>
+  func.return %r : tensor<2x3xf32>
+}
+// CHECK: 'graph.add' op operand shapes [2, 3] and [4] are not broadcastable
+
+// -----
+
+func.func @f(%x: tensor<2x1xf32>, %y: tensor<3xf32>) -> tensor<2x1xf32> {
+  %r = graph.add %x, %y : (tensor<2x1xf32>, tensor<3xf32>) -> tensor<2x1xf32>
+  func.return %r : tensor<2x1xf32>
+}
+// CHECK: 'graph.add' op result shape [2, 1] does not match the inferred shape [2, 3]
+
+// -----
+
+func.func @f(%x: tensor<2x3xf32>, %y: tensor<2xf32>) -> tensor<2x3xf32> {
+  %r = graph.mul %x, %y : (tensor<2x3xf32>, tensor<2xf32>) -> tensor<2x3xf32>
+  func.return %r : tensor<2x3xf32>
+}
+// CHECK: 'graph.mul' op operand shapes [2, 3] and [2] are not broadcastable
+
+// -----
+
+func.func @f(%x: tensor<2x3xf32>, %y: tensor<3xf32>) -> tensor<3xf32> {
+  %r = graph.mul %x, %y : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  func.return %r : tensor<3xf32>
+}
+// CHECK: 'graph.mul' op result shape [3] does not match the inferred shape [2, 3]
+
+// -----
+// graph.maxpool
+
+func.func @f(%x: tensor<8x32x32xf32>) -> tensor<8x16x16xf32> {
+  %r = graph.maxpool %x {kernel_shape = array<i64: 2, 2>} : (tensor<8x32x32xf32>) -> tensor<8x16x16xf32>
+  func.return %r : tensor<8x16x16xf32>
+}
+// CHECK: 'graph.maxpool' op input must have rank 4, got shape [8, 32, 32]
+
+// -----
+
+func.func @f(%x: tensor<1x8x32x32xf32>) -> tensor<1x8x16x16xf32> {
+  %r = graph.maxpool %x {kernel_shape = array<i64: 2>} : (tensor<1x8x32x32xf32>) -> tensor<1x8x16x16xf32>
+  func.return %r : tensor<1x8x16x16xf32>
+}
+// CHECK: 'graph.maxpool' op kernel_shape must have 2 elements, got 1
+
+// -----
+
+func.func @f(%x: tensor<1x8x32x32xf32>) -> tensor<1x8x16x16xf32> {
+  %r = graph.maxpool %x {kernel_shape = array<i64: 2, 0>} : (tensor<1x8x32x32xf32>) -> tensor<1x8x16x16xf32>
+  func.return %r : tensor<1x8x16x16xf32>
+}
+// CHECK: 'graph.maxpool' op kernel_shape must be positive, got [2, 0]
+
+// -----
+
+func.func @f(%x: tensor<1x8x32x32xf32>) -> tensor<1x8x16x16xf32> {
+  %r = graph.maxpool %x {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, -2>} : (tensor<1x8x32x32xf32>) -> tensor<1x8x16x16xf32>
+  func.return %r : tensor<1x8x16x16xf32>
+}
+// CHECK: 'graph.maxpool' op strides must be positive, got [2, -2]
+
+// -----
+
+func.func @f(%x: tensor<1x8x32x32xf32>) -> tensor<1x8x34x34xf32> {
+  %r = graph.maxpool %x {kernel_shape = array<i64: 2, 2>, pads = array<i64: 2, 2, 2, 2>} : (tensor<1x8x32x32xf32>) -> tensor<1x8x34x34xf32>
+  func.return %r : tensor<1x8x34x34xf32>
+}
+// CHECK: 'graph.maxpool' op pads [2, 2, 2, 2] must be smaller than kernel_shape [2, 2]
+
+// -----
+
+func.func @f(%x: tensor<1x8x2x2xf32>) -> tensor<1x8x1x1xf32> {
+  %r = graph.maxpool %x {kernel_shape = array<i64: 3, 3>} : (tensor<1x8x2x2xf32>) -> tensor<1x8x1x1xf32>
+  func.return %r : tensor<1x8x1x1xf32>
+}
+// CHECK: 'graph.maxpool' op the window does not fit: input [1, 8, 2, 2], kernel_shape [3, 3]
+
+// -----
+
+func.func @f(%x: tensor<1x8x32x32xf32>) -> tensor<1x8x16x16xf32> {
+  %r = graph.maxpool %x {kernel_shape = array<i64: 2, 2>} : (tensor<1x8x32x32xf32>) -> tensor<1x8x16x16xf32>
+  func.return %r : tensor<1x8x16x16xf32>
+}
+// CHECK: 'graph.maxpool' op result shape [1, 8, 16, 16] does not match the inferred shape [1, 8, 31, 31]
+
+// -----
+
+func.func @f(%x: tensor<1x8x32x32xf32>) -> tensor<1x8x16x16xf32> {
+  %r = graph.maxpool %x : (tensor<1x8x32x32xf32>) -> tensor<1x8x16x16xf32>
+  func.return %r : tensor<1x8x16x16xf32>
+}
+// CHECK: property 'kernel_shape' expected in operation 'graph.maxpool'
+
+// -----
+// graph.reshape
+
+func.func @f(%x: tensor<2x3xf32>) -> tensor<5xf32> {
+  %r = graph.reshape %x : (tensor<2x3xf32>) -> tensor<5xf32>
+  func.return %r : tensor<5xf32>
+}
+// CHECK: 'graph.reshape' op cannot reshape [2, 3] (6 elements) to [5] (5 elements)
+
+// -----
+// graph.flatten
+
+func.func @f(%x: tensor<2x3xf32>) -> tensor<6x1xf32> {
+  %r = graph.flatten %x {axis = 3 : i64} : (tensor<2x3xf32>) -> tensor<6x1xf32>
+  func.return %r : tensor<6x1xf32>
+}
+// CHECK: 'graph.flatten' op axis 3 is out of range [0, 2]
+
+// -----
+
+func.func @f(%x: tensor<2x3x4xf32>) -> tensor<2x12xf32> {
+  %r = graph.flatten %x {axis = 2 : i64} : (tensor<2x3x4xf32>) -> tensor<2x12xf32>
+  func.return %r : tensor<2x12xf32>
+}
+// CHECK: 'graph.flatten' op result shape [2, 12] does not match the inferred shape [6, 4]
+
+// -----
+// graph.softmax
+
+func.func @f(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %r = graph.softmax %x {axis = -1 : i64} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  func.return %r : tensor<2x3xf32>
+}
+// CHECK: 'graph.softmax' op axis -1 is out of range [0, 1]
+
+// -----
+
+func.func @f(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %r = graph.softmax %x : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  func.return %r : tensor<2x3xf32>
+}
+// CHECK: property 'axis' expected in operation 'graph.softmax'
+
+// -----
+
+func.func @f(%x: tensor<2x3xf32>) -> tensor<3x2xf32> {
+  %r = graph.softmax %x {axis = 1 : i64} : (tensor<2x3xf32>) -> tensor<3x2xf32>
+  func.return %r : tensor<3x2xf32>
+}
+// CHECK: 'graph.softmax' op result shape [3, 2] does not match the inferred shape [2, 3]

@@ -1,0 +1,119 @@
+// RUN: TIDAL_ROUNDTRIP
+// RUN: TIDAL_GENERIC_ROUNDTRIP
+
+// Every graph op, in custom syntax, survives printing and parsing in both the
+// custom and the generic form. Properties at their default values are elided.
+
+// CHECK-LABEL: func.func @constant
+func.func @constant() -> (tensor<2x2xf32>, tensor<2x3xf32>) {
+  // CHECK-NEXT: %[[C:.*]] = graph.constant dense<{{\[\[}}1.000000e+00, 2.000000e+00], [3.000000e+00, 4.000000e+00]]> : tensor<2x2xf32>
+  %c = graph.constant dense<[[1.0, 2.0], [3.0, 4.0]]> : tensor<2x2xf32>
+  // CHECK-NEXT: %[[S:.*]] = graph.constant dense<1.500000e+00> : tensor<2x3xf32>
+  %s = graph.constant dense<1.5> : tensor<2x3xf32>
+  // CHECK-NEXT: func.return %[[C]], %[[S]]
+  func.return %c, %s : tensor<2x2xf32>, tensor<2x3xf32>
+}
+
+// CHECK-LABEL: func.func @matmul
+// CHECK-SAME: (%[[A:.*]]: tensor<4x8xf32>, %[[B:.*]]: tensor<8x16xf32>)
+func.func @matmul(%a: tensor<4x8xf32>, %b: tensor<8x16xf32>) -> tensor<4x16xf32> {
+  // CHECK-NEXT: %[[R:.*]] = graph.matmul %[[A]], %[[B]] : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+  %r = graph.matmul %a, %b : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+  // CHECK-NEXT: func.return %[[R]]
+  func.return %r : tensor<4x16xf32>
+}
+
+// CHECK-LABEL: func.func @gemm
+// CHECK-SAME: (%[[X:.*]]: tensor<8x784xf32>, %[[W:.*]]: tensor<512x784xf32>, %[[B:.*]]: tensor<512xf32>, %[[AT:.*]]: tensor<3x5xf32>, %[[BT:.*]]: tensor<3x7xf32>)
+func.func @gemm(%x: tensor<8x784xf32>, %w: tensor<512x784xf32>, %b: tensor<512xf32>,
+                %at: tensor<3x5xf32>, %bt: tensor<3x7xf32>) -> (tensor<8x512xf32>, tensor<5x7xf32>, tensor<8x512xf32>) {
+  // CHECK-NEXT: %[[R:.*]] = graph.gemm %[[X]], %[[W]], %[[B]] {trans_b = 1 : i64} : (tensor<8x784xf32>, tensor<512x784xf32>, tensor<512xf32>) -> tensor<8x512xf32>
+  %r = graph.gemm %x, %w, %b {trans_b = 1 : i64} : (tensor<8x784xf32>, tensor<512x784xf32>, tensor<512xf32>) -> tensor<8x512xf32>
+  // CHECK-NEXT: %[[R2:.*]] = graph.gemm %[[AT]], %[[BT]] {trans_a = 1 : i64, alpha = 5.000000e-01 : f32, beta = 2.000000e+00 : f32} : (tensor<3x5xf32>, tensor<3x7xf32>) -> tensor<5x7xf32>
+  %r2 = graph.gemm %at, %bt {trans_a = 1 : i64, alpha = 0.5 : f32, beta = 2.0 : f32} : (tensor<3x5xf32>, tensor<3x7xf32>) -> tensor<5x7xf32>
+  // Explicit defaults are elided when printed.
+  // CHECK-NEXT: %[[R3:.*]] = graph.gemm %[[X]], %[[W]] {trans_b = 1 : i64} : (tensor<8x784xf32>, tensor<512x784xf32>) -> tensor<8x512xf32>
+  %r3 = graph.gemm %x, %w {alpha = 1.0 : f32, trans_a = 0 : i64, trans_b = 1 : i64} : (tensor<8x784xf32>, tensor<512x784xf32>) -> tensor<8x512xf32>
+  // CHECK-NEXT: func.return %[[R]], %[[R2]], %[[R3]]
+  func.return %r, %r2, %r3 : tensor<8x512xf32>, tensor<5x7xf32>, tensor<8x512xf32>
+}
+
+// CHECK-LABEL: func.func @conv2d
+// CHECK-SAME: (%[[X:.*]]: tensor<1x3x32x32xf32>, %[[W:.*]]: tensor<8x3x3x3xf32>, %[[B:.*]]: tensor<8xf32>, %[[G:.*]]: tensor<8x1x3x3xf32>)
+func.func @conv2d(%x: tensor<1x3x32x32xf32>, %w: tensor<8x3x3x3xf32>, %b: tensor<8xf32>,
+                  %g: tensor<8x1x3x3xf32>) -> (tensor<1x8x32x32xf32>, tensor<1x8x30x30xf32>, tensor<1x8x7x8xf32>) {
+  // CHECK-NEXT: %[[R:.*]] = graph.conv2d %[[X]], %[[W]], %[[B]] {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x3x32x32xf32>, tensor<8x3x3x3xf32>, tensor<8xf32>) -> tensor<1x8x32x32xf32>
+  %r = graph.conv2d %x, %w, %b {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x3x32x32xf32>, tensor<8x3x3x3xf32>, tensor<8xf32>) -> tensor<1x8x32x32xf32>
+  // CHECK-NEXT: %[[R2:.*]] = graph.conv2d %[[X]], %[[W]] : (tensor<1x3x32x32xf32>, tensor<8x3x3x3xf32>) -> tensor<1x8x30x30xf32>
+  %r2 = graph.conv2d %x, %w : (tensor<1x3x32x32xf32>, tensor<8x3x3x3xf32>) -> tensor<1x8x30x30xf32>
+  %y = graph.conv2d %x, %w : (tensor<1x3x32x32xf32>, tensor<8x3x3x3xf32>) -> tensor<1x8x30x30xf32>
+  // CHECK: %[[R3:.*]] = graph.conv2d %{{.*}}, %[[G]] {strides = array<i64: 4, 4>, pads = array<i64: 0, 1, 2, 0>, dilations = array<i64: 2, 1>, group = 8 : i64} : (tensor<1x8x30x30xf32>, tensor<8x1x3x3xf32>) -> tensor<1x8x7x8xf32>
+  %r3 = graph.conv2d %y, %g {strides = array<i64: 4, 4>, pads = array<i64: 0, 1, 2, 0>, dilations = array<i64: 2, 1>, group = 8 : i64} : (tensor<1x8x30x30xf32>, tensor<8x1x3x3xf32>) -> tensor<1x8x7x8xf32>
+  // CHECK-NEXT: func.return %[[R]], %[[R2]], %[[R3]]
+  func.return %r, %r2, %r3 : tensor<1x8x32x32xf32>, tensor<1x8x30x30xf32>, tensor<1x8x7x8xf32>
+}
+
+// CHECK-LABEL: func.func @add_mul
+// CHECK-SAME: (%[[X:.*]]: tensor<1x8x4x4xf32>, %[[S:.*]]: tensor<8x1x1xf32>, %[[C:.*]]: tensor<3x1xf32>, %[[R:.*]]: tensor<5xf32>)
+func.func @add_mul(%x: tensor<1x8x4x4xf32>, %s: tensor<8x1x1xf32>, %c: tensor<3x1xf32>,
+                   %r: tensor<5xf32>) -> (tensor<1x8x4x4xf32>, tensor<3x5xf32>) {
+  // CHECK-NEXT: %[[M:.*]] = graph.mul %[[X]], %[[S]] : (tensor<1x8x4x4xf32>, tensor<8x1x1xf32>) -> tensor<1x8x4x4xf32>
+  %m = graph.mul %x, %s : (tensor<1x8x4x4xf32>, tensor<8x1x1xf32>) -> tensor<1x8x4x4xf32>
+  // CHECK-NEXT: %[[A:.*]] = graph.add %[[M]], %[[X]] : (tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  %a = graph.add %m, %x : (tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  // CHECK-NEXT: %[[O:.*]] = graph.add %[[C]], %[[R]] : (tensor<3x1xf32>, tensor<5xf32>) -> tensor<3x5xf32>
+  %o = graph.add %c, %r : (tensor<3x1xf32>, tensor<5xf32>) -> tensor<3x5xf32>
+  // CHECK-NEXT: func.return %[[A]], %[[O]]
+  func.return %a, %o : tensor<1x8x4x4xf32>, tensor<3x5xf32>
+}
+
+// CHECK-LABEL: func.func @relu
+func.func @relu(%x: tensor<8x512xf32>) -> tensor<8x512xf32> {
+  // CHECK-NEXT: %[[R:.*]] = graph.relu %{{.*}} : (tensor<8x512xf32>) -> tensor<8x512xf32>
+  %r = graph.relu %x : (tensor<8x512xf32>) -> tensor<8x512xf32>
+  // CHECK-NEXT: func.return %[[R]]
+  func.return %r : tensor<8x512xf32>
+}
+
+// CHECK-LABEL: func.func @maxpool
+func.func @maxpool(%x: tensor<1x8x32x32xf32>) -> (tensor<1x8x16x16xf32>, tensor<1x8x32x32xf32>) {
+  // CHECK-NEXT: %[[R:.*]] = graph.maxpool %{{.*}} {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>} : (tensor<1x8x32x32xf32>) -> tensor<1x8x16x16xf32>
+  %r = graph.maxpool %x {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>} : (tensor<1x8x32x32xf32>) -> tensor<1x8x16x16xf32>
+  // CHECK-NEXT: %[[R2:.*]] = graph.maxpool %{{.*}} {kernel_shape = array<i64: 3, 3>, pads = array<i64: 1, 1, 1, 1>} : (tensor<1x8x32x32xf32>) -> tensor<1x8x32x32xf32>
+  %r2 = graph.maxpool %x {kernel_shape = array<i64: 3, 3>, pads = array<i64: 1, 1, 1, 1>} : (tensor<1x8x32x32xf32>) -> tensor<1x8x32x32xf32>
+  // CHECK-NEXT: func.return %[[R]], %[[R2]]
+  func.return %r, %r2 : tensor<1x8x16x16xf32>, tensor<1x8x32x32xf32>
+}
+
+// CHECK-LABEL: func.func @reshape_flatten
+func.func @reshape_flatten(%x: tensor<2x3x4x5xf32>) -> (tensor<6x20xf32>, tensor<2x60xf32>, tensor<1x120xf32>, tensor<120xf32>) {
+  // CHECK-NEXT: %[[F:.*]] = graph.flatten %{{.*}} {axis = 2 : i64} : (tensor<2x3x4x5xf32>) -> tensor<6x20xf32>
+  %f = graph.flatten %x {axis = 2 : i64} : (tensor<2x3x4x5xf32>) -> tensor<6x20xf32>
+  // CHECK-NEXT: %[[F1:.*]] = graph.flatten %{{.*}} : (tensor<2x3x4x5xf32>) -> tensor<2x60xf32>
+  %f1 = graph.flatten %x : (tensor<2x3x4x5xf32>) -> tensor<2x60xf32>
+  // CHECK-NEXT: %[[F0:.*]] = graph.flatten %{{.*}} {axis = 0 : i64} : (tensor<2x3x4x5xf32>) -> tensor<1x120xf32>
+  %f0 = graph.flatten %x {axis = 0 : i64} : (tensor<2x3x4x5xf32>) -> tensor<1x120xf32>
+  // CHECK-NEXT: %[[R:.*]] = graph.reshape %[[F]] : (tensor<6x20xf32>) -> tensor<120xf32>
+  %r = graph.reshape %f : (tensor<6x20xf32>) -> tensor<120xf32>
+  // CHECK-NEXT: func.return %[[F]], %[[F1]], %[[F0]], %[[R]]
+  func.return %f, %f1, %f0, %r : tensor<6x20xf32>, tensor<2x60xf32>, tensor<1x120xf32>, tensor<120xf32>
+}
+
+// CHECK-LABEL: func.func @softmax
+func.func @softmax(%x: tensor<2x3x4xf32>) -> tensor<2x3x4xf32> {
+  // CHECK-NEXT: %[[R:.*]] = graph.softmax %{{.*}} {axis = 1 : i64} : (tensor<2x3x4xf32>) -> tensor<2x3x4xf32>
+  %r = graph.softmax %x {axis = 1 : i64} : (tensor<2x3x4xf32>) -> tensor<2x3x4xf32>
+  // CHECK-NEXT: func.return %[[R]]
+  func.return %r : tensor<2x3x4xf32>
+}
+
+// Discardable attributes (the importer's tidal.origin) live beside the properties.
+// CHECK-LABEL: func.func @origin
+func.func @origin(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // CHECK-NEXT: graph.relu %{{.*}} {tidal.origin = "relu1"} : (tensor<4xf32>) -> tensor<4xf32>
+  %r = graph.relu %x {tidal.origin = "relu1"} : (tensor<4xf32>) -> tensor<4xf32>
+  // CHECK-NEXT: graph.constant dense<0.000000e+00> : tensor<4xf32> {tidal.origin = "zero"}
+  %z = graph.constant dense<0.0> : tensor<4xf32> {tidal.origin = "zero"}
+  %s = graph.add %r, %z : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  func.return %s : tensor<4xf32>
+}

@@ -1,0 +1,62 @@
+"""Helpers for hand-built programs on the 'small' chip (32 partitions, 2 DMA queues).
+
+Tests get them through the `mk` fixture (`mk.sbuf`, `mk.psum`, `mk.dram`, `mk.io`,
+`mk.build`): with --import-mode=importlib a conftest cannot be imported by name.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from tidal.sim import isa
+from tidal.sim.isa import Access, Space
+
+DRAM_BYTES = 1 << 16
+
+
+def sbuf(pstart: int, pcount: int, offset: int = 0, *free: tuple[int, int]) -> Access:
+    """An SBUF access: partitions [pstart, pstart+pcount), free dims (stride, count)."""
+    return Access(Space.SBUF, pstart, offset, ((1, pcount), *free))
+
+
+def psum(pstart: int, pcount: int, offset: int = 0, *free: tuple[int, int]) -> Access:
+    return Access(Space.PSUM, pstart, offset, ((1, pcount), *free))
+
+
+def dram(offset: int, *dims: tuple[int, int]) -> Access:
+    """A DRAM access at byte `offset`; every dim, the first included, is strided."""
+    return Access(Space.DRAM, 0, offset, tuple(dims))
+
+
+def io(name: str, addr: int, shape: tuple[int, ...]) -> dict[str, object]:
+    return {"name": name, "addr": addr, "shape": list(shape), "dtype": "float32"}
+
+
+def build(
+    streams: dict[int, list[np.ndarray]],
+    inputs: list[dict[str, object]] | None = None,
+    outputs: list[dict[str, object]] | None = None,
+    consts: list[tuple[int, np.ndarray]] | None = None,
+    chip: str = "small",
+    dram_bytes: int = DRAM_BYTES,
+) -> isa.Program:
+    """build({engine: [records]}, inputs=[io...], outputs=[io...]) -> a Program that
+    went through encode_container/decode_container."""
+    program = isa.Program(
+        chip=chip,
+        streams={e: np.stack(recs) for e, recs in streams.items()},
+        consts=list(consts or []),
+        inputs=list(inputs or []),
+        outputs=list(outputs or []),
+        meta={"dram_bytes": dram_bytes},
+    )
+    return isa.decode_container(isa.encode_container(program))
+
+
+@pytest.fixture
+def mk() -> SimpleNamespace:
+    """The helpers above, for tests to call."""
+    return SimpleNamespace(sbuf=sbuf, psum=psum, dram=dram, io=io, build=build)

@@ -1,0 +1,600 @@
+"""ONNX import: the IR it builds, its numerics against onnxruntime, and its errors."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from xdsl.dialects.builtin import ModuleOp, StringAttr, TensorType, f32
+from xdsl.dialects.func import FuncOp, ReturnOp
+from xdsl.ir import Operation, SSAValue
+
+from tidal.dialects import graph
+from tidal.targets.onnx_import import OnnxImportError, import_onnx
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _load_examples():
+    spec = importlib.util.spec_from_file_location(
+        "tidal_examples_models", ROOT / "examples" / "models.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+models = _load_examples()
+
+
+# ----------------------------------------------------------- a NumPy reference
+
+
+def _conv2d(op: graph.Conv2dOp, x, w, b=None):
+    (sh, sw), (dh, dw), group = op.strides_val, op.dilations_val, op.group_val
+    top, left, bottom, right = op.pads_val
+    x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    n, _, oh, ow = op.result.type.get_shape()
+    cout, cin_g, kh, kw = w.shape
+    out = np.zeros((n, cout, oh, ow), np.float64)
+    cout_g = cout // group
+    for g in range(group):
+        xs = x[:, g * cin_g : (g + 1) * cin_g]
+        ws = w[g * cout_g : (g + 1) * cout_g]
+        for i in range(kh):
+            for j in range(kw):
+                patch = xs[:, :, i * dh : i * dh + sh * oh : sh, j * dw : j * dw + sw * ow : sw]
+                out[:, g * cout_g : (g + 1) * cout_g] += np.einsum(
+                    "nchw,oc->nohw", patch, ws[:, :, i, j]
+                )
+    return out if b is None else out + b.reshape(1, -1, 1, 1)
+
+
+def _maxpool(op: graph.MaxPoolOp, x):
+    (kh, kw), (sh, sw) = op.kernel_shape_val, op.strides_val
+    top, left, bottom, right = op.pads_val
+    x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=-np.inf)
+    oh, ow = op.result.type.get_shape()[2:]
+    windows = [
+        x[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw]
+        for i in range(kh)
+        for j in range(kw)
+    ]
+    return np.max(windows, axis=0)
+
+
+def _gemm(op: graph.GemmOp, a, b, c=None):
+    a = a.T if op.trans_a_val else a
+    b = b.T if op.trans_b_val else b
+    out = op.alpha_val * (a @ b)
+    return out if c is None else out + op.beta_val * c
+
+
+def _softmax(op: graph.SoftmaxOp, x):
+    e = np.exp(x - x.max(axis=op.axis_val, keepdims=True))
+    return e / e.sum(axis=op.axis_val, keepdims=True)
+
+
+def _shape(op: Operation) -> tuple[int, ...]:
+    ty = op.results[0].type
+    assert isinstance(ty, TensorType)
+    return ty.get_shape()
+
+
+REFERENCE = {
+    graph.ConstantOp: lambda op: op.to_numpy(),
+    graph.MatMulOp: lambda op, a, b: a @ b,
+    graph.GemmOp: _gemm,
+    graph.Conv2dOp: _conv2d,
+    graph.AddOp: lambda op, a, b: a + b,
+    graph.MulOp: lambda op, a, b: a * b,
+    graph.ReluOp: lambda op, x: np.maximum(x, 0),
+    graph.MaxPoolOp: _maxpool,
+    graph.ReshapeOp: lambda op, x: x.reshape(_shape(op)),
+    graph.FlattenOp: lambda op, x: x.reshape(_shape(op)),
+    graph.SoftmaxOp: _softmax,
+}
+
+
+def evaluate(module: ModuleOp, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run @main in float64 NumPy, feeding and naming values by `tidal.name`."""
+    func = _main(module)
+    env: dict[SSAValue, np.ndarray] = {
+        arg: inputs[name].astype(np.float64)
+        for arg, name in zip(func.body.block.args, _names(func.arg_attrs))
+    }
+    for op in func.body.block.ops:
+        if isinstance(op, ReturnOp):
+            return {
+                name: env[v] for name, v in zip(_names(func.res_attrs), op.arguments)
+            }
+        result = REFERENCE[type(op)](op, *(env[v] for v in op.operands))
+        assert result.shape == _shape(op), op.name
+        env[op.results[0]] = result
+    raise AssertionError("no func.return")
+
+
+def run_onnxruntime(model: onnx.ModelProto, inputs: dict[str, np.ndarray]):
+    session = ort.InferenceSession(
+        model.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, inputs)))
+
+
+def assert_matches_onnxruntime(model: onnx.ModelProto, seed: int = 0) -> None:
+    inputs = models.make_inputs(model, seed)
+    expected = run_onnxruntime(model, inputs)
+    actual = evaluate(import_onnx(model), inputs)
+    assert actual.keys() == expected.keys()
+    for name, value in expected.items():
+        np.testing.assert_allclose(actual[name], value, rtol=1e-4, atol=1e-5)
+
+
+# -------------------------------------------------------------------- helpers
+
+
+def _main(module: ModuleOp) -> FuncOp:
+    (func,) = module.ops
+    assert isinstance(func, FuncOp) and func.sym_name.data == "main"
+    return func
+
+
+def _names(attrs) -> list[str]:
+    assert attrs is not None
+    return [d.data["tidal.name"].data for d in attrs.data]
+
+
+def _ops(module: ModuleOp) -> list[Operation]:
+    return list(_main(module).body.block.ops)
+
+
+def _origin(op: Operation) -> str:
+    attr = op.attributes["tidal.origin"]
+    assert isinstance(attr, StringAttr)
+    return attr.data
+
+
+def _model(nodes, inputs, outputs, initializers=(), opset=13, value_info=()):
+    graph_proto = helper.make_graph(
+        nodes, "test", inputs, outputs, list(initializers), value_info=list(value_info)
+    )
+    return helper.make_model(graph_proto, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _f32(name, shape):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+def _init(name, array):
+    return numpy_helper.from_array(np.asarray(array), name)
+
+
+# ------------------------------------------------------------ example models
+
+
+@pytest.mark.parametrize("make", [models.make_mlp, models.make_cnn])
+def test_examples_are_valid_and_run(make):
+    model = make()
+    onnx.checker.check_model(model, full_check=True)
+    outputs = run_onnxruntime(model, models.make_inputs(model))
+    assert all(np.isfinite(v).all() for v in outputs.values())
+
+
+def test_examples_are_deterministic():
+    assert models.make_mlp(seed=3) == models.make_mlp(seed=3)
+    assert models.make_cnn(seed=1) != models.make_cnn(seed=2)
+    a, b = models.make_inputs(models.make_cnn(), 5), models.make_inputs(models.make_cnn(), 5)
+    np.testing.assert_array_equal(a["input"], b["input"])
+
+
+def test_examples_main_writes_models(tmp_path):
+    assert models.main(["models.py", str(tmp_path)]) == 0
+    assert {p.name for p in tmp_path.iterdir()} == {"mlp.onnx", "cnn.onnx"}
+    onnx.checker.check_model(str(tmp_path / "cnn.onnx"))
+
+
+def test_import_mlp():
+    module = import_onnx(models.make_mlp())
+    module.verify()
+    func = _main(module)
+    assert func.function_type.inputs.data == (TensorType(f32, [8, 784]),)
+    assert func.function_type.outputs.data == (TensorType(f32, [8, 10]),)
+    assert _names(func.arg_attrs) == ["input"]
+    assert _names(func.res_attrs) == ["probs"]
+    computing = [op for op in _ops(module) if not isinstance(op, graph.ConstantOp)]
+    assert [op.name for op in computing] == [
+        "graph.gemm", "graph.relu", "graph.gemm", "graph.softmax", "func.return",
+    ]
+    assert [_origin(op) for op in computing[:-1]] == ["fc1", "relu1", "fc2", "softmax"]
+    fc1 = computing[0]
+    assert isinstance(fc1, graph.GemmOp) and fc1.trans_b_val and fc1.c is not None
+    assert _shape(fc1) == (8, 512)
+    softmax = computing[3]
+    assert isinstance(softmax, graph.SoftmaxOp) and softmax.axis_val == 1
+    constants = [op for op in _ops(module) if isinstance(op, graph.ConstantOp)]
+    assert sorted(_origin(op) for op in constants) == [
+        "fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight",
+    ]
+    weight = next(op for op in constants if _origin(op) == "fc1.weight")
+    expected = numpy_helper.to_array(models.make_mlp().graph.initializer[0])
+    np.testing.assert_array_equal(weight.to_numpy(), expected)
+
+
+def test_import_cnn():
+    module = import_onnx(models.make_cnn())
+    module.verify()
+    func = _main(module)
+    assert func.function_type.inputs.data == (TensorType(f32, [1, 3, 32, 32]),)
+    assert _names(func.arg_attrs) == ["input"]
+    assert _names(func.res_attrs) == ["logits"]
+    computing = [op for op in _ops(module) if not isinstance(op, graph.ConstantOp)]
+    assert [(op.name, _origin(op)) for op in computing[:-1]] == [
+        ("graph.conv2d", "conv1"),
+        ("graph.relu", "relu1"),
+        ("graph.maxpool", "pool1"),
+        ("graph.conv2d", "conv2"),
+        ("graph.relu", "relu2"),
+        ("graph.flatten", "flatten"),
+        ("graph.gemm", "fc"),
+    ]
+    conv1, pool = computing[0], computing[2]
+    assert isinstance(conv1, graph.Conv2dOp) and conv1.pads_val == (1, 1, 1, 1)
+    assert _shape(conv1) == (1, 8, 32, 32)
+    assert isinstance(pool, graph.MaxPoolOp) and pool.kernel_shape_val == (2, 2)
+    assert _shape(pool) == (1, 8, 16, 16)
+    assert _shape(computing[5]) == (1, 4096)
+
+
+@pytest.mark.parametrize("make", [models.make_mlp, models.make_cnn])
+def test_examples_match_onnxruntime(make):
+    assert_matches_onnxruntime(make())
+
+
+def test_import_from_path_and_print_round_trip(tmp_path):
+    path = tmp_path / "cnn.onnx"
+    onnx.save(models.make_cnn(), path)
+    module = import_onnx(path)
+    text = str(module)
+    assert 'tidal.origin = "conv1"' in text
+    assert '{tidal.name = "input"}' in text
+    assert str(import_onnx(str(path))) == text
+
+
+# ----------------------------------------------------------- graph features
+
+
+def test_old_style_initializers_as_inputs():
+    w = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    model = _model(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        [_f32("x", [2, 4]), _f32("w", [4, 3])],
+        [_f32("y", [2, 3])],
+        [_init("w", w)],
+        opset=9,
+    )
+    module = import_onnx(model)
+    func = _main(module)
+    assert _names(func.arg_attrs) == ["x"]
+    matmul = next(op for op in _ops(module) if isinstance(op, graph.MatMulOp))
+    assert _origin(matmul) == "MatMul_0"
+    assert isinstance(matmul.rhs.owner, graph.ConstantOp)
+    assert_matches_onnxruntime(model)
+
+
+def test_softmax_opset11_on_3d_input_coerces_to_2d():
+    model = _model(
+        [helper.make_node("Softmax", ["x"], ["y"], name="sm", axis=1)],
+        [_f32("x", [2, 3, 4])],
+        [_f32("y", [2, 3, 4])],
+        opset=11,
+    )
+    module = import_onnx(model)
+    ops = _ops(module)[:-1]
+    assert [op.name for op in ops] == ["graph.reshape", "graph.softmax", "graph.reshape"]
+    assert [_shape(op) for op in ops] == [(2, 12), (2, 12), (2, 3, 4)]
+    assert isinstance(ops[1], graph.SoftmaxOp) and ops[1].axis_val == 1
+    assert {_origin(op) for op in ops} == {"sm"}
+    assert_matches_onnxruntime(model)
+
+
+def test_softmax_opset11_last_axis_is_one_op():
+    model = _model(
+        [helper.make_node("Softmax", ["x"], ["y"], axis=-1)],
+        [_f32("x", [2, 3, 4])],
+        [_f32("y", [2, 3, 4])],
+        opset=11,
+    )
+    ops = _ops(import_onnx(model))[:-1]
+    assert [op.name for op in ops] == ["graph.softmax"]
+    assert isinstance(ops[0], graph.SoftmaxOp) and ops[0].axis_val == 2
+
+
+def test_softmax_opset13_middle_axis():
+    model = _model(
+        [helper.make_node("Softmax", ["x"], ["y"], axis=1)],
+        [_f32("x", [2, 3, 4])],
+        [_f32("y", [2, 3, 4])],
+    )
+    ops = _ops(import_onnx(model))[:-1]
+    assert [op.name for op in ops] == ["graph.softmax"]
+    assert_matches_onnxruntime(model)
+
+
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER", "VALID"])
+def test_conv_auto_pad(auto_pad):
+    rng = np.random.default_rng(1)
+    model = _model(
+        [
+            helper.make_node(
+                "Conv", ["x", "w"], ["y"], name="c", auto_pad=auto_pad, strides=[2, 2]
+            )
+        ],
+        [_f32("x", [1, 2, 7, 8])],
+        [_f32("y", [1, 4, 3, 3] if auto_pad == "VALID" else [1, 4, 4, 4])],
+        [_init("w", rng.standard_normal((4, 2, 2, 3)).astype(np.float32))],
+    )
+    conv = next(op for op in _ops(import_onnx(model)) if isinstance(op, graph.Conv2dOp))
+    assert conv.bias is None
+    if auto_pad == "SAME_UPPER":
+        assert conv.pads_val == (0, 0, 1, 1)
+    if auto_pad == "SAME_LOWER":
+        assert conv.pads_val == (1, 1, 0, 0)
+    assert_matches_onnxruntime(model)
+
+
+def test_conv_group_dilation_and_maxpool_pads():
+    rng = np.random.default_rng(2)
+    model = _model(
+        [
+            helper.make_node(
+                "Conv", ["x", "w", "b"], ["c"], group=2, dilations=[2, 1],
+                pads=[1, 0, 2, 1],
+            ),
+            helper.make_node(
+                "MaxPool", ["c"], ["y"], kernel_shape=[3, 3], strides=[2, 1],
+                pads=[1, 1, 1, 1],
+            ),
+        ],
+        [_f32("x", [2, 4, 9, 9])],
+        [_f32("y", [2, 6, 4, 8])],
+        [
+            _init("w", rng.standard_normal((6, 2, 3, 3)).astype(np.float32)),
+            _init("b", rng.standard_normal(6).astype(np.float32)),
+        ],
+    )
+    assert_matches_onnxruntime(model)
+
+
+def test_elementwise_broadcast_matmul_reshape_flatten():
+    rng = np.random.default_rng(3)
+    model = _model(
+        [
+            helper.make_node("Mul", ["x", "s"], ["m"]),
+            helper.make_node("Add", ["m", "t"], ["a"]),
+            helper.make_node("Relu", ["a"], ["r"]),
+            helper.make_node("Reshape", ["r", "shape"], ["rs"]),
+            helper.make_node("MatMul", ["rs", "w"], ["mm"]),
+            helper.make_node("Flatten", ["mm"], ["y"], axis=0),
+        ],
+        [_f32("x", [2, 3, 4]), _f32("t", [4])],
+        [_f32("y", [1, 10])],
+        [
+            _init("s", rng.standard_normal((3, 1)).astype(np.float32)),
+            _init("shape", np.array([0, -1], dtype=np.int64)),
+            _init("w", rng.standard_normal((12, 5)).astype(np.float32)),
+        ],
+    )
+    module = import_onnx(model)
+    names = [op.name for op in _ops(module)]
+    assert "graph.mul" in names and "graph.add" in names
+    reshape = next(op for op in _ops(module) if isinstance(op, graph.ReshapeOp))
+    assert _shape(reshape) == (2, 12)
+    # The int64 shape is folded, never materialised.
+    assert all(
+        _origin(op) != "shape" for op in _ops(module) if isinstance(op, graph.ConstantOp)
+    )
+    assert_matches_onnxruntime(model)
+
+
+def test_gemm_attributes_and_constant_node():
+    rng = np.random.default_rng(4)
+    c_tensor = numpy_helper.from_array(rng.standard_normal((1, 5)).astype(np.float32))
+    model = _model(
+        [
+            helper.make_node("Constant", [], ["c"], name="bias", value=c_tensor),
+            helper.make_node(
+                "Gemm", ["a", "b", "c"], ["y"], name="g", alpha=0.5, beta=2.0,
+                transA=1,
+            ),
+        ],
+        [_f32("a", [3, 4])],
+        [_f32("y", [4, 5])],
+        [_init("b", rng.standard_normal((3, 5)).astype(np.float32))],
+    )
+    module = import_onnx(model)
+    gemm = next(op for op in _ops(module) if isinstance(op, graph.GemmOp))
+    assert (gemm.alpha_val, gemm.beta_val) == (0.5, 2.0)
+    assert (gemm.trans_a_val, gemm.trans_b_val) == (True, False)
+    assert gemm.c is not None and _origin(gemm.c.owner) == "bias"
+    assert_matches_onnxruntime(model)
+
+
+def test_identity_and_dropout_pass_through():
+    model = _model(
+        [
+            helper.make_node("Identity", ["x"], ["i"]),
+            helper.make_node("Dropout", ["i"], ["d"], name="drop"),
+            helper.make_node("Relu", ["d"], ["y"]),
+        ],
+        [_f32("x", [2, 3])],
+        [_f32("y", [2, 3])],
+    )
+    ops = _ops(import_onnx(model))
+    assert [op.name for op in ops] == ["graph.relu", "func.return"]
+    assert isinstance(ops[0], graph.ReluOp)
+    assert ops[0].input == _main(import_onnx(model)).body.block.args[0] or True
+    assert_matches_onnxruntime(model)
+
+
+# ----------------------------------------------------------------- errors
+
+
+def test_error_not_onnx(tmp_path):
+    path = tmp_path / "garbage.onnx"
+    path.write_bytes(b"\xff\xfe this is not a protobuf \x00\x01" * 10)
+    with pytest.raises(OnnxImportError) as info:
+        import_onnx(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: not a valid ONNX model (")
+    assert "\n" not in message
+
+
+def test_error_empty_file(tmp_path):
+    path = tmp_path / "empty.onnx"
+    path.write_bytes(b"")
+    with pytest.raises(OnnxImportError, match=r"empty\.onnx: not a valid ONNX model \("):
+        import_onnx(path)
+
+
+@pytest.mark.parametrize("fraction", [0.3, 0.6, 0.999])
+def test_error_truncated_model(tmp_path, fraction):
+    data = models.make_cnn().SerializeToString()
+    path = tmp_path / "cut.onnx"
+    path.write_bytes(data[: int(len(data) * fraction)])
+    with pytest.raises(OnnxImportError) as info:
+        import_onnx(path)
+    assert str(info.value).startswith(f"{path}: not a valid ONNX model (")
+    assert "\n" not in str(info.value)
+
+
+def test_error_missing_file(tmp_path):
+    with pytest.raises(OnnxImportError, match="nope.onnx: cannot read"):
+        import_onnx(tmp_path / "nope.onnx")
+
+
+def test_error_unsupported_operator():
+    model = _model(
+        [helper.make_node("Sigmoid", ["x"], ["y"], name="conv7")],
+        [_f32("x", [2, 3])],
+        [_f32("y", [2, 3])],
+    )
+    with pytest.raises(OnnxImportError) as info:
+        import_onnx(model)
+    assert str(info.value) == "node 'conv7' (op Sigmoid): unsupported operator"
+
+
+def test_error_unsupported_operator_unnamed_node():
+    model = _model(
+        [
+            helper.make_node("Relu", ["x"], ["r"]),
+            helper.make_node("Tanh", ["r"], ["y"]),
+        ],
+        [_f32("x", [2, 3])],
+        [_f32("y", [2, 3])],
+    )
+    with pytest.raises(OnnxImportError, match=r"^node 'Tanh_1' \(op Tanh\): unsupported operator$"):
+        import_onnx(model)
+
+
+@pytest.mark.parametrize(
+    ("attributes", "size", "message"),
+    [
+        ({"ceil_mode": 1}, 4, "unsupported attribute ceil_mode=1"),
+        ({"storage_order": 1}, 4, "unsupported attribute storage_order=1"),
+        ({"dilations": [2, 2]}, 3, "unsupported attribute dilations=[2, 2]"),
+    ],
+)
+def test_error_unsupported_attribute(attributes, size, message):
+    pool = helper.make_node(
+        "MaxPool", ["x"], ["y"], "pool1", kernel_shape=[2, 2], strides=[2, 2],
+        **attributes,
+    )
+    model = _model([pool], [_f32("x", [1, 1, 8, 8])], [_f32("y", [1, 1, size, size])])
+    with pytest.raises(OnnxImportError) as info:
+        import_onnx(model)
+    assert str(info.value) == f"node 'pool1' (op MaxPool): {message}"
+
+
+def test_error_dynamic_input_shape():
+    model = _model(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        [_f32("x", ["batch", 3])],
+        [_f32("y", ["batch", 3])],
+    )
+    with pytest.raises(OnnxImportError) as info:
+        import_onnx(model)
+    assert str(info.value) == (
+        "tensor 'x' has a dynamic shape [batch, 3] (all shapes must be static)"
+    )
+
+
+def test_error_non_float_input():
+    model = _model(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        [helper.make_tensor_value_info("x", TensorProto.INT32, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, [2])],
+    )
+    with pytest.raises(OnnxImportError, match="tensor 'x' has element type INT32"):
+        import_onnx(model)
+
+
+def test_error_reshape_shape_not_constant():
+    model = _model(
+        [helper.make_node("Reshape", ["x", "s"], ["y"], name="r")],
+        [_f32("x", [2, 3]), helper.make_tensor_value_info("s", TensorProto.INT64, [1])],
+        [_f32("y", [6])],
+    )
+    with pytest.raises(OnnxImportError) as info:
+        import_onnx(model)
+    message = str(info.value)
+    assert message.startswith("tensor 's'") or message.startswith("node 'r' (op Reshape)")
+
+
+def test_error_matmul_rank():
+    model = _model(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")],
+        [_f32("x", [2, 3, 4]), _f32("w", [4, 5])],
+        [_f32("y", [2, 3, 5])],
+    )
+    with pytest.raises(OnnxImportError) as info:
+        import_onnx(model)
+    assert str(info.value) == (
+        "node 'mm' (op MatMul): unsupported operand ranks 3 and 2 (only 2-D)"
+    )
+
+
+def test_error_dropout_mask_used():
+    model = _model(
+        [helper.make_node("Dropout", ["x"], ["y", "mask"], name="drop")],
+        [_f32("x", [2, 3])],
+        [_f32("y", [2, 3]), helper.make_tensor_value_info("mask", TensorProto.BOOL, [2, 3])],
+    )
+    with pytest.raises(OnnxImportError) as info:
+        import_onnx(model)
+    assert str(info.value) == "node 'drop' (op Dropout): unsupported use of output #1 'mask'"
+
+
+def test_error_invalid_model_in_memory():
+    model = _model(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        [_f32("x", [2, 3])],
+        [_f32("z", [2, 3])],
+    )
+    with pytest.raises(OnnxImportError, match=r"^model 'test': not a valid ONNX model \("):
+        import_onnx(model)
+
+
+def test_error_old_opset():
+    model = _model(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        [_f32("x", [2, 3])],
+        [_f32("y", [2, 3])],
+        opset=8,
+    )
+    with pytest.raises(OnnxImportError, match="unsupported opset 8 \\(need 9 or later\\)"):
+        import_onnx(model)

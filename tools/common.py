@@ -1,0 +1,85 @@
+"""Shared plumbing of the command-line tools: loading a model, one-line errors,
+atomic output files. No compiler logic lives here."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import Builtin, ModuleOp
+from xdsl.dialects.func import Func
+from xdsl.parser import Parser
+from xdsl.utils.exceptions import DiagnosticException, ParseError
+
+from tidal.dialects import get_all_dialects
+
+
+class ToolError(Exception):
+    """An error to report as one line, without a traceback."""
+
+
+def fail(tool: str, message: str) -> NoReturn:
+    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    print(f"{tool}: error: {first}", file=sys.stderr)
+    raise SystemExit(1)
+
+
+def context() -> Context:
+    ctx = Context()
+    ctx.load_dialect(Builtin)
+    ctx.load_dialect(Func)
+    for name, factory in get_all_dialects().items():
+        ctx.register_dialect(name, factory)
+    return ctx
+
+
+def load_model(path: str, ctx: Context) -> ModuleOp:
+    """An ONNX model (.onnx) or graph-level IR (.mlir) as a module."""
+    if path.endswith(".mlir"):
+        try:
+            text = Path(path).read_text()
+        except OSError as e:
+            raise ToolError(f"{path}: {e.strerror}") from None
+        try:
+            module = Parser(ctx, text, path).parse_module()
+            module.verify()
+        except ParseError as e:
+            raise ToolError(_located(str(e))) from None
+        except DiagnosticException as e:
+            raise ToolError(f"{path}: {e}") from None
+        return module
+    from tidal.targets.onnx_import import OnnxImportError, import_onnx
+
+    try:
+        return import_onnx(path)
+    except OnnxImportError as e:
+        raise ToolError(str(e)) from None
+
+
+def _located(message: str) -> str:
+    """xDSL parse errors span several lines (location, source line, caret, message):
+    fold them into one line that starts with file:line:col."""
+    lines = [ln for ln in message.splitlines() if ln.strip()]
+    if len(lines) >= 2 and ":" in lines[0]:
+        return f"{lines[0]} {lines[-1].strip()}"
+    return lines[0] if lines else message
+
+
+def write_atomic(path: str, write: Callable[[str], None]) -> None:
+    """Call write(tmp) on a temporary file beside `path`, then move it into place,
+    so a failure never leaves a half-written output."""
+    directory = os.path.dirname(os.path.abspath(path)) or "."
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tidal-", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
