@@ -6,4 +6,9 @@ from xdsl.utils.target import Target
 
 
 def get_all_targets() -> dict[str, Callable[[], type[Target]]]:
-    return {}
+    def tbin_listing() -> type[Target]:
+        from tidal.targets.binary import TbinListingTarget
+
+        return TbinListingTarget
+
+    return {"tbin-listing": tbin_listing}

@@ -15,7 +15,7 @@ of its access starts/offsets and of WAIT values); a repeat of count c turns its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, ClassVar
 
@@ -353,29 +353,40 @@ def _check_bounds(
             lo = offset + isa.ELEM_BYTES * np.where(mask, np.minimum(span, 0), 0).sum(1)
             hi = offset + isa.ELEM_BYTES * (np.where(mask, np.maximum(span, 0), 0).sum(1) + 1)
 
-            def fail(bad: np.ndarray, what: str, name: str = name) -> None:
-                if bad.any():
-                    sub = np.flatnonzero(opcodes == opcode)
-                    full = np.zeros(len(records), bool)
-                    full[sub[bad]] = True
-                    raise _bounds_error(records, full, engine, debug, f"{name} {what}")
+            def fail(bad: np.ndarray, what: Callable[[int], str], name: str = name) -> None:
+                if not bad.any():
+                    return
+                k = int(np.flatnonzero(bad)[0])
+                full = np.zeros(len(records), bool)
+                full[np.flatnonzero(opcodes == opcode)[k]] = True
+                raise _bounds_error(records, full, engine, debug, f"{name} {what(k)}")
 
-            fail(~np.isin(space, list(_SPACE.values())), "has an unknown memory space")
-            fail(offset % isa.ELEM_BYTES != 0, f"byte offset is not a multiple of {isa.ELEM_BYTES}")
-            fail(lo < 0, "starts below address 0")
-            fail(dram & (hi > dram_bytes), f"runs past the program's {dram_bytes} DRAM bytes")
+            fail(
+                ~np.isin(space, list(_SPACE.values())),
+                lambda k: f"has unknown memory space {space[k]}",
+            )
+            fail(
+                offset % isa.ELEM_BYTES != 0,
+                lambda k: f"byte offset {offset[k]} is not a multiple of {isa.ELEM_BYTES}",
+            )
+            fail(lo < 0, lambda k: f"starts at byte {lo[k]}, below 0")
+            fail(
+                dram & (hi > dram_bytes),
+                lambda k: f"DRAM bytes [{lo[k]}, {hi[k]}) run past the program's {dram_bytes}",
+            )
             for sp, (parts, pbytes) in limits.items():
                 on = space == sp
                 sname = _SPACE_NAME[sp]
                 fail(
                     on & ((pstart < 0) | (pstart + counts[:, 0] > parts)),
-                    f"partitions [{_first(pstart, on)}...) exceed the {parts} {sname} partitions",
+                    lambda k: f"partitions [{pstart[k]}, {pstart[k] + counts[k, 0]}) "
+                    f"exceed the {parts} {sname} partitions",
                 )
-                fail(on & (hi > pbytes), f"runs past {pbytes} bytes per {sname} partition")
-
-
-def _first(values: np.ndarray, mask: np.ndarray) -> str:
-    return str(int(values[mask][0])) if mask.any() else "?"
+                fail(
+                    on & (hi > pbytes),
+                    lambda k: f"bytes [{lo[k]}, {hi[k]}) run past the {pbytes} bytes "
+                    f"of an {sname} partition",
+                )
 
 
 # ---------------------------------------------------------------------------
