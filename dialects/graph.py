@@ -98,16 +98,12 @@ def _check_f32_static(what: str, ty: Attribute) -> None:
 
 def _check_len(name: str, values: Sequence[int], length: int) -> None:
     if len(values) != length:
-        raise VerifyException(
-            f"{name} must have {length} elements, got {len(values)}"
-        )
+        raise VerifyException(f"{name} must have {length} elements, got {len(values)}")
 
 
 def _check_rank(what: str, shape: Shape, rank: int) -> None:
     if len(shape) != rank:
-        raise VerifyException(
-            f"{what} must have rank {rank}, got shape {_fmt(shape)}"
-        )
+        raise VerifyException(f"{what} must have rank {rank}, got shape {_fmt(shape)}")
 
 
 def _check_window(strides: Sequence[int], pads: Sequence[int]) -> None:
@@ -133,7 +129,7 @@ def _broadcast_shape(lhs: Shape, rhs: Shape) -> Shape:
     lhs_full = (1,) * (rank - len(lhs)) + lhs
     rhs_full = (1,) * (rank - len(rhs)) + rhs
     out: list[int] = []
-    for a, b in zip(lhs_full, rhs_full):
+    for a, b in zip(lhs_full, rhs_full, strict=False):
         if a != b and a != 1 and b != 1:
             raise VerifyException(
                 f"operand shapes {_fmt(lhs)} and {_fmt(rhs)} are not broadcastable"
@@ -165,7 +161,8 @@ def _gemm_shape(
             f"b {_fmt(b)} (trans_b={int(trans_b)})"
         )
     if c is not None and (
-        len(c) > 2 or any(d not in (1, full) for d, full in zip(c[::-1], (n, m)))
+        len(c) > 2
+        or any(d not in (1, full) for d, full in zip(c[::-1], (n, m), strict=False))
     ):
         raise VerifyException(
             f"c of shape {_fmt(c)} is not broadcastable to {_fmt((m, n))}"
@@ -201,8 +198,12 @@ def _conv2d_shape(
     if bias is not None and bias != (w[0],):
         raise VerifyException(f"bias must have shape {_fmt((w[0],))}, got {_fmt(bias)}")
     spatial = tuple(
-        _window_out(x[2 + i], dilations[i] * (w[2 + i] - 1) + 1, strides[i],
-                    pads[i] + pads[i + 2])
+        _window_out(
+            x[2 + i],
+            dilations[i] * (w[2 + i] - 1) + 1,
+            strides[i],
+            pads[i] + pads[i + 2],
+        )
         for i in range(2)
     )
     if any(d < 1 for d in spatial):
@@ -348,7 +349,7 @@ def _result(shape: Shape, result_type: TensorType | None) -> TensorType:
 class MatMulOp(GraphOp):
     """2-D matrix product: [M, K] x [K, N] -> [M, N].
 
-        %r = graph.matmul %a, %b : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+    %r = graph.matmul %a, %b : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
     """
 
     name = "graph.matmul"
@@ -364,7 +365,9 @@ class MatMulOp(GraphOp):
         result_type: TensorType | None = None,
     ):
         shape = _matmul_shape(_shape(lhs), _shape(rhs))
-        super().__init__(operands=[lhs, rhs], result_types=[_result(shape, result_type)])
+        super().__init__(
+            operands=[lhs, rhs], result_types=[_result(shape, result_type)]
+        )
 
     def inferred_shape(self) -> Shape:
         return _matmul_shape(_shape(self.lhs), _shape(self.rhs))
@@ -538,7 +541,9 @@ class _BroadcastBinaryOp(GraphOp, ABC):
         result_type: TensorType | None = None,
     ):
         shape = _broadcast_shape(_shape(lhs), _shape(rhs))
-        super().__init__(operands=[lhs, rhs], result_types=[_result(shape, result_type)])
+        super().__init__(
+            operands=[lhs, rhs], result_types=[_result(shape, result_type)]
+        )
 
     def inferred_shape(self) -> Shape:
         return _broadcast_shape(_shape(self.lhs), _shape(self.rhs))
@@ -548,7 +553,7 @@ class _BroadcastBinaryOp(GraphOp, ABC):
 class AddOp(_BroadcastBinaryOp):
     """Element-wise sum with NumPy/ONNX multidirectional broadcasting.
 
-        %r = graph.add %x, %b : (tensor<8x16xf32>, tensor<16xf32>) -> tensor<8x16xf32>
+    %r = graph.add %x, %b : (tensor<8x16xf32>, tensor<16xf32>) -> tensor<8x16xf32>
     """
 
     name = "graph.add"
@@ -558,7 +563,7 @@ class AddOp(_BroadcastBinaryOp):
 class MulOp(_BroadcastBinaryOp):
     """Element-wise product with NumPy/ONNX multidirectional broadcasting.
 
-        %r = graph.mul %x, %s : (tensor<1x8x4x4xf32>, tensor<8x1x1xf32>) -> tensor<1x8x4x4xf32>
+    %r = graph.mul %x, %s : (tensor<1x8x4x4xf32>, tensor<8x1x1xf32>) -> tensor<1x8x4x4xf32>
     """
 
     name = "graph.mul"
@@ -568,7 +573,7 @@ class MulOp(_BroadcastBinaryOp):
 class ReluOp(GraphOp):
     """Element-wise max(x, 0).
 
-        %r = graph.relu %x : (tensor<8x512xf32>) -> tensor<8x512xf32>
+    %r = graph.relu %x : (tensor<8x512xf32>) -> tensor<8x512xf32>
     """
 
     name = "graph.relu"
@@ -720,7 +725,7 @@ class FlattenOp(GraphOp):
 class SoftmaxOp(GraphOp):
     """Softmax along one axis (ONNX opset-13 semantics); `axis` is non-negative.
 
-        %r = graph.softmax %x {axis = 1 : i64} : (tensor<8x10xf32>) -> tensor<8x10xf32>
+    %r = graph.softmax %x {axis = 1 : i64} : (tensor<8x10xf32>) -> tensor<8x10xf32>
     """
 
     name = "graph.softmax"

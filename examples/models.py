@@ -12,6 +12,7 @@ Weights use He initialisation (std sqrt(2 / fan_in)) and PyTorch-style biases
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def make_mlp(
     weights: dict[str, np.ndarray] = {}
     nodes: list[onnx.NodeProto] = []
     x = "input"
-    layers = list(zip(sizes[:-1], sizes[1:]))
+    layers = list(itertools.pairwise(sizes))
     for i, (fan_in, fan_out) in enumerate(layers, start=1):
         w, b, y = f"fc{i}.weight", f"fc{i}.bias", f"fc{i}"
         weights[w] = _he(rng, (fan_out, fan_in), fan_in)
@@ -94,7 +95,12 @@ def make_cnn(seed: int = 0) -> onnx.ModelProto:
         ),
         helper.make_node("Relu", ["conv1"], ["relu1"], "relu1"),
         helper.make_node(
-            "MaxPool", ["relu1"], ["pool1"], "pool1", kernel_shape=[2, 2], strides=[2, 2]
+            "MaxPool",
+            ["relu1"],
+            ["pool1"],
+            "pool1",
+            kernel_shape=[2, 2],
+            strides=[2, 2],
         ),
         helper.make_node(
             "Conv", ["pool1", "conv2.weight", "conv2.bias"], ["conv2"], "conv2", **conv

@@ -90,8 +90,8 @@ class SplitProgramPattern(RewritePattern):
         code = [o for o in block.ops if isinstance(o, InstructionOp | RepeatOp)]
         streams = [StreamOp(e, _select(code, e)) for e in _engines(code)]
         for o in code:
-            rewriter.erase_op(o)
-        rewriter.insert_op(streams, InsertPoint.at_end(block))
+            rewriter.erase(o)
+        rewriter.insert(streams, InsertPoint.at_end(block))
 
 
 @dataclass(frozen=True)

@@ -422,6 +422,10 @@ def encode(module: ModuleOp) -> bytes:
     streams: dict[int, np.ndarray] = {}
     for stream in program.streams:
         engine = isa.engine_from_name(stream.engine)
+        if engine >= isa.Engine.DMA0 + chip.dma_queues:
+            raise EncodeError(
+                f"accel.stream {stream.engine}: chip '{chip.name}' has {chip.dma_queues} dma queues"
+            )
         if engine in streams:
             raise EncodeError(f"two accel.stream ops for engine {stream.engine}")
         ops = list(stream.body.block.ops)

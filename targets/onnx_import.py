@@ -16,8 +16,9 @@ Function arguments are the graph inputs that are not initializers, results the g
 outputs; both carry their ONNX names as `tidal.name`. Every op carries the ONNX node
 it came from as `tidal.origin` (the node name, or `<OpType>_<index>` if unnamed).
 Float initializers and Constant nodes become `graph.constant` where they are used as
-data; integer constants used as shapes (Reshape's) are folded. Shapes come from ONNX
-shape inference and must all be static. Anything unsupported raises
+data; integer constants used as shapes (Reshape's) are folded. Graph inputs must have
+static shapes; every other shape comes from ONNX shape inference, or, where that left
+a dimension symbolic, from the graph op's own inference. Anything unsupported raises
 `OnnxImportError` with one line naming the node, the tensor or the file.
 """
 
@@ -34,18 +35,6 @@ import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
 from onnx import numpy_helper
-from xdsl.dialects.builtin import (
-    ArrayAttr,
-    DictionaryAttr,
-    ModuleOp,
-    StringAttr,
-    TensorType,
-    f32,
-)
-from xdsl.dialects.func import FuncOp, ReturnOp
-from xdsl.ir import Block, Operation, Region, SSAValue
-from xdsl.utils.exceptions import VerifyException
-
 from tidal.dialects.graph import (
     AddOp,
     ConstantOp,
@@ -59,12 +48,27 @@ from tidal.dialects.graph import (
     ReshapeOp,
     SoftmaxOp,
 )
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DictionaryAttr,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    f32,
+)
+from xdsl.dialects.func import FuncOp, ReturnOp
+from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.utils.exceptions import VerifyException
 
 MIN_OPSET = 9
 
 
 class OnnxImportError(ValueError):
     """An ONNX model that Tidal cannot import; the message is one line."""
+
+
+class _UnknownShape(OnnxImportError):
+    """A tensor whose shape ONNX did not infer statically."""
 
 
 # --------------------------------------------------------------------------- loading
@@ -75,18 +79,17 @@ def _first_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def _load(model: onnx.ModelProto | str | os.PathLike[str]) -> tuple[onnx.ModelProto, str]:
+def _load(
+    model: onnx.ModelProto | str | os.PathLike[str],
+) -> tuple[onnx.ModelProto, str]:
     """The model and the label its errors start with (its path, or its graph name)."""
     if isinstance(model, onnx.ModelProto):
         return model, f"model '{model.graph.name or '<unnamed>'}'"
     label = os.fspath(model)
     try:
-        with open(label, "rb") as f:
-            data = f.read()
+        return onnx.load(label), label  # also reads external weight files
     except OSError as e:
-        raise OnnxImportError(f"{label}: cannot read ({e.strerror})") from None
-    try:
-        return onnx.load_model_from_string(data), label
+        raise OnnxImportError(f"{label}: cannot read ({e.strerror or e})") from None
     except (DecodeError, ValueError, RuntimeError) as e:
         raise OnnxImportError(
             f"{label}: not a valid ONNX model ({_first_line(e)})"
@@ -121,7 +124,7 @@ def _opset(model: onnx.ModelProto, label: str) -> int:
 def _tensor_type(name: str, type_proto: onnx.TypeProto | None) -> TensorType:
     """The static f32 tensor type of an ONNX value, or OnnxImportError naming it."""
     if type_proto is None or not type_proto.HasField("tensor_type"):
-        raise OnnxImportError(f"tensor '{name}' has no inferred type")
+        raise _UnknownShape(f"tensor '{name}' has no inferred type")
     tensor = type_proto.tensor_type
     if tensor.elem_type != onnx.TensorProto.FLOAT:
         elem = onnx.TensorProto.DataType.Name(tensor.elem_type)
@@ -129,13 +132,13 @@ def _tensor_type(name: str, type_proto: onnx.TypeProto | None) -> TensorType:
             f"tensor '{name}' has element type {elem} (only FLOAT is supported)"
         )
     if not tensor.HasField("shape"):
-        raise OnnxImportError(f"tensor '{name}' has an unknown rank")
+        raise _UnknownShape(f"tensor '{name}' has an unknown rank")
     dims = [
         str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?")
         for d in tensor.shape.dim
     ]
     if not all(d.isdigit() and int(d) > 0 for d in dims):
-        raise OnnxImportError(
+        raise _UnknownShape(
             f"tensor '{name}' has a dynamic shape [{', '.join(dims)}] "
             "(all shapes must be static)"
         )
@@ -175,8 +178,9 @@ class _Importer:
     def run(self) -> ModuleOp:
         inputs = [i for i in self.graph.input if i.name not in self.consts]
         for graph_input in inputs:
-            arg = self.block.insert_arg(_tensor_type(graph_input.name, graph_input.type),
-                                        len(self.block.args))
+            arg = self.block.insert_arg(
+                _tensor_type(graph_input.name, graph_input.type), len(self.block.args)
+            )
             arg.name_hint = _name_hint(graph_input.name)
             self.values[graph_input.name] = arg
         for index, node in enumerate(self.graph.node):
@@ -220,8 +224,10 @@ class _Importer:
             raise OnnxImportError(f"tensor '{name}' is not produced by any node")
         array = self.consts[name]
         if array.dtype != np.float32:
-            message = f"tensor '{name}' has element type {array.dtype} as data " \
+            message = (
+                f"tensor '{name}' has element type {array.dtype} as data "
                 "(only float32 is supported)"
+            )
             if node is not None:
                 node.fail(message)
             raise OnnxImportError(message)
@@ -252,7 +258,9 @@ class _Node:
         return self.proto.name or f"{self.proto.op_type}_{self.index}"
 
     def fail(self, message: str) -> NoReturn:
-        raise OnnxImportError(f"node '{self.label}' (op {self.proto.op_type}): {message}")
+        raise OnnxImportError(
+            f"node '{self.label}' (op {self.proto.op_type}): {message}"
+        )
 
     def unsupported(self, attribute: str, value: object) -> NoReturn:
         self.fail(f"unsupported attribute {attribute}={value}")
@@ -294,10 +302,14 @@ class _Node:
 
     # -- results
 
-    def out_type(self, i: int = 0) -> TensorType:
+    def out_type(self, i: int = 0) -> TensorType | None:
+        """The type ONNX inferred for output `i`, or None where ONNX left it dynamic
+        (the inputs are static, so the op's builder infers it instead)."""
+        name = self.proto.output[i]
         try:
-            return _tensor_type(self.proto.output[i], self.importer.types.get(
-                self.proto.output[i]))
+            return _tensor_type(name, self.importer.types.get(name))
+        except _UnknownShape:
+            return None
         except OnnxImportError as e:
             self.fail(str(e))
 
@@ -358,7 +370,7 @@ def _explicit_pads(
         node.unsupported("auto_pad", auto_pad)
     begins: list[int] = []
     ends: list[int] = []
-    for size, k, s, d in zip(spatial, kernel, strides, dilations):
+    for size, k, s, d in zip(spatial, kernel, strides, dilations, strict=False):
         out = -(-size // s)
         total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
         begin = total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
@@ -377,8 +389,10 @@ def _conv(node: _Node) -> SSAValue:
     _check_2d(node, x_shape)
     kernel = w_shape[2:]
     if node.ints("kernel_shape", kernel) != kernel:
-        node.fail(f"kernel_shape {list(node.ints('kernel_shape', kernel))} does not "
-                  f"match the weight shape {list(w_shape)}")
+        node.fail(
+            f"kernel_shape {list(node.ints('kernel_shape', kernel))} does not "
+            f"match the weight shape {list(w_shape)}"
+        )
     strides = node.ints("strides", (1, 1))
     dilations = node.ints("dilations", (1, 1))
     pads = _explicit_pads(node, x_shape[2:], kernel, strides, dilations)
@@ -468,7 +482,7 @@ def _reshape(node: _Node) -> SSAValue:
         node.fail(f"invalid shape {requested} for input shape {list(in_shape)}")
     if -1 in shape:
         known = prod(d for d in shape if d != -1)
-        shape[shape.index(-1)] = prod(in_shape) // known if known else 0
+        shape[shape.index(-1)] = prod(in_shape) // known
     return node.emit(ReshapeOp(node.input(0), shape))
 
 
@@ -493,7 +507,7 @@ def _softmax(node: _Node) -> SSAValue:
         ReshapeOp(node.input(0), (prod(shape[:axis]), prod(shape[axis:]))), rows
     )
     normalised = node.emit(SoftmaxOp(flat, 1), rows)
-    return node.emit(ReshapeOp(normalised, node.out_type()))
+    return node.emit(ReshapeOp(normalised, node.out_type() or shape))
 
 
 def _identity(node: _Node) -> None:

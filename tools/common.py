@@ -3,6 +3,7 @@ atomic output files. No compiler logic lives here."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tempfile
@@ -14,7 +15,8 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import Builtin, ModuleOp
 from xdsl.dialects.func import Func
 from xdsl.parser import Parser
-from xdsl.utils.exceptions import DiagnosticException, ParseError
+from xdsl.ir import Operation
+from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
 
 from tidal.dialects import get_all_dialects
 
@@ -38,6 +40,51 @@ def context() -> Context:
     return ctx
 
 
+class LocatingParser(Parser):
+    """A parser that remembers where each operation starts, so that a verifier
+    error can name file:line:col (xDSL does not attach source locations itself)."""
+
+    def __init__(self, ctx: Context, text: str, name: str, line_offset: int = 0):
+        super().__init__(ctx, text, name)
+        self.line_offset = line_offset
+        self.starts: dict[Operation, str] = {}
+
+    def parse_optional_operation(self) -> Operation | None:
+        span = self._current_token.span
+        op = super().parse_optional_operation()
+        if op is not None:
+            loc = span.get_location()
+            self.starts[op] = f"{loc.file}:{loc.line + self.line_offset}:{loc.col}"
+        return op
+
+
+def parse_and_verify(ctx: Context, text: str, name: str, line_offset: int = 0) -> ModuleOp:
+    """Parse and verify MLIR text. A verifier failure is re-raised as one
+    VerifyException whose message starts with the failing op's file:line:col."""
+    parser = LocatingParser(ctx, text, name, line_offset)
+    try:
+        module = parser.parse_module()
+    except ParseError as e:
+        e.span = dataclasses.replace(e.span, line_offset=line_offset)
+        raise
+    try:
+        module.verify()
+    except VerifyException as whole:
+        for op in module.walk():
+            try:
+                op.verify(verify_nested_ops=False)
+            except VerifyException as e:
+                where = parser.starts.get(op, name)
+                raise VerifyException(f"{where}: {_first_line(str(e))}") from None
+        raise VerifyException(f"{name}: {_first_line(str(whole))}") from None
+    return module
+
+
+def _first_line(message: str) -> str:
+    lines = [ln for ln in message.splitlines() if ln.strip()]
+    return lines[0] if lines else message
+
+
 def load_model(path: str, ctx: Context) -> ModuleOp:
     """An ONNX model (.onnx) or graph-level IR (.mlir) as a module."""
     if path.endswith(".mlir"):
@@ -46,13 +93,11 @@ def load_model(path: str, ctx: Context) -> ModuleOp:
         except OSError as e:
             raise ToolError(f"{path}: {e.strerror}") from None
         try:
-            module = Parser(ctx, text, path).parse_module()
-            module.verify()
+            return parse_and_verify(ctx, text, path)
         except ParseError as e:
             raise ToolError(_located(str(e))) from None
         except DiagnosticException as e:
-            raise ToolError(f"{path}: {e}") from None
-        return module
+            raise ToolError(str(e)) from None
     from tidal.targets.onnx_import import OnnxImportError, import_onnx
 
     try:
@@ -66,7 +111,7 @@ def _located(message: str) -> str:
     fold them into one line that starts with file:line:col."""
     lines = [ln for ln in message.splitlines() if ln.strip()]
     if len(lines) >= 2 and ":" in lines[0]:
-        return f"{lines[0]} {lines[-1].strip()}"
+        return f"{lines[0]}: {lines[-1].strip()}"
     return lines[0] if lines else message
 
 

@@ -1,18 +1,48 @@
 """tidal-opt: xdsl-opt with Tidal's dialects, passes and targets.
 
 Tidal registers itself once, through its `xdsl.universe` entry point, which
-xDSLOptMain already reads; this tool only names itself.
+xDSLOptMain already reads. This tool adds what a user of an opt tool expects on top:
+verifier errors located at file:line:col, and one-line errors (exit 1, no traceback)
+for bad IR, unknown passes, bad pass options and failing passes.
 """
 
+from __future__ import annotations
+
+import sys
+from typing import IO
+
+from xdsl.utils.exceptions import DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
+
+from tidal.sim.config import UnknownChipError
+from tidal.tools.common import _located, fail, parse_and_verify
+
+TOOL = "tidal-opt"
 
 
 class TidalOptMain(xDSLOptMain):
     version_format = "tidal-opt (xDSL {xdsl_version})"
 
+    def parse_chunk(self, chunk: IO[bytes], file_extension: str, start_offset: int = 0):
+        if file_extension != "mlir":
+            return super().parse_chunk(chunk, file_extension, start_offset)
+        text = chunk.read().decode()
+        return parse_and_verify(self.ctx, text, self.get_input_name(), start_offset)
 
-def main() -> None:
-    TidalOptMain(description="Tidal modular optimizer driver").run()
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        TidalOptMain(description="Tidal modular optimizer driver", args=argv).run()
+    except ParseError as e:
+        fail(TOOL, _located(str(e)))
+    except DiagnosticException as e:
+        fail(TOOL, str(e))
+    except (UnknownChipError, ValueError, KeyError) as e:
+        # Pipeline text errors: unknown passes, bad or unknown options.
+        fail(TOOL, str(e).strip("'\""))
+    except FileNotFoundError as e:
+        fail(TOOL, f"{e.filename}: {e.strerror}")
+    sys.exit(0)
 
 
 if __name__ == "__main__":

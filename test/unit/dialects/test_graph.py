@@ -2,14 +2,6 @@
 
 import numpy as np
 import pytest
-from xdsl.context import Context
-from xdsl.dialects.builtin import Builtin, Float32Type, ModuleOp, TensorType, f32, f64
-from xdsl.dialects.func import Func, FuncOp, ReturnOp
-from xdsl.dialects import test as xdsl_test
-from xdsl.ir import Block, Region
-from xdsl.parser import Parser
-from xdsl.utils.exceptions import VerifyException
-
 from tidal.dialects.graph import (
     AddOp,
     ConstantOp,
@@ -24,6 +16,13 @@ from tidal.dialects.graph import (
     ReshapeOp,
     SoftmaxOp,
 )
+from xdsl.context import Context
+from xdsl.dialects import test as xdsl_test
+from xdsl.dialects.builtin import Builtin, Float32Type, ModuleOp, TensorType, f32, f64
+from xdsl.dialects.func import Func, FuncOp, ReturnOp
+from xdsl.ir import Block, Region
+from xdsl.parser import Parser
+from xdsl.utils.exceptions import VerifyException
 
 
 def tensor(*shape: int) -> TensorType[Float32Type]:
@@ -48,8 +47,16 @@ def shape_of(op) -> tuple[int, ...]:
 def test_dialect_lists_every_op():
     names = {op.name for op in Graph.operations}
     assert names == {
-        "graph.constant", "graph.matmul", "graph.gemm", "graph.conv2d", "graph.add",
-        "graph.mul", "graph.relu", "graph.maxpool", "graph.reshape", "graph.flatten",
+        "graph.constant",
+        "graph.matmul",
+        "graph.gemm",
+        "graph.conv2d",
+        "graph.add",
+        "graph.mul",
+        "graph.relu",
+        "graph.maxpool",
+        "graph.reshape",
+        "graph.flatten",
         "graph.softmax",
     }
 
@@ -60,7 +67,8 @@ def test_constant_numpy_round_trip():
     op.verify()
     assert op.result.type == tensor(2, 3, 4)
     out = op.to_numpy()
-    assert out.dtype == np.float32 and out.shape == (2, 3, 4)
+    assert out.dtype == np.float32
+    assert out.shape == (2, 3, 4)
     np.testing.assert_array_equal(out, array)
     out[0, 0, 0] = 42.0  # writable, and a copy
     assert op.to_numpy()[0, 0, 0] == 0.0
@@ -140,7 +148,10 @@ def test_conv2d_defaults():
     op.verify()
     assert op.bias is None
     assert (op.strides_val, op.pads_val, op.dilations_val, op.group_val) == (
-        (1, 1), (0, 0, 0, 0), (1, 1), 1,
+        (1, 1),
+        (0, 0, 0, 0),
+        (1, 1),
+        1,
     )
     assert shape_of(op) == (1, 4, 6, 6)
 
@@ -180,7 +191,8 @@ def test_maxpool_vals_and_shape():
 def test_reshape_from_shape_or_type():
     op = ReshapeOp(value(2, 3, 4), (6, 4))
     op.verify()
-    assert shape_of(op) == (6, 4) and op.shape_val == (6, 4)
+    assert shape_of(op) == (6, 4)
+    assert op.shape_val == (6, 4)
     assert shape_of(ReshapeOp(value(2, 3, 4), tensor(24))) == (24,)
     with pytest.raises(VerifyException, match="cannot reshape"):
         ReshapeOp(value(2, 3), (5,))
@@ -221,7 +233,9 @@ def test_built_ops_print_and_parse_back():
     block = Block(arg_types=[tensor(1, 3, 8, 8)])
     weight = ConstantOp.from_numpy(np.ones((4, 3, 3, 3)))
     conv = Conv2dOp(block.args[0], weight, pads=(1, 1, 1, 1))
-    gemm = GemmOp(FlattenOp(conv), ConstantOp.from_numpy(np.ones((10, 256))), trans_b=True)
+    gemm = GemmOp(
+        FlattenOp(conv), ConstantOp.from_numpy(np.ones((10, 256))), trans_b=True
+    )
     block.add_ops([weight, conv, gemm.a.owner, gemm.b.owner, gemm, ReturnOp(gemm)])
     func = FuncOp("main", ([tensor(1, 3, 8, 8)], [tensor(1, 10)]), Region(block))
     module = ModuleOp([func])

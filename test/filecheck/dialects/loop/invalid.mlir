@@ -99,7 +99,7 @@ func.func @f(%x: memref<8x64xf32>) {
   }
   func.return
 }
-// CHECK: loop.for: d3 is not a dimension of the nest
+// CHECK: loop.nest: order [3] is not a permutation of the 1 domain dimensions
 
 // -----
 

@@ -1,0 +1,212 @@
+"""The accel dialect's Python side: Aff arithmetic and text, AccessAttr helpers, op API."""
+
+from io import StringIO
+
+import pytest
+from xdsl.context import Context
+from xdsl.dialects.builtin import Builtin, ModuleOp
+from xdsl.parser import Parser
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import VerifyException
+
+from tidal.dialects.accel import (
+    AccessAttr,
+    Accel,
+    ActOp,
+    Aff,
+    AffAttr,
+    DmaOp,
+    HaltOp,
+    MatmulOp,
+    MemsetOp,
+    NopOp,
+    ProgramOp,
+    ReduceOp,
+    RepeatOp,
+    SignalOp,
+    StreamOp,
+    TensorTensorOp,
+    WaitOp,
+    repeat_depth,
+)
+
+
+def _ctx() -> Context:
+    ctx = Context()
+    ctx.load_dialect(Builtin)
+    ctx.load_dialect(Accel)
+    return ctx
+
+
+def _text(obj: object) -> str:
+    out = StringIO()
+    printer = Printer(stream=out)
+    if isinstance(obj, ModuleOp):
+        printer.print_op(obj)
+    else:
+        printer.print_attribute(obj)  # pyright: ignore[reportArgumentType]
+    return out.getvalue()
+
+
+# --- Aff -------------------------------------------------------------------
+
+
+def test_aff_normalises_trailing_zero_steps():
+    assert Aff(3, (2, 0, 0)) == Aff(3, (2,))
+    assert hash(Aff(3, (2, 0))) == hash(Aff(3, (2,)))
+    assert Aff(5, (0, 0)).steps == ()
+    assert Aff(5, (0, 0)).is_const
+    assert not Aff(5, (0, 1)).is_const
+
+
+def test_aff_arithmetic():
+    a = Aff(1, (2,))
+    b = Aff(10, (0, 3))
+    assert a + b == Aff(11, (2, 3))
+    assert a + 4 == Aff(5, (2,))
+    assert 4 + a == Aff(5, (2,))
+    assert a.scaled(3) == Aff(3, (6,))
+    assert (a + b).at([2, 5]) == 11 + 4 + 15
+    assert a.at([]) == 1  # missing indices are 0
+    assert Aff.of(7) == Aff(7)
+    assert Aff.of(a) is a
+    assert (a + Aff(0, (-2,))).is_const
+
+
+def test_aff_text():
+    assert str(Aff(3)) == "3"
+    assert str(Aff(3, (2,))) == "3 + 2 * i0"
+    assert str(Aff(1024, (512, 0, -8))) == "1024 + 512 * i0 + -8 * i2"
+    assert str(Aff(0, (1,))) == "0 + 1 * i0"
+
+
+@pytest.mark.parametrize(
+    "text, aff",
+    [
+        ("3", Aff(3)),
+        ("3 + 2 * i0", Aff(3, (2,))),
+        ("1024 + 512 * i0 + -8 * i2", Aff(1024, (512, 0, -8))),
+        ("i1 + 4 + -1 * i1 + 2 * i0", Aff(4, (2,))),
+        ("-5", Aff(-5)),
+    ],
+)
+def test_aff_attr_parses(text: str, aff: Aff):
+    attr = Parser(_ctx(), f"#accel.aff<{text}>").parse_attribute()
+    assert isinstance(attr, AffAttr)
+    assert attr.data == aff
+    assert _text(attr) == f"#accel.aff<{aff}>"
+
+
+# --- AccessAttr --------------------------------------------------------------
+
+
+def test_access_helpers():
+    ap = AccessAttr.get("sbuf", 4, Aff(1024, (512,)), [(1, 16), (8, 4), (1, 8)])
+    assert ap.space == "sbuf"
+    assert ap.pstart == Aff(4)
+    assert ap.offset == Aff(1024, (512,))
+    assert ap.dims == ((1, 16), (8, 4), (1, 8))
+    assert ap.pcount == 16
+    assert ap.free_counts == (4, 8)
+    assert ap.free_elements == 32
+    assert ap.num_elements == 512
+    assert ap.depth == 1
+    assert ap.text() == "<sbuf 4, 1024 + 512 * i0, [[1, 16], [8, 4], [1, 8]]>"
+    assert _text(ap) == "#accel.ap<sbuf 4, 1024 + 512 * i0, [[1, 16], [8, 4], [1, 8]]>"
+
+
+def test_dram_access_text_has_no_partition_start():
+    ap = AccessAttr.get("dram", 0, Aff(4096, (3136,)), [(784, 128), (1, 32)])
+    assert ap.text() == "<dram 4096 + 3136 * i0, [[784, 128], [1, 32]]>"
+    parsed = Parser(_ctx(), "#accel.ap" + ap.text()).parse_attribute()
+    assert parsed == ap
+
+
+def test_access_equality_is_structural():
+    a = AccessAttr.get("psum", 0, Aff(0, (32, 0)), [(1, 4)])
+    b = AccessAttr.get("psum", Aff(0), Aff(0, (32,)), ((1, 4),))
+    assert a == b
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("hbm", 0, 0, [(1, 4)]), "access space must be dram, sbuf or psum"),
+        (("dram", 1, 0, [(1, 4)]), "a dram access has no partition start"),
+        (("sbuf", 0, 0, [(2, 4)]), "on-chip access partition dim stride must be 1"),
+        (("sbuf", 0, 0, [(1, 4), (1, 0)]), "access dim counts must be >= 1"),
+        (("sbuf", 0, 0, []), "access must have 1 to 5 dims, got 0"),
+        (("sbuf", 0, 0, [(1, 1)] * 6), "access must have 1 to 5 dims, got 6"),
+    ],
+)
+def test_access_verifier(args: tuple, message: str):
+    with pytest.raises(VerifyException, match=message):
+        AccessAttr.get(*args)
+
+
+# --- ops ---------------------------------------------------------------------
+
+S = AccessAttr.get("sbuf", 0, 0, [(1, 32), (1, 8)])
+P = AccessAttr.get("psum", 0, 0, [(1, 32), (1, 8)])
+W = AccessAttr.get("sbuf", 0, 64, [(1, 32), (1, 32)])
+COL = AccessAttr.get("sbuf", 0, 128, [(1, 32), (1, 1)])
+
+
+def test_instruction_api():
+    dma = DmaOp(2, AccessAttr.get("dram", 0, 0, [(8, 32), (1, 8)]), S, signal=3, origin="x")
+    assert dma.engine_name() == "dma2"
+    assert dma.reads()[0].space == "dram" and dma.writes() == [S]
+    assert dma.signal is not None and dma.signal.value.data == 3
+    assert dma.origin is not None and dma.origin.data == "x"
+    mm = MatmulOp(P, W, S, zero_at=-1)
+    assert mm.engine_name() == "pe"
+    assert mm.reads() == [W, S]  # overwrite: dst not read
+    assert MatmulOp(P, W, S).reads() == [W, S, P]  # accumulate reads dst
+    mm.set_signal(7)
+    assert mm.signal is not None and mm.signal.value.data == 7
+    act = ActOp("relu", S, P, scale=2.0, bias_col=COL)
+    assert act.engine_name() == "act"
+    assert act.reads() == [P, COL]
+    assert act.scale_value == 2.0 and act.bias_value == 0.0 and act.bias is None
+    assert ActOp("exp", S, S, scale=3.0, scale_col=COL).scale is None  # the column wins
+    assert TensorTensorOp("add", S, S, S).engine_name() == "pool"
+    assert ReduceOp("max", AccessAttr.get("sbuf", 0, 0, [(1, 32), (1, 1)]), S, 1).reads() == [S]
+    assert MemsetOp(S, 0.0).writes() == [S]
+    assert WaitOp("act", 1, Aff(2, (1,))).value.data == Aff(2, (1,))
+    for op in (WaitOp("pool", 0, 1), SignalOp("pool", 0), NopOp("pool"), HaltOp("pool")):
+        assert op.engine_name() == "pool"
+        assert op.reads() == [] and op.writes() == []
+
+
+def test_program_build_print_parse_roundtrip():
+    inner = MatmulOp(
+        AccessAttr.get("psum", 0, Aff(0, (32,)), [(1, 32), (1, 8)]), W, S, zero_at=1, origin="mm"
+    )
+    program = ProgramOp(
+        "small",
+        1 << 16,
+        [
+            StreamOp("pe", [RepeatOp(2, [WaitOp("pe", 0, Aff(1, (1,))), RepeatOp(3, [inner])])]),
+            StreamOp("act", [ActOp("sigmoid", S, P, scale=0.5, bias=-1.0)]),
+            StreamOp("pool", [MemsetOp(S, float("-inf"))]),
+        ],
+    )
+    module = ModuleOp([program])
+    module.verify()
+    assert program.is_split
+    assert repeat_depth(inner) == 2
+    text = _text(module)
+    assert "accel.wait pe sem 0 >= 1 + 1 * i0" in text
+    assert "scale 0.5 bias -1.0" in text
+    assert "0xFF800000" in text
+    again = Parser(_ctx(), text).parse_module()
+    again.verify()
+    assert _text(again) == text
+    assert again.is_structurally_equivalent(module)
+
+
+def test_repeat_depth_verifier():
+    bad = DmaOp(0, AccessAttr.get("sbuf", 0, Aff(0, (0, 4)), [(1, 4)]), AccessAttr.get("sbuf", 0, 64, [(1, 4)]))
+    module = ModuleOp([ProgramOp("small", 64, [RepeatOp(2, [bad])])])
+    with pytest.raises(VerifyException, match="uses repeat index i1 but is nested in 1"):
+        module.verify()

@@ -1,0 +1,298 @@
+"""The binary codec: encode/decode of accel programs, repeat expansion, limits, objdump."""
+
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+from xdsl.context import Context
+from xdsl.dialects.builtin import Builtin, ModuleOp
+from xdsl.parser import Parser
+from xdsl.printer import Printer
+
+from tidal.dialects.accel import Accel, AccessAttr, Aff, DmaOp, ProgramOp, RepeatOp, StreamOp
+from tidal.passes.accel_split_streams import AccelSplitStreamsPass
+from tidal.sim import isa
+from tidal.targets.binary import EncodeError, decode, encode
+
+
+def parse(text: str) -> ModuleOp:
+    ctx = Context()
+    ctx.load_dialect(Builtin)
+    ctx.load_dialect(Accel)
+    module = Parser(ctx, text).parse_module()
+    module.verify()
+    return module
+
+
+def show(module: ModuleOp) -> str:
+    out = StringIO()
+    Printer(stream=out).print_op(module)
+    return out.getvalue()
+
+
+SBUF8 = "[[1, 32], [1, 8]]"
+
+PROGRAM = f"""
+accel.program "small" dram 65536 {{
+  accel.io input "x" at 0 : tensor<32x8xf32>
+  accel.io output "y" at 1024 : tensor<32x8xf32>
+  accel.const at 4096 dense<[[1.0, 2.0], [3.0, 4.0]]> : tensor<2x2xf32>
+  accel.stream pe {{
+    accel.repeat 3 {{
+      accel.matmul <psum 0, 0, {SBUF8}>, <sbuf 0, 64 + 128 * i0, [[1, 32], [1, 32]]>, <sbuf 0, 0 + 32 * i0, {SBUF8}> {{zero_at = 0 : i64, signal = 1 : i64, origin = "fc1"}}
+    }}
+  }}
+  accel.stream act {{
+    accel.wait act sem 1 >= 3
+    accel.act relu <sbuf 0, 1024, {SBUF8}>, <psum 0, 0, {SBUF8}> scale 0.5 bias <sbuf 0, 2048, [[1, 32], [1, 1]]> {{signal = 2 : i64, origin = "relu1"}}
+    accel.act exp <sbuf 0, 1024, {SBUF8}>, <sbuf 0, 1024, {SBUF8}> scale <sbuf 0, 2052, [[1, 32], [1, 1]]> bias -1.5
+  }}
+  accel.stream pool {{
+    accel.memset <sbuf 0, 3072, {SBUF8}>, 0xFF800000
+    accel.tensor_tensor max <sbuf 0, 3072, {SBUF8}>, <sbuf 0, 3072, {SBUF8}>, <sbuf 0, 1024, {SBUF8}>
+    accel.reduce add <sbuf 0, 4096, [[1, 32], [1, 1]]>, <sbuf 0, 3072, {SBUF8}> over 1 scale 0.125
+    accel.signal pool sem 3
+    accel.nop pool {{origin = "relu1"}}
+  }}
+  accel.stream dma0 {{
+    accel.repeat 3 {{
+      accel.dma 0 <dram 0 + 32 * i0, [[8, 32], [1, 8]]> -> <sbuf 0, 0 + 32 * i0, {SBUF8}> {{origin = "x"}}
+    }}
+    accel.wait dma0 sem 2 >= 1
+    accel.dma 0 <sbuf 0, 1024, {SBUF8}> -> <dram 1024, [[8, 32], [1, 8]]>
+  }}
+}}
+"""
+
+EXPANDED = f"""builtin.module {{
+  accel.program "small" dram 65536 {{
+    accel.io input "x" at 0 : tensor<32x8xf32>
+    accel.io output "y" at 1024 : tensor<32x8xf32>
+    accel.const at 4096 dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00]> : tensor<4xf32>
+    accel.stream pe {{
+      accel.matmul <psum 0, 0, {SBUF8}>, <sbuf 0, 64, [[1, 32], [1, 32]]>, <sbuf 0, 0, {SBUF8}> {{zero_at = -1 : i64, signal = 1 : i64, origin = "fc1"}}
+      accel.matmul <psum 0, 0, {SBUF8}>, <sbuf 0, 192, [[1, 32], [1, 32]]>, <sbuf 0, 32, {SBUF8}> {{signal = 1 : i64, origin = "fc1"}}
+      accel.matmul <psum 0, 0, {SBUF8}>, <sbuf 0, 320, [[1, 32], [1, 32]]>, <sbuf 0, 64, {SBUF8}> {{signal = 1 : i64, origin = "fc1"}}
+      accel.halt pe
+    }}
+    accel.stream act {{
+      accel.wait act sem 1 >= 3
+      accel.act relu <sbuf 0, 1024, {SBUF8}>, <psum 0, 0, {SBUF8}> scale 0.5 bias <sbuf 0, 2048, [[1, 32], [1, 1]]> {{signal = 2 : i64, origin = "relu1"}}
+      accel.act exp <sbuf 0, 1024, {SBUF8}>, <sbuf 0, 1024, {SBUF8}> scale <sbuf 0, 2052, [[1, 32], [1, 1]]> bias -1.5
+      accel.halt act
+    }}
+    accel.stream pool {{
+      accel.memset <sbuf 0, 3072, {SBUF8}>, 0xFF800000
+      accel.tensor_tensor max <sbuf 0, 3072, {SBUF8}>, <sbuf 0, 3072, {SBUF8}>, <sbuf 0, 1024, {SBUF8}>
+      accel.reduce add <sbuf 0, 4096, [[1, 32], [1, 1]]>, <sbuf 0, 3072, {SBUF8}> over 1 scale 0.125
+      accel.signal pool sem 3
+      accel.nop pool {{origin = "relu1"}}
+      accel.halt pool
+    }}
+    accel.stream dma0 {{
+      accel.dma 0 <dram 0, [[8, 32], [1, 8]]> -> <sbuf 0, 0, {SBUF8}> {{origin = "x"}}
+      accel.dma 0 <dram 32, [[8, 32], [1, 8]]> -> <sbuf 0, 32, {SBUF8}> {{origin = "x"}}
+      accel.dma 0 <dram 64, [[8, 32], [1, 8]]> -> <sbuf 0, 64, {SBUF8}> {{origin = "x"}}
+      accel.wait dma0 sem 2 >= 1
+      accel.dma 0 <sbuf 0, 1024, {SBUF8}> -> <dram 1024, [[8, 32], [1, 8]]>
+      accel.halt dma0
+    }}
+  }}
+}}"""
+
+
+def test_decode_prints_the_expanded_program():
+    assert show(decode(encode(parse(PROGRAM)))) == EXPANDED
+
+
+def test_reencoding_a_decoded_binary_is_byte_identical():
+    data = encode(parse(PROGRAM))
+    assert encode(decode(data)) == data
+
+
+def test_container_tables():
+    prog = isa.decode_container(encode(parse(PROGRAM)))
+    assert prog.chip == "small"
+    assert prog.debug == ["fc1", "relu1", "x"]
+    assert prog.meta == {"dram_bytes": 65536, "program": "main"}
+    assert prog.inputs == [{"name": "x", "addr": 0, "shape": [32, 8], "dtype": "float32"}]
+    assert prog.outputs == [{"name": "y", "addr": 1024, "shape": [32, 8], "dtype": "float32"}]
+    ((addr, raw),) = prog.consts
+    assert addr == 4096
+    assert raw.view(np.float32).tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert sorted(prog.streams) == [isa.Engine.PE, isa.Engine.ACT, isa.Engine.POOL, isa.Engine.DMA0]
+    for engine, recs in prog.streams.items():
+        assert recs[-1, isa.W_OPCODE] == isa.Opcode.HALT
+        assert (recs[:, isa.W_ENGINE] == engine).all()
+
+
+def test_repeat_of_three_expands_to_stepped_records():
+    prog = isa.decode_container(encode(parse(PROGRAM)))
+    pe = prog.streams[isa.Engine.PE]
+    assert len(pe) == 4  # 3 matmuls + HALT
+    mm = pe[:3]
+    assert (mm[:, isa.W_OPCODE] == isa.Opcode.MATMUL).all()
+    stationary = [isa.access_of(r, "stationary") for r in mm]
+    moving = [isa.access_of(r, "moving") for r in mm]
+    assert [a.offset for a in stationary] == [64, 192, 320]
+    assert [a.offset for a in moving] == [0, 32, 64]
+    assert all(a.dims == ((1, 32), (1, 32)) for a in stationary)
+    # zero_at = 0: only the instance with i0 == 0 starts a new accumulation.
+    starts = (mm[:, isa.W_FLAGS] & isa.FLAG_START) != 0
+    assert starts.tolist() == [True, False, False]
+    assert mm[:, isa.W_SIGNAL].tolist() == [1, 1, 1]
+    assert mm[:, isa.W_DEBUG].tolist() == [0, 0, 0]
+
+
+def _dma(src: AccessAttr, dst: AccessAttr) -> DmaOp:
+    return DmaOp(0, src, dst)
+
+
+def test_nested_expansion_matches_a_reference():
+    """Three nested repeats with steps on every level, against Aff.at per instance."""
+    counts = (2, 3, 4)
+    src_off = Aff(8, (4096, 512, 32))
+    dst_off = Aff(0, (0, 128, 4))
+    src = AccessAttr.get("dram", 0, src_off, [(8, 4), (1, 8)])
+    dst = AccessAttr.get("sbuf", Aff(0, (4,)), dst_off, [(1, 4), (1, 8)])
+    body: list = [_dma(src, dst)]
+    for c in reversed(counts):
+        body = [RepeatOp(c, body)]
+    module = ModuleOp([ProgramOp("small", 1 << 16, [StreamOp("dma0", body)])])
+    module.verify()
+    recs = isa.decode_container(encode(module)).streams[isa.Engine.DMA0][:-1]
+    expect = [
+        (dst.pstart.at(ix), src_off.at(ix), dst_off.at(ix))
+        for ix in np.ndindex(*counts)
+    ]
+    got = [
+        (isa.access_of(r, "dst").pstart, isa.access_of(r, "src").offset, isa.access_of(r, "dst").offset)
+        for r in recs
+    ]
+    assert got == expect
+
+
+def test_zero_at_inner_level_restarts_each_outer_iteration():
+    mm = (
+        '<psum 0, 0 + 32 * i0, [[1, 32], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 32]]>, '
+        '<sbuf 0, 0 + 32 * i1, [[1, 32], [1, 8]]> {zero_at = 1 : i64}'
+    )
+    text = f"""accel.program "small" dram 1024 {{
+      accel.stream pe {{
+        accel.repeat 2 {{ accel.repeat 3 {{ accel.matmul {mm} }} }}
+      }}
+    }}"""
+    recs = isa.decode_container(encode(parse(text))).streams[isa.Engine.PE][:-1]
+    starts = (recs[:, isa.W_FLAGS] & isa.FLAG_START) != 0
+    assert starts.tolist() == [True, False, False, True, False, False]
+
+
+def test_unsplit_program_is_rejected():
+    text = """accel.program "small" dram 1024 {
+      accel.nop pe
+    }"""
+    with pytest.raises(EncodeError, match="not split into streams; run accel-split-streams"):
+        encode(parse(text))
+
+
+def test_split_pass_output_encodes():
+    text = """accel.program "small" dram 1024 {
+      accel.nop pe
+      accel.nop dma1
+    }"""
+    module = parse(text)
+    AccelSplitStreamsPass().apply(Context(), module)
+    prog = isa.decode_container(encode(module))
+    assert sorted(prog.streams) == [isa.Engine.PE, isa.Engine.DMA0 + 1]
+
+
+def test_out_of_bounds_access_names_the_origin():
+    # The small chip has 64 KiB per SBUF partition: the third instance runs past it.
+    text = """accel.program "small" dram 65536 {
+      accel.stream dma0 {
+        accel.repeat 3 {
+          accel.dma 0 <dram 0, [[8, 32], [1, 8]]> -> <sbuf 0, 32768 + 16384 * i0, [[1, 32], [1, 8]]> {origin = "conv1"}
+        }
+      }
+    }"""
+    with pytest.raises(EncodeError, match=r"'conv1'.*record 2: dst bytes \[65536, 65568\)"):
+        encode(parse(text))
+
+
+def test_partition_and_dram_bounds():
+    too_many_parts = """accel.program "small" dram 65536 {
+      accel.stream pool { accel.memset <sbuf 16, 0, [[1, 32], [1, 8]]>, 0.0 {origin = "pad"} }
+    }"""
+    with pytest.raises(EncodeError, match=r"'pad'.*partitions \[16, 48\) exceed the 32 sbuf"):
+        encode(parse(too_many_parts))
+    past_dram = """accel.program "small" dram 1024 {
+      accel.stream dma0 {
+        accel.dma 0 <dram 1000, [[8, 4], [1, 8]]> -> <sbuf 0, 0, [[1, 4], [1, 8]]>
+      }
+    }"""
+    with pytest.raises(EncodeError, match="run past the program's 1024"):
+        encode(parse(past_dram))
+
+
+def test_chip_limits_name_the_instruction():
+    text = """accel.program "small" dram 65536 {
+      accel.stream pe {
+        accel.matmul <psum 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 0, [[1, 64], [1, 32]]>, <sbuf 0, 0, [[1, 64], [1, 8]]> {origin = "fc9"}
+      }
+    }"""
+    with pytest.raises(EncodeError, match=r"'fc9'.*chip 'small': matmul K = 64 exceeds pe_rows 32"):
+        encode(parse(text))
+    with pytest.raises(EncodeError, match="accel.stream dma5: chip 'small' has 2 dma queues"):
+        encode(parse('accel.program "small" dram 64 { accel.stream dma5 { accel.nop dma5 } }'))
+    sem = 'accel.program "small" dram 64 { accel.stream act { accel.signal act sem 40 } }'
+    with pytest.raises(EncodeError, match="semaphore 40 >= num_semaphores 32"):
+        encode(parse(sem))
+    with pytest.raises(EncodeError, match="unknown chip preset 'huge'"):
+        encode(parse('accel.program "huge" dram 64 { }'))
+
+
+def test_decode_rejects_an_unknown_opcode():
+    data = bytearray(encode(parse('accel.program "small" dram 64 { accel.stream pe { accel.nop pe } }')))
+    prog = isa.decode_container(bytes(data))
+    prog.streams[isa.Engine.PE][0, isa.W_OPCODE] = 99
+    with pytest.raises(isa.BinaryFormatError, match="stream pe, record 0"):
+        decode(isa.encode_container(prog))
+
+
+def _objdump(*args: str) -> subprocess.CompletedProcess[str]:
+    code = "import sys; from tidal.tools.tidal_objdump import main; sys.exit(main())"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_objdump_prints_a_binary(tmp_path: Path):
+    path = tmp_path / "p.tbin"
+    path.write_bytes(encode(parse(PROGRAM)))
+    run = _objdump(str(path))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.rstrip("\n") == EXPANDED
+
+
+def test_objdump_garbage_file_is_one_line_error(tmp_path: Path):
+    path = tmp_path / "bad.tbin"
+    path.write_bytes(b"this is not a tidal binary at all, just some text" * 3)
+    run = _objdump(str(path))
+    assert run.returncode == 1
+    assert run.stdout == ""
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("tidal-objdump: error: ")
+    assert "offset 0: bad magic" in lines[0]
+
+
+def test_objdump_truncated_file(tmp_path: Path):
+    path = tmp_path / "cut.tbin"
+    path.write_bytes(encode(parse(PROGRAM))[:200])
+    run = _objdump(str(path))
+    assert run.returncode == 1
+    assert len(run.stderr.splitlines()) == 1
+    assert "truncated" in run.stderr
