@@ -177,7 +177,7 @@ class AccessAttr(ParametrizedAttribute):
             StringAttr(space),
             AffAttr(Aff.of(pstart)),
             AffAttr(Aff.of(offset)),
-            ArrayAttr(ArrayAttr((IntAttr(s), IntAttr(c))) for s, c in dims),
+            ArrayAttr(ArrayAttr((IntAttr(int(s)), IntAttr(int(c)))) for s, c in dims),
         )
 
     @property
@@ -348,7 +348,7 @@ def repeat_depth(op: Operation) -> int:
 
 
 def _int(v: int) -> IntegerAttr:
-    return IntegerAttr(v, i64)
+    return IntegerAttr(int(v), i64)
 
 
 # ---------------------------------------------------------------------------
@@ -938,8 +938,8 @@ class ActOp(InstructionOp):
             "func": StringAttr(func),
             "dst": dst,
             "src": src,
-            "scale": None if scale_col or scale == 1.0 else FloatAttr(scale, 32),
-            "bias": None if bias_col or bias == 0.0 else FloatAttr(bias, 32),
+            "scale": None if scale_col or scale == 1.0 else FloatAttr(float(scale), 32),
+            "bias": None if bias_col or bias == 0.0 else FloatAttr(float(bias), 32),
             "scale_col": scale_col,
             "bias_col": bias_col,
         }
@@ -1110,7 +1110,7 @@ class ReduceOp(InstructionOp):
             "dst": dst,
             "src": src,
             "nreduce": _int(nreduce),
-            "scale": None if scale == 1.0 else FloatAttr(scale, 32),
+            "scale": None if scale == 1.0 else FloatAttr(float(scale), 32),
         }
         self._init(props, signal, origin)
 
@@ -1199,7 +1199,7 @@ class MemsetOp(InstructionOp):
         signal: int | None = None,
         origin: str | None = None,
     ):
-        self._init({"dst": dst, "value": FloatAttr(value, 32)}, signal, origin)
+        self._init({"dst": dst, "value": FloatAttr(float(value), 32)}, signal, origin)
 
     def engine_name(self) -> str:
         return "pool"

@@ -120,6 +120,61 @@ def make_cnn(seed: int = 0) -> onnx.ModelProto:
     )
 
 
+def make_resnet50_trunk(seed: int = 0, size: int = 224) -> onnx.ModelProto:
+    """A ResNet-50-sized network from the ops the spine supports: the real trunk
+    (7x7/2 stem, 3x3/2 max pool, bottleneck stages [3, 4, 6, 3] of widths 64..512
+    with projection shortcuts and residual Adds: 53 convolutions, 25.5M weights)
+    with BatchNorm folded into conv biases, and a head of 1x1 conv to 16 channels,
+    Flatten and Gemm to 1000 classes (no GlobalAveragePool yet). Used to check that
+    IR size grows with layers, not with instructions. Input "input", output "logits"."""
+    rng = np.random.default_rng(seed)
+    weights: dict[str, np.ndarray] = {}
+    nodes: list[onnx.NodeProto] = []
+
+    def conv(x: str, name: str, cin: int, cout: int, k: int, stride: int = 1, relu: bool = True) -> str:
+        weights[f"{name}.w"] = _he(rng, (cout, cin, k, k), cin * k * k)
+        weights[f"{name}.b"] = _bias(rng, cout, cin * k * k)
+        p = k // 2
+        nodes.append(helper.make_node(
+            "Conv", [x, f"{name}.w", f"{name}.b"], [name], name=name,
+            kernel_shape=[k, k], strides=[stride, stride], pads=[p, p, p, p],
+        ))
+        if not relu:
+            return name
+        nodes.append(helper.make_node("Relu", [name], [f"{name}.relu"], name=f"{name}.relu"))
+        return f"{name}.relu"
+
+    x = conv("input", "stem", 3, 64, 7, 2)
+    nodes.append(helper.make_node(
+        "MaxPool", [x], ["pool"], name="pool", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]
+    ))
+    x, cin = "pool", 64
+    for stage, (blocks, width) in enumerate(zip((3, 4, 6, 3), (64, 128, 256, 512)), start=1):
+        for block in range(blocks):
+            name = f"s{stage}b{block}"
+            stride = 2 if stage > 1 and block == 0 else 1
+            y = conv(x, f"{name}.c1", cin, width, 1)
+            y = conv(y, f"{name}.c2", width, width, 3, stride)
+            y = conv(y, f"{name}.c3", width, 4 * width, 1, relu=False)
+            short = conv(x, f"{name}.proj", cin, 4 * width, 1, stride, relu=False) if block == 0 else x
+            nodes.append(helper.make_node("Add", [y, short], [f"{name}.add"], name=f"{name}.add"))
+            nodes.append(helper.make_node("Relu", [f"{name}.add"], [f"{name}.out"], name=f"{name}.out"))
+            x, cin = f"{name}.out", 4 * width
+    x = conv(x, "head", cin, 16, 1)
+    nodes.append(helper.make_node("Flatten", [x], ["flat"], name="flat", axis=1))
+    side = size // 32
+    weights["fc.w"] = _he(rng, (1000, 16 * side * side), 16 * side * side)
+    weights["fc.b"] = _bias(rng, 1000, 16 * side * side)
+    nodes.append(helper.make_node("Gemm", ["flat", "fc.w", "fc.b"], ["logits"], name="fc", transB=1))
+    return _model(
+        "resnet50_trunk",
+        nodes,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 1000])],
+        weights,
+    )
+
+
 def make_inputs(model: onnx.ModelProto, seed: int = 0) -> dict[str, np.ndarray]:
     """Standard-normal float32 data for every graph input that is not an initializer."""
     rng = np.random.default_rng(seed)

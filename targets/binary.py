@@ -369,6 +369,10 @@ def _check_bounds(
                 offset % isa.ELEM_BYTES != 0,
                 lambda k: f"byte offset {offset[k]} is not a multiple of {isa.ELEM_BYTES}",
             )
+            fail(
+                (strides < 0).any(1),
+                lambda k: f"has a negative stride in {acc[k, 3::2].tolist()}",
+            )
             fail(lo < 0, lambda k: f"starts at byte {lo[k]}, below 0")
             fail(
                 dram & (hi > dram_bytes),

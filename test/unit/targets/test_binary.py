@@ -296,3 +296,11 @@ def test_objdump_truncated_file(tmp_path: Path):
     assert run.returncode == 1
     assert len(run.stderr.splitlines()) == 1
     assert "truncated" in run.stderr
+
+
+def test_negative_strides_are_rejected():
+    text = """accel.program "small" dram 1024 {
+      accel.stream pool { accel.memset <sbuf 0, 64, [[1, 4], [-1, 8]]>, 0.0 {origin = "rev"} }
+    }"""
+    with pytest.raises(EncodeError, match=r"'rev'.*dst has a negative stride"):
+        encode(parse(text))

@@ -1,0 +1,650 @@
+"""Per-operator numerics end to end: a one-op (or tiny) ONNX model is compiled for a
+chip preset, run on the hardware model through `run_model`, and compared with
+onnxruntime.
+
+Shapes are chosen to exercise the compiler's tiling on the 'small' chip (32x32 PE
+array, 32 partitions): channel counts of 48 and 96, contraction sizes above 32, odd
+spatial sizes. A few cases also run on 'default' (128x128).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from tidal.tools.tidal_run import run_model
+
+OPSET = 13
+
+
+# ------------------------------------------------------------------------- helpers
+
+
+def assert_close(got: np.ndarray, ref: np.ndarray, rel: float = 1e-3) -> None:
+    """max|got - ref| <= rel * max|ref|, with equal shapes and a float32 result."""
+    got = np.asarray(got)
+    ref = np.asarray(ref)
+    assert got.shape == ref.shape, f"shape {got.shape} != reference {ref.shape}"
+    assert got.dtype == np.float32, f"dtype {got.dtype}"
+    assert np.all(np.isfinite(got)), "non-finite values in the result"
+    err = float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64))))
+    scale = float(np.max(np.abs(ref)))
+    assert err <= rel * scale, f"max|err| {err:.3g} > {rel} * max|ref| {scale:.3g}"
+
+
+def weight(rng: np.random.Generator, shape: Sequence[int], fan_in: int) -> np.ndarray:
+    return (rng.standard_normal(tuple(shape)) * np.sqrt(2.0 / fan_in)).astype(
+        np.float32
+    )
+
+
+def build(
+    nodes: list[onnx.NodeProto],
+    inputs: dict[str, Sequence[int]],
+    outputs: Sequence[str],
+    weights: dict[str, np.ndarray] | None = None,
+    opset: int = OPSET,
+) -> onnx.ModelProto:
+    """A checked model; the graph outputs' shapes come from ONNX shape inference."""
+    initializers = [numpy_helper.from_array(a, n) for n, a in (weights or {}).items()]
+    graph = helper.make_graph(
+        nodes,
+        "test",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in inputs.items()],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in outputs],
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    known = {v.name: v for v in [*inferred.graph.value_info, *inferred.graph.output]}
+    del model.graph.output[:]
+    for name in outputs:
+        dims = [d.dim_value for d in known[name].type.tensor_type.shape.dim]
+        assert dims and all(d > 0 for d in dims), (name, dims)
+        model.graph.output.append(
+            helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
+        )
+    onnx.checker.check_model(model)
+    return model
+
+
+def random_inputs(
+    model: onnx.ModelProto, seed: int = 1, scale: float = 1.0
+) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    consts = {t.name for t in model.graph.initializer}
+    return {
+        v.name: (
+            rng.standard_normal(
+                tuple(d.dim_value for d in v.type.tensor_type.shape.dim)
+            )
+            * scale
+        ).astype(np.float32)
+        for v in model.graph.input
+        if v.name not in consts
+    }
+
+
+def check(
+    model: onnx.ModelProto,
+    tmp_path: Path,
+    chip: str = "small",
+    inputs: dict[str, np.ndarray] | None = None,
+    computes: bool = True,
+) -> dict[str, np.ndarray]:
+    """Run `model` on `chip` and on onnxruntime; compare every output. A model
+    that `computes` must take some cycles (a pure view may take none)."""
+    path = tmp_path / "model.onnx"
+    onnx.save(model, path)
+    if inputs is None:
+        inputs = random_inputs(model)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in model.graph.output]
+    refs = dict(zip(names, session.run(names, inputs), strict=True))
+    outputs, stats = run_model(str(path), inputs, chip)
+    assert sorted(outputs) == sorted(names)
+    for name in names:
+        assert_close(outputs[name], refs[name])
+    assert stats["cycles"] > 0 if computes else stats["cycles"] >= 0
+    return outputs
+
+
+# ---------------------------------------------------------------------------- Conv
+
+# (id, N, C, H, W, Cout, kernel, strides, pads (t, l, b, r), dilations, group, bias)
+CONV_CASES = [
+    ("1x1-c48-odd", 1, 48, 7, 9, 40, 1, 1, (0, 0, 0, 0), 1, 1, True),
+    ("1x1-s2-nobias", 1, 16, 9, 7, 8, 1, 2, (0, 0, 0, 0), 1, 1, False),
+    ("3x3-c3-p1", 1, 3, 7, 9, 8, 3, 1, (1, 1, 1, 1), 1, 1, True),
+    ("3x3-p0-nobias", 1, 8, 9, 7, 12, 3, 1, (0, 0, 0, 0), 1, 1, False),
+    ("3x3-s2-asym", 1, 8, 9, 11, 16, 3, 2, (0, 1, 1, 2), 1, 1, True),
+    ("3x3-c48-tiled", 1, 48, 7, 9, 48, 3, 1, (1, 1, 1, 1), 1, 1, True),
+    ("3x3-c96-s2", 1, 96, 9, 7, 96, 3, 2, (1, 1, 1, 1), 1, 1, False),
+    ("3x3-batch2", 2, 8, 7, 9, 16, 3, 1, (1, 0, 2, 1), 1, 1, True),
+    ("3x3-dil2-p2", 1, 8, 11, 9, 8, 3, 1, (2, 2, 2, 2), 2, 1, True),
+    ("3x3-dil2-s2-asym", 1, 4, 13, 11, 6, 3, 2, (1, 2, 0, 1), 2, 1, False),
+    ("5x5-p2", 1, 6, 9, 7, 10, 5, 1, (2, 2, 2, 2), 1, 1, True),
+    ("5x5-s2-asym", 1, 4, 11, 13, 8, 5, 2, (2, 1, 1, 2), 1, 1, True),
+    ("5x5-c48-p0", 1, 48, 9, 9, 36, 5, 1, (0, 0, 0, 0), 1, 1, False),
+    ("group2", 1, 8, 7, 9, 12, 3, 1, (1, 1, 1, 1), 1, 2, True),
+    ("group4-c48", 1, 48, 7, 9, 48, 3, 1, (1, 1, 1, 1), 1, 4, True),
+    ("group4-s2-nobias", 1, 16, 9, 7, 8, 3, 2, (1, 0, 0, 1), 1, 4, False),
+    ("group2-1x1-c96", 1, 96, 5, 7, 64, 1, 1, (0, 0, 0, 0), 1, 2, True),
+    ("depthwise-c48", 1, 48, 7, 9, 48, 3, 1, (1, 1, 1, 1), 1, 48, True),
+    ("depthwise-c96-s2", 1, 96, 9, 7, 96, 3, 2, (1, 1, 1, 1), 1, 96, False),
+    ("depthwise-mult2", 1, 8, 7, 9, 16, 3, 1, (1, 1, 1, 1), 1, 8, True),
+    ("depthwise-5x5-dil2", 1, 16, 11, 9, 16, 5, 1, (4, 4, 4, 4), 2, 16, True),
+    ("depthwise-c33-edge", 1, 33, 5, 5, 33, 3, 1, (1, 1, 1, 1), 1, 33, True),
+    ("group3-c33", 1, 33, 5, 5, 66, 3, 1, (1, 1, 1, 1), 1, 3, True),
+    ("stride3", 1, 5, 11, 13, 7, 3, 3, (1, 1, 1, 1), 1, 1, True),
+    ("kernel-covers-input", 1, 4, 2, 2, 4, 3, 1, (1, 1, 1, 1), 1, 1, True),
+    ("1x1-output", 1, 8, 3, 3, 8, 3, 1, (0, 0, 0, 0), 1, 1, True),
+]
+
+
+def conv_model(
+    n, c, h, w, cout, k, stride, pads, dilation, group, bias, seed=0
+) -> onnx.ModelProto:
+    rng = np.random.default_rng(seed)
+    fan_in = (c // group) * k * k
+    weights = {"w": weight(rng, (cout, c // group, k, k), fan_in)}
+    names = ["x", "w"]
+    if bias:
+        weights["b"] = rng.uniform(-0.5, 0.5, cout).astype(np.float32)
+        names.append("b")
+    node = helper.make_node(
+        "Conv",
+        names,
+        ["y"],
+        kernel_shape=[k, k],
+        strides=[stride, stride],
+        pads=list(pads),
+        dilations=[dilation, dilation],
+        group=group,
+    )
+    return build([node], {"x": (n, c, h, w)}, ["y"], weights)
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=[c[0] for c in CONV_CASES])
+def test_conv(case, tmp_path):
+    check(conv_model(*case[1:]), tmp_path)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CONV_CASES if c[0] in ("3x3-c96-s2", "group4-c48", "5x5-s2-asym", "depthwise-c48")],
+    ids=lambda c: c[0],
+)
+def test_conv_default_chip(case, tmp_path):
+    check(conv_model(*case[1:]), tmp_path, chip="default")
+
+
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER", "VALID"])
+def test_conv_auto_pad(auto_pad, tmp_path):
+    rng = np.random.default_rng(3)
+    node = helper.make_node(
+        "Conv", ["x", "w"], ["y"], kernel_shape=[3, 3], strides=[2, 2], auto_pad=auto_pad
+    )
+    model = build([node], {"x": (1, 4, 8, 9)}, ["y"], {"w": weight(rng, (6, 4, 3, 3), 36)})
+    check(model, tmp_path)
+
+
+# ------------------------------------------------------------------------- MaxPool
+
+# (id, shape, kernel, strides, pads)
+POOL_CASES = [
+    ("2x2-s2", (1, 8, 8, 10), 2, 2, (0, 0, 0, 0)),
+    ("2x2-s2-odd-c48", (1, 48, 7, 9), 2, 2, (0, 0, 0, 0)),
+    ("3x3-s2-p1", (1, 8, 9, 7), 3, 2, (1, 1, 1, 1)),
+    ("3x3-s2-p1-c96", (2, 96, 7, 9), 3, 2, (1, 1, 1, 1)),
+    ("3x3-s1", (1, 8, 7, 9), 3, 1, (0, 0, 0, 0)),
+    ("3x3-s1-asym", (1, 40, 7, 9), 3, 1, (1, 0, 0, 1)),
+]
+
+
+def maxpool_model(shape, k, stride, pads) -> onnx.ModelProto:
+    node = helper.make_node(
+        "MaxPool",
+        ["x"],
+        ["y"],
+        kernel_shape=[k, k],
+        strides=[stride, stride],
+        pads=list(pads),
+    )
+    return build([node], {"x": shape}, ["y"])
+
+
+@pytest.mark.parametrize("case", POOL_CASES, ids=[c[0] for c in POOL_CASES])
+def test_maxpool(case, tmp_path):
+    check(maxpool_model(*case[1:]), tmp_path)
+
+
+def test_maxpool_rectangular(tmp_path):
+    node = helper.make_node(
+        "MaxPool", ["x"], ["y"], kernel_shape=[1, 3], strides=[1, 2], pads=[0, 1, 0, 1]
+    )
+    check(build([node], {"x": (1, 40, 4, 9)}, ["y"]), tmp_path)
+
+
+def test_conv_rectangular_kernel(tmp_path):
+    rng = np.random.default_rng(10)
+    node = helper.make_node(
+        "Conv",
+        ["x", "w"],
+        ["y"],
+        kernel_shape=[1, 5],
+        strides=[2, 1],
+        pads=[0, 2, 1, 0],
+        dilations=[2, 1],
+    )
+    model = build([node], {"x": (1, 4, 9, 8)}, ["y"], {"w": weight(rng, (6, 4, 1, 5), 20)})
+    check(model, tmp_path)
+
+
+def test_maxpool_all_negative_with_padding(tmp_path):
+    """Padding must act as -inf, not 0: all inputs negative."""
+    model = maxpool_model((1, 8, 7, 9), 3, 2, (1, 1, 1, 1))
+    x = -np.abs(random_inputs(model)["x"]) - 1.0
+    out = check(model, tmp_path, inputs={"x": x})
+    assert np.all(out["y"] < 0)
+
+
+def test_maxpool_default_chip(tmp_path):
+    check(maxpool_model((2, 96, 7, 9), 3, 2, (1, 1, 1, 1)), tmp_path, chip="default")
+
+
+# ---------------------------------------------------------------------------- Gemm
+
+
+def gemm_model(
+    m: int,
+    k: int,
+    n: int,
+    trans_a: int = 0,
+    trans_b: int = 0,
+    alpha: float = 1.0,
+    beta: float = 1.0,
+    c_shape: Sequence[int] | None = (-1,),
+    seed: int = 0,
+) -> onnx.ModelProto:
+    """Y = alpha * A' @ B' + beta * C with A an input, B and C initializers.
+    c_shape (-1,) means [N]; None means no C."""
+    rng = np.random.default_rng(seed)
+    b_shape = (n, k) if trans_b else (k, n)
+    weights = {"b": weight(rng, b_shape, k)}
+    names = ["a", "b"]
+    if c_shape is not None:
+        shape = tuple(n if d == -1 else d for d in c_shape)
+        weights["c"] = rng.uniform(-1, 1, shape).astype(np.float32)
+        names.append("c")
+    node = helper.make_node(
+        "Gemm", names, ["y"], alpha=alpha, beta=beta, transA=trans_a, transB=trans_b
+    )
+    a_shape = (k, m) if trans_a else (m, k)
+    return build([node], {"a": a_shape}, ["y"], weights)
+
+
+GEMM_CASES = [
+    # (id, M, K, N, transA, transB, alpha, beta, C shape)
+    ("mlp-fc1", 8, 784, 512, 0, 1, 1.0, 1.0, (-1,)),
+    ("mlp-fc1-noT", 8, 784, 512, 0, 0, 1.0, 1.0, (-1,)),
+    ("small-noT", 5, 33, 7, 0, 0, 1.0, 1.0, (-1,)),
+    ("small-tB", 5, 33, 7, 0, 1, 1.0, 1.0, (-1,)),
+    ("small-tA", 5, 33, 7, 1, 0, 1.0, 1.0, (-1,)),
+    ("small-tAtB", 5, 33, 7, 1, 1, 1.0, 1.0, (-1,)),
+    ("alpha-beta", 5, 33, 7, 0, 0, 0.5, 2.0, (-1,)),
+    ("alpha-beta-tAtB", 5, 33, 7, 1, 1, -1.5, 0.25, (-1,)),
+    ("C-MxN", 5, 33, 7, 0, 1, 1.0, 1.0, (5, 7)),
+    ("C-MxN-beta", 5, 33, 7, 1, 0, 0.75, -2.0, (5, 7)),
+    ("C-Mx1", 5, 33, 7, 0, 0, 1.0, 1.0, (5, 1)),
+    ("C-Mx1-beta", 5, 33, 7, 0, 1, 2.0, 3.0, (5, 1)),
+    ("C-scalar", 5, 33, 7, 0, 0, 1.0, 1.0, (1,)),
+    ("C-scalar-beta", 5, 33, 7, 1, 1, 1.0, -0.5, (1,)),
+    ("C-1xN", 5, 33, 7, 0, 0, 1.0, 1.0, (1, 7)),
+    ("no-C", 5, 33, 7, 0, 1, 1.0, 1.0, None),
+    ("no-C-alpha", 5, 33, 7, 1, 0, 3.0, 1.0, None),
+    ("tiled-M40-N70", 40, 100, 70, 0, 0, 1.0, 1.0, (-1,)),
+    ("tiled-tA-M40", 40, 100, 70, 1, 1, 0.5, 0.5, (40, 70)),
+    ("tiled-C-Mx1", 40, 65, 33, 0, 1, 1.0, 1.0, (40, 1)),
+    ("C-1x1", 5, 33, 7, 0, 0, 1.0, 2.0, (1, 1)),
+    ("beta0", 5, 33, 7, 0, 0, 1.0, 0.0, (5, 7)),
+    ("N600-over-one-bank", 8, 64, 600, 0, 1, 1.0, 1.0, (-1,)),
+]
+
+
+@pytest.mark.parametrize("case", GEMM_CASES, ids=[c[0] for c in GEMM_CASES])
+def test_gemm(case, tmp_path):
+    check(gemm_model(*case[1:]), tmp_path)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in GEMM_CASES if c[0] in ("mlp-fc1", "alpha-beta-tAtB", "C-Mx1", "tiled-tA-M40")],
+    ids=lambda c: c[0],
+)
+def test_gemm_default_chip(case, tmp_path):
+    check(gemm_model(*case[1:]), tmp_path, chip="default")
+
+
+def test_gemm_both_operands_are_inputs(tmp_path):
+    """B (and C) as runtime inputs rather than initializers."""
+    node = helper.make_node("Gemm", ["a", "b", "c"], ["y"], transB=1, alpha=0.5)
+    model = build([node], {"a": (6, 40), "b": (9, 40), "c": (9,)}, ["y"])
+    check(model, tmp_path)
+
+
+# -------------------------------------------------------------------------- MatMul
+
+
+@pytest.mark.parametrize(
+    "m,k,n", [(5, 33, 7), (8, 784, 10), (40, 100, 70), (1, 1, 1), (33, 1, 65)]
+)
+def test_matmul_constant_rhs(m, k, n, tmp_path):
+    rng = np.random.default_rng(0)
+    node = helper.make_node("MatMul", ["a", "b"], ["y"])
+    model = build([node], {"a": (m, k)}, ["y"], {"b": weight(rng, (k, n), k)})
+    check(model, tmp_path)
+
+
+@pytest.mark.parametrize("m,k,n", [(5, 33, 7), (40, 70, 36)])
+def test_matmul_both_inputs(m, k, n, tmp_path):
+    node = helper.make_node("MatMul", ["a", "b"], ["y"])
+    check(build([node], {"a": (m, k), "b": (k, n)}, ["y"]), tmp_path)
+
+
+def test_matmul_constant_lhs(tmp_path):
+    rng = np.random.default_rng(0)
+    node = helper.make_node("MatMul", ["a", "b"], ["y"])
+    model = build([node], {"b": (33, 7)}, ["y"], {"a": weight(rng, (40, 33), 33)})
+    check(model, tmp_path)
+
+
+def test_matmul_default_chip(tmp_path):
+    node = helper.make_node("MatMul", ["a", "b"], ["y"])
+    check(build([node], {"a": (40, 200), "b": (200, 150)}, ["y"]), tmp_path, "default")
+
+
+# ---------------------------------------------------------------------------- Relu
+
+
+@pytest.mark.parametrize(
+    "shape", [(2, 3, 4, 5), (40, 70), (1, 48, 7, 9), (7,), (1, 1)], ids=str
+)
+def test_relu(shape, tmp_path):
+    node = helper.make_node("Relu", ["x"], ["y"])
+    check(build([node], {"x": shape}, ["y"]), tmp_path)
+
+
+# ----------------------------------------------------------------------- Add / Mul
+
+BROADCASTS = [
+    ("same-4d", (2, 3, 4, 5), (2, 3, 4, 5)),
+    ("same-2d-tiled", (40, 70), (40, 70)),
+    ("trailing-vector", (2, 3, 4, 5), (5,)),
+    ("channel", (2, 3, 4, 5), (3, 1, 1)),
+    ("outer", (4, 1), (1, 6)),
+    ("scalar-like", (2, 3, 4, 5), (1,)),
+    ("vector-first", (5,), (2, 3, 4, 5)),
+    ("nchw-bias", (1, 48, 7, 9), (1, 48, 1, 1)),
+    ("row-col", (40, 1), (40, 70)),
+]
+
+
+@pytest.mark.parametrize("op", ["Add", "Mul"])
+@pytest.mark.parametrize("case", BROADCASTS, ids=[c[0] for c in BROADCASTS])
+def test_binary_both_inputs(op, case, tmp_path):
+    _, a, b = case
+    node = helper.make_node(op, ["a", "b"], ["y"])
+    check(build([node], {"a": a, "b": b}, ["y"]), tmp_path)
+
+
+@pytest.mark.parametrize("op", ["Add", "Mul"])
+@pytest.mark.parametrize(
+    "case",
+    [c for c in BROADCASTS if c[0] in ("trailing-vector", "channel", "outer", "scalar-like")],
+    ids=lambda c: c[0],
+)
+def test_binary_constant_rhs(op, case, tmp_path):
+    _, a, b = case
+    rng = np.random.default_rng(5)
+    node = helper.make_node(op, ["a", "b"], ["y"])
+    const = rng.standard_normal(b).astype(np.float32)
+    check(build([node], {"a": a}, ["y"], {"b": const}), tmp_path)
+
+
+def test_binary_same_input_twice(tmp_path):
+    nodes = [
+        helper.make_node("Mul", ["x", "x"], ["sq"]),
+        helper.make_node("Add", ["sq", "x"], ["y"]),
+    ]
+    check(build(nodes, {"x": (3, 50)}, ["y"]), tmp_path)
+
+
+@pytest.mark.parametrize("op", ["Add", "Mul"])
+def test_binary_default_chip(op, tmp_path):
+    node = helper.make_node(op, ["a", "b"], ["y"])
+    model = build([node], {"a": (2, 3, 4, 5), "b": (3, 1, 1)}, ["y"])
+    check(model, tmp_path, chip="default")
+
+
+# ------------------------------------------------------------------------- Softmax
+
+SOFTMAX_CASES = [
+    ("2d-last", (8, 10), -1),
+    ("2d-last-wide", (5, 700), -1),
+    ("2d-tall", (40, 12), 1),
+    ("3d-last", (2, 3, 40), -1),
+    ("3d-axis1", (2, 3, 40), 1),
+    ("3d-axis1-tall", (2, 48, 5), 1),
+    ("3d-axis0", (3, 4, 5), 0),
+    ("4d-axis1", (1, 8, 3, 5), 1),
+]
+
+
+@pytest.mark.parametrize("case", SOFTMAX_CASES, ids=[c[0] for c in SOFTMAX_CASES])
+def test_softmax(case, tmp_path):
+    _, shape, axis = case
+    node = helper.make_node("Softmax", ["x"], ["y"], axis=axis)
+    out = check(build([node], {"x": shape}, ["y"]), tmp_path)
+    np.testing.assert_allclose(out["y"].sum(axis=axis), 1.0, rtol=1e-4)
+
+
+def test_softmax_large_logits_are_stable(tmp_path):
+    """Inputs around +-500 overflow exp() unless the row max is subtracted."""
+    node = helper.make_node("Softmax", ["x"], ["y"], axis=-1)
+    model = build([node], {"x": (4, 20)}, ["y"])
+    x = random_inputs(model, scale=300.0)
+    check(model, tmp_path, inputs=x)
+
+
+@pytest.mark.parametrize("chip", ["small", "default"])
+def test_softmax_default_and_small(chip, tmp_path):
+    node = helper.make_node("Softmax", ["x"], ["y"], axis=1)
+    check(build([node], {"x": (2, 40, 6)}, ["y"]), tmp_path, chip=chip)
+
+
+# -------------------------------------------------------------- Reshape / Flatten
+
+
+def _int64(values: Sequence[int]) -> np.ndarray:
+    return np.array(values, dtype=np.int64)
+
+
+def test_conv_flatten_gemm(tmp_path):
+    rng = np.random.default_rng(0)
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "cb"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Flatten", ["c"], ["f"], axis=1),
+        helper.make_node("Gemm", ["f", "fw", "fb"], ["y"], transB=1),
+    ]
+    weights = {
+        "w": weight(rng, (6, 3, 3, 3), 27),
+        "cb": rng.uniform(-0.3, 0.3, 6).astype(np.float32),
+        "fw": weight(rng, (10, 6 * 7 * 9), 6 * 7 * 9),
+        "fb": rng.uniform(-0.3, 0.3, 10).astype(np.float32),
+    }
+    check(build(nodes, {"x": (1, 3, 7, 9)}, ["y"], weights), tmp_path)
+
+
+def test_conv_reshape_gemm_batch2(tmp_path):
+    rng = np.random.default_rng(1)
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[3, 3], strides=[2, 2]),
+        helper.make_node("Reshape", ["c", "shape"], ["r"]),
+        helper.make_node("Gemm", ["r", "fw"], ["y"]),
+    ]
+    # x [2, 4, 9, 7] -> c [2, 8, 4, 3] -> r [2, 96] -> y [2, 5]
+    weights = {
+        "w": weight(rng, (8, 4, 3, 3), 36),
+        "shape": _int64([2, -1]),
+        "fw": weight(rng, (96, 5), 96),
+    }
+    check(build(nodes, {"x": (2, 4, 9, 7)}, ["y"], weights), tmp_path)
+
+
+def test_gemm_reshape_softmax(tmp_path):
+    rng = np.random.default_rng(2)
+    nodes = [
+        helper.make_node("Gemm", ["x", "w", "b"], ["g"]),
+        helper.make_node("Reshape", ["g", "shape"], ["r"]),
+        helper.make_node("Softmax", ["r"], ["y"], axis=-1),
+    ]
+    weights = {
+        "w": weight(rng, (20, 48), 20),
+        "b": rng.uniform(-1, 1, 48).astype(np.float32),
+        "shape": _int64([0, 4, 12]),
+    }
+    check(build(nodes, {"x": (6, 20)}, ["y"], weights), tmp_path)
+
+
+def test_reshape_then_relu_output_shape(tmp_path):
+    nodes = [
+        helper.make_node("Reshape", ["x", "shape"], ["r"]),
+        helper.make_node("Relu", ["r"], ["y"]),
+    ]
+    model = build(nodes, {"x": (2, 3, 4, 5)}, ["y"], {"shape": _int64([6, -1])})
+    out = check(model, tmp_path)
+    assert out["y"].shape == (6, 20)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, 3, -1])
+def test_flatten_axes(axis, tmp_path):
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"]),
+        helper.make_node("Flatten", ["r"], ["y"], axis=axis),
+    ]
+    check(build(nodes, {"x": (2, 3, 4, 5)}, ["y"]), tmp_path)
+
+
+@pytest.mark.parametrize("op", ["Flatten", "Identity"])
+def test_view_of_an_input_is_the_graph_output(op, tmp_path):
+    """No arithmetic at all: the program may alias the output to the input."""
+    node = helper.make_node(op, ["x"], ["y"], **({"axis": 1} if op == "Flatten" else {}))
+    out = check(build([node], {"x": (2, 3, 4, 5)}, ["y"]), tmp_path, computes=False)
+    assert out["y"].shape == ((2, 60) if op == "Flatten" else (2, 3, 4, 5))
+
+
+def test_wide_conv_pool_flatten_gemm(tmp_path):
+    """48 channels split over partitions on 'small': Flatten must still read them in
+    NCHW order."""
+    rng = np.random.default_rng(7)
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("MaxPool", ["c"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Flatten", ["p"], ["f"]),
+        helper.make_node("Gemm", ["f", "fw"], ["y"], transB=1),
+    ]
+    weights = {"w": weight(rng, (48, 3, 3, 3), 27), "fw": weight(rng, (10, 48 * 5 * 7), 48 * 35)}
+    check(build(nodes, {"x": (1, 3, 10, 14)}, ["y"], weights), tmp_path)
+
+
+def test_gemm_reshape_conv(tmp_path):
+    """A 2-D result reshaped to NCHW (40 channels) and convolved."""
+    rng = np.random.default_rng(8)
+    nodes = [
+        helper.make_node("Gemm", ["x", "w"], ["g"]),
+        helper.make_node("Reshape", ["g", "shape"], ["r"]),
+        helper.make_node("Conv", ["r", "cw"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+    ]
+    weights = {
+        "w": weight(rng, (20, 40 * 3 * 3), 20),
+        "shape": _int64([2, 40, 3, 3]),
+        "cw": weight(rng, (36, 40, 3, 3), 360),
+    }
+    check(build(nodes, {"x": (2, 20)}, ["y"], weights), tmp_path)
+
+
+@pytest.mark.parametrize("axis", [1, -1])
+def test_conv_reshape_softmax(axis, tmp_path):
+    """[1, 40, 5, 7] -> [1, 40, 35] -> Softmax over channels or over positions."""
+    rng = np.random.default_rng(9)
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[1, 1]),
+        helper.make_node("Reshape", ["c", "shape"], ["r"]),
+        helper.make_node("Softmax", ["r"], ["y"], axis=axis),
+    ]
+    weights = {"w": weight(rng, (40, 8, 1, 1), 8), "shape": _int64([1, 40, 35])}
+    check(build(nodes, {"x": (1, 8, 5, 7)}, ["y"], weights), tmp_path)
+
+
+# -------------------------------------------------------------------------- chains
+
+
+def chain_model(seed: int = 0) -> onnx.ModelProto:
+    """Conv -> Relu -> MaxPool -> Conv (+ Relu), 48 channels so 'small' tiles them."""
+    rng = np.random.default_rng(seed)
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["p1", "w2", "b2"], ["c2"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c2"], ["y"]),
+    ]
+    weights = {
+        "w1": weight(rng, (48, 3, 3, 3), 27),
+        "b1": rng.uniform(-0.2, 0.2, 48).astype(np.float32),
+        "w2": weight(rng, (40, 48, 3, 3), 48 * 9),
+        "b2": rng.uniform(-0.1, 0.1, 40).astype(np.float32),
+    }
+    return build(nodes, {"x": (1, 3, 13, 11)}, ["y"], weights)
+
+
+@pytest.mark.parametrize("chip", ["small", "default"])
+def test_conv_relu_maxpool_conv(chip, tmp_path):
+    check(chain_model(), tmp_path, chip=chip)
+
+
+def test_two_outputs_and_intermediate_output(tmp_path):
+    """An intermediate value that is also a graph output, plus a residual Add."""
+    rng = np.random.default_rng(4)
+    nodes = [
+        helper.make_node("Gemm", ["x", "w1"], ["h"], transB=1),
+        helper.make_node("Relu", ["h"], ["r"]),
+        helper.make_node("Add", ["r", "x"], ["res"]),
+        helper.make_node("MatMul", ["res", "w2"], ["y"]),
+    ]
+    weights = {"w1": weight(rng, (36, 36), 36), "w2": weight(rng, (36, 10), 36)}
+    check(build(nodes, {"x": (5, 36)}, ["h", "y"], weights), tmp_path)
+
+
+def test_depthwise_separable_block(tmp_path):
+    """Depthwise 3x3 -> Relu -> pointwise 1x1 -> Relu, 48 -> 64 channels."""
+    rng = np.random.default_rng(6)
+    nodes = [
+        helper.make_node("Conv", ["x", "dw"], ["d"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=48),
+        helper.make_node("Relu", ["d"], ["dr"]),
+        helper.make_node("Conv", ["dr", "pw", "pb"], ["p"], kernel_shape=[1, 1]),
+        helper.make_node("Relu", ["p"], ["y"]),
+    ]
+    weights = {
+        "dw": weight(rng, (48, 1, 3, 3), 9),
+        "pw": weight(rng, (64, 48, 1, 1), 48),
+        "pb": rng.uniform(-0.1, 0.1, 64).astype(np.float32),
+    }
+    check(build(nodes, {"x": (1, 48, 7, 9)}, ["y"], weights), tmp_path)
