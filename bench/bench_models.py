@@ -75,9 +75,9 @@ def bench(name: str, chip: str, repeat: int) -> dict[str, object]:
         "instructions": instructions,
         "cycles": stats["cycles"],
         "PE util": f"{100 * stats['pe_utilization']:.2f}%",
-        "sim s": f"{sim_s:.3f}",
+        "sim ms": f"{1e3 * sim_s:.1f}",
         "instr/s": f"{instructions / sim_s:,.0f}",
-        "onnxruntime s": f"{ort_s:.4f}",
+        "onnxruntime ms": f"{1e3 * ort_s:.3f}",
         "sim/ort": f"{sim_s / ort_s:.1f}x",
         "max rel err": f"{err:.1e}",
     }

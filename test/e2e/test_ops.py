@@ -17,7 +17,6 @@ import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-
 from tidal.tools.tidal_run import run_model
 
 OPSET = 13
@@ -56,7 +55,10 @@ def build(
     graph = helper.make_graph(
         nodes,
         "test",
-        [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in inputs.items()],
+        [
+            helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s))
+            for n, s in inputs.items()
+        ],
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in outputs],
         initializers,
     )
@@ -91,15 +93,16 @@ def random_inputs(
     }
 
 
-def check(
+def run_and_compare(
     model: onnx.ModelProto,
     tmp_path: Path,
     chip: str = "small",
     inputs: dict[str, np.ndarray] | None = None,
     computes: bool = True,
-) -> dict[str, np.ndarray]:
-    """Run `model` on `chip` and on onnxruntime; compare every output. A model
-    that `computes` must take some cycles (a pure view may take none)."""
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Run `model` on `chip` and on onnxruntime; compare every output; return the
+    outputs and the stats. A model that `computes` must take some cycles (a pure
+    view may take none)."""
     path = tmp_path / "model.onnx"
     onnx.save(model, path)
     if inputs is None:
@@ -112,7 +115,17 @@ def check(
     for name in names:
         assert_close(outputs[name], refs[name])
     assert stats["cycles"] > 0 if computes else stats["cycles"] >= 0
-    return outputs
+    return outputs, stats
+
+
+def check(
+    model: onnx.ModelProto,
+    tmp_path: Path,
+    chip: str = "small",
+    inputs: dict[str, np.ndarray] | None = None,
+    computes: bool = True,
+) -> dict[str, np.ndarray]:
+    return run_and_compare(model, tmp_path, chip, inputs, computes)[0]
 
 
 # ---------------------------------------------------------------------------- Conv
@@ -173,12 +186,21 @@ def conv_model(
 
 @pytest.mark.parametrize("case", CONV_CASES, ids=[c[0] for c in CONV_CASES])
 def test_conv(case, tmp_path):
-    check(conv_model(*case[1:]), tmp_path)
+    _, n, c, h, w, cout, k, stride, pads, dilation, group, _ = case
+    _, stats = run_and_compare(conv_model(*case[1:]), tmp_path)
+    span = dilation * (k - 1) + 1
+    out_h = (h + pads[0] + pads[2] - span) // stride + 1
+    out_w = (w + pads[1] + pads[3] - span) // stride + 1
+    assert stats["macs"] == n * cout * (c // group) * k * k * out_h * out_w
 
 
 @pytest.mark.parametrize(
     "case",
-    [c for c in CONV_CASES if c[0] in ("3x3-c96-s2", "group4-c48", "5x5-s2-asym", "depthwise-c48")],
+    [
+        c
+        for c in CONV_CASES
+        if c[0] in ("3x3-c96-s2", "group4-c48", "5x5-s2-asym", "depthwise-c48")
+    ],
     ids=lambda c: c[0],
 )
 def test_conv_default_chip(case, tmp_path):
@@ -189,9 +211,16 @@ def test_conv_default_chip(case, tmp_path):
 def test_conv_auto_pad(auto_pad, tmp_path):
     rng = np.random.default_rng(3)
     node = helper.make_node(
-        "Conv", ["x", "w"], ["y"], kernel_shape=[3, 3], strides=[2, 2], auto_pad=auto_pad
+        "Conv",
+        ["x", "w"],
+        ["y"],
+        kernel_shape=[3, 3],
+        strides=[2, 2],
+        auto_pad=auto_pad,
     )
-    model = build([node], {"x": (1, 4, 8, 9)}, ["y"], {"w": weight(rng, (6, 4, 3, 3), 36)})
+    model = build(
+        [node], {"x": (1, 4, 8, 9)}, ["y"], {"w": weight(rng, (6, 4, 3, 3), 36)}
+    )
     check(model, tmp_path)
 
 
@@ -243,7 +272,9 @@ def test_conv_rectangular_kernel(tmp_path):
         pads=[0, 2, 1, 0],
         dilations=[2, 1],
     )
-    model = build([node], {"x": (1, 4, 9, 8)}, ["y"], {"w": weight(rng, (6, 4, 1, 5), 20)})
+    model = build(
+        [node], {"x": (1, 4, 9, 8)}, ["y"], {"w": weight(rng, (6, 4, 1, 5), 20)}
+    )
     check(model, tmp_path)
 
 
@@ -320,12 +351,18 @@ GEMM_CASES = [
 
 @pytest.mark.parametrize("case", GEMM_CASES, ids=[c[0] for c in GEMM_CASES])
 def test_gemm(case, tmp_path):
-    check(gemm_model(*case[1:]), tmp_path)
+    _, m, k, n = case[:4]
+    _, stats = run_and_compare(gemm_model(*case[1:]), tmp_path)
+    assert stats["macs"] == m * k * n
 
 
 @pytest.mark.parametrize(
     "case",
-    [c for c in GEMM_CASES if c[0] in ("mlp-fc1", "alpha-beta-tAtB", "C-Mx1", "tiled-tA-M40")],
+    [
+        c
+        for c in GEMM_CASES
+        if c[0] in ("mlp-fc1", "alpha-beta-tAtB", "C-Mx1", "tiled-tA-M40")
+    ],
     ids=lambda c: c[0],
 )
 def test_gemm_default_chip(case, tmp_path):
@@ -407,7 +444,11 @@ def test_binary_both_inputs(op, case, tmp_path):
 @pytest.mark.parametrize("op", ["Add", "Mul"])
 @pytest.mark.parametrize(
     "case",
-    [c for c in BROADCASTS if c[0] in ("trailing-vector", "channel", "outer", "scalar-like")],
+    [
+        c
+        for c in BROADCASTS
+        if c[0] in ("trailing-vector", "channel", "outer", "scalar-like")
+    ],
     ids=lambda c: c[0],
 )
 def test_binary_constant_rhs(op, case, tmp_path):
@@ -479,7 +520,9 @@ def _int64(values: Sequence[int]) -> np.ndarray:
 def test_conv_flatten_gemm(tmp_path):
     rng = np.random.default_rng(0)
     nodes = [
-        helper.make_node("Conv", ["x", "w", "cb"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node(
+            "Conv", ["x", "w", "cb"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]
+        ),
         helper.make_node("Flatten", ["c"], ["f"], axis=1),
         helper.make_node("Gemm", ["f", "fw", "fb"], ["y"], transB=1),
     ]
@@ -495,7 +538,9 @@ def test_conv_flatten_gemm(tmp_path):
 def test_conv_reshape_gemm_batch2(tmp_path):
     rng = np.random.default_rng(1)
     nodes = [
-        helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[3, 3], strides=[2, 2]),
+        helper.make_node(
+            "Conv", ["x", "w"], ["c"], kernel_shape=[3, 3], strides=[2, 2]
+        ),
         helper.make_node("Reshape", ["c", "shape"], ["r"]),
         helper.make_node("Gemm", ["r", "fw"], ["y"]),
     ]
@@ -545,7 +590,9 @@ def test_flatten_axes(axis, tmp_path):
 @pytest.mark.parametrize("op", ["Flatten", "Identity"])
 def test_view_of_an_input_is_the_graph_output(op, tmp_path):
     """No arithmetic at all: the program may alias the output to the input."""
-    node = helper.make_node(op, ["x"], ["y"], **({"axis": 1} if op == "Flatten" else {}))
+    node = helper.make_node(
+        op, ["x"], ["y"], **({"axis": 1} if op == "Flatten" else {})
+    )
     out = check(build([node], {"x": (2, 3, 4, 5)}, ["y"]), tmp_path, computes=False)
     assert out["y"].shape == ((2, 60) if op == "Flatten" else (2, 3, 4, 5))
 
@@ -555,12 +602,17 @@ def test_wide_conv_pool_flatten_gemm(tmp_path):
     NCHW order."""
     rng = np.random.default_rng(7)
     nodes = [
-        helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node(
+            "Conv", ["x", "w"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]
+        ),
         helper.make_node("MaxPool", ["c"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
         helper.make_node("Flatten", ["p"], ["f"]),
         helper.make_node("Gemm", ["f", "fw"], ["y"], transB=1),
     ]
-    weights = {"w": weight(rng, (48, 3, 3, 3), 27), "fw": weight(rng, (10, 48 * 5 * 7), 48 * 35)}
+    weights = {
+        "w": weight(rng, (48, 3, 3, 3), 27),
+        "fw": weight(rng, (10, 48 * 5 * 7), 48 * 35),
+    }
     check(build(nodes, {"x": (1, 3, 10, 14)}, ["y"], weights), tmp_path)
 
 
@@ -570,7 +622,9 @@ def test_gemm_reshape_conv(tmp_path):
     nodes = [
         helper.make_node("Gemm", ["x", "w"], ["g"]),
         helper.make_node("Reshape", ["g", "shape"], ["r"]),
-        helper.make_node("Conv", ["r", "cw"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node(
+            "Conv", ["r", "cw"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]
+        ),
     ]
     weights = {
         "w": weight(rng, (20, 40 * 3 * 3), 20),
@@ -600,10 +654,21 @@ def chain_model(seed: int = 0) -> onnx.ModelProto:
     """Conv -> Relu -> MaxPool -> Conv (+ Relu), 48 channels so 'small' tiles them."""
     rng = np.random.default_rng(seed)
     nodes = [
-        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node(
+            "Conv", ["x", "w1", "b1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]
+        ),
         helper.make_node("Relu", ["c1"], ["r1"]),
-        helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
-        helper.make_node("Conv", ["p1", "w2", "b2"], ["c2"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node(
+            "MaxPool",
+            ["r1"],
+            ["p1"],
+            kernel_shape=[3, 3],
+            strides=[2, 2],
+            pads=[1, 1, 1, 1],
+        ),
+        helper.make_node(
+            "Conv", ["p1", "w2", "b2"], ["c2"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]
+        ),
         helper.make_node("Relu", ["c2"], ["y"]),
     ]
     weights = {
@@ -637,7 +702,9 @@ def test_depthwise_separable_block(tmp_path):
     """Depthwise 3x3 -> Relu -> pointwise 1x1 -> Relu, 48 -> 64 channels."""
     rng = np.random.default_rng(6)
     nodes = [
-        helper.make_node("Conv", ["x", "dw"], ["d"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=48),
+        helper.make_node(
+            "Conv", ["x", "dw"], ["d"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=48
+        ),
         helper.make_node("Relu", ["d"], ["dr"]),
         helper.make_node("Conv", ["dr", "pw", "pb"], ["p"], kernel_shape=[1, 1]),
         helper.make_node("Relu", ["p"], ["y"]),

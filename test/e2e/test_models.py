@@ -1,0 +1,262 @@
+"""Acceptance: the example MLP and CNN, compiled and simulated by the `tidal-run`
+console script on both chip presets, agree with onnxruntime, and the stats JSON
+reports the model's true MAC count and sane engine figures."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import helper
+
+from tidal.sim.config import get_chip
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CHIPS = ["small", "default"]
+
+
+def _load_examples():
+    spec = importlib.util.spec_from_file_location(
+        "tidal_examples_models_e2e", ROOT / "examples" / "models.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+models = _load_examples()
+
+
+# ------------------------------------------------------------------------- helpers
+
+
+def assert_close(got: np.ndarray, ref: np.ndarray, rel: float = 1e-3) -> None:
+    """max|got - ref| <= rel * max|ref|, with equal shapes and a float32 result."""
+    assert got.shape == ref.shape, f"shape {got.shape} != reference {ref.shape}"
+    assert got.dtype == np.float32, f"dtype {got.dtype}"
+    assert np.all(np.isfinite(got)), "non-finite values in the result"
+    err = float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64))))
+    scale = float(np.max(np.abs(ref)))
+    assert err <= rel * scale, f"max|err| {err:.3g} > {rel} * max|ref| {scale:.3g}"
+
+
+def tool(name: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    exe = BIN / name
+    assert exe.exists(), f"console script {exe} is not installed"
+    return subprocess.run(
+        [str(exe), *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def true_macs(model: onnx.ModelProto) -> int:
+    """Multiply-accumulates of every Conv, Gemm and MatMul, from the ONNX shapes
+    alone (padded positions count, as the PE array computes them)."""
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    shapes: dict[str, tuple[int, ...]] = {}
+    for value in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
+        shapes[value.name] = tuple(d.dim_value for d in value.type.tensor_type.shape.dim)
+    for tensor in inferred.graph.initializer:
+        shapes[tensor.name] = tuple(tensor.dims)
+    total = 0
+    for node in inferred.graph.node:
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type == "Conv":
+            _, c_in_per_group, kh, kw = shapes[node.input[1]]
+            n, c_out, oh, ow = shapes[node.output[0]]
+            total += n * c_out * oh * ow * c_in_per_group * kh * kw
+        elif node.op_type == "Gemm":
+            a = shapes[node.input[0]]
+            k = a[0] if attrs.get("transA", 0) else a[1]
+            m, n = shapes[node.output[0]]
+            total += m * k * n
+        elif node.op_type == "MatMul":
+            m, k = shapes[node.input[0]]
+            total += m * k * shapes[node.input[1]][1]
+    return total
+
+
+def mlp_logits_model() -> onnx.ModelProto:
+    """make_mlp() with its final Softmax removed: the output is fc2's logits."""
+    model = models.make_mlp()
+    softmax = model.graph.node[-1]
+    assert softmax.op_type == "Softmax"
+    logits = softmax.input[0]
+    model.graph.node.remove(softmax)
+    del model.graph.output[:]
+    model.graph.output.append(
+        helper.make_tensor_value_info(logits, onnx.TensorProto.FLOAT, [8, 10])
+    )
+    onnx.checker.check_model(model)
+    return model
+
+
+def reference(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, inputs), strict=True))
+
+
+def run_cli(
+    model: onnx.ModelProto, tmp_path: Path, chip: str
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
+    """Save the model and inputs, run `tidal-run`; (outputs, references, stats)."""
+    model_path = tmp_path / "model.onnx"
+    onnx.save(model, model_path)
+    inputs = models.make_inputs(model)
+    np.savez(tmp_path / "in.npz", **inputs)
+    result = tool(
+        "tidal-run",
+        model_path,
+        "--inputs",
+        tmp_path / "in.npz",
+        "--outputs",
+        tmp_path / "out.npz",
+        "--stats",
+        tmp_path / "stats.json",
+        "--chip",
+        chip,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    with np.load(tmp_path / "out.npz", allow_pickle=False) as f:
+        outputs = {k: f[k] for k in f.files}
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert str(stats["cycles"]) in result.stdout
+    return outputs, reference(model_path, inputs), stats
+
+
+def check_stats(stats: dict, model: onnx.ModelProto, chip: str) -> None:
+    config = get_chip(chip)
+    cycles = stats["cycles"]
+    assert isinstance(cycles, int) and cycles > 0
+    assert stats["macs"] == true_macs(model)
+    assert stats["chip"] == chip
+
+    instructions = stats["instructions"]
+    assert isinstance(instructions, dict) and instructions
+    assert {"pe", "act", "pool"} <= set(instructions)
+    assert all(isinstance(v, int) and v >= 0 for v in instructions.values())
+    assert instructions["pe"] > 0
+    assert any(name.startswith("dma") and n > 0 for name, n in instructions.items())
+
+    engines = stats["engines"]
+    assert set(engines) == set(instructions)
+    for name, engine in engines.items():
+        busy = engine["busy_cycles"]
+        assert isinstance(busy, int) and 0 <= busy <= cycles, (name, busy, cycles)
+        assert engine["instructions"] == instructions[name]
+    assert engines["pe"]["busy_cycles"] > 0
+
+    utilization = stats["pe_utilization"]
+    assert 0 < utilization <= 1
+    expected = stats["macs"] / (cycles * config.pe_rows * config.pe_cols)
+    assert utilization == pytest.approx(expected, rel=1e-9)
+
+
+# --------------------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize("chip", CHIPS)
+def test_mlp(chip, tmp_path):
+    model = models.make_mlp()
+    outputs, refs, stats = run_cli(model, tmp_path, chip)
+    assert sorted(outputs) == ["probs"]
+    assert outputs["probs"].shape == (8, 10)
+    assert_close(outputs["probs"], refs["probs"])
+    np.testing.assert_allclose(outputs["probs"].sum(axis=1), 1.0, rtol=1e-4)
+    check_stats(stats, model, chip)
+    assert stats["macs"] == 8 * 784 * 512 + 8 * 512 * 10
+
+
+@pytest.mark.parametrize("chip", CHIPS)
+def test_mlp_logits(chip, tmp_path):
+    """The pre-softmax logits (fc2) agree too: a near-uniform softmax can hide
+    errors in its input."""
+    model = mlp_logits_model()
+    outputs, refs, stats = run_cli(model, tmp_path, chip)
+    assert sorted(outputs) == ["fc2"]
+    assert_close(outputs["fc2"], refs["fc2"])
+    check_stats(stats, model, chip)
+
+
+@pytest.mark.parametrize("chip", CHIPS)
+def test_cnn(chip, tmp_path):
+    model = models.make_cnn()
+    outputs, refs, stats = run_cli(model, tmp_path, chip)
+    assert sorted(outputs) == ["logits"]
+    assert outputs["logits"].shape == (1, 10)
+    assert_close(outputs["logits"], refs["logits"])
+    check_stats(stats, model, chip)
+    conv1 = 8 * 32 * 32 * 3 * 9
+    conv2 = 16 * 16 * 16 * 8 * 9
+    fc = 16 * 16 * 16 * 10
+    assert stats["macs"] == conv1 + conv2 + fc
+
+
+@pytest.mark.parametrize("make", [models.make_mlp, models.make_cnn], ids=["mlp", "cnn"])
+def test_compile_then_sim_matches_run(make, tmp_path):
+    """tidal-compile + tidal-sim give what tidal-run gives, bit for bit."""
+    model = make()
+    outputs, _, stats = run_cli(model, tmp_path, "small")
+    binary = tmp_path / "model.tbin"
+    compiled = tool("tidal-compile", tmp_path / "model.onnx", "-o", binary, "--chip", "small")
+    assert compiled.returncode == 0, compiled.stderr
+    assert binary.stat().st_size > 0
+    simulated = tool(
+        "tidal-sim",
+        binary,
+        "--inputs",
+        tmp_path / "in.npz",
+        "--outputs",
+        tmp_path / "sim.npz",
+        "--stats",
+        tmp_path / "sim.json",
+    )
+    assert simulated.returncode == 0, simulated.stderr
+    with np.load(tmp_path / "sim.npz", allow_pickle=False) as f:
+        assert sorted(f.files) == sorted(outputs)
+        for name in f.files:
+            np.testing.assert_array_equal(f[name], outputs[name])
+    sim_stats = json.loads((tmp_path / "sim.json").read_text())
+    for key in ("cycles", "macs", "instructions", "engines", "pe_utilization"):
+        assert sim_stats[key] == stats[key], key
+
+
+def test_true_macs_counts_grouped_and_transposed():
+    """The independent MAC counter itself, on shapes worked out by hand."""
+    conv = helper.make_node("Conv", ["x", "w"], ["c"], group=2, strides=[2, 2])
+    gemm = helper.make_node("Gemm", ["f", "g"], ["y"], transA=1)
+    flat = helper.make_node("Flatten", ["c"], ["f0"])
+    shape = helper.make_node("Reshape", ["f0", "s"], ["f"])
+    graph = helper.make_graph(
+        [conv, flat, shape, gemm],
+        "m",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4, 6, 6])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [36, 5])],
+        [
+            onnx.numpy_helper.from_array(np.zeros((6, 2, 3, 3), np.float32), "w"),
+            onnx.numpy_helper.from_array(np.array([1, 54], np.int64), "s"),
+            onnx.numpy_helper.from_array(np.zeros((1, 5), np.float32), "g"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    # conv: [1, 6, 2, 2] outputs, 2*3*3 MACs each; gemm: A' [54, 1] @ [1, 5]
+    assert true_macs(model) == 6 * 2 * 2 * 18 + 54 * 1 * 5 or True  # see below
+    assert true_macs(model) == 6 * 2 * 2 * 18 + true_gemm_macs(54, 1, 5)
+
+
+def true_gemm_macs(m: int, k: int, n: int) -> int:
+    return m * k * n
