@@ -14,13 +14,15 @@ Y and every such instruction of B get `signal`. Engines run in order, so waiting
 the count covers every conflicting Y before X. Conflicts are judged on the bounding
 box of each access over all iterations: correct, not yet minimal (a later pass can
 sharpen the boxes and drop redundant waits). Waits only point backwards in the
-unified order, so the program cannot deadlock.
+unified order, so the program cannot deadlock. Signals already present in the input
+are counted and a wait identical to one already in place is not added again, so
+running the pass twice changes nothing.
 
     accel.dma 0 <dram 0, ...> -> <sbuf 0, 0, ...>
     accel.matmul <psum 0, 0, ...>, <sbuf 0, 0, ...>, <sbuf ...>
   becomes
     accel.dma 0 <dram 0, ...> -> <sbuf 0, 0, ...> {signal = 3 : i64}
-    accel.wait pe, 3 >= 1
+    accel.wait pe sem 3 >= 1
     accel.matmul ...
 """
 
@@ -33,6 +35,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block, Operation
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
+from xdsl.utils.exceptions import PassFailedException
 
 from tidal.dialects.accel import (
     AccessAttr,
@@ -40,6 +43,7 @@ from tidal.dialects.accel import (
     InstructionOp,
     ProgramOp,
     RepeatOp,
+    StreamOp,
     WaitOp,
 )
 from tidal.sim.isa import engine_from_name
@@ -136,6 +140,17 @@ class _Counter:
         return Aff(base, tuple(self.per_iteration(r) for r in path))
 
 
+def _already_waits(op: Operation, sem: int, value: Aff) -> bool:
+    """Is `op` directly preceded by a wait on `sem` for at least `value`?"""
+    prev = op.prev_op
+    while isinstance(prev, WaitOp):
+        have = prev.value.data
+        if prev.sem.value.data == sem and have.steps == value.steps and have.base >= value.base:
+            return True
+        prev = prev.prev_op
+    return False
+
+
 @dataclass(frozen=True)
 class AccelInsertSyncPass(ModulePass):
     """Insert semaphore signals and waits for every cross-engine memory conflict."""
@@ -147,6 +162,11 @@ class AccelInsertSyncPass(ModulePass):
             self.sync(program)
 
     def sync(self, program: ProgramOp) -> None:
+        if any(isinstance(o, StreamOp) for o in program.body.block.ops):
+            raise PassFailedException(
+                "accel-insert-sync: expects a unified-order accel.program; this one is "
+                "already split into streams (run accel-insert-sync before accel-split-streams)"
+            )
         sites: list[_Site] = []
         _collect(program.body.block, (), sites)
         by_engine: dict[str, list[_Site]] = {}
@@ -155,6 +175,9 @@ class AccelInsertSyncPass(ModulePass):
 
         waits: list[tuple[_Site, str]] = []
         signalling: dict[str, set[int]] = {e: set() for e in by_engine}
+        for s in sites:
+            if s.op.signal is not None:  # signals the input already carries count too
+                signalling[s.engine].add(id(s.op))
         for x in sites:
             if not x.boxes:
                 continue
@@ -183,5 +206,7 @@ class AccelInsertSyncPass(ModulePass):
             if seen is not None and seen.steps == value.steps and seen.base >= value.base:
                 continue
             done[key] = value
+            if _already_waits(x.op, engine_from_name(engine), value):
+                continue
             wait = WaitOp(x.engine, engine_from_name(engine), value)
             Rewriter.insert_op(wait, InsertPoint.before(x.op))

@@ -31,7 +31,7 @@ from tidal.dialects.loop import (
     ReduceOp,
     TensorTensorOp,
 )
-from tidal.passes.nest_builder import F32, Nest, largest_divisor
+from tidal.passes.nest_builder import F32, Nest, aligned, largest_divisor
 from tidal.sim.config import ChipConfig
 
 # Largest free size of one element-wise / pooling tile, in elements per partition.
@@ -46,8 +46,10 @@ def _psum_free_max(chip: ChipConfig) -> int:
     return min(chip.matmul_moving_max, chip.psum_bank_bytes // F32)
 
 
-def _check_sbuf(chip: ChipConfig, origin: str, elems_per_partition: int) -> None:
-    need = elems_per_partition * F32
+def _check_sbuf(chip: ChipConfig, origin: str, *tile_elems: int) -> None:
+    """The SBUF tiles of a nest (elements per partition each) must fit one
+    partition, with each tile aligned as loop-to-accel will place it."""
+    need = sum(aligned(e * F32) for e in tile_elems)
     if need > chip.sbuf_partition_bytes:
         raise DoesNotFitError(
             f"'{origin}' needs {need} bytes per SBUF partition, chip "
@@ -81,7 +83,7 @@ def gemm(
     tn = largest_divisor(n, chip.pe_cols)
     tm = largest_divisor(m, _psum_free_max(chip))
     nest = Nest(origin, [("n", n // tn), ("m", m // tm), ("k", k // tk)])
-    _check_sbuf(chip, origin, tn + 3 * tm + 1)
+    _check_sbuf(chip, origin, tn, tm, tm, 1, tm)
 
     acc = nest.tile("psum", tn, tm)
     wt = nest.tile("sbuf", tk, tn)
@@ -220,7 +222,7 @@ def conv2d(
     hb = (rb - 1) * sh + (kh - 1) * dh + 1
     tci = largest_divisor(cg_in, chip.pe_rows)
     tco = largest_divisor(cg_out, chip.pe_cols)
-    _check_sbuf(chip, origin, taps * tco + hb * wp + rb * ow + 1)
+    _check_sbuf(chip, origin, taps * tco, hb * wp, rb * ow, 1)
 
     nest = Nest(
         origin,
@@ -295,7 +297,7 @@ def maxpool(
     rb = largest_divisor(oh, FREE_MAX // ow)
     hb = (rb - 1) * sh + kh
     tc = largest_divisor(c, chip.sbuf_partitions)
-    _check_sbuf(chip, origin, hb * wp + rb * ow)
+    _check_sbuf(chip, origin, hb * wp, rb * ow)
     nest = Nest(origin, [("n", n), ("c", c // tc), ("b", oh // rb)])
     xt = nest.tile("sbuf", tc, hb * wp)
     out = nest.tile("sbuf", tc, rb * ow)
@@ -364,7 +366,7 @@ def eltwise(
         _split_last(sizes, strides, FREE_MAX)
     tp = largest_divisor(sizes[-2], chip.sbuf_partitions)
     tf = sizes[-1]
-    _check_sbuf(chip, origin, tf * (len(inputs) + 1))
+    _check_sbuf(chip, origin, *[tf] * (len(inputs) + 1))
     outer = sizes[:-2]
     dims = [(f"o{i}", s) for i, s in enumerate(outer)] + [("p", sizes[-2] // tp)]
     nest = Nest(origin, dims)
@@ -402,7 +404,7 @@ def softmax(
 ) -> NestOp:
     """y = exp(x - max) / sum(exp(x - max)) along `axis`, rows on partitions."""
     outer, length, inner = prod(shape[:axis]), shape[axis], prod(shape[axis + 1 :])
-    _check_sbuf(chip, origin, length + 4)
+    _check_sbuf(chip, origin, length, 1, 1, 1, 1)
     if inner == 1:
         tr = largest_divisor(outer, chip.sbuf_partitions)
         nest = Nest(origin, [("o", 1), ("r", outer // tr)])

@@ -38,13 +38,8 @@ from xdsl.utils.exceptions import PassFailedException
 
 from tidal.dialects import accel, loop
 from tidal.dialects.accel import AccessAttr, Aff
+from tidal.passes.nest_builder import aligned as _align
 from tidal.sim.config import ChipConfig, UnknownChipError, get_chip
-
-ALIGN = 64  # bytes: DRAM buffers and on-chip tiles start on this boundary
-
-
-def _align(n: int) -> int:
-    return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
 def _name(attrs: object, i: int, default: str) -> str:

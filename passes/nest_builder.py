@@ -16,6 +16,11 @@ from tidal.dialects.accel import AccessAttr, Aff
 from tidal.dialects.loop import AllocTileOp, ForOp, NestOp
 
 F32 = 4  # bytes per element
+TILE_ALIGN_BYTES = 64  # every DRAM buffer and on-chip tile starts on this boundary
+
+
+def aligned(nbytes: int) -> int:
+    return (nbytes + TILE_ALIGN_BYTES - 1) // TILE_ALIGN_BYTES * TILE_ALIGN_BYTES
 
 
 def largest_divisor(n: int, limit: int) -> int:

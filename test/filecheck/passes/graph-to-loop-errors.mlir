@@ -5,7 +5,7 @@
 // the op by its origin and gives both sizes.
 
 // CHECK-NOT: Traceback
-// CHECK: tidal-opt: error: graph-to-loop: 'Softmax_7' needs 400016 bytes per SBUF partition, chip 'small' has 65536
+// CHECK: tidal-opt: error: graph-to-loop: 'Softmax_7' needs 400256 bytes per SBUF partition, chip 'small' has 65536
 // CHECK-NOT: Traceback
 func.func @too_long(%x: tensor<2x100000xf32>) -> tensor<2x100000xf32> {
   %r = graph.softmax %x {axis = 1 : i64, tidal.origin = "Softmax_7"} : (tensor<2x100000xf32>) -> tensor<2x100000xf32>

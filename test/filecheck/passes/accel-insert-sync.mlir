@@ -1,0 +1,94 @@
+// RUN: tidal-opt %s -p accel-insert-sync | filecheck %s
+
+// Engine semaphores are the engine ids: pe 0, act 1, pool 2, dma0 3, dma1 4. Before
+// an instruction X on engine A, for each other engine B with a conflicting access
+// that may run before X (one of the two writes), the pass inserts
+// `accel.wait A sem B >= <signalling B instructions before X>` and marks those
+// B instructions with `signal = B`.
+
+// (a) RAW: a DMA load, then a matmul reading the loaded tile. The DMA signals dma0's
+// semaphore (3) and the matmul waits for one signal.
+accel.program "small" dram 65536 attributes {test = "raw"} {
+  accel.io input "x" at 0 : tensor<32x8xf32>
+  accel.dma 0 <dram 0, [[8, 32], [1, 8]]> -> <sbuf 0, 0, [[1, 32], [1, 8]]> {origin = "load"}
+  accel.matmul <psum 0, 0, [[1, 8], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 8]]> {zero_at = -1 : i64}
+}
+
+// CHECK-LABEL: accel.program "small" dram 65536 attributes {test = "raw"} {
+// CHECK-NEXT:    accel.io input "x" at 0 : tensor<32x8xf32>
+// CHECK-NEXT:    accel.dma 0 <dram 0, {{\[\[}}8, 32], [1, 8]]> -> <sbuf 0, 0, {{\[\[}}1, 32], [1, 8]]> {origin = "load", signal = 3 : i64}
+// CHECK-NEXT:    accel.wait pe sem 3 >= 1
+// CHECK-NEXT:    accel.matmul <psum 0, 0, {{\[\[}}1, 8], [1, 8]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 8]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 8]]> {zero_at = -1 : i64}
+// CHECK-NEXT:  }
+
+// (b) WAR across iterations: iteration i0's DMA overwrites the tile the matmul read
+// in iteration i0 - 1, so the DMA waits for i0 matmuls (and the matmul, RAW, for
+// i0 + 1 DMAs). Both waits are one op inside the repeat, affine in i0.
+accel.program "small" dram 65536 attributes {test = "war"} {
+  accel.repeat 4 {
+    accel.dma 0 <dram 0 + 1024 * i0, [[8, 32], [1, 8]]> -> <sbuf 0, 0, [[1, 32], [1, 8]]>
+    accel.matmul <psum 0, 0 + 32 * i0, [[1, 8], [1, 8]]>, <sbuf 0, 1024, [[1, 32], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 8]]> {zero_at = -1 : i64}
+  }
+}
+
+// CHECK-LABEL: accel.program "small" dram 65536 attributes {test = "war"} {
+// CHECK-NEXT:    accel.repeat 4 {
+// CHECK-NEXT:      accel.wait dma0 sem 0 >= 0 + 1 * i0
+// CHECK-NEXT:      accel.dma 0 <dram 0 + 1024 * i0, {{\[\[}}8, 32], [1, 8]]> -> <sbuf 0, 0, {{\[\[}}1, 32], [1, 8]]> {signal = 3 : i64}
+// CHECK-NEXT:      accel.wait pe sem 3 >= 1 + 1 * i0
+// CHECK-NEXT:      accel.matmul <psum 0, 0 + 32 * i0, {{\[\[}}1, 8], [1, 8]]>, <sbuf 0, 1024, {{\[\[}}1, 32], [1, 8]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 8]]> {zero_at = -1 : i64, signal = 0 : i64}
+// CHECK-NEXT:    }
+// CHECK-NEXT:  }
+
+// (c) No conflict, no sync: the DMA writes partitions 0-15 at bytes 0-31, ACT reads
+// bytes 512-543 and writes 1024-1055, POOL touches partitions 16-31 only.
+accel.program "small" dram 65536 attributes {test = "disjoint"} {
+  accel.dma 0 <dram 0, [[8, 16], [1, 8]]> -> <sbuf 0, 0, [[1, 16], [1, 8]]>
+  accel.act relu <sbuf 0, 1024, [[1, 32], [1, 8]]>, <sbuf 0, 512, [[1, 32], [1, 8]]>
+  accel.tensor_tensor add <sbuf 16, 2048, [[1, 16], [1, 8]]>, <sbuf 16, 0, [[1, 16], [1, 8]]>, <sbuf 16, 0, [[1, 16], [1, 8]]>
+}
+
+// CHECK-LABEL: accel.program "small" dram 65536 attributes {test = "disjoint"} {
+// CHECK-NEXT:    accel.dma 0 <dram 0, {{\[\[}}8, 16], [1, 8]]> -> <sbuf 0, 0, {{\[\[}}1, 16], [1, 8]]>{{$}}
+// CHECK-NEXT:    accel.act relu <sbuf 0, 1024, {{\[\[}}1, 32], [1, 8]]>, <sbuf 0, 512, {{\[\[}}1, 32], [1, 8]]>{{$}}
+// CHECK-NEXT:    accel.tensor_tensor add <sbuf 16, 2048, {{\[\[}}1, 16], [1, 8]]>, <sbuf 16, 0, {{\[\[}}1, 16], [1, 8]]>, <sbuf 16, 0, {{\[\[}}1, 16], [1, 8]]>{{$}}
+// CHECK-NEXT:  }
+
+// (d) ACT evacuates a PSUM accumulator after a repeat of 3 matmuls: one wait after
+// the repeat, counting all 3 matmul signals.
+accel.program "small" dram 65536 attributes {test = "psum"} {
+  accel.repeat 3 {
+    accel.matmul <psum 0, 0, [[1, 8], [1, 8]]>, <sbuf 0, 0 + 32 * i0, [[1, 32], [1, 8]]>, <sbuf 0, 1024, [[1, 32], [1, 8]]> {zero_at = 0 : i64}
+  }
+  accel.act identity <sbuf 0, 2048, [[1, 8], [1, 8]]>, <psum 0, 0, [[1, 8], [1, 8]]>
+}
+
+// CHECK-LABEL: accel.program "small" dram 65536 attributes {test = "psum"} {
+// CHECK-NEXT:    accel.repeat 3 {
+// CHECK-NEXT:      accel.matmul <psum 0, 0, {{\[\[}}1, 8], [1, 8]]>, <sbuf 0, 0 + 32 * i0, {{\[\[}}1, 32], [1, 8]]>, <sbuf 0, 1024, {{\[\[}}1, 32], [1, 8]]> {zero_at = 0 : i64, signal = 0 : i64}
+// CHECK-NEXT:    }
+// CHECK-NEXT:    accel.wait act sem 0 >= 3
+// CHECK-NEXT:    accel.act identity <sbuf 0, 2048, {{\[\[}}1, 8], [1, 8]]>, <psum 0, 0, {{\[\[}}1, 8], [1, 8]]>{{$}}
+// CHECK-NEXT:  }
+
+// (d') The same inside an outer repeat of 2: ACT waits for 3 + 3 * i0 matmuls, and
+// the next accumulation (WAR on PSUM) waits for the previous evacuation: i0 ACTs.
+accel.program "small" dram 65536 attributes {test = "nested"} {
+  accel.repeat 2 {
+    accel.repeat 3 {
+      accel.matmul <psum 0, 0, [[1, 8], [1, 8]]>, <sbuf 0, 0 + 32 * i1, [[1, 32], [1, 8]]>, <sbuf 0, 1024, [[1, 32], [1, 8]]> {zero_at = 1 : i64}
+    }
+    accel.act identity <sbuf 0, 2048, [[1, 8], [1, 8]]>, <psum 0, 0, [[1, 8], [1, 8]]>
+  }
+}
+
+// CHECK-LABEL: accel.program "small" dram 65536 attributes {test = "nested"} {
+// CHECK-NEXT:    accel.repeat 2 {
+// CHECK-NEXT:      accel.repeat 3 {
+// CHECK-NEXT:        accel.wait pe sem 1 >= 0 + 1 * i0
+// CHECK-NEXT:        accel.matmul <psum 0, 0, {{\[\[}}1, 8], [1, 8]]>, <sbuf 0, 0 + 32 * i1, {{\[\[}}1, 32], [1, 8]]>, <sbuf 0, 1024, {{\[\[}}1, 32], [1, 8]]> {zero_at = 1 : i64, signal = 0 : i64}
+// CHECK-NEXT:      }
+// CHECK-NEXT:      accel.wait act sem 0 >= 3 + 3 * i0
+// CHECK-NEXT:      accel.act identity <sbuf 0, 2048, {{\[\[}}1, 8], [1, 8]]>, <psum 0, 0, {{\[\[}}1, 8], [1, 8]]> {signal = 1 : i64}
+// CHECK-NEXT:    }
+// CHECK-NEXT:  }

@@ -1,0 +1,484 @@
+"""Every class of bad input to the console scripts ends the same way: exactly one
+line `<tool>: error: <message>` on stderr, exit status 1, no traceback, and no output
+file (or temporary file) left behind.
+
+The scripts run as the installed console scripts (`.venv/bin/tidal-*`) in
+subprocesses, so their entry points are what is tested.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+BIN = Path(sys.executable).parent
+
+
+# ------------------------------------------------------------------------- helpers
+
+
+def tool(name: str, *args: str | Path, cwd: Path | None = None):
+    exe = BIN / name
+    assert exe.exists(), f"console script {exe} is not installed"
+    return subprocess.run(
+        [str(exe), *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def assert_one_line_error(
+    result: subprocess.CompletedProcess[str], name: str, *fragments: str
+) -> str:
+    """Exit 1, one `<name>: error: ...` line on stderr, no traceback; the message
+    (after the prefix) contains every fragment. Returns the message."""
+    stderr = result.stderr
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1, f"expected one stderr line, got {len(lines)}:\n{stderr}"
+    prefix = f"{name}: error: "
+    assert lines[0].startswith(prefix), lines[0]
+    assert result.returncode == 1, (result.returncode, stderr)
+    message = lines[0][len(prefix) :]
+    assert message.strip(), "empty error message"
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    return message
+
+
+def assert_nothing_written(directory: Path) -> None:
+    """The output directory holds no file at all: no output, no temporary file."""
+    left = sorted(p.name for p in directory.iterdir())
+    assert left == [], f"left behind in {directory}: {left}"
+
+
+def save_model(
+    path: Path,
+    nodes: list[onnx.NodeProto],
+    inputs: list[onnx.ValueInfoProto],
+    outputs: list[onnx.ValueInfoProto],
+    initializers: list[onnx.TensorProto] | None = None,
+) -> Path:
+    graph = helper.make_graph(nodes, "g", inputs, outputs, initializers or [])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+def f32(name: str, shape: list[int]) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Good and bad inputs, made once: a tiny model (x [4, 40] -> Gemm -> Relu -> y),
+    its binary for the 'small' chip, input archives, and broken files."""
+    d = tmp_path_factory.mktemp("inputs")
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((40, 8)).astype(np.float32), "w")
+    model = save_model(
+        d / "model.onnx",
+        [
+            helper.make_node("Gemm", ["x", "w"], ["h"]),
+            helper.make_node("Relu", ["h"], ["y"]),
+        ],
+        [f32("x", [4, 40])],
+        [f32("y", [4, 8])],
+        [w],
+    )
+    data = model.read_bytes()
+    f: dict[str, Path] = {"model": model}
+
+    f["not_onnx"] = d / "notes.onnx"
+    f["not_onnx"].write_text("this is not a protobuf, just some text\n" * 20)
+    f["truncated_onnx"] = d / "truncated.onnx"
+    f["truncated_onnx"].write_bytes(data[: len(data) // 2])
+    f["empty_onnx"] = d / "empty.onnx"
+    f["empty_onnx"].write_bytes(b"")
+
+    f["tanh"] = save_model(
+        d / "tanh.onnx",
+        [helper.make_node("Tanh", ["x"], ["y"])],
+        [f32("x", [2, 3])],
+        [f32("y", [2, 3])],
+    )
+    f["lstm"] = save_model(
+        d / "lstm.onnx",
+        [helper.make_node("LSTM", ["x", "W", "R"], ["Y"], hidden_size=3)],
+        [f32("x", [5, 2, 4])],
+        [f32("Y", [5, 1, 2, 3])],
+        [
+            numpy_helper.from_array(np.zeros((1, 12, 4), np.float32), "W"),
+            numpy_helper.from_array(np.zeros((1, 12, 3), np.float32), "R"),
+        ],
+    )
+
+    good = np.random.default_rng(1).standard_normal((4, 40)).astype(np.float32)
+    for name, arrays in {
+        "good_npz": {"x": good},
+        "missing_npz": {"not_x": good},
+        "extra_npz": {"x": good, "bogus": good},
+        "shape_npz": {"x": good[:, :39]},
+        "f64_npz": {"x": good.astype(np.float64)},
+    }.items():
+        f[name] = d / f"{name}.npz"
+        np.savez(f[name], **arrays)
+    f["empty_npz"] = d / "empty.npz"
+    f["empty_npz"].write_bytes(b"")
+    f["truncated_npz"] = d / "truncated.npz"
+    f["truncated_npz"].write_bytes(f["good_npz"].read_bytes()[:200])
+    f["npy"] = d / "single.npy"
+    np.save(f["npy"], good)
+
+    f["tbin"] = d / "model.tbin"
+    compiled = tool("tidal-compile", model, "-o", f["tbin"], "--chip", "small")
+    assert compiled.returncode == 0, compiled.stderr
+    binary = f["tbin"].read_bytes()
+    f["truncated_tbin"] = d / "truncated.tbin"
+    f["truncated_tbin"].write_bytes(binary[: len(binary) // 2])
+    f["header_only_tbin"] = d / "header.tbin"
+    f["header_only_tbin"].write_bytes(binary[:20])
+    f["garbage_tbin"] = d / "garbage.tbin"
+    f["garbage_tbin"].write_bytes(np.random.default_rng(2).bytes(4096))
+    f["empty_tbin"] = d / "empty.tbin"
+    f["empty_tbin"].write_bytes(b"")
+    corrupt = bytearray(binary)
+    middle = len(corrupt) // 2
+    corrupt[middle : middle + 64] = b"\xff" * 64
+    f["corrupt_tbin"] = d / "corrupt.tbin"
+    f["corrupt_tbin"].write_bytes(bytes(corrupt))
+    f["onnx_as_tbin"] = d / "model_onnx.tbin"
+    f["onnx_as_tbin"].write_bytes(data)
+
+    mlir = (
+        "builtin.module {{\n"
+        "  func.func @main(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {{\n"
+        "    {op}\n"
+        "    func.return %y : tensor<2x3xf32>\n"
+        "  }}\n"
+        "}}\n"
+    )
+    f["syntax_mlir"] = d / "syntax.mlir"
+    f["syntax_mlir"].write_text(
+        mlir.format(op="%y = graph.relu %x : (tensor<2x3xf32>) -> tensor<2x3xf32")
+    )
+    f["unknown_op_mlir"] = d / "unknown_op.mlir"
+    f["unknown_op_mlir"].write_text(
+        mlir.format(
+            op="%y = graph.frobnicate %x : (tensor<2x3xf32>) -> tensor<2x3xf32>"
+        )
+    )
+    f["undefined_value_mlir"] = d / "undefined.mlir"
+    f["undefined_value_mlir"].write_text(
+        mlir.format(op="%y = graph.relu %nope : (tensor<2x3xf32>) -> tensor<2x3xf32>")
+    )
+    f["verify_mlir"] = d / "verify.mlir"  # parses, but graph.relu does not verify
+    f["verify_mlir"].write_text(
+        mlir.format(op="%y = graph.relu %x : (tensor<2x3xf32>) -> tensor<3x3xf32>")
+        .replace("-> tensor<2x3xf32> {", "-> tensor<3x3xf32> {")
+        .replace("%y : tensor<2x3xf32>", "%y : tensor<3x3xf32>")
+    )
+    f["binary_mlir"] = d / "binary.mlir"
+    f["binary_mlir"].write_bytes(b"\xff\xfe\x00\x81 not utf-8 \xc3\x28\n")
+    return f
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    """An empty directory for the outputs of one failing run."""
+    d = tmp_path / "out"
+    d.mkdir()
+    return d
+
+
+LOCATED = re.compile(r"(?P<file>[^\s:]+\.mlir):(?P<line>\d+):(?P<col>\d+)")
+
+
+# ------------------------------------------------------------------ tidal-compile
+
+
+@pytest.mark.parametrize("key", ["not_onnx", "truncated_onnx", "empty_onnx"])
+def test_compile_not_an_onnx_model(files, out, key):
+    result = tool("tidal-compile", files[key], "-o", out / "m.tbin")
+    message = assert_one_line_error(result, "tidal-compile", str(files[key]))
+    assert "not a valid ONNX model" in message
+    assert_nothing_written(out)
+
+
+@pytest.mark.parametrize("key,op", [("tanh", "Tanh"), ("lstm", "LSTM")])
+def test_compile_unsupported_operator(files, out, key, op):
+    result = tool("tidal-compile", files[key], "-o", out / "m.tbin")
+    assert_one_line_error(result, "tidal-compile", "unsupported operator", op)
+    assert_nothing_written(out)
+
+
+def test_compile_unknown_chip(files, out):
+    result = tool(
+        "tidal-compile", files["model"], "-o", out / "m.tbin", "--chip", "huge"
+    )
+    assert_one_line_error(result, "tidal-compile", "'huge'", "default", "small")
+    assert_nothing_written(out)
+
+
+def test_compile_missing_file(files, out):
+    missing = files["model"].parent / "no_such_model.onnx"
+    result = tool("tidal-compile", missing, "-o", out / "m.tbin")
+    assert_one_line_error(result, "tidal-compile", "no_such_model.onnx")
+    assert_nothing_written(out)
+
+
+def test_compile_missing_mlir_file(files, out):
+    missing = files["model"].parent / "no_such_module.mlir"
+    result = tool("tidal-compile", missing, "-o", out / "m.tbin")
+    assert_one_line_error(result, "tidal-compile", "no_such_module.mlir")
+    assert_nothing_written(out)
+
+
+@pytest.mark.parametrize(
+    "key,line,words",
+    [
+        ("syntax_mlir", None, ">"),
+        ("unknown_op_mlir", 3, "graph.frobnicate"),
+        # xDSL reports an undefined value where the module ends, not where used
+        ("undefined_value_mlir", None, "nope"),
+        ("verify_mlir", 3, "shape"),
+    ],
+)
+def test_compile_malformed_mlir_is_located(files, out, key, line, words):
+    """Parse and verify errors carry file:line:col of the offending text."""
+    result = tool("tidal-compile", files[key], "-o", out / "m.tbin")
+    message = assert_one_line_error(result, "tidal-compile", words)
+    located = LOCATED.search(message)
+    assert located, f"no file:line:col in {message!r}"
+    assert Path(located["file"]).name == files[key].name
+    assert int(located["line"]) >= 1 and int(located["col"]) >= 1
+    if line is not None:
+        assert int(located["line"]) == line, message
+    assert_nothing_written(out)
+
+
+def test_compile_mlir_that_is_not_text(files, out):
+    """A .mlir file that is not UTF-8 text."""
+    result = tool("tidal-compile", files["binary_mlir"], "-o", out / "m.tbin")
+    assert_one_line_error(result, "tidal-compile", str(files["binary_mlir"]))
+    assert_nothing_written(out)
+
+
+def test_compile_output_directory_missing(files, out):
+    result = tool("tidal-compile", files["model"], "-o", out / "no_dir" / "m.tbin")
+    assert_one_line_error(result, "tidal-compile", "no_dir")
+    assert_nothing_written(out)
+
+
+def test_compile_failure_keeps_previous_output(files, out):
+    """A failed compile neither removes nor truncates an existing output."""
+    target = out / "m.tbin"
+    target.write_bytes(b"previous")
+    result = tool("tidal-compile", files["tanh"], "-o", target)
+    assert_one_line_error(result, "tidal-compile", "Tanh")
+    assert target.read_bytes() == b"previous"
+    assert sorted(p.name for p in out.iterdir()) == ["m.tbin"]
+
+
+# ---------------------------------------------------------------------- tidal-run
+
+
+def run(files, out, inputs: Path, *extra: str | Path):
+    return tool(
+        "tidal-run",
+        files["model"],
+        "--inputs",
+        inputs,
+        "--outputs",
+        out / "o.npz",
+        "--stats",
+        out / "s.json",
+        "--chip",
+        "small",
+        *extra,
+    )
+
+
+def test_run_good_inputs_succeeds(files, out):
+    """The baseline the error cases below differ from."""
+    result = run(files, out, files["good_npz"])
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["o.npz", "s.json"]
+
+
+@pytest.mark.parametrize(
+    "key,fragments",
+    [
+        ("missing_npz", ("'x'",)),
+        ("extra_npz", ("'bogus'",)),
+        ("shape_npz", ("'x'", "(4, 40)", "(4, 39)")),
+        ("f64_npz", ("'x'", "float32", "float64")),
+    ],
+)
+def test_run_bad_inputs(files, out, key, fragments):
+    result = run(files, out, files[key])
+    assert_one_line_error(result, "tidal-run", *fragments)
+    assert_nothing_written(out)
+
+
+@pytest.mark.parametrize("key", ["empty_npz", "truncated_npz", "npy", "model"])
+def test_run_inputs_not_an_npz_archive(files, out, key):
+    """An empty file, a cut-off .npz, a single-array .npy, an ONNX file given as
+    --inputs."""
+    result = run(files, out, files[key])
+    assert_one_line_error(result, "tidal-run", files[key].name)
+    assert_nothing_written(out)
+
+
+def test_run_inputs_missing_file(files, out):
+    result = run(files, out, out.parent / "no_such_inputs.npz")
+    assert_one_line_error(result, "tidal-run", "no_such_inputs.npz")
+    assert_nothing_written(out)
+
+
+@pytest.mark.parametrize("key", ["not_onnx", "truncated_onnx", "tanh"])
+def test_run_bad_model(files, out, key):
+    result = tool(
+        "tidal-run",
+        files[key],
+        "--inputs",
+        files["good_npz"],
+        "--outputs",
+        out / "o.npz",
+        "--stats",
+        out / "s.json",
+    )
+    assert_one_line_error(result, "tidal-run")
+    assert_nothing_written(out)
+
+
+def test_run_unknown_chip(files, out):
+    result = run(files, out, files["good_npz"], "--chip", "huge")
+    assert_one_line_error(result, "tidal-run", "'huge'")
+    assert_nothing_written(out)
+
+
+def test_run_unwritable_stats_writes_no_outputs(files, out):
+    """If the stats file cannot be written, the outputs file is not written either
+    (all or nothing, as tidal-sim does)."""
+    result = tool(
+        "tidal-run",
+        files["model"],
+        "--inputs",
+        files["good_npz"],
+        "--outputs",
+        out / "o.npz",
+        "--stats",
+        out / "no_dir" / "s.json",
+        "--chip",
+        "small",
+    )
+    assert_one_line_error(result, "tidal-run", "no_dir")
+    assert_nothing_written(out)
+
+
+def test_run_output_directory_missing(files, out):
+    result = tool(
+        "tidal-run",
+        files["model"],
+        "--inputs",
+        files["good_npz"],
+        "--outputs",
+        out / "no_dir" / "o.npz",
+        "--chip",
+        "small",
+    )
+    assert_one_line_error(result, "tidal-run", "no_dir")
+    assert_nothing_written(out)
+
+
+# ------------------------------------------------------------ tidal-objdump / -sim
+
+BAD_BINARIES = [
+    "truncated_tbin",
+    "header_only_tbin",
+    "garbage_tbin",
+    "empty_tbin",
+    "corrupt_tbin",
+    "onnx_as_tbin",
+]
+
+
+def test_objdump_good_binary_succeeds(files):
+    result = tool("tidal-objdump", files["tbin"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+
+
+@pytest.mark.parametrize("key", BAD_BINARIES)
+def test_objdump_bad_binary(files, key):
+    result = tool("tidal-objdump", files[key])
+    assert_one_line_error(result, "tidal-objdump", files[key].name)
+    assert result.stdout == ""
+
+
+def test_objdump_missing_file(files):
+    result = tool("tidal-objdump", files["tbin"].parent / "no_such.tbin")
+    assert_one_line_error(result, "tidal-objdump", "no_such.tbin")
+
+
+def sim(files, out, binary: Path, inputs: Path, *extra: str | Path):
+    return tool(
+        "tidal-sim",
+        binary,
+        "--inputs",
+        inputs,
+        "--outputs",
+        out / "o.npz",
+        "--stats",
+        out / "s.json",
+        *extra,
+    )
+
+
+@pytest.mark.parametrize("key", BAD_BINARIES)
+def test_sim_bad_binary(files, out, key):
+    result = sim(files, out, files[key], files["good_npz"])
+    assert_one_line_error(result, "tidal-sim", files[key].name)
+    assert_nothing_written(out)
+
+
+def test_sim_missing_binary(files, out):
+    result = sim(files, out, out.parent / "no_such.tbin", files["good_npz"])
+    assert_one_line_error(result, "tidal-sim", "no_such.tbin")
+    assert_nothing_written(out)
+
+
+@pytest.mark.parametrize(
+    "key,fragments",
+    [
+        ("missing_npz", ("'x'",)),
+        ("shape_npz", ("'x'",)),
+        ("f64_npz", ("float64",)),
+        ("empty_npz", ("empty.npz",)),
+        ("truncated_npz", ("truncated.npz",)),
+        ("npy", ("single.npy",)),
+    ],
+)
+def test_sim_bad_inputs(files, out, key, fragments):
+    result = sim(files, out, files["tbin"], files[key])
+    assert_one_line_error(result, "tidal-sim", *fragments)
+    assert_nothing_written(out)
+
+
+@pytest.mark.parametrize("chip,fragment", [("huge", "'huge'"), ("default", "small")])
+def test_sim_chip_mismatch(files, out, chip, fragment):
+    result = sim(files, out, files["tbin"], files["good_npz"], "--chip", chip)
+    assert_one_line_error(result, "tidal-sim", fragment)
+    assert_nothing_written(out)
