@@ -1,15 +1,10 @@
-"""Shared plumbing of the command-line tools: loading a model, one-line errors,
-atomic output files. No compiler logic lives here."""
+"""Shared plumbing of the compiler tools: loading a model (ONNX or IR) with
+located errors. No compiler logic lives here; file handling is in files.py."""
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import sys
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import Builtin, ModuleOp
@@ -19,16 +14,7 @@ from xdsl.ir import Operation
 from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
 
 from tidal.dialects import get_all_dialects
-
-
-class ToolError(Exception):
-    """An error to report as one line, without a traceback."""
-
-
-def fail(tool: str, message: str) -> NoReturn:
-    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
-    print(f"{tool}: error: {first}", file=sys.stderr)
-    raise SystemExit(1)
+from tidal.tools.files import ToolError
 
 
 def context() -> Context:
@@ -89,9 +75,11 @@ def load_model(path: str, ctx: Context) -> ModuleOp:
     """An ONNX model (.onnx) or graph-level IR (.mlir) as a module."""
     if path.endswith(".mlir"):
         try:
-            text = Path(path).read_text()
+            text = Path(path).read_text(encoding="utf-8")
         except OSError as e:
             raise ToolError(f"{path}: {e.strerror}") from None
+        except UnicodeDecodeError as e:
+            raise ToolError(f"{path}: not UTF-8 text (byte offset {e.start})") from None
         try:
             return parse_and_verify(ctx, text, path)
         except ParseError as e:
@@ -115,16 +103,3 @@ def _located(message: str) -> str:
     return lines[0] if lines else message
 
 
-def write_atomic(path: str, write: Callable[[str], None]) -> None:
-    """Call write(tmp) on a temporary file beside `path`, then move it into place,
-    so a failure never leaves a half-written output."""
-    directory = os.path.dirname(os.path.abspath(path)) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tidal-", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

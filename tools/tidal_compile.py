@@ -9,7 +9,8 @@ from xdsl.utils.exceptions import DiagnosticException
 from tidal.passes.pipeline import compile_module
 from tidal.sim.config import PRESETS, UnknownChipError
 from tidal.targets.binary import EncodeError, encode
-from tidal.tools.common import ToolError, context, fail, load_model, write_atomic
+from tidal.tools.common import context, load_model
+from tidal.tools.files import ToolError, fail, write_files
 
 TOOL = "tidal-compile"
 
@@ -33,14 +34,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         data = compile_to_bytes(args.model, args.chip)
+        write_files([(args.output, data)])
     except ToolError as e:
         fail(TOOL, str(e))
-
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            f.write(data)
-
-    write_atomic(args.output, write)
     print(f"{TOOL}: wrote {args.output} ({len(data)} bytes, chip '{args.chip}')")
 
 

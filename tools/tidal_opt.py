@@ -15,7 +15,8 @@ from xdsl.utils.exceptions import DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
 
 from tidal.sim.config import UnknownChipError
-from tidal.tools.common import _located, fail, parse_and_verify
+from tidal.tools.common import _located, parse_and_verify
+from tidal.tools.files import fail
 
 TOOL = "tidal-opt"
 

@@ -12,7 +12,7 @@ from tidal.sim.config import PRESETS, get_chip
 from tidal.sim.errors import SimError
 from tidal.sim.isa import BinaryFormatError, decode_container
 from tidal.sim.machine import run_program
-from tidal.tools.common import ToolError, fail, write_atomic
+from tidal.tools.files import ToolError, fail, npz_bytes, read_npz, write_files
 from tidal.tools.tidal_compile import compile_to_bytes
 
 TOOL = "tidal-run"
@@ -27,14 +27,6 @@ def run_model(path: str, inputs: dict[str, np.ndarray], chip: str = "default"):
         raise ToolError(str(e)) from None
 
 
-def load_npz(path: str) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
-    except (OSError, ValueError) as e:
-        raise ToolError(f"{path}: cannot read inputs ({e})") from None
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=TOOL, description=__doc__)
     parser.add_argument("model", help="ONNX model (.onnx) or graph-level IR (.mlir)")
@@ -44,21 +36,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--chip", default="default", help=f"chip preset ({', '.join(PRESETS)})")
     args = parser.parse_args(argv)
     try:
-        outputs, stats = run_model(args.model, load_npz(args.inputs), args.chip)
+        outputs, stats = run_model(args.model, read_npz(args.inputs), args.chip)
+        payloads = [(args.outputs, npz_bytes(outputs))]
+        if args.stats:
+            payloads.append((args.stats, json.dumps(stats, indent=2).encode()))
+        write_files(payloads)
     except ToolError as e:
         fail(TOOL, str(e))
-
-    def save_outputs(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, **outputs)
-
-    def save_stats(tmp: str) -> None:
-        with open(tmp, "w") as f:
-            json.dump(stats, f, indent=2)
-
-    write_atomic(args.outputs, save_outputs)
-    if args.stats:
-        write_atomic(args.stats, save_stats)
     print(
         f"{TOOL}: {stats['cycles']} cycles, PE utilisation "
         f"{100 * stats['pe_utilization']:.2f}% -> {args.outputs}"
