@@ -1,0 +1,13 @@
+// tidal-opt lists Tidal's passes; plain xdsl-opt sees them through the entry point.
+// RUN: env COLUMNS=1000 tidal-opt --help | filecheck %s --check-prefix=HELP
+// RUN: xdsl-opt %s -p graph-to-loop | filecheck %s
+
+// HELP: Available passes are: graph-to-loop,loop-to-accel,accel-insert-sync,accel-split-streams,tidal-lower,
+
+// CHECK-LABEL: func.func @relu(%{{.*}}: memref<4x8xf32>) -> memref<4x8xf32>
+// CHECK:         loop.nest "r" domain [] order [] {
+// CHECK:           loop.act "relu"
+func.func @relu(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %r = graph.relu %x {tidal.origin = "r"} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  func.return %r : tensor<4x8xf32>
+}
