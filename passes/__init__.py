@@ -31,10 +31,16 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return TidalLowerPass
 
+    def test_break_numerics():
+        from tidal.passes.test_break_numerics import BreakNumericsForTestPass
+
+        return BreakNumericsForTestPass
+
     return {
         "graph-to-loop": graph_to_loop,
         "loop-to-accel": loop_to_accel,
         "accel-insert-sync": accel_insert_sync,
         "accel-split-streams": accel_split_streams,
         "tidal-lower": tidal_lower,
+        "test-break-numerics": test_break_numerics,
     }

@@ -1,0 +1,63 @@
+"""The per-pass numerical checker: its evaluators agree with onnxruntime, and it
+names the pass that changes a result."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from xdsl.context import Context
+
+from tidal.passes.graph_to_loop import GraphToLoopPass
+from tidal.passes.numerics import (
+    NumericsChecker,
+    NumericsMismatch,
+    eval_graph,
+    random_inputs,
+)
+from tidal.passes.pipeline import lowering_passes
+from tidal.passes.test_break_numerics import BreakNumericsForTestPass
+from tidal.targets.onnx_import import import_onnx
+
+_spec = importlib.util.spec_from_file_location(
+    "tidal_example_models", Path(__file__).resolve().parents[3] / "examples" / "models.py"
+)
+models = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(models)
+
+
+@pytest.mark.parametrize("make", [models.make_mlp, models.make_cnn])
+def test_graph_reference_agrees_with_onnxruntime(make, tmp_path):
+    model = make()
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    inputs = models.make_inputs(model)
+    ref = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, inputs)
+    got = eval_graph(import_onnx(path), inputs)
+    for r, g in zip(ref, got.values()):
+        assert np.abs(g - r).max() <= 1e-4 * np.abs(r).max()
+
+
+@pytest.mark.parametrize("chip", ["small", "default"])
+def test_every_level_agrees_after_every_pass(chip):
+    module = import_onnx(models.make_cnn())
+    checker = NumericsChecker(random_inputs(module))
+    checker.start(module)
+    for p in lowering_passes(chip):
+        p.apply(Context(), module)
+        checker.after(p.name, module)
+    levels = [line.split("(")[1].split(" ")[0] for line in checker.log[1:]]
+    assert levels == ["loop", "accel", "accel", "binary"]
+
+
+def test_a_miscompiling_pass_is_named():
+    module = import_onnx(models.make_mlp(batch=4, sizes=(40, 24, 10)))
+    checker = NumericsChecker(random_inputs(module))
+    checker.start(module)
+    GraphToLoopPass(chip="small").apply(Context(), module)
+    checker.after("graph-to-loop", module)
+    BreakNumericsForTestPass().apply(Context(), module)
+    with pytest.raises(NumericsMismatch, match="'test-break-numerics' changed the result"):
+        checker.after("test-break-numerics", module)
