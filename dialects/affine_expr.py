@@ -67,6 +67,14 @@ class Aff:
             indices = list(indices) + [0] * (len(self.steps) - len(indices))
         return self.base + sum(s * i for s, i in zip(self.steps, indices))
 
+    def bounds(self, trips: Sequence[int]) -> tuple[int, int]:
+        """Smallest and largest value over indices 0 <= i_k < trips[k]."""
+        lo = hi = self.base
+        for step, trip in zip(self.steps, trips):
+            span = step * (trip - 1)
+            lo, hi = lo + min(0, span), hi + max(0, span)
+        return lo, hi
+
     def __str__(self) -> str:
         return format_aff(self)
 

@@ -82,7 +82,7 @@ from xdsl.printer import Printer
 from xdsl.traits import NoTerminator
 from xdsl.utils.exceptions import VerifyException
 
-from tidal.dialects.accel import AccessAttr, Aff
+from tidal.dialects.accel import AccessAttr
 
 SPACES = ("sbuf", "psum")
 ACT_FUNCS = ("identity", "relu", "exp", "reciprocal", "sigmoid", "tanh")
@@ -152,8 +152,8 @@ def _check_access(op: Operation, value: SSAValue, ap: AccessAttr, what: str) -> 
         raise VerifyException(
             f"{op.name}: {what} access uses a dimension outside the nest's domain"
         )
-    lo_p, hi_p = _aff_range(ap.pstart, domain)
-    lo_o, hi_o = _aff_range(ap.offset, domain)
+    lo_p, hi_p = ap.pstart.bounds(domain)
+    lo_o, hi_o = ap.offset.bounds(domain)
     extent = 4 * sum(s * (c - 1) for s, c in ap.dims[1:]) + 4
     if isinstance(value.type, TileType):
         parts, nbytes = value.type.partitions.data, value.type.bytes_per_partition
@@ -176,15 +176,6 @@ def _check_access(op: Operation, value: SSAValue, ap: AccessAttr, what: str) -> 
                 f"{op.name}: {what} access reaches bytes [{lo_o}, {hi_o + extent}) "
                 f"of a {total}-byte buffer"
             )
-
-
-def _aff_range(a: Aff, domain: Sequence[int]) -> tuple[int, int]:
-    """Smallest and largest value of `a` over the box `domain`."""
-    lo = hi = a.base
-    for step, trip in zip(a.steps, domain):
-        span = step * (trip - 1)
-        lo, hi = lo + min(0, span), hi + max(0, span)
-    return lo, hi
 
 
 def _enclosing_nest(op: Operation) -> NestOp | None:

@@ -51,18 +51,10 @@ from tidal.sim.isa import engine_from_name
 Box = tuple[str, int, int, int, int, bool]  # space, part lo, part hi, byte lo, byte hi, write
 
 
-def _range(a: Aff, counts: list[int]) -> tuple[int, int]:
-    lo = hi = a.base
-    for step, n in zip(a.steps, counts):
-        span = step * (n - 1)
-        lo, hi = lo + min(0, span), hi + max(0, span)
-    return lo, hi
-
-
 def _box(ap: AccessAttr, counts: list[int], write: bool) -> Box:
     """Partitions and bytes an access may touch over all iterations."""
-    plo, phi = _range(ap.pstart, counts)
-    olo, ohi = _range(ap.offset, counts)
+    plo, phi = ap.pstart.bounds(counts)
+    olo, ohi = ap.offset.bounds(counts)
     dims = ap.dims if ap.space == "dram" else ap.dims[1:]
     extent = 4 * sum(abs(s) * (c - 1) for s, c in dims) + 4
     if ap.space == "dram":

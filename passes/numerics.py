@@ -25,7 +25,7 @@ from xdsl.dialects.builtin import DictionaryAttr, ModuleOp, StringAttr, TensorTy
 from xdsl.ir import Block, Operation, SSAValue
 
 from tidal.dialects import accel, graph, loop
-from tidal.dialects.accel import AccessAttr, Aff
+from tidal.dialects.accel import AccessAttr
 
 Arrays = dict[str, np.ndarray]
 
@@ -148,14 +148,10 @@ def eval_graph(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:
 # ---------------------------------------------------------------------------
 
 
-def _aff(a: Aff, env: Sequence[int]) -> int:
-    return a.base + sum(s * env[i] for i, s in enumerate(a.steps))
-
-
 def view(memory: np.ndarray, ap: AccessAttr, env: Sequence[int]) -> np.ndarray:
     """The elements `ap` names in `memory` (flat for DRAM, [partitions, elements]
     on chip), as a writable strided view; bounds are checked first."""
-    offset = _aff(ap.offset, env)
+    offset = ap.offset.at(env)
     if offset % 4:
         raise CannotEvaluate(f"unaligned offset {offset} in {ap}")
     counts = [c for _, c in ap.dims]
@@ -166,7 +162,7 @@ def view(memory: np.ndarray, ap: AccessAttr, env: Sequence[int]) -> np.ndarray:
         if base < 0 or last >= memory.size or min(strides) < 0:
             raise CannotEvaluate(f"{ap} leaves its {memory.size}-element buffer")
         return np.lib.stride_tricks.as_strided(memory[base:], counts, [4 * s for s in strides])
-    pstart = _aff(ap.pstart, env)
+    pstart = ap.pstart.at(env)
     col = offset // 4
     free = ap.dims[1:]
     last = col + sum(s * (c - 1) for s, c in free)
