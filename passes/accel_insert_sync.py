@@ -28,6 +28,7 @@ running the pass twice changes nothing.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 from xdsl.context import Context
@@ -91,9 +92,76 @@ def _collect(block: Block, path: tuple[RepeatOp, ...], sites: list[_Site]) -> No
             sites.append(_Site(op, op.engine_name(), path, len(sites), boxes))
 
 
-def _may_precede(y: _Site, x: _Site) -> bool:
-    """Can an instance of y run before an instance of x in unified order?"""
-    return y.index < x.index or bool(x.path and y.path and x.path[0] is y.path[0])
+@dataclass
+class _Segment:
+    """Accesses of one byte range still to be ordered against: each with the
+    partitions it touched ((site, part lo, part hi))."""
+
+    writers: list[tuple[_Site, int, int]] = field(default_factory=list)
+    readers: list[tuple[_Site, int, int]] = field(default_factory=list)
+
+
+class _IntervalMap:
+    """Byte ranges of one memory space, each with its last writers and the readers
+    since those writes."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = [0]
+        self.segments: list[_Segment] = [_Segment()]
+
+    def _split(self, at: int) -> int:
+        i = bisect.bisect_right(self.starts, at) - 1
+        if self.starts[i] != at:
+            seg = self.segments[i]
+            self.starts.insert(i + 1, at)
+            self.segments.insert(i + 1, _Segment(list(seg.writers), list(seg.readers)))
+            i += 1
+        return i
+
+    def span(self, lo: int, hi: int) -> range:
+        first = self._split(lo)
+        last = self._split(hi)
+        return range(first, last)
+
+
+def _conflicts(sites: list[_Site]) -> list[list[_Site]]:
+    """For every site, the sites of other engines it must wait for: the last writers
+    of what it reads or writes and, for a write, the readers since (earlier
+    conflicts are ordered before those by the waits they got themselves), plus,
+    inside a repeat, the conflicting sites later in the body, whose previous
+    iteration runs first."""
+    maps: dict[str, _IntervalMap] = {}
+    found: list[list[_Site]] = []
+    for x in sites:
+        hits: dict[int, _Site] = {}
+        for space, plo, phi, lo, hi, write in x.boxes:
+            m = maps.setdefault(space, _IntervalMap())
+            for i in m.span(lo, hi):
+                seg = m.segments[i]
+                against = seg.writers + seg.readers if write else seg.writers
+                hits.update((y.index, y) for y, a, b in against if a < phi and plo < b)
+                if not write:
+                    seg.readers.append((x, plo, phi))
+                    continue
+                # A write retires what it covers: those accesses are ordered before
+                # it (it waits for them), so later accesses need only wait for it.
+                covered = lambda e: plo <= e[1] and e[2] <= phi  # noqa: E731
+                seg.writers = [e for e in seg.writers if not covered(e)] + [(x, plo, phi)]
+                seg.readers = [e for e in seg.readers if not covered(e)]
+        found.append([y for y in hits.values() if y.engine != x.engine])
+
+    by_repeat: dict[int, list[_Site]] = {}
+    for s in sites:
+        if s.path:
+            by_repeat.setdefault(id(s.path[0]), []).append(s)
+    for group in by_repeat.values():
+        for x in group:
+            for y in group:
+                if y.index > x.index and y.engine != x.engine and any(
+                    _overlap(bx, by) for bx in x.boxes for by in y.boxes
+                ):
+                    found[x.index].append(y)
+    return found
 
 
 @dataclass
@@ -103,6 +171,7 @@ class _Counter:
     engine: str
     signalling: set[int]  # id() of signalling ops
     memo: dict[int, int] = field(default_factory=dict)
+    prefixes: dict[int, dict[Operation, int]] = field(default_factory=dict)
 
     def count(self, op: Operation) -> int:
         if isinstance(op, RepeatOp):
@@ -120,16 +189,23 @@ class _Counter:
     def before(self, x: Operation, path: tuple[RepeatOp, ...], program: ProgramOp) -> Aff:
         """Signalling instructions of the engine that run before x, as an Aff."""
         base = 0
-        chain = (*path, x)
         block = program.body.block
-        for element in chain:
-            for op in block.ops:
-                if op is element:
-                    break
-                base += self.count(op)
+        for element in (*path, x):
+            base += self.prefix(block)[element]
             if isinstance(element, RepeatOp):
                 block = element.body.block
         return Aff(base, tuple(self.per_iteration(r) for r in path))
+
+    def prefix(self, block: Block) -> dict[Operation, int]:
+        """For every op of the block: the count of everything before it."""
+        key = id(block)
+        if key not in self.prefixes:
+            total, table = 0, {}
+            for op in block.ops:
+                table[op] = total
+                total += self.count(op)
+            self.prefixes[key] = table
+        return self.prefixes[key]
 
 
 def _already_waits(op: Operation, sem: int, value: Aff) -> bool:
@@ -165,25 +241,17 @@ class AccelInsertSyncPass(ModulePass):
         for s in sites:
             by_engine.setdefault(s.engine, []).append(s)
 
-        waits: list[tuple[_Site, str]] = []
         signalling: dict[str, set[int]] = {e: set() for e in by_engine}
         for s in sites:
             if s.op.signal is not None:  # signals the input already carries count too
                 signalling[s.engine].add(id(s.op))
+        conflicts = _conflicts(sites)
+        waits: list[tuple[_Site, str]] = []
         for x in sites:
-            if not x.boxes:
-                continue
-            for engine, others in by_engine.items():
-                if engine == x.engine:
-                    continue
-                hits = [
-                    y for y in others
-                    if _may_precede(y, x)
-                    and any(_overlap(bx, by) for bx in x.boxes for by in y.boxes)
-                ]
-                if hits:
-                    signalling[engine].update(id(y.op) for y in hits)
-                    waits.append((x, engine))
+            engines = sorted({y.engine for y in conflicts[x.index]})
+            for y in conflicts[x.index]:
+                signalling[y.engine].add(id(y.op))
+            waits += [(x, e) for e in engines]
 
         counters = {e: _Counter(e, ids) for e, ids in signalling.items()}
         for s in sites:

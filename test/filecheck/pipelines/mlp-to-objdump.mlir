@@ -34,8 +34,8 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // CHECK-NEXT:      accel.matmul <psum 0, 0, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 32]]>, <sbuf 0, 128, {{\[\[}}1, 32], [1, 4]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc1"}
 // CHECK-NEXT:      accel.wait pe sem 3 >= 5
 // CHECK-NEXT:      accel.matmul <psum 0, 0, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 32]]>, <sbuf 0, 128, {{\[\[}}1, 32], [1, 4]]> {signal = 0 : i64, origin = "fc1"}
-// CHECK-NEXT:      accel.wait pe sem 3 >= 8
 // CHECK-NEXT:      accel.wait pe sem 1 >= 2
+// CHECK-NEXT:      accel.wait pe sem 3 >= 8
 // CHECK-NEXT:      accel.matmul <psum 0, 0, {{\[\[}}1, 10], [1, 4]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 10]]>, <sbuf 0, 64, {{\[\[}}1, 32], [1, 4]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc2"}
 // CHECK-NEXT:      accel.halt pe
 // CHECK-NEXT:    }
@@ -61,10 +61,9 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // CHECK-NEXT:    accel.stream pool {
 // CHECK-NEXT:      accel.wait pool sem 3 >= 10
 // CHECK-NEXT:      accel.wait pool sem 0 >= 3
-// CHECK-NEXT:      accel.wait pool sem 1 >= 3
-// CHECK-NEXT:      accel.wait pool sem 4 >= 3
 // CHECK-NEXT:      accel.reduce max <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax"}
 // CHECK-NEXT:      accel.wait pool sem 1 >= 4
+// CHECK-NEXT:      accel.wait pool sem 4 >= 3
 // CHECK-NEXT:      accel.reduce add <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax"}
 // CHECK-NEXT:      accel.halt pool
 // CHECK-NEXT:    }
@@ -76,37 +75,33 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // CHECK-NEXT:      accel.wait dma0 sem 0 >= 1
 // CHECK-NEXT:      accel.dma 0 <dram 1152, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 0, {{\[\[}}1, 32], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
 // CHECK-NEXT:      accel.dma 0 <dram 128, {{\[\[}}1, 32], [64, 4]]> -> <sbuf 0, 128, {{\[\[}}1, 32], [1, 4]]> {signal = 3 : i64, origin = "fc1"}
-// CHECK-NEXT:      accel.wait dma0 sem 0 >= 2
 // CHECK-NEXT:      accel.wait dma0 sem 4 >= 1
+// CHECK-NEXT:      accel.wait dma0 sem 0 >= 2
 // CHECK-NEXT:      accel.dma 0 <dram 10688, {{\[\[}}4, 32], [1, 4]]> -> <sbuf 0, 0, {{\[\[}}1, 32], [1, 4]]> {signal = 3 : i64, origin = "relu1"}
 // CHECK-NEXT:      accel.wait dma0 sem 1 >= 2
 // CHECK-NEXT:      accel.dma 0 <dram 9344, {{\[\[}}1, 32], [32, 10]]> -> <sbuf 0, 0, {{\[\[}}1, 32], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
 // CHECK-NEXT:      accel.wait dma0 sem 4 >= 2
 // CHECK-NEXT:      accel.dma 0 <dram 11200, {{\[\[}}1, 32], [32, 4]]> -> <sbuf 0, 64, {{\[\[}}1, 32], [1, 4]]> {signal = 3 : i64, origin = "fc2"}
 // CHECK-NEXT:      accel.dma 0 <dram 10624, {{\[\[}}1, 10], [1, 1]]> -> <sbuf 0, 192, {{\[\[}}1, 10], [1, 1]]> {signal = 3 : i64, origin = "fc2"}
-// CHECK-NEXT:      accel.wait dma0 sem 0 >= 3
-// CHECK-NEXT:      accel.wait dma0 sem 1 >= 3
 // CHECK-NEXT:      accel.wait dma0 sem 4 >= 3
+// CHECK-NEXT:      accel.wait dma0 sem 0 >= 3
 // CHECK-NEXT:      accel.dma 0 <dram 11712, {{\[\[}}10, 4], [1, 10]]> -> <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "softmax"}
 // CHECK-NEXT:      accel.halt dma0
 // CHECK-NEXT:    }
 // CHECK-NEXT:    accel.stream dma1 {
 // CHECK-NEXT:      accel.wait dma1 sem 1 >= 1
 // CHECK-NEXT:      accel.dma 1 <sbuf 0, 192, {{\[\[}}1, 32], [1, 4]]> -> <dram 10688, {{\[\[}}1, 32], [32, 4]]> {signal = 4 : i64, origin = "fc1"}
-// CHECK-NEXT:      accel.wait dma1 sem 3 >= 6
 // CHECK-NEXT:      accel.wait dma1 sem 1 >= 2
 // CHECK-NEXT:      accel.dma 1 <sbuf 0, 64, {{\[\[}}1, 32], [1, 4]]> -> <dram 11200, {{\[\[}}4, 32], [1, 4]]> {signal = 4 : i64, origin = "relu1"}
-// CHECK-NEXT:      accel.wait dma1 sem 3 >= 9
 // CHECK-NEXT:      accel.wait dma1 sem 1 >= 3
+// CHECK-NEXT:      accel.wait dma1 sem 3 >= 9
 // CHECK-NEXT:      accel.dma 1 <sbuf 0, 128, {{\[\[}}1, 10], [1, 4]]> -> <dram 11712, {{\[\[}}1, 10], [10, 4]]> {signal = 4 : i64, origin = "fc2"}
-// CHECK-NEXT:      accel.wait dma1 sem 3 >= 10
 // CHECK-NEXT:      accel.wait dma1 sem 1 >= 5
+// CHECK-NEXT:      accel.wait dma1 sem 3 >= 10
 // CHECK-NEXT:      accel.dma 1 <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> -> <dram 11904, {{\[\[}}10, 4], [1, 10]]> {origin = "softmax"}
 // CHECK-NEXT:      accel.halt dma1
 // CHECK-NEXT:    }
 // CHECK-NEXT:  }
-// CHECK-NEXT:  }
-// CHECK-NOT:   func.func
 
 // The binary written by tidal-compile decodes to the same program.
 // OBJDUMP-LABEL: accel.program "small" dram 12096 {
