@@ -2,7 +2,8 @@
 
 The compiler (`tidal.passes`, `tidal.targets`) and the hardware model (`tidal.sim`) both
 read a `ChipConfig` from here by preset name, so changing a preset never needs a code
-change elsewhere. Every latency and bandwidth carries its unit in its name.
+change elsewhere. Every latency and bandwidth carries its unit in its name, and each
+preset says where its numbers come from.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from dataclasses import asdict, dataclass
 
 @dataclass(frozen=True)
 class ChipConfig:
+    """One chip preset. Sizes are in bytes or counts, times in cycles of `clock_hz`,
+    rates per cycle; where each number of a preset comes from is said beside it."""
+
     name: str
 
     # PE array: rows = contraction dim (SBUF partitions of the stationary operand),
@@ -35,26 +39,44 @@ class ChipConfig:
 
     # DMA: several queues sharing one DRAM bandwidth.
     dma_queues: int
-    dram_bytes_per_cycle: float
-    dma_fixed_latency_cycles: int
+    dram_bytes_per_cycle: float  # shared by every transfer in its data phase
+    dma_fixed_latency_cycles: int  # per descriptor, before its data moves
     dram_bytes: int
 
-    # Costs per instruction.
-    pe_min_cycles: int  # a matmul issues at least this many cycles (pipeline depth)
-    pe_weight_load_cycles: int  # loading a new stationary operand (fill/drain)
+    # Costs per instruction (docs/hardware-model.md has the formulas).
+    pe_min_cycles: int  # a matmul issues at least this many cycles
+    pe_weight_load_cycles: int  # shifting a new stationary operand into the array
+    pe_fill_drain_cycles: int  # pipeline skew paid with each new stationary operand
     act_elems_per_cycle_per_lane: float
     act_fixed_cycles: int
     pool_elems_per_cycle_per_lane: float
     pool_fixed_cycles: int
     sync_cycles: int  # a wait that is already satisfied, a signal, a nop
 
-    # Instruction buffers (one per engine), in bytes.
+    # Instruction buffers: one ring per engine, refilled from DRAM by fetch
+    # transfers of `instr_fetch_block_bytes` (records of isa.RECORD_BYTES) that pay
+    # `dma_fixed_latency_cycles` and share `dram_bytes_per_cycle` with data DMAs.
     instr_buffer_bytes: int
+    instr_fetch_block_bytes: int
 
     # Semaphores available to programs.
     num_semaphores: int
 
     clock_hz: float
+
+    def __post_init__(self) -> None:
+        record = 192  # isa.RECORD_BYTES (config must not import the ISA module)
+        if not record <= self.instr_fetch_block_bytes <= self.instr_buffer_bytes:
+            raise ValueError(
+                f"chip '{self.name}': instr_fetch_block_bytes "
+                f"{self.instr_fetch_block_bytes} must hold at least one {record}-byte "
+                f"record and fit instr_buffer_bytes {self.instr_buffer_bytes}"
+            )
+        if self.psum_partition_bytes % self.psum_banks:
+            raise ValueError(
+                f"chip '{self.name}': {self.psum_banks} PSUM banks do not divide "
+                f"{self.psum_partition_bytes} bytes"
+            )
 
     @property
     def psum_bank_bytes(self) -> int:
@@ -64,45 +86,67 @@ class ChipConfig:
         return asdict(self)
 
 
-# After public AWS NeuronCore-v2 figures (Trainium / Inferentia2 "NeuronCore-v2"
-# architecture pages of the AWS Neuron SDK documentation): 128x128 systolic PE array,
-# SBUF 24 MiB as 128 partitions x 192 KiB, PSUM 2 MiB as 128 partitions x 16 KiB in
-# 8 banks of 2 KiB (512 fp32), matmul moving free size <= 512, 1.4 GHz.
-# DRAM bandwidth: ~410 GB/s of HBM per NeuronCore (820 GB/s per two-core trn1 chip)
-# -> 410e9 / 1.4e9 ~= 290 bytes per cycle. DMA fixed latency ~2 us per descriptor
-# chain in published NKI profiles; we charge ~1.4k cycles. The PE issue floor of 64
-# cycles and the ACT/POOL fixed overheads follow the NKI performance guide (an
-# instruction has a fixed ~64-cycle startup cost); 1 element per lane per cycle.
+# After public AWS NeuronCore-v2 figures (Trainium / Inferentia2): the "NeuronCore-v2
+# Architecture" and "Trainium/Inferentia2 Architecture Guide for NKI" pages of the AWS
+# Neuron SDK documentation, and the `nki.isa.nc_matmul` reference. Numbers that the
+# documentation does not publish are marked "assumed" with the reasoning.
 DEFAULT = ChipConfig(
     name="default",
+    # Tensor Engine: a 128x128 systolic array (nc_matmul: partition (contraction)
+    # size <= 128, stationary free size <= 128, moving free size <= 512).
     pe_rows=128,
     pe_cols=128,
     matmul_moving_max=512,
+    # SBUF 24 MiB = 128 partitions x 192 KiB; PSUM 2 MiB = 128 partitions x 16 KiB
+    # in 8 banks of 2 KiB (512 fp32 per partition per bank) (NKI architecture guide).
     sbuf_partitions=128,
     sbuf_partition_bytes=192 * 1024,
     psum_partitions=128,
     psum_partition_bytes=16 * 1024,
     psum_banks=8,
+    # Scalar (ACT) and Vector/GpSimd (POOL) engines: one lane per partition.
     act_lanes=128,
     pool_lanes=128,
+    # A device has 32 DMA engines for 2 cores; a program here sees 4 queues (assumed:
+    # enough for the compiler's alternating-semaphore double buffering).
     dma_queues=4,
+    # HBM: 820 GB/s per two-core device -> 410 GB/s per core; at 1.4 GHz,
+    # 410e9 / 1.4e9 ~= 290 bytes per cycle.
     dram_bytes_per_cycle=290.0,
+    # ~1 us of fixed cost per DMA descriptor (assumed, the order of magnitude NKI
+    # profiles show for small transfers): 1.4e9 * 1e-6 = 1400 cycles.
     dma_fixed_latency_cycles=1400,
     dram_bytes=1 << 32,
+    # Each engine instruction has a fixed startup cost of ~64 cycles (NKI performance
+    # guide); a matmul streams one moving column per cycle, so it takes max(N, 64).
     pe_min_cycles=64,
+    # A new stationary operand shifts in one row per cycle (pe_rows cycles), and the
+    # array's skew fills and drains in pe_rows + pe_cols - 2 cycles: the per-fold
+    # cost of a weight-stationary array as SCALE-Sim models it (2*Sr + Sc - 2 + N).
     pe_weight_load_cycles=128,
+    pe_fill_drain_cycles=128 + 128 - 2,
+    # 1 element per lane per cycle plus the ~64-cycle fixed instruction cost (NKI
+    # performance guide).
     act_elems_per_cycle_per_lane=1.0,
     act_fixed_cycles=64,
     pool_elems_per_cycle_per_lane=1.0,
     pool_fixed_cycles=64,
+    # A semaphore update is one cycle (assumed).
     sync_cycles=1,
+    # Instruction buffer sizes are not published: 256 KiB per engine (1365 records)
+    # is assumed; refilled in halves, a double-buffered ring as in the self-refill
+    # seed (US10592250B1).
     instr_buffer_bytes=256 * 1024,
+    instr_fetch_block_bytes=128 * 1024,
     num_semaphores=32,
+    # 1.4 GHz NeuronCore-v2 clock.
     clock_hz=1.4e9,
 )
 
 # A scaled-down chip for fast tests: a 32x32 array and 32 partitions force the
-# compiler's tiling paths on small tensors. Costs keep the default's ratios.
+# compiler's tiling paths on small tensors, and a 32-record instruction buffer makes
+# every real program run through refills. Costs keep the default's formulas (fixed
+# costs scaled by 32/128), bandwidth and clock are round numbers.
 SMALL = ChipConfig(
     name="small",
     pe_rows=32,
@@ -120,13 +164,15 @@ SMALL = ChipConfig(
     dma_fixed_latency_cycles=200,
     dram_bytes=1 << 30,
     pe_min_cycles=16,
-    pe_weight_load_cycles=32,
+    pe_weight_load_cycles=32,  # pe_rows
+    pe_fill_drain_cycles=32 + 32 - 2,  # pe_rows + pe_cols - 2
     act_elems_per_cycle_per_lane=1.0,
     act_fixed_cycles=16,
     pool_elems_per_cycle_per_lane=1.0,
     pool_fixed_cycles=16,
     sync_cycles=1,
-    instr_buffer_bytes=64 * 1024,
+    instr_buffer_bytes=32 * 192,
+    instr_fetch_block_bytes=16 * 192,
     num_semaphores=32,
     clock_hz=1.0e9,
 )

@@ -21,3 +21,8 @@ class DeadlockError(SimError):
 
 class ExecutionError(SimError):
     """An instruction's functional effect could not be computed."""
+
+
+class RaceError(SimError):
+    """(Race-checking mode.) Two engines access overlapping SBUF/PSUM bytes at the
+    same time and at least one of them writes."""

@@ -6,10 +6,19 @@ instruction at a time: it issues an instruction, the instruction's cost (from th
 `ChipConfig` and its operand sizes) schedules a completion event, and at completion
 the functional effect is computed with NumPy on the modelled memories, the signal
 semaphore is incremented and the next instruction issues. A WAIT whose semaphore is
-too low parks the engine until a signal raises it. DMA descriptors pay a fixed latency
-and then share the DRAM bandwidth equally with every other transfer in its data phase
-(processor sharing); a start or finish re-times the others through versioned events,
-so stale finish events are simply dropped.
+too low parks the engine until a signal raises it.
+
+Every engine reads its stream from a finite instruction buffer: a ring of
+`instr_buffer_bytes` that the engine's instruction-fetch DMA refills from DRAM in
+blocks of `instr_fetch_block_bytes` as soon as there is room. An engine whose next
+record has not arrived stalls. Data descriptors and instruction fetches alike pay a
+fixed latency and then share the DRAM bandwidth equally with every other transfer in
+its data phase (processor sharing); a start or finish re-times the others through
+versioned events, so stale finish events are simply dropped.
+
+With `check_races`, every SBUF/PSUM access of an instruction is compared, when it
+issues, with those of the instructions in flight on the other engines: an overlap
+where either side writes raises `RaceError`.
 
 Instructions are decoded straight from their int32 words (see `tidal.sim.isa`); the
 loader (`tidal.sim.loader`) has already checked every field, so nothing here
@@ -32,6 +41,7 @@ from tidal.sim.errors import (
     ExecutionError,
     InputError,
     LoadError,
+    RaceError,
     SimError,
 )
 from tidal.sim.isa import Opcode, Space
@@ -43,7 +53,9 @@ __all__ = [
     "InputError",
     "LoadError",
     "Machine",
+    "RaceError",
     "SimError",
+    "engine_names",
     "run_program",
 ]
 
@@ -51,6 +63,8 @@ __all__ = [
 _DONE = 0  # an instruction completes
 _DMA_DATA = 1  # a DMA descriptor's fixed latency is over: its data phase starts
 _DMA_END = 2  # a DMA data phase may be over (if its version is still current)
+_FETCH_DATA = 3  # an instruction fetch's fixed latency is over
+_FETCH_END = 4  # an instruction fetch may be over (if its version is still current)
 
 _F32 = np.float32
 _DIMS = isa.ACCESS_DIMS
@@ -81,41 +95,163 @@ _ALU_OPS: dict[int, np.ufunc] = {
 Action = Callable[[], None]
 
 
+class _Fetch:
+    """An engine's instruction-fetch DMA: one transfer of records from DRAM into the
+    engine's instruction buffer at a time."""
+
+    __slots__ = (
+        "bytes_left",
+        "count",
+        "end_kind",
+        "engine",
+        "first",
+        "last",
+        "nbytes",
+        "rate",
+        "start",
+        "version",
+    )
+
+    def __init__(self, engine: _Engine) -> None:
+        self.engine = engine
+        self.end_kind = _FETCH_END
+        self.first = 0  # first record of the transfer
+        self.count = 0  # records in the transfer
+        self.nbytes = 0
+        self.start = 0.0
+        self.bytes_left = 0.0
+        self.rate = 0.0
+        self.last = 0.0
+        self.version = 0
+
+
 class _Engine:
     """The run state of one engine and, for a DMA queue, of its current transfer."""
 
     __slots__ = (
         "action",
+        "block",
         "busy",
         "bytes_left",
+        "capacity",
         "count",
+        "dma_bytes",
         "eid",
+        "end_kind",
+        "fetch",
+        "fetch_since",
+        "fetch_stall",
+        "fetched",
+        "fetching",
+        "footprint",
         "last",
+        "n",
         "name",
         "nbytes",
+        "parked_since",
         "pc",
         "rate",
+        "requested",
         "rows",
+        "sem_wait",
         "start",
         "version",
         "waiting",
     )
 
-    def __init__(self, eid: int, rows: list[list[int]]) -> None:
+    def __init__(self, eid: int, rows: list[list[int]], chip: ChipConfig) -> None:
         self.eid = eid
         self.name = isa.engine_name(eid)
         self.rows = rows
+        self.n = len(rows)
         self.pc = 0
         self.start = 0.0  # when the current instruction started running
         self.busy = 0.0
         self.count = 0
         self.waiting: tuple[int, int] | None = None  # (semaphore, value) when parked
+        self.parked_since = 0.0
+        self.sem_wait = 0.0
         self.action: Action | None = None
+        # The current DMA descriptor's transfer (DMA queues only).
+        self.end_kind = _DMA_END
         self.nbytes = 0
         self.bytes_left = 0.0
         self.rate = 0.0
         self.last = 0.0
         self.version = 0
+        self.dma_bytes = 0
+        # The instruction buffer: records [pc, fetched) are in it, [fetched,
+        # requested) are on their way; a ring of `capacity` records.
+        self.capacity = chip.instr_buffer_bytes // isa.RECORD_BYTES
+        self.block = chip.instr_fetch_block_bytes // isa.RECORD_BYTES
+        self.fetched = 0
+        self.requested = 0
+        self.fetching = False
+        self.fetch = _Fetch(self)
+        self.fetch_since = -1.0  # when the engine began waiting for a fetch, or -1
+        self.fetch_stall = 0.0
+        # (Race checking) the on-chip accesses of the instruction in flight.
+        self.footprint: list[_Touch] | None = None
+
+
+# One on-chip access of an instruction, for race checking: space, partitions
+# [p0, p1), bytes [b0, b1) (bounding), writes?, operand name, word of the access in
+# the record (-1 for an ACT scale/bias column).
+_Touch = tuple[int, int, int, int, int, bool, str, int]
+_ROLES: dict[int, tuple[tuple[str, bool], ...]] = {
+    Opcode.DMA: (("src", False), ("dst", True)),
+    Opcode.MATMUL: (("stationary", False), ("moving", False), ("dst", True)),
+    Opcode.ACT: (("src", False), ("dst", True)),
+    Opcode.TENSOR_TENSOR: (("a", False), ("b", False), ("dst", True)),
+    Opcode.REDUCE: (("src", False), ("dst", True)),
+    Opcode.MEMSET: (("dst", True),),
+}
+
+
+def _footprint(w: list[int]) -> list[_Touch]:
+    """The SBUF/PSUM accesses of record w (DRAM accesses are not race-checked)."""
+    op = w[_W_OP]
+    lay = _OPS[op]
+    out: list[_Touch] = []
+    for field, write in _ROLES[op]:
+        i = lay[field]
+        if w[i] == Space.DRAM:
+            continue
+        reach = sum(w[i + 3 + 2 * d] * (w[i + 4 + 2 * d] - 1) for d in range(1, _DIMS))
+        p0, b0 = w[i + 1], w[i + 2]
+        out.append((w[i], p0, p0 + w[i + 4], b0, b0 + 4 * reach + 4, write, field, i))
+    if op == Opcode.ACT:
+        parts = w[lay["src"] + 4]
+        for prefix in ("scale", "bias"):
+            if w[lay[f"{prefix}_mode"]] == isa.ScalarMode.COLUMN:
+                p0, b0 = w[lay[f"{prefix}_pstart"]], w[lay[f"{prefix}_offset"]]
+                out.append(
+                    (w[lay[f"{prefix}_space"]], p0, p0 + parts, b0, b0 + 4, False, prefix, -1)
+                )
+    return out
+
+
+def _elements(w: list[int], t: _Touch) -> np.ndarray:
+    """The byte offsets (within a partition) of the elements touch t reaches."""
+    i = t[7]
+    if i < 0:
+        return np.array([t[3]], np.int64)
+    offsets = np.array([w[i + 2]], np.int64)
+    for d in range(1, _DIMS):
+        stride, count = w[i + 3 + 2 * d], w[i + 4 + 2 * d]
+        if count > 1:
+            offsets = (offsets[:, None] + 4 * stride * np.arange(count)).ravel()
+    return offsets
+
+
+def _really_overlap(wa: list[int], a: _Touch, wb: list[int], b: _Touch) -> bool:
+    """Whether two touches whose bounding boxes overlap share an element (strided
+    accesses may interleave without touching the same bytes)."""
+    lo, hi = max(a[3], b[3]), min(a[4], b[4])
+    ea, eb = _elements(wa, a), _elements(wb, b)
+    ea = ea[(ea >= lo) & (ea < hi)]
+    eb = eb[(eb >= lo) & (eb < hi)]
+    return bool(np.intersect1d(ea, eb).size)
 
 
 def _whole_cycles(t: float) -> int:
@@ -125,11 +261,21 @@ def _whole_cycles(t: float) -> int:
     return int(r) if abs(t - r) < 1e-6 else math.ceil(t)
 
 
+def engine_names(chip: ChipConfig) -> list[str]:
+    """Every engine of `chip`, in engine order: pe, act, pool, dma0, dma1, ..."""
+    return [isa.engine_name(e) for e in range(isa.Engine.DMA0 + chip.dma_queues)]
+
+
 class Machine:
     """One chip loaded with one program. `run()` once; then read the outputs."""
 
     def __init__(
-        self, program: isa.Program, chip: ChipConfig, *, trace: bool = False
+        self,
+        program: isa.Program,
+        chip: ChipConfig,
+        *,
+        trace: bool = False,
+        check_races: bool = False,
     ) -> None:
         dram_bytes = validate_program(program, chip)
         self.program = program
@@ -145,18 +291,25 @@ class Machine:
         self._onchip: list[np.ndarray] = [np.empty((0, 0), _F32), self.sbuf, self.psum]
         self.sems = [0] * chip.num_semaphores
         self.engines = [
-            _Engine(eid, program.streams[eid].tolist())
+            _Engine(eid, program.streams[eid].tolist(), chip)
             for eid in sorted(program.streams)
         ]
         self.now = 0.0
         self.end = 0.0
         self.macs = 0
         self.dma_bytes = 0
+        self.dma_dram_bytes = 0  # bytes of descriptors with a DRAM end
+        self.fetch_bytes = 0
+        self.fetch_transfers = 0
         self.trace: list[dict[str, Any]] | None = [] if trace else None
-        self._heap: list[tuple[float, int, int, _Engine, int]] = []
+        self.fetch_trace: list[dict[str, Any]] | None = [] if trace else None
+        self.stall_trace: list[dict[str, Any]] | None = [] if trace else None
+        self.check_races = check_races
+        self._in_flight: list[_Engine] = []  # (race checking) engines mid-instruction
+        self._heap: list[tuple[float, int, int, Any, int]] = []
         self._seq = 0
         self._waiters: dict[int, list[_Engine]] = {}
-        self._dma_active: list[_Engine] = []
+        self._dma_active: list[_Engine | _Fetch] = []
         self._pe_stationary: list[int] | None = None
         self._prepare: dict[int, Callable[[list[int]], tuple[float, Action]]] = {
             Opcode.NOP: self._prep_sync,
@@ -205,41 +358,54 @@ class Machine:
         heap = self._heap
         with np.errstate(all="ignore"):  # hardware makes inf/nan silently
             for engine in self.engines:
+                self._maybe_fetch(engine)  # the initial fill
                 self._issue(engine)
             while heap:
-                self.now, _, kind, engine, version = heapq.heappop(heap)
+                self.now, _, kind, obj, version = heapq.heappop(heap)
                 if kind == _DONE:
-                    self._complete(engine)
-                elif kind == _DMA_DATA:
-                    self._dma_begin_data(engine)
-                elif version == engine.version:
-                    self._dma_end_data(engine)
+                    self._complete(obj)
+                elif kind == _DMA_DATA or kind == _FETCH_DATA:
+                    self._transfer_begin(obj)
+                elif version != obj.version:
+                    continue  # re-timed since: a later event stands for it
+                elif kind == _DMA_END:
+                    self._dma_end(obj)
+                else:
+                    self._fetch_end(obj)
         parked = [e for e in self.engines if e.waiting is not None]
         if parked:
             raise DeadlockError(self._deadlock_message(parked))
         return self._stats()
 
-    def _push(self, time: float, kind: int, engine: _Engine, version: int = 0) -> None:
+    def _push(self, time: float, kind: int, obj: Any, version: int = 0) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, (time, self._seq, kind, engine, version))
+        heapq.heappush(self._heap, (time, self._seq, kind, obj, version))
 
     def _issue(self, e: _Engine) -> None:
-        """Start e's next instruction, or park e on an unsatisfied WAIT."""
-        if e.pc >= len(e.rows):
+        """Start e's next instruction, or stall e on its instruction fetch or on an
+        unsatisfied WAIT."""
+        if e.pc >= e.n:
+            return
+        if e.pc >= e.fetched:
+            e.fetch_since = self.now
             return
         row = e.rows[e.pc]
         op = row[_W_OP]
         e.start = self.now
         if op == Opcode.WAIT:
             self._issue_wait(e, row)
-        elif op == Opcode.HALT:
+            return
+        if op == Opcode.HALT:
             self._halt(e, row)
-        elif op == Opcode.DMA:
+            return
+        if op == Opcode.DMA:
             e.nbytes, e.action = self._prep_dma(row)
             self._push(self.now + self.chip.dma_fixed_latency_cycles, _DMA_DATA, e)
         else:
             cost, e.action = self._prepare[op](row)
             self._push(self.now + cost, _DONE, e)
+        if self.check_races and op in _ROLES:
+            self._check_races(e, row)
 
     def _issue_wait(self, e: _Engine, row: list[int]) -> None:
         lay = _OPS[Opcode.WAIT]
@@ -249,13 +415,14 @@ class Machine:
             self._push(self.now + self.chip.sync_cycles, _DONE, e)
             return
         e.waiting = (sem, value)
+        e.parked_since = self.now
         self._waiters.setdefault(sem, []).append(e)
 
     def _halt(self, e: _Engine, row: list[int]) -> None:
         e.count += 1
         self._record(e, row)
         self._signal(row[_W_SIGNAL])
-        e.pc = len(e.rows)
+        e.pc = e.n
 
     def _complete(self, e: _Engine) -> None:
         """e's instruction ends now: apply its effect, signal, issue the next."""
@@ -268,11 +435,16 @@ class Machine:
                     f"{e.name} instruction {e.pc} ({Opcode(row[_W_OP]).name}): {err}"
                 ) from None
             e.action = None
+        if e.footprint is not None:
+            self._in_flight.remove(e)
+            e.footprint = None
         e.busy += self.now - e.start
         e.count += 1
         self._record(e, row)
         self._signal(row[_W_SIGNAL])
         e.pc += 1
+        if e.requested < e.n and not e.fetching:
+            self._maybe_fetch(e)  # its record's slot is free now
         self._issue(e)
 
     def _record(self, e: _Engine, row: list[int]) -> None:
@@ -285,9 +457,25 @@ class Machine:
                     "opcode": Opcode(row[_W_OP]).name,
                     "start": e.start,
                     "end": self.now,
-                    "source": self.program.debug[row[_W_DEBUG]]
-                    if row[_W_DEBUG] >= 0
-                    else None,
+                    "source": self._source(row),
+                }
+            )
+
+    def _source(self, row: list[int]) -> str | None:
+        """The record's source op from the debug table, or None."""
+        return self.program.debug[row[_W_DEBUG]] if row[_W_DEBUG] >= 0 else None
+
+    def _stalled(self, e: _Engine, kind: str, since: float, **what: Any) -> None:
+        """(Trace) e could not issue instruction e.pc from `since` until now."""
+        if self.stall_trace is not None:
+            self.stall_trace.append(
+                {
+                    "engine": e.name,
+                    "index": e.pc,
+                    "kind": kind,
+                    "start": since,
+                    "end": self.now,
+                    **what,
                 }
             )
 
@@ -305,6 +493,8 @@ class Machine:
             assert e.waiting is not None
             if e.waiting[1] <= level:
                 e.waiting = None
+                e.sem_wait += self.now - e.parked_since
+                self._stalled(e, "semaphore", e.parked_since, semaphore=sem)
                 e.start = self.now
                 self._push(self.now + self.chip.sync_cycles, _DONE, e)
             else:
@@ -316,25 +506,128 @@ class Machine:
         for e in parked:
             assert e.waiting is not None
             sem, value = e.waiting
+            source = self._source(e.rows[e.pc])
+            op = f" (op '{source}')" if source is not None else ""
             parts.append(
-                f"{e.name} at instruction {e.pc} waits for semaphore {sem} >= {value} "
-                f"(it is {self.sems[sem]})"
+                f"{e.name} at instruction {e.pc}{op} waits for semaphore {sem} "
+                f">= {value} (it is {self.sems[sem]})"
             )
-        return "deadlock: " + "; ".join(parts)
+        done = [e.name for e in self.engines if e.waiting is None]
+        tail = f"; finished: {', '.join(done)}" if done else ""
+        return (
+            "deadlock: no remaining instruction signals what these engines wait "
+            "for: " + "; ".join(parts) + tail
+        )
+
+    # -- race checking -----------------------------------------------------
+
+    def _check_races(self, e: _Engine, row: list[int]) -> None:
+        """Compare e's on-chip accesses with those in flight on other engines."""
+        mine = _footprint(row)
+        if not mine:
+            return
+        for other in self._in_flight:
+            theirs = other.footprint
+            assert theirs is not None
+            for a in mine:
+                for b in theirs:
+                    if (
+                        a[0] == b[0]
+                        and (a[5] or b[5])
+                        and a[1] < b[2]
+                        and b[1] < a[2]
+                        and a[3] < b[4]
+                        and b[3] < a[4]
+                        and _really_overlap(row, a, other.rows[other.pc], b)
+                    ):
+                        raise RaceError(self._race_message(e, a, other, b))
+        e.footprint = mine
+        self._in_flight.append(e)
+
+    def _race_message(self, e: _Engine, a: _Touch, other: _Engine, b: _Touch) -> str:
+        def who(x: _Engine) -> str:
+            row = x.rows[x.pc]
+            source = self._source(row)
+            op = f", op '{source}'" if source is not None else ", no source op"
+            return f"{x.name} instruction {x.pc} ({Opcode(row[_W_OP]).name}{op})"
+
+        def what(t: _Touch) -> str:
+            verb = "writes" if t[5] else "reads"
+            return (
+                f"{verb} {Space(t[0]).name} partitions [{t[1]}, {t[2]}) "
+                f"bytes [{t[3]}, {t[4]}) ({t[6]})"
+            )
+
+        return (
+            f"race at cycle {self.now:g}: {who(e)} {what(a)} while {who(other)}, "
+            f"in flight since cycle {other.start:g}, {what(b)}"
+        )
+
+    # -- instruction fetch -------------------------------------------------
+
+    def _maybe_fetch(self, e: _Engine) -> None:
+        """Start e's next instruction fetch if records remain, none is on its way,
+        and the ring has room for the block."""
+        if e.fetching or e.requested >= e.n or e.pc >= e.n:
+            return
+        count = min(e.block, e.n - e.requested)
+        if e.requested + count - e.pc > e.capacity:
+            return
+        f = e.fetch
+        f.first, f.count = e.requested, count
+        f.nbytes = count * isa.RECORD_BYTES
+        f.start = self.now
+        e.requested += count
+        e.fetching = True
+        self._push(self.now + self.chip.dma_fixed_latency_cycles, _FETCH_DATA, f)
+
+    def _fetch_end(self, f: _Fetch) -> None:
+        self._transfer_end(f)
+        e = f.engine
+        e.fetched = e.requested
+        e.fetching = False
+        self.fetch_bytes += f.nbytes
+        self.fetch_transfers += 1
+        if self.fetch_trace is not None:
+            self.fetch_trace.append(
+                {
+                    "engine": e.name,
+                    "start": f.start,
+                    "end": self.now,
+                    "first": f.first,
+                    "count": f.count,
+                    "bytes": f.nbytes,
+                }
+            )
+        if e.fetch_since >= 0:
+            e.fetch_stall += self.now - e.fetch_since
+            self._stalled(e, "fetch", e.fetch_since)
+            e.fetch_since = -1.0
+            self._issue(e)
+        self._maybe_fetch(e)
 
     # -- DMA bandwidth sharing --------------------------------------------
 
-    def _dma_begin_data(self, e: _Engine) -> None:
+    def _transfer_begin(self, t: _Engine | _Fetch) -> None:
+        """t's fixed latency is over: it joins the transfers sharing DRAM."""
         self._dma_settle()
-        e.bytes_left = float(e.nbytes)
-        self._dma_active.append(e)
+        t.bytes_left = float(t.nbytes)
+        self._dma_active.append(t)
         self._dma_reschedule()
 
-    def _dma_end_data(self, e: _Engine) -> None:
+    def _transfer_end(self, t: _Engine | _Fetch) -> None:
         self._dma_settle()
-        self._dma_active.remove(e)
+        self._dma_active.remove(t)
         self._dma_reschedule()
+
+    def _dma_end(self, e: _Engine) -> None:
+        self._transfer_end(e)
         self.dma_bytes += e.nbytes
+        e.dma_bytes += e.nbytes
+        row = e.rows[e.pc]
+        lay = _OPS[Opcode.DMA]
+        if row[lay["src"]] == Space.DRAM or row[lay["dst"]] == Space.DRAM:
+            self.dma_dram_bytes += e.nbytes
         self._complete(e)
 
     def _dma_settle(self) -> None:
@@ -355,7 +648,7 @@ class Machine:
             a.last = self.now
             a.version += 1
             finish = self.now + max(a.bytes_left, 0.0) / rate
-            self._push(finish, _DMA_END, a, a.version)
+            self._push(finish, a.end_kind, a, a.version)
 
     # -- decoding ----------------------------------------------------------
 
@@ -416,7 +709,7 @@ class Machine:
         cost = max(n, chip.pe_min_cycles)
         stationary = w[i : i + isa.ACCESS_WORDS]
         if stationary != self._pe_stationary:
-            cost += chip.pe_weight_load_cycles
+            cost += chip.pe_weight_load_cycles + chip.pe_fill_drain_cycles
             self._pe_stationary = stationary
         start = bool(w[_W_FLAGS] & isa.FLAG_START)
 
@@ -504,23 +797,59 @@ class Machine:
     def _stats(self) -> dict[str, Any]:
         chip = self.chip
         cycles = _whole_cycles(self.end)
-        engines = {
-            e.name: {"busy_cycles": _whole_cycles(e.busy), "instructions": e.count}
-            for e in self.engines
-        }
-        peak = cycles * chip.pe_rows * chip.pe_cols
+        by_name = {e.name: e for e in self.engines}
+        engines: dict[str, dict[str, Any]] = {}
+        for name in engine_names(chip):
+            e = by_name.get(name)
+            busy, fetch, sem = (e.busy, e.fetch_stall, e.sem_wait) if e else (0, 0, 0)
+            # Rounded cumulatively so that busy + stall + idle == cycles exactly.
+            busy_c = _whole_cycles(busy)
+            fetch_c = _whole_cycles(busy + fetch) - busy_c
+            sem_c = _whole_cycles(busy + fetch + sem) - busy_c - fetch_c
+            stats_e: dict[str, Any] = {
+                "busy_cycles": busy_c,
+                "stall_cycles": fetch_c + sem_c,
+                "idle_cycles": cycles - busy_c - fetch_c - sem_c,
+                "fetch_stall_cycles": fetch_c,
+                "semaphore_wait_cycles": sem_c,
+                "utilization": busy_c / cycles if cycles else 0.0,
+                "instructions": e.count if e else 0,
+            }
+            if name.startswith("dma"):
+                stats_e["dma_bytes"] = e.dma_bytes if e else 0
+            engines[name] = stats_e
+        pe_per_cycle = chip.pe_rows * chip.pe_cols
+        peak = cycles * pe_per_cycle
+        roofline = max(
+            self.macs / pe_per_cycle, self.dma_dram_bytes / chip.dram_bytes_per_cycle
+        )
         stats: dict[str, Any] = {
             "cycles": cycles,
             "seconds": cycles / chip.clock_hz,
             "macs": self.macs,
             "dma_bytes": self.dma_bytes,
+            "dma_dram_bytes": self.dma_dram_bytes,
+            "dma_bytes_per_queue": {
+                n: s["dma_bytes"] for n, s in engines.items() if "dma_bytes" in s
+            },
             "instructions": {name: s["instructions"] for name, s in engines.items()},
             "engines": engines,
             "pe_utilization": self.macs / peak if peak else 0.0,
+            "roofline_cycles": _whole_cycles(roofline),
+            "fetch_stall_cycles": sum(s["fetch_stall_cycles"] for s in engines.values()),
+            "semaphore_wait_cycles": sum(
+                s["semaphore_wait_cycles"] for s in engines.values()
+            ),
+            "instr_fetch": {
+                "bytes": self.fetch_bytes,
+                "transfers": self.fetch_transfers,
+            },
             "chip": chip.name,
         }
         if self.trace is not None:
             stats["trace"] = self.trace
+            stats["fetch_trace"] = self.fetch_trace
+            stats["stall_trace"] = self.stall_trace
         return stats
 
 
@@ -559,17 +888,24 @@ def run_program(
     chip: ChipConfig | None = None,
     *,
     trace: bool = False,
+    check_races: bool = False,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Load `program` on `chip` (default: the preset the binary names), run it on
-    `inputs` and return (outputs by name, stats). With `trace`, stats["trace"] lists
-    every instruction's engine, index, opcode, start, end (cycles) and source (its
-    debug-table string, or None)."""
+    `inputs` and return (outputs by name, stats).
+
+    With `trace`, stats["trace"] lists every instruction's engine, index, opcode,
+    start, end (cycles) and source (its debug-table string, or None);
+    stats["fetch_trace"] every instruction fetch (engine, start, end, first record,
+    count, bytes); stats["stall_trace"] every stall (engine, index of the
+    instruction held back, kind "fetch" or "semaphore", start, end, semaphore).
+    With `check_races`, overlapping SBUF/PSUM accesses in flight on two engines at
+    once, one of them a write, raise `RaceError`."""
     if chip is None:
         try:
             chip = get_chip(program.chip)
         except UnknownChipError as err:
             raise LoadError(str(err)) from None
-    machine = Machine(program, chip, trace=trace)
+    machine = Machine(program, chip, trace=trace, check_races=check_races)
     machine.load_inputs(inputs)
     stats = machine.run()
     return machine.read_outputs(), stats

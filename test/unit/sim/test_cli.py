@@ -88,7 +88,13 @@ def test_runs_and_writes_outputs_and_stats(binary: Path, tmp_path: Path) -> None
     assert "cycles" in result.stdout and "PE utilisation" in result.stdout
     with np.load(out) as npz:
         np.testing.assert_array_equal(npz["y"], x)
-    assert json.loads(stats.read_text())["instructions"] == {"dma0": 2}
+    assert json.loads(stats.read_text())["instructions"] == {
+        "pe": 0,
+        "act": 0,
+        "pool": 0,
+        "dma0": 2,
+        "dma1": 0,
+    }
 
 
 def test_missing_input(binary: Path, tmp_path: Path) -> None:

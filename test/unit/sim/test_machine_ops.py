@@ -61,8 +61,9 @@ def test_dma_transposing_round_trip(mk: SimpleNamespace) -> None:
     outputs, stats = run_program(program, {"x": x})
     np.testing.assert_array_equal(outputs["y"], x.T)
     assert outputs["y"].dtype == np.float32
-    assert stats["instructions"] == {"dma0": 2}
+    assert stats["instructions"] == {"pe": 0, "act": 0, "pool": 0, "dma0": 2, "dma1": 0}
     assert stats["dma_bytes"] == 2 * x.nbytes
+    assert stats["dma_bytes_per_queue"] == {"dma0": 2 * x.nbytes, "dma1": 0}
 
 
 def test_matmul_start_then_accumulate(mk: SimpleNamespace) -> None:

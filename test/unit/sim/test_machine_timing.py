@@ -1,4 +1,7 @@
-"""Timing of the event-driven model: costs, semaphores, DMA sharing, deadlock."""
+"""Timing of the event-driven model: event order, costs, semaphores, DMA sharing,
+deadlock. Every stream's records reach its instruction buffer by a fetch transfer
+first, so times are measured from an instruction's own start where the fill does not
+matter, and the fill itself is checked where it does."""
 
 from __future__ import annotations
 
@@ -9,15 +12,21 @@ import numpy as np
 import pytest
 
 from tidal.sim.config import SMALL
-from tidal.sim.isa import ActFunc, Engine, Opcode, ScalarMode, make_record
+from tidal.sim.isa import RECORD_BYTES, ActFunc, Engine, Opcode, ScalarMode, make_record
 from tidal.sim.machine import DeadlockError, run_program
 
 DMA0, DMA1 = Engine.DMA0, Engine.DMA0 + 1
+BW, LATENCY = SMALL.dram_bytes_per_cycle, SMALL.dma_fixed_latency_cycles
 
 
 def spans(stats: dict[str, Any], engine: str) -> list[tuple[float, float]]:
     """(start, end) of each instruction `engine` ran, from the trace."""
     return [(t["start"], t["end"]) for t in stats["trace"] if t["engine"] == engine]
+
+
+def fill(records: int) -> float:
+    """When the first block of a stream of `records` arrives, fetched alone."""
+    return LATENCY + records * RECORD_BYTES / BW
 
 
 def _producer_consumer(mk: SimpleNamespace, with_wait: bool) -> Any:
@@ -42,21 +51,66 @@ def test_waiting_consumer_sees_producer_data_and_starts_after_it(
 ) -> None:
     outputs, stats = _producer_consumer(mk, with_wait=True)
     np.testing.assert_array_equal(outputs["y"], np.full((1, 4), 7.0, np.float32))
-    [(_, fill_end)] = spans(stats, "pool")
-    assert fill_end == SMALL.pool_fixed_cycles + 1024
+    [(fill_start, fill_end)] = spans(stats, "pool")
+    assert fill_end - fill_start == SMALL.pool_fixed_cycles + 1024
     (_, wait_end), (copy_start, copy_end) = spans(stats, "dma0")
     assert wait_end == fill_end + SMALL.sync_cycles
     assert copy_start == wait_end
-    assert (
-        copy_end
-        == copy_start + SMALL.dma_fixed_latency_cycles + 16 / SMALL.dram_bytes_per_cycle
-    )
+    assert copy_end == copy_start + LATENCY + 16 / BW
     assert stats["cycles"] == int(np.ceil(copy_end))
+    # The WAIT parked from when its record arrived until the MEMSET signalled.
+    [stall] = [s for s in stats["stall_trace"] if s["kind"] == "semaphore"]
+    assert (stall["engine"], stall["index"], stall["semaphore"]) == ("dma0", 0, 0)
+    assert stall["end"] == fill_end
+    dma0 = stats["engines"]["dma0"]
+    assert dma0["semaphore_wait_cycles"] == round(fill_end - stall["start"])
+    assert stats["semaphore_wait_cycles"] == dma0["semaphore_wait_cycles"]
 
 
 def test_without_the_wait_the_consumer_reads_stale_data(mk: SimpleNamespace) -> None:
     outputs, _ = _producer_consumer(mk, with_wait=False)
     np.testing.assert_array_equal(outputs["y"], np.zeros((1, 4), np.float32))
+
+
+def test_events_happen_in_time_order_and_ties_in_issue_order(
+    mk: SimpleNamespace,
+) -> None:
+    """Three engines whose instructions end at interleaved times: the trace (in
+    completion order) follows simulated time, whatever order events were pushed in,
+    and equal times complete in the order they were scheduled."""
+    nop = {e: make_record(Opcode.NOP, e) for e in (Engine.ACT, Engine.POOL)}
+    memset = make_record(
+        Opcode.MEMSET, Engine.POOL, dst=mk.sbuf(0, 1, 0, (1, 40)), value=1.0
+    )
+    act = make_record(
+        Opcode.ACT,
+        Engine.ACT,
+        src=mk.sbuf(1, 1, 0, (1, 20)),
+        dst=mk.sbuf(1, 1, 512, (1, 20)),
+        func=int(ActFunc.IDENTITY),
+        scale_imm=1.0,
+    )
+    program = mk.build(
+        {Engine.ACT: [act, nop[Engine.ACT], act], Engine.POOL: [memset, nop[Engine.POOL]]}
+    )
+    _, stats = run_program(program, {}, trace=True)
+    ends = [t["end"] for t in stats["trace"]]
+    assert ends == sorted(ends)
+    # Both streams' fills are equal (3 and 2 records are fetched together, then
+    # the 3-record one alone), so the engines start apart by one record's time.
+    t_act = LATENCY + 2 * 2 * RECORD_BYTES / BW + RECORD_BYTES / BW
+    t_pool = LATENCY + 2 * 2 * RECORD_BYTES / BW
+    act_cost, pool_cost = SMALL.act_fixed_cycles + 20, SMALL.pool_fixed_cycles + 40
+    expected = sorted(
+        [
+            (t_act + act_cost, "act", 0),
+            (t_act + act_cost + 1, "act", 1),
+            (t_act + 2 * act_cost + 1, "act", 2),
+            (t_pool + pool_cost, "pool", 0),
+            (t_pool + pool_cost + 1, "pool", 1),
+        ]
+    )
+    assert [(t["end"], t["engine"], t["index"]) for t in stats["trace"]] == expected
 
 
 def _dma_program(mk: SimpleNamespace, sizes: dict[int, int]) -> Any:
@@ -80,26 +134,34 @@ def test_concurrent_dmas_share_dram_bandwidth(mk: SimpleNamespace) -> None:
     nbytes = 4 * n
     _, alone = _dma_program(mk, {0: n})
     _, both = _dma_program(mk, {0: n, 1: n})
-    bw, latency = SMALL.dram_bytes_per_cycle, SMALL.dma_fixed_latency_cycles
-    assert alone["cycles"] == latency + nbytes / bw
-    # Two equal transfers at half the bandwidth each: each takes twice as long.
-    assert both["cycles"] - alone["cycles"] == nbytes / bw
-    assert both["engines"]["dma0"]["busy_cycles"] == latency + 2 * nbytes / bw
+    [(start, end)] = spans(alone, "dma0")
+    assert start == fill(1)
+    assert end - start == LATENCY + nbytes / BW
+    # Two equal transfers that start together at half the bandwidth each: each
+    # takes nbytes / bw longer than one alone.
+    [(s0, e0)], [(s1, e1)] = spans(both, "dma0"), spans(both, "dma1")
+    assert s0 == s1
+    assert e0 == e1 == s0 + LATENCY + 2 * nbytes / BW
+    assert (e0 - s0) - (end - start) == nbytes / BW
+    assert both["engines"]["dma0"]["busy_cycles"] == LATENCY + 2 * nbytes / BW
+    assert both["dma_bytes_per_queue"] == {"dma0": nbytes, "dma1": nbytes}
 
 
 def test_finishing_transfer_gives_its_bandwidth_back(mk: SimpleNamespace) -> None:
     small, big = 1024, 4096
     _, stats = _dma_program(mk, {0: small, 1: big})
-    bw, latency = SMALL.dram_bytes_per_cycle, SMALL.dma_fixed_latency_cycles
-    [(_, small_end)] = spans(stats, "dma0")
-    [(_, big_end)] = spans(stats, "dma1")
+    [(start, small_end)] = spans(stats, "dma0")
+    [(big_start, big_end)] = spans(stats, "dma1")
+    assert big_start == start
     # Shared until the small one is done, then the big one runs at full bandwidth.
-    shared = 4 * small / (bw / 2)
-    assert small_end == pytest.approx(latency + shared)
-    assert big_end == pytest.approx(latency + shared + (4 * big - 4 * small) / bw)
+    shared = 4 * small / (BW / 2)
+    assert small_end - start == pytest.approx(LATENCY + shared)
+    assert big_end - start == pytest.approx(
+        LATENCY + shared + (4 * big - 4 * small) / BW
+    )
 
 
-def test_matmul_pays_weight_load_only_when_stationary_changes(
+def test_matmul_pays_weight_load_and_fill_drain_only_when_stationary_changes(
     mk: SimpleNamespace,
 ) -> None:
     k, m, n = 4, 4, 8
@@ -116,16 +178,15 @@ def test_matmul_pays_weight_load_only_when_stationary_changes(
     ]
     _, stats = run_program(mk.build({Engine.PE: mm}), {})
     issue = max(n, SMALL.pe_min_cycles)
-    assert (
-        stats["engines"]["pe"]["busy_cycles"]
-        == 3 * issue + 2 * SMALL.pe_weight_load_cycles
-    )
+    load = SMALL.pe_weight_load_cycles + SMALL.pe_fill_drain_cycles
+    assert stats["engines"]["pe"]["busy_cycles"] == 3 * issue + 2 * load
     assert stats["macs"] == 3 * k * m * n
     expected_util = stats["macs"] / (stats["cycles"] * SMALL.pe_rows * SMALL.pe_cols)
     assert stats["pe_utilization"] == pytest.approx(expected_util)
+    assert stats["roofline_cycles"] == int(np.ceil(3 * k * m * n / (32 * 32)))
 
 
-def test_act_cost(mk: SimpleNamespace) -> None:
+def test_act_cost_after_the_initial_fill(mk: SimpleNamespace) -> None:
     free = 100
     act = make_record(
         Opcode.ACT,
@@ -138,12 +199,31 @@ def test_act_cost(mk: SimpleNamespace) -> None:
         bias_mode=int(ScalarMode.IMM),
     )
     _, stats = run_program(mk.build({Engine.ACT: [act]}), {})
-    assert stats["cycles"] == SMALL.act_fixed_cycles + free
+    # The one record arrives by a fetch of its own before the ACT can start.
+    assert stats["cycles"] == fill(1) + SMALL.act_fixed_cycles + free
     assert stats["seconds"] == stats["cycles"] / SMALL.clock_hz
     assert stats["chip"] == "small"
+    act_stats = stats["engines"]["act"]
+    assert act_stats["busy_cycles"] == SMALL.act_fixed_cycles + free
+    assert act_stats["fetch_stall_cycles"] == fill(1)
+    assert act_stats["idle_cycles"] == 0
+    assert stats["instr_fetch"] == {"bytes": RECORD_BYTES, "transfers": 1}
+    for name in ("pe", "pool", "dma0", "dma1"):  # every engine is listed
+        assert stats["engines"][name]["idle_cycles"] == stats["cycles"]
 
 
-def test_deadlock_names_engines_and_semaphores(mk: SimpleNamespace) -> None:
+def test_busy_stall_and_idle_add_up_to_cycles(mk: SimpleNamespace) -> None:
+    _, stats = _producer_consumer(mk, with_wait=True)
+    for name, e in stats["engines"].items():
+        assert e["busy_cycles"] + e["stall_cycles"] + e["idle_cycles"] == stats[
+            "cycles"
+        ], name
+        assert e["stall_cycles"] == e["fetch_stall_cycles"] + e["semaphore_wait_cycles"]
+
+
+def test_deadlock_names_engines_instructions_and_semaphores(
+    mk: SimpleNamespace,
+) -> None:
     program = mk.build(
         {
             Engine.PE: [make_record(Opcode.WAIT, Engine.PE, sem=3, value=1)],
@@ -154,8 +234,10 @@ def test_deadlock_names_engines_and_semaphores(mk: SimpleNamespace) -> None:
     with pytest.raises(DeadlockError) as info:
         run_program(program, {})
     message = str(info.value)
+    assert message.startswith("deadlock: ")
     assert "pe at instruction 0 waits for semaphore 3 >= 1 (it is 0)" in message
     assert "act at instruction 0 waits for semaphore 4 >= 2 (it is 1)" in message
+    assert message.endswith("finished: pool")
     assert "\n" not in message
 
 
@@ -171,5 +253,5 @@ def test_halt_ends_the_stream(mk: SimpleNamespace) -> None:
         }
     )
     _, stats = run_program(program, {})
-    assert stats["instructions"] == {"pool": 2}
-    assert stats["cycles"] == SMALL.sync_cycles
+    assert stats["instructions"]["pool"] == 2
+    assert stats["cycles"] == fill(3) + SMALL.sync_cycles
