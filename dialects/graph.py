@@ -50,6 +50,7 @@ from xdsl.irdl import (
     prop_def,
     result_def,
     traits_def,
+    var_operand_def,
 )
 from xdsl.traits import ConstantLike, Pure
 from xdsl.utils.exceptions import VerifyException
@@ -236,6 +237,89 @@ def _maxpool_shape(
     return (x[0], x[1], *spatial)
 
 
+def _avgpool_shape(
+    x: Shape,
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    pads: Sequence[int],
+    count_include_pad: int,
+) -> Shape:
+    if count_include_pad not in (0, 1):
+        raise VerifyException(
+            f"count_include_pad must be 0 or 1, got {count_include_pad}"
+        )
+    return _maxpool_shape(x, kernel, strides, pads)
+
+
+def _global_pool_shape(x: Shape) -> Shape:
+    _check_rank("input", x, 4)
+    return (x[0], x[1], 1, 1)
+
+
+def _per_channel_shape(x: Shape, params: Sequence[tuple[str, Shape]]) -> Shape:
+    if len(x) < 2:
+        raise VerifyException(f"input must have rank 2 or more, got shape {_fmt(x)}")
+    for name, shape in params:
+        if shape != (x[1],):
+            raise VerifyException(
+                f"{name} must have shape {_fmt((x[1],))} (the channels of input "
+                f"{_fmt(x)}), got {_fmt(shape)}"
+            )
+    return x
+
+
+def _concat_shape(shapes: Sequence[Shape], axis: int) -> Shape:
+    if not shapes:
+        raise VerifyException("expected at least one operand")
+    first = shapes[0]
+    if not 0 <= axis < len(first):
+        raise VerifyException(f"axis {axis} is out of range [0, {len(first) - 1}]")
+    for shape in shapes[1:]:
+        if len(shape) != len(first) or any(
+            a != b for i, (a, b) in enumerate(zip(shape, first)) if i != axis
+        ):
+            raise VerifyException(
+                f"operand shapes {_fmt(first)} and {_fmt(shape)} differ outside "
+                f"axis {axis}"
+            )
+    return (*first[:axis], sum(s[axis] for s in shapes), *first[axis + 1 :])
+
+
+def _transpose_shape(x: Shape, perm: Sequence[int]) -> Shape:
+    if sorted(perm) != list(range(len(x))):
+        raise VerifyException(
+            f"perm {_fmt(perm)} is not a permutation of the {len(x)} dimensions "
+            f"of {_fmt(x)}"
+        )
+    return tuple(x[p] for p in perm)
+
+
+def _lrn_shape(x: Shape, size: int) -> Shape:
+    _check_rank("input", x, 4)
+    if size < 1:
+        raise VerifyException(f"size must be positive, got {size}")
+    return x
+
+
+def _sum_shape(shapes: Sequence[Shape]) -> Shape:
+    if not shapes:
+        raise VerifyException("expected at least one operand")
+    out = shapes[0]
+    for shape in shapes[1:]:
+        out = _broadcast_shape(out, shape)
+    return out
+
+
+def _unsqueeze_shape(x: Shape, axes: Sequence[int]) -> Shape:
+    rank = len(x) + len(axes)
+    if len(set(axes)) != len(axes) or any(not 0 <= a < rank for a in axes):
+        raise VerifyException(
+            f"axes {_fmt(axes)} must be distinct and in [0, {rank - 1}]"
+        )
+    rest = iter(x)
+    return tuple(1 if i in axes else next(rest) for i in range(rank))
+
+
 def _flatten_shape(x: Shape, axis: int) -> Shape:
     if not 0 <= axis <= len(x):
         raise VerifyException(f"axis {axis} is out of range [0, {len(x)}]")
@@ -328,8 +412,10 @@ class GraphOp(IRDLOperation, ABC):
     def _verify_shapes(self) -> None:
         for name, _ in self.get_irdl_definition().operands:
             value = getattr(self, name)
-            if value is not None:
-                _check_f32_static(f"operand '{name}'", value.type)
+            values = value if isinstance(value, Sequence) else [value]
+            for v in values:
+                if v is not None:
+                    _check_f32_static(f"operand '{name}'", v.type)
         result_type = self.results[0].type
         _check_f32_static("result", result_type)
         assert isinstance(result_type, TensorType)
@@ -756,6 +842,418 @@ class SoftmaxOp(GraphOp):
         return _softmax_shape(_shape(self.input), self.axis_val)
 
 
+@irdl_op_definition
+class BatchNormOp(GraphOp):
+    """Inference batch normalisation (ONNX BatchNormalization) over channels (dim 1):
+    (x - mean) / sqrt(var + epsilon) * scale + bias, every parameter of shape [C].
+    The default epsilon (1e-5) is not printed.
+
+        %r = graph.batchnorm %x, %s, %b, %m, %v : (tensor<1x8x4x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<1x8x4x4xf32>
+    """
+
+    name = "graph.batchnorm"
+
+    input = operand_def(TensorType)
+    scale = operand_def(TensorType)
+    bias = operand_def(TensorType)
+    mean = operand_def(TensorType)
+    var = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    epsilon = prop_def(FloatAttr[Float32Type], FloatAttr(1e-5, f32))
+
+    def __init__(
+        self,
+        input: SSAValue | Operation,
+        scale: SSAValue | Operation,
+        bias: SSAValue | Operation,
+        mean: SSAValue | Operation,
+        var: SSAValue | Operation,
+        *,
+        epsilon: float = 1e-5,
+        result_type: TensorType | None = None,
+    ):
+        params = [scale, bias, mean, var]
+        shape = _per_channel_shape(_shape(input), self._named(params))
+        super().__init__(
+            operands=[input, *params],
+            result_types=[_result(shape, result_type)],
+            properties={"epsilon": FloatAttr(epsilon, f32)},
+        )
+
+    @staticmethod
+    def _named(params: Sequence[SSAValue | Operation]) -> list[tuple[str, Shape]]:
+        names = ("scale", "bias", "mean", "var")
+        return [(n, _shape(p)) for n, p in zip(names, params, strict=True)]
+
+    @property
+    def epsilon_val(self) -> float:
+        return float(self.epsilon.value.data)
+
+    def inferred_shape(self) -> Shape:
+        params = [self.scale, self.bias, self.mean, self.var]
+        return _per_channel_shape(_shape(self.input), self._named(params))
+
+
+@irdl_op_definition
+class AvgPoolOp(GraphOp):
+    """2-D average pooling (ONNX AveragePool, ceil_mode 0) on NCHW input.
+
+    `pads` is in ONNX order (top, left, bottom, right). With `count_include_pad = 0`
+    (the ONNX default) padded positions are left out of each window's count; with 1
+    every window divides by kh * kw. Defaults (strides 1, pads 0,
+    count_include_pad 0) are not printed.
+
+        %r = graph.avgpool %x {kernel_shape = array<i64: 3, 3>, pads = array<i64: 1, 1, 1, 1>} : (tensor<1x8x7x7xf32>) -> tensor<1x8x7x7xf32>
+    """
+
+    name = "graph.avgpool"
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    kernel_shape = prop_def(DenseArrayBase.constr(i64))
+    strides = prop_def(DenseArrayBase.constr(i64), _i64_array((1, 1)))
+    pads = prop_def(DenseArrayBase.constr(i64), _i64_array((0, 0, 0, 0)))
+    count_include_pad = prop_def(IntegerAttr.constr(type=i64), _i64(0))
+
+    def __init__(
+        self,
+        input: SSAValue | Operation,
+        *,
+        kernel_shape: Sequence[int],
+        strides: Sequence[int] = (1, 1),
+        pads: Sequence[int] = (0, 0, 0, 0),
+        count_include_pad: bool = False,
+        result_type: TensorType | None = None,
+    ):
+        shape = _avgpool_shape(
+            _shape(input), kernel_shape, strides, pads, int(count_include_pad)
+        )
+        super().__init__(
+            operands=[input],
+            result_types=[_result(shape, result_type)],
+            properties={
+                "kernel_shape": _i64_array(kernel_shape),
+                "strides": _i64_array(strides),
+                "pads": _i64_array(pads),
+                "count_include_pad": _i64(int(count_include_pad)),
+            },
+        )
+
+    @property
+    def kernel_shape_val(self) -> tuple[int, int]:
+        kh, kw = _ints(self.kernel_shape)
+        return kh, kw
+
+    @property
+    def strides_val(self) -> tuple[int, int]:
+        sh, sw = _ints(self.strides)
+        return sh, sw
+
+    @property
+    def pads_val(self) -> tuple[int, int, int, int]:
+        top, left, bottom, right = _ints(self.pads)
+        return top, left, bottom, right
+
+    @property
+    def count_include_pad_val(self) -> bool:
+        return bool(self.count_include_pad.value.data)
+
+    def inferred_shape(self) -> Shape:
+        return _avgpool_shape(
+            _shape(self.input),
+            _ints(self.kernel_shape),
+            _ints(self.strides),
+            _ints(self.pads),
+            int(self.count_include_pad.value.data),
+        )
+
+
+@irdl_op_definition
+class GlobalAvgPoolOp(GraphOp):
+    """The mean over the spatial dims of NCHW input (ONNX GlobalAveragePool).
+
+    %r = graph.global_avgpool %x : (tensor<1x1024x7x7xf32>) -> tensor<1x1024x1x1xf32>
+    """
+
+    name = "graph.global_avgpool"
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(
+        self, input: SSAValue | Operation, result_type: TensorType | None = None
+    ):
+        shape = _global_pool_shape(_shape(input))
+        super().__init__(operands=[input], result_types=[_result(shape, result_type)])
+
+    def inferred_shape(self) -> Shape:
+        return _global_pool_shape(_shape(self.input))
+
+
+@irdl_op_definition
+class ConcatOp(GraphOp):
+    """Concatenation along a non-negative `axis` (ONNX Concat); the operands agree
+    on every other dim.
+
+        %r = graph.concat %a, %b {axis = 1 : i64} : (tensor<1x64x8x8xf32>, tensor<1x32x8x8xf32>) -> tensor<1x96x8x8xf32>
+    """
+
+    name = "graph.concat"
+
+    inputs = var_operand_def(TensorType)
+    result = result_def(TensorType)
+
+    axis = prop_def(IntegerAttr.constr(type=i64))
+
+    def __init__(
+        self,
+        inputs: Sequence[SSAValue | Operation],
+        axis: int,
+        result_type: TensorType | None = None,
+    ):
+        shape = _concat_shape([_shape(v) for v in inputs], axis)
+        super().__init__(
+            operands=[list(inputs)],
+            result_types=[_result(shape, result_type)],
+            properties={"axis": _i64(axis)},
+        )
+
+    @property
+    def axis_val(self) -> int:
+        return int(self.axis.value.data)
+
+    def inferred_shape(self) -> Shape:
+        return _concat_shape([_shape(v) for v in self.inputs], self.axis_val)
+
+
+@irdl_op_definition
+class TransposeOp(GraphOp):
+    """Permute the dims (ONNX Transpose): result dim i is input dim perm[i].
+
+    %r = graph.transpose %x {perm = array<i64: 0, 2, 1, 3, 4>} : (tensor<1x4x28x8x8xf32>) -> tensor<1x28x4x8x8xf32>
+    """
+
+    name = "graph.transpose"
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    perm = prop_def(DenseArrayBase.constr(i64))
+
+    def __init__(
+        self,
+        input: SSAValue | Operation,
+        perm: Sequence[int],
+        result_type: TensorType | None = None,
+    ):
+        shape = _transpose_shape(_shape(input), perm)
+        super().__init__(
+            operands=[input],
+            result_types=[_result(shape, result_type)],
+            properties={"perm": _i64_array(perm)},
+        )
+
+    @property
+    def perm_val(self) -> tuple[int, ...]:
+        return _ints(self.perm)
+
+    def inferred_shape(self) -> Shape:
+        return _transpose_shape(_shape(self.input), self.perm_val)
+
+
+@irdl_op_definition
+class LRNOp(GraphOp):
+    """Local response normalisation across channels (ONNX LRN) on NCHW input:
+    y = x / (bias + alpha / size * sum of x^2 over `size` neighbouring channels)^beta.
+    Defaults (alpha 1e-4, beta 0.75, bias 1.0) are not printed.
+
+        %r = graph.lrn %x {size = 5 : i64} : (tensor<1x96x55x55xf32>) -> tensor<1x96x55x55xf32>
+    """
+
+    name = "graph.lrn"
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    size = prop_def(IntegerAttr.constr(type=i64))
+    alpha = prop_def(FloatAttr[Float32Type], FloatAttr(1e-4, f32))
+    beta = prop_def(FloatAttr[Float32Type], FloatAttr(0.75, f32))
+    bias = prop_def(FloatAttr[Float32Type], FloatAttr(1.0, f32))
+
+    def __init__(
+        self,
+        input: SSAValue | Operation,
+        *,
+        size: int,
+        alpha: float = 1e-4,
+        beta: float = 0.75,
+        bias: float = 1.0,
+        result_type: TensorType | None = None,
+    ):
+        shape = _lrn_shape(_shape(input), size)
+        super().__init__(
+            operands=[input],
+            result_types=[_result(shape, result_type)],
+            properties={
+                "size": _i64(size),
+                "alpha": FloatAttr(alpha, f32),
+                "beta": FloatAttr(beta, f32),
+                "bias": FloatAttr(bias, f32),
+            },
+        )
+
+    @property
+    def size_val(self) -> int:
+        return int(self.size.value.data)
+
+    @property
+    def alpha_val(self) -> float:
+        return float(self.alpha.value.data)
+
+    @property
+    def beta_val(self) -> float:
+        return float(self.beta.value.data)
+
+    @property
+    def bias_val(self) -> float:
+        return float(self.bias.value.data)
+
+    def inferred_shape(self) -> Shape:
+        return _lrn_shape(_shape(self.input), self.size_val)
+
+
+@irdl_op_definition
+class SumOp(GraphOp):
+    """Element-wise sum of one or more operands with NumPy/ONNX broadcasting (ONNX
+    Sum); one nest adds them all, with no intermediate tensors.
+
+        %r = graph.sum %a, %b, %c : (tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>, tensor<8x1x1xf32>) -> tensor<1x8x4x4xf32>
+    """
+
+    name = "graph.sum"
+
+    inputs = var_operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(
+        self,
+        inputs: Sequence[SSAValue | Operation],
+        result_type: TensorType | None = None,
+    ):
+        shape = _sum_shape([_shape(v) for v in inputs])
+        super().__init__(
+            operands=[list(inputs)], result_types=[_result(shape, result_type)]
+        )
+
+    def inferred_shape(self) -> Shape:
+        return _sum_shape([_shape(v) for v in self.inputs])
+
+
+@irdl_op_definition
+class UnsqueezeOp(GraphOp):
+    """Insert size-1 dims at `axes` (of the result; ONNX Unsqueeze): a view of the
+    same elements. Canonicalisation folds it on constants and makes it a reshape
+    otherwise.
+
+        %r = graph.unsqueeze %b {axes = array<i64: 1, 2>} : (tensor<64xf32>) -> tensor<64x1x1xf32>
+    """
+
+    name = "graph.unsqueeze"
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    axes = prop_def(DenseArrayBase.constr(i64))
+
+    def __init__(
+        self,
+        input: SSAValue | Operation,
+        axes: Sequence[int],
+        result_type: TensorType | None = None,
+    ):
+        shape = _unsqueeze_shape(_shape(input), axes)
+        super().__init__(
+            operands=[input],
+            result_types=[_result(shape, result_type)],
+            properties={"axes": _i64_array(axes)},
+        )
+
+    @property
+    def axes_val(self) -> tuple[int, ...]:
+        return _ints(self.axes)
+
+    def inferred_shape(self) -> Shape:
+        return _unsqueeze_shape(_shape(self.input), self.axes_val)
+
+
+@irdl_op_definition
+class ConstantOfShapeOp(GraphOp):
+    """A tensor of the result's shape filled with `value` (ONNX ConstantOfShape with
+    a constant shape); canonicalisation folds it to a splat `graph.constant`.
+
+        %r = graph.constant_of_shape {value = 2.000000e-02 : f32} : tensor<64x3x7x7xf32>
+    """
+
+    name = "graph.constant_of_shape"
+
+    result = result_def(TensorType)
+    assembly_format = "attr-dict `:` type($result)"
+
+    value = prop_def(FloatAttr[Float32Type], FloatAttr(0.0, f32))
+
+    def __init__(self, shape: Sequence[int] | TensorType, value: float = 0.0):
+        ty = shape if isinstance(shape, TensorType) else _f32_tensor(tuple(shape))
+        super().__init__(result_types=[ty], properties={"value": FloatAttr(value, f32)})
+
+    @property
+    def value_val(self) -> float:
+        return float(self.value.value.data)
+
+    def inferred_shape(self) -> Shape:
+        return _shape(self.result)
+
+
+@irdl_op_definition
+class DropoutOp(GraphOp):
+    """Dropout in inference: the identity (ONNX Dropout, training_mode 0); `ratio`
+    is kept for the record. Canonicalisation drops it. The default ratio (0.5) is not
+    printed.
+
+        %r = graph.dropout %x {ratio = 4.000000e-01 : f32} : (tensor<1x1024xf32>) -> tensor<1x1024xf32>
+    """
+
+    name = "graph.dropout"
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    ratio = prop_def(FloatAttr[Float32Type], FloatAttr(0.5, f32))
+
+    def __init__(
+        self,
+        input: SSAValue | Operation,
+        ratio: float = 0.5,
+        result_type: TensorType | None = None,
+    ):
+        super().__init__(
+            operands=[input],
+            result_types=[_result(_shape(input), result_type)],
+            properties={"ratio": FloatAttr(ratio, f32)},
+        )
+
+    @property
+    def ratio_val(self) -> float:
+        return float(self.ratio.value.data)
+
+    def inferred_shape(self) -> Shape:
+        ratio = self.ratio_val
+        if not 0.0 <= ratio < 1.0:
+            raise VerifyException(f"ratio must be in [0, 1), got {ratio}")
+        return _shape(self.input)
+
+
 Graph = Dialect(
     "graph",
     [
@@ -770,6 +1268,16 @@ Graph = Dialect(
         ReshapeOp,
         FlattenOp,
         SoftmaxOp,
+        BatchNormOp,
+        AvgPoolOp,
+        GlobalAvgPoolOp,
+        ConcatOp,
+        TransposeOp,
+        LRNOp,
+        SumOp,
+        UnsqueezeOp,
+        ConstantOfShapeOp,
+        DropoutOp,
     ],
     [],
 )

@@ -18,6 +18,7 @@ from math import prod
 
 from xdsl.context import Context
 from xdsl.dialects import func
+import numpy as np
 from xdsl.dialects.builtin import FunctionType, MemRefType, ModuleOp, TensorType, f32
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
@@ -81,10 +82,23 @@ class LowerConstant(RewritePattern):
         rewriter.replace(op, ConstOp(dense_f32(op.to_numpy())))
 
 
-class LowerReshape(RewritePattern):
+class LowerConstantOfShape(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(
-        self, op: graph.ReshapeOp | graph.FlattenOp, rewriter: PatternRewriter
+        self, op: graph.ConstantOfShapeOp, rewriter: PatternRewriter
+    ) -> None:
+        fill = np.full(shape_of(op.result), op.value_val, np.float32)
+        rewriter.replace(op, ConstOp(dense_f32(fill)))
+
+
+class LowerReshape(RewritePattern):
+    """Reshapes, flattens, unsqueezes and inference dropouts: views (free)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(
+        self,
+        op: graph.ReshapeOp | graph.FlattenOp | graph.UnsqueezeOp | graph.DropoutOp,
+        rewriter: PatternRewriter,
     ) -> None:
         rewriter.replace(op, ViewOp(op.input, MemRefType(f32, shape_of(op.result))))
 
@@ -216,6 +230,7 @@ class GraphToLoopPass(ModulePass):
         PatternRewriteWalker(
             GreedyRewritePatternApplier([
                 LowerConstant(),
+                LowerConstantOfShape(),
                 LowerReshape(),
                 LowerGemm(chip),
                 LowerConv2d(chip),

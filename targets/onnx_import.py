@@ -37,16 +37,26 @@ from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 from tidal.dialects.graph import (
     AddOp,
+    AvgPoolOp,
+    BatchNormOp,
+    ConcatOp,
+    ConstantOfShapeOp,
     ConstantOp,
     Conv2dOp,
+    DropoutOp,
     FlattenOp,
     GemmOp,
+    GlobalAvgPoolOp,
+    LRNOp,
     MatMulOp,
     MaxPoolOp,
     MulOp,
     ReluOp,
     ReshapeOp,
     SoftmaxOp,
+    SumOp,
+    TransposeOp,
+    UnsqueezeOp,
 )
 from xdsl.dialects.builtin import (
     ArrayAttr,
@@ -96,11 +106,48 @@ def _load(
         ) from None
 
 
+# Float initializers above this many bytes are left out of checking and inference.
+_SKELETON_BYTES = 4096
+
+
+def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model with its large float initializers turned into typed graph inputs.
+
+    The checker and shape inference serialise the whole model, weights included (a
+    second or more per 100 MB); they need only the weights' types, which an input
+    declares as well. Integer initializers (shapes that inference reads) stay.
+    """
+    graph = model.graph
+    big = [
+        t
+        for t in graph.initializer
+        if t.data_type == onnx.TensorProto.FLOAT
+        and (len(t.raw_data) > _SKELETON_BYTES or len(t.float_data) * 4 > _SKELETON_BYTES)
+    ]
+    if not big:
+        return model
+    names = {t.name for t in big}
+    skeleton = onnx.ModelProto()
+    skeleton.CopyFrom(model)
+    kept = [t for t in skeleton.graph.initializer if t.name not in names]
+    del skeleton.graph.initializer[:]
+    skeleton.graph.initializer.extend(kept)
+    declared = {i.name for i in skeleton.graph.input}
+    skeleton.graph.input.extend(
+        onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+        for t in big
+        if t.name not in declared
+    )
+    return skeleton
+
+
 def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
-    """Check the model, then return it with every intermediate shape inferred."""
+    """Check the model, then return it with every intermediate shape inferred (the
+    large weights are only declared: see `_skeleton`)."""
     try:
-        onnx.checker.check_model(model)
-        return onnx.shape_inference.infer_shapes(model, strict_mode=True)
+        skeleton = _skeleton(model)
+        onnx.checker.check_model(skeleton)
+        return onnx.shape_inference.infer_shapes(skeleton, strict_mode=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
         raise OnnxImportError(
             f"{label}: not a valid ONNX model ({_first_line(e)})"
@@ -159,16 +206,23 @@ def _name_hint(onnx_name: str) -> str | None:
 class _Importer:
     """Walks the (topologically ordered) ONNX nodes, appending graph ops to one block."""
 
-    def __init__(self, model: onnx.ModelProto, opset: int):
+    def __init__(
+        self, model: onnx.ModelProto, opset: int, initializers: Sequence[onnx.TensorProto]
+    ):
         graph = model.graph
         self.graph = graph
         self.opset = opset
         self.types: dict[str, onnx.TypeProto] = {
             vi.name: vi.type for vi in [*graph.input, *graph.value_info, *graph.output]
         }
-        self.consts: dict[str, np.ndarray] = {
-            t.name: numpy_helper.to_array(t) for t in graph.initializer
-        }
+        self.consts: dict[str, np.ndarray] = {}
+        for t in initializers:
+            try:
+                self.consts[t.name] = numpy_helper.to_array(t)
+            except (ValueError, TypeError) as e:
+                raise OnnxImportError(
+                    f"initializer '{t.name}': malformed data ({_first_line(e)})"
+                ) from None
         self.const_origin: dict[str, str] = {name: name for name in self.consts}
         self.values: dict[str, SSAValue] = {}
         self.used: set[str] = {o.name for o in graph.output}
@@ -514,13 +568,148 @@ def _identity(node: _Node) -> None:
     node.alias_input()
 
 
-def _dropout(node: _Node) -> None:
+def _dropout(node: _Node) -> SSAValue:
+    """Inference dropout: `graph.dropout` (the identity), which canonicalisation
+    drops; the ratio is an attribute before opset 12 and an input from 12 on."""
     node.reject_used_output(1)
     if node.has_input(2):
         training = node.const_input(2)
         if training.any():
             node.fail("unsupported training_mode=1 (inference only)")
-    node.alias_input()
+    if node.attr("is_test", 1) == 0:  # opset < 7 spelled inference this way
+        node.unsupported("is_test", 0)
+    ratio = float(node.attr("ratio", 0.5))
+    if node.has_input(1):
+        ratio = float(node.const_input(1).reshape(-1)[0])
+    return node.emit(DropoutOp(node.input(0), ratio, node.out_type()))
+
+
+def _batchnorm(node: _Node) -> SSAValue:
+    for i in range(1, 5):
+        node.reject_used_output(i)
+    if (mode := int(node.attr("training_mode", 0))) != 0:
+        node.unsupported("training_mode", mode)
+    if (spatial := int(node.attr("spatial", 1))) != 1:
+        node.unsupported("spatial", spatial)
+    return node.emit(
+        BatchNormOp(
+            node.input(0),
+            node.input(1),
+            node.input(2),
+            node.input(3),
+            node.input(4),
+            epsilon=float(node.attr("epsilon", 1e-5)),
+            result_type=node.out_type(),
+        )
+    )
+
+
+def _avgpool(node: _Node) -> SSAValue:
+    x_shape = node.input_shape(0)
+    _check_2d(node, x_shape)
+    if (value := node.attr("ceil_mode", 0)) != 0:
+        node.unsupported("ceil_mode", value)
+    dilations = node.ints("dilations", (1, 1))
+    if any(d != 1 for d in dilations):
+        node.unsupported("dilations", list(dilations))
+    kernel = node.ints("kernel_shape", ())
+    strides = node.ints("strides", (1, 1))
+    pads = _explicit_pads(node, x_shape[2:], kernel, strides, (1, 1))
+    return node.emit(
+        AvgPoolOp(
+            node.input(0),
+            kernel_shape=kernel,
+            strides=strides,
+            pads=pads,
+            count_include_pad=bool(node.attr("count_include_pad", 0)),
+            result_type=node.out_type(),
+        )
+    )
+
+
+def _global_avgpool(node: _Node) -> SSAValue:
+    _check_2d(node, node.input_shape(0))
+    return node.emit(GlobalAvgPoolOp(node.input(0), node.out_type()))
+
+
+def _axis(node: _Node, axis: int, rank: int) -> int:
+    if not -rank <= axis < rank:
+        node.fail(f"axis {axis} is out of range for rank {rank}")
+    return axis + rank if axis < 0 else axis
+
+
+def _concat(node: _Node) -> SSAValue:
+    axis = _axis(node, int(node.attr("axis", 1)), len(node.input_shape(0)))
+    inputs = [node.input(i) for i in range(len(node.proto.input)) if node.has_input(i)]
+    return node.emit(ConcatOp(inputs, axis, node.out_type()))
+
+
+def _transpose(node: _Node) -> SSAValue:
+    rank = len(node.input_shape(0))
+    perm = node.ints("perm", tuple(range(rank - 1, -1, -1)))
+    return node.emit(TransposeOp(node.input(0), perm, node.out_type()))
+
+
+def _lrn(node: _Node) -> SSAValue:
+    _check_2d(node, node.input_shape(0))
+    return node.emit(
+        LRNOp(
+            node.input(0),
+            size=int(node.attr("size", 0)),
+            alpha=float(node.attr("alpha", 1e-4)),
+            beta=float(node.attr("beta", 0.75)),
+            bias=float(node.attr("bias", 1.0)),
+            result_type=node.out_type(),
+        )
+    )
+
+
+def _sum(node: _Node) -> SSAValue:
+    inputs = [node.input(i) for i in range(len(node.proto.input)) if node.has_input(i)]
+    if not inputs:
+        node.fail("missing input #0")
+    return node.emit(SumOp(inputs, node.out_type()))
+
+
+def _unsqueeze_axes(node: _Node, in_rank: int) -> tuple[int, ...]:
+    if node.importer.opset >= 13:
+        axes = tuple(int(a) for a in node.const_input(1).reshape(-1))
+    else:
+        axes = node.ints("axes", ())
+    rank = in_rank + len(axes)
+    return tuple(sorted(a + rank if a < 0 else a for a in axes))
+
+
+def _unsqueeze(node: _Node) -> SSAValue | None:
+    """Float data: `graph.unsqueeze` (canonicalisation folds it on constants, makes
+    it a view otherwise). Integer constants (shape arithmetic) fold here."""
+    source = node.proto.input[0]
+    consts = node.importer.consts
+    if source in consts and consts[source].dtype != np.float32:
+        array = consts[source]
+        axes = _unsqueeze_axes(node, array.ndim)
+        consts[node.proto.output[0]] = np.expand_dims(array, axes)
+        node.importer.const_origin[node.proto.output[0]] = node.label
+        return None
+    axes = _unsqueeze_axes(node, len(node.input_shape(0)))
+    return node.emit(UnsqueezeOp(node.input(0), axes, node.out_type()))
+
+
+def _constant_of_shape(node: _Node) -> SSAValue | None:
+    """A float fill is `graph.constant_of_shape` (canonicalisation folds it to a splat
+    constant); any other element type is folded here as shape data."""
+    shape = tuple(int(d) for d in node.const_input(0).reshape(-1))
+    if any(d < 1 for d in shape):
+        node.fail(f"unsupported shape {list(shape)} (every dim must be positive)")
+    fill = np.zeros(1, np.float32)
+    for a in node.proto.attribute:
+        if a.name == "value":
+            fill = numpy_helper.to_array(a.t).reshape(-1)
+    if fill.dtype != np.float32:
+        node.importer.consts[node.proto.output[0]] = np.full(shape, fill[0], fill.dtype)
+        node.importer.const_origin[node.proto.output[0]] = node.label
+        return None
+    return node.emit(ConstantOfShapeOp(shape, float(fill[0])))
 
 
 _CONVERTERS: dict[str, Callable[[_Node], SSAValue | None]] = {
@@ -536,6 +725,15 @@ _CONVERTERS: dict[str, Callable[[_Node], SSAValue | None]] = {
     "Softmax": _softmax,
     "Identity": _identity,
     "Dropout": _dropout,
+    "BatchNormalization": _batchnorm,
+    "AveragePool": _avgpool,
+    "GlobalAveragePool": _global_avgpool,
+    "Concat": _concat,
+    "Transpose": _transpose,
+    "LRN": _lrn,
+    "Sum": _sum,
+    "Unsqueeze": _unsqueeze,
+    "ConstantOfShape": _constant_of_shape,
 }
 
 
@@ -547,4 +745,4 @@ def import_onnx(model: onnx.ModelProto | str | os.PathLike[str]) -> ModuleOp:
     dialect. Raises `OnnxImportError` with a one-line message."""
     proto, label = _load(model)
     inferred = _check_and_infer(proto, label)
-    return _Importer(inferred, _opset(proto, label)).run()
+    return _Importer(inferred, _opset(proto, label), proto.graph.initializer).run()

@@ -58,6 +58,16 @@ def test_dialect_lists_every_op():
         "graph.reshape",
         "graph.flatten",
         "graph.softmax",
+        "graph.batchnorm",
+        "graph.avgpool",
+        "graph.global_avgpool",
+        "graph.concat",
+        "graph.transpose",
+        "graph.lrn",
+        "graph.sum",
+        "graph.unsqueeze",
+        "graph.constant_of_shape",
+        "graph.dropout",
     }
 
 

@@ -89,6 +89,37 @@ def _shape(op: Operation) -> tuple[int, ...]:
     return ty.get_shape()
 
 
+def _batchnorm(op: graph.BatchNormOp, x, scale, bias, mean, var):
+    c = (1, -1) + (1,) * (x.ndim - 2)
+    inv = scale / np.sqrt(var + op.epsilon_val)
+    return (x - mean.reshape(c)) * inv.reshape(c) + bias.reshape(c)
+
+
+def _avgpool(op: graph.AvgPoolOp, x):
+    (kh, kw), (sh, sw) = op.kernel_shape_val, op.strides_val
+    top, left, bottom, right = op.pads_val
+    pad = ((0, 0), (0, 0), (top, bottom), (left, right))
+    xp = np.pad(x, pad)
+    ones = np.pad(np.ones_like(x), pad, constant_values=op.count_include_pad_val)
+    oh, ow = op.result.type.get_shape()[2:]
+
+    def windows(a):
+        return sum(
+            a[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw]
+            for i in range(kh)
+            for j in range(kw)
+        )
+
+    return windows(xp) / windows(ones)
+
+
+def _lrn(op: graph.LRNOp, x):
+    size, c = op.size_val, x.shape[1]
+    sq = np.pad(x * x, ((0, 0), ((size - 1) // 2, size // 2), (0, 0), (0, 0)))
+    window = sum(sq[:, i : i + c] for i in range(size))
+    return x / (op.bias_val + op.alpha_val / size * window) ** op.beta_val
+
+
 REFERENCE = {
     graph.ConstantOp: lambda op: op.to_numpy(),
     graph.MatMulOp: lambda op, a, b: a @ b,
@@ -101,6 +132,16 @@ REFERENCE = {
     graph.ReshapeOp: lambda op, x: x.reshape(_shape(op)),
     graph.FlattenOp: lambda op, x: x.reshape(_shape(op)),
     graph.SoftmaxOp: _softmax,
+    graph.BatchNormOp: _batchnorm,
+    graph.AvgPoolOp: _avgpool,
+    graph.GlobalAvgPoolOp: lambda op, x: x.mean(axis=(2, 3), keepdims=True),
+    graph.ConcatOp: lambda op, *xs: np.concatenate(xs, axis=op.axis_val),
+    graph.TransposeOp: lambda op, x: x.transpose(op.perm_val),
+    graph.LRNOp: _lrn,
+    graph.SumOp: lambda op, *xs: sum(xs[1:], xs[0]),
+    graph.UnsqueezeOp: lambda op, x: x.reshape(_shape(op)),
+    graph.ConstantOfShapeOp: lambda op: np.full(_shape(op), op.value_val),
+    graph.DropoutOp: lambda op, x: x,
 }
 
 
@@ -470,7 +511,7 @@ def test_gemm_attributes_and_constant_node():
     assert_matches_onnxruntime(model)
 
 
-def test_identity_and_dropout_pass_through():
+def test_identity_passes_through_and_dropout_is_kept_for_canonicalisation():
     model = _model(
         [
             helper.make_node("Identity", ["x"], ["i"]),
@@ -482,10 +523,263 @@ def test_identity_and_dropout_pass_through():
     )
     module = import_onnx(model)
     ops = _ops(module)
-    assert [op.name for op in ops] == ["graph.relu", "func.return"]
-    assert isinstance(ops[0], graph.ReluOp)
+    assert [op.name for op in ops] == ["graph.dropout", "graph.relu", "func.return"]
+    assert isinstance(ops[0], graph.DropoutOp)
     assert ops[0].input == _main(module).body.block.args[0]
+    assert ops[0].ratio_val == 0.5
     assert_matches_onnxruntime(model)
+
+
+@pytest.mark.parametrize("opset", [9, 12])
+def test_dropout_ratio_attribute_or_input(opset):
+    ratio = [_init("r", np.array(0.25, np.float32))] if opset >= 12 else []
+    node = helper.make_node(
+        "Dropout",
+        ["x", "r"] if opset >= 12 else ["x"],
+        ["y"],
+        **({} if opset >= 12 else {"ratio": 0.25}),
+    )
+    model = _model([node], [_f32("x", [2, 3])], [_f32("y", [2, 3])], ratio, opset=opset)
+    (dropout,) = [op for op in _ops(import_onnx(model)) if isinstance(op, graph.DropoutOp)]
+    assert dropout.ratio_val == 0.25
+
+
+# ------------------------------------------------------ the light-zoo operators
+
+
+def _rand(*shape, seed=0, lo=None):
+    rng = np.random.default_rng(seed)
+    if lo is not None:
+        return rng.uniform(lo, lo + 1.0, shape).astype(np.float32)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("opset", [9, 15])
+def test_batchnorm(opset):
+    params = ["s", "b", "m", "v"]
+    model = _model(
+        [helper.make_node("BatchNormalization", ["x", *params], ["y"], epsilon=1e-3)],
+        [_f32("x", [2, 6, 5, 4])],
+        [_f32("y", [2, 6, 5, 4])],
+        [
+            _init("s", _rand(6, seed=1)),
+            _init("b", _rand(6, seed=2)),
+            _init("m", _rand(6, seed=3)),
+            _init("v", _rand(6, seed=4, lo=0.5)),
+        ],
+        opset=opset,
+    )
+    (bn,) = [op for op in _ops(import_onnx(model)) if isinstance(op, graph.BatchNormOp)]
+    assert bn.epsilon_val == pytest.approx(1e-3)
+    assert_matches_onnxruntime(model)
+
+
+@pytest.mark.parametrize("count_include_pad", [0, 1])
+@pytest.mark.parametrize(
+    ("kernel", "strides", "pads", "out"),
+    [
+        ([3, 3], [1, 1], [1, 1, 1, 1], [7, 6]),
+        ([3, 3], [2, 2], [1, 1, 1, 1], [4, 3]),
+        ([7, 7], [1, 1], [0, 0, 1, 1], [2, 1]),  # Inception v1's head, ONNX-exact
+        ([2, 2], [2, 2], [0, 0, 0, 0], [3, 3]),
+    ],
+)
+def test_avgpool(kernel, strides, pads, out, count_include_pad):
+    node = helper.make_node(
+        "AveragePool",
+        ["x"],
+        ["y"],
+        kernel_shape=kernel,
+        strides=strides,
+        pads=pads,
+        count_include_pad=count_include_pad,
+    )
+    model = _model([node], [_f32("x", [1, 3, 7, 6])], [_f32("y", [1, 3, *out])])
+    (pool,) = [op for op in _ops(import_onnx(model)) if isinstance(op, graph.AvgPoolOp)]
+    assert pool.count_include_pad_val == bool(count_include_pad)
+    assert_matches_onnxruntime(model)
+
+
+def test_avgpool_auto_pad_same_upper():
+    node = helper.make_node(
+        "AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER"
+    )
+    model = _model([node], [_f32("x", [1, 2, 6, 6])], [_f32("y", [1, 2, 3, 3])])
+    assert_matches_onnxruntime(model)
+
+
+def test_global_avgpool_concat_transpose():
+    model = _model(
+        [
+            helper.make_node("GlobalAveragePool", ["x"], ["g"]),
+            helper.make_node("Concat", ["g", "x2", "g"], ["c"], axis=-3),
+            helper.make_node("Transpose", ["c"], ["t"], perm=[0, 2, 1, 3]),
+            helper.make_node("Transpose", ["t"], ["y"]),
+        ],
+        [_f32("x", [1, 4, 5, 3]), _f32("x2", [1, 2, 1, 1])],
+        [_f32("y", [1, 10, 1, 1])],
+        opset=9,
+    )
+    module = import_onnx(model)
+    concat = next(op for op in _ops(module) if isinstance(op, graph.ConcatOp))
+    assert concat.axis_val == 1
+    assert len(concat.inputs) == 3
+    perms = [op.perm_val for op in _ops(module) if isinstance(op, graph.TransposeOp)]
+    assert perms == [(0, 2, 1, 3), (3, 2, 1, 0)]
+    assert_matches_onnxruntime(model)
+
+
+@pytest.mark.parametrize(
+    ("size", "alpha", "beta", "bias"), [(5, 1e-4, 0.75, 1.0), (3, 0.5, 0.6, 2.0), (1, 2.0, 1.0, 1.5)]
+)
+def test_lrn(size, alpha, beta, bias):
+    node = helper.make_node("LRN", ["x"], ["y"], size=size, alpha=alpha, beta=beta, bias=bias)
+    model = _model([node], [_f32("x", [1, 7, 3, 4])], [_f32("y", [1, 7, 3, 4])], opset=9)
+    (lrn,) = [op for op in _ops(import_onnx(model)) if isinstance(op, graph.LRNOp)]
+    assert (lrn.size_val, lrn.beta_val) == (size, pytest.approx(beta))
+    assert_matches_onnxruntime(model)
+
+
+def test_sum_is_one_nary_op():
+    model = _model(
+        [helper.make_node("Sum", ["a", "b", "c"], ["y"])],
+        [_f32("a", [2, 3, 4]), _f32("b", [3, 1]), _f32("c", [4])],
+        [_f32("y", [2, 3, 4])],
+        opset=9,
+    )
+    (total,) = [op for op in _ops(import_onnx(model)) if isinstance(op, graph.SumOp)]
+    assert len(total.inputs) == 3
+    assert_matches_onnxruntime(model)
+
+
+@pytest.mark.parametrize("opset", [9, 13])
+def test_unsqueeze_of_a_constant_and_of_data(opset):
+    def unsqueeze(x, y, axes):
+        if opset >= 13:
+            return helper.make_node("Unsqueeze", [x, f"{y}_axes"], [y])
+        return helper.make_node("Unsqueeze", [x], [y], axes=axes)
+
+    axes_inits = (
+        [
+            _init("s_axes", np.array([1, -1], np.int64)),
+            _init("v_axes", np.array([0], np.int64)),
+        ]
+        if opset >= 13
+        else []
+    )
+    model = _model(
+        [
+            unsqueeze("scale", "s", [1, 2]),
+            helper.make_node("Mul", ["x", "s"], ["m"]),
+            unsqueeze("m", "v", [0]),
+        ],
+        [_f32("x", [2, 4, 3, 3])],
+        [_f32("v", [1, 2, 4, 3, 3])],
+        [_init("scale", _rand(4, seed=5)), *axes_inits],
+        opset=opset,
+    )
+    module = import_onnx(model)
+    unsqueezes = [op for op in _ops(module) if isinstance(op, graph.UnsqueezeOp)]
+    assert [op.axes_val for op in unsqueezes] == [(1, 2), (0,)]
+    assert isinstance(unsqueezes[0].input.owner, graph.ConstantOp)
+    assert_matches_onnxruntime(model)
+
+
+def test_constant_of_shape_float_fill_and_integer_shape_data():
+    fill = helper.make_tensor("value", TensorProto.FLOAT, [1], [0.5])
+    ones = helper.make_tensor("value", TensorProto.INT64, [1], [1])
+    model = _model(
+        [
+            helper.make_node("ConstantOfShape", ["w_shape"], ["w"], value=fill),
+            helper.make_node("ConstantOfShape", ["rank"], ["ones"], value=ones),
+            helper.make_node("Concat", ["ones", "tail"], ["shape"], axis=0),
+            helper.make_node("Add", ["x", "w"], ["a"]),
+            helper.make_node("Reshape", ["a", "new_shape"], ["y"]),
+        ],
+        [_f32("x", [3, 4])],
+        [_f32("y", [12])],
+        [
+            _init("w_shape", np.array([3, 4], np.int64)),
+            _init("rank", np.array([1], np.int64)),
+            _init("tail", np.array([4], np.int64)),
+            _init("new_shape", np.array([12], np.int64)),
+        ],
+        opset=9,
+    )
+    with pytest.raises(OnnxImportError, match=r"node 'Concat_2' \(op Concat\)"):
+        import_onnx(model)  # integer data is only folded, never computed with
+    del model.graph.node[1:3]
+    module = import_onnx(model)
+    (fill_op,) = [op for op in _ops(module) if isinstance(op, graph.ConstantOfShapeOp)]
+    assert (_shape(fill_op), fill_op.value_val) == ((3, 4), 0.5)
+    assert_matches_onnxruntime(model)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "bvlc_alexnet",
+        "densenet121",
+        "inception_v1",
+        "inception_v2",
+        "resnet50",
+        "shufflenet",
+        "squeezenet",
+        "vgg19",
+        "zfnet512",
+    ],
+)
+def test_light_zoo_models_import(name):
+    """Every op of the nine onnx light models imports (their ConstantOfShape weight
+    fills become graph.constant_of_shape, folded later by canonicalisation)."""
+    path = Path(onnx.__file__).parent / "backend/test/data/light" / f"light_{name}.onnx"
+    module = import_onnx(path)
+    module.verify()
+    kinds = {op.name for op in _ops(module)}
+    assert "graph.constant_of_shape" in kinds
+    assert "graph.conv2d" in kinds
+
+
+def test_error_batchnorm_training_outputs():
+    model = _model(
+        [
+            helper.make_node(
+                "BatchNormalization",
+                ["x", "s", "s", "s", "s"],
+                ["y", "mean", "var", "saved_mean", "saved_var"],
+            )
+        ],
+        [_f32("x", [1, 2, 3, 3])],
+        [_f32("y", [1, 2, 3, 3]), _f32("mean", [2])],
+        [_init("s", np.ones(2, np.float32))],
+        opset=9,
+    )
+    with pytest.raises(OnnxImportError, match=r"unsupported use of output #1 'mean'"):
+        import_onnx(model)
+
+
+def test_error_avgpool_ceil_mode():
+    node = helper.make_node(
+        "AveragePool", ["x"], ["y"], name="p", kernel_shape=[2, 2], ceil_mode=1
+    )
+    model = _model([node], [_f32("x", [1, 2, 5, 5])], [_f32("y", [1, 2, 4, 4])])
+    with pytest.raises(
+        OnnxImportError, match=r"^node 'p' \(op AveragePool\): unsupported attribute ceil_mode=1$"
+    ):
+        import_onnx(model)
+
+
+def test_error_constant_of_shape_from_data():
+    model = _model(
+        [helper.make_node("ConstantOfShape", ["s"], ["y"], name="fill")],
+        [helper.make_tensor_value_info("s", TensorProto.INT64, [2])],
+        [_f32("y", [2, 2])],
+        opset=9,
+    )
+    with pytest.raises(
+        OnnxImportError, match=r"^tensor 's' has element type INT64 \(only FLOAT"
+    ):
+        import_onnx(model)
 
 
 # ----------------------------------------------------------------- errors

@@ -371,3 +371,197 @@ func.func @f(%x: tensor<2x3xf32>) -> tensor<3x2xf32> {
   func.return %r : tensor<3x2xf32>
 }
 // CHECK: 'graph.softmax' op result shape [3, 2] does not match the inferred shape [2, 3]
+
+// -----
+// graph.batchnorm
+
+func.func @f(%x: tensor<1x8x4x4xf32>, %p: tensor<8xf32>, %q: tensor<4xf32>) -> tensor<1x8x4x4xf32> {
+  %r = graph.batchnorm %x, %p, %p, %q, %p : (tensor<1x8x4x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<4xf32>, tensor<8xf32>) -> tensor<1x8x4x4xf32>
+  func.return %r : tensor<1x8x4x4xf32>
+}
+// CHECK: 'graph.batchnorm' op mean must have shape [8] (the channels of input [1, 8, 4, 4]), got [4]
+
+// -----
+
+func.func @f(%x: tensor<8xf32>, %p: tensor<8xf32>) -> tensor<8xf32> {
+  %r = graph.batchnorm %x, %p, %p, %p, %p : (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
+  func.return %r : tensor<8xf32>
+}
+// CHECK: 'graph.batchnorm' op input must have rank 2 or more, got shape [8]
+
+// -----
+// graph.avgpool
+
+func.func @f(%x: tensor<1x8x7x7xf32>) -> tensor<1x8x7x7xf32> {
+  %r = graph.avgpool %x {kernel_shape = array<i64: 3, 3>, pads = array<i64: 1, 1, 1, 1>, count_include_pad = 2 : i64} : (tensor<1x8x7x7xf32>) -> tensor<1x8x7x7xf32>
+  func.return %r : tensor<1x8x7x7xf32>
+}
+// CHECK: 'graph.avgpool' op count_include_pad must be 0 or 1, got 2
+
+// -----
+
+func.func @f(%x: tensor<1x8x7x7xf32>) -> tensor<1x8x9x9xf32> {
+  %r = graph.avgpool %x {kernel_shape = array<i64: 2, 2>, pads = array<i64: 2, 2, 2, 2>} : (tensor<1x8x7x7xf32>) -> tensor<1x8x9x9xf32>
+  func.return %r : tensor<1x8x9x9xf32>
+}
+// CHECK: 'graph.avgpool' op pads [2, 2, 2, 2] must be smaller than kernel_shape [2, 2]
+
+// -----
+
+func.func @f(%x: tensor<1x8x7x7xf32>) -> tensor<1x8x6x6xf32> {
+  %r = graph.avgpool %x {kernel_shape = array<i64: 3, 3>} : (tensor<1x8x7x7xf32>) -> tensor<1x8x6x6xf32>
+  func.return %r : tensor<1x8x6x6xf32>
+}
+// CHECK: 'graph.avgpool' op result shape [1, 8, 6, 6] does not match the inferred shape [1, 8, 5, 5]
+
+// -----
+// graph.global_avgpool
+
+func.func @f(%x: tensor<8x7x7xf32>) -> tensor<8x1x1xf32> {
+  %r = graph.global_avgpool %x : (tensor<8x7x7xf32>) -> tensor<8x1x1xf32>
+  func.return %r : tensor<8x1x1xf32>
+}
+// CHECK: 'graph.global_avgpool' op input must have rank 4, got shape [8, 7, 7]
+
+// -----
+
+func.func @f(%x: tensor<1x8x7x7xf32>) -> tensor<1x8xf32> {
+  %r = graph.global_avgpool %x : (tensor<1x8x7x7xf32>) -> tensor<1x8xf32>
+  func.return %r : tensor<1x8xf32>
+}
+// CHECK: 'graph.global_avgpool' op result shape [1, 8] does not match the inferred shape [1, 8, 1, 1]
+
+// -----
+// graph.concat
+
+func.func @f(%a: tensor<1x4x8x8xf32>, %b: tensor<1x2x8x7xf32>) -> tensor<1x6x8x8xf32> {
+  %r = graph.concat %a, %b {axis = 1 : i64} : (tensor<1x4x8x8xf32>, tensor<1x2x8x7xf32>) -> tensor<1x6x8x8xf32>
+  func.return %r : tensor<1x6x8x8xf32>
+}
+// CHECK: 'graph.concat' op operand shapes [1, 4, 8, 8] and [1, 2, 8, 7] differ outside axis 1
+
+// -----
+
+func.func @f(%a: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %r = graph.concat %a {axis = 2 : i64} : (tensor<1x4xf32>) -> tensor<1x4xf32>
+  func.return %r : tensor<1x4xf32>
+}
+// CHECK: 'graph.concat' op axis 2 is out of range [0, 1]
+
+// -----
+
+func.func @f() -> tensor<1x4xf32> {
+  %r = graph.concat {axis = 0 : i64} : () -> tensor<1x4xf32>
+  func.return %r : tensor<1x4xf32>
+}
+// CHECK: 'graph.concat' op expected at least one operand
+
+// -----
+
+func.func @f(%a: tensor<1x4xf32>, %b: tensor<1x3xf32>) -> tensor<1x8xf32> {
+  %r = graph.concat %a, %b {axis = 1 : i64} : (tensor<1x4xf32>, tensor<1x3xf32>) -> tensor<1x8xf32>
+  func.return %r : tensor<1x8xf32>
+}
+// CHECK: 'graph.concat' op result shape [1, 8] does not match the inferred shape [1, 7]
+
+// -----
+// graph.transpose
+
+func.func @f(%x: tensor<2x3x4xf32>) -> tensor<3x2x4xf32> {
+  %r = graph.transpose %x {perm = array<i64: 1, 0, 0>} : (tensor<2x3x4xf32>) -> tensor<3x2x4xf32>
+  func.return %r : tensor<3x2x4xf32>
+}
+// CHECK: 'graph.transpose' op perm [1, 0, 0] is not a permutation of the 3 dimensions of [2, 3, 4]
+
+// -----
+
+func.func @f(%x: tensor<2x3x4xf32>) -> tensor<2x3x4xf32> {
+  %r = graph.transpose %x {perm = array<i64: 1, 0, 2>} : (tensor<2x3x4xf32>) -> tensor<2x3x4xf32>
+  func.return %r : tensor<2x3x4xf32>
+}
+// CHECK: 'graph.transpose' op result shape [2, 3, 4] does not match the inferred shape [3, 2, 4]
+
+// -----
+// graph.lrn
+
+func.func @f(%x: tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32> {
+  %r = graph.lrn %x {size = 0 : i64} : (tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  func.return %r : tensor<1x8x4x4xf32>
+}
+// CHECK: 'graph.lrn' op size must be positive, got 0
+
+// -----
+
+func.func @f(%x: tensor<8x4x4xf32>) -> tensor<8x4x4xf32> {
+  %r = graph.lrn %x {size = 3 : i64} : (tensor<8x4x4xf32>) -> tensor<8x4x4xf32>
+  func.return %r : tensor<8x4x4xf32>
+}
+// CHECK: 'graph.lrn' op input must have rank 4, got shape [8, 4, 4]
+
+// -----
+
+func.func @f(%x: tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32> {
+  %r = graph.lrn %x : (tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  func.return %r : tensor<1x8x4x4xf32>
+}
+// CHECK: property 'size' expected in operation 'graph.lrn'
+
+// -----
+// graph.sum
+
+func.func @f(%a: tensor<2x3xf32>, %b: tensor<4x3xf32>) -> tensor<2x3xf32> {
+  %r = graph.sum %a, %b : (tensor<2x3xf32>, tensor<4x3xf32>) -> tensor<2x3xf32>
+  func.return %r : tensor<2x3xf32>
+}
+// CHECK: 'graph.sum' op operand shapes [2, 3] and [4, 3] are not broadcastable
+
+// -----
+
+func.func @f() -> tensor<2x3xf32> {
+  %r = graph.sum : () -> tensor<2x3xf32>
+  func.return %r : tensor<2x3xf32>
+}
+// CHECK: 'graph.sum' op expected at least one operand
+
+// -----
+// graph.unsqueeze
+
+func.func @f(%x: tensor<8xf32>) -> tensor<8x1x1xf32> {
+  %r = graph.unsqueeze %x {axes = array<i64: 1, 3>} : (tensor<8xf32>) -> tensor<8x1x1xf32>
+  func.return %r : tensor<8x1x1xf32>
+}
+// CHECK: 'graph.unsqueeze' op axes [1, 3] must be distinct and in [0, 2]
+
+// -----
+
+func.func @f(%x: tensor<8xf32>) -> tensor<8x1xf32> {
+  %r = graph.unsqueeze %x {axes = array<i64: 0>} : (tensor<8xf32>) -> tensor<8x1xf32>
+  func.return %r : tensor<8x1xf32>
+}
+// CHECK: 'graph.unsqueeze' op result shape [8, 1] does not match the inferred shape [1, 8]
+
+// -----
+// graph.constant_of_shape
+
+func.func @f() -> tensor<?x3xf32> {
+  %r = graph.constant_of_shape {value = 1.0 : f32} : tensor<?x3xf32>
+  func.return %r : tensor<?x3xf32>
+}
+// CHECK: 'graph.constant_of_shape' op result must have a static shape, got tensor<?x3xf32>
+
+// -----
+
+func.func @f() -> tensor<3xf32> {
+  %r = graph.constant_of_shape {value = 1.0 : f64} : tensor<3xf32>
+  func.return %r : tensor<3xf32>
+}
+// CHECK: f64 should be of base attribute f32
+
+// -----
+// graph.dropout
+
+func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %r = graph.dropout %x {ratio = 1.0 : f32} : (tensor<4xf32>) -> tensor<4xf32>
+  func.return %r : tensor<4xf32>
+}
+// CHECK: 'graph.dropout' op ratio must be in [0, 1), got 1.0

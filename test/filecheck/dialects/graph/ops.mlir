@@ -117,3 +117,72 @@ func.func @origin(%x: tensor<4xf32>) -> tensor<4xf32> {
   %s = graph.add %r, %z : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
   func.return %s : tensor<4xf32>
 }
+
+// CHECK-LABEL: func.func @batchnorm
+// CHECK-SAME: (%[[X:.*]]: tensor<1x8x4x4xf32>, %[[P:.*]]: tensor<8xf32>)
+func.func @batchnorm(%x: tensor<1x8x4x4xf32>, %p: tensor<8xf32>) -> (tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>) {
+  // CHECK-NEXT: %[[R:.*]] = graph.batchnorm %[[X]], %[[P]], %[[P]], %[[P]], %[[P]] : (tensor<1x8x4x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<1x8x4x4xf32>
+  %r = graph.batchnorm %x, %p, %p, %p, %p : (tensor<1x8x4x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<1x8x4x4xf32>
+  // CHECK-NEXT: %[[E:.*]] = graph.batchnorm %[[X]], %[[P]], %[[P]], %[[P]], %[[P]] {epsilon = 1.000000e-03 : f32} : (tensor<1x8x4x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<1x8x4x4xf32>
+  %e = graph.batchnorm %x, %p, %p, %p, %p {epsilon = 1.0e-3 : f32} : (tensor<1x8x4x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<1x8x4x4xf32>
+  // CHECK-NEXT: func.return %[[R]], %[[E]]
+  func.return %r, %e : tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>
+}
+
+// CHECK-LABEL: func.func @pools
+func.func @pools(%x: tensor<1x8x7x7xf32>) -> (tensor<1x8x7x7xf32>, tensor<1x8x3x3xf32>, tensor<1x8x1x1xf32>) {
+  // CHECK-NEXT: %[[A:.*]] = graph.avgpool %{{.*}} {kernel_shape = array<i64: 3, 3>, pads = array<i64: 1, 1, 1, 1>} : (tensor<1x8x7x7xf32>) -> tensor<1x8x7x7xf32>
+  %a = graph.avgpool %x {kernel_shape = array<i64: 3, 3>, pads = array<i64: 1, 1, 1, 1>} : (tensor<1x8x7x7xf32>) -> tensor<1x8x7x7xf32>
+  // CHECK-NEXT: %[[B:.*]] = graph.avgpool %{{.*}} {kernel_shape = array<i64: 3, 3>, strides = array<i64: 2, 2>, count_include_pad = 1 : i64} : (tensor<1x8x7x7xf32>) -> tensor<1x8x3x3xf32>
+  %b = graph.avgpool %x {kernel_shape = array<i64: 3, 3>, strides = array<i64: 2, 2>, count_include_pad = 1 : i64} : (tensor<1x8x7x7xf32>) -> tensor<1x8x3x3xf32>
+  // CHECK-NEXT: %[[G:.*]] = graph.global_avgpool %{{.*}} : (tensor<1x8x7x7xf32>) -> tensor<1x8x1x1xf32>
+  %g = graph.global_avgpool %x : (tensor<1x8x7x7xf32>) -> tensor<1x8x1x1xf32>
+  // CHECK-NEXT: func.return %[[A]], %[[B]], %[[G]]
+  func.return %a, %b, %g : tensor<1x8x7x7xf32>, tensor<1x8x3x3xf32>, tensor<1x8x1x1xf32>
+}
+
+// CHECK-LABEL: func.func @concat_transpose
+// CHECK-SAME: (%[[A:.*]]: tensor<1x4x8x8xf32>, %[[B:.*]]: tensor<1x2x8x8xf32>, %[[T:.*]]: tensor<1x4x3x2x2xf32>)
+func.func @concat_transpose(%a: tensor<1x4x8x8xf32>, %b: tensor<1x2x8x8xf32>, %t: tensor<1x4x3x2x2xf32>) -> (tensor<1x10x8x8xf32>, tensor<1x3x4x2x2xf32>) {
+  // CHECK-NEXT: %[[C:.*]] = graph.concat %[[A]], %[[B]], %[[A]] {axis = 1 : i64} : (tensor<1x4x8x8xf32>, tensor<1x2x8x8xf32>, tensor<1x4x8x8xf32>) -> tensor<1x10x8x8xf32>
+  %c = graph.concat %a, %b, %a {axis = 1 : i64} : (tensor<1x4x8x8xf32>, tensor<1x2x8x8xf32>, tensor<1x4x8x8xf32>) -> tensor<1x10x8x8xf32>
+  // CHECK-NEXT: %[[P:.*]] = graph.transpose %[[T]] {perm = array<i64: 0, 2, 1, 3, 4>} : (tensor<1x4x3x2x2xf32>) -> tensor<1x3x4x2x2xf32>
+  %p = graph.transpose %t {perm = array<i64: 0, 2, 1, 3, 4>} : (tensor<1x4x3x2x2xf32>) -> tensor<1x3x4x2x2xf32>
+  // CHECK-NEXT: func.return %[[C]], %[[P]]
+  func.return %c, %p : tensor<1x10x8x8xf32>, tensor<1x3x4x2x2xf32>
+}
+
+// CHECK-LABEL: func.func @lrn
+func.func @lrn(%x: tensor<1x16x5x5xf32>) -> (tensor<1x16x5x5xf32>, tensor<1x16x5x5xf32>) {
+  // CHECK-NEXT: %[[L:.*]] = graph.lrn %{{.*}} {size = 5 : i64} : (tensor<1x16x5x5xf32>) -> tensor<1x16x5x5xf32>
+  %l = graph.lrn %x {size = 5 : i64} : (tensor<1x16x5x5xf32>) -> tensor<1x16x5x5xf32>
+  // CHECK-NEXT: %[[M:.*]] = graph.lrn %{{.*}} {size = 3 : i64, alpha = 5.000000e-04 : f32, beta = 5.000000e-01 : f32, bias = 2.000000e+00 : f32} : (tensor<1x16x5x5xf32>) -> tensor<1x16x5x5xf32>
+  %m = graph.lrn %x {size = 3 : i64, alpha = 5.0e-4 : f32, beta = 0.5 : f32, bias = 2.0 : f32} : (tensor<1x16x5x5xf32>) -> tensor<1x16x5x5xf32>
+  // CHECK-NEXT: func.return %[[L]], %[[M]]
+  func.return %l, %m : tensor<1x16x5x5xf32>, tensor<1x16x5x5xf32>
+}
+
+// CHECK-LABEL: func.func @sum_unsqueeze_dropout
+// CHECK-SAME: (%[[X:.*]]: tensor<1x8x4x4xf32>, %[[V:.*]]: tensor<8xf32>)
+func.func @sum_unsqueeze_dropout(%x: tensor<1x8x4x4xf32>, %v: tensor<8xf32>) -> (tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>) {
+  // CHECK-NEXT: %[[U:.*]] = graph.unsqueeze %[[V]] {axes = array<i64: 1, 2>} : (tensor<8xf32>) -> tensor<8x1x1xf32>
+  %u = graph.unsqueeze %v {axes = array<i64: 1, 2>} : (tensor<8xf32>) -> tensor<8x1x1xf32>
+  // CHECK-NEXT: %[[S:.*]] = graph.sum %[[X]], %[[U]], %[[X]] : (tensor<1x8x4x4xf32>, tensor<8x1x1xf32>, tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  %s = graph.sum %x, %u, %x : (tensor<1x8x4x4xf32>, tensor<8x1x1xf32>, tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  // CHECK-NEXT: %[[D:.*]] = graph.dropout %[[S]] {ratio = 4.000000e-01 : f32} : (tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  %d = graph.dropout %s {ratio = 0.4 : f32} : (tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  // CHECK-NEXT: %[[D2:.*]] = graph.dropout %[[S]] : (tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  %d2 = graph.dropout %s : (tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  // CHECK-NEXT: func.return %[[D]], %[[D2]]
+  func.return %d, %d2 : tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>
+}
+
+// CHECK-LABEL: func.func @constant_of_shape
+func.func @constant_of_shape() -> (tensor<2x3xf32>, tensor<4xf32>) {
+  // CHECK-NEXT: %[[C:.*]] = graph.constant_of_shape {value = 2.000000e-02 : f32} : tensor<2x3xf32>
+  %c = graph.constant_of_shape {value = 0.02 : f32} : tensor<2x3xf32>
+  // CHECK-NEXT: %[[Z:.*]] = graph.constant_of_shape : tensor<4xf32>
+  %z = graph.constant_of_shape : tensor<4xf32>
+  // CHECK-NEXT: func.return %[[C]], %[[Z]]
+  func.return %c, %z : tensor<2x3xf32>, tensor<4xf32>
+}
