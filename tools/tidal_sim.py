@@ -1,9 +1,12 @@
 """tidal-sim: run a Tidal binary on the hardware model.
 
-    tidal-sim model.tbin --inputs in.npz --outputs out.npz [--stats s.json] [--chip P]
+    tidal-sim model.tbin --inputs in.npz --outputs out.npz [--stats s.json]
+        [--trace trace.json] [--plot timeline.png] [--check-races] [--chip P]
 
-Bad input of any kind ends in one line `tidal-sim: error: <message>` on stderr and
-exit status 1; the outputs and stats files are written whole or not at all.
+Bad input of any kind (a corrupt binary, a program that does not fit the chip, wrong
+inputs, a deadlock, a race in --check-races mode) ends in one line
+`tidal-sim: error: <message>` on stderr and exit status 1; the output files are
+written all whole or none at all.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from tidal.sim import isa
 from tidal.sim.config import UnknownChipError, get_chip
 from tidal.sim.errors import SimError
 from tidal.sim.machine import run_program
+from tidal.sim.trace import chrome_trace, plot_timeline
 from tidal.tools.files import ToolError, npz_bytes, read_npz, write_files
 
 PROG = "tidal-sim"
@@ -34,7 +38,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--outputs", required=True, help=".npz to write the program's outputs to"
     )
-    p.add_argument("--stats", help="JSON file to write the run statistics to")
+    p.add_argument(
+        "--stats",
+        help="JSON file for the run statistics (cycles, per-engine busy/stall/idle, "
+        "DMA bytes per queue, fetch stalls, PE utilisation, roofline)",
+    )
+    p.add_argument(
+        "--trace",
+        help="Chrome trace-event JSON file of every instruction, stall and "
+        "instruction fetch (open in Perfetto)",
+    )
+    p.add_argument(
+        "--plot", help="PNG file: engine occupancy over time and utilisation"
+    )
+    p.add_argument(
+        "--check-races",
+        action="store_true",
+        help="fail on overlapping SBUF/PSUM accesses in flight on two engines",
+    )
     p.add_argument("--chip", help="chip preset to run on (default: the binary's)")
     return p
 
@@ -55,10 +76,19 @@ def _run(args: argparse.Namespace) -> str:
     program = _read_binary(args.binary)
     chip = get_chip(args.chip if args.chip is not None else program.chip)
     inputs = read_npz(args.inputs)
-    outputs, stats = run_program(program, inputs, chip)
+    traced = bool(args.trace or args.plot)
+    outputs, stats = run_program(
+        program, inputs, chip, trace=traced, check_races=args.check_races
+    )
     payloads = [(args.outputs, npz_bytes(outputs))]
+    if args.trace:
+        events = chrome_trace(stats, chip)
+        payloads.append((args.trace, json.dumps(events).encode() + b"\n"))
+    if args.plot:
+        payloads.append((args.plot, plot_timeline(stats, chip)))
     if args.stats:
-        payloads.append((args.stats, json.dumps(stats, indent=2).encode() + b"\n"))
+        summary = {k: v for k, v in stats.items() if not k.endswith("trace")}
+        payloads.append((args.stats, json.dumps(summary, indent=2).encode() + b"\n"))
     write_files(payloads)
     return (
         f"{PROG}: {stats['cycles']} cycles, {stats['seconds'] * 1e6:.3f} us "

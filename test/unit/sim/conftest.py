@@ -42,6 +42,7 @@ def build(
     consts: list[tuple[int, np.ndarray]] | None = None,
     chip: str = "small",
     dram_bytes: int = DRAM_BYTES,
+    debug: list[str] | None = None,
 ) -> isa.Program:
     """build({engine: [records]}, inputs=[io...], outputs=[io...]) -> a Program that
     went through encode_container/decode_container."""
@@ -51,6 +52,7 @@ def build(
         consts=list(consts or []),
         inputs=list(inputs or []),
         outputs=list(outputs or []),
+        debug=list(debug or []),
         meta={"dram_bytes": dram_bytes},
     )
     return isa.decode_container(isa.encode_container(program))

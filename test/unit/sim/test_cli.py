@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -160,3 +161,245 @@ def test_failed_run_keeps_previous_outputs_untouched(
     result = tidal_sim(binary, "--inputs", inputs, "--outputs", out)
     assert result.returncode == 1
     assert out.read_bytes() == b"previous"
+
+
+# --------------------------------------------------------------------------- loader
+
+
+def _bad_address(mk: SimpleNamespace) -> bytes:
+    """A DMA reading past the program's DRAM."""
+    program = mk.build(
+        {
+            DMA0: [
+                make_record(
+                    Opcode.DMA,
+                    DMA0,
+                    src=mk.dram(4096, (1, 8)),
+                    dst=mk.sbuf(0, 8, 0, (1, 1)),
+                )
+            ]
+        },
+        dram_bytes=4096,
+    )
+    return isa.encode_container(program)
+
+
+def _unknown_chip(mk: SimpleNamespace) -> bytes:
+    return isa.encode_container(
+        mk.build({DMA0: [make_record(Opcode.NOP, DMA0)]}, chip="tiny")
+    )
+
+
+def _corrupt(data: bytes, how: str, mk: SimpleNamespace) -> bytes:
+    if how == "truncated":
+        return data[:-8]
+    if how == "truncated header":
+        return data[:20]
+    if how == "flipped byte":
+        flipped = bytearray(data)
+        flipped[len(data) // 2] ^= 0x01
+        return bytes(flipped)
+    if how == "wrong version":
+        return data[:8] + struct.pack("<I", isa.VERSION + 1) + data[12:]
+    if how == "bad magic":
+        return b"NOTTIDAL" + data[8:]
+    if how == "out-of-range address":
+        return _bad_address(mk)
+    assert how == "unknown chip"
+    return _unknown_chip(mk)
+
+
+REJECTIONS = {
+    "truncated": "copy.tbin: offset 60: truncated or padded body",
+    "truncated header": "copy.tbin: offset 0: truncated header (20 bytes, need 60)",
+    "flipped byte": "copy.tbin: offset 60: checksum mismatch (corrupt file)",
+    "wrong version": "copy.tbin: offset 8: unsupported version 2 (this build reads 1)",
+    "bad magic": "copy.tbin: offset 0: bad magic b'NOTTIDAL' (not a Tidal binary)",
+    "out-of-range address": (
+        "stream dma0, instruction 0 (DMA): src: DRAM bytes [4096, 4128) outside the "
+        "program's 4096-byte DRAM"
+    ),
+    "unknown chip": "unknown chip preset 'tiny' (known: default, small)",
+}
+
+
+@pytest.mark.parametrize("how", list(REJECTIONS))
+def test_loader_rejects_before_anything_runs(
+    how: str, binary: Path, tmp_path: Path, mk: SimpleNamespace
+) -> None:
+    binary.write_bytes(_corrupt(binary.read_bytes(), how, mk))
+    out, stats, trace = tmp_path / "out.npz", tmp_path / "s.json", tmp_path / "t.json"
+    inputs = write_inputs(tmp_path, x=np.zeros((2, 3), np.float32))
+    args = ["--outputs", out, "--stats", stats, "--trace", trace]
+    line = assert_failed(
+        tidal_sim(binary, "--inputs", inputs, *args), out, stats, trace
+    )
+    assert line.startswith("tidal-sim: error: ")
+    assert REJECTIONS[how] in line, line
+
+
+def test_each_rejection_has_its_own_message() -> None:
+    messages = list(REJECTIONS.values())
+    for i, a in enumerate(messages):
+        for b in messages[i + 1 :]:
+            assert a not in b and b not in a
+
+
+# --------------------------------------------------------------------------- observability
+
+
+@pytest.fixture
+def racy(mk: SimpleNamespace, tmp_path: Path) -> Path:
+    """POOL fills a tile and signals; DMA0 stores it, with or without waiting (the
+    `wait` variants); the debug table names both ops."""
+
+    def program(wait: bool) -> isa.Program:
+        fill = make_record(
+            Opcode.MEMSET,
+            Engine.POOL,
+            signal=0,
+            debug=0,
+            dst=mk.sbuf(0, 4, 0, (1, 256)),
+            value=3.0,
+        )
+        store = make_record(
+            Opcode.DMA,
+            DMA0,
+            debug=1,
+            src=mk.sbuf(0, 4, 0, (1, 256)),
+            dst=mk.dram(0, (256, 4), (1, 256)),
+        )
+        waits = [make_record(Opcode.WAIT, DMA0, sem=0, value=1)] if wait else []
+        return mk.build(
+            {Engine.POOL: [fill], DMA0: [*waits, store]},
+            outputs=[mk.io("y", 0, (4, 256))],
+            debug=["fill", "store"],
+        )
+
+    for wait in (True, False):
+        name = "synced.tbin" if wait else "racy.tbin"
+        (tmp_path / name).write_bytes(isa.encode_container(program(wait)))
+    return tmp_path / "racy.tbin"
+
+
+def test_check_races_fails_with_one_line(racy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.npz"
+    inputs = write_inputs(tmp_path)
+    synced = racy.with_name("synced.tbin")
+    ok = tidal_sim(synced, "--inputs", inputs, "--outputs", out, "--check-races")
+    assert ok.returncode == 0, ok.stderr
+    out.unlink()
+    line = assert_failed(
+        tidal_sim(racy, "--inputs", inputs, "--outputs", out, "--check-races"), out
+    )
+    assert line.startswith("tidal-sim: error: race at cycle ")
+    assert "dma0 instruction 0 (DMA, op 'store') reads SBUF" in line
+    assert "pool instruction 0 (MEMSET, op 'fill')" in line
+    # Without --check-races the same binary runs (and reads stale data).
+    assert tidal_sim(racy, "--inputs", inputs, "--outputs", out).returncode == 0
+
+
+def test_trace_is_chrome_trace_event_json(racy: Path, tmp_path: Path) -> None:
+    synced = racy.with_name("synced.tbin")
+    trace, out, stats = tmp_path / "trace.json", tmp_path / "o.npz", tmp_path / "s.json"
+    result = tidal_sim(
+        synced,
+        "--inputs",
+        write_inputs(tmp_path),
+        "--outputs",
+        out,
+        "--stats",
+        stats,
+        "--trace",
+        trace,
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(trace.read_text())
+    assert isinstance(doc, dict) and isinstance(doc["traceEvents"], list)
+    events = doc["traceEvents"]
+    assert {e["ph"] for e in events} == {"X", "M"}
+    names = {
+        (e["pid"], e["tid"]): e["args"]["name"]
+        for e in events
+        if e["ph"] == "M" and e["name"] == "thread_name"
+    }
+    engines = ["pe", "act", "pool", "dma0", "dma1"]
+    assert sorted(names.values()) == sorted(engines + [f"{e} fetch" for e in engines])
+    slices = [e for e in events if e["ph"] == "X"]
+    for e in slices:
+        for key in ("name", "ts", "dur", "pid", "tid"):
+            assert key in e, (key, e)
+        assert isinstance(e["ts"], (int, float)) and isinstance(e["dur"], (int, float))
+        assert e["dur"] >= 0 and e["ts"] >= 0
+        assert (e["pid"], e["tid"]) in names  # every slice is on a named track
+    track = {v: k for k, v in names.items()}
+    instructions = [e for e in slices if e.get("cat") == "instruction"]
+    assert sorted(e["name"] for e in instructions) == ["DMA", "MEMSET", "WAIT"]
+    [memset] = [e for e in instructions if e["name"] == "MEMSET"]
+    assert (memset["pid"], memset["tid"]) == track["pool"]
+    assert memset["args"]["source"] == "fill" and memset["args"]["index"] == 0
+    # 1 GHz clock: 1 cycle is 0.001 us.
+    assert memset["dur"] == pytest.approx((16 + 256) * 1e-3)
+    fetches = [e for e in slices if e["name"] == "FETCH"]
+    assert {names[(e["pid"], e["tid"])] for e in fetches} == {"pool fetch", "dma0 fetch"}
+    [wait] = [e for e in slices if e["name"] == "stall: semaphore 0"]
+    assert (wait["pid"], wait["tid"]) == track["dma0"]
+    # The stats file has the summary, not the trace.
+    summary = json.loads(stats.read_text())
+    assert "trace" not in summary and "stall_trace" not in summary
+
+
+def test_stats_has_per_engine_busy_stall_idle(racy: Path, tmp_path: Path) -> None:
+    synced = racy.with_name("synced.tbin")
+    stats = tmp_path / "s.json"
+    result = tidal_sim(
+        synced,
+        "--inputs",
+        write_inputs(tmp_path),
+        "--outputs",
+        tmp_path / "o.npz",
+        "--stats",
+        stats,
+    )
+    assert result.returncode == 0, result.stderr
+    s = json.loads(stats.read_text())
+    for key in (
+        "cycles",
+        "seconds",
+        "macs",
+        "instructions",
+        "pe_utilization",
+        "dma_bytes",
+        "chip",
+        "roofline_cycles",
+        "fetch_stall_cycles",
+        "semaphore_wait_cycles",
+        "dma_bytes_per_queue",
+        "instr_fetch",
+    ):
+        assert key in s, key
+    assert set(s["engines"]) == {"pe", "act", "pool", "dma0", "dma1"}
+    for name, e in s["engines"].items():
+        assert e["busy_cycles"] + e["stall_cycles"] + e["idle_cycles"] == s["cycles"]
+        assert e["stall_cycles"] == e["fetch_stall_cycles"] + e["semaphore_wait_cycles"]
+    assert s["dma_bytes_per_queue"] == {"dma0": 4 * 1024, "dma1": 0}
+    assert s["engines"]["dma0"]["semaphore_wait_cycles"] > 0
+    assert s["roofline_cycles"] == 64  # 4 KiB at 64 bytes per cycle, no MACs
+
+
+def test_plot_writes_a_png(racy: Path, tmp_path: Path) -> None:
+    synced = racy.with_name("synced.tbin")
+    plot = tmp_path / "timeline.png"
+    result = tidal_sim(
+        synced,
+        "--inputs",
+        write_inputs(tmp_path),
+        "--outputs",
+        tmp_path / "o.npz",
+        "--plot",
+        plot,
+    )
+    assert result.returncode == 0, result.stderr
+    data = plot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 10_000

@@ -1,0 +1,233 @@
+"""What a run looked like: Chrome trace-event JSON (for Perfetto) and a timeline plot.
+
+Both read the stats of a run made with `trace=True` (`stats["trace"]`,
+`stats["fetch_trace"]`, `stats["stall_trace"]`, see `machine.run_program`) and the chip
+config; times are simulated cycles, shown in microseconds at the chip's clock.
+
+Tracks (one Chrome "thread" each, in one "process" named after the chip):
+
+- one per engine (`pe`, `act`, `pool`) and per DMA queue (`dma0`, ...): a slice per
+  instruction, named after its opcode, with the instruction index and the source graph
+  op from the binary's debug table in its args; and a slice per stall, named
+  `stall: fetch` or `stall: semaphore <n>`, over the time the engine could not issue;
+- one per engine for its instruction fetch (`pe fetch`, ...): a `FETCH` slice per
+  transfer of records from DRAM into the engine's instruction buffer.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from tidal.sim.config import ChipConfig
+from tidal.sim.machine import engine_names
+
+_PID = 1
+
+
+def _tracks(chip: ChipConfig) -> tuple[dict[str, int], dict[str, int]]:
+    """Thread ids: engines first (in engine order), then their fetch tracks."""
+    names = engine_names(chip)
+    engines = {name: i + 1 for i, name in enumerate(names)}
+    fetch = {name: len(names) + i + 1 for i, name in enumerate(names)}
+    return engines, fetch
+
+
+def chrome_trace(stats: dict[str, Any], chip: ChipConfig) -> dict[str, Any]:
+    """The run as a Chrome trace-event JSON object (`{"traceEvents": [...]}`)."""
+    if "trace" not in stats:
+        raise ValueError("the run was made without trace=True")
+    us = 1e6 / chip.clock_hz  # microseconds per cycle
+    engines, fetch = _tracks(chip)
+    events: list[dict[str, Any]] = [
+        {
+            "name": "process_name",
+            "ph": "M",
+            "pid": _PID,
+            "tid": 0,
+            "args": {"name": f"tidal chip '{chip.name}'"},
+        }
+    ]
+    for track, tids in (("", engines), (" fetch", fetch)):
+        for name, tid in tids.items():
+            events.append(
+                {
+                    "name": "thread_name",
+                    "ph": "M",
+                    "pid": _PID,
+                    "tid": tid,
+                    "args": {"name": name + track},
+                }
+            )
+            events.append(
+                {
+                    "name": "thread_sort_index",
+                    "ph": "M",
+                    "pid": _PID,
+                    "tid": tid,
+                    "args": {"sort_index": tid},
+                }
+            )
+
+    def slice_(name: str, cat: str, tid: int, start: float, end: float, **args: Any):
+        return {
+            "name": name,
+            "cat": cat,
+            "ph": "X",
+            "ts": start * us,
+            "dur": max(end - start, 0.0) * us,
+            "pid": _PID,
+            "tid": tid,
+            "args": {"start_cycle": start, "end_cycle": end, **args},
+        }
+
+    for t in stats["trace"]:
+        events.append(
+            slice_(
+                t["opcode"],
+                "instruction",
+                engines[t["engine"]],
+                t["start"],
+                t["end"],
+                index=t["index"],
+                source=t["source"],
+            )
+        )
+    for s in stats["stall_trace"]:
+        what = "fetch" if s["kind"] == "fetch" else f"semaphore {s['semaphore']}"
+        events.append(
+            slice_(
+                f"stall: {what}",
+                "stall",
+                engines[s["engine"]],
+                s["start"],
+                s["end"],
+                index=s["index"],
+            )
+        )
+    for f in stats["fetch_trace"]:
+        events.append(
+            slice_(
+                "FETCH",
+                "fetch",
+                fetch[f["engine"]],
+                f["start"],
+                f["end"],
+                records=f"[{f['first']}, {f['first'] + f['count']})",
+                bytes=f["bytes"],
+            )
+        )
+    return {
+        "traceEvents": events,
+        "displayTimeUnit": "ns",
+        "otherData": {
+            "chip": chip.name,
+            "clock_hz": chip.clock_hz,
+            "cycles": stats["cycles"],
+        },
+    }
+
+
+def _merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """(start, width) bars of the union of `spans` (touching spans merge), so that a
+    long run draws a few thousand bars, not one per instruction."""
+    out: list[tuple[float, float]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][0] + out[-1][1]:
+            s0, w0 = out[-1]
+            out[-1] = (s0, max(w0, end - s0))
+        else:
+            out.append((start, end - start))
+    return out
+
+
+def plot_timeline(stats: dict[str, Any], chip: ChipConfig) -> bytes:
+    """A PNG: engine occupancy over time (busy, fetch stall, semaphore wait, fetch
+    transfers) above a bar chart of each engine's busy / stall / idle share."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    if "trace" not in stats:
+        raise ValueError("the run was made without trace=True")
+    names = engine_names(chip)
+    us = 1e6 / chip.clock_hz
+    busy: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
+    fetch_stall: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
+    sem_wait: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
+    fetching: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
+    for t in stats["trace"]:
+        busy[t["engine"]].append((t["start"] * us, t["end"] * us))
+    for s in stats["stall_trace"]:
+        kind = fetch_stall if s["kind"] == "fetch" else sem_wait
+        kind[s["engine"]].append((s["start"] * us, s["end"] * us))
+    for f in stats["fetch_trace"]:
+        fetching[f["engine"]].append((f["start"] * us, f["end"] * us))
+
+    fig = Figure(figsize=(12, 2.2 + 0.45 * len(names)), dpi=100)
+    timeline, shares = fig.subplots(
+        1, 2, gridspec_kw={"width_ratios": [4, 1]}, sharey=True
+    )
+    layers = (
+        (fetching, -0.42, 0.14, "#9ecae1", "instruction fetch"),
+        (busy, -0.25, 0.5, "#3182bd", "busy"),
+        (fetch_stall, -0.25, 0.5, "#fd8d3c", "stall: fetch"),
+        (sem_wait, -0.25, 0.5, "#d9d9d9", "stall: semaphore"),
+    )
+    for row, name in enumerate(names):
+        for spans, dy, height, colour, _ in layers:
+            bars = _merged(spans[name])
+            if bars:
+                timeline.broken_barh(bars, (row + dy, height), facecolors=colour)
+    handles = [
+        Patch(color=colour, label=label)
+        for spans, _, _, colour, label in layers
+        if any(spans[n] for n in names)
+    ]
+    total_us = stats["cycles"] * us
+    timeline.set_xlim(0, max(total_us, 1e-9))
+    timeline.set_yticks(range(len(names)), names)
+    timeline.invert_yaxis()
+    timeline.set_xlabel("simulated time (us)")
+    timeline.set_title(
+        f"chip '{chip.name}': {stats['cycles']:,} cycles, "
+        f"PE utilisation {100 * stats['pe_utilization']:.1f}%"
+    )
+    if handles:
+        timeline.legend(handles=handles, loc="upper right", fontsize="small")
+
+    cycles = max(stats["cycles"], 1)
+    left = [0.0] * len(names)
+    for key, colour, label in (
+        ("busy_cycles", "#3182bd", "busy"),
+        ("fetch_stall_cycles", "#fd8d3c", "fetch stall"),
+        ("semaphore_wait_cycles", "#d9d9d9", "semaphore wait"),
+        ("idle_cycles", "#f7f7f7", "idle"),
+    ):
+        widths = [100 * stats["engines"][n][key] / cycles for n in names]
+        shares.barh(
+            range(len(names)),
+            widths,
+            left=left,
+            color=colour,
+            edgecolor="#969696",
+            linewidth=0.5,
+            label=label,
+        )
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    for row, name in enumerate(names):
+        share = 100 * stats["engines"][name]["busy_cycles"] / cycles
+        shares.text(1, row, f"{share:.1f}%", va="center", fontsize="small")
+    shares.set_xlim(0, 100)
+    shares.set_xlabel("share of cycles (%)")
+    shares.set_title("utilisation")
+    shares.legend(
+        loc="upper center", bbox_to_anchor=(0.5, -0.12 - 1.2 / len(names)),
+        ncol=2, fontsize="x-small",
+    )
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
