@@ -6,6 +6,11 @@ from xdsl.passes import ModulePass
 
 
 def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
+    def graph_canonicalize():
+        from tidal.passes.graph_canonicalize import GraphCanonicalizePass
+
+        return GraphCanonicalizePass
+
     def graph_to_loop():
         from tidal.passes.graph_to_loop import GraphToLoopPass
 
@@ -43,4 +48,5 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "accel-split-streams": accel_split_streams,
         "tidal-lower": tidal_lower,
         "test-break-numerics": test_break_numerics,
+        "graph-canonicalize": graph_canonicalize,
     }

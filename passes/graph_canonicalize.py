@@ -1,0 +1,392 @@
+"""graph-canonicalize: fold what inference makes constant, before lowering.
+
+Expects graph ops on static f32 tensors (the importer's output). Rewrites, each a
+pattern applied to a fixed point:
+
+- `graph.constant_of_shape` -> a splat `graph.constant`;
+- reshape / flatten / unsqueeze / transpose of a constant -> a constant (a reshape
+  keeps the bytes); any other unsqueeze -> `graph.reshape` (a view);
+- `graph.dropout` (inference) -> its input;
+- `graph.batchnorm` after a single-use conv -> the conv's weights and bias scaled
+  (w * s, (b - mean) * s + beta with s = scale / sqrt(var + eps)); elsewhere a
+  per-channel `graph.mul` then `graph.add`;
+- a per-channel constant `graph.mul` / `graph.add` after a single-use conv -> folded
+  into its weights / bias (DenseNet's scale layers);
+- constant chains: mul(mul(x, a), b) -> mul(x, a * b), add(add(x, a), b) ->
+  add(x, a + b), mul(add(x, a), b) -> add(mul(x, b), a * b), and ops on constants
+  only are computed;
+- sums: a one-operand sum is its operand, a two-operand sum an add, and a
+  single-use add/sum feeding an add/sum merges into one n-ary `graph.sum` (one
+  nest, no intermediate tensor).
+
+    %w = graph.constant_of_shape {value = 2.0e-02 : f32} : tensor<8x3x3x3xf32>
+    %c = graph.conv2d %x, %w, %b : ...
+    %y = graph.batchnorm %c, %s, %t, %m, %v : ...
+  becomes
+    %w2 = graph.constant dense<...> : tensor<8x3x3x3xf32>
+    %b2 = graph.constant dense<...> : tensor<8xf32>
+    %y = graph.conv2d %x, %w2, %b2 : ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import (
+    BytesAttr,
+    DenseIntOrFPElementsAttr,
+    ModuleOp,
+    TensorType,
+    f32,
+)
+from xdsl.ir import Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+
+from tidal.dialects import graph
+from tidal.passes.quiet import quiet_diagnostics
+
+
+def _shape(value: SSAValue) -> tuple[int, ...]:
+    ty = value.type
+    assert isinstance(ty, TensorType)
+    return tuple(ty.get_shape())
+
+
+def _const(value: SSAValue) -> np.ndarray | None:
+    """The value of a constant operand, else None."""
+    owner = value.owner
+    return owner.to_numpy() if isinstance(owner, graph.ConstantOp) else None
+
+
+def _is_const(value: SSAValue) -> bool:
+    return isinstance(value.owner, graph.ConstantOp)
+
+
+def _new_const(array: np.ndarray, origin: Operation) -> graph.ConstantOp:
+    c = graph.ConstantOp.from_numpy(array)
+    _copy_origin(origin, c)
+    return c
+
+
+def _copy_origin(source: Operation, target: Operation) -> None:
+    if "tidal.origin" in source.attributes:
+        target.attributes["tidal.origin"] = source.attributes["tidal.origin"]
+
+
+def _single_use(value: SSAValue) -> bool:
+    return value.has_one_use()
+
+
+def _channel_vector(c: np.ndarray, out_shape: tuple[int, ...]) -> np.ndarray | None:
+    """`c` as a [C] vector if, broadcast to NCHW `out_shape`, it varies at most
+    along the channels; else None."""
+    if c.ndim > len(out_shape):
+        return None
+    full = (1,) * (len(out_shape) - c.ndim) + c.shape
+    if any(d != 1 for i, d in enumerate(full) if i != 1):
+        return None
+    return np.broadcast_to(c.reshape(full[1]), (out_shape[1],)).astype(np.float32)
+
+
+# ----------------------------------------------------------------- constants
+
+
+class FoldConstantOfShape(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(
+        self, op: graph.ConstantOfShapeOp, rewriter: PatternRewriter
+    ) -> None:
+        splat = DenseIntOrFPElementsAttr(
+            TensorType(f32, _shape(op.result)),
+            BytesAttr(np.float32(op.value_val).tobytes()),
+        )
+        c = graph.ConstantOp(splat)
+        _copy_origin(op, c)
+        rewriter.replace(op, c)
+
+
+class FoldViewOfConstant(RewritePattern):
+    """A reshape-like op on a constant is the same bytes with another type."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(
+        self,
+        op: graph.ReshapeOp | graph.FlattenOp | graph.UnsqueezeOp,
+        rewriter: PatternRewriter,
+    ) -> None:
+        source = op.input.owner
+        if not isinstance(source, graph.ConstantOp):
+            return
+        value = DenseIntOrFPElementsAttr(
+            TensorType(f32, _shape(op.result)), source.value.data
+        )
+        c = graph.ConstantOp(value)
+        _copy_origin(source, c)
+        rewriter.replace(op, c)
+
+
+class UnsqueezeToReshape(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.UnsqueezeOp, rewriter: PatternRewriter) -> None:
+        if _is_const(op.input):
+            return
+        r = graph.ReshapeOp(op.input, op.result.type)  # type: ignore[arg-type]
+        _copy_origin(op, r)
+        rewriter.replace(op, r)
+
+
+class FoldTransposeOfConstant(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.TransposeOp, rewriter: PatternRewriter) -> None:
+        value = _const(op.input)
+        if value is not None:
+            rewriter.replace(op, _new_const(value.transpose(op.perm_val), op.input.owner))  # type: ignore[arg-type]
+
+
+class DropDropout(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.DropoutOp, rewriter: PatternRewriter) -> None:
+        rewriter.replace(op, [], [op.input])
+
+
+# ----------------------------------------------------------------- batchnorm
+
+
+def _bn_factors(op: graph.BatchNormOp) -> tuple[np.ndarray, np.ndarray] | None:
+    """(s, t) with batchnorm(x) = x * s + t per channel, if the params are constant."""
+    params = [_const(v) for v in (op.scale, op.bias, op.mean, op.var)]
+    if any(p is None for p in params):
+        return None
+    scale, bias, mean, var = (p.astype(np.float64) for p in params)  # type: ignore[union-attr]
+    s = scale / np.sqrt(var + op.epsilon_val)
+    return s, bias - mean * s
+
+
+def _fold_into_conv(
+    conv: graph.Conv2dOp,
+    scale: np.ndarray | None,
+    shift: np.ndarray | None,
+    replaced: Operation,
+    rewriter: PatternRewriter,
+) -> bool:
+    """Replace `replaced` (a per-channel x * scale + shift of conv's single-use
+    result) by conv with scaled weights and bias. False if conv's weights are not
+    constant."""
+    w = _const(conv.weight)
+    if w is None or (conv.bias is not None and not _is_const(conv.bias)):
+        return False
+    cout = w.shape[0]
+    b = np.zeros(cout) if conv.bias is None else _const(conv.bias).astype(np.float64)  # type: ignore[union-attr]
+    if scale is not None:
+        w = (w.astype(np.float64) * scale.reshape(cout, 1, 1, 1)).astype(np.float32)
+        b = b * scale
+    if shift is not None:
+        b = b + shift
+    new_w = _new_const(w, conv.weight.owner)  # type: ignore[arg-type]
+    new_b = _new_const(b, conv.bias.owner if conv.bias is not None else conv)  # type: ignore[arg-type]
+    new_conv = graph.Conv2dOp(
+        conv.input,
+        new_w,
+        new_b,
+        strides=conv.strides_val,
+        pads=conv.pads_val,
+        dilations=conv.dilations_val,
+        group=conv.group_val,
+        result_type=conv.result.type,  # type: ignore[arg-type]
+    )
+    _copy_origin(conv, new_conv)
+    new_conv.result.name_hint = replaced.results[0].name_hint or conv.result.name_hint
+    rewriter.replace(replaced, [new_w, new_b, new_conv], [new_conv.result])
+    return True
+
+
+class FoldBatchNorm(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.BatchNormOp, rewriter: PatternRewriter) -> None:
+        factors = _bn_factors(op)
+        if factors is None:
+            return
+        s, t = factors
+        conv = op.input.owner
+        if (
+            isinstance(conv, graph.Conv2dOp)
+            and _single_use(op.input)
+            and _fold_into_conv(conv, s, t, op, rewriter)
+        ):
+            return
+        shape = _shape(op.input)
+        per_channel = (shape[1],) + (1,) * (len(shape) - 2)
+        sc = _new_const(s.reshape(per_channel), op)
+        sh = _new_const(t.reshape(per_channel), op)
+        mul = graph.MulOp(op.input, sc)
+        add = graph.AddOp(mul, sh)
+        _copy_origin(op, mul)
+        _copy_origin(op, add)
+        add.result.name_hint = op.result.name_hint
+        rewriter.replace(op, [sc, sh, mul, add], [add.result])
+
+
+class FoldChannelAffineIntoConv(RewritePattern):
+    """mul/add of a single-use conv result by a per-channel constant -> conv."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(
+        self, op: graph.MulOp | graph.AddOp, rewriter: PatternRewriter
+    ) -> None:
+        for data, other in ((op.lhs, op.rhs), (op.rhs, op.lhs)):
+            conv = data.owner
+            c = _const(other)
+            if not isinstance(conv, graph.Conv2dOp) or c is None:
+                continue
+            if not _single_use(data) or _shape(op.result) != _shape(data):
+                continue
+            vector = _channel_vector(c, _shape(data))
+            if vector is None:
+                continue
+            vector = vector.astype(np.float64)
+            if isinstance(op, graph.MulOp):
+                _fold_into_conv(conv, vector, None, op, rewriter)
+            else:
+                _fold_into_conv(conv, None, vector, op, rewriter)
+            return
+
+
+# ------------------------------------------------------------ constant chains
+
+
+def _split_const(op: graph.AddOp | graph.MulOp) -> tuple[SSAValue, np.ndarray] | None:
+    """(data operand, constant operand value) of a binary op with one constant."""
+    lc, rc = _const(op.lhs), _const(op.rhs)
+    if rc is not None and lc is None:
+        return op.lhs, rc
+    if lc is not None and rc is None:
+        return op.rhs, lc
+    return None
+
+
+class FoldConstantChains(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(
+        self, op: graph.AddOp | graph.MulOp, rewriter: PatternRewriter
+    ) -> None:
+        lc, rc = _const(op.lhs), _const(op.rhs)
+        if lc is not None and rc is not None:  # constants only: compute it
+            value = lc + rc if isinstance(op, graph.AddOp) else lc * rc
+            rewriter.replace(op, _new_const(value, op))
+            return
+        outer = _split_const(op)
+        if outer is None:
+            return
+        x, b = outer
+        inner = x.owner
+        if not isinstance(inner, graph.AddOp | graph.MulOp) or not _single_use(x):
+            return
+        split = _split_const(inner)
+        if split is None:
+            return
+        y, a = split
+        ops: list[Operation]
+        if isinstance(inner, type(op)):  # (y . a) . b = y . (a . b)
+            c = _new_const(a + b if isinstance(op, graph.AddOp) else a * b, op)
+            new = type(op)(y, c, op.result.type)  # type: ignore[arg-type]
+            ops = [c, new]
+        elif isinstance(inner, graph.AddOp) and isinstance(op, graph.MulOp):
+            # (y + a) * b = y * b + a * b: mul before add, so chains keep folding
+            cb = _new_const(b, op)
+            cab = _new_const(a * b, op)
+            mul = graph.MulOp(y, cb)
+            new = graph.AddOp(mul, cab, op.result.type)  # type: ignore[arg-type]
+            _copy_origin(op, mul)
+            ops = [cb, cab, mul, new]
+        else:
+            return
+        if _shape(new.results[0]) != _shape(op.result):
+            return
+        _copy_origin(op, new)
+        new.results[0].name_hint = op.result.name_hint
+        rewriter.replace(op, ops, [new.results[0]])
+
+
+# ---------------------------------------------------------------------- sums
+
+
+class CanonicalizeSum(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.SumOp, rewriter: PatternRewriter) -> None:
+        inputs = list(op.inputs)
+        if len(inputs) == 1 and _shape(inputs[0]) == _shape(op.result):
+            rewriter.replace(op, [], [inputs[0]])
+        elif len(inputs) == 2:
+            add = graph.AddOp(inputs[0], inputs[1], op.result.type)  # type: ignore[arg-type]
+            _copy_origin(op, add)
+            add.result.name_hint = op.result.name_hint
+            rewriter.replace(op, add)
+
+
+class MergeSums(RewritePattern):
+    """add/sum of a single-use add/sum (no constants, same shape) -> one sum."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(
+        self, op: graph.AddOp | graph.SumOp, rewriter: PatternRewriter
+    ) -> None:
+        operands = list(op.operands)
+        out = _shape(op.result)
+        merged: list[SSAValue] = []
+        changed = False
+        for v in operands:
+            inner = v.owner
+            if (
+                isinstance(inner, graph.AddOp | graph.SumOp)
+                and _single_use(v)
+                and _shape(v) == out
+                and not any(_is_const(u) for u in inner.operands)
+            ):
+                merged.extend(inner.operands)
+                changed = True
+            else:
+                merged.append(v)
+        if not changed or any(_is_const(v) for v in merged):
+            return
+        total = graph.SumOp(merged, op.result.type)  # type: ignore[arg-type]
+        _copy_origin(op, total)
+        total.result.name_hint = op.result.name_hint
+        rewriter.replace(op, total)
+
+
+def canonicalize_patterns() -> list[RewritePattern]:
+    return [
+        FoldConstantOfShape(),
+        FoldViewOfConstant(),
+        UnsqueezeToReshape(),
+        FoldTransposeOfConstant(),
+        DropDropout(),
+        FoldBatchNorm(),
+        FoldChannelAffineIntoConv(),
+        FoldConstantChains(),
+        CanonicalizeSum(),
+        MergeSums(),
+    ]
+
+
+@dataclass(frozen=True)
+class GraphCanonicalizePass(ModulePass):
+    """Fold BatchNorm, constants, inference Dropout and element-wise chains."""
+
+    name = "graph-canonicalize"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        with quiet_diagnostics():
+            PatternRewriteWalker(
+                GreedyRewritePatternApplier(canonicalize_patterns())
+            ).rewrite_module(op)
+
