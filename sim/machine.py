@@ -93,6 +93,7 @@ _ALU_OPS: dict[int, np.ufunc] = {
 }
 
 Action = Callable[[], None]
+Row = list[int]  # one instruction record's words
 
 
 class _Fetch:
@@ -152,18 +153,22 @@ class _Engine:
         "pc",
         "rate",
         "requested",
-        "rows",
+        "records",
+        "row",
         "sem_wait",
         "start",
         "version",
         "waiting",
     )
 
-    def __init__(self, eid: int, rows: list[list[int]], chip: ChipConfig) -> None:
+    def __init__(self, eid: int, records: np.ndarray, chip: ChipConfig) -> None:
         self.eid = eid
         self.name = isa.engine_name(eid)
-        self.rows = rows
-        self.n = len(rows)
+        self.records = records
+        self.n = len(records)
+        # The words of instruction pc, decoded when it issues (one short list per
+        # instruction is cheaper than a list per record up front).
+        self.row: Row = []
         self.pc = 0
         self.start = 0.0  # when the current instruction started running
         self.busy = 0.0
@@ -208,7 +213,7 @@ _ROLES: dict[int, tuple[tuple[str, bool], ...]] = {
 }
 
 
-def _footprint(w: list[int]) -> list[_Touch]:
+def _footprint(w: Row) -> list[_Touch]:
     """The SBUF/PSUM accesses of record w (DRAM accesses are not race-checked)."""
     op = w[_W_OP]
     lay = _OPS[op]
@@ -231,7 +236,7 @@ def _footprint(w: list[int]) -> list[_Touch]:
     return out
 
 
-def _elements(w: list[int], t: _Touch) -> np.ndarray:
+def _elements(w: Row, t: _Touch) -> np.ndarray:
     """The byte offsets (within a partition) of the elements touch t reaches."""
     i = t[7]
     if i < 0:
@@ -244,7 +249,7 @@ def _elements(w: list[int], t: _Touch) -> np.ndarray:
     return offsets
 
 
-def _really_overlap(wa: list[int], a: _Touch, wb: list[int], b: _Touch) -> bool:
+def _really_overlap(wa: Row, a: _Touch, wb: Row, b: _Touch) -> bool:
     """Whether two touches whose bounding boxes overlap share an element (strided
     accesses may interleave without touching the same bytes)."""
     lo, hi = max(a[3], b[3]), min(a[4], b[4])
@@ -291,7 +296,7 @@ class Machine:
         self._onchip: list[np.ndarray] = [np.empty((0, 0), _F32), self.sbuf, self.psum]
         self.sems = [0] * chip.num_semaphores
         self.engines = [
-            _Engine(eid, program.streams[eid].tolist(), chip)
+            _Engine(eid, program.streams[eid], chip)
             for eid in sorted(program.streams)
         ]
         self.now = 0.0
@@ -310,8 +315,8 @@ class Machine:
         self._seq = 0
         self._waiters: dict[int, list[_Engine]] = {}
         self._dma_active: list[_Engine | _Fetch] = []
-        self._pe_stationary: list[int] | None = None
-        self._prepare: dict[int, Callable[[list[int]], tuple[float, Action]]] = {
+        self._pe_stationary: Row | None = None
+        self._prepare: dict[int, Callable[[Row], tuple[float, Action]]] = {
             Opcode.NOP: self._prep_sync,
             Opcode.SIGNAL: self._prep_signal,
             Opcode.MATMUL: self._prep_matmul,
@@ -389,7 +394,7 @@ class Machine:
         if e.pc >= e.fetched:
             e.fetch_since = self.now
             return
-        row = e.rows[e.pc]
+        row = e.row = e.records[e.pc].tolist()
         op = row[_W_OP]
         e.start = self.now
         if op == Opcode.WAIT:
@@ -407,7 +412,7 @@ class Machine:
         if self.check_races and op in _ROLES:
             self._check_races(e, row)
 
-    def _issue_wait(self, e: _Engine, row: list[int]) -> None:
+    def _issue_wait(self, e: _Engine, row: Row) -> None:
         lay = _OPS[Opcode.WAIT]
         sem, value = row[lay["sem"]], row[lay["value"]]
         e.action = None
@@ -418,7 +423,7 @@ class Machine:
         e.parked_since = self.now
         self._waiters.setdefault(sem, []).append(e)
 
-    def _halt(self, e: _Engine, row: list[int]) -> None:
+    def _halt(self, e: _Engine, row: Row) -> None:
         e.count += 1
         self._record(e, row)
         self._signal(row[_W_SIGNAL])
@@ -426,7 +431,7 @@ class Machine:
 
     def _complete(self, e: _Engine) -> None:
         """e's instruction ends now: apply its effect, signal, issue the next."""
-        row = e.rows[e.pc]
+        row = e.row
         if e.action is not None:
             try:
                 e.action()
@@ -447,7 +452,7 @@ class Machine:
             self._maybe_fetch(e)  # its record's slot is free now
         self._issue(e)
 
-    def _record(self, e: _Engine, row: list[int]) -> None:
+    def _record(self, e: _Engine, row: Row) -> None:
         self.end = max(self.end, self.now)
         if self.trace is not None:
             self.trace.append(
@@ -461,13 +466,13 @@ class Machine:
                 }
             )
 
-    def _source(self, row: list[int]) -> str | None:
+    def _source(self, row: Row) -> str | None:
         """The record's source op from the debug table, or None."""
         return self.program.debug[row[_W_DEBUG]] if row[_W_DEBUG] >= 0 else None
 
     def _stalled(self, e: _Engine, kind: str, since: float, **what: Any) -> None:
         """(Trace) e could not issue instruction e.pc from `since` until now."""
-        if self.stall_trace is not None:
+        if self.stall_trace is not None:  # (callers on hot paths test it first)
             self.stall_trace.append(
                 {
                     "engine": e.name,
@@ -494,7 +499,8 @@ class Machine:
             if e.waiting[1] <= level:
                 e.waiting = None
                 e.sem_wait += self.now - e.parked_since
-                self._stalled(e, "semaphore", e.parked_since, semaphore=sem)
+                if self.stall_trace is not None:
+                    self._stalled(e, "semaphore", e.parked_since, semaphore=sem)
                 e.start = self.now
                 self._push(self.now + self.chip.sync_cycles, _DONE, e)
             else:
@@ -506,7 +512,7 @@ class Machine:
         for e in parked:
             assert e.waiting is not None
             sem, value = e.waiting
-            source = self._source(e.rows[e.pc])
+            source = self._source(e.row)
             op = f" (op '{source}')" if source is not None else ""
             parts.append(
                 f"{e.name} at instruction {e.pc}{op} waits for semaphore {sem} "
@@ -521,7 +527,7 @@ class Machine:
 
     # -- race checking -----------------------------------------------------
 
-    def _check_races(self, e: _Engine, row: list[int]) -> None:
+    def _check_races(self, e: _Engine, row: Row) -> None:
         """Compare e's on-chip accesses with those in flight on other engines."""
         mine = _footprint(row)
         if not mine:
@@ -538,7 +544,7 @@ class Machine:
                         and b[1] < a[2]
                         and a[3] < b[4]
                         and b[3] < a[4]
-                        and _really_overlap(row, a, other.rows[other.pc], b)
+                        and _really_overlap(row, a, other.row, b)
                     ):
                         raise RaceError(self._race_message(e, a, other, b))
         e.footprint = mine
@@ -546,7 +552,7 @@ class Machine:
 
     def _race_message(self, e: _Engine, a: _Touch, other: _Engine, b: _Touch) -> str:
         def who(x: _Engine) -> str:
-            row = x.rows[x.pc]
+            row = x.row
             source = self._source(row)
             op = f", op '{source}'" if source is not None else ", no source op"
             return f"{x.name} instruction {x.pc} ({Opcode(row[_W_OP]).name}{op})"
@@ -624,7 +630,7 @@ class Machine:
         self._transfer_end(e)
         self.dma_bytes += e.nbytes
         e.dma_bytes += e.nbytes
-        row = e.rows[e.pc]
+        row = e.row
         lay = _OPS[Opcode.DMA]
         if row[lay["src"]] == Space.DRAM or row[lay["dst"]] == Space.DRAM:
             self.dma_dram_bytes += e.nbytes
@@ -652,7 +658,7 @@ class Machine:
 
     # -- decoding ----------------------------------------------------------
 
-    def _view(self, w: list[int], i: int) -> np.ndarray:
+    def _view(self, w: Row, i: int) -> np.ndarray:
         """The NumPy view of the access at word i of record w (no copy).
 
         Trailing unused dims (stride 0, count 1) are dropped, as in
@@ -671,7 +677,7 @@ class Machine:
         return np.ndarray(shape, _F32, mem, w[i + 1] * row_bytes + w[i + 2], strides)
 
     def _column(
-        self, w: list[int], lay: dict[str, int], prefix: str, parts: int
+        self, w: Row, lay: dict[str, int], prefix: str, parts: int
     ) -> float | np.ndarray:
         """An ACT scale or bias: an immediate, or a (parts, 1) column view."""
         if w[lay[f"{prefix}_mode"]] == isa.ScalarMode.IMM:
@@ -682,14 +688,14 @@ class Machine:
 
     # -- per-opcode cost and effect: (cycles, action run at completion) -----
 
-    def _prep_sync(self, w: list[int]) -> tuple[float, Action]:
+    def _prep_sync(self, w: Row) -> tuple[float, Action]:
         return self.chip.sync_cycles, _nothing
 
-    def _prep_signal(self, w: list[int]) -> tuple[float, Action]:
+    def _prep_signal(self, w: Row) -> tuple[float, Action]:
         sem = w[_OPS[Opcode.SIGNAL]["sem"]]
         return self.chip.sync_cycles, lambda: self._signal(sem)
 
-    def _prep_dma(self, w: list[int]) -> tuple[int, Action]:
+    def _prep_dma(self, w: Row) -> tuple[int, Action]:
         lay = _OPS[Opcode.DMA]
         src, dst = self._view(w, lay["src"]), self._view(w, lay["dst"])
 
@@ -698,7 +704,7 @@ class Machine:
 
         return src.size * isa.ELEM_BYTES, move
 
-    def _prep_matmul(self, w: list[int]) -> tuple[float, Action]:
+    def _prep_matmul(self, w: Row) -> tuple[float, Action]:
         lay = _OPS[Opcode.MATMUL]
         i = lay["stationary"]
         st = self._view(w, i)
@@ -723,7 +729,7 @@ class Machine:
 
         return cost, matmul
 
-    def _prep_act(self, w: list[int]) -> tuple[float, Action]:
+    def _prep_act(self, w: Row) -> tuple[float, Action]:
         lay = _OPS[Opcode.ACT]
         src, dst = self._view(w, lay["src"]), self._view(w, lay["dst"])
         parts = src.shape[0]
@@ -752,7 +758,7 @@ class Machine:
             free / chip.pool_elems_per_cycle_per_lane
         )
 
-    def _prep_tensor_tensor(self, w: list[int]) -> tuple[float, Action]:
+    def _prep_tensor_tensor(self, w: Row) -> tuple[float, Action]:
         lay = _OPS[Opcode.TENSOR_TENSOR]
         a, b, dst = (self._view(w, lay[f]) for f in ("a", "b", "dst"))
         ufunc = _ALU_OPS[w[lay["op"]]]
@@ -762,7 +768,7 @@ class Machine:
 
         return self._pool_cost(dst), tensor_tensor
 
-    def _prep_reduce(self, w: list[int]) -> tuple[float, Action]:
+    def _prep_reduce(self, w: Row) -> tuple[float, Action]:
         lay = _OPS[Opcode.REDUCE]
         src, dst = self._view(w, lay["src"]), self._view(w, lay["dst"])
         nreduce = w[lay["nreduce"]]
@@ -782,7 +788,7 @@ class Machine:
 
         return self._pool_cost(src), reduce
 
-    def _prep_memset(self, w: list[int]) -> tuple[float, Action]:
+    def _prep_memset(self, w: Row) -> tuple[float, Action]:
         lay = _OPS[Opcode.MEMSET]
         dst = self._view(w, lay["dst"])
         value = _F32(isa.bits_f32(w[lay["value"]]))
