@@ -34,7 +34,9 @@ from xdsl.utils.exceptions import PassFailedException
 
 from tidal.dialects import graph
 from tidal.dialects.loop import AllocOp, ConstOp, ViewOp, dense_f32
-from tidal.passes import kernels
+from tidal.passes import kernels, kernels_move, kernels_norm
+from tidal.passes.concat_placement import ConcatCopy, place_concat_operands
+from tidal.passes.quiet import quiet_diagnostics
 from tidal.sim.config import ChipConfig, get_chip
 
 
@@ -68,6 +70,8 @@ class LowerOp(RewritePattern):
     chip: ChipConfig
 
     def lower(self, op: Operation, rewriter: PatternRewriter, build) -> None:
+        """Replace `op` by a DRAM buffer and the ops `build(buffer)` returns (nests,
+        and any constants they read)."""
         y = _alloc(op)
         try:
             nests = build(y.result)
@@ -79,6 +83,10 @@ class LowerOp(RewritePattern):
 class LowerConstant(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.ConstantOp, rewriter: PatternRewriter) -> None:
+        value = op.value
+        if len(value.data.data) == 4 * prod(shape_of(op.result)):  # not a splat: keep the bytes
+            rewriter.replace(op, ConstOp(value))
+            return
         rewriter.replace(op, ConstOp(dense_f32(op.to_numpy())))
 
 
@@ -151,27 +159,121 @@ class LowerConv2d(LowerOp):
         self.lower(op, rewriter, build)
 
 
-class LowerMaxPool(LowerOp):
+def _recip_counts(op: graph.AvgPoolOp) -> np.ndarray:
+    """1 / (number of real input pixels in each output window): [OH, OW]."""
+    _, _, h, w = shape_of(op.input)
+    _, _, oh, ow = shape_of(op.result)
+    (kh, kw), (sh, sw) = op.kernel_shape_val, op.strides_val
+    pt, pl, _, _ = op.pads_val
+
+    def counts(size: int, out: int, k: int, s: int, p: int) -> np.ndarray:
+        start = np.arange(out) * s - p
+        return np.minimum(start + k, size) - np.maximum(start, 0)
+
+    per_row, per_col = counts(h, oh, kh, sh, pt), counts(w, ow, kw, sw, pl)
+    return (1.0 / np.outer(per_row, per_col)).astype(np.float32)
+
+
+class LowerPool(LowerOp):
+    """Max pooling pads with -inf; average pooling pads with 0 and scales by
+    1 / (kh * kw), or, when padding must not count (count_include_pad = 0), by a
+    constant map of reciprocal window counts."""
+
     @op_type_rewrite_pattern
-    def match_and_rewrite(self, op: graph.MaxPoolOp, rewriter: PatternRewriter) -> None:
+    def match_and_rewrite(
+        self, op: graph.MaxPoolOp | graph.AvgPoolOp, rewriter: PatternRewriter
+    ) -> None:
         n, c, h, w = shape_of(op.input)
         pt, pl, pb, pr = op.pads_val
         padded = (n, c, h + pt + pb, w + pl + pr)
         origin = origin_of(op)
+        is_max = isinstance(op, graph.MaxPoolOp)
+        kh, kw = op.kernel_shape_val
 
         def build(y: SSAValue) -> list[Operation]:
             ops: list[Operation] = []
             x = op.input
             if any(op.pads_val):
+                fill = float("-inf") if is_max else 0.0
                 xp = AllocOp(MemRefType(f32, padded))
-                ops += [xp, kernels.pad(self.chip, f"{origin}.pad", x, xp.result, (n, c, h, w), op.pads_val, float("-inf"))]
+                ops += [xp, kernels.pad(self.chip, f"{origin}.pad", x, xp.result, (n, c, h, w), op.pads_val, fill)]
                 x = xp.result
-            ops.append(kernels.maxpool(
-                self.chip, origin, x, y, padded_shape=padded,
+            recip = None
+            scale = 1.0
+            if not is_max:
+                assert isinstance(op, graph.AvgPoolOp)
+                if any(op.pads_val) and not op.count_include_pad_val:
+                    const = ConstOp(dense_f32(_recip_counts(op)))
+                    ops.insert(0, const)
+                    recip = const.result
+                else:
+                    scale = 1.0 / (kh * kw)
+            ops.append(kernels.window_pool(
+                self.chip, origin, "max" if is_max else "add", x, y, padded_shape=padded,
                 out_shape=shape_of(op.result),  # type: ignore[arg-type]
-                kernel=op.kernel_shape_val, strides=op.strides_val,
+                kernel=op.kernel_shape_val, strides=op.strides_val, scale=scale, recip=recip,
             ))
             return ops
+
+        self.lower(op, rewriter, build)
+
+
+class LowerGlobalAvgPool(LowerOp):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.GlobalAvgPoolOp, rewriter: PatternRewriter) -> None:
+        self.lower(op, rewriter, lambda y: [kernels_norm.global_avgpool(
+            self.chip, origin_of(op), op.input, y, shape_of(op.input)
+        )])
+
+
+class LowerLRN(LowerOp):
+    """The cross-channel window sum is a matmul with a constant banded matrix."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.LRNOp, rewriter: PatternRewriter) -> None:
+        shape = shape_of(op.input)
+        band = ConstOp(dense_f32(kernels_norm.lrn_band(shape[1], op.size_val, op.alpha_val)))
+        self.lower(op, rewriter, lambda y: [band, kernels_norm.lrn(
+            self.chip, origin_of(op), op.input, band.result, y, shape,  # type: ignore[arg-type]
+            beta=op.beta_val, bias=op.bias_val,
+        )])
+
+
+class LowerTranspose(LowerOp):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.TransposeOp, rewriter: PatternRewriter) -> None:
+        self.lower(op, rewriter, lambda y: [kernels_move.transpose(
+            origin_of(op), op.input, y, shape_of(op.input), op.perm_val
+        )])
+
+
+@dataclass
+class LowerConcat(LowerOp):
+    """One copy nest per operand into its slice of the result; `placement` records
+    them so that `place_concat_operands` can let producers write in place."""
+
+    copies: list[ConcatCopy] = field(default_factory=list)
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.ConcatOp, rewriter: PatternRewriter) -> None:
+        out_shape = shape_of(op.result)
+        axis = op.axis_val
+        origin = origin_of(op)
+
+        def build(y: SSAValue) -> list[Operation]:
+            nests: list[Operation] = []
+            start = 0
+            for i, x in enumerate(op.inputs):
+                in_shape = shape_of(x)
+                nest = kernels_move.concat_slice(
+                    f"{origin}.{i}", x, y, in_shape, out_shape, axis, start
+                )
+                offset = start * prod(out_shape[axis + 1 :]) * 4
+                in_place = prod(out_shape[:axis]) == 1
+                self.copies.append(ConcatCopy(nest, x, y, offset, in_place))
+                nests.append(nest)
+                start += in_shape[axis]
+            return nests
 
         self.lower(op, rewriter, build)
 
@@ -179,11 +281,16 @@ class LowerMaxPool(LowerOp):
 class LowerElementwise(LowerOp):
     @op_type_rewrite_pattern
     def match_and_rewrite(
-        self, op: graph.AddOp | graph.MulOp | graph.ReluOp, rewriter: PatternRewriter
+        self, op: graph.AddOp | graph.MulOp | graph.ReluOp | graph.SumOp, rewriter: PatternRewriter
     ) -> None:
         out_shape = shape_of(op.result)
         if isinstance(op, graph.ReluOp):
             kind, operands = "relu", [op.input]
+        elif isinstance(op, graph.SumOp):
+            if len(op.inputs) == 1:
+                rewriter.replace(op, ViewOp(op.inputs[0], MemRefType(f32, out_shape)))
+                return
+            kind, operands = "add", list(op.inputs)
         else:
             kind, operands = ("add" if isinstance(op, graph.AddOp) else "mul"), [op.lhs, op.rhs]
         inputs = [(v, broadcast_strides(shape_of(v), out_shape)) for v in operands]
@@ -227,19 +334,26 @@ class GraphToLoopPass(ModulePass):
         funcs = [f for f in op.walk() if isinstance(f, func.FuncOp)]
         for fn in funcs:
             _retype_signature(fn)
-        PatternRewriteWalker(
-            GreedyRewritePatternApplier([
-                LowerConstant(),
-                LowerConstantOfShape(),
-                LowerReshape(),
-                LowerGemm(chip),
-                LowerConv2d(chip),
-                LowerMaxPool(chip),
-                LowerElementwise(chip),
-                LowerSoftmax(chip),
-            ]),
-            apply_recursively=False,
-        ).rewrite_module(op)
+        concat = LowerConcat(chip)
+        with quiet_diagnostics():
+            PatternRewriteWalker(
+                GreedyRewritePatternApplier([
+                    LowerConstant(),
+                    LowerConstantOfShape(),
+                    LowerReshape(),
+                    LowerGemm(chip),
+                    LowerConv2d(chip),
+                    LowerPool(chip),
+                    LowerGlobalAvgPool(chip),
+                    LowerLRN(chip),
+                    LowerTranspose(chip),
+                    concat,
+                    LowerElementwise(chip),
+                    LowerSoftmax(chip),
+                ]),
+                apply_recursively=False,
+            ).rewrite_module(op)
+        place_concat_operands(concat.copies)
         for fn in funcs:
             leftover = [o for o in fn.walk() if o.dialect_name() == "graph"]
             if leftover:

@@ -288,6 +288,30 @@ def maxpool(
     strides: tuple[int, int],
 ) -> NestOp:
     """y = max over kh x kw windows of the (-inf padded) NCHW input."""
+    return window_pool(
+        chip, origin, "max", xp, y, padded_shape=padded_shape, out_shape=out_shape,
+        kernel=kernel, strides=strides,
+    )
+
+
+def window_pool(
+    chip: ChipConfig,
+    origin: str,
+    op: str,
+    xp: SSAValue,
+    y: SSAValue,
+    *,
+    padded_shape: tuple[int, int, int, int],
+    out_shape: tuple[int, int, int, int],
+    kernel: tuple[int, int],
+    strides: tuple[int, int],
+    scale: float = 1.0,
+    recip: SSAValue | None = None,
+) -> NestOp:
+    """y = reduce `op` (max | add) over kh x kw windows of the padded NCHW input,
+    times `scale`, and times `recip` (a DRAM [OH, OW] map, broadcast over channels
+    by a stride-0 partition pattern) when given: channels on partitions, a band of
+    output rows per step."""
     n, c, hp, wp = padded_shape
     _, _, oh, ow = out_shape
     kh, kw = kernel
@@ -297,7 +321,7 @@ def maxpool(
     rb = largest_divisor(oh, FREE_MAX // ow)
     hb = (rb - 1) * sh + kh
     tc = largest_divisor(c, chip.sbuf_partitions)
-    _check_sbuf(chip, origin, hb * wp, rb * ow)
+    _check_sbuf(chip, origin, hb * wp, rb * ow, *([rb * ow] if recip is not None else []))
     nest = Nest(origin, [("n", n), ("c", c // tc), ("b", oh // rb)])
     xt = nest.tile("sbuf", tc, hb * wp)
     out = nest.tile("sbuf", tc, rb * ow)
@@ -311,12 +335,20 @@ def maxpool(
         nest.aff(n=c * oh * ow * F32, c=tc * oh * ow * F32, b=rb * ow * F32),
         [(oh * ow, tc), (1, rb * ow)],
     )
-    nest.put(
-        "b",
+    body = [
         CopyOp(xp, x_ap, xt, _tile(xt, "sbuf", nest, tc, [(1, hb * wp)])),
-        ReduceOp("max", out, out_ap, xt, window, 2),
-        CopyOp(out, out_ap, y, y_ap),
-    )
+        ReduceOp(op, out, out_ap, xt, window, 2, scale),
+    ]
+    if recip is not None:
+        rt = nest.tile("sbuf", tc, rb * ow)
+        rt_ap = _tile(rt, "sbuf", nest, tc, [(1, rb * ow)])
+        r_ap = nest.dram(nest.aff(b=rb * ow * F32), [(0, tc), (1, rb * ow)])
+        body += [
+            CopyOp(recip, r_ap, rt, rt_ap),
+            TensorTensorOp("mul", out, out_ap, out, out_ap, rt, rt_ap),
+        ]
+    body.append(CopyOp(out, out_ap, y, y_ap))
+    nest.put("b", *body)
     return nest.build()
 
 
@@ -357,7 +389,8 @@ def eltwise(
     inputs: Sequence[tuple[SSAValue, Sequence[int]]],
 ) -> NestOp:
     """y = kind(inputs...) for kind in relu | add | mul; each input comes with its
-    (broadcast, possibly 0) element strides over `out_shape`."""
+    (broadcast, possibly 0) element strides over `out_shape`. `add` takes two or more
+    inputs (an n-ary sum, accumulated in one tile)."""
     out_strides = [prod(out_shape[i + 1 :]) for i in range(len(out_shape))]
     sizes, strides = coalesce(out_shape, [out_strides, *[s for _, s in inputs]])
     if len(sizes) == 1:
@@ -387,8 +420,10 @@ def eltwise(
     if kind == "relu":
         body.append(ActOp("relu", out, tile_ap(out), in_tiles[0], tile_ap(in_tiles[0])))
     else:
-        a, b = in_tiles
+        a, b, *rest = in_tiles
         body.append(TensorTensorOp(kind, out, tile_ap(out), a, tile_ap(a), b, tile_ap(b)))
+        for t in rest:
+            body.append(TensorTensorOp(kind, out, tile_ap(out), out, tile_ap(out), t, tile_ap(t)))
     body.append(CopyOp(out, tile_ap(out), y, dram_ap(strides[0])))
     nest.put("p", *body)
     return nest.build()

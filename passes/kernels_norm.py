@@ -1,0 +1,148 @@
+"""Nests for reductions across a whole plane and for normalisation across channels.
+
+- global average pooling: one row per (image, channel) on partitions; the plane is
+  summed on POOL in chunks of at most FREE_MAX elements into a column of partial
+  sums, which one more reduction turns into the mean.
+- LRN: channels on partitions. The sum of squares over a window of neighbouring
+  channels crosses partitions, which POOL and ACT cannot do, so it is a matmul on
+  the PE array with a constant banded [C, C] matrix (alpha / size inside the band):
+  acc[co, f] = sum over ci of band[ci, co] * x[ci, f]^2, accumulated in PSUM over
+  input-channel tiles. Then y = x * (bias + acc)^-beta = x * exp(-beta * ln(bias +
+  acc)) on ACT; the logarithm is ACT's `log` when the chip has it, else Newton's
+  iteration for ln u = y with exp only: y <- y - 1 + u * exp(-y), from y = u - 1 on
+  u = 1 + acc / bias, which converges from above in a few steps for the u in
+  [1, 4] that LRN sees (acc is alpha / size times a sum of squares).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from xdsl.ir import SSAValue
+
+from tidal.dialects import loop
+from tidal.dialects.loop import ActOp, CopyOp, MatmulOp, NestOp, ReduceOp, TensorTensorOp
+from tidal.passes.kernels import FREE_MAX, DoesNotFitError, _check_sbuf, _psum_free_max, _tile
+from tidal.passes.nest_builder import F32, Nest, largest_divisor
+from tidal.sim.config import ChipConfig
+
+# Newton steps for ln u when ACT has no log: from u - 1, the error after k steps is
+# below 1e-7 for every u in [1, 4] with k = 6 (three instructions a step).
+NEWTON_STEPS = 6
+
+
+def global_avgpool(
+    chip: ChipConfig, origin: str, x: SSAValue, y: SSAValue, shape: tuple[int, ...]
+) -> NestOp:
+    """y[n, c, 1, 1] = mean of x[n, c, :, :]."""
+    n, c, h, w = shape
+    rows, plane = n * c, h * w
+    tr = largest_divisor(rows, chip.sbuf_partitions)
+    chunk = largest_divisor(plane, FREE_MAX)
+    chunks = plane // chunk
+    _check_sbuf(chip, origin, chunk, chunks, 1)
+    nest = Nest(origin, [("r", rows // tr), ("k", chunks)])
+    xt = nest.tile("sbuf", tr, chunk)
+    part = nest.tile("sbuf", tr, chunks)
+    out = nest.tile("sbuf", tr, 1)
+    xt_ap = _tile(xt, "sbuf", nest, tr, [(1, chunk)])
+    part_all = _tile(part, "sbuf", nest, tr, [(1, chunks)])
+    out_ap = _tile(out, "sbuf", nest, tr, [(1, 1)])
+    x_ap = nest.dram(nest.aff(r=tr * plane * F32, k=chunk * F32), [(plane, tr), (1, chunk)])
+    part_col = nest.onchip("sbuf", nest.aff(k=F32), [(1, tr), (1, 1)])
+    nest.put(
+        "k",
+        CopyOp(x, x_ap, xt, xt_ap),
+        ReduceOp("add", part, part_col, xt, xt_ap, 1),
+    )
+    nest.put_after(
+        "r",
+        ReduceOp("add", out, out_ap, part, part_all, 1, 1.0 / plane),
+        CopyOp(out, out_ap, y, nest.dram(nest.aff(r=tr * F32), [(1, tr), (1, 1)])),
+    )
+    return nest.build()
+
+
+def lrn_band(channels: int, size: int, alpha: float) -> np.ndarray:
+    """band[ci, co] = alpha / size where input channel ci is in output channel co's
+    window [co - (size - 1) // 2, co + ceil((size - 1) / 2)] (ONNX LRN)."""
+    ci = np.arange(channels)[:, None]
+    co = np.arange(channels)[None, :]
+    inside = (ci >= co - (size - 1) // 2) & (ci <= co + math.ceil((size - 1) / 2))
+    return np.where(inside, np.float32(alpha / size), np.float32(0.0)).astype(np.float32)
+
+
+def lrn(
+    chip: ChipConfig,
+    origin: str,
+    x: SSAValue,
+    band: SSAValue,
+    y: SSAValue,
+    shape: tuple[int, int, int, int],
+    *,
+    beta: float,
+    bias: float,
+) -> NestOp:
+    """y = x * (bias + band^T @ x^2)^-beta on NCHW input, `band` a DRAM [C, C]
+    constant (see `lrn_band`)."""
+    n, c, h, w = shape
+    plane = h * w
+    tc = min(largest_divisor(c, chip.pe_rows), largest_divisor(c, chip.pe_cols))
+    f = largest_divisor(plane, _psum_free_max(chip))
+    if bias <= 0.0:
+        raise DoesNotFitError(f"'{origin}': LRN bias {bias} must be positive")
+    _check_sbuf(chip, origin, f, f, tc, f, f, f, f)
+    nest = Nest(origin, [("n", n), ("b", plane // f), ("co", c // tc), ("ci", c // tc)])
+    xt = nest.tile("sbuf", tc, f)
+    sq = nest.tile("sbuf", tc, f)
+    bt = nest.tile("sbuf", tc, tc)
+    acc = nest.tile("psum", tc, f)
+    u = nest.tile("sbuf", tc, f)
+    yv = nest.tile("sbuf", tc, f)
+    tmp = nest.tile("sbuf", tc, f)
+    ap = {t: _tile(t, "sbuf", nest, tc, [(1, f)]) for t in (xt, sq, u, yv, tmp)}
+    acc_ap = _tile(acc, "psum", nest, tc, [(1, f)])
+    bt_ap = _tile(bt, "sbuf", nest, tc, [(1, tc)])
+
+    def x_at(dim: str):
+        coeffs = {"n": c * plane * F32, "b": f * F32, dim: tc * plane * F32}
+        return nest.dram(nest.aff(**coeffs), [(plane, tc), (1, f)])
+
+    band_ap = nest.dram(nest.aff(ci=tc * c * F32, co=tc * F32), [(c, tc), (1, tc)])
+    nest.put(
+        "ci",
+        CopyOp(x, x_at("ci"), xt, ap[xt]),
+        TensorTensorOp("mul", sq, ap[sq], xt, ap[xt], xt, ap[xt]),
+        CopyOp(band, band_ap, bt, bt_ap),
+        MatmulOp(acc, acc_ap, bt, bt_ap, sq, ap[sq], nest.zero_at("ci")),
+    )
+    # ln(bias + acc) = ln(bias) + ln(u), u = 1 + acc / bias
+    epilogue: list = []
+    if "log" in loop.ACT_FUNCS:
+        epilogue.append(ActOp("log", yv, ap[yv], acc, acc_ap, scale=1.0 / bias, bias=1.0))
+        lag = 0.0
+    else:
+        epilogue += [
+            ActOp("identity", u, ap[u], acc, acc_ap, scale=1.0 / bias, bias=1.0),
+            ActOp("identity", yv, ap[yv], acc, acc_ap, scale=1.0 / bias),
+        ]
+        # y_true = yv - lag: each step's "- 1" is carried into the next exp's bias
+        lag = 0.0
+        for _ in range(NEWTON_STEPS):
+            epilogue += [
+                ActOp("exp", tmp, ap[tmp], yv, ap[yv], scale=-1.0, bias=lag),
+                TensorTensorOp("mul", tmp, ap[tmp], tmp, ap[tmp], u, ap[u]),
+                TensorTensorOp("add", yv, ap[yv], yv, ap[yv], tmp, ap[tmp]),
+            ]
+            lag += 1.0
+    # p = exp(-beta * (ln(bias) + yv - lag)); y = x * p
+    shift = -beta * (math.log(bias) - lag)
+    epilogue += [
+        ActOp("exp", tmp, ap[tmp], yv, ap[yv], scale=-beta, bias=shift),
+        CopyOp(x, x_at("co"), xt, ap[xt]),
+        TensorTensorOp("mul", tmp, ap[tmp], tmp, ap[tmp], xt, ap[xt]),
+        CopyOp(tmp, ap[tmp], y, x_at("co")),
+    ]
+    nest.put_after("co", *epilogue)
+    return nest.build()
