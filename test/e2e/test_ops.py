@@ -715,3 +715,187 @@ def test_depthwise_separable_block(tmp_path):
         "pb": rng.uniform(-0.1, 0.1, 64).astype(np.float32),
     }
     check(build(nodes, {"x": (1, 48, 7, 9)}, ["y"], weights), tmp_path)
+
+
+# ------------------------------------------------------- the light-zoo operators
+
+
+def _vec(rng: np.random.Generator, n: int, lo: float, hi: float) -> np.ndarray:
+    return rng.uniform(lo, hi, n).astype(np.float32)
+
+
+def _bn_weights(rng: np.random.Generator, c: int, prefix: str = "bn") -> dict[str, np.ndarray]:
+    return {
+        f"{prefix}_s": _vec(rng, c, 0.8, 1.2),
+        f"{prefix}_b": _vec(rng, c, -0.1, 0.1),
+        f"{prefix}_m": _vec(rng, c, -0.1, 0.1),
+        f"{prefix}_v": _vec(rng, c, 0.5, 1.5),
+    }
+
+
+def _bn(x: str, y: str, prefix: str = "bn") -> onnx.NodeProto:
+    params = [f"{prefix}_{p}" for p in "sbmv"]
+    return helper.make_node("BatchNormalization", [x, *params], [y], epsilon=1e-3)
+
+
+@pytest.mark.parametrize("after_conv", [True, False], ids=["folded-into-conv", "alone"])
+def test_batchnorm(after_conv, tmp_path):
+    rng = np.random.default_rng(20)
+    weights = _bn_weights(rng, 48)
+    nodes = [_bn("c" if after_conv else "x", "y")]
+    if after_conv:
+        weights["w"] = weight(rng, (48, 8, 3, 3), 72)
+        nodes.insert(0, helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]))
+    shape = (1, 8, 7, 9) if after_conv else (2, 48, 5, 7)
+    check(build(nodes, {"x": shape}, ["y"], weights, opset=9), tmp_path)
+
+
+# (id, shape, kernel, strides, pads, count_include_pad)
+AVGPOOL_CASES = [
+    ("3x3-s1-p1-exclude", (1, 48, 7, 9), 3, 1, (1, 1, 1, 1), 0),
+    ("3x3-s1-p1-include", (1, 48, 7, 9), 3, 1, (1, 1, 1, 1), 1),
+    ("3x3-s2-p1-exclude", (2, 8, 9, 7), 3, 2, (1, 1, 1, 1), 0),
+    ("7x7-head-asym", (1, 40, 6, 6), 7, 1, (0, 0, 1, 1), 0),  # Inception v1's head
+    ("2x2-s2-nopad", (1, 96, 8, 10), 2, 2, (0, 0, 0, 0), 0),
+    ("7x7-nopad", (1, 36, 7, 7), 7, 1, (0, 0, 0, 0), 0),
+]
+
+
+@pytest.mark.parametrize("case", AVGPOOL_CASES, ids=[c[0] for c in AVGPOOL_CASES])
+def test_avgpool(case, tmp_path):
+    _, shape, k, stride, pads, include = case
+    node = helper.make_node(
+        "AveragePool",
+        ["x"],
+        ["y"],
+        kernel_shape=[k, k],
+        strides=[stride, stride],
+        pads=list(pads),
+        count_include_pad=include,
+    )
+    check(build([node], {"x": shape}, ["y"]), tmp_path)
+
+
+@pytest.mark.parametrize(
+    "shape", [(1, 40, 7, 7), (2, 48, 13, 13), (1, 20, 48, 50)], ids=str
+)
+def test_global_avgpool(shape, tmp_path):
+    """Planes above 2048 pixels (48 x 50) are summed in chunks."""
+    node = helper.make_node("GlobalAveragePool", ["x"], ["y"])
+    check(build([node], {"x": shape}, ["y"]), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("c", "size", "alpha", "beta", "bias"),
+    [
+        (48, 5, 1e-4, 0.75, 1.0),  # AlexNet's, two channel tiles on the small chip
+        (96, 5, 5e-4, 0.75, 2.0),  # ZFNet's, three tiles
+        (20, 3, 0.3, 0.5, 1.5),  # a big alpha: (bias + s) far from 1
+        (16, 1, 0.2, 1.0, 1.0),
+    ],
+    ids=["alexnet", "zfnet", "strong", "size1"],
+)
+def test_lrn(c, size, alpha, beta, bias, tmp_path):
+    node = helper.make_node(
+        "LRN", ["x"], ["y"], size=size, alpha=alpha, beta=beta, bias=bias
+    )
+    check(build([node], {"x": (1, c, 5, 7)}, ["y"], opset=9), tmp_path)
+
+
+def test_lrn_default_chip(tmp_path):
+    node = helper.make_node("LRN", ["x"], ["y"], size=5, alpha=1e-4, beta=0.75, bias=1.0)
+    check(build([node], {"x": (1, 256, 9, 9)}, ["y"], opset=9), tmp_path, "default")
+
+
+def test_concat_by_placement_and_by_copy(tmp_path):
+    """Producers write into their slice (conv, relu); an input and a value also used
+    elsewhere are copied; a concat feeds another (DenseNet's chain)."""
+    rng = np.random.default_rng(21)
+    weights = {"w1": weight(rng, (12, 8, 1, 1), 8), "w2": weight(rng, (6, 8, 3, 3), 72)}
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["a"]),
+        helper.make_node("Relu", ["a"], ["r"]),
+        helper.make_node("Conv", ["x", "w2"], ["b"], pads=[1, 1, 1, 1]),
+        helper.make_node("Concat", ["r", "b", "x"], ["c1"], axis=1),
+        helper.make_node("Relu", ["c1"], ["rc"]),
+        helper.make_node("Concat", ["c1", "rc"], ["c2"], axis=1),
+        helper.make_node("Concat", ["b", "b"], ["c3"], axis=3),
+    ]
+    outputs = ["c2", "r", "c3"]
+    check(build(nodes, {"x": (1, 8, 5, 7)}, outputs, weights, opset=9), tmp_path)
+
+
+def test_concat_batch2_is_copied(tmp_path):
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"]),
+        helper.make_node("Concat", ["r", "y"], ["c"], axis=1),
+    ]
+    check(build(nodes, {"x": (2, 40, 3, 3), "y": (2, 8, 3, 3)}, ["c"]), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("shape", "perm"),
+    [
+        ((1, 4, 28, 6, 6), (0, 2, 1, 3, 4)),  # ShuffleNet's channel shuffle
+        ((40, 70), (1, 0)),
+        ((2, 3, 4, 5), (3, 1, 0, 2)),
+        ((2, 3, 4, 5, 6, 7), (5, 4, 3, 2, 1, 0)),  # more dims than one DMA holds
+    ],
+    ids=["shuffle", "2d", "4d", "6d-reversed"],
+)
+def test_transpose(shape, perm, tmp_path):
+    node = helper.make_node("Transpose", ["x"], ["y"], perm=list(perm))
+    check(build([node], {"x": shape}, ["y"]), tmp_path, computes=False)
+
+
+def test_channel_shuffle_block(tmp_path):
+    """Reshape -> Transpose -> Reshape between grouped convs, as ShuffleNet does."""
+    rng = np.random.default_rng(22)
+    weights = {
+        "w1": weight(rng, (24, 6, 1, 1), 6),
+        "w2": weight(rng, (24, 1, 3, 3), 9),
+        "s5": np.array([1, 4, 6, 5, 5], np.int64),
+        "s4": np.array([1, 24, 5, 5], np.int64),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["g"], group=4),
+        helper.make_node("Reshape", ["g", "s5"], ["g5"]),
+        helper.make_node("Transpose", ["g5"], ["t5"], perm=[0, 2, 1, 3, 4]),
+        helper.make_node("Reshape", ["t5", "s4"], ["sh"]),
+        helper.make_node("Conv", ["sh", "w2"], ["y"], group=24, pads=[1, 1, 1, 1]),
+    ]
+    check(build(nodes, {"x": (1, 24, 5, 5)}, ["y"], weights, opset=9), tmp_path)
+
+
+def test_sum_of_three_with_broadcast(tmp_path):
+    node = helper.make_node("Sum", ["a", "b", "c"], ["y"])
+    model = build([node], {"a": (1, 48, 5, 7), "b": (1, 48, 5, 7), "c": (48, 1, 1)}, ["y"], opset=9)
+    check(model, tmp_path)
+
+
+def test_densenet_style_block(tmp_path):
+    """Concat -> BatchNorm -> Mul/Add by unsqueezed per-channel scales -> Relu ->
+    Conv, and Dropout, ConstantOfShape and Unsqueeze on the way (opset 9)."""
+    rng = np.random.default_rng(23)
+    weights = {
+        **_bn_weights(rng, 16),
+        "sc": _vec(rng, 16, 0.8, 1.2),
+        "sh": _vec(rng, 16, -0.1, 0.1),
+        "w": weight(rng, (8, 16, 3, 3), 144),
+        "wshape": np.array([8], np.int64),
+    }
+    fill = helper.make_tensor("value", TensorProto.FLOAT, [1], [0.05])
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"]),
+        helper.make_node("Concat", ["x", "r"], ["c"], axis=1),
+        _bn("c", "n"),
+        helper.make_node("Unsqueeze", ["sc"], ["sc3"], axes=[1, 2]),
+        helper.make_node("Mul", ["n", "sc3"], ["m"]),
+        helper.make_node("Unsqueeze", ["sh"], ["sh3"], axes=[1, 2]),
+        helper.make_node("Add", ["m", "sh3"], ["a"]),
+        helper.make_node("Relu", ["a"], ["ra"]),
+        helper.make_node("Dropout", ["ra"], ["d"], ratio=0.3),
+        helper.make_node("ConstantOfShape", ["wshape"], ["bias"], value=fill),
+        helper.make_node("Conv", ["d", "w", "bias"], ["y"], pads=[1, 1, 1, 1]),
+    ]
+    check(build(nodes, {"x": (1, 8, 6, 6)}, ["y"], weights, opset=9), tmp_path)
