@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from tidal.sim.isa import RECORD_BYTES
+
 
 @dataclass(frozen=True)
 class ChipConfig:
@@ -65,7 +67,7 @@ class ChipConfig:
     clock_hz: float
 
     def __post_init__(self) -> None:
-        record = 192  # isa.RECORD_BYTES (config must not import the ISA module)
+        record = RECORD_BYTES
         if not record <= self.instr_fetch_block_bytes <= self.instr_buffer_bytes:
             raise ValueError(
                 f"chip '{self.name}': instr_fetch_block_bytes "
