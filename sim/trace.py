@@ -37,7 +37,7 @@ def chrome_trace(stats: dict[str, Any], chip: ChipConfig) -> dict[str, Any]:
     """The run as a Chrome trace-event JSON object (`{"traceEvents": [...]}`)."""
     if "trace" not in stats:
         raise ValueError("the run was made without trace=True")
-    us = 1e6 / chip.clock_hz  # microseconds per cycle
+    ns = 1e9 / chip.clock_hz  # nanoseconds per cycle
     engines, fetch = _tracks(chip)
     events: list[dict[str, Any]] = [
         {
@@ -70,12 +70,16 @@ def chrome_trace(stats: dict[str, Any], chip: ChipConfig) -> dict[str, Any]:
             )
 
     def slice_(name: str, cat: str, tid: int, start: float, end: float, **args: Any):
+        # Whole nanoseconds, written as microseconds: Perfetto rounds ts * 1000 to
+        # an integer, so a slice that ends when the next starts meets it exactly
+        # instead of overlapping it by a rounding error.
+        t0, t1 = round(start * ns), round(end * ns)
         return {
             "name": name,
             "cat": cat,
             "ph": "X",
-            "ts": start * us,
-            "dur": max(end - start, 0.0) * us,
+            "ts": t0 / 1000,
+            "dur": (t1 - t0) / 1000,
             "pid": _PID,
             "tid": tid,
             "args": {"start_cycle": start, "end_cycle": end, **args},

@@ -180,3 +180,14 @@ def test_program_larger_than_the_buffer_runs_correctly(mk: SimpleNamespace) -> N
     ]
     assert len(adds_traced) == 19
     assert adds_traced[0]["args"]["source"] == "accumulate"
+    # Slices on one track never overlap once Perfetto rounds them to nanoseconds
+    # (overlapping, non-nested slices would be misnested on import).
+    by_track: dict[int, list[tuple[int, int]]] = {}
+    for e in events:
+        if e["ph"] == "X":
+            t0 = round(e["ts"] * 1000)
+            by_track.setdefault(e["tid"], []).append((t0, t0 + round(e["dur"] * 1000)))
+    for spans in by_track.values():
+        spans.sort()
+        for (_, end), (start, _) in zip(spans, spans[1:]):
+            assert end <= start
