@@ -11,6 +11,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return GraphCanonicalizePass
 
+    def graph_partition():
+        from tidal.passes.graph_partition import GraphPartitionPass
+
+        return GraphPartitionPass
+
     def graph_to_loop():
         from tidal.passes.graph_to_loop import GraphToLoopPass
 
@@ -49,4 +54,5 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "tidal-lower": tidal_lower,
         "test-break-numerics": test_break_numerics,
         "graph-canonicalize": graph_canonicalize,
+        "graph-partition": graph_partition,
     }

@@ -307,6 +307,21 @@ class LowerSoftmax(LowerOp):
         )])
 
 
+def _reject_host_ops(fn: func.FuncOp) -> None:
+    """graph-partition placed these on the host: the accelerator program cannot
+    run them (tidal-run's host path must split the function first)."""
+    for op in fn.body.block.ops:
+        placement = op.attributes.get("tidal.placement")
+        if placement is None or placement.data == "accel":  # type: ignore[union-attr]
+            continue
+        reason = op.attributes.get("tidal.reason")
+        why = f": {reason.data}" if reason is not None else ""  # type: ignore[union-attr]
+        raise PassFailedException(
+            f"graph-to-loop: '{origin_of(op)}' ({op.name}) is placed on the "
+            f"{placement.data}, which an accelerator binary cannot run{why}"  # type: ignore[union-attr]
+        )
+
+
 def _retype_signature(fn: func.FuncOp) -> None:
     for arg in fn.body.block.args:
         if isinstance(arg.type, TensorType):
@@ -333,6 +348,7 @@ class GraphToLoopPass(ModulePass):
         chip = get_chip(self.chip)
         funcs = [f for f in op.walk() if isinstance(f, func.FuncOp)]
         for fn in funcs:
+            _reject_host_ops(fn)
             _retype_signature(fn)
         concat = LowerConcat(chip)
         with quiet_diagnostics():

@@ -1,7 +1,7 @@
 """tidal-lower: the named pipeline from graph IR to split accel streams.
 
-    graph-canonicalize, graph-to-loop{chip=C}, loop-to-accel{chip=C},
-    accel-insert-sync, accel-split-streams
+    graph-canonicalize, graph-partition{chip=C}, graph-to-loop{chip=C},
+    loop-to-accel{chip=C}, accel-insert-sync, accel-split-streams
 
 `tidal-opt -p 'tidal-lower{chip=small}'` runs it; tidal-compile runs the same list.
 """
@@ -19,11 +19,13 @@ def lowering_passes(chip: str) -> list[ModulePass]:
     from tidal.passes.accel_insert_sync import AccelInsertSyncPass
     from tidal.passes.accel_split_streams import AccelSplitStreamsPass
     from tidal.passes.graph_canonicalize import GraphCanonicalizePass
+    from tidal.passes.graph_partition import GraphPartitionPass
     from tidal.passes.graph_to_loop import GraphToLoopPass
     from tidal.passes.loop_to_accel import LoopToAccelPass
 
     return [
         GraphCanonicalizePass(),
+        GraphPartitionPass(chip=chip),
         GraphToLoopPass(chip=chip),
         LoopToAccelPass(chip=chip),
         AccelInsertSyncPass(),

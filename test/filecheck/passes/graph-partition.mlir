@@ -1,0 +1,24 @@
+// RUN: tidal-opt %s -p 'graph-partition{chip=small}' | filecheck %s
+// RUN: not tidal-opt %s -p 'graph-partition{chip=small},graph-to-loop{chip=small}' 2>&1 | filecheck %s --check-prefix=LOWER
+
+// Every op (constants aside) is placed, with the reason: the conv and the reshape
+// lower for the small chip; a softmax row of 100000 fp32 does not fit one SBUF
+// partition (64 KiB), so NumPy on the host runs it. Ops of the same kind,
+// properties and operand types share one trial lowering.
+// CHECK-LABEL: func.func @mixed
+// CHECK-NEXT:    %{{.*}} = graph.constant {{.*}} {tidal.origin = "w"}
+// CHECK-NEXT:    %[[C:.*]] = graph.conv2d {{.*}} {tidal.origin = "conv", tidal.placement = "accel", tidal.reason = "PE array, filter taps accumulated in PSUM; tiles fit chip 'small'", pads = array<i64: 1, 1, 1, 1>}
+// CHECK-NEXT:    %{{.*}} = graph.reshape %[[C]] {tidal.origin = "flat", tidal.placement = "accel", tidal.reason = "a view (free)"}
+// CHECK-NEXT:    %{{.*}} = graph.softmax %{{.*}} {tidal.origin = "sm", tidal.placement = "host", tidal.reason = "'sm' needs 400256 bytes per SBUF partition, chip 'small' has 65536", axis = 1 : i64}
+// CHECK-NEXT:    %{{.*}} = graph.softmax %{{.*}} {tidal.origin = "sm2", tidal.placement = "host", tidal.reason = "'sm2' needs 400256 bytes per SBUF partition, chip 'small' has 65536", axis = 1 : i64}
+
+// graph-to-loop refuses what was placed on the host, naming it and why.
+// LOWER: tidal-opt: error: graph-to-loop: 'sm' (graph.softmax) is placed on the host, which an accelerator binary cannot run: 'sm' needs 400256 bytes per SBUF partition, chip 'small' has 65536
+func.func @mixed(%x: tensor<1x8x6x6xf32>, %row: tensor<2x100000xf32>) -> (tensor<1x144xf32>, tensor<2x100000xf32>, tensor<2x100000xf32>) {
+  %w = graph.constant dense<0.5> : tensor<4x8x3x3xf32> {tidal.origin = "w"}
+  %c = graph.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>, tidal.origin = "conv"} : (tensor<1x8x6x6xf32>, tensor<4x8x3x3xf32>) -> tensor<1x4x6x6xf32>
+  %f = graph.reshape %c {tidal.origin = "flat"} : (tensor<1x4x6x6xf32>) -> tensor<1x144xf32>
+  %s = graph.softmax %row {axis = 1 : i64, tidal.origin = "sm"} : (tensor<2x100000xf32>) -> tensor<2x100000xf32>
+  %s2 = graph.softmax %s {axis = 1 : i64, tidal.origin = "sm2"} : (tensor<2x100000xf32>) -> tensor<2x100000xf32>
+  func.return %f, %s, %s2 : tensor<1x144xf32>, tensor<2x100000xf32>, tensor<2x100000xf32>
+}
