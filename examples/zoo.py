@@ -146,23 +146,25 @@ def randomize(model: onnx.ModelProto, seed: int = 0) -> onnx.ModelProto:
 
     # ConstantOfShape fills -> random float initializers.
     fills = [n for n in graph.node if n.op_type == "ConstantOfShape"]
-    dead_shapes: set[str] = set()
     new_inits: list[onnx.TensorProto] = []
     for node in fills:
         shape_name, out = node.input[0], node.output[0]
         shape = tuple(int(d) for d in numpy_helper.to_array(inits[shape_name]))
         values = _draw(rng, shape, _role(out, uses), shapes, out)
         new_inits.append(numpy_helper.from_array(values, out))
-        dead_shapes.add(shape_name)
     for node in fills:
         graph.node.remove(node)
-    for name in dead_shapes:
-        if all(u[0].op_type == "ConstantOfShape" for u in uses.get(name, [])):
-            graph.initializer.remove(inits.pop(name))
+    uses = _consumers(graph)
 
-    # Float initializers feeding compute ops are redrawn in place.
+    # Float initializers feeding compute ops are redrawn in place; unused ones
+    # (the fills' shapes among them) go.
+    dead: set[str] = set()
     for name, tensor in list(inits.items()):
-        if tensor.data_type != onnx.TensorProto.FLOAT or name not in uses:
+        if name not in uses:
+            graph.initializer.remove(inits.pop(name))
+            dead.add(name)
+            continue
+        if tensor.data_type != onnx.TensorProto.FLOAT:
             continue
         role = _role(name, uses)
         if role is None:
@@ -171,11 +173,8 @@ def randomize(model: onnx.ModelProto, seed: int = 0) -> onnx.ModelProto:
         tensor.CopyFrom(numpy_helper.from_array(values, name))
     graph.initializer.extend(new_inits)
 
-    # Keep the old style: an initializer is also a graph input; drop dead inputs.
-    live = {t.name for t in graph.initializer} | {
-        i.name for i in graph.input if i.name not in dead_shapes
-    }
-    kept = [i for i in graph.input if i.name in live and i.name not in dead_shapes]
+    # Keep the old style: an initializer is also a graph input; drop dead ones.
+    kept = [i for i in graph.input if i.name not in dead]
     del graph.input[:]
     graph.input.extend(kept)
     if old_style:

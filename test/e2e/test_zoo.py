@@ -71,3 +71,24 @@ def test_light_model_on_the_accelerator(name, tmp_path):
         placement = placement_counts(placement_report(module, "default"))
     assert placement["host"] == 0, f"host ops: {placement.get('host_ops')}"
     assert placement["reject"] == 0
+
+
+@pytest.mark.parametrize("name", ["squeezenet", "resnet50", "densenet121"])
+def test_zoo_weights_are_random_and_the_logits_exposed(name):
+    """No weight fill is left, BatchNorm variances are positive, initializers stay
+    graph inputs (IR version 3, old style), the same seed gives the same model."""
+    model, inputs = zoo.load_zoo_model(name, seed=3)
+    graph = model.graph
+    assert not [n for n in graph.node if n.op_type == "ConstantOfShape"]
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+    assert {t for t in inits} <= {i.name for i in graph.input}
+    for node in graph.node:
+        if node.op_type == "BatchNormalization":
+            assert inits[node.input[4]].min() >= 0.5
+    assert all(np.unique(a).size > 1 for a in inits.values() if a.size > 1)
+    softmax = [n for n in graph.node if n.op_type == "Softmax"]
+    outputs = [o.name for o in graph.output]
+    assert outputs[1:] == [n.input[0] for n in softmax]
+    again, inputs_again = zoo.load_zoo_model(name, seed=3)
+    assert again.SerializeToString() == model.SerializeToString()
+    assert all(np.array_equal(inputs[k], inputs_again[k]) for k in inputs)
