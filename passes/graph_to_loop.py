@@ -1,9 +1,14 @@
 """graph-to-loop: lower whole-tensor graph ops to tiled loop nests over DRAM buffers.
 
-Expects a `func.func` on f32 tensors holding graph ops with static shapes. Produces the
-same function on `memref`s: every graph op becomes a DRAM buffer (`loop.alloc`) and
-one `loop.nest` (or a pad nest and a compute nest) sized for the chip preset;
-constants become `loop.const`, reshapes and flattens become `loop.view` (free).
+Expects a `func.func` on f32 tensors holding graph ops with static shapes, after
+graph-canonicalize (no batchnorm left) and graph-partition (every op placed on the
+accelerator). Produces the same function on `memref`s: every graph op becomes a DRAM
+buffer (`loop.alloc`) and one `loop.nest` (or a pad nest and a compute nest) sized
+for the chip preset (kernels.py, kernels_norm.py, kernels_move.py); constants
+become `loop.const` (their bytes shared, not copied), reshapes, flattens,
+unsqueezes and dropouts `loop.view` (free). A concat is one copy nest per operand,
+and then producers are made to write into their slice instead where the layout
+allows (concat_placement.py), so the nine light-zoo models copy nothing.
 
     %y = graph.relu %x {tidal.origin = "r1"} : (tensor<8x512xf32>) -> tensor<8x512xf32>
   becomes
@@ -249,8 +254,8 @@ class LowerTranspose(LowerOp):
 
 @dataclass
 class LowerConcat(LowerOp):
-    """One copy nest per operand into its slice of the result; `placement` records
-    them so that `place_concat_operands` can let producers write in place."""
+    """One copy nest per operand into its slice of the result, recorded in `copies`
+    so that `place_concat_operands` can let producers write in place."""
 
     copies: list[ConcatCopy] = field(default_factory=list)
 

@@ -12,14 +12,19 @@ The result is one function over static f32 tensors:
       }
     }
 
-Function arguments are the graph inputs that are not initializers, results the graph
-outputs; both carry their ONNX names as `tidal.name`. Every op carries the ONNX node
+Function arguments are the graph inputs that are not initializers (old-style graphs
+list their initializers as inputs too), results the graph outputs; both carry their
+ONNX names as `tidal.name`. Every op carries the ONNX node
 it came from as `tidal.origin` (the node name, or `<OpType>_<index>` if unnamed).
 Float initializers and Constant nodes become `graph.constant` where they are used as
 data; integer constants used as shapes (Reshape's) are folded. Graph inputs must have
 static shapes; every other shape comes from ONNX shape inference, or, where that left
-a dimension symbolic, from the graph op's own inference. Anything unsupported raises
-`OnnxImportError` with one line naming the node, the tensor or the file.
+a dimension symbolic, from the graph op's own inference. The checker and shape
+inference see the model without its large weights (declared as inputs), so that a
+500 MB model is not serialised twice. Ops that inference makes trivial (Dropout,
+ConstantOfShape, Unsqueeze, BatchNormalization) are imported as graph ops and folded
+by graph-canonicalize. Anything unsupported raises `OnnxImportError` with one line
+naming the node, the tensor or the file.
 """
 
 from __future__ import annotations
