@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
@@ -16,7 +17,9 @@ from tidal.passes.numerics import (
     NumericsMismatch,
     random_inputs,
 )
-from tidal.passes.pipeline import compile_module, lowering_passes
+from tidal.passes.graph_partition import placement_counts, placement_report
+from tidal.passes.pipeline import TerminalProgress, compile_module, lowering_passes
+from tidal.passes.quiet import quiet_diagnostics
 from tidal.sim.config import PRESETS, UnknownChipError
 from tidal.targets.binary import EncodeError, encode
 from tidal.tools.common import context, load_model
@@ -25,33 +28,60 @@ from tidal.tools.files import ToolError, fail, read_npz, write_files
 TOOL = "tidal-compile"
 
 
-def _lower_checked(module: ModuleOp, chip: str, ctx: Context, inputs_path: str | None) -> None:
+def _lower_checked(
+    module: ModuleOp, chip: str, ctx: Context, inputs_path: str | None, report: list | None
+) -> None:
     """Lower pass by pass, running the IR after each (see passes/numerics.py)."""
     inputs = read_npz(inputs_path) if inputs_path else random_inputs(module)
     checker = NumericsChecker(inputs)
     checker.start(module)
-    for p in lowering_passes(chip):
-        p.apply(ctx, module)
-        module.verify()
-        checker.after(p.name, module)
+    with quiet_diagnostics():
+        for p in lowering_passes(chip):
+            p.apply(ctx, module)
+            module.verify()
+            if report is not None and p.name == "graph-partition":
+                report.extend(placement_report(module, chip))
+            checker.after(p.name, module)
     for line in checker.log:
         print(line, file=sys.stderr)
 
 
 def compile_to_bytes(
-    path: str, chip: str, *, check_numerics: bool = False, inputs: str | None = None
+    path: str,
+    chip: str,
+    *,
+    check_numerics: bool = False,
+    inputs: str | None = None,
+    report: list[dict[str, str]] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> bytes:
-    """Import, lower and encode a model; raises ToolError with one line."""
+    """Import, lower and encode a model; raises ToolError with one line. `report`
+    collects the placement of every op (see graph_partition.placement_report)."""
     ctx = context()
     module = load_model(path, ctx)
     try:
         if check_numerics:
-            _lower_checked(module, chip, ctx, inputs)
+            _lower_checked(module, chip, ctx, inputs, report)
         else:
-            compile_module(module, chip, ctx)
+            compile_module(module, chip, ctx, progress=progress, report=report)
         return encode(module)
     except (DiagnosticException, UnknownChipError, EncodeError, NumericsMismatch, CannotEvaluate) as e:
-        raise ToolError(f"{path}: {e}") from None
+        message = f"{path}: {e}"
+        if "placed on the host" in message:
+            message += " (tidal-run runs host ops with NumPy)"
+        raise ToolError(message) from None
+
+
+def print_report(rows: list[dict[str, str]]) -> None:
+    """The placement of every op and why, as an aligned table."""
+    width = max([len(r["origin"]) for r in rows] + [6])
+    opw = max([len(r["op"]) for r in rows] + [2])
+    print(f"{'origin':<{width}}  {'op':<{opw}}  {'placement':<9}  reason")
+    for r in rows:
+        print(f"{r['origin']:<{width}}  {r['op']:<{opw}}  {r['placement']:<9}  {r['reason']}")
+    counts = placement_counts(rows)
+    print(f"{counts['accel']} ops on the accelerator, {counts['host']} on the host, "
+          f"{counts['reject']} rejected")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -65,14 +95,25 @@ def main(argv: list[str] | None = None) -> None:
         help="run the IR after every pass and stop at the first pass that changes the result",
     )
     parser.add_argument("--inputs", help=".npz inputs for --check-numerics (default: seeded random)")
+    parser.add_argument(
+        "--report", action="store_true",
+        help="print where each op is placed (accelerator, host, rejected) and why",
+    )
     args = parser.parse_args(argv)
+    report: list[dict[str, str]] = []
     try:
-        data = compile_to_bytes(
-            args.model, args.chip, check_numerics=args.check_numerics, inputs=args.inputs
-        )
+        with TerminalProgress(TOOL) as progress:
+            data = compile_to_bytes(
+                args.model, args.chip, check_numerics=args.check_numerics,
+                inputs=args.inputs, report=report, progress=progress,
+            )
         write_files([(args.output, data)])
     except ToolError as e:
+        if args.report and report:
+            print_report(report)
         fail(TOOL, str(e))
+    if args.report:
+        print_report(report)
     print(f"{TOOL}: wrote {args.output} ({len(data)} bytes, chip '{args.chip}')")
 
 

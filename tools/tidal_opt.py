@@ -17,6 +17,7 @@ from xdsl.utils.exceptions import DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
 
 from tidal.passes.numerics import CannotEvaluate, NumericsChecker, NumericsMismatch, random_inputs
+from tidal.passes.quiet import quiet_diagnostics
 from tidal.sim.config import UnknownChipError
 from tidal.tools.common import _located, parse_and_verify
 from tidal.tools.files import ToolError, fail, read_npz
@@ -42,6 +43,10 @@ class TidalOptMain(xDSLOptMain):
         )
 
     def apply_passes(self, prog: ModuleOp) -> None:
+        with quiet_diagnostics():  # errors without megabytes of weights printed in
+            self._apply_passes(prog)
+
+    def _apply_passes(self, prog: ModuleOp) -> None:
         if not self.args.check_numerics:
             return super().apply_passes(prog)
         inputs = (

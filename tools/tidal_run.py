@@ -1,30 +1,102 @@
-"""tidal-run MODEL -o/--outputs OUT.npz --inputs IN.npz [--stats S.json] [--chip P]:
-compile a model and run it on the hardware model."""
+"""tidal-run MODEL --inputs IN.npz --outputs OUT.npz [--stats S.json] [--chip P]:
+compile a model and run it: accelerator code on the hardware model, ops placed on
+the host (graph-partition) with NumPy, in program order."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 import numpy as np
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.utils.exceptions import DiagnosticException
 
-from tidal.sim.config import PRESETS, get_chip
+from tidal.passes.graph_partition import host_eval, placement_counts, placement_report
+from tidal.passes.host_split import result_names, split_host
+from tidal.passes.pipeline import lowering_passes
+from tidal.passes.quiet import quiet_diagnostics
+from tidal.sim.config import PRESETS, UnknownChipError, get_chip
 from tidal.sim.errors import SimError
 from tidal.sim.isa import BinaryFormatError, decode_container
 from tidal.sim.machine import run_program
+from tidal.targets.binary import EncodeError, encode
+from tidal.tools.common import context, load_model
 from tidal.tools.files import ToolError, fail, npz_bytes, read_npz, write_files
-from tidal.tools.tidal_compile import compile_to_bytes
 
 TOOL = "tidal-run"
+PARTITIONED = "graph-partition"  # the pipeline runs up to here on the whole model
+
+
+def _lower(module: ModuleOp, chip: str, ctx: Context, *, start: int, stop: int | None) -> None:
+    with quiet_diagnostics():
+        for p in lowering_passes(chip)[start:stop]:
+            p.apply(ctx, module)
+            module.verify()
+
+
+def _simulate(module: ModuleOp, inputs: dict[str, np.ndarray], chip: str):
+    try:
+        return run_program(decode_container(encode(module)), inputs, get_chip(chip))
+    except (SimError, BinaryFormatError) as e:
+        raise ToolError(str(e)) from None
+
+
+def _merge(total: dict[str, Any], stats: dict[str, Any]) -> None:
+    """Add one segment's stats into the running total (numbers add up)."""
+    for key, value in stats.items():
+        if isinstance(value, dict):
+            _merge(total.setdefault(key, {}), value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            total[key] = total.get(key, 0) + value
+        else:
+            total.setdefault(key, value)
 
 
 def run_model(path: str, inputs: dict[str, np.ndarray], chip: str = "default"):
-    """Compile `path` for `chip` and simulate it: (outputs, stats)."""
-    data = compile_to_bytes(path, chip)
+    """Compile `path` for `chip` and run it: (outputs by name, stats)."""
+    ctx = context()
+    module = load_model(path, ctx)
+    names = [p.name for p in lowering_passes(chip)]
+    cut = names.index(PARTITIONED) + 1
     try:
-        return run_program(decode_container(data), inputs, get_chip(chip))
-    except (SimError, BinaryFormatError) as e:
-        raise ToolError(str(e)) from None
+        _lower(module, chip, ctx, start=0, stop=cut)
+        placement = placement_counts(placement_report(module, chip))
+        segments = split_host(module)
+        if segments is None:
+            _lower(module, chip, ctx, start=cut, stop=None)
+            outputs, stats = _simulate(module, inputs, chip)
+            stats["placement"] = placement
+            return outputs, stats
+        fn = next(op for op in module.body.block.ops if isinstance(op, func.FuncOp))
+        wanted = result_names(fn)
+        env = dict(inputs)
+        total: dict[str, Any] = {}
+        for seg in segments:
+            missing = [n for n in seg.inputs if n not in env and n not in seg.constants]
+            if missing:
+                raise ToolError(f"missing input '{missing[0]}'")
+            if seg.kind == "host":
+                args = [env[n] if n in env else seg.constants[n].to_numpy() for n in seg.inputs]
+                env[seg.outputs[0]] = np.asarray(host_eval(seg.op, *args), np.float32)
+                continue
+            _lower(seg.module, chip, ctx, start=0, stop=None)
+            outputs, stats = _simulate(seg.module, {n: env[n] for n in seg.inputs}, chip)
+            env.update(outputs)
+            _merge(total, stats)
+    except (DiagnosticException, UnknownChipError, EncodeError) as e:
+        raise ToolError(f"{path}: {e}") from None
+    config = get_chip(chip)
+    cycles = total.get("cycles", 0)
+    total["pe_utilization"] = (
+        total.get("macs", 0) / (cycles * config.pe_rows * config.pe_cols) if cycles else 0.0
+    )
+    total["chip"] = config.name
+    total["placement"] = placement
+    total["segments"] = [s.kind for s in segments]
+    return {n: env[n] for n in wanted}, total
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -32,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model", help="ONNX model (.onnx) or graph-level IR (.mlir)")
     parser.add_argument("--inputs", required=True, help=".npz keyed by the model's input names")
     parser.add_argument("--outputs", required=True, help=".npz to write, keyed by output names")
-    parser.add_argument("--stats", help="JSON file for cycles, utilisation, per-engine counts")
+    parser.add_argument("--stats", help="JSON file for cycles, utilisation, placement, per-engine counts")
     parser.add_argument("--chip", default="default", help=f"chip preset ({', '.join(PRESETS)})")
     args = parser.parse_args(argv)
     try:
@@ -43,9 +115,11 @@ def main(argv: list[str] | None = None) -> None:
         write_files(payloads)
     except ToolError as e:
         fail(TOOL, str(e))
+    host = stats["placement"]["host"]
     print(
         f"{TOOL}: {stats['cycles']} cycles, PE utilisation "
-        f"{100 * stats['pe_utilization']:.2f}% -> {args.outputs}"
+        f"{100 * stats['pe_utilization']:.2f}%, {stats['placement']['accel']} ops on the "
+        f"accelerator, {host} on the host -> {args.outputs}"
     )
 
 

@@ -1,0 +1,82 @@
+"""Hierarchical partitioning's host tier: an op the chip cannot hold runs with NumPy
+inside tidal-run, between accelerator segments; tidal-compile refuses it clearly."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """MatMul -> Softmax over 20000 classes -> Relu: on the small chip a 20000-long
+    softmax row (80 KB) does not fit a 64 KiB SBUF partition, so it goes to the host."""
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((64, 20000)) * 0.1).astype(np.float32)
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+        helper.make_node("Softmax", ["h"], ["p"], name="sm", axis=-1),
+        helper.make_node("Relu", ["p"], ["y"], name="relu"),
+    ]
+    graph = helper.make_graph(
+        nodes, "host_tier",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 20000])],
+        [numpy_helper.from_array(w, "w")],
+    )
+    path = tmp_path_factory.mktemp("host") / "host.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    x = rng.standard_normal((4, 64)).astype(np.float32)
+    np.savez(path.with_suffix(".npz"), x=x)
+    ref = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    return path, ref
+
+
+def test_host_op_runs_between_accelerator_segments(model, tmp_path):
+    path, ref = model
+    out, stats = tmp_path / "out.npz", tmp_path / "stats.json"
+    subprocess.run(
+        [BIN / "tidal-run", path, "--inputs", path.with_suffix(".npz"), "--outputs", out,
+         "--stats", stats, "--chip", "small"],
+        check=True, capture_output=True,
+    )
+    got = np.load(out)["y"]
+    assert np.abs(got - ref).max() <= 1e-3 * np.abs(ref).max()
+    s = json.loads(stats.read_text())
+    assert s["placement"]["host_ops"] == ["sm"]
+    assert (s["placement"]["accel"], s["placement"]["host"]) == (2, 1)
+    assert s["segments"] == ["accel", "host", "accel"]
+    assert s["cycles"] > 0 and s["macs"] == 4 * 64 * 20000
+
+
+def test_same_model_fits_the_default_chip_entirely(model, tmp_path):
+    path, ref = model
+    stats = tmp_path / "stats.json"
+    subprocess.run(
+        [BIN / "tidal-run", path, "--inputs", path.with_suffix(".npz"), "--outputs",
+         tmp_path / "o.npz", "--stats", stats],
+        check=True, capture_output=True,
+    )
+    assert json.loads(stats.read_text())["placement"]["host"] == 0
+
+
+def test_compile_refuses_host_ops_and_reports_them(model, tmp_path):
+    path, _ = model
+    out = tmp_path / "m.tbin"
+    r = subprocess.run(
+        [BIN / "tidal-compile", path, "-o", out, "--chip", "small", "--report"],
+        capture_output=True, text=True,
+    )
+    assert r.returncode == 1 and not out.exists()
+    assert "sm      graph.softmax  host" in r.stdout
+    assert "2 ops on the accelerator, 1 on the host, 0 rejected" in r.stdout
+    (line,) = r.stderr.strip().splitlines()
+    assert "'sm' (graph.softmax) is placed on the host" in line and "tidal-run" in line
