@@ -213,6 +213,24 @@ _ROLES: dict[int, tuple[tuple[str, bool], ...]] = {
 }
 
 
+_SBUF_WRITERS = frozenset(
+    {Opcode.DMA, Opcode.ACT, Opcode.TENSOR_TENSOR, Opcode.REDUCE, Opcode.MEMSET}
+)
+
+
+def _box(w: Row, i: int) -> tuple[int, int, int, int, int] | None:
+    """Bounding box (space, p0, p1, b0, b1) of the on-chip access at word i."""
+    if w[i] == Space.DRAM:
+        return None
+    reach = sum(w[i + 3 + 2 * d] * (w[i + 4 + 2 * d] - 1) for d in range(1, _DIMS))
+    p0, b0 = w[i + 1], w[i + 2]
+    return (w[i], p0, p0 + w[i + 4], b0, b0 + 4 * reach + 4)
+
+
+def _boxes_meet(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    return a[0] == b[0] and a[1] < b[2] and b[1] < a[2] and a[3] < b[4] and b[3] < a[4]
+
+
 def _footprint(w: Row) -> list[_Touch]:
     """The SBUF/PSUM accesses of record w (DRAM accesses are not race-checked)."""
     op = w[_W_OP]
@@ -316,6 +334,7 @@ class Machine:
         self._waiters: dict[int, list[_Engine]] = {}
         self._dma_active: list[_Engine | _Fetch] = []
         self._pe_stationary: Row | None = None
+        self._pe_weights: tuple[int, int, int, int, int] | None = None
         self._prepare: dict[int, Callable[[Row], tuple[float, Action]]] = {
             Opcode.NOP: self._prep_sync,
             Opcode.SIGNAL: self._prep_signal,
@@ -443,6 +462,12 @@ class Machine:
         if e.footprint is not None:
             self._in_flight.remove(e)
             e.footprint = None
+        if self._pe_weights is not None and row[_W_OP] in _SBUF_WRITERS:
+            # New data in the array's weight slot: the next matmul reloads it, even
+            # with the same access pattern.
+            dst = _box(row, _OPS[row[_W_OP]]["dst"])
+            if dst is not None and _boxes_meet(dst, self._pe_weights):
+                self._pe_stationary = self._pe_weights = None
         e.busy += self.now - e.start
         e.count += 1
         self._record(e, row)
@@ -717,6 +742,7 @@ class Machine:
         if stationary != self._pe_stationary:
             cost += chip.pe_weight_load_cycles + chip.pe_fill_drain_cycles
             self._pe_stationary = stationary
+            self._pe_weights = _box(w, i)
         start = bool(w[_W_FLAGS] & isa.FLAG_START)
 
         def matmul() -> None:

@@ -186,6 +186,44 @@ def test_matmul_pays_weight_load_and_fill_drain_only_when_stationary_changes(
     assert stats["roofline_cycles"] == int(np.ceil(3 * k * m * n / (32 * 32)))
 
 
+def test_matmul_reloads_weights_rewritten_in_the_same_slot(mk: SimpleNamespace) -> None:
+    """A compiler reuses one SBUF slot for every weight tile: new data there is a
+    weight load even though the access pattern repeats (found by the SCALE-Sim
+    comparison, docs/scalesim-comparison.md)."""
+    k, m, n = 4, 4, 8
+
+    def matmul(sem_wait: int | None) -> list:
+        recs = []
+        if sem_wait is not None:
+            recs.append(make_record(Opcode.WAIT, Engine.PE, sem=0, value=sem_wait))
+        recs.append(
+            make_record(
+                Opcode.MATMUL, Engine.PE, flags=2, signal=1,
+                dst=mk.psum(0, m, 0, (1, n)),
+                stationary=mk.sbuf(0, k, 0, (1, m)),
+                moving=mk.sbuf(0, k, 64, (1, n)),
+            )
+        )
+        return recs
+
+    load = SMALL.pe_weight_load_cycles + SMALL.pe_fill_drain_cycles
+    issue = max(n, SMALL.pe_min_cycles)
+    # Same slot, nothing written in between: one load.
+    _, stats = run_program(mk.build({Engine.PE: matmul(None) + matmul(None)}), {})
+    assert stats["engines"]["pe"]["busy_cycles"] == 2 * issue + load
+    # A DMA writes the slot between the two matmuls: two loads.
+    refill = [
+        make_record(Opcode.WAIT, Engine.DMA0, sem=1, value=1),
+        make_record(
+            Opcode.DMA, Engine.DMA0, signal=0,
+            src=mk.dram(0, (m, k), (1, m)), dst=mk.sbuf(0, k, 0, (1, m)),
+        ),
+    ]
+    program = mk.build({Engine.PE: matmul(None) + matmul(1), Engine.DMA0: refill})
+    _, stats = run_program(program, {})
+    assert stats["engines"]["pe"]["busy_cycles"] == 2 * issue + 2 * load + SMALL.sync_cycles
+
+
 def test_act_cost_after_the_initial_fill(mk: SimpleNamespace) -> None:
     free = 100
     act = make_record(
