@@ -88,7 +88,7 @@ __all__ = [
 SPACES = ("dram", "sbuf", "psum")
 ON_CHIP = ("sbuf", "psum")
 MAX_DIMS = 5
-ACT_FUNCS = ("identity", "relu", "exp", "reciprocal", "sigmoid", "tanh")
+ACT_FUNCS = ("identity", "relu", "exp", "reciprocal", "sigmoid", "tanh", "log")
 ALU_OPS = ("add", "sub", "mul", "max", "min")
 REDUCE_OPS = ("add", "max")
 # Engine names as the binary format spells them (tidal.sim.isa.engine_name); the

@@ -85,7 +85,7 @@ from xdsl.utils.exceptions import VerifyException
 from tidal.dialects.accel import AccessAttr
 
 SPACES = ("sbuf", "psum")
-ACT_FUNCS = ("identity", "relu", "exp", "reciprocal", "sigmoid", "tanh")
+ACT_FUNCS = ("identity", "relu", "exp", "reciprocal", "sigmoid", "tanh", "log")
 ALU_OPS = ("add", "sub", "mul", "max", "min")
 REDUCE_OPS = ("add", "max")
 

@@ -8,10 +8,7 @@
   the PE array with a constant banded [C, C] matrix (alpha / size inside the band):
   acc[co, f] = sum over ci of band[ci, co] * x[ci, f]^2, accumulated in PSUM over
   input-channel tiles. Then y = x * (bias + acc)^-beta = x * exp(-beta * ln(bias +
-  acc)) on ACT; the logarithm is ACT's `log` when the chip has it, else Newton's
-  iteration for ln u = y with exp only: y <- y - 1 + u * exp(-y), from y = u - 1 on
-  u = 1 + acc / bias, which converges from above in a few steps for the u in
-  [1, 4] that LRN sees (acc is alpha / size times a sum of squares).
+  acc)) on ACT, whose `log` and `exp` are table functions like the others.
 """
 
 from __future__ import annotations
@@ -21,16 +18,10 @@ import math
 import numpy as np
 from xdsl.ir import SSAValue
 
-from tidal.dialects import loop
 from tidal.dialects.loop import ActOp, CopyOp, MatmulOp, NestOp, ReduceOp, TensorTensorOp
 from tidal.passes.kernels import FREE_MAX, DoesNotFitError, _check_sbuf, _psum_free_max, _tile
 from tidal.passes.nest_builder import F32, Nest, largest_divisor
 from tidal.sim.config import ChipConfig
-
-# Newton steps for ln u when ACT has no log: from u - 1, the error after k steps is
-# below 1e-7 for every u in [1, 4] with k = 6 (three instructions a step).
-NEWTON_STEPS = 6
-
 
 def global_avgpool(
     chip: ChipConfig, origin: str, x: SSAValue, y: SSAValue, shape: tuple[int, ...]
@@ -92,16 +83,15 @@ def lrn(
     f = largest_divisor(plane, _psum_free_max(chip))
     if bias <= 0.0:
         raise DoesNotFitError(f"'{origin}': LRN bias {bias} must be positive")
-    _check_sbuf(chip, origin, f, f, tc, f, f, f, f)
+    _check_sbuf(chip, origin, f, f, tc, f, f)
     nest = Nest(origin, [("n", n), ("b", plane // f), ("co", c // tc), ("ci", c // tc)])
     xt = nest.tile("sbuf", tc, f)
     sq = nest.tile("sbuf", tc, f)
     bt = nest.tile("sbuf", tc, tc)
     acc = nest.tile("psum", tc, f)
-    u = nest.tile("sbuf", tc, f)
     yv = nest.tile("sbuf", tc, f)
     tmp = nest.tile("sbuf", tc, f)
-    ap = {t: _tile(t, "sbuf", nest, tc, [(1, f)]) for t in (xt, sq, u, yv, tmp)}
+    ap = {t: _tile(t, "sbuf", nest, tc, [(1, f)]) for t in (xt, sq, yv, tmp)}
     acc_ap = _tile(acc, "psum", nest, tc, [(1, f)])
     bt_ap = _tile(bt, "sbuf", nest, tc, [(1, tc)])
 
@@ -117,29 +107,10 @@ def lrn(
         CopyOp(band, band_ap, bt, bt_ap),
         MatmulOp(acc, acc_ap, bt, bt_ap, sq, ap[sq], nest.zero_at("ci")),
     )
-    # ln(bias + acc) = ln(bias) + ln(u), u = 1 + acc / bias
-    epilogue: list = []
-    if "log" in loop.ACT_FUNCS:
-        epilogue.append(ActOp("log", yv, ap[yv], acc, acc_ap, scale=1.0 / bias, bias=1.0))
-        lag = 0.0
-    else:
-        epilogue += [
-            ActOp("identity", u, ap[u], acc, acc_ap, scale=1.0 / bias, bias=1.0),
-            ActOp("identity", yv, ap[yv], acc, acc_ap, scale=1.0 / bias),
-        ]
-        # y_true = yv - lag: each step's "- 1" is carried into the next exp's bias
-        lag = 0.0
-        for _ in range(NEWTON_STEPS):
-            epilogue += [
-                ActOp("exp", tmp, ap[tmp], yv, ap[yv], scale=-1.0, bias=lag),
-                TensorTensorOp("mul", tmp, ap[tmp], tmp, ap[tmp], u, ap[u]),
-                TensorTensorOp("add", yv, ap[yv], yv, ap[yv], tmp, ap[tmp]),
-            ]
-            lag += 1.0
-    # p = exp(-beta * (ln(bias) + yv - lag)); y = x * p
-    shift = -beta * (math.log(bias) - lag)
-    epilogue += [
-        ActOp("exp", tmp, ap[tmp], yv, ap[yv], scale=-beta, bias=shift),
+    # ln(bias + acc) on ACT, then p = exp(-beta * ln(bias + acc)); y = x * p
+    epilogue = [
+        ActOp("log", yv, ap[yv], acc, acc_ap, bias=bias),
+        ActOp("exp", tmp, ap[tmp], yv, ap[yv], scale=-beta),
         CopyOp(x, x_at("co"), xt, ap[xt]),
         TensorTensorOp("mul", tmp, ap[tmp], tmp, ap[tmp], xt, ap[xt]),
         CopyOp(tmp, ap[tmp], y, x_at("co")),

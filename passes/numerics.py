@@ -184,6 +184,7 @@ _FUNCS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "reciprocal": lambda x: 1.0 / x,
     "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
     "tanh": np.tanh,
+    "log": np.log,
 }
 _ALU: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "max": np.maximum, "min": np.minimum,

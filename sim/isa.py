@@ -88,6 +88,7 @@ class ActFunc(enum.IntEnum):
     RECIPROCAL = 3
     SIGMOID = 4
     TANH = 5
+    LOG = 6  # natural logarithm (a LUT function, like exp)
 
 
 class AluOp(enum.IntEnum):

@@ -83,6 +83,7 @@ _ACT_FUNCS: dict[int, Callable[[np.ndarray], np.ndarray]] = {
     isa.ActFunc.RECIPROCAL: np.reciprocal,
     isa.ActFunc.SIGMOID: lambda y: _F32(1) / (_F32(1) + np.exp(-y)),
     isa.ActFunc.TANH: np.tanh,
+    isa.ActFunc.LOG: np.log,
 }
 _ALU_OPS: dict[int, np.ufunc] = {
     isa.AluOp.ADD: np.add,

@@ -258,7 +258,7 @@ func.func @f(%x: memref<8x64xf32>) {
   }
   func.return
 }
-// CHECK: loop.act: unknown function 'gelu' (known: identity, relu, exp, reciprocal, sigmoid, tanh)
+// CHECK: loop.act: unknown function 'gelu' (known: identity, relu, exp, reciprocal, sigmoid, tanh, log)
 
 // -----
 
