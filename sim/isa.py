@@ -302,6 +302,8 @@ def decode_container(data: bytes) -> Program:
             _read_section(program, SectionKind(kind), arg, chunk, off)
         except BinaryFormatError:
             raise
+        except RecursionError:
+            raise BinaryFormatError(f"offset {off}: section {i} JSON nested too deep") from None
         except (ValueError, KeyError, UnicodeDecodeError, struct.error) as e:
             raise BinaryFormatError(f"offset {off}: bad section {i} ({e})") from None
     return program
@@ -326,11 +328,51 @@ def _read_section(program: Program, kind: SectionKind, arg: int, chunk: bytes, o
             pos += n + (-n % 8)
     elif kind is SectionKind.IO:
         io = json.loads(chunk)
-        program.inputs, program.outputs = list(io["inputs"]), list(io["outputs"])
+        if not isinstance(io, dict) or set(io) != {"inputs", "outputs"}:
+            raise BinaryFormatError(
+                f"offset {off}: IO section is not an object of 'inputs' and 'outputs'"
+            )
+        program.inputs = _io_table(io["inputs"], "inputs", off)
+        program.outputs = _io_table(io["outputs"], "outputs", off)
     elif kind is SectionKind.DEBUG:
-        program.debug = list(json.loads(chunk))
+        debug = json.loads(chunk)
+        if not isinstance(debug, list) or not all(isinstance(s, str) for s in debug):
+            raise BinaryFormatError(f"offset {off}: DEBUG section is not a list of strings")
+        program.debug = debug
     elif kind is SectionKind.META:
-        program.meta = dict(json.loads(chunk))
+        meta = json.loads(chunk)
+        if not isinstance(meta, dict):
+            raise BinaryFormatError(f"offset {off}: META section is not an object")
+        size = meta.get("dram_bytes")
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 < size < 2**63:
+            raise BinaryFormatError(
+                f"offset {off}: META 'dram_bytes' must be a positive integer, got {size!r}"
+            )
+        program.meta = meta
+
+
+def _io_table(table: object, what: str, off: int) -> list[dict[str, object]]:
+    """The IO section's `what` list, each entry checked for form: a string name, an
+    integer address, a shape of non-negative integers and a dtype string (whether
+    they fit the program's DRAM is the loader's check)."""
+    if not isinstance(table, list):
+        raise BinaryFormatError(f"offset {off}: IO '{what}' is not a list")
+    for i, entry in enumerate(table):
+        bad = f"offset {off}: IO '{what}' entry {i}"
+        if not isinstance(entry, dict):
+            raise BinaryFormatError(f"{bad} is not an object")
+        name, addr, shape, dtype = (entry.get(k) for k in ("name", "addr", "shape", "dtype"))
+        if not isinstance(name, str):
+            raise BinaryFormatError(f"{bad} has no string 'name'")
+        if not isinstance(addr, int) or isinstance(addr, bool) or not 0 <= addr < 2**63:
+            raise BinaryFormatError(f"{bad} ('{name}') has no address in [0, 2^63)")
+        if not isinstance(shape, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**31 for d in shape
+        ):
+            raise BinaryFormatError(f"{bad} ('{name}') has a bad 'shape' {shape!r}"[:200])
+        if not isinstance(dtype, str):
+            raise BinaryFormatError(f"{bad} ('{name}') has no string 'dtype'")
+    return table
 
 
 def make_record(

@@ -49,6 +49,8 @@ from tidal.dialects.accel import (
 )
 from tidal.sim import isa
 from tidal.sim.config import ChipConfig, UnknownChipError, get_chip
+from tidal.sim.errors import LoadError
+from tidal.sim.loader import validate_program
 
 W = isa.RECORD_WORDS
 _SPACE = {"dram": isa.Space.DRAM, "sbuf": isa.Space.SBUF, "psum": isa.Space.PSUM}
@@ -536,8 +538,14 @@ def _instruction(rec: np.ndarray, debug: list[str]) -> InstructionOp:
 
 def decode(data: bytes) -> ModuleOp:
     """The accel.program of a `.tbin`, streams flat (expanded), HALTs kept. Raises
-    isa.BinaryFormatError for a file or record that cannot be read."""
+    isa.BinaryFormatError for a file or record that cannot be read: the container's
+    checks, then the hardware model's loader checks every record against the chip
+    preset the binary names (what `tidal-sim` would refuse, this refuses too)."""
     prog = isa.decode_container(data)
+    try:
+        validate_program(prog, get_chip(prog.chip))
+    except (LoadError, UnknownChipError) as e:
+        raise isa.BinaryFormatError(str(e)) from None
     ops: list[Operation] = []
     for kind, entries in (("input", prog.inputs), ("output", prog.outputs)):
         for e in entries:

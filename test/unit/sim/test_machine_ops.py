@@ -122,6 +122,7 @@ def _act_reference(func: ActFunc, y: np.ndarray) -> np.ndarray:
         ActFunc.RECIPROCAL: lambda: 1 / y,
         ActFunc.SIGMOID: lambda: 1 / (1 + np.exp(-y)),
         ActFunc.TANH: lambda: np.tanh(y),
+        ActFunc.LOG: lambda: np.log(y),
     }[func]()
 
 

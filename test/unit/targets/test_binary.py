@@ -258,7 +258,7 @@ def test_decode_rejects_an_unknown_opcode():
     data = bytearray(encode(parse('accel.program "small" dram 64 { accel.stream pe { accel.nop pe } }')))
     prog = isa.decode_container(bytes(data))
     prog.streams[isa.Engine.PE][0, isa.W_OPCODE] = 99
-    with pytest.raises(isa.BinaryFormatError, match="stream pe, record 0"):
+    with pytest.raises(isa.BinaryFormatError, match="stream pe, instruction 0 .opcode 99.: unknown opcode 99"):
         decode(isa.encode_container(prog))
 
 
