@@ -268,7 +268,10 @@ class Result:
 
 def _work(job: tuple[int, int, str, int, list[str] | None]) -> Result:
     seed, index, chip, max_nodes, ops = job
-    case = randgraph.case_from_seed([seed, index], max_nodes, ops)
+    try:
+        case = randgraph.case_from_seed([seed, index], max_nodes, ops)
+    except Exception as e:  # noqa: BLE001 - a generator bug: count it, go on
+        return Result(index, [], Outcome("invalid", f"generator: {type(e).__name__}: {e}"))
     return Result(index, case.ops, run_case(case, chip))
 
 
@@ -343,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - start
 
     for r in sorted(failures, key=lambda r: r.index):
+        if r.outcome.detail.startswith("generator: "):
+            continue  # nothing to save: the generator itself failed
         case = randgraph.case_from_seed([args.seed, r.index], args.max_nodes, ops)
         save(case, r.outcome, stem(r.index), args.chip, args.reduce_budget)
 

@@ -326,7 +326,7 @@ def _dropout(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
 
 def _binary(op_type: str) -> Callable[[Chooser, GraphBuilder, Tensor], None]:
     def build(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
-        others = [t for t in g.tensors if (s := broadcast(x.shape, t.shape)) and fits(s)]
+        others = [t for t in g.tensors if (s := broadcast(x.shape, t.shape)) is not None and fits(s)]
         how = weighted(ch, [("const", 5), ("tensor", 3), ("self", 1)])
         if how == "tensor" and others:
             other = choice(ch, others).name
@@ -634,8 +634,8 @@ def _lrn(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
 def _sum(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
     parts, shape = [x.name], x.shape
     for _ in range(ch.integer(0, 3)):
-        others = [t for t in g.tensors if (s := broadcast(shape, t.shape)) and fits(s)]
-        if chance(ch, 50):
+        others = [t for t in g.tensors if (s := broadcast(shape, t.shape)) is not None and fits(s)]
+        if others and chance(ch, 50):
             t = choice(ch, others)
             parts.append(t.name)
             out = broadcast(shape, t.shape)

@@ -96,9 +96,16 @@ def _parse_term(parser: AttrParser) -> tuple[int, int | None]:
     return value, _index_of(parser, ident)
 
 
+# Highest repeat index the parser takes: far deeper than any loop or repeat nest, and
+# it bounds the step list `parse_aff` builds (an index is a list position).
+MAX_INDEX = 63
+
+
 def _index_of(parser: AttrParser, ident: str) -> int:
     if ident[:1] != "i" or not ident[1:].isdigit():
         parser.raise_error(f"expected a repeat index i0, i1, ..., got '{ident}'")
+    if len(ident) > 4 or int(ident[1:]) > MAX_INDEX:
+        parser.raise_error(f"repeat index '{ident}' is past i{MAX_INDEX}")
     return int(ident[1:])
 
 

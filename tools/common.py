@@ -12,9 +12,14 @@ from xdsl.dialects.func import Func
 from xdsl.parser import Parser
 from xdsl.ir import Operation
 from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
+from xdsl.utils.mlir_lexer import MLIRTokenKind
 
 from tidal.dialects import get_all_dialects
+from tidal.tools import xdsl_fixes  # noqa: F401 - xDSL lexer fix
 from tidal.tools.files import ToolError
+
+# MLIR's IntegerType::kMaxWidth.
+MAX_INTEGER_WIDTH = (1 << 24) - 1
 
 
 def context() -> Context:
@@ -35,6 +40,20 @@ class LocatingParser(Parser):
         self.line_offset = line_offset
         self.starts: dict[Operation, str] = {}
 
+    def _parse_optional_integer_or_float_type(self):  # pyright: ignore[reportIncompatibleMethodOverride]
+        """As xDSL, but an integer width past MLIR's limit (IntegerType::kMaxWidth) is
+        a parse error: xDSL computes a width's value range as Python ints, so
+        `i2147483647` costs gigabytes or a MemoryError."""
+        token = self._current_token
+        if token.kind == MLIRTokenKind.BARE_IDENT and (
+            m := self._builtin_integer_type_regex.match(token.text)
+        ):
+            if int(m.group(1)) > MAX_INTEGER_WIDTH:
+                self.raise_error(
+                    f"integer bitwidth is limited to {MAX_INTEGER_WIDTH} bits", token.span
+                )
+        return super()._parse_optional_integer_or_float_type()
+
     def parse_optional_operation(self) -> Operation | None:
         span = self._current_token.span
         op = super().parse_optional_operation()
@@ -49,7 +68,13 @@ def parse_and_verify(ctx: Context, text: str, name: str, line_offset: int = 0) -
     VerifyException whose message starts with the failing op's file:line:col."""
     parser = LocatingParser(ctx, text, name, line_offset)
     try:
-        module = parser.parse_module()
+        try:
+            module = parser.parse_module()
+        except (NotImplementedError, OverflowError, ValueError) as e:
+            # An attribute xDSL parses but cannot build (e.g. array<i128: 1>, whose
+            # element width has no struct format): an error where the parser stands.
+            span = parser._current_token.span  # pyright: ignore[reportPrivateUsage]
+            raise ParseError(span, f"cannot build this attribute: {e}") from None
     except ParseError as e:
         e.span = dataclasses.replace(e.span, line_offset=line_offset)
         raise

@@ -5,6 +5,7 @@ from xdsl.universe import Universe
 from tidal.dialects import get_all_dialects
 from tidal.passes import get_all_passes
 from tidal.targets import get_all_targets
+from tidal.tools import xdsl_fixes  # noqa: F401 - the lexer fix, for xdsl-opt too
 
 TIDAL_UNIVERSE = Universe(
     all_dialects=get_all_dialects(),
