@@ -452,6 +452,8 @@ def s_json_garbage(rng: np.random.Generator, d: bytearray) -> None:
     if not entries:
         return m_bytes(rng, d)
     at, kind, arg, off, size = entries[int(rng.integers(0, len(entries)))]
+    if off < at + SECTION or off + size > len(d):  # overlaps its table entry, or past the end
+        return m_bytes(rng, d)
     payload = pick(rng, [b"[]", b"{}", b"null", b"1", b'"x"', b"{", b"\xff\xfe",
                          b'{"inputs": 1, "outputs": []}', b"[" * 5000 + b"]" * 5000,
                          b'{"dram_bytes": 1e400}', b"NaN"])

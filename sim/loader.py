@@ -290,7 +290,7 @@ def _check_on_chip(
     name, pstart, pcount = acc.name, acc.pstart, acc.pcount
     mine = acc.space == space
     found.add(
-        mine & (pcount > 1) & (acc.strides[:, 0] != 1),
+        mine & (acc.strides[:, 0] != 1),  # as the accel dialect: even for one partition
         where,
         lambda k: (
             f"{name}: {space.name} partition stride {acc.strides[k, 0]} (must be 1)"

@@ -290,7 +290,10 @@ class _Encoder:
     def one(self, op: Operation, level: int) -> _Code:
         if not isinstance(op, InstructionOp):
             raise EncodeError(f"{op.name} cannot appear in an accel.stream")
-        t = _template(op, self.chip, self.debug_id(op))
+        try:
+            t = _template(op, self.chip, self.debug_id(op))
+        except OverflowError as e:  # a record field is a 32-bit word
+            raise EncodeError(f"{_who(op)}: a field does not fit in 32 bits ({e})") from None
         steps = np.zeros((level, 1, W), np.int64)
         for word, aff in t.affine:
             if aff.depth > level:
@@ -561,7 +564,7 @@ def decode(data: bytes) -> ModuleOp:
         for i, rec in enumerate(prog.streams[engine]):
             try:
                 body.append(_instruction(rec, prog.debug))
-            except (ValueError, KeyError, IndexError) as e:
+            except (ValueError, KeyError, IndexError, DiagnosticException) as e:
                 raise isa.BinaryFormatError(f"stream {name}, record {i}: {e}") from None
         ops.append(StreamOp(name, body))
     dram_bytes = int(prog.meta.get("dram_bytes", 0))  # pyright: ignore[reportArgumentType]

@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import Builtin, ModuleOp
+from xdsl.dialects.builtin import AnyFloat, Builtin, ModuleOp
 from xdsl.dialects.func import Func
 from xdsl.parser import Parser
 from xdsl.ir import Operation
@@ -42,8 +42,9 @@ class LocatingParser(Parser):
 
     def _parse_optional_integer_or_float_type(self):  # pyright: ignore[reportIncompatibleMethodOverride]
         """As xDSL, but an integer width past MLIR's limit (IntegerType::kMaxWidth) is
-        a parse error: xDSL computes a width's value range as Python ints, so
-        `i2147483647` costs gigabytes or a MemoryError."""
+        a parse error (xDSL computes a width's value range as Python ints, so
+        `i2147483647` costs gigabytes or a MemoryError), and so is a float type xDSL
+        cannot print (f80, f128: a verifier error printing the module would fail)."""
         token = self._current_token
         if token.kind == MLIRTokenKind.BARE_IDENT and (
             m := self._builtin_integer_type_regex.match(token.text)
@@ -52,7 +53,13 @@ class LocatingParser(Parser):
                 self.raise_error(
                     f"integer bitwidth is limited to {MAX_INTEGER_WIDTH} bits", token.span
                 )
-        return super()._parse_optional_integer_or_float_type()
+        found = super()._parse_optional_integer_or_float_type()
+        if isinstance(found, AnyFloat):
+            try:
+                found.format  # noqa: B018 - xDSL cannot pack, so not print, f80 and f128
+            except NotImplementedError:
+                self.raise_error(f"float type {token.text} is not supported", token.span)
+        return found
 
     def parse_optional_operation(self) -> Operation | None:
         span = self._current_token.span

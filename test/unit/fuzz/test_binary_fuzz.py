@@ -120,6 +120,7 @@ def test_json_section_of_the_wrong_type(kind: int, payload: bytes, message: str)
 
 OBJDUMP_CASES = [
     ("partition-stride-9", one_dma(DRAM4, Access(Space.SBUF, 0, 0, ((9, 4), (1, 1))))),
+    ("partition-stride-3-of-one", one_dma(DRAM4, Access(Space.SBUF, 0, 0, ((3, 1), (1, 4))))),
     ("negative-count", one_dma(DRAM4, Access(Space.SBUF, 0, 0, ((1, 4), (1, -1))))),
     ("dram-pstart-1", one_dma(Access(Space.DRAM, 1, 0, ((1, 4), (1, 1))), SBUF4)),
     ("dram-bytes-inf", container((SectionKind.META, 0, b'{"dram_bytes": 1e400}'))),

@@ -43,13 +43,13 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (2 << 30, resource.RLIM_INFINITY))
 
 
-def opt(tmp_path: Path, text: str, timeout: float = 3.0) -> tuple[int, list[str]]:
+def opt(tmp_path: Path, text: str, *args: str, timeout: float = 3.0) -> tuple[int, list[str]]:
     """tidal-opt on `text` in a subprocess (2 GiB of address space): exit code and
     stderr lines; a TimeoutExpired propagates as a failure."""
     path = tmp_path / "input.mlir"
     path.write_text(text)
     r = subprocess.run(
-        [TIDAL_OPT, str(path)], capture_output=True, text=True, timeout=timeout,
+        [TIDAL_OPT, str(path), *args], capture_output=True, text=True, timeout=timeout,
         preexec_fn=_limit_memory,
     )
     return r.returncode, [ln for ln in r.stderr.splitlines() if ln.strip()]
@@ -103,3 +103,37 @@ def test_repeat_index_out_of_nesting_is_a_clean_error(tmp_path: Path) -> None:
         "<sbuf 0, 0, [[1, 4], [1, 1]]>\n}\n"
     )
     assert_clean_error(*opt(tmp_path, text))
+
+
+def test_a_verifier_error_in_a_module_holding_an_f128(tmp_path: Path) -> None:
+    """xDSL prints the whole module into a verifier error and cannot print an f128
+    float: the error was a NotImplementedError traceback. f80/f128 are refused while
+    parsing (bench/fuzz.py --ir, seed 0, input 6600)."""
+    text = (
+        "func.func @f() {\n"
+        '  loop.nest "n" domain [1] order [0] {\n'
+        "    %t = loop.alloc_tile : !loop.tile<sbuf, 32, 8>\n"
+        "    %p = loop.alloc_tile : !loop.tile<psum, 32, 8>\n"
+        '    loop.act "relu" %t <sbuf 0, 0, [[1, 32], [1, 8]]>, %p <psum 0, 0, [[1, 32], [1, 6]]> '
+        "{scale = 1.0 : f128, bias = 0.0 : f32} : !loop.tile<sbuf, 32, 8>, !loop.tile<psum, 32, 8>\n"
+        "  }\n"
+        "  func.return\n"
+        "}\n"
+    )
+    code, lines = opt(tmp_path, text)
+    assert_clean_error(code, lines)
+    assert lines[0].endswith("input.mlir:5:105: float type f128 is not supported")
+
+
+def test_an_offset_past_32_bits_at_encoding(tmp_path: Path) -> None:
+    """An on-chip offset of 2^32 reached the record packer as an OverflowError
+    traceback (bench/fuzz.py --ir, seed 0, input 6163); it is an encoding error."""
+    text = (
+        'accel.program "small" dram 4096 {\n'
+        "  accel.matmul <psum 0, 4294967296, [[1, 8], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 8]]>, "
+        "<sbuf 0, 0, [[1, 32], [1, 8]]> {zero_at = -1 : i64}\n"
+        "}\n"
+    )
+    code, lines = opt(tmp_path, text, "-p", "accel-insert-sync,accel-split-streams", "-t", "tbin-listing")
+    assert_clean_error(code, lines)
+    assert "accel.matmul" in lines[0] and "does not fit in 32 bits" in lines[0]
