@@ -4,6 +4,7 @@ located errors. No compiler logic lives here; file handling is in files.py."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 from xdsl.context import Context
@@ -20,6 +21,8 @@ from tidal.tools.files import ToolError
 
 # MLIR's IntegerType::kMaxWidth.
 MAX_INTEGER_WIDTH = (1 << 24) - 1
+# Elements of one dense literal (VGG-19's largest weight has 102,760,448).
+MAX_DENSE_ELEMENTS = 1 << 27
 
 
 def context() -> Context:
@@ -59,6 +62,20 @@ class LocatingParser(Parser):
                 found.format  # noqa: B018 - xDSL cannot pack, so not print, f80 and f128
             except NotImplementedError:
                 self.raise_error(f"float type {token.text} is not supported", token.span)
+        return found
+
+    def _parse_dense_literal_type(self):  # pyright: ignore[reportIncompatibleMethodOverride]
+        """As xDSL, but a dense literal's type may hold at most MAX_DENSE_ELEMENTS
+        elements: xDSL expands a splat into a Python list of that many values, so
+        `dense<1.0> : tensor<2147483648xf32>` would take tens of gigabytes."""
+        span = self._current_token.span
+        found = super()._parse_dense_literal_type()
+        elements = math.prod(found.get_shape())
+        if elements > MAX_DENSE_ELEMENTS:
+            self.raise_error(
+                f"dense literal of {elements} elements: more than {MAX_DENSE_ELEMENTS} "
+                "(512 MiB of f32), Tidal's limit for one constant", span
+            )
         return found
 
     def parse_optional_operation(self) -> Operation | None:

@@ -137,3 +137,20 @@ def test_an_offset_past_32_bits_at_encoding(tmp_path: Path) -> None:
     code, lines = opt(tmp_path, text, "-p", "accel-insert-sync,accel-split-streams", "-t", "tbin-listing")
     assert_clean_error(code, lines)
     assert "accel.matmul" in lines[0] and "does not fit in 32 bits" in lines[0]
+
+
+def test_a_splat_of_two_billion_elements(tmp_path: Path) -> None:
+    """xDSL expands a splat dense literal into a Python list: tensor<2147483648xf32>
+    was a MemoryError traceback under a memory limit, tens of gigabytes without one
+    (bench/fuzz.py --ir, seed 1, input 1741). The type is refused while parsing."""
+    text = (
+        'accel.program "small" dram 65536 {\n'
+        "  accel.const at -8 dense<1.0> : tensor<2147483648xf32>\n"
+        "}\n"
+    )
+    code, lines = opt(tmp_path, text)
+    assert_clean_error(code, lines)
+    assert lines[0].endswith(
+        "input.mlir:2:34: dense literal of 2147483648 elements: more than 134217728 "
+        "(512 MiB of f32), Tidal's limit for one constant"
+    )
