@@ -47,7 +47,7 @@ class LocatingParser(Parser):
         """As xDSL, but an integer width past MLIR's limit (IntegerType::kMaxWidth) is
         a parse error (xDSL computes a width's value range as Python ints, so
         `i2147483647` costs gigabytes or a MemoryError), and so is a float type xDSL
-        cannot print (f80, f128: a verifier error printing the module would fail)."""
+        cannot print (f80, f128, tf32: a verifier error printing the module would fail)."""
         token = self._current_token
         if token.kind == MLIRTokenKind.BARE_IDENT and (
             m := self._builtin_integer_type_regex.match(token.text)
@@ -59,8 +59,8 @@ class LocatingParser(Parser):
         found = super()._parse_optional_integer_or_float_type()
         if isinstance(found, AnyFloat):
             try:
-                found.format  # noqa: B018 - xDSL cannot pack, so not print, f80 and f128
-            except NotImplementedError:
+                found.format  # noqa: B018 - xDSL cannot pack, so not print, f80, f128, tf32
+            except (NotImplementedError, AttributeError):
                 self.raise_error(f"float type {token.text} is not supported", token.span)
         return found
 
@@ -94,9 +94,10 @@ def parse_and_verify(ctx: Context, text: str, name: str, line_offset: int = 0) -
     try:
         try:
             module = parser.parse_module()
-        except (NotImplementedError, OverflowError, ValueError) as e:
-            # An attribute xDSL parses but cannot build (e.g. array<i128: 1>, whose
-            # element width has no struct format): an error where the parser stands.
+        except (NotImplementedError, OverflowError, ValueError, ZeroDivisionError) as e:
+            # An attribute xDSL parses but cannot build (array<i128: 1>, whose element
+            # width has no struct format; array<i0: 0>, a division by the width in
+            # bytes): an error where the parser stands.
             span = parser._current_token.span  # pyright: ignore[reportPrivateUsage]
             raise ParseError(span, f"cannot build this attribute: {e}") from None
     except ParseError as e:
