@@ -748,7 +748,7 @@ def _input_shape(ch: Chooser) -> Shape:
     if kind == "matrix":
         return (spatial(ch), feature(ch))
     if kind == "image":
-        n = 1 if chance(ch, 80) else 2
+        n = 2 if chance(ch, 20) else 1
         c = feature(ch)
         h, w = spatial(ch), spatial(ch)
         while n * c * h * w > MAX_ELEMS:
