@@ -163,6 +163,25 @@ def test_failed_run_keeps_previous_outputs_untouched(
     assert out.read_bytes() == b"previous"
 
 
+def test_a_deadlocking_program_is_one_line_and_writes_nothing(
+    mk: SimpleNamespace, tmp_path: Path
+) -> None:
+    """PE waits for a semaphore nobody signals: the run ends with the deadlock
+    report (engine, instruction, semaphore) as one line, no outputs, no stats."""
+    program = mk.build(
+        {Engine.PE: [make_record(Opcode.WAIT, Engine.PE, sem=5, value=1)]},
+        outputs=[mk.io("y", 0, (2, 3))],
+    )
+    path = tmp_path / "stuck.tbin"
+    path.write_bytes(isa.encode_container(program))
+    out, stats = tmp_path / "out.npz", tmp_path / "stats.json"
+    inputs = write_inputs(tmp_path)
+    result = tidal_sim(path, "--inputs", inputs, "--outputs", out, "--stats", stats)
+    line = assert_failed(result, out, stats)
+    assert line.startswith("tidal-sim: error: deadlock: ")
+    assert "pe at instruction 0 waits for semaphore 5 >= 1 (it is 0)" in line
+
+
 # --------------------------------------------------------------------------- loader
 
 
