@@ -344,3 +344,31 @@ func.func @softmax_middle(%x: tensor<2x3x4xf32>) -> tensor<2x3x4xf32> {
   %r = graph.softmax %x {axis = 1 : i64, tidal.origin = "sm1"} : (tensor<2x3x4xf32>) -> tensor<2x3x4xf32>
   func.return %r : tensor<2x3x4xf32>
 }
+
+// -----
+
+// Depthwise conv2d (group = channels = 3) with pads 1: a pad nest writes the padded
+// input, then one group per channel (d0 over 3), each a single-partition matmul per
+// filter tap (nine of them, the first zeroing PSUM) whose moving operand is the tap's
+// 4x4 window of the 6x6 padded plane.
+// CHECK-LABEL: func.func @conv_depthwise
+// CHECK-SAME:    (%[[X:.*]]: memref<1x3x4x4xf32>, %[[W:.*]]: memref<3x1x3x3xf32>) -> memref<1x3x4x4xf32> {
+// CHECK:         %[[P:.*]] = loop.alloc : memref<1x3x6x6xf32>
+// CHECK:         loop.nest "dw.pad" domain [] order [] {
+// CHECK:         loop.nest "dw" domain [3] order [0] {
+// CHECK-NEXT:      %[[WT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 1, 9>
+// CHECK-NEXT:      %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 1, 36>
+// CHECK-NEXT:      %[[ACC:.*]] = loop.alloc_tile : !loop.tile<psum, 1, 16>
+// CHECK-NEXT:      %[[OUT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 1, 16>
+// CHECK-NEXT:      loop.for d0 {
+// CHECK-NEXT:        loop.copy %[[W]] <dram 0 + 36 * i0, {{\[\[}}9, 1], [1, 9], [9, 1]]> -> %[[WT]]
+// CHECK-NEXT:        loop.copy %[[P]] <dram 0 + 144 * i0, {{\[\[}}36, 1], [1, 36]]> -> %[[XT]]
+// CHECK-NEXT:        loop.matmul %[[ACC]] <psum 0, 0, {{\[\[}}1, 1], [1, 16]]>, %[[WT]] <sbuf 0, 0, {{\[\[}}1, 1], [1, 1]]>, %[[XT]] <sbuf 0, 0, {{\[\[}}1, 1], [6, 4], [1, 4]]> {zero_at = -1 : i64}
+// CHECK-COUNT-7:     loop.matmul %[[ACC]] <psum 0, 0, {{\[\[}}1, 1], [1, 16]]>, %[[WT]] <sbuf 0, {{[0-9]+}}, {{\[\[}}1, 1], [1, 1]]>, %[[XT]] <sbuf 0, {{[0-9]+}}, {{\[\[}}1, 1], [6, 4], [1, 4]]> :
+// CHECK-NEXT:        loop.matmul %[[ACC]] <psum 0, 0, {{\[\[}}1, 1], [1, 16]]>, %[[WT]] <sbuf 0, 32, {{\[\[}}1, 1], [1, 1]]>, %[[XT]] <sbuf 0, 56, {{\[\[}}1, 1], [6, 4], [1, 4]]> :
+// CHECK-NEXT:        loop.act "identity" %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 1], [1, 16]]>, %[[ACC]]
+// CHECK-NEXT:        loop.copy %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 1], [1, 16]]> -> %{{.*}} <dram 0 + 64 * i0, {{\[\[}}16, 1], [1, 16]]>
+func.func @conv_depthwise(%x: tensor<1x3x4x4xf32>, %w: tensor<3x1x3x3xf32>) -> tensor<1x3x4x4xf32> {
+  %r = graph.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>, group = 3 : i64, tidal.origin = "dw"} : (tensor<1x3x4x4xf32>, tensor<3x1x3x3xf32>) -> tensor<1x3x4x4xf32>
+  func.return %r : tensor<1x3x4x4xf32>
+}
