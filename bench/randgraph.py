@@ -407,12 +407,11 @@ def _conv(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
     g.node("Conv", ins, (n, cout, oh, ow), **attrs)
 
 
-def _maxpool(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
-    n, c, h, w = x.shape
-    kh, kw = ch.integer(1, 3), ch.integer(1, 3)
-    if chance(ch, 40):
-        kw = kh
-    sh, sw = (ch.integer(1, 3), ch.integer(1, 3)) if chance(ch, 70) else (1, 1)
+def _pool_window(
+    ch: Chooser, h: int, w: int, kh: int, kw: int, sh: int, sw: int
+) -> tuple[int, int, dict[str, Any]]:
+    """A pooling window's padding (auto_pad, explicit pads or none) and strides
+    attributes, and the output height and width they give."""
     attrs: dict[str, Any] = {"kernel_shape": [kh, kw]}
     auto = weighted(ch, [("NOTSET", 8), ("SAME_UPPER", 1), ("SAME_LOWER", 1), ("VALID", 1)])
     oh, ow = -(-h // sh), -(-w // sw)
@@ -432,6 +431,16 @@ def _maxpool(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
             attrs["pads"] = pads
     if (sh, sw) != (1, 1) or chance(ch, 30):
         attrs["strides"] = [sh, sw]
+    return oh, ow, attrs
+
+
+def _maxpool(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+    n, c, h, w = x.shape
+    kh, kw = ch.integer(1, 3), ch.integer(1, 3)
+    if chance(ch, 40):
+        kw = kh
+    sh, sw = (ch.integer(1, 3), ch.integer(1, 3)) if chance(ch, 70) else (1, 1)
+    oh, ow, attrs = _pool_window(ch, h, w, kh, kw, sh, sw)
     g.node("MaxPool", [x.name], (n, c, oh, ow), **attrs)
 
 
@@ -548,25 +557,7 @@ def _avgpool(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
     n, c, h, w = x.shape
     kh, kw = ch.integer(1, 3), ch.integer(1, 3)
     sh, sw = (ch.integer(1, 3), ch.integer(1, 3)) if chance(ch, 60) else (1, 1)
-    attrs: dict[str, Any] = {"kernel_shape": [kh, kw]}
-    oh, ow = -(-h // sh), -(-w // sw)
-    same_ok = (oh - 1) * sh + kh >= h and (ow - 1) * sw + kw >= w
-    auto = weighted(ch, [("NOTSET", 8), ("SAME_UPPER", 1), ("SAME_LOWER", 1), ("VALID", 1)])
-    if auto in ("SAME_UPPER", "SAME_LOWER") and same_ok:
-        attrs["auto_pad"] = auto
-    elif auto == "VALID" and h >= kh and w >= kw:
-        oh, ow = conv_out(h, kh, sh, 1, 0, 0), conv_out(w, kw, sw, 1, 0, 0)
-        attrs["auto_pad"] = auto
-    else:
-        pads = [ch.integer(0, k - 1) if chance(ch, 50) else 0 for k in (kh, kw, kh, kw)]
-        pads[2] = max(pads[2], kh - h - pads[0])
-        pads[3] = max(pads[3], kw - w - pads[1])
-        oh = conv_out(h, kh, sh, 1, pads[0], pads[2])
-        ow = conv_out(w, kw, sw, 1, pads[1], pads[3])
-        if any(pads) or chance(ch, 30):
-            attrs["pads"] = pads
-    if (sh, sw) != (1, 1) or chance(ch, 30):
-        attrs["strides"] = [sh, sw]
+    oh, ow, attrs = _pool_window(ch, h, w, kh, kw, sh, sw)
     if chance(ch, 50):
         attrs["count_include_pad"] = ch.integer(0, 1)
     g.node("AveragePool", [x.name], (n, c, oh, ow), **attrs)
