@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -176,7 +177,7 @@ class Access:
 
     @property
     def num_elements(self) -> int:
-        return int(np.prod(self.shape))
+        return math.prod(self.shape)
 
     def words(self) -> list[int]:
         dims = list(self.dims) + [(0, 1)] * (ACCESS_DIMS - len(self.dims))

@@ -7,12 +7,23 @@ range, every access lies inside its memory, operand sizes agree, and the IO tabl
 constants fit the program's DRAM. A failure raises `LoadError` naming the stream, the
 instruction index and what is out of range (the earliest bad instruction of the
 stream is reported).
+
+The loader also bounds the work of the run before any of it is done: an access
+touches at most as many elements as its memory holds (on chip: at most the chip's
+partitions, each at most `*_partition_bytes / 4` elements; in DRAM at most
+`dram_bytes / 4`), however its strides repeat them, and the outputs together hold at
+most the program's DRAM. Every view, copy and reduction of the machine is then no
+bigger than a memory it has already allocated. Sizes are computed in exact integer
+arithmetic: products of int32 counts are clipped at `_CLIP` step by step (exact below
+it, and `_CLIP` is above every limit), IO shapes with Python integers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import math
 
 import numpy as np
 
@@ -24,6 +35,29 @@ from tidal.sim.isa import Engine, Opcode, Space
 _VALID_OPCODES = np.array([int(op) for op in Opcode])
 _ANYWHERE = {Opcode.NOP, Opcode.HALT, Opcode.WAIT, Opcode.SIGNAL}
 _POOL_OPS = {Opcode.TENSOR_TENSOR, Opcode.REDUCE, Opcode.MEMSET}
+# Products and sums of record fields are clipped here: above the size in elements or
+# bytes of any memory the loader accepts (a program's DRAM is at most the chip's, and
+# `_dram_bytes` refuses more), and small enough that a clipped value times an int32
+# field stays below 2^63.
+_CLIP = 1 << 32
+# Rank limit of an IO tensor (NumPy's own limit is 64 in 2.x, 32 before).
+_MAX_IO_RANK = 32
+
+
+def _clipped_prod(columns: np.ndarray) -> np.ndarray:
+    """Row products of an (n, k) int64 array of int32 values, negatives counted as 0,
+    clipped at _CLIP after every step: exact wherever the true product is below
+    _CLIP, and _CLIP wherever it is not."""
+    out = np.ones(len(columns), np.int64)
+    for col in np.maximum(columns, 0).T:
+        out = np.minimum(out * col, _CLIP)
+    return out
+
+
+def _exact_prod(values: object) -> int:
+    """The product of int32 values as a Python int (for messages: a handful of
+    factors, never a long list)."""
+    return math.prod(int(v) for v in values)  # type: ignore[union-attr]
 
 
 def _allowed_opcodes(engine: int) -> set[Opcode]:
@@ -64,6 +98,7 @@ def _dram_bytes(program: isa.Program, chip: ChipConfig) -> int:
             f"program needs {size} bytes of DRAM, "
             f"chip '{chip.name}' has {chip.dram_bytes}"
         )
+    assert size < _CLIP  # every preset's DRAM is at most 4 GiB; see _CLIP
     return size
 
 
@@ -109,8 +144,13 @@ class _Acc:
 
     @property
     def elements(self) -> np.ndarray:
-        """Element count of each access (float64: int32 count products overflow)."""
-        return np.prod(self.counts.astype(np.float64), axis=1)
+        """Element count of each access, clipped at _CLIP (see `_clipped_prod`)."""
+        return _clipped_prod(self.counts)
+
+    @property
+    def free_elements(self) -> np.ndarray:
+        """Elements per partition (the product of dims 1..), clipped at _CLIP."""
+        return _clipped_prod(self.counts[:, 1:])
 
     def shape(self, k: int) -> tuple[int, ...]:
         """Access k's shape, without trailing unused (stride 0, count 1) dims."""
@@ -239,10 +279,12 @@ def _access(
         where,
         lambda k: f"{name}: byte offset {off[k]} is not a non-negative multiple of 4",
     )
-    # Extents in float64: stride * (count - 1) summed over dims may overflow int64.
-    reach = strides.astype(np.float64) * (counts - 1)
-    free_end = off + 4.0 * reach[:, 1:].sum(axis=1) + 4
-    dram_end = off + 4.0 * reach.sum(axis=1) + 4
+    # Extents in elements per dim, each clipped at _CLIP (stride * (count - 1) is
+    # below 2^62; five of them summed might not be below 2^63): exact wherever the
+    # access could be in bounds. Negative strides and counts were reported above.
+    reach = np.minimum(np.maximum(strides, 0) * np.maximum(counts - 1, 0), _CLIP)
+    free_end = off + 4 * reach[:, 1:].sum(axis=1) + 4
+    dram_end = off + 4 * reach.sum(axis=1) + 4
     _check_on_chip(
         found,
         acc,
@@ -271,11 +313,39 @@ def _access(
         dram & (dram_end > dram_bytes),
         where,
         lambda k: (
-            f"{name}: DRAM bytes [{off[k]}, {int(dram_end[k])}) outside the "
+            f"{name}: DRAM bytes [{off[k]}, {_dram_end(acc, k)}) outside the "
             f"program's {dram_bytes}-byte DRAM"
         ),
     )
+    # However its strides repeat elements, an access touches at most as many as its
+    # memory holds: this bounds the machine's views, copies and loops.
+    dram_elements = dram_bytes // 4
+    found.add(
+        dram & (acc.elements > dram_elements),
+        where,
+        lambda k: (
+            f"{name}: {_exact_prod(counts[k])} DRAM elements {acc.shape(k)}, more "
+            f"than the {dram_elements} of the program's {dram_bytes}-byte DRAM"
+        ),
+    )
     return acc
+
+
+def _dram_end(acc: _Acc, k: int) -> int:
+    """End byte of DRAM access k, exactly (for a message)."""
+    reach = sum(
+        int(s) * (int(c) - 1) for s, c in zip(acc.strides[k], acc.counts[k], strict=True)
+    )
+    return int(acc.offset[k]) + 4 * reach + 4
+
+
+def _free_end(acc: _Acc, k: int) -> int:
+    """End byte (within a partition) of on-chip access k, exactly (for a message)."""
+    reach = sum(
+        int(s) * (int(c) - 1)
+        for s, c in zip(acc.strides[k, 1:], acc.counts[k, 1:], strict=True)
+    )
+    return int(acc.offset[k]) + 4 * reach + 4
 
 
 def _check_on_chip(
@@ -308,8 +378,18 @@ def _check_on_chip(
         mine & (free_end > partition_bytes),
         where,
         lambda k: (
-            f"{name}: {space.name} bytes [{acc.offset[k]}, {int(free_end[k])}) "
+            f"{name}: {space.name} bytes [{acc.offset[k]}, {_free_end(acc, k)}) "
             f"outside the {partition_bytes}-byte partition"
+        ),
+    )
+    per_partition = partition_bytes // 4
+    found.add(
+        mine & (acc.free_elements > per_partition),
+        where,
+        lambda k: (
+            f"{name}: {_exact_prod(acc.counts[k, 1:])} elements per partition "
+            f"{acc.shape(k)}, more than the {per_partition} of a "
+            f"{partition_bytes}-byte {space.name} partition"
         ),
     )
 
@@ -328,13 +408,14 @@ def _require_space(
 
 
 def _same_elements(found: _Problems, a: _Acc, b: _Acc, where: np.ndarray) -> None:
-    na, nb = a.elements, b.elements
+    # Clipped counts compare exactly: an access of _CLIP or more elements is over
+    # its memory's bound, which `_access` reported first.
     found.add(
-        na != nb,
+        a.elements != b.elements,
         where,
         lambda k: (
-            f"{a.name} has {int(na[k])} elements {a.shape(k)}, "
-            f"{b.name} has {int(nb[k])} {b.shape(k)}"
+            f"{a.name} has {_exact_prod(a.counts[k])} elements {a.shape(k)}, "
+            f"{b.name} has {_exact_prod(b.counts[k])} {b.shape(k)}"
         ),
     )
 
@@ -412,8 +493,9 @@ def _check_matmul(
     _require_space(found, st, where, (Space.SBUF,))
     _require_space(found, mv, where, (Space.SBUF,))
     k_rows = st.pcount
-    m_cols = st.elements / np.maximum(k_rows, 1)
-    n_free = mv.elements / np.maximum(k_rows, 1)
+    # Exact: an SBUF access has pcount * (elements per partition) elements.
+    m_cols = st.free_elements
+    n_free = mv.free_elements
     found.add(
         k_rows > chip.pe_rows,
         where,
@@ -441,8 +523,10 @@ def _check_matmul(
             f"moving free size N={int(n_free[k])} exceeds {chip.matmul_moving_max}"
         ),
     )
+    # m, n < 2^31 wherever the checks above pass; the product cannot overflow.
+    mn = np.minimum(m_cols, 1 << 31) * np.minimum(n_free, 1 << 31)
     found.add(
-        (dst.pcount != m_cols) | (dst.elements != m_cols * n_free),
+        (dst.pcount != m_cols) | (dst.elements != mn),
         where,
         lambda k: (
             f"dst {dst.shape(k)} is not M={int(m_cols[k])} partitions "
@@ -552,13 +636,13 @@ def _check_reduce(
     )
     dims = np.arange(isa.ACCESS_DIMS)
     reduced = dims[None, :] >= (rank - nreduce)[:, None]
-    kept = np.prod(np.where(reduced, 1.0, src.counts.astype(np.float64)), axis=1)
+    kept = _clipped_prod(np.where(reduced, 1, src.counts))
     found.add(
         dst.elements != kept,
         where,
         lambda k: (
-            f"dst has {int(dst.elements[k])} elements, reducing src {src.shape(k)} "
-            f"over {nreduce[k]} dims leaves {int(kept[k])}"
+            f"dst has {_exact_prod(dst.counts[k])} elements, reducing src "
+            f"{src.shape(k)} over {nreduce[k]} dims leaves {int(kept[k])}"
         ),
     )
 
@@ -593,10 +677,14 @@ _OPERAND_CHECKS: dict[
 
 
 def _check_io(program: isa.Program, dram_bytes: int) -> None:
+    """Every IO entry inside the program's DRAM, and the outputs together no bigger
+    than it: they are copied out of DRAM after the run (and written to a file), so
+    outputs that alias the same bytes must not multiply it."""
     names: set[tuple[str, str]] = set()
     for kind, table in (("input", program.inputs), ("output", program.outputs)):
+        total = 0
         for i, entry in enumerate(table):
-            name, addr, nbytes = _io_entry(kind, i, entry)
+            name, addr, nbytes = _io_entry(kind, i, entry, dram_bytes)
             if (kind, name) in names:
                 raise LoadError(f"{kind} '{name}' appears twice in the IO table")
             names.add((kind, name))
@@ -605,10 +693,19 @@ def _check_io(program: isa.Program, dram_bytes: int) -> None:
                     f"{kind} '{name}' occupies DRAM bytes [{addr}, {addr + nbytes}), "
                     f"outside the program's {dram_bytes}-byte DRAM or not 4-aligned"
                 )
+            total += nbytes
+            if kind == "output" and total > dram_bytes:
+                raise LoadError(
+                    f"outputs take {total} bytes up to output '{name}' (entry {i}), "
+                    f"more than the program's {dram_bytes}-byte DRAM"
+                )
 
 
-def _io_entry(kind: str, i: int, entry: object) -> tuple[str, int, int]:
-    """(name, address, size in bytes) of one IO table entry, checked for form."""
+def _io_entry(
+    kind: str, i: int, entry: object, dram_bytes: int
+) -> tuple[str, int, int]:
+    """(name, address, size in bytes) of one IO table entry, checked for form and
+    for a size that `dram_bytes` can hold."""
     if not isinstance(entry, dict):
         raise LoadError(f"{kind} table entry {i} is not an object")
     name, addr, shape, dtype = (
@@ -619,14 +716,28 @@ def _io_entry(kind: str, i: int, entry: object) -> tuple[str, int, int]:
     if not isinstance(addr, int):
         raise LoadError(f"{kind} '{name}' has no integer 'addr'")
     if not isinstance(shape, list) or not all(
-        isinstance(d, int) and d >= 0 for d in shape
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
     ):
-        raise LoadError(f"{kind} '{name}' has a bad 'shape' {shape!r}")
+        raise LoadError(f"{kind} '{name}' has a bad 'shape' {shape!r}"[:200])
+    if len(shape) > _MAX_IO_RANK:
+        raise LoadError(
+            f"{kind} '{name}' has {len(shape)} dims, at most {_MAX_IO_RANK} are supported"
+        )
     if dtype != "float32":
         raise LoadError(
             f"{kind} '{name}' has dtype {dtype!r}; only 'float32' is supported"
         )
-    return name, addr, 4 * int(np.prod(shape, dtype=np.int64))
+    # Python integers, clipped step by step (a long shape of huge dims would make a
+    # huge integer): exact up to the DRAM's size, and zero-sized stays zero.
+    elements, limit = 1, dram_bytes // 4 + 1
+    for d in shape:
+        elements = min(elements * d, limit)
+    if elements == limit:
+        raise LoadError(
+            f"{kind} '{name}' has shape {shape} of {math.prod(shape)} elements, more "
+            f"than the {dram_bytes // 4} of the program's {dram_bytes}-byte DRAM"[:300]
+        )
+    return name, addr, 4 * elements
 
 
 def _check_consts(program: isa.Program, dram_bytes: int) -> None:

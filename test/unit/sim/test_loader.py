@@ -173,3 +173,153 @@ def test_missing_dram_size(mk: SimpleNamespace) -> None:
     program = mk.build({DMA0: [make_record(Opcode.NOP, DMA0)]})
     program.meta = {}
     assert "'dram_bytes'" in load_error(program)
+
+
+# --------------------------------------------------------------------------- bounds
+# Tiny binaries that asked for hours of work or gigabytes of memory: the loader bounds
+# every access by its memory's size in elements (however its strides repeat them) and
+# the outputs together by the program's DRAM, in exact integer arithmetic.
+
+BIG = 1 << 20  # two dims of it: 2^40 elements
+
+
+def test_stride_0_memset_of_2_40_elements_is_refused(mk: SimpleNamespace) -> None:
+    """A 4-byte footprint written 2^40 times (the loop ran for hours)."""
+    bomb = make_record(
+        Opcode.MEMSET, Engine.POOL, dst=mk.sbuf(0, 1, 0, (0, BIG), (0, BIG)), value=1.0
+    )
+    program = mk.build({Engine.POOL: [bomb]})
+    assert len(isa.encode_container(program)) < 1024
+    assert load_error(program) == (
+        "stream pool, instruction 0 (MEMSET): dst: 1099511627776 elements per "
+        "partition (1, 1048576, 1048576), more than the 16384 of a 65536-byte SBUF "
+        "partition"
+    )
+
+
+def test_on_chip_element_bound_is_exact(mk: SimpleNamespace) -> None:
+    """Exactly a partition's worth of elements through stride 0 runs; one more is
+    refused. (Counts whose product wraps int64 to a small number are refused too.)"""
+    per_partition = SMALL.sbuf_partition_bytes // 4
+
+    def memset(*free: tuple[int, int]) -> isa.Program:
+        dst = mk.sbuf(0, 2, 0, *free)
+        return mk.build({Engine.POOL: [make_record(Opcode.MEMSET, Engine.POOL, dst=dst, value=2.0)]})
+
+    run_program(memset((0, per_partition)), {})
+    run_program(memset((0, 128), (1, per_partition // 128)), {})
+    assert "16385 elements per partition" in load_error(memset((0, per_partition + 1)))
+    # 2^16 * 2^16 * 2^16 * 2^16 = 2^64: 0 in int64 arithmetic.
+    wraps = memset((0, 1 << 16), (0, 1 << 16), (0, 1 << 16), (0, 1 << 16))
+    assert "18446744073709551616 elements per partition" in load_error(wraps)
+
+
+def test_stride_0_dma_of_2_40_elements_is_refused(mk: SimpleNamespace) -> None:
+    """Both sides broadcast one element 2^40 times (the copy needed 4 TiB)."""
+    bomb = make_record(
+        Opcode.DMA,
+        DMA0,
+        src=mk.dram(0, (0, BIG), (0, BIG)),
+        dst=mk.sbuf(0, 1, 0, (0, BIG), (0, BIG)),
+    )
+    program = mk.build({DMA0: [bomb]})
+    assert len(isa.encode_container(program)) < 1024
+    assert load_error(program) == (
+        "stream dma0, instruction 0 (DMA): src: 1099511627776 DRAM elements "
+        "(1048576, 1048576), more than the 16384 of the program's 65536-byte DRAM"
+    )
+
+
+def test_reshaping_dram_to_dram_copy_of_8_gb_is_refused(mk: SimpleNamespace) -> None:
+    """2^31 elements: a 256 KiB row read 2^15 times through stride 0 and reshaped
+    (NumPy copied all 8 GB before writing)."""
+    bomb = make_record(
+        Opcode.DMA,
+        DMA0,
+        src=mk.dram(0, (0, 1 << 15), (1, 1 << 16)),
+        dst=mk.dram(0, (0, 1 << 16), (1, 1 << 15)),
+    )
+    program = mk.build({DMA0: [bomb]}, dram_bytes=SMALL.dram_bytes)
+    assert load_error(program) == (
+        "stream dma0, instruction 0 (DMA): src: 2147483648 DRAM elements "
+        "(32768, 65536), more than the 268435456 of the program's 1073741824-byte DRAM"
+    )
+
+
+def test_dram_element_bound_is_exact(mk: SimpleNamespace) -> None:
+    """A DRAM-to-DRAM copy of all of DRAM runs and is right; a stride-0 copy of one
+    element more than DRAM holds is refused."""
+    n = 1 << 10
+    x = np.arange(n, dtype=np.float32)
+
+    def copy(count: int, stride: int) -> isa.Program:
+        rec = make_record(
+            Opcode.DMA, DMA0, src=mk.dram(0, (stride, count)), dst=mk.dram(0, (stride, count))
+        )
+        return mk.build(
+            {DMA0: [rec]}, inputs=[mk.io("x", 0, (n,))], outputs=[mk.io("y", 0, (n,))],
+            dram_bytes=4 * n,
+        )
+
+    outputs, _ = run_program(copy(n, 1), {"x": x})
+    np.testing.assert_array_equal(outputs["y"], x)
+    run_program(copy(n, 0), {"x": x})
+    assert f"src: {n + 1} DRAM elements" in load_error(copy(n + 1, 0))
+
+
+def test_outputs_aliasing_all_of_dram_are_refused(mk: SimpleNamespace) -> None:
+    """Each output is the whole 1 GiB DRAM: reading them out took 1 GiB per output
+    (and a file of as many)."""
+    whole = (SMALL.dram_bytes // 4,)
+    outputs = [mk.io(f"y{i}", 0, whole) for i in range(16)]
+    program = mk.build(
+        {DMA0: [make_record(Opcode.NOP, DMA0)]}, outputs=outputs, dram_bytes=SMALL.dram_bytes
+    )
+    assert len(isa.encode_container(program)) < 2048
+    assert load_error(program) == (
+        "outputs take 2147483648 bytes up to output 'y1' (entry 1), more than the "
+        "program's 1073741824-byte DRAM"
+    )
+
+
+def test_outputs_that_together_fill_dram_load(mk: SimpleNamespace) -> None:
+    program = mk.build(
+        {DMA0: [make_record(Opcode.NOP, DMA0)]},
+        outputs=[mk.io("a", 0, (8, 4)), mk.io("b", 0, (8, 4))],
+        dram_bytes=256,
+    )
+    outputs, _ = run_program(program, {})
+    assert set(outputs) == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    ("shape", "count"),
+    [
+        ([1 << 30, 1 << 30, 16], "18446744073709551616"),  # 2^64: 0 in int64
+        ([2**31 - 1] * 3, str((2**31 - 1) ** 3)),
+        ([1 << 30, 0, 1 << 30], None),  # zero elements: fits
+    ],
+)
+def test_io_shape_whose_size_overflows_int64(
+    mk: SimpleNamespace, shape: list[int], count: str | None
+) -> None:
+    """The shape passed the loader (np.prod wrapped) and the run crashed after."""
+    program = mk.build(
+        {DMA0: [make_record(Opcode.NOP, DMA0)]},
+        outputs=[{"name": "y", "addr": 0, "shape": shape, "dtype": "float32"}],
+    )
+    if count is None:
+        outputs, _ = run_program(program, {})
+        assert outputs["y"].shape == tuple(shape)
+        return
+    assert load_error(program) == (
+        f"output 'y' has shape {shape} of {count} elements, more than the 16384 of "
+        "the program's 65536-byte DRAM"
+    )
+
+
+def test_io_rank_is_bounded(mk: SimpleNamespace) -> None:
+    program = mk.build(
+        {DMA0: [make_record(Opcode.NOP, DMA0)]}, outputs=[mk.io("y", 0, (1,) * 40)]
+    )
+    assert load_error(program) == "output 'y' has 40 dims, at most 32 are supported"
