@@ -18,7 +18,8 @@ versioned events, so stale finish events are simply dropped.
 
 With `check_races`, every SBUF/PSUM access of an instruction is compared, when it
 issues, with those of the instructions in flight on the other engines: an overlap
-where either side writes raises `RaceError`.
+where either side writes raises `RaceError`. Bounding boxes first; where they meet,
+the exact byte sets as merged interval lists (never one entry per element).
 
 Instructions are decoded straight from their int32 words (see `tidal.sim.isa`); the
 loader (`tidal.sim.loader`) has already checked every field, so nothing here
@@ -255,27 +256,61 @@ def _footprint(w: Row) -> list[_Touch]:
     return out
 
 
-def _elements(w: Row, t: _Touch) -> np.ndarray:
-    """The byte offsets (within a partition) of the elements touch t reaches."""
+def _merge(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The union of intervals [starts[i], ends[i]) as sorted, disjoint, non-touching
+    intervals."""
+    order = np.argsort(starts, kind="stable")
+    starts, ends = starts[order], ends[order]
+    reach = np.maximum.accumulate(ends)
+    # A new interval begins where a start lies past everything before it.
+    first = np.ones(len(starts), bool)
+    first[1:] = starts[1:] > reach[:-1]
+    heads = np.flatnonzero(first)
+    tails = np.append(heads[1:], len(starts)) - 1
+    return starts[heads], reach[tails]
+
+
+def _intervals(w: Row, t: _Touch) -> tuple[np.ndarray, np.ndarray]:
+    """The bytes (within a partition) that touch t reaches, exactly, as sorted
+    disjoint intervals (starts, ends).
+
+    Dims are added innermost stride first: a dim whose stride lies within the extent
+    built so far extends one interval (the common, dense case: a handful of
+    intervals); otherwise the intervals are repeated at each of its steps and merged.
+    The intervals are never more than the access's elements per partition, which the
+    loader bounds by the partition's size."""
     i = t[7]
     if i < 0:
-        return np.array([t[3]], np.int64)
-    offsets = np.array([w[i + 2]], np.int64)
-    for d in range(1, _DIMS):
-        stride, count = w[i + 3 + 2 * d], w[i + 4 + 2 * d]
-        if count > 1:
-            offsets = (offsets[:, None] + 4 * stride * np.arange(count)).ravel()
-    return offsets
+        return np.array([t[3]], np.int64), np.array([t[4]], np.int64)
+    dims = sorted(
+        (4 * w[i + 3 + 2 * d], w[i + 4 + 2 * d])
+        for d in range(1, _DIMS)
+        if w[i + 4 + 2 * d] > 1 and w[i + 3 + 2 * d] > 0
+    )
+    starts, ends = np.zeros(1, np.int64), np.full(1, 4, np.int64)
+    for step, count in dims:
+        if len(starts) == 1 and step <= ends[0]:
+            ends = ends + step * (count - 1)
+            continue
+        shifts = step * np.arange(count, dtype=np.int64)
+        starts, ends = _merge(
+            (starts[None, :] + shifts[:, None]).ravel(),
+            (ends[None, :] + shifts[:, None]).ravel(),
+        )
+    offset = w[i + 2]
+    return starts + offset, ends + offset
 
 
 def _really_overlap(wa: Row, a: _Touch, wb: Row, b: _Touch) -> bool:
-    """Whether two touches whose bounding boxes overlap share an element (strided
-    accesses may interleave without touching the same bytes)."""
-    lo, hi = max(a[3], b[3]), min(a[4], b[4])
-    ea, eb = _elements(wa, a), _elements(wb, b)
-    ea = ea[(ea >= lo) & (ea < hi)]
-    eb = eb[(eb >= lo) & (eb < hi)]
-    return bool(np.intersect1d(ea, eb).size)
+    """Whether two touches whose bounding boxes overlap share a byte (strided
+    accesses may interleave without touching the same bytes): a merge of their
+    sorted interval lists, never a list of their elements."""
+    sa, ea = _intervals(wa, a)
+    sb, eb = _intervals(wb, b)
+    # For each interval of a, the first interval of b that ends after it starts.
+    j = np.searchsorted(eb, sa, side="right")
+    inside = j < len(sb)
+    return bool(np.any(sb[j[inside]] < ea[inside]))
 
 
 def _whole_cycles(t: float) -> int:
@@ -329,6 +364,7 @@ class Machine:
         self.fetch_trace: list[dict[str, Any]] | None = [] if trace else None
         self.stall_trace: list[dict[str, Any]] | None = [] if trace else None
         self.check_races = check_races
+        self.race_accesses = 0  # (race checking) on-chip accesses checked
         self._in_flight: list[_Engine] = []  # (race checking) engines mid-instruction
         self._heap: list[tuple[float, int, int, Any, int]] = []
         self._seq = 0
@@ -558,6 +594,7 @@ class Machine:
         mine = _footprint(row)
         if not mine:
             return
+        self.race_accesses += len(mine)
         for other in self._in_flight:
             theirs = other.footprint
             assert theirs is not None
@@ -879,6 +916,8 @@ class Machine:
             },
             "chip": chip.name,
         }
+        if self.check_races:
+            stats["race_check"] = {"accesses": self.race_accesses}
         if self.trace is not None:
             stats["trace"] = self.trace
             stats["fetch_trace"] = self.fetch_trace
@@ -932,7 +971,8 @@ def run_program(
     count, bytes); stats["stall_trace"] every stall (engine, index of the
     instruction held back, kind "fetch" or "semaphore", start, end, semaphore).
     With `check_races`, overlapping SBUF/PSUM accesses in flight on two engines at
-    once, one of them a write, raise `RaceError`."""
+    once, one of them a write, raise `RaceError`, and stats["race_check"] counts the
+    on-chip accesses checked (`{"accesses": n}`)."""
     if chip is None:
         try:
             chip = get_chip(program.chip)

@@ -12,8 +12,18 @@ import numpy as np
 import onnx
 import pytest
 
-from tidal.sim.isa import Engine, Opcode, decode_container, make_record
-from tidal.sim.machine import RaceError, SimError, run_program
+from tidal.sim import isa
+from tidal.sim.config import SMALL
+from tidal.sim.isa import Access, Engine, Opcode, Space, decode_container, make_record
+from tidal.sim.machine import (
+    LoadError,
+    RaceError,
+    SimError,
+    _footprint,
+    _intervals,
+    _really_overlap,
+    run_program,
+)
 from tidal.tools.tidal_compile import compile_to_bytes
 
 DMA0 = Engine.DMA0
@@ -147,6 +157,136 @@ def test_the_same_engine_never_races_with_itself(mk: SimpleNamespace) -> None:
         }
     )
     run_program(program, {}, check_races=True)
+
+
+def test_clean_run_counts_the_accesses_checked(mk: SimpleNamespace) -> None:
+    """MEMSET (1 access), ACT (src, dst), TENSOR_TENSOR (a, b, dst): 6 checked."""
+    tile = mk.sbuf(0, 4, 0, (1, 64))
+    program = mk.build(
+        {
+            Engine.POOL: [
+                make_record(Opcode.MEMSET, Engine.POOL, dst=tile, value=1.0),
+                make_record(
+                    Opcode.TENSOR_TENSOR, Engine.POOL, dst=tile, a=tile, b=tile, op=0
+                ),
+            ],
+            Engine.ACT: [
+                make_record(
+                    Opcode.ACT,
+                    Engine.ACT,
+                    src=mk.sbuf(8, 4, 0, (1, 64)),
+                    dst=mk.sbuf(8, 4, 512, (1, 64)),
+                    scale_imm=1.0,
+                )
+            ],
+        }
+    )
+    _, stats = run_program(program, {}, check_races=True)
+    assert stats["race_check"] == {"accesses": 6}
+    _, stats = run_program(program, {})
+    assert "race_check" not in stats
+
+
+# --------------------------------------------------------------------------- intervals
+
+
+def _row(acc: Access) -> list[int]:
+    return make_record(Opcode.MEMSET, Engine.POOL, dst=acc, value=0.0).tolist()
+
+
+def _bytes_of(acc: Access) -> np.ndarray:
+    """Every byte offset (within a partition) the access reaches, by brute force."""
+    starts = np.array([acc.offset], np.int64)
+    for stride, count in acc.dims[1:]:
+        starts = (starts[:, None] + 4 * stride * np.arange(count)).ravel()
+    return np.unique((starts[:, None] + np.arange(4)).ravel())
+
+
+def test_intervals_are_the_exact_byte_sets() -> None:
+    """Random strided accesses (strides 0..12, counts 1..6, four free dims): the
+    interval lists cover exactly the bytes brute force finds, and two accesses
+    overlap by intervals exactly when their byte sets intersect."""
+    rng = np.random.default_rng(7)
+
+    def draw() -> Access:
+        dims = tuple(
+            (int(rng.integers(0, 13)), int(rng.integers(1, 7))) for _ in range(4)
+        )
+        return Access(Space.SBUF, 0, 4 * int(rng.integers(0, 400)), ((1, 1), *dims))
+
+    overlapping = 0
+    for _ in range(400):
+        a, b = draw(), draw()
+        wa, wb = _row(a), _row(b)
+        [ta], [tb] = _footprint(wa), _footprint(wb)
+        starts, ends = _intervals(wa, ta)
+        assert np.all(starts[1:] > ends[:-1])  # sorted, disjoint, not touching
+        covered = np.unique(np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)]))
+        np.testing.assert_array_equal(covered, _bytes_of(a))
+        expected = bool(np.intersect1d(_bytes_of(a), _bytes_of(b)).size)
+        assert _really_overlap(wa, ta, wb, tb) == expected
+        overlapping += expected
+    assert 50 < overlapping < 350  # both outcomes are exercised
+
+
+def test_a_partition_repeated_through_stride_0_is_one_interval() -> None:
+    """The worst the loader admits (a partition's worth of elements per access)
+    stays a handful of intervals when dense or broadcast; only a genuinely sparse
+    access has one interval per element."""
+    per_partition = SMALL.sbuf_partition_bytes // 4
+    dense = Access(Space.SBUF, 0, 0, ((1, 32), (1, 128), (128, per_partition // 128)))
+    broadcast = Access(Space.SBUF, 0, 0, ((1, 32), (0, 1 << 7), (1, 8), (0, 16)))
+    sparse = Access(Space.SBUF, 0, 4, ((1, 32), (2, per_partition // 2)))
+    for acc, n in ((dense, 1), (broadcast, 1), (sparse, per_partition // 2)):
+        w = _row(acc)
+        [t] = _footprint(w)
+        starts, _ = _intervals(w, t)
+        assert len(starts) == n
+
+
+def test_crafted_1kb_racy_program_is_refused_or_checked_by_intervals(
+    mk: SimpleNamespace,
+) -> None:
+    """The 1 KB binary that made --check-races allocate 32 GiB (2^32 elements
+    through stride 0, one element per entry) is refused by the loader; the largest
+    accesses it admits race-check by intervals: a partition's worth of elements
+    writing 128 words over and over (stride 0 outside) against a write of four of
+    them is a race; a stride-2 write of the even words of the whole partition
+    against the odd words is not."""
+    per_partition = SMALL.sbuf_partition_bytes // 4
+    bomb = make_record(
+        Opcode.MEMSET,
+        Engine.POOL,
+        dst=mk.sbuf(0, 32, 0, (0, 1 << 16), (0, 1 << 16)),
+        value=1.0,
+    )
+    store = make_record(
+        Opcode.DMA, DMA0, src=mk.sbuf(0, 32, 0, (1, 16)), dst=mk.dram(0, (16, 32), (1, 16))
+    )
+    program = mk.build({Engine.POOL: [bomb], DMA0: [store]})
+    assert len(isa.encode_container(program)) < 1024
+    with pytest.raises(LoadError, match="4294967296 elements per partition"):
+        run_program(program, {}, check_races=True)
+
+    def pair(pool_dst: Access, act_dst: Access) -> isa.Program:
+        """POOL writes pool_dst while ACT writes act_dst (from PSUM)."""
+        src = mk.psum(0, 1, 0, (1, act_dst.num_elements))
+        return mk.build(
+            {
+                Engine.POOL: [make_record(Opcode.MEMSET, Engine.POOL, dst=pool_dst, value=1.0)],
+                Engine.ACT: [
+                    make_record(Opcode.ACT, Engine.ACT, src=src, dst=act_dst, scale_imm=1.0)
+                ],
+            }
+        )
+
+    repeated = mk.sbuf(0, 32, 0, (0, per_partition // 128), (1, 128))
+    with pytest.raises(RaceError):
+        run_program(pair(repeated, mk.sbuf(0, 1, 256, (1, 4))), {}, check_races=True)
+    evens = mk.sbuf(0, 32, 0, (2, per_partition // 2))
+    run_program(pair(evens, mk.sbuf(0, 1, 4, (2, 2))), {}, check_races=True)
+    with pytest.raises(RaceError):
+        run_program(pair(evens, mk.sbuf(0, 1, 8, (2, 2))), {}, check_races=True)
 
 
 # --------------------------------------------------------------------------- compiled
