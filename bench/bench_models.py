@@ -74,7 +74,7 @@ def bench(name: str, chip: str, repeat: int) -> dict[str, object]:
         "binary MB": f"{len(data) / 1e6:.1f}",
         "instructions": instructions,
         "cycles": stats["cycles"],
-        "PE util": f"{100 * stats['pe_utilization']:.2f}%",
+        "PE MAC util": f"{100 * stats['pe_mac_utilization']:.2f}%",
         "sim ms": f"{1e3 * sim_s:.1f}",
         "instr/s": f"{instructions / sim_s:,.0f}",
         "onnxruntime ms": f"{1e3 * ort_s:.3f}",

@@ -83,7 +83,7 @@ def bench(models: ModuleType, name: str, chip: str, repeat: int, **run: bool) ->
         "compile s": f"{compile_s:.2f}",
         "instructions": f"{instructions:,}",
         "cycles": f"{stats['cycles']:,}",
-        "PE util": f"{100 * stats['pe_utilization']:.1f}%",
+        "PE MAC util": f"{100 * stats['pe_mac_utilization']:.1f}%",
         "sim wall ms (best / median)": f"{1e3 * sim_s:.1f} / {1e3 * sim_med:.1f}",
         "sim instr/s": f"{instructions / sim_s:,.0f}",
         "us / instr": f"{1e6 * sim_s / instructions:.1f}",

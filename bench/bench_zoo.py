@@ -49,7 +49,7 @@ def bench(name: str, chip: str) -> dict[str, str]:
         "model": name,
         "accel / host ops": f"{accel} / {host}",
         "cycles": f"{stats['cycles']:,}",
-        "PE util": f"{100 * stats['pe_utilization']:.2f}%",
+        "PE MAC util": f"{100 * stats['pe_mac_utilization']:.2f}%",
         "compile s": f"{compile_s:.1f}",
         "simulate s": f"{sim_s:.1f}",
         "onnxruntime s": f"{ort_s:.2f}",

@@ -53,7 +53,7 @@ def demo(name: str, model: onnx.ModelProto, chip: str) -> bool:
                   f"(bound {bound:.2e}) -> {'agrees' if err <= bound else 'DISAGREES'}")
     busy = ", ".join(f"{e} {v['busy_cycles']}" for e, v in stats["engines"].items())
     print(f"cycles {stats['cycles']} ({stats['seconds'] * 1e6:.1f} us at the preset's clock), "
-          f"MACs {stats['macs']}, PE utilisation {100 * stats['pe_utilization']:.2f}%")
+          f"MACs {stats['macs']}, PE MAC utilisation {100 * stats['pe_mac_utilization']:.2f}%")
     print(f"busy cycles per engine: {busy}")
     return ok
 

@@ -882,7 +882,7 @@ class Machine:
                 "idle_cycles": cycles - busy_c - fetch_c - sem_c,
                 "fetch_stall_cycles": fetch_c,
                 "semaphore_wait_cycles": sem_c,
-                "utilization": busy_c / cycles if cycles else 0.0,
+                "busy_fraction": busy_c / cycles if cycles else 0.0,
                 "instructions": e.count if e else 0,
             }
             if name.startswith("dma"):
@@ -904,7 +904,7 @@ class Machine:
             },
             "instructions": {name: s["instructions"] for name, s in engines.items()},
             "engines": engines,
-            "pe_utilization": self.macs / peak if peak else 0.0,
+            "pe_mac_utilization": self.macs / peak if peak else 0.0,
             "roofline_cycles": _whole_cycles(roofline),
             "fetch_stall_cycles": sum(s["fetch_stall_cycles"] for s in engines.values()),
             "semaphore_wait_cycles": sum(

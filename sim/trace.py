@@ -17,10 +17,13 @@ Tracks (one Chrome "thread" each, in one "process" named after the chip):
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidal.sim.config import ChipConfig
 from tidal.sim.machine import engine_names
+
+if TYPE_CHECKING:  # matplotlib is imported only when a plot is drawn
+    from matplotlib.figure import Figure
 
 _PID = 1
 
@@ -146,11 +149,18 @@ def _merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 
 def plot_timeline(stats: dict[str, Any], chip: ChipConfig) -> bytes:
-    """A PNG: engine occupancy over time (busy, fetch stall, semaphore wait, fetch
-    transfers) above a bar chart of each engine's busy / stall / idle share."""
-    import matplotlib
+    """The timeline figure (`timeline_figure`) as PNG bytes."""
+    buf = io.BytesIO()
+    timeline_figure(stats, chip).savefig(buf, format="png")
+    return buf.getvalue()
 
-    matplotlib.use("Agg")
+
+def timeline_figure(stats: dict[str, Any], chip: ChipConfig) -> Figure:
+    """A figure: engine occupancy over time (busy, fetch stall, semaphore wait, fetch
+    transfers) beside a bar chart of each engine's busy / stall / idle share of the
+    cycles. The title gives the PE array's MAC utilisation (`pe_mac_utilization`:
+    MACs / peak), the bar chart each engine's `busy_fraction`; one legend for both
+    sits in a strip below the axes, never over the tracks."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
@@ -197,10 +207,8 @@ def plot_timeline(stats: dict[str, Any], chip: ChipConfig) -> bytes:
     timeline.set_xlabel("simulated time (us)")
     timeline.set_title(
         f"chip '{chip.name}': {stats['cycles']:,} cycles, "
-        f"PE utilisation {100 * stats['pe_utilization']:.1f}%"
+        f"PE MAC utilisation {100 * stats['pe_mac_utilization']:.1f}%"
     )
-    if handles:
-        timeline.legend(handles=handles, loc="upper right", fontsize="small")
 
     cycles = max(stats["cycles"], 1)
     left = [0.0] * len(names)
@@ -222,16 +230,18 @@ def plot_timeline(stats: dict[str, Any], chip: ChipConfig) -> bytes:
         )
         left = [a + b for a, b in zip(left, widths, strict=True)]
     for row, name in enumerate(names):
-        share = 100 * stats["engines"][name]["busy_cycles"] / cycles
+        share = 100 * stats["engines"][name]["busy_fraction"]
         shares.text(1, row, f"{share:.1f}%", va="center", fontsize="small")
     shares.set_xlim(0, 100)
     shares.set_xlabel("share of cycles (%)")
-    shares.set_title("utilisation")
-    shares.legend(
-        loc="upper center", bbox_to_anchor=(0.5, -0.12 - 1.2 / len(names)),
-        ncol=2, fontsize="x-small",
+    shares.set_title("busy fraction per engine")
+    # One legend for both panels (the bars use the timeline's colours, plus idle),
+    # in a strip of its own under the axes.
+    handles.append(Patch(facecolor="#f7f7f7", edgecolor="#969696", label="idle"))
+    strip = 0.4 / fig.get_figheight()
+    fig.legend(
+        handles=handles, loc="lower center", ncol=len(handles), fontsize="small",
+        frameon=False, bbox_to_anchor=(0.5, 0.0),
     )
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    fig.tight_layout(rect=(0, strip, 1, 1))
+    return fig

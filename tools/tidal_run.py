@@ -90,9 +90,11 @@ def run_model(path: str, inputs: dict[str, np.ndarray], chip: str = "default"):
         raise ToolError(f"{path}: {e}") from None
     config = get_chip(chip)
     cycles = total.get("cycles", 0)
-    total["pe_utilization"] = (
+    total["pe_mac_utilization"] = (
         total.get("macs", 0) / (cycles * config.pe_rows * config.pe_cols) if cycles else 0.0
     )
+    for engine in total.get("engines", {}).values():  # fractions do not add: recompute
+        engine["busy_fraction"] = engine["busy_cycles"] / cycles if cycles else 0.0
     total["chip"] = config.name
     total["placement"] = placement
     total["segments"] = [s.kind for s in segments]
@@ -117,8 +119,8 @@ def main(argv: list[str] | None = None) -> None:
         fail(TOOL, str(e))
     host = stats["placement"]["host"]
     print(
-        f"{TOOL}: {stats['cycles']} cycles, PE utilisation "
-        f"{100 * stats['pe_utilization']:.2f}%, {stats['placement']['accel']} ops on the "
+        f"{TOOL}: {stats['cycles']} cycles, PE MAC utilisation "
+        f"{100 * stats['pe_mac_utilization']:.2f}%, {stats['placement']['accel']} ops on the "
         f"accelerator, {host} on the host -> {args.outputs}"
     )
 

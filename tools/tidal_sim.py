@@ -90,10 +90,14 @@ def _run(args: argparse.Namespace) -> str:
         summary = {k: v for k, v in stats.items() if not k.endswith("trace")}
         payloads.append((args.stats, json.dumps(summary, indent=2).encode() + b"\n"))
     write_files(payloads)
-    return (
-        f"{PROG}: {stats['cycles']} cycles, {stats['seconds'] * 1e6:.3f} us "
-        f"on chip '{chip.name}', PE utilisation {100 * stats['pe_utilization']:.1f}%"
+    summary = (
+        f"{PROG}: {stats['cycles']} cycles, {stats['seconds'] * 1e6:.3f} us on chip "
+        f"'{chip.name}', PE MAC utilisation {100 * stats['pe_mac_utilization']:.1f}%"
     )
+    if args.check_races:
+        checked = stats["race_check"]["accesses"]
+        summary += f"\n{PROG}: no races in {checked} on-chip accesses"
+    return summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:

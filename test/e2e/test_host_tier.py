@@ -55,6 +55,8 @@ def test_host_op_runs_between_accelerator_segments(model, tmp_path):
     assert (s["placement"]["accel"], s["placement"]["host"]) == (2, 1)
     assert s["segments"] == ["accel", "host", "accel"]
     assert s["cycles"] > 0 and s["macs"] == 4 * 64 * 20000
+    for name, e in s["engines"].items():  # of the whole run, not summed per segment
+        assert e["busy_fraction"] == e["busy_cycles"] / s["cycles"], name
 
 
 def test_same_model_fits_the_default_chip_entirely(model, tmp_path):

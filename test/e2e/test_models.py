@@ -166,7 +166,7 @@ def check_stats(stats: dict, model: onnx.ModelProto, chip: str) -> None:
         assert engine["instructions"] == instructions[name]
     assert engines["pe"]["busy_cycles"] > 0
 
-    utilization = stats["pe_utilization"]
+    utilization = stats["pe_mac_utilization"]
     assert 0 < utilization <= 1
     expected = stats["macs"] / (cycles * config.pe_rows * config.pe_cols)
     assert utilization == pytest.approx(expected, rel=1e-9)
@@ -239,7 +239,7 @@ def test_compile_then_sim_matches_run(make, tmp_path):
         for name in f.files:
             np.testing.assert_array_equal(f[name], outputs[name])
     sim_stats = json.loads((tmp_path / "sim.json").read_text())
-    for key in ("cycles", "macs", "instructions", "engines", "pe_utilization"):
+    for key in ("cycles", "macs", "instructions", "engines", "pe_mac_utilization"):
         assert sim_stats[key] == stats[key], key
 
 

@@ -86,7 +86,7 @@ def test_runs_and_writes_outputs_and_stats(binary: Path, tmp_path: Path) -> None
         stats,
     )
     assert result.returncode == 0, result.stderr
-    assert "cycles" in result.stdout and "PE utilisation" in result.stdout
+    assert "cycles" in result.stdout and "PE MAC utilisation" in result.stdout
     with np.load(out) as npz:
         np.testing.assert_array_equal(npz["y"], x)
     assert json.loads(stats.read_text())["instructions"] == {
@@ -318,6 +318,23 @@ def test_check_races_fails_with_one_line(racy: Path, tmp_path: Path) -> None:
     assert tidal_sim(racy, "--inputs", inputs, "--outputs", out).returncode == 0
 
 
+def test_check_races_says_so_when_there_is_none(racy: Path, tmp_path: Path) -> None:
+    """A clean check is not silent: it counts the on-chip accesses it checked (the
+    MEMSET's dst and the store's src; the WAIT and the DRAM side have none)."""
+    out, stats = tmp_path / "out.npz", tmp_path / "s.json"
+    synced = racy.with_name("synced.tbin")
+    args = ["--inputs", write_inputs(tmp_path), "--outputs", out, "--stats", stats]
+    result = tidal_sim(synced, *args, "--check-races")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("tidal-sim: ")
+    assert lines[1] == "tidal-sim: no races in 2 on-chip accesses"
+    assert json.loads(stats.read_text())["race_check"] == {"accesses": 2}
+    plain = tidal_sim(synced, *args)
+    assert "races" not in plain.stdout
+    assert "race_check" not in json.loads(stats.read_text())
+
+
 def test_trace_is_chrome_trace_event_json(racy: Path, tmp_path: Path) -> None:
     synced = racy.with_name("synced.tbin")
     trace, out, stats = tmp_path / "trace.json", tmp_path / "o.npz", tmp_path / "s.json"
@@ -387,7 +404,7 @@ def test_stats_has_per_engine_busy_stall_idle(racy: Path, tmp_path: Path) -> Non
         "seconds",
         "macs",
         "instructions",
-        "pe_utilization",
+        "pe_mac_utilization",
         "dma_bytes",
         "chip",
         "roofline_cycles",
@@ -401,6 +418,8 @@ def test_stats_has_per_engine_busy_stall_idle(racy: Path, tmp_path: Path) -> Non
     for name, e in s["engines"].items():
         assert e["busy_cycles"] + e["stall_cycles"] + e["idle_cycles"] == s["cycles"]
         assert e["stall_cycles"] == e["fetch_stall_cycles"] + e["semaphore_wait_cycles"]
+        assert e["busy_fraction"] == e["busy_cycles"] / s["cycles"], name
+        assert "utilization" not in e  # one name per meaning: see pe_mac_utilization
     assert s["dma_bytes_per_queue"] == {"dma0": 4 * 1024, "dma1": 0}
     assert s["engines"]["dma0"]["semaphore_wait_cycles"] > 0
     assert s["roofline_cycles"] == 64  # 4 KiB at 64 bytes per cycle, no MACs

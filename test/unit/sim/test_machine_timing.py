@@ -182,7 +182,7 @@ def test_matmul_pays_weight_load_and_fill_drain_only_when_stationary_changes(
     assert stats["engines"]["pe"]["busy_cycles"] == 3 * issue + 2 * load
     assert stats["macs"] == 3 * k * m * n
     expected_util = stats["macs"] / (stats["cycles"] * SMALL.pe_rows * SMALL.pe_cols)
-    assert stats["pe_utilization"] == pytest.approx(expected_util)
+    assert stats["pe_mac_utilization"] == pytest.approx(expected_util)
     assert stats["roofline_cycles"] == int(np.ceil(3 * k * m * n / (32 * 32)))
 
 
@@ -257,6 +257,7 @@ def test_busy_stall_and_idle_add_up_to_cycles(mk: SimpleNamespace) -> None:
             "cycles"
         ], name
         assert e["stall_cycles"] == e["fetch_stall_cycles"] + e["semaphore_wait_cycles"]
+        assert e["busy_fraction"] == pytest.approx(e["busy_cycles"] / stats["cycles"])
 
 
 def test_deadlock_names_engines_instructions_and_semaphores(
