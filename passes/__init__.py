@@ -1,8 +1,15 @@
-"""Tidal's passes. `get_all_passes()` is the one registry: pass name -> lazy factory."""
+"""Tidal's passes. `get_all_passes()` is the one registry: pass name -> lazy factory.
 
+Test-only passes (`test-...`, in `tidal.passes.testing`) join it only when the
+environment variable TIDAL_TEST_PASSES is 1, so that `tidal-opt --help` and
+`xdsl-opt --help` do not offer a pass built to miscompile."""
+
+import os
 from collections.abc import Callable
 
 from xdsl.passes import ModulePass
+
+TEST_PASSES_VARIABLE = "TIDAL_TEST_PASSES"
 
 
 def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
@@ -41,18 +48,17 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return TidalLowerPass
 
-    def test_break_numerics():
-        from tidal.passes.test_break_numerics import BreakNumericsForTestPass
-
-        return BreakNumericsForTestPass
-
-    return {
+    passes = {
         "graph-to-loop": graph_to_loop,
         "loop-to-accel": loop_to_accel,
         "accel-insert-sync": accel_insert_sync,
         "accel-split-streams": accel_split_streams,
         "tidal-lower": tidal_lower,
-        "test-break-numerics": test_break_numerics,
         "graph-canonicalize": graph_canonicalize,
         "graph-partition": graph_partition,
     }
+    if os.environ.get(TEST_PASSES_VARIABLE) == "1":
+        from tidal.passes.testing import get_test_passes
+
+        passes.update(get_test_passes())
+    return passes

@@ -3,7 +3,7 @@
 // names the first pass whose outputs disagree with the input module's.
 
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small},loop-to-accel{chip=small},accel-insert-sync,accel-split-streams' --check-numerics -o /dev/null 2>&1 | filecheck %s
-// RUN: not tidal-opt %s -p 'graph-to-loop{chip=small},test-break-numerics,loop-to-accel{chip=small}' --check-numerics 2>&1 | filecheck %s --check-prefix=BROKEN
+// RUN: not TIDAL_TEST_OPT %s -p 'graph-to-loop{chip=small},test-break-numerics,loop-to-accel{chip=small}' --check-numerics 2>&1 | filecheck %s --check-prefix=BROKEN
 
 // CHECK:      numerics: graph level evaluated (reference)
 // CHECK-NEXT: numerics: after 'graph-to-loop' (loop level): agrees

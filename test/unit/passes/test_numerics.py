@@ -18,7 +18,7 @@ from tidal.passes.numerics import (
     random_inputs,
 )
 from tidal.passes.pipeline import lowering_passes
-from tidal.passes.test_break_numerics import BreakNumericsForTestPass
+from tidal.passes.testing.break_numerics import BreakNumericsForTestPass
 from tidal.targets.onnx_import import import_onnx
 
 _spec = importlib.util.spec_from_file_location(
