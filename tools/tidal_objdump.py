@@ -1,6 +1,13 @@
 """tidal-objdump: print a `.tbin` binary as accel IR (its streams flat, one op per record).
 
-    tidal-objdump model.tbin
+    tidal-objdump model.tbin                    # weights elided
+    tidal-objdump model.tbin --full-constants   # every constant's data
+
+A constant of more than ELIDE_ELEMENTS elements that is not a splat is printed as
+`dense_resource<__elided__> : tensor<...>`, as MLIR's printer does with
+`--mlir-elide-elementsattrs-if-larger` (xDSL's printer has no such option): an MLP's
+listing is then a few kilobytes instead of megabytes of hex. The elided listing is for
+reading; `--full-constants` prints IR that parses back to the same program.
 
 A file that cannot be read ends in one line `tidal-objdump: error: <message>` on
 stderr and exit status 1.
@@ -9,12 +16,45 @@ stderr and exit status 1.
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from io import StringIO
 
+from xdsl.dialects.builtin import DenseIntOrFPElementsAttr
+from xdsl.ir import Attribute
 from xdsl.printer import Printer
 
 from tidal.sim.isa import BinaryFormatError
 from tidal.targets.binary import decode
+
+# Elements a constant may have and still be printed whole (a bias of a small layer).
+ELIDE_ELEMENTS = 16
+
+
+def _is_splat(attr: DenseIntOrFPElementsAttr) -> bool:
+    """All elements equal, compared as bytes (xDSL's `is_splat` unpacks every element
+    into a Python list first)."""
+    data = attr.data.data
+    size = len(data) // max(len(attr), 1)
+    return len(data) == 0 or data == data[:size] * (len(data) // size)
+
+
+@dataclass(eq=False, repr=False)
+class ElidingPrinter(Printer):
+    """A Printer that elides dense constants of more than `elide_elements` elements,
+    splats excepted (they print as one value anyway)."""
+
+    elide_elements: int = ELIDE_ELEMENTS
+
+    def print_attribute(self, attribute: Attribute) -> None:
+        if (
+            isinstance(attribute, DenseIntOrFPElementsAttr)
+            and len(attribute) > self.elide_elements
+            and not _is_splat(attribute)
+        ):
+            self.print_string("dense_resource<__elided__> : ")
+            self.print_attribute(attribute.get_type())
+            return
+        super().print_attribute(attribute)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,6 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="tidal-objdump", description="Print a Tidal binary as accel IR."
     )
     parser.add_argument("file", help="a .tbin file")
+    parser.add_argument(
+        "--full-constants",
+        action="store_true",
+        help=f"print the data of every constant (default: constants of more than "
+        f"{ELIDE_ELEMENTS} elements that are not splats print as "
+        "dense_resource<__elided__>)",
+    )
     args = parser.parse_args(argv)
     try:
         with open(args.file, "rb") as f:
@@ -32,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tidal-objdump: error: {args.file}: {message}", file=sys.stderr)
         return 1
     text = StringIO()
-    Printer(stream=text).print_op(module)
+    printer = Printer(stream=text) if args.full_constants else ElidingPrinter(stream=text)
+    printer.print_op(module)
     try:
         sys.stdout.write(text.getvalue() + "\n")
         sys.stdout.flush()
