@@ -244,11 +244,12 @@ class FoldChannelAffineIntoConv(RewritePattern):
     ) -> None:
         for data, other in ((op.lhs, op.rhs), (op.rhs, op.lhs)):
             conv = data.owner
-            c = _const(other)
-            if not isinstance(conv, graph.Conv2dOp) or c is None:
+            if not isinstance(conv, graph.Conv2dOp) or not _is_const(other):
                 continue
             if not _single_use(data) or _shape(op.result) != _shape(data):
                 continue
+            c = _const(other)  # made only once the pattern matches: it may be a large splat
+            assert c is not None
             vector = _channel_vector(c, _shape(data))
             if vector is None:
                 continue
@@ -263,13 +264,13 @@ class FoldChannelAffineIntoConv(RewritePattern):
 # ------------------------------------------------------------ constant chains
 
 
-def _split_const(op: graph.AddOp | graph.MulOp) -> tuple[SSAValue, np.ndarray] | None:
-    """(data operand, constant operand value) of a binary op with one constant."""
-    lc, rc = _const(op.lhs), _const(op.rhs)
-    if rc is not None and lc is None:
-        return op.lhs, rc
-    if lc is not None and rc is None:
-        return op.rhs, lc
+def _split_const(op: graph.AddOp | graph.MulOp) -> tuple[SSAValue, SSAValue] | None:
+    """(data operand, constant operand) of a binary op with one constant."""
+    lc, rc = _is_const(op.lhs), _is_const(op.rhs)
+    if rc and not lc:
+        return op.lhs, op.rhs
+    if lc and not rc:
+        return op.rhs, op.lhs
     return None
 
 
@@ -278,37 +279,41 @@ class FoldConstantChains(RewritePattern):
     def match_and_rewrite(
         self, op: graph.AddOp | graph.MulOp, rewriter: PatternRewriter
     ) -> None:
-        lc, rc = _const(op.lhs), _const(op.rhs)
-        if lc is not None and rc is not None:  # constants only: compute it
-            value = lc + rc if isinstance(op, graph.AddOp) else lc * rc
+        if _is_const(op.lhs) and _is_const(op.rhs):  # constants only: compute it
+            lc, rc = _const(op.lhs), _const(op.rhs)
+            value = lc + rc if isinstance(op, graph.AddOp) else lc * rc  # type: ignore[operator]
             rewriter.replace(op, _new_const(value, op))
             return
         outer = _split_const(op)
         if outer is None:
             return
-        x, b = outer
+        x, b_value = outer
         inner = x.owner
         if not isinstance(inner, graph.AddOp | graph.MulOp) or not _single_use(x):
             return
         split = _split_const(inner)
         if split is None:
             return
-        y, a = split
+        y, a_value = split
+        same = isinstance(inner, type(op))
+        if not same and not (isinstance(inner, graph.AddOp) and isinstance(op, graph.MulOp)):
+            return
+        # Constants are made only once the pattern matches (a large splat would
+        # otherwise be expanded for every add or mul that merely uses it).
+        a, b = _const(a_value), _const(b_value)
+        assert a is not None and b is not None
         ops: list[Operation]
-        if isinstance(inner, type(op)):  # (y . a) . b = y . (a . b)
+        if same:  # (y . a) . b = y . (a . b)
             c = _new_const(a + b if isinstance(op, graph.AddOp) else a * b, op)
             new = type(op)(y, c, op.result.type)  # type: ignore[arg-type]
             ops = [c, new]
-        elif isinstance(inner, graph.AddOp) and isinstance(op, graph.MulOp):
-            # (y + a) * b = y * b + a * b: mul before add, so chains keep folding
+        else:  # (y + a) * b = y * b + a * b: mul before add, so chains keep folding
             cb = _new_const(b, op)
             cab = _new_const(a * b, op)
             mul = graph.MulOp(y, cb)
             new = graph.AddOp(mul, cab, op.result.type)  # type: ignore[arg-type]
             _copy_origin(op, mul)
             ops = [cb, cab, mul, new]
-        else:
-            return
         if _shape(new.results[0]) != _shape(op.result):
             return
         _copy_origin(op, new)
