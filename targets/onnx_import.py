@@ -25,21 +25,35 @@ inference see the model without its large weights (declared as inputs), so that 
 ConstantOfShape, Unsqueeze, BatchNormalization) are imported as graph ops and folded
 by graph-canonicalize. Anything unsupported raises `OnnxImportError` with one line
 naming the node, the tensor or the file.
+
+Sizes are computed from shapes, in exact integers, before any array is made: every
+tensor must fit the chip's DRAM, and the model's constants, inputs and outputs
+together too (the importer does not know the chip, so the bound is the largest
+preset's DRAM; the encoder checks the chosen chip's). External data must be a file
+inside the model's directory holding exactly the bytes its tensor's shape needs.
+Models of opsets older than 9 are upgraded with onnx's version converter; opsets
+newer than the installed onnx knows are refused. What the importer did on its own
+(an upgrade, a deduplicated output) is listed by `import_notes(module)`.
+
+Following onnxruntime, an initializer that is also a graph input (IR version 4 or
+later) is a default that a feed may override: it stays a constant, unless
+`overrides` gives a value for its name; `constant_inputs(module)` names them.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from math import prod
 from typing import Any, NoReturn
 
 import numpy as np
 import onnx
+import onnx.version_converter
 from google.protobuf.message import DecodeError
-from onnx import numpy_helper
+from onnx import external_data_helper, numpy_helper
 from tidal.dialects.graph import (
     AddOp,
     AvgPoolOp,
@@ -63,6 +77,7 @@ from tidal.dialects.graph import (
     TransposeOp,
     UnsqueezeOp,
 )
+from tidal.sim.config import PRESETS, ChipConfig
 from xdsl.dialects.builtin import (
     ArrayAttr,
     DictionaryAttr,
@@ -72,10 +87,14 @@ from xdsl.dialects.builtin import (
     f32,
 )
 from xdsl.dialects.func import FuncOp, ReturnOp
-from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.ir import Attribute, Block, BlockArgument, Operation, Region, SSAValue
 from xdsl.utils.exceptions import VerifyException
 
 MIN_OPSET = 9
+# Module attributes: what the importer did on its own, and the graph inputs it
+# compiled as constants (initializers that a feed may override).
+NOTES_ATTR = "tidal.import_notes"
+CONSTANT_INPUTS_ATTR = "tidal.constant_inputs"
 
 
 class OnnxImportError(ValueError):
@@ -94,21 +113,167 @@ def _first_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
+class _Dram:
+    """The DRAM a model must fit in, and how much of it the constants, inputs and
+    outputs met so far take. Sizes come from shapes, in exact integers, before
+    anything of that size is made."""
+
+    def __init__(self, chip: ChipConfig | None):
+        largest = max(PRESETS.values(), key=lambda c: c.dram_bytes)
+        self.bytes = (chip or largest).dram_bytes
+        self.where = (
+            f"the {self.bytes} bytes of DRAM of chip '{chip.name}'"
+            if chip is not None
+            else f"the {self.bytes} bytes of DRAM of the largest chip preset "
+            f"('{largest.name}')"
+        )
+        self.used = 0
+
+    def too_big(self, nbytes: int, what: str) -> str | None:
+        """Why a tensor of `nbytes` cannot exist on the chip, or None."""
+        if nbytes > self.bytes:
+            return f"{what} needs {nbytes} bytes, more than {self.where}"
+        return None
+
+    def take(self, nbytes: int, what: str) -> str | None:
+        """Count a tensor that lives in DRAM with all the others; why it does not
+        fit, or None."""
+        if (why := self.too_big(nbytes, what)) is not None:
+            return why
+        self.used += nbytes
+        if self.used > self.bytes:
+            return (
+                f"{what} ({nbytes} bytes) brings the model's constants, inputs and "
+                f"outputs to {self.used} bytes, more than {self.where}"
+            )
+        return None
+
+
+def _itemsize(data_type: int) -> int:
+    try:
+        return onnx.helper.tensor_dtype_to_np_dtype(data_type).itemsize
+    except (KeyError, ValueError, TypeError):
+        return 1  # an undefined type, which the checker refuses
+
+
+def _describe(dims: Sequence[int], data_type: int) -> str:
+    try:
+        elem = onnx.TensorProto.DataType.Name(data_type)
+    except ValueError:
+        elem = str(data_type)
+    return f"{elem} {list(dims)}"
+
+
+def _all_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
+    """Every tensor of the graph: initializers and node attributes, subgraphs too."""
+    yield from graph.initializer
+    for node in graph.node:
+        for a in node.attribute:
+            if a.HasField("t"):
+                yield a.t
+            yield from a.tensors
+            if a.HasField("g"):
+                yield from _all_tensors(a.g)
+            for g in a.graphs:
+                yield from _all_tensors(g)
+
+
+def _external_file(
+    tensor: onnx.TensorProto, label: str, base_dir: str | None, nbytes: int
+) -> None:
+    """Refuse external data that is not a file inside the model's directory holding
+    exactly the tensor's `nbytes` (so that reading it is bounded)."""
+    info = {e.key: e.value for e in tensor.external_data}
+    where = f"{label}: tensor '{tensor.name}'"
+    location = info.get("location", "")
+    if base_dir is None:
+        raise OnnxImportError(
+            f"{where} keeps its data in external file '{location}', which an "
+            "in-memory model cannot reach (import the model from its path)"
+        )
+    if not location:
+        raise OnnxImportError(f"{where}: external data without a location")
+    if os.path.isabs(location) or os.path.splitdrive(location)[0]:
+        raise OnnxImportError(
+            f"{where}: external data location '{location}' is an absolute path "
+            "(it must be relative to the model's directory)"
+        )
+    directory = os.path.realpath(base_dir)
+    path = os.path.realpath(os.path.join(directory, location))
+    if os.path.commonpath([directory, path]) != directory:
+        raise OnnxImportError(
+            f"{where}: external data location '{location}' is outside the model's "
+            f"directory '{base_dir}'"
+        )
+    if not os.path.isfile(path):
+        missing = "does not exist" if not os.path.exists(path) else "is not a regular file"
+        raise OnnxImportError(f"{where}: external data file '{location}' {missing}")
+    try:
+        offset = int(info.get("offset", "0"))
+        length = int(info["length"]) if "length" in info else None
+    except ValueError:
+        raise OnnxImportError(
+            f"{where}: external data offset or length is not an integer"
+        ) from None
+    size = os.path.getsize(path)
+    length = size - offset if length is None else length
+    if offset < 0 or length < 0 or offset + length > size:
+        raise OnnxImportError(
+            f"{where}: external data [{offset}, {offset + length}) is outside "
+            f"'{location}' ({size} bytes)"
+        )
+    if length != nbytes:
+        raise OnnxImportError(
+            f"{where}: external data in '{location}' is {length} bytes at offset "
+            f"{offset}, {_describe(tensor.dims, tensor.data_type)} needs {nbytes}"
+        )
+
+
+def _check_tensors(
+    model: onnx.ModelProto, label: str, base_dir: str | None, dram: _Dram
+) -> None:
+    """Size every tensor from its shape before any is read or converted, and check
+    where external data lives."""
+    for tensor in _all_tensors(model.graph):
+        if any(d < 0 for d in tensor.dims):
+            raise OnnxImportError(
+                f"{label}: tensor '{tensor.name}' has negative dims {list(tensor.dims)}"
+            )
+        nbytes = prod(tensor.dims) * _itemsize(tensor.data_type)
+        what = f"tensor '{tensor.name}' ({_describe(tensor.dims, tensor.data_type)})"
+        if (why := dram.take(nbytes, what)) is not None:
+            raise OnnxImportError(f"{label}: {why}")
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            _external_file(tensor, label, base_dir, nbytes)
+
+
 def _load(
-    model: onnx.ModelProto | str | os.PathLike[str],
+    model: onnx.ModelProto | str | os.PathLike[str], dram: _Dram
 ) -> tuple[onnx.ModelProto, str]:
-    """The model and the label its errors start with (its path, or its graph name)."""
+    """The model and the label its errors start with (its path, or its graph name).
+    Every tensor is sized (`dram`) and external data checked before it is read."""
     if isinstance(model, onnx.ModelProto):
-        return model, f"model '{model.graph.name or '<unnamed>'}'"
+        label = f"model '{model.graph.name or '<unnamed>'}'"
+        _check_tensors(model, label, None, dram)
+        return model, label
     label = os.fspath(model)
     try:
-        return onnx.load(label), label  # also reads external weight files
+        proto = onnx.load(label, load_external_data=False)
     except OSError as e:
         raise OnnxImportError(f"{label}: cannot read ({e.strerror or e})") from None
     except (DecodeError, ValueError, RuntimeError) as e:
         raise OnnxImportError(
             f"{label}: not a valid ONNX model ({_first_line(e)})"
         ) from None
+    base_dir = os.path.dirname(label) or os.curdir
+    _check_tensors(proto, label, base_dir, dram)
+    try:
+        external_data_helper.load_external_data_for_model(proto, base_dir)
+    except (OSError, ValueError, onnx.checker.ValidationError) as e:
+        raise OnnxImportError(
+            f"{label}: cannot read external data ({_first_line(e)})"
+        ) from None
+    return proto, label
 
 
 # Float initializers above this many bytes are left out of checking and inference.
@@ -160,21 +325,55 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
 
 
 def _opset(model: onnx.ModelProto, label: str) -> int:
+    """The model's ONNX opset, refused if newer than the installed onnx knows (its
+    checker would judge the model by older rules)."""
     version = next(
-        (o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0
+        (o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None
     )
-    if version < MIN_OPSET:
+    if version is None:
         raise OnnxImportError(
-            f"{label}: unsupported opset {version} (need {MIN_OPSET} or later)"
+            f"{label}: not a valid ONNX model (it imports no opset of the ONNX domain)"
+        )
+    known = onnx.defs.onnx_opset_version()
+    if version > known:
+        raise OnnxImportError(
+            f"{label}: opset {version} is newer than the installed onnx "
+            f"{onnx.__version__} knows (opset {known} at most)"
         )
     return version
+
+
+def _converter_complaint(error: BaseException) -> str:
+    """The version converter's message without its C++ assertion prefix."""
+    message = _first_line(error)
+    return re.sub(r"^.*?Assertion `.*?` failed: ", "", message)
+
+
+def _upgrade(
+    model: onnx.ModelProto, version: int, label: str
+) -> tuple[onnx.ModelProto, list[onnx.TensorProto]]:
+    """The model converted to MIN_OPSET by onnx's version converter, and its
+    initializers. The converter serialises the model, so it converts the skeleton;
+    the large weights it left out are the original ones."""
+    try:
+        converted = onnx.version_converter.convert_version(_skeleton(model), MIN_OPSET)
+    except (RuntimeError, ValueError, onnx.checker.ValidationError) as e:
+        raise OnnxImportError(
+            f"{label}: opset {version} cannot be upgraded to opset {MIN_OPSET} "
+            f"(onnx version converter: {_converter_complaint(e)})"
+        ) from None
+    kept = {t.name for t in converted.graph.initializer}
+    initializers = [*converted.graph.initializer]
+    initializers += [t for t in model.graph.initializer if t.name not in kept]
+    return converted, initializers
 
 
 # ----------------------------------------------------------------------------- types
 
 
 def _tensor_type(name: str, type_proto: onnx.TypeProto | None) -> TensorType:
-    """The static f32 tensor type of an ONNX value, or OnnxImportError naming it."""
+    """The static f32 tensor type of an ONNX value (no dim zero: zero-size tensors
+    are not supported), or OnnxImportError naming it."""
     if type_proto is None or not type_proto.HasField("tensor_type"):
         raise _UnknownShape(f"tensor '{name}' has no inferred type")
     tensor = type_proto.tensor_type
@@ -189,10 +388,15 @@ def _tensor_type(name: str, type_proto: onnx.TypeProto | None) -> TensorType:
         str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?")
         for d in tensor.shape.dim
     ]
-    if not all(d.isdigit() and int(d) > 0 for d in dims):
+    if not all(d.isdigit() for d in dims):
         raise _UnknownShape(
             f"tensor '{name}' has a dynamic shape [{', '.join(dims)}] "
             "(all shapes must be static)"
+        )
+    if "0" in dims:
+        raise OnnxImportError(
+            f"tensor '{name}' has shape [{', '.join(dims)}], with no elements "
+            "(zero-size tensors are not supported)"
         )
     return TensorType(f32, [int(d) for d in dims])
 
@@ -212,9 +416,19 @@ class _Importer:
     """Walks the (topologically ordered) ONNX nodes, appending graph ops to one block."""
 
     def __init__(
-        self, model: onnx.ModelProto, opset: int, initializers: Sequence[onnx.TensorProto]
+        self,
+        model: onnx.ModelProto,
+        opset: int,
+        initializers: Sequence[onnx.TensorProto],
+        *,
+        dram: _Dram,
+        declared_inputs: Sequence[str] = (),
+        ir_version: int = onnx.IR_VERSION,
+        notes: Sequence[str] = (),
     ):
         graph = model.graph
+        self.dram = dram
+        self.notes = list(notes)
         self.graph = graph
         self.opset = opset
         self.types: dict[str, onnx.TypeProto] = {
@@ -229,33 +443,100 @@ class _Importer:
                     f"initializer '{t.name}': malformed data ({_first_line(e)})"
                 ) from None
         self.const_origin: dict[str, str] = {name: name for name in self.consts}
+        # onnxruntime: from IR version 4 on, an initializer that is also a graph
+        # input is a default value that a feed may override.
+        self.ir_version = ir_version
+        self.constant_inputs = (
+            [n for n in declared_inputs if n in self.consts] if ir_version >= 4 else []
+        )
         self.values: dict[str, SSAValue] = {}
         self.used: set[str] = {o.name for o in graph.output}
         self.used.update(name for node in graph.node for name in node.input)
         self.block = Block()
 
+    def override(self, overrides: Mapping[str, object]) -> None:
+        """Replace overridable initializers by the values fed for their names; other
+        names are graph inputs or no tensor at all, for the caller to check."""
+        for name, value in overrides.items():
+            if name not in self.consts:
+                continue
+            if name not in self.constant_inputs:
+                why = (
+                    f"the model's IR version {self.ir_version} makes initializers "
+                    "constants (from IR version 4 on, an initializer that is also a "
+                    "graph input may be fed)"
+                    if self.ir_version < 4
+                    else "the model does not list it as a graph input"
+                )
+                raise OnnxImportError(
+                    f"input '{name}' is an initializer that cannot be fed: {why}"
+                )
+            initial = self.consts[name]
+            expected = f"a float32 array of shape {initial.shape}"
+            if initial.dtype != np.float32:
+                raise OnnxImportError(
+                    f"input '{name}' overrides an initializer of dtype {initial.dtype} "
+                    "(only float32 initializers can be overridden)"
+                )
+            if not isinstance(value, np.ndarray):
+                raise OnnxImportError(
+                    f"input '{name}': expected {expected}, got {type(value).__name__}"
+                )
+            if value.dtype != np.float32:
+                raise OnnxImportError(
+                    f"input '{name}': expected dtype float32, got {value.dtype} "
+                    "(inputs are never cast; convert with .astype(np.float32))"
+                )
+            if value.shape != initial.shape:
+                raise OnnxImportError(
+                    f"input '{name}': expected shape {initial.shape}, got {value.shape} "
+                    "(the shape of the initializer it overrides)"
+                )
+            self.consts[name] = value
+
     def run(self) -> ModuleOp:
         inputs = [i for i in self.graph.input if i.name not in self.consts]
         for graph_input in inputs:
-            arg = self.block.insert_arg(
-                _tensor_type(graph_input.name, graph_input.type), len(self.block.args)
-            )
+            ty = _tensor_type(graph_input.name, graph_input.type)
+            self._take(ty, f"input '{graph_input.name}'", None)
+            arg = self.block.insert_arg(ty, len(self.block.args))
             arg.name_hint = _name_hint(graph_input.name)
             self.values[graph_input.name] = arg
         for index, node in enumerate(self.graph.node):
             self._convert(_Node(self, node, index))
-        outputs = [self.value(o.name, None) for o in self.graph.output]
+        names = list(dict.fromkeys(o.name for o in self.graph.output))
+        for name in names:
+            if (times := sum(o.name == name for o in self.graph.output)) > 1:
+                self.notes.append(f"output '{name}' is listed {times} times: one output")
+        outputs = [self.value(name, None) for name in names]
+        for name, v in zip(names, outputs, strict=True):
+            if not isinstance(v, BlockArgument):  # an input already counted
+                self._take(v.type, f"output '{name}'", None)
         self.block.add_op(ReturnOp(*outputs))
         func = FuncOp(
             "main",
             (self.block.arg_types, [v.type for v in outputs]),
             Region(self.block),
             arg_attrs=_name_attrs(i.name for i in inputs),
-            res_attrs=_name_attrs(o.name for o in self.graph.output),
+            res_attrs=_name_attrs(names),
         )
         module = ModuleOp([func])
+        if self.notes:
+            module.attributes[NOTES_ATTR] = ArrayAttr([StringAttr(n) for n in self.notes])
+        if self.constant_inputs:
+            module.attributes[CONSTANT_INPUTS_ATTR] = ArrayAttr(
+                [StringAttr(n) for n in self.constant_inputs]
+            )
         module.verify()
         return module
+
+    def _take(self, ty: Attribute, what: str, node: _Node | None) -> None:
+        """Count a tensor of type `ty` that lives in DRAM for the whole run."""
+        assert isinstance(ty, TensorType)
+        nbytes = prod(ty.get_shape()) * 4
+        shape = list(ty.get_shape())
+        if (why := self.dram.take(nbytes, f"{what} {shape}")) is not None:
+            _fail(why, node)
 
     def _convert(self, node: _Node) -> None:
         op_type = node.proto.op_type
@@ -283,19 +564,29 @@ class _Importer:
             raise OnnxImportError(f"tensor '{name}' is not produced by any node")
         array = self.consts[name]
         if array.dtype != np.float32:
-            message = (
+            _fail(
                 f"tensor '{name}' has element type {array.dtype} as data "
-                "(only float32 is supported)"
+                "(only float32 is supported)",
+                node,
             )
-            if node is not None:
-                node.fail(message)
-            raise OnnxImportError(message)
+        if array.size == 0:
+            _fail(
+                f"tensor '{name}' has shape {list(array.shape)}, with no elements "
+                "(zero-size tensors are not supported)",
+                node,
+            )
         constant = ConstantOp.from_numpy(array)
         constant.attributes["tidal.origin"] = StringAttr(self.const_origin[name])
         constant.result.name_hint = _name_hint(name)
         self.block.add_op(constant)
         self.values[name] = constant.result
         return constant.result
+
+
+def _fail(message: str, node: _Node | None) -> NoReturn:
+    if node is not None:
+        node.fail(message)
+    raise OnnxImportError(message)
 
 
 def _name_attrs(names: Any) -> ArrayAttr[DictionaryAttr]:
@@ -378,6 +669,11 @@ class _Node:
             op.verify()
         except VerifyException as e:
             self.fail(str(e))
+        ty = op.results[0].type
+        assert isinstance(ty, TensorType)
+        shape = list(ty.get_shape())
+        if (why := self.importer.dram.too_big(prod(shape) * 4, f"result {shape}")) is not None:
+            self.fail(why)
         op.attributes["tidal.origin"] = StringAttr(self.label)
         op.results[0].name_hint = _name_hint(output or self.proto.output[0])
         self.importer.block.add_op(op)
@@ -401,14 +697,23 @@ class _Node:
 
 
 def _constant_value(node: _Node) -> np.ndarray:
+    """The value of a Constant node (a `value` tensor was sized with the model's
+    tensors; a list of numbers is sized here)."""
     for a in node.proto.attribute:
         if a.name == "value":
-            return numpy_helper.to_array(a.t)
+            try:
+                return numpy_helper.to_array(a.t)
+            except (ValueError, TypeError) as e:
+                node.fail(f"malformed value ({_first_line(e)})")
         if a.name in ("value_float", "value_floats"):
-            return np.array(onnx.helper.get_attribute_value(a), dtype=np.float32)
-        if a.name in ("value_int", "value_ints"):
-            return np.array(onnx.helper.get_attribute_value(a), dtype=np.int64)
-        node.fail(f"unsupported attribute {a.name}")
+            value = np.array(onnx.helper.get_attribute_value(a), dtype=np.float32)
+        elif a.name in ("value_int", "value_ints"):
+            value = np.array(onnx.helper.get_attribute_value(a), dtype=np.int64)
+        else:
+            node.fail(f"unsupported attribute {a.name}")
+        if (why := node.importer.dram.take(value.nbytes, "constant")) is not None:
+            node.fail(why)
+        return value
     node.fail("missing value attribute")
 
 
@@ -644,8 +949,19 @@ def _axis(node: _Node, axis: int, rank: int) -> int:
 
 
 def _concat(node: _Node) -> SSAValue:
-    axis = _axis(node, int(node.attr("axis", 1)), len(node.input_shape(0)))
-    inputs = [node.input(i) for i in range(len(node.proto.input)) if node.has_input(i)]
+    """Zero-size constant operands add nothing to a concatenation: they are left
+    out (a zero-size tensor is refused anywhere else)."""
+    consts = node.importer.consts
+    indices = [
+        i
+        for i in range(len(node.proto.input))
+        if node.has_input(i)
+        and not (node.proto.input[i] in consts and consts[node.proto.input[i]].size == 0)
+    ]
+    if not indices:
+        node.fail("every input is a zero-size tensor (zero-size tensors are not supported)")
+    axis = _axis(node, int(node.attr("axis", 1)), len(node.input_shape(indices[0])))
+    inputs = [node.input(i) for i in indices]
     return node.emit(ConcatOp(inputs, axis, node.out_type()))
 
 
@@ -710,6 +1026,11 @@ def _constant_of_shape(node: _Node) -> SSAValue | None:
     for a in node.proto.attribute:
         if a.name == "value":
             fill = numpy_helper.to_array(a.t).reshape(-1)
+    if fill.size != 1:
+        node.fail(f"value must hold one element, not {fill.size}")
+    what = f"constant of shape {list(shape)} ({fill.dtype})"
+    if (why := node.importer.dram.take(prod(shape) * fill.itemsize, what)) is not None:
+        node.fail(why)  # sized before it is made: np.full could take gigabytes
     if fill.dtype != np.float32:
         node.importer.consts[node.proto.output[0]] = np.full(shape, fill[0], fill.dtype)
         node.importer.const_origin[node.proto.output[0]] = node.label
@@ -745,9 +1066,57 @@ _CONVERTERS: dict[str, Callable[[_Node], SSAValue | None]] = {
 # -------------------------------------------------------------------------------- API
 
 
-def import_onnx(model: onnx.ModelProto | str | os.PathLike[str]) -> ModuleOp:
+def import_onnx(
+    model: onnx.ModelProto | str | os.PathLike[str],
+    *,
+    overrides: Mapping[str, np.ndarray] | None = None,
+    chip: ChipConfig | None = None,
+) -> ModuleOp:
     """Import an ONNX model (a ModelProto or a path to a .onnx file) into the graph
-    dialect. Raises `OnnxImportError` with a one-line message."""
-    proto, label = _load(model)
-    inferred = _check_and_infer(proto, label)
-    return _Importer(inferred, _opset(proto, label), proto.graph.initializer).run()
+    dialect. Raises `OnnxImportError` with a one-line message.
+
+    `overrides` maps names to values fed for them: those naming an initializer that
+    is also a graph input (IR version 4 or later) replace it, as in onnxruntime;
+    other names are left to the caller. Sizes are checked against `chip`'s DRAM, or
+    the largest preset's when the chip is not known yet."""
+    dram = _Dram(chip)
+    proto, label = _load(model, dram)
+    opset = _opset(proto, label)
+    graph_model, initializers, notes = proto, list(proto.graph.initializer), []
+    if opset < MIN_OPSET:
+        graph_model, initializers = _upgrade(proto, opset, label)
+        notes.append(
+            f"opset {opset} upgraded to opset {MIN_OPSET} by onnx's version converter"
+        )
+        opset = MIN_OPSET
+    inferred = _check_and_infer(graph_model, label)
+    importer = _Importer(
+        inferred,
+        opset,
+        initializers,
+        dram=dram,
+        declared_inputs=[i.name for i in proto.graph.input],
+        ir_version=proto.ir_version,
+        notes=notes,
+    )
+    importer.override(overrides or {})
+    return importer.run()
+
+
+def _strings(module: ModuleOp, attr: str) -> list[str]:
+    value = module.attributes.get(attr)
+    if not isinstance(value, ArrayAttr):
+        return []
+    return [s.data for s in value.data if isinstance(s, StringAttr)]
+
+
+def import_notes(module: ModuleOp) -> list[str]:
+    """What the importer did on its own to `module`'s model, one line each (an
+    upgraded opset, a deduplicated output), for `tidal-compile --report`."""
+    return _strings(module, NOTES_ATTR)
+
+
+def constant_inputs(module: ModuleOp) -> list[str]:
+    """The graph inputs compiled as constants: initializers that a feed may override
+    (pass the fed values as `overrides`)."""
+    return _strings(module, CONSTANT_INPUTS_ATTR)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import AnyFloat, Builtin, ModuleOp
@@ -18,6 +19,11 @@ from xdsl.utils.mlir_lexer import MLIRTokenKind
 from tidal.dialects import get_all_dialects
 from tidal.tools import xdsl_fixes  # noqa: F401 - xDSL lexer fix
 from tidal.tools.files import ToolError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import numpy as np
 
 # MLIR's IntegerType::kMaxWidth.
 MAX_INTEGER_WIDTH = (1 << 24) - 1
@@ -121,8 +127,11 @@ def _first_line(message: str) -> str:
     return lines[0] if lines else message
 
 
-def load_model(path: str, ctx: Context) -> ModuleOp:
-    """An ONNX model (.onnx) or graph-level IR (.mlir) as a module."""
+def load_model(
+    path: str, ctx: Context, overrides: Mapping[str, np.ndarray] | None = None
+) -> ModuleOp:
+    """An ONNX model (.onnx) or graph-level IR (.mlir) as a module; `overrides` as
+    in `import_onnx` (values fed for initializers)."""
     if path.endswith(".mlir"):
         try:
             text = Path(path).read_text(encoding="utf-8")
@@ -139,7 +148,7 @@ def load_model(path: str, ctx: Context) -> ModuleOp:
     from tidal.targets.onnx_import import OnnxImportError, import_onnx
 
     try:
-        return import_onnx(path)
+        return import_onnx(path, overrides=overrides)
     except OnnxImportError as e:
         raise ToolError(str(e)) from None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
@@ -54,11 +54,17 @@ def compile_to_bytes(
     inputs: str | None = None,
     report: list[dict[str, str]] | None = None,
     progress: Callable[[str], None] | None = None,
+    notes: list[str] | None = None,
 ) -> bytes:
     """Import, lower and encode a model; raises ToolError with one line. `report`
-    collects the placement of every op (see graph_partition.placement_report)."""
+    collects the placement of every op (see graph_partition.placement_report),
+    `notes` what the importer did on its own (onnx_import.import_notes)."""
     ctx = context()
     module = load_model(path, ctx)
+    if notes is not None and not path.endswith(".mlir"):  # an ONNX model: onnx is loaded
+        from tidal.targets.onnx_import import import_notes
+
+        notes.extend(import_notes(module))
     try:
         if check_numerics:
             _lower_checked(module, chip, ctx, inputs, report)
@@ -72,8 +78,11 @@ def compile_to_bytes(
         raise ToolError(message) from None
 
 
-def print_report(rows: list[dict[str, str]]) -> None:
-    """The placement of every op and why, as an aligned table."""
+def print_report(rows: list[dict[str, str]], notes: Sequence[str] = ()) -> None:
+    """What the importer did on its own, then the placement of every op and why,
+    as an aligned table."""
+    for note in notes:
+        print(f"import: {note}")
     width = max([len(r["origin"]) for r in rows] + [6])
     opw = max([len(r["op"]) for r in rows] + [2])
     print(f"{'origin':<{width}}  {'op':<{opw}}  {'placement':<9}  reason")
@@ -101,19 +110,20 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     report: list[dict[str, str]] = []
+    notes: list[str] = []
     try:
         with TerminalProgress(TOOL) as progress:
             data = compile_to_bytes(
                 args.model, args.chip, check_numerics=args.check_numerics,
-                inputs=args.inputs, report=report, progress=progress,
+                inputs=args.inputs, report=report, progress=progress, notes=notes,
             )
         write_files([(args.output, data)])
     except ToolError as e:
         if args.report and report:
-            print_report(report)
+            print_report(report, notes)
         fail(TOOL, str(e))
     if args.report:
-        print_report(report)
+        print_report(report, notes)
     print(f"{TOOL}: wrote {args.output} ({len(data)} bytes, chip '{args.chip}')")
 
 

@@ -58,7 +58,12 @@ def _merge(total: dict[str, Any], stats: dict[str, Any]) -> None:
 def run_model(path: str, inputs: dict[str, np.ndarray], chip: str = "default"):
     """Compile `path` for `chip` and run it: (outputs by name, stats)."""
     ctx = context()
-    module = load_model(path, ctx)
+    module = load_model(path, ctx, overrides=inputs)
+    if not path.endswith(".mlir"):  # inputs fed into initializers are constants now
+        from tidal.targets.onnx_import import constant_inputs
+
+        fed = set(constant_inputs(module))
+        inputs = {n: v for n, v in inputs.items() if n not in fed}
     names = [p.name for p in lowering_passes(chip)]
     cut = names.index(PARTITIONED) + 1
     try:

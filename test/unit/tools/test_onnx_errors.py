@@ -1,0 +1,299 @@
+"""ONNX models that the importer must refuse, or handle on its own, as the console
+scripts show it: one line `<tool>: error: <message>` naming the node, tensor or
+file, exit status 1, no traceback and nothing written; or, where the importer
+handles the model (an old opset, an output listed twice, a fed initializer), a
+binary that the simulator loads and outputs that match onnxruntime.
+
+The size checks run under an address-space limit, so that a regression (a constant
+materialised before it is sized) fails at once instead of swapping.
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+BIN = Path(sys.executable).parent
+MEMORY_LIMIT = 3 << 30  # bytes of address space for a tool that must refuse early
+
+
+def tool(name: str, *args: str | Path, limit: int | None = None):
+    exe = BIN / name
+    assert exe.exists(), f"console script {exe} is not installed"
+
+    def limit_memory() -> None:
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return subprocess.run(
+        [str(exe), *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        preexec_fn=limit_memory,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], name: str) -> str:
+    """Exit 1, one `<name>: error: ...` line on stderr and no traceback; the message."""
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"{name}: error: "), lines[0]
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    return lines[0][len(f"{name}: error: ") :]
+
+
+def assert_ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.stdout
+
+
+def f32(name: str, shape: list[int]) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+def save(path: Path, nodes, inputs, outputs, initializers=(), opset=13, ir_version=None) -> Path:
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(initializers))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    if ir_version is not None:
+        model.ir_version = ir_version
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def onnxruntime(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, inputs), strict=True))
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> tuple[Path, Path]:
+    """(a directory for models and inputs, an empty directory for outputs)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    return tmp_path, out
+
+
+def assert_nothing_written(out: Path) -> None:
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
+# ------------------------------------------------------------------ sizes
+
+
+def test_constant_of_shape_larger_than_dram(work):
+    """The issue's 169-byte model (100000x100000 int64, a MemoryError traceback):
+    sized from its shape and refused before anything is made. (The float twin and
+    the other sizes are tested on the importer itself.)"""
+    directory, out = work
+    fill = helper.make_tensor("value", TensorProto.INT64, [1], [1])
+    model = save(
+        directory / "bomb.onnx",
+        [
+            helper.make_node("ConstantOfShape", ["s"], ["c"], name="fill", value=fill),
+            helper.make_node("Reshape", ["x", "c"], ["y"]),
+        ],
+        [f32("x", [1, 1])],
+        [f32("y", [1])],
+        [numpy_helper.from_array(np.array([100000, 100000], np.int64), "s")],
+    )
+    assert model.stat().st_size < 200
+    result = tool("tidal-compile", model, "-o", out / "b.tbin", limit=MEMORY_LIMIT)
+    assert assert_one_line_error(result, "tidal-compile") == (
+        "node 'fill' (op ConstantOfShape): constant of shape [100000, 100000] (int64) "
+        "needs 80000000000 bytes, more than the 4294967296 bytes of DRAM of the largest "
+        "chip preset ('default')"
+    )
+    assert_nothing_written(out)
+
+
+# ---------------------------------------------------------------- external data
+
+
+def external_model(directory: Path, location: str) -> Path:
+    w = numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(2, 3), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"])], "g", [f32("x", [2, 3])], [f32("y", [2, 3])], [w]
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    tensor = model.graph.initializer[0]
+    onnx.external_data_helper.set_external_data(tensor, location=location)
+    tensor.ClearField("raw_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "model.onnx"
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+WEIGHTS = np.arange(6, dtype=np.float32).tobytes()
+
+
+def test_external_data_outside_the_model_directory(work):
+    """One line naming the model file, the tensor and the location (absolute and
+    missing locations are tested on the importer itself)."""
+    directory, out = work
+    (directory / "weights.bin").write_bytes(WEIGHTS)
+    model = external_model(directory / "m", "../weights.bin")
+    result = tool("tidal-compile", model, "-o", out / "b.tbin")
+    assert assert_one_line_error(result, "tidal-compile") == (
+        f"{model}: tensor 'w': external data location '../weights.bin' is outside the "
+        f"model's directory '{directory / 'm'}'"
+    )
+    assert_nothing_written(out)
+
+
+def write_inputs(directory: Path, **arrays: np.ndarray) -> Path:
+    path = directory / "in.npz"
+    np.savez(path, **(arrays or {"x": np.ones((2, 3), np.float32)}))  # type: ignore[arg-type]
+    return path
+
+
+def test_external_data_inside_the_model_directory_compiles_and_runs(work):
+    directory, out = work
+    model = external_model(directory / "m", "weights.bin")
+    (directory / "m" / "weights.bin").write_bytes(WEIGHTS)
+    inputs = write_inputs(directory)
+    assert_ok(tool("tidal-compile", model, "-o", out / "b.tbin"))
+    assert_ok(tool("tidal-sim", out / "b.tbin", "--inputs", inputs, "--outputs", out / "o.npz"))
+    expected = onnxruntime(model, {"x": np.ones((2, 3), np.float32)})
+    np.testing.assert_allclose(np.load(out / "o.npz")["y"], expected["y"])
+
+
+# ----------------------------------------------------------------- outputs
+
+
+def test_outputs_listed_twice_or_aliased_give_a_binary_that_loads(work):
+    """y listed twice (deduplicated, said in --report), the input x as an output, and
+    z, the same tensor as y through Identity."""
+    directory, out = work
+    outputs = ["y", "x", "z", "y"]
+    model = save(
+        directory / "m.onnx",
+        [helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Identity", ["y"], ["z"])],
+        [f32("x", [2, 3])],
+        [f32(o, [2, 3]) for o in outputs],
+    )
+    x = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)
+    inputs = write_inputs(directory, x=x)
+    report = assert_ok(tool("tidal-compile", model, "-o", out / "b.tbin", "--report"))
+    assert "import: output 'y' is listed 2 times: one output" in report.splitlines()
+    assert_ok(tool("tidal-sim", out / "b.tbin", "--inputs", inputs, "--outputs", out / "o.npz"))
+    actual = dict(np.load(out / "o.npz"))
+    expected = onnxruntime(model, {"x": x})
+    assert sorted(actual) == sorted(expected) == ["x", "y", "z"]
+    for name, value in expected.items():
+        np.testing.assert_allclose(actual[name], value)
+
+
+# ------------------------------------------------------------------ opsets
+
+
+def test_opset_newer_than_onnx_knows(work):
+    directory, out = work
+    model = save(directory / "m.onnx", [helper.make_node("Relu", ["x"], ["y"])],
+                 [f32("x", [2, 3])], [f32("y", [2, 3])], opset=99)
+    message = assert_one_line_error(tool("tidal-compile", model, "-o", out / "b.tbin"), "tidal-compile")
+    known = onnx.defs.onnx_opset_version()
+    assert message == (
+        f"{model}: opset 99 is newer than the installed onnx {onnx.__version__} knows "
+        f"(opset {known} at most)"
+    )
+    assert_nothing_written(out)
+
+
+def test_old_opset_is_upgraded_and_said_in_the_report(work):
+    directory, out = work
+    rng = np.random.default_rng(7)
+    model = save(
+        directory / "m.onnx",
+        [
+            helper.make_node("Gemm", ["x", "w", "b"], ["g"], transB=1),
+            helper.make_node("Relu", ["g"], ["y"]),
+        ],
+        [f32("x", [4, 16])],
+        [f32("y", [4, 8])],
+        [
+            numpy_helper.from_array(rng.standard_normal((8, 16)).astype(np.float32), "w"),
+            numpy_helper.from_array(rng.standard_normal(8).astype(np.float32), "b"),
+        ],
+        opset=7,
+    )
+    x = rng.standard_normal((4, 16)).astype(np.float32)
+    report = assert_ok(tool("tidal-compile", model, "-o", out / "b.tbin", "--report"))
+    assert report.splitlines()[0] == "import: opset 7 upgraded to opset 9 by onnx's version converter"
+    inputs = write_inputs(directory, x=x)
+    assert_ok(tool("tidal-sim", out / "b.tbin", "--inputs", inputs, "--outputs", out / "o.npz"))
+    np.testing.assert_allclose(
+        np.load(out / "o.npz")["y"], onnxruntime(model, {"x": x})["y"], rtol=1e-5, atol=1e-5
+    )
+
+
+# --------------------------------------------------------------- zero-size
+
+
+def test_zero_size_input_is_not_called_dynamic(work):
+    directory, out = work
+    model = save(directory / "m.onnx", [helper.make_node("Relu", ["x"], ["y"])],
+                 [f32("x", [0, 3])], [f32("y", [0, 3])])
+    message = assert_one_line_error(tool("tidal-compile", model, "-o", out / "b.tbin"), "tidal-compile")
+    assert message == (
+        "tensor 'x' has shape [0, 3], with no elements (zero-size tensors are not supported)"
+    )
+    assert_nothing_written(out)
+
+
+# ------------------------------------------------- initializers fed as inputs
+
+
+def overridable(path: Path, ir_version: int) -> Path:
+    """y = x * k, where k is an initializer the model also lists as an input."""
+    k = numpy_helper.from_array(np.full((2, 3), 3.0, np.float32), "k")
+    return save(path, [helper.make_node("Mul", ["x", "k"], ["y"])],
+                [f32("x", [2, 3]), f32("k", [2, 3])], [f32("y", [2, 3])], [k],
+                ir_version=ir_version)
+
+
+def test_tidal_run_feeds_an_initializer_listed_as_input_like_onnxruntime(work):
+    directory, out = work
+    model = overridable(directory / "m.onnx", ir_version=8)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    k = np.full((2, 3), -0.5, np.float32)
+    for feeds in ({"x": x}, {"x": x, "k": k}):
+        inputs = write_inputs(directory, **feeds)
+        assert_ok(tool("tidal-run", model, "--inputs", inputs, "--outputs", out / "o.npz"))
+        np.testing.assert_allclose(np.load(out / "o.npz")["y"], onnxruntime(model, feeds)["y"])
+        (out / "o.npz").unlink()
+    # a value of another shape than the initializer's
+    inputs = write_inputs(directory, x=x, k=np.ones((3, 2), np.float32))
+    message = assert_one_line_error(
+        tool("tidal-run", model, "--inputs", inputs, "--outputs", out / "o.npz"), "tidal-run"
+    )
+    assert message == (
+        "input 'k': expected shape (2, 3), got (3, 2) (the shape of the initializer it overrides)"
+    )
+    assert_nothing_written(out)
+
+
+def test_tidal_sim_refuses_a_feed_for_a_compiled_constant(work):
+    """A compiled binary holds the initializer as a constant: feeding it is refused
+    in one line naming it."""
+    directory, out = work
+    model = overridable(directory / "m.onnx", ir_version=8)
+    assert_ok(tool("tidal-compile", model, "-o", directory / "b.tbin"))
+    inputs = write_inputs(directory, x=np.ones((2, 3), np.float32), k=np.ones((2, 3), np.float32))
+    result = tool("tidal-sim", directory / "b.tbin", "--inputs", inputs, "--outputs", out / "o.npz")
+    assert "'k'" in assert_one_line_error(result, "tidal-sim")
+    assert_nothing_written(out)
