@@ -36,7 +36,6 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block, Operation
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
-from xdsl.utils.exceptions import PassFailedException
 
 from tidal.dialects.accel import (
     AccessAttr,
@@ -48,6 +47,7 @@ from tidal.dialects.accel import (
     WaitOp,
 )
 from tidal.sim.isa import engine_from_name
+from tidal.passes.expect import PassInputError, expect_level
 
 Box = tuple[str, int, int, int, int, bool]  # space, part lo, part hi, byte lo, byte hi, write
 
@@ -226,14 +226,16 @@ class AccelInsertSyncPass(ModulePass):
     name = "accel-insert-sync"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        expect_level(op, self.name, "accel")
         for program in [p for p in op.walk() if isinstance(p, ProgramOp)]:
             self.sync(program)
 
     def sync(self, program: ProgramOp) -> None:
         if any(isinstance(o, StreamOp) for o in program.body.block.ops):
-            raise PassFailedException(
+            raise PassInputError(
                 "accel-insert-sync: expects a unified-order accel.program; this one is "
-                "already split into streams (run accel-insert-sync before accel-split-streams)"
+                "already split into streams (run accel-insert-sync before accel-split-streams)",
+                program,
             )
         sites: list[_Site] = []
         _collect(program.body.block, (), sites)

@@ -32,6 +32,7 @@ from tidal.dialects.accel import (
     StreamOp,
     engine_sort_key,
 )
+from tidal.passes.expect import expect_level
 
 
 def _engines(ops: Iterable[Operation]) -> list[str]:
@@ -101,4 +102,5 @@ class AccelSplitStreamsPass(ModulePass):
     name = "accel-split-streams"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        expect_level(op, self.name, "accel")
         PatternRewriteWalker(SplitProgramPattern(), apply_recursively=False).rewrite_module(op)

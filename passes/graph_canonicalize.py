@@ -53,6 +53,7 @@ from xdsl.pattern_rewriter import (
 
 from tidal.dialects import graph
 from tidal.passes.quiet import quiet_diagnostics
+from tidal.passes.expect import expect_level
 
 
 def _shape(value: SSAValue) -> tuple[int, ...]:
@@ -390,6 +391,7 @@ class GraphCanonicalizePass(ModulePass):
     name = "graph-canonicalize"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        expect_level(op, self.name, "graph")
         with quiet_diagnostics():
             PatternRewriteWalker(
                 GreedyRewritePatternApplier(canonicalize_patterns())

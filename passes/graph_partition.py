@@ -35,6 +35,7 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from tidal.dialects import graph
+from tidal.passes.expect import expect_level
 
 PLACEMENT = "tidal.placement"
 REASON = "tidal.reason"
@@ -262,6 +263,7 @@ class GraphPartitionPass(ModulePass):
     chip: str = field(default="default")
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        expect_level(op, self.name, "graph")
         for placed in annotate(op, self.chip):
             if placed.attributes[PLACEMENT] == StringAttr("reject"):
                 reason = placed.attributes[REASON].data  # type: ignore[union-attr]

@@ -43,6 +43,7 @@ from tidal.passes import kernels, kernels_move, kernels_norm
 from tidal.passes.concat_placement import ConcatCopy, place_concat_operands
 from tidal.passes.quiet import quiet_diagnostics
 from tidal.sim.config import ChipConfig, get_chip
+from tidal.passes.expect import expect_level
 
 
 def shape_of(value: SSAValue) -> tuple[int, ...]:
@@ -350,6 +351,7 @@ class GraphToLoopPass(ModulePass):
     chip: str = field(default="default")
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        expect_level(op, self.name, "graph")
         chip = get_chip(self.chip)
         funcs = [f for f in op.walk() if isinstance(f, func.FuncOp)]
         for fn in funcs:

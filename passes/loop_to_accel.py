@@ -40,6 +40,7 @@ from tidal.dialects import accel, loop
 from tidal.dialects.accel import AccessAttr, Aff
 from tidal.passes.nest_builder import aligned as _align
 from tidal.sim.config import ChipConfig, UnknownChipError, get_chip
+from tidal.passes.expect import expect_level
 
 
 def _name(attrs: object, i: int, default: str) -> str:
@@ -197,6 +198,7 @@ class LoopToAccelPass(ModulePass):
     chip: str = field(default="default")
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        expect_level(op, self.name, "loop")
         try:
             chip = get_chip(self.chip)
         except UnknownChipError as e:

@@ -26,6 +26,7 @@ from xdsl.ir import Block, Operation, SSAValue
 
 from tidal.dialects import accel, graph, loop
 from tidal.dialects.accel import AccessAttr
+from tidal.sim.inputs import check_inputs
 
 Arrays = dict[str, np.ndarray]
 
@@ -460,6 +461,10 @@ class NumericsChecker:
     log: list[str] = field(default_factory=list)
 
     def start(self, module: ModuleOp) -> None:
+        """Evaluate the reference. Raises InputError (one line naming the input, what
+        the module takes and what was given) if the inputs do not fit the module."""
+        if level(module) in ("graph", "loop"):
+            check_inputs(signature(module)[0], self.inputs)
         self.reference = evaluate(module, self.inputs)
         self.log.append(f"numerics: {level(module)} level evaluated (reference)")
 

@@ -19,6 +19,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
 from tidal.passes.quiet import quiet_diagnostics
+from tidal.passes.expect import expect_level
 
 
 def lowering_passes(chip: str) -> list[ModulePass]:
@@ -48,6 +49,7 @@ class TidalLowerPass(ModulePass):
     chip: str = field(default="default")
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        expect_level(op, self.name, "graph")
         with quiet_diagnostics():
             for p in lowering_passes(self.chip):
                 p.apply(ctx, op)

@@ -45,6 +45,7 @@ from tidal.sim.errors import (
     RaceError,
     SimError,
 )
+from tidal.sim.inputs import check_inputs
 from tidal.sim.isa import Opcode, Space
 from tidal.sim.loader import validate_program
 
@@ -388,17 +389,9 @@ class Machine:
 
     def load_inputs(self, inputs: Mapping[str, np.ndarray]) -> None:
         """Check `inputs` against the input table and copy them into DRAM."""
-        expected = [str(e["name"]) for e in self.program.inputs]
-        takes = f"(the program takes: {', '.join(expected) or 'no inputs'})"
-        for name in expected:
-            if name not in inputs:
-                raise InputError(f"missing input '{name}' {takes}")
-        for name in inputs:
-            if name not in expected:
-                raise InputError(f"unknown input '{name}' {takes}")
+        check_inputs({str(e["name"]): _io_shape(e) for e in self.program.inputs}, inputs)
         for entry in self.program.inputs:
             name = str(entry["name"])
-            _check_input(name, _io_shape(entry), inputs[name])
             raw = np.ascontiguousarray(inputs[name]).view(np.uint8).reshape(-1)
             addr = _io_addr(entry)
             self.dram[addr : addr + raw.size] = raw
@@ -935,19 +928,6 @@ def _io_addr(entry: Mapping[str, object]) -> int:
     addr = entry["addr"]
     assert isinstance(addr, int)
     return addr
-
-
-def _check_input(name: str, shape: tuple[int, ...], value: object) -> None:
-    """Raise InputError unless `value` is a float32 array of `shape`."""
-    if not isinstance(value, np.ndarray):
-        raise InputError(
-            f"input '{name}': expected a float32 array of shape {shape}, "
-            f"got {type(value).__name__}"
-        )
-    if value.dtype != _F32:
-        raise InputError(f"input '{name}': expected dtype float32, got {value.dtype}")
-    if value.shape != shape:
-        raise InputError(f"input '{name}': expected shape {shape}, got {value.shape}")
 
 
 def _nothing() -> None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     import numpy as np
+    import onnx
 
 # MLIR's IntegerType::kMaxWidth.
 MAX_INTEGER_WIDTH = (1 << 24) - 1
@@ -93,10 +94,19 @@ class LocatingParser(Parser):
         return op
 
 
-def parse_and_verify(ctx: Context, text: str, name: str, line_offset: int = 0) -> ModuleOp:
+def parse_and_verify(
+    ctx: Context,
+    text: str,
+    name: str,
+    line_offset: int = 0,
+    starts: dict[Operation, str] | None = None,
+) -> ModuleOp:
     """Parse and verify MLIR text. A verifier failure is re-raised as one
-    VerifyException whose message starts with the failing op's file:line:col."""
+    VerifyException whose message starts with the failing op's file:line:col.
+    `starts`, if given, receives where each parsed op starts (for later errors)."""
     parser = LocatingParser(ctx, text, name, line_offset)
+    if starts is not None:
+        parser.starts = starts
     try:
         try:
             module = parser.parse_module()
@@ -145,10 +155,18 @@ def load_model(
             raise ToolError(_located(str(e))) from None
         except DiagnosticException as e:
             raise ToolError(str(e)) from None
+    return import_model(path, overrides)
+
+
+def import_model(
+    model: str | onnx.ModelProto, overrides: Mapping[str, np.ndarray] | None = None
+) -> ModuleOp:
+    """An ONNX model (a path or a loaded proto) as graph-level IR; ToolError (one
+    line naming the node, tensor or file) for anything the importer refuses."""
     from tidal.targets.onnx_import import OnnxImportError, import_onnx
 
     try:
-        return import_onnx(path, overrides=overrides)
+        return import_onnx(model, overrides=overrides)
     except OnnxImportError as e:
         raise ToolError(str(e)) from None
 

@@ -1,15 +1,39 @@
-"""File plumbing of the command-line tools: one-line errors, reading .npz inputs,
-writing outputs whole or not at all. Pure Python and NumPy (no xDSL), so that
-tidal-sim runs a binary without the compiler."""
+"""File plumbing of the command-line tools: one-line errors, signals, reading .npz
+inputs, and writing outputs whole or not at all without ever destroying an input.
+Pure Python and NumPy (no xDSL), so that tidal-sim runs a binary without the compiler.
+
+Every tool follows the same rules (tested in test/unit/tools/test_output_safety.py):
+
+- `check_paths(inputs, outputs)` runs before any work: an output that is the same file
+  as an input or as another output (same resolved path, or same device and inode, so
+  hard links and symlinks count) is refused, and so is an output whose directory does
+  not exist or that is a directory, a block device or a socket.
+- `write_files` stages each regular output in a temporary file beside its target and
+  renames all of them into place only when every one is written. The replaced file's
+  permission bits are kept. A symlink is written through (its target is replaced, the
+  link stays), as `cp` does. A character device or FIFO (`/dev/null`, `/dev/stdout`,
+  a named pipe with a reader) is written in place, never renamed over.
+- Temporary files are named `.<name>.tidal-<pid>-<random>.tmp`; a signal removes them
+  on the way out, and a file left by a process that no longer exists (kill -9) is
+  removed by the next write to the same target.
+- `tool_main` turns SIGINT and SIGTERM into one line and exit status 130 or 143.
+"""
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import functools
 import io
 import os
+import re
+import signal
+import stat
 import sys
 import tempfile
 import zipfile
-from typing import NoReturn
+from collections.abc import Callable, Iterable, Sequence
+from typing import BinaryIO, NoReturn, TypeVar
 
 import numpy as np
 
@@ -18,10 +42,46 @@ class ToolError(Exception):
     """An error to report as one line, without a traceback."""
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program stands so that `finally` clauses (which
+    remove temporary files) run, as KeyboardInterrupt does for SIGINT."""
+
+
 def fail(tool: str, message: str) -> NoReturn:
     first = message.strip().splitlines()[0] if message.strip() else "unknown error"
     print(f"{tool}: error: {first}", file=sys.stderr)
     raise SystemExit(1)
+
+
+_R = TypeVar("_R")
+
+
+def tool_main(tool: str) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
+    """Decorate a tool's `main`: SIGINT ends it with `<tool>: interrupted` and exit
+    status 130, SIGTERM with `<tool>: terminated` and 143 (128 + the signal number, as
+    a shell reports them), after the temporary files of a write in progress are gone."""
+
+    def decorate(main: Callable[..., _R]) -> Callable[..., _R]:
+        @functools.wraps(main)
+        def guarded(*args: object, **kwargs: object) -> _R:
+            def on_term(signum: int, frame: object) -> None:
+                raise Terminated
+
+            previous = signal.signal(signal.SIGTERM, on_term)
+            try:
+                return main(*args, **kwargs)
+            except KeyboardInterrupt:
+                print(f"{tool}: interrupted", file=sys.stderr)
+                raise SystemExit(128 + signal.SIGINT) from None
+            except Terminated:
+                print(f"{tool}: terminated", file=sys.stderr)
+                raise SystemExit(128 + signal.SIGTERM) from None
+            finally:
+                signal.signal(signal.SIGTERM, previous)
+
+        return guarded
+
+    return decorate
 
 
 def read_npz(path: str) -> dict[str, np.ndarray]:
@@ -44,27 +104,206 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def write_files(payloads: list[tuple[str, bytes]]) -> None:
-    """Write every file or none: each goes to a temporary file beside its target
-    (with the mode the umask gives a new file), and only when all are written are
-    they renamed into place. ToolError (one line) if any cannot be written."""
+# ---------------------------------------------------------------------------
+# Which file a path names
+# ---------------------------------------------------------------------------
+
+
+def _identity(path: str) -> tuple[object, ...]:
+    """What `path` names: (device, inode) of an existing file (through symlinks),
+    else its resolved absolute path."""
+    resolved = os.path.realpath(path)
+    try:
+        st = os.stat(resolved)
+    except OSError:
+        return ("path", resolved)
+    return ("inode", st.st_dev, st.st_ino)
+
+
+def _is_char_device(path: str) -> bool:
+    try:
+        return stat.S_ISCHR(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _check_target(path: str) -> None:
+    """An output path a tool can write: its directory exists, and it is not a
+    directory, block device or socket."""
+    resolved = os.path.realpath(path)
+    try:
+        mode = os.stat(resolved).st_mode
+    except FileNotFoundError:
+        directory = os.path.dirname(resolved)
+        if not os.path.isdir(directory):
+            raise ToolError(
+                f"cannot write '{path}': directory '{directory}' does not exist"
+            ) from None
+        return
+    except OSError as err:
+        raise ToolError(f"cannot write '{path}': {err.strerror or err}") from None
+    kind = _special_kind(mode)
+    if kind in ("a directory", "a block device", "a socket"):
+        raise ToolError(f"cannot write '{path}': it is {kind}")
+
+
+def _special_kind(mode: int) -> str | None:
+    if stat.S_ISREG(mode):
+        return None
+    for test, kind in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def check_paths(inputs: Iterable[str | None], outputs: Iterable[str | None]) -> None:
+    """Refuse, before any work, outputs that would destroy an input or each other,
+    and outputs that cannot be written (see the module docstring). `None` entries
+    (options not given) are skipped. Raises ToolError naming both paths."""
+    seen: list[tuple[str, tuple[object, ...], str]] = [
+        ("input", _identity(p), p) for p in inputs if p is not None
+    ]
+    for out in outputs:
+        if out is None:
+            continue
+        _check_target(out)
+        ident = _identity(out)
+        if not _is_char_device(out):  # /dev/null may take any number of outputs
+            for role, other, name in seen:
+                if other == ident:
+                    same = "" if name == out else f" ('{name}')"
+                    raise ToolError(
+                        f"output '{out}' is the same file as the {role}{same}; "
+                        "refusing to overwrite it"
+                    )
+        seen.append(("output", ident, out))
+
+
+# ---------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------
+
+Payload = bytes | Callable[[BinaryIO], None]
+"""What to write: the bytes, or a function that streams them into a binary file."""
+
+_NAME_CHARS = 80  # of the target's name kept in a temporary file's name
+
+
+def _temp_prefix(target: str) -> str:
+    return f".{os.path.basename(target)[:_NAME_CHARS]}.tidal-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def remove_stale_temps(target: str) -> None:
+    """Remove the temporary files that writes to `target` by processes that no longer
+    exist left behind (after kill -9 or a power cut)."""
+    directory = os.path.dirname(target) or "."
+    prefix = _temp_prefix(target)
+    pattern = re.compile(re.escape(prefix) + r"(\d+)-[A-Za-z0-9_]+\.tmp")
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        m = pattern.fullmatch(name)
+        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
+
+
+def _emit(f: BinaryIO, data: Payload) -> None:
+    if isinstance(data, bytes | bytearray | memoryview):
+        f.write(data)
+    else:
+        data(f)
+
+
+def _stage(target: str, data: Payload, umask: int, staged: list[str]) -> None:
+    """Write `data` to a new temporary file beside `target` (appended to `staged`
+    before a byte is written, so the caller can always remove it)."""
+    directory = os.path.dirname(target)
+    remove_stale_temps(target)
+    fd, tmp = tempfile.mkstemp(
+        dir=directory, prefix=f"{_temp_prefix(target)}{os.getpid()}-", suffix=".tmp"
+    )
+    staged.append(tmp)
+    with os.fdopen(fd, "wb") as f:
+        try:
+            st = os.stat(target)
+        except FileNotFoundError:
+            os.fchmod(fd, 0o666 & ~umask)
+        else:
+            os.fchmod(fd, stat.S_IMODE(st.st_mode))
+            if os.geteuid() == 0:  # root can keep the replaced file's owner too
+                os.fchown(fd, st.st_uid, st.st_gid)
+        _emit(f, data)
+        f.flush()
+        os.fsync(fd)
+
+
+def _write_in_place(target: str, path: str, data: Payload) -> None:
+    """Write a character device or FIFO where it is. A FIFO is opened without
+    blocking first, so that one with no reader is an error, not a hang."""
+    flags = os.O_WRONLY | os.O_NONBLOCK
+    try:
+        fd = os.open(target, flags)
+    except OSError as err:
+        if err.errno == errno.ENXIO:
+            raise ToolError(f"cannot write '{path}': a FIFO with no reader") from None
+        raise
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    with os.fdopen(fd, "wb") as f:
+        _emit(f, data)
+
+
+def write_files(payloads: Sequence[tuple[str, Payload]]) -> None:
+    """Write every file or none (see the module docstring). ToolError (one line) if
+    any cannot be written; the temporary files are gone whatever happens."""
     umask = os.umask(0)
     os.umask(umask)
-    staged: list[tuple[str, str]] = []
+    staged: list[str] = []
+    renames: list[tuple[str, str, str]] = []  # (temporary, target, path as given)
+    in_place: list[tuple[str, str, Payload]] = []
     path = ""
     try:
         for path, data in payloads:
-            directory = os.path.dirname(os.path.abspath(path))
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tidal-", suffix=".tmp")
-            staged.append((tmp, path))
-            os.fchmod(fd, 0o666 & ~umask)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        for tmp, path in staged:
-            os.replace(tmp, path)
+            _check_target(path)
+            target = os.path.realpath(path)
+            try:
+                kind = _special_kind(os.stat(target).st_mode)
+            except FileNotFoundError:
+                kind = None
+            if kind is not None:
+                in_place.append((target, path, data))
+                continue
+            _stage(target, data, umask, staged)
+            renames.append((staged[-1], target, path))
+        for target, path, data in in_place:
+            _write_in_place(target, path, data)
+        for tmp, target, path in renames:
+            os.replace(tmp, target)
     except OSError as err:
         raise ToolError(f"cannot write '{path}': {err.strerror or err}") from None
     finally:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
+        for tmp in staged:
+            try:
                 os.unlink(tmp)
+            except FileNotFoundError:
+                pass

@@ -2,31 +2,53 @@
 
 Tidal registers itself once, through its `xdsl.universe` entry point, which
 xDSLOptMain already reads. This tool adds what a user of an opt tool expects on top:
-verifier errors located at file:line:col, and one-line errors (exit 1, no traceback)
-for bad IR, unknown passes, bad pass options and failing passes.
+ONNX models as input (imported to graph-level IR, as tidal-import does), errors
+located at file:line:col (verifier errors, and passes given IR of the wrong level),
+one-line errors (exit 1, no traceback) for bad IR, bad pipelines, unknown passes, bad
+pass options and failing passes, and `-o` written whole or not at all, never over
+the input.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from importlib.metadata import version
+from io import StringIO
 from typing import IO
 
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.utils.exceptions import DiagnosticException, ParseError
+from xdsl.ir import Operation
+from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
 
+from tidal.passes.expect import PassInputError
 from tidal.passes.numerics import CannotEvaluate, NumericsChecker, NumericsMismatch, random_inputs
 from tidal.passes.quiet import quiet_diagnostics
 from tidal.sim.config import UnknownChipError
-from tidal.tools.common import _located, parse_and_verify
-from tidal.tools.files import ToolError, fail, read_npz
+from tidal.sim.errors import InputError
+from tidal.tools.common import _located, import_model, parse_and_verify
+from tidal.tools.files import ToolError, check_paths, fail, read_npz, tool_main, write_files
 
 TOOL = "tidal-opt"
 
 
+class _Kept(StringIO):
+    """The output text, kept when xDSLOptMain closes its output stream, so that the
+    file is written only once every chunk has gone through."""
+
+    def close(self) -> None:
+        pass
+
+
 class TidalOptMain(xDSLOptMain):
-    version_format = "tidal-opt (xDSL {xdsl_version})"
+    version_format = f"tidal-opt {version('tidal')} (xDSL {{xdsl_version}})"
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.starts: dict[Operation, str] = {}  # where each parsed op starts
+        self._output = _Kept()
+        super().__init__(*args, **kwargs)
 
     def register_all_arguments(self, arg_parser: argparse.ArgumentParser) -> None:
         super().register_all_arguments(arg_parser)
@@ -42,6 +64,34 @@ class TidalOptMain(xDSLOptMain):
             help=".npz of inputs for --check-numerics (default: seeded random)",
         )
 
+    def register_all_frontends(self) -> None:
+        super().register_all_frontends()
+        self.available_frontends["onnx"] = self._import_onnx
+
+    def _import_onnx(self, chunk: IO[bytes]) -> ModuleOp:
+        if self.args.input_file is not None:
+            return import_model(self.args.input_file)
+        import onnx
+
+        return import_model(onnx.load_model_from_string(chunk.read()))
+
+    def run(self) -> None:
+        out, path = self.args.output_file, self.args.input_file
+        check_paths([path, self.args.numerics_inputs], [out])
+        extension = os.path.splitext(path)[1].lstrip(".") if path else "mlir"
+        if not self.args.frontend and extension not in self.available_frontends:
+            raise ToolError(
+                f"{path}: unrecognized file extension '{extension}' (tidal-opt reads "
+                f"{', '.join('.' + e for e in self.available_frontends)}; "
+                "--frontend names the reader)"
+            )
+        super().run()
+        if out is not None:
+            write_files([(out, self._output.getvalue().encode())])
+
+    def prepare_output(self) -> IO[str]:
+        return sys.stdout if self.args.output_file is None else self._output
+
     def apply_passes(self, prog: ModuleOp) -> None:
         with quiet_diagnostics():  # errors without megabytes of weights printed in
             self._apply_passes(prog)
@@ -49,13 +99,13 @@ class TidalOptMain(xDSLOptMain):
     def _apply_passes(self, prog: ModuleOp) -> None:
         if not self.args.check_numerics:
             return super().apply_passes(prog)
-        inputs = (
-            read_npz(self.args.numerics_inputs)
-            if self.args.numerics_inputs
-            else random_inputs(prog)
-        )
+        path = self.args.numerics_inputs
+        inputs = read_npz(path) if path else random_inputs(prog)
         checker = NumericsChecker(inputs)
-        checker.start(prog)
+        try:
+            checker.start(prog)
+        except InputError as e:
+            raise ToolError(f"{path}: {e}") from None
         for p in self.pipeline.passes:
             p.apply(self.ctx, prog)
             prog.verify()
@@ -66,22 +116,52 @@ class TidalOptMain(xDSLOptMain):
     def parse_chunk(self, chunk: IO[bytes], file_extension: str, start_offset: int = 0):
         if file_extension != "mlir":
             return super().parse_chunk(chunk, file_extension, start_offset)
-        text = chunk.read().decode()
-        return parse_and_verify(self.ctx, text, self.get_input_name(), start_offset)
+        try:
+            text = chunk.read().decode()
+        except UnicodeDecodeError as e:
+            raise ToolError(
+                f"{self.get_input_name()}: not UTF-8 text (byte offset {e.start})"
+            ) from None
+        return parse_and_verify(
+            self.ctx, text, self.get_input_name(), start_offset, starts=self.starts
+        )
+
+    def located(self, error: PassInputError) -> str:
+        """A pass-input error prefixed with where its op was parsed."""
+        where = self.starts.get(error.op)
+        return f"{where}: {error}" if where else str(error)
 
 
+def _pipeline_error(error: ArgSpecParseError) -> str:
+    """xDSL's pipeline syntax error (several lines: a header, `pass-pipeline:1:C`, the
+    text, a caret, the message) as one line naming the pipeline and the column."""
+    lines = [ln for ln in str(error).splitlines() if ln.strip()]
+    where = next((ln for ln in lines if ln.startswith("pass-pipeline:")), "")
+    column = where.rsplit(":", 1)[-1] if where else "?"
+    text = lines[2] if len(lines) > 2 else ""
+    return f"pass pipeline '{text}', column {column}: {lines[-1].strip()}"
+
+
+@tool_main(TOOL)
 def main(argv: list[str] | None = None) -> None:
+    opt: TidalOptMain | None = None
     try:
-        TidalOptMain(description="Tidal modular optimizer driver", args=argv).run()
+        opt = TidalOptMain(description="Tidal modular optimizer driver", args=argv)
+        opt.run()
+    except ArgSpecParseError as e:
+        fail(TOOL, _pipeline_error(e))
     except ParseError as e:
         fail(TOOL, _located(str(e)))
+    except PassInputError as e:
+        fail(TOOL, opt.located(e) if opt is not None else str(e))
     except (ToolError, NumericsMismatch, CannotEvaluate) as e:
         fail(TOOL, str(e))
     except DiagnosticException as e:
         fail(TOOL, str(e))
-    except (UnknownChipError, ValueError, KeyError) as e:
-        # Pipeline text errors: unknown passes, bad or unknown options.
-        fail(TOOL, str(e).strip("'\""))
+    except KeyError as e:  # an unknown pass or pass option
+        fail(TOOL, str(e.args[0]) if e.args else str(e))
+    except (UnknownChipError, ValueError) as e:  # a bad pass option value
+        fail(TOOL, str(e))
     except FileNotFoundError as e:
         fail(TOOL, f"{e.filename}: {e.strerror}")
     sys.exit(0)

@@ -22,7 +22,14 @@ from tidal.sim.config import UnknownChipError, get_chip
 from tidal.sim.errors import SimError
 from tidal.sim.machine import run_program
 from tidal.sim.trace import chrome_trace, plot_timeline
-from tidal.tools.files import ToolError, npz_bytes, read_npz, write_files
+from tidal.tools.files import (
+    ToolError,
+    check_paths,
+    npz_bytes,
+    read_npz,
+    tool_main,
+    write_files,
+)
 
 PROG = "tidal-sim"
 
@@ -73,6 +80,9 @@ def _read_binary(path: str) -> isa.Program:
 
 
 def _run(args: argparse.Namespace) -> str:
+    check_paths(
+        [args.binary, args.inputs], [args.outputs, args.trace, args.plot, args.stats]
+    )
     program = _read_binary(args.binary)
     chip = get_chip(args.chip if args.chip is not None else program.chip)
     inputs = read_npz(args.inputs)
@@ -100,6 +110,7 @@ def _run(args: argparse.Namespace) -> str:
     return summary
 
 
+@tool_main(PROG)
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:

@@ -106,7 +106,7 @@ def test_missing_input(binary: Path, tmp_path: Path) -> None:
         out,
         stats,
     )
-    assert line == "tidal-sim: error: missing input 'x' (the program takes: x)"
+    assert line == "tidal-sim: error: missing input 'x' (the program takes: x (2, 3); given: z)"
 
 
 def test_wrong_shape(binary: Path, tmp_path: Path) -> None:

@@ -1,0 +1,78 @@
+"""What a pass expects of its input: the IR level, checked before the pass touches
+anything, so that a pass run on the wrong level says what it expects and where the
+input differs, instead of failing deep inside or silently changing nothing.
+
+    $ tidal-opt model.mlir -p accel-insert-sync        # model.mlir is graph-level
+    tidal-opt: error: model.mlir:2:8: accel-insert-sync: expects accel-level IR (an
+    accel.program, from loop-to-accel); found 'graph.relu'
+
+The error carries the offending op (`PassInputError.op`) so that a tool that parsed
+the input can name its file:line:col.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from xdsl.dialects import func
+from xdsl.dialects.builtin import MemRefType, ModuleOp, TensorType
+from xdsl.ir import Operation
+from xdsl.utils.exceptions import PassFailedException
+
+from tidal.dialects.accel import ProgramOp
+
+Level = Literal["graph", "loop", "accel"]
+
+# What each level is, in words, and the dialects whose ops it cannot hold (ops of
+# other dialects are left to the pass: graph-partition, for one, places or refuses
+# ops it does not know by name).
+_LEVELS: dict[Level, tuple[str, frozenset[str]]] = {
+    "graph": (
+        "graph-level IR (func.func on tensors with graph ops)",
+        frozenset({"loop", "accel"}),
+    ),
+    "loop": (
+        "loop-level IR (func.func on memrefs with loop nests, from graph-to-loop)",
+        frozenset({"graph", "accel"}),
+    ),
+    "accel": (
+        "accel-level IR (an accel.program, from loop-to-accel)",
+        frozenset({"graph", "loop", "func"}),
+    ),
+}
+
+
+class PassInputError(PassFailedException):
+    """A pass was given IR it does not apply to; `op` is where the input differs."""
+
+    def __init__(self, message: str, op: Operation):
+        super().__init__(message)
+        self.op = op
+
+
+def expect_level(module: ModuleOp, pass_name: str, level: Level) -> None:
+    """Raise PassInputError if `module` holds ops of another level of Tidal's, or
+    (graph and loop levels) a function whose arguments are not tensors or memrefs,
+    or (accel level) no accel.program. An empty module belongs to every level."""
+    what, foreign = _LEVELS[level]
+    arg_type = {"graph": TensorType, "loop": MemRefType}.get(level)
+    found_program = False
+    for op in module.walk():
+        if op is module:
+            continue
+        if op.name.split(".")[0] in foreign:
+            raise PassInputError(f"{pass_name}: expects {what}; found '{op.name}'", op)
+        if arg_type is not None and isinstance(op, func.FuncOp):
+            for arg in op.body.block.args if op.body.blocks else ():
+                if not isinstance(arg.type, arg_type):
+                    raise PassInputError(
+                        f"{pass_name}: expects {what}; function @{op.sym_name.data} "
+                        f"takes {arg.type}",
+                        op,
+                    )
+        found_program |= isinstance(op, ProgramOp)
+    if level == "accel" and not found_program and module.body.block.first_op:
+        raise PassInputError(
+            f"{pass_name}: expects {what}; the module holds no accel.program",
+            module.body.block.first_op,
+        )

@@ -1,0 +1,47 @@
+"""Checking a caller's input arrays against what a program takes: the one check that
+the hardware model, `--check-numerics` and tidal-run all apply, so that a wrong key,
+dtype or shape reads the same everywhere (one line naming the input, what was
+expected and what was given)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from tidal.sim.errors import InputError
+
+
+def check_inputs(
+    expected: Mapping[str, tuple[int, ...]], given: Mapping[str, object]
+) -> None:
+    """Raise InputError unless `given` holds exactly the names of `expected`, each a
+    float32 array of its shape. Values are never cast: a float64 array is refused
+    (silently rounding a caller's data would hide the mismatch)."""
+    takes = ", ".join(f"{n} {tuple(s)}" for n, s in expected.items()) or "no inputs"
+    for name in expected:
+        if name not in given:
+            raise InputError(
+                f"missing input '{name}' (the program takes: {takes}; "
+                f"given: {', '.join(given) or 'nothing'})"
+            )
+    for name in given:
+        if name not in expected:
+            raise InputError(f"unknown input '{name}' (the program takes: {takes})")
+    for name, shape in expected.items():
+        value = given[name]
+        if not isinstance(value, np.ndarray):
+            raise InputError(
+                f"input '{name}': expected a float32 array of shape {tuple(shape)}, "
+                f"got {type(value).__name__}"
+            )
+        if value.dtype != np.float32:
+            raise InputError(
+                f"input '{name}': expected dtype float32, got {value.dtype} "
+                "(inputs are never cast; convert with .astype(np.float32))"
+            )
+        if value.shape != tuple(shape):
+            raise InputError(
+                f"input '{name}': expected shape {tuple(shape)}, got {value.shape}"
+            )
+

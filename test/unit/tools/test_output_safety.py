@@ -1,0 +1,315 @@
+"""No tool ever destroys data: an output that is an input (or another output) is
+refused before any work; special files are written in place, symlinks through; the
+replaced file's mode is kept; a signal removes the temporary file and exits 130/143
+with one line; temporary files left by a hard kill are cleaned up by the next write.
+
+The console scripts run in subprocesses; the signal and stale-file cases drive
+`tools/files.py` directly, in a subprocess, where their timing is deterministic.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+BIN = Path(sys.executable).parent
+
+
+def tool(name: str, *args: str | Path, cwd: Path | None = None):
+    return subprocess.run(
+        [str(BIN / name), *map(str, args)],
+        capture_output=True, text=True, check=False, cwd=cwd, timeout=300,
+    )
+
+
+def one_line_error(result, name: str, *fragments: str) -> str:
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{name}: error: "), result.stderr
+    assert result.returncode == 1
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+def no_temps(directory: Path) -> bool:
+    return not [p for p in directory.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """A small model, its binary and inputs, each a distinct file."""
+    d = tmp_path_factory.mktemp("safety")
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((8, 4)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+         helper.make_node("Relu", ["h"], ["y"], name="relu")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
+        [numpy_helper.from_array(w, "w")],
+    )
+    model = d / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), model)
+    inputs = d / "i.npz"
+    np.savez(inputs, x=rng.standard_normal((2, 8)).astype(np.float32))
+    binary = d / "m.tbin"
+    r = tool("tidal-compile", model, "-o", binary)
+    assert r.returncode == 0, r.stderr
+    return {"model": model, "inputs": inputs, "binary": binary}
+
+
+@pytest.fixture
+def work(files, tmp_path) -> dict[str, Path]:
+    """Private copies, so that a test that fails by overwriting breaks only itself."""
+    out = {}
+    for key, path in files.items():
+        out[key] = tmp_path / path.name
+        out[key].write_bytes(path.read_bytes())
+    return out
+
+
+# ------------------------------------------------------------ aliasing outputs
+
+
+def test_compile_refuses_to_overwrite_its_model(work):
+    before = work["model"].read_bytes()
+    r = tool("tidal-compile", work["model"], "-o", work["model"])
+    one_line_error(r, "tidal-compile", "same file as the input")
+    assert work["model"].read_bytes() == before
+
+
+@pytest.mark.parametrize("target", ["binary", "inputs"])
+def test_sim_refuses_outputs_over_its_inputs(work, target):
+    before = work[target].read_bytes()
+    r = tool("tidal-sim", work["binary"], "--inputs", work["inputs"],
+             "--outputs", work[target])
+    one_line_error(r, "tidal-sim", "same file as the input")
+    assert work[target].read_bytes() == before
+
+
+@pytest.mark.parametrize("option", ["--stats", "--trace", "--plot"])
+def test_sim_refuses_two_outputs_in_one_file(work, tmp_path, option):
+    out = tmp_path / "o.npz"
+    r = tool("tidal-sim", work["binary"], "--inputs", work["inputs"],
+             "--outputs", out, option, out)
+    one_line_error(r, "tidal-sim", "same file as the output")
+    assert not out.exists()
+
+
+def test_run_refuses_outputs_over_inputs_and_each_other(work, tmp_path):
+    r = tool("tidal-run", work["model"], "--inputs", work["inputs"], "--outputs", work["inputs"])
+    one_line_error(r, "tidal-run", "same file as the input")
+    out = tmp_path / "o.npz"
+    r = tool("tidal-run", work["model"], "--inputs", work["inputs"], "--outputs", out,
+             "--stats", out)
+    one_line_error(r, "tidal-run", "same file as the output")
+    assert not out.exists()
+
+
+def test_opt_refuses_to_overwrite_its_input(tmp_path):
+    src = tmp_path / "g.mlir"
+    src.write_text("func.func @f() {\n  func.return\n}\n")
+    before = src.read_bytes()
+    r = tool("tidal-opt", src, "-o", src)
+    one_line_error(r, "tidal-opt", "same file as the input")
+    assert src.read_bytes() == before
+
+
+@pytest.mark.parametrize("link", ["hard", "symbolic", "dotted"])
+def test_aliases_of_an_input_are_the_same_file(work, tmp_path, link):
+    """Hard links share the inode; symlinks and `dir/../name` resolve to the file."""
+    alias = tmp_path / "alias.npz"
+    if link == "hard":
+        os.link(work["inputs"], alias)
+    elif link == "symbolic":
+        alias.symlink_to(work["inputs"])
+    else:
+        (tmp_path / "sub").mkdir()
+        alias = tmp_path / "sub" / ".." / work["inputs"].name
+    before = work["inputs"].read_bytes()
+    r = tool("tidal-sim", work["binary"], "--inputs", work["inputs"], "--outputs", alias)
+    one_line_error(r, "tidal-sim", "same file as the input")
+    assert work["inputs"].read_bytes() == before
+
+
+def test_missing_output_directory_is_refused_before_work(work, tmp_path):
+    r = tool("tidal-compile", work["model"], "-o", tmp_path / "nowhere" / "m.tbin")
+    one_line_error(r, "tidal-compile", "does not exist")
+
+
+def test_output_that_is_a_directory_is_refused(work, tmp_path):
+    r = tool("tidal-compile", work["model"], "-o", tmp_path)
+    one_line_error(r, "tidal-compile", "is a directory")
+
+
+# ------------------------------------------------------------ special files
+
+
+def test_dev_null_is_written_in_place(work):
+    before = os.stat("/dev/null")
+    r = tool("tidal-compile", work["model"], "-o", "/dev/null")
+    assert r.returncode == 0, r.stderr
+    after = os.stat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode) and after.st_ino == before.st_ino
+    r = tool("tidal-sim", work["binary"], "--inputs", work["inputs"], "--outputs",
+             "/dev/null", "--stats", "/dev/null")  # a sink may take several outputs
+    assert r.returncode == 0, r.stderr
+
+
+def test_fifo_is_written_in_place(work, tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = bytearray()
+
+    def read() -> None:
+        with open(fifo, "rb") as f:
+            got.extend(f.read())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    r = tool("tidal-compile", work["model"], "-o", fifo)
+    reader.join(timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert bytes(got) == work["binary"].read_bytes()  # same model, same binary
+    assert no_temps(tmp_path)
+
+
+def test_fifo_without_reader_is_an_error_not_a_hang(work, tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    r = tool("tidal-compile", work["model"], "-o", fifo)
+    one_line_error(r, "tidal-compile", "a FIFO with no reader")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and no_temps(tmp_path)
+
+
+def test_symlink_output_writes_through_to_its_target(work, tmp_path):
+    target = tmp_path / "real.tbin"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.tbin"
+    link.symlink_to(target)
+    r = tool("tidal-compile", work["model"], "-o", link)
+    assert r.returncode == 0, r.stderr
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_bytes() == work["binary"].read_bytes()
+
+
+def test_dangling_symlink_creates_its_target(work, tmp_path):
+    link = tmp_path / "link.tbin"
+    link.symlink_to(tmp_path / "made.tbin")
+    r = tool("tidal-compile", work["model"], "-o", link)
+    assert r.returncode == 0, r.stderr
+    assert link.is_symlink() and (tmp_path / "made.tbin").read_bytes()[:4]
+
+
+def test_replaced_file_keeps_its_mode(work, tmp_path):
+    out = tmp_path / "o.tbin"
+    out.write_bytes(b"old")
+    out.chmod(0o600)
+    r = tool("tidal-compile", work["model"], "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    assert out.read_bytes() == work["binary"].read_bytes()
+
+
+def test_new_file_gets_the_umask_mode(work, tmp_path):
+    out = tmp_path / "o.tbin"
+    r = subprocess.run(
+        ["sh", "-c", f"umask 027 && exec {BIN / 'tidal-compile'} {work['model']} -o {out}"],
+        capture_output=True, text=True, check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o640
+
+
+# ------------------------------------------------------------ signals and stale temps
+
+_WRITER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from tidal.tools.files import tool_main, write_files
+
+    def payload(f):
+        f.write(b"partial")
+        f.flush()
+        os.kill(os.getpid(), signal.{sig})   # arrives in the middle of the write
+        f.write(b"never")
+
+    @tool_main("tidal-x")
+    def main():
+        write_files([(sys.argv[1], b"whole"), (sys.argv[2], payload)])
+
+    main()
+    """
+)
+
+
+@pytest.mark.parametrize("sig, code, word", [("SIGTERM", 143, "terminated"),
+                                             ("SIGINT", 130, "interrupted")])
+def test_signal_during_write_removes_temps_and_exits_in_one_line(tmp_path, sig, code, word):
+    a, b = tmp_path / "a.npz", tmp_path / "b.json"
+    b.write_bytes(b"previous")
+    r = subprocess.run(
+        [sys.executable, "-c", _WRITER.format(sig=sig), a, b],
+        capture_output=True, text=True, check=False, timeout=60,
+    )
+    assert r.returncode == code, r.stderr
+    assert r.stderr.strip() == f"tidal-x: {word}"
+    assert not a.exists() and b.read_bytes() == b"previous"  # nothing half-written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json"]
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def test_stale_temp_of_a_killed_process_is_removed_by_the_next_write(work, tmp_path):
+    out = tmp_path / "o.tbin"
+    stale = tmp_path / f".o.tbin.tidal-{_dead_pid()}-abc123.tmp"
+    stale.write_bytes(b"left by kill -9")
+    live = tmp_path / f".o.tbin.tidal-{os.getpid()}-def456.tmp"  # a live writer's
+    live.write_bytes(b"still being written")
+    other = tmp_path / f".x.tbin.tidal-{_dead_pid()}-abc123.tmp"  # another target's
+    other.write_bytes(b"not ours")
+    r = tool("tidal-compile", work["model"], "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert not stale.exists() and live.exists() and other.exists()
+
+
+def test_hard_kill_leaves_one_recognisable_temp(work, tmp_path):
+    """What kill -9 leaves is named after its target, and only the next write to
+    that target (not any write) removes it."""
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "o.npz"
+    script = textwrap.dedent(
+        """
+        import os, signal, sys
+        from tidal.tools.files import write_files
+        def payload(f):
+            f.write(b"x")
+            f.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        write_files([(sys.argv[1], payload)])
+        """
+    )
+    r = subprocess.run([sys.executable, "-c", script, out], check=False, timeout=60)
+    assert r.returncode == -9
+    (left,) = [p.name for p in out.parent.iterdir()]
+    assert left.startswith(".o.npz.tidal-") and left.endswith(".tmp")
+    r = tool("tidal-sim", work["binary"], "--inputs", work["inputs"], "--outputs", out)
+    assert r.returncode == 0, r.stderr
+    assert [p.name for p in out.parent.iterdir()] == ["o.npz"]
