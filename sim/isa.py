@@ -34,6 +34,7 @@ import math
 import struct
 import zlib
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import numpy as np
 
@@ -237,33 +238,65 @@ class Program:
     meta: dict[str, object] = field(default_factory=dict)
 
 
-def encode_container(program: Program) -> bytes:
-    sections: list[tuple[int, int, bytes]] = []
+def _bytes_of(array: np.ndarray) -> memoryview:
+    """The bytes of `array` in memory order, a view when it is contiguous."""
+    return memoryview(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
+
+
+def container_parts(program: Program) -> list[bytes | memoryview]:
+    """The binary as a list of byte strings to write in order: the header, the
+    section table, then each section's pieces and padding. Constants and records are
+    views of the program's arrays, not copies, so a writer never holds the file
+    whole (a model's weights are most of it)."""
+    sections: list[tuple[int, int, list[bytes | memoryview]]] = []
     for engine in sorted(program.streams):
         recs = np.ascontiguousarray(program.streams[engine], dtype="<i4")
         assert recs.ndim == 2 and recs.shape[1] == RECORD_WORDS
-        sections.append((SectionKind.STREAM, engine, recs.tobytes()))
-    blob = bytearray()
+        sections.append((SectionKind.STREAM, engine, [_bytes_of(recs)]))
+    consts: list[bytes | memoryview] = []
     for addr, data in program.consts:
-        raw = np.ascontiguousarray(data).view(np.uint8).tobytes()
-        blob += struct.pack("<QQ", addr, len(raw)) + raw + b"\0" * (-len(raw) % 8)
-    sections.append((SectionKind.CONST, 0, bytes(blob)))
+        raw = _bytes_of(data)
+        consts += [struct.pack("<QQ", addr, raw.nbytes), raw, b"\0" * (-raw.nbytes % 8)]
+    sections.append((SectionKind.CONST, 0, consts))
     io = {"inputs": program.inputs, "outputs": program.outputs}
-    sections.append((SectionKind.IO, 0, json.dumps(io).encode()))
-    sections.append((SectionKind.DEBUG, 0, json.dumps(program.debug).encode()))
-    sections.append((SectionKind.META, 0, json.dumps(program.meta).encode()))
+    sections.append((SectionKind.IO, 0, [json.dumps(io).encode()]))
+    sections.append((SectionKind.DEBUG, 0, [json.dumps(program.debug).encode()]))
+    sections.append((SectionKind.META, 0, [json.dumps(program.meta).encode()]))
 
     offset = HEADER.size + SECTION.size * len(sections)
     table = bytearray()
-    payload = bytearray()
-    for kind, arg, data in sections:
-        table += SECTION.pack(kind, arg, offset + len(payload), len(data))
-        payload += data + b"\0" * (-len(data) % 8)
-    body = bytes(table) + bytes(payload)
+    payload: list[bytes | memoryview] = []
+    for kind, arg, pieces in sections:
+        size = sum(memoryview(p).nbytes for p in pieces)
+        table += SECTION.pack(kind, arg, offset, size)
+        payload += [*pieces, b"\0" * (-size % 8)]
+        offset += size + (-size % 8)
+    body = [bytes(table), *payload]
+    crc = 0
+    for piece in body:
+        crc = zlib.crc32(piece, crc)
+    body_len = offset - HEADER.size
     chip = program.chip.encode()
     assert len(chip) <= CHIP_NAME_BYTES
-    header = HEADER.pack(MAGIC, VERSION, chip, len(sections), zlib.crc32(body), len(body))
-    return header + body
+    return [HEADER.pack(MAGIC, VERSION, chip, len(sections), crc, body_len), *body]
+
+
+def write_container(program: Program, f: BinaryIO) -> int:
+    """Write the binary of `program` to the file object `f` piece by piece (no copy
+    of the whole file in memory); returns the number of bytes written. The bytes
+    are exactly `encode_container(program)`."""
+    written = 0
+    for piece in container_parts(program):
+        view = memoryview(piece).cast("B")
+        written += view.nbytes
+        while view.nbytes:  # a raw (unbuffered) file may take part of a piece
+            view = view[f.write(view) :]
+    return written
+
+
+def encode_container(program: Program) -> bytes:
+    """The binary of `program` as one bytes object (see `write_container`)."""
+    return b"".join(container_parts(program))
 
 
 def decode_container(data: bytes) -> Program:

@@ -3,9 +3,13 @@
 `encode(module) -> bytes` takes a module holding one split accel.program (one
 accel.stream per engine, see accel-split-streams), checks every instruction against
 the limits of the chip preset the program names, expands each accel.repeat with NumPy
-and writes the container of `tidal.sim.isa`. `decode(bytes) -> ModuleOp` gives back an
-accel.program with flat (expanded) streams, constant addresses and the origins from
-the debug table, so `decode(encode(m))` is what the hardware runs, in IR.
+and writes the container of `tidal.sim.isa`. `encode_to(module, f)` writes the same
+bytes to a file object piece by piece, never holding the file whole (a model's
+weights are most of it, and the constants are views of the IR's bytes);
+`to_program(module)` is the checked, expanded program before it is written.
+`decode(bytes) -> ModuleOp` gives back an accel.program with flat (expanded)
+streams, constant addresses and the origins from the debug table, so
+`decode(encode(m))` is what the hardware runs, in IR.
 
 Expansion never loops over instances in Python: each instruction becomes a template
 record plus, per enclosing repeat level, an array of word increments (the affine steps
@@ -17,7 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import IO, ClassVar
+from math import prod
+from typing import IO, BinaryIO, ClassVar
 
 import numpy as np
 from xdsl.context import Context
@@ -410,8 +415,11 @@ def _program(module: ModuleOp) -> ProgramOp:
     return programs[0]
 
 
-def encode(module: ModuleOp) -> bytes:
-    """The `.tbin` container of the module's split accel.program."""
+def to_program(module: ModuleOp) -> isa.Program:
+    """The module's split accel.program, checked against its chip and expanded: the
+    container `encode` writes, before it is written. Its constants are views of the
+    module's data, not copies (a model's weights are most of a binary). Raises
+    EncodeError; writing the result (`isa.write_container`) cannot fail but for I/O."""
     program = _program(module)
     if not program.is_split:
         raise EncodeError("accel.program is not split into streams; run accel-split-streams")
@@ -463,13 +471,37 @@ def encode(module: ModuleOp) -> bytes:
             }
             (inputs if op.kind.data == "input" else outputs).append(entry)
         elif isinstance(op, ConstOp):
-            data = op.to_numpy().view(np.uint8).reshape(-1)
+            data = _const_bytes(op)
             _check_dram(op.addr.value.data, data.size, dram_bytes, "const")
             consts.append((op.addr.value.data, data))
     meta: dict[str, object] = {"dram_bytes": dram_bytes, "program": "main"}
-    return isa.encode_container(
-        isa.Program(program.chip.data, streams, consts, inputs, outputs, list(enc.debug), meta)
+    return isa.Program(
+        program.chip.data, streams, consts, inputs, outputs, list(enc.debug), meta
     )
+
+
+def _const_bytes(op: ConstOp) -> np.ndarray:
+    """The constant's fp32 data as a uint8 view of the IR's bytes (no copy), or
+    expanded from a splat (`dense<1.0> : tensor<4xf32>`)."""
+    raw = op.value.data.data
+    shape = op.value.get_shape()
+    if len(raw) == isa.ELEM_BYTES * prod(shape):
+        return np.frombuffer(raw, np.uint8)
+    if len(raw) == isa.ELEM_BYTES:
+        return np.full(shape, np.frombuffer(raw, "<f4")[0], "<f4").view(np.uint8).reshape(-1)
+    raise EncodeError(f"accel.const at {op.addr.value.data}: {len(raw)} bytes for shape {shape}")
+
+
+def encode(module: ModuleOp) -> bytes:
+    """The `.tbin` container of the module's split accel.program, as bytes."""
+    return isa.encode_container(to_program(module))
+
+
+def encode_to(module: ModuleOp, f: BinaryIO) -> int:
+    """Write the `.tbin` container of the module's split accel.program to `f`
+    without holding the file in memory; returns its size. The bytes are exactly
+    `encode(module)`'s. Every check runs before the first byte is written."""
+    return isa.write_container(to_program(module), f)
 
 
 def _check_dram(addr: int, nbytes: int, dram_bytes: int, what: str) -> None:

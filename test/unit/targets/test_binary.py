@@ -12,10 +12,10 @@ from xdsl.dialects.builtin import Builtin, ModuleOp
 from xdsl.parser import Parser
 from xdsl.printer import Printer
 
-from tidal.dialects.accel import Accel, AccessAttr, Aff, DmaOp, ProgramOp, RepeatOp, StreamOp
+from tidal.dialects.accel import Accel, AccessAttr, Aff, ConstOp, DmaOp, ProgramOp, RepeatOp, StreamOp
 from tidal.passes.accel_split_streams import AccelSplitStreamsPass
 from tidal.sim import isa
-from tidal.targets.binary import EncodeError, decode, encode
+from tidal.targets.binary import EncodeError, decode, encode, encode_to, to_program
 
 
 def parse(text: str) -> ModuleOp:
@@ -304,3 +304,142 @@ def test_negative_strides_are_rejected():
     }"""
     with pytest.raises(EncodeError, match=r"'rev'.*dst has a negative stride"):
         encode(parse(text))
+
+
+# ---------------------------------------------------------------------------
+# Streaming: encode_to / isa.write_container write exactly encode's bytes
+# ---------------------------------------------------------------------------
+
+
+def _documented_container(prog: isa.Program) -> bytes:
+    """The container laid out from docs/binary-format.md with plain concatenation:
+    header, section table, sections padded to 8 bytes, CRC-32 of everything after
+    the header. An independent reference for the streaming writer."""
+    import json
+    import struct
+    import zlib
+
+    sections = [
+        (isa.SectionKind.STREAM, e, prog.streams[e].astype("<i4").tobytes())
+        for e in sorted(prog.streams)
+    ]
+    blob = b""
+    for addr, data in prog.consts:
+        raw = data.tobytes()
+        blob += struct.pack("<QQ", addr, len(raw)) + raw + b"\0" * (-len(raw) % 8)
+    sections.append((isa.SectionKind.CONST, 0, blob))
+    io = {"inputs": prog.inputs, "outputs": prog.outputs}
+    for kind, table in ((isa.SectionKind.IO, io), (isa.SectionKind.DEBUG, prog.debug),
+                        (isa.SectionKind.META, prog.meta)):
+        sections.append((kind, 0, json.dumps(table).encode()))
+    table, payload = b"", b""
+    start = isa.HEADER.size + isa.SECTION.size * len(sections)
+    for kind, arg, data in sections:
+        table += isa.SECTION.pack(kind, arg, start + len(payload), len(data))
+        payload += data + b"\0" * (-len(data) % 8)
+    body = table + payload
+    chip = prog.chip.encode()
+    header = isa.HEADER.pack(isa.MAGIC, isa.VERSION, chip, len(sections), zlib.crc32(body), len(body))
+    return header + body
+
+
+def _example_models():
+    """examples/models.py, loaded by path (examples/ is not a package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[3] / "examples" / "models.py"
+    spec = importlib.util.spec_from_file_location("tidal_examples_models", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Trickle:
+    """A raw file object that takes at most 5 bytes per write (as an unbuffered
+    pipe may)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, b: bytes | memoryview) -> int:
+        piece = bytes(memoryview(b).cast("B")[:5])
+        self.data += piece
+        return len(piece)
+
+
+def test_streamed_binary_is_the_documented_container(tmp_path: Path):
+    import io
+
+    module = parse(PROGRAM)
+    expected = _documented_container(to_program(module))
+    assert encode(module) == expected
+
+    buffered = io.BytesIO()
+    assert encode_to(module, buffered) == len(expected)
+    assert buffered.getvalue() == expected
+
+    path = tmp_path / "p.tbin"
+    with open(path, "wb", buffering=0) as raw:  # unbuffered: may take part of a piece
+        assert encode_to(module, raw) == len(expected)
+    assert path.read_bytes() == expected
+
+    trickle = _Trickle()
+    assert isa.write_container(to_program(module), trickle) == len(expected)  # pyright: ignore[reportArgumentType]
+    assert bytes(trickle.data) == expected
+
+
+def test_streamed_binary_of_a_compiled_model(tmp_path: Path):
+    """A model through the whole pipeline (records of every engine, a debug table,
+    several constants): the streamed file is the documented container."""
+    import io
+
+    from tidal.passes.pipeline import compile_module
+    from tidal.targets.onnx_import import import_onnx
+
+    module = compile_module(import_onnx(_example_models().make_cnn()), "small")
+    prog = to_program(module)
+    assert len(prog.consts) > 1 and len(prog.streams) > 3
+    out = io.BytesIO()
+    encode_to(module, out)
+    assert out.getvalue() == _documented_container(prog) == encode(module)
+
+
+def test_constants_are_views_of_the_ir_not_copies():
+    module = parse(PROGRAM)
+    (const,) = [op for op in module.walk() if isinstance(op, ConstOp)]
+    ((addr, data),) = to_program(module).consts
+    assert addr == 4096
+    assert np.shares_memory(data, np.frombuffer(const.value.data.data, np.uint8))
+    assert data.view("<f4").tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_splat_constant_is_expanded():
+    text = """accel.program "small" dram 64 {
+      accel.const at 16 dense<2.5> : tensor<2x3xf32>
+      accel.stream pe { accel.nop pe }
+    }"""
+    ((addr, raw),) = isa.decode_container(encode(parse(text))).consts
+    assert addr == 16
+    np.testing.assert_array_equal(raw.view("<f4"), np.full(6, 2.5, np.float32))
+
+
+def test_tidal_compile_writes_the_encoded_binary(tmp_path: Path):
+    """The tool streams the file (weights never copied); the file is the bytes of
+    `compile_to_bytes`, and the size it reports is the file's."""
+    import onnx
+
+    from tidal.tools.tidal_compile import compile_to_bytes
+
+    model = tmp_path / "mlp.onnx"
+    onnx.save(_example_models().make_mlp(), model)
+    out = tmp_path / "mlp.tbin"
+    run = subprocess.run(
+        [sys.executable, "-m", "tidal.tools.tidal_compile", str(model), "-o", str(out), "--chip", "small"],
+        capture_output=True, text=True, check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    data = out.read_bytes()
+    assert data == compile_to_bytes(str(model), "small")
+    assert f"({len(data)} bytes" in run.stdout
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
