@@ -82,3 +82,32 @@ def test_compile_refuses_host_ops_and_reports_them(model, tmp_path):
     assert "2 ops on the accelerator, 1 on the host, 0 rejected" in r.stdout
     (line,) = r.stderr.strip().splitlines()
     assert "'sm' (graph.softmax) is placed on the host" in line and "tidal-run" in line
+
+
+def test_model_entirely_on_the_host_is_a_run_of_zero_cycles(tmp_path):
+    """Zero accelerator segments is a valid run (was `KeyError: 'cycles'` after the
+    outputs were written): the outputs agree with onnxruntime and --stats says no
+    cycle ran on the chip and which ops ran where."""
+    graph = helper.make_graph(
+        [helper.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1)],
+        "all_host",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 20000])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 20000])],
+    )
+    path = tmp_path / "all_host.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    x = np.random.default_rng(1).standard_normal((4, 20000)).astype(np.float32)
+    np.savez(tmp_path / "in.npz", x=x)
+    out, stats = tmp_path / "out.npz", tmp_path / "stats.json"
+    r = subprocess.run(
+        [BIN / "tidal-run", path, "--inputs", tmp_path / "in.npz", "--outputs", out,
+         "--stats", stats, "--chip", "small"],
+        capture_output=True, text=True,
+    )
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "0 cycles" in r.stdout and "0 ops on the accelerator, 1 on the host" in r.stdout
+    ref = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert np.abs(np.load(out)["y"] - ref).max() <= 1e-5
+    s = json.loads(stats.read_text())
+    assert s["cycles"] == 0 and s["macs"] == 0 and s["segments"] == ["host"]
+    assert s["placement"]["host_ops"] == ["sm"] and s["placement"]["accel"] == 0
