@@ -369,10 +369,25 @@ class ConstantOp(IRDLOperation):
 
     @staticmethod
     def from_numpy(array: np.ndarray) -> ConstantOp:
-        """A constant holding `array`, converted to float32."""
+        """A constant holding `array`, converted to float32. An array that views a
+        whole `bytes` object (`np.frombuffer(raw, "<f4")`, as ONNX weights are read)
+        shares it instead of copying: a large model's weights are held once."""
         data = np.ascontiguousarray(array, dtype="<f4")
-        ty = _f32_tensor(data.shape)
-        return ConstantOp(DenseIntOrFPElementsAttr(ty, BytesAttr(data.tobytes())))
+        base = data.base
+        while isinstance(base, np.ndarray):
+            base = base.base
+        # bytes are immutable, so sharing them is safe
+        whole = isinstance(base, bytes) and len(base) == data.nbytes
+        return ConstantOp.from_bytes(base if whole else data.tobytes(), data.shape)
+
+    @staticmethod
+    def from_bytes(raw: bytes, shape: Sequence[int]) -> ConstantOp:
+        """A constant of `shape` over `raw`, its little-endian f32 values in row-major
+        order, held as given (not copied)."""
+        if len(raw) != 4 * prod(shape):
+            raise ValueError(f"{len(raw)} bytes are not {_fmt(shape)} f32 values")
+        ty = _f32_tensor(tuple(shape))
+        return ConstantOp(DenseIntOrFPElementsAttr(ty, BytesAttr(raw)))
 
     def to_numpy(self) -> np.ndarray:
         """The value as a writable float32 array of the result's shape."""

@@ -21,7 +21,8 @@ data; integer constants used as shapes (Reshape's) are folded. Graph inputs must
 static shapes; every other shape comes from ONNX shape inference, or, where that left
 a dimension symbolic, from the graph op's own inference. The checker and shape
 inference see the model without its large weights (declared as inputs), so that a
-500 MB model is not serialised twice. Ops that inference makes trivial (Dropout,
+500 MB model is not serialised twice (and the weights are read once each, from the
+file into their constants: `onnx_weights.py`). Ops that inference makes trivial (Dropout,
 ConstantOfShape, Unsqueeze, BatchNormalization) are imported as graph ops and folded
 by graph-canonicalize. Anything unsupported raises `OnnxImportError` with one line
 naming the node, the tensor or the file.
@@ -78,6 +79,7 @@ from tidal.dialects.graph import (
     UnsqueezeOp,
 )
 from tidal.sim.config import PRESETS, ChipConfig
+from tidal.targets.onnx_weights import load_model
 from xdsl.dialects.builtin import (
     ArrayAttr,
     DictionaryAttr,
@@ -258,7 +260,7 @@ def _load(
         return model, label
     label = os.fspath(model)
     try:
-        proto = onnx.load(label, load_external_data=False)
+        proto = load_model(label, load_external_data=False)  # weights stay on disk
     except OSError as e:
         raise OnnxImportError(f"{label}: cannot read ({e.strerror or e})") from None
     except (DecodeError, ValueError, RuntimeError) as e:
@@ -267,8 +269,12 @@ def _load(
         ) from None
     base_dir = os.path.dirname(label) or os.curdir
     _check_tensors(proto, label, base_dir, dram)
-    try:
-        external_data_helper.load_external_data_for_model(proto, base_dir)
+    initializers = len(proto.graph.initializer)  # _all_tensors yields them first
+    try:  # float initializers are read by _Importer, once each (onnx_weights.py)
+        for i, t in enumerate(_all_tensors(proto.graph)):
+            weight = i < initializers and t.data_type == onnx.TensorProto.FLOAT
+            if external_data_helper.uses_external_data(t) and not weight:
+                external_data_helper.load_external_data_for_tensor(t, base_dir)
     except (OSError, ValueError, onnx.checker.ValidationError) as e:
         raise OnnxImportError(
             f"{label}: cannot read external data ({_first_line(e)})"
@@ -292,7 +298,8 @@ def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
         t
         for t in graph.initializer
         if t.data_type == onnx.TensorProto.FLOAT
-        and (len(t.raw_data) > _SKELETON_BYTES or len(t.float_data) * 4 > _SKELETON_BYTES)
+        and (len(t.raw_data) > _SKELETON_BYTES or len(t.float_data) * 4 > _SKELETON_BYTES
+             or external_data_helper.uses_external_data(t))
     ]
     if not big:
         return model
@@ -425,6 +432,7 @@ class _Importer:
         declared_inputs: Sequence[str] = (),
         ir_version: int = onnx.IR_VERSION,
         notes: Sequence[str] = (),
+        base_dir: str = "",
     ):
         graph = model.graph
         self.dram = dram
@@ -437,10 +445,14 @@ class _Importer:
         self.consts: dict[str, np.ndarray] = {}
         for t in initializers:
             try:
-                self.consts[t.name] = numpy_helper.to_array(t)
+                self.consts[t.name] = numpy_helper.to_array(t, base_dir)  # read once
             except (ValueError, TypeError) as e:
                 raise OnnxImportError(
                     f"initializer '{t.name}': malformed data ({_first_line(e)})"
+                ) from None
+            except (OSError, onnx.checker.ValidationError) as e:
+                raise OnnxImportError(
+                    f"initializer '{t.name}': cannot read external data ({_first_line(e)})"
                 ) from None
         self.const_origin: dict[str, str] = {name: name for name in self.consts}
         # onnxruntime: from IR version 4 on, an initializer that is also a graph
@@ -1066,6 +1078,11 @@ _CONVERTERS: dict[str, Callable[[_Node], SSAValue | None]] = {
 # -------------------------------------------------------------------------------- API
 
 
+def _base_dir(model: onnx.ModelProto | str | os.PathLike[str], label: str) -> str:
+    """Where the model's external data (its weights left in the file too) is."""
+    return "" if isinstance(model, onnx.ModelProto) else os.path.dirname(label) or os.curdir
+
+
 def import_onnx(
     model: onnx.ModelProto | str | os.PathLike[str],
     *,
@@ -1098,6 +1115,7 @@ def import_onnx(
         declared_inputs=[i.name for i in proto.graph.input],
         ir_version=proto.ir_version,
         notes=notes,
+        base_dir=_base_dir(model, label),
     )
     importer.override(overrides or {})
     return importer.run()
