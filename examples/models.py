@@ -5,13 +5,16 @@
                  -> Flatten -> Gemm -> logits [1, 10]
     make_inputs(model)   seeded random float32 inputs for any model
 
-Run `python examples/models.py OUTDIR` to write `mlp.onnx` and `cnn.onnx` to OUTDIR.
+Run `python examples/models.py OUTDIR [NAME ...]` to write NAME.onnx and seeded inputs
+NAME-inputs.npz (keys: the graph's input names) to OUTDIR for mlp and cnn, or the named
+models (mlp, cnn, resnet50-trunk).
 Weights use He initialisation (std sqrt(2 / fan_in)) and PyTorch-style biases
 (uniform in +-1/sqrt(fan_in)), so activations stay in a sensible range.
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import sys
 from pathlib import Path
@@ -188,17 +191,30 @@ def make_inputs(model: onnx.ModelProto, seed: int = 0) -> dict[str, np.ndarray]:
     return inputs
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print(f"usage: {argv[0]} OUTDIR", file=sys.stderr)
-        return 2
-    out = Path(argv[1])
-    out.mkdir(parents=True, exist_ok=True)
-    for name, model in (("mlp", make_mlp()), ("cnn", make_cnn())):
-        onnx.save(model, out / f"{name}.onnx")
-        print(out / f"{name}.onnx")
+MODELS = {"mlp": make_mlp, "cnn": make_cnn, "resnet50-trunk": make_resnet50_trunk}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Write Tidal's example ONNX models and seeded random inputs for them."
+    )
+    parser.add_argument("outdir", type=Path, help="directory to write to (created if missing)")
+    parser.add_argument(
+        "models", nargs="*", metavar="NAME",
+        help=f"models to write ({', '.join(MODELS)}; default: mlp cnn)",
+    )
+    args = parser.parse_args(argv)
+    args.models = args.models or ["mlp", "cnn"]
+    if unknown := [m for m in args.models if m not in MODELS]:
+        parser.error(f"unknown model '{unknown[0]}' (known: {', '.join(MODELS)})")
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    for name in args.models:
+        model = MODELS[name]()
+        onnx.save(model, args.outdir / f"{name}.onnx")
+        np.savez(args.outdir / f"{name}-inputs.npz", **make_inputs(model))  # type: ignore[arg-type]
+        print(args.outdir / f"{name}.onnx", args.outdir / f"{name}-inputs.npz")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main())

@@ -21,6 +21,7 @@ Compare with onnxruntime on the *same* modified model (`reference(model, inputs)
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Iterable
 from math import prod
@@ -235,20 +236,27 @@ def reference(
     return dict(zip(names, session.run(names, inputs), strict=True))
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) < 2:
-        print(f"usage: {argv[0]} OUTDIR [NAME ...]", file=sys.stderr)
-        return 2
-    out = Path(argv[1])
-    out.mkdir(parents=True, exist_ok=True)
-    names: Iterable[str] = argv[2:] or MODELS
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Write the onnx light-zoo models with seeded random weights and inputs."
+    )
+    parser.add_argument("outdir", type=Path, help="directory to write to (created if missing)")
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME",
+        help=f"models to write (default: all of {', '.join(MODELS)})",
+    )
+    args = parser.parse_args(argv)
+    names: Iterable[str] = args.names or MODELS
+    if unknown := [n for n in names if n not in MODELS]:
+        parser.error(f"unknown model '{unknown[0]}' (known: {', '.join(MODELS)})")
+    args.outdir.mkdir(parents=True, exist_ok=True)
     for name in names:
         model, inputs = load_zoo_model(name)
-        onnx.save(model, out / f"{name}.onnx")
-        np.savez(out / f"{name}-inputs.npz", **inputs)
-        print(out / f"{name}.onnx")
+        onnx.save(model, args.outdir / f"{name}.onnx")
+        np.savez(args.outdir / f"{name}-inputs.npz", **inputs)  # type: ignore[arg-type]
+        print(args.outdir / f"{name}.onnx", args.outdir / f"{name}-inputs.npz")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main())

@@ -251,10 +251,16 @@ def test_examples_are_deterministic():
     np.testing.assert_array_equal(a["input"], b["input"])
 
 
-def test_examples_main_writes_models(tmp_path):
-    assert models.main(["models.py", str(tmp_path)]) == 0
-    assert {p.name for p in tmp_path.iterdir()} == {"mlp.onnx", "cnn.onnx"}
+def test_examples_main_writes_models_and_inputs(tmp_path):
+    assert models.main([str(tmp_path)]) == 0
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "mlp.onnx", "mlp-inputs.npz", "cnn.onnx", "cnn-inputs.npz"
+    }
     onnx.checker.check_model(str(tmp_path / "cnn.onnx"))
+    expected = models.make_inputs(models.make_cnn())
+    with np.load(tmp_path / "cnn-inputs.npz") as inputs:
+        assert inputs.files == list(expected)
+        assert np.array_equal(inputs["input"], expected["input"])
 
 
 def test_import_mlp():
