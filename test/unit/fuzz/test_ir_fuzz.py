@@ -5,7 +5,7 @@ and random graphs at graph level, run through tidal-opt in-process, must end in 
 The regression tests below keep each problem the long run found (three in xDSL 0.74,
 worked around in tidal/tools/xdsl_fixes.py and tools/common.py, one in Tidal's
 access parser), running the real `tidal-opt` in a subprocess with a memory limit and
-a timeout.
+a CPU-time limit (a hang is killed; a busy machine does not fail a test).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import resource
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,18 +40,30 @@ def test_fuzzed_ir_ends_cleanly(seeds: list[fuzz.IrSeed]) -> None:
 # ------------------------------------------------------------------ regressions
 
 
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, resource.RLIM_INFINITY))
+# Wall-clock bound for a process that blocks instead of computing (the CPU limit
+# below catches hangs that compute); generous, since a loaded machine (pytest -n 2
+# beside other jobs) can take seconds just to start a process.
+WALL_SECONDS = 120
 
 
-def opt(tmp_path: Path, text: str, *args: str, timeout: float = 3.0) -> tuple[int, list[str]]:
-    """tidal-opt on `text` in a subprocess (2 GiB of address space): exit code and
-    stderr lines; a TimeoutExpired propagates as a failure."""
+def _limits(cpu_seconds: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, resource.RLIM_INFINITY))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
+
+    return apply
+
+
+def opt(tmp_path: Path, text: str, *args: str, cpu_seconds: int = 3) -> tuple[int, list[str]]:
+    """tidal-opt on `text` in a subprocess with 2 GiB of address space and
+    `cpu_seconds` of CPU time (a hang is killed, a negative exit status that fails
+    `assert_clean_error`): exit code and stderr lines. CPU time, not wall time, so
+    that a busy machine does not fail a test that does bounded work."""
     path = tmp_path / "input.mlir"
     path.write_text(text)
     r = subprocess.run(
-        [TIDAL_OPT, str(path), *args], capture_output=True, text=True, timeout=timeout,
-        preexec_fn=_limit_memory,
+        [TIDAL_OPT, str(path), *args], capture_output=True, text=True,
+        timeout=WALL_SECONDS, preexec_fn=_limits(cpu_seconds),
     )
     return r.returncode, [ln for ln in r.stderr.splitlines() if ln.strip()]
 
