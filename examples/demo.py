@@ -3,7 +3,9 @@ compare with onnxruntime. Every step is a real command a user can run by hand.""
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -20,24 +22,26 @@ BIN = Path(sys.executable).parent
 OUT = Path(__file__).resolve().parent.parent / "out" / "demo"
 
 
-def run(*args: str) -> None:
-    cmd = [str(BIN / args[0]), *args[1:]]
-    print("$", shlex.join([args[0], *[str(Path(a).relative_to(Path.cwd())) if a.startswith(str(OUT)) else a for a in args[1:]]]))
-    subprocess.run(cmd, check=True)
+def run(*args: str | Path) -> None:
+    """Run a Tidal tool from this interpreter's bin, echoing it with paths as a user
+    in the current directory would type them."""
+    shown = [os.path.relpath(a) if isinstance(a, Path) else a for a in args]
+    print("$", shlex.join(shown))
+    subprocess.run([str(BIN / args[0]), *map(str, args[1:])], check=True)
 
 
-def demo(name: str, model: onnx.ModelProto, chip: str) -> bool:
-    onnx_path, tbin = OUT / f"{name}.onnx", OUT / f"{name}-{chip}.tbin"
-    inputs_path, outputs_path = OUT / f"{name}-inputs.npz", OUT / f"{name}-{chip}-outputs.npz"
-    stats_path = OUT / f"{name}-{chip}-stats.json"
+def demo(out: Path, name: str, model: onnx.ModelProto, chip: str) -> bool:
+    onnx_path, tbin = out / f"{name}.onnx", out / f"{name}-{chip}.tbin"
+    inputs_path, outputs_path = out / f"{name}-inputs.npz", out / f"{name}-{chip}-outputs.npz"
+    stats_path = out / f"{name}-{chip}-stats.json"
     onnx.save(model, onnx_path)
     inputs = make_inputs(model)
     np.savez(inputs_path, **inputs)
 
     print(f"\n== {name} on chip '{chip}' ==")
-    run("tidal-compile", str(onnx_path), "-o", str(tbin), "--chip", chip)
-    run("tidal-sim", str(tbin), "--inputs", str(inputs_path), "--outputs", str(outputs_path),
-        "--stats", str(stats_path))
+    run("tidal-compile", onnx_path, "-o", tbin, "--chip", chip)
+    run("tidal-sim", tbin, "--inputs", inputs_path, "--outputs", outputs_path,
+        "--stats", stats_path)
 
     reference = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     names = [o.name for o in reference.get_outputs()]
@@ -58,12 +62,22 @@ def demo(name: str, model: onnx.ModelProto, chip: str) -> bool:
     return ok
 
 
-def main() -> int:
-    OUT.mkdir(parents=True, exist_ok=True)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Compile two example models, run them on the hardware model and "
+        "compare with onnxruntime (what `make demo` runs)."
+    )
+    parser.add_argument(
+        "--out", type=Path, default=OUT,
+        help=f"directory for the files it writes (default: {os.path.relpath(OUT)})",
+    )
+    args = parser.parse_args(argv)
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
     results = [
-        demo("mlp", make_mlp(), "default"),
-        demo("cnn", make_cnn(), "default"),
-        demo("cnn", make_cnn(), "small"),
+        demo(out, "mlp", make_mlp(), "default"),
+        demo(out, "cnn", make_cnn(), "default"),
+        demo(out, "cnn", make_cnn(), "small"),
     ]
     print("\nall outputs agree with onnxruntime" if all(results) else "\nMISMATCH")
     return 0 if all(results) else 1
