@@ -1,10 +1,15 @@
-# Two commands a newcomer needs: `make demo` and `make test`. Both bootstrap .venv.
+# What a newcomer needs: `make demo`, `make check` (the fast tier: lit and the unit
+# tests, under 2 minutes) and `make test` (everything; what CI runs). All of them
+# bootstrap .venv. Each suite prints its own header and progress.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tidal-installed
+# pytest workers (pytest-xdist); JOBS=0 runs pytest in one process.
+JOBS ?= 2
+PYTEST := $(BIN)/pytest -n $(JOBS)
 
-.PHONY: demo test lit pytest clean
+.PHONY: demo check test lit unit e2e pytest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,13 +20,26 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
-test: lit pytest
+# The fast tier, for every change.
+check: lit unit
+
+# Everything: the fast tier, then the end-to-end tests (every lowering and the zoo
+# against onnxruntime, random graphs, the README's commands).
+test: check e2e
 
 lit: $(STAMP)
+	@echo "== lit: FileCheck tests (test/filecheck) =="
 	$(BIN)/lit -sv test/filecheck
 
-pytest: $(STAMP)
-	$(BIN)/pytest
+unit: $(STAMP)
+	@echo "== pytest: unit tests (test/unit) =="
+	$(PYTEST) test/unit
+
+e2e: $(STAMP)
+	@echo "== pytest: end-to-end tests (test/e2e) =="
+	$(PYTEST) test/e2e
+
+pytest: unit e2e
 
 clean:
 	rm -rf $(VENV) build *.egg-info
