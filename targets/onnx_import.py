@@ -200,6 +200,10 @@ def _external_file(
             f"{where}: external data location '{location}' is an absolute path "
             "(it must be relative to the model's directory)"
         )
+    if "\0" in location:
+        raise OnnxImportError(
+            f"{where}: external data location {location!r} is not a valid path"
+        )
     directory = os.path.realpath(base_dir)
     path = os.path.realpath(os.path.join(directory, location))
     if os.path.commonpath([directory, path]) != directory:
@@ -217,9 +221,12 @@ def _external_file(
         raise OnnxImportError(
             f"{where}: external data offset or length is not an integer"
         ) from None
+    for key, value in (("offset", offset), ("length", length)):
+        if value is not None and value < 0:
+            raise OnnxImportError(f"{where}: external data {key} {value} is negative")
     size = os.path.getsize(path)
-    length = size - offset if length is None else length
-    if offset < 0 or length < 0 or offset + length > size:
+    length = max(size - offset, 0) if length is None else length
+    if offset + length > size:
         raise OnnxImportError(
             f"{where}: external data [{offset}, {offset + length}) is outside "
             f"'{location}' ({size} bytes)"

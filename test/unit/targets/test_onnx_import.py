@@ -1197,6 +1197,33 @@ def test_error_external_data_of_the_wrong_size(tmp_path):
         import_onnx(path)
 
 
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ({"location": "a\0b"}, "external data location 'a\\x00b' is not a valid path"),
+        ({"location": ""}, "external data without a location"),
+        ({"location": "w.bin", "offset": "abc"}, "external data offset or length is not an integer"),
+        ({"location": "w.bin", "offset": "-4"}, "external data offset -4 is negative"),
+        ({"location": "w.bin", "length": "-1"}, "external data length -1 is negative"),
+        ({"location": "w.bin", "offset": "40"}, "external data [40, 40) is outside 'w.bin' (24 bytes)"),
+        ({"location": "w.bin", "offset": "4"}, "external data in 'w.bin' is 20 bytes at offset 4, FLOAT [2, 3] needs 24"),
+    ],
+)
+def test_error_external_data_entries(tmp_path, entries, message):
+    (tmp_path / "w.bin").write_bytes(WEIGHTS)
+    path = _external_model(tmp_path, "w.bin")
+    model = onnx.load(str(path), load_external_data=False)
+    tensor = model.graph.initializer[0]
+    del tensor.external_data[:]
+    for key, value in entries.items():
+        entry = tensor.external_data.add()
+        entry.key, entry.value = key, value
+    path.write_bytes(model.SerializeToString())
+    with pytest.raises(OnnxImportError) as info:
+        import_onnx(path)
+    assert str(info.value) == f"{path}: tensor 'w': {message}"
+
+
 def test_error_external_data_of_an_in_memory_model(tmp_path):
     path = _external_model(tmp_path, "weights.bin")
     (tmp_path / "weights.bin").write_bytes(WEIGHTS)
