@@ -1,4 +1,5 @@
-"""ONNX import: an ONNX model (opset 9 or later) -> a module of `graph` ops.
+"""ONNX import: an ONNX model (opset 9 or later; older ones are upgraded) -> a module
+of `graph` ops.
 
 The result is one function over static f32 tensors:
 
@@ -29,8 +30,8 @@ naming the node, the tensor or the file.
 
 Sizes are computed from shapes, in exact integers, before any array is made: every
 tensor must fit the chip's DRAM, and the model's constants, inputs and outputs
-together too (the importer does not know the chip, so the bound is the largest
-preset's DRAM; the encoder checks the chosen chip's). External data must be a file
+together too: the DRAM of the chip the caller names, else of the largest preset (the
+encoder checks the chosen chip's again). External data must be a file
 inside the model's directory holding exactly the bytes its tensor's shape needs.
 Models of opsets older than 9 are upgraded with onnx's version converter; opsets
 newer than the installed onnx knows are refused. What the importer did on its own
