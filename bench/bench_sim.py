@@ -95,9 +95,12 @@ def bench(models: ModuleType, name: str, chip: str, repeat: int, **run: bool) ->
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chip", default="default")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--models", nargs="*", default=["mlp", "cnn", "resnet50-trunk"])
+    parser.add_argument("--chip", default="default", help="chip preset (default: default)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="simulator runs per model, the best is reported (default 3)")
+    models = ["mlp", "cnn", "resnet50-trunk"]
+    parser.add_argument("--models", nargs="*", default=models, choices=models,
+                        help="example models to run (default: all three)")
     parser.add_argument("--check-races", action="store_true", help="run with race checking on")
     parser.add_argument("--trace", action="store_true", help="run with the per-instruction trace on")
     args = parser.parse_args()

@@ -6,9 +6,11 @@ must end in a clean error or a clean run, never a crash or a hang.
 Binaries: a few models compiled for chip 'small' (`compile_to_bytes`) are mutated
 (bit flips, byte and int32 overwrites, truncations, extensions, section-table and
 header fields set to bad or huge values, swapped sections, records inserted,
-deleted, duplicated or scrambled, IO/META/DEBUG JSON and constants corrupted) and,
-mostly, the CRC and body length are fixed up so that the mutation reaches past the
-checksum. Each input goes through `decode_container` and `run_program` (what
+deleted, duplicated or scrambled, IO/META/DEBUG JSON and constants corrupted; and,
+aimed at the loader's bounds on the work of a run, access counts and strides set to
+huge, 0, 2^31-1 or negative values, stride-0 dims with huge counts, IO shapes with
+huge, zero or many dims, many outputs aliasing all of DRAM) and, mostly, the CRC and
+body length are fixed up so that the mutation reaches past the checksum. Each input goes through `decode_container` and `run_program` (what
 tidal-sim and tidal-run do) and, every `--objdump-every`th, `targets.binary.decode`
 (what tidal-objdump does). Clean: a run, or a `BinaryFormatError` / `SimError`.
 
@@ -18,9 +20,13 @@ changed, characters deleted, junk tokens inserted, SSA names swapped) and run
 through `tidal.tools.tidal_opt.main` in-process with a pipeline fitting the chunk's
 level. Clean: exit 0, or exit 1 with one line `tidal-opt: error: ...` on stderr.
 
-Every input runs under a time budget (`--timeout`, SIGALRM); over it is a hang.
-Anything else is a crash: the input is saved under out/fuzz/ and the run goes on.
-Prints how many inputs were tried and how many ended each way.
+Every input runs under a time limit (`--timeout`, SIGALRM); over it is a hang. An
+input that ends (cleanly or not) but used more than its budget, `--budget` seconds of
+CPU or `--memory-budget-mb` of peak memory above what the process held before it,
+or that ran out of the process's address space (MemoryError), is over-budget: a
+failure like a crash, since a small file must not cost much. Anything else is a
+crash. Failing inputs are saved under out/fuzz/ and the run goes on. Prints how many
+inputs were tried and how many ended each way.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import signal
 import struct
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import zlib
@@ -52,6 +59,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "examples"))
 
 from tidal.sim import isa  # noqa: E402
+from tidal.sim.config import SMALL  # noqa: E402
 from tidal.sim.errors import SimError  # noqa: E402
 from tidal.sim.isa import BinaryFormatError, decode_container, encode_container  # noqa: E402
 from tidal.sim.machine import run_program  # noqa: E402
@@ -85,15 +93,29 @@ class Hang(BaseException):
 
 
 @contextlib.contextmanager
-def time_budget(seconds: float) -> Iterator[None]:
+def time_budget(seconds: float, stuck: Callable[[], None] | None = None) -> Iterator[None]:
+    """Raise Hang after `seconds`. A signal handler runs only between Python
+    bytecodes, so a hang inside one C call (a NumPy loop over 2^40 elements) never
+    sees it: after twice the time a watchdog thread calls `stuck` (which should save
+    the input and report it) and ends the process with status 3."""
+
     def expire(signum: int, frame: Any) -> None:
         raise Hang()
 
+    def watchdog() -> None:
+        if stuck is not None:
+            stuck()
+        os._exit(3)
+
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
+    dog = threading.Timer(2 * seconds, watchdog)
+    dog.daemon = True
+    dog.start()
     try:
         yield
     finally:
+        dog.cancel()
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 
@@ -115,7 +137,78 @@ class Tally:
 
     @property
     def bad(self) -> int:
-        return self.outcomes["crash"] + self.outcomes["hang"]
+        return sum(self.outcomes[k] for k in FAILURES)
+
+    def fail(self, sig: str, save: Callable[[], str] | None) -> None:
+        """Count a failure under its signature; keep the first example of each."""
+        self.crashes[sig] += 1
+        if save is not None and sig not in self.examples:
+            self.examples[sig] = save()
+
+
+FAILURES = ("crash", "hang", "over-budget")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one input may cost: CPU seconds, and peak resident memory (MiB) above
+    what the process held when the input started."""
+
+    seconds: float = 5.0
+    # The most a program the loader admits can hold on chip 'small' (the seeds'):
+    # its DRAM (1 GiB), the outputs copied out of it (at most as much), one DMA's
+    # reshaping copy (at most as much), plus room for the tools themselves.
+    memory_mb: float = 3 * 1024 + 512
+
+
+class PeakMemory:
+    """Peak resident memory of this process since the last `reset` (Linux: VmHWM,
+    which writing 5 to /proc/self/clear_refs resets). Elsewhere `peak` is 0 and only
+    the address-space limit catches an input that asks for too much."""
+
+    def __init__(self) -> None:
+        self.available = self._clear() and self._status("VmHWM") > 0
+
+    @staticmethod
+    def _clear() -> bool:
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            return True
+        except OSError:
+            return False
+
+    @staticmethod
+    def _status(key: str) -> int:
+        """A /proc/self/status field in bytes (0 if unknown)."""
+        try:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith(key + ":"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
+
+    def reset(self) -> int:
+        """Start measuring; returns the resident memory now (bytes)."""
+        if not self.available:
+            return 0
+        self._clear()
+        return self._status("VmRSS")
+
+    def peak(self) -> int:
+        return self._status("VmHWM") if self.available else 0
+
+
+def over_budget(budget: Budget, seconds: float, peak_bytes: int) -> str | None:
+    """What went over the budget, or None."""
+    over = []
+    if seconds > budget.seconds:
+        over.append(f"{seconds:.1f} s CPU > {budget.seconds:g}")
+    if peak_bytes > budget.memory_mb * 2**20:
+        over.append(f"{peak_bytes / 2**20:.0f} MiB > {budget.memory_mb:g}")
+    return ", ".join(over) or None
 
 
 # ======================================================================= binaries
@@ -436,6 +529,99 @@ def s_consts(rng: np.random.Generator, p: isa.Program) -> None:
     p.consts[i] = (min(addr, 2**64 - 1), data)
 
 
+# -- aimed at the loader's bounds on the work of a run: sizes of accesses and IO
+
+HUGE_COUNTS = [1 << 16, 1 << 20, 1 << 30, 2**31 - 1]
+SIZE_WORDS = [0, 1, 2, -1, -2, -(2**31), 2**31 - 1, 1 << 16, 1 << 20, 1 << 30]
+SMALL_DRAM = SMALL.dram_bytes  # the seeds' chip: the largest DRAM a program may have
+
+
+def _access_words(p: isa.Program) -> list[tuple[int, int, int]]:
+    """(engine, record, first word) of every access operand of every record."""
+    out = []
+    for engine, recs in p.streams.items():
+        for r, rec in enumerate(recs):
+            op = int(rec[isa.W_OPCODE])
+            if op not in isa.OPERANDS:
+                continue
+            out += [(engine, r, i) for f, i in isa.OPERANDS[isa.Opcode(op)].items()
+                    if f in isa.ACCESS_FIELDS]
+    return out
+
+
+def s_access_sizes(rng: np.random.Generator, p: isa.Program) -> None:
+    """An access's counts or strides set to huge, 0, 2^31-1 or negative values, or
+    one to three dims broadcast (stride 0) with huge counts; sometimes on every
+    access of the record alike, so that their element counts still agree and the
+    loader's size bounds are what refuses them."""
+    accesses = _access_words(p)
+    if not accesses:
+        return s_records(rng, p)
+    engine, r, i = accesses[int(rng.integers(0, len(accesses)))]
+    recs = p.streams[engine].copy()
+    rec = recs[r]
+    kind = int(rng.integers(0, 3))
+    targets = [i]
+    if kind == 2 or rng.random() < 0.4:
+        targets = [j for e, k, j in accesses if (e, k) == (engine, r)]
+    # Broadcasts go on free dims (dim 0 of an on-chip access must have stride 1).
+    first = 1 if kind == 2 and rng.random() < 0.9 else 0
+    picked = rng.choice(np.arange(first, isa.ACCESS_DIMS), int(rng.integers(1, 4)), replace=False)
+    dims = [int(d) for d in picked]
+    values = [int(pick(rng, SIZE_WORDS)) for _ in dims]
+    huge = [int(pick(rng, HUGE_COUNTS)) for _ in dims]
+    for j in targets:
+        for d, value, count in zip(dims, values, huge, strict=True):
+            if kind == 0:  # a count
+                rec[j + 4 + 2 * d] = value
+            elif kind == 1:  # a stride
+                rec[j + 3 + 2 * d] = value
+            else:  # broadcast: stride 0, a huge count
+                rec[j + 3 + 2 * d], rec[j + 4 + 2 * d] = 0, count
+    p.streams[engine] = recs
+
+
+def s_io_shapes(rng: np.random.Generator, p: isa.Program) -> None:
+    """An IO entry's shape with huge dims (a size past int64), a zero dim, too many
+    dims, or exactly one element more than DRAM holds."""
+    tables = [t for t in (p.inputs, p.outputs) if t]
+    if not tables:
+        p.outputs.append({"name": "y", "addr": 0, "shape": [1], "dtype": "float32"})
+        tables = [p.outputs]
+    table = tables[int(rng.integers(0, len(tables)))]
+    k = int(rng.integers(0, len(table)))
+    entry = dict(table[k]) if isinstance(table[k], dict) else {}
+    shape = entry.get("shape") if isinstance(entry.get("shape"), list) else [1]
+    dram = p.meta.get("dram_bytes")
+    words = dram // 4 if isinstance(dram, int) and dram > 0 else 1 << 20
+    entry["shape"] = pick(rng, [
+        [1 << 30, 1 << 30, 16],  # 2^64: 0 in int64
+        [2**31 - 1] * 3,
+        [2**31 - 1] * int(rng.integers(4, 33)),
+        [*shape, 2**31 - 1],
+        [0, *shape],
+        [1] * int(rng.integers(33, 80)),
+        [words + 1],
+        [words],
+    ])
+    table[k] = entry
+
+
+def s_alias_outputs(rng: np.random.Generator, p: isa.Program) -> None:
+    """Many outputs at address 0, each all of DRAM (sometimes after growing DRAM to
+    the chip's largest), or splitting it between them exactly."""
+    if rng.random() < 0.3:
+        p.meta["dram_bytes"] = SMALL_DRAM
+    dram = p.meta.get("dram_bytes")
+    words = dram // 4 if isinstance(dram, int) and dram > 0 else 1 << 20
+    n = int(pick(rng, [2, 3, 16, 1000]))
+    each = words if rng.random() < 0.8 or words > (1 << 24) else words // n
+    p.outputs = list(p.outputs) + [
+        {"name": f"alias{i}", "addr": 0, "shape": [each], "dtype": "float32"}
+        for i in range(n)
+    ]
+
+
 STRUCTURED: dict[str, Callable[[np.random.Generator, isa.Program], None]] = {
     "records": s_records,
     "engines": s_engines,
@@ -443,6 +629,9 @@ STRUCTURED: dict[str, Callable[[np.random.Generator, isa.Program], None]] = {
     "meta-json": s_meta,
     "debug-json": s_debug,
     "consts": s_consts,
+    "access-sizes": s_access_sizes,
+    "io-shapes": s_io_shapes,
+    "alias-outputs": s_alias_outputs,
 }
 
 
@@ -526,13 +715,33 @@ def run_objdump(data: bytes, path: str) -> str:
     raise Unclean(f"exit {code}: {(lines or ['(no message)'])[-1][:100]}")
 
 
+class Meter:
+    """The CPU time and peak memory of one input (see `Budget`)."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self.memory = PeakMemory()
+        self.cpu = 0.0
+        self.rss = 0
+
+    def start(self) -> None:
+        self.rss = self.memory.reset()
+        self.cpu = time.process_time()
+
+    def over(self) -> str | None:
+        """What the input since `start` used beyond its budget, or None."""
+        peak = self.memory.peak() - self.rss if self.memory.available else 0
+        return over_budget(self.budget, time.process_time() - self.cpu, peak)
+
+
 def fuzz_binaries(
     count: int, seed: int, timeout: float, objdump_every: int, outdir: Path | None,
-    seeds: list[Seed] | None = None, progress: bool = False,
+    seeds: list[Seed] | None = None, progress: bool = False, budget: Budget = Budget(),
 ) -> Tally:
     seeds = seeds or binary_seeds()
     rng = np.random.default_rng([seed, 1])
     tally = Tally()
+    meter = Meter(budget)
     start = time.perf_counter()
     tmp = tempfile.TemporaryDirectory()
     tbin = os.path.join(tmp.name, "input.tbin")
@@ -542,29 +751,42 @@ def fuzz_binaries(
         tally.tried += 1
         tally.mutations.update(names)
         stage = "sim"
+
+        def save() -> str:
+            where_to = outdir if outdir is not None else Path(tmp.name)
+            where_to.mkdir(parents=True, exist_ok=True)
+            path = where_to / f"binary-{seed}-{i}.tbin"
+            path.write_bytes(data)
+            return f"{path} (from {s.name}, {'+'.join(names)})"
+
+        def stuck() -> None:
+            print(f"!! {stage}: stuck in C code past {2 * timeout:g} s: {save()}", flush=True)
+
+        meter.start()
         try:
-            with time_budget(timeout):
+            with time_budget(timeout, stuck):
                 outcome = run_sim(data, dict(s.inputs))
                 if objdump_every > 0 and i % objdump_every == 0:
                     stage = "objdump"
                     tally.outcomes[f"objdump {run_objdump(data, tbin)}"] += 1
         except Hang:
             outcome, sig = "hang", f"{stage}: hang on {s.name}"
+        except MemoryError as e:  # past the address-space limit: it asked for too much
+            outcome, sig = "over-budget", f"{stage}: {where(e)}"
         except Unclean as e:
             outcome, sig = "crash", f"{stage}: {e}"
         except Exception as e:  # noqa: BLE001 - every escape counts
             outcome, sig = "crash", f"{stage}: {where(e)}"
+        else:
+            over = meter.over()
+            if over is not None:
+                outcome, sig = "over-budget", f"{stage}: over budget ({over}) from {s.name}"
         tally.outcomes[outcome] += 1
-        if outcome in ("crash", "hang"):
-            tally.crashes[sig] += 1
-            if outdir is not None and sig not in tally.examples:
-                outdir.mkdir(parents=True, exist_ok=True)
-                path = outdir / f"binary-{seed}-{i}.tbin"
-                path.write_bytes(data)
-                tally.examples[sig] = f"{path} (from {s.name}, {'+'.join(names)})"
+        if outcome in FAILURES:
+            tally.fail(sig, save if outdir is not None else None)
         if progress and (i + 1) % 1000 == 0:
             print(f"[binaries {i + 1}/{count}] {time.perf_counter() - start:.0f} s "
-                  f"crash={tally.outcomes['crash']} hang={tally.outcomes['hang']}", flush=True)
+                  + " ".join(f"{k}={tally.outcomes[k]}" for k in FAILURES), flush=True)
     tmp.cleanup()
     return tally
 
@@ -754,11 +976,12 @@ def classify_opt(code: int | None, err: str) -> str:
 
 def fuzz_ir(
     count: int, seed: int, timeout: float, outdir: Path | None,
-    seeds: list[IrSeed] | None = None, progress: bool = False,
+    seeds: list[IrSeed] | None = None, progress: bool = False, budget: Budget = Budget(),
 ) -> Tally:
     seeds = seeds or ir_seeds()
     rng = np.random.default_rng([seed, 2])
     tally = Tally()
+    meter = Meter(budget)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "input.mlir")
@@ -770,29 +993,40 @@ def fuzz_ir(
             tally.tried += 1
             tally.mutations.update(names)
             sig = ""
+
+            def save() -> str:
+                where_to = outdir if outdir is not None else Path(tmp)
+                where_to.mkdir(parents=True, exist_ok=True)
+                saved = where_to / f"ir-{seed}-{i}.mlir"
+                saved.write_text(text, encoding="utf-8", errors="surrogatepass")
+                return f"{saved} (from {s.name}, {'+'.join(names)}; tidal-opt {' '.join(args)})"
+
+            def stuck() -> None:
+                print(f"!! stuck in C code past {2 * timeout:g} s: {save()}", flush=True)
+
+            meter.start()
             try:
-                with time_budget(timeout):
+                with time_budget(timeout, stuck):
                     code, _, err = run_opt(path, args)
                 outcome = classify_opt(code, err)
                 if outcome == "unclean":
                     lines = [ln for ln in err.splitlines() if ln.strip()]
                     sig = f"exit {code}: {(lines[-1] if lines else '(no message)')[:100]}"
                     outcome = "crash"
+                elif (over := meter.over()) is not None:
+                    outcome, sig = "over-budget", f"over budget ({over}) from {s.name}"
             except Hang:
                 outcome, sig = "hang", f"hang on {s.name}"
+            except MemoryError as e:  # past the address-space limit
+                outcome, sig = "over-budget", where(e)
             except Exception as e:  # noqa: BLE001 - every escape counts
                 outcome, sig = "crash", where(e)
             tally.outcomes[outcome] += 1
             if sig:
-                tally.crashes[sig] += 1
-                if outdir is not None and sig not in tally.examples:
-                    outdir.mkdir(parents=True, exist_ok=True)
-                    saved = outdir / f"ir-{seed}-{i}.mlir"
-                    saved.write_text(text, encoding="utf-8", errors="surrogatepass")
-                    tally.examples[sig] = f"{saved} (from {s.name}, {'+'.join(names)}; tidal-opt {' '.join(args)})"
+                tally.fail(sig, save if outdir is not None else None)
             if progress and (i + 1) % 500 == 0:
                 print(f"[ir {i + 1}/{count}] {time.perf_counter() - start:.0f} s "
-                      f"crash={tally.outcomes['crash']} hang={tally.outcomes['hang']}", flush=True)
+                      + " ".join(f"{k}={tally.outcomes[k]}" for k in FAILURES), flush=True)
     return tally
 
 
@@ -805,25 +1039,41 @@ def report(title: str, tally: Tally, seconds: float) -> None:
     for k, v in sorted(tally.outcomes.items(), key=lambda kv: -kv[1]):
         print(f"  {k:<20} {v}")
     print(f"  not a clean error or run: {tally.bad} "
-          f"(crashes {tally.outcomes['crash']}, hangs {tally.outcomes['hang']})")
+          f"(crashes {tally.outcomes['crash']}, hangs {tally.outcomes['hang']}, "
+          f"over-budget {tally.outcomes['over-budget']})")
     print("  mutations: " + ", ".join(f"{k} {v}" for k, v in tally.mutations.most_common()))
     for sig, n in tally.crashes.most_common():
         print(f"  !! {n}x {sig}: e.g. {tally.examples.get(sig, '-')}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Exit status 1 if any input crashed, hung or went over its budget.",
+    )
     parser.add_argument("--binaries", type=int, default=0, help="mutated binaries to try")
     parser.add_argument("--ir", type=int, default=0, help="mutated IR texts to try")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per input")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="random seed of the mutations (default 0)")
+    parser.add_argument("--timeout", type=float, default=20.0,
+                        help="wall seconds per input before it counts as a hang (default 20)")
+    parser.add_argument("--budget", type=float, default=Budget.seconds,
+                        help="CPU seconds an input may take; more is over-budget "
+                             f"(default {Budget.seconds:g})")
+    parser.add_argument("--memory-budget-mb", type=float, default=Budget.memory_mb,
+                        help="peak memory (MiB) an input may add; more is over-budget "
+                             f"(default {Budget.memory_mb:g}: what a program the loader "
+                             "admits on chip 'small' may hold)")
     parser.add_argument("--max-memory-gb", type=float, default=6.0,
                         help="address-space limit of this process (a mutated size that asks "
-                             "for more ends in MemoryError, a crash, not in the OOM killer)")
+                             "for more ends in MemoryError, over-budget, not in the OOM "
+                             "killer; default 6)")
     parser.add_argument("--objdump-every", type=int, default=10,
                         help="also decode every Nth binary as tidal-objdump does (0: never)")
-    parser.add_argument("--out", default="out/fuzz")
+    parser.add_argument("--out", default="out/fuzz",
+                        help="directory for the failing inputs (default out/fuzz)")
     args = parser.parse_args(argv)
+    budget = Budget(args.budget, args.memory_budget_mb)
     limit = int(args.max_memory_gb * 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
     bad = 0
@@ -832,14 +1082,15 @@ def main(argv: list[str] | None = None) -> int:
         seeds = binary_seeds()
         print("binary seeds: " + ", ".join(f"{s.name} ({len(s.data)} bytes)" for s in seeds))
         tally = fuzz_binaries(args.binaries, args.seed, args.timeout, args.objdump_every,
-                              Path(args.out), seeds, progress=True)
+                              Path(args.out), seeds, progress=True, budget=budget)
         report(f"binaries (seed {args.seed})", tally, time.perf_counter() - start)
         bad += tally.bad
     if args.ir:
         start = time.perf_counter()
         seeds_ir = ir_seeds()
         print(f"IR seeds: {len(seeds_ir)} chunks")
-        tally = fuzz_ir(args.ir, args.seed, args.timeout, Path(args.out), seeds_ir, progress=True)
+        tally = fuzz_ir(args.ir, args.seed, args.timeout, Path(args.out), seeds_ir,
+                        progress=True, budget=budget)
         report(f"IR (seed {args.seed})", tally, time.perf_counter() - start)
         bad += tally.bad
     return int(bad > 0)

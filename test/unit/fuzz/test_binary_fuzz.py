@@ -1,6 +1,7 @@
 """Fuzzed binaries (the short run of `bench/fuzz.py --binaries`): mutated `.tbin`
 files must end in a clean error (BinaryFormatError, a SimError, or tidal-objdump's
-one-line error) or a clean run, never another exception or a hang.
+one-line error) or a clean run, never another exception, a hang, or a run over its
+budget of CPU time and memory (a small file must not cost much).
 
 The regression tests below are the minimal inputs of the bugs the long run found,
 built byte by byte: JSON sections of the wrong type or nested too deep escaped
@@ -11,7 +12,9 @@ The container now checks the JSON sections' form, and objdump runs the loader.
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -32,6 +35,7 @@ def seeds() -> list[fuzz.Seed]:
 
 
 def describe(tally: fuzz.Tally) -> str:
+    """Every failure (crash, hang, over-budget) with its count."""
     return "; ".join(f"{n}x {sig}" for sig, n in tally.crashes.most_common())
 
 
@@ -55,6 +59,90 @@ def test_seeds_run_and_mutations_reach_the_hardware_model(seeds: list[fuzz.Seed]
     assert tally.outcomes["ran"] > 20
     assert tally.outcomes["LoadError"] > 20
     assert tally.outcomes["BinaryFormatError"] < tally.tried * 0.7
+    assert tally.bad == 0, describe(tally)
+
+
+def test_size_mutators_reach_the_loaders_bounds(seeds: list[fuzz.Seed]) -> None:
+    """The access-size, IO-shape and aliasing mutators make programs the loader
+    refuses for their size (not only for something else), without failures."""
+    rng = np.random.default_rng(5)
+    refusals: list[str] = []
+    for k in range(150):
+        s = seeds[k % len(seeds)]
+        program = isa.decode_container(s.data)
+        name = list(fuzz.STRUCTURED)[-3 + k % 3]
+        fuzz.STRUCTURED[name](rng, program)
+        try:
+            run_program(isa.decode_container(isa.encode_container(program)), dict(s.inputs))
+        except SimError as e:
+            refusals.append(str(e))
+    for bound in ("elements per partition", "DRAM elements", "more than the program's",
+                  "elements, more than the"):
+        assert any(bound in r for r in refusals), bound
+
+
+# ------------------------------------------------------------------ budgets
+
+
+def test_an_input_over_its_cpu_budget_is_a_failure(
+    seeds: list[fuzz.Seed], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that ends cleanly but takes longer than its budget counts, is named
+    and saved, like a crash (it used to be dropped silently)."""
+
+    def slow(data: bytes, inputs: dict[str, np.ndarray]) -> str:
+        end = time.process_time() + 0.05
+        while time.process_time() < end:
+            pass
+        return "ran"
+
+    monkeypatch.setattr(fuzz, "run_sim", slow)
+    tally = fuzz.fuzz_binaries(3, 0, 5.0, 0, None, seeds, budget=fuzz.Budget(0.01, 1e6))
+    assert tally.outcomes["over-budget"] == 3 and tally.bad == 3
+    for sig in tally.crashes:  # one signature per seed
+        assert sig.startswith("sim: over budget (") and "s CPU > 0.01" in sig, sig
+
+
+def test_an_input_out_of_memory_is_a_failure(
+    seeds: list[fuzz.Seed], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def greedy(data: bytes, inputs: dict[str, np.ndarray]) -> str:
+        raise MemoryError("Unable to allocate 8.00 GiB")
+
+    monkeypatch.setattr(fuzz, "run_sim", greedy)
+    tally = fuzz.fuzz_binaries(2, 0, 5.0, 0, tmp_path, seeds)
+    assert tally.outcomes["over-budget"] == 2 and tally.bad == 2
+    for sig, example in tally.examples.items():
+        assert sig.startswith("sim: MemoryError at "), sig
+        assert Path(example.split()[0]).is_file()  # the input is kept
+
+
+@pytest.mark.skipif(not fuzz.PeakMemory().available, reason="needs /proc/self/clear_refs")
+def test_peak_memory_of_one_input() -> None:
+    meter = fuzz.Meter(fuzz.Budget(100.0, 32))
+    meter.start()
+    assert meter.over() is None
+    meter.start()
+    block = np.ones(64 * 2**20 // 8)  # 64 MiB, touched
+    over = meter.over()
+    assert over is not None and "MiB > 32" in over, over
+    del block
+    meter.start()
+    assert meter.over() is None  # measured per input, not since the process began
+
+
+@pytest.mark.parametrize("script", ["fuzz.py", "bench_sim.py"])
+def test_bench_scripts_have_a_help(script: str, tmp_path: Path) -> None:
+    """--help prints usage and exits 0 without doing anything (no directory named
+    --help, no fuzzing, no benchmark)."""
+    bench = Path(__file__).resolve().parents[3] / "bench"
+    r = subprocess.run(
+        [sys.executable, str(bench / script), "--help"], cwd=tmp_path,
+        capture_output=True, text=True, timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"usage: {script}") and r.stderr == ""
+    assert list(tmp_path.iterdir()) == []
 
 
 # ------------------------------------------------------------------ regressions
@@ -146,3 +234,18 @@ def test_mutators_keep_sizes_sane() -> None:
         for _ in range(50):
             out, names = fuzz.mutate_binary(rng, data)
             assert isinstance(out, bytes) and names
+
+
+def test_a_hang_inside_one_c_call_is_reported_not_waited_for(tmp_path: Path) -> None:
+    """SIGALRM cannot interrupt a NumPy loop over 2^40 elements (the old loader's
+    stride-0 MEMSET): the watchdog reports the input and ends the run instead of
+    hanging the fuzzer for hours."""
+    bench = Path(__file__).resolve().parents[3] / "bench"
+    code = (
+        f"import sys; sys.path.insert(0, {str(bench)!r}); import fuzz, numpy as np\n"
+        "with fuzz.time_budget(0.2, lambda: print('saved the input', flush=True)):\n"
+        "    np.broadcast_to(np.float32(1), (1 << 40,)).sum()\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=120, cwd=tmp_path)  # the loop itself would take hours
+    assert r.returncode == 3 and r.stdout == "saved the input\n", (r.returncode, r.stderr)
