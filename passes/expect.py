@@ -12,14 +12,16 @@ the input can name its file:line:col.
 
 from __future__ import annotations
 
+from math import prod
 from typing import Literal
 
 from xdsl.dialects import func
-from xdsl.dialects.builtin import MemRefType, ModuleOp, TensorType
+from xdsl.dialects.builtin import MemRefType, ModuleOp, StringAttr, TensorType
 from xdsl.ir import Operation
 from xdsl.utils.exceptions import PassFailedException
 
 from tidal.dialects.accel import ProgramOp
+from tidal.dialects.graph import ConstantOfShapeOp, ConstantOp
 
 Level = Literal["graph", "loop", "accel"]
 
@@ -76,3 +78,29 @@ def expect_level(module: ModuleOp, pass_name: str, level: Level) -> None:
             f"{pass_name}: expects {what}; the module holds no accel.program",
             module.body.block.first_op,
         )
+
+
+def expect_constants_fit(
+    module: ModuleOp, pass_name: str, dram_bytes: int, chip: str
+) -> None:
+    """Raise PassInputError if a graph constant (a `graph.constant`, splat or not, or
+    a `graph.constant_of_shape`), or all of them together, would not fit `dram_bytes`
+    of DRAM. Sizes come from the result types in exact integers, before any pass
+    expands a splat or a fill into an array (a 40000x40000 fill is 6.4 GB)."""
+    total = 0
+    for op in module.walk():
+        if not isinstance(op, ConstantOp | ConstantOfShapeOp):
+            continue
+        ty = op.result.type
+        assert isinstance(ty, TensorType)
+        nbytes = 4 * prod(ty.get_shape())
+        total += nbytes
+        if total > dram_bytes:
+            origin = op.attributes.get("tidal.origin")
+            name = f"'{origin.data}' " if isinstance(origin, StringAttr) else ""
+            whole = "" if nbytes == total else f" (all constants so far: {total} bytes)"
+            raise PassInputError(
+                f"{pass_name}: constant {name}({op.name} {ty}) needs {nbytes} bytes"
+                f"{whole}, more than the {dram_bytes} bytes of DRAM of {chip}",
+                op,
+            )

@@ -53,7 +53,8 @@ from xdsl.pattern_rewriter import (
 
 from tidal.dialects import graph
 from tidal.passes.quiet import quiet_diagnostics
-from tidal.passes.expect import expect_level
+from tidal.passes.expect import expect_constants_fit, expect_level
+from tidal.sim.config import PRESETS
 
 
 def _shape(value: SSAValue) -> tuple[int, ...]:
@@ -392,6 +393,11 @@ class GraphCanonicalizePass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "graph")
+        # Folding makes arrays of constants: none may exceed the largest chip's DRAM.
+        largest = max(PRESETS.values(), key=lambda c: c.dram_bytes)
+        expect_constants_fit(
+            op, self.name, largest.dram_bytes, f"the largest chip preset ('{largest.name}')"
+        )
         with quiet_diagnostics():
             PatternRewriteWalker(
                 GreedyRewritePatternApplier(canonicalize_patterns())

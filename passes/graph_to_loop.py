@@ -43,7 +43,7 @@ from tidal.passes import kernels, kernels_move, kernels_norm
 from tidal.passes.concat_placement import ConcatCopy, place_concat_operands
 from tidal.passes.quiet import quiet_diagnostics
 from tidal.sim.config import ChipConfig, get_chip
-from tidal.passes.expect import expect_level
+from tidal.passes.expect import expect_constants_fit, expect_level
 
 
 def shape_of(value: SSAValue) -> tuple[int, ...]:
@@ -353,6 +353,7 @@ class GraphToLoopPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "graph")
         chip = get_chip(self.chip)
+        expect_constants_fit(op, self.name, chip.dram_bytes, f"chip '{chip.name}'")
         funcs = [f for f in op.walk() if isinstance(f, func.FuncOp)]
         for fn in funcs:
             _reject_host_ops(fn)
