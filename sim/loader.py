@@ -35,10 +35,11 @@ from tidal.sim.isa import Engine, Opcode, Space
 _VALID_OPCODES = np.array([int(op) for op in Opcode])
 _ANYWHERE = {Opcode.NOP, Opcode.HALT, Opcode.WAIT, Opcode.SIGNAL}
 _POOL_OPS = {Opcode.TENSOR_TENSOR, Opcode.REDUCE, Opcode.MEMSET}
-# Products and sums of record fields are clipped here: above the size in elements or
-# bytes of any memory the loader accepts (a program's DRAM is at most the chip's, and
-# `_dram_bytes` refuses more), and small enough that a clipped value times an int32
-# field stays below 2^63.
+# Products of record fields (element counts, extents in elements) are clipped here:
+# above the size in elements of any memory the loader accepts (a program's DRAM is at
+# most the chip's, and `_dram_bytes` refuses more), and small enough that a clipped
+# value times an int32 field stays below 2^63. (A clipped extent, times 4 bytes, is
+# past every memory's end in bytes too.)
 _CLIP = 1 << 32
 # Rank limit of an IO tensor (NumPy's own limit is 64 in 2.x, 32 before).
 _MAX_IO_RANK = 32
@@ -98,7 +99,7 @@ def _dram_bytes(program: isa.Program, chip: ChipConfig) -> int:
             f"program needs {size} bytes of DRAM, "
             f"chip '{chip.name}' has {chip.dram_bytes}"
         )
-    assert size < _CLIP  # every preset's DRAM is at most 4 GiB; see _CLIP
+    assert size // 4 < _CLIP  # every preset's DRAM is at most 16 GiB; see _CLIP
     return size
 
 

@@ -10,6 +10,7 @@ import pytest
 from tidal.sim import isa
 from tidal.sim.config import DEFAULT, SMALL
 from tidal.sim.isa import Engine, Opcode, make_record
+from tidal.sim.loader import validate_program
 from tidal.sim.machine import LoadError, run_program
 
 DMA0 = Engine.DMA0
@@ -323,3 +324,20 @@ def test_io_rank_is_bounded(mk: SimpleNamespace) -> None:
         {DMA0: [make_record(Opcode.NOP, DMA0)]}, outputs=[mk.io("y", 0, (1,) * 40)]
     )
     assert load_error(program) == "output 'y' has 40 dims, at most 32 are supported"
+
+
+def test_the_largest_dram_of_the_default_chip_loads(mk: SimpleNamespace) -> None:
+    """4 GiB, all of the default chip's DRAM (a clipped size must stay above it):
+    the loader accepts it and its bounds use it (no machine is built: that would
+    allocate the 4 GiB)."""
+    whole = DEFAULT.dram_bytes // 4
+    program = mk.build(
+        {DMA0: [make_record(Opcode.DMA, DMA0, src=mk.dram(0, (0, whole)), dst=mk.dram(0, (1, whole)))]},
+        outputs=[mk.io("y", 0, (whole,))],
+        chip="default",
+        dram_bytes=DEFAULT.dram_bytes,
+    )
+    assert validate_program(program, DEFAULT) == DEFAULT.dram_bytes
+    program.outputs.append(mk.io("z", 0, (1,)))
+    with pytest.raises(LoadError, match="outputs take 4294967300 bytes"):
+        validate_program(program, DEFAULT)
