@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any, BinaryIO
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
@@ -20,8 +21,9 @@ from tidal.passes.numerics import (
 from tidal.passes.graph_partition import placement_counts, placement_report
 from tidal.passes.pipeline import TerminalProgress, compile_module, lowering_passes
 from tidal.passes.quiet import quiet_diagnostics
+from tidal.sim import isa
 from tidal.sim.config import PRESETS, UnknownChipError
-from tidal.targets.binary import EncodeError, encode
+from tidal.targets.binary import EncodeError, to_program
 from tidal.tools.common import context, load_model
 from tidal.tools.files import ToolError, fail, read_npz, write_files
 
@@ -46,7 +48,7 @@ def _lower_checked(
         print(line, file=sys.stderr)
 
 
-def compile_to_bytes(
+def compile_to_program(
     path: str,
     chip: str,
     *,
@@ -55,10 +57,12 @@ def compile_to_bytes(
     report: list[dict[str, str]] | None = None,
     progress: Callable[[str], None] | None = None,
     notes: list[str] | None = None,
-) -> bytes:
-    """Import, lower and encode a model; raises ToolError with one line. `report`
-    collects the placement of every op (see graph_partition.placement_report),
-    `notes` what the importer did on its own (onnx_import.import_notes)."""
+) -> isa.Program:
+    """Import, lower and check a model: its binary, ready to be written with
+    `isa.write_container` (constants are views of the IR, so the file is never held
+    in memory whole). Raises ToolError with one line. `report` collects the
+    placement of every op (see graph_partition.placement_report), `notes` what the
+    importer did on its own (onnx_import.import_notes)."""
     ctx = context()
     module = load_model(path, ctx)
     if notes is not None and not path.endswith(".mlir"):  # an ONNX model: onnx is loaded
@@ -70,12 +74,17 @@ def compile_to_bytes(
             _lower_checked(module, chip, ctx, inputs, report)
         else:
             compile_module(module, chip, ctx, progress=progress, report=report)
-        return encode(module)
+        return to_program(module)
     except (DiagnosticException, UnknownChipError, EncodeError, NumericsMismatch, CannotEvaluate) as e:
         message = f"{path}: {e}"
         if "placed on the host" in message:
             message += " (tidal-run runs host ops with NumPy)"
         raise ToolError(message) from None
+
+
+def compile_to_bytes(path: str, chip: str, **options: Any) -> bytes:
+    """`compile_to_program` (same options), encoded as one bytes object."""
+    return isa.encode_container(compile_to_program(path, chip, **options))
 
 
 def print_report(rows: list[dict[str, str]], notes: Sequence[str] = ()) -> None:
@@ -113,18 +122,24 @@ def main(argv: list[str] | None = None) -> None:
     notes: list[str] = []
     try:
         with TerminalProgress(TOOL) as progress:
-            data = compile_to_bytes(
+            program = compile_to_program(
                 args.model, args.chip, check_numerics=args.check_numerics,
                 inputs=args.inputs, report=report, progress=progress, notes=notes,
             )
-        write_files([(args.output, data)])
+
+        def write_binary(f: BinaryIO) -> None:  # streamed: the weights are never copied
+            nonlocal size
+            size = isa.write_container(program, f)
+
+        size = 0
+        write_files([(args.output, write_binary)])
     except ToolError as e:
         if args.report and report:
             print_report(report, notes)
         fail(TOOL, str(e))
     if args.report:
         print_report(report, notes)
-    print(f"{TOOL}: wrote {args.output} ({len(data)} bytes, chip '{args.chip}')")
+    print(f"{TOOL}: wrote {args.output} ({size} bytes, chip '{args.chip}')")
 
 
 if __name__ == "__main__":
