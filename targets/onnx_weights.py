@@ -9,14 +9,15 @@ data: `data_location = EXTERNAL` with the model file's own name, the byte offset
 the data in it and its length. `onnx.numpy_helper.to_array(tensor, base_dir)` then
 reads each tensor once, straight into the bytes an array views:
 
-    model = load_model("vgg19.onnx")
-    weights = numpy_helper.to_array(model.graph.initializer[0], os.path.dirname(path))
+    model = load_model("models/vgg19.onnx")
+    weights = numpy_helper.to_array(model.graph.initializer[0], "models")
 
 The file is scanned at the protobuf wire level (ModelProto field 7 `graph`, GraphProto
 field 5 `initializer`, TensorProto field 2 `data_type` and field 9 `raw_data`); only
 the bytes around the weights are copied and parsed by protobuf. A file the scanner
-does not understand (another format, a truncated or odd encoding) is loaded by
-`onnx.load` unchanged, so errors are onnx's own.
+does not understand (another format, a truncated or odd encoding) or a model that is a
+symlink into another directory (external data is named relative to the model's
+directory) is loaded by `onnx.load` unchanged, so errors are onnx's own.
 """
 
 from __future__ import annotations
