@@ -138,10 +138,14 @@ def _first_line(message: str) -> str:
 
 
 def load_model(
-    path: str, ctx: Context, overrides: Mapping[str, np.ndarray] | None = None
+    path: str,
+    ctx: Context,
+    overrides: Mapping[str, np.ndarray] | None = None,
+    starts: dict[Operation, str] | None = None,
 ) -> ModuleOp:
     """An ONNX model (.onnx) or graph-level IR (.mlir) as a module; `overrides` as
-    in `import_onnx` (values fed for initializers)."""
+    in `import_onnx` (values fed for initializers); `starts` receives where each op
+    of an .mlir file starts (file:line:col, for errors that passes raise later)."""
     if path.endswith(".mlir"):
         try:
             text = Path(path).read_text(encoding="utf-8")
@@ -150,7 +154,7 @@ def load_model(
         except UnicodeDecodeError as e:
             raise ToolError(f"{path}: not UTF-8 text (byte offset {e.start})") from None
         try:
-            return parse_and_verify(ctx, text, path)
+            return parse_and_verify(ctx, text, path, starts=starts)
         except ParseError as e:
             raise ToolError(_located(str(e))) from None
         except DiagnosticException as e:

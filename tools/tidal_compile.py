@@ -10,6 +10,7 @@ from typing import Any, BinaryIO
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Operation
 from xdsl.utils.exceptions import DiagnosticException
 
 from tidal.passes.numerics import (
@@ -18,14 +19,16 @@ from tidal.passes.numerics import (
     NumericsMismatch,
     random_inputs,
 )
+from tidal.passes.expect import PassInputError
 from tidal.passes.graph_partition import placement_counts, placement_report
 from tidal.passes.pipeline import TerminalProgress, compile_module, lowering_passes
 from tidal.passes.quiet import quiet_diagnostics
 from tidal.sim import isa
 from tidal.sim.config import PRESETS, UnknownChipError
+from tidal.sim.errors import InputError
 from tidal.targets.binary import EncodeError, to_program
 from tidal.tools.common import context, load_model
-from tidal.tools.files import ToolError, fail, read_npz, write_files
+from tidal.tools.files import ToolError, check_paths, fail, read_npz, tool_main, write_files
 
 TOOL = "tidal-compile"
 
@@ -36,7 +39,10 @@ def _lower_checked(
     """Lower pass by pass, running the IR after each (see passes/numerics.py)."""
     inputs = read_npz(inputs_path) if inputs_path else random_inputs(module)
     checker = NumericsChecker(inputs)
-    checker.start(module)
+    try:
+        checker.start(module)
+    except InputError as e:
+        raise ToolError(f"{inputs_path}: {e}") from None
     with quiet_diagnostics():
         for p in lowering_passes(chip):
             p.apply(ctx, module)
@@ -64,7 +70,8 @@ def compile_to_program(
     placement of every op (see graph_partition.placement_report), `notes` what the
     importer did on its own (onnx_import.import_notes)."""
     ctx = context()
-    module = load_model(path, ctx)
+    starts: dict[Operation, str] = {}
+    module = load_model(path, ctx, starts=starts)
     if notes is not None and not path.endswith(".mlir"):  # an ONNX model: onnx is loaded
         from tidal.targets.onnx_import import import_notes
 
@@ -76,7 +83,8 @@ def compile_to_program(
             compile_module(module, chip, ctx, progress=progress, report=report)
         return to_program(module)
     except (DiagnosticException, UnknownChipError, EncodeError, NumericsMismatch, CannotEvaluate) as e:
-        message = f"{path}: {e}"
+        where = isinstance(e, PassInputError) and starts.get(e.op)
+        message = f"{where or path}: {e}"
         if "placed on the host" in message:
             message += " (tidal-run runs host ops with NumPy)"
         raise ToolError(message) from None
@@ -102,6 +110,7 @@ def print_report(rows: list[dict[str, str]], notes: Sequence[str] = ()) -> None:
           f"{counts['reject']} rejected")
 
 
+@tool_main(TOOL)
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=TOOL, description=__doc__)
     parser.add_argument("model", help="ONNX model (.onnx) or graph-level IR (.mlir)")
@@ -121,6 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     report: list[dict[str, str]] = []
     notes: list[str] = []
     try:
+        check_paths([args.model, args.inputs], [args.output])
         with TerminalProgress(TOOL) as progress:
             program = compile_to_program(
                 args.model, args.chip, check_numerics=args.check_numerics,

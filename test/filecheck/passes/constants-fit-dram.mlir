@@ -26,3 +26,7 @@ func.func @two(%x: tensor<30000x30000xf32>) -> tensor<30000x30000xf32> {
   %s = graph.add %a, %b {tidal.origin = "s"} : (tensor<30000x30000xf32>, tensor<30000x30000xf32>) -> tensor<30000x30000xf32>
   func.return %s : tensor<30000x30000xf32>
 }
+
+// tidal-compile locates it the same way.
+// RUN: not tidal-compile %s -o %t.tbin 2>&1 | filecheck %s --check-prefix=COMPILE
+// COMPILE: tidal-compile: error: {{.*}}constants-fit-dram.mlir:14:3: graph-canonicalize: constant 'fill'
