@@ -1091,6 +1091,27 @@ def _base_dir(model: onnx.ModelProto | str | os.PathLike[str], label: str) -> st
     return "" if isinstance(model, onnx.ModelProto) else os.path.dirname(label) or os.curdir
 
 
+def data_files(path: str | os.PathLike[str]) -> list[str]:
+    """The files other than `path` that importing the model at `path` reads: its
+    external data files (paths as the model names them, joined to its directory).
+    Cheap (the weights are not read); a model that cannot be read lists none, and
+    the import reports why. Tools refuse to write over these, as over the model."""
+    try:
+        proto = load_model(path, load_external_data=False)
+    except (OSError, DecodeError, ValueError, RuntimeError):
+        return []
+    base_dir = os.path.dirname(os.fspath(path)) or os.curdir
+    found: dict[str, None] = {}
+    for tensor in _all_tensors(proto.graph):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            info = {e.key: e.value for e in tensor.external_data}
+            location = info.get("location", "")
+            if location and "\0" not in location:
+                found[os.path.join(base_dir, location)] = None
+    model = os.path.realpath(path)
+    return [f for f in found if os.path.realpath(f) != model]
+
+
 def import_onnx(
     model: onnx.ModelProto | str | os.PathLike[str],
     *,

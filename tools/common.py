@@ -137,6 +137,16 @@ def _first_line(message: str) -> str:
     return lines[0] if lines else message
 
 
+def model_files(path: str) -> list[str]:
+    """Every file that loading the model at `path` reads: the model and, for ONNX,
+    its external data files (for check_paths: none of them may be overwritten)."""
+    if path.endswith(".mlir"):
+        return [path]
+    from tidal.targets.onnx_import import data_files
+
+    return [path, *data_files(path)]
+
+
 def load_model(
     path: str,
     ctx: Context,

@@ -27,7 +27,7 @@ from tidal.sim import isa
 from tidal.sim.config import PRESETS, UnknownChipError
 from tidal.sim.errors import InputError
 from tidal.targets.binary import EncodeError, to_program
-from tidal.tools.common import context, load_model
+from tidal.tools.common import context, load_model, model_files
 from tidal.tools.files import ToolError, check_paths, fail, read_npz, tool_main, write_files
 
 TOOL = "tidal-compile"
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     report: list[dict[str, str]] = []
     notes: list[str] = []
     try:
-        check_paths([args.model, args.inputs], [args.output])
+        check_paths([*model_files(args.model), args.inputs], [args.output])
         with TerminalProgress(TOOL) as progress:
             program = compile_to_program(
                 args.model, args.chip, check_numerics=args.check_numerics,

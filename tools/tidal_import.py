@@ -22,6 +22,7 @@ from xdsl.printer import Printer
 
 from tidal.sim.config import PRESETS, UnknownChipError, get_chip
 from tidal.targets.onnx_import import OnnxImportError, import_notes, import_onnx
+from tidal.tools.common import model_files
 from tidal.tools.files import ToolError, check_paths, fail, tool_main, write_files
 
 TOOL = "tidal-import"
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     try:
-        check_paths([args.model], [args.output])
+        check_paths(model_files(args.model), [args.output])
         text, notes = import_to_text(args.model, args.chip)
         for note in notes:
             print(f"{TOOL}: note: {note}", file=sys.stderr)

@@ -28,7 +28,7 @@ from tidal.passes.numerics import CannotEvaluate, NumericsChecker, NumericsMisma
 from tidal.passes.quiet import quiet_diagnostics
 from tidal.sim.config import UnknownChipError
 from tidal.sim.errors import InputError
-from tidal.tools.common import _located, import_model, parse_and_verify
+from tidal.tools.common import _located, import_model, model_files, parse_and_verify
 from tidal.tools.files import ToolError, check_paths, fail, read_npz, tool_main, write_files
 
 TOOL = "tidal-opt"
@@ -77,7 +77,8 @@ class TidalOptMain(xDSLOptMain):
 
     def run(self) -> None:
         out, path = self.args.output_file, self.args.input_file
-        check_paths([path, self.args.numerics_inputs], [out])
+        models = model_files(path) if path else []
+        check_paths([*models, self.args.numerics_inputs], [out])
         extension = os.path.splitext(path)[1].lstrip(".") if path else "mlir"
         if not self.args.frontend and extension not in self.available_frontends:
             raise ToolError(

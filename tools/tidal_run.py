@@ -25,7 +25,7 @@ from tidal.sim.inputs import check_inputs
 from tidal.sim.isa import BinaryFormatError, decode_container
 from tidal.sim.machine import run_program
 from tidal.targets.binary import EncodeError, encode
-from tidal.tools.common import context, load_model
+from tidal.tools.common import context, load_model, model_files
 from tidal.tools.files import (
     ToolError,
     check_paths,
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--chip", default="default", help=f"chip preset ({', '.join(PRESETS)})")
     args = parser.parse_args(argv)
     try:
-        check_paths([args.model, args.inputs], [args.outputs, args.stats])
+        check_paths([*model_files(args.model), args.inputs], [args.outputs, args.stats])
         outputs, stats = run_model(args.model, read_npz(args.inputs), args.chip)
         payloads = [(args.outputs, npz_bytes(outputs))]
         if args.stats:

@@ -313,3 +313,35 @@ def test_hard_kill_leaves_one_recognisable_temp(work, tmp_path):
     r = tool("tidal-sim", work["binary"], "--inputs", work["inputs"], "--outputs", out)
     assert r.returncode == 0, r.stderr
     assert [p.name for p in out.parent.iterdir()] == ["o.npz"]
+
+
+def test_external_data_files_are_inputs_too(tmp_path):
+    """A model's external data file is read by the import: every tool refuses to
+    write over it, as over the model."""
+    w = np.arange(64, dtype=np.float32).reshape(8, 8)
+    tensor = numpy_helper.from_array(w, "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 8])],
+        [tensor],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+              location="weights.bin", size_threshold=0)
+    weights = tmp_path / "weights.bin"
+    before = weights.read_bytes()
+    inputs = tmp_path / "i.npz"
+    np.savez(inputs, x=np.ones((2, 8), np.float32))
+    for r in (
+        tool("tidal-compile", path, "-o", weights),
+        tool("tidal-run", path, "--inputs", inputs, "--outputs", tmp_path / "o.npz",
+             "--stats", weights),
+        tool("tidal-opt", path, "-o", weights),
+        tool("tidal-import", path, "-o", weights),
+    ):
+        one_line_error(r, Path(r.args[0]).name, "same file as the input", "weights.bin")
+        assert weights.read_bytes() == before
+    r = tool("tidal-compile", path, "-o", tmp_path / "m.tbin")  # the model is fine
+    assert r.returncode == 0, r.stderr
