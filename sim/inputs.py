@@ -5,7 +5,7 @@ expected and what was given)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 
@@ -13,11 +13,14 @@ from tidal.sim.errors import InputError
 
 
 def check_inputs(
-    expected: Mapping[str, tuple[int, ...]], given: Mapping[str, object]
+    expected: Mapping[str, tuple[int, ...]],
+    given: Mapping[str, object],
+    constants: Collection[str] = (),
 ) -> None:
     """Raise InputError unless `given` holds exactly the names of `expected`, each a
     float32 array of its shape. Values are never cast: a float64 array is refused
-    (silently rounding a caller's data would hide the mismatch)."""
+    (silently rounding a caller's data would hide the mismatch). `constants` names
+    inputs the compiler made constants, so that feeding one says so."""
     takes = ", ".join(f"{n} {tuple(s)}" for n, s in expected.items()) or "no inputs"
     for name in expected:
         if name not in given:
@@ -26,6 +29,12 @@ def check_inputs(
                 f"given: {', '.join(given) or 'nothing'})"
             )
     for name in given:
+        if name in constants and name not in expected:
+            raise InputError(
+                f"input '{name}' was compiled as a constant (an initializer the model "
+                "also lists as an input); tidal-run feeds it, as onnxruntime does "
+                f"(the program takes: {takes})"
+            )
         if name not in expected:
             raise InputError(f"unknown input '{name}' (the program takes: {takes})")
     for name, shape in expected.items():

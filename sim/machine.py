@@ -389,7 +389,12 @@ class Machine:
 
     def load_inputs(self, inputs: Mapping[str, np.ndarray]) -> None:
         """Check `inputs` against the input table and copy them into DRAM."""
-        check_inputs({str(e["name"]): _io_shape(e) for e in self.program.inputs}, inputs)
+        constants = self.program.meta.get("constant_inputs")
+        check_inputs(
+            {str(e["name"]): _io_shape(e) for e in self.program.inputs},
+            inputs,
+            [c for c in constants if isinstance(c, str)] if isinstance(constants, list) else (),
+        )
         for entry in self.program.inputs:
             name = str(entry["name"])
             raw = np.ascontiguousarray(inputs[name]).view(np.uint8).reshape(-1)

@@ -26,7 +26,7 @@ from typing import IO, BinaryIO, ClassVar
 
 import numpy as np
 from xdsl.context import Context
-from xdsl.dialects.builtin import Float32Type, ModuleOp, TensorType
+from xdsl.dialects.builtin import ArrayAttr, Float32Type, ModuleOp, StringAttr, TensorType
 from xdsl.ir import Operation
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import DiagnosticException
@@ -56,6 +56,7 @@ from tidal.sim import isa
 from tidal.sim.config import ChipConfig, UnknownChipError, get_chip
 from tidal.sim.errors import LoadError
 from tidal.sim.loader import validate_program
+from tidal.targets import CONSTANT_INPUTS_ATTR
 
 W = isa.RECORD_WORDS
 _SPACE = {"dram": isa.Space.DRAM, "sbuf": isa.Space.SBUF, "psum": isa.Space.PSUM}
@@ -475,6 +476,9 @@ def to_program(module: ModuleOp) -> isa.Program:
             _check_dram(op.addr.value.data, data.size, dram_bytes, "const")
             consts.append((op.addr.value.data, data))
     meta: dict[str, object] = {"dram_bytes": dram_bytes, "program": "main"}
+    constants = module.attributes.get(CONSTANT_INPUTS_ATTR)
+    if isinstance(constants, ArrayAttr):
+        meta["constant_inputs"] = [s.data for s in constants.data if isinstance(s, StringAttr)]
     return isa.Program(
         program.chip.data, streams, consts, inputs, outputs, list(enc.debug), meta
     )

@@ -80,6 +80,7 @@ from tidal.dialects.graph import (
     UnsqueezeOp,
 )
 from tidal.sim.config import PRESETS, ChipConfig
+from tidal.targets import CONSTANT_INPUTS_ATTR
 from tidal.targets.onnx_weights import load_model
 from xdsl.dialects.builtin import (
     ArrayAttr,
@@ -97,7 +98,6 @@ MIN_OPSET = 9
 # Module attributes: what the importer did on its own, and the graph inputs it
 # compiled as constants (initializers that a feed may override).
 NOTES_ATTR = "tidal.import_notes"
-CONSTANT_INPUTS_ATTR = "tidal.constant_inputs"
 
 
 class OnnxImportError(ValueError):

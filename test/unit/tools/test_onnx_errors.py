@@ -289,11 +289,12 @@ def test_tidal_run_feeds_an_initializer_listed_as_input_like_onnxruntime(work):
 
 def test_tidal_sim_refuses_a_feed_for_a_compiled_constant(work):
     """A compiled binary holds the initializer as a constant: feeding it is refused
-    in one line naming it."""
+    in one line naming it and saying why (the binary's metadata lists it)."""
     directory, out = work
     model = overridable(directory / "m.onnx", ir_version=8)
     assert_ok(tool("tidal-compile", model, "-o", directory / "b.tbin"))
     inputs = write_inputs(directory, x=np.ones((2, 3), np.float32), k=np.ones((2, 3), np.float32))
     result = tool("tidal-sim", directory / "b.tbin", "--inputs", inputs, "--outputs", out / "o.npz")
-    assert "'k'" in assert_one_line_error(result, "tidal-sim")
+    message = assert_one_line_error(result, "tidal-sim")
+    assert "input 'k' was compiled as a constant" in message and "tidal-run feeds it" in message
     assert_nothing_written(out)
