@@ -1,6 +1,6 @@
 # What a newcomer needs: `make demo`, `make check` (the fast tier: lit and the unit
-# tests, under 2 minutes) and `make test` (everything; what CI runs). All of them
-# bootstrap .venv. Each suite prints its own header and progress.
+# tests not marked slow, under 2 minutes) and `make test` (everything; what CI runs).
+# All of them bootstrap .venv. Each suite prints its own header and progress.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +9,7 @@ STAMP := $(VENV)/.tidal-installed
 JOBS ?= 2
 PYTEST := $(BIN)/pytest -n $(JOBS)
 
-.PHONY: demo check test lit unit e2e pytest clean
+.PHONY: demo check test lit unit unit-fast e2e pytest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,15 +21,19 @@ demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 # The fast tier, for every change.
-check: lit unit
+check: lit unit-fast
 
-# Everything: the fast tier, then the end-to-end tests (every lowering and the zoo
-# against onnxruntime, random graphs, the README's commands).
-test: check e2e
+# Everything: lit, every unit test, then the end-to-end tests (every lowering and the
+# zoo against onnxruntime, random graphs, the README's and docs' commands).
+test: lit unit e2e
 
 lit: $(STAMP)
 	@echo "== lit: FileCheck tests (test/filecheck) =="
 	$(BIN)/lit -sv test/filecheck
+
+unit-fast: $(STAMP)
+	@echo "== pytest: unit tests not marked slow (test/unit) =="
+	$(PYTEST) test/unit -m "not slow"
 
 unit: $(STAMP)
 	@echo "== pytest: unit tests (test/unit) =="

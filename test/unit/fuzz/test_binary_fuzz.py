@@ -39,12 +39,14 @@ def describe(tally: fuzz.Tally) -> str:
     return "; ".join(f"{n}x {sig}" for sig, n in tally.crashes.most_common())
 
 
+@pytest.mark.slow  # the short fuzzing run: make test, not make check
 def test_fuzzed_binaries_load_and_run_cleanly(seeds: list[fuzz.Seed]) -> None:
     tally = fuzz.fuzz_binaries(600, 0, 5.0, 0, None, seeds)
     assert tally.tried == 600
     assert tally.bad == 0, describe(tally)
 
 
+@pytest.mark.slow  # the short fuzzing run: make test, not make check
 def test_fuzzed_binaries_objdump_cleanly(seeds: list[fuzz.Seed]) -> None:
     tally = fuzz.fuzz_binaries(200, 1, 5.0, 1, None, seeds)
     assert tally.bad == 0, describe(tally)

@@ -30,6 +30,7 @@ def seeds() -> list[fuzz.IrSeed]:
     return fuzz.ir_seeds(graphs=1)
 
 
+@pytest.mark.slow  # the short fuzzing run: make test, not make check
 def test_fuzzed_ir_ends_cleanly(seeds: list[fuzz.IrSeed]) -> None:
     tally = fuzz.fuzz_ir(300, 0, 5.0, None, seeds)
     assert tally.tried == 300
