@@ -1249,24 +1249,15 @@ def test_output_listed_twice_is_one_output(tmp_path):
     _assert_runs_like_onnxruntime(model, tmp_path)
 
 
-THREE_NAMES_FOR_X = pytest.mark.xfail(
-    strict=True,
-    reason="the loader bounds the sum of output bytes, aliases counted, by the "
-    "program's DRAM (64 bytes here) instead of the chip's: outputs take 72 bytes",
-)
-
-
 @pytest.mark.parametrize(
     ("nodes", "outputs"),
     [
         ([helper.make_node("Relu", ["x"], ["y"])], ["y", "x"]),  # an output that is an input
         ([helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Identity", ["y"], ["z"])], ["y", "z"]),
         ([helper.make_node("Identity", ["x"], ["z"])], ["z"]),
-        pytest.param(
-            [helper.make_node("Identity", ["x"], ["z"]), helper.make_node("Identity", ["z"], ["u"])],
-            ["x", "z", "u"],
-            marks=THREE_NAMES_FOR_X,
-        ),
+        # three names for x: together more bytes than the program's DRAM
+        ([helper.make_node("Identity", ["x"], ["z"]), helper.make_node("Identity", ["z"], ["u"])],
+         ["x", "z", "u"]),
     ],
 )
 def test_outputs_that_are_the_same_tensor_compile_and_run(tmp_path, nodes, outputs):
