@@ -78,7 +78,7 @@ def test_size_mutators_reach_the_loaders_bounds(seeds: list[fuzz.Seed]) -> None:
             run_program(isa.decode_container(isa.encode_container(program)), dict(s.inputs))
         except SimError as e:
             refusals.append(str(e))
-    for bound in ("elements per partition", "DRAM elements", "more than the program's",
+    for bound in ("elements per partition", "DRAM elements", "bytes of DRAM",
                   "elements, more than the"):
         assert any(bound in r for r in refusals), bound
 
