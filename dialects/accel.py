@@ -32,6 +32,7 @@ from xdsl.dialects.builtin import (
     ArrayAttr,
     BytesAttr,
     DenseIntOrFPElementsAttr,
+    DenseResourceAttr,
     Float32Type,
     FloatAttr,
     IntAttr,
@@ -534,7 +535,14 @@ class ConstOp(IRDLOperation):
         pos = parser.pos
         value = parser.parse_attribute()
         if not isinstance(value, DenseIntOrFPElementsAttr):
-            parser.raise_error("expected dense<...> : tensor<...xf32>", pos, parser.pos)
+            elided = " (tidal-objdump elides large constants; --full-constants prints them)"
+            hint = (
+                elided
+                if isinstance(value, DenseResourceAttr)
+                and value.resource_handle.data == "__elided__"
+                else ""
+            )
+            parser.raise_error(f"expected dense<...> : tensor<...xf32>{hint}", pos, parser.pos)
         return _parse_extras(parser, cls, {"addr": _int(addr), "value": value})  # pyright: ignore[reportReturnType]
 
     def print(self, printer: Printer) -> None:

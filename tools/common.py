@@ -186,11 +186,14 @@ def import_model(
 
 
 def _located(message: str) -> str:
-    """xDSL parse errors span several lines (location, source line, caret, message):
-    fold them into one line that starts with file:line:col."""
+    """xDSL parse errors span several lines (location, source line, caret line,
+    message, then sometimes more source context): fold them into one line that
+    starts with file:line:col and carries the message under the first caret."""
     lines = [ln for ln in message.splitlines() if ln.strip()]
-    if len(lines) >= 2 and ":" in lines[0]:
-        return f"{lines[0]}: {lines[-1].strip()}"
-    return lines[0] if lines else message
+    if len(lines) < 2 or ":" not in lines[0]:
+        return lines[0] if lines else message
+    carets = [i for i, ln in enumerate(lines) if set(ln.strip()) == {"^"}]
+    text = lines[carets[0] + 1] if carets and carets[0] + 1 < len(lines) else lines[-1]
+    return f"{lines[0]}: {text.strip()}"
 
 

@@ -30,3 +30,11 @@ func.func @fc(%x: tensor<4x8xf32> {tidal.name = "x"}) -> (tensor<4x8xf32> {tidal
   %y = graph.gemm %s, %w2 {trans_b = 1 : i64, tidal.origin = "fc2"} : (tensor<4x4xf32>, tensor<8x4xf32>) -> tensor<4x8xf32>
   func.return %y : tensor<4x8xf32>
 }
+
+// The elided listing does not parse back: one line at the first elided constant,
+// saying how to get one that does (the message under the caret, not the context
+// xDSL prints after it).
+// RUN: tidal-objdump %t.tbin > %t.elided.mlir
+// RUN: not tidal-opt %t.elided.mlir 2>&1 | filecheck %s --check-prefix=ELIDED
+// ELIDED-NOT: ^^^
+// ELIDED: tidal-opt: error: {{.*}}.elided.mlir:{{[0-9]+}}:{{[0-9]+}}: expected dense<...> : tensor<...xf32> (tidal-objdump elides large constants; --full-constants prints them)
