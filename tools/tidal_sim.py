@@ -102,7 +102,7 @@ def _run(args: argparse.Namespace) -> str:
     write_files(payloads)
     summary = (
         f"{PROG}: {stats['cycles']} cycles, {stats['seconds'] * 1e6:.3f} us on chip "
-        f"'{chip.name}', PE MAC utilisation {100 * stats['pe_mac_utilization']:.1f}%"
+        f"'{chip.name}', PE MAC utilisation {100 * stats['pe_mac_utilization']:.2f}%"
     )
     if args.check_races:
         checked = stats["race_check"]["accesses"]
