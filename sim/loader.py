@@ -731,16 +731,24 @@ def _io_entry(
             f"{kind} '{name}' has dtype {dtype!r}; only 'float32' is supported"
         )
     # Python integers, clipped step by step (a long shape of huge dims would make a
-    # huge integer): exact up to the DRAM's size, and zero-sized stays zero.
-    elements, limit = 1, dram_bytes // 4 + 1
+    # huge integer): exact up to the DRAM's size. The non-zero dims are bounded too,
+    # zero-sized shape or not: NumPy refuses to form a shape whose non-zero dims
+    # overflow its index type, even when another dim is 0.
+    spread, limit = 1, dram_bytes // 4 + 1
     for d in shape:
-        elements = min(elements * d, limit)
-    if elements == limit:
-        raise LoadError(
-            f"{kind} '{name}' has shape {shape} of {math.prod(shape)} elements, more "
-            f"than the {dram_bytes // 4} of the program's {dram_bytes}-byte DRAM"[:300]
+        spread = min(spread * max(d, 1), limit)
+    if spread == limit:
+        counted = math.prod(d for d in shape if d)
+        what = (
+            f"{counted} elements"
+            if 0 not in shape
+            else f"no elements, but {counted} in its non-zero dims"
         )
-    return name, addr, 4 * elements
+        raise LoadError(
+            f"{kind} '{name}' has shape {shape} of {what}, more than the "
+            f"{dram_bytes // 4} of the program's {dram_bytes}-byte DRAM"[:300]
+        )
+    return name, addr, 0 if 0 in shape else 4 * spread
 
 
 def _check_consts(program: isa.Program, dram_bytes: int) -> None:

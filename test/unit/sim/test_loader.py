@@ -308,9 +308,13 @@ def test_aliasing_outputs_may_exceed_a_small_program_dram(mk: SimpleNamespace) -
 @pytest.mark.parametrize(
     ("shape", "count"),
     [
-        ([1 << 30, 1 << 30, 16], "18446744073709551616"),  # 2^64: 0 in int64
-        ([2**31 - 1] * 3, str((2**31 - 1) ** 3)),
-        ([1 << 30, 0, 1 << 30], None),  # zero elements: fits
+        ([1 << 30, 1 << 30, 16], "18446744073709551616 elements"),  # 2^64: 0 in int64
+        ([2**31 - 1] * 3, f"{(2**31 - 1) ** 3} elements"),
+        ([0, 1 << 10, 1 << 3], None),  # zero elements, small dims: fits
+        # Zero elements, but NumPy cannot form the shape: the run crashed after
+        # (fuzzing, seed 7, input 10165, had twenty such dims).
+        ([0] + [2**31 - 1] * 3, f"no elements, but {(2**31 - 1) ** 3} in its non-zero dims"),
+        ([1 << 30, 0, 1 << 30], f"no elements, but {1 << 60} in its non-zero dims"),
     ],
 )
 def test_io_shape_whose_size_overflows_int64(
@@ -326,7 +330,7 @@ def test_io_shape_whose_size_overflows_int64(
         assert outputs["y"].shape == tuple(shape)
         return
     assert load_error(program) == (
-        f"output 'y' has shape {shape} of {count} elements, more than the 16384 of "
+        f"output 'y' has shape {shape} of {count}, more than the 16384 of "
         "the program's 65536-byte DRAM"
     )
 
