@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -31,12 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from doc_blocks import ROOT, copy_checkout, fenced_blocks
 
-ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "extending.md"
 PACKAGES = ("dialects", "passes", "targets", "sim", "tools")  # tidal.<folder>
-NOT_COPIED = {".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", "Output",
-              "build", "out", "models"}
 INSTALL_MARKER = re.compile(r"<!--\s*doc-test:\s*pip-install\s+(\S+).*-->")
 
 
@@ -51,29 +48,14 @@ class Block:
 
 def blocks(markdown: str) -> list[Block]:
     found: list[Block] = []
-    lines = markdown.splitlines()
-    i = 0
-    while i < len(lines):
-        fence = re.fullmatch(r"```(\w*)\s*(.*)", lines[i])
-        if not fence:
-            i += 1
-            continue
-        end = i + 1
-        while end < len(lines) and lines[end] != "```":
-            end += 1
-        file = re.search(r"\bfile=(\S+)", fence.group(2))
-        marker = INSTALL_MARKER.fullmatch(lines[i - 1].strip()) if i > 0 else None
+    for f in fenced_blocks(markdown):
+        file = re.search(r"\bfile=(\S+)", f.info)
+        marker = INSTALL_MARKER.fullmatch(f.before)
         found.append(Block(
-            i + 1, fence.group(1), file.group(1) if file else None,
-            "\n".join(lines[i + 1 : end]) + "\n", marker.group(1) if marker else None,
+            f.line, f.lang, file.group(1) if file else None, f.text + "\n",
+            marker.group(1) if marker else None,
         ))
-        i = end + 1
     return found
-
-
-def copy_checkout(dest: Path) -> None:
-    shutil.copytree(ROOT, dest, symlinks=True,
-                    ignore=shutil.ignore_patterns(*NOT_COPIED, "*.egg-info"))
 
 
 def install_like_pip(package: Path, site: Path) -> None:

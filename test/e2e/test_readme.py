@@ -16,19 +16,16 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from doc_blocks import ROOT, copy_checkout, fenced_blocks, git
 
-ROOT = Path(__file__).resolve().parents[2]
 SHELLS = ("sh", "bash", "shell")
 SKIP_MARKER = re.compile(r"<!--\s*test_readme:\s*skip\b.*-->")
-# Never copied: version control, the virtualenv, caches and build outputs.
-NOT_COPIED = {".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", "Output", "build"}
 
 
 @dataclass
@@ -40,22 +37,11 @@ class Block:
 
 def shell_blocks(markdown: str) -> list[Block]:
     """The shell blocks of a Markdown text, in order."""
-    blocks: list[Block] = []
-    lines = markdown.splitlines()
-    i = 0
-    while i < len(lines):
-        fence = re.fullmatch(r"\s*```(\w*)\s*", lines[i])
-        if not fence:
-            i += 1
-            continue
-        end = i + 1
-        while end < len(lines) and not re.fullmatch(r"\s*```\s*", lines[end]):
-            end += 1
-        if fence.group(1) in SHELLS:
-            skipped = i > 0 and bool(SKIP_MARKER.fullmatch(lines[i - 1].strip()))
-            blocks.append(Block(i + 1, "\n".join(lines[i + 1 : end]), skipped))
-        i = end + 1
-    return blocks
+    return [
+        Block(f.line, f.text, bool(SKIP_MARKER.fullmatch(f.before)))
+        for f in fenced_blocks(markdown)
+        if f.lang in SHELLS
+    ]
 
 
 def commands(block: Block) -> list[str]:
@@ -66,16 +52,6 @@ def commands(block: Block) -> list[str]:
     ]
 
 
-def git(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str] | None:
-    """git in the checkout, or None outside a git checkout or without git."""
-    if not (ROOT / ".git").exists() or not shutil.which("git"):
-        return None
-    return subprocess.run(
-        ["git", "-C", str(ROOT), *args], input=stdin, capture_output=True, text=True,
-        check=False,
-    )
-
-
 def files_under(top: Path) -> set[str]:
     found: set[str] = set()
     for directory, subdirs, files in os.walk(top):
@@ -83,24 +59,6 @@ def files_under(top: Path) -> set[str]:
         rel = Path(directory).relative_to(top)
         found.update((rel / name).as_posix() for name in files)
     return found
-
-
-def copy_checkout(dest: Path) -> None:
-    """The files a clone has (tracked, and new ones not ignored), or, outside a git
-    checkout, everything but NOT_COPIED and *.egg-info."""
-    listed = git("ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    if listed is None or listed.returncode != 0:
-        shutil.copytree(
-            ROOT, dest, symlinks=True,
-            ignore=shutil.ignore_patterns(*NOT_COPIED, "*.egg-info"),
-        )
-        return
-    for name in listed.stdout.split("\0"):
-        source = ROOT / name
-        if not name or not source.is_file() or NOT_COPIED & set(Path(name).parts):
-            continue
-        (dest / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, dest / name)
 
 
 def test_shell_blocks_are_found_and_skips_follow_the_rule():
