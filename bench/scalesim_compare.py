@@ -13,7 +13,7 @@ weight-stationary array:
   to be 0, so it is pure compute).
 
 Both sides are also recomputed from closed-form formulas (Tidal: its tiling in
-passes/kernels.py and the MATMUL cost in sim/machine.py; SCALE-Sim: its per-fold WS
+passes/conversion/kernels/compute.py and the MATMUL cost in sim/machine.py; SCALE-Sim: its per-fold WS
 timing in compute/systolic_compute_ws.py) and the script fails if a formula does not
 reproduce the measured number. docs/scalesim-comparison.md explains the differences.
 
@@ -41,7 +41,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from tidal.passes.nest_builder import largest_divisor
+from tidal.passes.conversion.kernels.nest_builder import largest_divisor
 from tidal.sim.config import ChipConfig, get_chip
 from tidal.sim.isa import decode_container
 from tidal.sim.machine import run_program
@@ -137,7 +137,7 @@ def onnx_model(layer: Layer) -> tuple[onnx.ModelProto, str, tuple[int, ...]]:
 
 @dataclass
 class TidalTiling:
-    """Tidal's matmul tiling for a layer on `chip`, mirroring passes/kernels.py."""
+    """Tidal's matmul tiling for a layer on `chip`, mirroring passes/conversion/kernels/compute.py."""
 
     matmuls: int  # MATMUL instructions
     k: int  # contraction rows per matmul (stationary partitions)
@@ -216,7 +216,7 @@ def run_tidal(layer: Layer, workdir: Path) -> dict[str, object]:
         raise SystemExit(
             f"{layer.name}: Tidal formula does not reproduce the run: {len(mm)} matmuls "
             f"(tiling says {tiling.matmuls}), issue {issue}, remainder {rest}, "
-            f"formula {formula} vs PE busy {busy} -- passes/kernels.py or the MATMUL "
+            f"formula {formula} vs PE busy {busy} -- passes/conversion/kernels/compute.py or the MATMUL "
             "cost changed; update tidal_tiling() and the doc"
         )
     return {

@@ -14,32 +14,32 @@ TEST_PASSES_VARIABLE = "TIDAL_TEST_PASSES"
 
 def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
     def graph_canonicalize():
-        from tidal.passes.graph_canonicalize import GraphCanonicalizePass
+        from tidal.passes.graph.canonicalize import GraphCanonicalizePass
 
         return GraphCanonicalizePass
 
     def graph_partition():
-        from tidal.passes.graph_partition import GraphPartitionPass
+        from tidal.passes.graph.partition import GraphPartitionPass
 
         return GraphPartitionPass
 
     def graph_to_loop():
-        from tidal.passes.graph_to_loop import GraphToLoopPass
+        from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
 
         return GraphToLoopPass
 
     def loop_to_accel():
-        from tidal.passes.loop_to_accel import LoopToAccelPass
+        from tidal.passes.conversion.loop_to_accel import LoopToAccelPass
 
         return LoopToAccelPass
 
     def accel_insert_sync():
-        from tidal.passes.accel_insert_sync import AccelInsertSyncPass
+        from tidal.passes.accel.insert_sync import AccelInsertSyncPass
 
         return AccelInsertSyncPass
 
     def accel_split_streams():
-        from tidal.passes.accel_split_streams import AccelSplitStreamsPass
+        from tidal.passes.accel.split_streams import AccelSplitStreamsPass
 
         return AccelSplitStreamsPass
 

@@ -18,17 +18,17 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
-from tidal.passes.quiet import quiet_diagnostics
-from tidal.passes.expect import expect_level
+from tidal.passes.utils.quiet import quiet_diagnostics
+from tidal.passes.utils.expect import expect_level
 
 
 def lowering_passes(chip: str) -> list[ModulePass]:
-    from tidal.passes.accel_insert_sync import AccelInsertSyncPass
-    from tidal.passes.accel_split_streams import AccelSplitStreamsPass
-    from tidal.passes.graph_canonicalize import GraphCanonicalizePass
-    from tidal.passes.graph_partition import GraphPartitionPass
-    from tidal.passes.graph_to_loop import GraphToLoopPass
-    from tidal.passes.loop_to_accel import LoopToAccelPass
+    from tidal.passes.accel.insert_sync import AccelInsertSyncPass
+    from tidal.passes.accel.split_streams import AccelSplitStreamsPass
+    from tidal.passes.graph.canonicalize import GraphCanonicalizePass
+    from tidal.passes.graph.partition import GraphPartitionPass
+    from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
+    from tidal.passes.conversion.loop_to_accel import LoopToAccelPass
 
     return [
         GraphCanonicalizePass(),
@@ -82,7 +82,7 @@ def compile_module(
             p.apply(ctx, module)
             module.verify()
             if report is not None and p.name == "graph-partition":
-                from tidal.passes.graph_partition import placement_report
+                from tidal.passes.graph.partition import placement_report
 
                 report.extend(placement_report(module, chip))
     if progress is not None:

@@ -13,16 +13,16 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 from xdsl.utils.exceptions import DiagnosticException
 
-from tidal.passes.numerics import (
+from tidal.passes.interpreters.numerics import (
     CannotEvaluate,
     NumericsChecker,
     NumericsMismatch,
     random_inputs,
 )
-from tidal.passes.expect import PassInputError
-from tidal.passes.graph_partition import placement_counts, placement_report
+from tidal.passes.utils.expect import PassInputError
+from tidal.passes.graph.partition import placement_counts, placement_report
 from tidal.passes.pipeline import TerminalProgress, compile_module, lowering_passes
-from tidal.passes.quiet import quiet_diagnostics
+from tidal.passes.utils.quiet import quiet_diagnostics
 from tidal.sim import isa
 from tidal.sim.config import PRESETS, UnknownChipError
 from tidal.sim.errors import InputError
@@ -36,7 +36,7 @@ TOOL = "tidal-compile"
 def _lower_checked(
     module: ModuleOp, chip: str, ctx: Context, inputs_path: str | None, report: list | None
 ) -> None:
-    """Lower pass by pass, running the IR after each (see passes/numerics.py)."""
+    """Lower pass by pass, running the IR after each (see passes/interpreters/numerics.py)."""
     inputs = read_npz(inputs_path) if inputs_path else random_inputs(module)
     checker = NumericsChecker(inputs)
     try:

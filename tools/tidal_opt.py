@@ -23,9 +23,9 @@ from xdsl.ir import Operation
 from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
 
-from tidal.passes.expect import PassInputError
-from tidal.passes.numerics import CannotEvaluate, NumericsChecker, NumericsMismatch, random_inputs
-from tidal.passes.quiet import quiet_diagnostics
+from tidal.passes.utils.expect import PassInputError
+from tidal.passes.interpreters.numerics import CannotEvaluate, NumericsChecker, NumericsMismatch, random_inputs
+from tidal.passes.utils.quiet import quiet_diagnostics
 from tidal.sim.config import UnknownChipError
 from tidal.sim.errors import InputError
 from tidal.tools.common import _located, import_model, model_files, parse_and_verify

@@ -14,11 +14,11 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.utils.exceptions import DiagnosticException
 
-from tidal.passes.graph_partition import host_eval, placement_counts, placement_report
-from tidal.passes.host_split import result_names, split_host
-from tidal.passes.numerics import signature
+from tidal.passes.graph.partition import host_eval, placement_counts, placement_report
+from tidal.passes.graph.host_split import result_names, split_host
+from tidal.passes.interpreters.numerics import signature
 from tidal.passes.pipeline import lowering_passes
-from tidal.passes.quiet import quiet_diagnostics
+from tidal.passes.utils.quiet import quiet_diagnostics
 from tidal.sim.config import PRESETS, UnknownChipError, get_chip
 from tidal.sim.errors import InputError, SimError
 from tidal.sim.inputs import check_inputs

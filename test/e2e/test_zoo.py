@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from tidal.passes.graph_canonicalize import GraphCanonicalizePass
-from tidal.passes.graph_partition import placement_counts, placement_report
+from tidal.passes.graph.canonicalize import GraphCanonicalizePass
+from tidal.passes.graph.partition import placement_counts, placement_report
 from tidal.targets.onnx_import import import_onnx
 from tidal.tools.tidal_run import run_model
 from xdsl.context import Context

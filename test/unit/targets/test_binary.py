@@ -13,7 +13,7 @@ from xdsl.parser import Parser
 from xdsl.printer import Printer
 
 from tidal.dialects.accel import Accel, AccessAttr, Aff, ConstOp, DmaOp, ProgramOp, RepeatOp, StreamOp
-from tidal.passes.accel_split_streams import AccelSplitStreamsPass
+from tidal.passes.accel.split_streams import AccelSplitStreamsPass
 from tidal.sim import isa
 from tidal.targets.binary import EncodeError, decode, encode, encode_to, to_program
 

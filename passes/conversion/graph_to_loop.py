@@ -39,11 +39,13 @@ from xdsl.utils.exceptions import PassFailedException
 
 from tidal.dialects import graph
 from tidal.dialects.loop import AllocOp, ConstOp, ViewOp, dense_f32
-from tidal.passes import kernels, kernels_move, kernels_norm
-from tidal.passes.concat_placement import ConcatCopy, place_concat_operands
-from tidal.passes.quiet import quiet_diagnostics
+from tidal.passes.conversion.kernels import compute as kernels
+from tidal.passes.conversion.kernels import move as kernels_move
+from tidal.passes.conversion.kernels import norm as kernels_norm
+from tidal.passes.conversion.kernels.concat_placement import ConcatCopy, place_concat_operands
+from tidal.passes.utils.quiet import quiet_diagnostics
 from tidal.sim.config import ChipConfig, get_chip
-from tidal.passes.expect import expect_constants_fit, expect_level
+from tidal.passes.utils.expect import expect_constants_fit, expect_level
 
 
 def shape_of(value: SSAValue) -> tuple[int, ...]:

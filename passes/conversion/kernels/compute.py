@@ -31,7 +31,7 @@ from tidal.dialects.loop import (
     ReduceOp,
     TensorTensorOp,
 )
-from tidal.passes.nest_builder import F32, Nest, aligned, largest_divisor
+from tidal.passes.conversion.kernels.nest_builder import F32, Nest, aligned, largest_divisor
 from tidal.sim.config import ChipConfig
 
 # Largest free size of one element-wise / pooling tile, in elements per partition.

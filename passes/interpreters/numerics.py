@@ -131,7 +131,7 @@ def signature(module: ModuleOp) -> tuple[dict[str, tuple[int, ...]], list[str]]:
 
 
 def eval_graph(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:
-    from tidal.passes.graph_partition import host_kernels  # the zoo ops' NumPy kernels
+    from tidal.passes.graph.partition import host_kernels  # the zoo ops' NumPy kernels
 
     rules = host_kernels()
     fn = _function(module)

@@ -52,8 +52,8 @@ from xdsl.pattern_rewriter import (
 )
 
 from tidal.dialects import graph
-from tidal.passes.quiet import quiet_diagnostics
-from tidal.passes.expect import expect_constants_fit, expect_level
+from tidal.passes.utils.quiet import quiet_diagnostics
+from tidal.passes.utils.expect import expect_constants_fit, expect_level
 from tidal.sim.config import PRESETS
 
 

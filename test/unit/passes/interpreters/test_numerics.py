@@ -10,8 +10,8 @@ import onnxruntime as ort
 import pytest
 from xdsl.context import Context
 
-from tidal.passes.graph_to_loop import GraphToLoopPass
-from tidal.passes.numerics import (
+from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
+from tidal.passes.interpreters.numerics import (
     NumericsChecker,
     NumericsMismatch,
     eval_graph,
@@ -22,7 +22,7 @@ from tidal.passes.testing.break_numerics import BreakNumericsForTestPass
 from tidal.targets.onnx_import import import_onnx
 
 _spec = importlib.util.spec_from_file_location(
-    "tidal_example_models", Path(__file__).resolve().parents[3] / "examples" / "models.py"
+    "tidal_example_models", Path(__file__).resolve().parents[4] / "examples" / "models.py"
 )
 models = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(models)

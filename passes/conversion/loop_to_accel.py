@@ -38,9 +38,9 @@ from xdsl.utils.exceptions import PassFailedException
 
 from tidal.dialects import accel, loop
 from tidal.dialects.accel import AccessAttr, Aff
-from tidal.passes.nest_builder import aligned as _align
+from tidal.passes.conversion.kernels.nest_builder import aligned as _align
 from tidal.sim.config import ChipConfig, UnknownChipError, get_chip
-from tidal.passes.expect import expect_level
+from tidal.passes.utils.expect import expect_level
 
 
 def _name(attrs: object, i: int, default: str) -> str:

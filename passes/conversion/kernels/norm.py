@@ -19,8 +19,8 @@ import numpy as np
 from xdsl.ir import SSAValue
 
 from tidal.dialects.loop import ActOp, CopyOp, MatmulOp, NestOp, ReduceOp, TensorTensorOp
-from tidal.passes.kernels import FREE_MAX, DoesNotFitError, _check_sbuf, _psum_free_max, _tile
-from tidal.passes.nest_builder import F32, Nest, largest_divisor
+from tidal.passes.conversion.kernels.compute import FREE_MAX, DoesNotFitError, _check_sbuf, _psum_free_max, _tile
+from tidal.passes.conversion.kernels.nest_builder import F32, Nest, largest_divisor
 from tidal.sim.config import ChipConfig
 
 def global_avgpool(

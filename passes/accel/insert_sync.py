@@ -47,7 +47,7 @@ from tidal.dialects.accel import (
     WaitOp,
 )
 from tidal.sim.isa import engine_from_name
-from tidal.passes.expect import PassInputError, expect_level
+from tidal.passes.utils.expect import PassInputError, expect_level
 
 Box = tuple[str, int, int, int, int, bool]  # space, part lo, part hi, byte lo, byte hi, write
 

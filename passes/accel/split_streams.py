@@ -32,7 +32,7 @@ from tidal.dialects.accel import (
     StreamOp,
     engine_sort_key,
 )
-from tidal.passes.expect import expect_level
+from tidal.passes.utils.expect import expect_level
 
 
 def _engines(ops: Iterable[Operation]) -> list[str]:

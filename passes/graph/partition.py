@@ -7,7 +7,7 @@ operators"): each op goes to the first tier that can run it.
    decided by lowering the op alone, in a scratch function, for the chip preset;
    ops with the same kind, properties and operand types share the verdict.
 2. `host`: NumPy can run it (`HOST_KERNELS`, with the graph-level reference of
-   `passes/numerics.py`); the reason says why the accelerator cannot.
+   `passes/interpreters/numerics.py`); the reason says why the accelerator cannot.
 3. `reject`: nothing can; the pass fails naming the op, its origin and why.
 
 Expects graph ops on static f32 tensors, after graph-canonicalize. Every op except
@@ -35,7 +35,7 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from tidal.dialects import graph
-from tidal.passes.expect import expect_level
+from tidal.passes.utils.expect import expect_level
 
 PLACEMENT = "tidal.placement"
 REASON = "tidal.reason"
@@ -115,7 +115,7 @@ HOST_KERNELS: dict[type[Operation], Callable[..., np.ndarray]] = {
 
 def host_kernels() -> dict[type[Operation], Callable[..., np.ndarray]]:
     """NumPy for every graph op: `kernel(op, *operand_arrays) -> result array`."""
-    from tidal.passes.numerics import GRAPH_EVAL
+    from tidal.passes.interpreters.numerics import GRAPH_EVAL
 
     return {**GRAPH_EVAL, **HOST_KERNELS}
 
@@ -139,7 +139,7 @@ _THIS_OP = "<this op>"
 
 def _try_lowering(op: Operation, chip: str) -> str | None:
     """None if graph-to-loop lowers `op` alone for `chip`, else why not."""
-    from tidal.passes.graph_to_loop import GraphToLoopPass
+    from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
 
     types = [v.type for v in op.operands]
     block = Block(arg_types=types)

@@ -18,7 +18,7 @@ from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAtt
 from xdsl.ir import Block, Operation, Region, SSAValue
 
 from tidal.dialects import graph
-from tidal.passes.graph_partition import PLACEMENT
+from tidal.passes.graph.partition import PLACEMENT
 
 
 @dataclass

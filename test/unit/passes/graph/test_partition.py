@@ -8,8 +8,8 @@ import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from tidal.passes.graph_canonicalize import GraphCanonicalizePass
-from tidal.passes.graph_partition import (
+from tidal.passes.graph.canonicalize import GraphCanonicalizePass
+from tidal.passes.graph.partition import (
     GraphPartitionPass,
     host_eval,
     placement_counts,
