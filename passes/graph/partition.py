@@ -115,7 +115,7 @@ HOST_KERNELS: dict[type[Operation], Callable[..., np.ndarray]] = {
 
 def host_kernels() -> dict[type[Operation], Callable[..., np.ndarray]]:
     """NumPy for every graph op: `kernel(op, *operand_arrays) -> result array`."""
-    from tidal.passes.interpreters.numerics import GRAPH_EVAL
+    from tidal.passes.interpreters.graph import GRAPH_EVAL
 
     return {**GRAPH_EVAL, **HOST_KERNELS}
 

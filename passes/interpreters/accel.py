@@ -1,0 +1,129 @@
+"""Accel level: a sequential interpreter of a unified-order program, waits ignored
+(`eval_accel`), and the binary of a split program run on the hardware model
+(`eval_binary`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from tidal.dialects import accel
+from tidal.passes.interpreters.common import Arrays, CannotEvaluate
+from tidal.passes.interpreters.loop import (
+    _act,
+    _column,
+    _copy,
+    _dense,
+    _matmul,
+    _reduce,
+    _tensor_tensor,
+    view,
+)
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block
+
+# ---------------------------------------------------------------------------
+# accel level, unified order: sequential
+# ---------------------------------------------------------------------------
+
+
+def _program(module: ModuleOp) -> accel.ProgramOp:
+    programs = [op for op in module.body.block.ops if isinstance(op, accel.ProgramOp)]
+    if len(programs) != 1:
+        raise CannotEvaluate(f"expects one accel.program, found {len(programs)}")
+    return programs[0]
+
+
+def eval_accel(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:
+    """Run a unified-order program sequentially in program order (waits are no-ops:
+    this is the order the synchronisation must preserve), on memories sized by the
+    chip preset the program names."""
+    from tidal.sim.config import get_chip
+
+    program = _program(module)
+    chip = get_chip(program.chip.data)
+    dram = np.zeros(_dram_bytes(program) // 4 + 1, np.float32)
+    mems = {
+        "dram": dram,
+        "sbuf": np.zeros((chip.sbuf_partitions, chip.sbuf_partition_bytes // 4), np.float32),
+        "psum": np.zeros((chip.psum_partitions, chip.psum_partition_bytes // 4), np.float32),
+    }
+    outputs: list[accel.IoOp] = []
+    for op in program.body.block.ops:
+        if isinstance(op, accel.IoOp):
+            n = int(np.prod(op.type.get_shape()))
+            at = op.addr.value.data // 4
+            if op.kind.data == "input":
+                dram[at : at + n] = np.asarray(inputs[op.tensor_name.data], np.float32).ravel()
+            else:
+                outputs.append(op)
+        elif isinstance(op, accel.ConstOp):
+            data = _dense(op.value)
+            at = op.addr.value.data // 4
+            dram[at : at + data.size] = data
+    env: list[int] = []
+
+    def run(block: Block) -> None:
+        for op in block.ops:
+            if isinstance(op, accel.RepeatOp):
+                env.append(0)
+                for i in range(op.count):
+                    env[-1] = i
+                    run(op.body.block)
+                env.pop()
+            elif isinstance(op, accel.StreamOp):
+                raise CannotEvaluate("program is split into streams: use the hardware model")
+            elif isinstance(op, accel.InstructionOp):
+                _accel_op(op, mems, env)
+
+    run(program.body.block)
+    return {
+        o.tensor_name.data: dram[o.addr.value.data // 4 :][: int(np.prod(o.type.get_shape()))]
+        .reshape(o.type.get_shape()).copy()
+        for o in outputs
+    }
+
+
+def _dram_bytes(program: accel.ProgramOp) -> int:
+    for name in ("dram_bytes", "dram"):
+        attr = program.properties.get(name)
+        if attr is not None:
+            return attr.value.data  # type: ignore[attr-defined]
+    raise CannotEvaluate("accel.program has no DRAM size")
+
+
+def _accel_op(op: accel.InstructionOp, mems: dict[str, np.ndarray], env: list[int]) -> None:
+    v = lambda ap: view(mems[ap.space], ap, env)  # noqa: E731
+    if isinstance(op, accel.DmaOp):
+        _copy(v(op.dst), v(op.src))
+    elif isinstance(op, accel.MatmulOp):
+        z = op.zero_at_level
+        start = z is not None and (z < 0 or env[z] == 0)
+        _matmul(v(op.dst), v(op.stationary), v(op.moving), start)
+    elif isinstance(op, accel.ActOp):
+        scale = _column(v(op.scale_col)) if op.scale_col else op.scale_value
+        bias = _column(v(op.bias_col)) if op.bias_col else op.bias_value
+        _act(op.func.data, v(op.dst), v(op.src), scale, bias)
+    elif isinstance(op, accel.TensorTensorOp):
+        _tensor_tensor(op.op.data, v(op.dst), v(op.a), v(op.b))
+    elif isinstance(op, accel.ReduceOp):
+        _reduce(op.op.data, v(op.dst), v(op.src), op.nreduce.value.data, op.scale_value)
+    elif isinstance(op, accel.MemsetOp):
+        v(op.dst)[...] = op.value.value.data
+    # wait, signal, nop, halt: nothing to compute in program order
+
+
+# ---------------------------------------------------------------------------
+# split accel level: the binary on the hardware model
+# ---------------------------------------------------------------------------
+
+
+def eval_binary(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:
+    from tidal.sim.isa import decode_container
+    from tidal.sim.machine import run_program
+    from tidal.targets.binary import encode
+
+    outputs, _ = run_program(decode_container(encode(module)), inputs)
+    return outputs
+
+
