@@ -14,52 +14,23 @@ onnxruntime. A benchmark, not a test: it asserts nothing about time.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
 
-import numpy as np
 import onnx
 import onnxruntime as ort
-
+from common import best, example, figures, max_rel_err, print_table
 from tidal.sim.config import get_chip
 from tidal.sim.isa import decode_container
 from tidal.sim.machine import run_program
 from tidal.tools.tidal_compile import compile_to_bytes
 
-ROOT = Path(__file__).resolve().parent.parent
-T = TypeVar("T")
-
-
-def _examples() -> ModuleType:
-    """examples/models.py, loaded from its file (examples/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("tidal_examples_models", ROOT / "examples" / "models.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _best(fn: Callable[[], T], repeat: int) -> tuple[float, float, T]:
-    """(best, median) wall seconds of `repeat` calls, and the last result."""
-    times: list[float] = []
-    result: Any = None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), statistics.median(times), result
-
 
 def bench(models: ModuleType, name: str, chip: str, repeat: int, **run: bool) -> dict[str, str]:
-    make = {"mlp": models.make_mlp, "cnn": models.make_cnn, "resnet50-trunk": models.make_resnet50_trunk}[name]
-    model = make()
+    model = models.MODELS[name]()
     inputs = models.make_inputs(model)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{name}.onnx"
@@ -70,26 +41,18 @@ def bench(models: ModuleType, name: str, chip: str, repeat: int, **run: bool) ->
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     program = decode_container(data)
     config = get_chip(chip)
-    sim_s, sim_med, (outputs, stats) = _best(lambda: run_program(program, inputs, config, **run), repeat)
+    sim_s, sim_med, (outputs, stats) = best(lambda: run_program(program, inputs, config, **run), repeat)
     session.run(None, inputs)  # warm-up
-    ort_s, _, ref = _best(lambda: session.run(None, inputs), max(repeat, 5))
-    err = max(
-        float(np.abs(outputs[o.name] - r).max() / np.abs(r).max())
-        for o, r in zip(session.get_outputs(), ref, strict=True)
-    )
+    ort_s, _, ref = best(lambda: session.run(None, inputs), max(repeat, 5))
+    err = max_rel_err(outputs, zip([o.name for o in session.get_outputs()], ref, strict=True))
     instructions = sum(stats["instructions"].values())
     return {
         "model": name,
-        "compile s": f"{compile_s:.2f}",
         "instructions": f"{instructions:,}",
-        "cycles": f"{stats['cycles']:,}",
-        "PE MAC util": f"{100 * stats['pe_mac_utilization']:.1f}%",
-        "sim wall ms (best / median)": f"{1e3 * sim_s:.1f} / {1e3 * sim_med:.1f}",
+        "sim median ms": f"{1e3 * sim_med:.1f}",
         "sim instr/s": f"{instructions / sim_s:,.0f}",
         "us / instr": f"{1e6 * sim_s / instructions:.1f}",
-        "onnxruntime ms": f"{1e3 * ort_s:.3f}",
-        "sim / ort": f"{sim_s / ort_s:,.0f}x",
-        "max rel err": f"{err:.1e}",
+        **figures(stats, compile_s, sim_s, ort_s, err),
     }
 
 
@@ -104,17 +67,13 @@ def main() -> int:
     parser.add_argument("--check-races", action="store_true", help="run with race checking on")
     parser.add_argument("--trace", action="store_true", help="run with the per-instruction trace on")
     args = parser.parse_args()
-    models = _examples()
+    models = example("models")
     run = {"check_races": args.check_races, "trace": args.trace} if (args.check_races or args.trace) else {}
     rows = [bench(models, m, args.chip, args.repeat, **run) for m in args.models]
-    keys = list(rows[0])
     flags = ", ".join(k for k, v in run.items() if v) or "no checking, no trace"
     print(f"chip '{args.chip}', best of {args.repeat} simulator runs ({flags}); onnxruntime CPU, best of {max(args.repeat, 5)}")
     print()
-    print("| " + " | ".join(keys) + " |")
-    print("|" + "---|" * len(keys))
-    for row in rows:
-        print("| " + " | ".join(row[k] for k in keys) + " |")
+    print_table(rows)
     return 0
 
 

@@ -92,6 +92,20 @@ class Hang(BaseException):
     in the code under test swallows it)."""
 
 
+def save_input(directory: Path, name: str, data: bytes, note: str) -> str:
+    """Write a failing input to `directory`/`name`; say where it is and `note` (what
+    it came from)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_bytes(data)
+    return f"{path} ({note})"
+
+
+def stuck(stage: str, timeout: float, save: Callable[[], str]) -> None:
+    """What `time_budget`'s watchdog reports before it ends the process."""
+    print(f"!! {stage}stuck in C code past {2 * timeout:g} s: {save()}", flush=True)
+
+
 @contextlib.contextmanager
 def time_budget(seconds: float, stuck: Callable[[], None] | None = None) -> Iterator[None]:
     """Raise Hang after `seconds`. A signal handler runs only between Python
@@ -134,6 +148,7 @@ class Tally:
     mutations: collections.Counter[str] = field(default_factory=collections.Counter)
     crashes: collections.Counter[str] = field(default_factory=collections.Counter)
     examples: dict[str, str] = field(default_factory=dict)  # signature -> saved file
+    start: float = field(default_factory=time.perf_counter)
 
     @property
     def bad(self) -> int:
@@ -144,6 +159,11 @@ class Tally:
         self.crashes[sig] += 1
         if save is not None and sig not in self.examples:
             self.examples[sig] = save()
+
+    def progress(self, what: str, count: int) -> None:
+        """One line: how far the run is and its failures so far."""
+        print(f"[{what} {self.tried}/{count}] {time.perf_counter() - self.start:.0f} s "
+              + " ".join(f"{k}={self.outcomes[k]}" for k in FAILURES), flush=True)
 
 
 FAILURES = ("crash", "hang", "over-budget")
@@ -740,9 +760,7 @@ def fuzz_binaries(
 ) -> Tally:
     seeds = seeds or binary_seeds()
     rng = np.random.default_rng([seed, 1])
-    tally = Tally()
-    meter = Meter(budget)
-    start = time.perf_counter()
+    tally, meter = Tally(), Meter(budget)
     tmp = tempfile.TemporaryDirectory()
     tbin = os.path.join(tmp.name, "input.tbin")
     for i in range(count):
@@ -753,18 +771,12 @@ def fuzz_binaries(
         stage = "sim"
 
         def save() -> str:
-            where_to = outdir if outdir is not None else Path(tmp.name)
-            where_to.mkdir(parents=True, exist_ok=True)
-            path = where_to / f"binary-{seed}-{i}.tbin"
-            path.write_bytes(data)
-            return f"{path} (from {s.name}, {'+'.join(names)})"
-
-        def stuck() -> None:
-            print(f"!! {stage}: stuck in C code past {2 * timeout:g} s: {save()}", flush=True)
+            note = f"from {s.name}, {'+'.join(names)}"
+            return save_input(outdir or Path(tmp.name), f"binary-{seed}-{i}.tbin", data, note)
 
         meter.start()
         try:
-            with time_budget(timeout, stuck):
+            with time_budget(timeout, lambda: stuck(f"{stage}: ", timeout, save)):
                 outcome = run_sim(data, dict(s.inputs))
                 if objdump_every > 0 and i % objdump_every == 0:
                     stage = "objdump"
@@ -785,8 +797,7 @@ def fuzz_binaries(
         if outcome in FAILURES:
             tally.fail(sig, save if outdir is not None else None)
         if progress and (i + 1) % 1000 == 0:
-            print(f"[binaries {i + 1}/{count}] {time.perf_counter() - start:.0f} s "
-                  + " ".join(f"{k}={tally.outcomes[k]}" for k in FAILURES), flush=True)
+            tally.progress("binaries", count)
     tmp.cleanup()
     return tally
 
@@ -980,9 +991,7 @@ def fuzz_ir(
 ) -> Tally:
     seeds = seeds or ir_seeds()
     rng = np.random.default_rng([seed, 2])
-    tally = Tally()
-    meter = Meter(budget)
-    start = time.perf_counter()
+    tally, meter = Tally(), Meter(budget)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "input.mlir")
         for i in range(count):
@@ -995,18 +1004,13 @@ def fuzz_ir(
             sig = ""
 
             def save() -> str:
-                where_to = outdir if outdir is not None else Path(tmp)
-                where_to.mkdir(parents=True, exist_ok=True)
-                saved = where_to / f"ir-{seed}-{i}.mlir"
-                saved.write_text(text, encoding="utf-8", errors="surrogatepass")
-                return f"{saved} (from {s.name}, {'+'.join(names)}; tidal-opt {' '.join(args)})"
-
-            def stuck() -> None:
-                print(f"!! stuck in C code past {2 * timeout:g} s: {save()}", flush=True)
+                note = f"from {s.name}, {'+'.join(names)}; tidal-opt {' '.join(args)}"
+                raw = text.encode("utf-8", errors="surrogatepass")
+                return save_input(outdir or Path(tmp), f"ir-{seed}-{i}.mlir", raw, note)
 
             meter.start()
             try:
-                with time_budget(timeout, stuck):
+                with time_budget(timeout, lambda: stuck("", timeout, save)):
                     code, _, err = run_opt(path, args)
                 outcome = classify_opt(code, err)
                 if outcome == "unclean":
@@ -1025,8 +1029,7 @@ def fuzz_ir(
             if sig:
                 tally.fail(sig, save if outdir is not None else None)
             if progress and (i + 1) % 500 == 0:
-                print(f"[ir {i + 1}/{count}] {time.perf_counter() - start:.0f} s "
-                      + " ".join(f"{k}={tally.outcomes[k]}" for k in FAILURES), flush=True)
+                tally.progress("ir", count)
     return tally
 
 
