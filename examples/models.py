@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -92,19 +93,13 @@ def make_cnn(seed: int = 0) -> onnx.ModelProto:
         "fc.bias": _bias(rng, 10, 16 * 16 * 16),
     }
     conv = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "strides": [1, 1]}
+    pool = {"kernel_shape": [2, 2], "strides": [2, 2]}
     nodes = [
         helper.make_node(
             "Conv", ["input", "conv1.weight", "conv1.bias"], ["conv1"], "conv1", **conv
         ),
         helper.make_node("Relu", ["conv1"], ["relu1"], "relu1"),
-        helper.make_node(
-            "MaxPool",
-            ["relu1"],
-            ["pool1"],
-            "pool1",
-            kernel_shape=[2, 2],
-            strides=[2, 2],
-        ),
+        helper.make_node("MaxPool", ["relu1"], ["pool1"], "pool1", **pool),
         helper.make_node(
             "Conv", ["pool1", "conv2.weight", "conv2.bias"], ["conv2"], "conv2", **conv
         ),
@@ -178,42 +173,62 @@ def make_resnet50_trunk(seed: int = 0, size: int = 224) -> onnx.ModelProto:
     )
 
 
+def input_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
+    """The shape of every graph input that is not an initializer, by name."""
+    initializers = {t.name for t in model.graph.initializer}
+    return {
+        value.name: tuple(d.dim_value for d in value.type.tensor_type.shape.dim)
+        for value in model.graph.input
+        if value.name not in initializers
+    }
+
+
 def make_inputs(model: onnx.ModelProto, seed: int = 0) -> dict[str, np.ndarray]:
     """Standard-normal float32 data for every graph input that is not an initializer."""
     rng = np.random.default_rng(seed)
-    initializers = {t.name for t in model.graph.initializer}
-    inputs: dict[str, np.ndarray] = {}
-    for value in model.graph.input:
-        if value.name in initializers:
-            continue
-        shape = tuple(d.dim_value for d in value.type.tensor_type.shape.dim)
-        inputs[value.name] = rng.standard_normal(shape).astype(np.float32)
-    return inputs
+    shapes = input_shapes(model)
+    return {n: rng.standard_normal(s).astype(np.float32) for n, s in shapes.items()}
 
 
 MODELS = {"mlp": make_mlp, "cnn": make_cnn, "resnet50-trunk": make_resnet50_trunk}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Write Tidal's example ONNX models and seeded random inputs for them."
-    )
+def write_models(
+    argv: list[str] | None,
+    description: str,
+    load: Callable[[str], tuple[onnx.ModelProto, dict[str, np.ndarray]]],
+    known: Sequence[str],
+    default: Sequence[str],
+) -> int:
+    """The command line of the example writers (this file and zoo.py): write
+    OUTDIR/NAME.onnx and its inputs OUTDIR/NAME-inputs.npz for each NAME, a model
+    and seeded inputs from `load(NAME)`."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("outdir", type=Path, help="directory to write to (created if missing)")
     parser.add_argument(
-        "models", nargs="*", metavar="NAME",
-        help=f"models to write ({', '.join(MODELS)}; default: mlp cnn)",
+        "names", nargs="*", metavar="NAME",
+        help=f"models to write ({', '.join(known)}; default: {' '.join(default)})",
     )
     args = parser.parse_args(argv)
-    args.models = args.models or ["mlp", "cnn"]
-    if unknown := [m for m in args.models if m not in MODELS]:
-        parser.error(f"unknown model '{unknown[0]}' (known: {', '.join(MODELS)})")
+    names = args.names or list(default)
+    if unknown := [n for n in names if n not in known]:
+        parser.error(f"unknown model '{unknown[0]}' (known: {', '.join(known)})")
     args.outdir.mkdir(parents=True, exist_ok=True)
-    for name in args.models:
-        model = MODELS[name]()
+    for name in names:
+        model, inputs = load(name)
         onnx.save(model, args.outdir / f"{name}.onnx")
-        np.savez(args.outdir / f"{name}-inputs.npz", **make_inputs(model))  # type: ignore[arg-type]
+        np.savez(args.outdir / f"{name}-inputs.npz", **inputs)  # type: ignore[arg-type]
         print(args.outdir / f"{name}.onnx", args.outdir / f"{name}-inputs.npz")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    def load(name: str) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+        model = MODELS[name]()
+        return model, make_inputs(model)
+
+    description = "Write Tidal's example ONNX models and seeded random inputs for them."
+    return write_models(argv, description, load, list(MODELS), ["mlp", "cnn"])
 
 
 if __name__ == "__main__":

@@ -21,15 +21,16 @@ Compare with onnxruntime on the *same* modified model (`reference(model, inputs)
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Iterable
 from math import prod
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/ is not a package
+from models import input_shapes, write_models  # noqa: E402
 
 MODELS = (
     "bvlc_alexnet",
@@ -200,16 +201,11 @@ def randomize(model: onnx.ModelProto, seed: int = 0) -> onnx.ModelProto:
 
 
 def random_input(model: onnx.ModelProto, seed: int = 0) -> dict[str, np.ndarray]:
-    """Standard-normal float32 data for every graph input that is not an initializer."""
+    """Standard-normal float32 data for every graph input that is not an initializer
+    (drawn as float32, so not the numbers `models.make_inputs` draws)."""
     rng = np.random.default_rng(seed + 1)
-    inits = {t.name for t in model.graph.initializer}
-    inputs: dict[str, np.ndarray] = {}
-    for value in model.graph.input:
-        if value.name in inits:
-            continue
-        shape = tuple(d.dim_value for d in value.type.tensor_type.shape.dim)
-        inputs[value.name] = rng.standard_normal(shape, dtype=np.float32)
-    return inputs
+    shapes = input_shapes(model)
+    return {n: rng.standard_normal(s, dtype=np.float32) for n, s in shapes.items()}
 
 
 def load_zoo_model(
@@ -237,25 +233,8 @@ def reference(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Write the onnx light-zoo models with seeded random weights and inputs."
-    )
-    parser.add_argument("outdir", type=Path, help="directory to write to (created if missing)")
-    parser.add_argument(
-        "names", nargs="*", metavar="NAME",
-        help=f"models to write (default: all of {', '.join(MODELS)})",
-    )
-    args = parser.parse_args(argv)
-    names: Iterable[str] = args.names or MODELS
-    if unknown := [n for n in names if n not in MODELS]:
-        parser.error(f"unknown model '{unknown[0]}' (known: {', '.join(MODELS)})")
-    args.outdir.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        model, inputs = load_zoo_model(name)
-        onnx.save(model, args.outdir / f"{name}.onnx")
-        np.savez(args.outdir / f"{name}-inputs.npz", **inputs)  # type: ignore[arg-type]
-        print(args.outdir / f"{name}.onnx", args.outdir / f"{name}-inputs.npz")
-    return 0
+    description = "Write the onnx light-zoo models with seeded random weights and inputs."
+    return write_models(argv, description, load_zoo_model, MODELS, MODELS)
 
 
 if __name__ == "__main__":
