@@ -1,25 +1,42 @@
-"""tidal-lower: the named pipeline from graph IR to split accel streams.
+"""tidal-lower: the named pipeline from graph IR to split accel streams, and the one
+pass driver that every tool runs passes through.
 
     graph-canonicalize, graph-partition{chip=C}, graph-to-loop{chip=C},
     loop-to-accel{chip=C}, accel-insert-sync, accel-split-streams
 
 `tidal-opt -p 'tidal-lower{chip=small}'` runs it; tidal-compile runs the same list.
+
+`run_passes` drives a list of passes with xDSL's `PassPipeline`; what happens between
+passes is a list of small callbacks that compose (`Verify`, `Progress`,
+`PlacementReport`, `NumericsChecker`):
+
+    report = PlacementReport()
+    compile_module(module, "small", callbacks=[Progress(print), report])
+    report.rows  # graph-partition's placement of every op, while the graph ops existed
+
+A callback is a `PassCallback` (hooks `begin`, `before(pass_, module)`,
+`after(pass_, module)`, `end`, each optional) or a function shaped as xDSL's
+`PassPipelineCallbackType` `(previous, module, next)`, such as the one xdsl-opt
+builds. A callback that concerns one pass finds it by type
+(`isinstance(pass_, GraphPartitionPass)`, so a subclass counts), never by name.
+`split_after` cuts a pass list after a pass type, for a caller that runs the start of
+the pipeline once and the rest on each part (tidal-run's accelerator segments).
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Self
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.passes import ModulePass
+from xdsl.passes import ModulePass, PassPipeline, PassPipelineCallbackType
 
-from tidal.passes.utils.quiet import quiet_diagnostics
 from tidal.passes.utils.expect import expect_level
+from tidal.passes.utils.quiet import quiet_diagnostics
 
 
 def lowering_passes(chip: str) -> list[ModulePass]:
@@ -40,6 +57,126 @@ def lowering_passes(chip: str) -> list[ModulePass]:
     ]
 
 
+def split_after(
+    passes: Sequence[ModulePass], pass_type: type[ModulePass]
+) -> tuple[list[ModulePass], list[ModulePass]]:
+    """`passes` cut after the first instance of `pass_type` (a subclass counts): the
+    passes up to and including it, and the rest. ValueError if there is none.
+
+        whole, per_part = split_after(lowering_passes(chip), GraphPartitionPass)
+    """
+    for i, p in enumerate(passes):
+        if isinstance(p, pass_type):
+            return list(passes[: i + 1]), list(passes[i + 1 :])
+    raise ValueError(f"no {pass_type.__name__} among {[p.name for p in passes]}")
+
+
+class PassCallback:
+    """What `run_passes` calls around the passes; a callback overrides the hooks it
+    needs. `begin` runs once before the first pass, `before` and `after` around each
+    pass, `end` once after the last pass succeeded. An exception raised by a hook
+    stops the pipeline, as a failing pass does."""
+
+    def begin(self, passes: Sequence[ModulePass], module: ModuleOp) -> None:
+        pass
+
+    def before(self, pass_: ModulePass, module: ModuleOp) -> None:
+        pass
+
+    def after(self, pass_: ModulePass, module: ModuleOp) -> None:
+        pass
+
+    def end(self, module: ModuleOp) -> None:
+        pass
+
+
+Callback = PassCallback | PassPipelineCallbackType
+
+
+def _between(callbacks: Sequence[Callback]) -> PassPipelineCallbackType:
+    """One xDSL pipeline callback: every `after` of the pass that ran (and every
+    xDSL-shaped function), in the order of `callbacks`, then every `before` of the
+    next pass."""
+    hooks = [c for c in callbacks if isinstance(c, PassCallback)]
+
+    def between(
+        previous: ModulePass | None, module: ModuleOp, next_pass: ModulePass | None
+    ) -> None:
+        for c in callbacks:
+            if not isinstance(c, PassCallback):
+                c(previous, module, next_pass)
+            elif previous is not None:
+                c.after(previous, module)
+        if next_pass is not None:
+            for c in hooks:
+                c.before(next_pass, module)
+
+    return between
+
+
+def run_passes(
+    passes: Sequence[ModulePass],
+    module: ModuleOp,
+    ctx: Context | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> ModuleOp:
+    """Apply `passes` to `module` in place with xDSL's `PassPipeline`, running
+    `callbacks` around them (see `PassCallback`); returns the module. Errors are
+    raised with their own one-line message (`quiet_diagnostics`), never with the
+    module printed in."""
+    hooks = [c for c in callbacks if isinstance(c, PassCallback)]
+    with quiet_diagnostics():
+        for c in hooks:
+            c.begin(passes, module)
+        PassPipeline(tuple(passes), _between(callbacks)).apply(ctx or Context(), module)
+        for c in hooks:
+            c.end(module)
+    return module
+
+
+class Verify(PassCallback):
+    """Verify the whole module after every pass."""
+
+    def after(self, pass_: ModulePass, module: ModuleOp) -> None:
+        module.verify()
+
+
+class Progress(PassCallback):
+    """One line to `show` before each pass ("[3/6] graph-to-loop") and one at the
+    end ("compiled in 2.4 s"); `TerminalProgress` shows them on a terminal."""
+
+    def __init__(self, show: Callable[[str], None]):
+        self.show = show
+        self.total = 0
+        self.done = 0
+        self.started = 0.0
+
+    def begin(self, passes: Sequence[ModulePass], module: ModuleOp) -> None:
+        self.total, self.done, self.started = len(passes), 0, time.perf_counter()
+
+    def before(self, pass_: ModulePass, module: ModuleOp) -> None:
+        self.done += 1
+        self.show(f"[{self.done}/{self.total}] {pass_.name}")
+
+    def end(self, module: ModuleOp) -> None:
+        self.show(f"compiled in {time.perf_counter() - self.started:.1f} s")
+
+
+class PlacementReport(PassCallback):
+    """After graph-partition (any `GraphPartitionPass`), its placement of every op,
+    appended to `rows` (see `graph.partition.placement_report`) while the graph ops
+    still exist."""
+
+    def __init__(self, rows: list[dict[str, str]] | None = None):
+        self.rows: list[dict[str, str]] = rows if rows is not None else []
+
+    def after(self, pass_: ModulePass, module: ModuleOp) -> None:
+        from tidal.passes.graph.partition import GraphPartitionPass, placement_report
+
+        if isinstance(pass_, GraphPartitionPass):
+            self.rows.extend(placement_report(module, pass_.chip))
+
+
 @dataclass(frozen=True)
 class TidalLowerPass(ModulePass):
     """Run the whole lowering pipeline for chip preset `chip`."""
@@ -50,10 +187,7 @@ class TidalLowerPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "graph")
-        with quiet_diagnostics():
-            for p in lowering_passes(self.chip):
-                p.apply(ctx, op)
-                op.verify()
+        run_passes(lowering_passes(self.chip), op, ctx, [Verify()])
 
 
 def compile_module(
@@ -61,41 +195,20 @@ def compile_module(
     chip: str,
     ctx: Context | None = None,
     *,
-    progress: Callable[[str], None] | None = None,
-    report: list[dict[str, Any]] | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> ModuleOp:
-    """Lower a graph-level module to split accel streams in place; returns it.
-    Raises PassFailedException (or UnknownChipError) with a one-line message.
-
-    `progress`, if given, is called with one line before each pass
-    ("[3/6] graph-to-loop") and once at the end ("compiled in 2.4 s");
-    `TerminalProgress` shows them on a terminal. `report`, if given, is extended with
-    graph-partition's placement rows (see `graph_partition.placement_report`) while
-    the graph ops still exist."""
-    ctx = ctx or Context()
-    passes = lowering_passes(chip)
-    start = time.perf_counter()
-    with quiet_diagnostics():
-        for i, p in enumerate(passes, start=1):
-            if progress is not None:
-                progress(f"[{i}/{len(passes)}] {p.name}")
-            p.apply(ctx, module)
-            module.verify()
-            if report is not None and p.name == "graph-partition":
-                from tidal.passes.graph.partition import placement_report
-
-                report.extend(placement_report(module, chip))
-    if progress is not None:
-        progress(f"compiled in {time.perf_counter() - start:.1f} s")
-    return module
+    """Lower a graph-level module to split accel streams in place, verifying after
+    every pass, then running `callbacks` (see `run_passes`); returns it. Raises
+    PassFailedException (or UnknownChipError) with a one-line message."""
+    return run_passes(lowering_passes(chip), module, ctx, [Verify(), *callbacks])
 
 
 class TerminalProgress:
-    """Progress lines for `compile_module`, on one overwritten line of `stream`
-    (stderr by default) when it is a terminal, and nothing otherwise:
+    """Where `Progress` shows its lines: one overwritten line of `stream` (stderr by
+    default) when it is a terminal, and nothing otherwise:
 
         with TerminalProgress("tidal-compile") as progress:
-            compile_module(module, chip, ctx, progress=progress)
+            compile_module(module, chip, ctx, callbacks=[Progress(progress)])
     """
 
     def __init__(self, prefix: str = "", stream: IO[str] | None = None):
@@ -117,7 +230,7 @@ class TerminalProgress:
             self.stream.flush()
             self.shown = False
 
-    def __enter__(self) -> TerminalProgress:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,5 +1,6 @@
 """Shared plumbing of the compiler tools: loading a model (ONNX or IR) with
-located errors. No compiler logic lives here; file handling is in files.py."""
+located errors, and the numerics checker that `--check-numerics` adds to the pass
+driver. No compiler logic lives here; file handling is in files.py."""
 
 from __future__ import annotations
 
@@ -18,13 +19,15 @@ from xdsl.utils.mlir_lexer import MLIRTokenKind
 
 from tidal.dialects import get_all_dialects
 from tidal.tools import xdsl_fixes  # noqa: F401 - xDSL lexer fix
-from tidal.tools.files import ToolError
+from tidal.tools.files import ToolError, read_npz
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     import numpy as np
     import onnx
+
+    from tidal.passes.interpreters.numerics import NumericsChecker
 
 # MLIR's IntegerType::kMaxWidth.
 MAX_INTEGER_WIDTH = (1 << 24) - 1
@@ -183,6 +186,21 @@ def import_model(
         return import_onnx(model, overrides=overrides)
     except OnnxImportError as e:
         raise ToolError(str(e)) from None
+
+
+def numerics_checker(module: ModuleOp, inputs_path: str | None) -> NumericsChecker:
+    """A `NumericsChecker` (a pass-driver callback) started on `module`, with the
+    inputs of the .npz at `inputs_path` or seeded random ones; ToolError naming the
+    file for inputs that do not fit the module."""
+    from tidal.passes.interpreters.numerics import NumericsChecker, random_inputs
+    from tidal.sim.errors import InputError
+
+    checker = NumericsChecker(read_npz(inputs_path) if inputs_path else random_inputs(module))
+    try:
+        checker.start(module)
+    except InputError as e:
+        raise ToolError(f"{inputs_path}: {e}") from None
+    return checker
 
 
 def _located(message: str) -> str:

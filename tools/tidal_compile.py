@@ -8,50 +8,26 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
-from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 from xdsl.utils.exceptions import DiagnosticException
 
-from tidal.passes.interpreters.numerics import (
-    CannotEvaluate,
-    NumericsChecker,
-    NumericsMismatch,
-    random_inputs,
+from tidal.passes.graph.partition import placement_counts
+from tidal.passes.interpreters.numerics import CannotEvaluate, NumericsMismatch
+from tidal.passes.pipeline import (
+    Callback,
+    PlacementReport,
+    Progress,
+    TerminalProgress,
+    compile_module,
 )
 from tidal.passes.utils.expect import PassInputError
-from tidal.passes.graph.partition import placement_counts, placement_report
-from tidal.passes.pipeline import TerminalProgress, compile_module, lowering_passes
-from tidal.passes.utils.quiet import quiet_diagnostics
 from tidal.sim import isa
 from tidal.sim.config import PRESETS, UnknownChipError
-from tidal.sim.errors import InputError
 from tidal.targets.binary import EncodeError, to_program
-from tidal.tools.common import context, load_model, model_files
-from tidal.tools.files import ToolError, check_paths, fail, read_npz, tool_main, write_files
+from tidal.tools.common import context, load_model, model_files, numerics_checker
+from tidal.tools.files import ToolError, check_paths, fail, tool_main, write_files
 
 TOOL = "tidal-compile"
-
-
-def _lower_checked(
-    module: ModuleOp, chip: str, ctx: Context, inputs_path: str | None, report: list | None
-) -> None:
-    """Lower pass by pass, running the IR after each (see passes/interpreters/numerics.py)."""
-    inputs = read_npz(inputs_path) if inputs_path else random_inputs(module)
-    checker = NumericsChecker(inputs)
-    try:
-        checker.start(module)
-    except InputError as e:
-        raise ToolError(f"{inputs_path}: {e}") from None
-    with quiet_diagnostics():
-        for p in lowering_passes(chip):
-            p.apply(ctx, module)
-            module.verify()
-            if report is not None and p.name == "graph-partition":
-                report.extend(placement_report(module, chip))
-            checker.after(p.name, module)
-    for line in checker.log:
-        print(line, file=sys.stderr)
 
 
 def compile_to_program(
@@ -63,12 +39,16 @@ def compile_to_program(
     report: list[dict[str, str]] | None = None,
     progress: Callable[[str], None] | None = None,
     notes: list[str] | None = None,
+    numerics_log: list[str] | None = None,
 ) -> isa.Program:
     """Import, lower and check a model: its binary, ready to be written with
     `isa.write_container` (constants are views of the IR, so the file is never held
     in memory whole). Raises ToolError with one line. `report` collects the
     placement of every op (see graph_partition.placement_report), `notes` what the
-    importer did on its own (onnx_import.import_notes)."""
+    importer did on its own (onnx_import.import_notes), `progress` a line per pass.
+    `check_numerics` runs the IR after every pass on `inputs` (an .npz; seeded random
+    by default), stops at the first pass that changes the result and puts what it
+    checked in `numerics_log` (see passes/interpreters/numerics.py)."""
     ctx = context()
     starts: dict[Operation, str] = {}
     module = load_model(path, ctx, starts=starts)
@@ -76,11 +56,16 @@ def compile_to_program(
         from tidal.targets.onnx_import import import_notes
 
         notes.extend(import_notes(module))
+    callbacks: list[Callback] = [PlacementReport(report if report is not None else [])]
+    if progress is not None:
+        callbacks.append(Progress(progress))
     try:
         if check_numerics:
-            _lower_checked(module, chip, ctx, inputs, report)
-        else:
-            compile_module(module, chip, ctx, progress=progress, report=report)
+            checker = numerics_checker(module, inputs)
+            callbacks.append(checker)
+        compile_module(module, chip, ctx, callbacks=callbacks)
+        if check_numerics and numerics_log is not None:
+            numerics_log.extend(checker.log)
         return to_program(module)
     except (DiagnosticException, UnknownChipError, EncodeError, NumericsMismatch, CannotEvaluate) as e:
         where = isinstance(e, PassInputError) and starts.get(e.op)
@@ -129,13 +114,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     report: list[dict[str, str]] = []
     notes: list[str] = []
+    numerics_log: list[str] = []
     try:
         check_paths([*model_files(args.model), args.inputs], [args.output])
         with TerminalProgress(TOOL) as progress:
             program = compile_to_program(
                 args.model, args.chip, check_numerics=args.check_numerics,
                 inputs=args.inputs, report=report, progress=progress, notes=notes,
+                numerics_log=numerics_log,
             )
+        for line in numerics_log:  # once the progress line is closed
+            print(line, file=sys.stderr)
 
         def write_binary(f: BinaryIO) -> None:  # streamed: the weights are never copied
             nonlocal size

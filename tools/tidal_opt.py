@@ -23,13 +23,18 @@ from xdsl.ir import Operation
 from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
 
+from tidal.passes.interpreters.numerics import CannotEvaluate, NumericsMismatch
+from tidal.passes.pipeline import Callback, run_passes
 from tidal.passes.utils.expect import PassInputError
-from tidal.passes.interpreters.numerics import CannotEvaluate, NumericsChecker, NumericsMismatch, random_inputs
-from tidal.passes.utils.quiet import quiet_diagnostics
 from tidal.sim.config import UnknownChipError
-from tidal.sim.errors import InputError
-from tidal.tools.common import _located, import_model, model_files, parse_and_verify
-from tidal.tools.files import ToolError, check_paths, fail, read_npz, tool_main, write_files
+from tidal.tools.common import (
+    _located,
+    import_model,
+    model_files,
+    numerics_checker,
+    parse_and_verify,
+)
+from tidal.tools.files import ToolError, check_paths, fail, tool_main, write_files
 
 TOOL = "tidal-opt"
 
@@ -94,24 +99,18 @@ class TidalOptMain(xDSLOptMain):
         return sys.stdout if self.args.output_file is None else self._output
 
     def apply_passes(self, prog: ModuleOp) -> None:
-        with quiet_diagnostics():  # errors without megabytes of weights printed in
-            self._apply_passes(prog)
-
-    def _apply_passes(self, prog: ModuleOp) -> None:
-        if not self.args.check_numerics:
-            return super().apply_passes(prog)
-        path = self.args.numerics_inputs
-        inputs = read_npz(path) if path else random_inputs(prog)
-        checker = NumericsChecker(inputs)
-        try:
-            checker.start(prog)
-        except InputError as e:
-            raise ToolError(f"{path}: {e}") from None
-        for p in self.pipeline.passes:
-            p.apply(self.ctx, prog)
-            prog.verify()
-            checker.after(p.name, prog)
-        for line in checker.log:
+        """The parsed pipeline through Tidal's pass driver: xdsl-opt's own callback
+        (verification unless --disable-verify, --print-between-passes,
+        --time-passes), then the numerics checker with --check-numerics."""
+        callbacks: list[Callback] = []
+        if self.pipeline.callback is not None:
+            callbacks.append(self.pipeline.callback)
+        checker = None
+        if self.args.check_numerics:
+            checker = numerics_checker(prog, self.args.numerics_inputs)
+            callbacks.append(checker)
+        run_passes(self.pipeline.passes, prog, self.ctx, callbacks)
+        for line in checker.log if checker is not None else ():
             print(line, file=sys.stderr)
 
     def parse_chunk(self, chunk: IO[bytes], file_extension: str, start_offset: int = 0):

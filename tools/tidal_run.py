@@ -9,16 +9,14 @@ import json
 from typing import Any
 
 import numpy as np
-from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.utils.exceptions import DiagnosticException
 
-from tidal.passes.graph.partition import host_eval, placement_counts, placement_report
 from tidal.passes.graph.host_split import result_names, split_host
+from tidal.passes.graph.partition import GraphPartitionPass, host_eval, placement_counts
 from tidal.passes.interpreters.numerics import signature
-from tidal.passes.pipeline import lowering_passes
-from tidal.passes.utils.quiet import quiet_diagnostics
+from tidal.passes.pipeline import PlacementReport, Verify, lowering_passes, run_passes, split_after
 from tidal.sim.config import PRESETS, UnknownChipError, get_chip
 from tidal.sim.errors import InputError, SimError
 from tidal.sim.inputs import check_inputs
@@ -37,14 +35,6 @@ from tidal.tools.files import (
 )
 
 TOOL = "tidal-run"
-PARTITIONED = "graph-partition"  # the pipeline runs up to here on the whole model
-
-
-def _lower(module: ModuleOp, chip: str, ctx: Context, *, start: int, stop: int | None) -> None:
-    with quiet_diagnostics():
-        for p in lowering_passes(chip)[start:stop]:
-            p.apply(ctx, module)
-            module.verify()
 
 
 def _simulate(module: ModuleOp, inputs: dict[str, np.ndarray], chip: str):
@@ -75,14 +65,15 @@ def run_model(path: str, inputs: dict[str, np.ndarray], chip: str = "default"):
         fed = set(constant_inputs(module))
         inputs = {n: v for n, v in inputs.items() if n not in fed}
     check_inputs(signature(module)[0], inputs)  # InputError names the input
-    names = [p.name for p in lowering_passes(chip)]
-    cut = names.index(PARTITIONED) + 1
+    # Up to graph-partition on the whole model, the rest on each accelerator segment.
+    whole, per_segment = split_after(lowering_passes(chip), GraphPartitionPass)
+    report = PlacementReport()
     try:
-        _lower(module, chip, ctx, start=0, stop=cut)
-        placement = placement_counts(placement_report(module, chip))
+        run_passes(whole, module, ctx, [Verify(), report])
+        placement = placement_counts(report.rows)
         segments = split_host(module)
         if segments is None:
-            _lower(module, chip, ctx, start=cut, stop=None)
+            run_passes(per_segment, module, ctx, [Verify()])
             outputs, stats = _simulate(module, inputs, chip)
             stats["placement"] = placement
             stats["segments"] = ["accel"]
@@ -100,7 +91,7 @@ def run_model(path: str, inputs: dict[str, np.ndarray], chip: str = "default"):
                 args = [env[n] if n in env else seg.constants[n].to_numpy() for n in seg.inputs]
                 env[seg.outputs[0]] = np.asarray(host_eval(seg.op, *args), np.float32)
                 continue
-            _lower(seg.module, chip, ctx, start=0, stop=None)
+            run_passes(per_segment, seg.module, ctx, [Verify()])
             outputs, stats = _simulate(seg.module, {n: env[n] for n in seg.inputs}, chip)
             env.update(outputs)
             _merge(total, stats)

@@ -11,12 +11,17 @@ Four executors, each independent of the passes it checks (one module each):
   engines running concurrently (`eval_binary`).
 
 `NumericsChecker` runs the right one after each pass and reports the first pass whose
-outputs disagree with the graph-level reference (or with the module as given).
+outputs disagree with the graph-level reference (or with the module as given). It is
+a callback of the pass driver (`tidal.passes.pipeline.run_passes`):
+
+    checker = NumericsChecker(random_inputs(module))
+    compile_module(module, "small", callbacks=[checker])  # NumericsMismatch names the pass
+    checker.log  # ["numerics: graph level evaluated (reference)", ...]
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,8 +30,10 @@ from tidal.passes.interpreters.accel import eval_accel, eval_binary
 from tidal.passes.interpreters.common import Arrays, CannotEvaluate
 from tidal.passes.interpreters.graph import eval_graph, signature
 from tidal.passes.interpreters.loop import eval_loop, view
+from tidal.passes.pipeline import PassCallback
 from tidal.sim.inputs import check_inputs
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
 
 __all__ = [
     "Arrays", "CannotEvaluate", "NumericsChecker", "NumericsMismatch", "eval_accel",
@@ -72,7 +79,7 @@ class NumericsMismatch(Exception):
 
 
 @dataclass
-class NumericsChecker:
+class NumericsChecker(PassCallback):
     """Evaluate the module after every pass and compare with the first evaluation.
 
     `tolerance`: max|err| <= tolerance * max|reference| per output."""
@@ -90,8 +97,16 @@ class NumericsChecker:
         self.reference = evaluate(module, self.inputs)
         self.log.append(f"numerics: {level(module)} level evaluated (reference)")
 
-    def after(self, pass_name: str, module: ModuleOp) -> None:
-        assert self.reference is not None
+    def begin(self, passes: Sequence[ModulePass], module: ModuleOp) -> None:
+        """As a driver callback: `start` on the module as given, unless done."""
+        if self.reference is None:
+            self.start(module)
+
+    def after(self, pass_: ModulePass | str, module: ModuleOp) -> None:
+        """Evaluate `module` as `pass_` (a pass, or a name for a step that is not
+        one) left it; NumericsMismatch if an output is missing or differs."""
+        assert self.reference is not None, "NumericsChecker.start was not called"
+        pass_name = pass_ if isinstance(pass_, str) else pass_.name
         got = evaluate(module, self.inputs)
         for name, ref in self.reference.items():
             if name not in got:

@@ -1,16 +1,43 @@
-"""compile_module's progress lines and placement report; TerminalProgress."""
+"""The pass driver (`run_passes`) and its callbacks: order, verification, progress
+lines, the placement report found by pass type, the numerics checker; split_after;
+TerminalProgress."""
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
+import pytest
 from onnx import TensorProto, helper, numpy_helper
-from tidal.passes.pipeline import TerminalProgress, compile_module, lowering_passes
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
+from xdsl.utils.exceptions import PassFailedException, VerifyException
+
+from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
+from tidal.passes.conversion.loop_to_accel import LoopToAccelPass
+from tidal.passes.graph.canonicalize import GraphCanonicalizePass
+from tidal.passes.graph.partition import GraphPartitionPass
+from tidal.passes.interpreters.numerics import NumericsChecker, NumericsMismatch, random_inputs
+from tidal.passes.pipeline import (
+    PassCallback,
+    PlacementReport,
+    Progress,
+    TerminalProgress,
+    Verify,
+    compile_module,
+    lowering_passes,
+    run_passes,
+    split_after,
+)
+from tidal.passes.testing.break_numerics import BreakNumericsForTestPass
 from tidal.targets.onnx_import import import_onnx
 
 
-def _module():
+def _module() -> ModuleOp:
+    """x -> Conv 1x1 -> Relu -> y."""
     w = np.ones((4, 3, 1, 1), np.float32)
     graph = helper.make_graph(
         [
@@ -25,14 +52,169 @@ def _module():
     return import_onnx(helper.make_model(graph))
 
 
+class _Recorder(PassCallback):
+    """A callback that writes every hook it receives into `events`."""
+
+    def __init__(self, tag: str, events: list[tuple[str, ...]]):
+        self.tag, self.events = tag, events
+
+    def begin(self, passes, module) -> None:
+        self.events.append((self.tag, "begin", *(p.name for p in passes)))
+
+    def before(self, pass_, module) -> None:
+        self.events.append((self.tag, "before", pass_.name))
+
+    def after(self, pass_, module) -> None:
+        self.events.append((self.tag, "after", pass_.name))
+
+    def end(self, module) -> None:
+        self.events.append((self.tag, "end"))
+
+
+def _logging_pass(name_: str, events: list[tuple[str, ...]]) -> ModulePass:
+    @dataclass(frozen=True)
+    class Logged(ModulePass):
+        name = name_
+
+        def apply(self, ctx: Context, op: ModuleOp) -> None:
+            events.append(("apply", self.name))
+
+    return Logged()
+
+
+def test_callbacks_run_in_order_between_the_passes():
+    events: list[tuple[str, ...]] = []
+
+    def xdsl_shaped(previous, module, next_pass) -> None:  # as xdsl-opt builds one
+        events.append(("xdsl", getattr(previous, "name", "-"), getattr(next_pass, "name", "-")))
+
+    passes = [_logging_pass("a", events), _logging_pass("b", events)]
+    callbacks = [_Recorder("r1", events), xdsl_shaped, _Recorder("r2", events)]
+    run_passes(passes, _module(), Context(), callbacks)
+    assert events == [
+        ("r1", "begin", "a", "b"), ("r2", "begin", "a", "b"),
+        ("xdsl", "-", "a"), ("r1", "before", "a"), ("r2", "before", "a"),
+        ("apply", "a"),
+        ("r1", "after", "a"), ("xdsl", "a", "b"), ("r2", "after", "a"),
+        ("r1", "before", "b"), ("r2", "before", "b"),
+        ("apply", "b"),
+        ("r1", "after", "b"), ("xdsl", "b", "-"), ("r2", "after", "b"),
+        ("r1", "end"), ("r2", "end"),
+    ]
+
+
+def test_a_failing_pass_stops_the_pipeline_with_its_own_message():
+    events: list[tuple[str, ...]] = []
+
+    @dataclass(frozen=True)
+    class Failing(ModulePass):
+        name = "failing"
+
+        def apply(self, ctx: Context, op: ModuleOp) -> None:
+            raise PassFailedException("failing: cannot do this")
+
+    passes = [_logging_pass("a", events), Failing(), _logging_pass("b", events)]
+    with pytest.raises(PassFailedException) as caught:
+        run_passes(passes, _module(), Context(), [_Recorder("r", events)])
+    assert str(caught.value) == "failing: cannot do this"
+    assert ("apply", "b") not in events and ("r", "end") not in events
+    assert ("r", "after", "a") in events and ("r", "after", "failing") not in events
+
+
+def test_verify_stops_right_after_the_pass_that_broke_the_ir():
+    events: list[tuple[str, ...]] = []
+
+    @dataclass(frozen=True)
+    class DropReturn(ModulePass):
+        name = "drop-return"
+
+        def apply(self, ctx: Context, op: ModuleOp) -> None:
+            fn = next(o for o in op.walk() if isinstance(o, func.FuncOp))
+            fn.body.block.last_op.detach()  # type: ignore[union-attr]
+
+    with pytest.raises(VerifyException, match="is not a terminator") as caught:
+        run_passes([DropReturn(), _logging_pass("b", events)], _module(), Context(), [Verify()])
+    assert "\n" not in str(caught.value)  # the module is not printed in
+    assert events == []
+
+
 def test_progress_per_pass_and_report():
     lines: list[str] = []
-    report: list[dict] = []
-    compile_module(_module(), "small", progress=lines.append, report=report)
+    report = PlacementReport()
+    compile_module(_module(), "small", callbacks=[Progress(lines.append), report])
     names = [p.name for p in lowering_passes("small")]
     assert lines[:-1] == [f"[{i}/{len(names)}] {n}" for i, n in enumerate(names, start=1)]
     assert lines[-1].startswith("compiled in ")
-    assert [(r["origin"], r["placement"]) for r in report] == [("conv", "accel"), ("relu", "accel")]
+    assert [(r["origin"], r["placement"]) for r in report.rows] == [
+        ("conv", "accel"), ("relu", "accel"),
+    ]
+
+
+def test_the_report_finds_graph_partition_by_type_not_by_name():
+    @dataclass(frozen=True)
+    class RenamedPartition(GraphPartitionPass):
+        name = "my-partition"
+
+    @dataclass(frozen=True)
+    class Impostor(ModulePass):
+        name = "graph-partition"
+
+        def apply(self, ctx: Context, op: ModuleOp) -> None:
+            pass
+
+    report = PlacementReport()
+    run_passes([GraphCanonicalizePass(), Impostor()], _module(), Context(), [report])
+    assert report.rows == []
+    run_passes(
+        [GraphCanonicalizePass(), RenamedPartition(chip="small")], _module(), Context(), [report]
+    )
+    assert [(r["origin"], r["placement"]) for r in report.rows] == [
+        ("conv", "accel"), ("relu", "accel"),
+    ]
+
+
+def test_the_numerics_checker_stops_at_the_first_breaking_pass():
+    module = _module()
+    events: list[tuple[str, ...]] = []
+    checker = NumericsChecker(random_inputs(module))  # `begin` evaluates the reference
+    passes = [
+        GraphCanonicalizePass(),
+        GraphToLoopPass(chip="small"),
+        BreakNumericsForTestPass(),
+        LoopToAccelPass(chip="small"),
+    ]
+    with pytest.raises(NumericsMismatch, match="'test-break-numerics' changed the result"):
+        run_passes(passes, module, Context(), [Verify(), _Recorder("r", events), checker])
+    assert [e[2] for e in events if e[1] == "after"] == [
+        "graph-canonicalize", "graph-to-loop", "test-break-numerics",
+    ]
+    assert ("r", "before", "loop-to-accel") not in events
+    assert checker.log == [
+        "numerics: graph level evaluated (reference)",
+        "numerics: after 'graph-canonicalize' (graph level): agrees",
+        "numerics: after 'graph-to-loop' (loop level): agrees",
+    ]
+
+
+def test_split_after_cuts_after_the_first_pass_of_the_type():
+    passes = lowering_passes("small")
+    whole, rest = split_after(passes, GraphPartitionPass)
+    assert whole + rest == passes
+    assert isinstance(whole[-1], GraphPartitionPass)
+    assert not any(isinstance(p, GraphPartitionPass) for p in rest)
+    assert isinstance(rest[0], GraphToLoopPass)
+    with pytest.raises(ValueError, match="no BreakNumericsForTestPass among"):
+        split_after(passes, BreakNumericsForTestPass)
+
+
+def test_the_rest_of_the_pipeline_compiles_a_partitioned_module():
+    """What tidal-run does with each accelerator segment: the passes after
+    graph-partition, on a module that has been through it, give the same program."""
+    whole, rest = split_after(lowering_passes("small"), GraphPartitionPass)
+    resumed = run_passes(whole, _module(), Context(), [Verify()])
+    run_passes(rest, resumed, Context(), [Verify()])
+    full = compile_module(_module(), "small", Context())
+    assert str(resumed) == str(full)
 
 
 class _Tty(io.StringIO):
@@ -43,12 +225,12 @@ class _Tty(io.StringIO):
 def test_terminal_progress_overwrites_one_line_and_is_quiet_off_a_terminal():
     tty = _Tty()
     with TerminalProgress("tidal-compile", tty) as progress:
-        compile_module(_module(), "small", progress=progress)
+        compile_module(_module(), "small", callbacks=[Progress(progress)])
     text = tty.getvalue()
     assert text.startswith("\r\x1b[Ktidal-compile: [1/")
     assert text.endswith(" s\n")
     assert text.count("\n") == 1
     pipe = io.StringIO()
     with TerminalProgress("tidal-compile", pipe) as progress:
-        compile_module(_module(), "small", progress=progress)
+        compile_module(_module(), "small", callbacks=[Progress(progress)])
     assert pipe.getvalue() == ""
