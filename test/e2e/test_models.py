@@ -4,60 +4,22 @@ reports the model's true MAC count and sane engine figures."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
+from harness import assert_close, example, tool
 from onnx import helper
 from tidal.sim.config import get_chip
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 CHIPS = ["small", "default"]
-
-
-def _load_examples():
-    spec = importlib.util.spec_from_file_location(
-        "tidal_examples_models_e2e", ROOT / "examples" / "models.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-models = _load_examples()
+models = example("models")
+zoo = example("zoo")
 
 
 # ------------------------------------------------------------------------- helpers
-
-
-def assert_close(got: np.ndarray, ref: np.ndarray, rel: float = 1e-3) -> None:
-    """max|got - ref| <= rel * max|ref|, with equal shapes and a float32 result."""
-    assert got.shape == ref.shape, f"shape {got.shape} != reference {ref.shape}"
-    assert got.dtype == np.float32, f"dtype {got.dtype}"
-    assert np.all(np.isfinite(got)), "non-finite values in the result"
-    err = float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64))))
-    scale = float(np.max(np.abs(ref)))
-    assert err <= rel * scale, f"max|err| {err:.3g} > {rel} * max|ref| {scale:.3g}"
-
-
-def tool(name: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    exe = BIN / name
-    assert exe.exists(), f"console script {exe} is not installed"
-    return subprocess.run(
-        [str(exe), *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
 
 
 def true_macs(model: onnx.ModelProto) -> int:
@@ -108,12 +70,6 @@ def mlp_logits_model() -> onnx.ModelProto:
     return model
 
 
-def reference(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(names, inputs), strict=True))
-
-
 def run_cli(
     model: onnx.ModelProto, tmp_path: Path, chip: str
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
@@ -140,7 +96,7 @@ def run_cli(
         outputs = {k: f[k] for k in f.files}
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert str(stats["cycles"]) in result.stdout
-    return outputs, reference(model_path, inputs), stats
+    return outputs, zoo.reference(model_path, inputs), stats
 
 
 def check_stats(stats: dict, model: onnx.ModelProto, chip: str) -> None:
@@ -187,29 +143,28 @@ def test_mlp(chip, tmp_path):
     assert stats["macs"] == 8 * 784 * 512 + 8 * 512 * 10
 
 
-@pytest.mark.parametrize("chip", CHIPS)
-def test_mlp_logits(chip, tmp_path):
-    """The pre-softmax logits (fc2) agree too: a near-uniform softmax can hide
-    errors in its input."""
-    model = mlp_logits_model()
-    outputs, refs, stats = run_cli(model, tmp_path, chip)
-    assert sorted(outputs) == ["fc2"]
-    assert_close(outputs["fc2"], refs["fc2"])
-    check_stats(stats, model, chip)
+# The MLP's pre-softmax logits (fc2) agree too: a near-uniform softmax can hide
+# errors in its input. The CNN's MACs: conv1, conv2 and the fully connected layer.
+CNN_MACS = 8 * 32 * 32 * 3 * 9 + 16 * 16 * 16 * 8 * 9 + 16 * 16 * 16 * 10
 
 
 @pytest.mark.parametrize("chip", CHIPS)
-def test_cnn(chip, tmp_path):
-    model = models.make_cnn()
+@pytest.mark.parametrize(
+    ("make", "output", "shape", "macs"),
+    [
+        (mlp_logits_model, "fc2", (8, 10), 8 * 784 * 512 + 8 * 512 * 10),
+        (models.make_cnn, "logits", (1, 10), CNN_MACS),
+    ],
+    ids=["mlp_logits", "cnn"],
+)
+def test_model_output(make, output, shape, macs, chip, tmp_path):
+    model = make()
     outputs, refs, stats = run_cli(model, tmp_path, chip)
-    assert sorted(outputs) == ["logits"]
-    assert outputs["logits"].shape == (1, 10)
-    assert_close(outputs["logits"], refs["logits"])
+    assert sorted(outputs) == [output]
+    assert outputs[output].shape == shape
+    assert_close(outputs[output], refs[output])
     check_stats(stats, model, chip)
-    conv1 = 8 * 32 * 32 * 3 * 9
-    conv2 = 16 * 16 * 16 * 8 * 9
-    fc = 16 * 16 * 16 * 10
-    assert stats["macs"] == conv1 + conv2 + fc
+    assert stats["macs"] == macs
 
 
 @pytest.mark.parametrize("make", [models.make_mlp, models.make_cnn], ids=["mlp", "cnn"])

@@ -11,30 +11,17 @@ Weights and inputs are seeded random (examples/zoo.py). Marked `slow`; select wi
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import onnx
 import pytest
+from harness import example
 from tidal.passes.graph.canonicalize import GraphCanonicalizePass
 from tidal.passes.graph.partition import placement_counts, placement_report
 from tidal.targets.onnx_import import import_onnx
 from tidal.tools.tidal_run import run_model
 from xdsl.context import Context
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_zoo():
-    spec = importlib.util.spec_from_file_location("tidal_examples_zoo", ROOT / "examples" / "zoo.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-zoo = _load_zoo()
+zoo = example("zoo")
 
 
 def assert_close(name: str, got: np.ndarray, ref: np.ndarray, rel: float = 1e-3) -> None:

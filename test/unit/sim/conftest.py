@@ -58,7 +58,41 @@ def build(
     return isa.decode_container(isa.encode_container(program))
 
 
+def fill_then_store(
+    tile: Access,
+    src: Access,
+    dst: Access,
+    wait: bool,
+    value: float,
+    output: dict[str, object],
+    debug: list[str],
+) -> isa.Program:
+    """POOL fills `tile` with `value` and signals semaphore 0; DMA0 stores `src` to
+    `dst` (the `output`), after waiting for the signal when `wait`, else racing the
+    fill. `debug` names the two ops."""
+    fill = isa.make_record(
+        isa.Opcode.MEMSET, isa.Engine.POOL, signal=0, debug=0, dst=tile, value=value
+    )
+    store = isa.make_record(isa.Opcode.DMA, isa.Engine.DMA0, debug=1, src=src, dst=dst)
+    wait_for = isa.make_record(isa.Opcode.WAIT, isa.Engine.DMA0, sem=0, value=1)
+    return build(
+        {
+            isa.Engine.POOL: [fill],
+            isa.Engine.DMA0: [wait_for, store] if wait else [store],
+        },
+        outputs=[output],
+        debug=debug,
+    )
+
+
 @pytest.fixture
 def mk() -> SimpleNamespace:
     """The helpers above, for tests to call."""
-    return SimpleNamespace(sbuf=sbuf, psum=psum, dram=dram, io=io, build=build)
+    return SimpleNamespace(
+        sbuf=sbuf,
+        psum=psum,
+        dram=dram,
+        io=io,
+        build=build,
+        fill_then_store=fill_then_store,
+    )

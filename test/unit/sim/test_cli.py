@@ -272,32 +272,19 @@ def racy(mk: SimpleNamespace, tmp_path: Path) -> Path:
     """POOL fills a tile and signals; DMA0 stores it, with or without waiting (the
     `wait` variants); the debug table names both ops."""
 
-    def program(wait: bool) -> isa.Program:
-        fill = make_record(
-            Opcode.MEMSET,
-            Engine.POOL,
-            signal=0,
-            debug=0,
-            dst=mk.sbuf(0, 4, 0, (1, 256)),
+    tile = mk.sbuf(0, 4, 0, (1, 256))
+    for wait in (True, False):
+        program = mk.fill_then_store(
+            tile,
+            tile,
+            mk.dram(0, (256, 4), (1, 256)),
+            wait,
             value=3.0,
-        )
-        store = make_record(
-            Opcode.DMA,
-            DMA0,
-            debug=1,
-            src=mk.sbuf(0, 4, 0, (1, 256)),
-            dst=mk.dram(0, (256, 4), (1, 256)),
-        )
-        waits = [make_record(Opcode.WAIT, DMA0, sem=0, value=1)] if wait else []
-        return mk.build(
-            {Engine.POOL: [fill], DMA0: [*waits, store]},
-            outputs=[mk.io("y", 0, (4, 256))],
+            output=mk.io("y", 0, (4, 256)),
             debug=["fill", "store"],
         )
-
-    for wait in (True, False):
         name = "synced.tbin" if wait else "racy.tbin"
-        (tmp_path / name).write_bytes(isa.encode_container(program(wait)))
+        (tmp_path / name).write_bytes(isa.encode_container(program))
     return tmp_path / "racy.tbin"
 
 

@@ -4,14 +4,13 @@ built and compiled) run clean."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 
 import numpy as np
 import onnx
 import pytest
-
+from harness import example
 from tidal.sim import isa
 from tidal.sim.config import SMALL
 from tidal.sim.isa import Access, Engine, Opcode, Space, decode_container, make_record
@@ -27,31 +26,18 @@ from tidal.sim.machine import (
 from tidal.tools.tidal_compile import compile_to_bytes
 
 DMA0 = Engine.DMA0
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def _memset_then_copy(mk: SimpleNamespace, with_wait: bool) -> object:
     """POOL fills a big tile (slow) and signals; DMA0 copies one row of it out,
     after waiting for the signal or not."""
-    fill = make_record(
-        Opcode.MEMSET,
-        Engine.POOL,
-        signal=0,
-        debug=0,
-        dst=mk.sbuf(0, 1, 0, (1, 1024)),
+    return mk.fill_then_store(
+        mk.sbuf(0, 1, 0, (1, 1024)),
+        mk.sbuf(0, 1, 0, (1, 4)),
+        mk.dram(0, (4, 1), (1, 4)),
+        with_wait,
         value=7.0,
-    )
-    copy = make_record(
-        Opcode.DMA,
-        DMA0,
-        debug=1,
-        src=mk.sbuf(0, 1, 0, (1, 4)),
-        dst=mk.dram(0, (4, 1), (1, 4)),
-    )
-    wait = [make_record(Opcode.WAIT, DMA0, sem=0, value=1)] if with_wait else []
-    return mk.build(
-        {Engine.POOL: [fill], DMA0: [*wait, copy]},
-        outputs=[mk.io("y", 0, (1, 4))],
+        output=mk.io("y", 0, (1, 4)),
         debug=["relu1", "store_y"],
     )
 
@@ -292,21 +278,11 @@ def test_crafted_1kb_racy_program_is_refused_or_checked_by_intervals(
 # --------------------------------------------------------------------------- compiled
 
 
-def _examples() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "tidal_examples_models", ROOT / "examples" / "models.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("chip", ["small", "default"])
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
 def test_compiled_examples_are_race_free(model: str, chip: str, tmp_path: Path) -> None:
     """The compiler's synchronisation must order every conflicting access."""
-    models = _examples()
+    models = example("models")
     onnx_model = {"mlp": models.make_mlp, "cnn": models.make_cnn}[model]()
     path = tmp_path / f"{model}.onnx"
     onnx.save(onnx_model, path)

@@ -1,0 +1,94 @@
+"""What tests across the tree share (pytest puts test/e2e on `sys.path`): the
+installed console scripts run in a subprocess, the example modules under examples/,
+and the checks on what they give.
+
+    from harness import assert_one_line_error, example, tool
+
+    models = example("models")
+    result = tool("tidal-compile", path, "-o", out)
+    assert_one_line_error(result, "tidal-compile", "does not exist")
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import resource
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def tool(
+    name: str,
+    *args: str | Path,
+    cwd: Path | None = None,
+    limit: int | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """Run the console script `name` (.venv/bin/tidal-*) with `args`; `limit` caps
+    its address space in bytes."""
+    exe = BIN / name
+    assert exe.exists(), f"console script {exe} is not installed"
+
+    def limit_memory() -> None:
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return subprocess.run(
+        [str(exe), *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        timeout=timeout,
+        preexec_fn=limit_memory,
+    )
+
+
+def assert_one_line_error(
+    result: subprocess.CompletedProcess[str], name: str, *fragments: str
+) -> str:
+    """Exit 1, one `<name>: error: ...` line on stderr, no traceback; the message
+    (after the prefix) is not empty and contains every fragment. Returns it."""
+    stderr = result.stderr
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1, f"expected one stderr line, got {len(lines)}:\n{stderr}"
+    prefix = f"{name}: error: "
+    assert lines[0].startswith(prefix), lines[0]
+    assert result.returncode == 1, (result.returncode, stderr)
+    message = lines[0][len(prefix) :]
+    assert message.strip(), "empty error message"
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    return message
+
+
+@functools.cache
+def example(name: str) -> ModuleType:
+    """examples/<name>.py (`models`, `zoo`), loaded from its file: examples/ is not
+    a package."""
+    spec = importlib.util.spec_from_file_location(
+        f"tidal_examples_{name}", ROOT / "examples" / f"{name}.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def assert_close(got: np.ndarray, ref: np.ndarray, rel: float = 1e-3) -> None:
+    """max|got - ref| <= rel * max|ref|, with equal shapes and a float32 result."""
+    assert got.shape == ref.shape, f"shape {got.shape} != reference {ref.shape}"
+    assert got.dtype == np.float32, f"dtype {got.dtype}"
+    assert np.all(np.isfinite(got)), "non-finite values in the result"
+    err = float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64))))
+    scale = float(np.max(np.abs(ref)))
+    assert err <= rel * scale, f"max|err| {err:.3g} > {rel} * max|ref| {scale:.3g}"
