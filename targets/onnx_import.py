@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from math import prod
 from typing import Any, NoReturn
@@ -562,15 +562,13 @@ class _Importer:
         op_type = node.proto.op_type
         if node.proto.domain not in ("", "ai.onnx"):
             node.fail("unsupported operator")
-        if op_type == "Constant":
-            self.consts[node.proto.output[0]] = _constant_value(node)
-            self.const_origin[node.proto.output[0]] = node.label
-            return
-        converter = _CONVERTERS.get(op_type)
-        if converter is None:
+        from tidal.targets.onnx_ops import onnx_entry  # the registry reads this module
+
+        entry = onnx_entry(op_type)
+        if entry is None:
             node.fail("unsupported operator")
         try:
-            result = converter(node)
+            result = entry.build(node)
         except VerifyException as e:  # a builder's shape inference
             node.fail(str(e))
         if result is not None:
@@ -714,6 +712,9 @@ class _Node:
 
 
 # ------------------------------------------------------------------------ converters
+# One builder per ONNX op type: `build_<op>(node)` appends the graph ops for `node`
+# and returns the value of its output (None when it folded the output as data). The
+# op registry, `targets/onnx_ops.py`, says which builder imports which op type.
 
 
 def _constant_value(node: _Node) -> np.ndarray:
@@ -735,6 +736,13 @@ def _constant_value(node: _Node) -> np.ndarray:
             node.fail(why)
         return value
     node.fail("missing value attribute")
+
+
+def build_constant(node: _Node) -> None:
+    """A Constant node's value is held as data, made a `graph.constant` where a node
+    uses it as a float tensor (`_Importer.value`) and folded where it is a shape."""
+    node.importer.consts[node.proto.output[0]] = _constant_value(node)
+    node.importer.const_origin[node.proto.output[0]] = node.label
 
 
 def _explicit_pads(
@@ -768,7 +776,7 @@ def _check_2d(node: _Node, shape: Sequence[int]) -> None:
         node.fail(f"unsupported input rank {len(shape)} (only 2-D NCHW)")
 
 
-def _conv(node: _Node) -> SSAValue:
+def build_conv(node: _Node) -> SSAValue:
     x_shape, w_shape = node.input_shape(0), node.input_shape(1)
     _check_2d(node, x_shape)
     kernel = w_shape[2:]
@@ -794,7 +802,7 @@ def _conv(node: _Node) -> SSAValue:
     )
 
 
-def _gemm(node: _Node) -> SSAValue:
+def build_gemm(node: _Node) -> SSAValue:
     return node.emit(
         GemmOp(
             node.input(0),
@@ -809,26 +817,26 @@ def _gemm(node: _Node) -> SSAValue:
     )
 
 
-def _matmul(node: _Node) -> SSAValue:
+def build_matmul(node: _Node) -> SSAValue:
     ranks = (len(node.input_shape(0)), len(node.input_shape(1)))
     if ranks != (2, 2):
         node.fail(f"unsupported operand ranks {ranks[0]} and {ranks[1]} (only 2-D)")
     return node.emit(MatMulOp(node.input(0), node.input(1), node.out_type()))
 
 
-def _add(node: _Node) -> SSAValue:
+def build_add(node: _Node) -> SSAValue:
     return node.emit(AddOp(node.input(0), node.input(1), node.out_type()))
 
 
-def _mul(node: _Node) -> SSAValue:
+def build_mul(node: _Node) -> SSAValue:
     return node.emit(MulOp(node.input(0), node.input(1), node.out_type()))
 
 
-def _relu(node: _Node) -> SSAValue:
+def build_relu(node: _Node) -> SSAValue:
     return node.emit(ReluOp(node.input(0), node.out_type()))
 
 
-def _maxpool(node: _Node) -> SSAValue:
+def build_maxpool(node: _Node) -> SSAValue:
     x_shape = node.input_shape(0)
     _check_2d(node, x_shape)
     for name in ("ceil_mode", "storage_order"):
@@ -852,7 +860,7 @@ def _maxpool(node: _Node) -> SSAValue:
     )
 
 
-def _reshape(node: _Node) -> SSAValue:
+def build_reshape(node: _Node) -> SSAValue:
     in_shape = node.input_shape(0)
     requested = [int(d) for d in node.const_input(1).reshape(-1)]
     allow_zero = int(node.attr("allowzero", 0))
@@ -870,14 +878,14 @@ def _reshape(node: _Node) -> SSAValue:
     return node.emit(ReshapeOp(node.input(0), shape))
 
 
-def _flatten(node: _Node) -> SSAValue:
+def build_flatten(node: _Node) -> SSAValue:
     rank = len(node.input_shape(0))
     axis = int(node.attr("axis", 1))
     axis = axis + rank if axis < 0 else axis
     return node.emit(FlattenOp(node.input(0), axis, node.out_type()))
 
 
-def _softmax(node: _Node) -> SSAValue:
+def build_softmax(node: _Node) -> SSAValue:
     """Opset 13 normalises along one axis; before 13, Softmax coerces the input to
     2-D at `axis` and normalises each row: a reshape sandwich unless axis is last."""
     shape = node.input_shape(0)
@@ -894,11 +902,11 @@ def _softmax(node: _Node) -> SSAValue:
     return node.emit(ReshapeOp(normalised, node.out_type() or shape))
 
 
-def _identity(node: _Node) -> None:
+def build_identity(node: _Node) -> None:
     node.alias_input()
 
 
-def _dropout(node: _Node) -> SSAValue:
+def build_dropout(node: _Node) -> SSAValue:
     """Inference dropout: `graph.dropout` (the identity), which canonicalisation
     drops; the ratio is an attribute before opset 12 and an input from 12 on."""
     node.reject_used_output(1)
@@ -914,7 +922,7 @@ def _dropout(node: _Node) -> SSAValue:
     return node.emit(DropoutOp(node.input(0), ratio, node.out_type()))
 
 
-def _batchnorm(node: _Node) -> SSAValue:
+def build_batchnorm(node: _Node) -> SSAValue:
     for i in range(1, 5):
         node.reject_used_output(i)
     if (mode := int(node.attr("training_mode", 0))) != 0:
@@ -934,7 +942,7 @@ def _batchnorm(node: _Node) -> SSAValue:
     )
 
 
-def _avgpool(node: _Node) -> SSAValue:
+def build_avgpool(node: _Node) -> SSAValue:
     x_shape = node.input_shape(0)
     _check_2d(node, x_shape)
     if (value := node.attr("ceil_mode", 0)) != 0:
@@ -957,7 +965,7 @@ def _avgpool(node: _Node) -> SSAValue:
     )
 
 
-def _global_avgpool(node: _Node) -> SSAValue:
+def build_global_avgpool(node: _Node) -> SSAValue:
     _check_2d(node, node.input_shape(0))
     return node.emit(GlobalAvgPoolOp(node.input(0), node.out_type()))
 
@@ -968,7 +976,7 @@ def _axis(node: _Node, axis: int, rank: int) -> int:
     return axis + rank if axis < 0 else axis
 
 
-def _concat(node: _Node) -> SSAValue:
+def build_concat(node: _Node) -> SSAValue:
     """Zero-size constant operands add nothing to a concatenation: they are left
     out (a zero-size tensor is refused anywhere else)."""
     consts = node.importer.consts
@@ -985,13 +993,13 @@ def _concat(node: _Node) -> SSAValue:
     return node.emit(ConcatOp(inputs, axis, node.out_type()))
 
 
-def _transpose(node: _Node) -> SSAValue:
+def build_transpose(node: _Node) -> SSAValue:
     rank = len(node.input_shape(0))
     perm = node.ints("perm", tuple(range(rank - 1, -1, -1)))
     return node.emit(TransposeOp(node.input(0), perm, node.out_type()))
 
 
-def _lrn(node: _Node) -> SSAValue:
+def build_lrn(node: _Node) -> SSAValue:
     _check_2d(node, node.input_shape(0))
     return node.emit(
         LRNOp(
@@ -1005,7 +1013,7 @@ def _lrn(node: _Node) -> SSAValue:
     )
 
 
-def _sum(node: _Node) -> SSAValue:
+def build_sum(node: _Node) -> SSAValue:
     inputs = [node.input(i) for i in range(len(node.proto.input)) if node.has_input(i)]
     if not inputs:
         node.fail("missing input #0")
@@ -1021,7 +1029,7 @@ def _unsqueeze_axes(node: _Node, in_rank: int) -> tuple[int, ...]:
     return tuple(sorted(a + rank if a < 0 else a for a in axes))
 
 
-def _unsqueeze(node: _Node) -> SSAValue | None:
+def build_unsqueeze(node: _Node) -> SSAValue | None:
     """Float data: `graph.unsqueeze` (canonicalisation folds it on constants, makes
     it a view otherwise). Integer constants (shape arithmetic) fold here."""
     source = node.proto.input[0]
@@ -1036,7 +1044,7 @@ def _unsqueeze(node: _Node) -> SSAValue | None:
     return node.emit(UnsqueezeOp(node.input(0), axes, node.out_type()))
 
 
-def _constant_of_shape(node: _Node) -> SSAValue | None:
+def build_constant_of_shape(node: _Node) -> SSAValue | None:
     """A float fill is `graph.constant_of_shape` (canonicalisation folds it to a splat
     constant); any other element type is folded here as shape data."""
     shape = tuple(int(d) for d in node.const_input(0).reshape(-1))
@@ -1058,29 +1066,6 @@ def _constant_of_shape(node: _Node) -> SSAValue | None:
     return node.emit(ConstantOfShapeOp(shape, float(fill[0])))
 
 
-_CONVERTERS: dict[str, Callable[[_Node], SSAValue | None]] = {
-    "Conv": _conv,
-    "Gemm": _gemm,
-    "MatMul": _matmul,
-    "Add": _add,
-    "Mul": _mul,
-    "Relu": _relu,
-    "MaxPool": _maxpool,
-    "Reshape": _reshape,
-    "Flatten": _flatten,
-    "Softmax": _softmax,
-    "Identity": _identity,
-    "Dropout": _dropout,
-    "BatchNormalization": _batchnorm,
-    "AveragePool": _avgpool,
-    "GlobalAveragePool": _global_avgpool,
-    "Concat": _concat,
-    "Transpose": _transpose,
-    "LRN": _lrn,
-    "Sum": _sum,
-    "Unsqueeze": _unsqueeze,
-    "ConstantOfShape": _constant_of_shape,
-}
 
 
 # -------------------------------------------------------------------------------- API

@@ -13,11 +13,16 @@ Layout conventions (fp32 everywhere, tensors row-major in DRAM):
   coalesced dim goes on partitions and broadcasting is a stride-0 DMA pattern.
 - max pooling: a window reduction on POOL over a 4-free-dim access pattern.
 - softmax: rows on partitions; max, exp(x - max), sum, reciprocal, scale.
+
+Each kernel comes in two parts: `plan_<kernel>(chip, origin, sizes...)` picks the
+tiles and checks they fit (a `NestPlan` subclass, or a `Refusal`), building nothing;
+`<kernel>(plan, buffers...)` builds the nest from that plan.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from math import prod
 
 from xdsl.ir import SSAValue
@@ -31,46 +36,50 @@ from tidal.dialects.loop import (
     ReduceOp,
     TensorTensorOp,
 )
-from tidal.passes.conversion.kernels.nest_builder import F32, Nest, aligned, largest_divisor
+from tidal.passes.conversion.kernels.nest_builder import F32, Nest, largest_divisor
+from tidal.passes.conversion.kernels.plan import NestPlan, Refusal, over_sbuf, sbuf_bytes
 from tidal.sim.config import ChipConfig
 
 # Largest free size of one element-wise / pooling tile, in elements per partition.
 FREE_MAX = 2048
 
 
-class DoesNotFitError(ValueError):
-    """A tensor or tile that this chip cannot hold; the message names the sizes."""
-
-
-def _psum_free_max(chip: ChipConfig) -> int:
+def psum_free_max(chip: ChipConfig) -> int:
     return min(chip.matmul_moving_max, chip.psum_bank_bytes // F32)
-
-
-def _check_sbuf(chip: ChipConfig, origin: str, *tile_elems: int) -> None:
-    """The SBUF tiles of a nest (elements per partition each) must fit one
-    partition, with each tile aligned as loop-to-accel will place it."""
-    need = sum(aligned(e * F32) for e in tile_elems)
-    if need > chip.sbuf_partition_bytes:
-        raise DoesNotFitError(
-            f"'{origin}' needs {need} bytes per SBUF partition, chip "
-            f"'{chip.name}' has {chip.sbuf_partition_bytes}"
-        )
 
 
 def _tile(dst: SSAValue, space: str, nest: Nest, parts: int, free: Sequence[tuple[int, int]], offset: int = 0):
     return nest.onchip(space, offset, [(1, parts), *free])
 
 
+@dataclass(frozen=True, kw_only=True)
+class GemmTiles(NestPlan):
+    """Y[m, n] in [tn partitions, tm] PSUM tiles, contracting k in tk-row steps."""
+
+    m: int
+    n: int
+    k: int
+    tm: int
+    tn: int
+    tk: int
+
+
+def plan_gemm(chip: ChipConfig, origin: str, *, m: int, n: int, k: int) -> GemmTiles | Refusal:
+    tk = largest_divisor(k, chip.pe_rows)
+    tn = largest_divisor(n, chip.pe_cols)
+    tm = largest_divisor(m, psum_free_max(chip))
+    need = sbuf_bytes(tn, tm, tm, 1, tm)
+    if refusal := over_sbuf(chip, origin, need):
+        return refusal
+    return GemmTiles(origin, max(tk, tn), need, tm * F32, m=m, n=n, k=k, tm=tm, tn=tn, tk=tk)
+
+
 def gemm(
-    chip: ChipConfig,
-    origin: str,
+    plan: GemmTiles,
     a: SSAValue,
     b: SSAValue,
     y: SSAValue,
     *,
-    m: int,
-    n: int,
-    k: int,
     trans_a: bool,
     trans_b: bool,
     alpha: float = 1.0,
@@ -79,11 +88,9 @@ def gemm(
 ) -> NestOp:
     """Y[m, n] = alpha * op(A) @ op(B) + beta * C; `c` is (buffer, its broadcast
     strides over [m, n] in elements)."""
-    tk = largest_divisor(k, chip.pe_rows)
-    tn = largest_divisor(n, chip.pe_cols)
-    tm = largest_divisor(m, _psum_free_max(chip))
-    nest = Nest(origin, [("n", n // tn), ("m", m // tm), ("k", k // tk)])
-    _check_sbuf(chip, origin, tn, tm, tm, 1, tm)
+    m, n, k = plan.m, plan.n, plan.k
+    tm, tn, tk = plan.tm, plan.tn, plan.tk
+    nest = Nest(plan.name, [("n", n // tn), ("m", m // tm), ("k", k // tk)])
 
     acc = nest.tile("psum", tn, tm)
     wt = nest.tile("sbuf", tk, tn)
@@ -143,9 +150,44 @@ def gemm(
     return nest.build()
 
 
+@dataclass(frozen=True, kw_only=True)
+class PadTiles(NestPlan):
+    """A copy of the input into the padded buffer and the borders filled from one
+    [tc partitions, zlen] tile of the fill value."""
+
+    tc: int
+    zlen: int
+
+
+def _borders(
+    shape: tuple[int, int, int, int], pads: tuple[int, int, int, int]
+) -> list[tuple[int, int, list[tuple[int, int]]]]:
+    """(elements, start element, free dims) of each non-empty border of one plane."""
+    _, _, h, w = shape
+    pt, pl, pb, pr = pads
+    wp = w + pl + pr
+    borders = [
+        (pt * wp, 0, [(1, pt * wp)]),  # top rows
+        (pb * wp, (pt + h) * wp, [(1, pb * wp)]),  # bottom rows
+        (h * pl, pt * wp, [(wp, h), (1, pl)]),  # left columns
+        (h * pr, pt * wp + pl + w, [(wp, h), (1, pr)]),  # right columns
+    ]
+    return [b for b in borders if b[0] > 0]
+
+
+def plan_pad(
+    chip: ChipConfig, origin: str, shape: tuple[int, int, int, int], pads: tuple[int, int, int, int]
+) -> PadTiles | Refusal:
+    tc = largest_divisor(shape[1], chip.sbuf_partitions)
+    zlen = max([count for count, _, _ in _borders(shape, pads)], default=0)
+    need = sbuf_bytes(zlen)
+    if refusal := over_sbuf(chip, origin, need):
+        return refusal
+    return PadTiles(origin, tc, need, tc=tc, zlen=zlen)
+
+
 def pad(
-    chip: ChipConfig,
-    origin: str,
+    plan: PadTiles,
     x: SSAValue,
     xp: SSAValue,
     shape: tuple[int, int, int, int],
@@ -156,17 +198,9 @@ def pad(
     n, c, h, w = shape
     pt, pl, pb, pr = pads
     hp, wp = h + pt + pb, w + pl + pr
-    tc = largest_divisor(c, chip.sbuf_partitions)
-    nest = Nest(origin, [("n", n), ("c", c // tc)])
-    borders = [
-        (pt * wp, 0, [(1, pt * wp)]),  # top rows
-        (pb * wp, (pt + h) * wp, [(1, pb * wp)]),  # bottom rows
-        (h * pl, pt * wp, [(wp, h), (1, pl)]),  # left columns
-        (h * pr, pt * wp + pl + w, [(wp, h), (1, pr)]),  # right columns
-    ]
-    borders = [b for b in borders if b[0] > 0]
-    zlen = max([count for count, _, _ in borders], default=0)
-    _check_sbuf(chip, origin, zlen)
+    tc, zlen = plan.tc, plan.zlen
+    nest = Nest(plan.name, [("n", n), ("c", c // tc)])
+    borders = _borders(shape, pads)
     x_base = nest.aff(n=c * h * w * F32, c=tc * h * w * F32)
     xp_base = nest.aff(n=c * hp * wp * F32, c=tc * hp * wp * F32)
     ops = [
@@ -189,9 +223,49 @@ def pad(
     return nest.build()
 
 
-def conv2d(
+@dataclass(frozen=True, kw_only=True)
+class ConvTiles(NestPlan):
+    """Blocks of rb output rows (hb input rows) per PSUM bank, tci input and tco
+    output channels per step."""
+
+    rb: int
+    hb: int
+    tci: int
+    tco: int
+
+
+def plan_conv2d(
     chip: ChipConfig,
     origin: str,
+    *,
+    padded_shape: tuple[int, int, int, int],
+    weight_shape: tuple[int, int, int, int],
+    out_shape: tuple[int, int, int, int],
+    strides: tuple[int, int],
+    dilations: tuple[int, int],
+    group: int,
+) -> ConvTiles | Refusal:
+    wp = padded_shape[3]
+    cout, cg_in, kh, kw = weight_shape
+    _, _, oh, ow = out_shape
+    free_max = psum_free_max(chip)
+    if ow > free_max:
+        return Refusal(
+            f"'{origin}': output rows of {ow} pixels exceed one PSUM bank "
+            f"({free_max} fp32) on chip '{chip.name}'"
+        )
+    rb = largest_divisor(oh, free_max // ow)
+    hb = (rb - 1) * strides[0] + (kh - 1) * dilations[0] + 1
+    tci = largest_divisor(cg_in, chip.pe_rows)
+    tco = largest_divisor(cout // group, chip.pe_cols)
+    need = sbuf_bytes(kh * kw * tco, hb * wp, rb * ow, 1)
+    if refusal := over_sbuf(chip, origin, need):
+        return refusal
+    return ConvTiles(origin, max(tci, tco), need, rb * ow * F32, rb=rb, hb=hb, tci=tci, tco=tco)
+
+
+def conv2d(
+    plan: ConvTiles,
     xp: SSAValue,
     wgt: SSAValue,
     bias: SSAValue | None,
@@ -212,20 +286,10 @@ def conv2d(
     dh, dw = dilations
     cg_out = cout // group
     taps = kh * kw
-    free_max = _psum_free_max(chip)
-    if ow > free_max:
-        raise DoesNotFitError(
-            f"'{origin}': output rows of {ow} pixels exceed one PSUM bank "
-            f"({free_max} fp32) on chip '{chip.name}'"
-        )
-    rb = largest_divisor(oh, free_max // ow)
-    hb = (rb - 1) * sh + (kh - 1) * dh + 1
-    tci = largest_divisor(cg_in, chip.pe_rows)
-    tco = largest_divisor(cg_out, chip.pe_cols)
-    _check_sbuf(chip, origin, taps * tco, hb * wp, rb * ow, 1)
+    rb, hb, tci, tco = plan.rb, plan.hb, plan.tci, plan.tco
 
     nest = Nest(
-        origin,
+        plan.name,
         [("n", n), ("g", group), ("co", cg_out // tco), ("b", oh // rb), ("ci", cg_in // tci)],
     )
     wt = nest.tile("sbuf", tci, taps * tco)
@@ -276,27 +340,40 @@ def conv2d(
     return nest.build()
 
 
-def maxpool(
+@dataclass(frozen=True, kw_only=True)
+class PoolTiles(NestPlan):
+    """Channels on tc partitions, rb output rows (hb input rows) per step."""
+
+    rb: int
+    hb: int
+    tc: int
+
+
+def plan_window_pool(
     chip: ChipConfig,
     origin: str,
-    xp: SSAValue,
-    y: SSAValue,
     *,
     padded_shape: tuple[int, int, int, int],
     out_shape: tuple[int, int, int, int],
     kernel: tuple[int, int],
     strides: tuple[int, int],
-) -> NestOp:
-    """y = max over kh x kw windows of the (-inf padded) NCHW input."""
-    return window_pool(
-        chip, origin, "max", xp, y, padded_shape=padded_shape, out_shape=out_shape,
-        kernel=kernel, strides=strides,
-    )
+    with_recip: bool,
+) -> PoolTiles | Refusal:
+    c, wp = padded_shape[1], padded_shape[3]
+    _, _, oh, ow = out_shape
+    if ow > FREE_MAX:
+        return Refusal(f"'{origin}': output rows of {ow} pixels exceed {FREE_MAX}")
+    rb = largest_divisor(oh, FREE_MAX // ow)
+    hb = (rb - 1) * strides[0] + kernel[0]
+    tc = largest_divisor(c, chip.sbuf_partitions)
+    need = sbuf_bytes(hb * wp, rb * ow, *([rb * ow] if with_recip else []))
+    if refusal := over_sbuf(chip, origin, need):
+        return refusal
+    return PoolTiles(origin, tc, need, rb=rb, hb=hb, tc=tc)
 
 
 def window_pool(
-    chip: ChipConfig,
-    origin: str,
+    plan: PoolTiles,
     op: str,
     xp: SSAValue,
     y: SSAValue,
@@ -316,13 +393,8 @@ def window_pool(
     _, _, oh, ow = out_shape
     kh, kw = kernel
     sh, sw = strides
-    if ow > FREE_MAX:
-        raise DoesNotFitError(f"'{origin}': output rows of {ow} pixels exceed {FREE_MAX}")
-    rb = largest_divisor(oh, FREE_MAX // ow)
-    hb = (rb - 1) * sh + kh
-    tc = largest_divisor(c, chip.sbuf_partitions)
-    _check_sbuf(chip, origin, hb * wp, rb * ow, *([rb * ow] if recip is not None else []))
-    nest = Nest(origin, [("n", n), ("c", c // tc), ("b", oh // rb)])
+    rb, hb, tc = plan.rb, plan.hb, plan.tc
+    nest = Nest(plan.name, [("n", n), ("c", c // tc), ("b", oh // rb)])
     xt = nest.tile("sbuf", tc, hb * wp)
     out = nest.tile("sbuf", tc, rb * ow)
     out_ap = _tile(out, "sbuf", nest, tc, [(1, rb * ow)])
@@ -380,29 +452,47 @@ def _split_last(sizes: list[int], strides: list[list[int]], limit: int) -> None:
         st[-1:] = [st[-1] * inner, st[-1]]
 
 
-def eltwise(
-    chip: ChipConfig,
-    origin: str,
-    kind: str,
-    y: SSAValue,
-    out_shape: Sequence[int],
-    inputs: Sequence[tuple[SSAValue, Sequence[int]]],
-) -> NestOp:
-    """y = kind(inputs...) for kind in relu | add | mul; each input comes with its
-    (broadcast, possibly 0) element strides over `out_shape`. `add` takes two or more
-    inputs (an n-ary sum, accumulated in one tile)."""
+@dataclass(frozen=True, kw_only=True)
+class EltwiseTiles(NestPlan):
+    """The coalesced iteration space (`sizes`, and per operand, output first, its
+    element `strides`): the second-to-last dim on tp partitions, the last (tf
+    elements) free, the others loops."""
+
+    sizes: tuple[int, ...]
+    strides: tuple[tuple[int, ...], ...]
+    tp: int
+    tf: int
+
+
+def plan_eltwise(
+    chip: ChipConfig, origin: str, out_shape: Sequence[int], input_strides: Sequence[Sequence[int]]
+) -> EltwiseTiles | Refusal:
+    """`input_strides`: each input's (broadcast, possibly 0) element strides over
+    `out_shape`."""
     out_strides = [prod(out_shape[i + 1 :]) for i in range(len(out_shape))]
-    sizes, strides = coalesce(out_shape, [out_strides, *[s for _, s in inputs]])
+    sizes, strides = coalesce(out_shape, [out_strides, *input_strides])
     if len(sizes) == 1:
         _split_last(sizes, strides, max(1, sizes[0] // largest_divisor(sizes[0], chip.sbuf_partitions)))
     if sizes[-1] > FREE_MAX:
         _split_last(sizes, strides, FREE_MAX)
     tp = largest_divisor(sizes[-2], chip.sbuf_partitions)
     tf = sizes[-1]
-    _check_sbuf(chip, origin, *[tf] * (len(inputs) + 1))
+    need = sbuf_bytes(*[tf] * (len(input_strides) + 1))
+    if refusal := over_sbuf(chip, origin, need):
+        return refusal
+    return EltwiseTiles(
+        origin, tp, need, sizes=tuple(sizes), strides=tuple(tuple(st) for st in strides), tp=tp, tf=tf
+    )
+
+
+def eltwise(plan: EltwiseTiles, kind: str, y: SSAValue, inputs: Sequence[SSAValue]) -> NestOp:
+    """y = kind(inputs...) for kind in relu | add | mul, tiled by `plan` (made from
+    the inputs' strides, in this order). `add` takes two or more inputs (an n-ary
+    sum, accumulated in one tile)."""
+    sizes, strides, tp, tf = plan.sizes, plan.strides, plan.tp, plan.tf
     outer = sizes[:-2]
     dims = [(f"o{i}", s) for i, s in enumerate(outer)] + [("p", sizes[-2] // tp)]
-    nest = Nest(origin, dims)
+    nest = Nest(plan.name, dims)
 
     def dram_ap(st: Sequence[int]):
         coeffs = {f"o{i}": st[i] * F32 for i in range(len(outer))}
@@ -412,7 +502,7 @@ def eltwise(
     tile_ap = lambda t: _tile(t, "sbuf", nest, tp, [(1, tf)])  # noqa: E731
     in_tiles = []
     body = []
-    for (buf, _), st in zip(inputs, strides[1:]):
+    for buf, st in zip(inputs, strides[1:]):
         t = nest.tile("sbuf", tp, tf)
         in_tiles.append(t)
         body.append(CopyOp(buf, dram_ap(st), t, tile_ap(t)))
@@ -429,24 +519,33 @@ def eltwise(
     return nest.build()
 
 
-def softmax(
-    chip: ChipConfig,
-    origin: str,
-    x: SSAValue,
-    y: SSAValue,
-    shape: Sequence[int],
-    axis: int,
-) -> NestOp:
-    """y = exp(x - max) / sum(exp(x - max)) along `axis`, rows on partitions."""
+@dataclass(frozen=True, kw_only=True)
+class SoftmaxTiles(NestPlan):
+    """`outer` x `inner` rows of `length` (the axis), tr rows on partitions."""
+
+    outer: int
+    length: int
+    inner: int
+    tr: int
+
+
+def plan_softmax(chip: ChipConfig, origin: str, shape: Sequence[int], axis: int) -> SoftmaxTiles | Refusal:
     outer, length, inner = prod(shape[:axis]), shape[axis], prod(shape[axis + 1 :])
-    _check_sbuf(chip, origin, length, 1, 1, 1, 1)
+    need = sbuf_bytes(length, 1, 1, 1, 1)
+    if refusal := over_sbuf(chip, origin, need):
+        return refusal
+    tr = largest_divisor(outer if inner == 1 else inner, chip.sbuf_partitions)
+    return SoftmaxTiles(origin, tr, need, outer=outer, length=length, inner=inner, tr=tr)
+
+
+def softmax(plan: SoftmaxTiles, x: SSAValue, y: SSAValue) -> NestOp:
+    """y = exp(x - max) / sum(exp(x - max)) along the axis, rows on partitions."""
+    outer, length, inner, tr = plan.outer, plan.length, plan.inner, plan.tr
     if inner == 1:
-        tr = largest_divisor(outer, chip.sbuf_partitions)
-        nest = Nest(origin, [("o", 1), ("r", outer // tr)])
+        nest = Nest(plan.name, [("o", 1), ("r", outer // tr)])
         io_ap = nest.dram(nest.aff(r=tr * length * F32), [(length, tr), (1, length)])
     else:
-        tr = largest_divisor(inner, chip.sbuf_partitions)
-        nest = Nest(origin, [("o", outer), ("r", inner // tr)])
+        nest = Nest(plan.name, [("o", outer), ("r", inner // tr)])
         io_ap = nest.dram(
             nest.aff(o=length * inner * F32, r=tr * F32), [(1, tr), (inner, length)]
         )

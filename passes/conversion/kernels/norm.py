@@ -9,31 +9,59 @@
   acc[co, f] = sum over ci of band[ci, co] * x[ci, f]^2, accumulated in PSUM over
   input-channel tiles. Then y = x * (bias + acc)^-beta = x * exp(-beta * ln(bias +
   acc)) on ACT, whose `log` and `exp` are table functions like the others.
+
+As in `compute`, `plan_<kernel>` picks the tiles (or refuses) and `<kernel>` builds
+the nest from the plan.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from xdsl.ir import SSAValue
 
 from tidal.dialects.loop import ActOp, CopyOp, MatmulOp, NestOp, ReduceOp, TensorTensorOp
-from tidal.passes.conversion.kernels.compute import FREE_MAX, DoesNotFitError, _check_sbuf, _psum_free_max, _tile
+from tidal.passes.conversion.kernels.compute import FREE_MAX, _tile, psum_free_max
 from tidal.passes.conversion.kernels.nest_builder import F32, Nest, largest_divisor
+from tidal.passes.conversion.kernels.plan import NestPlan, Refusal, over_sbuf, sbuf_bytes
 from tidal.sim.config import ChipConfig
 
-def global_avgpool(
-    chip: ChipConfig, origin: str, x: SSAValue, y: SSAValue, shape: tuple[int, ...]
-) -> NestOp:
-    """y[n, c, 1, 1] = mean of x[n, c, :, :]."""
+
+@dataclass(frozen=True, kw_only=True)
+class GlobalPoolTiles(NestPlan):
+    """`rows` (image, channel) rows, tr on partitions; each `plane` summed in
+    `chunks` chunks of `chunk` elements."""
+
+    rows: int
+    plane: int
+    tr: int
+    chunk: int
+    chunks: int
+
+
+def plan_global_avgpool(
+    chip: ChipConfig, origin: str, shape: tuple[int, ...]
+) -> GlobalPoolTiles | Refusal:
     n, c, h, w = shape
     rows, plane = n * c, h * w
     tr = largest_divisor(rows, chip.sbuf_partitions)
     chunk = largest_divisor(plane, FREE_MAX)
     chunks = plane // chunk
-    _check_sbuf(chip, origin, chunk, chunks, 1)
-    nest = Nest(origin, [("r", rows // tr), ("k", chunks)])
+    need = sbuf_bytes(chunk, chunks, 1)
+    if refusal := over_sbuf(chip, origin, need):
+        return refusal
+    return GlobalPoolTiles(
+        origin, tr, need, rows=rows, plane=plane, tr=tr, chunk=chunk, chunks=chunks
+    )
+
+
+def global_avgpool(plan: GlobalPoolTiles, x: SSAValue, y: SSAValue) -> NestOp:
+    """y[n, c, 1, 1] = mean of x[n, c, :, :]."""
+    rows, plane, tr = plan.rows, plan.plane, plan.tr
+    chunk, chunks = plan.chunk, plan.chunks
+    nest = Nest(plan.name, [("r", rows // tr), ("k", chunks)])
     xt = nest.tile("sbuf", tr, chunk)
     part = nest.tile("sbuf", tr, chunks)
     out = nest.tile("sbuf", tr, 1)
@@ -64,9 +92,31 @@ def lrn_band(channels: int, size: int, alpha: float) -> np.ndarray:
     return np.where(inside, np.float32(alpha / size), np.float32(0.0)).astype(np.float32)
 
 
+@dataclass(frozen=True, kw_only=True)
+class LrnTiles(NestPlan):
+    """Channels tc at a time on partitions (as rows and as columns of the band),
+    f pixels of the plane per PSUM tile."""
+
+    tc: int
+    f: int
+
+
+def plan_lrn(
+    chip: ChipConfig, origin: str, shape: tuple[int, int, int, int], *, bias: float
+) -> LrnTiles | Refusal:
+    c, plane = shape[1], shape[2] * shape[3]
+    tc = min(largest_divisor(c, chip.pe_rows), largest_divisor(c, chip.pe_cols))
+    f = largest_divisor(plane, psum_free_max(chip))
+    if bias <= 0.0:
+        return Refusal(f"'{origin}': LRN bias {bias} must be positive")
+    need = sbuf_bytes(f, f, tc, f, f)
+    if refusal := over_sbuf(chip, origin, need):
+        return refusal
+    return LrnTiles(origin, tc, need, f * F32, tc=tc, f=f)
+
+
 def lrn(
-    chip: ChipConfig,
-    origin: str,
+    plan: LrnTiles,
     x: SSAValue,
     band: SSAValue,
     y: SSAValue,
@@ -79,12 +129,8 @@ def lrn(
     constant (see `lrn_band`)."""
     n, c, h, w = shape
     plane = h * w
-    tc = min(largest_divisor(c, chip.pe_rows), largest_divisor(c, chip.pe_cols))
-    f = largest_divisor(plane, _psum_free_max(chip))
-    if bias <= 0.0:
-        raise DoesNotFitError(f"'{origin}': LRN bias {bias} must be positive")
-    _check_sbuf(chip, origin, f, f, tc, f, f)
-    nest = Nest(origin, [("n", n), ("b", plane // f), ("co", c // tc), ("ci", c // tc)])
+    tc, f = plan.tc, plan.f
+    nest = Nest(plan.name, [("n", n), ("b", plane // f), ("co", c // tc), ("ci", c // tc)])
     xt = nest.tile("sbuf", tc, f)
     sq = nest.tile("sbuf", tc, f)
     bt = nest.tile("sbuf", tc, tc)

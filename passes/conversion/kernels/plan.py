@@ -1,0 +1,88 @@
+"""What a kernel decides before it builds anything: a `TilePlan` (how an op is tiled
+for a chip, one `NestPlan` per nest it will emit) or a `Refusal` (why this chip cannot
+hold it, in the words graph-partition's report and graph-to-loop's error show).
+
+Planning builds no IR and raises nothing, so graph-partition can ask every op
+whether it fits without lowering it, and graph-to-loop emits from the same plan:
+
+    planned = CONV.plan(conv_op, get_chip("small"))
+    if isinstance(planned, Refusal):
+        print(planned.reason)  # 'c': output rows of 600 pixels exceed one PSUM bank ...
+    else:
+        planned.nests[-1].sbuf_bytes  # bytes per SBUF partition of the conv nest
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from xdsl.ir import Operation, SSAValue
+
+from tidal.passes.conversion.kernels.concat_placement import ConcatCopy
+from tidal.passes.conversion.kernels.nest_builder import F32, aligned
+from tidal.sim.config import ChipConfig
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The op cannot run on this chip's accelerator; `reason` is one line naming
+    the op (by its origin) and the sizes that do not fit."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class NestPlan:
+    """The tiling of one nest: its name (the op's origin, or origin.pad), the most
+    partitions a tile spans, and the bytes per partition its tiles take in SBUF
+    (64-byte aligned each, as loop-to-accel places them) and PSUM. Kernels extend
+    it with their tile sizes."""
+
+    name: str
+    partitions: int
+    sbuf_bytes: int
+    psum_bytes: int = 0
+
+
+N = TypeVar("N", bound=NestPlan)
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """How `op` runs on `chip`: the nests to emit, in order (none for views and
+    constants, which cost no tiles)."""
+
+    op: Operation
+    chip: ChipConfig
+    nests: tuple[NestPlan, ...] = ()
+
+    def nest(self, kind: type[N]) -> N | None:
+        """The plan's nest of type `kind` (each kernel emits at most one of each)."""
+        return next((n for n in self.nests if isinstance(n, kind)), None)
+
+
+@dataclass
+class Lowered:
+    """What a kernel's `emit` returns: the ops that replace the graph op, in order,
+    the value that replaces its result, and the concat copies it made (for
+    `place_concat_operands`)."""
+
+    ops: list[Operation]
+    result: SSAValue
+    copies: list[ConcatCopy] = field(default_factory=list[ConcatCopy])
+
+
+def sbuf_bytes(*tile_elems: int) -> int:
+    """Bytes per SBUF partition of tiles of these sizes (elements per partition)."""
+    return sum(aligned(e * F32) for e in tile_elems)
+
+
+def over_sbuf(chip: ChipConfig, origin: str, need: int) -> Refusal | None:
+    """A refusal when `need` bytes do not fit one SBUF partition of `chip`."""
+    if need <= chip.sbuf_partition_bytes:
+        return None
+    return Refusal(
+        f"'{origin}' needs {need} bytes per SBUF partition, chip "
+        f"'{chip.name}' has {chip.sbuf_partition_bytes}"
+    )

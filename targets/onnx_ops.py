@@ -1,0 +1,253 @@
+"""The op registry: one entry per supported ONNX operator, holding everything Tidal
+knows about it, so that adding an operator is one entry (plus its graph op and, for
+the accelerator, its kernel):
+
+- `onnx`: the ONNX op type, and `opsets`: what differs between opsets;
+- `build`: the importer's builder (`targets/onnx_import.py`), node -> graph ops;
+- `graph_op`: the graph op it imports into (None when it only aliases or folds);
+- `host`: the NumPy reference, `host(op, *operand_arrays) -> array`, which the host
+  tier, `eval_graph` (`--check-numerics` at graph level) and the tests run;
+- `kernel`: the accelerator kernel (`passes/conversion/kernels/graph_ops.py`), whose
+  `plan` graph-partition asks and whose `emit` graph-to-loop runs; None if host-only;
+- `engines`: what runs it on the accelerator, as `--report` says.
+
+    entry = graph_entry(graph.SoftmaxOp)   # or onnx_entry("Softmax")
+    entry.host(op, x)                      # NumPy
+    entry.kernel.plan(op, chip)            # TilePlan | Refusal
+
+Read by the importer (`onnx_entry`), graph-partition, the graph interpreter and
+graph-to-loop (`graph_entry`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+from xdsl.ir import Operation, SSAValue
+
+from tidal.dialects import graph
+from tidal.passes.conversion.kernels import graph_ops as kernels
+from tidal.passes.conversion.kernels.graph_ops import Kernel
+from tidal.targets import onnx_import as imp
+
+HostFn = Callable[..., np.ndarray]
+
+
+@dataclass(frozen=True)
+class OpEntry:
+    """Everything about one ONNX operator (see the module docstring)."""
+
+    onnx: str
+    build: Callable[..., SSAValue | None]  # (node) -> its output's value, or None
+    graph_op: type[Operation] | None = None
+    host: HostFn | None = None
+    kernel: Kernel | None = None
+    engines: str | None = None
+    opsets: str = ""
+
+
+# ------------------------------------------------------------ host references
+
+
+def _conv2d(op: graph.Conv2dOp, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    (sh, sw), (dh, dw), g = op.strides_val, op.dilations_val, op.group_val
+    pt, pl, pb, pr = op.pads_val
+    x = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    n, _, h, wd = x.shape
+    cout, cg, kh, kw = w.shape
+    oh = (h - (kh - 1) * dh - 1) // sh + 1
+    ow = (wd - (kw - 1) * dw - 1) // sw + 1
+    out = np.zeros((n, cout, oh, ow), np.float64)
+    per = cout // g
+    for grp in range(g):
+        xs = x[:, grp * cg : (grp + 1) * cg]
+        ws = w[grp * per : (grp + 1) * per].astype(np.float64)
+        for r in range(kh):
+            for s in range(kw):
+                win = xs[:, :, r * dh : r * dh + sh * (oh - 1) + 1 : sh, s * dw : s * dw + sw * (ow - 1) + 1 : sw]
+                out[:, grp * per : (grp + 1) * per] += np.einsum("nchw,oc->nohw", win, ws[:, :, r, s])
+    if b is not None:
+        out += b.reshape(1, -1, 1, 1)
+    return out.astype(np.float32)
+
+
+def _gemm(op: graph.GemmOp, a: np.ndarray, b: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
+    a = a.T if op.trans_a_val else a
+    b = b.T if op.trans_b_val else b
+    y = op.alpha_val * (a.astype(np.float64) @ b)
+    if c is not None:
+        y = y + op.beta_val * c
+    return y.astype(np.float32)
+
+
+def _maxpool(op: graph.MaxPoolOp, x: np.ndarray) -> np.ndarray:
+    (kh, kw), (sh, sw) = op.kernel_shape_val, op.strides_val
+    pt, pl, pb, pr = op.pads_val
+    x = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=-np.inf)
+    oh = (x.shape[2] - kh) // sh + 1
+    ow = (x.shape[3] - kw) // sw + 1
+    out = np.full(x.shape[:2] + (oh, ow), -np.inf, np.float32)
+    for r in range(kh):
+        for s in range(kw):
+            out = np.maximum(out, x[:, :, r : r + sh * (oh - 1) + 1 : sh, s : s + sw * (ow - 1) + 1 : sw])
+    return out
+
+
+def _avgpool(op: graph.AvgPoolOp, x: np.ndarray) -> np.ndarray:
+    (kh, kw), (sh, sw) = op.kernel_shape_val, op.strides_val
+    pt, pl, pb, pr = op.pads_val
+    pad = ((0, 0), (0, 0), (pt, pb), (pl, pr))
+    xp = np.pad(x.astype(np.float64), pad)
+    ones = np.pad(np.ones(x.shape[2:]), pad[2:], constant_values=op.count_include_pad_val)
+    oh, ow = op.result.type.get_shape()[2:]
+
+    def windows(a: np.ndarray) -> np.ndarray:
+        return sum(
+            a[..., i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+            for i in range(kh)
+            for j in range(kw)
+        )
+
+    return (windows(xp) / windows(ones)).astype(np.float32)
+
+
+def _softmax(op: graph.SoftmaxOp, x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=op.axis_val, keepdims=True))
+    return (e / e.sum(axis=op.axis_val, keepdims=True)).astype(np.float32)
+
+
+def _batchnorm(op: graph.BatchNormOp, x, scale, bias, mean, var) -> np.ndarray:
+    c = (1, -1) + (1,) * (x.ndim - 2)
+    inv = scale / np.sqrt(var + np.float32(op.epsilon_val))
+    return ((x - mean.reshape(c)) * inv.reshape(c) + bias.reshape(c)).astype(np.float32)
+
+
+def _lrn(op: graph.LRNOp, x: np.ndarray) -> np.ndarray:
+    size, c = op.size_val, x.shape[1]
+    sq = np.pad(x.astype(np.float64) ** 2, ((0, 0), ((size - 1) // 2, size // 2), (0, 0), (0, 0)))
+    window = sum(sq[:, i : i + c] for i in range(size))
+    scale = (op.bias_val + op.alpha_val / size * window) ** op.beta_val
+    return (x / scale).astype(np.float32)
+
+
+def _to_result_shape(op: Operation, x: np.ndarray) -> np.ndarray:
+    return x.reshape(op.results[0].type.get_shape())  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ the table
+
+ENTRIES: tuple[OpEntry, ...] = (
+    OpEntry(
+        "Constant", imp.build_constant, graph.ConstantOp,
+        host=lambda op: op.to_numpy(),
+        kernel=kernels.CONSTANT,
+        opsets="float data becomes graph.constant where used (initializers too); "
+        "integer data is folded as shapes",
+    ),
+    OpEntry(
+        "Conv", imp.build_conv, graph.Conv2dOp, _conv2d, kernels.CONV,
+        "PE array, filter taps accumulated in PSUM",
+        opsets="2-D only; auto_pad resolved to explicit pads",
+    ),
+    OpEntry("Gemm", imp.build_gemm, graph.GemmOp, _gemm, kernels.GEMM, "PE array"),
+    OpEntry(
+        "MatMul", imp.build_matmul, graph.MatMulOp,
+        lambda op, a, b: (a.astype(np.float64) @ b).astype(np.float32),
+        kernels.GEMM, "PE array", opsets="2-D operands only",
+    ),
+    OpEntry("Add", imp.build_add, graph.AddOp, lambda op, a, b: a + b, kernels.ELTWISE, "POOL tensor-tensor"),
+    OpEntry("Mul", imp.build_mul, graph.MulOp, lambda op, a, b: a * b, kernels.ELTWISE, "POOL tensor-tensor"),
+    OpEntry("Relu", imp.build_relu, graph.ReluOp, lambda op, x: np.maximum(x, 0), kernels.ELTWISE, "ACT"),
+    OpEntry(
+        "Sum", imp.build_sum, graph.SumOp,
+        lambda op, *xs: np.sum(np.broadcast_arrays(*xs), axis=0, dtype=np.float32),
+        kernels.ELTWISE, "POOL tensor-tensor, one nest",
+    ),
+    OpEntry(
+        "MaxPool", imp.build_maxpool, graph.MaxPoolOp, _maxpool, kernels.POOL,
+        "POOL window reduction", opsets="no ceil_mode, dilations or indices output",
+    ),
+    OpEntry(
+        "AveragePool", imp.build_avgpool, graph.AvgPoolOp, _avgpool, kernels.POOL,
+        "POOL window reduction", opsets="count_include_pad; no ceil_mode or dilations",
+    ),
+    OpEntry(
+        "GlobalAveragePool", imp.build_global_avgpool, graph.GlobalAvgPoolOp,
+        lambda op, x: x.mean(axis=(2, 3), keepdims=True, dtype=np.float64).astype(np.float32),
+        kernels.GLOBAL_AVGPOOL, "POOL reduction",
+    ),
+    OpEntry(
+        "Softmax", imp.build_softmax, graph.SoftmaxOp, _softmax, kernels.SOFTMAX,
+        "ACT exp and POOL reductions",
+        opsets="before 13, normalises rows of the input coerced to 2-D at `axis` "
+        "(imported as reshape, softmax, reshape unless axis is the last)",
+    ),
+    OpEntry("LRN", imp.build_lrn, graph.LRNOp, _lrn, kernels.LRN, "PE band matmul and ACT"),
+    OpEntry(
+        "BatchNormalization", imp.build_batchnorm, graph.BatchNormOp, _batchnorm,
+        opsets="inference only; graph-canonicalize folds it into the preceding conv "
+        "or rewrites it as a scale and shift",
+    ),
+    OpEntry(
+        "Concat", imp.build_concat, graph.ConcatOp,
+        lambda op, *xs: np.concatenate(xs, axis=op.axis_val),
+        kernels.CONCAT, "DRAM placement (DMA where a copy is needed)",
+    ),
+    OpEntry(
+        "Transpose", imp.build_transpose, graph.TransposeOp,
+        lambda op, x: np.ascontiguousarray(x.transpose(op.perm_val)),
+        kernels.TRANSPOSE, "DMA access pattern",
+    ),
+    OpEntry(
+        "Reshape", imp.build_reshape, graph.ReshapeOp, _to_result_shape, kernels.VIEW,
+        "a view (free)", opsets="the shape is a constant input from opset 5",
+    ),
+    OpEntry("Flatten", imp.build_flatten, graph.FlattenOp, _to_result_shape, kernels.VIEW, "a view (free)"),
+    OpEntry(
+        "Unsqueeze", imp.build_unsqueeze, graph.UnsqueezeOp, _to_result_shape, kernels.VIEW,
+        "a view (free)", opsets="axes are an attribute before 13, an input from 13",
+    ),
+    OpEntry(
+        "Dropout", imp.build_dropout, graph.DropoutOp, lambda op, x: x, kernels.VIEW,
+        "a view (free)",
+        opsets="inference only; the ratio is an attribute before 12, an input from 12",
+    ),
+    OpEntry(
+        "ConstantOfShape", imp.build_constant_of_shape, graph.ConstantOfShapeOp,
+        lambda op: np.full(op.result.type.get_shape(), op.value_val, np.float32),
+        kernels.CONSTANT_OF_SHAPE, "a DRAM constant",
+        opsets="a float fill is a graph op; other element types fold as shape data",
+    ),
+    OpEntry("Identity", imp.build_identity, opsets="aliases its input; no graph op"),
+)
+
+
+@cache
+def _by_onnx() -> dict[str, OpEntry]:
+    return {e.onnx: e for e in ENTRIES}
+
+
+@cache
+def _by_graph_op() -> dict[type[Operation], OpEntry]:
+    return {e.graph_op: e for e in ENTRIES if e.graph_op is not None}
+
+
+def onnx_entry(op_type: str) -> OpEntry | None:
+    """The entry of an ONNX op type, or None when Tidal does not import it."""
+    return _by_onnx().get(op_type)
+
+
+def graph_entry(op: Operation | type[Operation]) -> OpEntry | None:
+    """The entry whose graph op `op` is (an op or its class), or None."""
+    return _by_graph_op().get(op if isinstance(op, type) else type(op))
+
+
+def host_eval(op: Operation, *operands: np.ndarray) -> np.ndarray:
+    """Run one graph op with its NumPy reference (the host tier)."""
+    entry = graph_entry(op)
+    if entry is None or entry.host is None:
+        raise KeyError(f"no NumPy reference for '{op.name}'")
+    return np.asarray(entry.host(op, *operands), dtype=np.float32)
