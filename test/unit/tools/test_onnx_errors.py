@@ -10,47 +10,17 @@ materialised before it is sized) fails at once instead of swapping.
 
 from __future__ import annotations
 
-import resource
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from harness import assert_one_line_error, tool
 from onnx import TensorProto, helper, numpy_helper
 
-BIN = Path(sys.executable).parent
 MEMORY_LIMIT = 3 << 30  # bytes of address space for a tool that must refuse early
-
-
-def tool(name: str, *args: str | Path, limit: int | None = None):
-    exe = BIN / name
-    assert exe.exists(), f"console script {exe} is not installed"
-
-    def limit_memory() -> None:
-        if limit is not None:
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return subprocess.run(
-        [str(exe), *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        preexec_fn=limit_memory,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], name: str) -> str:
-    """Exit 1, one `<name>: error: ...` line on stderr and no traceback; the message."""
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"{name}: error: "), lines[0]
-    assert result.returncode == 1, (result.returncode, result.stderr)
-    return lines[0][len(f"{name}: error: ") :]
 
 
 def assert_ok(result: subprocess.CompletedProcess[str]) -> str:

@@ -20,26 +20,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from harness import BIN, assert_one_line_error, tool
 from onnx import TensorProto, helper, numpy_helper
-
-BIN = Path(sys.executable).parent
-
-
-def tool(name: str, *args: str | Path, cwd: Path | None = None):
-    return subprocess.run(
-        [str(BIN / name), *map(str, args)],
-        capture_output=True, text=True, check=False, cwd=cwd, timeout=300,
-    )
-
-
-def one_line_error(result, name: str, *fragments: str) -> str:
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"{name}: error: "), result.stderr
-    assert result.returncode == 1
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
 
 
 def no_temps(directory: Path) -> bool:
@@ -86,7 +68,7 @@ def work(files, tmp_path) -> dict[str, Path]:
 def test_compile_refuses_to_overwrite_its_model(work):
     before = work["model"].read_bytes()
     r = tool("tidal-compile", work["model"], "-o", work["model"])
-    one_line_error(r, "tidal-compile", "same file as the input")
+    assert_one_line_error(r, "tidal-compile", "same file as the input")
     assert work["model"].read_bytes() == before
 
 
@@ -95,7 +77,7 @@ def test_sim_refuses_outputs_over_its_inputs(work, target):
     before = work[target].read_bytes()
     r = tool("tidal-sim", work["binary"], "--inputs", work["inputs"],
              "--outputs", work[target])
-    one_line_error(r, "tidal-sim", "same file as the input")
+    assert_one_line_error(r, "tidal-sim", "same file as the input")
     assert work[target].read_bytes() == before
 
 
@@ -104,17 +86,17 @@ def test_sim_refuses_two_outputs_in_one_file(work, tmp_path, option):
     out = tmp_path / "o.npz"
     r = tool("tidal-sim", work["binary"], "--inputs", work["inputs"],
              "--outputs", out, option, out)
-    one_line_error(r, "tidal-sim", "same file as the output")
+    assert_one_line_error(r, "tidal-sim", "same file as the output")
     assert not out.exists()
 
 
 def test_run_refuses_outputs_over_inputs_and_each_other(work, tmp_path):
     r = tool("tidal-run", work["model"], "--inputs", work["inputs"], "--outputs", work["inputs"])
-    one_line_error(r, "tidal-run", "same file as the input")
+    assert_one_line_error(r, "tidal-run", "same file as the input")
     out = tmp_path / "o.npz"
     r = tool("tidal-run", work["model"], "--inputs", work["inputs"], "--outputs", out,
              "--stats", out)
-    one_line_error(r, "tidal-run", "same file as the output")
+    assert_one_line_error(r, "tidal-run", "same file as the output")
     assert not out.exists()
 
 
@@ -123,7 +105,7 @@ def test_opt_refuses_to_overwrite_its_input(tmp_path):
     src.write_text("func.func @f() {\n  func.return\n}\n")
     before = src.read_bytes()
     r = tool("tidal-opt", src, "-o", src)
-    one_line_error(r, "tidal-opt", "same file as the input")
+    assert_one_line_error(r, "tidal-opt", "same file as the input")
     assert src.read_bytes() == before
 
 
@@ -140,18 +122,18 @@ def test_aliases_of_an_input_are_the_same_file(work, tmp_path, link):
         alias = tmp_path / "sub" / ".." / work["inputs"].name
     before = work["inputs"].read_bytes()
     r = tool("tidal-sim", work["binary"], "--inputs", work["inputs"], "--outputs", alias)
-    one_line_error(r, "tidal-sim", "same file as the input")
+    assert_one_line_error(r, "tidal-sim", "same file as the input")
     assert work["inputs"].read_bytes() == before
 
 
 def test_missing_output_directory_is_refused_before_work(work, tmp_path):
     r = tool("tidal-compile", work["model"], "-o", tmp_path / "nowhere" / "m.tbin")
-    one_line_error(r, "tidal-compile", "does not exist")
+    assert_one_line_error(r, "tidal-compile", "does not exist")
 
 
 def test_output_that_is_a_directory_is_refused(work, tmp_path):
     r = tool("tidal-compile", work["model"], "-o", tmp_path)
-    one_line_error(r, "tidal-compile", "is a directory")
+    assert_one_line_error(r, "tidal-compile", "is a directory")
 
 
 # ------------------------------------------------------------ special files
@@ -191,7 +173,7 @@ def test_fifo_without_reader_is_an_error_not_a_hang(work, tmp_path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     r = tool("tidal-compile", work["model"], "-o", fifo)
-    one_line_error(r, "tidal-compile", "a FIFO with no reader")
+    assert_one_line_error(r, "tidal-compile", "a FIFO with no reader")
     assert stat.S_ISFIFO(os.stat(fifo).st_mode) and no_temps(tmp_path)
 
 
@@ -341,7 +323,7 @@ def test_external_data_files_are_inputs_too(tmp_path):
         tool("tidal-opt", path, "-o", weights),
         tool("tidal-import", path, "-o", weights),
     ):
-        one_line_error(r, Path(r.args[0]).name, "same file as the input", "weights.bin")
+        assert_one_line_error(r, Path(r.args[0]).name, "same file as the input", "weights.bin")
         assert weights.read_bytes() == before
     r = tool("tidal-compile", path, "-o", tmp_path / "m.tbin")  # the model is fine
     assert r.returncode == 0, r.stderr

@@ -4,35 +4,20 @@ exactly (compared with the ONNX initializers in NumPy), runs like the model
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from harness import example, tool
 from onnx import numpy_helper
 
 from tidal.dialects.graph import ConstantOp
 from tidal.tools.common import context, parse_and_verify
 from tidal.tools.tidal_import import main
 
-ROOT = Path(__file__).resolve().parents[3]
-BIN = Path(sys.executable).parent
-_spec = importlib.util.spec_from_file_location(
-    "tidal_examples_models_import", ROOT / "examples" / "models.py"
-)
-assert _spec and _spec.loader
-models = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(models)
-
-
-def tool(name: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / name), *map(str, args)], capture_output=True, text=True, timeout=120
-    )
+models = example("models")
 
 
 @pytest.fixture(scope="module")
