@@ -88,11 +88,5 @@ def fill_then_store(
 @pytest.fixture
 def mk() -> SimpleNamespace:
     """The helpers above, for tests to call."""
-    return SimpleNamespace(
-        sbuf=sbuf,
-        psum=psum,
-        dram=dram,
-        io=io,
-        build=build,
-        fill_then_store=fill_then_store,
-    )
+    helpers = (sbuf, psum, dram, io, build, fill_then_store)
+    return SimpleNamespace(**{helper.__name__: helper for helper in helpers})

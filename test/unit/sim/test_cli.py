@@ -322,21 +322,17 @@ def test_check_races_says_so_when_there_is_none(racy: Path, tmp_path: Path) -> N
     assert "race_check" not in json.loads(stats.read_text())
 
 
-def test_trace_is_chrome_trace_event_json(racy: Path, tmp_path: Path) -> None:
+def run_synced(racy: Path, tmp_path: Path, *args: str | Path) -> None:
+    """tidal-sim runs the synced program of `racy` on written inputs, with `args`."""
     synced = racy.with_name("synced.tbin")
-    trace, out, stats = tmp_path / "trace.json", tmp_path / "o.npz", tmp_path / "s.json"
-    result = tidal_sim(
-        synced,
-        "--inputs",
-        write_inputs(tmp_path),
-        "--outputs",
-        out,
-        "--stats",
-        stats,
-        "--trace",
-        trace,
-    )
+    inputs, out = write_inputs(tmp_path), tmp_path / "o.npz"
+    result = tidal_sim(synced, "--inputs", inputs, "--outputs", out, *args)
     assert result.returncode == 0, result.stderr
+
+
+def test_trace_is_chrome_trace_event_json(racy: Path, tmp_path: Path) -> None:
+    trace, stats = tmp_path / "trace.json", tmp_path / "s.json"
+    run_synced(racy, tmp_path, "--stats", stats, "--trace", trace)
     doc = json.loads(trace.read_text())
     assert isinstance(doc, dict) and isinstance(doc["traceEvents"], list)
     events = doc["traceEvents"]
@@ -373,18 +369,8 @@ def test_trace_is_chrome_trace_event_json(racy: Path, tmp_path: Path) -> None:
 
 
 def test_stats_has_per_engine_busy_stall_idle(racy: Path, tmp_path: Path) -> None:
-    synced = racy.with_name("synced.tbin")
     stats = tmp_path / "s.json"
-    result = tidal_sim(
-        synced,
-        "--inputs",
-        write_inputs(tmp_path),
-        "--outputs",
-        tmp_path / "o.npz",
-        "--stats",
-        stats,
-    )
-    assert result.returncode == 0, result.stderr
+    run_synced(racy, tmp_path, "--stats", stats)
     s = json.loads(stats.read_text())
     for key in (
         "cycles",
@@ -413,18 +399,8 @@ def test_stats_has_per_engine_busy_stall_idle(racy: Path, tmp_path: Path) -> Non
 
 
 def test_plot_writes_a_png(racy: Path, tmp_path: Path) -> None:
-    synced = racy.with_name("synced.tbin")
     plot = tmp_path / "timeline.png"
-    result = tidal_sim(
-        synced,
-        "--inputs",
-        write_inputs(tmp_path),
-        "--outputs",
-        tmp_path / "o.npz",
-        "--plot",
-        plot,
-    )
-    assert result.returncode == 0, result.stderr
+    run_synced(racy, tmp_path, "--plot", plot)
     data = plot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 10_000

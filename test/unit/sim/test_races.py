@@ -130,32 +130,24 @@ def test_concurrent_reads_and_disjoint_memories_do_not_race(
     run_program(mk.build({Engine.ACT: [act], Engine.POOL: [tt]}), {}, check_races=True)
 
 
+def _fill_then_add(tile: Access) -> list[np.ndarray]:
+    """POOL: MEMSET `tile`, then TENSOR_TENSOR `tile` = `tile` + `tile`."""
+    return [
+        make_record(Opcode.MEMSET, Engine.POOL, dst=tile, value=1.0),
+        make_record(Opcode.TENSOR_TENSOR, Engine.POOL, dst=tile, a=tile, b=tile, op=0),
+    ]
+
+
 def test_the_same_engine_never_races_with_itself(mk: SimpleNamespace) -> None:
-    tile = mk.sbuf(0, 4, 0, (1, 64))
-    program = mk.build(
-        {
-            Engine.POOL: [
-                make_record(Opcode.MEMSET, Engine.POOL, dst=tile, value=1.0),
-                make_record(
-                    Opcode.TENSOR_TENSOR, Engine.POOL, dst=tile, a=tile, b=tile, op=0
-                ),
-            ]
-        }
-    )
+    program = mk.build({Engine.POOL: _fill_then_add(mk.sbuf(0, 4, 0, (1, 64)))})
     run_program(program, {}, check_races=True)
 
 
 def test_clean_run_counts_the_accesses_checked(mk: SimpleNamespace) -> None:
     """MEMSET (1 access), ACT (src, dst), TENSOR_TENSOR (a, b, dst): 6 checked."""
-    tile = mk.sbuf(0, 4, 0, (1, 64))
     program = mk.build(
         {
-            Engine.POOL: [
-                make_record(Opcode.MEMSET, Engine.POOL, dst=tile, value=1.0),
-                make_record(
-                    Opcode.TENSOR_TENSOR, Engine.POOL, dst=tile, a=tile, b=tile, op=0
-                ),
-            ],
+            Engine.POOL: _fill_then_add(mk.sbuf(0, 4, 0, (1, 64))),
             Engine.ACT: [
                 make_record(
                     Opcode.ACT,
