@@ -98,22 +98,14 @@ def test_dense_array_of_an_unpackable_width(tmp_path: Path) -> None:
     assert "cannot build this attribute: Format not implemented for i128" in lines[0]
 
 
-def test_huge_repeat_index_in_an_access(tmp_path: Path) -> None:
+@pytest.mark.parametrize("index", ["i2147483648", "i1"], ids=["huge", "small"])
+def test_repeat_index_out_of_nesting_is_a_clean_error(index: str, tmp_path: Path) -> None:
     """parse_aff allocated a list of (index + 1) steps for a repeat index iK, so
-    i2147483648 was a MemoryError traceback (or 17 GB); indices past i63 are refused."""
+    i2147483648 was a MemoryError traceback (or 17 GB); indices past i63 are refused.
+    The same access with a small index (the control case) is refused cleanly too."""
     text = (
         'accel.program "small" dram 4096 {\n'
-        "  accel.dma 0 <dram 0 + 4 * i2147483648, [[1, 4], [1, 1]]> -> "
-        "<sbuf 0, 0, [[1, 4], [1, 1]]>\n}\n"
-    )
-    assert_clean_error(*opt(tmp_path, text))
-
-
-def test_repeat_index_out_of_nesting_is_a_clean_error(tmp_path: Path) -> None:
-    """The same access with a small index is refused cleanly (the control case)."""
-    text = (
-        'accel.program "small" dram 4096 {\n'
-        "  accel.dma 0 <dram 0 + 4 * i1, [[1, 4], [1, 1]]> -> "
+        f"  accel.dma 0 <dram 0 + 4 * {index}, [[1, 4], [1, 1]]> -> "
         "<sbuf 0, 0, [[1, 4], [1, 1]]>\n}\n"
     )
     assert_clean_error(*opt(tmp_path, text))

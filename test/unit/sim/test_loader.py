@@ -9,7 +9,7 @@ import pytest
 
 from tidal.sim import isa
 from tidal.sim.config import DEFAULT, SMALL
-from tidal.sim.isa import Engine, Opcode, make_record
+from tidal.sim.isa import Access, Engine, Opcode, make_record
 from tidal.sim.loader import validate_program
 from tidal.sim.machine import LoadError, run_program
 
@@ -138,26 +138,22 @@ def test_operand_sizes_must_agree(mk: SimpleNamespace) -> None:
     assert "src has 8 elements (8,), dst has 4 (4, 1)" in load_error(
         mk.build({DMA0: [dma]})
     )
-    mm = make_record(
-        Opcode.MATMUL,
-        Engine.PE,
-        dst=mk.psum(0, 4, 0, (1, 8)),
-        stationary=mk.sbuf(0, 4, 0, (1, 4)),
-        moving=mk.sbuf(0, 3, 64, (1, 8)),
-    )
+    mm = _matmul(mk, mk.psum(0, 4, 0, (1, 8)), moving=mk.sbuf(0, 3, 64, (1, 8)))
     assert "moving spans 3 partitions, stationary K=4" in load_error(
         mk.build({Engine.PE: [mm]})
     )
 
 
-def test_matmul_operand_spaces(mk: SimpleNamespace) -> None:
-    mm = make_record(
-        Opcode.MATMUL,
-        Engine.PE,
-        dst=mk.sbuf(0, 4, 0, (1, 8)),
-        stationary=mk.sbuf(0, 4, 0, (1, 4)),
-        moving=mk.sbuf(0, 4, 64, (1, 8)),
+def _matmul(mk: SimpleNamespace, dst: Access, moving: Access) -> np.ndarray:
+    """A MATMUL of a [4, 4] SBUF stationary tile by `moving` into `dst`."""
+    stationary = mk.sbuf(0, 4, 0, (1, 4))
+    return make_record(
+        Opcode.MATMUL, Engine.PE, dst=dst, stationary=stationary, moving=moving
     )
+
+
+def test_matmul_operand_spaces(mk: SimpleNamespace) -> None:
+    mm = _matmul(mk, mk.sbuf(0, 4, 0, (1, 8)), moving=mk.sbuf(0, 4, 64, (1, 8)))
     assert "dst must be in PSUM, not SBUF" in load_error(mk.build({Engine.PE: [mm]}))
 
 
