@@ -144,6 +144,7 @@ ENTRIES: tuple[OpEntry, ...] = (
         "Constant", imp.build_constant, graph.ConstantOp,
         host=lambda op: op.to_numpy(),
         kernel=kernels.CONSTANT,
+        engines="a DRAM constant",
         opsets="float data becomes graph.constant where used (initializers too); "
         "integer data is folded as shapes",
     ),

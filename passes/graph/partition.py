@@ -74,7 +74,7 @@ class Partitioner:
         else:
             planned = entry.kernel.plan(op, self.chip)
             if isinstance(planned, TilePlan):
-                engines = entry.engines or "the accelerator"
+                engines = entry.engines or ""
                 if engines.startswith("a "):  # views and constants: no tiles
                     return "accel", engines
                 return "accel", f"{engines}; tiles fit chip '{self.chip_name}'"

@@ -899,3 +899,101 @@ def test_densenet_style_block(tmp_path):
         helper.make_node("Conv", ["d", "w", "bias"], ["y"], pads=[1, 1, 1, 1]),
     ]
     check(build(nodes, {"x": (1, 8, 6, 6)}, ["y"], weights, opset=9), tmp_path)
+
+
+# ------------------------------------------- the op registry's NumPy references
+
+_F = TensorProto.FLOAT
+
+
+def _const(name: str, array: np.ndarray) -> onnx.NodeProto:
+    return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(array))
+
+
+def _reference_cases(rng: np.random.Generator) -> dict[str, tuple]:
+    """One small model per ONNX op type of the registry: (nodes, inputs, outputs,
+    weights, opset)."""
+    w = lambda *s: rng.standard_normal(s).astype(np.float32)
+    n = helper.make_node
+    return {
+        "Constant": ([_const("c", w(2, 3)), n("Add", ["x", "c"], ["y"])], {"x": (2, 3)}, ["y"], {}, OPSET),
+        "Conv": (
+            [n("Conv", ["x", "w", "b"], ["y"], pads=[1, 0, 1, 2], strides=[2, 1], dilations=[1, 2], group=2)],
+            {"x": (1, 4, 7, 6)}, ["y"], {"w": w(6, 2, 3, 2), "b": w(6)}, OPSET,
+        ),
+        "Gemm": (
+            [n("Gemm", ["x", "w", "c"], ["y"], transB=1, alpha=0.5, beta=2.0)],
+            {"x": (3, 4)}, ["y"], {"w": w(5, 4), "c": w(5)}, OPSET,
+        ),
+        "MatMul": ([n("MatMul", ["x", "w"], ["y"])], {"x": (3, 4)}, ["y"], {"w": w(4, 5)}, OPSET),
+        "Add": ([n("Add", ["x", "b"], ["y"])], {"x": (2, 3, 4)}, ["y"], {"b": w(3, 1)}, OPSET),
+        "Mul": ([n("Mul", ["x", "b"], ["y"])], {"x": (2, 3, 4)}, ["y"], {"b": w(4)}, OPSET),
+        "Relu": ([n("Relu", ["x"], ["y"])], {"x": (2, 5)}, ["y"], {}, OPSET),
+        "Sum": ([n("Sum", ["x", "b", "x"], ["y"])], {"x": (2, 3)}, ["y"], {"b": w(1, 3)}, OPSET),
+        "MaxPool": (
+            [n("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])],
+            {"x": (1, 2, 7, 6)}, ["y"], {}, OPSET,
+        ),
+        "AveragePool": (
+            [n("AveragePool", ["x"], ["y"], kernel_shape=[3, 2], pads=[1, 1, 1, 0])],
+            {"x": (1, 2, 5, 6)}, ["y"], {}, OPSET,
+        ),
+        "GlobalAveragePool": ([n("GlobalAveragePool", ["x"], ["y"])], {"x": (1, 3, 4, 5)}, ["y"], {}, OPSET),
+        "Softmax": ([n("Softmax", ["x"], ["y"], axis=1)], {"x": (2, 3, 4)}, ["y"], {}, 11),
+        "LRN": ([n("LRN", ["x"], ["y"], size=3, alpha=0.5, bias=2.0)], {"x": (1, 5, 3, 3)}, ["y"], {}, OPSET),
+        "BatchNormalization": (
+            [n("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"])],
+            {"x": (1, 3, 2, 2)}, ["y"],
+            {"s": w(3), "b": w(3), "m": w(3), "v": np.abs(w(3)) + 0.5}, OPSET,
+        ),
+        "Concat": ([n("Concat", ["x", "c"], ["y"], axis=1)], {"x": (2, 3)}, ["y"], {"c": w(2, 2)}, OPSET),
+        "Transpose": ([n("Transpose", ["x"], ["y"], perm=[2, 0, 1])], {"x": (2, 3, 4)}, ["y"], {}, OPSET),
+        "Reshape": (
+            [n("Reshape", ["x", "s"], ["y"])], {"x": (2, 3, 4)}, ["y"], {"s": _int64([4, -1])}, OPSET,
+        ),
+        "Flatten": ([n("Flatten", ["x"], ["y"], axis=2)], {"x": (2, 3, 4)}, ["y"], {}, OPSET),
+        "Unsqueeze": (
+            [n("Unsqueeze", ["x", "a"], ["y"])], {"x": (2, 3)}, ["y"], {"a": _int64([0, 3])}, OPSET,
+        ),
+        "Dropout": ([n("Dropout", ["x"], ["y"], seed=1)], {"x": (2, 3)}, ["y"], {}, OPSET),
+        "ConstantOfShape": (
+            [
+                n("ConstantOfShape", ["s"], ["c"], value=helper.make_tensor("v", _F, [1], [1.5])),
+                n("Mul", ["x", "c"], ["y"]),
+            ],
+            {"x": (2, 3)}, ["y"], {"s": _int64([2, 3])}, OPSET,
+        ),
+        "Identity": ([n("Identity", ["x"], ["i"]), n("Relu", ["i"], ["y"])], {"x": (2, 3)}, ["y"], {}, OPSET),
+    }
+
+
+def test_every_registry_entry_has_a_reference_case():
+    from tidal.targets.onnx_ops import ENTRIES
+
+    cases = _reference_cases(np.random.default_rng(0))
+    assert sorted(cases) == sorted(e.onnx for e in ENTRIES)
+
+
+@pytest.mark.parametrize("op_type", sorted(_reference_cases(np.random.default_rng(0))))
+def test_registry_host_reference_agrees_with_onnxruntime(op_type):
+    """The model imported (no canonicalisation, so every graph op stays) and run by
+    `eval_graph`, which calls each op's registry `host` reference, against
+    onnxruntime; the op's own graph op must be among those it ran."""
+    from tidal.passes.interpreters.graph import eval_graph
+    from tidal.targets.onnx_import import import_onnx
+    from tidal.targets.onnx_ops import graph_entry, onnx_entry
+
+    rng = np.random.default_rng(3)
+    nodes, inputs, outputs, weights, opset = _reference_cases(rng)[op_type]
+    model = build(nodes, inputs, outputs, weights, opset)
+    feeds = random_inputs(model, seed=4)
+    module = import_onnx(model)
+    ran = {graph_entry(op) for op in module.walk() if op.dialect_name() == "graph"}
+    entry = onnx_entry(op_type)
+    assert entry is not None
+    assert entry.graph_op is None or entry in ran
+    got = eval_graph(module, feeds)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for name, ref in zip(outputs, session.run(outputs, feeds), strict=True):
+        assert got[name].dtype == np.float32
+        np.testing.assert_allclose(got[name], ref, rtol=1e-5, atol=1e-5)

@@ -1537,3 +1537,42 @@ def test_error_override_of_an_integer_initializer():
         "input 'shape' overrides an initializer of dtype int64 (only float32 "
         "initializers can be overridden)"
     )
+
+
+# ----------------------------------------------------------------- the op registry
+
+
+def test_every_builder_and_graph_op_has_one_registry_entry():
+    """The importer dispatches through the registry: each of its builders is one
+    entry's, each graph op belongs to one entry, and whatever has an accelerator
+    kernel says which engines run it (for --report)."""
+    from tidal.targets import onnx_import
+    from tidal.targets.onnx_ops import ENTRIES, graph_entry, onnx_entry
+
+    builders = {
+        f for name, f in vars(onnx_import).items() if name.startswith("build_") and callable(f)
+    }
+    assert builders == {e.build for e in ENTRIES}
+    assert len({e.onnx for e in ENTRIES}) == len(ENTRIES)
+    graph_ops = [e.graph_op for e in ENTRIES if e.graph_op is not None]
+    assert len(set(graph_ops)) == len(graph_ops)
+    assert set(graph_ops) == set(graph.Graph.operations)
+    for e in ENTRIES:
+        assert onnx_entry(e.onnx) is e
+        assert e.graph_op is None or graph_entry(e.graph_op) is e
+        assert e.kernel is None or e.engines, e.onnx
+        assert e.graph_op is None or e.host is not None, e.onnx
+
+
+def test_an_operator_without_an_entry_is_refused():
+    model = helper.make_model(
+        helper.make_graph(
+            [helper.make_node("Neg", ["x"], ["y"], name="n")],
+            "t",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+        ),
+        opset_imports=[helper.make_opsetid("", 13)],
+    )
+    with pytest.raises(OnnxImportError, match=r"^node 'n' \(op Neg\): unsupported operator$"):
+        import_onnx(model)

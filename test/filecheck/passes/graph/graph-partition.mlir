@@ -3,8 +3,8 @@
 
 // Every op (constants aside) is placed, with the reason: the conv and the reshape
 // lower for the small chip; a softmax row of 100000 fp32 does not fit one SBUF
-// partition (64 KiB), so NumPy on the host runs it. Ops of the same kind,
-// properties and operand types share one trial lowering.
+// partition (64 KiB), so NumPy on the host runs it. Each op's kernel plans it for
+// the chip (nothing is lowered to decide), and a refusal is the host op's reason.
 // CHECK-LABEL: func.func @mixed
 // CHECK-NEXT:    %{{.*}} = graph.constant {{.*}} {tidal.origin = "w"}
 // CHECK-NEXT:    %[[C:.*]] = graph.conv2d {{.*}} {tidal.origin = "conv", tidal.placement = "accel", tidal.reason = "PE array, filter taps accumulated in PSUM; tiles fit chip 'small'", pads = array<i64: 1, 1, 1, 1>}

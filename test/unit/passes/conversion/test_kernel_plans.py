@@ -1,0 +1,117 @@
+"""Kernels plan before they build: `plan(op, chip)` gives the tiling (or why the chip
+cannot hold the op) without IR, and `emit` builds nests that use exactly those tiles."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from tidal.dialects import graph
+from tidal.dialects.loop import AllocTileOp, NestOp
+from tidal.passes.conversion.kernels import compute, norm
+from tidal.passes.conversion.kernels.plan import Refusal, TilePlan
+from tidal.sim.config import get_chip
+from tidal.targets.onnx_import import import_onnx
+from tidal.targets.onnx_ops import graph_entry
+from xdsl.ir import Operation
+
+SMALL = get_chip("small")
+DEFAULT = get_chip("default")
+
+
+def _one_op(node: onnx.NodeProto, inputs: dict, output: list[int], weights=None) -> Operation:
+    """The graph op that a one-node model imports into."""
+    model = helper.make_model(
+        helper.make_graph(
+            [node],
+            "t",
+            [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs.items()],
+            [helper.make_tensor_value_info(node.output[0], TensorProto.FLOAT, output)],
+            [numpy_helper.from_array(a, n) for n, a in (weights or {}).items()],
+        ),
+        opset_imports=[helper.make_opsetid("", 13)],
+    )
+    ops = [op for op in import_onnx(model).walk() if isinstance(op, graph.GraphOp)]
+    return ops[-1]
+
+
+def _plan(op: Operation, chip) -> TilePlan | Refusal:
+    entry = graph_entry(op)
+    assert entry is not None and entry.kernel is not None
+    return entry.kernel.plan(op, chip)
+
+
+def test_a_softmax_row_too_long_for_the_small_chip_is_refused_with_the_sizes():
+    op = _one_op(helper.make_node("Softmax", ["x"], ["y"], name="wide", axis=1), {"x": [2, 20000]}, [2, 20000])
+    refused = _plan(op, SMALL)
+    assert refused == Refusal("'wide' needs 80256 bytes per SBUF partition, chip 'small' has 65536")
+    planned = _plan(op, DEFAULT)
+    assert isinstance(planned, TilePlan)
+    (tiles,) = planned.nests
+    assert isinstance(tiles, compute.SoftmaxTiles)
+    assert (tiles.outer, tiles.length, tiles.inner, tiles.tr) == (2, 20000, 1, 2)
+    assert tiles.sbuf_bytes == 80256 and tiles.sbuf_bytes <= DEFAULT.sbuf_partition_bytes
+
+
+def test_refusals_come_in_the_order_the_nests_are_emitted():
+    """A padded conv whose border tile does not fit is refused for its pad nest,
+    before the conv's own PSUM limit is looked at."""
+    w = np.ones((4, 1, 3, 3), np.float32)
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="c", pads=[1, 1, 1, 1])
+    op = _one_op(node, {"x": [1, 1, 4, 20000]}, [1, 4, 4, 20000], {"w": w})
+    assert _plan(op, SMALL) == Refusal("'c.pad' needs 80064 bytes per SBUF partition, chip 'small' has 65536")
+    assert _plan(op, DEFAULT) == Refusal(
+        "'c': output rows of 20000 pixels exceed one PSUM bank (512 fp32) on chip 'default'"
+    )
+
+
+def test_lrn_with_a_non_positive_bias_is_refused_not_raised():
+    op = _one_op(
+        helper.make_node("LRN", ["x"], ["y"], name="l", size=3, bias=0.0), {"x": [1, 4, 5, 5]}, [1, 4, 5, 5]
+    )
+    assert _plan(op, DEFAULT) == Refusal("'l': LRN bias 0.0 must be positive")
+
+
+def test_conv_plan_tiles_on_the_small_chip():
+    """48 input channels and 40 output channels on a 32x32 PE array: 24 and 20 per
+    step; all 7 output rows of 9 pixels (63 fp32) in one PSUM bank."""
+    w = np.ones((40, 48, 3, 3), np.float32)
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="c", pads=[1, 1, 1, 1])
+    op = _one_op(node, {"x": [1, 48, 7, 9]}, [1, 40, 7, 9], {"w": w})
+    planned = _plan(op, SMALL)
+    assert isinstance(planned, TilePlan)
+    pad, conv = planned.nests
+    assert pad == compute.PadTiles("c.pad", 24, 64, tc=24, zlen=11)
+    assert conv == compute.ConvTiles("c", 24, 768 + 448 + 256 + 64, 63 * 4, rb=7, hb=9, tci=24, tco=20)
+
+
+def test_matmul_plan_tiles_and_the_nest_emitted_from_it():
+    """K = 3000 in steps of 30 rows, N = 70 in 14 PSUM partitions, M = 8 moving."""
+    w = np.ones((3000, 70), np.float32)
+    op = _one_op(helper.make_node("MatMul", ["x", "w"], ["y"], name="mm"), {"x": [8, 3000]}, [8, 70], {"w": w})
+    planned = _plan(op, SMALL)
+    assert isinstance(planned, TilePlan)
+    (tiles,) = planned.nests
+    assert tiles == compute.GemmTiles("mm", 30, 5 * 64, 8 * 4, m=8, n=70, k=3000, tm=8, tn=14, tk=30)
+    entry = graph_entry(op)
+    assert entry is not None and entry.kernel is not None
+    lowered = entry.kernel.emit(planned)
+    (nest,) = [o for o in lowered.ops if isinstance(o, NestOp)]
+    partitions = [t.result.type.partitions.data for t in nest.walk() if isinstance(t, AllocTileOp)]
+    assert max(partitions) == tiles.partitions
+    assert list(nest.domain_val) == [70 // 14, 3000 // 30]  # n and k (m is one tile)
+
+
+def test_views_plan_no_tiles():
+    op = _one_op(helper.make_node("Flatten", ["x"], ["y"], name="f"), {"x": [2, 3, 4]}, [2, 12])
+    assert _plan(op, SMALL) == TilePlan(op, SMALL, ())
+
+
+def test_global_avgpool_plan():
+    op = _one_op(helper.make_node("GlobalAveragePool", ["x"], ["y"], name="g"), {"x": [1, 64, 70, 70]}, [1, 64, 1, 1])
+    planned = _plan(op, SMALL)
+    assert isinstance(planned, TilePlan)
+    (tiles,) = planned.nests
+    assert isinstance(tiles, norm.GlobalPoolTiles)
+    # a 4900-pixel plane in 4 chunks of 1225; 32 of the 64 rows per step
+    assert (tiles.rows, tiles.plane, tiles.tr, tiles.chunk, tiles.chunks) == (64, 4900, 32, 1225, 4)
