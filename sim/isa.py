@@ -1,29 +1,13 @@
-"""The instruction set and binary container of the Tidal accelerator: the pure side.
+"""The binary container of the Tidal accelerator and the record helpers: the pure side.
 
 Shared by the encoder (`tidal.targets.binary`) and the hardware model (`tidal.sim`).
 Imports nothing but NumPy and the standard library, so a binary can be decoded and run
-without the compiler.
+without the compiler. The instruction set itself (record layout, opcodes, operand
+fields, enums) is the datasheet in `tidal.sim.spec`; the names below are its aliases
+for the code that reads records::
 
-Instruction records
--------------------
-Every instruction is a fixed-width record of `RECORD_WORDS` little-endian int32 words::
-
-    word 0  opcode            (Opcode)
-    word 1  engine            (Engine: PE, ACT, POOL, DMA0.. one per DMA queue)
-    word 2  flags             (FLAG_*)
-    word 3  signal semaphore  (-1: none; else incremented by 1 when the instruction completes)
-    word 4  debug id          (-1: none; else index into the debug table)
-    word 5.. operands         (per opcode, see OPERANDS)
-
-An *access* (a memory operand) takes `ACCESS_WORDS` words::
-
-    space, partition start, byte offset, then 5 (stride, count) pairs
-
-Strides and counts are in elements (fp32). Dim 0 is the partition dim: for SBUF/PSUM
-its stride must be 1 (partition units) and the start is the first partition; for DRAM
-the partition dim is an ordinary strided dim and the start is 0. Unused trailing dims
-have count 1. Elements are visited in row-major order of the dims, so a DMA moves the
-i-th element of its source to the i-th element of its destination.
+    rec = make_record(Opcode.ACT, Engine.ACT, dst=..., src=..., func=ActFunc.RELU)
+    OPERANDS[Opcode.ACT]["func"]  # 31, the word of the func field
 """
 
 from __future__ import annotations
@@ -37,122 +21,77 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import numpy as np
+from tidal.sim.spec import (
+    ACCESS_DIMS,
+    ACCESS_WORDS,
+    ELEM_BYTES,
+    FLAG_SIGNAL,
+    FLAG_START,
+    INSTRUCTIONS,
+    OPERAND_BASE,
+    RECORD_BYTES,
+    RECORD_WORDS,
+    W_DEBUG,
+    W_ENGINE,
+    W_FLAGS,
+    W_OPCODE,
+    W_SIGNAL,
+    ActFunc,
+    AluOp,
+    Coded,
+    Engine,
+    Opcode,
+    ReduceOp,
+    ScalarMode,
+    Space,
+    bits_f32,
+    engine_from_name,
+    engine_name,
+    f32_bits,
+)
 
-RECORD_WORDS = 48
-RECORD_BYTES = RECORD_WORDS * 4
-ACCESS_DIMS = 5
-ACCESS_WORDS = 3 + 2 * ACCESS_DIMS
-ELEM_BYTES = 4  # fp32 is the only element type of this version
+__all__ = [
+    "ACCESS_DIMS",
+    "ACCESS_FIELDS",
+    "ACCESS_WORDS",
+    "ELEM_BYTES",
+    "FLAG_SIGNAL",
+    "FLAG_START",
+    "OPERANDS",
+    "OPERAND_BASE",
+    "RECORD_BYTES",
+    "RECORD_WORDS",
+    "W_DEBUG",
+    "W_ENGINE",
+    "W_FLAGS",
+    "W_OPCODE",
+    "W_SIGNAL",
+    "Access",
+    "ActFunc",
+    "AluOp",
+    "BinaryFormatError",
+    "Engine",
+    "Opcode",
+    "Program",
+    "ReduceOp",
+    "ScalarMode",
+    "SectionKind",
+    "Space",
+    "access_of",
+    "bits_f32",
+    "decode_container",
+    "encode_container",
+    "engine_from_name",
+    "engine_name",
+    "f32_bits",
+    "make_record",
+    "write_container",
+]
 
-
-class Opcode(enum.IntEnum):
-    NOP = 0
-    HALT = 1
-    WAIT = 2  # block until semaphore >= value
-    SIGNAL = 3  # increment semaphore
-    DMA = 4
-    MATMUL = 5
-    ACT = 6
-    TENSOR_TENSOR = 7
-    REDUCE = 8
-    MEMSET = 9
-
-
-class Space(enum.IntEnum):
-    DRAM = 0
-    SBUF = 1
-    PSUM = 2
-
-
-class Engine(enum.IntEnum):
-    PE = 0
-    ACT = 1
-    POOL = 2
-    DMA0 = 3  # DMA queue q is engine DMA0 + q
-
-
-def engine_name(engine: int) -> str:
-    if engine >= Engine.DMA0:
-        return f"dma{engine - Engine.DMA0}"
-    return Engine(engine).name.lower()
-
-
-def engine_from_name(name: str) -> int:
-    if name.startswith("dma") and name[3:].isdigit():
-        return Engine.DMA0 + int(name[3:])
-    return Engine[name.upper()]
-
-
-class ActFunc(enum.IntEnum):
-    IDENTITY = 0
-    RELU = 1
-    EXP = 2
-    RECIPROCAL = 3
-    SIGMOID = 4
-    TANH = 5
-    LOG = 6  # natural logarithm (a LUT function, like exp)
-
-
-class AluOp(enum.IntEnum):
-    ADD = 0
-    SUB = 1
-    MUL = 2
-    MAX = 3
-    MIN = 4
-
-
-class ScalarMode(enum.IntEnum):
-    IMM = 0  # an immediate fp32
-    COLUMN = 1  # one fp32 per partition, read from an on-chip column
-
-
-FLAG_SIGNAL = 1 << 0  # (informative; the signal word decides)
-FLAG_START = 1 << 1  # MATMUL: overwrite the PSUM accumulator instead of adding
-
-# Header words.
-W_OPCODE, W_ENGINE, W_FLAGS, W_SIGNAL, W_DEBUG = range(5)
-OPERAND_BASE = 5
-
-
-def _layout(*names_and_widths: tuple[str, int]) -> dict[str, int]:
-    """Word index of each named operand field, laid out from OPERAND_BASE."""
-    pos = OPERAND_BASE
-    out: dict[str, int] = {}
-    for name, width in names_and_widths:
-        out[name] = pos
-        pos += width
-    assert pos <= RECORD_WORDS, names_and_widths
-    return out
-
-
-A = ACCESS_WORDS
-# Word index of each operand field, per opcode. Fields named like an access take
-# ACCESS_WORDS words; the others one word (fp32 immediates are stored as their bits).
-OPERANDS: dict[Opcode, dict[str, int]] = {
-    Opcode.NOP: {},
-    Opcode.HALT: {},
-    Opcode.WAIT: _layout(("sem", 1), ("value", 1)),
-    Opcode.SIGNAL: _layout(("sem", 1)),
-    Opcode.DMA: _layout(("src", A), ("dst", A)),
-    Opcode.MATMUL: _layout(("dst", A), ("stationary", A), ("moving", A)),
-    Opcode.ACT: _layout(
-        ("dst", A), ("src", A), ("func", 1),
-        ("scale_mode", 1), ("scale_imm", 1), ("scale_space", 1), ("scale_pstart", 1), ("scale_offset", 1),
-        ("bias_mode", 1), ("bias_imm", 1), ("bias_space", 1), ("bias_pstart", 1), ("bias_offset", 1),
-    ),
-    Opcode.TENSOR_TENSOR: _layout(("dst", A), ("a", A), ("b", A), ("op", 1)),
-    Opcode.REDUCE: _layout(("dst", A), ("src", A), ("op", 1), ("nreduce", 1), ("scale_imm", 1)),
-    Opcode.MEMSET: _layout(("dst", A), ("value", 1)),
-}
-ACCESS_FIELDS = {"src", "dst", "stationary", "moving", "a", "b"}
-
-
-def f32_bits(x: float) -> int:
-    return struct.unpack("<i", struct.pack("<f", x))[0]
-
-
-def bits_f32(b: int) -> float:
-    return struct.unpack("<f", struct.pack("<i", int(b)))[0]
+# Word index of each operand field, per opcode (a scalar's parts as `<name>_<part>`).
+OPERANDS: dict[Opcode, dict[str, int]] = {op: e.layout for op, e in INSTRUCTIONS.items()}
+# The names of access fields, over every opcode.
+ACCESS_FIELDS = frozenset(f.name for e in INSTRUCTIONS.values() for f in e.accesses)
 
 
 @dataclass(frozen=True)
@@ -182,17 +121,17 @@ class Access:
 
     def words(self) -> list[int]:
         dims = list(self.dims) + [(0, 1)] * (ACCESS_DIMS - len(self.dims))
-        out = [int(self.space), self.pstart, self.offset]
+        out = [Space(self.space).code, self.pstart, self.offset]
         for s, c in dims:
             out += [s, c]
         return out
 
     @staticmethod
-    def from_words(w: np.ndarray | list[int]) -> "Access":
+    def from_words(w: np.ndarray | list[int]) -> Access:
         dims = [(int(w[3 + 2 * i]), int(w[4 + 2 * i])) for i in range(ACCESS_DIMS)]
         while len(dims) > 1 and dims[-1] == (0, 1):
             dims.pop()
-        return Access(Space(int(w[0])), int(w[1]), int(w[2]), tuple(dims))
+        return Access(Space.from_code(int(w[0])), int(w[1]), int(w[2]), tuple(dims))
 
 
 def access_of(record: np.ndarray, name: str) -> Access:
@@ -416,10 +355,11 @@ def make_record(
     signal: int = -1,
     debug: int = -1,
     flags: int = 0,
-    **operands: "Access | int | float",
+    **operands: Access | float,
 ) -> np.ndarray:
-    """One instruction record. Access fields take an Access, fp32 immediates a float
-    (stored as bits), the rest ints; unknown field names are an error."""
+    """One instruction record. Access fields take an Access, enum fields a member (or
+    its code), fp32 immediates a float (stored as bits), the rest ints; unknown field
+    names are an error."""
     rec = np.zeros(RECORD_WORDS, dtype=np.int32)
     rec[W_OPCODE], rec[W_ENGINE], rec[W_FLAGS] = int(opcode), engine, flags
     rec[W_SIGNAL], rec[W_DEBUG] = signal, debug
@@ -430,6 +370,8 @@ def make_record(
         i = layout[name]
         if isinstance(value, Access):
             rec[i : i + ACCESS_WORDS] = value.words()
+        elif isinstance(value, Coded):
+            rec[i] = value.code
         elif isinstance(value, float):
             rec[i] = f32_bits(value)
         else:

@@ -6,7 +6,10 @@ the chip, opcodes are known and run on their engine, semaphores and debug ids ar
 range, every access lies inside its memory, operand sizes agree, and the IO table and
 constants fit the program's DRAM. A failure raises `LoadError` naming the stream, the
 instruction index and what is out of range (the earliest bad instruction of the
-stream is reported).
+stream is reported). Which opcodes an engine runs, every operand field's kind and
+bounds, the spaces an access may name and the operands that must agree in size come
+from the datasheet (`tidal.sim.spec`); only MATMUL's and REDUCE's shape rules are
+written here.
 
 The loader also bounds the work of the run before any of it is done: an access
 touches at most as many elements as its memory holds (on chip: at most the chip's
@@ -20,21 +23,27 @@ it, and `_CLIP` is above every limit), IO shapes with Python integers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import math
-
 import numpy as np
-
 from tidal.sim import isa
 from tidal.sim.config import ChipConfig
 from tidal.sim.errors import LoadError
-from tidal.sim.isa import Engine, Opcode, Space
+from tidal.sim.spec import (
+    INSTRUCTIONS,
+    Engine,
+    Instr,
+    Kind,
+    Opcode,
+    ScalarMode,
+    Space,
+    engine_kind,
+)
 
 _VALID_OPCODES = np.array([int(op) for op in Opcode])
-_ANYWHERE = {Opcode.NOP, Opcode.HALT, Opcode.WAIT, Opcode.SIGNAL}
-_POOL_OPS = {Opcode.TENSOR_TENSOR, Opcode.REDUCE, Opcode.MEMSET}
+_SPACE_CODES = Space.codes()
 # Products of record fields (element counts, extents in elements) are clipped here:
 # above the size in elements of any memory the loader accepts (a program's DRAM is at
 # most the chip's, and `_dram_bytes` refuses more), and small enough that a clipped
@@ -61,15 +70,10 @@ def _exact_prod(values: object) -> int:
     return math.prod(int(v) for v in values)  # type: ignore[union-attr]
 
 
-def _allowed_opcodes(engine: int) -> set[Opcode]:
-    """The opcodes an engine can run."""
-    if engine == Engine.PE:
-        return _ANYWHERE | {Opcode.MATMUL}
-    if engine == Engine.ACT:
-        return _ANYWHERE | {Opcode.ACT}
-    if engine == Engine.POOL:
-        return _ANYWHERE | _POOL_OPS
-    return _ANYWHERE | {Opcode.DMA}
+def _allowed(engine: int) -> list[Instr]:
+    """The entries of the opcodes an engine can run."""
+    kind = engine_kind(engine)
+    return [e for e in INSTRUCTIONS.values() if e.engine in (None, kind)]
 
 
 def validate_program(program: isa.Program, chip: ChipConfig) -> int:
@@ -165,7 +169,7 @@ class _Acc:
 
 
 def _space_name(space: int) -> str:
-    return Space(space).name if space in (0, 1, 2) else f"space {space}"
+    return Space.from_code(space).name if space in _SPACE_CODES else f"space {space}"
 
 
 def _check_stream(
@@ -191,10 +195,10 @@ def _check_stream(
     found = _Problems()
     _check_headers(found, recs, engine, chip, len(program.debug))
     opcodes = recs[:, isa.W_OPCODE]
-    for op in _allowed_opcodes(engine):
-        where = np.flatnonzero(opcodes == op)
+    for entry in _allowed(engine):
+        where = np.flatnonzero(opcodes == entry.opcode)
         if where.size:
-            _OPERAND_CHECKS[op](found, recs[where], where, chip, dram_bytes)
+            _check_operands(found, entry, recs[where], where, chip, dram_bytes)
     if found.best is not None:
         index, what = found.best
         raise LoadError(
@@ -214,7 +218,7 @@ def _check_headers(
     opcodes = recs[:, isa.W_OPCODE]
     valid = np.isin(opcodes, _VALID_OPCODES)
     found.add(~valid, rows, lambda k: f"unknown opcode {opcodes[k]}")
-    allowed = np.array([int(op) for op in _allowed_opcodes(engine)])
+    allowed = np.array([int(e.opcode) for e in _allowed(engine)])
     found.add(
         valid & ~np.isin(opcodes, allowed),
         rows,
@@ -244,13 +248,13 @@ def _access(
     found: _Problems,
     recs: np.ndarray,
     where: np.ndarray,
-    op: Opcode,
+    entry: Instr,
     name: str,
     chip: ChipConfig,
     dram_bytes: int,
 ) -> _Acc:
     """Decode access `name` of every record in `recs` and check it is in bounds."""
-    i = isa.OPERANDS[op][name]
+    i = entry.layout[name]
     w = recs[:, i : i + isa.ACCESS_WORDS]
     acc = _Acc(name, w[:, 0], w[:, 1], w[:, 2], w[:, 3::2], w[:, 4::2])
     space, pstart, off, strides, counts = (
@@ -261,7 +265,7 @@ def _access(
         acc.counts,
     )
     found.add(
-        ~np.isin(space, (0, 1, 2)),
+        ~np.isin(space, _SPACE_CODES),
         where,
         lambda k: f"{name}: unknown memory space {space[k]}",
     )
@@ -304,7 +308,7 @@ def _access(
         chip.psum_partition_bytes,
         free_end,
     )
-    dram = space == Space.DRAM
+    dram = space == Space.DRAM.code
     found.add(
         dram & (pstart != 0),
         where,
@@ -359,7 +363,7 @@ def _check_on_chip(
     free_end: np.ndarray,
 ) -> None:
     name, pstart, pcount = acc.name, acc.pstart, acc.pcount
-    mine = acc.space == space
+    mine = acc.space == space.code
     found.add(
         mine & (acc.strides[:, 0] != 1),  # as the accel dialect: even for one partition
         where,
@@ -400,7 +404,7 @@ def _require_space(
 ) -> None:
     names = " or ".join(s.name for s in allowed)
     found.add(
-        ~np.isin(acc.space, [int(s) for s in allowed]),
+        ~np.isin(acc.space, [s.code for s in allowed]),
         where,
         lambda k: (
             f"{acc.name} must be in {names}, not {_space_name(int(acc.space[k]))}"
@@ -425,11 +429,11 @@ def _check_enum(
     found: _Problems,
     recs: np.ndarray,
     where: np.ndarray,
-    op: Opcode,
+    entry: Instr,
     field: str,
-    allowed: list[int],
+    allowed: tuple[int, ...],
 ) -> np.ndarray:
-    col = recs[:, isa.OPERANDS[op][field]]
+    col = recs[:, entry.layout[field]]
     found.add(
         ~np.isin(col, allowed),
         where,
@@ -451,23 +455,45 @@ def _check_lanes(
 
 
 # ---------------------------------------------------------------------------
-# Per-opcode operand checks: (found, records of that opcode, their indices, chip, dram)
+# Operand checks: the datasheet's fields, then the shape rules of MATMUL and REDUCE
 # ---------------------------------------------------------------------------
 
-_ON_CHIP = (Space.SBUF, Space.PSUM)
 
-
-def _check_nothing(
-    found: _Problems, recs: np.ndarray, where: np.ndarray, chip: ChipConfig, dram: int
+def _check_operands(
+    found: _Problems,
+    entry: Instr,
+    recs: np.ndarray,
+    where: np.ndarray,
+    chip: ChipConfig,
+    dram: int,
 ) -> None:
-    return
+    """Every field of `entry` in the records of that opcode (`where`: their indices)."""
+    accs = {f.name: _access(found, recs, where, entry, f.name, chip, dram) for f in entry.accesses}
+    for f in entry.accesses:
+        if len(f.spaces) < len(_SPACE_CODES):
+            _require_space(found, accs[f.name], where, f.spaces)
+    for a, b in entry.same_elements:
+        _same_elements(found, accs[a], accs[b], where)
+    if entry.lanes is not None and entry.engine is not None:
+        attr, name = entry.lanes
+        _check_lanes(found, accs[name], where, getattr(chip, attr), f"{entry.engine.name} engine")
+    scalars = [f for f in entry.fields if f.kind is Kind.SCALAR]
+    for f in entry.fields:
+        if f.kind is Kind.ENUM:
+            assert f.enum is not None
+            _check_enum(found, recs, where, entry, f.name, f.enum.codes())
+        elif f.kind is Kind.SEMAPHORE:
+            _check_sem(found, recs[:, entry.layout[f.name]], where, chip)
+    for f in scalars:
+        _check_enum(found, recs, where, entry, f"{f.name}_mode", ScalarMode.codes())
+    for f in scalars:
+        _check_column(found, recs, where, entry, f.name, accs[f.of].pcount, chip)
+    rule = _SHAPE_RULES.get(entry.opcode)
+    if rule is not None:
+        rule(found, recs, where, accs, chip)
 
 
-def _check_sem(
-    found: _Problems, recs: np.ndarray, where: np.ndarray, chip: ChipConfig, dram: int
-) -> None:
-    op = Opcode(int(recs[0, isa.W_OPCODE]))
-    sem = recs[:, isa.OPERANDS[op]["sem"]]
+def _check_sem(found: _Problems, sem: np.ndarray, where: np.ndarray, chip: ChipConfig) -> None:
     found.add(
         (sem < 0) | (sem >= chip.num_semaphores),
         where,
@@ -475,24 +501,58 @@ def _check_sem(
     )
 
 
-def _check_dma(
-    found: _Problems, recs: np.ndarray, where: np.ndarray, chip: ChipConfig, dram: int
+def _check_column(
+    found: _Problems,
+    recs: np.ndarray,
+    where: np.ndarray,
+    entry: Instr,
+    prefix: str,
+    partitions: np.ndarray,
+    chip: ChipConfig,
 ) -> None:
-    src = _access(found, recs, where, Opcode.DMA, "src", chip, dram)
-    dst = _access(found, recs, where, Opcode.DMA, "dst", chip, dram)
-    _same_elements(found, src, dst, where)
+    """A COLUMN-mode scalar: one fp32 per partition on chip, in bounds."""
+    lay = entry.layout
+    mode = recs[:, lay[f"{prefix}_mode"]]
+    space = recs[:, lay[f"{prefix}_space"]]
+    pstart = recs[:, lay[f"{prefix}_pstart"]]
+    off = recs[:, lay[f"{prefix}_offset"]]
+    column = mode == ScalarMode.COLUMN.code
+    psum = space == Space.PSUM.code
+    nparts = np.where(psum, chip.psum_partitions, chip.sbuf_partitions)
+    nbytes = np.where(psum, chip.psum_partition_bytes, chip.sbuf_partition_bytes)
+    allowed = entry.field(prefix).spaces
+    names = " or ".join(s.name for s in allowed)
+    found.add(
+        column & ~np.isin(space, [s.code for s in allowed]),
+        where,
+        lambda k: f"{prefix} column must be in {names}, not {_space_name(int(space[k]))}",
+    )
+    found.add(
+        column & ((pstart < 0) | (pstart + partitions > nparts)),
+        where,
+        lambda k: (
+            f"{prefix} column partitions [{pstart[k]}, {pstart[k] + partitions[k]}) "
+            f"outside the chip's {nparts[k]} partitions"
+        ),
+    )
+    found.add(
+        column & ((off < 0) | (off % 4 != 0) | (off + 4 > nbytes)),
+        where,
+        lambda k: (
+            f"{prefix} column byte offset {off[k]} outside the {nbytes[k]}-byte "
+            "partition or not a multiple of 4"
+        ),
+    )
 
 
-def _check_matmul(
-    found: _Problems, recs: np.ndarray, where: np.ndarray, chip: ChipConfig, dram: int
+def _matmul_shapes(
+    found: _Problems,
+    recs: np.ndarray,
+    where: np.ndarray,
+    accs: dict[str, _Acc],
+    chip: ChipConfig,
 ) -> None:
-    op = Opcode.MATMUL
-    dst = _access(found, recs, where, op, "dst", chip, dram)
-    st = _access(found, recs, where, op, "stationary", chip, dram)
-    mv = _access(found, recs, where, op, "moving", chip, dram)
-    _require_space(found, dst, where, (Space.PSUM,))
-    _require_space(found, st, where, (Space.SBUF,))
-    _require_space(found, mv, where, (Space.SBUF,))
+    dst, st, mv = accs["dst"], accs["stationary"], accs["moving"]
     k_rows = st.pcount
     # Exact: an SBUF access has pcount * (elements per partition) elements.
     m_cols = st.free_elements
@@ -536,94 +596,15 @@ def _check_matmul(
     )
 
 
-def _check_column(
+def _reduce_shapes(
     found: _Problems,
     recs: np.ndarray,
     where: np.ndarray,
-    prefix: str,
-    partitions: np.ndarray,
+    accs: dict[str, _Acc],
     chip: ChipConfig,
 ) -> None:
-    """A COLUMN-mode scale or bias: one fp32 per partition on chip, in bounds."""
-    lay = isa.OPERANDS[Opcode.ACT]
-    mode = recs[:, lay[f"{prefix}_mode"]]
-    space = recs[:, lay[f"{prefix}_space"]]
-    pstart = recs[:, lay[f"{prefix}_pstart"]]
-    off = recs[:, lay[f"{prefix}_offset"]]
-    column = mode == isa.ScalarMode.COLUMN
-    nparts = np.where(space == Space.PSUM, chip.psum_partitions, chip.sbuf_partitions)
-    nbytes = np.where(
-        space == Space.PSUM, chip.psum_partition_bytes, chip.sbuf_partition_bytes
-    )
-    found.add(
-        column & ~np.isin(space, (Space.SBUF, Space.PSUM)),
-        where,
-        lambda k: (
-            f"{prefix} column must be in SBUF or PSUM, not {_space_name(int(space[k]))}"
-        ),
-    )
-    found.add(
-        column & ((pstart < 0) | (pstart + partitions > nparts)),
-        where,
-        lambda k: (
-            f"{prefix} column partitions [{pstart[k]}, {pstart[k] + partitions[k]}) "
-            f"outside the chip's {nparts[k]} partitions"
-        ),
-    )
-    found.add(
-        column & ((off < 0) | (off % 4 != 0) | (off + 4 > nbytes)),
-        where,
-        lambda k: (
-            f"{prefix} column byte offset {off[k]} outside the {nbytes[k]}-byte "
-            "partition or not a multiple of 4"
-        ),
-    )
-
-
-def _check_act(
-    found: _Problems, recs: np.ndarray, where: np.ndarray, chip: ChipConfig, dram: int
-) -> None:
-    op = Opcode.ACT
-    dst = _access(found, recs, where, op, "dst", chip, dram)
-    src = _access(found, recs, where, op, "src", chip, dram)
-    _require_space(found, dst, where, _ON_CHIP)
-    _require_space(found, src, where, _ON_CHIP)
-    _same_elements(found, src, dst, where)
-    _check_lanes(found, src, where, chip.act_lanes, "ACT engine")
-    _check_enum(found, recs, where, op, "func", [int(f) for f in isa.ActFunc])
-    modes = [int(m) for m in isa.ScalarMode]
-    _check_enum(found, recs, where, op, "scale_mode", modes)
-    _check_enum(found, recs, where, op, "bias_mode", modes)
-    _check_column(found, recs, where, "scale", src.pcount, chip)
-    _check_column(found, recs, where, "bias", src.pcount, chip)
-
-
-def _check_tensor_tensor(
-    found: _Problems, recs: np.ndarray, where: np.ndarray, chip: ChipConfig, dram: int
-) -> None:
-    op = Opcode.TENSOR_TENSOR
-    dst = _access(found, recs, where, op, "dst", chip, dram)
-    a = _access(found, recs, where, op, "a", chip, dram)
-    b = _access(found, recs, where, op, "b", chip, dram)
-    for acc in (dst, a, b):
-        _require_space(found, acc, where, _ON_CHIP)
-    _same_elements(found, a, b, where)
-    _same_elements(found, a, dst, where)
-    _check_lanes(found, a, where, chip.pool_lanes, "POOL engine")
-    _check_enum(found, recs, where, op, "op", [int(o) for o in isa.AluOp])
-
-
-def _check_reduce(
-    found: _Problems, recs: np.ndarray, where: np.ndarray, chip: ChipConfig, dram: int
-) -> None:
-    op = Opcode.REDUCE
-    dst = _access(found, recs, where, op, "dst", chip, dram)
-    src = _access(found, recs, where, op, "src", chip, dram)
-    _require_space(found, dst, where, _ON_CHIP)
-    _require_space(found, src, where, _ON_CHIP)
-    _check_lanes(found, src, where, chip.pool_lanes, "POOL engine")
-    _check_enum(found, recs, where, op, "op", [int(isa.AluOp.ADD), int(isa.AluOp.MAX)])
-    nreduce = recs[:, isa.OPERANDS[op]["nreduce"]]
+    dst, src = accs["dst"], accs["src"]
+    nreduce = recs[:, INSTRUCTIONS[Opcode.REDUCE].layout["nreduce"]]
     # Rank without trailing unused (stride 0, count 1) dims, as Access.from_words.
     used = (src.strides != 0) | (src.counts != 1)
     used[:, 0] = True
@@ -648,28 +629,10 @@ def _check_reduce(
     )
 
 
-def _check_memset(
-    found: _Problems, recs: np.ndarray, where: np.ndarray, chip: ChipConfig, dram: int
-) -> None:
-    dst = _access(found, recs, where, Opcode.MEMSET, "dst", chip, dram)
-    _require_space(found, dst, where, _ON_CHIP)
-    _check_lanes(found, dst, where, chip.pool_lanes, "POOL engine")
-
-
-_OPERAND_CHECKS: dict[
-    Opcode, Callable[[_Problems, np.ndarray, np.ndarray, ChipConfig, int], None]
-] = {
-    Opcode.NOP: _check_nothing,
-    Opcode.HALT: _check_nothing,
-    Opcode.WAIT: _check_sem,
-    Opcode.SIGNAL: _check_sem,
-    Opcode.DMA: _check_dma,
-    Opcode.MATMUL: _check_matmul,
-    Opcode.ACT: _check_act,
-    Opcode.TENSOR_TENSOR: _check_tensor_tensor,
-    Opcode.REDUCE: _check_reduce,
-    Opcode.MEMSET: _check_memset,
-}
+_SHAPE_RULES: dict[
+    Opcode,
+    Callable[[_Problems, np.ndarray, np.ndarray, dict[str, _Acc], ChipConfig], None],
+] = {Opcode.MATMUL: _matmul_shapes, Opcode.REDUCE: _reduce_shapes}
 
 
 # ---------------------------------------------------------------------------

@@ -21,9 +21,12 @@ issues, with those of the instructions in flight on the other engines: an overla
 where either side writes raises `RaceError`. Bounding boxes first; where they meet,
 the exact byte sets as merged interval lists (never one entry per element).
 
-Instructions are decoded straight from their int32 words (see `tidal.sim.isa`); the
-loader (`tidal.sim.loader`) has already checked every field, so nothing here
-re-validates.
+What an instruction is comes from the datasheet (`tidal.sim.spec`): its operand
+fields and their read/write roles, its cost formula and its NumPy semantics. The
+machine decodes the fields straight from the int32 words into NumPy views and values;
+the loader (`tidal.sim.loader`) has already checked every field, so nothing here
+re-validates. What is the machine's own is time: engines, semaphores, instruction
+fetch, DRAM bandwidth sharing, which stationary operand the PE array holds.
 """
 
 from __future__ import annotations
@@ -31,10 +34,10 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
-
 from tidal.sim import isa
 from tidal.sim.config import ChipConfig, UnknownChipError, get_chip
 from tidal.sim.errors import (
@@ -46,8 +49,8 @@ from tidal.sim.errors import (
     SimError,
 )
 from tidal.sim.inputs import check_inputs
-from tidal.sim.isa import Opcode, Space
 from tidal.sim.loader import validate_program
+from tidal.sim.spec import INSTRUCTIONS, Instr, Kind, Opcode, Role, ScalarMode, Space
 
 __all__ = [
     "DeadlockError",
@@ -76,27 +79,27 @@ _W_OP, _W_FLAGS, _W_SIGNAL, _W_DEBUG = (
     isa.W_SIGNAL,
     isa.W_DEBUG,
 )
-_OPS = isa.OPERANDS
-
-_ACT_FUNCS: dict[int, Callable[[np.ndarray], np.ndarray]] = {
-    isa.ActFunc.IDENTITY: lambda y: y,
-    isa.ActFunc.RELU: lambda y: np.maximum(y, _F32(0)),
-    isa.ActFunc.EXP: np.exp,
-    isa.ActFunc.RECIPROCAL: np.reciprocal,
-    isa.ActFunc.SIGMOID: lambda y: _F32(1) / (_F32(1) + np.exp(-y)),
-    isa.ActFunc.TANH: np.tanh,
-    isa.ActFunc.LOG: np.log,
-}
-_ALU_OPS: dict[int, np.ufunc] = {
-    isa.AluOp.ADD: np.add,
-    isa.AluOp.SUB: np.subtract,
-    isa.AluOp.MUL: np.multiply,
-    isa.AluOp.MAX: np.maximum,
-    isa.AluOp.MIN: np.minimum,
-}
+_DRAM = Space.DRAM.code
+_COLUMN = ScalarMode.COLUMN.code
 
 Action = Callable[[], None]
 Row = list[int]  # one instruction record's words
+
+# Per opcode, how to decode its operand fields: (name, kind, word, enum, word of the
+# access a scalar column's partitions follow).
+_Plan = tuple[tuple[str, Kind, int, Any, int], ...]
+
+
+def _plan(entry: Instr) -> _Plan:
+    lay = entry.layout
+    out: list[tuple[str, Kind, int, Any, int]] = []
+    for f in entry.fields:
+        word = lay[f"{f.name}_mode" if f.kind is Kind.SCALAR else f.name]
+        out.append((f.name, f.kind, word, f.enum, lay[f.of] if f.of else -1))
+    return tuple(out)
+
+
+_PLANS: dict[int, _Plan] = {op: _plan(e) for op, e in INSTRUCTIONS.items()}
 
 
 class _Fetch:
@@ -206,24 +209,37 @@ class _Engine:
 # [p0, p1), bytes [b0, b1) (bounding), writes?, operand name, word of the access in
 # the record (-1 for an ACT scale/bias column).
 _Touch = tuple[int, int, int, int, int, bool, str, int]
-_ROLES: dict[int, tuple[tuple[str, bool], ...]] = {
-    Opcode.DMA: (("src", False), ("dst", True)),
-    Opcode.MATMUL: (("stationary", False), ("moving", False), ("dst", True)),
-    Opcode.ACT: (("src", False), ("dst", True)),
-    Opcode.TENSOR_TENSOR: (("a", False), ("b", False), ("dst", True)),
-    Opcode.REDUCE: (("src", False), ("dst", True)),
-    Opcode.MEMSET: (("dst", True),),
+# Per opcode, its accesses as (name, word, writes?), reads first (the datasheet's
+# roles), and its scalar columns as (name, word of the mode, word of the access whose
+# partitions the column covers): what the race checker compares.
+_ACCESSES: dict[int, tuple[tuple[str, int, bool], ...]] = {
+    op: tuple(
+        (f.name, e.layout[f.name], f.role is Role.WRITE)
+        for f in sorted(e.accesses, key=lambda f: f.role is Role.WRITE)
+    )
+    for op, e in INSTRUCTIONS.items()
 }
-
-
-_SBUF_WRITERS = frozenset(
-    {Opcode.DMA, Opcode.ACT, Opcode.TENSOR_TENSOR, Opcode.REDUCE, Opcode.MEMSET}
-)
+_COLUMNS: dict[int, tuple[tuple[str, int, int], ...]] = {
+    op: tuple(
+        (f.name, e.layout[f"{f.name}_mode"], e.layout[f.of])
+        for f in e.fields
+        if f.kind is Kind.SCALAR
+    )
+    for op, e in INSTRUCTIONS.items()
+}
+# Opcodes that may write SBUF (where the PE array's stationary operand comes from),
+# with the word of that access.
+_SBUF_WRITES: dict[int, int] = {
+    op: e.layout[f.name]
+    for op, e in INSTRUCTIONS.items()
+    for f in e.accesses
+    if f.role is Role.WRITE and Space.SBUF in f.spaces
+}
 
 
 def _box(w: Row, i: int) -> tuple[int, int, int, int, int] | None:
     """Bounding box (space, p0, p1, b0, b1) of the on-chip access at word i."""
-    if w[i] == Space.DRAM:
+    if w[i] == _DRAM:
         return None
     reach = sum(w[i + 3 + 2 * d] * (w[i + 4 + 2 * d] - 1) for d in range(1, _DIMS))
     p0, b0 = w[i + 1], w[i + 2]
@@ -237,23 +253,17 @@ def _boxes_meet(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
 def _footprint(w: Row) -> list[_Touch]:
     """The SBUF/PSUM accesses of record w (DRAM accesses are not race-checked)."""
     op = w[_W_OP]
-    lay = _OPS[op]
     out: list[_Touch] = []
-    for field, write in _ROLES[op]:
-        i = lay[field]
-        if w[i] == Space.DRAM:
+    for field, i, write in _ACCESSES[op]:
+        if w[i] == _DRAM:
             continue
         reach = sum(w[i + 3 + 2 * d] * (w[i + 4 + 2 * d] - 1) for d in range(1, _DIMS))
         p0, b0 = w[i + 1], w[i + 2]
         out.append((w[i], p0, p0 + w[i + 4], b0, b0 + 4 * reach + 4, write, field, i))
-    if op == Opcode.ACT:
-        parts = w[lay["src"] + 4]
-        for prefix in ("scale", "bias"):
-            if w[lay[f"{prefix}_mode"]] == isa.ScalarMode.COLUMN:
-                p0, b0 = w[lay[f"{prefix}_pstart"]], w[lay[f"{prefix}_offset"]]
-                out.append(
-                    (w[lay[f"{prefix}_space"]], p0, p0 + parts, b0, b0 + 4, False, prefix, -1)
-                )
+    for name, i, of in _COLUMNS[op]:
+        if w[i] == _COLUMN:  # mode, imm, space, pstart, offset
+            p0, b0 = w[i + 3], w[i + 4]
+            out.append((w[i + 2], p0, p0 + w[of + 4], b0, b0 + 4, False, name, -1))
     return out
 
 
@@ -373,15 +383,6 @@ class Machine:
         self._dma_active: list[_Engine | _Fetch] = []
         self._pe_stationary: Row | None = None
         self._pe_weights: tuple[int, int, int, int, int] | None = None
-        self._prepare: dict[int, Callable[[Row], tuple[float, Action]]] = {
-            Opcode.NOP: self._prep_sync,
-            Opcode.SIGNAL: self._prep_signal,
-            Opcode.MATMUL: self._prep_matmul,
-            Opcode.ACT: self._prep_act,
-            Opcode.TENSOR_TENSOR: self._prep_tensor_tensor,
-            Opcode.REDUCE: self._prep_reduce,
-            Opcode.MEMSET: self._prep_memset,
-        }
         for addr, data in program.consts:
             self.dram[addr : addr + data.nbytes] = data.view(np.uint8).reshape(-1)
 
@@ -457,17 +458,18 @@ class Machine:
         if op == Opcode.HALT:
             self._halt(e, row)
             return
-        if op == Opcode.DMA:
-            e.nbytes, e.action = self._prep_dma(row)
+        entry = INSTRUCTIONS[op]
+        cost, e.action, shapes = self._prepare(entry, row)
+        if entry.transfer_bytes is not None:  # a DMA: latency, then shared bandwidth
+            e.nbytes = entry.transfer_bytes(shapes)
             self._push(self.now + self.chip.dma_fixed_latency_cycles, _DMA_DATA, e)
         else:
-            cost, e.action = self._prepare[op](row)
             self._push(self.now + cost, _DONE, e)
-        if self.check_races and op in _ROLES:
+        if self.check_races and (_ACCESSES[op] or _COLUMNS[op]):
             self._check_races(e, row)
 
     def _issue_wait(self, e: _Engine, row: Row) -> None:
-        lay = _OPS[Opcode.WAIT]
+        lay = INSTRUCTIONS[Opcode.WAIT].layout
         sem, value = row[lay["sem"]], row[lay["value"]]
         e.action = None
         if self.sems[sem] >= value:
@@ -497,10 +499,10 @@ class Machine:
         if e.footprint is not None:
             self._in_flight.remove(e)
             e.footprint = None
-        if self._pe_weights is not None and row[_W_OP] in _SBUF_WRITERS:
+        if self._pe_weights is not None and row[_W_OP] in _SBUF_WRITES:
             # New data in the array's weight slot: the next matmul reloads it, even
             # with the same access pattern.
-            dst = _box(row, _OPS[row[_W_OP]]["dst"])
+            dst = _box(row, _SBUF_WRITES[row[_W_OP]])
             if dst is not None and _boxes_meet(dst, self._pe_weights):
                 self._pe_stationary = self._pe_weights = None
         e.busy += self.now - e.start
@@ -621,7 +623,7 @@ class Machine:
         def what(t: _Touch) -> str:
             verb = "writes" if t[5] else "reads"
             return (
-                f"{verb} {Space(t[0]).name} partitions [{t[1]}, {t[2]}) "
+                f"{verb} {Space.from_code(t[0]).name} partitions [{t[1]}, {t[2]}) "
                 f"bytes [{t[3]}, {t[4]}) ({t[6]})"
             )
 
@@ -692,8 +694,7 @@ class Machine:
         self.dma_bytes += e.nbytes
         e.dma_bytes += e.nbytes
         row = e.row
-        lay = _OPS[Opcode.DMA]
-        if row[lay["src"]] == Space.DRAM or row[lay["dst"]] == Space.DRAM:
+        if any(row[i] == _DRAM for _, i, _ in _ACCESSES[row[_W_OP]]):
             self.dma_dram_bytes += e.nbytes
         self._complete(e)
 
@@ -729,7 +730,7 @@ class Machine:
         while k > 1 and w[i + 1 + 2 * k] == 0 and w[i + 2 + 2 * k] == 1:
             k -= 1
         shape = w[i + 4 : i + 4 + 2 * k : 2]
-        if w[i] == Space.DRAM:
+        if w[i] == _DRAM:
             strides = [4 * s for s in w[i + 3 : i + 3 + 2 * k : 2]]
             return np.ndarray(shape, _F32, self.dram, w[i + 2], strides)
         mem = self._onchip[w[i]]
@@ -737,128 +738,49 @@ class Machine:
         strides = [row_bytes] + [4 * s for s in w[i + 5 : i + 3 + 2 * k : 2]]
         return np.ndarray(shape, _F32, mem, w[i + 1] * row_bytes + w[i + 2], strides)
 
-    def _column(
-        self, w: Row, lay: dict[str, int], prefix: str, parts: int
-    ) -> float | np.ndarray:
-        """An ACT scale or bias: an immediate, or a (parts, 1) column view."""
-        if w[lay[f"{prefix}_mode"]] == isa.ScalarMode.IMM:
-            return isa.bits_f32(w[lay[f"{prefix}_imm"]])
-        mem = self._onchip[w[lay[f"{prefix}_space"]]]
-        p0, col = w[lay[f"{prefix}_pstart"]], w[lay[f"{prefix}_offset"]] // 4
+    def _scalar(self, w: Row, i: int, parts: int) -> float | np.ndarray:
+        """A scalar field at word i (mode, imm, space, pstart, offset): an immediate,
+        or a (parts, 1) column view."""
+        if w[i] != _COLUMN:
+            return isa.bits_f32(w[i + 1])
+        mem = self._onchip[w[i + 2]]
+        p0, col = w[i + 3], w[i + 4] // 4
         return mem[p0 : p0 + parts, col : col + 1]
 
-    # -- per-opcode cost and effect: (cycles, action run at completion) -----
+    # -- per-instruction cost and effect, from the datasheet ----------------
 
-    def _prep_sync(self, w: Row) -> tuple[float, Action]:
-        return self.chip.sync_cycles, _nothing
-
-    def _prep_signal(self, w: Row) -> tuple[float, Action]:
-        sem = w[_OPS[Opcode.SIGNAL]["sem"]]
-        return self.chip.sync_cycles, lambda: self._signal(sem)
-
-    def _prep_dma(self, w: Row) -> tuple[int, Action]:
-        lay = _OPS[Opcode.DMA]
-        src, dst = self._view(w, lay["src"]), self._view(w, lay["dst"])
-
-        def move() -> None:
-            dst[...] = src.reshape(dst.shape)
-
-        return src.size * isa.ELEM_BYTES, move
-
-    def _prep_matmul(self, w: Row) -> tuple[float, Action]:
-        lay = _OPS[Opcode.MATMUL]
-        i = lay["stationary"]
-        st = self._view(w, i)
-        mv, dst = self._view(w, lay["moving"]), self._view(w, lay["dst"])
-        k = st.shape[0]
-        m, n = st.size // k, mv.size // k
-        chip = self.chip
-        cost = max(n, chip.pe_min_cycles)
-        stationary = w[i : i + isa.ACCESS_WORDS]
-        if stationary != self._pe_stationary:
-            cost += chip.pe_weight_load_cycles + chip.pe_fill_drain_cycles
-            self._pe_stationary = stationary
-            self._pe_weights = _box(w, i)
-        start = bool(w[_W_FLAGS] & isa.FLAG_START)
-
-        def matmul() -> None:
-            r = (st.reshape(k, m).T @ mv.reshape(k, n)).reshape(dst.shape)
-            if start:
-                dst[...] = r
+    def _prepare(self, entry: Instr, w: Row) -> tuple[float, Action, dict[str, Any]]:
+        """(cycles, action run at completion, access shapes) of record w: its fields
+        decoded into views and values, its cost and semantics from its entry."""
+        values: dict[str, Any] = {}
+        for name, kind, i, enum, of in _PLANS[entry.opcode]:
+            if kind is Kind.ACCESS:
+                values[name] = self._view(w, i)
+            elif kind is Kind.ENUM:
+                values[name] = enum.from_code(w[i])
+            elif kind is Kind.F32:
+                values[name] = isa.bits_f32(w[i])
+            elif kind is Kind.SCALAR:
+                values[name] = self._scalar(w, i, w[of + 4])
             else:
-                np.add(dst, r, out=dst)
-            self.macs += k * m * n
-
-        return cost, matmul
-
-    def _prep_act(self, w: Row) -> tuple[float, Action]:
-        lay = _OPS[Opcode.ACT]
-        src, dst = self._view(w, lay["src"]), self._view(w, lay["dst"])
-        parts = src.shape[0]
-        free = src.size // parts
-        scale = self._column(w, lay, "scale", parts)
-        bias = self._column(w, lay, "bias", parts)
-        func = _ACT_FUNCS[w[lay["func"]]]
-
-        def act() -> None:
-            y = src.reshape(parts, free)
-            if not (isinstance(scale, float) and scale == 1.0):
-                y = y * scale
-            if not (isinstance(bias, float) and bias == 0.0):
-                y = y + bias
-            dst[...] = func(y).reshape(dst.shape)
-
-        chip = self.chip
-        return chip.act_fixed_cycles + math.ceil(
-            free / chip.act_elems_per_cycle_per_lane
-        ), act
-
-    def _pool_cost(self, view: np.ndarray) -> float:
-        free = view.size // view.shape[0]
-        chip = self.chip
-        return chip.pool_fixed_cycles + math.ceil(
-            free / chip.pool_elems_per_cycle_per_lane
-        )
-
-    def _prep_tensor_tensor(self, w: Row) -> tuple[float, Action]:
-        lay = _OPS[Opcode.TENSOR_TENSOR]
-        a, b, dst = (self._view(w, lay[f]) for f in ("a", "b", "dst"))
-        ufunc = _ALU_OPS[w[lay["op"]]]
-
-        def tensor_tensor() -> None:
-            ufunc(a.reshape(dst.shape), b.reshape(dst.shape), out=dst)
-
-        return self._pool_cost(dst), tensor_tensor
-
-    def _prep_reduce(self, w: Row) -> tuple[float, Action]:
-        lay = _OPS[Opcode.REDUCE]
-        src, dst = self._view(w, lay["src"]), self._view(w, lay["dst"])
-        nreduce = w[lay["nreduce"]]
-        axes = tuple(range(src.ndim - nreduce, src.ndim))
-        use_max = w[lay["op"]] == isa.AluOp.MAX
-        scale = isa.bits_f32(w[lay["scale_imm"]])
-
-        def reduce() -> None:
-            r = (
-                np.max(src, axis=axes)
-                if use_max
-                else np.sum(src, axis=axes, dtype=_F32)
-            )
-            if scale != 1.0:
-                r = r * scale
-            dst[...] = np.reshape(r, dst.shape)
-
-        return self._pool_cost(src), reduce
-
-    def _prep_memset(self, w: Row) -> tuple[float, Action]:
-        lay = _OPS[Opcode.MEMSET]
-        dst = self._view(w, lay["dst"])
-        value = _F32(isa.bits_f32(w[lay["value"]]))
-
-        def memset() -> None:
-            dst[...] = value
-
-        return self._pool_cost(dst), memset
+                values[name] = w[i]
+        shapes = {f.name: values[f.name].shape for f in entry.accesses}
+        reload = False
+        if entry.opcode == Opcode.MATMUL:
+            i = entry.layout["stationary"]
+            stationary = w[i : i + isa.ACCESS_WORDS]
+            if stationary != self._pe_stationary:
+                reload = True
+                self._pe_stationary = stationary
+                self._pe_weights = _box(w, i)
+        if entry.macs is not None:
+            self.macs += entry.macs(shapes)
+        cost = entry.cost(self.chip, shapes, reload)
+        if entry.semantics is not None:
+            return cost, partial(entry.semantics, values, w[_W_FLAGS]), shapes
+        if entry.opcode == Opcode.SIGNAL:
+            return cost, partial(self._signal, values["sem"]), shapes
+        return cost, _nothing, shapes
 
     # -- results -----------------------------------------------------------
 

@@ -11,6 +11,13 @@ weights are most of it, and the constants are views of the IR's bytes);
 streams, constant addresses and the origins from the debug table, so
 `decode(encode(m))` is what the hardware runs, in IR.
 
+Both directions read the instruction set from the datasheet (`tidal.sim.spec`): an
+instruction's operand fields, in record order, with their kinds, become the words of
+its record (an access's space, partition start, offset and dims; an enum member's
+code; an fp32 immediate's bits) and come back as the accel op's properties of the
+same names; nothing here is written per opcode but MATMUL's start flag and shape
+limits.
+
 Expansion never loops over instances in Python: each instruction becomes a template
 record plus, per enclosing repeat level, an array of word increments (the affine steps
 of its access starts/offsets and of WAIT values); a repeat of count c turns its body's
@@ -25,42 +32,54 @@ from math import prod
 from typing import IO, BinaryIO, ClassVar
 
 import numpy as np
-from xdsl.context import Context
-from xdsl.dialects.builtin import ArrayAttr, Float32Type, ModuleOp, StringAttr, TensorType
-from xdsl.ir import Operation
-from xdsl.printer import Printer
-from xdsl.utils.exceptions import DiagnosticException
-from xdsl.utils.target import Target
-
 from tidal.dialects.accel import (
+    Accel,
     AccessAttr,
-    ActOp,
     Aff,
+    AffAttr,
     ConstOp,
-    DmaOp,
     HaltOp,
     InstructionOp,
     IoOp,
     MatmulOp,
-    MemsetOp,
-    NopOp,
     ProgramOp,
-    ReduceOp,
     RepeatOp,
-    SignalOp,
     StreamOp,
-    TensorTensorOp,
-    WaitOp,
 )
 from tidal.sim import isa
 from tidal.sim.config import ChipConfig, UnknownChipError, get_chip
 from tidal.sim.errors import LoadError
 from tidal.sim.loader import validate_program
+from tidal.sim.spec import (
+    INSTRUCTIONS,
+    SCALAR_PARTS,
+    Engine,
+    EngineKind,
+    Field,
+    Instr,
+    Kind,
+    Opcode,
+    ScalarMode,
+    Space,
+    by_mnemonic,
+    engine_from_name,
+    engine_name,
+)
 from tidal.targets import CONSTANT_INPUTS_ATTR
+from xdsl.context import Context
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    Float32Type,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+)
+from xdsl.ir import Operation
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import DiagnosticException
+from xdsl.utils.target import Target
 
 W = isa.RECORD_WORDS
-_SPACE = {"dram": isa.Space.DRAM, "sbuf": isa.Space.SBUF, "psum": isa.Space.PSUM}
-_SPACE_NAME = {v: k for k, v in _SPACE.items()}
 _INT32 = (-(2**31), 2**31 - 1)
 
 
@@ -80,7 +99,7 @@ def _who(op: InstructionOp) -> str:
 
 
 def _access(ap: AccessAttr) -> isa.Access:
-    return isa.Access(_SPACE[ap.space], ap.pstart.base, ap.offset.base, ap.dims)
+    return isa.Access(Space(ap.space), ap.pstart.base, ap.offset.base, ap.dims)
 
 
 @dataclass
@@ -92,130 +111,69 @@ class _Template:
     zero_at: int = -1  # pending MATMUL zero_at repeat level, -1 for none
 
 
-def _with_accesses(t: _Template, opcode: isa.Opcode, **aps: AccessAttr) -> None:
-    for name, ap in aps.items():
-        word = isa.OPERANDS[opcode][name]
-        t.affine += [(word + 1, ap.pstart), (word + 2, ap.offset)]
+def _entry(op: InstructionOp) -> Instr:
+    try:
+        return by_mnemonic(op.name)
+    except KeyError:
+        raise EncodeError(f"{_who(op)}: no encoding for {op.name}") from None
+
+
+def _f32(op: InstructionOp, f: Field) -> float:
+    """An fp32 immediate property, or the field's default where the op omits it."""
+    attr = getattr(op, f.ir_name)
+    return float(f.default if attr is None else attr.value.data)
 
 
 def _template(op: InstructionOp, chip: ChipConfig, debug: int) -> _Template:
-    _check_limits(op, chip)
-    engine = isa.engine_from_name(op.engine_name())
+    entry = _entry(op)
+    _check_limits(op, entry, chip)
+    engine = engine_from_name(op.engine_name())
     signal = -1 if op.signal is None else op.signal.value.data
     flags = isa.FLAG_SIGNAL if signal >= 0 else 0
-    head = {"signal": signal, "debug": debug}
-
-    if isinstance(op, DmaOp):
-        rec = isa.make_record(
-            isa.Opcode.DMA, engine, flags=flags, **head, src=_access(op.src), dst=_access(op.dst)
-        )
-        t = _Template(rec)
-        _with_accesses(t, isa.Opcode.DMA, src=op.src, dst=op.dst)
-        return t
-    if isinstance(op, MatmulOp):
-        level = op.zero_at_level
-        if level is not None:
-            flags |= isa.FLAG_START
-        rec = isa.make_record(
-            isa.Opcode.MATMUL,
-            engine,
-            flags=flags,
-            **head,
-            dst=_access(op.dst),
-            stationary=_access(op.stationary),
-            moving=_access(op.moving),
-        )
-        t = _Template(rec, zero_at=-1 if level is None else level)
-        _with_accesses(
-            t, isa.Opcode.MATMUL, dst=op.dst, stationary=op.stationary, moving=op.moving
-        )
-        return t
-    if isinstance(op, ActOp):
-        fields: dict[str, isa.Access | int | float] = {
-            "dst": _access(op.dst),
-            "src": _access(op.src),
-            "func": int(isa.ActFunc[op.func.data.upper()]),
-        }
-        t = _Template(np.zeros(0))
-        for what, imm, col in (
-            ("scale", op.scale_value, op.scale_col),
-            ("bias", op.bias_value, op.bias_col),
-        ):
+    lay = entry.layout
+    t = _Template(np.zeros(0))
+    words: dict[str, isa.Access | int | float] = {}
+    for f in entry.fields:
+        if f.kind is Kind.SCALAR:
+            col = getattr(op, f"{f.ir_name}_col")
             if col is None:
-                fields[f"{what}_mode"] = int(isa.ScalarMode.IMM)
-                fields[f"{what}_imm"] = float(imm)
+                words[f"{f.name}_mode"] = ScalarMode.IMM.code
+                words[f"{f.name}_imm"] = _f32(op, f)
                 continue
-            fields[f"{what}_mode"] = int(isa.ScalarMode.COLUMN)
-            fields[f"{what}_space"] = int(_SPACE[col.space])
-            fields[f"{what}_pstart"] = col.pstart.base
-            fields[f"{what}_offset"] = col.offset.base
-            layout = isa.OPERANDS[isa.Opcode.ACT]
+            words[f"{f.name}_mode"] = ScalarMode.COLUMN.code
+            words[f"{f.name}_space"] = Space(col.space).code
+            words[f"{f.name}_pstart"] = col.pstart.base
+            words[f"{f.name}_offset"] = col.offset.base
             t.affine += [
-                (layout[f"{what}_pstart"], col.pstart),
-                (layout[f"{what}_offset"], col.offset),
+                (lay[f"{f.name}_pstart"], col.pstart),
+                (lay[f"{f.name}_offset"], col.offset),
             ]
-        t.record = isa.make_record(isa.Opcode.ACT, engine, flags=flags, **head, **fields)
-        _with_accesses(t, isa.Opcode.ACT, dst=op.dst, src=op.src)
-        return t
-    if isinstance(op, TensorTensorOp):
-        rec = isa.make_record(
-            isa.Opcode.TENSOR_TENSOR,
-            engine,
-            flags=flags,
-            **head,
-            dst=_access(op.dst),
-            a=_access(op.a),
-            b=_access(op.b),
-            op=int(isa.AluOp[op.op.data.upper()]),
-        )
-        t = _Template(rec)
-        _with_accesses(t, isa.Opcode.TENSOR_TENSOR, dst=op.dst, a=op.a, b=op.b)
-        return t
-    if isinstance(op, ReduceOp):
-        rec = isa.make_record(
-            isa.Opcode.REDUCE,
-            engine,
-            flags=flags,
-            **head,
-            dst=_access(op.dst),
-            src=_access(op.src),
-            op=int(isa.AluOp[op.op.data.upper()]),
-            nreduce=op.nreduce.value.data,
-            scale_imm=float(op.scale_value),
-        )
-        t = _Template(rec)
-        _with_accesses(t, isa.Opcode.REDUCE, dst=op.dst, src=op.src)
-        return t
-    if isinstance(op, MemsetOp):
-        rec = isa.make_record(
-            isa.Opcode.MEMSET,
-            engine,
-            flags=flags,
-            **head,
-            dst=_access(op.dst),
-            value=float(op.value.value.data),
-        )
-        t = _Template(rec)
-        _with_accesses(t, isa.Opcode.MEMSET, dst=op.dst)
-        return t
-    if isinstance(op, WaitOp):
-        value = op.value.data
-        rec = isa.make_record(
-            isa.Opcode.WAIT, engine, flags=flags, **head, sem=op.sem.value.data, value=value.base
-        )
-        return _Template(rec, [(isa.OPERANDS[isa.Opcode.WAIT]["value"], value)])
-    if isinstance(op, SignalOp):
-        rec = isa.make_record(
-            isa.Opcode.SIGNAL, engine, flags=flags, **head, sem=op.sem.value.data
-        )
-        return _Template(rec)
-    if isinstance(op, NopOp | HaltOp):
-        opcode = isa.Opcode.NOP if isinstance(op, NopOp) else isa.Opcode.HALT
-        return _Template(isa.make_record(opcode, engine, flags=flags, **head))
-    raise EncodeError(f"{_who(op)}: no encoding for {op.name}")
+            continue
+        if f.kind is Kind.F32:
+            words[f.name] = _f32(op, f)
+            continue
+        attr = getattr(op, f.ir_name)
+        if f.kind is Kind.ACCESS:
+            words[f.name] = _access(attr)
+            t.affine += [(lay[f.name] + 1, attr.pstart), (lay[f.name] + 2, attr.offset)]
+        elif f.kind is Kind.ENUM:
+            assert f.enum is not None
+            words[f.name] = f.enum(attr.data).code
+        elif isinstance(attr, AffAttr):  # an int that steps with the repeats
+            words[f.name] = attr.data.base
+            t.affine.append((lay[f.name], attr.data))
+        else:
+            words[f.name] = attr.value.data
+    if isinstance(op, MatmulOp) and op.zero_at_level is not None:
+        flags |= isa.FLAG_START
+        t.zero_at = op.zero_at_level
+    t.record = isa.make_record(
+        entry.opcode, engine, flags=flags, signal=signal, debug=debug, **words
+    )
+    return t
 
 
-def _check_limits(op: InstructionOp, chip: ChipConfig) -> None:
+def _check_limits(op: InstructionOp, entry: Instr, chip: ChipConfig) -> None:
     """Static per-instruction limits of the chip (addresses are checked per instance
     after expansion)."""
     where = f"{_who(op)} on chip '{chip.name}'"
@@ -225,14 +183,19 @@ def _check_limits(op: InstructionOp, chip: ChipConfig) -> None:
             raise EncodeError(f"{where}: {what}")
 
     sems = [op.signal.value.data] if op.signal is not None else []
-    if isinstance(op, WaitOp | SignalOp):
-        sems.append(op.sem.value.data)
+    sems += [getattr(op, f.ir_name).value.data for f in entry.fields if f.kind is Kind.SEMAPHORE]
     for sem in sems:
         need(sem < chip.num_semaphores, f"semaphore {sem} >= num_semaphores {chip.num_semaphores}")
-    if isinstance(op, DmaOp):
-        queue = op.queue.value.data
-        need(queue < chip.dma_queues, f"dma queue {queue} >= dma_queues {chip.dma_queues}")
-    elif isinstance(op, MatmulOp):
+    name = op.engine_name()
+    need(
+        engine_from_name(name) < Engine.DMA0 + chip.dma_queues,
+        f"engine {name}: only {chip.dma_queues} dma queues",
+    )
+    if entry.lanes is not None:
+        attr, acc = entry.lanes
+        p, lanes = getattr(op, acc).pcount, getattr(chip, attr)
+        need(p <= lanes, f"{op.name} on {p} partitions exceeds {attr} {lanes}")
+    if isinstance(op, MatmulOp):
         k, m, n = op.moving.pcount, op.dst.pcount, op.moving.free_elements
         need(k <= chip.pe_rows, f"matmul K = {k} exceeds pe_rows {chip.pe_rows}")
         need(m <= chip.pe_cols, f"matmul M = {m} exceeds pe_cols {chip.pe_cols}")
@@ -240,16 +203,6 @@ def _check_limits(op: InstructionOp, chip: ChipConfig) -> None:
             n <= chip.matmul_moving_max,
             f"matmul N = {n} exceeds matmul_moving_max {chip.matmul_moving_max}",
         )
-    elif isinstance(op, ActOp):
-        p = op.dst.pcount
-        need(p <= chip.act_lanes, f"act on {p} partitions exceeds act_lanes {chip.act_lanes}")
-    elif isinstance(op, TensorTensorOp | ReduceOp | MemsetOp):
-        p = op.dst.pcount
-        need(p <= chip.pool_lanes, f"pool op on {p} partitions exceeds pool_lanes {chip.pool_lanes}")
-    if isinstance(op, WaitOp | SignalOp | NopOp | HaltOp):
-        name = op.engine_name()
-        if name.startswith("dma"):
-            need(int(name[3:]) < chip.dma_queues, f"engine {name}: only {chip.dma_queues} dma queues")
 
 
 # ---------------------------------------------------------------------------
@@ -333,9 +286,9 @@ def _bounds_error(
     rec = records[i]
     dbg = int(rec[isa.W_DEBUG])
     origin = f"'{debug[dbg]}' " if 0 <= dbg < len(debug) else ""
-    opname = isa.Opcode(int(rec[isa.W_OPCODE])).name.lower()
+    mnemonic = INSTRUCTIONS[Opcode(int(rec[isa.W_OPCODE]))].mnemonic
     return EncodeError(
-        f"instruction {origin}(accel.{opname}) on stream {engine}, record {i}: {what}"
+        f"instruction {origin}({mnemonic}) on stream {engine}, record {i}: {what}"
     )
 
 
@@ -343,22 +296,21 @@ def _check_bounds(
     records: np.ndarray, engine: str, chip: ChipConfig, dram_bytes: int, debug: list[str]
 ) -> None:
     limits = {
-        isa.Space.SBUF: (chip.sbuf_partitions, chip.sbuf_partition_bytes),
-        isa.Space.PSUM: (chip.psum_partitions, chip.psum_partition_bytes),
+        Space.SBUF: (chip.sbuf_partitions, chip.sbuf_partition_bytes),
+        Space.PSUM: (chip.psum_partitions, chip.psum_partition_bytes),
     }
     opcodes = records[:, isa.W_OPCODE]
-    for opcode, layout in isa.OPERANDS.items():
+    for opcode, entry in INSTRUCTIONS.items():
         recs = records[opcodes == opcode]
         if not len(recs):
             continue
-        for name, word in layout.items():
-            if name not in isa.ACCESS_FIELDS:
-                continue
+        for access in entry.accesses:
+            name, word = access.name, entry.layout[access.name]
             acc = recs[:, word : word + isa.ACCESS_WORDS]
             space, pstart, offset = acc[:, 0], acc[:, 1], acc[:, 2]
             strides, counts = acc[:, 3::2], acc[:, 4::2]
             span = (counts - 1) * strides
-            dram = space == isa.Space.DRAM
+            dram = space == Space.DRAM.code
             first = np.where(dram[:, None], 0, 1)  # on chip, dim 0 is the partitions
             mask = np.arange(isa.ACCESS_DIMS)[None] >= first
             lo = offset + isa.ELEM_BYTES * np.where(mask, np.minimum(span, 0), 0).sum(1)
@@ -373,7 +325,7 @@ def _check_bounds(
                 raise _bounds_error(records, full, engine, debug, f"{name} {what(k)}")
 
             fail(
-                ~np.isin(space, list(_SPACE.values())),
+                ~np.isin(space, Space.codes()),
                 lambda k: f"has unknown memory space {space[k]}",
             )
             fail(
@@ -390,8 +342,8 @@ def _check_bounds(
                 lambda k: f"DRAM bytes [{lo[k]}, {hi[k]}) run past the program's {dram_bytes}",
             )
             for sp, (parts, pbytes) in limits.items():
-                on = space == sp
-                sname = _SPACE_NAME[sp]
+                on = space == sp.code
+                sname = sp.value
                 fail(
                     on & ((pstart < 0) | (pstart + counts[:, 0] > parts)),
                     lambda k: f"partitions [{pstart[k]}, {pstart[k] + counts[k, 0]}) "
@@ -439,8 +391,8 @@ def to_program(module: ModuleOp) -> isa.Program:
     enc = _Encoder(chip)
     streams: dict[int, np.ndarray] = {}
     for stream in program.streams:
-        engine = isa.engine_from_name(stream.engine)
-        if engine >= isa.Engine.DMA0 + chip.dma_queues:
+        engine = engine_from_name(stream.engine)
+        if engine >= Engine.DMA0 + chip.dma_queues:
             raise EncodeError(
                 f"accel.stream {stream.engine}: chip '{chip.name}' has {chip.dma_queues} dma queues"
             )
@@ -515,64 +467,60 @@ def _check_dram(addr: int, nbytes: int, dram_bytes: int, what: str) -> None:
         )
 
 
-def _ap(rec: np.ndarray, name: str) -> AccessAttr:
-    a = isa.access_of(rec, name)
-    space = _SPACE_NAME[isa.Space(a.space)]
-    return AccessAttr.get(space, a.pstart, a.offset, a.dims)
+def _ap(rec: np.ndarray, word: int) -> AccessAttr:
+    a = isa.Access.from_words(rec[word : word + isa.ACCESS_WORDS])
+    return AccessAttr.get(a.space, a.pstart, a.offset, a.dims)
+
+
+_OP_CLASSES: dict[str, type[InstructionOp]] = {
+    cls.name: cls for cls in Accel.operations if issubclass(cls, InstructionOp)
+}
 
 
 def _instruction(rec: np.ndarray, debug: list[str]) -> InstructionOp:
-    opcode = isa.Opcode(int(rec[isa.W_OPCODE]))
-    engine = isa.engine_name(int(rec[isa.W_ENGINE]))
+    """The accel op of one record: each datasheet field becomes the constructor
+    keyword of the same name (`Field.ir_name`)."""
+    entry = INSTRUCTIONS[Opcode(int(rec[isa.W_OPCODE]))]
+    engine = int(rec[isa.W_ENGINE])
     signal = int(rec[isa.W_SIGNAL])
     dbg = int(rec[isa.W_DEBUG])
     if dbg >= len(debug):
         raise ValueError(f"debug id {dbg} past the {len(debug)}-entry debug table")
-    kw: dict[str, int | str | None] = {
+    kw: dict[str, object] = {
         "signal": signal if signal >= 0 else None,
         "origin": debug[dbg] if dbg >= 0 else None,
     }
-    f = isa.OPERANDS[opcode]
-    word = lambda name: int(rec[f[name]])  # noqa: E731
-    imm = lambda name: isa.bits_f32(word(name))  # noqa: E731
-    if opcode is isa.Opcode.DMA:
-        queue = int(rec[isa.W_ENGINE]) - isa.Engine.DMA0
-        return DmaOp(queue, _ap(rec, "src"), _ap(rec, "dst"), **kw)  # pyright: ignore[reportArgumentType]
-    if opcode is isa.Opcode.MATMUL:
-        zero_at = -1 if rec[isa.W_FLAGS] & isa.FLAG_START else None
-        return MatmulOp(
-            _ap(rec, "dst"), _ap(rec, "stationary"), _ap(rec, "moving"), zero_at=zero_at, **kw  # pyright: ignore[reportArgumentType]
-        )
-    if opcode is isa.Opcode.ACT:
-        dst = _ap(rec, "dst")
-        scalars: dict[str, float | AccessAttr | None] = {}
-        for what in ("scale", "bias"):
-            if isa.ScalarMode(word(f"{what}_mode")) is isa.ScalarMode.IMM:
-                scalars[what] = imm(f"{what}_imm")
-                continue
-            space = _SPACE_NAME[isa.Space(word(f"{what}_space"))]
-            scalars[f"{what}_col"] = AccessAttr.get(
-                space, word(f"{what}_pstart"), word(f"{what}_offset"), [(1, dst.pcount), (1, 1)]
+    if entry.engine is None:
+        kw["engine"] = engine_name(engine)
+    elif entry.engine is EngineKind.DMA:
+        kw["queue"] = engine - Engine.DMA0
+    lay = entry.layout
+    for f in entry.fields:
+        if f.kind is Kind.SCALAR:
+            mode, imm, space, pstart, offset = (
+                int(rec[lay[f"{f.name}_{part}"]]) for part in SCALAR_PARTS
             )
-        func = isa.ActFunc(word("func")).name.lower()
-        return ActOp(func, dst, _ap(rec, "src"), **scalars, **kw)  # pyright: ignore[reportArgumentType]
-    if opcode is isa.Opcode.TENSOR_TENSOR:
-        op = isa.AluOp(word("op")).name.lower()
-        return TensorTensorOp(op, _ap(rec, "dst"), _ap(rec, "a"), _ap(rec, "b"), **kw)  # pyright: ignore[reportArgumentType]
-    if opcode is isa.Opcode.REDUCE:
-        op = isa.AluOp(word("op")).name.lower()
-        return ReduceOp(
-            op, _ap(rec, "dst"), _ap(rec, "src"), word("nreduce"), scale=imm("scale_imm"), **kw  # pyright: ignore[reportArgumentType]
-        )
-    if opcode is isa.Opcode.MEMSET:
-        return MemsetOp(_ap(rec, "dst"), imm("value"), **kw)  # pyright: ignore[reportArgumentType]
-    if opcode is isa.Opcode.WAIT:
-        return WaitOp(engine, word("sem"), word("value"), **kw)  # pyright: ignore[reportArgumentType]
-    if opcode is isa.Opcode.SIGNAL:
-        return SignalOp(engine, word("sem"), **kw)  # pyright: ignore[reportArgumentType]
-    if opcode is isa.Opcode.NOP:
-        return NopOp(engine, **kw)  # pyright: ignore[reportArgumentType]
-    return HaltOp(engine, **kw)  # pyright: ignore[reportArgumentType]
+            if ScalarMode.from_code(mode) is ScalarMode.IMM:
+                kw[f.ir_name] = isa.bits_f32(imm)
+                continue
+            parts = int(rec[lay[f.of] + 4])  # the covered access's partition count
+            kw[f"{f.ir_name}_col"] = AccessAttr.get(
+                Space.from_code(space), pstart, offset, [(1, parts), (1, 1)]
+            )
+            continue
+        value = int(rec[lay[f.name]])
+        if f.kind is Kind.ACCESS:
+            kw[f.ir_name] = _ap(rec, lay[f.name])
+        elif f.kind is Kind.ENUM:
+            assert f.enum is not None
+            kw[f.ir_name] = f.enum.from_code(value)
+        elif f.kind is Kind.F32:
+            kw[f.ir_name] = isa.bits_f32(value)
+        else:
+            kw[f.ir_name] = value
+    if entry.opcode is Opcode.MATMUL:
+        kw["zero_at"] = -1 if rec[isa.W_FLAGS] & isa.FLAG_START else None
+    return _OP_CLASSES[entry.mnemonic](**kw)
 
 
 def decode(data: bytes) -> ModuleOp:
@@ -595,7 +543,7 @@ def decode(data: bytes) -> ModuleOp:
             raise isa.BinaryFormatError(f"constant at DRAM {addr}: {raw.size} bytes is not fp32 data")
         ops.append(ConstOp.from_numpy(addr, raw.view("<f4")))
     for engine in sorted(prog.streams):
-        name = isa.engine_name(engine)
+        name = engine_name(engine)
         body: list[Operation] = []
         for i, rec in enumerate(prog.streams[engine]):
             try:

@@ -37,6 +37,9 @@ __all__ = [
 ]
 
 
+_BY_CODE: dict[type[Coded], dict[int, Coded]] = {}
+
+
 class Coded(enum.StrEnum):
     """A StrEnum whose members also carry their binary `code`: declare members as
     ``NAME = "name", code``."""
@@ -52,10 +55,13 @@ class Coded(enum.StrEnum):
     @classmethod
     def from_code(cls, code: int) -> Self:
         """The member stored as `code`; ValueError if none is."""
-        for member in cls:
-            if member.code == code:
-                return member
-        raise ValueError(f"no {cls.__name__} has code {code}")
+        by_code = _BY_CODE.get(cls)
+        if by_code is None:
+            by_code = _BY_CODE[cls] = {m.code: m for m in cls}
+        member = by_code.get(code)
+        if member is None:
+            raise ValueError(f"no {cls.__name__} has code {code}")
+        return member  # pyright: ignore[reportReturnType]
 
     @classmethod
     def codes(cls) -> tuple[int, ...]:

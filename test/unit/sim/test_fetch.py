@@ -103,7 +103,7 @@ def test_program_larger_than_the_buffer_runs_correctly(mk: SimpleNamespace) -> N
             dst=acc,
             a=acc,
             b=tile,
-            op=int(AluOp.ADD),
+            op=AluOp.ADD,
             debug=0,
         )
         for _ in range(20)
@@ -134,7 +134,7 @@ def test_program_larger_than_the_buffer_runs_correctly(mk: SimpleNamespace) -> N
                     dst=acc,
                     a=acc,
                     b=tile,
-                    op=int(AluOp.ADD),
+                    op=AluOp.ADD,
                 ),
             ],
         },

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tidal.sim import isa
-from tidal.sim.isa import ActFunc, AluOp, Engine, Opcode, ScalarMode, make_record
+from tidal.sim.isa import ActFunc, AluOp, Engine, Opcode, ReduceOp, ScalarMode, make_record
 from tidal.sim.machine import InputError, run_program
 
 DMA0, DMA1 = Engine.DMA0, Engine.DMA0 + 1
@@ -144,13 +144,13 @@ def test_act_with_column_scale_and_bias(mk: SimpleNamespace, func: ActFunc) -> N
         signal=1,
         src=mk.sbuf(0, p, 0, (1, f)),
         dst=mk.psum(0, p, 0, (1, f)),
-        func=int(func),
-        scale_mode=int(ScalarMode.COLUMN),
-        scale_space=int(isa.Space.SBUF),
+        func=func,
+        scale_mode=ScalarMode.COLUMN,
+        scale_space=isa.Space.SBUF,
         scale_pstart=0,
         scale_offset=4 * f,
-        bias_mode=int(ScalarMode.COLUMN),
-        bias_space=int(isa.Space.SBUF),
+        bias_mode=ScalarMode.COLUMN,
+        bias_space=isa.Space.SBUF,
         bias_pstart=0,
         bias_offset=4 * (f + 1),
     )
@@ -187,10 +187,10 @@ def test_act_with_immediate_scale_and_bias(mk: SimpleNamespace) -> None:
         signal=1,
         src=mk.sbuf(0, p, 0, (1, f)),
         dst=mk.sbuf(0, p, 64, (1, f)),
-        func=int(ActFunc.TANH),
-        scale_mode=int(ScalarMode.IMM),
+        func=ActFunc.TANH,
+        scale_mode=ScalarMode.IMM,
         scale_imm=0.5,
-        bias_mode=int(ScalarMode.IMM),
+        bias_mode=ScalarMode.IMM,
         bias_imm=-0.25,
     )
     program = mk.build(
@@ -226,7 +226,7 @@ def test_tensor_tensor(mk: SimpleNamespace, op: AluOp, ref: np.ufunc) -> None:
         Opcode.TENSOR_TENSOR,
         Engine.POOL,
         signal=1,
-        op=int(op),
+        op=op,
         a=mk.sbuf(0, p, 0, (1, f)),
         b=mk.sbuf(0, p, 64, (1, f)),
         dst=mk.sbuf(0, p, 128, (1, f)),
@@ -248,9 +248,9 @@ def test_tensor_tensor(mk: SimpleNamespace, op: AluOp, ref: np.ufunc) -> None:
     np.testing.assert_array_equal(outputs["y"], ref(a, b))
 
 
-@pytest.mark.parametrize(("op", "scale"), [(AluOp.MAX, 1.0), (AluOp.ADD, 0.25)])
+@pytest.mark.parametrize(("op", "scale"), [(ReduceOp.MAX, 1.0), (ReduceOp.ADD, 0.25)])
 def test_reduce_as_2x2_pooling_window(
-    mk: SimpleNamespace, op: AluOp, scale: float
+    mk: SimpleNamespace, op: ReduceOp, scale: float
 ) -> None:
     c, h, w = 4, 4, 6
     x = rand(c, h, w)
@@ -262,7 +262,7 @@ def test_reduce_as_2x2_pooling_window(
         signal=1,
         src=window,
         dst=mk.sbuf(0, c, 256, (1, (h // 2) * (w // 2))),
-        op=int(op),
+        op=op,
         nreduce=2,
         scale_imm=scale,
     )
@@ -282,7 +282,7 @@ def test_reduce_as_2x2_pooling_window(
     outputs, _ = run_program(program, {"x": x})
     blocks = x.reshape(c, h // 2, 2, w // 2, 2)
     expected = (
-        blocks.max(axis=(2, 4)) if op is AluOp.MAX else blocks.sum(axis=(2, 4)) * scale
+        blocks.max(axis=(2, 4)) if op is ReduceOp.MAX else blocks.sum(axis=(2, 4)) * scale
     )
     np.testing.assert_allclose(outputs["y"], expected, rtol=1e-6)
 

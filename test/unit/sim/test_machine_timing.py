@@ -87,7 +87,7 @@ def test_events_happen_in_time_order_and_ties_in_issue_order(
         Engine.ACT,
         src=mk.sbuf(1, 1, 0, (1, 20)),
         dst=mk.sbuf(1, 1, 512, (1, 20)),
-        func=int(ActFunc.IDENTITY),
+        func=ActFunc.IDENTITY,
         scale_imm=1.0,
     )
     program = mk.build(
@@ -231,10 +231,10 @@ def test_act_cost_after_the_initial_fill(mk: SimpleNamespace) -> None:
         Engine.ACT,
         src=mk.sbuf(0, 3, 0, (1, free)),
         dst=mk.sbuf(0, 3, 512, (1, free)),
-        func=int(ActFunc.RELU),
-        scale_mode=int(ScalarMode.IMM),
+        func=ActFunc.RELU,
+        scale_mode=ScalarMode.IMM,
         scale_imm=1.0,
-        bias_mode=int(ScalarMode.IMM),
+        bias_mode=ScalarMode.IMM,
     )
     _, stats = run_program(mk.build({Engine.ACT: [act]}), {})
     # The one record arrives by a fetch of its own before the ACT can start.

@@ -1,0 +1,514 @@
+"""One entry per opcode: the instruction set as data.
+
+Each `Instr` says everything the rest of Tidal needs to know about one instruction:
+its accel op name, opcode number and engine; its operand fields in record order
+(width, kind, read/write role and allowed memory spaces of accesses, enum type); its
+cost in cycles on a chip; and its NumPy semantics over views of the operands. The
+encoder and decoder (`tidal.targets.binary`), the loader, the machine and its race
+checker (`tidal.sim`) and the cost analysis (`tidal.passes.analysis.cost`) all read
+`INSTRUCTIONS`; none restates a field, role or formula::
+
+    >>> act = INSTRUCTIONS[Opcode.ACT]
+    >>> act.mnemonic, act.engine, [f.name for f in act.fields]
+    ('accel.act', <EngineKind.ACT: 'act'>, ['dst', 'src', 'func', 'scale', 'bias'])
+    >>> act.layout["func"], act.layout["scale_mode"]
+    (31, 32)
+
+Record layout
+-------------
+Every instruction is a fixed-width record of `RECORD_WORDS` little-endian int32 words::
+
+    word 0  opcode            (Opcode)
+    word 1  engine            (Engine: PE, ACT, POOL, DMA0.. one per DMA queue)
+    word 2  flags             (FLAG_*)
+    word 3  signal semaphore  (-1: none; else incremented by 1 when the instruction completes)
+    word 4  debug id          (-1: none; else index into the debug table)
+    word 5.. operands         (the entry's fields, in order)
+
+An *access* field takes `ACCESS_WORDS` words::
+
+    space, partition start, byte offset, then 5 (stride, count) pairs
+
+Strides and counts are in elements (fp32). Dim 0 is the partition dim: for SBUF/PSUM
+its stride must be 1 (partition units) and the start is the first partition; for DRAM
+the partition dim is an ordinary strided dim and the start is 0. Unused trailing dims
+have count 1. A *scalar* field (ACT's scale and bias) takes 5 words: a `ScalarMode`,
+an fp32 immediate, and the space, partition start and byte offset of a column of one
+fp32 per partition.
+
+Costs
+-----
+`Instr.cost(chip, shapes, reload)` is a pure function of the chip and the shapes of
+the access operands (`{"src": (partitions, *free), ...}`); `reload` says the PE array
+must load a new stationary operand (MATMUL only: the machine tracks which operand it
+holds). A DMA's cost is its uncontended time: the machine shares DRAM bandwidth among
+the transfers in flight (`Instr.transfer_bytes`), so a DMA alone on the chip takes
+exactly its cost.
+
+Adding an activation function: a member of `ActFunc` (`tidal.sim.spec.enums`) and its
+NumPy function in `ACT_FUNCTIONS` below; an instruction: an `Opcode` member and an
+entry in `INSTRUCTIONS`.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import struct
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from tidal.sim.spec.enums import (
+    ActFunc,
+    AluOp,
+    Coded,
+    EngineKind,
+    Opcode,
+    ReduceOp,
+    Space,
+)
+
+if TYPE_CHECKING:  # the chip presets import the record size from here
+    from tidal.sim.config import ChipConfig
+
+__all__ = [
+    "ACCESS_DIMS",
+    "ACCESS_WORDS",
+    "ACT_FUNCTIONS",
+    "ALU_FUNCTIONS",
+    "ELEM_BYTES",
+    "FLAG_SIGNAL",
+    "FLAG_START",
+    "INSTRUCTIONS",
+    "OPERAND_BASE",
+    "RECORD_BYTES",
+    "RECORD_WORDS",
+    "SCALAR_PARTS",
+    "W_DEBUG",
+    "W_ENGINE",
+    "W_FLAGS",
+    "W_OPCODE",
+    "W_SIGNAL",
+    "Field",
+    "Instr",
+    "Kind",
+    "Role",
+    "Shapes",
+    "bits_f32",
+    "by_mnemonic",
+    "f32_bits",
+]
+
+RECORD_WORDS = 48
+RECORD_BYTES = RECORD_WORDS * 4
+ACCESS_DIMS = 5
+ACCESS_WORDS = 3 + 2 * ACCESS_DIMS
+ELEM_BYTES = 4  # fp32 is the only element type of this version
+
+# Header words.
+W_OPCODE, W_ENGINE, W_FLAGS, W_SIGNAL, W_DEBUG = range(5)
+OPERAND_BASE = 5
+
+FLAG_SIGNAL = 1 << 0  # (informative; the signal word decides)
+FLAG_START = 1 << 1  # MATMUL: overwrite the PSUM accumulator instead of adding
+
+# The words of a scalar field, each named `<field>_<part>` in the layout.
+SCALAR_PARTS = ("mode", "imm", "space", "pstart", "offset")
+
+_F32 = np.float32
+
+Shapes = Mapping[str, tuple[int, ...]]
+"""The shape of each access operand: (partitions, *free counts)."""
+
+
+def f32_bits(x: float) -> int:
+    return struct.unpack("<i", struct.pack("<f", x))[0]
+
+
+def bits_f32(b: int) -> float:
+    return struct.unpack("<f", struct.pack("<i", int(b)))[0]
+
+
+class Kind(enum.StrEnum):
+    """What an operand field holds."""
+
+    ACCESS = "access"  # ACCESS_WORDS words: a memory operand
+    ENUM = "enum"  # one word: the code of a member of the field's enum
+    INT = "int"  # one word: a signed integer
+    SEMAPHORE = "semaphore"  # one word: a semaphore index below chip.num_semaphores
+    F32 = "f32"  # one word: the bits of an fp32 immediate
+    SCALAR = "scalar"  # SCALAR_PARTS words: an fp32 immediate or a per-partition column
+
+
+class Role(enum.StrEnum):
+    READ = "read"
+    WRITE = "write"
+
+
+ON_CHIP = (Space.SBUF, Space.PSUM)
+ANY_SPACE = (Space.DRAM, Space.SBUF, Space.PSUM)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One operand field of an instruction record.
+
+    `ir` is the accel op's property (and constructor keyword) when it is not `name`;
+    `default` the value an F32 or SCALAR field takes when the op omits it; `of` (SCALAR)
+    the access whose partitions the column covers."""
+
+    name: str
+    kind: Kind
+    role: Role | None = None
+    spaces: tuple[Space, ...] = ANY_SPACE
+    enum: type[Coded] | None = None
+    ir: str | None = None
+    default: float = 0.0
+    of: str = ""
+
+    @property
+    def width(self) -> int:
+        if self.kind is Kind.ACCESS:
+            return ACCESS_WORDS
+        if self.kind is Kind.SCALAR:
+            return len(SCALAR_PARTS)
+        return 1
+
+    @property
+    def ir_name(self) -> str:
+        return self.ir or self.name
+
+
+def access(name: str, role: Role, spaces: tuple[Space, ...] = ANY_SPACE) -> Field:
+    return Field(name, Kind.ACCESS, role, spaces)
+
+
+CostFn = Callable[["ChipConfig", Shapes, bool], float]
+SemanticsFn = Callable[[Mapping[str, Any], int], None]
+
+
+@dataclass(frozen=True)
+class Instr:
+    """The datasheet entry of one opcode.
+
+    `engine` is the kind of engine that runs it (None: any engine, as the sync
+    instructions). `lanes` names the ChipConfig attribute bounding the partitions of
+    one access operand, `(attribute, field)`. `same_elements` lists pairs of accesses
+    that hold as many elements. `semantics(values, flags)` applies the instruction to
+    NumPy views: `values` maps each access to its view (trailing unused dims dropped),
+    an enum field to its member, an int to its value, an F32 to a float, a SCALAR to
+    a float or a (partitions, 1) column view. `transfer_bytes` (DMA) is what the
+    instruction moves over the shared DRAM bandwidth; `macs` (MATMUL) its
+    multiply-accumulates."""
+
+    opcode: Opcode
+    mnemonic: str
+    engine: EngineKind | None
+    fields: tuple[Field, ...]
+    cost: CostFn
+    semantics: SemanticsFn | None = None
+    lanes: tuple[str, str] | None = None
+    same_elements: tuple[tuple[str, str], ...] = ()
+    transfer_bytes: Callable[[Shapes], int] | None = None
+    macs: Callable[[Shapes], int] | None = None
+    summary: str = ""
+
+    @cached_property
+    def layout(self) -> dict[str, int]:
+        """Word index of each field (a scalar's parts as `<name>_<part>`)."""
+        pos = OPERAND_BASE
+        out: dict[str, int] = {}
+        for f in self.fields:
+            if f.kind is Kind.SCALAR:
+                for k, part in enumerate(SCALAR_PARTS):
+                    out[f"{f.name}_{part}"] = pos + k
+            else:
+                out[f.name] = pos
+            pos += f.width
+        return out
+
+    @property
+    def words(self) -> int:
+        """Record words the header and operands take."""
+        return OPERAND_BASE + sum(f.width for f in self.fields)
+
+    @cached_property
+    def accesses(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.kind is Kind.ACCESS)
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.mnemonic} has no field '{name}'")
+
+
+# ---------------------------------------------------------------------------
+# Costs (cycles): docs/hardware-model.md explains each formula
+# ---------------------------------------------------------------------------
+
+
+def _free(shape: tuple[int, ...]) -> int:
+    """Elements per partition of an access of `shape`."""
+    return math.prod(shape) // shape[0]
+
+
+def _sync_cost(chip: ChipConfig, shapes: Shapes, reload: bool) -> float:
+    return chip.sync_cycles
+
+
+def _halt_cost(chip: ChipConfig, shapes: Shapes, reload: bool) -> float:
+    return 0
+
+
+def _dma_bytes(shapes: Shapes) -> int:
+    return math.prod(shapes["src"]) * ELEM_BYTES
+
+
+def _dma_cost(chip: ChipConfig, shapes: Shapes, reload: bool) -> float:
+    return (
+        chip.dma_fixed_latency_cycles + _dma_bytes(shapes) / chip.dram_bytes_per_cycle
+    )
+
+
+def _matmul_cost(chip: ChipConfig, shapes: Shapes, reload: bool) -> float:
+    cost = max(_free(shapes["moving"]), chip.pe_min_cycles)
+    if reload:
+        cost += chip.pe_weight_load_cycles + chip.pe_fill_drain_cycles
+    return cost
+
+
+def _matmul_macs(shapes: Shapes) -> int:
+    st = shapes["stationary"]
+    return st[0] * _free(st) * _free(shapes["moving"])
+
+
+def _act_cost(chip: ChipConfig, shapes: Shapes, reload: bool) -> float:
+    return chip.act_fixed_cycles + math.ceil(
+        _free(shapes["src"]) / chip.act_elems_per_cycle_per_lane
+    )
+
+
+def _pool_cost(of: str) -> CostFn:
+    """The POOL engine's cost: fixed plus the elements per partition of `of`."""
+
+    def cost(chip: ChipConfig, shapes: Shapes, reload: bool) -> float:
+        return chip.pool_fixed_cycles + math.ceil(
+            _free(shapes[of]) / chip.pool_elems_per_cycle_per_lane
+        )
+
+    return cost
+
+
+# ---------------------------------------------------------------------------
+# Semantics (NumPy over views)
+# ---------------------------------------------------------------------------
+
+ACT_FUNCTIONS: dict[ActFunc, Callable[[np.ndarray], np.ndarray]] = {
+    ActFunc.IDENTITY: lambda y: y,
+    ActFunc.RELU: lambda y: np.maximum(y, _F32(0)),
+    ActFunc.EXP: np.exp,
+    ActFunc.RECIPROCAL: np.reciprocal,
+    ActFunc.SIGMOID: lambda y: _F32(1) / (_F32(1) + np.exp(-y)),
+    ActFunc.TANH: np.tanh,
+    ActFunc.LOG: np.log,
+}
+ALU_FUNCTIONS: dict[AluOp, np.ufunc] = {
+    AluOp.ADD: np.add,
+    AluOp.SUB: np.subtract,
+    AluOp.MUL: np.multiply,
+    AluOp.MAX: np.maximum,
+    AluOp.MIN: np.minimum,
+}
+
+
+def _dma(v: Mapping[str, Any], flags: int) -> None:
+    dst = v["dst"]
+    dst[...] = v["src"].reshape(dst.shape)
+
+
+def _matmul(v: Mapping[str, Any], flags: int) -> None:
+    st, mv, dst = v["stationary"], v["moving"], v["dst"]
+    k = st.shape[0]
+    m, n = st.size // k, mv.size // k
+    r = (st.reshape(k, m).T @ mv.reshape(k, n)).reshape(dst.shape)
+    if flags & FLAG_START:
+        dst[...] = r
+    else:
+        np.add(dst, r, out=dst)
+
+
+def _act(v: Mapping[str, Any], flags: int) -> None:
+    src, dst, scale, bias = v["src"], v["dst"], v["scale"], v["bias"]
+    parts = src.shape[0]
+    y = src.reshape(parts, src.size // parts)
+    if not (isinstance(scale, float) and scale == 1.0):
+        y = y * scale
+    if not (isinstance(bias, float) and bias == 0.0):
+        y = y + bias
+    dst[...] = ACT_FUNCTIONS[v["func"]](y).reshape(dst.shape)
+
+
+def _tensor_tensor(v: Mapping[str, Any], flags: int) -> None:
+    dst = v["dst"]
+    ALU_FUNCTIONS[v["op"]](
+        v["a"].reshape(dst.shape), v["b"].reshape(dst.shape), out=dst
+    )
+
+
+def _reduce(v: Mapping[str, Any], flags: int) -> None:
+    src, dst, scale = v["src"], v["dst"], v["scale_imm"]
+    axes = tuple(range(src.ndim - v["nreduce"], src.ndim))
+    if v["op"] is ReduceOp.MAX:
+        r = np.max(src, axis=axes)
+    else:
+        r = np.sum(src, axis=axes, dtype=_F32)
+    if scale != 1.0:
+        r = r * scale
+    dst[...] = np.reshape(r, dst.shape)
+
+
+def _memset(v: Mapping[str, Any], flags: int) -> None:
+    v["dst"][...] = _F32(v["value"])
+
+
+# ---------------------------------------------------------------------------
+# The table
+# ---------------------------------------------------------------------------
+
+R, W = Role.READ, Role.WRITE
+_SEM = Field("sem", Kind.SEMAPHORE)
+
+_ENTRIES = (
+    Instr(Opcode.NOP, "accel.nop", None, (), _sync_cost, summary="does nothing"),
+    Instr(
+        Opcode.HALT,
+        "accel.halt",
+        None,
+        (),
+        _halt_cost,
+        summary="ends the engine's stream",
+    ),
+    Instr(
+        Opcode.WAIT,
+        "accel.wait",
+        None,
+        (_SEM, Field("value", Kind.INT)),
+        _sync_cost,
+        summary="blocks until semaphore `sem` >= `value`",
+    ),
+    Instr(
+        Opcode.SIGNAL,
+        "accel.signal",
+        None,
+        (_SEM,),
+        _sync_cost,
+        summary="increments semaphore `sem`",
+    ),
+    Instr(
+        Opcode.DMA,
+        "accel.dma",
+        EngineKind.DMA,
+        (access("src", R), access("dst", W)),
+        _dma_cost,
+        _dma,
+        same_elements=(("src", "dst"),),
+        transfer_bytes=_dma_bytes,
+        summary="copies the i-th element of src to the i-th element of dst",
+    ),
+    Instr(
+        Opcode.MATMUL,
+        "accel.matmul",
+        EngineKind.PE,
+        (
+            access("dst", W, (Space.PSUM,)),
+            access("stationary", R, (Space.SBUF,)),
+            access("moving", R, (Space.SBUF,)),
+        ),
+        _matmul_cost,
+        _matmul,
+        macs=_matmul_macs,
+        summary="dst[M, N] (+)= stationary[K, M]^T @ moving[K, N] (FLAG_START: =)",
+    ),
+    Instr(
+        Opcode.ACT,
+        "accel.act",
+        EngineKind.ACT,
+        (
+            access("dst", W, ON_CHIP),
+            access("src", R, ON_CHIP),
+            Field("func", Kind.ENUM, enum=ActFunc),
+            Field("scale", Kind.SCALAR, R, ON_CHIP, default=1.0, of="src"),
+            Field("bias", Kind.SCALAR, R, ON_CHIP, default=0.0, of="src"),
+        ),
+        _act_cost,
+        _act,
+        lanes=("act_lanes", "src"),
+        same_elements=(("src", "dst"),),
+        summary="dst = func(src * scale + bias), element-wise",
+    ),
+    Instr(
+        Opcode.TENSOR_TENSOR,
+        "accel.tensor_tensor",
+        EngineKind.POOL,
+        (
+            access("dst", W, ON_CHIP),
+            access("a", R, ON_CHIP),
+            access("b", R, ON_CHIP),
+            Field("op", Kind.ENUM, enum=AluOp),
+        ),
+        _pool_cost("dst"),
+        _tensor_tensor,
+        lanes=("pool_lanes", "a"),
+        same_elements=(("a", "b"), ("a", "dst")),
+        summary="dst = a <op> b, element-wise",
+    ),
+    Instr(
+        Opcode.REDUCE,
+        "accel.reduce",
+        EngineKind.POOL,
+        (
+            access("dst", W, ON_CHIP),
+            access("src", R, ON_CHIP),
+            Field("op", Kind.ENUM, enum=ReduceOp),
+            Field("nreduce", Kind.INT),
+            Field("scale_imm", Kind.F32, ir="scale", default=1.0),
+        ),
+        _pool_cost("src"),
+        _reduce,
+        lanes=("pool_lanes", "src"),
+        summary="dst = scale * (add or max of src over its innermost nreduce dims)",
+    ),
+    Instr(
+        Opcode.MEMSET,
+        "accel.memset",
+        EngineKind.POOL,
+        (access("dst", W, ON_CHIP), Field("value", Kind.F32)),
+        _pool_cost("dst"),
+        _memset,
+        lanes=("pool_lanes", "dst"),
+        summary="fills dst with value",
+    ),
+)
+
+INSTRUCTIONS: dict[Opcode, Instr] = {e.opcode: e for e in _ENTRIES}
+_BY_MNEMONIC = {e.mnemonic: e for e in _ENTRIES}
+
+
+def by_mnemonic(name: str) -> Instr:
+    """The entry of accel op `name` (`"accel.act"`); KeyError if none."""
+    return _BY_MNEMONIC[name]
+
+
+def _check_table() -> None:
+    for e in _ENTRIES:
+        assert e.words <= RECORD_WORDS, e.mnemonic
+        for f in e.fields:
+            assert (f.kind is Kind.ENUM) == (f.enum is not None), (e.mnemonic, f.name)
+    assert set(INSTRUCTIONS) == set(Opcode)
+
+
+_check_table()
