@@ -1,0 +1,184 @@
+"""The cost analysis against the hardware model: a hand-built binary with every
+instruction, run with a trace, decoded back to accel IR; each instruction's cost by
+the analysis equals the cycles the machine kept its engine busy, exactly, and the
+per-engine sums equal the machine's busy cycles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tidal.dialects.accel import InstructionOp, MatmulOp, ProgramOp
+from tidal.passes.analysis.cost import instruction_cost, program_cost
+from tidal.sim import isa
+from tidal.sim.config import SMALL
+from tidal.sim.isa import (
+    Access,
+    ActFunc,
+    AluOp,
+    Engine,
+    Opcode,
+    ReduceOp,
+    ScalarMode,
+    Space,
+)
+from tidal.sim.isa import make_record as rec
+from tidal.sim.machine import run_program
+from tidal.targets.binary import decode
+from xdsl.dialects.builtin import ModuleOp
+
+P, F = 32, 48  # partitions and free size of the tiles
+
+
+def _sbuf(offset: int, free: int = F) -> Access:
+    return Access(Space.SBUF, 0, offset, ((1, P), (1, free)))
+
+
+def _dram(offset: int) -> Access:
+    return Access(Space.DRAM, 0, offset, ((F, P), (1, F)))
+
+
+def _binary() -> bytes:
+    """x -> SBUF; three matmuls (the second keeps the first's stationary operand, the
+    third brings a new one); relu with an immediate scale and a column bias; add,
+    reduce, memset; the sum back to DRAM. Semaphores order the engines so that no two
+    transfers share DRAM bandwidth."""
+    psum = Access(Space.PSUM, 0, 0, ((1, P), (1, F)))
+    mm = {"dst": psum, "moving": _sbuf(0)}
+    dma0 = Engine.DMA0
+    streams = {
+        dma0: [
+            rec(Opcode.DMA, dma0, signal=0, src=_dram(0), dst=_sbuf(0)),
+            rec(Opcode.WAIT, dma0, sem=3, value=1),
+            rec(Opcode.DMA, dma0, src=_sbuf(8192), dst=_dram(P * F * 4)),
+        ],
+        Engine.PE: [
+            rec(Opcode.WAIT, Engine.PE, sem=0, value=1),
+            rec(
+                Opcode.MATMUL,
+                Engine.PE,
+                flags=isa.FLAG_START,
+                stationary=_sbuf(0, P),
+                **mm,
+            ),
+            rec(Opcode.MATMUL, Engine.PE, stationary=_sbuf(0, P), **mm),
+            rec(Opcode.MATMUL, Engine.PE, signal=1, stationary=_sbuf(256, P), **mm),
+        ],
+        Engine.ACT: [
+            rec(Opcode.WAIT, Engine.ACT, sem=1, value=1),
+            rec(
+                Opcode.ACT,
+                Engine.ACT,
+                signal=2,
+                dst=_sbuf(4096),
+                src=psum,
+                func=ActFunc.RELU,
+                scale_mode=ScalarMode.IMM,
+                scale_imm=0.5,
+                bias_mode=ScalarMode.COLUMN,
+                bias_space=Space.SBUF,
+                bias_pstart=0,
+                bias_offset=0,
+            ),
+        ],
+        Engine.POOL: [
+            rec(Opcode.WAIT, Engine.POOL, sem=2, value=1),
+            rec(
+                Opcode.TENSOR_TENSOR,
+                Engine.POOL,
+                dst=_sbuf(8192),
+                a=_sbuf(4096),
+                b=_sbuf(0),
+                op=AluOp.ADD,
+            ),
+            rec(
+                Opcode.REDUCE,
+                Engine.POOL,
+                dst=_sbuf(12288, 1),
+                src=_sbuf(8192),
+                op=ReduceOp.MAX,
+                nreduce=1,
+                scale_imm=1.0,
+            ),
+            rec(Opcode.MEMSET, Engine.POOL, dst=_sbuf(16384), value=2.0),
+            rec(Opcode.NOP, Engine.POOL),
+            rec(Opcode.SIGNAL, Engine.POOL, sem=3),
+        ],
+    }
+    for engine, records in streams.items():
+        records.append(rec(Opcode.HALT, engine))
+    io = {"addr": 0, "shape": [P, F], "dtype": "float32"}
+    program = isa.Program(
+        chip="small",
+        streams={e: np.stack(r) for e, r in streams.items()},
+        consts=[],
+        inputs=[{"name": "x", **io}],
+        outputs=[{"name": "y", **io, "addr": P * F * 4}],
+        meta={"dram_bytes": 1 << 16},
+    )
+    return isa.encode_container(program)
+
+
+@pytest.fixture(scope="module")
+def run() -> tuple[ProgramOp, dict[str, object]]:
+    data = _binary()
+    x = np.random.default_rng(0).standard_normal((P, F)).astype(np.float32)
+    _, stats = run_program(isa.decode_container(data), {"x": x}, trace=True)
+    module = decode(data)
+    assert isinstance(module, ModuleOp)
+    program = next(op for op in module.ops if isinstance(op, ProgramOp))
+    return program, stats
+
+
+def test_each_instruction_costs_what_the_machine_charges(
+    run: tuple[ProgramOp, dict],
+) -> None:
+    program, stats = run
+    ops = {
+        s.engine: [op for op in s.body.block.ops if isinstance(op, InstructionOp)]
+        for s in program.streams
+    }
+    seen: set[str] = set()
+    stationary = None
+    for t in stats["trace"]:
+        op = ops[t["engine"]][t["index"]]
+        reload = False
+        if isinstance(op, MatmulOp):
+            reload = op.stationary != stationary
+            stationary = op.stationary
+        busy = t["end"] - t["start"]
+        assert instruction_cost(op, SMALL, reload=reload) == busy, (t, op.name)
+        seen.add(op.name)
+    every = {
+        "accel.dma",
+        "accel.matmul",
+        "accel.act",
+        "accel.tensor_tensor",
+        "accel.reduce",
+    }
+    assert (
+        every
+        | {"accel.memset", "accel.wait", "accel.signal", "accel.nop", "accel.halt"}
+        <= seen
+    )
+
+
+def test_matmul_pays_a_weight_load_only_for_a_new_stationary(
+    run: tuple[ProgramOp, dict],
+) -> None:
+    _, stats = run
+    pe = [t["end"] - t["start"] for t in stats["trace"] if t["opcode"] == "MATMUL"]
+    load = SMALL.pe_weight_load_cycles + SMALL.pe_fill_drain_cycles
+    assert pe == [F + load, F, F + load]  # N = 48 > pe_min_cycles
+
+
+def test_program_cost_is_the_machines_busy_time_per_engine(
+    run: tuple[ProgramOp, dict],
+) -> None:
+    program, stats = run
+    costs = program_cost(program, SMALL)
+    engines = stats["engines"]
+    assert isinstance(engines, dict)
+    busy = {name: s["busy_cycles"] for name, s in engines.items() if s["instructions"]}
+    assert costs == busy
+    dma = SMALL.dma_fixed_latency_cycles + P * F * 4 / SMALL.dram_bytes_per_cycle
+    assert costs["dma0"] == 2 * dma + SMALL.sync_cycles  # two transfers and a wait
