@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+import onnx
 from onnx import TensorProto, helper, numpy_helper
 from xdsl.context import Context
 from xdsl.dialects import func
@@ -234,3 +235,37 @@ def test_terminal_progress_overwrites_one_line_and_is_quiet_off_a_terminal():
     with TerminalProgress("tidal-compile", pipe) as progress:
         compile_module(_module(), "small", callbacks=[Progress(progress)])
     assert pipe.getvalue() == ""
+
+
+def test_tidal_run_compiles_each_segment_from_graph_to_loop(tmp_path, monkeypatch):
+    """tidal-run canonicalises and partitions the whole model once; each accelerator
+    segment around the host op then goes straight from graph-to-loop."""
+    import tidal.tools.tidal_run as tidal_run
+
+    runs: list[list[str]] = []
+
+    def recording(passes, module, ctx=None, callbacks=()):
+        runs.append([p.name for p in passes])
+        return run_passes(passes, module, ctx, callbacks)
+
+    monkeypatch.setattr(tidal_run, "run_passes", recording)
+    n = 20000  # a softmax row of 80 KB: more than a 64 KiB SBUF partition of chip small
+    graph = helper.make_graph(
+        [
+            helper.make_node("Relu", ["x"], ["h"], name="relu1"),
+            helper.make_node("Softmax", ["h"], ["p"], name="sm", axis=-1),
+            helper.make_node("Relu", ["p"], ["y"], name="relu2"),
+        ],
+        "host_tier",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, n])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n])],
+    )
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    x = np.random.default_rng(0).standard_normal((1, n)).astype(np.float32)
+    outputs, stats = tidal_run.run_model(str(path), {"x": x}, "small")
+    assert stats["segments"] == ["accel", "host", "accel"]
+    whole, rest = split_after(lowering_passes("small"), GraphPartitionPass)
+    assert runs == [[p.name for p in whole]] + [[p.name for p in rest]] * 2
+    e = np.exp(np.maximum(x, 0) - np.maximum(x, 0).max())
+    np.testing.assert_allclose(outputs["y"], e / e.sum(), rtol=1e-4, atol=1e-9)
