@@ -102,68 +102,64 @@ def _plan(entry: Instr) -> _Plan:
 _PLANS: dict[int, _Plan] = {op: _plan(e) for op, e in INSTRUCTIONS.items()}
 
 
-class _Fetch:
-    """An engine's instruction-fetch DMA: one transfer of records from DRAM into the
-    engine's instruction buffer at a time."""
+class _Transfer:
+    """One transfer at a time of an engine's DMA queue or instruction fetch: its bytes
+    and, in its data phase, its share of the DRAM bandwidth. `version` counts its
+    re-timings; an end event of an older version is stale."""
 
-    __slots__ = (
-        "bytes_left",
-        "count",
-        "end_kind",
-        "engine",
-        "first",
-        "last",
-        "nbytes",
-        "rate",
-        "start",
-        "version",
-    )
+    __slots__ = ("bytes_left", "end_kind", "engine", "last", "nbytes", "rate", "version")
 
-    def __init__(self, engine: _Engine) -> None:
+    def __init__(self, engine: _Engine, end_kind: int) -> None:
         self.engine = engine
-        self.end_kind = _FETCH_END
-        self.first = 0  # first record of the transfer
-        self.count = 0  # records in the transfer
+        self.end_kind = end_kind
         self.nbytes = 0
-        self.start = 0.0
         self.bytes_left = 0.0
         self.rate = 0.0
         self.last = 0.0
         self.version = 0
 
 
+class _Fetch(_Transfer):
+    """An engine's instruction-fetch DMA: records from DRAM into the engine's
+    instruction buffer."""
+
+    __slots__ = ("count", "first", "start")
+
+    def __init__(self, engine: _Engine) -> None:
+        super().__init__(engine, _FETCH_END)
+        self.first = 0  # first record of the transfer
+        self.count = 0  # records in the transfer
+        self.start = 0.0
+
+
 class _Engine:
-    """The run state of one engine and, for a DMA queue, of its current transfer."""
+    """The run state of one engine: its stream, its instruction buffer, its DMA
+    transfer (a DMA queue) and what it has done."""
 
     __slots__ = (
         "action",
         "block",
         "busy",
-        "bytes_left",
         "capacity",
         "count",
+        "dma",
         "dma_bytes",
         "eid",
-        "end_kind",
         "fetch",
         "fetch_since",
         "fetch_stall",
         "fetched",
         "fetching",
         "footprint",
-        "last",
         "n",
         "name",
-        "nbytes",
         "parked_since",
         "pc",
-        "rate",
-        "requested",
         "records",
+        "requested",
         "row",
         "sem_wait",
         "start",
-        "version",
         "waiting",
     )
 
@@ -184,12 +180,7 @@ class _Engine:
         self.sem_wait = 0.0
         self.action: Action | None = None
         # The current DMA descriptor's transfer (DMA queues only).
-        self.end_kind = _DMA_END
-        self.nbytes = 0
-        self.bytes_left = 0.0
-        self.rate = 0.0
-        self.last = 0.0
-        self.version = 0
+        self.dma = _Transfer(self, _DMA_END)
         self.dma_bytes = 0
         # The instruction buffer: records [pc, fetched) are in it, [fetched,
         # requested) are on their way; a ring of `capacity` records.
@@ -380,7 +371,7 @@ class Machine:
         self._heap: list[tuple[float, int, int, Any, int]] = []
         self._seq = 0
         self._waiters: dict[int, list[_Engine]] = {}
-        self._dma_active: list[_Engine | _Fetch] = []
+        self._dma_active: list[_Transfer] = []
         self._pe_stationary: Row | None = None
         self._pe_weights: tuple[int, int, int, int, int] | None = None
         for addr, data in program.consts:
@@ -461,8 +452,8 @@ class Machine:
         entry = INSTRUCTIONS[op]
         cost, e.action, shapes = self._prepare(entry, row)
         if entry.transfer_bytes is not None:  # a DMA: latency, then shared bandwidth
-            e.nbytes = entry.transfer_bytes(shapes)
-            self._push(self.now + self.chip.dma_fixed_latency_cycles, _DMA_DATA, e)
+            e.dma.nbytes = entry.transfer_bytes(shapes)
+            self._push(self.now + self.chip.dma_fixed_latency_cycles, _DMA_DATA, e.dma)
         else:
             self._push(self.now + cost, _DONE, e)
         if self.check_races and (_ACCESSES[op] or _COLUMNS[op]):
@@ -677,25 +668,26 @@ class Machine:
 
     # -- DMA bandwidth sharing --------------------------------------------
 
-    def _transfer_begin(self, t: _Engine | _Fetch) -> None:
+    def _transfer_begin(self, t: _Transfer) -> None:
         """t's fixed latency is over: it joins the transfers sharing DRAM."""
         self._dma_settle()
         t.bytes_left = float(t.nbytes)
         self._dma_active.append(t)
         self._dma_reschedule()
 
-    def _transfer_end(self, t: _Engine | _Fetch) -> None:
+    def _transfer_end(self, t: _Transfer) -> None:
         self._dma_settle()
         self._dma_active.remove(t)
         self._dma_reschedule()
 
-    def _dma_end(self, e: _Engine) -> None:
-        self._transfer_end(e)
-        self.dma_bytes += e.nbytes
-        e.dma_bytes += e.nbytes
+    def _dma_end(self, t: _Transfer) -> None:
+        self._transfer_end(t)
+        e = t.engine
+        self.dma_bytes += t.nbytes
+        e.dma_bytes += t.nbytes
         row = e.row
         if any(row[i] == _DRAM for _, i, _ in _ACCESSES[row[_W_OP]]):
-            self.dma_dram_bytes += e.nbytes
+            self.dma_dram_bytes += t.nbytes
         self._complete(e)
 
     def _dma_settle(self) -> None:
