@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tidal.dialects.accel import InstructionOp, MatmulOp, ProgramOp
+from tidal.dialects.accel import (
+    AccessAttr,
+    ActOp,
+    Aff,
+    DmaOp,
+    InstructionOp,
+    MatmulOp,
+    ProgramOp,
+    RepeatOp,
+)
 from tidal.passes.analysis.cost import instruction_cost, program_cost
 from tidal.sim import isa
 from tidal.sim.config import SMALL
@@ -182,3 +191,32 @@ def test_program_cost_is_the_machines_busy_time_per_engine(
     assert costs == busy
     dma = SMALL.dma_fixed_latency_cycles + P * F * 4 / SMALL.dram_bytes_per_cycle
     assert costs["dma0"] == 2 * dma + SMALL.sync_cycles  # two transfers and a wait
+
+
+def _repeats(stationary_step: int) -> ProgramOp:
+    """repeat 4 { dma in; repeat 3 { matmul }; relu }, unified, on the small chip; the
+    matmul's stationary offset moves by `stationary_step` bytes per inner iteration."""
+    tile = [(1, P), (1, F)]
+    psum = AccessAttr.get("psum", 0, 0, tile)
+    st = AccessAttr.get("sbuf", 0, Aff(0, (0, stationary_step)), [(1, P), (1, P)])
+    body = [
+        DmaOp(
+            0,
+            AccessAttr.get("dram", 0, Aff(0, (P * F * 4,)), [(F, P), (1, F)]),
+            AccessAttr.get("sbuf", 0, 4096, tile),
+        ),
+        RepeatOp(3, [MatmulOp(psum, st, AccessAttr.get("sbuf", 0, 8192, tile))]),
+        ActOp("relu", AccessAttr.get("sbuf", 0, 12288, tile), psum),
+    ]
+    return ProgramOp("small", 1 << 20, [RepeatOp(4, body)])
+
+
+@pytest.mark.parametrize("moves", [False, True])
+def test_program_cost_multiplies_by_trip_counts(moves: bool) -> None:
+    costs = program_cost(_repeats(1024 if moves else 0), SMALL)
+    dma = SMALL.dma_fixed_latency_cycles + P * F * 4 / SMALL.dram_bytes_per_cycle
+    act = SMALL.act_fixed_cycles + F
+    load = SMALL.pe_weight_load_cycles + SMALL.pe_fill_drain_cycles
+    # One weight load for a stationary operand that stays put, one per matmul else.
+    pe = 12 * F + (12 if moves else 1) * load
+    assert costs == {"dma0": 4 * dma, "pe": pe, "act": 4 * act}
