@@ -7,9 +7,10 @@ ONNX's attributes. Each verifier infers the result shape from the operands and
 properties and rejects a result type that disagrees.
 
 Each op's builder takes its operands, its parameters as plain Python values and an
-optional `result_type`; when the result type is omitted it is inferred. Each property
-`p` has a Python accessor `p_val` returning plain Python values (ints, floats, bools,
-tuples of ints), which is what passes should read.
+optional `result_type`; when the result type is omitted it is inferred, by the rule
+the verifier checks (`inferred_shape`). Each property `p` has a Python accessor
+`p_val` returning plain Python values (ints, floats, bools, tuples of ints), which is
+what passes should read.
 
 Example:
 
@@ -21,9 +22,9 @@ Example:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from math import prod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from xdsl.dialects.builtin import (
@@ -52,11 +53,14 @@ from xdsl.irdl import (
     traits_def,
     var_operand_def,
 )
+from xdsl.rewriter import Rewriter
 from xdsl.traits import ConstantLike, Pure
 from xdsl.utils.exceptions import VerifyException
 
 Shape = tuple[int, ...]
 F32Tensor = TensorType[Float32Type]
+Value = SSAValue | Operation
+"""What a builder takes as an operand: a value, or the op that defines it."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -72,6 +76,16 @@ def _i64(value: int) -> IntegerAttr:
 
 def _ints(attr: DenseArrayBase) -> tuple[int, ...]:
     return tuple(int(v) for v in attr.get_values())
+
+
+def _scalar_value(name: str, kind: Callable[[Any], object]) -> property:
+    """`op.<name>_val`: the integer or float property `name` as a Python `kind`."""
+    return property(lambda op: kind(getattr(op, name).value.data))
+
+
+def _array_value(name: str) -> property:
+    """`op.<name>_val`: the i64 array property `name` as a tuple of ints."""
+    return property(lambda op: _ints(getattr(op, name)))
 
 
 def _fmt(shape: Sequence[int]) -> str:
@@ -237,20 +251,6 @@ def _maxpool_shape(
     return (x[0], x[1], *spatial)
 
 
-def _avgpool_shape(
-    x: Shape,
-    kernel: Sequence[int],
-    strides: Sequence[int],
-    pads: Sequence[int],
-    count_include_pad: int,
-) -> Shape:
-    if count_include_pad not in (0, 1):
-        raise VerifyException(
-            f"count_include_pad must be 0 or 1, got {count_include_pad}"
-        )
-    return _maxpool_shape(x, kernel, strides, pads)
-
-
 def _global_pool_shape(x: Shape) -> Shape:
     _check_rank("input", x, 4)
     return (x[0], x[1], 1, 1)
@@ -408,7 +408,8 @@ class GraphOp(IRDLOperation, ABC):
     """Common base of the computing ops: f32 static operands, inferred result shape.
 
     Subclasses implement `inferred_shape()`, which raises `VerifyException` for
-    operands or properties that do not fit together.
+    operands or properties that do not fit together. Their builders go through
+    `_build`, so that a builder infers the result type with the verifier's rule.
     """
 
     irdl_options = (ParsePropInAttrDict(),)
@@ -417,6 +418,28 @@ class GraphOp(IRDLOperation, ABC):
 
     @abstractmethod
     def inferred_shape(self) -> Shape: ...
+
+    def _build(
+        self,
+        operands: Sequence[Value | Sequence[Value]],
+        result_type: TensorType | None,
+        properties: Mapping[str, Attribute] | None = None,
+    ) -> None:
+        """Build the op with `result_type`, or with the inferred one when it is None.
+        Operands or properties that do not fit together raise `VerifyException` (its
+        message without the op's name) and leave no op behind."""
+        super().__init__(
+            operands=operands,
+            result_types=[_f32_tensor(()) if result_type is None else result_type],
+            properties=dict(properties or {}),
+        )
+        try:
+            shape = self.inferred_shape()
+        except VerifyException:
+            self.drop_all_references()
+            raise
+        if result_type is None:
+            Rewriter.replace_value_with_new_type(self.results[0], _f32_tensor(shape))
 
     def verify_(self) -> None:
         try:
@@ -442,33 +465,96 @@ class GraphOp(IRDLOperation, ABC):
             )
 
 
-def _result(shape: Shape, result_type: TensorType | None) -> TensorType:
-    return _f32_tensor(shape) if result_type is None else result_type
+class _UnaryOp(GraphOp, ABC):
+    """A graph op on one tensor, `input`. The builder here serves the ops without
+    parameters; the others define their own."""
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(self, input: Value, result_type: TensorType | None = None):
+        self._build([input], result_type)
+
+
+class _VariadicOp(GraphOp, ABC):
+    """A graph op on one or more tensors, `inputs`."""
+
+    inputs = var_operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def input_shapes(self) -> list[Shape]:
+        return [_shape(v) for v in self.inputs]
+
+
+class _WindowOp(GraphOp, ABC):
+    """The sliding-window properties a convolution and the pools share: `strides`
+    and `pads` (ONNX order: top, left, bottom, right)."""
+
+    strides = prop_def(DenseArrayBase.constr(i64), _i64_array((1, 1)))
+    strides_val = _array_value("strides")
+    pads = prop_def(DenseArrayBase.constr(i64), _i64_array((0, 0, 0, 0)))
+    pads_val = _array_value("pads")
+
+
+class _PoolOp(_WindowOp, ABC):
+    """2-D pooling on NCHW input (ceil_mode 0, no dilation) over `kernel_shape`."""
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    kernel_shape = prop_def(DenseArrayBase.constr(i64))
+    kernel_shape_val = _array_value("kernel_shape")
+
+    def __init__(
+        self,
+        input: Value,
+        *,
+        kernel_shape: Sequence[int],
+        strides: Sequence[int] = (1, 1),
+        pads: Sequence[int] = (0, 0, 0, 0),
+        result_type: TensorType | None = None,
+    ):
+        properties = self._window(kernel_shape, strides, pads)
+        self._build([input], result_type, properties)
+
+    @staticmethod
+    def _window(
+        kernel_shape: Sequence[int], strides: Sequence[int], pads: Sequence[int]
+    ) -> dict[str, Attribute]:
+        return {
+            "kernel_shape": _i64_array(kernel_shape),
+            "strides": _i64_array(strides),
+            "pads": _i64_array(pads),
+        }
+
+    def _window_shape(self) -> Shape:
+        return _maxpool_shape(
+            _shape(self.input),
+            _ints(self.kernel_shape),
+            _ints(self.strides),
+            _ints(self.pads),
+        )
+
+
+class _BinaryOp(GraphOp, ABC):
+    """A graph op on two tensors, `lhs` and `rhs`, with no parameter."""
+
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(self, lhs: Value, rhs: Value, result_type: TensorType | None = None):
+        self._build([lhs, rhs], result_type)
 
 
 @irdl_op_definition
-class MatMulOp(GraphOp):
+class MatMulOp(_BinaryOp):
     """2-D matrix product: [M, K] x [K, N] -> [M, N].
 
     %r = graph.matmul %a, %b : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
     """
 
     name = "graph.matmul"
-
-    lhs = operand_def(TensorType)
-    rhs = operand_def(TensorType)
-    result = result_def(TensorType)
-
-    def __init__(
-        self,
-        lhs: SSAValue | Operation,
-        rhs: SSAValue | Operation,
-        result_type: TensorType | None = None,
-    ):
-        shape = _matmul_shape(_shape(lhs), _shape(rhs))
-        super().__init__(
-            operands=[lhs, rhs], result_types=[_result(shape, result_type)]
-        )
 
     def inferred_shape(self) -> Shape:
         return _matmul_shape(_shape(self.lhs), _shape(self.rhs))
@@ -492,15 +578,19 @@ class GemmOp(GraphOp):
     result = result_def(TensorType)
 
     alpha = prop_def(FloatAttr[Float32Type], FloatAttr(1.0, f32))
+    alpha_val = _scalar_value("alpha", float)
     beta = prop_def(FloatAttr[Float32Type], FloatAttr(1.0, f32))
+    beta_val = _scalar_value("beta", float)
     trans_a = prop_def(IntegerAttr.constr(type=i64), _i64(0))
+    trans_a_val = _scalar_value("trans_a", bool)
     trans_b = prop_def(IntegerAttr.constr(type=i64), _i64(0))
+    trans_b_val = _scalar_value("trans_b", bool)
 
     def __init__(
         self,
-        a: SSAValue | Operation,
-        b: SSAValue | Operation,
-        c: SSAValue | Operation | None = None,
+        a: Value,
+        b: Value,
+        c: Value | None = None,
         *,
         alpha: float = 1.0,
         beta: float = 1.0,
@@ -508,34 +598,13 @@ class GemmOp(GraphOp):
         trans_b: bool = False,
         result_type: TensorType | None = None,
     ):
-        c_shape = None if c is None else _shape(c)
-        shape = _gemm_shape(_shape(a), _shape(b), c_shape, trans_a, trans_b)
-        super().__init__(
-            operands=[a, b, [] if c is None else [c]],
-            result_types=[_result(shape, result_type)],
-            properties={
-                "alpha": FloatAttr(alpha, f32),
-                "beta": FloatAttr(beta, f32),
-                "trans_a": _i64(trans_a),
-                "trans_b": _i64(trans_b),
-            },
-        )
-
-    @property
-    def alpha_val(self) -> float:
-        return float(self.alpha.value.data)
-
-    @property
-    def beta_val(self) -> float:
-        return float(self.beta.value.data)
-
-    @property
-    def trans_a_val(self) -> bool:
-        return bool(self.trans_a.value.data)
-
-    @property
-    def trans_b_val(self) -> bool:
-        return bool(self.trans_b.value.data)
+        properties = {
+            "alpha": FloatAttr(alpha, f32),
+            "beta": FloatAttr(beta, f32),
+            "trans_a": _i64(trans_a),
+            "trans_b": _i64(trans_b),
+        }
+        self._build([a, b, [] if c is None else [c]], result_type, properties)
 
     def inferred_shape(self) -> Shape:
         for name in ("trans_a", "trans_b"):
@@ -549,7 +618,7 @@ class GemmOp(GraphOp):
 
 
 @irdl_op_definition
-class Conv2dOp(GraphOp):
+class Conv2dOp(_WindowOp):
     """2-D convolution (ONNX Conv) on NCHW input with [Cout, Cin/group, kh, kw] weights.
 
     `pads` is in ONNX order (top, left, bottom, right); `bias` ([Cout]) is optional.
@@ -566,16 +635,16 @@ class Conv2dOp(GraphOp):
     bias = opt_operand_def(TensorType)
     result = result_def(TensorType)
 
-    strides = prop_def(DenseArrayBase.constr(i64), _i64_array((1, 1)))
-    pads = prop_def(DenseArrayBase.constr(i64), _i64_array((0, 0, 0, 0)))
-    dilations = prop_def(DenseArrayBase.constr(i64), _i64_array((1, 1)))
     group = prop_def(IntegerAttr.constr(type=i64), _i64(1))
+    group_val = _scalar_value("group", int)
+    dilations = prop_def(DenseArrayBase.constr(i64), _i64_array((1, 1)))
+    dilations_val = _array_value("dilations")
 
     def __init__(
         self,
-        input: SSAValue | Operation,
-        weight: SSAValue | Operation,
-        bias: SSAValue | Operation | None = None,
+        input: Value,
+        weight: Value,
+        bias: Value | None = None,
         *,
         strides: Sequence[int] = (1, 1),
         pads: Sequence[int] = (0, 0, 0, 0),
@@ -583,39 +652,14 @@ class Conv2dOp(GraphOp):
         group: int = 1,
         result_type: TensorType | None = None,
     ):
-        bias_shape = None if bias is None else _shape(bias)
-        shape = _conv2d_shape(
-            _shape(input), _shape(weight), bias_shape, strides, pads, dilations, group
-        )
-        super().__init__(
-            operands=[input, weight, [] if bias is None else [bias]],
-            result_types=[_result(shape, result_type)],
-            properties={
-                "strides": _i64_array(strides),
-                "pads": _i64_array(pads),
-                "dilations": _i64_array(dilations),
-                "group": _i64(group),
-            },
-        )
-
-    @property
-    def strides_val(self) -> tuple[int, int]:
-        sh, sw = _ints(self.strides)
-        return sh, sw
-
-    @property
-    def pads_val(self) -> tuple[int, int, int, int]:
-        top, left, bottom, right = _ints(self.pads)
-        return top, left, bottom, right
-
-    @property
-    def dilations_val(self) -> tuple[int, int]:
-        dh, dw = _ints(self.dilations)
-        return dh, dw
-
-    @property
-    def group_val(self) -> int:
-        return int(self.group.value.data)
+        properties = {
+            "strides": _i64_array(strides),
+            "pads": _i64_array(pads),
+            "dilations": _i64_array(dilations),
+            "group": _i64(group),
+        }
+        operands = [input, weight, [] if bias is None else [bias]]
+        self._build(operands, result_type, properties)
 
     def inferred_shape(self) -> Shape:
         bias_shape = None if self.bias is None else _shape(self.bias)
@@ -630,21 +674,8 @@ class Conv2dOp(GraphOp):
         )
 
 
-class _BroadcastBinaryOp(GraphOp, ABC):
-    lhs = operand_def(TensorType)
-    rhs = operand_def(TensorType)
-    result = result_def(TensorType)
-
-    def __init__(
-        self,
-        lhs: SSAValue | Operation,
-        rhs: SSAValue | Operation,
-        result_type: TensorType | None = None,
-    ):
-        shape = _broadcast_shape(_shape(lhs), _shape(rhs))
-        super().__init__(
-            operands=[lhs, rhs], result_types=[_result(shape, result_type)]
-        )
+class _BroadcastBinaryOp(_BinaryOp, ABC):
+    """An element-wise op on two tensors with NumPy/ONNX broadcasting."""
 
     def inferred_shape(self) -> Shape:
         return _broadcast_shape(_shape(self.lhs), _shape(self.rhs))
@@ -671,7 +702,7 @@ class MulOp(_BroadcastBinaryOp):
 
 
 @irdl_op_definition
-class ReluOp(GraphOp):
+class ReluOp(_UnaryOp):
     """Element-wise max(x, 0).
 
     %r = graph.relu %x : (tensor<8x512xf32>) -> tensor<8x512xf32>
@@ -679,21 +710,12 @@ class ReluOp(GraphOp):
 
     name = "graph.relu"
 
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-
-    def __init__(
-        self, input: SSAValue | Operation, result_type: TensorType | None = None
-    ):
-        shape = _shape(input)
-        super().__init__(operands=[input], result_types=[_result(shape, result_type)])
-
     def inferred_shape(self) -> Shape:
         return _shape(self.input)
 
 
 @irdl_op_definition
-class MaxPoolOp(GraphOp):
+class MaxPoolOp(_PoolOp):
     """2-D max pooling (ONNX MaxPool, ceil_mode 0, no dilation) on NCHW input.
 
     `pads` is in ONNX order (top, left, bottom, right); padded positions never win.
@@ -704,59 +726,12 @@ class MaxPoolOp(GraphOp):
 
     name = "graph.maxpool"
 
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-
-    kernel_shape = prop_def(DenseArrayBase.constr(i64))
-    strides = prop_def(DenseArrayBase.constr(i64), _i64_array((1, 1)))
-    pads = prop_def(DenseArrayBase.constr(i64), _i64_array((0, 0, 0, 0)))
-
-    def __init__(
-        self,
-        input: SSAValue | Operation,
-        *,
-        kernel_shape: Sequence[int],
-        strides: Sequence[int] = (1, 1),
-        pads: Sequence[int] = (0, 0, 0, 0),
-        result_type: TensorType | None = None,
-    ):
-        shape = _maxpool_shape(_shape(input), kernel_shape, strides, pads)
-        super().__init__(
-            operands=[input],
-            result_types=[_result(shape, result_type)],
-            properties={
-                "kernel_shape": _i64_array(kernel_shape),
-                "strides": _i64_array(strides),
-                "pads": _i64_array(pads),
-            },
-        )
-
-    @property
-    def kernel_shape_val(self) -> tuple[int, int]:
-        kh, kw = _ints(self.kernel_shape)
-        return kh, kw
-
-    @property
-    def strides_val(self) -> tuple[int, int]:
-        sh, sw = _ints(self.strides)
-        return sh, sw
-
-    @property
-    def pads_val(self) -> tuple[int, int, int, int]:
-        top, left, bottom, right = _ints(self.pads)
-        return top, left, bottom, right
-
     def inferred_shape(self) -> Shape:
-        return _maxpool_shape(
-            _shape(self.input),
-            _ints(self.kernel_shape),
-            _ints(self.strides),
-            _ints(self.pads),
-        )
+        return self._window_shape()
 
 
 @irdl_op_definition
-class ReshapeOp(GraphOp):
+class ReshapeOp(_UnaryOp):
     """Reinterpret the elements (row-major) in a new static shape, given by the
     result type.
 
@@ -765,16 +740,10 @@ class ReshapeOp(GraphOp):
 
     name = "graph.reshape"
 
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-
-    def __init__(
-        self, input: SSAValue | Operation, result_type: TensorType | Sequence[int]
-    ):
+    def __init__(self, input: Value, result_type: TensorType | Sequence[int]):
         if not isinstance(result_type, TensorType):
             result_type = _f32_tensor(tuple(result_type))
-        _reshape_shape(_shape(input), result_type.get_shape())
-        super().__init__(operands=[input], result_types=[result_type])
+        self._build([input], result_type)
 
     @property
     def shape_val(self) -> Shape:
@@ -786,7 +755,7 @@ class ReshapeOp(GraphOp):
 
 
 @irdl_op_definition
-class FlattenOp(GraphOp):
+class FlattenOp(_UnaryOp):
     """ONNX Flatten: [d0, ..., dn) -> [prod(d[:axis]), prod(d[axis:])].
 
     `axis` is in [0, rank]; the default, 1, is not printed.
@@ -796,34 +765,20 @@ class FlattenOp(GraphOp):
 
     name = "graph.flatten"
 
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-
     axis = prop_def(IntegerAttr.constr(type=i64), _i64(1))
+    axis_val = _scalar_value("axis", int)
 
     def __init__(
-        self,
-        input: SSAValue | Operation,
-        axis: int = 1,
-        result_type: TensorType | None = None,
+        self, input: Value, axis: int = 1, result_type: TensorType | None = None
     ):
-        shape = _flatten_shape(_shape(input), axis)
-        super().__init__(
-            operands=[input],
-            result_types=[_result(shape, result_type)],
-            properties={"axis": _i64(axis)},
-        )
-
-    @property
-    def axis_val(self) -> int:
-        return int(self.axis.value.data)
+        self._build([input], result_type, {"axis": _i64(axis)})
 
     def inferred_shape(self) -> Shape:
         return _flatten_shape(_shape(self.input), self.axis_val)
 
 
 @irdl_op_definition
-class SoftmaxOp(GraphOp):
+class SoftmaxOp(_UnaryOp):
     """Softmax along one axis (ONNX opset-13 semantics); `axis` is non-negative.
 
     %r = graph.softmax %x {axis = 1 : i64} : (tensor<8x10xf32>) -> tensor<8x10xf32>
@@ -831,27 +786,11 @@ class SoftmaxOp(GraphOp):
 
     name = "graph.softmax"
 
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-
     axis = prop_def(IntegerAttr.constr(type=i64))
+    axis_val = _scalar_value("axis", int)
 
-    def __init__(
-        self,
-        input: SSAValue | Operation,
-        axis: int,
-        result_type: TensorType | None = None,
-    ):
-        shape = _softmax_shape(_shape(input), axis)
-        super().__init__(
-            operands=[input],
-            result_types=[_result(shape, result_type)],
-            properties={"axis": _i64(axis)},
-        )
-
-    @property
-    def axis_val(self) -> int:
-        return int(self.axis.value.data)
+    def __init__(self, input: Value, axis: int, result_type: TensorType | None = None):
+        self._build([input], result_type, {"axis": _i64(axis)})
 
     def inferred_shape(self) -> Shape:
         return _softmax_shape(_shape(self.input), self.axis_val)
@@ -876,42 +815,30 @@ class BatchNormOp(GraphOp):
     result = result_def(TensorType)
 
     epsilon = prop_def(FloatAttr[Float32Type], FloatAttr(1e-5, f32))
+    epsilon_val = _scalar_value("epsilon", float)
 
     def __init__(
         self,
-        input: SSAValue | Operation,
-        scale: SSAValue | Operation,
-        bias: SSAValue | Operation,
-        mean: SSAValue | Operation,
-        var: SSAValue | Operation,
+        input: Value,
+        scale: Value,
+        bias: Value,
+        mean: Value,
+        var: Value,
         *,
         epsilon: float = 1e-5,
         result_type: TensorType | None = None,
     ):
-        params = [scale, bias, mean, var]
-        shape = _per_channel_shape(_shape(input), self._named(params))
-        super().__init__(
-            operands=[input, *params],
-            result_types=[_result(shape, result_type)],
-            properties={"epsilon": FloatAttr(epsilon, f32)},
-        )
-
-    @staticmethod
-    def _named(params: Sequence[SSAValue | Operation]) -> list[tuple[str, Shape]]:
-        names = ("scale", "bias", "mean", "var")
-        return [(n, _shape(p)) for n, p in zip(names, params, strict=True)]
-
-    @property
-    def epsilon_val(self) -> float:
-        return float(self.epsilon.value.data)
+        operands = [input, scale, bias, mean, var]
+        self._build(operands, result_type, {"epsilon": FloatAttr(epsilon, f32)})
 
     def inferred_shape(self) -> Shape:
-        params = [self.scale, self.bias, self.mean, self.var]
-        return _per_channel_shape(_shape(self.input), self._named(params))
+        params = ("scale", "bias", "mean", "var")
+        named = [(name, _shape(getattr(self, name))) for name in params]
+        return _per_channel_shape(_shape(self.input), named)
 
 
 @irdl_op_definition
-class AvgPoolOp(GraphOp):
+class AvgPoolOp(_PoolOp):
     """2-D average pooling (ONNX AveragePool, ceil_mode 0) on NCHW input.
 
     `pads` is in ONNX order (top, left, bottom, right). With `count_include_pad = 0`
@@ -924,69 +851,32 @@ class AvgPoolOp(GraphOp):
 
     name = "graph.avgpool"
 
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-
-    kernel_shape = prop_def(DenseArrayBase.constr(i64))
-    strides = prop_def(DenseArrayBase.constr(i64), _i64_array((1, 1)))
-    pads = prop_def(DenseArrayBase.constr(i64), _i64_array((0, 0, 0, 0)))
     count_include_pad = prop_def(IntegerAttr.constr(type=i64), _i64(0))
+    count_include_pad_val = _scalar_value("count_include_pad", bool)
 
     def __init__(
         self,
-        input: SSAValue | Operation,
+        input: Value,
         *,
+        count_include_pad: bool = False,
         kernel_shape: Sequence[int],
         strides: Sequence[int] = (1, 1),
         pads: Sequence[int] = (0, 0, 0, 0),
-        count_include_pad: bool = False,
         result_type: TensorType | None = None,
     ):
-        shape = _avgpool_shape(
-            _shape(input), kernel_shape, strides, pads, int(count_include_pad)
-        )
-        super().__init__(
-            operands=[input],
-            result_types=[_result(shape, result_type)],
-            properties={
-                "kernel_shape": _i64_array(kernel_shape),
-                "strides": _i64_array(strides),
-                "pads": _i64_array(pads),
-                "count_include_pad": _i64(int(count_include_pad)),
-            },
-        )
-
-    @property
-    def kernel_shape_val(self) -> tuple[int, int]:
-        kh, kw = _ints(self.kernel_shape)
-        return kh, kw
-
-    @property
-    def strides_val(self) -> tuple[int, int]:
-        sh, sw = _ints(self.strides)
-        return sh, sw
-
-    @property
-    def pads_val(self) -> tuple[int, int, int, int]:
-        top, left, bottom, right = _ints(self.pads)
-        return top, left, bottom, right
-
-    @property
-    def count_include_pad_val(self) -> bool:
-        return bool(self.count_include_pad.value.data)
+        properties = self._window(kernel_shape, strides, pads)
+        properties["count_include_pad"] = _i64(int(count_include_pad))
+        self._build([input], result_type, properties)
 
     def inferred_shape(self) -> Shape:
-        return _avgpool_shape(
-            _shape(self.input),
-            _ints(self.kernel_shape),
-            _ints(self.strides),
-            _ints(self.pads),
-            int(self.count_include_pad.value.data),
-        )
+        flag = int(self.count_include_pad.value.data)
+        if flag not in (0, 1):
+            raise VerifyException(f"count_include_pad must be 0 or 1, got {flag}")
+        return self._window_shape()
 
 
 @irdl_op_definition
-class GlobalAvgPoolOp(GraphOp):
+class GlobalAvgPoolOp(_UnaryOp):
     """The mean over the spatial dims of NCHW input (ONNX GlobalAveragePool).
 
     %r = graph.global_avgpool %x : (tensor<1x1024x7x7xf32>) -> tensor<1x1024x1x1xf32>
@@ -994,21 +884,12 @@ class GlobalAvgPoolOp(GraphOp):
 
     name = "graph.global_avgpool"
 
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-
-    def __init__(
-        self, input: SSAValue | Operation, result_type: TensorType | None = None
-    ):
-        shape = _global_pool_shape(_shape(input))
-        super().__init__(operands=[input], result_types=[_result(shape, result_type)])
-
     def inferred_shape(self) -> Shape:
         return _global_pool_shape(_shape(self.input))
 
 
 @irdl_op_definition
-class ConcatOp(GraphOp):
+class ConcatOp(_VariadicOp):
     """Concatenation along a non-negative `axis` (ONNX Concat); the operands agree
     on every other dim.
 
@@ -1017,34 +898,23 @@ class ConcatOp(GraphOp):
 
     name = "graph.concat"
 
-    inputs = var_operand_def(TensorType)
-    result = result_def(TensorType)
-
     axis = prop_def(IntegerAttr.constr(type=i64))
+    axis_val = _scalar_value("axis", int)
 
     def __init__(
         self,
-        inputs: Sequence[SSAValue | Operation],
+        inputs: Sequence[Value],
         axis: int,
         result_type: TensorType | None = None,
     ):
-        shape = _concat_shape([_shape(v) for v in inputs], axis)
-        super().__init__(
-            operands=[list(inputs)],
-            result_types=[_result(shape, result_type)],
-            properties={"axis": _i64(axis)},
-        )
-
-    @property
-    def axis_val(self) -> int:
-        return int(self.axis.value.data)
+        self._build([list(inputs)], result_type, {"axis": _i64(axis)})
 
     def inferred_shape(self) -> Shape:
-        return _concat_shape([_shape(v) for v in self.inputs], self.axis_val)
+        return _concat_shape(self.input_shapes(), self.axis_val)
 
 
 @irdl_op_definition
-class TransposeOp(GraphOp):
+class TransposeOp(_UnaryOp):
     """Permute the dims (ONNX Transpose): result dim i is input dim perm[i].
 
     %r = graph.transpose %x {perm = array<i64: 0, 2, 1, 3, 4>} : (tensor<1x4x28x8x8xf32>) -> tensor<1x28x4x8x8xf32>
@@ -1052,34 +922,20 @@ class TransposeOp(GraphOp):
 
     name = "graph.transpose"
 
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-
     perm = prop_def(DenseArrayBase.constr(i64))
+    perm_val = _array_value("perm")
 
     def __init__(
-        self,
-        input: SSAValue | Operation,
-        perm: Sequence[int],
-        result_type: TensorType | None = None,
+        self, input: Value, perm: Sequence[int], result_type: TensorType | None = None
     ):
-        shape = _transpose_shape(_shape(input), perm)
-        super().__init__(
-            operands=[input],
-            result_types=[_result(shape, result_type)],
-            properties={"perm": _i64_array(perm)},
-        )
-
-    @property
-    def perm_val(self) -> tuple[int, ...]:
-        return _ints(self.perm)
+        self._build([input], result_type, {"perm": _i64_array(perm)})
 
     def inferred_shape(self) -> Shape:
         return _transpose_shape(_shape(self.input), self.perm_val)
 
 
 @irdl_op_definition
-class LRNOp(GraphOp):
+class LRNOp(_UnaryOp):
     """Local response normalisation across channels (ONNX LRN) on NCHW input:
     y = x / (bias + alpha / size * sum of x^2 over `size` neighbouring channels)^beta.
     Defaults (alpha 1e-4, beta 0.75, bias 1.0) are not printed.
@@ -1089,17 +945,18 @@ class LRNOp(GraphOp):
 
     name = "graph.lrn"
 
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-
     size = prop_def(IntegerAttr.constr(type=i64))
+    size_val = _scalar_value("size", int)
     alpha = prop_def(FloatAttr[Float32Type], FloatAttr(1e-4, f32))
+    alpha_val = _scalar_value("alpha", float)
     beta = prop_def(FloatAttr[Float32Type], FloatAttr(0.75, f32))
+    beta_val = _scalar_value("beta", float)
     bias = prop_def(FloatAttr[Float32Type], FloatAttr(1.0, f32))
+    bias_val = _scalar_value("bias", float)
 
     def __init__(
         self,
-        input: SSAValue | Operation,
+        input: Value,
         *,
         size: int,
         alpha: float = 1e-4,
@@ -1107,40 +964,20 @@ class LRNOp(GraphOp):
         bias: float = 1.0,
         result_type: TensorType | None = None,
     ):
-        shape = _lrn_shape(_shape(input), size)
-        super().__init__(
-            operands=[input],
-            result_types=[_result(shape, result_type)],
-            properties={
-                "size": _i64(size),
-                "alpha": FloatAttr(alpha, f32),
-                "beta": FloatAttr(beta, f32),
-                "bias": FloatAttr(bias, f32),
-            },
-        )
-
-    @property
-    def size_val(self) -> int:
-        return int(self.size.value.data)
-
-    @property
-    def alpha_val(self) -> float:
-        return float(self.alpha.value.data)
-
-    @property
-    def beta_val(self) -> float:
-        return float(self.beta.value.data)
-
-    @property
-    def bias_val(self) -> float:
-        return float(self.bias.value.data)
+        properties = {
+            "size": _i64(size),
+            "alpha": FloatAttr(alpha, f32),
+            "beta": FloatAttr(beta, f32),
+            "bias": FloatAttr(bias, f32),
+        }
+        self._build([input], result_type, properties)
 
     def inferred_shape(self) -> Shape:
         return _lrn_shape(_shape(self.input), self.size_val)
 
 
 @irdl_op_definition
-class SumOp(GraphOp):
+class SumOp(_VariadicOp):
     """Element-wise sum of one or more operands with NumPy/ONNX broadcasting (ONNX
     Sum); one nest adds them all, with no intermediate tensors.
 
@@ -1149,25 +986,15 @@ class SumOp(GraphOp):
 
     name = "graph.sum"
 
-    inputs = var_operand_def(TensorType)
-    result = result_def(TensorType)
-
-    def __init__(
-        self,
-        inputs: Sequence[SSAValue | Operation],
-        result_type: TensorType | None = None,
-    ):
-        shape = _sum_shape([_shape(v) for v in inputs])
-        super().__init__(
-            operands=[list(inputs)], result_types=[_result(shape, result_type)]
-        )
+    def __init__(self, inputs: Sequence[Value], result_type: TensorType | None = None):
+        self._build([list(inputs)], result_type)
 
     def inferred_shape(self) -> Shape:
-        return _sum_shape([_shape(v) for v in self.inputs])
+        return _sum_shape(self.input_shapes())
 
 
 @irdl_op_definition
-class UnsqueezeOp(GraphOp):
+class UnsqueezeOp(_UnaryOp):
     """Insert size-1 dims at `axes` (of the result; ONNX Unsqueeze): a view of the
     same elements. Canonicalisation folds it on constants and makes it a reshape
     otherwise.
@@ -1177,27 +1004,13 @@ class UnsqueezeOp(GraphOp):
 
     name = "graph.unsqueeze"
 
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-
     axes = prop_def(DenseArrayBase.constr(i64))
+    axes_val = _array_value("axes")
 
     def __init__(
-        self,
-        input: SSAValue | Operation,
-        axes: Sequence[int],
-        result_type: TensorType | None = None,
+        self, input: Value, axes: Sequence[int], result_type: TensorType | None = None
     ):
-        shape = _unsqueeze_shape(_shape(input), axes)
-        super().__init__(
-            operands=[input],
-            result_types=[_result(shape, result_type)],
-            properties={"axes": _i64_array(axes)},
-        )
-
-    @property
-    def axes_val(self) -> tuple[int, ...]:
-        return _ints(self.axes)
+        self._build([input], result_type, {"axes": _i64_array(axes)})
 
     def inferred_shape(self) -> Shape:
         return _unsqueeze_shape(_shape(self.input), self.axes_val)
@@ -1217,21 +1030,18 @@ class ConstantOfShapeOp(GraphOp):
     assembly_format = "attr-dict `:` type($result)"
 
     value = prop_def(FloatAttr[Float32Type], FloatAttr(0.0, f32))
+    value_val = _scalar_value("value", float)
 
     def __init__(self, shape: Sequence[int] | TensorType, value: float = 0.0):
         ty = shape if isinstance(shape, TensorType) else _f32_tensor(tuple(shape))
-        super().__init__(result_types=[ty], properties={"value": FloatAttr(value, f32)})
-
-    @property
-    def value_val(self) -> float:
-        return float(self.value.value.data)
+        self._build([], ty, {"value": FloatAttr(value, f32)})
 
     def inferred_shape(self) -> Shape:
         return _shape(self.result)
 
 
 @irdl_op_definition
-class DropoutOp(GraphOp):
+class DropoutOp(_UnaryOp):
     """Dropout in inference: the identity (ONNX Dropout, training_mode 0); `ratio`
     is kept for the record. Canonicalisation drops it. The default ratio (0.5) is not
     printed.
@@ -1241,26 +1051,13 @@ class DropoutOp(GraphOp):
 
     name = "graph.dropout"
 
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-
     ratio = prop_def(FloatAttr[Float32Type], FloatAttr(0.5, f32))
+    ratio_val = _scalar_value("ratio", float)
 
     def __init__(
-        self,
-        input: SSAValue | Operation,
-        ratio: float = 0.5,
-        result_type: TensorType | None = None,
+        self, input: Value, ratio: float = 0.5, result_type: TensorType | None = None
     ):
-        super().__init__(
-            operands=[input],
-            result_types=[_result(_shape(input), result_type)],
-            properties={"ratio": FloatAttr(ratio, f32)},
-        )
-
-    @property
-    def ratio_val(self) -> float:
-        return float(self.ratio.value.data)
+        self._build([input], result_type, {"ratio": FloatAttr(ratio, f32)})
 
     def inferred_shape(self) -> Shape:
         ratio = self.ratio_val
