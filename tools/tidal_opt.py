@@ -105,12 +105,12 @@ class TidalOptMain(xDSLOptMain):
         callbacks: list[Callback] = []
         if self.pipeline.callback is not None:
             callbacks.append(self.pipeline.callback)
-        checker = None
-        if self.args.check_numerics:
-            checker = numerics_checker(prog, self.args.numerics_inputs)
-            callbacks.append(checker)
-        run_passes(self.pipeline.passes, prog, self.ctx, callbacks)
-        for line in checker.log if checker is not None else ():
+        if not self.args.check_numerics:
+            run_passes(self.pipeline.passes, prog, self.ctx, callbacks)
+            return
+        checker = numerics_checker(prog, self.args.numerics_inputs)
+        run_passes(self.pipeline.passes, prog, self.ctx, [*callbacks, checker])
+        for line in checker.log:
             print(line, file=sys.stderr)
 
     def parse_chunk(self, chunk: IO[bytes], file_extension: str, start_offset: int = 0):
