@@ -96,18 +96,12 @@ def test_program_larger_than_the_buffer_runs_correctly(mk: SimpleNamespace) -> N
     """y = 20 x, as 20 additions on POOL, through a 4-record instruction buffer."""
     x = np.arange(32, dtype=np.float32).reshape(4, 8) / 7
     tile, acc = mk.sbuf(0, 4, 0, (1, 8)), mk.sbuf(0, 4, 64, (1, 8))
-    adds = [
-        make_record(
-            Opcode.TENSOR_TENSOR,
-            Engine.POOL,
-            dst=acc,
-            a=acc,
-            b=tile,
-            op=AluOp.ADD,
-            debug=0,
-        )
-        for _ in range(20)
-    ]
+
+    def add(**kw: int) -> np.ndarray:  # acc += tile
+        tt = Opcode.TENSOR_TENSOR
+        return make_record(tt, Engine.POOL, dst=acc, a=acc, b=tile, op=AluOp.ADD, **kw)
+
+    adds = [add(debug=0) for _ in range(20)]
     program = mk.build(
         {
             DMA0: [
@@ -127,15 +121,7 @@ def test_program_larger_than_the_buffer_runs_correctly(mk: SimpleNamespace) -> N
                 make_record(Opcode.MEMSET, Engine.POOL, dst=acc, value=0.0),
                 make_record(Opcode.WAIT, Engine.POOL, sem=0, value=1),
                 *adds[:-1],
-                make_record(
-                    Opcode.TENSOR_TENSOR,
-                    Engine.POOL,
-                    signal=1,
-                    dst=acc,
-                    a=acc,
-                    b=tile,
-                    op=AluOp.ADD,
-                ),
+                add(signal=1),
             ],
         },
         inputs=[mk.io("x", 0, (4, 8))],

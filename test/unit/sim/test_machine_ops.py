@@ -28,17 +28,21 @@ def wait(engine: int, sem: int, value: int) -> np.ndarray:
 
 
 def load(
-    mk: SimpleNamespace,
-    addr: int,
-    rows: int,
-    cols: int,
-    p0: int = 0,
-    off: int = 0,
-    **kw: int,
+    mk: SimpleNamespace, addr: int, rows: int, cols: int, off: int = 0, **kw: int
 ) -> np.ndarray:
     """DMA a contiguous (rows, cols) DRAM tensor at `addr` to SBUF partitions."""
     return dma(
-        mk.dram(addr, (cols, rows), (1, cols)), mk.sbuf(p0, rows, off, (1, cols)), **kw
+        mk.dram(addr, (cols, rows), (1, cols)), mk.sbuf(0, rows, off, (1, cols)), **kw
+    )
+
+
+def act_record(
+    src: isa.Access, dst: isa.Access, func: ActFunc, **scalars: object
+) -> np.ndarray:
+    """ACT `func` from `src` to `dst` that signals semaphore 1; `scalars` give its
+    scale and bias (mode, and an immediate or an SBUF column)."""
+    return make_record(
+        Opcode.ACT, Engine.ACT, signal=1, src=src, dst=dst, func=func, **scalars
     )
 
 
@@ -72,6 +76,10 @@ def test_matmul_start_then_accumulate(mk: SimpleNamespace) -> None:
     st = mk.sbuf(0, k, 0, (1, m))
     mv1, mv2 = mk.sbuf(0, k, 64, (1, n)), mk.sbuf(0, k, 128, (1, n))
     acc = mk.psum(0, m, 0, (1, n))
+
+    def matmul(**kw: object) -> np.ndarray:  # acc (+)= st^T @ moving
+        return make_record(Opcode.MATMUL, Engine.PE, dst=acc, stationary=st, **kw)
+
     program = mk.build(
         {
             DMA0: [
@@ -83,22 +91,8 @@ def test_matmul_start_then_accumulate(mk: SimpleNamespace) -> None:
             ],
             Engine.PE: [
                 wait(Engine.PE, 0, 1),
-                make_record(
-                    Opcode.MATMUL,
-                    Engine.PE,
-                    flags=isa.FLAG_START,
-                    dst=acc,
-                    stationary=st,
-                    moving=mv1,
-                ),
-                make_record(
-                    Opcode.MATMUL,
-                    Engine.PE,
-                    signal=1,
-                    dst=acc,
-                    stationary=st,
-                    moving=mv2,
-                ),
+                matmul(flags=isa.FLAG_START, moving=mv1),
+                matmul(signal=1, moving=mv2),
             ],
         },
         inputs=[
@@ -138,13 +132,10 @@ def test_act_with_column_scale_and_bias(mk: SimpleNamespace, func: ActFunc) -> N
         if func is not ActFunc.RELU
         else rand(p, 1, lo=-2, hi=-1)
     )
-    act = make_record(
-        Opcode.ACT,
-        Engine.ACT,
-        signal=1,
-        src=mk.sbuf(0, p, 0, (1, f)),
-        dst=mk.psum(0, p, 0, (1, f)),
-        func=func,
+    act = act_record(
+        mk.sbuf(0, p, 0, (1, f)),
+        mk.psum(0, p, 0, (1, f)),
+        func,
         scale_mode=ScalarMode.COLUMN,
         scale_space=isa.Space.SBUF,
         scale_pstart=0,
@@ -181,13 +172,10 @@ def test_act_with_column_scale_and_bias(mk: SimpleNamespace, func: ActFunc) -> N
 def test_act_with_immediate_scale_and_bias(mk: SimpleNamespace) -> None:
     p, f = 4, 6
     x = rand(p, f)
-    act = make_record(
-        Opcode.ACT,
-        Engine.ACT,
-        signal=1,
-        src=mk.sbuf(0, p, 0, (1, f)),
-        dst=mk.sbuf(0, p, 64, (1, f)),
-        func=ActFunc.TANH,
+    act = act_record(
+        mk.sbuf(0, p, 0, (1, f)),
+        mk.sbuf(0, p, 64, (1, f)),
+        ActFunc.TANH,
         scale_mode=ScalarMode.IMM,
         scale_imm=0.5,
         bias_mode=ScalarMode.IMM,
