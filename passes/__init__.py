@@ -33,6 +33,16 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return LoopToAccelPass
 
+    def loop_allocate():
+        from tidal.passes.loop.allocate import LoopAllocatePass
+
+        return LoopAllocatePass
+
+    def accel_assign_queues():
+        from tidal.passes.accel.assign_queues import AccelAssignQueuesPass
+
+        return AccelAssignQueuesPass
+
     def accel_insert_sync():
         from tidal.passes.accel.insert_sync import AccelInsertSyncPass
 
@@ -56,6 +66,8 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "tidal-lower": tidal_lower,
         "graph-canonicalize": graph_canonicalize,
         "graph-partition": graph_partition,
+        "loop-allocate": loop_allocate,
+        "accel-assign-queues": accel_assign_queues,
     }
     if os.environ.get(TEST_PASSES_VARIABLE) == "1":
         from tidal.passes.testing import get_test_passes

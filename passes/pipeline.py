@@ -40,18 +40,22 @@ from tidal.passes.utils.quiet import quiet_diagnostics
 
 
 def lowering_passes(chip: str) -> list[ModulePass]:
+    from tidal.passes.accel.assign_queues import AccelAssignQueuesPass
     from tidal.passes.accel.insert_sync import AccelInsertSyncPass
     from tidal.passes.accel.split_streams import AccelSplitStreamsPass
     from tidal.passes.graph.canonicalize import GraphCanonicalizePass
     from tidal.passes.graph.partition import GraphPartitionPass
     from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
     from tidal.passes.conversion.loop_to_accel import LoopToAccelPass
+    from tidal.passes.loop.allocate import LoopAllocatePass
 
     return [
         GraphCanonicalizePass(),
         GraphPartitionPass(chip=chip),
         GraphToLoopPass(chip=chip),
+        LoopAllocatePass(chip=chip),
         LoopToAccelPass(chip=chip),
+        AccelAssignQueuesPass(),
         AccelInsertSyncPass(),
         AccelSplitStreamsPass(),
     ]

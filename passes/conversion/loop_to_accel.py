@@ -1,18 +1,20 @@
-"""loop-to-accel: allocate DRAM, SBUF and PSUM and turn loop nests into instructions.
+"""loop-to-accel: turn allocated loop nests into a unified-order accel.program.
 
-Expects one `func.func` on memrefs holding `loop.alloc/const/view/nest` ops (the
-output of graph-to-loop). Produces one `accel.program` in *unified order* (one
-sequential order across engines, no synchronisation yet; see accel-insert-sync):
+Expects one `func.func` on memrefs holding `loop.alloc/const/view/nest` ops whose
+addresses loop-allocate has recorded (`tidal.addr` on every buffer and tile,
+`tidal.chip` and `tidal.dram_bytes` on the function). Each op becomes its accel op,
+one to one, and the function one `accel.program` in *unified order* (one sequential
+order across engines, no synchronisation yet; see accel-insert-sync):
 
-- DRAM: inputs, constants and intermediate buffers get byte addresses (views alias);
-  the I/O table (`accel.io`) keeps the ONNX names from `tidal.name` arg/result attrs.
-- SBUF/PSUM: every tile of a nest gets a region, allocated afresh per nest (the
-  synchronisation pass orders reuse across nests); a matmul accumulator stays in one
-  PSUM bank. A nest whose tiles do not fit is an error naming the nest and the sizes.
-- `loop.for` becomes `accel.repeat`; access offsets become affine in repeat depth.
-- DMA queues: loads alternate over all queues but the last, stores use the last.
+- the io table (`accel.io`) at the inputs' and outputs' addresses, with the ONNX names
+  of the `tidal.name` argument and result attributes; `loop.const` -> `accel.const`;
+- `loop.for` -> `accel.repeat` with the domain's trip count;
+- every tile op -> its instruction, with each access rebased on its buffer's address
+  and its domain dimensions (`i<k>` = dimension k) renamed to repeat depths (`i<k>` =
+  the k-th enclosing repeat) through the nest's loop order;
+- `loop.copy` -> `accel.dma` on queue 0: accel-assign-queues chooses the queues.
 
-    loop.copy %x <dram 0 + 512 * i0, ...> -> %t <sbuf 0, 0, ...>
+    loop.copy %x <dram 0 + 512 * i0, ...> -> %t <sbuf 0, 0, ...>   (%t at 1024)
   becomes
     accel.dma 0 <dram 0 + 512 * i0, ...> -> <sbuf 0, 1024, ...> {origin = "fc1"}
 """
@@ -20,30 +22,232 @@ sequential order across engines, no synchronisation yet; see accel-insert-sync):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from math import prod
 
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
     DictionaryAttr,
-    MemRefType,
+    IntegerAttr,
     ModuleOp,
     StringAttr,
     TensorType,
     f32,
 )
-from xdsl.ir import Block, Operation, SSAValue
+from xdsl.ir import Attribute, BlockArgument, Operation, SSAValue
 from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+from xdsl.rewriter import InsertPoint
 from xdsl.utils.exceptions import PassFailedException
 
 from tidal.dialects import accel, loop
 from tidal.dialects.accel import AccessAttr, Aff
-from tidal.passes.conversion.kernels.nest_builder import aligned as _align
-from tidal.sim.config import ChipConfig, UnknownChipError, get_chip
-from tidal.passes.utils.expect import expect_level
+from tidal.passes.loop.allocate import ADDR, CHIP, DRAM_BYTES
+from tidal.passes.utils.expect import PassInputError, expect_level
+
+# The queue every DMA gets here; accel-assign-queues decides the real one.
+UNASSIGNED_QUEUE = 0
 
 
-def _name(attrs: object, i: int, default: str) -> str:
+def _fail(message: str) -> PassFailedException:
+    return PassFailedException(f"loop-to-accel: {message}")
+
+
+def _addr(value: SSAValue) -> int:
+    """The address loop-allocate recorded for a buffer or tile."""
+    if isinstance(value, BlockArgument):
+        owner = value.block.parent_op()
+        attrs = owner.arg_attrs if isinstance(owner, func.FuncOp) else None
+        attr = attrs.data[value.index].data.get(ADDR) if attrs is not None else None
+        what = f"argument {value.index}"
+    else:
+        owner = value.owner
+        attr = owner.attributes.get(ADDR)
+        what = f"'{owner.name}'"
+    if not isinstance(attr, IntegerAttr):
+        assert owner is not None
+        message = f"loop-to-accel: {what} has no {ADDR}; run loop-allocate first"
+        raise PassInputError(message, owner)
+    return attr.value.data
+
+
+@dataclass(frozen=True)
+class _Site:
+    """Where a tile op sits: its nest's name and loop order, and its loop depth."""
+
+    origin: str
+    order: tuple[int, ...]
+    depth: int
+
+    @staticmethod
+    def of(op: Operation) -> _Site:
+        depth = 0
+        parent = op.parent_op()
+        while parent is not None and not isinstance(parent, loop.NestOp):
+            depth += isinstance(parent, loop.ForOp | accel.RepeatOp)
+            parent = parent.parent_op()
+        if parent is None:
+            raise _fail(f"'{op.name}' is outside a loop.nest")
+        return _Site(parent.origin.data, parent.order_val, depth)
+
+    def remap(self, a: Aff) -> Aff:
+        """Domain dimensions -> repeat depths."""
+        steps = [a.steps[d] if d < len(a.steps) else 0 for d in self.order]
+        if any(steps[self.depth :]):
+            raise _fail(
+                f"nest '{self.origin}' has an access that steps along a dimension "
+                "whose loop does not enclose it"
+            )
+        return Aff(a.base, tuple(steps[: self.depth]))
+
+    def ap(self, value: SSAValue, attr: AccessAttr) -> AccessAttr:
+        offset = self.remap(attr.offset) + _addr(value)
+        return AccessAttr.get(attr.space, self.remap(attr.pstart), offset, attr.dims)
+
+    def column(
+        self, value: SSAValue | None, attr: AccessAttr | None
+    ) -> AccessAttr | None:
+        return None if value is None or attr is None else self.ap(value, attr)
+
+
+class LowerCopy(RewritePattern):
+    """`loop.copy %x <dram 0, ...> -> %t <sbuf 0, 0, ...>` ->
+    `accel.dma 0 <dram 0, ...> -> <sbuf 0, 64, ...>` (with %t at 64)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: loop.CopyOp, rewriter: PatternRewriter) -> None:
+        at = _Site.of(op)
+        src, dst = at.ap(op.src, op.src_ap), at.ap(op.dst, op.dst_ap)
+        rewriter.replace(op, accel.DmaOp(UNASSIGNED_QUEUE, src, dst, origin=at.origin))
+
+
+class LowerMatmul(RewritePattern):
+    """`loop.matmul %acc <...>, %w <...>, %x <...> {zero_at = d}` -> `accel.matmul
+    <...>, <...>, <...> {zero_at = k}`, k the depth of the loop over dimension d."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: loop.MatmulOp, rewriter: PatternRewriter) -> None:
+        at = _Site.of(op)
+        zero_at = None
+        if op.zero_at is not None:
+            d = op.zero_at.value.data
+            zero_at = -1 if d < 0 else at.order.index(d)
+        new = accel.MatmulOp(
+            at.ap(op.acc, op.acc_ap),
+            at.ap(op.stationary, op.stationary_ap),
+            at.ap(op.moving, op.moving_ap),
+            zero_at=zero_at,
+            origin=at.origin,
+        )
+        rewriter.replace(op, new)
+
+
+class LowerAct(RewritePattern):
+    """`loop.act "relu" %o <...>, %acc <...> bias(%b) <...>` ->
+    `accel.act relu <...>, <...> bias <...>`."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: loop.ActOp, rewriter: PatternRewriter) -> None:
+        at = _Site.of(op)
+        new = accel.ActOp(
+            op.func.data,
+            at.ap(op.dst, op.dst_ap),
+            at.ap(op.src, op.src_ap),
+            scale=op.scale.value.data,
+            bias=op.bias.value.data,
+            scale_col=at.column(op.scale_col, op.scale_ap),
+            bias_col=at.column(op.bias_col, op.bias_ap),
+            origin=at.origin,
+        )
+        rewriter.replace(op, new)
+
+
+class LowerTensorTensor(RewritePattern):
+    """`loop.tensor_tensor "add" %d <...>, %a <...>, %b <...>` ->
+    `accel.tensor_tensor add <...>, <...>, <...>`."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(
+        self, op: loop.TensorTensorOp, rewriter: PatternRewriter
+    ) -> None:
+        at = _Site.of(op)
+        new = accel.TensorTensorOp(
+            op.op.data,
+            at.ap(op.dst, op.dst_ap),
+            at.ap(op.a, op.a_ap),
+            at.ap(op.b, op.b_ap),
+            origin=at.origin,
+        )
+        rewriter.replace(op, new)
+
+
+class LowerReduce(RewritePattern):
+    """`loop.reduce "max" %d <...>, %s <...> {nreduce = 2}` ->
+    `accel.reduce max <...>, <...> over 2`."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: loop.ReduceOp, rewriter: PatternRewriter) -> None:
+        at = _Site.of(op)
+        new = accel.ReduceOp(
+            op.op.data,
+            at.ap(op.dst, op.dst_ap),
+            at.ap(op.src, op.src_ap),
+            op.nreduce.value.data,
+            scale=op.scale.value.data,
+            origin=at.origin,
+        )
+        rewriter.replace(op, new)
+
+
+class LowerMemset(RewritePattern):
+    """`loop.memset %t <...> = 0.0 : f32` -> `accel.memset <...>, 0.0`."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: loop.MemsetOp, rewriter: PatternRewriter) -> None:
+        at = _Site.of(op)
+        new = accel.MemsetOp(
+            at.ap(op.dst, op.dst_ap), op.value.value.data, origin=at.origin
+        )
+        rewriter.replace(op, new)
+
+
+class LowerFor(RewritePattern):
+    """`loop.for d1 { ... }` in a nest of domain [4, 7] -> `accel.repeat 7 { ... }`."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: loop.ForOp, rewriter: PatternRewriter) -> None:
+        parent = op.parent_op()
+        while parent is not None and not isinstance(parent, loop.NestOp):
+            parent = parent.parent_op()
+        if parent is None:
+            raise _fail("a loop.for is outside a loop.nest")
+        count = parent.domain_val[op.dim.value.data]
+        body = rewriter.move_region_contents_to_new_regions(op.body)
+        rewriter.replace(op, accel.RepeatOp(count, body))
+
+
+class LowerNest(RewritePattern):
+    """`loop.nest "fc1" ... { %t = loop.alloc_tile ... accel ops }` -> the accel ops,
+    in place (runs once the nest's body is lowered)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: loop.NestOp, rewriter: PatternRewriter) -> None:
+        block = op.body.block
+        for inner in list(block.ops):
+            if isinstance(inner, loop.AllocTileOp):
+                rewriter.erase(inner)
+            elif not isinstance(inner, accel.InstructionOp | accel.RepeatOp):
+                raise _fail(f"cannot lower '{inner.name}' in nest '{op.origin.data}'")
+        rewriter.inline_block(block, InsertPoint.before(op))
+        rewriter.erase(op)
+
+
+def _name(attrs: Attribute | None, i: int, default: str) -> str:
     if attrs is None:
         return default
     entry = attrs.data[i]  # type: ignore[attr-defined]
@@ -54,194 +258,98 @@ def _name(attrs: object, i: int, default: str) -> str:
     return default
 
 
-@dataclass
-class _Tiles:
-    """On-chip regions of one nest's tiles: value -> (space, partition 0, byte base)."""
+def _tensor(value: SSAValue) -> TensorType:
+    return TensorType(f32, value.type.get_shape())  # type: ignore[attr-defined]
 
-    chip: ChipConfig
-    origin: str
-    base: dict[SSAValue, int] = field(default_factory=dict)
-    sbuf_top: int = 0
-    psum_top: int = 0
 
-    def add(self, tile: loop.AllocTileOp) -> None:
-        t = tile.result.type
-        space, parts, nbytes = t.space.data, t.partitions.data, t.bytes_per_partition
-        limit = self.chip.sbuf_partitions if space == "sbuf" else self.chip.psum_partitions
-        if parts > limit:
-            self._fail(f"a {parts}-partition {space} tile; the chip has {limit} partitions")
-        if space == "sbuf":
-            self.base[tile.result] = self.sbuf_top
-            self.sbuf_top += _align(nbytes)
-            if self.sbuf_top > self.chip.sbuf_partition_bytes:
-                self._fail(
-                    f"{self.sbuf_top} bytes of SBUF per partition; the chip has "
-                    f"{self.chip.sbuf_partition_bytes}"
-                )
-            return
-        bank = self.chip.psum_bank_bytes
-        if nbytes > bank:
-            self._fail(f"a {nbytes}-byte PSUM accumulator; a bank holds {bank}")
-        if self.psum_top % bank + nbytes > bank:
-            self.psum_top = (self.psum_top // bank + 1) * bank
-        self.base[tile.result] = self.psum_top
-        self.psum_top += _align(nbytes)
-        if self.psum_top > self.chip.psum_partition_bytes:
-            self._fail(
-                f"{self.psum_top} bytes of PSUM per partition; the chip has "
-                f"{self.chip.psum_partition_bytes}"
-            )
+class LowerFunc(RewritePattern):
+    """`func.func` of lowered nests -> `accel.program "<tidal.chip>" dram
+    <tidal.dram_bytes>` holding the io table, the constants, then the instructions
+    (runs once every nest is lowered)."""
 
-    def _fail(self, what: str) -> None:
-        raise PassFailedException(
-            f"loop-to-accel: nest '{self.origin}' needs {what} (chip '{self.chip.name}')"
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, fn: func.FuncOp, rewriter: PatternRewriter) -> None:
+        chip, dram_bytes = fn.attributes[CHIP], fn.attributes[DRAM_BYTES]
+        assert isinstance(chip, StringAttr) and isinstance(dram_bytes, IntegerAttr)
+        block = fn.body.block
+        header: list[Operation] = [
+            accel.IoOp("input", _name(fn.arg_attrs, i, f"arg{i}"), _addr(a), _tensor(a))
+            for i, a in enumerate(block.args)
+        ]
+        code: list[Operation] = []
+        for op in block.ops:
+            if isinstance(op, loop.ConstOp):
+                header.append(accel.ConstOp(_addr(op.result), op.value))
+            elif isinstance(op, func.ReturnOp):
+                header += [
+                    accel.IoOp(
+                        "output",
+                        _name(fn.res_attrs, i, f"result{i}"),
+                        _addr(v),
+                        _tensor(v),
+                    )
+                    for i, v in enumerate(op.arguments)
+                ]
+            elif isinstance(op, accel.InstructionOp | accel.RepeatOp):
+                code.append(op)
+            elif not isinstance(op, loop.AllocOp | loop.ViewOp | loop.AllocTileOp):
+                raise _fail(f"unexpected '{op.name}' in the function")
+        for op in code:
+            op.detach()
+        program = accel.ProgramOp(chip.data, dram_bytes.value.data, header + code)
+        rewriter.replace(fn, program, safe_erase=False)
+
+
+def _check_allocated(module: ModuleOp, chip: str) -> func.FuncOp:
+    funcs = [f for f in module.body.block.ops if isinstance(f, func.FuncOp)]
+    if len(funcs) != 1:
+        raise _fail(f"expects one func.func, found {len(funcs)}")
+    fn = funcs[0]
+    allocated = fn.attributes.get(CHIP)
+    name = fn.sym_name.data
+    if not isinstance(allocated, StringAttr) or not isinstance(
+        fn.attributes.get(DRAM_BYTES), IntegerAttr
+    ):
+        raise PassInputError(
+            f"loop-to-accel: @{name} has no addresses ({CHIP}, {DRAM_BYTES}); "
+            "run loop-allocate{chip=...} first",
+            fn,
         )
-
-
-@dataclass
-class _Lowering:
-    chip: ChipConfig
-    dram: dict[SSAValue, int]
-    next_load_queue: int = 0
-
-    def queue_for(self, dst: AccessAttr) -> int:
-        last = self.chip.dma_queues - 1
-        if dst.space == "dram" or last == 0:
-            return last
-        q = self.next_load_queue % last
-        self.next_load_queue += 1
-        return q
-
-    def nest(self, nest: loop.NestOp) -> list[Operation]:
-        origin = nest.origin.data
-        tiles = _Tiles(self.chip, origin)
-        for op in nest.body.block.ops:
-            if isinstance(op, loop.AllocTileOp):
-                tiles.add(op)
-        order, domain = nest.order_val, nest.domain_val
-
-        def remap(a: Aff, depth: int) -> Aff:
-            steps = [a.steps[d] if d < len(a.steps) else 0 for d in order]
-            if any(steps[depth:]):
-                raise PassFailedException(
-                    f"loop-to-accel: nest '{origin}' has an access that steps along "
-                    f"a dimension whose loop does not enclose it"
-                )
-            return Aff(a.base, tuple(steps[:depth]))
-
-        def ap(value: SSAValue, attr: AccessAttr, depth: int) -> AccessAttr:
-            base = tiles.base[value] if value in tiles.base else self.dram[value]
-            pstart = remap(attr.pstart, depth)
-            offset = remap(attr.offset, depth) + base
-            return AccessAttr.get(attr.space, pstart, offset, attr.dims)
-
-        def convert(block: Block, depth: int) -> list[Operation]:
-            out: list[Operation] = []
-            for op in block.ops:
-                if isinstance(op, loop.AllocTileOp):
-                    continue
-                if isinstance(op, loop.ForOp):
-                    dim = op.dim.value.data
-                    out.append(accel.RepeatOp(domain[dim], convert(op.body.block, depth + 1)))
-                    continue
-                out.append(self.instruction(op, lambda v, a: ap(v, a, depth), order, origin))
-            return out
-
-        return convert(nest.body.block, 0)
-
-    def instruction(self, op: Operation, ap, order: tuple[int, ...], origin: str) -> Operation:
-        if isinstance(op, loop.CopyOp):
-            dst = ap(op.dst, op.dst_ap)
-            return accel.DmaOp(self.queue_for(dst), ap(op.src, op.src_ap), dst, origin=origin)
-        if isinstance(op, loop.MatmulOp):
-            zero_at = None
-            if op.zero_at is not None:
-                d = op.zero_at.value.data
-                zero_at = -1 if d < 0 else order.index(d)
-            return accel.MatmulOp(
-                ap(op.acc, op.acc_ap), ap(op.stationary, op.stationary_ap),
-                ap(op.moving, op.moving_ap), zero_at=zero_at, origin=origin,
-            )
-        if isinstance(op, loop.ActOp):
-            return accel.ActOp(
-                op.func.data, ap(op.dst, op.dst_ap), ap(op.src, op.src_ap),
-                scale=op.scale.value.data, bias=op.bias.value.data,
-                scale_col=ap(op.scale_col, op.scale_ap) if op.scale_col else None,
-                bias_col=ap(op.bias_col, op.bias_ap) if op.bias_col else None,
-                origin=origin,
-            )
-        if isinstance(op, loop.TensorTensorOp):
-            return accel.TensorTensorOp(
-                op.op.data, ap(op.dst, op.dst_ap), ap(op.a, op.a_ap), ap(op.b, op.b_ap),
-                origin=origin,
-            )
-        if isinstance(op, loop.ReduceOp):
-            return accel.ReduceOp(
-                op.op.data, ap(op.dst, op.dst_ap), ap(op.src, op.src_ap),
-                op.nreduce.value.data, scale=op.scale.value.data, origin=origin,
-            )
-        if isinstance(op, loop.MemsetOp):
-            return accel.MemsetOp(ap(op.dst, op.dst_ap), op.value.value.data, origin=origin)
-        raise PassFailedException(f"loop-to-accel: cannot lower '{op.name}' in nest '{origin}'")
-
-
-def _nbytes(value: SSAValue) -> int:
-    return 4 * prod(value.type.get_shape())  # type: ignore[attr-defined]
+    if chip and chip != allocated.data:
+        raise PassInputError(
+            f"loop-to-accel: @{name} is allocated for chip '{allocated.data}', not '{chip}'",
+            fn,
+        )
+    return fn
 
 
 @dataclass(frozen=True)
 class LoopToAccelPass(ModulePass):
-    """Allocate memories and lower loop nests to a unified-order accel.program."""
+    """Lower allocated loop nests, op by op, to a unified-order accel.program.
+    `chip`, if given, must be the chip loop-allocate allocated for."""
 
     name = "loop-to-accel"
 
-    chip: str = field(default="default")
+    chip: str = field(default="")
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "loop")
-        try:
-            chip = get_chip(self.chip)
-        except UnknownChipError as e:
-            raise PassFailedException(f"loop-to-accel: {e}") from None
-        funcs = [f for f in op.body.block.ops if isinstance(f, func.FuncOp)]
-        if len(funcs) != 1:
-            raise PassFailedException(
-                f"loop-to-accel: expects one func.func, found {len(funcs)}"
-            )
-        fn = funcs[0]
-        dram: dict[SSAValue, int] = {}
-        top = 0
-
-        def place(value: SSAValue) -> int:
-            nonlocal top
-            dram[value] = top
-            top += _align(_nbytes(value))
-            return dram[value]
-
-        header: list[Operation] = []
-        for i, arg in enumerate(fn.body.block.args):
-            if not isinstance(arg.type, MemRefType):
-                raise PassFailedException("loop-to-accel: function arguments must be memrefs")
-            name = _name(fn.arg_attrs, i, f"arg{i}")
-            header.append(accel.IoOp("input", name, place(arg), TensorType(f32, arg.type.get_shape())))
-        lowering = _Lowering(chip, dram)
-        body: list[Operation] = []
-        for inner in fn.body.block.ops:
-            if isinstance(inner, loop.ConstOp):
-                header.append(accel.ConstOp(place(inner.result), inner.value))
-            elif isinstance(inner, loop.AllocOp):
-                place(inner.result)
-            elif isinstance(inner, loop.ViewOp):
-                dram[inner.result] = dram[inner.source]
-            elif isinstance(inner, loop.NestOp):
-                body += lowering.nest(inner)
-            elif isinstance(inner, func.ReturnOp):
-                for i, v in enumerate(inner.arguments):
-                    name = _name(fn.res_attrs, i, f"result{i}")
-                    header.append(accel.IoOp("output", name, dram[v], TensorType(f32, v.type.get_shape())))  # type: ignore[attr-defined]
-            else:
-                raise PassFailedException(f"loop-to-accel: unexpected '{inner.name}' in the function")
-        program = accel.ProgramOp(chip.name, top, header + body)
-        fn.detach()
-        fn.erase(safe_erase=False)
-        op.body.block.add_op(program)
+        _check_allocated(op, self.chip)
+        patterns = GreedyRewritePatternApplier(
+            [
+                LowerCopy(),
+                LowerMatmul(),
+                LowerAct(),
+                LowerTensorTensor(),
+                LowerReduce(),
+                LowerMemset(),
+                LowerFor(),
+                LowerNest(),
+                LowerFunc(),
+            ]
+        )
+        # Regions first: a tile op is lowered while its loops still say which
+        # dimension they iterate, and a nest or function once its body is lowered.
+        PatternRewriteWalker(
+            patterns, walk_regions_first=True, apply_recursively=False
+        ).rewrite_module(op)

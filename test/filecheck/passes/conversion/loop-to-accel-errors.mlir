@@ -1,51 +1,47 @@
 // RUN: not tidal-opt %s -p 'loop-to-accel{chip=small}' --split-input-file 2>&1 | filecheck %s
 // RUN: tidal-opt %s -p 'loop-to-accel{chip=small}' --split-input-file --verify-diagnostics | filecheck %s --check-prefix=DIAG
 
-// tidal-opt stops at the first failing chunk with a one-line error; with
-// --verify-diagnostics it reports every chunk's failure and goes on.
+// loop-to-accel reads the addresses loop-allocate records; it refuses input that
+// has none, or that was allocated for another chip, in one line.
 
-// Two 32 KiB tiles and a 64-byte column exceed the small chip's 64 KiB per
-// SBUF partition.
 // CHECK-NOT: Traceback
-// CHECK: tidal-opt: error: loop-to-accel: nest 'big' needs 65600 bytes of SBUF per partition; the chip has 65536 (chip 'small')
+// CHECK: tidal-opt: error: {{.*}}loop-to-accel-errors.mlir:11:1: loop-to-accel: @unallocated has no addresses (tidal.chip, tidal.dram_bytes); run loop-allocate{chip=...} first
 // CHECK-NOT: loop-to-accel
-// DIAG: loop-to-accel: nest 'big' needs 65600 bytes of SBUF per partition; the chip has 65536 (chip 'small')
-func.func @sbuf(%x: memref<32x8192xf32>) -> memref<32x8192xf32> {
-  %y = loop.alloc : memref<32x8192xf32>
-  loop.nest "big" domain [] order [] {
-    %a = loop.alloc_tile : !loop.tile<sbuf, 32, 8192>
-    %b = loop.alloc_tile : !loop.tile<sbuf, 32, 8192>
-    %c = loop.alloc_tile : !loop.tile<sbuf, 32, 1>
-    loop.copy %x <dram 0, [[8192, 32], [1, 8192]]> -> %a <sbuf 0, 0, [[1, 32], [1, 8192]]> : memref<32x8192xf32> -> !loop.tile<sbuf, 32, 8192>
-    loop.act "relu" %b <sbuf 0, 0, [[1, 32], [1, 8192]]>, %a <sbuf 0, 0, [[1, 32], [1, 8192]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 32, 8192>, !loop.tile<sbuf, 32, 8192>
-    loop.copy %b <sbuf 0, 0, [[1, 32], [1, 8192]]> -> %y <dram 0, [[8192, 32], [1, 8192]]> : !loop.tile<sbuf, 32, 8192> -> memref<32x8192xf32>
-  }
-  func.return %y : memref<32x8192xf32>
+// DIAG: loop-to-accel: @unallocated has no addresses (tidal.chip, tidal.dram_bytes); run loop-allocate{chip=...} first
+func.func @unallocated(%x: memref<4x8xf32>) -> memref<4x8xf32> {
+  func.return %x : memref<4x8xf32>
 }
 
 // -----
 
-// An accumulator of 1024 fp32 does not fit one 2 KiB PSUM bank.
-// DIAG: loop-to-accel: nest 'acc' needs a 4096-byte PSUM accumulator; a bank holds 2048 (chip 'small')
-func.func @psum(%x: memref<32x1024xf32>) -> memref<32x1024xf32> {
-  %y = loop.alloc : memref<32x1024xf32>
-  loop.nest "acc" domain [] order [] {
-    %a = loop.alloc_tile : !loop.tile<psum, 32, 1024>
-    %b = loop.alloc_tile : !loop.tile<sbuf, 32, 1024>
-    loop.act "relu" %b <sbuf 0, 0, [[1, 32], [1, 1024]]>, %a <psum 0, 0, [[1, 32], [1, 1024]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 32, 1024>, !loop.tile<psum, 32, 1024>
-    loop.copy %b <sbuf 0, 0, [[1, 32], [1, 1024]]> -> %y <dram 0, [[1024, 32], [1, 1024]]> : !loop.tile<sbuf, 32, 1024> -> memref<32x1024xf32>
-  }
-  func.return %y : memref<32x1024xf32>
+// DIAG: loop-to-accel: @other is allocated for chip 'default', not 'small'
+func.func @other(%x: memref<4x8xf32> {tidal.addr = 0 : i64}) -> memref<4x8xf32> attributes {tidal.chip = "default", tidal.dram_bytes = 128 : i64} {
+  func.return %x : memref<4x8xf32>
 }
 
 // -----
 
-// A 64-partition tile on a 32-partition chip.
-// DIAG: loop-to-accel: nest 'wide' needs a 64-partition sbuf tile; the chip has 32 partitions (chip 'small')
-func.func @parts(%x: memref<64x4xf32>) -> memref<64x4xf32> {
-  loop.nest "wide" domain [] order [] {
-    %a = loop.alloc_tile : !loop.tile<sbuf, 64, 4>
-    loop.copy %x <dram 0, [[4, 64], [1, 4]]> -> %a <sbuf 0, 0, [[1, 64], [1, 4]]> : memref<64x4xf32> -> !loop.tile<sbuf, 64, 4>
+// A tile without an address: the module was changed after loop-allocate ran.
+// DIAG: loop-to-accel: 'loop.alloc_tile' has no tidal.addr; run loop-allocate first
+func.func @partial(%x: memref<4x8xf32> {tidal.addr = 0 : i64}) -> memref<4x8xf32> attributes {tidal.chip = "small", tidal.dram_bytes = 128 : i64} {
+  loop.nest "late" domain [] order [] {
+    %t = loop.alloc_tile : !loop.tile<sbuf, 4, 8>
+    loop.copy %x <dram 0, [[8, 4], [1, 8]]> -> %t <sbuf 0, 0, [[1, 4], [1, 8]]> : memref<4x8xf32> -> !loop.tile<sbuf, 4, 8>
   }
-  func.return %x : memref<64x4xf32>
+  func.return %x : memref<4x8xf32>
+}
+
+// -----
+
+// A copy outside the loop over d0 steps along d0: it has no repeat index to use.
+// DIAG: loop-to-accel: nest 'outside' has an access that steps along a dimension whose loop does not enclose it
+func.func @outside(%x: memref<4x8xf32> {tidal.addr = 0 : i64}) -> memref<4x8xf32> attributes {tidal.chip = "small", tidal.dram_bytes = 128 : i64} {
+  loop.nest "outside" domain [2] order [0] {
+    %t = loop.alloc_tile {tidal.addr = 0 : i64} : !loop.tile<sbuf, 2, 8>
+    loop.copy %x <dram 0 + 64 * i0, [[8, 2], [1, 8]]> -> %t <sbuf 0, 0, [[1, 2], [1, 8]]> : memref<4x8xf32> -> !loop.tile<sbuf, 2, 8>
+    loop.for d0 {
+      loop.copy %t <sbuf 0, 0, [[1, 2], [1, 8]]> -> %x <dram 0 + 64 * i0, [[8, 2], [1, 8]]> : !loop.tile<sbuf, 2, 8> -> memref<4x8xf32>
+    }
+  }
+  func.return %x : memref<4x8xf32>
 }

@@ -1,0 +1,263 @@
+"""loop-allocate: give every DRAM buffer and on-chip tile an address, as attributes.
+
+Expects one `func.func` on memrefs holding `loop.alloc/const/view/nest` ops (the
+output of graph-to-loop). Changes no op; it records where each value lives, for
+loop-to-accel to read:
+
+- DRAM: the inputs first, then constants and intermediate buffers in program order,
+  each on a 64-byte boundary; a view aliases its source. Inputs get `tidal.addr` in
+  their argument attributes, `loop.alloc/const/view` ops a `tidal.addr` attribute,
+  and the function `tidal.chip` and `tidal.dram_bytes` (the DRAM the program uses).
+- SBUF/PSUM: every `loop.alloc_tile` gets `tidal.addr`, the byte offset of its region
+  in each partition (regions start at partition 0). One allocator runs over the whole
+  function (`LinearScan`, one per space): a tile is live from the top-level op that
+  defines it to the last top-level op that uses it, so a tile lives for its nest, and
+  a tile defined outside a nest or used by two nests lives across the nests between.
+  A tile goes right above every placed tile whose lifetime overlaps its own: tiles of
+  disjoint lifetimes share bytes, a long-lived tile keeps its region while the nests
+  it spans allocate above it, and within a nest tiles stack in definition order. A
+  PSUM tile stays inside one bank (a matmul accumulator). A tile that does not fit is
+  an error naming its nest and the sizes.
+
+    %h = loop.alloc : memref<8x12xf32>
+    loop.nest "relu" domain [] order [] {
+      %t = loop.alloc_tile : !loop.tile<sbuf, 32, 3>
+      %r = loop.alloc_tile : !loop.tile<sbuf, 32, 3>
+  becomes
+    %h = loop.alloc {tidal.addr = 5184 : i64} : memref<8x12xf32>
+    loop.nest "relu" domain [] order [] {
+      %t = loop.alloc_tile {tidal.addr = 0 : i64} : !loop.tile<sbuf, 32, 3>
+      %r = loop.alloc_tile {tidal.addr = 64 : i64} : !loop.tile<sbuf, 32, 3>
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import prod
+
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DictionaryAttr,
+    IntegerAttr,
+    MemRefType,
+    ModuleOp,
+    StringAttr,
+    i64,
+)
+from xdsl.ir import Block, Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.utils.exceptions import PassFailedException
+
+from tidal.dialects import loop
+from tidal.passes.conversion.kernels.nest_builder import aligned
+from tidal.passes.utils.expect import expect_level
+from tidal.sim.config import ChipConfig, UnknownChipError, get_chip
+
+ADDR = "tidal.addr"  # byte address (DRAM) or byte offset in each partition (tiles)
+CHIP = "tidal.chip"  # on the function: the chip preset it is allocated for
+DRAM_BYTES = "tidal.dram_bytes"  # on the function: DRAM the program uses
+
+
+@dataclass(frozen=True)
+class Region:
+    """Bytes [start, end) of one memory space, live over top-level positions
+    [first, last] of the function."""
+
+    first: int
+    last: int
+    start: int
+    end: int
+
+
+@dataclass
+class LinearScan:
+    """Places regions of one memory space by a linear scan over their lifetimes.
+
+    Regions come in order of their first position. Each goes right above every placed
+    region whose lifetime overlaps its own (so overlapping lifetimes never share a
+    byte, and disjoint ones start again from 0), padded to 64 bytes; with
+    `bank_bytes`, a region never straddles a bank boundary.
+
+        scan = LinearScan()
+        scan.place(0, 2, 100)  # Region(first=0, last=2, start=0, end=128)
+        scan.place(1, 1, 64)   # Region(first=1, last=1, start=128, end=192)
+        scan.place(3, 3, 64)   # Region(first=3, last=3, start=0, end=64)
+    """
+
+    bank_bytes: int = 0
+    live: list[Region] = field(default_factory=list[Region])
+    now: int = 0  # the first position of the last region placed
+
+    def place(self, first: int, last: int, nbytes: int) -> Region:
+        if last < first:
+            raise ValueError(f"lifetime [{first}, {last}] ends before it starts")
+        if first < self.now:
+            raise ValueError("regions are placed in order of their first position")
+        self.now = first
+        if self.bank_bytes and nbytes > self.bank_bytes:
+            raise ValueError(f"{nbytes} bytes do not fit a {self.bank_bytes}-byte bank")
+        self.live = [r for r in self.live if r.last >= first]
+        start = max((r.end for r in self.live), default=0)
+        bank = self.bank_bytes
+        if bank and start % bank + nbytes > bank:
+            start = (start // bank + 1) * bank
+        region = Region(first, last, start, start + aligned(nbytes))
+        self.live.append(region)
+        return region
+
+
+def _addr_attr(addr: int) -> IntegerAttr:
+    return IntegerAttr(addr, i64)
+
+
+def _top_index(op: Operation, block: Block, index: dict[Operation, int]) -> int:
+    """Position in `block` of the top-level op that holds `op`."""
+    while op not in index:
+        parent = op.parent_op()
+        assert parent is not None, "an op outside the function"
+        op = parent
+    return index[op]
+
+
+def _origin(op: Operation) -> str:
+    parent = op.parent_op()
+    while parent is not None and not isinstance(parent, loop.NestOp):
+        parent = parent.parent_op()
+    return f"nest '{parent.origin.data}'" if parent is not None else "the function"
+
+
+@dataclass
+class _Tiles:
+    """The SBUF and PSUM allocators of one function, with the chip's limits."""
+
+    chip: ChipConfig
+    sbuf: LinearScan = field(init=False)
+    psum: LinearScan = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sbuf = LinearScan()
+        self.psum = LinearScan(bank_bytes=self.chip.psum_bank_bytes)
+
+    def place(self, tile: loop.AllocTileOp, first: int, last: int) -> int:
+        t = tile.result.type
+        space, parts, nbytes = t.space.data, t.partitions.data, t.bytes_per_partition
+        chip = self.chip
+        limit = chip.sbuf_partitions if space == "sbuf" else chip.psum_partitions
+        if parts > limit:
+            self._fail(
+                tile,
+                f"a {parts}-partition {space} tile; the chip has {limit} partitions",
+            )
+        if space == "sbuf":
+            region = self.sbuf.place(first, last, nbytes)
+            if region.end > chip.sbuf_partition_bytes:
+                self._fail(
+                    tile,
+                    f"{region.end} bytes of SBUF per partition; the chip has "
+                    f"{chip.sbuf_partition_bytes}",
+                )
+            return region.start
+        if nbytes > chip.psum_bank_bytes:
+            self._fail(
+                tile,
+                f"a {nbytes}-byte PSUM accumulator; a bank holds {chip.psum_bank_bytes}",
+            )
+        region = self.psum.place(first, last, nbytes)
+        if region.end > chip.psum_partition_bytes:
+            self._fail(
+                tile,
+                f"{region.end} bytes of PSUM per partition; the chip has "
+                f"{chip.psum_partition_bytes}",
+            )
+        return region.start
+
+    def _fail(self, tile: loop.AllocTileOp, what: str) -> None:
+        raise PassFailedException(
+            f"loop-allocate: {_origin(tile)} needs {what} (chip '{self.chip.name}')"
+        )
+
+
+def _allocate_dram(fn: func.FuncOp) -> int:
+    """Give inputs, constants and buffers DRAM addresses; returns the bytes used."""
+    top = 0
+
+    def place(value: SSAValue) -> IntegerAttr:
+        nonlocal top
+        addr = top
+        top += aligned(4 * prod(value.type.get_shape()))  # type: ignore[attr-defined]
+        return _addr_attr(addr)
+
+    args = fn.body.block.args
+    old = (
+        fn.arg_attrs.data
+        if fn.arg_attrs is not None
+        else [DictionaryAttr({})] * len(args)
+    )
+    new: list[DictionaryAttr] = []
+    for arg, attrs in zip(args, old, strict=True):
+        if not isinstance(arg.type, MemRefType):
+            raise PassFailedException(
+                "loop-allocate: function arguments must be memrefs"
+            )
+        new.append(DictionaryAttr({**attrs.data, ADDR: place(arg)}))
+    fn.arg_attrs = ArrayAttr(new)
+    for op in fn.body.block.ops:
+        if isinstance(op, loop.ConstOp | loop.AllocOp):
+            op.attributes[ADDR] = place(op.result)
+        elif isinstance(op, loop.ViewOp):
+            source = op.source.owner
+            attr = (
+                fn.arg_attrs.data[op.source.index].data[ADDR]
+                if isinstance(source, Block)
+                else source.attributes[ADDR]
+            )
+            op.attributes[ADDR] = attr
+        elif not isinstance(op, loop.NestOp | loop.AllocTileOp | func.ReturnOp):
+            raise PassFailedException(
+                f"loop-allocate: unexpected '{op.name}' in the function"
+            )
+    return top
+
+
+def _allocate_tiles(fn: func.FuncOp, chip: ChipConfig) -> None:
+    """Give every tile an SBUF or PSUM region, over lifetimes in top-level positions."""
+    block = fn.body.block
+    index = {op: i for i, op in enumerate(block.ops)}
+    tiles = _Tiles(chip)
+    for op in fn.body.walk():
+        if not isinstance(op, loop.AllocTileOp):
+            continue
+        first = _top_index(op, block, index)
+        last = max(
+            (_top_index(use.operation, block, index) for use in op.result.uses),
+            default=first,
+        )
+        op.attributes[ADDR] = _addr_attr(tiles.place(op, first, max(first, last)))
+
+
+@dataclass(frozen=True)
+class LoopAllocatePass(ModulePass):
+    """Record DRAM addresses and SBUF/PSUM regions as `tidal.addr` attributes."""
+
+    name = "loop-allocate"
+
+    chip: str = field(default="default")
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        expect_level(op, self.name, "loop")
+        try:
+            chip = get_chip(self.chip)
+        except UnknownChipError as e:
+            raise PassFailedException(f"loop-allocate: {e}") from None
+        funcs = [f for f in op.body.block.ops if isinstance(f, func.FuncOp)]
+        if len(funcs) != 1:
+            raise PassFailedException(
+                f"loop-allocate: expects one func.func, found {len(funcs)}"
+            )
+        fn = funcs[0]
+        dram_bytes = _allocate_dram(fn)
+        _allocate_tiles(fn, chip)
+        fn.attributes[CHIP] = StringAttr(chip.name)
+        fn.attributes[DRAM_BYTES] = _addr_attr(dram_bytes)

@@ -1,0 +1,48 @@
+// RUN: tidal-opt %s -p accel-assign-queues --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p accel-assign-queues,accel-assign-queues --split-input-file | filecheck %s
+
+// loop-to-accel leaves every DMA on queue 0. In program order, a DMA that writes
+// DRAM (a store) goes on the last queue and every other DMA (loads, on-chip copies)
+// on the other queues in turn; running the pass twice changes nothing.
+
+// The small chip has two queues: stores on 1, every other DMA on 0.
+// CHECK-LABEL: accel.program "small" dram 4096 {
+// CHECK-NEXT:    accel.dma 0 <dram 0, {{.*}}> -> <sbuf 0, 0, {{.*}}>
+// CHECK-NEXT:    accel.dma 0 <dram 512, {{.*}}> -> <sbuf 0, 64, {{.*}}>
+// CHECK-NEXT:    accel.act relu
+// CHECK-NEXT:    accel.dma 1 <sbuf 0, 128, {{.*}}> -> <dram 1024, {{.*}}>
+// CHECK-NEXT:  }
+accel.program "small" dram 4096 {
+  accel.dma 0 <dram 0, [[1, 32], [1, 4]]> -> <sbuf 0, 0, [[1, 32], [1, 4]]>
+  accel.dma 0 <dram 512, [[1, 32], [1, 4]]> -> <sbuf 0, 64, [[1, 32], [1, 4]]>
+  accel.act relu <sbuf 0, 128, [[1, 32], [1, 4]]>, <sbuf 0, 0, [[1, 32], [1, 4]]>
+  accel.dma 0 <sbuf 0, 128, [[1, 32], [1, 4]]> -> <dram 1024, [[1, 32], [1, 4]]>
+}
+
+// -----
+
+// The default chip has four: loads take 0, 1, 2 in turn across repeats (the turn
+// counts DMAs in the program text, not their executions), stores take 3; an
+// on-chip copy counts as a load.
+// CHECK-LABEL: accel.program "default" dram 8192 {
+// CHECK-NEXT:    accel.dma 0 <dram 0,
+// CHECK-NEXT:    accel.repeat 2 {
+// CHECK-NEXT:      accel.dma 1 <dram 64 + 128 * i0,
+// CHECK-NEXT:      accel.dma 2 <dram 2048 + 128 * i0,
+// CHECK-NEXT:      accel.dma 3 <sbuf 0, 0, {{.*}}> -> <dram 4096 + 128 * i0,
+// CHECK-NEXT:      accel.dma 0 <sbuf 0, 0, {{.*}}> -> <sbuf 0, 64,
+// CHECK-NEXT:    }
+// CHECK-NEXT:    accel.dma 1 <dram 6144,
+// CHECK-NEXT:    accel.dma 3 <sbuf 0, 64, {{.*}}> -> <dram 6400,
+// CHECK-NEXT:  }
+accel.program "default" dram 8192 {
+  accel.dma 0 <dram 0, [[1, 4], [1, 4]]> -> <sbuf 0, 0, [[1, 4], [1, 4]]>
+  accel.repeat 2 {
+    accel.dma 0 <dram 64 + 128 * i0, [[1, 4], [1, 4]]> -> <sbuf 0, 0, [[1, 4], [1, 4]]>
+    accel.dma 0 <dram 2048 + 128 * i0, [[1, 4], [1, 4]]> -> <sbuf 0, 0, [[1, 4], [1, 4]]>
+    accel.dma 0 <sbuf 0, 0, [[1, 4], [1, 4]]> -> <dram 4096 + 128 * i0, [[1, 4], [1, 4]]>
+    accel.dma 0 <sbuf 0, 0, [[1, 4], [1, 4]]> -> <sbuf 0, 64, [[1, 4], [1, 4]]>
+  }
+  accel.dma 0 <dram 6144, [[1, 4], [1, 4]]> -> <sbuf 0, 0, [[1, 4], [1, 4]]>
+  accel.dma 0 <sbuf 0, 64, [[1, 4], [1, 4]]> -> <dram 6400, [[1, 4], [1, 4]]>
+}
