@@ -1,5 +1,6 @@
-"""graph-partition's Python API: the placement report and counts tools print, and
-the host tier's NumPy kernels (checked against onnxruntime)."""
+"""graph-partition's Python API: the placement report and counts tools print, that
+placement asks the kernels' plans (nothing is lowered), and the host tier's NumPy
+references (checked against onnxruntime)."""
 
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ def _host_run(model: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> dict[str
     raise AssertionError("no return")
 
 
-def test_host_kernels_match_onnxruntime():
+def test_host_references_match_onnxruntime():
     rng = np.random.default_rng(1)
     c = 6
     weights = {
@@ -135,3 +136,34 @@ def test_pass_annotates_without_changing_ops(chip):
     assert [op.name for op in module.walk()] == before
     relu = next(op for op in module.walk() if op.name == "graph.relu")
     assert relu.attributes["tidal.placement"].data == "accel"
+
+
+def test_placement_plans_and_never_emits(monkeypatch):
+    """graph-partition decides from `plan` alone: with every kernel's `emit` broken,
+    the placements and reasons are the same."""
+    from tidal.passes.conversion.kernels import graph_ops
+
+    model = _model(
+        [
+            helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+            helper.make_node("Reshape", ["c", "shape"], ["f"], name="flat"),
+            helper.make_node("Softmax", ["f"], ["y"], name="sm", axis=1),
+        ],
+        {"x": [1, 8, 50, 50]},
+        {"y": [1, 20000]},
+        {
+            "w": np.ones((8, 8, 3, 3), np.float32),
+            "shape": np.array([1, 20000], np.int64),
+        },
+    )
+    expected = placement_report(import_onnx(model), "small")
+
+    def no_emit(self, plan):
+        raise AssertionError(f"{type(self).__name__}.emit called while placing")
+
+    for kernel in {type(k) for k in vars(graph_ops).values() if isinstance(k, graph_ops.Kernel)}:
+        monkeypatch.setattr(kernel, "emit", no_emit)
+    assert placement_report(import_onnx(model), "small") == expected
+    assert [(r["origin"], r["placement"]) for r in expected] == [
+        ("conv", "accel"), ("flat", "accel"), ("sm", "host"),
+    ]
