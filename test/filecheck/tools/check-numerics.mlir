@@ -7,15 +7,17 @@
 // between passes) in tidal-opt, after verification and the placement report in
 // tidal-compile.
 
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small},loop-to-accel{chip=small},accel-insert-sync,accel-split-streams' --check-numerics -o /dev/null 2>&1 | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small},loop-allocate{chip=small},loop-to-accel,accel-assign-queues,accel-insert-sync,accel-split-streams' --check-numerics -o /dev/null 2>&1 | filecheck %s
 // RUN: not TIDAL_TEST_OPT %s -p 'graph-to-loop{chip=small},test-break-numerics,loop-to-accel{chip=small}' --check-numerics 2>&1 | filecheck %s --check-prefix=BROKEN
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small},loop-to-accel{chip=small}' --check-numerics --print-between-passes 2>/dev/null | filecheck %s --check-prefix=BETWEEN
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small},loop-allocate{chip=small},loop-to-accel' --check-numerics --print-between-passes 2>/dev/null | filecheck %s --check-prefix=BETWEEN
 // RUN: tidal-opt %s -p 'tidal-lower{chip=small}' --check-numerics -o /dev/null 2>&1 | filecheck %s --check-prefix=LOWER
 // RUN: tidal-compile %s -o %t.tbin --chip small --check-numerics --report 2>&1 | filecheck %s --check-prefix=COMPILE
 
 // CHECK:      numerics: graph level evaluated (reference)
 // CHECK-NEXT: numerics: after 'graph-to-loop' (loop level): agrees
+// CHECK-NEXT: numerics: after 'loop-allocate' (loop level): agrees
 // CHECK-NEXT: numerics: after 'loop-to-accel' (accel level): agrees
+// CHECK-NEXT: numerics: after 'accel-assign-queues' (accel level): agrees
 // CHECK-NEXT: numerics: after 'accel-insert-sync' (accel level): agrees
 // CHECK-NEXT: numerics: after 'accel-split-streams' (binary level): agrees
 

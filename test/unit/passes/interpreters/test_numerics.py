@@ -49,8 +49,8 @@ def test_every_level_agrees_after_every_pass(chip):
         p.apply(Context(), module)
         checker.after(p.name, module)
     levels = [line.split("(")[1].split(" ")[0] for line in checker.log[1:]]
-    graph_passes = len(levels) - 4  # graph-canonicalize and friends stay at graph level
-    assert levels == ["graph"] * graph_passes + ["loop", "accel", "accel", "binary"]
+    graph_passes = len(levels) - 6  # graph-canonicalize and friends stay at graph level
+    assert levels == ["graph"] * graph_passes + ["loop", "loop", "accel", "accel", "accel", "binary"]
 
 
 def test_a_miscompiling_pass_is_named():
