@@ -407,10 +407,13 @@ class ConstantOp(IRDLOperation):
 class GraphOp(IRDLOperation, ABC):
     """Common base of the computing ops: f32 static operands, inferred result shape.
 
-    Subclasses implement `inferred_shape()`, which raises `VerifyException` for
+    Every one has one result, `result`. Subclasses declare their operands and
+    properties and implement `inferred_shape()`, which raises `VerifyException` for
     operands or properties that do not fit together. Their builders go through
     `_build`, so that a builder infers the result type with the verifier's rule.
     """
+
+    result = result_def(TensorType)
 
     irdl_options = (ParsePropInAttrDict(),)
     traits = traits_def(Pure())
@@ -470,7 +473,6 @@ class _UnaryOp(GraphOp, ABC):
     parameters; the others define their own."""
 
     input = operand_def(TensorType)
-    result = result_def(TensorType)
 
     def __init__(self, input: Value, result_type: TensorType | None = None):
         self._build([input], result_type)
@@ -480,7 +482,6 @@ class _VariadicOp(GraphOp, ABC):
     """A graph op on one or more tensors, `inputs`."""
 
     inputs = var_operand_def(TensorType)
-    result = result_def(TensorType)
 
     def input_shapes(self) -> list[Shape]:
         return [_shape(v) for v in self.inputs]
@@ -500,7 +501,6 @@ class _PoolOp(_WindowOp, ABC):
     """2-D pooling on NCHW input (ceil_mode 0, no dilation) over `kernel_shape`."""
 
     input = operand_def(TensorType)
-    result = result_def(TensorType)
 
     kernel_shape = prop_def(DenseArrayBase.constr(i64))
     kernel_shape_val = _array_value("kernel_shape")
@@ -541,7 +541,6 @@ class _BinaryOp(GraphOp, ABC):
 
     lhs = operand_def(TensorType)
     rhs = operand_def(TensorType)
-    result = result_def(TensorType)
 
     def __init__(self, lhs: Value, rhs: Value, result_type: TensorType | None = None):
         self._build([lhs, rhs], result_type)
@@ -575,7 +574,6 @@ class GemmOp(GraphOp):
     a = operand_def(TensorType)
     b = operand_def(TensorType)
     c = opt_operand_def(TensorType)
-    result = result_def(TensorType)
 
     alpha = prop_def(FloatAttr[Float32Type], FloatAttr(1.0, f32))
     alpha_val = _scalar_value("alpha", float)
@@ -633,7 +631,6 @@ class Conv2dOp(_WindowOp):
     input = operand_def(TensorType)
     weight = operand_def(TensorType)
     bias = opt_operand_def(TensorType)
-    result = result_def(TensorType)
 
     group = prop_def(IntegerAttr.constr(type=i64), _i64(1))
     group_val = _scalar_value("group", int)
@@ -812,7 +809,6 @@ class BatchNormOp(GraphOp):
     bias = operand_def(TensorType)
     mean = operand_def(TensorType)
     var = operand_def(TensorType)
-    result = result_def(TensorType)
 
     epsilon = prop_def(FloatAttr[Float32Type], FloatAttr(1e-5, f32))
     epsilon_val = _scalar_value("epsilon", float)
@@ -1026,7 +1022,6 @@ class ConstantOfShapeOp(GraphOp):
 
     name = "graph.constant_of_shape"
 
-    result = result_def(TensorType)
     assembly_format = "attr-dict `:` type($result)"
 
     value = prop_def(FloatAttr[Float32Type], FloatAttr(0.0, f32))
