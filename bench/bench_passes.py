@@ -2,9 +2,9 @@
 whole compile, on a model (the ResNet-50-sized trunk of `examples/models.py` by
 default, or any .onnx file).
 
-Each pass of `lowering_passes(chip)` is timed by `time.perf_counter` around its
-`apply`, `--repeat` times on fresh imports of the model; the table gives the median.
-The import from ONNX is timed apart. `graph-partition` is the row the redesign is
+Each pass of `lowering_passes(chip)` is timed by the pass driver's `PassTimes`
+callback (`time.perf_counter` around its `apply`), `--repeat` times on fresh imports
+of the model; the table gives the median. The import from ONNX is timed apart. `graph-partition` is the row the redesign is
 judged on: it used to decide placement by lowering every distinct op through
 graph-to-loop and reading the error text; it now asks each kernel's `plan`.
 
@@ -37,25 +37,15 @@ def _model(path: str | None):
 
 def time_passes(model, chip: str) -> dict[str, float]:
     """Seconds per pass (and "import", "total") for one compile of `model`."""
-    from xdsl.context import Context
-
-    from tidal.passes.pipeline import lowering_passes
+    from tidal.passes.pipeline import PassTimes, lowering_passes, run_passes
     from tidal.targets.onnx_import import import_onnx
 
-    times: dict[str, float] = {}
     start = time.perf_counter()
     module = import_onnx(model)
-    times["import"] = time.perf_counter() - start
-    ctx = Context()
-    total = 0.0
-    for p in lowering_passes(chip):
-        start = time.perf_counter()
-        p.apply(ctx, module)
-        elapsed = time.perf_counter() - start
-        times[p.name] = times.get(p.name, 0.0) + elapsed
-        total += elapsed
-    times["total (passes)"] = total
-    return times
+    imported = time.perf_counter() - start
+    timer = PassTimes()
+    run_passes(lowering_passes(chip), module, callbacks=[timer])
+    return {"import": imported, **timer.seconds, "total (passes)": sum(timer.seconds.values())}
 
 
 def main(argv: list[str] | None = None) -> int:

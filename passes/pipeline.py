@@ -166,6 +166,23 @@ class Progress(PassCallback):
         self.show(f"compiled in {time.perf_counter() - self.started:.1f} s")
 
 
+class PassTimes(PassCallback):
+    """Wall seconds of each pass's `apply`, by pass name, in `seconds` (a pass that
+    runs twice adds up). Put it first among the callbacks so that the others' work
+    between passes (verification, numerics) is not counted."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._started = 0.0
+
+    def before(self, pass_: ModulePass, module: ModuleOp) -> None:
+        self._started = time.perf_counter()
+
+    def after(self, pass_: ModulePass, module: ModuleOp) -> None:
+        elapsed = time.perf_counter() - self._started
+        self.seconds[pass_.name] = self.seconds.get(pass_.name, 0.0) + elapsed
+
+
 class PlacementReport(PassCallback):
     """After graph-partition (any `GraphPartitionPass`), its placement of every op,
     appended to `rows` (see `graph.partition.placement_report`) while the graph ops

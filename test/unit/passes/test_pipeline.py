@@ -5,6 +5,7 @@ TerminalProgress."""
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,7 @@ from tidal.passes.graph.partition import GraphPartitionPass
 from tidal.passes.interpreters.numerics import NumericsChecker, NumericsMismatch, random_inputs
 from tidal.passes.pipeline import (
     PassCallback,
+    PassTimes,
     PlacementReport,
     Progress,
     TerminalProgress,
@@ -102,6 +104,30 @@ def test_callbacks_run_in_order_between_the_passes():
         ("r1", "after", "b"), ("xdsl", "b", "-"), ("r2", "after", "b"),
         ("r1", "end"), ("r2", "end"),
     ]
+
+
+def test_pass_times_counts_each_pass_and_not_what_runs_between(monkeypatch):
+    now = [0.0]  # a fake clock: passes and callbacks advance it, nothing else does
+    monkeypatch.setattr(time, "perf_counter", lambda: now[0])
+
+    def pass_taking(name_: str, seconds: float) -> ModulePass:
+        @dataclass(frozen=True)
+        class Timed(ModulePass):
+            name = name_
+
+            def apply(self, ctx: Context, op: ModuleOp) -> None:
+                now[0] += seconds
+
+        return Timed()
+
+    class SlowBetween(PassCallback):
+        def after(self, pass_, module) -> None:
+            now[0] += 100.0
+
+    timer = PassTimes()
+    passes = [pass_taking("a", 1.0), pass_taking("b", 2.0), pass_taking("a", 4.0)]
+    run_passes(passes, _module(), Context(), [timer, SlowBetween()])
+    assert timer.seconds == {"a": 5.0, "b": 2.0}
 
 
 def test_a_failing_pass_stops_the_pipeline_with_its_own_message():
