@@ -12,9 +12,10 @@ Two costs depend on more than the instruction, and the analysis says what it ass
 
 - a MATMUL pays `pe_weight_load_cycles + pe_fill_drain_cycles` when the PE array must
   load a new stationary operand (`reload`). `program_cost` charges it when the
-  stationary access differs from the previous matmul's on the PE stream, or moves with
-  a repeat index; the machine also reloads after another engine writes the SBUF bytes
-  the array holds, which depends on timing and is not counted here;
+  stationary operand (its address at the repeat indices) differs from the previous
+  matmul's on the PE stream, as the machine does; the machine also reloads after
+  another engine writes the SBUF bytes the array holds, which depends on timing and is
+  not counted here;
 - a DMA's cost is its uncontended time (fixed latency plus bytes at the full DRAM
   bandwidth); transfers in flight together share the bandwidth on the machine.
 
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 
 from tidal.dialects.accel import (
     AccessAttr,
+    Aff,
     InstructionOp,
     MatmulOp,
     ProgramOp,
@@ -62,32 +64,59 @@ def instruction_cost(
     return by_mnemonic(op.name).cost(chip, shapes_of(op), reload)
 
 
+def _at(aff: Aff, index: list[int]) -> int:
+    return aff.base + sum(s * i for s, i in zip(aff.steps, index))
+
+
 @dataclass
 class _Walk:
+    """Sums costs over a block, each repeat body walked twice: its first iteration
+    (index 0) and its second (index 1), which stands for every later one: with affine
+    addresses, whether a matmul's stationary operand differs from the one before it is
+    the same in iterations 1, 2, ... (the addresses move by the same steps)."""
+
     chip: ChipConfig
     totals: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-    stationary: AccessAttr | None = None  # the PE array's operand, if known
+    index: list[int] = field(default_factory=list)  # of the enclosing repeats
+    held: AccessAttr | None = None  # the last matmul's stationary operand ...
+    held_at: list[int] = field(default_factory=list)  # ... and its repeat indices
+    matmuls: int = 0
 
     def block(self, ops: Iterable[Operation], times: int) -> None:
         for op in ops:
             if isinstance(op, RepeatOp):
-                body = list(op.body.block.ops)
-                # The first iteration may pay what later ones do not (a weight load);
-                # the second is the steady state every later iteration repeats.
-                self.block(body, times)
-                if op.count > 1:
-                    self.block(body, times * (op.count - 1))
+                self.repeat(op, times)
             elif isinstance(op, InstructionOp):
                 self.totals[op.engine_name()] += times * self.one(op)
+
+    def repeat(self, op: RepeatOp, times: int) -> None:
+        body = list(op.body.block.ops)
+        level = len(self.index)
+        self.index.append(0)
+        self.block(body, times)
+        if op.count > 1:
+            self.index[level] = 1
+            before = self.matmuls
+            self.block(body, times * (op.count - 1))
+            if self.matmuls > before:  # the array holds the last iteration's operand
+                self.held_at[level] = op.count - 1
+        self.index.pop()
 
     def one(self, op: InstructionOp) -> float:
         if not isinstance(op, MatmulOp):
             return instruction_cost(op, self.chip)
         st = op.stationary
-        moves = st.pstart.depth > 0 or st.offset.depth > 0
-        reload = moves or st != self.stationary
-        self.stationary = None if moves else st
+        reload = self.held is None or _where(st, self.index) != _where(
+            self.held, self.held_at
+        )
+        self.held, self.held_at = st, list(self.index)
+        self.matmuls += 1
         return instruction_cost(op, self.chip, reload=reload)
+
+
+def _where(ap: AccessAttr, index: list[int]) -> tuple[object, ...]:
+    """The concrete operand `ap` names at repeat indices `index`."""
+    return (ap.space, _at(ap.pstart, index), _at(ap.offset, index), ap.dims)
 
 
 def program_cost(program: ProgramOp, chip: ChipConfig) -> dict[str, float]:
@@ -98,7 +127,7 @@ def program_cost(program: ProgramOp, chip: ChipConfig) -> dict[str, float]:
     ops = program.body.block.ops
     if program.is_split:
         for stream in program.streams:
-            walk.stationary = None
+            walk.held = None
             walk.block(stream.body.block.ops, 1)
     else:
         walk.block(ops, 1)

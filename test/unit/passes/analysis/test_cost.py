@@ -16,6 +16,7 @@ from tidal.dialects.accel import (
     MatmulOp,
     ProgramOp,
     RepeatOp,
+    StreamOp,
 )
 from tidal.passes.analysis.cost import instruction_cost, program_cost
 from tidal.sim import isa
@@ -32,7 +33,7 @@ from tidal.sim.isa import (
 )
 from tidal.sim.isa import make_record as rec
 from tidal.sim.machine import run_program
-from tidal.targets.binary import decode
+from tidal.targets.binary import decode, encode
 from xdsl.dialects.builtin import ModuleOp
 
 P, F = 32, 48  # partitions and free size of the tiles
@@ -220,3 +221,33 @@ def test_program_cost_multiplies_by_trip_counts(moves: bool) -> None:
     # One weight load for a stationary operand that stays put, one per matmul else.
     pe = 12 * F + (12 if moves else 1) * load
     assert costs == {"dma0": 4 * dma, "pe": pe, "act": 4 * act}
+
+
+@pytest.mark.parametrize(
+    ("outer", "inner"), [(0, 0), (1024, 0), (0, 1024), (1024, 256)]
+)
+def test_program_cost_of_repeats_equals_that_of_the_expanded_program(
+    outer: int, inner: int
+) -> None:
+    """The two-iteration walk over repeats charges the weight loads that the
+    expanded (decoded) program has, one matmul after another."""
+    tile = [(1, P), (1, F)]
+    psum = AccessAttr.get("psum", 0, 0, tile)
+    moving = AccessAttr.get("sbuf", 0, 32768, tile)
+    moves = AccessAttr.get("sbuf", 0, Aff(0, (outer, inner)), [(1, P), (1, P)])
+    fixed = AccessAttr.get("sbuf", 0, 16384, [(1, P), (1, P)])
+    pe = [
+        RepeatOp(
+            2,
+            [
+                RepeatOp(3, [MatmulOp(psum, moves, moving)]),
+                MatmulOp(psum, fixed, moving),
+                RepeatOp(2, [MatmulOp(psum, moves, moving)]),
+            ],
+        )
+    ]
+    act = [RepeatOp(5, [ActOp("exp", AccessAttr.get("sbuf", 0, 40960, tile), psum)])]
+    program = ProgramOp("small", 1 << 16, [StreamOp("pe", pe), StreamOp("act", act)])
+    module = ModuleOp([program])
+    flat = next(op for op in decode(encode(module)).ops if isinstance(op, ProgramOp))
+    assert program_cost(program, SMALL) == program_cost(flat, SMALL)
