@@ -3,6 +3,7 @@ fixed (they are the binary format), each entry's semantics and cost as written."
 
 from __future__ import annotations
 
+import doctest
 import math
 
 import numpy as np
@@ -281,3 +282,11 @@ def test_costs_follow_the_documented_formulas(chip: ChipConfig) -> None:
     assert INSTRUCTIONS[Opcode.MATMUL].macs(mm) == 32 * 8 * 400
     assert INSTRUCTIONS[Opcode.DMA].transfer_bytes is not None
     assert INSTRUCTIONS[Opcode.DMA].transfer_bytes({"src": (7, 9)}) == 252
+
+
+def test_module_examples_hold() -> None:
+    from tidal.sim.spec import enums, opcodes
+
+    for module in (enums, opcodes):
+        failed, tried = doctest.testmod(module)
+        assert tried and not failed, module.__name__
