@@ -10,13 +10,16 @@ pass inserts
     accel.wait A >= <number of signalling B instructions before X>
 
 which is affine in the enclosing repeat indices, so it stays one op inside a repeat.
-Y and every such instruction of B get `signal`. Engines run in order, so waiting for
-the count covers every conflicting Y before X. Conflicts are judged on the bounding
-box of each access over all iterations: correct, not yet minimal (a later pass can
-sharpen the boxes and drop redundant waits). Waits only point backwards in the
-unified order, so the program cannot deadlock. Signals already present in the input
-are counted and a wait identical to one already in place is not added again, so
-running the pass twice changes nothing.
+Y gets `signal`. Engines run in order, so waiting for the count covers every
+conflicting Y before X. The conflicts are the cross-engine edges of the dependence
+graph (`tidal.passes.analysis.dependence`), judged on exact footprints: strided accesses
+that interleave, or tiles of different iterations, do not conflict (option
+`exact=false` judges on bounding boxes instead). Of the sources of X on one engine,
+only those not followed by another source in the same block before X signal
+(`prune_signals=false`: all do); the count still covers them. Waits only point
+backwards in the unified order, so the program cannot deadlock. Signals already
+present in the input are counted and a wait identical to one already in place is
+not added again, so running the pass twice changes nothing.
 
     accel.dma 0 <dram 0, ...> -> <sbuf 0, 0, ...>
     accel.matmul <psum 0, 0, ...>, <sbuf 0, 0, ...>, <sbuf ...>
@@ -28,17 +31,10 @@ running the pass twice changes nothing.
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass, field
-
-from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Block, Operation
-from xdsl.passes import ModulePass
-from xdsl.rewriter import InsertPoint, Rewriter
+from itertools import pairwise
 
 from tidal.dialects.accel import (
-    AccessAttr,
     Aff,
     InstructionOp,
     ProgramOp,
@@ -46,122 +42,14 @@ from tidal.dialects.accel import (
     StreamOp,
     WaitOp,
 )
-from tidal.sim.isa import engine_from_name
+from tidal.passes.analysis.dependence import DependenceGraph, Site
 from tidal.passes.utils.expect import PassInputError, expect_level
-
-Box = tuple[str, int, int, int, int, bool]  # space, part lo, part hi, byte lo, byte hi, write
-
-
-def _box(ap: AccessAttr, counts: list[int], write: bool) -> Box:
-    """Partitions and bytes an access may touch over all iterations."""
-    plo, phi = ap.pstart.bounds(counts)
-    olo, ohi = ap.offset.bounds(counts)
-    dims = ap.dims if ap.space == "dram" else ap.dims[1:]
-    extent = 4 * sum(abs(s) * (c - 1) for s, c in dims) + 4
-    if ap.space == "dram":
-        return ("dram", 0, 1, olo, ohi + extent, write)
-    return (ap.space, plo, phi + ap.pcount, olo, ohi + extent, write)
-
-
-def _overlap(x: Box, y: Box) -> bool:
-    return (
-        x[0] == y[0]
-        and (x[5] or y[5])
-        and x[1] < y[2] and y[1] < x[2]
-        and x[3] < y[4] and y[3] < x[4]
-    )
-
-
-@dataclass
-class _Site:
-    op: InstructionOp
-    engine: str
-    path: tuple[RepeatOp, ...]
-    index: int
-    boxes: list[Box]
-
-
-def _collect(block: Block, path: tuple[RepeatOp, ...], sites: list[_Site]) -> None:
-    for op in block.ops:
-        if isinstance(op, RepeatOp):
-            _collect(op.body.block, path + (op,), sites)
-        elif isinstance(op, InstructionOp):
-            counts = [r.count for r in path]
-            boxes = [_box(a, counts, False) for a in op.reads()]
-            boxes += [_box(a, counts, True) for a in op.writes()]
-            sites.append(_Site(op, op.engine_name(), path, len(sites), boxes))
-
-
-@dataclass
-class _Segment:
-    """Accesses of one byte range still to be ordered against: each with the
-    partitions it touched ((site, part lo, part hi))."""
-
-    writers: list[tuple[_Site, int, int]] = field(default_factory=list)
-    readers: list[tuple[_Site, int, int]] = field(default_factory=list)
-
-
-class _IntervalMap:
-    """Byte ranges of one memory space, each with its last writers and the readers
-    since those writes."""
-
-    def __init__(self) -> None:
-        self.starts: list[int] = [0]
-        self.segments: list[_Segment] = [_Segment()]
-
-    def _split(self, at: int) -> int:
-        i = bisect.bisect_right(self.starts, at) - 1
-        if self.starts[i] != at:
-            seg = self.segments[i]
-            self.starts.insert(i + 1, at)
-            self.segments.insert(i + 1, _Segment(list(seg.writers), list(seg.readers)))
-            i += 1
-        return i
-
-    def span(self, lo: int, hi: int) -> range:
-        first = self._split(lo)
-        last = self._split(hi)
-        return range(first, last)
-
-
-def _conflicts(sites: list[_Site]) -> list[list[_Site]]:
-    """For every site, the sites of other engines it must wait for: the last writers
-    of what it reads or writes and, for a write, the readers since (earlier
-    conflicts are ordered before those by the waits they got themselves), plus,
-    inside a repeat, the conflicting sites later in the body, whose previous
-    iteration runs first."""
-    maps: dict[str, _IntervalMap] = {}
-    found: list[list[_Site]] = []
-    for x in sites:
-        hits: dict[int, _Site] = {}
-        for space, plo, phi, lo, hi, write in x.boxes:
-            m = maps.setdefault(space, _IntervalMap())
-            for i in m.span(lo, hi):
-                seg = m.segments[i]
-                against = seg.writers + seg.readers if write else seg.writers
-                hits.update((y.index, y) for y, a, b in against if a < phi and plo < b)
-                if not write:
-                    seg.readers.append((x, plo, phi))
-                    continue
-                # A write retires what it covers: those accesses are ordered before
-                # it (it waits for them), so later accesses need only wait for it.
-                covered = lambda e: plo <= e[1] and e[2] <= phi  # noqa: E731
-                seg.writers = [e for e in seg.writers if not covered(e)] + [(x, plo, phi)]
-                seg.readers = [e for e in seg.readers if not covered(e)]
-        found.append([y for y in hits.values() if y.engine != x.engine])
-
-    by_repeat: dict[int, list[_Site]] = {}
-    for s in sites:
-        if s.path:
-            by_repeat.setdefault(id(s.path[0]), []).append(s)
-    for group in by_repeat.values():
-        for x in group:
-            for y in group:
-                if y.index > x.index and y.engine != x.engine and any(
-                    _overlap(bx, by) for bx in x.boxes for by in y.boxes
-                ):
-                    found[x.index].append(y)
-    return found
+from tidal.sim.isa import engine_from_name
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block, Operation
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
 
 
 @dataclass
@@ -186,7 +74,9 @@ class _Counter:
             self.memo[key] = sum(self.count(o) for o in repeat.body.block.ops)
         return self.memo[key]
 
-    def before(self, x: Operation, path: tuple[RepeatOp, ...], program: ProgramOp) -> Aff:
+    def before(
+        self, x: Operation, path: tuple[RepeatOp, ...], program: ProgramOp
+    ) -> Aff:
         """Signalling instructions of the engine that run before x, as an Aff."""
         base = 0
         block = program.body.block
@@ -213,10 +103,47 @@ def _already_waits(op: Operation, sem: int, value: Aff) -> bool:
     prev = op.prev_op
     while isinstance(prev, WaitOp):
         have = prev.value.data
-        if prev.sem.value.data == sem and have.steps == value.steps and have.base >= value.base:
+        if (
+            prev.sem.value.data == sem
+            and have.steps == value.steps
+            and have.base >= value.base
+        ):
             return True
         prev = prev.prev_op
     return False
+
+
+def _position(op: Operation, block: Block, index: dict[Operation, int]) -> int | None:
+    """Index in `block` of the op of `block` that holds `op`; None if none does."""
+    while op.parent_block() is not block:
+        parent = op.parent_op()
+        if parent is None:
+            return None
+        op = parent
+    return index[op]
+
+
+def _undominated(
+    x: Site, sources: list[Site], index: dict[Operation, int]
+) -> list[Site]:
+    """The sources of x whose signal is needed: a source Y is left out when a later
+    source Y2 on the same engine sits in the same block and x is not between them,
+    since then every instance of Y that runs before an instance of x is followed,
+    before it, by an instance of Y2 (same iteration of the block's repeats), and
+    the wait counts Y2's signal."""
+    groups: dict[tuple[str, int], list[Site]] = {}
+    for y in sorted({y.index: y for y in sources}.values(), key=lambda s: s.index):
+        groups.setdefault((y.engine, id(y.op.parent_block())), []).append(y)
+    kept: list[Site] = []
+    for group in groups.values():
+        block = group[0].op.parent_block()
+        assert block is not None
+        at = _position(x.op, block, index)
+        for y, later in pairwise(group):
+            if at is not None and index[y.op] < at < index[later.op]:
+                kept.append(y)
+        kept.append(group[-1])
+    return kept
 
 
 @dataclass(frozen=True)
@@ -224,6 +151,15 @@ class AccelInsertSyncPass(ModulePass):
     """Insert semaphore signals and waits for every cross-engine memory conflict."""
 
     name = "accel-insert-sync"
+
+    exact: bool = True
+    """Judge conflicts on exact footprints; false: on bounding boxes (the
+    conservative behaviour before the dependence graph)."""
+
+    prune_signals: bool = True
+    """Leave out the signal of a source that a later source of the same engine in
+    the same block always follows before the waiting instruction (its count covers
+    it); false: every source signals."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "accel")
@@ -237,9 +173,9 @@ class AccelInsertSyncPass(ModulePass):
                 "already split into streams (run accel-insert-sync before accel-split-streams)",
                 program,
             )
-        sites: list[_Site] = []
-        _collect(program.body.block, (), sites)
-        by_engine: dict[str, list[_Site]] = {}
+        graph = DependenceGraph.build(program, exact=self.exact)
+        sites = graph.sites
+        by_engine: dict[str, list[Site]] = {}
         for s in sites:
             by_engine.setdefault(s.engine, []).append(s)
 
@@ -247,11 +183,21 @@ class AccelInsertSyncPass(ModulePass):
         for s in sites:
             if s.op.signal is not None:  # signals the input already carries count too
                 signalling[s.engine].add(id(s.op))
-        conflicts = _conflicts(sites)
-        waits: list[tuple[_Site, str]] = []
+        index = {
+            o: i
+            for b in [
+                program.body.block,
+                *(r.body.block for r in program.walk() if isinstance(r, RepeatOp)),
+            ]
+            for i, o in enumerate(b.ops)
+        }
+        waits: list[tuple[Site, str]] = []
         for x in sites:
-            engines = sorted({y.engine for y in conflicts[x.index]})
-            for y in conflicts[x.index]:
+            sources = [d.src for d in graph.into(x) if d.src.engine != x.engine]
+            engines = sorted({y.engine for y in sources})
+            if self.prune_signals:
+                sources = _undominated(x, sources, index)
+            for y in sources:
                 signalling[y.engine].add(id(y.op))
             waits += [(x, e) for e in engines]
 
@@ -265,7 +211,11 @@ class AccelInsertSyncPass(ModulePass):
             block = x.op.parent_block()
             key = (id(block), x.engine, engine)
             seen = done.get(key)
-            if seen is not None and seen.steps == value.steps and seen.base >= value.base:
+            if (
+                seen is not None
+                and seen.steps == value.steps
+                and seen.base >= value.base
+            ):
                 continue
             done[key] = value
             if _already_waits(x.op, engine_from_name(engine), value):

@@ -1,4 +1,5 @@
 // RUN: tidal-opt %s -p accel-insert-sync | filecheck %s
+// RUN: tidal-opt %s -p 'accel-insert-sync{exact=false prune_signals=false}' | filecheck %s --check-prefix=BOX
 
 // Engine semaphores are the engine ids: pe 0, act 1, pool 2, dma0 3, dma1 4. Before
 // an instruction X on engine A, for each other engine B with a conflicting access
@@ -92,3 +93,51 @@ accel.program "small" dram 65536 attributes {test = "nested"} {
 // CHECK-NEXT:      accel.act identity <sbuf 0, 2048, {{\[\[}}1, 8], [1, 8]]>, <psum 0, 0, {{\[\[}}1, 8], [1, 8]]> {signal = 1 : i64}
 // CHECK-NEXT:    }
 // CHECK-NEXT:  }
+
+// (e) Conflicts are judged on exact footprints: dma0 writes the even elements of a
+// row and dma1 the odd ones, so neither waits for the other although their bounding
+// boxes overlap (on boxes, option exact=false, dma1 waits for dma0). ACT reads
+// the whole row and waits for both.
+accel.program "small" dram 65536 attributes {test = "interleave"} {
+  accel.dma 0 <dram 0, [[64, 16], [1, 32]]> -> <sbuf 0, 0, [[1, 16], [2, 32]]>
+  accel.dma 1 <dram 4096, [[64, 16], [1, 32]]> -> <sbuf 0, 4, [[1, 16], [2, 32]]>
+  accel.act relu <sbuf 0, 512, [[1, 16], [1, 64]]>, <sbuf 0, 0, [[1, 16], [1, 64]]>
+}
+
+// CHECK-LABEL: accel.program "small" dram 65536 attributes {test = "interleave"} {
+// CHECK-NEXT:    accel.dma 0 {{.*}} {signal = 3 : i64}
+// CHECK-NEXT:    accel.dma 1 {{.*}} {signal = 4 : i64}
+// CHECK-NEXT:    accel.wait act sem 3 >= 1
+// CHECK-NEXT:    accel.wait act sem 4 >= 1
+// CHECK-NEXT:    accel.act relu
+// CHECK-NEXT:  }
+
+// BOX-LABEL: accel.program "small" dram 65536 attributes {test = "interleave"} {
+// BOX-NEXT:    accel.dma 0 {{.*}} {signal = 3 : i64}
+// BOX-NEXT:    accel.wait dma1 sem 3 >= 1
+// BOX-NEXT:    accel.dma 1 {{.*}} {signal = 4 : i64}
+// BOX:         accel.act relu
+
+// (f) Only the last of a queue's sources signals: the three loads run in order on
+// dma0, so ACT waiting for the third load's signal (count 1) has waited for all
+// three (prune_signals=false: every source signals and ACT waits for 3).
+accel.program "small" dram 65536 attributes {test = "last-signals"} {
+  accel.dma 0 <dram 0, [[8, 8], [1, 8]]> -> <sbuf 0, 0, [[1, 8], [1, 8]]>
+  accel.dma 0 <dram 512, [[8, 8], [1, 8]]> -> <sbuf 8, 0, [[1, 8], [1, 8]]>
+  accel.dma 0 <dram 1024, [[8, 8], [1, 8]]> -> <sbuf 16, 0, [[1, 8], [1, 8]]>
+  accel.act relu <sbuf 0, 64, [[1, 24], [1, 8]]>, <sbuf 0, 0, [[1, 24], [1, 8]]>
+}
+
+// CHECK-LABEL: accel.program "small" dram 65536 attributes {test = "last-signals"} {
+// CHECK-NEXT:    accel.dma 0 {{.*}}[1, 8]]>{{$}}
+// CHECK-NEXT:    accel.dma 0 {{.*}}[1, 8]]>{{$}}
+// CHECK-NEXT:    accel.dma 0 {{.*}} {signal = 3 : i64}
+// CHECK-NEXT:    accel.wait act sem 3 >= 1
+// CHECK-NEXT:    accel.act relu
+
+// BOX-LABEL: accel.program "small" dram 65536 attributes {test = "last-signals"} {
+// BOX-NEXT:    accel.dma 0 {{.*}} {signal = 3 : i64}
+// BOX-NEXT:    accel.dma 0 {{.*}} {signal = 3 : i64}
+// BOX-NEXT:    accel.dma 0 {{.*}} {signal = 3 : i64}
+// BOX-NEXT:    accel.wait act sem 3 >= 3
+// BOX-NEXT:    accel.act relu

@@ -1,0 +1,285 @@
+"""The memory dependence graph of a unified-order accel program.
+
+Nodes are the instructions of an `accel.program` (before `accel-split-streams`), in
+program order, each with its engine and the `accel.repeat` ops around it. An edge
+`src -> dst` says an instance of `src` runs before an instance of `dst` in the
+sequential order and both touch a byte of one partition, at least one writing: RAW
+(src writes, dst reads), WAR (src reads, dst writes) or WAW. Overlap is decided on
+exact footprints (`tidal.passes.analysis.footprint`), never bounding boxes. Operand roles are
+the ops' own `reads()`/`writes()` (the accel dialect's per-opcode table).
+
+Forward edges (src earlier in program order) come from a sweep that keeps, per byte
+range, the last writers and the readers since: a write that covers an earlier access
+(`footprint.covers`) hides it from later accesses, which depend on the covering write
+instead (the graph keeps the nearest dependences; a hidden one is implied by a path).
+Backward edges (src later in the body of a common repeat) are loop-carried: they exist
+only through an earlier iteration of that repeat.
+
+    graph = DependenceGraph.build(program)
+    for dep in graph.into(site):     # dep.kind "RAW", dep.space "sbuf", dep.carried
+        ...
+    dep.levels()                     # (None: same iteration, l: carried at level l)
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tidal.dialects.accel import AccessAttr, InstructionOp, ProgramOp, RepeatOp
+from tidal.passes.analysis.footprint import (
+    Footprint,
+    carried_levels,
+    covers,
+    overlaps,
+    same_iteration,
+)
+from xdsl.ir import Block
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One memory operand of a site: its access, whether it is written, and its
+    footprint over all iterations of the enclosing repeats."""
+
+    ap: AccessAttr
+    write: bool
+    footprint: Footprint
+    box: tuple[int, int, int, int]  # partition lo, hi, byte lo, hi (exclusive)
+
+
+@dataclass(eq=False)
+class Site:
+    """An instruction op of the program, its engine, the repeats around it
+    (outermost first) and its position in program order."""
+
+    op: InstructionOp
+    engine: str
+    path: tuple[RepeatOp, ...]
+    index: int
+    operands: list[Operand]
+
+    def common(self, other: Site) -> int:
+        """How many enclosing repeats the two sites share."""
+        n = 0
+        for a, b in zip(self.path, other.path):
+            if a is not b:
+                break
+            n += 1
+        return n
+
+
+@dataclass(eq=False)
+class Dep:
+    """`src` runs before `dst` (in some instance pair) and they conflict on `space`.
+    `carried`: src follows dst in program order, so the pair runs in different
+    iterations of a common repeat."""
+
+    src: Site
+    dst: Site
+    kind: str  # RAW, WAR or WAW
+    space: str
+    carried: bool
+    pairs: list[tuple[Operand, Operand]] = field(default_factory=list)
+
+    def levels(self) -> list[int | None]:
+        """Where instance pairs conflict with src first: None for the same iteration
+        of every common repeat (forward edges only), l for src in an earlier
+        iteration of common repeat l (indices equal above l)."""
+        common = self.src.common(self.dst)
+        out: set[int | None] = set()
+        for d, s in self.pairs:
+            if not self.carried and same_iteration(d.footprint, s.footprint, common):
+                out.add(None)
+            out.update(carried_levels(d.footprint, s.footprint, common))
+        return sorted(out, key=lambda x: -1 if x is None else x)
+
+
+def _kind(src_write: bool, dst_write: bool) -> str:
+    return "WAW" if src_write and dst_write else "RAW" if src_write else "WAR"
+
+
+def _operands(op: InstructionOp, trips: list[int]) -> list[Operand]:
+    writes = op.writes()
+    out = [Operand(a, True, f := Footprint.of(a, trips), f.box()) for a in writes]
+    out += [
+        Operand(a, False, f := Footprint.of(a, trips), f.box())
+        for a in op.reads()
+        if a not in writes
+    ]
+    return out
+
+
+def collect(
+    block: Block, path: tuple[RepeatOp, ...] = (), sites: list[Site] | None = None
+) -> list[Site]:
+    """The instruction sites under `block`, in program order."""
+    sites = [] if sites is None else sites
+    for op in block.ops:
+        if isinstance(op, RepeatOp):
+            collect(op.body.block, path + (op,), sites)
+        elif isinstance(op, InstructionOp):
+            trips = [r.count for r in path]
+            sites.append(
+                Site(op, op.engine_name(), path, len(sites), _operands(op, trips))
+            )
+    return sites
+
+
+_Add = Callable[[Site, Operand, Site, Operand, bool], None]
+
+# An access still visible to later ones: (site, operand, partition lo, hi).
+_Entry = tuple[Site, Operand, int, int]
+
+
+@dataclass
+class _Segment:
+    writers: list[_Entry] = field(default_factory=list)
+    readers: list[_Entry] = field(default_factory=list)
+
+
+class _IntervalMap:
+    """Byte ranges of one memory space, each with its last writers and the readers
+    since those writes."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = [0]
+        self.segments: list[_Segment] = [_Segment()]
+
+    def _split(self, at: int) -> int:
+        i = bisect.bisect_right(self.starts, at) - 1
+        if self.starts[i] != at:
+            seg = self.segments[i]
+            self.starts.insert(i + 1, at)
+            self.segments.insert(i + 1, _Segment(list(seg.writers), list(seg.readers)))
+            i += 1
+        return i
+
+    def window(self, i: int) -> tuple[int, int]:
+        """The byte range of segment i."""
+        end = self.starts[i + 1] if i + 1 < len(self.starts) else 1 << 62
+        return self.starts[i], end
+
+    def span(self, lo: int, hi: int) -> range:
+        first = self._split(lo)
+        return range(first, self._split(hi))
+
+
+@dataclass
+class DependenceGraph:
+    """Sites in program order and the dependence edges between them."""
+
+    sites: list[Site]
+    deps: list[Dep]
+    _into: dict[int, list[Dep]] = field(default_factory=dict)
+
+    def into(self, site: Site) -> list[Dep]:
+        """Edges ending at `site`."""
+        return self._into.get(site.index, [])
+
+    @staticmethod
+    def build(program: ProgramOp | Block, *, exact: bool = True) -> DependenceGraph:
+        """`exact=False` judges overlap and cover on bounding boxes instead
+        (conservative: more edges, never fewer real ones)."""
+        block = program.body.block if isinstance(program, ProgramOp) else program
+        sites = collect(block)
+        graph = DependenceGraph(sites, [])
+        edges: dict[tuple[int, int, bool], Dep] = {}
+
+        def add(x: Site, xo: Operand, y: Site, yo: Operand, carried: bool) -> None:
+            key = (y.index, x.index, carried)
+            dep = edges.get(key)
+            if dep is None:
+                dep = Dep(y, x, _kind(yo.write, xo.write), xo.ap.space, carried)
+                edges[key] = dep
+                graph.deps.append(dep)
+                graph._into.setdefault(x.index, []).append(dep)
+            if (xo, yo) not in dep.pairs:
+                dep.pairs.append((xo, yo))
+
+        _forward(sites, add, exact)
+        _backward(sites, add, exact)
+        return graph
+
+
+def _forward(sites: list[Site], add: _Add, exact: bool) -> None:
+    """Edges from earlier sites: the sweep over byte ranges."""
+    maps: dict[str, _IntervalMap] = {}
+    for x in sites:
+        tested: dict[tuple[int, int], bool] = {}
+        covered: dict[tuple[int, int, int, int], bool] = {}
+        for xo in x.operands:
+            plo, phi, lo, hi = xo.box
+            m = maps.setdefault(xo.ap.space, _IntervalMap())
+            for i in m.span(lo, hi):
+                seg = m.segments[i]
+                against = seg.writers + seg.readers if xo.write else seg.writers
+                for y, yo, a, b in against:
+                    if not (a < phi and plo < b):
+                        continue
+                    key = (id(xo), id(yo))
+                    if key not in tested:
+                        tested[key] = not exact or overlaps(xo.footprint, yo.footprint)
+                        if tested[key]:
+                            add(x, xo, y, yo, False)
+                if not xo.write:
+                    seg.readers.append((x, xo, plo, phi))
+                    continue
+                # A write hides what it covers: those accesses are ordered before it,
+                # and whatever overlaps them later overlaps the write too.
+                kept = [
+                    e
+                    for e in seg.writers + seg.readers
+                    if not _hides(xo, plo, phi, e, exact, covered, m.window(i))
+                ]
+                seg.writers = [e for e in kept if e[1].write] + [(x, xo, plo, phi)]
+                seg.readers = [e for e in kept if not e[1].write]
+
+
+def _hides(
+    xo: Operand,
+    plo: int,
+    phi: int,
+    e: _Entry,
+    exact: bool,
+    covered: dict[tuple[int, int, int, int], bool],
+    window: tuple[int, int],
+) -> bool:
+    """Does the write `xo` hide entry `e` from later accesses in the byte range
+    `window` (a segment the write spans)?"""
+    if not exact:  # on boxes, the write spans the segment's bytes
+        return plo <= e[2] and e[3] <= phi
+    key = (id(xo), id(e[1]), *window)
+    if key not in covered:
+        covered[key] = covers(xo.footprint, e[1].footprint, window)
+    return covered[key]
+
+
+def _backward(sites: list[Site], add: _Add, exact: bool) -> None:
+    """Loop-carried edges: a site later in a common repeat's body whose earlier
+    iteration conflicts with an earlier site."""
+    groups: dict[int, list[Site]] = {}
+    for s in sites:
+        if s.path:
+            groups.setdefault(id(s.path[0]), []).append(s)
+    for group in groups.values():
+        for x in group:
+            for y in group:
+                if y.index <= x.index:
+                    continue
+                common = x.common(y)
+                for xo in x.operands:
+                    for yo in y.operands:
+                        if not (xo.write or yo.write) or xo.ap.space != yo.ap.space:
+                            continue
+                        if not _boxes_meet(xo.box, yo.box):
+                            continue
+                        if not exact or carried_levels(
+                            xo.footprint, yo.footprint, common
+                        ):
+                            add(x, xo, y, yo, True)
+
+
+def _boxes_meet(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]

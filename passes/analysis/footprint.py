@@ -1,0 +1,319 @@
+"""Exact affine footprints of accel memory operands, and exact overlap tests.
+
+An operand `#accel.ap<space pstart, offset, dims>` inside `accel.repeat` ops with trip
+counts `trips` touches, for every repeat index vector `i` and every element index `j`,
+
+    partition  pstart(i) + j_0                           (on chip; dim 0, stride 1)
+    bytes      offset(i) + 4 * sum_k stride_k * j_k       [.., + 4)  (k >= 1 on chip,
+                                                          k >= 0 in DRAM)
+
+so it is a set of integer points `base + sum(term * v)` over a box of variables, each
+term moving the partition, the byte address or both (a repeat index whose step moves
+both). A `Footprint` keeps exactly that description, never a bounding box: two
+footprints intersect when the difference of their points reaches partition 0 and a
+byte distance below 4 (the element width), which `Lattice` decides by arithmetic on
+strides (merging contiguous dims, gcd tests, a branch-and-bound over the largest
+stride) rather than by enumerating elements::
+
+    x = Footprint.of(AccessAttr.get("sbuf", 0, Aff(0, (8,)), [(1, 32), (2, 2)]), [4])
+    y = Footprint.of(AccessAttr.get("sbuf", 0, 4, [(1, 32), (2, 2)]), [])
+    overlaps(x, y)                       # True: iteration 0 touches bytes 0-3, 8-11;
+                                         # y bytes 4-7, 12-15; iteration 1 bytes 8-..
+    Footprint.of(ap, trips, at=(2,))      # one iteration: the indices fold into bases
+
+For accesses under common repeats, `same_iteration` and `carried_levels` answer which
+iteration pairs conflict: the same iteration of every common repeat, or an earlier
+iteration of the source at level l (indices equal above l).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tidal.dialects.accel import AccessAttr
+
+ELEM_BYTES = 4  # fp32, the only element type (see tidal.sim.isa)
+
+Dims = tuple[tuple[int, int], ...]
+
+
+def canonical(base: int, dims: Sequence[tuple[int, int]]) -> tuple[int, Dims]:
+    """The same point set `{base + sum(s * j), 0 <= j < c}` with positive strides,
+    sorted largest first, no trivial dims, and dims merged where they tile: a stride
+    that is a multiple m <= c0 of the next smaller stride s0 leaves no gap, so the two
+    dims are one dim of stride s0."""
+    kept: list[tuple[int, int]] = []
+    for s, c in dims:
+        if c <= 1 or s == 0:
+            continue
+        if s < 0:
+            base += s * (c - 1)
+            s = -s
+        kept.append((s, c))
+    merged: list[tuple[int, int]] = []
+    for s, c in sorted(kept):
+        if merged:
+            s0, c0 = merged[-1]
+            if s % s0 == 0 and s // s0 <= c0:
+                merged[-1] = (s0, (s // s0) * (c - 1) + c0)
+                continue
+        merged.append((s, c))
+    return base, tuple(reversed(merged))
+
+
+def reaches(base: int, dims: Dims, lo: int, hi: int) -> bool:
+    """Does `{base + sum(s * j)}` (canonical dims) hold a point in [lo, hi]?"""
+    if not dims:
+        return lo <= base <= hi
+    span = sum(s * (c - 1) for s, c in dims)
+    if base > hi or base + span < lo:
+        return False
+    if base >= lo and base + span <= hi:
+        return True
+    g = 0
+    for s, _ in dims:
+        g = math.gcd(g, s)
+    if lo + (base - lo) % g > hi:  # no value of the right residue in the window
+        return False
+    s, c = dims[0]
+    rest = dims[1:]
+    if not rest:
+        j = max(0, -((base - lo) // s))  # ceil((lo - base) / s)
+        return j < c and base + s * j <= hi
+    rest_span = span - s * (c - 1)
+    first = max(0, -((base + rest_span - lo) // s))
+    last = min(c - 1, (hi - base) // s)
+    return any(reaches(base + s * j, rest, lo, hi) for j in range(first, last + 1))
+
+
+@dataclass(frozen=True)
+class Lattice:
+    """`{base + sum(s * j) : 0 <= j < c}` over canonical dims (see `canonical`)."""
+
+    base: int
+    dims: Dims = ()
+
+    @staticmethod
+    def of(base: int, dims: Sequence[tuple[int, int]] = ()) -> Lattice:
+        return Lattice(*canonical(base, dims))
+
+    @property
+    def lo(self) -> int:
+        return self.base
+
+    @property
+    def hi(self) -> int:
+        return self.base + sum(s * (c - 1) for s, c in self.dims)
+
+    def is_run(self, width: int) -> bool:
+        """Are the points, each widened to [x, x + width), one gapless interval?"""
+        return not self.dims or (len(self.dims) == 1 and self.dims[0][0] <= width)
+
+    def meets(self, other: Lattice, lo: int, hi: int) -> bool:
+        """Is there x in self and y in other with lo <= x - y <= hi?"""
+        neg = tuple((-s, c) for s, c in other.dims)
+        return reaches(*canonical(self.base - other.base, self.dims + neg), lo, hi)
+
+    def points(self) -> list[int]:
+        """Every point, sorted (for tests and small sets only)."""
+        out = [self.base]
+        for s, c in self.dims:
+            out = [x + s * j for x in out for j in range(c)]
+        return sorted(set(out))
+
+
+@dataclass(frozen=True)
+class Term:
+    """One variable of a footprint, 0 <= v < count, moving the partition by `part`
+    and the byte address by `byte` per step."""
+
+    part: int
+    byte: int
+    count: int
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """The points an access touches: (pbase, bbase) + sum(term * v) over the terms'
+    box. `free` are the element dims (and the partition dim), `loops[k]` the term of
+    repeat index i_k (None once fixed by `at`)."""
+
+    space: str
+    pbase: int
+    bbase: int
+    free: tuple[Term, ...]
+    loops: tuple[Term | None, ...]
+
+    @staticmethod
+    def of(
+        ap: AccessAttr, trips: Sequence[int], at: Sequence[int] | None = None
+    ) -> Footprint:
+        """The footprint over all iterations of repeats with trip counts `trips`
+        (outermost first), or at the repeat indices `at` when given."""
+        dims = ap.dims
+        if ap.space == "dram":
+            free = tuple(Term(0, ELEM_BYTES * s, c) for s, c in dims)
+        else:
+            free = (Term(1, 0, dims[0][1]),)
+            free += tuple(Term(0, ELEM_BYTES * s, c) for s, c in dims[1:])
+        pstart, offset = ap.pstart, ap.offset
+        if at is not None:
+            return Footprint(ap.space, pstart.at(at), offset.at(at), free, ())
+        loops = tuple(
+            Term(pstart.step(k), offset.step(k), trip) for k, trip in enumerate(trips)
+        )
+        return Footprint(ap.space, pstart.base, offset.base, free, loops)
+
+    def terms(self) -> list[Term]:
+        return [*self.free, *(t for t in self.loops if t is not None)]
+
+    def partitions(self) -> Lattice:
+        """Partitions touched (exact when no repeat moves both partition and bytes)."""
+        return Lattice.of(self.pbase, [(t.part, t.count) for t in self.terms()])
+
+    def bytes(self) -> Lattice:
+        """Element start addresses (exact when no term moves both)."""
+        return Lattice.of(self.bbase, [(t.byte, t.count) for t in self.terms()])
+
+    def is_box(self) -> bool:
+        """Does it touch every byte of every partition of its bounding box?"""
+        if any(t.part and t.byte for t in self.terms()):
+            return False
+        return self.partitions().is_run(1) and self.bytes().is_run(ELEM_BYTES)
+
+    def box(self) -> tuple[int, int, int, int]:
+        """Bounding box: partition lo, hi (exclusive), byte lo, hi (exclusive)."""
+        parts = Lattice.of(self.pbase, [(t.part, t.count) for t in self.terms()])
+        data = Lattice.of(self.bbase, [(t.byte, t.count) for t in self.terms()])
+        return parts.lo, parts.hi + 1, data.lo, data.hi + ELEM_BYTES
+
+
+def _neg(t: Term) -> Term:
+    return Term(-t.part, -t.byte, t.count)
+
+
+def solvable(pbase: int, bbase: int, terms: Sequence[Term]) -> bool:
+    """Is there v in the terms' box with partition difference 0 and byte difference
+    in (-4, 4)? Terms that move both are enumerated (pruned by bounds); the rest
+    split into two independent lattice problems."""
+    coupled = [t for t in terms if t.part and t.byte]
+    parts = canonical(
+        pbase, [(t.part, t.count) for t in terms if t.part and not t.byte]
+    )
+    data = canonical(bbase, [(t.byte, t.count) for t in terms if t.byte and not t.part])
+    if not coupled:
+        return reaches(*parts, 0, 0) and reaches(*data, 1 - ELEM_BYTES, ELEM_BYTES - 1)
+    pspan = [
+        (min(0, t.part * (t.count - 1)), max(0, t.part * (t.count - 1)))
+        for t in coupled
+    ]
+    bspan = [
+        (min(0, t.byte * (t.count - 1)), max(0, t.byte * (t.count - 1)))
+        for t in coupled
+    ]
+    p_lo, p_hi = parts[0], parts[0] + sum(s * (c - 1) for s, c in parts[1])
+    b_lo, b_hi = data[0], data[0] + sum(s * (c - 1) for s, c in data[1])
+
+    def go(k: int, dp: int, db: int) -> bool:
+        if k == len(coupled):
+            return reaches(parts[0] + dp, parts[1], 0, 0) and reaches(
+                data[0] + db, data[1], 1 - ELEM_BYTES, ELEM_BYTES - 1
+            )
+        rp = (sum(a for a, _ in pspan[k:]), sum(b for _, b in pspan[k:]))
+        rb = (sum(a for a, _ in bspan[k:]), sum(b for _, b in bspan[k:]))
+        if p_lo + dp + rp[0] > 0 or p_hi + dp + rp[1] < 0:
+            return False
+        if b_lo + db + rb[0] >= ELEM_BYTES or b_hi + db + rb[1] <= -ELEM_BYTES:
+            return False
+        t = coupled[k]
+        return any(go(k + 1, dp + t.part * v, db + t.byte * v) for v in range(t.count))
+
+    return go(0, 0, 0)
+
+
+def overlaps(x: Footprint, y: Footprint) -> bool:
+    """Do x and y share a byte of a partition, over all their iterations?"""
+    if x.space != y.space:
+        return False
+    return solvable(
+        x.pbase - y.pbase, x.bbase - y.bbase, [*x.terms(), *map(_neg, y.terms())]
+    )
+
+
+def _ordered(x: Footprint, y: Footprint, common: int, level: int | None) -> bool:
+    """Conflict with the indices of the `common` shared repeats equal above `level`
+    and, at `level`, y's index below x's (None: equal at every common level)."""
+    if x.space != y.space:
+        return False
+    if None in x.loops or None in y.loops:
+        raise ValueError("ordered overlap tests need footprints over all iterations")
+    xl = [t for t in x.loops if t is not None]
+    yl = [t for t in y.loops if t is not None]
+    terms = [*x.free, *map(_neg, y.free), *xl[common:], *map(_neg, yl[common:])]
+    for k in range(common):
+        tx, ty = xl[k], yl[k]
+        if level is None or k < level:
+            terms.append(Term(tx.part - ty.part, tx.byte - ty.byte, tx.count))
+        elif k > level:
+            terms += [tx, _neg(ty)]
+    dp, db = x.pbase - y.pbase, x.bbase - y.bbase
+    if level is None:
+        return solvable(dp, db, terms)
+    tx, ty = xl[level], yl[level]
+    # i_x = a + d, i_y = a with 1 <= d < count and 0 <= a < count - d.
+    for d in range(1, tx.count):
+        shared = Term(tx.part - ty.part, tx.byte - ty.byte, tx.count - d)
+        if solvable(dp + tx.part * d, db + tx.byte * d, [*terms, shared]):
+            return True
+    return False
+
+
+def same_iteration(x: Footprint, y: Footprint, common: int) -> bool:
+    """Do x and y conflict in one iteration of their `common` outermost repeats?"""
+    return _ordered(x, y, common, None)
+
+
+def carried_levels(x: Footprint, y: Footprint, common: int) -> list[int]:
+    """Levels l < common at which y in an earlier iteration (indices equal above l,
+    smaller at l) conflicts with x."""
+    return [level for level in range(common) if _ordered(x, y, common, level)]
+
+
+def _within(
+    inner: Lattice,
+    outer: Lattice,
+    width: int,
+    window: tuple[int, int],
+    limit: int = 4096,
+) -> bool:
+    """Is every point of `inner` whose [x, x + width) meets `window` inside one of
+    `outer`'s? Sound; exact when `outer` is one run or `inner` is small."""
+    lo, hi = max(inner.lo, window[0] - width + 1), min(inner.hi, window[1] - 1)
+    g = 0
+    for s, _ in inner.dims:
+        g = math.gcd(g, s)
+    if g:  # to the residue class of inner's points
+        lo, hi = lo + (inner.base - lo) % g, hi - (hi - inner.base) % g
+    if lo > hi:
+        return True
+    if outer.is_run(width):
+        return outer.lo <= lo and hi <= outer.hi
+    if inner == outer:
+        return True
+    if math.prod(c for _, c in inner.dims) > limit:
+        return False
+    return all(outer.meets(Lattice(x), 0, 0) for x in inner.points() if lo <= x <= hi)
+
+
+def covers(w: Footprint, e: Footprint, window: tuple[int, int] | None = None) -> bool:
+    """Does w touch every byte e touches (within the byte `window`, if given)? Sound
+    (True only when it does); exact for boxes and small footprints, else False."""
+    if w.space != e.space or any(t.part and t.byte for t in [*w.terms(), *e.terms()]):
+        return False
+    parts, data = e.partitions(), e.bytes()
+    window = window or (data.lo, data.hi + ELEM_BYTES)
+    return _within(parts, w.partitions(), 1, (parts.lo, parts.hi + 1)) and _within(
+        data, w.bytes(), ELEM_BYTES, window
+    )

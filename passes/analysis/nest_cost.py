@@ -1,0 +1,117 @@
+"""Per-engine work of a loop nest, read from its symbolic model, and of accel code.
+
+`nest_work` reads `NestOp.model()`: the domain gives every loop's trip count, the
+accesses give each tile op's written tile (one write per op). Each tile op becomes
+one accel instruction per iteration of the loops around it (loop-to-accel maps
+`loop.for` to `accel.repeat` and tile ops one to one), so the nest's work is known
+before lowering: instructions and elements written per engine class (`dma` for every
+DMA queue, `pe`, `act`, `pool`). `accel_work` counts the same on accel IR, expanding
+repeats arithmetically, so the two can be compared, e.g. per nest origin::
+
+    nest_work(nest)["pe"]                 # Work(instructions=36, elements=9216)
+    accel_work(program.body.block)["n0"]["pe"]   # the same after loop-to-accel
+
+The model lists accesses in walk order without saying which loops enclose each op;
+the loop depth is taken from the tile op the access belongs to (same walk order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from math import prod
+
+from tidal.dialects.accel import InstructionOp, RepeatOp
+from tidal.dialects.loop import ForOp, NestOp, TileOp
+from xdsl.ir import Block, Operation
+
+# Loop tile op -> the engine class of the instruction it lowers to.
+ENGINE_CLASS = {
+    "loop.copy": "dma",
+    "loop.matmul": "pe",
+    "loop.act": "act",
+    "loop.tensor_tensor": "pool",
+    "loop.reduce": "pool",
+    "loop.memset": "pool",
+}
+
+
+@dataclass(frozen=True)
+class Work:
+    """Instructions issued and elements written, over all iterations."""
+
+    instructions: int = 0
+    elements: int = 0
+
+    def __add__(self, other: Work) -> Work:
+        return Work(
+            self.instructions + other.instructions, self.elements + other.elements
+        )
+
+
+def engine_class(engine: str) -> str:
+    """`dma3` -> `dma`; other engines are their own class."""
+    return "dma" if engine.startswith("dma") else engine
+
+
+def _trips(op: Operation, nest: NestOp) -> int:
+    """Iterations of the loops of `nest` around `op`."""
+    domain = nest.domain_val
+    dims: list[int] = []
+    parent = op.parent_op()
+    while parent is not None and parent is not nest:
+        if isinstance(parent, ForOp):
+            dims.append(parent.dim.value.data)
+        parent = parent.parent_op()
+    return prod(domain[d] for d in dims)
+
+
+def nest_work(nest: NestOp) -> dict[str, Work]:
+    """Per engine class, the work the nest's tile ops will issue."""
+    model = nest.model()
+    accesses = iter(model.accesses)
+    out: dict[str, Work] = {}
+    for op in nest.walk():
+        if not isinstance(op, TileOp):
+            continue
+        mine = [next(accesses) for _ in op.accesses()]
+        if any(a.op != op.name for a in mine):
+            raise ValueError(
+                f"{nest.origin.data}: the nest's model does not list {op.name}'s accesses in walk order"
+            )
+        written = [a for a in mine if a.role == "write"]
+        if len(written) != 1:
+            raise ValueError(
+                f"{nest.origin.data}: {op.name} writes {len(written)} accesses, expected 1"
+            )
+        engine = ENGINE_CLASS[op.name]
+        trips = _trips(op, nest)
+        out[engine] = out.get(engine, Work()) + Work(
+            trips, trips * written[0].ap.num_elements
+        )
+    return out
+
+
+def _instances(block: Block, trips: int = 1) -> Iterator[tuple[InstructionOp, int]]:
+    for op in block.ops:
+        if isinstance(op, RepeatOp):
+            yield from _instances(op.body.block, trips * op.count)
+        elif isinstance(op, InstructionOp):
+            yield op, trips
+
+
+def accel_work(block: Block) -> dict[str, dict[str, Work]]:
+    """Per instruction origin (the nest's name) and engine class, the work of the
+    memory instructions under `block` (waits and signals are not counted)."""
+    out: dict[str, dict[str, Work]] = {}
+    for op, trips in _instances(block):
+        written = op.writes()
+        if not written:
+            continue
+        origin = op.origin.data if op.origin is not None else ""
+        per = out.setdefault(origin, {})
+        engine = engine_class(op.engine_name())
+        per[engine] = per.get(engine, Work()) + Work(
+            trips, trips * written[0].num_elements
+        )
+    return out

@@ -1,0 +1,206 @@
+"""The dependence graph of accel programs written as text: RAW/WAR/WAW across
+engines, loop-carried edges, false dependences that only bounding boxes see, DRAM
+against SBUF, and accel-insert-sync placing its waits exactly where the graph says."""
+
+from __future__ import annotations
+
+from tidal.dialects.accel import Accel, InstructionOp, ProgramOp, WaitOp
+from tidal.passes.accel.insert_sync import AccelInsertSyncPass
+from tidal.passes.analysis.dependence import DependenceGraph, Site
+from tidal.sim.isa import engine_name
+from xdsl.context import Context
+from xdsl.dialects.builtin import Builtin, ModuleOp
+from xdsl.parser import Parser
+
+
+def parse(body: str) -> ModuleOp:
+    ctx = Context()
+    ctx.load_dialect(Builtin)
+    ctx.load_dialect(Accel)
+    text = f'accel.program "small" dram 65536 {{\n{body}\n}}'
+    return Parser(ctx, text).parse_module()
+
+
+def program(module: ModuleOp) -> ProgramOp:
+    return next(op for op in module.walk() if isinstance(op, ProgramOp))
+
+
+def edges(body: str, exact: bool = True) -> set[tuple[int, int, str, str, bool]]:
+    graph = DependenceGraph.build(program(parse(body)), exact=exact)
+    return {(d.src.index, d.dst.index, d.kind, d.space, d.carried) for d in graph.deps}
+
+
+def test_raw_war_waw_across_engines():
+    body = """
+      accel.dma 0 <dram 0, [[8, 32], [1, 8]]> -> <sbuf 0, 0, [[1, 32], [1, 8]]>
+      accel.act relu <sbuf 0, 64, [[1, 32], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 8]]>
+      accel.dma 1 <dram 1024, [[8, 32], [1, 8]]> -> <sbuf 0, 0, [[1, 32], [1, 8]]>
+      accel.memset <sbuf 0, 64, [[1, 32], [1, 8]]>, 0.0
+    """
+    assert edges(body) == {
+        (0, 1, "RAW", "sbuf", False),  # act reads what dma0 loaded
+        (1, 2, "WAR", "sbuf", False),  # dma1 overwrites what act read
+        (0, 2, "WAW", "sbuf", False),  # dma1 overwrites what dma0 wrote (same bytes)
+        (1, 3, "WAW", "sbuf", False),  # memset overwrites act's result
+    }
+
+
+def test_a_covering_write_hides_older_accesses():
+    """The second load covers the first: a later reader depends on the second only
+    (the first is ordered before it through the WAW edge)."""
+    body = """
+      accel.dma 0 <dram 0, [[8, 32], [1, 8]]> -> <sbuf 0, 0, [[1, 32], [1, 8]]>
+      accel.dma 1 <dram 1024, [[16, 32], [1, 16]]> -> <sbuf 0, 0, [[1, 32], [1, 16]]>
+      accel.act relu <sbuf 0, 64, [[1, 32], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 8]]>
+    """
+    assert edges(body) == {(0, 1, "WAW", "sbuf", False), (1, 2, "RAW", "sbuf", False)}
+
+
+def test_strided_writes_that_interleave_are_independent():
+    """Two DMAs write the even and the odd elements of one row: their boxes overlap,
+    their elements do not. A reader of the whole row depends on both."""
+    body = """
+      accel.dma 0 <dram 0, [[64, 16], [1, 32]]> -> <sbuf 0, 0, [[1, 16], [2, 32]]>
+      accel.dma 1 <dram 4096, [[64, 16], [1, 32]]> -> <sbuf 0, 4, [[1, 16], [2, 32]]>
+      accel.act relu <sbuf 0, 512, [[1, 16], [1, 64]]>, <sbuf 0, 0, [[1, 16], [1, 64]]>
+    """
+    assert edges(body) == {(0, 2, "RAW", "sbuf", False), (1, 2, "RAW", "sbuf", False)}
+    assert (0, 1, "WAW", "sbuf", False) in edges(body, exact=False)
+
+
+def test_dram_and_sbuf_at_the_same_offset_are_independent():
+    body = """
+      accel.dma 0 <sbuf 0, 0, [[1, 4], [1, 8]]> -> <dram 0, [[8, 4], [1, 8]]>
+      accel.memset <sbuf 0, 128, [[1, 4], [1, 8]]>, 1.0
+      accel.dma 1 <dram 128, [[8, 4], [1, 8]]> -> <sbuf 0, 256, [[1, 4], [1, 8]]>
+      accel.dma 2 <dram 0, [[8, 4], [1, 8]]> -> <sbuf 4, 0, [[1, 4], [1, 8]]>
+    """
+    # memset's sbuf bytes 128.. are not dram bytes 128..; dma2 reads what dma0 stored
+    assert edges(body) == {(0, 3, "RAW", "dram", False)}
+
+
+def test_loop_carried_edge_only_across_iterations():
+    """dma0 loads into the same bytes every iteration and the matmul reads them: the
+    load of the next iteration must wait for this iteration's matmul (a carried WAR
+    edge, matmul later in the body); the RAW pairs hold in one iteration and, for
+    dma0's bytes, across iterations too. dma1 loads a fresh tile per iteration: its
+    RAW edge holds within an iteration only, and it has no carried WAR edge."""
+    body = """
+      accel.repeat 4 {
+        accel.dma 0 <dram 0 + 1024 * i0, [[8, 32], [1, 8]]> -> <sbuf 0, 0, [[1, 32], [1, 8]]>
+        accel.dma 1 <dram 8192 + 1024 * i0, [[8, 32], [1, 8]]> -> <sbuf 0, 4096 + 32 * i0, [[1, 32], [1, 8]]>
+        accel.matmul <psum 0, 0 + 32 * i0, [[1, 8], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 4096 + 32 * i0, [[1, 32], [1, 8]]> {zero_at = -1 : i64}
+      }
+    """
+    graph = DependenceGraph.build(program(parse(body)))
+    got = {
+        (d.src.index, d.dst.index, d.kind, d.carried): d.levels() for d in graph.deps
+    }
+    assert got == {
+        (0, 2, "RAW", False): [None, 0],
+        (1, 2, "RAW", False): [None],
+        (2, 0, "WAR", True): [0],
+    }
+
+
+def test_boxes_see_a_false_carried_edge():
+    """The matmul reads the tile of its own iteration (32 * i0); the load of a later
+    iteration writes another one. Only the bounding boxes (all iterations) meet."""
+    body = """
+      accel.repeat 4 {
+        accel.dma 0 <dram 0 + 1024 * i0, [[8, 32], [1, 8]]> -> <sbuf 0, 32 * i0, [[1, 32], [1, 8]]>
+        accel.matmul <psum 0, 0 + 32 * i0, [[1, 8], [1, 8]]>, <sbuf 0, 32 * i0, [[1, 32], [1, 8]]>, <sbuf 0, 4096, [[1, 32], [1, 8]]> {zero_at = -1 : i64}
+      }
+    """
+    assert (1, 0, "WAR", "sbuf", True) in edges(body, exact=False)
+    assert edges(body) == {(0, 1, "RAW", "sbuf", False)}
+
+
+def waits_before(module: ModuleOp) -> dict[int, set[str]]:
+    """For every instruction (numbered in program order), the engines it waits for."""
+    out: dict[int, set[str]] = {}
+    index = 0
+    for op in program(module).walk():
+        if isinstance(op, InstructionOp) and not isinstance(op, WaitOp):
+            engines: set[str] = set()
+            prev = op.prev_op
+            while isinstance(prev, WaitOp):
+                engines.add(engine_name(prev.sem.value.data))
+                prev = prev.prev_op
+            out[index] = engines
+            index += 1
+    return out
+
+
+def test_insert_sync_waits_exactly_where_the_graph_says():
+    body = """
+      accel.repeat 4 {
+        accel.dma 0 <dram 0 + 1024 * i0, [[8, 32], [1, 8]]> -> <sbuf 0, 32 * i0, [[1, 32], [1, 8]]>
+        accel.matmul <psum 0, 0 + 32 * i0, [[1, 8], [1, 8]]>, <sbuf 0, 32 * i0, [[1, 32], [1, 8]]>, <sbuf 0, 4096, [[1, 32], [1, 8]]> {zero_at = -1 : i64}
+        accel.act relu <sbuf 0, 8192 + 32 * i0, [[1, 8], [1, 8]]>, <psum 0, 0 + 32 * i0, [[1, 8], [1, 8]]>
+      }
+      accel.dma 1 <dram 0, [[8, 32], [1, 8]]> -> <sbuf 0, 4096, [[1, 32], [1, 8]]>
+      accel.dma 2 <sbuf 0, 8192, [[1, 8], [1, 32]]> -> <dram 32768, [[32, 8], [1, 32]]>
+    """
+    for exact in (True, False):
+        module = parse(body)
+        graph = DependenceGraph.build(program(module), exact=exact)
+        want = {
+            s.index: {d.src.engine for d in graph.into(s) if d.src.engine != s.engine}
+            for s in graph.sites
+        }
+        AccelInsertSyncPass(exact=exact).apply(Context(), module)
+        assert waits_before(module) == want
+    # exact: dma0 never waits (no iteration's load meets an earlier matmul's read);
+    # boxes: it waits for the matmul of the iteration before
+    assert want[0] == {"pe"}
+    module = parse(body)
+    AccelInsertSyncPass().apply(Context(), module)
+    assert waits_before(module) == {
+        0: set(),
+        1: {"dma0"},
+        2: {"pe"},
+        3: {"pe"},
+        4: {"act"},
+    }
+
+
+def test_only_the_last_source_of_an_engine_signals():
+    """Three loads on one queue feed one reader: the reader's wait counts the last
+    load's signal, which the queue completes after the two before it."""
+    body = """
+      accel.dma 0 <dram 0, [[8, 8], [1, 8]]> -> <sbuf 0, 0, [[1, 8], [1, 8]]>
+      accel.dma 0 <dram 512, [[8, 8], [1, 8]]> -> <sbuf 8, 0, [[1, 8], [1, 8]]>
+      accel.dma 0 <dram 1024, [[8, 8], [1, 8]]> -> <sbuf 16, 0, [[1, 8], [1, 8]]>
+      accel.act relu <sbuf 0, 64, [[1, 24], [1, 8]]>, <sbuf 0, 0, [[1, 24], [1, 8]]>
+    """
+    signals = {}
+    for prune in (True, False):
+        module = parse(body)
+        AccelInsertSyncPass(prune_signals=prune).apply(Context(), module)
+        ops = [op for op in program(module).body.block.ops]
+        signals[prune] = [
+            op.signal is not None
+            for op in ops
+            if isinstance(op, InstructionOp) and not isinstance(op, WaitOp)
+        ]
+        waits = [op for op in ops if isinstance(op, WaitOp)]
+        assert len(waits) == 1
+        assert waits[0].value.data.base == (1 if prune else 3)
+    assert signals == {
+        True: [False, False, True, False],
+        False: [True, True, True, False],
+    }
+
+
+def test_sites_are_in_program_order():
+    graph = DependenceGraph.build(
+        program(
+            parse(
+                "accel.repeat 2 {\n accel.memset <sbuf 0, 0, [[1, 4], [1, 8]]>, 0.0\n}\n"
+                "accel.memset <sbuf 0, 32, [[1, 4], [1, 8]]>, 0.0"
+            )
+        )
+    )
+    assert [(s.index, len(s.path)) for s in graph.sites] == [(0, 1), (1, 0)]
+    assert isinstance(graph.sites[0], Site)
