@@ -22,11 +22,25 @@ the hardware's access records with affine partition start and byte offset.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
-from typing import ClassVar
+from enum import StrEnum
 
 import numpy as np
+from tidal.dialects.affine_expr import Aff, format_aff, parse_aff
+from tidal.dialects.chip_enums import (
+    ON_CHIP,
+    ActFunc,
+    ActFuncAttr,
+    AluOp,
+    AluOpAttr,
+    EngineAttr,
+    ParseMember,
+    ReduceOpAttr,
+    Space,
+    SpaceAttr,
+    engine_sort_key,
+)
+from tidal.dialects.chip_enums import ReduceOp as ReduceKind
 from xdsl.dialects.builtin import (
     I64,
     ArrayAttr,
@@ -41,10 +55,20 @@ from xdsl.dialects.builtin import (
     TensorType,
     i64,
 )
-from xdsl.ir import Attribute, Block, Data, Dialect, Operation, Region
+from xdsl.dialects.utils import EnumAttribute
+from xdsl.ir import (
+    Attribute,
+    Block,
+    Data,
+    Dialect,
+    Operation,
+    Region,
+    SpacedOpaqueSyntaxAttribute,
+)
 from xdsl.irdl import (
     IRDLOperation,
     ParametrizedAttribute,
+    ParsePropInAttrDict,
     irdl_attr_definition,
     irdl_op_definition,
     opt_prop_def,
@@ -52,63 +76,48 @@ from xdsl.irdl import (
     region_def,
     traits_def,
 )
+from xdsl.irdl.declarative_assembly_format import (
+    AttributeVariable,
+    CustomDirective,
+    ParsingState,
+    PrintingState,
+    RegionVariable,
+    irdl_custom_directive,
+)
 from xdsl.parser import AttrParser, Parser
 from xdsl.printer import Printer
 from xdsl.traits import NoTerminator
 from xdsl.utils.exceptions import VerifyException
 from xdsl.utils.mlir_lexer import MLIRTokenKind
 
-from tidal.dialects.affine_expr import Aff, format_aff, parse_aff
-
 __all__ = [
+    "Accel",
+    "AccessAttr",
+    "ActOp",
     "Aff",
     "AffAttr",
-    "AccessAttr",
-    "ProgramOp",
-    "StreamOp",
-    "RepeatOp",
-    "IoOp",
     "ConstOp",
-    "InstructionOp",
     "DmaOp",
-    "MatmulOp",
-    "ActOp",
-    "TensorTensorOp",
-    "ReduceOp",
-    "MemsetOp",
-    "WaitOp",
-    "SignalOp",
-    "NopOp",
     "HaltOp",
-    "Accel",
-    "ENGINE_ORDER",
+    "InstructionOp",
+    "IoKind",
+    "IoKindAttr",
+    "IoOp",
+    "MatmulOp",
+    "MemsetOp",
+    "NopOp",
+    "ProgramOp",
+    "ReduceOp",
+    "RepeatOp",
+    "SignalOp",
+    "StreamOp",
+    "TensorTensorOp",
+    "WaitOp",
     "engine_sort_key",
     "repeat_depth",
 ]
 
-SPACES = ("dram", "sbuf", "psum")
-ON_CHIP = ("sbuf", "psum")
 MAX_DIMS = 5
-ACT_FUNCS = ("identity", "relu", "exp", "reciprocal", "sigmoid", "tanh", "log")
-ALU_OPS = ("add", "sub", "mul", "max", "min")
-REDUCE_OPS = ("add", "max")
-# Engine names as the binary format spells them (tidal.sim.isa.engine_name); the
-# dialect does not import sim/, so the naming rule is restated here.
-ENGINE_ORDER = ("pe", "act", "pool")
-_DMA_ENGINE = re.compile(r"dma(\d+)$")
-
-
-def is_engine(name: str) -> bool:
-    return name in ENGINE_ORDER or _DMA_ENGINE.match(name) is not None
-
-
-def engine_sort_key(name: str) -> int:
-    """pe, act, pool, dma0, dma1, ... (the binary's engine numbering)."""
-    if name in ENGINE_ORDER:
-        return ENGINE_ORDER.index(name)
-    m = _DMA_ENGINE.match(name)
-    assert m is not None, name
-    return len(ENGINE_ORDER) + int(m.group(1))
 
 
 # ---------------------------------------------------------------------------
@@ -135,7 +144,8 @@ def _parse_dims(parser: AttrParser) -> list[tuple[int, int]]:
     def pair() -> tuple[int, int]:
         pos = parser.pos
         values = parser.parse_comma_separated_list(
-            AttrParser.Delimiter.SQUARE, lambda: parser.parse_integer(allow_boolean=False)
+            AttrParser.Delimiter.SQUARE,
+            lambda: parser.parse_integer(allow_boolean=False),
         )
         if len(values) != 2:
             parser.raise_error("expected a [stride, count] pair", pos, parser.pos)
@@ -162,27 +172,28 @@ class AccessAttr(ParametrizedAttribute):
 
     name = "accel.ap"
 
-    space_attr: StringAttr
+    space_attr: SpaceAttr
     pstart_attr: AffAttr
     offset_attr: AffAttr
     dims_attr: ArrayAttr[ArrayAttr[IntAttr]]
 
     @staticmethod
     def get(
-        space: str,
+        space: str | Space,
         pstart: int | Aff,
         offset: int | Aff,
         dims: Sequence[tuple[int, int]],
     ) -> AccessAttr:
+        """`space` is a `Space` or its name (ValueError if it names none)."""
         return AccessAttr(
-            StringAttr(space),
+            SpaceAttr(Space(space)),
             AffAttr(Aff.of(pstart)),
             AffAttr(Aff.of(offset)),
             ArrayAttr(ArrayAttr((IntAttr(int(s)), IntAttr(int(c)))) for s, c in dims),
         )
 
     @property
-    def space(self) -> str:
+    def space(self) -> Space:
         return self.space_attr.data
 
     @property
@@ -224,14 +235,14 @@ class AccessAttr(ParametrizedAttribute):
     def text(self) -> str:
         """The parameters as printed: `<sbuf 0, 0, [[1, 32], [1, 8]]>`."""
         start = "" if self.space == "dram" else f"{format_aff(self.pstart)}, "
-        return f"<{self.space} {start}{format_aff(self.offset)}, {_fmt_dims(self.dims)}>"
+        return (
+            f"<{self.space} {start}{format_aff(self.offset)}, {_fmt_dims(self.dims)}>"
+        )
 
     @classmethod
     def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
         with parser.in_angle_brackets():
-            space = parser.parse_identifier(" (dram, sbuf or psum)")
-            if space not in SPACES:
-                parser.raise_error(f"unknown memory space '{space}' (dram, sbuf or psum)")
+            space = SpaceAttr.parse_parameter(parser)
             pstart = Aff(0)
             if space != "dram":
                 pstart = parse_aff(parser)
@@ -240,7 +251,7 @@ class AccessAttr(ParametrizedAttribute):
             parser.parse_punctuation(",")
             dims = _parse_dims(parser)
         return (
-            StringAttr(space),
+            SpaceAttr(space),
             AffAttr(pstart),
             AffAttr(offset),
             ArrayAttr(ArrayAttr((IntAttr(s), IntAttr(c))) for s, c in dims),
@@ -250,10 +261,6 @@ class AccessAttr(ParametrizedAttribute):
         printer.print_string(self.text())
 
     def verify(self) -> None:
-        if self.space not in SPACES:
-            raise VerifyException(
-                f"access space must be dram, sbuf or psum, got '{self.space}'"
-            )
         if any(len(p.data) != 2 for p in self.dims_attr.data):
             raise VerifyException("access dims must be [stride, count] pairs")
         dims = self.dims
@@ -262,7 +269,9 @@ class AccessAttr(ParametrizedAttribute):
                 f"access must have 1 to {MAX_DIMS} dims, got {len(dims)}"
             )
         if any(c < 1 for _, c in dims):
-            raise VerifyException(f"access dim counts must be >= 1, got {_fmt_dims(dims)}")
+            raise VerifyException(
+                f"access dim counts must be >= 1, got {_fmt_dims(dims)}"
+            )
         if self.space == "dram" and self.pstart != Aff(0):
             raise VerifyException("a dram access has no partition start (must be 0)")
         if self.space != "dram" and dims[0][0] != 1:
@@ -273,7 +282,9 @@ class AccessAttr(ParametrizedAttribute):
 
 def _access(what: str, ap: AccessAttr, allowed: Sequence[str]) -> None:
     if ap.space not in allowed:
-        raise VerifyException(f"{what} must be in {' or '.join(allowed)}, got {ap.space}")
+        raise VerifyException(
+            f"{what} must be in {' or '.join(allowed)}, got {ap.space}"
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -309,33 +320,134 @@ def _parse_access(parser: AttrParser) -> AccessAttr:
     return AccessAttr.new(AccessAttr.parse_parameters(parser))
 
 
-def _print_extras(printer: Printer, op: Operation, shown: Sequence[str]) -> None:
-    """Properties not in the custom format, then attributes, as one dictionary."""
-    extras = {k: v for k, v in op.properties.items() if k not in shown}
-    printer.print_op_attributes(extras | dict(op.attributes))
+# Custom directives of the declarative formats: the pieces whose text is not an
+# attribute's own (fp32 immediates as `format_f32` spells them, an immediate-or-column
+# operand, `>= <aff>`, a body whose empty block prints as `{}`, constant data).
 
 
-def _parse_extras(
-    parser: Parser, cls: type[IRDLOperation], props: dict[str, Attribute]
-) -> IRDLOperation:
-    attrs = parser.parse_optional_attr_dict()
-    known = cls.get_irdl_definition().properties
-    for key in [k for k in attrs if k in known]:
-        props[key] = attrs.pop(key)
-    return cls.create(properties=props, attributes=attrs)
+@irdl_custom_directive
+class F32(CustomDirective):
+    """An fp32 `FloatAttr` as `format_f32` prints it: `0.5`, `3.0e+20`, `0xFF800000`."""
+
+    value: AttributeVariable
+
+    def is_anchorable(self) -> bool:
+        return self.value.is_optional
+
+    def is_present(self, op: IRDLOperation) -> bool:
+        return self.value.is_present(op)
+
+    def parse(self, parser: Parser, state: ParsingState) -> None:
+        self.value.set(state, FloatAttr(parse_f32(parser), 32))
+
+    def print(self, printer: Printer, state: PrintingState, op: IRDLOperation) -> None:
+        attr = self.value.get(op)
+        assert isinstance(attr, FloatAttr)
+        state.print_whitespace(printer)
+        printer.print_string(format_f32(attr.value.data))
+
+
+@irdl_custom_directive
+class ImmOrColumn(CustomDirective):
+    """An ACT scale or bias: an fp32 immediate (`0.5`) or a per-partition column
+    (`<sbuf 0, 64, [[1, 32], [1, 1]]>`), held in two optional properties."""
+
+    imm: AttributeVariable
+    col: AttributeVariable
+
+    def is_anchorable(self) -> bool:
+        return True
+
+    def is_present(self, op: IRDLOperation) -> bool:
+        return self.imm.is_present(op) or self.col.is_present(op)
+
+    def parse(self, parser: Parser, state: ParsingState) -> None:
+        if parser._current_token.kind == MLIRTokenKind.LESS:  # pyright: ignore[reportPrivateUsage]
+            self.col.set(state, _parse_access(parser))
+        else:
+            self.imm.set(state, FloatAttr(parse_f32(parser), 32))
+
+    def print(self, printer: Printer, state: PrintingState, op: IRDLOperation) -> None:
+        state.print_whitespace(printer)
+        col = self.col.get(op)
+        if isinstance(col, AccessAttr):
+            printer.print_string(col.text())
+            return
+        imm = self.imm.get(op)
+        assert isinstance(imm, FloatAttr)
+        printer.print_string(format_f32(imm.value.data))
+
+
+@irdl_custom_directive
+class AtLeast(CustomDirective):
+    """`>= <aff>`: the value an `accel.wait` waits for (`>=` is two tokens to the lexer)."""
+
+    value: AttributeVariable
+
+    def parse(self, parser: Parser, state: ParsingState) -> None:
+        parser.parse_punctuation(">")
+        parser.parse_punctuation("=")
+        self.value.set(state, AffAttr(parse_aff(parser)))
+
+    def print(self, printer: Printer, state: PrintingState, op: IRDLOperation) -> None:
+        attr = self.value.get(op)
+        assert isinstance(attr, AffAttr)
+        state.print_whitespace(printer)
+        printer.print_string(f">= {format_aff(attr.data)}")
+
+
+@irdl_custom_directive
+class Body(CustomDirective):
+    """A single-block region without block arguments: `{ ... }`, and `{}` for none."""
+
+    body: RegionVariable
+
+    def parse(self, parser: Parser, state: ParsingState) -> None:
+        region = parser.parse_region()
+        if not region.blocks:
+            region.add_block(Block())
+        self.body.set(state, region)
+
+    def print(self, printer: Printer, state: PrintingState, op: IRDLOperation) -> None:
+        state.print_whitespace(printer)
+        printer.print_region(
+            self.body.get(op), print_entry_block_args=False, print_empty_block=False
+        )
+
+
+@irdl_custom_directive
+class ConstData(CustomDirective):
+    """`dense<...> : tensor<...xf32>`; says how to get the data back when it was elided."""
+
+    value: AttributeVariable
+
+    def parse(self, parser: Parser, state: ParsingState) -> None:
+        pos = parser.pos
+        value = parser.parse_attribute()
+        if not isinstance(value, DenseIntOrFPElementsAttr):
+            elided = (
+                isinstance(value, DenseResourceAttr)
+                and value.resource_handle.data == "__elided__"
+            )
+            hint = (
+                " (tidal-objdump elides large constants; --full-constants prints them)"
+                if elided
+                else ""
+            )
+            parser.raise_error(
+                f"expected dense<...> : tensor<...xf32>{hint}", pos, parser.pos
+            )
+        self.value.set(state, value)
+
+    def print(self, printer: Printer, state: PrintingState, op: IRDLOperation) -> None:
+        state.print_whitespace(printer)
+        printer.print_attribute(self.value.get(op))  # pyright: ignore[reportArgumentType]
 
 
 def _region_of(ops: Sequence[Operation] | Region) -> Region:
     if isinstance(ops, Region):
         return ops
     return Region(Block(ops))
-
-
-def _parse_body(parser: Parser) -> Region:
-    region = parser.parse_region()
-    if not region.blocks:
-        region.add_block(Block())
-    return region
 
 
 def repeat_depth(op: Operation) -> int:
@@ -355,6 +467,19 @@ def _int(v: int) -> IntegerAttr:
 # ---------------------------------------------------------------------------
 # Structure: program, io, const, stream, repeat
 # ---------------------------------------------------------------------------
+
+
+class IoKind(StrEnum):
+    """Whether an `accel.io` tensor is a program input or output."""
+
+    INPUT = "input"
+    OUTPUT = "output"
+
+
+@irdl_attr_definition
+class IoKindAttr(ParseMember, EnumAttribute[IoKind], SpacedOpaqueSyntaxAttribute):
+    name = "accel.io_kind"
+    what = "io kind"
 
 
 @irdl_op_definition
@@ -378,6 +503,10 @@ class ProgramOp(IRDLOperation):
     body = region_def("single_block")
 
     traits = traits_def(NoTerminator())
+    custom_directives = (Body,)
+    assembly_format = (
+        "$chip `dram` $dram_bytes attr-dict-with-keyword custom<Body>($body)"
+    )
 
     def __init__(self, chip: str, dram_bytes: int, ops: Sequence[Operation] | Region):
         super().__init__(
@@ -388,7 +517,9 @@ class ProgramOp(IRDLOperation):
     @property
     def is_split(self) -> bool:
         """No instruction or repeat outside an accel.stream (an empty program is)."""
-        return not any(isinstance(op, InstructionOp | RepeatOp) for op in self.body.block.ops)
+        return not any(
+            isinstance(op, InstructionOp | RepeatOp) for op in self.body.block.ops
+        )
 
     @property
     def streams(self) -> list[StreamOp]:
@@ -405,7 +536,9 @@ class ProgramOp(IRDLOperation):
             if isinstance(op, StreamOp):
                 kinds["stream"] += 1
                 if op.engine in engines:
-                    raise VerifyException(f"two accel.stream ops for engine {op.engine}")
+                    raise VerifyException(
+                        f"two accel.stream ops for engine {op.engine}"
+                    )
                 engines.add(op.engine)
             elif isinstance(op, InstructionOp | RepeatOp):
                 kinds["code"] += 1
@@ -419,43 +552,27 @@ class ProgramOp(IRDLOperation):
                 "accel.program mixes accel.stream ops with instructions outside streams"
             )
 
-    @classmethod
-    def parse(cls, parser: Parser) -> ProgramOp:
-        chip = parser.parse_str_literal(" (the chip preset)")
-        parser.parse_keyword("dram")
-        dram_bytes = parser.parse_integer(allow_boolean=False)
-        attrs = parser.parse_optional_attr_dict_with_keyword()
-        op = ProgramOp(chip, dram_bytes, _parse_body(parser))
-        if attrs is not None:
-            op.attributes |= attrs.data
-        return op
-
-    def print(self, printer: Printer) -> None:
-        printer.print_string(f' "{self.chip.data}" dram {self.dram_bytes.value.data}')
-        printer.print_op_attributes(self.attributes, print_keyword=True)
-        printer.print_string(" ")
-        printer.print_region(self.body, print_entry_block_args=False, print_empty_block=False)
-
 
 @irdl_op_definition
 class IoOp(IRDLOperation):
     """A program input or output: a dense fp32 tensor at a DRAM byte address.
 
-        accel.io input "x" at 0 : tensor<8x784xf32>
-        accel.io output "y" at 25088 : tensor<8x10xf32>
+    accel.io input "x" at 0 : tensor<8x784xf32>
+    accel.io output "y" at 25088 : tensor<8x10xf32>
     """
 
     name = "accel.io"
 
-    kind = prop_def(StringAttr)
+    kind = prop_def(IoKindAttr)
     tensor_name = prop_def(StringAttr, prop_name="name")
     addr = prop_def(IntegerAttr[I64])
     type = prop_def(TensorType)
+    assembly_format = "$kind $name `at` $addr `:` $type attr-dict"
 
-    def __init__(self, kind: str, name: str, addr: int, type: TensorType):
+    def __init__(self, kind: str | IoKind, name: str, addr: int, type: TensorType):
         super().__init__(
             properties={
-                "kind": StringAttr(kind),
+                "kind": IoKindAttr(IoKind(kind)),
                 "name": StringAttr(name),
                 "addr": _int(addr),
                 "type": type,
@@ -463,51 +580,25 @@ class IoOp(IRDLOperation):
         )
 
     def verify_(self) -> None:
-        if self.kind.data not in ("input", "output"):
-            raise VerifyException(f"io kind must be input or output, got '{self.kind.data}'")
         if self.addr.value.data < 0:
             raise VerifyException("io address must be >= 0")
         if not isinstance(self.type.element_type, Float32Type):
             raise VerifyException("io tensors must be f32")
-
-    @classmethod
-    def parse(cls, parser: Parser) -> IoOp:
-        kind = parser.parse_identifier(" (input or output)")
-        name = parser.parse_str_literal(" (the tensor name)")
-        parser.parse_keyword("at")
-        addr = parser.parse_integer(allow_boolean=False)
-        parser.parse_punctuation(":")
-        pos = parser.pos
-        type = parser.parse_type()
-        if not isinstance(type, TensorType):
-            parser.raise_error("expected a tensor type", pos, parser.pos)
-        props: dict[str, Attribute] = {
-            "kind": StringAttr(kind),
-            "name": StringAttr(name),
-            "addr": _int(addr),
-            "type": type,
-        }
-        return _parse_extras(parser, cls, props)  # pyright: ignore[reportReturnType]
-
-    def print(self, printer: Printer) -> None:
-        printer.print_string(f" {self.kind.data} ")
-        printer.print_string_literal(self.tensor_name.data)
-        printer.print_string(f" at {self.addr.value.data} : ")
-        printer.print_attribute(self.type)
-        _print_extras(printer, self, ("kind", "name", "addr", "type"))
 
 
 @irdl_op_definition
 class ConstOp(IRDLOperation):
     """Constant fp32 data placed in DRAM at a byte address before the program runs.
 
-        accel.const at 4096 dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32>
+    accel.const at 4096 dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32>
     """
 
     name = "accel.const"
 
     addr = prop_def(IntegerAttr[I64])
     value = prop_def(DenseIntOrFPElementsAttr)
+    custom_directives = (ConstData,)
+    assembly_format = "`at` $addr custom<ConstData>($value) attr-dict"
 
     def __init__(self, addr: int, value: DenseIntOrFPElementsAttr):
         super().__init__(properties={"addr": _int(addr), "value": value})
@@ -528,48 +619,28 @@ class ConstOp(IRDLOperation):
         if not isinstance(self.value.get_element_type(), Float32Type):
             raise VerifyException("const data must be f32")
 
-    @classmethod
-    def parse(cls, parser: Parser) -> ConstOp:
-        parser.parse_keyword("at")
-        addr = parser.parse_integer(allow_boolean=False)
-        pos = parser.pos
-        value = parser.parse_attribute()
-        if not isinstance(value, DenseIntOrFPElementsAttr):
-            elided = " (tidal-objdump elides large constants; --full-constants prints them)"
-            hint = (
-                elided
-                if isinstance(value, DenseResourceAttr)
-                and value.resource_handle.data == "__elided__"
-                else ""
-            )
-            parser.raise_error(f"expected dense<...> : tensor<...xf32>{hint}", pos, parser.pos)
-        return _parse_extras(parser, cls, {"addr": _int(addr), "value": value})  # pyright: ignore[reportReturnType]
-
-    def print(self, printer: Printer) -> None:
-        printer.print_string(f" at {self.addr.value.data} ")
-        printer.print_attribute(self.value)
-        _print_extras(printer, self, ("addr", "value"))
-
 
 @irdl_op_definition
 class StreamOp(IRDLOperation):
     """The instructions of one engine, in its program order (repeats kept).
 
-        accel.stream pe {
-          accel.matmul <psum 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 32]]>, <sbuf 0, 128, [[1, 32], [1, 8]]> {zero_at = -1 : i64}
-        }
+    accel.stream pe {
+      accel.matmul <psum 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 32]]>, <sbuf 0, 128, [[1, 32], [1, 8]]> {zero_at = -1 : i64}
+    }
     """
 
     name = "accel.stream"
 
-    engine_attr = prop_def(StringAttr, prop_name="engine")
+    engine_attr = prop_def(EngineAttr, prop_name="engine")
     body = region_def("single_block")
 
     traits = traits_def(NoTerminator())
+    custom_directives = (Body,)
+    assembly_format = "$engine attr-dict-with-keyword custom<Body>($body)"
 
     def __init__(self, engine: str, ops: Sequence[Operation] | Region):
         super().__init__(
-            properties={"engine": StringAttr(engine)}, regions=[_region_of(ops)]
+            properties={"engine": EngineAttr(engine)}, regions=[_region_of(ops)]
         )
 
     @property
@@ -577,8 +648,6 @@ class StreamOp(IRDLOperation):
         return self.engine_attr.data
 
     def verify_(self) -> None:
-        if not is_engine(self.engine):
-            raise VerifyException(f"unknown engine '{self.engine}'")
         if not isinstance(self.parent_op(), ProgramOp):
             raise VerifyException("accel.stream must be directly inside accel.program")
         for op in self.body.walk():
@@ -593,21 +662,6 @@ class StreamOp(IRDLOperation):
                     f"{op.name} runs on engine {op.engine_name()}, "
                     f"not on this stream's engine {self.engine}"
                 )
-
-    @classmethod
-    def parse(cls, parser: Parser) -> StreamOp:
-        engine = parser.parse_identifier(" (an engine: pe, act, pool, dma0, ...)")
-        attrs = parser.parse_optional_attr_dict_with_keyword()
-        op = StreamOp(engine, _parse_body(parser))
-        if attrs is not None:
-            op.attributes |= attrs.data
-        return op
-
-    def print(self, printer: Printer) -> None:
-        printer.print_string(f" {self.engine}")
-        printer.print_op_attributes(self.attributes, print_keyword=True)
-        printer.print_string(" ")
-        printer.print_region(self.body, print_entry_block_args=False, print_empty_block=False)
 
 
 @irdl_op_definition
@@ -626,6 +680,8 @@ class RepeatOp(IRDLOperation):
     body = region_def("single_block")
 
     traits = traits_def(NoTerminator())
+    custom_directives = (Body,)
+    assembly_format = "$count attr-dict-with-keyword custom<Body>($body)"
 
     def __init__(self, count: int, ops: Sequence[Operation] | Region):
         super().__init__(properties={"count": _int(count)}, regions=[_region_of(ops)])
@@ -647,21 +703,6 @@ class RepeatOp(IRDLOperation):
                     f"accel.repeat may only contain instructions and repeats, got {op.name}"
                 )
 
-    @classmethod
-    def parse(cls, parser: Parser) -> RepeatOp:
-        count = parser.parse_integer(allow_boolean=False)
-        attrs = parser.parse_optional_attr_dict_with_keyword()
-        op = RepeatOp(count, _parse_body(parser))
-        if attrs is not None:
-            op.attributes |= attrs.data
-        return op
-
-    def print(self, printer: Printer) -> None:
-        printer.print_string(f" {self.count}")
-        printer.print_op_attributes(self.attributes, print_keyword=True)
-        printer.print_string(" ")
-        printer.print_region(self.body, print_entry_block_args=False, print_empty_block=False)
-
 
 # ---------------------------------------------------------------------------
 # Instructions
@@ -674,9 +715,9 @@ class InstructionOp(IRDLOperation):
 
     signal = opt_prop_def(IntegerAttr[I64])
     origin = opt_prop_def(StringAttr)
-
-    # The custom format's own fields; everything else prints in the trailing dict.
-    SHOWN: ClassVar[tuple[str, ...]] = ()
+    # Properties the format does not show (signal, origin, zero_at) go in its
+    # trailing attribute dictionary.
+    irdl_options = (ParsePropInAttrDict(),)
 
     def _init(
         self, props: dict[str, Attribute | None], signal: int | None, origin: str | None
@@ -713,10 +754,14 @@ class InstructionOp(IRDLOperation):
 
     def verify_(self) -> None:
         if self.signal is not None and self.signal.value.data < 0:
-            raise VerifyException(f"signal semaphore must be >= 0, got {self.signal.value.data}")
+            raise VerifyException(
+                f"signal semaphore must be >= 0, got {self.signal.value.data}"
+            )
         self.verify_operands()
         parent = self.parent_op()
-        if parent is not None and not isinstance(parent, ProgramOp | StreamOp | RepeatOp):
+        if parent is not None and not isinstance(
+            parent, ProgramOp | StreamOp | RepeatOp
+        ):
             raise VerifyException(
                 f"{self.name} must be inside accel.program, accel.stream or accel.repeat"
             )
@@ -727,13 +772,6 @@ class InstructionOp(IRDLOperation):
                 f"{self.name} uses repeat index i{used - 1} but is nested in "
                 f"{depth} accel.repeat op(s)"
             )
-
-    def print(self, printer: Printer) -> None:
-        printer.print_string(" " + self.format_fields())
-        _print_extras(printer, self, self.SHOWN)
-
-    def format_fields(self) -> str:
-        raise NotImplementedError
 
 
 def _check_onchip_same_shape(what: str, dst: AccessAttr, src: AccessAttr) -> None:
@@ -761,7 +799,7 @@ class DmaOp(InstructionOp):
     queue = prop_def(IntegerAttr[I64])
     src = prop_def(AccessAttr)
     dst = prop_def(AccessAttr)
-    SHOWN: ClassVar[tuple[str, ...]] = ("queue", "src", "dst")
+    assembly_format = "$queue $src `->` $dst attr-dict"
 
     def __init__(
         self,
@@ -785,24 +823,14 @@ class DmaOp(InstructionOp):
 
     def verify_operands(self) -> None:
         if self.queue.value.data < 0:
-            raise VerifyException(f"dma queue must be >= 0, got {self.queue.value.data}")
+            raise VerifyException(
+                f"dma queue must be >= 0, got {self.queue.value.data}"
+            )
         if self.src.num_elements != self.dst.num_elements:
             raise VerifyException(
                 f"dma element counts differ: src {self.src.num_elements}, "
                 f"dst {self.dst.num_elements}"
             )
-
-    def format_fields(self) -> str:
-        return f"{self.queue.value.data} {self.src.text()} -> {self.dst.text()}"
-
-    @classmethod
-    def parse(cls, parser: Parser) -> DmaOp:
-        queue = parser.parse_integer(allow_boolean=False)
-        src = _parse_access(parser)
-        parser.parse_punctuation("->")
-        dst = _parse_access(parser)
-        props: dict[str, Attribute] = {"queue": _int(queue), "src": src, "dst": dst}
-        return _parse_extras(parser, cls, props)  # pyright: ignore[reportReturnType]
 
 
 @irdl_op_definition
@@ -823,7 +851,7 @@ class MatmulOp(InstructionOp):
     stationary = prop_def(AccessAttr)
     moving = prop_def(AccessAttr)
     zero_at = opt_prop_def(IntegerAttr[I64])
-    SHOWN: ClassVar[tuple[str, ...]] = ("dst", "stationary", "moving")
+    assembly_format = "$dst `,` $stationary `,` $moving attr-dict"
 
     def __init__(
         self,
@@ -879,35 +907,14 @@ class MatmulOp(InstructionOp):
             )
         level = self.zero_at_level
         if level is not None and level < -1:
-            raise VerifyException(f"matmul zero_at must be -1 or a repeat level, got {level}")
+            raise VerifyException(
+                f"matmul zero_at must be -1 or a repeat level, got {level}"
+            )
         if level is not None and level >= 0 and level >= repeat_depth(self):
             raise VerifyException(
                 f"matmul zero_at = {level} names repeat level i{level}, but the "
                 f"instruction is nested in {repeat_depth(self)} accel.repeat op(s)"
             )
-
-    def format_fields(self) -> str:
-        return f"{self.dst.text()}, {self.stationary.text()}, {self.moving.text()}"
-
-    @classmethod
-    def parse(cls, parser: Parser) -> MatmulOp:
-        dst = _parse_access(parser)
-        parser.parse_punctuation(",")
-        stationary = _parse_access(parser)
-        parser.parse_punctuation(",")
-        moving = _parse_access(parser)
-        props: dict[str, Attribute] = {
-            "dst": dst,
-            "stationary": stationary,
-            "moving": moving,
-        }
-        return _parse_extras(parser, cls, props)  # pyright: ignore[reportReturnType]
-
-
-def _parse_scalar(parser: Parser) -> float | AccessAttr:
-    if parser._current_token.kind == MLIRTokenKind.LESS:  # pyright: ignore[reportPrivateUsage]
-        return _parse_access(parser)
-    return parse_f32(parser)
 
 
 @irdl_op_definition
@@ -920,18 +927,22 @@ class ActOp(InstructionOp):
 
     name = "accel.act"
 
-    func = prop_def(StringAttr)
+    func = prop_def(ActFuncAttr)
     dst = prop_def(AccessAttr)
     src = prop_def(AccessAttr)
     scale = opt_prop_def(FloatAttr)
     bias = opt_prop_def(FloatAttr)
     scale_col = opt_prop_def(AccessAttr)
     bias_col = opt_prop_def(AccessAttr)
-    SHOWN: ClassVar[tuple[str, ...]] = ("func", "dst", "src", "scale", "bias", "scale_col", "bias_col")
+    custom_directives = (ImmOrColumn,)
+    assembly_format = (
+        "$func $dst `,` $src (`scale` custom<ImmOrColumn>($scale, $scale_col)^)? "
+        "(`bias` custom<ImmOrColumn>($bias, $bias_col)^)? attr-dict"
+    )
 
     def __init__(
         self,
-        func: str,
+        func: str | ActFunc,
         dst: AccessAttr,
         src: AccessAttr,
         *,
@@ -943,7 +954,7 @@ class ActOp(InstructionOp):
         origin: str | None = None,
     ):
         props: dict[str, Attribute | None] = {
-            "func": StringAttr(func),
+            "func": ActFuncAttr(ActFunc(func)),
             "dst": dst,
             "src": src,
             "scale": None if scale_col or scale == 1.0 else FloatAttr(float(scale), 32),
@@ -972,10 +983,6 @@ class ActOp(InstructionOp):
         return [self.dst]
 
     def verify_operands(self) -> None:
-        if self.func.data not in ACT_FUNCS:
-            raise VerifyException(
-                f"unknown activation '{self.func.data}' ({', '.join(ACT_FUNCS)})"
-            )
         _access("act dst", self.dst, ON_CHIP)
         _access("act src", self.src, ON_CHIP)
         _check_onchip_same_shape("act", self.dst, self.src)
@@ -986,7 +993,9 @@ class ActOp(InstructionOp):
             if col is None:
                 continue
             if imm is not None:
-                raise VerifyException(f"act has both an immediate {what} and a {what} column")
+                raise VerifyException(
+                    f"act has both an immediate {what} and a {what} column"
+                )
             _access(f"act {what} column", col, ON_CHIP)
             if col.pcount != self.dst.pcount or col.free_elements != 1:
                 raise VerifyException(
@@ -994,54 +1003,25 @@ class ActOp(InstructionOp):
                     f"{self.dst.pcount} dst partitions"
                 )
 
-    def format_fields(self) -> str:
-        out = f"{self.func.data} {self.dst.text()}, {self.src.text()}"
-        if self.scale_col is not None:
-            out += f" scale {self.scale_col.text()}"
-        elif self.scale is not None:
-            out += f" scale {format_f32(self.scale.value.data)}"
-        if self.bias_col is not None:
-            out += f" bias {self.bias_col.text()}"
-        elif self.bias is not None:
-            out += f" bias {format_f32(self.bias.value.data)}"
-        return out
-
-    @classmethod
-    def parse(cls, parser: Parser) -> ActOp:
-        func = parser.parse_identifier(" (an activation function)")
-        dst = _parse_access(parser)
-        parser.parse_punctuation(",")
-        src = _parse_access(parser)
-        props: dict[str, Attribute] = {"func": StringAttr(func), "dst": dst, "src": src}
-        for what in ("scale", "bias"):
-            if parser.parse_optional_keyword(what) is None:
-                continue
-            value = _parse_scalar(parser)
-            if isinstance(value, AccessAttr):
-                props[f"{what}_col"] = value
-            else:
-                props[what] = FloatAttr(value, 32)
-        return _parse_extras(parser, cls, props)  # pyright: ignore[reportReturnType]
-
 
 @irdl_op_definition
 class TensorTensorOp(InstructionOp):
     """dst = a <op> b element-wise on the POOL engine (add, sub, mul, max, min).
 
-        accel.tensor_tensor add <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 8]]>
+    accel.tensor_tensor add <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 8]]>
     """
 
     name = "accel.tensor_tensor"
 
-    op = prop_def(StringAttr)
+    op = prop_def(AluOpAttr)
     dst = prop_def(AccessAttr)
     a = prop_def(AccessAttr)
     b = prop_def(AccessAttr)
-    SHOWN: ClassVar[tuple[str, ...]] = ("op", "dst", "a", "b")
+    assembly_format = "$op $dst `,` $a `,` $b attr-dict"
 
     def __init__(
         self,
-        op: str,
+        op: str | AluOp,
         dst: AccessAttr,
         a: AccessAttr,
         b: AccessAttr,
@@ -1049,7 +1029,9 @@ class TensorTensorOp(InstructionOp):
         signal: int | None = None,
         origin: str | None = None,
     ):
-        self._init({"op": StringAttr(op), "dst": dst, "a": a, "b": b}, signal, origin)
+        self._init(
+            {"op": AluOpAttr(AluOp(op)), "dst": dst, "a": a, "b": b}, signal, origin
+        )
 
     def engine_name(self) -> str:
         return "pool"
@@ -1061,28 +1043,10 @@ class TensorTensorOp(InstructionOp):
         return [self.dst]
 
     def verify_operands(self) -> None:
-        if self.op.data not in ALU_OPS:
-            raise VerifyException(
-                f"unknown tensor_tensor op '{self.op.data}' ({', '.join(ALU_OPS)})"
-            )
         for what, ap in (("dst", self.dst), ("a", self.a), ("b", self.b)):
             _access(f"tensor_tensor {what}", ap, ON_CHIP)
         _check_onchip_same_shape("tensor_tensor a", self.dst, self.a)
         _check_onchip_same_shape("tensor_tensor b", self.dst, self.b)
-
-    def format_fields(self) -> str:
-        return f"{self.op.data} {self.dst.text()}, {self.a.text()}, {self.b.text()}"
-
-    @classmethod
-    def parse(cls, parser: Parser) -> TensorTensorOp:
-        op = parser.parse_identifier(" (add, sub, mul, max or min)")
-        dst = _parse_access(parser)
-        parser.parse_punctuation(",")
-        a = _parse_access(parser)
-        parser.parse_punctuation(",")
-        b = _parse_access(parser)
-        props: dict[str, Attribute] = {"op": StringAttr(op), "dst": dst, "a": a, "b": b}
-        return _parse_extras(parser, cls, props)  # pyright: ignore[reportReturnType]
 
 
 @irdl_op_definition
@@ -1095,16 +1059,19 @@ class ReduceOp(InstructionOp):
 
     name = "accel.reduce"
 
-    op = prop_def(StringAttr)
+    op = prop_def(ReduceOpAttr)
     dst = prop_def(AccessAttr)
     src = prop_def(AccessAttr)
     nreduce = prop_def(IntegerAttr[I64])
     scale = opt_prop_def(FloatAttr)
-    SHOWN: ClassVar[tuple[str, ...]] = ("op", "dst", "src", "nreduce", "scale")
+    custom_directives = (F32,)
+    assembly_format = (
+        "$op $dst `,` $src `over` $nreduce (`scale` custom<F32>($scale)^)? attr-dict"
+    )
 
     def __init__(
         self,
-        op: str,
+        op: str | ReduceKind,
         dst: AccessAttr,
         src: AccessAttr,
         nreduce: int,
@@ -1114,7 +1081,7 @@ class ReduceOp(InstructionOp):
         origin: str | None = None,
     ):
         props: dict[str, Attribute | None] = {
-            "op": StringAttr(op),
+            "op": ReduceOpAttr(ReduceKind(op)),
             "dst": dst,
             "src": src,
             "nreduce": _int(nreduce),
@@ -1136,8 +1103,6 @@ class ReduceOp(InstructionOp):
         return [self.dst]
 
     def verify_operands(self) -> None:
-        if self.op.data not in REDUCE_OPS:
-            raise VerifyException(f"unknown reduce op '{self.op.data}' (add or max)")
         _access("reduce dst", self.dst, ON_CHIP)
         _access("reduce src", self.src, ON_CHIP)
         n = self.nreduce.value.data
@@ -1158,46 +1123,20 @@ class ReduceOp(InstructionOp):
                 "(the product of the src's non-reduced free counts)"
             )
 
-    def format_fields(self) -> str:
-        out = (
-            f"{self.op.data} {self.dst.text()}, {self.src.text()} "
-            f"over {self.nreduce.value.data}"
-        )
-        if self.scale is not None:
-            out += f" scale {format_f32(self.scale.value.data)}"
-        return out
-
-    @classmethod
-    def parse(cls, parser: Parser) -> ReduceOp:
-        op = parser.parse_identifier(" (add or max)")
-        dst = _parse_access(parser)
-        parser.parse_punctuation(",")
-        src = _parse_access(parser)
-        parser.parse_keyword("over")
-        n = parser.parse_integer(allow_boolean=False)
-        props: dict[str, Attribute] = {
-            "op": StringAttr(op),
-            "dst": dst,
-            "src": src,
-            "nreduce": _int(n),
-        }
-        if parser.parse_optional_keyword("scale") is not None:
-            props["scale"] = FloatAttr(parse_f32(parser), 32)
-        return _parse_extras(parser, cls, props)  # pyright: ignore[reportReturnType]
-
 
 @irdl_op_definition
 class MemsetOp(InstructionOp):
     """Fills dst with an fp32 value on the POOL engine.
 
-        accel.memset <sbuf 0, 0, [[1, 32], [1, 64]]>, 0xFF800000
+    accel.memset <sbuf 0, 0, [[1, 32], [1, 64]]>, 0xFF800000
     """
 
     name = "accel.memset"
 
     dst = prop_def(AccessAttr)
     value = prop_def(FloatAttr)
-    SHOWN: ClassVar[tuple[str, ...]] = ("dst", "value")
+    custom_directives = (F32,)
+    assembly_format = "$dst `,` custom<F32>($value) attr-dict"
 
     def __init__(
         self,
@@ -1218,44 +1157,29 @@ class MemsetOp(InstructionOp):
     def verify_operands(self) -> None:
         _access("memset dst", self.dst, ON_CHIP)
 
-    def format_fields(self) -> str:
-        return f"{self.dst.text()}, {format_f32(self.value.value.data)}"
-
-    @classmethod
-    def parse(cls, parser: Parser) -> MemsetOp:
-        dst = _parse_access(parser)
-        parser.parse_punctuation(",")
-        value = FloatAttr(parse_f32(parser), 32)
-        return _parse_extras(parser, cls, {"dst": dst, "value": value})  # pyright: ignore[reportReturnType]
-
 
 class _EngineOp(InstructionOp):
     """A sync/control instruction that names its engine."""
 
-    engine = prop_def(StringAttr)
+    engine = prop_def(EngineAttr)
 
     def engine_name(self) -> str:
         return self.engine.data
-
-    def verify_operands(self) -> None:
-        if not is_engine(self.engine.data):
-            raise VerifyException(
-                f"unknown engine '{self.engine.data}' (pe, act, pool, dma0, dma1, ...)"
-            )
 
 
 @irdl_op_definition
 class WaitOp(_EngineOp):
     """Blocks `engine` until semaphore `sem` >= `value` (affine in the repeat indices).
 
-        accel.wait pe sem 3 >= 2 + 1 * i0
+    accel.wait pe sem 3 >= 2 + 1 * i0
     """
 
     name = "accel.wait"
 
     sem = prop_def(IntegerAttr[I64])
     value = prop_def(AffAttr)
-    SHOWN: ClassVar[tuple[str, ...]] = ("engine", "sem", "value")
+    custom_directives = (AtLeast,)
+    assembly_format = "$engine `sem` $sem custom<AtLeast>($value) attr-dict"
 
     def __init__(
         self,
@@ -1267,7 +1191,7 @@ class WaitOp(_EngineOp):
         origin: str | None = None,
     ):
         props: dict[str, Attribute | None] = {
-            "engine": StringAttr(engine),
+            "engine": EngineAttr(engine),
             "sem": _int(sem),
             "value": AffAttr(Aff.of(value)),
         }
@@ -1277,105 +1201,67 @@ class WaitOp(_EngineOp):
         return [self.value.data]
 
     def verify_operands(self) -> None:
-        super().verify_operands()
         if self.sem.value.data < 0:
             raise VerifyException(f"semaphore must be >= 0, got {self.sem.value.data}")
-
-    def format_fields(self) -> str:
-        return f"{self.engine.data} sem {self.sem.value.data} >= {format_aff(self.value.data)}"
-
-    @classmethod
-    def parse(cls, parser: Parser) -> WaitOp:
-        engine = parser.parse_identifier(" (an engine)")
-        parser.parse_keyword("sem")
-        sem = parser.parse_integer(allow_boolean=False)
-        parser.parse_punctuation(">")
-        parser.parse_punctuation("=")
-        value = parse_aff(parser)
-        props: dict[str, Attribute] = {
-            "engine": StringAttr(engine),
-            "sem": _int(sem),
-            "value": AffAttr(value),
-        }
-        return _parse_extras(parser, cls, props)  # pyright: ignore[reportReturnType]
 
 
 @irdl_op_definition
 class SignalOp(_EngineOp):
     """Increments semaphore `sem` once `engine` reaches it.
 
-        accel.signal act sem 3
+    accel.signal act sem 3
     """
 
     name = "accel.signal"
 
     sem = prop_def(IntegerAttr[I64])
-    SHOWN: ClassVar[tuple[str, ...]] = ("engine", "sem")
+    assembly_format = "$engine `sem` $sem attr-dict"
 
     def __init__(
-        self, engine: str, sem: int, *, signal: int | None = None, origin: str | None = None
+        self,
+        engine: str,
+        sem: int,
+        *,
+        signal: int | None = None,
+        origin: str | None = None,
     ):
-        self._init({"engine": StringAttr(engine), "sem": _int(sem)}, signal, origin)
+        self._init({"engine": EngineAttr(engine), "sem": _int(sem)}, signal, origin)
 
     def verify_operands(self) -> None:
-        super().verify_operands()
         if self.sem.value.data < 0:
             raise VerifyException(f"semaphore must be >= 0, got {self.sem.value.data}")
-
-    def format_fields(self) -> str:
-        return f"{self.engine.data} sem {self.sem.value.data}"
-
-    @classmethod
-    def parse(cls, parser: Parser) -> SignalOp:
-        engine = parser.parse_identifier(" (an engine)")
-        parser.parse_keyword("sem")
-        sem = parser.parse_integer(allow_boolean=False)
-        props: dict[str, Attribute] = {"engine": StringAttr(engine), "sem": _int(sem)}
-        return _parse_extras(parser, cls, props)  # pyright: ignore[reportReturnType]
 
 
 @irdl_op_definition
 class NopOp(_EngineOp):
     """Does nothing on `engine` (a slot that self-modifying code may overwrite).
 
-        accel.nop pool
+    accel.nop pool
     """
 
     name = "accel.nop"
-    SHOWN: ClassVar[tuple[str, ...]] = ("engine",)
+    assembly_format = "$engine attr-dict"
 
-    def __init__(self, engine: str, *, signal: int | None = None, origin: str | None = None):
-        self._init({"engine": StringAttr(engine)}, signal, origin)
-
-    def format_fields(self) -> str:
-        return self.engine.data
-
-    @classmethod
-    def parse(cls, parser: Parser) -> NopOp:
-        engine = parser.parse_identifier(" (an engine)")
-        return _parse_extras(parser, cls, {"engine": StringAttr(engine)})  # pyright: ignore[reportReturnType]
+    def __init__(
+        self, engine: str, *, signal: int | None = None, origin: str | None = None
+    ):
+        self._init({"engine": EngineAttr(engine)}, signal, origin)
 
 
 @irdl_op_definition
 class HaltOp(_EngineOp):
     """Stops `engine`; the binary encoder ends every stream with one.
 
-        accel.halt dma0
+    accel.halt dma0
     """
 
     name = "accel.halt"
-    SHOWN: ClassVar[tuple[str, ...]] = ("engine",)
+    assembly_format = "$engine attr-dict"
 
-    def __init__(self, engine: str, *, signal: int | None = None, origin: str | None = None):
-        self._init({"engine": StringAttr(engine)}, signal, origin)
-
-    def format_fields(self) -> str:
-        return self.engine.data
-
-    @classmethod
-    def parse(cls, parser: Parser) -> HaltOp:
-        engine = parser.parse_identifier(" (an engine)")
-        return _parse_extras(parser, cls, {"engine": StringAttr(engine)})  # pyright: ignore[reportReturnType]
+    def __init__(
+        self, engine: str, *, signal: int | None = None, origin: str | None = None
+    ):
+        self._init({"engine": EngineAttr(engine)}, signal, origin)
 
 
 Accel = Dialect(
@@ -1397,5 +1283,14 @@ Accel = Dialect(
         NopOp,
         HaltOp,
     ],
-    [AffAttr, AccessAttr],
+    [
+        AffAttr,
+        AccessAttr,
+        IoKindAttr,
+        ActFuncAttr,
+        AluOpAttr,
+        ReduceOpAttr,
+        SpaceAttr,
+        EngineAttr,
+    ],
 )

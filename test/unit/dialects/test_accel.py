@@ -3,15 +3,9 @@
 from io import StringIO
 
 import pytest
-from xdsl.context import Context
-from xdsl.dialects.builtin import Builtin, ModuleOp
-from xdsl.parser import Parser
-from xdsl.printer import Printer
-from xdsl.utils.exceptions import VerifyException
-
 from tidal.dialects.accel import (
-    AccessAttr,
     Accel,
+    AccessAttr,
     ActOp,
     Aff,
     AffAttr,
@@ -29,6 +23,21 @@ from tidal.dialects.accel import (
     WaitOp,
     repeat_depth,
 )
+from tidal.dialects.chip_enums import (
+    ActFunc,
+    ActFuncAttr,
+    AluOp,
+    EngineAttr,
+    Space,
+    SpaceAttr,
+    engine_sort_key,
+)
+from tidal.dialects.chip_enums import ReduceOp as ReduceKind
+from xdsl.context import Context
+from xdsl.dialects.builtin import Builtin, ModuleOp
+from xdsl.parser import Parser
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import ParseError, VerifyException
 
 
 def _ctx() -> Context:
@@ -131,7 +140,6 @@ def test_access_equality_is_structural():
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("hbm", 0, 0, [(1, 4)]), "access space must be dram, sbuf or psum"),
         (("dram", 1, 0, [(1, 4)]), "a dram access has no partition start"),
         (("sbuf", 0, 0, [(2, 4)]), "on-chip access partition dim stride must be 1"),
         (("sbuf", 0, 0, [(1, 4), (1, 0)]), "access dim counts must be >= 1"),
@@ -144,6 +152,14 @@ def test_access_verifier(args: tuple, message: str):
         AccessAttr.get(*args)
 
 
+def test_access_space_is_the_datasheet_enum():
+    ap = AccessAttr.get(Space.PSUM, 0, 0, [(1, 4)])
+    assert ap == AccessAttr.get("psum", 0, 0, [(1, 4)])
+    assert ap.space is Space.PSUM and isinstance(ap.space_attr, SpaceAttr)
+    with pytest.raises(ValueError, match="'hbm' is not a valid Space"):
+        AccessAttr.get("hbm", 0, 0, [(1, 4)])
+
+
 # --- ops ---------------------------------------------------------------------
 
 S = AccessAttr.get("sbuf", 0, 0, [(1, 32), (1, 8)])
@@ -153,7 +169,9 @@ COL = AccessAttr.get("sbuf", 0, 128, [(1, 32), (1, 1)])
 
 
 def test_instruction_api():
-    dma = DmaOp(2, AccessAttr.get("dram", 0, 0, [(8, 32), (1, 8)]), S, signal=3, origin="x")
+    dma = DmaOp(
+        2, AccessAttr.get("dram", 0, 0, [(8, 32), (1, 8)]), S, signal=3, origin="x"
+    )
     assert dma.engine_name() == "dma2"
     assert dma.reads()[0].space == "dram" and dma.writes() == [S]
     assert dma.signal is not None and dma.signal.value.data == 3
@@ -170,23 +188,37 @@ def test_instruction_api():
     assert act.scale_value == 2.0 and act.bias_value == 0.0 and act.bias is None
     assert ActOp("exp", S, S, scale=3.0, scale_col=COL).scale is None  # the column wins
     assert TensorTensorOp("add", S, S, S).engine_name() == "pool"
-    assert ReduceOp("max", AccessAttr.get("sbuf", 0, 0, [(1, 32), (1, 1)]), S, 1).reads() == [S]
+    assert ReduceOp(
+        "max", AccessAttr.get("sbuf", 0, 0, [(1, 32), (1, 1)]), S, 1
+    ).reads() == [S]
     assert MemsetOp(S, 0.0).writes() == [S]
     assert WaitOp("act", 1, Aff(2, (1,))).value.data == Aff(2, (1,))
-    for op in (WaitOp("pool", 0, 1), SignalOp("pool", 0), NopOp("pool"), HaltOp("pool")):
+    for op in (
+        WaitOp("pool", 0, 1),
+        SignalOp("pool", 0),
+        NopOp("pool"),
+        HaltOp("pool"),
+    ):
         assert op.engine_name() == "pool"
         assert op.reads() == [] and op.writes() == []
 
 
 def test_program_build_print_parse_roundtrip():
     inner = MatmulOp(
-        AccessAttr.get("psum", 0, Aff(0, (32,)), [(1, 32), (1, 8)]), W, S, zero_at=1, origin="mm"
+        AccessAttr.get("psum", 0, Aff(0, (32,)), [(1, 32), (1, 8)]),
+        W,
+        S,
+        zero_at=1,
+        origin="mm",
     )
     program = ProgramOp(
         "small",
         1 << 16,
         [
-            StreamOp("pe", [RepeatOp(2, [WaitOp("pe", 0, Aff(1, (1,))), RepeatOp(3, [inner])])]),
+            StreamOp(
+                "pe",
+                [RepeatOp(2, [WaitOp("pe", 0, Aff(1, (1,))), RepeatOp(3, [inner])])],
+            ),
             StreamOp("act", [ActOp("sigmoid", S, P, scale=0.5, bias=-1.0)]),
             StreamOp("pool", [MemsetOp(S, float("-inf"))]),
         ],
@@ -205,8 +237,96 @@ def test_program_build_print_parse_roundtrip():
     assert again.is_structurally_equivalent(module)
 
 
+# --- the datasheet's enums as attributes ------------------------------------
+
+
+def test_enum_operands_take_names_or_members():
+    act = ActOp("relu", S, P)
+    assert isinstance(act.func, ActFuncAttr) and act.func.data is ActFunc.RELU
+    assert act.func == ActOp(ActFunc.RELU, S, P).func
+    assert TensorTensorOp(AluOp.SUB, S, S, S).op.data == "sub"
+    assert ReduceOp("add", COL, S, 1).op.data is ReduceKind.ADD
+    for bad in (
+        lambda: ActOp("gelu", S, P),
+        lambda: TensorTensorOp("div", S, S, S),
+        lambda: ReduceOp("min", COL, S, 1),
+    ):
+        with pytest.raises(ValueError, match="is not a valid"):
+            bad()
+
+
+@pytest.mark.parametrize("func", list(ActFunc))
+def test_every_activation_prints_and_parses(func: ActFunc):
+    """A member added to the datasheet's ActFunc is accel syntax with no dialect change."""
+    module = ModuleOp([ProgramOp("small", 64, [ActOp(func, S, P, bias=1.5)])])
+    text = _text(module)
+    assert f"accel.act {func.value} <sbuf" in text
+    assert Parser(_ctx(), text).parse_module().is_structurally_equivalent(module)
+
+
+def test_engine_attr_follows_the_datasheet_naming():
+    assert [EngineAttr(n).data for n in ("pe", "act", "pool", "dma0", "dma12")]
+    for bad in ("gpu", "dma", "dmax", "PE"):
+        with pytest.raises(VerifyException, match=f"unknown engine '{bad}'"):
+            EngineAttr(bad)
+    names = ["dma1", "pool", "dma0", "pe", "dma10", "act", "dma2"]
+    assert sorted(names, key=engine_sort_key) == [
+        "pe",
+        "act",
+        "pool",
+        "dma0",
+        "dma1",
+        "dma2",
+        "dma10",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "accel.act gelu <sbuf 0, 0, [[1, 4]]>, <sbuf 0, 0, [[1, 4]]>",
+            "unknown activation 'gelu'",
+        ),
+        (
+            "accel.tensor_tensor div <sbuf 0, 0, [[1, 4]]>, <sbuf 0, 0, [[1, 4]]>, <sbuf 0, 0, [[1, 4]]>",
+            "unknown tensor_tensor op 'div'",
+        ),
+        (
+            "accel.reduce min <sbuf 0, 0, [[1, 4]]>, <sbuf 0, 0, [[1, 4], [1, 2]]> over 1",
+            "unknown reduce op 'min'",
+        ),
+        ("accel.nop dma", "unknown engine 'dma'"),
+        (
+            "accel.memset <hbm 0, 0, [[1, 4]]>, 0.0",
+            "unknown memory space 'hbm' \\(dram, sbuf, psum\\)",
+        ),
+    ],
+)
+def test_unknown_names_are_parse_errors(text: str, message: str):
+    with pytest.raises(ParseError, match=message):
+        Parser(_ctx(), f'accel.program "small" dram 64 {{\n  {text}\n}}').parse_module()
+
+
+def test_generic_form_names_enum_attributes():
+    module = ModuleOp(
+        [ProgramOp("small", 64, [StreamOp("dma3", [ActOp("exp", S, P)])])]
+    )
+    out = StringIO()
+    Printer(stream=out, print_generic_format=True).print_op(module)
+    generic = out.getvalue()
+    assert "#accel<act_func exp>" in generic and "#accel<engine dma3>" in generic
+    assert Parser(_ctx(), generic).parse_module().is_structurally_equivalent(module)
+
+
 def test_repeat_depth_verifier():
-    bad = DmaOp(0, AccessAttr.get("sbuf", 0, Aff(0, (0, 4)), [(1, 4)]), AccessAttr.get("sbuf", 0, 64, [(1, 4)]))
+    bad = DmaOp(
+        0,
+        AccessAttr.get("sbuf", 0, Aff(0, (0, 4)), [(1, 4)]),
+        AccessAttr.get("sbuf", 0, 64, [(1, 4)]),
+    )
     module = ModuleOp([ProgramOp("small", 64, [RepeatOp(2, [bad])])])
-    with pytest.raises(VerifyException, match="uses repeat index i1 but is nested in 1"):
+    with pytest.raises(
+        VerifyException, match="uses repeat index i1 but is nested in 1"
+    ):
         module.verify()
