@@ -228,7 +228,7 @@ def _conv2d_shape(
     return (x[0], w[0], *spatial)
 
 
-def _maxpool_shape(
+def _pool_shape(
     x: Shape, kernel: Sequence[int], strides: Sequence[int], pads: Sequence[int]
 ) -> Shape:
     _check_rank("input", x, 4)
@@ -528,7 +528,7 @@ class _PoolOp(_WindowOp, ABC):
         }
 
     def _window_shape(self) -> Shape:
-        return _maxpool_shape(
+        return _pool_shape(
             _shape(self.input),
             _ints(self.kernel_shape),
             _ints(self.strides),
