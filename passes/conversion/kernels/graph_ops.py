@@ -16,6 +16,7 @@ one-operand sum) `loop.view`, which cost nothing.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from math import prod
 
 import numpy as np
@@ -61,14 +62,16 @@ def _planned(op: Operation, chip: ChipConfig, *nests: NestPlan | Refusal) -> Til
     return TilePlan(op, chip, tuple(nests))  # type: ignore[arg-type]
 
 
-class Kernel:
-    """Base: an op that costs no tiles plans to an empty `TilePlan`."""
+class Kernel(ABC):
+    """An accelerator kernel. By default an op costs no tiles: it plans to an empty
+    `TilePlan`, which fits any chip."""
 
     def plan(self, op: Operation, chip: ChipConfig) -> TilePlan | Refusal:
         return TilePlan(op, chip)
 
+    @abstractmethod
     def emit(self, plan: TilePlan) -> Lowered:
-        raise NotImplementedError
+        """The ops that replace `plan.op`, built from `plan`."""
 
 
 class ConstantKernel(Kernel):
