@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from tidal.dialects.accel import AccessAttr
 
@@ -103,7 +104,7 @@ class Lattice:
     def lo(self) -> int:
         return self.base
 
-    @property
+    @cached_property
     def hi(self) -> int:
         return self.base + sum(s * (c - 1) for s, c in self.dims)
 
@@ -166,27 +167,43 @@ class Footprint:
         )
         return Footprint(ap.space, pstart.base, offset.base, free, loops)
 
-    def terms(self) -> list[Term]:
-        return [*self.free, *(t for t in self.loops if t is not None)]
+    def terms(self) -> tuple[Term, ...]:
+        return self._terms
+
+    @cached_property
+    def _terms(self) -> tuple[Term, ...]:
+        return (*self.free, *(t for t in self.loops if t is not None))
+
+    @cached_property
+    def coupled(self) -> bool:
+        """Does a term move both the partition and the bytes?"""
+        return any(t.part and t.byte for t in self._terms)
 
     def partitions(self) -> Lattice:
         """Partitions touched (exact when no repeat moves both partition and bytes)."""
-        return Lattice.of(self.pbase, [(t.part, t.count) for t in self.terms()])
+        return self._partitions
+
+    @cached_property
+    def _partitions(self) -> Lattice:
+        return Lattice.of(self.pbase, [(t.part, t.count) for t in self._terms])
 
     def bytes(self) -> Lattice:
         """Element start addresses (exact when no term moves both)."""
-        return Lattice.of(self.bbase, [(t.byte, t.count) for t in self.terms()])
+        return self._bytes
+
+    @cached_property
+    def _bytes(self) -> Lattice:
+        return Lattice.of(self.bbase, [(t.byte, t.count) for t in self._terms])
 
     def is_box(self) -> bool:
         """Does it touch every byte of every partition of its bounding box?"""
-        if any(t.part and t.byte for t in self.terms()):
+        if self.coupled:
             return False
         return self.partitions().is_run(1) and self.bytes().is_run(ELEM_BYTES)
 
     def box(self) -> tuple[int, int, int, int]:
         """Bounding box: partition lo, hi (exclusive), byte lo, hi (exclusive)."""
-        parts = Lattice.of(self.pbase, [(t.part, t.count) for t in self.terms()])
-        data = Lattice.of(self.bbase, [(t.byte, t.count) for t in self.terms()])
+        parts, data = self._partitions, self._bytes
         return parts.lo, parts.hi + 1, data.lo, data.hi + ELEM_BYTES
 
 
@@ -310,7 +327,7 @@ def _within(
 def covers(w: Footprint, e: Footprint, window: tuple[int, int] | None = None) -> bool:
     """Does w touch every byte e touches (within the byte `window`, if given)? Sound
     (True only when it does); exact for boxes and small footprints, else False."""
-    if w.space != e.space or any(t.part and t.byte for t in [*w.terms(), *e.terms()]):
+    if w.space != e.space or w.coupled or e.coupled:
         return False
     parts, data = e.partitions(), e.bytes()
     window = window or (data.lo, data.hi + ELEM_BYTES)
