@@ -72,9 +72,10 @@ class Site:
 
 @dataclass(eq=False)
 class Dep:
-    """`src` runs before `dst` (in some instance pair) and they conflict on `space`.
+    """`src` runs before `dst` (in some instance pair) and they conflict on `space`
+    in the way `kind` says (a pair of sites has one edge per kind and space).
     `carried`: src follows dst in program order, so the pair runs in different
-    iterations of a common repeat."""
+    iterations of a common repeat. `pairs`: the (dst, src) operands that conflict."""
 
     src: Site
     dst: Site
@@ -185,13 +186,14 @@ class DependenceGraph:
         block = program.body.block if isinstance(program, ProgramOp) else program
         sites = collect(block)
         graph = DependenceGraph(sites, [])
-        edges: dict[tuple[int, int, bool], Dep] = {}
+        edges: dict[tuple[int, int, bool, str, str], Dep] = {}
 
         def add(x: Site, xo: Operand, y: Site, yo: Operand, carried: bool) -> None:
-            key = (y.index, x.index, carried)
+            kind, space = _kind(yo.write, xo.write), xo.ap.space
+            key = (y.index, x.index, carried, kind, space)
             dep = edges.get(key)
             if dep is None:
-                dep = Dep(y, x, _kind(yo.write, xo.write), xo.ap.space, carried)
+                dep = Dep(y, x, kind, space, carried)
                 edges[key] = dep
                 graph.deps.append(dep)
                 graph._into.setdefault(x.index, []).append(dep)
