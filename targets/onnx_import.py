@@ -81,6 +81,7 @@ from tidal.dialects.graph import (
 )
 from tidal.sim.config import PRESETS, ChipConfig
 from tidal.targets import CONSTANT_INPUTS_ATTR
+from tidal.targets.onnx_ops import onnx_entry
 from tidal.targets.onnx_weights import load_model
 from xdsl.dialects.builtin import (
     ArrayAttr,
@@ -562,8 +563,6 @@ class _Importer:
         op_type = node.proto.op_type
         if node.proto.domain not in ("", "ai.onnx"):
             node.fail("unsupported operator")
-        from tidal.targets.onnx_ops import onnx_entry  # the registry reads this module
-
         entry = onnx_entry(op_type)
         if entry is None:
             node.fail("unsupported operator")

@@ -3,7 +3,7 @@ knows about it, so that adding an operator is one entry (plus its graph op and, 
 the accelerator, its kernel):
 
 - `onnx`: the ONNX op type, and `opsets`: what differs between opsets;
-- `build`: the importer's builder (`targets/onnx_import.py`), node -> graph ops;
+- `builder`: the importer's builder (in `targets/onnx_import.py`), node -> graph ops;
 - `graph_op`: the graph op it imports into (None when it only aliases or folds);
 - `host`: the NumPy reference, `host(op, *operand_arrays) -> array`, which the host
   tier, `eval_graph` (`--check-numerics` at graph level) and the tests run;
@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 from xdsl.ir import Operation, SSAValue
@@ -31,7 +32,6 @@ from xdsl.ir import Operation, SSAValue
 from tidal.dialects import graph
 from tidal.passes.conversion.kernels import graph_ops as kernels
 from tidal.passes.conversion.kernels.graph_ops import Kernel
-from tidal.targets import onnx_import as imp
 
 HostFn = Callable[..., np.ndarray]
 
@@ -41,12 +41,21 @@ class OpEntry:
     """Everything about one ONNX operator (see the module docstring)."""
 
     onnx: str
-    build: Callable[..., SSAValue | None]  # (node) -> its output's value, or None
+    builder: str  # the name of its builder in targets/onnx_import.py
     graph_op: type[Operation] | None = None
     host: HostFn | None = None
     kernel: Kernel | None = None
     engines: str | None = None
     opsets: str = ""
+
+    def build(self, node: Any) -> SSAValue | None:
+        """Import the ONNX `node` (an `onnx_import._Node`) with the builder: its
+        graph ops are appended, its output's value returned (None when the output
+        was folded as data). The builder is looked up by name so that the passes
+        reading the registry do not load onnx."""
+        from tidal.targets import onnx_import
+
+        return getattr(onnx_import, self.builder)(node)
 
 
 # ------------------------------------------------------------ host references
@@ -141,7 +150,7 @@ def _to_result_shape(op: Operation, x: np.ndarray) -> np.ndarray:
 
 ENTRIES: tuple[OpEntry, ...] = (
     OpEntry(
-        "Constant", imp.build_constant, graph.ConstantOp,
+        "Constant", "build_constant", graph.ConstantOp,
         host=lambda op: op.to_numpy(),
         kernel=kernels.CONSTANT,
         engines="a DRAM constant",
@@ -149,80 +158,80 @@ ENTRIES: tuple[OpEntry, ...] = (
         "integer data is folded as shapes",
     ),
     OpEntry(
-        "Conv", imp.build_conv, graph.Conv2dOp, _conv2d, kernels.CONV,
+        "Conv", "build_conv", graph.Conv2dOp, _conv2d, kernels.CONV,
         "PE array, filter taps accumulated in PSUM",
         opsets="2-D only; auto_pad resolved to explicit pads",
     ),
-    OpEntry("Gemm", imp.build_gemm, graph.GemmOp, _gemm, kernels.GEMM, "PE array"),
+    OpEntry("Gemm", "build_gemm", graph.GemmOp, _gemm, kernels.GEMM, "PE array"),
     OpEntry(
-        "MatMul", imp.build_matmul, graph.MatMulOp,
+        "MatMul", "build_matmul", graph.MatMulOp,
         lambda op, a, b: (a.astype(np.float64) @ b).astype(np.float32),
         kernels.GEMM, "PE array", opsets="2-D operands only",
     ),
-    OpEntry("Add", imp.build_add, graph.AddOp, lambda op, a, b: a + b, kernels.ELTWISE, "POOL tensor-tensor"),
-    OpEntry("Mul", imp.build_mul, graph.MulOp, lambda op, a, b: a * b, kernels.ELTWISE, "POOL tensor-tensor"),
-    OpEntry("Relu", imp.build_relu, graph.ReluOp, lambda op, x: np.maximum(x, 0), kernels.ELTWISE, "ACT"),
+    OpEntry("Add", "build_add", graph.AddOp, lambda op, a, b: a + b, kernels.ELTWISE, "POOL tensor-tensor"),
+    OpEntry("Mul", "build_mul", graph.MulOp, lambda op, a, b: a * b, kernels.ELTWISE, "POOL tensor-tensor"),
+    OpEntry("Relu", "build_relu", graph.ReluOp, lambda op, x: np.maximum(x, 0), kernels.ELTWISE, "ACT"),
     OpEntry(
-        "Sum", imp.build_sum, graph.SumOp,
+        "Sum", "build_sum", graph.SumOp,
         lambda op, *xs: np.sum(np.broadcast_arrays(*xs), axis=0, dtype=np.float32),
         kernels.ELTWISE, "POOL tensor-tensor, one nest",
     ),
     OpEntry(
-        "MaxPool", imp.build_maxpool, graph.MaxPoolOp, _maxpool, kernels.POOL,
+        "MaxPool", "build_maxpool", graph.MaxPoolOp, _maxpool, kernels.POOL,
         "POOL window reduction", opsets="no ceil_mode, dilations or indices output",
     ),
     OpEntry(
-        "AveragePool", imp.build_avgpool, graph.AvgPoolOp, _avgpool, kernels.POOL,
+        "AveragePool", "build_avgpool", graph.AvgPoolOp, _avgpool, kernels.POOL,
         "POOL window reduction", opsets="count_include_pad; no ceil_mode or dilations",
     ),
     OpEntry(
-        "GlobalAveragePool", imp.build_global_avgpool, graph.GlobalAvgPoolOp,
+        "GlobalAveragePool", "build_global_avgpool", graph.GlobalAvgPoolOp,
         lambda op, x: x.mean(axis=(2, 3), keepdims=True, dtype=np.float64).astype(np.float32),
         kernels.GLOBAL_AVGPOOL, "POOL reduction",
     ),
     OpEntry(
-        "Softmax", imp.build_softmax, graph.SoftmaxOp, _softmax, kernels.SOFTMAX,
+        "Softmax", "build_softmax", graph.SoftmaxOp, _softmax, kernels.SOFTMAX,
         "ACT exp and POOL reductions",
         opsets="before 13, normalises rows of the input coerced to 2-D at `axis` "
         "(imported as reshape, softmax, reshape unless axis is the last)",
     ),
-    OpEntry("LRN", imp.build_lrn, graph.LRNOp, _lrn, kernels.LRN, "PE band matmul and ACT"),
+    OpEntry("LRN", "build_lrn", graph.LRNOp, _lrn, kernels.LRN, "PE band matmul and ACT"),
     OpEntry(
-        "BatchNormalization", imp.build_batchnorm, graph.BatchNormOp, _batchnorm,
+        "BatchNormalization", "build_batchnorm", graph.BatchNormOp, _batchnorm,
         opsets="inference only; graph-canonicalize folds it into the preceding conv "
         "or rewrites it as a scale and shift",
     ),
     OpEntry(
-        "Concat", imp.build_concat, graph.ConcatOp,
+        "Concat", "build_concat", graph.ConcatOp,
         lambda op, *xs: np.concatenate(xs, axis=op.axis_val),
         kernels.CONCAT, "DRAM placement (DMA where a copy is needed)",
     ),
     OpEntry(
-        "Transpose", imp.build_transpose, graph.TransposeOp,
+        "Transpose", "build_transpose", graph.TransposeOp,
         lambda op, x: np.ascontiguousarray(x.transpose(op.perm_val)),
         kernels.TRANSPOSE, "DMA access pattern",
     ),
     OpEntry(
-        "Reshape", imp.build_reshape, graph.ReshapeOp, _to_result_shape, kernels.VIEW,
+        "Reshape", "build_reshape", graph.ReshapeOp, _to_result_shape, kernels.VIEW,
         "a view (free)", opsets="the shape is a constant input from opset 5",
     ),
-    OpEntry("Flatten", imp.build_flatten, graph.FlattenOp, _to_result_shape, kernels.VIEW, "a view (free)"),
+    OpEntry("Flatten", "build_flatten", graph.FlattenOp, _to_result_shape, kernels.VIEW, "a view (free)"),
     OpEntry(
-        "Unsqueeze", imp.build_unsqueeze, graph.UnsqueezeOp, _to_result_shape, kernels.VIEW,
+        "Unsqueeze", "build_unsqueeze", graph.UnsqueezeOp, _to_result_shape, kernels.VIEW,
         "a view (free)", opsets="axes are an attribute before 13, an input from 13",
     ),
     OpEntry(
-        "Dropout", imp.build_dropout, graph.DropoutOp, lambda op, x: x, kernels.VIEW,
+        "Dropout", "build_dropout", graph.DropoutOp, lambda op, x: x, kernels.VIEW,
         "a view (free)",
         opsets="inference only; the ratio is an attribute before 12, an input from 12",
     ),
     OpEntry(
-        "ConstantOfShape", imp.build_constant_of_shape, graph.ConstantOfShapeOp,
+        "ConstantOfShape", "build_constant_of_shape", graph.ConstantOfShapeOp,
         lambda op: np.full(op.result.type.get_shape(), op.value_val, np.float32),
         kernels.CONSTANT_OF_SHAPE, "a DRAM constant",
         opsets="a float fill is a graph op; other element types fold as shape data",
     ),
-    OpEntry("Identity", imp.build_identity, opsets="aliases its input; no graph op"),
+    OpEntry("Identity", "build_identity", opsets="aliases its input; no graph op"),
 )
 
 

@@ -1550,9 +1550,9 @@ def test_every_builder_and_graph_op_has_one_registry_entry():
     from tidal.targets.onnx_ops import ENTRIES, graph_entry, onnx_entry
 
     builders = {
-        f for name, f in vars(onnx_import).items() if name.startswith("build_") and callable(f)
+        name for name, f in vars(onnx_import).items() if name.startswith("build_") and callable(f)
     }
-    assert builders == {e.build for e in ENTRIES}
+    assert builders == {e.builder for e in ENTRIES}
     assert len({e.onnx for e in ENTRIES}) == len(ENTRIES)
     graph_ops = [e.graph_op for e in ENTRIES if e.graph_op is not None]
     assert len(set(graph_ops)) == len(graph_ops)
