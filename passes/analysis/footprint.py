@@ -21,9 +21,11 @@ stride) rather than by enumerating elements::
                                          # y bytes 4-7, 12-15; iteration 1 bytes 8-..
     Footprint.of(ap, trips, at=(2,))      # one iteration: the indices fold into bases
 
-For accesses under common repeats, `same_iteration` and `carried_levels` answer which
-iteration pairs conflict: the same iteration of every common repeat, or an earlier
-iteration of the source at level l (indices equal above l).
+For accesses under common repeats, `same_iteration`, `carried_levels` and
+`carried_distances` answer which iteration pairs conflict: the same iteration of
+every common repeat, or the source d iterations earlier at level l (indices equal
+above l). `Footprint.intervals` lists the merged byte intervals per partition range
+when they are wanted explicitly (one per row, never one per element).
 """
 
 from __future__ import annotations
@@ -117,6 +119,28 @@ class Lattice:
         neg = tuple((-s, c) for s, c in other.dims)
         return reaches(*canonical(self.base - other.base, self.dims + neg), lo, hi)
 
+    def runs(self, width: int, limit: int = 1 << 16) -> list[tuple[int, int]] | None:
+        """The points widened to [x, x + width) as sorted, merged intervals [lo, hi);
+        None when there would be more than `limit` before merging. The innermost
+        dim is one run when its stride is at most `width`, so a row-major tile is
+        one interval per row, never one per element."""
+        dims = list(self.dims)
+        inner = 0
+        if dims and dims[-1][0] <= width:
+            s, c = dims.pop()
+            inner = s * (c - 1)
+        if math.prod(c for _, c in dims) > limit:
+            return None
+        starts = Lattice(self.base, tuple(dims)).points()
+        out: list[tuple[int, int]] = []
+        for x in starts:
+            lo, hi = x, x + inner + width
+            if out and lo <= out[-1][1]:
+                out[-1] = (out[-1][0], max(out[-1][1], hi))
+            else:
+                out.append((lo, hi))
+        return out
+
     def points(self) -> list[int]:
         """Every point, sorted (for tests and small sets only)."""
         out = [self.base]
@@ -195,6 +219,17 @@ class Footprint:
     def _bytes(self) -> Lattice:
         return Lattice.of(self.bbase, [(t.byte, t.count) for t in self._terms])
 
+    def intervals(
+        self, limit: int = 1 << 16
+    ) -> tuple[Lattice, list[tuple[int, int]]] | None:
+        """(partitions, byte intervals [lo, hi) touched in each of them), or None
+        when a term moves both (the bytes then differ per partition) or there are
+        more than `limit` intervals before merging."""
+        if self.coupled:
+            return None
+        runs = self._bytes.runs(ELEM_BYTES, limit)
+        return None if runs is None else (self._partitions, runs)
+
     def is_box(self) -> bool:
         """Does it touch every byte of every partition of its bounding box?"""
         if self.coupled:
@@ -259,11 +294,13 @@ def overlaps(x: Footprint, y: Footprint) -> bool:
     )
 
 
-def _ordered(x: Footprint, y: Footprint, common: int, level: int | None) -> bool:
-    """Conflict with the indices of the `common` shared repeats equal above `level`
-    and, at `level`, y's index below x's (None: equal at every common level)."""
-    if x.space != y.space:
-        return False
+def _system(
+    x: Footprint, y: Footprint, common: int, level: int | None
+) -> tuple[int, int, list[Term], list[Term], list[Term]]:
+    """The difference x - y with the indices of the `common` shared repeats equal
+    above `level` and free below it; `level` itself is left out (None: equal at
+    every common level). Returns (partition base, byte base, terms, x's and y's
+    repeat terms)."""
     if None in x.loops or None in y.loops:
         raise ValueError("ordered overlap tests need footprints over all iterations")
     xl = [t for t in x.loops if t is not None]
@@ -275,16 +312,42 @@ def _ordered(x: Footprint, y: Footprint, common: int, level: int | None) -> bool
             terms.append(Term(tx.part - ty.part, tx.byte - ty.byte, tx.count))
         elif k > level:
             terms += [tx, _neg(ty)]
-    dp, db = x.pbase - y.pbase, x.bbase - y.bbase
+    return x.pbase - y.pbase, x.bbase - y.bbase, terms, xl, yl
+
+
+def _ordered(x: Footprint, y: Footprint, common: int, level: int | None) -> bool:
+    """Conflict with the indices of the `common` shared repeats equal above `level`
+    and, at `level`, y's index below x's (None: equal at every common level)."""
+    if x.space != y.space:
+        return False
+    dp, db, terms, xl, yl = _system(x, y, common, level)
     if level is None:
         return solvable(dp, db, terms)
-    tx, ty = xl[level], yl[level]
-    # i_x = a + d, i_y = a with 1 <= d < count and 0 <= a < count - d.
+    return bool(_distances(xl[level], yl[level], dp, db, terms, first=True))
+
+
+def _distances(
+    tx: Term, ty: Term, dp: int, db: int, terms: list[Term], first: bool
+) -> list[int]:
+    """Distances d >= 1 with a conflict for i_x = a + d, i_y = a, 0 <= a < count - d
+    (only the smallest when `first`)."""
+    out: list[int] = []
     for d in range(1, tx.count):
         shared = Term(tx.part - ty.part, tx.byte - ty.byte, tx.count - d)
         if solvable(dp + tx.part * d, db + tx.byte * d, [*terms, shared]):
-            return True
-    return False
+            out.append(d)
+            if first:
+                break
+    return out
+
+
+def carried_distances(x: Footprint, y: Footprint, common: int, level: int) -> list[int]:
+    """The iteration distances d at which y, d iterations earlier at repeat `level`
+    (indices equal above it, any below), conflicts with x."""
+    if x.space != y.space:
+        return []
+    dp, db, terms, xl, yl = _system(x, y, common, level)
+    return _distances(xl[level], yl[level], dp, db, terms, first=False)
 
 
 def same_iteration(x: Footprint, y: Footprint, common: int) -> bool:

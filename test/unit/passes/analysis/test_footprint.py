@@ -15,6 +15,7 @@ from tidal.passes.analysis.footprint import (
     Footprint,
     Lattice,
     canonical,
+    carried_distances,
     carried_levels,
     covers,
     overlaps,
@@ -220,3 +221,31 @@ def test_large_counts_are_answered_by_arithmetic():
 def test_is_box(space: str):
     assert Footprint.of(ap(space, 0, Aff(0, (32,)), [(1, 4), (1, 8)]), [5]).is_box()
     assert not Footprint.of(ap(space, 0, Aff(0, (64,)), [(1, 4), (1, 8)]), [5]).is_box()
+
+
+def test_carried_distances():
+    """A write at 32 * i0 conflicts with the read at 32 * i0 + 64 two iterations
+    earlier, and only then."""
+    write = Footprint.of(ap("sbuf", 0, Aff(0, (32,)), [(1, 8), (1, 8)]), [6])
+    read = Footprint.of(ap("sbuf", 0, Aff(64, (32,)), [(1, 8), (1, 8)]), [6])
+    assert carried_distances(write, read, 1, 0) == [2]
+    assert carried_distances(read, write, 1, 0) == []
+    again = Footprint.of(ap("sbuf", 0, 0, [(1, 8), (1, 8)]), [6])
+    assert carried_distances(again, again, 1, 0) == [1, 2, 3, 4, 5]
+
+
+def test_intervals_one_per_row_merged():
+    rows = Footprint.of(ap("sbuf", 4, 0, [(1, 2), (16, 3), (1, 8)]), [])
+    got = rows.intervals()
+    assert got is not None
+    parts, runs = got
+    assert parts.points() == [4, 5]
+    assert runs == [(0, 32), (64, 96), (128, 160)]
+    tiled = Footprint.of(ap("sbuf", 0, Aff(0, (32,)), [(1, 2), (1, 8)]), [100])
+    assert tiled.intervals() == (Lattice.of(0, [(1, 2)]), [(0, 3200)])
+    coupled = Footprint.of(
+        ap("sbuf", Aff(0, (1,)), Aff(0, (32,)), [(1, 2), (1, 8)]), [4]
+    )
+    assert coupled.intervals() is None
+    many = Footprint.of(ap("dram", 0, 0, [(3, 1000), (2, 1000)]), [])
+    assert many.intervals(limit=10_000) is None
