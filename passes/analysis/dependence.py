@@ -5,8 +5,8 @@ program order, each with its engine and the `accel.repeat` ops around it. An edg
 `src -> dst` says an instance of `src` runs before an instance of `dst` in the
 sequential order and both touch a byte of one partition, at least one writing: RAW
 (src writes, dst reads), WAR (src reads, dst writes) or WAW. Overlap is decided on
-exact footprints (`tidal.passes.analysis.footprint`), never bounding boxes. Operand roles are
-the ops' own `reads()`/`writes()` (the accel dialect's per-opcode table).
+exact footprints (`tidal.passes.analysis.footprint`), never bounding boxes (unless
+asked: `exact=False`). Operand roles are the ops' own `reads()`/`writes()`.
 
 Forward edges (src earlier in program order) come from a sweep that keeps, per byte
 range, the last writers and the readers since: a write that covers an earlier access
