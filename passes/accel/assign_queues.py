@@ -57,7 +57,7 @@ class AssignQueuesPattern(RewritePattern):
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, program: ProgramOp, rewriter: PatternRewriter) -> None:
-        if program.is_split:
+        if program.streams:  # (a program without instructions is not split)
             raise PassInputError(
                 "accel-assign-queues: the program is split into streams, whose "
                 "engines fix the queues; assign queues before accel-split-streams",

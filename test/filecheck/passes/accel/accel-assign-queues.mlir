@@ -46,3 +46,15 @@ accel.program "default" dram 8192 {
   accel.dma 0 <dram 6144, [[1, 4], [1, 4]]> -> <sbuf 0, 0, [[1, 4], [1, 4]]>
   accel.dma 0 <sbuf 0, 64, [[1, 4], [1, 4]]> -> <dram 6400, [[1, 4], [1, 4]]>
 }
+
+// -----
+
+// A program without instructions (its outputs are its inputs) has nothing to assign.
+// CHECK-LABEL: accel.program "small" dram 4096 {
+// CHECK-NEXT:    accel.io input "x" at 0 : tensor<4xf32>
+// CHECK-NEXT:    accel.io output "x" at 0 : tensor<4xf32>
+// CHECK-NEXT:  }
+accel.program "small" dram 4096 {
+  accel.io input "x" at 0 : tensor<4xf32>
+  accel.io output "x" at 0 : tensor<4xf32>
+}
