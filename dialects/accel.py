@@ -28,7 +28,6 @@ from enum import StrEnum
 import numpy as np
 from tidal.dialects.affine_expr import Aff, format_aff, parse_aff
 from tidal.dialects.chip_enums import (
-    ON_CHIP,
     ActFunc,
     ActFuncAttr,
     AluOp,
@@ -41,6 +40,8 @@ from tidal.dialects.chip_enums import (
     engine_sort_key,
 )
 from tidal.dialects.chip_enums import ReduceOp as ReduceKind
+from tidal.sim.spec import Engine, Instr, Kind, Role, by_mnemonic
+from tidal.sim.spec import engine_name as spec_engine_name
 from xdsl.dialects.builtin import (
     I64,
     ArrayAttr,
@@ -726,14 +727,36 @@ class InstructionOp(IRDLOperation):
         props["origin"] = None if origin is None else StringAttr(origin)
         IRDLOperation.__init__(self, properties=props)
 
+    @classmethod
+    def entry(cls) -> Instr:
+        """The instruction's datasheet entry (`tidal.sim.spec`): its engine, operand
+        fields with read/write roles and allowed spaces, cost and semantics."""
+        return by_mnemonic(cls.name)
+
     def engine_name(self) -> str:
-        raise NotImplementedError
+        """The engine that runs the instruction (the entry's engine kind)."""
+        kind = self.entry().engine
+        assert kind is not None, f"{self.name} names its engine"
+        return kind.value
+
+    def _memory_operands(self, role: Role) -> list[AccessAttr]:
+        out: list[AccessAttr] = []
+        for f in self.entry().fields:
+            if f.role is not role:
+                continue
+            ap = getattr(
+                self, f.ir_name if f.kind is Kind.ACCESS else f"{f.ir_name}_col"
+            )
+            if ap is not None:
+                out.append(ap)
+        return out
 
     def reads(self) -> list[AccessAttr]:
-        return []
+        """The memory operands the entry marks read (scalar columns included)."""
+        return self._memory_operands(Role.READ)
 
     def writes(self) -> list[AccessAttr]:
-        return []
+        return self._memory_operands(Role.WRITE)
 
     def accesses(self) -> list[AccessAttr]:
         """Every memory operand, in record order."""
@@ -750,7 +773,14 @@ class InstructionOp(IRDLOperation):
         self.signal = _int(sem)
 
     def verify_operands(self) -> None:
-        """Per-op checks of operand spaces and shapes."""
+        """Every memory operand is in a space its datasheet field allows; ops add
+        their shape checks."""
+        short = self.name.removeprefix("accel.")
+        for f in self.entry().fields:
+            if f.kind is Kind.ACCESS:
+                _access(f"{short} {f.name}", getattr(self, f.ir_name), f.spaces)
+            elif f.kind is Kind.SCALAR and (col := getattr(self, f"{f.ir_name}_col")):
+                _access(f"{short} {f.name} column", col, f.spaces)
 
     def verify_(self) -> None:
         if self.signal is not None and self.signal.value.data < 0:
@@ -813,15 +843,10 @@ class DmaOp(InstructionOp):
         self._init({"queue": _int(queue), "src": src, "dst": dst}, signal, origin)
 
     def engine_name(self) -> str:
-        return f"dma{self.queue.value.data}"
-
-    def reads(self) -> list[AccessAttr]:
-        return [self.src]
-
-    def writes(self) -> list[AccessAttr]:
-        return [self.dst]
+        return spec_engine_name(Engine.DMA0 + self.queue.value.data)
 
     def verify_operands(self) -> None:
+        super().verify_operands()
         if self.queue.value.data < 0:
             raise VerifyException(
                 f"dma queue must be >= 0, got {self.queue.value.data}"
@@ -875,20 +900,12 @@ class MatmulOp(InstructionOp):
     def zero_at_level(self) -> int | None:
         return None if self.zero_at is None else self.zero_at.value.data
 
-    def engine_name(self) -> str:
-        return "pe"
-
     def reads(self) -> list[AccessAttr]:
-        acc = [] if self.zero_at_level == -1 else [self.dst]
-        return [self.stationary, self.moving, *acc]
-
-    def writes(self) -> list[AccessAttr]:
-        return [self.dst]
+        acc = [] if self.zero_at_level == -1 else [self.dst]  # accumulating reads dst
+        return [*super().reads(), *acc]
 
     def verify_operands(self) -> None:
-        _access("matmul dst", self.dst, ("psum",))
-        _access("matmul stationary", self.stationary, ("sbuf",))
-        _access("matmul moving", self.moving, ("sbuf",))
+        super().verify_operands()
         k_s, k_m = self.stationary.pcount, self.moving.pcount
         if k_s != k_m:
             raise VerifyException(
@@ -972,19 +989,8 @@ class ActOp(InstructionOp):
     def bias_value(self) -> float:
         return 0.0 if self.bias is None else self.bias.value.data
 
-    def engine_name(self) -> str:
-        return "act"
-
-    def reads(self) -> list[AccessAttr]:
-        cols = [c for c in (self.scale_col, self.bias_col) if c is not None]
-        return [self.src, *cols]
-
-    def writes(self) -> list[AccessAttr]:
-        return [self.dst]
-
     def verify_operands(self) -> None:
-        _access("act dst", self.dst, ON_CHIP)
-        _access("act src", self.src, ON_CHIP)
+        super().verify_operands()
         _check_onchip_same_shape("act", self.dst, self.src)
         for what, imm, col in (
             ("scale", self.scale, self.scale_col),
@@ -996,7 +1002,6 @@ class ActOp(InstructionOp):
                 raise VerifyException(
                     f"act has both an immediate {what} and a {what} column"
                 )
-            _access(f"act {what} column", col, ON_CHIP)
             if col.pcount != self.dst.pcount or col.free_elements != 1:
                 raise VerifyException(
                     f"act {what} column must have one element on each of the "
@@ -1033,18 +1038,8 @@ class TensorTensorOp(InstructionOp):
             {"op": AluOpAttr(AluOp(op)), "dst": dst, "a": a, "b": b}, signal, origin
         )
 
-    def engine_name(self) -> str:
-        return "pool"
-
-    def reads(self) -> list[AccessAttr]:
-        return [self.a, self.b]
-
-    def writes(self) -> list[AccessAttr]:
-        return [self.dst]
-
     def verify_operands(self) -> None:
-        for what, ap in (("dst", self.dst), ("a", self.a), ("b", self.b)):
-            _access(f"tensor_tensor {what}", ap, ON_CHIP)
+        super().verify_operands()
         _check_onchip_same_shape("tensor_tensor a", self.dst, self.a)
         _check_onchip_same_shape("tensor_tensor b", self.dst, self.b)
 
@@ -1093,18 +1088,8 @@ class ReduceOp(InstructionOp):
     def scale_value(self) -> float:
         return 1.0 if self.scale is None else self.scale.value.data
 
-    def engine_name(self) -> str:
-        return "pool"
-
-    def reads(self) -> list[AccessAttr]:
-        return [self.src]
-
-    def writes(self) -> list[AccessAttr]:
-        return [self.dst]
-
     def verify_operands(self) -> None:
-        _access("reduce dst", self.dst, ON_CHIP)
-        _access("reduce src", self.src, ON_CHIP)
+        super().verify_operands()
         n = self.nreduce.value.data
         free = self.src.free_counts
         if not 1 <= n <= len(free):
@@ -1147,15 +1132,6 @@ class MemsetOp(InstructionOp):
         origin: str | None = None,
     ):
         self._init({"dst": dst, "value": FloatAttr(float(value), 32)}, signal, origin)
-
-    def engine_name(self) -> str:
-        return "pool"
-
-    def writes(self) -> list[AccessAttr]:
-        return [self.dst]
-
-    def verify_operands(self) -> None:
-        _access("memset dst", self.dst, ON_CHIP)
 
 
 class _EngineOp(InstructionOp):

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 from tidal.sim.spec import ActFunc, AluOp, ReduceOp, Space, engine_sort_key, is_engine
+from tidal.sim.spec.opcodes import ON_CHIP  # the spaces of SBUF and PSUM
 from xdsl.dialects.utils import EnumAttribute
 from xdsl.ir import Data, SpacedOpaqueSyntaxAttribute
 from xdsl.irdl import irdl_attr_definition
@@ -39,8 +40,6 @@ __all__ = [
     "engine_sort_key",
     "is_engine",
 ]
-
-ON_CHIP = (Space.SBUF, Space.PSUM)
 
 
 class ParseMember:

@@ -11,6 +11,7 @@ from tidal.dialects.accel import (
     AffAttr,
     DmaOp,
     HaltOp,
+    InstructionOp,
     MatmulOp,
     MemsetOp,
     NopOp,
@@ -33,6 +34,7 @@ from tidal.dialects.chip_enums import (
     engine_sort_key,
 )
 from tidal.dialects.chip_enums import ReduceOp as ReduceKind
+from tidal.sim.spec import INSTRUCTIONS
 from xdsl.context import Context
 from xdsl.dialects.builtin import Builtin, ModuleOp
 from xdsl.parser import Parser
@@ -330,3 +332,30 @@ def test_repeat_depth_verifier():
         VerifyException, match="uses repeat index i1 but is nested in 1"
     ):
         module.verify()
+
+
+def test_every_datasheet_opcode_is_one_accel_op():
+    """Engine, read/write roles and allowed spaces come from the entry, not the op."""
+    ops = {op.name: op for op in Accel.operations if issubclass(op, InstructionOp)}
+    assert sorted(ops) == sorted(e.mnemonic for e in INSTRUCTIONS.values())
+    for entry in INSTRUCTIONS.values():
+        assert ops[entry.mnemonic].entry() is entry
+    assert ActOp("exp", S, P, scale_col=COL).reads() == [P, COL]
+    assert DmaOp(5, S, P).engine_name() == "dma5"
+
+
+def test_operand_spaces_come_from_the_datasheet():
+    dram = AccessAttr.get("dram", 0, 0, [(8, 32), (1, 8)])
+    for op, message in (
+        (MatmulOp(S, W, S), "matmul dst must be in psum, got sbuf"),
+        (ActOp("relu", dram, P), "act dst must be in sbuf or psum, got dram"),
+        (
+            ActOp(
+                "relu", S, P, bias_col=AccessAttr.get("dram", 0, 0, [(1, 32), (1, 1)])
+            ),
+            "act bias column must be in sbuf or psum, got dram",
+        ),
+        (MemsetOp(dram, 0.0), "memset dst must be in sbuf or psum, got dram"),
+    ):
+        with pytest.raises(VerifyException, match=message):
+            op.verify()
