@@ -6,7 +6,9 @@ program order, each with its engine and the `accel.repeat` ops around it. An edg
 sequential order and both touch a byte of one partition, at least one writing: RAW
 (src writes, dst reads), WAR (src reads, dst writes) or WAW. Overlap is decided on
 exact footprints (`tidal.passes.analysis.footprint`), never bounding boxes (unless
-asked: `exact=False`). Operand roles are the ops' own `reads()`/`writes()`.
+asked: `exact=False`). Operand roles are the ops' `reads()`/`writes()`, which read
+them from each opcode's datasheet entry (`tidal.sim.spec`); a matmul that
+accumulates also reads its PSUM tile.
 
 Forward edges (src earlier in program order) come from a sweep that keeps, per byte
 range, the last writers and the readers since: a write that covers an earlier access
@@ -40,13 +42,15 @@ from xdsl.ir import Block
 
 @dataclass(frozen=True)
 class Operand:
-    """One memory operand of a site: its access, whether it is written, and its
-    footprint over all iterations of the enclosing repeats."""
+    """One memory operand of a site: its access, whether it is written (and, if
+    so, also read: an accumulating matmul's PSUM tile), and its footprint over all
+    iterations of the enclosing repeats."""
 
     ap: AccessAttr
     write: bool
     footprint: Footprint
     box: tuple[int, int, int, int]  # partition lo, hi, byte lo, hi (exclusive)
+    read: bool = True
 
 
 @dataclass(eq=False)
@@ -97,13 +101,18 @@ class Dep:
         return sorted(out, key=lambda x: -1 if x is None else x)
 
 
-def _kind(src_write: bool, dst_write: bool) -> str:
-    return "WAW" if src_write and dst_write else "RAW" if src_write else "WAR"
+def _kinds(src: Operand, dst: Operand) -> list[str]:
+    out = ["RAW"] if src.write and dst.read else []
+    out += ["WAR"] if src.read and dst.write else []
+    return out + (["WAW"] if src.write and dst.write else [])
 
 
 def _operands(op: InstructionOp, trips: list[int]) -> list[Operand]:
-    writes = op.writes()
-    out = [Operand(a, True, f := Footprint.of(a, trips), f.box()) for a in writes]
+    writes, reads = op.writes(), op.reads()
+    out = [
+        Operand(a, True, f := Footprint.of(a, trips), f.box(), a in reads)
+        for a in writes
+    ]
     out += [
         Operand(a, False, f := Footprint.of(a, trips), f.box())
         for a in op.reads()
@@ -189,16 +198,16 @@ class DependenceGraph:
         edges: dict[tuple[int, int, bool, str, str], Dep] = {}
 
         def add(x: Site, xo: Operand, y: Site, yo: Operand, carried: bool) -> None:
-            kind, space = _kind(yo.write, xo.write), xo.ap.space
-            key = (y.index, x.index, carried, kind, space)
-            dep = edges.get(key)
-            if dep is None:
-                dep = Dep(y, x, kind, space, carried)
-                edges[key] = dep
-                graph.deps.append(dep)
-                graph._into.setdefault(x.index, []).append(dep)
-            if (xo, yo) not in dep.pairs:
-                dep.pairs.append((xo, yo))
+            for kind in _kinds(yo, xo):
+                key = (y.index, x.index, carried, kind, xo.ap.space)
+                dep = edges.get(key)
+                if dep is None:
+                    dep = Dep(y, x, kind, xo.ap.space, carried)
+                    edges[key] = dep
+                    graph.deps.append(dep)
+                    graph._into.setdefault(x.index, []).append(dep)
+                if (xo, yo) not in dep.pairs:
+                    dep.pairs.append((xo, yo))
 
         _forward(sites, add, exact)
         _backward(sites, add, exact)

@@ -204,3 +204,18 @@ def test_sites_are_in_program_order():
     )
     assert [(s.index, len(s.path)) for s in graph.sites] == [(0, 1), (1, 0)]
     assert isinstance(graph.sites[0], Site)
+
+
+def test_an_accumulating_matmul_reads_and_writes_its_tile():
+    """The second matmul adds into the first one's PSUM tile: RAW and WAW on one
+    engine; ACT then reads the sum and depends on the last writer only."""
+    body = """
+      accel.matmul <psum 0, 0, [[1, 8], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 8]]> {zero_at = -1 : i64}
+      accel.matmul <psum 0, 0, [[1, 8], [1, 8]]>, <sbuf 0, 128, [[1, 32], [1, 8]]>, <sbuf 0, 192, [[1, 32], [1, 8]]>
+      accel.act relu <sbuf 0, 256, [[1, 8], [1, 8]]>, <psum 0, 0, [[1, 8], [1, 8]]>
+    """
+    assert edges(body) == {
+        (0, 1, "RAW", "psum", False),
+        (0, 1, "WAW", "psum", False),
+        (1, 2, "RAW", "psum", False),
+    }
