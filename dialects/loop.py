@@ -39,7 +39,20 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from tidal.dialects.accel import AccessAttr, Body
+from tidal.dialects.chip_enums import (
+    ON_CHIP,
+    ActFunc,
+    ActFuncAttr,
+    AluOp,
+    AluOpAttr,
+    ReduceOpAttr,
+    Space,
+    SpaceAttr,
+)
+from tidal.dialects.chip_enums import ReduceOp as ReduceKind
 from xdsl.dialects.builtin import (
+    I64,
     BytesAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
@@ -56,6 +69,7 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import (
     Attribute,
     Block,
+    Data,
     Dialect,
     Operation,
     ParametrizedAttribute,
@@ -65,8 +79,8 @@ from xdsl.ir import (
 from xdsl.irdl import (
     AnyAttr,
     AttrSizedOperandSegments,
-    ParsePropInAttrDict,
     IRDLOperation,
+    ParsePropInAttrDict,
     irdl_attr_definition,
     irdl_op_definition,
     operand_def,
@@ -77,17 +91,57 @@ from xdsl.irdl import (
     result_def,
     traits_def,
 )
-from xdsl.parser import AttrParser
+from xdsl.irdl.declarative_assembly_format import (
+    AttributeVariable,
+    CustomDirective,
+    ParsingState,
+    PrintingState,
+    UniqueBaseAttributeVariable,
+    irdl_custom_directive,
+)
+from xdsl.parser import AttrParser, Parser
 from xdsl.printer import Printer
 from xdsl.traits import NoTerminator
 from xdsl.utils.exceptions import VerifyException
 
-from tidal.dialects.accel import AccessAttr
 
-SPACES = ("sbuf", "psum")
-ACT_FUNCS = ("identity", "relu", "exp", "reciprocal", "sigmoid", "tanh", "log")
-ALU_OPS = ("add", "sub", "mul", "max", "min")
-REDUCE_OPS = ("add", "max")
+@irdl_custom_directive
+class Quoted(CustomDirective):
+    """An enum operand as a string literal, the loop dialect's spelling: `"relu"`
+    (the bare name parses too)."""
+
+    value: UniqueBaseAttributeVariable
+
+    def parse(self, parser: Parser, state: ParsingState) -> None:
+        self.value.parse(parser, state)
+
+    def print(self, printer: Printer, state: PrintingState, op: IRDLOperation) -> None:
+        attr = self.value.get(op)
+        assert isinstance(attr, Data)
+        state.print_whitespace(printer)
+        printer.print_string_literal(str(attr.data))  # pyright: ignore[reportUnknownArgumentType]
+
+
+@irdl_custom_directive
+class DomainDim(CustomDirective):
+    """The domain dimension a `loop.for` iterates, as `d<k>`."""
+
+    dim: AttributeVariable
+
+    def parse(self, parser: Parser, state: ParsingState) -> None:
+        pos = parser.pos
+        name = parser.parse_identifier(" (a domain dimension like 'd0')")
+        if not (name.startswith("d") and name[1:].isdigit()):
+            parser.raise_error(
+                f"expected a domain dimension like 'd0', got '{name}'", pos, parser.pos
+            )
+        self.dim.set(state, IntegerAttr(int(name[1:]), i64))
+
+    def print(self, printer: Printer, state: PrintingState, op: IRDLOperation) -> None:
+        attr = self.dim.get(op)
+        assert isinstance(attr, IntegerAttr)
+        state.print_whitespace(printer)
+        printer.print_string(f"d{attr.value.data}")
 
 
 @irdl_attr_definition
@@ -97,12 +151,12 @@ class TileType(ParametrizedAttribute, TypeAttribute):
 
     name = "loop.tile"
 
-    space: StringAttr
+    space: SpaceAttr
     partitions: IntAttr
     elems: IntAttr
 
-    def __init__(self, space: str, partitions: int, elems: int):
-        super().__init__(StringAttr(space), IntAttr(partitions), IntAttr(elems))
+    def __init__(self, space: str | Space, partitions: int, elems: int):
+        super().__init__(SpaceAttr(Space(space)), IntAttr(partitions), IntAttr(elems))
 
     @property
     def bytes_per_partition(self) -> int:
@@ -116,17 +170,17 @@ class TileType(ParametrizedAttribute, TypeAttribute):
     @classmethod
     def parse_parameters(cls, parser: AttrParser) -> tuple[Attribute, ...]:
         with parser.in_angle_brackets():
-            space = parser.parse_identifier()
+            space = SpaceAttr.parse_parameter(parser)
             parser.parse_punctuation(",")
             parts = parser.parse_integer(allow_negative=False)
             parser.parse_punctuation(",")
             elems = parser.parse_integer(allow_negative=False)
-        return (StringAttr(space), IntAttr(parts), IntAttr(elems))
+        return (SpaceAttr(space), IntAttr(parts), IntAttr(elems))
 
     def verify(self) -> None:
-        if self.space.data not in SPACES:
+        if self.space.data not in ON_CHIP:
             raise VerifyException(
-                f"tile space must be one of {', '.join(SPACES)}, got '{self.space.data}'"
+                f"tile space must be one of {', '.join(ON_CHIP)}, got '{self.space.data}'"
             )
         if self.partitions.data < 1 or self.elems.data < 1:
             raise VerifyException("tile partitions and elements must be positive")
@@ -280,44 +334,12 @@ class NestOp(IRDLOperation):
 
     name = "loop.nest"
     origin = prop_def(StringAttr)
-    domain = prop_def(DenseArrayBase)
-    order = prop_def(DenseArrayBase)
+    domain = prop_def(DenseArrayBase[I64])
+    order = prop_def(DenseArrayBase[I64])
     body = region_def("single_block")
     traits = traits_def(NoTerminator())
-
-    def print(self, printer: Printer) -> None:
-        printer.print_string(" ")
-        printer.print_attribute(self.origin)
-        printer.print_string(f" domain {list(self.domain_val)} order {list(self.order_val)}")
-        printer.print_op_attributes(self.attributes, print_keyword=True)
-        printer.print_string(" ")
-        printer.print_region(self.body, print_entry_block_args=False)
-
-    @classmethod
-    def parse(cls, parser: AttrParser) -> NestOp:  # type: ignore[override]
-        origin = parser.parse_str_literal()
-        ints = lambda: parser.parse_comma_separated_list(  # noqa: E731
-            parser.Delimiter.SQUARE, lambda: parser.parse_integer(allow_negative=False)
-        )
-        parser.parse_keyword("domain")
-        domain = ints()
-        parser.parse_keyword("order")
-        order = ints()
-        attrs = parser.parse_optional_attr_dict_with_keyword()  # type: ignore[attr-defined]
-        body = parser.parse_region()  # type: ignore[attr-defined]
-        if not body.blocks:
-            body.add_block(Block())
-        op = cls.create(
-            properties={
-                "origin": StringAttr(origin),
-                "domain": DenseArrayBase.from_list(i64, domain),
-                "order": DenseArrayBase.from_list(i64, order),
-            },
-            regions=[body],
-        )
-        if attrs is not None:
-            op.attributes.update(attrs.data)
-        return op
+    custom_directives = (Body,)
+    assembly_format = "$origin `domain` $domain `order` $order attr-dict-with-keyword custom<Body>($body)"
 
     def __init__(
         self,
@@ -326,7 +348,7 @@ class NestOp(IRDLOperation):
         order: Sequence[int],
         ops: Sequence[Operation],
     ):
-        from xdsl.ir import Block, Region
+        from xdsl.ir import Region
 
         super().__init__(
             properties={
@@ -397,35 +419,17 @@ class ForOp(IRDLOperation):
     dim = prop_def(IntegerAttr)
     body = region_def("single_block")
     traits = traits_def(NoTerminator())
+    custom_directives = (DomainDim, Body)
+    assembly_format = (
+        "custom<DomainDim>($dim) custom<Body>($body) attr-dict-with-keyword"
+    )
 
     def __init__(self, dim: int, ops: Sequence[Operation]):
-        from xdsl.ir import Block, Region
+        from xdsl.ir import Region
 
         super().__init__(
             properties={"dim": IntegerAttr(dim, i64)}, regions=[Region(Block(ops))]
         )
-
-    def print(self, printer: Printer) -> None:
-        printer.print_string(f" d{self.dim.value.data} ")
-        printer.print_region(self.body, print_entry_block_args=False)
-        attrs = {k: v for k, v in self.attributes.items()}
-        printer.print_op_attributes(attrs, print_keyword=True)
-
-    @classmethod
-    def parse(cls, parser: AttrParser) -> ForOp:  # type: ignore[override]
-        name = parser.parse_identifier()
-        if not (name.startswith("d") and name[1:].isdigit()):
-            parser.raise_error(f"expected a domain dimension like 'd0', got '{name}'")
-        body = parser.parse_region()  # type: ignore[attr-defined]
-        if not body.blocks:
-            body.add_block(Block())
-        attrs = parser.parse_optional_attr_dict_with_keyword()  # type: ignore[attr-defined]
-        op = cls.create(
-            properties={"dim": IntegerAttr(int(name[1:]), i64)}, regions=[body]
-        )
-        if attrs is not None:
-            op.attributes.update(attrs.data)
-        return op
 
     def verify_(self) -> None:
         nest = _enclosing_nest(self)
@@ -516,12 +520,17 @@ class CopyOp(TileOp):
     dst = operand_def(AnyAttr())
     src_ap = prop_def(AccessAttr)
     dst_ap = prop_def(AccessAttr)
-    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (("src", "src_ap", "read"), ("dst", "dst_ap", "write"))
+    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("src", "src_ap", "read"),
+        ("dst", "dst_ap", "write"),
+    )
     assembly_format = (
         "$src $src_ap `->` $dst $dst_ap attr-dict `:` type($src) `->` type($dst)"
     )
 
-    def __init__(self, src: SSAValue, src_ap: AccessAttr, dst: SSAValue, dst_ap: AccessAttr):
+    def __init__(
+        self, src: SSAValue, src_ap: AccessAttr, dst: SSAValue, dst_ap: AccessAttr
+    ):
         super().__init__(
             operands=[src, dst], properties={"src_ap": src_ap, "dst_ap": dst_ap}
         )
@@ -603,7 +612,7 @@ class ActOp(TileOp):
     `loop.act "relu" %o <...>, %acc <...> bias %b <...> : ...`."""
 
     name = "loop.act"
-    func = prop_def(StringAttr)
+    func = prop_def(ActFuncAttr)
     dst = operand_def(TileType)
     src = operand_def(TileType)
     scale_col = opt_operand_def(TileType)
@@ -614,15 +623,19 @@ class ActOp(TileOp):
     bias_ap = opt_prop_def(AccessAttr)
     scale = prop_def(FloatAttr)
     bias = prop_def(FloatAttr)
-    irdl_options = (AttrSizedOperandSegments(as_property=True), ParsePropInAttrDict(),)
+    irdl_options = (
+        AttrSizedOperandSegments(as_property=True),
+        ParsePropInAttrDict(),
+    )
     SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (
         ("dst", "dst_ap", "write"),
         ("src", "src_ap", "read"),
         ("scale_col", "scale_ap", "read"),
         ("bias_col", "bias_ap", "read"),
     )
+    custom_directives = (Quoted,)
     assembly_format = (
-        "$func $dst $dst_ap `,` $src $src_ap "
+        "custom<Quoted>($func) $dst $dst_ap `,` $src $src_ap "
         "(`scale` `(` $scale_col^ `:` type($scale_col) `)` $scale_ap)? "
         "(`bias` `(` $bias_col^ `:` type($bias_col) `)` $bias_ap)? "
         "attr-dict `:` type($dst) `,` type($src)"
@@ -630,7 +643,7 @@ class ActOp(TileOp):
 
     def __init__(
         self,
-        func: str,
+        func: str | ActFunc,
         dst: SSAValue,
         dst_ap: AccessAttr,
         src: SSAValue,
@@ -642,7 +655,7 @@ class ActOp(TileOp):
         bias_col: tuple[SSAValue, AccessAttr] | None = None,
     ):
         props: dict[str, Attribute] = {
-            "func": StringAttr(func),
+            "func": ActFuncAttr(ActFunc(func)),
             "dst_ap": dst_ap,
             "src_ap": src_ap,
             "scale": FloatAttr(scale, f32),
@@ -663,11 +676,6 @@ class ActOp(TileOp):
         )
 
     def verify_tile_op(self) -> None:
-        if self.func.data not in ACT_FUNCS:
-            raise VerifyException(
-                f"loop.act: unknown function '{self.func.data}' "
-                f"(known: {', '.join(ACT_FUNCS)})"
-            )
         if self.dst.type.space.data != "sbuf":
             raise VerifyException("loop.act: the destination must be an sbuf tile")
         _same_shape(self, self.dst_ap, self.src_ap, "source and destination")
@@ -687,29 +695,45 @@ class TensorTensorOp(TileOp):
     `loop.tensor_tensor "add" %d <...>, %a <...>, %b <...> : ...`."""
 
     name = "loop.tensor_tensor"
-    op = prop_def(StringAttr)
+    op = prop_def(AluOpAttr)
     dst = operand_def(TileType)
     a = operand_def(TileType)
     b = operand_def(TileType)
     dst_ap = prop_def(AccessAttr)
     a_ap = prop_def(AccessAttr)
     b_ap = prop_def(AccessAttr)
-    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (("dst", "dst_ap", "write"), ("a", "a_ap", "read"), ("b", "b_ap", "read"))
+    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("dst", "dst_ap", "write"),
+        ("a", "a_ap", "read"),
+        ("b", "b_ap", "read"),
+    )
+    custom_directives = (Quoted,)
     assembly_format = (
-        "$op $dst $dst_ap `,` $a $a_ap `,` $b $b_ap attr-dict "
+        "custom<Quoted>($op) $dst $dst_ap `,` $a $a_ap `,` $b $b_ap attr-dict "
         "`:` type($dst) `,` type($a) `,` type($b)"
     )
 
-    def __init__(self, op: str, dst: SSAValue, dst_ap: AccessAttr, a: SSAValue,
-                 a_ap: AccessAttr, b: SSAValue, b_ap: AccessAttr):
+    def __init__(
+        self,
+        op: str | AluOp,
+        dst: SSAValue,
+        dst_ap: AccessAttr,
+        a: SSAValue,
+        a_ap: AccessAttr,
+        b: SSAValue,
+        b_ap: AccessAttr,
+    ):
         super().__init__(
             operands=[dst, a, b],
-            properties={"op": StringAttr(op), "dst_ap": dst_ap, "a_ap": a_ap, "b_ap": b_ap},
+            properties={
+                "op": AluOpAttr(AluOp(op)),
+                "dst_ap": dst_ap,
+                "a_ap": a_ap,
+                "b_ap": b_ap,
+            },
         )
 
     def verify_tile_op(self) -> None:
-        if self.op.data not in ALU_OPS:
-            raise VerifyException(f"loop.tensor_tensor: unknown op '{self.op.data}'")
         _same_shape(self, self.dst_ap, self.a_ap, "destination and first operand")
         _same_shape(self, self.dst_ap, self.b_ap, "destination and second operand")
 
@@ -720,7 +744,7 @@ class ReduceOp(TileOp):
     on the POOL engine: pooling windows and row reductions."""
 
     name = "loop.reduce"
-    op = prop_def(StringAttr)
+    op = prop_def(ReduceOpAttr)
     dst = operand_def(TileType)
     src = operand_def(TileType)
     dst_ap = prop_def(AccessAttr)
@@ -728,17 +752,30 @@ class ReduceOp(TileOp):
     nreduce = prop_def(IntegerAttr)
     scale = prop_def(FloatAttr)
     irdl_options = (ParsePropInAttrDict(),)
-    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (("dst", "dst_ap", "write"), ("src", "src_ap", "read"))
+    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("dst", "dst_ap", "write"),
+        ("src", "src_ap", "read"),
+    )
+    custom_directives = (Quoted,)
     assembly_format = (
-        "$op $dst $dst_ap `,` $src $src_ap attr-dict `:` type($dst) `,` type($src)"
+        "custom<Quoted>($op) $dst $dst_ap `,` $src $src_ap attr-dict "
+        "`:` type($dst) `,` type($src)"
     )
 
-    def __init__(self, op: str, dst: SSAValue, dst_ap: AccessAttr, src: SSAValue,
-                 src_ap: AccessAttr, nreduce: int, scale: float = 1.0):
+    def __init__(
+        self,
+        op: str | ReduceKind,
+        dst: SSAValue,
+        dst_ap: AccessAttr,
+        src: SSAValue,
+        src_ap: AccessAttr,
+        nreduce: int,
+        scale: float = 1.0,
+    ):
         super().__init__(
             operands=[dst, src],
             properties={
-                "op": StringAttr(op),
+                "op": ReduceOpAttr(ReduceKind(op)),
                 "dst_ap": dst_ap,
                 "src_ap": src_ap,
                 "nreduce": IntegerAttr(nreduce, i64),
@@ -747,8 +784,6 @@ class ReduceOp(TileOp):
         )
 
     def verify_tile_op(self) -> None:
-        if self.op.data not in REDUCE_OPS:
-            raise VerifyException(f"loop.reduce: unknown op '{self.op.data}'")
         n = self.nreduce.value.data
         free = self.src_ap.dims[1:]
         if not 1 <= n <= len(free):
@@ -756,7 +791,10 @@ class ReduceOp(TileOp):
                 f"loop.reduce: cannot reduce {n} of the source's {len(free)} free dims"
             )
         kept = int(np.prod([c for _, c in free[: len(free) - n]]))
-        if self.dst_ap.pcount != self.src_ap.pcount or self.dst_ap.free_elements != kept:
+        if (
+            self.dst_ap.pcount != self.src_ap.pcount
+            or self.dst_ap.free_elements != kept
+        ):
             raise VerifyException(
                 f"loop.reduce: destination must be {self.src_ap.pcount}x{kept}"
             )
@@ -775,7 +813,8 @@ class MemsetOp(TileOp):
 
     def __init__(self, dst: SSAValue, dst_ap: AccessAttr, value: float):
         super().__init__(
-            operands=[dst], properties={"dst_ap": dst_ap, "value": FloatAttr(value, f32)}
+            operands=[dst],
+            properties={"dst_ap": dst_ap, "value": FloatAttr(value, f32)},
         )
 
 

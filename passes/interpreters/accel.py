@@ -5,20 +5,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from tidal.dialects import accel
 from tidal.passes.interpreters.common import Arrays, CannotEvaluate
-from tidal.passes.interpreters.loop import (
-    _act,
-    _column,
-    _copy,
-    _dense,
-    _matmul,
-    _reduce,
-    _tensor_tensor,
-    view,
-)
+from tidal.passes.interpreters.loop import _column, _dense, run_instruction, view
+from tidal.sim.spec import Kind, by_mnemonic
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block
 
@@ -45,8 +38,12 @@ def eval_accel(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:
     dram = np.zeros(_dram_bytes(program) // 4 + 1, np.float32)
     mems = {
         "dram": dram,
-        "sbuf": np.zeros((chip.sbuf_partitions, chip.sbuf_partition_bytes // 4), np.float32),
-        "psum": np.zeros((chip.psum_partitions, chip.psum_partition_bytes // 4), np.float32),
+        "sbuf": np.zeros(
+            (chip.sbuf_partitions, chip.sbuf_partition_bytes // 4), np.float32
+        ),
+        "psum": np.zeros(
+            (chip.psum_partitions, chip.psum_partition_bytes // 4), np.float32
+        ),
     }
     outputs: list[accel.IoOp] = []
     for op in program.body.block.ops:
@@ -54,7 +51,9 @@ def eval_accel(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:
             n = int(np.prod(op.type.get_shape()))
             at = op.addr.value.data // 4
             if op.kind.data == "input":
-                dram[at : at + n] = np.asarray(inputs[op.tensor_name.data], np.float32).ravel()
+                dram[at : at + n] = np.asarray(
+                    inputs[op.tensor_name.data], np.float32
+                ).ravel()
             else:
                 outputs.append(op)
         elif isinstance(op, accel.ConstOp):
@@ -72,14 +71,19 @@ def eval_accel(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:
                     run(op.body.block)
                 env.pop()
             elif isinstance(op, accel.StreamOp):
-                raise CannotEvaluate("program is split into streams: use the hardware model")
+                raise CannotEvaluate(
+                    "program is split into streams: use the hardware model"
+                )
             elif isinstance(op, accel.InstructionOp):
                 _accel_op(op, mems, env)
 
     run(program.body.block)
     return {
-        o.tensor_name.data: dram[o.addr.value.data // 4 :][: int(np.prod(o.type.get_shape()))]
-        .reshape(o.type.get_shape()).copy()
+        o.tensor_name.data: dram[o.addr.value.data // 4 :][
+            : int(np.prod(o.type.get_shape()))
+        ]
+        .reshape(o.type.get_shape())
+        .copy()
         for o in outputs
     }
 
@@ -92,25 +96,35 @@ def _dram_bytes(program: accel.ProgramOp) -> int:
     raise CannotEvaluate("accel.program has no DRAM size")
 
 
-def _accel_op(op: accel.InstructionOp, mems: dict[str, np.ndarray], env: list[int]) -> None:
-    v = lambda ap: view(mems[ap.space], ap, env)  # noqa: E731
-    if isinstance(op, accel.DmaOp):
-        _copy(v(op.dst), v(op.src))
-    elif isinstance(op, accel.MatmulOp):
-        z = op.zero_at_level
-        start = z is not None and (z < 0 or env[z] == 0)
-        _matmul(v(op.dst), v(op.stationary), v(op.moving), start)
-    elif isinstance(op, accel.ActOp):
-        scale = _column(v(op.scale_col)) if op.scale_col else op.scale_value
-        bias = _column(v(op.bias_col)) if op.bias_col else op.bias_value
-        _act(op.func.data, v(op.dst), v(op.src), scale, bias)
-    elif isinstance(op, accel.TensorTensorOp):
-        _tensor_tensor(op.op.data, v(op.dst), v(op.a), v(op.b))
-    elif isinstance(op, accel.ReduceOp):
-        _reduce(op.op.data, v(op.dst), v(op.src), op.nreduce.value.data, op.scale_value)
-    elif isinstance(op, accel.MemsetOp):
-        v(op.dst)[...] = op.value.value.data
-    # wait, signal, nop, halt: nothing to compute in program order
+def _accel_op(
+    op: accel.InstructionOp, mems: dict[str, np.ndarray], env: list[int]
+) -> None:
+    """Read the operands the datasheet entry of `op` lists (as the encoder does) and
+    run its semantics; sync instructions (wait, signal, nop, halt) have none, as
+    program order already holds."""
+    entry = by_mnemonic(op.name)
+    if entry.semantics is None:
+        return
+    v = lambda ap: view(mems[ap.space], ap, env)
+    values: dict[str, Any] = {}
+    for f in entry.fields:
+        attr = getattr(op, f.ir_name)
+        if f.kind is Kind.ACCESS:
+            values[f.name] = v(attr)
+        elif f.kind is Kind.ENUM:
+            values[f.name] = attr.data
+        elif f.kind is Kind.SCALAR:
+            col = getattr(op, f"{f.ir_name}_col")
+            imm = f.default if attr is None else attr.value.data
+            values[f.name] = imm if col is None else _column(v(col))
+        elif f.kind is Kind.F32:
+            values[f.name] = f.default if attr is None else attr.value.data
+        else:
+            values[f.name] = attr.value.data
+    z = op.zero_at_level if isinstance(op, accel.MatmulOp) else None
+    run_instruction(
+        entry.opcode, values, start=z is not None and (z < 0 or env[z] == 0)
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -125,5 +139,3 @@ def eval_binary(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:
 
     outputs, _ = run_program(decode_container(encode(module)), inputs)
     return outputs
-
-

@@ -253,21 +253,6 @@ func.func @f(%x: memref<8x64xf32>) {
     %p = loop.alloc_tile : !loop.tile<psum, 32, 8>
     %w = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
     loop.for d0 {
-      loop.act "gelu" %t <sbuf 0, 0, [[1, 32], [1, 8]]>, %p <psum 0, 0, [[1, 32], [1, 8]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 32, 8>, !loop.tile<psum, 32, 8>
-    }
-  }
-  func.return
-}
-// CHECK: loop.act: unknown function 'gelu' (known: identity, relu, exp, reciprocal, sigmoid, tanh, log)
-
-// -----
-
-func.func @f(%x: memref<8x64xf32>) {
-  loop.nest "n" domain [2] order [0] {
-    %t = loop.alloc_tile : !loop.tile<sbuf, 32, 8>
-    %p = loop.alloc_tile : !loop.tile<psum, 32, 8>
-    %w = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
-    loop.for d0 {
       loop.act "relu" %p <psum 0, 0, [[1, 32], [1, 8]]>, %p <psum 0, 0, [[1, 32], [1, 8]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<psum, 32, 8>, !loop.tile<psum, 32, 8>
     }
   }
@@ -313,42 +298,12 @@ func.func @f(%x: memref<8x64xf32>) {
     %p = loop.alloc_tile : !loop.tile<psum, 32, 8>
     %w = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
     loop.for d0 {
-      loop.tensor_tensor "div" %t <sbuf 0, 0, [[1, 32], [1, 8]]>, %t <sbuf 0, 0, [[1, 32], [1, 8]]>, %t <sbuf 0, 0, [[1, 32], [1, 8]]> : !loop.tile<sbuf, 32, 8>, !loop.tile<sbuf, 32, 8>, !loop.tile<sbuf, 32, 8>
-    }
-  }
-  func.return
-}
-// CHECK: loop.tensor_tensor: unknown op 'div'
-
-// -----
-
-func.func @f(%x: memref<8x64xf32>) {
-  loop.nest "n" domain [2] order [0] {
-    %t = loop.alloc_tile : !loop.tile<sbuf, 32, 8>
-    %p = loop.alloc_tile : !loop.tile<psum, 32, 8>
-    %w = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
-    loop.for d0 {
       loop.tensor_tensor "add" %t <sbuf 0, 0, [[1, 32], [1, 8]]>, %t <sbuf 0, 0, [[1, 32], [1, 8]]>, %t <sbuf 0, 0, [[1, 16], [1, 8]]> : !loop.tile<sbuf, 32, 8>, !loop.tile<sbuf, 32, 8>, !loop.tile<sbuf, 32, 8>
     }
   }
   func.return
 }
 // CHECK: loop.tensor_tensor: destination and second operand have different shapes (32x8 vs 16x8)
-
-// -----
-
-func.func @f(%x: memref<8x64xf32>) {
-  loop.nest "n" domain [2] order [0] {
-    %t = loop.alloc_tile : !loop.tile<sbuf, 32, 8>
-    %p = loop.alloc_tile : !loop.tile<psum, 32, 8>
-    %w = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
-    loop.for d0 {
-      loop.reduce "min" %t <sbuf 0, 0, [[1, 32], [1, 1]]>, %t <sbuf 0, 0, [[1, 32], [1, 8]]> {nreduce = 1 : i64, scale = 1.0 : f32} : !loop.tile<sbuf, 32, 8>, !loop.tile<sbuf, 32, 8>
-    }
-  }
-  func.return
-}
-// CHECK: loop.reduce: unknown op 'min'
 
 // -----
 

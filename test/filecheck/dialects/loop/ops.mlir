@@ -29,6 +29,9 @@ func.func @every_op(%x: memref<8x64xf32>) -> memref<8x16xf32> {
     }
     // CHECK: loop.act "relu" %{{.*}} <sbuf 0, 0, {{\[\[}}1, 16], [1, 8]]>, %[[ACC]] <psum 0, 0, {{\[\[}}1, 16], [1, 8]]> scale(%{{.*}} : !loop.tile<sbuf, 16, 1>) <sbuf 0, 0, {{\[\[}}1, 16], [1, 1]]> bias(%{{.*}} : !loop.tile<sbuf, 16, 1>)
     loop.act "relu" %o <sbuf 0, 0, [[1, 16], [1, 8]]>, %acc <psum 0, 0, [[1, 16], [1, 8]]> scale(%c : !loop.tile<sbuf, 16, 1>) <sbuf 0, 0, [[1, 16], [1, 1]]> bias(%c : !loop.tile<sbuf, 16, 1>) <sbuf 0, 0, [[1, 16], [1, 1]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 16, 8>, !loop.tile<psum, 16, 8>
+    // The bare spelling of an enum operand parses too and prints quoted.
+    // CHECK: loop.act "exp" %{{.*}} <sbuf 0, 0, {{\[\[}}1, 16], [1, 8]]>, %[[ACC]] <psum 0, 0, {{\[\[}}1, 16], [1, 8]]> {scale = 5.000000e-01 : f32, bias = 0.000000e+00 : f32}
+    loop.act exp %o <sbuf 0, 0, [[1, 16], [1, 8]]>, %acc <psum 0, 0, [[1, 16], [1, 8]]> {scale = 0.5 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 16, 8>, !loop.tile<psum, 16, 8>
     // CHECK: loop.tensor_tensor "max" %{{.*}} <sbuf 0, 0, {{\[\[}}1, 16], [1, 8]]>, %{{.*}}, %{{.*}}
     loop.tensor_tensor "max" %o <sbuf 0, 0, [[1, 16], [1, 8]]>, %o <sbuf 0, 0, [[1, 16], [1, 8]]>, %o <sbuf 0, 0, [[1, 16], [1, 8]]> : !loop.tile<sbuf, 16, 8>, !loop.tile<sbuf, 16, 8>, !loop.tile<sbuf, 16, 8>
     // CHECK: loop.reduce "add" %{{.*}} <sbuf 0, 0, {{\[\[}}1, 16], [1, 1]]>, %{{.*}} <sbuf 0, 0, {{\[\[}}1, 16], [1, 8]]> {nreduce = 1 : i64, scale = 2.500000e-01 : f32}

@@ -1,0 +1,112 @@
+"""The loop dialect's Python side: enum operands shared with accel, tile types."""
+
+from io import StringIO
+
+import pytest
+from tidal.dialects.accel import Accel, AccessAttr
+from tidal.dialects.accel import ActOp as AccelActOp
+from tidal.dialects.chip_enums import ActFunc, ActFuncAttr, AluOp, Space, SpaceAttr
+from tidal.dialects.chip_enums import ReduceOp as ReduceKind
+from tidal.dialects.loop import (
+    ActOp,
+    AllocTileOp,
+    ForOp,
+    Loop,
+    NestOp,
+    ReduceOp,
+    TensorTensorOp,
+    TileType,
+)
+from xdsl.context import Context
+from xdsl.dialects.builtin import Builtin, ModuleOp
+from xdsl.dialects.func import Func, FuncOp, ReturnOp
+from xdsl.parser import Parser
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import ParseError
+
+AP = AccessAttr.get("sbuf", 0, 0, [(1, 16), (1, 8)])
+COL = AccessAttr.get("sbuf", 0, 0, [(1, 16), (1, 1)])
+
+
+def _ctx() -> Context:
+    ctx = Context()
+    for dialect in (Builtin, Func, Accel, Loop):
+        ctx.load_dialect(dialect)
+    return ctx
+
+
+def _nest(*ops_of_tile) -> ModuleOp:  # pyright: ignore[reportMissingParameterType]
+    """A function holding one nest with a 16x8 sbuf tile and a 16x1 column, and a
+    loop of the ops built on them."""
+    tile = AllocTileOp("sbuf", 16, 8)
+    col = AllocTileOp("sbuf", 16, 1)
+    ops = [make(tile.result, col.result) for make in ops_of_tile]
+    fn = FuncOp("f", ((), ()))
+    fn.body.block.add_ops(
+        [NestOp("n", [1], [0], [tile, col, ForOp(0, ops)]), ReturnOp()]
+    )
+    return ModuleOp([fn])
+
+
+def _text(module: ModuleOp) -> str:
+    out = StringIO()
+    Printer(stream=out).print_op(module)
+    return out.getvalue()
+
+
+def test_tile_space_is_the_datasheet_enum():
+    t = TileType("psum", 128, 512)
+    assert t.space == SpaceAttr(Space.PSUM) and t.space.data == "psum"
+    assert t == TileType(Space.PSUM, 128, 512)
+    with pytest.raises(ValueError, match="'hbm' is not a valid Space"):
+        TileType("hbm", 1, 1)
+
+
+def test_loop_and_accel_share_one_attribute_per_concept():
+    """loop-to-accel hands the loop op's enum member to the accel op unchanged."""
+    module = _nest(lambda t, c: ActOp("relu", t, AP, t, AP))
+    act = next(op for op in module.walk() if isinstance(op, ActOp))
+    assert isinstance(act.func, ActFuncAttr) and act.func.data is ActFunc.RELU
+    assert AccelActOp(act.func.data, AP, AP).func == act.func
+    assert (
+        TensorTensorOp(AluOp.MIN, act.dst, AP, act.dst, AP, act.dst, AP).op.data
+        == "min"
+    )
+    assert ReduceOp("max", act.dst, COL, act.dst, AP, 1).op.data is ReduceKind.MAX
+    with pytest.raises(ValueError, match="'gelu' is not a valid ActFunc"):
+        ActOp("gelu", act.dst, AP, act.dst, AP)
+
+
+@pytest.mark.parametrize("func", list(ActFunc))
+def test_every_activation_prints_quoted_and_parses(func: ActFunc):
+    module = _nest(lambda t, c: ActOp(func, t, AP, t, AP, bias_col=(c, COL)))
+    module.verify()
+    text = _text(module)
+    assert f'loop.act "{func.value}" %' in text
+    again = Parser(_ctx(), text).parse_module()
+    assert _text(again) == text
+    bare = Parser(_ctx(), text.replace(f'"{func.value}"', func.value)).parse_module()
+    assert _text(bare) == text
+
+
+def test_enum_operands_print_quoted():
+    module = _nest(
+        lambda t, c: TensorTensorOp("sub", t, AP, t, AP, t, AP),
+        lambda t, c: ReduceOp("add", c, COL, t, AP, 1, scale=0.5),
+    )
+    module.verify()
+    text = _text(module)
+    assert 'loop.tensor_tensor "sub" %' in text and 'loop.reduce "add" %' in text
+    assert Parser(_ctx(), text).parse_module().is_structurally_equivalent(module)
+
+
+def test_unknown_enum_names_are_parse_errors():
+    text = _text(_nest(lambda t, c: TensorTensorOp("add", t, AP, t, AP, t, AP)))
+    with pytest.raises(
+        ParseError, match=r"unknown tensor_tensor op 'div' \(add, sub, mul, max, min\)"
+    ):
+        Parser(_ctx(), text.replace('"add"', '"div"')).parse_module()
+    with pytest.raises(ParseError, match="unknown memory space 'hbm'"):
+        Parser(
+            _ctx(), text.replace("!loop.tile<sbuf, 16, 1>", "!loop.tile<hbm, 16, 1>")
+        ).parse_module()
