@@ -48,7 +48,7 @@ import randgraph  # noqa: E402
 
 REL_TOL = 1e-3
 ABS_TOL = 1e-6
-# ToolError messages of the compiler's fit checks (graph-to-loop, loop-to-accel).
+# ToolError messages of the compiler's fit checks (graph-to-loop, loop-allocate).
 FIT = re.compile(r"needs \d+ bytes|exceeds? |does not fit")
 FAILURES = ("mismatch", "refused", "crash", "invalid")
 

@@ -816,7 +816,8 @@ def _level_args(text: str) -> list[str]:
     if "graph." in text and "func.func" in text:
         return ["-p", "tidal-lower{chip=small}", "-t", "tbin-listing"]
     if "loop.nest" in text:
-        return ["-p", "loop-to-accel{chip=small},accel-insert-sync,accel-split-streams",
+        return ["-p", "loop-allocate{chip=small},loop-to-accel,accel-assign-queues,accel-insert-sync,"
+                "accel-split-streams",
                 "-t", "tbin-listing"]
     if "accel.program" in text:
         return ["-p", "accel-insert-sync,accel-split-streams", "-t", "tbin-listing"]

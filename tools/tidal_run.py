@@ -14,7 +14,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.utils.exceptions import DiagnosticException
 
 from tidal.passes.graph.host_split import result_names, split_host
-from tidal.passes.graph.partition import GraphPartitionPass, host_eval, placement_counts
+from tidal.passes.graph.partition import GraphPartitionPass, placement_counts
 from tidal.passes.interpreters.numerics import signature
 from tidal.passes.pipeline import PlacementReport, Verify, lowering_passes, run_passes, split_after
 from tidal.sim.config import PRESETS, UnknownChipError, get_chip
@@ -23,6 +23,7 @@ from tidal.sim.inputs import check_inputs
 from tidal.sim.isa import BinaryFormatError, decode_container
 from tidal.sim.machine import run_program
 from tidal.targets.binary import EncodeError, encode
+from tidal.targets.onnx_ops import host_eval
 from tidal.tools.common import context, load_model, model_files
 from tidal.tools.files import (
     ToolError,

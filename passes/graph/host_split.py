@@ -4,7 +4,7 @@ Expects a graph-level module after graph-partition (every op has `tidal.placemen
 Consecutive accelerator ops form one segment, a function of its own (its arguments
 are the tensors it reads from outside, its results the tensors used after it, all
 named with `tidal.name`), which compiles to its own binary; each host op runs with
-NumPy (its op registry entry's reference, `partition.host_eval`). `tidal-run` runs the segments in order over a
+NumPy (its op registry entry's reference, `onnx_ops.host_eval`). `tidal-run` runs the segments in order over a
 table of named tensors. Constants are cloned into every accelerator segment that
 uses them and read directly by host ops.
 """

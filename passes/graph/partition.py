@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, StringAttr
@@ -43,11 +42,6 @@ from tidal.targets import onnx_ops
 
 PLACEMENT = "tidal.placement"
 REASON = "tidal.reason"
-
-
-def host_eval(op: Operation, *operands: np.ndarray) -> np.ndarray:
-    """Run one graph op with NumPy (the host tier): its registry entry's reference."""
-    return onnx_ops.host_eval(op, *operands)
 
 
 def _origin(op: Operation) -> str:

@@ -36,7 +36,7 @@ class Refusal:
 class NestPlan:
     """The tiling of one nest: its name (the op's origin, or origin.pad), the most
     partitions a tile spans, and the bytes per partition its tiles take in SBUF
-    (64-byte aligned each, as loop-to-accel places them) and PSUM. Kernels extend
+    (64-byte aligned each, as loop-allocate places them) and PSUM. Kernels extend
     it with their tile sizes."""
 
     name: str

@@ -12,11 +12,11 @@ from onnx import TensorProto, helper, numpy_helper
 from tidal.passes.graph.canonicalize import GraphCanonicalizePass
 from tidal.passes.graph.partition import (
     GraphPartitionPass,
-    host_eval,
     placement_counts,
     placement_report,
 )
 from tidal.targets.onnx_import import import_onnx
+from tidal.targets.onnx_ops import host_eval
 from xdsl.context import Context
 from xdsl.dialects import func
 
