@@ -40,7 +40,7 @@ from tidal.dialects.chip_enums import (
     engine_sort_key,
 )
 from tidal.dialects.chip_enums import ReduceOp as ReduceKind
-from tidal.sim.spec import Engine, Instr, Kind, Role, by_mnemonic
+from tidal.sim.spec import ACCESS_DIMS, Engine, Instr, Kind, Role, by_mnemonic
 from tidal.sim.spec import engine_name as spec_engine_name
 from xdsl.dialects.builtin import (
     I64,
@@ -118,7 +118,7 @@ __all__ = [
     "repeat_depth",
 ]
 
-MAX_DIMS = 5
+MAX_DIMS = ACCESS_DIMS  # (stride, count) pairs an access record holds
 
 
 # ---------------------------------------------------------------------------
