@@ -17,7 +17,7 @@ from tidal.passes.interpreters.numerics import (
     eval_graph,
     random_inputs,
 )
-from tidal.passes.pipeline import lowering_passes
+from tidal.passes.pipeline import lowering_passes, run_passes
 from tidal.passes.testing.break_numerics import BreakNumericsForTestPass
 from tidal.targets.onnx_import import import_onnx
 
@@ -44,10 +44,7 @@ def test_graph_reference_agrees_with_onnxruntime(make, tmp_path):
 def test_every_level_agrees_after_every_pass(chip):
     module = import_onnx(models.make_cnn())
     checker = NumericsChecker(random_inputs(module))
-    checker.start(module)
-    for p in lowering_passes(chip):
-        p.apply(Context(), module)
-        checker.after(p.name, module)
+    run_passes(lowering_passes(chip), module, Context(), [checker])
     levels = [line.split("(")[1].split(" ")[0] for line in checker.log[1:]]
     graph_passes = len(levels) - 6  # graph-canonicalize and friends stay at graph level
     assert levels == ["graph"] * graph_passes + ["loop", "loop", "accel", "accel", "accel", "binary"]
