@@ -9,51 +9,15 @@ subprocesses, so their entry points are what is tested.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
+from harness import assert_one_line_error, tool
 from onnx import TensorProto, helper, numpy_helper
 
-BIN = Path(sys.executable).parent
-
-
 # ------------------------------------------------------------------------- helpers
-
-
-def tool(name: str, *args: str | Path, cwd: Path | None = None):
-    exe = BIN / name
-    assert exe.exists(), f"console script {exe} is not installed"
-    return subprocess.run(
-        [str(exe), *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=cwd,
-        timeout=120,
-    )
-
-
-def assert_one_line_error(
-    result: subprocess.CompletedProcess[str], name: str, *fragments: str
-) -> str:
-    """Exit 1, one `<name>: error: ...` line on stderr, no traceback; the message
-    (after the prefix) contains every fragment. Returns the message."""
-    stderr = result.stderr
-    assert "Traceback" not in stderr, stderr
-    lines = stderr.splitlines()
-    assert len(lines) == 1, f"expected one stderr line, got {len(lines)}:\n{stderr}"
-    prefix = f"{name}: error: "
-    assert lines[0].startswith(prefix), lines[0]
-    assert result.returncode == 1, (result.returncode, stderr)
-    message = lines[0][len(prefix) :]
-    assert message.strip(), "empty error message"
-    for fragment in fragments:
-        assert fragment in message, (fragment, message)
-    return message
 
 
 def assert_nothing_written(directory: Path) -> None:
@@ -294,15 +258,28 @@ def test_compile_failure_keeps_previous_output(files, out):
 # ---------------------------------------------------------------------- tidal-run
 
 
-def run(files, out, inputs: Path, *extra: str | Path):
+def io_tool(
+    name: str,
+    target: Path,
+    inputs: Path,
+    outputs: Path,
+    stats: Path | None,
+    *extra: str | Path,
+):
+    """`<name> <target> --inputs <inputs> --outputs <outputs> [--stats <stats>]
+    <extra>`: tidal-run and tidal-sim take their files the same way."""
+    stats_args = () if stats is None else ("--stats", stats)
     return tool(
+        name, target, "--inputs", inputs, "--outputs", outputs, *stats_args, *extra
+    )
+
+
+def run(files, out, inputs: Path, *extra: str | Path):
+    return io_tool(
         "tidal-run",
         files["model"],
-        "--inputs",
         inputs,
-        "--outputs",
         out / "o.npz",
-        "--stats",
         out / "s.json",
         "--chip",
         "small",
@@ -349,15 +326,8 @@ def test_run_inputs_missing_file(files, out):
 
 @pytest.mark.parametrize("key", ["not_onnx", "truncated_onnx", "tanh"])
 def test_run_bad_model(files, out, key):
-    result = tool(
-        "tidal-run",
-        files[key],
-        "--inputs",
-        files["good_npz"],
-        "--outputs",
-        out / "o.npz",
-        "--stats",
-        out / "s.json",
+    result = io_tool(
+        "tidal-run", files[key], files["good_npz"], out / "o.npz", out / "s.json"
     )
     assert_one_line_error(result, "tidal-run")
     assert_nothing_written(out)
@@ -372,14 +342,11 @@ def test_run_unknown_chip(files, out):
 def test_run_unwritable_stats_writes_no_outputs(files, out):
     """If the stats file cannot be written, the outputs file is not written either
     (all or nothing, as tidal-sim does)."""
-    result = tool(
+    result = io_tool(
         "tidal-run",
         files["model"],
-        "--inputs",
         files["good_npz"],
-        "--outputs",
         out / "o.npz",
-        "--stats",
         out / "no_dir" / "s.json",
         "--chip",
         "small",
@@ -389,13 +356,12 @@ def test_run_unwritable_stats_writes_no_outputs(files, out):
 
 
 def test_run_output_directory_missing(files, out):
-    result = tool(
+    result = io_tool(
         "tidal-run",
         files["model"],
-        "--inputs",
         files["good_npz"],
-        "--outputs",
         out / "no_dir" / "o.npz",
+        None,
         "--chip",
         "small",
     )
@@ -434,17 +400,7 @@ def test_objdump_missing_file(files):
 
 
 def sim(files, out, binary: Path, inputs: Path, *extra: str | Path):
-    return tool(
-        "tidal-sim",
-        binary,
-        "--inputs",
-        inputs,
-        "--outputs",
-        out / "o.npz",
-        "--stats",
-        out / "s.json",
-        *extra,
-    )
+    return io_tool("tidal-sim", binary, inputs, out / "o.npz", out / "s.json", *extra)
 
 
 @pytest.mark.parametrize("key", BAD_BINARIES)
