@@ -51,6 +51,7 @@ from tidal.dialects.chip_enums import (
     SpaceAttr,
 )
 from tidal.dialects.chip_enums import ReduceOp as ReduceKind
+from tidal.sim.spec import Opcode
 from xdsl.dialects.builtin import (
     I64,
     BytesAttr,
@@ -464,8 +465,11 @@ class AllocTileOp(IRDLOperation):
 
 
 class TileOp(IRDLOperation):
-    """Base of the ops that touch buffers through access patterns."""
+    """Base of the ops that touch buffers through access patterns. `OPCODE` names the
+    instruction the op becomes (its datasheet entry, `tidal.sim.spec.INSTRUCTIONS`:
+    engine, cost and NumPy semantics)."""
 
+    OPCODE: ClassVar[Opcode]
     # (operand field, access-pattern prop, role) for every buffer the op touches.
     SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = ()
 
@@ -516,6 +520,7 @@ class CopyOp(TileOp):
     Elements go in row-major order of the two access patterns."""
 
     name = "loop.copy"
+    OPCODE: ClassVar[Opcode] = Opcode.DMA
     src = operand_def(AnyAttr())
     dst = operand_def(AnyAttr())
     src_ap = prop_def(AccessAttr)
@@ -550,6 +555,7 @@ class MatmulOp(TileOp):
     the op accumulates."""
 
     name = "loop.matmul"
+    OPCODE: ClassVar[Opcode] = Opcode.MATMUL
     acc = operand_def(TileType)
     stationary = operand_def(TileType)
     moving = operand_def(TileType)
@@ -612,6 +618,7 @@ class ActOp(TileOp):
     `loop.act "relu" %o <...>, %acc <...> bias %b <...> : ...`."""
 
     name = "loop.act"
+    OPCODE: ClassVar[Opcode] = Opcode.ACT
     func = prop_def(ActFuncAttr)
     dst = operand_def(TileType)
     src = operand_def(TileType)
@@ -695,6 +702,7 @@ class TensorTensorOp(TileOp):
     `loop.tensor_tensor "add" %d <...>, %a <...>, %b <...> : ...`."""
 
     name = "loop.tensor_tensor"
+    OPCODE: ClassVar[Opcode] = Opcode.TENSOR_TENSOR
     op = prop_def(AluOpAttr)
     dst = operand_def(TileType)
     a = operand_def(TileType)
@@ -744,6 +752,7 @@ class ReduceOp(TileOp):
     on the POOL engine: pooling windows and row reductions."""
 
     name = "loop.reduce"
+    OPCODE: ClassVar[Opcode] = Opcode.REDUCE
     op = prop_def(ReduceOpAttr)
     dst = operand_def(TileType)
     src = operand_def(TileType)
@@ -805,6 +814,7 @@ class MemsetOp(TileOp):
     """Fill a tile region with a constant (padding): `loop.memset %t <...> = 0.0`."""
 
     name = "loop.memset"
+    OPCODE: ClassVar[Opcode] = Opcode.MEMSET
     dst = operand_def(TileType)
     dst_ap = prop_def(AccessAttr)
     value = prop_def(FloatAttr)

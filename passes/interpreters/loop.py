@@ -138,7 +138,7 @@ def _loop_op(op: loop.TileOp, mem: dict[SSAValue, np.ndarray], env: list[int]) -
     v = lambda value, prop: view(mem[value], op.ap(prop), env)
     if isinstance(op, loop.CopyOp):
         run_instruction(
-            Opcode.DMA, {"dst": v(op.dst, "dst_ap"), "src": v(op.src, "src_ap")}
+            op.OPCODE, {"dst": v(op.dst, "dst_ap"), "src": v(op.src, "src_ap")}
         )
     elif isinstance(op, loop.MatmulOp):
         z = op.zero_at.value.data if op.zero_at is not None else None
@@ -148,7 +148,7 @@ def _loop_op(op: loop.TileOp, mem: dict[SSAValue, np.ndarray], env: list[int]) -
             "moving": v(op.moving, "moving_ap"),
         }
         run_instruction(
-            Opcode.MATMUL, views, start=z is not None and (z < 0 or env[z] == 0)
+            op.OPCODE, views, start=z is not None and (z < 0 or env[z] == 0)
         )
     elif isinstance(op, loop.ActOp):
         scale = (
@@ -159,15 +159,15 @@ def _loop_op(op: loop.TileOp, mem: dict[SSAValue, np.ndarray], env: list[int]) -
         bias = _column(v(op.bias_col, "bias_ap")) if op.bias_col else op.bias.value.data
         views = {"dst": v(op.dst, "dst_ap"), "src": v(op.src, "src_ap")}
         run_instruction(
-            Opcode.ACT, views | {"func": op.func.data, "scale": scale, "bias": bias}
+            op.OPCODE, views | {"func": op.func.data, "scale": scale, "bias": bias}
         )
     elif isinstance(op, loop.TensorTensorOp):
         views = {"dst": v(op.dst, "dst_ap"), "a": v(op.a, "a_ap"), "b": v(op.b, "b_ap")}
-        run_instruction(Opcode.TENSOR_TENSOR, views | {"op": op.op.data})
+        run_instruction(op.OPCODE, views | {"op": op.op.data})
     elif isinstance(op, loop.ReduceOp):
         views = {"dst": v(op.dst, "dst_ap"), "src": v(op.src, "src_ap")}
         run_instruction(
-            Opcode.REDUCE,
+            op.OPCODE,
             views
             | {
                 "op": op.op.data,
@@ -177,7 +177,7 @@ def _loop_op(op: loop.TileOp, mem: dict[SSAValue, np.ndarray], env: list[int]) -
         )
     elif isinstance(op, loop.MemsetOp):
         run_instruction(
-            Opcode.MEMSET, {"dst": v(op.dst, "dst_ap"), "value": op.value.value.data}
+            op.OPCODE, {"dst": v(op.dst, "dst_ap"), "value": op.value.value.data}
         )
     else:
         raise CannotEvaluate(f"loop level: no interpreter for '{op.name}'")

@@ -15,8 +15,10 @@ from tidal.dialects.loop import (
     NestOp,
     ReduceOp,
     TensorTensorOp,
+    TileOp,
     TileType,
 )
+from tidal.sim.spec import INSTRUCTIONS
 from xdsl.context import Context
 from xdsl.dialects.builtin import Builtin, ModuleOp
 from xdsl.dialects.func import Func, FuncOp, ReturnOp
@@ -110,3 +112,21 @@ def test_unknown_enum_names_are_parse_errors():
         Parser(
             _ctx(), text.replace("!loop.tile<sbuf, 16, 1>", "!loop.tile<hbm, 16, 1>")
         ).parse_module()
+
+
+def test_every_tile_op_names_its_instruction():
+    """A tile op's OPCODE is the accel instruction loop-to-accel makes of it."""
+    tile_ops = [op for op in Loop.operations if issubclass(op, TileOp)]
+    assert {INSTRUCTIONS[op.OPCODE].mnemonic for op in tile_ops} == {
+        "accel.dma",
+        "accel.matmul",
+        "accel.act",
+        "accel.tensor_tensor",
+        "accel.reduce",
+        "accel.memset",
+    }
+    for op in tile_ops:
+        if op.name != "loop.copy":
+            assert INSTRUCTIONS[op.OPCODE].mnemonic == op.name.replace(
+                "loop.", "accel."
+            )
