@@ -1,12 +1,12 @@
 """ONNX import: the IR it builds, its numerics against onnxruntime, and its errors."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from harness import example
 from onnx import TensorProto, helper, numpy_helper
 from tidal.dialects import graph
 from tidal.sim.config import PRESETS
@@ -21,21 +21,7 @@ from xdsl.dialects.builtin import ModuleOp, StringAttr, TensorType, f32
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Operation, SSAValue
 
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def _load_examples():
-    spec = importlib.util.spec_from_file_location(
-        "tidal_examples_models", ROOT / "examples" / "models.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-models = _load_examples()
+models = example("models")
 
 
 # ----------------------------------------------------------- a NumPy reference
@@ -228,6 +214,13 @@ def _f32(name, shape):
 
 def _init(name, array):
     return numpy_helper.from_array(np.asarray(array), name)
+
+
+def _refusal(model, **kwargs) -> str:
+    """The message `import_onnx(model, **kwargs)` refuses the model with."""
+    with pytest.raises(OnnxImportError) as info:
+        import_onnx(model, **kwargs)
+    return str(info.value)
 
 
 # ------------------------------------------------------------ example models
@@ -728,25 +721,11 @@ def test_constant_of_shape_float_fill_and_integer_shape_data():
     assert_matches_onnxruntime(model)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "bvlc_alexnet",
-        "densenet121",
-        "inception_v1",
-        "inception_v2",
-        "resnet50",
-        "shufflenet",
-        "squeezenet",
-        "vgg19",
-        "zfnet512",
-    ],
-)
+@pytest.mark.parametrize("name", example("zoo").MODELS)
 def test_light_zoo_models_import(name):
     """Every op of the nine onnx light models imports (their ConstantOfShape weight
     fills become graph.constant_of_shape, folded later by canonicalisation)."""
-    path = Path(onnx.__file__).parent / "backend/test/data/light" / f"light_{name}.onnx"
-    module = import_onnx(path)
+    module = import_onnx(example("zoo").model_path(name))
     module.verify()
     kinds = {op.name for op in _ops(module)}
     assert "graph.constant_of_shape" in kinds
@@ -801,9 +780,7 @@ def test_error_constant_of_shape_from_data():
 def test_error_not_onnx(tmp_path):
     path = tmp_path / "garbage.onnx"
     path.write_bytes(b"\xff\xfe this is not a protobuf \x00\x01" * 10)
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(path)
-    message = str(info.value)
+    message = _refusal(path)
     assert message.startswith(f"{path}: not a valid ONNX model (")
     assert "\n" not in message
 
@@ -822,10 +799,9 @@ def test_error_truncated_model(tmp_path, fraction):
     data = models.make_cnn().SerializeToString()
     path = tmp_path / "cut.onnx"
     path.write_bytes(data[: int(len(data) * fraction)])
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(path)
-    assert str(info.value).startswith(f"{path}: not a valid ONNX model (")
-    assert "\n" not in str(info.value)
+    message = _refusal(path)
+    assert message.startswith(f"{path}: not a valid ONNX model (")
+    assert "\n" not in message
 
 
 def test_error_missing_file(tmp_path):
@@ -839,9 +815,7 @@ def test_error_unsupported_operator():
         [_f32("x", [2, 3])],
         [_f32("y", [2, 3])],
     )
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(model)
-    assert str(info.value) == "node 'conv7' (op Sigmoid): unsupported operator"
+    assert _refusal(model) == "node 'conv7' (op Sigmoid): unsupported operator"
 
 
 def test_error_unsupported_operator_unnamed_node():
@@ -878,9 +852,7 @@ def test_error_unsupported_attribute(attributes, size, message):
         **attributes,
     )
     model = _model([pool], [_f32("x", [1, 1, 8, 8])], [_f32("y", [1, 1, size, size])])
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(model)
-    assert str(info.value) == f"node 'pool1' (op MaxPool): {message}"
+    assert _refusal(model) == f"node 'pool1' (op MaxPool): {message}"
 
 
 def test_error_dynamic_input_shape():
@@ -889,9 +861,7 @@ def test_error_dynamic_input_shape():
         [_f32("x", ["batch", 3])],
         [_f32("y", ["batch", 3])],
     )
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(model)
-    assert str(info.value) == (
+    assert _refusal(model) == (
         "tensor 'x' has a dynamic shape [batch, 3] (all shapes must be static)"
     )
 
@@ -912,9 +882,7 @@ def test_error_integer_graph_input():
         [_f32("x", [2, 3]), helper.make_tensor_value_info("s", TensorProto.INT64, [1])],
         [_f32("y", [6])],
     )
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(model)
-    assert str(info.value) == (
+    assert _refusal(model) == (
         "tensor 's' has element type INT64 (only FLOAT is supported)"
     )
 
@@ -925,9 +893,7 @@ def test_error_matmul_rank():
         [_f32("x", [2, 3, 4]), _f32("w", [4, 5])],
         [_f32("y", [2, 3, 5])],
     )
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(model)
-    assert str(info.value) == (
+    assert _refusal(model) == (
         "node 'mm' (op MatMul): unsupported operand ranks 3 and 2 (only 2-D)"
     )
 
@@ -941,10 +907,8 @@ def test_error_dropout_mask_used():
             helper.make_tensor_value_info("mask", TensorProto.BOOL, [2, 3]),
         ],
     )
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(model)
     assert (
-        str(info.value)
+        _refusal(model)
         == "node 'drop' (op Dropout): unsupported use of output #1 'mask'"
     )
 
@@ -1028,9 +992,7 @@ def test_error_constant_of_shape_larger_than_dram(dtype, value, nbytes, elem):
         [_f32("y", [6] if elem == "int64" else [100000, 100000])],
         [shape],
     )
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(model)
-    assert str(info.value) == (
+    assert _refusal(model) == (
         f"node 'fill' (op ConstantOfShape): constant of shape [100000, 100000] "
         f"({elem}) needs {nbytes} bytes, more than {LARGEST}"
     )
@@ -1046,9 +1008,7 @@ def test_error_constants_together_larger_than_dram():
         [_f32("y", [30000, 30000])],
         [a_shape, b_shape],
     )
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(model)
-    assert str(info.value) == (
+    assert _refusal(model) == (
         "node 'b' (op ConstantOfShape): constant of shape [30000, 30000] (float32) "
         "(3600000000 bytes) brings the model's constants, inputs and outputs to "
         f"7200000044 bytes, more than {LARGEST}"  # and 44 bytes of x and shapes
@@ -1067,9 +1027,7 @@ def test_error_initializer_larger_than_dram_is_refused_before_conversion():
         [_f32("y", [100000, 100000])],
         [w],
     )
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(model)
-    assert str(info.value) == (
+    assert _refusal(model) == (
         f"model 'test': tensor 'w' (FLOAT [100000, 100000]) needs 40000000000 bytes, "
         f"more than {LARGEST}"
     )
@@ -1081,9 +1039,7 @@ def test_error_input_and_intermediate_larger_than_dram():
         [_f32("x", [70000, 70000])],
         [_f32("y", [70000, 70000])],
     )
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(model)
-    assert str(info.value) == (
+    assert _refusal(model) == (
         f"input 'x' [70000, 70000] needs 19600000000 bytes, more than {LARGEST}"
     )
     outer = _model(  # two 400 KB inputs, a 40 GB broadcast sum
@@ -1091,9 +1047,7 @@ def test_error_input_and_intermediate_larger_than_dram():
         [_f32("a", [100000, 1]), _f32("b", [1, 100000])],
         [_f32("y", [100000, 100000])],
     )
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(outer)
-    assert str(info.value) == (
+    assert _refusal(outer) == (
         "node 'outer' (op Add): result [100000, 100000] needs 40000000000 bytes, "
         f"more than {LARGEST}"
     )
@@ -1147,9 +1101,7 @@ def test_external_data_inside_the_model_directory(tmp_path):
 def test_error_external_data_absolute_path(tmp_path):
     (tmp_path / "weights.bin").write_bytes(WEIGHTS)
     path = _external_model(tmp_path / "m", str(tmp_path / "weights.bin"))
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(path)
-    assert str(info.value) == (
+    assert _refusal(path) == (
         f"{path}: tensor 'w': external data location '{tmp_path / 'weights.bin'}' is an "
         "absolute path (it must be relative to the model's directory)"
     )
@@ -1160,9 +1112,7 @@ def test_error_external_data_outside_the_model_directory(tmp_path, location):
     (tmp_path / "weights.bin").write_bytes(WEIGHTS)
     path = _external_model(tmp_path / "m", location)
     (tmp_path / "m" / "link.bin").symlink_to(tmp_path / "weights.bin")  # resolves outside
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(path)
-    assert str(info.value) == (
+    assert _refusal(path) == (
         f"{path}: tensor 'w': external data location '{location}' is outside the "
         f"model's directory '{tmp_path / 'm'}'"
     )
@@ -1170,9 +1120,7 @@ def test_error_external_data_outside_the_model_directory(tmp_path, location):
 
 def test_error_external_data_missing_or_not_a_file(tmp_path):
     path = _external_model(tmp_path, "nothere.bin")
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(path)
-    assert str(info.value) == (
+    assert _refusal(path) == (
         f"{path}: tensor 'w': external data file 'nothere.bin' does not exist"
     )
     (tmp_path / "dir.bin").mkdir()
@@ -1186,9 +1134,7 @@ def test_error_external_data_of_the_wrong_size(tmp_path):
     into memory for a 24-byte tensor."""
     (tmp_path / "big.bin").write_bytes(WEIGHTS * 3)
     path = _external_model(tmp_path, "big.bin")
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(path)
-    assert str(info.value) == (
+    assert _refusal(path) == (
         f"{path}: tensor 'w': external data in 'big.bin' is 72 bytes at offset 0, "
         "FLOAT [2, 3] needs 24"
     )
@@ -1219,18 +1165,14 @@ def test_error_external_data_entries(tmp_path, entries, message):
         entry = tensor.external_data.add()
         entry.key, entry.value = key, value
     path.write_bytes(model.SerializeToString())
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(path)
-    assert str(info.value) == f"{path}: tensor 'w': {message}"
+    assert _refusal(path) == f"{path}: tensor 'w': {message}"
 
 
 def test_error_external_data_of_an_in_memory_model(tmp_path):
     path = _external_model(tmp_path, "weights.bin")
     (tmp_path / "weights.bin").write_bytes(WEIGHTS)
     model = onnx.load(str(path), load_external_data=False)
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(model)
-    assert str(info.value) == (
+    assert _refusal(model) == (
         "model 'test': tensor 'w' keeps its data in external file 'weights.bin', which "
         "an in-memory model cannot reach (import the model from its path)"
     )
@@ -1283,9 +1225,7 @@ def _assert_runs_like_onnxruntime(model, tmp_path, inputs=None, chip="small"):
 def test_error_opset_newer_than_onnx_knows():
     known = onnx.defs.onnx_opset_version()
     model = _model([helper.make_node("Relu", ["x"], ["y"])], [_f32("x", [2, 3])], [_f32("y", [2, 3])], opset=99)
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(model)
-    assert str(info.value) == (
+    assert _refusal(model) == (
         f"model 'test': opset 99 is newer than the installed onnx {onnx.__version__} "
         f"knows (opset {known} at most)"
     )
@@ -1376,9 +1316,7 @@ def test_error_opset_the_converter_cannot_upgrade():
         [_f32("y", [2, 3])],
         opset=6,
     )
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(model)
-    assert str(info.value) == (
+    assert _refusal(model) == (
         "model 'test': opset 6 cannot be upgraded to opset 9 (onnx version converter: "
         "Attribute is_test must not have value 0)"
     )
@@ -1389,9 +1327,7 @@ def test_error_opset_the_converter_cannot_upgrade():
 
 def test_error_zero_size_input():
     model = _model([helper.make_node("Relu", ["x"], ["y"])], [_f32("x", [0, 3])], [_f32("y", [0, 3])])
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(model)
-    assert str(info.value) == (
+    assert _refusal(model) == (
         "tensor 'x' has shape [0, 3], with no elements (zero-size tensors are not supported)"
     )
 
@@ -1412,9 +1348,7 @@ def test_zero_size_initializer_into_concat_is_left_out(tmp_path):
         [_f32("y", [1, 0, 3, 3])],
         [_init("empty", np.zeros((1, 0, 3, 3), np.float32))],
     )
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(only_empty)
-    assert str(info.value) == (
+    assert _refusal(only_empty) == (
         "node 'cat' (op Concat): every input is a zero-size tensor "
         "(zero-size tensors are not supported)"
     )
@@ -1427,9 +1361,7 @@ def test_error_zero_size_initializer_elsewhere_names_the_node():
         [_f32("y", [2, 0])],
         [_init("empty", np.zeros((0,), np.float32))],
     )
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(model)
-    assert str(info.value) == (
+    assert _refusal(model) == (
         "node 'add' (op Add): tensor 'empty' has shape [0], with no elements "
         "(zero-size tensors are not supported)"
     )
@@ -1496,23 +1428,17 @@ def test_initializer_listed_as_input_stays_constant_unless_fed(tmp_path):
     ],
 )
 def test_error_override_of_the_wrong_dtype_or_shape(value, message):
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(_overridable(), overrides={"k": value})
-    assert str(info.value) == message
+    assert _refusal(_overridable(), overrides={"k": value}) == message
 
 
 def test_error_override_of_an_initializer_that_is_not_an_input():
     k = np.ones((1, 3, 1, 1), np.float32)
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(_overridable(ir_version=3), overrides={"k": k})
-    assert str(info.value) == (
+    assert _refusal(_overridable(ir_version=3), overrides={"k": k}) == (
         "input 'k' is an initializer that cannot be fed: the model's IR version 3 "
         "makes initializers constants (from IR version 4 on, an initializer that is "
         "also a graph input may be fed)"
     )
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(_overridable(listed=False), overrides={"k": k})
-    assert str(info.value) == (
+    assert _refusal(_overridable(listed=False), overrides={"k": k}) == (
         "input 'k' is an initializer that cannot be fed: the model does not list it "
         "as a graph input"
     )
@@ -1531,9 +1457,7 @@ def test_error_override_of_an_integer_initializer():
         [_f32("y", [6])],
         [_init("shape", np.array([6], np.int64))],
     )
-    with pytest.raises(OnnxImportError) as info:
-        import_onnx(model, overrides={"shape": np.array([6], np.int64)})
-    assert str(info.value) == (
+    assert _refusal(model, overrides={"shape": np.array([6], np.int64)}) == (
         "input 'shape' overrides an initializer of dtype int64 (only float32 "
         "initializers can be overridden)"
     )
