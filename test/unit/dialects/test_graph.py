@@ -2,20 +2,7 @@
 
 import numpy as np
 import pytest
-from tidal.dialects.graph import (
-    AddOp,
-    ConstantOp,
-    Conv2dOp,
-    FlattenOp,
-    GemmOp,
-    Graph,
-    MatMulOp,
-    MaxPoolOp,
-    MulOp,
-    ReluOp,
-    ReshapeOp,
-    SoftmaxOp,
-)
+from tidal.dialects import graph
 from xdsl.context import Context
 from xdsl.dialects import test as xdsl_test
 from xdsl.dialects.builtin import Builtin, Float32Type, ModuleOp, TensorType, f32, f64
@@ -35,7 +22,7 @@ def value(*shape: int):
 
 def parse(text: str) -> ModuleOp:
     ctx = Context()
-    for dialect in (Builtin, Func, Graph):
+    for dialect in (Builtin, Func, graph.Graph):
         ctx.load_dialect(dialect)
     return Parser(ctx, text).parse_module()
 
@@ -45,7 +32,7 @@ def shape_of(op) -> tuple[int, ...]:
 
 
 def test_dialect_lists_every_op():
-    names = {op.name for op in Graph.operations}
+    names = {op.name for op in graph.Graph.operations}
     assert names == {
         "graph.constant",
         "graph.matmul",
@@ -73,7 +60,7 @@ def test_dialect_lists_every_op():
 
 def test_constant_numpy_round_trip():
     array = np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 7
-    op = ConstantOp.from_numpy(array)
+    op = graph.ConstantOp.from_numpy(array)
     op.verify()
     assert op.result.type == tensor(2, 3, 4)
     out = op.to_numpy()
@@ -86,13 +73,13 @@ def test_constant_numpy_round_trip():
 
 def test_constant_from_non_contiguous_float64():
     array = np.linspace(-1, 1, 12).reshape(3, 4).T
-    op = ConstantOp.from_numpy(array)
+    op = graph.ConstantOp.from_numpy(array)
     np.testing.assert_array_equal(op.to_numpy(), array.astype(np.float32))
 
 
 def test_constant_large_weights_are_bytes():
     array = np.random.default_rng(0).standard_normal((512, 784)).astype(np.float32)
-    op = ConstantOp.from_numpy(array)
+    op = graph.ConstantOp.from_numpy(array)
     assert op.value.data.data == array.tobytes()
     np.testing.assert_array_equal(op.to_numpy(), array)
 
@@ -100,20 +87,20 @@ def test_constant_large_weights_are_bytes():
 def test_constant_splat_to_numpy():
     module = parse("%c = graph.constant dense<2.5> : tensor<2x3xf32>")
     (op,) = module.ops
-    assert isinstance(op, ConstantOp)
+    assert isinstance(op, graph.ConstantOp)
     np.testing.assert_array_equal(op.to_numpy(), np.full((2, 3), 2.5, np.float32))
 
 
 def test_matmul_infers_result():
-    op = MatMulOp(value(4, 8), value(8, 16))
+    op = graph.MatMulOp(value(4, 8), value(8, 16))
     op.verify()
     assert shape_of(op) == (4, 16)
     with pytest.raises(VerifyException, match="contraction dimensions differ"):
-        MatMulOp(value(4, 8), value(4, 16))
+        graph.MatMulOp(value(4, 8), value(4, 16))
 
 
 def test_gemm_defaults_and_vals():
-    op = GemmOp(value(8, 784), value(512, 784), value(512), trans_b=True)
+    op = graph.GemmOp(value(8, 784), value(512, 784), value(512), trans_b=True)
     op.verify()
     assert shape_of(op) == (8, 512)
     assert (op.alpha_val, op.beta_val) == (1.0, 1.0)
@@ -122,7 +109,7 @@ def test_gemm_defaults_and_vals():
 
 
 def test_gemm_without_c_and_transposed_a():
-    op = GemmOp(value(3, 5), value(3, 7), trans_a=True, alpha=0.5, beta=2.0)
+    op = graph.GemmOp(value(3, 5), value(3, 7), trans_a=True, alpha=0.5, beta=2.0)
     op.verify()
     assert op.c is None
     assert shape_of(op) == (5, 7)
@@ -131,11 +118,11 @@ def test_gemm_without_c_and_transposed_a():
 
 def test_gemm_rejects_unbroadcastable_c():
     with pytest.raises(VerifyException, match="not broadcastable to"):
-        GemmOp(value(2, 3), value(3, 4), value(3))
+        graph.GemmOp(value(2, 3), value(3, 4), value(3))
 
 
 def test_conv2d_vals_and_shape():
-    op = Conv2dOp(
+    op = graph.Conv2dOp(
         value(1, 4, 17, 17),
         value(8, 2, 3, 3),
         value(8),
@@ -154,7 +141,7 @@ def test_conv2d_vals_and_shape():
 
 
 def test_conv2d_defaults():
-    op = Conv2dOp(value(1, 3, 8, 8), value(4, 3, 3, 3))
+    op = graph.Conv2dOp(value(1, 3, 8, 8), value(4, 3, 3, 3))
     op.verify()
     assert op.bias is None
     assert (op.strides_val, op.pads_val, op.dilations_val, op.group_val) == (
@@ -168,10 +155,10 @@ def test_conv2d_defaults():
 
 def test_conv2d_rejects_channel_mismatch():
     with pytest.raises(VerifyException, match="expects 4 input channels"):
-        Conv2dOp(value(1, 3, 8, 8), value(4, 4, 3, 3))
+        graph.Conv2dOp(value(1, 3, 8, 8), value(4, 4, 3, 3))
 
 
-@pytest.mark.parametrize("op_class", [AddOp, MulOp])
+@pytest.mark.parametrize("op_class", [graph.AddOp, graph.MulOp])
 def test_broadcasting_binary_ops(op_class):
     op = op_class(value(1, 8, 4, 4), value(8, 1, 1))
     op.verify()
@@ -182,69 +169,71 @@ def test_broadcasting_binary_ops(op_class):
 
 
 def test_relu_keeps_shape():
-    op = ReluOp(value(2, 3))
+    op = graph.ReluOp(value(2, 3))
     op.verify()
     assert shape_of(op) == (2, 3)
 
 
 def test_maxpool_vals_and_shape():
-    op = MaxPoolOp(value(1, 8, 32, 32), kernel_shape=(2, 2), strides=(2, 2))
+    op = graph.MaxPoolOp(value(1, 8, 32, 32), kernel_shape=(2, 2), strides=(2, 2))
     op.verify()
     assert op.kernel_shape_val == (2, 2)
     assert op.strides_val == (2, 2)
     assert op.pads_val == (0, 0, 0, 0)
     assert shape_of(op) == (1, 8, 16, 16)
-    padded = MaxPoolOp(value(1, 1, 5, 5), kernel_shape=(3, 3), pads=(1, 1, 1, 1))
+    padded = graph.MaxPoolOp(value(1, 1, 5, 5), kernel_shape=(3, 3), pads=(1, 1, 1, 1))
     assert shape_of(padded) == (1, 1, 5, 5)
 
 
 def test_reshape_from_shape_or_type():
-    op = ReshapeOp(value(2, 3, 4), (6, 4))
+    op = graph.ReshapeOp(value(2, 3, 4), (6, 4))
     op.verify()
     assert shape_of(op) == (6, 4)
     assert op.shape_val == (6, 4)
-    assert shape_of(ReshapeOp(value(2, 3, 4), tensor(24))) == (24,)
+    assert shape_of(graph.ReshapeOp(value(2, 3, 4), tensor(24))) == (24,)
     with pytest.raises(VerifyException, match="cannot reshape"):
-        ReshapeOp(value(2, 3), (5,))
+        graph.ReshapeOp(value(2, 3), (5,))
 
 
 def test_flatten_axis():
-    op = FlattenOp(value(2, 3, 4, 5), axis=2)
+    op = graph.FlattenOp(value(2, 3, 4, 5), axis=2)
     op.verify()
     assert op.axis_val == 2
     assert shape_of(op) == (6, 20)
-    assert shape_of(FlattenOp(value(2, 3, 4, 5))) == (2, 60)
-    assert shape_of(FlattenOp(value(2, 3), axis=0)) == (1, 6)
+    assert shape_of(graph.FlattenOp(value(2, 3, 4, 5))) == (2, 60)
+    assert shape_of(graph.FlattenOp(value(2, 3), axis=0)) == (1, 6)
 
 
 def test_softmax_axis():
-    op = SoftmaxOp(value(8, 10), axis=1)
+    op = graph.SoftmaxOp(value(8, 10), axis=1)
     op.verify()
     assert op.axis_val == 1
     assert shape_of(op) == (8, 10)
     with pytest.raises(VerifyException, match="out of range"):
-        SoftmaxOp(value(8, 10), axis=2)
+        graph.SoftmaxOp(value(8, 10), axis=2)
 
 
 def test_explicit_result_type_is_verified():
-    op = ReluOp(value(2, 3), result_type=tensor(3, 2))
+    op = graph.ReluOp(value(2, 3), result_type=tensor(3, 2))
     with pytest.raises(VerifyException, match="does not match the inferred shape"):
         op.verify()
 
 
 def test_non_f32_operand_rejected():
     x = xdsl_test.TestOp(result_types=[TensorType(f64, [2, 3])]).results[0]
-    op = ReluOp(x, result_type=tensor(2, 3))
+    op = graph.ReluOp(x, result_type=tensor(2, 3))
     with pytest.raises(VerifyException, match="must be a tensor of f32"):
         op.verify()
 
 
 def test_built_ops_print_and_parse_back():
     block = Block(arg_types=[tensor(1, 3, 8, 8)])
-    weight = ConstantOp.from_numpy(np.ones((4, 3, 3, 3)))
-    conv = Conv2dOp(block.args[0], weight, pads=(1, 1, 1, 1))
-    gemm = GemmOp(
-        FlattenOp(conv), ConstantOp.from_numpy(np.ones((10, 256))), trans_b=True
+    weight = graph.ConstantOp.from_numpy(np.ones((4, 3, 3, 3)))
+    conv = graph.Conv2dOp(block.args[0], weight, pads=(1, 1, 1, 1))
+    gemm = graph.GemmOp(
+        graph.FlattenOp(conv),
+        graph.ConstantOp.from_numpy(np.ones((10, 256))),
+        trans_b=True,
     )
     block.add_ops([weight, conv, gemm.a.owner, gemm.b.owner, gemm, ReturnOp(gemm)])
     func = FuncOp("main", ([tensor(1, 3, 8, 8)], [tensor(1, 10)]), Region(block))
