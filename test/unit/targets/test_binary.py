@@ -4,6 +4,7 @@ import subprocess
 import sys
 from io import StringIO
 from pathlib import Path
+from textwrap import indent
 
 import numpy as np
 import pytest
@@ -35,6 +36,19 @@ def show(module: ModuleOp) -> str:
 
 SBUF8 = "[[1, 32], [1, 8]]"
 
+# The act and pool streams hold no repeat: they decode as written, plus a halt.
+ACT_OPS = f"""\
+accel.wait act sem 1 >= 3
+accel.act relu <sbuf 0, 1024, {SBUF8}>, <psum 0, 0, {SBUF8}> scale 0.5 bias <sbuf 0, 2048, [[1, 32], [1, 1]]> {{signal = 2 : i64, origin = "relu1"}}
+accel.act exp <sbuf 0, 1024, {SBUF8}>, <sbuf 0, 1024, {SBUF8}> scale <sbuf 0, 2052, [[1, 32], [1, 1]]> bias -1.5"""
+
+POOL_OPS = f"""\
+accel.memset <sbuf 0, 3072, {SBUF8}>, 0xFF800000
+accel.tensor_tensor max <sbuf 0, 3072, {SBUF8}>, <sbuf 0, 3072, {SBUF8}>, <sbuf 0, 1024, {SBUF8}>
+accel.reduce add <sbuf 0, 4096, [[1, 32], [1, 1]]>, <sbuf 0, 3072, {SBUF8}> over 1 scale 0.125
+accel.signal pool sem 3
+accel.nop pool {{origin = "relu1"}}"""
+
 PROGRAM = f"""
 accel.program "small" dram 65536 {{
   accel.io input "x" at 0 : tensor<32x8xf32>
@@ -46,16 +60,10 @@ accel.program "small" dram 65536 {{
     }}
   }}
   accel.stream act {{
-    accel.wait act sem 1 >= 3
-    accel.act relu <sbuf 0, 1024, {SBUF8}>, <psum 0, 0, {SBUF8}> scale 0.5 bias <sbuf 0, 2048, [[1, 32], [1, 1]]> {{signal = 2 : i64, origin = "relu1"}}
-    accel.act exp <sbuf 0, 1024, {SBUF8}>, <sbuf 0, 1024, {SBUF8}> scale <sbuf 0, 2052, [[1, 32], [1, 1]]> bias -1.5
+{indent(ACT_OPS, "    ")}
   }}
   accel.stream pool {{
-    accel.memset <sbuf 0, 3072, {SBUF8}>, 0xFF800000
-    accel.tensor_tensor max <sbuf 0, 3072, {SBUF8}>, <sbuf 0, 3072, {SBUF8}>, <sbuf 0, 1024, {SBUF8}>
-    accel.reduce add <sbuf 0, 4096, [[1, 32], [1, 1]]>, <sbuf 0, 3072, {SBUF8}> over 1 scale 0.125
-    accel.signal pool sem 3
-    accel.nop pool {{origin = "relu1"}}
+{indent(POOL_OPS, "    ")}
   }}
   accel.stream dma0 {{
     accel.repeat 3 {{
@@ -79,17 +87,11 @@ EXPANDED = f"""builtin.module {{
       accel.halt pe
     }}
     accel.stream act {{
-      accel.wait act sem 1 >= 3
-      accel.act relu <sbuf 0, 1024, {SBUF8}>, <psum 0, 0, {SBUF8}> scale 0.5 bias <sbuf 0, 2048, [[1, 32], [1, 1]]> {{signal = 2 : i64, origin = "relu1"}}
-      accel.act exp <sbuf 0, 1024, {SBUF8}>, <sbuf 0, 1024, {SBUF8}> scale <sbuf 0, 2052, [[1, 32], [1, 1]]> bias -1.5
+{indent(ACT_OPS, "      ")}
       accel.halt act
     }}
     accel.stream pool {{
-      accel.memset <sbuf 0, 3072, {SBUF8}>, 0xFF800000
-      accel.tensor_tensor max <sbuf 0, 3072, {SBUF8}>, <sbuf 0, 3072, {SBUF8}>, <sbuf 0, 1024, {SBUF8}>
-      accel.reduce add <sbuf 0, 4096, [[1, 32], [1, 1]]>, <sbuf 0, 3072, {SBUF8}> over 1 scale 0.125
-      accel.signal pool sem 3
-      accel.nop pool {{origin = "relu1"}}
+{indent(POOL_OPS, "      ")}
       accel.halt pool
     }}
     accel.stream dma0 {{
