@@ -16,6 +16,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from harness import assert_close
 from onnx import TensorProto, helper, numpy_helper
 from tidal.tools.tidal_run import run_model
 
@@ -25,16 +26,12 @@ OPSET = 13
 # ------------------------------------------------------------------------- helpers
 
 
-def assert_close(got: np.ndarray, ref: np.ndarray, rel: float = 1e-3) -> None:
-    """max|got - ref| <= rel * max|ref|, with equal shapes and a float32 result."""
-    got = np.asarray(got)
-    ref = np.asarray(ref)
-    assert got.shape == ref.shape, f"shape {got.shape} != reference {ref.shape}"
-    assert got.dtype == np.float32, f"dtype {got.dtype}"
-    assert np.all(np.isfinite(got)), "non-finite values in the result"
-    err = float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64))))
-    scale = float(np.max(np.abs(ref)))
-    assert err <= rel * scale, f"max|err| {err:.3g} > {rel} * max|ref| {scale:.3g}"
+def named(cases: Sequence[tuple], *names: str) -> list:
+    """The rows of a case table (each row's first item is its name) as pytest
+    parameters with that name as id: all rows, or only those `names`."""
+    params = [pytest.param(c, id=c[0]) for c in cases if not names or c[0] in names]
+    assert not names or len(params) == len(names), (names, [p.id for p in params])
+    return params
 
 
 def weight(rng: np.random.Generator, shape: Sequence[int], fan_in: int) -> np.ndarray:
@@ -184,7 +181,20 @@ def conv_model(
     return build([node], {"x": (n, c, h, w)}, ["y"], weights)
 
 
-@pytest.mark.parametrize("case", CONV_CASES, ids=[c[0] for c in CONV_CASES])
+def weighted_conv(
+    x_shape: Sequence[int], w_shape: Sequence[int], seed: int, **attributes
+) -> onnx.ModelProto:
+    """x -> Conv(x, w) -> y with a seeded He-scaled weight `w` of `w_shape` (OIHW;
+    the kernel shape is its last two dims) and the other Conv `attributes`."""
+    rng = np.random.default_rng(seed)
+    node = helper.make_node(
+        "Conv", ["x", "w"], ["y"], kernel_shape=list(w_shape[2:]), **attributes
+    )
+    fan_in = int(np.prod(w_shape[1:]))
+    return build([node], {"x": x_shape}, ["y"], {"w": weight(rng, w_shape, fan_in)})
+
+
+@pytest.mark.parametrize("case", named(CONV_CASES))
 def test_conv(case, tmp_path):
     _, n, c, h, w, cout, k, stride, pads, dilation, group, _ = case
     _, stats = run_and_compare(conv_model(*case[1:]), tmp_path)
@@ -196,12 +206,7 @@ def test_conv(case, tmp_path):
 
 @pytest.mark.parametrize(
     "case",
-    [
-        c
-        for c in CONV_CASES
-        if c[0] in ("3x3-c96-s2", "group4-c48", "5x5-s2-asym", "depthwise-c48")
-    ],
-    ids=lambda c: c[0],
+    named(CONV_CASES, "3x3-c96-s2", "group4-c48", "5x5-s2-asym", "depthwise-c48"),
 )
 def test_conv_default_chip(case, tmp_path):
     check(conv_model(*case[1:]), tmp_path, chip="default")
@@ -209,17 +214,8 @@ def test_conv_default_chip(case, tmp_path):
 
 @pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER", "VALID"])
 def test_conv_auto_pad(auto_pad, tmp_path):
-    rng = np.random.default_rng(3)
-    node = helper.make_node(
-        "Conv",
-        ["x", "w"],
-        ["y"],
-        kernel_shape=[3, 3],
-        strides=[2, 2],
-        auto_pad=auto_pad,
-    )
-    model = build(
-        [node], {"x": (1, 4, 8, 9)}, ["y"], {"w": weight(rng, (6, 4, 3, 3), 36)}
+    model = weighted_conv(
+        (1, 4, 8, 9), (6, 4, 3, 3), 3, strides=[2, 2], auto_pad=auto_pad
     )
     check(model, tmp_path)
 
@@ -237,19 +233,23 @@ POOL_CASES = [
 ]
 
 
-def maxpool_model(shape, k, stride, pads) -> onnx.ModelProto:
-    node = helper.make_node(
+def maxpool_node(x: str, y: str, k: int, stride: int, pads) -> onnx.NodeProto:
+    """A square MaxPool `x` -> `y` with one stride for both axes."""
+    return helper.make_node(
         "MaxPool",
-        ["x"],
-        ["y"],
+        [x],
+        [y],
         kernel_shape=[k, k],
         strides=[stride, stride],
         pads=list(pads),
     )
-    return build([node], {"x": shape}, ["y"])
 
 
-@pytest.mark.parametrize("case", POOL_CASES, ids=[c[0] for c in POOL_CASES])
+def maxpool_model(shape, k, stride, pads) -> onnx.ModelProto:
+    return build([maxpool_node("x", "y", k, stride, pads)], {"x": shape}, ["y"])
+
+
+@pytest.mark.parametrize("case", named(POOL_CASES))
 def test_maxpool(case, tmp_path):
     check(maxpool_model(*case[1:]), tmp_path)
 
@@ -262,18 +262,13 @@ def test_maxpool_rectangular(tmp_path):
 
 
 def test_conv_rectangular_kernel(tmp_path):
-    rng = np.random.default_rng(10)
-    node = helper.make_node(
-        "Conv",
-        ["x", "w"],
-        ["y"],
-        kernel_shape=[1, 5],
+    model = weighted_conv(
+        (1, 4, 9, 8),
+        (6, 4, 1, 5),
+        10,
         strides=[2, 1],
         pads=[0, 2, 1, 0],
         dilations=[2, 1],
-    )
-    model = build(
-        [node], {"x": (1, 4, 9, 8)}, ["y"], {"w": weight(rng, (6, 4, 1, 5), 20)}
     )
     check(model, tmp_path)
 
@@ -349,7 +344,7 @@ GEMM_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", GEMM_CASES, ids=[c[0] for c in GEMM_CASES])
+@pytest.mark.parametrize("case", named(GEMM_CASES))
 def test_gemm(case, tmp_path):
     _, m, k, n = case[:4]
     _, stats = run_and_compare(gemm_model(*case[1:]), tmp_path)
@@ -357,13 +352,7 @@ def test_gemm(case, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "case",
-    [
-        c
-        for c in GEMM_CASES
-        if c[0] in ("mlp-fc1", "alpha-beta-tAtB", "C-Mx1", "tiled-tA-M40")
-    ],
-    ids=lambda c: c[0],
+    "case", named(GEMM_CASES, "mlp-fc1", "alpha-beta-tAtB", "C-Mx1", "tiled-tA-M40")
 )
 def test_gemm_default_chip(case, tmp_path):
     check(gemm_model(*case[1:]), tmp_path, chip="default")
@@ -434,7 +423,7 @@ BROADCASTS = [
 
 
 @pytest.mark.parametrize("op", ["Add", "Mul"])
-@pytest.mark.parametrize("case", BROADCASTS, ids=[c[0] for c in BROADCASTS])
+@pytest.mark.parametrize("case", named(BROADCASTS))
 def test_binary_both_inputs(op, case, tmp_path):
     _, a, b = case
     node = helper.make_node(op, ["a", "b"], ["y"])
@@ -443,13 +432,7 @@ def test_binary_both_inputs(op, case, tmp_path):
 
 @pytest.mark.parametrize("op", ["Add", "Mul"])
 @pytest.mark.parametrize(
-    "case",
-    [
-        c
-        for c in BROADCASTS
-        if c[0] in ("trailing-vector", "channel", "outer", "scalar-like")
-    ],
-    ids=lambda c: c[0],
+    "case", named(BROADCASTS, "trailing-vector", "channel", "outer", "scalar-like")
 )
 def test_binary_constant_rhs(op, case, tmp_path):
     _, a, b = case
@@ -488,7 +471,7 @@ SOFTMAX_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", SOFTMAX_CASES, ids=[c[0] for c in SOFTMAX_CASES])
+@pytest.mark.parametrize("case", named(SOFTMAX_CASES))
 def test_softmax(case, tmp_path):
     _, shape, axis = case
     node = helper.make_node("Softmax", ["x"], ["y"], axis=axis)
@@ -658,14 +641,7 @@ def chain_model(seed: int = 0) -> onnx.ModelProto:
             "Conv", ["x", "w1", "b1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]
         ),
         helper.make_node("Relu", ["c1"], ["r1"]),
-        helper.make_node(
-            "MaxPool",
-            ["r1"],
-            ["p1"],
-            kernel_shape=[3, 3],
-            strides=[2, 2],
-            pads=[1, 1, 1, 1],
-        ),
+        maxpool_node("r1", "p1", 3, 2, (1, 1, 1, 1)),
         helper.make_node(
             "Conv", ["p1", "w2", "b2"], ["c2"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]
         ),
@@ -761,7 +737,7 @@ AVGPOOL_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", AVGPOOL_CASES, ids=[c[0] for c in AVGPOOL_CASES])
+@pytest.mark.parametrize("case", named(AVGPOOL_CASES))
 def test_avgpool(case, tmp_path):
     _, shape, k, stride, pads, include = case
     node = helper.make_node(
