@@ -28,13 +28,14 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Self
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass, PassPipeline, PassPipelineCallbackType
 
+from tidal.passes.utils.chip import ChipPass
 from tidal.passes.utils.expect import expect_level
 from tidal.passes.utils.quiet import quiet_diagnostics
 
@@ -199,12 +200,10 @@ class PlacementReport(PassCallback):
 
 
 @dataclass(frozen=True)
-class TidalLowerPass(ModulePass):
+class TidalLowerPass(ChipPass):
     """Run the whole lowering pipeline for chip preset `chip`."""
 
     name = "tidal-lower"
-
-    chip: str = field(default="default")
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "graph")

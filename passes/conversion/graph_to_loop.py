@@ -27,7 +27,6 @@ from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import FunctionType, MemRefType, ModuleOp, TensorType, f32
 from xdsl.ir import Operation
-from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
     PatternRewriter,
@@ -40,6 +39,7 @@ from xdsl.utils.exceptions import PassFailedException
 from tidal.passes.conversion.kernels.concat_placement import ConcatCopy, place_concat_operands
 from tidal.passes.conversion.kernels.graph_ops import origin_of
 from tidal.passes.conversion.kernels.plan import Refusal
+from tidal.passes.utils.chip import ChipPass
 from tidal.passes.utils.expect import expect_constants_fit, expect_level
 from tidal.passes.utils.quiet import quiet_diagnostics
 from tidal.sim.config import ChipConfig, get_chip
@@ -97,12 +97,10 @@ def _fix_function_type(fn: func.FuncOp) -> None:
 
 
 @dataclass(frozen=True)
-class GraphToLoopPass(ModulePass):
+class GraphToLoopPass(ChipPass):
     """Lower graph ops to loop nests sized for the chip preset `chip`."""
 
     name = "graph-to-loop"
-
-    chip: str = field(default="default")
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "graph")

@@ -23,7 +23,7 @@ constants gets two discardable attributes:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -31,11 +31,11 @@ from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.ir import Operation
-from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from tidal.dialects import graph
 from tidal.passes.conversion.kernels.plan import TilePlan
+from tidal.passes.utils.chip import ChipPass
 from tidal.passes.utils.expect import expect_level
 from tidal.sim.config import ChipConfig, get_chip
 from tidal.targets import onnx_ops
@@ -138,12 +138,10 @@ def placement_counts(rows: Sequence[dict[str, str]]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class GraphPartitionPass(ModulePass):
+class GraphPartitionPass(ChipPass):
     """Place every graph op on the accelerator, the host or nowhere (then fail)."""
 
     name = "graph-partition"
-
-    chip: str = field(default="default")
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "graph")

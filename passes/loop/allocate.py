@@ -47,13 +47,13 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.ir import Block, Operation, SSAValue
-from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from tidal.dialects import loop
 from tidal.passes.conversion.kernels.nest_builder import aligned
+from tidal.passes.utils.chip import ChipPass
 from tidal.passes.utils.expect import expect_level
-from tidal.sim.config import ChipConfig, UnknownChipError, get_chip
+from tidal.sim.config import ChipConfig
 
 ADDR = "tidal.addr"  # byte address (DRAM) or byte offset in each partition (tiles)
 CHIP = "tidal.chip"  # on the function: the chip preset it is allocated for
@@ -238,19 +238,14 @@ def _allocate_tiles(fn: func.FuncOp, chip: ChipConfig) -> None:
 
 
 @dataclass(frozen=True)
-class LoopAllocatePass(ModulePass):
+class LoopAllocatePass(ChipPass):
     """Record DRAM addresses and SBUF/PSUM regions as `tidal.addr` attributes."""
 
     name = "loop-allocate"
 
-    chip: str = field(default="default")
-
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "loop")
-        try:
-            chip = get_chip(self.chip)
-        except UnknownChipError as e:
-            raise PassFailedException(f"loop-allocate: {e}") from None
+        chip = self.chip_config()
         funcs = [f for f in op.body.block.ops if isinstance(f, func.FuncOp)]
         if len(funcs) != 1:
             raise PassFailedException(
