@@ -8,9 +8,10 @@ the result. Test-only; never part of a pipeline.
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
+from tidal.dialects.chip_enums import ActFunc, ActFuncAttr
 from tidal.dialects.loop import ActOp
 
 
@@ -20,6 +21,6 @@ class BreakNumericsForTestPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for act in op.walk():
-            if isinstance(act, ActOp) and act.func.data == "relu":
-                act.func = StringAttr("identity")
+            if isinstance(act, ActOp) and act.func.data == ActFunc.RELU:
+                act.func = ActFuncAttr(ActFunc.IDENTITY)
                 return
