@@ -46,8 +46,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from math import prod
 from typing import Any, NoReturn
 
@@ -835,10 +836,15 @@ def build_relu(node: _Node) -> SSAValue:
     return node.emit(ReluOp(node.input(0), node.out_type()))
 
 
-def build_maxpool(node: _Node) -> SSAValue:
+def _build_pool(
+    node: _Node, pool: Callable[..., Operation], zero_attributes: Sequence[str]
+) -> SSAValue:
+    """MaxPool and AveragePool: 2-D input, each of `zero_attributes` at its default
+    0, dilations 1, no use of a second output (MaxPool's Indices); `pool` makes the
+    op from the window (kernel_shape, strides, pads with auto_pad resolved)."""
     x_shape = node.input_shape(0)
     _check_2d(node, x_shape)
-    for name in ("ceil_mode", "storage_order"):
+    for name in zero_attributes:
         if (value := node.attr(name, 0)) != 0:
             node.unsupported(name, value)
     dilations = node.ints("dilations", (1, 1))
@@ -849,7 +855,7 @@ def build_maxpool(node: _Node) -> SSAValue:
     strides = node.ints("strides", (1, 1))
     pads = _explicit_pads(node, x_shape[2:], kernel, strides, (1, 1))
     return node.emit(
-        MaxPoolOp(
+        pool(
             node.input(0),
             kernel_shape=kernel,
             strides=strides,
@@ -857,6 +863,10 @@ def build_maxpool(node: _Node) -> SSAValue:
             result_type=node.out_type(),
         )
     )
+
+
+def build_maxpool(node: _Node) -> SSAValue:
+    return _build_pool(node, MaxPoolOp, ("ceil_mode", "storage_order"))
 
 
 def build_reshape(node: _Node) -> SSAValue:
@@ -942,25 +952,9 @@ def build_batchnorm(node: _Node) -> SSAValue:
 
 
 def build_avgpool(node: _Node) -> SSAValue:
-    x_shape = node.input_shape(0)
-    _check_2d(node, x_shape)
-    if (value := node.attr("ceil_mode", 0)) != 0:
-        node.unsupported("ceil_mode", value)
-    dilations = node.ints("dilations", (1, 1))
-    if any(d != 1 for d in dilations):
-        node.unsupported("dilations", list(dilations))
-    kernel = node.ints("kernel_shape", ())
-    strides = node.ints("strides", (1, 1))
-    pads = _explicit_pads(node, x_shape[2:], kernel, strides, (1, 1))
-    return node.emit(
-        AvgPoolOp(
-            node.input(0),
-            kernel_shape=kernel,
-            strides=strides,
-            pads=pads,
-            count_include_pad=bool(node.attr("count_include_pad", 0)),
-            result_type=node.out_type(),
-        )
+    count_include_pad = bool(node.attr("count_include_pad", 0))
+    return _build_pool(
+        node, partial(AvgPoolOp, count_include_pad=count_include_pad), ("ceil_mode",)
     )
 
 
