@@ -152,24 +152,24 @@ class _Tiles:
             )
         if space == "sbuf":
             region = self.sbuf.place(first, last, nbytes)
-            if region.end > chip.sbuf_partition_bytes:
-                self._fail(
-                    tile,
-                    f"{region.end} bytes of SBUF per partition; the chip has "
-                    f"{chip.sbuf_partition_bytes}",
-                )
-            return region.start
+            return self._start(tile, region, "SBUF", chip.sbuf_partition_bytes)
         if nbytes > chip.psum_bank_bytes:
             self._fail(
                 tile,
                 f"a {nbytes}-byte PSUM accumulator; a bank holds {chip.psum_bank_bytes}",
             )
         region = self.psum.place(first, last, nbytes)
-        if region.end > chip.psum_partition_bytes:
+        return self._start(tile, region, "PSUM", chip.psum_partition_bytes)
+
+    def _start(
+        self, tile: loop.AllocTileOp, region: Region, space: str, partition_bytes: int
+    ) -> int:
+        """The region's start, when it ends within the `partition_bytes` of `space`."""
+        if region.end > partition_bytes:
             self._fail(
                 tile,
-                f"{region.end} bytes of PSUM per partition; the chip has "
-                f"{chip.psum_partition_bytes}",
+                f"{region.end} bytes of {space} per partition; the chip has "
+                f"{partition_bytes}",
             )
         return region.start
 
