@@ -223,6 +223,19 @@ def pad(
     return nest.build()
 
 
+@dataclass(frozen=True)
+class ConvShape:
+    """The sizes of a conv2d on an already padded NCHW input: `padded` and `out` are
+    NCHW, `weight` is [Cout, Cin / group, KH, KW]."""
+
+    padded: tuple[int, int, int, int]
+    weight: tuple[int, int, int, int]
+    out: tuple[int, int, int, int]
+    strides: tuple[int, int]
+    dilations: tuple[int, int]
+    group: int
+
+
 @dataclass(frozen=True, kw_only=True)
 class ConvTiles(NestPlan):
     """Blocks of rb output rows (hb input rows) per PSUM bank, tci input and tco
@@ -234,20 +247,10 @@ class ConvTiles(NestPlan):
     tco: int
 
 
-def plan_conv2d(
-    chip: ChipConfig,
-    origin: str,
-    *,
-    padded_shape: tuple[int, int, int, int],
-    weight_shape: tuple[int, int, int, int],
-    out_shape: tuple[int, int, int, int],
-    strides: tuple[int, int],
-    dilations: tuple[int, int],
-    group: int,
-) -> ConvTiles | Refusal:
-    wp = padded_shape[3]
-    cout, cg_in, kh, kw = weight_shape
-    _, _, oh, ow = out_shape
+def plan_conv2d(chip: ChipConfig, origin: str, shape: ConvShape) -> ConvTiles | Refusal:
+    wp = shape.padded[3]
+    cout, cg_in, kh, kw = shape.weight
+    _, _, oh, ow = shape.out
     free_max = psum_free_max(chip)
     if ow > free_max:
         return Refusal(
@@ -255,9 +258,9 @@ def plan_conv2d(
             f"({free_max} fp32) on chip '{chip.name}'"
         )
     rb = largest_divisor(oh, free_max // ow)
-    hb = (rb - 1) * strides[0] + (kh - 1) * dilations[0] + 1
+    hb = (rb - 1) * shape.strides[0] + (kh - 1) * shape.dilations[0] + 1
     tci = largest_divisor(cg_in, chip.pe_rows)
-    tco = largest_divisor(cout // group, chip.pe_cols)
+    tco = largest_divisor(cout // shape.group, chip.pe_cols)
     need = sbuf_bytes(kh * kw * tco, hb * wp, rb * ow, 1)
     if refusal := over_sbuf(chip, origin, need):
         return refusal
@@ -270,20 +273,15 @@ def conv2d(
     wgt: SSAValue,
     bias: SSAValue | None,
     y: SSAValue,
-    *,
-    padded_shape: tuple[int, int, int, int],
-    weight_shape: tuple[int, int, int, int],
-    out_shape: tuple[int, int, int, int],
-    strides: tuple[int, int],
-    dilations: tuple[int, int],
-    group: int,
+    shape: ConvShape,
 ) -> NestOp:
     """y = conv(xp, w) + bias on an already padded NCHW input."""
-    n, c, hp, wp = padded_shape
-    cout, cg_in, kh, kw = weight_shape
-    _, _, oh, ow = out_shape
-    sh, sw = strides
-    dh, dw = dilations
+    n, c, hp, wp = shape.padded
+    cout, cg_in, kh, kw = shape.weight
+    _, _, oh, ow = shape.out
+    sh, sw = shape.strides
+    dh, dw = shape.dilations
+    group = shape.group
     cg_out = cout // group
     taps = kh * kw
     rb, hb, tci, tco = plan.rb, plan.hb, plan.tci, plan.tco
@@ -340,6 +338,17 @@ def conv2d(
     return nest.build()
 
 
+@dataclass(frozen=True)
+class PoolShape:
+    """The sizes of a window pooling on an already padded NCHW input: `padded` and
+    `out` are NCHW, `kernel` the window (KH, KW)."""
+
+    padded: tuple[int, int, int, int]
+    out: tuple[int, int, int, int]
+    kernel: tuple[int, int]
+    strides: tuple[int, int]
+
+
 @dataclass(frozen=True, kw_only=True)
 class PoolTiles(NestPlan):
     """Channels on tc partitions, rb output rows (hb input rows) per step."""
@@ -350,21 +359,14 @@ class PoolTiles(NestPlan):
 
 
 def plan_window_pool(
-    chip: ChipConfig,
-    origin: str,
-    *,
-    padded_shape: tuple[int, int, int, int],
-    out_shape: tuple[int, int, int, int],
-    kernel: tuple[int, int],
-    strides: tuple[int, int],
-    with_recip: bool,
+    chip: ChipConfig, origin: str, shape: PoolShape, *, with_recip: bool
 ) -> PoolTiles | Refusal:
-    c, wp = padded_shape[1], padded_shape[3]
-    _, _, oh, ow = out_shape
+    c, wp = shape.padded[1], shape.padded[3]
+    _, _, oh, ow = shape.out
     if ow > FREE_MAX:
         return Refusal(f"'{origin}': output rows of {ow} pixels exceed {FREE_MAX}")
     rb = largest_divisor(oh, FREE_MAX // ow)
-    hb = (rb - 1) * strides[0] + kernel[0]
+    hb = (rb - 1) * shape.strides[0] + shape.kernel[0]
     tc = largest_divisor(c, chip.sbuf_partitions)
     need = sbuf_bytes(hb * wp, rb * ow, *([rb * ow] if with_recip else []))
     if refusal := over_sbuf(chip, origin, need):
@@ -377,11 +379,8 @@ def window_pool(
     op: str,
     xp: SSAValue,
     y: SSAValue,
+    shape: PoolShape,
     *,
-    padded_shape: tuple[int, int, int, int],
-    out_shape: tuple[int, int, int, int],
-    kernel: tuple[int, int],
-    strides: tuple[int, int],
     scale: float = 1.0,
     recip: SSAValue | None = None,
 ) -> NestOp:
@@ -389,10 +388,10 @@ def window_pool(
     times `scale`, and times `recip` (a DRAM [OH, OW] map, broadcast over channels
     by a stride-0 partition pattern) when given: channels on partitions, a band of
     output rows per step."""
-    n, c, hp, wp = padded_shape
-    _, _, oh, ow = out_shape
-    kh, kw = kernel
-    sh, sw = strides
+    n, c, hp, wp = shape.padded
+    _, _, oh, ow = shape.out
+    kh, kw = shape.kernel
+    sh, sw = shape.strides
     rb, hb, tc = plan.rb, plan.hb, plan.tc
     nest = Nest(plan.name, [("n", n), ("c", c // tc), ("b", oh // rb)])
     xt = nest.tile("sbuf", tc, hb * wp)

@@ -17,6 +17,7 @@ one-operand sum) `loop.view`, which cost nothing.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from math import prod
 
 import numpy as np
@@ -24,10 +25,10 @@ from xdsl.dialects.builtin import MemRefType, TensorType, f32
 from xdsl.ir import Operation, SSAValue
 
 from tidal.dialects import graph
-from tidal.dialects.loop import AllocOp, ConstOp, ViewOp, dense_f32
+from tidal.dialects.loop import AllocOp, ConstOp, NestOp, ViewOp, dense_f32
 from tidal.passes.conversion.kernels import compute, move, norm
 from tidal.passes.conversion.kernels.concat_placement import ConcatCopy
-from tidal.passes.conversion.kernels.plan import Lowered, NestPlan, Refusal, TilePlan
+from tidal.passes.conversion.kernels.plan import N, Lowered, NestPlan, Refusal, TilePlan
 from tidal.sim.config import ChipConfig
 
 
@@ -52,6 +53,17 @@ def broadcast_strides(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> 
 
 def _alloc(op: Operation) -> AllocOp:
     return AllocOp(MemRefType(f32, shape_of(op.results[0])))
+
+
+def _one_nest(
+    plan: TilePlan, kind: type[N], build: Callable[[N, SSAValue, SSAValue], NestOp]
+) -> Lowered:
+    """A one-input op as one nest, `build(tiles, input, result buffer)`, from the
+    plan's nest of type `kind`, into a new DRAM buffer."""
+    tiles = plan.nest(kind)
+    assert tiles is not None
+    y = _alloc(plan.op)
+    return Lowered([y, build(tiles, plan.op.operands[0], y.result)], y.result)
 
 
 def _planned(op: Operation, chip: ChipConfig, *nests: NestPlan | Refusal) -> TilePlan | Refusal:
@@ -88,6 +100,9 @@ class ConstantKernel(Kernel):
         return Lowered([const], const.result)
 
 
+CONSTANT = ConstantKernel()
+
+
 class ConstantOfShapeKernel(Kernel):
     """graph.constant_of_shape -> a filled loop.const."""
 
@@ -98,6 +113,9 @@ class ConstantOfShapeKernel(Kernel):
         return Lowered([const], const.result)
 
 
+CONSTANT_OF_SHAPE = ConstantOfShapeKernel()
+
+
 class ViewKernel(Kernel):
     """Reshapes, flattens, unsqueezes and inference dropouts: views (free)."""
 
@@ -105,6 +123,9 @@ class ViewKernel(Kernel):
         op = plan.op
         view = ViewOp(op.operands[0], MemRefType(f32, shape_of(op.results[0])))
         return Lowered([view], view.result)
+
+
+VIEW = ViewKernel()
 
 
 class GemmKernel(Kernel):
@@ -142,6 +163,9 @@ class GemmKernel(Kernel):
         return Lowered([y, nest], y.result)
 
 
+GEMM = GemmKernel()
+
+
 def _padded(op: graph.Conv2dOp | graph.MaxPoolOp | graph.AvgPoolOp) -> tuple[int, int, int, int]:
     n, c, h, w = shape_of(op.input)
     pt, pl, pb, pr = op.pads_val
@@ -170,17 +194,19 @@ def _emit_pad(
     return xp.result, [xp, compute.pad(tiles, op.input, xp.result, shape, op.pads_val, fill)]  # type: ignore[arg-type]
 
 
+def _conv_shape(op: graph.Conv2dOp) -> compute.ConvShape:
+    return compute.ConvShape(
+        _padded(op), shape_of(op.weight), shape_of(op.result),  # type: ignore[arg-type]
+        op.strides_val, op.dilations_val, op.group_val,
+    )
+
+
 class ConvKernel(Kernel):
     """graph.conv2d: a pad nest when it pads, then the PE-array nest."""
 
     def plan(self, op: Operation, chip: ChipConfig) -> TilePlan | Refusal:
         assert isinstance(op, graph.Conv2dOp)
-        conv = compute.plan_conv2d(
-            chip, origin_of(op), padded_shape=_padded(op),
-            weight_shape=shape_of(op.weight),  # type: ignore[arg-type]
-            out_shape=shape_of(op.result),  # type: ignore[arg-type]
-            strides=op.strides_val, dilations=op.dilations_val, group=op.group_val,
-        )
+        conv = compute.plan_conv2d(chip, origin_of(op), _conv_shape(op))
         return _planned(op, chip, *_plan_pad(op, chip), conv)
 
     def emit(self, plan: TilePlan) -> Lowered:
@@ -189,13 +215,11 @@ class ConvKernel(Kernel):
         assert isinstance(op, graph.Conv2dOp) and tiles is not None
         y = _alloc(op)
         x, ops = _emit_pad(op, plan, 0.0)
-        ops.append(compute.conv2d(
-            tiles, x, op.weight, op.bias, y.result,
-            padded_shape=_padded(op), weight_shape=shape_of(op.weight),  # type: ignore[arg-type]
-            out_shape=shape_of(op.result),  # type: ignore[arg-type]
-            strides=op.strides_val, dilations=op.dilations_val, group=op.group_val,
-        ))
+        ops.append(compute.conv2d(tiles, x, op.weight, op.bias, y.result, _conv_shape(op)))
         return Lowered([y, *ops], y.result)
+
+
+CONV = ConvKernel()
 
 
 def _recip_counts(op: graph.AvgPoolOp) -> np.ndarray:
@@ -220,6 +244,11 @@ def _counts_padding(op: graph.MaxPoolOp | graph.AvgPoolOp) -> bool:
     )
 
 
+def _pool_shape(op: graph.MaxPoolOp | graph.AvgPoolOp) -> compute.PoolShape:
+    out = shape_of(op.result)
+    return compute.PoolShape(_padded(op), out, op.kernel_shape_val, op.strides_val)  # type: ignore[arg-type]
+
+
 class PoolKernel(Kernel):
     """Max pooling pads with -inf; average pooling pads with 0 and scales by
     1 / (kh * kw), or, when padding must not count (count_include_pad = 0), by a
@@ -228,10 +257,7 @@ class PoolKernel(Kernel):
     def plan(self, op: Operation, chip: ChipConfig) -> TilePlan | Refusal:
         assert isinstance(op, graph.MaxPoolOp | graph.AvgPoolOp)
         pool = compute.plan_window_pool(
-            chip, origin_of(op), padded_shape=_padded(op),
-            out_shape=shape_of(op.result),  # type: ignore[arg-type]
-            kernel=op.kernel_shape_val, strides=op.strides_val,
-            with_recip=_counts_padding(op),
+            chip, origin_of(op), _pool_shape(op), with_recip=_counts_padding(op)
         )
         return _planned(op, chip, *_plan_pad(op, chip), pool)
 
@@ -252,11 +278,13 @@ class PoolKernel(Kernel):
         elif not is_max:
             scale = 1.0 / (kh * kw)
         ops.append(compute.window_pool(
-            tiles, "max" if is_max else "add", x, y.result, padded_shape=_padded(op),
-            out_shape=shape_of(op.result),  # type: ignore[arg-type]
-            kernel=op.kernel_shape_val, strides=op.strides_val, scale=scale, recip=recip,
+            tiles, "max" if is_max else "add", x, y.result, _pool_shape(op),
+            scale=scale, recip=recip,
         ))
         return Lowered([y, *ops], y.result)
+
+
+POOL = PoolKernel()
 
 
 class GlobalAvgPoolKernel(Kernel):
@@ -267,11 +295,11 @@ class GlobalAvgPoolKernel(Kernel):
         return _planned(op, chip, norm.plan_global_avgpool(chip, origin_of(op), shape_of(op.input)))
 
     def emit(self, plan: TilePlan) -> Lowered:
-        op = plan.op
-        tiles = plan.nest(norm.GlobalPoolTiles)
-        assert isinstance(op, graph.GlobalAvgPoolOp) and tiles is not None
-        y = _alloc(op)
-        return Lowered([y, norm.global_avgpool(tiles, op.input, y.result)], y.result)
+        assert isinstance(plan.op, graph.GlobalAvgPoolOp)
+        return _one_nest(plan, norm.GlobalPoolTiles, norm.global_avgpool)
+
+
+GLOBAL_AVGPOOL = GlobalAvgPoolKernel()
 
 
 class LRNKernel(Kernel):
@@ -296,6 +324,9 @@ class LRNKernel(Kernel):
         return Lowered([y, band, nest], y.result)
 
 
+LRN = LRNKernel()
+
+
 class TransposeKernel(Kernel):
     """graph.transpose: a DRAM-to-DRAM copy by access pattern (no tiles)."""
 
@@ -305,6 +336,9 @@ class TransposeKernel(Kernel):
         y = _alloc(op)
         nest = move.transpose(origin_of(op), op.input, y.result, shape_of(op.input), op.perm_val)
         return Lowered([y, nest], y.result)
+
+
+TRANSPOSE = TransposeKernel()
 
 
 class ConcatKernel(Kernel):
@@ -329,6 +363,9 @@ class ConcatKernel(Kernel):
             lowered.ops.append(nest)
             start += in_shape[axis]
         return lowered
+
+
+CONCAT = ConcatKernel()
 
 
 def _eltwise_operands(op: Operation) -> tuple[str, list[SSAValue]]:
@@ -356,10 +393,13 @@ class EltwiseKernel(Kernel):
         op = plan.op
         tiles = plan.nest(compute.EltwiseTiles)
         if tiles is None:  # a one-operand sum
-            return ViewKernel().emit(plan)
+            return VIEW.emit(plan)
         kind, operands = _eltwise_operands(op)
         y = _alloc(op)
         return Lowered([y, compute.eltwise(tiles, kind, y.result, operands)], y.result)
+
+
+ELTWISE = EltwiseKernel()
 
 
 class SoftmaxKernel(Kernel):
@@ -371,22 +411,8 @@ class SoftmaxKernel(Kernel):
         return _planned(op, chip, tiles)
 
     def emit(self, plan: TilePlan) -> Lowered:
-        op = plan.op
-        tiles = plan.nest(compute.SoftmaxTiles)
-        assert isinstance(op, graph.SoftmaxOp) and tiles is not None
-        y = _alloc(op)
-        return Lowered([y, compute.softmax(tiles, op.input, y.result)], y.result)
+        assert isinstance(plan.op, graph.SoftmaxOp)
+        return _one_nest(plan, compute.SoftmaxTiles, compute.softmax)
 
 
-CONSTANT = ConstantKernel()
-CONSTANT_OF_SHAPE = ConstantOfShapeKernel()
-VIEW = ViewKernel()
-GEMM = GemmKernel()
-CONV = ConvKernel()
-POOL = PoolKernel()
-GLOBAL_AVGPOOL = GlobalAvgPoolKernel()
-LRN = LRNKernel()
-TRANSPOSE = TransposeKernel()
-CONCAT = ConcatKernel()
-ELTWISE = EltwiseKernel()
 SOFTMAX = SoftmaxKernel()
