@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,15 +75,21 @@ class _Recorder(PassCallback):
         self.events.append((self.tag, "end"))
 
 
-def _logging_pass(name_: str, events: list[tuple[str, ...]]) -> ModulePass:
+def _pass(name_: str, run: Callable[[ModuleOp], object]) -> ModulePass:
+    """A pass called `name_` (of a class of its own) whose apply is `run(module)`."""
+
     @dataclass(frozen=True)
-    class Logged(ModulePass):
+    class FromFunction(ModulePass):
         name = name_
 
         def apply(self, ctx: Context, op: ModuleOp) -> None:
-            events.append(("apply", self.name))
+            run(op)
 
-    return Logged()
+    return FromFunction()
+
+
+def _logging_pass(name_: str, events: list[tuple[str, ...]]) -> ModulePass:
+    return _pass(name_, lambda module: events.append(("apply", name_)))
 
 
 def test_callbacks_run_in_order_between_the_passes():
@@ -111,14 +118,10 @@ def test_pass_times_counts_each_pass_and_not_what_runs_between(monkeypatch):
     monkeypatch.setattr(time, "perf_counter", lambda: now[0])
 
     def pass_taking(name_: str, seconds: float) -> ModulePass:
-        @dataclass(frozen=True)
-        class Timed(ModulePass):
-            name = name_
+        def tick(module: ModuleOp) -> None:
+            now[0] += seconds
 
-            def apply(self, ctx: Context, op: ModuleOp) -> None:
-                now[0] += seconds
-
-        return Timed()
+        return _pass(name_, tick)
 
     class SlowBetween(PassCallback):
         def after(self, pass_, module) -> None:
@@ -133,14 +136,10 @@ def test_pass_times_counts_each_pass_and_not_what_runs_between(monkeypatch):
 def test_a_failing_pass_stops_the_pipeline_with_its_own_message():
     events: list[tuple[str, ...]] = []
 
-    @dataclass(frozen=True)
-    class Failing(ModulePass):
-        name = "failing"
+    def fail(module: ModuleOp) -> None:
+        raise PassFailedException("failing: cannot do this")
 
-        def apply(self, ctx: Context, op: ModuleOp) -> None:
-            raise PassFailedException("failing: cannot do this")
-
-    passes = [_logging_pass("a", events), Failing(), _logging_pass("b", events)]
+    passes = [_logging_pass("a", events), _pass("failing", fail), _logging_pass("b", events)]
     with pytest.raises(PassFailedException) as caught:
         run_passes(passes, _module(), Context(), [_Recorder("r", events)])
     assert str(caught.value) == "failing: cannot do this"
@@ -151,16 +150,13 @@ def test_a_failing_pass_stops_the_pipeline_with_its_own_message():
 def test_verify_stops_right_after_the_pass_that_broke_the_ir():
     events: list[tuple[str, ...]] = []
 
-    @dataclass(frozen=True)
-    class DropReturn(ModulePass):
-        name = "drop-return"
+    def drop_return(module: ModuleOp) -> None:
+        fn = next(o for o in module.walk() if isinstance(o, func.FuncOp))
+        fn.body.block.last_op.detach()  # type: ignore[union-attr]
 
-        def apply(self, ctx: Context, op: ModuleOp) -> None:
-            fn = next(o for o in op.walk() if isinstance(o, func.FuncOp))
-            fn.body.block.last_op.detach()  # type: ignore[union-attr]
-
+    passes = [_pass("drop-return", drop_return), _logging_pass("b", events)]
     with pytest.raises(VerifyException, match="is not a terminator") as caught:
-        run_passes([DropReturn(), _logging_pass("b", events)], _module(), Context(), [Verify()])
+        run_passes(passes, _module(), Context(), [Verify()])
     assert "\n" not in str(caught.value)  # the module is not printed in
     assert events == []
 
@@ -182,15 +178,9 @@ def test_the_report_finds_graph_partition_by_type_not_by_name():
     class RenamedPartition(GraphPartitionPass):
         name = "my-partition"
 
-    @dataclass(frozen=True)
-    class Impostor(ModulePass):
-        name = "graph-partition"
-
-        def apply(self, ctx: Context, op: ModuleOp) -> None:
-            pass
-
+    impostor = _pass("graph-partition", lambda module: None)
     report = PlacementReport()
-    run_passes([GraphCanonicalizePass(), Impostor()], _module(), Context(), [report])
+    run_passes([GraphCanonicalizePass(), impostor], _module(), Context(), [report])
     assert report.rows == []
     run_passes(
         [GraphCanonicalizePass(), RenamedPartition(chip="small")], _module(), Context(), [report]
