@@ -101,6 +101,7 @@ class ActFunc(Coded):
     SIGMOID = "sigmoid", 4
     TANH = "tanh", 5
     LOG = "log", 6  # natural logarithm (a LUT function, like exp)
+    GELU = "gelu", 7  # GELU, tanh approximation (NKI: nki.language.gelu_apprx_tanh)
 
 
 class AluOp(Coded):

@@ -315,6 +315,12 @@ ACT_FUNCTIONS: dict[ActFunc, Callable[[np.ndarray], np.ndarray]] = {
     ActFunc.SIGMOID: lambda y: _F32(1) / (_F32(1) + np.exp(-y)),
     ActFunc.TANH: np.tanh,
     ActFunc.LOG: np.log,
+    # 0.5 y (1 + tanh(sqrt(2/pi) (y + 0.044715 y^3))), as the AWS Neuron ACT engine's
+    # gelu_apprx_tanh (https://awsdocs-neuron.readthedocs-hosted.com/general/nki/api/
+    # generated/nki.language.gelu_apprx_tanh.html); same ACT cost as every function.
+    ActFunc.GELU: lambda y: _F32(0.5) * y * (
+        _F32(1) + np.tanh(_F32(0.7978845608028654) * (y + _F32(0.044715) * y * y * y))
+    ),
 }
 ALU_FUNCTIONS: dict[AluOp, np.ufunc] = {
     AluOp.ADD: np.add,

@@ -24,6 +24,7 @@ REFERENCE = {  # float64 formulas, independent of the datasheet's float32 ones
     ActFunc.SIGMOID: lambda y: 1 / (1 + np.exp(-y)),
     ActFunc.TANH: np.tanh,
     ActFunc.LOG: np.log,
+    ActFunc.GELU: lambda y: 0.5 * y * (1 + np.tanh(np.sqrt(2 / np.pi) * (y + 0.044715 * y**3))),
 }
 
 # y = func(0.5 * x + 0.25) on a 4x8 tile: load, activate, store.
@@ -52,7 +53,7 @@ def test_function_through_interpreter_encoder_and_machine(func: ActFunc):
     # so a second range below checks its negative side.
     rng = np.random.default_rng(7)
     x = rng.uniform(0.1, 3.0, (4, 8)).astype(np.float32)
-    if func is ActFunc.RELU:
+    if func is ActFunc.RELU or func is ActFunc.GELU:
         x[:2] = -x[:2]
     want = REFERENCE[func](0.5 * x.astype(np.float64) + 0.25)
 

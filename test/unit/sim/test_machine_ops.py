@@ -117,6 +117,7 @@ def _act_reference(func: ActFunc, y: np.ndarray) -> np.ndarray:
         ActFunc.SIGMOID: lambda: 1 / (1 + np.exp(-y)),
         ActFunc.TANH: lambda: np.tanh(y),
         ActFunc.LOG: lambda: np.log(y),
+        ActFunc.GELU: lambda: 0.5 * y * (1 + np.tanh(np.sqrt(2 / np.pi) * (y + 0.044715 * y**3))),
     }[func]()
 
 

@@ -97,6 +97,7 @@ def test_enum_codes_are_stable_and_unique() -> None:
             "sigmoid": 4,
             "tanh": 5,
             "log": 6,
+            "gelu": 7,
         },
         AluOp: {"add": 0, "sub": 1, "mul": 2, "max": 3, "min": 4},
         ReduceOp: {"add": 0, "max": 3},  # stored with the AluOp code of the same name
@@ -217,6 +218,7 @@ def test_act_applies_func_to_scaled_and_biased_src(func: ActFunc) -> None:
         ActFunc.SIGMOID: 1 / (1 + np.exp(-y)),
         ActFunc.TANH: np.tanh(y),
         ActFunc.LOG: np.log(y),
+        ActFunc.GELU: 0.5 * y * (1 + np.tanh(np.sqrt(2 / np.pi) * (y + 0.044715 * y**3))),
     }[func]
     np.testing.assert_allclose(dst, want, rtol=1e-6)
 

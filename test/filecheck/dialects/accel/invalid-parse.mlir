@@ -20,10 +20,10 @@ accel.program "small" dram 65536 {
 // -----
 
 accel.program "small" dram 65536 {
-  accel.act gelu <sbuf 0, 0, [[1, 32], [1, 8]]>, <psum 0, 0, [[1, 32], [1, 8]]>
+  accel.act softsign <sbuf 0, 0, [[1, 32], [1, 8]]>, <psum 0, 0, [[1, 32], [1, 8]]>
 }
 
-// CHECK: unknown activation 'gelu' (identity, relu, exp, reciprocal, sigmoid, tanh, log)
+// CHECK: unknown activation 'softsign' (identity, relu, exp, reciprocal, sigmoid, tanh, log, gelu)
 
 // -----
 

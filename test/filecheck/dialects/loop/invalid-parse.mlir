@@ -8,12 +8,12 @@ func.func @f(%x: memref<8x64xf32>) {
     %p = loop.alloc_tile : !loop.tile<psum, 32, 8>
     %w = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
     loop.for d0 {
-      loop.act "gelu" %t <sbuf 0, 0, [[1, 32], [1, 8]]>, %p <psum 0, 0, [[1, 32], [1, 8]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 32, 8>, !loop.tile<psum, 32, 8>
+      loop.act "softsign" %t <sbuf 0, 0, [[1, 32], [1, 8]]>, %p <psum 0, 0, [[1, 32], [1, 8]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 32, 8>, !loop.tile<psum, 32, 8>
     }
   }
   func.return
 }
-// CHECK: unknown activation 'gelu' (identity, relu, exp, reciprocal, sigmoid, tanh, log)
+// CHECK: unknown activation 'softsign' (identity, relu, exp, reciprocal, sigmoid, tanh, log, gelu)
 
 // -----
 
