@@ -23,17 +23,9 @@ from math import prod
 
 from tidal.dialects.accel import InstructionOp, RepeatOp
 from tidal.dialects.loop import ForOp, NestOp, TileOp
+from tidal.sim.spec import INSTRUCTIONS, engine_from_name, engine_kind
 from xdsl.ir import Block, Operation
 
-# Loop tile op -> the engine class of the instruction it lowers to.
-ENGINE_CLASS = {
-    "loop.copy": "dma",
-    "loop.matmul": "pe",
-    "loop.act": "act",
-    "loop.tensor_tensor": "pool",
-    "loop.reduce": "pool",
-    "loop.memset": "pool",
-}
 
 
 @dataclass(frozen=True)
@@ -50,8 +42,16 @@ class Work:
 
 
 def engine_class(engine: str) -> str:
-    """`dma3` -> `dma`; other engines are their own class."""
-    return "dma" if engine.startswith("dma") else engine
+    """`dma3` -> `dma`; other engines are their own class (the datasheet's kinds)."""
+    return engine_kind(engine_from_name(engine)).value
+
+
+def _tile_op_engine(op: TileOp) -> str:
+    """The engine class of the instruction a loop tile op becomes (its datasheet
+    entry)."""
+    kind = INSTRUCTIONS[op.OPCODE].engine
+    assert kind is not None, op.name  # tile ops become engine-bound instructions
+    return kind.value
 
 
 def _trips(op: Operation, nest: NestOp) -> int:
@@ -84,7 +84,7 @@ def nest_work(nest: NestOp) -> dict[str, Work]:
             raise ValueError(
                 f"{nest.origin.data}: {op.name} writes {len(written)} accesses, expected 1"
             )
-        engine = ENGINE_CLASS[op.name]
+        engine = _tile_op_engine(op)
         trips = _trips(op, nest)
         out[engine] = out.get(engine, Work()) + Work(
             trips, trips * written[0].ap.num_elements
