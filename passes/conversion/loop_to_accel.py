@@ -193,13 +193,10 @@ class LowerReduce(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: loop.ReduceOp, rewriter: PatternRewriter) -> None:
         at = _Site.of(op)
+        dst, src = at.ap(op.dst, op.dst_ap), at.ap(op.src, op.src_ap)
+        nreduce, scale = op.nreduce.value.data, op.scale.value.data
         new = accel.ReduceOp(
-            op.op.data,
-            at.ap(op.dst, op.dst_ap),
-            at.ap(op.src, op.src_ap),
-            op.nreduce.value.data,
-            scale=op.scale.value.data,
-            origin=at.origin,
+            op.op.data, dst, src, nreduce, scale=scale, origin=at.origin
         )
         rewriter.replace(op, new)
 

@@ -39,7 +39,6 @@ from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
     ModuleOp,
     TensorType,
-    f32,
 )
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
@@ -57,10 +56,15 @@ from tidal.passes.utils.expect import expect_constants_fit, expect_level
 from tidal.sim.config import PRESETS
 
 
-def _shape(value: SSAValue) -> tuple[int, ...]:
+def _type(value: SSAValue) -> TensorType:
+    """A graph value's type: a static f32 tensor (the graph dialect verifies it)."""
     ty = value.type
     assert isinstance(ty, TensorType)
-    return tuple(ty.get_shape())
+    return ty
+
+
+def _shape(value: SSAValue) -> tuple[int, ...]:
+    return tuple(_type(value).get_shape())
 
 
 def _const(value: SSAValue) -> np.ndarray | None:
@@ -108,8 +112,7 @@ class FoldConstantOfShape(RewritePattern):
         self, op: graph.ConstantOfShapeOp, rewriter: PatternRewriter
     ) -> None:
         splat = DenseIntOrFPElementsAttr(
-            TensorType(f32, _shape(op.result)),
-            BytesAttr(np.float32(op.value_val).tobytes()),
+            _type(op.result), BytesAttr(np.float32(op.value_val).tobytes())
         )
         c = graph.ConstantOp(splat)
         _copy_origin(op, c)
@@ -128,9 +131,7 @@ class FoldViewOfConstant(RewritePattern):
         source = op.input.owner
         if not isinstance(source, graph.ConstantOp):
             return
-        value = DenseIntOrFPElementsAttr(
-            TensorType(f32, _shape(op.result)), source.value.data
-        )
+        value = DenseIntOrFPElementsAttr(_type(op.result), source.value.data)
         c = graph.ConstantOp(value)
         _copy_origin(source, c)
         rewriter.replace(op, c)
