@@ -245,8 +245,9 @@ def _counts_padding(op: graph.MaxPoolOp | graph.AvgPoolOp) -> bool:
 
 
 def _pool_shape(op: graph.MaxPoolOp | graph.AvgPoolOp) -> compute.PoolShape:
-    out = shape_of(op.result)
-    return compute.PoolShape(_padded(op), out, op.kernel_shape_val, op.strides_val)  # type: ignore[arg-type]
+    return compute.PoolShape(
+        _padded(op), shape_of(op.result), op.kernel_shape_val, op.strides_val,  # type: ignore[arg-type]
+    )
 
 
 class PoolKernel(Kernel):
