@@ -1,8 +1,10 @@
 """The `loop` dialect: tiled loop nests over explicit memory spaces.
 
-A graph op lowers to one `loop.nest`: a chain of `loop.for` loops with static trip
-counts whose bodies move tiles between DRAM buffers (`memref`) and on-chip tiles
-(`!loop.tile<sbuf|psum, partitions, elements>`) and compute on tiles. Every tile op
+A graph op lowers to one `loop.nest`: `loop.for` loops with static trip counts
+(a chain, or sibling loops, which at one depth iterate the same dimension) whose
+bodies move tiles between DRAM buffers (`memref`) and on-chip tiles
+(`!loop.tile<sbuf|psum, partitions, elements>`) and compute on tiles. A tile is
+allocated in its nest, or in the function to stay on chip across nests. Every tile op
 names the part of each buffer it touches with an access pattern (`#accel.ap`) whose
 start and offset are affine in the nest's *domain dimensions*: in loop IR, `i<k>` in
 an access pattern is domain dimension k (not loop depth), so interchanging loops only
@@ -67,6 +69,7 @@ from xdsl.dialects.builtin import (
     f32,
     i64,
 )
+from xdsl.dialects.func import FuncOp
 from xdsl.ir import (
     Attribute,
     Block,
@@ -368,16 +371,29 @@ class NestOp(IRDLOperation):
     def order_val(self) -> tuple[int, ...]:
         return tuple(int(v) for v in self.order.get_values())
 
+    def loop_paths(self) -> list[list[ForOp]]:
+        """Every chain of loops from an outer loop of the nest down to a loop with no
+        loop in its body, outermost first (one path per innermost loop; sibling loops
+        start paths of their own)."""
+
+        def paths(block: Block) -> list[list[ForOp]]:
+            out: list[list[ForOp]] = []
+            for op in block.ops:
+                if isinstance(op, ForOp):
+                    out += [[op, *rest] for rest in paths(op.body.block) or [[]]]
+            return out
+
+        return paths(self.body.block)
+
     def loop_chain(self) -> list[ForOp]:
-        """The loops of the nest, outermost first (a nest holds one chain)."""
-        chain: list[ForOp] = []
-        block = self.body.block
-        while True:
-            loops = [op for op in block.ops if isinstance(op, ForOp)]
-            if not loops:
-                return chain
-            chain.append(loops[0])
-            block = loops[0].body.block
+        """The loops of a nest that holds a single chain of them, outermost first."""
+        paths = self.loop_paths()
+        if len(paths) > 1:
+            raise ValueError(
+                f"loop.nest '{self.origin.data}' holds {len(paths)} loop paths, "
+                "not one chain"
+            )
+        return paths[0] if paths else []
 
     def model(self) -> NestModel:
         accesses: list[Access] = []
@@ -396,19 +412,26 @@ class NestOp(IRDLOperation):
                 f"loop.nest: order {list(order)} is not a permutation of the "
                 f"{len(domain)} domain dimensions"
             )
-        chain = self.loop_chain()
-        dims = [loop.dim.value.data for loop in chain]
-        if dims != list(order):
+        # Every loop at depth k iterates dimension order[k] (sibling loops at one
+        # depth iterate the same dimension), and some path iterates all of them.
+        paths = [[loop.dim.value.data for loop in p] for p in self.loop_paths()]
+        for dims in paths:
+            for depth, dim in enumerate(dims):
+                if depth >= len(order):
+                    raise VerifyException(
+                        f"loop.nest: a loop at depth {depth} iterates d{dim} but order "
+                        f"{list(order)} has no depth {depth}"
+                    )
+                if dim != order[depth]:
+                    raise VerifyException(
+                        f"loop.nest: a loop at depth {depth} iterates d{dim} but order "
+                        f"says d{order[depth]}"
+                    )
+        longest = max(paths, key=len, default=[])
+        if len(longest) != len(order):
             raise VerifyException(
-                f"loop.nest: loops iterate dimensions {dims} but order says {list(order)}"
+                f"loop.nest: loops iterate dimensions {longest} but order says {list(order)}"
             )
-        for loop in chain:
-            inner = [op for op in loop.body.block.ops if isinstance(op, ForOp)]
-            if len(inner) > 1:
-                raise VerifyException("loop.nest: a loop body holds at most one loop")
-        top = [op for op in self.body.block.ops if isinstance(op, ForOp)]
-        if len(top) > 1:
-            raise VerifyException("loop.nest: a nest holds at most one outer loop")
 
 
 @irdl_op_definition
@@ -449,8 +472,9 @@ class ForOp(IRDLOperation):
 
 @irdl_op_definition
 class AllocTileOp(IRDLOperation):
-    """An on-chip tile, live for the enclosing nest:
-    `%t = loop.alloc_tile : !loop.tile<sbuf, 128, 512>`."""
+    """An on-chip tile: `%t = loop.alloc_tile : !loop.tile<sbuf, 128, 512>`. Inside
+    a `loop.nest` it is live for that nest; directly in a `func.func` body it is live
+    across the nests that use it (a tensor kept on chip from one nest to the next)."""
 
     name = "loop.alloc_tile"
     result = result_def(TileType)
@@ -460,8 +484,10 @@ class AllocTileOp(IRDLOperation):
         super().__init__(result_types=[TileType(space, partitions, elems)])
 
     def verify_(self) -> None:
-        if _enclosing_nest(self) is None:
-            raise VerifyException("loop.alloc_tile must be inside a loop.nest")
+        if _enclosing_nest(self) is None and not isinstance(self.parent_op(), FuncOp):
+            raise VerifyException(
+                "loop.alloc_tile must be inside a loop.nest or directly in a func.func"
+            )
 
 
 class TileOp(IRDLOperation):

@@ -3,7 +3,9 @@
 
 Every tile op runs the NumPy semantics of its instruction in the chip's datasheet
 (`tidal.sim.spec.INSTRUCTIONS`), the same function the hardware model runs: an
-activation or ALU op is defined once, there."""
+activation or ALU op is defined once, there. A tile allocated in the function is
+memory allocated once that keeps its contents from one nest to the next; a nest's
+own tiles start at zero with the nest."""
 
 from __future__ import annotations
 
@@ -95,6 +97,8 @@ def eval_loop(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:
             )
         elif isinstance(op, loop.ViewOp):
             mem[op.result] = mem[op.source]
+        elif isinstance(op, loop.AllocTileOp):
+            mem[op.result] = _tile(op)
         elif isinstance(op, loop.NestOp):
             _run_nest(op, mem)
         elif isinstance(op, func.ReturnOp):
@@ -111,12 +115,18 @@ def _dense(value) -> np.ndarray:
     return np.frombuffer(value.data.data, np.float32).copy()
 
 
+def _tile(op: loop.AllocTileOp) -> np.ndarray:
+    t = op.result.type
+    return np.zeros((t.partitions.data, t.elems.data), np.float32)
+
+
 def _run_nest(nest: loop.NestOp, mem: dict[SSAValue, np.ndarray]) -> None:
+    """Run a nest's loops (a chain or siblings) over DRAM buffers and the tiles of the
+    function (kept in `mem` across nests) and of the nest (dropped after it)."""
     tiles = dict(mem)
-    for op in nest.body.block.ops:
+    for op in nest.walk():
         if isinstance(op, loop.AllocTileOp):
-            t = op.result.type
-            tiles[op.result] = np.zeros((t.partitions.data, t.elems.data), np.float32)
+            tiles[op.result] = _tile(op)
     env = [0] * len(nest.domain_val)
     domain = nest.domain_val
 

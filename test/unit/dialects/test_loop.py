@@ -24,7 +24,7 @@ from xdsl.dialects.builtin import Builtin, ModuleOp
 from xdsl.dialects.func import Func, FuncOp, ReturnOp
 from xdsl.parser import Parser
 from xdsl.printer import Printer
-from xdsl.utils.exceptions import ParseError
+from xdsl.utils.exceptions import ParseError, VerifyException
 
 AP = AccessAttr.get("sbuf", 0, 0, [(1, 16), (1, 8)])
 COL = AccessAttr.get("sbuf", 0, 0, [(1, 16), (1, 1)])
@@ -130,3 +130,40 @@ def test_every_tile_op_names_its_instruction():
             assert INSTRUCTIONS[op.OPCODE].mnemonic == op.name.replace(
                 "loop.", "accel."
             )
+
+
+def test_a_nest_lists_its_sibling_loops_as_paths():
+    """Sibling loops start paths of their own; `loop_chain` is for single chains."""
+    tile = AllocTileOp("sbuf", 16, 8)
+    first, second = ForOp(1, []), ForOp(1, [])
+    outer = ForOp(0, [first, second])
+    nest = NestOp("n", [2, 3], [0, 1], [tile, outer])
+    fn = FuncOp("f", ((), ()))
+    fn.body.block.add_ops([nest, ReturnOp()])
+    ModuleOp([fn]).verify()
+    assert nest.loop_paths() == [[outer, first], [outer, second]]
+    with pytest.raises(ValueError, match="'n' holds 2 loop paths, not one chain"):
+        nest.loop_chain()
+    second.detach()
+    assert nest.loop_chain() == [outer, first]
+
+
+def test_a_tile_in_the_function_is_used_by_two_nests():
+    keep = AllocTileOp("sbuf", 16, 8)
+    t = keep.result
+    fn = FuncOp("f", ((), ()))
+    fn.body.block.add_ops(
+        [
+            keep,
+            NestOp("a", [], [], [TensorTensorOp("add", t, AP, t, AP, t, AP)]),
+            NestOp("b", [], [], [ActOp("exp", t, AP, t, AP)]),
+            ReturnOp(),
+        ]
+    )
+    ModuleOp([fn]).verify()
+    stray = ModuleOp([AllocTileOp("sbuf", 16, 8)])
+    with pytest.raises(
+        VerifyException,
+        match="loop.alloc_tile must be inside a loop.nest or directly in a func.func",
+    ):
+        stray.verify()

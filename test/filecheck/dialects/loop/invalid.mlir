@@ -10,11 +10,8 @@ func.func @f() {
 
 // -----
 
-func.func @f() {
-  %t = loop.alloc_tile : !loop.tile<sbuf, 4, 4>
-  func.return
-}
-// CHECK: loop.alloc_tile must be inside a loop.nest
+%t = loop.alloc_tile : !loop.tile<sbuf, 4, 4>
+// CHECK: loop.alloc_tile must be inside a loop.nest or directly in a func.func
 
 // -----
 
@@ -65,15 +62,17 @@ func.func @f(%x: memref<8x64xf32>) {
 // -----
 
 func.func @f(%x: memref<8x64xf32>) {
-  loop.nest "n" domain [2] order [0] {
+  loop.nest "n" domain [2, 2] order [0, 1] {
     loop.for d0 {
+      loop.for d1 {
+      }
     }
-    loop.for d0 {
+    loop.for d1 {
     }
   }
   func.return
 }
-// CHECK: loop.nest: a nest holds at most one outer loop
+// CHECK: loop.nest: a loop at depth 0 iterates d1 but order says d0
 
 // -----
 
@@ -82,13 +81,39 @@ func.func @f(%x: memref<8x64xf32>) {
     loop.for d0 {
       loop.for d1 {
       }
-      loop.for d1 {
+      loop.for d0 {
       }
     }
   }
   func.return
 }
-// CHECK: loop.nest: a loop body holds at most one loop
+// CHECK: loop.nest: a loop at depth 1 iterates d0 but order says d1
+
+// -----
+
+func.func @f(%x: memref<8x64xf32>) {
+  loop.nest "n" domain [2] order [0] {
+    loop.for d0 {
+      loop.for d0 {
+      }
+    }
+  }
+  func.return
+}
+// CHECK: loop.nest: a loop at depth 1 iterates d0 but order [0] has no depth 1
+
+// -----
+
+func.func @f(%x: memref<8x64xf32>) {
+  loop.nest "n" domain [2, 2] order [0, 1] {
+    loop.for d0 {
+    }
+    loop.for d0 {
+    }
+  }
+  func.return
+}
+// CHECK: loop.nest: loops iterate dimensions [0] but order says [0, 1]
 
 // -----
 

@@ -41,3 +41,47 @@ func.func @every_op(%x: memref<8x64xf32>) -> memref<8x16xf32> {
   }
   func.return %y : memref<8x16xf32>
 }
+
+// A tile allocated in the function lives across nests; a nest may hold sibling
+// loops, which at one depth iterate the same dimension.
+// CHECK-LABEL: func.func @across_nests
+func.func @across_nests(%x: memref<32x32xf32>) -> memref<32x32xf32> {
+  %y = loop.alloc : memref<32x32xf32>
+  // CHECK: %[[KEEP:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
+  %keep = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
+  // CHECK-NEXT: loop.nest "load" domain [2, 2] order [0, 1] {
+  // CHECK-NEXT:   loop.for d0 {
+  // CHECK-NEXT:     loop.for d1 {
+  // CHECK-NEXT:       loop.copy %{{.*}} <dram 0 + 2048 * i0 + 64 * i1, {{\[\[}}32, 16], [1, 16]]> -> %[[KEEP]] <sbuf 0 + 16 * i0, 0 + 64 * i1, {{\[\[}}1, 16], [1, 16]]>
+  // CHECK-NEXT:     }
+  // CHECK-NEXT:     loop.for d1 {
+  // CHECK-NEXT:       loop.act "exp" %[[KEEP]] <sbuf 0 + 16 * i0, 0 + 64 * i1, {{\[\[}}1, 16], [1, 16]]>, %[[KEEP]]
+  // CHECK-NEXT:     }
+  // CHECK-NEXT:   }
+  // CHECK-NEXT: }
+  loop.nest "load" domain [2, 2] order [0, 1] {
+    loop.for d0 {
+      loop.for d1 {
+        loop.copy %x <dram 0 + 2048 * i0 + 64 * i1, [[32, 16], [1, 16]]> -> %keep <sbuf 0 + 16 * i0, 0 + 64 * i1, [[1, 16], [1, 16]]> : memref<32x32xf32> -> !loop.tile<sbuf, 32, 32>
+      }
+      loop.for d1 {
+        loop.act "exp" %keep <sbuf 0 + 16 * i0, 0 + 64 * i1, [[1, 16], [1, 16]]>, %keep <sbuf 0 + 16 * i0, 0 + 64 * i1, [[1, 16], [1, 16]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 32, 32>, !loop.tile<sbuf, 32, 32>
+      }
+    }
+  }
+  // CHECK-NEXT: loop.nest "store" domain [2] order [0] {
+  // CHECK-NEXT:   loop.for d0 {
+  // CHECK-NEXT:     loop.copy %[[KEEP]] <sbuf 0 + 16 * i0, 0, {{\[\[}}1, 16], [1, 32]]> -> %{{.*}} <dram 0 + 2048 * i0, {{\[\[}}32, 16], [1, 32]]>
+  // CHECK-NEXT:   }
+  // CHECK-NEXT:   loop.for d0 {
+  // CHECK-NEXT:   }
+  // CHECK-NEXT: }
+  loop.nest "store" domain [2] order [0] {
+    loop.for d0 {
+      loop.copy %keep <sbuf 0 + 16 * i0, 0, [[1, 16], [1, 32]]> -> %y <dram 0 + 2048 * i0, [[32, 16], [1, 32]]> : !loop.tile<sbuf, 32, 32> -> memref<32x32xf32>
+    }
+    loop.for d0 {
+    }
+  }
+  func.return %y : memref<32x32xf32>
+}

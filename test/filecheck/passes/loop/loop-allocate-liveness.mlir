@@ -1,9 +1,8 @@
-// RUN: xdsl-opt %s --disable-verify -p 'loop-allocate{chip=small}' | filecheck %s
+// RUN: tidal-opt %s -p 'loop-allocate{chip=small}' | filecheck %s
 
 // One allocator runs across nests: a tile is live from the top-level op that defines
-// it to the last one that uses it. The loop dialect does not yet let a tile outlive
-// its nest (loop.alloc_tile must be inside a loop.nest), so this input is read with
-// the verifier off, to show the allocation a pass keeping a tensor in SBUF will get:
+// it to the last one that uses it. A tile allocated in the function (not in a nest)
+// stays on chip across nests, the allocation a pass keeping a tensor in SBUF gets:
 // - %keep (defined in the function, used by "a" and "c") takes 0 to 128 for nests
 //   "a" to "c";
 // - "a" and "c" allocate above it, and so does "b", which does not use %keep but
