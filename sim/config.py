@@ -8,7 +8,7 @@ preset says where its numbers come from.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from tidal.sim.isa import RECORD_BYTES
 
@@ -148,34 +148,28 @@ DEFAULT = ChipConfig(
 # A scaled-down chip for fast tests: a 32x32 array and 32 partitions force the
 # compiler's tiling paths on small tensors, and a 32-record instruction buffer makes
 # every real program run through refills. Costs keep the default's formulas (fixed
-# costs scaled by 32/128), bandwidth and clock are round numbers.
-SMALL = ChipConfig(
+# costs scaled by 32/128), bandwidth and clock are round numbers; a number not given
+# here is the default's.
+SMALL = replace(
+    DEFAULT,
     name="small",
-    pe_rows=32,
-    pe_cols=32,
-    matmul_moving_max=512,
-    sbuf_partitions=32,
+    # The array, both memories and both engines are 32 lanes wide.
+    **dict.fromkeys(
+        ("pe_rows", "pe_cols", "sbuf_partitions", "psum_partitions", "act_lanes", "pool_lanes"),
+        32,
+    ),
+    **dict.fromkeys(("pe_min_cycles", "act_fixed_cycles", "pool_fixed_cycles"), 16),
+    pe_weight_load_cycles=32,  # pe_rows
+    pe_fill_drain_cycles=32 + 32 - 2,  # pe_rows + pe_cols - 2
     sbuf_partition_bytes=64 * 1024,
-    psum_partitions=32,
     psum_partition_bytes=8 * 1024,
     psum_banks=4,
-    act_lanes=32,
-    pool_lanes=32,
     dma_queues=2,
     dram_bytes_per_cycle=64.0,
     dma_fixed_latency_cycles=200,
     dram_bytes=1 << 30,
-    pe_min_cycles=16,
-    pe_weight_load_cycles=32,  # pe_rows
-    pe_fill_drain_cycles=32 + 32 - 2,  # pe_rows + pe_cols - 2
-    act_elems_per_cycle_per_lane=1.0,
-    act_fixed_cycles=16,
-    pool_elems_per_cycle_per_lane=1.0,
-    pool_fixed_cycles=16,
-    sync_cycles=1,
     instr_buffer_bytes=32 * 192,
     instr_fetch_block_bytes=16 * 192,
-    num_semaphores=32,
     clock_hz=1.0e9,
 )
 
