@@ -33,11 +33,11 @@ from tidal.dialects.chip_enums import (
     AluOp,
     AluOpAttr,
     EngineAttr,
-    ParseMember,
     ReduceOpAttr,
     Space,
     SpaceAttr,
     engine_sort_key,
+    enum_attr,
 )
 from tidal.dialects.chip_enums import ReduceOp as ReduceKind
 from tidal.sim.spec import ACCESS_DIMS, Engine, Instr, Kind, Role, by_mnemonic
@@ -56,7 +56,6 @@ from xdsl.dialects.builtin import (
     TensorType,
     i64,
 )
-from xdsl.dialects.utils import EnumAttribute
 from xdsl.ir import (
     Attribute,
     Block,
@@ -64,7 +63,6 @@ from xdsl.ir import (
     Dialect,
     Operation,
     Region,
-    SpacedOpaqueSyntaxAttribute,
 )
 from xdsl.irdl import (
     IRDLOperation,
@@ -477,10 +475,7 @@ class IoKind(StrEnum):
     OUTPUT = "output"
 
 
-@irdl_attr_definition
-class IoKindAttr(ParseMember, EnumAttribute[IoKind], SpacedOpaqueSyntaxAttribute):
-    name = "accel.io_kind"
-    what = "io kind"
+IoKindAttr = enum_attr(IoKind, "accel.io_kind", "io kind")
 
 
 @irdl_op_definition

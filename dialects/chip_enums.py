@@ -13,8 +13,9 @@ format the attribute prints as its bare member (`relu`); in the generic form it 
 
 from __future__ import annotations
 
+import types
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from tidal.sim.spec import ActFunc, AluOp, ReduceOp, Space, engine_sort_key, is_engine
 from tidal.sim.spec.opcodes import ON_CHIP  # the spaces of SBUF and PSUM
@@ -38,8 +39,11 @@ __all__ = [
     "Space",
     "SpaceAttr",
     "engine_sort_key",
+    "enum_attr",
     "is_engine",
 ]
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class ParseMember:
@@ -63,36 +67,23 @@ class ParseMember:
         return cls.enum_type(value)
 
 
-@irdl_attr_definition
-class ActFuncAttr(ParseMember, EnumAttribute[ActFunc], SpacedOpaqueSyntaxAttribute):
-    """The activation function of `loop.act` and `accel.act`."""
+def enum_attr(enum_type: type[E], name: str, what: str) -> type[EnumAttribute[E]]:
+    """The `EnumAttribute` of `enum_type`, called `name` in the IR, whose parse errors
+    name the concept `what` and list its members; its docstring is the enum's."""
 
-    name = "accel.act_func"
-    what = "activation"
+    def body(ns: dict[str, object]) -> None:
+        doc = f"`{name}`: {enum_type.__doc__}"
+        ns.update(name=name, what=what, __doc__=doc, __module__=__name__)
 
-
-@irdl_attr_definition
-class AluOpAttr(ParseMember, EnumAttribute[AluOp], SpacedOpaqueSyntaxAttribute):
-    """The elementwise op of `loop.tensor_tensor` and `accel.tensor_tensor`."""
-
-    name = "accel.alu_op"
-    what = "tensor_tensor op"
+    bases = (ParseMember, EnumAttribute[enum_type], SpacedOpaqueSyntaxAttribute)
+    cls = types.new_class(f"{enum_type.__name__}Attr", bases, exec_body=body)
+    return irdl_attr_definition(cls)
 
 
-@irdl_attr_definition
-class ReduceOpAttr(ParseMember, EnumAttribute[ReduceOp], SpacedOpaqueSyntaxAttribute):
-    """The reduction of `loop.reduce` and `accel.reduce`."""
-
-    name = "accel.reduce_op"
-    what = "reduce op"
-
-
-@irdl_attr_definition
-class SpaceAttr(ParseMember, EnumAttribute[Space], SpacedOpaqueSyntaxAttribute):
-    """The memory space of an access pattern (`#accel.ap`) or a tile (`!loop.tile`)."""
-
-    name = "accel.space"
-    what = "memory space"
+ActFuncAttr = enum_attr(ActFunc, "accel.act_func", "activation")
+AluOpAttr = enum_attr(AluOp, "accel.alu_op", "tensor_tensor op")
+ReduceOpAttr = enum_attr(ReduceOp, "accel.reduce_op", "reduce op")
+SpaceAttr = enum_attr(Space, "accel.space", "memory space")
 
 
 @irdl_attr_definition

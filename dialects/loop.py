@@ -83,7 +83,10 @@ from xdsl.ir import (
 from xdsl.irdl import (
     AnyAttr,
     AttrSizedOperandSegments,
+    IRDLAttrConstraint,
     IRDLOperation,
+    Operand,
+    OptOperand,
     ParsePropInAttrDict,
     irdl_attr_definition,
     irdl_op_definition,
@@ -490,6 +493,17 @@ class AllocTileOp(IRDLOperation):
             )
 
 
+def accessed(constraint: IRDLAttrConstraint = TileType) -> tuple[Operand, AccessAttr]:
+    """A buffer operand and the access pattern (`<name>_ap`) naming the part of it a
+    tile op touches, declared together: `dst, dst_ap = accessed()`."""
+    return operand_def(constraint), prop_def(AccessAttr)
+
+
+def opt_accessed() -> tuple[OptOperand, AccessAttr | None]:
+    """An optional tile operand and its access pattern, present together."""
+    return opt_operand_def(TileType), opt_prop_def(AccessAttr)
+
+
 class TileOp(IRDLOperation):
     """Base of the ops that touch buffers through access patterns. `OPCODE` names the
     instruction the op becomes (its datasheet entry, `tidal.sim.spec.INSTRUCTIONS`:
@@ -547,10 +561,8 @@ class CopyOp(TileOp):
 
     name = "loop.copy"
     OPCODE: ClassVar[Opcode] = Opcode.DMA
-    src = operand_def(AnyAttr())
-    dst = operand_def(AnyAttr())
-    src_ap = prop_def(AccessAttr)
-    dst_ap = prop_def(AccessAttr)
+    src, src_ap = accessed(AnyAttr())
+    dst, dst_ap = accessed(AnyAttr())
     SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (
         ("src", "src_ap", "read"),
         ("dst", "dst_ap", "write"),
@@ -582,12 +594,9 @@ class MatmulOp(TileOp):
 
     name = "loop.matmul"
     OPCODE: ClassVar[Opcode] = Opcode.MATMUL
-    acc = operand_def(TileType)
-    stationary = operand_def(TileType)
-    moving = operand_def(TileType)
-    acc_ap = prop_def(AccessAttr)
-    stationary_ap = prop_def(AccessAttr)
-    moving_ap = prop_def(AccessAttr)
+    acc, acc_ap = accessed()
+    stationary, stationary_ap = accessed()
+    moving, moving_ap = accessed()
     zero_at = opt_prop_def(IntegerAttr)
     irdl_options = (ParsePropInAttrDict(),)
     SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (
@@ -646,14 +655,10 @@ class ActOp(TileOp):
     name = "loop.act"
     OPCODE: ClassVar[Opcode] = Opcode.ACT
     func = prop_def(ActFuncAttr)
-    dst = operand_def(TileType)
-    src = operand_def(TileType)
-    scale_col = opt_operand_def(TileType)
-    bias_col = opt_operand_def(TileType)
-    dst_ap = prop_def(AccessAttr)
-    src_ap = prop_def(AccessAttr)
-    scale_ap = opt_prop_def(AccessAttr)
-    bias_ap = opt_prop_def(AccessAttr)
+    dst, dst_ap = accessed()
+    src, src_ap = accessed()
+    scale_col, scale_ap = opt_accessed()
+    bias_col, bias_ap = opt_accessed()
     scale = prop_def(FloatAttr)
     bias = prop_def(FloatAttr)
     irdl_options = (
@@ -730,12 +735,9 @@ class TensorTensorOp(TileOp):
     name = "loop.tensor_tensor"
     OPCODE: ClassVar[Opcode] = Opcode.TENSOR_TENSOR
     op = prop_def(AluOpAttr)
-    dst = operand_def(TileType)
-    a = operand_def(TileType)
-    b = operand_def(TileType)
-    dst_ap = prop_def(AccessAttr)
-    a_ap = prop_def(AccessAttr)
-    b_ap = prop_def(AccessAttr)
+    dst, dst_ap = accessed()
+    a, a_ap = accessed()
+    b, b_ap = accessed()
     SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (
         ("dst", "dst_ap", "write"),
         ("a", "a_ap", "read"),
@@ -780,10 +782,8 @@ class ReduceOp(TileOp):
     name = "loop.reduce"
     OPCODE: ClassVar[Opcode] = Opcode.REDUCE
     op = prop_def(ReduceOpAttr)
-    dst = operand_def(TileType)
-    src = operand_def(TileType)
-    dst_ap = prop_def(AccessAttr)
-    src_ap = prop_def(AccessAttr)
+    dst, dst_ap = accessed()
+    src, src_ap = accessed()
     nreduce = prop_def(IntegerAttr)
     scale = prop_def(FloatAttr)
     irdl_options = (ParsePropInAttrDict(),)
@@ -841,8 +841,7 @@ class MemsetOp(TileOp):
 
     name = "loop.memset"
     OPCODE: ClassVar[Opcode] = Opcode.MEMSET
-    dst = operand_def(TileType)
-    dst_ap = prop_def(AccessAttr)
+    dst, dst_ap = accessed()
     value = prop_def(FloatAttr)
     SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (("dst", "dst_ap", "write"),)
     assembly_format = "$dst $dst_ap `=` $value attr-dict `:` type($dst)"
