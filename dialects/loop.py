@@ -504,6 +504,18 @@ def opt_accessed() -> tuple[OptOperand, AccessAttr | None]:
     return opt_operand_def(TileType), opt_prop_def(AccessAttr)
 
 
+Slots = tuple[tuple[str, str, str], ...]
+
+
+def slots(**roles: str) -> Slots:
+    """A tile op's `SLOTS`, from the role of each buffer operand in order:
+    `slots(src="read", dst="write")`. Operand `x` has access pattern `x_ap`
+    (a column `x_col`: `x_ap`)."""
+    return tuple(
+        (name, name.removesuffix("_col") + "_ap", role) for name, role in roles.items()
+    )
+
+
 class TileOp(IRDLOperation):
     """Base of the ops that touch buffers through access patterns. `OPCODE` names the
     instruction the op becomes (its datasheet entry, `tidal.sim.spec.INSTRUCTIONS`:
@@ -511,7 +523,7 @@ class TileOp(IRDLOperation):
 
     OPCODE: ClassVar[Opcode]
     # (operand field, access-pattern prop, role) for every buffer the op touches.
-    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = ()
+    SLOTS: ClassVar[Slots] = ()
 
     def accesses(self) -> list[tuple[str, SSAValue, AccessAttr]]:
         out: list[tuple[str, SSAValue, AccessAttr]] = []
@@ -563,10 +575,7 @@ class CopyOp(TileOp):
     OPCODE: ClassVar[Opcode] = Opcode.DMA
     src, src_ap = accessed(AnyAttr())
     dst, dst_ap = accessed(AnyAttr())
-    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (
-        ("src", "src_ap", "read"),
-        ("dst", "dst_ap", "write"),
-    )
+    SLOTS: ClassVar[Slots] = slots(src="read", dst="write")
     assembly_format = (
         "$src $src_ap `->` $dst $dst_ap attr-dict `:` type($src) `->` type($dst)"
     )
@@ -599,11 +608,7 @@ class MatmulOp(TileOp):
     moving, moving_ap = accessed()
     zero_at = opt_prop_def(IntegerAttr)
     irdl_options = (ParsePropInAttrDict(),)
-    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (
-        ("acc", "acc_ap", "write"),
-        ("stationary", "stationary_ap", "read"),
-        ("moving", "moving_ap", "read"),
-    )
+    SLOTS: ClassVar[Slots] = slots(acc="write", stationary="read", moving="read")
     assembly_format = (
         "$acc $acc_ap `,` $stationary $stationary_ap `,` $moving $moving_ap "
         "attr-dict `:` type($acc) `,` type($stationary) `,` type($moving)"
@@ -665,11 +670,8 @@ class ActOp(TileOp):
         AttrSizedOperandSegments(as_property=True),
         ParsePropInAttrDict(),
     )
-    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (
-        ("dst", "dst_ap", "write"),
-        ("src", "src_ap", "read"),
-        ("scale_col", "scale_ap", "read"),
-        ("bias_col", "bias_ap", "read"),
+    SLOTS: ClassVar[Slots] = slots(
+        dst="write", src="read", scale_col="read", bias_col="read"
     )
     custom_directives = (Quoted,)
     assembly_format = (
@@ -738,11 +740,7 @@ class TensorTensorOp(TileOp):
     dst, dst_ap = accessed()
     a, a_ap = accessed()
     b, b_ap = accessed()
-    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (
-        ("dst", "dst_ap", "write"),
-        ("a", "a_ap", "read"),
-        ("b", "b_ap", "read"),
-    )
+    SLOTS: ClassVar[Slots] = slots(dst="write", a="read", b="read")
     custom_directives = (Quoted,)
     assembly_format = (
         "custom<Quoted>($op) $dst $dst_ap `,` $a $a_ap `,` $b $b_ap attr-dict "
@@ -787,10 +785,7 @@ class ReduceOp(TileOp):
     nreduce = prop_def(IntegerAttr)
     scale = prop_def(FloatAttr)
     irdl_options = (ParsePropInAttrDict(),)
-    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (
-        ("dst", "dst_ap", "write"),
-        ("src", "src_ap", "read"),
-    )
+    SLOTS: ClassVar[Slots] = slots(dst="write", src="read")
     custom_directives = (Quoted,)
     assembly_format = (
         "custom<Quoted>($op) $dst $dst_ap `,` $src $src_ap attr-dict "
@@ -843,7 +838,7 @@ class MemsetOp(TileOp):
     OPCODE: ClassVar[Opcode] = Opcode.MEMSET
     dst, dst_ap = accessed()
     value = prop_def(FloatAttr)
-    SLOTS: ClassVar[tuple[tuple[str, str, str], ...]] = (("dst", "dst_ap", "write"),)
+    SLOTS: ClassVar[Slots] = slots(dst="write")
     assembly_format = "$dst $dst_ap `=` $value attr-dict `:` type($dst)"
 
     def __init__(self, dst: SSAValue, dst_ap: AccessAttr, value: float):
