@@ -478,6 +478,26 @@ class _UnaryOp(GraphOp, ABC):
         self._build([input], result_type)
 
 
+ShapeOfArray = Callable[[Shape, tuple[int, ...]], Shape]
+
+
+class _ArrayUnaryOp(_UnaryOp, ABC):
+    """A unary op with one i64 array property, named by `ARRAY` (`perm`, `axes`),
+    from which `SHAPE(input shape, array)` gives the result shape."""
+
+    ARRAY: ClassVar[str]
+    SHAPE: ClassVar[ShapeOfArray]
+
+    def __init__(
+        self, input: Value, array: Sequence[int], result_type: TensorType | None = None
+    ):
+        self._build([input], result_type, {self.ARRAY: _i64_array(array)})
+
+    def inferred_shape(self) -> Shape:
+        array = _ints(self.properties[self.ARRAY])
+        return type(self).SHAPE(_shape(self.input), array)
+
+
 class _VariadicOp(GraphOp, ABC):
     """A graph op on one or more tensors, `inputs`."""
 
@@ -910,7 +930,7 @@ class ConcatOp(_VariadicOp):
 
 
 @irdl_op_definition
-class TransposeOp(_UnaryOp):
+class TransposeOp(_ArrayUnaryOp):
     """Permute the dims (ONNX Transpose): result dim i is input dim perm[i].
 
     %r = graph.transpose %x {perm = array<i64: 0, 2, 1, 3, 4>} : (tensor<1x4x28x8x8xf32>) -> tensor<1x28x4x8x8xf32>
@@ -920,14 +940,8 @@ class TransposeOp(_UnaryOp):
 
     perm = prop_def(DenseArrayBase.constr(i64))
     perm_val = _array_value("perm")
-
-    def __init__(
-        self, input: Value, perm: Sequence[int], result_type: TensorType | None = None
-    ):
-        self._build([input], result_type, {"perm": _i64_array(perm)})
-
-    def inferred_shape(self) -> Shape:
-        return _transpose_shape(_shape(self.input), self.perm_val)
+    ARRAY: ClassVar[str] = "perm"
+    SHAPE: ClassVar[ShapeOfArray] = staticmethod(_transpose_shape)
 
 
 @irdl_op_definition
@@ -990,7 +1004,7 @@ class SumOp(_VariadicOp):
 
 
 @irdl_op_definition
-class UnsqueezeOp(_UnaryOp):
+class UnsqueezeOp(_ArrayUnaryOp):
     """Insert size-1 dims at `axes` (of the result; ONNX Unsqueeze): a view of the
     same elements. Canonicalisation folds it on constants and makes it a reshape
     otherwise.
@@ -1002,14 +1016,8 @@ class UnsqueezeOp(_UnaryOp):
 
     axes = prop_def(DenseArrayBase.constr(i64))
     axes_val = _array_value("axes")
-
-    def __init__(
-        self, input: Value, axes: Sequence[int], result_type: TensorType | None = None
-    ):
-        self._build([input], result_type, {"axes": _i64_array(axes)})
-
-    def inferred_shape(self) -> Shape:
-        return _unsqueeze_shape(_shape(self.input), self.axes_val)
+    ARRAY: ClassVar[str] = "axes"
+    SHAPE: ClassVar[ShapeOfArray] = staticmethod(_unsqueeze_shape)
 
 
 @irdl_op_definition
