@@ -314,43 +314,52 @@ def _access(
         where,
         lambda k: f"{name}: DRAM access with partition start {pstart[k]} (must be 0)",
     )
-    found.add(
-        dram & (dram_end > dram_bytes),
-        where,
-        lambda k: (
-            f"{name}: DRAM bytes [{off[k]}, {_dram_end(acc, k)}) outside the "
-            f"program's {dram_bytes}-byte DRAM"
-        ),
-    )
-    # However its strides repeat elements, an access touches at most as many as its
-    # memory holds: this bounds the machine's views, copies and loops.
-    dram_elements = dram_bytes // 4
-    found.add(
-        dram & (acc.elements > dram_elements),
-        where,
-        lambda k: (
-            f"{name}: {_exact_prod(counts[k])} DRAM elements {acc.shape(k)}, more "
-            f"than the {dram_elements} of the program's {dram_bytes}-byte DRAM"
-        ),
-    )
+    program = f"the program's {dram_bytes}-byte DRAM"
+    _check_fits(found, acc, where, Space.DRAM, dram_end, dram_bytes, program, program)
     return acc
 
 
-def _dram_end(acc: _Acc, k: int) -> int:
-    """End byte of DRAM access k, exactly (for a message)."""
-    reach = sum(
-        int(s) * (int(c) - 1) for s, c in zip(acc.strides[k], acc.counts[k], strict=True)
-    )
-    return int(acc.offset[k]) + 4 * reach + 4
+def _end(acc: _Acc, k: int, first: int) -> int:
+    """End byte of access k over its dims from `first` (0: in DRAM; 1: within a
+    partition), exactly (for a message)."""
+    steps = zip(acc.strides[k, first:], acc.counts[k, first:], strict=True)
+    return int(acc.offset[k]) + 4 * sum(int(s) * (int(c) - 1) for s, c in steps) + 4
 
 
-def _free_end(acc: _Acc, k: int) -> int:
-    """End byte (within a partition) of on-chip access k, exactly (for a message)."""
-    reach = sum(
-        int(s) * (int(c) - 1)
-        for s, c in zip(acc.strides[k, 1:], acc.counts[k, 1:], strict=True)
+def _check_fits(
+    found: _Problems,
+    acc: _Acc,
+    where: np.ndarray,
+    space: Space,
+    end: np.ndarray,
+    nbytes: int,
+    outside: str,
+    of: str,
+) -> None:
+    """The accesses in `space` (DRAM, or within a partition on chip) end (bytes `end`)
+    inside `nbytes` and, however their strides repeat elements, touch at most as many
+    as `nbytes` holds: this bounds the machine's views, copies and loops."""
+    name, mine = acc.name, acc.space == space.code
+    first = 0 if space is Space.DRAM else 1  # on chip, dim 0 is the partitions
+    found.add(
+        mine & (end > nbytes),
+        where,
+        lambda k: (
+            f"{name}: {space.name} bytes [{acc.offset[k]}, {_end(acc, k, first)}) "
+            f"outside {outside}"
+        ),
     )
-    return int(acc.offset[k]) + 4 * reach + 4
+    limit = nbytes // 4
+    elements = acc.elements if first == 0 else acc.free_elements
+    what = "DRAM elements" if first == 0 else "elements per partition"
+    found.add(
+        mine & (elements > limit),
+        where,
+        lambda k: (
+            f"{name}: {_exact_prod(acc.counts[k, first:])} {what} {acc.shape(k)}, "
+            f"more than the {limit} of {of}"
+        ),
+    )
 
 
 def _check_on_chip(
@@ -379,24 +388,9 @@ def _check_on_chip(
             f"outside the chip's {partitions} partitions"
         ),
     )
-    found.add(
-        mine & (free_end > partition_bytes),
-        where,
-        lambda k: (
-            f"{name}: {space.name} bytes [{acc.offset[k]}, {_free_end(acc, k)}) "
-            f"outside the {partition_bytes}-byte partition"
-        ),
-    )
-    per_partition = partition_bytes // 4
-    found.add(
-        mine & (acc.free_elements > per_partition),
-        where,
-        lambda k: (
-            f"{name}: {_exact_prod(acc.counts[k, 1:])} elements per partition "
-            f"{acc.shape(k)}, more than the {per_partition} of a "
-            f"{partition_bytes}-byte {space.name} partition"
-        ),
-    )
+    outside = f"the {partition_bytes}-byte partition"
+    of = f"a {partition_bytes}-byte {space.name} partition"
+    _check_fits(found, acc, where, space, free_end, partition_bytes, outside, of)
 
 
 def _require_space(
