@@ -195,8 +195,8 @@ class Instr:
     """The datasheet entry of one opcode.
 
     `engine` is the kind of engine that runs it (None: any engine, as the sync
-    instructions). `lanes` names the ChipConfig attribute bounding the partitions of
-    one access operand, `(attribute, field)`. `same_elements` lists pairs of accesses
+    instructions). `lanes_of` names the access whose partitions the engine's lanes
+    (`<engine>_lanes` of the ChipConfig) bound. `same_elements` lists pairs of accesses
     that hold as many elements. `semantics(values, flags)` applies the instruction to
     NumPy views: `values` maps each access to its view (trailing unused dims dropped),
     an enum field to its member, an int to its value, an F32 to a float, a SCALAR to
@@ -205,16 +205,28 @@ class Instr:
     multiply-accumulates."""
 
     opcode: Opcode
-    mnemonic: str
     engine: EngineKind | None
     fields: tuple[Field, ...]
     cost: CostFn
     semantics: SemanticsFn | None = None
-    lanes: tuple[str, str] | None = None
+    lanes_of: str = ""
     same_elements: tuple[tuple[str, str], ...] = ()
     transfer_bytes: Callable[[Shapes], int] | None = None
     macs: Callable[[Shapes], int] | None = None
     summary: str = ""
+
+    @property
+    def mnemonic(self) -> str:
+        """The accel op: `accel.<opcode>` (`accel.tensor_tensor`)."""
+        return f"accel.{self.opcode.name.lower()}"
+
+    @property
+    def lanes(self) -> tuple[str, str] | None:
+        """`(ChipConfig attribute, access)`: the engine's lanes bound the partitions
+        of access `lanes_of` (`("act_lanes", "src")`)."""
+        if not self.lanes_of or self.engine is None:
+            return None
+        return f"{self.engine.value}_lanes", self.lanes_of
 
     @cached_property
     def layout(self) -> dict[str, int]:
@@ -388,35 +400,28 @@ def _memset(v: Mapping[str, Any], flags: int) -> None:
 R, W = Role.READ, Role.WRITE
 _SEM = Field("sem", Kind.SEMAPHORE)
 
+
+def _on_chip(dst: str, *reads: str) -> tuple[Field, ...]:
+    """The on-chip accesses of an ACT or POOL instruction: `dst` written, `reads`
+    read, in record order."""
+    return (access(dst, W, ON_CHIP), *(access(name, R, ON_CHIP) for name in reads))
+
+
 _ENTRIES = (
-    Instr(Opcode.NOP, "accel.nop", None, (), _sync_cost, summary="does nothing"),
-    Instr(
-        Opcode.HALT,
-        "accel.halt",
-        None,
-        (),
-        _halt_cost,
-        summary="ends the engine's stream",
-    ),
+    Instr(Opcode.NOP, None, (), _sync_cost, summary="does nothing"),
+    Instr(Opcode.HALT, None, (), _halt_cost, summary="ends the engine's stream"),
     Instr(
         Opcode.WAIT,
-        "accel.wait",
         None,
         (_SEM, Field("value", Kind.INT)),
         _sync_cost,
         summary="blocks until semaphore `sem` >= `value`",
     ),
     Instr(
-        Opcode.SIGNAL,
-        "accel.signal",
-        None,
-        (_SEM,),
-        _sync_cost,
-        summary="increments semaphore `sem`",
+        Opcode.SIGNAL, None, (_SEM,), _sync_cost, summary="increments semaphore `sem`"
     ),
     Instr(
         Opcode.DMA,
-        "accel.dma",
         EngineKind.DMA,
         (access("src", R), access("dst", W)),
         _dma_cost,
@@ -427,7 +432,6 @@ _ENTRIES = (
     ),
     Instr(
         Opcode.MATMUL,
-        "accel.matmul",
         EngineKind.PE,
         (
             access("dst", W, (Space.PSUM,)),
@@ -441,61 +445,50 @@ _ENTRIES = (
     ),
     Instr(
         Opcode.ACT,
-        "accel.act",
         EngineKind.ACT,
         (
-            access("dst", W, ON_CHIP),
-            access("src", R, ON_CHIP),
+            *_on_chip("dst", "src"),
             Field("func", Kind.ENUM, enum=ActFunc),
             Field("scale", Kind.SCALAR, R, ON_CHIP, default=1.0, of="src"),
             Field("bias", Kind.SCALAR, R, ON_CHIP, default=0.0, of="src"),
         ),
         _act_cost,
         _act,
-        lanes=("act_lanes", "src"),
+        lanes_of="src",
         same_elements=(("src", "dst"),),
         summary="dst = func(src * scale + bias), element-wise",
     ),
     Instr(
         Opcode.TENSOR_TENSOR,
-        "accel.tensor_tensor",
         EngineKind.POOL,
-        (
-            access("dst", W, ON_CHIP),
-            access("a", R, ON_CHIP),
-            access("b", R, ON_CHIP),
-            Field("op", Kind.ENUM, enum=AluOp),
-        ),
+        (*_on_chip("dst", "a", "b"), Field("op", Kind.ENUM, enum=AluOp)),
         _pool_cost("dst"),
         _tensor_tensor,
-        lanes=("pool_lanes", "a"),
+        lanes_of="a",
         same_elements=(("a", "b"), ("a", "dst")),
         summary="dst = a <op> b, element-wise",
     ),
     Instr(
         Opcode.REDUCE,
-        "accel.reduce",
         EngineKind.POOL,
         (
-            access("dst", W, ON_CHIP),
-            access("src", R, ON_CHIP),
+            *_on_chip("dst", "src"),
             Field("op", Kind.ENUM, enum=ReduceOp),
             Field("nreduce", Kind.INT),
             Field("scale_imm", Kind.F32, ir="scale", default=1.0),
         ),
         _pool_cost("src"),
         _reduce,
-        lanes=("pool_lanes", "src"),
+        lanes_of="src",
         summary="dst = scale * (add or max of src over its innermost nreduce dims)",
     ),
     Instr(
         Opcode.MEMSET,
-        "accel.memset",
         EngineKind.POOL,
-        (access("dst", W, ON_CHIP), Field("value", Kind.F32)),
+        (*_on_chip("dst"), Field("value", Kind.F32)),
         _pool_cost("dst"),
         _memset,
-        lanes=("pool_lanes", "dst"),
+        lanes_of="dst",
         summary="fills dst with value",
     ),
 )
