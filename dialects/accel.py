@@ -1130,9 +1130,16 @@ class MemsetOp(InstructionOp):
 
 
 class _EngineOp(InstructionOp):
-    """A sync/control instruction that names its engine."""
+    """A sync/control instruction that names its engine; with no other operand
+    (nop, halt) it is `accel.<op> <engine>`."""
 
     engine = prop_def(EngineAttr)
+    assembly_format = "$engine attr-dict"
+
+    def __init__(
+        self, engine: str, *, signal: int | None = None, origin: str | None = None
+    ):
+        self._init({"engine": EngineAttr(engine)}, signal, origin)
 
     def engine_name(self) -> str:
         return self.engine.data
@@ -1211,12 +1218,6 @@ class NopOp(_EngineOp):
     """
 
     name = "accel.nop"
-    assembly_format = "$engine attr-dict"
-
-    def __init__(
-        self, engine: str, *, signal: int | None = None, origin: str | None = None
-    ):
-        self._init({"engine": EngineAttr(engine)}, signal, origin)
 
 
 @irdl_op_definition
@@ -1227,12 +1228,6 @@ class HaltOp(_EngineOp):
     """
 
     name = "accel.halt"
-    assembly_format = "$engine attr-dict"
-
-    def __init__(
-        self, engine: str, *, signal: int | None = None, origin: str | None = None
-    ):
-        self._init({"engine": EngineAttr(engine)}, signal, origin)
 
 
 Accel = Dialect(
