@@ -173,7 +173,7 @@ class AccelInsertSyncPass(ModulePass):
                 "already split into streams (run accel-insert-sync before accel-split-streams)",
                 program,
             )
-        graph = DependenceGraph.build(program, exact=self.exact)
+        graph = DependenceGraph.build(program, exact=self.exact, cross_engine=True)
         sites = graph.sites
         by_engine: dict[str, list[Site]] = {}
         for s in sites:

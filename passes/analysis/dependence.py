@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 
 from tidal.dialects.accel import AccessAttr, InstructionOp, ProgramOp, RepeatOp
 from tidal.passes.analysis.footprint import (
+    Cover,
     Footprint,
+    carried,
     carried_levels,
-    covers,
     overlaps,
     same_iteration,
 )
@@ -189,9 +190,14 @@ class DependenceGraph:
         return self._into.get(site.index, [])
 
     @staticmethod
-    def build(program: ProgramOp | Block, *, exact: bool = True) -> DependenceGraph:
+    def build(
+        program: ProgramOp | Block, *, exact: bool = True, cross_engine: bool = False
+    ) -> DependenceGraph:
         """`exact=False` judges overlap and cover on bounding boxes instead
-        (conservative: more edges, never fewer real ones)."""
+        (conservative: more edges, never fewer real ones). `cross_engine=True`
+        keeps only the edges between sites of different engines (what
+        accel-insert-sync asks for), which are the same as in the whole graph: a
+        same-engine access still hides what it covers, it just gets no edges."""
         block = program.body.block if isinstance(program, ProgramOp) else program
         sites = collect(block)
         graph = DependenceGraph(sites, [])
@@ -209,17 +215,17 @@ class DependenceGraph:
                 if (xo, yo) not in dep.pairs:
                     dep.pairs.append((xo, yo))
 
-        _forward(sites, add, exact)
-        _backward(sites, add, exact)
+        _forward(sites, add, exact, cross_engine)
+        _backward(sites, add, exact, cross_engine)
         return graph
 
 
-def _forward(sites: list[Site], add: _Add, exact: bool) -> None:
+def _forward(sites: list[Site], add: _Add, exact: bool, cross_engine: bool) -> None:
     """Edges from earlier sites: the sweep over byte ranges."""
     maps: dict[str, _IntervalMap] = {}
     for x in sites:
         tested: dict[tuple[int, int], bool] = {}
-        covered: dict[tuple[int, int, int, int], bool] = {}
+        covered: dict[tuple[int, int], Cover] = {}
         for xo in x.operands:
             plo, phi, lo, hi = xo.box
             m = maps.setdefault(xo.ap.space, _IntervalMap())
@@ -228,6 +234,8 @@ def _forward(sites: list[Site], add: _Add, exact: bool) -> None:
                 against = seg.writers + seg.readers if xo.write else seg.writers
                 for y, yo, a, b in against:
                     if not (a < phi and plo < b):
+                        continue
+                    if cross_engine and y.engine == x.engine:
                         continue
                     key = (id(xo), id(yo))
                     if key not in tested:
@@ -254,20 +262,23 @@ def _hides(
     phi: int,
     e: _Entry,
     exact: bool,
-    covered: dict[tuple[int, int, int, int], bool],
+    covered: dict[tuple[int, int], Cover],
     window: tuple[int, int],
 ) -> bool:
     """Does the write `xo` hide entry `e` from later accesses in the byte range
     `window` (a segment the write spans)?"""
-    if not exact:  # on boxes, the write spans the segment's bytes
-        return plo <= e[2] and e[3] <= phi
-    key = (id(xo), id(e[1]), *window)
-    if key not in covered:
-        covered[key] = covers(xo.footprint, e[1].footprint, window)
-    return covered[key]
+    if not (plo <= e[2] and e[3] <= phi):  # on boxes: the write spans the bytes
+        return False
+    if not exact:
+        return True
+    pair = (id(xo), id(e[1]))
+    cover = covered.get(pair)
+    if cover is None:
+        cover = covered[pair] = Cover(xo.footprint, e[1].footprint)
+    return cover(window)
 
 
-def _backward(sites: list[Site], add: _Add, exact: bool) -> None:
+def _backward(sites: list[Site], add: _Add, exact: bool, cross_engine: bool) -> None:
     """Loop-carried edges: a site later in a common repeat's body whose earlier
     iteration conflicts with an earlier site."""
     groups: dict[int, list[Site]] = {}
@@ -277,7 +288,7 @@ def _backward(sites: list[Site], add: _Add, exact: bool) -> None:
     for group in groups.values():
         for x in group:
             for y in group:
-                if y.index <= x.index:
+                if y.index <= x.index or (cross_engine and y.engine == x.engine):
                     continue
                 common = x.common(y)
                 for xo in x.operands:
@@ -286,9 +297,7 @@ def _backward(sites: list[Site], add: _Add, exact: bool) -> None:
                             continue
                         if not _boxes_meet(xo.box, yo.box):
                             continue
-                        if not exact or carried_levels(
-                            xo.footprint, yo.footprint, common
-                        ):
+                        if not exact or carried(xo.footprint, yo.footprint, common):
                             add(x, xo, y, yo, True)
 
 

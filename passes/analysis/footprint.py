@@ -30,16 +30,33 @@ when they are wanted explicitly (one per row, never one per element).
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from typing import Any, Generic, TypeVar
 
+import numpy as np
 from tidal.dialects.accel import AccessAttr
 
 ELEM_BYTES = 4  # fp32, the only element type (see tidal.sim.isa)
 
 Dims = tuple[tuple[int, int], ...]
+T = TypeVar("T")
+
+
+class _memo(Generic[T]):
+    """A lazily computed attribute, as `functools.cached_property` but without its
+    lock (Python 3.11 takes one per attribute on every first access, which costs
+    more than the value here: the dependence sweep reads thousands of footprints)."""
+
+    def __init__(self, func: Callable[[Any], T]) -> None:
+        self.func = func
+        self.name = func.__name__
+
+    def __get__(self, obj: Any, owner: type | None = None) -> T:
+        value = obj.__dict__[self.name] = self.func(obj)
+        return value
 
 
 def canonical(base: int, dims: Sequence[tuple[int, int]]) -> tuple[int, Dims]:
@@ -106,7 +123,7 @@ class Lattice:
     def lo(self) -> int:
         return self.base
 
-    @cached_property
+    @_memo
     def hi(self) -> int:
         return self.base + sum(s * (c - 1) for s, c in self.dims)
 
@@ -194,11 +211,11 @@ class Footprint:
     def terms(self) -> tuple[Term, ...]:
         return self._terms
 
-    @cached_property
+    @_memo
     def _terms(self) -> tuple[Term, ...]:
         return (*self.free, *(t for t in self.loops if t is not None))
 
-    @cached_property
+    @_memo
     def coupled(self) -> bool:
         """Does a term move both the partition and the bytes?"""
         return any(t.part and t.byte for t in self._terms)
@@ -207,7 +224,7 @@ class Footprint:
         """Partitions touched (exact when no repeat moves both partition and bytes)."""
         return self._partitions
 
-    @cached_property
+    @_memo
     def _partitions(self) -> Lattice:
         return Lattice.of(self.pbase, [(t.part, t.count) for t in self._terms])
 
@@ -215,7 +232,7 @@ class Footprint:
         """Element start addresses (exact when no term moves both)."""
         return self._bytes
 
-    @cached_property
+    @_memo
     def _bytes(self) -> Lattice:
         return Lattice.of(self.bbase, [(t.byte, t.count) for t in self._terms])
 
@@ -361,6 +378,17 @@ def carried_levels(x: Footprint, y: Footprint, common: int) -> list[int]:
     return [level for level in range(common) if _ordered(x, y, common, level)]
 
 
+def carried(x: Footprint, y: Footprint, common: int) -> bool:
+    """Is `carried_levels` non-empty? Stops at the first level, and first asks
+    whether x and y meet at all over all their iterations (one lattice test, where
+    each level tries every distance)."""
+    if None in x.loops or None in y.loops:
+        raise ValueError("ordered overlap tests need footprints over all iterations")
+    if not overlaps(x, y):
+        return False
+    return any(_ordered(x, y, common, level) for level in range(common))
+
+
 def _within(
     inner: Lattice,
     outer: Lattice,
@@ -387,13 +415,94 @@ def _within(
     return all(outer.meets(Lattice(x), 0, 0) for x in inner.points() if lo <= x <= hi)
 
 
-def covers(w: Footprint, e: Footprint, window: tuple[int, int] | None = None) -> bool:
-    """Does w touch every byte e touches (within the byte `window`, if given)? Sound
-    (True only when it does); exact for boxes and small footprints, else False."""
+class Cover:
+    """`covers(w, e, window)` for one pair and many windows, as the dependence sweep
+    asks it (once per byte segment a write spans): what does not depend on the
+    window is decided once, and when e's byte points must be checked one by one,
+    the points that are not w's are found once and each window is a bisection.
+
+        cover = Cover(w, e)
+        cover((0, 64)) == covers(w, e, (0, 64))
+    """
+
+    def __init__(self, w: Footprint, e: Footprint, limit: int = 4096) -> None:
+        self.inner, self.outer = e.bytes(), w.bytes()
+        self.limit = limit
+        # None: it depends on the window.
+        self.always: bool | None = None
+        if not covers_partitions(w, e):
+            self.always = False
+        elif _within(self.inner, self.outer, ELEM_BYTES, self.full):
+            self.always = True  # `_within` is monotone in the window
+        self.gcd = 0
+        for s, _ in self.inner.dims:
+            self.gcd = math.gcd(self.gcd, s)
+        self._missing: list[int] | None = None
+
+    @property
+    def full(self) -> tuple[int, int]:
+        return self.inner.lo, self.inner.hi + ELEM_BYTES
+
+    def __call__(self, window: tuple[int, int] | None = None) -> bool:
+        if self.always is not None:
+            return self.always
+        # `_within(inner, outer, ELEM_BYTES, window)`, step by step.
+        inner, outer, g = self.inner, self.outer, self.gcd
+        window = window or self.full
+        lo = max(inner.lo, window[0] - ELEM_BYTES + 1)
+        hi = min(inner.hi, window[1] - 1)
+        if g:
+            lo, hi = lo + (inner.base - lo) % g, hi - (hi - inner.base) % g
+        if lo > hi:
+            return True
+        if outer.is_run(ELEM_BYTES):
+            return outer.lo <= lo and hi <= outer.hi
+        if inner == outer:
+            return True
+        if math.prod(c for _, c in inner.dims) > self.limit:
+            return False
+        if self._missing is None:
+            self._missing = self.missing()
+        i = bisect.bisect_left(self._missing, lo)
+        return i == len(self._missing) or self._missing[i] > hi
+
+    def missing(self, limit: int = 1 << 20) -> list[int]:
+        """e's byte points that are not w's, sorted (NumPy over both point sets,
+        or a lattice test per point when w has more than `limit` points)."""
+        inner = _enumerate(self.inner)
+        if math.prod(c for _, c in self.outer.dims) > limit:
+            return [x for x in inner.tolist() if not self.outer.meets(Lattice(x), 0, 0)]
+        outer = _enumerate(self.outer)
+        at = np.minimum(np.searchsorted(outer, inner), len(outer) - 1)
+        return inner[outer[at] != inner].tolist()
+
+
+def _enumerate(lattice: Lattice) -> np.ndarray:
+    """Every point of `lattice` as int64, sorted (repeated where the lattice
+    repeats a point)."""
+    out = np.array([lattice.base], dtype=np.int64)
+    for s, c in lattice.dims:
+        out = (out[:, None] + s * np.arange(c, dtype=np.int64)).ravel()
+    out.sort()
+    return out
+
+
+def covers_partitions(w: Footprint, e: Footprint) -> bool:
+    """The byte-independent half of `covers`: same space, neither coupled, and w
+    touches every partition e touches. When it fails, `covers` fails in every
+    window; when it holds, `covers` is the byte test alone."""
     if w.space != e.space or w.coupled or e.coupled:
         return False
-    parts, data = e.partitions(), e.bytes()
+    parts = e.partitions()
+    return _within(parts, w.partitions(), 1, (parts.lo, parts.hi + 1))
+
+
+def covers(w: Footprint, e: Footprint, window: tuple[int, int] | None = None) -> bool:
+    """Does w touch every byte e touches (within the byte `window`, if given)? Sound
+    (True only when it does); exact for boxes and small footprints, else False.
+    Monotone in the window: True without one means True in every window."""
+    if not covers_partitions(w, e):
+        return False
+    data = e.bytes()
     window = window or (data.lo, data.hi + ELEM_BYTES)
-    return _within(parts, w.partitions(), 1, (parts.lo, parts.hi + 1)) and _within(
-        data, w.bytes(), ELEM_BYTES, window
-    )
+    return _within(data, w.bytes(), ELEM_BYTES, window)

@@ -219,3 +219,33 @@ def test_an_accumulating_matmul_reads_and_writes_its_tile():
         (0, 1, "WAW", "psum", False),
         (1, 2, "RAW", "psum", False),
     }
+
+
+def test_cross_engine_keeps_exactly_the_cross_engine_edges():
+    """`cross_engine=True` skips the same-engine tests, not their effect: a
+    same-engine write still hides what it covers, so the cross-engine edges are
+    those of the whole graph (forward and loop-carried, exact and on boxes)."""
+    body = """
+      accel.dma 0 <dram 0, [[8, 32], [1, 8]]> -> <sbuf 0, 0, [[1, 32], [1, 8]]>
+      accel.dma 0 <dram 1024, [[8, 32], [1, 8]]> -> <sbuf 0, 0, [[1, 32], [1, 8]]>
+      accel.repeat 4 {
+        accel.dma 1 <dram 0 + 1024 * i0, [[8, 32], [1, 8]]> -> <sbuf 0, 32 * i0, [[1, 32], [1, 8]]>
+        accel.matmul <psum 0, 0 + 32 * i0, [[1, 8], [1, 8]]>, <sbuf 0, 32 * i0, [[1, 32], [1, 8]]>, <sbuf 0, 4096, [[1, 32], [1, 8]]> {zero_at = -1 : i64}
+        accel.act relu <sbuf 0, 0, [[1, 8], [1, 8]]>, <psum 0, 0 + 32 * i0, [[1, 8], [1, 8]]>
+        accel.memset <sbuf 0, 0, [[1, 32], [1, 8]]>, 0.0
+      }
+      accel.act relu <sbuf 0, 8192, [[1, 32], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 8]]>
+    """
+    for exact in (True, False):
+        whole = DependenceGraph.build(program(parse(body)), exact=exact)
+        cross = DependenceGraph.build(
+            program(parse(body)), exact=exact, cross_engine=True
+        )
+
+        def key(d):
+            return (d.src.index, d.dst.index, d.kind, d.space, d.carried)
+
+        want = {key(d) for d in whole.deps if d.src.engine != d.dst.engine}
+        assert {key(d) for d in cross.deps} == want
+        assert any(d.src.engine == d.dst.engine for d in whole.deps)
+        assert any(d.carried for d in cross.deps)

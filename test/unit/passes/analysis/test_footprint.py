@@ -1,7 +1,8 @@
 """Exact footprints of accel operands: lattice arithmetic against brute-force
 enumeration, strided interleavings, partition ranges, DRAM against SBUF, repeats
 (per iteration against across iterations), covers within a byte window, and large
-counts answered without enumerating."""
+counts answered without enumerating; the sweep's fast paths (`Cover`, `carried`)
+against the functions they stand for."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import time
 import pytest
 from tidal.dialects.accel import AccessAttr, Aff
 from tidal.passes.analysis.footprint import (
+    Cover,
     Footprint,
     Lattice,
     canonical,
+    carried,
     carried_distances,
     carried_levels,
     covers,
@@ -249,3 +252,52 @@ def test_intervals_one_per_row_merged():
     assert coupled.intervals() is None
     many = Footprint.of(ap("dram", 0, 0, [(3, 1000), (2, 1000)]), [])
     assert many.intervals(limit=10_000) is None
+
+
+def _draw(rng: random.Random, space: str, trips: list[int]) -> AccessAttr:
+    pstart = Aff(0)
+    if space == "sbuf":
+        pstart = Aff(rng.randint(0, 3), tuple(rng.choice([0, 0, 1, 2]) for _ in trips))
+    offset = Aff(
+        rng.choice([0, 4, 8, 16]), tuple(rng.choice([0, 4, 8, 12, 32]) for _ in trips)
+    )
+    first = (1 if space == "sbuf" else rng.choice([1, 3, 8]), rng.randint(1, 4))
+    rest = [
+        (rng.choice([1, 2, 3, -1, 5, 8]), rng.randint(1, 6))
+        for _ in range(rng.randint(0, 2))
+    ]
+    return ap(space, pstart, offset + 40, [first, *rest])
+
+
+def test_cover_agrees_with_covers_in_every_window():
+    """`Cover(w, e)(window)` is `covers(w, e, window)`, for random pairs (strided,
+    repeated, some equal) and windows inside, across and outside e's bytes, with
+    the point lists of `Cover.missing` both by NumPy and by lattice tests."""
+    rng = random.Random(5)
+    for _ in range(400):
+        space = rng.choice(["sbuf", "dram"])
+        trips = [rng.randint(1, 4) for _ in range(rng.randint(0, 2))]
+        a = _draw(rng, space, trips)
+        b = a if rng.random() < 0.1 else _draw(rng, space, trips)
+        w, e = Footprint.of(a, trips), Footprint.of(b, trips)
+        lo, hi = e.box()[2], e.box()[3]
+        windows = [None] + [
+            (x, x + rng.randint(1, 24))
+            for x in (rng.randint(lo - 8, hi + 8) for _ in range(12))
+        ]
+        for limit in (1 << 20, 0):  # NumPy point sets, or a lattice test per point
+            cover = Cover(w, e)
+            cover.missing = lambda cover=cover, limit=limit: Cover.missing(cover, limit)
+            for window in windows:
+                assert cover(window) == covers(w, e, window), (a, b, trips, window)
+
+
+def test_carried_is_whether_carried_levels_has_one():
+    rng = random.Random(13)
+    for _ in range(300):
+        space = rng.choice(["sbuf", "dram"])
+        trips = [rng.randint(1, 4) for _ in range(rng.randint(1, 3))]
+        fa = Footprint.of(_draw(rng, space, trips), trips)
+        fb = Footprint.of(_draw(rng, space, trips), trips)
+        common = rng.randint(0, len(trips))
+        assert carried(fa, fb, common) == bool(carried_levels(fa, fb, common))
