@@ -155,7 +155,14 @@ SMALL = replace(
     name="small",
     # The array, both memories and both engines are 32 lanes wide.
     **dict.fromkeys(
-        ("pe_rows", "pe_cols", "sbuf_partitions", "psum_partitions", "act_lanes", "pool_lanes"),
+        (
+            "pe_rows",
+            "pe_cols",
+            "sbuf_partitions",
+            "psum_partitions",
+            "act_lanes",
+            "pool_lanes",
+        ),
         32,
     ),
     **dict.fromkeys(("pe_min_cycles", "act_fixed_cycles", "pool_fixed_cycles"), 16),
