@@ -90,7 +90,7 @@ def random_inputs(
     }
 
 
-def run_and_compare(
+def check(
     model: onnx.ModelProto,
     tmp_path: Path,
     chip: str = "small",
@@ -113,16 +113,6 @@ def run_and_compare(
         assert_close(outputs[name], refs[name])
     assert stats["cycles"] > 0 if computes else stats["cycles"] >= 0
     return outputs, stats
-
-
-def check(
-    model: onnx.ModelProto,
-    tmp_path: Path,
-    chip: str = "small",
-    inputs: dict[str, np.ndarray] | None = None,
-    computes: bool = True,
-) -> dict[str, np.ndarray]:
-    return run_and_compare(model, tmp_path, chip, inputs, computes)[0]
 
 
 # ---------------------------------------------------------------------------- Conv
@@ -197,7 +187,7 @@ def weighted_conv(
 @pytest.mark.parametrize("case", named(CONV_CASES))
 def test_conv(case, tmp_path):
     _, n, c, h, w, cout, k, stride, pads, dilation, group, _ = case
-    _, stats = run_and_compare(conv_model(*case[1:]), tmp_path)
+    _, stats = check(conv_model(*case[1:]), tmp_path)
     span = dilation * (k - 1) + 1
     out_h = (h + pads[0] + pads[2] - span) // stride + 1
     out_w = (w + pads[1] + pads[3] - span) // stride + 1
@@ -277,7 +267,7 @@ def test_maxpool_all_negative_with_padding(tmp_path):
     """Padding must act as -inf, not 0: all inputs negative."""
     model = maxpool_model((1, 8, 7, 9), 3, 2, (1, 1, 1, 1))
     x = -np.abs(random_inputs(model)["x"]) - 1.0
-    out = check(model, tmp_path, inputs={"x": x})
+    out, _ = check(model, tmp_path, inputs={"x": x})
     assert np.all(out["y"] < 0)
 
 
@@ -347,7 +337,7 @@ GEMM_CASES = [
 @pytest.mark.parametrize("case", named(GEMM_CASES))
 def test_gemm(case, tmp_path):
     _, m, k, n = case[:4]
-    _, stats = run_and_compare(gemm_model(*case[1:]), tmp_path)
+    _, stats = check(gemm_model(*case[1:]), tmp_path)
     assert stats["macs"] == m * k * n
 
 
@@ -475,7 +465,7 @@ SOFTMAX_CASES = [
 def test_softmax(case, tmp_path):
     _, shape, axis = case
     node = helper.make_node("Softmax", ["x"], ["y"], axis=axis)
-    out = check(build([node], {"x": shape}, ["y"]), tmp_path)
+    out, _ = check(build([node], {"x": shape}, ["y"]), tmp_path)
     np.testing.assert_allclose(out["y"].sum(axis=axis), 1.0, rtol=1e-4)
 
 
@@ -557,7 +547,7 @@ def test_reshape_then_relu_output_shape(tmp_path):
         helper.make_node("Relu", ["r"], ["y"]),
     ]
     model = build(nodes, {"x": (2, 3, 4, 5)}, ["y"], {"shape": _int64([6, -1])})
-    out = check(model, tmp_path)
+    out, _ = check(model, tmp_path)
     assert out["y"].shape == (6, 20)
 
 
@@ -576,7 +566,7 @@ def test_view_of_an_input_is_the_graph_output(op, tmp_path):
     node = helper.make_node(
         op, ["x"], ["y"], **({"axis": 1} if op == "Flatten" else {})
     )
-    out = check(build([node], {"x": (2, 3, 4, 5)}, ["y"]), tmp_path, computes=False)
+    out, _ = check(build([node], {"x": (2, 3, 4, 5)}, ["y"]), tmp_path, computes=False)
     assert out["y"].shape == ((2, 60) if op == "Flatten" else (2, 3, 4, 5))
 
 
