@@ -224,58 +224,62 @@ def _forward(sites: list[Site], add: _Add, exact: bool, cross_engine: bool) -> N
     """Edges from earlier sites: the sweep over byte ranges."""
     maps: dict[str, _IntervalMap] = {}
     for x in sites:
-        tested: dict[tuple[int, int], bool] = {}
-        covered: dict[tuple[int, int], Cover] = {}
         for xo in x.operands:
             plo, phi, lo, hi = xo.box
-            m = maps.setdefault(xo.ap.space, _IntervalMap())
+            m = maps.get(xo.ap.space)
+            if m is None:
+                m = maps[xo.ap.space] = _IntervalMap()
+            entry = (x, xo, plo, phi)
+            tested: set[int] = set()  # id() of the operands tested against xo
+            covers: dict[int, Cover] = {}  # id() of an operand xo may hide
             for i in m.span(lo, hi):
                 seg = m.segments[i]
-                against = seg.writers + seg.readers if xo.write else seg.writers
-                for y, yo, a, b in against:
-                    if not (a < phi and plo < b):
-                        continue
-                    if cross_engine and y.engine == x.engine:
-                        continue
-                    key = (id(xo), id(yo))
-                    if key not in tested:
-                        tested[key] = not exact or overlaps(xo.footprint, yo.footprint)
-                        if tested[key]:
+                for entries in (
+                    (seg.writers, seg.readers) if xo.write else (seg.writers,)
+                ):
+                    for y, yo, a, b in entries:
+                        if not (a < phi and plo < b) or id(yo) in tested:
+                            continue
+                        if cross_engine and y.engine == x.engine:
+                            continue
+                        tested.add(id(yo))
+                        if not exact or overlaps(xo.footprint, yo.footprint):
                             add(x, xo, y, yo, False)
                 if not xo.write:
-                    seg.readers.append((x, xo, plo, phi))
+                    seg.readers.append(entry)
                     continue
                 # A write hides what it covers: those accesses are ordered before it,
                 # and whatever overlaps them later overlaps the write too.
-                kept = [
-                    e
-                    for e in seg.writers + seg.readers
-                    if not _hides(xo, plo, phi, e, exact, covered, m.window(i))
-                ]
-                seg.writers = [e for e in kept if e[1].write] + [(x, xo, plo, phi)]
-                seg.readers = [e for e in kept if not e[1].write]
+                window = m.window(i)
+                seg.writers = _unhidden(seg.writers, xo, exact, covers, window)
+                seg.writers.append(entry)
+                seg.readers = _unhidden(seg.readers, xo, exact, covers, window)
 
 
-def _hides(
+def _unhidden(
+    entries: list[_Entry],
     xo: Operand,
-    plo: int,
-    phi: int,
-    e: _Entry,
     exact: bool,
-    covered: dict[tuple[int, int], Cover],
+    covers: dict[int, Cover],
     window: tuple[int, int],
-) -> bool:
-    """Does the write `xo` hide entry `e` from later accesses in the byte range
-    `window` (a segment the write spans)?"""
-    if not (plo <= e[2] and e[3] <= phi):  # on boxes: the write spans the bytes
-        return False
-    if not exact:
-        return True
-    pair = (id(xo), id(e[1]))
-    cover = covered.get(pair)
-    if cover is None:
-        cover = covered[pair] = Cover(xo.footprint, e[1].footprint)
-    return cover(window)
+) -> list[_Entry]:
+    """The entries the write `xo` does not hide from later accesses in the byte
+    range `window` (a segment the write spans): on boxes, those outside its
+    partitions; exactly, those it does not cover there (one `Cover` per operand
+    pair, kept in `covers` across the write's segments)."""
+    plo, phi = xo.box[0], xo.box[1]
+    kept: list[_Entry] = []
+    for e in entries:
+        if plo <= e[2] and e[3] <= phi:  # on boxes, the write spans the bytes
+            if not exact:
+                continue
+            cover = covers.get(id(e[1]))
+            if cover is None:
+                cover = covers[id(e[1])] = Cover(xo.footprint, e[1].footprint)
+            if cover.always if cover.always is not None else cover(window):
+                continue
+        kept.append(e)
+    return kept
 
 
 def _backward(sites: list[Site], add: _Add, exact: bool, cross_engine: bool) -> None:

@@ -249,14 +249,34 @@ class Footprint:
 
     def is_box(self) -> bool:
         """Does it touch every byte of every partition of its bounding box?"""
+        return self._is_box
+
+    @_memo
+    def _is_box(self) -> bool:
         if self.coupled:
             return False
-        return self.partitions().is_run(1) and self.bytes().is_run(ELEM_BYTES)
+        return self._partitions.is_run(1) and self._bytes.is_run(ELEM_BYTES)
 
     def box(self) -> tuple[int, int, int, int]:
         """Bounding box: partition lo, hi (exclusive), byte lo, hi (exclusive)."""
-        parts, data = self._partitions, self._bytes
-        return parts.lo, parts.hi + 1, data.lo, data.hi + ELEM_BYTES
+        return self._box
+
+    @_memo
+    def _box(self) -> tuple[int, int, int, int]:
+        # The lattices' bounds, without building the lattices.
+        plo = phi = self.pbase
+        blo = bhi = self.bbase
+        for t in self._terms:
+            dp, db = t.part * (t.count - 1), t.byte * (t.count - 1)
+            if dp < 0:
+                plo += dp
+            else:
+                phi += dp
+            if db < 0:
+                blo += db
+            else:
+                bhi += db
+        return plo, phi + 1, blo, bhi + ELEM_BYTES
 
 
 def _neg(t: Term) -> Term:
@@ -306,6 +326,9 @@ def overlaps(x: Footprint, y: Footprint) -> bool:
     """Do x and y share a byte of a partition, over all their iterations?"""
     if x.space != y.space:
         return False
+    if x.is_box() and y.is_box():  # every byte of both boxes: do the boxes meet?
+        a, b = x.box(), y.box()
+        return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
     return solvable(
         x.pbase - y.pbase, x.bbase - y.bbase, [*x.terms(), *map(_neg, y.terms())]
     )
@@ -430,7 +453,14 @@ class Cover:
         self.limit = limit
         # None: it depends on the window.
         self.always: bool | None = None
-        if not covers_partitions(w, e):
+        if w.space == e.space and w.is_box() and e.is_box():
+            # What `_within` finds for runs: containment of the boxes.
+            a, b = w.box(), e.box()
+            if not (a[0] <= b[0] and b[1] <= a[1]):
+                self.always = False
+            elif a[2] <= b[2] and b[3] <= a[3]:
+                self.always = True
+        elif not covers_partitions(w, e):
             self.always = False
         elif _within(self.inner, self.outer, ELEM_BYTES, self.full):
             self.always = True  # `_within` is monotone in the window
