@@ -36,7 +36,7 @@ from itertools import pairwise
 
 from tidal.dialects.accel import (
     Aff,
-    InstructionOp,
+    AffAttr,
     ProgramOp,
     RepeatOp,
     StreamOp,
@@ -57,15 +57,15 @@ class _Counter:
     """Signalling instructions of one engine, counted in expanded program order."""
 
     engine: str
-    signalling: set[int]  # id() of signalling ops
+    signalling: set[int]  # id() of the engine's signalling instruction ops
     memo: dict[int, int] = field(default_factory=dict)
     prefixes: dict[int, dict[Operation, int]] = field(default_factory=dict)
 
     def count(self, op: Operation) -> int:
+        if id(op) in self.signalling:
+            return 1
         if isinstance(op, RepeatOp):
             return op.count * self.per_iteration(op)
-        if isinstance(op, InstructionOp):
-            return int(op.engine_name() == self.engine and id(op) in self.signalling)
         return 0
 
     def per_iteration(self, repeat: RepeatOp) -> int:
@@ -206,6 +206,9 @@ class AccelInsertSyncPass(ModulePass):
             if id(s.op) in signalling[s.engine]:
                 s.op.set_signal(engine_from_name(s.engine))
         done: dict[tuple[int, str, str], Aff] = {}
+        # One wait built by its constructor per (engine, semaphore); the others
+        # share its attributes and differ in the count only.
+        templates: dict[tuple[str, str], WaitOp] = {}
         for x, engine in waits:
             value = counters[engine].before(x.op, x.path, program)
             block = x.op.parent_block()
@@ -220,5 +223,11 @@ class AccelInsertSyncPass(ModulePass):
             done[key] = value
             if _already_waits(x.op, engine_from_name(engine), value):
                 continue
-            wait = WaitOp(x.engine, engine_from_name(engine), value)
+            template = templates.get((x.engine, engine))
+            if template is None:
+                wait = WaitOp(x.engine, engine_from_name(engine), value)
+                templates[x.engine, engine] = wait
+            else:
+                props = {**template.properties, "value": AffAttr(value)}
+                wait = WaitOp.create(properties=props)
             Rewriter.insert_op(wait, InsertPoint.before(x.op))

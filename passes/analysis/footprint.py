@@ -326,9 +326,17 @@ def overlaps(x: Footprint, y: Footprint) -> bool:
     """Do x and y share a byte of a partition, over all their iterations?"""
     if x.space != y.space:
         return False
-    if x.is_box() and y.is_box():  # every byte of both boxes: do the boxes meet?
-        a, b = x.box(), y.box()
+    if x._is_box and y._is_box:  # every byte of both boxes: do the boxes meet?
+        a, b = x._box, y._box
         return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+    if x._is_box or y._is_box:
+        box, other = (x, y) if x._is_box else (y, x)
+        if not other.coupled:  # a partition of the box's, an element meeting its bytes
+            plo, phi, blo, bhi = box._box
+            parts, data = other._partitions, other._bytes
+            return reaches(parts.base, parts.dims, plo, phi - 1) and reaches(
+                data.base, data.dims, blo - ELEM_BYTES + 1, bhi - 1
+            )
     return solvable(
         x.pbase - y.pbase, x.bbase - y.bbase, [*x.terms(), *map(_neg, y.terms())]
     )
@@ -449,13 +457,14 @@ class Cover:
     """
 
     def __init__(self, w: Footprint, e: Footprint, limit: int = 4096) -> None:
-        self.inner, self.outer = e.bytes(), w.bytes()
+        self.inner, self.outer = e._bytes, w._bytes
         self.limit = limit
+        self._missing: list[int] | None = None
         # None: it depends on the window.
         self.always: bool | None = None
-        if w.space == e.space and w.is_box() and e.is_box():
+        if w.space == e.space and w._is_box and e._is_box:
             # What `_within` finds for runs: containment of the boxes.
-            a, b = w.box(), e.box()
+            a, b = w._box, e._box
             if not (a[0] <= b[0] and b[1] <= a[1]):
                 self.always = False
             elif a[2] <= b[2] and b[3] <= a[3]:
@@ -464,10 +473,13 @@ class Cover:
             self.always = False
         elif _within(self.inner, self.outer, ELEM_BYTES, self.full):
             self.always = True  # `_within` is monotone in the window
-        self.gcd = 0
+
+    @_memo
+    def gcd(self) -> int:
+        g = 0
         for s, _ in self.inner.dims:
-            self.gcd = math.gcd(self.gcd, s)
-        self._missing: list[int] | None = None
+            g = math.gcd(g, s)
+        return g
 
     @property
     def full(self) -> tuple[int, int]:
