@@ -34,7 +34,7 @@ import bisect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import numpy as np
 from tidal.dialects.accel import AccessAttr
@@ -166,8 +166,7 @@ class Lattice:
         return sorted(set(out))
 
 
-@dataclass(frozen=True)
-class Term:
+class Term(NamedTuple):
     """One variable of a footprint, 0 <= v < count, moving the partition by `part`
     and the byte address by `byte` per step."""
 
@@ -471,7 +470,7 @@ class Cover:
                 self.always = True
         elif not covers_partitions(w, e):
             self.always = False
-        elif _within(self.inner, self.outer, ELEM_BYTES, self.full):
+        elif self(self.full):
             self.always = True  # `_within` is monotone in the window
 
     @_memo
