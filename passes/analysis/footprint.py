@@ -474,11 +474,15 @@ class Cover:
             self.always = True  # `_within` is monotone in the window
 
     @_memo
-    def gcd(self) -> int:
+    def _bounds(self) -> tuple[int, int, int, int, bool, int, int]:
+        """What every window reads: inner's bounds, base and stride gcd, whether
+        outer is one run, and its bounds."""
+        inner, outer = self.inner, self.outer
         g = 0
-        for s, _ in self.inner.dims:
+        for s, _ in inner.dims:
             g = math.gcd(g, s)
-        return g
+        run = outer.is_run(ELEM_BYTES)
+        return inner.lo, inner.hi, inner.base, g, run, outer.lo, outer.hi
 
     @property
     def full(self) -> tuple[int, int]:
@@ -488,19 +492,19 @@ class Cover:
         if self.always is not None:
             return self.always
         # `_within(inner, outer, ELEM_BYTES, window)`, step by step.
-        inner, outer, g = self.inner, self.outer, self.gcd
+        ilo, ihi, base, g, run, olo, ohi = self._bounds
         window = window or self.full
-        lo = max(inner.lo, window[0] - ELEM_BYTES + 1)
-        hi = min(inner.hi, window[1] - 1)
+        lo = max(ilo, window[0] - ELEM_BYTES + 1)
+        hi = min(ihi, window[1] - 1)
         if g:
-            lo, hi = lo + (inner.base - lo) % g, hi - (hi - inner.base) % g
+            lo, hi = lo + (base - lo) % g, hi - (hi - base) % g
         if lo > hi:
             return True
-        if outer.is_run(ELEM_BYTES):
-            return outer.lo <= lo and hi <= outer.hi
-        if inner == outer:
+        if run:
+            return olo <= lo and hi <= ohi
+        if self.inner == self.outer:
             return True
-        if math.prod(c for _, c in inner.dims) > self.limit:
+        if math.prod(c for _, c in self.inner.dims) > self.limit:
             return False
         if self._missing is None:
             self._missing = self.missing()
