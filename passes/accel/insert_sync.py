@@ -31,6 +31,9 @@ not added again, so running the pass twice changes nothing.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -96,6 +99,21 @@ class _Counter:
                 total += self.count(op)
             self.prefixes[key] = table
         return self.prefixes[key]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (restored after, also on error).
+    The dependence graph allocates tens of thousands of small objects (footprints,
+    lattices, sweep entries) without cycles, and each collection they trigger
+    rescans the whole module's IR: a third of the pass's time on ResNet-50."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _already_waits(op: Operation, sem: int, value: Aff) -> bool:
@@ -164,7 +182,8 @@ class AccelInsertSyncPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "accel")
         for program in [p for p in op.walk() if isinstance(p, ProgramOp)]:
-            self.sync(program)
+            with _collector_paused():
+                self.sync(program)
 
     def sync(self, program: ProgramOp) -> None:
         if any(isinstance(o, StreamOp) for o in program.body.block.ops):

@@ -116,7 +116,7 @@ def _operands(op: InstructionOp, trips: list[int]) -> list[Operand]:
     ]
     out += [
         Operand(a, False, f := Footprint.of(a, trips), f.box())
-        for a in op.reads()
+        for a in reads
         if a not in writes
     ]
     return out
