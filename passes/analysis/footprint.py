@@ -25,7 +25,9 @@ For accesses under common repeats, `same_iteration`, `carried_levels` and
 `carried_distances` answer which iteration pairs conflict: the same iteration of
 every common repeat, or the source d iterations earlier at level l (indices equal
 above l). `Footprint.intervals` lists the merged byte intervals per partition range
-when they are wanted explicitly (one per row, never one per element).
+when they are wanted explicitly (one per row, never one per element). For the
+dependence sweep, `carried` is `bool(carried_levels(...))` stopping early, and
+`Cover(w, e)(window)` is `covers(w, e, window)` for one pair and many windows.
 """
 
 from __future__ import annotations
