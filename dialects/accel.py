@@ -767,21 +767,35 @@ class InstructionOp(IRDLOperation):
     def set_signal(self, sem: int) -> None:
         self.signal = _int(sem)
 
-    def verify_operands(self) -> None:
-        """Every memory operand is in a space its datasheet field allows; ops add
-        their shape checks."""
+    def _checked_accesses(self) -> int:
+        """Check that every memory operand is in a space its datasheet field allows;
+        the repeat indices the operands use (max index + 1). One pass over the
+        fields: verification runs after every pass, on every instruction."""
         short = self.name.removeprefix("accel.")
+        used = 0
         for f in self.entry().fields:
             if f.kind is Kind.ACCESS:
-                _access(f"{short} {f.name}", getattr(self, f.ir_name), f.spaces)
-            elif f.kind is Kind.SCALAR and (col := getattr(self, f"{f.ir_name}_col")):
-                _access(f"{short} {f.name} column", col, f.spaces)
+                ap, what = getattr(self, f.ir_name), f"{short} {f.name}"
+            elif f.kind is Kind.SCALAR:
+                ap, what = getattr(self, f"{f.ir_name}_col"), f"{short} {f.name} column"
+                if ap is None:
+                    continue
+            else:
+                continue
+            if ap.space not in f.spaces:
+                _access(what, ap, f.spaces)
+            used = max(used, ap.pstart.depth, ap.offset.depth)
+        return used
+
+    def verify_operands(self) -> None:
+        """Ops add their shape checks here (the spaces are checked before)."""
 
     def verify_(self) -> None:
         if self.signal is not None and self.signal.value.data < 0:
             raise VerifyException(
                 f"signal semaphore must be >= 0, got {self.signal.value.data}"
             )
+        used = self._checked_accesses()
         self.verify_operands()
         parent = self.parent_op()
         if parent is not None and not isinstance(
@@ -791,7 +805,6 @@ class InstructionOp(IRDLOperation):
                 f"{self.name} must be inside accel.program, accel.stream or accel.repeat"
             )
         depth = repeat_depth(self)
-        used = max((a.depth for a in self.affine_values()), default=0)
         if used > depth:
             raise VerifyException(
                 f"{self.name} uses repeat index i{used - 1} but is nested in "
@@ -1177,6 +1190,9 @@ class WaitOp(_EngineOp):
 
     def affine_values(self) -> list[Aff]:
         return [self.value.data]
+
+    def _checked_accesses(self) -> int:
+        return self.value.data.depth  # a wait has no memory operand
 
     def verify_operands(self) -> None:
         if self.sem.value.data < 0:
