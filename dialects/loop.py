@@ -36,6 +36,8 @@ decided from it, never from op names.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -199,23 +201,24 @@ def _space_of(value: SSAValue) -> str:
     return "dram"
 
 
-def _check_access(op: Operation, value: SSAValue, ap: AccessAttr, what: str) -> None:
+def _check_access(
+    op: Operation, value: SSAValue, ap: AccessAttr, what: str, domain: Sequence[int]
+) -> None:
     """An access pattern must name its buffer's space and stay inside it for every
-    iteration of the enclosing nest."""
+    iteration of the enclosing nest (of domain `domain`)."""
     space = _space_of(value)
     if ap.space != space:
         raise VerifyException(
             f"{op.name}: {what} access is in {ap.space} but its buffer is in {space}"
         )
-    nest = _enclosing_nest(op)
-    domain = nest.domain_val if nest is not None else ()
     if len(ap.pstart.steps) > len(domain) or len(ap.offset.steps) > len(domain):
         raise VerifyException(
             f"{op.name}: {what} access uses a dimension outside the nest's domain"
         )
     lo_p, hi_p = ap.pstart.bounds(domain)
     lo_o, hi_o = ap.offset.bounds(domain)
-    extent = 4 * sum(s * (c - 1) for s, c in ap.dims[1:]) + 4
+    dims = ap.dims
+    extent = 4 * sum(s * (c - 1) for s, c in dims[1:]) + 4
     if isinstance(value.type, TileType):
         parts, nbytes = value.type.partitions.data, value.type.bytes_per_partition
         if lo_p < 0 or hi_p + ap.pcount > parts:
@@ -230,8 +233,8 @@ def _check_access(op: Operation, value: SSAValue, ap: AccessAttr, what: str) -> 
             )
         return
     if isinstance(value.type, MemRefType):
-        total = 4 * int(np.prod(value.type.get_shape()))
-        extent += 4 * ap.dims[0][0] * (ap.dims[0][1] - 1)
+        total = 4 * math.prod(value.type.get_shape())
+        extent += 4 * dims[0][0] * (dims[0][1] - 1)
         if lo_o < 0 or hi_o + extent > total:
             raise VerifyException(
                 f"{op.name}: {what} access reaches bytes [{lo_o}, {hi_o + extent}) "
@@ -535,8 +538,10 @@ class TileOp(IRDLOperation):
         return out
 
     def verify_(self) -> None:
-        if _enclosing_nest(self) is None:
+        nest = _enclosing_nest(self)
+        if nest is None:
             raise VerifyException(f"{self.name} must be inside a loop.nest")
+        domain = nest.domain_val
         for operand, prop, _ in self.SLOTS:
             value = getattr(self, operand)
             ap = self.properties.get(prop)
@@ -546,7 +551,7 @@ class TileOp(IRDLOperation):
                 )
             if value is not None:
                 assert isinstance(ap, AccessAttr)
-                _check_access(self, value, ap, operand)
+                _check_access(self, value, ap, operand, domain)
         self.verify_tile_op()
 
     def verify_tile_op(self) -> None:
