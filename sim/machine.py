@@ -50,7 +50,18 @@ from tidal.sim.errors import (
 )
 from tidal.sim.inputs import check_inputs
 from tidal.sim.loader import validate_program
-from tidal.sim.spec import INSTRUCTIONS, Instr, Kind, Opcode, Role, ScalarMode, Space
+from tidal.sim.spec import (
+    INSTRUCTIONS,
+    EngineKind,
+    Instr,
+    Kind,
+    Opcode,
+    Role,
+    ScalarMode,
+    Space,
+    engine_from_name,
+    engine_kind,
+)
 
 __all__ = [
     "DeadlockError",
@@ -797,7 +808,7 @@ class Machine:
                 "busy_fraction": busy_c / cycles if cycles else 0.0,
                 "instructions": e.count if e else 0,
             }
-            if name.startswith("dma"):
+            if engine_kind(engine_from_name(name)) is EngineKind.DMA:
                 stats_e["dma_bytes"] = e.dma_bytes if e else 0
             engines[name] = stats_e
         pe_per_cycle = chip.pe_rows * chip.pe_cols
