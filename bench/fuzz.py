@@ -35,7 +35,6 @@ import argparse
 import collections
 import contextlib
 import io
-import json
 import os
 import re
 import resource
