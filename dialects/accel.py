@@ -213,11 +213,11 @@ class AccessAttr(ParametrizedAttribute):
 
     @property
     def free_counts(self) -> tuple[int, ...]:
-        return tuple(c for _, c in self.dims[1:])
+        return tuple(p.data[1].data for p in self.dims_attr.data[1:])
 
     @property
     def free_elements(self) -> int:
-        return math.prod(self.free_counts)
+        return math.prod([p.data[1].data for p in self.dims_attr.data[1:]])
 
     @property
     def num_elements(self) -> int:
@@ -767,23 +767,34 @@ class InstructionOp(IRDLOperation):
     def set_signal(self, sem: int) -> None:
         self.signal = _int(sem)
 
+    @classmethod
+    def _memory_fields(cls) -> tuple[tuple[str, bool, tuple[Space, ...], str], ...]:
+        """`(property, optional, allowed spaces, name in messages)` of each memory
+        operand field, in record order; worked out once per op class."""
+        plan = _MEMORY_FIELDS.get(cls.name)
+        if plan is None:
+            short = cls.name.removeprefix("accel.")
+            plan = tuple(
+                (f.ir_name, False, f.spaces, f"{short} {f.name}")
+                if f.kind is Kind.ACCESS
+                else (f"{f.ir_name}_col", True, f.spaces, f"{short} {f.name} column")
+                for f in cls.entry().fields
+                if f.kind is Kind.ACCESS or f.kind is Kind.SCALAR
+            )
+            _MEMORY_FIELDS[cls.name] = plan
+        return plan
+
     def _checked_accesses(self) -> int:
         """Check that every memory operand is in a space its datasheet field allows;
         the repeat indices the operands use (max index + 1). One pass over the
         fields: verification runs after every pass, on every instruction."""
-        short = self.name.removeprefix("accel.")
         used = 0
-        for f in self.entry().fields:
-            if f.kind is Kind.ACCESS:
-                ap, what = getattr(self, f.ir_name), f"{short} {f.name}"
-            elif f.kind is Kind.SCALAR:
-                ap, what = getattr(self, f"{f.ir_name}_col"), f"{short} {f.name} column"
-                if ap is None:
-                    continue
-            else:
+        for prop, optional, spaces, what in self._memory_fields():
+            ap = getattr(self, prop)
+            if ap is None and optional:
                 continue
-            if ap.space not in f.spaces:
-                _access(what, ap, f.spaces)
+            if ap.space not in spaces:
+                _access(what, ap, spaces)
             used = max(used, ap.pstart.depth, ap.offset.depth)
         return used
 
@@ -804,12 +815,19 @@ class InstructionOp(IRDLOperation):
             raise VerifyException(
                 f"{self.name} must be inside accel.program, accel.stream or accel.repeat"
             )
-        depth = repeat_depth(self)
-        if used > depth:
-            raise VerifyException(
-                f"{self.name} uses repeat index i{used - 1} but is nested in "
-                f"{depth} accel.repeat op(s)"
-            )
+        if used:  # the enclosing repeats (repeat_depth) must provide i0 .. i<used-1>
+            depth = 0
+            while isinstance(parent, RepeatOp):
+                depth += 1
+                parent = parent.parent_op()
+            if used > depth:
+                raise VerifyException(
+                    f"{self.name} uses repeat index i{used - 1} but is nested in "
+                    f"{depth} accel.repeat op(s)"
+                )
+
+
+_MEMORY_FIELDS: dict[str, tuple[tuple[str, bool, tuple[Space, ...], str], ...]] = {}
 
 
 def _check_onchip_same_shape(what: str, dst: AccessAttr, src: AccessAttr) -> None:
