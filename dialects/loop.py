@@ -37,7 +37,6 @@ decided from it, never from op names.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -195,36 +194,35 @@ class TileType(ParametrizedAttribute, TypeAttribute):
             raise VerifyException("tile partitions and elements must be positive")
 
 
-def _space_of(value: SSAValue) -> str:
-    if isinstance(value.type, TileType):
-        return value.type.space.data
-    return "dram"
-
-
 def _check_access(
     op: Operation, value: SSAValue, ap: AccessAttr, what: str, domain: Sequence[int]
 ) -> None:
     """An access pattern must name its buffer's space and stay inside it for every
     iteration of the enclosing nest (of domain `domain`)."""
-    space = _space_of(value)
+    vtype = value.type
+    space = vtype.space.data if isinstance(vtype, TileType) else "dram"
     if ap.space != space:
         raise VerifyException(
             f"{op.name}: {what} access is in {ap.space} but its buffer is in {space}"
         )
-    if len(ap.pstart.steps) > len(domain) or len(ap.offset.steps) > len(domain):
+    pstart, offset = ap.pstart, ap.offset
+    if len(pstart.steps) > len(domain) or len(offset.steps) > len(domain):
         raise VerifyException(
             f"{op.name}: {what} access uses a dimension outside the nest's domain"
         )
-    lo_p, hi_p = ap.pstart.bounds(domain)
-    lo_o, hi_o = ap.offset.bounds(domain)
-    dims = ap.dims
+    lo_p, hi_p = pstart.bounds(domain)
+    lo_o, hi_o = offset.bounds(domain)
+    # The [stride, count] dims read from the attribute once (AccessAttr.dims builds
+    # a tuple per call; this runs for every access after every pass).
+    dims = [(d.data[0].data, d.data[1].data) for d in ap.dims_attr.data]
     extent = 4 * sum(s * (c - 1) for s, c in dims[1:]) + 4
-    if isinstance(value.type, TileType):
-        parts, nbytes = value.type.partitions.data, value.type.bytes_per_partition
-        if lo_p < 0 or hi_p + ap.pcount > parts:
+    if isinstance(vtype, TileType):
+        parts, nbytes = vtype.partitions.data, vtype.bytes_per_partition
+        pcount = dims[0][1]
+        if lo_p < 0 or hi_p + pcount > parts:
             raise VerifyException(
                 f"{op.name}: {what} access reaches partitions "
-                f"[{lo_p}, {hi_p + ap.pcount}) of a {parts}-partition tile"
+                f"[{lo_p}, {hi_p + pcount}) of a {parts}-partition tile"
             )
         if lo_o < 0 or hi_o + extent > nbytes:
             raise VerifyException(
@@ -232,8 +230,8 @@ def _check_access(
                 f"of a {nbytes}-byte tile partition"
             )
         return
-    if isinstance(value.type, MemRefType):
-        total = 4 * math.prod(value.type.get_shape())
+    if isinstance(vtype, MemRefType):
+        total = 4 * math.prod(vtype.get_shape())
         extent += 4 * dims[0][0] * (dims[0][1] - 1)
         if lo_o < 0 or hi_o + extent > total:
             raise VerifyException(
