@@ -49,7 +49,6 @@ from tidal.dialects.accel import (
 from tidal.sim import isa
 from tidal.sim.config import ChipConfig, UnknownChipError, get_chip
 from tidal.sim.errors import LoadError
-from tidal.sim.loader import validate_program
 from tidal.sim.spec import (
     INSTRUCTIONS,
     SCALAR_PARTS,
@@ -64,6 +63,7 @@ from tidal.sim.spec import (
     by_mnemonic,
     engine_from_name,
     engine_name,
+    f32_bits,
 )
 from tidal.targets import CONSTANT_INPUTS_ATTR
 from xdsl.context import Context
@@ -124,68 +124,108 @@ def _f32(op: InstructionOp, f: Field) -> float:
     return float(f.default if attr is None else attr.value.data)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """How one opcode's record is filled, worked out once per opcode from its
+    datasheet entry: each field with its word index (a scalar's five parts'
+    indices), and the properties that name semaphores."""
+
+    entry: Instr
+    fields: tuple[tuple[Field, int, tuple[int, ...]], ...]
+    semaphores: tuple[str, ...]
+
+
+_PLANS: dict[str, _Plan] = {}
+
+
+def _plan(op: InstructionOp) -> _Plan:
+    plan = _PLANS.get(op.name)
+    if plan is None:
+        entry = _entry(op)
+        lay = entry.layout
+        fields = tuple(
+            (
+                f,
+                lay.get(f.name, -1),
+                tuple(lay[f"{f.name}_{part}"] for part in SCALAR_PARTS)
+                if f.kind is Kind.SCALAR
+                else (),
+            )
+            for f in entry.fields
+        )
+        sems = tuple(f.ir_name for f in entry.fields if f.kind is Kind.SEMAPHORE)
+        plan = _PLANS[op.name] = _Plan(entry, fields, sems)
+    return plan
+
+
 def _template(op: InstructionOp, chip: ChipConfig, debug: int) -> _Template:
-    entry = _entry(op)
-    _check_limits(op, entry, chip)
+    plan = _plan(op)
+    entry = plan.entry
+    _check_limits(op, plan, chip)
     engine = engine_from_name(op.engine_name())
     signal = -1 if op.signal is None else op.signal.value.data
     flags = isa.FLAG_SIGNAL if signal >= 0 else 0
-    lay = entry.layout
     t = _Template(np.zeros(0))
-    words: dict[str, isa.Access | int | float] = {}
-    for f in entry.fields:
-        if f.kind is Kind.SCALAR:
+    affine = t.affine
+    # The words of isa.make_record, written in the same order (an int that does not
+    # fit raises the same OverflowError at the same field).
+    rec = np.zeros(W, dtype=np.int32)
+    rec[isa.W_OPCODE], rec[isa.W_ENGINE] = int(entry.opcode), engine
+    rec[isa.W_SIGNAL], rec[isa.W_DEBUG] = signal, debug
+    for f, word, parts in plan.fields:
+        kind = f.kind
+        if kind is Kind.SCALAR:
             col = getattr(op, f"{f.ir_name}_col")
+            mode, imm, space, pstart, offset = parts
             if col is None:
-                words[f"{f.name}_mode"] = ScalarMode.IMM.code
-                words[f"{f.name}_imm"] = _f32(op, f)
+                rec[mode] = ScalarMode.IMM.code
+                rec[imm] = f32_bits(_f32(op, f))
                 continue
-            words[f"{f.name}_mode"] = ScalarMode.COLUMN.code
-            words[f"{f.name}_space"] = Space(col.space).code
-            words[f"{f.name}_pstart"] = col.pstart.base
-            words[f"{f.name}_offset"] = col.offset.base
-            t.affine += [
-                (lay[f"{f.name}_pstart"], col.pstart),
-                (lay[f"{f.name}_offset"], col.offset),
-            ]
+            rec[mode] = ScalarMode.COLUMN.code
+            rec[space] = col.space.code
+            rec[pstart] = col.pstart.base
+            rec[offset] = col.offset.base
+            affine += [(pstart, col.pstart), (offset, col.offset)]
             continue
-        if f.kind is Kind.F32:
-            words[f.name] = _f32(op, f)
+        if kind is Kind.F32:
+            rec[word] = f32_bits(_f32(op, f))
             continue
         attr = getattr(op, f.ir_name)
-        if f.kind is Kind.ACCESS:
-            words[f.name] = _access(attr)
-            t.affine += [(lay[f.name] + 1, attr.pstart), (lay[f.name] + 2, attr.offset)]
-        elif f.kind is Kind.ENUM:
+        if kind is Kind.ACCESS:
+            rec[word : word + isa.ACCESS_WORDS] = _access(attr).words()
+            affine += [(word + 1, attr.pstart), (word + 2, attr.offset)]
+        elif kind is Kind.ENUM:
             assert f.enum is not None
-            words[f.name] = f.enum(attr.data).code
+            rec[word] = f.enum(attr.data).code
         elif isinstance(attr, AffAttr):  # an int that steps with the repeats
-            words[f.name] = attr.data.base
-            t.affine.append((lay[f.name], attr.data))
+            rec[word] = attr.data.base
+            affine.append((word, attr.data))
         else:
-            words[f.name] = attr.value.data
+            rec[word] = int(attr.value.data)
     if isinstance(op, MatmulOp) and op.zero_at_level is not None:
         flags |= isa.FLAG_START
         t.zero_at = op.zero_at_level
-    t.record = isa.make_record(
-        entry.opcode, engine, flags=flags, signal=signal, debug=debug, **words
-    )
+    rec[isa.W_FLAGS] = flags
+    t.record = rec
     return t
 
 
-def _check_limits(op: InstructionOp, entry: Instr, chip: ChipConfig) -> None:
+def _check_limits(op: InstructionOp, plan: _Plan, chip: ChipConfig) -> None:
     """Static per-instruction limits of the chip (addresses are checked per instance
     after expansion)."""
-    where = f"{_who(op)} on chip '{chip.name}'"
 
     def need(ok: bool, what: str) -> None:
         if not ok:
-            raise EncodeError(f"{where}: {what}")
+            raise EncodeError(f"{_who(op)} on chip '{chip.name}': {what}")
 
-    sems = [op.signal.value.data] if op.signal is not None else []
-    sems += [getattr(op, f.ir_name).value.data for f in entry.fields if f.kind is Kind.SEMAPHORE]
-    for sem in sems:
-        need(sem < chip.num_semaphores, f"semaphore {sem} >= num_semaphores {chip.num_semaphores}")
+    entry = plan.entry
+    nsem = chip.num_semaphores
+    if op.signal is not None:
+        sem = op.signal.value.data
+        need(sem < nsem, f"semaphore {sem} >= num_semaphores {nsem}")
+    for name in plan.semaphores:
+        sem = getattr(op, name).value.data
+        need(sem < nsem, f"semaphore {sem} >= num_semaphores {nsem}")
     name = op.engine_name()
     need(
         engine_from_name(name) < Engine.DMA0 + chip.dma_queues,
@@ -528,6 +568,8 @@ def decode(data: bytes) -> ModuleOp:
     isa.BinaryFormatError for a file or record that cannot be read: the container's
     checks, then the hardware model's loader checks every record against the chip
     preset the binary names (what `tidal-sim` would refuse, this refuses too)."""
+    from tidal.sim.loader import validate_program  # decoding only: not on encode's path
+
     prog = isa.decode_container(data)
     try:
         validate_program(prog, get_chip(prog.chip))
