@@ -46,7 +46,7 @@ from xdsl.rewriter import InsertPoint
 from xdsl.utils.exceptions import PassFailedException
 
 from tidal.dialects import accel, loop
-from tidal.dialects.accel import AccessAttr, Aff
+from tidal.dialects.accel import AccessAttr, Aff, AffAttr
 from tidal.passes.loop.allocate import ADDR, CHIP, DRAM_BYTES
 from tidal.passes.utils.expect import PassInputError, expect_level
 
@@ -106,8 +106,12 @@ class _Site:
         return Aff(a.base, tuple(steps[: self.depth]))
 
     def ap(self, value: SSAValue, attr: AccessAttr) -> AccessAttr:
+        """`attr` at the buffer's address, affine in repeat depths; the space and the
+        dims attributes are the loop access's own (immutable, so shared, not rebuilt)."""
         offset = self.remap(attr.offset) + _addr(value)
-        return AccessAttr.get(attr.space, self.remap(attr.pstart), offset, attr.dims)
+        return AccessAttr(
+            attr.space_attr, AffAttr(self.remap(attr.pstart)), AffAttr(offset), attr.dims_attr
+        )
 
     def column(
         self, value: SSAValue | None, attr: AccessAttr | None
