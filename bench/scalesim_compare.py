@@ -13,7 +13,7 @@ weight-stationary array:
   to be 0, so it is pure compute).
 
 Both sides are also recomputed from closed-form formulas (Tidal: its tiling in
-passes/conversion/kernels/compute.py and the MATMUL cost in sim/machine.py; SCALE-Sim: its per-fold WS
+passes/conversion/kernels/{gemm,conv}.py and the MATMUL cost in sim/machine.py; SCALE-Sim: its per-fold WS
 timing in compute/systolic_compute_ws.py) and the script fails if a formula does not
 reproduce the measured number. docs/scalesim-comparison.md explains the differences.
 
@@ -137,7 +137,7 @@ def onnx_model(layer: Layer) -> tuple[onnx.ModelProto, str, tuple[int, ...]]:
 
 @dataclass
 class TidalTiling:
-    """Tidal's matmul tiling for a layer on `chip`, mirroring passes/conversion/kernels/compute.py."""
+    """Tidal's matmul tiling for a layer on `chip`, mirroring passes/conversion/kernels/gemm.py and conv.py."""
 
     matmuls: int  # MATMUL instructions
     k: int  # contraction rows per matmul (stationary partitions)
@@ -216,7 +216,7 @@ def run_tidal(layer: Layer, workdir: Path) -> dict[str, object]:
         raise SystemExit(
             f"{layer.name}: Tidal formula does not reproduce the run: {len(mm)} matmuls "
             f"(tiling says {tiling.matmuls}), issue {issue}, remainder {rest}, "
-            f"formula {formula} vs PE busy {busy} -- passes/conversion/kernels/compute.py or the MATMUL "
+            f"formula {formula} vs PE busy {busy} -- passes/conversion/kernels/{gemm,conv}.py or the MATMUL "
             "cost changed; update tidal_tiling() and the doc"
         )
     return {

@@ -27,20 +27,55 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import IO, Self
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass, PassPipeline, PassPipelineCallbackType
+from xdsl.utils.exceptions import PassFailedException
 
 from tidal.passes.utils.chip import ChipPass
 from tidal.passes.utils.expect import expect_level
 from tidal.passes.utils.quiet import quiet_diagnostics
 
 
-def lowering_passes(chip: str) -> list[ModulePass]:
+# The optimisations of the lowering pipeline, each on by default and switchable
+# (`tidal-compile --disable-opt NAME`, `tidal-lower{disable=NAME,NAME}`) so that its
+# effect can be measured (`bench/bench_dataflow.py`): name -> what it does.
+OPTIMIZATIONS: dict[str, str] = {
+    "eltwise-partitions": "element-wise nests use as many partitions as the tensor allows "
+    "(graph-to-loop{eltwise_partitions})",
+    "stationary": "convolutions keep weights stationary across output blocks in "
+    "several PSUM banks and read each input band once (graph-to-loop{stationary})",
+    "pack-taps": "small-channel convolutions put several filter taps on the PE rows "
+    "(graph-to-loop{pack_taps})",
+}
+
+
+class UnknownOptimization(ValueError):
+    pass
+
+
+def check_optimizations(names: Collection[str]) -> frozenset[str]:
+    """`names` as a set, `all` standing for every optimisation; UnknownOptimization
+    names the unknown one and lists the known."""
+    chosen = set(names)
+    if "all" in chosen:
+        chosen = (chosen - {"all"}) | set(OPTIMIZATIONS)
+    for name in sorted(chosen):
+        if name not in OPTIMIZATIONS:
+            known = ", ".join(OPTIMIZATIONS)
+            raise UnknownOptimization(
+                f"unknown optimisation '{name}' (known: {known}, or all)"
+            )
+    return frozenset(chosen)
+
+
+def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePass]:
+    """The lowering pipeline for chip preset `chip`, with the optimisations named in
+    `disabled` (keys of OPTIMIZATIONS, or `all`) switched off."""
     from tidal.passes.accel.assign_queues import AccelAssignQueuesPass
     from tidal.passes.accel.insert_sync import AccelInsertSyncPass
     from tidal.passes.accel.split_streams import AccelSplitStreamsPass
@@ -50,10 +85,16 @@ def lowering_passes(chip: str) -> list[ModulePass]:
     from tidal.passes.conversion.loop_to_accel import LoopToAccelPass
     from tidal.passes.loop.allocate import LoopAllocatePass
 
+    off = check_optimizations(disabled)
     return [
         GraphCanonicalizePass(),
         GraphPartitionPass(chip=chip),
-        GraphToLoopPass(chip=chip),
+        GraphToLoopPass(
+            chip=chip,
+            eltwise_partitions="eltwise-partitions" not in off,
+            stationary="stationary" not in off,
+            pack_taps="pack-taps" not in off,
+        ),
         LoopAllocatePass(chip=chip),
         LoopToAccelPass(chip=chip),
         AccelAssignQueuesPass(),
@@ -201,13 +242,20 @@ class PlacementReport(PassCallback):
 
 @dataclass(frozen=True)
 class TidalLowerPass(ChipPass):
-    """Run the whole lowering pipeline for chip preset `chip`."""
+    """Run the whole lowering pipeline for chip preset `chip`, with the
+    optimisations named in `disable` off (`tidal-lower{chip=small disable=stationary}`)."""
 
     name = "tidal-lower"
 
+    disable: tuple[str, ...] = ()
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "graph")
-        run_passes(lowering_passes(self.chip), op, ctx, [Verify()])
+        try:
+            passes = lowering_passes(self.chip, self.disable)
+        except UnknownOptimization as e:
+            raise PassFailedException(f"{self.name}: {e}") from None
+        run_passes(passes, op, ctx, [Verify()])
 
 
 def compile_module(
@@ -216,11 +264,15 @@ def compile_module(
     ctx: Context | None = None,
     *,
     callbacks: Sequence[Callback] = (),
+    disabled: Collection[str] = (),
 ) -> ModuleOp:
     """Lower a graph-level module to split accel streams in place, verifying after
-    every pass, then running `callbacks` (see `run_passes`); returns it. Raises
-    PassFailedException (or UnknownChipError) with a one-line message."""
-    return run_passes(lowering_passes(chip), module, ctx, [Verify(), *callbacks])
+    every pass, then running `callbacks` (see `run_passes`); returns it. `disabled`
+    names optimisations to switch off (see OPTIMIZATIONS). Raises
+    PassFailedException (or UnknownChipError, UnknownOptimization) with a one-line
+    message."""
+    passes = lowering_passes(chip, disabled)
+    return run_passes(passes, module, ctx, [Verify(), *callbacks])
 
 
 class TerminalProgress:

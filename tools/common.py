@@ -4,6 +4,8 @@ driver. No compiler logic lives here; file handling is in files.py."""
 
 from __future__ import annotations
 
+import argparse
+
 import dataclasses
 import math
 from pathlib import Path
@@ -215,3 +217,28 @@ def _located(message: str) -> str:
     return f"{lines[0]}: {text.strip()}"
 
 
+
+
+def add_disable_opt(parser: argparse.ArgumentParser) -> None:
+    """`--disable-opt NAME[,NAME]` (repeatable; `all`): switch off optimisations of
+    the lowering pipeline (`tidal.passes.pipeline.OPTIMIZATIONS`)."""
+    from tidal.passes.pipeline import OPTIMIZATIONS
+
+    parser.add_argument(
+        "--disable-opt",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="switch off an optimisation (" + ", ".join(OPTIMIZATIONS) + ", or all)",
+    )
+
+
+def disabled_opts(values: list[str]) -> frozenset[str]:
+    """The names given to `--disable-opt`, checked; ToolError names an unknown one."""
+    from tidal.passes.pipeline import UnknownOptimization, check_optimizations
+
+    names = [n.strip() for v in values for n in v.split(",") if n.strip()]
+    try:
+        return check_optimizations(names)
+    except UnknownOptimization as e:
+        raise ToolError(f"--disable-opt: {e}") from None

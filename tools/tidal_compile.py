@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, BinaryIO
 
 from xdsl.ir import Operation
@@ -24,7 +24,14 @@ from tidal.passes.utils.expect import PassInputError
 from tidal.sim import isa
 from tidal.sim.config import PRESETS, UnknownChipError
 from tidal.targets.binary import EncodeError, to_program
-from tidal.tools.common import context, load_model, model_files, numerics_checker
+from tidal.tools.common import (
+    add_disable_opt,
+    context,
+    disabled_opts,
+    load_model,
+    model_files,
+    numerics_checker,
+)
 from tidal.tools.files import ToolError, check_paths, fail, tool_main, write_files
 
 TOOL = "tidal-compile"
@@ -40,6 +47,7 @@ def compile_to_program(
     progress: Callable[[str], None] | None = None,
     notes: list[str] | None = None,
     numerics_log: list[str] | None = None,
+    disabled: Collection[str] = (),
 ) -> isa.Program:
     """Import, lower and check a model: its binary, ready to be written with
     `isa.write_container` (constants are views of the IR, so the file is never held
@@ -48,7 +56,8 @@ def compile_to_program(
     importer did on its own (onnx_import.import_notes), `progress` a line per pass.
     `check_numerics` runs the IR after every pass on `inputs` (an .npz; seeded random
     by default), stops at the first pass that changes the result and puts what it
-    checked in `numerics_log` (see passes/interpreters/numerics.py)."""
+    checked in `numerics_log` (see passes/interpreters/numerics.py). `disabled`
+    switches optimisations off (names of passes.pipeline.OPTIMIZATIONS)."""
     ctx = context()
     starts: dict[Operation, str] = {}
     module = load_model(path, ctx, starts=starts)
@@ -63,7 +72,7 @@ def compile_to_program(
         if check_numerics:
             checker = numerics_checker(module, inputs)
             callbacks.append(checker)
-        compile_module(module, chip, ctx, callbacks=callbacks)
+        compile_module(module, chip, ctx, callbacks=callbacks, disabled=disabled)
         if check_numerics and numerics_log is not None:
             numerics_log.extend(checker.log)
         return to_program(module)
@@ -111,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         "--report", action="store_true",
         help="print where each op is placed (accelerator, host, rejected) and why",
     )
+    add_disable_opt(parser)
     args = parser.parse_args(argv)
     report: list[dict[str, str]] = []
     notes: list[str] = []
@@ -121,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
             program = compile_to_program(
                 args.model, args.chip, check_numerics=args.check_numerics,
                 inputs=args.inputs, report=report, progress=progress, notes=notes,
-                numerics_log=numerics_log,
+                numerics_log=numerics_log, disabled=disabled_opts(args.disable_opt),
             )
         for line in numerics_log:  # once the progress line is closed
             print(line, file=sys.stderr)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from tidal.sim.isa import BinaryFormatError, decode_container
 from tidal.sim.machine import run_program
 from tidal.targets.binary import EncodeError, encode
 from tidal.targets.onnx_ops import host_eval
-from tidal.tools.common import context, load_model, model_files
+from tidal.tools.common import add_disable_opt, context, disabled_opts, load_model, model_files
 from tidal.tools.files import (
     ToolError,
     check_paths,
@@ -56,8 +57,14 @@ def _merge(total: dict[str, Any], stats: dict[str, Any]) -> None:
             total.setdefault(key, value)
 
 
-def run_model(path: str, inputs: dict[str, np.ndarray], chip: str = "default"):
-    """Compile `path` for `chip` and run it: (outputs by name, stats)."""
+def run_model(
+    path: str,
+    inputs: dict[str, np.ndarray],
+    chip: str = "default",
+    disabled: Collection[str] = (),
+):
+    """Compile `path` for `chip` (with the optimisations named in `disabled` off)
+    and run it: (outputs by name, stats)."""
     ctx = context()
     module = load_model(path, ctx, overrides=inputs)
     if not path.endswith(".mlir"):  # inputs fed into initializers are constants now
@@ -67,7 +74,7 @@ def run_model(path: str, inputs: dict[str, np.ndarray], chip: str = "default"):
         inputs = {n: v for n, v in inputs.items() if n not in fed}
     check_inputs(signature(module)[0], inputs)  # InputError names the input
     # Up to graph-partition on the whole model, the rest on each accelerator segment.
-    whole, per_segment = split_after(lowering_passes(chip), GraphPartitionPass)
+    whole, per_segment = split_after(lowering_passes(chip, disabled), GraphPartitionPass)
     report = PlacementReport()
     try:
         run_passes(whole, module, ctx, [Verify(), report])
@@ -119,10 +126,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--outputs", required=True, help=".npz to write, keyed by output names")
     parser.add_argument("--stats", help="JSON file for cycles, utilisation, placement, per-engine counts")
     parser.add_argument("--chip", default="default", help=f"chip preset ({', '.join(PRESETS)})")
+    add_disable_opt(parser)
     args = parser.parse_args(argv)
     try:
         check_paths([*model_files(args.model), args.inputs], [args.outputs, args.stats])
-        outputs, stats = run_model(args.model, read_npz(args.inputs), args.chip)
+        outputs, stats = run_model(
+            args.model, read_npz(args.inputs), args.chip, disabled_opts(args.disable_opt)
+        )
         payloads = [(args.outputs, npz_bytes(outputs))]
         if args.stats:
             payloads.append((args.stats, json.dumps(stats, indent=2).encode()))

@@ -38,7 +38,7 @@ from xdsl.utils.exceptions import PassFailedException
 
 from tidal.passes.conversion.kernels.concat_placement import ConcatCopy, place_concat_operands
 from tidal.passes.conversion.kernels.graph_ops import origin_of
-from tidal.passes.conversion.kernels.plan import Refusal
+from tidal.passes.conversion.kernels.plan import DEFAULT_OPTIONS, KernelOptions, Refusal
 from tidal.passes.utils.chip import ChipPass
 from tidal.passes.utils.expect import expect_constants_fit, expect_level
 from tidal.passes.utils.quiet import quiet_diagnostics
@@ -53,13 +53,14 @@ class LowerGraphOp(RewritePattern):
     `copies` for `place_concat_operands`."""
 
     chip: ChipConfig
+    options: KernelOptions = DEFAULT_OPTIONS
     copies: list[ConcatCopy] = field(default_factory=list[ConcatCopy])
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         entry = graph_entry(op)
         if entry is None or entry.kernel is None:
             return
-        planned = entry.kernel.plan(op, self.chip)
+        planned = entry.kernel.plan(op, self.chip, self.options)
         if isinstance(planned, Refusal):
             raise PassFailedException(f"graph-to-loop: {planned.reason}")
         lowered = entry.kernel.emit(planned)
@@ -98,9 +99,22 @@ def _fix_function_type(fn: func.FuncOp) -> None:
 
 @dataclass(frozen=True)
 class GraphToLoopPass(ChipPass):
-    """Lower graph ops to loop nests sized for the chip preset `chip`."""
+    """Lower graph ops to loop nests sized for the chip preset `chip`. The other
+    options switch the kernels' optimisations (`kernels.plan.KernelOptions`):
+    `graph-to-loop{chip=default stationary=false}`."""
 
     name = "graph-to-loop"
+
+    eltwise_partitions: bool = True
+    stationary: bool = True
+    pack_taps: bool = True
+
+    def kernel_options(self) -> KernelOptions:
+        return KernelOptions(
+            eltwise_partitions=self.eltwise_partitions,
+            stationary=self.stationary,
+            pack_taps=self.pack_taps,
+        )
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "graph")
@@ -110,7 +124,7 @@ class GraphToLoopPass(ChipPass):
         for fn in funcs:
             _reject_host_ops(fn)
             _retype_signature(fn)
-        lower = LowerGraphOp(chip)
+        lower = LowerGraphOp(chip, self.kernel_options())
         with quiet_diagnostics():
             PatternRewriteWalker(
                 GreedyRewritePatternApplier([lower]), apply_recursively=False

@@ -2,5 +2,5 @@
 nests. `graph_ops` holds one kernel per kind of graph op, whose `plan` decides the
 tiles (`plan.TilePlan`, or a `plan.Refusal` saying why the chip cannot hold it) and
 whose `emit` builds the nests from that plan, with the tiling and nests of
-`compute`, `norm` and `move`; `nest_builder` is the shared builder;
+`gemm`, `conv` (and pad), `pool`, `eltwise`, `softmax`, `norm` and `move`; `nest_builder` is the shared builder;
 `concat_placement` places Concat operands in their consumer's buffer."""

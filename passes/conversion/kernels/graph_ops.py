@@ -26,9 +26,22 @@ from xdsl.ir import Operation, SSAValue
 
 from tidal.dialects import graph
 from tidal.dialects.loop import AllocOp, ConstOp, NestOp, ViewOp, dense_f32
-from tidal.passes.conversion.kernels import compute, move, norm
+from tidal.passes.conversion.kernels import move, norm
+from tidal.passes.conversion.kernels.gemm import GemmTiles, gemm, plan_gemm
+from tidal.passes.conversion.kernels.conv import ConvShape, ConvTiles, PadTiles, conv2d, pad, plan_conv2d, plan_pad
+from tidal.passes.conversion.kernels.pool import PoolShape, PoolTiles, plan_window_pool, window_pool
+from tidal.passes.conversion.kernels.eltwise import EltwiseTiles, eltwise, plan_eltwise
+from tidal.passes.conversion.kernels.softmax import SoftmaxTiles, plan_softmax, softmax
 from tidal.passes.conversion.kernels.concat_placement import ConcatCopy
-from tidal.passes.conversion.kernels.plan import N, Lowered, NestPlan, Refusal, TilePlan
+from tidal.passes.conversion.kernels.plan import (
+    DEFAULT_OPTIONS,
+    KernelOptions,
+    Lowered,
+    N,
+    NestPlan,
+    Refusal,
+    TilePlan,
+)
 from tidal.sim.config import ChipConfig
 
 
@@ -66,20 +79,27 @@ def _one_nest(
     return Lowered([y, build(tiles, plan.op.operands[0], y.result)], y.result)
 
 
-def _planned(op: Operation, chip: ChipConfig, *nests: NestPlan | Refusal) -> TilePlan | Refusal:
+def _planned(
+    op: Operation,
+    chip: ChipConfig,
+    *nests: NestPlan | Refusal,
+    options: KernelOptions = DEFAULT_OPTIONS,
+) -> TilePlan | Refusal:
     """The op's plan from its nests' plans, or the first nest's refusal."""
     for nest in nests:
         if isinstance(nest, Refusal):
             return nest
-    return TilePlan(op, chip, tuple(nests))  # type: ignore[arg-type]
+    return TilePlan(op, chip, tuple(nests), options)  # type: ignore[arg-type]
 
 
 class Kernel(ABC):
     """An accelerator kernel. By default an op costs no tiles: it plans to an empty
     `TilePlan`, which fits any chip."""
 
-    def plan(self, op: Operation, chip: ChipConfig) -> TilePlan | Refusal:
-        return TilePlan(op, chip)
+    def plan(
+        self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
+    ) -> TilePlan | Refusal:
+        return TilePlan(op, chip, options=options)
 
     @abstractmethod
     def emit(self, plan: TilePlan) -> Lowered:
@@ -129,20 +149,22 @@ VIEW = ViewKernel()
 
 
 class GemmKernel(Kernel):
-    """graph.gemm and graph.matmul: one PE-array nest (kernels/compute.py `gemm`)."""
+    """graph.gemm and graph.matmul: one PE-array nest (kernels/gemm.py)."""
 
-    def plan(self, op: Operation, chip: ChipConfig) -> TilePlan | Refusal:
+    def plan(
+        self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
+    ) -> TilePlan | Refusal:
         assert isinstance(op, graph.GemmOp | graph.MatMulOp)
         m, n = shape_of(op.result)
         if isinstance(op, graph.MatMulOp):
             k = shape_of(op.lhs)[1]
         else:
             k = shape_of(op.a)[0] if op.trans_a_val else shape_of(op.a)[1]
-        return _planned(op, chip, compute.plan_gemm(chip, origin_of(op), m=m, n=n, k=k))
+        return _planned(op, chip, plan_gemm(chip, origin_of(op), m=m, n=n, k=k), options=options)
 
     def emit(self, plan: TilePlan) -> Lowered:
         op = plan.op
-        tiles = plan.nest(compute.GemmTiles)
+        tiles = plan.nest(GemmTiles)
         assert isinstance(op, graph.GemmOp | graph.MatMulOp) and tiles is not None
         if isinstance(op, graph.MatMulOp):
             a, b, c = op.lhs, op.rhs, None
@@ -156,7 +178,7 @@ class GemmKernel(Kernel):
         if c is not None:
             c_arg = (c, tuple(broadcast_strides(shape_of(c), (tiles.m, tiles.n))))
         y = _alloc(op)
-        nest = compute.gemm(
+        nest = gemm(
             tiles, a, b, y.result,
             trans_a=trans_a, trans_b=trans_b, alpha=alpha, beta=beta, c=c_arg,  # type: ignore[arg-type]
         )
@@ -179,23 +201,23 @@ def _plan_pad(
     if not any(op.pads_val):
         return []
     shape = shape_of(op.input)
-    return [compute.plan_pad(chip, f"{origin_of(op)}.pad", shape, op.pads_val)]  # type: ignore[arg-type]
+    return [plan_pad(chip, f"{origin_of(op)}.pad", shape, op.pads_val)]  # type: ignore[arg-type]
 
 
 def _emit_pad(
     op: graph.Conv2dOp | graph.MaxPoolOp | graph.AvgPoolOp, plan: TilePlan, fill: float
 ) -> tuple[SSAValue, list[Operation]]:
     """The padded input (the input itself when the op does not pad) and its ops."""
-    tiles = plan.nest(compute.PadTiles)
+    tiles = plan.nest(PadTiles)
     if tiles is None:
         return op.input, []
     xp = AllocOp(MemRefType(f32, _padded(op)))
     shape = shape_of(op.input)
-    return xp.result, [xp, compute.pad(tiles, op.input, xp.result, shape, op.pads_val, fill)]  # type: ignore[arg-type]
+    return xp.result, [xp, pad(tiles, op.input, xp.result, shape, op.pads_val, fill)]  # type: ignore[arg-type]
 
 
-def _conv_shape(op: graph.Conv2dOp) -> compute.ConvShape:
-    return compute.ConvShape(
+def _conv_shape(op: graph.Conv2dOp) -> ConvShape:
+    return ConvShape(
         _padded(op), shape_of(op.weight), shape_of(op.result),  # type: ignore[arg-type]
         op.strides_val, op.dilations_val, op.group_val,
     )
@@ -204,18 +226,20 @@ def _conv_shape(op: graph.Conv2dOp) -> compute.ConvShape:
 class ConvKernel(Kernel):
     """graph.conv2d: a pad nest when it pads, then the PE-array nest."""
 
-    def plan(self, op: Operation, chip: ChipConfig) -> TilePlan | Refusal:
+    def plan(
+        self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
+    ) -> TilePlan | Refusal:
         assert isinstance(op, graph.Conv2dOp)
-        conv = compute.plan_conv2d(chip, origin_of(op), _conv_shape(op))
-        return _planned(op, chip, *_plan_pad(op, chip), conv)
+        conv = plan_conv2d(chip, origin_of(op), _conv_shape(op))
+        return _planned(op, chip, *_plan_pad(op, chip), conv, options=options)
 
     def emit(self, plan: TilePlan) -> Lowered:
         op = plan.op
-        tiles = plan.nest(compute.ConvTiles)
+        tiles = plan.nest(ConvTiles)
         assert isinstance(op, graph.Conv2dOp) and tiles is not None
         y = _alloc(op)
         x, ops = _emit_pad(op, plan, 0.0)
-        ops.append(compute.conv2d(tiles, x, op.weight, op.bias, y.result, _conv_shape(op)))
+        ops.append(conv2d(tiles, x, op.weight, op.bias, y.result, _conv_shape(op)))
         return Lowered([y, *ops], y.result)
 
 
@@ -244,8 +268,8 @@ def _counts_padding(op: graph.MaxPoolOp | graph.AvgPoolOp) -> bool:
     )
 
 
-def _pool_shape(op: graph.MaxPoolOp | graph.AvgPoolOp) -> compute.PoolShape:
-    return compute.PoolShape(
+def _pool_shape(op: graph.MaxPoolOp | graph.AvgPoolOp) -> PoolShape:
+    return PoolShape(
         _padded(op), shape_of(op.result), op.kernel_shape_val, op.strides_val,  # type: ignore[arg-type]
     )
 
@@ -255,16 +279,18 @@ class PoolKernel(Kernel):
     1 / (kh * kw), or, when padding must not count (count_include_pad = 0), by a
     constant map of reciprocal window counts."""
 
-    def plan(self, op: Operation, chip: ChipConfig) -> TilePlan | Refusal:
+    def plan(
+        self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
+    ) -> TilePlan | Refusal:
         assert isinstance(op, graph.MaxPoolOp | graph.AvgPoolOp)
-        pool = compute.plan_window_pool(
+        pool = plan_window_pool(
             chip, origin_of(op), _pool_shape(op), with_recip=_counts_padding(op)
         )
-        return _planned(op, chip, *_plan_pad(op, chip), pool)
+        return _planned(op, chip, *_plan_pad(op, chip), pool, options=options)
 
     def emit(self, plan: TilePlan) -> Lowered:
         op = plan.op
-        tiles = plan.nest(compute.PoolTiles)
+        tiles = plan.nest(PoolTiles)
         assert isinstance(op, graph.MaxPoolOp | graph.AvgPoolOp) and tiles is not None
         is_max = isinstance(op, graph.MaxPoolOp)
         kh, kw = op.kernel_shape_val
@@ -278,7 +304,7 @@ class PoolKernel(Kernel):
             recip = const.result
         elif not is_max:
             scale = 1.0 / (kh * kw)
-        ops.append(compute.window_pool(
+        ops.append(window_pool(
             tiles, "max" if is_max else "add", x, y.result, _pool_shape(op),
             scale=scale, recip=recip,
         ))
@@ -291,9 +317,11 @@ POOL = PoolKernel()
 class GlobalAvgPoolKernel(Kernel):
     """graph.global_avgpool: chunked POOL reductions (kernels/norm.py)."""
 
-    def plan(self, op: Operation, chip: ChipConfig) -> TilePlan | Refusal:
+    def plan(
+        self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
+    ) -> TilePlan | Refusal:
         assert isinstance(op, graph.GlobalAvgPoolOp)
-        return _planned(op, chip, norm.plan_global_avgpool(chip, origin_of(op), shape_of(op.input)))
+        return _planned(op, chip, norm.plan_global_avgpool(chip, origin_of(op), shape_of(op.input)), options=options)
 
     def emit(self, plan: TilePlan) -> Lowered:
         assert isinstance(plan.op, graph.GlobalAvgPoolOp)
@@ -306,10 +334,12 @@ GLOBAL_AVGPOOL = GlobalAvgPoolKernel()
 class LRNKernel(Kernel):
     """The cross-channel window sum is a matmul with a constant banded matrix."""
 
-    def plan(self, op: Operation, chip: ChipConfig) -> TilePlan | Refusal:
+    def plan(
+        self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
+    ) -> TilePlan | Refusal:
         assert isinstance(op, graph.LRNOp)
         shape = shape_of(op.input)
-        return _planned(op, chip, norm.plan_lrn(chip, origin_of(op), shape, bias=op.bias_val))  # type: ignore[arg-type]
+        return _planned(op, chip, norm.plan_lrn(chip, origin_of(op), shape, bias=op.bias_val), options=options)  # type: ignore[arg-type]
 
     def emit(self, plan: TilePlan) -> Lowered:
         op = plan.op
@@ -382,38 +412,44 @@ class EltwiseKernel(Kernel):
     """Element-wise ops (relu, add, mul, an n-ary sum): one nest over the coalesced
     dims, broadcasting by stride-0 access patterns. A one-operand sum is a view."""
 
-    def plan(self, op: Operation, chip: ChipConfig) -> TilePlan | Refusal:
+    def plan(
+        self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
+    ) -> TilePlan | Refusal:
         if isinstance(op, graph.SumOp) and len(op.inputs) == 1:
-            return TilePlan(op, chip)
+            return TilePlan(op, chip, options=options)
         out_shape = shape_of(op.results[0])
         _, operands = _eltwise_operands(op)
         strides = [broadcast_strides(shape_of(v), out_shape) for v in operands]
-        return _planned(op, chip, compute.plan_eltwise(chip, origin_of(op), out_shape, strides))
+        return _planned(op, chip, plan_eltwise(
+            chip, origin_of(op), out_shape, strides, by_partitions=options.eltwise_partitions
+        ), options=options)
 
     def emit(self, plan: TilePlan) -> Lowered:
         op = plan.op
-        tiles = plan.nest(compute.EltwiseTiles)
+        tiles = plan.nest(EltwiseTiles)
         if tiles is None:  # a one-operand sum
             return VIEW.emit(plan)
         kind, operands = _eltwise_operands(op)
         y = _alloc(op)
-        return Lowered([y, compute.eltwise(tiles, kind, y.result, operands)], y.result)
+        return Lowered([y, eltwise(tiles, kind, y.result, operands)], y.result)
 
 
 ELTWISE = EltwiseKernel()
 
 
 class SoftmaxKernel(Kernel):
-    """graph.softmax: rows on partitions, one nest (kernels/compute.py `softmax`)."""
+    """graph.softmax: rows on partitions, one nest (kernels/softmax.py)."""
 
-    def plan(self, op: Operation, chip: ChipConfig) -> TilePlan | Refusal:
+    def plan(
+        self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
+    ) -> TilePlan | Refusal:
         assert isinstance(op, graph.SoftmaxOp)
-        tiles = compute.plan_softmax(chip, origin_of(op), shape_of(op.input), op.axis_val)
-        return _planned(op, chip, tiles)
+        tiles = plan_softmax(chip, origin_of(op), shape_of(op.input), op.axis_val)
+        return _planned(op, chip, tiles, options=options)
 
     def emit(self, plan: TilePlan) -> Lowered:
         assert isinstance(plan.op, graph.SoftmaxOp)
-        return _one_nest(plan, compute.SoftmaxTiles, compute.softmax)
+        return _one_nest(plan, SoftmaxTiles, softmax)
 
 
 SOFTMAX = SoftmaxKernel()

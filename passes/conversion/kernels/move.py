@@ -18,7 +18,7 @@ from xdsl.ir import SSAValue
 
 from tidal.dialects.accel import MAX_DIMS
 from tidal.dialects.loop import CopyOp, NestOp
-from tidal.passes.conversion.kernels.compute import coalesce
+from tidal.passes.conversion.kernels.eltwise import coalesce
 from tidal.passes.conversion.kernels.nest_builder import F32, Nest
 
 DMA_ELEMS_MAX = 1 << 18

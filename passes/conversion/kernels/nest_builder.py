@@ -1,6 +1,6 @@
 """Building `loop.nest` ops: named dimensions, tiles, and ops placed at loop levels.
 
-Kernels (see `kernels.py`) describe a nest by naming its dimensions outermost first,
+Kernels (see `graph_ops.py`) describe a nest by naming its dimensions outermost first,
 allocating tiles and putting ops *inside* a dimension's loop (before or after the
 next inner loop). Dimensions with trip count 1 are dropped, so a nest only has loops
 that iterate; an access that steps along a dropped dimension simply has no step.
@@ -14,9 +14,25 @@ from xdsl.ir import Operation, SSAValue
 
 from tidal.dialects.accel import AccessAttr, Aff
 from tidal.dialects.loop import AllocTileOp, ForOp, NestOp
+from tidal.sim.config import ChipConfig
 
 F32 = 4  # bytes per element
 TILE_ALIGN_BYTES = 64  # every DRAM buffer and on-chip tile starts on this boundary
+# Largest free size of one element-wise / pooling tile, in elements per partition.
+FREE_MAX = 2048
+
+
+def psum_free_max(chip: ChipConfig) -> int:
+    """The most fp32 elements per partition one matmul can stream into one PSUM bank."""
+    return min(chip.matmul_moving_max, chip.psum_bank_bytes // F32)
+
+
+def tile_ap(
+    dst: SSAValue, space: str, nest: Nest, parts: int, free: Sequence[tuple[int, int]], offset: int = 0
+) -> AccessAttr:
+    """The access to `parts` partitions of tile `dst` (from partition 0) with free
+    dims `free` (element step, count), starting `offset` bytes in."""
+    return nest.onchip(space, offset, [(1, parts), *free])
 
 
 def aligned(nbytes: int) -> int:

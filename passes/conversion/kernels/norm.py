@@ -10,7 +10,7 @@
   input-channel tiles. Then y = x * (bias + acc)^-beta = x * exp(-beta * ln(bias +
   acc)) on ACT, whose `log` and `exp` are table functions like the others.
 
-As in `compute`, `plan_<kernel>` picks the tiles (or refuses) and `<kernel>` builds
+As in `conv` and the others, `plan_<kernel>` picks the tiles (or refuses) and `<kernel>` builds
 the nest from the plan.
 """
 
@@ -23,7 +23,8 @@ import numpy as np
 from xdsl.ir import SSAValue
 
 from tidal.dialects.loop import ActOp, CopyOp, MatmulOp, NestOp, ReduceOp, TensorTensorOp
-from tidal.passes.conversion.kernels.compute import FREE_MAX, _tile, psum_free_max
+from tidal.passes.conversion.kernels.nest_builder import FREE_MAX, psum_free_max
+from tidal.passes.conversion.kernels.nest_builder import tile_ap as _tile
 from tidal.passes.conversion.kernels.nest_builder import F32, Nest, largest_divisor
 from tidal.passes.conversion.kernels.plan import NestPlan, Refusal, over_sbuf, sbuf_bytes
 from tidal.sim.config import ChipConfig

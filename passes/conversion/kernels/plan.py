@@ -25,6 +25,31 @@ from tidal.sim.config import ChipConfig
 
 
 @dataclass(frozen=True)
+class KernelOptions:
+    """The kernel-level optimisations graph-to-loop applies, each on by default and
+    switchable (`graph-to-loop{stationary=false}`, `tidal-compile --disable-opt
+    stationary`) so that its effect can be measured (`bench/bench_dataflow.py`).
+    With an optimisation off, a kernel tiles as it did before that optimisation.
+
+    - `eltwise_partitions`: element-wise nests put the coalesced dim that fills the
+      most partitions on partitions (off: always the second-to-last one, which for
+      a flat 56x56x256 tensor split into chunks is the 4 chunks).
+    - `stationary`: convolutions keep each weight tile stationary across output row
+      blocks accumulating in several PSUM banks, and read each input band once for
+      all output-channel tiles.
+    - `pack_taps`: convolutions whose input channels fill few PE rows put several
+      filter taps on the rows (im2col by DMA of shifted windows).
+    """
+
+    eltwise_partitions: bool = True
+    stationary: bool = True
+    pack_taps: bool = True
+
+
+DEFAULT_OPTIONS = KernelOptions()
+
+
+@dataclass(frozen=True)
 class Refusal:
     """The op cannot run on this chip's accelerator; `reason` is one line naming
     the op (by its origin) and the sizes that do not fit."""
@@ -56,6 +81,7 @@ class TilePlan:
     op: Operation
     chip: ChipConfig
     nests: tuple[NestPlan, ...] = ()
+    options: KernelOptions = DEFAULT_OPTIONS
 
     def nest(self, kind: type[N]) -> N | None:
         """The plan's nest of type `kind` (each kernel emits at most one of each)."""

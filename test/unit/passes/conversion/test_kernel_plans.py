@@ -8,7 +8,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from tidal.dialects import graph
 from tidal.dialects.loop import AllocTileOp, NestOp
-from tidal.passes.conversion.kernels import compute, norm
+from tidal.passes.conversion.kernels import gemm, norm, softmax
+from tidal.passes.conversion.kernels.conv import ConvTiles, PadTiles
 from tidal.passes.conversion.kernels.plan import Refusal, TilePlan
 from tidal.sim.config import get_chip
 from tidal.targets.onnx_import import import_onnx
@@ -48,7 +49,7 @@ def test_a_softmax_row_too_long_for_the_small_chip_is_refused_with_the_sizes():
     planned = _plan(op, DEFAULT)
     assert isinstance(planned, TilePlan)
     (tiles,) = planned.nests
-    assert isinstance(tiles, compute.SoftmaxTiles)
+    assert isinstance(tiles, softmax.SoftmaxTiles)
     assert (tiles.outer, tiles.length, tiles.inner, tiles.tr) == (2, 20000, 1, 2)
     assert tiles.sbuf_bytes == 80256 and tiles.sbuf_bytes <= DEFAULT.sbuf_partition_bytes
 
@@ -81,8 +82,8 @@ def test_conv_plan_tiles_on_the_small_chip():
     planned = _plan(op, SMALL)
     assert isinstance(planned, TilePlan)
     pad, conv = planned.nests
-    assert pad == compute.PadTiles("c.pad", 24, 64, tc=24, zlen=11)
-    assert conv == compute.ConvTiles("c", 24, 768 + 448 + 256 + 64, 63 * 4, rb=7, hb=9, tci=24, tco=20)
+    assert pad == PadTiles("c.pad", 24, 64, tc=24, zlen=11)
+    assert conv == ConvTiles("c", 24, 768 + 448 + 256 + 64, 63 * 4, rb=7, hb=9, tci=24, tco=20)
 
 
 def test_matmul_plan_tiles_and_the_nest_emitted_from_it():
@@ -92,7 +93,7 @@ def test_matmul_plan_tiles_and_the_nest_emitted_from_it():
     planned = _plan(op, SMALL)
     assert isinstance(planned, TilePlan)
     (tiles,) = planned.nests
-    assert tiles == compute.GemmTiles("mm", 30, 5 * 64, 8 * 4, m=8, n=70, k=3000, tm=8, tn=14, tk=30)
+    assert tiles == gemm.GemmTiles("mm", 30, 5 * 64, 8 * 4, m=8, n=70, k=3000, tm=8, tn=14, tk=30)
     entry = graph_entry(op)
     assert entry is not None and entry.kernel is not None
     lowered = entry.kernel.emit(planned)

@@ -1,0 +1,140 @@
+"""Element-wise ops: dims are coalesced across all operands, the second-to-last
+coalesced dim goes on partitions and broadcasting is a stride-0 DMA pattern.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from math import prod
+
+from xdsl.ir import SSAValue
+
+from tidal.dialects.loop import (
+    ActOp,
+    CopyOp,
+    NestOp,
+    TensorTensorOp,
+)
+from tidal.passes.conversion.kernels.nest_builder import (
+    F32,
+    FREE_MAX,
+    Nest,
+    largest_divisor,
+    tile_ap as _tile,
+)
+from tidal.passes.conversion.kernels.plan import NestPlan, Refusal, over_sbuf, sbuf_bytes
+from tidal.sim.config import ChipConfig
+
+
+def coalesce(shape: Sequence[int], strides: Sequence[Sequence[int]]) -> tuple[list[int], list[list[int]]]:
+    """Merge adjacent dims that every operand walks contiguously; drop size-1 dims.
+    `strides[k][i]` is operand k's element stride along dim i."""
+    dims = [(s, [st[i] for st in strides]) for i, s in enumerate(shape) if s != 1]
+    merged: list[tuple[int, list[int]]] = []
+    for size, st in dims:
+        if merged:
+            psize, pst = merged[-1]
+            if all(p == q * size for p, q in zip(pst, st)):
+                merged[-1] = (psize * size, st)
+                continue
+        merged.append((size, st))
+    if not merged:
+        merged = [(1, [0] * len(strides))]
+    sizes = [s for s, _ in merged]
+    per_operand = [[st[k] for _, st in merged] for k in range(len(strides))]
+    return sizes, per_operand
+
+
+def _split_last(sizes: list[int], strides: list[list[int]], limit: int) -> None:
+    """Split the last dim in two (outer, inner <= limit), in place."""
+    size = sizes[-1]
+    inner = largest_divisor(size, limit)
+    sizes[-1:] = [size // inner, inner]
+    for st in strides:
+        st[-1:] = [st[-1] * inner, st[-1]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EltwiseTiles(NestPlan):
+    """The coalesced iteration space (`sizes`, and per operand, output first, its
+    element `strides`): the second-to-last dim on tp partitions, the last (tf
+    elements) free, the others loops."""
+
+    sizes: tuple[int, ...]
+    strides: tuple[tuple[int, ...], ...]
+    tp: int
+    tf: int
+
+
+def _partition_dim_last_but_one(sizes: list[int], strides: list[list[int]], partitions: int) -> None:
+    """Move the loop dim that fills the most partitions (the innermost, on a tie) to
+    the second-to-last place, in place. Element-wise iterations are independent, so
+    any order of the non-free dims computes the same result."""
+    outer = range(len(sizes) - 1)
+    best = max(outer, key=lambda i: (largest_divisor(sizes[i], partitions), i))
+    for dims in (sizes, *strides):
+        dims.insert(len(dims) - 2, dims.pop(best))
+
+
+def plan_eltwise(
+    chip: ChipConfig,
+    origin: str,
+    out_shape: Sequence[int],
+    input_strides: Sequence[Sequence[int]],
+    *,
+    by_partitions: bool = True,
+) -> EltwiseTiles | Refusal:
+    """`input_strides`: each input's (broadcast, possibly 0) element strides over
+    `out_shape`. `by_partitions`: put the dim that fills the most partitions on
+    partitions (false: the second-to-last coalesced dim, whatever its size)."""
+    out_strides = [prod(out_shape[i + 1 :]) for i in range(len(out_shape))]
+    sizes, strides = coalesce(out_shape, [out_strides, *input_strides])
+    if len(sizes) == 1:
+        _split_last(sizes, strides, max(1, sizes[0] // largest_divisor(sizes[0], chip.sbuf_partitions)))
+    if sizes[-1] > FREE_MAX:
+        _split_last(sizes, strides, FREE_MAX)
+    if by_partitions:
+        _partition_dim_last_but_one(sizes, strides, chip.sbuf_partitions)
+    tp = largest_divisor(sizes[-2], chip.sbuf_partitions)
+    tf = sizes[-1]
+    need = sbuf_bytes(*[tf] * (len(input_strides) + 1))
+    if refusal := over_sbuf(chip, origin, need):
+        return refusal
+    return EltwiseTiles(
+        origin, tp, need, sizes=tuple(sizes), strides=tuple(tuple(st) for st in strides), tp=tp, tf=tf
+    )
+
+
+def eltwise(plan: EltwiseTiles, kind: str, y: SSAValue, inputs: Sequence[SSAValue]) -> NestOp:
+    """y = kind(inputs...) for kind in relu | add | mul, tiled by `plan` (made from
+    the inputs' strides, in this order). `add` takes two or more inputs (an n-ary
+    sum, accumulated in one tile)."""
+    sizes, strides, tp, tf = plan.sizes, plan.strides, plan.tp, plan.tf
+    outer = sizes[:-2]
+    dims = [(f"o{i}", s) for i, s in enumerate(outer)] + [("p", sizes[-2] // tp)]
+    nest = Nest(plan.name, dims)
+
+    def dram_ap(st: Sequence[int]):
+        coeffs = {f"o{i}": st[i] * F32 for i in range(len(outer))}
+        coeffs["p"] = st[-2] * tp * F32
+        return nest.dram(nest.aff(**coeffs), [(st[-2], tp), (st[-1], tf)])
+
+    tile_ap = lambda t: _tile(t, "sbuf", nest, tp, [(1, tf)])
+    in_tiles = []
+    body = []
+    for buf, st in zip(inputs, strides[1:]):
+        t = nest.tile("sbuf", tp, tf)
+        in_tiles.append(t)
+        body.append(CopyOp(buf, dram_ap(st), t, tile_ap(t)))
+    out = nest.tile("sbuf", tp, tf)
+    if kind == "relu":
+        body.append(ActOp("relu", out, tile_ap(out), in_tiles[0], tile_ap(in_tiles[0])))
+    else:
+        a, b, *rest = in_tiles
+        body.append(TensorTensorOp(kind, out, tile_ap(out), a, tile_ap(a), b, tile_ap(b)))
+        for t in rest:
+            body.append(TensorTensorOp(kind, out, tile_ap(out), out, tile_ap(out), t, tile_ap(t)))
+    body.append(CopyOp(out, tile_ap(out), y, dram_ap(strides[0])))
+    nest.put("p", *body)
+    return nest.build()

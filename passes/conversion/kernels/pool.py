@@ -1,0 +1,110 @@
+"""Window pooling (max, average): a window reduction on POOL over a 4-free-dim
+access pattern of an input band, channels on partitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.ir import SSAValue
+
+from tidal.dialects.loop import (
+    CopyOp,
+    NestOp,
+    ReduceOp,
+    TensorTensorOp,
+)
+from tidal.passes.conversion.kernels.nest_builder import (
+    F32,
+    FREE_MAX,
+    Nest,
+    largest_divisor,
+    tile_ap as _tile,
+)
+from tidal.passes.conversion.kernels.plan import NestPlan, Refusal, over_sbuf, sbuf_bytes
+from tidal.sim.config import ChipConfig
+
+
+@dataclass(frozen=True)
+class PoolShape:
+    """The sizes of a window pooling on an already padded NCHW input: `padded` and
+    `out` are NCHW, `kernel` the window (KH, KW)."""
+
+    padded: tuple[int, int, int, int]
+    out: tuple[int, int, int, int]
+    kernel: tuple[int, int]
+    strides: tuple[int, int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolTiles(NestPlan):
+    """Channels on tc partitions, rb output rows (hb input rows) per step."""
+
+    rb: int
+    hb: int
+    tc: int
+
+
+def plan_window_pool(
+    chip: ChipConfig, origin: str, shape: PoolShape, *, with_recip: bool
+) -> PoolTiles | Refusal:
+    c, wp = shape.padded[1], shape.padded[3]
+    _, _, oh, ow = shape.out
+    if ow > FREE_MAX:
+        return Refusal(f"'{origin}': output rows of {ow} pixels exceed {FREE_MAX}")
+    rb = largest_divisor(oh, FREE_MAX // ow)
+    hb = (rb - 1) * shape.strides[0] + shape.kernel[0]
+    tc = largest_divisor(c, chip.sbuf_partitions)
+    need = sbuf_bytes(hb * wp, rb * ow, *([rb * ow] if with_recip else []))
+    if refusal := over_sbuf(chip, origin, need):
+        return refusal
+    return PoolTiles(origin, tc, need, rb=rb, hb=hb, tc=tc)
+
+
+def window_pool(
+    plan: PoolTiles,
+    op: str,
+    xp: SSAValue,
+    y: SSAValue,
+    shape: PoolShape,
+    *,
+    scale: float = 1.0,
+    recip: SSAValue | None = None,
+) -> NestOp:
+    """y = reduce `op` (max | add) over kh x kw windows of the padded NCHW input,
+    times `scale`, and times `recip` (a DRAM [OH, OW] map, broadcast over channels
+    by a stride-0 partition pattern) when given: channels on partitions, a band of
+    output rows per step."""
+    n, c, hp, wp = shape.padded
+    _, _, oh, ow = shape.out
+    kh, kw = shape.kernel
+    sh, sw = shape.strides
+    rb, hb, tc = plan.rb, plan.hb, plan.tc
+    nest = Nest(plan.name, [("n", n), ("c", c // tc), ("b", oh // rb)])
+    xt = nest.tile("sbuf", tc, hb * wp)
+    out = nest.tile("sbuf", tc, rb * ow)
+    out_ap = _tile(out, "sbuf", nest, tc, [(1, rb * ow)])
+    x_ap = nest.dram(
+        nest.aff(n=c * hp * wp * F32, c=tc * hp * wp * F32, b=rb * sh * wp * F32),
+        [(hp * wp, tc), (1, hb * wp)],
+    )
+    window = _tile(xt, "sbuf", nest, tc, [(sh * wp, rb), (sw, ow), (wp, kh), (1, kw)])
+    y_ap = nest.dram(
+        nest.aff(n=c * oh * ow * F32, c=tc * oh * ow * F32, b=rb * ow * F32),
+        [(oh * ow, tc), (1, rb * ow)],
+    )
+    body = [
+        CopyOp(xp, x_ap, xt, _tile(xt, "sbuf", nest, tc, [(1, hb * wp)])),
+        ReduceOp(op, out, out_ap, xt, window, 2, scale),
+    ]
+    if recip is not None:
+        rt = nest.tile("sbuf", tc, rb * ow)
+        rt_ap = _tile(rt, "sbuf", nest, tc, [(1, rb * ow)])
+        r_ap = nest.dram(nest.aff(b=rb * ow * F32), [(0, tc), (1, rb * ow)])
+        body += [
+            CopyOp(recip, r_ap, rt, rt_ap),
+            TensorTensorOp("mul", out, out_ap, out, out_ap, rt, rt_ap),
+        ]
+    body.append(CopyOp(out, out_ap, y, y_ap))
+    nest.put("b", *body)
+    return nest.build()

@@ -1,0 +1,74 @@
+"""Softmax: rows on partitions; max, exp(x - max), sum, reciprocal, scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from math import prod
+
+from xdsl.ir import SSAValue
+
+from tidal.dialects.loop import (
+    ActOp,
+    CopyOp,
+    NestOp,
+    ReduceOp,
+)
+from tidal.passes.conversion.kernels.nest_builder import (
+    F32,
+    Nest,
+    largest_divisor,
+    tile_ap as _tile,
+)
+from tidal.passes.conversion.kernels.plan import NestPlan, Refusal, over_sbuf, sbuf_bytes
+from tidal.sim.config import ChipConfig
+
+
+@dataclass(frozen=True, kw_only=True)
+class SoftmaxTiles(NestPlan):
+    """`outer` x `inner` rows of `length` (the axis), tr rows on partitions."""
+
+    outer: int
+    length: int
+    inner: int
+    tr: int
+
+
+def plan_softmax(chip: ChipConfig, origin: str, shape: Sequence[int], axis: int) -> SoftmaxTiles | Refusal:
+    outer, length, inner = prod(shape[:axis]), shape[axis], prod(shape[axis + 1 :])
+    need = sbuf_bytes(length, 1, 1, 1, 1)
+    if refusal := over_sbuf(chip, origin, need):
+        return refusal
+    tr = largest_divisor(outer if inner == 1 else inner, chip.sbuf_partitions)
+    return SoftmaxTiles(origin, tr, need, outer=outer, length=length, inner=inner, tr=tr)
+
+
+def softmax(plan: SoftmaxTiles, x: SSAValue, y: SSAValue) -> NestOp:
+    """y = exp(x - max) / sum(exp(x - max)) along the axis, rows on partitions."""
+    outer, length, inner, tr = plan.outer, plan.length, plan.inner, plan.tr
+    if inner == 1:
+        nest = Nest(plan.name, [("o", 1), ("r", outer // tr)])
+        io_ap = nest.dram(nest.aff(r=tr * length * F32), [(length, tr), (1, length)])
+    else:
+        nest = Nest(plan.name, [("o", outer), ("r", inner // tr)])
+        io_ap = nest.dram(
+            nest.aff(o=length * inner * F32, r=tr * F32), [(1, tr), (inner, length)]
+        )
+    xt = nest.tile("sbuf", tr, length)
+    cols = [nest.tile("sbuf", tr, 1) for _ in range(4)]
+    mx, neg, total, recip = cols
+    row = _tile(xt, "sbuf", nest, tr, [(1, length)])
+    col = {t: _tile(t, "sbuf", nest, tr, [(1, 1)]) for t in cols}
+    nest.put(
+        "r",
+        CopyOp(x, io_ap, xt, row),
+        ReduceOp("max", mx, col[mx], xt, row, 1),
+        ActOp("identity", neg, col[neg], mx, col[mx], scale=-1.0),
+        ActOp("exp", xt, row, xt, row, bias_col=(neg, col[neg])),
+        ReduceOp("add", total, col[total], xt, row, 1),
+        ActOp("reciprocal", recip, col[recip], total, col[total]),
+        ActOp("identity", xt, row, xt, row, scale_col=(recip, col[recip])),
+        CopyOp(xt, row, y, io_ap),
+    )
+    return nest.build()
