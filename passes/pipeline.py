@@ -51,6 +51,8 @@ OPTIMIZATIONS: dict[str, str] = {
     "several PSUM banks and read each input band once (graph-to-loop{stationary})",
     "pack-taps": "small-channel convolutions put several filter taps on the PE rows "
     "(graph-to-loop{pack_taps})",
+    "depthwise": "depthwise convolutions run as block-diagonal matmuls over many "
+    "channels (graph-to-loop{depthwise})",
 }
 
 
@@ -94,6 +96,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             eltwise_partitions="eltwise-partitions" not in off,
             stationary="stationary" not in off,
             pack_taps="pack-taps" not in off,
+            depthwise="depthwise" not in off,
         ),
         LoopAllocatePass(chip=chip),
         LoopToAccelPass(chip=chip),

@@ -108,12 +108,14 @@ class GraphToLoopPass(ChipPass):
     eltwise_partitions: bool = True
     stationary: bool = True
     pack_taps: bool = True
+    depthwise: bool = True
 
     def kernel_options(self) -> KernelOptions:
         return KernelOptions(
             eltwise_partitions=self.eltwise_partitions,
             stationary=self.stationary,
             pack_taps=self.pack_taps,
+            depthwise=self.depthwise,
         )
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:

@@ -39,11 +39,15 @@ class KernelOptions:
       all output-channel tiles.
     - `pack_taps`: convolutions whose input channels fill few PE rows put several
       filter taps on the rows (im2col by DMA of shifted windows).
+    - `depthwise`: depthwise convolutions (one input channel per group) run as
+      block-diagonal matmuls over many channels at once (kernels/depthwise.py)
+      instead of one single-row matmul per channel and tap.
     """
 
     eltwise_partitions: bool = True
     stationary: bool = True
     pack_taps: bool = True
+    depthwise: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()
