@@ -1,0 +1,154 @@
+"""The work a model asks of a chip, counted from the graph's shapes: the MACs of its
+PE-array ops and the bytes that must cross DRAM at least once, and from them the
+model's ideal roofline on a chip:
+
+    ideal = max(macs / (pe_rows * pe_cols),
+                (weight + input + output bytes) / dram_bytes_per_cycle)
+
+No program for the model can run faster than that: every MAC needs a PE cell for one
+cycle, and every weight, input and output byte crosses DRAM at least once. It is a
+property of the model, not of the program: a worse program moves more bytes and runs
+more cycles but keeps the same ideal (the simulator's `moved_roofline_cycles`, from
+what a program executes and moves, rises with it).
+
+    work = model_work(import_onnx(make_cnn()))  # on the module as imported
+    work.macs             # 557056: conv1 221184 + conv2 294912 + fc 40960
+    work.min_dram_bytes   # 181776: weights 169448 + input 12288 + output 40
+    work.ideal_cycles(get_chip("default"))  # 627 = ceil(181776 / 290), vs 34 of MACs
+    work.bound(get_chip("default"))         # "memory"
+
+Count it on the graph as imported, before graph-canonicalize folds BatchNorm into
+the convolutions: the weights are those of the user's file. The tools attach it to
+the module as a dictionary attribute (`to_attr`, `from_attr`) so that it survives
+the passes and reaches the binary's metadata.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Literal
+
+from tidal.dialects.graph import ConstantOp, Conv2dOp, GemmOp, MatMulOp
+from tidal.sim.config import ChipConfig
+from xdsl.dialects import func
+from xdsl.dialects.builtin import (
+    DictionaryAttr,
+    IntegerAttr,
+    ModuleOp,
+    TensorType,
+    i64,
+)
+from xdsl.ir import Attribute, Operation, SSAValue
+
+Bound = Literal["compute", "memory"]
+
+
+@dataclass(frozen=True)
+class ModelWork:
+    """MACs of the model's PE-array ops and the bytes of its weights (constants that
+    ops use), inputs and outputs."""
+
+    macs: int
+    weight_bytes: int
+    input_bytes: int
+    output_bytes: int
+
+    @property
+    def min_dram_bytes(self) -> int:
+        """Bytes every program must move through DRAM: each weight, input and output
+        byte once."""
+        return self.weight_bytes + self.input_bytes + self.output_bytes
+
+    def _terms(self, chip: ChipConfig) -> tuple[float, float]:
+        return (
+            self.macs / (chip.pe_rows * chip.pe_cols),
+            self.min_dram_bytes / chip.dram_bytes_per_cycle,
+        )
+
+    def ideal_cycles(self, chip: ChipConfig) -> int:
+        """The ideal roofline on `chip`, in whole cycles (rounded up)."""
+        return math.ceil(max(self._terms(chip)))
+
+    def bound(self, chip: ChipConfig) -> Bound:
+        """Which term of the ideal roofline is the larger on `chip` ("compute" on a
+        tie)."""
+        compute, memory = self._terms(chip)
+        return "compute" if compute >= memory else "memory"
+
+    def as_dict(self) -> dict[str, int]:
+        """The four counts by field name, as the binary's META `model` holds them."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def to_attr(self) -> DictionaryAttr:
+        """The counts as a dictionary of i64 attributes (a module attribute)."""
+        return DictionaryAttr({k: IntegerAttr(v, i64) for k, v in self.as_dict().items()})
+
+    @staticmethod
+    def from_attr(attr: Attribute) -> ModelWork | None:
+        """The counts `to_attr` wrote, or None when `attr` is not such a dictionary."""
+        if not isinstance(attr, DictionaryAttr):
+            return None
+        values: dict[str, int] = {}
+        for f in fields(ModelWork):
+            v = attr.data.get(f.name)
+            if not isinstance(v, IntegerAttr):
+                return None
+            values[f.name] = v.value.data
+        return ModelWork(**values)
+
+
+def _nbytes(ty: Attribute) -> int:
+    """Bytes of a static tensor type (graph values are f32)."""
+    assert isinstance(ty, TensorType)
+    width = ty.get_element_type().bitwidth  # pyright: ignore[reportAttributeAccessIssue]
+    return math.prod(ty.get_shape()) * (width // 8)
+
+
+def op_macs(op: Operation) -> int:
+    """Multiply-accumulates of one graph op on the PE array (0 for any other op):
+
+    - conv2d: N * Cout * OH * OW * (Cin / group) * KH * KW
+    - gemm, matmul: M * N * K
+
+    Only these count because the ideal's compute term is the PE array's peak
+    (pe_rows * pe_cols MACs a cycle): element-wise ops, pools, softmax and
+    normalisations run on the vector engines (ACT, POOL) alongside the PE array, so
+    an ideal schedule hides them, and a bias add or a BatchNorm is no MAC of a
+    matrix product.
+    """
+    if isinstance(op, Conv2dOp):
+        n, cout, oh, ow = _shape(op.result)
+        _, cin_per_group, kh, kw = _shape(op.weight)
+        return n * cout * oh * ow * cin_per_group * kh * kw
+    if isinstance(op, GemmOp | MatMulOp):
+        m, n = _shape(op.result)
+        lhs = op.a if isinstance(op, GemmOp) else op.lhs
+        a = _shape(lhs)
+        k = a[0] if isinstance(op, GemmOp) and op.trans_a_val else a[1]
+        return m * n * k
+    return 0
+
+
+def _shape(value: SSAValue) -> tuple[int, ...]:
+    ty = value.type
+    assert isinstance(ty, TensorType)
+    return tuple(ty.get_shape())
+
+
+def model_work(module: ModuleOp) -> ModelWork:
+    """The work of a graph-level module (func.func of graph ops): MACs of its
+    conv2d, gemm and matmul ops (`op_macs`), bytes of the constants that ops use
+    (a constant without a user is not loaded), and bytes of the functions' arguments
+    and results."""
+    macs = weight_bytes = input_bytes = output_bytes = 0
+    for op in module.walk():
+        if isinstance(op, ConstantOp):
+            if op.result.uses:
+                weight_bytes += _nbytes(op.result.type)
+        elif isinstance(op, func.FuncOp):
+            input_bytes += sum(_nbytes(t) for t in op.function_type.inputs.data)
+            output_bytes += sum(_nbytes(t) for t in op.function_type.outputs.data)
+        else:
+            macs += op_macs(op)
+    return ModelWork(macs, weight_bytes, input_bytes, output_bytes)
