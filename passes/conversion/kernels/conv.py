@@ -28,6 +28,18 @@ from tidal.passes.conversion.kernels.nest_builder import (
     tile_ap as _tile,
 )
 from tidal.passes.conversion.kernels.plan import NestPlan, Refusal, over_sbuf, sbuf_bytes
+from tidal.passes.conversion.kernels.base import (
+    Kernel,
+    alloc_result,
+    origin_of,
+    planned,
+    shape_of,
+)
+from tidal.passes.conversion.kernels.plan import DEFAULT_OPTIONS, KernelOptions, Lowered, TilePlan
+from xdsl.dialects.builtin import MemRefType, f32
+from xdsl.ir import Operation
+from tidal.dialects import graph
+from tidal.dialects.loop import AllocOp
 from tidal.sim.config import ChipConfig
 
 
@@ -217,3 +229,61 @@ def conv2d(
     epilogue.append(CopyOp(out, out_ap, y, y_ap))
     nest.put_after("b", *epilogue)
     return nest.build()
+
+
+def padded_shape(op: graph.Conv2dOp | graph.MaxPoolOp | graph.AvgPoolOp) -> tuple[int, int, int, int]:
+    n, c, h, w = shape_of(op.input)
+    pt, pl, pb, pr = op.pads_val
+    return (n, c, h + pt + pb, w + pl + pr)
+
+
+def plan_pad_nest(
+    op: graph.Conv2dOp | graph.MaxPoolOp | graph.AvgPoolOp, chip: ChipConfig
+) -> list[NestPlan | Refusal]:
+    """The pad nest's plan, when the op pads (its input is padded once, in DRAM)."""
+    if not any(op.pads_val):
+        return []
+    shape = shape_of(op.input)
+    return [plan_pad(chip, f"{origin_of(op)}.pad", shape, op.pads_val)]  # type: ignore[arg-type]
+
+
+def emit_pad(
+    op: graph.Conv2dOp | graph.MaxPoolOp | graph.AvgPoolOp, plan: TilePlan, fill: float
+) -> tuple[SSAValue, list[Operation]]:
+    """The padded input (the input itself when the op does not pad) and its ops."""
+    tiles = plan.nest(PadTiles)
+    if tiles is None:
+        return op.input, []
+    xp = AllocOp(MemRefType(f32, padded_shape(op)))
+    shape = shape_of(op.input)
+    return xp.result, [xp, pad(tiles, op.input, xp.result, shape, op.pads_val, fill)]  # type: ignore[arg-type]
+
+
+def _conv_shape(op: graph.Conv2dOp) -> ConvShape:
+    return ConvShape(
+        padded_shape(op), shape_of(op.weight), shape_of(op.result),  # type: ignore[arg-type]
+        op.strides_val, op.dilations_val, op.group_val,
+    )
+
+
+class ConvKernel(Kernel):
+    """graph.conv2d: a pad nest when it pads, then the PE-array nest."""
+
+    def plan(
+        self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
+    ) -> TilePlan | Refusal:
+        assert isinstance(op, graph.Conv2dOp)
+        conv = plan_conv2d(chip, origin_of(op), _conv_shape(op))
+        return planned(op, chip, *plan_pad_nest(op, chip), conv, options=options)
+
+    def emit(self, plan: TilePlan) -> Lowered:
+        op = plan.op
+        tiles = plan.nest(ConvTiles)
+        assert isinstance(op, graph.Conv2dOp) and tiles is not None
+        y = alloc_result(op)
+        x, ops = emit_pad(op, plan, 0.0)
+        ops.append(conv2d(tiles, x, op.weight, op.bias, y.result, _conv_shape(op)))
+        return Lowered([y, *ops], y.result)
+
+
+CONV = ConvKernel()

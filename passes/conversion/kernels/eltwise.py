@@ -24,6 +24,19 @@ from tidal.passes.conversion.kernels.nest_builder import (
     tile_ap as _tile,
 )
 from tidal.passes.conversion.kernels.plan import NestPlan, Refusal, over_sbuf, sbuf_bytes
+from tidal.passes.conversion.kernels.base import (
+    Kernel,
+    alloc_result,
+    broadcast_strides,
+    origin_of,
+    planned,
+    shape_of,
+)
+from tidal.passes.conversion.kernels.plan import DEFAULT_OPTIONS, KernelOptions, Lowered, TilePlan
+from xdsl.dialects.builtin import MemRefType, f32
+from xdsl.ir import Operation
+from tidal.dialects import graph
+from tidal.dialects.loop import ViewOp
 from tidal.sim.config import ChipConfig
 
 
@@ -138,3 +151,42 @@ def eltwise(plan: EltwiseTiles, kind: str, y: SSAValue, inputs: Sequence[SSAValu
     body.append(CopyOp(out, tile_ap(out), y, dram_ap(strides[0])))
     nest.put("p", *body)
     return nest.build()
+
+
+def _eltwise_operands(op: Operation) -> tuple[str, list[SSAValue]]:
+    if isinstance(op, graph.ReluOp):
+        return "relu", [op.input]
+    if isinstance(op, graph.SumOp):
+        return "add", list(op.inputs)
+    assert isinstance(op, graph.AddOp | graph.MulOp)
+    return ("add" if isinstance(op, graph.AddOp) else "mul"), [op.lhs, op.rhs]
+
+
+class EltwiseKernel(Kernel):
+    """Element-wise ops (relu, add, mul, an n-ary sum): one nest over the coalesced
+    dims, broadcasting by stride-0 access patterns. A one-operand sum is a view."""
+
+    def plan(
+        self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
+    ) -> TilePlan | Refusal:
+        if isinstance(op, graph.SumOp) and len(op.inputs) == 1:
+            return TilePlan(op, chip, options=options)
+        out_shape = shape_of(op.results[0])
+        _, operands = _eltwise_operands(op)
+        strides = [broadcast_strides(shape_of(v), out_shape) for v in operands]
+        return planned(op, chip, plan_eltwise(
+            chip, origin_of(op), out_shape, strides, by_partitions=options.eltwise_partitions
+        ), options=options)
+
+    def emit(self, plan: TilePlan) -> Lowered:
+        op = plan.op
+        tiles = plan.nest(EltwiseTiles)
+        if tiles is None:  # a one-operand sum
+            view = ViewOp(op.operands[0], MemRefType(f32, shape_of(op.results[0])))
+            return Lowered([view], view.result)
+        kind, operands = _eltwise_operands(op)
+        y = alloc_result(op)
+        return Lowered([y, eltwise(tiles, kind, y.result, operands)], y.result)
+
+
+ELTWISE = EltwiseKernel()

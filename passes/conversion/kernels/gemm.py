@@ -27,6 +27,17 @@ from tidal.passes.conversion.kernels.nest_builder import (
     tile_ap as _tile,
 )
 from tidal.passes.conversion.kernels.plan import NestPlan, Refusal, over_sbuf, sbuf_bytes
+from tidal.passes.conversion.kernels.base import (
+    Kernel,
+    alloc_result,
+    broadcast_strides,
+    origin_of,
+    planned,
+    shape_of,
+)
+from tidal.passes.conversion.kernels.plan import DEFAULT_OPTIONS, KernelOptions, Lowered, TilePlan
+from xdsl.ir import Operation
+from tidal.dialects import graph
 from tidal.sim.config import ChipConfig
 
 
@@ -126,3 +137,43 @@ def gemm(
     epilogue.append(CopyOp(out, out_ap, y, y_ap))
     nest.put_after("m", *epilogue)
     return nest.build()
+
+
+class GemmKernel(Kernel):
+    """graph.gemm and graph.matmul: one PE-array nest (kernels/gemm.py)."""
+
+    def plan(
+        self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
+    ) -> TilePlan | Refusal:
+        assert isinstance(op, graph.GemmOp | graph.MatMulOp)
+        m, n = shape_of(op.result)
+        if isinstance(op, graph.MatMulOp):
+            k = shape_of(op.lhs)[1]
+        else:
+            k = shape_of(op.a)[0] if op.trans_a_val else shape_of(op.a)[1]
+        return planned(op, chip, plan_gemm(chip, origin_of(op), m=m, n=n, k=k), options=options)
+
+    def emit(self, plan: TilePlan) -> Lowered:
+        op = plan.op
+        tiles = plan.nest(GemmTiles)
+        assert isinstance(op, graph.GemmOp | graph.MatMulOp) and tiles is not None
+        if isinstance(op, graph.MatMulOp):
+            a, b, c = op.lhs, op.rhs, None
+            trans_a = trans_b = False
+            alpha = beta = 1.0
+        else:
+            a, b, c = op.a, op.b, op.c
+            trans_a, trans_b = op.trans_a_val, op.trans_b_val
+            alpha, beta = op.alpha_val, op.beta_val
+        c_arg = None
+        if c is not None:
+            c_arg = (c, tuple(broadcast_strides(shape_of(c), (tiles.m, tiles.n))))
+        y = alloc_result(op)
+        nest = gemm(
+            tiles, a, b, y.result,
+            trans_a=trans_a, trans_b=trans_b, alpha=alpha, beta=beta, c=c_arg,  # type: ignore[arg-type]
+        )
+        return Lowered([y, nest], y.result)
+
+
+GEMM = GemmKernel()

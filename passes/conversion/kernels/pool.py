@@ -22,6 +22,19 @@ from tidal.passes.conversion.kernels.nest_builder import (
     tile_ap as _tile,
 )
 from tidal.passes.conversion.kernels.plan import NestPlan, Refusal, over_sbuf, sbuf_bytes
+from tidal.passes.conversion.kernels.base import (
+    Kernel,
+    alloc_result,
+    origin_of,
+    planned,
+    shape_of,
+)
+from tidal.passes.conversion.kernels.plan import DEFAULT_OPTIONS, KernelOptions, Lowered, TilePlan
+import numpy as np
+from xdsl.ir import Operation
+from tidal.dialects import graph
+from tidal.dialects.loop import ConstOp, dense_f32
+from tidal.passes.conversion.kernels.conv import emit_pad, padded_shape, plan_pad_nest
 from tidal.sim.config import ChipConfig
 
 
@@ -108,3 +121,71 @@ def window_pool(
     body.append(CopyOp(out, out_ap, y, y_ap))
     nest.put("b", *body)
     return nest.build()
+
+
+def _recip_counts(op: graph.AvgPoolOp) -> np.ndarray:
+    """1 / (number of real input pixels in each output window): [OH, OW]."""
+    _, _, h, w = shape_of(op.input)
+    _, _, oh, ow = shape_of(op.result)
+    (kh, kw), (sh, sw) = op.kernel_shape_val, op.strides_val
+    pt, pl, _, _ = op.pads_val
+
+    def counts(size: int, out: int, k: int, s: int, p: int) -> np.ndarray:
+        start = np.arange(out) * s - p
+        return np.minimum(start + k, size) - np.maximum(start, 0)
+
+    per_row, per_col = counts(h, oh, kh, sh, pt), counts(w, ow, kw, sw, pl)
+    return (1.0 / np.outer(per_row, per_col)).astype(np.float32)
+
+
+def _counts_padding(op: graph.MaxPoolOp | graph.AvgPoolOp) -> bool:
+    """An average pool whose padding must not count: scaled by a reciprocal map."""
+    return (
+        isinstance(op, graph.AvgPoolOp) and any(op.pads_val) and not op.count_include_pad_val
+    )
+
+
+def _pool_shape(op: graph.MaxPoolOp | graph.AvgPoolOp) -> PoolShape:
+    return PoolShape(
+        padded_shape(op), shape_of(op.result), op.kernel_shape_val, op.strides_val,  # type: ignore[arg-type]
+    )
+
+
+class PoolKernel(Kernel):
+    """Max pooling pads with -inf; average pooling pads with 0 and scales by
+    1 / (kh * kw), or, when padding must not count (count_include_pad = 0), by a
+    constant map of reciprocal window counts."""
+
+    def plan(
+        self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
+    ) -> TilePlan | Refusal:
+        assert isinstance(op, graph.MaxPoolOp | graph.AvgPoolOp)
+        pool = plan_window_pool(
+            chip, origin_of(op), _pool_shape(op), with_recip=_counts_padding(op)
+        )
+        return planned(op, chip, *plan_pad_nest(op, chip), pool, options=options)
+
+    def emit(self, plan: TilePlan) -> Lowered:
+        op = plan.op
+        tiles = plan.nest(PoolTiles)
+        assert isinstance(op, graph.MaxPoolOp | graph.AvgPoolOp) and tiles is not None
+        is_max = isinstance(op, graph.MaxPoolOp)
+        kh, kw = op.kernel_shape_val
+        y = alloc_result(op)
+        x, ops = emit_pad(op, plan, float("-inf") if is_max else 0.0)
+        recip = None
+        scale = 1.0
+        if _counts_padding(op):
+            const = ConstOp(dense_f32(_recip_counts(op)))  # type: ignore[arg-type]
+            ops.insert(0, const)
+            recip = const.result
+        elif not is_max:
+            scale = 1.0 / (kh * kw)
+        ops.append(window_pool(
+            tiles, "max" if is_max else "add", x, y.result, _pool_shape(op),
+            scale=scale, recip=recip,
+        ))
+        return Lowered([y, *ops], y.result)
+
+
+POOL = PoolKernel()

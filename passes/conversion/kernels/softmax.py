@@ -22,6 +22,16 @@ from tidal.passes.conversion.kernels.nest_builder import (
     tile_ap as _tile,
 )
 from tidal.passes.conversion.kernels.plan import NestPlan, Refusal, over_sbuf, sbuf_bytes
+from tidal.passes.conversion.kernels.base import (
+    Kernel,
+    one_nest,
+    origin_of,
+    planned,
+    shape_of,
+)
+from tidal.passes.conversion.kernels.plan import DEFAULT_OPTIONS, KernelOptions, Lowered, TilePlan
+from xdsl.ir import Operation
+from tidal.dialects import graph
 from tidal.sim.config import ChipConfig
 
 
@@ -72,3 +82,21 @@ def softmax(plan: SoftmaxTiles, x: SSAValue, y: SSAValue) -> NestOp:
         CopyOp(xt, row, y, io_ap),
     )
     return nest.build()
+
+
+class SoftmaxKernel(Kernel):
+    """graph.softmax: rows on partitions, one nest (kernels/softmax.py)."""
+
+    def plan(
+        self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
+    ) -> TilePlan | Refusal:
+        assert isinstance(op, graph.SoftmaxOp)
+        tiles = plan_softmax(chip, origin_of(op), shape_of(op.input), op.axis_val)
+        return planned(op, chip, tiles, options=options)
+
+    def emit(self, plan: TilePlan) -> Lowered:
+        assert isinstance(plan.op, graph.SoftmaxOp)
+        return one_nest(plan, SoftmaxTiles, softmax)
+
+
+SOFTMAX = SoftmaxKernel()

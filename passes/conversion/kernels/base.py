@@ -1,0 +1,93 @@
+"""What every accelerator kernel shares: the `Kernel` base class (`plan` then
+`emit`), and the helpers kernels use to read graph ops (`shape_of`, `origin_of`,
+`broadcast_strides`) and to return what they build (`alloc_result`, `planned`,
+`one_nest`).
+
+    class ReluKernel(Kernel):
+        def plan(self, op, chip, options=DEFAULT_OPTIONS):
+            return planned(op, chip, plan_eltwise(...), options=options)
+        def emit(self, plan):
+            ...
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from math import prod
+
+from xdsl.dialects.builtin import MemRefType, TensorType, f32
+from xdsl.ir import Operation, SSAValue
+
+from tidal.dialects.loop import AllocOp, NestOp
+from tidal.passes.conversion.kernels.plan import (
+    DEFAULT_OPTIONS,
+    KernelOptions,
+    Lowered,
+    N,
+    NestPlan,
+    Refusal,
+    TilePlan,
+)
+from tidal.sim.config import ChipConfig
+
+
+def shape_of(value: SSAValue) -> tuple[int, ...]:
+    t = value.type
+    assert isinstance(t, TensorType | MemRefType), t
+    return tuple(t.get_shape())
+
+
+def origin_of(op: Operation) -> str:
+    attr = op.attributes.get("tidal.origin")
+    return attr.data if attr is not None else op.name  # type: ignore[union-attr]
+
+
+def broadcast_strides(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> list[int]:
+    """Element strides of a row-major `in_shape` tensor broadcast to `out_shape`."""
+    pad = len(out_shape) - len(in_shape)
+    full = (1,) * pad + tuple(in_shape)
+    contiguous = [prod(full[i + 1 :]) for i in range(len(full))]
+    return [0 if full[i] == 1 and out_shape[i] != 1 else contiguous[i] for i in range(len(full))]
+
+
+def alloc_result(op: Operation) -> AllocOp:
+    return AllocOp(MemRefType(f32, shape_of(op.results[0])))
+
+
+def one_nest(
+    plan: TilePlan, kind: type[N], build: Callable[[N, SSAValue, SSAValue], NestOp]
+) -> Lowered:
+    """A one-input op as one nest, `build(tiles, input, result buffer)`, from the
+    plan's nest of type `kind`, into a new DRAM buffer."""
+    tiles = plan.nest(kind)
+    assert tiles is not None
+    y = alloc_result(plan.op)
+    return Lowered([y, build(tiles, plan.op.operands[0], y.result)], y.result)
+
+
+def planned(
+    op: Operation,
+    chip: ChipConfig,
+    *nests: NestPlan | Refusal,
+    options: KernelOptions = DEFAULT_OPTIONS,
+) -> TilePlan | Refusal:
+    """The op's plan from its nests' plans, or the first nest's refusal."""
+    for nest in nests:
+        if isinstance(nest, Refusal):
+            return nest
+    return TilePlan(op, chip, tuple(nests), options)  # type: ignore[arg-type]
+
+
+class Kernel(ABC):
+    """An accelerator kernel. By default an op costs no tiles: it plans to an empty
+    `TilePlan`, which fits any chip."""
+
+    def plan(
+        self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
+    ) -> TilePlan | Refusal:
+        return TilePlan(op, chip, options=options)
+
+    @abstractmethod
+    def emit(self, plan: TilePlan) -> Lowered:
+        """The ops that replace `plan.op`, built from `plan`."""
