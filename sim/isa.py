@@ -112,6 +112,11 @@ class SectionKind(enum.IntEnum):
     META = 5  # JSON: dram_bytes, semaphores, program name, ...
 
 
+# META "model": the model's work counted on its graph (see docs/binary-format.md),
+# from which the stats give the ideal roofline.
+MODEL_KEYS = ("macs", "weight_bytes", "input_bytes", "output_bytes")
+
+
 class BinaryFormatError(ValueError):
     """A binary that cannot be loaded; the message names the byte offset."""
 
@@ -272,6 +277,19 @@ def _read_section(program: Program, kind: SectionKind, arg: int, chunk: bytes, o
         if not isinstance(size, int) or isinstance(size, bool) or not 0 < size < 2**63:
             raise BinaryFormatError(
                 f"offset {off}: META 'dram_bytes' must be a positive integer, got {size!r}"
+            )
+        model = meta.get("model")
+        if model is not None and not (
+            isinstance(model, dict)
+            and set(model) == set(MODEL_KEYS)
+            and all(
+                isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63
+                for v in model.values()
+            )
+        ):
+            raise BinaryFormatError(
+                f"offset {off}: META 'model' must be an object of non-negative integers "
+                f"{', '.join(MODEL_KEYS)}, got {model!r}"
             )
         program.meta = meta
 

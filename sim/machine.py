@@ -813,7 +813,7 @@ class Machine:
             engines[name] = stats_e
         pe_per_cycle = chip.pe_rows * chip.pe_cols
         peak = cycles * pe_per_cycle
-        roofline = max(
+        moved_roofline = max(
             self.macs / pe_per_cycle, self.dma_dram_bytes / chip.dram_bytes_per_cycle
         )
         stats: dict[str, Any] = {
@@ -828,7 +828,7 @@ class Machine:
             "instructions": {name: s["instructions"] for name, s in engines.items()},
             "engines": engines,
             "pe_mac_utilization": self.macs / peak if peak else 0.0,
-            "roofline_cycles": _whole_cycles(roofline),
+            "moved_roofline_cycles": _whole_cycles(moved_roofline),
             "fetch_stall_cycles": sum(s["fetch_stall_cycles"] for s in engines.values()),
             "semaphore_wait_cycles": sum(
                 s["semaphore_wait_cycles"] for s in engines.values()
@@ -839,6 +839,9 @@ class Machine:
             },
             "chip": chip.name,
         }
+        model = self.program.meta.get("model")
+        if isinstance(model, dict):  # the decoder checked its form
+            stats.update(ideal_stats(model, cycles, self.dma_dram_bytes, chip))
         if self.check_races:
             stats["race_check"] = {"accesses": self.race_accesses}
         if self.trace is not None:
@@ -846,6 +849,33 @@ class Machine:
             stats["fetch_trace"] = self.fetch_trace
             stats["stall_trace"] = self.stall_trace
         return stats
+
+
+def ideal_stats(
+    model: Mapping[str, int], cycles: int, dma_dram_bytes: int, chip: ChipConfig
+) -> dict[str, Any]:
+    """The stats that compare a run with the model's ideal roofline, from the
+    model's work as META "model" holds it (macs, weight_bytes, input_bytes,
+    output_bytes, counted on the graph) and the run's cycles and DRAM bytes:
+
+        ideal = ceil(max(macs / (pe_rows * pe_cols),
+                         (weight + input + output bytes) / dram_bytes_per_cycle))
+
+    A ratio whose denominator is 0 is 0.0, as `pe_mac_utilization` for 0 cycles."""
+    pe_per_cycle = chip.pe_rows * chip.pe_cols
+    min_bytes = model["weight_bytes"] + model["input_bytes"] + model["output_bytes"]
+    compute = model["macs"] / pe_per_cycle
+    memory = min_bytes / chip.dram_bytes_per_cycle
+    ideal = math.ceil(max(compute, memory))
+    return {
+        "model_macs": model["macs"],
+        "model_min_dram_bytes": min_bytes,
+        "ideal_roofline_cycles": ideal,
+        "ideal_bound": "compute" if compute >= memory else "memory",
+        "ideal_ratio": cycles / ideal if ideal else 0.0,
+        "model_mac_utilization": model["macs"] / (cycles * pe_per_cycle) if cycles else 0.0,
+        "dram_over_min": dma_dram_bytes / min_bytes if min_bytes else 0.0,
+    }
 
 
 def _io_shape(entry: Mapping[str, object]) -> tuple[int, ...]:

@@ -69,7 +69,9 @@ from tidal.targets import CONSTANT_INPUTS_ATTR
 from xdsl.context import Context
 from xdsl.dialects.builtin import (
     ArrayAttr,
+    DictionaryAttr,
     Float32Type,
+    IntegerAttr,
     ModuleOp,
     StringAttr,
     TensorType,
@@ -78,6 +80,13 @@ from xdsl.ir import Operation
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import DiagnosticException
 from xdsl.utils.target import Target
+
+# A module attribute: the model's work counted on the graph as imported (a dictionary
+# of integers: macs, weight_bytes, input_bytes, output_bytes; see
+# passes/analysis/model_work.py), attached by tidal-compile and tidal-run before the
+# passes. The encoder copies it into META as "model", from which the simulator's
+# stats give the model's ideal roofline.
+MODEL_WORK_ATTR = "tidal.model_work"
 
 W = isa.RECORD_WORDS
 _INT32 = (-(2**31), 2**31 - 1)
@@ -471,6 +480,11 @@ def to_program(module: ModuleOp) -> isa.Program:
     constants = module.attributes.get(CONSTANT_INPUTS_ATTR)
     if isinstance(constants, ArrayAttr):
         meta["constant_inputs"] = [s.data for s in constants.data if isinstance(s, StringAttr)]
+    work = module.attributes.get(MODEL_WORK_ATTR)
+    if isinstance(work, DictionaryAttr):
+        meta["model"] = {
+            k: v.value.data for k, v in work.data.items() if isinstance(v, IntegerAttr)
+        }
     return isa.Program(
         program.chip.data, streams, consts, inputs, outputs, list(enc.debug), meta
     )

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import numpy as np
     import onnx
 
+    from tidal.passes.analysis.model_work import ModelWork
     from tidal.passes.interpreters.numerics import NumericsChecker
 
 # MLIR's IntegerType::kMaxWidth.
@@ -175,6 +176,27 @@ def load_model(
         except DiagnosticException as e:
             raise ToolError(str(e)) from None
     return import_model(path, overrides)
+
+
+def attach_model_work(module: ModuleOp) -> ModelWork:
+    """The work of the graph-level `module` as loaded (`model_work`: before any pass
+    folds BatchNorm, so the weights are the file's), attached as its
+    `tidal.model_work` attribute, which the passes keep and the encoder writes into
+    the binary's META (`model`), from which the simulator's stats give the ideal
+    roofline."""
+    from tidal.passes.analysis.model_work import model_work
+    from tidal.targets.binary import MODEL_WORK_ATTR
+
+    work = model_work(module)
+    module.attributes[MODEL_WORK_ATTR] = work.to_attr()
+    return work
+
+
+def ideal_note(stats: Mapping[str, object]) -> str:
+    """" (4.6× the ideal roofline)" for a summary line after the cycles, or "" when
+    the stats have no ideal figures (a binary without META "model")."""
+    ratio = stats.get("ideal_roofline_cycles") and stats.get("ideal_ratio")
+    return f" ({ratio:.1f}× the ideal roofline)" if isinstance(ratio, float) else ""
 
 
 def import_model(

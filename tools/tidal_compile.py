@@ -26,6 +26,7 @@ from tidal.sim.config import PRESETS, UnknownChipError
 from tidal.targets.binary import EncodeError, to_program
 from tidal.tools.common import (
     add_disable_opt,
+    attach_model_work,
     context,
     disabled_opts,
     load_model,
@@ -61,6 +62,7 @@ def compile_to_program(
     ctx = context()
     starts: dict[Operation, str] = {}
     module = load_model(path, ctx, starts=starts)
+    attach_model_work(module)  # on the graph as the file holds it, before the passes
     if notes is not None and not path.endswith(".mlir"):  # an ONNX model: onnx is loaded
         from tidal.targets.onnx_import import import_notes
 

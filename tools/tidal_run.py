@@ -22,10 +22,18 @@ from tidal.sim.config import PRESETS, UnknownChipError, get_chip
 from tidal.sim.errors import InputError, SimError
 from tidal.sim.inputs import check_inputs
 from tidal.sim.isa import BinaryFormatError, decode_container
-from tidal.sim.machine import run_program
+from tidal.sim.machine import ideal_stats, run_program
 from tidal.targets.binary import EncodeError, encode
 from tidal.targets.onnx_ops import host_eval
-from tidal.tools.common import add_disable_opt, context, disabled_opts, load_model, model_files
+from tidal.tools.common import (
+    add_disable_opt,
+    attach_model_work,
+    context,
+    disabled_opts,
+    ideal_note,
+    load_model,
+    model_files,
+)
 from tidal.tools.files import (
     ToolError,
     check_paths,
@@ -67,6 +75,9 @@ def run_model(
     and run it: (outputs by name, stats)."""
     ctx = context()
     module = load_model(path, ctx, overrides=inputs)
+    # The whole model's work, on the graph as loaded: the binary of a model without
+    # host segments carries it; with host segments, the merged stats take it here.
+    work = attach_model_work(module)
     if not path.endswith(".mlir"):  # inputs fed into initializers are constants now
         from tidal.targets.onnx_import import constant_inputs
 
@@ -112,6 +123,7 @@ def run_model(
     )
     for engine in total.get("engines", {}).values():  # fractions do not add: recompute
         engine["busy_fraction"] = engine["busy_cycles"] / cycles if cycles else 0.0
+    total.update(ideal_stats(work.as_dict(), cycles, total.get("dma_dram_bytes", 0), config))
     total["chip"] = config.name
     total["placement"] = placement
     total["segments"] = [s.kind for s in segments]
@@ -143,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
         fail(TOOL, str(e))
     host = stats["placement"]["host"]
     print(
-        f"{TOOL}: {stats['cycles']} cycles, PE MAC utilisation "
+        f"{TOOL}: {stats['cycles']} cycles{ideal_note(stats)}, PE MAC utilisation "
         f"{100 * stats['pe_mac_utilization']:.2f}%, {stats['placement']['accel']} ops on the "
         f"accelerator, {host} on the host -> {args.outputs}"
     )

@@ -22,6 +22,7 @@ from tidal.sim.config import UnknownChipError, get_chip
 from tidal.sim.errors import SimError
 from tidal.sim.machine import run_program
 from tidal.sim.trace import chrome_trace, plot_timeline
+from tidal.tools.common import ideal_note
 from tidal.tools.files import (
     ToolError,
     check_paths,
@@ -48,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--stats",
         help="JSON file for the run statistics (cycles, per-engine busy/stall/idle, "
-        "DMA bytes per queue, fetch stalls, PE utilisation, roofline)",
+        "DMA bytes per queue, fetch stalls, PE utilisation, moved and ideal roofline)",
     )
     p.add_argument(
         "--trace",
@@ -101,7 +102,8 @@ def _run(args: argparse.Namespace) -> str:
         payloads.append((args.stats, json.dumps(summary, indent=2).encode() + b"\n"))
     write_files(payloads)
     summary = (
-        f"{PROG}: {stats['cycles']} cycles, {stats['seconds'] * 1e6:.3f} us on chip "
+        f"{PROG}: {stats['cycles']} cycles{ideal_note(stats)}, "
+        f"{stats['seconds'] * 1e6:.3f} us on chip "
         f"'{chip.name}', PE MAC utilisation {100 * stats['pe_mac_utilization']:.2f}%"
     )
     if args.check_races:

@@ -2,6 +2,7 @@
 inside tidal-run, between accelerator segments; tidal-compile refuses it clearly."""
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from tidal.sim.config import get_chip
 
 BIN = Path(sys.executable).parent
 
@@ -43,10 +45,10 @@ def model(tmp_path_factory):
 def test_host_op_runs_between_accelerator_segments(model, tmp_path):
     path, ref = model
     out, stats = tmp_path / "out.npz", tmp_path / "stats.json"
-    subprocess.run(
+    r = subprocess.run(
         [BIN / "tidal-run", path, "--inputs", path.with_suffix(".npz"), "--outputs", out,
          "--stats", stats, "--chip", "small"],
-        check=True, capture_output=True,
+        check=True, capture_output=True, text=True,
     )
     got = np.load(out)["y"]
     assert np.abs(got - ref).max() <= 1e-3 * np.abs(ref).max()
@@ -57,6 +59,16 @@ def test_host_op_runs_between_accelerator_segments(model, tmp_path):
     assert s["cycles"] > 0 and s["macs"] == 4 * 64 * 20000
     for name, e in s["engines"].items():  # of the whole run, not summed per segment
         assert e["busy_fraction"] == e["busy_cycles"] / s["cycles"], name
+    # The whole model's ideal, counted once on the whole graph (not per segment).
+    chip = get_chip("small")
+    min_bytes = 4 * (64 * 20000 + 4 * 64 + 4 * 20000)  # weight, input, output
+    ideal = math.ceil(max(4 * 64 * 20000 / (chip.pe_rows * chip.pe_cols),
+                          min_bytes / chip.dram_bytes_per_cycle))
+    assert (s["model_macs"], s["model_min_dram_bytes"]) == (4 * 64 * 20000, min_bytes)
+    assert s["ideal_roofline_cycles"] == ideal
+    assert s["ideal_ratio"] == s["cycles"] / ideal
+    assert s["dram_over_min"] == s["dma_dram_bytes"] / min_bytes
+    assert f"({s['cycles'] / ideal:.1f}× the ideal roofline)" in r.stdout
 
 
 def test_same_model_fits_the_default_chip_entirely(model, tmp_path):
@@ -110,4 +122,6 @@ def test_model_entirely_on_the_host_is_a_run_of_zero_cycles(tmp_path):
     assert np.abs(np.load(out)["y"] - ref).max() <= 1e-5
     s = json.loads(stats.read_text())
     assert s["cycles"] == 0 and s["macs"] == 0 and s["segments"] == ["host"]
+    assert s["model_macs"] == 0 and s["ideal_bound"] == "memory"
+    assert s["ideal_ratio"] == 0.0 and s["model_mac_utilization"] == 0.0
     assert s["placement"]["host_ops"] == ["sm"] and s["placement"]["accel"] == 0

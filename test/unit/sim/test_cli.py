@@ -55,6 +55,30 @@ def binary(mk: SimpleNamespace, tmp_path: Path) -> Path:
     return path
 
 
+def test_summary_and_stats_compare_with_the_ideal_roofline(
+    binary: Path, tmp_path: Path
+) -> None:
+    """A binary whose META holds the model's work (as tidal-compile writes it): the
+    stats carry the ideal figures and the summary line says how far the run is."""
+    program = isa.decode_container(binary.read_bytes())
+    program.meta["model"] = {"macs": 0, "weight_bytes": 0, "input_bytes": 24, "output_bytes": 24}
+    binary.write_bytes(isa.encode_container(program))
+    stats = tmp_path / "stats.json"
+    x = np.zeros((2, 3), np.float32)
+    result = tidal_sim(
+        binary, "--inputs", write_inputs(tmp_path, x=x), "--outputs", tmp_path / "o.npz",
+        "--stats", stats,
+    )
+    assert result.returncode == 0, result.stderr
+    s = json.loads(stats.read_text())
+    # 48 bytes at 64 bytes per cycle: one cycle; both copies move them all.
+    assert (s["ideal_roofline_cycles"], s["ideal_bound"]) == (1, "memory")
+    assert (s["model_macs"], s["model_min_dram_bytes"]) == (0, 48)
+    assert s["ideal_ratio"] == s["cycles"] and s["model_mac_utilization"] == 0.0
+    assert s["dram_over_min"] == 1.0
+    assert f"{s['cycles']} cycles ({s['cycles']:.1f}× the ideal roofline), " in result.stdout
+
+
 def write_inputs(tmp_path: Path, **arrays: np.ndarray) -> Path:
     path = tmp_path / "in.npz"
     np.savez(path, **arrays)  # type: ignore[arg-type]
@@ -87,6 +111,7 @@ def test_runs_and_writes_outputs_and_stats(binary: Path, tmp_path: Path) -> None
     )
     assert result.returncode == 0, result.stderr
     assert "cycles" in result.stdout and "PE MAC utilisation" in result.stdout
+    assert "ideal roofline" not in result.stdout  # a binary without META "model"
     with np.load(out) as npz:
         np.testing.assert_array_equal(npz["y"], x)
     assert json.loads(stats.read_text())["instructions"] == {
@@ -380,7 +405,7 @@ def test_stats_has_per_engine_busy_stall_idle(racy: Path, tmp_path: Path) -> Non
         "pe_mac_utilization",
         "dma_bytes",
         "chip",
-        "roofline_cycles",
+        "moved_roofline_cycles",
         "fetch_stall_cycles",
         "semaphore_wait_cycles",
         "dma_bytes_per_queue",
@@ -395,7 +420,7 @@ def test_stats_has_per_engine_busy_stall_idle(racy: Path, tmp_path: Path) -> Non
         assert "utilization" not in e  # one name per meaning: see pe_mac_utilization
     assert s["dma_bytes_per_queue"] == {"dma0": 4 * 1024, "dma1": 0}
     assert s["engines"]["dma0"]["semaphore_wait_cycles"] > 0
-    assert s["roofline_cycles"] == 64  # 4 KiB at 64 bytes per cycle, no MACs
+    assert s["moved_roofline_cycles"] == 64  # 4 KiB at 64 bytes per cycle, no MACs
 
 
 def test_plot_writes_a_png(racy: Path, tmp_path: Path) -> None:

@@ -183,7 +183,7 @@ def test_matmul_pays_weight_load_and_fill_drain_only_when_stationary_changes(
     assert stats["macs"] == 3 * k * m * n
     expected_util = stats["macs"] / (stats["cycles"] * SMALL.pe_rows * SMALL.pe_cols)
     assert stats["pe_mac_utilization"] == pytest.approx(expected_util)
-    assert stats["roofline_cycles"] == int(np.ceil(3 * k * m * n / (32 * 32)))
+    assert stats["moved_roofline_cycles"] == int(np.ceil(3 * k * m * n / (32 * 32)))
 
 
 def test_matmul_reloads_weights_rewritten_in_the_same_slot(mk: SimpleNamespace) -> None:

@@ -445,3 +445,66 @@ def test_tidal_compile_writes_the_encoded_binary(tmp_path: Path):
     assert data == compile_to_bytes(str(model), "small")
     assert f"({len(data)} bytes" in run.stdout
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+# ---------------------------------------------------------------------------
+# META "model": the model's work, from which the stats give the ideal roofline
+# ---------------------------------------------------------------------------
+
+
+def test_compiled_binary_carries_the_model_work_in_meta(tmp_path: Path):
+    """tidal-compile counts the work on the graph as imported and the encoder writes
+    it into META; the stats of a run give the ideal roofline from it."""
+    from tidal.passes.analysis.model_work import model_work
+    from tidal.sim.config import get_chip
+    from tidal.sim.machine import run_program
+    from tidal.targets.onnx_import import import_onnx
+    from tidal.tools.tidal_compile import compile_to_bytes
+
+    import onnx
+
+    models = _example_models()
+    onnx_model = models.make_cnn()
+    path = tmp_path / "cnn.onnx"
+    onnx.save(onnx_model, path)
+    prog = isa.decode_container(compile_to_bytes(str(path), "small"))
+    work = model_work(import_onnx(onnx_model))
+    assert prog.meta["model"] == work.as_dict()
+    _, stats = run_program(prog, models.make_inputs(onnx_model))
+    chip = get_chip("small")
+    assert stats["model_macs"] == work.macs
+    assert stats["model_min_dram_bytes"] == work.min_dram_bytes
+    assert stats["ideal_roofline_cycles"] == work.ideal_cycles(chip)
+    assert stats["ideal_bound"] == work.bound(chip)
+    assert stats["ideal_ratio"] == stats["cycles"] / work.ideal_cycles(chip)
+    assert stats["dram_over_min"] == stats["dma_dram_bytes"] / work.min_dram_bytes
+    assert stats["model_mac_utilization"] == work.macs / (
+        stats["cycles"] * chip.pe_rows * chip.pe_cols
+    )
+
+
+def test_binary_without_model_work_runs_without_ideal_figures():
+    from tidal.sim.machine import run_program
+
+    prog = isa.decode_container(encode(parse(PROGRAM)))
+    assert "model" not in prog.meta
+    _, stats = run_program(prog, {"x": np.ones((32, 8), np.float32)})
+    assert "moved_roofline_cycles" in stats
+    assert not {"ideal_roofline_cycles", "ideal_ratio", "model_macs"} & set(stats)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        [1, 2, 3, 4],
+        {"macs": 1, "weight_bytes": 2, "input_bytes": 3},
+        {"macs": 1, "weight_bytes": 2, "input_bytes": 3, "output_bytes": -4},
+        {"macs": 1.5, "weight_bytes": 2, "input_bytes": 3, "output_bytes": 4},
+        {"macs": True, "weight_bytes": 2, "input_bytes": 3, "output_bytes": 4},
+    ],
+)
+def test_malformed_meta_model_is_a_format_error(model):
+    prog = isa.decode_container(encode(parse(PROGRAM)))
+    prog.meta["model"] = model
+    with pytest.raises(isa.BinaryFormatError, match=r"offset \d+: META 'model' must be"):
+        isa.decode_container(isa.encode_container(prog))
