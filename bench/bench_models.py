@@ -1,8 +1,8 @@
 """Compile and simulate the example models; print a Markdown table of figures.
 
 For each model: accel IR size (ops after the full pipeline), compile wall time,
-binary size, instructions after repeat expansion, simulated cycles and PE
-utilisation, simulator wall time and its throughput (simulated instructions per
+binary size, instructions after repeat expansion, simulated cycles, how many times
+the model's ideal roofline they are, and PE utilisation, simulator wall time and its throughput (simulated instructions per
 wall second), and onnxruntime's wall time on the same inputs in the same run (the
 peer), with the ratio simulator / onnxruntime.
 
@@ -25,6 +25,7 @@ from tidal.sim.isa import decode_container
 from tidal.sim.machine import run_program
 from tidal.targets.binary import encode
 from tidal.targets.onnx_import import import_onnx
+from tidal.tools.common import attach_model_work
 from xdsl.context import Context
 
 models = example("models")
@@ -38,6 +39,7 @@ def bench(name: str, chip: str, repeat: int) -> dict[str, object]:
 
     def compile_once() -> tuple[int, bytes]:
         module = import_onnx(path)
+        attach_model_work(module)  # as tidal-compile does: the stats' ideal roofline
         compile_module(module, chip, Context())
         return sum(1 for _ in module.walk()), encode(module)
 

@@ -1,11 +1,11 @@
 """Simulator throughput: how fast the hardware model runs the example models.
 
 For each model: the instructions the binary runs (after repeat expansion), simulated
-cycles, the simulator's wall time (best of --repeat runs of `run_program`, the
-compiled binary already decoded), its throughput in simulated instructions per wall
-second and its wall time per instruction, and, measured in the same run, onnxruntime's
-wall time on the same model and inputs (the peer) with the ratio simulator /
-onnxruntime. A benchmark, not a test: it asserts nothing about time.
+cycles (and how many times the model's ideal roofline they are), the simulator's wall
+time (best of --repeat runs of `run_program`, the compiled binary already decoded), its
+throughput in simulated instructions per wall second and its wall time per
+instruction, and, measured in the same run, onnxruntime's wall time on the same model
+and inputs (the peer) with the ratio simulator / onnxruntime. A benchmark, not a test: it asserts nothing about time.
 
     .venv/bin/python bench/bench_sim.py [--chip default] [--repeat 3]
         [--models mlp cnn resnet50-trunk] [--check-races] [--trace]

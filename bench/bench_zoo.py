@@ -1,9 +1,11 @@
 """The onnx light zoo on the accelerator: one Markdown row per model.
 
 For each of the nine models (random weights, examples/zoo.py): ops placed on the
-accelerator and on the host, simulated cycles and PE utilisation, compile wall time
-(import, lowering, encoding), simulate wall time, onnxruntime's wall time on the
-same inputs in the same run (the peer) and the worst relative error against it.
+accelerator and on the host, simulated cycles, how many times the model's ideal
+roofline they are (bench_dataflow.py has the rest of the roofline figures) and PE
+utilisation, compile wall time (import, lowering, encoding), simulate wall time,
+onnxruntime's wall time on the same inputs in the same run (the peer) and the worst
+relative error against it.
 
     .venv/bin/python bench/bench_zoo.py [--chip default] [NAME ...]
 """

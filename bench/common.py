@@ -58,18 +58,25 @@ def figures(
     stats: Mapping[str, Any], compile_s: float, sim_s: float, ort_s: float, err: float
 ) -> dict[str, str]:
     """The columns every benchmark reports for a model: compile and simulate wall
-    time, simulated cycles and PE utilisation (from `run_program`'s `stats`),
-    onnxruntime's wall time on the same inputs (the peer) and the worst relative
-    error against it."""
+    time, simulated cycles, how many times the model's ideal roofline they are
+    (`ideal_ratio`; "-" for a binary without the model's work in its META) and PE
+    utilisation (from `run_program`'s `stats`), onnxruntime's wall time on the same
+    inputs (the peer) and the worst relative error against it."""
     return {
         "compile s": f"{compile_s:.2f}",
         "cycles": f"{stats['cycles']:,}",
+        "× ideal": ratio(stats["ideal_ratio"]) if "ideal_ratio" in stats else "-",
         "PE MAC util": f"{100 * stats['pe_mac_utilization']:.2f}%",
         "sim ms": f"{1e3 * sim_s:,.1f}",
         "onnxruntime ms": f"{1e3 * ort_s:.3f}",
         "sim / ort": f"{sim_s / ort_s:,.1f}x",
         "max rel err": f"{err:.1e}",
     }
+
+
+def ratio(x: float) -> str:
+    """A ratio as the tables show it: "18.9×" (two decimals below 10: "1.07×")."""
+    return f"{x:,.1f}×" if x >= 10 else f"{x:.2f}×"
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
