@@ -53,6 +53,12 @@ OPTIMIZATIONS: dict[str, str] = {
     "(graph-to-loop{pack_taps})",
     "depthwise": "depthwise convolutions run as block-diagonal matmuls over many "
     "channels (graph-to-loop{depthwise})",
+    "gemm-orientation": "matmuls with few rows keep the activations stationary and "
+    "stream the weights in large descriptors (graph-to-loop{gemm_small_m})",
+    "pool-halo": "padded poolings fill the borders of the input band in SBUF instead "
+    "of padding a copy in DRAM (graph-to-loop{pool_halo})",
+    "dma-merge": "data-movement and vector kernels use fewer, larger DMA descriptors "
+    "(graph-to-loop{dma_merge})",
 }
 
 
@@ -97,6 +103,9 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             stationary="stationary" not in off,
             pack_taps="pack-taps" not in off,
             depthwise="depthwise" not in off,
+            gemm_small_m="gemm-orientation" not in off,
+            pool_halo="pool-halo" not in off,
+            dma_merge="dma-merge" not in off,
         ),
         LoopAllocatePass(chip=chip),
         LoopToAccelPass(chip=chip),

@@ -109,6 +109,9 @@ class GraphToLoopPass(ChipPass):
     stationary: bool = True
     pack_taps: bool = True
     depthwise: bool = True
+    gemm_small_m: bool = True
+    pool_halo: bool = True
+    dma_merge: bool = True
 
     def kernel_options(self) -> KernelOptions:
         return KernelOptions(
@@ -116,6 +119,9 @@ class GraphToLoopPass(ChipPass):
             stationary=self.stationary,
             pack_taps=self.pack_taps,
             depthwise=self.depthwise,
+            gemm_small_m=self.gemm_small_m,
+            pool_halo=self.pool_halo,
+            dma_merge=self.dma_merge,
         )
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:

@@ -42,12 +42,22 @@ class KernelOptions:
     - `depthwise`: depthwise convolutions (one input channel per group) run as
       block-diagonal matmuls over many channels at once (kernels/depthwise.py)
       instead of one single-row matmul per channel and tap.
+    - `gemm_small_m`: matmuls with few rows (batch-1 fully connected layers) keep the
+      activations stationary and stream the weights as the moving operand, 512
+      columns per matmul across the PSUM banks, in large weight descriptors.
+    - `pool_halo`: padded poolings load the unpadded input band into an SBUF tile
+      whose borders hold the fill value, instead of a padded copy in DRAM.
+    - `dma_merge`: data-movement and vector kernels move fewer, larger DMA
+      descriptors (bigger tiles, copies merged across dims).
     """
 
     eltwise_partitions: bool = True
     stationary: bool = True
     pack_taps: bool = True
     depthwise: bool = True
+    gemm_small_m: bool = True
+    pool_halo: bool = True
+    dma_merge: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()
