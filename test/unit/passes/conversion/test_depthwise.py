@@ -1,0 +1,237 @@
+"""The depthwise kernel (kernels/depthwise.py): its plan's sizes and refusals, and
+its nest run by the loop interpreter against a NumPy depthwise conv, with and
+without bias, activation and addend; then lowered to the machine (loop-allocate
+through the binary) and run on the hardware model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tidal.dialects.accel import Accel
+from tidal.dialects.loop import (
+    ActOp,
+    AllocOp,
+    ConstOp,
+    Loop,
+    MatmulOp,
+    NestOp,
+    TensorTensorOp,
+)
+from tidal.passes.accel.assign_queues import AccelAssignQueuesPass
+from tidal.passes.accel.insert_sync import AccelInsertSyncPass
+from tidal.passes.accel.split_streams import AccelSplitStreamsPass
+from tidal.passes.conversion.kernels.conv import ConvShape
+from tidal.passes.conversion.kernels.depthwise import (
+    DepthwiseTiles,
+    _need,  # pyright: ignore[reportPrivateUsage]
+    applies,
+    depthwise,
+    plan_depthwise,
+)
+from tidal.passes.conversion.kernels.plan import Refusal
+from tidal.passes.conversion.loop_to_accel import LoopToAccelPass
+from tidal.passes.interpreters.accel import eval_binary
+from tidal.passes.interpreters.loop import eval_loop
+from tidal.passes.loop.allocate import LoopAllocatePass
+from tidal.sim.config import get_chip
+from xdsl.context import Context
+from xdsl.dialects.builtin import Builtin, MemRefType, ModuleOp, f32
+from xdsl.dialects.func import Func, FuncOp, ReturnOp
+from xdsl.ir import Block, Region
+
+SMALL = get_chip("small")
+DEFAULT = get_chip("default")
+
+
+def _shape(n, c, h, w, k=3, stride=1, dilation=1, pad=1) -> ConvShape:
+    hp, wp = h + 2 * pad, w + 2 * pad
+    oh = (hp - dilation * (k - 1) - 1) // stride + 1
+    ow = (wp - dilation * (k - 1) - 1) // stride + 1
+    return ConvShape(
+        (n, c, hp, wp),
+        (c, 1, k, k),
+        (n, c, oh, ow),
+        (stride, stride),
+        (dilation, dilation),
+        c,
+    )
+
+
+def test_applies_to_one_channel_per_group_only():
+    assert applies(_shape(1, 136, 28, 28))
+    grouped = ConvShape((1, 8, 6, 6), (8, 2, 3, 3), (1, 8, 4, 4), (1, 1), (1, 1), 4)
+    multiplier = ConvShape((1, 4, 6, 6), (8, 1, 3, 3), (1, 8, 4, 4), (1, 1), (1, 1), 4)
+    single = ConvShape((1, 1, 6, 6), (1, 1, 3, 3), (1, 1, 4, 4), (1, 1), (1, 1), 1)
+    assert not applies(grouped) and not applies(multiplier) and not applies(single)
+
+
+def test_shufflenet_layer_plan_on_the_default_chip():
+    """136 channels: two tiles of 68; 28 output rows of 28 pixels: blocks of 14 rows
+    (392 fp32, one bank each), both blocks in one band of 30 padded input rows."""
+    tiles = plan_depthwise(DEFAULT, "dw", _shape(1, 136, 28, 28))
+    assert isinstance(tiles, DepthwiseTiles)
+    assert (tiles.tc, tiles.rb, tiles.nb, tiles.hb, tiles.partitions) == (
+        68,
+        14,
+        2,
+        30,
+        68,
+    )
+    # identity 68, weights 9, diagonals 9 x 68, band 30 x 30, bias 1, two 392-pixel outputs
+    assert tiles.sbuf_bytes == 320 + 64 + 2496 + 3648 + 64 + 2 * 1600
+    assert tiles.psum_bytes == 2 * 1600
+
+
+def test_bands_hold_at_most_the_psum_banks_and_shrink_to_fit_sbuf():
+    """112 rows of 112 pixels: blocks of 4 rows (448 fp32), 28 blocks; the default
+    chip's 8 banks take 7 of them per band. On the small chip (4 banks, 64 KiB) a
+    19x19 kernel over rows of 500 pixels fits bands of two blocks, not four."""
+    big = plan_depthwise(DEFAULT, "dw", _shape(1, 32, 112, 112))
+    assert isinstance(big, DepthwiseTiles) and (big.rb, big.nb, big.hb) == (4, 7, 30)
+    shape = _shape(1, 8, 8, 500, k=19, pad=9)
+    wide = plan_depthwise(SMALL, "dw", shape)
+    assert isinstance(wide, DepthwiseTiles) and (
+        wide.tc,
+        wide.rb,
+        wide.nb,
+        wide.hb,
+    ) == (8, 1, 2, 20)
+    assert (
+        wide.sbuf_bytes
+        == 58752
+        <= SMALL.sbuf_partition_bytes
+        < _need(shape, 8, 1, 4)[1]
+    )
+
+
+def test_refusals_on_the_small_chip():
+    """A 31x31 kernel's 961 diagonals of 32 channels take 120 KiB per partition, over
+    the small chip's 64 KiB (the default chip's 192 KiB holds them); rows wider than
+    a PSUM bank are refused as the general conv refuses them."""
+    huge = _shape(1, 32, 40, 40, k=31, pad=15)
+    assert plan_depthwise(SMALL, "lk", huge) == Refusal(
+        "'lk' needs 139904 bytes per SBUF partition, chip 'small' has 65536"
+    )
+    assert isinstance(plan_depthwise(DEFAULT, "lk", huge), DepthwiseTiles)
+    assert plan_depthwise(SMALL, "w", _shape(1, 4, 2, 600)) == Refusal(
+        "'w': output rows of 600 pixels exceed one PSUM bank (512 fp32) on chip 'small'"
+    )
+
+
+# ---------------------------------------------------------------------------
+# The nest against NumPy
+# ---------------------------------------------------------------------------
+
+
+def _reference(xp, w, b, add, shape: ConvShape, activation: str) -> np.ndarray:
+    _, _, oh, ow = shape.out
+    _, _, kh, kw = shape.weight
+    sh, sw = shape.strides
+    dh, dw = shape.dilations
+    y = np.zeros(shape.out, np.float64)
+    for r in range(kh):
+        for s in range(kw):
+            win = xp[
+                :,
+                :,
+                r * dh : r * dh + (oh - 1) * sh + 1 : sh,
+                s * dw : s * dw + (ow - 1) * sw + 1 : sw,
+            ]
+            y += win * w[None, :, 0, r, s, None, None]
+    if b is not None:
+        y += b[None, :, None, None]
+    if add is not None:
+        y += add
+    return np.maximum(y, 0) if activation == "relu" else y
+
+
+def _module(
+    shape: ConvShape, chip, bias: bool, addend: bool, activation: str
+) -> tuple[ModuleOp, DepthwiseTiles]:
+    tiles = plan_depthwise(chip, "dw", shape)
+    assert isinstance(tiles, DepthwiseTiles)
+    types = [MemRefType(f32, shape.padded), MemRefType(f32, shape.weight)]
+    if bias:
+        types.append(MemRefType(f32, (shape.out[1],)))
+    if addend:
+        types.append(MemRefType(f32, shape.out))
+    block = Block(arg_types=types)
+    xp, w, *rest = block.args
+    b = rest.pop(0) if bias else None
+    add = rest.pop(0) if addend else None
+    y = AllocOp(MemRefType(f32, shape.out))
+    ops = depthwise(tiles, xp, w, b, y.result, shape, activation=activation, addend=add)
+    block.add_ops([y, *ops, ReturnOp(y.result)])
+    fn = FuncOp("main", (types, [MemRefType(f32, shape.out)]), Region(block))
+    module = ModuleOp([fn])
+    module.verify()
+    return module, tiles
+
+
+CASES = [
+    # (shape, chip, bias, addend, activation)
+    (_shape(1, 136, 28, 28), DEFAULT, False, False, "identity"),
+    (_shape(2, 12, 10, 7, stride=2), SMALL, True, False, "relu"),
+    (_shape(1, 40, 9, 9, k=3, dilation=2, pad=2), SMALL, True, True, "relu"),
+    (_shape(1, 6, 20, 30, k=5, pad=2), SMALL, False, True, "identity"),
+]
+
+
+@pytest.mark.parametrize("shape,chip,bias,addend,activation", CASES)
+def test_the_nest_computes_a_depthwise_conv(shape, chip, bias, addend, activation):
+    module, tiles = _module(shape, chip, bias, addend, activation)
+    rng = np.random.default_rng(1)
+    xp = rng.uniform(-1, 1, shape.padded).astype(np.float32)
+    w = rng.uniform(-1, 1, shape.weight).astype(np.float32)
+    inputs = {"arg0": xp, "arg1": w}
+    b = add = None
+    if bias:
+        b = inputs["arg2"] = rng.uniform(-1, 1, shape.out[1]).astype(np.float32)
+    if addend:
+        add = inputs[f"arg{len(inputs)}"] = rng.uniform(-1, 1, shape.out).astype(
+            np.float32
+        )
+    (got,) = eval_loop(module, inputs).values()
+    np.testing.assert_allclose(
+        got, _reference(xp, w, b, add, shape, activation), rtol=1e-5, atol=1e-5
+    )
+
+    nest = next(op for op in module.walk() if isinstance(op, NestOp))
+    taps = shape.weight[2] * shape.weight[3]
+    diagonals = [
+        op for op in nest.walk() if isinstance(op, ActOp) and op.scale_col is not None
+    ]
+    matmuls = [op for op in nest.walk() if isinstance(op, MatmulOp)]
+    adds = [op for op in nest.walk() if isinstance(op, TensorTensorOp)]
+    assert len(diagonals) == taps and len(matmuls) == taps * tiles.nb
+    assert len(adds) == (tiles.nb if addend else 0)
+    # every matmul spans the channel tile on rows and columns of the array
+    assert {
+        (m.stationary_ap.pcount, m.stationary_ap.free_elements) for m in matmuls
+    } == {(tiles.tc, tiles.tc)}
+    (ident,) = [op for op in module.walk() if isinstance(op, ConstOp)]
+    assert ident.result.type.get_shape() == (tiles.tc, tiles.tc)
+
+
+@pytest.mark.parametrize("case", [CASES[1], CASES[2]])
+def test_the_lowered_program_computes_the_same(case):
+    """loop-allocate through the split streams, then the hardware model on the
+    binary: the diagonals ACT builds are what the array holds."""
+    shape, chip, bias, addend, activation = case
+    module, _ = _module(shape, chip, bias, addend, activation)
+    rng = np.random.default_rng(2)
+    inputs = {
+        f"arg{i}": rng.uniform(-1, 1, a.type.get_shape()).astype(np.float32)
+        for i, a in enumerate(module.ops.first.body.block.args)
+    }  # type: ignore[union-attr]
+    want = eval_loop(module, inputs)["result0"]
+    ctx = Context()
+    for dialect in (Builtin, Func, Accel, Loop):
+        ctx.load_dialect(dialect)
+    LoopAllocatePass(chip=chip.name).apply(ctx, module)
+    LoopToAccelPass().apply(ctx, module)
+    for p in (AccelAssignQueuesPass(), AccelInsertSyncPass(), AccelSplitStreamsPass()):
+        p.apply(ctx, module)
+    np.testing.assert_allclose(
+        eval_binary(module, inputs)["result0"], want, rtol=1e-5, atol=1e-6
+    )
