@@ -1,4 +1,7 @@
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small gemm_small_m=false}' --split-input-file | filecheck %s
+
+// The matmuls here keep the weights stationary (gemm_small_m=false); gemm-small-m.mlir
+// shows the activations-stationary nests small M gets by default.
 
 // The small chip: a 32x32 PE array, 32 SBUF partitions, PSUM banks of 512 fp32.
 // DRAM offsets are in bytes, access dims are (stride, count) in elements with the

@@ -10,7 +10,7 @@ from tidal.dialects import graph
 from tidal.dialects.loop import AllocTileOp, NestOp
 from tidal.passes.conversion.kernels import gemm, norm, softmax
 from tidal.passes.conversion.kernels.conv import ConvTiles, PadTiles
-from tidal.passes.conversion.kernels.plan import Refusal, TilePlan
+from tidal.passes.conversion.kernels.plan import KernelOptions, Refusal, TilePlan
 from tidal.sim.config import get_chip
 from tidal.targets.onnx_import import import_onnx
 from tidal.targets.onnx_ops import graph_entry
@@ -87,15 +87,16 @@ def test_conv_plan_tiles_on_the_small_chip():
 
 
 def test_matmul_plan_tiles_and_the_nest_emitted_from_it():
-    """K = 3000 in steps of 30 rows, N = 70 in 14 PSUM partitions, M = 8 moving."""
+    """Weights stationary (gemm_small_m off): K = 3000 in steps of 30 rows, N = 70
+    in 14 PSUM partitions, M = 8 moving."""
     w = np.ones((3000, 70), np.float32)
     op = _one_op(helper.make_node("MatMul", ["x", "w"], ["y"], name="mm"), {"x": [8, 3000]}, [8, 70], {"w": w})
-    planned = _plan(op, SMALL)
+    entry = graph_entry(op)
+    assert entry is not None and entry.kernel is not None
+    planned = entry.kernel.plan(op, SMALL, KernelOptions(gemm_small_m=False))
     assert isinstance(planned, TilePlan)
     (tiles,) = planned.nests
     assert tiles == gemm.GemmTiles("mm", 30, 5 * 64, 8 * 4, m=8, n=70, k=3000, tm=8, tn=14, tk=30)
-    entry = graph_entry(op)
-    assert entry is not None and entry.kernel is not None
     lowered = entry.kernel.emit(planned)
     (nest,) = [o for o in lowered.ops if isinstance(o, NestOp)]
     partitions = [t.result.type.partitions.data for t in nest.walk() if isinstance(t, AllocTileOp)]
