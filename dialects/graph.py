@@ -29,6 +29,9 @@ from typing import Any, ClassVar
 import numpy as np
 from xdsl.dialects.builtin import (
     BytesAttr,
+    DenseArrayBase as _DenseArrayBase,
+    FunctionType,
+    StringAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
     Float32Type,
@@ -36,11 +39,13 @@ from xdsl.dialects.builtin import (
     IntegerAttr,
     TensorType,
     f32,
+    i32,
     i64,
 )
 from xdsl.ir import Attribute, Dialect, Operation, SSAValue
 from xdsl.irdl import (
     AnyAttr,
+    AttrSizedOperandSegments,
     IRDLOperation,
     ParamAttrConstraint,
     ParsePropInAttrDict,
@@ -48,11 +53,14 @@ from xdsl.irdl import (
     irdl_op_definition,
     operand_def,
     opt_operand_def,
+    opt_prop_def,
     prop_def,
     result_def,
     traits_def,
     var_operand_def,
 )
+from xdsl.parser import Parser, UnresolvedOperand
+from xdsl.printer import Printer
 from xdsl.rewriter import Rewriter
 from xdsl.traits import ConstantLike, Pure
 from xdsl.utils.exceptions import VerifyException
@@ -603,6 +611,8 @@ class GemmOp(GraphOp):
     trans_a_val = _scalar_value("trans_a", bool)
     trans_b = prop_def(IntegerAttr.constr(type=i64), _i64(0))
     trans_b_val = _scalar_value("trans_b", bool)
+    activation = opt_prop_def(StringAttr)
+    """A fused activation applied to the result (FUSED_ACTIVATIONS), absent: none."""
 
     def __init__(
         self,
@@ -614,6 +624,7 @@ class GemmOp(GraphOp):
         beta: float = 1.0,
         trans_a: bool = False,
         trans_b: bool = False,
+        activation: str | None = None,
         result_type: TensorType | None = None,
     ):
         properties = {
@@ -621,10 +632,16 @@ class GemmOp(GraphOp):
             "beta": FloatAttr(beta, f32),
             "trans_a": _i64(trans_a),
             "trans_b": _i64(trans_b),
+            **_activation_props(activation),
         }
         self._build([a, b, [] if c is None else [c]], result_type, properties)
 
+    @property
+    def activation_val(self) -> str | None:
+        return None if self.activation is None else self.activation.data
+
     def inferred_shape(self) -> Shape:
+        _check_activation(self)
         for name in ("trans_a", "trans_b"):
             flag = getattr(self, name).value.data
             if flag not in (0, 1):
@@ -641,7 +658,10 @@ class Conv2dOp(_WindowOp):
 
     `pads` is in ONNX order (top, left, bottom, right); `bias` ([Cout]) is optional.
     Properties at their defaults (strides 1, pads 0, dilations 1, group 1) are not
-    printed.
+    printed. graph-fuse-epilogue may add an `addend` (a tensor of the result's shape)
+    and an `activation`: the result is then activation(conv + bias + addend).
+
+        %r = graph.conv2d %x, %w, %b addend %s {activation = "relu"} : (tensor<1x8x4x4xf32>, tensor<8x8x1x1xf32>, tensor<8xf32>, tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
 
         %r = graph.conv2d %x, %w, %b {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x3x32x32xf32>, tensor<8x3x3x3xf32>, tensor<8xf32>) -> tensor<1x8x32x32xf32>
     """
@@ -651,11 +671,19 @@ class Conv2dOp(_WindowOp):
     input = operand_def(TensorType)
     weight = operand_def(TensorType)
     bias = opt_operand_def(TensorType)
+    addend = opt_operand_def(TensorType)
+    """A tensor of the result's shape added to the result before the activation
+    (graph-fuse-epilogue folds a residual add into the conv)."""
 
     group = prop_def(IntegerAttr.constr(type=i64), _i64(1))
     group_val = _scalar_value("group", int)
     dilations = prop_def(DenseArrayBase.constr(i64), _i64_array((1, 1)))
     dilations_val = _array_value("dilations")
+    activation = opt_prop_def(StringAttr)
+    """A fused activation applied last (FUSED_ACTIVATIONS), absent: none."""
+
+    irdl_options = (AttrSizedOperandSegments(as_property=True), ParsePropInAttrDict())
+    assembly_format = None
 
     def __init__(
         self,
@@ -667,6 +695,8 @@ class Conv2dOp(_WindowOp):
         pads: Sequence[int] = (0, 0, 0, 0),
         dilations: Sequence[int] = (1, 1),
         group: int = 1,
+        addend: Value | None = None,
+        activation: str | None = None,
         result_type: TensorType | None = None,
     ):
         properties = {
@@ -674,13 +704,82 @@ class Conv2dOp(_WindowOp):
             "pads": _i64_array(pads),
             "dilations": _i64_array(dilations),
             "group": _i64(group),
+            **_activation_props(activation),
         }
-        operands = [input, weight, [] if bias is None else [bias]]
+        operands = [
+            input, weight, [] if bias is None else [bias], [] if addend is None else [addend]
+        ]
         self._build(operands, result_type, properties)
 
+    @property
+    def activation_val(self) -> str | None:
+        return None if self.activation is None else self.activation.data
+
+    # The generic declarative format cannot place two optional operands; this one
+    # keeps the syntax of the other graph ops and names the addend:
+    #   graph.conv2d %x, %w[, %b] [addend %r] {props} : (types) -> type
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_list(
+            [self.input, self.weight, *([self.bias] if self.bias else [])],
+            printer.print_operand,
+        )
+        if self.addend is not None:
+            printer.print_string(" addend ")
+            printer.print_operand(self.addend)
+        op_def = self.get_irdl_definition()
+        shown = {
+            name: value
+            for name, value in self.properties.items()
+            if name != AttrSizedOperandSegments.attribute_name
+            and value != op_def.properties[name].default_value
+        }
+        printer.print_op_attributes(self.attributes | shown)
+        printer.print_string(" : ")
+        printer.print_function_type(
+            [o.type for o in self.operands], [r.type for r in self.results]
+        )
+
+    @classmethod
+    def parse(cls, parser: Parser) -> Conv2dOp:
+        pos = parser.pos
+        unresolved: list[UnresolvedOperand] = parser.parse_comma_separated_list(
+            parser.Delimiter.NONE, parser.parse_unresolved_operand
+        )
+        if len(unresolved) not in (2, 3):
+            parser.raise_error(
+                f"expected input, weight and an optional bias, got {len(unresolved)} operands",
+                pos,
+            )
+        addend: list[UnresolvedOperand] = []
+        if parser.parse_optional_keyword("addend") is not None:
+            addend = [parser.parse_unresolved_operand()]
+        attrs = dict(parser.parse_optional_attr_dict())
+        parser.parse_punctuation(":")
+        type_pos = parser.pos
+        ftype = parser.parse_function_type()
+        names = unresolved + addend
+        if len(ftype.inputs.data) != len(names) or len(ftype.outputs.data) != 1:
+            parser.raise_error(
+                f"expected {len(names)} operand types and one result type", type_pos
+            )
+        values = parser.resolve_operands(names, ftype.inputs.data, type_pos)
+        op_def = cls.get_irdl_definition()
+        properties = {k: attrs.pop(k) for k in list(attrs) if k in op_def.properties}
+        properties[AttrSizedOperandSegments.attribute_name] = _DenseArrayBase.from_list(
+            i32, [1, 1, len(unresolved) - 2, len(addend)]
+        )
+        return cls.create(
+            operands=values,
+            result_types=list(ftype.outputs.data),
+            properties=properties,
+            attributes=attrs,
+        )
+
     def inferred_shape(self) -> Shape:
+        _check_activation(self)
         bias_shape = None if self.bias is None else _shape(self.bias)
-        return _conv2d_shape(
+        shape = _conv2d_shape(
             _shape(self.input),
             _shape(self.weight),
             bias_shape,
@@ -689,6 +788,29 @@ class Conv2dOp(_WindowOp):
             _ints(self.dilations),
             self.group_val,
         )
+        if self.addend is not None and _shape(self.addend) != shape:
+            raise VerifyException(
+                f"addend shape {_fmt(_shape(self.addend))} must be the result's {_fmt(shape)}"
+            )
+        return shape
+
+
+FUSED_ACTIVATIONS = ("relu",)
+"""The activations a conv2d or gemm can apply to its result on the way out of the
+accumulator (graph-fuse-epilogue folds a following graph op of that name into it)."""
+
+
+def _check_activation(op: IRDLOperation) -> None:
+    attr = op.properties.get("activation")
+    if attr is not None:
+        assert isinstance(attr, StringAttr)
+        if attr.data not in FUSED_ACTIVATIONS:
+            known = ", ".join(FUSED_ACTIVATIONS)
+            raise VerifyException(f"activation '{attr.data}' is not one of: {known}")
+
+
+def _activation_props(activation: str | None) -> dict[str, Attribute]:
+    return {} if activation is None else {"activation": StringAttr(activation)}
 
 
 class _BroadcastBinaryOp(_BinaryOp, ABC):

@@ -61,7 +61,18 @@ class OpEntry:
 # ------------------------------------------------------------ host references
 
 
-def _conv2d(op: graph.Conv2dOp, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+# The NumPy form of each graph.FUSED_ACTIVATIONS entry, applied in float64.
+_FUSED: dict[str, Callable[[np.ndarray], np.ndarray]] = {"relu": lambda y: np.maximum(y, 0.0)}
+
+
+def _activate(activation: str | None, y: np.ndarray) -> np.ndarray:
+    return y if activation is None else _FUSED[activation](y)
+
+
+def _conv2d(op: graph.Conv2dOp, x: np.ndarray, w: np.ndarray, *rest: np.ndarray) -> np.ndarray:
+    """rest: the bias, then the addend, each when the op has it."""
+    b = rest[0] if op.bias is not None else None
+    addend = rest[-1] if op.addend is not None else None
     (sh, sw), (dh, dw), g = op.strides_val, op.dilations_val, op.group_val
     pt, pl, pb, pr = op.pads_val
     x = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
@@ -80,7 +91,9 @@ def _conv2d(op: graph.Conv2dOp, x: np.ndarray, w: np.ndarray, b: np.ndarray | No
                 out[:, grp * per : (grp + 1) * per] += np.einsum("nchw,oc->nohw", win, ws[:, :, r, s])
     if b is not None:
         out += b.reshape(1, -1, 1, 1)
-    return out.astype(np.float32)
+    if addend is not None:
+        out += addend
+    return _activate(op.activation_val, out).astype(np.float32)
 
 
 def _gemm(op: graph.GemmOp, a: np.ndarray, b: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
@@ -89,7 +102,7 @@ def _gemm(op: graph.GemmOp, a: np.ndarray, b: np.ndarray, c: np.ndarray | None =
     y = op.alpha_val * (a.astype(np.float64) @ b)
     if c is not None:
         y = y + op.beta_val * c
-    return y.astype(np.float32)
+    return _activate(op.activation_val, y).astype(np.float32)
 
 
 def _maxpool(op: graph.MaxPoolOp, x: np.ndarray) -> np.ndarray:

@@ -184,6 +184,8 @@ def _fold_into_conv(
     """Replace `replaced` (a per-channel x * scale + shift of conv's single-use
     result) by conv with scaled weights and bias. False if conv's weights are not
     constant."""
+    if conv.addend is not None or conv.activation is not None:
+        return False  # a scale after the fused epilogue does not fold into the weights
     w = _const(conv.weight)
     if w is None or (conv.bias is not None and not _is_const(conv.bias)):
         return False

@@ -121,6 +121,37 @@ def test_gemm_rejects_unbroadcastable_c():
         graph.GemmOp(value(2, 3), value(3, 4), value(3))
 
 
+def test_conv2d_fused_epilogue_builder_and_accessors():
+    """An addend without a bias, and an activation: each optional operand is found
+    by name, and the reference computes relu(conv + addend)."""
+    from tidal.targets.onnx_ops import graph_entry
+
+    x, w, s = value(1, 2, 3, 3), value(2, 2, 1, 1), value(1, 2, 3, 3)
+    op = graph.Conv2dOp(x, w, addend=s, activation="relu")
+    op.verify()
+    assert op.bias is None and op.addend is s and op.activation_val == "relu"
+    plain = graph.Conv2dOp(x, w, value(2))
+    assert plain.addend is None and plain.activation_val is None
+    rng = np.random.default_rng(0)
+    xv, wv, sv = (rng.standard_normal(t, dtype=np.float32) for t in ((1, 2, 3, 3), (2, 2, 1, 1), (1, 2, 3, 3)))
+    entry = graph_entry(op)
+    assert entry is not None and entry.host is not None
+    want = np.maximum(np.einsum("nchw,oc->nohw", xv, wv[:, :, 0, 0]) + sv, 0)
+    np.testing.assert_allclose(entry.host(op, xv, wv, sv), want, rtol=1e-5, atol=1e-6)
+
+
+def test_conv2d_epilogue_syntax_errors():
+    text = (
+        'func.func @f(%x: tensor<1x8x4x4xf32>, %w: tensor<8x8x1x1xf32>, %s: tensor<1x8x4x4xf32>) {\n'
+        "  %r = graph.conv2d %x, %w addend %s : (tensor<1x8x4x4xf32>, tensor<8x8x1x1xf32>) -> tensor<1x8x4x4xf32>\n"
+        "  func.return\n}"
+    )
+    with pytest.raises(Exception, match="expected 3 operand types and one result type"):
+        parse(text)
+    with pytest.raises(Exception, match="expected input, weight and an optional bias, got 4"):
+        parse(text.replace("%x, %w addend %s", "%x, %w, %s, %s"))
+
+
 def test_conv2d_vals_and_shape():
     op = graph.Conv2dOp(
         value(1, 4, 17, 17),

@@ -119,6 +119,31 @@ func.func @f(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
 // CHECK: f64 should be of base attribute f32
 
 // -----
+// graph.conv2d's and graph.gemm's fused epilogue
+
+func.func @f(%x: tensor<1x8x4x4xf32>, %w: tensor<8x8x1x1xf32>) -> tensor<1x8x4x4xf32> {
+  %r = graph.conv2d %x, %w {activation = "tanh"} : (tensor<1x8x4x4xf32>, tensor<8x8x1x1xf32>) -> tensor<1x8x4x4xf32>
+  func.return %r : tensor<1x8x4x4xf32>
+}
+// CHECK: 'graph.conv2d' op activation 'tanh' is not one of: relu
+
+// -----
+
+func.func @f(%x: tensor<1x8x4x4xf32>, %w: tensor<8x8x1x1xf32>, %s: tensor<1x8x2x2xf32>) -> tensor<1x8x4x4xf32> {
+  %r = graph.conv2d %x, %w addend %s : (tensor<1x8x4x4xf32>, tensor<8x8x1x1xf32>, tensor<1x8x2x2xf32>) -> tensor<1x8x4x4xf32>
+  func.return %r : tensor<1x8x4x4xf32>
+}
+// CHECK: 'graph.conv2d' op addend shape [1, 8, 2, 2] must be the result's [1, 8, 4, 4]
+
+// -----
+
+func.func @f(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
+  %r = graph.gemm %a, %b {activation = "exp"} : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+  func.return %r : tensor<2x4xf32>
+}
+// CHECK: 'graph.gemm' op activation 'exp' is not one of: relu
+
+// -----
 // graph.conv2d
 
 func.func @f(%x: tensor<3x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32> {

@@ -38,6 +38,24 @@ func.func @gemm(%x: tensor<8x784xf32>, %w: tensor<512x784xf32>, %b: tensor<512xf
   func.return %r, %r2, %r3 : tensor<8x512xf32>, tensor<5x7xf32>, tensor<8x512xf32>
 }
 
+// A fused epilogue (graph-fuse-epilogue): an addend and an activation, with and
+// without a bias; the addend is named, so either optional operand may be absent.
+// CHECK-LABEL: func.func @conv2d_epilogue
+// CHECK-SAME: (%[[X:.*]]: tensor<1x8x4x4xf32>, %[[W:.*]]: tensor<8x8x1x1xf32>, %[[B:.*]]: tensor<8xf32>, %[[S:.*]]: tensor<1x8x4x4xf32>)
+func.func @conv2d_epilogue(%x: tensor<1x8x4x4xf32>, %w: tensor<8x8x1x1xf32>, %b: tensor<8xf32>,
+                           %s: tensor<1x8x4x4xf32>) -> (tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>, tensor<8x8xf32>) {
+  // CHECK-NEXT: %[[R:.*]] = graph.conv2d %[[X]], %[[W]], %[[B]] addend %[[S]] {activation = "relu"} : (tensor<1x8x4x4xf32>, tensor<8x8x1x1xf32>, tensor<8xf32>, tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  %r = graph.conv2d %x, %w, %b addend %s {activation = "relu"} : (tensor<1x8x4x4xf32>, tensor<8x8x1x1xf32>, tensor<8xf32>, tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  // CHECK-NEXT: %[[R2:.*]] = graph.conv2d %[[R]], %[[W]] addend %[[S]] : (tensor<1x8x4x4xf32>, tensor<8x8x1x1xf32>, tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  %r2 = graph.conv2d %r, %w addend %s : (tensor<1x8x4x4xf32>, tensor<8x8x1x1xf32>, tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  // CHECK-NEXT: %[[WF:.*]] = graph.reshape %[[W]]
+  %wf = graph.reshape %w {shape = array<i64: 8, 8>} : (tensor<8x8x1x1xf32>) -> tensor<8x8xf32>
+  // CHECK-NEXT: %[[G:.*]] = graph.gemm %[[WF]], %[[WF]], %[[B]] {trans_b = 1 : i64, activation = "relu"} : (tensor<8x8xf32>, tensor<8x8xf32>, tensor<8xf32>) -> tensor<8x8xf32>
+  %g = graph.gemm %wf, %wf, %b {trans_b = 1 : i64, activation = "relu"} : (tensor<8x8xf32>, tensor<8x8xf32>, tensor<8xf32>) -> tensor<8x8xf32>
+  // CHECK-NEXT: func.return %[[R]], %[[R2]], %[[G]]
+  func.return %r, %r2, %g : tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>, tensor<8x8xf32>
+}
+
 // CHECK-LABEL: func.func @conv2d
 // CHECK-SAME: (%[[X:.*]]: tensor<1x3x32x32xf32>, %[[W:.*]]: tensor<8x3x3x3xf32>, %[[B:.*]]: tensor<8xf32>, %[[G:.*]]: tensor<8x1x3x3xf32>)
 func.func @conv2d(%x: tensor<1x3x32x32xf32>, %w: tensor<8x3x3x3xf32>, %b: tensor<8xf32>,
