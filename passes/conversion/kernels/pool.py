@@ -1,27 +1,32 @@
 """Window pooling (max, average): a window reduction on POOL over a 4-free-dim
 access pattern of an input band, channels on partitions.
+
+With halos (`KernelOptions.pool_halo`), a pooling whose padded plane fits SBUF reads
+whole planes: the unpadded input is copied into the middle of a [channels, padded
+plane] tile whose borders were filled once with the pad value (-inf for max, 0 for
+average), so there is no padded copy in DRAM and one load and one store per
+channel tile:
+
+    tiles = plan_pool_plane(chip, "mp", PoolShape((1, 64, 114, 114), (1, 64, 56, 56),
+                                                  (3, 3), (2, 2)), with_recip=False)
+    tiles.plane, tiles.rb, tiles.hb  # True, 56 output rows, 114 padded input rows
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xdsl.ir import SSAValue
-
+import numpy as np
+from tidal.dialects import graph
 from tidal.dialects.loop import (
+    ConstOp,
     CopyOp,
+    MemsetOp,
     NestOp,
     ReduceOp,
     TensorTensorOp,
+    dense_f32,
 )
-from tidal.passes.conversion.kernels.nest_builder import (
-    F32,
-    FREE_MAX,
-    Nest,
-    largest_divisor,
-    tile_ap as _tile,
-)
-from tidal.passes.conversion.kernels.plan import NestPlan, Refusal, over_sbuf, sbuf_bytes
 from tidal.passes.conversion.kernels.base import (
     Kernel,
     alloc_result,
@@ -29,13 +34,28 @@ from tidal.passes.conversion.kernels.base import (
     planned,
     shape_of,
 )
-from tidal.passes.conversion.kernels.plan import DEFAULT_OPTIONS, KernelOptions, Lowered, TilePlan
-import numpy as np
-from xdsl.ir import Operation
-from tidal.dialects import graph
-from tidal.dialects.loop import ConstOp, dense_f32
 from tidal.passes.conversion.kernels.conv import emit_pad, padded_shape, plan_pad_nest
+from tidal.passes.conversion.kernels.nest_builder import (
+    F32,
+    FREE_MAX,
+    Nest,
+    largest_divisor,
+)
+from tidal.passes.conversion.kernels.nest_builder import (
+    tile_ap as _tile,
+)
+from tidal.passes.conversion.kernels.plan import (
+    DEFAULT_OPTIONS,
+    KernelOptions,
+    Lowered,
+    NestPlan,
+    Refusal,
+    TilePlan,
+    over_sbuf,
+    sbuf_bytes,
+)
 from tidal.sim.config import ChipConfig
+from xdsl.ir import Operation, SSAValue
 
 
 @dataclass(frozen=True)
@@ -56,6 +76,7 @@ class PoolTiles(NestPlan):
     rb: int
     hb: int
     tc: int
+    plane: bool = False  # one band is the whole padded plane, borders filled in SBUF
 
 
 def plan_window_pool(
@@ -72,6 +93,65 @@ def plan_window_pool(
     if refusal := over_sbuf(chip, origin, need):
         return refusal
     return PoolTiles(origin, tc, need, rb=rb, hb=hb, tc=tc)
+
+
+def plan_pool_plane(
+    chip: ChipConfig, origin: str, shape: PoolShape, *, with_recip: bool
+) -> PoolTiles | Refusal:
+    """Whole padded planes of tc channels per step, or a refusal when a plane, its
+    output (and its reciprocal map) do not fit one SBUF partition."""
+    c, hp, wp = shape.padded[1], shape.padded[2], shape.padded[3]
+    _, _, oh, ow = shape.out
+    tc = largest_divisor(c, chip.sbuf_partitions)
+    need = sbuf_bytes(hp * wp, oh * ow, *([oh * ow] if with_recip else []))
+    if refusal := over_sbuf(chip, origin, need):
+        return refusal
+    return PoolTiles(origin, tc, need, rb=oh, hb=hp, tc=tc, plane=True)
+
+
+def pool_plane(
+    plan: PoolTiles,
+    op: str,
+    x: SSAValue,
+    y: SSAValue,
+    shape: PoolShape,
+    pads: tuple[int, int, int, int],
+    fill: float,
+    *,
+    scale: float = 1.0,
+    recip: SSAValue | None = None,
+) -> NestOp:
+    """y = reduce `op` (max | add) over kh x kw windows of the NCHW input `x` padded
+    by `pads` with `fill`, times `scale` and `recip` (a DRAM [OH, OW] map, loaded
+    once): per tc channels, the unpadded plane is copied into the middle of a tile
+    of the padded plane whose borders were filled once, before the loops (no copy
+    writes them)."""
+    n, c, hp, wp = shape.padded
+    _, _, oh, ow = shape.out
+    kh, kw = shape.kernel
+    sh, sw = shape.strides
+    pt, pl, pb, pr = pads
+    h, w = hp - pt - pb, wp - pl - pr
+    tc = plan.tc
+    nest = Nest(plan.name, [("n", n), ("c", c // tc)])
+    xt = nest.tile("sbuf", tc, hp * wp)
+    out = nest.tile("sbuf", tc, oh * ow)
+    out_ap = _tile(out, "sbuf", nest, tc, [(1, oh * ow)])
+    if any(pads):
+        nest.put(None, MemsetOp(xt, _tile(xt, "sbuf", nest, tc, [(1, hp * wp)]), fill))
+    x_ap = nest.dram(nest.aff(n=c * h * w * F32, c=tc * h * w * F32), [(h * w, tc), (w, h), (1, w)])
+    interior = nest.onchip("sbuf", (pt * wp + pl) * F32, [(1, tc), (wp, h), (1, w)])
+    window = _tile(xt, "sbuf", nest, tc, [(sh * wp, oh), (sw, ow), (wp, kh), (1, kw)])
+    body = [CopyOp(x, x_ap, xt, interior), ReduceOp(op, out, out_ap, xt, window, 2, scale)]
+    if recip is not None:
+        rt = nest.tile("sbuf", tc, oh * ow)
+        rt_ap = _tile(rt, "sbuf", nest, tc, [(1, oh * ow)])
+        nest.put(None, CopyOp(recip, nest.dram(0, [(0, tc), (1, oh * ow)]), rt, rt_ap))
+        body.append(TensorTensorOp("mul", out, out_ap, out, out_ap, rt, rt_ap))
+    y_ap = nest.dram(nest.aff(n=c * oh * ow * F32, c=tc * oh * ow * F32), [(oh * ow, tc), (1, oh * ow)])
+    body.append(CopyOp(out, out_ap, y, y_ap))
+    nest.put("c", *body)
+    return nest.build()
 
 
 def window_pool(
@@ -160,6 +240,12 @@ class PoolKernel(Kernel):
         self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
     ) -> TilePlan | Refusal:
         assert isinstance(op, graph.MaxPoolOp | graph.AvgPoolOp)
+        if options.pool_halo:
+            plane = plan_pool_plane(
+                chip, origin_of(op), _pool_shape(op), with_recip=_counts_padding(op)
+            )
+            if not isinstance(plane, Refusal):
+                return planned(op, chip, plane, options=options)
         pool = plan_window_pool(
             chip, origin_of(op), _pool_shape(op), with_recip=_counts_padding(op)
         )
@@ -172,7 +258,8 @@ class PoolKernel(Kernel):
         is_max = isinstance(op, graph.MaxPoolOp)
         kh, kw = op.kernel_shape_val
         y = alloc_result(op)
-        x, ops = emit_pad(op, plan, float("-inf") if is_max else 0.0)
+        fill = float("-inf") if is_max else 0.0
+        x, ops = (op.input, []) if tiles.plane else emit_pad(op, plan, fill)
         recip = None
         scale = 1.0
         if _counts_padding(op):
@@ -181,6 +268,12 @@ class PoolKernel(Kernel):
             recip = const.result
         elif not is_max:
             scale = 1.0 / (kh * kw)
+        if tiles.plane:
+            ops.append(pool_plane(
+                tiles, "max" if is_max else "add", x, y.result, _pool_shape(op),
+                op.pads_val, fill, scale=scale, recip=recip,  # type: ignore[arg-type]
+            ))
+            return Lowered([y, *ops], y.result)
         ops.append(window_pool(
             tiles, "max" if is_max else "add", x, y.result, _pool_shape(op),
             scale=scale, recip=recip,

@@ -1,4 +1,7 @@
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small pool_halo=false}' --split-input-file | filecheck %s
+
+// Padded poolings here pad in DRAM (pool_halo=false); pool-halo.mlir shows the
+// halos they get by default.
 
 // Average pooling with padding that does not count (ONNX's default): the input is
 // zero-padded in DRAM, POOL sums each 3x3 window (scale 1), and a constant map of

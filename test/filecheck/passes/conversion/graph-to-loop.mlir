@@ -264,24 +264,18 @@ func.func @conv_group(%x: tensor<1x4x8x8xf32>, %w: tensor<6x2x2x2xf32>) -> tenso
 
 // -----
 
-// maxpool 3x3 stride 2 with pads (top 1, left 1): the pad nest fills the top row
-// and the left column with -inf (0xff800000; the zero-size bottom and right
-// borders are skipped), then POOL reduces over the last two dims of a 4-dim window.
+// maxpool 3x3 stride 2 with pads (top 1, left 1): the padded 5x5 plane is a tile
+// filled with -inf (0xff800000) before the input is copied into its middle (a halo,
+// no padded copy in DRAM; pool_halo=false pads in DRAM as conv does), then POOL
+// reduces over the last two dims of a 4-dim window.
 // CHECK-LABEL: func.func @maxpool
 // CHECK-SAME:    (%[[X:.*]]: memref<1x4x4x4xf32>) -> memref<1x4x2x2xf32> {
 // CHECK-NEXT:    %[[Y:.*]] = loop.alloc : memref<1x4x2x2xf32>
-// CHECK-NEXT:    %[[XP:.*]] = loop.alloc : memref<1x4x5x5xf32>
-// CHECK-NEXT:    loop.nest "pool.pad" domain [] order [] {
-// CHECK-NEXT:      %[[Z:.*]] = loop.alloc_tile : !loop.tile<sbuf, 4, 5>
-// CHECK-NEXT:      loop.memset %[[Z]] <sbuf 0, 0, {{\[\[}}1, 4], [1, 5]]> = 0xff800000 : f32
-// CHECK-NEXT:      loop.copy %[[X]] <dram 0, {{\[\[}}16, 4], [4, 4], [1, 4]]> -> %[[XP]] <dram 24, {{\[\[}}25, 4], [5, 4], [1, 4]]>
-// CHECK-NEXT:      loop.copy %[[Z]] <sbuf 0, 0, {{\[\[}}1, 4], [1, 5]]> -> %[[XP]] <dram 0, {{\[\[}}25, 4], [1, 5]]>
-// CHECK-NEXT:      loop.copy %[[Z]] <sbuf 0, 0, {{\[\[}}1, 4], [1, 4]]> -> %[[XP]] <dram 20, {{\[\[}}25, 4], [5, 4], [1, 1]]>
-// CHECK-NEXT:    }
 // CHECK-NEXT:    loop.nest "pool" domain [] order [] {
 // CHECK-NEXT:      %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 4, 25>
 // CHECK-NEXT:      %[[OUT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 4, 4>
-// CHECK-NEXT:      loop.copy %[[XP]] <dram 0, {{\[\[}}25, 4], [1, 25]]> -> %[[XT]] <sbuf 0, 0, {{\[\[}}1, 4], [1, 25]]>
+// CHECK-NEXT:      loop.memset %[[XT]] <sbuf 0, 0, {{\[\[}}1, 4], [1, 25]]> = 0xff800000 : f32
+// CHECK-NEXT:      loop.copy %[[X]] <dram 0, {{\[\[}}16, 4], [4, 4], [1, 4]]> -> %[[XT]] <sbuf 0, 24, {{\[\[}}1, 4], [5, 4], [1, 4]]>
 // CHECK-NEXT:      loop.reduce "max" %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 4], [1, 4]]>, %[[XT]] <sbuf 0, 0, {{\[\[}}1, 4], [10, 2], [2, 2], [5, 3], [1, 3]]> {nreduce = 2 : i64, scale = 1.000000e+00 : f32}
 // CHECK-NEXT:      loop.copy %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 4], [1, 4]]> -> %[[Y]] <dram 0, {{\[\[}}4, 4], [1, 4]]>
 // CHECK-NEXT:    }

@@ -1,0 +1,53 @@
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small pool_halo=false}' --split-input-file | filecheck %s --check-prefix=OFF
+
+// maxpool 3x3 stride 2 pads 1 on 64 channels (two tiles of 32 on the small chip).
+// pool_halo (default): one nest; the padded 10x10 plane is a tile filled with -inf
+// (0xff800000) once, before the loop over channel tiles; each tile's 8x8 input is
+// copied into its middle (offset (1 * 10 + 1) * 4 = 44 bytes), so the borders keep
+// the fill; one load and one store per channel tile.
+// CHECK-LABEL: func.func @maxpool
+// CHECK-SAME:    (%[[X:.*]]: memref<1x64x8x8xf32>) -> memref<1x64x4x4xf32> {
+// CHECK-NEXT:    %[[Y:.*]] = loop.alloc : memref<1x64x4x4xf32>
+// CHECK-NEXT:    loop.nest "mp" domain [2] order [0] {
+// CHECK-NEXT:      %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 100>
+// CHECK-NEXT:      %[[OUT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 16>
+// CHECK-NEXT:      loop.memset %[[XT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 100]]> = 0xff800000 : f32
+// CHECK-NEXT:      loop.for d0 {
+// CHECK-NEXT:        loop.copy %[[X]] <dram 0 + 8192 * i0, {{\[\[}}64, 32], [8, 8], [1, 8]]> -> %[[XT]] <sbuf 0, 44, {{\[\[}}1, 32], [10, 8], [1, 8]]>
+// CHECK-NEXT:        loop.reduce "max" %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]>, %[[XT]] <sbuf 0, 0, {{\[\[}}1, 32], [20, 4], [2, 4], [10, 3], [1, 3]]> {nreduce = 2 : i64, scale = 1.000000e+00 : f32}
+// CHECK-NEXT:        loop.copy %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]> -> %[[Y]] <dram 0 + 2048 * i0, {{\[\[}}16, 32], [1, 16]]>
+// CHECK-NEXT:      }
+// CHECK-NEXT:    }
+//
+// pool_halo=false: a pad nest writes a padded copy to DRAM (the input and four
+// border copies per channel tile), which the pool nest reads back.
+// OFF-LABEL: func.func @maxpool
+// OFF:         %[[XP:.*]] = loop.alloc : memref<1x64x10x10xf32>
+// OFF-NEXT:    loop.nest "mp.pad" domain [2] order [0] {
+// OFF-COUNT-5:     loop.copy
+// OFF:         loop.nest "mp" domain [2] order [0] {
+// OFF:             loop.copy %[[XP]] <dram 0 + 12800 * i0, {{\[\[}}100, 32], [1, 90]]>
+func.func @maxpool(%x: tensor<1x64x8x8xf32>) -> tensor<1x64x4x4xf32> {
+  %r = graph.maxpool %x {kernel_shape = array<i64: 3, 3>, strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, tidal.origin = "mp"} : (tensor<1x64x8x8xf32>) -> tensor<1x64x4x4xf32>
+  func.return %r : tensor<1x64x4x4xf32>
+}
+
+// -----
+
+// Average pooling whose padding does not count: borders are 0, and the constant map
+// of reciprocal window counts is loaded once, before the loops.
+// CHECK-LABEL: func.func @avgpool_exclude_pad
+// CHECK:         %[[R:.*]] = loop.const
+// CHECK-NEXT:    loop.nest "ap" domain [] order [] {
+// CHECK:           loop.memset %{{.*}} = 0.000000e+00 : f32
+// CHECK-NEXT:      loop.copy %[[R]] <dram 0, {{\[\[}}0, 8], [1, 16]]>
+// CHECK-NEXT:      loop.copy
+// CHECK-NEXT:      loop.reduce "add"
+// CHECK-NEXT:      loop.tensor_tensor "mul"
+// OFF-LABEL: func.func @avgpool_exclude_pad
+// OFF:         loop.nest "ap.pad"
+func.func @avgpool_exclude_pad(%x: tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32> {
+  %r = graph.avgpool %x {kernel_shape = array<i64: 3, 3>, pads = array<i64: 1, 1, 1, 1>, tidal.origin = "ap"} : (tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  func.return %r : tensor<1x8x4x4xf32>
+}

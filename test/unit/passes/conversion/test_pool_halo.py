@@ -1,0 +1,125 @@
+"""Padded poolings with halos (KernelOptions.pool_halo): whole padded planes in SBUF
+whose borders hold the pad value, no padded copy in DRAM. The plan's sizes and its
+fallback, and NumPy-checked results through the loop interpreter (and the lowered
+binary on the hardware model) for max pooling (-inf borders) and average pooling
+with count_include_pad 0 and 1."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+from tidal.dialects.loop import AllocOp, MemsetOp, NestOp
+from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
+from tidal.passes.conversion.kernels.pool import PoolShape, PoolTiles, plan_pool_plane
+from tidal.passes.graph.canonicalize import GraphCanonicalizePass
+from tidal.passes.graph.partition import GraphPartitionPass
+from tidal.passes.interpreters.accel import eval_binary
+from tidal.passes.interpreters.loop import eval_loop
+from tidal.passes.pipeline import lowering_passes, run_passes
+from tidal.sim.config import get_chip
+from tidal.targets.onnx_import import import_onnx
+from xdsl.context import Context
+
+SMALL = get_chip("small")
+DEFAULT = get_chip("default")
+
+
+def test_a_resnet_stem_maxpool_is_one_plane_per_channel_tile():
+    shape = PoolShape((1, 64, 114, 114), (1, 64, 56, 56), (3, 3), (2, 2))
+    tiles = plan_pool_plane(DEFAULT, "mp", shape, with_recip=False)
+    assert isinstance(tiles, PoolTiles) and tiles.plane
+    assert (tiles.tc, tiles.rb, tiles.hb) == (64, 56, 114)
+    assert tiles.sbuf_bytes == 52032 + 12544  # 114 * 114 and 56 * 56 fp32, 64-byte aligned
+
+
+def test_on_the_small_chip_a_plane_over_sbuf_is_refused_and_the_kernel_pads_in_dram():
+    """130 x 130 fp32 is 67600 bytes, over the small chip's 64 KiB partitions."""
+    shape = PoolShape((1, 8, 130, 130), (1, 8, 64, 64), (3, 3), (2, 2))
+    assert not isinstance(plan_pool_plane(SMALL, "mp", shape, with_recip=False), PoolTiles)
+    module = _lower(_pool_model("MaxPool", [1, 8, 128, 128], kernel=3, stride=2, pads=1), halo=True)
+    names = [op.properties["origin"].data for op in module.walk() if isinstance(op, NestOp)]
+    assert names == ["p.pad", "p"]
+
+
+def _pool_model(kind: str, shape, *, kernel: int, stride: int, pads: int, count_include_pad=None):
+    attrs = {"kernel_shape": [kernel, kernel], "strides": [stride, stride], "pads": [pads] * 4}
+    if count_include_pad is not None:
+        attrs["count_include_pad"] = count_include_pad
+    node = helper.make_node(kind, ["x"], ["y"], name="p", **attrs)
+    n, c, h, w = shape
+    oh = (h + 2 * pads - kernel) // stride + 1
+    ow = (w + 2 * pads - kernel) // stride + 1
+    return helper.make_model(
+        helper.make_graph(
+            [node], "t",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, c, oh, ow])],
+        ),
+        opset_imports=[helper.make_opsetid("", 13)],
+    )
+
+
+def _lower(model, *, halo: bool, chip: str = "small"):
+    module = import_onnx(model)
+    ctx = Context()
+    GraphCanonicalizePass().apply(ctx, module)
+    GraphPartitionPass(chip=chip).apply(ctx, module)
+    GraphToLoopPass(chip=chip, pool_halo=halo).apply(ctx, module)
+    return module
+
+
+def _reference(x, kind: str, *, kernel: int, stride: int, pads: int, count_include_pad: int = 0):
+    fill = -np.inf if kind == "MaxPool" else 0.0
+    xp = np.pad(x.astype(np.float64), [(0, 0), (0, 0), (pads, pads), (pads, pads)], constant_values=fill)
+    real = np.pad(np.ones_like(x, np.float64), [(0, 0), (0, 0), (pads, pads), (pads, pads)])
+    _, _, hp, wp = xp.shape
+    oh, ow = (hp - kernel) // stride + 1, (wp - kernel) // stride + 1
+    out = np.zeros(x.shape[:2] + (oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            win = xp[:, :, i * stride : i * stride + kernel, j * stride : j * stride + kernel]
+            if kind == "MaxPool":
+                out[:, :, i, j] = win.max(axis=(2, 3))
+            else:
+                cnt = kernel * kernel if count_include_pad else real[
+                    0, 0, i * stride : i * stride + kernel, j * stride : j * stride + kernel
+                ].sum()
+                out[:, :, i, j] = win.sum(axis=(2, 3)) / cnt
+    return out
+
+
+CASES = [
+    # all-negative input: a zero border would win every edge window of a max pool
+    pytest.param("MaxPool", [1, 40, 9, 11], 3, 2, 1, None, id="max-3x3s2-40ch"),
+    pytest.param("AveragePool", [1, 8, 7, 7], 3, 1, 1, 0, id="avg-exclude-pad"),
+    pytest.param("AveragePool", [1, 8, 6, 6], 2, 2, 1, 1, id="avg-include-pad"),
+]
+
+
+@pytest.mark.parametrize(("kind", "shape", "kernel", "stride", "pads", "cip"), CASES)
+def test_the_halo_nest_computes_the_padded_pooling(kind, shape, kernel, stride, pads, cip):
+    model = _pool_model(kind, shape, kernel=kernel, stride=stride, pads=pads, count_include_pad=cip)
+    module = _lower(model, halo=True)
+    nests = [op for op in module.walk() if isinstance(op, NestOp)]
+    assert len(nests) == 1  # no pad nest
+    assert len([op for op in module.walk() if isinstance(op, AllocOp)]) == 1  # only y
+    (memset,) = [op for op in module.walk() if isinstance(op, MemsetOp)]
+    assert memset.value.value.data == (-np.inf if kind == "MaxPool" else 0.0)
+    x = -np.random.default_rng(1).uniform(0.5, 2.0, shape).astype(np.float32)
+    got = eval_loop(module, {"x": x})["y"]
+    want = _reference(x, kind, kernel=kernel, stride=stride, pads=pads, count_include_pad=cip or 0)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    off = eval_loop(_lower(model, halo=False), {"x": x})["y"]
+    np.testing.assert_allclose(got, off, rtol=1e-6)
+
+
+def test_the_lowered_program_on_the_hardware_model_agrees():
+    """64 channels on the small chip's 32 partitions: two channel tiles reuse the
+    tile whose borders were filled once."""
+    model = _pool_model("MaxPool", [1, 64, 8, 8], kernel=3, stride=2, pads=1)
+    module = import_onnx(model)
+    run_passes(lowering_passes("small"), module, Context(), [])
+    x = -np.random.default_rng(2).uniform(0.5, 2.0, (1, 64, 8, 8)).astype(np.float32)
+    got = eval_binary(module, {"x": x})["y"]
+    np.testing.assert_allclose(got, _reference(x, "MaxPool", kernel=3, stride=2, pads=1), rtol=1e-6)
