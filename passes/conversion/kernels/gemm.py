@@ -304,10 +304,12 @@ class GemmKernel(Kernel):
             a, b, c = op.lhs, op.rhs, None
             trans_a = trans_b = False
             alpha = beta = 1.0
+            activation = None
         else:
             a, b, c = op.a, op.b, op.c
             trans_a, trans_b = op.trans_a_val, op.trans_b_val
             alpha, beta = op.alpha_val, op.beta_val
+            activation = op.activation_val
         c_arg = None
         if c is not None:
             c_arg = (c, tuple(broadcast_strides(shape_of(c), (tiles.m, tiles.n))))
@@ -315,7 +317,7 @@ class GemmKernel(Kernel):
         nest = gemm(
             tiles, a, b, y.result,
             trans_a=trans_a, trans_b=trans_b, alpha=alpha, beta=beta, c=c_arg,  # type: ignore[arg-type]
-            activation=getattr(op, "activation_val", None) or "identity",
+            activation=activation or "identity",
         )
         return Lowered([y, nest], y.result)
 

@@ -111,9 +111,14 @@ def test_the_activations_stationary_nest_computes_the_gemm(case):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
-def test_a_fused_relu_after_the_addend():
-    model, a, want = _gemm_model(m=2, k=64, n=600, c_shape=[600], beta=0.5)
-    module = _lower(model, "small", small_m=True, activation="relu")
+@pytest.mark.parametrize("small_m", [True, False], ids=["small-m", "weights-stationary"])
+@pytest.mark.parametrize("c_shape", [None, [600], [2, 600]], ids=["no-C", "bias", "full-C"])
+def test_a_fused_relu_after_the_addend(small_m, c_shape):
+    """The epilogue's activation in both orientations: fused into the evacuating ACT
+    (no C, or a bias column when the weights are stationary), or applied after the
+    addend."""
+    model, a, want = _gemm_model(m=2, k=64, n=600, c_shape=c_shape, alpha=1.5, beta=0.5)
+    module = _lower(model, "small", small_m=small_m, activation="relu")
     got = eval_loop(module, {"a": a})["y"]
     np.testing.assert_allclose(got, np.maximum(want, 0.0), rtol=1e-4, atol=1e-4)
 
