@@ -1,33 +1,41 @@
-"""Convolution nests: channels on partitions; the input is zero-padded once in DRAM
-(`pad`), then each output row block accumulates in one PSUM bank over input-channel
-tiles (a loop) and filter taps (one matmul per tap, moving operand = a strided
-window of the input band in SBUF).
+"""Convolution nests: channels on partitions, filter taps contracted on the PE array.
+
+The stationary nest (`StationaryTiles`, KernelOptions.stationary) keeps a whole
+input (its padded planes, the borders zeroed in SBUF: no pad nest) or a band of it
+resident for every output-channel tile, the weights of one output-channel tile
+loaded once, and accumulates up to `psum_banks` row blocks at once, one bank each,
+the blocks innermost so the array keeps each (channel tile, tap) weight across
+them; ACT evacuates each bank (activation(acc + bias [+ addend on POOL])) and one
+DMA stores the group's rows. With `pack_taps`, an input with few channels per group
+(the 3-channel stems) puts several taps on the PE rows: an im2col of shifted
+windows of the padded input, one DMA per run of kernel rows, so one matmul
+contracts taps x channels. With both off, the old nest (`ConvTiles`): the input
+padded in DRAM (`pad`), one PSUM bank per output row block over input-channel
+tiles (a loop) and taps (one matmul each). Depthwise convs go to depthwise.py.
 
 `plan_*` picks the tiles and checks they fit (a `NestPlan` subclass, or a
-`Refusal`), building nothing; `conv2d` and `pad` build the nest from that plan.
+`Refusal`), building nothing; `conv2d` and `pad` build the nest from that plan:
+
+    tiles = plan_conv2d(chip, "conv1", shape)        # StationaryTiles(rb=8, nb=7, ...)
+    nest = conv2d(tiles, x, w, b, y, shape, activation="relu")
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from xdsl.ir import SSAValue
-
+from tidal.dialects import graph
+from tidal.dialects.accel import AccessAttr
 from tidal.dialects.loop import (
     ActOp,
+    AllocOp,
     CopyOp,
     MatmulOp,
     MemsetOp,
     NestOp,
+    TensorTensorOp,
 )
-from tidal.passes.conversion.kernels.nest_builder import (
-    F32,
-    Nest,
-    largest_divisor,
-    psum_free_max,
-    tile_ap as _tile,
-)
-from tidal.passes.conversion.kernels.plan import NestPlan, Refusal, over_sbuf, sbuf_bytes
 from tidal.passes.conversion.kernels.base import (
     Kernel,
     alloc_result,
@@ -35,12 +43,28 @@ from tidal.passes.conversion.kernels.base import (
     planned,
     shape_of,
 )
-from tidal.passes.conversion.kernels.plan import DEFAULT_OPTIONS, KernelOptions, Lowered, TilePlan
-from xdsl.dialects.builtin import MemRefType, f32
-from xdsl.ir import Operation
-from tidal.dialects import graph
-from tidal.dialects.loop import AllocOp
+from tidal.passes.conversion.kernels.nest_builder import (
+    F32,
+    Nest,
+    largest_divisor,
+    psum_free_max,
+)
+from tidal.passes.conversion.kernels.nest_builder import (
+    tile_ap as _tile,
+)
+from tidal.passes.conversion.kernels.plan import (
+    DEFAULT_OPTIONS,
+    KernelOptions,
+    Lowered,
+    NestPlan,
+    Refusal,
+    TilePlan,
+    over_sbuf,
+    sbuf_bytes,
+)
 from tidal.sim.config import ChipConfig
+from xdsl.dialects.builtin import MemRefType, f32
+from xdsl.ir import Operation, SSAValue
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,12 +151,19 @@ class ConvShape:
     strides: tuple[int, int]
     dilations: tuple[int, int]
     group: int
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0)
+    """The pads (top, left, bottom, right) `padded` includes: a stationary plan may
+    load the unpadded input into an SBUF tile with a halo of zeros instead."""
+
+    @property
+    def taps(self) -> int:
+        return self.weight[2] * self.weight[3]
 
 
 @dataclass(frozen=True, kw_only=True)
 class ConvTiles(NestPlan):
     """Blocks of rb output rows (hb input rows) per PSUM bank, tci input and tco
-    output channels per step."""
+    output channels per step (the nest without `stationary` and `pack_taps`)."""
 
     rb: int
     hb: int
@@ -140,35 +171,167 @@ class ConvTiles(NestPlan):
     tco: int
 
 
-def plan_conv2d(chip: ChipConfig, origin: str, shape: ConvShape) -> ConvTiles | Refusal:
+@dataclass(frozen=True, kw_only=True)
+class StationaryTiles(NestPlan):
+    """The stationary nest: `nb` row blocks of `rb` output rows accumulate at once,
+    one PSUM bank each; an input band of `rows` output rows (`hband` input rows
+    per input-channel tile) is loaded once for every output-channel tile, and the
+    weights of one output-channel tile (all `tci`-channel tiles and taps) once per
+    band. `halo`: the band is the whole input, loaded unpadded into an SBUF tile
+    whose borders hold zeros (no pad nest). `pack` > 0: `pack` filter taps share the
+    PE rows (`tci` = Cin per group, im2col of shifted windows from the padded
+    input, `rows` output rows per band); 0: taps one matmul each. `addend`: the
+    epilogue adds a tensor of the result's shape (one more [tco, nb*rb*ow] tile)."""
+
+    rb: int
+    nb: int
+    rows: int
+    hband: int
+    tci: int
+    tco: int
+    halo: bool
+    pack: int
+    addend: bool
+
+
+def _plan_legacy(chip: ChipConfig, origin: str, shape: ConvShape, addend: bool) -> ConvTiles | Refusal:
     wp = shape.padded[3]
     cout, cg_in, kh, kw = shape.weight
     _, _, oh, ow = shape.out
+    free_max = psum_free_max(chip)
+    rb = largest_divisor(oh, free_max // ow)
+    hb = (rb - 1) * shape.strides[0] + (kh - 1) * shape.dilations[0] + 1
+    tci = largest_divisor(cg_in, chip.pe_rows)
+    tco = largest_divisor(cout // shape.group, chip.pe_cols)
+    need = sbuf_bytes(kh * kw * tco, hb * wp, rb * ow, 1, *([rb * ow] if addend else []))
+    if refusal := over_sbuf(chip, origin, need):
+        return refusal
+    return ConvTiles(origin, max(tci, tco), need, rb * ow * F32, rb=rb, hb=hb, tci=tci, tco=tco)
+
+
+def packable(chip: ChipConfig, shape: ConvShape) -> bool:
+    """Whether several taps fit the PE rows: at least two taps of Cin per group."""
+    return shape.taps > 1 and 2 * shape.weight[1] <= chip.pe_rows
+
+
+def _divisors_desc(n: int) -> list[int]:
+    return [d for d in range(n, 0, -1) if n % d == 0]
+
+
+def _plan_stationary(
+    chip: ChipConfig, origin: str, shape: ConvShape, options: KernelOptions, addend: bool
+) -> StationaryTiles | None:
+    """The stationary (and/or tap-packed) plan, or None when even one band of one
+    row block does not fit (the caller falls back to the old nest)."""
+    _, _, hp, wp = shape.padded
+    cout, cg_in, kh, _ = shape.weight
+    _, _, oh, ow = shape.out
+    sh, dh = shape.strides[0], shape.dilations[0]
+    taps = shape.taps
+    rb = largest_divisor(oh, psum_free_max(chip) // ow)
+    nblk = oh // rb
+    nb = largest_divisor(nblk, chip.psum_banks) if options.stationary else 1
+    tco = largest_divisor(cout // shape.group, chip.pe_cols)
+    blk = nb * rb * ow  # output elements per group, per partition
+    epilogue = [blk, 1, *([blk] if addend else [])]
+    pack = 0
+    if options.pack_taps and packable(chip, shape):
+        npack = -(-taps // (chip.pe_rows // cg_in))
+        pack = -(-taps // npack)
+        tci = cg_in
+    else:
+        tci = largest_divisor(cg_in, chip.pe_rows)
+    nci = cg_in // tci
+
+    def tiles(rows: int, hband: int, halo: bool, need: int) -> StationaryTiles:
+        parts = max(pack * tci, tco) if pack else max(tci, tco)
+        return StationaryTiles(
+            origin, parts, need, nb * rb * ow * F32,
+            rb=rb, nb=nb, rows=rows, hband=hband, tci=tci, tco=tco, halo=halo, pack=pack, addend=addend,
+        )
+
+    if pack:
+        npack = -(-taps // pack)
+        for k in _divisors_desc(nblk // nb):
+            rows = k * nb * rb
+            need = sbuf_bytes(npack * rows * ow, npack * tco, *epilogue)
+            if need <= chip.sbuf_partition_bytes:
+                return tiles(rows, 0, False, need)
+        return None
+    weights = nci * taps * tco
+    if options.stationary:
+        need = sbuf_bytes(nci * hp * wp, weights, *epilogue)
+        if need <= chip.sbuf_partition_bytes:
+            return tiles(oh, hp, True, need)
+    for k in _divisors_desc(nblk // nb):
+        rows = k * nb * rb
+        hband = (rows - 1) * sh + (kh - 1) * dh + 1
+        need = sbuf_bytes(nci * hband * wp, weights, *epilogue)
+        if need <= chip.sbuf_partition_bytes:
+            return tiles(rows, hband, False, need)
+    return None
+
+
+def plan_conv2d(
+    chip: ChipConfig,
+    origin: str,
+    shape: ConvShape,
+    options: KernelOptions = DEFAULT_OPTIONS,
+    *,
+    addend: bool = False,
+) -> ConvTiles | StationaryTiles | Refusal:
+    """The conv nest's tiles: the stationary (or tap-packed) nest when its option is
+    on and a band of one group of row blocks fits SBUF, else the old nest (which
+    refuses when its tiles do not fit)."""
+    ow = shape.out[3]
     free_max = psum_free_max(chip)
     if ow > free_max:
         return Refusal(
             f"'{origin}': output rows of {ow} pixels exceed one PSUM bank "
             f"({free_max} fp32) on chip '{chip.name}'"
         )
-    rb = largest_divisor(oh, free_max // ow)
-    hb = (rb - 1) * shape.strides[0] + (kh - 1) * shape.dilations[0] + 1
-    tci = largest_divisor(cg_in, chip.pe_rows)
-    tco = largest_divisor(cout // shape.group, chip.pe_cols)
-    need = sbuf_bytes(kh * kw * tco, hb * wp, rb * ow, 1)
-    if refusal := over_sbuf(chip, origin, need):
-        return refusal
-    return ConvTiles(origin, max(tci, tco), need, rb * ow * F32, rb=rb, hb=hb, tci=tci, tco=tco)
+    if options.stationary or (options.pack_taps and packable(chip, shape)):
+        tiles = _plan_stationary(chip, origin, shape, options, addend)
+        if tiles is not None:
+            return tiles
+    return _plan_legacy(chip, origin, shape, addend)
+
+
+def _epilogue(
+    acc: SSAValue,
+    acc_ap: AccessAttr,
+    out: SSAValue,
+    out_ap: AccessAttr,
+    col: tuple[SSAValue, AccessAttr] | None,
+    activation: str,
+    add: tuple[SSAValue, AccessAttr] | None,
+) -> list[Operation]:
+    """out = activation(acc + bias column + addend tile): one ACT instruction, after
+    a POOL add (POOL reads PSUM) into the addend tile when there is one."""
+    ops: list[Operation] = []
+    src, src_ap = acc, acc_ap
+    if add is not None:
+        ops.append(TensorTensorOp("add", add[0], add[1], acc, acc_ap, add[0], add[1]))
+        src, src_ap = add
+    ops.append(ActOp(activation, out, out_ap, src, src_ap, bias_col=col))
+    return ops
 
 
 def conv2d(
-    plan: ConvTiles,
+    plan: ConvTiles | StationaryTiles,
     xp: SSAValue,
     wgt: SSAValue,
     bias: SSAValue | None,
     y: SSAValue,
     shape: ConvShape,
+    *,
+    activation: str = "identity",
+    addend: SSAValue | None = None,
 ) -> NestOp:
-    """y = conv(xp, w) + bias on an already padded NCHW input."""
+    """y = activation(conv(xp, w) + bias + addend) on an NCHW input: `xp` is the
+    padded input, or the unpadded one when the plan has a halo."""
+    if isinstance(plan, StationaryTiles):
+        return _conv2d_stationary(plan, xp, wgt, bias, y, shape, activation, addend)
     n, c, hp, wp = shape.padded
     cout, cg_in, kh, kw = shape.weight
     _, _, oh, ow = shape.out
@@ -214,20 +377,217 @@ def conv2d(
         )
     nest.put("ci", *body)
 
-    epilogue = []
+    col = None
     if bias is not None:
-        col = nest.tile("sbuf", tco, 1)
-        col_ap = _tile(col, "sbuf", nest, tco, [(1, 1)])
-        nest.put("co", CopyOp(bias, nest.dram(nest.aff(g=cg_out * F32, co=tco * F32), [(1, tco), (1, 1)]), col, col_ap))
-        epilogue.append(ActOp("identity", out, out_ap, acc, acc_ap, bias_col=(col, col_ap)))
-    else:
-        epilogue.append(ActOp("identity", out, out_ap, acc, acc_ap))
+        bt = nest.tile("sbuf", tco, 1)
+        col = (bt, _tile(bt, "sbuf", nest, tco, [(1, 1)]))
+        nest.put("co", CopyOp(bias, nest.dram(nest.aff(g=cg_out * F32, co=tco * F32), [(1, tco), (1, 1)]), *col))
     y_ap = nest.dram(
         nest.aff(n=cout * oh * ow * F32, g=cg_out * oh * ow * F32, co=tco * oh * ow * F32, b=rb * ow * F32),
         [(oh * ow, tco), (1, rb * ow)],
     )
+    add = None
+    epilogue: list[Operation] = []
+    if addend is not None:
+        at = nest.tile("sbuf", tco, rb * ow)
+        add = (at, _tile(at, "sbuf", nest, tco, [(1, rb * ow)]))
+        epilogue.append(CopyOp(addend, y_ap, *add))
+    epilogue += _epilogue(acc, acc_ap, out, out_ap, col, activation, add)
     epilogue.append(CopyOp(out, out_ap, y, y_ap))
     nest.put_after("b", *epilogue)
+    return nest.build()
+
+
+def _free(dims: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`dims` without the dims of count 1 (at least one kept)."""
+    kept = [d for d in dims if d[1] > 1]
+    return kept or [(1, 1)]
+
+
+def _halo_borders(
+    pads: tuple[int, int, int, int], h: int, w: int, wp: int
+) -> list[tuple[int, list[tuple[int, int]]]]:
+    """(start element, free dims) of the border of one padded plane in at most
+    three strided runs: the top rows with the first left columns, each right
+    column run with the next row's left one, the last right columns with the bottom
+    rows."""
+    pt, pl, pb, pr = pads
+    runs = [
+        (0, [(1, pt * wp + pl)]),
+        (pt * wp + pl + w, [(wp, h - 1), (1, pr + pl)]),
+        ((pt + h - 1) * wp + pl + w, [(1, pr + pb * wp)]),
+    ]
+    return [(start, dims) for start, dims in runs if all(c > 0 for _, c in dims)]
+
+
+def _kernel_row_runs(t0: int, t1: int, kw: int, most: int) -> list[tuple[int, int, int]]:
+    """Taps [t0, t1) (row-major over the kh x kw window) as runs one DMA each loads:
+    (first tap, kernel rows, taps per row), a partial row at either end and the
+    whole rows between, at most `most` taps a run (a DMA may not touch more
+    elements than DRAM holds, counting repeats: the machine's rule)."""
+    runs: list[tuple[int, int, int]] = []
+    t = t0
+    while t < t1:
+        s = t % kw
+        if s == 0 and t1 - t >= kw and most >= kw:
+            nr = min((t1 - t) // kw, most // kw)
+            runs.append((t, nr, kw))
+            t += nr * kw
+        else:
+            ns = min(kw - s, t1 - t, most)
+            runs.append((t, 1, ns))
+            t += ns
+    return runs
+
+
+def _conv2d_stationary(
+    plan: StationaryTiles,
+    x: SSAValue,
+    wgt: SSAValue,
+    bias: SSAValue | None,
+    y: SSAValue,
+    shape: ConvShape,
+    activation: str,
+    addend: SSAValue | None,
+) -> NestOp:
+    """The nest of a `StationaryTiles` plan:
+
+        n, g: [halo: zero the borders once; load the whole input]
+          band: [load the input band (packed: one im2col DMA per tap)]
+            co: load the weights of the output-channel tile (and its bias)
+              grp: [load the addend rows]
+                ci: tap t: block j = 0..nb-1: matmul acc_j (+)= w[ci, t] x window(t, j)
+                block j: act(acc_j + bias [+ addend]) -> out; one DMA of the rows
+    """
+    n, c, hp, wp = shape.padded
+    cout, cg_in, _, kw = shape.weight
+    _, _, oh, ow = shape.out
+    sh, sw = shape.strides
+    dh, dw = shape.dilations
+    group, taps = shape.group, shape.taps
+    cg_out = cout // group
+    rb, nb, rows, tci, tco = plan.rb, plan.nb, plan.rows, plan.tci, plan.tco
+    nci = cg_in // tci
+    blk = rb * ow
+    nest = Nest(
+        plan.name,
+        [
+            ("n", n), ("g", group), ("band", oh // rows), ("co", cg_out // tco),
+            ("grp", rows // (nb * rb)), ("ci", nci),
+        ],
+    )
+    accs = [nest.tile("psum", tco, blk) for _ in range(nb)]
+    acc_ap = nest.onchip("psum", 0, [(1, tco), (1, blk)])
+
+    if plan.pack:
+        pack = plan.pack
+        npack = -(-taps // pack)
+        xt = nest.tile("sbuf", pack * tci, npack * rows * ow)
+        wt = nest.tile("sbuf", pack * tci, npack * tco)
+        for p in range(npack):
+            t0 = p * pack
+            most = max(1, n * c * hp * wp // (tci * rows * ow))  # the padded input's elements
+            for first, nr, ns in _kernel_row_runs(t0, min(t0 + pack, taps), kw, most):
+                r, s = divmod(first, kw)
+                taps_dims = [(dh * wp, nr), (dw, ns)] if nr > 1 else [(dw, ns)]
+                src = nest.dram(
+                    nest.aff(
+                        (r * dh * wp + s * dw) * F32,
+                        n=c * hp * wp * F32, g=cg_in * hp * wp * F32, band=rows * sh * wp * F32,
+                    ),
+                    _free([*taps_dims, (hp * wp, tci), (sh * wp, rows), (sw, ow)]),
+                )
+                dst = nest.onchip(
+                    "sbuf", p * rows * ow * F32, [(1, nr * ns * tci), (1, rows * ow)], pstart=(first - t0) * tci
+                )
+                nest.put("band", CopyOp(x, src, xt, dst))
+        for p in range(npack):
+            t0 = p * pack
+            tp = min(pack, taps - t0)
+            src = nest.dram(
+                nest.aff(t0 * F32, g=cg_out * cg_in * taps * F32, co=tco * cg_in * taps * F32),
+                _free([(1, tp), (taps, tci), (cg_in * taps, tco)]),
+            )
+            nest.put("co", CopyOp(wgt, src, wt, nest.onchip("sbuf", p * tco * F32, [(1, tp * tci), (1, tco)])))
+        body: list[Operation] = []
+        for p in range(npack):
+            k = min(pack, taps - p * pack) * tci
+            st = nest.onchip("sbuf", p * tco * F32, [(1, k), (1, tco)])
+            for j in range(nb):
+                mv = nest.onchip("sbuf", nest.aff((p * rows * ow + j * blk) * F32, grp=nb * blk * F32), [(1, k), (1, blk)])
+                body.append(MatmulOp(accs[j], acc_ap, wt, st, xt, mv, -1 if p == 0 else None))
+        matmuls_at = "grp"
+    else:
+        hband = plan.hband
+        xt = nest.tile("sbuf", tci, nci * hband * wp)
+        wt = nest.tile("sbuf", tci, nci * taps * tco)
+        if plan.halo:
+            pt, pl, pb, pr = shape.pads
+            h, w = hp - pt - pb, wp - pl - pr
+            for start, dims in _halo_borders(shape.pads, h, w, wp):
+                ap = nest.onchip("sbuf", start * F32, [(1, tci), *_free([(hband * wp, nci), *dims])])
+                nest.put(None, MemsetOp(xt, ap, 0.0))
+            rows_dims = [(1, h * w)] if pl == pr == 0 else [(w, h), (1, w)]
+            src = nest.dram(
+                nest.aff(n=c * h * w * F32, g=cg_in * h * w * F32),
+                _free([(h * w, tci), (tci * h * w, nci), *rows_dims]),
+            )
+            dst_rows = [(1, h * w)] if pl == pr == 0 else [(wp, h), (1, w)]
+            dst = nest.onchip("sbuf", (pt * wp + pl) * F32, [(1, tci), *_free([(hband * wp, nci), *dst_rows])])
+        else:
+            src = nest.dram(
+                nest.aff(n=c * hp * wp * F32, g=cg_in * hp * wp * F32, band=rows * sh * wp * F32),
+                _free([(hp * wp, tci), (tci * hp * wp, nci), (1, hband * wp)]),
+            )
+            dst = nest.onchip("sbuf", 0, [(1, tci), *_free([(hband * wp, nci), (1, hband * wp)])])
+        nest.put("band", CopyOp(x, src, xt, dst))
+        w_src = nest.dram(
+            nest.aff(g=cg_out * cg_in * taps * F32, co=tco * cg_in * taps * F32),
+            _free([(taps, tci), (tci * taps, nci), (1, taps), (cg_in * taps, tco)]),
+        )
+        nest.put("co", CopyOp(wgt, w_src, wt, nest.onchip("sbuf", 0, [(1, tci), (1, nci * taps * tco)])))
+        body = []
+        for t in range(taps):
+            r, s = divmod(t, kw)
+            st = nest.onchip("sbuf", nest.aff(t * tco * F32, ci=taps * tco * F32), [(1, tci), (1, tco)])
+            for j in range(nb):
+                mv = nest.onchip(
+                    "sbuf",
+                    nest.aff(
+                        (j * rb * sh * wp + r * dh * wp + s * dw) * F32,
+                        ci=hband * wp * F32, grp=nb * rb * sh * wp * F32,
+                    ),
+                    [(1, tci), (sh * wp, rb), (sw, ow)],
+                )
+                body.append(MatmulOp(accs[j], acc_ap, wt, st, xt, mv, nest.zero_at("ci") if t == 0 else None))
+        matmuls_at = "ci"
+
+    col = None
+    if bias is not None:
+        bt = nest.tile("sbuf", tco, 1)
+        col = (bt, nest.onchip("sbuf", 0, [(1, tco), (1, 1)]))
+        nest.put("co", CopyOp(bias, nest.dram(nest.aff(g=cg_out * F32, co=tco * F32), [(1, tco), (1, 1)]), *col))
+    out = nest.tile("sbuf", tco, nb * blk)
+    y_ap = nest.dram(
+        nest.aff(
+            n=cout * oh * ow * F32, g=cg_out * oh * ow * F32, co=tco * oh * ow * F32,
+            band=rows * ow * F32, grp=nb * blk * F32,
+        ),
+        [(oh * ow, tco), (1, nb * blk)],
+    )
+    whole = nest.onchip("sbuf", 0, [(1, tco), (1, nb * blk)])
+    at = None
+    if addend is not None:
+        at = nest.tile("sbuf", tco, nb * blk)
+        nest.put("grp", CopyOp(addend, y_ap, at, whole))
+    nest.put(matmuls_at, *body)
+    epilogue: list[Operation] = []
+    for j in range(nb):
+        part = nest.onchip("sbuf", j * blk * F32, [(1, tco), (1, blk)])
+        add = None if at is None else (at, part)
+        epilogue += _epilogue(accs[j], acc_ap, out, part, col, activation, add)
+    epilogue.append(CopyOp(out, whole, y, y_ap))
+    nest.put_after("grp", *epilogue)
     return nest.build()
 
 
@@ -262,27 +622,49 @@ def emit_pad(
 def _conv_shape(op: graph.Conv2dOp) -> ConvShape:
     return ConvShape(
         padded_shape(op), shape_of(op.weight), shape_of(op.result),  # type: ignore[arg-type]
-        op.strides_val, op.dilations_val, op.group_val,
+        op.strides_val, op.dilations_val, op.group_val, op.pads_val,  # type: ignore[arg-type]
     )
 
 
 class ConvKernel(Kernel):
-    """graph.conv2d: a pad nest when it pads, then the PE-array nest."""
+    """graph.conv2d: the PE-array nest, after a pad nest when the op pads and the
+    nest does not pad in SBUF (a halo); depthwise convs (with `options.depthwise`)
+    go to kernels/depthwise.py."""
 
     def plan(
         self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
     ) -> TilePlan | Refusal:
+        # depthwise.py imports ConvShape from here: imported when used.
+        from tidal.passes.conversion.kernels import depthwise
+
         assert isinstance(op, graph.Conv2dOp)
-        conv = plan_conv2d(chip, origin_of(op), _conv_shape(op))
-        return planned(op, chip, *plan_pad_nest(op, chip), conv, options=options)
+        shape = _conv_shape(op)
+        if options.depthwise and depthwise.applies(shape):
+            dw = depthwise.plan_depthwise(chip, origin_of(op), shape)
+            return planned(op, chip, *plan_pad_nest(op, chip), dw, options=options)
+        conv = plan_conv2d(chip, origin_of(op), shape, options, addend=op.addend is not None)
+        halo = isinstance(conv, StationaryTiles) and conv.halo
+        pads = [] if halo else plan_pad_nest(op, chip)
+        return planned(op, chip, *pads, conv, options=options)
 
     def emit(self, plan: TilePlan) -> Lowered:
+        from tidal.passes.conversion.kernels import depthwise
+
         op = plan.op
-        tiles = plan.nest(ConvTiles)
-        assert isinstance(op, graph.Conv2dOp) and tiles is not None
+        assert isinstance(op, graph.Conv2dOp)
         y = alloc_result(op)
         x, ops = emit_pad(op, plan, 0.0)
-        ops.append(conv2d(tiles, x, op.weight, op.bias, y.result, _conv_shape(op)))
+        activation = op.activation_val or "identity"
+        if (dw := plan.nest(depthwise.DepthwiseTiles)) is not None:
+            ops += depthwise.depthwise(
+                dw, x, op.weight, op.bias, y.result, _conv_shape(op), activation=activation, addend=op.addend
+            )
+            return Lowered([y, *ops], y.result)
+        tiles = plan.nest(StationaryTiles) or plan.nest(ConvTiles)
+        assert tiles is not None
+        ops.append(
+            conv2d(tiles, x, op.weight, op.bias, y.result, _conv_shape(op), activation=activation, addend=op.addend)
+        )
         return Lowered([y, *ops], y.result)
 
 

@@ -9,7 +9,7 @@ from onnx import TensorProto, helper, numpy_helper
 from tidal.dialects import graph
 from tidal.dialects.loop import AllocTileOp, NestOp
 from tidal.passes.conversion.kernels import gemm, norm, softmax
-from tidal.passes.conversion.kernels.conv import ConvTiles, PadTiles
+from tidal.passes.conversion.kernels.conv import ConvTiles, PadTiles, StationaryTiles
 from tidal.passes.conversion.kernels.plan import KernelOptions, Refusal, TilePlan
 from tidal.sim.config import get_chip
 from tidal.targets.onnx_import import import_onnx
@@ -75,13 +75,25 @@ def test_lrn_with_a_non_positive_bias_is_refused_not_raised():
 
 def test_conv_plan_tiles_on_the_small_chip():
     """48 input channels and 40 output channels on a 32x32 PE array: 24 and 20 per
-    step; all 7 output rows of 9 pixels (63 fp32) in one PSUM bank."""
+    step; all 7 output rows of 9 pixels (63 fp32) in one PSUM bank. The stationary
+    plan keeps both 9x11 padded planes of 24 channels and the weights of all 18
+    (channel tile, tap) steps in SBUF and pads there (no pad nest); with
+    `stationary` and `pack_taps` off, the input is padded in DRAM first."""
     w = np.ones((40, 48, 3, 3), np.float32)
     node = helper.make_node("Conv", ["x", "w"], ["y"], name="c", pads=[1, 1, 1, 1])
     op = _one_op(node, {"x": [1, 48, 7, 9]}, [1, 40, 7, 9], {"w": w})
     planned = _plan(op, SMALL)
     assert isinstance(planned, TilePlan)
-    pad, conv = planned.nests
+    (conv,) = planned.nests
+    assert conv == StationaryTiles(
+        "c", 24, 832 + 1472 + 256 + 64, 63 * 4,
+        rb=7, nb=1, rows=7, hband=9, tci=24, tco=20, halo=True, pack=0, addend=False,
+    )
+    entry = graph_entry(op)
+    assert entry is not None and entry.kernel is not None
+    old = entry.kernel.plan(op, SMALL, KernelOptions(stationary=False, pack_taps=False))
+    assert isinstance(old, TilePlan)
+    pad, conv = old.nests
     assert pad == PadTiles("c.pad", 24, 64, tc=24, zlen=11)
     assert conv == ConvTiles("c", 24, 768 + 448 + 256 + 64, 63 * 4, rb=7, hb=9, tci=24, tco=20)
 

@@ -1,0 +1,266 @@
+"""The stationary and tap-packed conv nests (kernels/conv.py): their plans' sizes,
+fallbacks and refusals, and the nests run by the loop interpreter against a NumPy
+conv (with bias, activation and addend), then lowered to the machine and run on the
+hardware model; with `stationary` and `pack_taps` off, the old plan."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tidal.dialects.accel import Accel
+from tidal.dialects.loop import (
+    ActOp,
+    AllocOp,
+    CopyOp,
+    Loop,
+    MatmulOp,
+    MemsetOp,
+    TensorTensorOp,
+)
+from tidal.passes.accel.assign_queues import AccelAssignQueuesPass
+from tidal.passes.accel.insert_sync import AccelInsertSyncPass
+from tidal.passes.accel.split_streams import AccelSplitStreamsPass
+from tidal.passes.conversion.kernels.conv import (
+    ConvShape,
+    ConvTiles,
+    StationaryTiles,
+    conv2d,
+    plan_conv2d,
+)
+from tidal.passes.conversion.kernels.plan import KernelOptions, Refusal
+from tidal.passes.conversion.loop_to_accel import LoopToAccelPass
+from tidal.passes.interpreters.accel import eval_binary
+from tidal.passes.interpreters.loop import eval_loop
+from tidal.passes.loop.allocate import LoopAllocatePass
+from tidal.sim.config import get_chip
+from xdsl.context import Context
+from xdsl.dialects.builtin import Builtin, MemRefType, ModuleOp, f32
+from xdsl.dialects.func import Func, FuncOp, ReturnOp
+from xdsl.ir import Block, Region
+
+SMALL = get_chip("small")
+DEFAULT = get_chip("default")
+OFF = KernelOptions(stationary=False, pack_taps=False)
+STATIONARY = KernelOptions(pack_taps=False)
+PACKED = KernelOptions(stationary=False)
+ON = KernelOptions()
+
+
+def _shape(n, cin, cout, h, w, k=3, stride=1, pad=1, dilation=1, group=1) -> ConvShape:
+    hp, wp = h + 2 * pad, w + 2 * pad
+    oh = (hp - dilation * (k - 1) - 1) // stride + 1
+    ow = (wp - dilation * (k - 1) - 1) // stride + 1
+    return ConvShape(
+        (n, cin, hp, wp), (cout, cin // group, k, k), (n, cout, oh, ow),
+        (stride, stride), (dilation, dilation), group, (pad, pad, pad, pad),
+    )
+
+
+# -- plans --------------------------------------------------------------------
+
+
+def test_a_resnet_3x3_layer_keeps_its_input_resident_with_a_halo():
+    """128 -> 64 channels at 56x56: blocks of 8 rows of 56 (448 fp32), all 7 blocks
+    in 7 PSUM banks at once; the padded 58x58 planes (13456 bytes, 64-aligned) and
+    the 9 taps' weights stay in SBUF, the borders zeroed on chip (no pad nest)."""
+    tiles = plan_conv2d(DEFAULT, "c", _shape(1, 128, 64, 56, 56))
+    assert tiles == StationaryTiles(
+        "c", 128, 13504 + 9 * 64 * 4 + 7 * 448 * 4 + 64, 7 * 448 * 4,
+        rb=8, nb=7, rows=56, hband=58, tci=128, tco=64, halo=True, pack=0, addend=False,
+    )
+
+
+def test_the_stem_packs_taps_on_the_pe_rows():
+    """3 channels, 7x7 taps: 42 taps fit 128 rows, so two packs of 25 (75 rows)
+    and 24; the im2col of all 112 output rows (two packs of 112x112) fits SBUF."""
+    tiles = plan_conv2d(DEFAULT, "stem", _shape(1, 3, 64, 224, 224, k=7, stride=2, pad=3))
+    assert isinstance(tiles, StationaryTiles)
+    assert (tiles.pack, tiles.tci, tiles.partitions, tiles.rows, tiles.nb, tiles.rb) == (25, 3, 75, 112, 7, 4)
+    assert not tiles.halo  # the packed nest reads the padded input
+    assert tiles.sbuf_bytes == 2 * 112 * 112 * 4 + 2 * 64 * 4 + 7 * 448 * 4 + 64
+    # pack_taps alone: one bank per group; stationary alone: one tap per matmul
+    alone = plan_conv2d(DEFAULT, "stem", _shape(1, 3, 64, 224, 224, k=7, stride=2, pad=3), PACKED)
+    assert isinstance(alone, StationaryTiles) and (alone.pack, alone.nb) == (25, 1)
+    unpacked = plan_conv2d(DEFAULT, "stem", _shape(1, 3, 64, 224, 224, k=7, stride=2, pad=3), STATIONARY)
+    assert isinstance(unpacked, StationaryTiles) and unpacked.pack == 0
+    assert not unpacked.halo and unpacked.rows < 112  # 3 x 230 x 230 planes do not fit: bands
+
+
+def test_an_input_too_big_to_stay_resident_falls_back_to_bands():
+    """128 channels of 66x66 padded planes (four tiles of 32 on the small chip) do
+    not fit 64 KiB: bands of one group (4 banks of 8 rows of 64) = 32 output rows,
+    34 padded input rows, read from the padded input in DRAM."""
+    tiles = plan_conv2d(SMALL, "c", _shape(1, 128, 32, 64, 64))
+    assert isinstance(tiles, StationaryTiles)
+    assert (tiles.halo, tiles.rows, tiles.hband, tiles.nb, tiles.rb, tiles.tci) == (False, 32, 34, 4, 8, 32)
+    assert tiles.sbuf_bytes <= SMALL.sbuf_partition_bytes
+
+
+def test_with_both_options_off_the_plan_is_the_old_nest():
+    shape = _shape(1, 48, 40, 7, 9)
+    assert plan_conv2d(SMALL, "c", shape, OFF) == ConvTiles(
+        "c", 24, 768 + 448 + 256 + 64, 63 * 4, rb=7, hb=9, tci=24, tco=20
+    )
+
+
+def test_an_addend_reserves_one_more_output_tile():
+    shape = _shape(1, 48, 40, 7, 9)
+    plain, added = plan_conv2d(SMALL, "c", shape), plan_conv2d(SMALL, "c", shape, addend=True)
+    assert isinstance(plain, StationaryTiles) and isinstance(added, StationaryTiles)
+    assert added.sbuf_bytes - plain.sbuf_bytes == 256  # 63 fp32, 64-byte aligned
+    old = plan_conv2d(SMALL, "c", shape, OFF, addend=True)
+    assert isinstance(old, ConvTiles) and old.sbuf_bytes == 768 + 448 + 256 + 64 + 256
+
+
+def test_refused_only_when_the_old_nest_does_not_fit_either():
+    """One input row of 20000 pixels (stride 40: 500 output pixels) holds 80000
+    bytes per partition in any band: refused with the old nest's sizes."""
+    shape = ConvShape((1, 4, 1, 20000), (8, 4, 1, 1), (1, 8, 1, 500), (40, 40), (1, 1), 1)
+    assert plan_conv2d(SMALL, "c", shape) == Refusal(
+        "'c' needs 82176 bytes per SBUF partition, chip 'small' has 65536"
+    )
+    wide = ConvShape((1, 4, 1, 600), (8, 4, 1, 1), (1, 8, 1, 600), (1, 1), (1, 1), 1)
+    assert plan_conv2d(SMALL, "w", wide) == Refusal(
+        "'w': output rows of 600 pixels exceed one PSUM bank (512 fp32) on chip 'small'"
+    )
+
+
+# -- nests --------------------------------------------------------------------
+
+
+def _module(shape: ConvShape, chip, options, bias: bool, addend: bool, activation: str):
+    tiles = plan_conv2d(chip, "c", shape, options, addend=addend)
+    assert not isinstance(tiles, Refusal)
+    halo = isinstance(tiles, StationaryTiles) and tiles.halo
+    n, c, hp, wp = shape.padded
+    pt, pl, pb, pr = shape.pads
+    x_shape = (n, c, hp - pt - pb, wp - pl - pr) if halo else shape.padded
+    types = [MemRefType(f32, x_shape), MemRefType(f32, shape.weight)]
+    if bias:
+        types.append(MemRefType(f32, (shape.out[1],)))
+    if addend:
+        types.append(MemRefType(f32, shape.out))
+    block = Block(arg_types=types)
+    x, w, *rest = block.args
+    b = rest.pop(0) if bias else None
+    add = rest.pop(0) if addend else None
+    y = AllocOp(MemRefType(f32, shape.out))
+    nest = conv2d(tiles, x, w, b, y.result, shape, activation=activation, addend=add)
+    block.add_ops([y, nest, ReturnOp(y.result)])
+    module = ModuleOp([FuncOp("main", (types, [MemRefType(f32, shape.out)]), Region(block))])
+    module.verify()
+    return module, tiles, nest
+
+
+def _reference(x, w, b, add, shape: ConvShape, halo: bool, activation: str) -> np.ndarray:
+    pt, pl, pb, pr = shape.pads
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr))) if halo else x
+    _, _, oh, ow = shape.out
+    cout, cg, kh, kw = shape.weight
+    (sh, sw), (dh, dw), g = shape.strides, shape.dilations, shape.group
+    y = np.zeros(shape.out, np.float64)
+    for co in range(cout):
+        gi = co // (cout // g)
+        for r in range(kh):
+            for s in range(kw):
+                win = xp[:, gi * cg : (gi + 1) * cg, r * dh : r * dh + sh * (oh - 1) + 1 : sh, s * dw : s * dw + sw * (ow - 1) + 1 : sw]
+                y[:, co] += np.einsum("nchw,c->nhw", win, w[co, :, r, s])
+    if b is not None:
+        y += b[None, :, None, None]
+    if add is not None:
+        y += add
+    return np.maximum(y, 0) if activation == "relu" else y
+
+
+CASES = [
+    # (shape, chip, options, bias, addend, activation)
+    (_shape(1, 48, 40, 7, 9), SMALL, ON, True, False, "identity"),  # resident, halo
+    (_shape(2, 40, 24, 12, 10, stride=2, group=2), SMALL, STATIONARY, True, True, "relu"),
+    (_shape(1, 8, 8, 11, 11, dilation=2, pad=2), SMALL, STATIONARY, False, True, "identity"),
+    (_shape(1, 3, 16, 30, 30, k=7, stride=2, pad=3), SMALL, ON, True, False, "relu"),  # packed stem
+    (_shape(1, 3, 8, 33, 33, k=11, stride=4, pad=2), SMALL, PACKED, True, True, "relu"),
+    (_shape(1, 128, 32, 64, 64), SMALL, ON, True, False, "identity"),  # bands
+    (_shape(1, 48, 40, 7, 9), SMALL, OFF, True, True, "relu"),  # the old nest's epilogue
+]
+
+
+def _inputs(module: ModuleOp, seed: int) -> dict[str, np.ndarray]:
+    fn = module.ops.first
+    assert isinstance(fn, FuncOp)
+    rng = np.random.default_rng(seed)
+    return {
+        f"arg{i}": rng.uniform(-1, 1, a.type.get_shape()).astype(np.float32)  # type: ignore[attr-defined]
+        for i, a in enumerate(fn.body.block.args)
+    }
+
+
+@pytest.mark.parametrize("shape,chip,options,bias,addend,activation", CASES)
+def test_the_nest_computes_the_conv(shape, chip, options, bias, addend, activation):
+    module, tiles, _ = _module(shape, chip, options, bias, addend, activation)
+    inputs = _inputs(module, 1)
+    args = list(inputs.values())
+    halo = isinstance(tiles, StationaryTiles) and tiles.halo
+    want = _reference(args[0], args[1], args[2] if bias else None, args[-1] if addend else None, shape, halo, activation)
+    (got,) = eval_loop(module, inputs).values()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[3]])
+def test_the_lowered_program_computes_the_same(case):
+    shape, chip, options, bias, addend, activation = case
+    module, _, _ = _module(shape, chip, options, bias, addend, activation)
+    inputs = _inputs(module, 2)
+    want = eval_loop(module, inputs)["result0"]
+    ctx = Context()
+    for dialect in (Builtin, Func, Accel, Loop):
+        ctx.load_dialect(dialect)
+    LoopAllocatePass(chip=chip.name).apply(ctx, module)
+    LoopToAccelPass().apply(ctx, module)
+    for p in (AccelAssignQueuesPass(), AccelInsertSyncPass(), AccelSplitStreamsPass()):
+        p.apply(ctx, module)
+    got = eval_binary(module, inputs)["result0"]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_the_stationary_nest_shares_each_weight_across_the_banks():
+    """Per (ci, tap) the nb matmuls of a group follow each other with one stationary
+    access (the array loads it once), each into its own PSUM bank; the halo is three
+    border memsets, the input one DMA, the group's rows one store per bank group."""
+    shape = _shape(1, 64, 32, 24, 24)
+    _, tiles, nest = _module(shape, SMALL, ON, True, False, "identity")
+    assert isinstance(tiles, StationaryTiles) and tiles.halo and tiles.nb == 2
+    matmuls = [op for op in nest.walk() if isinstance(op, MatmulOp)]
+    assert len(matmuls) == 9 * tiles.nb
+    for t in range(9):
+        pair = matmuls[t * tiles.nb : (t + 1) * tiles.nb]
+        assert len({m.stationary_ap for m in pair}) == 1
+        assert len({m.acc for m in pair}) == tiles.nb
+    assert len([op for op in nest.walk() if isinstance(op, MemsetOp)]) == 3
+    copies = [op for op in nest.walk() if isinstance(op, CopyOp)]
+    stores = [op for op in copies if op.dst_ap.space == "dram"]
+    assert len(copies) == 4 and len(stores) == 1  # input, weights, bias, store
+    assert len([op for op in nest.walk() if isinstance(op, ActOp)]) == tiles.nb
+    assert not [op for op in nest.walk() if isinstance(op, TensorTensorOp)]
+
+
+def test_the_packed_nest_contracts_taps_times_channels():
+    """7x7 taps of 3 channels on 32 rows: 10 taps a pack, 5 packs; one matmul per
+    pack and bank, each over up to 30 rows; the im2col in one DMA per kernel-row run."""
+    shape = _shape(1, 3, 16, 30, 30, k=7, stride=2, pad=3)
+    _, tiles, nest = _module(shape, SMALL, ON, True, False, "relu")
+    assert isinstance(tiles, StationaryTiles) and tiles.pack == 10
+    matmuls = [op for op in nest.walk() if isinstance(op, MatmulOp)]
+    assert len(matmuls) == 5 * tiles.nb
+    assert sorted({m.stationary_ap.pcount for m in matmuls}) == [27, 30]
+    loads = [op for op in nest.walk() if isinstance(op, CopyOp) and op.dst == matmuls[0].moving]
+    assert len(loads) < 49
+
+
+def test_the_zero_at_flag_starts_each_bank_on_the_first_tap_only():
+    shape = _shape(1, 64, 32, 24, 24)  # two input-channel tiles of 32
+    _, tiles, nest = _module(shape, SMALL, ON, False, False, "identity")
+    assert isinstance(tiles, StationaryTiles) and tiles.tci == 32
+    starts = [m.zero_at for m in nest.walk() if isinstance(m, MatmulOp) and m.zero_at is not None]
+    assert len(starts) == tiles.nb  # tap 0 of each bank, at ci == 0
+    (ci,) = [i for i, trip in enumerate(nest.domain_val) if trip == 64 // tiles.tci]
+    assert {m.value.data for m in starts} == {ci}
