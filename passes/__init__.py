@@ -18,6 +18,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return GraphCanonicalizePass
 
+    def graph_fuse_epilogue():
+        from tidal.passes.graph.fuse_epilogue import GraphFuseEpiloguePass
+
+        return GraphFuseEpiloguePass
+
     def graph_partition():
         from tidal.passes.graph.partition import GraphPartitionPass
 
@@ -37,6 +42,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         from tidal.passes.loop.allocate import LoopAllocatePass
 
         return LoopAllocatePass
+
+    def loop_keep_on_chip():
+        from tidal.passes.loop.keep_on_chip import LoopKeepOnChipPass
+
+        return LoopKeepOnChipPass
 
     def accel_assign_queues():
         from tidal.passes.accel.assign_queues import AccelAssignQueuesPass
@@ -65,8 +75,10 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "accel-split-streams": accel_split_streams,
         "tidal-lower": tidal_lower,
         "graph-canonicalize": graph_canonicalize,
+        "graph-fuse-epilogue": graph_fuse_epilogue,
         "graph-partition": graph_partition,
         "loop-allocate": loop_allocate,
+        "loop-keep-on-chip": loop_keep_on_chip,
         "accel-assign-queues": accel_assign_queues,
     }
     if os.environ.get(TEST_PASSES_VARIABLE) == "1":

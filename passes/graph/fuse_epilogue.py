@@ -1,0 +1,199 @@
+"""graph-fuse-epilogue: merge the element-wise ops after a conv2d or gemm into its epilogue.
+
+After the seed patent "reconfigurable neural network processing based on subgraph
+recognition": a single-entry single-exit chain of element-wise ops that follows an
+accumulating op becomes one merged operator, computed as the accumulator is evacuated
+(ACT reads PSUM, adds the bias, applies the activation) instead of by its own nests
+that read and write the whole tensor again. Expects graph ops on static f32 tensors,
+after graph-canonicalize (BatchNorm and per-channel affines already folded into the
+conv, two-operand sums already adds). Rewrites, each a pattern applied to a fixed point:
+
+- a `graph.relu` whose input is the single-use result of a conv2d or gemm without an
+  activation -> that conv2d or gemm with `activation = "relu"`;
+- a `graph.add` (or two-operand `graph.sum`) of the single-use result of a conv2d
+  without an epilogue (no addend, no activation) and another tensor of exactly the
+  result's shape (no broadcasting) -> the conv2d with that tensor as its `addend`
+  (ResNet's residual add). When both operands are such conv results, the conv defined
+  later takes the other as its addend: its evacuation comes last, when the other is
+  already written, and no op moves. A conv whose addend is defined after it moves to
+  just before the add (legal: the add was its only user).
+
+Anything else is left alone: a result with several uses, a broadcasting add, a conv
+that already has that part of the epilogue, ops placed on the host
+(`tidal.placement = "host"`). The merged op keeps the producer's `tidal.origin` and
+lists the origins of the ops merged into it in `tidal.fused`, in order, for reports:
+
+    %c = graph.conv2d %x, %w, %b {tidal.origin = "conv"} : ...
+    %s = graph.add %c, %id {tidal.origin = "add"} : ...
+    %r = graph.relu %s {tidal.origin = "relu"} : ...
+  becomes
+    %r = graph.conv2d %x, %w, %b addend %id {activation = "relu",
+           tidal.fused = ["add", "relu"], tidal.origin = "conv"} : ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tidal.dialects import graph
+from tidal.passes.utils.expect import expect_level
+from tidal.passes.utils.quiet import quiet_diagnostics
+from xdsl.context import Context
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr, TensorType
+from xdsl.ir import Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+from xdsl.rewriter import InsertPoint
+
+FUSED = "tidal.fused"
+"""The discardable attribute listing the origins of the ops merged into an op."""
+
+
+def _origin(op: Operation) -> str:
+    attr = op.attributes.get("tidal.origin")
+    return attr.data if isinstance(attr, StringAttr) else op.name
+
+
+def _on_host(op: Operation) -> bool:
+    return op.attributes.get("tidal.placement") == StringAttr("host")
+
+
+def _shape(value: SSAValue) -> tuple[int, ...]:
+    ty = value.type
+    assert isinstance(ty, TensorType)
+    return tuple(ty.get_shape())
+
+
+def _record_fused(target: Operation, merged: Operation) -> None:
+    """Append `merged`'s origin (after whatever `merged` had absorbed itself) to
+    `target`'s `tidal.fused`."""
+    names: list[StringAttr] = []
+    for op in (target, merged):
+        previous = op.attributes.get(FUSED)
+        if isinstance(previous, ArrayAttr):
+            names.extend(previous.data)  # type: ignore[arg-type]
+    names.append(StringAttr(_origin(merged)))
+    target.attributes[FUSED] = ArrayAttr(names)
+
+
+def _fusable_producer(value: SSAValue) -> graph.Conv2dOp | graph.GemmOp | None:
+    """The conv2d or gemm defining `value` if `value` has no other use and the op can
+    take an activation, else None."""
+    producer = value.owner
+    if not isinstance(producer, graph.Conv2dOp | graph.GemmOp):
+        return None
+    if not value.has_one_use() or producer.activation is not None or _on_host(producer):
+        return None
+    return producer
+
+
+class FuseActivationPattern(RewritePattern):
+    """relu(conv2d or gemm) -> the producer with `activation = "relu"`.
+
+      %c = graph.conv2d %x, %w, %b {tidal.origin = "conv"} : ...
+      %r = graph.relu %c {tidal.origin = "relu"} : ...
+    becomes
+      %r = graph.conv2d %x, %w, %b {activation = "relu", tidal.fused = ["relu"],
+                                    tidal.origin = "conv"} : ...
+    """
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.ReluOp, rewriter: PatternRewriter) -> None:
+        producer = _fusable_producer(op.input)
+        if producer is None or _on_host(op):
+            return
+        producer.properties["activation"] = StringAttr("relu")
+        _record_fused(producer, op)
+        producer.result.name_hint = op.result.name_hint or producer.result.name_hint
+        rewriter.notify_op_modified(producer)
+        rewriter.replace(op, [], [producer.result])
+
+
+def _addend_candidate(value: SSAValue, out: tuple[int, ...]) -> graph.Conv2dOp | None:
+    """The conv2d defining `value` if it can take an addend of shape `out`."""
+    conv = _fusable_producer(value)
+    if not isinstance(conv, graph.Conv2dOp) or conv.addend is not None:
+        return None
+    return conv if _shape(value) == out else None
+
+
+def _defined_after(value: SSAValue, op: Operation) -> bool:
+    """Whether `value` is the result of an op after `op` in its block."""
+    owner = value.owner
+    return isinstance(owner, Operation) and op.is_before_in_block(owner)
+
+
+class FuseResidualAddPattern(RewritePattern):
+    """add(conv2d, t) with t of the result's shape -> conv2d with addend t.
+
+      %c = graph.conv2d %x, %w, %b {tidal.origin = "conv"} : ...
+      %s = graph.add %c, %t {tidal.origin = "add"} : ...
+    becomes
+      %s = graph.conv2d %x, %w, %b addend %t {tidal.fused = ["add"],
+                                              tidal.origin = "conv"} : ...
+    """
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(
+        self, op: graph.AddOp | graph.SumOp, rewriter: PatternRewriter
+    ) -> None:
+        operands = list(op.operands)
+        if len(operands) != 2 or _on_host(op):
+            return
+        out = _shape(op.result)
+        if any(_shape(v) != out for v in operands):
+            return  # a broadcasting add: the addend must be a whole tensor
+        candidates = [
+            (conv, other)
+            for value, other in ((operands[0], operands[1]), (operands[1], operands[0]))
+            if (conv := _addend_candidate(value, out)) is not None
+        ]
+        if not candidates:
+            return
+        if len(candidates) == 2 and candidates[1][0].is_before_in_block(
+            candidates[0][0]
+        ):
+            candidates.reverse()
+        conv, addend = candidates[-1]  # of two convs, the one defined later
+        fused = graph.Conv2dOp(
+            conv.input,
+            conv.weight,
+            conv.bias,
+            strides=conv.strides_val,
+            pads=conv.pads_val,
+            dilations=conv.dilations_val,
+            group=conv.group_val,
+            addend=addend,
+            result_type=conv.result.type,  # type: ignore[arg-type]
+        )
+        fused.attributes.update(conv.attributes)  # origin (and placement, if any)
+        _record_fused(fused, op)
+        fused.result.name_hint = op.result.name_hint or conv.result.name_hint
+        if _defined_after(addend, conv):
+            rewriter.replace(op, fused)  # the conv moves to the add
+        else:
+            rewriter.insert(fused, InsertPoint.before(conv))
+            rewriter.replace(op, [], [fused.result])
+        rewriter.erase(conv)
+
+
+@dataclass(frozen=True)
+class GraphFuseEpiloguePass(ModulePass):
+    """Merge a relu or a residual add after a conv2d or gemm into its epilogue."""
+
+    name = "graph-fuse-epilogue"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        expect_level(op, self.name, "graph")
+        with quiet_diagnostics():
+            PatternRewriteWalker(
+                GreedyRewritePatternApplier(
+                    [FuseResidualAddPattern(), FuseActivationPattern()]
+                )
+            ).rewrite_module(op)
