@@ -10,17 +10,22 @@ block of output rows of all of them:
 - "pe": for tap t the stationary operand is diag(w[:, t]), so one matmul adds
   w[c, t] * window_t[c, :] for every channel c of the tile, and the kh*kw taps
   accumulate in PSUM. The diagonals are built on chip: the nest loads a `tc`x`tc`
-  identity (a `loop.const`) once and the weights [tc, kh*kw] once per channel
-  tile, and one ACT per tap writes identity * w[:, t] (ACT's per-partition scale
-  column). Taps run outermost and row blocks innermost, each block in its own PSUM
+  identity (a `loop.const`) once, and per channel tile one ACT per tap writes
+  identity * w[:, t] (ACT's per-partition scale column). Taps run outermost and row blocks innermost, each block in its own PSUM
   bank, so the array loads each diagonal once per band of up to `psum_banks`
   blocks; each bank is evacuated by ACT (activation(. + bias), after a POOL add of
   the addend when there is one).
 - "vector": per block, ACT writes window_0 * w[:, 0] + bias into the sum, then for
   each other tap the product window_t * w[:, t] into one of two tiles, which POOL
   adds into the sum while ACT writes the next; blocks hold up to FREE_MAX pixels.
+  When every channel tile's whole image fits SBUF (`resident`: ShuffleNet's 28x28
+  and smaller layers), the layer's input is loaded by one DMA before the loop and
+  its output stored by one after it, instead of a DMA each way per channel tile.
 
-    ct (channel tiles): load weights, bias  [pe: 9 x act(diag_t = I * w[:, t])]
+Both load the weights and biases of every channel tile with one DMA each.
+
+    load weights, biases [, pe: identity]
+    ct (channel tiles):  [pe: 9 x act(diag_t = I * w[:, t])]
       n (images):
         bg (bands): load the input rows
           pe:     tap t: bank j: matmul acc_j (+)= diag_t^T @ window(t, j); per bank
@@ -34,11 +39,11 @@ fewer cycles per channel tile. The PE form streams one pixel per cycle per tap b
 pays a 382-cycle stationary load per tap and band (a band holds at most 8 banks of
 512 pixels) and at least 64 cycles per matmul; the vector form streams one pixel
 per cycle per tap on ACT (POOL in parallel) and pays 64 cycles per instruction, on
-blocks of up to 2048 pixels. On both preset chips the vector form is the cheaper
-one for every shape (the PE form is ~9% over for large images, 2-4x over for
-ShuffleNet's 14x14 and 7x7 layers); the PE form is kept for chips that hide the
-stationary load, where it frees ACT and POOL. Measured on the default chip
-(`program_cost` of the layer's nest alone, busiest engine):
+blocks of up to 2048 pixels. On both preset chips the vector form comes out
+cheaper for every shape tried (the PE form 4-8% over on 56x56 to 112x112 images,
+2-4x over on ShuffleNet's 14x14 and 7x7 layers); the PE form is kept for chips
+that hide the stationary load, where it would win and free ACT and POOL. Measured on the default chip
+(`program_cost` of the layer's nest alone, busiest engine, all channel tiles):
 
     ShuffleNet layer              pe form (PE)   vector form (ACT)
     112 ch 56x56 stride 2              10,494          7,632
@@ -47,8 +52,8 @@ stationary load, where it frees ACT and POOL. Measured on the default chip
 
 and on the whole of ShuffleNet (`tidal-run --stats`, onnxruntime max rel err
 5.6e-7): 45,536,453 cycles with `--disable-opt depthwise` (PE busy 25.9 M in
-70,553 matmuls), 3,430,527 with the PE form forced, 3,058,903 with the vector
-form the plan chooses.
+70,553 matmuls), 3,282,410 with the PE form forced, 2,921,017 with the vector
+form the plan chooses (PE busy 0.39 M, ACT 0.26 M, POOL 0.19 M).
 """
 
 from __future__ import annotations
@@ -57,7 +62,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from tidal.dialects.accel import AccessAttr, Aff
+from tidal.dialects.accel import AccessAttr
 from tidal.dialects.loop import (
     ActOp,
     ConstOp,
@@ -104,14 +109,18 @@ class DepthwiseTiles(NestPlan):
     """`form` "pe" (block-diagonal matmuls) or "vector" (ACT and POOL); `tc`
     channels per tile (on partitions, and the diagonals' size); blocks of `rb`
     output rows (one PSUM bank each in the PE form), `nb` blocks per band of `hb`
-    input rows (always 1 in the vector form); `cycles`: the busiest engine's
-    estimated cycles per channel tile, by the datasheet, that chose the form."""
+    input rows (always 1 in the vector form); `resident`: every channel tile's input
+    and sum stay in SBUF together (one image, one block per tile, vector form), so
+    the layer moves its input and its output with one DMA each; `cycles`: the
+    busiest engine's estimated cycles per channel tile, by the datasheet, that chose
+    the form."""
 
     form: str
     tc: int
     rb: int
     nb: int
     hb: int
+    resident: bool = False
     cycles: int
 
 
@@ -123,17 +132,24 @@ def _cost(
     return INSTRUCTIONS[opcode].cost(chip, shapes, reload)
 
 
-def _need(shape: ConvShape, form: str, tc: int, rb: int, nb: int) -> tuple[int, int]:
-    """Input rows per band and bytes per SBUF partition of the nest's tiles."""
-    wp = shape.padded[3]
+def _need(
+    shape: ConvShape, form: str, tc: int, rb: int, nb: int, resident: bool = False
+) -> tuple[int, int]:
+    """Input rows per band and bytes per SBUF partition of the nest's tiles: the
+    weights and biases of every channel tile, then the form's own."""
+    c, wp = shape.padded[1], shape.padded[3]
     _, _, kh, kw = shape.weight
     ow = shape.out[3]
     hb = (nb * rb - 1) * shape.strides[0] + (kh - 1) * shape.dilations[0] + 1
-    taps = kh * kw
-    if form == "vector":  # weights, band, bias, sum and two products
-        return hb, sbuf_bytes(taps, hb * wp, 1, rb * ow, rb * ow, rb * ow)
-    # identity, weights, diagonals, band, bias, one output tile per bank
-    return hb, sbuf_bytes(tc, taps, taps * tc, hb * wp, 1) + nb * aligned(rb * ow * F32)
+    taps, tiles = kh * kw, c // tc
+    held = sbuf_bytes(tiles * taps, tiles)
+    if form == "vector":  # band(s), sum(s) and two products
+        copies = tiles if resident else 1
+        return hb, held + sbuf_bytes(
+            copies * hb * wp, copies * rb * ow, rb * ow, rb * ow
+        )
+    # identity, diagonals, band, one output tile per bank
+    return hb, held + sbuf_bytes(tc, taps * tc, hb * wp) + nb * aligned(rb * ow * F32)
 
 
 def _plan_pe(
@@ -166,17 +182,9 @@ def _plan_pe(
             Opcode.ACT, chip, block
         )
         psum = nb * aligned(rb * ow * F32)
+        cycles = round(max(pe, act))
         return DepthwiseTiles(
-            origin,
-            tc,
-            need,
-            psum,
-            form="pe",
-            tc=tc,
-            rb=rb,
-            nb=nb,
-            hb=hb,
-            cycles=round(max(pe, act)),
+            origin, tc, need, psum, form="pe", tc=tc, rb=rb, nb=nb, hb=hb, cycles=cycles
         )
     refusal = over_sbuf(chip, origin, _need(shape, "pe", tc, rb, 1)[1])
     assert refusal is not None  # nb = 1 was tried
@@ -193,15 +201,20 @@ def _plan_vector(
         return Refusal(
             f"'{origin}': output rows of {ow} pixels exceed one tile ({FREE_MAX} fp32)"
         )
-    # The most output rows per block whose tiles fit SBUF.
-    rbs = [rb for rb in range(min(oh, FREE_MAX // ow), 0, -1) if oh % rb == 0]
-    for rb in rbs:
-        hb, need = _need(shape, "vector", tc, rb, 1)
+    # Every channel tile whole in SBUF when it fits, else the most output rows per
+    # block whose tiles fit.
+    candidates = [(oh, True)] if n == 1 and oh * ow <= FREE_MAX else []
+    candidates += [
+        (rb, False) for rb in range(min(oh, FREE_MAX // ow), 0, -1) if oh % rb == 0
+    ]
+    for rb, resident in candidates:
+        hb, need = _need(shape, "vector", tc, rb, 1, resident)
         if need > chip.sbuf_partition_bytes:
             continue
         taps, block, blocks = kh * kw, (tc, rb * ow), n * oh // rb
         act = blocks * taps * _cost(Opcode.ACT, chip, block)
         pool = blocks * (taps - 1) * _cost(Opcode.TENSOR_TENSOR, chip, block)
+        cycles = round(max(act, pool))
         return DepthwiseTiles(
             origin,
             tc,
@@ -212,11 +225,12 @@ def _plan_vector(
             rb=rb,
             nb=1,
             hb=hb,
-            cycles=round(max(act, pool)),
+            resident=resident,
+            cycles=cycles,
         )
-    return over_sbuf(chip, origin, _need(shape, "vector", tc, 1, 1)[1]) or Refusal(
-        origin
-    )
+    refusal = over_sbuf(chip, origin, _need(shape, "vector", tc, 1, 1)[1])
+    assert refusal is not None  # rb = 1 was tried
+    return refusal
 
 
 def plan_depthwise(
@@ -252,103 +266,129 @@ def depthwise(
     NCHW input: the PE form's identity constant and its nest, or the vector form's
     nest."""
     build = _pe_nest if plan.form == "pe" else _vector_nest
-    return build(plan, xp, wgt, bias, y, shape, activation, addend)
+    return build(
+        _Layer(plan, shape, Nest(plan.name, _dims(plan, shape))),
+        xp,
+        wgt,
+        bias,
+        y,
+        activation,
+        addend,
+    )
 
 
-def _common(
-    plan: DepthwiseTiles,
-    xp: SSAValue,
-    wgt: SSAValue,
-    bias: SSAValue | None,
-    shape: ConvShape,
-) -> tuple[
-    Nest,
-    SSAValue,
-    list[Operation],
-    tuple[SSAValue, AccessAttr] | None,
-    SSAValue,
-    Operation,
-]:
-    """The nest over (channel tile, image, band), its weight tile [tc, taps] with the
-    copy of a channel tile's weights (and bias column), and the input band tile with
-    its copy."""
-    n, c, hp, wp = shape.padded
-    _, _, kh, kw = shape.weight
-    oh = shape.out[2]
-    taps, tc, rb, nb, hb = kh * kw, plan.tc, plan.rb, plan.nb, plan.hb
-    sh = shape.strides[0]
-    nest = Nest(plan.name, [("ct", c // tc), ("n", n), ("bg", oh // (rb * nb))])
-    wt = nest.tile("sbuf", tc, taps)
-    w_ap = nest.dram(nest.aff(ct=tc * taps * F32), [(taps, tc), (1, taps)])
-    per_tile: list[Operation] = [
-        CopyOp(wgt, w_ap, wt, _tile(wt, "sbuf", nest, tc, [(1, taps)]))
-    ]
-    bias_col = None
-    if bias is not None:
-        col = nest.tile("sbuf", tc, 1)
-        col_ap = _tile(col, "sbuf", nest, tc, [(1, 1)])
-        per_tile.append(
-            CopyOp(
-                bias, nest.dram(nest.aff(ct=tc * F32), [(1, tc), (1, 1)]), col, col_ap
-            )
+def _dims(plan: DepthwiseTiles, shape: ConvShape) -> list[tuple[str, int]]:
+    n, c = shape.padded[:2]
+    return [("ct", c // plan.tc), ("n", n), ("bg", shape.out[2] // (plan.rb * plan.nb))]
+
+
+@dataclass
+class _Layer:
+    """The accesses both forms share, in a nest over (channel tile, image, band)."""
+
+    plan: DepthwiseTiles
+    shape: ConvShape
+    nest: Nest
+
+    def held(
+        self, wgt: SSAValue, bias: SSAValue | None
+    ) -> tuple[SSAValue, SSAValue | None]:
+        """The weights [tc, tiles * taps] and biases [tc, tiles] of every channel
+        tile, each loaded by one copy at the top of the nest."""
+        nest, tc = self.nest, self.plan.tc
+        tiles, taps = self.shape.padded[1] // tc, self.taps
+        wt = nest.tile("sbuf", tc, tiles * taps)
+        w_src = nest.dram(0, [(taps, tc), (tc * taps, tiles), (1, taps)])
+        nest.put(
+            None,
+            CopyOp(wgt, w_src, wt, _tile(wt, "sbuf", nest, tc, [(1, tiles * taps)])),
         )
-        bias_col = (col, col_ap)
-    xt = nest.tile("sbuf", tc, hb * wp)
-    x_ap = nest.dram(
-        nest.aff(
-            ct=tc * hp * wp * F32, n=c * hp * wp * F32, bg=nb * rb * sh * wp * F32
-        ),
-        [(hp * wp, tc), (1, hb * wp)],
-    )
-    load = CopyOp(xp, x_ap, xt, _tile(xt, "sbuf", nest, tc, [(1, hb * wp)]))
-    return nest, wt, per_tile, bias_col, xt, load
+        if bias is None:
+            return wt, None
+        bt = nest.tile("sbuf", tc, tiles)
+        b_src = nest.dram(0, [(1, tc), (tc, tiles)])
+        nest.put(
+            None, CopyOp(bias, b_src, bt, _tile(bt, "sbuf", nest, tc, [(1, tiles)]))
+        )
+        return wt, bt
 
+    @property
+    def taps(self) -> int:
+        return self.shape.weight[2] * self.shape.weight[3]
 
-def _window(
-    nest: Nest, plan: DepthwiseTiles, xt: SSAValue, shape: ConvShape, t: int, j: int
-) -> AccessAttr:
-    """Tap t's strided window of block j's output rows in the input band."""
-    wp = shape.padded[3]
-    kw, ow = shape.weight[3], shape.out[3]
-    (sh, sw), (dh, dw) = shape.strides, shape.dilations
-    r, s = divmod(t, kw)
-    offset = ((j * plan.rb * sh + r * dh) * wp + s * dw) * F32
-    return _tile(
-        xt, "sbuf", nest, plan.tc, [(sh * wp, plan.rb), (sw, ow)], offset=offset
-    )
+    def column(
+        self, held: SSAValue, t: int, per_tile: int
+    ) -> tuple[SSAValue, AccessAttr]:
+        """Channel tile ct's column t of a held tile of `per_tile` columns per tile."""
+        ap = self.nest.onchip(
+            "sbuf",
+            self.nest.aff(t * F32, ct=per_tile * F32),
+            [(1, self.plan.tc), (1, 1)],
+        )
+        return held, ap
 
+    def band(self, xp: SSAValue, xt: SSAValue, tiles: int) -> CopyOp:
+        """The copy of the input rows of a band: of the loop's channel tile, or of
+        all `tiles` at once (before the loops)."""
+        c, hp, wp = self.shape.padded[1:]
+        tc, plan, nest = self.plan.tc, self.plan, self.nest
+        sh = self.shape.strides[0]
+        row = plan.nb * plan.rb * sh * wp
+        at = nest.aff(ct=tc * hp * wp * F32, n=c * hp * wp * F32, bg=row * F32)
+        dims = [(hp * wp, tc), (1, plan.hb * wp)]
+        if tiles > 1:
+            at, dims = nest.aff(), [dims[0], (tc * hp * wp, tiles), dims[1]]
+        dst = _tile(xt, "sbuf", nest, tc, [(1, tiles * plan.hb * wp)])
+        return CopyOp(xp, nest.dram(at, dims), xt, dst)
 
-def _y_at(nest: Nest, plan: DepthwiseTiles, shape: ConvShape, j: int) -> Aff:
-    """DRAM offset of block j of the band in y (and in the addend)."""
-    c, oh, ow = shape.out[1], shape.out[2], shape.out[3]
-    block = plan.rb * ow
-    return nest.aff(
-        j * block * F32,
-        ct=plan.tc * oh * ow * F32,
-        n=c * oh * ow * F32,
-        bg=plan.nb * block * F32,
-    )
+    def window(self, xt: SSAValue, t: int, j: int, per_tile: int = 0) -> AccessAttr:
+        """Tap t's strided window of block j's output rows in the band tile (of
+        channel tile ct at `per_tile` elements per tile when it holds them all)."""
+        wp = self.shape.padded[3]
+        kw, ow = self.shape.weight[3], self.shape.out[3]
+        (sh, sw), (dh, dw) = self.shape.strides, self.shape.dilations
+        r, s = divmod(t, kw)
+        offset = ((j * self.plan.rb * sh + r * dh) * wp + s * dw) * F32
+        dims = [(1, self.plan.tc), (sh * wp, self.plan.rb), (sw, ow)]
+        return self.nest.onchip("sbuf", self.nest.aff(offset, ct=per_tile * F32), dims)
+
+    def y_at(self, j: int) -> AccessAttr:
+        """Block j of the band in y (and in the addend)."""
+        c, oh, ow = self.shape.out[1:]
+        tc, block = self.plan.tc, self.plan.rb * ow
+        at = self.nest.aff(
+            j * block * F32,
+            ct=tc * oh * ow * F32,
+            n=c * oh * ow * F32,
+            bg=self.plan.nb * block * F32,
+        )
+        return self.nest.dram(at, [(oh * ow, tc), (1, block)])
+
+    def y_all(self) -> AccessAttr:
+        """All of y, channel tile by channel tile (one image, one block each)."""
+        c, oh, ow = self.shape.out[1:]
+        tc = self.plan.tc
+        return self.nest.dram(0, [(oh * ow, tc), (tc * oh * ow, c // tc), (1, oh * ow)])
 
 
 def _pe_nest(
-    plan: DepthwiseTiles,
+    layer: _Layer,
     xp: SSAValue,
     wgt: SSAValue,
     bias: SSAValue | None,
     y: SSAValue,
-    shape: ConvShape,
     activation: str,
     addend: SSAValue | None,
 ) -> list[Operation]:
     """Per channel tile, the tap diagonals by ACT (identity * weight column); per
     band, tap-outer bank-inner matmuls, then each bank evacuated."""
-    _, _, kh, kw = shape.weight
-    oh, ow = shape.out[2], shape.out[3]
-    taps, tc, nb, block = kh * kw, plan.tc, plan.nb, plan.rb * ow
+    plan, nest, taps = layer.plan, layer.nest, layer.taps
+    tc, nb, block = plan.tc, plan.nb, plan.rb * layer.shape.out[3]
     ident = ConstOp(dense_f32(np.eye(tc, dtype=np.float32)))
-    nest, wt, per_tile, bias_col, xt, load = _common(plan, xp, wgt, bias, shape)
+    wt, bt = layer.held(wgt, bias)
     it = nest.tile("sbuf", tc, tc)
     diag = nest.tile("sbuf", tc, taps * tc)
+    xt = nest.tile("sbuf", tc, plan.hb * layer.shape.padded[3])
     accs = [nest.tile("psum", tc, block) for _ in range(nb)]
     outs = [nest.tile("sbuf", tc, block) for _ in range(nb)]
     it_ap = _tile(it, "sbuf", nest, tc, [(1, tc)])
@@ -359,31 +399,22 @@ def _pe_nest(
         for t in range(taps)
     ]
     for t in range(taps):
-        scale = (wt, _tile(wt, "sbuf", nest, tc, [(1, 1)], offset=t * F32))
-        per_tile.append(
-            ActOp("identity", diag, diag_aps[t], it, it_ap, scale_col=scale)
-        )
-    nest.put("ct", *per_tile)
+        scale = layer.column(wt, t, taps)
+        nest.put("ct", ActOp("identity", diag, diag_aps[t], it, it_ap, scale_col=scale))
 
-    band: list[Operation] = [load]
+    bias_col = layer.column(bt, 0, 1) if bt is not None else None
+    band: list[Operation] = [layer.band(xp, xt, 1)]
     acc_aps = [_tile(acc, "psum", nest, tc, [(1, block)]) for acc in accs]
     out_aps = [_tile(out, "sbuf", nest, tc, [(1, block)]) for out in outs]
     for t in range(taps):
         for j in range(nb):
-            moving = _window(nest, plan, xt, shape, t, j)
+            moving = layer.window(xt, t, j)
+            zero = -1 if t == 0 else None
             band.append(
-                MatmulOp(
-                    accs[j],
-                    acc_aps[j],
-                    diag,
-                    diag_aps[t],
-                    xt,
-                    moving,
-                    -1 if t == 0 else None,
-                )
+                MatmulOp(accs[j], acc_aps[j], diag, diag_aps[t], xt, moving, zero)
             )
     for j in range(nb):
-        y_ap = nest.dram(_y_at(nest, plan, shape, j), [(oh * ow, tc), (1, block)])
+        y_ap = layer.y_at(j)
         src, src_ap = accs[j], acc_aps[j]
         if addend is not None:
             band.append(CopyOp(addend, y_ap, outs[j], out_aps[j]))
@@ -402,34 +433,39 @@ def _pe_nest(
 
 
 def _vector_nest(
-    plan: DepthwiseTiles,
+    layer: _Layer,
     xp: SSAValue,
     wgt: SSAValue,
     bias: SSAValue | None,
     y: SSAValue,
-    shape: ConvShape,
     activation: str,
     addend: SSAValue | None,
 ) -> list[Operation]:
     """Per block, ACT writes tap 0 times its weight column plus the bias into the
     sum, then for every other tap the product into one of two tiles (ACT writes one
-    while POOL adds the other into the sum)."""
-    _, _, kh, kw = shape.weight
-    oh, ow = shape.out[2], shape.out[3]
-    taps, tc, block = kh * kw, plan.tc, plan.rb * ow
-    nest, wt, per_tile, bias_col, xt, load = _common(plan, xp, wgt, bias, shape)
-    acc = nest.tile("sbuf", tc, block)
+    while POOL adds the other into the sum). Resident, the input of every channel
+    tile is loaded before the loop and every sum stored after it."""
+    plan, nest, taps = layer.plan, layer.nest, layer.taps
+    tc, block = plan.tc, plan.rb * layer.shape.out[3]
+    tiles = layer.shape.padded[1] // tc if plan.resident else 1
+    band_elems = plan.hb * layer.shape.padded[3]
+    wt, bt = layer.held(wgt, bias)
+    xt = nest.tile("sbuf", tc, tiles * band_elems)
+    acc = nest.tile("sbuf", tc, tiles * block)
     prods = [nest.tile("sbuf", tc, block) for _ in range(2)]
-    nest.put("ct", *per_tile)
 
-    acc_ap = _tile(acc, "sbuf", nest, tc, [(1, block)])
+    per_tile = band_elems if plan.resident else 0
+    acc_ap = nest.onchip(
+        "sbuf", nest.aff(ct=block * F32 if plan.resident else 0), [(1, tc), (1, block)]
+    )
     prod_aps = [_tile(p, "sbuf", nest, tc, [(1, block)]) for p in prods]
-    band: list[Operation] = [load]
+    bias_col = layer.column(bt, 0, 1) if bt is not None else None
+    ops: list[Operation] = []
     for t in range(taps):
-        scale = (wt, _tile(wt, "sbuf", nest, tc, [(1, 1)], offset=t * F32))
-        window = _window(nest, plan, xt, shape, t, 0)
+        scale = layer.column(wt, t, taps)
+        window = layer.window(xt, t, 0, per_tile)
         if t == 0:
-            band.append(
+            ops.append(
                 ActOp(
                     "identity",
                     acc,
@@ -442,16 +478,22 @@ def _vector_nest(
             )
             continue
         prod, prod_ap = prods[t % 2], prod_aps[t % 2]
-        band.append(ActOp("identity", prod, prod_ap, xt, window, scale_col=scale))
-        band.append(TensorTensorOp("add", acc, acc_ap, acc, acc_ap, prod, prod_ap))
-    y_ap = nest.dram(_y_at(nest, plan, shape, 0), [(oh * ow, tc), (1, block)])
+        ops.append(ActOp("identity", prod, prod_ap, xt, window, scale_col=scale))
+        ops.append(TensorTensorOp("add", acc, acc_ap, acc, acc_ap, prod, prod_ap))
     if addend is not None:
-        band.append(CopyOp(addend, y_ap, prods[0], prod_aps[0]))
-        band.append(
+        ops.append(CopyOp(addend, layer.y_at(0), prods[0], prod_aps[0]))
+        ops.append(
             TensorTensorOp("add", acc, acc_ap, acc, acc_ap, prods[0], prod_aps[0])
         )
     if activation != "identity":
-        band.append(ActOp(activation, acc, acc_ap, acc, acc_ap))
-    band.append(CopyOp(acc, acc_ap, y, y_ap))
-    nest.put("bg", *band)
+        ops.append(ActOp(activation, acc, acc_ap, acc, acc_ap))
+
+    load = layer.band(xp, xt, tiles)
+    whole = _tile(acc, "sbuf", nest, tc, [(1, tiles * block)])
+    if plan.resident:  # one load before the channel tiles, one store after them
+        nest.put(None, load)
+        nest.put("ct", *ops)
+        nest.put_after(None, CopyOp(acc, whole, y, layer.y_all()))
+    else:
+        nest.put("bg", load, *ops, CopyOp(acc, whole, y, layer.y_at(0)))
     return [nest.build()]

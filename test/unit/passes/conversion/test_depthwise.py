@@ -12,6 +12,7 @@ from tidal.dialects.loop import (
     ActOp,
     AllocOp,
     ConstOp,
+    CopyOp,
     Loop,
     MatmulOp,
     NestOp,
@@ -77,8 +78,9 @@ def test_shufflenet_layer_plan_on_the_default_chip():
         30,
         68,
     )
-    # identity 68, weights 9, diagonals 9 x 68, band 30 x 30, bias 1, two 392-pixel outputs
-    assert tiles.sbuf_bytes == 320 + 64 + 2496 + 3648 + 64 + 2 * 1600
+    # weights 2 x 9 and biases 2 of both tiles, identity 68, diagonals 9 x 68, band
+    # 30 x 30, two 392-pixel outputs
+    assert tiles.sbuf_bytes == 128 + 64 + 320 + 2496 + 3648 + 2 * 1600
     assert tiles.psum_bytes == 2 * 1600
 
 
@@ -118,6 +120,18 @@ def test_the_plan_keeps_the_form_the_datasheet_charges_less():
         assert isinstance(pe, DepthwiseTiles) and isinstance(vector, DepthwiseTiles)
         assert (pe.cycles, vector.cycles) == (pe_cycles, vector_cycles)
         assert plan_depthwise(DEFAULT, "dw", shape) == vector
+
+
+def test_small_images_stay_whole_in_sbuf():
+    """ShuffleNet's 544-channel 7x7 layer: eight tiles of 68 channels, each image of
+    49 pixels one block, all of them resident: one DMA in, one out for the layer.
+    Two images, or a 64x64 image (4096 pixels, over one tile), go block by block."""
+    tiles = plan_depthwise(DEFAULT, "dw", _shape(1, 544, 7, 7))
+    assert isinstance(tiles, DepthwiseTiles) and tiles.form == "vector"
+    assert (tiles.tc, tiles.rb, tiles.resident) == (68, 7, True)
+    for shape in (_shape(2, 544, 7, 7), _shape(1, 32, 64, 64)):
+        tiles = plan_depthwise(DEFAULT, "dw", shape)
+        assert isinstance(tiles, DepthwiseTiles) and not tiles.resident
 
 
 def test_refusals_on_the_small_chip():
@@ -204,7 +218,7 @@ CASES = [
 
 
 def _structure(
-    module: ModuleOp, tiles: DepthwiseTiles, shape: ConvShape, addend: bool
+    module: ModuleOp, tiles: DepthwiseTiles, shape: ConvShape, bias: bool, addend: bool
 ) -> None:
     """The instructions each form promises: one per tap for a whole block of the
     channel tile, and the PE form's diagonals built on chip from one identity."""
@@ -216,8 +230,15 @@ def _structure(
     extra = 1 if addend else 0
     taps = shape.weight[2] * shape.weight[3]
     block = tiles.rb * shape.out[3]
+    copies = [op for op in nest.walk() if isinstance(op, CopyOp)]
+    # weights and biases of every channel tile: one copy each, before the loops
+    held = list(module.ops.first.body.block.args[1 : 3 if bias else 2])  # type: ignore[union-attr]
+    loads = [c for c in copies if c.src in held]
+    assert len(loads) == len(held) and all(c.parent_op() is nest for c in loads)
     if tiles.form == "vector":
         assert len(scaled) == taps and not matmuls and not consts
+        if tiles.resident:  # [weights, bias,] input, [addend per tile,] output
+            assert len(copies) == (2 if bias else 1) + 2 + extra
         assert len(adds) == taps - 1 + extra
         assert {a.dst_ap.free_elements for a in scaled} == {block}
         return
@@ -257,7 +278,7 @@ def test_the_nest_computes_a_depthwise_conv(
     (got,) = eval_loop(module, inputs).values()
     want = _reference(xp, w, b, add, shape, activation)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-    _structure(module, tiles, shape, addend)
+    _structure(module, tiles, shape, bias, addend)
 
 
 @pytest.mark.parametrize("form", ["pe", "vector"])
