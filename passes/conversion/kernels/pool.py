@@ -5,7 +5,7 @@ With halos (`KernelOptions.pool_halo`), a pooling whose padded plane fits SBUF r
 whole planes: the unpadded input is copied into the middle of a [channels, padded
 plane] tile whose borders were filled once with the pad value (-inf for max, 0 for
 average), so there is no padded copy in DRAM and one load and one store per
-channel tile:
+group of channel tiles (all of them when SBUF holds their planes):
 
     tiles = plan_pool_plane(chip, "mp", PoolShape((1, 64, 114, 114), (1, 64, 56, 56),
                                                   (3, 3), (2, 2)), with_recip=False)
@@ -77,6 +77,7 @@ class PoolTiles(NestPlan):
     hb: int
     tc: int
     plane: bool = False  # one band is the whole padded plane, borders filled in SBUF
+    cb: int = 1  # with `plane`: channel tiles loaded (and stored) by one descriptor
 
 
 def plan_window_pool(
@@ -98,15 +99,22 @@ def plan_window_pool(
 def plan_pool_plane(
     chip: ChipConfig, origin: str, shape: PoolShape, *, with_recip: bool
 ) -> PoolTiles | Refusal:
-    """Whole padded planes of tc channels per step, or a refusal when a plane, its
+    """Whole padded planes of tc channels, of every channel tile at once when SBUF
+    holds them (else one tile per step), or a refusal when one tile's plane, its
     output (and its reciprocal map) do not fit one SBUF partition."""
     c, hp, wp = shape.padded[1], shape.padded[2], shape.padded[3]
     _, _, oh, ow = shape.out
     tc = largest_divisor(c, chip.sbuf_partitions)
-    need = sbuf_bytes(hp * wp, oh * ow, *([oh * ow] if with_recip else []))
-    if refusal := over_sbuf(chip, origin, need):
-        return refusal
-    return PoolTiles(origin, tc, need, rb=oh, hb=hp, tc=tc, plane=True)
+    best: PoolTiles | Refusal | None = None
+    for cb in (c // tc, 1):
+        need = sbuf_bytes(cb * hp * wp, cb * oh * ow, *([oh * ow] if with_recip else []))
+        best = over_sbuf(chip, origin, need) or PoolTiles(
+            origin, tc, need, rb=oh, hb=hp, tc=tc, plane=True, cb=cb
+        )
+        if isinstance(best, PoolTiles):
+            return best
+    assert best is not None
+    return best
 
 
 def pool_plane(
@@ -123,34 +131,43 @@ def pool_plane(
 ) -> NestOp:
     """y = reduce `op` (max | add) over kh x kw windows of the NCHW input `x` padded
     by `pads` with `fill`, times `scale` and `recip` (a DRAM [OH, OW] map, loaded
-    once): per tc channels, the unpadded plane is copied into the middle of a tile
-    of the padded plane whose borders were filled once, before the loops (no copy
-    writes them)."""
+    once): cb channel tiles of tc channels per step, their unpadded planes copied by
+    one descriptor into the middles of a tile of cb padded planes whose borders were
+    filled once, before the loops (no copy writes them); one reduction per channel
+    tile, one store per step."""
     n, c, hp, wp = shape.padded
     _, _, oh, ow = shape.out
     kh, kw = shape.kernel
     sh, sw = shape.strides
     pt, pl, pb, pr = pads
     h, w = hp - pt - pb, wp - pl - pr
-    tc = plan.tc
-    nest = Nest(plan.name, [("n", n), ("c", c // tc)])
-    xt = nest.tile("sbuf", tc, hp * wp)
-    out = nest.tile("sbuf", tc, oh * ow)
-    out_ap = _tile(out, "sbuf", nest, tc, [(1, oh * ow)])
+    tc, cb = plan.tc, plan.cb
+    nest = Nest(plan.name, [("n", n), ("g", c // tc // cb), ("c", cb)])
+    xt = nest.tile("sbuf", tc, cb * hp * wp)
+    out = nest.tile("sbuf", tc, cb * oh * ow)
     if any(pads):
-        nest.put(None, MemsetOp(xt, _tile(xt, "sbuf", nest, tc, [(1, hp * wp)]), fill))
-    x_ap = nest.dram(nest.aff(n=c * h * w * F32, c=tc * h * w * F32), [(h * w, tc), (w, h), (1, w)])
-    interior = nest.onchip("sbuf", (pt * wp + pl) * F32, [(1, tc), (wp, h), (1, w)])
-    window = _tile(xt, "sbuf", nest, tc, [(sh * wp, oh), (sw, ow), (wp, kh), (1, kw)])
-    body = [CopyOp(x, x_ap, xt, interior), ReduceOp(op, out, out_ap, xt, window, 2, scale)]
+        nest.put(None, MemsetOp(xt, _tile(xt, "sbuf", nest, tc, [(1, cb * hp * wp)]), fill))
+    rt = None
     if recip is not None:
         rt = nest.tile("sbuf", tc, oh * ow)
         rt_ap = _tile(rt, "sbuf", nest, tc, [(1, oh * ow)])
         nest.put(None, CopyOp(recip, nest.dram(0, [(0, tc), (1, oh * ow)]), rt, rt_ap))
-        body.append(TensorTensorOp("mul", out, out_ap, out, out_ap, rt, rt_ap))
-    y_ap = nest.dram(nest.aff(n=c * oh * ow * F32, c=tc * oh * ow * F32), [(oh * ow, tc), (1, oh * ow)])
-    body.append(CopyOp(out, out_ap, y, y_ap))
-    nest.put("c", *body)
+    step = {"n": c * h * w * F32, "g": cb * tc * h * w * F32}
+    x_ap = nest.dram(nest.aff(**step), [(h * w, tc), (tc * h * w, cb), (w, h), (1, w)])
+    interior = nest.onchip("sbuf", (pt * wp + pl) * F32, [(1, tc), (hp * wp, cb), (wp, h), (1, w)])
+    nest.put("g", CopyOp(x, x_ap, xt, interior))
+    out_c = nest.onchip("sbuf", nest.aff(c=oh * ow * F32), [(1, tc), (1, oh * ow)])
+    window = nest.onchip(
+        "sbuf", nest.aff(c=hp * wp * F32), [(1, tc), (sh * wp, oh), (sw, ow), (wp, kh), (1, kw)]
+    )
+    nest.put("c", ReduceOp(op, out, out_c, xt, window, 2, scale))
+    if rt is not None:
+        nest.put("c", TensorTensorOp("mul", out, out_c, out, out_c, rt, rt_ap))
+    y_ap = nest.dram(
+        nest.aff(n=c * oh * ow * F32, g=cb * tc * oh * ow * F32),
+        [(oh * ow, tc), (tc * oh * ow, cb), (1, oh * ow)],
+    )
+    nest.put_after("g", CopyOp(out, _tile(out, "sbuf", nest, tc, [(1, cb * oh * ow)]), y, y_ap))
     return nest.build()
 
 

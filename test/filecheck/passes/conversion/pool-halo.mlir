@@ -2,22 +2,22 @@
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small pool_halo=false}' --split-input-file | filecheck %s --check-prefix=OFF
 
 // maxpool 3x3 stride 2 pads 1 on 64 channels (two tiles of 32 on the small chip).
-// pool_halo (default): one nest; the padded 10x10 plane is a tile filled with -inf
-// (0xff800000) once, before the loop over channel tiles; each tile's 8x8 input is
-// copied into its middle (offset (1 * 10 + 1) * 4 = 44 bytes), so the borders keep
-// the fill; one load and one store per channel tile.
+// pool_halo (default): one nest; both channel tiles' padded 10x10 planes are one
+// tile, filled with -inf (0xff800000) once; one descriptor copies both 8x8 inputs
+// into the planes' middles (offset (1 * 10 + 1) * 4 = 44 bytes, 100 elements apart),
+// so the borders keep the fill; one reduction per channel tile (d0), one store.
 // CHECK-LABEL: func.func @maxpool
 // CHECK-SAME:    (%[[X:.*]]: memref<1x64x8x8xf32>) -> memref<1x64x4x4xf32> {
 // CHECK-NEXT:    %[[Y:.*]] = loop.alloc : memref<1x64x4x4xf32>
 // CHECK-NEXT:    loop.nest "mp" domain [2] order [0] {
-// CHECK-NEXT:      %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 100>
-// CHECK-NEXT:      %[[OUT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 16>
-// CHECK-NEXT:      loop.memset %[[XT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 100]]> = 0xff800000 : f32
+// CHECK-NEXT:      %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 200>
+// CHECK-NEXT:      %[[OUT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
+// CHECK-NEXT:      loop.memset %[[XT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 200]]> = 0xff800000 : f32
+// CHECK-NEXT:      loop.copy %[[X]] <dram 0, {{\[\[}}64, 32], [2048, 2], [8, 8], [1, 8]]> -> %[[XT]] <sbuf 0, 44, {{\[\[}}1, 32], [100, 2], [10, 8], [1, 8]]>
 // CHECK-NEXT:      loop.for d0 {
-// CHECK-NEXT:        loop.copy %[[X]] <dram 0 + 8192 * i0, {{\[\[}}64, 32], [8, 8], [1, 8]]> -> %[[XT]] <sbuf 0, 44, {{\[\[}}1, 32], [10, 8], [1, 8]]>
-// CHECK-NEXT:        loop.reduce "max" %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]>, %[[XT]] <sbuf 0, 0, {{\[\[}}1, 32], [20, 4], [2, 4], [10, 3], [1, 3]]> {nreduce = 2 : i64, scale = 1.000000e+00 : f32}
-// CHECK-NEXT:        loop.copy %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]> -> %[[Y]] <dram 0 + 2048 * i0, {{\[\[}}16, 32], [1, 16]]>
+// CHECK-NEXT:        loop.reduce "max" %[[OUT]] <sbuf 0, 0 + 64 * i0, {{\[\[}}1, 32], [1, 16]]>, %[[XT]] <sbuf 0, 0 + 400 * i0, {{\[\[}}1, 32], [20, 4], [2, 4], [10, 3], [1, 3]]> {nreduce = 2 : i64, scale = 1.000000e+00 : f32}
 // CHECK-NEXT:      }
+// CHECK-NEXT:      loop.copy %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 32]]> -> %[[Y]] <dram 0, {{\[\[}}16, 32], [512, 2], [1, 16]]>
 // CHECK-NEXT:    }
 //
 // pool_halo=false: a pad nest writes a padded copy to DRAM (the input and four

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
-from tidal.dialects.loop import AllocOp, MemsetOp, NestOp
+from tidal.dialects.loop import AllocOp, AllocTileOp, MemsetOp, NestOp
 from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
 from tidal.passes.conversion.kernels.pool import PoolShape, PoolTiles, plan_pool_plane
 from tidal.passes.graph.canonicalize import GraphCanonicalizePass
@@ -29,8 +29,21 @@ def test_a_resnet_stem_maxpool_is_one_plane_per_channel_tile():
     shape = PoolShape((1, 64, 114, 114), (1, 64, 56, 56), (3, 3), (2, 2))
     tiles = plan_pool_plane(DEFAULT, "mp", shape, with_recip=False)
     assert isinstance(tiles, PoolTiles) and tiles.plane
-    assert (tiles.tc, tiles.rb, tiles.hb) == (64, 56, 114)
+    assert (tiles.tc, tiles.cb, tiles.rb, tiles.hb) == (64, 1, 56, 114)
     assert tiles.sbuf_bytes == 52032 + 12544  # 114 * 114 and 56 * 56 fp32, 64-byte aligned
+
+
+def test_channel_tiles_share_a_descriptor_while_their_planes_fit():
+    """256 channels in 8 tiles of 32 on the small chip: 8 padded 30x30 planes and
+    their 14x14 outputs fit 64 KiB; 8 padded 58x58 planes do not, one tile per step."""
+    fits = plan_pool_plane(SMALL, "mp", PoolShape((1, 256, 30, 30), (1, 256, 14, 14), (3, 3), (2, 2)), with_recip=False)
+    assert isinstance(fits, PoolTiles) and (fits.tc, fits.cb) == (32, 8)
+    one = plan_pool_plane(SMALL, "mp", PoolShape((1, 256, 58, 58), (1, 256, 28, 28), (3, 3), (2, 2)), with_recip=False)
+    assert isinstance(one, PoolTiles) and (one.tc, one.cb) == (32, 1)
+    for side, planes in ((40, 3), (72, 1)):  # 3 x (42 * 42 + 20 * 20) fp32 fit, 3 x (74 * 74 + ...) not
+        module = _lower(_pool_model("MaxPool", [1, 96, side, side], kernel=3, stride=2, pads=1), halo=True)
+        tiles = [op.result.type for op in module.walk() if isinstance(op, AllocTileOp)]
+        assert tiles[0].elems.data == planes * (side + 2) ** 2
 
 
 def test_on_the_small_chip_a_plane_over_sbuf_is_refused_and_the_kernel_pads_in_dram():
@@ -92,6 +105,8 @@ def _reference(x, kind: str, *, kernel: int, stride: int, pads: int, count_inclu
 CASES = [
     # all-negative input: a zero border would win every edge window of a max pool
     pytest.param("MaxPool", [1, 40, 9, 11], 3, 2, 1, None, id="max-3x3s2-40ch"),
+    pytest.param("MaxPool", [1, 96, 40, 40], 3, 2, 1, None, id="max-3-channel-tiles-one-load"),
+    pytest.param("MaxPool", [1, 96, 72, 72], 3, 2, 1, None, id="max-3-channel-tiles-one-per-step"),
     pytest.param("AveragePool", [1, 8, 7, 7], 3, 1, 1, 0, id="avg-exclude-pad"),
     pytest.param("AveragePool", [1, 8, 6, 6], 2, 2, 1, 1, id="avg-include-pad"),
 ]
@@ -115,8 +130,8 @@ def test_the_halo_nest_computes_the_padded_pooling(kind, shape, kernel, stride, 
 
 
 def test_the_lowered_program_on_the_hardware_model_agrees():
-    """64 channels on the small chip's 32 partitions: two channel tiles reuse the
-    tile whose borders were filled once."""
+    """64 channels on the small chip's 32 partitions: two channel tiles' planes in
+    one tile whose borders were filled once, loaded by one descriptor."""
     model = _pool_model("MaxPool", [1, 64, 8, 8], kernel=3, stride=2, pads=1)
     module = import_onnx(model)
     run_passes(lowering_passes("small"), module, Context(), [])
