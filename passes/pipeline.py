@@ -59,6 +59,8 @@ OPTIMIZATIONS: dict[str, str] = {
     "of padding a copy in DRAM (graph-to-loop{pool_halo})",
     "dma-merge": "data-movement and vector kernels use fewer, larger DMA descriptors "
     "(graph-to-loop{dma_merge})",
+    "keep-on-chip": "intermediate tensors stay in SBUF between the nests that write "
+    "and read them (loop-keep-on-chip)",
 }
 
 
@@ -92,6 +94,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
     from tidal.passes.conversion.loop_to_accel import LoopToAccelPass
     from tidal.passes.loop.allocate import LoopAllocatePass
+    from tidal.passes.loop.keep_on_chip import LoopKeepOnChipPass
 
     off = check_optimizations(disabled)
     return [
@@ -107,6 +110,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             pool_halo="pool-halo" not in off,
             dma_merge="dma-merge" not in off,
         ),
+        *([] if "keep-on-chip" in off else [LoopKeepOnChipPass(chip=chip)]),
         LoopAllocatePass(chip=chip),
         LoopToAccelPass(chip=chip),
         AccelAssignQueuesPass(),

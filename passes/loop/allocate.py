@@ -13,9 +13,10 @@ loop-to-accel to read:
   function (`LinearScan`, one per space): a tile is live from the top-level op that
   defines it to the last top-level op that uses it, so a tile lives for its nest, and
   a tile defined outside a nest or used by two nests lives across the nests between.
-  A tile goes right above every placed tile whose lifetime overlaps its own: tiles of
-  disjoint lifetimes share bytes, a long-lived tile keeps its region while the nests
-  it spans allocate above it, and within a nest tiles stack in definition order. A
+  A tile goes into the lowest gap left by the placed tiles whose lifetimes overlap
+  its own: tiles of disjoint lifetimes share bytes, a long-lived tile keeps its region
+  while the nests it spans allocate around it, and within a nest tiles stack in
+  definition order. A
   PSUM tile stays inside one bank (a matmul accumulator). A tile that does not fit is
   an error naming its nest and the sizes.
 
@@ -75,10 +76,13 @@ class Region:
 class LinearScan:
     """Places regions of one memory space by a linear scan over their lifetimes.
 
-    Regions come in order of their first position. Each goes right above every placed
-    region whose lifetime overlaps its own (so overlapping lifetimes never share a
-    byte, and disjoint ones start again from 0), padded to 64 bytes; with
-    `bank_bytes`, a region never straddles a bank boundary.
+    Regions come in order of their first position, padded to 64 bytes; overlapping
+    lifetimes never share a byte. Without `bank_bytes` (SBUF) each goes into the
+    lowest gap between the placed regions whose lifetimes overlap its own, so bytes
+    freed by a tensor that died are reused while a longer-lived one stays above them.
+    With `bank_bytes` (PSUM) each goes right above every live region and never
+    straddles a bank boundary. Tiles of one nest, which all live together, stack in
+    definition order either way.
 
         scan = LinearScan()
         scan.place(0, 2, 100)  # Region(first=0, last=2, start=0, end=128)
@@ -99,13 +103,26 @@ class LinearScan:
         if self.bank_bytes and nbytes > self.bank_bytes:
             raise ValueError(f"{nbytes} bytes do not fit a {self.bank_bytes}-byte bank")
         self.live = [r for r in self.live if r.last >= first]
-        start = max((r.end for r in self.live), default=0)
-        bank = self.bank_bytes
-        if bank and start % bank + nbytes > bank:
-            start = (start // bank + 1) * bank
-        region = Region(first, last, start, start + aligned(nbytes))
+        size = aligned(nbytes)
+        if self.bank_bytes:  # PSUM accumulators: above every live one, within a bank
+            start = self._in_bank(max((r.end for r in self.live), default=0), nbytes)
+        else:  # the lowest gap that fits
+            start = 0
+            for r in sorted(self.live, key=lambda r: r.start):
+                if start + size <= r.start:
+                    break
+                start = max(start, r.end)
+        region = Region(first, last, start, start + size)
         self.live.append(region)
         return region
+
+
+    def _in_bank(self, start: int, nbytes: int) -> int:
+        """`start`, or the next bank's start when `nbytes` from it would straddle."""
+        bank = self.bank_bytes
+        if bank and start % bank + nbytes > bank:
+            return (start // bank + 1) * bank
+        return start
 
 
 def _addr_attr(addr: int) -> IntegerAttr:

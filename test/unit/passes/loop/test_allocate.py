@@ -138,3 +138,15 @@ def test_the_pass_keeps_a_tile_used_by_two_nests_apart_from_the_nests_between():
             addr[op.result.name_hint or ""] = attr.value.data
     # %keep is 128 bytes per partition and live over nests a to c.
     assert addr == {"keep": 0, "t": 128, "mid": 128, "acc": 0, "after": 0}
+
+
+def test_sbuf_regions_reuse_the_gap_a_dead_tensor_left():
+    """Tensors kept on chip in a chain (each written by one nest and read by the
+    next) do not climb: a dead one's bytes are reused below a live one."""
+    scan = LinearScan()
+    a = scan.place(0, 2, 1024)  # written at 1, read at 2
+    b = scan.place(2, 4, 1024)  # written at 3 (above a), read at 4
+    c = scan.place(4, 6, 1024)  # a is dead: c reuses its bytes
+    assert (a.start, b.start, c.start) == (0, 1024, 0)
+    d = scan.place(4, 4, 2048)  # does not fit the gap between c and b: above b
+    assert d.start == 2048

@@ -1,0 +1,327 @@
+"""loop-keep-on-chip: intermediate tensors stay in SBUF between the nests that write
+and read them, instead of going through DRAM (issue 11; the seed's "virtual data
+nodes" that join fused operators).
+
+Expects the output of graph-to-loop: one `func.func` on memrefs whose intermediate
+tensors are `loop.alloc` DRAM buffers, written and read by the `loop.copy` ops (DMAs)
+of the nests. For each such buffer (not an input, not a constant, not returned, and
+touched only through copies, directly or through `loop.view`s of it), the pass looks
+for an on-chip layout that every one of those copies can address:
+
+    element e of the flat tensor -> partition (e // M) % P,
+                                    element (e // (P * M)) * M + e % M of that partition
+
+(`M` elements per row, rows spread round-robin over `P` partitions: for an NCHW
+tensor with M = H * W, channel c lives on partition c % P.) A copy maps when its DRAM
+access walks rows on its partition dim (stride M) and, along every other dim and
+every loop step, moves either within a row or by whole groups of P rows, without
+crossing a row or partition boundary; its access then becomes an SBUF access (the
+partition start may step with the loops). When every copy maps, the buffer becomes a
+function-level `loop.alloc_tile` (live from its writer to its last reader, placed by
+loop-allocate) and its copies SBUF-to-SBUF: no DRAM traffic, nothing else changes.
+
+Buffers are kept in program order while they fit: the pass simulates loop-allocate's
+SBUF placement (`LinearScan`) of every nest's tiles and the kept buffers, so a kept
+buffer never makes a nest run out of SBUF; the others stay in DRAM.
+
+    %h = loop.alloc : memref<1x64x8x8xf32>
+    loop.nest "c1" ... { loop.copy %o <sbuf 0, 0, [[1, 64], [1, 64]]>
+                             -> %h <dram 0, [[64, 64], [1, 64]]> ... }
+    loop.nest "c2" ... { loop.copy %h <dram 0, [[64, 64], [1, 64]]> -> %x <sbuf ...> ... }
+  becomes
+    %h = loop.alloc_tile : !loop.tile<sbuf, 64, 64>
+    loop.nest "c1" ... { loop.copy %o <sbuf 0, 0, ...> -> %h <sbuf 0, 0, [[1, 64], [1, 64]]> ... }
+    loop.nest "c2" ... { loop.copy %h <sbuf 0, 0, [[1, 64], [1, 64]]> -> %x <sbuf ...> ... }
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from math import prod
+
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Operation, SSAValue
+from xdsl.rewriter import InsertPoint, Rewriter
+
+from tidal.dialects import loop
+from tidal.dialects.accel import AccessAttr
+from tidal.dialects.affine_expr import Aff
+from tidal.passes.loop.allocate import LinearScan
+from tidal.passes.utils.chip import ChipPass
+from tidal.passes.utils.expect import expect_level
+from tidal.sim.config import ChipConfig
+
+F32 = 4
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Rows of `minor` elements spread round-robin over `partitions` partitions, in
+    `groups` groups of `partitions` rows (see the module docstring)."""
+
+    partitions: int
+    minor: int
+    groups: int
+
+    @property
+    def elements(self) -> int:
+        """Elements per partition."""
+        return self.groups * self.minor
+
+    def map(self, ap: AccessAttr, trips: tuple[int, ...]) -> AccessAttr | None:
+        """The SBUF access for DRAM access `ap` in a nest of domain `trips`, or None
+        when `ap` crosses a row or partition boundary or does not walk rows on its
+        partition dim."""
+        p_count, m_size = self.partitions, self.minor
+        group = p_count * m_size
+        base, steps = ap.offset.base, ap.offset.steps
+        if base % F32 or any(s % F32 for s in steps):
+            return None
+        e0 = base // F32
+        a0, rest = divmod(e0, group)
+        p0, m0 = divmod(rest, m_size)
+        p_reach = m_reach = 0
+        p_steps: list[int] = []
+        f_steps: list[int] = []
+        for k, step in enumerate(steps):
+            delta, trip = step // F32, trips[k] if k < len(trips) else 1
+            if delta == 0 or trip == 1:
+                p_steps.append(0)
+                f_steps.append(0)
+            elif delta < 0:
+                return None
+            elif delta % group == 0:
+                p_steps.append(0)
+                f_steps.append(delta // group * m_size * F32)
+            elif delta % m_size == 0 and delta < group:
+                p_steps.append(delta // m_size)
+                f_steps.append(0)
+                p_reach += delta // m_size * (trip - 1)
+            elif delta < m_size:
+                p_steps.append(0)
+                f_steps.append(delta * F32)
+                m_reach += delta * (trip - 1)
+            else:
+                return None
+        (s0, n0), *free = ap.dims
+        if n0 > 1 and s0 != m_size:
+            return None
+        p_reach += n0 - 1
+        dims: list[tuple[int, int]] = [(1, n0)]
+        for stride, count in free:
+            if count == 1 or stride == 0:
+                dims.append((0 if count == 1 else stride, count))
+            elif stride < 0:
+                return None
+            elif stride % group == 0:
+                dims.append((stride // group * m_size, count))
+            elif stride < m_size:
+                dims.append((stride, count))
+                m_reach += stride * (count - 1)
+            else:
+                return None
+        if p0 + p_reach >= p_count or m0 + m_reach >= m_size:
+            return None
+        return AccessAttr.get(
+            "sbuf",
+            Aff(p0, tuple(p_steps)),
+            Aff((a0 * m_size + m0) * F32, tuple(f_steps)),
+            dims,
+        )
+
+
+@dataclass(frozen=True)
+class _Use:
+    """A tile op's access to the buffer (or a view of it): operand `slot`, access
+    property `prop`."""
+
+    op: loop.TileOp
+    slot: str
+    prop: str
+
+    @property
+    def ap(self) -> AccessAttr:
+        ap = self.op.properties[self.prop]
+        assert isinstance(ap, AccessAttr)
+        return ap
+
+
+def _nest_of(op: Operation) -> loop.NestOp | None:
+    parent = op.parent_op()
+    while parent is not None and not isinstance(parent, loop.NestOp):
+        parent = parent.parent_op()
+    return parent
+
+
+def _uses(buffer: SSAValue) -> tuple[list[_Use], list[loop.ViewOp]] | None:
+    """Every tile-op access to `buffer` and its views, and the views; None when
+    something else uses it (a return, an op that is not a copy)."""
+    accesses: list[_Use] = []
+    views: list[loop.ViewOp] = []
+    pending = [buffer]
+    while pending:
+        value = pending.pop()
+        for use in value.uses:
+            op = use.operation
+            if isinstance(op, loop.ViewOp):
+                views.append(op)
+                pending.append(op.result)
+            elif isinstance(op, loop.CopyOp):
+                for slot, prop, _ in op.SLOTS:
+                    if getattr(op, slot) is value:
+                        accesses.append(_Use(op, slot, prop))
+            else:
+                return None
+    return accesses, views
+
+
+def _candidates(shapes: list[tuple[int, ...]], uses: list[_Use]) -> Iterator[int]:
+    """Row sizes worth trying: every split of the tensor's shapes (NCHW: H * W,
+    C * H * W, W, ...) and every row stride the copies walk on their partition dim."""
+    seen: set[int] = set()
+    for shape in shapes:
+        for k in range(1, len(shape) + 1):
+            seen.add(prod(shape[k:]))
+    for u in uses:
+        s0, n0 = u.ap.dims[0]
+        if n0 > 1 and s0 > 0:
+            seen.add(s0)
+    yield from sorted(seen)
+
+
+def choose_layout(
+    elements: int, shapes: list[tuple[int, ...]], uses: list[_Use], partitions: int
+) -> Layout | None:
+    """The layout that every use maps to with the fewest elements per partition."""
+    best: Layout | None = None
+    for minor in _candidates(shapes, uses):
+        if minor <= 0 or elements % minor:
+            continue
+        rows = elements // minor
+        p = min(partitions, rows)
+        layout = Layout(p, minor, -(-rows // p))
+        if best is not None and layout.elements >= best.elements:
+            continue
+        if all(layout.map(u.ap, _trips(u.op)) is not None for u in uses):
+            best = layout
+    return best
+
+
+def _trips(op: Operation) -> tuple[int, ...]:
+    nest = _nest_of(op)
+    assert nest is not None, "a copy outside a nest"
+    return nest.domain_val
+
+
+@dataclass
+class _Candidate:
+    alloc: loop.AllocOp
+    layout: Layout
+    uses: list[_Use]
+    views: list[loop.ViewOp]
+    first: int
+    last: int
+
+
+def _top_index(op: Operation, index: dict[Operation, int]) -> int:
+    while op not in index:
+        parent = op.parent_op()
+        assert parent is not None
+        op = parent
+    return index[op]
+
+
+def _fits(
+    chip: ChipConfig,
+    tiles: list[tuple[int, int, int]],
+    kept: list[_Candidate],
+) -> bool:
+    """Whether loop-allocate's linear scan places the nests' SBUF tiles (first,
+    last, bytes per partition) and the kept buffers within SBUF."""
+    regions = [(t[0], 0, t[1], t[2]) for t in tiles]
+    regions += [(c.first, -1, c.last, c.layout.elements * F32) for c in kept]
+    scan = LinearScan()
+    for first, _, last, nbytes in sorted(regions, key=lambda r: (r[0], r[1])):
+        if scan.place(first, last, nbytes).end > chip.sbuf_partition_bytes:
+            return False
+    return True
+
+
+def keep_on_chip(fn: func.FuncOp, chip: ChipConfig) -> list[str]:
+    """Move the buffers of `fn` that fit on chip into SBUF; returns their names
+    (the writing nest's origin) in program order."""
+    block = fn.body.block
+    index = {op: i for i, op in enumerate(block.ops)}
+    returned = {v for op in block.ops if isinstance(op, func.ReturnOp) for v in op.arguments}
+    tiles: list[tuple[int, int, int]] = []
+    for op in fn.body.walk():
+        if isinstance(op, loop.AllocTileOp) and op.result.type.space.data == "sbuf":
+            first = _top_index(op, index)
+            last = max((_top_index(u.operation, index) for u in op.result.uses), default=first)
+            tiles.append((first, max(first, last), op.result.type.bytes_per_partition))
+    kept: list[_Candidate] = []
+    for op in list(block.ops):
+        if not isinstance(op, loop.AllocOp) or op.result in returned:
+            continue
+        found = _uses(op.result)
+        if found is None or not found[0]:
+            continue
+        uses, views = found
+        if any(v.result in returned for v in views):
+            continue
+        shapes = [tuple(op.result.type.get_shape())]
+        shapes += [tuple(v.result.type.get_shape()) for v in views]
+        layout = choose_layout(prod(shapes[0]), shapes, uses, chip.sbuf_partitions)
+        if layout is None:
+            continue
+        positions = [_top_index(u.op, index) for u in uses]
+        candidate = _Candidate(op, layout, uses, views, index[op], max(positions))
+        if _fits(chip, tiles, [*kept, candidate]):
+            kept.append(candidate)
+    names = []
+    for c in kept:
+        _rewrite(c)
+        names.append(_writer_name(c))
+    return names
+
+
+def _writer_name(c: _Candidate) -> str:
+    for u in c.uses:
+        if u.slot == "dst":
+            nest = _nest_of(u.op)
+            if nest is not None:
+                return nest.origin.data
+    return "?"
+
+
+def _rewrite(c: _Candidate) -> None:
+    layout = c.layout
+    tile = loop.AllocTileOp("sbuf", layout.partitions, layout.elements)
+    tile.result.name_hint = c.alloc.result.name_hint
+    Rewriter.insert_op(tile, InsertPoint.before(c.alloc))
+    for u in c.uses:
+        new_ap = layout.map(u.ap, _trips(u.op))
+        assert new_ap is not None
+        u.op.properties[u.prop] = new_ap
+        operand = 0 if u.slot == "src" else 1
+        u.op.operands[operand] = tile.result
+    for view in reversed(c.views):
+        Rewriter.erase_op(view)
+    Rewriter.erase_op(c.alloc)
+
+
+@dataclass(frozen=True)
+class LoopKeepOnChipPass(ChipPass):
+    """Keep intermediate tensors in SBUF across nests where their copies allow."""
+
+    name = "loop-keep-on-chip"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        expect_level(op, self.name, "loop")
+        chip = self.chip_config()
+        for fn in op.body.block.ops:
+            if isinstance(fn, func.FuncOp):
+                keep_on_chip(fn, chip)

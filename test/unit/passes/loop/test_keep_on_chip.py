@@ -1,0 +1,81 @@
+"""loop-keep-on-chip: which DRAM accesses an on-chip layout can address, and that a
+model whose intermediates move into SBUF computes the same at every level."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects import func
+
+from tidal.dialects import loop
+from tidal.dialects.accel import AccessAttr
+from tidal.dialects.affine_expr import Aff
+from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
+from tidal.passes.graph.canonicalize import GraphCanonicalizePass
+from tidal.passes.graph.partition import GraphPartitionPass
+from tidal.passes.interpreters.loop import eval_loop
+from tidal.passes.interpreters.numerics import eval_graph, random_inputs
+from tidal.passes.loop.keep_on_chip import Layout, keep_on_chip
+from tidal.sim.config import get_chip
+from tidal.targets.onnx_import import import_onnx
+
+_spec = importlib.util.spec_from_file_location(
+    "tidal_example_models", Path(__file__).resolve().parents[4] / "examples" / "models.py"
+)
+models = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(models)
+
+# 256 rows of 64 elements (e.g. 256 channels of 8x8) on 128 partitions: 2 groups.
+LAYOUT = Layout(partitions=128, minor=64, groups=2)
+
+
+def dram(offset: int | Aff, dims: list[tuple[int, int]]) -> AccessAttr:
+    return AccessAttr.get("dram", 0, offset, dims)
+
+
+def test_rows_on_partitions_and_groups_as_free_steps():
+    # channels 128..255, all 64 pixels: group 1 of every partition
+    got = LAYOUT.map(dram(128 * 64 * 4, [(64, 128), (1, 64)]), ())
+    assert got == AccessAttr.get("sbuf", 0, 64 * 4, [(1, 128), (1, 64)])
+    # a loop over the two groups (a step of 128 rows) steps the free offset
+    got = LAYOUT.map(dram(Aff(0, (128 * 64 * 4,)), [(64, 128), (1, 64)]), (2,))
+    assert got == AccessAttr.get("sbuf", 0, Aff(0, (256,)), [(1, 128), (1, 64)])
+
+
+def test_a_loop_over_row_blocks_steps_the_partition_start():
+    # 4 steps of 32 channels, a band of 16 pixels at pixel 8
+    ap = dram(Aff(8 * 4, (32 * 64 * 4,)), [(64, 32), (1, 16)])
+    got = LAYOUT.map(ap, (4,))
+    assert got == AccessAttr.get("sbuf", Aff(0, (32,)), 32, [(1, 32), (1, 16)])
+
+
+def test_accesses_that_cross_a_row_or_a_partition_do_not_map():
+    assert LAYOUT.map(dram(0, [(32, 128), (1, 32)]), ()) is None  # half rows per partition
+    assert LAYOUT.map(dram(60 * 4, [(64, 128), (1, 8)]), ()) is None  # past the row's end
+    assert LAYOUT.map(dram(Aff(0, (32 * 64 * 4,)), [(64, 32), (1, 64)]), (5,)) is None
+    assert LAYOUT.map(dram(2, [(64, 128), (1, 64)]), ()) is None  # not element-aligned
+
+
+def _lowered_to_loop(chip: str):
+    module = import_onnx(models.make_cnn())
+    for p in (GraphCanonicalizePass(), GraphPartitionPass(chip=chip), GraphToLoopPass(chip=chip)):
+        p.apply(Context(), module)
+    return module
+
+
+def test_the_cnn_keeps_intermediates_on_chip_and_computes_the_same():
+    module = _lowered_to_loop("small")
+    inputs = random_inputs(import_onnx(models.make_cnn()))
+    before = eval_loop(module, inputs)
+    fn = next(op for op in module.body.block.ops if isinstance(op, func.FuncOp))
+    allocs = sum(isinstance(op, loop.AllocOp) for op in fn.body.block.ops)
+    kept = keep_on_chip(fn, get_chip("small"))
+    assert kept, "no intermediate of the CNN stayed on chip"
+    assert sum(isinstance(op, loop.AllocOp) for op in fn.body.block.ops) == allocs - len(kept)
+    module.verify()
+    after = eval_loop(module, inputs)
+    ref = eval_graph(import_onnx(models.make_cnn()), inputs)
+    for name in ref:
+        np.testing.assert_array_equal(after[name], before[name])
+        np.testing.assert_allclose(after[name], ref[name], rtol=1e-4, atol=1e-5)
