@@ -61,6 +61,8 @@ OPTIMIZATIONS: dict[str, str] = {
     "(graph-to-loop{dma_merge})",
     "keep-on-chip": "intermediate tensors stay in SBUF between the nests that write "
     "and read them (loop-keep-on-chip)",
+    "forward-copies": "nests compute from and into the tensors kept on chip instead of "
+    "copying them to and from tiles (loop-keep-on-chip{forward})",
 }
 
 
@@ -110,7 +112,11 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             pool_halo="pool-halo" not in off,
             dma_merge="dma-merge" not in off,
         ),
-        *([] if "keep-on-chip" in off else [LoopKeepOnChipPass(chip=chip)]),
+        *(
+            []
+            if "keep-on-chip" in off
+            else [LoopKeepOnChipPass(chip=chip, forward="forward-copies" not in off)]
+        ),
         LoopAllocatePass(chip=chip),
         LoopToAccelPass(chip=chip),
         AccelAssignQueuesPass(),

@@ -43,7 +43,7 @@ from math import prod
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import Block, Operation, SSAValue
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from tidal.dialects import loop
@@ -313,11 +313,157 @@ def _rewrite(c: _Candidate) -> None:
     Rewriter.erase_op(c.alloc)
 
 
+# ---------------------------------------------------------------------------
+# Reading and writing kept tensors in place
+# ---------------------------------------------------------------------------
+
+
+def _contiguous(ap: AccessAttr) -> tuple[Aff, Aff, int, int] | None:
+    """(partition start, byte offset, partitions, elements per partition) of an
+    on-chip access whose free dims walk one contiguous run, else None."""
+    if ap.space.value == "dram":
+        return None
+    (_, parts), *free = ap.dims
+    run = 1
+    for stride, count in reversed(free):  # innermost first
+        if count == 1:
+            continue
+        if stride != run:
+            return None
+        run *= count
+    return ap.pstart, ap.offset, parts, run
+
+
+def _inside(ap: AccessAttr, window: tuple[Aff, Aff, int, int], trips: tuple[int, ...]) -> bool:
+    """Whether every element `ap` touches lies in the tile window (constant
+    partition start and offset) `window`."""
+    p0, o0, parts, run = window
+    plo, phi = ap.pstart.bounds(trips)
+    olo, ohi = ap.offset.bounds(trips)
+    (_, count), *free = ap.dims
+    if any(stride < 0 for stride, _ in free):
+        return False
+    reach = sum(stride * (n - 1) for stride, n in free) * F32
+    return (
+        plo >= p0.base
+        and phi + count <= p0.base + parts
+        and olo >= o0.base
+        and ohi + reach + F32 <= o0.base + run * F32
+    )
+
+
+def _moved(ap: AccessAttr, tile: tuple[Aff, Aff, int, int], kept: tuple[Aff, Aff, int, int]) -> AccessAttr:
+    """`ap` on the tile window `tile`, re-addressed to the same elements of the kept
+    tensor's window `kept` (both contiguous runs of the same size)."""
+    pstart = ap.pstart + kept[0] + tile[0].scaled(-1)
+    offset = ap.offset + kept[1] + tile[1].scaled(-1)
+    return AccessAttr.get(ap.space, pstart, offset, ap.dims)
+
+
+def _forward(copy: loop.CopyOp, order: dict[Operation, int], trips: tuple[int, ...], kept: set[SSAValue]) -> bool:
+    """Let the nest's ops use the kept tensor in place of the tile `copy` fills from
+    it (a load) or empties into it (a store), and drop the copy. False (nothing
+    changed) unless: the tile is the nest's and used only by tile ops after the
+    load (before the store) at or under the copy's block, through accesses inside
+    the copied window; both windows are contiguous runs (a pure shift of
+    addresses); for a load, nothing else writes the tile and the nest never writes
+    the kept tensor; for a store, the tile's first access writes it."""
+    load = copy.src in kept
+    kept_value, tile_value = (copy.src, copy.dst) if load else (copy.dst, copy.src)
+    kept_ap, tile_ap = (copy.src_ap, copy.dst_ap) if load else (copy.dst_ap, copy.src_ap)
+    tile_op = tile_value.owner
+    if not isinstance(tile_op, loop.AllocTileOp) or _nest_of(tile_op) is None:
+        return False
+    tw, kw = _contiguous(tile_ap), _contiguous(kept_ap)
+    if tw is None or kw is None or tw[2:] != kw[2:] or not tw[0].is_const or not tw[1].is_const:
+        return False
+    block = copy.parent_block()
+    users = {u.operation for u in tile_value.uses} - {copy}
+    for user in users:
+        if not isinstance(user, loop.TileOp) or not _under(user, block):
+            return False
+        if (order[user] > order[copy]) != load:
+            return False
+        for role, value, ap in user.accesses():
+            if value is tile_value and not _inside(ap, tw, trips):
+                return False
+            if value is tile_value and load and role == "write":
+                return False
+    if load:
+        nest = _nest_of(copy)
+        assert nest is not None
+        for op in nest.walk():
+            if isinstance(op, loop.TileOp) and any(
+                role == "write" and value is kept_value for role, value, _ in op.accesses()
+            ):
+                return False
+    elif users:
+        first = min(users, key=order.__getitem__)
+        roles = {role for role, value, _ in first.accesses() if value is tile_value}
+        if roles != {"write"}:
+            return False
+    for user in users:
+        for slot, prop, _ in user.SLOTS:
+            if getattr(user, slot) is tile_value:
+                ap = user.properties[prop]
+                assert isinstance(ap, AccessAttr)
+                user.properties[prop] = _moved(ap, tw, kw)
+                index = [name for name, _, _ in user.SLOTS].index(slot)
+                user.operands[_operand_index(user, slot, index)] = kept_value
+    Rewriter.erase_op(copy)
+    if not tile_value.uses:
+        Rewriter.erase_op(tile_op)
+    return True
+
+
+def _operand_index(op: loop.TileOp, slot: str, slot_index: int) -> int:
+    """The operand index of `slot` (optional slots that are absent take none)."""
+    index = 0
+    for name, _, _ in op.SLOTS[:slot_index]:
+        if getattr(op, name) is not None:
+            index += 1
+    return index
+
+
+def _under(op: Operation, block: Block | None) -> bool:
+    while op is not None:
+        if op.parent_block() is block:
+            return True
+        op = op.parent_op()
+    return False
+
+
+def forward_copies(fn: func.FuncOp) -> int:
+    """Let nests read and write the tensors kept on chip in place of the tiles
+    their copies fill and empty (see `_forward`); returns the copies dropped."""
+    kept = {
+        op.result
+        for op in fn.body.block.ops
+        if isinstance(op, loop.AllocTileOp) and op.result.type.space.data == "sbuf"
+    }
+    dropped = 0
+    for nest in [op for op in fn.body.block.ops if isinstance(op, loop.NestOp)]:
+        order = {op: i for i, op in enumerate(nest.walk())}
+        copies = [
+            op
+            for op in nest.walk()
+            if isinstance(op, loop.CopyOp) and (op.src in kept) != (op.dst in kept)
+        ]
+        for copy in copies:
+            if _forward(copy, order, nest.domain_val, kept):
+                dropped += 1
+    return dropped
+
+
 @dataclass(frozen=True)
 class LoopKeepOnChipPass(ChipPass):
-    """Keep intermediate tensors in SBUF across nests where their copies allow."""
+    """Keep intermediate tensors in SBUF across nests where their copies allow
+    and, with `forward` (the default), let nests use them in place of the tiles
+    their copies fill and empty."""
 
     name = "loop-keep-on-chip"
+
+    forward: bool = True
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "loop")
@@ -325,3 +471,5 @@ class LoopKeepOnChipPass(ChipPass):
         for fn in op.body.block.ops:
             if isinstance(fn, func.FuncOp):
                 keep_on_chip(fn, chip)
+                if self.forward:
+                    forward_copies(fn)

@@ -1,4 +1,4 @@
-// RUN: tidal-opt %s -p 'loop-keep-on-chip{chip=small}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'loop-keep-on-chip{chip=small forward=false}' --split-input-file | filecheck %s
 
 // %h (64 channels of 4x4, written by "a", read by "b", each copy a row of 16
 // elements per partition, 32 channels per loop step) stays in SBUF: 32 partitions,
