@@ -16,7 +16,9 @@ copies.
     tiles.tnn, tiles.nb  # 512 columns per matmul, 8 banks: the K loop streams 4096
 
 `plan_gemm` picks the tiles and checks they fit, `gemm` and `gemm_small_m` build the
-nest; both end in the fused epilogue act(alpha * AB + beta * C).
+nest; both end in the fused epilogue act(alpha * AB + beta * C), with the bias
+loaded once per nest (`bias_once`, KernelOptions.dma_merge; the activations-stationary
+nest always loads it once per group of columns).
 """
 
 from __future__ import annotations
@@ -79,14 +81,23 @@ class GemmTiles(NestPlan):
     small_m: bool = False
     nb: int = 1
     slots: int = 1
+    bias_once: bool = False  # weights stationary: every n-tile's bias column in one load
 
 
 def plan_gemm(
-    chip: ChipConfig, origin: str, *, m: int, n: int, k: int, small_m: bool = False
+    chip: ChipConfig,
+    origin: str,
+    *,
+    m: int,
+    n: int,
+    k: int,
+    small_m: bool = False,
+    bias_once: bool = False,
 ) -> GemmTiles | Refusal:
     """The tiles of Y[m, n] = op(A)[m, k] @ op(B)[k, n]; with `small_m`, the
     activations-stationary orientation when m fits the PE columns and its tiles
-    fit SBUF (else the weights-stationary one)."""
+    fit SBUF (else the weights-stationary one, whose bias columns `bias_once`
+    loads in one descriptor, [tn, n / tn], before the loops)."""
     tk = largest_divisor(k, chip.pe_rows)
     if small_m and m <= chip.pe_cols:
         tn = largest_divisor(n, psum_free_max(chip))
@@ -102,10 +113,13 @@ def plan_gemm(
             )
     tn = largest_divisor(n, chip.pe_cols)
     tm = largest_divisor(m, psum_free_max(chip))
-    need = sbuf_bytes(tn, tm, tm, 1, tm)
+    bias_once = bias_once and n > tn  # with one n-tile there is nothing to merge
+    need = sbuf_bytes(tn, tm, tm, n // tn if bias_once else 1, tm)
     if refusal := over_sbuf(chip, origin, need):
         return refusal
-    return GemmTiles(origin, max(tk, tn), need, tm * F32, m=m, n=n, k=k, tm=tm, tn=tn, tk=tk)
+    return GemmTiles(
+        origin, max(tk, tn), need, tm * F32, m=m, n=n, k=k, tm=tm, tn=tn, tk=tk, bias_once=bias_once
+    )
 
 
 def gemm(
@@ -167,7 +181,17 @@ def gemm(
         epilogue.append(ActOp(activation, out, out_ap, acc, acc_ap, scale=alpha))
     else:
         cbuf, (sm, sn) = c
-        if sm == 0:  # one value per output column: a per-partition bias column
+        if sm == 0 and plan.bias_once:  # all n-tiles' bias columns, loaded once
+            cols = nest.tile("sbuf", tn, n // tn)
+            cols_ap = _tile(cols, "sbuf", nest, tn, [(1, n // tn)])
+            nest.put(None, CopyOp(cbuf, nest.dram(0, [(sn, tn), (tn * sn, n // tn)]), cols, cols_ap))
+            if beta != 1.0:
+                nest.put(None, ActOp("identity", cols, cols_ap, cols, cols_ap, scale=beta))
+            col_ap = nest.onchip("sbuf", nest.aff(n=F32), [(1, tn), (1, 1)])
+            epilogue.append(
+                ActOp(activation, out, out_ap, acc, acc_ap, scale=alpha, bias_col=(cols, col_ap))
+            )
+        elif sm == 0:  # one value per output column: a per-partition bias column
             col = nest.tile("sbuf", tn, 1)
             col_ap = _tile(col, "sbuf", nest, tn, [(1, 1)])
             nest.put("n", CopyOp(cbuf, nest.dram(nest.aff(n=tn * sn * F32), [(sn, tn), (1, 1)]), col, col_ap))
@@ -293,7 +317,10 @@ class GemmKernel(Kernel):
             k = shape_of(op.lhs)[1]
         else:
             k = shape_of(op.a)[0] if op.trans_a_val else shape_of(op.a)[1]
-        tiles = plan_gemm(chip, origin_of(op), m=m, n=n, k=k, small_m=options.gemm_small_m)
+        tiles = plan_gemm(
+            chip, origin_of(op), m=m, n=n, k=k,
+            small_m=options.gemm_small_m, bias_once=options.dma_merge,
+        )
         return planned(op, chip, tiles, options=options)
 
     def emit(self, plan: TilePlan) -> Lowered:

@@ -152,9 +152,12 @@ def pool_plane(
         rt = nest.tile("sbuf", tc, oh * ow)
         rt_ap = _tile(rt, "sbuf", nest, tc, [(1, oh * ow)])
         nest.put(None, CopyOp(recip, nest.dram(0, [(0, tc), (1, oh * ow)]), rt, rt_ap))
+    def tiles(stride: int) -> list[tuple[int, int]]:  # the channel-tile dim, when it counts
+        return [(stride, cb)] if cb > 1 else []
+
     step = {"n": c * h * w * F32, "g": cb * tc * h * w * F32}
-    x_ap = nest.dram(nest.aff(**step), [(h * w, tc), (tc * h * w, cb), (w, h), (1, w)])
-    interior = nest.onchip("sbuf", (pt * wp + pl) * F32, [(1, tc), (hp * wp, cb), (wp, h), (1, w)])
+    x_ap = nest.dram(nest.aff(**step), [(h * w, tc), *tiles(tc * h * w), (w, h), (1, w)])
+    interior = nest.onchip("sbuf", (pt * wp + pl) * F32, [(1, tc), *tiles(hp * wp), (wp, h), (1, w)])
     nest.put("g", CopyOp(x, x_ap, xt, interior))
     out_c = nest.onchip("sbuf", nest.aff(c=oh * ow * F32), [(1, tc), (1, oh * ow)])
     window = nest.onchip(
@@ -165,7 +168,7 @@ def pool_plane(
         nest.put("c", TensorTensorOp("mul", out, out_c, out, out_c, rt, rt_ap))
     y_ap = nest.dram(
         nest.aff(n=c * oh * ow * F32, g=cb * tc * oh * ow * F32),
-        [(oh * ow, tc), (tc * oh * ow, cb), (1, oh * ow)],
+        [(oh * ow, tc), *tiles(tc * oh * ow), (1, oh * ow)],
     )
     nest.put_after("g", CopyOp(out, _tile(out, "sbuf", nest, tc, [(1, cb * oh * ow)]), y, y_ap))
     return nest.build()

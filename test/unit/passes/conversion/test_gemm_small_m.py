@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from tidal.dialects import graph
-from tidal.dialects.loop import MatmulOp
+from tidal.dialects.loop import CopyOp, ForOp, MatmulOp
 from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
 from tidal.passes.conversion.kernels.gemm import GemmTiles, plan_gemm
 from tidal.passes.graph.canonicalize import GraphCanonicalizePass
@@ -20,7 +20,7 @@ from tidal.passes.pipeline import lowering_passes, run_passes
 from tidal.sim.config import get_chip
 from tidal.targets.onnx_import import import_onnx
 from xdsl.context import Context
-from xdsl.dialects.builtin import StringAttr
+from xdsl.dialects.builtin import MemRefType, StringAttr
 
 SMALL = get_chip("small")
 DEFAULT = get_chip("default")
@@ -130,3 +130,26 @@ def test_the_lowered_program_on_the_hardware_model_agrees():
     run_passes(lowering_passes("small"), module, Context(), [])
     got = eval_binary(module, {"a": a})["y"]
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("merge", [True, False], ids=["bias-once", "bias-per-tile"])
+def test_weights_stationary_bias_columns_load_once_per_nest(merge):
+    """M = 40 is over the small chip's 32 PE columns: the weights stay stationary;
+    N = 96 is three 32-column tiles, whose bias columns dma_merge loads in one
+    descriptor (scaled by beta once) instead of one per tile."""
+    model, a, want = _gemm_model(m=40, k=64, n=96, c_shape=[96], trans_b=1, beta=0.5)
+    module = import_onnx(model)
+    ctx = Context()
+    GraphCanonicalizePass().apply(ctx, module)
+    GraphPartitionPass(chip="small").apply(ctx, module)
+    GraphToLoopPass(chip="small", dma_merge=merge).apply(ctx, module)
+    mm = [op for op in module.walk() if isinstance(op, MatmulOp)]
+    assert {op.stationary_ap.free_elements for op in mm} == {32}  # weights stationary
+    bias_loads = [
+        op for op in module.walk()
+        if isinstance(op, CopyOp) and isinstance(op.src.type, MemRefType) and op.src.type.get_shape() == (96,)
+    ]
+    (load,) = bias_loads
+    in_loop = isinstance(load.parent_op(), ForOp)
+    assert in_loop != merge
+    np.testing.assert_allclose(eval_loop(module, {"a": a})["y"], want, rtol=1e-4, atol=1e-4)

@@ -99,13 +99,13 @@ def test_conv_plan_tiles_on_the_small_chip():
 
 
 def test_matmul_plan_tiles_and_the_nest_emitted_from_it():
-    """Weights stationary (gemm_small_m off): K = 3000 in steps of 30 rows, N = 70
+    """Weights stationary (gemm_small_m, dma_merge off): K = 3000 in steps of 30 rows, N = 70
     in 14 PSUM partitions, M = 8 moving."""
     w = np.ones((3000, 70), np.float32)
     op = _one_op(helper.make_node("MatMul", ["x", "w"], ["y"], name="mm"), {"x": [8, 3000]}, [8, 70], {"w": w})
     entry = graph_entry(op)
     assert entry is not None and entry.kernel is not None
-    planned = entry.kernel.plan(op, SMALL, KernelOptions(gemm_small_m=False))
+    planned = entry.kernel.plan(op, SMALL, KernelOptions(gemm_small_m=False, dma_merge=False))
     assert isinstance(planned, TilePlan)
     (tiles,) = planned.nests
     assert tiles == gemm.GemmTiles("mm", 30, 5 * 64, 8 * 4, m=8, n=70, k=3000, tm=8, tn=14, tk=30)
