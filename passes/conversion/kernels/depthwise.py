@@ -68,6 +68,7 @@ from tidal.dialects.loop import (
     ConstOp,
     CopyOp,
     MatmulOp,
+    MemsetOp,
     TensorTensorOp,
     dense_f32,
 )
@@ -111,7 +112,9 @@ class DepthwiseTiles(NestPlan):
     output rows (one PSUM bank each in the PE form), `nb` blocks per band of `hb`
     input rows (always 1 in the vector form); `resident`: every channel tile's input
     and sum stay in SBUF together (one image, one block per tile, vector form), so
-    the layer moves its input and its output with one DMA each; `cycles`: the
+    the layer moves its input and its output with one DMA each; `halo` (resident
+    only, when the caller asks): the nest reads the unpadded input and pads it in
+    SBUF (zeroed planes, the interior copied in), so no pad nest runs; `cycles`: the
     busiest engine's estimated cycles per channel tile, by the datasheet, that chose
     the form."""
 
@@ -121,6 +124,7 @@ class DepthwiseTiles(NestPlan):
     nb: int
     hb: int
     resident: bool = False
+    halo: bool = False
     cycles: int
 
 
@@ -133,14 +137,22 @@ def _cost(
 
 
 def _need(
-    shape: ConvShape, form: str, tc: int, rb: int, nb: int, resident: bool = False
+    shape: ConvShape,
+    form: str,
+    tc: int,
+    rb: int,
+    nb: int,
+    resident: bool = False,
+    halo: bool = False,
 ) -> tuple[int, int]:
-    """Input rows per band and bytes per SBUF partition of the nest's tiles: the
-    weights and biases of every channel tile, then the form's own."""
-    c, wp = shape.padded[1], shape.padded[3]
+    """Input rows per band (with a halo: the whole padded plane) and bytes per SBUF
+    partition of the nest's tiles: the weights and biases of every channel tile,
+    then the form's own."""
+    c, hp, wp = shape.padded[1:]
     _, _, kh, kw = shape.weight
     ow = shape.out[3]
     hb = (nb * rb - 1) * shape.strides[0] + (kh - 1) * shape.dilations[0] + 1
+    hb = hp if halo else hb
     taps, tiles = kh * kw, c // tc
     held = sbuf_bytes(tiles * taps, tiles)
     if form == "vector":  # band(s), sum(s) and two products
@@ -192,7 +204,7 @@ def _plan_pe(
 
 
 def _plan_vector(
-    chip: ChipConfig, origin: str, shape: ConvShape, tc: int
+    chip: ChipConfig, origin: str, shape: ConvShape, tc: int, halo: bool
 ) -> DepthwiseTiles | Refusal:
     n = shape.padded[0]
     _, _, kh, kw = shape.weight
@@ -208,7 +220,7 @@ def _plan_vector(
         (rb, False) for rb in range(min(oh, FREE_MAX // ow), 0, -1) if oh % rb == 0
     ]
     for rb, resident in candidates:
-        hb, need = _need(shape, "vector", tc, rb, 1, resident)
+        hb, need = _need(shape, "vector", tc, rb, 1, resident, halo and resident)
         if need > chip.sbuf_partition_bytes:
             continue
         taps, block, blocks = kh * kw, (tc, rb * ow), n * oh // rb
@@ -226,6 +238,7 @@ def _plan_vector(
             nb=1,
             hb=hb,
             resident=resident,
+            halo=halo and resident,
             cycles=cycles,
         )
     refusal = over_sbuf(chip, origin, _need(shape, "vector", tc, 1, 1)[1])
@@ -234,15 +247,27 @@ def _plan_vector(
 
 
 def plan_depthwise(
-    chip: ChipConfig, origin: str, shape: ConvShape, form: str | None = None
+    chip: ChipConfig,
+    origin: str,
+    shape: ConvShape,
+    form: str | None = None,
+    *,
+    halo: bool = False,
 ) -> DepthwiseTiles | Refusal:
     """The tiles of the cheaper form by the datasheet (the PE form on a tie), or of
     `form` when given; a refusal when no form fits (the vector form's reason when
-    neither does, as it has fewer limits)."""
+    neither does, as it has fewer limits). `halo`: the caller can pass the unpadded
+    input (and skip the pad nest) when the plan says `halo` (a padded conv whose
+    channel tiles are resident); the plan says so only when asked."""
     limit = min(chip.pe_rows, chip.pe_cols, chip.sbuf_partitions, chip.psum_partitions)
     tc = largest_divisor(shape.padded[1], limit)
     pe = _plan_pe(chip, origin, shape, tc) if form in (None, "pe") else None
-    vector = _plan_vector(chip, origin, shape, tc) if form in (None, "vector") else None
+    halo = halo and any(shape.pads)
+    vector = (
+        _plan_vector(chip, origin, shape, tc, halo)
+        if form in (None, "vector")
+        else None
+    )
     fits = [p for p in (pe, vector) if isinstance(p, DepthwiseTiles)]
     if fits:
         return min(fits, key=lambda p: p.cycles)
@@ -340,6 +365,22 @@ class _Layer:
             at, dims = nest.aff(), [dims[0], (tc * hp * wp, tiles), dims[1]]
         dst = _tile(xt, "sbuf", nest, tc, [(1, tiles * plan.hb * wp)])
         return CopyOp(xp, nest.dram(at, dims), xt, dst)
+
+    def halo(self, x: SSAValue, xt: SSAValue, tiles: int) -> list[Operation]:
+        """Every channel tile's plane padded in SBUF from the unpadded input `x`:
+        the planes zeroed, then one copy of the interiors."""
+        hp, wp = self.shape.padded[2:]
+        pt, pl, pb, pr = self.shape.pads
+        h, w = hp - pt - pb, wp - pl - pr
+        tc, nest = self.plan.tc, self.nest
+        zero = MemsetOp(xt, _tile(xt, "sbuf", nest, tc, [(1, tiles * hp * wp)]), 0.0)
+        per_tile = [(tc * h * w, tiles)] if tiles > 1 else []
+        src = nest.dram(0, [(h * w, tc), *per_tile, (w, h), (1, w)])
+        planes = [(hp * wp, tiles)] if tiles > 1 else []
+        dst = nest.onchip(
+            "sbuf", (pt * wp + pl) * F32, [(1, tc), *planes, (wp, h), (1, w)]
+        )
+        return [zero, CopyOp(x, src, xt, dst)]
 
     def window(self, xt: SSAValue, t: int, j: int, per_tile: int = 0) -> AccessAttr:
         """Tap t's strided window of block j's output rows in the band tile (of
@@ -488,12 +529,16 @@ def _vector_nest(
     if activation != "identity":
         ops.append(ActOp(activation, acc, acc_ap, acc, acc_ap))
 
-    load = layer.band(xp, xt, tiles)
     whole = _tile(acc, "sbuf", nest, tc, [(1, tiles * block)])
     if plan.resident:  # one load before the channel tiles, one store after them
-        nest.put(None, load)
+        nest.put(
+            None,
+            *(layer.halo(xp, xt, tiles) if plan.halo else [layer.band(xp, xt, tiles)]),
+        )
         nest.put("ct", *ops)
         nest.put_after(None, CopyOp(acc, whole, y, layer.y_all()))
     else:
-        nest.put("bg", load, *ops, CopyOp(acc, whole, y, layer.y_at(0)))
+        nest.put(
+            "bg", layer.band(xp, xt, 1), *ops, CopyOp(acc, whole, y, layer.y_at(0))
+        )
     return [nest.build()]

@@ -55,6 +55,7 @@ def _shape(n, c, h, w, k=3, stride=1, dilation=1, pad=1) -> ConvShape:
         (stride, stride),
         (dilation, dilation),
         c,
+        (pad, pad, pad, pad),
     )
 
 
@@ -134,6 +135,22 @@ def test_small_images_stay_whole_in_sbuf():
         assert isinstance(tiles, DepthwiseTiles) and not tiles.resident
 
 
+def test_a_halo_only_when_asked_for_a_padded_resident_conv():
+    """The caller that can skip the pad nest asks for a halo: resident channel
+    tiles then hold whole padded planes (9x9 for a 7x7 image) zeroed in SBUF. Not
+    resident (two images) or not padded, no halo."""
+    shape = _shape(1, 544, 7, 7)
+    assert plan_depthwise(DEFAULT, "dw", shape).halo is False  # type: ignore[union-attr]
+    tiles = plan_depthwise(DEFAULT, "dw", shape, halo=True)
+    assert (
+        isinstance(tiles, DepthwiseTiles)
+        and tiles.halo
+        and (tiles.hb, tiles.resident) == (9, True)
+    )
+    for other in (_shape(2, 544, 7, 7), _shape(1, 544, 9, 9, pad=0)):
+        assert plan_depthwise(DEFAULT, "dw", other, halo=True).halo is False  # type: ignore[union-attr]
+
+
 def test_refusals_on_the_small_chip():
     """A 31x31 kernel's 961 diagonals of 32 channels take 120 KiB per partition, over
     the small chip's 64 KiB, so the PE form is refused (the default chip's 192 KiB
@@ -188,9 +205,14 @@ def _reference(xp, w, b, add, shape: ConvShape, activation: str) -> np.ndarray:
 def _module(
     shape: ConvShape, chip, bias: bool, addend: bool, activation: str, form: str
 ) -> tuple[ModuleOp, DepthwiseTiles]:
-    tiles = plan_depthwise(chip, "dw", shape, form)
+    """The nest of `form` ("pe", "vector", or "halo": the vector form asked for a
+    halo, whose input is then unpadded) in a function of its operands."""
+    if form == "halo":
+        tiles = plan_depthwise(chip, "dw", shape, "vector", halo=True)
+    else:
+        tiles = plan_depthwise(chip, "dw", shape, form)
     assert isinstance(tiles, DepthwiseTiles)
-    types = [MemRefType(f32, shape.padded), MemRefType(f32, shape.weight)]
+    types = [MemRefType(f32, _input_shape(shape, tiles)), MemRefType(f32, shape.weight)]
     if bias:
         types.append(MemRefType(f32, (shape.out[1],)))
     if addend:
@@ -206,6 +228,14 @@ def _module(
     module = ModuleOp([fn])
     module.verify()
     return module, tiles
+
+
+def _input_shape(shape: ConvShape, tiles: DepthwiseTiles) -> tuple[int, ...]:
+    if not tiles.halo:
+        return shape.padded
+    n, c, hp, wp = shape.padded
+    pt, pl, pb, pr = shape.pads
+    return (n, c, hp - pt - pb, wp - pl - pr)
 
 
 CASES = [
@@ -264,7 +294,7 @@ def _inputs(module: ModuleOp, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-@pytest.mark.parametrize("form", ["pe", "vector"])
+@pytest.mark.parametrize("form", ["pe", "vector", "halo"])
 @pytest.mark.parametrize("shape,chip,bias,addend,activation", CASES)
 def test_the_nest_computes_a_depthwise_conv(
     shape, chip, bias, addend, activation, form
@@ -273,6 +303,9 @@ def test_the_nest_computes_a_depthwise_conv(
     inputs = _inputs(module, 1)
     args = list(inputs.values())
     xp, w = args[0], args[1]
+    if tiles.halo:
+        pt, pl, pb, pr = shape.pads
+        xp = np.pad(xp, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
     b = args[2] if bias else None
     add = args[-1] if addend else None
     (got,) = eval_loop(module, inputs).values()
@@ -281,7 +314,7 @@ def test_the_nest_computes_a_depthwise_conv(
     _structure(module, tiles, shape, bias, addend)
 
 
-@pytest.mark.parametrize("form", ["pe", "vector"])
+@pytest.mark.parametrize("form", ["pe", "vector", "halo"])
 @pytest.mark.parametrize("case", [CASES[1], CASES[2]])
 def test_the_lowered_program_computes_the_same(case, form):
     """loop-allocate through the split streams, then the hardware model on the

@@ -1,0 +1,87 @@
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise=false}' --split-input-file | filecheck %s --check-prefix=OFF
+
+// A depthwise conv2d (group = channels = 40) with pads 1 and a bias on the small
+// chip: after the pad nest, kernels/depthwise.py runs 20 channels per step (d0 over
+// two channel tiles) and one instruction per filter tap for all 36 output pixels of
+// all 20 channels. The datasheet charges its vector form less than its PE form here
+// (a 94-cycle stationary load per tap for 36 pixels), so ACT multiplies each tap's
+// window of the 8x8 padded plane (step 8 between rows) by the tap's weight column,
+// tap 0 plus the bias column straight into the sum, and POOL adds the products, which
+// alternate between two tiles so ACT writes one while POOL reads the other. No
+// identity constant, no matmul. The weights [20, 2 x 9] and biases [20, 2] of both
+// channel tiles come in one copy each; the two tiles' planes and sums are resident
+// (128 and 72 elements per partition, the tile ct at 64 x ct and 36 x ct): one copy
+// in before the loop, one out after it.
+// CHECK-LABEL: func.func @depthwise
+// CHECK-SAME:    (%[[X:.*]]: memref<1x40x6x6xf32>, %[[W:.*]]: memref<40x1x3x3xf32>, %[[B:.*]]: memref<40xf32>) -> memref<1x40x6x6xf32> {
+// CHECK-NEXT:    %[[Y:.*]] = loop.alloc : memref<1x40x6x6xf32>
+// CHECK-NEXT:    %[[P:.*]] = loop.alloc : memref<1x40x8x8xf32>
+// CHECK-NEXT:    loop.nest "dw.pad"
+// CHECK-NOT:     loop.const
+// CHECK:         loop.nest "dw" domain [2] order [0] {
+// CHECK-NEXT:      %[[WT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 18>
+// CHECK-NEXT:      %[[BT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 2>
+// CHECK-NEXT:      %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 128>
+// CHECK-NEXT:      %[[SUM:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 72>
+// CHECK-NEXT:      %[[P0:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 36>
+// CHECK-NEXT:      %[[P1:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 36>
+// CHECK-NEXT:      loop.copy %[[W]] <dram 0, {{\[\[}}9, 20], [180, 2], [1, 9]]> -> %[[WT]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 18]]>
+// CHECK-NEXT:      loop.copy %[[B]] <dram 0, {{\[\[}}1, 20], [20, 2]]> -> %[[BT]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 2]]>
+// CHECK-NEXT:      loop.copy %[[P]] <dram 0, {{\[\[}}64, 20], [1280, 2], [1, 64]]> -> %[[XT]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 128]]>
+// CHECK-NEXT:      loop.for d0 {
+// CHECK-NEXT:        loop.act "identity" %[[SUM]] <sbuf 0, 0 + 144 * i0, {{\[\[}}1, 20], [1, 36]]>, %[[XT]] <sbuf 0, 0 + 256 * i0, {{\[\[}}1, 20], [8, 6], [1, 6]]> scale(%[[WT]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 0 + 36 * i0, {{\[\[}}1, 20], [1, 1]]> bias(%[[BT]] : !loop.tile<sbuf, 20, 2>) <sbuf 0, 0 + 4 * i0, {{\[\[}}1, 20], [1, 1]]>
+// CHECK-NEXT:        loop.act "identity" %[[P1]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 36]]>, %[[XT]] <sbuf 0, 4 + 256 * i0, {{\[\[}}1, 20], [8, 6], [1, 6]]> scale(%[[WT]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 4 + 36 * i0, {{\[\[}}1, 20], [1, 1]]> {
+// CHECK-NEXT:        loop.tensor_tensor "add" %[[SUM]] <sbuf 0, 0 + 144 * i0, {{\[\[}}1, 20], [1, 36]]>, %[[SUM]] <sbuf 0, 0 + 144 * i0, {{\[\[}}1, 20], [1, 36]]>, %[[P1]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 36]]>
+// CHECK-NEXT:        loop.act "identity" %[[P0]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 36]]>, %[[XT]] <sbuf 0, 8 + 256 * i0, {{\[\[}}1, 20], [8, 6], [1, 6]]> scale(%[[WT]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 8 + 36 * i0, {{\[\[}}1, 20], [1, 1]]> {
+// CHECK-NEXT:        loop.tensor_tensor "add" %[[SUM]] <sbuf 0, 0 + 144 * i0, {{\[\[}}1, 20], [1, 36]]>, %[[SUM]] <sbuf 0, 0 + 144 * i0, {{\[\[}}1, 20], [1, 36]]>, %[[P0]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 36]]>
+// CHECK-COUNT-5:     loop.tensor_tensor "add" %[[SUM]]
+// CHECK-NEXT:        loop.act "identity" %[[P0]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 36]]>, %[[XT]] <sbuf 0, 72 + 256 * i0, {{\[\[}}1, 20], [8, 6], [1, 6]]> scale(%[[WT]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 32 + 36 * i0, {{\[\[}}1, 20], [1, 1]]> {
+// CHECK-NEXT:        loop.tensor_tensor "add" %[[SUM]] <sbuf 0, 0 + 144 * i0, {{\[\[}}1, 20], [1, 36]]>, %[[SUM]] <sbuf 0, 0 + 144 * i0, {{\[\[}}1, 20], [1, 36]]>, %[[P0]]
+// CHECK-NEXT:      }
+// CHECK-NEXT:      loop.copy %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 72]]> -> %[[Y]] <dram 0, {{\[\[}}36, 20], [720, 2], [1, 36]]>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    func.return %[[Y]]
+
+// With the optimisation off (--disable-opt depthwise) the general conv nest runs
+// one channel per step (d0 over 40), one single-column matmul each.
+// OFF-LABEL: func.func @depthwise
+// OFF:         loop.nest "dw" domain [40] order [0] {
+// OFF:           loop.matmul %{{.*}} <psum 0, 0, {{\[\[}}1, 1], [1, 36]]>
+// OFF-NOT:       loop.tensor_tensor
+// OFF:         func.return
+func.func @depthwise(%x: tensor<1x40x6x6xf32>, %w: tensor<40x1x3x3xf32>, %b: tensor<40xf32>) -> tensor<1x40x6x6xf32> {
+  %r = graph.conv2d %x, %w, %b {pads = array<i64: 1, 1, 1, 1>, group = 40 : i64, tidal.origin = "dw"} : (tensor<1x40x6x6xf32>, tensor<40x1x3x3xf32>, tensor<40xf32>) -> tensor<1x40x6x6xf32>
+  func.return %r : tensor<1x40x6x6xf32>
+}
+
+// -----
+
+// Two images, stride 2, no bias: not resident (one image per step). Per channel
+// tile (d0) and image (d1) the 7 padded rows the 3 output rows need come in, the
+// windows step 16 between rows and 2 between pixels, and the 9 output pixels go
+// out; the weights of both tiles still come in once, before the loops.
+// CHECK-LABEL: func.func @depthwise_batch
+// CHECK:         loop.nest "dw2" domain [2, 2] order [0, 1] {
+// CHECK-NEXT:      %[[WT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 18>
+// CHECK-NEXT:      %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 56>
+// CHECK-NEXT:      %[[SUM:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 9>
+// CHECK-NEXT:      %[[P0:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 9>
+// CHECK-NEXT:      %[[P1:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 9>
+// CHECK-NEXT:      loop.copy %{{.*}} <dram 0, {{\[\[}}9, 20], [180, 2], [1, 9]]> -> %[[WT]]
+// CHECK-NEXT:      loop.for d0 {
+// CHECK-NEXT:        loop.for d1 {
+// CHECK-NEXT:          loop.copy %{{.*}} <dram 0 + 5120 * i0 + 10240 * i1, {{\[\[}}64, 20], [1, 56]]> -> %[[XT]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 56]]>
+// CHECK-NEXT:          loop.act "identity" %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 9]]>, %[[XT]] <sbuf 0, 0, {{\[\[}}1, 20], [16, 3], [2, 3]]> scale(%[[WT]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 0 + 36 * i0, {{\[\[}}1, 20], [1, 1]]> {
+// CHECK-COUNT-8:       loop.tensor_tensor "add" %[[SUM]]
+// CHECK-NEXT:          loop.copy %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 9]]> -> %{{.*}} <dram 0 + 720 * i0 + 1440 * i1, {{\[\[}}9, 20], [1, 9]]>
+// CHECK-NEXT:        }
+// CHECK-NEXT:      }
+// CHECK-NEXT:    }
+// OFF-LABEL: func.func @depthwise_batch
+// OFF:         loop.matmul
+// OFF-NOT:     loop.tensor_tensor
+func.func @depthwise_batch(%x: tensor<2x40x6x6xf32>, %w: tensor<40x1x3x3xf32>) -> tensor<2x40x3x3xf32> {
+  %r = graph.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>, group = 40 : i64, tidal.origin = "dw2"} : (tensor<2x40x6x6xf32>, tensor<40x1x3x3xf32>) -> tensor<2x40x3x3xf32>
+  func.return %r : tensor<2x40x3x3xf32>
+}
