@@ -5,9 +5,12 @@ models (examples/models.py: mlp and cnn, with their seeded inputs), compiled wit
 `tidal_compile.compile_to_bytes` and run with `machine.run_program`: one Markdown
 row per model,
 
-| model | cycles | ideal (bound) | × ideal | model MAC util | DRAM MB moved / min | max rel err | no stationary | ... | all off |
+| model | cycles | ideal (bound) | × ideal | model MAC util | DRAM MB moved / min | max rel err | no eltwise-partitions | ... | all off |
 |---|---|---|---|---|---|---|---|---|---|
-| resnet50 | 6,723,456 | 355,348 (memory) | 18.9× | 7.0% | 431.2 / 103.1 (4.18×) | 2.1e-06 | 1.41× | ... | 2.40× |
+| resnet50 | 6,721,643 | 355,348 (memory) | 18.9× | 3.71% | 431.1 / 103.1 (4.18×) | 6.1e-07 | 2.41× | ... | 2.41× |
+
+(ResNet-50 on the default chip with the optimisations of 2026-12-02: eltwise-partitions,
+stationary, pack-taps, depthwise)
 
 - cycles: simulated cycles with every optimisation on;
 - ideal (bound): the model's ideal roofline, max(model MACs / (pe_rows * pe_cols),
