@@ -20,7 +20,9 @@ block of output rows of all of them:
   adds into the sum while ACT writes the next; blocks hold up to FREE_MAX pixels.
   When every channel tile's whole image fits SBUF (`resident`: ShuffleNet's 28x28
   and smaller layers), the layer's input is loaded by one DMA before the loop and
-  its output stored by one after it, instead of a DMA each way per channel tile.
+  its output stored by one after it, instead of a DMA each way per channel tile;
+  with `halo` (when the caller asks, to drop its pad nest) the nest reads the
+  unpadded input into zeroed planes in SBUF.
 
 Both load the weights and biases of every channel tile with one DMA each.
 
@@ -51,9 +53,11 @@ that hide the stationary load, where it would win and free ACT and POOL. Measure
     272 ch 14x14                       20,808          9,360
 
 and on the whole of ShuffleNet (`tidal-run --stats`, onnxruntime max rel err
-5.6e-7): 45,536,453 cycles with `--disable-opt depthwise` (PE busy 25.9 M in
-70,553 matmuls), 3,282,410 with the PE form forced, 2,921,017 with the vector
-form the plan chooses (PE busy 0.39 M, ACT 0.26 M, POOL 0.19 M).
+5.6e-7, with the stationary conv nests of conv.py): 20,523,728 cycles with
+`--disable-opt depthwise` (PE busy 2.81 M in 28,377 instructions), 2,369,177
+with the PE form forced, 2,039,272 with the vector form the plan chooses (PE busy
+0.16 M, ACT 0.26 M, POOL 0.21 M), and 1,568,166 when the caller also takes
+the halo and drops the pad nests.
 """
 
 from __future__ import annotations
