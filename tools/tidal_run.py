@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model", help="ONNX model (.onnx) or graph-level IR (.mlir)")
     parser.add_argument("--inputs", required=True, help=".npz keyed by the model's input names")
     parser.add_argument("--outputs", required=True, help=".npz to write, keyed by output names")
-    parser.add_argument("--stats", help="JSON file for cycles, utilisation, placement, per-engine counts")
+    parser.add_argument("--stats", help="JSON file for cycles, utilisation, the ideal roofline, placement, per-engine counts")
     parser.add_argument("--chip", default="default", help=f"chip preset ({', '.join(PRESETS)})")
     add_disable_opt(parser)
     args = parser.parse_args(argv)
