@@ -76,12 +76,15 @@ class NestPlan:
     """The tiling of one nest: its name (the op's origin, or origin.pad), the most
     partitions a tile spans, and the bytes per partition its tiles take in SBUF
     (64-byte aligned each, as loop-allocate places them) and PSUM. Kernels extend
-    it with their tile sizes."""
+    it with their tile sizes. `narrow` says why the nest uses fewer partitions than
+    its tensors could fill (empty when it fills them; the partition check in
+    test/unit/passes/conversion/test_partitions.py holds kernels to it)."""
 
     name: str
     partitions: int
     sbuf_bytes: int
     psum_bytes: int = 0
+    narrow: str = ""
 
 
 N = TypeVar("N", bound=NestPlan)
