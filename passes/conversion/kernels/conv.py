@@ -192,6 +192,7 @@ class StationaryTiles(NestPlan):
     halo: bool
     pack: int
     addend: bool
+    all_weights: bool = False
 
 
 def _plan_legacy(chip: ChipConfig, origin: str, shape: ConvShape, addend: bool) -> ConvTiles | Refusal:
@@ -243,11 +244,12 @@ def _plan_stationary(
         tci = largest_divisor(cg_in, chip.pe_rows)
     nci = cg_in // tci
 
-    def tiles(rows: int, hband: int, halo: bool, need: int) -> StationaryTiles:
+    def tiles(rows: int, hband: int, halo: bool, need: int, everyw: bool = False) -> StationaryTiles:
         parts = max(pack * tci, tco) if pack else max(tci, tco)
         return StationaryTiles(
             origin, parts, need, nb * rb * ow * F32,
             rb=rb, nb=nb, rows=rows, hband=hband, tci=tci, tco=tco, halo=halo, pack=pack, addend=addend,
+            all_weights=everyw,
         )
 
     if pack:
@@ -258,17 +260,23 @@ def _plan_stationary(
             if need <= chip.sbuf_partition_bytes:
                 return tiles(rows, 0, False, need)
         return None
-    weights = nci * taps * tco
+    fits = chip.sbuf_partition_bytes
+    # Every output-channel tile's weights, else one tile's at a time (stationary
+    # only: without it, one tile's, as the old nest).
+    weight_choices = [(nci * taps * cout // shape.group, True)] if options.stationary else []
+    weight_choices.append((nci * taps * tco, False))
     if options.stationary:
-        need = sbuf_bytes(nci * hp * wp, weights, *epilogue)
-        if need <= chip.sbuf_partition_bytes:
-            return tiles(oh, hp, True, need)
-    for k in _divisors_desc(nblk // nb):
-        rows = k * nb * rb
-        hband = (rows - 1) * sh + (kh - 1) * dh + 1
-        need = sbuf_bytes(nci * hband * wp, weights, *epilogue)
-        if need <= chip.sbuf_partition_bytes:
-            return tiles(rows, hband, False, need)
+        for weights, everyw in weight_choices:
+            need = sbuf_bytes(nci * hp * wp, weights, *epilogue)
+            if need <= fits:
+                return tiles(oh, hp, True, need, everyw)
+    for weights, everyw in weight_choices:
+        for k in _divisors_desc(nblk // nb):
+            rows = k * nb * rb
+            hband = (rows - 1) * sh + (kh - 1) * dh + 1
+            need = sbuf_bytes(nci * hband * wp, weights, *epilogue)
+            if need <= fits:
+                return tiles(rows, hband, False, need, everyw)
     return None
 
 
@@ -520,7 +528,6 @@ def _conv2d_stationary(
     else:
         hband = plan.hband
         xt = nest.tile("sbuf", tci, nci * hband * wp)
-        wt = nest.tile("sbuf", tci, nci * taps * tco)
         if plan.halo:
             pt, pl, pb, pr = shape.pads
             h, w = hp - pt - pb, wp - pl - pr
@@ -528,28 +535,42 @@ def _conv2d_stationary(
                 ap = nest.onchip("sbuf", start * F32, [(1, tci), *_free([(hband * wp, nci), *dims])])
                 nest.put(None, MemsetOp(xt, ap, 0.0))
             rows_dims = [(1, h * w)] if pl == pr == 0 else [(w, h), (1, w)]
-            src = nest.dram(
-                nest.aff(n=c * h * w * F32, g=cg_in * h * w * F32),
-                _free([(h * w, tci), (tci * h * w, nci), *rows_dims]),
-            )
             dst_rows = [(1, h * w)] if pl == pr == 0 else [(wp, h), (1, w)]
-            dst = nest.onchip("sbuf", (pt * wp + pl) * F32, [(1, tci), *_free([(hband * wp, nci), *dst_rows])])
+            for k in range(nci):  # one DMA per channel tile: its matmuls start when it lands
+                src = nest.dram(
+                    nest.aff(k * tci * h * w * F32, n=c * h * w * F32, g=cg_in * h * w * F32),
+                    _free([(h * w, tci), *rows_dims]),
+                )
+                dst = nest.onchip("sbuf", (k * hband * wp + pt * wp + pl) * F32, [(1, tci), *_free(dst_rows)])
+                nest.put("band", CopyOp(x, src, xt, dst))
         else:
-            src = nest.dram(
-                nest.aff(n=c * hp * wp * F32, g=cg_in * hp * wp * F32, band=rows * sh * wp * F32),
-                _free([(hp * wp, tci), (tci * hp * wp, nci), (1, hband * wp)]),
-            )
-            dst = nest.onchip("sbuf", 0, [(1, tci), *_free([(hband * wp, nci), (1, hband * wp)])])
-        nest.put("band", CopyOp(x, src, xt, dst))
-        w_src = nest.dram(
-            nest.aff(g=cg_out * cg_in * taps * F32, co=tco * cg_in * taps * F32),
-            _free([(taps, tci), (tci * taps, nci), (1, taps), (cg_in * taps, tco)]),
-        )
-        nest.put("co", CopyOp(wgt, w_src, wt, nest.onchip("sbuf", 0, [(1, tci), (1, nci * taps * tco)])))
+            for k in range(nci):
+                src = nest.dram(
+                    nest.aff(
+                        k * tci * hp * wp * F32, n=c * hp * wp * F32, g=cg_in * hp * wp * F32, band=rows * sh * wp * F32
+                    ),
+                    [(hp * wp, tci), (1, hband * wp)],
+                )
+                dst = nest.onchip("sbuf", k * hband * wp * F32, [(1, tci), (1, hband * wp)])
+                nest.put("band", CopyOp(x, src, xt, dst))
+        wsize = nci * taps * tco  # one output-channel tile's weights per partition
+        w_dims = _free([(taps, tci), (tci * taps, nci), (1, taps), (cg_in * taps, tco)])
+        if plan.all_weights:
+            nco = cg_out // tco
+            wt = nest.tile("sbuf", tci, nco * wsize)
+            for j in range(nco):
+                w_src = nest.dram(nest.aff(j * tco * cg_in * taps * F32, g=cg_out * cg_in * taps * F32), w_dims)
+                nest.put("g", CopyOp(wgt, w_src, wt, nest.onchip("sbuf", j * wsize * F32, [(1, tci), (1, wsize)])))
+            w_co = wsize * F32
+        else:
+            wt = nest.tile("sbuf", tci, wsize)
+            w_src = nest.dram(nest.aff(g=cg_out * cg_in * taps * F32, co=tco * cg_in * taps * F32), w_dims)
+            nest.put("co", CopyOp(wgt, w_src, wt, nest.onchip("sbuf", 0, [(1, tci), (1, wsize)])))
+            w_co = 0
         body = []
         for t in range(taps):
             r, s = divmod(t, kw)
-            st = nest.onchip("sbuf", nest.aff(t * tco * F32, ci=taps * tco * F32), [(1, tci), (1, tco)])
+            st = nest.onchip("sbuf", nest.aff(t * tco * F32, ci=taps * tco * F32, co=w_co), [(1, tci), (1, tco)])
             for j in range(nb):
                 mv = nest.onchip(
                     "sbuf",

@@ -67,7 +67,20 @@ def test_a_resnet_3x3_layer_keeps_its_input_resident_with_a_halo():
     assert tiles == StationaryTiles(
         "c", 128, 13504 + 9 * 64 * 4 + 7 * 448 * 4 + 64, 7 * 448 * 4,
         rb=8, nb=7, rows=56, hband=58, tci=128, tco=64, halo=True, pack=0, addend=False,
+        all_weights=True,
     )
+
+
+def test_the_weights_of_every_output_tile_stay_when_they_fit():
+    """128 -> 512 channels, 3x3 on the small chip: 16 output tiles of 32 x 4 input
+    tiles x 9 taps = 73728 bytes per partition do not fit 64 KiB, so one output
+    tile's weights load per tile (4608 bytes); 128 -> 64 channels fit whole."""
+    big = plan_conv2d(SMALL, "c", _shape(1, 128, 512, 8, 8))
+    assert isinstance(big, StationaryTiles) and big.halo and not big.all_weights
+    assert big.sbuf_bytes == 4 * 10 * 10 * 4 + 4 * 9 * 32 * 4 + 64 * 4 + 64
+    small = plan_conv2d(SMALL, "c", _shape(1, 128, 64, 8, 8))
+    assert isinstance(small, StationaryTiles) and small.all_weights
+    assert small.sbuf_bytes == 4 * 10 * 10 * 4 + 4 * 9 * 64 * 4 + 64 * 4 + 64
 
 
 def test_the_stem_packs_taps_on_the_pe_rows():
@@ -180,6 +193,7 @@ CASES = [
     (_shape(1, 3, 16, 30, 30, k=7, stride=2, pad=3), SMALL, ON, True, False, "relu"),  # packed stem
     (_shape(1, 3, 8, 33, 33, k=11, stride=4, pad=2), SMALL, PACKED, True, True, "relu"),
     (_shape(1, 128, 32, 64, 64), SMALL, ON, True, False, "identity"),  # bands
+    (_shape(1, 128, 512, 8, 8), SMALL, ON, True, True, "relu"),  # one output tile's weights at a time
     (_shape(1, 48, 40, 7, 9), SMALL, OFF, True, True, "relu"),  # the old nest's epilogue
 ]
 
@@ -225,7 +239,7 @@ def test_the_lowered_program_computes_the_same(case):
 def test_the_stationary_nest_shares_each_weight_across_the_banks():
     """Per (ci, tap) the nb matmuls of a group follow each other with one stationary
     access (the array loads it once), each into its own PSUM bank; the halo is three
-    border memsets, the input one DMA, the group's rows one store per bank group."""
+    border memsets, the input one DMA per channel tile, the group's rows one store."""
     shape = _shape(1, 64, 32, 24, 24)
     _, tiles, nest = _module(shape, SMALL, ON, True, False, "identity")
     assert isinstance(tiles, StationaryTiles) and tiles.halo and tiles.nb == 2
@@ -238,7 +252,8 @@ def test_the_stationary_nest_shares_each_weight_across_the_banks():
     assert len([op for op in nest.walk() if isinstance(op, MemsetOp)]) == 3
     copies = [op for op in nest.walk() if isinstance(op, CopyOp)]
     stores = [op for op in copies if op.dst_ap.space == "dram"]
-    assert len(copies) == 4 and len(stores) == 1  # input, weights, bias, store
+    # the input (one DMA per channel tile), the weights, the bias, the store
+    assert len(copies) == 5 and len(stores) == 1
     assert len([op for op in nest.walk() if isinstance(op, ActOp)]) == tiles.nb
     assert not [op for op in nest.walk() if isinstance(op, TensorTensorOp)]
 
