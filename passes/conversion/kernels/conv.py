@@ -193,6 +193,7 @@ class StationaryTiles(NestPlan):
     pack: int
     addend: bool
     all_weights: bool = False
+    all_outputs: bool = False
 
 
 def _plan_legacy(chip: ChipConfig, origin: str, shape: ConvShape, addend: bool) -> ConvTiles | Refusal:
@@ -234,7 +235,7 @@ def _plan_stationary(
     nb = largest_divisor(nblk, chip.psum_banks) if options.stationary else 1
     tco = largest_divisor(cout // shape.group, chip.pe_cols)
     blk = nb * rb * ow  # output elements per group, per partition
-    epilogue = [blk, 1, *([blk] if addend else [])]
+    nco = cout // shape.group // tco
     pack = 0
     if options.pack_taps and packable(chip, shape):
         npack = -(-taps // (chip.pe_rows // cg_in))
@@ -243,40 +244,47 @@ def _plan_stationary(
     else:
         tci = largest_divisor(cg_in, chip.pe_rows)
     nci = cg_in // tci
+    fits = chip.sbuf_partition_bytes
+    # (weights per partition, all output tiles' weights, all output tiles' rows):
+    # the most resident first; without `stationary`, one output tile at a time.
+    one_w = nci * taps * tco if not pack else -(-taps // pack) * tco
+    choices = [(one_w, False, False)]
+    if options.stationary:
+        every_w = nco * one_w
+        choices = [(every_w, True, True), (every_w, True, False), (one_w, False, True), *choices]
 
-    def tiles(rows: int, hband: int, halo: bool, need: int, everyw: bool = False) -> StationaryTiles:
+    def need(band: int, rows: int, weights: int, outs: bool) -> int:
+        out = (nco if outs else 1) * (rows * ow if outs else blk)
+        return sbuf_bytes(band, weights, out, nco, *([out] if addend else []))
+
+    def tiles(rows: int, hband: int, halo: bool, need: int, everyw: bool, outs: bool) -> StationaryTiles:
         parts = max(pack * tci, tco) if pack else max(tci, tco)
         return StationaryTiles(
             origin, parts, need, nb * rb * ow * F32,
             rb=rb, nb=nb, rows=rows, hband=hband, tci=tci, tco=tco, halo=halo, pack=pack, addend=addend,
-            all_weights=everyw,
+            all_weights=everyw, all_outputs=outs,
         )
 
     if pack:
         npack = -(-taps // pack)
-        for k in _divisors_desc(nblk // nb):
-            rows = k * nb * rb
-            need = sbuf_bytes(npack * rows * ow, npack * tco, *epilogue)
-            if need <= chip.sbuf_partition_bytes:
-                return tiles(rows, 0, False, need)
+        for weights, everyw, outs in choices:
+            if everyw:  # the packed weights are small: one tile's per output tile
+                continue
+            for k in _divisors_desc(nblk // nb):
+                rows = k * nb * rb
+                if (b := need(npack * rows * ow, rows, weights, outs)) <= fits:
+                    return tiles(rows, 0, False, b, False, outs)
         return None
-    fits = chip.sbuf_partition_bytes
-    # Every output-channel tile's weights, else one tile's at a time (stationary
-    # only: without it, one tile's, as the old nest).
-    weight_choices = [(nci * taps * cout // shape.group, True)] if options.stationary else []
-    weight_choices.append((nci * taps * tco, False))
     if options.stationary:
-        for weights, everyw in weight_choices:
-            need = sbuf_bytes(nci * hp * wp, weights, *epilogue)
-            if need <= fits:
-                return tiles(oh, hp, True, need, everyw)
-    for weights, everyw in weight_choices:
+        for weights, everyw, outs in choices:
+            if (b := need(nci * hp * wp, oh, weights, outs)) <= fits:
+                return tiles(oh, hp, True, b, everyw, outs)
+    for weights, everyw, outs in choices:
         for k in _divisors_desc(nblk // nb):
             rows = k * nb * rb
             hband = (rows - 1) * sh + (kh - 1) * dh + 1
-            need = sbuf_bytes(nci * hband * wp, weights, *epilogue)
-            if need <= fits:
-                return tiles(rows, hband, False, need, everyw)
+            if (b := need(nci * hband * wp, rows, weights, outs)) <= fits:
+                return tiles(rows, hband, False, b, everyw, outs)
     return None
 
 
@@ -583,12 +591,17 @@ def _conv2d_stationary(
                 body.append(MatmulOp(accs[j], acc_ap, wt, st, xt, mv, nest.zero_at("ci") if t == 0 else None))
         matmuls_at = "ci"
 
+    nco = cg_out // tco
     col = None
-    if bias is not None:
-        bt = nest.tile("sbuf", tco, 1)
-        col = (bt, nest.onchip("sbuf", 0, [(1, tco), (1, 1)]))
-        nest.put("co", CopyOp(bias, nest.dram(nest.aff(g=cg_out * F32, co=tco * F32), [(1, tco), (1, 1)]), *col))
-    out = nest.tile("sbuf", tco, nb * blk)
+    if bias is not None:  # every output tile's bias column, once
+        bt = nest.tile("sbuf", tco, nco)
+        col = (bt, nest.onchip("sbuf", nest.aff(co=F32), [(1, tco), (1, 1)]))
+        b_src = nest.dram(nest.aff(g=cg_out * F32), _free([(1, tco), (tco, nco)]))
+        nest.put("g", CopyOp(bias, b_src, bt, nest.onchip("sbuf", 0, [(1, tco), (1, nco)])))
+    # the output tile: this group's rows, or every output tile's rows of the band
+    region = nest.aff(co=rows * ow * F32, grp=nb * blk * F32) if plan.all_outputs else nest.aff()
+    size = nco * rows * ow if plan.all_outputs else nb * blk
+    out = nest.tile("sbuf", tco, size)
     y_ap = nest.dram(
         nest.aff(
             n=cout * oh * ow * F32, g=cg_out * oh * ow * F32, co=tco * oh * ow * F32,
@@ -596,15 +609,15 @@ def _conv2d_stationary(
         ),
         [(oh * ow, tco), (1, nb * blk)],
     )
-    whole = nest.onchip("sbuf", 0, [(1, tco), (1, nb * blk)])
+    whole = nest.onchip("sbuf", region, [(1, tco), (1, nb * blk)])
     at = None
     if addend is not None:
-        at = nest.tile("sbuf", tco, nb * blk)
+        at = nest.tile("sbuf", tco, size)
         nest.put("grp", CopyOp(addend, y_ap, at, whole))
     nest.put(matmuls_at, *body)
     epilogue: list[Operation] = []
     for j in range(nb):
-        part = nest.onchip("sbuf", j * blk * F32, [(1, tco), (1, blk)])
+        part = nest.onchip("sbuf", region + j * blk * F32, [(1, tco), (1, blk)])
         add = None if at is None else (at, part)
         epilogue += _epilogue(accs[j], acc_ap, out, part, col, activation, add)
     epilogue.append(CopyOp(out, whole, y, y_ap))

@@ -64,23 +64,28 @@ def test_a_resnet_3x3_layer_keeps_its_input_resident_with_a_halo():
     in 7 PSUM banks at once; the padded 58x58 planes (13456 bytes, 64-aligned) and
     the 9 taps' weights stay in SBUF, the borders zeroed on chip (no pad nest)."""
     tiles = plan_conv2d(DEFAULT, "c", _shape(1, 128, 64, 56, 56))
+    # one output tile: its 56 rows are the one group's 7 banks
     assert tiles == StationaryTiles(
         "c", 128, 13504 + 9 * 64 * 4 + 7 * 448 * 4 + 64, 7 * 448 * 4,
         rb=8, nb=7, rows=56, hband=58, tci=128, tco=64, halo=True, pack=0, addend=False,
-        all_weights=True,
+        all_weights=True, all_outputs=True,
     )
 
 
 def test_the_weights_of_every_output_tile_stay_when_they_fit():
     """128 -> 512 channels, 3x3 on the small chip: 16 output tiles of 32 x 4 input
     tiles x 9 taps = 73728 bytes per partition do not fit 64 KiB, so one output
-    tile's weights load per tile (4608 bytes); 128 -> 64 channels fit whole."""
+    tile's weights load per tile (4608 bytes), while the outputs of all 16 tiles
+    (64 pixels each) and their bias columns stay; 128 -> 64 channels fit whole."""
     big = plan_conv2d(SMALL, "c", _shape(1, 128, 512, 8, 8))
-    assert isinstance(big, StationaryTiles) and big.halo and not big.all_weights
-    assert big.sbuf_bytes == 4 * 10 * 10 * 4 + 4 * 9 * 32 * 4 + 64 * 4 + 64
+    assert isinstance(big, StationaryTiles) and big.halo and not big.all_weights and big.all_outputs
+    assert big.sbuf_bytes == 4 * 10 * 10 * 4 + 4 * 9 * 32 * 4 + 16 * 64 * 4 + 64
     small = plan_conv2d(SMALL, "c", _shape(1, 128, 64, 8, 8))
-    assert isinstance(small, StationaryTiles) and small.all_weights
-    assert small.sbuf_bytes == 4 * 10 * 10 * 4 + 4 * 9 * 64 * 4 + 64 * 4 + 64
+    assert isinstance(small, StationaryTiles) and small.all_weights and small.all_outputs
+    assert small.sbuf_bytes == 4 * 10 * 10 * 4 + 4 * 9 * 64 * 4 + 2 * 64 * 4 + 64
+    # without room for every output tile's rows: one group's rows at a time
+    tight = plan_conv2d(SMALL, "c", _shape(1, 32, 512, 60, 60))
+    assert isinstance(tight, StationaryTiles) and tight.halo and not tight.all_outputs
 
 
 def test_the_stem_packs_taps_on_the_pe_rows():
@@ -90,7 +95,7 @@ def test_the_stem_packs_taps_on_the_pe_rows():
     assert isinstance(tiles, StationaryTiles)
     assert (tiles.pack, tiles.tci, tiles.partitions, tiles.rows, tiles.nb, tiles.rb) == (25, 3, 75, 112, 7, 4)
     assert not tiles.halo  # the packed nest reads the padded input
-    assert tiles.sbuf_bytes == 2 * 112 * 112 * 4 + 2 * 64 * 4 + 7 * 448 * 4 + 64
+    assert tiles.sbuf_bytes == 2 * 112 * 112 * 4 + 2 * 64 * 4 + 112 * 112 * 4 + 64
     # pack_taps alone: one bank per group; stationary alone: one tap per matmul
     alone = plan_conv2d(DEFAULT, "stem", _shape(1, 3, 64, 224, 224, k=7, stride=2, pad=3), PACKED)
     assert isinstance(alone, StationaryTiles) and (alone.pack, alone.nb) == (25, 1)
@@ -120,7 +125,7 @@ def test_an_addend_reserves_one_more_output_tile():
     shape = _shape(1, 48, 40, 7, 9)
     plain, added = plan_conv2d(SMALL, "c", shape), plan_conv2d(SMALL, "c", shape, addend=True)
     assert isinstance(plain, StationaryTiles) and isinstance(added, StationaryTiles)
-    assert added.sbuf_bytes - plain.sbuf_bytes == 256  # 63 fp32, 64-byte aligned
+    assert added.sbuf_bytes - plain.sbuf_bytes == 512  # both output tiles' 63 fp32, 64-byte aligned
     old = plan_conv2d(SMALL, "c", shape, OFF, addend=True)
     assert isinstance(old, ConvTiles) and old.sbuf_bytes == 768 + 448 + 256 + 64 + 256
 
