@@ -49,6 +49,10 @@ class ChipConfig:
     pe_min_cycles: int  # a matmul issues at least this many cycles
     pe_weight_load_cycles: int  # shifting a new stationary operand into the array
     pe_fill_drain_cycles: int  # pipeline skew paid with each new stationary operand
+    # Stationary-operand buffers in the array: 1 = a new operand shifts in after the
+    # previous matmul drains; 2 = it shifts into the idle buffer while the previous
+    # matmul streams (`tidal.sim.spec.matmul_load_cycles` has the rule).
+    pe_weight_buffers: int
     act_elems_per_cycle_per_lane: float
     act_fixed_cycles: int
     pool_elems_per_cycle_per_lane: float
@@ -73,6 +77,11 @@ class ChipConfig:
                 f"chip '{self.name}': instr_fetch_block_bytes "
                 f"{self.instr_fetch_block_bytes} must hold at least one {record}-byte "
                 f"record and fit instr_buffer_bytes {self.instr_buffer_bytes}"
+            )
+        if self.pe_weight_buffers not in (1, 2):
+            raise ValueError(
+                f"chip '{self.name}': pe_weight_buffers must be 1 or 2, not "
+                f"{self.pe_weight_buffers}"
             )
         if self.psum_partition_bytes % self.psum_banks:
             raise ValueError(
@@ -127,6 +136,16 @@ DEFAULT = ChipConfig(
     # cost of a weight-stationary array as SCALE-Sim models it (2*Sr + Sc - 2 + N).
     pe_weight_load_cycles=128,
     pe_fill_drain_cycles=128 + 128 - 2,
+    # Two stationary buffers, as in the TPU v1 matrix unit (Jouppi et al., "In-Datacenter
+    # Performance Analysis of a Tensor Processing Unit", ISCA 2017, section 2): "The
+    # matrix unit holds one 64 KiB tile of weights plus one for double-buffering (to
+    # hide the 256 cycles it takes to shift a tile in)", and "The weights are
+    # preloaded, and take effect with the advancing wave alongside the first data of a
+    # new block." So the next operand shifts in while the current matmul streams and no
+    # fill/drain bubble separates them; only load time the previous matmul's streaming
+    # does not cover is exposed (docs/hardware-model.md). The NeuronCore-v2 documents
+    # cited above do not say how the Tensor Engine stages its stationary operand.
+    pe_weight_buffers=2,
     # 1 element per lane per cycle plus the ~64-cycle fixed instruction cost (NKI
     # performance guide).
     act_elems_per_cycle_per_lane=1.0,
@@ -168,6 +187,8 @@ SMALL = replace(
     **dict.fromkeys(("pe_min_cycles", "act_fixed_cycles", "pool_fixed_cycles"), 16),
     pe_weight_load_cycles=32,  # pe_rows
     pe_fill_drain_cycles=32 + 32 - 2,  # pe_rows + pe_cols - 2
+    # pe_weight_buffers: the default's 2 (the same array design, scaled; tests that
+    # need the single-buffered array replace it with 1).
     sbuf_partition_bytes=64 * 1024,
     psum_partition_bytes=8 * 1024,
     psum_banks=4,

@@ -61,6 +61,7 @@ from tidal.sim.spec import (
     Space,
     engine_from_name,
     engine_kind,
+    matmul_load_cycles,
 )
 
 __all__ = [
@@ -385,6 +386,9 @@ class Machine:
         self._dma_active: list[_Transfer] = []
         self._pe_stationary: Row | None = None
         self._pe_weights: tuple[int, int, int, int, int] | None = None
+        # Streaming cycles of the last matmul, behind which the next stationary
+        # operand may shift in (matmul_load_cycles); None before the first matmul.
+        self._pe_behind: float | None = None
         for addr, data in program.consts:
             self.dram[addr : addr + data.nbytes] = data.view(np.uint8).reshape(-1)
 
@@ -507,6 +511,9 @@ class Machine:
             dst = _box(row, _SBUF_WRITES[row[_W_OP]])
             if dst is not None and _boxes_meet(dst, self._pe_weights):
                 self._pe_stationary = self._pe_weights = None
+                # The new data landed after the last matmul took its operand: no
+                # streaming of it hides their load.
+                self._pe_behind = 0.0
         e.busy += self.now - e.start
         e.count += 1
         self._record(e, row)
@@ -768,17 +775,18 @@ class Machine:
             else:
                 values[name] = w[i]
         shapes = {f.name: values[f.name].shape for f in entry.accesses}
-        reload = False
+        cost = entry.cost(self.chip, shapes, False)
         if entry.opcode == Opcode.MATMUL:
             i = entry.layout["stationary"]
             stationary = w[i : i + isa.ACCESS_WORDS]
+            streaming = cost
             if stationary != self._pe_stationary:
-                reload = True
+                cost += matmul_load_cycles(self.chip, self._pe_behind)
                 self._pe_stationary = stationary
                 self._pe_weights = _box(w, i)
+            self._pe_behind = streaming
         if entry.macs is not None:
             self.macs += entry.macs(shapes)
-        cost = entry.cost(self.chip, shapes, reload)
         if entry.semantics is not None:
             return cost, partial(entry.semantics, values, w[_W_FLAGS]), shapes
         if entry.opcode == Opcode.SIGNAL:

@@ -10,12 +10,14 @@ asks here gets the number the machine would record as the engine's busy time::
 
 Two costs depend on more than the instruction, and the analysis says what it assumes:
 
-- a MATMUL pays `pe_weight_load_cycles + pe_fill_drain_cycles` when the PE array must
-  load a new stationary operand (`reload`). `program_cost` charges it when the
+- a MATMUL pays a weight load when the PE array must load a new stationary operand
+  (`reload`): `pe_weight_load_cycles + pe_fill_drain_cycles` into an empty array,
+  and with two weight buffers only the load time the previous matmul's streaming does
+  not hide (`tidal.sim.spec.matmul_load_cycles`). `program_cost` charges it when the
   stationary operand (its address at the repeat indices) differs from the previous
-  matmul's on the PE stream, as the machine does; the machine also reloads after
-  another engine writes the SBUF bytes the array holds, which depends on timing and is
-  not counted here;
+  matmul's on the PE stream, behind that matmul's streaming, as the machine does; the
+  machine also reloads, with nothing hidden, after another engine writes the SBUF
+  bytes the array holds, which depends on timing and is not counted here;
 - a DMA's cost is its uncontended time (fixed latency plus bytes at the full DRAM
   bandwidth); transfers in flight together share the bandwidth on the machine.
 
@@ -38,7 +40,7 @@ from tidal.dialects.accel import (
     RepeatOp,
 )
 from tidal.sim.config import ChipConfig
-from tidal.sim.spec import Shapes, by_mnemonic
+from tidal.sim.spec import Shapes, by_mnemonic, matmul_load_cycles
 from xdsl.ir import Operation
 
 __all__ = ["instruction_cost", "program_cost", "shapes_of"]
@@ -57,11 +59,19 @@ def shapes_of(op: InstructionOp) -> Shapes:
 
 
 def instruction_cost(
-    op: InstructionOp, chip: ChipConfig, *, reload: bool = True
+    op: InstructionOp,
+    chip: ChipConfig,
+    *,
+    reload: bool = True,
+    behind: float | None = None,
 ) -> float:
     """Cycles `op` keeps its engine busy on `chip` (see the module docstring for
-    `reload` and DMAs)."""
-    return by_mnemonic(op.name).cost(chip, shapes_of(op), reload)
+    `reload` and DMAs). A reloading MATMUL hides its load behind `behind` cycles of
+    the previous matmul's streaming (None: the array is empty)."""
+    entry = by_mnemonic(op.name)
+    if not reload or not isinstance(op, MatmulOp):
+        return entry.cost(chip, shapes_of(op), reload)
+    return entry.cost(chip, shapes_of(op), False) + matmul_load_cycles(chip, behind)
 
 
 def _at(aff: Aff, index: list[int]) -> int:
@@ -80,6 +90,7 @@ class _Walk:
     index: list[int] = field(default_factory=list)  # of the enclosing repeats
     held: AccessAttr | None = None  # the last matmul's stationary operand ...
     held_at: list[int] = field(default_factory=list)  # ... and its repeat indices
+    behind: float | None = None  # ... and its streaming cycles
     matmuls: int = 0
 
     def block(self, ops: Iterable[Operation], times: int) -> None:
@@ -109,9 +120,11 @@ class _Walk:
         reload = self.held is None or _where(st, self.index) != _where(
             self.held, self.held_at
         )
+        cost = instruction_cost(op, self.chip, reload=reload, behind=self.behind)
         self.held, self.held_at = st, list(self.index)
+        self.behind = instruction_cost(op, self.chip, reload=False)
         self.matmuls += 1
-        return instruction_cost(op, self.chip, reload=reload)
+        return cost
 
 
 def _where(ap: AccessAttr, index: list[int]) -> tuple[object, ...]:
@@ -127,7 +140,7 @@ def program_cost(program: ProgramOp, chip: ChipConfig) -> dict[str, float]:
     ops = program.body.block.ops
     if program.is_split:
         for stream in program.streams:
-            walk.held = None
+            walk.held = walk.behind = None
             walk.block(stream.body.block.ops, 1)
     else:
         walk.block(ops, 1)

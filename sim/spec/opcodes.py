@@ -40,8 +40,15 @@ Costs
 -----
 `Instr.cost(chip, shapes, reload)` is a pure function of the chip and the shapes of
 the access operands (`{"src": (partitions, *free), ...}`); `reload` says the PE array
-must load a new stationary operand (MATMUL only: the machine tracks which operand it
-holds). A DMA's cost is its uncontended time: the machine shares DRAM bandwidth among
+must load a new stationary operand into an empty array (MATMUL only: the machine
+tracks which operand it holds). With two weight buffers a load can hide behind the
+previous matmul's streaming: `matmul_load_cycles(chip, behind)` is what it exposes, and
+the machine charges `cost(chip, shapes, False) + matmul_load_cycles(chip, behind)`::
+
+    matmul_load_cycles(DEFAULT, None)  # 128 + 254: nothing to hide behind
+    matmul_load_cycles(DEFAULT, 64)  # 64 with 2 buffers, 128 + 254 with 1
+
+A DMA's cost is its uncontended time: the machine shares DRAM bandwidth among
 the transfers in flight (`Instr.transfer_bytes`), so a DMA alone on the chip takes
 exactly its cost.
 
@@ -100,6 +107,7 @@ __all__ = [
     "bits_f32",
     "by_mnemonic",
     "f32_bits",
+    "matmul_load_cycles",
 ]
 
 RECORD_WORDS = 48
@@ -286,10 +294,26 @@ def _dma_cost(chip: ChipConfig, shapes: Shapes, reload: bool) -> float:
     )
 
 
+def matmul_load_cycles(chip: ChipConfig, behind: float | None) -> float:
+    """PE cycles a matmul adds to its streaming to load a new stationary operand.
+
+    `behind` is how many cycles the previous matmul on the PE stream streamed after the
+    new operand was in SBUF (None: no previous matmul, the array is empty). With one
+    weight buffer the new operand shifts in after the previous one drains:
+    `pe_weight_load_cycles + pe_fill_drain_cycles` whatever `behind` is. With two it
+    shifts into the idle buffer while the previous matmul streams and takes effect
+    with the first wave of the new data, so no fill/drain bubble is exposed, only the
+    load time the previous streaming did not cover:
+    `max(0, pe_weight_load_cycles - behind)` (sim/config.py cites the source)."""
+    if chip.pe_weight_buffers == 1 or behind is None:
+        return chip.pe_weight_load_cycles + chip.pe_fill_drain_cycles
+    return max(0.0, chip.pe_weight_load_cycles - behind)
+
+
 def _matmul_cost(chip: ChipConfig, shapes: Shapes, reload: bool) -> float:
     cost = max(_free(shapes["moving"]), chip.pe_min_cycles)
     if reload:
-        cost += chip.pe_weight_load_cycles + chip.pe_fill_drain_cycles
+        cost += matmul_load_cycles(chip, None)
     return cost
 
 

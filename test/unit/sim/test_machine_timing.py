@@ -5,12 +5,12 @@ matter, and the fill itself is checked where it does."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
-
 from tidal.sim.config import SMALL
 from tidal.sim.isa import RECORD_BYTES, ActFunc, Engine, Opcode, ScalarMode, make_record
 from tidal.sim.machine import DeadlockError, run_program
@@ -161,9 +161,15 @@ def test_finishing_transfer_gives_its_bandwidth_back(mk: SimpleNamespace) -> Non
     )
 
 
+@pytest.mark.parametrize("buffers", [1, 2])
 def test_matmul_pays_weight_load_and_fill_drain_only_when_stationary_changes(
-    mk: SimpleNamespace,
+    mk: SimpleNamespace, buffers: int
 ) -> None:
+    """One buffer: every new stationary operand pays load + fill/drain, as before the
+    second buffer existed. Two: the first (empty array) pays both; the next shifts in
+    behind the previous matmul's pe_min_cycles of streaming, exposing the rest of
+    its load and no fill/drain."""
+    chip = replace(SMALL, pe_weight_buffers=buffers)
     k, m, n = 4, 4, 8
     mm = [
         make_record(
@@ -176,20 +182,26 @@ def test_matmul_pays_weight_load_and_fill_drain_only_when_stationary_changes(
         )
         for st in (0, 0, 16)
     ]
-    _, stats = run_program(mk.build({Engine.PE: mm}), {})
+    _, stats = run_program(mk.build({Engine.PE: mm}), {}, chip)
     issue = max(n, SMALL.pe_min_cycles)
     load = SMALL.pe_weight_load_cycles + SMALL.pe_fill_drain_cycles
-    assert stats["engines"]["pe"]["busy_cycles"] == 3 * issue + 2 * load
+    second = load if buffers == 1 else SMALL.pe_weight_load_cycles - issue
+    assert stats["engines"]["pe"]["busy_cycles"] == 3 * issue + load + second
     assert stats["macs"] == 3 * k * m * n
     expected_util = stats["macs"] / (stats["cycles"] * SMALL.pe_rows * SMALL.pe_cols)
     assert stats["pe_mac_utilization"] == pytest.approx(expected_util)
     assert stats["moved_roofline_cycles"] == int(np.ceil(3 * k * m * n / (32 * 32)))
 
 
-def test_matmul_reloads_weights_rewritten_in_the_same_slot(mk: SimpleNamespace) -> None:
+@pytest.mark.parametrize("buffers", [1, 2])
+def test_matmul_reloads_weights_rewritten_in_the_same_slot(
+    mk: SimpleNamespace, buffers: int
+) -> None:
     """A compiler reuses one SBUF slot for every weight tile: new data there is a
     weight load even though the access pattern repeats (found by the SCALE-Sim
-    comparison, docs/scalesim-comparison.md)."""
+    comparison, docs/scalesim-comparison.md). The data landed after the previous
+    matmul took its operand, so with two buffers nothing of that load is hidden."""
+    chip = replace(SMALL, pe_weight_buffers=buffers)
     k, m, n = 4, 4, 8
 
     def matmul(sem_wait: int | None) -> list:
@@ -209,7 +221,7 @@ def test_matmul_reloads_weights_rewritten_in_the_same_slot(mk: SimpleNamespace) 
     load = SMALL.pe_weight_load_cycles + SMALL.pe_fill_drain_cycles
     issue = max(n, SMALL.pe_min_cycles)
     # Same slot, nothing written in between: one load.
-    _, stats = run_program(mk.build({Engine.PE: matmul(None) + matmul(None)}), {})
+    _, stats = run_program(mk.build({Engine.PE: matmul(None) + matmul(None)}), {}, chip)
     assert stats["engines"]["pe"]["busy_cycles"] == 2 * issue + load
     # A DMA writes the slot between the two matmuls: two loads.
     refill = [
@@ -220,8 +232,37 @@ def test_matmul_reloads_weights_rewritten_in_the_same_slot(mk: SimpleNamespace) 
         ),
     ]
     program = mk.build({Engine.PE: matmul(None) + matmul(1), Engine.DMA0: refill})
-    _, stats = run_program(program, {})
-    assert stats["engines"]["pe"]["busy_cycles"] == 2 * issue + 2 * load + SMALL.sync_cycles
+    _, stats = run_program(program, {}, chip)
+    second = load if buffers == 1 else SMALL.pe_weight_load_cycles
+    busy = 2 * issue + load + second + SMALL.sync_cycles
+    assert stats["engines"]["pe"]["busy_cycles"] == busy
+
+
+def test_a_load_longer_than_the_previous_streaming_shows_the_rest(
+    mk: SimpleNamespace,
+) -> None:
+    """Two buffers: a matmul streaming n >= pe_weight_load_cycles columns hides the
+    next operand's whole load; the same program on one buffer pays it in full."""
+    k, m = 4, 4
+    n = 2 * SMALL.pe_weight_load_cycles
+    mm = [
+        make_record(
+            Opcode.MATMUL,
+            Engine.PE,
+            flags=2,
+            dst=mk.psum(0, m, 0, (1, n)),
+            stationary=mk.sbuf(0, k, st, (1, m)),
+            moving=mk.sbuf(0, k, 64, (1, n)),
+        )
+        for st in (0, 16, 32)
+    ]
+    load = SMALL.pe_weight_load_cycles + SMALL.pe_fill_drain_cycles
+    busy = {}
+    for buffers in (1, 2):
+        chip = replace(SMALL, pe_weight_buffers=buffers)
+        _, stats = run_program(mk.build({Engine.PE: mm}), {}, chip)
+        busy[buffers] = stats["engines"]["pe"]["busy_cycles"]
+    assert busy == {1: 3 * n + 3 * load, 2: 3 * n + load}
 
 
 def test_act_cost_after_the_initial_fill(mk: SimpleNamespace) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import doctest
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -32,6 +33,7 @@ from tidal.sim.spec import (
     engine_name,
     engine_sort_key,
     is_engine,
+    matmul_load_cycles,
 )
 
 
@@ -278,6 +280,17 @@ def test_costs_follow_the_documented_formulas(chip: ChipConfig) -> None:
     assert cost(Opcode.MATMUL, **mm) == 400
     load = chip.pe_weight_load_cycles + chip.pe_fill_drain_cycles
     assert cost(Opcode.MATMUL, True, **mm) == 400 + load
+    # A reload behind the previous matmul's streaming: all of it with one buffer, the
+    # uncovered load time with two (nothing to hide behind: all of it).
+    one, two = (replace(chip, pe_weight_buffers=b) for b in (1, 2))
+    for behind in (None, 0, 20, chip.pe_weight_load_cycles, 1000):
+        assert matmul_load_cycles(one, behind) == load
+    assert matmul_load_cycles(two, None) == load
+    assert matmul_load_cycles(two, 0) == chip.pe_weight_load_cycles
+    assert matmul_load_cycles(two, 20) == chip.pe_weight_load_cycles - 20
+    assert matmul_load_cycles(two, chip.pe_weight_load_cycles) == 0
+    assert matmul_load_cycles(two, 1000) == 0
+    assert chip.pe_weight_buffers == 2  # both presets (sim/config.py)
     small = {"dst": (8, 2), "stationary": (32, 8), "moving": (32, 2)}
     assert cost(Opcode.MATMUL, **small) == chip.pe_min_cycles
     assert INSTRUCTIONS[Opcode.MATMUL].macs is not None

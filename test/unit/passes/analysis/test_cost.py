@@ -1,9 +1,12 @@
 """The cost analysis against the hardware model: a hand-built binary with every
 instruction, run with a trace, decoded back to accel IR; each instruction's cost by
 the analysis equals the cycles the machine kept its engine busy, exactly, and the
-per-engine sums equal the machine's busy cycles."""
+per-engine sums equal the machine's busy cycles, with one weight buffer in the PE
+array and with two."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -20,7 +23,7 @@ from tidal.dialects.accel import (
 )
 from tidal.passes.analysis.cost import instruction_cost, program_cost
 from tidal.sim import isa
-from tidal.sim.config import SMALL
+from tidal.sim.config import SMALL, ChipConfig
 from tidal.sim.isa import (
     Access,
     ActFunc,
@@ -37,6 +40,9 @@ from tidal.targets.binary import decode, encode
 from xdsl.dialects.builtin import ModuleOp
 
 P, F = 32, 48  # partitions and free size of the tiles
+# The small chip with one stationary buffer and with two (F > pe_weight_load_cycles:
+# with two, a reload behind an F-column matmul exposes nothing).
+CHIPS = [replace(SMALL, pe_weight_buffers=b) for b in (1, 2)]
 
 
 def _sbuf(offset: int, free: int = F) -> Access:
@@ -128,35 +134,40 @@ def _binary() -> bytes:
     return isa.encode_container(program)
 
 
-@pytest.fixture(scope="module")
-def run() -> tuple[ProgramOp, dict[str, object]]:
+@pytest.fixture(scope="module", params=CHIPS, ids=lambda c: f"{c.pe_weight_buffers}buf")
+def run(
+    request: pytest.FixtureRequest,
+) -> tuple[ProgramOp, dict[str, object], ChipConfig]:
+    chip = request.param
     data = _binary()
     x = np.random.default_rng(0).standard_normal((P, F)).astype(np.float32)
-    _, stats = run_program(isa.decode_container(data), {"x": x}, trace=True)
+    _, stats = run_program(isa.decode_container(data), {"x": x}, chip, trace=True)
     module = decode(data)
     assert isinstance(module, ModuleOp)
     program = next(op for op in module.ops if isinstance(op, ProgramOp))
-    return program, stats
+    return program, stats, chip
 
 
 def test_each_instruction_costs_what_the_machine_charges(
-    run: tuple[ProgramOp, dict],
+    run: tuple[ProgramOp, dict, ChipConfig],
 ) -> None:
-    program, stats = run
+    program, stats, chip = run
     ops = {
         s.engine: [op for op in s.body.block.ops if isinstance(op, InstructionOp)]
         for s in program.streams
     }
     seen: set[str] = set()
-    stationary = None
+    stationary, behind = None, None
     for t in stats["trace"]:
         op = ops[t["engine"]][t["index"]]
-        reload = False
+        busy = t["end"] - t["start"]
         if isinstance(op, MatmulOp):
             reload = op.stationary != stationary
-            stationary = op.stationary
-        busy = t["end"] - t["start"]
-        assert instruction_cost(op, SMALL, reload=reload) == busy, (t, op.name)
+            cost = instruction_cost(op, chip, reload=reload, behind=behind)
+            stationary, behind = op.stationary, instruction_cost(op, chip, reload=False)
+        else:
+            cost = instruction_cost(op, chip)
+        assert cost == busy, (t, op.name)
         seen.add(op.name)
     every = {
         "accel.dma",
@@ -173,25 +184,28 @@ def test_each_instruction_costs_what_the_machine_charges(
 
 
 def test_matmul_pays_a_weight_load_only_for_a_new_stationary(
-    run: tuple[ProgramOp, dict],
+    run: tuple[ProgramOp, dict, ChipConfig],
 ) -> None:
-    _, stats = run
+    _, stats, chip = run
     pe = [t["end"] - t["start"] for t in stats["trace"] if t["opcode"] == "MATMUL"]
-    load = SMALL.pe_weight_load_cycles + SMALL.pe_fill_drain_cycles
-    assert pe == [F + load, F, F + load]  # N = 48 > pe_min_cycles
+    load = chip.pe_weight_load_cycles + chip.pe_fill_drain_cycles
+    # N = 48 > pe_min_cycles; with two buffers the third matmul's load hides behind
+    # the second's 48 columns (> 32 load cycles).
+    third = F + load if chip.pe_weight_buffers == 1 else F
+    assert pe == [F + load, F, third]
 
 
 def test_program_cost_is_the_machines_busy_time_per_engine(
-    run: tuple[ProgramOp, dict],
+    run: tuple[ProgramOp, dict, ChipConfig],
 ) -> None:
-    program, stats = run
-    costs = program_cost(program, SMALL)
+    program, stats, chip = run
+    costs = program_cost(program, chip)
     engines = stats["engines"]
     assert isinstance(engines, dict)
     busy = {name: s["busy_cycles"] for name, s in engines.items() if s["instructions"]}
     assert costs == busy
-    dma = SMALL.dma_fixed_latency_cycles + P * F * 4 / SMALL.dram_bytes_per_cycle
-    assert costs["dma0"] == 2 * dma + SMALL.sync_cycles  # two transfers and a wait
+    dma = chip.dma_fixed_latency_cycles + P * F * 4 / chip.dram_bytes_per_cycle
+    assert costs["dma0"] == 2 * dma + chip.sync_cycles  # two transfers and a wait
 
 
 def _repeats(stationary_step: int) -> ProgramOp:
@@ -212,28 +226,37 @@ def _repeats(stationary_step: int) -> ProgramOp:
     return ProgramOp("small", 1 << 20, [RepeatOp(4, body)])
 
 
+@pytest.mark.parametrize("chip", CHIPS, ids=lambda c: f"{c.pe_weight_buffers}buf")
 @pytest.mark.parametrize("moves", [False, True])
-def test_program_cost_multiplies_by_trip_counts(moves: bool) -> None:
-    costs = program_cost(_repeats(1024 if moves else 0), SMALL)
-    dma = SMALL.dma_fixed_latency_cycles + P * F * 4 / SMALL.dram_bytes_per_cycle
-    act = SMALL.act_fixed_cycles + F
-    load = SMALL.pe_weight_load_cycles + SMALL.pe_fill_drain_cycles
-    # One weight load for a stationary operand that stays put, one per matmul else.
-    pe = 12 * F + (12 if moves else 1) * load
+def test_program_cost_multiplies_by_trip_counts(moves: bool, chip: ChipConfig) -> None:
+    costs = program_cost(_repeats(1024 if moves else 0), chip)
+    dma = chip.dma_fixed_latency_cycles + P * F * 4 / chip.dram_bytes_per_cycle
+    act = chip.act_fixed_cycles + F
+    load = chip.pe_weight_load_cycles + chip.pe_fill_drain_cycles
+    # One weight load for a stationary operand that stays put, one per matmul else;
+    # with two buffers all but the first hide behind the previous matmul's F columns.
+    loads = 12 if moves and chip.pe_weight_buffers == 1 else 1
+    pe = 12 * F + loads * load
     assert costs == {"dma0": 4 * dma, "pe": pe, "act": 4 * act}
 
 
+@pytest.mark.parametrize("chip", CHIPS, ids=lambda c: f"{c.pe_weight_buffers}buf")
 @pytest.mark.parametrize(
     ("outer", "inner"), [(0, 0), (1024, 0), (0, 1024), (1024, 256)]
 )
 def test_program_cost_of_repeats_equals_that_of_the_expanded_program(
-    outer: int, inner: int
+    outer: int, inner: int, chip: ChipConfig
 ) -> None:
     """The two-iteration walk over repeats charges the weight loads that the
-    expanded (decoded) program has, one matmul after another."""
+    expanded (decoded) program has, one matmul after another, each behind the
+    streaming of the matmul before it (the fixed one streams 16 columns, less than a
+    load)."""
     tile = [(1, P), (1, F)]
     psum = AccessAttr.get("psum", 0, 0, tile)
     moving = AccessAttr.get("sbuf", 0, 32768, tile)
+    short_tile = [(1, P), (1, chip.pe_min_cycles)]
+    short = AccessAttr.get("sbuf", 0, 32768, short_tile)
+    short_psum = AccessAttr.get("psum", 0, 0, short_tile)
     moves = AccessAttr.get("sbuf", 0, Aff(0, (outer, inner)), [(1, P), (1, P)])
     fixed = AccessAttr.get("sbuf", 0, 16384, [(1, P), (1, P)])
     pe = [
@@ -241,7 +264,7 @@ def test_program_cost_of_repeats_equals_that_of_the_expanded_program(
             2,
             [
                 RepeatOp(3, [MatmulOp(psum, moves, moving)]),
-                MatmulOp(psum, fixed, moving),
+                MatmulOp(short_psum, fixed, short),
                 RepeatOp(2, [MatmulOp(psum, moves, moving)]),
             ],
         )
@@ -250,4 +273,12 @@ def test_program_cost_of_repeats_equals_that_of_the_expanded_program(
     program = ProgramOp("small", 1 << 16, [StreamOp("pe", pe), StreamOp("act", act)])
     module = ModuleOp([program])
     flat = next(op for op in decode(encode(module)).ops if isinstance(op, ProgramOp))
-    assert program_cost(program, SMALL) == program_cost(flat, SMALL)
+    assert program_cost(program, chip) == program_cost(flat, chip)
+    if outer == inner == 0:  # loads: the first, then into and out of `fixed`, twice
+        load = chip.pe_weight_load_cycles + chip.pe_fill_drain_cycles
+        streaming = 10 * F + 2 * chip.pe_min_cycles
+        if chip.pe_weight_buffers == 1:
+            loads = 5 * load
+        else:  # into `fixed` behind F columns: 0; out of it behind pe_min_cycles
+            loads = load + 2 * (chip.pe_weight_load_cycles - chip.pe_min_cycles)
+        assert program_cost(program, chip)["pe"] == streaming + loads
