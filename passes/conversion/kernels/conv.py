@@ -566,9 +566,12 @@ def _conv2d_stationary(
         if plan.all_weights:
             nco = cg_out // tco
             wt = nest.tile("sbuf", tci, nco * wsize)
-            for j in range(nco):
-                w_src = nest.dram(nest.aff(j * tco * cg_in * taps * F32, g=cg_out * cg_in * taps * F32), w_dims)
-                nest.put("g", CopyOp(wgt, w_src, wt, nest.onchip("sbuf", j * wsize * F32, [(1, tci), (1, wsize)])))
+            # Each output tile's weights into their own region, loaded in the co
+            # loop: the DMA queue runs ahead (no region is reused), and a matmul
+            # waits for its own tile's load only (a wait count affine in co).
+            w_src = nest.dram(nest.aff(g=cg_out * cg_in * taps * F32, co=tco * cg_in * taps * F32), w_dims)
+            w_dst = nest.onchip("sbuf", nest.aff(co=wsize * F32), [(1, tci), (1, wsize)])
+            nest.put("co", CopyOp(wgt, w_src, wt, w_dst))
             w_co = wsize * F32
         else:
             wt = nest.tile("sbuf", tci, wsize)
