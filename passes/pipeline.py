@@ -63,6 +63,8 @@ OPTIMIZATIONS: dict[str, str] = {
     "and read them (loop-keep-on-chip)",
     "forward-copies": "nests compute from and into the tensors kept on chip instead of "
     "copying them to and from tiles (loop-keep-on-chip{forward})",
+    "fuse-epilogue": "a relu or a residual add after a conv or gemm is applied as its "
+    "accumulator is evacuated, with no nest of its own (graph-fuse-epilogue)",
 }
 
 
@@ -92,6 +94,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     from tidal.passes.accel.insert_sync import AccelInsertSyncPass
     from tidal.passes.accel.split_streams import AccelSplitStreamsPass
     from tidal.passes.graph.canonicalize import GraphCanonicalizePass
+    from tidal.passes.graph.fuse_epilogue import GraphFuseEpiloguePass
     from tidal.passes.graph.partition import GraphPartitionPass
     from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
     from tidal.passes.conversion.loop_to_accel import LoopToAccelPass
@@ -101,6 +104,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     off = check_optimizations(disabled)
     return [
         GraphCanonicalizePass(),
+        *([] if "fuse-epilogue" in off else [GraphFuseEpiloguePass()]),
         GraphPartitionPass(chip=chip),
         GraphToLoopPass(
             chip=chip,
