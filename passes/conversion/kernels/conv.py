@@ -23,7 +23,7 @@ tiles (a loop) and taps (one matmul each). Depthwise convs go to depthwise.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tidal.dialects import graph
 from tidal.dialects.accel import AccessAttr
@@ -220,7 +220,52 @@ def _divisors_desc(n: int) -> list[int]:
     return [d for d in range(n, 0, -1) if n % d == 0]
 
 
+def _estimate(chip: ChipConfig, shape: ConvShape, t: StationaryTiles) -> float:
+    """Rough cycles of a stationary plan by the datasheet's costs: its matmuls (each
+    (step, group) pays one stationary load) after its input loads (im2col bytes and
+    the pad nest's round trip when packed; the input once when not), which the
+    matmuls wait for. Only to choose between packing taps and not."""
+    n, _, hp, wp = shape.padded
+    cout, cg_in, _, _ = shape.weight
+    _, _, oh, ow = shape.out
+    g, taps = shape.group, shape.taps
+    pt, pl, pb, pr = shape.pads
+    h, w = hp - pt - pb, wp - pl - pr
+    groups = oh // (t.nb * t.rb)
+    steps = -(-taps // t.pack) if t.pack else cg_in // t.tci * taps
+    reload = chip.pe_weight_load_cycles + chip.pe_fill_drain_cycles
+    per_step = t.nb * max(t.rb * ow, chip.pe_min_cycles) + reload
+    pe = n * g * (cout // g // t.tco) * groups * steps * per_step
+    if t.pack:
+        loads = taps * cg_in * oh * ow + (2 * cg_in * hp * wp if any(shape.pads) else 0)
+        most = max(1, n * shape.padded[1] * hp * wp // (t.tci * t.rows * ow))
+        runs = sum(
+            len(_kernel_row_runs(t0, min(t0 + t.pack, taps), shape.weight[3], most))
+            for t0 in range(0, taps, t.pack)
+        )
+        descriptors = runs * (oh // t.rows)
+    else:
+        loads = cg_in * (h * w if t.halo else hp * wp)
+        descriptors = cg_in // t.tci * (oh // t.rows)
+    dma = n * g * (loads * F32 / chip.dram_bytes_per_cycle + descriptors * chip.dma_fixed_latency_cycles)
+    return pe + dma
+
+
 def _plan_stationary(
+    chip: ChipConfig, origin: str, shape: ConvShape, options: KernelOptions, addend: bool
+) -> StationaryTiles | None:
+    """The stationary and/or tap-packed plan (with both options, packing only when
+    `_estimate` says it is faster), or None when no band fits."""
+    tiles = _plan_stationary_tiles(chip, origin, shape, options, addend)
+    if tiles is None or not tiles.pack or not options.stationary:
+        return tiles
+    unpacked = _plan_stationary_tiles(chip, origin, shape, replace(options, pack_taps=False), addend)
+    if unpacked is not None and _estimate(chip, shape, unpacked) <= _estimate(chip, shape, tiles):
+        return unpacked
+    return tiles
+
+
+def _plan_stationary_tiles(
     chip: ChipConfig, origin: str, shape: ConvShape, options: KernelOptions, addend: bool
 ) -> StationaryTiles | None:
     """The stationary (and/or tap-packed) plan, or None when even one band of one

@@ -284,3 +284,19 @@ def test_the_zero_at_flag_starts_each_bank_on_the_first_tap_only():
     assert len(starts) == tiles.nb  # tap 0 of each bank, at ci == 0
     (ci,) = [i for i, trip in enumerate(nest.domain_val) if trip == 64 // tiles.tci]
     assert {m.value.data for m in starts} == {ci}
+
+
+def test_taps_are_packed_only_where_the_estimate_says_it_is_faster():
+    """64 channels at 56x56 (ResNet-50's 3x3 layers) would pack 2 taps a matmul, but
+    the im2col reads 9 shifted copies of the input through a pad nest: unpacked, the
+    input loads once into the halo, and the estimate prefers that. The 3-channel
+    stems pack (49 single-tap matmuls against 2 packed ones). With `stationary` off
+    there is no stationary nest to compare with: a packable conv packs."""
+    layer = _shape(1, 64, 64, 56, 56)
+    chosen = plan_conv2d(DEFAULT, "c", layer)
+    assert isinstance(chosen, StationaryTiles) and chosen.pack == 0 and chosen.halo
+    packed = plan_conv2d(DEFAULT, "c", layer, PACKED)
+    assert isinstance(packed, StationaryTiles) and packed.pack == 2
+    for stem in (_shape(1, 3, 64, 224, 224, k=7, stride=2, pad=3), _shape(1, 3, 96, 227, 227, k=11, stride=4, pad=0)):
+        tiles = plan_conv2d(DEFAULT, "stem", stem)
+        assert isinstance(tiles, StationaryTiles) and tiles.pack > 0
