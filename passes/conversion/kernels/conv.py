@@ -722,8 +722,10 @@ class ConvKernel(Kernel):
         assert isinstance(op, graph.Conv2dOp)
         shape = _conv_shape(op)
         if options.depthwise and depthwise.applies(shape):
-            dw = depthwise.plan_depthwise(chip, origin_of(op), shape)
-            return planned(op, chip, *plan_pad_nest(op, chip), dw, options=options)
+            # The depthwise nest pads in SBUF when its plan says so (no pad nest).
+            dw = depthwise.plan_depthwise(chip, origin_of(op), shape, halo=True)
+            halo = isinstance(dw, depthwise.DepthwiseTiles) and dw.halo
+            return planned(op, chip, *([] if halo else plan_pad_nest(op, chip)), dw, options=options)
         conv = plan_conv2d(chip, origin_of(op), shape, options, addend=op.addend is not None)
         halo = isinstance(conv, StationaryTiles) and conv.halo
         pads = [] if halo else plan_pad_nest(op, chip)
