@@ -197,16 +197,19 @@ def choose_layout(
 ) -> Layout | None:
     """The layout that every use maps to with the fewest elements per partition."""
     best: Layout | None = None
+    counts = {u.ap.dims[0][1] for u in uses}
     for minor in _candidates(shapes, uses):
         if minor <= 0 or elements % minor:
             continue
         rows = elements // minor
-        p = min(partitions, rows)
-        layout = Layout(p, minor, -(-rows // p))
-        if best is not None and layout.elements >= best.elements:
-            continue
-        if all(layout.map(u.ap, _trips(u.op)) is not None for u in uses):
-            best = layout
+        # all the partitions, or as many as a copy spans (channel tiles of 96: 192
+        # channels as two groups on 96 partitions, which a loop over tiles steps)
+        for p in sorted({min(partitions, rows)} | {c for c in counts if c <= partitions}):
+            layout = Layout(p, minor, -(-rows // p))
+            if best is not None and layout.elements >= best.elements:
+                continue
+            if all(layout.map(u.ap, _trips(u.op)) is not None for u in uses):
+                best = layout
     return best
 
 

@@ -79,3 +79,13 @@ def test_the_cnn_keeps_intermediates_on_chip_and_computes_the_same():
     for name in ref:
         np.testing.assert_array_equal(after[name], before[name])
         np.testing.assert_allclose(after[name], ref[name], rtol=1e-4, atol=1e-5)
+
+
+def test_channel_tiles_of_96_keep_192_channels_on_96_partitions():
+    """A kernel tiles 192 channels as two tiles of 96 (a loop steps 96 rows): on 128
+    partitions the second tile would wrap; on 96 partitions it is the next group."""
+    ap = dram(Aff(0, (96 * 729 * 4,)), [(729, 96), (1, 729)])
+    assert Layout(128, 729, 2).map(ap, (2,)) is None
+    assert Layout(96, 729, 2).map(ap, (2,)) == AccessAttr.get(
+        "sbuf", 0, Aff(0, (729 * 4,)), [(1, 96), (1, 729)]
+    )
