@@ -4,18 +4,25 @@ For a 1024x1024x1024 GEMM and six ResNet-50 convolutions (batch 1), on a 128x128
 weight-stationary array:
 
 - Tidal: a single-op ONNX model (opset 13, float32, seeded random weights) is compiled
-  for the `default` chip and run on seeded random inputs; "PE cycles" is the PE
-  engine's busy time (`stats["engines"]["pe"]["busy_cycles"]`, which excludes waiting
-  for DMA). The outputs are checked against onnxruntime (max |err| / max |ref|).
+  for the `default` chip and the binary run twice on seeded random inputs: with one
+  stationary-weight buffer in the PE array (`pe_weight_buffers=1`, the array SCALE-Sim
+  models, where a fold's weights load after the previous fold drains) and with the
+  preset's two (the next weights shift in while the current matmul streams; source in
+  sim/config.py). "PE cycles" is the PE engine's busy time
+  (`stats["engines"]["pe"]["busy_cycles"]`, which excludes waiting for DMA). The
+  outputs are checked against onnxruntime (max |err| / max |ref|).
 - SCALE-Sim (PyPI `scalesim`, the `bench` extra): one run over a topology of the same
   layers, dataflow `ws`, a 128x128 array and SRAMs large enough that no layer stalls;
   "compute cycles" is the compute report's `Total Cycles` (stall cycles are checked
-  to be 0, so it is pure compute).
+  to be 0, so it is pure compute). It has no option for double-buffered weights in the
+  array (compute/systolic_compute_ws.py puts an ArrayHeight-cycle weight-load gap
+  before every fold), so the one-buffer run is the like-for-like comparison.
 
-Both sides are also recomputed from closed-form formulas (Tidal: its tiling in
-passes/conversion/kernels/{gemm,conv}.py and the MATMUL cost in sim/machine.py; SCALE-Sim: its per-fold WS
-timing in compute/systolic_compute_ws.py) and the script fails if a formula does not
-reproduce the measured number. docs/scalesim-comparison.md explains the differences.
+Both sides are split into closed-form parts and the script fails if they do not
+reproduce the measured number: Tidal's PE busy time into streaming, exposed weight
+loads (each checked against `matmul_load_cycles` in sim/spec) and sync instructions,
+read from the run's trace; SCALE-Sim's into its per-fold WS timing. docs/scalesim-
+comparison.md explains the differences.
 
     .venv/bin/python bench/scalesim_compare.py [--only NAME ...] [--keep DIR]
 
@@ -33,18 +40,21 @@ import math
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
-
-from tidal.passes.conversion.kernels.nest_builder import largest_divisor
+from tidal.dialects.accel import InstructionOp, MatmulOp, ProgramOp
+from tidal.passes.analysis.cost import instruction_cost
 from tidal.sim.config import ChipConfig, get_chip
 from tidal.sim.isa import decode_container
 from tidal.sim.machine import run_program
+from tidal.sim.spec import matmul_load_cycles
+from tidal.targets.binary import decode
 from tidal.tools.tidal_compile import compile_to_bytes
 
 CHIP = "default"
@@ -135,100 +145,97 @@ def onnx_model(layer: Layer) -> tuple[onnx.ModelProto, str, tuple[int, ...]]:
     return model, x_name, x_shape
 
 
-@dataclass
-class TidalTiling:
-    """Tidal's matmul tiling for a layer on `chip`, mirroring passes/conversion/kernels/gemm.py and conv.py."""
-
-    matmuls: int  # MATMUL instructions
-    k: int  # contraction rows per matmul (stationary partitions)
-    m: int  # stationary columns (output partitions)
-    n: int  # moving free size
-    taps: int  # matmuls per (output block, input-channel tile): filter taps
-    # Matmuls whose stationary *values* differ from the previous matmul's (what a
-    # real array must reload), as opposed to the access-pattern change that
-    # sim/machine.py charges for.
-    weight_changes: int
+# One stationary buffer: the array SCALE-Sim models (each fold's weights load after the
+# previous fold drains). The `default` preset has two (sim/config.py).
+SINGLE = 1
 
 
-def tidal_tiling(layer: Layer, chip: ChipConfig) -> TidalTiling:
-    free_max = min(chip.matmul_moving_max, chip.psum_bank_bytes // 4)
-    if layer.kind == "gemm":  # kernels.gemm: nest (n, m, k), one matmul per point
-        tk = largest_divisor(layer.k, chip.pe_rows)
-        tn = largest_divisor(layer.n, chip.pe_cols)
-        tm = largest_divisor(layer.m, free_max)
-        count = (layer.n // tn) * (layer.m // tm) * (layer.k // tk)
-        # weights are B[k-tile, n-tile]; with one k tile they change only with n
-        changes = count if layer.k > tk else layer.n // tn
-        return TidalTiling(count, tk, tn, tm, 1, changes)
-    # kernels.conv2d: nest (n, g, co, b, ci), one matmul per filter tap
-    oh = ow = layer.oh
-    rb = largest_divisor(oh, free_max // ow)
-    tci = largest_divisor(layer.cin, chip.pe_rows)
-    tco = largest_divisor(layer.cout, chip.pe_cols)
-    taps = layer.r * layer.r
-    count = (layer.cout // tco) * (oh // rb) * (layer.cin // tci) * taps
-    # weights are W[co-tile, ci-tile, tap]; one tap and one ci tile: only co changes
-    changes = count if taps > 1 or layer.cin > tci else layer.cout // tco
-    return TidalTiling(count, tci, tco, rb * ow, taps, changes)
-
-
-def stationary_change_cycles(chip: ChipConfig) -> int:
-    """What sim/machine.py adds to a MATMUL whose stationary access differs from the
-    previous one's: the weight load, plus the fill/drain skew on presets that have it."""
-    return chip.pe_weight_load_cycles + getattr(chip, "pe_fill_drain_cycles", 0)
-
-
-def stationary_change_formula(chip: ChipConfig) -> str:
-    if hasattr(chip, "pe_fill_drain_cycles"):
-        return (f"({chip.pe_weight_load_cycles} + {chip.pe_fill_drain_cycles})")
-    return str(chip.pe_weight_load_cycles)
-
-
-def run_tidal(layer: Layer, workdir: Path) -> dict[str, object]:
-    import onnxruntime as ort
-
+def chips() -> dict[int, ChipConfig]:
+    """The `default` chip with one stationary buffer (SCALE-Sim's array) and as it is."""
     chip = get_chip(CHIP)
-    model, x_name, x_shape = onnx_model(layer)
-    path = workdir / f"{layer.name}.onnx"
-    onnx.save(model, path)
-    program = decode_container(compile_to_bytes(str(path), CHIP))
-    x = np.random.default_rng(SEED + 1).standard_normal(x_shape).astype(np.float32)
-    outputs, stats = run_program(program, {x_name: x}, chip, trace=True)
-    ref = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
-        None, {x_name: x}
-    )[0]
-    err = float(np.abs(outputs["y"] - ref).max() / np.abs(ref).max())
-    if not err <= MAX_REL_ERR:
-        raise SystemExit(f"{layer.name}: Tidal output differs from onnxruntime ({err:.2e})")
-    if stats["macs"] != layer.macs:
-        raise SystemExit(f"{layer.name}: Tidal did {stats['macs']} MACs, expected {layer.macs}")
+    return {SINGLE: replace(chip, pe_weight_buffers=SINGLE), chip.pe_weight_buffers: chip}
 
-    # Break the PE busy time down: MATMUL issue time, weight loads, sync instructions.
-    pe = [e for e in stats["trace"] if e["engine"] == "pe"]
-    mm = [round(e["end"] - e["start"]) for e in pe if e["opcode"] == "MATMUL"]
-    sync = sum(round(e["end"] - e["start"]) for e in pe if e["opcode"] != "MATMUL")
-    tiling = tidal_tiling(layer, chip)
-    issue = max(tiling.n, chip.pe_min_cycles)
-    loads, rest = divmod(sum(mm) - len(mm) * issue, stationary_change_cycles(chip))
+
+def pe_breakdown(
+    layer: Layer, program: ProgramOp, stats: dict, chip: ChipConfig
+) -> dict[str, object]:
+    """The PE busy time of one run split into streaming (every MATMUL's
+    max(N, pe_min_cycles)), exposed weight loads and sync instructions, each MATMUL's
+    load checked against the rule of sim/spec (matmul_load_cycles): nothing, into an
+    empty array, behind the previous matmul's streaming, or after a write (behind 0)."""
+    ops = {
+        st.engine: [op for op in st.body.block.ops if isinstance(op, InstructionOp)]
+        for st in program.streams
+    }
+    streaming, sync, behind = 0, 0, None
+    loads: Counter[int] = Counter()
+    matmuls = 0
+    for e in stats["trace"]:
+        if e["engine"] != "pe":
+            continue
+        busy = e["end"] - e["start"]
+        op = ops["pe"][e["index"]]
+        if not isinstance(op, MatmulOp):
+            sync += round(busy)
+            continue
+        issue = instruction_cost(op, chip, reload=False)
+        exposed = round(busy - issue)  # start and end are floats (DMA sharing)
+        allowed = {0, matmul_load_cycles(chip, None), matmul_load_cycles(chip, 0)}
+        if behind is not None:
+            allowed.add(matmul_load_cycles(chip, behind))
+        if exposed not in allowed:
+            raise SystemExit(
+                f"{layer.name}: a MATMUL took {busy} cycles, {exposed} over its "
+                f"streaming, not a load sim/spec's matmul_load_cycles allows {allowed}"
+            )
+        matmuls += 1
+        streaming += issue
+        if exposed:
+            loads[int(exposed)] += 1
+        behind = issue
     busy = stats["engines"]["pe"]["busy_cycles"]
-    formula = len(mm) * issue + loads * stationary_change_cycles(chip) + sync
-    if len(mm) != tiling.matmuls or rest != 0 or formula != busy:
-        raise SystemExit(
-            f"{layer.name}: Tidal formula does not reproduce the run: {len(mm)} matmuls "
-            f"(tiling says {tiling.matmuls}), issue {issue}, remainder {rest}, "
-            f"formula {formula} vs PE busy {busy} -- passes/conversion/kernels/{gemm,conv}.py or the MATMUL "
-            "cost changed; update tidal_tiling() and the doc"
-        )
+    if round(streaming + sum(c * n for c, n in loads.items()) + sync) != busy:
+        raise SystemExit(f"{layer.name}: the PE breakdown does not add up to {busy}")
     return {
         "pe_cycles": busy,
         "cycles": stats["cycles"],
-        "macs": stats["macs"],
-        "err": err,
-        "tiling": tiling,
-        "issue": issue,
-        "loads": loads,
-        "sync": sync,
+        "matmuls": matmuls,
+        "streaming": round(streaming),
+        "loads": dict(sorted(loads.items(), reverse=True)),
+        "sync": round(sync),
     }
+
+
+def loads_text(loads: dict[int, int]) -> str:
+    return " + ".join(f"{n} x {c}" for c, n in loads.items()) or "0"
+
+
+def run_tidal(layer: Layer, workdir: Path) -> dict[int, dict[str, object]]:
+    """Compile the layer once and run it on each chip of chips(); per buffer count,
+    the PE breakdown plus the error against onnxruntime."""
+    import onnxruntime as ort
+
+    model, x_name, x_shape = onnx_model(layer)
+    path = workdir / f"{layer.name}.onnx"
+    onnx.save(model, path)
+    data = compile_to_bytes(str(path), CHIP)
+    program = decode_container(data)
+    module = decode(data)
+    ir = next(op for op in module.ops if isinstance(op, ProgramOp))
+    x = np.random.default_rng(SEED + 1).standard_normal(x_shape).astype(np.float32)
+    ref = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {x_name: x}
+    )[0]
+    results = {}
+    for buffers, chip in chips().items():
+        outputs, stats = run_program(program, {x_name: x}, chip, trace=True)
+        err = float(np.abs(outputs["y"] - ref).max() / np.abs(ref).max())
+        if not err <= MAX_REL_ERR:
+            raise SystemExit(f"{layer.name}: Tidal output differs from onnxruntime ({err:.2e})")
+        if stats["macs"] != layer.macs:
+            raise SystemExit(f"{layer.name}: Tidal did {stats['macs']} MACs, expected {layer.macs}")
+        results[buffers] = {**pe_breakdown(layer, ir, stats, chip), "err": err}
+    return results
 
 
 # ----------------------------------------------------------------------- SCALE-Sim
@@ -392,68 +399,66 @@ def main(argv: list[str] | None = None) -> int:
         scale = run_scalesim(layers, workdir, chip)
         t2 = time.perf_counter()
 
-    main_rows, tidal_rows, scale_rows, split_rows = [], [], [], []
-    R, C, W = chip.pe_rows, chip.pe_cols, stationary_change_cycles(chip)
+    main_rows, tidal_rows, scale_rows = [], [], []
+    R, C = chip.pe_rows, chip.pe_cols
+    double = chip.pe_weight_buffers
     for layer, t, s in zip(layers, tidal, scale):
         if s["macs"] != layer.macs:
             raise SystemExit(f"{layer.name}: SCALE-Sim counts {s['macs']} MACs, expected {layer.macs}")
-        ratio = t["pe_cycles"] / s["cycles"]
-        main_rows.append([
-            layer.name, layer.shape, f"{layer.macs:,}",
-            f"{s['cycles']:,}", f"{t['pe_cycles']:,}", f"{ratio:.3f}",
-            f"{100 * (ratio - 1):+.1f}%", f"{math.ceil(layer.macs / (chip.pe_rows * chip.pe_cols)):,}",
-            f"{t['cycles']:,}", f"{t['err']:.1e}",
-        ])
-        tl: TidalTiling = t["tiling"]
-        tidal_rows.append([
-            layer.name, f"{tl.k}x{tl.m}", tl.n, tl.matmuls,
-            f"{tl.matmuls} x {t['issue']} + {t['loads']} x {stationary_change_formula(chip)}"
-            f" + {t['sync']} = {t['pe_cycles']:,}",
-        ])
+        one, two = t[SINGLE], t[double]
+        r1, r2 = one["pe_cycles"] / s["cycles"], two["pe_cycles"] / s["cycles"]
         folds = s["row_fold"] * s["col_fold"]
-        reloaded = t["pe_cycles"] + (tl.weight_changes - t["loads"]) * W
-        split_rows.append([
-            layer.name,
-            f"{tl.matmuls * t['issue']:,}", f"{t['loads'] * W + t['sync']:,}",
-            f"{folds * s['T']:,}", f"{folds * (2 * R + C - 2) - 1:,}",
-            f"{t['loads']} / {tl.weight_changes}",
-            f"{reloaded:,} ({reloaded / s['cycles']:.3f})",
+        # SCALE-Sim's folds on a double-buffered array: the first pays its load and
+        # skew, each later one only the load its predecessor's T columns do not hide
+        # (the rule of sim/spec applied by hand; SCALE-Sim has no such option).
+        db = (2 * R + C - 2) + folds * s["T"] + (folds - 1) * max(0, R - s["T"]) - 1
+        rdb = two["pe_cycles"] / db
+        main_rows.append([
+            layer.name, layer.shape, f"{layer.macs:,}", f"{s['cycles']:,}",
+            f"{one['pe_cycles']:,}", f"{r1:.3f} ({100 * (r1 - 1):+.1f}%)",
+            f"{two['pe_cycles']:,}", f"{r2:.3f} ({100 * (r2 - 1):+.1f}%)",
+            f"{db:,}", f"{rdb:.3f} ({100 * (rdb - 1):+.1f}%)",
+            f"{math.ceil(layer.macs / (R * C)):,}",
+            f"{one['cycles']:,} / {two['cycles']:,}", f"{max(one['err'], two['err']):.1e}",
         ])
+        for buffers, b in ((SINGLE, one), (double, two)):
+            tidal_rows.append([
+                layer.name, buffers, b["matmuls"],
+                (f"{b['streaming']:,} + ({loads_text(b['loads'])}) + {b['sync']}"
+                f" = {b['pe_cycles']:,}"),
+            ])
         scale_rows.append([
             layer.name, f"{s['Sr']} x {s['Sc']}", s["T"], f"{s['row_fold']} x {s['col_fold']}",
-            f"{s['row_fold'] * s['col_fold']} x ({2 * chip.pe_rows + chip.pe_cols - 2}"
-            f" + {s['T']}) - 1 = {s['cycles']:,}",
+            (f"{s['row_fold'] * s['col_fold']} x ({2 * R + C - 2}"
+            f" + {s['T']}) - 1 = {s['cycles']:,}"),
             f"{s['mapping_eff']:.1f}%",
         ])
 
-    fill = (f", pe_fill_drain_cycles={chip.pe_fill_drain_cycles}"
-            if hasattr(chip, "pe_fill_drain_cycles") else "")
-    print(f"Tidal chip '{CHIP}' ({chip.pe_rows}x{chip.pe_cols}, pe_min_cycles="
-          f"{chip.pe_min_cycles}, pe_weight_load_cycles={chip.pe_weight_load_cycles}{fill}); "
-          f"SCALE-Sim {version('scalesim')} ws {chip.pe_rows}x{chip.pe_cols}, "
+    print(f"Tidal chip '{CHIP}' ({R}x{C}, pe_min_cycles={chip.pe_min_cycles}, "
+          f"pe_weight_load_cycles={chip.pe_weight_load_cycles}, pe_fill_drain_cycles="
+          f"{chip.pe_fill_drain_cycles}, pe_weight_buffers {SINGLE} and {double}); "
+          f"SCALE-Sim {version('scalesim')} ws {R}x{C}, "
           f"SRAMs {SRAM_KB} kB, bandwidth mode CALC\n")
     print(table(
-        ["layer", "shape", "MACs", "SCALE-Sim compute cycles", "Tidal PE cycles",
-         "ratio Tidal/SCALE-Sim", "difference", "ideal MACs/(128x128)",
-         "Tidal total cycles", "Tidal max rel err"],
+        ["layer", "shape", "MACs", "SCALE-Sim compute cycles",
+         f"Tidal PE cycles, {SINGLE} buffer", "ratio to SCALE-Sim",
+         f"Tidal PE cycles, {double} buffers", "ratio to SCALE-Sim",
+         "SCALE-Sim folds, double-buffered (derived)", "ratio to derived",
+         f"ideal MACs/({R}x{C})", f"Tidal total cycles ({SINGLE} / {double})",
+         "Tidal max rel err"],
         main_rows,
     ))
-    print("\nTidal PE busy = matmuls x max(N, pe_min_cycles) + stationary changes x "
-          f"{'(pe_weight_load_cycles + pe_fill_drain_cycles)' if fill else 'pe_weight_load_cycles'}"
-          " + sync instructions on PE\n")
-    print(table(["layer", "stationary K x M", "moving N", "matmuls", "Tidal PE busy"],
-                tidal_rows))
+    print("\nTidal PE busy = streaming (matmuls x max(N, pe_min_cycles)) + exposed "
+          "weight loads (count x cycles: 382 into an empty array or with one buffer; "
+          "with two, max(0, 128 - the previous matmul's streaming), 128 after a write "
+          "into the held weights) + sync instructions on PE\n")
+    print(table(["layer", "weight buffers", "matmuls", "Tidal PE busy"], tidal_rows))
+    print("\nSCALE-Sim folds, double-buffered (derived, not a SCALE-Sim output) = "
+          "(2R + C - 2) + folds x T + (folds - 1) x max(0, R - T) - 1\n")
     print("\nSCALE-Sim WS = row folds x col folds x (2R + C - 2 + T) - 1, "
           "row folds = ceil(Sr / R), col folds = ceil(Sc / C)\n")
     print(table(["layer", "Sr x Sc (im2col)", "T (ofmap pixels)", "folds",
                  "SCALE-Sim compute cycles", "mapping efficiency"], scale_rows))
-    print("\nWhere the cycles go: streaming (moving columns) and per-stationary-tile "
-          "overhead on each side; the last column charges the per-change cost for every "
-          "matmul whose weight values change (sim/machine.py charges it only when the "
-          "stationary access pattern changes)\n")
-    print(table(["layer", "Tidal streaming", "Tidal overhead", "SCALE-Sim streaming",
-                 "SCALE-Sim overhead", "Tidal changes charged / weight-value changes",
-                 "Tidal PE with every value change charged (ratio)"], split_rows))
     print(f"\nwall time: Tidal {t1 - t0:.1f} s, SCALE-Sim {t2 - t1:.1f} s", file=sys.stderr)
     return 0
 
