@@ -64,6 +64,14 @@ from tidal.sim.config import ChipConfig
 from xdsl.ir import Operation, SSAValue
 
 
+# Weight buffers of the activations-stationary nest: loads run WEIGHT_BUFFERS - 1 K
+# steps ahead of the matmuls, so a step's load overlaps the matmuls of the step
+# before it and DMA keeps streaming while the PE array works. Not more: the loads
+# take the DMA queues in turn, and with a third buffer one of them would share a
+# queue with X^T, whose every reader then waits for that queue's latest load.
+WEIGHT_BUFFERS = 2
+
+
 @dataclass(frozen=True, kw_only=True)
 class GemmTiles(NestPlan):
     """Y[m, n] contracting k in tk-row steps. Weights stationary: [tn partitions,
@@ -103,7 +111,7 @@ def plan_gemm(
         tn = largest_divisor(n, psum_free_max(chip))
         nb = largest_divisor(n // tn, chip.psum_banks)
         kt = k // tk
-        slots = 2 if kt % 2 == 0 else 1
+        slots = min(kt, WEIGHT_BUFFERS)
         width = nb * tn
         need = sbuf_bytes(kt * m, slots * width, width, width)
         if need <= chip.sbuf_partition_bytes:
@@ -232,14 +240,20 @@ def gemm_small_m(
 ) -> NestOp:
     """Y = activation(alpha * op(A) @ op(B) + beta * C), activations stationary:
     X^T = op(A)^T is loaded once, [tk, kt * m]; for each group of nb * tn output
-    columns, each K step loads its weights in one descriptor and streams them as nb
-    matmuls of tn columns against the same stationary X^T slice, one PSUM bank
-    each. K steps come `slots` at a time, each into its own weight buffer, so a
-    step's load does not wait for the previous step's matmuls."""
+    columns, each K step t loads its weights in one descriptor into buffer t % slots
+    and streams them as nb matmuls of tn columns against the same stationary X^T
+    slice, one PSUM bank each. The loads run slots - 1 steps ahead (software
+    pipelined): with 2 buffers the loop body over 2 steps is load(t + 1),
+    matmuls(t), load(t + 2), matmuls(t + 1), so a load waits only for the matmuls
+    that last read its buffer (a wait counts every earlier signal of the engine)
+    and overlaps the matmuls of the step before."""
     m, n, k = plan.m, plan.n, plan.k
     tn, tk, nb, slots = plan.tn, plan.tk, plan.nb, plan.slots
     width, kt = nb * tn, k // tk
-    nest = Nest(plan.name, [("g", n // width), ("k", kt // slots)])
+    ahead = slots - 1  # steps loaded ahead of the one multiplied
+    # loop iterations of `slots` steps, each loading `ahead` steps ahead of its own
+    groups = max(0, (kt - slots - ahead) // slots + 1)
+    nest = Nest(plan.name, [("g", n // width), ("k", groups)])
 
     xt = nest.tile("sbuf", tk, kt * m)
     wt = nest.tile("sbuf", tk, slots * width)
@@ -251,35 +265,35 @@ def gemm_small_m(
         a_ap = nest.dram(0, [(m, tk), (tk * m, kt), (1, m)])
     else:  # A is [M, K]
         a_ap = nest.dram(0, [(1, tk), (tk, kt), (k, m)])
-    nest.put(None, CopyOp(a, a_ap, xt, _tile(xt, "sbuf", nest, tk, [(1, kt * m)])))
+    x_load = CopyOp(a, a_ap, xt, _tile(xt, "sbuf", nest, tk, [(1, kt * m)]))
 
+    # W[kk, nn] = op(B)[t * tk + kk, g * width + nn]: bytes per K step and per group
+    if trans_b:  # B is [N, K]
+        per_step, per_group, b_dims = tk * F32, width * k * F32, [(1, tk), (k, width)]
+    else:  # B is [K, N]
+        per_step, per_group, b_dims = tk * n * F32, width * F32, [(n, tk), (1, width)]
     acc_ap = _tile(accs[0], "psum", nest, m, [(1, tn)])
-    for s in range(slots):
-        # W[kk, nn] = op(B)[t * tk + kk, g * width + nn] for K step t = k * slots + s
-        if trans_b:  # B is [N, K]
-            b_ap = nest.dram(
-                nest.aff(s * tk * F32, k=slots * tk * F32, g=width * k * F32), [(1, tk), (k, width)]
-            )
-        else:  # B is [K, N]
-            b_ap = nest.dram(
-                nest.aff(s * tk * n * F32, k=slots * tk * n * F32, g=width * F32), [(n, tk), (1, width)]
-            )
-        w_slot = nest.onchip("sbuf", s * width * F32, [(1, tk), (1, width)])
-        x_slice = nest.onchip("sbuf", nest.aff(s * m * F32, k=slots * m * F32), [(1, tk), (1, m)])
-        # only the first K step of a group starts the sums afresh
-        zero_at = nest.zero_at("k") if s == 0 else None
-        nest.put("k", CopyOp(b, b_ap, wt, w_slot))
-        nest.put("k", *(
+
+    def load(t: int, looped: bool) -> CopyOp:
+        """K step t (slots * k + t inside the loop) into buffer t % slots."""
+        at = nest.aff(t * per_step, k=slots * per_step if looped else 0, g=per_group)
+        slot = nest.onchip("sbuf", t % slots * width * F32, [(1, tk), (1, width)])
+        return CopyOp(b, nest.dram(at, b_dims), wt, slot)
+
+    def matmuls(t: int, looped: bool, zero_at: int | None) -> list[MatmulOp]:
+        x_slice = nest.onchip(
+            "sbuf", nest.aff(t * m * F32, k=slots * m * F32 if looped else 0), [(1, tk), (1, m)]
+        )
+        return [
             MatmulOp(
                 acc, acc_ap, xt, x_slice,
-                wt, nest.onchip("sbuf", (s * width + j * tn) * F32, [(1, tk), (1, tn)]),
+                wt, nest.onchip("sbuf", (t % slots * width + j * tn) * F32, [(1, tk), (1, tn)]),
                 zero_at,
             )
             for j, acc in enumerate(accs)
-        ))
+        ]
 
     out_ap = _tile(out, "sbuf", nest, m, [(1, width)])
-    epilogue: list[Operation] = []
     ct = None
     if c is not None:  # C[m, g * width + nn], broadcast by stride-0 dims
         cbuf, (sm, sn) = c
@@ -288,6 +302,24 @@ def gemm_small_m(
         nest.put("g", CopyOp(cbuf, c_ap, ct, out_ap))
         if beta != 1.0:
             nest.put("g", ActOp("identity", ct, out_ap, ct, out_ap, scale=beta))
+    # X^T after the first weights: the DMA queues take loads in turn, and a wait
+    # counts every earlier load of its queue, so X^T must not share a queue with
+    # the weights the loop streams
+    nest.put("g", *(load(t, looped=False) for t in range(min(ahead, kt))))
+    nest.put(None, x_load)
+    if groups:  # only step 0 (k = 0) starts the sums afresh
+        body: list[Operation] = []
+        for i in range(slots):
+            body.append(load(i + ahead, looped=True))
+            body += matmuls(i, looped=True, zero_at=nest.zero_at("k") if i == 0 else None)
+        nest.put("k", *body)
+    tail: list[Operation] = []  # the steps after the loop
+    for t in range(slots * groups, kt):
+        if t + ahead < kt:
+            tail.append(load(t + ahead, looped=False))
+        tail += matmuls(t, looped=False, zero_at=-1 if t == 0 else None)
+
+    epilogue: list[Operation] = []
     for j, acc in enumerate(accs):
         out_j = nest.onchip("sbuf", j * tn * F32, [(1, m), (1, tn)])
         if ct is None:
@@ -301,7 +333,7 @@ def gemm_small_m(
         epilogue.append(ActOp(activation, out, out_ap, out, out_ap))
     y_ap = nest.dram(nest.aff(g=width * F32), [(n, m), (1, width)])
     epilogue.append(CopyOp(out, out_ap, y, y_ap))
-    nest.put_after("g", *epilogue)
+    nest.put_after("g", *tail, *epilogue)
     return nest.build()
 
 

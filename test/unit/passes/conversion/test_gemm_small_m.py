@@ -36,12 +36,14 @@ def test_a_batch_1_fc_layer_streams_512_weight_columns_per_matmul_across_the_ban
 
 
 def test_the_small_chip_plan_and_its_fallbacks():
-    """On the 32x32 array: 1000 classes are 2 banks of 500 columns (4 banks would not
-    divide 1000 / 500 evenly... 2 does); an odd number of K steps has one weight
-    buffer; M above the PE columns, or tiles over SBUF, keep the weights stationary."""
+    """On the 32x32 array: 1000 classes are 2 banks of 500 columns; 3 K steps share
+    two weight buffers, one K step needs one; M above the PE columns, or tiles over
+    SBUF, keep the weights stationary."""
     tiles = plan_gemm(SMALL, "fc", m=2, n=1000, k=96, small_m=True)
     assert isinstance(tiles, GemmTiles) and tiles.small_m
-    assert (tiles.tm, tiles.tn, tiles.tk, tiles.nb, tiles.slots) == (2, 500, 32, 2, 1)
+    assert (tiles.tm, tiles.tn, tiles.tk, tiles.nb, tiles.slots) == (2, 500, 32, 2, 2)
+    one = plan_gemm(SMALL, "fc", m=2, n=1000, k=32, small_m=True)
+    assert isinstance(one, GemmTiles) and one.slots == 1
     assert not plan_gemm(SMALL, "fc", m=33, n=1000, k=96, small_m=True).small_m
     # 16384 K steps of 2 columns is 128 KiB of X^T per partition: over 64 KiB
     assert not plan_gemm(SMALL, "fc", m=2, n=64, k=32 * 16384, small_m=True).small_m
@@ -97,6 +99,9 @@ CASES = [
     pytest.param({"m": 2, "k": 64, "n": 600, "c_shape": [2, 600], "alpha": 0.5, "beta": 2.0}, id="m2-full-C-alpha-beta"),
     pytest.param({"m": 8, "k": 40, "n": 96, "trans_a": 1}, id="m8-transA-noC"),
     pytest.param({"m": 8, "k": 128, "n": 2048, "c_shape": [8, 1], "trans_b": 1}, id="m8-column-C"),
+    # a loop of 4 iterations (steps 0-7), two steps after it, 2 groups of 2048 columns
+    pytest.param({"m": 1, "k": 320, "n": 4096, "c_shape": [4096]}, id="m1-10-K-steps-2-groups"),
+    pytest.param({"m": 2, "k": 288, "n": 1000, "trans_b": 1}, id="m2-9-K-steps"),
 ]
 
 
@@ -124,8 +129,9 @@ def test_a_fused_relu_after_the_addend(small_m, c_shape):
 
 
 def test_the_lowered_program_on_the_hardware_model_agrees():
-    """Two weight buffers, two PSUM banks: the whole pipeline and the binary."""
-    model, a, want = _gemm_model(m=1, k=128, n=1000, c_shape=[1000], trans_b=1)
+    """Two weight buffers, two PSUM banks, loads one K step ahead: the whole
+    pipeline and the binary."""
+    model, a, want = _gemm_model(m=1, k=320, n=1000, c_shape=[1000], trans_b=1)
     module = import_onnx(model)
     run_passes(lowering_passes("small"), module, Context(), [])
     got = eval_binary(module, {"a": a})["y"]
