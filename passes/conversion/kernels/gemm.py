@@ -63,7 +63,6 @@ from tidal.passes.conversion.kernels.plan import (
 from tidal.sim.config import ChipConfig
 from xdsl.ir import Operation, SSAValue
 
-
 # Weight buffers of the activations-stationary nest: loads run WEIGHT_BUFFERS - 1 K
 # steps ahead of the matmuls, so a step's load overlaps the matmuls of the step
 # before it and DMA keeps streaming while the PE array works. Not more: the loads
