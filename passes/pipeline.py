@@ -63,6 +63,8 @@ OPTIMIZATIONS: dict[str, str] = {
     "and read them (loop-keep-on-chip)",
     "forward-copies": "nests compute from and into the tensors kept on chip instead of "
     "copying them to and from tiles (loop-keep-on-chip{forward})",
+    "overlap-nests": "a nest's tiles take other SBUF bytes than the next nest's, so the "
+    "next nest's loads need not wait for this one to finish (loop-allocate{overlap})",
     "fuse-epilogue": "a relu or a residual add after a conv or gemm is applied as its "
     "accumulator is evacuated, with no nest of its own (graph-fuse-epilogue)",
 }
@@ -121,7 +123,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             if "keep-on-chip" in off
             else [LoopKeepOnChipPass(chip=chip, forward="forward-copies" not in off)]
         ),
-        LoopAllocatePass(chip=chip),
+        LoopAllocatePass(chip=chip, overlap="overlap-nests" not in off),
         LoopToAccelPass(chip=chip),
         AccelAssignQueuesPass(),
         AccelInsertSyncPass(),

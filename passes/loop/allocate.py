@@ -238,11 +238,23 @@ def _allocate_dram(fn: func.FuncOp) -> int:
     return top
 
 
-def _allocate_tiles(fn: func.FuncOp, chip: ChipConfig) -> None:
-    """Give every tile an SBUF or PSUM region, over lifetimes in top-level positions."""
+def tile_lifetimes(
+    fn: func.FuncOp, *, overlap: bool
+) -> list[tuple[loop.AllocTileOp, int, int]]:
+    """Every tile of `fn` with its lifetime [first, last] in top-level positions, in
+    walk order. With `overlap`, an SBUF tile of a nest stays live until the end of
+    the next nest: the next nest's tiles then take other bytes, so nothing it writes
+    (its weights, its input bands) waits for this nest to finish reading."""
     block = fn.body.block
-    index = {op: i for i, op in enumerate(block.ops)}
-    tiles = _Tiles(chip)
+    ops = list(block.ops)
+    index = {op: i for i, op in enumerate(ops)}
+    next_nest: dict[int, int] = {}
+    following = len(ops) - 1
+    for i in range(len(ops) - 1, -1, -1):
+        next_nest[i] = following
+        if isinstance(ops[i], loop.NestOp):
+            following = i
+    out: list[tuple[loop.AllocTileOp, int, int]] = []
     for op in fn.body.walk():
         if not isinstance(op, loop.AllocTileOp):
             continue
@@ -251,7 +263,30 @@ def _allocate_tiles(fn: func.FuncOp, chip: ChipConfig) -> None:
             (_top_index(use.operation, block, index) for use in op.result.uses),
             default=first,
         )
-        op.attributes[ADDR] = _addr_attr(tiles.place(op, first, max(first, last)))
+        last = max(first, last)
+        in_nest = not isinstance(op.parent_op(), func.FuncOp)
+        if overlap and in_nest and op.result.type.space.data == "sbuf":
+            last = next_nest[last]
+        out.append((op, first, last))
+    return out
+
+
+def _allocate_tiles(fn: func.FuncOp, chip: ChipConfig, *, overlap: bool) -> None:
+    """Give every tile an SBUF or PSUM region, over lifetimes in top-level positions
+    (`tile_lifetimes`); with `overlap`, when they do not fit that way, without."""
+    try:
+        placed = [
+            (op, _Tiles.place(tiles, op, first, last))
+            for tiles in [_Tiles(chip)]
+            for op, first, last in tile_lifetimes(fn, overlap=overlap)
+        ]
+    except PassFailedException:
+        if not overlap:
+            raise
+        _allocate_tiles(fn, chip, overlap=False)
+        return
+    for op, addr in placed:
+        op.attributes[ADDR] = _addr_attr(addr)
 
 
 @dataclass(frozen=True)
@@ -259,6 +294,10 @@ class LoopAllocatePass(ChipPass):
     """Record DRAM addresses and SBUF/PSUM regions as `tidal.addr` attributes."""
 
     name = "loop-allocate"
+
+    overlap: bool = True
+    """Keep a nest's SBUF tiles apart from the next nest's (see `tile_lifetimes`)
+    when everything fits that way."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "loop")
@@ -270,6 +309,6 @@ class LoopAllocatePass(ChipPass):
             )
         fn = funcs[0]
         dram_bytes = _allocate_dram(fn)
-        _allocate_tiles(fn, chip)
+        _allocate_tiles(fn, chip, overlap=self.overlap)
         fn.attributes[CHIP] = StringAttr(chip.name)
         fn.attributes[DRAM_BYTES] = _addr_attr(dram_bytes)

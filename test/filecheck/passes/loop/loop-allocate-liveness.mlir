@@ -1,4 +1,4 @@
-// RUN: tidal-opt %s -p 'loop-allocate{chip=small}' | filecheck %s
+// RUN: tidal-opt %s -p 'loop-allocate{chip=small overlap=false}' | filecheck %s
 
 // One allocator runs across nests: a tile is live from the top-level op that defines
 // it to the last one that uses it. A tile allocated in the function (not in a nest)
@@ -8,6 +8,17 @@
 // - "a" and "c" allocate above it, and so does "b", which does not use %keep but
 //   runs while it is live: %mid does not overlap it;
 // - "d" runs after %keep's last use and reuses its bytes from 0.
+
+// RUN: tidal-opt %s -p 'loop-allocate{chip=small}' | filecheck %s --check-prefix=OVERLAP
+// With overlap (the default), a nest's tiles stay live until the next nest ends:
+// "b"'s %mid goes above "a"'s %t (so nothing "b" writes waits for "a" to finish
+// reading %t), "c"'s %u reuses %t's bytes ("a" is two nests back), "d"'s %after
+// reuses %keep's bytes (%keep is dead after "c"; %u lives on over "d").
+// OVERLAP:       %keep = loop.alloc_tile {tidal.addr = 0 : i64}
+// OVERLAP:       %t = loop.alloc_tile {tidal.addr = 128 : i64}
+// OVERLAP:       %mid = loop.alloc_tile {tidal.addr = 256 : i64}
+// OVERLAP:       %u = loop.alloc_tile {tidal.addr = 128 : i64}
+// OVERLAP:       %after = loop.alloc_tile {tidal.addr = 0 : i64}
 
 // CHECK-LABEL: func.func @main(
 // CHECK:         %keep = loop.alloc_tile {tidal.addr = 0 : i64} : !loop.tile<sbuf, 32, 32>

@@ -1,4 +1,4 @@
-// RUN: tidal-opt %s -p 'loop-allocate{chip=small}' | filecheck %s
+// RUN: tidal-opt %s -p 'loop-allocate{chip=small overlap=false}' | filecheck %s
 
 // loop-allocate changes no op: it records addresses as `tidal.addr` attributes.
 // - DRAM: the input first, then constants and buffers in program order, each on a

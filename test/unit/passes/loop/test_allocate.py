@@ -129,7 +129,7 @@ def test_the_pass_keeps_a_tile_used_by_two_nests_apart_from_the_nests_between():
         ctx.load_dialect(dialect)
     module = Parser(ctx, _ACROSS_NESTS).parse_module()
     module.verify()
-    LoopAllocatePass(chip="small").apply(ctx, module)
+    LoopAllocatePass(chip="small", overlap=False).apply(ctx, module)
     addr: dict[str, int] = {}
     for op in module.walk():
         if isinstance(op, AllocTileOp):
