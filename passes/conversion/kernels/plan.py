@@ -47,8 +47,10 @@ class KernelOptions:
       columns per matmul across the PSUM banks, in large weight descriptors.
     - `pool_halo`: padded poolings load the unpadded input band into an SBUF tile
       whose borders hold the fill value, instead of a padded copy in DRAM.
-    - `dma_merge`: data-movement and vector kernels move fewer, larger DMA
-      descriptors (bigger tiles, copies merged across dims).
+    - `dma_merge`: fewer, larger DMA descriptors: a weights-stationary gemm loads
+      every n-tile's bias column at once; LRN and global average pooling load
+      (and store) whole planes of every channel tile at once (kernels/norm.py,
+      `merge=`; graph_ops' kernels are still to pass it).
     """
 
     eltwise_partitions: bool = True
