@@ -57,8 +57,8 @@ OPTIMIZATIONS: dict[str, str] = {
     "stream the weights in large descriptors (graph-to-loop{gemm_small_m})",
     "pool-halo": "padded poolings fill the borders of the input band in SBUF instead "
     "of padding a copy in DRAM (graph-to-loop{pool_halo})",
-    "dma-merge": "data-movement and vector kernels use fewer, larger DMA descriptors "
-    "(graph-to-loop{dma_merge})",
+    "dma-merge": "fewer, larger DMA descriptors: gemm bias columns loaded once, whole "
+    "planes for LRN and global average pooling (graph-to-loop{dma_merge})",
     "keep-on-chip": "intermediate tensors stay in SBUF between the nests that write "
     "and read them (loop-keep-on-chip)",
     "forward-copies": "nests compute from and into the tensors kept on chip instead of "
