@@ -976,6 +976,47 @@ class BatchNormOp(GraphOp):
 
 
 @irdl_op_definition
+class ChannelAffineOp(GraphOp):
+    """A per-channel scale and shift, then an optional activation (FUSED_ACTIVATIONS):
+    y = activation(x * scale[c] + shift[c]) along dim 1 (NCHW or NC), `scale` and
+    `shift` of shape [C]. graph-fuse-affine makes it from a per-channel constant mul
+    and add (an unfolded BatchNorm) and the relu after them: one ACT instruction per
+    tile instead of three element-wise nests.
+
+        %y = graph.channel_affine %x, %s, %t {activation = "relu"} : (tensor<1x8x4x4xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<1x8x4x4xf32>
+    """
+
+    name = "graph.channel_affine"
+
+    input = operand_def(TensorType)
+    scale = operand_def(TensorType)
+    shift = operand_def(TensorType)
+
+    activation = opt_prop_def(StringAttr)
+    """A fused activation applied last (FUSED_ACTIVATIONS), absent: none."""
+
+    def __init__(
+        self,
+        input: Value,
+        scale: Value,
+        shift: Value,
+        *,
+        activation: str | None = None,
+        result_type: TensorType | None = None,
+    ):
+        self._build([input, scale, shift], result_type, _activation_props(activation))
+
+    @property
+    def activation_val(self) -> str | None:
+        return None if self.activation is None else self.activation.data
+
+    def inferred_shape(self) -> Shape:
+        _check_activation(self)
+        named = [(name, _shape(getattr(self, name))) for name in ("scale", "shift")]
+        return _per_channel_shape(_shape(self.input), named)
+
+
+@irdl_op_definition
 class AvgPoolOp(_PoolOp):
     """2-D average pooling (ONNX AveragePool, ceil_mode 0) on NCHW input.
 
@@ -1206,6 +1247,7 @@ Graph = Dialect(
         FlattenOp,
         SoftmaxOp,
         BatchNormOp,
+        ChannelAffineOp,
         AvgPoolOp,
         GlobalAvgPoolOp,
         ConcatOp,

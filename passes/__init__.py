@@ -23,6 +23,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return GraphFuseEpiloguePass
 
+    def graph_fuse_affine():
+        from tidal.passes.graph.fuse_affine import GraphFuseAffinePass
+
+        return GraphFuseAffinePass
+
     def graph_partition():
         from tidal.passes.graph.partition import GraphPartitionPass
 
@@ -76,6 +81,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "tidal-lower": tidal_lower,
         "graph-canonicalize": graph_canonicalize,
         "graph-fuse-epilogue": graph_fuse_epilogue,
+        "graph-fuse-affine": graph_fuse_affine,
         "graph-partition": graph_partition,
         "loop-allocate": loop_allocate,
         "loop-keep-on-chip": loop_keep_on_chip,

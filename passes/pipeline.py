@@ -67,6 +67,8 @@ OPTIMIZATIONS: dict[str, str] = {
     "next nest's loads need not wait for this one to finish (loop-allocate{overlap})",
     "fuse-epilogue": "a relu or a residual add after a conv or gemm is applied as its "
     "accumulator is evacuated, with no nest of its own (graph-fuse-epilogue)",
+    "fuse-affine": "a per-channel constant scale and shift and the relu after them are "
+    "one ACT instruction per tile, channels on partitions (graph-fuse-affine)",
 }
 
 
@@ -96,6 +98,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     from tidal.passes.accel.insert_sync import AccelInsertSyncPass
     from tidal.passes.accel.split_streams import AccelSplitStreamsPass
     from tidal.passes.graph.canonicalize import GraphCanonicalizePass
+    from tidal.passes.graph.fuse_affine import GraphFuseAffinePass
     from tidal.passes.graph.fuse_epilogue import GraphFuseEpiloguePass
     from tidal.passes.graph.partition import GraphPartitionPass
     from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
@@ -107,6 +110,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     return [
         GraphCanonicalizePass(),
         *([] if "fuse-epilogue" in off else [GraphFuseEpiloguePass()]),
+        *([] if "fuse-affine" in off else [GraphFuseAffinePass()]),
         GraphPartitionPass(chip=chip),
         GraphToLoopPass(
             chip=chip,

@@ -2,8 +2,10 @@
 knows about it, so that adding an operator is one entry (plus its graph op and, for
 the accelerator, its kernel):
 
-- `onnx`: the ONNX op type, and `opsets`: what differs between opsets;
-- `builder`: the importer's builder (in `targets/onnx_import.py`), node -> graph ops;
+- `onnx`: the ONNX op type, and `opsets`: what differs between opsets (None for a
+  graph op that only passes make, such as `graph.channel_affine`);
+- `builder`: the importer's builder (in `targets/onnx_import.py`), node -> graph ops
+  (None when there is no ONNX op);
 - `graph_op`: the graph op it imports into (None when it only aliases or folds);
 - `host`: the NumPy reference, `host(op, *operand_arrays) -> array`, which the host
   tier, `eval_graph` (`--check-numerics` at graph level) and the tests run;
@@ -31,6 +33,7 @@ from xdsl.ir import Operation, SSAValue
 
 from tidal.dialects import graph
 from tidal.passes.conversion.kernels import graph_ops as kernels
+from tidal.passes.conversion.kernels.channel_affine import CHANNEL_AFFINE
 from tidal.passes.conversion.kernels.graph_ops import Kernel
 
 HostFn = Callable[..., np.ndarray]
@@ -40,8 +43,8 @@ HostFn = Callable[..., np.ndarray]
 class OpEntry:
     """Everything about one ONNX operator (see the module docstring)."""
 
-    onnx: str
-    builder: str  # the name of its builder in targets/onnx_import.py
+    onnx: str | None
+    builder: str | None  # the name of its builder in targets/onnx_import.py
     graph_op: type[Operation] | None = None
     host: HostFn | None = None
     kernel: Kernel | None = None
@@ -55,6 +58,7 @@ class OpEntry:
         reading the registry do not load onnx."""
         from tidal.targets import onnx_import
 
+        assert self.builder is not None, f"'{self.graph_op}' has no ONNX builder"
         return getattr(onnx_import, self.builder)(node)
 
 
@@ -147,6 +151,14 @@ def _batchnorm(op: graph.BatchNormOp, x, scale, bias, mean, var) -> np.ndarray:
     return ((x - mean.reshape(c)) * inv.reshape(c) + bias.reshape(c)).astype(np.float32)
 
 
+def _channel_affine(
+    op: graph.ChannelAffineOp, x: np.ndarray, scale: np.ndarray, shift: np.ndarray
+) -> np.ndarray:
+    c = (1, -1) + (1,) * (x.ndim - 2)
+    y = x.astype(np.float64) * scale.reshape(c) + shift.reshape(c)
+    return _activate(op.activation_val, y).astype(np.float32)
+
+
 def _lrn(op: graph.LRNOp, x: np.ndarray) -> np.ndarray:
     size, c = op.size_val, x.shape[1]
     sq = np.pad(x.astype(np.float64) ** 2, ((0, 0), ((size - 1) // 2, size // 2), (0, 0), (0, 0)))
@@ -215,6 +227,12 @@ ENTRIES: tuple[OpEntry, ...] = (
         "or rewrites it as a scale and shift",
     ),
     OpEntry(
+        None, None, graph.ChannelAffineOp, _channel_affine, CHANNEL_AFFINE,
+        "ACT, one instruction per tile",
+        opsets="no ONNX op: graph-fuse-affine makes it from a per-channel scale, "
+        "shift and relu",
+    ),
+    OpEntry(
         "Concat", "build_concat", graph.ConcatOp,
         lambda op, *xs: np.concatenate(xs, axis=op.axis_val),
         kernels.CONCAT, "DRAM placement (DMA where a copy is needed)",
@@ -250,7 +268,7 @@ ENTRIES: tuple[OpEntry, ...] = (
 
 @cache
 def _by_onnx() -> dict[str, OpEntry]:
-    return {e.onnx: e for e in ENTRIES}
+    return {e.onnx: e for e in ENTRIES if e.onnx is not None}
 
 
 @cache

@@ -937,7 +937,7 @@ def test_every_registry_entry_has_a_reference_case():
     from tidal.targets.onnx_ops import ENTRIES
 
     cases = _reference_cases(np.random.default_rng(0))
-    assert sorted(cases) == sorted(e.onnx for e in ENTRIES)
+    assert sorted(cases) == sorted(e.onnx for e in ENTRIES if e.onnx is not None)
 
 
 @pytest.mark.parametrize("op_type", sorted(_reference_cases(np.random.default_rng(0))))

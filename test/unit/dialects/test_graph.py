@@ -46,6 +46,7 @@ def test_dialect_lists_every_op():
         "graph.flatten",
         "graph.softmax",
         "graph.batchnorm",
+        "graph.channel_affine",
         "graph.avgpool",
         "graph.global_avgpool",
         "graph.concat",

@@ -590,3 +590,36 @@ func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
   func.return %r : tensor<4xf32>
 }
 // CHECK: 'graph.dropout' op ratio must be in [0, 1), got 1.0
+
+// -----
+// graph.channel_affine
+
+func.func @f(%x: tensor<1x8x4x4xf32>, %p: tensor<8xf32>, %q: tensor<1x8x1x1xf32>) -> tensor<1x8x4x4xf32> {
+  %r = graph.channel_affine %x, %p, %q : (tensor<1x8x4x4xf32>, tensor<8xf32>, tensor<1x8x1x1xf32>) -> tensor<1x8x4x4xf32>
+  func.return %r : tensor<1x8x4x4xf32>
+}
+// CHECK: 'graph.channel_affine' op shift must have shape [8] (the channels of input [1, 8, 4, 4]), got [1, 8, 1, 1]
+
+// -----
+
+func.func @f(%x: tensor<8xf32>, %p: tensor<8xf32>) -> tensor<8xf32> {
+  %r = graph.channel_affine %x, %p, %p : (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
+  func.return %r : tensor<8xf32>
+}
+// CHECK: 'graph.channel_affine' op input must have rank 2 or more, got shape [8]
+
+// -----
+
+func.func @f(%x: tensor<1x8x4x4xf32>, %p: tensor<8xf32>) -> tensor<1x8x4x4xf32> {
+  %r = graph.channel_affine %x, %p, %p {activation = "exp"} : (tensor<1x8x4x4xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<1x8x4x4xf32>
+  func.return %r : tensor<1x8x4x4xf32>
+}
+// CHECK: 'graph.channel_affine' op activation 'exp' is not one of: relu
+
+// -----
+
+func.func @f(%x: tensor<1x8x4x4xf32>, %p: tensor<8xf32>) -> tensor<1x8x4x2xf32> {
+  %r = graph.channel_affine %x, %p, %p : (tensor<1x8x4x4xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<1x8x4x2xf32>
+  func.return %r : tensor<1x8x4x2xf32>
+}
+// CHECK: 'graph.channel_affine' op result shape [1, 8, 4, 2] does not match the inferred shape [1, 8, 4, 4]

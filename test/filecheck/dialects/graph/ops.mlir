@@ -195,6 +195,17 @@ func.func @sum_unsqueeze_dropout(%x: tensor<1x8x4x4xf32>, %v: tensor<8xf32>) -> 
   func.return %d, %d2 : tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>
 }
 
+// CHECK-LABEL: func.func @channel_affine
+// CHECK-SAME: (%[[X:.*]]: tensor<1x8x4x4xf32>, %[[P:.*]]: tensor<8xf32>, %[[V:.*]]: tensor<2x8xf32>)
+func.func @channel_affine(%x: tensor<1x8x4x4xf32>, %p: tensor<8xf32>, %v: tensor<2x8xf32>) -> (tensor<1x8x4x4xf32>, tensor<2x8xf32>) {
+  // CHECK-NEXT: %[[R:.*]] = graph.channel_affine %[[X]], %[[P]], %[[P]] {activation = "relu"} : (tensor<1x8x4x4xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<1x8x4x4xf32>
+  %r = graph.channel_affine %x, %p, %p {activation = "relu"} : (tensor<1x8x4x4xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<1x8x4x4xf32>
+  // CHECK-NEXT: %[[N:.*]] = graph.channel_affine %[[V]], %[[P]], %[[P]] : (tensor<2x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<2x8xf32>
+  %n = graph.channel_affine %v, %p, %p : (tensor<2x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<2x8xf32>
+  // CHECK-NEXT: func.return %[[R]], %[[N]]
+  func.return %r, %n : tensor<1x8x4x4xf32>, tensor<2x8xf32>
+}
+
 // CHECK-LABEL: func.func @constant_of_shape
 func.func @constant_of_shape() -> (tensor<2x3xf32>, tensor<4xf32>) {
   // CHECK-NEXT: %[[C:.*]] = graph.constant_of_shape {value = 2.000000e-02 : f32} : tensor<2x3xf32>

@@ -1,0 +1,181 @@
+"""graph.channel_affine: y = activation(x * scale[c] + shift[c]), one ACT instruction
+per tile.
+
+Channels on partitions (tiles of tc <= 128 channels), each partition a row of the
+plane (H * W elements) of its channel: the DRAM side of every copy walks rows of
+H * W on its partition dim, the layout loop-keep-on-chip keeps on chip. The scale
+and the shift are loaded once, as [tc, channel tiles] tiles whose column t is
+channel tile t's per-partition scale and shift, so each tile is one ACT:
+func(x * scale column + shift column), in place.
+
+Merged (`merge=True`, KernelOptions.dma_merge, where SBUF holds it): each image's
+planes of every channel tile are loaded in one descriptor, [tc, channel tiles x
+plane], scaled by one ACT per channel tile, and stored in one descriptor. Otherwise
+the plane is cut into chunks (of at most FREE_MAX elements, or with `merge` as
+large as SBUF holds), a load, an ACT and a store each:
+
+    tiles = plan_channel_affine(get_chip("default"), "bn", (1, 256, 14, 14), merge=True)
+    tiles.merged, tiles.tc  # True, 128: 2 descriptors and 2 ACTs in all
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+from typing import Any
+
+from tidal.dialects import graph
+from tidal.dialects.loop import ActOp, CopyOp, NestOp
+from tidal.passes.conversion.kernels.base import (
+    Kernel,
+    alloc_result,
+    origin_of,
+    planned,
+    shape_of,
+)
+from tidal.passes.conversion.kernels.nest_builder import (
+    F32,
+    FREE_MAX,
+    TILE_ALIGN_BYTES,
+    Nest,
+    largest_divisor,
+)
+from tidal.passes.conversion.kernels.plan import (
+    DEFAULT_OPTIONS,
+    KernelOptions,
+    Lowered,
+    NestPlan,
+    Refusal,
+    TilePlan,
+    over_sbuf,
+    sbuf_bytes,
+)
+from tidal.sim.config import ChipConfig
+from xdsl.ir import Operation, SSAValue
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChannelAffineTiles(NestPlan):
+    """`images` x `channels` rows of `plane` elements; tc channels on partitions;
+    each tile `chunk` elements of a row, or with `merged` every channel tile's
+    whole row (channels // tc x plane elements)."""
+
+    images: int
+    channels: int
+    plane: int
+    tc: int
+    chunk: int
+    merged: bool = False
+
+
+def plan_channel_affine(
+    chip: ChipConfig, origin: str, shape: tuple[int, ...], *, merge: bool = False
+) -> ChannelAffineTiles | Refusal:
+    """Tiles for an NCHW (or NC) input of `shape`."""
+    images, channels = shape[0], shape[1]
+    plane = prod(shape[2:])
+    tc = largest_divisor(channels, chip.sbuf_partitions)
+    ct = channels // tc
+    cols = sbuf_bytes(ct, ct)
+    fields: dict[str, Any] = {
+        "images": images,
+        "channels": channels,
+        "plane": plane,
+        "tc": tc,
+    }
+    if tc < chip.sbuf_partitions:
+        fields["narrow"] = (
+            f"{channels} channels in tiles of {tc}: each partition holds one channel, "
+            "whose scale and shift are its per-partition columns"
+        )
+    if merge:
+        need = sbuf_bytes(ct * plane) + cols
+        if need <= chip.sbuf_partition_bytes:
+            return ChannelAffineTiles(
+                origin, tc, need, chunk=plane, merged=True, **fields
+            )
+    room = (chip.sbuf_partition_bytes - cols - TILE_ALIGN_BYTES) // F32
+    chunk = largest_divisor(plane, max(1, room) if merge else FREE_MAX)
+    need = sbuf_bytes(chunk) + cols
+    if refusal := over_sbuf(chip, origin, need):
+        return refusal
+    return ChannelAffineTiles(origin, tc, need, chunk=chunk, **fields)
+
+
+def channel_affine(
+    plan: ChannelAffineTiles,
+    x: SSAValue,
+    scale: SSAValue,
+    shift: SSAValue,
+    y: SSAValue,
+    activation: str | None,
+) -> NestOp:
+    """y = activation(x * scale[c] + shift[c]) on `x` [N, C, ...], `scale` and
+    `shift` DRAM [C] vectors."""
+    images, channels, plane, tc = plan.images, plan.channels, plan.plane, plan.tc
+    ct = channels // tc
+    func = activation or "identity"
+    chunks = 1 if plan.merged else plane // plan.chunk
+    nest = Nest(plan.name, [("n", images), ("c", ct), ("k", chunks)])
+    columns = [nest.tile("sbuf", tc, ct) for _ in (scale, shift)]
+    all_columns = nest.onchip("sbuf", 0, [(1, tc), (1, ct)])
+    for vector, tile in zip((scale, shift), columns, strict=True):
+        nest.put(
+            None, CopyOp(vector, nest.dram(0, [(1, tc), (tc, ct)]), tile, all_columns)
+        )
+    column = nest.onchip("sbuf", nest.aff(c=F32), [(1, tc), (1, 1)])
+    scale_col, shift_col = ((tile, column) for tile in columns)
+    image = channels * plane * F32
+    if plan.merged:
+        xt = nest.tile("sbuf", tc, ct * plane)
+        whole = nest.onchip("sbuf", 0, [(1, tc), (1, ct * plane)])
+        planes = nest.dram(
+            nest.aff(n=image), [(plane, tc), (tc * plane, ct), (1, plane)]
+        )
+        block = nest.onchip("sbuf", nest.aff(c=plane * F32), [(1, tc), (1, plane)])
+        nest.put("n", CopyOp(x, planes, xt, whole))
+        nest.put(
+            "c",
+            ActOp(func, xt, block, xt, block, scale_col=scale_col, bias_col=shift_col),
+        )
+        nest.put_after("n", CopyOp(xt, whole, y, planes))
+        return nest.build()
+    chunk = plan.chunk
+    xt = nest.tile("sbuf", tc, chunk)
+    part = nest.onchip("sbuf", 0, [(1, tc), (1, chunk)])
+    rows = nest.dram(
+        nest.aff(n=image, c=tc * plane * F32, k=chunk * F32), [(plane, tc), (1, chunk)]
+    )
+    nest.put(
+        "k",
+        CopyOp(x, rows, xt, part),
+        ActOp(func, xt, part, xt, part, scale_col=scale_col, bias_col=shift_col),
+        CopyOp(xt, part, y, rows),
+    )
+    return nest.build()
+
+
+class ChannelAffineKernel(Kernel):
+    """graph.channel_affine: channels on partitions, one ACT per tile."""
+
+    def plan(
+        self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
+    ) -> TilePlan | Refusal:
+        assert isinstance(op, graph.ChannelAffineOp)
+        tiles = plan_channel_affine(
+            chip, origin_of(op), shape_of(op.input), merge=options.dma_merge
+        )
+        return planned(op, chip, tiles, options=options)
+
+    def emit(self, plan: TilePlan) -> Lowered:
+        op = plan.op
+        tiles = plan.nest(ChannelAffineTiles)
+        assert isinstance(op, graph.ChannelAffineOp) and tiles is not None
+        y = alloc_result(op)
+        nest = channel_affine(
+            tiles, op.input, op.scale, op.shift, y.result, op.activation_val
+        )
+        return Lowered([y, nest], y.result)
+
+
+CHANNEL_AFFINE = ChannelAffineKernel()

@@ -1,0 +1,40 @@
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=default}' | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=default dma_merge=false}' | filecheck %s --check-prefix=CHUNK
+
+// graph.channel_affine: channels on partitions (256 -> two tiles of 128), the scale
+// and shift loaded once as [128, 2] columns, one ACT per channel tile:
+// relu(x * scale column + shift column). Merged: the image's planes of both channel
+// tiles in one load and one store, rows of H * W = 16 on partitions.
+// CHECK-LABEL: func.func @affine
+// CHECK-SAME:    (%[[X:.*]]: memref<1x256x4x4xf32>)
+// CHECK:         %[[S:.*]] = loop.const {{.*}} : memref<256xf32>
+// CHECK-NEXT:    %[[T:.*]] = loop.const {{.*}} : memref<256xf32>
+// CHECK-NEXT:    %[[R:.*]] = loop.alloc : memref<1x256x4x4xf32>
+// CHECK-NEXT:    loop.nest "bn" domain [2] order [0] {
+// CHECK-NEXT:      %[[SC:.*]] = loop.alloc_tile : !loop.tile<sbuf, 128, 2>
+// CHECK-NEXT:      %[[SH:.*]] = loop.alloc_tile : !loop.tile<sbuf, 128, 2>
+// CHECK-NEXT:      %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 128, 32>
+// CHECK-NEXT:      loop.copy %[[S]] <dram 0, [[1, 128], [128, 2]]> -> %[[SC]] <sbuf 0, 0, [[1, 128], [1, 2]]>
+// CHECK-NEXT:      loop.copy %[[T]] <dram 0, [[1, 128], [128, 2]]> -> %[[SH]] <sbuf 0, 0, [[1, 128], [1, 2]]>
+// CHECK-NEXT:      loop.copy %[[X]] <dram 0, [[16, 128], [2048, 2], [1, 16]]> -> %[[XT]] <sbuf 0, 0, [[1, 128], [1, 32]]>
+// CHECK-NEXT:      loop.for d0 {
+// CHECK-NEXT:        loop.act "relu" %[[XT]] <sbuf 0, 0 + 64 * i0, [[1, 128], [1, 16]]>, %[[XT]] <sbuf 0, 0 + 64 * i0, [[1, 128], [1, 16]]> scale(%[[SC]] : !loop.tile<sbuf, 128, 2>) <sbuf 0, 0 + 4 * i0, [[1, 128], [1, 1]]> bias(%[[SH]] : !loop.tile<sbuf, 128, 2>) <sbuf 0, 0 + 4 * i0, [[1, 128], [1, 1]]>
+// CHECK-NEXT:      }
+// CHECK-NEXT:      loop.copy %[[XT]] <sbuf 0, 0, [[1, 128], [1, 32]]> -> %[[R]] <dram 0, [[16, 128], [2048, 2], [1, 16]]>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    func.return %[[R]]
+
+// Unmerged: per channel tile a load, the ACT and a store of its rows.
+// CHUNK:         loop.nest "bn" domain [2] order [0] {
+// CHUNK:           %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 128, 16>
+// CHUNK:           loop.for d0 {
+// CHUNK-NEXT:        loop.copy %{{.*}} <dram 0 + 8192 * i0, [[16, 128], [1, 16]]> -> %[[XT]] <sbuf 0, 0, [[1, 128], [1, 16]]>
+// CHUNK-NEXT:        loop.act "relu" %[[XT]] <sbuf 0, 0, [[1, 128], [1, 16]]>, %[[XT]] <sbuf 0, 0, [[1, 128], [1, 16]]> scale({{.*}}) <sbuf 0, 0 + 4 * i0, [[1, 128], [1, 1]]> bias({{.*}}) <sbuf 0, 0 + 4 * i0, [[1, 128], [1, 1]]>
+// CHUNK-NEXT:        loop.copy %[[XT]] <sbuf 0, 0, [[1, 128], [1, 16]]> -> %{{.*}} <dram 0 + 8192 * i0, [[16, 128], [1, 16]]>
+// CHUNK-NEXT:      }
+func.func @affine(%x: tensor<1x256x4x4xf32>) -> tensor<1x256x4x4xf32> {
+  %s = graph.constant dense<2.0> : tensor<256xf32>
+  %t = graph.constant dense<0.5> : tensor<256xf32>
+  %r = graph.channel_affine %x, %s, %t {activation = "relu", tidal.origin = "bn"} : (tensor<1x256x4x4xf32>, tensor<256xf32>, tensor<256xf32>) -> tensor<1x256x4x4xf32>
+  func.return %r : tensor<1x256x4x4xf32>
+}

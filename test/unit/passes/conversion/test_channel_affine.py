@@ -1,0 +1,137 @@
+"""The channel_affine kernel (kernels/channel_affine.py): its plans, and its nests
+run by the loop interpreter and, lowered, by the hardware model, against NumPy;
+each tile is one ACT instruction, and merged each image is one load and one store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from tidal.dialects.loop import ActOp, CopyOp, ForOp, NestOp
+from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
+from tidal.passes.conversion.kernels.channel_affine import (
+    ChannelAffineTiles,
+    plan_channel_affine,
+)
+from tidal.passes.conversion.kernels.plan import Refusal
+from tidal.passes.graph.canonicalize import GraphCanonicalizePass
+from tidal.passes.graph.fuse_affine import GraphFuseAffinePass
+from tidal.passes.graph.partition import GraphPartitionPass
+from tidal.passes.interpreters.accel import eval_binary
+from tidal.passes.interpreters.loop import eval_loop
+from tidal.passes.pipeline import lowering_passes, run_passes
+from tidal.sim.config import get_chip
+from tidal.targets.onnx_import import import_onnx
+from xdsl.context import Context
+
+SMALL = get_chip("small")
+
+
+def test_plans_on_the_small_chip():
+    """32 partitions of 64 KiB."""
+    merged = plan_channel_affine(SMALL, "a", (1, 256, 14, 14), merge=True)
+    assert isinstance(merged, ChannelAffineTiles) and merged.merged
+    assert (merged.tc, merged.chunk) == (32, 196)
+    # 8 channel tiles x 196 elements, and the [32, 8] scale and shift columns
+    assert merged.sbuf_bytes == 8 * 196 * 4 + 2 * 64
+    # 64 KiB per partition cannot hold 2 x 112 x 112 elements: chunks as large as fit
+    big = plan_channel_affine(SMALL, "a", (1, 256, 112, 112), merge=True)
+    assert isinstance(big, ChannelAffineTiles) and not big.merged and big.tc == 32
+    assert big.chunk == 12544 and big.sbuf_bytes <= SMALL.sbuf_partition_bytes
+    plain = plan_channel_affine(SMALL, "a", (1, 256, 112, 112))
+    assert isinstance(plain, ChannelAffineTiles) and plain.chunk == 1792  # <= FREE_MAX
+    odd = plan_channel_affine(SMALL, "a", (2, 40, 7, 7), merge=True)
+    assert isinstance(odd, ChannelAffineTiles) and (odd.tc, odd.partitions) == (20, 20)
+    # 9000 tiles of 32 channels: the scale and shift columns alone exceed 64 KiB
+    huge = plan_channel_affine(SMALL, "a", (1, 32 * 9000, 1, 1), merge=True)
+    assert isinstance(huge, Refusal) and "'a' needs" in huge.reason
+
+
+def _model(shape: list[int], relu: bool, rng: np.random.Generator):
+    """y = [relu](x * s + t), s and t [C, 1, ..] constants (an unfolded BatchNorm)."""
+    per_channel = [shape[1]] + [1] * (len(shape) - 2)
+    s = rng.standard_normal(per_channel).astype(np.float32)
+    t = rng.standard_normal(per_channel).astype(np.float32)
+    nodes = [
+        helper.make_node("Mul", ["x", "s"], ["m"], name="bn"),
+        helper.make_node("Add", ["m", "t"], ["a" if relu else "y"], name="bn_add"),
+    ]
+    if relu:
+        nodes.append(helper.make_node("Relu", ["a"], ["y"], name="relu"))
+    g = helper.make_graph(
+        nodes,
+        "t",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+        [numpy_helper.from_array(s, "s"), numpy_helper.from_array(t, "t")],
+    )
+    x = rng.standard_normal(shape).astype(np.float32)
+    want = x.astype(np.float64) * s + t
+    return (
+        helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]),
+        x,
+        np.maximum(want, 0) if relu else want,
+    )
+
+
+def _acts_and_copies(module) -> tuple[int, int]:
+    """ACT instructions and copies executed (each times its loops' trips)."""
+
+    def count(ops, trips: int, domain: list[int]) -> tuple[int, int]:
+        acts = copies = 0
+        for op in ops:
+            if isinstance(op, ForOp):
+                a, c = count(
+                    op.body.block.ops, trips * domain[op.dim.value.data], domain
+                )
+                acts, copies = acts + a, copies + c
+            elif isinstance(op, ActOp):
+                acts += trips
+            elif isinstance(op, CopyOp):
+                copies += trips
+        return acts, copies
+
+    nests = [op for op in module.walk() if isinstance(op, NestOp)]
+    assert len(nests) == 1
+    return count(nests[0].body.block.ops, 1, list(nests[0].domain_val))
+
+
+@pytest.mark.parametrize(
+    "shape, merge, counts",
+    [
+        # 256 channels, 8 tiles of 32: 8 ACTs; merged one load and one store (plus
+        # the scale and the shift), else a load and a store per tile
+        ([1, 256, 5, 5], True, (8, 4)),
+        ([1, 256, 5, 5], False, (8, 18)),
+        # two images of 192 channels (6 tiles): a load and a store per image
+        ([2, 192, 3, 3], True, (12, 6)),
+        # NC: 40 channels as 2 tiles of 20, rows of one element
+        ([3, 40], True, (6, 8)),
+        ([3, 40], False, (6, 14)),
+    ],
+)
+@pytest.mark.parametrize("relu", [True, False])
+def test_the_nest_computes_the_affine(shape, merge, counts, relu):
+    model, x, want = _model(shape, relu, np.random.default_rng(len(shape) + shape[1]))
+    module = import_onnx(model)
+    ctx = Context()
+    for p in (
+        GraphCanonicalizePass(),
+        GraphFuseAffinePass(),
+        GraphPartitionPass(chip="small"),
+        GraphToLoopPass(chip="small", dma_merge=merge),
+    ):
+        p.apply(ctx, module)
+    assert _acts_and_copies(module) == counts
+    np.testing.assert_allclose(
+        eval_loop(module, {"x": x})["y"], want, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_the_lowered_program_on_the_hardware_model_agrees():
+    model, x, want = _model([1, 160, 6, 6], True, np.random.default_rng(9))
+    module = import_onnx(model)
+    run_passes(lowering_passes("small"), module, Context(), [])
+    np.testing.assert_allclose(
+        eval_binary(module, {"x": x})["y"], want, rtol=1e-5, atol=1e-6
+    )
