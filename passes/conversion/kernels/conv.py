@@ -722,8 +722,9 @@ class ConvKernel(Kernel):
         assert isinstance(op, graph.Conv2dOp)
         shape = _conv_shape(op)
         if options.depthwise and depthwise.applies(shape):
-            # The depthwise nest pads in SBUF when its plan says so (no pad nest).
-            dw = depthwise.plan_depthwise(chip, origin_of(op), shape, halo=True)
+            # With `stationary`, convs pad in SBUF: the depthwise nest too, when its
+            # plan takes the halo (then no pad nest).
+            dw = depthwise.plan_depthwise(chip, origin_of(op), shape, halo=options.stationary)
             halo = isinstance(dw, depthwise.DepthwiseTiles) and dw.halo
             return planned(op, chip, *([] if halo else plan_pad_nest(op, chip)), dw, options=options)
         conv = plan_conv2d(chip, origin_of(op), shape, options, addend=op.addend is not None)
