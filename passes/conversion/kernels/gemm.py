@@ -114,8 +114,15 @@ def plan_gemm(
         width = nb * tn
         need = sbuf_bytes(kt * m, slots * width, width, width)
         if need <= chip.sbuf_partition_bytes:
+            narrow = ""
+            if max(tk, m) < largest_divisor(n, chip.pe_cols):
+                narrow = (
+                    f"the weights stream past {m} stationary rows of activations "
+                    f"(cheaper than {n} output partitions reloading weights), and "
+                    f"k = {k} tiles by {tk} rows"
+                )
             return GemmTiles(
-                origin, max(tk, m), need, nb * tn * F32,
+                origin, max(tk, m), need, nb * tn * F32, narrow=narrow,
                 m=m, n=n, k=k, tm=m, tn=tn, tk=tk, small_m=True, nb=nb, slots=slots,
             )
     tn = largest_divisor(n, chip.pe_cols)

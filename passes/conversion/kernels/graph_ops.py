@@ -112,7 +112,11 @@ class GlobalAvgPoolKernel(Kernel):
         self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
     ) -> TilePlan | Refusal:
         assert isinstance(op, graph.GlobalAvgPoolOp)
-        return planned(op, chip, norm.plan_global_avgpool(chip, origin_of(op), shape_of(op.input)), options=options)
+        return planned(
+            op, chip,
+            norm.plan_global_avgpool(chip, origin_of(op), shape_of(op.input), merge=options.dma_merge),
+            options=options,
+        )
 
     def emit(self, plan: TilePlan) -> Lowered:
         assert isinstance(plan.op, graph.GlobalAvgPoolOp)
@@ -130,7 +134,11 @@ class LRNKernel(Kernel):
     ) -> TilePlan | Refusal:
         assert isinstance(op, graph.LRNOp)
         shape = shape_of(op.input)
-        return planned(op, chip, norm.plan_lrn(chip, origin_of(op), shape, bias=op.bias_val), options=options)  # type: ignore[arg-type]
+        return planned(
+            op, chip,
+            norm.plan_lrn(chip, origin_of(op), shape, bias=op.bias_val, merge=options.dma_merge),  # type: ignore[arg-type]
+            options=options,
+        )
 
     def emit(self, plan: TilePlan) -> Lowered:
         op = plan.op

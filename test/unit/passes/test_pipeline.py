@@ -25,6 +25,7 @@ from tidal.passes.graph.canonicalize import GraphCanonicalizePass
 from tidal.passes.graph.partition import GraphPartitionPass
 from tidal.passes.interpreters.numerics import NumericsChecker, NumericsMismatch, random_inputs
 from tidal.passes.pipeline import (
+    UnknownOptimization,
     PassCallback,
     PassTimes,
     PlacementReport,
@@ -168,9 +169,19 @@ def test_progress_per_pass_and_report():
     names = [p.name for p in lowering_passes("small")]
     assert lines[:-1] == [f"[{i}/{len(names)}] {n}" for i, n in enumerate(names, start=1)]
     assert lines[-1].startswith("compiled in ")
-    assert [(r["origin"], r["placement"]) for r in report.rows] == [
-        ("conv", "accel"), ("relu", "accel"),
-    ]
+    # graph-fuse-epilogue made the relu the conv's activation before placement
+    assert [(r["origin"], r["placement"]) for r in report.rows] == [("conv", "accel")]
+
+
+def test_disabled_optimisations_leave_their_passes_out_or_off():
+    names = [p.name for p in lowering_passes("small", ["fuse-epilogue", "keep-on-chip"])]
+    assert "graph-fuse-epilogue" not in names and "loop-keep-on-chip" not in names
+    everything = [p.name for p in lowering_passes("small")]
+    assert {"graph-fuse-epilogue", "loop-keep-on-chip"} <= set(everything)
+    (g2l,) = [p for p in lowering_passes("small", ["all"]) if p.name == "graph-to-loop"]
+    assert not (g2l.stationary or g2l.pack_taps or g2l.eltwise_partitions)
+    with pytest.raises(UnknownOptimization, match="unknown optimisation 'fast'"):
+        lowering_passes("small", ["fast"])
 
 
 def test_the_report_finds_graph_partition_by_type_not_by_name():

@@ -2,7 +2,8 @@
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise=false}' --split-input-file | filecheck %s --check-prefix=OFF
 
 // A depthwise conv2d (group = channels = 40) with pads 1 and a bias on the small
-// chip: after the pad nest, kernels/depthwise.py runs 20 channels per step (d0 over
+// chip: kernels/depthwise.py pads in SBUF (a halo: the planes zeroed, the input
+// copied into their middle, no pad nest) and runs 20 channels per step (d0 over
 // two channel tiles) and one instruction per filter tap for all 36 output pixels of
 // all 20 channels. The datasheet charges its vector form less than its PE form here
 // (a 94-cycle stationary load per tap for 36 pixels), so ACT multiplies each tap's
@@ -16,10 +17,8 @@
 // CHECK-LABEL: func.func @depthwise
 // CHECK-SAME:    (%[[X:.*]]: memref<1x40x6x6xf32>, %[[W:.*]]: memref<40x1x3x3xf32>, %[[B:.*]]: memref<40xf32>) -> memref<1x40x6x6xf32> {
 // CHECK-NEXT:    %[[Y:.*]] = loop.alloc : memref<1x40x6x6xf32>
-// CHECK-NEXT:    %[[P:.*]] = loop.alloc : memref<1x40x8x8xf32>
-// CHECK-NEXT:    loop.nest "dw.pad"
 // CHECK-NOT:     loop.const
-// CHECK:         loop.nest "dw" domain [2] order [0] {
+// CHECK-NEXT:    loop.nest "dw" domain [2] order [0] {
 // CHECK-NEXT:      %[[WT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 18>
 // CHECK-NEXT:      %[[BT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 2>
 // CHECK-NEXT:      %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 128>
@@ -28,7 +27,8 @@
 // CHECK-NEXT:      %[[P1:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 36>
 // CHECK-NEXT:      loop.copy %[[W]] <dram 0, {{\[\[}}9, 20], [180, 2], [1, 9]]> -> %[[WT]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 18]]>
 // CHECK-NEXT:      loop.copy %[[B]] <dram 0, {{\[\[}}1, 20], [20, 2]]> -> %[[BT]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 2]]>
-// CHECK-NEXT:      loop.copy %[[P]] <dram 0, {{\[\[}}64, 20], [1280, 2], [1, 64]]> -> %[[XT]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 128]]>
+// CHECK-NEXT:      loop.memset %[[XT]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 128]]> = 0.000000e+00
+// CHECK-NEXT:      loop.copy %[[X]] <dram 0, {{\[\[}}36, 20], [720, 2], [6, 6], [1, 6]]> -> %[[XT]] <sbuf 0, 36, {{\[\[}}1, 20], [64, 2], [8, 6], [1, 6]]>
 // CHECK-NEXT:      loop.for d0 {
 // CHECK-NEXT:        loop.act "identity" %[[SUM]] <sbuf 0, 0 + 144 * i0, {{\[\[}}1, 20], [1, 36]]>, %[[XT]] <sbuf 0, 0 + 256 * i0, {{\[\[}}1, 20], [8, 6], [1, 6]]> scale(%[[WT]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 0 + 36 * i0, {{\[\[}}1, 20], [1, 1]]> bias(%[[BT]] : !loop.tile<sbuf, 20, 2>) <sbuf 0, 0 + 4 * i0, {{\[\[}}1, 20], [1, 1]]>
 // CHECK-NEXT:        loop.act "identity" %[[P1]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 36]]>, %[[XT]] <sbuf 0, 4 + 256 * i0, {{\[\[}}1, 20], [8, 6], [1, 6]]> scale(%[[WT]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 4 + 36 * i0, {{\[\[}}1, 20], [1, 1]]> {

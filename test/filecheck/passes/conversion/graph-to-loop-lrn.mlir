@@ -1,4 +1,4 @@
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small dma_merge=false}' | filecheck %s
 
 // LRN, channels on partitions (48 -> two tiles of 24 on the small chip). The sum of
 // squares over neighbouring channels crosses partitions, so it is a matmul with a

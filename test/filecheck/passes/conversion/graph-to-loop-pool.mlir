@@ -1,4 +1,4 @@
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small pool_halo=false}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small pool_halo=false dma_merge=false}' --split-input-file | filecheck %s
 
 // Padded poolings here pad in DRAM (pool_halo=false); pool-halo.mlir shows the
 // halos they get by default.

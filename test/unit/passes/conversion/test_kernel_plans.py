@@ -125,7 +125,9 @@ def test_views_plan_no_tiles():
 
 def test_global_avgpool_plan():
     op = _one_op(helper.make_node("GlobalAveragePool", ["x"], ["y"], name="g"), {"x": [1, 64, 70, 70]}, [1, 64, 1, 1])
-    planned = _plan(op, SMALL)
+    entry = graph_entry(op)
+    assert entry is not None and entry.kernel is not None
+    planned = entry.kernel.plan(op, SMALL, KernelOptions(dma_merge=False))  # test_pool_merge: on
     assert isinstance(planned, TilePlan)
     (tiles,) = planned.nests
     assert isinstance(tiles, norm.GlobalPoolTiles)

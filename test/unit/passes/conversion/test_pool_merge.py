@@ -2,12 +2,9 @@
 norm.plan_global_avgpool, KernelOptions.dma_merge): their plans on the small chip,
 and NumPy-checked results through the loop interpreter and the lowered binary.
 
-graph_ops' kernels call the plans without `merge` yet, so these tests switch it on
-by wrapping the plan functions."""
+graph-to-loop's `dma_merge` option (on by default) switches the merge."""
 
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 import pytest
@@ -52,18 +49,12 @@ def _model(node, in_shape, out_shape):
     )
 
 
-def _lower(model, monkeypatch, merge: bool):
-    if merge:
-        monkeypatch.setattr(norm, "plan_lrn", functools.partial(norm.plan_lrn, merge=True))
-        monkeypatch.setattr(
-            norm, "plan_global_avgpool", functools.partial(norm.plan_global_avgpool, merge=True)
-        )
+def _lower(model, merge: bool):
     module = import_onnx(model)
     ctx = Context()
     GraphCanonicalizePass().apply(ctx, module)
     GraphPartitionPass(chip="small").apply(ctx, module)
-    GraphToLoopPass(chip="small").apply(ctx, module)
-    monkeypatch.undo()
+    GraphToLoopPass(chip="small", dma_merge=merge).apply(ctx, module)
     return module
 
 
@@ -93,31 +84,31 @@ def _lrn_reference(x, size, alpha, beta, bias):
     return out
 
 
-def test_lrn_merged_computes_the_same_in_fewer_descriptors(monkeypatch):
+def test_lrn_merged_computes_the_same_in_fewer_descriptors():
     """48 channels in two tiles of 24, a 10x10 plane: the band, x and y once each
     (3 descriptors) against 2 per (channel tile pair) plus 2 per output tile."""
     node = helper.make_node("LRN", ["x"], ["y"], name="l", size=5, alpha=1e-2, beta=0.75, bias=2.0)
     model = _model(node, [1, 48, 10, 10], [1, 48, 10, 10])
     x = np.random.default_rng(3).standard_normal((1, 48, 10, 10)).astype(np.float32)
-    merged = _lower(model, monkeypatch, True)
-    unmerged = _lower(model, monkeypatch, False)
+    merged = _lower(model, True)
+    unmerged = _lower(model, False)
     assert (_descriptors(merged), _descriptors(unmerged)) == (3, 12)
     want = _lrn_reference(x, 5, 1e-2, 0.75, 2.0)
     np.testing.assert_allclose(eval_loop(merged, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)
 
 
-def test_global_avgpool_merged_is_one_load_one_reduction_one_store(monkeypatch):
+def test_global_avgpool_merged_is_one_load_one_reduction_one_store():
     node = helper.make_node("GlobalAveragePool", ["x"], ["y"], name="g")
     model = _model(node, [1, 64, 13, 13], [1, 64, 1, 1])
     x = np.random.default_rng(4).standard_normal((1, 64, 13, 13)).astype(np.float32)
-    merged = _lower(model, monkeypatch, True)
-    assert (_descriptors(merged), _descriptors(_lower(model, monkeypatch, False))) == (2, 4)
+    merged = _lower(model, True)
+    assert (_descriptors(merged), _descriptors(_lower(model, False))) == (2, 4)
     want = x.astype(np.float64).mean(axis=(2, 3), keepdims=True)
     np.testing.assert_allclose(eval_loop(merged, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("kind", ["LRN", "GlobalAveragePool"])
-def test_the_lowered_programs_on_the_hardware_model_agree(kind, monkeypatch):
+def test_the_lowered_programs_on_the_hardware_model_agree(kind):
     if kind == "LRN":
         node = helper.make_node("LRN", ["x"], ["y"], name="l", size=3, alpha=0.1, beta=0.5, bias=1.0)
         shape, out_shape = [1, 48, 6, 6], [1, 48, 6, 6]
@@ -127,10 +118,7 @@ def test_the_lowered_programs_on_the_hardware_model_agree(kind, monkeypatch):
     model = _model(node, shape, out_shape)
     x = np.random.default_rng(5).standard_normal(shape).astype(np.float32)
     module = import_onnx(model)
-    monkeypatch.setattr(norm, "plan_lrn", functools.partial(norm.plan_lrn, merge=True))
-    monkeypatch.setattr(norm, "plan_global_avgpool", functools.partial(norm.plan_global_avgpool, merge=True))
-    run_passes(lowering_passes("small"), module, Context(), [])
-    monkeypatch.undo()
+    run_passes(lowering_passes("small"), module, Context(), [])  # dma-merge on
     if kind == "LRN":
         want = _lrn_reference(x, 3, 0.1, 0.5, 1.0)
     else:
