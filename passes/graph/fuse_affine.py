@@ -48,11 +48,11 @@ from tidal.passes.graph.canonicalize import (
     _shape,
     _split_const,
 )
-from tidal.passes.graph.fuse_epilogue import _on_host, _record_fused
+from tidal.passes.graph.fuse_epilogue import _on_host, _record_fused, merge_relu
 from tidal.passes.utils.expect import expect_level
 from tidal.passes.utils.quiet import quiet_diagnostics
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
@@ -162,11 +162,7 @@ class FuseAffineActivationPattern(RewritePattern):
         producer = _open_affine(op.input)
         if producer is None or _on_host(op):
             return
-        producer.properties["activation"] = StringAttr("relu")
-        _record_fused(producer, op)
-        producer.result.name_hint = op.result.name_hint or producer.result.name_hint
-        rewriter.notify_op_modified(producer)
-        rewriter.replace(op, [], [producer.result])
+        merge_relu(producer, op, rewriter)
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,17 @@ def _fusable_producer(value: SSAValue) -> graph.Conv2dOp | graph.GemmOp | None:
     return producer
 
 
+def merge_relu(producer: Operation, relu: graph.ReluOp, rewriter: PatternRewriter) -> None:
+    """Make `relu` the activation of its producer (which has none): the producer
+    records the relu's origin in `tidal.fused`, takes its result's name and
+    replaces it."""
+    producer.properties["activation"] = StringAttr("relu")
+    _record_fused(producer, relu)
+    producer.result.name_hint = relu.result.name_hint or producer.result.name_hint  # type: ignore[attr-defined]
+    rewriter.notify_op_modified(producer)
+    rewriter.replace(relu, [], [producer.results[0]])
+
+
 class FuseActivationPattern(RewritePattern):
     """relu(conv2d or gemm) -> the producer with `activation = "relu"`.
 
@@ -108,11 +119,7 @@ class FuseActivationPattern(RewritePattern):
         producer = _fusable_producer(op.input)
         if producer is None or _on_host(op):
             return
-        producer.properties["activation"] = StringAttr("relu")
-        _record_fused(producer, op)
-        producer.result.name_hint = op.result.name_hint or producer.result.name_hint
-        rewriter.notify_op_modified(producer)
-        rewriter.replace(op, [], [producer.result])
+        merge_relu(producer, op, rewriter)
 
 
 def _addend_candidate(value: SSAValue, out: tuple[int, ...]) -> graph.Conv2dOp | None:
