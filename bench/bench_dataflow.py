@@ -7,10 +7,10 @@ row per model,
 
 | model | cycles | ideal (bound) | × ideal | model MAC util | DRAM MB moved / min | max rel err | no eltwise-partitions | ... | all off |
 |---|---|---|---|---|---|---|---|---|---|
-| resnet50 | 6,721,643 | 355,348 (memory) | 18.9× | 3.71% | 431.1 / 103.1 (4.18×) | 6.1e-07 | 2.41× | ... | 2.41× |
+| resnet50 | 2,084,554 | 355,348 (memory) | 5.87× | 11.97% | 116.6 / 103.1 (1.13×) | 6.1e-07 | 1.00× | ... | 7.24× |
 
-(ResNet-50 on the default chip with the optimisations of 2026-12-02: eltwise-partitions,
-stationary, pack-taps, depthwise)
+(ResNet-50 on the default chip with every optimisation of issue 11; the README
+has the whole table)
 
 - cycles: simulated cycles with every optimisation on;
 - ideal (bound): the model's ideal roofline, max(model MACs / (pe_rows * pe_cols),
