@@ -21,7 +21,7 @@ nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from xdsl.context import Context
 from xdsl.dialects import func
@@ -114,15 +114,8 @@ class GraphToLoopPass(ChipPass):
     dma_merge: bool = True
 
     def kernel_options(self) -> KernelOptions:
-        return KernelOptions(
-            eltwise_partitions=self.eltwise_partitions,
-            stationary=self.stationary,
-            pack_taps=self.pack_taps,
-            depthwise=self.depthwise,
-            gemm_small_m=self.gemm_small_m,
-            pool_halo=self.pool_halo,
-            dma_merge=self.dma_merge,
-        )
+        """The pass's options of the same names as KernelOptions' fields."""
+        return KernelOptions(**{f.name: getattr(self, f.name) for f in fields(KernelOptions)})
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "graph")

@@ -92,3 +92,18 @@ def assert_close(got: np.ndarray, ref: np.ndarray, rel: float = 1e-3) -> None:
     err = float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64))))
     scale = float(np.max(np.abs(ref)))
     assert err <= rel * scale, f"max|err| {err:.3g} > {rel} * max|ref| {scale:.3g}"
+
+
+def onnx_model(nodes, inputs, outputs, weights, opset: int = 9):
+    """A one-graph float32 ONNX model: `inputs`/`outputs` map names to shapes,
+    `weights` names to arrays (initializers)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def info(items):
+        return [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in items.items()]
+
+    graph = helper.make_graph(
+        nodes, "t", info(inputs), info(outputs),
+        [numpy_helper.from_array(a, n) for n, a in weights.items()],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])

@@ -6,21 +6,18 @@ through the binary) and run on the hardware model."""
 from __future__ import annotations
 
 import numpy as np
+from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
+from tidal.passes.pipeline import lowering_passes, run_passes, split_after
 import pytest
-from tidal.dialects.accel import Accel
 from tidal.dialects.loop import (
     ActOp,
     AllocOp,
     ConstOp,
     CopyOp,
-    Loop,
     MatmulOp,
     NestOp,
     TensorTensorOp,
 )
-from tidal.passes.accel.assign_queues import AccelAssignQueuesPass
-from tidal.passes.accel.insert_sync import AccelInsertSyncPass
-from tidal.passes.accel.split_streams import AccelSplitStreamsPass
 from tidal.passes.conversion.kernels.conv import ConvShape
 from tidal.passes.conversion.kernels.depthwise import (
     DepthwiseTiles,
@@ -30,14 +27,11 @@ from tidal.passes.conversion.kernels.depthwise import (
     plan_depthwise,
 )
 from tidal.passes.conversion.kernels.plan import Refusal
-from tidal.passes.conversion.loop_to_accel import LoopToAccelPass
 from tidal.passes.interpreters.accel import eval_binary
 from tidal.passes.interpreters.loop import eval_loop
-from tidal.passes.loop.allocate import LoopAllocatePass
 from tidal.sim.config import get_chip
-from xdsl.context import Context
-from xdsl.dialects.builtin import Builtin, MemRefType, ModuleOp, f32
-from xdsl.dialects.func import Func, FuncOp, ReturnOp
+from xdsl.dialects.builtin import MemRefType, ModuleOp, f32
+from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Region
 
 SMALL = get_chip("small")
@@ -324,12 +318,7 @@ def test_the_lowered_program_computes_the_same(case, form):
     module, _ = _module(shape, chip, bias, addend, activation, form)
     inputs = _inputs(module, 2)
     want = eval_loop(module, inputs)["result0"]
-    ctx = Context()
-    for dialect in (Builtin, Func, Accel, Loop):
-        ctx.load_dialect(dialect)
-    LoopAllocatePass(chip=chip.name).apply(ctx, module)
-    LoopToAccelPass().apply(ctx, module)
-    for p in (AccelAssignQueuesPass(), AccelInsertSyncPass(), AccelSplitStreamsPass()):
-        p.apply(ctx, module)
+    _, after_graph_to_loop = split_after(lowering_passes(chip.name), GraphToLoopPass)
+    run_passes(after_graph_to_loop, module)
     got = eval_binary(module, inputs)["result0"]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

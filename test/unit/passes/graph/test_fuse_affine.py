@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+from harness import onnx_model
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 from tidal.dialects import graph
 from tidal.passes.graph.canonicalize import GraphCanonicalizePass
 from tidal.passes.graph.fuse_affine import GraphFuseAffinePass
@@ -28,20 +29,7 @@ def _w(*shape: int) -> np.ndarray:
 
 
 def _model(nodes, inputs, outputs, weights) -> onnx.ModelProto:
-    g = helper.make_graph(
-        nodes,
-        "t",
-        [
-            helper.make_tensor_value_info(n, TensorProto.FLOAT, s)
-            for n, s in inputs.items()
-        ],
-        [
-            helper.make_tensor_value_info(n, TensorProto.FLOAT, s)
-            for n, s in outputs.items()
-        ],
-        [numpy_helper.from_array(a, n) for n, a in weights.items()],
-    )
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 9)])
+    return onnx_model(nodes, inputs, outputs, weights)
 
 
 def _bn(x: str, y: str, c: int) -> tuple[onnx.NodeProto, dict[str, np.ndarray]]:

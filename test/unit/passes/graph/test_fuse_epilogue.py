@@ -10,8 +10,8 @@ from collections import Counter
 import numpy as np
 import onnx
 import pytest
-from harness import example
-from onnx import TensorProto, helper, numpy_helper
+from harness import example, onnx_model
+from onnx import helper
 from tidal.dialects import graph
 from tidal.passes.graph.canonicalize import GraphCanonicalizePass
 from tidal.passes.graph.fuse_epilogue import FUSED, GraphFuseEpiloguePass
@@ -29,20 +29,7 @@ def _w(*shape: int) -> np.ndarray:
 
 
 def _model(nodes, inputs, outputs, weights) -> onnx.ModelProto:
-    g = helper.make_graph(
-        nodes,
-        "t",
-        [
-            helper.make_tensor_value_info(n, TensorProto.FLOAT, s)
-            for n, s in inputs.items()
-        ],
-        [
-            helper.make_tensor_value_info(n, TensorProto.FLOAT, s)
-            for n, s in outputs.items()
-        ],
-        [numpy_helper.from_array(a, n) for n, a in weights.items()],
-    )
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 9)])
+    return onnx_model(nodes, inputs, outputs, weights)
 
 
 def _conv(x: str, w: str, y: str, **attrs) -> onnx.NodeProto:
