@@ -7,8 +7,9 @@ pass driver that every tool runs passes through.
 `tidal-opt -p 'tidal-lower{chip=small}'` runs it; tidal-compile runs the same list.
 
 `run_passes` drives a list of passes with xDSL's `PassPipeline`; what happens between
-passes is a list of small callbacks that compose (`Verify`, `Progress`,
-`PlacementReport`, `NumericsChecker`):
+passes is a list of small callbacks that compose (`Verify`, `Progress`, `PassTimes`,
+`PlacementReport`, `NumericsChecker`). The tools verify the module once after the
+last pass, and after every pass with `--verify-each` (`Verify(each=True)`):
 
     report = PlacementReport()
     compile_module(module, "small", callbacks=[Progress(print), report])
@@ -34,7 +35,7 @@ from typing import IO, Self
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass, PassPipeline, PassPipelineCallbackType
-from xdsl.utils.exceptions import PassFailedException
+from xdsl.utils.exceptions import PassFailedException, VerifyException
 
 from tidal.passes.utils.chip import ChipPass
 from tidal.passes.utils.expect import expect_level
@@ -213,10 +214,46 @@ def run_passes(
 
 
 class Verify(PassCallback):
-    """Verify the whole module after every pass."""
+    """Verify the whole module once after the last pass, or after every pass with
+    `each` (the tools' `--verify-each`: it names the pass that broke the IR, at the
+    cost of one verification per pass, a sixth of a ResNet-50 compile). A failure
+    is one VerifyException line:
+
+        verifier failed after pass 'loop-to-accel': Operation ... does not verify
+        verifier failed after the pipeline (last pass 'accel-split-streams';
+        --verify-each names the pass that broke it): ...
+
+    `seconds` adds up the CPU time spent verifying (`time.process_time`)."""
+
+    def __init__(self, each: bool = False) -> None:
+        self.each = each
+        self.seconds = 0.0
+        self._last: ModulePass | None = None
 
     def after(self, pass_: ModulePass, module: ModuleOp) -> None:
-        module.verify()
+        self._last = pass_
+        if self.each:
+            self._verify(module, f"after pass '{pass_.name}'")
+
+    def end(self, module: ModuleOp) -> None:
+        if not self.each and self._last is not None:
+            self._verify(
+                module,
+                f"after the pipeline (last pass '{self._last.name}'; --verify-each "
+                "names the pass that broke it)",
+            )
+
+    def _verify(self, module: ModuleOp, when: str) -> None:
+        started = time.process_time()
+        try:
+            module.verify()
+        except VerifyException as e:
+            lines = [ln for ln in str(e).splitlines() if ln.strip()]
+            raise VerifyException(
+                f"verifier failed {when}: {lines[0] if lines else 'invalid IR'}"
+            ) from None
+        finally:
+            self.seconds += time.process_time() - started
 
 
 class Progress(PassCallback):
@@ -241,20 +278,24 @@ class Progress(PassCallback):
 
 
 class PassTimes(PassCallback):
-    """Wall seconds of each pass's `apply`, by pass name, in `seconds` (a pass that
+    """Wall seconds of each pass's `apply`, by pass name, in `seconds`, and its CPU
+    seconds (`time.process_time`, steadier on a shared machine) in `cpu` (a pass that
     runs twice adds up). Put it first among the callbacks so that the others' work
     between passes (verification, numerics) is not counted."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
-        self._started = 0.0
+        self.cpu: dict[str, float] = {}
+        self._started = (0.0, 0.0)
 
     def before(self, pass_: ModulePass, module: ModuleOp) -> None:
-        self._started = time.perf_counter()
+        self._started = (time.perf_counter(), time.process_time())
 
     def after(self, pass_: ModulePass, module: ModuleOp) -> None:
-        elapsed = time.perf_counter() - self._started
-        self.seconds[pass_.name] = self.seconds.get(pass_.name, 0.0) + elapsed
+        wall, cpu = self._started
+        name = pass_.name
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - wall
+        self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - cpu
 
 
 class PlacementReport(PassCallback):
@@ -275,11 +316,16 @@ class PlacementReport(PassCallback):
 @dataclass(frozen=True)
 class TidalLowerPass(ChipPass):
     """Run the whole lowering pipeline for chip preset `chip`, with the
-    optimisations named in `disable` off (`tidal-lower{chip=small disable=stationary}`)."""
+    optimisations named in `disable` off (`tidal-lower{chip=small disable=stationary}`).
+    Like any pass it leaves verifying its result to its driver (xdsl-opt and
+    tidal-opt verify after every pass they run, unless --disable-verify);
+    `verify_each=true` (what `tidal-opt --verify-each` sets) verifies after each of
+    its own passes too, naming the one that broke the IR."""
 
     name = "tidal-lower"
 
     disable: tuple[str, ...] = ()
+    verify_each: bool = False
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "graph")
@@ -287,7 +333,7 @@ class TidalLowerPass(ChipPass):
             passes = lowering_passes(self.chip, self.disable)
         except UnknownOptimization as e:
             raise PassFailedException(f"{self.name}: {e}") from None
-        run_passes(passes, op, ctx, [Verify()])
+        run_passes(passes, op, ctx, [Verify(each=True)] if self.verify_each else [])
 
 
 def compile_module(
@@ -297,14 +343,17 @@ def compile_module(
     *,
     callbacks: Sequence[Callback] = (),
     disabled: Collection[str] = (),
+    verify_each: bool = False,
 ) -> ModuleOp:
-    """Lower a graph-level module to split accel streams in place, verifying after
-    every pass, then running `callbacks` (see `run_passes`); returns it. `disabled`
+    """Lower a graph-level module to split accel streams in place, verifying it
+    once at the end (after every pass with `verify_each`, see `Verify`) and running
+    `callbacks` (see `run_passes`; after a pass, they follow its verification if
+    there is one); returns it. `disabled`
     names optimisations to switch off (see OPTIMIZATIONS). Raises
-    PassFailedException (or UnknownChipError, UnknownOptimization) with a one-line
-    message."""
+    PassFailedException or VerifyException (or UnknownChipError,
+    UnknownOptimization) with a one-line message."""
     passes = lowering_passes(chip, disabled)
-    return run_passes(passes, module, ctx, [Verify(), *callbacks])
+    return run_passes(passes, module, ctx, [Verify(each=verify_each), *callbacks])
 
 
 class TerminalProgress:

@@ -255,6 +255,17 @@ def add_disable_opt(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_verify_each(parser: argparse.ArgumentParser) -> None:
+    """`--verify-each`: verify the module after every pass of the lowering pipeline
+    (a failure names the pass), not only once after the last (the default)."""
+    parser.add_argument(
+        "--verify-each",
+        action="store_true",
+        help="verify the IR after every pass, naming the pass that broke it "
+        "(default: once, after the last pass)",
+    )
+
+
 def disabled_opts(values: list[str]) -> frozenset[str]:
     """The names given to `--disable-opt`, checked; ToolError names an unknown one."""
     from tidal.passes.pipeline import UnknownOptimization, check_optimizations

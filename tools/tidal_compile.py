@@ -1,5 +1,6 @@
-"""tidal-compile MODEL.onnx|MODEL.mlir -o OUT.tbin [--chip PRESET] [--check-numerics]:
-compile a model to a Tidal binary."""
+"""tidal-compile MODEL.onnx|MODEL.mlir -o OUT.tbin [--chip PRESET] [--check-numerics]
+[--verify-each] [--disable-opt NAME]: compile a model to a Tidal binary. The module is
+verified once after the last pass, after every pass with --verify-each."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from tidal.sim.config import PRESETS, UnknownChipError
 from tidal.targets.binary import EncodeError, to_program
 from tidal.tools.common import (
     add_disable_opt,
+    add_verify_each,
     attach_model_work,
     context,
     disabled_opts,
@@ -49,6 +51,7 @@ def compile_to_program(
     notes: list[str] | None = None,
     numerics_log: list[str] | None = None,
     disabled: Collection[str] = (),
+    verify_each: bool = False,
 ) -> isa.Program:
     """Import, lower and check a model: its binary, ready to be written with
     `isa.write_container` (constants are views of the IR, so the file is never held
@@ -58,7 +61,10 @@ def compile_to_program(
     `check_numerics` runs the IR after every pass on `inputs` (an .npz; seeded random
     by default), stops at the first pass that changes the result and puts what it
     checked in `numerics_log` (see passes/interpreters/numerics.py). `disabled`
-    switches optimisations off (names of passes.pipeline.OPTIMIZATIONS)."""
+    switches optimisations off (names of passes.pipeline.OPTIMIZATIONS). The module
+    is verified after the last pass, and after every pass with `verify_each` or
+    `check_numerics` (the checker evaluates the IR after every pass: it must be
+    valid)."""
     ctx = context()
     starts: dict[Operation, str] = {}
     module = load_model(path, ctx, starts=starts)
@@ -74,7 +80,10 @@ def compile_to_program(
         if check_numerics:
             checker = numerics_checker(module, inputs)
             callbacks.append(checker)
-        compile_module(module, chip, ctx, callbacks=callbacks, disabled=disabled)
+        compile_module(
+            module, chip, ctx, callbacks=callbacks, disabled=disabled,
+            verify_each=verify_each or check_numerics,
+        )
         if check_numerics and numerics_log is not None:
             numerics_log.extend(checker.log)
         return to_program(module)
@@ -123,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         help="print where each op is placed (accelerator, host, rejected) and why",
     )
     add_disable_opt(parser)
+    add_verify_each(parser)
     args = parser.parse_args(argv)
     report: list[dict[str, str]] = []
     notes: list[str] = []
@@ -134,6 +144,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.model, args.chip, check_numerics=args.check_numerics,
                 inputs=args.inputs, report=report, progress=progress, notes=notes,
                 numerics_log=numerics_log, disabled=disabled_opts(args.disable_opt),
+                verify_each=args.verify_each,
             )
         for line in numerics_log:  # once the progress line is closed
             print(line, file=sys.stderr)

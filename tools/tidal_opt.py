@@ -7,11 +7,18 @@ located at file:line:col (verifier errors, and passes given IR of the wrong leve
 one-line errors (exit 1, no traceback) for bad IR, bad pipelines, unknown passes, bad
 pass options and failing passes, and `-o` written whole or not at all, never over
 the input.
+
+Verification is xdsl-opt's: the module is verified after every pass named in `-p`
+(unless --disable-verify), and a failure names the pass ("verifier failed after pass
+'graph-to-loop': ..."). `tidal-lower` is one pass there, verified as a whole;
+--verify-each verifies after each of its own passes too (`tidal-lower{verify_each=true}`),
+as tidal-compile --verify-each does.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from importlib.metadata import version
@@ -24,7 +31,7 @@ from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseE
 from xdsl.xdsl_opt_main import xDSLOptMain
 
 from tidal.passes.interpreters.numerics import CannotEvaluate, NumericsMismatch
-from tidal.passes.pipeline import Callback, run_passes
+from tidal.passes.pipeline import Callback, TidalLowerPass, Verify, run_passes
 from tidal.passes.utils.expect import PassInputError
 from tidal.sim.config import UnknownChipError
 from tidal.tools.common import (
@@ -68,6 +75,12 @@ class TidalOptMain(xDSLOptMain):
             "--numerics-inputs",
             help=".npz of inputs for --check-numerics (default: seeded random)",
         )
+        arg_parser.add_argument(
+            "--verify-each",
+            action="store_true",
+            help="verify after every pass inside tidal-lower too (every pass named "
+            "in -p is verified unless --disable-verify)",
+        )
 
     def register_all_frontends(self) -> None:
         super().register_all_frontends()
@@ -99,19 +112,35 @@ class TidalOptMain(xDSLOptMain):
         return sys.stdout if self.args.output_file is None else self._output
 
     def apply_passes(self, prog: ModuleOp) -> None:
-        """The parsed pipeline through Tidal's pass driver: xdsl-opt's own callback
-        (verification unless --disable-verify, --print-between-passes,
-        --time-passes), then the numerics checker with --check-numerics."""
-        callbacks: list[Callback] = []
+        """The parsed pipeline through Tidal's pass driver: verification after every
+        pass unless --disable-verify (`Verify(each=True)`, which names the pass, in
+        place of the anonymous check of xdsl-opt's callback), xdsl-opt's callback
+        (--print-between-passes, --time-passes), then the numerics checker with
+        --check-numerics. --verify-each reaches inside tidal-lower."""
+        verify = not self.args.disable_verify
+        if self.args.verify_each and not verify:
+            raise ToolError("--verify-each and --disable-verify exclude each other")
+        passes = [
+            dataclasses.replace(p, verify_each=True)
+            if self.args.verify_each and isinstance(p, TidalLowerPass) else p
+            for p in self.pipeline.passes
+        ]
+        callbacks: list[Callback] = [Verify(each=True)] if verify else []
         if self.pipeline.callback is not None:
             callbacks.append(self.pipeline.callback)
-        if not self.args.check_numerics:
-            run_passes(self.pipeline.passes, prog, self.ctx, callbacks)
-            return
-        checker = numerics_checker(prog, self.args.numerics_inputs)
-        run_passes(self.pipeline.passes, prog, self.ctx, [*callbacks, checker])
-        for line in checker.log:
-            print(line, file=sys.stderr)
+        checker = None
+        if self.args.check_numerics:
+            checker = numerics_checker(prog, self.args.numerics_inputs)
+            callbacks.append(checker)
+        # xdsl-opt's callback reads the flag at each call: Verify above does its check
+        self.args.disable_verify = True
+        try:
+            run_passes(passes, prog, self.ctx, callbacks)
+        finally:
+            self.args.disable_verify = not verify
+        if checker is not None:
+            for line in checker.log:
+                print(line, file=sys.stderr)
 
     def parse_chunk(self, chunk: IO[bytes], file_extension: str, start_offset: int = 0):
         if file_extension != "mlir":

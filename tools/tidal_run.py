@@ -1,6 +1,9 @@
-"""tidal-run MODEL --inputs IN.npz --outputs OUT.npz [--stats S.json] [--chip P]:
-compile a model and run it: accelerator code on the hardware model, ops placed on
-the host (graph-partition) with NumPy, in program order."""
+"""tidal-run MODEL --inputs IN.npz --outputs OUT.npz [--stats S.json] [--chip P]
+[--verify-each] [--disable-opt NAME]: compile a model and run it: accelerator code on
+the hardware model, ops placed on the host (graph-partition) with NumPy, in program
+order. Each compiled segment goes to the hardware model as the program tidal-compile
+would write (`to_program`, checked by the encoder and the loader alike), without the
+round trip through the container's bytes, which would copy the weights three times."""
 
 from __future__ import annotations
 
@@ -21,12 +24,12 @@ from tidal.passes.pipeline import PlacementReport, Verify, lowering_passes, run_
 from tidal.sim.config import PRESETS, UnknownChipError, get_chip
 from tidal.sim.errors import InputError, SimError
 from tidal.sim.inputs import check_inputs
-from tidal.sim.isa import BinaryFormatError, decode_container
 from tidal.sim.machine import ideal_stats, run_program
-from tidal.targets.binary import EncodeError, encode
+from tidal.targets.binary import EncodeError, to_program
 from tidal.targets.onnx_ops import host_eval
 from tidal.tools.common import (
     add_disable_opt,
+    add_verify_each,
     attach_model_work,
     context,
     disabled_opts,
@@ -48,9 +51,11 @@ TOOL = "tidal-run"
 
 
 def _simulate(module: ModuleOp, inputs: dict[str, np.ndarray], chip: str):
+    """Run the compiled `module` on `inputs`: its program's constants are views of
+    the IR's bytes, copied once, into the hardware model's DRAM."""
     try:
-        return run_program(decode_container(encode(module)), inputs, get_chip(chip))
-    except (SimError, BinaryFormatError) as e:
+        return run_program(to_program(module), inputs, get_chip(chip))
+    except SimError as e:
         raise ToolError(str(e)) from None
 
 
@@ -70,9 +75,12 @@ def run_model(
     inputs: dict[str, np.ndarray],
     chip: str = "default",
     disabled: Collection[str] = (),
+    verify_each: bool = False,
 ):
     """Compile `path` for `chip` (with the optimisations named in `disabled` off)
-    and run it: (outputs by name, stats)."""
+    and run it: (outputs by name, stats). The module is verified after the passes
+    up to graph-partition and after those of each accelerator segment, and after
+    every pass with `verify_each`."""
     ctx = context()
     module = load_model(path, ctx, overrides=inputs)
     # The whole model's work, on the graph as loaded: the binary of a model without
@@ -88,11 +96,11 @@ def run_model(
     whole, per_segment = split_after(lowering_passes(chip, disabled), GraphPartitionPass)
     report = PlacementReport()
     try:
-        run_passes(whole, module, ctx, [Verify(), report])
+        run_passes(whole, module, ctx, [Verify(verify_each), report])
         placement = placement_counts(report.rows)
         segments = split_host(module)
         if segments is None:
-            run_passes(per_segment, module, ctx, [Verify()])
+            run_passes(per_segment, module, ctx, [Verify(verify_each)])
             outputs, stats = _simulate(module, inputs, chip)
             stats["placement"] = placement
             stats["segments"] = ["accel"]
@@ -110,7 +118,7 @@ def run_model(
                 args = [env[n] if n in env else seg.constants[n].to_numpy() for n in seg.inputs]
                 env[seg.outputs[0]] = np.asarray(host_eval(seg.op, *args), np.float32)
                 continue
-            run_passes(per_segment, seg.module, ctx, [Verify()])
+            run_passes(per_segment, seg.module, ctx, [Verify(verify_each)])
             outputs, stats = _simulate(seg.module, {n: env[n] for n in seg.inputs}, chip)
             env.update(outputs)
             _merge(total, stats)
@@ -139,11 +147,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stats", help="JSON file for cycles, utilisation, the ideal roofline, placement, per-engine counts")
     parser.add_argument("--chip", default="default", help=f"chip preset ({', '.join(PRESETS)})")
     add_disable_opt(parser)
+    add_verify_each(parser)
     args = parser.parse_args(argv)
     try:
         check_paths([*model_files(args.model), args.inputs], [args.outputs, args.stats])
         outputs, stats = run_model(
-            args.model, read_npz(args.inputs), args.chip, disabled_opts(args.disable_opt)
+            args.model, read_npz(args.inputs), args.chip,
+            disabled_opts(args.disable_opt), args.verify_each,
         )
         payloads = [(args.outputs, npz_bytes(outputs))]
         if args.stats:

@@ -19,6 +19,12 @@ def get_test_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return BreakNumericsForTestPass
 
+    def test_break_ir():
+        from tidal.passes.testing.break_ir import BreakIRForTestPass
+
+        return BreakIRForTestPass
+
     return {
         "test-break-numerics": test_break_numerics,
+        "test-break-ir": test_break_ir,
     }

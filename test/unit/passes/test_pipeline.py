@@ -157,8 +157,9 @@ def test_verify_stops_right_after_the_pass_that_broke_the_ir():
 
     passes = [_pass("drop-return", drop_return), _logging_pass("b", events)]
     with pytest.raises(VerifyException, match="is not a terminator") as caught:
-        run_passes(passes, _module(), Context(), [Verify()])
+        run_passes(passes, _module(), Context(), [Verify(each=True)])
     assert "\n" not in str(caught.value)  # the module is not printed in
+    assert str(caught.value).startswith("verifier failed after pass 'drop-return': ")
     assert events == []
 
 
