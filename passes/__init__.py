@@ -68,6 +68,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return AccelSplitStreamsPass
 
+    def accel_verify_sync():
+        from tidal.passes.accel.verify_sync import AccelVerifySyncPass
+
+        return AccelVerifySyncPass
+
     def tidal_lower():
         from tidal.passes.pipeline import TidalLowerPass
 
@@ -78,6 +83,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "loop-to-accel": loop_to_accel,
         "accel-insert-sync": accel_insert_sync,
         "accel-split-streams": accel_split_streams,
+        "accel-verify-sync": accel_verify_sync,
         "tidal-lower": tidal_lower,
         "graph-canonicalize": graph_canonicalize,
         "graph-fuse-epilogue": graph_fuse_epilogue,
