@@ -14,6 +14,9 @@ onnxruntime has the same ones). Outcomes:
 - refused: any other ToolError (a one-line error on a graph the generator considers
   supported: a bug or a missing feature, reported like a crash);
 - crash: any other exception (a Python traceback a user would see);
+- unsynced: accel-verify-sync's checker (`tidal.passes.accel.verify_sync`),
+  run on every program before the hardware model runs it, finds a wait nothing
+  satisfies, a deadlock or a race;
 - invalid: onnxruntime refuses the graph (a generator bug, not Tidal's).
 
 A failing graph is saved under out/difftest/ and reduced (`reduce_case`: outputs
@@ -50,7 +53,7 @@ REL_TOL = 1e-3
 ABS_TOL = 1e-6
 # ToolError messages of the compiler's fit checks (graph-to-loop, loop-allocate).
 FIT = re.compile(r"needs \d+ bytes|exceeds? |does not fit")
-FAILURES = ("mismatch", "refused", "crash", "invalid")
+FAILURES = ("mismatch", "refused", "crash", "unsynced", "invalid")
 
 
 @dataclass
@@ -105,6 +108,8 @@ def compare(got: dict[str, np.ndarray], ref: dict[str, np.ndarray]) -> str:
 
 def run_case(case: randgraph.Case, chip: str) -> Outcome:
     """Compile and simulate `case` on `chip`, compare with onnxruntime."""
+    from tidal.passes.accel.verify_sync import SyncError, checked
+    from tidal.tools import tidal_run
     from tidal.tools.files import ToolError
     from tidal.tools.tidal_run import run_model
 
@@ -115,8 +120,12 @@ def run_case(case: randgraph.Case, chip: str) -> Outcome:
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "model.onnx")
         onnx.save(case.model, path)
+        run = tidal_run.run_program  # proved synchronised before each run
+        tidal_run.run_program = checked(run)
         try:
             got, stats = run_model(path, dict(case.inputs), chip)
+        except SyncError as e:
+            return Outcome("unsynced", str(e).replace(path, "model.onnx"))
         except ToolError as e:
             message = str(e).replace(path, "model.onnx")
             return Outcome("rejected" if FIT.search(message) else "refused", message)
@@ -124,6 +133,8 @@ def run_case(case: randgraph.Case, chip: str) -> Outcome:
             frames = traceback.extract_tb(e.__traceback__)
             where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
             return Outcome("crash", f"{type(e).__name__}: {e} (at {where})".splitlines()[0])
+        finally:
+            tidal_run.run_program = run
     host = int(stats.get("placement", {}).get("host", 0))
     problem = compare(got, ref)
     return Outcome("mismatch" if problem else "ok", problem, host)
@@ -356,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ops        {sum(by_op.values())} nodes: "
           + ", ".join(f"{k} {v}" for k, v in by_op.most_common()))
     print(f"host tier  {host_ops} ops in {graphs_with_host_ops} graphs ran on the host (NumPy)")
-    for kind in ("ok", "mismatch", "crash", "refused", "rejected", "invalid"):
+    for kind in ("ok", "mismatch", "crash", "unsynced", "refused", "rejected", "invalid"):
         print(f"{kind:<10} {kinds[kind]}")
     for reason, n in reasons.most_common():
         print(f"  rejected {n}x: {reason}")

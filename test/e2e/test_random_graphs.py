@@ -1,7 +1,9 @@
 """Random-graph differential testing, the short run of `make test`: graphs drawn by
 `bench/randgraph.py` (hypothesis, derandomized so every run draws the same graphs)
 are compiled and simulated with `run_model` and compared output by output with
-onnxruntime (max|err| <= 1e-3 * max|ref| + 1e-6).
+onnxruntime (max|err| <= 1e-3 * max|ref| + 1e-6), each compiled program first
+proved synchronised by accel-verify-sync's checker (no wait nothing satisfies, no
+deadlock, no race).
 
 A graph that hits a known, clearly reported limit of the chip (a ToolError saying it
 does not fit) is rejected and counted as a hypothesis event (see them with
@@ -95,6 +97,32 @@ def test_reduction_keeps_the_failure_and_cuts_the_rest() -> None:
     small = difftest.reduce_case(case, lambda c: "Softmax" in c.ops)
     assert small.ops == ["Softmax"]
     randgraph.check_model(small.model)
+
+
+def test_every_program_is_proved_synchronised(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run_case`, the short run's and the long run's, checks every compiled program
+    with accel-verify-sync's checker before the hardware model runs it: with every
+    wait satisfied from the start (its value set to 0), a Relu's load, ACT and store
+    race, and the outcome names them."""
+    from tidal.sim.isa import INSTRUCTIONS, W_OPCODE, Opcode
+    from tidal.tools import tidal_run
+
+    value = INSTRUCTIONS[Opcode.WAIT].layout["value"]
+    lower = tidal_run.to_program
+
+    def without_waits(module):
+        program = lower(module)
+        for records in program.streams.values():
+            records[records[:, W_OPCODE] == Opcode.WAIT, value] = 0
+        return program
+
+    relu = case([helper.make_node("Relu", ["x"], ["y"])], {}, {"x": [1, 8, 4, 4]}, {"y": [1, 8, 4, 4]})
+    assert difftest.run_case(relu, "small").kind == "ok"
+    monkeypatch.setattr(tidal_run, "to_program", without_waits)
+    outcome = difftest.run_case(relu, "small")
+    assert outcome.kind == "unsynced", outcome
+    assert outcome.detail.startswith("race: "), outcome.detail
+    assert "(ACT, op " in outcome.detail and "(DMA, op " in outcome.detail
 
 
 # ----------------------------------------------------------- regression tests

@@ -2,8 +2,9 @@
 ResNet-50, ShuffleNet, SqueezeNet, VGG-19, ZFNet-512) compile for the default chip,
 run on the hardware model through `run_model` (what tidal-run does), and agree with
 onnxruntime on the same randomly weighted model: every output, including the
-pre-softmax logits, within max|err| <= 1e-3 * max|ref|; and no compute op is left
-to the host.
+pre-softmax logits, within max|err| <= 1e-3 * max|ref|; no compute op is left
+to the host; and accel-verify-sync's checker proves the program synchronised (no
+wait nothing satisfies, no deadlock, no race) before it runs.
 
 Weights and inputs are seeded random (examples/zoo.py). Marked `slow`; select with
 `pytest -m slow test/e2e/test_zoo.py`.
@@ -15,9 +16,11 @@ import numpy as np
 import onnx
 import pytest
 from harness import example
+from tidal.passes.accel.verify_sync import checked
 from tidal.passes.graph.canonicalize import GraphCanonicalizePass
 from tidal.passes.graph.partition import placement_counts, placement_report
 from tidal.targets.onnx_import import import_onnx
+from tidal.tools import tidal_run
 from tidal.tools.tidal_run import run_model
 from xdsl.context import Context
 
@@ -35,7 +38,7 @@ def assert_close(name: str, got: np.ndarray, ref: np.ndarray, rel: float = 1e-3)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", zoo.MODELS)
-def test_light_model_on_the_accelerator(name, tmp_path):
+def test_light_model_on_the_accelerator(name, tmp_path, monkeypatch):
     model, inputs = zoo.load_zoo_model(name)
     path = tmp_path / f"{name}.onnx"
     onnx.save(model, path)
@@ -43,6 +46,8 @@ def test_light_model_on_the_accelerator(name, tmp_path):
     refs = zoo.reference(path, inputs)
     assert len(refs) == (1 if name == "densenet121" else 2)  # + logits, but DenseNet has no softmax
 
+    # The program is proved synchronised before it runs (SyncError otherwise).
+    monkeypatch.setattr(tidal_run, "run_program", checked(tidal_run.run_program))
     outputs, stats = run_model(str(path), inputs, "default")
 
     assert sorted(outputs) == sorted(refs)
