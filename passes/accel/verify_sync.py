@@ -64,7 +64,7 @@ Access = tuple[int, int, int, tuple[tuple[int, int], ...], bool]
 Clock = tuple[int, ...]
 
 _DRAM = Space.DRAM.code
-_PAIR_CHUNK = 1 << 22  # candidate access pairs tested in NumPy at once
+_PAIR_CHUNK = 1 << 20  # candidate access pairs tested in NumPy at once
 _MAX_PROBLEMS = 20
 
 
