@@ -70,6 +70,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "accumulator is evacuated, with no nest of its own (graph-fuse-epilogue)",
     "fuse-affine": "a per-channel constant scale and shift and the relu after them are "
     "one ACT instruction per tile, channels on partitions (graph-fuse-affine)",
+    "precise-waits": "a wait counts the signals up to the latest instance of the "
+    "instruction it depends on, not every earlier signal of that engine "
+    "(accel-insert-sync{latest_source})",
 }
 
 
@@ -131,7 +134,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
         LoopAllocatePass(chip=chip, overlap="overlap-nests" not in off),
         LoopToAccelPass(chip=chip),
         AccelAssignQueuesPass(),
-        AccelInsertSyncPass(),
+        AccelInsertSyncPass(latest_source="precise-waits" not in off),
         AccelSplitStreamsPass(),
     ]
 
@@ -248,12 +251,15 @@ class Verify(PassCallback):
         try:
             module.verify()
         except VerifyException as e:
-            lines = [ln for ln in str(e).splitlines() if ln.strip()]
-            raise VerifyException(
-                f"verifier failed {when}: {lines[0] if lines else 'invalid IR'}"
-            ) from None
+            raise verifier_failed(e, when) from None
         finally:
             self.seconds += time.process_time() - started
+
+
+def verifier_failed(error: VerifyException, when: str) -> VerifyException:
+    """`error` as `Verify` reports it: "verifier failed <when>: <its first line>"."""
+    lines = [ln for ln in str(error).splitlines() if ln.strip()]
+    return VerifyException(f"verifier failed {when}: {lines[0] if lines else 'invalid IR'}")
 
 
 class Progress(PassCallback):

@@ -27,11 +27,17 @@ from typing import IO
 
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
-from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError
+from xdsl.passes import ModulePass, PassPipelineCallbackType
+from xdsl.utils.exceptions import (
+    ArgSpecParseError,
+    DiagnosticException,
+    ParseError,
+    VerifyException,
+)
 from xdsl.xdsl_opt_main import xDSLOptMain
 
 from tidal.passes.interpreters.numerics import CannotEvaluate, NumericsMismatch
-from tidal.passes.pipeline import Callback, TidalLowerPass, Verify, run_passes
+from tidal.passes.pipeline import Callback, TidalLowerPass, run_passes, verifier_failed
 from tidal.passes.utils.expect import PassInputError
 from tidal.sim.config import UnknownChipError
 from tidal.tools.common import (
@@ -112,32 +118,25 @@ class TidalOptMain(xDSLOptMain):
         return sys.stdout if self.args.output_file is None else self._output
 
     def apply_passes(self, prog: ModuleOp) -> None:
-        """The parsed pipeline through Tidal's pass driver: verification after every
-        pass unless --disable-verify (`Verify(each=True)`, which names the pass, in
-        place of the anonymous check of xdsl-opt's callback), xdsl-opt's callback
-        (--print-between-passes, --time-passes), then the numerics checker with
-        --check-numerics. --verify-each reaches inside tidal-lower."""
-        verify = not self.args.disable_verify
-        if self.args.verify_each and not verify:
+        """The parsed pipeline through Tidal's pass driver: xdsl-opt's own callback
+        (verification unless --disable-verify, its failure named after the pass as
+        `Verify` names it; --print-between-passes, --time-passes), then the numerics
+        checker with --check-numerics. --verify-each reaches inside tidal-lower."""
+        if self.args.verify_each and self.args.disable_verify:
             raise ToolError("--verify-each and --disable-verify exclude each other")
         passes = [
             dataclasses.replace(p, verify_each=True)
             if self.args.verify_each and isinstance(p, TidalLowerPass) else p
             for p in self.pipeline.passes
         ]
-        callbacks: list[Callback] = [Verify(each=True)] if verify else []
-        if self.pipeline.callback is not None:
-            callbacks.append(self.pipeline.callback)
+        callbacks: list[Callback] = []
+        if (between := self.pipeline.callback) is not None:
+            callbacks.append(_naming_the_pass(between))
         checker = None
         if self.args.check_numerics:
             checker = numerics_checker(prog, self.args.numerics_inputs)
             callbacks.append(checker)
-        # xdsl-opt's callback reads the flag at each call: Verify above does its check
-        self.args.disable_verify = True
-        try:
-            run_passes(passes, prog, self.ctx, callbacks)
-        finally:
-            self.args.disable_verify = not verify
+        run_passes(passes, prog, self.ctx, callbacks)
         if checker is not None:
             for line in checker.log:
                 print(line, file=sys.stderr)
@@ -159,6 +158,20 @@ class TidalOptMain(xDSLOptMain):
         """A pass-input error prefixed with where its op was parsed."""
         where = self.starts.get(error.op)
         return f"{where}: {error}" if where else str(error)
+
+
+def _naming_the_pass(callback: PassPipelineCallbackType) -> PassPipelineCallbackType:
+    """xdsl-opt's callback, whose verifier failure says after which pass it came
+    ("verifier failed after pass 'graph-to-loop': ...", as `Verify` says it)."""
+
+    def named(previous: ModulePass | None, module: ModuleOp, next_pass: ModulePass | None):
+        try:
+            callback(previous, module, next_pass)
+        except VerifyException as e:
+            when = f"after pass '{previous.name}'" if previous else "before the first pass"
+            raise verifier_failed(e, when) from None
+
+    return named
 
 
 def _pipeline_error(error: ArgSpecParseError) -> str:
