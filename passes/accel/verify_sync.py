@@ -19,9 +19,10 @@ that any execution reaches, and an engine left at a wait is stuck in every
 execution. The same run gives happens-before as vector clocks (per engine, how many
 of its instructions have surely completed): a compute engine (pe, act, pool) runs
 one instruction at a time; a DMA queue issues in order with up to
-`chip.dma_queue_depth` descriptors in flight (1 when the chip has no such field),
-raises its signals in program order, and a wait in it holds back only the queue's
-later instructions; a wait on semaphore s >= v surely follows the k-th signal of s by
+`chip.dma_queue_depth` descriptors in flight, retires them (counts, signals) in
+program order, and a wait in it holds back only the queue's later instructions (any
+other instruction, a signal or a halt, issues once every earlier descriptor retired);
+a wait on semaphore s >= v surely follows the k-th signal of s by
 engine B when the other engines signal s fewer than v - k + 1 times in all. Two
 instructions race when neither's clock covers the other and their exact footprints
 (`tidal.passes.analysis.footprint`) meet; only concurrent pairs are compared, as a
@@ -518,7 +519,7 @@ def queue_depth(chip: ChipConfig) -> int:
     return max(1, int(getattr(chip, "dma_queue_depth", 1)))
 
 
-def check_streams(streams: list[_Stream], chip: ChipConfig) -> list[SyncProblem]:
+def _check(streams: list[_Stream], chip: ChipConfig) -> list[SyncProblem]:
     totals: dict[int, int] = {}
     for st in streams:
         for sems in st.signals:
@@ -543,9 +544,9 @@ def verify_sync(
     preset."""
     if isinstance(program, ProgramOp):
         chip = chip or get_chip(program.chip.data)
-        return check_streams(_ir_streams(program), chip)
+        return _check(_ir_streams(program), chip)
     chip = chip or get_chip(program.chip)
-    return check_streams(_record_streams(program), chip)
+    return _check(_record_streams(program), chip)
 
 
 def checked(run: Callable[..., object]) -> Callable[..., object]:
