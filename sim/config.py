@@ -43,6 +43,9 @@ class ChipConfig:
     dma_queues: int
     dram_bytes_per_cycle: float  # shared by every transfer in its data phase
     dma_fixed_latency_cycles: int  # per descriptor, before its data moves
+    # Descriptors one queue may have in flight at once (issued in order, each paying
+    # its fixed latency, retiring in order); 1 = one at a time.
+    dma_queue_depth: int
     dram_bytes: int
 
     # Costs per instruction (docs/hardware-model.md has the formulas).
@@ -77,6 +80,11 @@ class ChipConfig:
                 f"chip '{self.name}': instr_fetch_block_bytes "
                 f"{self.instr_fetch_block_bytes} must hold at least one {record}-byte "
                 f"record and fit instr_buffer_bytes {self.instr_buffer_bytes}"
+            )
+        if self.dma_queue_depth < 1:
+            raise ValueError(
+                f"chip '{self.name}': dma_queue_depth must be at least 1, not "
+                f"{self.dma_queue_depth}"
             )
         if self.pe_weight_buffers not in (1, 2):
             raise ValueError(
@@ -127,6 +135,14 @@ DEFAULT = ChipConfig(
     # ~1 us of fixed cost per DMA descriptor (assumed, the order of magnitude NKI
     # profiles show for small transfers): 1.4e9 * 1e-6 = 1400 cycles.
     dma_fixed_latency_cycles=1400,
+    # "Each NeuronCore (v2-v4) is paired with 16 DMA engines", which "can operate in
+    # parallel to compute" (AWS Neuron SDK, "Introduction to Direct Memory Access
+    # (DMA) with NKI"): spread over the 4 queues a program sees here, 4 engines per
+    # queue, each moving one descriptor at a time, so 4 descriptors of a queue are in
+    # flight at once, their fixed latencies overlapping. The same page says each
+    # transfer "ends with a semaphore update"; that a queue's updates come in issue
+    # order is assumed (it lets a count cover every earlier transfer of the queue).
+    dma_queue_depth=4,
     dram_bytes=1 << 32,
     # Each engine instruction has a fixed startup cost of ~64 cycles (NKI performance
     # guide); a matmul streams one moving column per cycle, so it takes max(N, 64).
@@ -193,6 +209,8 @@ SMALL = replace(
     psum_partition_bytes=8 * 1024,
     psum_banks=4,
     dma_queues=2,
+    # dma_queue_depth: the default's 4 (tests of the one-at-a-time queue replace it
+    # with 1).
     dram_bytes_per_cycle=64.0,
     dma_fixed_latency_cycles=200,
     dram_bytes=1 << 30,

@@ -1,12 +1,17 @@
 """The event-driven hardware model of the Tidal accelerator.
 
 Time jumps from event to event on a heap; there is no loop over cycles. Each engine
-(PE, ACT, POOL, one per DMA queue) runs its instruction stream in order, one
-instruction at a time: it issues an instruction, the instruction's cost (from the
-`ChipConfig` and its operand sizes) schedules a completion event, and at completion
-the functional effect is computed with NumPy on the modelled memories, the signal
-semaphore is incremented and the next instruction issues. A WAIT whose semaphore is
-too low parks the engine until a signal raises it.
+(PE, ACT, POOL, one per DMA queue) runs its instruction stream in order. A compute
+engine runs one instruction at a time: it issues an instruction, the instruction's
+cost (from the `ChipConfig` and its operand sizes) schedules a completion event, and
+at completion the functional effect is computed with NumPy on the modelled memories,
+the signal semaphore is incremented and the next instruction issues. A DMA queue
+issues its descriptors in order without waiting for the earlier ones to finish, up to
+`dma_queue_depth` in flight; each takes effect when its data has moved, and they
+retire (count, signal) in issue order, so a semaphore count covers every earlier
+descriptor of the queue. Any other instruction of a queue but a WAIT (a HALT, a
+SIGNAL) issues only once every earlier descriptor retired. A WAIT whose semaphore is
+too low parks the engine (a queue: its later instructions) until a signal raises it.
 
 Every engine reads its stream from a finite instruction buffer: a ring of
 `instr_buffer_bytes` that the engine's instruction-fetch DMA refills from DRAM in
@@ -17,7 +22,8 @@ its data phase (processor sharing); a start or finish re-times the others throug
 versioned events, so stale finish events are simply dropped.
 
 With `check_races`, every SBUF/PSUM access of an instruction is compared, when it
-issues, with those of the instructions in flight on the other engines: an overlap
+issues, with those of the instructions in flight on the other engines and of the
+other descriptors in flight on its own queue: an overlap
 where either side writes raises `RaceError`. Bounding boxes first; where they meet,
 the exact byte sets as merged interval lists (never one entry per element).
 
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import deque
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -115,14 +122,24 @@ _PLANS: dict[int, _Plan] = {op: _plan(e) for op, e in INSTRUCTIONS.items()}
 
 
 class _Transfer:
-    """One transfer at a time of an engine's DMA queue or instruction fetch: its bytes
-    and, in its data phase, its share of the DRAM bandwidth. `version` counts its
-    re-timings; an end event of an older version is stale."""
+    """One DMA descriptor's or instruction fetch's transfer: its bytes and, in its
+    data phase, its share of the DRAM bandwidth. `version` counts its re-timings; an
+    end event of an older version is stale."""
 
-    __slots__ = ("bytes_left", "end_kind", "engine", "last", "nbytes", "rate", "version")
+    __slots__ = (
+        "bytes_left",
+        "desc",
+        "end_kind",
+        "engine",
+        "last",
+        "nbytes",
+        "rate",
+        "version",
+    )
 
     def __init__(self, engine: _Engine, end_kind: int) -> None:
         self.engine = engine
+        self.desc: _Desc | None = None  # the descriptor it moves (DMA queues)
         self.end_kind = end_kind
         self.nbytes = 0
         self.bytes_left = 0.0
@@ -144,25 +161,50 @@ class _Fetch(_Transfer):
         self.start = 0.0
 
 
+class _Desc:
+    """One DMA descriptor issued by a queue and not yet retired: its record, when it
+    issued, its effect (run when its data phase ends), its transfer and (race
+    checking) its on-chip accesses. Quacks like `_Engine` where a trace, race or
+    error message names "engine, instruction"."""
+
+    __slots__ = ("action", "done", "footprint", "name", "pc", "row", "start", "transfer")
+
+    def __init__(self, e: _Engine, row: Row, start: float) -> None:
+        self.name = e.name
+        self.pc = e.pc
+        self.row = row
+        self.start = start
+        self.action: Action | None = None
+        self.footprint: list[_Touch] | None = None
+        self.done = False
+        self.transfer = _Transfer(e, _DMA_END)
+        self.transfer.desc = self
+
+
 class _Engine:
     """The run state of one engine: its stream, its instruction buffer, its DMA
-    transfer (a DMA queue) and what it has done."""
+    descriptors in flight (a DMA queue) and what it has done."""
 
     __slots__ = (
         "action",
+        "active_since",
         "block",
         "busy",
         "capacity",
         "count",
-        "dma",
+        "depth",
         "dma_bytes",
+        "drain_since",
+        "drained_at",
         "eid",
         "fetch",
         "fetch_since",
         "fetch_stall",
         "fetched",
         "fetching",
+        "flight",
         "footprint",
+        "full_since",
         "n",
         "name",
         "parked_since",
@@ -191,8 +233,21 @@ class _Engine:
         self.parked_since = 0.0
         self.sem_wait = 0.0
         self.action: Action | None = None
-        # The current DMA descriptor's transfer (DMA queues only).
-        self.dma = _Transfer(self, _DMA_END)
+        # A DMA queue's descriptors issued and not yet retired, oldest first, at
+        # most `depth` of them (0 on compute engines); since when it has had some
+        # (active_since) or last had none (drained_at), and since when it has held
+        # back its next instruction for a free slot (full_since) or, an instruction
+        # that is not a descriptor, for every descriptor to retire (drain_since).
+        self.depth = (
+            chip.dma_queue_depth
+            if engine_kind(eid) is EngineKind.DMA
+            else 0
+        )
+        self.flight: deque[_Desc] = deque()
+        self.active_since = 0.0
+        self.drained_at = 0.0
+        self.full_since = -1.0
+        self.drain_since = -1.0
         self.dma_bytes = 0
         # The instruction buffer: records [pc, fetched) are in it, [fetched,
         # requested) are on their way; a ring of `capacity` records.
@@ -379,7 +434,8 @@ class Machine:
         self.stall_trace: list[dict[str, Any]] | None = [] if trace else None
         self.check_races = check_races
         self.race_accesses = 0  # (race checking) on-chip accesses checked
-        self._in_flight: list[_Engine] = []  # (race checking) engines mid-instruction
+        # (race checking) engines mid-instruction and DMA descriptors in flight
+        self._in_flight: list[_Engine | _Desc] = []
         self._heap: list[tuple[float, int, int, Any, int]] = []
         self._seq = 0
         self._waiters: dict[int, list[_Engine]] = {}
@@ -457,6 +513,16 @@ class Machine:
             return
         row = e.row = e.records[e.pc].tolist()
         op = row[_W_OP]
+        entry = INSTRUCTIONS[op]
+        if e.flight and op != Opcode.WAIT:
+            if entry.transfer_bytes is None:
+                # Anything but a descriptor or a wait (a halt, a signal) follows
+                # every earlier descriptor of the queue.
+                e.drain_since = self.now
+                return
+            if len(e.flight) >= e.depth:
+                e.full_since = self.now  # until the oldest descriptor retires
+                return
         e.start = self.now
         if op == Opcode.WAIT:
             self._issue_wait(e, row)
@@ -464,15 +530,33 @@ class Machine:
         if op == Opcode.HALT:
             self._halt(e, row)
             return
-        entry = INSTRUCTIONS[op]
+        if entry.transfer_bytes is not None:
+            self._issue_dma(e, entry, row)
+            return
         cost, e.action, shapes = self._prepare(entry, row)
-        if entry.transfer_bytes is not None:  # a DMA: latency, then shared bandwidth
-            e.dma.nbytes = entry.transfer_bytes(shapes)
-            self._push(self.now + self.chip.dma_fixed_latency_cycles, _DMA_DATA, e.dma)
-        else:
-            self._push(self.now + cost, _DONE, e)
+        self._push(self.now + cost, _DONE, e)
         if self.check_races and (_ACCESSES[op] or _COLUMNS[op]):
             self._check_races(e, row)
+
+    def _issue_dma(self, e: _Engine, entry: Instr, row: Row) -> None:
+        """Start a descriptor on queue e (fixed latency, then shared bandwidth) and
+        go on to the queue's next instruction: up to `depth` descriptors are in
+        flight at once."""
+        d = _Desc(e, row, self.now)
+        _, d.action, shapes = self._prepare(entry, row)
+        d.transfer.nbytes = entry.transfer_bytes(shapes)
+        self._push(
+            self.now + self.chip.dma_fixed_latency_cycles, _DMA_DATA, d.transfer
+        )
+        if not e.flight:
+            e.active_since = self.now
+        e.flight.append(d)
+        if self.check_races and (_ACCESSES[row[_W_OP]] or _COLUMNS[row[_W_OP]]):
+            self._check_races(d, row)
+        e.pc += 1
+        if e.requested < e.n and not e.fetching:
+            self._maybe_fetch(e)  # its record's slot is free now
+        self._issue(e)
 
     def _issue_wait(self, e: _Engine, row: Row) -> None:
         lay = INSTRUCTIONS[Opcode.WAIT].layout
@@ -491,20 +575,20 @@ class Machine:
         self._signal(row[_W_SIGNAL])
         e.pc = e.n
 
-    def _complete(self, e: _Engine) -> None:
-        """e's instruction ends now: apply its effect, signal, issue the next."""
-        row = e.row
-        if e.action is not None:
+    def _effect(self, x: _Engine | _Desc) -> None:
+        """x's instruction ends now: apply its effect to the memories."""
+        row = x.row
+        if x.action is not None:
             try:
-                e.action()
+                x.action()
             except (ValueError, FloatingPointError, IndexError) as err:
                 raise ExecutionError(
-                    f"{e.name} instruction {e.pc} ({Opcode(row[_W_OP]).name}): {err}"
+                    f"{x.name} instruction {x.pc} ({Opcode(row[_W_OP]).name}): {err}"
                 ) from None
-            e.action = None
-        if e.footprint is not None:
-            self._in_flight.remove(e)
-            e.footprint = None
+            x.action = None
+        if x.footprint is not None:
+            self._in_flight.remove(x)
+            x.footprint = None
         if self._pe_weights is not None and row[_W_OP] in _SBUF_WRITES:
             # New data in the array's weight slot: the next matmul reloads it, even
             # with the same access pattern.
@@ -514,7 +598,21 @@ class Machine:
                 # The new data landed after the last matmul took its operand: no
                 # streaming of it hides their load.
                 self._pe_behind = 0.0
-        e.busy += self.now - e.start
+
+    def _outside_flight(self, e: _Engine, since: float) -> float:
+        """Where the part of [since, now] in which queue e had no descriptor in
+        flight begins (now if it has some): that part alone counts as e's stall
+        or as a wait's own busy time, the rest is already busy. `since` on a
+        compute engine."""
+        if e.flight:
+            return self.now
+        return max(since, e.drained_at)
+
+    def _complete(self, e: _Engine) -> None:
+        """e's instruction ends now: apply its effect, signal, issue the next."""
+        row = e.row
+        self._effect(e)
+        e.busy += self.now - self._outside_flight(e, e.start)
         e.count += 1
         self._record(e, row)
         self._signal(row[_W_SIGNAL])
@@ -523,7 +621,7 @@ class Machine:
             self._maybe_fetch(e)  # its record's slot is free now
         self._issue(e)
 
-    def _record(self, e: _Engine, row: Row) -> None:
+    def _record(self, e: _Engine | _Desc, row: Row) -> None:
         self.end = max(self.end, self.now)
         if self.trace is not None:
             self.trace.append(
@@ -569,7 +667,7 @@ class Machine:
             assert e.waiting is not None
             if e.waiting[1] <= level:
                 e.waiting = None
-                e.sem_wait += self.now - e.parked_since
+                e.sem_wait += self.now - self._outside_flight(e, e.parked_since)
                 if self.stall_trace is not None:
                     self._stalled(e, "semaphore", e.parked_since, semaphore=sem)
                 e.start = self.now
@@ -598,8 +696,9 @@ class Machine:
 
     # -- race checking -----------------------------------------------------
 
-    def _check_races(self, e: _Engine, row: Row) -> None:
-        """Compare e's on-chip accesses with those in flight on other engines."""
+    def _check_races(self, e: _Engine | _Desc, row: Row) -> None:
+        """Compare e's on-chip accesses with those in flight on other engines and
+        with the other descriptors in flight on its own DMA queue."""
         mine = _footprint(row)
         if not mine:
             return
@@ -622,8 +721,10 @@ class Machine:
         e.footprint = mine
         self._in_flight.append(e)
 
-    def _race_message(self, e: _Engine, a: _Touch, other: _Engine, b: _Touch) -> str:
-        def who(x: _Engine) -> str:
+    def _race_message(
+        self, e: _Engine | _Desc, a: _Touch, other: _Engine | _Desc, b: _Touch
+    ) -> str:
+        def who(x: _Engine | _Desc) -> str:
             row = x.row
             source = self._source(row)
             op = f", op '{source}'" if source is not None else ", no source op"
@@ -678,7 +779,7 @@ class Machine:
                 }
             )
         if e.fetch_since >= 0:
-            e.fetch_stall += self.now - e.fetch_since
+            e.fetch_stall += self.now - self._outside_flight(e, e.fetch_since)
             self._stalled(e, "fetch", e.fetch_since)
             e.fetch_since = -1.0
             self._issue(e)
@@ -699,14 +800,43 @@ class Machine:
         self._dma_reschedule()
 
     def _dma_end(self, t: _Transfer) -> None:
+        """A descriptor's data has moved: apply it, then retire the queue's
+        descriptors that are done, oldest first, each signalling as it retires (so
+        a semaphore count covers every earlier descriptor of the queue), and let
+        the queue issue into the freed slots."""
         self._transfer_end(t)
-        e = t.engine
+        e, d = t.engine, t.desc
+        assert d is not None
         self.dma_bytes += t.nbytes
         e.dma_bytes += t.nbytes
-        row = e.row
+        row = d.row
         if any(row[i] == _DRAM for _, i, _ in _ACCESSES[row[_W_OP]]):
             self.dma_dram_bytes += t.nbytes
-        self._complete(e)
+        self._effect(d)
+        d.done = True
+        flight = e.flight
+        while flight and flight[0].done:
+            x = flight.popleft()
+            e.count += 1
+            self._record(x, x.row)
+            self._signal(x.row[_W_SIGNAL])
+        if flight:
+            if e.full_since < 0 or len(flight) >= e.depth:
+                return
+            since, e.full_since = e.full_since, -1.0
+            self._stalled(e, "queue", since)
+        else:
+            e.busy += self.now - e.active_since
+            e.drained_at = self.now
+            if e.full_since >= 0:
+                since, e.full_since = e.full_since, -1.0
+                self._stalled(e, "queue", since)
+            elif e.drain_since >= 0:
+                since, e.drain_since = e.drain_since, -1.0
+                self._stalled(e, "drain", since)
+            else:
+                return
+        self._issue(e)
 
     def _dma_settle(self) -> None:
         """Charge every active transfer for the bytes it moved since its last update."""

@@ -9,7 +9,10 @@ Tracks (one Chrome "thread" each, in one "process" named after the chip):
 - one per engine (`pe`, `act`, `pool`) and per DMA queue (`dma0`, ...): a slice per
   instruction, named after its opcode, with the instruction index and the source graph
   op from the binary's debug table in its args; and a slice per stall, named
-  `stall: fetch` or `stall: semaphore <n>`, over the time the engine could not issue;
+  `stall: fetch`, `stall: semaphore <n>`, `stall: queue` (every descriptor slot of a
+  DMA queue taken) or `stall: drain` (a queue's HALT or SIGNAL waiting for its
+  descriptors), over the time the engine could not issue. A DMA queue's descriptors
+  in flight at once go on extra tracks below it (`dma0 (2)`, ...);
 - one per engine for its instruction fetch (`pe fetch`, ...): a `FETCH` slice per
   transfer of records from DRAM into the engine's instruction buffer.
 """
@@ -88,30 +91,52 @@ def chrome_trace(stats: dict[str, Any], chip: ChipConfig) -> dict[str, Any]:
             "args": {"start_cycle": start, "end_cycle": end, **args},
         }
 
-    for t in stats["trace"]:
-        events.append(
-            slice_(
-                t["opcode"],
-                "instruction",
-                engines[t["engine"]],
-                t["start"],
-                t["end"],
-                index=t["index"],
-                source=t["source"],
-            )
+    # (engine, start, end, name, category, args) of every instruction and stall
+    spans: list[tuple[str, float, float, str, str, dict[str, Any]]] = [
+        (
+            t["engine"],
+            t["start"],
+            t["end"],
+            t["opcode"],
+            "instruction",
+            {"index": t["index"], "source": t["source"]},
         )
+        for t in stats["trace"]
+    ]
     for s in stats["stall_trace"]:
-        what = "fetch" if s["kind"] == "fetch" else f"semaphore {s['semaphore']}"
-        events.append(
-            slice_(
-                f"stall: {what}",
-                "stall",
-                engines[s["engine"]],
-                s["start"],
-                s["end"],
-                index=s["index"],
-            )
+        what = s["kind"]
+        if "semaphore" in s:
+            what += f" {s['semaphore']}"
+        spans.append(
+            (s["engine"], s["start"], s["end"], f"stall: {what}", "stall", {"index": s["index"]})
         )
+    # A DMA queue with several descriptors in flight overlaps its own slices: each
+    # slice goes on the first of the engine's tracks free at its start (the engine's
+    # own track, then "dma0 (2)", ...), so no track has overlapping slices.
+    free: dict[str, list[float]] = {}  # per engine, when each of its tracks frees
+    extra: dict[tuple[str, int], int] = {}
+    next_tid = len(engines) + len(fetch) + 1
+    for engine, start, end, name, cat, args in sorted(spans, key=lambda x: (x[1], x[2])):
+        ends = free.setdefault(engine, [])
+        lane = next((i for i, e in enumerate(ends) if e <= start), len(ends))
+        if lane == len(ends):
+            ends.append(end)
+        else:
+            ends[lane] = end
+        tid = engines[engine]
+        if lane:
+            tid = extra.get((engine, lane), 0)
+            if not tid:
+                tid = extra[engine, lane] = next_tid
+                next_tid += 1
+                for meta, value in (
+                    ("thread_name", {"name": f"{engine} ({lane + 1})"}),
+                    ("thread_sort_index", {"sort_index": engines[engine] + lane / 100}),
+                ):
+                    events.append(
+                        {"name": meta, "ph": "M", "pid": _PID, "tid": tid, "args": value}
+                    )
+        events.append(slice_(name, cat, tid, start, end, **args))
     for f in stats["fetch_trace"]:
         events.append(
             slice_(

@@ -10,9 +10,12 @@ pass inserts
     accel.wait A >= <number of signalling B instructions before X>
 
 which is affine in the enclosing repeat indices, so it stays one op inside a repeat.
-Y gets `signal`. Engines run in order, so waiting for the count covers every
-conflicting Y before X. The conflicts are the cross-engine edges of the dependence
-graph (`tidal.passes.analysis.dependence`), judged on exact footprints: strided accesses
+Y gets `signal`. Engines run in order and a DMA queue's signals come in issue order,
+so waiting for the count covers every conflicting Y before X. A DMA queue whose chip
+lets several descriptors be in flight (`dma_queue_depth` > 1) does not order its own
+DMAs: a DMA X that conflicts with an earlier DMA Y of its own queue waits on the
+queue's own semaphore in the same way (`accel.wait dma0 sem 3 >= n`). The conflicts
+are those edges of the dependence graph (`tidal.passes.analysis.dependence`), judged on exact footprints: strided accesses
 that interleave, or tiles of different iterations, do not conflict (option
 `exact=false` judges on bounding boxes instead). Of the sources of X on one engine,
 only those not followed by another source in the same block before X signal
@@ -47,6 +50,7 @@ from tidal.dialects.accel import (
 )
 from tidal.passes.analysis.dependence import DependenceGraph, Site
 from tidal.passes.utils.expect import PassInputError, expect_level
+from tidal.sim.config import UnknownChipError, get_chip
 from tidal.sim.isa import engine_from_name
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
@@ -88,6 +92,23 @@ class _Counter:
             if isinstance(element, RepeatOp):
                 block = element.body.block
         return Aff(base, tuple(self.per_iteration(r) for r in path))
+
+    def through(self, y: Site, x: Site, program: ProgramOp) -> Aff:
+        """Signalling instructions of the engine up to and including the latest
+        instance of the signalling site y that runs before an instance of x, as an
+        Aff in x's repeat indices: y's instance in the same iteration of their
+        common repeats if y comes first in program order, else in the previous
+        iteration of the innermost common repeat; the last iteration of y's own
+        repeats. Where x is in the first iteration of that repeat the value counts
+        no more than is signalled before x, so the wait holds at once."""
+        c = y.common(x)
+        a = self.before(y.op, y.path, program)
+        base, steps = a.base + 1, a.steps
+        if y.index >= x.index:  # only an earlier iteration of repeat c - 1 runs first
+            base -= steps[c - 1]
+        for k in range(c, len(steps)):
+            base += steps[k] * (y.path[k].count - 1)
+        return Aff(base, steps[:c] + (0,) * (len(x.path) - c))
 
     def prefix(self, block: Block) -> dict[Operation, int]:
         """For every op of the block: the count of everything before it."""
@@ -141,6 +162,16 @@ def _position(op: Operation, block: Block, index: dict[Operation, int]) -> int |
     return index[op]
 
 
+def _strongest(values: list[Aff]) -> list[Aff]:
+    """`values` without those another one implies: of the counts with the same
+    steps, the highest."""
+    best: dict[tuple[int, ...], Aff] = {}
+    for v in values:
+        if v.steps not in best or best[v.steps].base < v.base:
+            best[v.steps] = v
+    return list(best.values())
+
+
 def _undominated(
     x: Site, sources: list[Site], index: dict[Operation, int]
 ) -> list[Site]:
@@ -174,6 +205,11 @@ class AccelInsertSyncPass(ModulePass):
     """Judge conflicts on exact footprints; false: on bounding boxes (the
     conservative behaviour before the dependence graph)."""
 
+    latest_source: bool = True
+    """Wait for the signal of the latest instance of each source that runs before
+    the waiting instruction; false: for every signal of the source's engine before
+    it (an engine's unrelated later work then holds the waiter up too)."""
+
     prune_signals: bool = True
     """Leave out the signal of a source that a later source of the same engine in
     the same block always follows before the waiting instruction (its count covers
@@ -192,7 +228,17 @@ class AccelInsertSyncPass(ModulePass):
                 "already split into streams (run accel-insert-sync before accel-split-streams)",
                 program,
             )
-        graph = DependenceGraph.build(program, exact=self.exact, cross_engine=True)
+        try:
+            chip = get_chip(program.chip.data)
+        except UnknownChipError as e:
+            raise PassInputError(f"accel-insert-sync: {e}", program) from None
+        # A queue with several descriptors in flight does not order its own DMAs.
+        unordered = frozenset(
+            f"dma{q}" for q in range(chip.dma_queues) if chip.dma_queue_depth > 1
+        )
+        graph = DependenceGraph.build(
+            program, exact=self.exact, cross_engine=True, unordered=unordered
+        )
         sites = graph.sites
         by_engine: dict[str, list[Site]] = {}
         for s in sites:
@@ -210,43 +256,47 @@ class AccelInsertSyncPass(ModulePass):
             ]
             for i, o in enumerate(b.ops)
         }
-        waits: list[tuple[Site, str]] = []
+        waits: list[tuple[Site, str, list[Site]]] = []
         for x in sites:
-            sources = [d.src for d in graph.into(x) if d.src.engine != x.engine]
+            sources = [
+                d.src
+                for d in graph.into(x)
+                if d.src.engine != x.engine or x.engine in unordered
+            ]
             engines = sorted({y.engine for y in sources})
             if self.prune_signals:
                 sources = _undominated(x, sources, index)
             for y in sources:
                 signalling[y.engine].add(id(y.op))
-            waits += [(x, e) for e in engines]
+            waits += [(x, e, [y for y in sources if y.engine == e]) for e in engines]
 
         counters = {e: _Counter(e, ids) for e, ids in signalling.items()}
         for s in sites:
             if id(s.op) in signalling[s.engine]:
                 s.op.set_signal(engine_from_name(s.engine))
-        done: dict[tuple[int, str, str], Aff] = {}
+        done: dict[tuple[int, str, str], list[Aff]] = {}
         # One wait built by its constructor per (engine, semaphore); the others
         # share its attributes and differ in the count only.
         templates: dict[tuple[str, str], WaitOp] = {}
-        for x, engine in waits:
-            value = counters[engine].before(x.op, x.path, program)
-            block = x.op.parent_block()
-            key = (id(block), x.engine, engine)
-            seen = done.get(key)
-            if (
-                seen is not None
-                and seen.steps == value.steps
-                and seen.base >= value.base
-            ):
-                continue
-            done[key] = value
-            if _already_waits(x.op, engine_from_name(engine), value):
-                continue
-            template = templates.get((x.engine, engine))
-            if template is None:
-                wait = WaitOp(x.engine, engine_from_name(engine), value)
-                templates[x.engine, engine] = wait
+        for x, engine, ys in waits:
+            counter = counters[engine]
+            if self.latest_source:
+                values = _strongest([counter.through(y, x, program) for y in ys])
             else:
-                props = {**template.properties, "value": AffAttr(value)}
-                wait = WaitOp.create(properties=props)
-            Rewriter.insert_op(wait, InsertPoint.before(x.op))
+                values = [counter.before(x.op, x.path, program)]
+            block = x.op.parent_block()
+            seen = done.setdefault((id(block), x.engine, engine), [])
+            for value in values:
+                if any(s.steps == value.steps and s.base >= value.base for s in seen):
+                    continue
+                seen.append(value)
+                if _already_waits(x.op, engine_from_name(engine), value):
+                    continue
+                template = templates.get((x.engine, engine))
+                if template is None:
+                    wait = WaitOp(x.engine, engine_from_name(engine), value)
+                    templates[x.engine, engine] = wait
+                else:
+                    props = {**template.properties, "value": AffAttr(value)}
+                    wait = WaitOp.create(properties=props)
+                Rewriter.insert_op(wait, InsertPoint.before(x.op))

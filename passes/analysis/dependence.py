@@ -191,12 +191,18 @@ class DependenceGraph:
 
     @staticmethod
     def build(
-        program: ProgramOp | Block, *, exact: bool = True, cross_engine: bool = False
+        program: ProgramOp | Block,
+        *,
+        exact: bool = True,
+        cross_engine: bool = False,
+        unordered: frozenset[str] = frozenset(),
     ) -> DependenceGraph:
         """`exact=False` judges overlap and cover on bounding boxes instead
         (conservative: more edges, never fewer real ones). `cross_engine=True`
-        keeps only the edges between sites of different engines (what
-        accel-insert-sync asks for), which are the same as in the whole graph: a
+        keeps only the edges that the engines' own order does not enforce (what
+        accel-insert-sync asks for): those between sites of different engines, and
+        those within an engine named in `unordered` (a DMA queue with several
+        descriptors in flight). They are the same as in the whole graph: a
         same-engine access still hides what it covers, it just gets no edges."""
         block = program.body.block if isinstance(program, ProgramOp) else program
         sites = collect(block)
@@ -215,12 +221,22 @@ class DependenceGraph:
                 if (xo, yo) not in dep.pairs:
                     dep.pairs.append((xo, yo))
 
-        _forward(sites, add, exact, cross_engine)
-        _backward(sites, add, exact, cross_engine)
+        def ordered(y: Site, x: Site) -> bool:
+            return cross_engine and y.engine == x.engine and x.engine not in unordered
+
+        def self_carried(x: Site) -> bool:
+            # An instance of x may still be in flight when the next one issues.
+            return cross_engine and x.engine in unordered
+
+        _forward(sites, add, exact, ordered)
+        _backward(sites, add, exact, ordered, self_carried)
         return graph
 
 
-def _forward(sites: list[Site], add: _Add, exact: bool, cross_engine: bool) -> None:
+_Ordered = Callable[[Site, Site], bool]
+
+
+def _forward(sites: list[Site], add: _Add, exact: bool, ordered: _Ordered) -> None:
     """Edges from earlier sites: the sweep over byte ranges."""
     maps: dict[str, _IntervalMap] = {}
     for x in sites:
@@ -240,7 +256,7 @@ def _forward(sites: list[Site], add: _Add, exact: bool, cross_engine: bool) -> N
                     for y, yo, a, b in entries:
                         if not (a < phi and plo < b) or id(yo) in tested:
                             continue
-                        if cross_engine and y.engine == x.engine:
+                        if ordered(y, x):
                             continue
                         tested.add(id(yo))
                         if not exact or overlaps(xo.footprint, yo.footprint):
@@ -282,9 +298,16 @@ def _unhidden(
     return kept
 
 
-def _backward(sites: list[Site], add: _Add, exact: bool, cross_engine: bool) -> None:
-    """Loop-carried edges: a site later in a common repeat's body whose earlier
-    iteration conflicts with an earlier site."""
+def _backward(
+    sites: list[Site],
+    add: _Add,
+    exact: bool,
+    ordered: _Ordered,
+    self_carried: Callable[[Site], bool],
+) -> None:
+    """Loop-carried edges: a site later in a common repeat's body (or, where
+    `self_carried` says so, the site itself) whose earlier iteration conflicts with
+    an earlier site."""
     groups: dict[int, list[Site]] = {}
     for s in sites:
         if s.path:
@@ -292,7 +315,9 @@ def _backward(sites: list[Site], add: _Add, exact: bool, cross_engine: bool) -> 
     for group in groups.values():
         for x in group:
             for y in group:
-                if y.index <= x.index or (cross_engine and y.engine == x.engine):
+                if y.index < x.index or ordered(y, x):
+                    continue
+                if y is x and not self_carried(x):
                     continue
                 common = x.common(y)
                 for xo in x.operands:

@@ -35,8 +35,9 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // CHECK-NEXT:    accel.const at 9344 dense<-2.500000e-01> : tensor<320xf32>
 // CHECK-NEXT:    accel.const at 10624 dense<[0.000000e+00, 1.000000e-01, 2.000000e-01, 3.000000e-01, 4.000000e-01, 5.000000e-01, 6.000000e-01, 7.000000e-01, 8.000000e-01, 9.000000e-01]> : tensor<10xf32>
 // CHECK-NEXT:    accel.stream pe {
-// CHECK-NEXT:      accel.wait pe sem 3 >= 4
+// CHECK-NEXT:      accel.wait pe sem 3 >= 3
 // CHECK-NEXT:      accel.matmul <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc1"}
+// CHECK-NEXT:      accel.wait pe sem 3 >= 4
 // CHECK-NEXT:      accel.matmul <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 16, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 0 : i64, origin = "fc1"}
 // CHECK-NEXT:      accel.wait pe sem 3 >= 6
 // CHECK-NEXT:      accel.wait pe sem 2 >= 1
@@ -46,10 +47,12 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // CHECK-NEXT:    accel.stream act {
 // CHECK-NEXT:      accel.wait act sem 2 >= 1
 // CHECK-NEXT:      accel.act relu <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> {signal = 1 : i64, origin = "fc1"}
-// CHECK-NEXT:      accel.wait act sem 3 >= 7
-// CHECK-NEXT:      accel.wait act sem 0 >= 3
+// CHECK-NEXT:      accel.wait act sem 3 >= 2
+// CHECK-NEXT:      accel.wait act sem 0 >= 1
 // CHECK-NEXT:      accel.wait act sem 2 >= 3
 // CHECK-NEXT:      accel.act identity <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]> scale -1.0 {origin = "softmax"}
+// CHECK-NEXT:      accel.wait act sem 3 >= 7
+// CHECK-NEXT:      accel.wait act sem 0 >= 2
 // CHECK-NEXT:      accel.act exp <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> bias <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
 // CHECK-NEXT:      accel.wait act sem 2 >= 4
 // CHECK-NEXT:      accel.act reciprocal <sbuf 0, 256, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]> {origin = "softmax"}
@@ -57,10 +60,10 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // CHECK-NEXT:      accel.halt act
 // CHECK-NEXT:    }
 // CHECK-NEXT:    accel.stream pool {
-// CHECK-NEXT:      accel.wait pool sem 3 >= 4
+// CHECK-NEXT:      accel.wait pool sem 3 >= 1
 // CHECK-NEXT:      accel.wait pool sem 0 >= 2
 // CHECK-NEXT:      accel.tensor_tensor add <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 2 : i64, origin = "fc1"}
-// CHECK-NEXT:      accel.wait pool sem 3 >= 6
+// CHECK-NEXT:      accel.wait pool sem 3 >= 5
 // CHECK-NEXT:      accel.wait pool sem 0 >= 3
 // CHECK-NEXT:      accel.tensor_tensor add <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]>, <psum 0, 0, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 768, {{\[\[}}1, 4], [1, 10]]> {signal = 2 : i64, origin = "fc2"}
 // CHECK-NEXT:      accel.wait pool sem 3 >= 7
@@ -78,7 +81,8 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // CHECK-NEXT:      accel.wait dma0 sem 4 >= 1
 // CHECK-NEXT:      accel.dma 0 <dram 10688, {{\[\[}}1, 32], [32, 1], [32, 4]]> -> <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]> {origin = "fc2"}
 // CHECK-NEXT:      accel.dma 0 <dram 9344, {{\[\[}}1, 32], [32, 10]]> -> <sbuf 0, 704, {{\[\[}}1, 32], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
-// CHECK-NEXT:      accel.wait dma0 sem 0 >= 3
+// CHECK-NEXT:      accel.wait dma0 sem 3 >= 3
+// CHECK-NEXT:      accel.wait dma0 sem 0 >= 2
 // CHECK-NEXT:      accel.wait dma0 sem 2 >= 2
 // CHECK-NEXT:      accel.dma 0 <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> -> <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "softmax"}
 // CHECK-NEXT:      accel.halt dma0
@@ -87,7 +91,7 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // CHECK-NEXT:      accel.wait dma1 sem 1 >= 1
 // CHECK-NEXT:      accel.dma 1 <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> -> <dram 10688, {{\[\[}}32, 4], [1, 32]]> {signal = 4 : i64, origin = "fc1"}
 // CHECK-NEXT:      accel.wait dma1 sem 1 >= 3
-// CHECK-NEXT:      accel.wait dma1 sem 3 >= 7
+// CHECK-NEXT:      accel.wait dma1 sem 3 >= 3
 // CHECK-NEXT:      accel.dma 1 <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> -> <dram 11200, {{\[\[}}10, 4], [1, 10]]> {origin = "softmax"}
 // CHECK-NEXT:      accel.halt dma1
 // CHECK-NEXT:    }
@@ -102,8 +106,9 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // OBJDUMP-NEXT:    accel.const at 9344 dense<-2.500000e-01> : tensor<320xf32>
 // OBJDUMP-NEXT:    accel.const at 10624 dense<[0.000000e+00, 1.000000e-01, 2.000000e-01, 3.000000e-01, 4.000000e-01, 5.000000e-01, 6.000000e-01, 7.000000e-01, 8.000000e-01, 9.000000e-01]> : tensor<10xf32>
 // OBJDUMP-NEXT:    accel.stream pe {
-// OBJDUMP-NEXT:      accel.wait pe sem 3 >= 4
+// OBJDUMP-NEXT:      accel.wait pe sem 3 >= 3
 // OBJDUMP-NEXT:      accel.matmul <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc1"}
+// OBJDUMP-NEXT:      accel.wait pe sem 3 >= 4
 // OBJDUMP-NEXT:      accel.matmul <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 16, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 0 : i64, origin = "fc1"}
 // OBJDUMP-NEXT:      accel.wait pe sem 3 >= 6
 // OBJDUMP-NEXT:      accel.wait pe sem 2 >= 1
@@ -113,10 +118,12 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // OBJDUMP-NEXT:    accel.stream act {
 // OBJDUMP-NEXT:      accel.wait act sem 2 >= 1
 // OBJDUMP-NEXT:      accel.act relu <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> {signal = 1 : i64, origin = "fc1"}
-// OBJDUMP-NEXT:      accel.wait act sem 3 >= 7
-// OBJDUMP-NEXT:      accel.wait act sem 0 >= 3
+// OBJDUMP-NEXT:      accel.wait act sem 3 >= 2
+// OBJDUMP-NEXT:      accel.wait act sem 0 >= 1
 // OBJDUMP-NEXT:      accel.wait act sem 2 >= 3
 // OBJDUMP-NEXT:      accel.act identity <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]> scale -1.0 {origin = "softmax"}
+// OBJDUMP-NEXT:      accel.wait act sem 3 >= 7
+// OBJDUMP-NEXT:      accel.wait act sem 0 >= 2
 // OBJDUMP-NEXT:      accel.act exp <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> bias <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
 // OBJDUMP-NEXT:      accel.wait act sem 2 >= 4
 // OBJDUMP-NEXT:      accel.act reciprocal <sbuf 0, 256, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]> {origin = "softmax"}
@@ -124,10 +131,10 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // OBJDUMP-NEXT:      accel.halt act
 // OBJDUMP-NEXT:    }
 // OBJDUMP-NEXT:    accel.stream pool {
-// OBJDUMP-NEXT:      accel.wait pool sem 3 >= 4
+// OBJDUMP-NEXT:      accel.wait pool sem 3 >= 1
 // OBJDUMP-NEXT:      accel.wait pool sem 0 >= 2
 // OBJDUMP-NEXT:      accel.tensor_tensor add <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 2 : i64, origin = "fc1"}
-// OBJDUMP-NEXT:      accel.wait pool sem 3 >= 6
+// OBJDUMP-NEXT:      accel.wait pool sem 3 >= 5
 // OBJDUMP-NEXT:      accel.wait pool sem 0 >= 3
 // OBJDUMP-NEXT:      accel.tensor_tensor add <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]>, <psum 0, 0, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 768, {{\[\[}}1, 4], [1, 10]]> {signal = 2 : i64, origin = "fc2"}
 // OBJDUMP-NEXT:      accel.wait pool sem 3 >= 7
@@ -145,7 +152,8 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // OBJDUMP-NEXT:      accel.wait dma0 sem 4 >= 1
 // OBJDUMP-NEXT:      accel.dma 0 <dram 10688, {{\[\[}}1, 32], [32, 1], [32, 4]]> -> <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]> {origin = "fc2"}
 // OBJDUMP-NEXT:      accel.dma 0 <dram 9344, {{\[\[}}1, 32], [32, 10]]> -> <sbuf 0, 704, {{\[\[}}1, 32], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
-// OBJDUMP-NEXT:      accel.wait dma0 sem 0 >= 3
+// OBJDUMP-NEXT:      accel.wait dma0 sem 3 >= 3
+// OBJDUMP-NEXT:      accel.wait dma0 sem 0 >= 2
 // OBJDUMP-NEXT:      accel.wait dma0 sem 2 >= 2
 // OBJDUMP-NEXT:      accel.dma 0 <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> -> <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "softmax"}
 // OBJDUMP-NEXT:      accel.halt dma0
@@ -154,7 +162,7 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // OBJDUMP-NEXT:      accel.wait dma1 sem 1 >= 1
 // OBJDUMP-NEXT:      accel.dma 1 <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> -> <dram 10688, {{\[\[}}32, 4], [1, 32]]> {signal = 4 : i64, origin = "fc1"}
 // OBJDUMP-NEXT:      accel.wait dma1 sem 1 >= 3
-// OBJDUMP-NEXT:      accel.wait dma1 sem 3 >= 7
+// OBJDUMP-NEXT:      accel.wait dma1 sem 3 >= 3
 // OBJDUMP-NEXT:      accel.dma 1 <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> -> <dram 11200, {{\[\[}}10, 4], [1, 10]]> {origin = "softmax"}
 // OBJDUMP-NEXT:      accel.halt dma1
 // OBJDUMP-NEXT:    }

@@ -1,11 +1,12 @@
 // RUN: tidal-opt %s -p accel-insert-sync | filecheck %s
 // RUN: tidal-opt %s -p 'accel-insert-sync{exact=false prune_signals=false}' | filecheck %s --check-prefix=BOX
+// RUN: tidal-opt %s -p 'accel-insert-sync{latest_source=false}' | filecheck %s --check-prefix=ALL
 
 // Engine semaphores are the engine ids: pe 0, act 1, pool 2, dma0 3, dma1 4. Before
 // an instruction X on engine A, for each other engine B with a conflicting access
 // that may run before X (one of the two writes), the pass inserts
-// `accel.wait A sem B >= <signalling B instructions before X>` and marks those
-// B instructions with `signal = B`.
+// `accel.wait A sem B >= <signalling B instructions up to the latest such
+// instruction before X>` and marks those B instructions with `signal = B`.
 
 // (a) RAW: a DMA load, then a matmul reading the loaded tile. The DMA signals dma0's
 // semaphore (3) and the matmul waits for one signal.
@@ -24,7 +25,10 @@ accel.program "small" dram 65536 attributes {test = "raw"} {
 
 // (b) WAR across iterations: iteration i0's DMA overwrites the tile the matmul read
 // in iteration i0 - 1, so the DMA waits for i0 matmuls (and the matmul, RAW, for
-// i0 + 1 DMAs). Both waits are one op inside the repeat, affine in i0.
+// i0 + 1 DMAs). Both waits are one op inside the repeat, affine in i0. The small
+// chip's queues have several descriptors in flight, so the DMA also waits on its own
+// queue's semaphore for the previous iteration's DMA (WAW on the tile; the matmul's
+// wait implies it, which the pass does not yet see).
 accel.program "small" dram 65536 attributes {test = "war"} {
   accel.repeat 4 {
     accel.dma 0 <dram 0 + 1024 * i0, [[8, 32], [1, 8]]> -> <sbuf 0, 0, [[1, 32], [1, 8]]>
@@ -34,6 +38,7 @@ accel.program "small" dram 65536 attributes {test = "war"} {
 
 // CHECK-LABEL: accel.program "small" dram 65536 attributes {test = "war"} {
 // CHECK-NEXT:    accel.repeat 4 {
+// CHECK-NEXT:      accel.wait dma0 sem 3 >= 0 + 1 * i0
 // CHECK-NEXT:      accel.wait dma0 sem 0 >= 0 + 1 * i0
 // CHECK-NEXT:      accel.dma 0 <dram 0 + 1024 * i0, {{\[\[}}8, 32], [1, 8]]> -> <sbuf 0, 0, {{\[\[}}1, 32], [1, 8]]> {signal = 3 : i64}
 // CHECK-NEXT:      accel.wait pe sem 3 >= 1 + 1 * i0
@@ -141,3 +146,42 @@ accel.program "small" dram 65536 attributes {test = "last-signals"} {
 // BOX-NEXT:    accel.dma 0 {{.*}} {signal = 3 : i64}
 // BOX-NEXT:    accel.wait act sem 3 >= 3
 // BOX-NEXT:    accel.act relu
+
+// (g) A wait counts up to the latest instance of its source, not every signal of
+// the source's engine before it: the first store waits for the first ACT (act >= 1)
+// although the second ACT, which the second store needs, signals before it in
+// program order (latest_source=false: the first store waits for both, act >= 2).
+accel.program "small" dram 65536 attributes {test = "latest"} {
+  accel.dma 0 <dram 0, [[8, 32], [1, 8]]> -> <sbuf 0, 0, [[1, 32], [1, 8]]>
+  accel.act relu <sbuf 0, 64, [[1, 32], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 8]]>
+  accel.act relu <sbuf 0, 128, [[1, 32], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 8]]>
+  accel.dma 1 <sbuf 0, 64, [[1, 32], [1, 8]]> -> <dram 4096, [[8, 32], [1, 8]]>
+  accel.dma 1 <sbuf 0, 128, [[1, 32], [1, 8]]> -> <dram 8192, [[8, 32], [1, 8]]>
+}
+
+// CHECK-LABEL: accel.program "small" dram 65536 attributes {test = "latest"} {
+// CHECK:         accel.act relu <sbuf 0, 64, {{.*}} {signal = 1 : i64}
+// CHECK-NEXT:    accel.act relu <sbuf 0, 128, {{.*}} {signal = 1 : i64}
+// CHECK-NEXT:    accel.wait dma1 sem 1 >= 1
+// CHECK-NEXT:    accel.dma 1 <sbuf 0, 64,
+// CHECK-NEXT:    accel.wait dma1 sem 1 >= 2
+// CHECK-NEXT:    accel.dma 1 <sbuf 0, 128,
+
+// ALL-LABEL: accel.program "small" dram 65536 attributes {test = "latest"} {
+// ALL:         accel.wait dma1 sem 1 >= 2
+// ALL-NEXT:    accel.dma 1 <sbuf 0, 64,
+// ALL-NEXT:    accel.dma 1 <sbuf 0, 128,
+
+// (h) The small chip's DMA queues have several descriptors in flight, so a queue
+// does not order its own DMAs: an on-chip copy on dma0 of the tile an earlier dma0
+// load writes waits on dma0's own semaphore for the load.
+accel.program "small" dram 65536 attributes {test = "same-queue"} {
+  accel.dma 0 <dram 0, [[8, 32], [1, 8]]> -> <sbuf 0, 0, [[1, 32], [1, 8]]>
+  accel.dma 0 <sbuf 0, 0, [[1, 32], [1, 8]]> -> <sbuf 0, 256, [[1, 32], [1, 8]]>
+}
+
+// CHECK-LABEL: accel.program "small" dram 65536 attributes {test = "same-queue"} {
+// CHECK-NEXT:    accel.dma 0 <dram 0, {{.*}} {signal = 3 : i64}
+// CHECK-NEXT:    accel.wait dma0 sem 3 >= 1
+// CHECK-NEXT:    accel.dma 0 <sbuf 0, 0,
+// CHECK-NEXT:  }
