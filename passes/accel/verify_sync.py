@@ -261,12 +261,16 @@ def _unsatisfiable(streams: list[_Stream], totals: dict[int, int]) -> list[SyncP
         for k, w in enumerate(st.waits):
             if w is not None and w[1] > totals.get(w[0], 0):
                 who, op = _describe(st, k)
+                given = totals.get(w[0], 0)
+                why = (
+                    f"the whole program signals semaphore {w[0]} only {given} times"
+                    if given
+                    else f"no instruction signals semaphore {w[0]}"
+                )
                 out.append(
                     SyncProblem(
                         "unsatisfied",
-                        f"{who} waits for semaphore {w[0]} >= {w[1]}, but the whole "
-                        f"program signals semaphore {w[0]} only {totals.get(w[0], 0)} "
-                        "times",
+                        f"{who} waits for semaphore {w[0]} >= {w[1]}, but {why}",
                         ((st.engine, k),),
                         op,
                     )
