@@ -219,8 +219,9 @@ def run_passes(
 class Verify(PassCallback):
     """Verify the whole module once after the last pass, or after every pass with
     `each` (the tools' `--verify-each`: it names the pass that broke the IR, at the
-    cost of one verification per pass, a sixth of a ResNet-50 compile). A failure
-    is one VerifyException line:
+    cost of one verification per pass, on ResNet-50 1.0 s of CPU instead of 0.2 s
+    in a 3 s compile; `bench/bench_compile.py`). A failure is one VerifyException
+    line:
 
         verifier failed after pass 'loop-to-accel': Operation ... does not verify
         verifier failed after the pipeline (last pass 'accel-split-streams';
