@@ -518,11 +518,6 @@ def _race(
 # ---------------------------------------------------------------------------
 
 
-def queue_depth(chip: ChipConfig) -> int:
-    """Descriptors a DMA queue may have in flight (1 on chips without the field)."""
-    return max(1, int(getattr(chip, "dma_queue_depth", 1)))
-
-
 def _check(streams: list[_Stream], chip: ChipConfig) -> list[SyncProblem]:
     totals: dict[int, int] = {}
     for st in streams:
@@ -532,7 +527,7 @@ def _check(streams: list[_Stream], chip: ChipConfig) -> list[SyncProblem]:
     problems = _unsatisfiable(streams, totals)
     if problems:
         return problems
-    depth = queue_depth(chip)
+    depth = chip.dma_queue_depth
     start, problems = _run(streams, depth)
     if problems:
         return problems
