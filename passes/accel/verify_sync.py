@@ -211,7 +211,8 @@ def _record_streams(program: isa.Program) -> list[_Stream]:
             accesses: list[Access] = []
             for i, write, of in plans[op]:
                 if of < 0:  # space, pstart, offset, then (stride, count) pairs
-                    dims = tuple(zip(row[i + 3 : i + 13 : 2], row[i + 4 : i + 14 : 2]))
+                    end = i + 3 + 2 * isa.ACCESS_DIMS
+                    dims = tuple(zip(row[i + 3 : end : 2], row[i + 4 : end + 1 : 2]))
                     accesses.append((row[i], row[i + 1], row[i + 2], dims, write))
                 elif row[i] == column:  # mode, imm, space, pstart, offset
                     dims = ((1, row[of + 4]), (1, 1))
