@@ -475,10 +475,24 @@ class Machine:
 
     # -- event kernel ------------------------------------------------------
 
-    def run(self) -> dict[str, Any]:
-        """Run every stream to its end; return the stats dict."""
+    def run(self, blas_threads: int | None = None) -> dict[str, Any]:
+        """Run every stream to its end; return the stats dict.
+
+        NumPy's BLAS runs on `blas_threads` threads meanwhile (None: one). The
+        machine's matmuls are small and many: on a machine whose cores are busy, a
+        second BLAS thread costs far more in hand-offs than it gains (a 128x128x448
+        matmul, 0.5 ms on one thread, took 16 ms of CPU on two)."""
+        # Imported here: tools that only import this module do not pay for it.
+        from threadpoolctl import threadpool_limits
+
+        threads = 1 if blas_threads is None else blas_threads
+        if threads < 1:
+            raise ValueError(f"blas_threads must be at least 1, got {threads}")
         heap = self._heap
-        with np.errstate(all="ignore"):  # hardware makes inf/nan silently
+        with (
+            threadpool_limits(limits=threads, user_api="blas"),
+            np.errstate(all="ignore"),  # hardware makes inf/nan silently
+        ):
             for engine in self.engines:
                 self._maybe_fetch(engine)  # the initial fill
                 self._issue(engine)
@@ -1039,6 +1053,7 @@ def run_program(
     *,
     trace: bool = False,
     check_races: bool = False,
+    blas_threads: int | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Load `program` on `chip` (default: the preset the binary names), run it on
     `inputs` and return (outputs by name, stats).
@@ -1050,7 +1065,8 @@ def run_program(
     instruction held back, kind "fetch" or "semaphore", start, end, semaphore).
     With `check_races`, overlapping SBUF/PSUM accesses in flight on two engines at
     once, one of them a write, raise `RaceError`, and stats["race_check"] counts the
-    on-chip accesses checked (`{"accesses": n}`)."""
+    on-chip accesses checked (`{"accesses": n}`). NumPy's BLAS runs on
+    `blas_threads` threads during the run (None: one; see `Machine.run`)."""
     if chip is None:
         try:
             chip = get_chip(program.chip)
@@ -1058,5 +1074,5 @@ def run_program(
             raise LoadError(str(err)) from None
     machine = Machine(program, chip, trace=trace, check_races=check_races)
     machine.load_inputs(inputs)
-    stats = machine.run()
+    stats = machine.run(blas_threads)
     return machine.read_outputs(), stats

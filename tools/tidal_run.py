@@ -1,5 +1,5 @@
 """tidal-run MODEL --inputs IN.npz --outputs OUT.npz [--stats S.json] [--chip P]
-[--verify-each] [--disable-opt NAME]: compile a model and run it: accelerator code on
+[--verify-each] [--disable-opt NAME] [--blas-threads N]: compile a model and run it: accelerator code on
 the hardware model, ops placed on the host (graph-partition) with NumPy, in program
 order. Each compiled segment goes to the hardware model as the program tidal-compile
 would write (`to_program`, checked by the encoder and the loader alike), without the
@@ -50,11 +50,15 @@ from tidal.tools.files import (
 TOOL = "tidal-run"
 
 
-def _simulate(module: ModuleOp, inputs: dict[str, np.ndarray], chip: str):
+def _simulate(
+    module: ModuleOp, inputs: dict[str, np.ndarray], chip: str, blas_threads: int | None
+):
     """Run the compiled `module` on `inputs`: its program's constants are views of
     the IR's bytes, copied once, into the hardware model's DRAM."""
     try:
-        return run_program(to_program(module), inputs, get_chip(chip))
+        return run_program(
+            to_program(module), inputs, get_chip(chip), blas_threads=blas_threads
+        )
     except SimError as e:
         raise ToolError(str(e)) from None
 
@@ -76,11 +80,13 @@ def run_model(
     chip: str = "default",
     disabled: Collection[str] = (),
     verify_each: bool = False,
+    blas_threads: int | None = None,
 ):
     """Compile `path` for `chip` (with the optimisations named in `disabled` off)
     and run it: (outputs by name, stats). The module is verified after the passes
     up to graph-partition and after those of each accelerator segment, and after
-    every pass with `verify_each`."""
+    every pass with `verify_each`. NumPy's BLAS runs on `blas_threads` threads
+    while the hardware model runs (None: one)."""
     ctx = context()
     module = load_model(path, ctx, overrides=inputs)
     # The whole model's work, on the graph as loaded: the binary of a model without
@@ -101,7 +107,7 @@ def run_model(
         segments = split_host(module)
         if segments is None:
             run_passes(per_segment, module, ctx, [Verify(verify_each)])
-            outputs, stats = _simulate(module, inputs, chip)
+            outputs, stats = _simulate(module, inputs, chip, blas_threads)
             stats["placement"] = placement
             stats["segments"] = ["accel"]
             return outputs, stats
@@ -119,7 +125,8 @@ def run_model(
                 env[seg.outputs[0]] = np.asarray(host_eval(seg.op, *args), np.float32)
                 continue
             run_passes(per_segment, seg.module, ctx, [Verify(verify_each)])
-            outputs, stats = _simulate(seg.module, {n: env[n] for n in seg.inputs}, chip)
+            seg_inputs = {n: env[n] for n in seg.inputs}
+            outputs, stats = _simulate(seg.module, seg_inputs, chip, blas_threads)
             env.update(outputs)
             _merge(total, stats)
     except (DiagnosticException, UnknownChipError, EncodeError) as e:
@@ -148,12 +155,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--chip", default="default", help=f"chip preset ({', '.join(PRESETS)})")
     add_disable_opt(parser)
     add_verify_each(parser)
+    parser.add_argument("--blas-threads", type=int, metavar="N",
+                        help="threads NumPy's BLAS may use while the hardware model runs (default 1)")
     args = parser.parse_args(argv)
+    if args.blas_threads is not None and args.blas_threads < 1:
+        parser.error(f"--blas-threads must be at least 1, got {args.blas_threads}")
     try:
         check_paths([*model_files(args.model), args.inputs], [args.outputs, args.stats])
         outputs, stats = run_model(
             args.model, read_npz(args.inputs), args.chip,
-            disabled_opts(args.disable_opt), args.verify_each,
+            disabled_opts(args.disable_opt), args.verify_each, args.blas_threads,
         )
         payloads = [(args.outputs, npz_bytes(outputs))]
         if args.stats:

@@ -2,6 +2,7 @@
 
     tidal-sim model.tbin --inputs in.npz --outputs out.npz [--stats s.json]
         [--trace trace.json] [--plot timeline.png] [--check-races] [--chip P]
+        [--blas-threads N]
 
 Bad input of any kind (a corrupt binary, a program that does not fit the chip, wrong
 inputs, a deadlock, a race in --check-races mode) ends in one line
@@ -65,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
         help="fail on overlapping SBUF/PSUM accesses in flight on two engines",
     )
     p.add_argument("--chip", help="chip preset to run on (default: the binary's)")
+    p.add_argument(
+        "--blas-threads",
+        type=int,
+        metavar="N",
+        help="threads NumPy's BLAS may use while the hardware model runs (default 1)",
+    )
     return p
 
 
@@ -89,7 +96,12 @@ def _run(args: argparse.Namespace) -> str:
     inputs = read_npz(args.inputs)
     traced = bool(args.trace or args.plot)
     outputs, stats = run_program(
-        program, inputs, chip, trace=traced, check_races=args.check_races
+        program,
+        inputs,
+        chip,
+        trace=traced,
+        check_races=args.check_races,
+        blas_threads=args.blas_threads,
     )
     payloads = [(args.outputs, npz_bytes(outputs))]
     if args.trace:
@@ -114,7 +126,10 @@ def _run(args: argparse.Namespace) -> str:
 
 @tool_main(PROG)
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.blas_threads is not None and args.blas_threads < 1:
+        parser.error(f"--blas-threads must be at least 1, got {args.blas_threads}")
     try:
         summary = _run(args)
     except (ToolError, SimError, UnknownChipError) as err:
