@@ -38,6 +38,7 @@ fetch, DRAM bandwidth sharing, which stationary operand the PE array holds.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -100,6 +101,22 @@ _W_OP, _W_FLAGS, _W_SIGNAL, _W_DEBUG = (
 )
 _DRAM = Space.DRAM.code
 _COLUMN = ScalarMode.COLUMN.code
+_ACCESS_WORDS = isa.ACCESS_WORDS
+# Opcodes as plain ints: comparing with an int is several times cheaper than with
+# an IntEnum member, on the path every instruction takes.
+_WAIT, _HALT, _SIGNAL, _MATMUL = (
+    int(Opcode.WAIT),
+    int(Opcode.HALT),
+    int(Opcode.SIGNAL),
+    int(Opcode.MATMUL),
+)
+_WAIT_SEM = INSTRUCTIONS[Opcode.WAIT].layout["sem"]
+_WAIT_VALUE = INSTRUCTIONS[Opcode.WAIT].layout["value"]
+_STATIONARY = INSTRUCTIONS[Opcode.MATMUL].layout["stationary"]
+# Views of distinct accesses a machine keeps for reuse (an access pattern recurs:
+# a tile is written and read many times); past this many it starts afresh.
+_VIEWS_KEPT = 1 << 16
+_ACCESS, _ENUM, _F32_KIND, _SCALAR = Kind.ACCESS, Kind.ENUM, Kind.F32, Kind.SCALAR
 
 Action = Callable[[], None]
 Row = list[int]  # one instruction record's words
@@ -119,6 +136,37 @@ def _plan(entry: Instr) -> _Plan:
 
 
 _PLANS: dict[int, _Plan] = {op: _plan(e) for op, e in INSTRUCTIONS.items()}
+
+
+class _Decoder:
+    """What the machine reads of one opcode's datasheet entry on every instruction,
+    gathered once per machine (so a machine runs the table as it was when made)."""
+
+    __slots__ = (
+        "accesses",
+        "cost",
+        "descriptor",
+        "macs",
+        "matmul",
+        "opcode",
+        "plan",
+        "raced",
+        "semantics",
+        "transfer_bytes",
+    )
+
+    def __init__(self, entry: Instr) -> None:
+        op = int(entry.opcode)
+        self.opcode = op
+        self.plan = _PLANS[op]
+        self.accesses = tuple(f.name for f in entry.accesses)
+        self.cost = entry.cost
+        self.semantics = entry.semantics
+        self.macs = entry.macs
+        self.transfer_bytes = entry.transfer_bytes
+        self.descriptor = entry.transfer_bytes is not None
+        self.matmul = op == _MATMUL
+        self.raced = bool(_ACCESSES[op] or _COLUMNS[op])  # what race checks compare
 
 
 class _Transfer:
@@ -437,7 +485,9 @@ class Machine:
         # (race checking) engines mid-instruction and DMA descriptors in flight
         self._in_flight: list[_Engine | _Desc] = []
         self._heap: list[tuple[float, int, int, Any, int]] = []
-        self._seq = 0
+        self._seq = itertools.count(1)  # ties in time pop in push order
+        self._decoders = {int(op): _Decoder(e) for op, e in INSTRUCTIONS.items()}
+        self._views: dict[tuple[int, ...], np.ndarray] = {}  # by access words
         self._waiters: dict[int, list[_Engine]] = {}
         self._dma_active: list[_Transfer] = []
         self._pe_stationary: Row | None = None
@@ -496,10 +546,11 @@ class Machine:
             for engine in self.engines:
                 self._maybe_fetch(engine)  # the initial fill
                 self._issue(engine)
+            pop, complete = heapq.heappop, self._complete
             while heap:
-                self.now, _, kind, obj, version = heapq.heappop(heap)
+                self.now, _, kind, obj, version = pop(heap)
                 if kind == _DONE:
-                    self._complete(obj)
+                    complete(obj)
                 elif kind == _DMA_DATA or kind == _FETCH_DATA:
                     self._transfer_begin(obj)
                 elif version != obj.version:
@@ -514,58 +565,60 @@ class Machine:
         return self._stats()
 
     def _push(self, time: float, kind: int, obj: Any, version: int = 0) -> None:
-        self._seq += 1
-        heapq.heappush(self._heap, (time, self._seq, kind, obj, version))
+        heapq.heappush(self._heap, (time, next(self._seq), kind, obj, version))
 
     def _issue(self, e: _Engine) -> None:
         """Start e's next instruction, or stall e on its instruction fetch or on an
         unsatisfied WAIT."""
-        if e.pc >= e.n:
+        pc = e.pc
+        if pc >= e.n:
             return
-        if e.pc >= e.fetched:
-            e.fetch_since = self.now
+        now = self.now
+        if pc >= e.fetched:
+            e.fetch_since = now
             return
-        row = e.row = e.records[e.pc].tolist()
+        row = e.row = e.records[pc].tolist()
         op = row[_W_OP]
-        entry = INSTRUCTIONS[op]
-        if e.flight and op != Opcode.WAIT:
-            if entry.transfer_bytes is None:
-                # Anything but a descriptor or a wait (a halt, a signal) follows
-                # every earlier descriptor of the queue.
-                e.drain_since = self.now
-                return
-            if len(e.flight) >= e.depth:
-                e.full_since = self.now  # until the oldest descriptor retires
-                return
-        e.start = self.now
-        if op == Opcode.WAIT:
+        if op == _WAIT:
+            e.start = now
             self._issue_wait(e, row)
             return
-        if op == Opcode.HALT:
+        dec = self._decoders[op]
+        if e.flight:
+            if not dec.descriptor:
+                # Anything but a descriptor or a wait (a halt, a signal) follows
+                # every earlier descriptor of the queue.
+                e.drain_since = now
+                return
+            if len(e.flight) >= e.depth:
+                e.full_since = now  # until the oldest descriptor retires
+                return
+        e.start = now
+        if op == _HALT:
             self._halt(e, row)
             return
-        if entry.transfer_bytes is not None:
-            self._issue_dma(e, entry, row)
+        if dec.descriptor:
+            self._issue_dma(e, dec, row)
             return
-        cost, e.action, shapes = self._prepare(entry, row)
-        self._push(self.now + cost, _DONE, e)
-        if self.check_races and (_ACCESSES[op] or _COLUMNS[op]):
+        cost, e.action, _ = self._prepare(dec, row)
+        heapq.heappush(self._heap, (now + cost, next(self._seq), _DONE, e, 0))
+        if self.check_races and dec.raced:
             self._check_races(e, row)
 
-    def _issue_dma(self, e: _Engine, entry: Instr, row: Row) -> None:
+    def _issue_dma(self, e: _Engine, dec: _Decoder, row: Row) -> None:
         """Start a descriptor on queue e (fixed latency, then shared bandwidth) and
         go on to the queue's next instruction: up to `depth` descriptors are in
         flight at once."""
         d = _Desc(e, row, self.now)
-        _, d.action, shapes = self._prepare(entry, row)
-        d.transfer.nbytes = entry.transfer_bytes(shapes)
+        _, d.action, shapes = self._prepare(dec, row)
+        d.transfer.nbytes = dec.transfer_bytes(shapes)
         self._push(
             self.now + self.chip.dma_fixed_latency_cycles, _DMA_DATA, d.transfer
         )
         if not e.flight:
             e.active_since = self.now
         e.flight.append(d)
-        if self.check_races and (_ACCESSES[row[_W_OP]] or _COLUMNS[row[_W_OP]]):
+        if self.check_races and dec.raced:
             self._check_races(d, row)
         e.pc += 1
         if e.requested < e.n and not e.fetching:
@@ -573,11 +626,13 @@ class Machine:
         self._issue(e)
 
     def _issue_wait(self, e: _Engine, row: Row) -> None:
-        lay = INSTRUCTIONS[Opcode.WAIT].layout
-        sem, value = row[lay["sem"]], row[lay["value"]]
+        sem, value = row[_WAIT_SEM], row[_WAIT_VALUE]
         e.action = None
         if self.sems[sem] >= value:
-            self._push(self.now + self.chip.sync_cycles, _DONE, e)
+            now = self.now
+            heapq.heappush(
+                self._heap, (now + self.chip.sync_cycles, next(self._seq), _DONE, e, 0)
+            )
             return
         e.waiting = (sem, value)
         e.parked_since = self.now
@@ -625,18 +680,35 @@ class Machine:
     def _complete(self, e: _Engine) -> None:
         """e's instruction ends now: apply its effect, signal, issue the next."""
         row = e.row
-        self._effect(e)
-        e.busy += self.now - self._outside_flight(e, e.start)
+        now = self.now
+        if (
+            e.action is not None
+            or e.footprint is not None
+            or (self._pe_weights is not None and row[_W_OP] in _SBUF_WRITES)
+        ):
+            self._effect(e)
+        # As _outside_flight(e, e.start), on the path every instruction takes.
+        since = e.start
+        if e.flight:
+            since = now
+        elif e.drained_at > since:
+            since = e.drained_at
+        e.busy += now - since
         e.count += 1
-        self._record(e, row)
-        self._signal(row[_W_SIGNAL])
+        if now > self.end:
+            self.end = now
+        if self.trace is not None:
+            self._record(e, row)
+        if row[_W_SIGNAL] >= 0:
+            self._signal(row[_W_SIGNAL])
         e.pc += 1
         if e.requested < e.n and not e.fetching:
             self._maybe_fetch(e)  # its record's slot is free now
         self._issue(e)
 
     def _record(self, e: _Engine | _Desc, row: Row) -> None:
-        self.end = max(self.end, self.now)
+        if self.now > self.end:
+            self.end = self.now
         if self.trace is not None:
             self.trace.append(
                 {
@@ -875,22 +947,34 @@ class Machine:
     # -- decoding ----------------------------------------------------------
 
     def _view(self, w: Row, i: int) -> np.ndarray:
-        """The NumPy view of the access at word i of record w (no copy).
+        """The NumPy view of the access at word i of record w (no copy), made once
+        per distinct access (its words) and kept: views only name memory, and
+        semantics write through them, never reshape them in place."""
+        key = tuple(w[i : i + _ACCESS_WORDS])
+        view = self._views.get(key)
+        if view is None:
+            if len(self._views) >= _VIEWS_KEPT:
+                self._views.clear()
+            view = self._views[key] = self._new_view(w[i : i + _ACCESS_WORDS])
+        return view
+
+    def _new_view(self, a: Row) -> np.ndarray:
+        """The view of access words `a` (space, pstart, offset, (stride, count) x 5).
 
         Trailing unused dims (stride 0, count 1) are dropped, as in
         `isa.Access.from_words`, so REDUCE's innermost dims are the real ones.
         """
         k = _DIMS
-        while k > 1 and w[i + 1 + 2 * k] == 0 and w[i + 2 + 2 * k] == 1:
+        while k > 1 and a[1 + 2 * k] == 0 and a[2 + 2 * k] == 1:
             k -= 1
-        shape = w[i + 4 : i + 4 + 2 * k : 2]
-        if w[i] == _DRAM:
-            strides = [4 * s for s in w[i + 3 : i + 3 + 2 * k : 2]]
-            return np.ndarray(shape, _F32, self.dram, w[i + 2], strides)
-        mem = self._onchip[w[i]]
+        shape = a[4 : 4 + 2 * k : 2]
+        if a[0] == _DRAM:
+            strides = [4 * s for s in a[3 : 3 + 2 * k : 2]]
+            return np.ndarray(shape, _F32, self.dram, a[2], strides)
+        mem = self._onchip[a[0]]
         row_bytes = mem.strides[0]
-        strides = [row_bytes] + [4 * s for s in w[i + 5 : i + 3 + 2 * k : 2]]
-        return np.ndarray(shape, _F32, mem, w[i + 1] * row_bytes + w[i + 2], strides)
+        strides = [row_bytes] + [4 * s for s in a[5 : 3 + 2 * k : 2]]
+        return np.ndarray(shape, _F32, mem, a[1] * row_bytes + a[2], strides)
 
     def _scalar(self, w: Row, i: int, parts: int) -> float | np.ndarray:
         """A scalar field at word i (mode, imm, space, pstart, offset): an immediate,
@@ -903,37 +987,36 @@ class Machine:
 
     # -- per-instruction cost and effect, from the datasheet ----------------
 
-    def _prepare(self, entry: Instr, w: Row) -> tuple[float, Action, dict[str, Any]]:
+    def _prepare(self, dec: _Decoder, w: Row) -> tuple[float, Action, dict[str, Any]]:
         """(cycles, action run at completion, access shapes) of record w: its fields
         decoded into views and values, its cost and semantics from its entry."""
         values: dict[str, Any] = {}
-        for name, kind, i, enum, of in _PLANS[entry.opcode]:
-            if kind is Kind.ACCESS:
+        for name, kind, i, enum, of in dec.plan:
+            if kind is _ACCESS:
                 values[name] = self._view(w, i)
-            elif kind is Kind.ENUM:
+            elif kind is _ENUM:
                 values[name] = enum.from_code(w[i])
-            elif kind is Kind.F32:
+            elif kind is _F32_KIND:
                 values[name] = isa.bits_f32(w[i])
-            elif kind is Kind.SCALAR:
+            elif kind is _SCALAR:
                 values[name] = self._scalar(w, i, w[of + 4])
             else:
                 values[name] = w[i]
-        shapes = {f.name: values[f.name].shape for f in entry.accesses}
-        cost = entry.cost(self.chip, shapes, False)
-        if entry.opcode == Opcode.MATMUL:
-            i = entry.layout["stationary"]
-            stationary = w[i : i + isa.ACCESS_WORDS]
+        shapes = {name: values[name].shape for name in dec.accesses}
+        cost = dec.cost(self.chip, shapes, False)
+        if dec.matmul:
+            stationary = w[_STATIONARY : _STATIONARY + _ACCESS_WORDS]
             streaming = cost
             if stationary != self._pe_stationary:
                 cost += matmul_load_cycles(self.chip, self._pe_behind)
                 self._pe_stationary = stationary
-                self._pe_weights = _box(w, i)
+                self._pe_weights = _box(w, _STATIONARY)
             self._pe_behind = streaming
-        if entry.macs is not None:
-            self.macs += entry.macs(shapes)
-        if entry.semantics is not None:
-            return cost, partial(entry.semantics, values, w[_W_FLAGS]), shapes
-        if entry.opcode == Opcode.SIGNAL:
+        if dec.macs is not None:
+            self.macs += dec.macs(shapes)
+        if dec.semantics is not None:
+            return cost, partial(dec.semantics, values, w[_W_FLAGS]), shapes
+        if dec.opcode == _SIGNAL:
             return cost, partial(self._signal, values["sem"]), shapes
         return cost, _nothing, shapes
 
