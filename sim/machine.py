@@ -113,6 +113,7 @@ _WAIT, _HALT, _SIGNAL, _MATMUL = (
 _WAIT_SEM = INSTRUCTIONS[Opcode.WAIT].layout["sem"]
 _WAIT_VALUE = INSTRUCTIONS[Opcode.WAIT].layout["value"]
 _STATIONARY = INSTRUCTIONS[Opcode.MATMUL].layout["stationary"]
+assert _DIMS == 5 and isa.ACCESS_WORDS == 13  # _box writes the dims out
 # Views of distinct accesses a machine keeps for reuse (an access pattern recurs:
 # a tile is written and read many times); past this many it starts afresh.
 _VIEWS_KEPT = 1 << 16
@@ -347,7 +348,14 @@ def _box(w: Row, i: int) -> tuple[int, int, int, int, int] | None:
     """Bounding box (space, p0, p1, b0, b1) of the on-chip access at word i."""
     if w[i] == _DRAM:
         return None
-    reach = sum(w[i + 3 + 2 * d] * (w[i + 4 + 2 * d] - 1) for d in range(1, _DIMS))
+    # The furthest element of dims 1..4, each (stride, count) (written out: a
+    # generator here was a tenth of the machine's own time).
+    reach = (
+        w[i + 5] * (w[i + 6] - 1)
+        + w[i + 7] * (w[i + 8] - 1)
+        + w[i + 9] * (w[i + 10] - 1)
+        + w[i + 11] * (w[i + 12] - 1)
+    )
     p0, b0 = w[i + 1], w[i + 2]
     return (w[i], p0, p0 + w[i + 4], b0, b0 + 4 * reach + 4)
 
@@ -486,7 +494,8 @@ class Machine:
         self._in_flight: list[_Engine | _Desc] = []
         self._heap: list[tuple[float, int, int, Any, int]] = []
         self._seq = itertools.count(1)  # ties in time pop in push order
-        self._decoders = {int(op): _Decoder(e) for op, e in INSTRUCTIONS.items()}
+        # Indexed by opcode (the loader checked every record's).
+        self._decoders = [_Decoder(INSTRUCTIONS[Opcode(op)]) for op in range(len(Opcode))]
         self._views: dict[tuple[int, ...], np.ndarray] = {}  # by access words
         self._waiters: dict[int, list[_Engine]] = {}
         self._dma_active: list[_Transfer] = []
