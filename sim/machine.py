@@ -144,7 +144,6 @@ class _Decoder:
     gathered once per machine (so a machine runs the table as it was when made)."""
 
     __slots__ = (
-        "accesses",
         "cost",
         "descriptor",
         "macs",
@@ -160,7 +159,6 @@ class _Decoder:
         op = int(entry.opcode)
         self.opcode = op
         self.plan = _PLANS[op]
-        self.accesses = tuple(f.name for f in entry.accesses)
         self.cost = entry.cost
         self.semantics = entry.semantics
         self.macs = entry.macs
@@ -1000,9 +998,17 @@ class Machine:
         """(cycles, action run at completion, access shapes) of record w: its fields
         decoded into views and values, its cost and semantics from its entry."""
         values: dict[str, Any] = {}
+        shapes: dict[str, tuple[int, ...]] = {}
+        views = self._views
         for name, kind, i, enum, of in dec.plan:
             if kind is _ACCESS:
-                values[name] = self._view(w, i)
+                # As self._view(w, i), without the call.
+                key = tuple(w[i : i + _ACCESS_WORDS])
+                view = views.get(key)
+                if view is None:
+                    view = self._view(w, i)
+                values[name] = view
+                shapes[name] = view.shape
             elif kind is _ENUM:
                 values[name] = enum.from_code(w[i])
             elif kind is _F32_KIND:
@@ -1011,7 +1017,6 @@ class Machine:
                 values[name] = self._scalar(w, i, w[of + 4])
             else:
                 values[name] = w[i]
-        shapes = {name: values[name].shape for name in dec.accesses}
         cost = dec.cost(self.chip, shapes, False)
         if dec.matmul:
             stationary = w[_STATIONARY : _STATIONARY + _ACCESS_WORDS]
