@@ -586,9 +586,17 @@ class Machine:
             return
         row = e.row = e.records[pc].tolist()
         op = row[_W_OP]
-        if op == _WAIT:
+        if op == _WAIT:  # most instructions: decoded here, by its fixed words
             e.start = now
-            self._issue_wait(e, row)
+            e.action = None
+            sem, value = row[_WAIT_SEM], row[_WAIT_VALUE]
+            if self.sems[sem] >= value:
+                heapq.heappush(
+                    self._heap,
+                    (now + self.chip.sync_cycles, next(self._seq), _DONE, e, 0),
+                )
+            else:
+                self._park(e, sem, value)
             return
         dec = self._decoders[op]
         if e.flight:
@@ -632,15 +640,8 @@ class Machine:
             self._maybe_fetch(e)  # its record's slot is free now
         self._issue(e)
 
-    def _issue_wait(self, e: _Engine, row: Row) -> None:
-        sem, value = row[_WAIT_SEM], row[_WAIT_VALUE]
-        e.action = None
-        if self.sems[sem] >= value:
-            now = self.now
-            heapq.heappush(
-                self._heap, (now + self.chip.sync_cycles, next(self._seq), _DONE, e, 0)
-            )
-            return
+    def _park(self, e: _Engine, sem: int, value: int) -> None:
+        """e's WAIT finds semaphore `sem` below `value`: e waits for a signal."""
         e.waiting = (sem, value)
         e.parked_since = self.now
         self._waiters.setdefault(sem, []).append(e)
