@@ -48,6 +48,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return LoopAllocatePass
 
+    def loop_double_buffer():
+        from tidal.passes.loop.double_buffer import LoopDoubleBufferPass
+
+        return LoopDoubleBufferPass
+
     def loop_keep_on_chip():
         from tidal.passes.loop.keep_on_chip import LoopKeepOnChipPass
 
@@ -91,6 +96,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "graph-partition": graph_partition,
         "loop-allocate": loop_allocate,
         "loop-keep-on-chip": loop_keep_on_chip,
+        "loop-double-buffer": loop_double_buffer,
         "accel-assign-queues": accel_assign_queues,
     }
     if os.environ.get(TEST_PASSES_VARIABLE) == "1":

@@ -70,6 +70,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "accumulator is evacuated, with no nest of its own (graph-fuse-epilogue)",
     "fuse-affine": "a per-channel constant scale and shift and the relu after them are "
     "one ACT instruction per tile, channels on partitions (graph-fuse-affine)",
+    "double-buffer": "a tile that a loop fills afresh in every iteration gets a second "
+    "buffer, the loop unrolled by two, so the next iteration's loads run while this "
+    "one computes (loop-double-buffer)",
     "precise-waits": "a wait counts the signals up to the latest instance of the "
     "instruction it depends on, not every earlier signal of that engine "
     "(accel-insert-sync{latest_source})",
@@ -101,6 +104,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     from tidal.passes.accel.assign_queues import AccelAssignQueuesPass
     from tidal.passes.accel.insert_sync import AccelInsertSyncPass
     from tidal.passes.accel.split_streams import AccelSplitStreamsPass
+    from tidal.passes.accel.verify_sync import AccelVerifySyncPass
     from tidal.passes.graph.canonicalize import GraphCanonicalizePass
     from tidal.passes.graph.fuse_affine import GraphFuseAffinePass
     from tidal.passes.graph.fuse_epilogue import GraphFuseEpiloguePass
@@ -108,6 +112,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
     from tidal.passes.conversion.loop_to_accel import LoopToAccelPass
     from tidal.passes.loop.allocate import LoopAllocatePass
+    from tidal.passes.loop.double_buffer import LoopDoubleBufferPass
     from tidal.passes.loop.keep_on_chip import LoopKeepOnChipPass
 
     off = check_optimizations(disabled)
@@ -131,11 +136,14 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             if "keep-on-chip" in off
             else [LoopKeepOnChipPass(chip=chip, forward="forward-copies" not in off)]
         ),
+        *([] if "double-buffer" in off else [LoopDoubleBufferPass(chip=chip)]),
         LoopAllocatePass(chip=chip, overlap="overlap-nests" not in off),
         LoopToAccelPass(chip=chip),
         AccelAssignQueuesPass(),
         AccelInsertSyncPass(latest_source="precise-waits" not in off),
         AccelSplitStreamsPass(),
+        # Not an optimisation: proves the synchronisation the passes made.
+        AccelVerifySyncPass(),
     ]
 
 

@@ -103,12 +103,12 @@ class _Counter:
         no more than is signalled before x, so the wait holds at once."""
         c = y.common(x)
         a = self.before(y.op, y.path, program)
-        base, steps = a.base + 1, a.steps
+        base = a.base + 1
         if y.index >= x.index:  # only an earlier iteration of repeat c - 1 runs first
-            base -= steps[c - 1]
-        for k in range(c, len(steps)):
-            base += steps[k] * (y.path[k].count - 1)
-        return Aff(base, steps[:c] + (0,) * (len(x.path) - c))
+            base -= a.step(c - 1)
+        for k in range(c, len(y.path)):
+            base += a.step(k) * (y.path[k].count - 1)
+        return Aff(base, tuple(a.step(k) for k in range(c)))
 
     def prefix(self, block: Block) -> dict[Operation, int]:
         """For every op of the block: the count of everything before it."""

@@ -36,6 +36,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from math import prod
 
+from tidal.dialects import loop
+from tidal.passes.conversion.kernels.nest_builder import aligned
+from tidal.passes.utils.chip import ChipPass
+from tidal.passes.utils.expect import expect_level
+from tidal.sim.config import ChipConfig
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
@@ -49,12 +54,6 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.utils.exceptions import PassFailedException
-
-from tidal.dialects import loop
-from tidal.passes.conversion.kernels.nest_builder import aligned
-from tidal.passes.utils.chip import ChipPass
-from tidal.passes.utils.expect import expect_level
-from tidal.sim.config import ChipConfig
 
 ADDR = "tidal.addr"  # byte address (DRAM) or byte offset in each partition (tiles)
 CHIP = "tidal.chip"  # on the function: the chip preset it is allocated for
@@ -157,7 +156,11 @@ class _Tiles:
         self.sbuf = LinearScan()
         self.psum = LinearScan(bank_bytes=self.chip.psum_bank_bytes)
 
-    def place(self, tile: loop.AllocTileOp, first: int, last: int) -> int:
+    def place(
+        self, tile: loop.AllocTileOp, first: int, last: int, longer: int | None = None
+    ) -> int:
+        """The tile's start in its space, live over [first, last]; over [first,
+        longer] instead where it fits that way."""
         t = tile.result.type
         space, parts, nbytes = t.space.data, t.partitions.data, t.bytes_per_partition
         chip = self.chip
@@ -167,16 +170,22 @@ class _Tiles:
                 tile,
                 f"a {parts}-partition {space} tile; the chip has {limit} partitions",
             )
-        if space == "sbuf":
-            region = self.sbuf.place(first, last, nbytes)
-            return self._start(tile, region, "SBUF", chip.sbuf_partition_bytes)
-        if nbytes > chip.psum_bank_bytes:
+        if space == "psum" and nbytes > chip.psum_bank_bytes:
             self._fail(
                 tile,
                 f"a {nbytes}-byte PSUM accumulator; a bank holds {chip.psum_bank_bytes}",
             )
-        region = self.psum.place(first, last, nbytes)
-        return self._start(tile, region, "PSUM", chip.psum_partition_bytes)
+        scan, name, limit = (
+            (self.sbuf, "SBUF", chip.sbuf_partition_bytes)
+            if space == "sbuf"
+            else (self.psum, "PSUM", chip.psum_partition_bytes)
+        )
+        if longer is not None and longer > last:
+            region = scan.place(first, longer, nbytes)
+            if region.end <= limit:
+                return region.start
+            scan.live.remove(region)
+        return self._start(tile, scan.place(first, last, nbytes), name, limit)
 
     def _start(
         self, tile: loop.AllocTileOp, region: Region, space: str, partition_bytes: int
@@ -240,11 +249,13 @@ def _allocate_dram(fn: func.FuncOp) -> int:
 
 def tile_lifetimes(
     fn: func.FuncOp, *, overlap: bool
-) -> list[tuple[loop.AllocTileOp, int, int]]:
+) -> list[tuple[loop.AllocTileOp, int, int, int]]:
     """Every tile of `fn` with its lifetime [first, last] in top-level positions, in
-    walk order. With `overlap`, an SBUF tile of a nest stays live until the end of
-    the next nest: the next nest's tiles then take other bytes, so nothing it writes
-    (its weights, its input bands) waits for this nest to finish reading."""
+    walk order, and the longer lifetime [first, longer] it gets where it fits. With
+    `overlap`, a tile of a nest would rather stay live until the end of the next
+    nest: the next nest's tiles then take other bytes, so nothing it writes (its
+    weights, its input bands, its accumulators) waits for this nest to finish
+    reading (without, `longer` is `last`)."""
     block = fn.body.block
     ops = list(block.ops)
     index = {op: i for i, op in enumerate(ops)}
@@ -254,7 +265,7 @@ def tile_lifetimes(
         next_nest[i] = following
         if isinstance(ops[i], loop.NestOp):
             following = i
-    out: list[tuple[loop.AllocTileOp, int, int]] = []
+    out: list[tuple[loop.AllocTileOp, int, int, int]] = []
     for op in fn.body.walk():
         if not isinstance(op, loop.AllocTileOp):
             continue
@@ -265,26 +276,39 @@ def tile_lifetimes(
         )
         last = max(first, last)
         in_nest = not isinstance(op.parent_op(), func.FuncOp)
-        if overlap and in_nest and op.result.type.space.data == "sbuf":
-            last = next_nest[last]
-        out.append((op, first, last))
+        longer = next_nest[last] if overlap and in_nest else last
+        out.append((op, first, last, longer))
     return out
 
 
 def _allocate_tiles(fn: func.FuncOp, chip: ChipConfig, *, overlap: bool) -> None:
     """Give every tile an SBUF or PSUM region, over lifetimes in top-level positions
-    (`tile_lifetimes`); with `overlap`, when they do not fit that way, without."""
-    try:
-        placed = [
-            (op, _Tiles.place(tiles, op, first, last))
-            for tiles in [_Tiles(chip)]
-            for op, first, last in tile_lifetimes(fn, overlap=overlap)
-        ]
-    except PassFailedException:
-        if not overlap:
-            raise
-        _allocate_tiles(fn, chip, overlap=False)
-        return
+    (`tile_lifetimes`): each tile the longer one where it fits, else its own; when
+    a tile placed later does not fit, the tiles whose longer lifetimes reach its
+    start take their own and the placement starts over."""
+    lifetimes = tile_lifetimes(fn, overlap=overlap)
+    own: set[int] = set()  # id() of the tiles that keep their own lifetime
+    while True:
+        tiles = _Tiles(chip)
+        placed: list[tuple[loop.AllocTileOp, int]] = []
+        try:
+            for op, first, last, longer in lifetimes:
+                at = first
+                placed.append(
+                    (op, tiles.place(op, first, last, last if id(op) in own else longer))
+                )
+            break
+        except PassFailedException:
+            # Tiles that took longer lifetimes may hold the bytes a tile placed
+            # later needs (a kept tensor): those live at its start keep their own.
+            culprits = {
+                id(op)
+                for op, first, last, longer in lifetimes
+                if last < at <= longer and id(op) not in own
+            }
+            if not culprits:
+                raise
+            own |= culprits
     for op, addr in placed:
         op.attributes[ADDR] = _addr_attr(addr)
 
@@ -296,8 +320,8 @@ class LoopAllocatePass(ChipPass):
     name = "loop-allocate"
 
     overlap: bool = True
-    """Keep a nest's SBUF tiles apart from the next nest's (see `tile_lifetimes`)
-    when everything fits that way."""
+    """Keep a nest's tiles apart from the next nest's (see `tile_lifetimes`), each
+    tile where it fits that way."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "loop")

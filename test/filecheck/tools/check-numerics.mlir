@@ -37,6 +37,7 @@
 // COMPILE:     numerics: after 'graph-partition' (graph level): agrees
 // COMPILE:     numerics: after 'graph-to-loop' (loop level): agrees
 // COMPILE:     numerics: after 'accel-split-streams' (binary level): agrees
+// COMPILE:     numerics: after 'accel-verify-sync' (binary level): agrees
 // COMPILE-NOT: numerics:
 // COMPILE:     origin  op          placement  reason
 // COMPILE:     add     graph.add   accel

@@ -5,7 +5,7 @@
 // RUN: env COLUMNS=1000 TIDAL_TEST_OPT --help | filecheck %s --check-prefix=TESTING
 // RUN: xdsl-opt %s -p graph-to-loop | filecheck %s
 
-// HELP: Available passes are: graph-to-loop,loop-to-accel,accel-insert-sync,accel-split-streams,tidal-lower,
+// HELP: Available passes are: graph-to-loop,loop-to-accel,accel-insert-sync,accel-split-streams,accel-verify-sync,tidal-lower,{{.*}}loop-double-buffer
 // PUBLIC-NOT: test-break-numerics
 // TESTING: Available passes are: {{.*}}test-break-numerics
 

@@ -46,9 +46,10 @@ def test_every_level_agrees_after_every_pass(chip):
     checker = NumericsChecker(random_inputs(module))
     run_passes(lowering_passes(chip), module, Context(), [checker])
     levels = [line.split("(")[1].split(" ")[0] for line in checker.log[1:]]
-    graph_passes = len(levels) - 7  # graph-canonicalize and friends stay at graph level
-    # graph-to-loop, loop-keep-on-chip, loop-allocate; loop-to-accel and the accel passes
-    loop_and_after = ["loop"] * 3 + ["accel"] * 3 + ["binary"]
+    graph_passes = len(levels) - 9  # graph-canonicalize and friends stay at graph level
+    # graph-to-loop, loop-keep-on-chip, loop-double-buffer, loop-allocate; loop-to-accel
+    # and the accel passes; accel-split-streams and accel-verify-sync
+    loop_and_after = ["loop"] * 4 + ["accel"] * 3 + ["binary"] * 2
     assert levels == ["graph"] * graph_passes + loop_and_after
 
 

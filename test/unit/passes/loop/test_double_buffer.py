@@ -1,0 +1,138 @@
+"""loop-double-buffer: which tiles a loop fills afresh, that the unrolled nests
+compute what they did (the loop-level interpreter against the graph's NumPy
+semantics), and that second buffers are only made where the chip holds them."""
+
+import dataclasses
+
+import numpy as np
+from harness import onnx_model
+from onnx import helper
+from tidal.dialects import loop
+from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
+from tidal.passes.graph.canonicalize import GraphCanonicalizePass
+from tidal.passes.graph.partition import GraphPartitionPass
+from tidal.passes.interpreters.loop import eval_loop
+from tidal.passes.interpreters.numerics import eval_graph, random_inputs
+from tidal.passes.loop.allocate import _allocate_tiles
+from tidal.passes.loop.double_buffer import LoopDoubleBufferPass, _fits, _plan
+from tidal.passes.loop.keep_on_chip import LoopKeepOnChipPass
+from tidal.sim.config import get_chip
+from tidal.targets.onnx_import import import_onnx
+from tidal.tools.common import context
+from xdsl.context import Context
+from xdsl.dialects import func
+
+
+def _loop_level(make, chip: str = "small"):
+    module = import_onnx(make())
+    for p in (
+        GraphCanonicalizePass(),
+        GraphPartitionPass(chip=chip),
+        GraphToLoopPass(chip=chip),
+        LoopKeepOnChipPass(chip=chip),
+    ):
+        p.apply(Context(), module)
+    return module
+
+
+def _fn(module) -> func.FuncOp:
+    return next(op for op in module.body.block.ops if isinstance(op, func.FuncOp))
+
+
+def _tiles(module) -> int:
+    return sum(isinstance(op, loop.AllocTileOp) for op in module.walk())
+
+
+def _conv(cin: int, cout: int, size: int, k: int = 1):
+    """Conv (k x k, cin -> cout, size x size, same padding) + Relu: on the small chip
+    its nest loops over output-channel blocks whose weight tile is filled afresh."""
+
+    def make():
+        w = np.random.default_rng(0).standard_normal((cout, cin, k, k)).astype(np.float32)
+        nodes = [
+            helper.make_node("Conv", ["x", "w"], ["c"], pads=[k // 2] * 4),
+            helper.make_node("Relu", ["c"], ["y"]),
+        ]
+        return onnx_model(nodes, {"x": [1, cin, size, size]}, {"y": [1, cout, size, size]}, {"w": w})
+
+    make.__name__ = f"conv{k}x{k}_{cin}_{cout}_{size}"
+    return make
+
+
+def test_double_buffered_models_compute_the_same():
+    for make in (_conv(64, 64, 16), _conv(32, 64, 8, k=3)):
+        module = _loop_level(make)
+        inputs = random_inputs(import_onnx(make()))
+        before = eval_loop(module, inputs)
+        tiles = _tiles(module)
+        LoopDoubleBufferPass(chip="small").apply(Context(), module)
+        module.verify()
+        assert _tiles(module) > tiles, f"{make.__name__}: no tile got a second buffer"
+        after = eval_loop(module, inputs)
+        ref = eval_graph(import_onnx(make()), inputs)
+        for name, want in ref.items():
+            np.testing.assert_array_equal(after[name], before[name])
+            np.testing.assert_allclose(after[name], want, rtol=1e-4, atol=1e-5)
+
+
+NEST = """
+func.func @main(%x: memref<96xf32> {tidal.name = "input"}) -> (memref<96xf32> {tidal.name = "out"}) {
+  %y = loop.alloc : memref<96xf32>
+  loop.nest "sum" domain [3] order [0] {
+    %t = loop.alloc_tile : !loop.tile<sbuf, 32, 1>
+    %s = loop.alloc_tile : !loop.tile<sbuf, 32, 1>
+    %p = loop.alloc_tile : !loop.tile<sbuf, 32, 2>
+    loop.memset %s <sbuf 0, 0, [[1, 32], [1, 1]]> = 0.0 : f32 : !loop.tile<sbuf, 32, 1>
+    loop.for d0 {
+      loop.copy %x <dram 0 + 4 * i0, [[3, 32], [1, 1]]> -> %t <sbuf 0, 0, [[1, 32], [1, 1]]> : memref<96xf32> -> !loop.tile<sbuf, 32, 1>
+      loop.copy %x <dram 0 + 4 * i0, [[3, 32], [1, 1]]> -> %p <sbuf 0, 0, [[1, 32], [1, 1]]> : memref<96xf32> -> !loop.tile<sbuf, 32, 2>
+      loop.tensor_tensor "add" %s <sbuf 0, 0, [[1, 32], [1, 1]]>, %s <sbuf 0, 0, [[1, 32], [1, 1]]>, %t <sbuf 0, 0, [[1, 32], [1, 1]]> : !loop.tile<sbuf, 32, 1>, !loop.tile<sbuf, 32, 1>, !loop.tile<sbuf, 32, 1>
+      loop.copy %p <sbuf 0, 0, [[1, 32], [1, 2]]> -> %y <dram 0 + 4 * i0, [[3, 32], [1, 2]]> : !loop.tile<sbuf, 32, 2> -> memref<96xf32>
+    }
+    loop.copy %s <sbuf 0, 0, [[1, 32], [1, 1]]> -> %y <dram 0, [[3, 32], [1, 1]]> : !loop.tile<sbuf, 32, 1> -> memref<96xf32>
+  }
+  func.return %y : memref<96xf32>
+}
+"""
+
+
+def test_only_tiles_written_whole_before_any_read_are_private():
+    """%t is loaded whole every iteration (private); %s carries a sum across the
+    iterations and is used after the loop; %p is written only half before the
+    copy reads all of it (the other half comes from the iteration before)."""
+    from xdsl.parser import Parser
+
+    module = Parser(context(), NEST).parse_module()
+    nest = next(op for op in module.walk() if isinstance(op, loop.NestOp))
+    plan = _plan(nest)
+    names = {t.result.name_hint for loops in plan.values() for ts in loops.values() for t in ts}
+    assert names == {"t"}
+
+
+def test_second_buffers_only_where_the_chip_holds_them():
+    """However tight SBUF is, the nests still allocate after the pass (a nest keeps
+    its single buffers where the second ones do not fit), and more room never
+    means fewer second buffers."""
+    make = _conv(64, 64, 16)
+    small = get_chip("small")
+
+    def fits(chip) -> bool:
+        return _fits(_fn(_loop_level(make)), chip, set())
+
+    # the smallest SBUF (in 64-byte steps) that holds the tiles once
+    lo, hi = 64, small.sbuf_partition_bytes
+    while lo < hi:
+        mid = (lo + hi) // 128 * 64
+        if fits(dataclasses.replace(small, sbuf_partition_bytes=mid)):
+            hi = mid
+        else:
+            lo = mid + 64
+    added = []
+    for size in (lo, lo + 1024, small.sbuf_partition_bytes):
+        chip = dataclasses.replace(small, sbuf_partition_bytes=size)
+        module = _loop_level(make)
+        tiles = _tiles(module)
+        LoopDoubleBufferPass().run(_fn(module), chip)
+        _allocate_tiles(_fn(module), chip, overlap=False)  # raises if they do not fit
+        added.append(_tiles(module) - tiles)
+    assert added == sorted(added) and added[-1] > 0, added
