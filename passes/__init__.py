@@ -68,6 +68,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return AccelInsertSyncPass
 
+    def accel_prune_waits():
+        from tidal.passes.accel.prune_waits import AccelPruneWaitsPass
+
+        return AccelPruneWaitsPass
+
     def accel_split_streams():
         from tidal.passes.accel.split_streams import AccelSplitStreamsPass
 
@@ -98,6 +103,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "loop-keep-on-chip": loop_keep_on_chip,
         "loop-double-buffer": loop_double_buffer,
         "accel-assign-queues": accel_assign_queues,
+        "accel-prune-waits": accel_prune_waits,
     }
     if os.environ.get(TEST_PASSES_VARIABLE) == "1":
         from tidal.passes.testing import get_test_passes

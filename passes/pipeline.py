@@ -73,6 +73,8 @@ OPTIMIZATIONS: dict[str, str] = {
     "double-buffer": "a tile that a loop fills afresh in every iteration gets a second "
     "buffer, the loop unrolled by two, so the next iteration's loads run while this "
     "one computes (loop-double-buffer)",
+    "prune-waits": "waits that other waits already imply are erased (the transitive "
+    "reduction of the synchronisation, accel-prune-waits)",
     "precise-waits": "a wait counts the signals up to the latest instance of the "
     "instruction it depends on, not every earlier signal of that engine "
     "(accel-insert-sync{latest_source})",
@@ -103,6 +105,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     `disabled` (keys of OPTIMIZATIONS, or `all`) switched off."""
     from tidal.passes.accel.assign_queues import AccelAssignQueuesPass
     from tidal.passes.accel.insert_sync import AccelInsertSyncPass
+    from tidal.passes.accel.prune_waits import AccelPruneWaitsPass
     from tidal.passes.accel.split_streams import AccelSplitStreamsPass
     from tidal.passes.accel.verify_sync import AccelVerifySyncPass
     from tidal.passes.graph.canonicalize import GraphCanonicalizePass
@@ -142,6 +145,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
         AccelAssignQueuesPass(),
         AccelInsertSyncPass(latest_source="precise-waits" not in off),
         AccelSplitStreamsPass(),
+        *([] if "prune-waits" in off else [AccelPruneWaitsPass()]),
         # Not an optimisation: proves the synchronisation the passes made.
         AccelVerifySyncPass(),
     ]

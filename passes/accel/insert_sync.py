@@ -263,7 +263,12 @@ class AccelInsertSyncPass(ModulePass):
                 for d in graph.into(x)
                 if d.src.engine != x.engine or x.engine in unordered
             ]
-            engines = sorted({y.engine for y in sources})
+            # Waits on compute engines first: those engines waited for the loads
+            # they read, so a later wait on a queue is often implied (and erased
+            # by accel-prune-waits).
+            engines = sorted(
+                {y.engine for y in sources}, key=lambda e: (e.startswith("dma"), e)
+            )
             if self.prune_signals:
                 sources = _undominated(x, sources, index)
             for y in sources:

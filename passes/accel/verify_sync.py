@@ -281,10 +281,11 @@ def _unsatisfiable(streams: list[_Stream], totals: dict[int, int]) -> list[SyncP
 
 
 def _run(
-    streams: list[_Stream], depth: int
+    streams: list[_Stream], depth: int, implied: set[tuple[int, int]] | None = None
 ) -> tuple[list[list[Clock]], list[SyncProblem]]:
     """Run the streams abstractly; (clock at each instruction's start, per engine),
-    and the deadlock found, if any."""
+    and the deadlock found, if any. `implied` collects (engine, index) of every wait
+    instance that orders nothing its engine's clock did not already order."""
     n = len(streams)
     sig_at: dict[int, list[list[int]]] = {}  # semaphore -> per engine, signalling k
     for e, st in enumerate(streams):
@@ -321,6 +322,8 @@ def _run(
                     g = v - (totals[s] - len(ks))  # B's signals surely counted
                     if g >= 1:
                         done = _join(done, retire[b][ks[g - 1]])
+                if implied is not None and done == clock:
+                    implied.add((e, k))
             start[e].append(clock)
             if dma:
                 prev = retire[e][k - 1] if k else zero
@@ -547,6 +550,29 @@ def verify_sync(
         return _check(_ir_streams(program), chip)
     chip = chip or get_chip(program.chip)
     return _check(_record_streams(program), chip)
+
+
+def implied_waits(program: ProgramOp, chip: ChipConfig | None = None) -> set[WaitOp]:
+    """The wait ops of `program` none of whose instances orders anything: at each,
+    the engine already follows, through earlier waits and the signals behind them,
+    every instruction the wait would make it follow. Erasing them all changes no
+    instruction's happens-before (each one's contribution was already in the clock
+    it joins), so a program that `verify_sync` passes still passes. Empty for a
+    program that deadlocks."""
+    chip = chip or get_chip(program.chip.data)
+    streams = _ir_streams(program)
+    implied: set[tuple[int, int]] = set()
+    _, problems = _run(streams, chip.dma_queue_depth, implied)
+    if problems:
+        return set()
+    always: dict[int, bool] = {}
+    ops: dict[int, WaitOp] = {}
+    for e, st in enumerate(streams):
+        for k, (op, _) in enumerate(st.refs):
+            if isinstance(op, WaitOp):
+                ops[id(op)] = op
+                always[id(op)] = always.get(id(op), True) and (e, k) in implied
+    return {ops[i] for i, yes in always.items() if yes}
 
 
 def checked(run: Callable[..., object]) -> Callable[..., object]:

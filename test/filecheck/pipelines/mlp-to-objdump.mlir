@@ -5,8 +5,8 @@
 // weights) through the whole pipeline to the binary. The listing is the decoded
 // binary: one stream per engine (pe, act, pool, dma0, dma1) with its repeats
 // expanded (fc1's K = 64 runs as two matmuls and two pairs of loads), constant
-// addresses, the waits of accel-insert-sync, a halt closing each stream, and the
-// io table with the tidal.name names.
+// addresses, the waits of accel-insert-sync that accel-prune-waits keeps, a halt
+// closing each stream, and the io table with the tidal.name names.
 
 func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32> {tidal.name = "probs"}) {
   %w1 = graph.constant dense<0.125> : tensor<32x64xf32> {tidal.origin = "fc1.weight"}
@@ -46,12 +46,8 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // CHECK-NEXT:    accel.stream act {
 // CHECK-NEXT:      accel.wait act sem 2 >= 1
 // CHECK-NEXT:      accel.act relu <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> {signal = 1 : i64, origin = "fc1"}
-// CHECK-NEXT:      accel.wait act sem 3 >= 2
-// CHECK-NEXT:      accel.wait act sem 0 >= 1
 // CHECK-NEXT:      accel.wait act sem 2 >= 3
 // CHECK-NEXT:      accel.act identity <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]> scale -1.0 {origin = "softmax"}
-// CHECK-NEXT:      accel.wait act sem 3 >= 7
-// CHECK-NEXT:      accel.wait act sem 0 >= 2
 // CHECK-NEXT:      accel.act exp <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> bias <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
 // CHECK-NEXT:      accel.wait act sem 2 >= 4
 // CHECK-NEXT:      accel.act reciprocal <sbuf 0, 256, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]> {origin = "softmax"}
@@ -59,10 +55,8 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // CHECK-NEXT:      accel.halt act
 // CHECK-NEXT:    }
 // CHECK-NEXT:    accel.stream pool {
-// CHECK-NEXT:      accel.wait pool sem 3 >= 1
 // CHECK-NEXT:      accel.wait pool sem 0 >= 2
 // CHECK-NEXT:      accel.tensor_tensor add <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 2 : i64, origin = "fc1"}
-// CHECK-NEXT:      accel.wait pool sem 3 >= 5
 // CHECK-NEXT:      accel.wait pool sem 0 >= 3
 // CHECK-NEXT:      accel.tensor_tensor add <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]>, <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 768, {{\[\[}}1, 4], [1, 10]]> {signal = 2 : i64, origin = "fc2"}
 // CHECK-NEXT:      accel.wait pool sem 3 >= 7
@@ -80,8 +74,6 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // CHECK-NEXT:      accel.wait dma0 sem 4 >= 1
 // CHECK-NEXT:      accel.dma 0 <dram 10688, {{\[\[}}1, 32], [32, 1], [32, 4]]> -> <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]> {origin = "fc2"}
 // CHECK-NEXT:      accel.dma 0 <dram 9344, {{\[\[}}1, 32], [32, 10]]> -> <sbuf 0, 704, {{\[\[}}1, 32], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
-// CHECK-NEXT:      accel.wait dma0 sem 3 >= 3
-// CHECK-NEXT:      accel.wait dma0 sem 0 >= 2
 // CHECK-NEXT:      accel.wait dma0 sem 2 >= 2
 // CHECK-NEXT:      accel.dma 0 <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> -> <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "softmax"}
 // CHECK-NEXT:      accel.halt dma0
@@ -90,7 +82,6 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // CHECK-NEXT:      accel.wait dma1 sem 1 >= 1
 // CHECK-NEXT:      accel.dma 1 <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> -> <dram 10688, {{\[\[}}32, 4], [1, 32]]> {signal = 4 : i64, origin = "fc1"}
 // CHECK-NEXT:      accel.wait dma1 sem 1 >= 3
-// CHECK-NEXT:      accel.wait dma1 sem 3 >= 3
 // CHECK-NEXT:      accel.dma 1 <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> -> <dram 11200, {{\[\[}}10, 4], [1, 10]]> {origin = "softmax"}
 // CHECK-NEXT:      accel.halt dma1
 // CHECK-NEXT:    }
@@ -116,12 +107,8 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // OBJDUMP-NEXT:    accel.stream act {
 // OBJDUMP-NEXT:      accel.wait act sem 2 >= 1
 // OBJDUMP-NEXT:      accel.act relu <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> {signal = 1 : i64, origin = "fc1"}
-// OBJDUMP-NEXT:      accel.wait act sem 3 >= 2
-// OBJDUMP-NEXT:      accel.wait act sem 0 >= 1
 // OBJDUMP-NEXT:      accel.wait act sem 2 >= 3
 // OBJDUMP-NEXT:      accel.act identity <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]> scale -1.0 {origin = "softmax"}
-// OBJDUMP-NEXT:      accel.wait act sem 3 >= 7
-// OBJDUMP-NEXT:      accel.wait act sem 0 >= 2
 // OBJDUMP-NEXT:      accel.act exp <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> bias <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
 // OBJDUMP-NEXT:      accel.wait act sem 2 >= 4
 // OBJDUMP-NEXT:      accel.act reciprocal <sbuf 0, 256, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]> {origin = "softmax"}
@@ -129,10 +116,8 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // OBJDUMP-NEXT:      accel.halt act
 // OBJDUMP-NEXT:    }
 // OBJDUMP-NEXT:    accel.stream pool {
-// OBJDUMP-NEXT:      accel.wait pool sem 3 >= 1
 // OBJDUMP-NEXT:      accel.wait pool sem 0 >= 2
 // OBJDUMP-NEXT:      accel.tensor_tensor add <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 2 : i64, origin = "fc1"}
-// OBJDUMP-NEXT:      accel.wait pool sem 3 >= 5
 // OBJDUMP-NEXT:      accel.wait pool sem 0 >= 3
 // OBJDUMP-NEXT:      accel.tensor_tensor add <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]>, <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 768, {{\[\[}}1, 4], [1, 10]]> {signal = 2 : i64, origin = "fc2"}
 // OBJDUMP-NEXT:      accel.wait pool sem 3 >= 7
@@ -150,8 +135,6 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // OBJDUMP-NEXT:      accel.wait dma0 sem 4 >= 1
 // OBJDUMP-NEXT:      accel.dma 0 <dram 10688, {{\[\[}}1, 32], [32, 1], [32, 4]]> -> <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]> {origin = "fc2"}
 // OBJDUMP-NEXT:      accel.dma 0 <dram 9344, {{\[\[}}1, 32], [32, 10]]> -> <sbuf 0, 704, {{\[\[}}1, 32], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
-// OBJDUMP-NEXT:      accel.wait dma0 sem 3 >= 3
-// OBJDUMP-NEXT:      accel.wait dma0 sem 0 >= 2
 // OBJDUMP-NEXT:      accel.wait dma0 sem 2 >= 2
 // OBJDUMP-NEXT:      accel.dma 0 <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> -> <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "softmax"}
 // OBJDUMP-NEXT:      accel.halt dma0
@@ -160,7 +143,6 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // OBJDUMP-NEXT:      accel.wait dma1 sem 1 >= 1
 // OBJDUMP-NEXT:      accel.dma 1 <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> -> <dram 10688, {{\[\[}}32, 4], [1, 32]]> {signal = 4 : i64, origin = "fc1"}
 // OBJDUMP-NEXT:      accel.wait dma1 sem 1 >= 3
-// OBJDUMP-NEXT:      accel.wait dma1 sem 3 >= 3
 // OBJDUMP-NEXT:      accel.dma 1 <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> -> <dram 11200, {{\[\[}}10, 4], [1, 10]]> {origin = "softmax"}
 // OBJDUMP-NEXT:      accel.halt dma1
 // OBJDUMP-NEXT:    }

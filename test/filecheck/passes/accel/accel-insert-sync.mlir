@@ -28,7 +28,7 @@ accel.program "small" dram 65536 attributes {test = "raw"} {
 // i0 + 1 DMAs). Both waits are one op inside the repeat, affine in i0. The small
 // chip's queues have several descriptors in flight, so the DMA also waits on its own
 // queue's semaphore for the previous iteration's DMA (WAW on the tile; the matmul's
-// wait implies it, which the pass does not yet see).
+// wait, placed first, implies it: accel-prune-waits erases it).
 accel.program "small" dram 65536 attributes {test = "war"} {
   accel.repeat 4 {
     accel.dma 0 <dram 0 + 1024 * i0, [[8, 32], [1, 8]]> -> <sbuf 0, 0, [[1, 32], [1, 8]]>
@@ -38,8 +38,8 @@ accel.program "small" dram 65536 attributes {test = "war"} {
 
 // CHECK-LABEL: accel.program "small" dram 65536 attributes {test = "war"} {
 // CHECK-NEXT:    accel.repeat 4 {
-// CHECK-NEXT:      accel.wait dma0 sem 3 >= 0 + 1 * i0
 // CHECK-NEXT:      accel.wait dma0 sem 0 >= 0 + 1 * i0
+// CHECK-NEXT:      accel.wait dma0 sem 3 >= 0 + 1 * i0
 // CHECK-NEXT:      accel.dma 0 <dram 0 + 1024 * i0, {{\[\[}}8, 32], [1, 8]]> -> <sbuf 0, 0, {{\[\[}}1, 32], [1, 8]]> {signal = 3 : i64}
 // CHECK-NEXT:      accel.wait pe sem 3 >= 1 + 1 * i0
 // CHECK-NEXT:      accel.matmul <psum 0, 0 + 32 * i0, {{\[\[}}1, 8], [1, 8]]>, <sbuf 0, 1024, {{\[\[}}1, 32], [1, 8]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 8]]> {zero_at = -1 : i64, signal = 0 : i64}
