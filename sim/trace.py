@@ -215,8 +215,11 @@ def timeline_figure(stats: dict[str, Any], chip: ChipConfig) -> Figure:
         (fetch_stall, -0.25, 0.5, "#fd8d3c", "stall: fetch"),
         (sem_wait, -0.25, 0.5, "#d9d9d9", "stall: semaphore"),
     )
+    # Busy last, over the stalls: a DMA queue stalled at a wait (or on a full queue)
+    # still has descriptors in flight.
+    drawn = (layers[0], layers[2], layers[3], layers[1])
     for row, name in enumerate(names):
-        for spans, dy, height, colour, _ in layers:
+        for spans, dy, height, colour, _ in drawn:
             bars = _merged(spans[name])
             if bars:
                 timeline.broken_barh(bars, (row + dy, height), facecolors=colour)
