@@ -401,10 +401,22 @@ def _tensor_tensor(v: Mapping[str, Any], flags: int) -> None:
     )
 
 
+_MAX_WINDOW = 64  # reduced elements per output up to which MAX goes position by position
+
+
 def _reduce(v: Mapping[str, Any], flags: int) -> None:
     src, dst, scale = v["src"], v["dst"], v["scale_imm"]
     axes = tuple(range(src.ndim - v["nreduce"], src.ndim))
-    if v["op"] is ReduceOp.MAX:
+    window = src.shape[src.ndim - v["nreduce"] :]
+    if v["op"] is ReduceOp.MAX and 1 < math.prod(window) <= _MAX_WINDOW:
+        # A pooling window: one np.maximum per window position over the whole
+        # output (in row-major window order) instead of NumPy's reduction over short
+        # strided axes, which costs about 20x more on a 112x112x64 3x3 max-pool.
+        positions = np.ndindex(*window)
+        r = np.array(src[(..., *next(positions))])
+        for at in positions:
+            np.maximum(r, src[(..., *at)], out=r)
+    elif v["op"] is ReduceOp.MAX:
         r = np.max(src, axis=axes)
     else:
         r = np.sum(src, axis=axes, dtype=_F32)
