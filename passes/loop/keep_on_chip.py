@@ -164,12 +164,18 @@ def _uses(buffer: SSAValue) -> tuple[list[_Use], list[loop.ViewOp]] | None:
     pending = [buffer]
     while pending:
         value = pending.pop()
+        # A copy within the buffer (a concat of one tensor with itself) uses it
+        # twice: its two slots are listed once, not once per use.
+        copies: set[loop.CopyOp] = set()
         for use in value.uses:
             op = use.operation
             if isinstance(op, loop.ViewOp):
                 views.append(op)
                 pending.append(op.result)
             elif isinstance(op, loop.CopyOp):
+                if op in copies:
+                    continue
+                copies.add(op)
                 for slot, prop, _ in op.SLOTS:
                     if getattr(op, slot) is value:
                         accesses.append(_Use(op, slot, prop))

@@ -89,3 +89,33 @@ def test_channel_tiles_of_96_keep_192_channels_on_96_partitions():
     assert Layout(96, 729, 2).map(ap, (2,)) == AccessAttr.get(
         "sbuf", 0, Aff(0, (729 * 4,)), [(1, 96), (1, 729)]
     )
+
+
+def test_a_tensor_concatenated_with_itself_keeps_both_halves():
+    """Concat(x, x): the second half is a copy within the kept buffer, whose source
+    and destination both map into SBUF (once each: a regression where the copy's
+    two slots were mapped twice, the destination landing on the source; found by
+    bench/difftest.py, seed 12 graph 57 on the default chip)."""
+    from harness import onnx_model
+    from onnx import helper
+
+    def make():
+        nodes = [
+            helper.make_node("GlobalAveragePool", ["x"], ["g"]),
+            helper.make_node("Concat", ["g", "g"], ["c"], axis=0),
+            helper.make_node("Add", ["c", "k"], ["y"]),
+        ]
+        k = np.array([[-0.1]], dtype=np.float32)
+        return onnx_model(nodes, {"x": [1, 14, 3, 21]}, {"y": [2, 14, 1, 1]}, {"k": k})
+
+    for chip in ("small", "default"):
+        module = import_onnx(make())
+        for p in (GraphCanonicalizePass(), GraphPartitionPass(chip=chip), GraphToLoopPass(chip=chip)):
+            p.apply(Context(), module)
+        inputs = random_inputs(import_onnx(make()))
+        fn = next(op for op in module.body.block.ops if isinstance(op, func.FuncOp))
+        assert keep_on_chip(fn, get_chip(chip)), "the concat buffer stayed in DRAM"
+        module.verify()
+        got = eval_loop(module, inputs)["y"]
+        want = eval_graph(import_onnx(make()), inputs)["y"]
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
