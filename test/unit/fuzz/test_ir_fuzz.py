@@ -98,6 +98,19 @@ def test_dense_array_of_an_unpackable_width(tmp_path: Path) -> None:
     assert "cannot build this attribute: Format not implemented for i128" in lines[0]
 
 
+def test_dense_array_element_out_of_range(tmp_path: Path) -> None:
+    """xDSL 0.74 packs an op's integer dense array without a range check: a loop.nest
+    domain of 99999999999999999999 was a struct.error traceback (found by the IR
+    fuzzer, seed 0); it is now a parse error at the array."""
+    text = (
+        'func.func @f() {\n  loop.nest "n" domain [99999999999999999999] order [0] {\n'
+        "  }\n  func.return\n}\n"
+    )
+    code, lines = opt(tmp_path, text)
+    assert_clean_error(code, lines)
+    assert lines[0].endswith("input.mlir:2:24: an element of the array does not fit i64")
+
+
 @pytest.mark.parametrize("index", ["i2147483648", "i1"], ids=["huge", "small"])
 def test_repeat_index_out_of_nesting_is_a_clean_error(index: str, tmp_path: Path) -> None:
     """parse_aff allocated a list of (index + 1) steps for a repeat index iK, so
