@@ -73,6 +73,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "double-buffer": "a tile that a loop fills afresh in every iteration gets a second "
     "buffer, the loop unrolled by two, so the next iteration's loads run while this "
     "one computes (loop-double-buffer)",
+    "weight-queue": "loads of constants (weights, biases) have a DMA queue of their own, "
+    "so they never queue behind a load that waits for the previous layer "
+    "(accel-assign-queues{weights})",
     "prune-waits": "waits that other waits already imply are erased (the transitive "
     "reduction of the synchronisation, accel-prune-waits)",
     "precise-waits": "a wait counts the signals up to the latest instance of the "
@@ -142,7 +145,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
         *([] if "double-buffer" in off else [LoopDoubleBufferPass(chip=chip)]),
         LoopAllocatePass(chip=chip, overlap="overlap-nests" not in off),
         LoopToAccelPass(chip=chip),
-        AccelAssignQueuesPass(),
+        AccelAssignQueuesPass(weights="weight-queue" not in off),
         AccelInsertSyncPass(latest_source="precise-waits" not in off),
         AccelSplitStreamsPass(),
         *([] if "prune-waits" in off else [AccelPruneWaitsPass()]),

@@ -4,9 +4,14 @@ Expects an accel.program in unified order (as loop-to-accel emits it, every DMA 
 queue 0), before accel-insert-sync: synchronisation waits for engines, and a DMA's
 queue is its engine. Walking the program in order, a DMA that writes DRAM (a store)
 goes on the chip's last queue, and every other DMA (loads, on-chip copies) on the
-other queues in turn, so that loads overlap with each other and with stores. A chip
-with one queue puts every DMA on it. Queues already chosen are chosen again by the
-same rule, so running the pass twice changes nothing.
+other queues in turn, so that loads overlap with each other and with stores. With
+`weights` (and at least three queues), a load of constant data (its source inside an
+`accel.const`: weights, biases; if the program has any) goes on queue 0 and the other
+loads on the queues between: a queue runs its DMAs in order, so a weight load, which waits for nothing
+but the reuse of its tile, is never stuck behind a load of activations that waits for
+the layer producing them, and the next layer's weights stream in while this one
+computes. A chip with one queue puts every DMA on it. Queues already chosen are chosen
+again by the same rule, so running the pass twice changes nothing.
 
     accel.program "small" dram 5952 {          (the small chip has two queues)
       accel.dma 0 <dram 0, ...> -> <sbuf 0, 0, ...>
@@ -20,6 +25,7 @@ same rule, so running the pass twice changes nothing.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -32,28 +38,52 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 
-from tidal.dialects.accel import DmaOp, InstructionOp, ProgramOp, WaitOp
+from tidal.dialects.accel import ConstOp, DmaOp, InstructionOp, ProgramOp, WaitOp
 from tidal.passes.utils.expect import PassInputError, expect_level
 from tidal.sim.config import UnknownChipError, get_chip
 
 
-def queue_order(stores: list[bool], queues: int) -> list[int]:
-    """The queue of each DMA in program order, given which ones are stores:
-    `queue_order([False, False, True, False], 3)` is `[0, 1, 2, 0]`."""
+def queue_order(
+    stores: list[bool], queues: int, weights: list[bool] | None = None
+) -> list[int]:
+    """The queue of each DMA in program order, given which ones are stores and
+    (optionally) which ones load constants:
+    `queue_order([False, False, True, False], 3)` is `[0, 1, 2, 0]`;
+    `queue_order([False, False, True, False], 4, [True, False, False, False])` is
+    `[0, 1, 3, 2]`."""
     last = queues - 1
+    # Queue 0 for constants, when there are some to load.
+    own = weights is not None and any(weights) and queues >= 3
     out: list[int] = []
     loads = 0
-    for store in stores:
+    for i, store in enumerate(stores):
         if store or last == 0:
             out.append(last)
-            continue
-        out.append(loads % last)
-        loads += 1
+        elif own and weights[i]:
+            out.append(0)
+        elif own:
+            out.append(1 + loads % (last - 1))
+            loads += 1
+        else:
+            out.append(loads % last)
+            loads += 1
     return out
+
+
+def _loads_constant(dma: DmaOp, consts: list[tuple[int, int]]) -> bool:
+    """Does `dma` copy from a constant in DRAM to the chip?"""
+    if dma.src.space != "dram" or dma.dst.space == "dram":
+        return False
+    base = dma.src.offset.base
+    return any(lo <= base < hi for lo, hi in consts)
 
 
 class AssignQueuesPattern(RewritePattern):
     """Set the queue of every DMA of a unified-order program (module docstring)."""
+
+    def __init__(self, weights: bool) -> None:
+        super().__init__()
+        self.weights = weights
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, program: ProgramOp, rewriter: PatternRewriter) -> None:
@@ -77,21 +107,37 @@ class AssignQueuesPattern(RewritePattern):
         except UnknownChipError as e:
             raise PassInputError(f"accel-assign-queues: {e}", program) from None
         dmas = [op for op in program.walk() if isinstance(op, DmaOp)]
-        chosen = queue_order([dma.dst.space == "dram" for dma in dmas], queues)
+        weights = None
+        if self.weights:
+            consts = [
+                (c.addr.value.data, c.addr.value.data + 4 * _elements(c))
+                for c in program.body.block.ops
+                if isinstance(c, ConstOp)
+            ]
+            weights = [_loads_constant(dma, consts) for dma in dmas]
+        chosen = queue_order([dma.dst.space == "dram" for dma in dmas], queues, weights)
         for dma, queue in zip(dmas, chosen, strict=True):
             if dma.queue.value.data != queue:
                 dma.queue = IntegerAttr(queue, i64)
                 rewriter.notify_op_modified(dma)
 
 
+def _elements(const: ConstOp) -> int:
+    return math.prod(const.value.get_type().get_shape())
+
+
 @dataclass(frozen=True)
 class AccelAssignQueuesPass(ModulePass):
-    """Put stores on the last DMA queue and spread the other DMAs over the rest."""
+    """Put stores on the last DMA queue, constant loads on the first (`weights`)
+    and spread the other DMAs over the rest."""
 
     name = "accel-assign-queues"
+
+    weights: bool = True
+    """Constant loads on a queue of their own (with at least three queues)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "accel")
         PatternRewriteWalker(
-            AssignQueuesPattern(), apply_recursively=False
+            AssignQueuesPattern(self.weights), apply_recursively=False
         ).rewrite_module(op)

@@ -1,5 +1,6 @@
 // RUN: tidal-opt %s -p accel-assign-queues --split-input-file | filecheck %s
 // RUN: tidal-opt %s -p accel-assign-queues,accel-assign-queues --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'accel-assign-queues{weights=false}' --split-input-file | filecheck %s --check-prefix=ROUND
 
 // loop-to-accel leaves every DMA on queue 0. In program order, a DMA that writes
 // DRAM (a store) goes on the last queue and every other DMA (loads, on-chip copies)
@@ -57,4 +58,38 @@ accel.program "default" dram 8192 {
 accel.program "small" dram 4096 {
   accel.io input "x" at 0 : tensor<4xf32>
   accel.io output "x" at 0 : tensor<4xf32>
+}
+
+// -----
+
+// Loads of constants (their source inside an accel.const: weights, biases) take
+// queue 0 of their own, the other loads 1 and 2 in turn, stores 3: a weight load
+// never waits in its queue behind a load of activations. With weights=false,
+// every load takes 0, 1, 2 in turn.
+// CHECK-LABEL: accel.program "default" dram 16384 {
+// CHECK-NEXT:    accel.const at 1024
+// CHECK-NEXT:    accel.dma 1 <dram 0,
+// CHECK-NEXT:    accel.dma 0 <dram 1024,
+// CHECK-NEXT:    accel.dma 2 <dram 16,
+// CHECK-NEXT:    accel.dma 0 <dram 1040,
+// CHECK-NEXT:    accel.dma 3 <sbuf 0, 0, {{.*}}> -> <dram 4096,
+// CHECK-NEXT:    accel.dma 1 <dram 32,
+// CHECK-NEXT:  }
+// ROUND-LABEL: accel.program "default" dram 16384 {
+// ROUND-NEXT:    accel.const at 1024
+// ROUND-NEXT:    accel.dma 0 <dram 0,
+// ROUND-NEXT:    accel.dma 1 <dram 1024,
+// ROUND-NEXT:    accel.dma 2 <dram 16,
+// ROUND-NEXT:    accel.dma 0 <dram 1040,
+// ROUND-NEXT:    accel.dma 3 <sbuf 0, 0, {{.*}}> -> <dram 4096,
+// ROUND-NEXT:    accel.dma 1 <dram 32,
+// ROUND-NEXT:  }
+accel.program "default" dram 16384 {
+  accel.const at 1024 dense<5.000000e-01> : tensor<16xf32>
+  accel.dma 0 <dram 0, [[1, 4], [1, 4]]> -> <sbuf 0, 0, [[1, 4], [1, 4]]>
+  accel.dma 0 <dram 1024, [[1, 4], [1, 4]]> -> <sbuf 0, 64, [[1, 4], [1, 4]]>
+  accel.dma 0 <dram 16, [[1, 4], [1, 4]]> -> <sbuf 0, 128, [[1, 4], [1, 4]]>
+  accel.dma 0 <dram 1040, [[1, 4], [1, 3]]> -> <sbuf 0, 192, [[1, 4], [1, 3]]>
+  accel.dma 0 <sbuf 0, 0, [[1, 4], [1, 4]]> -> <dram 4096, [[1, 4], [1, 4]]>
+  accel.dma 0 <dram 32, [[1, 4], [1, 4]]> -> <sbuf 0, 256, [[1, 4], [1, 4]]>
 }
