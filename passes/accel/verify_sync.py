@@ -558,9 +558,17 @@ def implied_waits(program: ProgramOp, chip: ChipConfig | None = None) -> set[Wai
     every instruction the wait would make it follow. Erasing them all changes no
     instruction's happens-before (each one's contribution was already in the clock
     it joins), so a program that `verify_sync` passes still passes. Empty for a
-    program that deadlocks."""
+    program with a wait nothing can satisfy or that deadlocks (accel-verify-sync
+    reports those)."""
     chip = chip or get_chip(program.chip.data)
     streams = _ir_streams(program)
+    totals: dict[int, int] = {}
+    for st in streams:
+        for sems in st.signals:
+            for s in sems:
+                totals[s] = totals.get(s, 0) + 1
+    if _unsatisfiable(streams, totals):
+        return set()
     implied: set[tuple[int, int]] = set()
     _, problems = _run(streams, chip.dma_queue_depth, implied)
     if problems:
