@@ -522,13 +522,18 @@ def _race(
 # ---------------------------------------------------------------------------
 
 
-def _check(streams: list[_Stream], chip: ChipConfig) -> list[SyncProblem]:
+def _totals(streams: list[_Stream]) -> dict[int, int]:
+    """How many times the whole program signals each semaphore."""
     totals: dict[int, int] = {}
     for st in streams:
         for sems in st.signals:
             for s in sems:
                 totals[s] = totals.get(s, 0) + 1
-    problems = _unsatisfiable(streams, totals)
+    return totals
+
+
+def _check(streams: list[_Stream], chip: ChipConfig) -> list[SyncProblem]:
+    problems = _unsatisfiable(streams, _totals(streams))
     if problems:
         return problems
     depth = chip.dma_queue_depth
@@ -562,12 +567,7 @@ def implied_waits(program: ProgramOp, chip: ChipConfig | None = None) -> set[Wai
     reports those)."""
     chip = chip or get_chip(program.chip.data)
     streams = _ir_streams(program)
-    totals: dict[int, int] = {}
-    for st in streams:
-        for sems in st.signals:
-            for s in sems:
-                totals[s] = totals.get(s, 0) + 1
-    if _unsatisfiable(streams, totals):
+    if _unsatisfiable(streams, _totals(streams)):
         return set()
     implied: set[tuple[int, int]] = set()
     _, problems = _run(streams, chip.dma_queue_depth, implied)
