@@ -60,6 +60,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "of padding a copy in DRAM (graph-to-loop{pool_halo})",
     "dma-merge": "fewer, larger DMA descriptors: gemm bias columns loaded once, whole "
     "planes for LRN and global average pooling (graph-to-loop{dma_merge})",
+    "ragged-tiles": "channel counts that 128 does not divide run as full 128-channel "
+    "tiles and a partial last one, so tensors between nests of different channel "
+    "counts keep one on-chip layout (graph-to-loop{ragged_tiles})",
     "keep-on-chip": "intermediate tensors stay in SBUF between the nests that write "
     "and read them (loop-keep-on-chip)",
     "forward-copies": "nests compute from and into the tensors kept on chip instead of "
@@ -136,6 +139,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             gemm_small_m="gemm-orientation" not in off,
             pool_halo="pool-halo" not in off,
             dma_merge="dma-merge" not in off,
+            ragged_tiles="ragged-tiles" not in off,
         ),
         *(
             []

@@ -112,6 +112,7 @@ class GraphToLoopPass(ChipPass):
     gemm_small_m: bool = True
     pool_halo: bool = True
     dma_merge: bool = True
+    ragged_tiles: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

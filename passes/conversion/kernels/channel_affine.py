@@ -16,6 +16,13 @@ large as SBUF holds), a load, an ACT and a store each:
 
     tiles = plan_channel_affine(get_chip("default"), "bn", (1, 256, 14, 14), merge=True)
     tiles.merged, tiles.tc  # True, 128: 2 descriptors and 2 ACTs in all
+
+Ragged (`ragged=True`, KernelOptions.ragged_tiles, merged only): a channel
+count that 128 does not divide (DenseNet's 992-channel concatenations) runs as full
+tiles of 128 channels and one last tile of the rest (7 x 128 + 96), not as uniform
+tiles of its largest divisor under 128 (8 x 124). Channel c then sits on partition
+c % 128 as in every other nest, so loop-keep-on-chip can keep a tensor that nests of
+other channel counts also read and write (a dense block's concatenation) on chip.
 """
 
 from __future__ import annotations
@@ -66,15 +73,34 @@ class ChannelAffineTiles(NestPlan):
     tc: int
     chunk: int
     merged: bool = False
+    rem: int = 0
+    """Merged only: the channels of a last, partial tile after channels // tc full
+    ones (0: every tile is full)."""
 
 
 def plan_channel_affine(
-    chip: ChipConfig, origin: str, shape: tuple[int, ...], *, merge: bool = False
+    chip: ChipConfig,
+    origin: str,
+    shape: tuple[int, ...],
+    *,
+    merge: bool = False,
+    ragged: bool = False,
 ) -> ChannelAffineTiles | Refusal:
-    """Tiles for an NCHW (or NC) input of `shape`."""
+    """Tiles for an NCHW (or NC) input of `shape`; with `merge` and `ragged`, full
+    tiles and a partial last one when the partitions do not divide the channels."""
     images, channels = shape[0], shape[1]
     plane = prod(shape[2:])
-    tc = largest_divisor(channels, chip.sbuf_partitions)
+    parts = chip.sbuf_partitions
+    if merge and ragged and channels > parts and channels % parts:
+        ct = -(-channels // parts)
+        cols = sbuf_bytes(ct, ct)
+        need = sbuf_bytes((ct - 1) * plane, plane) + cols
+        if need <= chip.sbuf_partition_bytes:
+            return ChannelAffineTiles(
+                origin, parts, need, images=images, channels=channels, plane=plane,
+                tc=parts, chunk=plane, merged=True, rem=channels % parts,
+            )
+    tc = largest_divisor(channels, parts)
     ct = channels // tc
     cols = sbuf_bytes(ct, ct)
     fields: dict[str, Any] = {
@@ -112,17 +138,22 @@ def channel_affine(
 ) -> NestOp:
     """y = activation(x * scale[c] + shift[c]) on `x` [N, C, ...], `scale` and
     `shift` DRAM [C] vectors."""
-    images, channels, plane, tc = plan.images, plan.channels, plan.plane, plan.tc
-    ct = channels // tc
+    images, channels, plane, tc, rem = (
+        plan.images, plan.channels, plan.plane, plan.tc, plan.rem
+    )
+    ct = channels // tc  # full tiles
     func = activation or "identity"
     chunks = 1 if plan.merged else plane // plan.chunk
     nest = Nest(plan.name, [("n", images), ("c", ct), ("k", chunks)])
-    columns = [nest.tile("sbuf", tc, ct) for _ in (scale, shift)]
+    columns = [nest.tile("sbuf", tc, ct + (rem > 0)) for _ in (scale, shift)]
     all_columns = nest.onchip("sbuf", 0, [(1, tc), (1, ct)])
     for vector, tile in zip((scale, shift), columns, strict=True):
         nest.put(
             None, CopyOp(vector, nest.dram(0, [(1, tc), (tc, ct)]), tile, all_columns)
         )
+        if rem:  # the last tile's column, on its first `rem` partitions
+            last = nest.onchip("sbuf", ct * F32, [(1, rem), (1, 1)])
+            nest.put(None, CopyOp(vector, nest.dram(ct * tc * F32, [(1, rem), (1, 1)]), tile, last))
     column = nest.onchip("sbuf", nest.aff(c=F32), [(1, tc), (1, 1)])
     scale_col, shift_col = ((tile, column) for tile in columns)
     image = channels * plane * F32
@@ -134,11 +165,20 @@ def channel_affine(
         )
         block = nest.onchip("sbuf", nest.aff(c=plane * F32), [(1, tc), (1, plane)])
         nest.put("n", CopyOp(x, planes, xt, whole))
+        stores = [CopyOp(xt, whole, y, planes)]
+        if rem:  # the partial tile: a tile, load, ACT and store of its own
+            rt = nest.tile("sbuf", rem, plane)
+            part = nest.onchip("sbuf", 0, [(1, rem), (1, plane)])
+            rows = nest.dram(nest.aff(ct * tc * plane * F32, n=image), [(plane, rem), (1, plane)])
+            col = nest.onchip("sbuf", ct * F32, [(1, rem), (1, 1)])
+            nest.put("n", CopyOp(x, rows, rt, part))
+            act = ActOp(func, rt, part, rt, part, scale_col=(columns[0], col), bias_col=(columns[1], col))
+            stores = [act, *stores, CopyOp(rt, part, y, rows)]
         nest.put(
             "c",
             ActOp(func, xt, block, xt, block, scale_col=scale_col, bias_col=shift_col),
         )
-        nest.put_after("n", CopyOp(xt, whole, y, planes))
+        nest.put_after("n", *stores)
         return nest.build()
     chunk = plan.chunk
     xt = nest.tile("sbuf", tc, chunk)
@@ -163,7 +203,11 @@ class ChannelAffineKernel(Kernel):
     ) -> TilePlan | Refusal:
         assert isinstance(op, graph.ChannelAffineOp)
         tiles = plan_channel_affine(
-            chip, origin_of(op), shape_of(op.input), merge=options.dma_merge
+            chip,
+            origin_of(op),
+            shape_of(op.input),
+            merge=options.dma_merge,
+            ragged=options.ragged_tiles,
         )
         return planned(op, chip, tiles, options=options)
 

@@ -194,6 +194,9 @@ class StationaryTiles(NestPlan):
     addend: bool
     all_weights: bool = False
     all_outputs: bool = False
+    rem: int = 0
+    """Not packed, `ragged_tiles`: the input channels of a last, partial channel
+    tile after Cin // tci full ones of `tci` = 128 (0: every tile is full)."""
 
 
 def _plan_legacy(chip: ChipConfig, origin: str, shape: ConvShape, addend: bool) -> ConvTiles | Refusal:
@@ -232,7 +235,7 @@ def _estimate(chip: ChipConfig, shape: ConvShape, t: StationaryTiles) -> float:
     pt, pl, pb, pr = shape.pads
     h, w = hp - pt - pb, wp - pl - pr
     groups = oh // (t.nb * t.rb)
-    steps = -(-taps // t.pack) if t.pack else cg_in // t.tci * taps
+    steps = -(-taps // t.pack) if t.pack else -(-cg_in // t.tci) * taps
     reload = chip.pe_weight_load_cycles + chip.pe_fill_drain_cycles
     per_step = t.nb * max(t.rb * ow, chip.pe_min_cycles) + reload
     pe = n * g * (cout // g // t.tco) * groups * steps * per_step
@@ -246,7 +249,7 @@ def _estimate(chip: ChipConfig, shape: ConvShape, t: StationaryTiles) -> float:
         descriptors = runs * (oh // t.rows)
     else:
         loads = cg_in * (h * w if t.halo else hp * wp)
-        descriptors = cg_in // t.tci * (oh // t.rows)
+        descriptors = -(-cg_in // t.tci) * (oh // t.rows)
     dma = n * g * (loads * F32 / chip.dram_bytes_per_cycle + descriptors * chip.dma_fixed_latency_cycles)
     return pe + dma
 
@@ -286,9 +289,11 @@ def _plan_stationary_tiles(
         npack = -(-taps // (chip.pe_rows // cg_in))
         pack = -(-taps // npack)
         tci = cg_in
+    elif options.ragged_tiles and cg_in > chip.pe_rows:
+        tci = chip.pe_rows  # a partial last tile when pe_rows does not divide cg_in
     else:
         tci = largest_divisor(cg_in, chip.pe_rows)
-    nci = cg_in // tci
+    nci = -(-cg_in // tci)
     fits = chip.sbuf_partition_bytes
     # (weights per partition, all output tiles' weights, all output tiles' rows):
     # the most resident first; without `stationary`, one output tile at a time.
@@ -307,7 +312,7 @@ def _plan_stationary_tiles(
         return StationaryTiles(
             origin, parts, need, nb * rb * ow * F32,
             rb=rb, nb=nb, rows=rows, hband=hband, tci=tci, tco=tco, halo=halo, pack=pack, addend=addend,
-            all_weights=everyw, all_outputs=outs,
+            all_weights=everyw, all_outputs=outs, rem=0 if pack else cg_in % tci,
         )
 
     if pack:
@@ -527,19 +532,21 @@ def _conv2d_stationary(
     dh, dw = shape.dilations
     group, taps = shape.group, shape.taps
     cg_out = cout // group
-    rb, nb, rows, tci, tco = plan.rb, plan.nb, plan.rows, plan.tci, plan.tco
-    nci = cg_in // tci
+    rb, nb, rows, tci, tco, rem = plan.rb, plan.nb, plan.rows, plan.tci, plan.tco, plan.rem
+    nci = -(-cg_in // tci)  # channel tiles, the last one partial when rem > 0
+    full = nci - (rem > 0)  # the full ones, which the ci loop runs
     blk = rb * ow
     nest = Nest(
         plan.name,
         [
             ("n", n), ("g", group), ("band", oh // rows), ("co", cg_out // tco),
-            ("grp", rows // (nb * rb)), ("ci", nci),
+            ("grp", rows // (nb * rb)), ("ci", full),
         ],
     )
     accs = [nest.tile("psum", tco, blk) for _ in range(nb)]
     acc_ap = nest.onchip("psum", 0, [(1, tco), (1, blk)])
 
+    tail: list[Operation] = []  # matmuls of a partial input-channel tile
     if plan.pack:
         pack = plan.pack
         npack = -(-taps // pack)
@@ -590,39 +597,43 @@ def _conv2d_stationary(
             rows_dims = [(1, h * w)] if pl == pr == 0 else [(w, h), (1, w)]
             dst_rows = [(1, h * w)] if pl == pr == 0 else [(wp, h), (1, w)]
             for k in range(nci):  # one DMA per channel tile: its matmuls start when it lands
+                kc = rem if k == full else tci
                 src = nest.dram(
                     nest.aff(k * tci * h * w * F32, n=c * h * w * F32, g=cg_in * h * w * F32),
-                    _free([(h * w, tci), *rows_dims]),
+                    _free([(h * w, kc), *rows_dims]),
                 )
-                dst = nest.onchip("sbuf", (k * hband * wp + pt * wp + pl) * F32, [(1, tci), *_free(dst_rows)])
+                dst = nest.onchip("sbuf", (k * hband * wp + pt * wp + pl) * F32, [(1, kc), *_free(dst_rows)])
                 nest.put("band", CopyOp(x, src, xt, dst))
         else:
             for k in range(nci):
+                kc = rem if k == full else tci
                 src = nest.dram(
                     nest.aff(
                         k * tci * hp * wp * F32, n=c * hp * wp * F32, g=cg_in * hp * wp * F32, band=rows * sh * wp * F32
                     ),
-                    [(hp * wp, tci), (1, hband * wp)],
+                    [(hp * wp, kc), (1, hband * wp)],
                 )
-                dst = nest.onchip("sbuf", k * hband * wp * F32, [(1, tci), (1, hband * wp)])
+                dst = nest.onchip("sbuf", k * hband * wp * F32, [(1, kc), (1, hband * wp)])
                 nest.put("band", CopyOp(x, src, xt, dst))
         wsize = nci * taps * tco  # one output-channel tile's weights per partition
-        w_dims = _free([(taps, tci), (tci * taps, nci), (1, taps), (cg_in * taps, tco)])
+        w_dims = _free([(taps, tci), (tci * taps, full), (1, taps), (cg_in * taps, tco)])
+        w_base = nest.aff(g=cg_out * cg_in * taps * F32, co=tco * cg_in * taps * F32)
         if plan.all_weights:
             nco = cg_out // tco
             wt = nest.tile("sbuf", tci, nco * wsize)
             # Each output tile's weights into their own region, loaded in the co
             # loop: the DMA queue runs ahead (no region is reused), and a matmul
             # waits for its own tile's load only (a wait count affine in co).
-            w_src = nest.dram(nest.aff(g=cg_out * cg_in * taps * F32, co=tco * cg_in * taps * F32), w_dims)
-            w_dst = nest.onchip("sbuf", nest.aff(co=wsize * F32), [(1, tci), (1, wsize)])
-            nest.put("co", CopyOp(wgt, w_src, wt, w_dst))
             w_co = wsize * F32
         else:
             wt = nest.tile("sbuf", tci, wsize)
-            w_src = nest.dram(nest.aff(g=cg_out * cg_in * taps * F32, co=tco * cg_in * taps * F32), w_dims)
-            nest.put("co", CopyOp(wgt, w_src, wt, nest.onchip("sbuf", 0, [(1, tci), (1, wsize)])))
             w_co = 0
+        w_dst = nest.onchip("sbuf", nest.aff(co=w_co), [(1, tci), (1, full * taps * tco)])
+        nest.put("co", CopyOp(wgt, nest.dram(w_base, w_dims), wt, w_dst))
+        if rem:  # the partial tile's weights, after the full tiles' in each region
+            src = nest.dram(w_base + full * tci * taps * F32, [(taps, rem), (1, taps), (cg_in * taps, tco)])
+            dst = nest.onchip("sbuf", nest.aff(full * taps * tco * F32, co=w_co), [(1, rem), (1, taps * tco)])
+            nest.put("co", CopyOp(wgt, src, wt, dst))
         body = []
         for t in range(taps):
             r, s = divmod(t, kw)
@@ -638,6 +649,20 @@ def _conv2d_stationary(
                 )
                 body.append(MatmulOp(accs[j], acc_ap, wt, st, xt, mv, nest.zero_at("ci") if t == 0 else None))
         matmuls_at = "ci"
+        if rem:  # the partial tile's matmuls after the ci loop, accumulating onto it
+            for t in range(taps):
+                r, s = divmod(t, kw)
+                st = nest.onchip("sbuf", nest.aff((full * taps + t) * tco * F32, co=w_co), [(1, rem), (1, tco)])
+                for j in range(nb):
+                    mv = nest.onchip(
+                        "sbuf",
+                        nest.aff(
+                            (full * hband * wp + j * rb * sh * wp + r * dh * wp + s * dw) * F32,
+                            grp=nb * rb * sh * wp * F32,
+                        ),
+                        [(1, rem), (sh * wp, rb), (sw, ow)],
+                    )
+                    tail.append(MatmulOp(accs[j], acc_ap, wt, st, xt, mv, None))
 
     nco = cg_out // tco
     col = None
@@ -663,7 +688,7 @@ def _conv2d_stationary(
         at = nest.tile("sbuf", tco, size)
         nest.put("grp", CopyOp(addend, y_ap, at, whole))
     nest.put(matmuls_at, *body)
-    epilogue: list[Operation] = []
+    epilogue: list[Operation] = list(tail)
     for j in range(nb):
         part = nest.onchip("sbuf", region + j * blk * F32, [(1, tco), (1, blk)])
         add = None if at is None else (at, part)

@@ -51,6 +51,12 @@ class KernelOptions:
       every n-tile's bias column at once; LRN and global average pooling load
       (and store) whole planes of every channel tile at once (kernels/norm.py,
       `merge=`; graph_ops' kernels are still to pass it).
+    - `ragged_tiles`: a channel count that the partitions do not divide (DenseNet's
+      992-channel concatenations) runs as full tiles of 128 channels and a partial
+      last one, in the stationary conv's input channels and in channel_affine,
+      instead of uniform tiles of its largest divisor under 128 (8 x 124). Every
+      nest then puts channel c on partition c % 128, so a tensor that nests of
+      different channel counts read and write stays on chip (loop-keep-on-chip).
     """
 
     eltwise_partitions: bool = True
@@ -60,6 +66,7 @@ class KernelOptions:
     gemm_small_m: bool = True
     pool_halo: bool = True
     dma_merge: bool = True
+    ragged_tiles: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()

@@ -42,6 +42,10 @@ def test_plans_on_the_small_chip():
     assert isinstance(plain, ChannelAffineTiles) and plain.chunk == 1792  # <= FREE_MAX
     odd = plan_channel_affine(SMALL, "a", (2, 40, 7, 7), merge=True)
     assert isinstance(odd, ChannelAffineTiles) and (odd.tc, odd.partitions) == (20, 20)
+    # ragged: a full tile of 32 channels and one of 8, channel c on partition c % 32
+    ragged = plan_channel_affine(SMALL, "a", (2, 40, 7, 7), merge=True, ragged=True)
+    assert isinstance(ragged, ChannelAffineTiles)
+    assert (ragged.tc, ragged.rem, ragged.partitions, ragged.narrow) == (32, 8, 32, "")
     # 9000 tiles of 32 channels: the scale and shift columns alone exceed 64 KiB
     huge = plan_channel_affine(SMALL, "a", (1, 32 * 9000, 1, 1), merge=True)
     assert isinstance(huge, Refusal) and "'a' needs" in huge.reason
@@ -105,8 +109,9 @@ def _acts_and_copies(module) -> tuple[int, int]:
         ([1, 256, 5, 5], False, (8, 18)),
         # two images of 192 channels (6 tiles): a load and a store per image
         ([2, 192, 3, 3], True, (12, 6)),
-        # NC: 40 channels as 2 tiles of 20, rows of one element
-        ([3, 40], True, (6, 8)),
+        # NC: 40 channels, merged as a full tile of 32 and one of 8 (ragged: a
+        # load and a store more per image, two more column loads), rows of one element
+        ([3, 40], True, (6, 16)),
         ([3, 40], False, (6, 14)),
     ],
 )

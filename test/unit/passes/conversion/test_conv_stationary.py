@@ -38,6 +38,7 @@ OFF = KernelOptions(stationary=False, pack_taps=False)
 STATIONARY = KernelOptions(pack_taps=False)
 PACKED = KernelOptions(stationary=False)
 ON = KernelOptions()
+UNIFORM = KernelOptions(ragged_tiles=False)
 
 
 def _shape(n, cin, cout, h, w, k=3, stride=1, pad=1, dilation=1, group=1) -> ConvShape:
@@ -194,6 +195,10 @@ CASES = [
     (_shape(1, 128, 32, 64, 64), SMALL, ON, True, False, "identity"),  # bands
     (_shape(1, 128, 512, 8, 8), SMALL, ON, True, True, "relu"),  # one output tile's weights at a time
     (_shape(1, 48, 40, 7, 9), SMALL, OFF, True, True, "relu"),  # the old nest's epilogue
+    # ragged input-channel tiles: 40 per group as 32 + 8, two images, bands of rows
+    (_shape(2, 80, 24, 12, 10, stride=2, group=2), SMALL, ON, True, True, "relu"),
+    (_shape(1, 80, 32, 64, 64, k=1, pad=0), SMALL, ON, True, False, "identity"),
+    (_shape(1, 48, 40, 7, 9), SMALL, UNIFORM, True, False, "identity"),  # 24 + 24
 ]
 
 
@@ -218,7 +223,7 @@ def test_the_nest_computes_the_conv(shape, chip, options, bias, addend, activati
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[3]])
+@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[3], CASES[8]])
 def test_the_lowered_program_computes_the_same(case):
     shape, chip, options, bias, addend, activation = case
     module, _, _ = _module(shape, chip, options, bias, addend, activation)
@@ -228,6 +233,27 @@ def test_the_lowered_program_computes_the_same(case):
     run_passes(after_graph_to_loop, module)
     got = eval_binary(module, inputs)["result0"]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_partial_input_channel_tile_follows_the_full_ones():
+    """48 input channels on the small chip's 32 PE rows: with `ragged_tiles` one
+    full tile of 32 channels and one of 16 (channel c on partition c % 32, as every
+    nest puts it); without, two uniform tiles of 24. Each tile is its own load and
+    its own matmuls, the partial tile's after the full ones' and accumulating onto
+    them (never starting the accumulation)."""
+    shape = _shape(1, 48, 40, 7, 9)
+    ragged = plan_conv2d(SMALL, "c", shape, ON)
+    uniform = plan_conv2d(SMALL, "c", shape, UNIFORM)
+    assert isinstance(ragged, StationaryTiles) and isinstance(uniform, StationaryTiles)
+    assert (ragged.tci, ragged.rem, uniform.tci, uniform.rem) == (32, 16, 24, 0)
+    _, _, nest = _module(shape, SMALL, ON, True, False, "identity")
+    matmuls = [op for op in nest.walk() if isinstance(op, MatmulOp)]
+    rows = [op.moving_ap.dims[0][1] for op in matmuls]
+    assert rows == [32] * 9 + [16] * 9  # 9 taps of the full tile, then the partial
+    assert all(op.zero_at is None for op in matmuls[9:])
+    x = nest.parent_block().args[0]  # type: ignore[union-attr]
+    loads = [op for op in nest.walk() if isinstance(op, CopyOp) and op.src is x]
+    assert [op.dst_ap.dims[0][1] for op in loads] == [32, 16]
 
 
 def test_the_stationary_nest_shares_each_weight_across_the_banks():

@@ -74,8 +74,8 @@ def test_lrn_with_a_non_positive_bias_is_refused_not_raised():
 
 
 def test_conv_plan_tiles_on_the_small_chip():
-    """48 input channels and 40 output channels on a 32x32 PE array: 24 and 20 per
-    step; all 7 output rows of 9 pixels (63 fp32) in one PSUM bank. The stationary
+    """48 input channels and 40 output channels on a 32x32 PE array: 32 + 16 input
+    channels per step (`ragged_tiles`; 24 + 24 without) and 20 output; all 7 output rows of 9 pixels (63 fp32) in one PSUM bank. The stationary
     plan keeps both 9x11 padded planes of 24 channels and the weights of both
     output tiles for all 18 (channel tile, tap) steps (2 x 18 x 20 fp32) and both
     tiles' outputs (2 x 63 fp32) in SBUF, and pads there (no pad nest); with `stationary` and `pack_taps` off, the input
@@ -87,6 +87,15 @@ def test_conv_plan_tiles_on_the_small_chip():
     assert isinstance(planned, TilePlan)
     (conv,) = planned.nests
     assert conv == StationaryTiles(
+        "c", 32, 832 + 2880 + 512 + 64, 63 * 4,
+        rb=7, nb=1, rows=7, hband=9, tci=32, tco=20, halo=True, pack=0, addend=False,
+        all_weights=True, all_outputs=True, rem=16,
+    )
+    entry_plan = graph_entry(op)
+    assert entry_plan is not None and entry_plan.kernel is not None
+    uniform = entry_plan.kernel.plan(op, SMALL, KernelOptions(ragged_tiles=False))
+    assert isinstance(uniform, TilePlan)
+    assert uniform.nests[0] == StationaryTiles(
         "c", 24, 832 + 2880 + 512 + 64, 63 * 4,
         rb=7, nb=1, rows=7, hband=9, tci=24, tco=20, halo=True, pack=0, addend=False,
         all_weights=True, all_outputs=True,
