@@ -425,6 +425,160 @@ def _forward(copy: loop.CopyOp, order: dict[Operation, int], trips: tuple[int, .
     return True
 
 
+def _forward_loads(
+    copies: list[loop.CopyOp], order: dict[Operation, int], trips: tuple[int, ...], kept: set[SSAValue]
+) -> bool:
+    """Several loads that fill one tile from one kept tensor (a conv's input-channel
+    tiles, one copy each) at the same shift of addresses: the nest's ops read the
+    kept tensor in place of the tile and the copies go. False (nothing changed)
+    unless each copy's windows are contiguous runs of the same size, every copy
+    shifts partitions and bytes by the same amounts, they share one block, and the
+    tile's other users are tile ops after the last copy, under that block, that only
+    read it within the copies' bounding window; the nest never writes the kept
+    tensor."""
+    first = copies[0]
+    kept_value, tile_value = first.src, first.dst
+    tile_op = tile_value.owner
+    if not isinstance(tile_op, loop.AllocTileOp) or _nest_of(tile_op) is None:
+        return False
+    block = first.parent_block()
+    shift: tuple[Aff, Aff] | None = None
+    windows = []
+    for copy in copies:
+        if copy.src is not kept_value or copy.parent_block() is not block:
+            return False
+        tw, kw = _contiguous(copy.dst_ap), _contiguous(copy.src_ap)
+        if tw is None or kw is None or tw[2:] != kw[2:] or not tw[0].is_const or not tw[1].is_const:
+            return False
+        this = (kw[0] + tw[0].scaled(-1), kw[1] + tw[1].scaled(-1))
+        if shift is not None and this != shift:
+            return False
+        shift = this
+        windows.append(tw)
+    assert shift is not None
+    p0 = min(w[0].base for w in windows)
+    o0 = min(w[1].base for w in windows)
+    parts = max(w[0].base + w[2] for w in windows) - p0
+    run = (max(w[1].base + w[3] * F32 for w in windows) - o0) // F32
+    box = (Aff(p0), Aff(o0), parts, run)
+    last = max(order[c] for c in copies)
+    users = {u.operation for u in tile_value.uses} - set(copies)
+    for user in users:
+        if not isinstance(user, loop.TileOp) or not _under(user, block) or order[user] < last:
+            return False
+        for role, value, ap in user.accesses():
+            if value is tile_value and (role == "write" or not _inside(ap, box, trips)):
+                return False
+    nest = _nest_of(first)
+    assert nest is not None
+    for op in nest.walk():
+        if isinstance(op, loop.TileOp) and any(
+            role == "write" and value is kept_value for role, value, _ in op.accesses()
+        ):
+            return False
+    for user in users:
+        for slot, _, _ in user.SLOTS:
+            if getattr(user, slot) is tile_value:
+                ap = user.properties[[p for n, p, _ in user.SLOTS if n == slot][0]]
+                assert isinstance(ap, AccessAttr)
+                moved = AccessAttr.get(ap.space, ap.pstart + shift[0], ap.offset + shift[1], ap.dims)
+                _retarget(user, slot, kept_value, moved)
+    for copy in copies:
+        Rewriter.erase_op(copy)
+    if not tile_value.uses:
+        Rewriter.erase_op(tile_op)
+    return True
+
+
+def _retarget(user: loop.TileOp, slot: str, value: SSAValue, ap: AccessAttr) -> None:
+    """Point `user`'s access `slot` at `value` through `ap`."""
+    slots = [name for name, _, _ in user.SLOTS]
+    prop = user.SLOTS[slots.index(slot)][1]
+    user.properties[prop] = ap
+    user.operands[_operand_index(user, slot, slots.index(slot))] = value
+
+
+def _forward_through(
+    load: loop.CopyOp, store: loop.CopyOp, order: dict[Operation, int], kept: set[SSAValue]
+) -> bool:
+    """A tile loaded from kept tensor X, updated in place by one op and stored to
+    kept tensor Y (channel_affine: load, ACT tile -> tile, store): the op reads X
+    and writes Y directly and both copies go. False (nothing changed) unless the
+    tile is the nest's, filled by `load` and emptied by `store` (same block, load
+    first) over the same contiguous window, with exactly one other user between
+    them, under that block, reading and writing the tile through one and the same
+    access inside the window, and, when that op is inside loops below the block,
+    one iterating loop whose steps move the access by at least its own extent (each
+    element read and written once). The nest must not otherwise write X."""
+    tile_value = load.dst
+    tile_op = tile_value.owner
+    if (
+        store.src is not tile_value
+        or load.src is store.dst
+        or not isinstance(tile_op, loop.AllocTileOp)
+        or _nest_of(tile_op) is None
+        or load.parent_block() is not store.parent_block()
+        or order[load] > order[store]
+    ):
+        return False
+    tw, sw = _contiguous(load.dst_ap), _contiguous(store.src_ap)
+    xw, yw = _contiguous(load.src_ap), _contiguous(store.dst_ap)
+    if None in (tw, sw, xw, yw) or tw != sw:
+        return False
+    assert tw is not None and xw is not None and yw is not None
+    if tw[2:] != xw[2:] or tw[2:] != yw[2:] or not tw[0].is_const or not tw[1].is_const:
+        return False
+    users = {u.operation for u in tile_value.uses} - {load, store}
+    if len(users) != 1:
+        return False
+    (user,) = users
+    block = load.parent_block()
+    if not isinstance(user, loop.TileOp) or not _under(user, block):
+        return False
+    if not order[load] < order[user] < order[store]:
+        return False
+    mine = [(role, ap) for role, value, ap in user.accesses() if value is tile_value]
+    aps = {ap for _, ap in mine}
+    if {role for role, _ in mine} != {"read", "write"} or len(aps) != 1:
+        return False
+    (ap,) = aps
+    nest = _nest_of(load)
+    assert nest is not None
+    trips = nest.domain_val
+    if not _inside(ap, tw, trips):
+        return False
+    # the loops between the block and the op: at most one iterates, and it moves
+    # the access by at least its extent (no element is touched twice)
+    dims = []
+    walker = user.parent_op()
+    while walker is not None and walker is not block.parent_op():
+        if isinstance(walker, loop.ForOp):
+            dims.append(walker.dim.value.data)
+        walker = walker.parent_op()
+    iterating = [d for d in dims if trips[d] > 1]
+    (_, count), *free = ap.dims
+    extent = (sum(stride * (n - 1) for stride, n in free) + 1) * F32
+    if len(iterating) > 1 or any(
+        ap.pstart.step(d) != 0 or abs(ap.offset.step(d)) < extent for d in iterating
+    ):
+        return False
+    for op in nest.walk():
+        if isinstance(op, loop.TileOp) and op is not load and any(
+            role == "write" and value is load.src for role, value, _ in op.accesses()
+        ):
+            return False
+    for slot, _, role in user.SLOTS:
+        if getattr(user, slot) is tile_value:
+            if role == "read":
+                _retarget(user, slot, load.src, _moved(ap, tw, xw))
+            else:
+                _retarget(user, slot, store.dst, _moved(ap, tw, yw))
+    Rewriter.erase_op(load)
+    Rewriter.erase_op(store)
+    Rewriter.erase_op(tile_op)
+    return True
+
+
 def _operand_index(op: loop.TileOp, slot: str, slot_index: int) -> int:
     """The operand index of `slot` (optional slots that are absent take none)."""
     index = 0
@@ -458,6 +612,24 @@ def forward_copies(fn: func.FuncOp) -> int:
             for op in nest.walk()
             if isinstance(op, loop.CopyOp) and (op.src in kept) != (op.dst in kept)
         ]
+        loads = [c for c in copies if c.src in kept]
+        stores = {c.src: c for c in copies if c.dst in kept}
+        through: set[loop.CopyOp] = set()
+        for load in loads:
+            store = stores.get(load.dst)
+            if store is not None and _forward_through(load, store, order, kept):
+                through |= {load, store}
+                dropped += 2
+        copies = [c for c in copies if c not in through]
+        by_tile: dict[SSAValue, list[loop.CopyOp]] = {}
+        for c in copies:
+            if c.src in kept:
+                by_tile.setdefault(c.dst, []).append(c)
+        for group in by_tile.values():
+            if len(group) > 1 and _forward_loads(group, order, nest.domain_val, kept):
+                through |= set(group)
+                dropped += len(group)
+        copies = [c for c in copies if c not in through]
         for copy in copies:
             if _forward(copy, order, nest.domain_val, kept):
                 dropped += 1
