@@ -28,6 +28,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return GraphFuseAffinePass
 
+    def graph_fold_shuffle():
+        from tidal.passes.graph.fold_shuffle import GraphFoldShufflePass
+
+        return GraphFoldShufflePass
+
     def graph_partition():
         from tidal.passes.graph.partition import GraphPartitionPass
 
@@ -98,6 +103,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "graph-canonicalize": graph_canonicalize,
         "graph-fuse-epilogue": graph_fuse_epilogue,
         "graph-fuse-affine": graph_fuse_affine,
+        "graph-fold-shuffle": graph_fold_shuffle,
         "graph-partition": graph_partition,
         "loop-allocate": loop_allocate,
         "loop-keep-on-chip": loop_keep_on_chip,

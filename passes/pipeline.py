@@ -71,6 +71,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "next nest's loads need not wait for this one to finish (loop-allocate{overlap})",
     "fuse-epilogue": "a relu or a residual add after a conv or gemm is applied as its "
     "accumulator is evacuated, with no nest of its own (graph-fuse-epilogue)",
+    "fold-shuffle": "a channel shuffle (reshape, transpose, reshape) after a conv "
+    "permutes the conv's output channels instead of moving the tensor "
+    "(graph-fold-shuffle)",
     "fuse-affine": "a per-channel constant scale and shift and the relu after them are "
     "one ACT instruction per tile, channels on partitions (graph-fuse-affine)",
     "double-buffer": "a tile that a loop fills afresh in every iteration gets a second "
@@ -115,6 +118,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     from tidal.passes.accel.split_streams import AccelSplitStreamsPass
     from tidal.passes.accel.verify_sync import AccelVerifySyncPass
     from tidal.passes.graph.canonicalize import GraphCanonicalizePass
+    from tidal.passes.graph.fold_shuffle import GraphFoldShufflePass
     from tidal.passes.graph.fuse_affine import GraphFuseAffinePass
     from tidal.passes.graph.fuse_epilogue import GraphFuseEpiloguePass
     from tidal.passes.graph.partition import GraphPartitionPass
@@ -129,6 +133,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
         GraphCanonicalizePass(),
         *([] if "fuse-epilogue" in off else [GraphFuseEpiloguePass()]),
         *([] if "fuse-affine" in off else [GraphFuseAffinePass()]),
+        *([] if "fold-shuffle" in off else [GraphFoldShufflePass()]),
         GraphPartitionPass(chip=chip),
         GraphToLoopPass(
             chip=chip,
