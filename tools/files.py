@@ -59,7 +59,8 @@ _R = TypeVar("_R")
 def tool_main(tool: str) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
     """Decorate a tool's `main`: SIGINT ends it with `<tool>: interrupted` and exit
     status 130, SIGTERM with `<tool>: terminated` and 143 (128 + the signal number, as
-    a shell reports them), after the temporary files of a write in progress are gone."""
+    a shell reports them), after the temporary files of a write in progress are gone;
+    a closed stdout pipe ends it silently with 141, as SIGPIPE would."""
 
     def decorate(main: Callable[..., _R]) -> Callable[..., _R]:
         @functools.wraps(main)
@@ -76,6 +77,13 @@ def tool_main(tool: str) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
             except Terminated:
                 print(f"{tool}: terminated", file=sys.stderr)
                 raise SystemExit(128 + signal.SIGTERM) from None
+            except BrokenPipeError:
+                # The reader of stdout went away (`tidal-opt m.mlir | head`): stop
+                # quietly, as a shell's SIGPIPE does, with its status (128 + 13);
+                # stdout goes to /dev/null so that the exit's flush cannot fail too.
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                raise SystemExit(128 + signal.SIGPIPE) from None
             finally:
                 signal.signal(signal.SIGTERM, previous)
 

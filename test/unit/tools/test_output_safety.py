@@ -109,6 +109,20 @@ def test_opt_refuses_to_overwrite_its_input(tmp_path):
     assert src.read_bytes() == before
 
 
+def test_a_closed_stdout_pipe_stops_the_tool_without_a_traceback(tmp_path):
+    """`tidal-opt m.mlir | true`: the reader is gone before the tool writes; the
+    tool stops with SIGPIPE's status, 141, and says nothing (it printed a
+    BrokenPipeError traceback)."""
+    src = tmp_path / "g.mlir"
+    src.write_text("func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {\n  func.return %x : tensor<4xf32>\n}\n")
+    proc = subprocess.Popen([str(BIN / "tidal-opt"), str(src)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141
+    assert err.decode() == ""
+
+
 @pytest.mark.parametrize("link", ["hard", "symbolic", "dotted"])
 def test_aliases_of_an_input_are_the_same_file(work, tmp_path, link):
     """Hard links share the inode; symlinks and `dir/../name` resolve to the file."""
