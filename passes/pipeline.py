@@ -69,6 +69,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "copying them to and from tiles (loop-keep-on-chip{forward})",
     "overlap-nests": "a nest's tiles take other SBUF bytes than the next nest's, so the "
     "next nest's loads need not wait for this one to finish (loop-allocate{overlap})",
+    "prefetch-weights": "tiles that hold weights are reserved several nests ahead of "
+    "their own (as many as fit), so their loads run ahead on the weights' DMA queue "
+    "(loop-allocate{prefetch})",
     "fuse-epilogue": "a relu or a residual add after a conv or gemm is applied as its "
     "accumulator is evacuated, with no nest of its own (graph-fuse-epilogue)",
     "fold-shuffle": "a channel shuffle (reshape, transpose, reshape) after a conv "
@@ -152,7 +155,11 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             else [LoopKeepOnChipPass(chip=chip, forward="forward-copies" not in off)]
         ),
         *([] if "double-buffer" in off else [LoopDoubleBufferPass(chip=chip)]),
-        LoopAllocatePass(chip=chip, overlap="overlap-nests" not in off),
+        LoopAllocatePass(
+            chip=chip,
+            overlap="overlap-nests" not in off,
+            prefetch="prefetch-weights" not in off,
+        ),
         LoopToAccelPass(chip=chip),
         AccelAssignQueuesPass(weights="weight-queue" not in off),
         AccelInsertSyncPass(latest_source="precise-waits" not in off),

@@ -247,15 +247,37 @@ def _allocate_dram(fn: func.FuncOp) -> int:
     return top
 
 
+def _constant_filled(tile: loop.AllocTileOp) -> bool:
+    """Whether every op that writes `tile` is a copy from a DRAM constant (a
+    `loop.const`, or a view of one): the tile holds weights or biases."""
+    writers = 0
+    for use in tile.result.uses:
+        op = use.operation
+        if not isinstance(op, loop.TileOp):
+            return False
+        if not any(role == "write" and value is tile.result for role, value, _ in op.accesses()):
+            continue
+        source = op.src if isinstance(op, loop.CopyOp) else None
+        while source is not None and isinstance(source.owner, loop.ViewOp):
+            source = source.owner.source
+        if source is None or not isinstance(source.owner, loop.ConstOp):
+            return False
+        writers += 1
+    return writers > 0
+
+
 def tile_lifetimes(
-    fn: func.FuncOp, *, overlap: bool
+    fn: func.FuncOp, *, overlap: bool, prefetch: int | None = 0
 ) -> list[tuple[loop.AllocTileOp, int, int, int]]:
     """Every tile of `fn` with its lifetime [first, last] in top-level positions, in
-    walk order, and the longer lifetime [first, longer] it gets where it fits. With
-    `overlap`, a tile of a nest would rather stay live until the end of the next
+    order of `first`, and the longer lifetime [first, longer] it gets where it fits.
+    With `overlap`, a tile of a nest would rather stay live until the end of the next
     nest: the next nest's tiles then take other bytes, so nothing it writes (its
     weights, its input bands, its accumulators) waits for this nest to finish
-    reading (without, `longer` is `last`)."""
+    reading (without, `longer` is `last`). With `prefetch` = D > 0 (None: no
+    limit), a tile that only constants fill (weights, biases) lives from D nests
+    before its own: no tile of those nests shares its bytes, so its loads, which
+    wait for nothing else, can run that far ahead on their DMA queue."""
     block = fn.body.block
     ops = list(block.ops)
     index = {op: i for i, op in enumerate(ops)}
@@ -265,6 +287,8 @@ def tile_lifetimes(
         next_nest[i] = following
         if isinstance(ops[i], loop.NestOp):
             following = i
+    nests = [i for i, op in enumerate(ops) if isinstance(op, loop.NestOp)]
+    rank = {pos: k for k, pos in enumerate(nests)}
     out: list[tuple[loop.AllocTileOp, int, int, int]] = []
     for op in fn.body.walk():
         if not isinstance(op, loop.AllocTileOp):
@@ -277,16 +301,40 @@ def tile_lifetimes(
         last = max(first, last)
         in_nest = not isinstance(op.parent_op(), func.FuncOp)
         longer = next_nest[last] if overlap and in_nest else last
+        if in_nest and prefetch != 0 and first in rank and _constant_filled(op):
+            k = rank[first]
+            first = nests[0] if prefetch is None else nests[max(0, k - prefetch)]
         out.append((op, first, last, longer))
+    out.sort(key=lambda t: t[1])  # stable: walk order among equal starts
     return out
 
 
-def _allocate_tiles(fn: func.FuncOp, chip: ChipConfig, *, overlap: bool) -> None:
+PREFETCH_DISTANCES: tuple[int | None, ...] = (None, 16, 8, 4, 2, 1, 0)
+"""How many nests ahead weight tiles are reserved with `prefetch`, tried in turn
+until the placement fits (None: from the first nest on)."""
+
+
+def _allocate_tiles(
+    fn: func.FuncOp, chip: ChipConfig, *, overlap: bool, prefetch: bool = False
+) -> None:
+    """Give every tile an SBUF or PSUM region (`_place_tiles`); with `prefetch`,
+    weight tiles reserved as many nests ahead as fits (PREFETCH_DISTANCES)."""
+    for distance in PREFETCH_DISTANCES if prefetch else (0,):
+        try:
+            _place_tiles(fn, chip, tile_lifetimes(fn, overlap=overlap, prefetch=distance))
+            return
+        except PassFailedException:
+            if distance == 0:
+                raise
+
+
+def _place_tiles(
+    fn: func.FuncOp, chip: ChipConfig, lifetimes: list[tuple[loop.AllocTileOp, int, int, int]]
+) -> None:
     """Give every tile an SBUF or PSUM region, over lifetimes in top-level positions
     (`tile_lifetimes`): each tile the longer one where it fits, else its own; when
     a tile placed later does not fit, the tiles whose longer lifetimes reach its
     start take their own and the placement starts over."""
-    lifetimes = tile_lifetimes(fn, overlap=overlap)
     own: set[int] = set()  # id() of the tiles that keep their own lifetime
     while True:
         tiles = _Tiles(chip)
@@ -323,6 +371,10 @@ class LoopAllocatePass(ChipPass):
     """Keep a nest's tiles apart from the next nest's (see `tile_lifetimes`), each
     tile where it fits that way."""
 
+    prefetch: bool = True
+    """Reserve the tiles that hold weights some nests ahead of their own, as many as
+    fit (`tile_lifetimes`, PREFETCH_DISTANCES), so their loads run ahead."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "loop")
         chip = self.chip_config()
@@ -333,6 +385,6 @@ class LoopAllocatePass(ChipPass):
             )
         fn = funcs[0]
         dram_bytes = _allocate_dram(fn)
-        _allocate_tiles(fn, chip, overlap=self.overlap)
+        _allocate_tiles(fn, chip, overlap=self.overlap, prefetch=self.prefetch)
         fn.attributes[CHIP] = StringAttr(chip.name)
         fn.attributes[DRAM_BYTES] = _addr_attr(dram_bytes)

@@ -150,3 +150,59 @@ def test_sbuf_regions_reuse_the_gap_a_dead_tensor_left():
     assert (a.start, b.start, c.start) == (0, 1024, 0)
     d = scan.place(4, 4, 2048)  # does not fit the gap between c and b: above b
     assert d.start == 2048
+
+
+def _weights_program(nests: int, elems: int) -> str:
+    """`nests` nests, each loading a constant into a weight tile and %x into a
+    tile of its own, `elems` fp32 per partition each."""
+    body = []
+    for i in range(nests):
+        body.append(
+            f"""  loop.nest "n{i}" domain [] order [] {{
+    %w{i} = loop.alloc_tile : !loop.tile<sbuf, 32, {elems}>
+    %t{i} = loop.alloc_tile : !loop.tile<sbuf, 32, {elems}>
+    loop.copy %c <dram 0, [[{elems}, 32], [1, {elems}]]> -> %w{i} <sbuf 0, 0, [[1, 32], [1, {elems}]]> : memref<32x{elems}xf32> -> !loop.tile<sbuf, 32, {elems}>
+    loop.copy %x <dram 0, [[{elems}, 32], [1, {elems}]]> -> %t{i} <sbuf 0, 0, [[1, 32], [1, {elems}]]> : memref<32x{elems}xf32> -> !loop.tile<sbuf, 32, {elems}>
+  }}"""
+        )
+    nl = "\n"
+    return f"""
+func.func @main(%x: memref<32x{elems}xf32>) {{
+  %c = loop.const dense<1.0> : tensor<32x{elems}xf32> : memref<32x{elems}xf32>
+{nl.join(body)}
+  func.return
+}}
+"""
+
+
+def _addresses(text: str, **options) -> dict[str, int]:
+    ctx = Context()
+    for dialect in (Builtin, Func, Loop, Accel):
+        ctx.load_dialect(dialect)
+    module = Parser(ctx, text).parse_module()
+    module.verify()
+    LoopAllocatePass(chip="small", overlap=False, **options).apply(ctx, module)
+    out = {}
+    for op in module.walk():
+        if isinstance(op, AllocTileOp):
+            attr = op.attributes[ADDR]
+            assert isinstance(attr, IntegerAttr)
+            out[op.result.name_hint or ""] = attr.value.data
+    return out
+
+
+def test_weight_tiles_are_reserved_as_many_nests_ahead_as_fit():
+    """prefetch: a tile only constants fill lives from earlier nests on, so no tile
+    of those nests shares its bytes. Four nests of two 4 KiB tiles on the small
+    chip's 64 KiB: every weight tile from the first nest on (4 + 1 tiles live at
+    once; %t0 took the bytes after %w0, placed before %w1 reserved from nest 0). With 13 KiB tiles five would take 65 KiB: the placement falls back to
+    fewer nests ahead (PREFETCH_DISTANCES), here two. Without prefetch each nest's
+    tiles reuse the same bytes."""
+    small = _addresses(_weights_program(4, 1024))
+    assert [small[f"w{i}"] for i in range(4)] == [0, 8192, 12288, 16384]
+    assert small["t0"] == 4096 and small["t3"] == 0  # %w0's bytes, free by then
+    big = _addresses(_weights_program(4, 3328))
+    w = [big[f"w{i}"] for i in range(4)]
+    assert len(set(w[:3])) == 3 and len(set(w[1:])) == 3  # any three in a row apart
+    off = _addresses(_weights_program(4, 3328), prefetch=False)
+    assert {off[f"w{i}"] for i in range(4)} == {0}
