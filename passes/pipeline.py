@@ -63,6 +63,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "ragged-tiles": "channel counts that 128 does not divide run as full 128-channel "
     "tiles and a partial last one, so tensors between nests of different channel "
     "counts keep one on-chip layout (graph-to-loop{ragged_tiles})",
+    "separable-pool": "max poolings take the maximum over rows of maxima over columns, "
+    "element-wise on POOL, instead of reducing every window element "
+    "(graph-to-loop{pool_separable})",
     "keep-on-chip": "intermediate tensors stay in SBUF between the nests that write "
     "and read them (loop-keep-on-chip)",
     "forward-copies": "nests compute from and into the tensors kept on chip instead of "
@@ -148,6 +151,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             pool_halo="pool-halo" not in off,
             dma_merge="dma-merge" not in off,
             ragged_tiles="ragged-tiles" not in off,
+            pool_separable="separable-pool" not in off,
         ),
         *(
             []

@@ -113,6 +113,7 @@ class GraphToLoopPass(ChipPass):
     pool_halo: bool = True
     dma_merge: bool = True
     ragged_tiles: bool = True
+    pool_separable: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

@@ -135,15 +135,15 @@ class FoldShufflePattern(RewritePattern):
         )
         folded.attributes.update(conv.attributes)  # origin, fused
         folded.result.name_hint = last.results[0].name_hint or conv.result.name_hint
-        rewriter.insert_op([new_w, new_b, folded], InsertPoint.before(conv))
-        rewriter.replace_op(last, [], [folded.result])
-        rewriter.erase_op(transpose)
-        rewriter.erase_op(op)
+        rewriter.insert([new_w, new_b, folded], InsertPoint.before(conv))
+        rewriter.replace(last, [], [folded.result])
+        rewriter.erase(transpose)
+        rewriter.erase(op)
         old = [v.owner for v in (conv.weight, conv.bias) if v is not None]
-        rewriter.erase_op(conv)
+        rewriter.erase(conv)
         for constant in old:
             if isinstance(constant, graph.ConstantOp) and not constant.result.uses:
-                rewriter.erase_op(constant)
+                rewriter.erase(constant)
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,10 @@ class KernelOptions:
       instead of uniform tiles of its largest divisor under 128 (8 x 124). Every
       nest then puts channel c on partition c % 128, so a tensor that nests of
       different channel counts read and write stays on chip (loop-keep-on-chip).
+    - `pool_separable`: a max pooling over whole planes (with `pool_halo`) takes
+      the maximum over the window's rows of maxima over its columns, element-wise
+      maxima of shifted views on POOL, instead of one reduction over every window
+      element (kernels/pool.py).
     """
 
     eltwise_partitions: bool = True
@@ -67,6 +71,7 @@ class KernelOptions:
     pool_halo: bool = True
     dma_merge: bool = True
     ragged_tiles: bool = True
+    pool_separable: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()

@@ -10,6 +10,14 @@ group of channel tiles (all of them when SBUF holds their planes):
     tiles = plan_pool_plane(chip, "mp", PoolShape((1, 64, 114, 114), (1, 64, 56, 56),
                                                   (3, 3), (2, 2)), with_recip=False)
     tiles.plane, tiles.rb, tiles.hb  # True, 56 output rows, 114 padded input rows
+
+Separable (`separable=True`, KernelOptions.pool_separable, max pooling over whole
+planes): the kh x kw window maximum is the maximum over kh rows of the maximum over
+kw columns, as element-wise maxima of shifted views on POOL: kw - 1 over every
+padded row (hp x ow elements each), then kh - 1 over the output rows (oh x ow), in
+place of one reduction over oh x ow x kh x kw elements. For a 3x3, stride-2 pool of
+a 112x112 plane: 2 x 114 x 56 + 2 x 56 x 56 = 19,040 elements per partition on
+POOL instead of 28,224.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from tidal.dialects import graph
+from tidal.dialects.accel import AccessAttr
 from tidal.dialects.loop import (
     ConstOp,
     CopyOp,
@@ -78,6 +87,7 @@ class PoolTiles(NestPlan):
     tc: int
     plane: bool = False  # one band is the whole padded plane, borders filled in SBUF
     cb: int = 1  # with `plane`: channel tiles loaded (and stored) by one descriptor
+    separable: bool = False  # with `plane`: max over rows of maxima over columns
 
 
 def plan_window_pool(
@@ -97,19 +107,29 @@ def plan_window_pool(
 
 
 def plan_pool_plane(
-    chip: ChipConfig, origin: str, shape: PoolShape, *, with_recip: bool
+    chip: ChipConfig,
+    origin: str,
+    shape: PoolShape,
+    *,
+    with_recip: bool,
+    separable: bool = False,
 ) -> PoolTiles | Refusal:
     """Whole padded planes of tc channels, of every channel tile at once when SBUF
     holds them (else one tile per step), or a refusal when one tile's plane, its
-    output (and its reciprocal map) do not fit one SBUF partition."""
+    output (and its reciprocal map) do not fit one SBUF partition. `separable` (a
+    max pooling whose window has two rows and two columns at least): the column
+    maxima of one channel tile take a tile of their own (hp x ow)."""
     c, hp, wp = shape.padded[1], shape.padded[2], shape.padded[3]
     _, _, oh, ow = shape.out
     tc = largest_divisor(c, chip.sbuf_partitions)
+    separable = separable and min(shape.kernel) > 1
     best: PoolTiles | Refusal | None = None
     for cb in (c // tc, 1):
-        need = sbuf_bytes(cb * hp * wp, cb * oh * ow, *([oh * ow] if with_recip else []))
+        extra = [oh * ow] if with_recip else []
+        extra += [hp * ow] if separable else []
+        need = sbuf_bytes(cb * hp * wp, cb * oh * ow, *extra)
         best = over_sbuf(chip, origin, need) or PoolTiles(
-            origin, tc, need, rb=oh, hb=hp, tc=tc, plane=True, cb=cb
+            origin, tc, need, rb=oh, hb=hp, tc=tc, plane=True, cb=cb, separable=separable
         )
         if isinstance(best, PoolTiles):
             return best
@@ -160,10 +180,29 @@ def pool_plane(
     interior = nest.onchip("sbuf", (pt * wp + pl) * F32, [(1, tc), *tiles(hp * wp), (wp, h), (1, w)])
     nest.put("g", CopyOp(x, x_ap, xt, interior))
     out_c = nest.onchip("sbuf", nest.aff(c=oh * ow * F32), [(1, tc), (1, oh * ow)])
-    window = nest.onchip(
-        "sbuf", nest.aff(c=hp * wp * F32), [(1, tc), (sh * wp, oh), (sw, ow), (wp, kh), (1, kw)]
-    )
-    nest.put("c", ReduceOp(op, out, out_c, xt, window, 2, scale))
+    if plan.separable:
+        assert op == "max" and scale == 1.0 and recip is None
+        cols = nest.tile("sbuf", tc, hp * ow)  # the maximum over kw columns, every row
+        all_cols = nest.onchip("sbuf", 0, [(1, tc), (ow, hp), (1, ow)])
+
+        def shifted(s: int) -> AccessAttr:  # input columns s, s + sw, ... of every row
+            return nest.onchip("sbuf", nest.aff(s * F32, c=hp * wp * F32), [(1, tc), (wp, hp), (sw, ow)])
+
+        body = [TensorTensorOp("max", cols, all_cols, xt, shifted(0), xt, shifted(1))]
+        body += [TensorTensorOp("max", cols, all_cols, cols, all_cols, xt, shifted(s)) for s in range(2, kw)]
+        out_rows = nest.onchip("sbuf", nest.aff(c=oh * ow * F32), [(1, tc), (ow, oh), (1, ow)])
+
+        def rows(r: int) -> AccessAttr:  # column maxima of rows r, r + sh, ...
+            return nest.onchip("sbuf", r * ow * F32, [(1, tc), (sh * ow, oh), (1, ow)])
+
+        body.append(TensorTensorOp("max", out, out_rows, cols, rows(0), cols, rows(1)))
+        body += [TensorTensorOp("max", out, out_rows, out, out_rows, cols, rows(r)) for r in range(2, kh)]
+        nest.put("c", *body)
+    else:
+        window = nest.onchip(
+            "sbuf", nest.aff(c=hp * wp * F32), [(1, tc), (sh * wp, oh), (sw, ow), (wp, kh), (1, kw)]
+        )
+        nest.put("c", ReduceOp(op, out, out_c, xt, window, 2, scale))
     if rt is not None:
         nest.put("c", TensorTensorOp("mul", out, out_c, out, out_c, rt, rt_ap))
     y_ap = nest.dram(
@@ -262,7 +301,11 @@ class PoolKernel(Kernel):
         assert isinstance(op, graph.MaxPoolOp | graph.AvgPoolOp)
         if options.pool_halo:
             plane = plan_pool_plane(
-                chip, origin_of(op), _pool_shape(op), with_recip=_counts_padding(op)
+                chip,
+                origin_of(op),
+                _pool_shape(op),
+                with_recip=_counts_padding(op),
+                separable=options.pool_separable and isinstance(op, graph.MaxPoolOp),
             )
             if not isinstance(plane, Refusal):
                 return planned(op, chip, plane, options=options)

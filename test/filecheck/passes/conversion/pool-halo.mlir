@@ -1,4 +1,5 @@
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small pool_separable=false}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s --check-prefix=SEP
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small pool_halo=false}' --split-input-file | filecheck %s --check-prefix=OFF
 
 // maxpool 3x3 stride 2 pads 1 on 64 channels (two tiles of 32 on the small chip).
@@ -6,6 +7,20 @@
 // tile, filled with -inf (0xff800000) once; one descriptor copies both 8x8 inputs
 // into the planes' middles (offset (1 * 10 + 1) * 4 = 44 bytes, 100 elements apart),
 // so the borders keep the fill; one reduction per channel tile (d0), one store.
+// pool_separable (default): per channel tile, the maximum over the window's 3
+// columns of every padded row (two maxima of shifted views, 10 rows x 4 columns, into
+// a [32, 40] tile), then over 3 of those rows for each output row (two more, 4 x 4).
+// SEP-LABEL: func.func @maxpool
+// SEP:           %[[COLS:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 40>
+// SEP:           loop.for d0 {
+// SEP-NEXT:        loop.tensor_tensor "max" %[[COLS]] <sbuf 0, 0, {{\[\[}}1, 32], [4, 10], [1, 4]]>, %[[XT:.*]] <sbuf 0, 0 + 400 * i0, {{\[\[}}1, 32], [10, 10], [2, 4]]>, %[[XT]] <sbuf 0, 4 + 400 * i0, {{\[\[}}1, 32], [10, 10], [2, 4]]>
+// SEP-NEXT:        loop.tensor_tensor "max" %[[COLS]] <sbuf 0, 0, {{\[\[}}1, 32], [4, 10], [1, 4]]>, %[[COLS]] <sbuf 0, 0, {{\[\[}}1, 32], [4, 10], [1, 4]]>, %[[XT]] <sbuf 0, 8 + 400 * i0, {{\[\[}}1, 32], [10, 10], [2, 4]]>
+// SEP-NEXT:        loop.tensor_tensor "max" %[[OUT:.*]] <sbuf 0, 0 + 64 * i0, {{\[\[}}1, 32], [4, 4], [1, 4]]>, %[[COLS]] <sbuf 0, 0, {{\[\[}}1, 32], [8, 4], [1, 4]]>, %[[COLS]] <sbuf 0, 16, {{\[\[}}1, 32], [8, 4], [1, 4]]>
+// SEP-NEXT:        loop.tensor_tensor "max" %[[OUT]] <sbuf 0, 0 + 64 * i0, {{\[\[}}1, 32], [4, 4], [1, 4]]>, %[[OUT]] <sbuf 0, 0 + 64 * i0, {{\[\[}}1, 32], [4, 4], [1, 4]]>, %[[COLS]] <sbuf 0, 32, {{\[\[}}1, 32], [8, 4], [1, 4]]>
+// SEP-NEXT:      }
+// SEP-NOT:       loop.reduce
+// SEP-LABEL:   func.func
+
 // CHECK-LABEL: func.func @maxpool
 // CHECK-SAME:    (%[[X:.*]]: memref<1x64x8x8xf32>) -> memref<1x64x4x4xf32> {
 // CHECK-NEXT:    %[[Y:.*]] = loop.alloc : memref<1x64x4x4xf32>

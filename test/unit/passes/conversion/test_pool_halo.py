@@ -107,6 +107,10 @@ CASES = [
     pytest.param("MaxPool", [1, 40, 9, 11], 3, 2, 1, None, id="max-3x3s2-40ch"),
     pytest.param("MaxPool", [1, 96, 40, 40], 3, 2, 1, None, id="max-3-channel-tiles-one-load"),
     pytest.param("MaxPool", [1, 96, 72, 72], 3, 2, 1, None, id="max-3-channel-tiles-one-per-step"),
+    # separable max pools (the default): 2x2, 3x3 stride 1, 5x5 stride 2
+    pytest.param("MaxPool", [1, 8, 9, 9], 2, 2, 1, None, id="max-2x2s2"),
+    pytest.param("MaxPool", [1, 48, 13, 13], 3, 1, 1, None, id="max-3x3s1-48ch"),
+    pytest.param("MaxPool", [1, 8, 11, 11], 5, 2, 2, None, id="max-5x5s2"),
     pytest.param("AveragePool", [1, 8, 7, 7], 3, 1, 1, 0, id="avg-exclude-pad"),
     pytest.param("AveragePool", [1, 8, 6, 6], 2, 2, 1, 1, id="avg-include-pad"),
 ]
@@ -127,6 +131,21 @@ def test_the_halo_nest_computes_the_padded_pooling(kind, shape, kernel, stride, 
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     off = eval_loop(_lower(model, halo=False), {"x": x})["y"]
     np.testing.assert_allclose(got, off, rtol=1e-6)
+
+
+def test_a_separable_max_pool_takes_row_maxima_of_column_maxima():
+    """pool_separable: ResNet's stem pool (3x3, stride 2, 64 channels of 112x112)
+    plans a [64, 114 x 56] tile of column maxima and runs 2 + 2 element-wise maxima
+    per channel tile instead of one reduction; a 1x3 window (one row) reduces."""
+    shape = PoolShape((1, 64, 114, 114), (1, 64, 56, 56), (3, 3), (2, 2))
+    tiles = plan_pool_plane(DEFAULT, "mp", shape, with_recip=False, separable=True)
+    assert isinstance(tiles, PoolTiles) and tiles.separable
+    assert tiles.sbuf_bytes == 52032 + 12544 + 114 * 56 * 4
+    row = PoolShape((1, 64, 10, 12), (1, 64, 10, 10), (1, 3), (1, 1))
+    assert not plan_pool_plane(DEFAULT, "mp", row, with_recip=False, separable=True).separable  # type: ignore[union-attr]
+    module = _lower(_pool_model("MaxPool", [1, 64, 112, 112], kernel=3, stride=2, pads=1), halo=True, chip="default")
+    ops = [op.name for op in module.walk() if op.name in ("loop.tensor_tensor", "loop.reduce")]
+    assert ops == ["loop.tensor_tensor"] * 4
 
 
 def test_the_lowered_program_on_the_hardware_model_agrees():
