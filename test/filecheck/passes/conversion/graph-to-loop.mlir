@@ -1,4 +1,4 @@
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small gemm_small_m=false}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small gemm_small_m=false pool_separable=false}' --split-input-file | filecheck %s
 
 // The matmuls here keep the weights stationary (gemm_small_m=false); gemm-small-m.mlir
 // shows the activations-stationary nests small M gets by default.
@@ -185,7 +185,8 @@ func.func @mul(%x: tensor<2x64xf32>, %z: tensor<2x64xf32>) -> tensor<2x64xf32> {
 // maxpool 3x3 stride 2 with pads (top 1, left 1): the padded 5x5 plane is a tile
 // filled with -inf (0xff800000) before the input is copied into its middle (a halo,
 // no padded copy in DRAM; pool_halo=false pads in DRAM as conv does), then POOL
-// reduces over the last two dims of a 4-dim window.
+// reduces over the last two dims of a 4-dim window (pool_separable=false here; the
+// default's maxima of rows of column maxima are in pool-halo.mlir).
 // CHECK-LABEL: func.func @maxpool
 // CHECK-SAME:    (%[[X:.*]]: memref<1x4x4x4xf32>) -> memref<1x4x2x2xf32> {
 // CHECK-NEXT:    %[[Y:.*]] = loop.alloc : memref<1x4x2x2xf32>
