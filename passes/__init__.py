@@ -58,6 +58,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return LoopDoubleBufferPass
 
+    def loop_schedule():
+        from tidal.passes.loop.schedule import LoopSchedulePass
+
+        return LoopSchedulePass
+
     def loop_keep_on_chip():
         from tidal.passes.loop.keep_on_chip import LoopKeepOnChipPass
 
@@ -106,6 +111,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "graph-fold-shuffle": graph_fold_shuffle,
         "graph-partition": graph_partition,
         "loop-allocate": loop_allocate,
+        "loop-schedule": loop_schedule,
         "loop-keep-on-chip": loop_keep_on_chip,
         "loop-double-buffer": loop_double_buffer,
         "accel-assign-queues": accel_assign_queues,

@@ -66,6 +66,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "separable-pool": "max poolings take the maximum over rows of maxima over columns, "
     "element-wise on POOL, instead of reducing every window element "
     "(graph-to-loop{pool_separable})",
+    "list-schedule": "nests are ordered by list scheduling on estimated time: among "
+    "the ready ones, the one that starts earliest on its engines, ties to the longest "
+    "chain to the end, so independent branches fill each other's gaps (loop-schedule)",
     "keep-on-chip": "intermediate tensors stay in SBUF between the nests that write "
     "and read them (loop-keep-on-chip)",
     "forward-copies": "nests compute from and into the tensors kept on chip instead of "
@@ -133,6 +136,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     from tidal.passes.loop.allocate import LoopAllocatePass
     from tidal.passes.loop.double_buffer import LoopDoubleBufferPass
     from tidal.passes.loop.keep_on_chip import LoopKeepOnChipPass
+    from tidal.passes.loop.schedule import LoopSchedulePass
 
     off = check_optimizations(disabled)
     return [
@@ -153,6 +157,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             ragged_tiles="ragged-tiles" not in off,
             pool_separable="separable-pool" not in off,
         ),
+        *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip)]),
         *(
             []
             if "keep-on-chip" in off
