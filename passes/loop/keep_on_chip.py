@@ -344,21 +344,17 @@ def _contiguous(ap: AccessAttr) -> tuple[Aff, Aff, int, int] | None:
 
 
 def _inside(ap: AccessAttr, window: tuple[Aff, Aff, int, int], trips: tuple[int, ...]) -> bool:
-    """Whether every element `ap` touches lies in the tile window (constant
-    partition start and offset) `window`."""
+    """Whether every element `ap` touches lies in the tile window `window` of the
+    same iteration (its partition start and offset may step with the loops too:
+    the differences must stay in range over every iteration)."""
     p0, o0, parts, run = window
-    plo, phi = ap.pstart.bounds(trips)
-    olo, ohi = ap.offset.bounds(trips)
+    plo, phi = (ap.pstart + p0.scaled(-1)).bounds(trips)
+    olo, ohi = (ap.offset + o0.scaled(-1)).bounds(trips)
     (_, count), *free = ap.dims
     if any(stride < 0 for stride, _ in free):
         return False
     reach = sum(stride * (n - 1) for stride, n in free) * F32
-    return (
-        plo >= p0.base
-        and phi + count <= p0.base + parts
-        and olo >= o0.base
-        and ohi + reach + F32 <= o0.base + run * F32
-    )
+    return plo >= 0 and phi + count <= parts and olo >= 0 and ohi + reach + F32 <= run * F32
 
 
 def _moved(ap: AccessAttr, tile: tuple[Aff, Aff, int, int], kept: tuple[Aff, Aff, int, int]) -> AccessAttr:
@@ -384,7 +380,7 @@ def _forward(copy: loop.CopyOp, order: dict[Operation, int], trips: tuple[int, .
     if not isinstance(tile_op, loop.AllocTileOp) or _nest_of(tile_op) is None:
         return False
     tw, kw = _contiguous(tile_ap), _contiguous(kept_ap)
-    if tw is None or kw is None or tw[2:] != kw[2:] or not tw[0].is_const or not tw[1].is_const:
+    if tw is None or kw is None or tw[2:] != kw[2:]:
         return False
     block = copy.parent_block()
     users = {u.operation for u in tile_value.uses} - {copy}

@@ -32,6 +32,17 @@
 // CHECK-NEXT:      loop.copy %g <sbuf 0, 0, [[1, 32], [1, 8]]> -> %v <sbuf 0, 0, [[1, 32], [1, 8]]>
 // CHECK-NEXT:      loop.copy %g <sbuf 0, 32, [[1, 32], [1, 8]]> -> %v <sbuf 0, 0, [[1, 32], [1, 8]]>
 
+// A store whose tile window steps with the loop ("p" fills %o's two halves, one per
+// iteration, each stored to its channel tile of %k): the window's shift to %k is
+// the same in every iteration, so the ACT writes %k at the stepping address.
+// CHECK-LABEL: func.func @affine(
+// CHECK:         loop.nest "p"
+// CHECK-NEXT:      %s = loop.alloc_tile
+// CHECK-NEXT:      loop.for d0 {
+// CHECK-NEXT:        loop.copy %x
+// CHECK-NEXT:        loop.act "relu" %k <sbuf 0, 0 + 64 * i0, [[1, 32], [1, 16]]>, %s
+// CHECK-NEXT:      }
+
 func.func @main(%x: memref<1x64x4x4xf32>) -> memref<1x64x4x4xf32> {
   %h = loop.alloc : memref<1x64x4x4xf32>
   %g = loop.alloc : memref<1x64x4x4xf32>
@@ -89,4 +100,26 @@ func.func @twice(%x: memref<1x32x4x4xf32>) -> memref<1x32x4x4xf32> {
     loop.copy %v <sbuf 0, 0, [[1, 32], [1, 16]]> -> %y <dram 0, [[16, 32], [1, 16]]> : !loop.tile<sbuf, 32, 16> -> memref<1x32x4x4xf32>
   }
   func.return %y : memref<1x32x4x4xf32>
+}
+
+func.func @affine(%x: memref<1x64x4x4xf32>) -> memref<1x64x4x4xf32> {
+  %k = loop.alloc : memref<1x64x4x4xf32>
+  %y = loop.alloc : memref<1x64x4x4xf32>
+  loop.nest "p" domain [2] order [0] {
+    %s = loop.alloc_tile : !loop.tile<sbuf, 32, 16>
+    %o = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
+    loop.for d0 {
+      loop.copy %x <dram 2048 * i0, [[16, 32], [1, 16]]> -> %s <sbuf 0, 0, [[1, 32], [1, 16]]> : memref<1x64x4x4xf32> -> !loop.tile<sbuf, 32, 16>
+      loop.act "relu" %o <sbuf 0, 64 * i0, [[1, 32], [1, 16]]>, %s <sbuf 0, 0, [[1, 32], [1, 16]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 32, 32>, !loop.tile<sbuf, 32, 16>
+      loop.copy %o <sbuf 0, 64 * i0, [[1, 32], [1, 16]]> -> %k <dram 2048 * i0, [[16, 32], [1, 16]]> : !loop.tile<sbuf, 32, 32> -> memref<1x64x4x4xf32>
+    }
+  }
+  loop.nest "q" domain [] order [] {
+    %u = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
+    %w = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
+    loop.copy %k <dram 0, [[16, 32], [512, 2], [1, 16]]> -> %u <sbuf 0, 0, [[1, 32], [1, 32]]> : memref<1x64x4x4xf32> -> !loop.tile<sbuf, 32, 32>
+    loop.act "exp" %w <sbuf 0, 0, [[1, 32], [1, 32]]>, %u <sbuf 0, 0, [[1, 32], [1, 32]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 32, 32>, !loop.tile<sbuf, 32, 32>
+    loop.copy %w <sbuf 0, 0, [[1, 32], [1, 32]]> -> %y <dram 0, [[16, 32], [512, 2], [1, 16]]> : !loop.tile<sbuf, 32, 32> -> memref<1x64x4x4xf32>
+  }
+  func.return %y : memref<1x64x4x4xf32>
 }
