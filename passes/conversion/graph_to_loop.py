@@ -36,6 +36,7 @@ from xdsl.pattern_rewriter import (
 from xdsl.rewriter import Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
+from tidal.passes.conversion.kernels.base import options_for
 from tidal.passes.conversion.kernels.concat_placement import ConcatCopy, place_concat_operands
 from tidal.passes.conversion.kernels.graph_ops import origin_of
 from tidal.passes.conversion.kernels.plan import DEFAULT_OPTIONS, KernelOptions, Refusal
@@ -55,12 +56,16 @@ class LowerGraphOp(RewritePattern):
     chip: ChipConfig
     options: KernelOptions = DEFAULT_OPTIONS
     copies: list[ConcatCopy] = field(default_factory=list[ConcatCopy])
+    producers: dict[Operation, Operation | None] = field(default_factory=dict[Operation, "Operation | None"])
+    """Each graph op's first operand's writer as it was before lowering began (by
+    the time an op is lowered its producers are loop ops)."""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         entry = graph_entry(op)
         if entry is None or entry.kernel is None:
             return
-        planned = entry.kernel.plan(op, self.chip, self.options)
+        options = options_for(op, self.producers.get(op), self.options)
+        planned = entry.kernel.plan(op, self.chip, options)
         if isinstance(planned, Refusal):
             raise PassFailedException(f"graph-to-loop: {planned.reason}")
         lowered = entry.kernel.emit(planned)
@@ -128,6 +133,11 @@ class GraphToLoopPass(ChipPass):
             _reject_host_ops(fn)
             _retype_signature(fn)
         lower = LowerGraphOp(chip, self.kernel_options())
+        for fn in funcs:
+            for graph_op in fn.walk():
+                if graph_op.dialect_name() == "graph" and graph_op.operands:
+                    owner = graph_op.operands[0].owner
+                    lower.producers[graph_op] = owner if isinstance(owner, Operation) else None
         with quiet_diagnostics():
             PatternRewriteWalker(
                 GreedyRewritePatternApplier([lower]), apply_recursively=False

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from collections.abc import Callable
 from math import prod
 
@@ -91,3 +92,21 @@ class Kernel(ABC):
     @abstractmethod
     def emit(self, plan: TilePlan) -> Lowered:
         """The ops that replace `plan.op`, built from `plan`."""
+
+
+def options_for(op: Operation, producer: Operation | None, options: KernelOptions) -> KernelOptions:
+    """`options` for planning `op` whose first operand `producer` wrote (as it was in
+    the graph, before anything was lowered). `ragged_tiles` stays on only where the
+    input is written in 128-channel-aligned tiles, so that reading it in full
+    128-channel tiles and a partial one keeps one on-chip layout: a channel_affine
+    reading a concatenation (whose slices sit at their channel offsets: DenseNet's),
+    a conv reading a channel_affine. A conv's own output tiles are its largest
+    divisor under 128, which uniform tiles of the reader match instead (Inception)."""
+    from tidal.dialects import graph
+
+    ragged = (isinstance(op, graph.ChannelAffineOp) and isinstance(producer, graph.ConcatOp)) or (
+        isinstance(op, graph.Conv2dOp) and isinstance(producer, graph.ChannelAffineOp)
+    )
+    if options.ragged_tiles and not ragged:
+        return replace(options, ragged_tiles=False)
+    return options

@@ -57,6 +57,10 @@ class KernelOptions:
       instead of uniform tiles of its largest divisor under 128 (8 x 124). Every
       nest then puts channel c on partition c % 128, so a tensor that nests of
       different channel counts read and write stays on chip (loop-keep-on-chip).
+      graph-to-loop keeps it on only where the input was written in such tiles
+      (`base.options_for`: a channel_affine of a concatenation, a conv of a
+      channel_affine); a conv's output tiles are its largest divisor, which a
+      uniform reader matches.
     - `pool_separable`: a max pooling over whole planes (with `pool_halo`) takes
       the maximum over the window's rows of maxima over its columns, element-wise
       maxima of shifted views on POOL, instead of one reduction over every window

@@ -2,11 +2,13 @@
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=default ragged_tiles=false}' --split-input-file | filecheck %s --check-prefix=UNIFORM
 
 // ragged_tiles: 160 channels run as a full tile of 128 and one of 32, channel c on
-// partition c % 128 (as in every nest, so tensors between nests keep one on-chip
-// layout); without it, two uniform tiles of 80.
+// partition c % 128, where the input was written in 128-channel-aligned tiles (a
+// concatenation read by a channel_affine, a channel_affine read by a conv: DenseNet),
+// so that the tensor keeps one on-chip layout; without it (and for a conv reading
+// another conv's output, whose tiles are its largest divisor), two uniform tiles of 80.
 
-// channel_affine: the last tile has a tile, a load, an ACT and a store of its own,
-// and its scale and shift are column 1 of the [128, 2] column tiles.
+// channel_affine of a concatenation: the last tile has a tile, a load, an ACT and a
+// store of its own, and its scale and shift are column 1 of the [128, 2] column tiles.
 // CHECK-LABEL: func.func @affine
 // CHECK:         loop.nest "bn" domain [] order [] {
 // CHECK:           loop.copy %s <dram 0, [[1, 128], [128, 1]]> -> %0 <sbuf 0, 0, [[1, 128], [1, 1]]>
@@ -19,7 +21,8 @@
 // CHECK-NEXT:      loop.copy %3 <sbuf 0, 0, [[1, 32], [1, 4]]> -> %r <dram 2048, [[4, 32], [1, 4]]>
 // UNIFORM-LABEL: func.func @affine
 // UNIFORM:         loop.copy %x <dram 0, [[4, 80], [320, 2], [1, 4]]>
-func.func @affine(%x: tensor<1x160x2x2xf32>) -> tensor<1x160x2x2xf32> {
+func.func @affine(%a: tensor<1x128x2x2xf32>, %b: tensor<1x32x2x2xf32>) -> tensor<1x160x2x2xf32> {
+  %x = graph.concat %a, %b {axis = 1 : i64, tidal.origin = "cat"} : (tensor<1x128x2x2xf32>, tensor<1x32x2x2xf32>) -> tensor<1x160x2x2xf32>
   %s = graph.constant dense<2.0> : tensor<160xf32>
   %t = graph.constant dense<0.5> : tensor<160xf32>
   %r = graph.channel_affine %x, %s, %t {activation = "relu", tidal.origin = "bn"} : (tensor<1x160x2x2xf32>, tensor<160xf32>, tensor<160xf32>) -> tensor<1x160x2x2xf32>
@@ -28,21 +31,42 @@ func.func @affine(%x: tensor<1x160x2x2xf32>) -> tensor<1x160x2x2xf32> {
 
 // -----
 
-// The stationary conv: the partial input-channel tile's load, weights and matmul
-// come after the full tile's, accumulating onto it (no zero_at).
+// The stationary conv of a channel_affine's result: the partial input-channel
+// tile's load, weights and matmul come after the full tile's, accumulating onto it
+// (no zero_at).
 // CHECK-LABEL: func.func @conv
-// CHECK:         loop.copy %x <dram 0, [[4, 128], [1, 4]]> -> %1 <sbuf 0, 0, [[1, 128], [1, 4]]>
-// CHECK-NEXT:    loop.copy %x <dram 2048, [[4, 32], [1, 4]]> -> %1 <sbuf 0, 16, [[1, 32], [1, 4]]>
-// CHECK-NEXT:    loop.copy %w <dram 0, [[1, 128], [160, 8]]> -> %2 <sbuf 0, 0, [[1, 128], [1, 8]]>
-// CHECK-NEXT:    loop.copy %w <dram 512, [[1, 32], [1, 1], [160, 8]]> -> %2 <sbuf 0, 32, [[1, 32], [1, 8]]>
-// CHECK-NEXT:    loop.matmul %0 <psum 0, 0, [[1, 8], [1, 4]]>, %2 <sbuf 0, 0, [[1, 128], [1, 8]]>, %1 <sbuf 0, 0, [[1, 128], [2, 2], [1, 2]]> {zero_at = -1 : i64}
-// CHECK-NEXT:    loop.matmul %0 <psum 0, 0, [[1, 8], [1, 4]]>, %2 <sbuf 0, 32, [[1, 32], [1, 8]]>, %1 <sbuf 0, 16, [[1, 32], [2, 2], [1, 2]]> :
+// CHECK:         loop.nest "c"
+// CHECK:         loop.copy %a <dram 0, [[4, 128], [1, 4]]> -> %4 <sbuf 0, 0, [[1, 128], [1, 4]]>
+// CHECK-NEXT:    loop.copy %a <dram 2048, [[4, 32], [1, 4]]> -> %4 <sbuf 0, 16, [[1, 32], [1, 4]]>
+// CHECK-NEXT:    loop.copy %w <dram 0, [[1, 128], [160, 8]]> -> %5 <sbuf 0, 0, [[1, 128], [1, 8]]>
+// CHECK-NEXT:    loop.copy %w <dram 512, [[1, 32], [1, 1], [160, 8]]> -> %5 <sbuf 0, 32, [[1, 32], [1, 8]]>
+// CHECK-NEXT:    loop.matmul %3 <psum 0, 0, [[1, 8], [1, 4]]>, %5 <sbuf 0, 0, [[1, 128], [1, 8]]>, %4 <sbuf 0, 0, [[1, 128], [2, 2], [1, 2]]> {zero_at = -1 : i64}
+// CHECK-NEXT:    loop.matmul %3 <psum 0, 0, [[1, 8], [1, 4]]>, %5 <sbuf 0, 32, [[1, 32], [1, 8]]>, %4 <sbuf 0, 16, [[1, 32], [2, 2], [1, 2]]> :
 // UNIFORM-LABEL: func.func @conv
+// UNIFORM:         loop.nest "c"
 // UNIFORM:         loop.for d0 {
 // UNIFORM-NEXT:      loop.matmul {{.*}} <sbuf 0, 0 + 32 * i0, [[1, 80], [1, 8]]>
-
 func.func @conv(%x: tensor<1x160x2x2xf32>) -> tensor<1x8x2x2xf32> {
+  %s = graph.constant dense<2.0> : tensor<160xf32>
+  %t = graph.constant dense<0.5> : tensor<160xf32>
+  %a = graph.channel_affine %x, %s, %t {activation = "relu", tidal.origin = "bn"} : (tensor<1x160x2x2xf32>, tensor<160xf32>, tensor<160xf32>) -> tensor<1x160x2x2xf32>
   %w = graph.constant dense<0.25> : tensor<8x160x1x1xf32>
-  %r = graph.conv2d %x, %w {tidal.origin = "c"} : (tensor<1x160x2x2xf32>, tensor<8x160x1x1xf32>) -> tensor<1x8x2x2xf32>
+  %r = graph.conv2d %a, %w {tidal.origin = "c"} : (tensor<1x160x2x2xf32>, tensor<8x160x1x1xf32>) -> tensor<1x8x2x2xf32>
+  func.return %r : tensor<1x8x2x2xf32>
+}
+
+// -----
+
+// A conv reading another conv's output (tiles of its largest divisor) keeps
+// uniform tiles of 80.
+// CHECK-LABEL: func.func @conv_of_conv
+// CHECK:         loop.nest "c2"
+// CHECK:         loop.for d0 {
+// CHECK-NEXT:      loop.matmul {{.*}} <sbuf 0, 0 + 32 * i0, [[1, 80], [1, 8]]>
+func.func @conv_of_conv(%x: tensor<1x16x2x2xf32>) -> tensor<1x8x2x2xf32> {
+  %w1 = graph.constant dense<0.25> : tensor<160x16x1x1xf32>
+  %a = graph.conv2d %x, %w1 {tidal.origin = "c1"} : (tensor<1x16x2x2xf32>, tensor<160x16x1x1xf32>) -> tensor<1x160x2x2xf32>
+  %w = graph.constant dense<0.25> : tensor<8x160x1x1xf32>
+  %r = graph.conv2d %a, %w {tidal.origin = "c2"} : (tensor<1x160x2x2xf32>, tensor<8x160x1x1xf32>) -> tensor<1x8x2x2xf32>
   func.return %r : tensor<1x8x2x2xf32>
 }

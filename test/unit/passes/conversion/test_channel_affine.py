@@ -109,9 +109,9 @@ def _acts_and_copies(module) -> tuple[int, int]:
         ([1, 256, 5, 5], False, (8, 18)),
         # two images of 192 channels (6 tiles): a load and a store per image
         ([2, 192, 3, 3], True, (12, 6)),
-        # NC: 40 channels, merged as a full tile of 32 and one of 8 (ragged: a
-        # load and a store more per image, two more column loads), rows of one element
-        ([3, 40], True, (6, 16)),
+        # NC: 40 channels as 2 tiles of 20 (an input, not a concatenation: no
+        # ragged tiles), rows of one element
+        ([3, 40], True, (6, 8)),
         ([3, 40], False, (6, 14)),
     ],
 )

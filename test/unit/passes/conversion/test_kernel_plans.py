@@ -142,3 +142,50 @@ def test_global_avgpool_plan():
     assert isinstance(tiles, norm.GlobalPoolTiles)
     # a 4900-pixel plane in 4 chunks of 1225; 32 of the 64 rows per step
     assert (tiles.rows, tiles.plane, tiles.tr, tiles.chunk, tiles.chunks) == (64, 4900, 32, 1225, 4)
+
+
+def test_ragged_tiles_only_where_the_writer_tiles_alike():
+    """options_for keeps ragged_tiles for a channel_affine of a concatenation and a
+    conv of a channel_affine (DenseNet), and drops it for a conv of another conv or
+    of an input, whose tiles are uniform."""
+    from tidal.passes.conversion.kernels.base import options_for
+    from tidal.targets.onnx_import import import_onnx
+
+    w = np.ones((8, 160, 1, 1), np.float32)
+    nodes = [
+        helper.make_node("Concat", ["a", "b"], ["c"], axis=1),
+        helper.make_node("Mul", ["c", "s"], ["m"]),
+        helper.make_node("Add", ["m", "t"], ["n"]),
+        helper.make_node("Conv", ["n", "w"], ["y"]),
+        helper.make_node("Conv", ["c", "w"], ["z"]),
+    ]
+    model = helper.make_model(
+        helper.make_graph(
+            nodes, "t",
+            [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 128, 2, 2]),
+             helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 32, 2, 2])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 2, 2]),
+             helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 8, 2, 2])],
+            [numpy_helper.from_array(w, "w"),
+             numpy_helper.from_array(np.ones((160, 1, 1), np.float32), "s"),
+             numpy_helper.from_array(np.zeros((160, 1, 1), np.float32), "t")],
+        ),
+        opset_imports=[helper.make_opsetid("", 13)],
+    )
+    from tidal.passes.graph.canonicalize import GraphCanonicalizePass
+    from tidal.passes.graph.fuse_affine import GraphFuseAffinePass
+    from xdsl.context import Context
+
+    module = import_onnx(model)
+    for p in (GraphCanonicalizePass(), GraphFuseAffinePass()):
+        p.apply(Context(), module)
+    ops = {op.name: op for op in module.walk() if op.name in ("graph.channel_affine",)}
+    convs = [op for op in module.walk() if op.name == "graph.conv2d"]
+    affine = ops["graph.channel_affine"]
+    on = KernelOptions()
+    assert options_for(affine, affine.operands[0].owner, on).ragged_tiles
+    by_input = {c.operands[0].owner.name: c for c in convs}
+    of_affine, of_concat = by_input["graph.channel_affine"], by_input["graph.concat"]
+    assert options_for(of_affine, of_affine.operands[0].owner, on).ragged_tiles
+    assert not options_for(of_concat, of_concat.operands[0].owner, on).ragged_tiles
+    assert not options_for(affine, affine.operands[0].owner, KernelOptions(ragged_tiles=False)).ragged_tiles
