@@ -370,8 +370,9 @@ def _forward(copy: loop.CopyOp, order: dict[Operation, int], trips: tuple[int, .
     it (a load) or empties into it (a store), and drop the copy. False (nothing
     changed) unless: the tile is the nest's and used only by tile ops after the
     load (before the store) at or under the copy's block, through accesses inside
-    the copied window; both windows are contiguous runs (a pure shift of
-    addresses); for a load, nothing else writes the tile and the nest never writes
+    the copied window of the same iteration; both windows are contiguous runs (a
+    pure shift of addresses, which may step with the loops: a conv's output tile
+    region per output-channel tile); for a load, nothing else writes the tile and the nest never writes
     the kept tensor; for a store, the tile's first access writes it."""
     load = copy.src in kept
     kept_value, tile_value = (copy.src, copy.dst) if load else (copy.dst, copy.src)
