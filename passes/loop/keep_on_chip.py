@@ -36,7 +36,7 @@ buffer never makes a nest run out of SBUF; the others stay in DRAM.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from math import prod
 
@@ -365,6 +365,16 @@ def _moved(ap: AccessAttr, tile: tuple[Aff, Aff, int, int], kept: tuple[Aff, Aff
     return AccessAttr.get(ap.space, pstart, offset, ap.dims)
 
 
+def _writes(nest: loop.NestOp, value: SSAValue, besides: Operation | None = None) -> bool:
+    """Whether a tile op of `nest` other than `besides` writes `value`."""
+    return any(
+        isinstance(op, loop.TileOp)
+        and op is not besides
+        and any(role == "write" and v is value for role, v, _ in op.accesses())
+        for op in nest.walk()
+    )
+
+
 def _forward(copy: loop.CopyOp, order: dict[Operation, int], trips: tuple[int, ...], kept: set[SSAValue]) -> bool:
     """Let the nest's ops use the kept tensor in place of the tile `copy` fills from
     it (a load) or empties into it (a store), and drop the copy. False (nothing
@@ -398,24 +408,15 @@ def _forward(copy: loop.CopyOp, order: dict[Operation, int], trips: tuple[int, .
     if load:
         nest = _nest_of(copy)
         assert nest is not None
-        for op in nest.walk():
-            if isinstance(op, loop.TileOp) and any(
-                role == "write" and value is kept_value for role, value, _ in op.accesses()
-            ):
-                return False
+        if _writes(nest, kept_value):
+            return False
     elif users:
         first = min(users, key=order.__getitem__)
         roles = {role for role, value, _ in first.accesses() if value is tile_value}
         if roles != {"write"}:
             return False
     for user in users:
-        for slot, prop, _ in user.SLOTS:
-            if getattr(user, slot) is tile_value:
-                ap = user.properties[prop]
-                assert isinstance(ap, AccessAttr)
-                user.properties[prop] = _moved(ap, tw, kw)
-                index = [name for name, _, _ in user.SLOTS].index(slot)
-                user.operands[_operand_index(user, slot, index)] = kept_value
+        _retarget(user, tile_value, kept_value, lambda ap: _moved(ap, tw, kw))
     Rewriter.erase_op(copy)
     if not tile_value.uses:
         Rewriter.erase_op(tile_op)
@@ -468,18 +469,15 @@ def _forward_loads(
                 return False
     nest = _nest_of(first)
     assert nest is not None
-    for op in nest.walk():
-        if isinstance(op, loop.TileOp) and any(
-            role == "write" and value is kept_value for role, value, _ in op.accesses()
-        ):
-            return False
+    if _writes(nest, kept_value):
+        return False
     for user in users:
-        for slot, _, _ in user.SLOTS:
-            if getattr(user, slot) is tile_value:
-                ap = user.properties[[p for n, p, _ in user.SLOTS if n == slot][0]]
-                assert isinstance(ap, AccessAttr)
-                moved = AccessAttr.get(ap.space, ap.pstart + shift[0], ap.offset + shift[1], ap.dims)
-                _retarget(user, slot, kept_value, moved)
+        _retarget(
+            user,
+            tile_value,
+            kept_value,
+            lambda ap: AccessAttr.get(ap.space, ap.pstart + shift[0], ap.offset + shift[1], ap.dims),
+        )
     for copy in copies:
         Rewriter.erase_op(copy)
     if not tile_value.uses:
@@ -487,12 +485,22 @@ def _forward_loads(
     return True
 
 
-def _retarget(user: loop.TileOp, slot: str, value: SSAValue, ap: AccessAttr) -> None:
-    """Point `user`'s access `slot` at `value` through `ap`."""
-    slots = [name for name, _, _ in user.SLOTS]
-    prop = user.SLOTS[slots.index(slot)][1]
-    user.properties[prop] = ap
-    user.operands[_operand_index(user, slot, slots.index(slot))] = value
+def _retarget(
+    user: loop.TileOp,
+    tile: SSAValue,
+    value: SSAValue,
+    move: Callable[[AccessAttr], AccessAttr],
+    role: str | None = None,
+) -> None:
+    """Point each of `user`'s accesses to `tile` (of `role`, when given) at `value`,
+    through `move` of its access."""
+    for index, (slot, prop, slot_role) in enumerate(user.SLOTS):
+        if getattr(user, slot) is not tile or role not in (None, slot_role):
+            continue
+        ap = user.properties[prop]
+        assert isinstance(ap, AccessAttr)
+        user.properties[prop] = move(ap)
+        user.operands[_operand_index(user, slot, index)] = value
 
 
 def _forward_through(
@@ -553,23 +561,16 @@ def _forward_through(
             dims.append(walker.dim.value.data)
         walker = walker.parent_op()
     iterating = [d for d in dims if trips[d] > 1]
-    (_, count), *free = ap.dims
+    _, *free = ap.dims
     extent = (sum(stride * (n - 1) for stride, n in free) + 1) * F32
     if len(iterating) > 1 or any(
         ap.pstart.step(d) != 0 or abs(ap.offset.step(d)) < extent for d in iterating
     ):
         return False
-    for op in nest.walk():
-        if isinstance(op, loop.TileOp) and op is not load and any(
-            role == "write" and value is load.src for role, value, _ in op.accesses()
-        ):
-            return False
-    for slot, _, role in user.SLOTS:
-        if getattr(user, slot) is tile_value:
-            if role == "read":
-                _retarget(user, slot, load.src, _moved(ap, tw, xw))
-            else:
-                _retarget(user, slot, store.dst, _moved(ap, tw, yw))
+    if _writes(nest, load.src, besides=load):
+        return False
+    _retarget(user, tile_value, load.src, lambda a: _moved(a, tw, xw), role="read")
+    _retarget(user, tile_value, store.dst, lambda a: _moved(a, tw, yw), role="write")
     Rewriter.erase_op(load)
     Rewriter.erase_op(store)
     Rewriter.erase_op(tile_op)

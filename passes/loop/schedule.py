@@ -38,13 +38,11 @@ and the return at the end. A function whose nests form one chain keeps its order
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from math import prod
 
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block, Operation, SSAValue
-from xdsl.passes import ModulePass
 
 from tidal.dialects import loop
 from tidal.dialects.accel import AccessAttr

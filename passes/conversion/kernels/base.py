@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from math import prod
 
 from xdsl.dialects.builtin import MemRefType, TensorType, f32
