@@ -65,8 +65,9 @@ def _root(value: SSAValue) -> SSAValue:
 def _byte_range(ap: AccessAttr, trips: tuple[int, ...]) -> tuple[int, int]:
     """[first, last] byte of a DRAM access over all the nest's iterations."""
     lo, hi = ap.offset.bounds(trips)
-    reach = sum(abs(stride) * (count - 1) for stride, count in ap.dims)
-    return lo, hi + reach * F32 + F32 - 1
+    down = sum(min(0, stride * (count - 1)) for stride, count in ap.dims)
+    up = sum(max(0, stride * (count - 1)) for stride, count in ap.dims)
+    return lo + down * F32, hi + up * F32 + F32 - 1
 
 
 @dataclass

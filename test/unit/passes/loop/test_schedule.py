@@ -45,3 +45,15 @@ def test_the_ready_nest_that_starts_earliest_goes_first_ties_to_the_longer_chain
     assert list_schedule(infos, preds) == [0, 2, 1, 3]
     # a chain keeps its order
     assert list_schedule(infos[:2], [set(), {0}]) == [0, 1]
+
+
+def test_a_byte_range_covers_negative_strides():
+    """An access walking down from its offset reaches below it: the range starts
+    there, so a nest touching those bytes is not taken for independent."""
+    from tidal.dialects.accel import AccessAttr
+    from tidal.passes.loop.schedule import _byte_range
+
+    up = AccessAttr.get("dram", 0, 400, [(4, 8), (1, 4)])
+    down = AccessAttr.get("dram", 0, 400, [(-4, 8), (1, 4)])
+    assert _byte_range(up, ()) == (400, 400 + (28 + 3) * 4 + 3)
+    assert _byte_range(down, ()) == (400 - 28 * 4, 400 + 3 * 4 + 3)
