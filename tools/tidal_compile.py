@@ -1,6 +1,8 @@
 """tidal-compile MODEL.onnx|MODEL.mlir -o OUT.tbin [--chip PRESET] [--check-numerics]
-[--verify-each] [--disable-opt NAME]: compile a model to a Tidal binary. The module is
-verified once after the last pass, after every pass with --verify-each."""
+[--verify-each] [--disable-opt NAME] [--cache-dir DIR]: compile a model to a Tidal
+binary. The module is verified once after the last pass, after every pass with
+--verify-each. With a cache (--cache-dir, or $TIDAL_CACHE_DIR), a model whose
+accelerator program is cached is not lowered again (docs/cache.md)."""
 
 from __future__ import annotations
 
@@ -9,22 +11,29 @@ import sys
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, BinaryIO
 
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 from xdsl.utils.exceptions import DiagnosticException
 
-from tidal.passes.graph.partition import placement_counts
+from tidal.passes.graph.partition import GraphPartitionPass, placement_counts
 from tidal.passes.interpreters.numerics import CannotEvaluate, NumericsMismatch
 from tidal.passes.pipeline import (
     Callback,
     PlacementReport,
     Progress,
     TerminalProgress,
+    Verify,
     compile_module,
+    lowering_passes,
+    run_passes,
+    split_after,
 )
 from tidal.passes.utils.expect import PassInputError
 from tidal.sim import isa
 from tidal.sim.config import PRESETS, UnknownChipError
 from tidal.targets.binary import EncodeError, to_program
+from tidal.tools.cache import Cache, CacheError, add_cache_options, cache_from_args
 from tidal.tools.common import (
     add_disable_opt,
     add_verify_each,
@@ -52,6 +61,8 @@ def compile_to_program(
     numerics_log: list[str] | None = None,
     disabled: Collection[str] = (),
     verify_each: bool = False,
+    cache: Cache | None = None,
+    cache_log: list[str] | None = None,
 ) -> isa.Program:
     """Import, lower and check a model: its binary, ready to be written with
     `isa.write_container` (constants are views of the IR, so the file is never held
@@ -64,7 +75,11 @@ def compile_to_program(
     switches optimisations off (names of passes.pipeline.OPTIMIZATIONS). The module
     is verified after the last pass, and after every pass with `verify_each` or
     `check_numerics` (the checker evaluates the IR after every pass: it must be
-    valid)."""
+    valid). With a `cache`, the passes up to graph-partition run, then the program
+    comes from the cache if the module's key is there, else the rest of the passes
+    run and the program is stored; `cache_log` receives what happened ("hit",
+    "miss", ...; `verify_each` and `check_numerics` compile and store without
+    looking, since they ask for the lowering to be checked)."""
     ctx = context()
     starts: dict[Operation, str] = {}
     module = load_model(path, ctx, starts=starts)
@@ -80,19 +95,50 @@ def compile_to_program(
         if check_numerics:
             checker = numerics_checker(module, inputs)
             callbacks.append(checker)
-        compile_module(
-            module, chip, ctx, callbacks=callbacks, disabled=disabled,
-            verify_each=verify_each or check_numerics,
-        )
+        each = verify_each or check_numerics
+        if cache is None:
+            compile_module(module, chip, ctx, callbacks=callbacks, disabled=disabled,
+                           verify_each=each)
+            program = to_program(module)
+        else:
+            program = _compile_cached(module, chip, ctx, callbacks, disabled, each,
+                                      cache, path, cache_log)
         if check_numerics and numerics_log is not None:
             numerics_log.extend(checker.log)
-        return to_program(module)
+        return program
     except (DiagnosticException, UnknownChipError, EncodeError, NumericsMismatch, CannotEvaluate) as e:
         where = isinstance(e, PassInputError) and starts.get(e.op)
         message = f"{where or path}: {e}"
         if "placed on the host" in message:
             message += " (tidal-run runs host ops with NumPy)"
         raise ToolError(message) from None
+
+
+def _compile_cached(
+    module: ModuleOp, chip: str, ctx: Context, callbacks: list[Callback], disabled: Collection[str],
+    each: bool, cache: Cache, path: str, cache_log: list[str] | None,
+) -> isa.Program:
+    """`compile_module` and `to_program`, the passes after graph-partition replaced
+    by the cache's program when the module's key is there (see compile_to_program)."""
+    from tidal.tools.cache_key import segment_key
+
+    whole, rest = split_after(lowering_passes(chip, disabled), GraphPartitionPass)
+    run_passes(whole, module, ctx, [Verify(each=each), *callbacks])
+    keyed = segment_key(module, chip, disabled)
+
+    def lower() -> isa.Program:
+        run_passes(rest, module, ctx, [Verify(each=each), *callbacks])
+        return to_program(module)
+
+    warnings: list[str] = []
+    program, status = cache.fetch(
+        keyed, lower, model=path, lookup=not each, warn=warnings.append
+    )
+    if cache_log is not None:
+        checked = " (--verify-each and --check-numerics check the lowering)" if each else ""
+        cache_log.append(f"cache {status}{checked}: {keyed.key[:12]} in {cache.directory}")
+        cache_log.extend(f"warning: {w}" for w in warnings)
+    return program
 
 
 def compile_to_bytes(path: str, chip: str, **options: Any) -> bytes:
@@ -133,21 +179,29 @@ def main(argv: list[str] | None = None) -> None:
     )
     add_disable_opt(parser)
     add_verify_each(parser)
+    add_cache_options(parser)
     args = parser.parse_args(argv)
     report: list[dict[str, str]] = []
     notes: list[str] = []
     numerics_log: list[str] = []
+    cache_log: list[str] = []
     try:
         check_paths([*model_files(args.model), args.inputs], [args.output])
+        try:
+            cache = cache_from_args(args)
+        except CacheError as e:
+            raise ToolError(str(e)) from None
         with TerminalProgress(TOOL) as progress:
             program = compile_to_program(
                 args.model, args.chip, check_numerics=args.check_numerics,
                 inputs=args.inputs, report=report, progress=progress, notes=notes,
                 numerics_log=numerics_log, disabled=disabled_opts(args.disable_opt),
-                verify_each=args.verify_each,
+                verify_each=args.verify_each, cache=cache, cache_log=cache_log,
             )
         for line in numerics_log:  # once the progress line is closed
             print(line, file=sys.stderr)
+        for line in cache_log:
+            print(f"{TOOL}: {line}", file=sys.stderr)
 
         def write_binary(f: BinaryIO) -> None:  # streamed: the weights are never copied
             nonlocal size

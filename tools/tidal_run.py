@@ -1,32 +1,40 @@
 """tidal-run MODEL --inputs IN.npz --outputs OUT.npz [--stats S.json] [--chip P]
-[--verify-each] [--disable-opt NAME] [--blas-threads N]: compile a model and run it: accelerator code on
-the hardware model, ops placed on the host (graph-partition) with NumPy, in program
-order. Each compiled segment goes to the hardware model as the program tidal-compile
-would write (`to_program`, checked by the encoder and the loader alike), without the
-round trip through the container's bytes, which would copy the weights three times."""
+[--verify-each] [--disable-opt NAME] [--blas-threads N] [--cache-dir DIR]: compile a
+model and run it: accelerator code on the hardware model, ops placed on the host
+(graph-partition) with NumPy, in program order. Each compiled segment goes to the
+hardware model as the program tidal-compile would write (`to_program`, checked by the
+encoder and the loader alike), without the round trip through the container's bytes,
+which would copy the weights three times. With a cache (--cache-dir, or
+$TIDAL_CACHE_DIR), each accelerator segment is looked up and stored on its own
+(docs/cache.md)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Collection
 from typing import Any
 
 import numpy as np
+from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import DiagnosticException
 
 from tidal.passes.graph.host_split import result_names, split_host
 from tidal.passes.graph.partition import GraphPartitionPass, placement_counts
 from tidal.passes.interpreters.numerics import signature
 from tidal.passes.pipeline import PlacementReport, Verify, lowering_passes, run_passes, split_after
+from tidal.sim import isa
 from tidal.sim.config import PRESETS, UnknownChipError, get_chip
 from tidal.sim.errors import InputError, SimError
 from tidal.sim.inputs import check_inputs
 from tidal.sim.machine import ideal_stats, run_program
 from tidal.targets.binary import EncodeError, to_program
 from tidal.targets.onnx_ops import host_eval
+from tidal.tools.cache import Cache, CacheError, add_cache_options, cache_from_args
 from tidal.tools.common import (
     add_disable_opt,
     add_verify_each,
@@ -51,16 +59,50 @@ TOOL = "tidal-run"
 
 
 def _simulate(
-    module: ModuleOp, inputs: dict[str, np.ndarray], chip: str, blas_threads: int | None
+    program: isa.Program, inputs: dict[str, np.ndarray], chip: str, blas_threads: int | None
 ):
-    """Run the compiled `module` on `inputs`: its program's constants are views of
-    the IR's bytes, copied once, into the hardware model's DRAM."""
+    """Run `program` on `inputs`: the constants of a program `to_program` made are
+    views of the IR's bytes, copied once, into the hardware model's DRAM."""
     try:
-        return run_program(
-            to_program(module), inputs, get_chip(chip), blas_threads=blas_threads
-        )
+        return run_program(program, inputs, get_chip(chip), blas_threads=blas_threads)
     except SimError as e:
         raise ToolError(str(e)) from None
+
+
+class _Lowering:
+    """The passes after graph-partition, run on one accelerator segment (or the
+    whole module) at a time, through the cache when there is one."""
+
+    def __init__(
+        self,
+        passes: list[ModulePass],
+        ctx: Context,
+        chip: str,
+        disabled: Collection[str],
+        verify_each: bool,
+        cache: Cache | None,
+        model: str,
+    ) -> None:
+        self.passes, self.ctx, self.chip, self.disabled = passes, ctx, chip, disabled
+        self.verify_each, self.cache, self.model = verify_each, cache, model
+        self.log: list[str] = []
+
+    def program(self, module: ModuleOp) -> isa.Program:
+        def lower() -> isa.Program:
+            run_passes(self.passes, module, self.ctx, [Verify(self.verify_each)])
+            return to_program(module)
+
+        if self.cache is None:
+            return lower()
+        from tidal.tools.cache_key import segment_key
+
+        keyed = segment_key(module, self.chip, self.disabled)
+        program, status = self.cache.fetch(
+            keyed, lower, model=self.model, lookup=not self.verify_each,
+            warn=lambda line: self.log.append(f"warning: {line}"),
+        )
+        self.log.append(f"cache {status}: {keyed.key[:12]}")
+        return program
 
 
 def _merge(total: dict[str, Any], stats: dict[str, Any]) -> None:
@@ -81,12 +123,17 @@ def run_model(
     disabled: Collection[str] = (),
     verify_each: bool = False,
     blas_threads: int | None = None,
+    cache: Cache | None = None,
+    cache_log: list[str] | None = None,
 ):
     """Compile `path` for `chip` (with the optimisations named in `disabled` off)
     and run it: (outputs by name, stats). The module is verified after the passes
     up to graph-partition and after those of each accelerator segment, and after
     every pass with `verify_each`. NumPy's BLAS runs on `blas_threads` threads
-    while the hardware model runs (None: one)."""
+    while the hardware model runs (None: one). With a `cache`, each accelerator
+    segment's program is taken from it or stored in it (not looked up with
+    `verify_each`, which asks for the lowering to be checked); the stats gain
+    `cache` (hits and misses) and `cache_log` a line per segment."""
     ctx = context()
     module = load_model(path, ctx, overrides=inputs)
     # The whole model's work, on the graph as loaded: the binary of a model without
@@ -101,15 +148,17 @@ def run_model(
     # Up to graph-partition on the whole model, the rest on each accelerator segment.
     whole, per_segment = split_after(lowering_passes(chip, disabled), GraphPartitionPass)
     report = PlacementReport()
+    lowering = _Lowering(per_segment, ctx, chip, disabled, verify_each, cache, path)
     try:
         run_passes(whole, module, ctx, [Verify(verify_each), report])
         placement = placement_counts(report.rows)
         segments = split_host(module)
         if segments is None:
-            run_passes(per_segment, module, ctx, [Verify(verify_each)])
-            outputs, stats = _simulate(module, inputs, chip, blas_threads)
+            program = lowering.program(module)
+            outputs, stats = _simulate(program, inputs, chip, blas_threads)
             stats["placement"] = placement
             stats["segments"] = ["accel"]
+            _cache_stats(stats, cache, lowering.log, cache_log)
             return outputs, stats
         fn = next(op for op in module.body.block.ops if isinstance(op, func.FuncOp))
         wanted = result_names(fn)
@@ -124,9 +173,10 @@ def run_model(
                 args = [env[n] if n in env else seg.constants[n].to_numpy() for n in seg.inputs]
                 env[seg.outputs[0]] = np.asarray(host_eval(seg.op, *args), np.float32)
                 continue
-            run_passes(per_segment, seg.module, ctx, [Verify(verify_each)])
+            assert seg.module is not None
+            program = lowering.program(seg.module)
             seg_inputs = {n: env[n] for n in seg.inputs}
-            outputs, stats = _simulate(seg.module, seg_inputs, chip, blas_threads)
+            outputs, stats = _simulate(program, seg_inputs, chip, blas_threads)
             env.update(outputs)
             _merge(total, stats)
     except (DiagnosticException, UnknownChipError, EncodeError) as e:
@@ -142,7 +192,18 @@ def run_model(
     total["chip"] = config.name
     total["placement"] = placement
     total["segments"] = [s.kind for s in segments]
+    _cache_stats(total, cache, lowering.log, cache_log)
     return {n: env[n] for n in wanted}, total
+
+
+def _cache_stats(
+    stats: dict[str, Any], cache: Cache | None, log: list[str], cache_log: list[str] | None
+) -> None:
+    if cache is None:
+        return
+    stats["cache"] = {"hits": cache.hits, "misses": cache.misses}
+    if cache_log is not None:
+        cache_log.extend(log)
 
 
 @tool_main(TOOL)
@@ -157,14 +218,21 @@ def main(argv: list[str] | None = None) -> None:
     add_verify_each(parser)
     parser.add_argument("--blas-threads", type=int, metavar="N",
                         help="threads NumPy's BLAS may use while the hardware model runs (default 1)")
+    add_cache_options(parser)
     args = parser.parse_args(argv)
     if args.blas_threads is not None and args.blas_threads < 1:
         parser.error(f"--blas-threads must be at least 1, got {args.blas_threads}")
+    cache_log: list[str] = []
     try:
         check_paths([*model_files(args.model), args.inputs], [args.outputs, args.stats])
+        try:
+            cache = cache_from_args(args)
+        except CacheError as e:
+            raise ToolError(str(e)) from None
         outputs, stats = run_model(
             args.model, read_npz(args.inputs), args.chip,
             disabled_opts(args.disable_opt), args.verify_each, args.blas_threads,
+            cache=cache, cache_log=cache_log,
         )
         payloads = [(args.outputs, npz_bytes(outputs))]
         if args.stats:
@@ -174,6 +242,12 @@ def main(argv: list[str] | None = None) -> None:
         fail(TOOL, f"{args.inputs}: {e}")
     except ToolError as e:
         fail(TOOL, str(e))
+    for line in cache_log:
+        print(f"{TOOL}: {line}", file=sys.stderr)
+    if cache is not None:
+        hits, misses = stats["cache"]["hits"], stats["cache"]["misses"]
+        print(f"{TOOL}: cache: {hits} hits, {misses} misses in {cache.directory}",
+              file=sys.stderr)
     host = stats["placement"]["host"]
     print(
         f"{TOOL}: {stats['cycles']} cycles{ideal_note(stats)}, PE MAC utilisation "

@@ -1,0 +1,529 @@
+"""The compiled-segment cache (tools/cache.py, tools/cache_key.py) and the tools that
+use it: `tidal-compile --cache-dir`, `tidal-run --cache-dir`, `tidal-cache`.
+
+A hit must give the bytes a cold compile gives (renamed to the model's names); any
+change to what the lowering reads (an attribute, a shape, a weight, the chip, an
+option, the compiler) must miss; a broken entry is a miss that is replaced; two
+compiles at once leave one whole entry."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from harness import assert_close, assert_one_line_error, tool
+from onnx import TensorProto, helper, numpy_helper
+
+from tidal.passes.graph.partition import GraphPartitionPass
+from tidal.passes.pipeline import lowering_passes, run_passes, split_after
+from tidal.sim import config, isa
+from tidal.sim.config import get_chip
+from tidal.sim.machine import run_program
+from tidal.tools import cache as cache_mod
+from tidal.tools import cache_key, tidal_cache, tidal_compile, tidal_run
+from tidal.tools.cache import Cache, rename
+from tidal.tools.cache_key import Keyed, Names, segment_key
+from tidal.tools.common import attach_model_work, context, load_model
+
+CHIP = "small"
+
+
+def conv_model(
+    path: Path,
+    *,
+    names: tuple[str, str, str, str, str] = ("x", "w", "b", "c", "y"),
+    nodes: tuple[str, str] = ("conv", "relu"),
+    shape: tuple[int, int, int, int] = (1, 3, 8, 8),
+    stride: int = 1,
+    pads: int = 1,
+    seed: int = 0,
+) -> Path:
+    """x -> Conv 3x3 (4 channels) -> Relu -> y, its tensors named `names` (input,
+    weight, bias, conv output, output) and its nodes `nodes`; an .npz of inputs
+    beside it (`path` with suffix .npz, keyed by the input's name)."""
+    x, w, b, c, y = names
+    rng = np.random.default_rng(seed)
+    weight = rng.standard_normal((4, shape[1], 3, 3)).astype(np.float32)
+    bias = rng.standard_normal(4).astype(np.float32)
+    out_hw = [(d + 2 * pads - 3) // stride + 1 for d in shape[2:]]
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", [x, w, b], [c], name=nodes[0], kernel_shape=[3, 3],
+                             strides=[stride, stride], pads=[pads] * 4),
+            helper.make_node("Relu", [c], [y], name=nodes[1]),
+        ],
+        "g",
+        [helper.make_tensor_value_info(x, TensorProto.FLOAT, list(shape))],
+        [helper.make_tensor_value_info(y, TensorProto.FLOAT, [1, 4, *out_hw])],
+        [numpy_helper.from_array(weight, w), numpy_helper.from_array(bias, b)],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    inputs = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    np.savez(path.with_suffix(".npz"), **{x: inputs})
+    return path
+
+
+def key_of(path: Path, chip: str = CHIP, disabled: frozenset[str] = frozenset()) -> Keyed:
+    """The cache key of the model at `path`, as tidal-compile computes it."""
+    ctx = context()
+    module = load_model(str(path), ctx)
+    attach_model_work(module)
+    whole, _ = split_after(lowering_passes(chip, disabled), GraphPartitionPass)
+    run_passes(whole, module, ctx)
+    return segment_key(module, chip, disabled)
+
+
+def compile_cli(model: Path, out: Path, *extra: str | Path) -> None:
+    tidal_compile.main([str(model), "-o", str(out), "--chip", CHIP, *map(str, extra)])
+
+
+def cached_compile(capsys, model: Path, out: Path, cache_dir: Path, *extra: str) -> str:
+    """tidal-compile --cache-dir in this process; its cache line on stderr."""
+    compile_cli(model, out, "--cache-dir", cache_dir, *extra)
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if "cache" in ln]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def entries(cache_dir: Path) -> list[Path]:
+    return sorted(cache_dir.glob("*.tcache"))
+
+
+def onnx_reference(model: Path) -> dict[str, np.ndarray]:
+    inputs = dict(np.load(model.with_suffix(".npz")))
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, inputs), strict=True))
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    return conv_model(tmp_path / "m.onnx")
+
+
+@pytest.fixture
+def cold(model: Path, tmp_path: Path) -> bytes:
+    """The binary of a compile without a cache."""
+    compile_cli(model, tmp_path / "cold.tbin")
+    return (tmp_path / "cold.tbin").read_bytes()
+
+
+# --------------------------------------------------------------- hits and misses
+
+
+def test_cold_compile_stores_and_warm_compile_hits_with_the_same_bytes(
+    capsys, model, cold, tmp_path
+):
+    cache_dir = tmp_path / "cache"  # created by the first compile
+    first = cached_compile(capsys, model, tmp_path / "a.tbin", cache_dir)
+    assert "cache miss, stored" in first and str(cache_dir) in first
+    assert len(entries(cache_dir)) == 1
+    second = cached_compile(capsys, model, tmp_path / "b.tbin", cache_dir)
+    assert "cache hit" in second
+    assert first.split(": ")[-1] == second.split(": ")[-1]  # the same key
+    assert (tmp_path / "a.tbin").read_bytes() == cold
+    assert (tmp_path / "b.tbin").read_bytes() == cold
+    # and the warm binary computes what onnxruntime computes
+    program = isa.decode_container((tmp_path / "b.tbin").read_bytes())
+    outputs, _ = run_program(program, dict(np.load(model.with_suffix(".npz"))), get_chip(CHIP))
+    for name, ref in onnx_reference(model).items():
+        assert_close(outputs[name], ref)
+
+
+def test_key_is_the_same_for_the_same_model_loaded_twice(model):
+    assert key_of(model) == key_of(model)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"stride": 2},
+        {"pads": 0},
+        {"shape": (1, 3, 8, 10)},
+        {"shape": (1, 2, 8, 8)},
+        {"seed": 7},  # the weights' values: same shapes, other bytes
+    ],
+    ids=["stride", "pads", "width", "channels", "weights"],
+)
+def test_a_change_to_the_graph_changes_the_key(tmp_path, model, change):
+    other = conv_model(tmp_path / "other.onnx", **change)
+    assert key_of(other).key != key_of(model).key
+
+
+def test_one_weight_byte_changes_the_key(tmp_path, model):
+    m = onnx.load(model)
+    weight = numpy_helper.to_array(m.graph.initializer[0]).copy()
+    weight.reshape(-1).view(np.uint8)[5] ^= 1  # one bit of one value
+    m.graph.initializer[0].CopyFrom(numpy_helper.from_array(weight, m.graph.initializer[0].name))
+    onnx.save(m, tmp_path / "flipped.onnx")
+    assert key_of(tmp_path / "flipped.onnx").key != key_of(model).key
+
+
+def test_chip_options_and_compiler_change_the_key(model, monkeypatch):
+    base = key_of(model).key
+    assert key_of(model, chip="default").key != base
+    assert key_of(model, disabled=frozenset({"stationary"})).key != base
+    assert key_of(model, disabled=frozenset({"fuse-epilogue"})).key != base
+    # a field of the preset, under the same name
+    small = dataclasses.replace(config.PRESETS[CHIP], dma_queues=config.PRESETS[CHIP].dma_queues + 1)
+    monkeypatch.setitem(config.PRESETS, CHIP, small)
+    assert key_of(model).key != base
+    monkeypatch.undo()
+    assert key_of(model).key == base
+    monkeypatch.setattr(cache_key, "compiler_version", lambda: "tidal 0.1.0 (a change)")
+    assert key_of(model).key != base
+
+
+def test_compiler_version_hashes_the_installed_sources():
+    version = cache_key.compiler_version()
+    assert version.startswith("tidal ") and len(version.split()[-1]) == 32
+    assert cache_key.compiler_version() is version  # once per process
+
+
+def test_a_changed_option_misses_in_the_tool(capsys, model, tmp_path, monkeypatch):
+    cache_dir = tmp_path / "cache"
+    cached_compile(capsys, model, tmp_path / "a.tbin", cache_dir)
+    line = cached_compile(capsys, model, tmp_path / "b.tbin", cache_dir,
+                          "--disable-opt", "double-buffer")
+    assert "cache miss, stored" in line
+    monkeypatch.setattr(cache_key, "compiler_version", lambda: "tidal 9.9 (edited)")
+    assert "cache miss, stored" in cached_compile(capsys, model, tmp_path / "c.tbin", cache_dir)
+    assert len(entries(cache_dir)) == 3
+
+
+# --------------------------------------------------------------- names
+
+
+def test_renamed_tensors_and_nodes_hit_and_take_the_new_names(capsys, model, tmp_path):
+    cache_dir = tmp_path / "cache"
+    cached_compile(capsys, model, tmp_path / "a.tbin", cache_dir)
+    renamed = conv_model(tmp_path / "renamed.onnx", names=("image", "k", "kb", "t", "probs"),
+                         nodes=("first_conv", "act"))
+    assert key_of(renamed).key == key_of(model).key
+    assert key_of(renamed).names != key_of(model).names
+    assert "cache hit" in cached_compile(capsys, renamed, tmp_path / "hit.tbin", cache_dir)
+    compile_cli(renamed, tmp_path / "renamed-cold.tbin")
+    hit = (tmp_path / "hit.tbin").read_bytes()
+    assert hit == (tmp_path / "renamed-cold.tbin").read_bytes()
+    program = isa.decode_container(hit)
+    assert [e["name"] for e in program.inputs] == ["image"]
+    assert [e["name"] for e in program.outputs] == ["probs"]
+    assert "first_conv" in program.debug and "conv" not in program.debug
+
+
+def test_rename_maps_io_debug_and_constant_inputs():
+    program = isa.Program(
+        "small", {}, [], [{"name": "x", "addr": 0, "shape": [1], "dtype": "float32"}],
+        [{"name": "y", "addr": 4, "shape": [1], "dtype": "float32"}],
+        debug=["conv", "conv.pad", "conv.padding.0", "other"],
+        meta={"dram_bytes": 8, "constant_inputs": ["w"]},
+    )
+    old = Names(("x",), ("y",), ("conv", "conv.padding"), ("w",))
+    new = Names(("a",), ("b",), ("c1", "c2"), ("k",))
+    renamed = rename(program, old, new)
+    assert renamed is not None
+    assert [e["name"] for e in renamed.inputs] == ["a"]
+    assert [e["name"] for e in renamed.outputs] == ["b"]
+    # the longest origin that prefixes a derived name wins
+    assert renamed.debug == ["c1", "c1.pad", "c2.0", "other"]
+    assert renamed.meta["constant_inputs"] == ["k"]
+    assert program.debug[0] == "conv"  # the original is left as it was
+
+
+def test_names_that_do_not_map_one_to_one_are_not_renamed():
+    program = isa.Program("small", {}, [], [], [], debug=["n"], meta={"dram_bytes": 8})
+    two_in_one = Names(origins=("a", "b"))
+    assert rename(program, Names(origins=("n", "n")), two_in_one) is None
+    assert rename(program, two_in_one, Names(origins=("n", "n"))) is None
+
+
+def test_a_hit_whose_names_cannot_be_mapped_is_recompiled(capsys, tmp_path):
+    """Two nodes of one name: the debug table cannot tell them apart in a model that
+    names them differently, so the entry is not used (and is replaced)."""
+    same = conv_model(tmp_path / "same.onnx", nodes=("n", "n"))
+    differ = conv_model(tmp_path / "differ.onnx", nodes=("n1", "n2"))
+    cache_dir = tmp_path / "cache"
+    cached_compile(capsys, same, tmp_path / "a.tbin", cache_dir)
+    line = cached_compile(capsys, differ, tmp_path / "b.tbin", cache_dir)
+    assert "unusable" in line and "one to one" in line and "stored" in line
+    compile_cli(differ, tmp_path / "cold.tbin")
+    assert (tmp_path / "b.tbin").read_bytes() == (tmp_path / "cold.tbin").read_bytes()
+
+
+# --------------------------------------------------------------- broken entries
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF  # in the binary: its checksum catches it
+    path.write_bytes(bytes(data))
+
+
+def _garbage_header(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[cache_mod.PREFIX.size : cache_mod.PREFIX.size + 8] = b"}{garbag"
+    path.write_bytes(bytes(data))
+
+
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _other_key(path: Path) -> None:
+    """A whole entry, but of another key (copied under this key's name)."""
+    key = path.name[:64].encode()
+    path.write_bytes(path.read_bytes().replace(key, b"1" * 64, 1))
+
+
+@pytest.mark.parametrize(
+    ("damage", "why"),
+    [
+        (_truncate, "truncated"),
+        (_flip, "checksum"),
+        (_garbage_header, "bad header"),
+        (_empty, "truncated"),
+        (_other_key, "another key"),
+    ],
+    ids=["truncated", "flipped-bytes", "garbage-header", "empty", "other-key"],
+)
+def test_a_broken_entry_is_a_miss_that_is_replaced(
+    capsys, model, cold, tmp_path, damage, why
+):
+    cache_dir = tmp_path / "cache"
+    cached_compile(capsys, model, tmp_path / "a.tbin", cache_dir)
+    [entry] = entries(cache_dir)
+    damage(entry)
+    line = cached_compile(capsys, model, tmp_path / "b.tbin", cache_dir)
+    assert "unusable" in line and why in line and "stored" in line, line
+    assert (tmp_path / "b.tbin").read_bytes() == cold
+    assert "cache hit" in cached_compile(capsys, model, tmp_path / "c.tbin", cache_dir)
+    assert (tmp_path / "c.tbin").read_bytes() == cold
+    assert entries(cache_dir) == [entry]
+
+
+def test_a_store_that_fails_warns_and_the_compile_succeeds(
+    capsys, model, cold, tmp_path, monkeypatch
+):
+    replace = os.replace
+
+    def full(src, dst):  # the disk fills up as the entry is put in place
+        if str(dst).endswith(cache_mod.SUFFIX):
+            raise OSError(28, "No space left on device")
+        replace(src, dst)
+
+    monkeypatch.setattr(cache_mod.os, "replace", full)
+    compile_cli(model, tmp_path / "a.tbin", "--cache-dir", tmp_path / "cache")
+    err = capsys.readouterr().err
+    assert "cache miss, not stored" in err and "No space left on device" in err, err
+    assert (tmp_path / "a.tbin").read_bytes() == cold
+    assert list((tmp_path / "cache").iterdir()) == []  # no temporary file either
+
+
+# --------------------------------------------------------------- concurrency
+
+
+def test_two_compiles_at_once_leave_one_whole_entry(model, cold, tmp_path):
+    cache_dir = tmp_path / "cache"
+    exe = Path(sys.executable).parent / "tidal-compile"
+    procs = [
+        subprocess.Popen(
+            [exe, model, "-o", tmp_path / f"{i}.tbin", "--chip", CHIP, "--cache-dir", cache_dir],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for i in range(2)
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        assert "Traceback" not in err
+    assert (tmp_path / "0.tbin").read_bytes() == cold
+    assert (tmp_path / "1.tbin").read_bytes() == cold
+    assert [p.suffix for p in cache_dir.iterdir()] == [".tcache"]  # no temporary left
+    assert Cache(cache_dir).load(key_of(model)) is not None
+
+
+# --------------------------------------------------------------- tidal-run
+
+
+def host_model(path: Path, tail: str = "Relu") -> Path:
+    """MatMul -> Softmax over 20000 classes -> `tail`: on the small chip the softmax
+    row does not fit a partition, so it runs on the host, between two accelerator
+    segments."""
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((8, 20000)) * 0.1).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+            helper.make_node("Softmax", ["h"], ["p"], name="sm", axis=-1),
+            helper.make_node(tail, ["p"] if tail == "Relu" else ["p", "p"], ["y"], name="tail"),
+        ],
+        "host",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 20000])],
+        [numpy_helper.from_array(w, "w")],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    np.savez(path.with_suffix(".npz"), x=rng.standard_normal((2, 8)).astype(np.float32))
+    return path
+
+
+def run_cached(model: Path, cache_dir: Path) -> tuple[dict[str, np.ndarray], dict]:
+    inputs = dict(np.load(model.with_suffix(".npz")))
+    return tidal_run.run_model(str(model), inputs, CHIP, cache=Cache.open(cache_dir))
+
+
+def test_run_caches_each_accelerator_segment(tmp_path):
+    model = host_model(tmp_path / "host.onnx")
+    cache_dir = tmp_path / "cache"
+    cold, stats = run_cached(model, cache_dir)
+    assert stats["segments"] == ["accel", "host", "accel"]
+    assert stats["cache"] == {"hits": 0, "misses": 2}
+    assert len(entries(cache_dir)) == 2
+    warm, stats = run_cached(model, cache_dir)
+    assert stats["cache"] == {"hits": 2, "misses": 0}
+    np.testing.assert_array_equal(warm["y"], cold["y"])
+    assert_close(warm["y"], onnx_reference(model)["y"])
+    # another model that shares the first segment reuses it
+    other = host_model(tmp_path / "other.onnx", tail="Add")
+    outputs, stats = run_cached(other, cache_dir)
+    assert stats["cache"] == {"hits": 1, "misses": 1}
+    assert_close(outputs["y"], onnx_reference(other)["y"])
+
+
+def test_run_cli_reports_cache_in_stats_and_shares_compile_entries(model, tmp_path):
+    """A model without host ops is one program: tidal-run and tidal-compile key it
+    alike."""
+    cache_dir = tmp_path / "cache"
+    args = [model, "--inputs", model.with_suffix(".npz"), "--outputs", tmp_path / "o.npz",
+            "--stats", tmp_path / "s.json", "--chip", CHIP, "--cache-dir", cache_dir]
+    r = tool("tidal-run", *args)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "s.json").read_text())["cache"] == {"hits": 0, "misses": 1}
+    assert "cache: 0 hits, 1 misses" in r.stderr
+    r = tool("tidal-compile", model, "-o", tmp_path / "m.tbin", "--chip", CHIP,
+             "--cache-dir", cache_dir)
+    assert r.returncode == 0 and "cache hit" in r.stderr, r.stderr
+    r = tool("tidal-run", *args, "--no-cache")
+    assert r.returncode == 0 and "cache" not in r.stderr
+    assert "cache" not in json.loads((tmp_path / "s.json").read_text())
+
+
+def test_the_environment_variable_turns_the_cache_on(capsys, model, tmp_path, monkeypatch):
+    monkeypatch.setenv(cache_mod.ENV_VAR, str(tmp_path / "env"))
+    compile_cli(model, tmp_path / "a.tbin")
+    assert "cache miss, stored" in capsys.readouterr().err
+    assert len(entries(tmp_path / "env")) == 1
+    compile_cli(model, tmp_path / "b.tbin", "--no-cache")
+    assert "cache" not in capsys.readouterr().err
+    monkeypatch.delenv(cache_mod.ENV_VAR)
+    compile_cli(model, tmp_path / "c.tbin")
+    assert "cache" not in capsys.readouterr().err
+
+
+# --------------------------------------------------------------- bad directories
+
+
+def test_cache_dir_that_is_a_file_is_one_line_error(model, tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    out = tmp_path / "a.tbin"
+    r = tool("tidal-compile", model, "-o", out, "--chip", CHIP, "--cache-dir", tmp_path / "file")
+    assert_one_line_error(r, "tidal-compile", "file", "is not a directory")
+    assert not out.exists()
+    r = tool("tidal-cache", "list", "--cache-dir", tmp_path / "file")
+    assert_one_line_error(r, "tidal-cache", "is not a directory")
+
+
+@pytest.mark.parametrize("main", [tidal_compile.main, tidal_run.main], ids=["compile", "run"])
+def test_unwritable_cache_dir_is_one_line_error(capsys, model, tmp_path, main):
+    if os.geteuid() == 0:  # root writes anywhere; /proc refuses even root
+        bad = Path("/proc/1/tidal-cache")
+    else:
+        bad = tmp_path / "locked"
+        bad.mkdir(mode=0o500)
+    argv = [str(model), "--chip", CHIP, "--cache-dir", str(bad)]
+    argv += (["-o", str(tmp_path / "a.tbin")] if main is tidal_compile.main else
+             ["--inputs", str(model.with_suffix(".npz")), "--outputs", str(tmp_path / "o.npz")])
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error: cache directory" in err and str(bad) in err, err
+    assert "cannot be written" in err
+    assert not (tmp_path / "a.tbin").exists() and not (tmp_path / "o.npz").exists()
+
+
+# --------------------------------------------------------------- tidal-cache
+
+
+def test_tidal_cache_list_stats_clear(capsys, model, tmp_path):
+    cache_dir = tmp_path / "cache"
+    cached_compile(capsys, model, tmp_path / "a.tbin", cache_dir)
+    other = conv_model(tmp_path / "other.onnx", stride=2)
+    cached_compile(capsys, other, tmp_path / "b.tbin", cache_dir)
+    foreign = ["notes.txt", "a" * 64 + ".tbin", "A" * 64 + ".tcache", "abc.tcache"]
+    for name in foreign:
+        (cache_dir / name).write_text("not the cache's")
+    (cache_dir / "sub").mkdir()
+
+    tidal_cache.main(["list", "--cache-dir", str(cache_dir)])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    keys = {p.name[:12] for p in entries(cache_dir) if len(p.name) == 64 + 7 and p.name[0] != "A"}
+    assert {ln.split()[0] for ln in lines} == keys
+    assert any(str(model) in ln for ln in lines) and any(str(other) in ln for ln in lines)
+    assert all(CHIP in ln for ln in lines)
+
+    tidal_cache.main(["stats", "--cache-dir", str(cache_dir)])
+    total = sum(p.stat().st_size for p in cache_dir.glob("[0-9a-f]*.tcache") if len(p.name) == 71)
+    assert f"2 entries, {total} bytes" in capsys.readouterr().out
+
+    tidal_cache.main(["clear", "--cache-dir", str(cache_dir)])
+    assert "removed 2 entries" in capsys.readouterr().out
+    assert sorted(p.name for p in cache_dir.iterdir()) == sorted([*foreign, "sub"])
+    tidal_cache.main(["stats", "--cache-dir", str(cache_dir)])
+    assert "0 entries, 0 bytes" in capsys.readouterr().out
+
+
+def test_tidal_cache_lists_a_broken_entry_as_unreadable(capsys, model, tmp_path):
+    cache_dir = tmp_path / "cache"
+    cached_compile(capsys, model, tmp_path / "a.tbin", cache_dir)
+    _garbage_header(entries(cache_dir)[0])
+    tidal_cache.main(["list", "--cache-dir", str(cache_dir)])
+    [line] = capsys.readouterr().out.splitlines()
+    assert "unreadable: bad header" in line
+    tidal_cache.main(["stats", "--cache-dir", str(cache_dir)])
+    assert "1 entries, 1 unreadable" in capsys.readouterr().out
+
+
+def test_tidal_cache_on_a_missing_dir_is_an_empty_cache(tmp_path, monkeypatch):
+    missing = tmp_path / "nothing" / "here"
+    for command in ("list", "stats", "clear"):
+        r = tool("tidal-cache", command, "--cache-dir", missing)
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert not missing.exists()
+    r = tool("tidal-cache", "stats", "--cache-dir", missing)
+    assert "0 entries, 0 bytes" in r.stdout
+
+
+def test_tidal_cache_default_dir(monkeypatch, tmp_path):
+    monkeypatch.delenv(cache_mod.ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_mod.default_dir() == tmp_path / "xdg" / "tidal"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_mod.default_dir() == tmp_path / "home" / ".cache" / "tidal"
+    monkeypatch.setenv(cache_mod.ENV_VAR, str(tmp_path / "env"))
+    assert cache_mod.default_dir() == tmp_path / "env"

@@ -1,0 +1,392 @@
+"""The compiled-segment cache: accelerator programs on disk, keyed by a structural
+hash of the graph they were compiled from (tools/cache_key.py), so that a model, or a
+segment two models share, is lowered once (after the seed patent US12093801B1:
+executable instructions in a database keyed by subgraph identifiers).
+
+    cache = Cache.open("~/.cache/tidal")        # CacheError: one line, for a bad dir
+    program, status = cache.fetch(keyed, compile_segment, model="m.onnx")
+    status                                      # "hit", "miss, stored", ...
+
+One file per key, `<key>.tcache`, written whole or not at all (a temporary file in
+the same directory, fsync, `os.replace`), so concurrent compiles never see half an
+entry and the last writer wins. The file is a fixed header (magic, format version,
+header length), a JSON header (key, created, source model, sizes, compile seconds,
+and the names the key leaves out) and the binary's bytes exactly as
+`isa.encode_container` gives them. An entry that cannot be read whole (truncated,
+flipped bytes: the binary's checksum; a bad header) is a miss, recompiled and
+replaced. On a hit the program is renamed to the current segment's tensor and node
+names (`rename`), which the key leaves out.
+
+Only files named `<64 hex digits>.tcache` (and this module's temporary files) are
+the cache's: `clear` removes those and nothing else. Pure Python and NumPy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import struct
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from tidal.sim import isa
+from tidal.tools.files import remove_stale_temps
+
+if TYPE_CHECKING:
+    from tidal.tools.cache_key import Keyed, Names
+
+ENV_VAR = "TIDAL_CACHE_DIR"
+SUFFIX = ".tcache"
+ENTRY_NAME = re.compile(r"[0-9a-f]{64}" + re.escape(SUFFIX))
+MAGIC = b"TIDALCACHE"
+FORMAT = 1
+PREFIX = struct.Struct("<10sHQ")  # magic, format, header JSON bytes
+MAX_HEADER_BYTES = 1 << 26  # names of a model with a million ops fit
+
+
+class CacheError(Exception):
+    """A cache directory that cannot be used, as one line."""
+
+
+class BadEntry(Exception):
+    """An entry that cannot be read whole; the message says why."""
+
+
+def default_dir() -> Path:
+    """Where tidal-cache looks by default: $TIDAL_CACHE_DIR, else
+    $XDG_CACHE_HOME/tidal, else ~/.cache/tidal."""
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "tidal"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry's header, as `list` shows it (`error` set for an unreadable one)."""
+
+    path: Path
+    key: str
+    file_bytes: int
+    size: int = 0
+    created: float = 0.0
+    model: str = ""
+    chip: str = ""
+    compile_seconds: float = 0.0
+    error: str = ""
+
+
+def _header_of(f: BinaryIO, path: Path, file_bytes: int) -> dict[str, object]:
+    """The JSON header of the entry open as `f`, checked; BadEntry says why not."""
+    prefix = f.read(PREFIX.size)
+    if len(prefix) < PREFIX.size:
+        raise BadEntry(f"truncated ({file_bytes} bytes)")
+    magic, version, length = PREFIX.unpack(prefix)
+    if magic != MAGIC:
+        raise BadEntry("not a cache entry (bad magic)")
+    if version != FORMAT:
+        raise BadEntry(f"entry format {version}, this build reads {FORMAT}")
+    if length > min(MAX_HEADER_BYTES, file_bytes - PREFIX.size):
+        raise BadEntry(f"header of {length} bytes does not fit the file")
+    try:
+        header = json.loads(f.read(length))
+    except (ValueError, RecursionError) as e:
+        raise BadEntry(f"bad header ({str(e)[:80]})") from None
+    if not isinstance(header, dict):
+        raise BadEntry("bad header (not an object)")
+    key = path.name[: -len(SUFFIX)]
+    if header.get("key") != key:
+        raise BadEntry("header names another key")
+    for name, kind in (("size", int), ("created", (int, float)),
+                       ("compile_seconds", (int, float)), ("model", str), ("chip", str)):
+        value = header.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise BadEntry(f"bad header field '{name}'")
+    if header["size"] != file_bytes - PREFIX.size - length:  # type: ignore[operator]
+        raise BadEntry(
+            f"truncated or padded (header says {header['size']} bytes of binary, "
+            f"the file holds {file_bytes - PREFIX.size - length})"
+        )
+    return header
+
+
+class Cache:
+    """A cache directory (see the module docstring). `hits` and `misses` count the
+    `fetch`es of this object."""
+
+    def __init__(self, directory: str | os.PathLike[str]):
+        self.directory = Path(directory)
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def open(directory: str | os.PathLike[str]) -> Cache:
+        """The cache in `directory`, created if missing, checked to be a directory we
+        can write; CacheError (one line naming it) otherwise."""
+        path = Path(directory)
+        if path.exists() and not path.is_dir():
+            raise CacheError(f"cache directory '{path}' is not a directory")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=path, prefix=f".probe.tidal-{os.getpid()}-",
+                                         suffix=".tmp")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as e:
+            raise CacheError(
+                f"cache directory '{path}' cannot be written: {e.strerror or e}"
+            ) from None
+        return Cache(path)
+
+    def path_of(self, key: str) -> Path:
+        return self.directory / f"{key}{SUFFIX}"
+
+    # ---------------------------------------------------------------- reading
+
+    def load(self, keyed: Keyed) -> isa.Program:
+        """The program stored under `keyed.key`, renamed to `keyed.names`;
+        FileNotFoundError if there is none, BadEntry if it cannot be used."""
+        from tidal.tools.cache_key import Names
+
+        path = self.path_of(keyed.key)
+        try:
+            with open(path, "rb") as f:
+                file_bytes = os.fstat(f.fileno()).st_size
+                header = _header_of(f, path, file_bytes)
+                data = f.read(int(header["size"]))  # type: ignore[arg-type]
+        except FileNotFoundError:
+            raise
+        except OSError as e:
+            raise BadEntry(f"cannot be read: {e.strerror or e}") from None
+        try:
+            stored = Names.from_json(header.get("names"))
+        except ValueError as e:
+            raise BadEntry(f"bad header ({e})") from None
+        try:
+            program = isa.decode_container(data)
+        except isa.BinaryFormatError as e:
+            raise BadEntry(str(e)) from None
+        del data
+        renamed = rename(program, stored, keyed.names)
+        if renamed is None:
+            raise BadEntry("its names do not map one to one onto this segment's")
+        return renamed
+
+    def fetch(
+        self,
+        keyed: Keyed,
+        compile_segment: Callable[[], isa.Program],
+        *,
+        model: str = "",
+        lookup: bool = True,
+        warn: Callable[[str], None] = lambda line: None,
+    ) -> tuple[isa.Program, str]:
+        """The program of `keyed`: from the cache, else `compile_segment()`'s, stored
+        (`lookup=False` compiles and stores without looking). Returns it and what
+        happened: "hit", "miss, stored", "miss (entry unusable: why), stored",
+        "not looked up, stored" (", not stored" when storing failed: `warn` gets the
+        reason as one line; the program is returned all the same)."""
+        status = "miss" if lookup else "not looked up"
+        if lookup:
+            try:
+                program = self.load(keyed)
+            except FileNotFoundError:
+                pass
+            except BadEntry as e:
+                status = f"miss (entry unusable: {e})"
+            else:
+                self.hits += 1
+                return program, "hit"
+        self.misses += 1
+        started = time.perf_counter()
+        program = compile_segment()
+        seconds = time.perf_counter() - started
+        try:
+            self.store(keyed, program, model=model, compile_seconds=seconds)
+        except CacheError as e:
+            warn(str(e))
+            return program, f"{status}, not stored"
+        return program, f"{status}, stored"
+
+    # ---------------------------------------------------------------- writing
+
+    def store(
+        self, keyed: Keyed, program: isa.Program, *, model: str = "",
+        compile_seconds: float = 0.0,
+    ) -> int:
+        """Write `program` under `keyed.key` whole or not at all; returns the entry's
+        bytes. CacheError (one line) if it cannot be written."""
+        target = self.path_of(keyed.key)
+        parts = isa.container_parts(program)
+        size = sum(memoryview(p).nbytes for p in parts)
+        header = json.dumps({
+            "key": keyed.key,
+            "created": time.time(),
+            "model": os.path.abspath(model) if model else "",
+            "chip": program.chip,
+            "size": size,
+            "compile_seconds": round(compile_seconds, 3),
+            "names": keyed.names.to_json(),
+        }).encode()
+        remove_stale_temps(str(target))
+        tmp = ""
+        try:
+            fd, tmp = tempfile.mkstemp(
+                dir=self.directory, prefix=f".{target.name}.tidal-{os.getpid()}-",
+                suffix=".tmp",
+            )
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fd, 0o666 & ~umask)  # as any file the user writes (mkstemp: 0600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(PREFIX.pack(MAGIC, FORMAT, len(header)))
+                f.write(header)
+                for piece in parts:  # views of the program's arrays: no copy
+                    f.write(piece)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+            tmp = ""
+        except OSError as e:
+            raise CacheError(
+                f"cannot store a cache entry in '{self.directory}': {e.strerror or e}"
+            ) from None
+        finally:
+            if tmp:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+        return PREFIX.size + len(header) + size
+
+    # ---------------------------------------------------------------- managing
+
+    def _entry_paths(self) -> Iterator[Path]:
+        """The cache's entry files; none when the directory does not exist."""
+        try:
+            names = sorted(os.listdir(self.directory))
+        except FileNotFoundError:
+            return
+        except NotADirectoryError:
+            raise CacheError(f"cache directory '{self.directory}' is not a directory") from None
+        except OSError as e:
+            raise CacheError(
+                f"cannot read cache directory '{self.directory}': {e.strerror or e}"
+            ) from None
+        for name in names:
+            if ENTRY_NAME.fullmatch(name):
+                yield self.directory / name
+
+    def entries(self) -> list[Entry]:
+        """Every entry's header, oldest first; an unreadable one with `error` set."""
+        found: list[Entry] = []
+        for path in self._entry_paths():
+            key = path.name[: -len(SUFFIX)]
+            try:
+                with open(path, "rb") as f:
+                    file_bytes = os.fstat(f.fileno()).st_size
+                    try:
+                        header = _header_of(f, path, file_bytes)
+                    except BadEntry as e:
+                        found.append(Entry(path, key, file_bytes, error=str(e)))
+                        continue
+            except OSError as e:  # removed meanwhile, or unreadable
+                found.append(Entry(path, key, 0, error=str(e.strerror or e)))
+                continue
+            found.append(Entry(
+                path, key, file_bytes, size=int(header["size"]),  # type: ignore[arg-type]
+                created=float(header["created"]),  # type: ignore[arg-type]
+                model=str(header["model"]), chip=str(header["chip"]),
+                compile_seconds=float(header["compile_seconds"]),  # type: ignore[arg-type]
+            ))
+        return sorted(found, key=lambda e: (e.created, e.key))
+
+    def clear(self) -> tuple[int, int]:
+        """Remove every entry (and temporary files of processes that are gone);
+        returns (entries removed, bytes freed). Other files are left alone."""
+        removed = freed = 0
+        for path in list(self._entry_paths()):
+            remove_stale_temps(str(path))
+            try:
+                size = path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                raise CacheError(f"cannot remove '{path}': {e.strerror or e}") from None
+            removed, freed = removed + 1, freed + size
+        return removed, freed
+
+
+def rename(program: isa.Program, stored: Names, current: Names) -> isa.Program | None:
+    """`program`, compiled from a segment with the names `stored`, with the names of
+    an identical segment named `current`: IO entries, the debug table (an origin, or
+    an origin and a suffix after a dot, as kernels derive them) and META's constant
+    inputs. None when the names do not map one to one, position by position (two
+    ops of one name in one model but not in the other: the debug table cannot say
+    which is which)."""
+    if stored == current:
+        return program
+    io = _mapping(stored.inputs + stored.outputs, current.inputs + current.outputs)
+    origins = _mapping(stored.origins, current.origins)
+    if io is None or origins is None:
+        return None
+    inputs = [{**e, "name": io.get(str(e["name"]), e["name"])} for e in program.inputs]
+    outputs = [{**e, "name": io.get(str(e["name"]), e["name"])} for e in program.outputs]
+    by_length = sorted(origins, key=len, reverse=True)
+    debug = [_renamed_origin(s, origins, by_length) for s in program.debug]
+    meta = dict(program.meta)
+    if "constant_inputs" in meta:
+        meta["constant_inputs"] = list(current.constant_inputs)
+    return replace(program, inputs=inputs, outputs=outputs, debug=debug, meta=meta)
+
+
+def _mapping(old: tuple[str, ...], new: tuple[str, ...]) -> dict[str, str] | None:
+    if len(old) != len(new):
+        return None
+    mapping: dict[str, str] = {}
+    backward: dict[str, str] = {}
+    for a, b in zip(old, new):
+        if mapping.setdefault(a, b) != b or backward.setdefault(b, a) != a:
+            return None
+    return mapping
+
+
+def _renamed_origin(text: str, origins: dict[str, str], by_length: list[str]) -> str:
+    if text in origins:
+        return origins[text]
+    for old in by_length:
+        if text.startswith(old + "."):
+            return origins[old] + text[len(old):]
+    return text
+
+
+# -------------------------------------------------------------------- tool options
+
+
+def add_cache_options(parser: argparse.ArgumentParser) -> None:
+    """`--cache-dir DIR` and `--no-cache` (tidal-compile, tidal-run)."""
+    parser.add_argument(
+        "--cache-dir", metavar="DIR",
+        help=f"reuse compiled accelerator segments from DIR, storing new ones there "
+        f"(created if missing; default: ${ENV_VAR} if set, else no cache)",
+    )
+    parser.add_argument("--no-cache", action="store_true",
+                        help=f"do not use a cache, even if ${ENV_VAR} is set")
+
+
+def cache_from_args(args: argparse.Namespace) -> Cache | None:
+    """The cache the options ask for (`--cache-dir`, else $TIDAL_CACHE_DIR unless
+    `--no-cache`), opened; None for none. CacheError for a directory that cannot
+    be used."""
+    if args.no_cache:
+        return None
+    directory = args.cache_dir or os.environ.get(ENV_VAR)
+    return Cache.open(directory) if directory else None

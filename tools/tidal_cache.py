@@ -1,0 +1,68 @@
+"""tidal-cache list|stats|clear [--cache-dir DIR]: look into or empty the cache of
+compiled accelerator segments that `tidal-compile --cache-dir` and `tidal-run
+--cache-dir` fill (docs/cache.md). The directory defaults to $TIDAL_CACHE_DIR, else
+$XDG_CACHE_HOME/tidal, else ~/.cache/tidal; one that does not exist is an empty
+cache. `clear` removes the cache's entries and nothing else in the directory."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from tidal.tools.cache import Cache, CacheError, Entry, default_dir
+from tidal.tools.files import fail, tool_main
+
+TOOL = "tidal-cache"
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
+
+
+def list_lines(entries: list[Entry]) -> list[str]:
+    """One line per entry: key prefix, size, created, chip, compile seconds and the
+    model it came from (or why the entry cannot be read)."""
+    lines: list[str] = []
+    for e in entries:
+        if e.error:
+            lines.append(f"{e.key[:12]}  {_size(e.file_bytes):>9}  unreadable: {e.error}")
+            continue
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.created))
+        lines.append(
+            f"{e.key[:12]}  {_size(e.file_bytes):>9}  {created}  {e.chip:<8}  "
+            f"{e.compile_seconds:6.2f} s  {e.model or '-'}"
+        )
+    return lines
+
+
+@tool_main(TOOL)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=TOOL, description=__doc__)
+    parser.add_argument(
+        "command", choices=("list", "stats", "clear"),
+        help="list: one line per entry; stats: entries and bytes; clear: remove the entries",
+    )
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help=f"the cache directory (default: {default_dir()})")
+    args = parser.parse_args(argv)
+    cache = Cache(args.cache_dir or default_dir())
+    try:
+        if args.command == "clear":
+            removed, freed = cache.clear()
+            print(f"{TOOL}: removed {removed} entries ({_size(freed)}) from {cache.directory}")
+            return
+        entries = cache.entries()
+    except CacheError as e:
+        fail(TOOL, str(e))
+    if args.command == "list":
+        for line in list_lines(entries):
+            print(line)
+        return
+    total = sum(e.file_bytes for e in entries)
+    bad = sum(1 for e in entries if e.error)
+    unreadable = f", {bad} unreadable" if bad else ""
+    print(f"{cache.directory}: {len(entries)} entries{unreadable}, {total} bytes ({_size(total)})")
+
+
+if __name__ == "__main__":
+    main()
