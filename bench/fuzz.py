@@ -6,7 +6,9 @@ must end in a clean error or a clean run, never a crash or a hang.
 Binaries: a few models compiled for chip 'small' (`compile_to_bytes`) are mutated
 (bit flips, byte and int32 overwrites, truncations, extensions, section-table and
 header fields set to bad or huge values, swapped sections, records inserted,
-deleted, duplicated or scrambled, IO/META/DEBUG JSON and constants corrupted; and,
+deleted, duplicated or scrambled, IO/META/DEBUG JSON, constants and ACT lookup
+tables (LUT section: dropped, renumbered, resized, bad ranges, base values and
+coefficients) corrupted; and,
 aimed at the loader's bounds on the work of a run, access counts and strides set to
 huge, 0, 2^31-1 or negative values, stride-0 dims with huge counts, IO shapes with
 huge, zero or many dims, many outputs aliasing all of DRAM) and, mostly, the CRC and
@@ -641,6 +643,37 @@ def s_alias_outputs(rng: np.random.Generator, p: isa.Program) -> None:
     ]
 
 
+def s_luts(rng: np.random.Generator, p: isa.Program) -> None:
+    """Corrupt the ACT lookup tables: drop one, renumber it (to an unknown code or one
+    without a table), change its range, its row count (few, many, none), a base value
+    or a coefficient (NaN, inf, huge), or add a duplicate-like second table."""
+    if not p.luts:
+        p.luts[int(pick(rng, [2, 1, 99, -1 & 0xFFFFFFFF]))] = (0.0, 1.0, np.zeros((4, 5), np.float32))
+        return
+    code = int(pick(rng, sorted(p.luts)))
+    lo, hi, rows = p.luts[code]
+    rows = rows.copy()
+    r = rng.random()
+    if r < 0.15:
+        del p.luts[code]
+        return
+    if r < 0.3:
+        del p.luts[code]
+        p.luts[int(pick(rng, [0, 1, 7, 11, 12, 255, 2**32 - 1]))] = (lo, hi, rows)
+        return
+    if r < 0.45:
+        lo, hi = pick(rng, [(hi, lo), (lo, lo), (lo - 1, hi), (float("nan"), hi), (lo, float("inf"))])
+    elif r < 0.6:
+        n = int(pick(rng, [0, 1, len(rows) - 1, len(rows) + 1, 4 * len(rows)]))
+        rows = np.resize(rows, (max(n, 0), 5)).astype(np.float32)
+    elif r < 0.85 and len(rows):
+        i, j = int(rng.integers(0, len(rows))), int(rng.integers(0, 5))
+        rows[i, j] = np.float32(pick(rng, [np.nan, np.inf, -np.inf, 3.4e38, 0.0, rows[i, j] * 1.0001]))
+    else:
+        p.luts[int(pick(rng, [c for c in range(12) if c not in p.luts] or [12]))] = (lo, hi, rows)
+    p.luts[code] = (lo, hi, rows)
+
+
 STRUCTURED: dict[str, Callable[[np.random.Generator, isa.Program], None]] = {
     "records": s_records,
     "engines": s_engines,
@@ -648,6 +681,7 @@ STRUCTURED: dict[str, Callable[[np.random.Generator, isa.Program], None]] = {
     "meta-json": s_meta,
     "debug-json": s_debug,
     "consts": s_consts,
+    "luts": s_luts,
     "access-sizes": s_access_sizes,
     "io-shapes": s_io_shapes,
     "alias-outputs": s_alias_outputs,

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, replace
 
 from tidal.sim.isa import RECORD_BYTES
 
+MAX_LUT_INTERVALS = 1 << 16  # rows of one ACT table (bounds the LUT section a loader reads)
+
 
 @dataclass(frozen=True)
 class ChipConfig:
@@ -58,6 +60,10 @@ class ChipConfig:
     pe_weight_buffers: int
     act_elems_per_cycle_per_lane: float
     act_fixed_cycles: int
+    # Rows of each ACT lookup table (exp, sigmoid, tanh, ... : `tidal.sim.spec.lut`):
+    # the tables' resolution. The compiler generates tables of this many rows and the
+    # loader refuses others; accuracy per resolution in docs/lut.md.
+    act_lut_intervals: int
     pool_elems_per_cycle_per_lane: float
     pool_fixed_cycles: int
     sync_cycles: int  # a wait that is already satisfied, a signal, a nop
@@ -85,6 +91,11 @@ class ChipConfig:
             raise ValueError(
                 f"chip '{self.name}': dma_queue_depth must be at least 1, not "
                 f"{self.dma_queue_depth}"
+            )
+        if not 1 <= self.act_lut_intervals <= MAX_LUT_INTERVALS:
+            raise ValueError(
+                f"chip '{self.name}': act_lut_intervals must be 1 to {MAX_LUT_INTERVALS}, "
+                f"not {self.act_lut_intervals}"
             )
         if self.pe_weight_buffers not in (1, 2):
             raise ValueError(
@@ -166,6 +177,13 @@ DEFAULT = ChipConfig(
     # performance guide).
     act_elems_per_cycle_per_lane=1.0,
     act_fixed_cycles=64,
+    # ACT evaluates exp, sigmoid, tanh and the other non-linear functions from
+    # per-function tables (NKI documents "valid input ranges" for its activation
+    # functions, and the mapping-table seed, US patent "hardware computations of
+    # mathematical functions", a table of base values with per-interval parameters).
+    # The table size is not published: 256 intervals (assumed) bring every function
+    # within about 2 float32 ulps (docs/lut.md). Costs do not depend on the function.
+    act_lut_intervals=256,
     pool_elems_per_cycle_per_lane=1.0,
     pool_fixed_cycles=64,
     # A semaphore update is one cycle (assumed).
@@ -201,6 +219,7 @@ SMALL = replace(
         32,
     ),
     **dict.fromkeys(("pe_min_cycles", "act_fixed_cycles", "pool_fixed_cycles"), 16),
+    act_lut_intervals=64,  # a coarser table: tests run the compiler at two resolutions
     pe_weight_load_cycles=32,  # pe_rows
     pe_fill_drain_cycles=32 + 32 - 2,  # pe_rows + pe_cols - 2
     # pe_weight_buffers: the default's 2 (the same array design, scaled; tests that

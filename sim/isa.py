@@ -18,11 +18,13 @@ import math
 import struct
 import zlib
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import BinaryIO
 
 import numpy as np
 from tidal.sim import spec
 from tidal.sim.spec import *
+from tidal.sim.spec.lut import LUT_COLUMNS, LUT_SPECS, build_table
 
 # The datasheet's names, and the container's own.
 __all__: list[str] = [
@@ -35,6 +37,7 @@ __all__: list[str] = [
     "access_of",
     "decode_container",
     "encode_container",
+    "lut_tables",
     "make_record",
     "write_container",
 ]
@@ -110,6 +113,11 @@ class SectionKind(enum.IntEnum):
     IO = 3  # JSON: {"inputs": [...], "outputs": [...]} with name, addr, shape, dtype
     DEBUG = 4  # JSON list of strings, indexed by an instruction's debug id
     META = 5  # JSON: dram_bytes, semaphores, program name, ...
+    LUT = 6  # repeated: func code u32, rows u32, lo f32, hi f32, rows x 5 f32
+
+
+# A LUT table's header: the ActFunc code, its row count, its range [lo, hi).
+LUT_HEADER = struct.Struct("<IIff")
 
 
 # META "model": the model's work counted on its graph (see docs/binary-format.md),
@@ -132,6 +140,9 @@ class Program:
     outputs: list[dict[str, object]]
     debug: list[str] = field(default_factory=list)
     meta: dict[str, object] = field(default_factory=dict)
+    # ACT lookup tables, by ActFunc code: (lo, hi, rows (n, 5) float32); see
+    # tidal.sim.spec.lut. The loader checks them against the chip.
+    luts: dict[int, tuple[float, float, np.ndarray]] = field(default_factory=dict)
 
 
 def _bytes_of(array: np.ndarray) -> memoryview:
@@ -158,6 +169,14 @@ def container_parts(program: Program) -> list[bytes | memoryview]:
     sections.append((SectionKind.IO, 0, [json.dumps(io).encode()]))
     sections.append((SectionKind.DEBUG, 0, [json.dumps(program.debug).encode()]))
     sections.append((SectionKind.META, 0, [json.dumps(program.meta).encode()]))
+    if program.luts:  # a program without table functions has no LUT section
+        luts: list[bytes | memoryview] = []
+        for code in sorted(program.luts):
+            lo, hi, rows = program.luts[code]
+            rows = np.ascontiguousarray(rows, dtype="<f4")
+            assert rows.ndim == 2 and rows.shape[1] == LUT_COLUMNS
+            luts += [LUT_HEADER.pack(code, rows.shape[0], lo, hi), _bytes_of(rows)]
+        sections.append((SectionKind.LUT, 0, luts))
 
     offset = HEADER.size + SECTION.size * len(sections)
     table = bytearray()
@@ -175,6 +194,28 @@ def container_parts(program: Program) -> list[bytes | memoryview]:
     chip = program.chip.encode()
     assert len(chip) <= CHIP_NAME_BYTES
     return [HEADER.pack(MAGIC, VERSION, chip, len(sections), crc, body_len), *body]
+
+
+_ACT_FUNC_WORD = INSTRUCTIONS[Opcode.ACT].layout["func"]
+
+
+def lut_tables(
+    streams: Mapping[int, np.ndarray], intervals: int
+) -> dict[int, tuple[float, float, np.ndarray]]:
+    """The LUT section a program with these streams needs on a chip of `intervals`
+    table rows: a table for every function its ACT instructions evaluate from one
+    (`tidal.sim.spec.lut`), none for the others (relu, identity)."""
+    records = streams.get(Engine.ACT)
+    if records is None:
+        return {}
+    act = records[records[:, W_OPCODE] == Opcode.ACT]
+    out: dict[int, tuple[float, float, np.ndarray]] = {}
+    for code in sorted(set(act[:, _ACT_FUNC_WORD].tolist())):
+        func = ActFunc.from_code(code)
+        if func in LUT_SPECS:
+            table = build_table(func, intervals)
+            out[code] = (table.lo, table.hi, table.rows)
+    return out
 
 
 def write_container(program: Program, f: BinaryIO) -> int:
@@ -269,6 +310,21 @@ def _read_section(program: Program, kind: SectionKind, arg: int, chunk: bytes, o
         if not isinstance(debug, list) or not all(isinstance(s, str) for s in debug):
             raise BinaryFormatError(f"offset {off}: DEBUG section is not a list of strings")
         program.debug = debug
+    elif kind is SectionKind.LUT:
+        pos = 0
+        while pos < len(chunk):
+            if pos + LUT_HEADER.size > len(chunk):
+                raise BinaryFormatError(f"offset {off + pos}: truncated LUT table header")
+            code, n, lo, hi = LUT_HEADER.unpack_from(chunk, pos)
+            pos += LUT_HEADER.size
+            size = n * LUT_COLUMNS * 4
+            if pos + size > len(chunk):
+                raise BinaryFormatError(f"offset {off + pos}: LUT table runs past its section")
+            if code in program.luts:
+                raise BinaryFormatError(f"offset {off + pos}: a second LUT table for function {code}")
+            rows = np.frombuffer(chunk, "<f4", n * LUT_COLUMNS, pos).reshape(n, LUT_COLUMNS)
+            program.luts[code] = (lo, hi, rows.astype(np.float32))
+            pos += size
     elif kind is SectionKind.META:
         meta = json.loads(chunk)
         if not isinstance(meta, dict):

@@ -3,8 +3,10 @@
 Everything the machine later trusts is checked here, once, with NumPy over the record
 arrays of each stream (one pass per opcode, not one per instruction): engines exist on
 the chip, opcodes are known and run on their engine, semaphores and debug ids are in
-range, every access lies inside its memory, operand sizes agree, and the IO table and
-constants fit the program's DRAM. A failure raises `LoadError` naming the stream, the
+range, every access lies inside its memory, operand sizes agree, the IO table and
+constants fit the program's DRAM, and the ACT lookup tables are the datasheet's
+functions at the chip's resolution, one for every function an ACT instruction
+evaluates from a table. A failure raises `LoadError` naming the stream, the
 instruction index and what is out of range (the earliest bad instruction of the
 stream is reported). Which opcodes an engine runs, every operand field's kind and
 bounds, the spaces an access may name and the operands that must agree in size come
@@ -31,8 +33,10 @@ import numpy as np
 from tidal.sim import isa
 from tidal.sim.config import ChipConfig
 from tidal.sim.errors import LoadError
+from tidal.sim.spec.lut import LUT_SPECS, TableError, check_table
 from tidal.sim.spec import (
     INSTRUCTIONS,
+    ActFunc,
     Engine,
     Instr,
     Kind,
@@ -84,6 +88,7 @@ def validate_program(program: isa.Program, chip: ChipConfig) -> int:
             f"simulator configured for '{chip.name}'"
         )
     dram_bytes = _dram_bytes(program, chip)
+    _check_luts(program, chip)
     for engine in sorted(program.streams):
         _check_stream(engine, program.streams[engine], program, chip, dram_bytes)
     _check_io(program, dram_bytes, chip)
@@ -199,12 +204,40 @@ def _check_stream(
         where = np.flatnonzero(opcodes == entry.opcode)
         if where.size:
             _check_operands(found, entry, recs[where], where, chip, dram_bytes)
+            if entry.opcode is Opcode.ACT:
+                _check_tables_present(found, entry, recs[where], where, program)
     if found.best is not None:
         index, what = found.best
         raise LoadError(
             f"stream {name}, instruction {index} "
             f"({_opcode_name(int(opcodes[index]))}): {what}"
         )
+
+
+def _check_luts(program: isa.Program, chip: ChipConfig) -> None:
+    """Every table of the LUT section is one the datasheet knows, at the chip's
+    resolution (`tidal.sim.spec.lut.check_table`)."""
+    for code, (lo, hi, rows) in sorted(program.luts.items()):
+        try:
+            func = ActFunc.from_code(code)
+            check_table(func, lo, hi, rows, chip.act_lut_intervals)
+        except (ValueError, TableError) as e:
+            raise LoadError(f"LUT section, table of function {code}: {e}") from None
+
+
+def _check_tables_present(
+    found: _Problems, entry: Instr, recs: np.ndarray, where: np.ndarray, program: isa.Program
+) -> None:
+    """An ACT instruction whose function the engine evaluates from a table needs that
+    table in the binary."""
+    col = recs[:, entry.layout["func"]]
+    need = np.array([c for c in ActFunc.codes() if ActFunc.from_code(c) in LUT_SPECS])
+    found.add(
+        np.isin(col, need) & ~np.isin(col, list(program.luts) or [-1]),
+        where,
+        lambda k: f"function '{ActFunc.from_code(int(col[k]))}' has no table in the "
+        "binary's LUT section (a binary from before tables were shipped: recompile it)",
+    )
 
 
 def _opcode_name(op: int) -> str:

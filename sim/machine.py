@@ -58,8 +58,10 @@ from tidal.sim.errors import (
 )
 from tidal.sim.inputs import check_inputs
 from tidal.sim.loader import validate_program
+from tidal.sim.spec.lut import LutTable
 from tidal.sim.spec import (
     INSTRUCTIONS,
+    ActFunc,
     EngineKind,
     Instr,
     Kind,
@@ -104,11 +106,12 @@ _COLUMN = ScalarMode.COLUMN.code
 _ACCESS_WORDS = isa.ACCESS_WORDS
 # Opcodes as plain ints: comparing with an int is several times cheaper than with
 # an IntEnum member, on the path every instruction takes.
-_WAIT, _HALT, _SIGNAL, _MATMUL = (
+_WAIT, _HALT, _SIGNAL, _MATMUL, _ACT = (
     int(Opcode.WAIT),
     int(Opcode.HALT),
     int(Opcode.SIGNAL),
     int(Opcode.MATMUL),
+    int(Opcode.ACT),
 )
 _WAIT_SEM = INSTRUCTIONS[Opcode.WAIT].layout["sem"]
 _WAIT_VALUE = INSTRUCTIONS[Opcode.WAIT].layout["value"]
@@ -504,6 +507,11 @@ class Machine:
         self._pe_behind: float | None = None
         for addr, data in program.consts:
             self.dram[addr : addr + data.nbytes] = data.view(np.uint8).reshape(-1)
+        # ACT's lookup tables, loaded with the program (the loader checked them).
+        self._luts = {
+            ActFunc.from_code(code): LutTable(ActFunc.from_code(code), lo, hi, rows)
+            for code, (lo, hi, rows) in program.luts.items()
+        }
 
     # -- host side ---------------------------------------------------------
 
@@ -1030,6 +1038,8 @@ class Machine:
         if dec.macs is not None:
             self.macs += dec.macs(shapes)
         if dec.semantics is not None:
+            if dec.opcode == _ACT:
+                values["lut"] = self._luts
             return cost, partial(dec.semantics, values, w[_W_FLAGS]), shapes
         if dec.opcode == _SIGNAL:
             return cost, partial(self._signal, values["sem"]), shapes

@@ -486,7 +486,8 @@ def to_program(module: ModuleOp) -> isa.Program:
             k: v.value.data for k, v in work.data.items() if isinstance(v, IntegerAttr)
         }
     return isa.Program(
-        program.chip.data, streams, consts, inputs, outputs, list(enc.debug), meta
+        program.chip.data, streams, consts, inputs, outputs, list(enc.debug), meta,
+        isa.lut_tables(streams, chip.act_lut_intervals),
     )
 
 

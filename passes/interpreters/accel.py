@@ -11,7 +11,8 @@ import numpy as np
 from tidal.dialects import accel
 from tidal.passes.interpreters.common import Arrays, CannotEvaluate
 from tidal.passes.interpreters.loop import _column, _dense, run_instruction, view
-from tidal.sim.spec import Kind, by_mnemonic
+from tidal.sim.spec import ActFunc, Kind, Opcode, by_mnemonic
+from tidal.sim.spec.lut import LutTable, tables_for
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block
 
@@ -45,6 +46,7 @@ def eval_accel(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:
             (chip.psum_partitions, chip.psum_partition_bytes // 4), np.float32
         ),
     }
+    luts = tables_for(chip.act_lut_intervals)
     outputs: list[accel.IoOp] = []
     for op in program.body.block.ops:
         if isinstance(op, accel.IoOp):
@@ -75,7 +77,7 @@ def eval_accel(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:
                     "program is split into streams: use the hardware model"
                 )
             elif isinstance(op, accel.InstructionOp):
-                _accel_op(op, mems, env)
+                _accel_op(op, mems, env, luts)
 
     run(program.body.block)
     return {
@@ -97,7 +99,10 @@ def _dram_bytes(program: accel.ProgramOp) -> int:
 
 
 def _accel_op(
-    op: accel.InstructionOp, mems: dict[str, np.ndarray], env: list[int]
+    op: accel.InstructionOp,
+    mems: dict[str, np.ndarray],
+    env: list[int],
+    luts: Mapping[ActFunc, LutTable],
 ) -> None:
     """Read the operands the datasheet entry of `op` lists (as the encoder does) and
     run its semantics; sync instructions (wait, signal, nop, halt) have none, as
@@ -121,6 +126,8 @@ def _accel_op(
             values[f.name] = f.default if attr is None else attr.value.data
         else:
             values[f.name] = attr.value.data
+    if entry.opcode is Opcode.ACT:  # ACT evaluates from the chip's tables, as the machine
+        values["lut"] = luts
     z = op.zero_at_level if isinstance(op, accel.MatmulOp) else None
     run_instruction(
         entry.opcode, values, start=z is not None and (z < 0 or env[z] == 0)

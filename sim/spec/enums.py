@@ -102,6 +102,10 @@ class ActFunc(Coded):
     TANH = "tanh", 5
     LOG = "log", 6  # natural logarithm (a LUT function, like exp)
     GELU = "gelu", 7  # GELU, tanh approximation (NKI: nki.language.gelu_apprx_tanh)
+    ERF = "erf", 8  # the Gauss error function
+    SOFTPLUS = "softplus", 9  # log(1 + exp(x))
+    RSQRT = "rsqrt", 10  # 1 / sqrt(x)
+    SQRT = "sqrt", 11
 
 
 class AluOp(Coded):

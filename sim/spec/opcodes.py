@@ -68,6 +68,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from tidal.sim.spec.lut import LUT_SPECS, evaluate
+from tidal.sim.spec.lut import exact as lut_exact
 from tidal.sim.spec.enums import (
     ActFunc,
     AluOp,
@@ -357,7 +359,14 @@ ACT_FUNCTIONS: dict[ActFunc, Callable[[np.ndarray], np.ndarray]] = {
     ActFunc.GELU: lambda y: _F32(0.5) * y * (
         _F32(1) + np.tanh(_F32(0.7978845608028654) * (y + _F32(0.044715) * y * y * y))
     ),
+    **{
+        f: (lambda f: lambda y: lut_exact(f, y).astype(_F32))(f)
+        for f in (ActFunc.ERF, ActFunc.SOFTPLUS, ActFunc.RSQRT, ActFunc.SQRT)
+    },
 }
+"""Each function computed exactly (in float32, erf and softplus via float64): what the
+loop interpreter runs. The engine evaluates every function of `LUT_SPECS` from the
+binary's tables instead (`tidal.sim.spec.lut`)."""
 ALU_FUNCTIONS: dict[AluOp, np.ufunc] = {
     AluOp.ADD: np.add,
     AluOp.SUB: np.subtract,
@@ -384,6 +393,9 @@ def _matmul(v: Mapping[str, Any], flags: int) -> None:
 
 
 def _act(v: Mapping[str, Any], flags: int) -> None:
+    """`v["lut"]`, when given, maps each table function to the `LutTable` the engine
+    evaluates it with (the machine passes the binary's, the accel interpreter the
+    chip's); without it the functions are computed exactly (`ACT_FUNCTIONS`)."""
     src, dst, scale, bias = v["src"], v["dst"], v["scale"], v["bias"]
     parts = src.shape[0]
     y = src.reshape(parts, src.size // parts)
@@ -391,7 +403,12 @@ def _act(v: Mapping[str, Any], flags: int) -> None:
         y = y * scale
     if not (isinstance(bias, float) and bias == 0.0):
         y = y + bias
-    dst[...] = ACT_FUNCTIONS[v["func"]](y).reshape(dst.shape)
+    func, tables = v["func"], v.get("lut")
+    if tables is not None and func in LUT_SPECS:  # the engine: the program's tables
+        out = evaluate(tables[func], y)
+    else:  # the reference (an interpreter that has no chip)
+        out = ACT_FUNCTIONS[func](y)
+    dst[...] = out.reshape(dst.shape)
 
 
 def _tensor_tensor(v: Mapping[str, Any], flags: int) -> None:

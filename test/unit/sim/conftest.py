@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tidal.sim import isa
+from tidal.sim.config import PRESETS
 from tidal.sim.isa import Access, Space
 
 DRAM_BYTES = 1 << 16
@@ -43,17 +44,24 @@ def build(
     chip: str = "small",
     dram_bytes: int = DRAM_BYTES,
     debug: list[str] | None = None,
+    luts: bool = True,
 ) -> isa.Program:
     """build({engine: [records]}, inputs=[io...], outputs=[io...]) -> a Program that
-    went through encode_container/decode_container."""
+    went through encode_container/decode_container; with the ACT tables its records
+    need at the chip's resolution, as the encoder ships them, unless not `luts`."""
+    stacked = {e: np.stack(recs) for e, recs in streams.items()}
     program = isa.Program(
         chip=chip,
-        streams={e: np.stack(recs) for e, recs in streams.items()},
+        streams=stacked,
         consts=list(consts or []),
         inputs=list(inputs or []),
         outputs=list(outputs or []),
         debug=list(debug or []),
         meta={"dram_bytes": dram_bytes},
+        # (an unknown preset is the loader's error to report: no tables then)
+        luts=isa.lut_tables(stacked, PRESETS[chip].act_lut_intervals)
+        if luts and chip in PRESETS
+        else {},
     )
     return isa.decode_container(isa.encode_container(program))
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from tidal.sim.config import DEFAULT, SMALL, ChipConfig
+from tidal.sim.spec.lut import LUT_SPECS, LutTable, build_table
 from tidal.sim.spec import (
     ACT_FUNCTIONS,
     ALU_FUNCTIONS,
@@ -100,6 +101,10 @@ def test_enum_codes_are_stable_and_unique() -> None:
             "tanh": 5,
             "log": 6,
             "gelu": 7,
+            "erf": 8,
+            "softplus": 9,
+            "rsqrt": 10,
+            "sqrt": 11,
         },
         AluOp: {"add": 0, "sub": 1, "mul": 2, "max": 3, "min": 4},
         ReduceOp: {"add": 0, "max": 3},  # stored with the AluOp code of the same name
@@ -221,8 +226,32 @@ def test_act_applies_func_to_scaled_and_biased_src(func: ActFunc) -> None:
         ActFunc.TANH: np.tanh(y),
         ActFunc.LOG: np.log(y),
         ActFunc.GELU: 0.5 * y * (1 + np.tanh(np.sqrt(2 / np.pi) * (y + 0.044715 * y**3))),
+        ActFunc.ERF: np.vectorize(math.erf)(y.astype(np.float64)),
+        ActFunc.SOFTPLUS: np.log1p(np.exp(y.astype(np.float64))),
+        ActFunc.RSQRT: 1 / np.sqrt(y),
+        ActFunc.SQRT: np.sqrt(y),
     }[func]
     np.testing.assert_allclose(dst, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("func", sorted(LUT_SPECS, key=lambda f: f.code))
+def test_act_with_tables_evaluates_them(func: ActFunc) -> None:
+    """Given `lut` (as the machine and the accel interpreter give it), ACT computes
+    from the tables, not the exact function: with a table whose cubic is a
+    constant 7 the output is 7 wherever the table is used."""
+    src, dst = np.full((4, 6), 1.5, np.float32), np.zeros((4, 6), np.float32)
+    table = build_table(func, 16)
+    fake = table.rows.copy()
+    fake[:, 1:] = 0
+    fake[:, 1] = 7.0
+    tables = {func: LutTable(func, table.lo, table.hi, fake)}
+    _run(Opcode.ACT, src=src, dst=dst, func=func, scale=1.0, bias=0.0, lut=tables)
+    exact = np.zeros_like(dst)
+    _run(Opcode.ACT, src=src, dst=exact, func=func, scale=1.0, bias=0.0)
+    assert not np.allclose(dst, exact)
+    # 1.5: inside every range; exp(1.5) = 2^2 * g(u), log(1.5) = g(1.5) + 0 ln 2, ...
+    scale = {ActFunc.EXP: 4.0, ActFunc.RECIPROCAL: 1.0, ActFunc.LOG: 1.0}.get(func, 1.0)
+    np.testing.assert_allclose(dst, 7.0 * scale)
 
 
 @pytest.mark.parametrize("op", list(AluOp))

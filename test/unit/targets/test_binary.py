@@ -334,6 +334,12 @@ def _documented_container(prog: isa.Program) -> bytes:
     for kind, table in ((isa.SectionKind.IO, io), (isa.SectionKind.DEBUG, prog.debug),
                         (isa.SectionKind.META, prog.meta)):
         sections.append((kind, 0, json.dumps(table).encode()))
+    if prog.luts:  # per function: code u32, rows u32, lo f32, hi f32, rows x 5 f32
+        blob = b""
+        for code in sorted(prog.luts):
+            lo, hi, rows = prog.luts[code]
+            blob += struct.pack("<IIff", code, len(rows), lo, hi) + rows.astype("<f4").tobytes()
+        sections.append((isa.SectionKind.LUT, 0, blob))
     table, payload = b"", b""
     start = isa.HEADER.size + isa.SECTION.size * len(sections)
     for kind, arg, data in sections:
