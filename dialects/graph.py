@@ -853,6 +853,39 @@ class ReluOp(_UnaryOp):
         return _shape(self.input)
 
 
+ACTIVATION_FUNCTIONS = (
+    "exp", "log", "reciprocal", "sqrt", "rsqrt", "sigmoid", "tanh", "erf", "softplus", "gelu",
+)
+"""The functions of `graph.activation`: those the ACT engine evaluates from its lookup
+tables (`tidal.sim.spec.lut`), each an ONNX op but rsqrt and gelu (the tanh form)."""
+
+
+@irdl_op_definition
+class ActivationOp(_UnaryOp):
+    """An element-wise non-linear function (ACTIVATION_FUNCTIONS), as the ONNX ops
+    Exp, Log, Reciprocal, Sqrt, Sigmoid, Tanh, Erf and Softplus import.
+
+    %r = graph.activation %x {func = "sigmoid"} : (tensor<8x512xf32>) -> tensor<8x512xf32>
+    """
+
+    name = "graph.activation"
+
+    func = prop_def(StringAttr)
+
+    def __init__(self, input: Value, func: str, result_type: TensorType | None = None):
+        self._build([input], result_type, {"func": StringAttr(func)})
+
+    @property
+    def func_val(self) -> str:
+        return self.func.data
+
+    def inferred_shape(self) -> Shape:
+        if self.func.data not in ACTIVATION_FUNCTIONS:
+            known = ", ".join(ACTIVATION_FUNCTIONS)
+            raise VerifyException(f"func '{self.func.data}' is not one of: {known}")
+        return _shape(self.input)
+
+
 @irdl_op_definition
 class MaxPoolOp(_PoolOp):
     """2-D max pooling (ONNX MaxPool, ceil_mode 0, no dilation) on NCHW input.
@@ -1242,6 +1275,7 @@ Graph = Dialect(
         AddOp,
         MulOp,
         ReluOp,
+        ActivationOp,
         MaxPoolOp,
         ReshapeOp,
         FlattenOp,

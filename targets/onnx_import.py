@@ -58,6 +58,7 @@ import onnx.version_converter
 from google.protobuf.message import DecodeError
 from onnx import external_data_helper, numpy_helper
 from tidal.dialects.graph import (
+    ActivationOp,
     AddOp,
     AvgPoolOp,
     BatchNormOp,
@@ -834,6 +835,24 @@ def build_mul(node: _Node) -> SSAValue:
 
 def build_relu(node: _Node) -> SSAValue:
     return node.emit(ReluOp(node.input(0), node.out_type()))
+
+
+# ONNX op -> graph.activation function.
+ACTIVATIONS = {
+    "Exp": "exp",
+    "Log": "log",
+    "Reciprocal": "reciprocal",
+    "Sqrt": "sqrt",
+    "Sigmoid": "sigmoid",
+    "Tanh": "tanh",
+    "Erf": "erf",
+    "Softplus": "softplus",
+}
+
+
+def build_activation(node: _Node) -> SSAValue:
+    """Exp, Log, Reciprocal, Sqrt, Sigmoid, Tanh, Erf, Softplus: graph.activation."""
+    return node.emit(ActivationOp(node.input(0), ACTIVATIONS[node.proto.op_type], node.out_type()))
 
 
 def _build_pool(

@@ -2,8 +2,10 @@
 knows about it, so that adding an operator is one entry (plus its graph op and, for
 the accelerator, its kernel):
 
-- `onnx`: the ONNX op type, and `opsets`: what differs between opsets (None for a
-  graph op that only passes make, such as `graph.channel_affine`);
+- `onnx`: the ONNX op type (and `also`, further ONNX types the same builder imports
+  into the same graph op, as the activation functions into `graph.activation`), and
+  `opsets`: what differs between opsets (None for a graph op that only passes make,
+  such as `graph.channel_affine`);
 - `builder`: the importer's builder (in `targets/onnx_import.py`), node -> graph ops
   (None when there is no ONNX op);
 - `graph_op`: the graph op it imports into (None when it only aliases or folds);
@@ -35,6 +37,8 @@ from tidal.dialects import graph
 from tidal.passes.conversion.kernels import graph_ops as kernels
 from tidal.passes.conversion.kernels.channel_affine import CHANNEL_AFFINE
 from tidal.passes.conversion.kernels.graph_ops import Kernel
+from tidal.sim.spec import ActFunc
+from tidal.sim.spec.lut import exact as lut_exact
 
 HostFn = Callable[..., np.ndarray]
 
@@ -50,6 +54,14 @@ class OpEntry:
     kernel: Kernel | None = None
     engines: str | None = None
     opsets: str = ""
+    # Further ONNX ops the same builder imports into the same graph op (the ONNX
+    # activation functions, each a `graph.activation` function).
+    also: tuple[str, ...] = ()
+
+    @property
+    def onnx_ops(self) -> tuple[str, ...]:
+        """Every ONNX op type this entry imports."""
+        return () if self.onnx is None else (self.onnx, *self.also)
 
     def build(self, node: Any) -> SSAValue | None:
         """Import the ONNX `node` (an `onnx_import._Node`) with the builder: its
@@ -167,6 +179,11 @@ def _lrn(op: graph.LRNOp, x: np.ndarray) -> np.ndarray:
     return (x / scale).astype(np.float32)
 
 
+def _activation(op: graph.ActivationOp, x: np.ndarray) -> np.ndarray:
+    """The function in float64 (the accelerator evaluates it from ACT's tables)."""
+    return lut_exact(ActFunc(op.func_val), x.astype(np.float64)).astype(np.float32)
+
+
 def _to_result_shape(op: Operation, x: np.ndarray) -> np.ndarray:
     return x.reshape(op.results[0].type.get_shape())  # type: ignore[attr-defined]
 
@@ -196,6 +213,11 @@ ENTRIES: tuple[OpEntry, ...] = (
     OpEntry("Add", "build_add", graph.AddOp, lambda op, a, b: a + b, kernels.ELTWISE, "POOL tensor-tensor"),
     OpEntry("Mul", "build_mul", graph.MulOp, lambda op, a, b: a * b, kernels.ELTWISE, "POOL tensor-tensor"),
     OpEntry("Relu", "build_relu", graph.ReluOp, lambda op, x: np.maximum(x, 0), kernels.ELTWISE, "ACT"),
+    OpEntry(
+        "Sigmoid", "build_activation", graph.ActivationOp, _activation, kernels.ELTWISE,
+        "ACT lookup table",
+        also=("Exp", "Log", "Reciprocal", "Sqrt", "Tanh", "Erf", "Softplus"),
+    ),
     OpEntry(
         "Sum", "build_sum", graph.SumOp,
         lambda op, *xs: np.sum(np.broadcast_arrays(*xs), axis=0, dtype=np.float32),
@@ -268,7 +290,7 @@ ENTRIES: tuple[OpEntry, ...] = (
 
 @cache
 def _by_onnx() -> dict[str, OpEntry]:
-    return {e.onnx: e for e in ENTRIES if e.onnx is not None}
+    return {name: e for e in ENTRIES for name in e.onnx_ops}
 
 
 @cache

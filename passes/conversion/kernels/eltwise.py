@@ -120,7 +120,8 @@ def plan_eltwise(
 
 
 def eltwise(plan: EltwiseTiles, kind: str, y: SSAValue, inputs: Sequence[SSAValue]) -> NestOp:
-    """y = kind(inputs...) for kind in relu | add | mul, tiled by `plan` (made from
+    """y = kind(inputs...) for kind in add | mul (POOL) or relu | an ACT table function
+    (graph.activation's), tiled by `plan` (made from
     the inputs' strides, in this order). `add` takes two or more inputs (an n-ary
     sum, accumulated in one tile)."""
     sizes, strides, tp, tf = plan.sizes, plan.strides, plan.tp, plan.tf
@@ -141,8 +142,8 @@ def eltwise(plan: EltwiseTiles, kind: str, y: SSAValue, inputs: Sequence[SSAValu
         in_tiles.append(t)
         body.append(CopyOp(buf, dram_ap(st), t, tile_ap(t)))
     out = nest.tile("sbuf", tp, tf)
-    if kind == "relu":
-        body.append(ActOp("relu", out, tile_ap(out), in_tiles[0], tile_ap(in_tiles[0])))
+    if kind not in ("add", "mul"):  # relu or a graph.activation function: ACT
+        body.append(ActOp(kind, out, tile_ap(out), in_tiles[0], tile_ap(in_tiles[0])))
     else:
         a, b, *rest = in_tiles
         body.append(TensorTensorOp(kind, out, tile_ap(out), a, tile_ap(a), b, tile_ap(b)))
@@ -156,6 +157,8 @@ def eltwise(plan: EltwiseTiles, kind: str, y: SSAValue, inputs: Sequence[SSAValu
 def _eltwise_operands(op: Operation) -> tuple[str, list[SSAValue]]:
     if isinstance(op, graph.ReluOp):
         return "relu", [op.input]
+    if isinstance(op, graph.ActivationOp):
+        return op.func_val, [op.input]
     if isinstance(op, graph.SumOp):
         return "add", list(op.inputs)
     assert isinstance(op, graph.AddOp | graph.MulOp)
@@ -163,7 +166,7 @@ def _eltwise_operands(op: Operation) -> tuple[str, list[SSAValue]]:
 
 
 class EltwiseKernel(Kernel):
-    """Element-wise ops (relu, add, mul, an n-ary sum): one nest over the coalesced
+    """Element-wise ops (relu, graph.activation, add, mul, an n-ary sum): one nest over the coalesced
     dims, broadcasting by stride-0 access patterns. A one-operand sum is a view."""
 
     def plan(

@@ -41,6 +41,7 @@ def test_dialect_lists_every_op():
         "graph.add",
         "graph.mul",
         "graph.relu",
+        "graph.activation",
         "graph.maxpool",
         "graph.reshape",
         "graph.flatten",
@@ -57,6 +58,18 @@ def test_dialect_lists_every_op():
         "graph.constant_of_shape",
         "graph.dropout",
     }
+
+
+@pytest.mark.parametrize("func", graph.ACTIVATION_FUNCTIONS)
+def test_activation_builder_keeps_shape_and_func(func):
+    op = graph.ActivationOp(value(2, 3, 4), func)
+    op.verify()
+    assert shape_of(op) == (2, 3, 4) and op.func_val == func
+
+
+def test_activation_refuses_an_unknown_function():
+    with pytest.raises(VerifyException, match="func 'softsign' is not one of: exp"):
+        graph.ActivationOp(value(2, 3), "softsign")
 
 
 def test_constant_numpy_round_trip():

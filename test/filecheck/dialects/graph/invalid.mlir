@@ -34,6 +34,31 @@ func.func @f(%x: tensor<2x3xf32>) -> tensor<3x2xf32> {
 // CHECK: 'graph.relu' op result shape [3, 2] does not match the inferred shape [2, 3]
 
 // -----
+// graph.activation
+
+func.func @f(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %r = graph.activation %x {func = "softsign"} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  func.return %r : tensor<2x3xf32>
+}
+// CHECK: 'graph.activation' op func 'softsign' is not one of: exp, log, reciprocal, sqrt, rsqrt, sigmoid, tanh, erf, softplus, gelu
+
+// -----
+
+func.func @f(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %r = graph.activation %x : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  func.return %r : tensor<2x3xf32>
+}
+// CHECK: property 'func' expected in operation 'graph.activation'
+
+// -----
+
+func.func @f(%x: tensor<2x3xf32>) -> tensor<3x2xf32> {
+  %r = graph.activation %x {func = "tanh"} : (tensor<2x3xf32>) -> tensor<3x2xf32>
+  func.return %r : tensor<3x2xf32>
+}
+// CHECK: 'graph.activation' op result shape [3, 2] does not match the inferred shape [2, 3]
+
+// -----
 // graph.constant
 
 %c = graph.constant dense<1> : tensor<2xi32>

@@ -93,6 +93,16 @@ func.func @relu(%x: tensor<8x512xf32>) -> tensor<8x512xf32> {
   func.return %r : tensor<8x512xf32>
 }
 
+// CHECK-LABEL: func.func @activation
+func.func @activation(%x: tensor<8x512xf32>) -> (tensor<8x512xf32>, tensor<8x512xf32>) {
+  // CHECK-NEXT: %[[S:.*]] = graph.activation %{{.*}} {func = "sigmoid"} : (tensor<8x512xf32>) -> tensor<8x512xf32>
+  %s = graph.activation %x {func = "sigmoid"} : (tensor<8x512xf32>) -> tensor<8x512xf32>
+  // CHECK-NEXT: %[[E:.*]] = graph.activation %[[S]] {func = "erf"} : (tensor<8x512xf32>) -> tensor<8x512xf32>
+  %e = graph.activation %s {func = "erf"} : (tensor<8x512xf32>) -> tensor<8x512xf32>
+  // CHECK-NEXT: func.return %[[S]], %[[E]]
+  func.return %s, %e : tensor<8x512xf32>, tensor<8x512xf32>
+}
+
 // CHECK-LABEL: func.func @maxpool
 func.func @maxpool(%x: tensor<1x8x32x32xf32>) -> (tensor<1x8x16x16xf32>, tensor<1x8x32x32xf32>) {
   // CHECK-NEXT: %[[R:.*]] = graph.maxpool %{{.*}} {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>} : (tensor<1x8x32x32xf32>) -> tensor<1x8x16x16xf32>

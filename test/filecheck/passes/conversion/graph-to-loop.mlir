@@ -138,6 +138,26 @@ func.func @relu(%x: tensor<8x64xf32>) -> tensor<8x64xf32> {
 
 // -----
 
+// graph.activation lowers as relu does, to one ACT instruction per tile with the
+// op's function (evaluated from the chip's lookup table).
+// CHECK-LABEL: func.func @activation
+// CHECK-SAME:    (%[[X:.*]]: memref<8x64xf32>) -> memref<8x64xf32> {
+// CHECK-NEXT:    %[[Y:.*]] = loop.alloc : memref<8x64xf32>
+// CHECK-NEXT:    loop.nest "t" domain [] order [] {
+// CHECK-NEXT:      %[[IN:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 16>
+// CHECK-NEXT:      %[[OUT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 16>
+// CHECK-NEXT:      loop.copy %[[X]] <dram 0, {{\[\[}}16, 32], [1, 16]]> -> %[[IN]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]>
+// CHECK-NEXT:      loop.act "tanh" %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]>, %[[IN]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]>
+// CHECK-NEXT:      loop.copy %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]> -> %[[Y]] <dram 0, {{\[\[}}16, 32], [1, 16]]>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    func.return %[[Y]] : memref<8x64xf32>
+func.func @activation(%x: tensor<8x64xf32>) -> tensor<8x64xf32> {
+  %r = graph.activation %x {func = "tanh", tidal.origin = "t"} : (tensor<8x64xf32>) -> tensor<8x64xf32>
+  func.return %r : tensor<8x64xf32>
+}
+
+// -----
+
 // add with broadcasting [1,8,4,4] + [8,1,1]: channels on partitions, the 4x4
 // pixels coalesce to 16 free elements; the per-channel operand is read with a
 // stride-0 free dim.

@@ -1,0 +1,76 @@
+"""The ONNX activation ops that ACT evaluates from its lookup tables (Exp, Log,
+Reciprocal, Sqrt, Sigmoid, Tanh, Erf, Softplus), end to end against onnxruntime, on
+both chip presets (256-row tables on 'default', 64 on 'small'), over inputs that
+reach past each table's range, and chained into a model with a conv and a softmax.
+The accuracy of each table against NumPy is `test/unit/sim/test_lut.py`'s."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from onnx import helper
+from test_ops import build, check, weight
+
+# (ONNX op, input sampler): inputs spread over and past each table's range; positive
+# for the functions defined on positives only.
+CASES = {
+    "Exp": lambda rng, shape: rng.uniform(-20, 20, shape),
+    "Log": lambda rng, shape: np.exp(rng.uniform(-30, 30, shape)),
+    "Reciprocal": lambda rng, shape: np.exp(rng.uniform(-10, 10, shape)) * rng.choice([-1, 1], shape),
+    "Sqrt": lambda rng, shape: np.exp(rng.uniform(-20, 20, shape)),
+    "Sigmoid": lambda rng, shape: rng.uniform(-25, 25, shape),
+    "Tanh": lambda rng, shape: rng.uniform(-12, 12, shape),
+    "Erf": lambda rng, shape: rng.uniform(-5, 5, shape),
+    "Softplus": lambda rng, shape: rng.uniform(-25, 25, shape),
+}
+
+
+@pytest.mark.parametrize("chip", ["small", "default"])
+@pytest.mark.parametrize("op", sorted(CASES))
+def test_activation_matches_onnxruntime(op: str, chip: str, tmp_path) -> None:
+    shape = (2, 40, 9, 7)
+    model = build([helper.make_node(op, ["x"], ["y"])], {"x": shape}, ["y"])
+    rng = np.random.default_rng(3)
+    x = CASES[op](rng, shape).astype(np.float32)
+    outputs, stats = check(model, tmp_path, chip=chip, inputs={"x": x})
+    assert stats["placement"]["accel"] == 1 and stats["placement"]["host"] == 0
+    # Relative to each element, not only to the largest: the tables are accurate
+    # everywhere, not just where the output is large.
+    ref = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"x": x})[0]
+    tol = 2e-5 if chip == "small" else 2e-6
+    np.testing.assert_allclose(outputs["y"], ref, rtol=tol, atol=tol)
+
+
+def test_activations_in_a_model(tmp_path) -> None:
+    """conv -> sigmoid * x (SiLU) -> tanh -> gemm -> softplus -> softmax."""
+    rng = np.random.default_rng(0)
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Sigmoid", ["c"], ["s"]),
+        helper.make_node("Mul", ["c", "s"], ["silu"]),
+        helper.make_node("Tanh", ["silu"], ["t"]),
+        helper.make_node("Flatten", ["t"], ["f"]),
+        helper.make_node("Gemm", ["f", "g"], ["z"], transB=1),
+        helper.make_node("Softplus", ["z"], ["sp"]),
+        helper.make_node("Softmax", ["sp"], ["y"], axis=1),
+    ]
+    weights = {"w": weight(rng, (16, 8, 3, 3), 72), "g": weight(rng, (10, 16 * 6 * 6), 576)}
+    model = build(nodes, {"x": (1, 8, 6, 6)}, ["y"], weights)
+    _, stats = check(model, tmp_path, chip="small")
+    assert stats["placement"]["host"] == 0
+
+
+def test_the_lut_example_runs() -> None:
+    """examples/lut_activations.py, as docs/lut.md tells a user to run it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(root / "examples" / "lut_activations.py")],
+        capture_output=True, text=True, timeout=300, cwd=root,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "vs onnxruntime" in done.stdout and "tanh table of 256 rows" in done.stdout
