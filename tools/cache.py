@@ -24,12 +24,14 @@ the cache's: `clear` removes those and nothing else. Pure Python and NumPy.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import re
 import struct
 import tempfile
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
 ENV_VAR = "TIDAL_CACHE_DIR"
 SUFFIX = ".tcache"
 ENTRY_NAME = re.compile(r"[0-9a-f]{64}" + re.escape(SUFFIX))
+# A store's temporary file (see files.remove_stale_temps for the form).
+TEMP_NAME = re.compile(r"\.([0-9a-f]{64})" + re.escape(SUFFIX) + r"\.tidal-\d+-[A-Za-z0-9_]+\.tmp")
 MAGIC = b"TIDALCACHE"
 FORMAT = 1
 PREFIX = struct.Struct("<10sHQ")  # magic, format, header JSON bytes
@@ -150,25 +154,45 @@ class Cache:
 
     # ---------------------------------------------------------------- reading
 
-    def load(self, keyed: Keyed) -> isa.Program:
-        """The program stored under `keyed.key`, renamed to `keyed.names`;
-        FileNotFoundError if there is none, BadEntry if it cannot be used."""
+    def _open(self, keyed: Keyed) -> tuple[BinaryIO, Names, int]:
+        """The entry of `keyed.key` open at its binary, with the names it was stored
+        under and the binary's size; FileNotFoundError if there is none, BadEntry if
+        its header is bad (the file is closed then)."""
         from tidal.tools.cache_key import Names
 
         path = self.path_of(keyed.key)
         try:
-            with open(path, "rb") as f:
-                file_bytes = os.fstat(f.fileno()).st_size
-                header = _header_of(f, path, file_bytes)
-                data = f.read(int(header["size"]))  # type: ignore[arg-type]
+            f = open(path, "rb")  # noqa: SIM115 - handed to the caller
         except FileNotFoundError:
             raise
         except OSError as e:
             raise BadEntry(f"cannot be read: {e.strerror or e}") from None
         try:
-            stored = Names.from_json(header.get("names"))
+            file_bytes = os.fstat(f.fileno()).st_size
+            header = _header_of(f, path, file_bytes)
+            names = Names.from_json(header.get("names"))
         except ValueError as e:
+            f.close()
             raise BadEntry(f"bad header ({e})") from None
+        except OSError as e:
+            f.close()
+            raise BadEntry(f"cannot be read: {e.strerror or e}") from None
+        except BaseException:
+            f.close()
+            raise
+        return f, names, int(header["size"])  # type: ignore[arg-type]
+
+    def load(self, keyed: Keyed) -> isa.Program:
+        """The program stored under `keyed.key`, decoded (the container's checks,
+        its checksum among them) and renamed to `keyed.names`; FileNotFoundError if
+        there is none, BadEntry if it cannot be used. Holds the binary in memory
+        while it decodes."""
+        f, stored, size = self._open(keyed)
+        with f:
+            try:
+                data = f.read(size)
+            except OSError as e:
+                raise BadEntry(f"cannot be read: {e.strerror or e}") from None
         try:
             program = isa.decode_container(data)
         except isa.BinaryFormatError as e:
@@ -179,6 +203,28 @@ class Cache:
             raise BadEntry("its names do not map one to one onto this segment's")
         return renamed
 
+    def load_verbatim(self, keyed: Keyed) -> StoredBinary | None:
+        """The binary stored under `keyed.key`, to be copied as it is, when it was
+        stored under the same names (else None: `load` renames it). Its container
+        header and checksum are checked as `isa.decode_container` checks them, in
+        chunks, so memory stays at one chunk whatever the binary's size; the file
+        stays open (a concurrent store replaces the name, not this file).
+        FileNotFoundError if there is none, BadEntry if it cannot be used."""
+        f, stored, size = self._open(keyed)
+        if stored != keyed.names:
+            f.close()
+            return None
+        try:
+            binary = StoredBinary(f, f.tell(), size)
+            binary.check()
+        except OSError as e:
+            f.close()
+            raise BadEntry(f"cannot be read: {e.strerror or e}") from None
+        except BaseException:
+            f.close()
+            raise
+        return binary
+
     def fetch(
         self,
         keyed: Keyed,
@@ -186,17 +232,21 @@ class Cache:
         *,
         model: str = "",
         lookup: bool = True,
+        verbatim: bool = False,
         warn: Callable[[str], None] = lambda line: None,
-    ) -> tuple[isa.Program, str]:
+    ) -> tuple[isa.Program | StoredBinary, str]:
         """The program of `keyed`: from the cache, else `compile_segment()`'s, stored
-        (`lookup=False` compiles and stores without looking). Returns it and what
-        happened: "hit", "miss, stored", "miss (entry unusable: why), stored",
-        "not looked up, stored" (", not stored" when storing failed: `warn` gets the
-        reason as one line; the program is returned all the same)."""
+        (`lookup=False` compiles and stores without looking). With `verbatim`, a hit
+        stored under the same names comes back as a `StoredBinary` to copy (the
+        caller closes it), not decoded. Returns it and what happened: "hit", "miss,
+        stored", "miss (entry unusable: why), stored", "not looked up, stored"
+        (", not stored" when storing failed: `warn` gets the reason as one line; the
+        program is returned all the same)."""
         status = "miss" if lookup else "not looked up"
         if lookup:
             try:
-                program = self.load(keyed)
+                found = self.load_verbatim(keyed) if verbatim else None
+                program = found if found is not None else self.load(keyed)
             except FileNotFoundError:
                 pass
             except BadEntry as e:
@@ -309,11 +359,11 @@ class Cache:
         return sorted(found, key=lambda e: (e.created, e.key))
 
     def clear(self) -> tuple[int, int]:
-        """Remove every entry (and temporary files of processes that are gone);
-        returns (entries removed, bytes freed). Other files are left alone."""
+        """Remove every entry, and the temporary files of stores by processes that
+        no longer exist; returns (entries removed, bytes freed). Other files are left
+        alone."""
         removed = freed = 0
         for path in list(self._entry_paths()):
-            remove_stale_temps(str(path))
             try:
                 size = path.stat().st_size
                 path.unlink()
@@ -322,7 +372,88 @@ class Cache:
             except OSError as e:
                 raise CacheError(f"cannot remove '{path}': {e.strerror or e}") from None
             removed, freed = removed + 1, freed + size
+        for key in self._temp_keys():
+            remove_stale_temps(str(self.path_of(key)))
         return removed, freed
+
+    def _temp_keys(self) -> set[str]:
+        """The keys that temporary files of stores in progress (or abandoned) are for."""
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return set()
+        return {m.group(1) for n in names if (m := TEMP_NAME.fullmatch(n))}
+
+
+CHUNK_BYTES = 1 << 20
+
+
+class StoredBinary:
+    """A cached binary still in its entry file, open at `offset`, `size` bytes."""
+
+    def __init__(self, f: BinaryIO, offset: int, size: int):
+        self.f, self.offset, self.size = f, offset, size
+
+    def chunks(self) -> Iterator[bytes]:
+        self.f.seek(self.offset)
+        left = self.size
+        while left:
+            chunk = self.f.read(min(CHUNK_BYTES, left))
+            if not chunk:
+                raise BadEntry(f"truncated (ends {left} bytes early)")
+            left -= len(chunk)
+            yield chunk
+
+    def check(self) -> None:
+        """The container's magic, version, length and checksum, as
+        `isa.decode_container` checks them; BadEntry naming what is wrong."""
+        head = b""
+        crc = 0
+        for chunk in self.chunks():
+            if len(head) < isa.HEADER.size:
+                take = isa.HEADER.size - len(head)
+                head, chunk = head + chunk[:take], chunk[take:]
+            crc = zlib.crc32(chunk, crc)
+        if len(head) < isa.HEADER.size:
+            raise BadEntry(f"offset 0: truncated header ({len(head)} bytes)")
+        magic, version, _, _, want, body_len = isa.HEADER.unpack(head)
+        if magic != isa.MAGIC or version != isa.VERSION:
+            raise BadEntry("offset 0: not a Tidal binary of this version")
+        if body_len != self.size - isa.HEADER.size:
+            raise BadEntry(f"offset {isa.HEADER.size}: truncated or padded body")
+        if crc != want:
+            raise BadEntry(f"offset {isa.HEADER.size}: checksum mismatch (corrupt file)")
+
+    def write_to(self, out: BinaryIO) -> int:
+        """Copy the binary into `out`, by the kernel (`os.copy_file_range`) where it
+        can, else chunk by chunk; returns its size."""
+        try:
+            dst = out.fileno()
+        except (AttributeError, OSError, ValueError):
+            dst = None
+        if dst is not None and hasattr(os, "copy_file_range"):
+            out.flush()
+            start, done = out.tell(), 0
+            try:
+                while done < self.size:
+                    n = os.copy_file_range(self.f.fileno(), dst, self.size - done,
+                                           self.offset + done)
+                    if n == 0:
+                        raise BadEntry(f"truncated (ends {self.size - done} bytes early)")
+                    done += n
+                out.seek(start + done)
+                return self.size
+            except OSError as e:
+                if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                    raise
+                out.seek(start)  # this file system cannot: copy through user space
+                out.truncate()
+        for chunk in self.chunks():
+            out.write(chunk)
+        return self.size
+
+    def close(self) -> None:
+        self.f.close()
 
 
 def rename(program: isa.Program, stored: Names, current: Names) -> isa.Program | None:

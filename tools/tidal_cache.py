@@ -19,6 +19,10 @@ def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
 
 
+def _count(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
 def list_lines(entries: list[Entry]) -> list[str]:
     """One line per entry: key prefix, size, created, chip, compile seconds and the
     model it came from (or why the entry cannot be read)."""
@@ -49,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.command == "clear":
             removed, freed = cache.clear()
-            print(f"{TOOL}: removed {removed} entries ({_size(freed)}) from {cache.directory}")
+            print(f"{TOOL}: removed {_count(removed)} ({_size(freed)}) from {cache.directory}")
             return
         entries = cache.entries()
     except CacheError as e:
@@ -61,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     total = sum(e.file_bytes for e in entries)
     bad = sum(1 for e in entries if e.error)
     unreadable = f", {bad} unreadable" if bad else ""
-    print(f"{cache.directory}: {len(entries)} entries{unreadable}, {total} bytes ({_size(total)})")
+    print(f"{cache.directory}: {_count(len(entries))}{unreadable}, {total} bytes ({_size(total)})")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,14 @@ from tidal.passes.utils.expect import PassInputError
 from tidal.sim import isa
 from tidal.sim.config import PRESETS, UnknownChipError
 from tidal.targets.binary import EncodeError, to_program
-from tidal.tools.cache import Cache, CacheError, add_cache_options, cache_from_args
+from tidal.tools.cache import (
+    BadEntry,
+    Cache,
+    CacheError,
+    StoredBinary,
+    add_cache_options,
+    cache_from_args,
+)
 from tidal.tools.common import (
     add_disable_opt,
     add_verify_each,
@@ -49,7 +56,17 @@ from tidal.tools.files import ToolError, check_paths, fail, tool_main, write_fil
 TOOL = "tidal-compile"
 
 
-def compile_to_program(
+def compile_to_program(path: str, chip: str, **options: Any) -> isa.Program:
+    """Import, lower and check a model: its binary, ready to be written with
+    `isa.write_container` (constants are views of the IR, so the file is never held
+    in memory whole). Raises ToolError with one line. The options are
+    `compile_to_binary`'s."""
+    program = compile_to_binary(path, chip, verbatim=False, **options)
+    assert isinstance(program, isa.Program)
+    return program
+
+
+def compile_to_binary(
     path: str,
     chip: str,
     *,
@@ -63,10 +80,13 @@ def compile_to_program(
     verify_each: bool = False,
     cache: Cache | None = None,
     cache_log: list[str] | None = None,
-) -> isa.Program:
-    """Import, lower and check a model: its binary, ready to be written with
-    `isa.write_container` (constants are views of the IR, so the file is never held
-    in memory whole). Raises ToolError with one line. `report` collects the
+    verbatim: bool = True,
+) -> isa.Program | StoredBinary:
+    """Import, lower and check a model: its binary, a program ready to be written
+    with `isa.write_container` (constants are views of the IR, so the file is never
+    held in memory whole), or with `verbatim` a cache hit stored under the same
+    names, to be copied (`StoredBinary.write_to`, then `close`). Raises ToolError
+    with one line. `report` collects the
     placement of every op (see graph_partition.placement_report), `notes` what the
     importer did on its own (onnx_import.import_notes), `progress` a line per pass.
     `check_numerics` runs the IR after every pass on `inputs` (an .npz; seeded random
@@ -102,7 +122,7 @@ def compile_to_program(
             program = to_program(module)
         else:
             program = _compile_cached(module, chip, ctx, callbacks, disabled, each,
-                                      cache, path, cache_log)
+                                      cache, path, cache_log, verbatim)
         if check_numerics and numerics_log is not None:
             numerics_log.extend(checker.log)
         return program
@@ -116,8 +136,8 @@ def compile_to_program(
 
 def _compile_cached(
     module: ModuleOp, chip: str, ctx: Context, callbacks: list[Callback], disabled: Collection[str],
-    each: bool, cache: Cache, path: str, cache_log: list[str] | None,
-) -> isa.Program:
+    each: bool, cache: Cache, path: str, cache_log: list[str] | None, verbatim: bool,
+) -> isa.Program | StoredBinary:
     """`compile_module` and `to_program`, the passes after graph-partition replaced
     by the cache's program when the module's key is there (see compile_to_program)."""
     from tidal.tools.cache_key import segment_key
@@ -132,7 +152,7 @@ def _compile_cached(
 
     warnings: list[str] = []
     program, status = cache.fetch(
-        keyed, lower, model=path, lookup=not each, warn=warnings.append
+        keyed, lower, model=path, lookup=not each, verbatim=verbatim, warn=warnings.append
     )
     if cache_log is not None:
         checked = " (--verify-each and --check-numerics check the lowering)" if each else ""
@@ -192,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
         except CacheError as e:
             raise ToolError(str(e)) from None
         with TerminalProgress(TOOL) as progress:
-            program = compile_to_program(
+            program = compile_to_binary(
                 args.model, args.chip, check_numerics=args.check_numerics,
                 inputs=args.inputs, report=report, progress=progress, notes=notes,
                 numerics_log=numerics_log, disabled=disabled_opts(args.disable_opt),
@@ -205,10 +225,20 @@ def main(argv: list[str] | None = None) -> None:
 
         def write_binary(f: BinaryIO) -> None:  # streamed: the weights are never copied
             nonlocal size
-            size = isa.write_container(program, f)
+            if isinstance(program, StoredBinary):
+                try:
+                    size = program.write_to(f)
+                except BadEntry as e:  # changed under us since it was checked
+                    raise ToolError(f"cache entry {program.f.name}: {e}") from None
+            else:
+                size = isa.write_container(program, f)
 
         size = 0
-        write_files([(args.output, write_binary)])
+        try:
+            write_files([(args.output, write_binary)])
+        finally:
+            if isinstance(program, StoredBinary):
+                program.close()
     except ToolError as e:
         if args.report and report:
             print_report(report, notes)

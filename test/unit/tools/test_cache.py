@@ -505,7 +505,7 @@ def test_tidal_cache_lists_a_broken_entry_as_unreadable(capsys, model, tmp_path)
     [line] = capsys.readouterr().out.splitlines()
     assert "unreadable: bad header" in line
     tidal_cache.main(["stats", "--cache-dir", str(cache_dir)])
-    assert "1 entries, 1 unreadable" in capsys.readouterr().out
+    assert "1 entry, 1 unreadable" in capsys.readouterr().out
 
 
 def test_tidal_cache_on_a_missing_dir_is_an_empty_cache(tmp_path, monkeypatch):
@@ -527,3 +527,48 @@ def test_tidal_cache_default_dir(monkeypatch, tmp_path):
     assert cache_mod.default_dir() == tmp_path / "home" / ".cache" / "tidal"
     monkeypatch.setenv(cache_mod.ENV_VAR, str(tmp_path / "env"))
     assert cache_mod.default_dir() == tmp_path / "env"
+
+
+def test_run_with_a_broken_entry_recompiles_the_segment(tmp_path):
+    """tidal-run decodes its hits (the hardware model takes a program): a flipped
+    byte is caught by the container's checksum, and the entry is replaced."""
+    model = host_model(tmp_path / "host.onnx")
+    cache_dir = tmp_path / "cache"
+    cold, _ = run_cached(model, cache_dir)
+    for entry in entries(cache_dir):
+        _flip(entry)
+    log: list[str] = []
+    inputs = dict(np.load(model.with_suffix(".npz")))
+    warm, stats = tidal_run.run_model(str(model), inputs, CHIP, cache=Cache.open(cache_dir),
+                                      cache_log=log)
+    assert stats["cache"] == {"hits": 0, "misses": 2}
+    assert all("checksum mismatch" in line and "stored" in line for line in log), log
+    np.testing.assert_array_equal(warm["y"], cold["y"])
+    _, stats = run_cached(model, cache_dir)
+    assert stats["cache"] == {"hits": 2, "misses": 0}
+
+
+def test_verify_each_compiles_and_stores_without_looking_up(capsys, model, cold, tmp_path):
+    """--verify-each asks for every pass of the lowering to be verified, which a hit
+    would skip: the lowering runs, and its program replaces the entry."""
+    cache_dir = tmp_path / "cache"
+    cached_compile(capsys, model, tmp_path / "a.tbin", cache_dir)
+    line = cached_compile(capsys, model, tmp_path / "b.tbin", cache_dir, "--verify-each")
+    assert "cache not looked up, stored" in line and "--verify-each" in line, line
+    assert (tmp_path / "b.tbin").read_bytes() == cold
+    assert len(entries(cache_dir)) == 1
+
+
+def test_clear_removes_temporary_files_of_dead_processes_only(capsys, tmp_path):
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    key = "ab" * 32
+    left = cache_dir / f".{key}.tcache.tidal-{dead.stdout.strip()}-x1y2.tmp"
+    live = cache_dir / f".{key}.tcache.tidal-{os.getpid()}-x1y2.tmp"
+    left.write_bytes(b"half an entry")
+    live.write_bytes(b"being written")
+    tidal_cache.main(["clear", "--cache-dir", str(cache_dir)])
+    assert "removed 0 entries" in capsys.readouterr().out
+    assert sorted(cache_dir.iterdir()) == [live]
