@@ -28,6 +28,7 @@ import errno
 import json
 import os
 import re
+import stat
 import struct
 import tempfile
 import time
@@ -425,13 +426,15 @@ class StoredBinary:
             raise BadEntry(f"offset {isa.HEADER.size}: checksum mismatch (corrupt file)")
 
     def write_to(self, out: BinaryIO) -> int:
-        """Copy the binary into `out`, by the kernel (`os.copy_file_range`) where it
-        can, else chunk by chunk; returns its size."""
+        """Copy the binary into `out`, by the kernel (`os.copy_file_range`) into a
+        regular file where it can, else chunk by chunk (a pipe, /dev/null, a file
+        system that cannot); returns its size."""
         try:
             dst = out.fileno()
+            regular = stat.S_ISREG(os.fstat(dst).st_mode)
         except (AttributeError, OSError, ValueError):
-            dst = None
-        if dst is not None and hasattr(os, "copy_file_range"):
+            dst, regular = None, False
+        if dst is not None and regular and hasattr(os, "copy_file_range"):
             out.flush()
             start, done = out.tell(), 0
             try:

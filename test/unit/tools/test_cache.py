@@ -573,3 +573,26 @@ def test_clear_removes_temporary_files_of_dead_processes_only(capsys, tmp_path):
     tidal_cache.main(["clear", "--cache-dir", str(cache_dir)])
     assert "removed 0 entries" in capsys.readouterr().out
     assert sorted(cache_dir.iterdir()) == [live]
+
+
+def test_a_hit_is_written_to_a_character_device(capsys, model, tmp_path):
+    """/dev/null is written in place (files.write_files): the hit is copied in
+    chunks, not by copy_file_range, which a character device refuses."""
+    cache_dir = tmp_path / "cache"
+    cached_compile(capsys, model, tmp_path / "a.tbin", cache_dir)
+    assert "cache hit" in cached_compile(capsys, model, Path(os.devnull), cache_dir)
+
+
+def test_a_hit_is_copied_in_chunks_where_the_kernel_cannot(
+    capsys, model, cold, tmp_path, monkeypatch
+):
+    cache_dir = tmp_path / "cache"
+    cached_compile(capsys, model, tmp_path / "a.tbin", cache_dir)
+
+    def cannot(*args):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(cache_mod.os, "copy_file_range", cannot)
+    monkeypatch.setattr(cache_mod, "CHUNK_BYTES", 4096)  # many chunks
+    assert "cache hit" in cached_compile(capsys, model, tmp_path / "b.tbin", cache_dir)
+    assert (tmp_path / "b.tbin").read_bytes() == cold
