@@ -10,6 +10,7 @@ docs/lut.md explains the tables.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -46,6 +47,7 @@ def make_model() -> onnx.ModelProto:
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     x = np.random.default_rng(0).uniform(-6, 6, (1, 64, 16, 16)).astype(np.float32)
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "lut_demo.onnx")
