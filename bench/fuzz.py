@@ -8,7 +8,8 @@ Binaries: a few models compiled for chip 'small' (`compile_to_bytes`) are mutate
 header fields set to bad or huge values, swapped sections, records inserted,
 deleted, duplicated or scrambled, IO/META/DEBUG JSON, constants and ACT lookup
 tables (LUT section: dropped, renumbered, resized, bad ranges, base values and
-coefficients) corrupted; and,
+coefficients) corrupted, RANDOM and DROPOUT records added with extreme ratios,
+bounds and seeds; and,
 aimed at the loader's bounds on the work of a run, access counts and strides set to
 huge, 0, 2^31-1 or negative values, stride-0 dims with huge counts, IO shapes with
 huge, zero or many dims, many outputs aliasing all of DRAM) and, mostly, the CRC and
@@ -438,7 +439,7 @@ def _random_record(rng: np.random.Generator, like: np.ndarray | None) -> np.ndar
             rec[w] = _interesting_int32(rng, int(rec[w]))
         return rec
     rec = np.zeros(isa.RECORD_WORDS, np.int32)
-    rec[0] = int(rng.integers(0, 12))
+    rec[0] = int(rng.integers(0, len(isa.Opcode) + 2))
     rec[1] = int(rng.integers(-1, 8))
     rec[3] = int(pick(rng, [-1, 0, 1, 31, 32]))
     rec[4] = int(pick(rng, [-1, 0, 1, 1000]))
@@ -674,6 +675,51 @@ def s_luts(rng: np.random.Generator, p: isa.Program) -> None:
     p.luts[code] = (lo, hi, rows)
 
 
+def s_rng(rng: np.random.Generator, p: isa.Program) -> None:
+    """Add a RANDOM or DROPOUT record to the POOL stream (before its HALT), on the
+    on-chip access of another record or a random one, with extreme ratios, bounds and
+    seeds (NaN, inf, negative, >= 1, huge)."""
+    pool = p.streams.get(isa.Engine.POOL)
+    records = [] if pool is None else list(pool)
+    onchip = [
+        rec[i : i + isa.ACCESS_WORDS].copy()
+        for recs in p.streams.values() for rec in recs
+        for i in _access_starts(int(rec[0]))
+        if rec[i] in (1, 2)
+    ]
+    access = pick(rng, onchip) if onchip and rng.random() < 0.8 else np.array(
+        [int(pick(rng, [1, 2, 0, 7])), int(rng.integers(-1, 40)), int(pick(rng, INT32)),
+         *[int(pick(rng, [1, 0, -1, 8, 1 << 20])) for _ in range(2 * isa.ACCESS_DIMS)]],
+        np.int32,
+    )
+    special = [0.0, 0.5, 0.999, 1.0, 1.5, -0.5, float("nan"), float("inf"), -float("inf"), 3.4e38]
+    seed = int(pick(rng, INT32))
+    if rng.random() < 0.5:
+        rec = isa.make_record(isa.Opcode.DROPOUT, isa.Engine.POOL, ratio=float(pick(rng, special)), seed=seed)
+        words = [("dst", access), ("src", pick(rng, onchip) if onchip else access)]
+    else:
+        rec = isa.make_record(
+            isa.Opcode.RANDOM, isa.Engine.POOL, low=float(pick(rng, special)),
+            high=float(pick(rng, special)), seed=seed,
+        )
+        words = [("dst", access)]
+    layout = isa.OPERANDS[isa.Opcode(int(rec[0]))]
+    for name, acc in words:
+        rec[layout[name] : layout[name] + isa.ACCESS_WORDS] = acc
+    at = max(0, len(records) - 1) if records else 0
+    records.insert(at, rec)
+    p.streams[isa.Engine.POOL] = np.stack(records).astype(np.int32)
+
+
+def _access_starts(opcode: int) -> list[int]:
+    """The first word of each access operand of an opcode's record (none if unknown)."""
+    try:
+        entry = isa.INSTRUCTIONS[isa.Opcode(opcode)]
+    except ValueError:
+        return []
+    return [entry.layout[f.name] for f in entry.accesses]
+
+
 STRUCTURED: dict[str, Callable[[np.random.Generator, isa.Program], None]] = {
     "records": s_records,
     "engines": s_engines,
@@ -682,6 +728,7 @@ STRUCTURED: dict[str, Callable[[np.random.Generator, isa.Program], None]] = {
     "debug-json": s_debug,
     "consts": s_consts,
     "luts": s_luts,
+    "rng-records": s_rng,
     "access-sizes": s_access_sizes,
     "io-shapes": s_io_shapes,
     "alias-outputs": s_alias_outputs,

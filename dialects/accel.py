@@ -97,6 +97,7 @@ __all__ = [
     "AffAttr",
     "ConstOp",
     "DmaOp",
+    "DropoutOp",
     "HaltOp",
     "InstructionOp",
     "IoKind",
@@ -106,6 +107,7 @@ __all__ = [
     "MemsetOp",
     "NopOp",
     "ProgramOp",
+    "RandomOp",
     "ReduceOp",
     "RepeatOp",
     "SignalOp",
@@ -1160,6 +1162,98 @@ class MemsetOp(InstructionOp):
         self._init({"dst": dst, "value": FloatAttr(float(value), 32)}, signal, origin)
 
 
+def _check_seed(seed: IntegerAttr) -> None:
+    if not -(2**31) <= seed.value.data < 2**31:
+        raise VerifyException(f"seed {seed.value.data} does not fit 32 bits")
+
+
+@irdl_op_definition
+class RandomOp(InstructionOp):
+    """Fills dst with pseudo-random numbers uniform in [low, high) from the POOL lanes'
+    generators, seeded by `seed` (`tidal.sim.spec.rng`).
+
+    accel.random <sbuf 0, 0, [[1, 32], [1, 64]]>, 0.0, 1.0 seed 7
+    """
+
+    name = "accel.random"
+
+    dst = prop_def(AccessAttr)
+    low = prop_def(FloatAttr)
+    high = prop_def(FloatAttr)
+    seed = prop_def(IntegerAttr[I64])
+    custom_directives = (F32,)
+    assembly_format = "$dst `,` custom<F32>($low) `,` custom<F32>($high) `seed` $seed attr-dict"
+
+    def __init__(
+        self,
+        dst: AccessAttr,
+        low: float,
+        high: float,
+        seed: int,
+        *,
+        signal: int | None = None,
+        origin: str | None = None,
+    ):
+        props: dict[str, Attribute | None] = {
+            "dst": dst,
+            "low": FloatAttr(float(low), 32),
+            "high": FloatAttr(float(high), 32),
+            "seed": _int(seed),
+        }
+        self._init(props, signal, origin)
+
+    def verify_operands(self) -> None:
+        super().verify_operands()
+        low, high = self.low.value.data, self.high.value.data
+        if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+            raise VerifyException(f"random bounds [{low}, {high}) are not finite and ordered")
+        _check_seed(self.seed)
+
+
+@irdl_op_definition
+class DropoutOp(InstructionOp):
+    """Training-mode dropout on the POOL engine: dst = src / (1 - ratio) where the
+    lane's next pseudo-random number (as accel.random's, seeded by `seed`) is >=
+    ratio, else 0.
+
+    accel.dropout <sbuf 0, 0, [[1, 32], [1, 64]]>, <sbuf 0, 256, [[1, 32], [1, 64]]> ratio 0.25 seed 7
+    """
+
+    name = "accel.dropout"
+
+    dst = prop_def(AccessAttr)
+    src = prop_def(AccessAttr)
+    ratio = prop_def(FloatAttr)
+    seed = prop_def(IntegerAttr[I64])
+    custom_directives = (F32,)
+    assembly_format = "$dst `,` $src `ratio` custom<F32>($ratio) `seed` $seed attr-dict"
+
+    def __init__(
+        self,
+        dst: AccessAttr,
+        src: AccessAttr,
+        ratio: float,
+        seed: int,
+        *,
+        signal: int | None = None,
+        origin: str | None = None,
+    ):
+        props: dict[str, Attribute | None] = {
+            "dst": dst,
+            "src": src,
+            "ratio": FloatAttr(float(ratio), 32),
+            "seed": _int(seed),
+        }
+        self._init(props, signal, origin)
+
+    def verify_operands(self) -> None:
+        super().verify_operands()
+        _check_onchip_same_shape("dropout src", self.dst, self.src)
+        if not 0.0 <= self.ratio.value.data < 1.0:
+            raise VerifyException(f"dropout ratio must be in [0, 1), got {self.ratio.value.data}")
+        _check_seed(self.seed)
+
+
 class _EngineOp(InstructionOp):
     """A sync/control instruction that names its engine; with no other operand
     (nop, halt) it is `accel.<op> <engine>`."""
@@ -1278,6 +1372,8 @@ Accel = Dialect(
         TensorTensorOp,
         ReduceOp,
         MemsetOp,
+        RandomOp,
+        DropoutOp,
         WaitOp,
         SignalOp,
         NopOp,

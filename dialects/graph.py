@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+import math
 from math import prod
 from typing import Any, ClassVar
 
@@ -853,39 +854,6 @@ class ReluOp(_UnaryOp):
         return _shape(self.input)
 
 
-ACTIVATION_FUNCTIONS = (
-    "exp", "log", "reciprocal", "sqrt", "rsqrt", "sigmoid", "tanh", "erf", "softplus", "gelu",
-)
-"""The functions of `graph.activation`: those the ACT engine evaluates from its lookup
-tables (`tidal.sim.spec.lut`), each an ONNX op but rsqrt and gelu (the tanh form)."""
-
-
-@irdl_op_definition
-class ActivationOp(_UnaryOp):
-    """An element-wise non-linear function (ACTIVATION_FUNCTIONS), as the ONNX ops
-    Exp, Log, Reciprocal, Sqrt, Sigmoid, Tanh, Erf and Softplus import.
-
-    %r = graph.activation %x {func = "sigmoid"} : (tensor<8x512xf32>) -> tensor<8x512xf32>
-    """
-
-    name = "graph.activation"
-
-    func = prop_def(StringAttr)
-
-    def __init__(self, input: Value, func: str, result_type: TensorType | None = None):
-        self._build([input], result_type, {"func": StringAttr(func)})
-
-    @property
-    def func_val(self) -> str:
-        return self.func.data
-
-    def inferred_shape(self) -> Shape:
-        if self.func.data not in ACTIVATION_FUNCTIONS:
-            known = ", ".join(ACTIVATION_FUNCTIONS)
-            raise VerifyException(f"func '{self.func.data}' is not one of: {known}")
-        return _shape(self.input)
-
-
 @irdl_op_definition
 class MaxPoolOp(_PoolOp):
     """2-D max pooling (ONNX MaxPool, ceil_mode 0, no dilation) on NCHW input.
@@ -1217,6 +1185,77 @@ class UnsqueezeOp(_ArrayUnaryOp):
 
 
 @irdl_op_definition
+class RandomUniformLikeOp(_UnaryOp):
+    """ONNX RandomUniformLike: numbers uniform in [low, high) of the input's shape
+    (its values are not read), drawn from the POOL engine's generators seeded by
+    `seed`. Defaults (low 0, high 1, seed 0) are not printed.
+
+        %r = graph.random_uniform_like %x {high = 2.000000e+00 : f32, seed = 3 : i64} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+    """
+
+    name = "graph.random_uniform_like"
+
+    low = prop_def(FloatAttr[Float32Type], FloatAttr(0.0, f32))
+    low_val = _scalar_value("low", float)
+    high = prop_def(FloatAttr[Float32Type], FloatAttr(1.0, f32))
+    high_val = _scalar_value("high", float)
+    seed = prop_def(IntegerAttr.constr(type=i64), _i64(0))
+    seed_val = _scalar_value("seed", int)
+
+    def __init__(
+        self,
+        input: Value,
+        low: float = 0.0,
+        high: float = 1.0,
+        seed: int = 0,
+        result_type: TensorType | None = None,
+    ):
+        props = {"low": FloatAttr(low, f32), "high": FloatAttr(high, f32), "seed": _i64(seed)}
+        self._build([input], result_type, props)
+
+    def inferred_shape(self) -> Shape:
+        low, high = self.low_val, self.high_val
+        if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+            raise VerifyException(f"bounds [{low}, {high}) are not finite and ordered")
+        if not -(2**31) <= self.seed_val < 2**31:
+            raise VerifyException(f"seed {self.seed_val} does not fit 32 bits")
+        return _shape(self.input)
+
+
+ACTIVATION_FUNCTIONS = (
+    "exp", "log", "reciprocal", "sqrt", "rsqrt", "sigmoid", "tanh", "erf", "softplus", "gelu",
+)
+"""The functions of `graph.activation`: those the ACT engine evaluates from its lookup
+tables (`tidal.sim.spec.lut`), each an ONNX op but rsqrt and gelu (the tanh form)."""
+
+
+@irdl_op_definition
+class ActivationOp(_UnaryOp):
+    """An element-wise non-linear function (ACTIVATION_FUNCTIONS), as the ONNX ops
+    Exp, Log, Reciprocal, Sqrt, Sigmoid, Tanh, Erf and Softplus import.
+
+    %r = graph.activation %x {func = "sigmoid"} : (tensor<8x512xf32>) -> tensor<8x512xf32>
+    """
+
+    name = "graph.activation"
+
+    func = prop_def(StringAttr)
+
+    def __init__(self, input: Value, func: str, result_type: TensorType | None = None):
+        self._build([input], result_type, {"func": StringAttr(func)})
+
+    @property
+    def func_val(self) -> str:
+        return self.func.data
+
+    def inferred_shape(self) -> Shape:
+        if self.func.data not in ACTIVATION_FUNCTIONS:
+            known = ", ".join(ACTIVATION_FUNCTIONS)
+            raise VerifyException(f"func '{self.func.data}' is not one of: {known}")
+        return _shape(self.input)
+
+
+@irdl_op_definition
 class ConstantOfShapeOp(GraphOp):
     """A tensor of the result's shape filled with `value` (ONNX ConstantOfShape with
     a constant shape); canonicalisation folds it to a splat `graph.constant`.
@@ -1241,27 +1280,48 @@ class ConstantOfShapeOp(GraphOp):
 
 @irdl_op_definition
 class DropoutOp(_UnaryOp):
-    """Dropout in inference: the identity (ONNX Dropout, training_mode 0); `ratio`
-    is kept for the record. Canonicalisation drops it. The default ratio (0.5) is not
-    printed.
+    """ONNX Dropout. In inference (`training` 0, the default) the identity, `ratio`
+    kept for the record, and canonicalisation drops it. With `training` 1 each
+    element is kept, scaled by 1 / (1 - ratio), or zeroed, by pseudo-random numbers
+    of the POOL engine seeded by `seed` (a run is reproducible for a seed). Defaults
+    (ratio 0.5, training 0, seed 0) are not printed.
 
         %r = graph.dropout %x {ratio = 4.000000e-01 : f32} : (tensor<1x1024xf32>) -> tensor<1x1024xf32>
+        %t = graph.dropout %x {training = 1 : i64, seed = 7 : i64} : (tensor<1x1024xf32>) -> tensor<1x1024xf32>
     """
 
     name = "graph.dropout"
 
     ratio = prop_def(FloatAttr[Float32Type], FloatAttr(0.5, f32))
     ratio_val = _scalar_value("ratio", float)
+    training = prop_def(IntegerAttr.constr(type=i64), _i64(0))
+    training_val = _scalar_value("training", bool)
+    seed = prop_def(IntegerAttr.constr(type=i64), _i64(0))
+    seed_val = _scalar_value("seed", int)
 
     def __init__(
-        self, input: Value, ratio: float = 0.5, result_type: TensorType | None = None
+        self,
+        input: Value,
+        ratio: float = 0.5,
+        result_type: TensorType | None = None,
+        *,
+        training: bool = False,
+        seed: int = 0,
     ):
-        self._build([input], result_type, {"ratio": FloatAttr(ratio, f32)})
+        self._build(
+            [input],
+            result_type,
+            {"ratio": FloatAttr(ratio, f32), "training": _i64(int(training)), "seed": _i64(seed)},
+        )
 
     def inferred_shape(self) -> Shape:
         ratio = self.ratio_val
         if not 0.0 <= ratio < 1.0:
             raise VerifyException(f"ratio must be in [0, 1), got {ratio}")
+        if self.training.value.data not in (0, 1):
+            raise VerifyException(f"training must be 0 or 1, got {self.training.value.data}")
+        if not -(2**31) <= self.seed.value.data < 2**31:
+            raise VerifyException(f"seed {self.seed.value.data} does not fit 32 bits")
         return _shape(self.input)
 
 
@@ -1275,7 +1335,6 @@ Graph = Dialect(
         AddOp,
         MulOp,
         ReluOp,
-        ActivationOp,
         MaxPoolOp,
         ReshapeOp,
         FlattenOp,
@@ -1291,6 +1350,8 @@ Graph = Dialect(
         UnsqueezeOp,
         ConstantOfShapeOp,
         DropoutOp,
+        RandomUniformLikeOp,
+        ActivationOp,
     ],
     [],
 )

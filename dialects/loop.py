@@ -851,6 +851,90 @@ class MemsetOp(TileOp):
         )
 
 
+def _check_seed(op: Operation, seed: IntegerAttr) -> None:
+    if not -(2**31) <= seed.value.data < 2**31:
+        raise VerifyException(f"{op.name}: seed {seed.value.data} does not fit 32 bits")
+
+
+@irdl_op_definition
+class RandomOp(TileOp):
+    """Fill a tile region with pseudo-random numbers uniform in [low, high) from the
+    POOL lanes' generators (`tidal.sim.spec.rng`):
+    `loop.random %t <...> seed 7 low 0.0 : f32 high 1.0 : f32 : ...`."""
+
+    name = "loop.random"
+    OPCODE: ClassVar[Opcode] = Opcode.RANDOM
+    dst, dst_ap = accessed()
+    low = prop_def(FloatAttr)
+    high = prop_def(FloatAttr)
+    seed = prop_def(IntegerAttr[I64])
+    SLOTS: ClassVar[Slots] = slots(dst="write")
+    assembly_format = (
+        "$dst $dst_ap `seed` $seed `low` $low `high` $high attr-dict `:` type($dst)"
+    )
+
+    def __init__(self, dst: SSAValue, dst_ap: AccessAttr, low: float, high: float, seed: int):
+        super().__init__(
+            operands=[dst],
+            properties={
+                "dst_ap": dst_ap,
+                "low": FloatAttr(low, f32),
+                "high": FloatAttr(high, f32),
+                "seed": IntegerAttr(seed, i64),
+            },
+        )
+
+    def verify_tile_op(self) -> None:
+        low, high = self.low.value.data, self.high.value.data
+        if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+            raise VerifyException(f"loop.random: bounds [{low}, {high}) are not finite and ordered")
+        _check_seed(self, self.seed)
+
+
+@irdl_op_definition
+class DropoutOp(TileOp):
+    """Training-mode dropout on the POOL engine: dst = src / (1 - ratio) where the
+    lane's next pseudo-random number is >= ratio, else 0:
+    `loop.dropout %d <...>, %s <...> seed 7 ratio 0.25 : f32 : ...`."""
+
+    name = "loop.dropout"
+    OPCODE: ClassVar[Opcode] = Opcode.DROPOUT
+    dst, dst_ap = accessed()
+    src, src_ap = accessed()
+    ratio = prop_def(FloatAttr)
+    seed = prop_def(IntegerAttr[I64])
+    SLOTS: ClassVar[Slots] = slots(dst="write", src="read")
+    assembly_format = (
+        "$dst $dst_ap `,` $src $src_ap `seed` $seed `ratio` $ratio attr-dict "
+        "`:` type($dst) `,` type($src)"
+    )
+
+    def __init__(
+        self,
+        dst: SSAValue,
+        dst_ap: AccessAttr,
+        src: SSAValue,
+        src_ap: AccessAttr,
+        ratio: float,
+        seed: int,
+    ):
+        super().__init__(
+            operands=[dst, src],
+            properties={
+                "dst_ap": dst_ap,
+                "src_ap": src_ap,
+                "ratio": FloatAttr(ratio, f32),
+                "seed": IntegerAttr(seed, i64),
+            },
+        )
+
+    def verify_tile_op(self) -> None:
+        _same_shape(self, self.dst_ap, self.src_ap, "source and destination")
+        if not 0.0 <= self.ratio.value.data < 1.0:
+            raise VerifyException(f"loop.dropout: ratio must be in [0, 1), got {self.ratio.value.data}")
+        _check_seed(self, self.seed)
+
+
 def dense_f32(array: np.ndarray) -> DenseIntOrFPElementsAttr:
     """A dense f32 attribute built from bytes (never from Python lists)."""
     arr = np.ascontiguousarray(array, dtype=np.float32)
@@ -874,6 +958,8 @@ Loop = Dialect(
         TensorTensorOp,
         ReduceOp,
         MemsetOp,
+        RandomOp,
+        DropoutOp,
     ],
     [TileType],
 )

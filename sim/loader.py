@@ -206,6 +206,8 @@ def _check_stream(
             _check_operands(found, entry, recs[where], where, chip, dram_bytes)
             if entry.opcode is Opcode.ACT:
                 _check_tables_present(found, entry, recs[where], where, program)
+            elif entry.opcode in (Opcode.RANDOM, Opcode.DROPOUT):
+                _check_rng_fields(found, entry, recs[where], where)
     if found.best is not None:
         index, what = found.best
         raise LoadError(
@@ -238,6 +240,29 @@ def _check_tables_present(
         lambda k: f"function '{ActFunc.from_code(int(col[k]))}' has no table in the "
         "binary's LUT section (a binary from before tables were shipped: recompile it)",
     )
+
+
+def _f32_column(recs: np.ndarray, word: int) -> np.ndarray:
+    return recs[:, word].astype(np.int32).view(np.float32)
+
+
+def _check_rng_fields(found: _Problems, entry: Instr, recs: np.ndarray, where: np.ndarray) -> None:
+    """DROPOUT's ratio in [0, 1); RANDOM's bounds finite and ordered (as the accel
+    verifier requires)."""
+    if entry.opcode is Opcode.DROPOUT:
+        ratio = _f32_column(recs, entry.layout["ratio"])
+        with np.errstate(invalid="ignore"):
+            bad = ~((ratio >= 0) & (ratio < 1))
+        found.add(bad, where, lambda k: f"ratio {float(ratio[k])} is not in [0, 1)")
+    else:
+        low = _f32_column(recs, entry.layout["low"])
+        high = _f32_column(recs, entry.layout["high"])
+        with np.errstate(invalid="ignore"):
+            bad = ~(np.isfinite(low) & np.isfinite(high) & (low <= high))
+        found.add(
+            bad, where,
+            lambda k: f"bounds [{float(low[k])}, {float(high[k])}) are not finite and ordered",
+        )
 
 
 def _opcode_name(op: int) -> str:

@@ -59,6 +59,7 @@ from tidal.sim.errors import (
 from tidal.sim.inputs import check_inputs
 from tidal.sim.loader import validate_program
 from tidal.sim.spec.lut import LutTable
+from tidal.sim.spec.rng import RngState
 from tidal.sim.spec import (
     INSTRUCTIONS,
     ActFunc,
@@ -113,6 +114,11 @@ _WAIT, _HALT, _SIGNAL, _MATMUL, _ACT = (
     int(Opcode.MATMUL),
     int(Opcode.ACT),
 )
+# The instructions that draw from POOL's generators, with the word of dst's first
+# partition (an access is space, partition start, offset, dims).
+_RNG_LANE0 = {
+    int(op): INSTRUCTIONS[op].layout["dst"] + 1 for op in (Opcode.RANDOM, Opcode.DROPOUT)
+}
 _WAIT_SEM = INSTRUCTIONS[Opcode.WAIT].layout["sem"]
 _WAIT_VALUE = INSTRUCTIONS[Opcode.WAIT].layout["value"]
 _STATIONARY = INSTRUCTIONS[Opcode.MATMUL].layout["stationary"]
@@ -507,6 +513,8 @@ class Machine:
         self._pe_behind: float | None = None
         for addr, data in program.consts:
             self.dram[addr : addr + data.nbytes] = data.view(np.uint8).reshape(-1)
+        # POOL's generators (RANDOM, DROPOUT): a counter per lane, from 0 each run.
+        self._rng = RngState(max(chip.sbuf_partitions, chip.psum_partitions))
         # ACT's lookup tables, loaded with the program (the loader checked them).
         self._luts = {
             ActFunc.from_code(code): LutTable(ActFunc.from_code(code), lo, hi, rows)
@@ -1040,6 +1048,9 @@ class Machine:
         if dec.semantics is not None:
             if dec.opcode == _ACT:
                 values["lut"] = self._luts
+            elif dec.opcode in _RNG_LANE0:
+                values["rng"] = self._rng
+                values["lane0"] = w[_RNG_LANE0[dec.opcode]]
             return cost, partial(dec.semantics, values, w[_W_FLAGS]), shapes
         if dec.opcode == _SIGNAL:
             return cost, partial(self._signal, values["sem"]), shapes

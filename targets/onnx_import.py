@@ -44,6 +44,7 @@ later) is a default that a feed may override: it stays a constant, unless
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -67,6 +68,7 @@ from tidal.dialects.graph import (
     ConstantOp,
     Conv2dOp,
     DropoutOp,
+    RandomUniformLikeOp,
     FlattenOp,
     GemmOp,
     GlobalAvgPoolOp,
@@ -935,19 +937,43 @@ def build_identity(node: _Node) -> None:
 
 
 def build_dropout(node: _Node) -> SSAValue:
-    """Inference dropout: `graph.dropout` (the identity), which canonicalisation
-    drops; the ratio is an attribute before opset 12 and an input from 12 on."""
+    """`graph.dropout`: in inference the identity, which canonicalisation drops; with
+    a constant true `training_mode` (opset 12 on) random zeroing and scaling on the
+    POOL engine, seeded by the node's `seed` attribute (by default the node's index,
+    so that two dropouts of a model draw different masks and a run is reproducible).
+    The ratio is an attribute before opset 12 and an input from 12 on; the mask
+    output is not supported."""
     node.reject_used_output(1)
-    if node.has_input(2):
-        training = node.const_input(2)
-        if training.any():
-            node.fail("unsupported training_mode=1 (inference only)")
+    training = bool(node.has_input(2) and node.const_input(2).any())
     if node.attr("is_test", 1) == 0:  # opset < 7 spelled inference this way
         node.unsupported("is_test", 0)
     ratio = float(node.attr("ratio", 0.5))
     if node.has_input(1):
         ratio = float(node.const_input(1).reshape(-1)[0])
-    return node.emit(DropoutOp(node.input(0), ratio, node.out_type()))
+    if not 0.0 <= ratio < 1.0:
+        node.fail(f"ratio {ratio} is not in [0, 1)")
+    seed = int(node.attr("seed", node.index))
+    if not -(2**31) <= seed < 2**31:
+        node.fail(f"seed {seed} does not fit 32 bits")
+    return node.emit(
+        DropoutOp(node.input(0), ratio, node.out_type(), training=training, seed=seed)
+    )
+
+
+def build_random_uniform_like(node: _Node) -> SSAValue:
+    """RandomUniformLike: numbers uniform in [low, high) of the input's shape, from the
+    POOL engine's generators; `seed` (a float in ONNX) truncated to an integer, by
+    default the node's index. float32 outputs only."""
+    dtype = node.attr("dtype", None)
+    if dtype is not None and int(dtype) != 1:  # TensorProto.FLOAT
+        node.unsupported("dtype", int(dtype))
+    low, high = float(node.attr("low", 0.0)), float(node.attr("high", 1.0))
+    if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+        node.fail(f"low {low} and high {high} are not finite and ordered")
+    seed = int(node.attr("seed", node.index))
+    if not -(2**31) <= seed < 2**31:
+        node.fail(f"seed {seed} does not fit 32 bits")
+    return node.emit(RandomUniformLikeOp(node.input(0), low, high, seed, node.out_type()))
 
 
 def build_batchnorm(node: _Node) -> SSAValue:

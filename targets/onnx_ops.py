@@ -179,6 +179,21 @@ def _lrn(op: graph.LRNOp, x: np.ndarray) -> np.ndarray:
     return (x / scale).astype(np.float32)
 
 
+def _dropout(op: graph.DropoutOp, x: np.ndarray) -> np.ndarray:
+    """Inference: the identity. Training: NumPy's generator seeded by the op's seed
+    (the host tier's own random numbers, not the POOL engine's)."""
+    if not op.training_val:
+        return x
+    keep = np.random.default_rng(op.seed_val & 0xFFFFFFFF).random(x.shape) >= op.ratio_val
+    return np.where(keep, x / (np.float32(1) - np.float32(op.ratio_val)), np.float32(0))
+
+
+def _random_uniform_like(op: graph.RandomUniformLikeOp, x: np.ndarray) -> np.ndarray:
+    """NumPy's generator seeded by the op's seed (not the POOL engine's numbers)."""
+    u = np.random.default_rng(op.seed_val & 0xFFFFFFFF).random(x.shape)
+    return (op.low_val + (op.high_val - op.low_val) * u).astype(np.float32)
+
+
 def _activation(op: graph.ActivationOp, x: np.ndarray) -> np.ndarray:
     """The function in float64 (the accelerator evaluates it from ACT's tables)."""
     return lut_exact(ActFunc(op.func_val), x.astype(np.float64)).astype(np.float32)
@@ -274,9 +289,15 @@ ENTRIES: tuple[OpEntry, ...] = (
         "a view (free)", opsets="axes are an attribute before 13, an input from 13",
     ),
     OpEntry(
-        "Dropout", "build_dropout", graph.DropoutOp, lambda op, x: x, kernels.VIEW,
-        "a view (free)",
-        opsets="inference only; the ratio is an attribute before 12, an input from 12",
+        "Dropout", "build_dropout", graph.DropoutOp, _dropout, kernels.ELTWISE,
+        "a view (free); in training mode POOL's pseudo-random numbers",
+        opsets="the ratio is an attribute before 12, an input from 12; training_mode "
+        "a constant input (from 12); no mask output",
+    ),
+    OpEntry(
+        "RandomUniformLike", "build_random_uniform_like", graph.RandomUniformLikeOp,
+        _random_uniform_like, kernels.ELTWISE, "POOL's pseudo-random numbers",
+        opsets="float32 output only; the seed (a float) truncated to an integer",
     ),
     OpEntry(
         "ConstantOfShape", "build_constant_of_shape", graph.ConstantOfShapeOp,

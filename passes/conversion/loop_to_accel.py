@@ -217,6 +217,33 @@ class LowerMemset(RewritePattern):
         rewriter.replace(op, new)
 
 
+class LowerRandom(RewritePattern):
+    """`loop.random %t <...> in [0.0, 1.0) seed 7` -> `accel.random <...>, 0.0, 1.0 seed 7`."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: loop.RandomOp, rewriter: PatternRewriter) -> None:
+        at = _Site.of(op)
+        new = accel.RandomOp(
+            at.ap(op.dst, op.dst_ap), op.low.value.data, op.high.value.data,
+            op.seed.value.data, origin=at.origin,
+        )
+        rewriter.replace(op, new)
+
+
+class LowerDropout(RewritePattern):
+    """`loop.dropout %d <...>, %s <...> ratio 0.5 seed 7` -> `accel.dropout <...>, <...>
+    ratio 0.5 seed 7`."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: loop.DropoutOp, rewriter: PatternRewriter) -> None:
+        at = _Site.of(op)
+        new = accel.DropoutOp(
+            at.ap(op.dst, op.dst_ap), at.ap(op.src, op.src_ap), op.ratio.value.data,
+            op.seed.value.data, origin=at.origin,
+        )
+        rewriter.replace(op, new)
+
+
 class LowerFor(RewritePattern):
     """`loop.for d1 { ... }` in a nest of domain [4, 7] -> `accel.repeat 7 { ... }`."""
 
@@ -344,6 +371,8 @@ class LoopToAccelPass(ModulePass):
                 LowerTensorTensor(),
                 LowerReduce(),
                 LowerMemset(),
+                LowerRandom(),
+                LowerDropout(),
                 LowerFor(),
                 LowerNest(),
                 LowerFunc(),

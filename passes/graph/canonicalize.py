@@ -158,7 +158,8 @@ class FoldTransposeOfConstant(RewritePattern):
 class DropDropout(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.DropoutOp, rewriter: PatternRewriter) -> None:
-        rewriter.replace(op, [], [op.input])
+        if not op.training_val:  # inference: the identity
+            rewriter.replace(op, [], [op.input])
 
 
 # ----------------------------------------------------------------- batchnorm

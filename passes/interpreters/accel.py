@@ -13,6 +13,7 @@ from tidal.passes.interpreters.common import Arrays, CannotEvaluate
 from tidal.passes.interpreters.loop import _column, _dense, run_instruction, view
 from tidal.sim.spec import ActFunc, Kind, Opcode, by_mnemonic
 from tidal.sim.spec.lut import LutTable, tables_for
+from tidal.sim.spec.rng import RngState
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block
 
@@ -47,6 +48,7 @@ def eval_accel(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:
         ),
     }
     luts = tables_for(chip.act_lut_intervals)
+    rng = RngState(max(chip.sbuf_partitions, chip.psum_partitions))
     outputs: list[accel.IoOp] = []
     for op in program.body.block.ops:
         if isinstance(op, accel.IoOp):
@@ -77,7 +79,7 @@ def eval_accel(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:
                     "program is split into streams: use the hardware model"
                 )
             elif isinstance(op, accel.InstructionOp):
-                _accel_op(op, mems, env, luts)
+                _accel_op(op, mems, env, luts, rng)
 
     run(program.body.block)
     return {
@@ -103,6 +105,7 @@ def _accel_op(
     mems: dict[str, np.ndarray],
     env: list[int],
     luts: Mapping[ActFunc, LutTable],
+    rng: RngState,
 ) -> None:
     """Read the operands the datasheet entry of `op` lists (as the encoder does) and
     run its semantics; sync instructions (wait, signal, nop, halt) have none, as
@@ -128,6 +131,9 @@ def _accel_op(
             values[f.name] = attr.value.data
     if entry.opcode is Opcode.ACT:  # ACT evaluates from the chip's tables, as the machine
         values["lut"] = luts
+    elif entry.opcode in (Opcode.RANDOM, Opcode.DROPOUT):  # POOL's generators
+        values["rng"] = rng
+        values["lane0"] = op.dst.pstart.at(env)
     z = op.zero_at_level if isinstance(op, accel.MatmulOp) else None
     run_instruction(
         entry.opcode, values, start=z is not None and (z < 0 or env[z] == 0)

@@ -18,6 +18,7 @@ from tidal.dialects.accel import AccessAttr
 from tidal.passes.interpreters.common import Arrays, CannotEvaluate
 from tidal.passes.interpreters.graph import _function, signature
 from tidal.sim.spec import FLAG_START, INSTRUCTIONS, Opcode
+from tidal.sim.spec.rng import RngState
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block, SSAValue
@@ -84,6 +85,7 @@ def _column(view_: np.ndarray) -> np.ndarray:
 def eval_loop(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:
     fn = _function(module)
     shapes, outs = signature(module)
+    rng = RngState(0)  # grows to the partitions the tiles use
     mem: dict[SSAValue, np.ndarray] = {
         a: np.array(inputs[n], np.float32).ravel()
         for n, a in zip(shapes, fn.body.block.args)
@@ -100,7 +102,7 @@ def eval_loop(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:
         elif isinstance(op, loop.AllocTileOp):
             mem[op.result] = _tile(op)
         elif isinstance(op, loop.NestOp):
-            _run_nest(op, mem)
+            _run_nest(op, mem, rng)
         elif isinstance(op, func.ReturnOp):
             return {
                 n: mem[v].reshape(v.type.get_shape()).copy()  # type: ignore[attr-defined]
@@ -120,7 +122,7 @@ def _tile(op: loop.AllocTileOp) -> np.ndarray:
     return np.zeros((t.partitions.data, t.elems.data), np.float32)
 
 
-def _run_nest(nest: loop.NestOp, mem: dict[SSAValue, np.ndarray]) -> None:
+def _run_nest(nest: loop.NestOp, mem: dict[SSAValue, np.ndarray], rng: RngState) -> None:
     """Run a nest's loops (a chain or siblings) over DRAM buffers and the tiles of the
     function (kept in `mem` across nests) and of the nest (dropped after it)."""
     tiles = dict(mem)
@@ -139,12 +141,14 @@ def _run_nest(nest: loop.NestOp, mem: dict[SSAValue, np.ndarray]) -> None:
                     run(op.body.block)
                 env[d] = 0
             elif isinstance(op, loop.TileOp):
-                _loop_op(op, tiles, env)
+                _loop_op(op, tiles, env, rng)
 
     run(nest.body.block)
 
 
-def _loop_op(op: loop.TileOp, mem: dict[SSAValue, np.ndarray], env: list[int]) -> None:
+def _loop_op(
+    op: loop.TileOp, mem: dict[SSAValue, np.ndarray], env: list[int], rng: RngState
+) -> None:
     v = lambda value, prop: view(mem[value], op.ap(prop), env)
     if isinstance(op, loop.CopyOp):
         run_instruction(
@@ -189,5 +193,15 @@ def _loop_op(op: loop.TileOp, mem: dict[SSAValue, np.ndarray], env: list[int]) -
         run_instruction(
             op.OPCODE, {"dst": v(op.dst, "dst_ap"), "value": op.value.value.data}
         )
+    elif isinstance(op, loop.RandomOp | loop.DropoutOp):
+        # The POOL lanes' generators, one state for the whole run (as the machine's);
+        # tiles sit at partition 0 until allocation, so lanes are the access's.
+        views = {"dst": v(op.dst, "dst_ap"), "seed": op.seed.value.data}
+        views |= {"rng": rng, "lane0": op.dst_ap.pstart.at(env)}
+        if isinstance(op, loop.RandomOp):
+            views |= {"low": op.low.value.data, "high": op.high.value.data}
+        else:
+            views |= {"src": v(op.src, "src_ap"), "ratio": op.ratio.value.data}
+        run_instruction(op.OPCODE, views)
     else:
         raise CannotEvaluate(f"loop level: no interpreter for '{op.name}'")

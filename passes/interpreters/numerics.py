@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from tidal.dialects import accel
+from tidal.dialects import accel, graph, loop
 from tidal.passes.interpreters.accel import eval_accel, eval_binary
 from tidal.passes.interpreters.common import Arrays, CannotEvaluate
 from tidal.passes.interpreters.graph import eval_graph, signature
@@ -33,6 +33,7 @@ from tidal.passes.interpreters.loop import eval_loop, view
 from tidal.passes.pipeline import PassCallback
 from tidal.sim.inputs import check_inputs
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 
 __all__ = [
@@ -74,6 +75,15 @@ def random_inputs(module: ModuleOp, seed: int = 0) -> Arrays:
     return {n: rng.standard_normal(s).astype(np.float32) for n, s in shapes.items()}
 
 
+def _draws_random(op: Operation) -> bool:
+    """A training-mode dropout or a random fill, at any level."""
+    if isinstance(op, graph.DropoutOp):
+        return op.training_val
+    return isinstance(
+        op, graph.RandomUniformLikeOp | loop.RandomOp | loop.DropoutOp | accel.RandomOp | accel.DropoutOp
+    )
+
+
 class NumericsMismatch(Exception):
     """A pass changed what the program computes; the message names the pass."""
 
@@ -94,6 +104,12 @@ class NumericsChecker(PassCallback):
         the module takes and what was given) if the inputs do not fit the module."""
         if level(module) in ("graph", "loop"):
             check_inputs(signature(module)[0], self.inputs)
+        if random := next((op for op in module.walk() if _draws_random(op)), None):
+            raise CannotEvaluate(
+                f"'{random.name}' draws pseudo-random numbers, which differ between "
+                "the host reference and the chip's generators: the numerics checker "
+                "cannot compare a program that has one"
+            )
         self.reference = evaluate(module, self.inputs)
         self.log.append(f"numerics: {level(module)} level evaluated (reference)")
 

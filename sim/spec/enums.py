@@ -81,6 +81,8 @@ class Opcode(enum.IntEnum):
     TENSOR_TENSOR = 7
     REDUCE = 8
     MEMSET = 9
+    RANDOM = 10  # POOL: uniform pseudo-random numbers
+    DROPOUT = 11  # POOL: training-mode dropout from pseudo-random numbers
 
 
 class Space(Coded):

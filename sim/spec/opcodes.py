@@ -446,6 +446,28 @@ def _memset(v: Mapping[str, Any], flags: int) -> None:
     v["dst"][...] = _F32(v["value"])
 
 
+# RANDOM and DROPOUT draw from the POOL lanes' generators (`tidal.sim.spec.rng`):
+# `v["rng"]` is the engine's RngState and `v["lane0"]` the first partition of `dst`,
+# which whoever runs the instruction (machine, interpreters) passes.
+
+
+def _random(v: Mapping[str, Any], flags: int) -> None:
+    dst = v["dst"]
+    u = v["rng"].uniform(v["seed"], v["lane0"], dst.shape)
+    low, high = _F32(v["low"]), _F32(v["high"])
+    dst[...] = low + (high - low) * u
+
+
+def _dropout(v: Mapping[str, Any], flags: int) -> None:
+    dst, ratio = v["dst"], v["ratio"]
+    keep = v["rng"].uniform(v["seed"], v["lane0"], dst.shape) >= _F32(ratio)
+    # ONNX Dropout: data * mask / (1 - ratio), divided in float32 as onnxruntime does;
+    # every element dropped at ratio >= 1 (the verifiers refuse it, the loader not)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kept = v["src"].reshape(dst.shape) / (_F32(1.0) - _F32(ratio))
+    dst[...] = np.where(keep, kept, _F32(0.0))
+
+
 # ---------------------------------------------------------------------------
 # The table
 # ---------------------------------------------------------------------------
@@ -543,6 +565,30 @@ _ENTRIES = (
         _memset,
         lanes_of="dst",
         summary="fills dst with value",
+    ),
+    Instr(
+        Opcode.RANDOM,
+        EngineKind.POOL,
+        (
+            *_on_chip("dst"),
+            Field("low", Kind.F32),
+            Field("high", Kind.F32, default=1.0),
+            Field("seed", Kind.INT),
+        ),
+        _pool_cost("dst"),
+        _random,
+        lanes_of="dst",
+        summary="dst = low + (high - low) * u, u uniform in [0, 1) from the lanes' generators",
+    ),
+    Instr(
+        Opcode.DROPOUT,
+        EngineKind.POOL,
+        (*_on_chip("dst", "src"), Field("ratio", Kind.F32), Field("seed", Kind.INT)),
+        _pool_cost("dst"),
+        _dropout,
+        lanes_of="dst",
+        same_elements=(("src", "dst"),),
+        summary="dst = src / (1 - ratio) where u >= ratio, else 0 (u as RANDOM's)",
     ),
 )
 

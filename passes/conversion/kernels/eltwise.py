@@ -13,7 +13,9 @@ from xdsl.ir import SSAValue
 from tidal.dialects.loop import (
     ActOp,
     CopyOp,
+    DropoutOp,
     NestOp,
+    RandomOp,
     TensorTensorOp,
 )
 from tidal.passes.conversion.kernels.nest_builder import (
@@ -119,7 +121,13 @@ def plan_eltwise(
     )
 
 
-def eltwise(plan: EltwiseTiles, kind: str, y: SSAValue, inputs: Sequence[SSAValue]) -> NestOp:
+def eltwise(
+    plan: EltwiseTiles,
+    kind: str,
+    y: SSAValue,
+    inputs: Sequence[SSAValue],
+    params: Sequence[float | int] = (),
+) -> NestOp:
     """y = kind(inputs...) for kind in add | mul (POOL) or relu | an ACT table function
     (graph.activation's), tiled by `plan` (made from
     the inputs' strides, in this order). `add` takes two or more inputs (an n-ary
@@ -142,7 +150,14 @@ def eltwise(plan: EltwiseTiles, kind: str, y: SSAValue, inputs: Sequence[SSAValu
         in_tiles.append(t)
         body.append(CopyOp(buf, dram_ap(st), t, tile_ap(t)))
     out = nest.tile("sbuf", tp, tf)
-    if kind not in ("add", "mul"):  # relu or a graph.activation function: ACT
+    if kind == "random":  # POOL's generators: low, high, seed
+        low, high, seed = params
+        body.append(RandomOp(out, tile_ap(out), float(low), float(high), int(seed)))
+    elif kind == "dropout":  # POOL's generators: ratio, seed
+        ratio, seed = params
+        t = in_tiles[0]
+        body.append(DropoutOp(out, tile_ap(out), t, tile_ap(t), float(ratio), int(seed)))
+    elif kind not in ("add", "mul"):  # relu or a graph.activation function: ACT
         body.append(ActOp(kind, out, tile_ap(out), in_tiles[0], tile_ap(in_tiles[0])))
     else:
         a, b, *rest = in_tiles
@@ -159,6 +174,10 @@ def _eltwise_operands(op: Operation) -> tuple[str, list[SSAValue]]:
         return "relu", [op.input]
     if isinstance(op, graph.ActivationOp):
         return op.func_val, [op.input]
+    if isinstance(op, graph.DropoutOp):  # training mode (inference is a view)
+        return "dropout", [op.input]
+    if isinstance(op, graph.RandomUniformLikeOp):  # the input gives the shape only
+        return "random", []
     if isinstance(op, graph.SumOp):
         return "add", list(op.inputs)
     assert isinstance(op, graph.AddOp | graph.MulOp)
@@ -172,8 +191,10 @@ class EltwiseKernel(Kernel):
     def plan(
         self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
     ) -> TilePlan | Refusal:
-        if isinstance(op, graph.SumOp) and len(op.inputs) == 1:
-            return TilePlan(op, chip, options=options)
+        if (isinstance(op, graph.SumOp) and len(op.inputs) == 1) or (
+            isinstance(op, graph.DropoutOp) and not op.training_val
+        ):
+            return TilePlan(op, chip, options=options)  # a view
         out_shape = shape_of(op.results[0])
         _, operands = _eltwise_operands(op)
         strides = [broadcast_strides(shape_of(v), out_shape) for v in operands]
@@ -184,12 +205,17 @@ class EltwiseKernel(Kernel):
     def emit(self, plan: TilePlan) -> Lowered:
         op = plan.op
         tiles = plan.nest(EltwiseTiles)
-        if tiles is None:  # a one-operand sum
+        if tiles is None:  # a one-operand sum, an inference dropout
             view = ViewOp(op.operands[0], MemRefType(f32, shape_of(op.results[0])))
             return Lowered([view], view.result)
         kind, operands = _eltwise_operands(op)
         y = alloc_result(op)
-        return Lowered([y, eltwise(tiles, kind, y.result, operands)], y.result)
+        params: tuple[float | int, ...] = ()
+        if isinstance(op, graph.DropoutOp):
+            params = (op.ratio_val, op.seed_val)
+        elif isinstance(op, graph.RandomUniformLikeOp):
+            params = (op.low_val, op.high_val, op.seed_val)
+        return Lowered([y, eltwise(tiles, kind, y.result, operands, params)], y.result)
 
 
 ELTWISE = EltwiseKernel()

@@ -57,6 +57,7 @@ def test_dialect_lists_every_op():
         "graph.unsqueeze",
         "graph.constant_of_shape",
         "graph.dropout",
+        "graph.random_uniform_like",
     }
 
 

@@ -124,6 +124,8 @@ def test_every_tile_op_names_its_instruction():
         "accel.tensor_tensor",
         "accel.reduce",
         "accel.memset",
+        "accel.random",
+        "accel.dropout",
     }
     for op in tile_ops:
         if op.name != "loop.copy":

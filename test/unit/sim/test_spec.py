@@ -128,6 +128,8 @@ def test_enum_codes_are_stable_and_unique() -> None:
         "TENSOR_TENSOR": 7,
         "REDUCE": 8,
         "MEMSET": 9,
+        "RANDOM": 10,
+        "DROPOUT": 11,
     }
     with pytest.raises(ValueError, match="no ActFunc has code 99"):
         ActFunc.from_code(99)

@@ -560,6 +560,41 @@ def test_dropout_ratio_attribute_or_input(opset):
     model = _model([node], [_f32("x", [2, 3])], [_f32("y", [2, 3])], ratio, opset=opset)
     (dropout,) = [op for op in _ops(import_onnx(model)) if isinstance(op, graph.DropoutOp)]
     assert dropout.ratio_val == 0.25
+    assert not dropout.training_val
+
+
+@pytest.mark.parametrize("seed", [None, 42])
+def test_dropout_training_mode_keeps_the_op_with_a_seed(seed):
+    inits = [_init("r", np.array(0.3, np.float32)), _init("t", np.array(True))]
+    attrs = {} if seed is None else {"seed": seed}
+    nodes = [
+        helper.make_node("Relu", ["x"], ["h"]),
+        helper.make_node("Dropout", ["h", "r", "t"], ["y"], **attrs),
+    ]
+    model = _model(nodes, [_f32("x", [2, 3])], [_f32("y", [2, 3])], inits, opset=13)
+    (dropout,) = [op for op in _ops(import_onnx(model)) if isinstance(op, graph.DropoutOp)]
+    assert dropout.training_val and dropout.ratio_val == pytest.approx(0.3)
+    assert dropout.seed_val == (1 if seed is None else 42)  # by default the node's index
+
+
+def test_dropout_training_mode_refusals():
+    inits = [_init("r", np.array(0.3, np.float32)), _init("t", np.array(True))]
+    mask = helper.make_node("Dropout", ["x", "r", "t"], ["y", "m"], name="d")
+    model = _model([mask], [_f32("x", [2, 3])],
+                   [_f32("y", [2, 3]), helper.make_tensor_value_info("m", onnx.TensorProto.BOOL, [2, 3])],
+                   inits, opset=13)
+    assert "node 'd' (op Dropout)" in _refusal(model)
+
+
+def test_random_uniform_like_imports_with_its_bounds_and_seed():
+    node = helper.make_node("RandomUniformLike", ["x"], ["y"], low=-1.0, high=4.0, seed=9.0)
+    model = _model([node], [_f32("x", [2, 3])], [_f32("y", [2, 3])], opset=13)
+    (op,) = [op for op in _ops(import_onnx(model)) if isinstance(op, graph.RandomUniformLikeOp)]
+    assert (op.low_val, op.high_val, op.seed_val) == (-1.0, 4.0, 9)
+    bad = helper.make_node("RandomUniformLike", ["x"], ["y"], dtype=onnx.TensorProto.DOUBLE, name="r")
+    model = _model([bad], [_f32("x", [2, 3])],
+                   [helper.make_tensor_value_info("y", onnx.TensorProto.DOUBLE, [2, 3])], opset=13)
+    assert _refusal(model) == "node 'r' (op RandomUniformLike): unsupported attribute dtype=11"
 
 
 # ------------------------------------------------------ the light-zoo operators

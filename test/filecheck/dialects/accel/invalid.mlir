@@ -387,3 +387,35 @@ accel.program "small" dram 65536 {
 }
 
 // CHECK: semaphore must be >= 0, got -3
+
+// -----
+
+accel.program "small" dram 65536 {
+  accel.dropout <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 8]]> ratio 1.5 seed 1
+}
+
+// CHECK: dropout ratio must be in [0, 1), got 1.5
+
+// -----
+
+accel.program "small" dram 65536 {
+  accel.dropout <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 16], [1, 8]]> ratio 0.5 seed 1
+}
+
+// CHECK: dropout src
+
+// -----
+
+accel.program "small" dram 65536 {
+  accel.random <dram 0, [[1, 32]]>, 0.0, 1.0 seed 1
+}
+
+// CHECK: random dst must be in sbuf or psum, got dram
+
+// -----
+
+accel.program "small" dram 65536 {
+  accel.random <sbuf 0, 0, [[1, 32], [1, 8]]>, 1.0, 0.0 seed 1
+}
+
+// CHECK: random bounds [1.0, 0.0) are not finite and ordered

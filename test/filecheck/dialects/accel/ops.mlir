@@ -32,6 +32,8 @@ accel.program "small" dram 65536 {
   accel.tensor_tensor max <sbuf 0, 0, [[1, 32], [1, 8]]>, <psum 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [8, 1], [1, 8]]> {signal = 0 : i64}
   accel.reduce add <sbuf 0, 0, [[1, 32], [1, 1]]>, <sbuf 0, 64, [[1, 32], [7, 7], [1, 7]]> over 2 scale 0.02
   accel.reduce max <sbuf 0, 0, [[1, 32], [1, 7]]>, <sbuf 0, 64, [[1, 32], [7, 7], [1, 7]]> over 1
+  accel.random <sbuf 0, 0, [[1, 32], [1, 8]]>, -1.0, 2.0 seed 7
+  accel.dropout <sbuf 0, 0, [[1, 32], [1, 8]]>, <psum 0, 0, [[1, 32], [1, 8]]> ratio 0.25 seed -3 {origin = "drop"}
   accel.memset <sbuf 0, 0, [[1, 32], [1, 64]]>, 0.0
   accel.memset <sbuf 0, 0, [[1, 32], [1, 64]]>, 0xFF800000
   accel.signal act sem 5
@@ -69,6 +71,8 @@ accel.program "small" dram 65536 {
 // CHECK-NEXT:   accel.tensor_tensor max <sbuf 0, 0, [[1, 32], [1, 8]]>, <psum 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [8, 1], [1, 8]]> {signal = 0 : i64}
 // CHECK-NEXT:   accel.reduce add <sbuf 0, 0, [[1, 32], [1, 1]]>, <sbuf 0, 64, [[1, 32], [7, 7], [1, 7]]> over 2 scale 0.02
 // CHECK-NEXT:   accel.reduce max <sbuf 0, 0, [[1, 32], [1, 7]]>, <sbuf 0, 64, [[1, 32], [7, 7], [1, 7]]> over 1
+// CHECK-NEXT:   accel.random <sbuf 0, 0, [[1, 32], [1, 8]]>, -1.0, 2.0 seed 7
+// CHECK-NEXT:   accel.dropout <sbuf 0, 0, [[1, 32], [1, 8]]>, <psum 0, 0, [[1, 32], [1, 8]]> ratio 0.25 seed -3 {origin = "drop"}
 // CHECK-NEXT:   accel.memset <sbuf 0, 0, [[1, 32], [1, 64]]>, 0.0
 // CHECK-NEXT:   accel.memset <sbuf 0, 0, [[1, 32], [1, 64]]>, 0xFF800000
 // CHECK-NEXT:   accel.signal act sem 5

@@ -617,6 +617,39 @@ func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
 // CHECK: 'graph.dropout' op ratio must be in [0, 1), got 1.0
 
 // -----
+
+func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %r = graph.dropout %x {training = 2 : i64} : (tensor<4xf32>) -> tensor<4xf32>
+  func.return %r : tensor<4xf32>
+}
+// CHECK: 'graph.dropout' op training must be 0 or 1, got 2
+
+// -----
+
+func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %r = graph.dropout %x {training = 1 : i64, seed = 9999999999 : i64} : (tensor<4xf32>) -> tensor<4xf32>
+  func.return %r : tensor<4xf32>
+}
+// CHECK: 'graph.dropout' op seed 9999999999 does not fit 32 bits
+
+// -----
+// graph.random_uniform_like
+
+func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %r = graph.random_uniform_like %x {low = 3.0 : f32, high = 1.0 : f32} : (tensor<4xf32>) -> tensor<4xf32>
+  func.return %r : tensor<4xf32>
+}
+// CHECK: 'graph.random_uniform_like' op bounds [3.0, 1.0) are not finite and ordered
+
+// -----
+
+func.func @f(%x: tensor<4xf32>) -> tensor<2x2xf32> {
+  %r = graph.random_uniform_like %x : (tensor<4xf32>) -> tensor<2x2xf32>
+  func.return %r : tensor<2x2xf32>
+}
+// CHECK: 'graph.random_uniform_like' op result shape [2, 2] does not match the inferred shape [4]
+
+// -----
 // graph.channel_affine
 
 func.func @f(%x: tensor<1x8x4x4xf32>, %p: tensor<8xf32>, %q: tensor<1x8x1x1xf32>) -> tensor<1x8x4x4xf32> {

@@ -205,6 +205,17 @@ func.func @sum_unsqueeze_dropout(%x: tensor<1x8x4x4xf32>, %v: tensor<8xf32>) -> 
   func.return %d, %d2 : tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>
 }
 
+// Training-mode dropout and a random fill keep their seeds; defaults are not printed.
+// CHECK-LABEL: func.func @random
+func.func @random(%x: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>) {
+  // CHECK-NEXT: %[[D:.*]] = graph.dropout %{{.*}} {ratio = 2.500000e-01 : f32, training = 1 : i64, seed = 7 : i64} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  %d = graph.dropout %x {ratio = 0.25 : f32, training = 1 : i64, seed = 7 : i64} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  // CHECK-NEXT: %[[R:.*]] = graph.random_uniform_like %[[D]] {high = 2.000000e+00 : f32, seed = 3 : i64} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  %r = graph.random_uniform_like %d {low = 0.0 : f32, high = 2.0 : f32, seed = 3 : i64} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  // CHECK-NEXT: func.return %[[D]], %[[R]]
+  func.return %d, %r : tensor<4x8xf32>, tensor<4x8xf32>
+}
+
 // CHECK-LABEL: func.func @channel_affine
 // CHECK-SAME: (%[[X:.*]]: tensor<1x8x4x4xf32>, %[[P:.*]]: tensor<8xf32>, %[[V:.*]]: tensor<2x8xf32>)
 func.func @channel_affine(%x: tensor<1x8x4x4xf32>, %p: tensor<8xf32>, %v: tensor<2x8xf32>) -> (tensor<1x8x4x4xf32>, tensor<2x8xf32>) {

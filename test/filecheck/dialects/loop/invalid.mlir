@@ -359,3 +359,47 @@ func.func @f(%x: memref<8x64xf32>) {
   func.return
 }
 // CHECK: loop.reduce: destination must be 32x1
+
+// -----
+
+func.func @f() {
+  loop.nest "n" domain [] order [] {
+    %t = loop.alloc_tile : !loop.tile<sbuf, 16, 8>
+    loop.dropout %t <sbuf 0, 0, [[1, 16], [1, 8]]>, %t <sbuf 0, 0, [[1, 16], [1, 8]]> seed 3 ratio 1.0 : f32 : !loop.tile<sbuf, 16, 8>, !loop.tile<sbuf, 16, 8>
+  }
+  func.return
+}
+// CHECK: loop.dropout: ratio must be in [0, 1), got 1.0
+
+// -----
+
+func.func @f() {
+  loop.nest "n" domain [] order [] {
+    %t = loop.alloc_tile : !loop.tile<sbuf, 16, 8>
+    loop.dropout %t <sbuf 0, 0, [[1, 16], [1, 8]]>, %t <sbuf 0, 0, [[1, 8], [1, 8]]> seed 3 ratio 0.5 : f32 : !loop.tile<sbuf, 16, 8>, !loop.tile<sbuf, 16, 8>
+  }
+  func.return
+}
+// CHECK: loop.dropout: source and destination have different shapes (16x8 vs 8x8)
+
+// -----
+
+func.func @f() {
+  loop.nest "n" domain [] order [] {
+    %t = loop.alloc_tile : !loop.tile<sbuf, 16, 8>
+    loop.random %t <sbuf 0, 0, [[1, 16], [1, 8]]> seed 3 low 2.0 : f32 high 1.0 : f32 : !loop.tile<sbuf, 16, 8>
+  }
+  func.return
+}
+// CHECK: loop.random: bounds [2.0, 1.0) are not finite and ordered
+
+// -----
+
+func.func @f() {
+  loop.nest "n" domain [] order [] {
+    %t = loop.alloc_tile : !loop.tile<sbuf, 16, 8>
+    loop.random %t <sbuf 0, 0, [[1, 16], [1, 8]]> seed 4294967296 low 0.0 : f32 high 1.0 : f32 : !loop.tile<sbuf, 16, 8>
+  }
+  func.return
+}
+// CHECK: loop.random: seed 4294967296 does not fit 32 bits

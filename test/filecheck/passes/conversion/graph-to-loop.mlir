@@ -158,6 +158,27 @@ func.func @activation(%x: tensor<8x64xf32>) -> tensor<8x64xf32> {
 
 // -----
 
+// A training-mode dropout and a random fill: one POOL instruction per tile, drawing
+// from the lanes' generators with the op's seed (the random fill reads no input).
+// CHECK-LABEL: func.func @random
+// CHECK:         loop.nest "d" domain [] order [] {
+// CHECK-NEXT:      %[[IN:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 16>
+// CHECK-NEXT:      %[[OUT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 16>
+// CHECK-NEXT:      loop.copy %{{.*}} -> %[[IN]]
+// CHECK-NEXT:      loop.dropout %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]>, %[[IN]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]> seed 7 ratio 2.500000e-01 : f32
+// CHECK-NEXT:      loop.copy %[[OUT]]
+// CHECK:         loop.nest "r" domain [] order [] {
+// CHECK-NEXT:      %[[T:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 16>
+// CHECK-NEXT:      loop.random %[[T]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]> seed 3 low -1.000000e+00 : f32 high 1.000000e+00 : f32
+// CHECK-NEXT:      loop.copy %[[T]]
+func.func @random(%x: tensor<8x64xf32>) -> (tensor<8x64xf32>, tensor<8x64xf32>) {
+  %d = graph.dropout %x {ratio = 0.25 : f32, training = 1 : i64, seed = 7 : i64, tidal.origin = "d"} : (tensor<8x64xf32>) -> tensor<8x64xf32>
+  %r = graph.random_uniform_like %x {low = -1.0 : f32, seed = 3 : i64, tidal.origin = "r"} : (tensor<8x64xf32>) -> tensor<8x64xf32>
+  func.return %d, %r : tensor<8x64xf32>, tensor<8x64xf32>
+}
+
+// -----
+
 // add with broadcasting [1,8,4,4] + [8,1,1]: channels on partitions, the 4x4
 // pixels coalesce to 16 free elements; the per-channel operand is read with a
 // stride-0 free dim.

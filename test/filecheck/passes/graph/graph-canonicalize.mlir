@@ -133,3 +133,14 @@ func.func @sums(%a: tensor<4xf32>, %b: tensor<4xf32>, %c: tensor<4xf32>) -> (ten
   %u = graph.add %two, %c : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
   func.return %one, %outer, %two, %u : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
 }
+
+// -----
+
+// A training-mode dropout is not the identity: it stays.
+// CHECK-LABEL: func.func @training_dropout
+// CHECK-NEXT:    %[[D:.*]] = graph.dropout %{{.*}} {training = 1 : i64, seed = 4 : i64}
+// CHECK-NEXT:    func.return %[[D]]
+func.func @training_dropout(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %d = graph.dropout %x {training = 1 : i64, seed = 4 : i64} : (tensor<4xf32>) -> tensor<4xf32>
+  func.return %d : tensor<4xf32>
+}
