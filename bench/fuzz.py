@@ -9,7 +9,8 @@ header fields set to bad or huge values, swapped sections, records inserted,
 deleted, duplicated or scrambled, IO/META/DEBUG JSON, constants and ACT lookup
 tables (LUT section: dropped, renumbered, resized, bad ranges, base values and
 coefficients) corrupted, RANDOM and DROPOUT records added with extreme ratios,
-bounds and seeds; and,
+bounds and seeds, the instruction image moved inside the program's DRAM (META
+instr_base) where its DMAs rewrite it; and,
 aimed at the loader's bounds on the work of a run, access counts and strides set to
 huge, 0, 2^31-1 or negative values, stride-0 dims with huge counts, IO shapes with
 huge, zero or many dims, many outputs aliasing all of DRAM) and, mostly, the CRC and
@@ -711,6 +712,18 @@ def s_rng(rng: np.random.Generator, p: isa.Program) -> None:
     p.streams[isa.Engine.POOL] = np.stack(records).astype(np.int32)
 
 
+def s_instr_base(rng: np.random.Generator, p: isa.Program) -> None:
+    """Put the instruction image inside the program's DRAM (META instr_base) at a good
+    or bad address, so that the program's DMAs may rewrite its instructions with
+    whatever they carry."""
+    size = p.meta.get("dram_bytes", 0)
+    size = size if isinstance(size, int) else 0
+    aligned = int(rng.integers(0, max(1, size // 64))) * 64
+    p.meta["instr_base"] = pick(rng, [aligned, aligned, 0, aligned + 4, -64, size, 2**62, "0", None])
+    if p.meta["instr_base"] is None:
+        del p.meta["instr_base"]
+
+
 def _access_starts(opcode: int) -> list[int]:
     """The first word of each access operand of an opcode's record (none if unknown)."""
     try:
@@ -729,6 +742,7 @@ STRUCTURED: dict[str, Callable[[np.random.Generator, isa.Program], None]] = {
     "consts": s_consts,
     "luts": s_luts,
     "rng-records": s_rng,
+    "instr-base": s_instr_base,
     "access-sizes": s_access_sizes,
     "io-shapes": s_io_shapes,
     "alias-outputs": s_alias_outputs,

@@ -6,7 +6,8 @@ the chip, opcodes are known and run on their engine, semaphores and debug ids ar
 range, every access lies inside its memory, operand sizes agree, the IO table and
 constants fit the program's DRAM, and the ACT lookup tables are the datasheet's
 functions at the chip's resolution, one for every function an ACT instruction
-evaluates from a table. A failure raises `LoadError` naming the stream, the
+evaluates from a table, and the instruction image (`instruction_image`: where each
+stream lives in DRAM, from which the engines fetch) fits. A failure raises `LoadError` naming the stream, the
 instruction index and what is out of range (the earliest bad instruction of the
 stream is reported). Which opcodes an engine runs, every operand field's kind and
 bounds, the spaces an access may name and the operands that must agree in size come
@@ -93,7 +94,57 @@ def validate_program(program: isa.Program, chip: ChipConfig) -> int:
         _check_stream(engine, program.streams[engine], program, chip, dram_bytes)
     _check_io(program, dram_bytes, chip)
     _check_consts(program, dram_bytes)
+    instruction_image(program, chip, dram_bytes)
     return dram_bytes
+
+
+IMAGE_ALIGN = 64  # bytes: where each engine's stream starts in the instruction image
+
+
+def instruction_image(program: isa.Program, chip: ChipConfig, dram_bytes: int) -> dict[int, int]:
+    """Where each engine's stream lives in DRAM: engine -> byte address of its first
+    record. The streams are laid out in engine order, each at a multiple of
+    IMAGE_ALIGN, from META `instr_base` when the program gives one (inside its own
+    DRAM, so that its DMAs may rewrite instructions: self-modifying code), else from
+    the first aligned byte after the program's DRAM (out of its DMAs' reach). The
+    image must fit the chip's DRAM and, inside the program's DRAM, must not overlap a
+    constant or an input or output. Raises LoadError."""
+    base = program.meta.get("instr_base")
+    inside = base is not None
+    if inside and (
+        not isinstance(base, int) or isinstance(base, bool) or base < 0 or base % IMAGE_ALIGN
+    ):
+        raise LoadError(
+            f"program metadata 'instr_base' must be a non-negative multiple of "
+            f"{IMAGE_ALIGN}, got {base!r}"
+        )
+    at = base if inside else -(-dram_bytes // IMAGE_ALIGN) * IMAGE_ALIGN
+    layout: dict[int, int] = {}
+    for engine in sorted(program.streams):
+        layout[engine] = at
+        at += -(-len(program.streams[engine]) * isa.RECORD_BYTES // IMAGE_ALIGN) * IMAGE_ALIGN
+    start = base if inside else min(layout.values(), default=at)
+    limit = dram_bytes if inside else chip.dram_bytes
+    if at > limit:
+        where = "the program's" if inside else f"chip '{chip.name}''s"
+        raise LoadError(
+            f"the instruction image takes DRAM bytes [{start}, {at}), past {where} "
+            f"{limit}-byte DRAM"
+        )
+    if inside:
+        spans = [(f"constant {i}", a, a + d.nbytes) for i, (a, d) in enumerate(program.consts)]
+        spans += [
+            (f"{kind} '{e['name']}'", int(e["addr"]), int(e["addr"]) + 4 * math.prod(e["shape"]))  # type: ignore[arg-type]
+            for kind, table in (("input", program.inputs), ("output", program.outputs))
+            for e in table
+        ]
+        for what, lo, hi in spans:
+            if lo < at and start < hi:
+                raise LoadError(
+                    f"{what} occupies DRAM bytes [{lo}, {hi}), inside the instruction "
+                    f"image [{start}, {at})"
+                )
+    return layout
 
 
 def _dram_bytes(program: isa.Program, chip: ChipConfig) -> int:

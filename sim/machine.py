@@ -57,7 +57,7 @@ from tidal.sim.errors import (
     SimError,
 )
 from tidal.sim.inputs import check_inputs
-from tidal.sim.loader import validate_program
+from tidal.sim.loader import instruction_image, validate_program
 from tidal.sim.spec.lut import LutTable
 from tidal.sim.spec.rng import RngState
 from tidal.sim.spec import (
@@ -244,7 +244,10 @@ class _Engine:
     __slots__ = (
         "action",
         "active_since",
+        "allowed",
+        "base",
         "block",
+        "buffer",
         "busy",
         "capacity",
         "count",
@@ -315,6 +318,13 @@ class _Engine:
         self.fetch = _Fetch(self)
         self.fetch_since = -1.0  # when the engine began waiting for a fetch, or -1
         self.fetch_stall = 0.0
+        # The ring's records as fetched from the instruction image at `base` (set by
+        # the machine): record i sits in slot i % capacity, and the engine decodes it
+        # from there. `allowed`: the record bytes a rewritten image may hold (the
+        # binary's records of this engine and a NOP), built on the first mismatch.
+        self.buffer = np.zeros((max(1, min(self.capacity, self.n)), isa.RECORD_WORDS), np.int32)
+        self.base = 0
+        self.allowed: set[bytes] | None = None
         # (Race checking) the on-chip accesses of the instruction in flight.
         self.footprint: list[_Touch] | None = None
 
@@ -471,7 +481,14 @@ class Machine:
         dram_bytes = validate_program(program, chip)
         self.program = program
         self.chip = chip
-        self.dram = np.zeros(dram_bytes, np.uint8)
+        # The instruction image: each stream's records in DRAM, which the engines
+        # fetch and decode (a DMA that rewrites them changes what runs).
+        self.image = instruction_image(program, chip, dram_bytes)
+        image_end = max(
+            (at + len(program.streams[e]) * isa.RECORD_BYTES for e, at in self.image.items()),
+            default=0,
+        )
+        self.dram = np.zeros(max(dram_bytes, image_end), np.uint8)
         self.sbuf = np.zeros(
             (chip.sbuf_partitions, chip.sbuf_partition_bytes // 4), _F32
         )
@@ -513,6 +530,11 @@ class Machine:
         self._pe_behind: float | None = None
         for addr, data in program.consts:
             self.dram[addr : addr + data.nbytes] = data.view(np.uint8).reshape(-1)
+        for e in self.engines:
+            e.base = self.image[e.eid]
+            raw = np.ascontiguousarray(e.records, dtype="<i4").view(np.uint8).reshape(-1)
+            self.dram[e.base : e.base + raw.nbytes] = raw
+        self.overwritten = 0  # fetched records that differ from the binary's
         # POOL's generators (RANDOM, DROPOUT): a counter per lane, from 0 each run.
         self._rng = RngState(max(chip.sbuf_partitions, chip.psum_partitions))
         # ACT's lookup tables, loaded with the program (the loader checked them).
@@ -600,7 +622,7 @@ class Machine:
         if pc >= e.fetched:
             e.fetch_since = now
             return
-        row = e.row = e.records[pc].tolist()
+        row = e.row = e.buffer[pc % e.capacity].tolist()
         op = row[_W_OP]
         if op == _WAIT:  # most instructions: decoded here, by its fixed words
             e.start = now
@@ -873,6 +895,7 @@ class Machine:
     def _fetch_end(self, f: _Fetch) -> None:
         self._transfer_end(f)
         e = f.engine
+        self._copy_fetched(e, f.first, f.count)
         e.fetched = e.requested
         e.fetching = False
         self.fetch_bytes += f.nbytes
@@ -894,6 +917,30 @@ class Machine:
             e.fetch_since = -1.0
             self._issue(e)
         self._maybe_fetch(e)
+
+    def _copy_fetched(self, e: _Engine, first: int, count: int) -> None:
+        """Records [first, first + count) arrive: their bytes, as the instruction
+        image holds them now, go into e's ring. A record that differs from the
+        binary's must be one the loader validated for e (any of its stream's) or a
+        NOP: rewriting instruction memory cannot smuggle in an unchecked record."""
+        at = e.base + first * isa.RECORD_BYTES
+        got = self.dram[at : at + count * isa.RECORD_BYTES].view("<i4").reshape(count, -1)
+        want = e.records[first : first + count]
+        if not np.array_equal(got, want):
+            if e.allowed is None:
+                nop = isa.make_record(Opcode.NOP, e.eid)
+                e.allowed = {r.tobytes() for r in e.records.astype("<i4")} | {nop.astype("<i4").tobytes()}
+            for k in np.flatnonzero((got != want).any(axis=1)):
+                if got[k].tobytes() not in e.allowed:
+                    raise ExecutionError(
+                        f"{e.name} fetched record {first + k} from DRAM byte "
+                        f"{at + k * isa.RECORD_BYTES}: it is neither a record the loader "
+                        "validated for this engine nor a NOP (instruction memory was "
+                        "overwritten with an unchecked record)"
+                    )
+                self.overwritten += 1
+        slots = (np.arange(first, first + count) % e.capacity)
+        e.buffer[slots] = got
 
     # -- DMA bandwidth sharing --------------------------------------------
 
@@ -1107,6 +1154,8 @@ class Machine:
             "instr_fetch": {
                 "bytes": self.fetch_bytes,
                 "transfers": self.fetch_transfers,
+                # fetched records that differed from the binary's (rewritten in DRAM)
+                "overwritten_records": self.overwritten,
             },
             "chip": chip.name,
         }

@@ -45,10 +45,12 @@ def build(
     dram_bytes: int = DRAM_BYTES,
     debug: list[str] | None = None,
     luts: bool = True,
+    instr_base: int | None = None,
 ) -> isa.Program:
     """build({engine: [records]}, inputs=[io...], outputs=[io...]) -> a Program that
     went through encode_container/decode_container; with the ACT tables its records
-    need at the chip's resolution, as the encoder ships them, unless not `luts`."""
+    need at the chip's resolution, as the encoder ships them, unless not `luts`;
+    `instr_base` puts the instruction image inside the program's DRAM."""
     stacked = {e: np.stack(recs) for e, recs in streams.items()}
     program = isa.Program(
         chip=chip,
@@ -57,7 +59,8 @@ def build(
         inputs=list(inputs or []),
         outputs=list(outputs or []),
         debug=list(debug or []),
-        meta={"dram_bytes": dram_bytes},
+        meta={"dram_bytes": dram_bytes}
+        | ({} if instr_base is None else {"instr_base": instr_base}),
         # (an unknown preset is the loader's error to report: no tables then)
         luts=isa.lut_tables(stacked, PRESETS[chip].act_lut_intervals)
         if luts and chip in PRESETS

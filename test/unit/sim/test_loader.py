@@ -339,17 +339,23 @@ def test_io_rank_is_bounded(mk: SimpleNamespace) -> None:
 
 
 def test_the_largest_dram_of_the_default_chip_loads(mk: SimpleNamespace) -> None:
-    """4 GiB, all of the default chip's DRAM (a clipped size must stay above it):
-    the loader accepts it and its bounds use it (no machine is built: that would
-    allocate the 4 GiB)."""
-    whole = DEFAULT.dram_bytes // 4
+    """Nearly 4 GiB, all of the default chip's DRAM but 1 KiB left for the
+    instruction image (a clipped size must stay above it): the loader accepts it and its
+    bounds use it (no machine is built: that would allocate the 4 GiB). The whole 4
+    GiB leaves no room for the instructions."""
+    size = DEFAULT.dram_bytes - 1024
+    whole = size // 4
     program = mk.build(
         {DMA0: [make_record(Opcode.DMA, DMA0, src=mk.dram(0, (0, whole)), dst=mk.dram(0, (1, whole)))]},
         outputs=[mk.io("y", 0, (whole,))],
         chip="default",
-        dram_bytes=DEFAULT.dram_bytes,
+        dram_bytes=size,
     )
-    assert validate_program(program, DEFAULT) == DEFAULT.dram_bytes
-    program.outputs.append(mk.io("z", 0, (1,)))
+    assert validate_program(program, DEFAULT) == size
+    program.outputs.append(mk.io("z", 0, (257,)))  # outputs over the chip's DRAM
     with pytest.raises(LoadError, match="outputs take 4294967300 bytes"):
+        validate_program(program, DEFAULT)
+    program.outputs.pop()
+    program.meta["dram_bytes"] = DEFAULT.dram_bytes
+    with pytest.raises(LoadError, match=r"instruction image takes DRAM bytes \[4294967296, 4294967488\), past chip 'default''s"):
         validate_program(program, DEFAULT)
