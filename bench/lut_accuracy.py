@@ -19,7 +19,7 @@ import argparse
 import numpy as np
 
 from tidal.sim.spec import ActFunc
-from tidal.sim.spec.lut import ACCURACY, LUT_SPECS, build_table, evaluate, exact
+from tidal.sim.spec.lut import ACCURACY, LUT_SPECS, build_table, evaluate, exact, worst_error
 
 # The inputs each function is measured on: (description, sampler).
 _N = 1 << 20
@@ -48,7 +48,7 @@ SAMPLES: dict[ActFunc, tuple[str, np.ndarray]] = {
 }
 
 
-def worst_error(func: ActFunc, intervals: int) -> float:
+def table_error(func: ActFunc, intervals: int) -> float:
     """The worst error of `func`'s table at `intervals` rows over its samples, of the
     kind ACCURACY names."""
     x = SAMPLES[func][1]
@@ -56,15 +56,8 @@ def worst_error(func: ActFunc, intervals: int) -> float:
     edges = (spec.lo + np.arange(intervals + 1) * (spec.hi - spec.lo) / intervals).astype(np.float32)
     if spec.reduction == "range":
         x = np.concatenate([x, edges, np.nextafter(edges, np.float32(-np.inf))])
-    y = evaluate(build_table(func, intervals), x).astype(np.float64)
-    ref = exact(func, x.astype(np.float64))
-    err = np.abs(y - ref)
-    kind = ACCURACY[func][0]
-    if kind == "rel":
-        err = err / np.abs(ref)
-    elif kind == "mixed":
-        err = err / np.maximum(1.0, np.abs(ref))
-    return float(err.max())
+    y = evaluate(build_table(func, intervals), x)
+    return worst_error(func, y, exact(func, x.astype(np.float64)))
 
 
 def main() -> None:
@@ -76,7 +69,7 @@ def main() -> None:
     print("|---|---|---|---|" + "---|" * len(sizes) + "---|")
     for func, spec in LUT_SPECS.items():
         kind, bound = ACCURACY[func]
-        errs = " | ".join(f"{worst_error(func, n):.2e}" for n in sizes)
+        errs = " | ".join(f"{table_error(func, n):.2e}" for n in sizes)
         print(f"| {func} | {spec.reduction} | {SAMPLES[func][0]} | {kind} | {errs} | {bound:.0e} |")
 
 

@@ -61,6 +61,7 @@ __all__ = [
     "evaluate",
     "exact",
     "tables_for",
+    "worst_error",
 ]
 
 LUT_COLUMNS = 5  # base, c0, c1, c2, c3
@@ -212,6 +213,18 @@ ACCURACY: dict[ActFunc, tuple[str, float]] = {
     ActFunc.RSQRT: ("rel", 3e-7),
     ActFunc.SQRT: ("rel", 3e-7),
 }
+
+
+def worst_error(func: ActFunc, got: np.ndarray, ref: np.ndarray) -> float:
+    """The worst error of `got` against the float64 `ref`, of the kind ACCURACY
+    names for `func` (absolute, relative, or |err| / max(1, |ref|))."""
+    err = np.abs(np.asarray(got, np.float64) - ref)
+    kind = ACCURACY[func][0]
+    if kind == "rel":
+        err = err / np.abs(ref)
+    elif kind == "mixed":
+        err = err / np.maximum(1.0, np.abs(ref))
+    return float(err.max())
 
 
 def exact(func: ActFunc, x: np.ndarray) -> np.ndarray:
