@@ -245,8 +245,9 @@ class Seed:
 
 
 def binary_seeds(count: int = 5) -> list[Seed]:
-    """Binaries for chip 'small': a small MLP, the example CNN (first when `count`
-    allows), and random graphs from randgraph that compile."""
+    """Binaries for chip 'small': a small MLP (also in self-refilling sections), the
+    example CNN (when `count` allows), and random graphs from randgraph that
+    compile."""
     import onnx
     from models import make_cnn, make_inputs, make_mlp
 
@@ -275,7 +276,14 @@ def binary_seeds(count: int = 5) -> list[Seed]:
                 seeds.append(Seed(name, compile_to_bytes(path, "small"), inputs))
             except ToolError:
                 continue
-    return seeds
+    if seeds:  # the first in self-refilling sections (REFILL records, a DMA ring)
+        from tidal.sim.config import SMALL
+        from tidal.targets.refill import self_refill
+
+        first = seeds[0]
+        refilled = self_refill(isa.decode_container(first.data), SMALL)
+        seeds.insert(1, Seed(f"{first.name}-refill", isa.encode_container(refilled), first.inputs))
+    return seeds[:count] if len(seeds) > count else seeds
 
 
 def _sections(data: bytes) -> list[tuple[int, int, int, int, int]]:

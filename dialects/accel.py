@@ -108,6 +108,7 @@ __all__ = [
     "NopOp",
     "ProgramOp",
     "RandomOp",
+    "RefillOp",
     "ReduceOp",
     "RepeatOp",
     "SignalOp",
@@ -1349,6 +1350,35 @@ class NopOp(_EngineOp):
 
 
 @irdl_op_definition
+class RefillOp(_EngineOp):
+    """Self-refill: `engine` starts loading section `section` of its own stream into
+    its instruction buffer, from that entry of its DMA ring in DRAM (the binary's
+    META self_refill; targets/refill.py makes them, docs/self-refill.md).
+
+    accel.refill act section 3
+    """
+
+    name = "accel.refill"
+
+    section = prop_def(IntegerAttr[I64])
+    assembly_format = "$engine `section` $section attr-dict"
+
+    def __init__(
+        self,
+        engine: str,
+        section: int,
+        *,
+        signal: int | None = None,
+        origin: str | None = None,
+    ):
+        self._init({"engine": EngineAttr(engine), "section": _int(section)}, signal, origin)
+
+    def verify_operands(self) -> None:
+        if self.section.value.data < 0:
+            raise VerifyException(f"section must be >= 0, got {self.section.value.data}")
+
+
+@irdl_op_definition
 class HaltOp(_EngineOp):
     """Stops `engine`; the binary encoder ends every stream with one.
 
@@ -1377,6 +1407,7 @@ Accel = Dialect(
         WaitOp,
         SignalOp,
         NopOp,
+        RefillOp,
         HaltOp,
     ],
     [

@@ -94,8 +94,69 @@ def validate_program(program: isa.Program, chip: ChipConfig) -> int:
         _check_stream(engine, program.streams[engine], program, chip, dram_bytes)
     _check_io(program, dram_bytes, chip)
     _check_consts(program, dram_bytes)
-    instruction_image(program, chip, dram_bytes)
+    image = instruction_image(program, chip, dram_bytes)
+    refill_sections(program, chip, dram_bytes, image)
     return dram_bytes
+
+
+RING_ENTRY_BYTES = 12  # a DMA ring entry: int32 address, first record, record count
+
+
+def refill_sections(
+    program: isa.Program, chip: ChipConfig, dram_bytes: int, image: dict[int, int]
+) -> dict[int, tuple[int, int]] | None:
+    """A self-refilling program's sections (META `self_refill`, targets/refill.py):
+    engine -> (its DMA ring's address, its number of sections), or None for a program
+    the hardware's fetch logic refills. Checks the section size (at most half the
+    instruction buffer), that the image is in the program's DRAM, each ring inside
+    it, outside the image, and that every REFILL names a section of its ring; a
+    REFILL in a program without `self_refill` is refused. Raises LoadError."""
+    spec = program.meta.get("self_refill")
+    refill = int(Opcode.REFILL)
+    word = INSTRUCTIONS[Opcode.REFILL].layout["section"]
+    if spec is None:
+        for engine, recs in sorted(program.streams.items()):
+            hits = np.flatnonzero(recs[:, isa.W_OPCODE] == refill)
+            if hits.size:
+                raise LoadError(
+                    f"stream {isa.engine_name(engine)}, instruction {int(hits[0])} (REFILL): "
+                    "the program has no DMA ring (META 'self_refill')"
+                )
+        return None
+    half = chip.instr_buffer_bytes // isa.RECORD_BYTES // 2
+    size = spec.get("section_records") if isinstance(spec, dict) else None
+    rings = spec.get("ring") if isinstance(spec, dict) else None
+    if not isinstance(size, int) or isinstance(size, bool) or not 2 <= size <= half:
+        raise LoadError(
+            f"META 'self_refill' must give 'section_records' from 2 to {half} (half the "
+            f"instruction buffer) and a 'ring' per engine, got {spec!r}"[:300]
+        )
+    if "instr_base" not in program.meta:
+        raise LoadError("a self-refilling program needs its instructions in its DRAM (META 'instr_base')")
+    if not isinstance(rings, dict):
+        raise LoadError(f"META 'self_refill' 'ring' must map engines to addresses, got {rings!r}"[:300])
+    image_start = min(image.values(), default=dram_bytes)
+    out: dict[int, tuple[int, int]] = {}
+    for engine, recs in sorted(program.streams.items()):
+        name = isa.engine_name(engine)
+        at = rings.get(str(engine))
+        count = -(-len(recs) // size)
+        if not isinstance(at, int) or isinstance(at, bool) or at < 0 or at % 4:
+            raise LoadError(f"stream {name}: its DMA ring address must be a 4-aligned byte, got {at!r}")
+        end = at + count * RING_ENTRY_BYTES
+        if end > image_start:
+            raise LoadError(
+                f"stream {name}: its DMA ring [{at}, {end}) is not below the instruction image "
+                f"at {image_start}"
+            )
+        hits = np.flatnonzero((recs[:, isa.W_OPCODE] == refill) & ((recs[:, word] < 0) | (recs[:, word] >= count)))
+        if hits.size:
+            raise LoadError(
+                f"stream {name}, instruction {int(hits[0])} (REFILL): section "
+                f"{int(recs[hits[0], word])} is not one of its {count}"
+            )
+        out[engine] = (at, count)
+    return out
 
 
 IMAGE_ALIGN = 64  # bytes: where each engine's stream starts in the instruction image

@@ -57,7 +57,12 @@ from tidal.sim.errors import (
     SimError,
 )
 from tidal.sim.inputs import check_inputs
-from tidal.sim.loader import instruction_image, validate_program
+from tidal.sim.loader import (
+    RING_ENTRY_BYTES,
+    instruction_image,
+    refill_sections,
+    validate_program,
+)
 from tidal.sim.spec.lut import LutTable
 from tidal.sim.spec.rng import RngState
 from tidal.sim.spec import (
@@ -107,13 +112,15 @@ _COLUMN = ScalarMode.COLUMN.code
 _ACCESS_WORDS = isa.ACCESS_WORDS
 # Opcodes as plain ints: comparing with an int is several times cheaper than with
 # an IntEnum member, on the path every instruction takes.
-_WAIT, _HALT, _SIGNAL, _MATMUL, _ACT = (
+_WAIT, _HALT, _SIGNAL, _MATMUL, _ACT, _REFILL = (
     int(Opcode.WAIT),
     int(Opcode.HALT),
     int(Opcode.SIGNAL),
     int(Opcode.MATMUL),
     int(Opcode.ACT),
+    int(Opcode.REFILL),
 )
+_REFILL_SECTION = INSTRUCTIONS[Opcode.REFILL].layout["section"]
 # The instructions that draw from POOL's generators, with the word of dst's first
 # partition (an access is space, partition start, offset, dims).
 _RNG_LANE0 = {
@@ -208,12 +215,14 @@ class _Fetch(_Transfer):
     """An engine's instruction-fetch DMA: records from DRAM into the engine's
     instruction buffer."""
 
-    __slots__ = ("count", "first", "start")
+    __slots__ = ("addr", "count", "first", "host", "start")
 
     def __init__(self, engine: _Engine) -> None:
         super().__init__(engine, _FETCH_END)
         self.first = 0  # first record of the transfer
         self.count = 0  # records in the transfer
+        self.addr = 0  # DRAM byte address the records come from
+        self.host = False  # loaded because the host started the engine (not a refill)
         self.start = 0.0
 
 
@@ -246,6 +255,10 @@ class _Engine:
         "active_since",
         "allowed",
         "base",
+        "pending",
+        "ring_at",
+        "slots",
+        "tags",
         "block",
         "buffer",
         "busy",
@@ -325,6 +338,16 @@ class _Engine:
         self.buffer = np.zeros((max(1, min(self.capacity, self.n)), isa.RECORD_WORDS), np.int32)
         self.base = 0
         self.allowed: set[bytes] | None = None
+        # Ring slots the records cycle through (the buffer's records; with
+        # self-refill two sections); the DMA ring of a self-refilling stream (its
+        # address, or -1: the hardware's fetch logic refills it) and the sections its
+        # REFILLs asked for while a load was on its way.
+        self.slots = self.capacity
+        self.ring_at = -1
+        self.pending: deque[int] = deque()
+        # (Self-refill) which record each slot holds (-1: none): an engine runs
+        # record pc only from a slot that holds it.
+        self.tags = np.full(0, -1, np.int64)
         # (Race checking) the on-chip accesses of the instruction in flight.
         self.footprint: list[_Touch] | None = None
 
@@ -535,6 +558,19 @@ class Machine:
             raw = np.ascontiguousarray(e.records, dtype="<i4").view(np.uint8).reshape(-1)
             self.dram[e.base : e.base + raw.nbytes] = raw
         self.overwritten = 0  # fetched records that differ from the binary's
+        # Self-refill (META self_refill): the engines load their own sections.
+        refill = refill_sections(program, chip, dram_bytes, self.image)
+        self.self_refill = refill is not None
+        if refill is not None:
+            size = int(program.meta["self_refill"]["section_records"])  # type: ignore[index]
+            for e in self.engines:
+                e.ring_at = refill[e.eid][0]
+                e.slots = 2 * size
+                e.buffer = np.zeros((2 * size, isa.RECORD_WORDS), np.int32)
+                e.tags = np.full(2 * size, -1, np.int64)
+        self.host_fetch_bytes = 0  # instruction bytes loaded because the host started a run
+        self.refill_bytes = 0  # instruction bytes the engines' REFILLs loaded
+        self.runs: list[dict[str, Any]] = []
         # POOL's generators (RANDOM, DROPOUT): a counter per lane, from 0 each run.
         self._rng = RngState(max(chip.sbuf_partitions, chip.psum_partitions))
         # ACT's lookup tables, loaded with the program (the loader checked them).
@@ -584,13 +620,13 @@ class Machine:
         if threads < 1:
             raise ValueError(f"blas_threads must be at least 1, got {threads}")
         heap = self._heap
+        start, host0, fetch0 = self.now, self.host_fetch_bytes, self.fetch_bytes
         with (
             threadpool_limits(limits=threads, user_api="blas"),
             np.errstate(all="ignore"),  # hardware makes inf/nan silently
         ):
             for engine in self.engines:
-                self._maybe_fetch(engine)  # the initial fill
-                self._issue(engine)
+                self._start_engine(engine)
             pop, complete = heapq.heappop, self._complete
             while heap:
                 self.now, _, kind, obj, version = pop(heap)
@@ -607,7 +643,49 @@ class Machine:
         parked = [e for e in self.engines if e.waiting is not None]
         if parked:
             raise DeadlockError(self._deadlock_message(parked))
+        starved = [e for e in self.engines if e.pc < e.n]
+        if starved:  # (self-refill) no REFILL loads what an engine runs next
+            raise DeadlockError(
+                "no REFILL loads the section these engines run next: "
+                + "; ".join(f"{e.name} at instruction {e.pc}" for e in starved)
+            )
+        self.runs.append(
+            {
+                "cycles": _whole_cycles(self.end - start),
+                "host_instr_bytes": self.host_fetch_bytes - host0,
+                "instr_fetch_bytes": self.fetch_bytes - fetch0,
+            }
+        )
         return self._stats()
+
+    def _start_engine(self, e: _Engine) -> None:
+        """The host starts e at its first instruction: with self-refill it loads
+        section 0 unless the last run's final REFILL left it in the buffer; else the
+        fetch logic fills the buffer (from the start unless the whole stream is
+        still there)."""
+        if self.self_refill:
+            if e.n and e.tags[0] != 0:  # section 0 is not in the buffer
+                self._refill(e, 0, host=True)
+        else:
+            self._maybe_fetch(e)
+        self._issue(e)
+
+    def rerun(self, inputs: Mapping[str, np.ndarray], blas_threads: int | None = None) -> dict[str, Any]:
+        """Run the program again, on `inputs`, on the machine as the last run left it
+        (DRAM, instruction buffers, generators): the host writes the inputs, the
+        hardware zeroes the semaphores and starts every engine at its first
+        instruction. What instructions the host had to load shows in
+        `runs[-1]["host_instr_bytes"]` (0 for a self-refilling program)."""
+        self.load_inputs(inputs)
+        self.sems = [0] * self.chip.num_semaphores
+        for e in self.engines:
+            e.pc = 0
+            if not self.self_refill:
+                # The fetch logic starts again from the first record, unless the
+                # whole stream is still in the buffer.
+                whole = e.n <= e.capacity
+                e.requested = e.fetched = e.n if whole else 0
+        return self.run(blas_threads)
 
     def _push(self, time: float, kind: int, obj: Any, version: int = 0) -> None:
         heapq.heappush(self._heap, (time, next(self._seq), kind, obj, version))
@@ -619,10 +697,10 @@ class Machine:
         if pc >= e.n:
             return
         now = self.now
-        if pc >= e.fetched:
+        if pc >= e.fetched if e.ring_at < 0 else e.tags[pc % e.slots] != pc:
             e.fetch_since = now
             return
-        row = e.row = e.buffer[pc % e.capacity].tolist()
+        row = e.row = e.buffer[pc % e.slots].tolist()
         op = row[_W_OP]
         if op == _WAIT:  # most instructions: decoded here, by its fixed words
             e.start = now
@@ -637,7 +715,7 @@ class Machine:
                 self._park(e, sem, value)
             return
         dec = self._decoders[op]
-        if e.flight:
+        if e.flight and op != _REFILL:  # a REFILL needs no earlier descriptor done
             if not dec.descriptor:
                 # Anything but a descriptor or a wait (a halt, a signal) follows
                 # every earlier descriptor of the queue.
@@ -654,6 +732,8 @@ class Machine:
             self._issue_dma(e, dec, row)
             return
         cost, e.action, _ = self._prepare(dec, row)
+        if op == _REFILL:
+            e.action = partial(self._refill, e, row[_REFILL_SECTION])
         heapq.heappush(self._heap, (now + cost, next(self._seq), _DONE, e, 0))
         if self.check_races and dec.raced:
             self._check_races(e, row)
@@ -819,7 +899,10 @@ class Machine:
                 f"{e.name} at instruction {e.pc}{op} waits for semaphore {sem} "
                 f">= {value} (it is {self.sems[sem]})"
             )
-        done = [e.name for e in self.engines if e.waiting is None]
+        for e in self.engines:
+            if e.waiting is None and e.pc < e.n:  # (self-refill) starved of its section
+                parts.append(f"{e.name} at instruction {e.pc} waits for a section no REFILL loads")
+        done = [e.name for e in self.engines if e.waiting is None and e.pc >= e.n]
         tail = f"; finished: {', '.join(done)}" if done else ""
         return (
             "deadlock: no remaining instruction signals what these engines wait "
@@ -879,25 +962,64 @@ class Machine:
     def _maybe_fetch(self, e: _Engine) -> None:
         """Start e's next instruction fetch if records remain, none is on its way,
         and the ring has room for the block."""
-        if e.fetching or e.requested >= e.n or e.pc >= e.n:
+        if e.fetching or e.requested >= e.n or e.pc >= e.n or e.ring_at >= 0:
             return
         count = min(e.block, e.n - e.requested)
         if e.requested + count - e.pc > e.capacity:
             return
         f = e.fetch
         f.first, f.count = e.requested, count
+        f.addr = e.base + f.first * isa.RECORD_BYTES
+        f.host = f.first == 0
+        if f.host:
+            self.host_fetch_bytes += count * isa.RECORD_BYTES
         f.nbytes = count * isa.RECORD_BYTES
         f.start = self.now
         e.requested += count
         e.fetching = True
         self._push(self.now + self.chip.dma_fixed_latency_cycles, _FETCH_DATA, f)
 
+    def _ring_entry(self, e: _Engine, section: int) -> np.ndarray:
+        """Entry `section` of e's DMA ring as DRAM holds it now: int32 address, first
+        record, record count."""
+        at = e.ring_at + section * RING_ENTRY_BYTES
+        return self.dram[at : at + RING_ENTRY_BYTES].view("<i4").astype(np.int64)
+
+    def _refill(self, e: _Engine, section: int, host: bool = False) -> None:
+        """e loads section `section` of its stream as its DMA ring's entry says: a
+        transfer like an instruction fetch into the ring slots of those records.
+        One load is on its way at a time; later ones wait their turn."""
+        if e.fetching:
+            e.pending.append(section)
+            return
+        addr, first, count = (int(v) for v in self._ring_entry(e, section))
+        if not (
+            0 <= first and 1 <= count <= e.slots // 2 and first + count <= e.n
+            and 0 <= addr and addr + count * isa.RECORD_BYTES <= len(self.dram)
+        ):
+            raise ExecutionError(
+                f"{e.name} REFILL of section {section}: its DMA ring entry (address "
+                f"{addr}, records {first}..{first + count - 1}) is not a section of its "
+                f"{e.n}-record stream in DRAM"
+            )
+        f = e.fetch
+        f.first, f.count, f.addr, f.host = first, count, addr, host
+        f.nbytes = count * isa.RECORD_BYTES
+        f.start = self.now
+        if host:
+            self.host_fetch_bytes += f.nbytes
+        else:
+            self.refill_bytes += f.nbytes
+        e.fetching = True
+        self._push(self.now + self.chip.dma_fixed_latency_cycles, _FETCH_DATA, f)
+
     def _fetch_end(self, f: _Fetch) -> None:
         self._transfer_end(f)
         e = f.engine
-        self._copy_fetched(e, f.first, f.count)
-        e.fetched = e.requested
+        self._copy_fetched(e, f.first, f.count, f.addr)
         e.fetching = False
+        if e.ring_at < 0:
+            e.fetched = e.requested
         self.fetch_bytes += f.nbytes
         self.fetch_transfers += 1
         if self.fetch_trace is not None:
@@ -911,19 +1033,22 @@ class Machine:
                     "bytes": f.nbytes,
                 }
             )
-        if e.fetch_since >= 0:
+        if e.pending:
+            self._refill(e, e.pending.popleft())
+        if e.fetch_since >= 0 and (
+            e.pc < e.fetched if e.ring_at < 0 else e.tags[e.pc % e.slots] == e.pc
+        ):
             e.fetch_stall += self.now - self._outside_flight(e, e.fetch_since)
             self._stalled(e, "fetch", e.fetch_since)
             e.fetch_since = -1.0
             self._issue(e)
         self._maybe_fetch(e)
 
-    def _copy_fetched(self, e: _Engine, first: int, count: int) -> None:
-        """Records [first, first + count) arrive: their bytes, as the instruction
-        image holds them now, go into e's ring. A record that differs from the
+    def _copy_fetched(self, e: _Engine, first: int, count: int, at: int) -> None:
+        """Records [first, first + count) arrive from DRAM byte `at`: their bytes, as
+        DRAM holds them now, go into e's ring. A record that differs from the
         binary's must be one the loader validated for e (any of its stream's) or a
         NOP: rewriting instruction memory cannot smuggle in an unchecked record."""
-        at = e.base + first * isa.RECORD_BYTES
         got = self.dram[at : at + count * isa.RECORD_BYTES].view("<i4").reshape(count, -1)
         want = e.records[first : first + count]
         if not np.array_equal(got, want):
@@ -939,8 +1064,10 @@ class Machine:
                         "overwritten with an unchecked record)"
                     )
                 self.overwritten += 1
-        slots = (np.arange(first, first + count) % e.capacity)
+        slots = np.arange(first, first + count) % e.slots
         e.buffer[slots] = got
+        if e.ring_at >= 0:
+            e.tags[slots] = np.arange(first, first + count)
 
     # -- DMA bandwidth sharing --------------------------------------------
 
@@ -1156,9 +1283,15 @@ class Machine:
                 "transfers": self.fetch_transfers,
                 # fetched records that differed from the binary's (rewritten in DRAM)
                 "overwritten_records": self.overwritten,
+                # loaded because the host started a run (the first blocks or sections)
+                # and, with self-refill, by the engines' own REFILLs
+                "host_bytes": self.host_fetch_bytes,
+                "refill_bytes": self.refill_bytes,
             },
             "chip": chip.name,
         }
+        if len(self.runs) > 1:  # Machine.rerun: each run's cycles and host loads
+            stats["runs"] = [dict(r) for r in self.runs]
         model = self.program.meta.get("model")
         if isinstance(model, dict):  # the decoder checked its form
             stats.update(ideal_stats(model, cycles, self.dma_dram_bytes, chip))

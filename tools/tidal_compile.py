@@ -1,5 +1,5 @@
 """tidal-compile MODEL.onnx|MODEL.mlir -o OUT.tbin [--chip PRESET] [--check-numerics]
-[--verify-each] [--disable-opt NAME] [--cache-dir DIR]: compile a model to a Tidal
+[--verify-each] [--disable-opt NAME] [--cache-dir DIR] [--self-refill]: compile a model to a Tidal
 binary. The module is verified once after the last pass, after every pass with
 --verify-each. With a cache (--cache-dir, or $TIDAL_CACHE_DIR), a model whose
 accelerator program is cached is not lowered again (docs/cache.md)."""
@@ -33,6 +33,7 @@ from tidal.passes.utils.expect import PassInputError
 from tidal.sim import isa
 from tidal.sim.config import PRESETS, UnknownChipError
 from tidal.targets.binary import EncodeError, to_program
+from tidal.targets.refill import self_refill
 from tidal.tools.cache import (
     BadEntry,
     Cache,
@@ -197,6 +198,12 @@ def main(argv: list[str] | None = None) -> None:
         "--report", action="store_true",
         help="print where each op is placed (accelerator, host, rejected) and why",
     )
+    parser.add_argument(
+        "--self-refill", action="store_true",
+        help="split each engine's stream into sections that the engine loads itself "
+        "from a DMA ring (REFILL instructions; a rerun needs no host load; "
+        "docs/self-refill.md)",
+    )
     add_disable_opt(parser)
     add_verify_each(parser)
     add_cache_options(parser)
@@ -217,7 +224,14 @@ def main(argv: list[str] | None = None) -> None:
                 inputs=args.inputs, report=report, progress=progress, notes=notes,
                 numerics_log=numerics_log, disabled=disabled_opts(args.disable_opt),
                 verify_each=args.verify_each, cache=cache, cache_log=cache_log,
+                verbatim=not args.self_refill,
             )
+        if args.self_refill:
+            assert isinstance(program, isa.Program)
+            try:
+                program = self_refill(program, PRESETS[args.chip])
+            except ValueError as e:
+                raise ToolError(f"{args.model}: --self-refill: {e}") from None
         for line in numerics_log:  # once the progress line is closed
             print(line, file=sys.stderr)
         for line in cache_log:

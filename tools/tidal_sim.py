@@ -17,11 +17,12 @@ import json
 import sys
 from collections.abc import Sequence
 
+import numpy as np
 
 from tidal.sim import isa
 from tidal.sim.config import UnknownChipError, get_chip
 from tidal.sim.errors import SimError
-from tidal.sim.machine import run_program
+from tidal.sim.machine import Machine
 from tidal.sim.trace import chrome_trace, plot_timeline
 from tidal.tools.common import ideal_note
 from tidal.tools.files import (
@@ -42,10 +43,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("binary", help="the .tbin file to run")
     p.add_argument(
-        "--inputs", required=True, help=".npz with one array per program input"
+        "--inputs", required=True,
+        help=".npz with one array per program input; with --runs, a comma-separated "
+        "list, one per run (the last repeats)",
     )
     p.add_argument(
-        "--outputs", required=True, help=".npz to write the program's outputs to"
+        "--outputs", required=True,
+        help=".npz to write the program's outputs to; with --runs, one per run, "
+        "comma-separated",
+    )
+    p.add_argument(
+        "--runs", type=int, default=1, metavar="N",
+        help="run the program N times on the loaded machine: between runs the host "
+        "only writes the next inputs (stats 'runs' says what instructions it had to "
+        "load; none for a --self-refill binary)",
     )
     p.add_argument(
         "--stats",
@@ -88,22 +99,32 @@ def _read_binary(path: str) -> isa.Program:
 
 
 def _run(args: argparse.Namespace) -> str:
+    input_paths = args.inputs.split(",")
+    output_paths = args.outputs.split(",")
+    if len(output_paths) != args.runs:
+        raise ToolError(
+            f"--outputs names {len(output_paths)} file(s) for {args.runs} run(s): one per run"
+        )
+    if len(input_paths) > args.runs:
+        raise ToolError(f"--inputs names {len(input_paths)} files for {args.runs} run(s)")
     check_paths(
-        [args.binary, args.inputs], [args.outputs, args.trace, args.plot, args.stats]
+        [args.binary, *input_paths], [*output_paths, args.trace, args.plot, args.stats]
     )
     program = _read_binary(args.binary)
     chip = get_chip(args.chip if args.chip is not None else program.chip)
-    inputs = read_npz(args.inputs)
+    feeds = [read_npz(p) for p in input_paths]
     traced = bool(args.trace or args.plot)
-    outputs, stats = run_program(
-        program,
-        inputs,
-        chip,
-        trace=traced,
-        check_races=args.check_races,
-        blas_threads=args.blas_threads,
-    )
-    payloads = [(args.outputs, npz_bytes(outputs))]
+    runs: list[dict[str, np.ndarray]] = []
+    machine = Machine(program, chip, trace=traced, check_races=args.check_races)
+    for r in range(args.runs):
+        inputs = feeds[min(r, len(feeds) - 1)]
+        if r == 0:
+            machine.load_inputs(inputs)
+            stats = machine.run(args.blas_threads)
+        else:
+            stats = machine.rerun(inputs, args.blas_threads)
+        runs.append(machine.read_outputs())
+    payloads = [(path, npz_bytes(outputs)) for path, outputs in zip(output_paths, runs)]
     if args.trace:
         events = chrome_trace(stats, chip)
         payloads.append((args.trace, json.dumps(events).encode() + b"\n"))
@@ -114,10 +135,16 @@ def _run(args: argparse.Namespace) -> str:
         payloads.append((args.stats, json.dumps(summary, indent=2).encode() + b"\n"))
     write_files(payloads)
     summary = (
-        f"{PROG}: {stats['cycles']} cycles{ideal_note(stats)}, "
+        f"{PROG}: {stats['cycles']} cycles{ideal_note(stats) if args.runs == 1 else f' in {args.runs} runs'}, "
         f"{stats['seconds'] * 1e6:.3f} us on chip "
         f"'{chip.name}', PE MAC utilisation {100 * stats['pe_mac_utilization']:.2f}%"
     )
+    if args.runs > 1:
+        summary += f"\n{PROG}: " + "; ".join(
+            f"run {i + 1}: {r['cycles']} cycles, host loaded {r['host_instr_bytes']} "
+            "instruction bytes"
+            for i, r in enumerate(stats["runs"])
+        )
     if args.check_races:
         checked = stats["race_check"]["accesses"]
         summary += f"\n{PROG}: no races in {checked} on-chip accesses"

@@ -83,6 +83,7 @@ class Opcode(enum.IntEnum):
     MEMSET = 9
     RANDOM = 10  # POOL: uniform pseudo-random numbers
     DROPOUT = 11  # POOL: training-mode dropout from pseudo-random numbers
+    REFILL = 12  # any engine: load a section of its own stream (self-refill)
 
 
 class Space(Coded):

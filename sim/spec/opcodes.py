@@ -567,6 +567,14 @@ _ENTRIES = (
         summary="fills dst with value",
     ),
     Instr(
+        Opcode.REFILL,
+        None,
+        (Field("section", Kind.INT),),
+        _sync_cost,
+        summary="starts loading section `section` of the engine's own stream into its "
+        "instruction buffer, from the entry of that number of its DMA ring (self-refill)",
+    ),
+    Instr(
         Opcode.RANDOM,
         EngineKind.POOL,
         (

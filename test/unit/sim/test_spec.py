@@ -130,6 +130,7 @@ def test_enum_codes_are_stable_and_unique() -> None:
         "MEMSET": 9,
         "RANDOM": 10,
         "DROPOUT": 11,
+        "REFILL": 12,
     }
     with pytest.raises(ValueError, match="no ActFunc has code 99"):
         ActFunc.from_code(99)

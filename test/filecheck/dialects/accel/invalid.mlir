@@ -419,3 +419,11 @@ accel.program "small" dram 65536 {
 }
 
 // CHECK: random bounds [1.0, 0.0) are not finite and ordered
+
+// -----
+
+accel.program "small" dram 65536 {
+  accel.refill act section -1
+}
+
+// CHECK: section must be >= 0, got -1

@@ -84,6 +84,7 @@ accel.program "small" dram 65536 {
 accel.program "default" dram 4294967296 attributes {note = "split"} {
   accel.io input "x" at 0 : tensor<128x4xf32>
   accel.stream pe {
+    accel.refill pe section 1
     accel.repeat 2 attributes {tag = 1 : i64} {
       accel.wait pe sem 0 >= 1 + 1 * i0
       accel.matmul <psum 0, 0, [[1, 128], [1, 4]]>, <sbuf 0, 0, [[1, 128], [1, 128]]>, <sbuf 0, 512 + 16 * i0, [[1, 128], [1, 4]]> {zero_at = -1 : i64, signal = 1 : i64}
@@ -101,6 +102,7 @@ accel.program "default" dram 4294967296 attributes {note = "split"} {
 // CHECK:      accel.program "default" dram 4294967296 attributes {note = "split"} {
 // CHECK-NEXT:   accel.io input "x" at 0 : tensor<128x4xf32>
 // CHECK-NEXT:   accel.stream pe {
+// CHECK-NEXT:     accel.refill pe section 1
 // CHECK-NEXT:     accel.repeat 2 attributes {tag = 1 : i64} {
 // CHECK-NEXT:       accel.wait pe sem 0 >= 1 + 1 * i0
 // CHECK-NEXT:       accel.matmul <psum 0, 0, [[1, 128], [1, 4]]>, <sbuf 0, 0, [[1, 128], [1, 128]]>, <sbuf 0, 512 + 16 * i0, [[1, 128], [1, 4]]> {zero_at = -1 : i64, signal = 1 : i64}
