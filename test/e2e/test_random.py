@@ -118,3 +118,4 @@ def test_the_dropout_example_runs() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "same seed, same mask: True" in done.stdout
+
