@@ -10,7 +10,7 @@ deleted, duplicated or scrambled, IO/META/DEBUG JSON, constants and ACT lookup
 tables (LUT section: dropped, renumbered, resized, bad ranges, base values and
 coefficients) corrupted, RANDOM and DROPOUT records added with extreme ratios,
 bounds and seeds, the instruction image moved inside the program's DRAM (META
-instr_base) where its DMAs rewrite it; and,
+instr_base) where its DMAs rewrite it, EVAL and OVERWRITE records added; and,
 aimed at the loader's bounds on the work of a run, access counts and strides set to
 huge, 0, 2^31-1 or negative values, stride-0 dims with huge counts, IO shapes with
 huge, zero or many dims, many outputs aliasing all of DRAM) and, mostly, the CRC and
@@ -732,6 +732,37 @@ def s_instr_base(rng: np.random.Generator, p: isa.Program) -> None:
         del p.meta["instr_base"]
 
 
+def s_exit_records(rng: np.random.Generator, p: isa.Program) -> None:
+    """Add an EVAL and an OVERWRITE to a DMA queue's stream (before its HALT), on
+    accesses of other records or DRAM words of the program, with random reductions,
+    comparisons and thresholds (NaN, inf); the OVERWRITE's destination is sometimes
+    the instruction image (with META instr_base set inside the program's DRAM)."""
+    queues = [e for e in p.streams if e >= isa.Engine.DMA0] or [isa.Engine.DMA0]
+    q = int(pick(rng, queues))
+    records = list(p.streams.get(q, np.zeros((0, isa.RECORD_WORDS), np.int32)))
+    size = p.meta.get("dram_bytes", 4096)
+    size = size if isinstance(size, int) and size > 64 else 4096
+    word = lambda n: isa.Access(isa.Space.DRAM, 0, int(rng.integers(0, size // 4)) * 4, ((1, n),))
+    n = int(pick(rng, [1, 8, 48, 1 << 20]))
+    a = word(n)
+    ev = isa.make_record(
+        isa.Opcode.EVAL, q, dst=word(int(pick(rng, [1, 1, 2]))), a=a, b=pick(rng, [a, word(n)]),
+        reduce=pick(rng, list(isa.ReduceOp)), input=pick(rng, list(isa.EvalInput)),
+        cmp=pick(rng, list(isa.CmpOp)),
+        threshold=float(pick(rng, [0.0, 1.0, -1.0, float("nan"), float("inf"), 1e30])),
+    )
+    if rng.random() < 0.5:
+        p.meta["instr_base"] = (size // 2) // 64 * 64
+    count = int(pick(rng, [48, 96, 480]))
+    ow = isa.make_record(
+        isa.Opcode.OVERWRITE, q, dst=word(count), src=word(count), flag=word(int(pick(rng, [1, 1, 3]))),
+        signal=int(pick(rng, [-1, 0, 1])),
+    )
+    at = max(0, len(records) - 1)
+    records[at:at] = [ev, ow]
+    p.streams[q] = np.stack(records).astype(np.int32)
+
+
 def _access_starts(opcode: int) -> list[int]:
     """The first word of each access operand of an opcode's record (none if unknown)."""
     try:
@@ -751,6 +782,7 @@ STRUCTURED: dict[str, Callable[[np.random.Generator, isa.Program], None]] = {
     "luts": s_luts,
     "rng-records": s_rng,
     "instr-base": s_instr_base,
+    "exit-records": s_exit_records,
     "access-sizes": s_access_sizes,
     "io-shapes": s_io_shapes,
     "alias-outputs": s_alias_outputs,

@@ -32,7 +32,11 @@ from tidal.dialects.chip_enums import (
     ActFuncAttr,
     AluOp,
     AluOpAttr,
+    CmpOp,
+    CmpOpAttr,
     EngineAttr,
+    EvalInput,
+    EvalInputAttr,
     ReduceOpAttr,
     Space,
     SpaceAttr,
@@ -97,6 +101,7 @@ __all__ = [
     "AffAttr",
     "ConstOp",
     "DmaOp",
+    "EvalOp",
     "DropoutOp",
     "HaltOp",
     "InstructionOp",
@@ -106,6 +111,7 @@ __all__ = [
     "MatmulOp",
     "MemsetOp",
     "NopOp",
+    "OverwriteOp",
     "ProgramOp",
     "RandomOp",
     "RefillOp",
@@ -1255,6 +1261,115 @@ class DropoutOp(InstructionOp):
         _check_seed(self.seed)
 
 
+@irdl_op_definition
+class EvalOp(InstructionOp):
+    """A loop's evaluation instruction (early exit, seed 000) on a DMA queue: reads
+    a and b, reduces `input` (a, |a|, a - b or |a - b|) with `reduce` and writes 1.0 to dst if the result `cmp` `threshold` holds (the loop
+    goes on), else 0.0. (A mean compares the sum with threshold times the count.)
+
+    accel.eval 0 max abs_a_minus_b lt <dram 64, [[1, 1]]>, <dram 0, [[1, 8]]>, <dram 32, [[1, 8]]> threshold 1.0e-03
+    """
+
+    name = "accel.eval"
+
+    queue = prop_def(IntegerAttr[I64])
+    reduce = prop_def(ReduceOpAttr)
+    input = prop_def(EvalInputAttr)
+    cmp = prop_def(CmpOpAttr)
+    dst = prop_def(AccessAttr)
+    a = prop_def(AccessAttr)
+    b = prop_def(AccessAttr)
+    threshold = prop_def(FloatAttr)
+    custom_directives = (F32,)
+    assembly_format = (
+        "$queue $reduce $input $cmp $dst `,` $a `,` $b `threshold` custom<F32>($threshold) "
+        "attr-dict"
+    )
+
+    def __init__(
+        self,
+        queue: int,
+        reduce: str | ReduceKind,
+        input: str | EvalInput,
+        cmp: str | CmpOp,
+        dst: AccessAttr,
+        a: AccessAttr,
+        b: AccessAttr,
+        threshold: float,
+        *,
+        signal: int | None = None,
+        origin: str | None = None,
+    ):
+        props: dict[str, Attribute | None] = {
+            "queue": _int(queue),
+            "reduce": ReduceOpAttr(ReduceKind(reduce)),
+            "input": EvalInputAttr(EvalInput(input)),
+            "cmp": CmpOpAttr(CmpOp(cmp)),
+            "dst": dst,
+            "a": a,
+            "b": b,
+            "threshold": FloatAttr(float(threshold), 32),
+        }
+        self._init(props, signal, origin)
+
+    def engine_name(self) -> str:
+        return spec_engine_name(Engine.DMA0 + self.queue.value.data)
+
+    def verify_operands(self) -> None:
+        super().verify_operands()
+        if self.dst.num_elements != 1:
+            raise VerifyException(f"eval dst must be one element, got {self.dst.num_elements}")
+        if self.a.num_elements != self.b.num_elements:
+            raise VerifyException(
+                f"eval a and b hold {self.a.num_elements} and {self.b.num_elements} elements"
+            )
+
+
+@irdl_op_definition
+class OverwriteOp(InstructionOp):
+    """A loop's overwrite instruction (early exit, seed 000) on a DMA queue: after
+    the queue's earlier descriptors, unless flag[0] is nonzero (the loop goes on),
+    copies src over dst (NOP records over the loop's following blocks).
+
+    accel.overwrite 0 <dram 4096, [[1, 480]]>, <dram 8192, [[1, 480]]> unless <dram 64, [[1, 1]]>
+    """
+
+    name = "accel.overwrite"
+
+    queue = prop_def(IntegerAttr[I64])
+    dst = prop_def(AccessAttr)
+    src = prop_def(AccessAttr)
+    flag = prop_def(AccessAttr)
+    assembly_format = "$queue $dst `,` $src `unless` $flag attr-dict"
+
+    def __init__(
+        self,
+        queue: int,
+        dst: AccessAttr,
+        src: AccessAttr,
+        flag: AccessAttr,
+        *,
+        signal: int | None = None,
+        origin: str | None = None,
+    ):
+        props: dict[str, Attribute | None] = {
+            "queue": _int(queue), "dst": dst, "src": src, "flag": flag,
+        }
+        self._init(props, signal, origin)
+
+    def engine_name(self) -> str:
+        return spec_engine_name(Engine.DMA0 + self.queue.value.data)
+
+    def verify_operands(self) -> None:
+        super().verify_operands()
+        if self.flag.num_elements != 1:
+            raise VerifyException(f"overwrite flag must be one element, got {self.flag.num_elements}")
+        if self.src.num_elements != self.dst.num_elements:
+            raise VerifyException(
+                f"overwrite src and dst hold {self.src.num_elements} and {self.dst.num_elements} elements"
+            )
+
+
 class _EngineOp(InstructionOp):
     """A sync/control instruction that names its engine; with no other operand
     (nop, halt) it is `accel.<op> <engine>`."""
@@ -1407,6 +1522,8 @@ Accel = Dialect(
         WaitOp,
         SignalOp,
         NopOp,
+        EvalOp,
+        OverwriteOp,
         RefillOp,
         HaltOp,
     ],
@@ -1417,6 +1534,8 @@ Accel = Dialect(
         ActFuncAttr,
         AluOpAttr,
         ReduceOpAttr,
+        CmpOpAttr,
+        EvalInputAttr,
         SpaceAttr,
         EngineAttr,
     ],

@@ -17,7 +17,16 @@ import types
 from enum import StrEnum
 from typing import ClassVar, TypeVar
 
-from tidal.sim.spec import ActFunc, AluOp, ReduceOp, Space, engine_sort_key, is_engine
+from tidal.sim.spec import (
+    ActFunc,
+    AluOp,
+    CmpOp,
+    EvalInput,
+    ReduceOp,
+    Space,
+    engine_sort_key,
+    is_engine,
+)
 from tidal.sim.spec.opcodes import ON_CHIP  # the spaces of SBUF and PSUM
 from xdsl.dialects.utils import EnumAttribute
 from xdsl.ir import Data, SpacedOpaqueSyntaxAttribute
@@ -32,7 +41,11 @@ __all__ = [
     "ActFuncAttr",
     "AluOp",
     "AluOpAttr",
+    "CmpOp",
+    "CmpOpAttr",
     "EngineAttr",
+    "EvalInput",
+    "EvalInputAttr",
     "ParseMember",
     "ReduceOp",
     "ReduceOpAttr",
@@ -83,6 +96,8 @@ def enum_attr(enum_type: type[E], name: str, what: str) -> type[EnumAttribute[E]
 ActFuncAttr = enum_attr(ActFunc, "accel.act_func", "activation")
 AluOpAttr = enum_attr(AluOp, "accel.alu_op", "tensor_tensor op")
 ReduceOpAttr = enum_attr(ReduceOp, "accel.reduce_op", "reduce op")
+CmpOpAttr = enum_attr(CmpOp, "accel.cmp_op", "comparison")
+EvalInputAttr = enum_attr(EvalInput, "accel.eval_input", "eval input")
 SpaceAttr = enum_attr(Space, "accel.space", "memory space")
 
 

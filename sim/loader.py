@@ -320,6 +320,8 @@ def _check_stream(
                 _check_tables_present(found, entry, recs[where], where, program)
             elif entry.opcode in (Opcode.RANDOM, Opcode.DROPOUT):
                 _check_rng_fields(found, entry, recs[where], where)
+            elif entry.opcode in (Opcode.EVAL, Opcode.OVERWRITE):
+                _check_one_element(found, entry, recs[where], where)
     if found.best is not None:
         index, what = found.best
         raise LoadError(
@@ -375,6 +377,14 @@ def _check_rng_fields(found: _Problems, entry: Instr, recs: np.ndarray, where: n
             bad, where,
             lambda k: f"bounds [{float(low[k])}, {float(high[k])}) are not finite and ordered",
         )
+
+
+def _check_one_element(found: _Problems, entry: Instr, recs: np.ndarray, where: np.ndarray) -> None:
+    """EVAL's dst and OVERWRITE's flag are one element."""
+    name = "dst" if entry.opcode is Opcode.EVAL else "flag"
+    at = entry.layout[name]
+    elements = _clipped_prod(recs[:, at + 4 : at + isa.ACCESS_WORDS : 2])
+    found.add(elements != 1, where, lambda k: f"{name} must be one element, not {int(elements[k])}")
 
 
 def _opcode_name(op: int) -> str:

@@ -112,13 +112,14 @@ _COLUMN = ScalarMode.COLUMN.code
 _ACCESS_WORDS = isa.ACCESS_WORDS
 # Opcodes as plain ints: comparing with an int is several times cheaper than with
 # an IntEnum member, on the path every instruction takes.
-_WAIT, _HALT, _SIGNAL, _MATMUL, _ACT, _REFILL = (
+_WAIT, _HALT, _SIGNAL, _MATMUL, _ACT, _REFILL, _OVERWRITE = (
     int(Opcode.WAIT),
     int(Opcode.HALT),
     int(Opcode.SIGNAL),
     int(Opcode.MATMUL),
     int(Opcode.ACT),
     int(Opcode.REFILL),
+    int(Opcode.OVERWRITE),
 )
 _REFILL_SECTION = INSTRUCTIONS[Opcode.REFILL].layout["section"]
 # The instructions that draw from POOL's generators, with the word of dst's first
@@ -558,6 +559,7 @@ class Machine:
             raw = np.ascontiguousarray(e.records, dtype="<i4").view(np.uint8).reshape(-1)
             self.dram[e.base : e.base + raw.nbytes] = raw
         self.overwritten = 0  # fetched records that differ from the binary's
+        self.overwrites = 0  # OVERWRITE instructions that copied (early exits taken)
         # Self-refill (META self_refill): the engines load their own sections.
         refill = refill_sections(program, chip, dram_bytes, self.image)
         self.self_refill = refill is not None
@@ -1219,6 +1221,12 @@ class Machine:
             self._pe_behind = streaming
         if dec.macs is not None:
             self.macs += dec.macs(shapes)
+        if dec.opcode == _OVERWRITE:
+            # The DMA engine reads the flag first: while the loop goes on it copies
+            # nothing, which costs a descriptor's fixed latency only.
+            if float(values["flag"].reshape(-1)[0]) != 0.0:
+                return self.chip.dma_fixed_latency_cycles, _nothing, shapes
+            self.overwrites += 1
         if dec.semantics is not None:
             if dec.opcode == _ACT:
                 values["lut"] = self._luts
@@ -1283,6 +1291,8 @@ class Machine:
                 "transfers": self.fetch_transfers,
                 # fetched records that differed from the binary's (rewritten in DRAM)
                 "overwritten_records": self.overwritten,
+                # OVERWRITE instructions that copied (a loop's early exit taken)
+                "overwrites": self.overwrites,
                 # loaded because the host started a run (the first blocks or sections)
                 # and, with self-refill, by the engines' own REFILLs
                 "host_bytes": self.host_fetch_bytes,

@@ -21,6 +21,8 @@ from typing import Self
 
 __all__ = [
     "ActFunc",
+    "CmpOp",
+    "EvalInput",
     "AluOp",
     "Coded",
     "Engine",
@@ -84,6 +86,8 @@ class Opcode(enum.IntEnum):
     RANDOM = 10  # POOL: uniform pseudo-random numbers
     DROPOUT = 11  # POOL: training-mode dropout from pseudo-random numbers
     REFILL = 12  # any engine: load a section of its own stream (self-refill)
+    EVAL = 13  # DMA queue: evaluate a loop's condition into a flag
+    OVERWRITE = 14  # DMA queue: unless the flag is set, copy src over dst (early exit)
 
 
 class Space(Coded):
@@ -126,6 +130,24 @@ class ReduceOp(Coded):
 
     ADD = "add", 0
     MAX = "max", 3
+
+
+class CmpOp(Coded):
+    """The comparisons of `accel.eval`: reduced value <cmp> threshold."""
+
+    LT = "lt", 0
+    LE = "le", 1
+    GT = "gt", 2
+    GE = "ge", 3
+
+
+class EvalInput(Coded):
+    """What `accel.eval` reduces: a, |a|, a - b or |a - b|, element-wise."""
+
+    A = "a", 0
+    ABS_A = "abs_a", 1
+    A_MINUS_B = "a_minus_b", 2
+    ABS_A_MINUS_B = "abs_a_minus_b", 3
 
 
 class ScalarMode(Coded):

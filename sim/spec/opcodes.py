@@ -73,6 +73,8 @@ from tidal.sim.spec.lut import exact as lut_exact
 from tidal.sim.spec.enums import (
     ActFunc,
     AluOp,
+    CmpOp,
+    EvalInput,
     Coded,
     EngineKind,
     Opcode,
@@ -446,6 +448,37 @@ def _memset(v: Mapping[str, Any], flags: int) -> None:
     v["dst"][...] = _F32(v["value"])
 
 
+_COMPARE = {CmpOp.LT: np.less, CmpOp.LE: np.less_equal, CmpOp.GT: np.greater, CmpOp.GE: np.greater_equal}
+
+
+def _eval(v: Mapping[str, Any], flags: int) -> None:
+    """dst[0] = 1.0 if reduce(input) <cmp> threshold else 0.0 (in float64)."""
+    a = np.asarray(v["a"], np.float64).reshape(-1)
+    form = v["input"]
+    y = a - np.asarray(v["b"], np.float64).reshape(-1) if form in (
+        EvalInput.A_MINUS_B, EvalInput.ABS_A_MINUS_B) else a
+    if form in (EvalInput.ABS_A, EvalInput.ABS_A_MINUS_B):
+        y = np.abs(y)
+    r = y.sum() if v["reduce"] is ReduceOp.ADD else y.max()
+    held = bool(_COMPARE[v["cmp"]](r, v["threshold"]))
+    v["dst"].reshape(-1)[0] = _F32(1.0 if held else 0.0)
+
+
+def _overwrite(v: Mapping[str, Any], flags: int) -> None:
+    """Unless the flag holds (a loop's condition to go on), dst = src."""
+    if float(v["flag"].reshape(-1)[0]) == 0.0:
+        dst = v["dst"]
+        dst[...] = v["src"].reshape(dst.shape)
+
+
+def _eval_bytes(shapes: Shapes) -> int:
+    return (math.prod(shapes["a"]) + math.prod(shapes["b"])) * ELEM_BYTES
+
+
+def _eval_cost(chip: ChipConfig, shapes: Shapes, reload: bool) -> float:
+    return chip.dma_fixed_latency_cycles + _eval_bytes(shapes) / chip.dram_bytes_per_cycle
+
+
 # RANDOM and DROPOUT draw from the POOL lanes' generators (`tidal.sim.spec.rng`):
 # `v["rng"]` is the engine's RngState and `v["lane0"]` the first partition of `dst`,
 # which whoever runs the instruction (machine, interpreters) passes.
@@ -573,6 +606,36 @@ _ENTRIES = (
         _sync_cost,
         summary="starts loading section `section` of the engine's own stream into its "
         "instruction buffer, from the entry of that number of its DMA ring (self-refill)",
+    ),
+    Instr(
+        Opcode.EVAL,
+        EngineKind.DMA,
+        (
+            access("dst", W),
+            access("a", R),
+            access("b", R),
+            Field("reduce", Kind.ENUM, enum=ReduceOp),
+            Field("input", Kind.ENUM, enum=EvalInput),
+            Field("cmp", Kind.ENUM, enum=CmpOp),
+            Field("threshold", Kind.F32),
+        ),
+        _eval_cost,
+        _eval,
+        same_elements=(("a", "b"),),
+        transfer_bytes=_eval_bytes,
+        summary="dst[0] = 1.0 if reduce(input of a, b) <cmp> threshold else 0.0 (a mean "
+        "compares the sum with threshold * count): "
+        "a loop's condition to go on (a descriptor that reads a and b)",
+    ),
+    Instr(
+        Opcode.OVERWRITE,
+        EngineKind.DMA,
+        (access("dst", W), access("src", R), access("flag", R)),
+        _dma_cost,
+        _overwrite,
+        same_elements=(("src", "dst"),),
+        summary="unless flag[0] is nonzero, copies src over dst (NOPs over the following "
+        "blocks of a loop: early exit); the queue's earlier descriptors finish first",
     ),
     Instr(
         Opcode.RANDOM,

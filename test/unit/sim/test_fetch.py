@@ -42,7 +42,7 @@ def test_refills_one_block_at_a_time_when_the_engine_outruns_them(
     assert pool["busy_cycles"] == n * SMALL.sync_cycles
     assert pool["fetch_stall_cycles"] == stats["cycles"] - n * SMALL.sync_cycles
     assert stats["fetch_stall_cycles"] == pool["fetch_stall_cycles"]
-    assert stats["instr_fetch"] == {"bytes": n * RECORD_BYTES, "transfers": n // block, "overwritten_records": 0, "host_bytes": block * RECORD_BYTES, "refill_bytes": 0}
+    assert stats["instr_fetch"] == {"bytes": n * RECORD_BYTES, "transfers": n // block, "overwritten_records": 0, "overwrites": 0, "host_bytes": block * RECORD_BYTES, "refill_bytes": 0}
     fetches = [(f["first"], f["count"]) for f in stats["fetch_trace"]]
     assert fetches == [(0, 2), (2, 2), (4, 2), (6, 2)]
     stalls = [s for s in stats["stall_trace"] if s["kind"] == "fetch"]

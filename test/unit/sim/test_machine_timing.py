@@ -286,7 +286,7 @@ def test_act_cost_after_the_initial_fill(mk: SimpleNamespace) -> None:
     assert act_stats["busy_cycles"] == SMALL.act_fixed_cycles + free
     assert act_stats["fetch_stall_cycles"] == fill(1)
     assert act_stats["idle_cycles"] == 0
-    assert stats["instr_fetch"] == {"bytes": RECORD_BYTES, "transfers": 1, "overwritten_records": 0, "host_bytes": RECORD_BYTES, "refill_bytes": 0}
+    assert stats["instr_fetch"] == {"bytes": RECORD_BYTES, "transfers": 1, "overwritten_records": 0, "overwrites": 0, "host_bytes": RECORD_BYTES, "refill_bytes": 0}
     for name in ("pe", "pool", "dma0", "dma1"):  # every engine is listed
         assert stats["engines"][name]["idle_cycles"] == stats["cycles"]
 

@@ -20,8 +20,10 @@ from tidal.sim.spec import (
     RECORD_WORDS,
     ActFunc,
     AluOp,
+    CmpOp,
     Engine,
     EngineKind,
+    EvalInput,
     Kind,
     Opcode,
     ReduceOp,
@@ -109,6 +111,8 @@ def test_enum_codes_are_stable_and_unique() -> None:
         AluOp: {"add": 0, "sub": 1, "mul": 2, "max": 3, "min": 4},
         ReduceOp: {"add": 0, "max": 3},  # stored with the AluOp code of the same name
         ScalarMode: {"imm": 0, "column": 1},
+        CmpOp: {"lt": 0, "le": 1, "gt": 2, "ge": 3},
+        EvalInput: {"a": 0, "abs_a": 1, "a_minus_b": 2, "abs_a_minus_b": 3},
         EngineKind: {"pe": 0, "act": 1, "pool": 2, "dma": 3},
     }
     for enum, codes in expected.items():
@@ -131,6 +135,8 @@ def test_enum_codes_are_stable_and_unique() -> None:
         "RANDOM": 10,
         "DROPOUT": 11,
         "REFILL": 12,
+        "EVAL": 13,
+        "OVERWRITE": 14,
     }
     with pytest.raises(ValueError, match="no ActFunc has code 99"):
         ActFunc.from_code(99)

@@ -64,3 +64,11 @@ accel.program "small" dram 65536 {
 }
 
 // CHECK: unknown engine 'dma' (pe, act, pool, dma0, dma1, ...)
+
+// -----
+
+accel.program "small" dram 65536 {
+  accel.eval 0 max a eq <dram 64, [[1, 1]]>, <dram 0, [[1, 8]]>, <dram 0, [[1, 8]]> threshold 1.0
+}
+
+// CHECK: unknown comparison 'eq' (lt, le, gt, ge)

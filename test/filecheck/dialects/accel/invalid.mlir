@@ -427,3 +427,27 @@ accel.program "small" dram 65536 {
 }
 
 // CHECK: section must be >= 0, got -1
+
+// -----
+
+accel.program "small" dram 65536 {
+  accel.eval 0 max a lt <dram 64, [[1, 2]]>, <dram 0, [[1, 8]]>, <dram 32, [[1, 8]]> threshold 1.0
+}
+
+// CHECK: eval dst must be one element, got 2
+
+// -----
+
+accel.program "small" dram 65536 {
+  accel.eval 0 add abs_a ge <dram 64, [[1, 1]]>, <dram 0, [[1, 8]]>, <dram 32, [[1, 4]]> threshold 1.0
+}
+
+// CHECK: eval a and b hold 8 and 4 elements
+
+// -----
+
+accel.program "small" dram 65536 {
+  accel.overwrite 0 <dram 4096, [[1, 48]]>, <dram 8192, [[1, 48]]> unless <dram 64, [[1, 3]]>
+}
+
+// CHECK: overwrite flag must be one element, got 3
