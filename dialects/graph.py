@@ -33,6 +33,7 @@ from xdsl.dialects.builtin import (
     DenseArrayBase as _DenseArrayBase,
     FunctionType,
     StringAttr,
+    SymbolRefAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
     Float32Type,
@@ -1222,6 +1223,69 @@ class RandomUniformLikeOp(_UnaryOp):
         return _shape(self.input)
 
 
+LOOP_REDUCES = ("max", "add", "mean")
+LOOP_INPUTS = ("a", "abs_a", "a_minus_b", "abs_a_minus_b")
+LOOP_COMPARES = ("lt", "le", "gt", "ge")
+
+
+@irdl_op_definition
+class LoopOp(_UnaryOp):
+    """A loop with a data-dependent exit and a static maximum trip count (ONNX Loop
+    with one loop-carried tensor): v = body(v) runs up to `max_trips` times and goes on
+    while `reduce`(`input`) `cmp` `threshold` holds, where `input` is a (the new v),
+    |a|, a - b or |a - b| (b the v before the step). `body` names a func.func of the
+    module taking and returning a tensor of the input's type. The compiler lays out
+    `max_trips` blocks that stop early by overwriting the following ones with NOPs
+    (docs/early-exit.md).
+
+        %r = graph.loop %x {body = @step, max_trips = 8 : i64, reduce = "max", input = "abs_a_minus_b", cmp = "gt", threshold = 1.000000e-03 : f32} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+    """
+
+    name = "graph.loop"
+
+    body = prop_def(SymbolRefAttr)
+    max_trips = prop_def(IntegerAttr.constr(type=i64))
+    reduce = prop_def(StringAttr)
+    input_kind = prop_def(StringAttr, prop_name="input")
+    cmp = prop_def(StringAttr)
+    threshold = prop_def(FloatAttr[Float32Type])
+
+    def __init__(
+        self,
+        input: Value,
+        body: str,
+        max_trips: int,
+        reduce: str,
+        input_kind: str,
+        cmp: str,
+        threshold: float,
+        result_type: TensorType | None = None,
+    ):
+        props = {
+            "body": SymbolRefAttr(body),
+            "max_trips": _i64(max_trips),
+            "reduce": StringAttr(reduce),
+            "input": StringAttr(input_kind),
+            "cmp": StringAttr(cmp),
+            "threshold": FloatAttr(threshold, f32),
+        }
+        self._build([input], result_type, props)
+
+    def inferred_shape(self) -> Shape:
+        for what, value, known in (
+            ("reduce", self.reduce.data, LOOP_REDUCES),
+            ("input", self.input_kind.data, LOOP_INPUTS),
+            ("cmp", self.cmp.data, LOOP_COMPARES),
+        ):
+            if value not in known:
+                raise VerifyException(f"{what} '{value}' is not one of: {', '.join(known)}")
+        if self.max_trips.value.data < 1:
+            raise VerifyException(f"max_trips must be at least 1, got {self.max_trips.value.data}")
+        if not math.isfinite(self.threshold.value.data):
+            raise VerifyException(f"threshold {self.threshold.value.data} is not finite")
+        return _shape(self.input)
+
+
 ACTIVATION_FUNCTIONS = (
     "exp", "log", "reciprocal", "sqrt", "rsqrt", "sigmoid", "tanh", "erf", "softplus", "gelu",
 )
@@ -1352,6 +1416,7 @@ Graph = Dialect(
         DropoutOp,
         RandomUniformLikeOp,
         ActivationOp,
+        LoopOp,
     ],
     [],
 )

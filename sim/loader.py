@@ -105,7 +105,9 @@ RING_ENTRY_BYTES = 12  # a DMA ring entry: int32 address, first record, record c
 def refill_sections(
     program: isa.Program, chip: ChipConfig, dram_bytes: int, image: dict[int, int]
 ) -> dict[int, tuple[int, int]] | None:
-    """A self-refilling program's sections (META `self_refill`, targets/refill.py):
+    """A self-refilling program's sections (META `self_refill`, targets/refill.py and
+    targets/loop_program.py; its optional `sections` counts each engine's where they
+    are not all whole):
     engine -> (its DMA ring's address, its number of sections), or None for a program
     the hardware's fetch logic refills. Checks the section size (at most half the
     instruction buffer), that the image is in the program's DRAM, each ring inside
@@ -140,7 +142,13 @@ def refill_sections(
     for engine, recs in sorted(program.streams.items()):
         name = isa.engine_name(engine)
         at = rings.get(str(engine))
-        count = -(-len(recs) // size)
+        counts = spec.get("sections", {})
+        count = counts.get(str(engine), -(-len(recs) // size)) if isinstance(counts, dict) else None
+        if not isinstance(count, int) or isinstance(count, bool) or not -(-len(recs) // size) <= count <= max(1, len(recs)):
+            raise LoadError(
+                f"stream {name}: META 'self_refill' 'sections' must be from "
+                f"{-(-len(recs) // size)} to {len(recs)}, got {count!r}"
+            )
         if not isinstance(at, int) or isinstance(at, bool) or at < 0 or at % 4:
             raise LoadError(f"stream {name}: its DMA ring address must be a 4-aligned byte, got {at!r}")
         end = at + count * RING_ENTRY_BYTES

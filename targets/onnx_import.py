@@ -68,6 +68,7 @@ from tidal.dialects.graph import (
     ConstantOp,
     Conv2dOp,
     DropoutOp,
+    LoopOp,
     RandomUniformLikeOp,
     FlattenOp,
     GemmOp,
@@ -478,6 +479,7 @@ class _Importer:
         self.used: set[str] = {o.name for o in graph.output}
         self.used.update(name for node in graph.node for name in node.input)
         self.block = Block()
+        self.extra_funcs: list[FuncOp] = []  # Loop bodies, functions beside main
 
     def override(self, overrides: Mapping[str, object]) -> None:
         """Replace overridable initializers by the values fed for their names; other
@@ -545,7 +547,7 @@ class _Importer:
             arg_attrs=_name_attrs(i.name for i in inputs),
             res_attrs=_name_attrs(names),
         )
-        module = ModuleOp([func])
+        module = ModuleOp([func, *self.extra_funcs])
         if self.notes:
             module.attributes[NOTES_ATTR] = ArrayAttr([StringAttr(n) for n in self.notes])
         if self.constant_inputs:
@@ -974,6 +976,109 @@ def build_random_uniform_like(node: _Node) -> SSAValue:
     if not -(2**31) <= seed < 2**31:
         node.fail(f"seed {seed} does not fit 32 bits")
     return node.emit(RandomUniformLikeOp(node.input(0), low, high, seed, node.out_type()))
+
+
+# A Loop body's condition: compare op -> (graph.loop cmp, the cmp with sides swapped).
+_LOOP_COMPARES = {
+    "Less": ("lt", "gt"), "LessOrEqual": ("le", "ge"),
+    "Greater": ("gt", "lt"), "GreaterOrEqual": ("ge", "le"),
+}
+_LOOP_REDUCES = {"ReduceMax": "max", "ReduceSum": "add", "ReduceMean": "mean"}
+
+
+def build_loop(node: _Node) -> SSAValue:
+    """ONNX Loop with a static maximum trip count, one loop-carried float tensor, no
+    scan outputs, and a body whose condition is `Less|LessOrEqual|Greater|
+    GreaterOrEqual(ReduceMax|ReduceSum|ReduceMean([Abs](x)), constant)` (either side)
+    over all elements, x the new v or new v - old v: `graph.loop` of a body function
+    made from the body's other nodes (docs/early-exit.md)."""
+    proto = node.proto
+    if len(proto.input) != 3 or len(proto.output) != 1:
+        node.fail("only a Loop with one loop-carried tensor and no scan outputs is supported")
+    trips = node.const_input(0).reshape(-1)
+    if trips.size != 1 or int(trips[0]) < 1:
+        node.fail("the maximum trip count M must be a constant of at least 1")
+    if proto.input[1] and not bool(node.const_input(1).reshape(-1)[0]):
+        node.fail("the initial condition must be a constant true")
+    body = node.attr("body", None)
+    if body is None or len(body.input) != 3 or len(body.output) != 2:
+        node.fail("the body must take (iteration, condition, v) and give (condition, v)")
+    _, cond_in, v_in = (i.name for i in body.input)
+    cond_out, v_out = (o.name for o in body.output)
+    made = {o: n for n in body.node for o in n.output}
+    consts = {t.name: numpy_helper.to_array(t) for t in body.initializer}
+    for n in body.node:
+        if n.op_type == "Constant" and n.attribute:
+            consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
+
+    def scalar(name: str) -> float | None:
+        value = consts.get(name, node.importer.consts.get(name))
+        return float(np.asarray(value).reshape(-1)[0]) if value is not None and np.size(value) == 1 else None
+
+    compare = made.get(cond_out)
+    if compare is None or compare.op_type not in _LOOP_COMPARES:
+        node.fail("the body's condition must be Less, LessOrEqual, Greater or GreaterOrEqual")
+    lhs, rhs = compare.input
+    cmp, swapped = _LOOP_COMPARES[compare.op_type]
+    if scalar(rhs) is not None:
+        reduced, threshold = lhs, scalar(rhs)
+    elif scalar(lhs) is not None:
+        reduced, threshold, cmp = rhs, scalar(lhs), swapped
+    else:
+        node.fail("the body's condition must compare a reduction with a constant")
+    reduce_node = made.get(reduced)
+    if reduce_node is None or reduce_node.op_type not in _LOOP_REDUCES:
+        node.fail("the body's condition must reduce with ReduceMax, ReduceSum or ReduceMean")
+    if len(reduce_node.input) > 1 or any(a.name == "axes" for a in reduce_node.attribute):
+        node.fail("the condition's reduction must be over all elements (no axes)")
+    used = [compare, reduce_node]
+    x = reduce_node.input[0]
+    absolute = x in made and made[x].op_type == "Abs"
+    if absolute:
+        used.append(made[x])
+        x = made[x].input[0]
+    if x == v_out:
+        form = "abs_a" if absolute else "a"
+    elif x in made and made[x].op_type == "Sub" and (
+        list(made[x].input) == [v_out, v_in] or (absolute and list(made[x].input) == [v_in, v_out])
+    ):
+        used.append(made[x])
+        form = "abs_a_minus_b" if absolute else "a_minus_b"
+    else:
+        node.fail("the condition must reduce the new v, or the new v minus the old one")
+    rest = [n for n in body.node if n not in used and not (n.op_type == "Constant" and n.output[0] in (rhs, lhs))]
+    needed = {i for n in rest for i in n.input} | {v_out}
+    if cond_in in needed or body.input[0].name in needed:
+        node.fail("the body's v may not depend on the iteration number or the condition")
+    outer = [
+        numpy_helper.from_array(node.importer.consts[name], name)
+        for name in sorted(needed) if name in node.importer.consts and name not in consts
+    ]
+    v_type = node.importer.types.get(proto.input[2])
+    if v_type is None:
+        node.fail("the loop-carried tensor has no known type")
+    step = onnx.helper.make_model(
+        onnx.helper.make_graph(
+            rest, f"{node.label}_body",
+            [onnx.helper.make_value_info(v_in, v_type)],
+            [onnx.helper.make_value_info(v_out, v_type)],
+            [*[t for t in body.initializer if t.name in needed], *outer],
+        ),
+        opset_imports=[onnx.helper.make_opsetid("", node.importer.opset)],
+    )
+    try:
+        step_module = import_onnx(step)
+    except OnnxImportError as e:
+        node.fail(f"its body: {e}")
+    (step_fn,) = [op for op in step_module.body.block.ops if isinstance(op, FuncOp)]
+    name = f"loop_body_{node.index}"
+    step_fn.sym_name = StringAttr(name)
+    step_fn.detach()
+    node.importer.extra_funcs.append(step_fn)
+    reduce = _LOOP_REDUCES[reduce_node.op_type]
+    return node.emit(
+        LoopOp(node.input(2), name, int(trips[0]), reduce, form, cmp, float(threshold), node.out_type())
+    )
 
 
 def build_batchnorm(node: _Node) -> SSAValue:

@@ -31,6 +31,8 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation, SSAValue
 
 from tidal.dialects import graph
@@ -194,6 +196,45 @@ def _random_uniform_like(op: graph.RandomUniformLikeOp, x: np.ndarray) -> np.nda
     return (op.low_val + (op.high_val - op.low_val) * u).astype(np.float32)
 
 
+def _loop(op: graph.LoopOp, x: np.ndarray) -> np.ndarray:
+    """The loop in NumPy: the body function (evaluated op by op) up to max_trips
+    times, while the condition holds."""
+    from tidal.passes.interpreters.graph import eval_graph
+
+    module = op.parent_op()
+    while module is not None and not isinstance(module, ModuleOp):
+        module = module.parent_op()
+    name = op.body.root_reference.data
+    body = next(
+        (f for f in (module.body.block.ops if module else ()) if isinstance(f, FuncOp) and f.sym_name.data == name),
+        None,
+    )
+    if body is None:
+        raise ValueError(f"graph.loop's body @{name} is not in the module")
+    step = body.clone()
+    step.sym_name = StringAttr("main")
+    step_module = ModuleOp([step])
+    (arg,) = [n for n in _arg_names(step)]
+    compare = {"lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal}[op.cmp.data]
+    v = x
+    for _ in range(op.max_trips.value.data):
+        (new,) = eval_graph(step_module, {arg: v}).values()
+        d = new.astype(np.float64) - (v if "minus" in op.input_kind.data else 0)
+        if "abs" in op.input_kind.data:
+            d = np.abs(d)
+        r = {"max": d.max(), "add": d.sum(), "mean": d.mean()}[op.reduce.data]
+        v = new
+        if not compare(r, op.threshold.value.data):
+            break
+    return v
+
+
+def _arg_names(fn: FuncOp) -> list[str]:
+    from tidal.passes.interpreters.graph import signature
+
+    return list(signature(ModuleOp([fn.clone()]))[0])
+
+
 def _activation(op: graph.ActivationOp, x: np.ndarray) -> np.ndarray:
     """The function in float64 (the accelerator evaluates it from ACT's tables)."""
     return lut_exact(ActFunc(op.func_val), x.astype(np.float64)).astype(np.float32)
@@ -304,6 +345,12 @@ ENTRIES: tuple[OpEntry, ...] = (
         lambda op: np.full(op.result.type.get_shape(), op.value_val, np.float32),
         kernels.CONSTANT_OF_SHAPE, "a DRAM constant",
         opsets="a float fill is a graph op; other element types fold as shape data",
+    ),
+    OpEntry(
+        "Loop", "build_loop", graph.LoopOp, _loop, None, None,
+        opsets="a constant maximum trip count, one loop-carried float tensor, no scan "
+        "outputs; the condition a reduction of the new v (or new minus old) compared "
+        "with a constant; the model must be the loop (early exit, docs/early-exit.md)",
     ),
     OpEntry("Identity", "build_identity", opsets="aliases its input; no graph op"),
 )

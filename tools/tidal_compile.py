@@ -34,6 +34,7 @@ from tidal.sim import isa
 from tidal.sim.config import PRESETS, UnknownChipError
 from tidal.targets.binary import EncodeError, to_program
 from tidal.targets.refill import self_refill
+from tidal.tools.loop import compile_loop, loop_of
 from tidal.tools.cache import (
     BadEntry,
     Cache,
@@ -117,6 +118,13 @@ def compile_to_binary(
             checker = numerics_checker(module, inputs)
             callbacks.append(checker)
         each = verify_each or check_numerics
+        if (loop := loop_of(module)) is not None:  # a loop model: its body, then its blocks
+            if check_numerics:
+                raise CannotEvaluate(
+                    "a graph.loop model's blocks run only on the hardware model "
+                    "(--check-numerics cannot evaluate its passes)"
+                )
+            return compile_loop(module, loop, chip, ctx, disabled=disabled, verify_each=each)
         if cache is None:
             compile_module(module, chip, ctx, callbacks=callbacks, disabled=disabled,
                            verify_each=each)

@@ -45,6 +45,7 @@ from tidal.tools.common import (
     load_model,
     model_files,
 )
+from tidal.tools.loop import compile_loop, loop_of
 from tidal.tools.files import (
     ToolError,
     check_paths,
@@ -145,6 +146,19 @@ def run_model(
         fed = set(constant_inputs(module))
         inputs = {n: v for n, v in inputs.items() if n not in fed}
     check_inputs(signature(module)[0], inputs)  # InputError names the input
+    try:
+        loop = loop_of(module)
+        if loop is not None:  # a loop model: its body lowered once, its blocks on the chip
+            program = compile_loop(module, loop, chip, ctx, disabled=disabled, verify_each=verify_each)
+            try:
+                outputs, stats = run_program(program, inputs, get_chip(chip), blas_threads=blas_threads)
+            except SimError as e:
+                raise ToolError(str(e)) from None
+            stats["placement"] = {"accel": 1, "host": 0, "reject": 0, "host_ops": [], "reject_ops": []}
+            stats["segments"] = ["accel"]
+            return outputs, stats
+    except (DiagnosticException, UnknownChipError, EncodeError) as e:
+        raise ToolError(f"{path}: {e}") from None
     # Up to graph-partition on the whole model, the rest on each accelerator segment.
     whole, per_segment = split_after(lowering_passes(chip, disabled), GraphPartitionPass)
     report = PlacementReport()

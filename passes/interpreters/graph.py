@@ -19,6 +19,9 @@ from xdsl.ir import SSAValue
 
 def _function(module: ModuleOp) -> func.FuncOp:
     funcs = [op for op in module.body.block.ops if isinstance(op, func.FuncOp)]
+    mains = [f for f in funcs if f.sym_name.data == "main"]
+    if len(funcs) > 1 and len(mains) == 1:  # main and the functions it names (a loop body)
+        return mains[0]
     if len(funcs) != 1:
         raise CannotEvaluate(f"expects one func.func, found {len(funcs)}")
     return funcs[0]

@@ -46,8 +46,10 @@ def build(
     outputs: Sequence[str],
     weights: dict[str, np.ndarray] | None = None,
     opset: int = OPSET,
+    shapes: dict[str, Sequence[int]] | None = None,
 ) -> onnx.ModelProto:
-    """A checked model; the graph outputs' shapes come from ONNX shape inference."""
+    """A checked model; the graph outputs' shapes come from ONNX shape inference, or
+    from `shapes` where it gives none (a Loop's outputs)."""
     initializers = [numpy_helper.from_array(a, n) for n, a in (weights or {}).items()]
     graph = helper.make_graph(
         nodes,
@@ -65,6 +67,8 @@ def build(
     del model.graph.output[:]
     for name in outputs:
         dims = [d.dim_value for d in known[name].type.tensor_type.shape.dim]
+        if shapes and name in shapes and not (dims and all(d > 0 for d in dims)):
+            dims = list(shapes[name])
         assert dims and all(d > 0 for d in dims), (name, dims)
         model.graph.output.append(
             helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
@@ -939,11 +943,36 @@ def _reference_cases(rng: np.random.Generator) -> dict[str, tuple]:
             op: ([n(op, ["x"], ["y"])], {"x": (2, 5)}, ["y"], {}, OPSET)
             for op in ("Exp", "Log", "Reciprocal", "Sqrt", "Sigmoid", "Tanh", "Erf", "Softplus")
         },
+        "Loop": _loop_case(),
         "RandomUniformLike": (
             [n("RandomUniformLike", ["x"], ["y"], low=-1.0, high=2.0, seed=3.0)],
             {"x": (40, 50)}, ["y"], {}, OPSET,
         ),
     }
+
+
+def _loop_case() -> tuple:
+    """A Loop of v <- tanh(0.5 v) while max|v_new - v| > 0.05, at most 6 times."""
+    body = helper.make_graph(
+        [
+            helper.make_node("Mul", ["v_in", "h"], ["s"]),
+            helper.make_node("Tanh", ["s"], ["v_out"]),
+            helper.make_node("Sub", ["v_out", "v_in"], ["d"]),
+            helper.make_node("Abs", ["d"], ["a"]),
+            helper.make_node("ReduceMax", ["a"], ["m"], keepdims=0),
+            helper.make_node("Greater", ["m", "eps"], ["cond_out"]),
+        ],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_in", _F, [2, 3])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_out", _F, [2, 3])],
+        [numpy_helper.from_array(np.array(0.5, np.float32), "h"),
+         numpy_helper.from_array(np.array(0.05, np.float32), "eps")],
+    )
+    node = helper.make_node("Loop", ["M", "", "x"], ["y"], body=body)
+    return ([node], {"x": (2, 3)}, ["y"], {"M": np.array(6, np.int64)}, OPSET, {"y": (2, 3)})
 
 
 # Ops whose outputs are random numbers: the host reference and onnxruntime draw from
@@ -968,8 +997,8 @@ def test_registry_host_reference_agrees_with_onnxruntime(op_type):
     from tidal.targets.onnx_ops import graph_entry, onnx_entry
 
     rng = np.random.default_rng(3)
-    nodes, inputs, outputs, weights, opset = _reference_cases(rng)[op_type]
-    model = build(nodes, inputs, outputs, weights, opset)
+    nodes, inputs, outputs, weights, opset, *shapes = _reference_cases(rng)[op_type]
+    model = build(nodes, inputs, outputs, weights, opset, *shapes)
     feeds = random_inputs(model, seed=4)
     module = import_onnx(model)
     ran = {graph_entry(op) for op in module.walk() if op.dialect_name() == "graph"}

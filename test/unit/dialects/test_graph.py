@@ -58,6 +58,7 @@ def test_dialect_lists_every_op():
         "graph.constant_of_shape",
         "graph.dropout",
         "graph.random_uniform_like",
+        "graph.loop",
     }
 
 

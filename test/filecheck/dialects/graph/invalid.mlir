@@ -681,3 +681,28 @@ func.func @f(%x: tensor<1x8x4x4xf32>, %p: tensor<8xf32>) -> tensor<1x8x4x2xf32> 
   func.return %r : tensor<1x8x4x2xf32>
 }
 // CHECK: 'graph.channel_affine' op result shape [1, 8, 4, 2] does not match the inferred shape [1, 8, 4, 4]
+
+// -----
+// graph.loop
+
+func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %r = graph.loop %x {body = @s, max_trips = 0 : i64, reduce = "max", input = "a", cmp = "gt", threshold = 1.0 : f32} : (tensor<4xf32>) -> tensor<4xf32>
+  func.return %r : tensor<4xf32>
+}
+// CHECK: 'graph.loop' op max_trips must be at least 1, got 0
+
+// -----
+
+func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %r = graph.loop %x {body = @s, max_trips = 3 : i64, reduce = "min", input = "a", cmp = "gt", threshold = 1.0 : f32} : (tensor<4xf32>) -> tensor<4xf32>
+  func.return %r : tensor<4xf32>
+}
+// CHECK: 'graph.loop' op reduce 'min' is not one of: max, add, mean
+
+// -----
+
+func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %r = graph.loop %x {body = @s, max_trips = 3 : i64, reduce = "max", input = "a", cmp = "eq", threshold = 1.0 : f32} : (tensor<4xf32>) -> tensor<4xf32>
+  func.return %r : tensor<4xf32>
+}
+// CHECK: 'graph.loop' op cmp 'eq' is not one of: lt, le, gt, ge

@@ -216,6 +216,21 @@ func.func @random(%x: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>) {
   func.return %d, %r : tensor<4x8xf32>, tensor<4x8xf32>
 }
 
+// A loop names its body function; the compiler lays out its blocks (early exit).
+// CHECK-LABEL: func.func @loop
+func.func @loop(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // CHECK-NEXT: %[[R:.*]] = graph.loop %{{.*}} {body = @step, max_trips = 8 : i64, reduce = "max", input = "abs_a_minus_b", cmp = "gt", threshold = 1.000000e-03 : f32} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  %r = graph.loop %x {body = @step, max_trips = 8 : i64, reduce = "max", input = "abs_a_minus_b", cmp = "gt", threshold = 1.0e-03 : f32} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  // CHECK-NEXT: func.return %[[R]]
+  func.return %r : tensor<4x8xf32>
+}
+
+// CHECK-LABEL: func.func @step
+func.func @step(%v: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %h = graph.activation %v {func = "tanh"} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  func.return %h : tensor<4x8xf32>
+}
+
 // CHECK-LABEL: func.func @channel_affine
 // CHECK-SAME: (%[[X:.*]]: tensor<1x8x4x4xf32>, %[[P:.*]]: tensor<8xf32>, %[[V:.*]]: tensor<2x8xf32>)
 func.func @channel_affine(%x: tensor<1x8x4x4xf32>, %p: tensor<8xf32>, %v: tensor<2x8xf32>) -> (tensor<1x8x4x4xf32>, tensor<2x8xf32>) {
