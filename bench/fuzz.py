@@ -685,7 +685,7 @@ def s_luts(rng: np.random.Generator, p: isa.Program) -> None:
 
 
 def s_rng(rng: np.random.Generator, p: isa.Program) -> None:
-    """Add a RANDOM or DROPOUT record to the POOL stream (before its HALT), on the
+    """Add a RANDOM, DROPOUT or BERNOULLI record to the POOL stream (before its HALT), on the
     on-chip access of another record or a random one, with extreme ratios, bounds and
     seeds (NaN, inf, negative, >= 1, huge)."""
     pool = p.streams.get(isa.Engine.POOL)
@@ -703,7 +703,10 @@ def s_rng(rng: np.random.Generator, p: isa.Program) -> None:
     )
     special = [0.0, 0.5, 0.999, 1.0, 1.5, -0.5, float("nan"), float("inf"), -float("inf"), 3.4e38]
     seed = int(pick(rng, INT32))
-    if rng.random() < 0.5:
+    if rng.random() < 0.2:
+        rec = isa.make_record(isa.Opcode.BERNOULLI, isa.Engine.POOL, seed=seed)
+        words = [("dst", access), ("src", pick(rng, onchip) if onchip else access)]
+    elif rng.random() < 0.5:
         rec = isa.make_record(isa.Opcode.DROPOUT, isa.Engine.POOL, ratio=float(pick(rng, special)), seed=seed)
         words = [("dst", access), ("src", pick(rng, onchip) if onchip else access)]
     else:

@@ -95,6 +95,7 @@ from xdsl.utils.mlir_lexer import MLIRTokenKind
 
 __all__ = [
     "Accel",
+    "BernoulliOp",
     "AccessAttr",
     "ActOp",
     "Aff",
@@ -1370,6 +1371,33 @@ class OverwriteOp(InstructionOp):
             )
 
 
+@irdl_op_definition
+class BernoulliOp(InstructionOp):
+    """1.0 where the lane's next pseudo-random number (as accel.random's, seeded by
+    `seed`) is below src (a probability), else 0.0, on the POOL engine.
+
+    accel.bernoulli <sbuf 0, 0, [[1, 32], [1, 64]]>, <sbuf 0, 256, [[1, 32], [1, 64]]> seed 7
+    """
+
+    name = "accel.bernoulli"
+
+    dst = prop_def(AccessAttr)
+    src = prop_def(AccessAttr)
+    seed = prop_def(IntegerAttr[I64])
+    assembly_format = "$dst `,` $src `seed` $seed attr-dict"
+
+    def __init__(
+        self, dst: AccessAttr, src: AccessAttr, seed: int, *,
+        signal: int | None = None, origin: str | None = None,
+    ):
+        self._init({"dst": dst, "src": src, "seed": _int(seed)}, signal, origin)
+
+    def verify_operands(self) -> None:
+        super().verify_operands()
+        _check_onchip_same_shape("bernoulli src", self.dst, self.src)
+        _check_seed(self.seed)
+
+
 class _EngineOp(InstructionOp):
     """A sync/control instruction that names its engine; with no other operand
     (nop, halt) it is `accel.<op> <engine>`."""
@@ -1517,6 +1545,7 @@ Accel = Dialect(
         TensorTensorOp,
         ReduceOp,
         MemsetOp,
+        BernoulliOp,
         RandomOp,
         DropoutOp,
         WaitOp,

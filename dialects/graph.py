@@ -1223,6 +1223,29 @@ class RandomUniformLikeOp(_UnaryOp):
         return _shape(self.input)
 
 
+@irdl_op_definition
+class BernoulliOp(_UnaryOp):
+    """ONNX Bernoulli: 1.0 with the probability the input gives, element by element,
+    else 0.0, drawn from the POOL engine's generators seeded by `seed` (default 0,
+    not printed).
+
+        %r = graph.bernoulli %p {seed = 3 : i64} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+    """
+
+    name = "graph.bernoulli"
+
+    seed = prop_def(IntegerAttr.constr(type=i64), _i64(0))
+    seed_val = _scalar_value("seed", int)
+
+    def __init__(self, input: Value, seed: int = 0, result_type: TensorType | None = None):
+        self._build([input], result_type, {"seed": _i64(seed)})
+
+    def inferred_shape(self) -> Shape:
+        if not -(2**31) <= self.seed_val < 2**31:
+            raise VerifyException(f"seed {self.seed_val} does not fit 32 bits")
+        return _shape(self.input)
+
+
 LOOP_REDUCES = ("max", "add", "mean")
 LOOP_INPUTS = ("a", "abs_a", "a_minus_b", "abs_a_minus_b")
 LOOP_COMPARES = ("lt", "le", "gt", "ge")
@@ -1417,6 +1440,7 @@ Graph = Dialect(
         RandomUniformLikeOp,
         ActivationOp,
         LoopOp,
+        BernoulliOp,
     ],
     [],
 )

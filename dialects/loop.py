@@ -935,6 +935,33 @@ class DropoutOp(TileOp):
         _check_seed(self, self.seed)
 
 
+@irdl_op_definition
+class BernoulliOp(TileOp):
+    """1.0 where the lane's next pseudo-random number is below src (a probability),
+    else 0.0, on the POOL engine:
+    `loop.bernoulli %d <...>, %p <...> seed 7 : ...`."""
+
+    name = "loop.bernoulli"
+    OPCODE: ClassVar[Opcode] = Opcode.BERNOULLI
+    dst, dst_ap = accessed()
+    src, src_ap = accessed()
+    seed = prop_def(IntegerAttr[I64])
+    SLOTS: ClassVar[Slots] = slots(dst="write", src="read")
+    assembly_format = (
+        "$dst $dst_ap `,` $src $src_ap `seed` $seed attr-dict `:` type($dst) `,` type($src)"
+    )
+
+    def __init__(self, dst: SSAValue, dst_ap: AccessAttr, src: SSAValue, src_ap: AccessAttr, seed: int):
+        super().__init__(
+            operands=[dst, src],
+            properties={"dst_ap": dst_ap, "src_ap": src_ap, "seed": IntegerAttr(seed, i64)},
+        )
+
+    def verify_tile_op(self) -> None:
+        _same_shape(self, self.dst_ap, self.src_ap, "source and destination")
+        _check_seed(self, self.seed)
+
+
 def dense_f32(array: np.ndarray) -> DenseIntOrFPElementsAttr:
     """A dense f32 attribute built from bytes (never from Python lists)."""
     arr = np.ascontiguousarray(array, dtype=np.float32)
@@ -960,6 +987,7 @@ Loop = Dialect(
         MemsetOp,
         RandomOp,
         DropoutOp,
+        BernoulliOp,
     ],
     [TileType],
 )

@@ -125,7 +125,8 @@ _REFILL_SECTION = INSTRUCTIONS[Opcode.REFILL].layout["section"]
 # The instructions that draw from POOL's generators, with the word of dst's first
 # partition (an access is space, partition start, offset, dims).
 _RNG_LANE0 = {
-    int(op): INSTRUCTIONS[op].layout["dst"] + 1 for op in (Opcode.RANDOM, Opcode.DROPOUT)
+    int(op): INSTRUCTIONS[op].layout["dst"] + 1
+    for op in (Opcode.RANDOM, Opcode.DROPOUT, Opcode.BERNOULLI)
 }
 _WAIT_SEM = INSTRUCTIONS[Opcode.WAIT].layout["sem"]
 _WAIT_VALUE = INSTRUCTIONS[Opcode.WAIT].layout["value"]

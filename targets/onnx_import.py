@@ -61,6 +61,7 @@ from onnx import external_data_helper, numpy_helper
 from tidal.dialects.graph import (
     ActivationOp,
     AddOp,
+    BernoulliOp,
     AvgPoolOp,
     BatchNormOp,
     ConcatOp,
@@ -976,6 +977,19 @@ def build_random_uniform_like(node: _Node) -> SSAValue:
     if not -(2**31) <= seed < 2**31:
         node.fail(f"seed {seed} does not fit 32 bits")
     return node.emit(RandomUniformLikeOp(node.input(0), low, high, seed, node.out_type()))
+
+
+def build_bernoulli(node: _Node) -> SSAValue:
+    """Bernoulli: 1.0 with the input's probability, else 0.0, from the POOL engine's
+    generators; `seed` (a float in ONNX) truncated to an integer, by default the
+    node's index. float32 outputs only."""
+    dtype = node.attr("dtype", None)
+    if dtype is not None and int(dtype) != 1:  # TensorProto.FLOAT
+        node.unsupported("dtype", int(dtype))
+    seed = int(node.attr("seed", node.index))
+    if not -(2**31) <= seed < 2**31:
+        node.fail(f"seed {seed} does not fit 32 bits")
+    return node.emit(BernoulliOp(node.input(0), seed, node.out_type()))
 
 
 # A Loop body's condition: compare op -> (graph.loop cmp, the cmp with sides swapped).

@@ -190,6 +190,12 @@ def _dropout(op: graph.DropoutOp, x: np.ndarray) -> np.ndarray:
     return np.where(keep, x / (np.float32(1) - np.float32(op.ratio_val)), np.float32(0))
 
 
+def _bernoulli(op: graph.BernoulliOp, p: np.ndarray) -> np.ndarray:
+    """NumPy's generator seeded by the op's seed (not the POOL engine's numbers)."""
+    u = np.random.default_rng(op.seed_val & 0xFFFFFFFF).random(p.shape)
+    return (u < p).astype(np.float32)
+
+
 def _random_uniform_like(op: graph.RandomUniformLikeOp, x: np.ndarray) -> np.ndarray:
     """NumPy's generator seeded by the op's seed (not the POOL engine's numbers)."""
     u = np.random.default_rng(op.seed_val & 0xFFFFFFFF).random(x.shape)
@@ -345,6 +351,11 @@ ENTRIES: tuple[OpEntry, ...] = (
         lambda op: np.full(op.result.type.get_shape(), op.value_val, np.float32),
         kernels.CONSTANT_OF_SHAPE, "a DRAM constant",
         opsets="a float fill is a graph op; other element types fold as shape data",
+    ),
+    OpEntry(
+        "Bernoulli", "build_bernoulli", graph.BernoulliOp, _bernoulli, kernels.ELTWISE,
+        "POOL's pseudo-random numbers",
+        opsets="float32 output only; the seed (a float) truncated to an integer",
     ),
     OpEntry(
         "Loop", "build_loop", graph.LoopOp, _loop, None, None,

@@ -244,6 +244,19 @@ class LowerDropout(RewritePattern):
         rewriter.replace(op, new)
 
 
+class LowerBernoulli(RewritePattern):
+    """`loop.bernoulli %d <...>, %p <...> seed 7` -> `accel.bernoulli <...>, <...> seed 7`."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: loop.BernoulliOp, rewriter: PatternRewriter) -> None:
+        at = _Site.of(op)
+        new = accel.BernoulliOp(
+            at.ap(op.dst, op.dst_ap), at.ap(op.src, op.src_ap), op.seed.value.data,
+            origin=at.origin,
+        )
+        rewriter.replace(op, new)
+
+
 class LowerFor(RewritePattern):
     """`loop.for d1 { ... }` in a nest of domain [4, 7] -> `accel.repeat 7 { ... }`."""
 
@@ -373,6 +386,7 @@ class LoopToAccelPass(ModulePass):
                 LowerMemset(),
                 LowerRandom(),
                 LowerDropout(),
+                LowerBernoulli(),
                 LowerFor(),
                 LowerNest(),
                 LowerFunc(),

@@ -131,7 +131,7 @@ def _accel_op(
             values[f.name] = attr.value.data
     if entry.opcode is Opcode.ACT:  # ACT evaluates from the chip's tables, as the machine
         values["lut"] = luts
-    elif entry.opcode in (Opcode.RANDOM, Opcode.DROPOUT):  # POOL's generators
+    elif entry.opcode in (Opcode.RANDOM, Opcode.DROPOUT, Opcode.BERNOULLI):  # POOL's generators
         values["rng"] = rng
         values["lane0"] = op.dst.pstart.at(env)
     z = op.zero_at_level if isinstance(op, accel.MatmulOp) else None

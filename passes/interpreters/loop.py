@@ -193,13 +193,15 @@ def _loop_op(
         run_instruction(
             op.OPCODE, {"dst": v(op.dst, "dst_ap"), "value": op.value.value.data}
         )
-    elif isinstance(op, loop.RandomOp | loop.DropoutOp):
+    elif isinstance(op, loop.RandomOp | loop.DropoutOp | loop.BernoulliOp):
         # The POOL lanes' generators, one state for the whole run (as the machine's);
         # tiles sit at partition 0 until allocation, so lanes are the access's.
         views = {"dst": v(op.dst, "dst_ap"), "seed": op.seed.value.data}
         views |= {"rng": rng, "lane0": op.dst_ap.pstart.at(env)}
         if isinstance(op, loop.RandomOp):
             views |= {"low": op.low.value.data, "high": op.high.value.data}
+        elif isinstance(op, loop.BernoulliOp):
+            views |= {"src": v(op.src, "src_ap")}
         else:
             views |= {"src": v(op.src, "src_ap"), "ratio": op.ratio.value.data}
         run_instruction(op.OPCODE, views)

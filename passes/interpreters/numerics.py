@@ -80,7 +80,9 @@ def _draws_random(op: Operation) -> bool:
     if isinstance(op, graph.DropoutOp):
         return op.training_val
     return isinstance(
-        op, graph.RandomUniformLikeOp | loop.RandomOp | loop.DropoutOp | accel.RandomOp | accel.DropoutOp
+        op,
+        graph.RandomUniformLikeOp | graph.BernoulliOp | loop.RandomOp | loop.DropoutOp
+        | loop.BernoulliOp | accel.RandomOp | accel.DropoutOp | accel.BernoulliOp,
     )
 
 

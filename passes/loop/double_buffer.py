@@ -64,7 +64,8 @@ from xdsl.ir import Block, Operation, SSAValue
 from xdsl.utils.exceptions import PassFailedException
 
 _OVERWRITES = (
-    loop.CopyOp, loop.ActOp, loop.TensorTensorOp, loop.MemsetOp, loop.RandomOp, loop.DropoutOp
+    loop.CopyOp, loop.ActOp, loop.TensorTensorOp, loop.MemsetOp, loop.RandomOp, loop.DropoutOp,
+    loop.BernoulliOp,
 )
 # Per domain dim to unroll, each loop over it and the tiles private to that loop.
 Plan = dict[int, dict[loop.ForOp, list[loop.AllocTileOp]]]

@@ -88,6 +88,7 @@ class Opcode(enum.IntEnum):
     REFILL = 12  # any engine: load a section of its own stream (self-refill)
     EVAL = 13  # DMA queue: evaluate a loop's condition into a flag
     OVERWRITE = 14  # DMA queue: unless the flag is set, copy src over dst (early exit)
+    BERNOULLI = 15  # POOL: 1.0 with probability src, else 0.0, from pseudo-random numbers
 
 
 class Space(Coded):

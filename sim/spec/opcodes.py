@@ -491,6 +491,12 @@ def _random(v: Mapping[str, Any], flags: int) -> None:
     dst[...] = low + (high - low) * u
 
 
+def _bernoulli(v: Mapping[str, Any], flags: int) -> None:
+    dst = v["dst"]
+    u = v["rng"].uniform(v["seed"], v["lane0"], dst.shape)
+    dst[...] = np.where(u < v["src"].reshape(dst.shape), _F32(1.0), _F32(0.0))
+
+
 def _dropout(v: Mapping[str, Any], flags: int) -> None:
     dst, ratio = v["dst"], v["ratio"]
     keep = v["rng"].uniform(v["seed"], v["lane0"], dst.shape) >= _F32(ratio)
@@ -650,6 +656,16 @@ _ENTRIES = (
         _random,
         lanes_of="dst",
         summary="dst = low + (high - low) * u, u uniform in [0, 1) from the lanes' generators",
+    ),
+    Instr(
+        Opcode.BERNOULLI,
+        EngineKind.POOL,
+        (*_on_chip("dst", "src"), Field("seed", Kind.INT)),
+        _pool_cost("dst"),
+        _bernoulli,
+        lanes_of="dst",
+        same_elements=(("src", "dst"),),
+        summary="dst = 1.0 where u < src (a probability), else 0.0 (u as RANDOM's)",
     ),
     Instr(
         Opcode.DROPOUT,

@@ -944,6 +944,9 @@ def _reference_cases(rng: np.random.Generator) -> dict[str, tuple]:
             for op in ("Exp", "Log", "Reciprocal", "Sqrt", "Sigmoid", "Tanh", "Erf", "Softplus")
         },
         "Loop": _loop_case(),
+        "Bernoulli": (
+            [n("Bernoulli", ["x"], ["y"], seed=5.0)], {"x": (40, 50)}, ["y"], {}, 15,
+        ),
         "RandomUniformLike": (
             [n("RandomUniformLike", ["x"], ["y"], low=-1.0, high=2.0, seed=3.0)],
             {"x": (40, 50)}, ["y"], {}, OPSET,
@@ -977,7 +980,7 @@ def _loop_case() -> tuple:
 
 # Ops whose outputs are random numbers: the host reference and onnxruntime draw from
 # different generators, so their cases compare range and mean, not values.
-RANDOM_OPS = {"RandomUniformLike"}
+RANDOM_OPS = {"RandomUniformLike", "Bernoulli"}
 
 
 def test_every_registry_entry_has_a_reference_case():
@@ -1009,9 +1012,17 @@ def test_registry_host_reference_agrees_with_onnxruntime(op_type):
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     for name, ref in zip(outputs, session.run(outputs, feeds), strict=True):
         assert got[name].dtype == np.float32
-        if op_type in RANDOM_OPS:  # U(-1, 2) from both, by different generators
+        if op_type == "RandomUniformLike":  # U(-1, 2) from both, by different generators
             for r in (got[name], ref):
                 assert r.shape == ref.shape and r.min() >= -1.0 and r.max() < 2.0
                 assert abs(r.mean() - 0.5) < 5 * np.sqrt(0.75 / r.size)
+            continue
+        if op_type == "Bernoulli":
+            # 1 with probability p (the ONNX spec and onnx.reference; onnxruntime 1.32
+            # gives 1 with probability 1 - p, so it is not the reference here)
+            p = np.clip(feeds["x"], 0, 1)
+            r = got[name]
+            assert set(np.unique(r)) <= {0.0, 1.0}
+            assert abs(r.mean() - p.mean()) < 5 * np.sqrt(0.25 / r.size)
             continue
         np.testing.assert_allclose(got[name], ref, rtol=1e-5, atol=1e-5)

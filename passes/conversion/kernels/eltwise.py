@@ -12,6 +12,7 @@ from xdsl.ir import SSAValue
 
 from tidal.dialects.loop import (
     ActOp,
+    BernoulliOp,
     CopyOp,
     DropoutOp,
     NestOp,
@@ -153,6 +154,10 @@ def eltwise(
     if kind == "random":  # POOL's generators: low, high, seed
         low, high, seed = params
         body.append(RandomOp(out, tile_ap(out), float(low), float(high), int(seed)))
+    elif kind == "bernoulli":  # POOL's generators: seed
+        (seed,) = params
+        t = in_tiles[0]
+        body.append(BernoulliOp(out, tile_ap(out), t, tile_ap(t), int(seed)))
     elif kind == "dropout":  # POOL's generators: ratio, seed
         ratio, seed = params
         t = in_tiles[0]
@@ -176,6 +181,8 @@ def _eltwise_operands(op: Operation) -> tuple[str, list[SSAValue]]:
         return op.func_val, [op.input]
     if isinstance(op, graph.DropoutOp):  # training mode (inference is a view)
         return "dropout", [op.input]
+    if isinstance(op, graph.BernoulliOp):
+        return "bernoulli", [op.input]
     if isinstance(op, graph.RandomUniformLikeOp):  # the input gives the shape only
         return "random", []
     if isinstance(op, graph.SumOp):
@@ -215,6 +222,8 @@ class EltwiseKernel(Kernel):
             params = (op.ratio_val, op.seed_val)
         elif isinstance(op, graph.RandomUniformLikeOp):
             params = (op.low_val, op.high_val, op.seed_val)
+        elif isinstance(op, graph.BernoulliOp):
+            params = (op.seed_val,)
         return Lowered([y, eltwise(tiles, kind, y.result, operands, params)], y.result)
 
 

@@ -59,6 +59,7 @@ def test_dialect_lists_every_op():
         "graph.dropout",
         "graph.random_uniform_like",
         "graph.loop",
+        "graph.bernoulli",
     }
 
 

@@ -126,6 +126,7 @@ def test_every_tile_op_names_its_instruction():
         "accel.memset",
         "accel.random",
         "accel.dropout",
+        "accel.bernoulli",
     }
     for op in tile_ops:
         if op.name != "loop.copy":

@@ -137,6 +137,7 @@ def test_enum_codes_are_stable_and_unique() -> None:
         "REFILL": 12,
         "EVAL": 13,
         "OVERWRITE": 14,
+        "BERNOULLI": 15,
     }
     with pytest.raises(ValueError, match="no ActFunc has code 99"):
         ActFunc.from_code(99)

@@ -34,6 +34,7 @@ accel.program "small" dram 65536 {
   accel.reduce max <sbuf 0, 0, [[1, 32], [1, 7]]>, <sbuf 0, 64, [[1, 32], [7, 7], [1, 7]]> over 1
   accel.random <sbuf 0, 0, [[1, 32], [1, 8]]>, -1.0, 2.0 seed 7
   accel.dropout <sbuf 0, 0, [[1, 32], [1, 8]]>, <psum 0, 0, [[1, 32], [1, 8]]> ratio 0.25 seed -3 {origin = "drop"}
+  accel.bernoulli <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]> seed 5
   accel.eval 0 max abs_a_minus_b lt <dram 64, [[1, 1]]>, <dram 0, [[1, 8]]>, <dram 32, [[1, 8]]> threshold 0.001
   accel.overwrite 1 <dram 4096, [[1, 480]]>, <dram 8192, [[1, 480]]> unless <dram 64, [[1, 1]]> {signal = 2 : i64}
   accel.memset <sbuf 0, 0, [[1, 32], [1, 64]]>, 0.0
@@ -75,6 +76,7 @@ accel.program "small" dram 65536 {
 // CHECK-NEXT:   accel.reduce max <sbuf 0, 0, [[1, 32], [1, 7]]>, <sbuf 0, 64, [[1, 32], [7, 7], [1, 7]]> over 1
 // CHECK-NEXT:   accel.random <sbuf 0, 0, [[1, 32], [1, 8]]>, -1.0, 2.0 seed 7
 // CHECK-NEXT:   accel.dropout <sbuf 0, 0, [[1, 32], [1, 8]]>, <psum 0, 0, [[1, 32], [1, 8]]> ratio 0.25 seed -3 {origin = "drop"}
+// CHECK-NEXT:   accel.bernoulli <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]> seed 5
 // CHECK-NEXT:   accel.eval 0 max abs_a_minus_b lt <dram 64, [[1, 1]]>, <dram 0, [[1, 8]]>, <dram 32, [[1, 8]]> threshold 0.001
 // CHECK-NEXT:   accel.overwrite 1 <dram 4096, [[1, 480]]>, <dram 8192, [[1, 480]]> unless <dram 64, [[1, 1]]> {signal = 2 : i64}
 // CHECK-NEXT:   accel.memset <sbuf 0, 0, [[1, 32], [1, 64]]>, 0.0

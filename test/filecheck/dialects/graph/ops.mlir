@@ -212,8 +212,10 @@ func.func @random(%x: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>) {
   %d = graph.dropout %x {ratio = 0.25 : f32, training = 1 : i64, seed = 7 : i64} : (tensor<4x8xf32>) -> tensor<4x8xf32>
   // CHECK-NEXT: %[[R:.*]] = graph.random_uniform_like %[[D]] {high = 2.000000e+00 : f32, seed = 3 : i64} : (tensor<4x8xf32>) -> tensor<4x8xf32>
   %r = graph.random_uniform_like %d {low = 0.0 : f32, high = 2.0 : f32, seed = 3 : i64} : (tensor<4x8xf32>) -> tensor<4x8xf32>
-  // CHECK-NEXT: func.return %[[D]], %[[R]]
-  func.return %d, %r : tensor<4x8xf32>, tensor<4x8xf32>
+  // CHECK-NEXT: %[[B:.*]] = graph.bernoulli %[[R]] {seed = 4 : i64} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  %b = graph.bernoulli %r {seed = 4 : i64} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  // CHECK-NEXT: func.return %[[D]], %[[B]]
+  func.return %d, %b : tensor<4x8xf32>, tensor<4x8xf32>
 }
 
 // A loop names its body function; the compiler lays out its blocks (early exit).

@@ -23,6 +23,8 @@ func.func @every_op(%x: memref<8x64xf32>) -> memref<8x16xf32> {
     loop.random %o <sbuf 0, 0, [[1, 16], [1, 8]]> seed 7 low -1.0 : f32 high 2.0 : f32 : !loop.tile<sbuf, 16, 8>
     // CHECK: loop.dropout %{{.*}} <sbuf 0, 0, {{\[\[}}1, 16], [1, 8]]>, %{{.*}} <sbuf 0, 0, {{\[\[}}1, 16], [1, 8]]> seed -3 ratio 2.500000e-01 : f32 : !loop.tile<sbuf, 16, 8>, !loop.tile<sbuf, 16, 8>
     loop.dropout %o <sbuf 0, 0, [[1, 16], [1, 8]]>, %o <sbuf 0, 0, [[1, 16], [1, 8]]> seed -3 ratio 0.25 : f32 : !loop.tile<sbuf, 16, 8>, !loop.tile<sbuf, 16, 8>
+    // CHECK: loop.bernoulli %{{.*}} <sbuf 0, 0, {{\[\[}}1, 16], [1, 8]]>, %{{.*}} <sbuf 0, 0, {{\[\[}}1, 16], [1, 8]]> seed 2 : !loop.tile<sbuf, 16, 8>, !loop.tile<sbuf, 16, 8>
+    loop.bernoulli %o <sbuf 0, 0, [[1, 16], [1, 8]]>, %o <sbuf 0, 0, [[1, 16], [1, 8]]> seed 2 : !loop.tile<sbuf, 16, 8>, !loop.tile<sbuf, 16, 8>
     // CHECK: loop.for d0 {
     loop.for d0 {
       // CHECK-NEXT: loop.copy %[[W]] <dram 0 + 2048 * i0, {{\[\[}}16, 32], [1, 16]]> -> %{{.*}} <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]> : memref<64x16xf32> -> !loop.tile<sbuf, 32, 16>

@@ -179,6 +179,21 @@ func.func @random(%x: tensor<8x64xf32>) -> (tensor<8x64xf32>, tensor<8x64xf32>) 
 
 // -----
 
+// Bernoulli: one POOL instruction per tile, reading the probabilities.
+// CHECK-LABEL: func.func @bernoulli
+// CHECK:         loop.nest "b" domain [] order [] {
+// CHECK-NEXT:      %[[IN:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 16>
+// CHECK-NEXT:      %[[OUT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 16>
+// CHECK-NEXT:      loop.copy %{{.*}} -> %[[IN]]
+// CHECK-NEXT:      loop.bernoulli %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]>, %[[IN]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]> seed 5
+// CHECK-NEXT:      loop.copy %[[OUT]]
+func.func @bernoulli(%p: tensor<8x64xf32>) -> tensor<8x64xf32> {
+  %b = graph.bernoulli %p {seed = 5 : i64, tidal.origin = "b"} : (tensor<8x64xf32>) -> tensor<8x64xf32>
+  func.return %b : tensor<8x64xf32>
+}
+
+// -----
+
 // add with broadcasting [1,8,4,4] + [8,1,1]: channels on partitions, the 4x4
 // pixels coalesce to 16 free elements; the per-channel operand is read with a
 // stride-0 free dim.

@@ -35,6 +35,7 @@
 // CHECK-NEXT:    accel.reduce add <sbuf 0, 128, {{\[\[}}1, 32], [1, 1]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 3]]> over 1 scale 0.5 {origin = "sum"}
 // CHECK-NEXT:    accel.random <sbuf 0, 0, {{\[\[}}1, 32], [1, 3]]>, -1.0, 1.0 seed 9 {origin = "rng"}
 // CHECK-NEXT:    accel.dropout <sbuf 0, 64, {{\[\[}}1, 32], [1, 3]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 3]]> ratio 0.5 seed 9 {origin = "rng"}
+// CHECK-NEXT:    accel.bernoulli <sbuf 0, 64, {{\[\[}}1, 32], [1, 3]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 3]]> seed 8 {origin = "rng"}
 // CHECK-NEXT:  }
 // CHECK-NOT:   func.func
 func.func @main(%x: memref<8x64xf32> {tidal.name = "input", tidal.addr = 0 : i64}) -> (memref<8x12xf32> {tidal.name = "out"}) attributes {tidal.chip = "small", tidal.dram_bytes = 5952 : i64} {
@@ -79,6 +80,7 @@ func.func @main(%x: memref<8x64xf32> {tidal.name = "input", tidal.addr = 0 : i64
     %d = loop.alloc_tile {tidal.addr = 64 : i64} : !loop.tile<sbuf, 32, 3>
     loop.random %t <sbuf 0, 0, [[1, 32], [1, 3]]> seed 9 low -1.0 : f32 high 1.0 : f32 : !loop.tile<sbuf, 32, 3>
     loop.dropout %d <sbuf 0, 0, [[1, 32], [1, 3]]>, %t <sbuf 0, 0, [[1, 32], [1, 3]]> seed 9 ratio 0.5 : f32 : !loop.tile<sbuf, 32, 3>, !loop.tile<sbuf, 32, 3>
+    loop.bernoulli %d <sbuf 0, 0, [[1, 32], [1, 3]]>, %t <sbuf 0, 0, [[1, 32], [1, 3]]> seed 8 : !loop.tile<sbuf, 32, 3>, !loop.tile<sbuf, 32, 3>
   }
   func.return %y : memref<8x12xf32>
 }
