@@ -28,7 +28,7 @@ from tidal.sim import isa
 from tidal.sim.config import ChipConfig
 from tidal.sim.loader import IMAGE_ALIGN, instruction_image
 from tidal.sim.spec import CmpOp, Engine, EvalInput, Opcode, ReduceOp
-from tidal.targets.refill import RING_ENTRY, section_records
+from tidal.targets.refill import RING_ENTRY, ring_bytes, section_records
 
 __all__ = ["LoopSpec", "unroll_loop"]
 
@@ -197,10 +197,7 @@ def unroll_loop(body: isa.Program, chip: ChipConfig, loop: LoopSpec) -> isa.Prog
             src=_dram(src, count), flag=_dram(flag_at, 1), signal=decision if last else -1,
         )
     for e in engines:
-        ring = np.array(
-            [(image[e] + f * isa.RECORD_BYTES, f, c) for f, c in sections[e]], "<i4"
-        )
-        program.consts.append((ring_at[e], ring.view(np.uint8).reshape(-1)))
+        program.consts.append((ring_at[e], ring_bytes(image[e], sections[e])))
     meta["self_refill"] = {
         "section_records": size,
         "ring": {str(e): a for e, a in ring_at.items()},

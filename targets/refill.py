@@ -33,9 +33,18 @@ from tidal.sim.config import ChipConfig
 from tidal.sim.loader import IMAGE_ALIGN, instruction_image
 from tidal.sim.spec import Opcode
 
-__all__ = ["RING_ENTRY", "section_records", "self_refill"]
+__all__ = ["RING_ENTRY", "ring_bytes", "section_records", "self_refill"]
 
 RING_ENTRY = 3  # int32 words of a ring entry: address, first record, record count
+
+
+def ring_bytes(image_at: int, sections: list[tuple[int, int]]) -> np.ndarray:
+    """A DMA ring's bytes: per section (first record, record count) of a stream whose
+    image starts at DRAM byte `image_at`, the int32 triple (address, first, count)."""
+    ring = np.array(
+        [(image_at + first * isa.RECORD_BYTES, first, count) for first, count in sections], "<i4"
+    ).reshape(-1, RING_ENTRY)
+    return ring.view(np.uint8).reshape(-1)
 
 
 def section_records(chip: ChipConfig) -> int:
@@ -102,11 +111,8 @@ def self_refill(program: isa.Program, chip: ChipConfig) -> isa.Program:
     meta["dram_bytes"] = image_end
     image = instruction_image(out, chip, image_end)
     for e, secs in sections.items():
-        ring = np.zeros((len(secs), RING_ENTRY), "<i4")
-        first = 0
-        for i, sec in enumerate(secs):
-            ring[i] = (image[e] + first * isa.RECORD_BYTES, first, len(sec))
-            first += len(sec)
-        out.consts.append((ring_at[e], ring.view(np.uint8).reshape(-1)))
+        starts = np.cumsum([0, *(len(sec) for sec in secs)])[:-1]
+        spans = [(int(f), len(sec)) for f, sec in zip(starts, secs, strict=True)]
+        out.consts.append((ring_at[e], ring_bytes(image[e], spans)))
     meta["self_refill"] = {"section_records": size, "ring": {str(e): a for e, a in ring_at.items()}}
     return out

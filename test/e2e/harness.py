@@ -84,6 +84,17 @@ def example(name: str) -> ModuleType:
     return module
 
 
+def run_example(name: str, *args: str) -> str:
+    """Run examples/<name>.py as a user would (its own process, from the checkout);
+    its stdout, after asserting it exits 0."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / f"{name}.py"), *args],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
 def assert_close(got: np.ndarray, ref: np.ndarray, rel: float = 1e-3) -> None:
     """max|got - ref| <= rel * max|ref|, with equal shapes and a float32 result."""
     assert got.shape == ref.shape, f"shape {got.shape} != reference {ref.shape}"

@@ -6,6 +6,8 @@ The accuracy of each table against NumPy is `test/unit/sim/test_lut.py`'s."""
 
 from __future__ import annotations
 
+from harness import run_example
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -63,14 +65,5 @@ def test_activations_in_a_model(tmp_path) -> None:
 
 def test_the_lut_example_runs() -> None:
     """examples/lut_activations.py, as docs/lut.md tells a user to run it."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run(
-        [sys.executable, str(root / "examples" / "lut_activations.py")],
-        capture_output=True, text=True, timeout=300, cwd=root,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "vs onnxruntime" in done.stdout and "tanh table of 256 rows" in done.stdout
+    out = run_example("lut_activations")
+    assert "vs onnxruntime" in out and "tanh table of 256 rows" in out

@@ -6,6 +6,8 @@ and the trace."""
 
 from __future__ import annotations
 
+from harness import run_example
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -125,14 +127,5 @@ def test_the_trace_shows_the_nop_blocks(tmp_path) -> None:
 
 def test_the_early_exit_example_runs() -> None:
     """examples/early_exit.py, as docs/early-exit.md tells a user to run it."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run(
-        [sys.executable, str(root / "examples" / "early_exit.py")],
-        capture_output=True, text=True, timeout=300, cwd=root,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "2 of 8 blocks" in done.stdout
+    out = run_example("early_exit")
+    assert "2 of 8 blocks" in out

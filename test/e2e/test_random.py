@@ -7,6 +7,8 @@ seeds differ."""
 
 from __future__ import annotations
 
+from harness import run_example
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -107,44 +109,5 @@ def test_random_uniform_like_against_onnxruntime(chip: str, tmp_path) -> None:
 
 def test_the_dropout_example_runs() -> None:
     """examples/dropout_training.py, as docs/random.md tells a user to run it."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run(
-        [sys.executable, str(root / "examples" / "dropout_training.py"), "--ratio", "0.4"],
-        capture_output=True, text=True, timeout=300, cwd=root,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "same seed, same mask: True" in done.stdout
-
-
-
-@pytest.mark.parametrize("chip", ["small", "default"])
-def test_bernoulli_draws_ones_with_the_input_s_probability(chip: str, tmp_path) -> None:
-    """Each row of p holds one probability; the fraction of ones per row is within 5
-    sigma of it, for Tidal and for onnx's reference implementation (the ONNX spec:
-    1 with probability p). onnxruntime 1.32 draws 1 with probability 1 - p, so it is
-    not the reference here (docs/random.md)."""
-    from onnx.reference import ReferenceEvaluator
-
-    rows = np.linspace(0.0, 1.0, 11, dtype=np.float32)
-    p = np.repeat(rows[:, None], 2000, axis=1)
-    node = helper.make_node("Bernoulli", ["p"], ["y"], seed=7.0)
-    graph = helper.make_graph(
-        [node], "b", [helper.make_tensor_value_info("p", TensorProto.FLOAT, list(p.shape))],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(p.shape))],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
-    path = tmp_path / "b.onnx"
-    onnx.save(model, path)
-    out, stats = run_model(str(path), {"p": p}, chip)
-    assert stats["placement"]["accel"] == 1
-    again, _ = run_model(str(path), {"p": p}, chip)
-    np.testing.assert_array_equal(out["y"], again["y"])  # reproducible for a seed
-    reference = ReferenceEvaluator(model).run(None, {"p": p})[0]
-    for y in (out["y"], reference):
-        assert set(np.unique(y)) <= {0.0, 1.0}
-        rate = y.mean(axis=1)
-        assert np.all(np.abs(rate - rows) <= 5 * np.sqrt(rows * (1 - rows) / p.shape[1]) + 1e-9)
+    out = run_example("dropout_training", "--ratio", "0.4")
+    assert "same seed, same mask: True" in out
