@@ -1246,6 +1246,47 @@ class BernoulliOp(_UnaryOp):
         return _shape(self.input)
 
 
+PIECEWISE_KINDS = ("clip", "hard_sigmoid", "hard_swish", "leaky_relu")
+
+
+@irdl_op_definition
+class PiecewiseLinearOp(_UnaryOp):
+    """A piecewise-linear element-wise function, as ONNX Clip (`alpha` = min, `beta` =
+    max, either may be infinite), HardSigmoid (max(0, min(1, alpha x + beta))),
+    HardSwish (x · HardSigmoid(x) with alpha 1/6, beta 1/2) and LeakyRelu (x, or
+    alpha x below 0) import. ACT computes them with `clip01`, `relu` and `identity`
+    and its scale and bias (POOL multiplies or takes the maximum where x is needed
+    twice).
+
+        %r = graph.piecewise_linear %x {kind = "clip", alpha = 0.000000e+00 : f32, beta = 6.000000e+00 : f32} : (tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+    """
+
+    name = "graph.piecewise_linear"
+
+    kind = prop_def(StringAttr)
+    alpha = prop_def(FloatAttr[Float32Type])
+    beta = prop_def(FloatAttr[Float32Type])
+
+    def __init__(self, input: Value, kind: str, alpha: float, beta: float, result_type: TensorType | None = None):
+        props = {"kind": StringAttr(kind), "alpha": FloatAttr(alpha, f32), "beta": FloatAttr(beta, f32)}
+        self._build([input], result_type, props)
+
+    @property
+    def params(self) -> tuple[str, float, float]:
+        return self.kind.data, self.alpha.value.data, self.beta.value.data
+
+    def inferred_shape(self) -> Shape:
+        kind, alpha, beta = self.params
+        if kind not in PIECEWISE_KINDS:
+            raise VerifyException(f"kind '{kind}' is not one of: {', '.join(PIECEWISE_KINDS)}")
+        if kind == "clip":
+            if math.isnan(alpha) or math.isnan(beta) or not alpha < beta:
+                raise VerifyException(f"clip bounds [{alpha}, {beta}] must be ordered, min below max")
+        elif not (math.isfinite(alpha) and math.isfinite(beta)):
+            raise VerifyException(f"{kind} parameters {alpha}, {beta} must be finite")
+        return _shape(self.input)
+
+
 LOOP_REDUCES = ("max", "add", "mean")
 LOOP_INPUTS = ("a", "abs_a", "a_minus_b", "abs_a_minus_b")
 LOOP_COMPARES = ("lt", "le", "gt", "ge")
@@ -1441,6 +1482,7 @@ Graph = Dialect(
         ActivationOp,
         LoopOp,
         BernoulliOp,
+        PiecewiseLinearOp,
     ],
     [],
 )

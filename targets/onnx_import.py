@@ -78,6 +78,7 @@ from tidal.dialects.graph import (
     MatMulOp,
     MaxPoolOp,
     MulOp,
+    PiecewiseLinearOp,
     ReluOp,
     ReshapeOp,
     SoftmaxOp,
@@ -977,6 +978,34 @@ def build_random_uniform_like(node: _Node) -> SSAValue:
     if not -(2**31) <= seed < 2**31:
         node.fail(f"seed {seed} does not fit 32 bits")
     return node.emit(RandomUniformLikeOp(node.input(0), low, high, seed, node.out_type()))
+
+
+def build_piecewise_linear(node: _Node) -> SSAValue:
+    """Clip (min and max as attributes before opset 11, optional constant inputs from
+    11), HardSigmoid (alpha 0.2, beta 0.5 by default), HardSwish, LeakyRelu (alpha
+    0.01 by default): graph.piecewise_linear."""
+    op = node.proto.op_type
+    if op == "Clip":
+        lo, hi = float(node.attr("min", -math.inf)), float(node.attr("max", math.inf))
+        for i, name in ((1, "min"), (2, "max")):
+            if node.has_input(i):
+                value = node.const_input(i).reshape(-1)
+                if value.size != 1:
+                    node.fail(f"{name} must be a scalar")
+                if i == 1:
+                    lo = float(value[0])
+                else:
+                    hi = float(value[0])
+        if not lo < hi:
+            node.fail(f"min {lo} must be below max {hi}")
+        kind, alpha, beta = "clip", lo, hi
+    elif op == "HardSigmoid":
+        kind, alpha, beta = "hard_sigmoid", float(node.attr("alpha", 0.2)), float(node.attr("beta", 0.5))
+    elif op == "HardSwish":
+        kind, alpha, beta = "hard_swish", 1.0 / 6.0, 0.5
+    else:
+        kind, alpha, beta = "leaky_relu", float(node.attr("alpha", 0.01)), 0.0
+    return node.emit(PiecewiseLinearOp(node.input(0), kind, alpha, beta, node.out_type()))
 
 
 def build_bernoulli(node: _Node) -> SSAValue:

@@ -190,6 +190,20 @@ def _dropout(op: graph.DropoutOp, x: np.ndarray) -> np.ndarray:
     return np.where(keep, x / (np.float32(1) - np.float32(op.ratio_val)), np.float32(0))
 
 
+def _piecewise_linear(op: graph.PiecewiseLinearOp, x: np.ndarray) -> np.ndarray:
+    kind, alpha, beta = op.params
+    x64 = x.astype(np.float64)
+    if kind == "clip":
+        y = np.clip(x64, alpha, beta)
+    elif kind == "hard_sigmoid":
+        y = np.clip(alpha * x64 + beta, 0.0, 1.0)
+    elif kind == "hard_swish":
+        y = x64 * np.clip(x64 / 6.0 + 0.5, 0.0, 1.0)
+    else:
+        y = np.where(x64 >= 0, x64, alpha * x64)
+    return y.astype(np.float32)
+
+
 def _bernoulli(op: graph.BernoulliOp, p: np.ndarray) -> np.ndarray:
     """NumPy's generator seeded by the op's seed (not the POOL engine's numbers)."""
     u = np.random.default_rng(op.seed_val & 0xFFFFFFFF).random(p.shape)
@@ -351,6 +365,12 @@ ENTRIES: tuple[OpEntry, ...] = (
         lambda op: np.full(op.result.type.get_shape(), op.value_val, np.float32),
         kernels.CONSTANT_OF_SHAPE, "a DRAM constant",
         opsets="a float fill is a graph op; other element types fold as shape data",
+    ),
+    OpEntry(
+        "Clip", "build_piecewise_linear", graph.PiecewiseLinearOp, _piecewise_linear,
+        kernels.ELTWISE, "ACT (clip01, relu, identity), POOL for HardSwish and LeakyRelu",
+        opsets="Clip's min and max: attributes before 11, constant inputs from 11",
+        also=("HardSigmoid", "HardSwish", "LeakyRelu"),
     ),
     OpEntry(
         "Bernoulli", "build_bernoulli", graph.BernoulliOp, _bernoulli, kernels.ELTWISE,

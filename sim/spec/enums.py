@@ -114,6 +114,7 @@ class ActFunc(Coded):
     SOFTPLUS = "softplus", 9  # log(1 + exp(x))
     RSQRT = "rsqrt", 10  # 1 / sqrt(x)
     SQRT = "sqrt", 11
+    CLIP01 = "clip01", 12  # min(max(y, 0), 1): exact, no table (hard sigmoid, clip)
 
 
 class AluOp(Coded):

@@ -361,6 +361,7 @@ ACT_FUNCTIONS: dict[ActFunc, Callable[[np.ndarray], np.ndarray]] = {
     ActFunc.GELU: lambda y: _F32(0.5) * y * (
         _F32(1) + np.tanh(_F32(0.7978845608028654) * (y + _F32(0.044715) * y * y * y))
     ),
+    ActFunc.CLIP01: lambda y: np.clip(y, _F32(0), _F32(1)),
     **{
         f: (lambda f: lambda y: lut_exact(f, y).astype(_F32))(f)
         for f in (ActFunc.ERF, ActFunc.SOFTPLUS, ActFunc.RSQRT, ActFunc.SQRT)

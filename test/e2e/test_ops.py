@@ -944,6 +944,13 @@ def _reference_cases(rng: np.random.Generator) -> dict[str, tuple]:
             for op in ("Exp", "Log", "Reciprocal", "Sqrt", "Sigmoid", "Tanh", "Erf", "Softplus")
         },
         "Loop": _loop_case(),
+        "Clip": (
+            [n("Clip", ["x", "lo", "hi"], ["y"])], {"x": (2, 5)}, ["y"],
+            {"lo": np.array(-0.5, np.float32), "hi": np.array(0.7, np.float32)}, OPSET,
+        ),
+        "HardSigmoid": ([n("HardSigmoid", ["x"], ["y"], alpha=0.3, beta=0.4)], {"x": (2, 5)}, ["y"], {}, OPSET),
+        "HardSwish": ([n("HardSwish", ["x"], ["y"])], {"x": (2, 5)}, ["y"], {}, 14),
+        "LeakyRelu": ([n("LeakyRelu", ["x"], ["y"], alpha=0.2)], {"x": (2, 5)}, ["y"], {}, OPSET),
         "Bernoulli": (
             [n("Bernoulli", ["x"], ["y"], seed=5.0)], {"x": (40, 50)}, ["y"], {}, 15,
         ),

@@ -5,6 +5,7 @@ coalesced dim goes on partitions and broadcasting is a stride-0 DMA pattern.
 from __future__ import annotations
 
 from collections.abc import Sequence
+import math
 from dataclasses import dataclass
 from math import prod
 
@@ -127,7 +128,7 @@ def eltwise(
     kind: str,
     y: SSAValue,
     inputs: Sequence[SSAValue],
-    params: Sequence[float | int] = (),
+    params: Sequence[float | int | str] = (),
 ) -> NestOp:
     """y = kind(inputs...) for kind in add | mul (POOL) or relu | an ACT table function
     (graph.activation's), tiled by `plan` (made from
@@ -162,6 +163,8 @@ def eltwise(
         ratio, seed = params
         t = in_tiles[0]
         body.append(DropoutOp(out, tile_ap(out), t, tile_ap(t), float(ratio), int(seed)))
+    elif kind == "piecewise_linear":
+        body += _piecewise(nest, tp, tf, out, in_tiles[0], tile_ap, *params)
     elif kind not in ("add", "mul"):  # relu or a graph.activation function: ACT
         body.append(ActOp(kind, out, tile_ap(out), in_tiles[0], tile_ap(in_tiles[0])))
     else:
@@ -174,6 +177,36 @@ def eltwise(
     return nest.build()
 
 
+def _piecewise(nest, tp: int, tf: int, out, x, tile_ap, kind: str, alpha: float, beta: float) -> list:
+    """graph.piecewise_linear's instructions: ACT's clip01, relu and identity with its
+    scale and bias; POOL where x is needed twice (HardSwish's product, LeakyRelu's
+    maximum)."""
+    act = lambda func, dst, src, scale=1.0, bias=0.0: ActOp(
+        func, dst, tile_ap(dst), src, tile_ap(src), scale=scale, bias=bias
+    )
+    inf = math.inf
+    if kind == "hard_sigmoid":
+        return [act("clip01", out, x, alpha, beta)]
+    if kind == "hard_swish":
+        t = nest.tile("sbuf", tp, tf)
+        return [act("clip01", t, x, 1.0 / 6.0, 0.5),
+                TensorTensorOp("mul", out, tile_ap(out), x, tile_ap(x), t, tile_ap(t))]
+    if kind == "leaky_relu":
+        t = nest.tile("sbuf", tp, tf)
+        pick = "max" if alpha <= 1.0 else "min"
+        return [act("identity", t, x, alpha),
+                TensorTensorOp(pick, out, tile_ap(out), x, tile_ap(x), t, tile_ap(t))]
+    lo, hi = alpha, beta  # clip
+    if lo == -inf and hi == inf:
+        return [act("identity", out, x)]
+    if hi == inf:  # max(x, lo) = relu(x - lo) + lo
+        return [act("relu", out, x, 1.0, -lo), act("identity", out, out, 1.0, lo)]
+    if lo == -inf:  # min(x, hi) = hi - relu(hi - x)
+        return [act("relu", out, x, -1.0, hi), act("identity", out, out, -1.0, hi)]
+    span = hi - lo  # lo + span * clip01((x - lo) / span)
+    return [act("clip01", out, x, 1.0 / span, -lo / span), act("identity", out, out, span, lo)]
+
+
 def _eltwise_operands(op: Operation) -> tuple[str, list[SSAValue]]:
     if isinstance(op, graph.ReluOp):
         return "relu", [op.input]
@@ -183,6 +216,8 @@ def _eltwise_operands(op: Operation) -> tuple[str, list[SSAValue]]:
         return "dropout", [op.input]
     if isinstance(op, graph.BernoulliOp):
         return "bernoulli", [op.input]
+    if isinstance(op, graph.PiecewiseLinearOp):
+        return "piecewise_linear", [op.input]
     if isinstance(op, graph.RandomUniformLikeOp):  # the input gives the shape only
         return "random", []
     if isinstance(op, graph.SumOp):
@@ -224,6 +259,8 @@ class EltwiseKernel(Kernel):
             params = (op.low_val, op.high_val, op.seed_val)
         elif isinstance(op, graph.BernoulliOp):
             params = (op.seed_val,)
+        elif isinstance(op, graph.PiecewiseLinearOp):
+            params = op.params
         return Lowered([y, eltwise(tiles, kind, y.result, operands, params)], y.result)
 
 

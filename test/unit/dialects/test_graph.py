@@ -60,6 +60,7 @@ def test_dialect_lists_every_op():
         "graph.random_uniform_like",
         "graph.loop",
         "graph.bernoulli",
+        "graph.piecewise_linear",
     }
 
 

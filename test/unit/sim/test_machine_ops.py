@@ -125,6 +125,7 @@ def _act_reference(func: ActFunc, y: np.ndarray) -> np.ndarray:
         ActFunc.SOFTPLUS: lambda: np.log1p(np.exp(y)),
         ActFunc.RSQRT: lambda: 1 / np.sqrt(y),
         ActFunc.SQRT: lambda: np.sqrt(y),
+        ActFunc.CLIP01: lambda: np.clip(y, 0, 1),
     }[func]()
 
 

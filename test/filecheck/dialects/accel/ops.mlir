@@ -28,6 +28,7 @@ accel.program "small" dram 65536 {
   accel.act softplus <sbuf 0, 0, [[1, 32], [1, 8]]>, <psum 0, 0, [[1, 32], [1, 8]]>
   accel.act rsqrt <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]> bias 1.0e-05
   accel.act sqrt <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]>
+  accel.act clip01 <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]> scale 0.2 bias 0.5
   accel.tensor_tensor add <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 8]]>
   accel.tensor_tensor max <sbuf 0, 0, [[1, 32], [1, 8]]>, <psum 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [8, 1], [1, 8]]> {signal = 0 : i64}
   accel.reduce add <sbuf 0, 0, [[1, 32], [1, 1]]>, <sbuf 0, 64, [[1, 32], [7, 7], [1, 7]]> over 2 scale 0.02
@@ -70,6 +71,7 @@ accel.program "small" dram 65536 {
 // CHECK-NEXT:   accel.act softplus <sbuf 0, 0, [[1, 32], [1, 8]]>, <psum 0, 0, [[1, 32], [1, 8]]>
 // CHECK-NEXT:   accel.act rsqrt <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]> bias 1.0e-05
 // CHECK-NEXT:   accel.act sqrt <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]>
+// CHECK-NEXT:   accel.act clip01 <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]> scale 0.2 bias 0.5
 // CHECK-NEXT:   accel.tensor_tensor add <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 8]]>
 // CHECK-NEXT:   accel.tensor_tensor max <sbuf 0, 0, [[1, 32], [1, 8]]>, <psum 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [8, 1], [1, 8]]> {signal = 0 : i64}
 // CHECK-NEXT:   accel.reduce add <sbuf 0, 0, [[1, 32], [1, 1]]>, <sbuf 0, 64, [[1, 32], [7, 7], [1, 7]]> over 2 scale 0.02

@@ -706,3 +706,20 @@ func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
   func.return %r : tensor<4xf32>
 }
 // CHECK: 'graph.loop' op cmp 'eq' is not one of: lt, le, gt, ge
+
+// -----
+// graph.piecewise_linear
+
+func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %r = graph.piecewise_linear %x {kind = "clip", alpha = 6.0 : f32, beta = 0.0 : f32} : (tensor<4xf32>) -> tensor<4xf32>
+  func.return %r : tensor<4xf32>
+}
+// CHECK: 'graph.piecewise_linear' op clip bounds [6.0, 0.0] must be ordered, min below max
+
+// -----
+
+func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %r = graph.piecewise_linear %x {kind = "softsign", alpha = 1.0 : f32, beta = 0.0 : f32} : (tensor<4xf32>) -> tensor<4xf32>
+  func.return %r : tensor<4xf32>
+}
+// CHECK: 'graph.piecewise_linear' op kind 'softsign' is not one of: clip, hard_sigmoid, hard_swish, leaky_relu

@@ -233,6 +233,16 @@ func.func @step(%v: tensor<4x8xf32>) -> tensor<4x8xf32> {
   func.return %h : tensor<4x8xf32>
 }
 
+// CHECK-LABEL: func.func @piecewise_linear
+func.func @piecewise_linear(%x: tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32> {
+  // CHECK-NEXT: %[[C:.*]] = graph.piecewise_linear %{{.*}} {kind = "clip", alpha = 0.000000e+00 : f32, beta = 6.000000e+00 : f32} : (tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  %c = graph.piecewise_linear %x {kind = "clip", alpha = 0.0 : f32, beta = 6.0 : f32} : (tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  // CHECK-NEXT: %[[S:.*]] = graph.piecewise_linear %[[C]] {kind = "hard_swish", alpha = 0.166666672 : f32, beta = 5.000000e-01 : f32}
+  %s = graph.piecewise_linear %c {kind = "hard_swish", alpha = 0.166666672 : f32, beta = 0.5 : f32} : (tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  // CHECK-NEXT: func.return %[[S]]
+  func.return %s : tensor<1x8x4x4xf32>
+}
+
 // CHECK-LABEL: func.func @channel_affine
 // CHECK-SAME: (%[[X:.*]]: tensor<1x8x4x4xf32>, %[[P:.*]]: tensor<8xf32>, %[[V:.*]]: tensor<2x8xf32>)
 func.func @channel_affine(%x: tensor<1x8x4x4xf32>, %p: tensor<8xf32>, %v: tensor<2x8xf32>) -> (tensor<1x8x4x4xf32>, tensor<2x8xf32>) {

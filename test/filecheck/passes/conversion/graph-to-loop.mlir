@@ -194,6 +194,23 @@ func.func @bernoulli(%p: tensor<8x64xf32>) -> tensor<8x64xf32> {
 
 // -----
 
+// Clip(0, 6) (ReLU6) is ACT clip01 of x/6 then ACT identity times 6; HardSwish is
+// ACT clip01 of x/6 + 1/2 into a second tile, then POOL multiplies by x.
+// CHECK-LABEL: func.func @piecewise
+// CHECK:         loop.nest "c" domain [] order [] {
+// CHECK:           loop.act "clip01" %[[O:.*]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]>, %{{.*}} {scale = 0.166666672 : f32, bias = -0.000000e+00 : f32}
+// CHECK-NEXT:      loop.act "identity" %[[O]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]>, %[[O]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]> {scale = 6.000000e+00 : f32, bias = 0.000000e+00 : f32}
+// CHECK:         loop.nest "s" domain [] order [] {
+// CHECK:           loop.act "clip01" %[[T:.*]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]>, %[[X:.*]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]> {scale = 0.166666672 : f32, bias = 5.000000e-01 : f32}
+// CHECK-NEXT:      loop.tensor_tensor "mul" %{{.*}}, %[[X]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]>, %[[T]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]>
+func.func @piecewise(%x: tensor<8x64xf32>) -> (tensor<8x64xf32>, tensor<8x64xf32>) {
+  %c = graph.piecewise_linear %x {kind = "clip", alpha = 0.0 : f32, beta = 6.0 : f32, tidal.origin = "c"} : (tensor<8x64xf32>) -> tensor<8x64xf32>
+  %s = graph.piecewise_linear %x {kind = "hard_swish", alpha = 0.166666672 : f32, beta = 0.5 : f32, tidal.origin = "s"} : (tensor<8x64xf32>) -> tensor<8x64xf32>
+  func.return %c, %s : tensor<8x64xf32>, tensor<8x64xf32>
+}
+
+// -----
+
 // add with broadcasting [1,8,4,4] + [8,1,1]: channels on partitions, the 4x4
 // pixels coalesce to 16 free elements; the per-channel operand is read with a
 // stride-0 free dim.
