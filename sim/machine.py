@@ -217,14 +217,13 @@ class _Fetch(_Transfer):
     """An engine's instruction-fetch DMA: records from DRAM into the engine's
     instruction buffer."""
 
-    __slots__ = ("addr", "count", "first", "host", "start")
+    __slots__ = ("addr", "count", "first", "start")
 
     def __init__(self, engine: _Engine) -> None:
         super().__init__(engine, _FETCH_END)
         self.first = 0  # first record of the transfer
         self.count = 0  # records in the transfer
         self.addr = 0  # DRAM byte address the records come from
-        self.host = False  # loaded because the host started the engine (not a refill)
         self.start = 0.0
 
 
@@ -644,14 +643,8 @@ class Machine:
                 else:
                     self._fetch_end(obj)
         parked = [e for e in self.engines if e.waiting is not None]
-        if parked:
+        if parked or any(e.pc < e.n for e in self.engines):  # (self-refill: starved)
             raise DeadlockError(self._deadlock_message(parked))
-        starved = [e for e in self.engines if e.pc < e.n]
-        if starved:  # (self-refill) no REFILL loads what an engine runs next
-            raise DeadlockError(
-                "no REFILL loads the section these engines run next: "
-                + "; ".join(f"{e.name} at instruction {e.pc}" for e in starved)
-            )
         self.runs.append(
             {
                 "cycles": _whole_cycles(self.end - start),
@@ -973,8 +966,7 @@ class Machine:
         f = e.fetch
         f.first, f.count = e.requested, count
         f.addr = e.base + f.first * isa.RECORD_BYTES
-        f.host = f.first == 0
-        if f.host:
+        if f.first == 0:  # the host started the engine: the initial fill
             self.host_fetch_bytes += count * isa.RECORD_BYTES
         f.nbytes = count * isa.RECORD_BYTES
         f.start = self.now
@@ -1006,7 +998,7 @@ class Machine:
                 f"{e.n}-record stream in DRAM"
             )
         f = e.fetch
-        f.first, f.count, f.addr, f.host = first, count, addr, host
+        f.first, f.count, f.addr = first, count, addr
         f.nbytes = count * isa.RECORD_BYTES
         f.start = self.now
         if host:

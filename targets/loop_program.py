@@ -26,9 +26,9 @@ import numpy as np
 
 from tidal.sim import isa
 from tidal.sim.config import ChipConfig
-from tidal.sim.loader import IMAGE_ALIGN, instruction_image
+from tidal.sim.loader import IMAGE_ALIGN
 from tidal.sim.spec import CmpOp, Engine, EvalInput, Opcode, ReduceOp
-from tidal.targets.refill import RING_ENTRY, ring_bytes, section_records
+from tidal.targets.refill import place_sections, section_records
 
 __all__ = ["LoopSpec", "unroll_loop"]
 
@@ -172,21 +172,9 @@ def unroll_loop(body: isa.Program, chip: ChipConfig, loop: LoopSpec) -> isa.Prog
         nops_at[e] = at
         consts.append((at, tail.astype("<i4").view(np.uint8).reshape(-1)))
         at = _align(at + tail.nbytes)
-    ring_at: dict[int, int] = {}
-    for e in engines:
-        ring_at[e] = at
-        at = _align(at + len(sections[e]) * RING_ENTRY * 4)
-    meta = {k: v for k, v in body.meta.items() if k not in ("instr_base", "self_refill")}
-    meta["instr_base"] = at
-    image_end = at + sum(_align(len(r) * isa.RECORD_BYTES) for r in streams.values())
-    if image_end > chip.dram_bytes:
-        raise ValueError(
-            f"the loop's {trips} blocks need {image_end} bytes of DRAM, chip '{chip.name}' "
-            f"has {chip.dram_bytes}"
-        )
-    meta["dram_bytes"] = image_end
-    program = isa.Program(body.chip, streams, consts, body.inputs, body.outputs, body.debug, meta, dict(body.luts))
-    image = instruction_image(program, chip, image_end)
+    program, image = place_sections(
+        body, streams, sections, consts, at, chip, f"the loop's {trips} blocks"
+    )
     for index, k, target in overwrite_at:
         first = block_start[target][k + 1]
         count = (blocks_end[target] - first) * isa.RECORD_WORDS
@@ -196,11 +184,4 @@ def unroll_loop(body: isa.Program, chip: ChipConfig, loop: LoopSpec) -> isa.Prog
             Opcode.OVERWRITE, decider, dst=_dram(image[target] + first * isa.RECORD_BYTES, count),
             src=_dram(src, count), flag=_dram(flag_at, 1), signal=decision if last else -1,
         )
-    for e in engines:
-        program.consts.append((ring_at[e], ring_bytes(image[e], sections[e])))
-    meta["self_refill"] = {
-        "section_records": size,
-        "ring": {str(e): a for e, a in ring_at.items()},
-        "sections": {str(e): len(s) for e, s in sections.items()},
-    }
     return program

@@ -33,7 +33,7 @@ from tidal.sim.config import ChipConfig
 from tidal.sim.loader import IMAGE_ALIGN, instruction_image
 from tidal.sim.spec import Opcode
 
-__all__ = ["RING_ENTRY", "ring_bytes", "section_records", "self_refill"]
+__all__ = ["RING_ENTRY", "place_sections", "ring_bytes", "section_records", "self_refill"]
 
 RING_ENTRY = 3  # int32 words of a ring entry: address, first record, record count
 
@@ -91,28 +91,54 @@ def self_refill(program: isa.Program, chip: ChipConfig) -> isa.Program:
         raise ValueError("the program already refills itself (it has REFILL records)")
     sections = {e: _sections(recs, e, size) for e, recs in program.streams.items()}
     streams = {e: np.concatenate(secs).astype(np.int32) for e, secs in sections.items()}
-    data = int(program.meta["dram_bytes"])  # type: ignore[arg-type]
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for e, secs in sections.items():
+        starts = np.cumsum([0, *(len(sec) for sec in secs)])[:-1]
+        spans[e] = [(int(f), len(sec)) for f, sec in zip(starts, secs, strict=True)]
+    out, _ = place_sections(
+        program, streams, spans, list(program.consts),
+        _align(int(program.meta["dram_bytes"])), chip,  # type: ignore[arg-type]
+        "the program, its DMA ring and its instructions",
+    )
+    return out
+
+
+def place_sections(
+    like: isa.Program,
+    streams: dict[int, np.ndarray],
+    sections: dict[int, list[tuple[int, int]]],
+    consts: list[tuple[int, np.ndarray]],
+    at: int,
+    chip: ChipConfig,
+    what: str,
+) -> tuple[isa.Program, dict[int, int]]:
+    """A self-refilling program of `streams` cut into `sections` (first record, count
+    per section, per engine): each engine's DMA ring from DRAM byte `at` on, then the
+    instruction image (META instr_base), `like`'s IO, debug table, META and tables,
+    and `consts` with the rings appended. Returns it with the image's layout (engine
+    -> address). Raises ValueError, naming `what`, when the chip's DRAM cannot hold
+    it."""
     ring_at: dict[int, int] = {}
-    at = _align(data)
     for e in sorted(streams):
         ring_at[e] = at
         at += _align(len(sections[e]) * RING_ENTRY * 4)
-    meta = {**program.meta, "instr_base": at}
-    out = isa.Program(
-        program.chip, streams, list(program.consts), program.inputs, program.outputs,
-        program.debug, meta, dict(program.luts),
-    )
+    meta = {k: v for k, v in like.meta.items() if k not in ("instr_base", "self_refill")}
+    meta["instr_base"] = at
     image_end = at + sum(_align(len(r) * isa.RECORD_BYTES) for r in streams.values())
     if image_end > chip.dram_bytes:
         raise ValueError(
-            f"the program, its DMA ring and its instructions need {image_end} bytes of "
-            f"DRAM, chip '{chip.name}' has {chip.dram_bytes}"
+            f"{what} need {image_end} bytes of DRAM, chip '{chip.name}' has {chip.dram_bytes}"
         )
     meta["dram_bytes"] = image_end
+    out = isa.Program(
+        like.chip, streams, consts, like.inputs, like.outputs, like.debug, meta, dict(like.luts)
+    )
     image = instruction_image(out, chip, image_end)
-    for e, secs in sections.items():
-        starts = np.cumsum([0, *(len(sec) for sec in secs)])[:-1]
-        spans = [(int(f), len(sec)) for f, sec in zip(starts, secs, strict=True)]
-        out.consts.append((ring_at[e], ring_bytes(image[e], spans)))
-    meta["self_refill"] = {"section_records": size, "ring": {str(e): a for e, a in ring_at.items()}}
-    return out
+    for e in sorted(streams):
+        out.consts.append((ring_at[e], ring_bytes(image[e], sections[e])))
+    meta["self_refill"] = {
+        "section_records": section_records(chip),
+        "ring": {str(e): a for e, a in ring_at.items()},
+        "sections": {str(e): len(s) for e, s in sections.items()},
+    }
+    return out, image
