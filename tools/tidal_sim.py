@@ -155,6 +155,8 @@ def _run(args: argparse.Namespace) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error(f"--runs must be at least 1, got {args.runs}")
     if args.blas_threads is not None and args.blas_threads < 1:
         parser.error(f"--blas-threads must be at least 1, got {args.blas_threads}")
     try:
