@@ -29,7 +29,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 from xdsl.dialects.builtin import (
+    ArrayAttr,
+    BFloat16Type,
     BytesAttr,
+    Float16Type,
+    Float64Type,
+    IntegerType,
+    Signedness,
+    UnrankedTensorType,
     DenseArrayBase as _DenseArrayBase,
     FunctionType,
     StringAttr,
@@ -60,6 +67,7 @@ from xdsl.irdl import (
     result_def,
     traits_def,
     var_operand_def,
+    var_result_def,
 )
 from xdsl.parser import Parser, UnresolvedOperand
 from xdsl.printer import Printer
@@ -1453,9 +1461,143 @@ class DropoutOp(_UnaryOp):
         return _shape(self.input)
 
 
+# ------------------------------------------------------------- the framework tier
+
+# The element types a value of the framework tier may have, by NumPy dtype name; the
+# accelerator and host tiers take f32 only.
+_ELEMENT_TYPES: dict[str, Callable[[], Attribute]] = {
+    "float32": lambda: f32,
+    "float64": Float64Type,
+    "float16": Float16Type,
+    "bfloat16": BFloat16Type,
+    "bool": lambda: IntegerType(1),
+    **{f"int{n}": (lambda n=n: IntegerType(n)) for n in (8, 16, 32, 64)},
+    **{f"uint{n}": (lambda n=n: IntegerType(n, Signedness.UNSIGNED)) for n in (8, 16, 32, 64)},
+}
+
+
+def element_type(dtype: str) -> Attribute:
+    """The builtin element type of a NumPy dtype name ('float32', 'int64', 'bool',
+    ...); KeyError for one the framework tier does not carry (strings, complex)."""
+    return _ELEMENT_TYPES[dtype]()
+
+
+def numpy_dtype(element: Attribute) -> str:
+    """The NumPy dtype name of a builtin element type (the inverse of
+    `element_type`); KeyError for others."""
+    for name, make in _ELEMENT_TYPES.items():
+        if make() == element:
+            return name
+    raise KeyError(str(element))
+
+
+@irdl_op_definition
+class OnnxNodeOp(IRDLOperation):
+    """ONNX nodes that neither the accelerator nor Tidal's NumPy kernels run: the
+    framework tier of hierarchical partitioning, run by onnxruntime (tidal-run groups
+    the maximal runs of such ops into one extracted ONNX model each).
+
+    `model` is an ONNX model (base64 of its serialised `ModelProto`) holding the node
+    (and, inlined as initializers, its constant inputs that are not f32), whose graph
+    inputs are the op's operands in order, named by `inputs`, and whose graph outputs
+    are its results, named by `outputs` (the ONNX names). Operands and results may
+    have any element type the ONNX model uses (int64 indices, bool masks, float64)
+    and dynamic dims; the accelerator and host tiers see only f32 static tensors.
+
+        %y = graph.onnx_node "Elu" %x {inputs = ["x"], outputs = ["y"], model = "CAk..."} : (tensor<1x8xf32>) -> tensor<1x8xf32>
+
+    `tidal.reason` (set by the importer) says why the op is on this tier.
+    """
+
+    name = "graph.onnx_node"
+
+    args = var_operand_def(TensorType | UnrankedTensorType)
+    outs = var_result_def(TensorType | UnrankedTensorType)
+    op_type = prop_def(StringAttr)
+    input_names = prop_def(ArrayAttr[StringAttr], prop_name="inputs")
+    output_names = prop_def(ArrayAttr[StringAttr], prop_name="outputs")
+    model = prop_def(StringAttr)
+
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$op_type operands attr-dict `:` functional-type(operands, results)"
+
+    def __init__(
+        self,
+        op_type: str,
+        operands: Sequence[Value],
+        result_types: Sequence[Attribute],
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+        model: bytes,
+    ):
+        import base64
+
+        super().__init__(
+            operands=[list(operands)],
+            result_types=[list(result_types)],
+            properties={
+                "op_type": StringAttr(op_type),
+                "inputs": ArrayAttr([StringAttr(n) for n in inputs]),
+                "outputs": ArrayAttr([StringAttr(n) for n in outputs]),
+                "model": StringAttr(base64.b64encode(model).decode("ascii")),
+            },
+        )
+
+    @property
+    def op_type_val(self) -> str:
+        return self.op_type.data
+
+    @property
+    def inputs_val(self) -> tuple[str, ...]:
+        return tuple(a.data for a in self.input_names.data)
+
+    @property
+    def outputs_val(self) -> tuple[str, ...]:
+        return tuple(a.data for a in self.output_names.data)
+
+    def model_bytes(self) -> bytes:
+        """The serialised ONNX `ModelProto` (for `onnx.load_from_string`)."""
+        import base64
+
+        return base64.b64decode(self.model.data, validate=True)
+
+    def verify_(self) -> None:
+        import binascii
+
+        def fail(message: str) -> None:
+            raise VerifyException(f"'{self.name}' op {message}")
+
+        for what, names, values in (
+            ("inputs", self.inputs_val, self.args),
+            ("outputs", self.outputs_val, self.outs),
+        ):
+            if len(names) != len(values):
+                fail(f"names {len(names)} {what} for {len(values)} {'operands' if what == 'inputs' else 'results'}")
+            if len(set(names)) != len(names) or "" in names:
+                fail(f"{what} must be distinct non-empty names, got {list(names)}")
+            for v in values:
+                ty = v.type
+                elem = ty.element_type if isinstance(ty, UnrankedTensorType) else ty.get_element_type()  # type: ignore[union-attr]
+                try:
+                    numpy_dtype(elem)
+                except KeyError:
+                    fail(f"{what}: element type {elem} is not one the framework tier carries")
+        if not self.outs:
+            fail("must have at least one result")
+        try:
+            self.model_bytes()
+        except (binascii.Error, ValueError):
+            fail("model is not base64 (a serialised ONNX ModelProto)")
+
+
+FRAMEWORK_OPS = (OnnxNodeOp,)
+"""Graph ops of the framework tier."""
+
+
 Graph = Dialect(
     "graph",
     [
+        OnnxNodeOp,
         ConstantOp,
         MatMulOp,
         GemmOp,

@@ -16,11 +16,14 @@ def check_inputs(
     expected: Mapping[str, tuple[int, ...]],
     given: Mapping[str, object],
     constants: Collection[str] = (),
+    dtypes: Mapping[str, str] | None = None,
 ) -> None:
-    """Raise InputError unless `given` holds exactly the names of `expected`, each a
-    float32 array of its shape. Values are never cast: a float64 array is refused
+    """Raise InputError unless `given` holds exactly the names of `expected`, each an
+    array of its shape and dtype (`dtypes`, by name; float32 where not named).
+    Values are never cast: a float64 array is refused where float32 is expected
     (silently rounding a caller's data would hide the mismatch). `constants` names
     inputs the compiler made constants, so that feeding one says so."""
+    dtypes = dtypes or {}
     takes = ", ".join(f"{n} {tuple(s)}" for n, s in expected.items()) or "no inputs"
     for name in expected:
         if name not in given:
@@ -39,15 +42,16 @@ def check_inputs(
             raise InputError(f"unknown input '{name}' (the program takes: {takes})")
     for name, shape in expected.items():
         value = given[name]
+        dtype = dtypes.get(name, "float32")
         if not isinstance(value, np.ndarray):
             raise InputError(
-                f"input '{name}': expected a float32 array of shape {tuple(shape)}, "
+                f"input '{name}': expected a {dtype} array of shape {tuple(shape)}, "
                 f"got {type(value).__name__}"
             )
-        if value.dtype != np.float32:
+        if value.dtype != np.dtype(dtype):
             raise InputError(
-                f"input '{name}': expected dtype float32, got {value.dtype} "
-                "(inputs are never cast; convert with .astype(np.float32))"
+                f"input '{name}': expected dtype {dtype}, got {value.dtype} "
+                f"(inputs are never cast; convert with .astype(np.{dtype}))"
             )
         if value.shape != tuple(shape):
             raise InputError(

@@ -88,9 +88,13 @@ from tidal.dialects.graph import (
 )
 from tidal.sim.config import PRESETS, ChipConfig
 from tidal.targets import CONSTANT_INPUTS_ATTR
+from tidal.dialects.graph import numpy_dtype
+from tidal.targets import framework
 from tidal.targets.onnx_ops import onnx_entry
 from tidal.targets.onnx_weights import load_model
 from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
+    UnrankedTensorType,
     ArrayAttr,
     DictionaryAttr,
     ModuleOp,
@@ -114,6 +118,10 @@ class OnnxImportError(ValueError):
 
 class _UnknownShape(OnnxImportError):
     """A tensor whose shape ONNX did not infer statically."""
+
+
+class _TooBig(OnnxImportError):
+    """A tensor that does not fit the chip's DRAM: refused on every tier."""
 
 
 # --------------------------------------------------------------------------- loading
@@ -340,7 +348,7 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
     try:
         skeleton = _skeleton(model)
         onnx.checker.check_model(skeleton)
-        return onnx.shape_inference.infer_shapes(skeleton, strict_mode=True)
+        return onnx.shape_inference.infer_shapes(skeleton, strict_mode=True, data_prop=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
         raise OnnxImportError(
             f"{label}: not a valid ONNX model ({_first_line(e)})"
@@ -424,6 +432,60 @@ def _tensor_type(name: str, type_proto: onnx.TypeProto | None) -> TensorType:
     return TensorType(f32, [int(d) for d in dims])
 
 
+def _input_type(name: str, type_proto: onnx.TypeProto | None) -> TensorType:
+    """A graph input's type: static, of any element type the framework tier carries
+    (f32 inputs may reach the accelerator; others only framework-tier ops)."""
+    if type_proto is not None and type_proto.HasField("tensor_type"):
+        elem = type_proto.tensor_type.elem_type
+        if elem != onnx.TensorProto.FLOAT:
+            ty = framework.value_type(type_proto)
+            if ty is None:
+                raise OnnxImportError(
+                    f"input '{name}' has element type "
+                    f"{onnx.TensorProto.DataType.Name(elem)} (not supported)"
+                )
+            f32_proto = onnx.TypeProto()
+            f32_proto.CopyFrom(type_proto)
+            f32_proto.tensor_type.elem_type = onnx.TensorProto.FLOAT
+            shape = _tensor_type(name, f32_proto).get_shape()  # static, non-empty
+            assert isinstance(ty, TensorType)
+            return TensorType(ty.get_element_type(), shape)
+    return _tensor_type(name, type_proto)
+
+
+def _element(ty: Attribute) -> Attribute:
+    return ty.element_type if isinstance(ty, UnrankedTensorType) else ty.get_element_type()  # type: ignore[union-attr]
+
+
+def _is_static_f32(ty: Attribute) -> bool:
+    return (
+        isinstance(ty, TensorType)
+        and ty.get_element_type() == f32
+        and DYNAMIC_INDEX not in ty.get_shape()
+    )
+
+
+def _describe_type(ty: Attribute) -> str:
+    """'int64 [1, 8]', 'float32 [?, 8]', 'bool (unranked)'."""
+    elem = numpy_dtype(_element(ty))
+    if isinstance(ty, UnrankedTensorType):
+        return f"{elem} (unranked)"
+    assert isinstance(ty, TensorType)
+    dims = ", ".join("?" if d == DYNAMIC_INDEX else str(d) for d in ty.get_shape())
+    return f"{elem} [{dims}]"
+
+
+# Ops never computed at import: their values are drawn at run time.
+_NEVER_FOLD = frozenset(
+    {"RandomUniform", "RandomNormal", "RandomUniformLike", "RandomNormalLike",
+     "Bernoulli", "Multinomial", "Dropout", "Constant", "Identity"}
+)
+
+
+# Ops whose builders fold integer data themselves (sized as they are made).
+_BUILDERS_FOLD = frozenset({"ConstantOfShape", "Unsqueeze"})
+
+
 def _name_hint(onnx_name: str) -> str | None:
     """An SSA name close to the ONNX name, so the IR reads like the model."""
     hint = re.sub(r"[^A-Za-z0-9_$.-]", "_", onnx_name)
@@ -482,6 +544,10 @@ class _Importer:
         self.used.update(name for node in graph.node for name in node.input)
         self.block = Block()
         self.extra_funcs: list[FuncOp] = []  # Loop bodies, functions beside main
+        self.opset_imports = list(model.opset_import)
+        # Set when the model's opset could not be upgraded: every node then runs on
+        # the framework tier, in its own opset, with this reason.
+        self.fallback_all: str | None = None
 
     def override(self, overrides: Mapping[str, object]) -> None:
         """Replace overridable initializers by the values fed for their names; other
@@ -526,7 +592,7 @@ class _Importer:
     def run(self) -> ModuleOp:
         inputs = [i for i in self.graph.input if i.name not in self.consts]
         for graph_input in inputs:
-            ty = _tensor_type(graph_input.name, graph_input.type)
+            ty = _input_type(graph_input.name, graph_input.type)
             self._take(ty, f"input '{graph_input.name}'", None)
             arg = self.block.insert_arg(ty, len(self.block.args))
             arg.name_hint = _name_hint(graph_input.name)
@@ -560,26 +626,175 @@ class _Importer:
         return module
 
     def _take(self, ty: Attribute, what: str, node: _Node | None) -> None:
-        """Count a tensor of type `ty` that lives in DRAM for the whole run."""
+        """Count a tensor of type `ty` that lives in DRAM for the whole run (an f32
+        one: other values live on the host, with the framework tier)."""
+        if not _is_static_f32(ty):
+            return
         assert isinstance(ty, TensorType)
         nbytes = prod(ty.get_shape()) * 4
         shape = list(ty.get_shape())
         if (why := self.dram.take(nbytes, f"{what} {shape}")) is not None:
-            _fail(why, node)
+            _fail(why, node, _TooBig)
 
     def _convert(self, node: _Node) -> None:
+        """Fold `node` as data, else import it with its registry entry's builder,
+        else make it a framework-tier op (onnxruntime runs it) saying why."""
+        if self._fold(node):
+            return
         op_type = node.proto.op_type
-        if node.proto.domain not in ("", "ai.onnx"):
-            node.fail("unsupported operator")
-        entry = onnx_entry(op_type)
-        if entry is None:
-            node.fail("unsupported operator")
+        entry = onnx_entry(op_type) if node.proto.domain in ("", "ai.onnx") else None
+        if self.fallback_all is not None:
+            reason = self.fallback_all
+        elif entry is None:
+            domain = f" of domain '{node.proto.domain}'" if node.proto.domain not in ("", "ai.onnx") else ""
+            reason = f"Tidal has no kernel or NumPy reference for ONNX op {op_type}{domain}"
+        else:
+            reason = self._not_f32(node)
+        if reason is None:
+            assert entry is not None
+            mark = self.block.last_op
+            try:
+                result = entry.build(node)
+            except _TooBig:
+                raise
+            except (OnnxImportError, VerifyException) as e:  # unsupported attributes, data
+                reason = re.sub(r"^node '.*?' \(op \w+\): ", "", _first_line(e))
+                while self.block.last_op is not mark:  # what the builder left
+                    dead = self.block.last_op
+                    assert dead is not None
+                    dead.detach()
+                    dead.erase()
+            else:
+                if result is not None:
+                    self.values[node.proto.output[0]] = result
+                return
+        self._framework(node, reason)
+
+    def _not_f32(self, node: _Node) -> str | None:
+        """Why the accelerator and host tiers cannot take `node`'s values: an input
+        or output that is not a static f32 tensor (integer indices, masks, float64,
+        a shape ONNX left dynamic); None if they can."""
+        for name in framework.node_inputs(node.proto):
+            if name in self.values:
+                ty = self.values[name].type
+                if not _is_static_f32(ty):
+                    return f"input '{name}' is {_describe_type(ty)} (the accelerator and host tiers take static f32 tensors)"
+            # Constants of other types are data a builder reads (shapes, axes); one
+            # that a builder takes as a tensor fails it (`value`): framework tier.
+        if node.proto.op_type in _BUILDERS_FOLD:
+            return None  # an integer output is data its builder makes
+        for name in node.proto.output:
+            if not name or name not in self.types:
+                continue
+            ty = framework.value_type(self.types[name])
+            if ty is not None and _element(ty) != f32:
+                return f"output '{name}' is {_describe_type(ty)}"
+        return None
+
+    def _fold(self, node: _Node) -> bool:
+        """Compute `node` at import when its inputs are all constants (or it reads
+        only a static shape: Shape, Size) and its outputs are data the other ops read
+        as such: not float, or of an op with no builder (shape computations, casts of
+        constants). Random ops never fold. Outputs are sized first."""
+        proto = node.proto
+        if proto.domain not in ("", "ai.onnx") or proto.op_type in _NEVER_FOLD:
+            return False
+        if proto.op_type in _BUILDERS_FOLD:
+            return False
+        if any(a.HasField("g") or len(a.graphs) for a in proto.attribute):
+            return False
+        names = [n for n in proto.input if n]
+        if proto.op_type in ("Shape", "Size") and names and names[0] in self.values:
+            ty = self.values[names[0]].type
+            if not isinstance(ty, TensorType) or DYNAMIC_INDEX in ty.get_shape():
+                return False
+            shape = np.array(ty.get_shape(), np.int64)
+            if proto.op_type == "Size":
+                value = np.array(prod(ty.get_shape()), np.int64)
+            else:
+                rank = len(shape)
+                start, end = int(node.attr("start", 0)), node.attr("end", None)
+                start = max(0, min(rank, start + rank if start < 0 else start))
+                stop = rank if end is None else int(end)
+                stop = max(0, min(rank, stop + rank if stop < 0 else stop))
+                value = shape[start:stop]
+            self.consts[proto.output[0]] = value
+            self.const_origin[proto.output[0]] = node.label
+            return True
+        if not names or not all(n in self.consts and n not in self.values for n in names):
+            return False
+        types = [framework.value_type(self.types.get(o)) for o in proto.output if o]
+        floats = [ty is None or _element(ty) in (f32,) for ty in types]
+        if any(floats) and onnx_entry(proto.op_type) is not None:
+            return False  # float data: the builder's graph op (canonicalize folds it)
+        for name, ty in zip([o for o in proto.output if o], types, strict=True):
+            if not isinstance(ty, TensorType) or DYNAMIC_INDEX in ty.get_shape():
+                return False  # unknown size: not made at import
+            itemsize = np.dtype(numpy_dtype(ty.get_element_type())).itemsize
+            if (why := self.dram.take(prod(ty.get_shape()) * itemsize, f"folded '{name}'")) is not None:
+                node.fail(why, _TooBig)
         try:
-            result = entry.build(node)
-        except VerifyException as e:  # a builder's shape inference
+            from onnx.reference import ReferenceEvaluator
+
+            graph = onnx.helper.make_graph(
+                [proto], "fold", [],
+                [onnx.helper.make_empty_tensor_value_info(o) for o in proto.output if o],
+                [numpy_helper.from_array(np.asarray(self.consts[n]), n) for n in dict.fromkeys(names)],
+            )
+            opsets = [o for o in self.opset_imports]
+            model = onnx.helper.make_model(graph, opset_imports=opsets)
+            values = ReferenceEvaluator(model).run(None, {})
+        except Exception:  # the reference cannot: onnxruntime runs it (framework tier)
+            return False
+        for name, value in zip([o for o in proto.output if o], values, strict=True):
+            self.consts[name] = np.asarray(value)
+            self.const_origin[name] = node.label
+        return True
+
+    def _framework(self, node: _Node, reason: str) -> None:
+        """`node` as a `graph.onnx_node` run by onnxruntime: its f32 constant inputs
+        are graph constants (weights held once), its other constants inlined."""
+        proto = node.proto
+        operands: list[tuple[str, SSAValue]] = []
+        inlined: dict[str, np.ndarray] = {}
+        for name in framework.node_inputs(proto):
+            if name in self.values:
+                operands.append((name, self.values[name]))
+            elif name in self.consts:
+                array = self.consts[name]
+                if array.dtype == np.float32 and array.size > 0:
+                    operands.append((name, self.value(name, node)))
+                else:
+                    inlined[name] = array
+            else:
+                node.fail(f"input '{name}' is not produced by any node")
+        results: list[tuple[str, Attribute]] = []
+        proto = onnx.NodeProto()
+        proto.CopyFrom(node.proto)
+        for i, name in enumerate(proto.output):
+            if not name:
+                continue
+            ty = framework.value_type(self.types.get(name))
+            if ty is None and name not in self.used:
+                proto.output[i] = ""  # an optional output nothing reads
+                continue
+            if ty is None:
+                node.fail(
+                    f"output '{name}': ONNX shape inference gave it no tensor type "
+                    "(Tidal needs every tensor's element type)"
+                )
+            results.append((name, ty))
+        op = framework.node_op(proto, operands, inlined, results, self.opset_imports, self.ir_version)
+        op.attributes["tidal.origin"] = StringAttr(node.label)
+        op.attributes["tidal.reason"] = StringAttr(reason)
+        try:
+            op.verify()
+        except VerifyException as e:
             node.fail(str(e))
-        if result is not None:
-            self.values[node.proto.output[0]] = result
+        self.block.add_op(op)
+        for (name, _), result in zip(results, op.results, strict=True):
+            result.name_hint = _name_hint(name)
+            self.values[name] = result
 
     def value(self, name: str, node: _Node | None) -> SSAValue:
         """The SSA value of an ONNX tensor, materialising constants at first use."""
@@ -608,10 +823,10 @@ class _Importer:
         return constant.result
 
 
-def _fail(message: str, node: _Node | None) -> NoReturn:
+def _fail(message: str, node: _Node | None, cls: type[OnnxImportError] = OnnxImportError) -> NoReturn:
     if node is not None:
-        node.fail(message)
-    raise OnnxImportError(message)
+        node.fail(message, cls)
+    raise cls(message)
 
 
 def _name_attrs(names: Any) -> ArrayAttr[DictionaryAttr]:
@@ -632,10 +847,8 @@ class _Node:
     def label(self) -> str:
         return self.proto.name or f"{self.proto.op_type}_{self.index}"
 
-    def fail(self, message: str) -> NoReturn:
-        raise OnnxImportError(
-            f"node '{self.label}' (op {self.proto.op_type}): {message}"
-        )
+    def fail(self, message: str, cls: type[OnnxImportError] = OnnxImportError) -> NoReturn:
+        raise cls(f"node '{self.label}' (op {self.proto.op_type}): {message}")
 
     def unsupported(self, attribute: str, value: object) -> NoReturn:
         self.fail(f"unsupported attribute {attribute}={value}")
@@ -698,7 +911,7 @@ class _Node:
         assert isinstance(ty, TensorType)
         shape = list(ty.get_shape())
         if (why := self.importer.dram.too_big(prod(shape) * 4, f"result {shape}")) is not None:
-            self.fail(why)
+            self.fail(why, _TooBig)
         op.attributes["tidal.origin"] = StringAttr(self.label)
         op.results[0].name_hint = _name_hint(output or self.proto.output[0])
         self.importer.block.add_op(op)
@@ -740,7 +953,7 @@ def _constant_value(node: _Node) -> np.ndarray:
         else:
             node.fail(f"unsupported attribute {a.name}")
         if (why := node.importer.dram.take(value.nbytes, "constant")) is not None:
-            node.fail(why)
+            node.fail(why, _TooBig)
         return value
     node.fail("missing value attribute")
 
@@ -1244,7 +1457,7 @@ def build_constant_of_shape(node: _Node) -> SSAValue | None:
         node.fail(f"value must hold one element, not {fill.size}")
     what = f"constant of shape {list(shape)} ({fill.dtype})"
     if (why := node.importer.dram.take(prod(shape) * fill.itemsize, what)) is not None:
-        node.fail(why)  # sized before it is made: np.full could take gigabytes
+        node.fail(why, _TooBig)  # sized before it is made: np.full could take gigabytes
     if fill.dtype != np.float32:
         node.importer.consts[node.proto.output[0]] = np.full(shape, fill[0], fill.dtype)
         node.importer.const_origin[node.proto.output[0]] = node.label
@@ -1300,12 +1513,18 @@ def import_onnx(
     proto, label = _load(model, dram)
     opset = _opset(proto, label)
     graph_model, initializers, notes = proto, list(proto.graph.initializer), []
+    fallback_all = None
     if opset < MIN_OPSET:
-        graph_model, initializers = _upgrade(proto, opset, label)
-        notes.append(
-            f"opset {opset} upgraded to opset {MIN_OPSET} by onnx's version converter"
-        )
-        opset = MIN_OPSET
+        try:
+            graph_model, initializers = _upgrade(proto, opset, label)
+        except OnnxImportError as e:  # onnxruntime runs the model in its own opset
+            fallback_all = str(e).removeprefix(f"{label}: ")
+            notes.append(f"{fallback_all}: every node runs on the framework tier")
+        else:
+            notes.append(
+                f"opset {opset} upgraded to opset {MIN_OPSET} by onnx's version converter"
+            )
+            opset = MIN_OPSET
     inferred = _check_and_infer(graph_model, label)
     importer = _Importer(
         inferred,
@@ -1317,6 +1536,7 @@ def import_onnx(
         notes=notes,
         base_dir=_base_dir(model, label),
     )
+    importer.fallback_all = fallback_all
     importer.override(overrides or {})
     return importer.run()
 

@@ -260,6 +260,13 @@ def _activation(op: graph.ActivationOp, x: np.ndarray) -> np.ndarray:
     return lut_exact(ActFunc(op.func_val), x.astype(np.float64)).astype(np.float32)
 
 
+def _onnx_node(op: graph.OnnxNodeOp, *operands: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The framework tier: onnxruntime runs the node (its results in order)."""
+    from tidal.targets.framework import run_node
+
+    return run_node(op, *operands)
+
+
 def _to_result_shape(op: Operation, x: np.ndarray) -> np.ndarray:
     return x.reshape(op.results[0].type.get_shape())  # type: ignore[attr-defined]
 
@@ -384,6 +391,11 @@ ENTRIES: tuple[OpEntry, ...] = (
         "with a constant; the model must be the loop (early exit, docs/early-exit.md)",
     ),
     OpEntry("Identity", "build_identity", opsets="aliases its input; no graph op"),
+    OpEntry(
+        None, None, graph.OnnxNodeOp, _onnx_node, None, "onnxruntime (the framework tier)",
+        opsets="no registry entry of its own: the importer makes it of any ONNX node "
+        "that no builder imports, or whose values are not static f32 tensors",
+    ),
 )
 
 
@@ -410,6 +422,6 @@ def graph_entry(op: Operation | type[Operation]) -> OpEntry | None:
 def host_eval(op: Operation, *operands: np.ndarray) -> np.ndarray:
     """Run one graph op with its NumPy reference (the host tier)."""
     entry = graph_entry(op)
-    if entry is None or entry.host is None:
+    if entry is None or entry.host is None or isinstance(op, graph.FRAMEWORK_OPS):
         raise KeyError(f"no NumPy reference for '{op.name}'")
     return np.asarray(entry.host(op, *operands), dtype=np.float32)

@@ -140,6 +140,8 @@ def compile_to_binary(
         message = f"{where or path}: {e}"
         if "placed on the host" in message:
             message += " (tidal-run runs host ops with NumPy)"
+        elif "placed on the framework tier" in message:
+            message += " (tidal-run runs it with onnxruntime)"
         raise ToolError(message) from None
 
 
@@ -187,7 +189,7 @@ def print_report(rows: list[dict[str, str]], notes: Sequence[str] = ()) -> None:
         print(f"{r['origin']:<{width}}  {r['op']:<{opw}}  {r['placement']:<9}  {r['reason']}")
     counts = placement_counts(rows)
     print(f"{counts['accel']} ops on the accelerator, {counts['host']} on the host, "
-          f"{counts['reject']} rejected")
+          f"{counts['framework']} on the framework tier (onnxruntime), {counts['reject']} rejected")
 
 
 @tool_main(TOOL)

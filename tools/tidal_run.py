@@ -1,7 +1,8 @@
 """tidal-run MODEL --inputs IN.npz --outputs OUT.npz [--stats S.json] [--chip P]
 [--verify-each] [--disable-opt NAME] [--blas-threads N] [--cache-dir DIR]: compile a
 model and run it: accelerator code on the hardware model, ops placed on the host
-(graph-partition) with NumPy, in program order. Each compiled segment goes to the
+(graph-partition) with NumPy, ONNX nodes Tidal does not import (the framework tier)
+with onnxruntime, in program order. Each compiled segment goes to the
 hardware model as the program tidal-compile would write (`to_program`, checked by the
 encoder and the loader alike), without the round trip through the container's bytes,
 which would copy the weights three times. With a cache (--cache-dir, or
@@ -23,8 +24,10 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import DiagnosticException
 
+from tidal.passes.analysis.model_work import macs_by_placement
 from tidal.passes.graph.host_split import result_names, split_host
 from tidal.passes.graph.partition import GraphPartitionPass, placement_counts
+from tidal.passes.interpreters.graph import input_dtypes
 from tidal.passes.interpreters.numerics import signature
 from tidal.passes.pipeline import PlacementReport, Verify, lowering_passes, run_passes, split_after
 from tidal.sim import isa
@@ -33,6 +36,7 @@ from tidal.sim.errors import InputError, SimError
 from tidal.sim.inputs import check_inputs
 from tidal.sim.machine import ideal_stats, run_program
 from tidal.targets.binary import EncodeError, to_program
+from tidal.targets.framework import FrameworkError
 from tidal.targets.onnx_ops import host_eval
 from tidal.tools.cache import Cache, CacheError, add_cache_options, cache_from_args
 from tidal.tools.common import (
@@ -145,7 +149,7 @@ def run_model(
 
         fed = set(constant_inputs(module))
         inputs = {n: v for n, v in inputs.items() if n not in fed}
-    check_inputs(signature(module)[0], inputs)  # InputError names the input
+    check_inputs(signature(module)[0], inputs, dtypes=input_dtypes(module))  # names the input
     try:
         loop = loop_of(module)
         if loop is not None:  # a loop model: its body lowered once, its blocks on the chip
@@ -154,7 +158,10 @@ def run_model(
                 outputs, stats = run_program(program, inputs, get_chip(chip), blas_threads=blas_threads)
             except SimError as e:
                 raise ToolError(str(e)) from None
-            stats["placement"] = {"accel": 1, "host": 0, "reject": 0, "host_ops": [], "reject_ops": []}
+            stats["placement"] = {
+                "accel": 1, "host": 0, "framework": 0, "reject": 0,
+                "host_ops": [], "framework_ops": [], "reject_ops": [],
+            }
             stats["segments"] = ["accel"]
             return outputs, stats
     except (DiagnosticException, UnknownChipError, EncodeError) as e:
@@ -166,6 +173,7 @@ def run_model(
     try:
         run_passes(whole, module, ctx, [Verify(verify_each), report])
         placement = placement_counts(report.rows)
+        placement["macs"] = macs_by_placement(module)
         segments = split_host(module)
         if segments is None:
             program = lowering.program(module)
@@ -186,6 +194,14 @@ def run_model(
             if seg.kind == "host":
                 args = [env[n] if n in env else seg.constants[n].to_numpy() for n in seg.inputs]
                 env[seg.outputs[0]] = np.asarray(host_eval(seg.op, *args), np.float32)
+                continue
+            if seg.kind == "framework":
+                assert seg.framework is not None
+                feeds = {n: env[n] if n in env else seg.constants[n].to_numpy() for n in seg.inputs}
+                try:
+                    env.update(seg.framework(feeds))
+                except FrameworkError as e:
+                    raise ToolError(f"{path}: {e}") from None
                 continue
             assert seg.module is not None
             program = lowering.program(seg.module)
@@ -262,11 +278,12 @@ def main(argv: list[str] | None = None) -> None:
         hits, misses = stats["cache"]["hits"], stats["cache"]["misses"]
         print(f"{TOOL}: cache: {hits} hits, {misses} misses in {cache.directory}",
               file=sys.stderr)
-    host = stats["placement"]["host"]
+    host, framework = stats["placement"]["host"], stats["placement"]["framework"]
+    on_framework = f", {framework} on onnxruntime (framework tier)" if framework else ""
     print(
         f"{TOOL}: {stats['cycles']} cycles{ideal_note(stats)}, PE MAC utilisation "
         f"{100 * stats['pe_mac_utilization']:.2f}%, {stats['placement']['accel']} ops on the "
-        f"accelerator, {host} on the host -> {args.outputs}"
+        f"accelerator, {host} on the host{on_framework} -> {args.outputs}"
     )
 
 

@@ -29,11 +29,13 @@ import math
 from dataclasses import dataclass, fields
 from typing import Literal
 
-from tidal.dialects.graph import ConstantOp, Conv2dOp, GemmOp, MatMulOp
+from tidal.dialects.graph import ConstantOp, Conv2dOp, GemmOp, MatMulOp, OnnxNodeOp
 from tidal.sim.config import ChipConfig
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
     DictionaryAttr,
+    StringAttr,
     IntegerAttr,
     ModuleOp,
     TensorType,
@@ -99,10 +101,12 @@ class ModelWork:
 
 
 def _nbytes(ty: Attribute) -> int:
-    """Bytes of a static tensor type (graph values are f32)."""
-    assert isinstance(ty, TensorType)
+    """Bytes of a static tensor type (f32 on the chip; framework-tier values may be
+    int64, bool, ...); 0 for a shape known only at run time."""
+    if not isinstance(ty, TensorType) or DYNAMIC_INDEX in ty.get_shape():
+        return 0
     width = ty.get_element_type().bitwidth  # pyright: ignore[reportAttributeAccessIssue]
-    return math.prod(ty.get_shape()) * (width // 8)
+    return math.prod(ty.get_shape()) * max(1, width // 8)
 
 
 def op_macs(op: Operation) -> int:
@@ -127,6 +131,30 @@ def op_macs(op: Operation) -> int:
         a = _shape(lhs)
         k = a[0] if isinstance(op, GemmOp) and op.trans_a_val else a[1]
         return m * n * k
+    if isinstance(op, OnnxNodeOp):
+        return _onnx_node_macs(op)
+    return 0
+
+
+def _onnx_node_macs(op: OnnxNodeOp) -> int:
+    """MACs of a framework-tier MatMul (batched too), Gemm or Conv (any rank) whose
+    shapes are static; 0 for other nodes and for shapes known only at run time."""
+    types = [v.type for v in (*op.args, *op.outs)]
+    if not all(isinstance(t, TensorType) and DYNAMIC_INDEX not in t.get_shape() for t in types):
+        return 0
+    out = tuple(op.outs[0].type.get_shape())  # type: ignore[attr-defined]
+    ins = [tuple(v.type.get_shape()) for v in op.args]  # type: ignore[attr-defined]
+    kind = op.op_type_val
+    if kind == "MatMul" and len(ins) == 2 and ins[0]:
+        return math.prod(out) * ins[0][-1]
+    if kind == "Gemm" and len(ins) >= 2 and len(ins[0]) == 2:
+        import onnx
+
+        node = onnx.load_from_string(op.model_bytes()).graph.node[0]
+        trans_a = any(a.name == "transA" and a.i for a in node.attribute)
+        return math.prod(out) * ins[0][0 if trans_a else 1]
+    if kind == "Conv" and len(ins) >= 2 and len(ins[1]) >= 3:
+        return math.prod(out) * math.prod(ins[1][1:])
     return 0
 
 
@@ -152,3 +180,14 @@ def model_work(module: ModuleOp) -> ModelWork:
         else:
             macs += op_macs(op)
     return ModelWork(macs, weight_bytes, input_bytes, output_bytes)
+
+
+def macs_by_placement(module: ModuleOp) -> dict[str, int]:
+    """The model's MACs (`op_macs`) by the tier graph-partition placed each op on:
+    {"accel": ..., "host": ..., "framework": ...}."""
+    out = {"accel": 0, "host": 0, "framework": 0}
+    for op in module.walk():
+        placement = op.attributes.get("tidal.placement")
+        if isinstance(placement, StringAttr) and placement.data in out:
+            out[placement.data] += op_macs(op)
+    return out

@@ -82,9 +82,12 @@ def _reject_host_ops(fn: func.FuncOp) -> None:
             continue
         reason = op.attributes.get("tidal.reason")
         why = f": {reason.data}" if reason is not None else ""  # type: ignore[union-attr]
+        tier = {"host": "host", "framework": "framework tier (onnxruntime)"}.get(
+            placement.data, placement.data  # type: ignore[union-attr]
+        )
         raise PassFailedException(
             f"graph-to-loop: '{origin_of(op)}' ({op.name}) is placed on the "
-            f"{placement.data}, which an accelerator binary cannot run{why}"  # type: ignore[union-attr]
+            f"{tier}, which an accelerator binary cannot run{why}"
         )
 
 

@@ -8,7 +8,11 @@ operators"): each op goes to the first tier that can run it.
    lowered to decide.
 2. `host`: the registry has a NumPy reference for it; the reason is the kernel's
    `Refusal` (or that there is no kernel), saying why the accelerator cannot.
-3. `reject`: nothing can; the pass fails naming the op, its origin and why.
+3. `framework`: a `graph.onnx_node`, which the importer made of an ONNX node that no
+   builder imports (or whose values are not static f32 tensors); tidal-run runs it,
+   with its neighbours of the same tier, as an ONNX model in onnxruntime. Its reason
+   is the importer's (`tidal.reason`).
+4. `reject`: nothing can; the pass fails naming the op, its origin and why.
 
 Expects graph ops on static f32 tensors, after graph-canonicalize. Every op except
 constants gets two discardable attributes:
@@ -61,6 +65,10 @@ class Partitioner:
         return get_chip(self.chip_name)
 
     def place(self, op: Operation) -> tuple[str, str]:
+        if isinstance(op, graph.FRAMEWORK_OPS):
+            given = op.attributes.get(REASON)
+            why = given.data if isinstance(given, StringAttr) else "an ONNX node Tidal does not import"
+            return "framework", why
         if not isinstance(op, graph.GraphOp | graph.ConstantOfShapeOp):
             return "reject", f"'{op.name}' is not a graph op"
         entry = onnx_ops.graph_entry(op)
@@ -106,7 +114,7 @@ def annotate(module: ModuleOp, chip: str = "default") -> list[Operation]:
 
 def placement_report(module: ModuleOp, chip: str = "default") -> list[dict[str, str]]:
     """One row per op (constants aside), in program order: `op` (the graph op's
-    name), `origin` (the ONNX node), `placement` (accel | host | reject) and
+    name), `origin` (the ONNX node), `placement` (accel | host | framework | reject) and
     `reason`. Annotates the module first when graph-partition has not run."""
     rows: list[dict[str, str]] = []
     for fn in module.walk():
@@ -130,12 +138,14 @@ def placement_report(module: ModuleOp, chip: str = "default") -> list[dict[str, 
 def placement_counts(rows: Sequence[dict[str, str]]) -> dict[str, Any]:
     """For stats: ops per placement and the host and rejected ops by origin.
 
-        {"accel": 120, "host": 0, "reject": 0, "host_ops": [], "reject_ops": []}
+        {"accel": 120, "host": 0, "framework": 0, "reject": 0, "host_ops": [],
+         "framework_ops": [], "reject_ops": []}
     """
-    counts: dict[str, Any] = {"accel": 0, "host": 0, "reject": 0}
+    counts: dict[str, Any] = {"accel": 0, "host": 0, "framework": 0, "reject": 0}
     for row in rows:
         counts[row["placement"]] += 1
     counts["host_ops"] = [r["origin"] for r in rows if r["placement"] == "host"]
+    counts["framework_ops"] = [r["origin"] for r in rows if r["placement"] == "framework"]
     counts["reject_ops"] = [r["origin"] for r in rows if r["placement"] == "reject"]
     return counts
 

@@ -46,6 +46,16 @@ def signature(module: ModuleOp) -> tuple[dict[str, tuple[int, ...]], list[str]]:
     return shapes, outs
 
 
+def input_dtypes(module: ModuleOp) -> dict[str, str]:
+    """The NumPy dtype name of each input of a graph-level module ('float32' for
+    most; framework-tier models may take int64 indices, bool masks, float64)."""
+    from tidal.dialects.graph import numpy_dtype
+
+    fn = _function(module)
+    ins = _names(fn.arg_attrs, len(fn.body.block.args), "arg")
+    return {n: numpy_dtype(a.type.get_element_type()) for n, a in zip(ins, fn.body.block.args)}  # type: ignore[attr-defined]
+
+
 def eval_graph(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:
     from tidal.targets.onnx_ops import graph_entry  # the registry's NumPy references
 
@@ -58,7 +68,11 @@ def eval_graph(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:
         entry = graph_entry(op)
         if entry is None or entry.host is None:
             raise CannotEvaluate(f"no NumPy reference for '{op.name}'")
-        env[op.results[0]] = np.asarray(entry.host(op, *(env[v] for v in op.operands)), np.float32)
+        value = entry.host(op, *(env[v] for v in op.operands))
+        if isinstance(value, tuple):  # several results (a framework-tier op)
+            env.update(zip(op.results, value))
+        else:
+            env[op.results[0]] = np.asarray(value, np.float32)
     raise CannotEvaluate("function has no return")
 
 

@@ -91,7 +91,7 @@ def test_compile_refuses_host_ops_and_reports_them(model, tmp_path):
     )
     assert r.returncode == 1 and not out.exists()
     assert "sm      graph.softmax  host" in r.stdout
-    assert "2 ops on the accelerator, 1 on the host, 0 rejected" in r.stdout
+    assert "2 ops on the accelerator, 1 on the host, 0 on the framework tier (onnxruntime), 0 rejected" in r.stdout
     (line,) = r.stderr.strip().splitlines()
     assert "'sm' (graph.softmax) is placed on the host" in line and "tidal-run" in line
 

@@ -35,6 +35,7 @@ def test_dialect_lists_every_op():
     names = {op.name for op in graph.Graph.operations}
     assert names == {
         "graph.constant",
+        "graph.onnx_node",
         "graph.matmul",
         "graph.gemm",
         "graph.conv2d",

@@ -723,3 +723,35 @@ func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
   func.return %r : tensor<4xf32>
 }
 // CHECK: 'graph.piecewise_linear' op kind 'softsign' is not one of: clip, hard_sigmoid, hard_swish, leaky_relu
+
+// -----
+
+func.func @f(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %r = graph.onnx_node "Neg" %x {inputs = ["x", "y"], outputs = ["r"], model = ""} : (tensor<2xf32>) -> tensor<2xf32>
+  func.return %r : tensor<2xf32>
+}
+// CHECK: 'graph.onnx_node' op names 2 inputs for 1 operands
+
+// -----
+
+func.func @f(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %r = graph.onnx_node "Neg" %x {inputs = ["x"], outputs = ["x"], model = "!!"} : (tensor<2xf32>) -> tensor<2xf32>
+  func.return %r : tensor<2xf32>
+}
+// CHECK: 'graph.onnx_node' op model is not base64 (a serialised ONNX ModelProto)
+
+// -----
+
+func.func @f(%x: tensor<2xf32>) -> tensor<2xcomplex<f32>> {
+  %r = graph.onnx_node "Neg" %x {inputs = ["x"], outputs = ["r"], model = ""} : (tensor<2xf32>) -> tensor<2xcomplex<f32>>
+  func.return %r : tensor<2xcomplex<f32>>
+}
+// CHECK: 'graph.onnx_node' op outputs: element type complex<f32> is not one the framework tier carries
+
+// -----
+
+func.func @f(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %r = graph.onnx_node "Neg" %x {inputs = ["a"], outputs = [""], model = ""} : (tensor<2xf32>) -> tensor<2xf32>
+  func.return %r : tensor<2xf32>
+}
+// CHECK: 'graph.onnx_node' op outputs must be distinct non-empty names, got ['']

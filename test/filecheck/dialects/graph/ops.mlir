@@ -263,3 +263,16 @@ func.func @constant_of_shape() -> (tensor<2x3xf32>, tensor<4xf32>) {
   // CHECK-NEXT: func.return %[[C]], %[[Z]]
   func.return %c, %z : tensor<2x3xf32>, tensor<4xf32>
 }
+
+// The framework tier: ONNX nodes onnxruntime runs, on values of any element type
+// and dynamic shapes (model: the node as a serialised ONNX model, base64).
+// CHECK-LABEL: func.func @onnx_node
+// CHECK-SAME: (%[[T:.*]]: tensor<10x4xf32>, %[[I:.*]]: tensor<3xi64>, %[[M:.*]]: tensor<2x3xf32>)
+func.func @onnx_node(%t: tensor<10x4xf32>, %i: tensor<3xi64>, %m: tensor<2x3xf32>) -> (tensor<3x4xf32>, tensor<2x?xi64>) {
+  // CHECK-NEXT: %[[G:.*]] = graph.onnx_node "Gather" %[[T]], %[[I]] {inputs = ["table", "ids"], outputs = ["rows"], model = "CAg6dQonCgV0YWJsZQoDaWRzEgRyb3dzIgZHYXRoZXIqCwoEYXhpcxgAoAECEgZHYXRoZXJaFwoFdGFibGUSDgoMCAESCAoCCAoKAggEWhEKA2lkcxIKCggIBxIECgIIA2IWCgRyb3dzEg4KDAgBEggKAggDCgIIBEIECgAQEQ=="} : (tensor<10x4xf32>, tensor<3xi64>) -> tensor<3x4xf32>
+  %g = graph.onnx_node "Gather" %t, %i {inputs = ["table", "ids"], outputs = ["rows"], model = "CAg6dQonCgV0YWJsZQoDaWRzEgRyb3dzIgZHYXRoZXIqCwoEYXhpcxgAoAECEgZHYXRoZXJaFwoFdGFibGUSDgoMCAESCAoCCAoKAggEWhEKA2lkcxIKCggIBxIECgIIA2IWCgRyb3dzEg4KDAgBEggKAggDCgIIBEIECgAQEQ=="} : (tensor<10x4xf32>, tensor<3xi64>) -> tensor<3x4xf32>
+  // CHECK-NEXT: %[[N:.*]] = graph.onnx_node "NonZero" %[[M]] {inputs = ["m"], outputs = ["nz"], model = "CAg6RAoQCgFtEgJueiIHTm9uWmVybxIHTm9uWmVyb1oTCgFtEg4KDAgBEggKAggCCgIIA2ISCgJuehIMCgoIBxIGCgIIAgoAQgQKABAR"} : (tensor<2x3xf32>) -> tensor<2x?xi64>
+  %n = graph.onnx_node "NonZero" %m {inputs = ["m"], outputs = ["nz"], model = "CAg6RAoQCgFtEgJueiIHTm9uWmVybxIHTm9uWmVyb1oTCgFtEg4KDAgBEggKAggCCgIIA2ISCgJuehIMCgoIBxIGCgIIAgoAQgQKABAR"} : (tensor<2x3xf32>) -> tensor<2x?xi64>
+  // CHECK-NEXT: func.return %[[G]], %[[N]]
+  func.return %g, %n : tensor<3x4xf32>, tensor<2x?xi64>
+}

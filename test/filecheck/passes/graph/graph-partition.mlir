@@ -22,3 +22,15 @@ func.func @mixed(%x: tensor<1x8x6x6xf32>, %row: tensor<2x100000xf32>) -> (tensor
   %s2 = graph.softmax %s {axis = 1 : i64, tidal.origin = "sm2"} : (tensor<2x100000xf32>) -> tensor<2x100000xf32>
   func.return %f, %s, %s2 : tensor<1x144xf32>, tensor<2x100000xf32>, tensor<2x100000xf32>
 }
+
+// The framework tier: a graph.onnx_node (an ONNX node Tidal does not import, here a
+// Gather of rows by int64 indices) is placed on it with the importer's reason; the
+// relu after it is on the accelerator (tidal-run runs the two tiers in turn).
+// CHECK-LABEL: func.func @framework
+// CHECK-NEXT:    %[[G:.*]] = graph.onnx_node "Gather" {{.*}} {tidal.origin = "gather", tidal.reason = "no kernel for Gather", tidal.placement = "framework", inputs = ["table", "ids"]
+// CHECK-NEXT:    %{{.*}} = graph.relu %[[G]] {tidal.origin = "relu", tidal.placement = "accel"
+func.func @framework(%t: tensor<10x4xf32>, %i: tensor<3xi64>) -> tensor<3x4xf32> {
+  %g = graph.onnx_node "Gather" %t, %i {inputs = ["table", "ids"], outputs = ["rows"], model = "CAg6dQonCgV0YWJsZQoDaWRzEgRyb3dzIgZHYXRoZXIqCwoEYXhpcxgAoAECEgZHYXRoZXJaFwoFdGFibGUSDgoMCAESCAoCCAoKAggEWhEKA2lkcxIKCggIBxIECgIIA2IWCgRyb3dzEg4KDAgBEggKAggDCgIIBEIECgAQEQ==", tidal.origin = "gather", tidal.reason = "no kernel for Gather"} : (tensor<10x4xf32>, tensor<3xi64>) -> tensor<3x4xf32>
+  %r = graph.relu %g {tidal.origin = "relu"} : (tensor<3x4xf32>) -> tensor<3x4xf32>
+  func.return %r : tensor<3x4xf32>
+}

@@ -57,7 +57,10 @@ def test_report_rows_and_counts():
     ]
     assert all(r["reason"] for r in rows)
     counts = placement_counts(rows)
-    assert counts == {"accel": 5, "host": 0, "reject": 0, "host_ops": [], "reject_ops": []}
+    assert counts == {
+        "accel": 5, "host": 0, "framework": 0, "reject": 0,
+        "host_ops": [], "framework_ops": [], "reject_ops": [],
+    }
 
 
 def test_what_does_not_fit_goes_to_the_host():

@@ -1,0 +1,267 @@
+"""The framework tier: ONNX nodes that neither the accelerator nor Tidal's NumPy
+kernels run, run by onnxruntime as extracted ONNX models (the third tier of the seed's
+hierarchical partitioning, after the accelerator and the host).
+
+The importer makes each such node a `graph.onnx_node` whose `model` holds the node,
+its constant inputs that are not f32 (as initializers) and its graph inputs and
+outputs (`node_op`). `FrameworkModel` joins a run of such ops into one ONNX model,
+binding each op's inputs to the outputs of the ops before it, and runs it with an
+onnxruntime session made once:
+
+    run = FrameworkModel(ops, inputs, outputs)   # ops: graph.onnx_node ops in order
+    run({"x": array, ...})                       # {"y": array, ...}
+
+Values keep the element type ONNX gives them (int64 indices, bool masks, float64);
+only f32 tensors cross to the other tiers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from xdsl.dialects.builtin import DYNAMIC_INDEX, TensorType, UnrankedTensorType
+from xdsl.ir import Attribute, SSAValue
+
+from tidal.dialects.graph import OnnxNodeOp, element_type, numpy_dtype
+
+
+class FrameworkError(RuntimeError):
+    """onnxruntime could not build or run a framework-tier model (one line)."""
+
+
+# ------------------------------------------------------------------------- types
+
+
+def value_type(type_proto: Any) -> Attribute | None:
+    """The builtin tensor type of an ONNX `TypeProto` (dynamic dims `?`, no shape
+    unranked), or None for one the framework tier does not carry (no tensor type,
+    strings, sequences)."""
+    import onnx
+
+    if type_proto is None or not type_proto.HasField("tensor_type"):
+        return None
+    tensor = type_proto.tensor_type
+    try:
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type)
+        elem = element_type("bfloat16" if "bfloat16" in str(dtype) else dtype.name)
+    except (KeyError, ValueError, TypeError):
+        return None
+    if not tensor.HasField("shape"):
+        return UnrankedTensorType(elem)
+    dims = [d.dim_value if d.HasField("dim_value") else DYNAMIC_INDEX for d in tensor.shape.dim]
+    return TensorType(elem, dims)
+
+
+def _value_info(name: str, ty: Attribute) -> Any:
+    import onnx
+
+    if isinstance(ty, UnrankedTensorType):
+        elem, shape = ty.element_type, None
+    else:
+        assert isinstance(ty, TensorType)
+        elem = ty.get_element_type()
+        shape = [None if d == DYNAMIC_INDEX else d for d in ty.get_shape()]
+    dtype = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(numpy_dtype(elem)))
+    return onnx.helper.make_tensor_value_info(name, dtype, shape)
+
+
+def outer_names(graph: Any) -> list[str]:
+    """The names a subgraph (an If branch, a Loop or Scan body) reads from outside
+    itself, in order of first use."""
+    defined = {i.name for i in graph.input} | {t.name for t in graph.initializer}
+    used: list[str] = []
+    for node in graph.node:
+        for name in node.input:
+            if name and name not in defined and name not in used:
+                used.append(name)
+        for attr in node.attribute:
+            for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                for name in outer_names(sub):
+                    if name not in defined and name not in used:
+                        used.append(name)
+        defined.update(node.output)
+    return used
+
+
+def node_inputs(node: Any) -> list[str]:
+    """Every tensor `node` reads: its inputs, then what its subgraphs read from the
+    enclosing graph."""
+    names = [n for n in node.input if n]
+    for attr in node.attribute:
+        for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+            names += [n for n in outer_names(sub) if n not in names]
+    return list(dict.fromkeys(names))
+
+
+def node_op(
+    node: Any,
+    operands: Sequence[tuple[str, SSAValue]],
+    constants: Mapping[str, np.ndarray],
+    results: Sequence[tuple[str, Attribute]],
+    opsets: Sequence[Any],
+    ir_version: int,
+) -> OnnxNodeOp:
+    """The `graph.onnx_node` of ONNX `node`: `operands` (name, value) are its graph
+    inputs, `constants` (name -> array) its inlined initializers, `results`
+    (name, type) its outputs; `opsets` the model's `opset_import`."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.helper.make_graph(
+        [node],
+        node.name or node.op_type,
+        [_value_info(name, v.type) for name, v in operands],
+        [_value_info(name, ty) for name, ty in results],
+        [numpy_helper.from_array(np.asarray(a), name) for name, a in constants.items()],
+    )
+    model = onnx.helper.make_model(graph, opset_imports=list(opsets))
+    model.ir_version = ir_version
+    return OnnxNodeOp(
+        node.op_type,
+        [v for _, v in operands],
+        [ty for _, ty in results],
+        [name for name, _ in operands],
+        [name for name, _ in results],
+        model.SerializeToString(),
+    )
+
+
+# ------------------------------------------------------------------- running
+
+
+# The joined model's own input and output names (the callers' names may be any).
+_INPUT, _OUTPUT = "tidal.input.{}", "tidal.output.{}"
+
+
+class FrameworkModel:
+    """One ONNX model from a run of `graph.onnx_node` ops (in program order):
+    `inputs` are the values it reads from outside the run, `outputs` those it
+    returns; both are named by the caller (`input_names`, `output_names`)."""
+
+    def __init__(
+        self,
+        ops: Sequence[OnnxNodeOp],
+        inputs: Sequence[tuple[str, SSAValue]],
+        outputs: Sequence[tuple[str, SSAValue]],
+    ):
+        self.ops = list(ops)
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+
+    @cached_property
+    def model(self) -> Any:
+        """The joined ONNX model. Each op's payload names its inputs and outputs by
+        ONNX names; an Identity binds a name to the value it stands for wherever the
+        two differ (a caller's name, another op's output)."""
+        import onnx
+
+        produced: dict[SSAValue, str] = {}  # value -> a name that holds it
+        bound: dict[str, SSAValue] = {}
+        nodes: list[Any] = []
+        initializers: dict[str, Any] = {}
+        opsets: dict[str, int] = {}
+        ir_version = 3
+        graph_inputs = []
+        for i, (_, value) in enumerate(self.inputs):
+            name = _INPUT.format(i)
+            graph_inputs.append(_value_info(name, value.type))
+            produced[value] = name
+            bound[name] = value
+
+        def bind(name: str, value: SSAValue) -> None:
+            if name in bound:
+                if bound[name] is not value:
+                    raise FrameworkError(f"framework tier: tensor name '{name}' stands for two values")
+                return
+            source = produced.get(value)
+            if source is None:
+                raise FrameworkError(f"framework tier: no value for input '{name}'")
+            nodes.append(onnx.helper.make_node("Identity", [source], [name]))
+            bound[name] = value
+
+        for op in self.ops:
+            payload = onnx.load_from_string(op.model_bytes())
+            ir_version = max(ir_version, payload.ir_version)
+            for o in payload.opset_import:
+                opsets[o.domain] = max(opsets.get(o.domain, 0), o.version)
+            for name, value in zip(op.inputs_val, op.args, strict=True):
+                bind(name, value)
+            for t in payload.graph.initializer:
+                initializers.setdefault(t.name, t)
+            nodes.extend(payload.graph.node)
+            for name, value in zip(op.outputs_val, op.outs, strict=True):
+                bound[name] = value
+                produced[value] = name
+        graph_outputs = []
+        for i, (caller, value) in enumerate(self.outputs):
+            name = _OUTPUT.format(i)
+            source = produced.get(value)
+            if source is None:
+                raise FrameworkError(f"framework tier: no value for output '{caller}'")
+            nodes.append(onnx.helper.make_node("Identity", [source], [name]))
+            graph_outputs.append(_value_info(name, value.type))
+        graph = onnx.helper.make_graph(
+            nodes, "framework", graph_inputs, graph_outputs, list(initializers.values())
+        )
+        model = onnx.helper.make_model(
+            graph, opset_imports=[onnx.helper.make_opsetid(d, v) for d, v in opsets.items()]
+        )
+        model.ir_version = ir_version
+        return model
+
+    @cached_property
+    def session(self) -> Any:
+        try:
+            import onnxruntime as ort
+        except ImportError:  # pragma: no cover - a dependency of the package
+            raise FrameworkError(
+                "the framework tier needs onnxruntime (pip install onnxruntime)"
+            ) from None
+        options = ort.SessionOptions()
+        options.log_severity_level = 4  # errors come back as exceptions, not log lines
+        try:
+            return ort.InferenceSession(
+                self.model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise FrameworkError(f"onnxruntime cannot load {self.describe()}: {_line(e)}") from None
+
+    def describe(self) -> str:
+        kinds = ", ".join(dict.fromkeys(op.op_type_val for op in self.ops))
+        return f"the framework-tier subgraph of {len(self.ops)} node(s) ({kinds})"
+
+    def __call__(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import onnxruntime as ort
+
+        session = self.session
+        run_options = ort.RunOptions()
+        run_options.log_severity_level = 4
+        try:
+            values = session.run(
+                [_OUTPUT.format(i) for i in range(len(self.outputs))],
+                {_INPUT.format(i): feeds[n] for i, (n, _) in enumerate(self.inputs)},
+                run_options,
+            )
+        except Exception as e:
+            raise FrameworkError(f"onnxruntime failed running {self.describe()}: {_line(e)}") from None
+        return {n: np.asarray(v) for (n, _), v in zip(self.outputs, values, strict=True)}
+
+
+def _line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def run_node(op: OnnxNodeOp, *operands: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Run one `graph.onnx_node` on its operand arrays: its results, in order (the
+    registry's reference for the op: `eval_graph`, `--check-numerics`)."""
+    model = FrameworkModel(
+        [op],
+        [(str(i), v) for i, v in enumerate(op.args)],
+        [(str(i), v) for i, v in enumerate(op.outs)],
+    )
+    out = model({str(i): a for i, a in enumerate(operands)})
+    return tuple(out[str(i)] for i in range(len(op.outs)))

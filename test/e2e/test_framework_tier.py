@@ -1,0 +1,216 @@
+"""Hierarchical partitioning's framework tier: an ONNX node that Tidal does not import
+(or whose values are not static f32 tensors) runs in onnxruntime inside tidal-run,
+the maximal runs of such nodes as one extracted ONNX model each, between accelerator
+and host segments; shape computations on constants are folded at import. Every result
+is compared with onnxruntime on the whole model."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from harness import assert_one_line_error, tool
+from onnx import TensorProto, helper, numpy_helper
+
+from tidal.dialects import graph
+from tidal.passes.graph.host_split import split_host
+from tidal.passes.graph.partition import annotate
+from tidal.targets.onnx_import import import_notes, import_onnx
+
+
+def _save(tmp: Path, name: str, nodes, inputs, outputs, inits=(), opset=17, feeds=None):
+    g = helper.make_graph(nodes, name, inputs, outputs, list(inits))
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    path = tmp / f"{name}.onnx"
+    onnx.save(model, path)
+    np.savez(tmp / f"{name}-in.npz", **feeds)
+    return path
+
+
+def _ref(path: Path, feeds):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, feeds), strict=True))
+
+
+def _run(path: Path, tmp: Path, *extra: str):
+    out, stats = tmp / "out.npz", tmp / "stats.json"
+    r = tool("tidal-run", path, "--inputs", path.with_name(path.stem + "-in.npz"),
+             "--outputs", out, "--stats", stats, "--chip", "small", *extra)
+    assert r.returncode == 0, r.stderr
+    return dict(np.load(out)), json.loads(stats.read_text()), r.stdout
+
+
+def _close(got, ref):
+    assert got.dtype == ref.dtype and got.shape == ref.shape
+    scale = max(float(np.abs(ref).max()), 1e-30)
+    assert float(np.abs(got.astype(np.float64) - ref).max()) <= 1e-3 * scale
+
+
+def _f32(name, shape):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+def _init(name, value):
+    return numpy_helper.from_array(np.asarray(value), name)
+
+
+def test_unsupported_ops_int_indices_and_shape_folding(tmp_path):
+    """Conv (accel) -> Elu (no kernel) -> Shape/Gather/Unsqueeze/Concat (folded at
+    import) -> Reshape (accel view) -> Gather by runtime int64 indices (framework)
+    -> Relu (accel)."""
+    rng = np.random.default_rng(0)
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+        helper.make_node("Elu", ["c"], ["e"], alpha=0.7, name="elu"),
+        helper.make_node("Shape", ["e"], ["s"]),
+        helper.make_node("Gather", ["s", "i0"], ["s0"], axis=0),
+        helper.make_node("Unsqueeze", ["s0", "ax"], ["s0u"]),
+        helper.make_node("Concat", ["s0u", "m1"], ["shp"], axis=0),
+        helper.make_node("Reshape", ["e", "shp"], ["r"], name="flat"),
+        helper.make_node("Gather", ["r", "idx"], ["g"], axis=1, name="pick"),
+        helper.make_node("Relu", ["g"], ["y"], name="relu"),
+    ]
+    feeds = {"x": rng.standard_normal((1, 4, 6, 6)).astype(np.float32),
+             "idx": np.array([5, 100, 7, 287], np.int64)}
+    path = _save(
+        tmp_path, "mixed", nodes,
+        [_f32("x", [1, 4, 6, 6]), helper.make_tensor_value_info("idx", TensorProto.INT64, [4])],
+        [_f32("y", [1, 4])],
+        [_init("w", rng.standard_normal((8, 4, 3, 3)).astype(np.float32)),
+         _init("i0", np.array(0, np.int64)), _init("ax", np.array([0], np.int64)),
+         _init("m1", np.array([-1], np.int64))],
+        feeds=feeds,
+    )
+    got, stats, stdout = _run(path, tmp_path)
+    _close(got["y"], _ref(path, feeds)["y"])
+    placement = stats["placement"]
+    assert placement["framework_ops"] == ["elu", "pick"]
+    assert (placement["accel"], placement["host"], placement["reject"]) == (3, 0, 0)
+    assert stats["segments"] == ["accel", "framework", "accel", "framework", "accel"]
+    assert "2 on onnxruntime (framework tier)" in stdout
+    # The shape computation left no op: folded at import.
+    kinds = {op.name for op in import_onnx(path).body.walk()}
+    assert "graph.reshape" in kinds and kinds.isdisjoint({"graph.concat"})
+
+
+def test_a_run_of_framework_ops_is_one_onnx_model_and_tiers_are_grouped(tmp_path):
+    """Two independent chains interleaved in the file: Softsign -> Neg (framework)
+    on one input, Relu -> Relu (accel) on the other. The ops are ordered by tier, so
+    each tier runs once; the two framework ops are one extracted model."""
+    nodes = [
+        helper.make_node("Softsign", ["a"], ["a1"], name="softsign"),
+        helper.make_node("Relu", ["b"], ["b1"], name="r1"),
+        helper.make_node("Neg", ["a1"], ["a2"], name="neg"),
+        helper.make_node("Relu", ["b1"], ["b2"], name="r2"),
+        helper.make_node("Add", ["a2", "b2"], ["y"], name="add"),
+    ]
+    rng = np.random.default_rng(1)
+    feeds = {"a": rng.standard_normal((4, 8)).astype(np.float32),
+             "b": rng.standard_normal((4, 8)).astype(np.float32)}
+    path = _save(tmp_path, "chains", nodes, [_f32("a", [4, 8]), _f32("b", [4, 8])],
+                 [_f32("y", [4, 8])], feeds=feeds)
+    got, stats, _ = _run(path, tmp_path)
+    _close(got["y"], _ref(path, feeds)["y"])
+    assert stats["segments"] == ["framework", "accel"]
+    module = import_onnx(path)
+    annotate(module, "small")
+    segments = split_host(module)
+    assert segments is not None
+    (fw,) = [s for s in segments if s.kind == "framework"]
+    assert [op.op_type_val for op in fw.ops] == ["Softsign", "Neg"]
+    assert [n.op_type for n in fw.framework.model.graph.node].count("Softsign") == 1
+
+
+def test_float64_values_run_in_onnxruntime_never_cast(tmp_path):
+    """A float64 input is never cast: its ops run on the framework tier, and feeding
+    float32 for it is refused naming the input."""
+    nodes = [
+        helper.make_node("Mul", ["d", "d"], ["dd"], name="square"),
+        helper.make_node("Cast", ["dd"], ["f"], to=TensorProto.FLOAT, name="cast"),
+        helper.make_node("Relu", ["f"], ["y"], name="relu"),
+    ]
+    feeds = {"d": np.array([[1e-30, -3.0, 2.5]], np.float64)}
+    path = _save(tmp_path, "f64", nodes,
+                 [helper.make_tensor_value_info("d", TensorProto.DOUBLE, [1, 3])],
+                 [_f32("y", [1, 3])], feeds=feeds)
+    got, stats, _ = _run(path, tmp_path)
+    _close(got["y"], _ref(path, feeds)["y"])
+    assert stats["placement"]["framework_ops"] == ["square", "cast"]
+    np.savez(tmp_path / "bad.npz", d=feeds["d"].astype(np.float32))
+    r = tool("tidal-run", path, "--inputs", tmp_path / "bad.npz", "--outputs",
+             tmp_path / "o2.npz")
+    assert_one_line_error(r, "tidal-run", "input 'd'", "expected dtype float64", "float32")
+    assert not (tmp_path / "o2.npz").exists()
+
+
+def test_integer_and_bool_outputs(tmp_path):
+    """ArgMax (int64) and Greater (bool) outputs come back with their types."""
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"], name="relu"),
+        helper.make_node("ArgMax", ["r"], ["am"], axis=1, keepdims=0, name="argmax"),
+        helper.make_node("Greater", ["r", "half"], ["gt"], name="gt"),
+    ]
+    rng = np.random.default_rng(2)
+    feeds = {"x": rng.standard_normal((3, 5)).astype(np.float32)}
+    path = _save(tmp_path, "ints", nodes, [_f32("x", [3, 5])],
+                 [helper.make_tensor_value_info("am", TensorProto.INT64, [3]),
+                  helper.make_tensor_value_info("gt", TensorProto.BOOL, [3, 5])],
+                 [_init("half", np.array(0.5, np.float32))], feeds=feeds)
+    got, _, _ = _run(path, tmp_path)
+    ref = _ref(path, feeds)
+    assert got["am"].dtype == np.int64 and np.array_equal(got["am"], ref["am"])
+    assert got["gt"].dtype == np.bool_ and np.array_equal(got["gt"], ref["gt"])
+
+
+def test_dynamic_shapes_stay_on_the_framework_tier(tmp_path):
+    """NonZero's output size depends on the data: it and what reads it run in
+    onnxruntime; the relu before it on the accelerator."""
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"], name="relu"),
+        helper.make_node("NonZero", ["r"], ["nz"], name="nonzero"),
+        helper.make_node("Transpose", ["nz"], ["t"], perm=[1, 0], name="t"),
+        helper.make_node("GatherND", ["r", "t"], ["y"], name="gather"),
+    ]
+    x = np.array([[1.0, -2.0, 3.0], [-1.0, 0.5, -0.1]], np.float32)
+    path = _save(tmp_path, "dyn", nodes, [_f32("x", [2, 3])], [_f32("y", ["k"])],
+                 feeds={"x": x})
+    got, stats, _ = _run(path, tmp_path)
+    np.testing.assert_array_equal(got["y"], _ref(path, {"x": x})["y"])
+    assert stats["placement"]["framework_ops"] == ["nonzero", "t", "gather"]
+    assert stats["segments"] == ["accel", "framework"]
+
+
+def test_old_opset_the_converter_cannot_upgrade_runs_in_its_own_opset(tmp_path):
+    nodes = [helper.make_node("Dropout", ["x"], ["y"], is_test=0, ratio=0.0)]
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    path = _save(tmp_path, "old", nodes, [_f32("x", [2, 3])], [_f32("y", [2, 3])],
+                 opset=6, feeds={"x": x})
+    notes = import_notes(import_onnx(path))
+    assert notes and "every node runs on the framework tier" in notes[0]
+    got, stats, _ = _run(path, tmp_path)
+    np.testing.assert_array_equal(got["y"], x)
+    assert stats["placement"]["framework"] == 1
+
+
+def test_onnxruntime_failure_is_one_line_and_writes_nothing(tmp_path):
+    """An index out of range fails inside onnxruntime at run time: one line naming
+    the model and the extracted subgraph, no traceback, no output file."""
+    nodes = [helper.make_node("Gather", ["x", "idx"], ["y"], axis=0, name="pick")]
+    feeds = {"x": np.ones((3, 2), np.float32), "idx": np.array([7], np.int64)}
+    path = _save(tmp_path, "oob", nodes,
+                 [_f32("x", [3, 2]), helper.make_tensor_value_info("idx", TensorProto.INT64, [1])],
+                 [_f32("y", [1, 2])], feeds=feeds)
+    r = tool("tidal-run", path, "--inputs", tmp_path / "oob-in.npz", "--outputs",
+             tmp_path / "o.npz")
+    assert_one_line_error(r, "tidal-run", str(path), "onnxruntime failed running",
+                          "framework-tier subgraph of 1 node(s) (Gather)")
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_a_model_whose_ops_all_have_kernels_has_no_framework_ops():
+    from harness import example
+
+    module = import_onnx(example("zoo").model_path("squeezenet"))
+    assert not any(isinstance(op, graph.OnnxNodeOp) for op in module.body.walk())
