@@ -5,8 +5,7 @@ torchvision with weights=None, transformers from small config objects), batch 1,
 exported with the classic TorchScript exporter at opset 17 with static shapes. The
 CNNs' BatchNorm statistics are measured on random images first (see
 calibrate_batchnorm; --raw-batchnorm skips it) so that their outputs are not
-vanishingly small. For a
-model NAME the script writes, in the output directory:
+vanishingly small. For a model NAME the script writes, in the output directory:
 
     NAME.onnx          the exported model
     NAME-inputs.npz    its inputs, keyed by the ONNX input names (float32 images,
@@ -17,12 +16,17 @@ and prints one line per model: name, file size, node count, onnxruntime's error
 against PyTorch, the largest output magnitude and the sorted set of ONNX op types
 (domain-qualified when not the default domain).
 
-torch, torchvision and transformers are optional extras, needed by this script only:
+torch, torchvision and transformers are optional extras, needed by this script only.
+Install a matching torch/torchvision pair (a CPU-only torch beside PyPI's CUDA
+torchvision fails with "operator torchvision::nms does not exist"), e.g.
 
     python -m venv /tmp/torchenv
-    /tmp/torchenv/bin/pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu
+    /tmp/torchenv/bin/pip install torch==2.14.1 torchvision==0.29.1
     /tmp/torchenv/bin/pip install transformers onnx==1.23.2 onnxruntime==1.32.0 onnxscript
-    /tmp/torchenv/bin/python bench/export_models.py /tmp/models [--small] [--only resnet18,bert]
+    /tmp/torchenv/bin/python bench/export_models.py /tmp/models [--small] [--only vit,bert]
+
+(or torch and torchvision both from PyTorch's CPU wheel index where it is reachable).
+Checked with torch 2.14.1, torchvision 0.29.1, transformers 5.24.0.
 """
 
 from __future__ import annotations
@@ -54,8 +58,7 @@ def _need(module: str, extra: str) -> Any:
             f"export_models.py needs {extra} ({module} could not be imported: {e}).\n"
             "Install the optional extras into a separate environment, e.g.\n"
             "  python -m venv /tmp/torchenv\n"
-            "  /tmp/torchenv/bin/pip install torch torchvision "
-            "--index-url https://download.pytorch.org/whl/cpu\n"
+            "  /tmp/torchenv/bin/pip install torch==2.14.1 torchvision==0.29.1\n"
             "  /tmp/torchenv/bin/pip install transformers onnx==1.23.2 "
             "onnxruntime==1.32.0 onnxscript"
         )
@@ -92,7 +95,11 @@ def calibrate_batchnorm(model: Any, image_size: int, batch: int = 4) -> bool:
     network. Returns whether the model has any BatchNorm.
     """
     torch = _need("torch", "PyTorch")
-    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    bns = [
+        m
+        for m in model.modules()
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+    ]
     if not bns:
         return False
     momenta = [m.momentum for m in bns]
@@ -203,7 +210,9 @@ OUTPUT_NAMES = {
 }
 
 
-def _positional(model: Any, names: list[str], outputs: list[str], fixed: dict[str, Any]) -> Any:
+def _positional(
+    model: Any, names: list[str], outputs: list[str], fixed: dict[str, Any]
+) -> Any:
     """Wrap a transformers model so that it takes its inputs positionally (passed on
     by keyword, with the constant keyword arguments `fixed`) and returns the named
     fields of its output as plain tensors."""
@@ -239,7 +248,7 @@ def op_summary(path: Path) -> tuple[int, list[str]]:
             dom = node.domain if node.domain not in ("", "ai.onnx") else ""
             ops.add(f"{dom}::{node.op_type}" if dom else node.op_type)
             for attr in node.attribute:
-                if attr.g is not None and attr.HasField("g"):
+                if attr.HasField("g"):
                     walk(attr.g)
                 for g in attr.graphs:
                     walk(g)
@@ -314,7 +323,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0],
         epilog=f"models: {', '.join(BUILDERS)}",
     )
-    parser.add_argument("out_dir", type=Path, help="directory for NAME.onnx and .npz files")
+    parser.add_argument(
+        "out_dir", type=Path, help="directory for NAME.onnx and .npz files"
+    )
     parser.add_argument(
         "--only",
         metavar="NAME[,NAME]",
@@ -323,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--small",
         action="store_true",
-        help="smaller images (1x3x96x96) for the torchvision CNNs",
+        help="smaller images (1x3x96x96) for the torchvision CNNs (the "
+        "transformers models are small already)",
     )
     parser.add_argument(
         "--raw-batchnorm",
@@ -339,15 +351,20 @@ def main(argv: list[str] | None = None) -> int:
         names = [n.strip() for n in args.only.split(",") if n.strip()]
         unknown = [n for n in names if n not in BUILDERS]
         if unknown:
-            parser.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(BUILDERS)}")
+            parser.error(
+                f"unknown model(s) {', '.join(unknown)}; known: {', '.join(BUILDERS)}"
+            )
 
     _need("torch", "PyTorch")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     failed = []
     for name in names:
         try:
-            print(export_one(name, args.out_dir, args.small, not args.raw_batchnorm), flush=True)
-        except Exception as e:  # report and go on with the next model
+            print(
+                export_one(name, args.out_dir, args.small, not args.raw_batchnorm),
+                flush=True,
+            )
+        except Exception as e:  # noqa: BLE001 (report it, go on with the next model)
             failed.append(name)
             print(f"{name}: FAILED: {type(e).__name__}: {e}", flush=True)
     if failed:

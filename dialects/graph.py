@@ -172,13 +172,17 @@ def _broadcast_shape(lhs: Shape, rhs: Shape) -> Shape:
 
 
 def _matmul_shape(lhs: Shape, rhs: Shape) -> Shape:
-    _check_rank("lhs", lhs, 2)
-    _check_rank("rhs", rhs, 2)
-    if lhs[1] != rhs[0]:
+    if len(lhs) < 2 or len(lhs) != len(rhs):
+        raise VerifyException(
+            f"lhs and rhs must have one rank of at least 2, got {_fmt(lhs)} and {_fmt(rhs)}"
+        )
+    if lhs[:-2] != rhs[:-2]:
+        raise VerifyException(f"batch dimensions differ: lhs {_fmt(lhs)}, rhs {_fmt(rhs)}")
+    if lhs[-1] != rhs[-2]:
         raise VerifyException(
             f"contraction dimensions differ: lhs {_fmt(lhs)}, rhs {_fmt(rhs)}"
         )
-    return (lhs[0], rhs[1])
+    return (*lhs[:-1], rhs[-1])
 
 
 def _gemm_shape(
@@ -586,9 +590,11 @@ class _BinaryOp(GraphOp, ABC):
 
 @irdl_op_definition
 class MatMulOp(_BinaryOp):
-    """2-D matrix product: [M, K] x [K, N] -> [M, N].
+    """Matrix product: [M, K] x [K, N] -> [M, N], or batched over equal leading
+    dims, [..., M, K] x [..., K, N] -> [..., M, N] (attention's Q·Kᵀ and ·V).
 
     %r = graph.matmul %a, %b : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+    %s = graph.matmul %q, %k : (tensor<1x4x16x16xf32>, tensor<1x4x16x16xf32>) -> tensor<1x4x16x16xf32>
     """
 
     name = "graph.matmul"

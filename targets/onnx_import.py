@@ -396,7 +396,36 @@ def _upgrade(
     kept = {t.name for t in converted.graph.initializer}
     initializers = [*converted.graph.initializer]
     initializers += [t for t in model.graph.initializer if t.name not in kept]
+    if version < 7:
+        initializers = _channel_slopes(model, initializers)
     return converted, initializers
+
+
+def _channel_slopes(
+    model: onnx.ModelProto, initializers: list[onnx.TensorProto]
+) -> list[onnx.TensorProto]:
+    """PRelu before opset 7 applies a slope of C values along the channel dim (1);
+    from 7 it broadcasts like NumPy (along the last dim). onnx's version converter
+    leaves the slope as it is, so a [C] slope of an input of rank 3 or more is
+    reshaped here to [C, 1, ...]."""
+    ranks = {
+        vi.name: len(vi.type.tensor_type.shape.dim)
+        for vi in [*model.graph.input, *model.graph.value_info]
+        if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape")
+    }
+    slopes = {
+        n.input[1]: ranks[n.input[0]]
+        for n in model.graph.node
+        if n.op_type == "PRelu" and len(n.input) > 1 and ranks.get(n.input[0], 0) >= 3
+    }
+    out = []
+    for t in initializers:
+        if t.name in slopes and len(t.dims) == 1:
+            array = numpy_helper.to_array(t)
+            shaped = array.reshape((-1,) + (1,) * (slopes[t.name] - 2))
+            t = numpy_helper.from_array(shaped, t.name)
+        out.append(t)
+    return out
 
 
 # ----------------------------------------------------------------------------- types
@@ -482,8 +511,8 @@ _NEVER_FOLD = frozenset(
 )
 
 
-# Ops whose builders fold integer data themselves (sized as they are made).
-_BUILDERS_FOLD = frozenset({"ConstantOfShape", "Unsqueeze"})
+# Ops whose builders take data of any element type themselves (fold or alias it).
+_BUILDERS_FOLD = frozenset({"ConstantOfShape", "Unsqueeze", "Constant", "Identity"})
 
 
 def _name_hint(onnx_name: str) -> str | None:
@@ -492,6 +521,154 @@ def _name_hint(onnx_name: str) -> str | None:
     if not hint:
         return None
     return hint if not hint[0].isdigit() else f"v{hint}"
+
+
+# ----------------------------------------------------------------------- folding
+
+
+def _attr(proto: onnx.NodeProto, name: str, default: Any) -> Any:
+    for a in proto.attribute:
+        if a.name == name:
+            return onnx.helper.get_attribute_value(a)
+    return default
+
+
+def fold_node(
+    proto: onnx.NodeProto,
+    consts: Mapping[str, np.ndarray],
+    static_shape: Callable[[str], tuple[int, ...] | None],
+    types: Mapping[str, onnx.TypeProto],
+    opsets: Sequence[onnx.OperatorSetIdProto],
+    dram: _Dram,
+    builders_fold: bool = False,
+) -> dict[str, np.ndarray] | None:
+    """The values of `proto`'s outputs when it can be computed at import, else None:
+    Shape and Size of a tensor of static shape; a node whose inputs are all
+    constants and whose outputs are data other ops read as such (not float, or of
+    an op no builder imports: the shape computations of exported transformers,
+    casts of constants), by onnx's reference evaluator. Random ops never fold; an
+    output must have a static inferred shape and fit the DRAM (`_TooBig` if not).
+    With `builders_fold`, integer ConstantOfShape and Unsqueeze fold here too (in
+    the import walk their builders do it)."""
+    if proto.domain not in ("", "ai.onnx") or proto.op_type in _NEVER_FOLD:
+        return None
+    if proto.op_type in _BUILDERS_FOLD and not (
+        builders_fold and proto.op_type in ("ConstantOfShape", "Unsqueeze")
+    ):
+        return None
+    if any(a.HasField("g") or len(a.graphs) for a in proto.attribute):
+        return None
+    names = [n for n in proto.input if n]
+    outputs = [o for o in proto.output if o]
+    if proto.op_type in ("Shape", "Size") and names and names[0] not in consts:
+        shape = static_shape(names[0])
+        if shape is None:
+            return None
+        if proto.op_type == "Size":
+            return {outputs[0]: np.array(prod(shape), np.int64)}
+        rank = len(shape)
+        start, end = int(_attr(proto, "start", 0)), _attr(proto, "end", None)
+        start = max(0, min(rank, start + rank if start < 0 else start))
+        stop = rank if end is None else int(end)
+        stop = max(0, min(rank, stop + rank if stop < 0 else stop))
+        return {outputs[0]: np.array(shape[start:stop], np.int64)}
+    if not names or not all(n in consts for n in names):
+        return None
+    out_types = [framework.value_type(types.get(o)) for o in outputs]
+    if any(ty is None or _element(ty) == f32 for ty in out_types) and onnx_entry(proto.op_type):
+        return None  # float data: the builder's graph op (canonicalize folds it)
+    for name, ty in zip(outputs, out_types, strict=True):
+        if not isinstance(ty, TensorType) or DYNAMIC_INDEX in ty.get_shape():
+            return None  # unknown size: not made at import
+        dtype = np.dtype(numpy_dtype(ty.get_element_type()))
+        what = (
+            f"constant of shape {list(ty.get_shape())} ({dtype})"
+            if proto.op_type == "ConstantOfShape"
+            else f"output '{name}' ({dtype} {list(ty.get_shape())})"
+        )
+        if (why := dram.too_big(prod(ty.get_shape()) * dtype.itemsize, what)) is not None:
+            raise _TooBig(why)
+    try:
+        from onnx.reference import ReferenceEvaluator
+
+        graph = onnx.helper.make_graph(
+            [proto], "fold", [],
+            [onnx.helper.make_empty_tensor_value_info(o) for o in outputs],
+            [numpy_helper.from_array(np.asarray(consts[n]), n) for n in dict.fromkeys(names)],
+        )
+        model = onnx.helper.make_model(graph, opset_imports=list(opsets))
+        values = ReferenceEvaluator(model).run(None, {})
+    except Exception:  # the reference cannot: onnxruntime runs it (framework tier)
+        return None
+    return {n: np.asarray(v) for n, v in zip(outputs, values, strict=True)}
+
+
+def _prefold(
+    model: onnx.ModelProto, label: str, dram: _Dram, rounds: int = 8
+) -> tuple[onnx.ModelProto, list[onnx.TensorProto]]:
+    """Fold what `fold_node` can over the (inferred) skeleton, then infer shapes
+    again with the folded values as initializers, so that shapes computed in the
+    graph (Shape -> Gather -> Concat -> Reshape, Expand by a computed shape) become
+    static; repeated while a round folds something. Returns the model and the folded
+    values as initializers. Integer Constant nodes count as folded values."""
+    folded: list[onnx.TensorProto] = []
+    for _ in range(rounds):
+        graph = model.graph
+        consts: dict[str, np.ndarray] = {}
+        for t in graph.initializer:
+            try:
+                consts[t.name] = numpy_helper.to_array(t)
+            except (ValueError, TypeError):
+                continue
+        types = {vi.name: vi.type for vi in [*graph.input, *graph.value_info, *graph.output]}
+
+        def static_shape(name: str) -> tuple[int, ...] | None:
+            if name in consts:
+                return tuple(consts[name].shape)
+            ty = framework.value_type(types.get(name))
+            if isinstance(ty, TensorType) and DYNAMIC_INDEX not in ty.get_shape():
+                return tuple(ty.get_shape())
+            return None
+
+        keep, new = [], {}
+        for node in graph.node:
+            value = None
+            if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+                t = next((a.t for a in node.attribute if a.name == "value"), None)
+                if t is not None and t.data_type != onnx.TensorProto.FLOAT:
+                    try:
+                        value = {node.output[0]: numpy_helper.to_array(t)}
+                    except (ValueError, TypeError):
+                        value = None
+            else:
+                try:
+                    value = fold_node(
+                        node, consts, static_shape, types, model.opset_import, dram,
+                        builders_fold=True,
+                    )
+                except _TooBig as e:
+                    name = node.name or node.op_type
+                    raise _TooBig(f"node '{name}' (op {node.op_type}): {e}") from None
+            if value is None:
+                keep.append(node)
+                continue
+            consts.update(value)
+            new.update(value)
+        if not new:
+            break
+        tensors = [numpy_helper.from_array(np.asarray(v), n) for n, v in new.items()]
+        folded += tensors
+        rebuilt = onnx.ModelProto()
+        rebuilt.CopyFrom(model)
+        del rebuilt.graph.node[:]
+        rebuilt.graph.node.extend(keep)
+        rebuilt.graph.initializer.extend(tensors)
+        del rebuilt.graph.value_info[:]
+        try:
+            model = onnx.shape_inference.infer_shapes(rebuilt, strict_mode=True, data_prop=True)
+        except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
+            raise OnnxImportError(f"{label}: not a valid ONNX model ({_first_line(e)})") from None
+    return model, folded
 
 
 # ------------------------------------------------------------------------ the importer
@@ -662,6 +839,8 @@ class _Importer:
                 while self.block.last_op is not mark:  # what the builder left
                     dead = self.block.last_op
                     assert dead is not None
+                    for name in [n for n, v in self.values.items() if v.owner is dead]:
+                        del self.values[name]  # a constant it materialised
                     dead.detach()
                     dead.erase()
             else:
@@ -692,62 +871,27 @@ class _Importer:
         return None
 
     def _fold(self, node: _Node) -> bool:
-        """Compute `node` at import when its inputs are all constants (or it reads
-        only a static shape: Shape, Size) and its outputs are data the other ops read
-        as such: not float, or of an op with no builder (shape computations, casts of
-        constants). Random ops never fold. Outputs are sized first."""
-        proto = node.proto
-        if proto.domain not in ("", "ai.onnx") or proto.op_type in _NEVER_FOLD:
-            return False
-        if proto.op_type in _BUILDERS_FOLD:
-            return False
-        if any(a.HasField("g") or len(a.graphs) for a in proto.attribute):
-            return False
-        names = [n for n in proto.input if n]
-        if proto.op_type in ("Shape", "Size") and names and names[0] in self.values:
-            ty = self.values[names[0]].type
-            if not isinstance(ty, TensorType) or DYNAMIC_INDEX in ty.get_shape():
-                return False
-            shape = np.array(ty.get_shape(), np.int64)
-            if proto.op_type == "Size":
-                value = np.array(prod(ty.get_shape()), np.int64)
+        """Compute `node` at import (`fold_node`), its values then constants."""
+        def static_shape(name: str) -> tuple[int, ...] | None:
+            if name in self.values:
+                ty = self.values[name].type
             else:
-                rank = len(shape)
-                start, end = int(node.attr("start", 0)), node.attr("end", None)
-                start = max(0, min(rank, start + rank if start < 0 else start))
-                stop = rank if end is None else int(end)
-                stop = max(0, min(rank, stop + rank if stop < 0 else stop))
-                value = shape[start:stop]
-            self.consts[proto.output[0]] = value
-            self.const_origin[proto.output[0]] = node.label
-            return True
-        if not names or not all(n in self.consts and n not in self.values for n in names):
-            return False
-        types = [framework.value_type(self.types.get(o)) for o in proto.output if o]
-        floats = [ty is None or _element(ty) in (f32,) for ty in types]
-        if any(floats) and onnx_entry(proto.op_type) is not None:
-            return False  # float data: the builder's graph op (canonicalize folds it)
-        for name, ty in zip([o for o in proto.output if o], types, strict=True):
-            if not isinstance(ty, TensorType) or DYNAMIC_INDEX in ty.get_shape():
-                return False  # unknown size: not made at import
-            itemsize = np.dtype(numpy_dtype(ty.get_element_type())).itemsize
-            if (why := self.dram.take(prod(ty.get_shape()) * itemsize, f"folded '{name}'")) is not None:
-                node.fail(why, _TooBig)
-        try:
-            from onnx.reference import ReferenceEvaluator
+                ty = framework.value_type(self.types.get(name))
+            if isinstance(ty, TensorType) and DYNAMIC_INDEX not in ty.get_shape():
+                return tuple(ty.get_shape())
+            return None
 
-            graph = onnx.helper.make_graph(
-                [proto], "fold", [],
-                [onnx.helper.make_empty_tensor_value_info(o) for o in proto.output if o],
-                [numpy_helper.from_array(np.asarray(self.consts[n]), n) for n in dict.fromkeys(names)],
+        try:
+            folded = fold_node(
+                node.proto, {n: a for n, a in self.consts.items() if n not in self.values},
+                static_shape, self.types, self.opset_imports, self.dram,
             )
-            opsets = [o for o in self.opset_imports]
-            model = onnx.helper.make_model(graph, opset_imports=opsets)
-            values = ReferenceEvaluator(model).run(None, {})
-        except Exception:  # the reference cannot: onnxruntime runs it (framework tier)
+        except _TooBig as e:
+            node.fail(str(e), _TooBig)
+        if folded is None:
             return False
-        for name, value in zip([o for o in proto.output if o], values, strict=True):
-            self.consts[name] = np.asarray(value)
+        for name, value in folded.items():
+            self.consts[name] = value
             self.const_origin[name] = node.label
         return True
 
@@ -1038,10 +1182,23 @@ def build_gemm(node: _Node) -> SSAValue:
 
 
 def build_matmul(node: _Node) -> SSAValue:
-    ranks = (len(node.input_shape(0)), len(node.input_shape(1)))
-    if ranks != (2, 2):
-        node.fail(f"unsupported operand ranks {ranks[0]} and {ranks[1]} (only 2-D)")
-    return node.emit(MatMulOp(node.input(0), node.input(1), node.out_type()))
+    """2-D operands: graph.matmul. An [..., M, K] input times a [K, N] matrix (a
+    linear layer of a transformer): one [prod(...) * M, K] x [K, N] matmul between
+    two views. Equal batch dims on both sides: a batched graph.matmul (attention).
+    Other ranks and broadcasts are not imported (the framework tier runs them)."""
+    a_shape, b_shape = node.input_shape(0), node.input_shape(1)
+    ranks = (len(a_shape), len(b_shape))
+    if ranks == (2, 2) or (ranks[0] == ranks[1] and a_shape[:-2] == b_shape[:-2] and ranks[0] > 2):
+        return node.emit(MatMulOp(node.input(0), node.input(1), node.out_type()))
+    if ranks[0] > 2 and ranks[1] == 2:
+        rows = node.proto.output[0] + ".rows"
+        flat = node.emit(ReshapeOp(node.input(0), (prod(a_shape[:-1]), a_shape[-1])), rows)
+        product = node.emit(MatMulOp(flat, node.input(1)), rows)
+        return node.emit(ReshapeOp(product, (*a_shape[:-1], b_shape[-1])))
+    node.fail(
+        f"unsupported operand shapes {list(a_shape)} and {list(b_shape)} (2-D, "
+        "[..., M, K] x [K, N], or equal batch dims)"
+    )
 
 
 def build_add(node: _Node) -> SSAValue:
@@ -1092,6 +1249,8 @@ def _build_pool(
     kernel = node.ints("kernel_shape", ())
     strides = node.ints("strides", (1, 1))
     pads = _explicit_pads(node, x_shape[2:], kernel, strides, (1, 1))
+    if pool is MaxPoolOp and node.attr("ceil_mode", 0):
+        pads = _ceil_pads(x_shape[2:], kernel, strides, pads)
     return node.emit(
         pool(
             node.input(0),
@@ -1103,8 +1262,26 @@ def _build_pool(
     )
 
 
+def _ceil_pads(
+    spatial: Sequence[int], kernel: Sequence[int], strides: Sequence[int], pads: Sequence[int]
+) -> tuple[int, ...]:
+    """MaxPool's ceil_mode as end padding (with -inf, which max ignores): each output
+    size rounded up, less a last window that would start past the input and its
+    leading pad (onnxruntime's rule), then as much end padding as that window
+    needs."""
+    n = len(spatial)
+    begin, end = list(pads[:n]), list(pads[n:])
+    for i, (size, k, st) in enumerate(zip(spatial, kernel, strides, strict=True)):
+        out = -(-(size + begin[i] + end[i] - k) // st) + 1
+        if (out - 1) * st >= size + begin[i]:
+            out -= 1
+        end[i] = max(end[i], (out - 1) * st + k - size - begin[i])
+    return (*begin, *end)
+
+
 def build_maxpool(node: _Node) -> SSAValue:
-    return _build_pool(node, MaxPoolOp, ("ceil_mode", "storage_order"))
+    """MaxPool; with ceil_mode, rounded-up windows read end padding (`_ceil_pads`)."""
+    return _build_pool(node, MaxPoolOp, ("storage_order",))
 
 
 def build_reshape(node: _Node) -> SSAValue:
@@ -1526,6 +1703,9 @@ def import_onnx(
             )
             opset = MIN_OPSET
     inferred = _check_and_infer(graph_model, label)
+    if fallback_all is None:
+        inferred, folded = _prefold(inferred, label, dram)
+        initializers += folded
     importer = _Importer(
         inferred,
         opset,

@@ -291,7 +291,7 @@ ENTRIES: tuple[OpEntry, ...] = (
     OpEntry(
         "MatMul", "build_matmul", graph.MatMulOp,
         lambda op, a, b: (a.astype(np.float64) @ b).astype(np.float32),
-        kernels.GEMM, "PE array", opsets="2-D operands only",
+        kernels.GEMM, "PE array", opsets="2-D; [..., M, K] x [K, N] as one 2-D product; batched with equal batch dims",
     ),
     OpEntry("Add", "build_add", graph.AddOp, lambda op, a, b: a + b, kernels.ELTWISE, "POOL tensor-tensor"),
     OpEntry("Mul", "build_mul", graph.MulOp, lambda op, a, b: a * b, kernels.ELTWISE, "POOL tensor-tensor"),

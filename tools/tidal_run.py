@@ -18,6 +18,7 @@ from collections.abc import Collection
 from typing import Any
 
 import numpy as np
+import onnx
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
@@ -46,6 +47,7 @@ from tidal.tools.common import (
     context,
     disabled_opts,
     ideal_note,
+    import_model,
     load_model,
     model_files,
 )
@@ -122,7 +124,7 @@ def _merge(total: dict[str, Any], stats: dict[str, Any]) -> None:
 
 
 def run_model(
-    path: str,
+    path: str | onnx.ModelProto,
     inputs: dict[str, np.ndarray],
     chip: str = "default",
     disabled: Collection[str] = (),
@@ -140,7 +142,11 @@ def run_model(
     `verify_each`, which asks for the lowering to be checked); the stats gain
     `cache` (hits and misses) and `cache_log` a line per segment."""
     ctx = context()
-    module = load_model(path, ctx, overrides=inputs)
+    if isinstance(path, onnx.ModelProto):  # a loaded model (the ONNX backend's)
+        module = import_model(path, overrides=inputs)
+        path = f"model '{path.graph.name or '<unnamed>'}'"
+    else:
+        module = load_model(path, ctx, overrides=inputs)
     # The whole model's work, on the graph as loaded: the binary of a model without
     # host segments carries it; with host segments, the merged stats take it here.
     work = attach_model_work(module)

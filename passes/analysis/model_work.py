@@ -126,11 +126,10 @@ def op_macs(op: Operation) -> int:
         _, cin_per_group, kh, kw = _shape(op.weight)
         return n * cout * oh * ow * cin_per_group * kh * kw
     if isinstance(op, GemmOp | MatMulOp):
-        m, n = _shape(op.result)
         lhs = op.a if isinstance(op, GemmOp) else op.lhs
         a = _shape(lhs)
-        k = a[0] if isinstance(op, GemmOp) and op.trans_a_val else a[1]
-        return m * n * k
+        k = a[0] if isinstance(op, GemmOp) and op.trans_a_val else a[-1]
+        return math.prod(_shape(op.result)) * k
     if isinstance(op, OnnxNodeOp):
         return _onnx_node_macs(op)
     return 0

@@ -23,7 +23,8 @@ nest always loads it once per group of columns).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from math import prod
 
 from tidal.dialects import graph
 from tidal.dialects.loop import (
@@ -89,6 +90,7 @@ class GemmTiles(NestPlan):
     nb: int = 1
     slots: int = 1
     bias_once: bool = False  # weights stationary: every n-tile's bias column in one load
+    batch: int = 1  # a batched matmul: this many [m, k] x [k, n] products, one loop
 
 
 def plan_gemm(
@@ -159,7 +161,10 @@ def gemm(
         )
     m, n, k = plan.m, plan.n, plan.k
     tm, tn, tk = plan.tm, plan.tn, plan.tk
-    nest = Nest(plan.name, [("n", n // tn), ("m", m // tm), ("k", k // tk)])
+    # A batched matmul's products are one more loop, outermost; each steps its
+    # operands and result by one matrix.
+    nest = Nest(plan.name, [("b", plan.batch), ("n", n // tn), ("m", m // tm), ("k", k // tk)])
+    a_b, b_b, y_b = m * k * F32, k * n * F32, m * n * F32
 
     acc = nest.tile("psum", tn, tm)
     wt = nest.tile("sbuf", tk, tn)
@@ -168,14 +173,14 @@ def gemm(
 
     # moving X[kk, mm] = op(A)[m0 + mm, k0 + kk]
     if trans_a:  # A is [K, M]
-        a_ap = nest.dram(nest.aff(k=tk * m * F32, m=tm * F32), [(m, tk), (1, tm)])
+        a_ap = nest.dram(nest.aff(k=tk * m * F32, m=tm * F32, b=a_b), [(m, tk), (1, tm)])
     else:  # A is [M, K]
-        a_ap = nest.dram(nest.aff(m=tm * k * F32, k=tk * F32), [(1, tk), (k, tm)])
+        a_ap = nest.dram(nest.aff(m=tm * k * F32, k=tk * F32, b=a_b), [(1, tk), (k, tm)])
     # stationary W[kk, nn] = op(B)[k0 + kk, n0 + nn]
     if trans_b:  # B is [N, K]
-        b_ap = nest.dram(nest.aff(n=tn * k * F32, k=tk * F32), [(1, tk), (k, tn)])
+        b_ap = nest.dram(nest.aff(n=tn * k * F32, k=tk * F32, b=b_b), [(1, tk), (k, tn)])
     else:  # B is [K, N]
-        b_ap = nest.dram(nest.aff(k=tk * n * F32, n=tn * F32), [(n, tk), (1, tn)])
+        b_ap = nest.dram(nest.aff(k=tk * n * F32, n=tn * F32, b=b_b), [(n, tk), (1, tn)])
     nest.put(
         "k",
         CopyOp(b, b_ap, wt, _tile(wt, "sbuf", nest, tk, [(1, tn)])),
@@ -225,7 +230,7 @@ def gemm(
             epilogue.append(TensorTensorOp("add", out, out_ap, out, out_ap, ct, ct_ap))
             if activation != "identity":
                 epilogue.append(ActOp(activation, out, out_ap, out, out_ap))
-    y_ap = nest.dram(nest.aff(m=tm * n * F32, n=tn * F32), [(1, tn), (n, tm)])
+    y_ap = nest.dram(nest.aff(m=tm * n * F32, n=tn * F32, b=y_b), [(1, tn), (n, tm)])
     epilogue.append(CopyOp(out, out_ap, y, y_ap))
     nest.put_after("m", *epilogue)
     return nest.build()
@@ -350,15 +355,18 @@ class GemmKernel(Kernel):
         self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
     ) -> TilePlan | Refusal:
         assert isinstance(op, graph.GemmOp | graph.MatMulOp)
-        m, n = shape_of(op.result)
+        *batch_dims, m, n = shape_of(op.result)
+        batch = prod(batch_dims)
         if isinstance(op, graph.MatMulOp):
-            k = shape_of(op.lhs)[1]
+            k = shape_of(op.lhs)[-1]
         else:
             k = shape_of(op.a)[0] if op.trans_a_val else shape_of(op.a)[1]
         tiles = plan_gemm(
             chip, origin_of(op), m=m, n=n, k=k,
-            small_m=options.gemm_small_m, bias_once=options.dma_merge,
+            small_m=options.gemm_small_m and batch == 1, bias_once=options.dma_merge,
         )
+        if batch > 1 and isinstance(tiles, GemmTiles):
+            tiles = replace(tiles, batch=batch)
         return planned(op, chip, tiles, options=options)
 
     def emit(self, plan: TilePlan) -> Lowered:

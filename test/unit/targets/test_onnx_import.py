@@ -611,7 +611,6 @@ def test_dropout_training_mode_refusals():
                    [_f32("y", [2, 3]), helper.make_tensor_value_info("m", onnx.TensorProto.BOOL, [2, 3])],
                    inits, opset=13)
     assert _fallback(model) == "node 'd' (op Dropout): output 'm' is bool [2, 3]"
-    assert_matches_onnxruntime(model)
 
 
 def test_random_uniform_like_imports_with_its_bounds_and_seed():
@@ -927,7 +926,6 @@ def test_error_unsupported_operator_unnamed_node():
 @pytest.mark.parametrize(
     ("attributes", "size", "message"),
     [
-        ({"ceil_mode": 1}, 4, "unsupported attribute ceil_mode=1"),
         ({"storage_order": 1}, 4, "unsupported attribute storage_order=1"),
         ({"dilations": [2, 2]}, 3, "unsupported attribute dilations=[2, 2]"),
     ],
@@ -945,6 +943,22 @@ def test_error_unsupported_attribute(attributes, size, message):
     model = _model([pool], [_f32("x", [1, 1, 8, 8])], [_f32("y", [1, 1, size, size])])
     assert _fallback(model) == f"node 'pool1' (op MaxPool): {message}"
     assert_matches_onnxruntime(model)
+
+
+@pytest.mark.parametrize(("size", "kernel", "stride", "pad"), [(13, 3, 2, 0), (8, 3, 2, 1), (7, 2, 2, 0)])
+def test_maxpool_ceil_mode_is_end_padding(tmp_path, size, kernel, stride, pad):
+    """ceil_mode rounds each output size up (SqueezeNet 1.1's pools): the partial
+    last windows read -inf end padding; on the accelerator, like onnxruntime."""
+    pool = helper.make_node(
+        "MaxPool", ["x"], ["y"], "pool", kernel_shape=[kernel] * 2, strides=[stride] * 2,
+        pads=[pad] * 4, ceil_mode=1,
+    )
+    out = -(-(size + 2 * pad - kernel) // stride) + 1
+    out -= (out - 1) * stride >= size + pad
+    model = _model([pool], [_f32("x", [1, 2, size, size])], [_f32("y", [1, 2, out, out])])
+    (op,) = [op for op in _ops(import_onnx(model)) if isinstance(op, graph.MaxPoolOp)]
+    assert _shape(op) == (1, 2, out, out)
+    _assert_runs_like_onnxruntime(model, tmp_path)
 
 
 def test_error_dynamic_input_shape():
@@ -979,16 +993,36 @@ def test_error_integer_graph_input():
     )
 
 
-def test_error_matmul_rank():
-    model = _model(
+def test_matmul_of_higher_ranks(tmp_path):
+    """[B, S, K] x [K, N] (a transformer's linear layer) is one 2-D product between
+    two views; equal batch dims a batched matmul; a broadcast batch dim goes to the
+    framework tier."""
+    linear = _model(
         [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")],
         [_f32("x", [2, 3, 4]), _f32("w", [4, 5])],
         [_f32("y", [2, 3, 5])],
     )
-    assert _fallback(model) == (
-        "node 'mm' (op MatMul): unsupported operand ranks 3 and 2 (only 2-D)"
+    kinds = [op.name for op in _ops(import_onnx(linear)) if not isinstance(op, ReturnOp)]
+    assert kinds == ["graph.reshape", "graph.matmul", "graph.reshape"]
+    _assert_runs_like_onnxruntime(linear, tmp_path)
+    batched = _model(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")],
+        [_f32("x", [2, 3, 4]), _f32("w", [2, 4, 5])],
+        [_f32("y", [2, 3, 5])],
     )
-    assert_matches_onnxruntime(model)
+    (op,) = [op for op in _ops(import_onnx(batched)) if not isinstance(op, ReturnOp)]
+    assert isinstance(op, graph.MatMulOp) and _shape(op) == (2, 3, 5)
+    _assert_runs_like_onnxruntime(batched, tmp_path)
+    broadcast = _model(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")],
+        [_f32("x", [2, 3, 4]), _f32("w", [1, 4, 5])],
+        [_f32("y", [2, 3, 5])],
+    )
+    assert _fallback(broadcast) == (
+        "node 'mm' (op MatMul): unsupported operand shapes [2, 3, 4] and [1, 4, 5] "
+        "(2-D, [..., M, K] x [K, N], or equal batch dims)"
+    )
+    assert_matches_onnxruntime(broadcast)
 
 
 def test_error_dropout_mask_used():

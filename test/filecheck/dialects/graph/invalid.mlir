@@ -76,7 +76,15 @@ func.func @f(%x: tensor<2x3x4xf32>, %y: tensor<4x5xf32>) -> tensor<2x5xf32> {
   %r = graph.matmul %x, %y : (tensor<2x3x4xf32>, tensor<4x5xf32>) -> tensor<2x5xf32>
   func.return %r : tensor<2x5xf32>
 }
-// CHECK: 'graph.matmul' op lhs must have rank 2, got shape [2, 3, 4]
+// CHECK: 'graph.matmul' op lhs and rhs must have one rank of at least 2, got [2, 3, 4] and [4, 5]
+
+// -----
+
+func.func @f(%x: tensor<2x3x4xf32>, %y: tensor<3x4x5xf32>) -> tensor<2x3x5xf32> {
+  %r = graph.matmul %x, %y : (tensor<2x3x4xf32>, tensor<3x4x5xf32>) -> tensor<2x3x5xf32>
+  func.return %r : tensor<2x3x5xf32>
+}
+// CHECK: 'graph.matmul' op batch dimensions differ: lhs [2, 3, 4], rhs [3, 4, 5]
 
 // -----
 

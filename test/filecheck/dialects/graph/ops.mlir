@@ -23,6 +23,13 @@ func.func @matmul(%a: tensor<4x8xf32>, %b: tensor<8x16xf32>) -> tensor<4x16xf32>
   func.return %r : tensor<4x16xf32>
 }
 
+// CHECK-LABEL: func.func @batched_matmul
+func.func @batched_matmul(%q: tensor<1x4x16x8xf32>, %k: tensor<1x4x8x16xf32>) -> tensor<1x4x16x16xf32> {
+  // CHECK-NEXT: %{{.*}} = graph.matmul %{{.*}}, %{{.*}} : (tensor<1x4x16x8xf32>, tensor<1x4x8x16xf32>) -> tensor<1x4x16x16xf32>
+  %s = graph.matmul %q, %k : (tensor<1x4x16x8xf32>, tensor<1x4x8x16xf32>) -> tensor<1x4x16x16xf32>
+  func.return %s : tensor<1x4x16x16xf32>
+}
+
 // CHECK-LABEL: func.func @gemm
 // CHECK-SAME: (%[[X:.*]]: tensor<8x784xf32>, %[[W:.*]]: tensor<512x784xf32>, %[[B:.*]]: tensor<512xf32>, %[[AT:.*]]: tensor<3x5xf32>, %[[BT:.*]]: tensor<3x7xf32>)
 func.func @gemm(%x: tensor<8x784xf32>, %w: tensor<512x784xf32>, %b: tensor<512xf32>,
