@@ -247,7 +247,21 @@ class FrameworkModel:
             )
         except Exception as e:
             raise FrameworkError(f"onnxruntime failed running {self.describe()}: {_line(e)}") from None
-        return {n: np.asarray(v) for (n, _), v in zip(self.outputs, values, strict=True)}
+        out = {}
+        for (name, value), array in zip(self.outputs, values, strict=True):
+            array = np.asarray(array)
+            ty = value.type
+            if isinstance(ty, TensorType) and DYNAMIC_INDEX not in ty.get_shape():
+                shape = tuple(ty.get_shape())
+                if array.shape != shape:
+                    if array.size != int(np.prod(shape)):
+                        raise FrameworkError(
+                            f"onnxruntime gave output '{name}' of {self.describe()} shape "
+                            f"{list(array.shape)}, where ONNX shape inference said {list(shape)}"
+                        )
+                    array = array.reshape(shape)  # a [1] where inference said []
+            out[name] = array
+        return out
 
 
 def _line(error: BaseException) -> str:

@@ -476,10 +476,25 @@ def _input_type(name: str, type_proto: onnx.TypeProto | None) -> TensorType:
             f32_proto = onnx.TypeProto()
             f32_proto.CopyFrom(type_proto)
             f32_proto.tensor_type.elem_type = onnx.TensorProto.FLOAT
-            shape = _tensor_type(name, f32_proto).get_shape()  # static, non-empty
+            shape = _static_shape(name, f32_proto)
             assert isinstance(ty, TensorType)
             return TensorType(ty.get_element_type(), shape)
-    return _tensor_type(name, type_proto)
+    return TensorType(f32, _static_shape(name, type_proto))
+
+
+def _static_shape(name: str, type_proto: onnx.TypeProto | None) -> tuple[int, ...]:
+    """A graph input's static shape; a zero-size one (which only onnxruntime's
+    tier takes) too."""
+    try:
+        return tuple(_tensor_type(name, type_proto).get_shape())
+    except _UnknownShape:
+        raise
+    except OnnxImportError:
+        assert type_proto is not None
+        dims = [d.dim_value for d in type_proto.tensor_type.shape.dim]
+        if 0 in dims and all(d.HasField("dim_value") for d in type_proto.tensor_type.shape.dim):
+            return tuple(dims)
+        raise
 
 
 def _element(ty: Attribute) -> Attribute:
@@ -487,10 +502,12 @@ def _element(ty: Attribute) -> Attribute:
 
 
 def _is_static_f32(ty: Attribute) -> bool:
+    """What the accelerator and host tiers take: f32, static, not empty."""
     return (
         isinstance(ty, TensorType)
         and ty.get_element_type() == f32
         and DYNAMIC_INDEX not in ty.get_shape()
+        and 0 not in ty.get_shape()
     )
 
 
@@ -780,7 +797,7 @@ class _Importer:
         for name in names:
             if (times := sum(o.name == name for o in self.graph.output)) > 1:
                 self.notes.append(f"output '{name}' is listed {times} times: one output")
-        outputs = [self.value(name, None) for name in names]
+        outputs = [self._output(name) for name in names]
         for name, v in zip(names, outputs, strict=True):
             if not isinstance(v, BlockArgument):  # an input already counted
                 self._take(v.type, f"output '{name}'", None)
@@ -801,6 +818,26 @@ class _Importer:
             )
         module.verify()
         return module
+
+    def _output(self, name: str) -> SSAValue:
+        """A graph output's value; one that is constant data of another type than
+        f32 (or empty) is made by a Constant node on the framework tier."""
+        if name not in self.values and name in self.consts:
+            array = self.consts[name]
+            if array.dtype != np.float32 or array.size == 0:
+                node = onnx.helper.make_node(
+                    "Constant", [], [name], name=self.const_origin.get(name, name),
+                    value=numpy_helper.from_array(array, name),
+                )
+                ty = onnx.helper.make_tensor_type_proto(
+                    onnx.helper.np_dtype_to_tensor_dtype(array.dtype), list(array.shape)
+                )
+                self.types.setdefault(name, ty)
+                self._framework(
+                    _Node(self, node, len(self.graph.node)),
+                    f"a graph output that is constant {array.dtype} data",
+                )
+        return self.value(name, None)
 
     def _take(self, ty: Attribute, what: str, node: _Node | None) -> None:
         """Count a tensor of type `ty` that lives in DRAM for the whole run (an f32
@@ -842,7 +879,7 @@ class _Importer:
                     for name in [n for n, v in self.values.items() if v.owner is dead]:
                         del self.values[name]  # a constant it materialised
                     dead.detach()
-                    dead.erase()
+                    dead.erase(safe_erase=False)
             else:
                 if result is not None:
                     self.values[node.proto.output[0]] = result
@@ -857,7 +894,7 @@ class _Importer:
             if name in self.values:
                 ty = self.values[name].type
                 if not _is_static_f32(ty):
-                    return f"input '{name}' is {_describe_type(ty)} (the accelerator and host tiers take static f32 tensors)"
+                    return f"input '{name}' is {_describe_type(ty)} (the accelerator and host tiers take static, non-empty f32 tensors)"
             # Constants of other types are data a builder reads (shapes, axes); one
             # that a builder takes as a tensor fails it (`value`): framework tier.
         if node.proto.op_type in _BUILDERS_FOLD:
@@ -1050,6 +1087,7 @@ class _Node:
         try:
             op.verify()
         except VerifyException as e:
+            op.drop_all_references()  # it never joins the block
             self.fail(str(e))
         ty = op.results[0].type
         assert isinstance(ty, TensorType)

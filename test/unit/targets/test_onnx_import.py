@@ -860,7 +860,7 @@ def test_error_constant_of_shape_from_data():
     )
     assert _fallback(model) == (
         "node 'fill' (op ConstantOfShape): input 's' is int64 [2] (the accelerator "
-        "and host tiers take static f32 tensors)"
+        "and host tiers take static, non-empty f32 tensors)"
     )
 
 
@@ -989,7 +989,7 @@ def test_error_integer_graph_input():
     )
     assert _fallback(model) == (
         "node 'r' (op Reshape): input 's' is int64 [1] (the accelerator and host tiers "
-        "take static f32 tensors)"
+        "take static, non-empty f32 tensors)"
     )
 
 
@@ -1452,10 +1452,11 @@ def test_error_opset_the_converter_cannot_upgrade():
 # -------------------------------------------------------------- zero-size tensors
 
 
-def test_error_zero_size_input():
+def test_zero_size_input_runs_on_the_framework_tier():
     model = _model([helper.make_node("Relu", ["x"], ["y"])], [_f32("x", [0, 3])], [_f32("y", [0, 3])])
-    assert _refusal(model) == (
-        "tensor 'x' has shape [0, 3], with no elements (zero-size tensors are not supported)"
+    assert _fallback(model) == (
+        "node 'Relu_0' (op Relu): input 'x' is float32 [0, 3] (the accelerator and host "
+        "tiers take static, non-empty f32 tensors)"
     )
 
 
