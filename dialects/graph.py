@@ -857,6 +857,47 @@ class MulOp(_BroadcastBinaryOp):
 
 
 @irdl_op_definition
+class SubOp(_BroadcastBinaryOp):
+    """Element-wise difference lhs - rhs, with broadcasting (POOL).
+
+    %r = graph.sub %x, %m : (tensor<2x16xf32>, tensor<2x1xf32>) -> tensor<2x16xf32>
+    """
+
+    name = "graph.sub"
+
+
+@irdl_op_definition
+class DivOp(_BroadcastBinaryOp):
+    """Element-wise quotient lhs / rhs, with broadcasting: lhs times ACT's
+    reciprocal of rhs (its lookup table, within 2 ulp).
+
+    %r = graph.div %x, %s : (tensor<2x16xf32>, tensor<2x1xf32>) -> tensor<2x16xf32>
+    """
+
+    name = "graph.div"
+
+
+@irdl_op_definition
+class MaxOp(_BroadcastBinaryOp):
+    """Element-wise maximum, with broadcasting (POOL).
+
+    %r = graph.max %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xf32>
+    """
+
+    name = "graph.max"
+
+
+@irdl_op_definition
+class MinOp(_BroadcastBinaryOp):
+    """Element-wise minimum, with broadcasting (POOL).
+
+    %r = graph.min %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xf32>
+    """
+
+    name = "graph.min"
+
+
+@irdl_op_definition
 class ReluOp(_UnaryOp):
     """Element-wise max(x, 0).
 
@@ -1124,6 +1165,53 @@ class TransposeOp(_ArrayUnaryOp):
 
 
 @irdl_op_definition
+class SliceOp(_UnaryOp):
+    """A strided window of the input: along every dim d, elements starts[d],
+    starts[d] + steps[d], ... below ends[d] (0 <= start < end <= size, step >= 1),
+    as ONNX Slice and Split (and the pieces of Pad, Tile and 3-D convs) import. A
+    DRAM-to-DRAM copy by access pattern.
+
+    %r = graph.slice %x {starts = array<i64: 0, 2>, ends = array<i64: 4, 8>, steps = array<i64: 1, 2>} : (tensor<4x8xf32>) -> tensor<4x3xf32>
+    """
+
+    name = "graph.slice"
+
+    starts = prop_def(DenseArrayBase.constr(i64))
+    ends = prop_def(DenseArrayBase.constr(i64))
+    steps = prop_def(DenseArrayBase.constr(i64))
+    starts_val = _array_value("starts")
+    ends_val = _array_value("ends")
+    steps_val = _array_value("steps")
+
+    def __init__(
+        self,
+        input: Value,
+        starts: Sequence[int],
+        ends: Sequence[int],
+        steps: Sequence[int] | None = None,
+        result_type: TensorType | None = None,
+    ):
+        steps = [1] * len(starts) if steps is None else steps
+        props = {"starts": _i64_array(starts), "ends": _i64_array(ends), "steps": _i64_array(steps)}
+        self._build([input], result_type, props)
+
+    def inferred_shape(self) -> Shape:
+        shape = _shape(self.input)
+        starts, ends, steps = self.starts_val, self.ends_val, self.steps_val
+        for name, values in (("starts", starts), ("ends", ends), ("steps", steps)):
+            _check_len(name, values, len(shape))
+        out = []
+        for d, (size, a, b, s) in enumerate(zip(shape, starts, ends, steps, strict=True)):
+            if s < 1 or not 0 <= a < b <= size:
+                raise VerifyException(
+                    f"dim {d}: start {a}, end {b}, step {s} is not a window of size {size} "
+                    "(0 <= start < end <= size, step >= 1)"
+                )
+            out.append(-(-(b - a) // s))
+        return tuple(out)
+
+
+@irdl_op_definition
 class LRNOp(_UnaryOp):
     """Local response normalisation across channels (ONNX LRN) on NCHW input:
     y = x / (bias + alpha / size * sum of x^2 over `size` neighbouring channels)^beta.
@@ -1260,15 +1348,16 @@ class BernoulliOp(_UnaryOp):
         return _shape(self.input)
 
 
-PIECEWISE_KINDS = ("clip", "hard_sigmoid", "hard_swish", "leaky_relu")
+PIECEWISE_KINDS = ("clip", "hard_sigmoid", "hard_swish", "leaky_relu", "affine")
 
 
 @irdl_op_definition
 class PiecewiseLinearOp(_UnaryOp):
     """A piecewise-linear element-wise function, as ONNX Clip (`alpha` = min, `beta` =
     max, either may be infinite), HardSigmoid (max(0, min(1, alpha x + beta))),
-    HardSwish (x · HardSigmoid(x) with alpha 1/6, beta 1/2) and LeakyRelu (x, or
-    alpha x below 0) import. ACT computes them with `clip01`, `relu` and `identity`
+    HardSwish (x · HardSigmoid(x) with alpha 1/6, beta 1/2), LeakyRelu (x, or
+    alpha x below 0; Abs is alpha -1) and `affine` (alpha x + beta: Neg, a scalar
+    constant added, subtracted, multiplied or divided by) import. ACT computes them with `clip01`, `relu` and `identity`
     and its scale and bias (POOL multiplies or takes the maximum where x is needed
     twice).
 
@@ -1604,6 +1693,11 @@ Graph = Dialect(
     "graph",
     [
         OnnxNodeOp,
+        SliceOp,
+        SubOp,
+        DivOp,
+        MaxOp,
+        MinOp,
         ConstantOp,
         MatMulOp,
         GemmOp,

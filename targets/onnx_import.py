@@ -75,13 +75,18 @@ from tidal.dialects.graph import (
     GemmOp,
     GlobalAvgPoolOp,
     LRNOp,
+    DivOp,
     MatMulOp,
+    MaxOp,
     MaxPoolOp,
+    MinOp,
     MulOp,
     PiecewiseLinearOp,
     ReluOp,
     ReshapeOp,
+    SliceOp,
     SoftmaxOp,
+    SubOp,
     SumOp,
     TransposeOp,
     UnsqueezeOp,
@@ -1178,30 +1183,137 @@ def _check_2d(node: _Node, shape: Sequence[int]) -> None:
         node.fail(f"unsupported input rank {len(shape)} (only 2-D NCHW)")
 
 
+def _lift_1d(node: _Node, i: int) -> SSAValue:
+    """Input `i` of a 1-D conv or pool, [N, C, L] (a weight [O, C/g, K]), as a 2-D
+    one, [N, C, 1, L]: a view (on a constant weight, canonicalize folds it)."""
+    shape = node.input_shape(i)
+    lifted = (*shape[:2], 1, *shape[2:])
+    return node.emit(ReshapeOp(node.input(i), lifted), f"{node.proto.input[i]}.2d")
+
+
+def _ints_1d(node: _Node, name: str, default: Sequence[int], rank: int) -> tuple[int, ...]:
+    """An attribute of a 1-D conv or pool in 2-D form: (1, v) and pads (0, b, 0, e)."""
+    values = node.ints(name, default)
+    if rank != 3:
+        return values
+    if name == "pads":
+        return (0, values[0], 0, values[1])
+    return (1, *values)
+
+
+def _depth_planes(
+    node: _Node, x: SSAValue, pad: tuple[int, int], fill: float, out: str
+) -> SSAValue:
+    """[N, C, D, H, W] padded along D with `fill`, as [N * Dp, C, H, W] planes."""
+    n, c, d, h, w = x.type.get_shape()  # type: ignore[attr-defined]
+    if pad != (0, 0):
+        blocks = []
+        for side, count in zip(("front", "back"), pad, strict=True):
+            if count:
+                name = f"{out}.{side}"
+                node.importer.consts[name] = np.full((n, c, count, h, w), fill, np.float32)
+                node.importer.const_origin[name] = node.label
+                blocks.append((side, node.importer.value(name, node)))
+        parts = [v for side, v in blocks if side == "front"] + [x] + [v for side, v in blocks if side == "back"]
+        x = node.emit(ConcatOp(parts, 2), f"{out}.padded")
+        d += pad[0] + pad[1]
+    planes = node.emit(TransposeOp(x, (0, 2, 1, 3, 4)), f"{out}.planes")
+    return node.emit(ReshapeOp(planes, (n * d, c, h, w)), f"{out}.planes2d")
+
+
+def _depth_taps(
+    node: _Node, results: Sequence[SSAValue], n: int, depth: int, kernel: int,
+    stride: int, dilation: int, out_depth: int, out: str,
+) -> list[SSAValue]:
+    """Tap k of a depth window: the 2-D results ([N * depth, C, H, W]: one per tap,
+    or one shared by all) at input depths k * dilation + od * stride, od <
+    out_depth, as [N, OD, C, H, W] (graph.slice)."""
+    taps = []
+    for k in range(kernel):
+        r = results[k] if len(results) > 1 else results[0]
+        c, h, w = r.type.get_shape()[1:]  # type: ignore[attr-defined]
+        stacked = node.emit(ReshapeOp(r, (n, depth, c, h, w)), f"{out}.stacked{k}")
+        taps.append(_window(
+            node, stacked, [0, k * dilation, 0, 0, 0],
+            [n, k * dilation + (out_depth - 1) * stride + 1, c, h, w],
+            [1, stride, 1, 1, 1], f"{out}.tap{k}",
+        ))
+    return taps
+
+
+def _conv3d(node: _Node, x_shape: Sequence[int], w_shape: Sequence[int]) -> SSAValue:
+    """A 3-D conv from 2-D convs: the input's depth planes (padded) are a batch of
+    images; each depth tap of the (constant) weights is a 2-D conv over all of them,
+    and output depth od sums tap k's result at input depth od * stride + k * dilation
+    (graph.slice, graph.sum); the bias rides on tap 0."""
+    weights = node.proto.input[1]
+    if weights not in node.importer.consts:
+        node.fail("a 3-D conv needs constant weights")
+    w_all = node.importer.consts[weights]
+    kernel = w_shape[2:]
+    strides = node.ints("strides", (1, 1, 1))
+    dilations = node.ints("dilations", (1, 1, 1))
+    pads = _explicit_pads(node, x_shape[2:], kernel, strides, dilations)
+    out = node.proto.output[0]
+    n, _, depth = x_shape[:3]
+    padded = depth + pads[0] + pads[3]
+    out_depth = (padded - (kernel[0] - 1) * dilations[0] - 1) // strides[0] + 1
+    planes = _depth_planes(node, node.input(0), (pads[0], pads[3]), 0.0, out)
+    results = []
+    for k in range(kernel[0]):
+        name = f"{weights}.tap{k}"
+        node.importer.consts[name] = np.ascontiguousarray(w_all[:, :, k])
+        node.importer.const_origin[name] = node.label
+        conv = Conv2dOp(
+            planes, node.importer.value(name, node), node.optional_input(2) if k == 0 else None,
+            strides=strides[1:], pads=(pads[1], pads[2], pads[4], pads[5]),
+            dilations=dilations[1:], group=int(node.attr("group", 1)),
+        )
+        results.append(node.emit(conv, f"{out}.conv{k}"))
+    taps = _depth_taps(node, results, n, padded, kernel[0], strides[0], dilations[0], out_depth, out)
+    total = taps[0] if len(taps) == 1 else node.emit(SumOp(taps), f"{out}.sum")
+    return node.emit(TransposeOp(total, (0, 2, 1, 3, 4), node.out_type()))
+
+
 def build_conv(node: _Node) -> SSAValue:
+    """2-D Conv; a 1-D one ([N, C, L]) as a 2-D conv of height 1 between views; a
+    3-D one from 2-D convs over its depth planes (`_conv3d`)."""
     x_shape, w_shape = node.input_shape(0), node.input_shape(1)
-    _check_2d(node, x_shape)
+    rank = len(x_shape)
+    if rank == 5:
+        return _conv3d(node, x_shape, w_shape)
+    if rank != 3:
+        _check_2d(node, x_shape)
     kernel = w_shape[2:]
     if node.ints("kernel_shape", kernel) != kernel:
         node.fail(
             f"kernel_shape {list(node.ints('kernel_shape', kernel))} does not "
             f"match the weight shape {list(w_shape)}"
         )
-    strides = node.ints("strides", (1, 1))
-    dilations = node.ints("dilations", (1, 1))
+    strides = node.ints("strides", (1,) * len(kernel))
+    dilations = node.ints("dilations", (1,) * len(kernel))
     pads = _explicit_pads(node, x_shape[2:], kernel, strides, dilations)
-    return node.emit(
-        Conv2dOp(
-            node.input(0),
-            node.input(1),
-            node.optional_input(2),
-            strides=strides,
-            pads=pads,
-            dilations=dilations,
-            group=int(node.attr("group", 1)),
-            result_type=node.out_type(),
-        )
+    x, w = node.input(0), node.input(1)
+    if rank == 3:  # height 1: the 2-D kernels
+        x, w = _lift_1d(node, 0), _lift_1d(node, 1)
+        strides, dilations = (1, *strides), (1, *dilations)
+        pads = (0, pads[0], 0, pads[1])
+    out = node.out_type()
+    conv = Conv2dOp(
+        x,
+        w,
+        node.optional_input(2),
+        strides=strides,
+        pads=pads,
+        dilations=dilations,
+        group=int(node.attr("group", 1)),
+        result_type=None if rank == 3 else out,
     )
+    if rank != 3:
+        return node.emit(conv)
+    y = node.emit(conv, f"{node.proto.output[0]}.2d")
+    n, o, _, length = y.type.get_shape()  # type: ignore[attr-defined]
+    return node.emit(ReshapeOp(y, (n, o, length)))
 
 
 def build_gemm(node: _Node) -> SSAValue:
@@ -1272,32 +1384,77 @@ def build_activation(node: _Node) -> SSAValue:
 def _build_pool(
     node: _Node, pool: Callable[..., Operation], zero_attributes: Sequence[str]
 ) -> SSAValue:
-    """MaxPool and AveragePool: 2-D input, each of `zero_attributes` at its default
-    0, dilations 1, no use of a second output (MaxPool's Indices); `pool` makes the
-    op from the window (kernel_shape, strides, pads with auto_pad resolved)."""
+    """MaxPool and AveragePool: 2-D input (1-D as height 1 between views), each of
+    `zero_attributes` at its default 0, dilations 1, no use of a second output
+    (MaxPool's Indices); `pool` makes the op from the window (kernel_shape, strides,
+    pads with auto_pad resolved)."""
     x_shape = node.input_shape(0)
-    _check_2d(node, x_shape)
+    rank = len(x_shape)
+    if rank not in (3, 5):
+        _check_2d(node, x_shape)
     for name in zero_attributes:
         if (value := node.attr(name, 0)) != 0:
             node.unsupported(name, value)
-    dilations = node.ints("dilations", (1, 1))
+    dilations = node.ints("dilations", (1,) * (rank - 2))
     if any(d != 1 for d in dilations):
         node.unsupported("dilations", list(dilations))
     node.reject_used_output(1)
     kernel = node.ints("kernel_shape", ())
-    strides = node.ints("strides", (1, 1))
-    pads = _explicit_pads(node, x_shape[2:], kernel, strides, (1, 1))
+    strides = node.ints("strides", (1,) * (rank - 2))
+    pads = _explicit_pads(node, x_shape[2:], kernel, strides, (1,) * (rank - 2))
     if pool is MaxPoolOp and node.attr("ceil_mode", 0):
         pads = _ceil_pads(x_shape[2:], kernel, strides, pads)
-    return node.emit(
-        pool(
-            node.input(0),
-            kernel_shape=kernel,
-            strides=strides,
-            pads=pads,
-            result_type=node.out_type(),
-        )
+    if rank == 5:
+        return _pool3d(node, pool, x_shape, kernel, strides, pads)
+    x = node.input(0)
+    if rank == 3:
+        x = _lift_1d(node, 0)
+        kernel, strides, pads = (1, *kernel), (1, *strides), (0, pads[0], 0, pads[1])
+    op = pool(
+        x,
+        kernel_shape=kernel,
+        strides=strides,
+        pads=pads,
+        result_type=None if rank == 3 else node.out_type(),
     )
+    if rank != 3:
+        return node.emit(op)
+    y = node.emit(op, f"{node.proto.output[0]}.2d")
+    n, c, _, length = y.type.get_shape()  # type: ignore[attr-defined]
+    return node.emit(ReshapeOp(y, (n, c, length)))
+
+
+def _pool3d(
+    node: _Node, pool: Callable[..., Operation], x_shape: Sequence[int],
+    kernel: Sequence[int], strides: Sequence[int], pads: Sequence[int],
+) -> SSAValue:
+    """A 3-D pool from a 2-D one over the depth planes (padded with -inf for max,
+    0 for average): the maximum (graph.max) or mean (graph.sum, then 1/KD) of its
+    depth taps. Average pooling with depth padding counts the padding
+    (count_include_pad), else it is not imported."""
+    is_max = pool is MaxPoolOp
+    depth_pad = (pads[0], pads[3])
+    if not is_max and depth_pad != (0, 0) and not node.attr("count_include_pad", 0):
+        node.fail("a 3-D average pool with depth padding needs count_include_pad=1")
+    out = node.proto.output[0]
+    n, _, depth = x_shape[:3]
+    padded = depth + sum(depth_pad)
+    out_depth = (padded - kernel[0]) // strides[0] + 1
+    planes = _depth_planes(node, node.input(0), depth_pad, -math.inf if is_max else 0.0, out)
+    pooled = node.emit(
+        pool(planes, kernel_shape=kernel[1:], strides=strides[1:], pads=(pads[1], pads[2], pads[4], pads[5])),
+        f"{out}.pooled",
+    )
+    taps = _depth_taps(node, [pooled], n, padded, kernel[0], strides[0], 1, out_depth, out)
+    if is_max:
+        total = taps[0]
+        for k, tap in enumerate(taps[1:], 1):
+            total = node.emit(MaxOp(total, tap), f"{out}.max{k}")
+    else:
+        total = taps[0] if len(taps) == 1 else node.emit(SumOp(taps), f"{out}.sum")
+        if kernel[0] > 1:
+            total = _affine(node, total, 1.0 / kernel[0], 0.0, f"{out}.mean")
+    return node.emit(TransposeOp(total, (0, 2, 1, 3, 4), node.out_type()))
 
 
 def _ceil_pads(
@@ -1350,18 +1507,186 @@ def build_flatten(node: _Node) -> SSAValue:
 def build_softmax(node: _Node) -> SSAValue:
     """Opset 13 normalises along one axis; before 13, Softmax coerces the input to
     2-D at `axis` and normalises each row: a reshape sandwich unless axis is last."""
-    shape = node.input_shape(0)
+    return _softmax(node, node.input(0), node.out_type())
+
+
+def _softmax(node: _Node, x: SSAValue, out: TensorType | None, hint: str | None = None) -> SSAValue:
+    shape = x.type.get_shape()  # type: ignore[attr-defined]
     rank = len(shape)
     axis = int(node.attr("axis", -1 if node.importer.opset >= 13 else 1))
     axis = axis + rank if axis < 0 else axis
     if node.importer.opset >= 13 or axis == rank - 1:
-        return node.emit(SoftmaxOp(node.input(0), axis, node.out_type()))
+        return node.emit(SoftmaxOp(x, axis, out), hint)
     rows = node.proto.output[0] + ".rows"
-    flat = node.emit(
-        ReshapeOp(node.input(0), (prod(shape[:axis]), prod(shape[axis:]))), rows
-    )
+    flat = node.emit(ReshapeOp(x, (prod(shape[:axis]), prod(shape[axis:]))), rows)
     normalised = node.emit(SoftmaxOp(flat, 1), rows)
-    return node.emit(ReshapeOp(normalised, node.out_type() or shape))
+    return node.emit(ReshapeOp(normalised, out or shape), hint)
+
+
+def build_log_softmax(node: _Node) -> SSAValue:
+    """log(softmax(x)): softmax, then ACT's log table (within a few ulp of the
+    float32 log of the probabilities; a probability that underflows to 0 gives
+    -inf where the exact value is finite)."""
+    p = _softmax(node, node.input(0), None, node.proto.output[0] + ".softmax")
+    return node.emit(ActivationOp(p, "log", node.out_type()))
+
+
+# ------------------------------------------------------ element-wise arithmetic
+
+
+def _scalar(node: _Node, i: int) -> float | None:
+    """Input `i`'s value when it is a constant holding one element that does not
+    widen the result (a scalar, [1], [1, 1], ...), else None."""
+    name = node.proto.input[i] if i < len(node.proto.input) else ""
+    array = node.importer.consts.get(name)
+    if name in node.importer.values or array is None or array.size != 1:
+        return None
+    if array.dtype != np.float32:
+        return None
+    other = node.input_shape(1 - i) if len(node.proto.input) == 2 else ()
+    if array.ndim > len(other):
+        return None
+    return float(array.reshape(-1)[0])
+
+
+def _affine(node: _Node, x: SSAValue, scale: float, shift: float, hint: str | None = None) -> SSAValue:
+    return node.emit(PiecewiseLinearOp(x, "affine", scale, shift), hint)
+
+
+def build_sub(node: _Node) -> SSAValue:
+    """a - b; a scalar constant on either side is ACT's scale and bias."""
+    if (c := _scalar(node, 1)) is not None:
+        return _affine(node, node.input(0), 1.0, -c)
+    if (c := _scalar(node, 0)) is not None:
+        return _affine(node, node.input(1), -1.0, c)
+    return node.emit(SubOp(node.input(0), node.input(1), node.out_type()))
+
+
+def build_div(node: _Node) -> SSAValue:
+    """a / b; a constant divisor is a product by its reciprocal (a scalar one ACT's
+    scale), else POOL's product by ACT's reciprocal of b."""
+    c = _scalar(node, 1)
+    if c is not None and c != 0.0 and math.isfinite(1.0 / c):
+        return _affine(node, node.input(0), 1.0 / c, 0.0)
+    divisor = node.proto.input[1]
+    consts = node.importer.consts
+    if divisor in consts and divisor not in node.importer.values and consts[divisor].dtype == np.float32:
+        with np.errstate(divide="ignore"):
+            inverse = (1.0 / consts[divisor].astype(np.float64)).astype(np.float32)
+        if np.all(np.isfinite(inverse)):
+            name = f"{divisor}.reciprocal"
+            consts[name] = inverse
+            node.importer.const_origin[name] = node.label
+            return node.emit(MulOp(node.input(0), node.importer.value(name, node), node.out_type()))
+    return node.emit(DivOp(node.input(0), node.input(1), node.out_type()))
+
+
+def _chain(node: _Node, op: Callable[..., Operation]) -> SSAValue:
+    """Max, Min: n inputs as a chain of pairwise ops (one input: itself)."""
+    names = [n for n in node.proto.input if n]
+    value = node.input(0)
+    for i in range(1, len(names)):
+        last = i == len(names) - 1
+        value = node.emit(
+            op(value, node.input(i), node.out_type() if last else None),
+            None if last else f"{node.proto.output[0]}.{i}",
+        )
+    return value
+
+
+def build_max(node: _Node) -> SSAValue:
+    return _chain(node, MaxOp)
+
+
+def build_min(node: _Node) -> SSAValue:
+    return _chain(node, MinOp)
+
+
+def build_neg(node: _Node) -> SSAValue:
+    return _affine(node, node.input(0), -1.0, 0.0)
+
+
+def build_abs(node: _Node) -> SSAValue:
+    """|x| = max(x, -x): leaky_relu with alpha -1 (exact)."""
+    return node.emit(PiecewiseLinearOp(node.input(0), "leaky_relu", -1.0, 0.0, node.out_type()))
+
+
+def build_elu(node: _Node) -> SSAValue:
+    """Elu: relu(x) + alpha (exp(min(x, 0)) - 1), min(x, 0) = x - relu(x); Celu
+    divides min(x, 0) by alpha first; Selu scales Elu by gamma."""
+    op_type = node.proto.op_type
+    default_alpha = {"Elu": 1.0, "Celu": 1.0, "Selu": 1.6732632423543772848170429916717}[op_type]
+    alpha = float(node.attr("alpha", default_alpha))
+    if op_type == "Celu" and alpha == 0.0:
+        node.fail("alpha must not be 0")
+    out = node.proto.output[0]
+    x = node.input(0)
+    r = node.emit(ReluOp(x), f"{out}.pos")
+    m = node.emit(SubOp(x, r), f"{out}.neg")
+    if op_type == "Celu":
+        m = _affine(node, m, 1.0 / alpha, 0.0, f"{out}.scaled")
+    e = node.emit(ActivationOp(m, "exp"), f"{out}.exp")
+    tail = _affine(node, e, alpha, -alpha, f"{out}.tail")
+    if op_type != "Selu":
+        return node.emit(AddOp(r, tail, node.out_type()))
+    gamma = float(node.attr("gamma", 1.0507009873554804934193349852946))
+    elu = node.emit(AddOp(r, tail), f"{out}.elu")
+    return _affine(node, elu, gamma, 0.0)
+
+
+def build_prelu(node: _Node) -> SSAValue:
+    """relu(x) + slope (x - relu(x)), the slope broadcast to x."""
+    out = node.proto.output[0]
+    x = node.input(0)
+    r = node.emit(ReluOp(x), f"{out}.pos")
+    m = node.emit(SubOp(x, r), f"{out}.neg")
+    scaled = node.emit(MulOp(m, node.input(1)), f"{out}.scaled")
+    return node.emit(AddOp(r, scaled, node.out_type()))
+
+
+def build_softsign(node: _Node) -> SSAValue:
+    """x / (1 + |x|)."""
+    out = node.proto.output[0]
+    x = node.input(0)
+    a = node.emit(PiecewiseLinearOp(x, "leaky_relu", -1.0, 0.0), f"{out}.abs")
+    d = _affine(node, a, 1.0, 1.0, f"{out}.den")
+    return node.emit(DivOp(x, d, node.out_type()))
+
+
+def build_pow(node: _Node) -> SSAValue:
+    """x ** c for a constant scalar c in 1, 2, 3 (products), 0.5, -0.5, -1 (ACT's
+    sqrt, rsqrt, reciprocal)."""
+    c = _scalar(node, 1)
+    if c is None:
+        node.fail("only a constant scalar exponent is supported")
+    x = node.input(0)
+    out = node.proto.output[0]
+    if c == 1.0:
+        return _affine(node, x, 1.0, 0.0)
+    if c in (2.0, 3.0):
+        sq = node.emit(MulOp(x, x, node.out_type() if c == 2.0 else None), None if c == 2.0 else f"{out}.sq")
+        return sq if c == 2.0 else node.emit(MulOp(sq, x, node.out_type()))
+    funcs = {0.5: "sqrt", -0.5: "rsqrt", -1.0: "reciprocal"}
+    if c in funcs:
+        return node.emit(ActivationOp(x, funcs[c], node.out_type()))
+    node.fail(f"unsupported exponent {c} (1, 2, 3, 0.5, -0.5 or -1)")
+
+
+def build_squeeze(node: _Node) -> SSAValue:
+    """A view: the size-1 dims named by `axes` (all of them when absent) dropped."""
+    shape = node.input_shape(0)
+    if node.importer.opset >= 13:
+        axes = tuple(int(a) for a in node.const_input(1).reshape(-1)) if node.has_input(1) else None
+    else:
+        axes = node.ints("axes", ()) or None
+    rank = len(shape)
+    if axes is None:
+        axes = tuple(i for i, d in enumerate(shape) if d == 1)
+    axes = tuple(a + rank if a < 0 else a for a in axes)
+    if any(not 0 <= a < rank or shape[a] != 1 for a in axes):
+        node.fail(f"axes {list(axes)} do not name size-1 dims of {list(shape)}")
+    kept = tuple(d for i, d in enumerate(shape) if i not in axes)
+    return node.emit(ReshapeOp(node.input(0), kept))
 
 
 def build_identity(node: _Node) -> None:
@@ -1605,6 +1930,160 @@ def build_concat(node: _Node) -> SSAValue:
     axis = _axis(node, int(node.attr("axis", 1)), len(node.input_shape(indices[0])))
     inputs = [node.input(i) for i in indices]
     return node.emit(ConcatOp(inputs, axis, node.out_type()))
+
+
+# ------------------------------------------------------------ slices and copies
+
+
+def _window(node: _Node, x: SSAValue, starts, ends, steps, hint: str | None = None, out=None) -> SSAValue:
+    """graph.slice of `x`, or `x` itself when the window is all of it."""
+    shape = x.type.get_shape()  # type: ignore[attr-defined]
+    if list(starts) == [0] * len(shape) and list(ends) == list(shape) and set(steps) <= {1}:
+        return x
+    return node.emit(SliceOp(x, starts, ends, steps, out), hint)
+
+
+def build_slice(node: _Node) -> SSAValue:
+    """Constant starts, ends, axes and positive steps (attributes before opset 10):
+    graph.slice with ONNX's clamping; a negative step or an empty result is not
+    imported."""
+    shape = node.input_shape(0)
+    rank = len(shape)
+    if node.importer.opset >= 10:
+        starts = [int(v) for v in node.const_input(1).reshape(-1)]
+        ends = [int(v) for v in node.const_input(2).reshape(-1)]
+        axes = [int(v) for v in node.const_input(3).reshape(-1)] if node.has_input(3) else list(range(len(starts)))
+        steps = [int(v) for v in node.const_input(4).reshape(-1)] if node.has_input(4) else [1] * len(starts)
+    else:
+        starts, ends = list(node.ints("starts", ())), list(node.ints("ends", ()))
+        axes = list(node.ints("axes", tuple(range(len(starts)))))
+        steps = [1] * len(starts)
+    lo, hi, st = [0] * rank, list(shape), [1] * rank
+    for a, b, axis, step in zip(starts, ends, axes, steps, strict=True):
+        axis = axis + rank if axis < 0 else axis
+        size = shape[axis]
+        if step < 1:
+            node.fail(f"unsupported step {step} (only positive steps)")
+        a = max(0, min(size, a + size if a < 0 else a))
+        b = max(0, min(size, b + size if b < 0 else b))
+        if b <= a:
+            node.fail(f"an empty slice of axis {axis} (zero-size tensors are not supported)")
+        lo[axis], hi[axis], st[axis] = a, b, step
+    return _window(node, node.input(0), lo, hi, st, out=node.out_type())
+
+
+def build_split(node: _Node) -> SSAValue:
+    """One graph.slice per output, along `axis`: sizes from `split` (an attribute
+    before opset 13, an input from 13), else equal parts (opset 18's num_outputs:
+    the last part smaller)."""
+    shape = node.input_shape(0)
+    axis = _axis(node, int(node.attr("axis", 0)), len(shape))
+    outputs = list(node.proto.output)
+    if node.importer.opset >= 13:
+        sizes = [int(v) for v in node.const_input(1).reshape(-1)] if node.has_input(1) else None
+    else:
+        sizes = list(node.ints("split", ())) or None
+    if sizes is None:
+        parts = len(outputs)
+        each = -(-shape[axis] // parts)
+        sizes = [min(each, shape[axis] - i * each) for i in range(parts)]
+    if len(sizes) != len(outputs) or sum(sizes) != shape[axis] or min(sizes) < 1:
+        node.fail(f"split sizes {sizes} do not cut dim {shape[axis]} into {len(outputs)} parts")
+    x = node.input(0)
+    first = None
+    start = 0
+    for name, size in zip(outputs, sizes, strict=True):
+        lo, hi = [0] * len(shape), list(shape)
+        lo[axis], hi[axis] = start, start + size
+        value = _window(node, x, lo, hi, [1] * len(shape), name)
+        if name:
+            node.importer.values[name] = value
+        first = value if first is None else first
+        start += size
+    assert first is not None
+    return first
+
+
+def build_pad(node: _Node) -> SSAValue:
+    """Pad: constant (a constant block), edge (the border slice repeated) and reflect
+    (single slices mirrored) along each padded axis, joined by graph.concat; a
+    negative pad crops (a slice). Pads, value and axes constant (attributes before
+    opset 11)."""
+    shape = node.input_shape(0)
+    rank = len(shape)
+    mode = node.attr("mode", "constant")
+    if mode not in ("constant", "edge", "reflect"):
+        node.unsupported("mode", mode)
+    if node.importer.opset >= 11:
+        pads = [int(v) for v in node.const_input(1).reshape(-1)]
+        value = float(node.const_input(2).reshape(-1)[0]) if node.has_input(2) else 0.0
+        axes = [int(v) for v in node.const_input(3).reshape(-1)] if node.has_input(3) else list(range(rank))
+    else:
+        pads, value, axes = list(node.ints("pads", ())), float(node.attr("value", 0.0)), list(range(rank))
+    axes = [a + rank if a < 0 else a for a in axes]
+    if len(pads) != 2 * len(axes):
+        node.fail(f"{len(pads)} pads for {len(axes)} axes")
+    x = node.input(0)
+    out = node.proto.output[0]
+    for i, axis in enumerate(axes):
+        before, after = pads[i], pads[i + len(axes)]
+        cur = list(x.type.get_shape())  # type: ignore[attr-defined]
+        if before < 0 or after < 0:  # crop first
+            lo, hi = [0] * rank, list(cur)
+            lo[axis], hi[axis] = max(0, -before), cur[axis] - max(0, -after)
+            if hi[axis] <= lo[axis]:
+                node.fail("the pads crop the input to nothing")
+            x = _window(node, x, lo, hi, [1] * rank, f"{out}.crop{axis}")
+            cur = list(x.type.get_shape())  # type: ignore[attr-defined]
+            before, after = max(0, before), max(0, after)
+        if before == after == 0:
+            continue
+        if mode == "reflect" and max(before, after) >= cur[axis]:
+            node.fail(f"reflect pads {before}, {after} need more than {cur[axis]} elements")
+
+        def piece(index: int) -> SSAValue:
+            lo, hi = [0] * rank, list(cur)
+            lo[axis], hi[axis] = index, index + 1
+            return _window(node, x, lo, hi, [1] * rank, f"{out}.{axis}.{index}")
+
+        def block(count: int) -> SSAValue:
+            dims = list(cur)
+            dims[axis] = count
+            name = f"{out}.fill{axis}.{count}"
+            node.importer.consts[name] = np.full(dims, value, np.float32)
+            node.importer.const_origin[name] = node.label
+            return node.importer.value(name, node)
+
+        if mode == "constant":
+            head = [block(before)] if before else []
+            tail = [block(after)] if after else []
+        elif mode == "edge":
+            head, tail = [piece(0)] * before, [piece(cur[axis] - 1)] * after
+        else:
+            head = [piece(j) for j in range(before, 0, -1)]
+            tail = [piece(cur[axis] - 2 - j) for j in range(after)]
+        last = i == len(axes) - 1 or all(
+            pads[j] == pads[j + len(axes)] == 0 for j in range(i + 1, len(axes))
+        )
+        x = node.emit(ConcatOp([*head, x, *tail], axis, node.out_type() if last else None),
+                      None if last else f"{out}.pad{axis}")
+    return x
+
+
+def build_tile(node: _Node) -> SSAValue:
+    """Constant repeats: the input concatenated with itself along each axis."""
+    repeats = [int(v) for v in node.const_input(1).reshape(-1)]
+    x = node.input(0)
+    if len(repeats) != len(node.input_shape(0)) or min(repeats) < 1:
+        node.fail(f"repeats {repeats} do not fit rank {len(node.input_shape(0))}")
+    axes = [a for a, r in enumerate(repeats) if r > 1]
+    for k, axis in enumerate(axes):
+        last = k == len(axes) - 1
+        x = node.emit(
+            ConcatOp([x] * repeats[axis], axis, node.out_type() if last else None),
+            None if last else f"{node.proto.output[0]}.tile{axis}",
+        )
+    return x
 
 
 def build_transpose(node: _Node) -> SSAValue:

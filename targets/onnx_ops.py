@@ -199,6 +199,8 @@ def _piecewise_linear(op: graph.PiecewiseLinearOp, x: np.ndarray) -> np.ndarray:
         y = np.clip(alpha * x64 + beta, 0.0, 1.0)
     elif kind == "hard_swish":
         y = x64 * np.clip(x64 / 6.0 + 0.5, 0.0, 1.0)
+    elif kind == "affine":
+        y = alpha * x64 + beta
     else:
         y = np.where(x64 >= 0, x64, alpha * x64)
     return y.astype(np.float32)
@@ -295,6 +297,55 @@ ENTRIES: tuple[OpEntry, ...] = (
     ),
     OpEntry("Add", "build_add", graph.AddOp, lambda op, a, b: a + b, kernels.ELTWISE, "POOL tensor-tensor"),
     OpEntry("Mul", "build_mul", graph.MulOp, lambda op, a, b: a * b, kernels.ELTWISE, "POOL tensor-tensor"),
+    OpEntry(
+        "Sub", "build_sub", graph.SubOp, lambda op, a, b: a - b, kernels.ELTWISE,
+        "POOL tensor-tensor", opsets="a scalar constant operand: ACT's scale and bias",
+    ),
+    OpEntry(
+        "Div", "build_div", graph.DivOp,
+        lambda op, a, b: (a.astype(np.float64) / b).astype(np.float32), kernels.ELTWISE,
+        "ACT reciprocal (lookup table), POOL product",
+        opsets="a constant divisor: a product by its reciprocal (a scalar: ACT's scale)",
+    ),
+    OpEntry(
+        "Max", "build_max", graph.MaxOp, lambda op, a, b: np.maximum(a, b), kernels.ELTWISE,
+        "POOL tensor-tensor", opsets="n inputs: a chain of pairwise maxima",
+    ),
+    OpEntry(
+        "Min", "build_min", graph.MinOp, lambda op, a, b: np.minimum(a, b), kernels.ELTWISE,
+        "POOL tensor-tensor", opsets="n inputs: a chain of pairwise minima",
+    ),
+    # ONNX ops imported as several graph ops (each on the accelerator); no graph op
+    # of their own. `opsets` says what they become.
+    OpEntry("Neg", "build_neg", opsets="piecewise_linear affine: -x (ACT's scale)"),
+    OpEntry("Abs", "build_abs", opsets="piecewise_linear leaky_relu, alpha -1: max(x, -x)"),
+    OpEntry("Elu", "build_elu", opsets="relu(x) + alpha (exp(x - relu(x)) - 1): relu, sub, exp, affine, add"),
+    OpEntry("Celu", "build_elu", opsets="as Elu, with exp((x - relu(x)) / alpha)"),
+    OpEntry("Selu", "build_elu", opsets="gamma Elu(x; alpha): Elu's ops, then affine"),
+    OpEntry("PRelu", "build_prelu", opsets="relu(x) + slope (x - relu(x)): relu, sub, mul, add"),
+    OpEntry("Softsign", "build_softsign", opsets="x / (1 + |x|): abs, div"),
+    OpEntry(
+        "Pow", "build_pow",
+        opsets="a constant scalar exponent: 1, 2, 3 (products), 0.5 (sqrt), -0.5 (rsqrt), "
+        "-1 (reciprocal); other exponents on the framework tier",
+    ),
+    OpEntry("LogSoftmax", "build_log_softmax", opsets="log(softmax(x)): softmax, then ACT's log"),
+    OpEntry("Squeeze", "build_squeeze", opsets="a view (reshape); axes an attribute before 13, an input from 13"),
+    OpEntry(
+        "Slice", "build_slice", graph.SliceOp,
+        lambda op, x: np.ascontiguousarray(
+            x[tuple(slice(a, b, s) for a, b, s in zip(op.starts_val, op.ends_val, op.steps_val))]
+        ),
+        kernels.SLICE, "DMA access pattern",
+        opsets="constant starts, ends, axes, positive steps (attributes before 10)",
+    ),
+    OpEntry("Split", "build_split", opsets="one graph.slice per output"),
+    OpEntry(
+        "Pad", "build_pad",
+        opsets="constant, edge, reflect: constant blocks or slices joined by graph.concat; "
+        "negative pads crop",
+    ),
+    OpEntry("Tile", "build_tile", opsets="constant repeats: graph.concat of the input with itself"),
     OpEntry("Relu", "build_relu", graph.ReluOp, lambda op, x: np.maximum(x, 0), kernels.ELTWISE, "ACT"),
     OpEntry(
         "Sigmoid", "build_activation", graph.ActivationOp, _activation, kernels.ELTWISE,

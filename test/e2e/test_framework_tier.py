@@ -57,13 +57,13 @@ def _init(name, value):
 
 
 def test_unsupported_ops_int_indices_and_shape_folding(tmp_path):
-    """Conv (accel) -> Elu (no kernel) -> Shape/Gather/Unsqueeze/Concat (folded at
+    """Conv (accel) -> Round (no kernel) -> Shape/Gather/Unsqueeze/Concat (folded at
     import) -> Reshape (accel view) -> Gather by runtime int64 indices (framework)
     -> Relu (accel)."""
     rng = np.random.default_rng(0)
     nodes = [
         helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], name="conv"),
-        helper.make_node("Elu", ["c"], ["e"], alpha=0.7, name="elu"),
+        helper.make_node("Round", ["c"], ["e"], name="round"),
         helper.make_node("Shape", ["e"], ["s"]),
         helper.make_node("Gather", ["s", "i0"], ["s0"], axis=0),
         helper.make_node("Unsqueeze", ["s0", "ax"], ["s0u"]),
@@ -86,7 +86,7 @@ def test_unsupported_ops_int_indices_and_shape_folding(tmp_path):
     got, stats, stdout = _run(path, tmp_path)
     _close(got["y"], _ref(path, feeds)["y"])
     placement = stats["placement"]
-    assert placement["framework_ops"] == ["elu", "pick"]
+    assert placement["framework_ops"] == ["round", "pick"]
     assert (placement["accel"], placement["host"], placement["reject"]) == (3, 0, 0)
     assert stats["segments"] == ["accel", "framework", "accel", "framework", "accel"]
     assert "2 on onnxruntime (framework tier)" in stdout
@@ -96,13 +96,13 @@ def test_unsupported_ops_int_indices_and_shape_folding(tmp_path):
 
 
 def test_a_run_of_framework_ops_is_one_onnx_model_and_tiers_are_grouped(tmp_path):
-    """Two independent chains interleaved in the file: Softsign -> Neg (framework)
+    """Two independent chains interleaved in the file: Hardmax -> Round (framework)
     on one input, Relu -> Relu (accel) on the other. The ops are ordered by tier, so
     each tier runs once; the two framework ops are one extracted model."""
     nodes = [
-        helper.make_node("Softsign", ["a"], ["a1"], name="softsign"),
+        helper.make_node("Hardmax", ["a"], ["a1"], name="hardmax"),
         helper.make_node("Relu", ["b"], ["b1"], name="r1"),
-        helper.make_node("Neg", ["a1"], ["a2"], name="neg"),
+        helper.make_node("Round", ["a1"], ["a2"], name="round"),
         helper.make_node("Relu", ["b1"], ["b2"], name="r2"),
         helper.make_node("Add", ["a2", "b2"], ["y"], name="add"),
     ]
@@ -119,8 +119,8 @@ def test_a_run_of_framework_ops_is_one_onnx_model_and_tiers_are_grouped(tmp_path
     segments = split_host(module)
     assert segments is not None
     (fw,) = [s for s in segments if s.kind == "framework"]
-    assert [op.op_type_val for op in fw.ops] == ["Softsign", "Neg"]
-    assert [n.op_type for n in fw.framework.model.graph.node].count("Softsign") == 1
+    assert [op.op_type_val for op in fw.ops] == ["Hardmax", "Round"]
+    assert [n.op_type for n in fw.framework.model.graph.node].count("Hardmax") == 1
 
 
 def test_float64_values_run_in_onnxruntime_never_cast(tmp_path):

@@ -958,6 +958,31 @@ def _reference_cases(rng: np.random.Generator) -> dict[str, tuple]:
             [n("RandomUniformLike", ["x"], ["y"], low=-1.0, high=2.0, seed=3.0)],
             {"x": (40, 50)}, ["y"], {}, OPSET,
         ),
+        "Sub": ([n("Sub", ["x", "b"], ["y"])], {"x": (2, 3, 4)}, ["y"], {"b": w(3, 1)}, OPSET),
+        "Div": ([n("Div", ["x", "b"], ["y"])], {"x": (2, 3, 4), "b": (4,)}, ["y"], {}, OPSET),
+        "Max": ([n("Max", ["x", "b", "c"], ["y"])], {"x": (2, 3)}, ["y"], {"b": w(3), "c": w(2, 1)}, OPSET),
+        "Min": ([n("Min", ["x", "b"], ["y"])], {"x": (2, 3)}, ["y"], {"b": w(3)}, OPSET),
+        **{
+            op: ([n(op, ["x"], ["y"], **attrs)], {"x": (2, 5)}, ["y"], {}, OPSET)
+            for op, attrs in (("Neg", {}), ("Abs", {}), ("Elu", {"alpha": 0.5}), ("Celu", {"alpha": 1.5}),
+                              ("Selu", {}), ("Softsign", {}), ("LogSoftmax", {"axis": 1}))
+        },
+        "PRelu": ([n("PRelu", ["x", "s"], ["y"])], {"x": (1, 3, 2, 2)}, ["y"], {"s": w(3, 1, 1)}, OPSET),
+        "Pow": ([n("Pow", ["x", "e"], ["y"])], {"x": (2, 5)}, ["y"], {"e": np.array(3.0, np.float32)}, OPSET),
+        "Squeeze": ([n("Squeeze", ["x", "a"], ["y"])], {"x": (2, 1, 3)}, ["y"], {"a": _int64([1])}, OPSET),
+        "Slice": (
+            [n("Slice", ["x", "s", "e", "a", "p"], ["y"])], {"x": (4, 6)}, ["y"],
+            {"s": _int64([1]), "e": _int64([6]), "a": _int64([1]), "p": _int64([2])}, OPSET,
+        ),
+        "Split": (
+            [n("Split", ["x", "s"], ["y", "z"], axis=1)], {"x": (2, 5)}, ["y", "z"],
+            {"s": _int64([2, 3])}, OPSET,
+        ),
+        "Pad": (
+            [n("Pad", ["x", "p"], ["y"], mode="reflect")], {"x": (3, 4)}, ["y"],
+            {"p": _int64([1, 2, 0, 1])}, OPSET,
+        ),
+        "Tile": ([n("Tile", ["x", "r"], ["y"])], {"x": (2, 3)}, ["y"], {"r": _int64([2, 2])}, OPSET),
     }
 
 

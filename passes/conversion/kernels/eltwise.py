@@ -130,10 +130,10 @@ def eltwise(
     inputs: Sequence[SSAValue],
     params: Sequence[float | int | str] = (),
 ) -> NestOp:
-    """y = kind(inputs...) for kind in add | mul (POOL) or relu | an ACT table function
-    (graph.activation's), tiled by `plan` (made from
-    the inputs' strides, in this order). `add` takes two or more inputs (an n-ary
-    sum, accumulated in one tile)."""
+    """y = kind(inputs...) for kind in add | mul | sub | max | min (POOL), div (ACT's
+    reciprocal, then POOL) or relu | an ACT table function (graph.activation's),
+    tiled by `plan` (made from the inputs' strides, in this order). `add` takes two
+    or more inputs (an n-ary sum, accumulated in one tile)."""
     sizes, strides, tp, tf = plan.sizes, plan.strides, plan.tp, plan.tf
     outer = sizes[:-2]
     dims = [(f"o{i}", s) for i, s in enumerate(outer)] + [("p", sizes[-2] // tp)]
@@ -165,7 +165,11 @@ def eltwise(
         body.append(DropoutOp(out, tile_ap(out), t, tile_ap(t), float(ratio), int(seed)))
     elif kind == "piecewise_linear":
         body += _piecewise(nest, tp, tf, out, in_tiles[0], tile_ap, *params)
-    elif kind not in ("add", "mul"):  # relu or a graph.activation function: ACT
+    elif kind == "div":  # a * (1 / b): ACT's reciprocal table, then POOL
+        a, b = in_tiles
+        body.append(ActOp("reciprocal", b, tile_ap(b), b, tile_ap(b)))
+        body.append(TensorTensorOp("mul", out, tile_ap(out), a, tile_ap(a), b, tile_ap(b)))
+    elif kind not in _POOL_BINARY:  # relu or a graph.activation function: ACT
         body.append(ActOp(kind, out, tile_ap(out), in_tiles[0], tile_ap(in_tiles[0])))
     else:
         a, b, *rest = in_tiles
@@ -185,6 +189,8 @@ def _piecewise(nest, tp: int, tf: int, out, x, tile_ap, kind: str, alpha: float,
         func, dst, tile_ap(dst), src, tile_ap(src), scale=scale, bias=bias
     )
     inf = math.inf
+    if kind == "affine":
+        return [act("identity", out, x, alpha, beta)]
     if kind == "hard_sigmoid":
         return [act("clip01", out, x, alpha, beta)]
     if kind == "hard_swish":
@@ -207,6 +213,14 @@ def _piecewise(nest, tp: int, tf: int, out, x, tile_ap, kind: str, alpha: float,
     return [act("clip01", out, x, 1.0 / span, -lo / span), act("identity", out, out, span, lo)]
 
 
+# POOL's tensor-tensor ops (AluOp), by the graph op that computes them.
+_POOL_BINARY = ("add", "mul", "sub", "max", "min")
+_BINARY_KINDS: dict[type[Operation], str] = {
+    graph.AddOp: "add", graph.MulOp: "mul", graph.SubOp: "sub", graph.MaxOp: "max",
+    graph.MinOp: "min", graph.DivOp: "div",
+}
+
+
 def _eltwise_operands(op: Operation) -> tuple[str, list[SSAValue]]:
     if isinstance(op, graph.ReluOp):
         return "relu", [op.input]
@@ -222,8 +236,8 @@ def _eltwise_operands(op: Operation) -> tuple[str, list[SSAValue]]:
         return "random", []
     if isinstance(op, graph.SumOp):
         return "add", list(op.inputs)
-    assert isinstance(op, graph.AddOp | graph.MulOp)
-    return ("add" if isinstance(op, graph.AddOp) else "mul"), [op.lhs, op.rhs]
+    assert type(op) in _BINARY_KINDS
+    return _BINARY_KINDS[type(op)], [op.lhs, op.rhs]  # type: ignore[attr-defined]
 
 
 class EltwiseKernel(Kernel):

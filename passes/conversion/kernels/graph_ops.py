@@ -56,6 +56,7 @@ __all__ = [
     "POOL",
     "SOFTMAX",
     "TRANSPOSE",
+    "SLICE",
     "VIEW",
     "Kernel",
     "origin_of",
@@ -169,6 +170,23 @@ class TransposeKernel(Kernel):
 
 
 TRANSPOSE = TransposeKernel()
+
+
+class SliceKernel(Kernel):
+    """graph.slice: a DRAM-to-DRAM copy by a strided access pattern (no tiles)."""
+
+    def emit(self, plan: TilePlan) -> Lowered:
+        op = plan.op
+        assert isinstance(op, graph.SliceOp)
+        y = alloc_result(op)
+        nest = move.window(
+            origin_of(op), op.input, y.result, shape_of(op.input), op.starts_val,
+            op.steps_val, shape_of(op.result),
+        )
+        return Lowered([y, nest], y.result)
+
+
+SLICE = SliceKernel()
 
 
 class ConcatKernel(Kernel):

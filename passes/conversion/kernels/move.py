@@ -70,6 +70,26 @@ def transpose(
     )
 
 
+def window(
+    origin: str,
+    x: SSAValue,
+    y: SSAValue,
+    in_shape: Sequence[int],
+    starts: Sequence[int],
+    steps: Sequence[int],
+    out_shape: Sequence[int],
+) -> NestOp:
+    """y = x[starts[d]::steps[d]] (the first out_shape[d] of them) along every dim:
+    one strided read at an offset, a contiguous write."""
+    in_strides = contiguous_strides(in_shape)
+    offset = sum(a * st for a, st in zip(starts, in_strides, strict=True)) * F32
+    return dram_copy(
+        origin, x, y, out_shape,
+        [s * st for s, st in zip(steps, in_strides, strict=True)],
+        contiguous_strides(out_shape), src_offset=offset,
+    )
+
+
 def concat_slice(
     origin: str,
     x: SSAValue,

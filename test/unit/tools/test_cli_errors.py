@@ -71,9 +71,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     f["empty_onnx"] = d / "empty.onnx"
     f["empty_onnx"].write_bytes(b"")
 
-    f["softsign"] = save_model(
-        d / "softsign.onnx",
-        [helper.make_node("Softsign", ["x"], ["y"])],
+    f["hardmax"] = save_model(
+        d / "hardmax.onnx",
+        [helper.make_node("Hardmax", ["x"], ["y"])],
         [f32("x", [2, 3])],
         [f32("y", [2, 3])],
     )
@@ -180,7 +180,7 @@ def test_compile_not_an_onnx_model(files, out, key):
     assert_nothing_written(out)
 
 
-@pytest.mark.parametrize("key,op", [("softsign", "Softsign"), ("lstm", "LSTM")])
+@pytest.mark.parametrize("key,op", [("hardmax", "Hardmax"), ("lstm", "LSTM")])
 def test_compile_unsupported_operator(files, out, key, op):
     """tidal-compile builds accelerator binaries: an op of the framework tier is
     refused, saying that tidal-run runs it."""
@@ -254,8 +254,8 @@ def test_compile_failure_keeps_previous_output(files, out):
     """A failed compile neither removes nor truncates an existing output."""
     target = out / "m.tbin"
     target.write_bytes(b"previous")
-    result = tool("tidal-compile", files["softsign"], "-o", target)
-    assert_one_line_error(result, "tidal-compile", "Softsign")
+    result = tool("tidal-compile", files["hardmax"], "-o", target)
+    assert_one_line_error(result, "tidal-compile", "Hardmax")
     assert target.read_bytes() == b"previous"
     assert sorted(p.name for p in out.iterdir()) == ["m.tbin"]
 
@@ -329,7 +329,7 @@ def test_run_inputs_missing_file(files, out):
     assert_nothing_written(out)
 
 
-@pytest.mark.parametrize("key", ["not_onnx", "truncated_onnx", "softsign"])
+@pytest.mark.parametrize("key", ["not_onnx", "truncated_onnx", "empty_onnx"])
 def test_run_bad_model(files, out, key):
     result = io_tool(
         "tidal-run", files[key], files["good_npz"], out / "o.npz", out / "s.json"

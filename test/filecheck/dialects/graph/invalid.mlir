@@ -730,7 +730,7 @@ func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
   %r = graph.piecewise_linear %x {kind = "softsign", alpha = 1.0 : f32, beta = 0.0 : f32} : (tensor<4xf32>) -> tensor<4xf32>
   func.return %r : tensor<4xf32>
 }
-// CHECK: 'graph.piecewise_linear' op kind 'softsign' is not one of: clip, hard_sigmoid, hard_swish, leaky_relu
+// CHECK: 'graph.piecewise_linear' op kind 'softsign' is not one of: clip, hard_sigmoid, hard_swish, leaky_relu, affine
 
 // -----
 
@@ -763,3 +763,27 @@ func.func @f(%x: tensor<2xf32>) -> tensor<2xf32> {
   func.return %r : tensor<2xf32>
 }
 // CHECK: 'graph.onnx_node' op outputs must be distinct non-empty names, got ['']
+
+// -----
+
+func.func @f(%x: tensor<4x8xf32>) -> tensor<4x3xf32> {
+  %r = graph.slice %x {starts = array<i64: 0, 6>, ends = array<i64: 4, 12>, steps = array<i64: 1, 2>} : (tensor<4x8xf32>) -> tensor<4x3xf32>
+  func.return %r : tensor<4x3xf32>
+}
+// CHECK: 'graph.slice' op dim 1: start 6, end 12, step 2 is not a window of size 8 (0 <= start < end <= size, step >= 1)
+
+// -----
+
+func.func @f(%x: tensor<4x8xf32>) -> tensor<4x4xf32> {
+  %r = graph.slice %x {starts = array<i64: 0, 2>, ends = array<i64: 4, 8>, steps = array<i64: 1, 2>} : (tensor<4x8xf32>) -> tensor<4x4xf32>
+  func.return %r : tensor<4x4xf32>
+}
+// CHECK: 'graph.slice' op result shape [4, 4] does not match the inferred shape [4, 3]
+
+// -----
+
+func.func @f(%x: tensor<4x8xf32>, %y: tensor<3x8xf32>) -> tensor<4x8xf32> {
+  %r = graph.sub %x, %y : (tensor<4x8xf32>, tensor<3x8xf32>) -> tensor<4x8xf32>
+  func.return %r : tensor<4x8xf32>
+}
+// CHECK: 'graph.sub' op

@@ -283,3 +283,30 @@ func.func @onnx_node(%t: tensor<10x4xf32>, %i: tensor<3xi64>, %m: tensor<2x3xf32
   // CHECK-NEXT: func.return %[[G]], %[[N]]
   func.return %g, %n : tensor<3x4xf32>, tensor<2x?xi64>
 }
+
+// CHECK-LABEL: func.func @binary
+func.func @binary(%x: tensor<2x16xf32>, %m: tensor<2x1xf32>, %v: tensor<16xf32>) -> (tensor<2x16xf32>, tensor<2x16xf32>, tensor<2x16xf32>, tensor<2x16xf32>) {
+  // CHECK-NEXT: %{{.*}} = graph.sub %{{.*}}, %{{.*}} : (tensor<2x16xf32>, tensor<2x1xf32>) -> tensor<2x16xf32>
+  %s = graph.sub %x, %m : (tensor<2x16xf32>, tensor<2x1xf32>) -> tensor<2x16xf32>
+  // CHECK-NEXT: %{{.*}} = graph.div %{{.*}}, %{{.*}} : (tensor<2x16xf32>, tensor<2x1xf32>) -> tensor<2x16xf32>
+  %d = graph.div %x, %m : (tensor<2x16xf32>, tensor<2x1xf32>) -> tensor<2x16xf32>
+  // CHECK-NEXT: %{{.*}} = graph.max %{{.*}}, %{{.*}} : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xf32>
+  %a = graph.max %x, %v : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xf32>
+  // CHECK-NEXT: %{{.*}} = graph.min %{{.*}}, %{{.*}} : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xf32>
+  %b = graph.min %x, %v : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xf32>
+  func.return %s, %d, %a, %b : tensor<2x16xf32>, tensor<2x16xf32>, tensor<2x16xf32>, tensor<2x16xf32>
+}
+
+// CHECK-LABEL: func.func @slice
+func.func @slice(%x: tensor<4x8xf32>) -> tensor<4x3xf32> {
+  // CHECK-NEXT: %{{.*}} = graph.slice %{{.*}} {starts = array<i64: 0, 2>, ends = array<i64: 4, 8>, steps = array<i64: 1, 2>} : (tensor<4x8xf32>) -> tensor<4x3xf32>
+  %r = graph.slice %x {starts = array<i64: 0, 2>, ends = array<i64: 4, 8>, steps = array<i64: 1, 2>} : (tensor<4x8xf32>) -> tensor<4x3xf32>
+  func.return %r : tensor<4x3xf32>
+}
+
+// CHECK-LABEL: func.func @affine
+func.func @affine(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // CHECK-NEXT: %{{.*}} = graph.piecewise_linear %{{.*}} {kind = "affine", alpha = -1.000000e+00 : f32, beta = 5.000000e-01 : f32}
+  %r = graph.piecewise_linear %x {kind = "affine", alpha = -1.0 : f32, beta = 0.5 : f32} : (tensor<4xf32>) -> tensor<4xf32>
+  func.return %r : tensor<4xf32>
+}
