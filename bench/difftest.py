@@ -61,6 +61,7 @@ class Outcome:
     kind: str  # ok | mismatch | rejected | refused | crash | invalid
     detail: str = ""
     host_ops: int = 0  # ops Tidal placed on the host tier (NumPy), not the chip
+    framework_ops: int = 0  # ops onnxruntime ran (the framework tier)
 
     def signature(self) -> str:
         """What a reduced graph must keep failing with."""
@@ -136,8 +137,9 @@ def run_case(case: randgraph.Case, chip: str) -> Outcome:
         finally:
             tidal_run.run_program = run
     host = int(stats.get("placement", {}).get("host", 0))
+    framework = int(stats.get("placement", {}).get("framework", 0))
     problem = compare(got, ref)
-    return Outcome("mismatch" if problem else "ok", problem, host)
+    return Outcome("mismatch" if problem else "ok", problem, host, framework)
 
 
 # ----------------------------------------------------------------------- reduction
@@ -333,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     kinds: collections.Counter[str] = collections.Counter()
     by_op: collections.Counter[str] = collections.Counter()
     reasons: collections.Counter[str] = collections.Counter()
-    host_ops = graphs_with_host_ops = 0
+    host_ops = graphs_with_host_ops = framework_ops = graphs_with_framework_ops = 0
     failures: list[Result] = []
     ctx = multiprocessing.get_context("forkserver")
     pool: Any = ctx.Pool(args.jobs) if args.jobs > 1 else None
@@ -343,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         by_op.update(r.ops)
         host_ops += r.outcome.host_ops
         graphs_with_host_ops += r.outcome.host_ops > 0
+        framework_ops += r.outcome.framework_ops
+        graphs_with_framework_ops += r.outcome.framework_ops > 0
         if r.outcome.kind == "rejected":
             reasons[re.sub(r"\d+", "N", r.outcome.detail.split(": ", 1)[-1])[:90]] += 1
         if r.outcome.kind in FAILURES:
@@ -367,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ops        {sum(by_op.values())} nodes: "
           + ", ".join(f"{k} {v}" for k, v in by_op.most_common()))
     print(f"host tier  {host_ops} ops in {graphs_with_host_ops} graphs ran on the host (NumPy)")
+    print(f"framework  {framework_ops} ops in {graphs_with_framework_ops} graphs ran in onnxruntime")
     for kind in ("ok", "mismatch", "crash", "unsynced", "refused", "rejected", "invalid"):
         print(f"{kind:<10} {kinds[kind]}")
     for reason, n in reasons.most_common():

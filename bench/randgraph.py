@@ -671,6 +671,186 @@ def _constant_of_shape(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
     g.node(choice(ch, ["Add", "Mul"]), [x.name, fill.name], out)
 
 
+# --------------------------------------------- issue 14's operators (composites)
+
+
+def _unary(op_type: str) -> Callable[[Chooser, GraphBuilder, Tensor], None]:
+    def build(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+        attrs: dict[str, Any] = {}
+        if op_type in ("Elu", "Celu") and chance(ch, 60):
+            attrs["alpha"] = choice(ch, [0.5, 1.0, 2.0])
+        if op_type == "Selu" and chance(ch, 30):
+            attrs["alpha"], attrs["gamma"] = choice(ch, [(1.5, 1.1), (1.0, 2.0)])
+        g.node(op_type, [x.name], x.shape, **attrs)
+
+    return build
+
+
+def _div(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+    """x / d with |d| >= 0.5: a constant, or |t| + 0.5 of an earlier tensor."""
+    others = [t for t in g.tensors if (s := broadcast(x.shape, t.shape)) is not None and fits(s)]
+    if others and chance(ch, 40):
+        t = choice(ch, others)
+        a = g.node("Abs", [t.name], t.shape)
+        half = g.const(ch, "half", np.array(0.5, np.float32))
+        d = g.node("Add", [a.name, half], t.shape)
+        other, oshape = d.name, t.shape
+    else:
+        oshape = _broadcastable_shape(ch, x.shape)
+        v = g.rng.standard_normal(oshape).astype(np.float32)
+        other = g.const(ch, "d", np.sign(v) * (np.abs(v) + np.float32(0.5)) + np.float32(0) * v)
+    out = broadcast(x.shape, oshape)
+    assert out is not None
+    g.node("Div", [x.name, other], out)
+
+
+def _prelu(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+    """A slope that broadcasts to x (per channel for images, mostly)."""
+    if len(x.shape) == 4 and chance(ch, 60):
+        shape: Shape = (x.shape[1], 1, 1)
+    else:
+        keep = ch.integer(1, len(x.shape))
+        shape = tuple(1 if chance(ch, 40) else d for d in x.shape[len(x.shape) - keep :])
+    g.node("PRelu", [x.name, g.uniform(ch, "slope", shape, -0.5, 0.5)], x.shape)
+
+
+def _pow(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+    e = g.const(ch, "e", np.array(choice(ch, [2.0, 3.0, 1.0]), np.float32))
+    g.node("Pow", [x.name, e], x.shape)
+
+
+def _log_softmax(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+    r = len(x.shape)
+    g.node("LogSoftmax", [x.name], x.shape, axis=ch.integer(-r, r - 1))
+
+
+def _has_one(shape: Shape) -> bool:
+    return 1 in shape and len(shape) >= 2
+
+
+def _squeeze(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+    ones = [i for i, d in enumerate(x.shape) if d == 1]
+    if len(ones) == len(x.shape):
+        ones = ones[:-1]  # keep one dim
+    axes = [a for a in ones if chance(ch, 70)] or ones[:1]
+    shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    r = len(x.shape)
+    spec = [a - r if chance(ch, 30) else a for a in axes]
+    g.node("Squeeze", [x.name, g.const(ch, "axes", np.array(spec, np.int64))], shape)
+
+
+def _sliceable(shape: Shape) -> bool:
+    return any(d >= 2 for d in shape)
+
+
+def _slice(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+    dims = [i for i, d in enumerate(x.shape) if d >= 2]
+    axes = [a for a in dims if chance(ch, 50)] or dims[:1]
+    out = list(x.shape)
+    starts, ends, steps = [], [], []
+    for a in axes:
+        size = x.shape[a]
+        lo = ch.integer(0, size - 1)
+        hi = ch.integer(lo + 1, size)
+        step = choice(ch, [1, 1, 2, 3])
+        out[a] = -(-(hi - lo) // step)
+        starts.append(lo - size if chance(ch, 20) else lo)
+        ends.append(hi + 100 if hi == size and chance(ch, 30) else hi)
+        steps.append(step)
+    ins = [x.name] + [g.const(ch, n, np.array(v, np.int64)) for n, v in
+                      (("starts", starts), ("ends", ends), ("axes", axes), ("steps", steps))]
+    g.node("Slice", ins, tuple(out))
+
+
+def _split(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+    dims = [i for i, d in enumerate(x.shape) if d >= 2]
+    axis = choice(ch, dims)
+    size = x.shape[axis]
+    parts = min(size, ch.integer(2, 3))
+    cuts = sorted({ch.integer(1, size - 1) for _ in range(parts - 1)})
+    sizes = [b - a for a, b in zip([0, *cuts], [*cuts, size])]
+    names = [g.fresh("split") for _ in sizes]
+    g.consumed.add(x.name)
+    spec = g.const(ch, "sizes", np.array(sizes, np.int64))
+    g.nodes.append(helper.make_node("Split", [x.name, spec], names, name=f"{names[0]}_node", axis=axis))
+    for name, n in zip(names, sizes):
+        g.tensors.append(Tensor(name, tuple(n if i == axis else d for i, d in enumerate(x.shape))))
+
+
+def _pad(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+    r = len(x.shape)
+    mode = weighted(ch, [("constant", 3), ("edge", 2), ("reflect", 2)])
+    pads = [0] * (2 * r)
+    for a in range(max(0, r - 2), r):
+        limit = x.shape[a] - 1 if mode == "reflect" else 2
+        pads[a], pads[a + r] = ch.integer(0, min(2, limit)), ch.integer(0, min(2, limit))
+    shape = tuple(d + pads[i] + pads[i + r] for i, d in enumerate(x.shape))
+    if not fits(shape):
+        return _relu(ch, g, x)
+    ins = [x.name, g.const(ch, "pads", np.array(pads, np.int64))]
+    if mode == "constant" and chance(ch, 50):
+        ins.append(g.const(ch, "value", np.array(choice(ch, [0.5, -1.0]), np.float32)))
+    g.node("Pad", ins, shape, mode=mode)
+
+
+def _tile(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+    reps = [ch.integer(1, 3) if chance(ch, 40) else 1 for _ in x.shape]
+    shape = tuple(d * k for d, k in zip(x.shape, reps))
+    if not fits(shape):
+        return _relu(ch, g, x)
+    g.node("Tile", [x.name, g.const(ch, "reps", np.array(reps, np.int64))], shape)
+
+
+def _seq(shape: Shape) -> bool:
+    return len(shape) == 3
+
+
+def _conv1d(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+    n, c, length = x.shape
+    group = choice(ch, [1, 1, c] if c > 1 else [1])
+    k = ch.integer(1, min(3, length))
+    o = group * ch.integer(1, 4)
+    s, d = (ch.integer(1, 2), 1) if chance(ch, 70) else (1, ch.integer(1, 2))
+    p0, p1 = ch.integer(0, k - 1), ch.integer(0, k - 1)
+    out = conv_out(length, k, s, d, p0, p1)
+    if out < 1 or not fits((n, o, out)):
+        return _relu(ch, g, x)
+    w = g.weight(ch, "w", (o, c // group, k), c // group * k)
+    g.node("Conv", [x.name, w], (n, o, out), group=group, strides=[s], dilations=[d], pads=[p0, p1])
+
+
+def _maxpool1d(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+    n, c, length = x.shape
+    k = ch.integer(1, min(3, length))
+    s = ch.integer(1, 2)
+    g.node("MaxPool", [x.name], (n, c, (length - k) // s + 1), kernel_shape=[k], strides=[s])
+
+
+def _maxpool_ceil(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+    n, c, h, w = x.shape
+    k, s = ch.integer(2, 3), 2
+    if min(h, w) < k:
+        return _relu(ch, g, x)
+
+    def size(v: int) -> int:
+        out = -(-(v - k) // s) + 1
+        return out - 1 if (out - 1) * s >= v else out
+
+    g.node("MaxPool", [x.name], (n, c, size(h), size(w)), kernel_shape=[k, k], strides=[s, s], ceil_mode=1)
+
+
+def _rank3plus(shape: Shape) -> bool:
+    return len(shape) >= 3
+
+
+def _matmul_batched(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+    """[..., M, K] times a [K, N] matrix or a [..., K, N] batch of them."""
+    *batch, m, k = x.shape
+    nn = max(1, min(feature(ch), MAX_ELEMS // max(1, prod(batch) * m)))
+    wshape = (k, nn) if chance(ch, 50) else (*batch, k, nn)
+    g.node("MatMul", [x.name, g.weight(ch, "w", wshape, k)], (*batch, m, nn))
+
+
 @dataclass(frozen=True)
 class OpEntry:
     """How to generate one operator: which activation shapes it takes, how it builds
@@ -728,6 +908,29 @@ OPS: dict[str, OpEntry] = {
     "Sum": OpEntry(_any, _sum, 1),
     "Unsqueeze": OpEntry(_max4, _unsqueeze, 1),
     "ConstantOfShape": OpEntry(_any, _constant_of_shape, 1),
+    # issue 14: arithmetic, activations, slicing and 1-D / batched forms
+    "Sub": OpEntry(_any, _binary("Sub"), 2),
+    "Max": OpEntry(_any, _binary("Max"), 1),
+    "Min": OpEntry(_any, _binary("Min"), 1),
+    "Div": OpEntry(_any, _div, 2),
+    "Neg": OpEntry(_any, _unary("Neg"), 1),
+    "Abs": OpEntry(_any, _unary("Abs"), 1),
+    "Elu": OpEntry(_any, _unary("Elu"), 1),
+    "Celu": OpEntry(_any, _unary("Celu"), 1),
+    "Selu": OpEntry(_any, _unary("Selu"), 1),
+    "Softsign": OpEntry(_any, _unary("Softsign"), 1),
+    "PRelu": OpEntry(_ranked, _prelu, 1),
+    "Pow": OpEntry(_any, _pow, 1),
+    "LogSoftmax": OpEntry(_ranked, _log_softmax, 1),
+    "Squeeze": OpEntry(_has_one, _squeeze, 1),
+    "Slice": OpEntry(_sliceable, _slice, 2),
+    "Split": OpEntry(_sliceable, _split, 1),
+    "Pad": OpEntry(_ranked, _pad, 1),
+    "Tile": OpEntry(_ranked, _tile, 1),
+    "Conv1d": OpEntry(_seq, _conv1d, 2),
+    "MaxPool1d": OpEntry(_seq, _maxpool1d, 1),
+    "MaxPoolCeil": OpEntry(_image, _maxpool_ceil, 1),
+    "MatMulBatched": OpEntry(_rank3plus, _matmul_batched, 2),
 }
 
 
@@ -735,9 +938,14 @@ OPS: dict[str, OpEntry] = {
 
 
 def _input_shape(ch: Chooser) -> Shape:
-    kind = weighted(ch, [("matrix", 3), ("image", 5), ("other", 1)])
+    kind = weighted(ch, [("matrix", 3), ("image", 5), ("other", 1), ("sequence", 1)])
     if kind == "matrix":
         return (spatial(ch), feature(ch))
+    if kind == "sequence":  # [N, C, L]: 1-D convs and pools, batched matmuls
+        c, length = feature(ch), spatial(ch) * ch.integer(1, 4)
+        while c * length > MAX_ELEMS:
+            length = max(1, length // 2)
+        return (1, c, length)
     if kind == "image":
         n = 2 if chance(ch, 20) else 1
         c = feature(ch)

@@ -13,7 +13,6 @@ import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from tidal.tools.files import ToolError
 from tidal.tools.tidal_run import run_model
 
 SHAPE = (4, 40)
@@ -96,11 +95,23 @@ def test_other_conditions(cond: str, reduce: str, tmp_path) -> None:
         (lambda: loop_model(4, 0.1, reduce="ReduceMin"), "ReduceMax, ReduceSum or ReduceMean"),
     ],
 )
-def test_loops_outside_the_supported_form_are_refused_clearly(model, message: str, tmp_path) -> None:
+def test_loops_outside_the_supported_form_run_on_the_framework_tier(model, message: str, tmp_path) -> None:
+    """A Loop the early-exit lowering does not take runs in onnxruntime (the framework
+    tier), its reason saying why, with onnxruntime's results."""
+    from tidal.dialects.graph import OnnxNodeOp
+    from tidal.targets.onnx_import import import_onnx
+
     path = tmp_path / "loop.onnx"
     onnx.save(model(), path)
-    with pytest.raises(ToolError, match=message):
-        run_model(str(path), {"x": np.zeros(SHAPE, np.float32)})
+    (op,) = [op for op in import_onnx(path).walk() if isinstance(op, OnnxNodeOp)]
+    assert message in op.attributes["tidal.reason"].data
+    x = np.random.default_rng(1).uniform(-2, 2, SHAPE).astype(np.float32)
+    got, stats = run_model(str(path), {"x": x})
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    for name, ref in zip(names, session.run(names, {"x": x}), strict=True):
+        np.testing.assert_allclose(got[name], ref, rtol=1e-6, atol=1e-6)
+    assert stats["placement"]["framework"] == 1
 
 
 def test_the_trace_shows_the_nop_blocks(tmp_path) -> None:
