@@ -27,6 +27,19 @@ torchvision fails with "operator torchvision::nms does not exist"), e.g.
 
 (or torch and torchvision both from PyTorch's CPU wheel index where it is reachable).
 Checked with torch 2.14.1, torchvision 0.29.1, transformers 5.24.0.
+
+With --fixtures the script writes instead the reduced set committed as CI test data
+in test/data/real/ (NAME.onnx and NAME-inputs.npz only, no onnxruntime outputs: the
+tests compute those), regenerated with
+
+    /tmp/torchenv/bin/python bench/export_models.py --fixtures test/data/real
+
+The fixtures are narrow torchvision CNNs on 1x3x64x64 images (mobilenet_v2 and
+mobilenet_v3_small at width 0.25, efficientnet_b0 at width 0.25 and depth 0.5, each
+with 10 classes) and the three tiny transformers above, about 4 MB in all. ResNet-18
+and SqueezeNet 1.1 have no width setting (47 and 2.9 MB even with 10 classes), so
+they are in the full-size set only. Each fixture must match PyTorch in onnxruntime (relative error below FIXTURE_MAX_REL_ERR)
+and have an output larger than FIXTURE_MIN_PEAK in magnitude, or the export fails.
 """
 
 from __future__ import annotations
@@ -184,6 +197,61 @@ def build_gpt2(small: bool) -> tuple[Any, list[str], tuple[Any, ...]]:
     return model, ["input_ids"], (_token_ids(torch),)
 
 
+# ---------------------------------------------------------------------------
+# Fixtures (--fixtures): reduced real-framework models small enough to commit.
+# ---------------------------------------------------------------------------
+
+FIXTURE_IMAGE = 64
+FIXTURE_CLASSES = 10
+FIXTURE_MAX_REL_ERR = 1e-4
+FIXTURE_MIN_PEAK = 1e-3
+# What the whole set (.onnx and -inputs.npz) should stay under to be committed; the
+# script only warns when it is over.
+FIXTURE_BUDGET_BYTES = 4 * 1024 * 1024
+
+
+def _fixture_mobilenet_v2(small: bool) -> tuple[Any, list[str], tuple[Any, ...]]:
+    models = _need("torchvision.models", "torchvision")
+    model = models.MobileNetV2(width_mult=0.25, num_classes=FIXTURE_CLASSES)
+    return model, ["input"], (_image(FIXTURE_IMAGE),)
+
+
+def _fixture_mobilenet_v3_small(
+    small: bool,
+) -> tuple[Any, list[str], tuple[Any, ...]]:
+    mnv3 = _need("torchvision.models.mobilenetv3", "torchvision")
+    setting, last_channel = mnv3._mobilenet_v3_conf(
+        "mobilenet_v3_small", width_mult=0.25
+    )
+    model = mnv3.MobileNetV3(setting, last_channel, num_classes=FIXTURE_CLASSES)
+    return model, ["input"], (_image(FIXTURE_IMAGE),)
+
+
+def _fixture_efficientnet_b0(small: bool) -> tuple[Any, list[str], tuple[Any, ...]]:
+    effnet = _need("torchvision.models.efficientnet", "torchvision")
+    setting, last_channel = effnet._efficientnet_conf(
+        "efficientnet_b0", width_mult=0.25, depth_mult=0.5
+    )
+    # EfficientNet(inverted_residual_setting, dropout, stochastic_depth_prob=0.2,
+    # num_classes=1000, norm_layer=None, last_channel=None), as torchvision's
+    # efficientnet_b0 builds it (last_channel None: 4x the last stage's width).
+    model = effnet.EfficientNet(
+        setting, dropout=0.2, last_channel=last_channel, num_classes=FIXTURE_CLASSES
+    )
+    return model, ["input"], (_image(FIXTURE_IMAGE),)
+
+
+# name -> builder
+FIXTURES: dict[str, Callable[[bool], tuple[Any, list[str], tuple[Any, ...]]]] = {
+    "mobilenet_v2": _fixture_mobilenet_v2,
+    "mobilenet_v3_small": _fixture_mobilenet_v3_small,
+    "efficientnet_b0": _fixture_efficientnet_b0,
+    "vit": build_vit,
+    "bert": build_bert,
+    "gpt2": build_gpt2,
+}
+
+
 BUILDERS: dict[str, Callable[[bool], tuple[Any, list[str], tuple[Any, ...]]]] = {
     "resnet18": _torchvision("resnet18"),
     "mobilenet_v2": _torchvision("mobilenet_v2"),
@@ -257,13 +325,23 @@ def op_summary(path: Path) -> tuple[int, list[str]]:
     return count, sorted(ops)
 
 
-def export_one(name: str, out_dir: Path, small: bool, calibrate: bool = True) -> str:
+def export_one(
+    name: str,
+    out_dir: Path,
+    small: bool,
+    calibrate: bool = True,
+    *,
+    fixture: bool = False,
+) -> str:
+    """Export model `name` (from FIXTURES if `fixture`, else BUILDERS). A fixture
+    gets no -ort.npz and must pass the FIXTURE_* checks (AssertionError otherwise)."""
     torch = _need("torch", "PyTorch")
     import onnx
     import onnxruntime as ort
 
+    builder = FIXTURES[name] if fixture else BUILDERS[name]
     torch.manual_seed(SEED)
-    model, input_names, inputs = BUILDERS[name](small)
+    model, input_names, inputs = builder(small)
     model.eval()
     if calibrate and name not in OUTPUT_NAMES:
         calibrate_batchnorm(model, inputs[0].shape[-1])
@@ -295,20 +373,25 @@ def export_one(name: str, out_dir: Path, small: bool, calibrate: bool = True) ->
             output_names=output_names,
         )
     onnx.checker.check_model(str(path))
-
     feeds = {n: t.numpy() for n, t in zip(input_names, inputs, strict=True)}
     np.savez(out_dir / f"{name}-inputs.npz", **feeds)
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     ort_names = [o.name for o in sess.get_outputs()]
     results = sess.run(None, feeds)
-    np.savez(out_dir / f"{name}-ort.npz", **dict(zip(ort_names, results, strict=True)))
+    if not fixture:
+        np.savez(
+            out_dir / f"{name}-ort.npz", **dict(zip(ort_names, results, strict=True))
+        )
 
     peak = max(float(np.max(np.abs(r))) for r in results)
     err = max(
         float(np.max(np.abs(r - e.numpy())) / (np.max(np.abs(e.numpy())) + 1e-12))
         for r, e in zip(results, expected, strict=True)
     )
+    if fixture:
+        assert err < FIXTURE_MAX_REL_ERR, f"ort vs torch rel err {err:.1e}"
+        assert peak > FIXTURE_MIN_PEAK, f"degenerate outputs, max|out| {peak:.2g}"
     count, ops = op_summary(path)
     size_kib = path.stat().st_size / 1024
     return (
@@ -321,10 +404,17 @@ def export_one(name: str, out_dir: Path, small: bool, calibrate: bool = True) ->
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        epilog=f"models: {', '.join(BUILDERS)}",
+        epilog=f"models: {', '.join(BUILDERS)}; fixtures: {', '.join(FIXTURES)}",
     )
     parser.add_argument(
         "out_dir", type=Path, help="directory for NAME.onnx and .npz files"
+    )
+    parser.add_argument(
+        "--fixtures",
+        action="store_true",
+        help="write the reduced CI test-data set instead (narrow CNNs on 64x64 "
+        "images and the tiny transformers; NAME.onnx and NAME-inputs.npz only), "
+        "as committed in test/data/real/",
     )
     parser.add_argument(
         "--only",
@@ -346,13 +436,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    names = list(BUILDERS)
+    known = list(FIXTURES if args.fixtures else BUILDERS)
+    if args.fixtures and args.small:
+        parser.error("--small does not apply to --fixtures (always 1x3x64x64)")
+    names = known
     if args.only:
         names = [n.strip() for n in args.only.split(",") if n.strip()]
-        unknown = [n for n in names if n not in BUILDERS]
+        unknown = [n for n in names if n not in known]
         if unknown:
             parser.error(
-                f"unknown model(s) {', '.join(unknown)}; known: {', '.join(BUILDERS)}"
+                f"unknown model(s) {', '.join(unknown)}; known: {', '.join(known)}"
             )
 
     _need("torch", "PyTorch")
@@ -361,12 +454,32 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         try:
             print(
-                export_one(name, args.out_dir, args.small, not args.raw_batchnorm),
+                export_one(
+                    name,
+                    args.out_dir,
+                    args.small,
+                    not args.raw_batchnorm,
+                    fixture=args.fixtures,
+                ),
                 flush=True,
             )
         except Exception as e:  # noqa: BLE001 (report it, go on with the next model)
             failed.append(name)
             print(f"{name}: FAILED: {type(e).__name__}: {e}", flush=True)
+    if args.fixtures:
+        total = sum(
+            (args.out_dir / f"{n}{suffix}").stat().st_size
+            for n in names
+            for suffix in (".onnx", "-inputs.npz")
+            if (args.out_dir / f"{n}{suffix}").exists()
+        )
+        print(f"total {total / 2**20:.2f} MiB (.onnx and -inputs.npz)", flush=True)
+        if total > FIXTURE_BUDGET_BYTES:
+            print(
+                f"warning: over the {FIXTURE_BUDGET_BYTES / 2**20:.0f} MiB budget "
+                "for committed fixtures (see --only)",
+                file=sys.stderr,
+            )
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1

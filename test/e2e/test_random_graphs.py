@@ -189,3 +189,17 @@ def test_lrn_after_a_conv_reduced_from_difftest() -> None:
 def check_exact(c: randgraph.Case, chip: str) -> None:
     outcome = difftest.run_case(c, chip)
     assert outcome.kind == "ok", f"{outcome.kind}: {outcome.detail}"
+
+
+@pytest.mark.parametrize(("shape", "kernel", "pads"), [((1, 2, 530, 6), [2, 3], [0, 1, 1, 2]), ((1, 4, 299, 8), [3, 3], [1, 1, 1, 1])])
+def test_pool_of_a_tall_image_reduced_from_difftest(shape, kernel, pads) -> None:
+    """difftest --seed 40 --chip small, graphs 156 and 1648, reduced: a pool over a
+    whole 530-row plane read every window in one reduction, 530 x 7 x 2 x 3 = 22,260
+    elements per partition, more than a 64 KiB partition holds (the loader refused
+    the binary: "refused", not a wrong result). The pool plans now bound the windows
+    one reduction reads (by a band of output rows, or not a whole plane)."""
+    out = [shape[2] + pads[0] + pads[2] - kernel[0] + 1, shape[3] + pads[1] + pads[3] - kernel[1] + 1]
+    for op in ("AveragePool", "MaxPool"):
+        attrs = {"count_include_pad": 1} if op == "AveragePool" else {}
+        nodes = [helper.make_node(op, ["x"], ["y"], kernel_shape=kernel, pads=pads, **attrs)]
+        check_exact(case(nodes, {}, {"x": list(shape)}, {"y": [*shape[:2], *out]}), "small")

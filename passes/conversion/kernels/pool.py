@@ -97,7 +97,16 @@ def plan_window_pool(
     _, _, oh, ow = shape.out
     if ow > FREE_MAX:
         return Refusal(f"'{origin}': output rows of {ow} pixels exceed {FREE_MAX}")
-    rb = largest_divisor(oh, FREE_MAX // ow)
+    # The reduction reads rb x ow windows of kh x kw: one access of that many elements
+    # per partition, which must not exceed what a partition holds (the loader's rule).
+    window = ow * shape.kernel[0] * shape.kernel[1]
+    cap = chip.sbuf_partition_bytes // F32
+    if window > cap:
+        return Refusal(
+            f"'{origin}': one output row's windows read {window} elements per partition, "
+            f"more than the {cap} a partition holds"
+        )
+    rb = largest_divisor(oh, min(FREE_MAX // ow, cap // window))
     hb = (rb - 1) * shape.strides[0] + shape.kernel[0]
     tc = largest_divisor(c, chip.sbuf_partitions)
     need = sbuf_bytes(hb * wp, rb * ow, *([rb * ow] if with_recip else []))
@@ -123,6 +132,12 @@ def plan_pool_plane(
     _, _, oh, ow = shape.out
     tc = largest_divisor(c, chip.sbuf_partitions)
     separable = separable and min(shape.kernel) > 1
+    windows = oh * ow * shape.kernel[0] * shape.kernel[1]
+    if not separable and windows > chip.sbuf_partition_bytes // F32:
+        return Refusal(  # the one reduction over every window of the plane
+            f"'{origin}': the plane's windows read {windows} elements per partition, "
+            f"more than the {chip.sbuf_partition_bytes // F32} a partition holds"
+        )
     best: PoolTiles | Refusal | None = None
     for cb in (c // tc, 1):
         extra = [oh * ow] if with_recip else []

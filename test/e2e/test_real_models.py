@@ -1,0 +1,43 @@
+"""Models exported from today's frameworks (torchvision CNNs; ViT, BERT and GPT-2 from
+transformers configs; random weights, opset 17), the reduced set committed under
+test/data/real/ (`bench/export_models.py --fixtures`; torch and transformers are needed
+only to regenerate them): each runs through tidal-run and agrees with onnxruntime on
+every output. The CNNs run with every op on the accelerator; the transformers with
+every MAC on it (the ops left on the framework tier are LayerNormalization, the
+embedding Gathers and the attention-mask code on int64 and bool tensors).
+`bench/bench_real.py` prints the same figures, for the full-size exports too."""
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from tidal.tools.tidal_run import run_model
+
+FIXTURES = Path(__file__).resolve().parents[1] / "data" / "real"
+CNNS = ("mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0")
+TRANSFORMERS = ("vit", "bert", "gpt2")
+
+
+@pytest.mark.parametrize("name", [*CNNS, *TRANSFORMERS])
+def test_exported_model_agrees_with_onnxruntime(name):
+    path = FIXTURES / f"{name}.onnx"
+    with np.load(FIXTURES / f"{name}-inputs.npz") as npz:
+        feeds = dict(npz)
+    got, stats = run_model(str(path), feeds, "small")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    for n, ref in zip(names, session.run(names, feeds), strict=True):
+        assert got[n].shape == ref.shape and got[n].dtype == ref.dtype, n
+        scale = float(np.abs(ref).max())
+        assert scale > 1e-3, f"{n}: a degenerate reference"
+        assert float(np.abs(got[n].astype(np.float64) - ref).max()) <= 1e-3 * scale, n
+    placement = stats["placement"]
+    assert placement["reject"] == 0
+    if name in CNNS:
+        assert (placement["host"], placement["framework"]) == (0, 0), placement
+    else:
+        macs = placement["macs"]
+        assert macs["accel"] >= 0.95 * sum(macs.values()), macs
+    assert stats["cycles"] > 0
