@@ -993,6 +993,26 @@ class SoftmaxOp(_UnaryOp):
 
 
 @irdl_op_definition
+class LogSoftmaxOp(_UnaryOp):
+    """Log-softmax along one axis (ONNX opset-13 semantics): x - max - log(sum(exp(x -
+    max))), finite wherever x is (log of the softmax would underflow to -inf).
+
+    %r = graph.log_softmax %x {axis = 1 : i64} : (tensor<8x10xf32>) -> tensor<8x10xf32>
+    """
+
+    name = "graph.log_softmax"
+
+    axis = prop_def(IntegerAttr.constr(type=i64))
+    axis_val = _scalar_value("axis", int)
+
+    def __init__(self, input: Value, axis: int, result_type: TensorType | None = None):
+        self._build([input], result_type, {"axis": _i64(axis)})
+
+    def inferred_shape(self) -> Shape:
+        return _softmax_shape(_shape(self.input), self.axis_val)
+
+
+@irdl_op_definition
 class BatchNormOp(GraphOp):
     """Inference batch normalisation (ONNX BatchNormalization) over channels (dim 1):
     (x - mean) / sqrt(var + epsilon) * scale + bias, every parameter of shape [C].
@@ -1693,6 +1713,7 @@ Graph = Dialect(
     "graph",
     [
         OnnxNodeOp,
+        LogSoftmaxOp,
         SliceOp,
         SubOp,
         DivOp,

@@ -70,6 +70,7 @@ from tidal.dialects.graph import (
     Conv2dOp,
     DropoutOp,
     LoopOp,
+    LogSoftmaxOp,
     RandomUniformLikeOp,
     FlattenOp,
     GemmOp,
@@ -533,6 +534,10 @@ _NEVER_FOLD = frozenset(
 )
 
 
+# Data movements whose float results on constant inputs are computed once at import
+# rather than imported as copies of constants.
+_MOVES = frozenset({"Cast", "Gather", "Slice", "Split", "Squeeze", "Tile", "Pad"})
+
 # Ops whose builders take data of any element type themselves (fold or alias it).
 _BUILDERS_FOLD = frozenset({"ConstantOfShape", "Unsqueeze", "Constant", "Identity"})
 
@@ -597,7 +602,8 @@ def fold_node(
     if not names or not all(n in consts for n in names):
         return None
     out_types = [framework.value_type(types.get(o)) for o in outputs]
-    if any(ty is None or _element(ty) == f32 for ty in out_types) and onnx_entry(proto.op_type):
+    floats = any(ty is None or _element(ty) == f32 for ty in out_types)
+    if floats and onnx_entry(proto.op_type) and proto.op_type not in _MOVES:
         return None  # float data: the builder's graph op (canonicalize folds it)
     for name, ty in zip(outputs, out_types, strict=True):
         if not isinstance(ty, TensorType) or DYNAMIC_INDEX in ty.get_shape():
@@ -1510,25 +1516,26 @@ def build_softmax(node: _Node) -> SSAValue:
     return _softmax(node, node.input(0), node.out_type())
 
 
-def _softmax(node: _Node, x: SSAValue, out: TensorType | None, hint: str | None = None) -> SSAValue:
+def _softmax(
+    node: _Node, x: SSAValue, out: TensorType | None, hint: str | None = None,
+    op: Callable[..., Operation] = SoftmaxOp,
+) -> SSAValue:
     shape = x.type.get_shape()  # type: ignore[attr-defined]
     rank = len(shape)
     axis = int(node.attr("axis", -1 if node.importer.opset >= 13 else 1))
     axis = axis + rank if axis < 0 else axis
     if node.importer.opset >= 13 or axis == rank - 1:
-        return node.emit(SoftmaxOp(x, axis, out), hint)
+        return node.emit(op(x, axis, out), hint)
     rows = node.proto.output[0] + ".rows"
     flat = node.emit(ReshapeOp(x, (prod(shape[:axis]), prod(shape[axis:]))), rows)
-    normalised = node.emit(SoftmaxOp(flat, 1), rows)
+    normalised = node.emit(op(flat, 1), rows)
     return node.emit(ReshapeOp(normalised, out or shape), hint)
 
 
 def build_log_softmax(node: _Node) -> SSAValue:
-    """log(softmax(x)): softmax, then ACT's log table (within a few ulp of the
-    float32 log of the probabilities; a probability that underflows to 0 gives
-    -inf where the exact value is finite)."""
-    p = _softmax(node, node.input(0), None, node.proto.output[0] + ".softmax")
-    return node.emit(ActivationOp(p, "log", node.out_type()))
+    """graph.log_softmax (the opset rules of Softmax: before 13, rows of the input
+    coerced to 2-D at `axis`)."""
+    return _softmax(node, node.input(0), node.out_type(), op=LogSoftmaxOp)
 
 
 # ------------------------------------------------------ element-wise arithmetic
@@ -1670,6 +1677,96 @@ def build_pow(node: _Node) -> SSAValue:
     if c in funcs:
         return node.emit(ActivationOp(x, funcs[c], node.out_type()))
     node.fail(f"unsupported exponent {c} (1, 2, 3, 0.5, -0.5 or -1)")
+
+
+def _row_mean(node: _Node, x: SSAValue, hint: str) -> SSAValue:
+    """The mean over the last dim of x, keeping it ([..., K] -> [..., 1]): a product
+    with a constant column of 1/K on the PE array (between views)."""
+    shape = x.type.get_shape()  # type: ignore[attr-defined]
+    k = shape[-1]
+    name = f"{hint}.ones"
+    node.importer.consts[name] = np.full((k, 1), 1.0 / k, np.float32)
+    node.importer.const_origin[name] = node.label
+    rows = node.emit(ReshapeOp(x, (prod(shape[:-1]), k)), f"{hint}.rows")
+    mean = node.emit(MatMulOp(rows, node.importer.value(name, node)), f"{hint}.sum")
+    return node.emit(ReshapeOp(mean, (*shape[:-1], 1)), hint)
+
+
+def build_layer_norm(node: _Node) -> SSAValue:
+    """LayerNormalization over the last axis: mean and variance as products with a
+    column of 1/K on the PE array, rsqrt on ACT, the rest element-wise (sub, mul,
+    add with broadcasting); the optional Mean and InvStdDev outputs are not
+    imported."""
+    shape = node.input_shape(0)
+    rank = len(shape)
+    axis = int(node.attr("axis", -1))
+    axis = axis + rank if axis < 0 else axis
+    if axis != rank - 1:
+        node.fail(f"unsupported axis {axis} (only the last)")
+    node.reject_used_output(1)
+    node.reject_used_output(2)
+    eps = float(node.attr("epsilon", 1e-5))
+    out = node.proto.output[0]
+    x = node.input(0)
+    mean = _row_mean(node, x, f"{out}.mean")
+    centered = node.emit(SubOp(x, mean), f"{out}.centered")
+    square = node.emit(MulOp(centered, centered), f"{out}.square")
+    var = _row_mean(node, square, f"{out}.var")
+    shifted = _affine(node, var, 1.0, eps, f"{out}.var_eps")
+    rstd = node.emit(ActivationOp(shifted, "rsqrt"), f"{out}.rstd")
+    y = node.emit(MulOp(centered, rstd), f"{out}.normed")
+    if node.has_input(1):
+        last = not node.has_input(2)
+        y = node.emit(MulOp(y, node.input(1), node.out_type() if last else None), None if last else f"{out}.scaled")
+    if node.has_input(2):
+        y = node.emit(AddOp(y, node.input(2), node.out_type()))
+    return y
+
+
+def build_cast(node: _Node) -> SSAValue | None:
+    """A Cast of f32 data to f32 aliases its input (casts of constants are folded at
+    import; the others are integer or bool data, on the framework tier)."""
+    if int(node.attr("to", 0)) != onnx.TensorProto.FLOAT:
+        node.fail("only a cast of float32 to float32 is imported (others: framework tier)")
+    source = node.proto.input[0]
+    consts = node.importer.consts
+    if source in consts and source not in node.importer.values and consts[source].dtype != np.float32:
+        node.fail(f"a cast of {consts[source].dtype} data")  # fold_node computes these
+    node.alias_input()
+    return None
+
+
+def build_gather(node: _Node) -> SSAValue:
+    """Gather by constant indices: each run of consecutive indices a graph.slice along
+    the axis, runs joined by graph.concat, a scalar index's axis dropped by a view.
+    Indices computed at run time (embedding lookups) are not imported."""
+    shape = node.input_shape(0)
+    rank = len(shape)
+    axis = _axis(node, int(node.attr("axis", 0)), rank)
+    indices = node.const_input(1)
+    flat = [int(i) + shape[axis] if int(i) < 0 else int(i) for i in indices.reshape(-1)]
+    if not flat or any(not 0 <= i < shape[axis] for i in flat):
+        node.fail(f"indices {indices.reshape(-1).tolist()} outside dim {axis} of size {shape[axis]}")
+    runs: list[list[int]] = []
+    for i in flat:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    if len(runs) > 64:
+        node.fail(f"{len(runs)} separate index runs (at most 64 are imported as slices)")
+    out = node.proto.output[0]
+    x = node.input(0)
+    pieces = []
+    for k, run in enumerate(runs):
+        lo, hi = [0] * rank, list(shape)
+        lo[axis], hi[axis] = run[0], run[-1] + 1
+        pieces.append(_window(node, x, lo, hi, [1] * rank, f"{out}.run{k}"))
+    y = pieces[0] if len(pieces) == 1 else node.emit(ConcatOp(pieces, axis), f"{out}.joined")
+    final = (*shape[:axis], *indices.shape, *shape[axis + 1 :])
+    if tuple(y.type.get_shape()) == final:  # type: ignore[attr-defined]
+        return y
+    return node.emit(ReshapeOp(y, final))
 
 
 def build_squeeze(node: _Node) -> SSAValue:

@@ -159,6 +159,12 @@ def _softmax(op: graph.SoftmaxOp, x: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=op.axis_val, keepdims=True)).astype(np.float32)
 
 
+def _log_softmax(op: graph.LogSoftmaxOp, x: np.ndarray) -> np.ndarray:
+    x64 = x.astype(np.float64)
+    shifted = x64 - x64.max(axis=op.axis_val, keepdims=True)
+    return (shifted - np.log(np.exp(shifted).sum(axis=op.axis_val, keepdims=True))).astype(np.float32)
+
+
 def _batchnorm(op: graph.BatchNormOp, x, scale, bias, mean, var) -> np.ndarray:
     c = (1, -1) + (1,) * (x.ndim - 2)
     inv = scale / np.sqrt(var + np.float32(op.epsilon_val))
@@ -329,7 +335,11 @@ ENTRIES: tuple[OpEntry, ...] = (
         opsets="a constant scalar exponent: 1, 2, 3 (products), 0.5 (sqrt), -0.5 (rsqrt), "
         "-1 (reciprocal); other exponents on the framework tier",
     ),
-    OpEntry("LogSoftmax", "build_log_softmax", opsets="log(softmax(x)): softmax, then ACT's log"),
+    OpEntry(
+        "LogSoftmax", "build_log_softmax", graph.LogSoftmaxOp, _log_softmax, kernels.SOFTMAX,
+        "ACT exp and log, POOL reductions",
+        opsets="before 13, normalises rows of the input coerced to 2-D at `axis`",
+    ),
     OpEntry("Squeeze", "build_squeeze", opsets="a view (reshape); axes an attribute before 13, an input from 13"),
     OpEntry(
         "Slice", "build_slice", graph.SliceOp,
@@ -346,6 +356,17 @@ ENTRIES: tuple[OpEntry, ...] = (
         "negative pads crop",
     ),
     OpEntry("Tile", "build_tile", opsets="constant repeats: graph.concat of the input with itself"),
+    OpEntry("Cast", "build_cast", opsets="float32 to float32 aliases its input; other casts: folded or framework tier"),
+    OpEntry(
+        "Gather", "build_gather",
+        opsets="constant indices: slices of consecutive runs joined by graph.concat; runtime "
+        "indices (embeddings) on the framework tier",
+    ),
+    OpEntry(
+        "LayerNormalization", "build_layer_norm",
+        opsets="last axis: mean and variance as matmuls by a 1/K column (PE), rsqrt (ACT), "
+        "sub, mul, add (POOL); no Mean or InvStdDev output",
+    ),
     OpEntry("Relu", "build_relu", graph.ReluOp, lambda op, x: np.maximum(x, 0), kernels.ELTWISE, "ACT"),
     OpEntry(
         "Sigmoid", "build_activation", graph.ActivationOp, _activation, kernels.ELTWISE,

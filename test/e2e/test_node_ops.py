@@ -59,6 +59,11 @@ CASES = {
                {"x": [1, 3, 5, 6, 6]}, {"w": _w(4, 3, 3, 2, 3), "b": _w(4)}, 17),
     "maxpool3d": (helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2, 2], strides=[2, 2, 2], pads=[1, 0, 0, 0, 0, 0]),
                   {"x": [1, 2, 5, 6, 6]}, {}, 17),
+    "layer_norm": (helper.make_node("LayerNormalization", ["x", "s", "b"], ["y"]), {"x": [2, 5, 24]},
+                   {"s": _w(24), "b": _w(24)}, 17),
+    "gather_const": (helper.make_node("Gather", ["x", "i"], ["y"], axis=1), {"x": [2, 6, 3]},
+                     {"i": np.array([[5, 0], [1, 2]], np.int64)}, 17),
+    "cast_f32": (helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT), {"x": [3, 4]}, {}, 17),
     "avgpool3d": (helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 2, 2], strides=[1, 2, 2]),
                   {"x": [1, 2, 5, 6, 6]}, {}, 17),
 }

@@ -983,6 +983,14 @@ def _reference_cases(rng: np.random.Generator) -> dict[str, tuple]:
             {"p": _int64([1, 2, 0, 1])}, OPSET,
         ),
         "Tile": ([n("Tile", ["x", "r"], ["y"])], {"x": (2, 3)}, ["y"], {"r": _int64([2, 2])}, OPSET),
+        "Cast": ([n("Cast", ["x"], ["c"], to=_F), n("Relu", ["c"], ["y"])], {"x": (2, 3)}, ["y"], {}, OPSET),
+        "Gather": (
+            [n("Gather", ["x", "i"], ["y"], axis=1)], {"x": (2, 5)}, ["y"], {"i": _int64([4, 0, 1])}, OPSET,
+        ),
+        "LayerNormalization": (
+            [n("LayerNormalization", ["x", "s", "b"], ["y"], epsilon=1e-3)], {"x": (2, 3, 8)}, ["y"],
+            {"s": w(8), "b": w(8)}, 17,
+        ),
     }
 
 

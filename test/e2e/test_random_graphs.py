@@ -203,3 +203,17 @@ def test_pool_of_a_tall_image_reduced_from_difftest(shape, kernel, pads) -> None
         attrs = {"count_include_pad": 1} if op == "AveragePool" else {}
         nodes = [helper.make_node(op, ["x"], ["y"], kernel_shape=kernel, pads=pads, **attrs)]
         check_exact(case(nodes, {}, {"x": list(shape)}, {"y": [*shape[:2], *out]}), "small")
+
+
+@pytest.mark.parametrize("chip", ["small", "default"])
+def test_log_softmax_of_a_wide_row_reduced_from_difftest(chip: str) -> None:
+    """difftest --seed 41 --chip default, graphs 4417 and 4766, reduced to one
+    LogSoftmax: imported as log(softmax(x)), a row whose values span more than about
+    90 gave -inf where the exact value is finite (exp underflows). graph.log_softmax
+    computes x - max - log(sum(exp(x - max)))."""
+    x = np.array([[0.0, -200.0, 50.0, 3.0], [-120.0, 10.0, -10.0, 80.0]], np.float32)
+    check_exact(
+        case([helper.make_node("LogSoftmax", ["x"], ["y"], axis=1)], {}, {"x": [2, 4]},
+             {"y": [2, 4]}, values={"x": x}),
+        chip,
+    )

@@ -1,4 +1,5 @@
-"""Softmax: rows on partitions; max, exp(x - max), sum, reciprocal, scale.
+"""Softmax: rows on partitions; max, exp(x - max), sum, reciprocal, scale. Log-softmax:
+max, exp(x - max) into a second row, sum, log, and x - max - log(sum) as ACT's bias.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from tidal.dialects.loop import (
     CopyOp,
     NestOp,
     ReduceOp,
+    TensorTensorOp,
 )
 from tidal.passes.conversion.kernels.nest_builder import (
     F32,
@@ -43,15 +45,18 @@ class SoftmaxTiles(NestPlan):
     length: int
     inner: int
     tr: int
+    log: bool = False
 
 
-def plan_softmax(chip: ChipConfig, origin: str, shape: Sequence[int], axis: int) -> SoftmaxTiles | Refusal:
+def plan_softmax(
+    chip: ChipConfig, origin: str, shape: Sequence[int], axis: int, *, log: bool = False
+) -> SoftmaxTiles | Refusal:
     outer, length, inner = prod(shape[:axis]), shape[axis], prod(shape[axis + 1 :])
-    need = sbuf_bytes(length, 1, 1, 1, 1)
+    need = sbuf_bytes(length, *([length] if log else []), 1, 1, 1, 1)
     if refusal := over_sbuf(chip, origin, need):
         return refusal
     tr = largest_divisor(outer if inner == 1 else inner, chip.sbuf_partitions)
-    return SoftmaxTiles(origin, tr, need, outer=outer, length=length, inner=inner, tr=tr)
+    return SoftmaxTiles(origin, tr, need, outer=outer, length=length, inner=inner, tr=tr, log=log)
 
 
 def softmax(plan: SoftmaxTiles, x: SSAValue, y: SSAValue) -> NestOp:
@@ -70,6 +75,23 @@ def softmax(plan: SoftmaxTiles, x: SSAValue, y: SSAValue) -> NestOp:
     mx, neg, total, recip = cols
     row = _tile(xt, "sbuf", nest, tr, [(1, length)])
     col = {t: _tile(t, "sbuf", nest, tr, [(1, 1)]) for t in cols}
+    if plan.log:  # y = x + (-max - log(sum(exp(x - max)))): every value finite
+        et = nest.tile("sbuf", tr, length)
+        erow = _tile(et, "sbuf", nest, tr, [(1, length)])
+        lse = recip  # the fourth column holds log(sum), then the shift
+        nest.put(
+            "r",
+            CopyOp(x, io_ap, xt, row),
+            ReduceOp("max", mx, col[mx], xt, row, 1),
+            ActOp("identity", neg, col[neg], mx, col[mx], scale=-1.0),
+            ActOp("exp", et, erow, xt, row, bias_col=(neg, col[neg])),
+            ReduceOp("add", total, col[total], et, erow, 1),
+            ActOp("log", lse, col[lse], total, col[total]),
+            TensorTensorOp("sub", lse, col[lse], neg, col[neg], lse, col[lse]),
+            ActOp("identity", xt, row, xt, row, bias_col=(lse, col[lse])),
+            CopyOp(xt, row, y, io_ap),
+        )
+        return nest.build()
     nest.put(
         "r",
         CopyOp(x, io_ap, xt, row),
@@ -85,17 +107,21 @@ def softmax(plan: SoftmaxTiles, x: SSAValue, y: SSAValue) -> NestOp:
 
 
 class SoftmaxKernel(Kernel):
-    """graph.softmax: rows on partitions, one nest (kernels/softmax.py)."""
+    """graph.softmax and graph.log_softmax: rows on partitions, one nest
+    (kernels/softmax.py)."""
 
     def plan(
         self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
     ) -> TilePlan | Refusal:
-        assert isinstance(op, graph.SoftmaxOp)
-        tiles = plan_softmax(chip, origin_of(op), shape_of(op.input), op.axis_val)
+        assert isinstance(op, graph.SoftmaxOp | graph.LogSoftmaxOp)
+        tiles = plan_softmax(
+            chip, origin_of(op), shape_of(op.input), op.axis_val,
+            log=isinstance(op, graph.LogSoftmaxOp),
+        )
         return planned(op, chip, tiles, options=options)
 
     def emit(self, plan: TilePlan) -> Lowered:
-        assert isinstance(plan.op, graph.SoftmaxOp)
+        assert isinstance(plan.op, graph.SoftmaxOp | graph.LogSoftmaxOp)
         return one_nest(plan, SoftmaxTiles, softmax)
 
 

@@ -310,3 +310,10 @@ func.func @affine(%x: tensor<4xf32>) -> tensor<4xf32> {
   %r = graph.piecewise_linear %x {kind = "affine", alpha = -1.0 : f32, beta = 0.5 : f32} : (tensor<4xf32>) -> tensor<4xf32>
   func.return %r : tensor<4xf32>
 }
+
+// CHECK-LABEL: func.func @log_softmax
+func.func @log_softmax(%x: tensor<8x10xf32>) -> tensor<8x10xf32> {
+  // CHECK-NEXT: %{{.*}} = graph.log_softmax %{{.*}} {axis = 1 : i64} : (tensor<8x10xf32>) -> tensor<8x10xf32>
+  %r = graph.log_softmax %x {axis = 1 : i64} : (tensor<8x10xf32>) -> tensor<8x10xf32>
+  func.return %r : tensor<8x10xf32>
+}

@@ -31,3 +31,20 @@ func.func @slice(%x: tensor<4x8xf32>) -> tensor<2x2xf32> {
   %r = graph.slice %x {starts = array<i64: 1, 2>, ends = array<i64: 4, 8>, steps = array<i64: 2, 3>, tidal.origin = "window"} : (tensor<4x8xf32>) -> tensor<2x2xf32>
   func.return %r : tensor<2x2xf32>
 }
+
+// graph.log_softmax: rows on partitions; the row maximum, exp(x - max) into a second
+// row tile, its sum, ACT's log of it, and x + (-max - log(sum)) as ACT's bias column.
+// CHECK-LABEL: func.func @log_softmax
+// CHECK:         loop.nest "ls"
+// CHECK:           loop.reduce "max"
+// CHECK-NEXT:      loop.act "identity" {{.*}} {scale = -1.000000e+00 : f32
+// CHECK-NEXT:      loop.act "exp"
+// CHECK-NEXT:      loop.reduce "add"
+// CHECK-NEXT:      loop.act "log"
+// CHECK-NEXT:      loop.tensor_tensor "sub"
+// CHECK-NEXT:      loop.act "identity"
+// CHECK-NEXT:      loop.copy
+func.func @log_softmax(%x: tensor<4x10xf32>) -> tensor<4x10xf32> {
+  %r = graph.log_softmax %x {axis = 1 : i64, tidal.origin = "ls"} : (tensor<4x10xf32>) -> tensor<4x10xf32>
+  func.return %r : tensor<4x10xf32>
+}
