@@ -1692,6 +1692,67 @@ def _row_mean(node: _Node, x: SSAValue, hint: str) -> SSAValue:
     return node.emit(ReshapeOp(mean, (*shape[:-1], 1)), hint)
 
 
+def build_reduce(node: _Node) -> SSAValue:
+    """ReduceSum and ReduceMean: the reduced axes moved last (a transpose, unless they
+    are), the rest as rows, and one product with a constant column of 1 (or 1/K) on
+    the PE array; keepdims as a view. Axes constant (an attribute where the opset
+    has it so)."""
+    shape = node.input_shape(0)
+    rank = len(shape)
+    op_type = node.proto.op_type
+    axes_as_input = node.importer.opset >= (13 if op_type == "ReduceSum" else 18)
+    if axes_as_input:
+        axes = [int(a) for a in node.const_input(1).reshape(-1)] if node.has_input(1) else []
+    else:
+        axes = list(node.ints("axes", ()))
+    if not axes:
+        if node.attr("noop_with_empty_axes", 0):
+            node.fail("noop_with_empty_axes with no axes (an identity) is not imported")
+        axes = list(range(rank))
+    axes = sorted({a + rank if a < 0 else a for a in axes})
+    kept = [a for a in range(rank) if a not in axes]
+    out = node.proto.output[0]
+    x = node.input(0)
+    if kept + axes != list(range(rank)):
+        x = node.emit(TransposeOp(x, (*kept, *axes)), f"{out}.moved")
+    rows = prod(shape[a] for a in kept)
+    k = prod(shape[a] for a in axes)
+    name = f"{out}.ones"
+    node.importer.consts[name] = np.full((k, 1), 1.0 / k if op_type == "ReduceMean" else 1.0, np.float32)
+    node.importer.const_origin[name] = node.label
+    flat = node.emit(ReshapeOp(x, (rows, k)), f"{out}.rows")
+    total = node.emit(MatMulOp(flat, node.importer.value(name, node)), f"{out}.col")
+    if node.attr("keepdims", 1):
+        final = tuple(1 if a in axes else d for a, d in enumerate(shape))
+    else:
+        final = tuple(shape[a] for a in kept)
+    return node.emit(ReshapeOp(total, final))
+
+
+def build_instance_norm(node: _Node) -> SSAValue:
+    """InstanceNormalization of [N, C, ...]: LayerNorm's arithmetic over each
+    channel's plane (a view [N, C, H*W]), then the per-channel scale and bias."""
+    shape = node.input_shape(0)
+    if len(shape) < 3:
+        node.fail(f"unsupported input rank {len(shape)} (at least 3)")
+    eps = float(node.attr("epsilon", 1e-5))
+    out = node.proto.output[0]
+    n, c = shape[:2]
+    plane = node.emit(ReshapeOp(node.input(0), (n, c, prod(shape[2:]))), f"{out}.planes")
+    mean = _row_mean(node, plane, f"{out}.mean")
+    centered = node.emit(SubOp(plane, mean), f"{out}.centered")
+    square = node.emit(MulOp(centered, centered), f"{out}.square")
+    var = _row_mean(node, square, f"{out}.var")
+    rstd = node.emit(ActivationOp(_affine(node, var, 1.0, eps, f"{out}.var_eps"), "rsqrt"), f"{out}.rstd")
+    normed = node.emit(MulOp(centered, rstd), f"{out}.normed")
+    back = node.emit(ReshapeOp(normed, shape), f"{out}.image")
+    per_channel = (c,) + (1,) * (len(shape) - 2)
+    scale = node.emit(ReshapeOp(node.input(1), per_channel), f"{out}.scale")
+    bias = node.emit(ReshapeOp(node.input(2), per_channel), f"{out}.bias")
+    scaled = node.emit(MulOp(back, scale), f"{out}.scaled")
+    return node.emit(AddOp(scaled, bias, node.out_type()))
+
+
 def build_layer_norm(node: _Node) -> SSAValue:
     """LayerNormalization over the last axis: mean and variance as products with a
     column of 1/K on the PE array, rsqrt on ACT, the rest element-wise (sub, mul,

@@ -363,6 +363,21 @@ ENTRIES: tuple[OpEntry, ...] = (
         "indices (embeddings) on the framework tier",
     ),
     OpEntry(
+        "ReduceSum", "build_reduce",
+        opsets="constant axes (an input from 13): the axes moved last, one matmul by a "
+        "column of ones (PE); keepdims a view",
+    ),
+    OpEntry(
+        "ReduceMean", "build_reduce",
+        opsets="constant axes (an input from 18): the axes moved last, one matmul by a "
+        "column of 1/K (PE); keepdims a view",
+    ),
+    OpEntry(
+        "InstanceNormalization", "build_instance_norm",
+        opsets="LayerNormalization's arithmetic over each channel's plane, then the "
+        "per-channel scale and bias",
+    ),
+    OpEntry(
         "LayerNormalization", "build_layer_norm",
         opsets="last axis: mean and variance as matmuls by a 1/K column (PE), rsqrt (ACT), "
         "sub, mul, add (POOL); no Mean or InvStdDev output",

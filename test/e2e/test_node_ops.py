@@ -64,6 +64,12 @@ CASES = {
     "gather_const": (helper.make_node("Gather", ["x", "i"], ["y"], axis=1), {"x": [2, 6, 3]},
                      {"i": np.array([[5, 0], [1, 2]], np.int64)}, 17),
     "cast_f32": (helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT), {"x": [3, 4]}, {}, 17),
+    "reduce_mean": (helper.make_node("ReduceMean", ["x"], ["y"], axes=[1, 3], keepdims=1), {"x": [2, 3, 4, 5]}, {}, 17),
+    "reduce_sum": (helper.make_node("ReduceSum", ["x", "ax"], ["y"], keepdims=0), {"x": [2, 3, 4]},
+                   {"ax": _i64(-1)}, 17),
+    "reduce_sum_all": (helper.make_node("ReduceSum", ["x"], ["y"]), {"x": [3, 7]}, {}, 17),
+    "instance_norm": (helper.make_node("InstanceNormalization", ["x", "s", "b"], ["y"], epsilon=1e-3),
+                      {"x": [2, 3, 4, 5]}, {"s": _w(3), "b": _w(3)}, 17),
     "avgpool3d": (helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 2, 2], strides=[1, 2, 2]),
                   {"x": [1, 2, 5, 6, 6]}, {}, 17),
 }

@@ -987,6 +987,12 @@ def _reference_cases(rng: np.random.Generator) -> dict[str, tuple]:
         "Gather": (
             [n("Gather", ["x", "i"], ["y"], axis=1)], {"x": (2, 5)}, ["y"], {"i": _int64([4, 0, 1])}, OPSET,
         ),
+        "ReduceSum": ([n("ReduceSum", ["x", "a"], ["y"])], {"x": (2, 3, 4)}, ["y"], {"a": _int64([1])}, OPSET),
+        "ReduceMean": ([n("ReduceMean", ["x"], ["y"], axes=[0, 2], keepdims=0)], {"x": (2, 3, 4)}, ["y"], {}, OPSET),
+        "InstanceNormalization": (
+            [n("InstanceNormalization", ["x", "s", "b"], ["y"])], {"x": (1, 3, 2, 4)}, ["y"],
+            {"s": w(3), "b": w(3)}, OPSET,
+        ),
         "LayerNormalization": (
             [n("LayerNormalization", ["x", "s", "b"], ["y"], epsilon=1e-3)], {"x": (2, 3, 8)}, ["y"],
             {"s": w(8), "b": w(8)}, 17,
