@@ -973,8 +973,21 @@ class FlattenOp(_UnaryOp):
         return _flatten_shape(_shape(self.input), self.axis_val)
 
 
+class _AlongAxisOp(_UnaryOp, ABC):
+    """A normalisation along one non-negative `axis` (softmax, log-softmax)."""
+
+    axis = prop_def(IntegerAttr.constr(type=i64))
+    axis_val = _scalar_value("axis", int)
+
+    def __init__(self, input: Value, axis: int, result_type: TensorType | None = None):
+        self._build([input], result_type, {"axis": _i64(axis)})
+
+    def inferred_shape(self) -> Shape:
+        return _softmax_shape(_shape(self.input), self.axis_val)
+
+
 @irdl_op_definition
-class SoftmaxOp(_UnaryOp):
+class SoftmaxOp(_AlongAxisOp):
     """Softmax along one axis (ONNX opset-13 semantics); `axis` is non-negative.
 
     %r = graph.softmax %x {axis = 1 : i64} : (tensor<8x10xf32>) -> tensor<8x10xf32>
@@ -982,18 +995,9 @@ class SoftmaxOp(_UnaryOp):
 
     name = "graph.softmax"
 
-    axis = prop_def(IntegerAttr.constr(type=i64))
-    axis_val = _scalar_value("axis", int)
-
-    def __init__(self, input: Value, axis: int, result_type: TensorType | None = None):
-        self._build([input], result_type, {"axis": _i64(axis)})
-
-    def inferred_shape(self) -> Shape:
-        return _softmax_shape(_shape(self.input), self.axis_val)
-
 
 @irdl_op_definition
-class LogSoftmaxOp(_UnaryOp):
+class LogSoftmaxOp(_AlongAxisOp):
     """Log-softmax along one axis (ONNX opset-13 semantics): x - max - log(sum(exp(x -
     max))), finite wherever x is (log of the softmax would underflow to -inf).
 
@@ -1001,15 +1005,6 @@ class LogSoftmaxOp(_UnaryOp):
     """
 
     name = "graph.log_softmax"
-
-    axis = prop_def(IntegerAttr.constr(type=i64))
-    axis_val = _scalar_value("axis", int)
-
-    def __init__(self, input: Value, axis: int, result_type: TensorType | None = None):
-        self._build([input], result_type, {"axis": _i64(axis)})
-
-    def inferred_shape(self) -> Shape:
-        return _softmax_shape(_shape(self.input), self.axis_val)
 
 
 @irdl_op_definition

@@ -60,7 +60,8 @@ def plan_softmax(
 
 
 def softmax(plan: SoftmaxTiles, x: SSAValue, y: SSAValue) -> NestOp:
-    """y = exp(x - max) / sum(exp(x - max)) along the axis, rows on partitions."""
+    """y = exp(x - max) / sum(exp(x - max)) along the axis (with `plan.log`, x - max -
+    log(sum(exp(x - max)))), rows on partitions."""
     outer, length, inner, tr = plan.outer, plan.length, plan.inner, plan.tr
     if inner == 1:
         nest = Nest(plan.name, [("o", 1), ("r", outer // tr)])
@@ -75,34 +76,30 @@ def softmax(plan: SoftmaxTiles, x: SSAValue, y: SSAValue) -> NestOp:
     mx, neg, total, recip = cols
     row = _tile(xt, "sbuf", nest, tr, [(1, length)])
     col = {t: _tile(t, "sbuf", nest, tr, [(1, 1)]) for t in cols}
+    head = [
+        CopyOp(x, io_ap, xt, row),
+        ReduceOp("max", mx, col[mx], xt, row, 1),
+        ActOp("identity", neg, col[neg], mx, col[mx], scale=-1.0),
+    ]
     if plan.log:  # y = x + (-max - log(sum(exp(x - max)))): every value finite
         et = nest.tile("sbuf", tr, length)
         erow = _tile(et, "sbuf", nest, tr, [(1, length)])
         lse = recip  # the fourth column holds log(sum), then the shift
-        nest.put(
-            "r",
-            CopyOp(x, io_ap, xt, row),
-            ReduceOp("max", mx, col[mx], xt, row, 1),
-            ActOp("identity", neg, col[neg], mx, col[mx], scale=-1.0),
+        body = [
             ActOp("exp", et, erow, xt, row, bias_col=(neg, col[neg])),
             ReduceOp("add", total, col[total], et, erow, 1),
             ActOp("log", lse, col[lse], total, col[total]),
             TensorTensorOp("sub", lse, col[lse], neg, col[neg], lse, col[lse]),
             ActOp("identity", xt, row, xt, row, bias_col=(lse, col[lse])),
-            CopyOp(xt, row, y, io_ap),
-        )
-        return nest.build()
-    nest.put(
-        "r",
-        CopyOp(x, io_ap, xt, row),
-        ReduceOp("max", mx, col[mx], xt, row, 1),
-        ActOp("identity", neg, col[neg], mx, col[mx], scale=-1.0),
-        ActOp("exp", xt, row, xt, row, bias_col=(neg, col[neg])),
-        ReduceOp("add", total, col[total], xt, row, 1),
-        ActOp("reciprocal", recip, col[recip], total, col[total]),
-        ActOp("identity", xt, row, xt, row, scale_col=(recip, col[recip])),
-        CopyOp(xt, row, y, io_ap),
-    )
+        ]
+    else:
+        body = [
+            ActOp("exp", xt, row, xt, row, bias_col=(neg, col[neg])),
+            ReduceOp("add", total, col[total], xt, row, 1),
+            ActOp("reciprocal", recip, col[recip], total, col[total]),
+            ActOp("identity", xt, row, xt, row, scale_col=(recip, col[recip])),
+        ]
+    nest.put("r", *head, *body, CopyOp(xt, row, y, io_ap))
     return nest.build()
 
 
