@@ -229,7 +229,7 @@ def run_model(
     total["placement"] = placement
     total["segments"] = [s.kind for s in segments]
     _cache_stats(total, cache, lowering.log, cache_log)
-    return {n: env[n] for n in wanted}, total
+    return {declared: env[source] for declared, source in wanted}, total
 
 
 def _cache_stats(

@@ -101,10 +101,19 @@ def _names(fn: func.FuncOp) -> dict[SSAValue, str]:
     return names
 
 
-def result_names(fn: func.FuncOp) -> list[str]:
+def result_names(fn: func.FuncOp) -> list[tuple[str, str]]:
+    """Each result's declared name (`tidal.name`) and the name of the value the
+    segments compute for it: the two differ where one value is returned under
+    several names (an Identity, a Tile by ones) or is an input."""
     names = _names(fn)
     ret = fn.body.block.last_op
-    return [names[v] for v in ret.operands]  # type: ignore[union-attr]
+    assert isinstance(ret, func.ReturnOp)
+    declared = []
+    for i, v in enumerate(ret.operands):
+        entry = fn.res_attrs.data[i] if fn.res_attrs else None
+        name = entry.data.get("tidal.name") if isinstance(entry, DictionaryAttr) else None
+        declared.append((name.data if isinstance(name, StringAttr) else f"result{i}", names[v]))
+    return declared
 
 
 def _named(names: list[str]) -> ArrayAttr[DictionaryAttr]:

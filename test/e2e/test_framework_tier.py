@@ -214,3 +214,26 @@ def test_a_model_whose_ops_all_have_kernels_has_no_framework_ops():
 
     module = import_onnx(example("zoo").model_path("squeezenet"))
     assert not any(isinstance(op, graph.OnnxNodeOp) for op in module.body.walk())
+
+
+def test_one_value_returned_under_two_names_with_segments(tmp_path):
+    """difftest --seed 50 --chip small, graph 4137, reduced: a Tile by ones (here an
+    Identity too) returns its input under another output name; with host or framework
+    segments, tidal-run looked results up by the first name of each value and lost
+    the second output."""
+    nodes = [
+        helper.make_node("Round", ["x"], ["r"], name="round"),
+        helper.make_node("Relu", ["r"], ["y1"], name="relu"),
+        helper.make_node("Identity", ["y1"], ["y2"], name="same"),
+        helper.make_node("Tile", ["y1", "ones"], ["y3"], name="tile"),
+    ]
+    feeds = {"x": np.random.default_rng(5).standard_normal((2, 3)).astype(np.float32) * 3}
+    path = _save(tmp_path, "aliases", nodes, [_f32("x", [2, 3])],
+                 [_f32("y1", [2, 3]), _f32("y2", [2, 3]), _f32("y3", [2, 3])],
+                 [_init("ones", np.array([1, 1], np.int64))], feeds=feeds)
+    got, stats, _ = _run(path, tmp_path)
+    ref = _ref(path, feeds)
+    assert sorted(got) == ["y1", "y2", "y3"]
+    for name in ref:
+        np.testing.assert_array_equal(got[name], ref[name])
+    assert stats["placement"]["framework_ops"] == ["round"]
