@@ -217,3 +217,13 @@ def test_log_softmax_of_a_wide_row_reduced_from_difftest(chip: str) -> None:
              {"y": [2, 4]}, values={"x": x}),
         chip,
     )
+
+
+def test_gemm_of_few_rows_with_a_scalar_bias_reduced_from_difftest() -> None:
+    """difftest --seed 51 --chip default, graph 4572, reduced: a Gemm of 93 rows whose
+    C is one value loaded C broadcast over all 93 x 73 outputs by a stride-0 DMA, more
+    elements than the small program's DRAM holds, so the loader refused it. A C that
+    is constant along the columns is now ACT's per-row bias column."""
+    nodes = [helper.make_node("Gemm", ["a", "w", "c"], ["y"], transA=1, transB=1)]
+    weights = {"w": normal([73, 5], 0.6), "c": np.array([[0.13]], np.float32)}
+    check_exact(case(nodes, weights, {"a": [5, 93]}, {"y": [93, 73]}), "default")

@@ -306,7 +306,16 @@ def gemm_small_m(
 
     out_ap = _tile(out, "sbuf", nest, m, [(1, width)])
     ct = None
-    if c is not None:  # C[m, g * width + nn], broadcast by stride-0 dims
+    bias_col = None
+    if c is not None and c[1][1] == 0:  # C constant along n: ACT's per-row bias column
+        cbuf, (sm, _) = c
+        col = nest.tile("sbuf", m, 1)
+        col_ap = _tile(col, "sbuf", nest, m, [(1, 1)])
+        nest.put(None, CopyOp(cbuf, nest.dram(0, [(sm, m), (1, 1)]), col, col_ap))
+        if beta != 1.0:
+            nest.put(None, ActOp("identity", col, col_ap, col, col_ap, scale=beta))
+        bias_col = (col, col_ap)
+    elif c is not None:  # C[m, g * width + nn], broadcast by stride-0 dims
         cbuf, (sm, sn) = c
         ct = nest.tile("sbuf", m, width)
         c_ap = nest.dram(nest.aff(g=width * sn * F32), [(sm, m), (sn, width)])
@@ -334,7 +343,7 @@ def gemm_small_m(
     for j, acc in enumerate(accs):
         out_j = nest.onchip("sbuf", j * tn * F32, [(1, m), (1, tn)])
         if ct is None:
-            epilogue.append(ActOp(activation, out, out_j, acc, acc_ap, scale=alpha))
+            epilogue.append(ActOp(activation, out, out_j, acc, acc_ap, scale=alpha, bias_col=bias_col))
         elif alpha == 1.0:
             epilogue.append(TensorTensorOp("add", out, out_j, acc, acc_ap, ct, out_j))
         else:
