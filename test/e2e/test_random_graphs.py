@@ -224,6 +224,13 @@ def test_gemm_of_few_rows_with_a_scalar_bias_reduced_from_difftest() -> None:
     C is one value loaded C broadcast over all 93 x 73 outputs by a stride-0 DMA, more
     elements than the small program's DRAM holds, so the loader refused it. A C that
     is constant along the columns is now ACT's per-row bias column."""
-    nodes = [helper.make_node("Gemm", ["a", "w", "c"], ["y"], transA=1, transB=1)]
-    weights = {"w": normal([73, 5], 0.6), "c": np.array([[0.13]], np.float32)}
-    check_exact(case(nodes, weights, {"a": [5, 93]}, {"y": [93, 73]}), "default")
+    nodes = [
+        helper.make_node("Gemm", ["a", "w", "c"], ["g"], transA=1, transB=1),
+        helper.make_node("Slice", ["g", "starts", "ends", "axes", "steps"], ["y"]),
+    ]
+    weights = {
+        "w": normal([73, 5], 0.6), "c": np.array([[0.13]], np.float32),
+        "starts": np.array([41], np.int64), "ends": np.array([44], np.int64),
+        "axes": np.array([1], np.int64), "steps": np.array([2], np.int64),
+    }
+    check_exact(case(nodes, weights, {"a": [5, 93]}, {"y": [93, 2]}), "default")
