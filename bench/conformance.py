@@ -158,7 +158,7 @@ def write_table(results: list[Result], path: Path, chip: str, seconds: float) ->
         "tidal-run on the hardware model) and compared with onnx's expected outputs within",
         "each case's tolerances. Written by `python bench/conformance.py` "
         f"(chip `{chip}`, onnx {onnx.__version__}, onnxruntime {onnxruntime.__version__}, "
-        f"{seconds / 60:.0f} min on this 2-core machine).",
+        f"{seconds:.0f} s on this 2-core machine).",
         "",
         "**pass**: every output agrees. **on accel**: it passes with every op on the",
         "accelerator (no host or framework-tier op). The rest pass with some ops on the host",

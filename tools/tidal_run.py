@@ -26,7 +26,7 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import DiagnosticException
 
 from tidal.passes.analysis.model_work import macs_by_placement
-from tidal.passes.graph.host_split import result_names, split_host
+from tidal.passes.graph.host_split import constant_results, result_names, split_host
 from tidal.passes.graph.partition import GraphPartitionPass, placement_counts
 from tidal.passes.interpreters.graph import input_dtypes
 from tidal.passes.interpreters.numerics import signature
@@ -229,6 +229,8 @@ def run_model(
     total["placement"] = placement
     total["segments"] = [s.kind for s in segments]
     _cache_stats(total, cache, lowering.log, cache_log)
+    for name, const in constant_results(fn).items():  # folded results: no segment's
+        env.setdefault(name, const.to_numpy())  # type: ignore[attr-defined]
     return {declared: env[source] for declared, source in wanted}, total
 
 

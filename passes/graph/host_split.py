@@ -104,7 +104,8 @@ def _names(fn: func.FuncOp) -> dict[SSAValue, str]:
 def result_names(fn: func.FuncOp) -> list[tuple[str, str]]:
     """Each result's declared name (`tidal.name`) and the name of the value the
     segments compute for it: the two differ where one value is returned under
-    several names (an Identity, a Tile by ones) or is an input."""
+    several names (an Identity, a Tile by ones) or is an input. A constant result
+    (folded by graph-canonicalize) is no segment's: `constant_results` has it."""
     names = _names(fn)
     ret = fn.body.block.last_op
     assert isinstance(ret, func.ReturnOp)
@@ -114,6 +115,17 @@ def result_names(fn: func.FuncOp) -> list[tuple[str, str]]:
         name = entry.data.get("tidal.name") if isinstance(entry, DictionaryAttr) else None
         declared.append((name.data if isinstance(name, StringAttr) else f"result{i}", names[v]))
     return declared
+
+
+def constant_results(fn: func.FuncOp) -> dict[str, Operation]:
+    """The function's results that are constants, by the name `result_names` gives
+    their values (no segment computes them)."""
+    names = _names(fn)
+    ret = fn.body.block.last_op
+    assert isinstance(ret, func.ReturnOp)
+    return {
+        names[v]: v.owner for v in ret.operands if isinstance(v.owner, graph.ConstantOp)
+    }
 
 
 def _named(names: list[str]) -> ArrayAttr[DictionaryAttr]:

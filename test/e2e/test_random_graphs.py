@@ -234,3 +234,22 @@ def test_gemm_of_few_rows_with_a_scalar_bias_reduced_from_difftest() -> None:
         "axes": np.array([1], np.int64), "steps": np.array([2], np.int64),
     }
     check_exact(case(nodes, weights, {"a": [5, 93]}, {"y": [93, 2]}), "default")
+
+
+def test_a_constant_output_beside_host_segments_reduced_from_difftest() -> None:
+    """difftest --seed 61 --chip default, graph 3149, reduced: an output that is a
+    transpose of a constant (folded to a constant by graph-canonicalize) in a model
+    with a host op (a conv of a 596-wide single row): no segment computes it, and
+    tidal-run failed with KeyError 'transpose3'. Constant results are read from
+    their constants."""
+    nodes = [
+        helper.make_node("Pow", ["in0", "e1"], ["pow2"]),
+        helper.make_node("Transpose", ["data0"], ["transpose3"], perm=[1, 0]),
+        helper.make_node("Conv", ["pow2", "w4", "b5"], ["conv6"], pads=[0, 0, 2, 0]),
+    ]
+    weights = {
+        "data0": normal([6, 7], 1.0), "e1": np.array(1.0, np.float32),
+        "w4": normal([6, 3, 3, 1], 0.5), "b5": normal([6], 0.2),
+    }
+    outputs = {"pow2": [1, 3, 1, 596], "transpose3": [7, 6], "conv6": [1, 6, 1, 596]}
+    check_exact(case(nodes, weights, {"in0": [1, 3, 1, 596]}, outputs), "default")
