@@ -16,8 +16,9 @@ written here.
 
 The loader also bounds the work of the run before any of it is done: an access
 touches at most as many elements as its memory holds (on chip: at most the chip's
-partitions, each at most `*_partition_bytes / 4` elements; in DRAM at most
-`dram_bytes / 4`), however its strides repeat them, and the outputs together hold at
+partitions, each at most `*_partition_bytes / 4` elements; in DRAM at most the
+larger of the program's DRAM and the chip's SBUF, in elements: a broadcast read may
+repeat a small tensor over a whole SBUF tile), however its strides repeat them, and the outputs together hold at
 most the program's DRAM. Every view, copy and reduction of the machine is then no
 bigger than a memory it has already allocated. Sizes are computed in exact integer
 arithmetic: products of int32 counts are clipped at `_CLIP` step by step (exact below
@@ -503,7 +504,14 @@ def _access(
         lambda k: f"{name}: DRAM access with partition start {pstart[k]} (must be 0)",
     )
     program = f"the program's {dram_bytes}-byte DRAM"
-    _check_fits(found, acc, where, Space.DRAM, dram_end, dram_bytes, program, program)
+    # A read may repeat a small tensor by stride 0 (a broadcast) over a whole SBUF
+    # tile, more elements than a small program's DRAM holds: the bound on elements is
+    # the larger of the program's DRAM and the chip's SBUF, either of which the
+    # machine has allocated.
+    sbuf_bytes = chip.sbuf_partitions * chip.sbuf_partition_bytes
+    elements = max(dram_bytes, sbuf_bytes)
+    of = program if elements == dram_bytes else f"{program} or the chip's {sbuf_bytes}-byte SBUF"
+    _check_fits(found, acc, where, Space.DRAM, dram_end, dram_bytes, program, of, elements)
     return acc
 
 
@@ -523,10 +531,12 @@ def _check_fits(
     nbytes: int,
     outside: str,
     of: str,
+    element_bytes: int | None = None,
 ) -> None:
     """The accesses in `space` (DRAM, or within a partition on chip) end (bytes `end`)
     inside `nbytes` and, however their strides repeat elements, touch at most as many
-    as `nbytes` holds: this bounds the machine's views, copies and loops."""
+    as `element_bytes` (default `nbytes`) holds: this bounds the machine's views,
+    copies and loops."""
     name, mine = acc.name, acc.space == space.code
     first = 0 if space is Space.DRAM else 1  # on chip, dim 0 is the partitions
     found.add(
@@ -537,7 +547,7 @@ def _check_fits(
             f"outside {outside}"
         ),
     )
-    limit = nbytes // 4
+    limit = (nbytes if element_bytes is None else element_bytes) // 4
     elements = acc.elements if first == 0 else acc.free_elements
     what = "DRAM elements" if first == 0 else "elements per partition"
     found.add(

@@ -253,3 +253,17 @@ def test_a_constant_output_beside_host_segments_reduced_from_difftest() -> None:
     }
     outputs = {"pow2": [1, 3, 1, 596], "transpose3": [7, 6], "conv6": [1, 6, 1, 596]}
     check_exact(case(nodes, weights, {"in0": [1, 3, 1, 596]}, outputs), "default")
+
+
+def test_a_broadcast_over_more_elements_than_dram_holds_reduced_from_difftest() -> None:
+    """difftest --seed 71 --chip default, graph 4106: a sum broadcasting a [20, 5]
+    input over [50, 2, 20, 5] loads it into 100 partitions by a stride-0 DMA, 10,000
+    elements from a program whose DRAM holds 4,128: the loader refused it. A DRAM
+    access may now repeat elements up to what the chip's SBUF holds."""
+    nodes = [
+        helper.make_node("Reshape", ["x", "shape"], ["r"]),
+        helper.make_node("Sum", ["r", "x", "x"], ["s"]),
+        helper.make_node("AveragePool", ["s"], ["y"], kernel_shape=[1, 2], pads=[0, 1, 0, 0], strides=[3, 1]),
+    ]
+    weights = {"shape": np.array([50, 2, 1, 1], np.int64)}
+    check_exact(case(nodes, weights, {"x": [20, 5]}, {"y": [50, 2, 7, 5]}), "default")

@@ -221,9 +221,11 @@ def test_stride_0_dma_of_2_40_elements_is_refused(mk: SimpleNamespace) -> None:
     )
     program = mk.build({DMA0: [bomb]})
     assert len(isa.encode_container(program)) < 1024
+    sbuf = SMALL.sbuf_partitions * SMALL.sbuf_partition_bytes
     assert load_error(program) == (
         "stream dma0, instruction 0 (DMA): src: 1099511627776 DRAM elements "
-        "(1048576, 1048576), more than the 16384 of the program's 65536-byte DRAM"
+        f"(1048576, 1048576), more than the {sbuf // 4} of the program's 65536-byte "
+        f"DRAM or the chip's {sbuf}-byte SBUF"
     )
 
 
@@ -244,8 +246,10 @@ def test_reshaping_dram_to_dram_copy_of_8_gb_is_refused(mk: SimpleNamespace) -> 
 
 
 def test_dram_element_bound_is_exact(mk: SimpleNamespace) -> None:
-    """A DRAM-to-DRAM copy of all of DRAM runs and is right; a stride-0 copy of one
-    element more than DRAM holds is refused."""
+    """A DRAM-to-DRAM copy of all of DRAM runs and is right; a stride-0 copy (a
+    broadcast) may repeat elements up to what the chip's SBUF holds, more than this
+    small program's DRAM (a broadcast into a whole SBUF tile), and one element more
+    is refused."""
     n = 1 << 10
     x = np.arange(n, dtype=np.float32)
 
@@ -261,7 +265,9 @@ def test_dram_element_bound_is_exact(mk: SimpleNamespace) -> None:
     outputs, _ = run_program(copy(n, 1), {"x": x})
     np.testing.assert_array_equal(outputs["y"], x)
     run_program(copy(n, 0), {"x": x})
-    assert f"src: {n + 1} DRAM elements" in load_error(copy(n + 1, 0))
+    sbuf = SMALL.sbuf_partitions * SMALL.sbuf_partition_bytes // 4
+    run_program(copy(sbuf, 0), {"x": x})
+    assert f"src: {sbuf + 1} DRAM elements" in load_error(copy(sbuf + 1, 0))
 
 
 def test_outputs_aliasing_all_of_dram_are_refused(mk: SimpleNamespace) -> None:
