@@ -364,13 +364,9 @@ ENTRIES: tuple[OpEntry, ...] = (
     ),
     OpEntry(
         "ReduceSum", "build_reduce",
-        opsets="constant axes (an input from 13): the axes moved last, one matmul by a "
-        "column of ones (PE); keepdims a view",
-    ),
-    OpEntry(
-        "ReduceMean", "build_reduce",
-        opsets="constant axes (an input from 18): the axes moved last, one matmul by a "
-        "column of 1/K (PE); keepdims a view",
+        opsets="constant axes (an input from 13 for ReduceSum, 18 for ReduceMean): the axes "
+        "moved last, one matmul by a column of ones or 1/K (PE); keepdims a view",
+        also=("ReduceMean",),
     ),
     OpEntry(
         "InstanceNormalization", "build_instance_norm",
