@@ -17,7 +17,8 @@ only f32 tensors cross to the other tiers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
@@ -132,6 +133,37 @@ def node_op(
 # ------------------------------------------------------------------- running
 
 
+# How much more address space onnxruntime may take while a framework segment runs:
+# the largest chip preset's DRAM, the bound every other tensor of a model meets.
+MEMORY_BUDGET = 4 << 30
+
+
+@contextmanager
+def _address_space_budget(extra: int) -> Iterator[None]:
+    """Limit this process's address space to its current size plus `extra` bytes
+    (RLIMIT_AS, where the platform has it) for the duration; restored after."""
+    try:
+        import resource
+
+        with open("/proc/self/statm", encoding="ascii") as f:
+            size = int(f.read().split()[0]) * resource.getpagesize()
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError, AttributeError):
+        yield  # no limit to set here
+        return
+    limit = size + extra
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    if soft != resource.RLIM_INFINITY and soft < limit:
+        yield  # already tighter
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 # The joined model's own input and output names (the callers' names may be any).
 _INPUT, _OUTPUT = "tidal.input.{}", "tidal.output.{}"
 
@@ -233,18 +265,25 @@ class FrameworkModel:
         kinds = ", ".join(dict.fromkeys(op.op_type_val for op in self.ops))
         return f"the framework-tier subgraph of {len(self.ops)} node(s) ({kinds})"
 
-    def __call__(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def __call__(
+        self, feeds: Mapping[str, np.ndarray], memory_bytes: int = MEMORY_BUDGET
+    ) -> dict[str, np.ndarray]:
+        """Run the model on `feeds` (by the callers' input names). onnxruntime may
+        allocate at most `memory_bytes` more address space while it runs (a shape
+        computed from the data can ask for any size): beyond that its allocation
+        fails and the run is a FrameworkError, not an exhausted machine."""
         import onnxruntime as ort
 
         session = self.session
         run_options = ort.RunOptions()
         run_options.log_severity_level = 4
         try:
-            values = session.run(
-                [_OUTPUT.format(i) for i in range(len(self.outputs))],
-                {_INPUT.format(i): feeds[n] for i, (n, _) in enumerate(self.inputs)},
-                run_options,
-            )
+            with _address_space_budget(memory_bytes):
+                values = session.run(
+                    [_OUTPUT.format(i) for i in range(len(self.outputs))],
+                    {_INPUT.format(i): feeds[n] for i, (n, _) in enumerate(self.inputs)},
+                    run_options,
+                )
         except Exception as e:
             raise FrameworkError(f"onnxruntime failed running {self.describe()}: {_line(e)}") from None
         out = {}

@@ -237,3 +237,26 @@ def test_one_value_returned_under_two_names_with_segments(tmp_path):
     for name in ref:
         np.testing.assert_array_equal(got[name], ref[name])
     assert stats["placement"]["framework_ops"] == ["round"]
+
+
+def test_a_data_dependent_allocation_is_bounded(tmp_path):
+    """A shape fed at run time (ConstantOfShape of an int64 input) can ask onnxruntime
+    for any size: 100000 x 100000 floats (40 GB) fails its allocation under the
+    framework tier's address-space budget (one line, nothing written, no exhausted
+    machine); a small one runs."""
+    nodes = [
+        helper.make_node("ConstantOfShape", ["s"], ["c"], value=numpy_helper.from_array(np.array([1.0], np.float32))),
+        helper.make_node("ReduceSum", ["c"], ["t"], keepdims=0),
+        helper.make_node("Add", ["t", "x"], ["y"]),
+    ]
+    inputs = [helper.make_tensor_value_info("s", TensorProto.INT64, [2]), _f32("x", [1])]
+    path = _save(tmp_path, "bomb", nodes, inputs, [_f32("y", [1])],
+                 feeds={"s": np.array([100000, 100000], np.int64), "x": np.ones(1, np.float32)})
+    r = tool("tidal-run", path, "--inputs", tmp_path / "bomb-in.npz", "--outputs", tmp_path / "o.npz",
+             limit=8 << 30)
+    assert_one_line_error(r, "tidal-run", "onnxruntime failed running", "allocate")
+    assert not (tmp_path / "o.npz").exists()
+    np.savez(tmp_path / "small.npz", s=np.array([100, 100], np.int64), x=np.ones(1, np.float32))
+    r = tool("tidal-run", path, "--inputs", tmp_path / "small.npz", "--outputs", tmp_path / "o.npz")
+    assert r.returncode == 0, r.stderr
+    assert np.load(tmp_path / "o.npz")["y"][0] == 10001.0
