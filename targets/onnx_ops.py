@@ -269,10 +269,15 @@ def _activation(op: graph.ActivationOp, x: np.ndarray) -> np.ndarray:
 
 
 def _onnx_node(op: graph.OnnxNodeOp, *operands: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The framework tier: onnxruntime runs the node (its results in order)."""
-    from tidal.targets.framework import run_node
+    """The framework tier: onnxruntime runs the node (its results in order); a node
+    onnxruntime cannot load or run cannot be evaluated (one line, as any other)."""
+    from tidal.passes.interpreters.common import CannotEvaluate
+    from tidal.targets.framework import FrameworkError, run_node
 
-    return run_node(op, *operands)
+    try:
+        return run_node(op, *operands)
+    except FrameworkError as e:
+        raise CannotEvaluate(str(e)) from None
 
 
 def _to_result_shape(op: Operation, x: np.ndarray) -> np.ndarray:

@@ -70,9 +70,31 @@ def evaluate(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:
 
 
 def random_inputs(module: ModuleOp, seed: int = 0) -> Arrays:
+    """Seeded inputs of the module's shapes and dtypes: normal floats; integers 0 and
+    1 (valid indices and counts of any non-empty dim); bools at random."""
     shapes, _ = signature(module)
+    dtypes = _input_dtypes(module)
     rng = np.random.default_rng(seed)
-    return {n: rng.standard_normal(s).astype(np.float32) for n, s in shapes.items()}
+    out: Arrays = {}
+    for n, s in shapes.items():
+        dtype = np.dtype(dtypes.get(n, "float32"))
+        if dtype.kind == "f":
+            out[n] = rng.standard_normal(s).astype(dtype)
+        elif dtype.kind == "b":
+            out[n] = rng.random(s) < 0.5
+        else:
+            out[n] = rng.integers(0, 2, s).astype(dtype)
+    return out
+
+
+def _input_dtypes(module: ModuleOp) -> dict[str, str]:
+    """Input dtypes of a graph-level module (float32 for the levels below)."""
+    from tidal.passes.interpreters.graph import input_dtypes
+
+    try:
+        return input_dtypes(module)
+    except (KeyError, AttributeError):
+        return {}
 
 
 def _draws_random(op: Operation) -> bool:
@@ -105,7 +127,7 @@ class NumericsChecker(PassCallback):
         """Evaluate the reference. Raises InputError (one line naming the input, what
         the module takes and what was given) if the inputs do not fit the module."""
         if level(module) in ("graph", "loop"):
-            check_inputs(signature(module)[0], self.inputs)
+            check_inputs(signature(module)[0], self.inputs, dtypes=_input_dtypes(module))
         if random := next((op for op in module.walk() if _draws_random(op)), None):
             raise CannotEvaluate(
                 f"'{random.name}' draws pseudo-random numbers, which differ between "
