@@ -38,7 +38,6 @@ from xdsl.dialects.builtin import (
     Signedness,
     UnrankedTensorType,
     DenseArrayBase as _DenseArrayBase,
-    FunctionType,
     StringAttr,
     SymbolRefAttr,
     DenseArrayBase,

@@ -1692,6 +1692,18 @@ def _row_mean(node: _Node, x: SSAValue, hint: str) -> SSAValue:
     return node.emit(ReshapeOp(mean, (*shape[:-1], 1)), hint)
 
 
+def _normalize_rows(node: _Node, x: SSAValue, eps: float, out: str) -> SSAValue:
+    """(x - mean) / sqrt(var + eps) over the last dim: mean and variance by
+    `_row_mean` (PE), rsqrt on ACT, the rest element-wise with broadcasting."""
+    mean = _row_mean(node, x, f"{out}.mean")
+    centered = node.emit(SubOp(x, mean), f"{out}.centered")
+    square = node.emit(MulOp(centered, centered), f"{out}.square")
+    var = _row_mean(node, square, f"{out}.var")
+    shifted = _affine(node, var, 1.0, eps, f"{out}.var_eps")
+    rstd = node.emit(ActivationOp(shifted, "rsqrt"), f"{out}.rstd")
+    return node.emit(MulOp(centered, rstd), f"{out}.normed")
+
+
 def build_reduce(node: _Node) -> SSAValue:
     """ReduceSum and ReduceMean: the reduced axes moved last (a transpose, unless they
     are), the rest as rows, and one product with a constant column of 1 (or 1/K) on
@@ -1735,16 +1747,10 @@ def build_instance_norm(node: _Node) -> SSAValue:
     shape = node.input_shape(0)
     if len(shape) < 3:
         node.fail(f"unsupported input rank {len(shape)} (at least 3)")
-    eps = float(node.attr("epsilon", 1e-5))
     out = node.proto.output[0]
     n, c = shape[:2]
     plane = node.emit(ReshapeOp(node.input(0), (n, c, prod(shape[2:]))), f"{out}.planes")
-    mean = _row_mean(node, plane, f"{out}.mean")
-    centered = node.emit(SubOp(plane, mean), f"{out}.centered")
-    square = node.emit(MulOp(centered, centered), f"{out}.square")
-    var = _row_mean(node, square, f"{out}.var")
-    rstd = node.emit(ActivationOp(_affine(node, var, 1.0, eps, f"{out}.var_eps"), "rsqrt"), f"{out}.rstd")
-    normed = node.emit(MulOp(centered, rstd), f"{out}.normed")
+    normed = _normalize_rows(node, plane, float(node.attr("epsilon", 1e-5)), out)
     back = node.emit(ReshapeOp(normed, shape), f"{out}.image")
     per_channel = (c,) + (1,) * (len(shape) - 2)
     scale = node.emit(ReshapeOp(node.input(1), per_channel), f"{out}.scale")
@@ -1766,16 +1772,8 @@ def build_layer_norm(node: _Node) -> SSAValue:
         node.fail(f"unsupported axis {axis} (only the last)")
     node.reject_used_output(1)
     node.reject_used_output(2)
-    eps = float(node.attr("epsilon", 1e-5))
     out = node.proto.output[0]
-    x = node.input(0)
-    mean = _row_mean(node, x, f"{out}.mean")
-    centered = node.emit(SubOp(x, mean), f"{out}.centered")
-    square = node.emit(MulOp(centered, centered), f"{out}.square")
-    var = _row_mean(node, square, f"{out}.var")
-    shifted = _affine(node, var, 1.0, eps, f"{out}.var_eps")
-    rstd = node.emit(ActivationOp(shifted, "rsqrt"), f"{out}.rstd")
-    y = node.emit(MulOp(centered, rstd), f"{out}.normed")
+    y = _normalize_rows(node, node.input(0), float(node.attr("epsilon", 1e-5)), out)
     if node.has_input(1):
         last = not node.has_input(2)
         y = node.emit(MulOp(y, node.input(1), node.out_type() if last else None), None if last else f"{out}.scaled")

@@ -197,13 +197,18 @@ def run_model(
             missing = [n for n in seg.inputs if n not in env and n not in seg.constants]
             if missing:
                 raise ToolError(f"missing input '{missing[0]}'")
+            # host and framework segments read constants directly
+            values = {
+                n: env[n] if n in env else seg.constants[n].to_numpy()  # type: ignore[attr-defined]
+                for n in seg.inputs
+            } if seg.kind != "accel" else {}
             if seg.kind == "host":
-                args = [env[n] if n in env else seg.constants[n].to_numpy() for n in seg.inputs]
+                args = [values[n] for n in seg.inputs]
                 env[seg.outputs[0]] = np.asarray(host_eval(seg.op, *args), np.float32)
                 continue
             if seg.kind == "framework":
                 assert seg.framework is not None
-                feeds = {n: env[n] if n in env else seg.constants[n].to_numpy() for n in seg.inputs}
+                feeds = values
                 try:
                     env.update(seg.framework(feeds))
                 except FrameworkError as e:
