@@ -33,6 +33,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return GraphFoldShufflePass
 
+    def graph_dense_groups():
+        from tidal.passes.graph.dense_groups import GraphDenseGroupsPass
+
+        return GraphDenseGroupsPass
+
     def graph_partition():
         from tidal.passes.graph.partition import GraphPartitionPass
 
@@ -109,6 +114,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "graph-fuse-epilogue": graph_fuse_epilogue,
         "graph-fuse-affine": graph_fuse_affine,
         "graph-fold-shuffle": graph_fold_shuffle,
+        "graph-dense-groups": graph_dense_groups,
         "graph-partition": graph_partition,
         "loop-allocate": loop_allocate,
         "loop-schedule": loop_schedule,

@@ -54,6 +54,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "(graph-to-loop{pack_taps})",
     "depthwise": "depthwise convolutions run as block-diagonal matmuls over many "
     "channels (graph-to-loop{depthwise})",
+    "depthwise-in-place": "depthwise convs on ACT and POOL read their input unpadded "
+    "where it lies, each tap over the outputs whose window stays inside the image, "
+    "instead of padding a copy (graph-to-loop{depthwise_inplace})",
     "gemm-orientation": "matmuls with few rows keep the activations stationary and "
     "stream the weights in large descriptors (graph-to-loop{gemm_small_m})",
     "pool-halo": "padded poolings fill the borders of the input band in SBUF instead "
@@ -83,6 +86,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "fold-shuffle": "a channel shuffle (reshape, transpose, reshape) after a conv "
     "permutes the conv's output channels instead of moving the tensor "
     "(graph-fold-shuffle)",
+    "dense-groups": "a grouped conv whose groups have fewer input channels than the "
+    "PE array has rows is one dense conv of block-diagonal weight, so its groups need no "
+    "copies of their own and the tensors around it keep one channel tiling "
+    "(graph-dense-groups)",
     "fuse-affine": "a per-channel constant scale and shift and the relu after them are "
     "one ACT instruction per tile, channels on partitions (graph-fuse-affine)",
     "double-buffer": "a tile that a loop fills afresh in every iteration gets a second "
@@ -144,6 +151,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
         *([] if "fuse-epilogue" in off else [GraphFuseEpiloguePass()]),
         *([] if "fuse-affine" in off else [GraphFuseAffinePass()]),
         *([] if "fold-shuffle" in off else [GraphFoldShufflePass()]),
+        *([] if "dense-groups" in off else [GraphDenseGroupsPass(chip=chip)]),
         GraphPartitionPass(chip=chip),
         GraphToLoopPass(
             chip=chip,

@@ -1,0 +1,111 @@
+"""graph-dense-groups: a grouped conv whose groups do not fill the PE array becomes
+one dense conv, its weight the groups' blocks on the diagonal (zeros elsewhere).
+
+A conv of g groups runs on the accelerator group by group: each group's input
+channels are their own PE rows, its output channels their own columns and PSUM
+partitions. When a group holds fewer channels than the array has rows (ShuffleNet's
+4 groups of 34, 68 or 136 channels), three costs follow that a dense conv does not
+pay:
+
+- the group's input channels sit mid-tile in the producer's channel tiles, so each
+  group's rows are copied to a tile of their own (a DMA, with its fixed latency, on
+  the layer's critical path) and the tensor between the layers often cannot stay in
+  SBUF at all: its readers and writers tile the channels differently
+  (loop-keep-on-chip needs one layout every copy maps to);
+- each group loads its weights into a tile the next group reuses, so the weight loads
+  wait on the matmuls and hold up the weight queue;
+- each matmul uses cin/g of the array's rows.
+
+The dense conv streams the same pixels through fuller matmuls (a block-diagonal
+weight of g groups costs at most g times the group's columns), every tensor keeps one
+channel tiling, and its weights load once. The weight grows g times: the pass takes
+convs of up to `MAX_GROUPS` groups (as graph-fold-shuffle), not depthwise ones
+(one channel per group: kernels/depthwise.py runs those), only with constant weights,
+and only when a group's input channels are fewer than the chip's PE rows.
+
+    %y = graph.conv2d %x, %w, %b {group = 4 : i64} : (..x136x28x28, 136x34x1x1, 136) -> ..x136x28x28
+  becomes
+    %y = graph.conv2d %x, %w2, %b : (..x136x28x28, 136x136x1x1, 136) -> ..x136x28x28
+
+`--disable-opt dense-groups` keeps the groups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+from xdsl.rewriter import InsertPoint
+
+from tidal.dialects import graph
+from tidal.passes.graph.fold_shuffle import MAX_GROUPS, block_diagonal
+from tidal.passes.utils.chip import ChipPass
+from tidal.passes.utils.expect import expect_level
+from tidal.passes.utils.quiet import quiet_diagnostics
+
+
+@dataclass
+class DenseGroupsPattern(RewritePattern):
+    """A grouped conv2d (2 to MAX_GROUPS groups, not depthwise, constant weight, a
+    group's input channels fewer than `rows`) -> the one-group conv of its
+    block-diagonal weight."""
+
+    rows: int
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.Conv2dOp, rewriter: PatternRewriter) -> None:
+        groups = op.group_val
+        if not 1 < groups <= MAX_GROUPS:
+            return
+        owner = op.weight.owner
+        if not isinstance(owner, graph.ConstantOp):
+            return
+        weight = owner.to_numpy()
+        cout, cin_g = weight.shape[:2]
+        if cin_g == 1 and cout == groups:  # depthwise
+            return
+        if cin_g >= self.rows:
+            return
+        dense = graph.ConstantOp.from_numpy(np.ascontiguousarray(block_diagonal(weight, groups)))
+        new = graph.Conv2dOp(
+            op.input,
+            dense,
+            op.bias,
+            addend=op.addend,
+            strides=op.strides_val,
+            pads=op.pads_val,
+            dilations=op.dilations_val,
+            activation=op.activation_val,
+            result_type=op.result.type,  # type: ignore[arg-type]
+        )
+        new.attributes.update(op.attributes)  # origin, fused
+        new.result.name_hint = op.result.name_hint
+        rewriter.insert([dense, new], InsertPoint.before(op))
+        rewriter.replace(op, [], [new.result])
+        if not owner.result.uses:
+            rewriter.erase(owner)
+
+
+@dataclass(frozen=True)
+class GraphDenseGroupsPass(ChipPass):
+    """Make grouped convs whose groups underfill the PE rows dense (block-diagonal
+    weights)."""
+
+    name = "graph-dense-groups"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        expect_level(op, self.name, "graph")
+        rows = self.chip_config().pe_rows
+        with quiet_diagnostics():
+            PatternRewriteWalker(
+                GreedyRewritePatternApplier([DenseGroupsPattern(rows)]), apply_recursively=False
+            ).rewrite_module(op)

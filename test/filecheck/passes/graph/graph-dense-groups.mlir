@@ -1,0 +1,42 @@
+// RUN: tidal-opt %s -p graph-dense-groups --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p graph-dense-groups --split-input-file --check-numerics -o /dev/null 2>&1 | filecheck %s --check-prefix=NUM
+
+// A conv of two groups of two input channels (fewer than the 128 PE rows): one
+// dense conv whose weight holds each group's block on the diagonal, zeros
+// elsewhere; bias, addend, strides, pads and activation unchanged; the old weight
+// goes.
+
+// CHECK-LABEL: func.func @grouped(
+// CHECK-NEXT:    %b = graph.constant
+// CHECK-NEXT:    %0 = graph.constant dense<{{\[\[\[\[}}1.000000e+00]], {{\[\[}}2.000000e+00]], {{\[\[}}0.000000e+00]], {{\[\[}}0.000000e+00]]], {{\[\[\[}}3.000000e+00]], {{\[\[}}4.000000e+00]], {{\[\[}}0.000000e+00]], {{\[\[}}0.000000e+00]]], {{\[\[\[}}0.000000e+00]], {{\[\[}}0.000000e+00]], {{\[\[}}5.000000e+00]], {{\[\[}}6.000000e+00]]], {{\[\[\[}}0.000000e+00]], {{\[\[}}0.000000e+00]], {{\[\[}}7.000000e+00]], {{\[\[}}8.000000e+00]]]]> : tensor<4x4x1x1xf32>
+// CHECK-NEXT:    %y = graph.conv2d %x, %0, %b addend %a {strides = array<i64: 2, 2>, activation = "relu"} : (tensor<1x4x4x4xf32>, tensor<4x4x1x1xf32>, tensor<4xf32>, tensor<1x4x2x2xf32>) -> tensor<1x4x2x2xf32>
+// CHECK-NEXT:    func.return %y
+func.func @grouped(%x: tensor<1x4x4x4xf32>, %a: tensor<1x4x2x2xf32>) -> tensor<1x4x2x2xf32> {
+  %w = graph.constant dense<[[[[1.0]], [[2.0]]], [[[3.0]], [[4.0]]], [[[5.0]], [[6.0]]], [[[7.0]], [[8.0]]]]> : tensor<4x2x1x1xf32>
+  %b = graph.constant dense<[0.5, 0.25, -0.5, -0.25]> : tensor<4xf32>
+  %y = graph.conv2d %x, %w, %b addend %a {group = 2 : i64, strides = array<i64: 2, 2>, activation = "relu"} : (tensor<1x4x4x4xf32>, tensor<4x2x1x1xf32>, tensor<4xf32>, tensor<1x4x2x2xf32>) -> tensor<1x4x2x2xf32>
+  func.return %y : tensor<1x4x2x2xf32>
+}
+
+// -----
+
+// Left alone: a depthwise conv (one channel per group: kernels/depthwise.py runs
+// it), a conv of more than 8 groups (its weight would grow more than 8 times), and
+// a conv whose weight is not a constant.
+
+// CHECK-LABEL: func.func @kept(
+// CHECK:         graph.conv2d %x, %dw {group = 4 : i64}
+// CHECK:         graph.conv2d %x16, %w16 {group = 16 : i64}
+// CHECK:         graph.conv2d %x, %wv {group = 2 : i64}
+// CHECK:         func.return
+func.func @kept(%x: tensor<1x4x3x3xf32>, %x16: tensor<1x32x3x3xf32>, %wv: tensor<4x2x1x1xf32>) -> (tensor<1x4x3x3xf32>, tensor<1x16x3x3xf32>, tensor<1x4x3x3xf32>) {
+  %dw = graph.constant dense<1.0> : tensor<4x1x1x1xf32>
+  %d = graph.conv2d %x, %dw {group = 4 : i64} : (tensor<1x4x3x3xf32>, tensor<4x1x1x1xf32>) -> tensor<1x4x3x3xf32>
+  %w16 = graph.constant dense<0.5> : tensor<16x2x1x1xf32>
+  %g = graph.conv2d %x16, %w16 {group = 16 : i64} : (tensor<1x32x3x3xf32>, tensor<16x2x1x1xf32>) -> tensor<1x16x3x3xf32>
+  %v = graph.conv2d %x, %wv {group = 2 : i64} : (tensor<1x4x3x3xf32>, tensor<4x2x1x1xf32>) -> tensor<1x4x3x3xf32>
+  func.return %d, %g, %v : tensor<1x4x3x3xf32>, tensor<1x16x3x3xf32>, tensor<1x4x3x3xf32>
+}
+
+// NUM: numerics: after 'graph-dense-groups' (graph level): agrees
+// NUM: numerics: after 'graph-dense-groups' (graph level): agrees
