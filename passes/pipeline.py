@@ -134,6 +134,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     from tidal.passes.accel.split_streams import AccelSplitStreamsPass
     from tidal.passes.accel.verify_sync import AccelVerifySyncPass
     from tidal.passes.graph.canonicalize import GraphCanonicalizePass
+    from tidal.passes.graph.dense_groups import GraphDenseGroupsPass
     from tidal.passes.graph.fold_shuffle import GraphFoldShufflePass
     from tidal.passes.graph.fuse_affine import GraphFuseAffinePass
     from tidal.passes.graph.fuse_epilogue import GraphFuseEpiloguePass
@@ -159,6 +160,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             stationary="stationary" not in off,
             pack_taps="pack-taps" not in off,
             depthwise="depthwise" not in off,
+            depthwise_inplace="depthwise-in-place" not in off,
             gemm_small_m="gemm-orientation" not in off,
             pool_halo="pool-halo" not in off,
             dma_merge="dma-merge" not in off,

@@ -117,6 +117,7 @@ class GraphToLoopPass(ChipPass):
     stationary: bool = True
     pack_taps: bool = True
     depthwise: bool = True
+    depthwise_inplace: bool = True
     gemm_small_m: bool = True
     pool_halo: bool = True
     dma_merge: bool = True

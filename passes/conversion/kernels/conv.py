@@ -749,7 +749,9 @@ class ConvKernel(Kernel):
         if options.depthwise and depthwise.applies(shape):
             # With `stationary`, convs pad in SBUF: the depthwise nest too, when its
             # plan takes the halo (then no pad nest).
-            dw = depthwise.plan_depthwise(chip, origin_of(op), shape, halo=options.stationary)
+            dw = depthwise.plan_depthwise(
+                chip, origin_of(op), shape, halo=options.stationary, inplace=options.depthwise_inplace
+            )
             halo = isinstance(dw, depthwise.DepthwiseTiles) and dw.halo
             return planned(op, chip, *([] if halo else plan_pad_nest(op, chip)), dw, options=options)
         conv = plan_conv2d(chip, origin_of(op), shape, options, addend=op.addend is not None)

@@ -42,6 +42,10 @@ class KernelOptions:
     - `depthwise`: depthwise convolutions (one input channel per group) run as
       block-diagonal matmuls over many channels at once (kernels/depthwise.py)
       instead of one single-row matmul per channel and tap.
+    - `depthwise_inplace`: a depthwise conv on ACT and POOL whose channel tiles all
+      fit SBUF reads its input unpadded, as it lies: each filter tap runs over the
+      rectangle of outputs whose window stays inside the image, so no padded copy is
+      made and loop-keep-on-chip can let the nest read the producer's tile itself.
     - `gemm_small_m`: matmuls with few rows (batch-1 fully connected layers) keep the
       activations stationary and stream the weights as the moving operand, 512
       columns per matmul across the PSUM banks, in large weight descriptors.
@@ -71,6 +75,7 @@ class KernelOptions:
     stationary: bool = True
     pack_taps: bool = True
     depthwise: bool = True
+    depthwise_inplace: bool = True
     gemm_small_m: bool = True
     pool_halo: bool = True
     dma_merge: bool = True

@@ -1,4 +1,5 @@
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_inplace=false}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s --check-prefix=INPLACE
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise=false}' --split-input-file | filecheck %s --check-prefix=OFF
 
 // A depthwise conv2d (group = channels = 40) with pads 1 and a bias on the small
@@ -43,6 +44,26 @@
 // CHECK-NEXT:    }
 // CHECK-NEXT:    func.return %[[Y]]
 
+// In place (the default, --disable-opt depthwise-in-place is the above): the
+// unpadded planes come in as they lie (36 elements per channel tile, the copy a
+// plain image of the input), no memset. Per channel tile ACT writes the centre tap,
+// whose window stays inside the image for every output, times its weight column
+// (offset 16: tap 4) plus the bias over the whole sum; every other tap runs over
+// the 5x5 or 5x6 or 6x5 rectangle of outputs its window keeps inside the image:
+// tap 0 (up-left) writes outputs from (1, 1) (offset 28 in the sum and the
+// product) reading the input from (0, 0), rows 6 apart.
+// INPLACE-LABEL: func.func @depthwise
+// INPLACE:         loop.nest "dw" domain [2] order [0] {
+// INPLACE-NOT:       loop.memset
+// INPLACE:           loop.copy %[[X:.*]] <dram 0, {{\[\[}}36, 20], [720, 2], [1, 36]]> -> %[[XT:.*]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 72]]>
+// INPLACE-NEXT:      loop.for d0 {
+// INPLACE-NEXT:        loop.act "identity" %[[SUM:.*]] <sbuf 0, 0 + 144 * i0, {{\[\[}}1, 20], [6, 6], [1, 6]]>, %[[XT]] <sbuf 0, 0 + 144 * i0, {{\[\[}}1, 20], [6, 6], [1, 6]]> scale(%[[WT:.*]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 16 + 36 * i0, {{\[\[}}1, 20], [1, 1]]> bias
+// INPLACE-NEXT:        loop.act "identity" %[[P:.*]] <sbuf 0, 28, {{\[\[}}1, 20], [6, 5], [1, 5]]>, %[[XT]] <sbuf 0, 0 + 144 * i0, {{\[\[}}1, 20], [6, 5], [1, 5]]> scale(%[[WT]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 0 + 36 * i0, {{\[\[}}1, 20], [1, 1]]>
+// INPLACE-NEXT:        loop.tensor_tensor "add" %[[SUM]] <sbuf 0, 28 + 144 * i0, {{\[\[}}1, 20], [6, 5], [1, 5]]>, %[[SUM]] <sbuf 0, 28 + 144 * i0, {{\[\[}}1, 20], [6, 5], [1, 5]]>, %[[P]] <sbuf 0, 28, {{\[\[}}1, 20], [6, 5], [1, 5]]>
+// INPLACE-COUNT-7:     loop.tensor_tensor "add" %[[SUM]]
+// INPLACE-NEXT:      }
+// INPLACE-NEXT:      loop.copy %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 72]]> -> %{{.*}} <dram 0, {{\[\[}}36, 20], [720, 2], [1, 36]]>
+
 // With the optimisation off (--disable-opt depthwise) the general conv nest runs
 // one channel per step (d0 over 40), one single-column matmul each.
 // OFF-LABEL: func.func @depthwise
@@ -78,6 +99,9 @@ func.func @depthwise(%x: tensor<1x40x6x6xf32>, %w: tensor<40x1x3x3xf32>, %b: ten
 // CHECK-NEXT:        }
 // CHECK-NEXT:      }
 // CHECK-NEXT:    }
+// INPLACE-LABEL: func.func @depthwise_batch
+// INPLACE:         loop.memset
+// INPLACE-COUNT-8:   loop.tensor_tensor "add"
 // OFF-LABEL: func.func @depthwise_batch
 // OFF:         loop.matmul
 // OFF-NOT:     loop.tensor_tensor

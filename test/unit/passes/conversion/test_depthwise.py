@@ -24,7 +24,9 @@ from tidal.passes.conversion.kernels.depthwise import (
     _need,  # pyright: ignore[reportPrivateUsage]
     applies,
     depthwise,
+    first_full_tap,
     plan_depthwise,
+    tap_rects,
 )
 from tidal.passes.conversion.kernels.plan import Refusal
 from tidal.passes.interpreters.accel import eval_binary
@@ -145,6 +147,32 @@ def test_a_halo_only_when_asked_for_a_padded_resident_conv():
         assert plan_depthwise(DEFAULT, "dw", other, halo=True).halo is False  # type: ignore[union-attr]
 
 
+def test_in_place_taps_cover_the_outputs_their_windows_keep_inside_the_image():
+    """A 3x3 pad-1 conv: the centre tap covers all outputs and goes first; the
+    corner taps cover one row and one column fewer. Stride 2 on an even image: the
+    centre tap still covers all (rows 0, 2, ... of the input); taps of the first
+    row and column miss the first output row or column. A 4x4 kernel padded by 2 on
+    a 4x4 image has no tap that covers every output, so the plan keeps the padded
+    planes (halo) instead of reading in place."""
+    rects = tap_rects(_shape(1, 8, 6, 6))
+    assert rects[0] == (4, (6, 6), (0, 0), (0, 0))
+    assert (0, (5, 5), (1, 1), (0, 0)) in rects and (8, (5, 5), (0, 0), (1, 1)) in rects
+    strided = _shape(1, 8, 8, 8, stride=2)
+    assert first_full_tap(strided) == 4
+    assert (0, (3, 3), (1, 1), (1, 1)) in tap_rects(strided)
+    assert (8, (4, 4), (0, 0), (1, 1)) in tap_rects(strided)
+    no_full = _shape(1, 8, 4, 4, k=4, pad=2)
+    assert first_full_tap(no_full) is None
+    tiles = plan_depthwise(DEFAULT, "dw", no_full, halo=True, inplace=True)
+    assert isinstance(tiles, DepthwiseTiles) and tiles.halo and not tiles.inplace
+    tiles = plan_depthwise(DEFAULT, "dw", _shape(1, 544, 7, 7), halo=True, inplace=True)
+    assert isinstance(tiles, DepthwiseTiles) and tiles.inplace and tiles.halo
+    assert tiles.hb == 7  # the unpadded plane
+    # two images are not resident: no in-place form
+    tiles = plan_depthwise(DEFAULT, "dw", _shape(2, 544, 7, 7), halo=True, inplace=True)
+    assert isinstance(tiles, DepthwiseTiles) and not tiles.inplace
+
+
 def test_refusals_on_the_small_chip():
     """A 31x31 kernel's 961 diagonals of 32 channels take 120 KiB per partition, over
     the small chip's 64 KiB, so the PE form is refused (the default chip's 192 KiB
@@ -199,10 +227,13 @@ def _reference(xp, w, b, add, shape: ConvShape, activation: str) -> np.ndarray:
 def _module(
     shape: ConvShape, chip, bias: bool, addend: bool, activation: str, form: str
 ) -> tuple[ModuleOp, DepthwiseTiles]:
-    """The nest of `form` ("pe", "vector", or "halo": the vector form asked for a
-    halo, whose input is then unpadded) in a function of its operands."""
+    """The nest of `form` ("pe", "vector", "halo": the vector form asked for a
+    halo, whose input is then unpadded, or "inplace": asked to read the unpadded
+    input as it lies) in a function of its operands."""
     if form == "halo":
-        tiles = plan_depthwise(chip, "dw", shape, "vector", halo=True)
+        tiles = plan_depthwise(chip, "dw", shape, "vector", halo=True, inplace=False)
+    elif form == "inplace":
+        tiles = plan_depthwise(chip, "dw", shape, "vector", halo=True, inplace=True)
     else:
         tiles = plan_depthwise(chip, "dw", shape, form)
     assert isinstance(tiles, DepthwiseTiles)
@@ -238,6 +269,8 @@ CASES = [
     (_shape(2, 12, 10, 7, stride=2), SMALL, True, False, "relu"),
     (_shape(1, 40, 9, 9, k=3, dilation=2, pad=2), SMALL, True, True, "relu"),
     (_shape(1, 6, 20, 30, k=5, pad=2), SMALL, False, True, "identity"),
+    (_shape(1, 24, 8, 8, stride=2), SMALL, True, False, "relu"),
+    (_shape(1, 10, 9, 9, k=5, stride=2, pad=2), DEFAULT, True, True, "identity"),
 ]
 
 
@@ -259,6 +292,13 @@ def _structure(
     held = list(module.ops.first.body.block.args[1 : 3 if bias else 2])  # type: ignore[union-attr]
     loads = [c for c in copies if c.src in held]
     assert len(loads) == len(held) and all(c.parent_op() is nest for c in loads)
+    if tiles.inplace:  # every tap whose window meets the image, one full
+        rects = tap_rects(shape)
+        assert len(scaled) == len(rects) and not matmuls and not consts
+        assert scaled[0].dst_ap.free_elements == shape.out[2] * shape.out[3]
+        assert len(adds) == len(rects) - 1 + extra
+        assert len(copies) == (2 if bias else 1) + 2 + extra
+        return
     if tiles.form == "vector":
         assert len(scaled) == taps and not matmuls and not consts
         if tiles.resident:  # [weights, bias,] input, [addend per tile,] output
@@ -288,7 +328,7 @@ def _inputs(module: ModuleOp, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-@pytest.mark.parametrize("form", ["pe", "vector", "halo"])
+@pytest.mark.parametrize("form", ["pe", "vector", "halo", "inplace"])
 @pytest.mark.parametrize("shape,chip,bias,addend,activation", CASES)
 def test_the_nest_computes_a_depthwise_conv(
     shape, chip, bias, addend, activation, form
@@ -308,8 +348,8 @@ def test_the_nest_computes_a_depthwise_conv(
     _structure(module, tiles, shape, bias, addend)
 
 
-@pytest.mark.parametrize("form", ["pe", "vector", "halo"])
-@pytest.mark.parametrize("case", [CASES[1], CASES[2]])
+@pytest.mark.parametrize("form", ["pe", "vector", "halo", "inplace"])
+@pytest.mark.parametrize("case", [CASES[1], CASES[2], CASES[4], CASES[5]])
 def test_the_lowered_program_computes_the_same(case, form):
     """loop-allocate through the split streams, then the hardware model on the
     binary: what the array holds is the diagonals ACT built (PE form), the two
