@@ -69,6 +69,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "separable-pool": "max poolings take the maximum over rows of maxima over columns, "
     "element-wise on POOL, instead of reducing every window element "
     "(graph-to-loop{pool_separable})",
+    "pool-bands": "poolings of few channels put bands of output rows side by side on "
+    "the partitions, each with the input rows its windows read, so POOL uses more "
+    "lanes (graph-to-loop{pool_bands})",
     "list-schedule": "nests are ordered by list scheduling on estimated time: among "
     "the ready ones, the one that starts earliest on its engines, ties to the longest "
     "chain to the end, so independent branches fill each other's gaps (loop-schedule)",
@@ -166,6 +169,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             dma_merge="dma-merge" not in off,
             ragged_tiles="ragged-tiles" not in off,
             pool_separable="separable-pool" not in off,
+            pool_bands="pool-bands" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip)]),
         *(

@@ -123,6 +123,7 @@ class GraphToLoopPass(ChipPass):
     dma_merge: bool = True
     ragged_tiles: bool = True
     pool_separable: bool = True
+    pool_bands: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

@@ -69,6 +69,9 @@ class KernelOptions:
       the maximum over the window's rows of maxima over its columns, element-wise
       maxima of shifted views on POOL, instead of one reduction over every window
       element (kernels/pool.py).
+    - `pool_bands`: a pooling over whole planes (with `pool_halo`) of at most half
+      the partitions' channels puts bands of output rows side by side on the
+      partitions, each with the input rows its windows read (kernels/pool.py).
     """
 
     eltwise_partitions: bool = True
@@ -81,6 +84,7 @@ class KernelOptions:
     dma_merge: bool = True
     ragged_tiles: bool = True
     pool_separable: bool = True
+    pool_bands: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()

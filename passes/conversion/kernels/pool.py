@@ -18,6 +18,20 @@ padded row (hp x ow elements each), then kh - 1 over the output rows (oh x ow), 
 place of one reduction over oh x ow x kh x kw elements. For a 3x3, stride-2 pool of
 a 112x112 plane: 2 x 114 x 56 + 2 x 56 x 56 = 19,040 elements per partition on
 POOL instead of 28,224.
+
+Row bands (`bands=True`, KernelOptions.pool_bands, one channel tile of at most half
+the partitions): a pooling of few channels leaves most POOL lanes idle (ShuffleNet's
+24-channel stem max pool, 24 of 128). The output rows are cut into k bands of rb
+rows, k the largest divisor of OH with k x C partitions at most; band b's channels
+take partitions b x C onwards and hold the padded input rows its windows read
+(overlapping the next band's by kh - sh rows, each band loaded by a copy of its
+own), so every POOL instruction covers k bands of every channel: k times fewer
+elements per partition, for k loads and k stores instead of one.
+
+    tiles = plan_pool_plane(chip, "mp", PoolShape((1, 24, 114, 114), (1, 24, 56, 56),
+                                                  (3, 3), (2, 2)), with_recip=False,
+                            bands=True)
+    tiles.bands, tiles.rb, tiles.hb  # 4 bands of 14 output rows, 29 padded input rows
 """
 
 from __future__ import annotations
@@ -88,6 +102,7 @@ class PoolTiles(NestPlan):
     plane: bool = False  # one band is the whole padded plane, borders filled in SBUF
     cb: int = 1  # with `plane`: channel tiles loaded (and stored) by one descriptor
     separable: bool = False  # with `plane`: max over rows of maxima over columns
+    bands: int = 1  # with `plane`: bands of rb output rows side by side on partitions
 
 
 def plan_window_pool(
@@ -122,16 +137,32 @@ def plan_pool_plane(
     *,
     with_recip: bool,
     separable: bool = False,
+    bands: bool = False,
 ) -> PoolTiles | Refusal:
     """Whole padded planes of tc channels, of every channel tile at once when SBUF
     holds them (else one tile per step), or a refusal when one tile's plane, its
     output (and its reciprocal map) do not fit one SBUF partition. `separable` (a
     max pooling whose window has two rows and two columns at least): the column
-    maxima of one channel tile take a tile of their own (hp x ow)."""
+    maxima of one channel tile take a tile of their own (hp x ow). `bands`: with
+    at most half the partitions' channels, row bands side by side on partitions
+    (see the module docstring) when two or more fit."""
     c, hp, wp = shape.padded[1], shape.padded[2], shape.padded[3]
     _, _, oh, ow = shape.out
     tc = largest_divisor(c, chip.sbuf_partitions)
     separable = separable and min(shape.kernel) > 1
+    k = largest_divisor(oh, chip.sbuf_partitions // c) if bands and 2 * c <= chip.sbuf_partitions else 1
+    if k > 1:
+        rb = oh // k
+        hb = (rb - 1) * shape.strides[0] + shape.kernel[0]
+        extra = [rb * ow] if with_recip else []
+        extra += [hb * ow] if separable else []
+        need = sbuf_bytes(hb * wp, rb * ow, *extra)
+        if rb * ow * shape.kernel[0] * shape.kernel[1] <= chip.sbuf_partition_bytes // F32 and not over_sbuf(
+            chip, origin, need
+        ):
+            return PoolTiles(
+                origin, c, need, rb=rb, hb=hb, tc=c, plane=True, separable=separable, bands=k
+            )
     windows = oh * ow * shape.kernel[0] * shape.kernel[1]
     if not separable and windows > chip.sbuf_partition_bytes // F32:
         return Refusal(  # the one reduction over every window of the plane
@@ -169,7 +200,9 @@ def pool_plane(
     once): cb channel tiles of tc channels per step, their unpadded planes copied by
     one descriptor into the middles of a tile of cb padded planes whose borders were
     filled once, before the loops (no copy writes them); one reduction per channel
-    tile, one store per step."""
+    tile, one store per step. With row bands, `_pool_bands`."""
+    if plan.bands > 1:
+        return _pool_bands(plan, op, x, y, shape, pads, fill, scale=scale, recip=recip)
     n, c, hp, wp = shape.padded
     _, _, oh, ow = shape.out
     kh, kw = shape.kernel
@@ -195,29 +228,7 @@ def pool_plane(
     interior = nest.onchip("sbuf", (pt * wp + pl) * F32, [(1, tc), *tiles(hp * wp), (wp, h), (1, w)])
     nest.put("g", CopyOp(x, x_ap, xt, interior))
     out_c = nest.onchip("sbuf", nest.aff(c=oh * ow * F32), [(1, tc), (1, oh * ow)])
-    if plan.separable:
-        assert op == "max" and scale == 1.0 and recip is None
-        cols = nest.tile("sbuf", tc, hp * ow)  # the maximum over kw columns, every row
-        all_cols = nest.onchip("sbuf", 0, [(1, tc), (ow, hp), (1, ow)])
-
-        def shifted(s: int) -> AccessAttr:  # input columns s, s + sw, ... of every row
-            return nest.onchip("sbuf", nest.aff(s * F32, c=hp * wp * F32), [(1, tc), (wp, hp), (sw, ow)])
-
-        body = [TensorTensorOp("max", cols, all_cols, xt, shifted(0), xt, shifted(1))]
-        body += [TensorTensorOp("max", cols, all_cols, cols, all_cols, xt, shifted(s)) for s in range(2, kw)]
-        out_rows = nest.onchip("sbuf", nest.aff(c=oh * ow * F32), [(1, tc), (ow, oh), (1, ow)])
-
-        def rows(r: int) -> AccessAttr:  # column maxima of rows r, r + sh, ...
-            return nest.onchip("sbuf", r * ow * F32, [(1, tc), (sh * ow, oh), (1, ow)])
-
-        body.append(TensorTensorOp("max", out, out_rows, cols, rows(0), cols, rows(1)))
-        body += [TensorTensorOp("max", out, out_rows, out, out_rows, cols, rows(r)) for r in range(2, kh)]
-        nest.put("c", *body)
-    else:
-        window = nest.onchip(
-            "sbuf", nest.aff(c=hp * wp * F32), [(1, tc), (sh * wp, oh), (sw, ow), (wp, kh), (1, kw)]
-        )
-        nest.put("c", ReduceOp(op, out, out_c, xt, window, 2, scale))
+    nest.put("c", *_reduce_plane(nest, plan, op, xt, out, (tc, hp, wp, oh, ow), shape, scale))
     if rt is not None:
         nest.put("c", TensorTensorOp("mul", out, out_c, out, out_c, rt, rt_ap))
     y_ap = nest.dram(
@@ -225,6 +236,100 @@ def pool_plane(
         [(oh * ow, tc), *tiles(tc * oh * ow), (1, oh * ow)],
     )
     nest.put_after("g", CopyOp(out, _tile(out, "sbuf", nest, tc, [(1, cb * oh * ow)]), y, y_ap))
+    return nest.build()
+
+
+def _reduce_plane(
+    nest: Nest,
+    plan: PoolTiles,
+    op: str,
+    xt: SSAValue,
+    out: SSAValue,
+    sizes: tuple[int, int, int, int, int],
+    shape: PoolShape,
+    scale: float,
+) -> list[Operation]:
+    """The window reduction of `parts` partitions of padded rows (hp x wp) in `xt`
+    into `oh` x `ow` outputs in `out` (both stepping with the nest's channel-tile
+    dim "c", when it has one): the separable maxima, or one reduction."""
+    parts, hp, wp, oh, ow = sizes
+    kh, kw = shape.kernel
+    sh, sw = shape.strides
+    if plan.separable:
+        assert op == "max" and scale == 1.0
+        cols = nest.tile("sbuf", parts, hp * ow)  # the maximum over kw columns, every row
+        all_cols = nest.onchip("sbuf", 0, [(1, parts), (ow, hp), (1, ow)])
+
+        def shifted(s: int) -> AccessAttr:  # input columns s, s + sw, ... of every row
+            return nest.onchip("sbuf", nest.aff(s * F32, c=hp * wp * F32), [(1, parts), (wp, hp), (sw, ow)])
+
+        body: list[Operation] = [TensorTensorOp("max", cols, all_cols, xt, shifted(0), xt, shifted(1))]
+        body += [TensorTensorOp("max", cols, all_cols, cols, all_cols, xt, shifted(s)) for s in range(2, kw)]
+        out_rows = nest.onchip("sbuf", nest.aff(c=oh * ow * F32), [(1, parts), (ow, oh), (1, ow)])
+
+        def rows(r: int) -> AccessAttr:  # column maxima of rows r, r + sh, ...
+            return nest.onchip("sbuf", r * ow * F32, [(1, parts), (sh * ow, oh), (1, ow)])
+
+        body.append(TensorTensorOp("max", out, out_rows, cols, rows(0), cols, rows(1)))
+        body += [TensorTensorOp("max", out, out_rows, out, out_rows, cols, rows(r)) for r in range(2, kh)]
+        return body
+    out_c = nest.onchip("sbuf", nest.aff(c=oh * ow * F32), [(1, parts), (1, oh * ow)])
+    window = nest.onchip(
+        "sbuf", nest.aff(c=hp * wp * F32), [(1, parts), (sh * wp, oh), (sw, ow), (wp, kh), (1, kw)]
+    )
+    return [ReduceOp(op, out, out_c, xt, window, 2, scale)]
+
+
+def _pool_bands(
+    plan: PoolTiles,
+    op: str,
+    x: SSAValue,
+    y: SSAValue,
+    shape: PoolShape,
+    pads: tuple[int, int, int, int],
+    fill: float,
+    *,
+    scale: float = 1.0,
+    recip: SSAValue | None = None,
+) -> NestOp:
+    """`pool_plane` with `plan.bands` bands of rb output rows side by side on
+    partitions (band b's C channels on partitions b x C onwards): the tile of hb
+    padded rows per band filled with the pad value, each band's real input rows
+    copied into it (one copy per band), one reduction over every band's windows,
+    one store per band."""
+    n, c, hp, wp = shape.padded
+    _, _, oh, ow = shape.out
+    sh = shape.strides[0]
+    pt, pl, pb, pr = pads
+    h, w = hp - pt - pb, wp - pl - pr
+    k, rb, hb = plan.bands, plan.rb, plan.hb
+    parts = k * c
+    nest = Nest(plan.name, [("n", n)])
+    xt = nest.tile("sbuf", parts, hb * wp)
+    out = nest.tile("sbuf", parts, rb * ow)
+    if any(pads):
+        nest.put(None, MemsetOp(xt, _tile(xt, "sbuf", nest, parts, [(1, hb * wp)]), fill))
+    rt = None
+    if recip is not None:
+        rt = nest.tile("sbuf", parts, rb * ow)
+        for b in range(k):
+            dst = nest.onchip("sbuf", 0, [(1, c), (1, rb * ow)], pstart=b * c)
+            nest.put(None, CopyOp(recip, nest.dram(b * rb * ow * F32, [(0, c), (1, rb * ow)]), rt, dst))
+    loads, stores = [], []
+    for b in range(k):
+        first = b * rb * sh  # the band's first padded row
+        lo, hi = max(first, pt), min(first + hb, pt + h)  # its rows that hold input
+        src = nest.dram(nest.aff((lo - pt) * w * F32, n=c * h * w * F32), [(h * w, c), (w, hi - lo), (1, w)])
+        dst = nest.onchip("sbuf", ((lo - first) * wp + pl) * F32, [(1, c), (wp, hi - lo), (1, w)], pstart=b * c)
+        loads.append(CopyOp(x, src, xt, dst))
+        y_ap = nest.dram(nest.aff(b * rb * ow * F32, n=c * oh * ow * F32), [(oh * ow, c), (1, rb * ow)])
+        stores.append(CopyOp(out, nest.onchip("sbuf", 0, [(1, c), (1, rb * ow)], pstart=b * c), y, y_ap))
+    body = _reduce_plane(nest, plan, op, xt, out, (parts, hb, wp, rb, ow), shape, scale)
+    if rt is not None:
+        all_out = _tile(out, "sbuf", nest, parts, [(1, rb * ow)])
+        all_rt = _tile(rt, "sbuf", nest, parts, [(1, rb * ow)])
+        body.append(TensorTensorOp("mul", out, all_out, out, all_out, rt, all_rt))
+    nest.put("n", *loads, *body, *stores)
     return nest.build()
 
 
@@ -321,6 +426,7 @@ class PoolKernel(Kernel):
                 _pool_shape(op),
                 with_recip=_counts_padding(op),
                 separable=options.pool_separable and isinstance(op, graph.MaxPoolOp),
+                bands=options.pool_bands,
             )
             if not isinstance(plane, Refusal):
                 return planned(op, chip, plane, options=options)

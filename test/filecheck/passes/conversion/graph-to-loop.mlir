@@ -1,4 +1,4 @@
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small gemm_small_m=false pool_separable=false}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small gemm_small_m=false pool_separable=false pool_bands=false}' --split-input-file | filecheck %s
 
 // The matmuls here keep the weights stationary (gemm_small_m=false); gemm-small-m.mlir
 // shows the activations-stationary nests small M gets by default.

@@ -1,4 +1,4 @@
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small pool_separable=false}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small pool_separable=false pool_bands=false}' --split-input-file | filecheck %s
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s --check-prefix=SEP
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small pool_halo=false}' --split-input-file | filecheck %s --check-prefix=OFF
 
@@ -19,7 +19,6 @@
 // SEP-NEXT:        loop.tensor_tensor "max" %[[OUT]] <sbuf 0, 0 + 64 * i0, {{\[\[}}1, 32], [4, 4], [1, 4]]>, %[[OUT]] <sbuf 0, 0 + 64 * i0, {{\[\[}}1, 32], [4, 4], [1, 4]]>, %[[COLS]] <sbuf 0, 32, {{\[\[}}1, 32], [8, 4], [1, 4]]>
 // SEP-NEXT:      }
 // SEP-NOT:       loop.reduce
-// SEP-LABEL:   func.func
 
 // CHECK-LABEL: func.func @maxpool
 // CHECK-SAME:    (%[[X:.*]]: memref<1x64x8x8xf32>) -> memref<1x64x4x4xf32> {
@@ -60,6 +59,31 @@ func.func @maxpool(%x: tensor<1x64x8x8xf32>) -> tensor<1x64x4x4xf32> {
 // CHECK-NEXT:      loop.copy
 // CHECK-NEXT:      loop.reduce "add"
 // CHECK-NEXT:      loop.tensor_tensor "mul"
+// Row bands (pool_bands, the default; the CHECK lines above run without): 8
+// channels use 8 of the small chip's 32 partitions, so the 4 output rows go as 4
+// bands of one row side by side, band b's channels on partitions 8b onwards. Each
+// band's tile holds the 3 padded rows its windows read, filled with 0 once; its
+// real input rows come in by a copy of its own (band 0: input rows 0-1 below the
+// top border row, offset (1 * 6 + 1) * 4 = 28; bands 1 and 2: three rows; band 3:
+// two rows above the bottom border), as do its rows of the reciprocal map (16
+// bytes apart). One reduction and one multiply over all 32 partitions, one store
+// per band.
+// SEP-LABEL: func.func @avgpool_exclude_pad
+// SEP:           %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 18>
+// SEP-NEXT:      %[[OUT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 4>
+// SEP-NEXT:      %[[RT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 4>
+// SEP-NEXT:      loop.memset %[[XT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 18]]> = 0.000000e+00
+// SEP-NEXT:      loop.copy %{{.*}} <dram 0, {{\[\[}}0, 8], [1, 4]]> -> %[[RT]] <sbuf 0, 0, {{\[\[}}1, 8], [1, 4]]>
+// SEP-NEXT:      loop.copy %{{.*}} <dram 16, {{\[\[}}0, 8], [1, 4]]> -> %[[RT]] <sbuf 8, 0, {{\[\[}}1, 8], [1, 4]]>
+// SEP-COUNT-2:   loop.copy
+// SEP-NEXT:      loop.copy %[[X:.*]] <dram 0, {{\[\[}}16, 8], [4, 2], [1, 4]]> -> %[[XT]] <sbuf 0, 28, {{\[\[}}1, 8], [6, 2], [1, 4]]>
+// SEP-NEXT:      loop.copy %[[X]] <dram 0, {{\[\[}}16, 8], [4, 3], [1, 4]]> -> %[[XT]] <sbuf 8, 4, {{\[\[}}1, 8], [6, 3], [1, 4]]>
+// SEP-NEXT:      loop.copy %[[X]] <dram 16, {{\[\[}}16, 8], [4, 3], [1, 4]]> -> %[[XT]] <sbuf 16, 4, {{\[\[}}1, 8], [6, 3], [1, 4]]>
+// SEP-NEXT:      loop.copy %[[X]] <dram 32, {{\[\[}}16, 8], [4, 2], [1, 4]]> -> %[[XT]] <sbuf 24, 4, {{\[\[}}1, 8], [6, 2], [1, 4]]>
+// SEP-NEXT:      loop.reduce "add" %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 4]]>, %[[XT]] <sbuf 0, 0, {{\[\[}}1, 32], [6, 1], [1, 4], [6, 3], [1, 3]]>
+// SEP-NEXT:      loop.tensor_tensor "mul" %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 4]]>, %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 4]]>, %[[RT]]
+// SEP-NEXT:      loop.copy %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 8], [1, 4]]> -> %[[Y:.*]] <dram 0, {{\[\[}}16, 8], [1, 4]]>
+// SEP-COUNT-3:   loop.copy %[[OUT]]
 // OFF-LABEL: func.func @avgpool_exclude_pad
 // OFF:         loop.nest "ap.pad"
 func.func @avgpool_exclude_pad(%x: tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32> {

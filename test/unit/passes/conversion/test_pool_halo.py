@@ -47,10 +47,11 @@ def test_channel_tiles_share_a_descriptor_while_their_planes_fit():
 
 
 def test_on_the_small_chip_a_plane_over_sbuf_is_refused_and_the_kernel_pads_in_dram():
-    """130 x 130 fp32 is 67600 bytes, over the small chip's 64 KiB partitions."""
-    shape = PoolShape((1, 8, 130, 130), (1, 8, 64, 64), (3, 3), (2, 2))
-    assert not isinstance(plan_pool_plane(SMALL, "mp", shape, with_recip=False), PoolTiles)
-    module = _lower(_pool_model("MaxPool", [1, 8, 128, 128], kernel=3, stride=2, pads=1), halo=True)
+    """130 x 130 fp32 is 67600 bytes, over the small chip's 64 KiB partitions (24
+    channels, over half its 32 partitions: no row bands either)."""
+    shape = PoolShape((1, 24, 130, 130), (1, 24, 64, 64), (3, 3), (2, 2))
+    assert not isinstance(plan_pool_plane(SMALL, "mp", shape, with_recip=False, bands=True), PoolTiles)
+    module = _lower(_pool_model("MaxPool", [1, 24, 128, 128], kernel=3, stride=2, pads=1), halo=True)
     names = [op.properties["origin"].data for op in module.walk() if isinstance(op, NestOp)]
     assert names == ["p.pad", "p"]
 
@@ -113,6 +114,10 @@ CASES = [
     pytest.param("MaxPool", [1, 8, 11, 11], 5, 2, 2, None, id="max-5x5s2"),
     pytest.param("AveragePool", [1, 8, 7, 7], 3, 1, 1, 0, id="avg-exclude-pad"),
     pytest.param("AveragePool", [1, 8, 6, 6], 2, 2, 1, 1, id="avg-include-pad"),
+    # row bands side by side on partitions (8 and 6 channels on the small chip's 32):
+    # two images, and 5 bands of one row with their rows of the reciprocal map
+    pytest.param("MaxPool", [2, 8, 12, 12], 3, 2, 1, None, id="max-bands-two-images"),
+    pytest.param("AveragePool", [1, 6, 10, 10], 3, 2, 1, 0, id="avg-bands-exclude-pad"),
 ]
 
 
@@ -148,12 +153,35 @@ def test_a_separable_max_pool_takes_row_maxima_of_column_maxima():
     assert ops == ["loop.tensor_tensor"] * 4
 
 
-def test_the_lowered_program_on_the_hardware_model_agrees():
+def test_few_channels_pool_in_row_bands_side_by_side():
+    """pool_bands: ShuffleNet's stem max pool (24 channels of 112x112) puts 4 bands
+    of 14 output rows on 96 partitions, each with the 29 padded input rows its
+    windows read; ResNet's (64 channels) 2 bands of 28 rows on 128. 80 channels are
+    over half the partitions: one band. Lowered, the nest loads and stores each
+    band by a copy of its own and reduces all of them at once."""
+    stem = PoolShape((1, 24, 114, 114), (1, 24, 56, 56), (3, 3), (2, 2))
+    tiles = plan_pool_plane(DEFAULT, "mp", stem, with_recip=False, separable=True, bands=True)
+    assert isinstance(tiles, PoolTiles) and (tiles.bands, tiles.rb, tiles.hb, tiles.tc) == (4, 14, 29, 24)
+    resnet = PoolShape((1, 64, 114, 114), (1, 64, 56, 56), (3, 3), (2, 2))
+    tiles = plan_pool_plane(DEFAULT, "mp", resnet, with_recip=False, bands=True)
+    assert isinstance(tiles, PoolTiles) and (tiles.bands, tiles.rb, tiles.hb) == (2, 28, 57)
+    wide = PoolShape((1, 80, 114, 114), (1, 80, 56, 56), (3, 3), (2, 2))
+    assert plan_pool_plane(DEFAULT, "mp", wide, with_recip=False, bands=True).bands == 1  # type: ignore[union-attr]
+    module = _lower(_pool_model("MaxPool", [1, 24, 112, 112], kernel=3, stride=2, pads=1), halo=True, chip="default")
+    copies = [op for op in module.walk() if op.name == "loop.copy"]
+    maxima = [op for op in module.walk() if op.name == "loop.tensor_tensor"]
+    assert len(copies) == 8 and len(maxima) == 4
+    assert {op.dst_ap.pcount for op in maxima} == {96}
+
+
+@pytest.mark.parametrize("shape", [[1, 64, 8, 8], [1, 6, 10, 10]])
+def test_the_lowered_program_on_the_hardware_model_agrees(shape):
     """64 channels on the small chip's 32 partitions: two channel tiles' planes in
-    one tile whose borders were filled once, loaded by one descriptor."""
-    model = _pool_model("MaxPool", [1, 64, 8, 8], kernel=3, stride=2, pads=1)
+    one tile whose borders were filled once, loaded by one descriptor; 6 channels:
+    5 row bands side by side on 30 partitions."""
+    model = _pool_model("MaxPool", shape, kernel=3, stride=2, pads=1)
     module = import_onnx(model)
     run_passes(lowering_passes("small"), module, Context(), [])
-    x = -np.random.default_rng(2).uniform(0.5, 2.0, (1, 64, 8, 8)).astype(np.float32)
+    x = -np.random.default_rng(2).uniform(0.5, 2.0, shape).astype(np.float32)
     got = eval_binary(module, {"x": x})["y"]
     np.testing.assert_allclose(got, _reference(x, "MaxPool", kernel=3, stride=2, pads=1), rtol=1e-6)
