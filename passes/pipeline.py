@@ -57,6 +57,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "depthwise-in-place": "depthwise convs on ACT and POOL read their input unpadded "
     "where it lies, each tap over the outputs whose window stays inside the image, "
     "instead of padding a copy (graph-to-loop{depthwise_inplace})",
+    "depthwise-pe-split": "a depthwise conv in place hands some channel tiles to the "
+    "PE array (diagonal matmuls) while ACT and POOL run the others, as many as evens "
+    "the engines' load (graph-to-loop{depthwise_pe_split})",
     "gemm-orientation": "matmuls with few rows keep the activations stationary and "
     "stream the weights in large descriptors (graph-to-loop{gemm_small_m})",
     "pool-halo": "padded poolings fill the borders of the input band in SBUF instead "
@@ -164,6 +167,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             pack_taps="pack-taps" not in off,
             depthwise="depthwise" not in off,
             depthwise_inplace="depthwise-in-place" not in off,
+            depthwise_pe_split="depthwise-pe-split" not in off,
             gemm_small_m="gemm-orientation" not in off,
             pool_halo="pool-halo" not in off,
             dma_merge="dma-merge" not in off,

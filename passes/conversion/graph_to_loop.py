@@ -118,6 +118,7 @@ class GraphToLoopPass(ChipPass):
     pack_taps: bool = True
     depthwise: bool = True
     depthwise_inplace: bool = True
+    depthwise_pe_split: bool = True
     gemm_small_m: bool = True
     pool_halo: bool = True
     dma_merge: bool = True

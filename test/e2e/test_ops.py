@@ -16,6 +16,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from tidal.passes.conversion.kernels.conv import ConvShape
+from tidal.passes.conversion.kernels.depthwise import plan_depthwise, tap_rects
 from tidal.sim.config import get_chip
 from harness import assert_close
 from onnx import TensorProto, helper, numpy_helper
@@ -199,12 +201,27 @@ def test_conv(case, tmp_path):
     want = n * cout * (c // group) * k * k * out_h * out_w
     assert stats["model_macs"] == want  # the ideal roofline's count, from the shapes
     # depthwise convs run on ACT and POOL (kernels/depthwise.py: the datasheet charges
-    # the vector form less), the others on the PE array, every MAC once, except that
-    # a conv of a few groups of fewer input channels than the PE rows runs as one
-    # block-diagonal conv (graph-dense-groups), group times the MACs
+    # the vector form less) but for the channel tiles the plan hands the PE array
+    # (diagonal matmuls, tc x tc MACs per pixel of each tap's rectangle), the others
+    # on the PE array, every MAC once, except that a conv of a few groups of fewer
+    # input channels than the PE rows runs as one block-diagonal conv
+    # (graph-dense-groups), group times the MACs
+    chip = get_chip(stats["chip"])
     depthwise = group > 1 and c // group == 1 and cout == group
-    dense = 1 < group <= 8 and not depthwise and c // group < get_chip(stats["chip"]).pe_rows
-    assert stats["macs"] == (0 if depthwise else want * group if dense else want)
+    dense = 1 < group <= 8 and not depthwise and c // group < chip.pe_rows
+    if depthwise:
+        shape = ConvShape(
+            (n, c, h + pads[0] + pads[2], w + pads[1] + pads[3]), (cout, 1, k, k), (n, cout, out_h, out_w),
+            (stride, stride), (dilation, dilation), group, tuple(pads),
+        )
+        plan = plan_depthwise(chip, "c", shape, halo=True, inplace=True, pe_split=True)
+        rb = plan.pe_rb
+        on_pe = sum(
+            ny * nx for b0 in range(0, out_h, rb or out_h) for _, (ny, nx), _, _ in tap_rects(shape, (b0, b0 + rb))
+        ) if plan.pe_tiles else 0
+        assert stats["macs"] == plan.pe_tiles * plan.tc * plan.tc * on_pe
+    else:
+        assert stats["macs"] == (want * group if dense else want)
 
 
 @pytest.mark.parametrize(

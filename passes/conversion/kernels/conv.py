@@ -25,11 +25,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
 from tidal.dialects import graph
 from tidal.dialects.accel import AccessAttr
 from tidal.dialects.loop import (
     ActOp,
     AllocOp,
+    ConstOp,
     CopyOp,
     MatmulOp,
     MemsetOp,
@@ -733,6 +735,19 @@ def _conv_shape(op: graph.Conv2dOp) -> ConvShape:
     )
 
 
+def _weight_values(op: graph.Conv2dOp) -> np.ndarray | None:
+    """The conv's weight as an array when it is a constant (a graph constant, or the
+    loop constant graph-to-loop already made of it), else None."""
+    owner = op.weight.owner
+    if isinstance(owner, graph.ConstantOp):
+        return owner.to_numpy()
+    if isinstance(owner, ConstOp):
+        flat = np.frombuffer(owner.value.data.data, dtype="<f4")
+        shape = tuple(owner.result.type.get_shape())
+        return np.full(shape, flat[0], np.float32) if flat.size == 1 else flat.reshape(shape)
+    return None
+
+
 class ConvKernel(Kernel):
     """graph.conv2d: the PE-array nest, after a pad nest when the op pads and the
     nest does not pad in SBUF (a halo); depthwise convs (with `options.depthwise`)
@@ -750,7 +765,12 @@ class ConvKernel(Kernel):
             # With `stationary`, convs pad in SBUF: the depthwise nest too, when its
             # plan takes the halo (then no pad nest).
             dw = depthwise.plan_depthwise(
-                chip, origin_of(op), shape, halo=options.stationary, inplace=options.depthwise_inplace
+                chip,
+                origin_of(op),
+                shape,
+                halo=options.stationary,
+                inplace=options.depthwise_inplace,
+                pe_split=options.depthwise_pe_split and _weight_values(op) is not None,
             )
             halo = isinstance(dw, depthwise.DepthwiseTiles) and dw.halo
             return planned(op, chip, *([] if halo else plan_pad_nest(op, chip)), dw, options=options)
@@ -769,7 +789,8 @@ class ConvKernel(Kernel):
         activation = op.activation_val or "identity"
         if (dw := plan.nest(depthwise.DepthwiseTiles)) is not None:
             ops += depthwise.depthwise(
-                dw, x, op.weight, op.bias, y.result, _conv_shape(op), activation=activation, addend=op.addend
+                dw, x, op.weight, op.bias, y.result, _conv_shape(op), activation=activation, addend=op.addend,
+                weights=_weight_values(op),
             )
             return Lowered([y, *ops], y.result)
         tiles = plan.nest(StationaryTiles) or plan.nest(ConvTiles)

@@ -46,6 +46,9 @@ class KernelOptions:
       fit SBUF reads its input unpadded, as it lies: each filter tap runs over the
       rectangle of outputs whose window stays inside the image, so no padded copy is
       made and loop-keep-on-chip can let the nest read the producer's tile itself.
+    - `depthwise_pe_split`: in place, with constant weights, the PE array takes as
+      many channel tiles (diagonal matmuls from a constant of diagonals) as evens
+      the engines' load by the datasheet, while ACT and POOL run the others.
     - `gemm_small_m`: matmuls with few rows (batch-1 fully connected layers) keep the
       activations stationary and stream the weights as the moving operand, 512
       columns per matmul across the PSUM banks, in large weight descriptors.
@@ -79,6 +82,7 @@ class KernelOptions:
     pack_taps: bool = True
     depthwise: bool = True
     depthwise_inplace: bool = True
+    depthwise_pe_split: bool = True
     gemm_small_m: bool = True
     pool_halo: bool = True
     dma_merge: bool = True

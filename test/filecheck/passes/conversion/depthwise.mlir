@@ -1,5 +1,6 @@
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_inplace=false}' --split-input-file | filecheck %s
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s --check-prefix=INPLACE
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_pe_split=false}' --split-input-file | filecheck %s --check-prefix=NOSPLIT
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise=false}' --split-input-file | filecheck %s --check-prefix=OFF
 
 // A depthwise conv2d (group = channels = 40) with pads 1 and a bias on the small
@@ -53,15 +54,16 @@
 // tap 0 (up-left) writes outputs from (1, 1) (offset 28 in the sum and the
 // product) reading the input from (0, 0), rows 6 apart.
 // INPLACE-LABEL: func.func @depthwise
-// INPLACE:         loop.nest "dw" domain [2] order [0] {
+// INPLACE:         loop.nest "dw" domain [] order [] {
 // INPLACE-NOT:       loop.memset
 // INPLACE:           loop.copy %[[X:.*]] <dram 0, {{\[\[}}36, 20], [720, 2], [1, 36]]> -> %[[XT:.*]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 72]]>
-// INPLACE-NEXT:      loop.for d0 {
-// INPLACE-NEXT:        loop.act "identity" %[[SUM:.*]] <sbuf 0, 0 + 144 * i0, {{\[\[}}1, 20], [6, 6], [1, 6]]>, %[[XT]] <sbuf 0, 0 + 144 * i0, {{\[\[}}1, 20], [6, 6], [1, 6]]> scale(%[[WT:.*]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 16 + 36 * i0, {{\[\[}}1, 20], [1, 1]]> bias
-// INPLACE-NEXT:        loop.act "identity" %[[P:.*]] <sbuf 0, 28, {{\[\[}}1, 20], [6, 5], [1, 5]]>, %[[XT]] <sbuf 0, 0 + 144 * i0, {{\[\[}}1, 20], [6, 5], [1, 5]]> scale(%[[WT]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 0 + 36 * i0, {{\[\[}}1, 20], [1, 1]]>
-// INPLACE-NEXT:        loop.tensor_tensor "add" %[[SUM]] <sbuf 0, 28 + 144 * i0, {{\[\[}}1, 20], [6, 5], [1, 5]]>, %[[SUM]] <sbuf 0, 28 + 144 * i0, {{\[\[}}1, 20], [6, 5], [1, 5]]>, %[[P]] <sbuf 0, 28, {{\[\[}}1, 20], [6, 5], [1, 5]]>
-// INPLACE-COUNT-7:     loop.tensor_tensor "add" %[[SUM]]
-// INPLACE-NEXT:      }
+// INPLACE-NEXT:      loop.act "identity" %[[SUM:.*]] <sbuf 0, 0, {{\[\[}}1, 20], [6, 6], [1, 6]]>, %[[XT]] <sbuf 0, 0, {{\[\[}}1, 20], [6, 6], [1, 6]]> scale(%[[WT:.*]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 16, {{\[\[}}1, 20], [1, 1]]> bias
+// INPLACE-NEXT:      loop.act "identity" %[[P:.*]] <sbuf 0, 28, {{\[\[}}1, 20], [6, 5], [1, 5]]>, %[[XT]] <sbuf 0, 0, {{\[\[}}1, 20], [6, 5], [1, 5]]> scale(%[[WT]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 0, {{\[\[}}1, 20], [1, 1]]>
+// INPLACE-NEXT:      loop.tensor_tensor "add" %[[SUM]] <sbuf 0, 28, {{\[\[}}1, 20], [6, 5], [1, 5]]>, %[[SUM]] <sbuf 0, 28, {{\[\[}}1, 20], [6, 5], [1, 5]]>, %[[P]] <sbuf 0, 28, {{\[\[}}1, 20], [6, 5], [1, 5]]>
+// INPLACE-COUNT-7:   loop.tensor_tensor "add" %[[SUM]] <sbuf 0, {{[0-9]+}}, 
+// The second channel tile: its plane 144 bytes on, its weight columns 36 bytes on.
+// INPLACE-NEXT:      loop.act "identity" %[[SUM]] <sbuf 0, 144, {{\[\[}}1, 20], [6, 6], [1, 6]]>, %[[XT]] <sbuf 0, 144, {{\[\[}}1, 20], [6, 6], [1, 6]]> scale(%[[WT]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 52, {{\[\[}}1, 20], [1, 1]]> bias
+// INPLACE-COUNT-8:   loop.tensor_tensor "add" %[[SUM]] <sbuf 0, {{[0-9]+}}, 
 // INPLACE-NEXT:      loop.copy %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 72]]> -> %{{.*}} <dram 0, {{\[\[}}36, 20], [720, 2], [1, 36]]>
 
 // With the optimisation off (--disable-opt depthwise) the general conv nest runs
@@ -108,4 +110,38 @@ func.func @depthwise(%x: tensor<1x40x6x6xf32>, %w: tensor<40x1x3x3xf32>, %b: ten
 func.func @depthwise_batch(%x: tensor<2x40x6x6xf32>, %w: tensor<40x1x3x3xf32>) -> tensor<2x40x3x3xf32> {
   %r = graph.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>, group = 40 : i64, tidal.origin = "dw2"} : (tensor<2x40x6x6xf32>, tensor<40x1x3x3xf32>) -> tensor<2x40x3x3xf32>
   func.return %r : tensor<2x40x3x3xf32>
+}
+
+// -----
+
+// Constant weights: the in-place nest can hand channel tiles to the PE array. Of
+// two tiles of 32 channels, the datasheet's busiest engine is least with one on
+// the PE (9 matmuls for the 16 pixels) and one on ACT and POOL. The diagonals of
+// tile 0's weights are a constant ([32, 9 x 32], diag(w[:, t]) at columns 32t),
+// loaded once. Each matmul contracts the channels of one tap's window with its
+// diagonal into the tap's rectangle of the PSUM block: the centre tap (its
+// diagonal 512 bytes in, tap 4) starts the block, the others accumulate (tap 0
+// into the 3x3 outputs from (1, 1), 20 bytes in). ACT evacuates the block into the
+// sum after the vector tile's instructions. With depthwise_pe_split=false, no
+// matmul and no constant of diagonals.
+// INPLACE-LABEL: func.func @split
+// INPLACE:         %[[DIAG:.*]] = loop.const dense<"0x0000003F{{.*}}> : tensor<32x288xf32>
+// INPLACE:         loop.nest "dws" domain [] order [] {
+// INPLACE:           %[[PS:.*]] = loop.alloc_tile : !loop.tile<psum, 32, 16>
+// INPLACE:           loop.copy %[[DIAG]] <dram 0, {{\[\[}}288, 32], [1, 288]]> -> %[[DT:.*]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 288]]>
+// INPLACE-NEXT:      loop.matmul %[[PS]] <psum 0, 0, {{\[\[}}1, 32], [4, 4], [1, 4]]>, %[[DT]] <sbuf 0, 512, {{\[\[}}1, 32], [1, 32]]>, %[[XT:.*]] <sbuf 0, 0, {{\[\[}}1, 32], [4, 4], [1, 4]]> {zero_at = -1 : i64}
+// INPLACE-NEXT:      loop.matmul %[[PS]] <psum 0, 20, {{\[\[}}1, 32], [4, 3], [1, 3]]>, %[[DT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 32]]>, %[[XT]] <sbuf 0, 0, {{\[\[}}1, 32], [4, 3], [1, 3]]>
+// INPLACE-COUNT-7:   loop.matmul %[[PS]]
+// INPLACE-NEXT:      loop.act "identity" %[[SUM:.*]] <sbuf 0, 64, {{\[\[}}1, 32], [4, 4], [1, 4]]>, %[[XT]] <sbuf 0, 64,
+// INPLACE-COUNT-8:   loop.tensor_tensor "add" %[[SUM]]
+// INPLACE-NEXT:      loop.act "identity" %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]>, %[[PS]] <psum 0, 0, {{\[\[}}1, 32], [1, 16]]>
+// INPLACE-NEXT:      loop.copy %[[SUM]]
+// NOSPLIT-LABEL: func.func @split
+// NOSPLIT-NOT:     loop.matmul
+// NOSPLIT-NOT:     tensor<32x288xf32>
+// NOSPLIT:         func.return
+func.func @split(%x: tensor<1x64x4x4xf32>) -> tensor<1x64x4x4xf32> {
+  %w = graph.constant dense<0.5> : tensor<64x1x3x3xf32>
+  %r = graph.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>, group = 64 : i64, tidal.origin = "dws"} : (tensor<1x64x4x4xf32>, tensor<64x1x3x3xf32>) -> tensor<1x64x4x4xf32>
+  func.return %r : tensor<1x64x4x4xf32>
 }

@@ -9,6 +9,8 @@ import numpy as np
 from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
 from tidal.passes.pipeline import lowering_passes, run_passes, split_after
 import pytest
+from dataclasses import replace
+
 from tidal.dialects.loop import (
     ActOp,
     AllocOp,
@@ -17,11 +19,13 @@ from tidal.dialects.loop import (
     MatmulOp,
     NestOp,
     TensorTensorOp,
+    dense_f32,
 )
 from tidal.passes.conversion.kernels.conv import ConvShape
 from tidal.passes.conversion.kernels.depthwise import (
     DepthwiseTiles,
     _need,  # pyright: ignore[reportPrivateUsage]
+    _pe_block_rows,  # pyright: ignore[reportPrivateUsage]
     applies,
     depthwise,
     first_full_tap,
@@ -173,6 +177,74 @@ def test_in_place_taps_cover_the_outputs_their_windows_keep_inside_the_image():
     assert isinstance(tiles, DepthwiseTiles) and not tiles.inplace
 
 
+def test_the_pe_array_takes_the_channel_tiles_that_even_the_engines():
+    """depthwise_pe_split: ShuffleNet's 272-channel 14x14 layer (4 tiles of 68) on the
+    default chip: ACT would run 9 taps per tile; the PE array takes 2 tiles (9
+    diagonal matmuls of one 196-pixel block each) and ACT only evacuates those.
+    Its 136-channel 28x28 layer takes blocks of 14 rows (392 pixels, one PSUM bank
+    each). Without the split, or without a block row that fits a bank, none."""
+    tiles = plan_depthwise(DEFAULT, "dw", _shape(1, 272, 14, 14), halo=True, inplace=True, pe_split=True)
+    assert isinstance(tiles, DepthwiseTiles) and (tiles.tc, tiles.pe_tiles, tiles.pe_rb) == (68, 2, 14)
+    tiles = plan_depthwise(DEFAULT, "dw", _shape(1, 136, 28, 28), halo=True, inplace=True, pe_split=True)
+    assert isinstance(tiles, DepthwiseTiles) and (tiles.pe_tiles, tiles.pe_rb) == (1, 14)
+    tiles = plan_depthwise(DEFAULT, "dw", _shape(1, 272, 14, 14), halo=True, inplace=True)
+    assert isinstance(tiles, DepthwiseTiles) and tiles.pe_tiles == 0
+    wide = plan_depthwise(SMALL, "dw", _shape(1, 8, 2, 600, k=1, pad=0), halo=True, inplace=True, pe_split=True)
+    assert isinstance(wide, DepthwiseTiles) and wide.pe_tiles == 0  # a 600-pixel row is over a bank
+
+
+@pytest.mark.parametrize("chip", [SMALL, DEFAULT])
+@pytest.mark.parametrize(
+    "shape,bias,addend,activation",
+    [
+        (_shape(1, 40, 9, 9), True, False, "relu"),
+        (_shape(1, 60, 12, 12, stride=2), False, True, "identity"),
+        (_shape(1, 20, 10, 10, k=5, pad=2), True, True, "relu"),
+        (_shape(1, 40, 24, 24), True, False, "identity"),  # several PSUM blocks on small
+    ],
+)
+def test_pe_tiles_and_vector_tiles_compute_a_depthwise_conv(chip, shape, bias, addend, activation):
+    """The in-place nest with the first channel tile on the PE array (diagonals of
+    constant weights, each tap accumulating over its rectangle of each PSUM block)
+    and the others on ACT and POOL, on the loop interpreter and, lowered, on the
+    hardware model, against NumPy."""
+    planned = plan_depthwise(chip, "dw", shape, halo=True, inplace=True)
+    assert isinstance(planned, DepthwiseTiles) and planned.inplace
+    rb = _pe_block_rows(chip, shape)
+    tiles = replace(planned, pe_tiles=1, pe_rb=rb)
+    rng = np.random.default_rng(5)
+    wv = rng.uniform(-1, 1, shape.weight).astype(np.float32)
+    types = [MemRefType(f32, _input_shape(shape, tiles))]
+    if bias:
+        types.append(MemRefType(f32, (shape.out[1],)))
+    if addend:
+        types.append(MemRefType(f32, shape.out))
+    block = Block(arg_types=types)
+    xp, *rest = block.args
+    b = rest.pop(0) if bias else None
+    add = rest.pop(0) if addend else None
+    w = ConstOp(dense_f32(wv))
+    y = AllocOp(MemRefType(f32, shape.out))
+    ops = depthwise(tiles, xp, w.result, b, y.result, shape, activation=activation, addend=add, weights=wv)
+    block.add_ops([w, y, *ops, ReturnOp(y.result)])
+    module = ModuleOp([FuncOp("main", (types, [MemRefType(f32, shape.out)]), Region(block))])
+    module.verify()
+    nest = next(op for op in module.walk() if isinstance(op, NestOp))
+    matmuls = [op for op in nest.walk() if isinstance(op, MatmulOp)]
+    blocks = shape.out[2] // rb
+    assert len(matmuls) == sum(len(tap_rects(shape, (b0, b0 + rb))) for b0 in range(0, shape.out[2], rb))
+    assert blocks >= 1 and {m.stationary_ap.pcount for m in matmuls} == {tiles.tc}
+    inputs = _inputs(module, 3)
+    args = list(inputs.values())
+    xv = np.pad(args[0], ((0, 0), (0, 0), *[(p, p) for p in shape.pads[:2]]))
+    want = _reference(xv, wv, args[1] if bias else None, args[-1] if addend else None, shape, activation)
+    got = eval_loop(module, inputs)["result0"]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    _, after_graph_to_loop = split_after(lowering_passes(chip.name), GraphToLoopPass)
+    run_passes(after_graph_to_loop, module)
+    np.testing.assert_allclose(eval_binary(module, inputs)["result0"], want, rtol=1e-5, atol=1e-5)
+
+
 def test_refusals_on_the_small_chip():
     """A 31x31 kernel's 961 diagonals of 32 channels take 120 KiB per partition, over
     the small chip's 64 KiB, so the PE form is refused (the default chip's 192 KiB
@@ -292,12 +364,12 @@ def _structure(
     held = list(module.ops.first.body.block.args[1 : 3 if bias else 2])  # type: ignore[union-attr]
     loads = [c for c in copies if c.src in held]
     assert len(loads) == len(held) and all(c.parent_op() is nest for c in loads)
-    if tiles.inplace:  # every tap whose window meets the image, one full
-        rects = tap_rects(shape)
-        assert len(scaled) == len(rects) and not matmuls and not consts
+    if tiles.inplace:  # per channel tile, every tap whose window meets the image, one full
+        rects, n_tiles = tap_rects(shape), shape.padded[1] // tiles.tc
+        assert len(scaled) == n_tiles * len(rects) and not matmuls and not consts
         assert scaled[0].dst_ap.free_elements == shape.out[2] * shape.out[3]
-        assert len(adds) == len(rects) - 1 + extra
-        assert len(copies) == (2 if bias else 1) + 2 + extra
+        assert len(adds) == n_tiles * (len(rects) - 1 + extra)
+        assert len(copies) == (2 if bias else 1) + 2 + n_tiles * extra
         return
     if tiles.form == "vector":
         assert len(scaled) == taps and not matmuls and not consts
