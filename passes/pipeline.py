@@ -62,6 +62,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "the engines' load (graph-to-loop{depthwise_pe_split})",
     "gemm-orientation": "matmuls with few rows keep the activations stationary and "
     "stream the weights in large descriptors (graph-to-loop{gemm_small_m})",
+    "gemm-resident-weights": "a batch-1 fully connected layer whose weights fit half "
+    "an SBUF partition loads each K step into a buffer of its own, so its weight "
+    "loads never wait for its matmuls and run ahead of the layer "
+    "(graph-to-loop{gemm_resident})",
     "pool-halo": "padded poolings fill the borders of the input band in SBUF instead "
     "of padding a copy in DRAM (graph-to-loop{pool_halo})",
     "dma-merge": "fewer, larger DMA descriptors: gemm bias columns loaded once, whole "
@@ -169,6 +173,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             depthwise_inplace="depthwise-in-place" not in off,
             depthwise_pe_split="depthwise-pe-split" not in off,
             gemm_small_m="gemm-orientation" not in off,
+            gemm_resident="gemm-resident-weights" not in off,
             pool_halo="pool-halo" not in off,
             dma_merge="dma-merge" not in off,
             ragged_tiles="ragged-tiles" not in off,

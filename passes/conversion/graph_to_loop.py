@@ -120,6 +120,7 @@ class GraphToLoopPass(ChipPass):
     depthwise_inplace: bool = True
     depthwise_pe_split: bool = True
     gemm_small_m: bool = True
+    gemm_resident: bool = True
     pool_halo: bool = True
     dma_merge: bool = True
     ragged_tiles: bool = True

@@ -102,11 +102,16 @@ def plan_gemm(
     k: int,
     small_m: bool = False,
     bias_once: bool = False,
+    resident: bool = False,
 ) -> GemmTiles | Refusal:
     """The tiles of Y[m, n] = op(A)[m, k] @ op(B)[k, n]; with `small_m`, the
     activations-stationary orientation when m fits the PE columns and its tiles
     fit SBUF (else the weights-stationary one, whose bias columns `bias_once`
-    loads in one descriptor, [tn, n / tn], before the loops)."""
+    loads in one descriptor, [tn, n / tn], before the loops). With `resident`
+    (KernelOptions.gemm_resident), an activations-stationary gemm of one group of
+    columns whose every K step's weights fit SBUF beside its other tiles gives each
+    step a buffer of its own (`slots` = K steps): no load waits for a matmul, so
+    with loop-allocate's prefetch the weights stream in while earlier layers run."""
     tk = largest_divisor(k, chip.pe_rows)
     if small_m and m <= chip.pe_cols:
         tn = largest_divisor(n, psum_free_max(chip))
@@ -115,6 +120,10 @@ def plan_gemm(
         slots = min(kt, WEIGHT_BUFFERS)
         width = nb * tn
         need = sbuf_bytes(kt * m, slots * width, width, width)
+        if resident and width == n and kt > slots:
+            whole = sbuf_bytes(kt * m, kt * width, width, width)
+            if whole <= chip.sbuf_partition_bytes // 2:  # leave room for the nests it overlaps
+                slots, need = kt, whole
         if need <= chip.sbuf_partition_bytes:
             narrow = ""
             if max(tk, m) < largest_divisor(n, chip.pe_cols):
@@ -373,6 +382,7 @@ class GemmKernel(Kernel):
         tiles = plan_gemm(
             chip, origin_of(op), m=m, n=n, k=k,
             small_m=options.gemm_small_m and batch == 1, bias_once=options.dma_merge,
+            resident=options.gemm_resident,
         )
         if batch > 1 and isinstance(tiles, GemmTiles):
             tiles = replace(tiles, batch=batch)

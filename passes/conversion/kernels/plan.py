@@ -52,6 +52,10 @@ class KernelOptions:
     - `gemm_small_m`: matmuls with few rows (batch-1 fully connected layers) keep the
       activations stationary and stream the weights as the moving operand, 512
       columns per matmul across the PSUM banks, in large weight descriptors.
+    - `gemm_resident`: an activations-stationary matmul (`gemm_small_m`) whose
+      weights fit half an SBUF partition loads every K step into a buffer of its
+      own instead of two rotating ones, so no weight load waits for a matmul and
+      the loads can run ahead of the layer (prefetch-weights).
     - `pool_halo`: padded poolings load the unpadded input band into an SBUF tile
       whose borders hold the fill value, instead of a padded copy in DRAM.
     - `dma_merge`: fewer, larger DMA descriptors: a weights-stationary gemm loads
@@ -84,6 +88,7 @@ class KernelOptions:
     depthwise_inplace: bool = True
     depthwise_pe_split: bool = True
     gemm_small_m: bool = True
+    gemm_resident: bool = True
     pool_halo: bool = True
     dma_merge: bool = True
     ragged_tiles: bool = True

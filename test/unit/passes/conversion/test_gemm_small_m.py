@@ -52,6 +52,29 @@ def test_the_small_chip_plan_and_its_fallbacks():
     assert (off.tm, off.tn, off.tk) == (2, 25, 32)
 
 
+def test_weights_that_fit_get_a_buffer_per_k_step():
+    """gemm_resident: ShuffleNet's classifier (544 -> 1000, 8 K steps of 68 rows, one
+    group of 1000 columns) holds all 8 steps' weights, 32 KB per partition, so no
+    load waits for a matmul; ResNet-50's (2048 -> 1000) 16 steps, 64 KB. VGG's fc6
+    streams 4096 columns in one group but its 196 steps would take 3 MB: two
+    buffers. Off, two buffers. Lowered (the small chip, 3 K steps), the loads go
+    into three distinct regions, all before the first matmul."""
+    tiles = plan_gemm(DEFAULT, "fc", m=1, n=1000, k=544, small_m=True, resident=True)
+    assert isinstance(tiles, GemmTiles) and (tiles.tk, tiles.slots) == (68, 8)
+    tiles = plan_gemm(DEFAULT, "fc", m=1, n=1000, k=2048, small_m=True, resident=True)
+    assert isinstance(tiles, GemmTiles) and (tiles.tk, tiles.slots) == (128, 16)
+    assert plan_gemm(DEFAULT, "fc6", m=1, n=4096, k=25088, small_m=True, resident=True).slots == 2  # type: ignore[union-attr]
+    assert plan_gemm(DEFAULT, "fc", m=1, n=1000, k=544, small_m=True).slots == 2  # type: ignore[union-attr]
+    model, a, want = _gemm_model(m=1, k=96, n=1000, c_shape=[1000], trans_b=1)
+    module = _lower(model, "small", small_m=True)
+    walk = list(module.walk())
+    matmuls = [i for i, op in enumerate(walk) if isinstance(op, MatmulOp)]
+    loads = [i for i, op in enumerate(walk) if isinstance(op, CopyOp) and op.src.name_hint == "b"]
+    regions = {walk[i].dst_ap.offset.base for i in loads}  # type: ignore[union-attr]
+    assert len(loads) == len(regions) == 3 and max(loads) < min(matmuls)
+    np.testing.assert_allclose(eval_loop(module, {"a": a})["y"], want, rtol=1e-4, atol=1e-4)
+
+
 def _gemm_model(m: int, k: int, n: int, *, trans_a=0, trans_b=0, c_shape=None, alpha=1.0, beta=1.0):
     rng = np.random.default_rng(m * 1000 + k + n)
     b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(np.float32)
@@ -128,10 +151,12 @@ def test_a_fused_relu_after_the_addend(small_m, c_shape):
     np.testing.assert_allclose(got, np.maximum(want, 0.0), rtol=1e-4, atol=1e-4)
 
 
-def test_the_lowered_program_on_the_hardware_model_agrees():
-    """Two weight buffers, two PSUM banks, loads one K step ahead: the whole
-    pipeline and the binary."""
-    model, a, want = _gemm_model(m=1, k=320, n=1000, c_shape=[1000], trans_b=1)
+@pytest.mark.parametrize("k", [320, 96], ids=["two-buffers", "a-buffer-per-step"])
+def test_the_lowered_program_on_the_hardware_model_agrees(k):
+    """Two weight buffers, two PSUM banks, loads one K step ahead (10 K steps of 1000
+    columns, over half the small chip's partition), or every K step in a buffer of
+    its own (3 steps): the whole pipeline and the binary."""
+    model, a, want = _gemm_model(m=1, k=k, n=1000, c_shape=[1000], trans_b=1)
     module = import_onnx(model)
     run_passes(lowering_passes("small"), module, Context(), [])
     got = eval_binary(module, {"a": a})["y"]
