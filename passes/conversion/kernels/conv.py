@@ -302,12 +302,12 @@ def _plan_stationary_tiles(
     one_w = nci * taps * tco if not pack else -(-taps // pack) * tco
     choices = [(one_w, False, False)]
     if options.stationary:
-        every_w = nco * one_w
+        every_w = shape.group * nco * one_w  # every group's, each in its own region
         choices = [(every_w, True, True), (every_w, True, False), (one_w, False, True), *choices]
 
     def need(band: int, rows: int, weights: int, outs: bool) -> int:
         out = (nco if outs else 1) * (rows * ow if outs else blk)
-        return sbuf_bytes(band, weights, out, nco, *([out] if addend else []))
+        return sbuf_bytes(band, weights, out, shape.group * nco, *([out] if addend else []))
 
     def tiles(rows: int, hband: int, halo: bool, need: int, everyw: bool, outs: bool) -> StationaryTiles:
         parts = max(pack * tci, tco) if pack else max(tci, tco)
@@ -622,24 +622,24 @@ def _conv2d_stationary(
         w_base = nest.aff(g=cg_out * cg_in * taps * F32, co=tco * cg_in * taps * F32)
         if plan.all_weights:
             nco = cg_out // tco
-            wt = nest.tile("sbuf", tci, nco * wsize)
-            # Each output tile's weights into their own region, loaded in the co
-            # loop: the DMA queue runs ahead (no region is reused), and a matmul
-            # waits for its own tile's load only (a wait count affine in co).
-            w_co = wsize * F32
+            wt = nest.tile("sbuf", tci, group * nco * wsize)
+            # Each output tile's (and group's) weights into their own region, loaded
+            # in the co loop: the DMA queue runs ahead (no region is reused), and a
+            # matmul waits for its own tile's load only (a wait count affine in co).
+            w_co, w_g = wsize * F32, nco * wsize * F32
         else:
             wt = nest.tile("sbuf", tci, wsize)
-            w_co = 0
-        w_dst = nest.onchip("sbuf", nest.aff(co=w_co), [(1, tci), (1, full * taps * tco)])
+            w_co = w_g = 0
+        w_dst = nest.onchip("sbuf", nest.aff(co=w_co, g=w_g), [(1, tci), (1, full * taps * tco)])
         nest.put("co", CopyOp(wgt, nest.dram(w_base, w_dims), wt, w_dst))
         if rem:  # the partial tile's weights, after the full tiles' in each region
             src = nest.dram(w_base + full * tci * taps * F32, [(taps, rem), (1, taps), (cg_in * taps, tco)])
-            dst = nest.onchip("sbuf", nest.aff(full * taps * tco * F32, co=w_co), [(1, rem), (1, taps * tco)])
+            dst = nest.onchip("sbuf", nest.aff(full * taps * tco * F32, co=w_co, g=w_g), [(1, rem), (1, taps * tco)])
             nest.put("co", CopyOp(wgt, src, wt, dst))
         body = []
         for t in range(taps):
             r, s = divmod(t, kw)
-            st = nest.onchip("sbuf", nest.aff(t * tco * F32, ci=taps * tco * F32, co=w_co), [(1, tci), (1, tco)])
+            st = nest.onchip("sbuf", nest.aff(t * tco * F32, ci=taps * tco * F32, co=w_co, g=w_g), [(1, tci), (1, tco)])
             for j in range(nb):
                 mv = nest.onchip(
                     "sbuf",
@@ -654,7 +654,7 @@ def _conv2d_stationary(
         if rem:  # the partial tile's matmuls after the ci loop, accumulating onto it
             for t in range(taps):
                 r, s = divmod(t, kw)
-                st = nest.onchip("sbuf", nest.aff((full * taps + t) * tco * F32, co=w_co), [(1, rem), (1, tco)])
+                st = nest.onchip("sbuf", nest.aff((full * taps + t) * tco * F32, co=w_co, g=w_g), [(1, rem), (1, tco)])
                 for j in range(nb):
                     mv = nest.onchip(
                         "sbuf",
@@ -668,11 +668,11 @@ def _conv2d_stationary(
 
     nco = cg_out // tco
     col = None
-    if bias is not None:  # every output tile's bias column, once
-        bt = nest.tile("sbuf", tco, nco)
-        col = (bt, nest.onchip("sbuf", nest.aff(co=F32), [(1, tco), (1, 1)]))
+    if bias is not None:  # every output tile's bias column, once (each group's in its own columns)
+        bt = nest.tile("sbuf", tco, group * nco)
+        col = (bt, nest.onchip("sbuf", nest.aff(co=F32, g=nco * F32), [(1, tco), (1, 1)]))
         b_src = nest.dram(nest.aff(g=cg_out * F32), _free([(1, tco), (tco, nco)]))
-        nest.put("g", CopyOp(bias, b_src, bt, nest.onchip("sbuf", 0, [(1, tco), (1, nco)])))
+        nest.put("g", CopyOp(bias, b_src, bt, nest.onchip("sbuf", nest.aff(g=nco * F32), [(1, tco), (1, nco)])))
     # the output tile: this group's rows, or every output tile's rows of the band
     region = nest.aff(co=rows * ow * F32, grp=nb * blk * F32) if plan.all_outputs else nest.aff()
     size = nco * rows * ow if plan.all_outputs else nb * blk

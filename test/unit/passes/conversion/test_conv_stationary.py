@@ -83,6 +83,22 @@ def test_the_weights_of_every_output_tile_stay_when_they_fit():
     assert isinstance(tight, StationaryTiles) and tight.halo and not tight.all_outputs
 
 
+def test_each_group_keeps_its_weights_and_bias_in_regions_of_its_own():
+    """A conv of 4 groups whose weights all fit (ShuffleNet's 544-channel 7x7
+    grouped conv, 136 input channels per group, on the default chip): the weight
+    tile holds every group's output tiles and the bias tile every group's columns,
+    and the copies into them step with the group loop, so no group's loads wait
+    for the previous group's matmuls or evacuations (the weight queue runs ahead)."""
+    shape = _shape(1, 544, 544, 7, 7, k=1, pad=0, group=4)
+    module, tiles, nest = _module(shape, DEFAULT, ON, True, False, "identity")
+    assert isinstance(tiles, StationaryTiles) and tiles.all_weights
+    w, b = list(module.ops.first.body.block.args[1:3])  # type: ignore[union-attr]
+    (g_dim,) = [i for i, trip in enumerate(nest.domain_val) if trip == 4]
+    for arg in (w, b):
+        copies = [op for op in nest.walk() if isinstance(op, CopyOp) and op.src is arg]
+        assert copies and all(c.dst_ap.offset.step(g_dim) > 0 for c in copies)
+
+
 def test_the_stem_packs_taps_on_the_pe_rows():
     """3 channels, 7x7 taps: 42 taps fit 128 rows, so two packs of 25 (75 rows)
     and 24; the im2col of all 112 output rows (two packs of 112x112) fits SBUF."""
