@@ -52,6 +52,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "several PSUM banks and read each input band once (graph-to-loop{stationary})",
     "pack-taps": "small-channel convolutions put several filter taps on the PE rows "
     "(graph-to-loop{pack_taps})",
+    "conv-bands": "tap-packed convs with few output channels (3-channel stems) put "
+    "bands of output rows side by side on the PE rows and columns, a block-diagonal "
+    "weight per band, so one matmul and one evacuation do several bands "
+    "(graph-to-loop{conv_bands})",
     "depthwise": "depthwise convolutions run as block-diagonal matmuls over many "
     "channels (graph-to-loop{depthwise})",
     "depthwise-in-place": "depthwise convs on ACT and POOL read their input unpadded "
@@ -179,6 +183,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             ragged_tiles="ragged-tiles" not in off,
             pool_separable="separable-pool" not in off,
             pool_bands="pool-bands" not in off,
+            conv_bands="conv-bands" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip)]),
         *(

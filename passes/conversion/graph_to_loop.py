@@ -126,6 +126,7 @@ class GraphToLoopPass(ChipPass):
     ragged_tiles: bool = True
     pool_separable: bool = True
     pool_bands: bool = True
+    conv_bands: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

@@ -199,6 +199,12 @@ class StationaryTiles(NestPlan):
     rem: int = 0
     """Not packed, `ragged_tiles`: the input channels of a last, partial channel
     tile after Cin // tci full ones of `tci` = 128 (0: every tile is full)."""
+    bands: int = 1
+    """Packed, `conv_bands`: this many bands of oh / bands output rows side by side,
+    band b's im2col rows on partitions b x pack x tci onwards and its output channels
+    on partitions b x tco onwards, against a block-diagonal stationary operand of
+    the weights repeated per band (one group, one output tile, all taps in one
+    pack): the array's rows and columns and ACT's lanes do `bands` bands at once."""
 
 
 def _plan_legacy(chip: ChipConfig, origin: str, shape: ConvShape, addend: bool) -> ConvTiles | Refusal:
@@ -236,7 +242,7 @@ def _estimate(chip: ChipConfig, shape: ConvShape, t: StationaryTiles) -> float:
     g, taps = shape.group, shape.taps
     pt, pl, pb, pr = shape.pads
     h, w = hp - pt - pb, wp - pl - pr
-    groups = oh // (t.nb * t.rb)
+    groups = oh // (t.bands * t.nb * t.rb)
     steps = -(-taps // t.pack) if t.pack else -(-cg_in // t.tci) * taps
     reload = chip.pe_weight_load_cycles + chip.pe_fill_drain_cycles
     per_step = t.nb * max(t.rb * ow, chip.pe_min_cycles) + reload
@@ -268,6 +274,45 @@ def _plan_stationary(
     if unpacked is not None and _estimate(chip, shape, unpacked) <= _estimate(chip, shape, tiles):
         return unpacked
     return tiles
+
+
+def _plan_bands(
+    chip: ChipConfig,
+    origin: str,
+    shape: ConvShape,
+    options: KernelOptions,
+    addend: bool,
+    pack: int,
+    tci: int,
+    tco: int,
+    rb: int,
+) -> StationaryTiles | None:
+    """The packed plan with `bands` > 1 (`StationaryTiles.bands`): as many bands as
+    the PE rows hold one band's im2col rows (pack x tci) and the columns and PSUM
+    partitions its output channels, among the divisors of the row blocks; each
+    band's blocks then share up to `psum_banks` banks. None when fewer than two
+    bands fit, or no band group fits SBUF."""
+    oh, ow = shape.out[2:]
+    nblk = oh // rb
+    most = min(chip.pe_rows // (pack * tci), chip.pe_cols // tco, chip.psum_partitions // tco)
+    counts = [d for d in range(most, 1, -1) if nblk % d == 0]
+    if not counts:
+        return None
+    bands = counts[0]
+    nb = largest_divisor(nblk // bands, chip.psum_banks) if options.stationary else 1
+    blk = nb * rb * ow
+    for outs in (True, False):
+        for k in _divisors_desc(nblk // bands // nb):
+            rows = k * nb * rb
+            out = rows * ow if outs else blk
+            need = sbuf_bytes(rows * ow, bands * tco, out, 1, *([out] if addend else []))
+            if need <= chip.sbuf_partition_bytes:
+                return StationaryTiles(
+                    origin, max(bands * pack * tci, bands * tco), need, blk * F32,
+                    rb=rb, nb=nb, rows=rows, hband=0, tci=tci, tco=tco, halo=False, pack=pack,
+                    addend=addend, all_outputs=outs, bands=bands,
+                )
+    return None
 
 
 def _plan_stationary_tiles(
@@ -319,6 +364,10 @@ def _plan_stationary_tiles(
 
     if pack:
         npack = -(-taps // pack)
+        if options.conv_bands and npack == 1 and shape.group == 1 and nco == 1:
+            banded = _plan_bands(chip, origin, shape, options, addend, pack, tci, tco, rb)
+            if banded is not None:
+                return banded
         for weights, everyw, outs in choices:
             if everyw:  # the packed weights are small: one tile's per output tile
                 continue
@@ -538,39 +587,47 @@ def _conv2d_stationary(
     nci = -(-cg_in // tci)  # channel tiles, the last one partial when rem > 0
     full = nci - (rem > 0)  # the full ones, which the ci loop runs
     blk = rb * ow
+    kb = plan.bands  # bands side by side on partitions (packed), 1 otherwise
+    rows_b = oh // kb  # output rows per band
     nest = Nest(
         plan.name,
         [
-            ("n", n), ("g", group), ("band", oh // rows), ("co", cg_out // tco),
+            ("n", n), ("g", group), ("band", rows_b // rows), ("co", cg_out // tco),
             ("grp", rows // (nb * rb)), ("ci", full),
         ],
     )
-    accs = [nest.tile("psum", tco, blk) for _ in range(nb)]
-    acc_ap = nest.onchip("psum", 0, [(1, tco), (1, blk)])
+    po = kb * tco  # output partitions
+    accs = [nest.tile("psum", po, blk) for _ in range(nb)]
+    acc_ap = nest.onchip("psum", 0, [(1, po), (1, blk)])
 
     tail: list[Operation] = []  # matmuls of a partial input-channel tile
     if plan.pack:
         pack = plan.pack
         npack = -(-taps // pack)
-        xt = nest.tile("sbuf", pack * tci, npack * rows * ow)
-        wt = nest.tile("sbuf", pack * tci, npack * tco)
+        k0 = pack * tci  # one band's im2col rows
+        xt = nest.tile("sbuf", kb * k0, npack * rows * ow)
+        wt = nest.tile("sbuf", kb * k0, npack * kb * tco)
         for p in range(npack):
             t0 = p * pack
             most = max(1, n * c * hp * wp // (tci * rows * ow))  # the padded input's elements
-            for first, nr, ns in _kernel_row_runs(t0, min(t0 + pack, taps), kw, most):
-                r, s = divmod(first, kw)
-                taps_dims = [(dh * wp, nr), (dw, ns)] if nr > 1 else [(dw, ns)]
-                src = nest.dram(
-                    nest.aff(
-                        (r * dh * wp + s * dw) * F32,
-                        n=c * hp * wp * F32, g=cg_in * hp * wp * F32, band=rows * sh * wp * F32,
-                    ),
-                    _free([*taps_dims, (hp * wp, tci), (sh * wp, rows), (sw, ow)]),
-                )
-                dst = nest.onchip(
-                    "sbuf", p * rows * ow * F32, [(1, nr * ns * tci), (1, rows * ow)], pstart=(first - t0) * tci
-                )
-                nest.put("band", CopyOp(x, src, xt, dst))
+            for b in range(kb):
+                for first, nr, ns in _kernel_row_runs(t0, min(t0 + pack, taps), kw, most):
+                    r, s = divmod(first, kw)
+                    taps_dims = [(dh * wp, nr), (dw, ns)] if nr > 1 else [(dw, ns)]
+                    src = nest.dram(
+                        nest.aff(
+                            (r * dh * wp + s * dw + b * rows_b * sh * wp) * F32,
+                            n=c * hp * wp * F32, g=cg_in * hp * wp * F32, band=rows * sh * wp * F32,
+                        ),
+                        _free([*taps_dims, (hp * wp, tci), (sh * wp, rows), (sw, ow)]),
+                    )
+                    dst = nest.onchip(
+                        "sbuf", p * rows * ow * F32, [(1, nr * ns * tci), (1, rows * ow)],
+                        pstart=b * k0 + (first - t0) * tci,
+                    )
+                    nest.put("band", CopyOp(x, src, xt, dst))
+        if kb > 1:  # the block-diagonal weights: zeros, then each band's copy, once
+            nest.put(None, MemsetOp(wt, nest.onchip("sbuf", 0, [(1, kb * k0), (1, kb * tco)]), 0.0))
         for p in range(npack):
             t0 = p * pack
             tp = min(pack, taps - t0)
@@ -578,13 +635,16 @@ def _conv2d_stationary(
                 nest.aff(t0 * F32, g=cg_out * cg_in * taps * F32, co=tco * cg_in * taps * F32),
                 _free([(1, tp), (taps, tci), (cg_in * taps, tco)]),
             )
-            nest.put("co", CopyOp(wgt, src, wt, nest.onchip("sbuf", p * tco * F32, [(1, tp * tci), (1, tco)])))
+            for b in range(kb):
+                dst = nest.onchip("sbuf", (p * kb + b) * tco * F32, [(1, tp * tci), (1, tco)], pstart=b * k0)
+                nest.put(None if kb > 1 else "co", CopyOp(wgt, src, wt, dst))
         body: list[Operation] = []
         for p in range(npack):
             k = min(pack, taps - p * pack) * tci
-            st = nest.onchip("sbuf", p * tco * F32, [(1, k), (1, tco)])
+            kk = kb * k0 if kb > 1 else k
+            st = nest.onchip("sbuf", p * kb * tco * F32, [(1, kk), (1, po)])
             for j in range(nb):
-                mv = nest.onchip("sbuf", nest.aff((p * rows * ow + j * blk) * F32, grp=nb * blk * F32), [(1, k), (1, blk)])
+                mv = nest.onchip("sbuf", nest.aff((p * rows * ow + j * blk) * F32, grp=nb * blk * F32), [(1, kk), (1, blk)])
                 body.append(MatmulOp(accs[j], acc_ap, wt, st, xt, mv, -1 if p == 0 else None))
         matmuls_at = "grp"
     else:
@@ -669,14 +729,16 @@ def _conv2d_stationary(
     nco = cg_out // tco
     col = None
     if bias is not None:  # every output tile's bias column, once (each group's in its own columns)
-        bt = nest.tile("sbuf", tco, group * nco)
-        col = (bt, nest.onchip("sbuf", nest.aff(co=F32, g=nco * F32), [(1, tco), (1, 1)]))
+        bt = nest.tile("sbuf", po, group * nco)
+        col = (bt, nest.onchip("sbuf", nest.aff(co=F32, g=nco * F32), [(1, po), (1, 1)]))
         b_src = nest.dram(nest.aff(g=cg_out * F32), _free([(1, tco), (tco, nco)]))
-        nest.put("g", CopyOp(bias, b_src, bt, nest.onchip("sbuf", nest.aff(g=nco * F32), [(1, tco), (1, nco)])))
+        for b in range(kb):  # with bands, one copy per band's partitions
+            b_dst = nest.onchip("sbuf", nest.aff(g=nco * F32), [(1, tco), (1, nco)], pstart=b * tco)
+            nest.put("g", CopyOp(bias, b_src, bt, b_dst))
     # the output tile: this group's rows, or every output tile's rows of the band
     region = nest.aff(co=rows * ow * F32, grp=nb * blk * F32) if plan.all_outputs else nest.aff()
     size = nco * rows * ow if plan.all_outputs else nb * blk
-    out = nest.tile("sbuf", tco, size)
+    out = nest.tile("sbuf", po, size)
     y_ap = nest.dram(
         nest.aff(
             n=cout * oh * ow * F32, g=cg_out * oh * ow * F32, co=tco * oh * ow * F32,
@@ -684,18 +746,24 @@ def _conv2d_stationary(
         ),
         [(oh * ow, tco), (1, nb * blk)],
     )
-    whole = nest.onchip("sbuf", region, [(1, tco), (1, nb * blk)])
+
+    def y_band(b: int) -> AccessAttr:  # band b's rows of y
+        return AccessAttr.get(y_ap.space, 0, y_ap.offset + b * rows_b * ow * F32, y_ap.dims)
+
+    def whole(b: int) -> AccessAttr:  # band b's partitions of the output tile
+        return nest.onchip("sbuf", region, [(1, tco), (1, nb * blk)], pstart=b * tco)
+
     at = None
     if addend is not None:
-        at = nest.tile("sbuf", tco, size)
-        nest.put("grp", CopyOp(addend, y_ap, at, whole))
+        at = nest.tile("sbuf", po, size)
+        nest.put("grp", *(CopyOp(addend, y_band(b), at, whole(b)) for b in range(kb)))
     nest.put(matmuls_at, *body)
     epilogue: list[Operation] = list(tail)
     for j in range(nb):
-        part = nest.onchip("sbuf", region + j * blk * F32, [(1, tco), (1, blk)])
+        part = nest.onchip("sbuf", region + j * blk * F32, [(1, po), (1, blk)])
         add = None if at is None else (at, part)
         epilogue += _epilogue(accs[j], acc_ap, out, part, col, activation, add)
-    epilogue.append(CopyOp(out, whole, y, y_ap))
+    epilogue += [CopyOp(out, whole(b), y, y_band(b)) for b in range(kb)]
     nest.put_after("grp", *epilogue)
     return nest.build()
 

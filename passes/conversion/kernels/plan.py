@@ -76,6 +76,10 @@ class KernelOptions:
       the maximum over the window's rows of maxima over its columns, element-wise
       maxima of shifted views on POOL, instead of one reduction over every window
       element (kernels/pool.py).
+    - `conv_bands`: a tap-packed conv (`pack_taps`) of one output tile whose taps
+      all fit one pack puts bands of output rows side by side on the PE rows and
+      columns (a block-diagonal stationary operand of its weights repeated per
+      band), so one matmul and one evacuation do several bands (kernels/conv.py).
     - `pool_bands`: a pooling over whole planes (with `pool_halo`) of at most half
       the partitions' channels puts bands of output rows side by side on the
       partitions, each with the input rows its windows read (kernels/pool.py).
@@ -94,6 +98,7 @@ class KernelOptions:
     ragged_tiles: bool = True
     pool_separable: bool = True
     pool_bands: bool = True
+    conv_bands: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()

@@ -5,6 +5,8 @@ hardware model; with `stationary` and `pack_taps` off, the old plan."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
 from tidal.passes.pipeline import lowering_passes, run_passes, split_after
@@ -97,6 +99,25 @@ def test_each_group_keeps_its_weights_and_bias_in_regions_of_its_own():
     for arg in (w, b):
         copies = [op for op in nest.walk() if isinstance(op, CopyOp) and op.src is arg]
         assert copies and all(c.dst_ap.offset.step(g_dim) > 0 for c in copies)
+
+
+def test_a_packed_stem_of_few_output_channels_runs_bands_side_by_side():
+    """conv_bands: ShuffleNet's stem (3 -> 24 channels, 3x3 stride 2, 224x224): 27
+    im2col rows and 24 output channels, so 4 bands of 28 output rows fill 108 PE
+    rows and 96 columns; the stationary operand is [108, 96], block-diagonal; one
+    matmul per block of 4 rows does all 4 bands. With conv_bands off, one band;
+    ResNet's 7x7 stem (147 im2col rows, two packs) never bands."""
+    stem = _shape(1, 3, 24, 224, 224, stride=2)
+    tiles = plan_conv2d(DEFAULT, "c", stem)
+    assert isinstance(tiles, StationaryTiles) and (tiles.bands, tiles.pack, tiles.rows, tiles.nb) == (4, 9, 28, 7)
+    off = plan_conv2d(DEFAULT, "c", stem, replace(ON, conv_bands=False))
+    assert isinstance(off, StationaryTiles) and off.bands == 1
+    resnet = plan_conv2d(DEFAULT, "c", _shape(1, 3, 64, 224, 224, k=7, stride=2, pad=3))
+    assert isinstance(resnet, StationaryTiles) and resnet.bands == 1
+    _, _, nest = _module(stem, DEFAULT, ON, True, False, "relu")
+    (mm, *rest) = [op for op in nest.walk() if isinstance(op, MatmulOp)]
+    assert (mm.stationary_ap.pcount, mm.stationary_ap.free_elements) == (108, 96)
+    assert mm.acc.type.partitions.data == 96 and len(rest) == 6  # 7 blocks, one matmul each
 
 
 def test_the_stem_packs_taps_on_the_pe_rows():
@@ -215,6 +236,9 @@ CASES = [
     (_shape(2, 80, 24, 12, 10, stride=2, group=2), SMALL, ON, True, True, "relu"),
     (_shape(1, 80, 32, 64, 64, k=1, pad=0), SMALL, ON, True, False, "identity"),
     (_shape(1, 48, 40, 7, 9), SMALL, UNIFORM, True, False, "identity"),  # 24 + 24
+    # conv_bands: one-channel 3x3 convs, 9 im2col rows, two bands side by side
+    (_shape(1, 1, 8, 32, 32), SMALL, ON, True, True, "relu"),
+    (_shape(2, 1, 6, 128, 32, stride=2), SMALL, ON, True, False, "identity"),
 ]
 
 
@@ -239,7 +263,7 @@ def test_the_nest_computes_the_conv(shape, chip, options, bias, addend, activati
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[3], CASES[8]])
+@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[3], CASES[8], CASES[11], CASES[12]])
 def test_the_lowered_program_computes_the_same(case):
     shape, chip, options, bias, addend, activation = case
     module, _, _ = _module(shape, chip, options, bias, addend, activation)
