@@ -97,6 +97,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "(loop-allocate{prefetch})",
     "fuse-epilogue": "a relu or a residual add after a conv or gemm is applied as its "
     "accumulator is evacuated, with no nest of its own (graph-fuse-epilogue)",
+    "relu-through-concat": "a relu after a concatenation becomes the activation of the "
+    "convs that produce its operands (a relu of its own for the others), so no nest "
+    "reads and writes the whole concatenation again (graph-fuse-epilogue{through_concat})",
     "fold-shuffle": "a channel shuffle (reshape, transpose, reshape) after a conv "
     "permutes the conv's output channels instead of moving the tensor "
     "(graph-fold-shuffle)",
@@ -163,7 +166,11 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     off = check_optimizations(disabled)
     return [
         GraphCanonicalizePass(),
-        *([] if "fuse-epilogue" in off else [GraphFuseEpiloguePass()]),
+        *(
+            []
+            if "fuse-epilogue" in off
+            else [GraphFuseEpiloguePass(through_concat="relu-through-concat" not in off)]
+        ),
         *([] if "fuse-affine" in off else [GraphFuseAffinePass()]),
         *([] if "fold-shuffle" in off else [GraphFoldShufflePass()]),
         *([] if "dense-groups" in off else [GraphDenseGroupsPass(chip=chip)]),

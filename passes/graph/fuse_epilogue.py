@@ -17,6 +17,10 @@ conv, two-operand sums already adds). Rewrites, each a pattern applied to a fixe
   later takes the other as its addend: its evacuation comes last, when the other is
   already written, and no op moves. A conv whose addend is defined after it moves to
   just before the add (legal: the add was its only user).
+- a `graph.relu` of the single-use result of a `graph.concat` at least one of whose
+  operands is such a conv2d or gemm -> the concat of the operands, each conv2d or
+  gemm with `activation = "relu"`, each other operand through a relu of its own
+  (`through_concat`): no relu nest over the whole concatenation.
 
 Anything else is left alone: a result with several uses, a broadcasting add, a conv
 that already has that part of the epilogue, ops placed on the host
@@ -122,6 +126,44 @@ class FuseActivationPattern(RewritePattern):
         merge_relu(producer, op, rewriter)
 
 
+class ReluThroughConcatPattern(RewritePattern):
+    """relu(concat(x1, ..., xn)) -> concat(relu(x1), ..., relu(xn)) when the concat
+    has no other use and at least one operand comes from a conv2d or gemm that can
+    take the relu as its activation (ShuffleNet's downsampling units): those take
+    it, the other operands get a relu of their own (each the size of one operand),
+    and the concat, placed by its producers, is no longer read and written again
+    by a relu nest over the whole result."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.ReluOp, rewriter: PatternRewriter) -> None:
+        concat = op.input.owner
+        if not isinstance(concat, graph.ConcatOp) or _on_host(op) or _on_host(concat):
+            return
+        if not op.input.has_one_use() or len(set(concat.operands)) != len(concat.operands):
+            return
+        producers = [_fusable_producer(v) for v in concat.operands]
+        if not any(producers):
+            return
+        inputs: list[SSAValue] = []
+        for value, producer in zip(concat.operands, producers):
+            if producer is not None:
+                producer.properties["activation"] = StringAttr("relu")
+                _record_fused(producer, op)
+                rewriter.notify_op_modified(producer)
+                inputs.append(value)
+            else:
+                relu = graph.ReluOp(value)
+                relu.attributes["tidal.origin"] = StringAttr(f"{_origin(op)}.{len(inputs)}")
+                rewriter.insert(relu, InsertPoint.before(concat))
+                inputs.append(relu.result)
+        new = graph.ConcatOp(inputs, concat.axis_val, result_type=concat.result.type)  # type: ignore[arg-type]
+        new.attributes.update(concat.attributes)
+        new.result.name_hint = op.result.name_hint or concat.result.name_hint
+        rewriter.insert(new, InsertPoint.before(concat))
+        rewriter.replace(op, [], [new.result])
+        rewriter.erase(concat)
+
+
 def _addend_candidate(value: SSAValue, out: tuple[int, ...]) -> graph.Conv2dOp | None:
     """The conv2d defining `value` if it can take an addend of shape `out`."""
     conv = _fusable_producer(value)
@@ -192,15 +234,18 @@ class FuseResidualAddPattern(RewritePattern):
 
 @dataclass(frozen=True)
 class GraphFuseEpiloguePass(ModulePass):
-    """Merge a relu or a residual add after a conv2d or gemm into its epilogue."""
+    """Merge a relu or a residual add after a conv2d or gemm into its epilogue;
+    with `through_concat` (`graph-fuse-epilogue{through_concat=false}` turns it
+    off), a relu after a concatenation too (ReluThroughConcatPattern)."""
 
     name = "graph-fuse-epilogue"
 
+    through_concat: bool = True
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "graph")
+        patterns: list[RewritePattern] = [FuseResidualAddPattern(), FuseActivationPattern()]
+        if self.through_concat:
+            patterns.append(ReluThroughConcatPattern())
         with quiet_diagnostics():
-            PatternRewriteWalker(
-                GreedyRewritePatternApplier(
-                    [FuseResidualAddPattern(), FuseActivationPattern()]
-                )
-            ).rewrite_module(op)
+            PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_module(op)

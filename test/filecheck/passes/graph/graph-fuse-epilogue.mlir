@@ -135,3 +135,4 @@ func.func @on_host(%x: tensor<1x8x4x4xf32>, %w: tensor<8x8x1x1xf32>, %y: tensor<
   %s = graph.add %d, %y {tidal.placement = "host"} : (tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
   func.return %r, %s : tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>
 }
+
