@@ -47,7 +47,7 @@ from xdsl.pattern_rewriter import (
 from xdsl.rewriter import InsertPoint
 
 from tidal.dialects import graph
-from tidal.passes.graph.fold_shuffle import MAX_GROUPS, block_diagonal
+from tidal.passes.graph.fold_shuffle import MAX_GROUPS, block_diagonal, one_group_conv
 from tidal.passes.utils.chip import ChipPass
 from tidal.passes.utils.expect import expect_level
 from tidal.passes.utils.quiet import quiet_diagnostics
@@ -76,18 +76,7 @@ class DenseGroupsPattern(RewritePattern):
         if cin_g >= self.rows:
             return
         dense = graph.ConstantOp.from_numpy(np.ascontiguousarray(block_diagonal(weight, groups)))
-        new = graph.Conv2dOp(
-            op.input,
-            dense,
-            op.bias,
-            addend=op.addend,
-            strides=op.strides_val,
-            pads=op.pads_val,
-            dilations=op.dilations_val,
-            activation=op.activation_val,
-            result_type=op.result.type,  # type: ignore[arg-type]
-        )
-        new.attributes.update(op.attributes)  # origin, fused
+        new = one_group_conv(op, dense, op.bias, op.addend)
         new.result.name_hint = op.result.name_hint
         rewriter.insert([dense, new], InsertPoint.before(op))
         rewriter.replace(op, [], [new.result])
