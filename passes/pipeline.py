@@ -56,6 +56,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "bands of output rows side by side on the PE rows and columns, a block-diagonal "
     "weight per band, so one matmul and one evacuation do several bands "
     "(graph-to-loop{conv_bands})",
+    "read-addend": "a conv's epilogue adds its residual addend into the output tile, "
+    "never writing the addend's, so a kept addend is read in place instead of copied "
+    "(graph-to-loop{read_addend})",
     "depthwise": "depthwise convolutions run as block-diagonal matmuls over many "
     "channels (graph-to-loop{depthwise})",
     "depthwise-in-place": "depthwise convs on ACT and POOL read their input unpadded "
@@ -191,6 +194,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             pool_separable="separable-pool" not in off,
             pool_bands="pool-bands" not in off,
             conv_bands="conv-bands" not in off,
+            read_addend="read-addend" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip)]),
         *(

@@ -127,6 +127,7 @@ class GraphToLoopPass(ChipPass):
     pool_separable: bool = True
     pool_bands: bool = True
     conv_bands: bool = True
+    read_addend: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

@@ -422,14 +422,18 @@ def _epilogue(
     col: tuple[SSAValue, AccessAttr] | None,
     activation: str,
     add: tuple[SSAValue, AccessAttr] | None,
+    read_addend: bool = False,
 ) -> list[Operation]:
     """out = activation(acc + bias column + addend tile): one ACT instruction, after
-    a POOL add (POOL reads PSUM) into the addend tile when there is one."""
+    a POOL add (POOL reads PSUM) when there is an addend: into the addend tile, or,
+    with `read_addend`, into the output tile, so the addend tile is only read (and
+    loop-keep-on-chip can let the add read a kept addend in place of the copy)."""
     ops: list[Operation] = []
     src, src_ap = acc, acc_ap
     if add is not None:
-        ops.append(TensorTensorOp("add", add[0], add[1], acc, acc_ap, add[0], add[1]))
-        src, src_ap = add
+        dst, dst_ap = (out, out_ap) if read_addend else add
+        ops.append(TensorTensorOp("add", dst, dst_ap, acc, acc_ap, add[0], add[1]))
+        src, src_ap = dst, dst_ap
     ops.append(ActOp(activation, out, out_ap, src, src_ap, bias_col=col))
     return ops
 
@@ -444,11 +448,14 @@ def conv2d(
     *,
     activation: str = "identity",
     addend: SSAValue | None = None,
+    read_addend: bool = False,
 ) -> NestOp:
     """y = activation(conv(xp, w) + bias + addend) on an NCHW input: `xp` is the
-    padded input, or the unpadded one when the plan has a halo."""
+    padded input, or the unpadded one when the plan has a halo. `read_addend`
+    (KernelOptions.read_addend): the epilogue adds the addend into the output tile,
+    never writing the addend's tile."""
     if isinstance(plan, StationaryTiles):
-        return _conv2d_stationary(plan, xp, wgt, bias, y, shape, activation, addend)
+        return _conv2d_stationary(plan, xp, wgt, bias, y, shape, activation, addend, read_addend)
     n, c, hp, wp = shape.padded
     cout, cg_in, kh, kw = shape.weight
     _, _, oh, ow = shape.out
@@ -509,7 +516,7 @@ def conv2d(
         at = nest.tile("sbuf", tco, rb * ow)
         add = (at, _tile(at, "sbuf", nest, tco, [(1, rb * ow)]))
         epilogue.append(CopyOp(addend, y_ap, *add))
-    epilogue += _epilogue(acc, acc_ap, out, out_ap, col, activation, add)
+    epilogue += _epilogue(acc, acc_ap, out, out_ap, col, activation, add, read_addend)
     epilogue.append(CopyOp(out, out_ap, y, y_ap))
     nest.put_after("b", *epilogue)
     return nest.build()
@@ -566,6 +573,7 @@ def _conv2d_stationary(
     shape: ConvShape,
     activation: str,
     addend: SSAValue | None,
+    read_addend: bool = False,
 ) -> NestOp:
     """The nest of a `StationaryTiles` plan:
 
@@ -762,7 +770,7 @@ def _conv2d_stationary(
     for j in range(nb):
         part = nest.onchip("sbuf", region + j * blk * F32, [(1, po), (1, blk)])
         add = None if at is None else (at, part)
-        epilogue += _epilogue(accs[j], acc_ap, out, part, col, activation, add)
+        epilogue += _epilogue(accs[j], acc_ap, out, part, col, activation, add, read_addend)
     epilogue += [CopyOp(out, whole(b), y, y_band(b)) for b in range(kb)]
     nest.put_after("grp", *epilogue)
     return nest.build()
@@ -864,7 +872,10 @@ class ConvKernel(Kernel):
         tiles = plan.nest(StationaryTiles) or plan.nest(ConvTiles)
         assert tiles is not None
         ops.append(
-            conv2d(tiles, x, op.weight, op.bias, y.result, _conv_shape(op), activation=activation, addend=op.addend)
+            conv2d(
+                tiles, x, op.weight, op.bias, y.result, _conv_shape(op), activation=activation, addend=op.addend,
+                read_addend=plan.options.read_addend,
+            )
         )
         return Lowered([y, *ops], y.result)
 

@@ -80,6 +80,9 @@ class KernelOptions:
       all fit one pack puts bands of output rows side by side on the PE rows and
       columns (a block-diagonal stationary operand of its weights repeated per
       band), so one matmul and one evacuation do several bands (kernels/conv.py).
+    - `read_addend`: a conv's epilogue adds its addend (a residual) into the output
+      tile instead of into the addend's tile, so that tile is only read and
+      loop-keep-on-chip lets the add read a kept addend in place of a copy.
     - `pool_bands`: a pooling over whole planes (with `pool_halo`) of at most half
       the partitions' channels puts bands of output rows side by side on the
       partitions, each with the input rows its windows read (kernels/pool.py).
@@ -99,6 +102,7 @@ class KernelOptions:
     pool_separable: bool = True
     pool_bands: bool = True
     conv_bands: bool = True
+    read_addend: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()
