@@ -101,8 +101,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "fuse-epilogue": "a relu or a residual add after a conv or gemm is applied as its "
     "accumulator is evacuated, with no nest of its own (graph-fuse-epilogue)",
     "relu-through-concat": "a relu after a concatenation becomes the activation of the "
-    "convs that produce its operands (a relu of its own for the others), so no nest "
-    "reads and writes the whole concatenation again (graph-fuse-epilogue{through_concat})",
+    "convs that produce its operands (a relu of its own for the others unless they are "
+    "provably non-negative), so no nest reads and writes the whole concatenation again; "
+    "a relu of a provably non-negative value goes (graph-fuse-epilogue{through_concat})",
     "fold-shuffle": "a channel shuffle (reshape, transpose, reshape) after a conv "
     "permutes the conv's output channels instead of moving the tensor "
     "(graph-fold-shuffle)",

@@ -20,7 +20,9 @@ conv, two-operand sums already adds). Rewrites, each a pattern applied to a fixe
 - a `graph.relu` of the single-use result of a `graph.concat` at least one of whose
   operands is such a conv2d or gemm -> the concat of the operands, each conv2d or
   gemm with `activation = "relu"`, each other operand through a relu of its own
-  (`through_concat`): no relu nest over the whole concatenation.
+  (`through_concat`): no relu nest over the whole concatenation; an operand that is
+  provably non-negative already (a relu's result, a pooling of one, ...) needs none,
+  and with `through_concat` a `graph.relu` of such a value goes altogether.
 
 Anything else is left alone: a result with several uses, a broadcasting add, a conv
 that already has that part of the epilogue, ops placed on the host
@@ -126,6 +128,37 @@ class FuseActivationPattern(RewritePattern):
         merge_relu(producer, op, rewriter)
 
 
+def non_negative(value: SSAValue, depth: int = 8) -> bool:
+    """Whether `value` is provably >= 0 (or NaN) everywhere: a relu's result, a conv2d
+    or gemm with a relu activation, a max or average pooling or global average
+    pooling of such a value (every window holds at least one input element; average
+    pooling pads with zeros), or a concatenation of such values. `depth` bounds the
+    walk up the producers."""
+    op = value.owner
+    if depth == 0 or not isinstance(op, Operation):
+        return False
+    if isinstance(op, graph.ReluOp):
+        return True
+    if isinstance(op, graph.Conv2dOp | graph.GemmOp):
+        return op.activation_val == "relu"
+    if isinstance(op, graph.MaxPoolOp | graph.AvgPoolOp | graph.GlobalAvgPoolOp):
+        return non_negative(op.operands[0], depth - 1)
+    if isinstance(op, graph.ConcatOp):
+        return all(non_negative(v, depth - 1) for v in op.operands)
+    return False
+
+
+class RedundantReluPattern(RewritePattern):
+    """relu(x) -> x when x is provably non-negative (`non_negative`): ShuffleNet's
+    downsampling units average-pool the previous unit's relu output."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.ReluOp, rewriter: PatternRewriter) -> None:
+        if _on_host(op) or not non_negative(op.input):
+            return
+        rewriter.replace(op, [], [op.input])
+
+
 class ReluThroughConcatPattern(RewritePattern):
     """relu(concat(x1, ..., xn)) -> concat(relu(x1), ..., relu(xn)) when the concat
     has no other use and at least one operand comes from a conv2d or gemm that can
@@ -146,7 +179,9 @@ class ReluThroughConcatPattern(RewritePattern):
             return
         inputs: list[SSAValue] = []
         for value, producer in zip(concat.operands, producers):
-            if producer is not None:
+            if producer is None and non_negative(value):
+                inputs.append(value)  # already >= 0: no relu
+            elif producer is not None:
                 producer.properties["activation"] = StringAttr("relu")
                 _record_fused(producer, op)
                 rewriter.notify_op_modified(producer)
@@ -246,6 +281,6 @@ class GraphFuseEpiloguePass(ModulePass):
         expect_level(op, self.name, "graph")
         patterns: list[RewritePattern] = [FuseResidualAddPattern(), FuseActivationPattern()]
         if self.through_concat:
-            patterns.append(ReluThroughConcatPattern())
+            patterns += [ReluThroughConcatPattern(), RedundantReluPattern()]
         with quiet_diagnostics():
             PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_module(op)
