@@ -276,6 +276,14 @@ def _plan_stationary(
     return tiles
 
 
+MIN_CONV_BANDS = 3
+"""The fewest bands a packed conv runs side by side. Each band's rows leave the nest
+by a copy of their own, which, where the next layer keeps the tensor on chip
+unbanded, is an SBUF-to-SBUF DMA instead of no copy at all: measured on the default
+chip, 4 bands (ShuffleNet's 24-channel stem) gain 1 %, 2 bands (VGG-19's 64-channel
+stem) lose 0.6 % (bench/bench_dataflow.py)."""
+
+
 def _plan_bands(
     chip: ChipConfig,
     origin: str,
@@ -290,12 +298,12 @@ def _plan_bands(
     """The packed plan with `bands` > 1 (`StationaryTiles.bands`): as many bands as
     the PE rows hold one band's im2col rows (pack x tci) and the columns and PSUM
     partitions its output channels, among the divisors of the row blocks; each
-    band's blocks then share up to `psum_banks` banks. None when fewer than two
-    bands fit, or no band group fits SBUF."""
+    band's blocks then share up to `psum_banks` banks. None when fewer than
+    `MIN_CONV_BANDS` bands fit, or no band group fits SBUF."""
     oh, ow = shape.out[2:]
     nblk = oh // rb
     most = min(chip.pe_rows // (pack * tci), chip.pe_cols // tco, chip.psum_partitions // tco)
-    counts = [d for d in range(most, 1, -1) if nblk % d == 0]
+    counts = [d for d in range(most, MIN_CONV_BANDS - 1, -1) if nblk % d == 0]
     if not counts:
         return None
     bands = counts[0]

@@ -114,6 +114,8 @@ def test_a_packed_stem_of_few_output_channels_runs_bands_side_by_side():
     assert isinstance(off, StationaryTiles) and off.bands == 1
     resnet = plan_conv2d(DEFAULT, "c", _shape(1, 3, 64, 224, 224, k=7, stride=2, pad=3))
     assert isinstance(resnet, StationaryTiles) and resnet.bands == 1
+    vgg = plan_conv2d(DEFAULT, "c", _shape(1, 3, 64, 224, 224))
+    assert isinstance(vgg, StationaryTiles) and vgg.bands == 1
     _, _, nest = _module(stem, DEFAULT, ON, True, False, "relu")
     (mm, *rest) = [op for op in nest.walk() if isinstance(op, MatmulOp)]
     assert (mm.stationary_ap.pcount, mm.stationary_ap.free_elements) == (108, 96)
@@ -236,9 +238,9 @@ CASES = [
     (_shape(2, 80, 24, 12, 10, stride=2, group=2), SMALL, ON, True, True, "relu"),
     (_shape(1, 80, 32, 64, 64, k=1, pad=0), SMALL, ON, True, False, "identity"),
     (_shape(1, 48, 40, 7, 9), SMALL, UNIFORM, True, False, "identity"),  # 24 + 24
-    # conv_bands: one-channel 3x3 convs, 9 im2col rows, two bands side by side
-    (_shape(1, 1, 8, 32, 32), SMALL, ON, True, True, "relu"),
-    (_shape(2, 1, 6, 128, 32, stride=2), SMALL, ON, True, False, "identity"),
+    # conv_bands: one-channel 3x3 convs, 9 im2col rows, three bands side by side
+    (_shape(1, 1, 8, 48, 48), SMALL, ON, True, True, "relu"),
+    (_shape(2, 1, 6, 96, 96, stride=2), SMALL, ON, True, False, "identity"),
 ]
 
 
