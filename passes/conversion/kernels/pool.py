@@ -26,7 +26,8 @@ rows, k the largest divisor of OH with k x C partitions at most; band b's channe
 take partitions b x C onwards and hold the padded input rows its windows read
 (overlapping the next band's by kh - sh rows, each band loaded by a copy of its
 own), so every POOL instruction covers k bands of every channel: k times fewer
-elements per partition, for k loads and k stores instead of one.
+elements per partition, for k loads and k stores instead of one (so only where the
+elements saved outweigh a load's and a store's DMA latency).
 
     tiles = plan_pool_plane(chip, "mp", PoolShape((1, 24, 114, 114), (1, 24, 56, 56),
                                                   (3, 3), (2, 2)), with_recip=False,
@@ -151,6 +152,14 @@ def plan_pool_plane(
     tc = largest_divisor(c, chip.sbuf_partitions)
     separable = separable and min(shape.kernel) > 1
     k = largest_divisor(oh, chip.sbuf_partitions // c) if bands and 2 * c <= chip.sbuf_partitions else 1
+    kh, kw = shape.kernel
+    # POOL elements per partition of the unbanded nest (the separable maxima, or one
+    # reduction); banding saves (k - 1) / k of them but adds a copy in and out per
+    # band, each paying the DMA's fixed latency: band only when the saving exceeds
+    # one load's and one store's latency (small planes, like the CNN demo's, do not).
+    work = (kw - 1) * hp * ow + (kh - 1) * oh * ow if separable else oh * ow * kh * kw
+    if k > 1 and work * (k - 1) / k / chip.pool_elems_per_cycle_per_lane <= 2 * chip.dma_fixed_latency_cycles:
+        k = 1
     if k > 1:
         rb = oh // k
         hb = (rb - 1) * shape.strides[0] + shape.kernel[0]

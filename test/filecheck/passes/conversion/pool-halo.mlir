@@ -59,34 +59,45 @@ func.func @maxpool(%x: tensor<1x64x8x8xf32>) -> tensor<1x64x4x4xf32> {
 // CHECK-NEXT:      loop.copy
 // CHECK-NEXT:      loop.reduce "add"
 // CHECK-NEXT:      loop.tensor_tensor "mul"
-// Row bands (pool_bands, the default; the CHECK lines above run without): 8
-// channels use 8 of the small chip's 32 partitions, so the 4 output rows go as 4
-// bands of one row side by side, band b's channels on partitions 8b onwards. Each
-// band's tile holds the 3 padded rows its windows read, filled with 0 once; its
-// real input rows come in by a copy of its own (band 0: input rows 0-1 below the
-// top border row, offset (1 * 6 + 1) * 4 = 28; bands 1 and 2: three rows; band 3:
-// two rows above the bottom border), as do its rows of the reciprocal map (16
-// bytes apart). One reduction and one multiply over all 32 partitions, one store
-// per band.
 // SEP-LABEL: func.func @avgpool_exclude_pad
-// SEP:           %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 18>
-// SEP-NEXT:      %[[OUT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 4>
-// SEP-NEXT:      %[[RT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 4>
-// SEP-NEXT:      loop.memset %[[XT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 18]]> = 0.000000e+00
-// SEP-NEXT:      loop.copy %{{.*}} <dram 0, {{\[\[}}0, 8], [1, 4]]> -> %[[RT]] <sbuf 0, 0, {{\[\[}}1, 8], [1, 4]]>
-// SEP-NEXT:      loop.copy %{{.*}} <dram 16, {{\[\[}}0, 8], [1, 4]]> -> %[[RT]] <sbuf 8, 0, {{\[\[}}1, 8], [1, 4]]>
-// SEP-COUNT-2:   loop.copy
-// SEP-NEXT:      loop.copy %[[X:.*]] <dram 0, {{\[\[}}16, 8], [4, 2], [1, 4]]> -> %[[XT]] <sbuf 0, 28, {{\[\[}}1, 8], [6, 2], [1, 4]]>
-// SEP-NEXT:      loop.copy %[[X]] <dram 0, {{\[\[}}16, 8], [4, 3], [1, 4]]> -> %[[XT]] <sbuf 8, 4, {{\[\[}}1, 8], [6, 3], [1, 4]]>
-// SEP-NEXT:      loop.copy %[[X]] <dram 16, {{\[\[}}16, 8], [4, 3], [1, 4]]> -> %[[XT]] <sbuf 16, 4, {{\[\[}}1, 8], [6, 3], [1, 4]]>
-// SEP-NEXT:      loop.copy %[[X]] <dram 32, {{\[\[}}16, 8], [4, 2], [1, 4]]> -> %[[XT]] <sbuf 24, 4, {{\[\[}}1, 8], [6, 2], [1, 4]]>
-// SEP-NEXT:      loop.reduce "add" %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 4]]>, %[[XT]] <sbuf 0, 0, {{\[\[}}1, 32], [6, 1], [1, 4], [6, 3], [1, 3]]>
-// SEP-NEXT:      loop.tensor_tensor "mul" %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 4]]>, %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 4]]>, %[[RT]]
-// SEP-NEXT:      loop.copy %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 8], [1, 4]]> -> %[[Y:.*]] <dram 0, {{\[\[}}16, 8], [1, 4]]>
-// SEP-COUNT-3:   loop.copy %[[OUT]]
+// SEP:           loop.reduce "add"
 // OFF-LABEL: func.func @avgpool_exclude_pad
 // OFF:         loop.nest "ap.pad"
 func.func @avgpool_exclude_pad(%x: tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32> {
   %r = graph.avgpool %x {kernel_shape = array<i64: 3, 3>, pads = array<i64: 1, 1, 1, 1>, tidal.origin = "ap"} : (tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
   func.return %r : tensor<1x8x4x4xf32>
+}
+
+// -----
+
+// Row bands (pool_bands, the default; the CHECK run has it off): 8 channels use 8
+// of the small chip's 32 partitions, so the 16 output rows go as 4 bands of 4 rows
+// side by side, band b's channels on partitions 8b onwards (banding saves 3/4 of
+// the 2,304 elements per partition the reduction reads, more than a load's and a
+// store's DMA latency; a 4x4 plane, as in @avgpool_exclude_pad, saves too little
+// and stays unbanded). Each band's tile holds the 6 padded rows its windows read,
+// filled with 0 once; its real input rows come in by a copy of its own (band 0:
+// input rows 0-4 below the top border row, offset (1 * 18 + 1) * 4 = 76; bands 1
+// and 2: six rows; band 3: five rows above the bottom border), as do its rows of
+// the reciprocal map (256 bytes apart). One reduction and one multiply over all 32
+// partitions, one store per band.
+// SEP-LABEL: func.func @avgpool_bands
+// SEP:           %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 108>
+// SEP-NEXT:      %[[OUT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 64>
+// SEP-NEXT:      %[[RT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 64>
+// SEP-NEXT:      loop.memset %[[XT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 108]]> = 0.000000e+00
+// SEP-NEXT:      loop.copy %{{.*}} <dram 0, {{\[\[}}0, 8], [1, 64]]> -> %[[RT]] <sbuf 0, 0, {{\[\[}}1, 8], [1, 64]]>
+// SEP-NEXT:      loop.copy %{{.*}} <dram 256, {{\[\[}}0, 8], [1, 64]]> -> %[[RT]] <sbuf 8, 0, {{\[\[}}1, 8], [1, 64]]>
+// SEP-COUNT-2:   loop.copy
+// SEP-NEXT:      loop.copy %[[X:.*]] <dram 0, {{\[\[}}256, 8], [16, 5], [1, 16]]> -> %[[XT]] <sbuf 0, 76, {{\[\[}}1, 8], [18, 5], [1, 16]]>
+// SEP-NEXT:      loop.copy %[[X]] <dram 192, {{\[\[}}256, 8], [16, 6], [1, 16]]> -> %[[XT]] <sbuf 8, 4, {{\[\[}}1, 8], [18, 6], [1, 16]]>
+// SEP-NEXT:      loop.copy %[[X]] <dram 448, {{\[\[}}256, 8], [16, 6], [1, 16]]> -> %[[XT]] <sbuf 16, 4, {{\[\[}}1, 8], [18, 6], [1, 16]]>
+// SEP-NEXT:      loop.copy %[[X]] <dram 704, {{\[\[}}256, 8], [16, 5], [1, 16]]> -> %[[XT]] <sbuf 24, 4, {{\[\[}}1, 8], [18, 5], [1, 16]]>
+// SEP-NEXT:      loop.reduce "add" %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 64]]>, %[[XT]] <sbuf 0, 0, {{\[\[}}1, 32], [18, 4], [1, 16], [18, 3], [1, 3]]>
+// SEP-NEXT:      loop.tensor_tensor "mul" %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 64]]>, %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 64]]>, %[[RT]]
+// SEP-NEXT:      loop.copy %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 8], [1, 64]]> -> %[[Y:.*]] <dram 0, {{\[\[}}256, 8], [1, 64]]>
+// SEP-COUNT-3:   loop.copy %[[OUT]]
+func.func @avgpool_bands(%x: tensor<1x8x16x16xf32>) -> tensor<1x8x16x16xf32> {
+  %r = graph.avgpool %x {kernel_shape = array<i64: 3, 3>, pads = array<i64: 1, 1, 1, 1>, tidal.origin = "apb"} : (tensor<1x8x16x16xf32>) -> tensor<1x8x16x16xf32>
+  func.return %r : tensor<1x8x16x16xf32>
 }
