@@ -24,8 +24,9 @@ block of output rows of all of them:
   with `halo` (when the caller asks, to drop its pad nest) the nest reads the
   unpadded input into zeroed planes in SBUF.
 - "vector" in place (`inplace`, KernelOptions.depthwise_inplace, one image whose
-  channel tiles are resident and a tap whose window stays inside the image for
-  every output): no padded planes at all. That tap, times its weight column plus
+  channel tiles' planes, sums and two products fit SBUF, whatever their pixel
+  count, and a tap whose window stays inside the image for every output): no
+  padded planes at all. That tap, times its weight column plus
   the bias, writes the whole sum; every other tap runs over the rectangle of
   outputs whose window stays inside the image (`tap_rects`: a 3x3 pad-1 conv's
   corner taps over (h-1) x (w-1) outputs). The input tile is then a plain copy of
@@ -366,7 +367,7 @@ def _plan_vector(
         return Refusal(
             f"'{origin}': output rows of {ow} pixels exceed one tile ({FREE_MAX} fp32)"
         )
-    if inplace and n == 1 and oh * ow <= FREE_MAX and first_full_tap(shape) is not None:
+    if inplace and n == 1 and first_full_tap(shape) is not None:
         planned = _plan_inplace(chip, origin, shape, tc, pe_split)
         if planned is not None:
             return planned

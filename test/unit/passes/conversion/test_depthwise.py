@@ -172,6 +172,12 @@ def test_in_place_taps_cover_the_outputs_their_windows_keep_inside_the_image():
     tiles = plan_depthwise(DEFAULT, "dw", _shape(1, 544, 7, 7), halo=True, inplace=True)
     assert isinstance(tiles, DepthwiseTiles) and tiles.inplace and tiles.halo
     assert tiles.hb == 7  # the unpadded plane
+    # no pixel limit but SBUF's: MobileNet v2's 144 channels at 56x56 (3,136 pixels
+    # per channel tile) run in place; its 32 channels at 112x112 do not fit
+    big = plan_depthwise(DEFAULT, "dw", _shape(1, 144, 56, 56), halo=True, inplace=True)
+    assert isinstance(big, DepthwiseTiles) and big.inplace
+    huge = plan_depthwise(DEFAULT, "dw", _shape(1, 32, 112, 112), halo=True, inplace=True)
+    assert isinstance(huge, DepthwiseTiles) and not huge.inplace
     # two images are not resident: no in-place form
     tiles = plan_depthwise(DEFAULT, "dw", _shape(2, 544, 7, 7), halo=True, inplace=True)
     assert isinstance(tiles, DepthwiseTiles) and not tiles.inplace
