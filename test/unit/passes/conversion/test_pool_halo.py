@@ -169,6 +169,9 @@ def test_few_channels_pool_in_row_bands_side_by_side():
     assert plan_pool_plane(DEFAULT, "mp", wide, with_recip=False, bands=True).bands == 1  # type: ignore[union-attr]
     # a small plane: 2 bands would save 2 x 10 x 5 + 2 x 5 x 5 = 150 / 2 POOL
     # elements, less than a load's and a store's 1,400-cycle latency
+    # a plane over SBUF (VGG-19's 64 channels of 224x224) keeps the window nest
+    vgg = PoolShape((1, 64, 224, 224), (1, 64, 112, 112), (2, 2), (2, 2))
+    assert not isinstance(plan_pool_plane(DEFAULT, "mp", vgg, with_recip=False, separable=True, bands=True), PoolTiles)
     small = PoolShape((1, 24, 12, 12), (1, 24, 5, 5), (3, 3), (2, 2))
     assert plan_pool_plane(DEFAULT, "mp", small, with_recip=False, separable=True, bands=True).bands == 1  # type: ignore[union-attr]
     module = _lower(_pool_model("MaxPool", [1, 24, 112, 112], kernel=3, stride=2, pads=1), halo=True, chip="default")
