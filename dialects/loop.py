@@ -281,6 +281,14 @@ class ConstOp(IRDLOperation):
             result_types=[MemRefType(f32, shape)],
         )
 
+    def to_numpy(self) -> np.ndarray:
+        """The value as a float32 array of the buffer's shape (a splat filled out)."""
+        shape = tuple(self.value.get_shape())
+        flat = np.frombuffer(self.value.data.data, dtype="<f4")
+        if flat.size == 1 and math.prod(shape) != 1:
+            return np.full(shape, flat[0], np.float32)
+        return flat.reshape(shape).astype(np.float32)
+
     def verify_(self) -> None:
         if tuple(self.value.get_shape()) != tuple(self.result.type.get_shape()):
             raise VerifyException("loop.const: value and buffer shapes differ")

@@ -826,9 +826,7 @@ def _weight_values(op: graph.Conv2dOp) -> np.ndarray | None:
     if isinstance(owner, graph.ConstantOp):
         return owner.to_numpy()
     if isinstance(owner, ConstOp):
-        flat = np.frombuffer(owner.value.data.data, dtype="<f4")
-        shape = tuple(owner.result.type.get_shape())
-        return np.full(shape, flat[0], np.float32) if flat.size == 1 else flat.reshape(shape)
+        return owner.to_numpy()
     return None
 
 

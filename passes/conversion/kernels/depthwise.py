@@ -512,12 +512,13 @@ class _Layer:
         return self.shape.weight[2] * self.shape.weight[3]
 
     def column(
-        self, held: SSAValue, t: int, per_tile: int
+        self, held: SSAValue, t: int, per_tile: int, k: int = 0
     ) -> tuple[SSAValue, AccessAttr]:
-        """Channel tile ct's column t of a held tile of `per_tile` columns per tile."""
+        """Channel tile ct's column t of a held tile of `per_tile` columns per tile
+        (in an unrolled nest, channel tile `k`'s)."""
         ap = self.nest.onchip(
             "sbuf",
-            self.nest.aff(t * F32, ct=per_tile * F32),
+            self.nest.aff((k * per_tile + t) * F32, ct=per_tile * F32),
             [(1, self.plan.tc), (1, 1)],
         )
         return held, ap
@@ -767,9 +768,6 @@ def _inplace_nest(
     )
     ops: list[Operation] = [load]
 
-    def col(held: SSAValue, k: int, t: int, per: int) -> tuple[SSAValue, AccessAttr]:
-        return held, nest.onchip("sbuf", (k * per + t) * F32, [(1, tc), (1, 1)])
-
     def window(k: int, iy: int, ix: int, ny: int, nx: int) -> AccessAttr:
         return nest.onchip("sbuf", (k * plane + iy * w + ix) * F32, [(1, tc), (sh * w, ny), (sw, nx)])
 
@@ -796,12 +794,12 @@ def _inplace_nest(
                     ops.append(MatmulOp(ps, dst, dt, st, xt, window(k, iy, ix, ny, nx), -1 if i == 0 else None))
                 whole = nest.onchip("psum", 0, [(1, tc), (1, rb * ow)])
                 out = nest.onchip("sbuf", (k * block + b0 * ow) * F32, [(1, tc), (1, rb * ow)])
-                bias_col = col(bt, k, 0, 1) if bt is not None else None
+                bias_col = layer.column(bt, 0, 1, k) if bt is not None else None
                 evacuations.append(ActOp("identity", acc, out, ps, whole, bias_col=bias_col))
     for k in range(plan.pe_tiles, tiles):
-        bias_col = col(bt, k, 0, 1) if bt is not None else None
+        bias_col = layer.column(bt, 0, 1, k) if bt is not None else None
         for i, (t, (ny, nx), (oy, ox), (iy, ix)) in enumerate(tap_rects(shape)):
-            scale = col(wt, k, t, taps)
+            scale = layer.column(wt, t, taps, k)
             if i == 0:
                 ops.append(ActOp("identity", acc, rect(k * block, oy, ox, ny, nx), xt, window(k, iy, ix, ny, nx), scale_col=scale, bias_col=bias_col))
                 continue

@@ -170,3 +170,17 @@ def test_a_tile_in_the_function_is_used_by_two_nests():
         match="loop.alloc_tile must be inside a loop.nest or directly in a func.func",
     ):
         stray.verify()
+
+
+def test_const_to_numpy_fills_out_a_splat():
+    """loop.const's value as an array of its buffer's shape: the bytes of a dense
+    value, and a splat (as parsed from `dense<0.5>`) filled out."""
+    import numpy as np
+    from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, Float32Type, TensorType
+
+    from tidal.dialects.loop import ConstOp as LoopConst, dense_f32
+
+    w = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(LoopConst(dense_f32(w)).to_numpy(), w)
+    splat = DenseIntOrFPElementsAttr.from_list(TensorType(Float32Type(), [2, 3]), [0.5])
+    np.testing.assert_array_equal(LoopConst(splat).to_numpy(), np.full((2, 3), 0.5, np.float32))
