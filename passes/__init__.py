@@ -88,6 +88,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return AccelPruneWaitsPass
 
+    def accel_schedule():
+        from tidal.passes.accel.schedule import AccelSchedulePass
+
+        return AccelSchedulePass
+
     def accel_split_streams():
         from tidal.passes.accel.split_streams import AccelSplitStreamsPass
 
@@ -122,6 +127,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "loop-double-buffer": loop_double_buffer,
         "accel-assign-queues": accel_assign_queues,
         "accel-prune-waits": accel_prune_waits,
+        "accel-schedule": accel_schedule,
     }
     if os.environ.get(TEST_PASSES_VARIABLE) == "1":
         from tidal.passes.testing import get_test_passes

@@ -89,6 +89,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "list-schedule": "nests are ordered by list scheduling on estimated time: among "
     "the ready ones, the one that starts earliest on its engines, ties to the longest "
     "chain to the end, so independent branches fill each other's gaps (loop-schedule)",
+    "engine-schedule": "each engine's instructions follow a list schedule on estimated "
+    "time across nests, so an engine starts on the next nest's first tiles while "
+    "another finishes this one (accel-schedule)",
     "keep-on-chip": "intermediate tensors stay in SBUF between the nests that write "
     "and read them (loop-keep-on-chip)",
     "forward-copies": "nests compute from and into the tensors kept on chip instead of "
@@ -152,6 +155,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     from tidal.passes.accel.assign_queues import AccelAssignQueuesPass
     from tidal.passes.accel.insert_sync import AccelInsertSyncPass
     from tidal.passes.accel.prune_waits import AccelPruneWaitsPass
+    from tidal.passes.accel.schedule import AccelSchedulePass
     from tidal.passes.accel.split_streams import AccelSplitStreamsPass
     from tidal.passes.accel.verify_sync import AccelVerifySyncPass
     from tidal.passes.graph.canonicalize import GraphCanonicalizePass
@@ -210,6 +214,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             prefetch="prefetch-weights" not in off,
         ),
         LoopToAccelPass(chip=chip),
+        *([] if "engine-schedule" in off else [AccelSchedulePass()]),
         AccelAssignQueuesPass(weights="weight-queue" not in off),
         AccelInsertSyncPass(latest_source="precise-waits" not in off),
         AccelSplitStreamsPass(),

@@ -1,0 +1,100 @@
+// RUN: tidal-opt %s -p accel-schedule --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'accel-schedule{peel=false}' --split-input-file | filecheck %s --check-prefix=NOPEEL
+
+// Two output tiles of a layer (a matmul over two K steps, then ACT evacuates the
+// PSUM tile), then a second layer on ACT that reads them. In program order ACT
+// evacuates both tiles before the next layer starts on the first. The schedule
+// peels the small repeat (one item per output tile) and lets ACT run the next
+// layer's first instruction while the PE array computes the second tile.
+// CHECK-LABEL: accel.program "default"
+// CHECK-NEXT:    accel.repeat 2 {
+// CHECK-NEXT:      accel.matmul <psum 0, 0, {{.*}}>, <sbuf 0, 0 + 512 * i0, {{.*}}>, <sbuf 0, 4096 + 2048 * i0, {{.*}}> {zero_at = 0 : i64}
+// CHECK-NEXT:    }
+// CHECK-NEXT:    accel.repeat 2 {
+// CHECK-NEXT:      accel.matmul <psum 0, 2048, {{.*}}> {zero_at = 0 : i64}
+// CHECK-NEXT:    }
+// CHECK-NEXT:    accel.act relu <sbuf 0, 8192, {{.*}}>, <psum 0, 0,
+// CHECK-NEXT:    accel.act exp <sbuf 0, 16384, {{.*}}>, <sbuf 0, 8192,
+// CHECK-NEXT:    accel.act relu <sbuf 0, 10240, {{.*}}>, <psum 0, 2048,
+// CHECK-NEXT:    accel.act exp <sbuf 0, 18432, {{.*}}>, <sbuf 0, 10240,
+// CHECK-NEXT:  }
+// Without peeling the repeat is one item: ACT's order cannot change.
+// NOPEEL-LABEL: accel.program "default"
+// NOPEEL-NEXT:    accel.repeat 2 {
+// NOPEEL:         accel.act exp <sbuf 0, 16384,
+// NOPEEL-NEXT:    accel.act exp <sbuf 0, 18432,
+accel.program "default" dram 1048576 {
+  accel.repeat 2 {
+    accel.repeat 2 {
+      accel.matmul <psum 0, 2048 * i0, [[1, 128], [1, 512]]>, <sbuf 0, 512 * i1, [[1, 128], [1, 128]]>, <sbuf 0, 4096 + 2048 * i1, [[1, 128], [1, 512]]> {zero_at = 1 : i64}
+    }
+    accel.act relu <sbuf 0, 8192 + 2048 * i0, [[1, 128], [1, 512]]>, <psum 0, 2048 * i0, [[1, 128], [1, 512]]>
+  }
+  accel.act exp <sbuf 0, 16384, [[1, 128], [1, 512]]>, <sbuf 0, 8192, [[1, 128], [1, 512]]>
+  accel.act exp <sbuf 0, 18432, [[1, 128], [1, 512]]>, <sbuf 0, 10240, [[1, 128], [1, 512]]>
+}
+
+// -----
+
+// Peeling binds the repeat index: a matmul that overwrites its PSUM tile at the
+// peeled level (zero_at = 0) overwrites in the first copy (zero_at = -1) and
+// accumulates in the others (no zero_at).
+// CHECK-LABEL: accel.program "default"
+// CHECK-NEXT:    accel.matmul <psum 0, 0, {{.*}}>, <sbuf 0, 0, {{.*}}>, <sbuf 0, 4096, {{.*}}> {zero_at = -1 : i64}
+// CHECK-NEXT:    accel.matmul <psum 0, 0, {{.*}}>, <sbuf 0, 512, {{.*}}>, <sbuf 0, 6144, {{.*}}>
+// CHECK-NOT:     zero_at
+// CHECK-NEXT:    accel.act relu
+accel.program "default" dram 1048576 {
+  accel.repeat 2 {
+    accel.matmul <psum 0, 0, [[1, 128], [1, 512]]>, <sbuf 0, 512 * i0, [[1, 128], [1, 128]]>, <sbuf 0, 4096 + 2048 * i0, [[1, 128], [1, 512]]> {zero_at = 0 : i64}
+  }
+  accel.act relu <sbuf 0, 8192, [[1, 128], [1, 512]]>, <psum 0, 0, [[1, 128], [1, 512]]>
+}
+
+// -----
+
+// DMAs keep their order (the queues are chosen from it), while an independent
+// instruction moves ahead of one that waits for a load: the relu reads nothing
+// the DMAs write, so it runs first; the exp waits for the first load, the store
+// for the exp.
+// CHECK-LABEL: accel.program "default"
+// CHECK-NEXT:    accel.dma 0 <dram 0,
+// CHECK-NEXT:    accel.dma 0 <dram 262144,
+// CHECK-NEXT:    accel.act relu
+// CHECK-NEXT:    accel.act exp
+// CHECK-NEXT:    accel.dma 0 <sbuf 0, 8192, {{.*}}> -> <dram 524288,
+accel.program "default" dram 1048576 {
+  accel.dma 0 <dram 0, [[512, 128], [1, 512]]> -> <sbuf 0, 4096, [[1, 128], [1, 512]]>
+  accel.act exp <sbuf 0, 8192, [[1, 128], [1, 512]]>, <sbuf 0, 4096, [[1, 128], [1, 512]]>
+  accel.dma 0 <dram 262144, [[512, 128], [1, 512]]> -> <sbuf 0, 12288, [[1, 128], [1, 512]]>
+  accel.dma 0 <sbuf 0, 8192, [[1, 128], [1, 512]]> -> <dram 524288, [[512, 128], [1, 512]]>
+  accel.act relu <sbuf 0, 16384, [[1, 128], [1, 512]]>, <sbuf 0, 20480, [[1, 128], [1, 512]]>
+}
+
+// -----
+
+// A WAR dependence holds: the second exp overwrites what the first reads, so it
+// stays after it although it is independent otherwise.
+// CHECK-LABEL: accel.program "default"
+// CHECK-NEXT:    accel.dma 0 <dram 0,
+// CHECK-NEXT:    accel.act exp <sbuf 0, 8192, {{.*}}>, <sbuf 0, 4096,
+// CHECK-NEXT:    accel.act exp <sbuf 0, 4096, {{.*}}>, <sbuf 0, 16384,
+accel.program "default" dram 1048576 {
+  accel.dma 0 <dram 0, [[512, 128], [1, 512]]> -> <sbuf 0, 4096, [[1, 128], [1, 512]]>
+  accel.act exp <sbuf 0, 8192, [[1, 128], [1, 512]]>, <sbuf 0, 4096, [[1, 128], [1, 512]]>
+  accel.act exp <sbuf 0, 4096, [[1, 128], [1, 512]]>, <sbuf 0, 16384, [[1, 128], [1, 512]]>
+}
+
+// -----
+
+// Random numbers come from the lanes' generators in program order: a program
+// with accel.random keeps its order.
+// CHECK-LABEL: accel.program "default"
+// CHECK-NEXT:    accel.dma 0 <dram 0,
+// CHECK-NEXT:    accel.act exp
+// CHECK-NEXT:    accel.random
+accel.program "default" dram 1048576 {
+  accel.dma 0 <dram 0, [[512, 128], [1, 512]]> -> <sbuf 0, 4096, [[1, 128], [1, 512]]>
+  accel.act exp <sbuf 0, 8192, [[1, 128], [1, 512]]>, <sbuf 0, 4096, [[1, 128], [1, 512]]>
+  accel.random <sbuf 0, 16384, [[1, 128], [1, 512]]>, 0.0, 1.0 seed 7
+}
