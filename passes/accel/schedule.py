@@ -10,16 +10,21 @@ reordering for parallel execution"). This pass reorders the top-level items of a
 `accel.program` (instructions, and repeats as one item) so that each engine's stream
 follows a list schedule on estimated time:
 
+0. Small top-level repeats (at most PEEL_MAX iterations, PEEL_BUDGET instructions
+   once peeled) become one item per iteration, the index bound (`peel`).
 1. Dependences: the memory dependence graph (`tidal.passes.analysis.dependence`,
    exact footprints, every engine): RAW, WAR and WAW between items, so any order that
-   keeps its edges computes the same bytes. DMA queues are not chosen yet (run before
-   `accel-assign-queues`), so DMAs are one pool here.
+   keeps its edges computes the same bytes. DMAs keep their order among themselves
+   (queues are chosen from it afterwards, by `accel-assign-queues`, and the loop
+   passes already put weight loads as far ahead as their tiles allow): a DMA starts
+   no earlier than the one before it.
 2. Estimated time, from the datasheet (`tidal.passes.analysis.cost`): on PE, ACT and
    POOL an item's busy cycles (a matmul pays its weight load when the stationary
    operand differs from the one the schedule put before it on the array); a DMA's
    result comes its descriptor latency after it starts, its bytes sharing the DRAM
-   bandwidth with every other DMA (`dram_bytes_per_cycle`). A repeat holds each of
-   its engines for its total there.
+   bandwidth with every other DMA (`dram_bytes_per_cycle`), at most
+   `dma_queues x dma_queue_depth` descriptors in flight. A repeat holds each of its
+   engines for its total there.
 3. List scheduling: an item's priority is its bottom level (the longest chain of
    estimated time from it to the end). Among the items whose predecessors are all
    placed, the one that can start earliest goes next (ties: the longer chain, then
@@ -28,9 +33,9 @@ follows a list schedule on estimated time:
 The new order sorts items by their scheduled start, which keeps every dependence (an
 item starts after its predecessors finish). io and const ops move to the top, in their
 order. A program with self-modifying or random-number instructions (accel.overwrite,
-accel.eval, accel.random, accel.dropout, accel.bernoulli), or already synchronised or
-split, is left as it is: their positions or their order among themselves matter beyond
-their memory accesses.
+accel.eval, accel.random, accel.dropout, accel.bernoulli) keeps its order: their
+positions, or their order among themselves, matter beyond their memory accesses. A
+program already synchronised or split into streams is refused.
 
     accel.dma  load x0 ; accel.act  evac c0 (conv)     accel.dma  load x0
     accel.act  evac c1 (conv)                      ->  accel.act  evac c0
@@ -41,15 +46,12 @@ their memory accesses.
 from __future__ import annotations
 
 import heapq
-
 from dataclasses import dataclass, field
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.ir import Operation
 from xdsl.passes import ModulePass
-
-from xdsl.dialects.builtin import IntegerAttr, i64
 
 from tidal.dialects.accel import (
     AccessAttr,
