@@ -56,6 +56,7 @@ from xdsl.passes import ModulePass
 from tidal.dialects.accel import (
     AccessAttr,
     Aff,
+    AffAttr,
     BernoulliOp,
     DmaOp,
     DropoutOp,
@@ -129,7 +130,9 @@ def _item(op: Operation, index: int, chip: ChipConfig) -> _Item:
 
 
 def _edges(program: ProgramOp, items: list[_Item], where: dict[int, int]) -> None:
-    graph = DependenceGraph.build(program)
+    # Bounding boxes: conservative (never fewer edges than exact footprints), and
+    # a third of the time on ResNet-50, with the same schedule on the zoo.
+    graph = DependenceGraph.build(program, exact=False)
     seen: set[tuple[int, int]] = set()
     # DMAs keep their order: the queues are chosen from it (accel-assign-queues),
     # and the loop-level passes already ordered them (weights on their own queue
@@ -168,10 +171,15 @@ PEEL_BUDGET = 256
 def _bind_outer(ap: AccessAttr, k: int) -> AccessAttr:
     """`ap` with the outermost repeat index fixed at k (the others move up)."""
 
-    def bound(a: Aff) -> Aff:
-        return Aff(a.base + a.step(0) * k, a.steps[1:])
+    def bound(a: AffAttr) -> AffAttr:
+        aff = a.data
+        if not aff.steps:
+            return a
+        return AffAttr(Aff(aff.base + aff.step(0) * k, aff.steps[1:]))
 
-    return AccessAttr.get(ap.space, bound(ap.pstart), bound(ap.offset), ap.dims)
+    return AccessAttr(
+        ap.space_attr, bound(ap.pstart_attr), bound(ap.offset_attr), ap.dims_attr
+    )
 
 
 def peel(repeat: RepeatOp) -> list[Operation]:
