@@ -125,9 +125,9 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "loop-schedule": loop_schedule,
         "loop-keep-on-chip": loop_keep_on_chip,
         "loop-double-buffer": loop_double_buffer,
+        "accel-schedule": accel_schedule,
         "accel-assign-queues": accel_assign_queues,
         "accel-prune-waits": accel_prune_waits,
-        "accel-schedule": accel_schedule,
     }
     if os.environ.get(TEST_PASSES_VARIABLE) == "1":
         from tidal.passes.testing import get_test_passes
