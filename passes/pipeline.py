@@ -79,7 +79,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "planes for LRN and global average pooling (graph-to-loop{dma_merge})",
     "ragged-tiles": "channel counts that 128 does not divide run as full 128-channel "
     "tiles and a partial last one, so tensors between nests of different channel "
-    "counts keep one on-chip layout (graph-to-loop{ragged_tiles})",
+    "counts keep one on-chip layout (graph-to-loop{ragged_tiles}); a conv reads a "
+    "concatenation that way when its pieces do not start on its uniform tiles, and a "
+    "copy into a kept tensor that crosses partition 128 is split there "
+    "(loop-keep-on-chip{split})",
     "separable-pool": "max poolings take the maximum over rows of maxima over columns, "
     "element-wise on POOL, instead of reducing every window element "
     "(graph-to-loop{pool_separable})",
@@ -205,7 +208,13 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
         *(
             []
             if "keep-on-chip" in off
-            else [LoopKeepOnChipPass(chip=chip, forward="forward-copies" not in off)]
+            else [
+                LoopKeepOnChipPass(
+                    chip=chip,
+                    forward="forward-copies" not in off,
+                    split="ragged-tiles" not in off,
+                )
+            ]
         ),
         *([] if "double-buffer" in off else [LoopDoubleBufferPass(chip=chip)]),
         LoopAllocatePass(

@@ -133,6 +133,35 @@ class Layout:
         )
 
 
+    def split(self, ap: AccessAttr, trips: tuple[int, ...]) -> list[tuple[int, int, AccessAttr]] | None:
+        """A copy's DRAM access `ap` whose rows (its partition dim, stride `minor`)
+        run past the last partition into the next group of rows: the pieces
+        `(first row, rows, SBUF access)` that each stay within one group, or None
+        when a piece does not map (or `ap` maps whole, or walks no rows)."""
+        (s0, n0), *free = ap.dims
+        if n0 < 2 or s0 != self.minor or self.map(ap, trips) is not None:
+            return None
+        if ap.offset.base % F32:
+            return None
+        out: list[tuple[int, int, AccessAttr]] = []
+        row = 0
+        while row < n0:
+            p0 = (ap.offset.base // F32 // self.minor + row) % self.partitions
+            rows = min(n0 - row, self.partitions - p0)
+            piece = AccessAttr.get(
+                ap.space,
+                ap.pstart,
+                ap.offset + row * self.minor * F32,
+                [(s0, rows), *free],
+            )
+            mapped = self.map(piece, trips)
+            if mapped is None:
+                return None
+            out.append((row, rows, mapped))
+            row += rows
+        return out
+
+
 @dataclass(frozen=True)
 class _Use:
     """A tile op's access to the buffer (or a view of it): operand `slot`, access
@@ -199,10 +228,17 @@ def _candidates(shapes: list[tuple[int, ...]], uses: list[_Use]) -> Iterator[int
 
 
 def choose_layout(
-    elements: int, shapes: list[tuple[int, ...]], uses: list[_Use], partitions: int
+    elements: int,
+    shapes: list[tuple[int, ...]],
+    uses: list[_Use],
+    partitions: int,
+    split: bool = False,
 ) -> Layout | None:
-    """The layout that every use maps to with the fewest elements per partition."""
+    """The layout that every use maps to (with `split`, a copy may map in pieces)
+    with the fewest elements per partition, then the fewest copies split, then the
+    most partitions."""
     best: Layout | None = None
+    best_cost = (0, 0, 0)
     counts = {u.ap.dims[0][1] for u in uses}
     for minor in _candidates(shapes, uses):
         if minor <= 0 or elements % minor:
@@ -212,11 +248,37 @@ def choose_layout(
         # channels as two groups on 96 partitions, which a loop over tiles steps)
         for p in sorted({min(partitions, rows)} | {c for c in counts if c <= partitions}):
             layout = Layout(p, minor, -(-rows // p))
-            if best is not None and layout.elements >= best.elements:
+            if best is not None and layout.elements > best.elements:
                 continue
-            if all(layout.map(u.ap, _trips(u.op)) is not None for u in uses):
-                best = layout
+            if not all(_maps(layout, u, split) for u in uses):
+                continue
+            # (then the most partitions: 128-channel tiles, as ragged readers use)
+            splits = sum(layout.map(u.ap, _trips(u.op)) is None for u in uses)
+            cost = (layout.elements, splits, -p)
+            if best is None or cost < best_cost:
+                best, best_cost = layout, cost
     return best
+
+
+def _maps(layout: Layout, use: _Use, split: bool) -> bool:
+    """Whether `use` addresses `layout` whole, or (`split`) as a copy split at the
+    groups' boundaries (its other side an on-chip tile whose partitions the rows
+    follow)."""
+    trips = _trips(use.op)
+    if layout.map(use.ap, trips) is not None:
+        return True
+    return split and _other_side(use) is not None and layout.split(use.ap, trips) is not None
+
+
+def _other_side(use: _Use) -> AccessAttr | None:
+    """The on-chip access on the other side of the copy `use`, when its partitions
+    follow the kept access's rows one to one."""
+    if not isinstance(use.op, loop.CopyOp):
+        return None
+    other = use.op.dst_ap if use.slot == "src" else use.op.src_ap
+    if other.space == "dram" or other.dims[0] != (1, use.ap.dims[0][1]):
+        return None
+    return other
 
 
 def _trips(op: Operation) -> tuple[int, ...]:
@@ -259,9 +321,10 @@ def _fits(
     return True
 
 
-def keep_on_chip(fn: func.FuncOp, chip: ChipConfig) -> list[str]:
+def keep_on_chip(fn: func.FuncOp, chip: ChipConfig, split: bool = True) -> list[str]:
     """Move the buffers of `fn` that fit on chip into SBUF; returns their names
-    (the writing nest's origin) in program order."""
+    (the writing nest's origin) in program order. `split`: copies may be split
+    where their rows cross a group of partitions."""
     block = fn.body.block
     index = {op: i for i, op in enumerate(block.ops)}
     returned = {v for op in block.ops if isinstance(op, func.ReturnOp) for v in op.arguments}
@@ -283,7 +346,7 @@ def keep_on_chip(fn: func.FuncOp, chip: ChipConfig) -> list[str]:
             continue
         shapes = [tuple(op.result.type.get_shape())]
         shapes += [tuple(v.result.type.get_shape()) for v in views]
-        layout = choose_layout(prod(shapes[0]), shapes, uses, chip.sbuf_partitions)
+        layout = choose_layout(prod(shapes[0]), shapes, uses, chip.sbuf_partitions, split)
         if layout is None:
             continue
         positions = [_top_index(u.op, index) for u in uses]
@@ -312,11 +375,26 @@ def _rewrite(c: _Candidate) -> None:
     tile.result.name_hint = c.alloc.result.name_hint
     Rewriter.insert_op(tile, InsertPoint.before(c.alloc))
     for u in c.uses:
-        new_ap = layout.map(u.ap, _trips(u.op))
-        assert new_ap is not None
-        u.op.properties[u.prop] = new_ap
         operand = 0 if u.slot == "src" else 1
-        u.op.operands[operand] = tile.result
+        new_ap = layout.map(u.ap, _trips(u.op))
+        if new_ap is not None:
+            u.op.properties[u.prop] = new_ap
+            u.op.operands[operand] = tile.result
+            continue
+        # A copy whose rows cross into the next group: one copy per group.
+        pieces = layout.split(u.ap, _trips(u.op))
+        other = _other_side(u)
+        assert pieces is not None and other is not None
+        other_prop = "dst_ap" if u.slot == "src" else "src_ap"
+        for row, rows, kept_ap in pieces:
+            piece = u.op.clone()
+            piece.properties[u.prop] = kept_ap
+            piece.properties[other_prop] = AccessAttr.get(
+                other.space, other.pstart + row, other.offset, [(1, rows), *other.dims[1:]]
+            )
+            piece.operands[operand] = tile.result
+            Rewriter.insert_op(piece, InsertPoint.before(u.op))
+        Rewriter.erase_op(u.op)
     for view in reversed(c.views):
         Rewriter.erase_op(view)
     Rewriter.erase_op(c.alloc)
@@ -643,12 +721,16 @@ class LoopKeepOnChipPass(ChipPass):
     name = "loop-keep-on-chip"
 
     forward: bool = True
+    split: bool = True
+    """A copy whose rows cross into the next group of partitions is split there
+    (`Layout.split`): ShuffleNet's 24 channels at offset 112 of a 136-channel
+    concatenation read in a 128-channel tile and an 8-channel one."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "loop")
         chip = self.chip_config()
         for fn in op.body.block.ops:
             if isinstance(fn, func.FuncOp):
-                keep_on_chip(fn, chip)
+                keep_on_chip(fn, chip, self.split)
                 if self.forward:
                     forward_copies(fn)

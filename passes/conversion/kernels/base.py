@@ -94,6 +94,30 @@ class Kernel(ABC):
         """The ops that replace `plan.op`, built from `plan`."""
 
 
+def _unaligned_concat(producer: Operation | None, partitions: int = 128) -> bool:
+    """A channel concatenation some of whose pieces start inside a tile of the
+    uniform tiling (the largest divisor of its channels up to `partitions`):
+    ShuffleNet's 112 + 24 = 136 channels, uniform tiles of 68. Its writers' copies
+    then fit 128-channel tiles and a partial one (split where a piece crosses
+    partition 128) but not the uniform ones, so a conv reading it reads it ragged
+    and the concatenation can stay on chip."""
+    from tidal.dialects import graph
+
+    if not isinstance(producer, graph.ConcatOp) or producer.axis_val != 1:
+        return False
+    sizes = [o.type.get_shape()[1] for o in producer.operands]  # (tensors or memrefs)
+    channels = sum(sizes)
+    if channels <= partitions:
+        return False
+    tile = max(d for d in range(1, partitions + 1) if channels % d == 0)
+    offset = 0
+    for size in sizes[:-1]:
+        offset += size
+        if offset % tile:
+            return True
+    return False
+
+
 def options_for(op: Operation, producer: Operation | None, options: KernelOptions) -> KernelOptions:
     """`options` for planning `op` whose first operand `producer` wrote (as it was in
     the graph, before anything was lowered). `ragged_tiles` stays on only where the
@@ -106,7 +130,7 @@ def options_for(op: Operation, producer: Operation | None, options: KernelOption
 
     ragged = (isinstance(op, graph.ChannelAffineOp) and isinstance(producer, graph.ConcatOp)) or (
         isinstance(op, graph.Conv2dOp) and isinstance(producer, graph.ChannelAffineOp)
-    )
+    ) or (isinstance(op, graph.Conv2dOp) and _unaligned_concat(producer))
     if options.ragged_tiles and not ragged:
         return replace(options, ragged_tiles=False)
     return options

@@ -145,9 +145,11 @@ def test_global_avgpool_plan():
 
 
 def test_ragged_tiles_only_where_the_writer_tiles_alike():
-    """options_for keeps ragged_tiles for a channel_affine of a concatenation and a
-    conv of a channel_affine (DenseNet), and drops it for a conv of another conv or
-    of an input, whose tiles are uniform."""
+    """options_for keeps ragged_tiles for a channel_affine of a concatenation, a
+    conv of a channel_affine (DenseNet) and a conv of a concatenation whose pieces
+    do not start on its uniform tiles (128 + 32 channels: tiles of 80), and drops it
+    for a conv of an aligned concatenation (80 + 80), of another conv or of an input,
+    whose tiles are uniform."""
     from tidal.passes.conversion.kernels.base import options_for
     from tidal.targets.onnx_import import import_onnx
 
@@ -158,14 +160,19 @@ def test_ragged_tiles_only_where_the_writer_tiles_alike():
         helper.make_node("Add", ["m", "t"], ["n"]),
         helper.make_node("Conv", ["n", "w"], ["y"]),
         helper.make_node("Conv", ["c", "w"], ["z"]),
+        helper.make_node("Concat", ["d", "e"], ["f"], axis=1),
+        helper.make_node("Conv", ["f", "w"], ["v"]),
     ]
     model = helper.make_model(
         helper.make_graph(
             nodes, "t",
             [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 128, 2, 2]),
-             helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 32, 2, 2])],
+             helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 32, 2, 2]),
+             helper.make_tensor_value_info("d", TensorProto.FLOAT, [1, 80, 2, 2]),
+             helper.make_tensor_value_info("e", TensorProto.FLOAT, [1, 80, 2, 2])],
             [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 2, 2]),
-             helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 8, 2, 2])],
+             helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 8, 2, 2]),
+             helper.make_tensor_value_info("v", TensorProto.FLOAT, [1, 8, 2, 2])],
             [numpy_helper.from_array(w, "w"),
              numpy_helper.from_array(np.ones((160, 1, 1), np.float32), "s"),
              numpy_helper.from_array(np.zeros((160, 1, 1), np.float32), "t")],
@@ -184,8 +191,9 @@ def test_ragged_tiles_only_where_the_writer_tiles_alike():
     affine = ops["graph.channel_affine"]
     on = KernelOptions()
     assert options_for(affine, affine.operands[0].owner, on).ragged_tiles
-    by_input = {c.operands[0].owner.name: c for c in convs}
-    of_affine, of_concat = by_input["graph.channel_affine"], by_input["graph.concat"]
+    of_affine, of_concat, of_aligned = convs
+    assert of_affine.operands[0].owner.name == "graph.channel_affine"
     assert options_for(of_affine, of_affine.operands[0].owner, on).ragged_tiles
-    assert not options_for(of_concat, of_concat.operands[0].owner, on).ragged_tiles
+    assert options_for(of_concat, of_concat.operands[0].owner, on).ragged_tiles
+    assert not options_for(of_aligned, of_aligned.operands[0].owner, on).ragged_tiles
     assert not options_for(affine, affine.operands[0].owner, KernelOptions(ragged_tiles=False)).ragged_tiles
