@@ -235,8 +235,8 @@ def choose_layout(
     split: bool = False,
 ) -> Layout | None:
     """The layout that every use maps to (with `split`, a copy may map in pieces)
-    with the fewest elements per partition, then the fewest copies split, then the
-    most partitions."""
+    with the fewest elements per partition, then the fewest elements in split copies,
+    then the most partitions."""
     best: Layout | None = None
     best_cost = (0, 0, 0)
     counts = {u.ap.dims[0][1] for u in uses}
@@ -252,9 +252,14 @@ def choose_layout(
                 continue
             if not all(_maps(layout, u, split) for u in uses):
                 continue
-            # (then the most partitions: 128-channel tiles, as ragged readers use)
-            splits = sum(layout.map(u.ap, _trips(u.op)) is None for u in uses)
-            cost = (layout.elements, splits, -p)
+            # Then the fewest elements in split copies (a split copy cannot be
+            # forwarded, loop-keep-on-chip{forward}: better a pooling's small band
+            # copies split than a conv's whole output tile), then the most
+            # partitions (128-channel tiles, as ragged readers use).
+            split_elements = sum(
+                u.ap.num_elements for u in uses if layout.map(u.ap, _trips(u.op)) is None
+            )
+            cost = (layout.elements, split_elements, -p)
             if best is None or cost < best_cost:
                 best, best_cost = layout, cost
     return best
