@@ -38,8 +38,8 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 
-from tidal.dialects.accel import ConstOp, DmaOp, InstructionOp, ProgramOp, WaitOp
-from tidal.passes.utils.expect import PassInputError, expect_level
+from tidal.dialects.accel import ConstOp, DmaOp, ProgramOp
+from tidal.passes.utils.expect import PassInputError, expect_level, expect_unsynchronised
 from tidal.sim.config import UnknownChipError, get_chip
 
 
@@ -87,21 +87,13 @@ class AssignQueuesPattern(RewritePattern):
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, program: ProgramOp, rewriter: PatternRewriter) -> None:
-        if program.streams:  # (a program without instructions is not split)
-            raise PassInputError(
-                "accel-assign-queues: the program is split into streams, whose "
-                "engines fix the queues; assign queues before accel-split-streams",
-                program,
-            )
-        for op in program.walk():
-            if isinstance(op, WaitOp) or (
-                isinstance(op, InstructionOp) and op.signal is not None
-            ):
-                raise PassInputError(
-                    "accel-assign-queues: the program is synchronised (waits and "
-                    "signals name DMA queues); assign queues before accel-insert-sync",
-                    op,
-                )
+        expect_unsynchronised(
+            program,
+            "accel-assign-queues: the program is split into streams, whose "
+            "engines fix the queues; assign queues before accel-split-streams",
+            "accel-assign-queues: the program is synchronised (waits and "
+            "signals name DMA queues); assign queues before accel-insert-sync",
+        )
         try:
             queues = get_chip(program.chip.data).dma_queues
         except UnknownChipError as e:

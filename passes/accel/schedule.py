@@ -67,11 +67,10 @@ from tidal.dialects.accel import (
     ProgramOp,
     RandomOp,
     RepeatOp,
-    WaitOp,
 )
 from tidal.passes.analysis.cost import _Walk, _where, instruction_cost
 from tidal.passes.analysis.dependence import DependenceGraph
-from tidal.passes.utils.expect import PassInputError, expect_level
+from tidal.passes.utils.expect import PassInputError, expect_level, expect_unsynchronised
 from tidal.sim.config import ChipConfig, UnknownChipError, get_chip
 from tidal.sim.spec import matmul_load_cycles
 
@@ -224,24 +223,14 @@ def peel_small_repeats(program: ProgramOp) -> None:
 def keeps_order(program: ProgramOp) -> bool:
     """Must the program keep its order (module docstring)? PassInputError for one
     already split or synchronised."""
-    if program.streams:
-        raise PassInputError(
-            "accel-schedule: the program is split into streams; schedule the "
-            "unified order, before accel-split-streams",
-            program,
-        )
-    pinned = False
-    for op in program.body.block.walk():
-        if isinstance(op, WaitOp) or (
-            isinstance(op, InstructionOp) and op.signal is not None
-        ):
-            raise PassInputError(
-                "accel-schedule: the program is synchronised (its waits count "
-                "signals in program order); schedule before accel-insert-sync",
-                op,
-            )
-        pinned = pinned or isinstance(op, _PINNED)
-    return pinned
+    expect_unsynchronised(
+        program,
+        "accel-schedule: the program is split into streams; schedule the "
+        "unified order, before accel-split-streams",
+        "accel-schedule: the program is synchronised (its waits count "
+        "signals in program order); schedule before accel-insert-sync",
+    )
+    return any(isinstance(op, _PINNED) for op in program.body.block.walk())
 
 
 def schedule(program: ProgramOp, chip: ChipConfig) -> list[Operation]:

@@ -20,7 +20,7 @@ from xdsl.dialects.builtin import MemRefType, ModuleOp, StringAttr, TensorType
 from xdsl.ir import Operation
 from xdsl.utils.exceptions import PassFailedException
 
-from tidal.dialects.accel import ProgramOp
+from tidal.dialects.accel import InstructionOp, ProgramOp, WaitOp
 from tidal.dialects.graph import ConstantOfShapeOp, ConstantOp
 
 Level = Literal["graph", "loop", "accel"]
@@ -78,6 +78,17 @@ def expect_level(module: ModuleOp, pass_name: str, level: Level) -> None:
             f"{pass_name}: expects {what}; the module holds no accel.program",
             module.body.block.first_op,
         )
+
+
+def expect_unsynchronised(program: ProgramOp, split: str, synchronised: str) -> None:
+    """`program` in unified order with no wait and no signal yet, else
+    PassInputError with message `split` (the program is split into streams) or
+    `synchronised` (naming the first wait or signalling instruction)."""
+    if program.streams:  # (a program without instructions is not split)
+        raise PassInputError(split, program)
+    for op in program.walk():
+        if isinstance(op, WaitOp) or (isinstance(op, InstructionOp) and op.signal is not None):
+            raise PassInputError(synchronised, op)
 
 
 def expect_constants_fit(
