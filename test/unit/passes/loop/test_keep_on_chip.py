@@ -57,6 +57,22 @@ def test_accesses_that_cross_a_row_or_a_partition_do_not_map():
     assert LAYOUT.map(dram(2, [(64, 128), (1, 64)]), ()) is None  # not element-aligned
 
 
+def test_a_copy_that_crosses_into_the_next_group_splits_there_once():
+    # channels 112..135 (24 rows): 16 on partitions 112..127 of group 0, then 8 on
+    # partitions 0..7 of group 1
+    pieces = LAYOUT.split(dram(112 * 64 * 4, [(64, 24), (1, 64)]), ())
+    assert pieces == [
+        (0, 16, AccessAttr.get("sbuf", 112, 0, [(1, 16), (1, 64)])),
+        (16, 8, AccessAttr.get("sbuf", 0, 64 * 4, [(1, 8), (1, 64)])),
+    ]
+    # a copy that maps whole is not split
+    assert LAYOUT.split(dram(0, [(64, 128), (1, 64)]), ()) is None
+    # three pieces (rows on 2 partitions, 5 rows from row 1) are too many
+    assert Layout(partitions=2, minor=64, groups=4).split(dram(64 * 4, [(64, 5), (1, 64)]), ()) is None
+    # a piece that would cross a row does not map either
+    assert LAYOUT.split(dram(112 * 64 * 4 + 8, [(64, 24), (1, 64)]), ()) is None
+
+
 def _lowered_to_loop(chip: str):
     module = import_onnx(models.make_cnn())
     for p in (GraphCanonicalizePass(), GraphPartitionPass(chip=chip), GraphToLoopPass(chip=chip)):
