@@ -58,7 +58,6 @@ from tidal.dialects.accel import (
     Aff,
     AffAttr,
     BernoulliOp,
-    DmaOp,
     DropoutOp,
     EvalOp,
     InstructionOp,
@@ -68,19 +67,15 @@ from tidal.dialects.accel import (
     RandomOp,
     RepeatOp,
 )
-from tidal.passes.analysis.cost import _Walk, _where, instruction_cost
+from tidal.passes.analysis.cost import instruction_cost, operand_at, repeat_cost
 from tidal.passes.analysis.dependence import DependenceGraph
+from tidal.passes.analysis.nest_cost import engine_class
 from tidal.passes.utils.expect import PassInputError, expect_level, expect_unsynchronised
 from tidal.sim.config import ChipConfig, UnknownChipError, get_chip
 from tidal.sim.spec import matmul_load_cycles
 
 # Instructions whose place matters beyond their memory accesses.
 _PINNED = (OverwriteOp, EvalOp, RandomOp, DropoutOp, BernoulliOp)
-
-
-def _engine(op: InstructionOp) -> str:
-    name = op.engine_name()
-    return "dma" if name.startswith("dma") else name
 
 
 @dataclass(eq=False)
@@ -93,7 +88,7 @@ class _Item:
     latency: float  # a DMA's descriptor latency, before its bytes move
     stationary: tuple[object, ...] | None  # a lone matmul's operand
     streaming: float  # a lone matmul's cycles without the load
-    succs: list[int]  # items that read or write what this one touches
+    succs: list[int] = field(default_factory=list)  # items touching what this one does
     after: list[int] = field(default_factory=list)  # items that only start later
     preds: int = 0
     ready: float = 0.0  # the latest finish of its predecessors
@@ -103,29 +98,22 @@ class _Item:
 
 
 def _item(op: Operation, index: int, chip: ChipConfig) -> _Item:
-    if isinstance(op, RepeatOp):
-        walk = _Walk(chip)
-        walk.repeat(op, 1)
-        costs: dict[str, float] = {}
-        latency = 0.0
-        for engine, cost in walk.totals.items():
-            key = "dma" if engine.startswith("dma") else engine
-            costs[key] = costs.get(key, 0.0) + cost
-        if "dma" in costs:
-            latency = chip.dma_fixed_latency_cycles
-            costs["dma"] = max(costs["dma"] - latency, 0.0)
-        return _Item(op, index, costs, latency, None, 0.0, [])
-    assert isinstance(op, InstructionOp)
-    engine = _engine(op)
-    if isinstance(op, DmaOp):
-        cost = instruction_cost(op, chip)
-        latency = float(chip.dma_fixed_latency_cycles)
-        return _Item(op, index, {"dma": max(cost - latency, 0.0)}, latency, None, 0.0, [])
     if isinstance(op, MatmulOp):
         streaming = instruction_cost(op, chip, reload=False)
-        where = _where(op.stationary, [])
-        return _Item(op, index, {engine: streaming}, 0.0, where, streaming, [])
-    return _Item(op, index, {engine: instruction_cost(op, chip)}, 0.0, None, 0.0, [])
+        return _Item(op, index, {"pe": streaming}, 0.0, operand_at(op.stationary, []), streaming)
+    assert isinstance(op, InstructionOp | RepeatOp)
+    if isinstance(op, RepeatOp):
+        totals = repeat_cost(op, chip)
+    else:
+        totals = {op.engine_name(): instruction_cost(op, chip)}
+    costs: dict[str, float] = {}
+    for engine, cost in totals.items():
+        costs[engine_class(engine)] = costs.get(engine_class(engine), 0.0) + cost
+    latency = 0.0
+    if "dma" in costs:  # one descriptor's latency, then its bytes
+        latency = float(chip.dma_fixed_latency_cycles)
+        costs["dma"] = max(costs["dma"] - latency, 0.0)
+    return _Item(op, index, costs, latency, None, 0.0)
 
 
 def _edges(program: ProgramOp, items: list[_Item], where: dict[int, int]) -> None:
@@ -151,11 +139,11 @@ def _edges(program: ProgramOp, items: list[_Item], where: dict[int, int]) -> Non
         items[b].preds += 1
 
 
-def _cost(item: _Item, chip: ChipConfig, held: tuple[object, ...] | None) -> float:
-    """The item's longest engine time (a matmul's load counted when the array holds
-    another operand, behind nothing: the conservative end)."""
+def _cost(item: _Item, chip: ChipConfig) -> float:
+    """The item's longest engine time, for its bottom level (a lone matmul with its
+    weight load, behind nothing: the conservative end)."""
     longest = max(item.costs.values(), default=0.0) + item.latency
-    if item.stationary is not None and item.stationary != held:
+    if item.stationary is not None:
         longest += chip.pe_weight_load_cycles
     return longest
 
@@ -243,7 +231,7 @@ def schedule(program: ProgramOp, chip: ChipConfig) -> list[Operation]:
     items = [_item(op, i, chip) for i, op in enumerate(body)]
     _edges(program, items, {id(op): i for i, op in enumerate(body)})
     for item in reversed(items):
-        own = _cost(item, chip, None)
+        own = _cost(item, chip)
         item.level = own + max((items[s].level for s in item.succs), default=0.0)
 
     free: dict[str, float] = {}  # engine -> when it is free

@@ -43,7 +43,7 @@ from tidal.sim.config import ChipConfig
 from tidal.sim.spec import Shapes, by_mnemonic, matmul_load_cycles
 from xdsl.ir import Operation
 
-__all__ = ["instruction_cost", "program_cost", "shapes_of"]
+__all__ = ["instruction_cost", "operand_at", "program_cost", "repeat_cost", "shapes_of"]
 
 
 def shapes_of(op: InstructionOp) -> Shapes:
@@ -117,7 +117,7 @@ class _Walk:
         if not isinstance(op, MatmulOp):
             return instruction_cost(op, self.chip)
         st = op.stationary
-        reload = self.held is None or _where(st, self.index) != _where(
+        reload = self.held is None or operand_at(st, self.index) != operand_at(
             self.held, self.held_at
         )
         cost = instruction_cost(op, self.chip, reload=reload, behind=self.behind)
@@ -127,9 +127,18 @@ class _Walk:
         return cost
 
 
-def _where(ap: AccessAttr, index: list[int]) -> tuple[object, ...]:
-    """The concrete operand `ap` names at repeat indices `index`."""
+def operand_at(ap: AccessAttr, index: list[int]) -> tuple[object, ...]:
+    """The concrete operand `ap` names at repeat indices `index` (equal for two
+    accesses exactly when they name the same bytes the same way)."""
     return (ap.space, _at(ap.pstart, index), _at(ap.offset, index), ap.dims)
+
+
+def repeat_cost(repeat: RepeatOp, chip: ChipConfig) -> dict[str, float]:
+    """Busy cycles per engine of every iteration of `repeat` on `chip`, its first
+    matmul loading into an empty array."""
+    walk = _Walk(chip)
+    walk.repeat(repeat, 1)
+    return dict(walk.totals)
 
 
 def program_cost(program: ProgramOp, chip: ChipConfig) -> dict[str, float]:

@@ -138,7 +138,6 @@ class Layout:
             dims,
         )
 
-
     def split(self, ap: AccessAttr, trips: tuple[int, ...]) -> list[tuple[int, int, AccessAttr]] | None:
         """A copy's DRAM access `ap` whose rows (its partition dim, stride `minor`)
         run past the last partition into the next group of rows: the pieces
@@ -259,29 +258,29 @@ def choose_layout(
             layout = Layout(p, minor, -(-rows // p))
             if best is not None and layout.elements > best.elements:
                 continue
-            if not all(_maps(layout, u, split) for u in uses):
+            moved = [_split_elements(layout, u, split) for u in uses]
+            if None in moved:
                 continue
             # Then the fewest elements in split copies (a split copy cannot be
             # forwarded, loop-keep-on-chip{forward}: better a pooling's small band
             # copies split than a conv's whole output tile), then the most
             # partitions (128-channel tiles, as ragged readers use).
-            split_elements = sum(
-                u.ap.num_elements for u in uses if layout.map(u.ap, _trips(u.op)) is None
-            )
-            cost = (layout.elements, split_elements, -p)
+            cost = (layout.elements, sum(m for m in moved if m is not None), -p)
             if best is None or cost < best_cost:
                 best, best_cost = layout, cost
     return best
 
 
-def _maps(layout: Layout, use: _Use, split: bool) -> bool:
-    """Whether `use` addresses `layout` whole, or (`split`) as a copy split at the
-    groups' boundaries (its other side an on-chip tile whose partitions the rows
-    follow)."""
+def _split_elements(layout: Layout, use: _Use, split: bool) -> int | None:
+    """0 when `use` addresses `layout` whole; its elements when (`split`) it does as
+    a copy split at the groups' boundaries (its other side an on-chip tile whose
+    partitions the rows follow); None when it does not."""
     trips = _trips(use.op)
     if layout.map(use.ap, trips) is not None:
-        return True
-    return split and _other_side(use) is not None and layout.split(use.ap, trips) is not None
+        return 0
+    if split and _other_side(use) is not None and layout.split(use.ap, trips) is not None:
+        return use.ap.num_elements
+    return None
 
 
 def _other_side(use: _Use) -> AccessAttr | None:

@@ -21,6 +21,7 @@ from xdsl.dialects.builtin import MemRefType, TensorType, f32
 from xdsl.ir import Operation, SSAValue
 
 from tidal.dialects.loop import AllocOp, NestOp
+from tidal.passes.conversion.kernels.nest_builder import largest_divisor
 from tidal.passes.conversion.kernels.plan import (
     DEFAULT_OPTIONS,
     KernelOptions,
@@ -109,7 +110,7 @@ def _unaligned_concat(producer: Operation | None, partitions: int = 128) -> bool
     channels = sum(sizes)
     if channels <= partitions:
         return False
-    tile = max(d for d in range(1, partitions + 1) if channels % d == 0)
+    tile = largest_divisor(channels, partitions)
     offset = 0
     for size in sizes[:-1]:
         offset += size
