@@ -388,7 +388,12 @@ def _matmul(v: Mapping[str, Any], flags: int) -> None:
     st, mv, dst = v["stationary"], v["moving"], v["dst"]
     k = st.shape[0]
     m, n = st.size // k, mv.size // k
-    r = (st.reshape(k, m).T @ mv.reshape(k, n)).reshape(dst.shape)
+    # Both operands are first copied to contiguous arrays: BLAS reading the views in
+    # place (one row per partition, a partition's whole memory apart) runs about 3x
+    # slower than the copy and the multiply on the copies together.
+    st = np.ascontiguousarray(st).reshape(k, m)
+    mv = np.ascontiguousarray(mv).reshape(k, n)
+    r = (st.T @ mv).reshape(dst.shape)
     if flags & FLAG_START:
         dst[...] = r
     else:
