@@ -83,6 +83,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return AccelInsertSyncPass
 
+    def accel_hoist_waits():
+        from tidal.passes.accel.hoist_waits import AccelHoistWaitsPass
+
+        return AccelHoistWaitsPass
+
     def accel_prune_waits():
         from tidal.passes.accel.prune_waits import AccelPruneWaitsPass
 
@@ -127,6 +132,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "loop-double-buffer": loop_double_buffer,
         "accel-schedule": accel_schedule,
         "accel-assign-queues": accel_assign_queues,
+        "accel-hoist-waits": accel_hoist_waits,
         "accel-prune-waits": accel_prune_waits,
     }
     if os.environ.get(TEST_PASSES_VARIABLE) == "1":

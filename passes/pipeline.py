@@ -125,6 +125,8 @@ OPTIMIZATIONS: dict[str, str] = {
     "weight-queue": "loads of constants (weights, biases) have a DMA queue of their own, "
     "so they never queue behind a load that waits for the previous layer "
     "(accel-assign-queues{weights})",
+    "hoist-waits": "a wait that every iteration of a repeat repeats (its value does not "
+    "grow with the repeat's index) runs once, before the repeat (accel-hoist-waits)",
     "prune-waits": "waits that other waits already imply are erased (the transitive "
     "reduction of the synchronisation, accel-prune-waits)",
     "precise-waits": "a wait counts the signals up to the latest instance of the "
@@ -156,6 +158,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     """The lowering pipeline for chip preset `chip`, with the optimisations named in
     `disabled` (keys of OPTIMIZATIONS, or `all`) switched off."""
     from tidal.passes.accel.assign_queues import AccelAssignQueuesPass
+    from tidal.passes.accel.hoist_waits import AccelHoistWaitsPass
     from tidal.passes.accel.insert_sync import AccelInsertSyncPass
     from tidal.passes.accel.prune_waits import AccelPruneWaitsPass
     from tidal.passes.accel.schedule import AccelSchedulePass
@@ -227,6 +230,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
         AccelAssignQueuesPass(weights="weight-queue" not in off),
         AccelInsertSyncPass(latest_source="precise-waits" not in off),
         AccelSplitStreamsPass(),
+        *([] if "hoist-waits" in off else [AccelHoistWaitsPass()]),
         *([] if "prune-waits" in off else [AccelPruneWaitsPass()]),
         # Not an optimisation: proves the synchronisation the passes made.
         AccelVerifySyncPass(),
