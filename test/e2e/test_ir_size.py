@@ -27,13 +27,15 @@ def test_resnet50_sized_network_stays_a_few_thousand_accel_ops():
     ops = sum(1 for _ in module.walk())
     assert ops < 6000, f"{ops} accel ops for a ResNet-50-sized network"
 
-    # The repeats stand for more instructions than there are ops: 3,402 ops for
-    # 5,213 instructions (before issue 11's dataflow work, 3,181 ops for 58,245; the
+    # The repeats stand for more instructions than there are ops: 3,414 ops for
+    # 4,107 instructions (before issue 11's dataflow work, 3,181 ops for 58,245; the
     # convs now unroll taps and PSUM-bank blocks to keep weights stationary, and
     # move data in fewer, larger descriptors; issue 12's accel-prune-waits erased
     # about half the waits, most of them inside repeats, and accel-schedule peels
     # repeats of at most 8 iterations so other nests' instructions can go between
-    # them; the binary expands every repeat anyway).
+    # them; accel-hoist-waits moved the waits that every iteration of a repeat
+    # repeated out of it: 5,213 instructions before; the binary expands every repeat
+    # anyway).
     expanded = 0
     for stream in module.walk():
         if not isinstance(stream, InstructionOp):
@@ -44,4 +46,4 @@ def test_resnet50_sized_network_stays_a_few_thousand_accel_ops():
                 count *= parent.count
             parent = parent.parent_op()
         expanded += count
-    assert expanded > 1.5 * ops
+    assert expanded > 1.15 * ops
