@@ -16,6 +16,10 @@ has the whole table)
 - ideal (bound): the model's ideal roofline, max(model MACs / (pe_rows * pe_cols),
   (weight + input + output bytes) / dram_bytes_per_cycle), counted on the ONNX
   graph's shapes (passes/analysis/model_work.py), and which term bounds it;
+- capacity bound (× ideal): a tighter lower bound when the weights do not fit on
+  chip (`model_work.capacity_bound_cycles`: the weights of the layers still to run
+  wait in SBUF and PSUM at most, so what does not fit streams after the compute
+  before it), and its ratio to the ideal; × capacity bound: cycles / that bound;
 - × ideal: cycles / ideal; model MAC util: model MACs / (cycles * pe_rows * pe_cols);
 - DRAM MB moved / min: bytes the program moved through DRAM, the model's minimum
   (each weight, input and output once) and their ratio;
@@ -50,12 +54,14 @@ from typing import Any
 import numpy as np
 import onnx
 from common import example, max_rel_err, print_table, ratio
+from tidal.passes.analysis.model_work import capacity_bound_cycles
 from tidal.passes.pipeline import OPTIMIZATIONS
 from tidal.sim.config import UnknownChipError, get_chip
 from tidal.sim.errors import SimError
 from tidal.sim.isa import decode_container
 from tidal.sim.machine import run_program
 from tidal.tools.files import ToolError
+from tidal.targets.onnx_import import import_onnx
 from tidal.tools.tidal_compile import compile_to_bytes
 
 TOLERANCE = 1e-3
@@ -104,6 +110,7 @@ def bench(name: str, chip: str, ablation: bool, failures: list[str]) -> dict[str
         onnx.save(model, path)
         del model
         ref = example("zoo").reference(path, inputs)
+        bound = capacity_bound_cycles(import_onnx(onnx.load(path)), get_chip(chip))
         for label, disabled in configurations(ablation):
             started = time.perf_counter()
             try:
@@ -126,7 +133,7 @@ def bench(name: str, chip: str, ablation: bool, failures: list[str]) -> dict[str
                 f"{err:.1e}, {time.perf_counter() - started:.0f} s",
                 file=sys.stderr, flush=True,
             )
-    return {"model": name, "runs": runs}
+    return {"model": name, "capacity_bound_cycles": bound, "runs": runs}
 
 
 def row(result: dict[str, Any]) -> dict[str, str]:
@@ -143,6 +150,9 @@ def row(result: dict[str, Any]) -> dict[str, str]:
         cells |= {
             "ideal (bound)": f"{on['ideal_roofline_cycles']:,} ({on['ideal_bound']})",
             "× ideal": ratio(on["ideal_ratio"]),
+            "capacity bound (× ideal)": f"{result['capacity_bound_cycles']:,} "
+            f"({ratio(result['capacity_bound_cycles'] / on['ideal_roofline_cycles'])})",
+            "× capacity bound": ratio(cycles / result["capacity_bound_cycles"]),
             "model MAC util": f"{100 * on['model_mac_utilization']:.2f}%",
             "DRAM MB moved / min": f"{moved:,.1f} / {least:,.1f} "
             f"({ratio(on['dram_over_min'])})",

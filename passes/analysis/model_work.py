@@ -181,6 +181,61 @@ def model_work(module: ModuleOp) -> ModelWork:
     return ModelWork(macs, weight_bytes, input_bytes, output_bytes)
 
 
+def capacity_bound_cycles(module: ModuleOp, chip: ChipConfig) -> int:
+    """A tighter lower bound than the ideal roofline when a model's weights do not
+    fit on chip: cycles, at least `model_work(module).ideal_cycles(chip)`.
+
+    The weights of layers that have not started can only wait in SBUF and PSUM.
+    Take the PE-array ops (`op_macs`) in program order, c_i their cycles at the
+    array's peak and w_i the bytes of the constants they use first, and a schedule
+    that runs them in that order with at most two neighbours in flight (layer k
+    starts once layer k - 2 has finished: a layer-by-layer schedule, as Tidal's
+    nests run, the next one's first tiles beside this one's last; for a graph with
+    branches, in the order the graph lists its ops). When layer k - 2 finishes, no less than
+    sum(c_i, i <= k - 2) cycles in, layers k on have not started, so at most
+    `capacity` (the chip's SBUF and PSUM bytes) of their weights are loaded, and
+    the rest still has to cross DRAM:
+
+        cycles >= max over k of  sum(c_i, i < k - 1) + (sum(w_i, i >= k) - capacity) / dram_bytes_per_cycle
+
+    A property of the model and the chip, like the ideal. VGG-19 on the default
+    chip: its classifier's 478 MB of weights stream after its convolutions' compute,
+    1.40x the ideal; a model whose weights fit on chip gets the ideal itself.
+
+        capacity_bound_cycles(import_onnx(vgg19), get_chip("default"))  # 2,786,860
+    """
+    peak = chip.pe_rows * chip.pe_cols
+    capacity = (
+        chip.sbuf_partitions * chip.sbuf_partition_bytes
+        + chip.psum_partitions * chip.psum_partition_bytes
+    )
+    steps: list[tuple[float, int]] = []  # (PE cycles at peak, new weight bytes)
+    seen: set[int] = set()
+    for op in module.walk():
+        macs = op_macs(op)
+        if not macs:
+            continue
+        fresh = 0
+        for operand in op.operands:
+            owner = operand.owner
+            if isinstance(owner, ConstantOp) and id(owner) not in seen:
+                seen.add(id(owner))
+                fresh += _nbytes(owner.result.type)
+        steps.append((macs / peak, fresh))
+    best = float(model_work(module).ideal_cycles(chip))
+    compute = [0.0]  # compute[j]: cycles of the ops before j
+    for c, _ in steps:
+        compute.append(compute[-1] + c)
+    weights = [0]  # weights[j]: bytes of the ops from len(steps) - j on
+    for _, w in reversed(steps):
+        weights.append(weights[-1] + w)
+    weights.reverse()  # weights[k]: bytes of the ops from k on
+    for k in range(len(steps) + 1):
+        streamed = max(0, weights[k] - capacity) / chip.dram_bytes_per_cycle
+        best = max(best, compute[max(0, k - 1)] + streamed)
+    return math.ceil(best)
+
+
 def macs_by_placement(module: ModuleOp) -> dict[str, int]:
     """The model's MACs (`op_macs`) by the tier graph-partition placed each op on:
     {"accel": ..., "host": ..., "framework": ...}."""

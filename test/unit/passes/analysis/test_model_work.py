@@ -1,6 +1,7 @@
 """model_work against hand-computed figures: MACs of convolutions (groups, strides,
 pads), gemm and matmul; weight bytes of the constants ops use; input and output bytes
-from the signature; the ideal roofline and its bound; the attribute round trip."""
+from the signature; the ideal roofline and its bound; the attribute round trip; the
+on-chip capacity bound."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from tidal.passes.analysis.model_work import ModelWork, model_work
+from tidal.passes.analysis.model_work import ModelWork, capacity_bound_cycles, model_work
 from tidal.sim.config import get_chip
 from tidal.targets.onnx_import import import_onnx
 from xdsl.dialects.builtin import DictionaryAttr, IntegerAttr, StringAttr, i64
@@ -160,3 +161,46 @@ def test_attribute_round_trip():
 )
 def test_from_attr_refuses_other_attributes(attr):
     assert ModelWork.from_attr(attr) is None
+
+
+def _chain() -> onnx.ModelProto:
+    """As VGG in small: x [1, 8, 16, 16] -> two Convs of [8, 8, 3, 3] (pads 1;
+    147,456 MACs and 2,304 bytes each) -> Flatten [1, 2048] -> MatMul w [2048, 64]
+    (131,072 MACs, 524,288 bytes: each weight used once)."""
+    return _graph(
+        [
+            helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1]),
+            helper.make_node("Conv", ["c1", "w2"], ["c2"], pads=[1, 1, 1, 1]),
+            helper.make_node("Flatten", ["c2"], ["f"]),
+            helper.make_node("MatMul", ["f", "w3"], ["y"]),
+        ],
+        {"x": [1, 8, 16, 16]},
+        {"y": [1, 64]},
+        {"w1": (8, 8, 3, 3), "w2": (8, 8, 3, 3), "w3": (2048, 64)},
+    )
+
+
+def test_capacity_bound_is_the_ideal_when_the_weights_fit():
+    module = import_onnx(_chain())
+    chip = get_chip("default")  # 26 MiB on chip
+    assert capacity_bound_cycles(module, chip) == model_work(module).ideal_cycles(chip)
+
+
+def test_capacity_bound_streams_what_does_not_fit_after_the_compute_before_it():
+    from dataclasses import replace
+
+    # 128 partitions x (64 + 64) bytes = 16 KiB on chip, a 2x2 PE array (4 MACs a
+    # cycle), 4 bytes a cycle.
+    chip = replace(
+        get_chip("default"), name="tiny", pe_rows=2, pe_cols=2, sbuf_partition_bytes=64,
+        psum_partition_bytes=64, psum_banks=2, dram_bytes_per_cycle=4.0,
+    )
+    module = import_onnx(_chain())
+    ideal = model_work(module).ideal_cycles(chip)
+    # memory: (2 x 2,304 + 524,288 weights + 8,192 in + 256 out) / 4 = 134,336
+    # cycles; compute: (2 x 147,456 + 131,072) / 4 = 106,496.
+    assert ideal == 134_336
+    # k = 2: the first conv finishes before the matmul (layer 2) may start, and
+    # only 16 KiB of its weights can wait on chip meanwhile:
+    # 147,456 / 4 + (524,288 - 16,384) / 4 = 36,864 + 126,976.
+    assert capacity_bound_cycles(module, chip) == 163_840
