@@ -114,9 +114,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "permutes the conv's output channels instead of moving the tensor "
     "(graph-fold-shuffle)",
     "dense-groups": "a grouped conv whose groups have fewer input channels than the "
-    "PE array has rows is one dense conv of block-diagonal weight, so its groups need no "
-    "copies of their own and the tensors around it keep one channel tiling "
-    "(graph-dense-groups)",
+    "PE array has rows is one dense conv of block-diagonal weight when that takes no "
+    "more matmuls than the groups, so its groups need no copies of their own and the "
+    "tensors around it keep one channel tiling (graph-dense-groups)",
     "fuse-affine": "a per-channel constant scale and shift and the relu after them are "
     "one ACT instruction per tile, channels on partitions (graph-fuse-affine)",
     "double-buffer": "a tile that a loop fills afresh in every iteration gets a second "

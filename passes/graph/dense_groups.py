@@ -21,7 +21,13 @@ weight of g groups costs at most g times the group's columns), every tensor keep
 channel tiling, and its weights load once. The weight grows g times: the pass takes
 convs of up to `MAX_GROUPS` groups (as graph-fold-shuffle), not depthwise ones
 (one channel per group: kernels/depthwise.py runs those), only with constant weights,
-and only when a group's input channels are fewer than the chip's PE rows.
+only when a group's input channels are fewer than the chip's PE rows, and only when
+the dense conv needs no more matmuls per pixel block than the groups do:
+ceil(cin / rows) * ceil(cout / cols) <= g * ceil(cin_g / rows) * ceil(cout_g / cols).
+Four groups of 34 channels (136 in all) take 2 x 2 dense matmuls against 4 grouped
+ones: dense. Four groups of 68 (272) take 3 x 3 against 4, most of the dense ones
+multiplying zero blocks: the groups stay (on ShuffleNet's 68-channel tiles each group
+is a tile of its own, so nothing is copied).
 
     %y = graph.conv2d %x, %w, %b {group = 4 : i64} : (..x136x28x28, 136x34x1x1, 136) -> ..x136x28x28
   becomes
@@ -53,13 +59,26 @@ from tidal.passes.utils.expect import expect_level
 from tidal.passes.utils.quiet import quiet_diagnostics
 
 
+def dense_pays(groups: int, cin_g: int, cout: int, rows: int, cols: int) -> bool:
+    """Whether a conv of `groups` groups of `cin_g` input channels and `cout` output
+    channels runs dense on a `rows` x `cols` PE array: a group's input channels are
+    fewer than the rows, and the dense conv takes no more matmuls per pixel block than
+    the groups do."""
+    if cin_g >= rows:
+        return False
+    dense = -(-cin_g * groups // rows) * -(-cout // cols)
+    grouped = groups * -(-cin_g // rows) * -(-(cout // groups) // cols)
+    return dense <= grouped
+
+
 @dataclass
 class DenseGroupsPattern(RewritePattern):
     """A grouped conv2d (2 to MAX_GROUPS groups, not depthwise, constant weight, a
-    group's input channels fewer than `rows`) -> the one-group conv of its
-    block-diagonal weight."""
+    group's input channels fewer than `rows`, no more dense matmuls than grouped
+    ones) -> the one-group conv of its block-diagonal weight."""
 
     rows: int
+    cols: int
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.Conv2dOp, rewriter: PatternRewriter) -> None:
@@ -73,7 +92,7 @@ class DenseGroupsPattern(RewritePattern):
         cout, cin_g = weight.shape[:2]
         if cin_g == 1 and cout == groups:  # depthwise
             return
-        if cin_g >= self.rows:
+        if not dense_pays(groups, cin_g, cout, self.rows, self.cols):
             return
         dense = graph.ConstantOp.from_numpy(np.ascontiguousarray(block_diagonal(weight, groups)))
         new = one_group_conv(op, dense, op.bias, op.addend)
@@ -87,14 +106,15 @@ class DenseGroupsPattern(RewritePattern):
 @dataclass(frozen=True)
 class GraphDenseGroupsPass(ChipPass):
     """Make grouped convs whose groups underfill the PE rows dense (block-diagonal
-    weights)."""
+    weights) where that takes no more matmuls."""
 
     name = "graph-dense-groups"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "graph")
-        rows = self.chip_config().pe_rows
+        chip = self.chip_config()
         with quiet_diagnostics():
             PatternRewriteWalker(
-                GreedyRewritePatternApplier([DenseGroupsPattern(rows)]), apply_recursively=False
+                GreedyRewritePatternApplier([DenseGroupsPattern(chip.pe_rows, chip.pe_cols)]),
+                apply_recursively=False,
             ).rewrite_module(op)

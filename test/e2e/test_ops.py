@@ -18,6 +18,7 @@ import onnxruntime as ort
 import pytest
 from tidal.passes.conversion.kernels.conv import ConvShape
 from tidal.passes.conversion.kernels.depthwise import plan_depthwise, tap_rects
+from tidal.passes.graph.dense_groups import dense_pays
 from tidal.sim.config import get_chip
 from harness import assert_close
 from onnx import TensorProto, helper, numpy_helper
@@ -205,10 +206,13 @@ def test_conv(case, tmp_path):
     # (diagonal matmuls, tc x tc MACs per pixel of each tap's rectangle), the others
     # on the PE array, every MAC once, except that a conv of a few groups of fewer
     # input channels than the PE rows runs as one block-diagonal conv
-    # (graph-dense-groups), group times the MACs
+    # (graph-dense-groups) where that takes no more matmuls, group times the MACs
     chip = get_chip(stats["chip"])
     depthwise = group > 1 and c // group == 1 and cout == group
-    dense = 1 < group <= 8 and not depthwise and c // group < chip.pe_rows
+    dense = (
+        1 < group <= 8 and not depthwise
+        and dense_pays(group, c // group, cout, chip.pe_rows, chip.pe_cols)
+    )
     if depthwise:
         shape = ConvShape(
             (n, c, h + pads[0] + pads[2], w + pads[1] + pads[3]), (cout, 1, k, k), (n, cout, out_h, out_w),

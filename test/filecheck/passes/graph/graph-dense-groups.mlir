@@ -38,5 +38,26 @@ func.func @kept(%x: tensor<1x4x3x3xf32>, %x16: tensor<1x32x3x3xf32>, %wv: tensor
   func.return %d, %g, %v : tensor<1x4x3x3xf32>, tensor<1x16x3x3xf32>, tensor<1x4x3x3xf32>
 }
 
+// -----
+
+// Four groups of 68 channels (272 in all, as ShuffleNet's 14x14 units): dense, the
+// 128-row array takes 3 x 3 matmuls per pixel block, most of them multiplying zero
+// blocks; the groups take 4. Left alone. Four groups of 34 (136): 2 x 2 dense
+// matmuls against 4 grouped ones: dense.
+
+// CHECK-LABEL: func.func @by_matmuls(
+// CHECK:         graph.conv2d %x272, %w68 {group = 4 : i64}
+// CHECK:         %[[D:.*]] = graph.constant {{.*}} : tensor<136x136x1x1xf32>
+// CHECK-NEXT:    graph.conv2d %x136, %[[D]] :
+// CHECK:         func.return
+func.func @by_matmuls(%x272: tensor<1x272x2x2xf32>, %x136: tensor<1x136x2x2xf32>) -> (tensor<1x272x2x2xf32>, tensor<1x136x2x2xf32>) {
+  %w68 = graph.constant dense<0.5> : tensor<272x68x1x1xf32>
+  %a = graph.conv2d %x272, %w68 {group = 4 : i64} : (tensor<1x272x2x2xf32>, tensor<272x68x1x1xf32>) -> tensor<1x272x2x2xf32>
+  %w34 = graph.constant dense<0.25> : tensor<136x34x1x1xf32>
+  %b = graph.conv2d %x136, %w34 {group = 4 : i64} : (tensor<1x136x2x2xf32>, tensor<136x34x1x1xf32>) -> tensor<1x136x2x2xf32>
+  func.return %a, %b : tensor<1x272x2x2xf32>, tensor<1x136x2x2xf32>
+}
+
+// NUM: numerics: after 'graph-dense-groups' (graph level): agrees
 // NUM: numerics: after 'graph-dense-groups' (graph level): agrees
 // NUM: numerics: after 'graph-dense-groups' (graph level): agrees
