@@ -125,6 +125,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "weight-queue": "loads of constants (weights, biases) have a DMA queue of their own, "
     "so they never queue behind a load that waits for the previous layer "
     "(accel-assign-queues{weights})",
+    "weight-queue-pair": "in a program whose DMA traffic its weights dominate and that "
+    "stores little, weight loads alternate between their queue and the stores' one, so a "
+    "load waiting for its tile's reuse holds up only every other one behind it "
+    "(accel-assign-queues{pair})",
     "hoist-waits": "a wait that every iteration of a repeat repeats (its value does not "
     "grow with the repeat's index) runs once, before the repeat (accel-hoist-waits)",
     "prune-waits": "waits that other waits already imply are erased (the transitive "
@@ -227,7 +231,9 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
         ),
         LoopToAccelPass(chip=chip),
         *([] if "engine-schedule" in off else [AccelSchedulePass()]),
-        AccelAssignQueuesPass(weights="weight-queue" not in off),
+        AccelAssignQueuesPass(
+            weights="weight-queue" not in off, pair="weight-queue-pair" not in off
+        ),
         AccelInsertSyncPass(latest_source="precise-waits" not in off),
         AccelSplitStreamsPass(),
         *([] if "hoist-waits" in off else [AccelHoistWaitsPass()]),

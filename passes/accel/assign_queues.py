@@ -10,7 +10,13 @@ other queues in turn, so that loads overlap with each other and with stores. Wit
 loads on the queues between: a queue runs its DMAs in order, so a weight load, which waits for nothing
 but the reuse of its tile, is never stuck behind a load of activations that waits for
 the layer producing them, and the next layer's weights stream in while this one
-computes. A chip with one queue puts every DMA on it. Queues already chosen are chosen
+computes. With `pair` as well, in a program whose constant loads are most of its
+DMA bytes and whose stores are under a tenth of them (`_weight_bound`: ResNet-50,
+VGG-19, AlexNet, ZFNet, ShuffleNet; not Inception or DenseNet, whose stores would
+queue behind weights), constant loads alternate between queue 0 and the stores'
+queue, which is otherwise mostly idle: each queue runs its loads in order, so a load
+that waits for its tile to be freed holds up every other weight load, not all of
+them. A chip with one queue puts every DMA on it. Queues already chosen are chosen
 again by the same rule, so running the pass twice changes nothing.
 
     accel.program "small" dram 5952 {          (the small chip has two queues)
@@ -38,29 +44,33 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 
-from tidal.dialects.accel import ConstOp, DmaOp, ProgramOp
+from tidal.dialects.accel import ConstOp, DmaOp, ProgramOp, RepeatOp
 from tidal.passes.utils.expect import PassInputError, expect_level, expect_unsynchronised
 from tidal.sim.config import UnknownChipError, get_chip
 
 
 def queue_order(
-    stores: list[bool], queues: int, weights: list[bool] | None = None
+    stores: list[bool], queues: int, weights: list[bool] | None = None, pair: bool = False
 ) -> list[int]:
     """The queue of each DMA in program order, given which ones are stores and
-    (optionally) which ones load constants:
+    (optionally) which ones load constants; with `pair`, constant loads alternate
+    between queue 0 and the stores' queue:
     `queue_order([False, False, True, False], 3)` is `[0, 1, 2, 0]`;
     `queue_order([False, False, True, False], 4, [True, False, False, False])` is
-    `[0, 1, 3, 2]`."""
+    `[0, 1, 3, 2]`;
+    `queue_order([False, False, True, False], 4, [True, False, False, True], True)`
+    is `[0, 1, 3, 3]`."""
     last = queues - 1
     # Queue 0 for constants, when there are some to load.
     own = weights is not None and any(weights) and queues >= 3
     out: list[int] = []
-    loads = 0
+    loads = constants = 0
     for i, store in enumerate(stores):
         if store or last == 0:
             out.append(last)
         elif own and weights[i]:
-            out.append(0)
+            out.append(last if pair and constants % 2 else 0)
+            constants += 1
         elif own:
             out.append(1 + loads % (last - 1))
             loads += 1
@@ -78,12 +88,37 @@ def _loads_constant(dma: DmaOp, consts: list[tuple[int, int]]) -> bool:
     return any(lo <= base < hi for lo, hi in consts)
 
 
+PAIR_STORE_SHARE = 0.1
+"""With `pair`, constant loads share the stores' queue only when the program stores
+less than this fraction of the bytes it loads from constants, and loads more from
+constants than anything else (`_weight_bound`)."""
+
+
+def _bytes(dma: DmaOp) -> int:
+    """Bytes `dma` moves over all the iterations of its repeats."""
+    times, parent = 1, dma.parent_op()
+    while isinstance(parent, RepeatOp):
+        times, parent = times * parent.count, parent.parent_op()
+    return 4 * dma.src.num_elements * times
+
+
+def _weight_bound(dmas: list[DmaOp], stores: list[bool], weights: list[bool]) -> bool:
+    """Whether the weights' stream dominates the program's DMA traffic and the
+    stores' queue is mostly idle (PAIR_STORE_SHARE)."""
+    moved = [_bytes(d) for d in dmas]
+    constant = sum(b for b, w in zip(moved, weights, strict=True) if w)
+    stored = sum(b for b, s in zip(moved, stores, strict=True) if s)
+    other = sum(moved) - constant - stored
+    return stored < PAIR_STORE_SHARE * constant and constant > other
+
+
 class AssignQueuesPattern(RewritePattern):
     """Set the queue of every DMA of a unified-order program (module docstring)."""
 
-    def __init__(self, weights: bool) -> None:
+    def __init__(self, weights: bool, pair: bool = False) -> None:
         super().__init__()
         self.weights = weights
+        self.pair = pair
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, program: ProgramOp, rewriter: PatternRewriter) -> None:
@@ -107,7 +142,9 @@ class AssignQueuesPattern(RewritePattern):
                 if isinstance(c, ConstOp)
             ]
             weights = [_loads_constant(dma, consts) for dma in dmas]
-        chosen = queue_order([dma.dst.space == "dram" for dma in dmas], queues, weights)
+        stores = [dma.dst.space == "dram" for dma in dmas]
+        pair = self.pair and weights is not None and _weight_bound(dmas, stores, weights)
+        chosen = queue_order(stores, queues, weights, pair)
         for dma, queue in zip(dmas, chosen, strict=True):
             if dma.queue.value.data != queue:
                 dma.queue = IntegerAttr(queue, i64)
@@ -128,8 +165,14 @@ class AccelAssignQueuesPass(ModulePass):
     weights: bool = True
     """Constant loads on a queue of their own (with at least three queues)."""
 
+    pair: bool = True
+    """With `weights`, in a program whose DMA traffic the weights dominate and that
+    stores little (`_weight_bound`), constant loads alternate between their queue
+    and the stores' one: a queue runs in order, so a weight load that waits for its
+    tile's reuse holds up only every other weight load behind it."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "accel")
         PatternRewriteWalker(
-            AssignQueuesPattern(self.weights), apply_recursively=False
+            AssignQueuesPattern(self.weights, self.pair), apply_recursively=False
         ).rewrite_module(op)
