@@ -125,8 +125,8 @@ OPTIMIZATIONS: dict[str, str] = {
     "weight-queue": "loads of constants (weights, biases) have a DMA queue of their own, "
     "so they never queue behind a load that waits for the previous layer "
     "(accel-assign-queues{weights})",
-    "weight-queue-pair": "in a program whose DMA traffic its weights dominate and that "
-    "stores little, weight loads alternate between their queue and the stores' one, so a "
+    "weight-queue-pair": "in a program whose DMA traffic its weights dominate, more than "
+    "SBUF holds, and that stores little, weight loads alternate between their queue and the stores' one, so a "
     "load waiting for its tile's reuse holds up only every other one behind it "
     "(accel-assign-queues{pair})",
     "hoist-waits": "a wait that every iteration of a repeat repeats (its value does not "

@@ -11,9 +11,10 @@ loads on the queues between: a queue runs its DMAs in order, so a weight load, w
 but the reuse of its tile, is never stuck behind a load of activations that waits for
 the layer producing them, and the next layer's weights stream in while this one
 computes. With `pair` as well, in a program whose constant loads are most of its
-DMA bytes and whose stores are under a tenth of them (`_weight_bound`: ResNet-50,
-VGG-19, AlexNet, ZFNet, ShuffleNet; not Inception or DenseNet, whose stores would
-queue behind weights), constant loads alternate between queue 0 and the stores'
+DMA bytes, more than SBUF holds, and whose stores are under a tenth of them
+(`_weight_bound`: ResNet-50, VGG-19, AlexNet, ZFNet; not Inception or DenseNet,
+whose stores would queue behind weights, nor a model whose weights fit on chip at
+once, whose loads never wait for a tile), constant loads alternate between queue 0 and the stores'
 queue, which is otherwise mostly idle: each queue runs its loads in order, so a load
 that waits for its tile to be freed holds up every other weight load, not all of
 them. A chip with one queue puts every DMA on it. Queues already chosen are chosen
@@ -90,8 +91,9 @@ def _loads_constant(dma: DmaOp, consts: list[tuple[int, int]]) -> bool:
 
 PAIR_STORE_SHARE = 0.1
 """With `pair`, constant loads share the stores' queue only when the program stores
-less than this fraction of the bytes it loads from constants, and loads more from
-constants than anything else (`_weight_bound`)."""
+less than this fraction of the bytes it loads from constants, loads more from
+constants than anything else, and its constants do not fit SBUF together
+(`_weight_bound`)."""
 
 
 def _bytes(dma: DmaOp) -> int:
@@ -102,14 +104,17 @@ def _bytes(dma: DmaOp) -> int:
     return 4 * dma.src.num_elements * times
 
 
-def _weight_bound(dmas: list[DmaOp], stores: list[bool], weights: list[bool]) -> bool:
-    """Whether the weights' stream dominates the program's DMA traffic and the
-    stores' queue is mostly idle (PAIR_STORE_SHARE)."""
+def _weight_bound(
+    dmas: list[DmaOp], stores: list[bool], weights: list[bool], sbuf_bytes: int
+) -> bool:
+    """Whether the weights' stream dominates the program's DMA traffic, the stores'
+    queue is mostly idle (PAIR_STORE_SHARE), and the weights do not fit SBUF
+    together (`sbuf_bytes`), so their loads wait for tiles to be freed."""
     moved = [_bytes(d) for d in dmas]
     constant = sum(b for b, w in zip(moved, weights, strict=True) if w)
     stored = sum(b for b, s in zip(moved, stores, strict=True) if s)
     other = sum(moved) - constant - stored
-    return stored < PAIR_STORE_SHARE * constant and constant > other
+    return stored < PAIR_STORE_SHARE * constant and constant > max(other, sbuf_bytes)
 
 
 class AssignQueuesPattern(RewritePattern):
@@ -130,9 +135,11 @@ class AssignQueuesPattern(RewritePattern):
             "signals name DMA queues); assign queues before accel-insert-sync",
         )
         try:
-            queues = get_chip(program.chip.data).dma_queues
+            chip = get_chip(program.chip.data)
         except UnknownChipError as e:
             raise PassInputError(f"accel-assign-queues: {e}", program) from None
+        queues = chip.dma_queues
+        sbuf_bytes = chip.sbuf_partitions * chip.sbuf_partition_bytes
         dmas = [op for op in program.walk() if isinstance(op, DmaOp)]
         weights = None
         if self.weights:
@@ -143,7 +150,7 @@ class AssignQueuesPattern(RewritePattern):
             ]
             weights = [_loads_constant(dma, consts) for dma in dmas]
         stores = [dma.dst.space == "dram" for dma in dmas]
-        pair = self.pair and weights is not None and _weight_bound(dmas, stores, weights)
+        pair = self.pair and weights is not None and _weight_bound(dmas, stores, weights, sbuf_bytes)
         chosen = queue_order(stores, queues, weights, pair)
         for dma, queue in zip(dmas, chosen, strict=True):
             if dma.queue.value.data != queue:
