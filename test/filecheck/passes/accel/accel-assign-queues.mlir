@@ -97,32 +97,32 @@ accel.program "default" dram 16384 {
 
 // -----
 
-// Weight-bound (`pair`): in 100,000 iterations the constant loads move 51.2 MB
-// (256 bytes each, twice), more than the default chip's 24 MiB of SBUF holds, the
-// other load 64 bytes, the store 16, under a tenth of the constants' bytes: constant
-// loads alternate between queue 0 and the stores' queue 3, so the second does not
-// wait in line behind the first. With pair=false both take queue 0. (The case above
-// stores 64 bytes against 112 of constants, which fit on chip anyway: no pair.)
-// CHECK-LABEL: accel.program "default" dram 16384 attributes {test = "pair"} {
+// Weight-bound (`pair`): in 8 iterations the constant loads move 32 MiB (2 MiB
+// each, twice), more than the default chip's 24 MiB of SBUF holds, the other load
+// 64 bytes, the store 16, under a tenth of the constants' bytes: constant loads
+// alternate between queue 0 and the stores' queue 3, so the second does not wait in
+// line behind the first. With pair=false both take queue 0. (The case above stores
+// 64 bytes against 112 of constants, which fit on chip anyway: no pair.)
+// CHECK-LABEL: accel.program "default" dram 8388608 attributes {test = "pair"} {
 // CHECK:         accel.dma 1 <dram 0,
-// CHECK-NEXT:    accel.repeat 100000 {
+// CHECK-NEXT:    accel.repeat 8 {
 // CHECK-NEXT:      accel.dma 0 <dram 1024,
 // CHECK-NEXT:      accel.dma 3 <dram 1280,
 // CHECK-NEXT:    }
-// CHECK-NEXT:    accel.dma 3 <sbuf 0, 0, {{.*}}> -> <dram 4096,
-// NOPAIR-LABEL: accel.program "default" dram 16384 attributes {test = "pair"} {
+// CHECK-NEXT:    accel.dma 3 <sbuf 0, 0, {{.*}}> -> <dram 8384512,
+// NOPAIR-LABEL: accel.program "default" dram 8388608 attributes {test = "pair"} {
 // NOPAIR:         accel.dma 1 <dram 0,
-// NOPAIR-NEXT:    accel.repeat 100000 {
+// NOPAIR-NEXT:    accel.repeat 8 {
 // NOPAIR-NEXT:      accel.dma 0 <dram 1024,
 // NOPAIR-NEXT:      accel.dma 0 <dram 1280,
 // NOPAIR-NEXT:    }
-// NOPAIR-NEXT:    accel.dma 3 <sbuf 0, 0, {{.*}}> -> <dram 4096,
-accel.program "default" dram 16384 attributes {test = "pair"} {
+// NOPAIR-NEXT:    accel.dma 3 <sbuf 0, 0, {{.*}}> -> <dram 8384512,
+accel.program "default" dram 8388608 attributes {test = "pair"} {
   accel.const at 1024 dense<5.000000e-01> : tensor<128xf32>
   accel.dma 0 <dram 0, [[1, 4], [1, 4]]> -> <sbuf 0, 64, [[1, 4], [1, 4]]>
-  accel.repeat 100000 {
-    accel.dma 0 <dram 1024, [[1, 16], [1, 4]]> -> <sbuf 0, 0, [[1, 16], [1, 4]]>
-    accel.dma 0 <dram 1280, [[1, 16], [1, 4]]> -> <sbuf 0, 128, [[1, 16], [1, 4]]>
+  accel.repeat 8 {
+    accel.dma 0 <dram 1024, [[4096, 128], [1, 4096]]> -> <sbuf 0, 4096, [[1, 128], [1, 4096]]>
+    accel.dma 0 <dram 1280, [[4096, 128], [1, 4096]]> -> <sbuf 0, 32768, [[1, 128], [1, 4096]]>
   }
-  accel.dma 0 <sbuf 0, 0, [[1, 4], [1, 1]]> -> <dram 4096, [[1, 4], [1, 1]]>
+  accel.dma 0 <sbuf 0, 0, [[1, 4], [1, 1]]> -> <dram 8384512, [[1, 4], [1, 1]]>
 }
