@@ -173,8 +173,8 @@ class AccelAssignQueuesPass(ModulePass):
     """Constant loads on a queue of their own (with at least three queues)."""
 
     pair: bool = True
-    """With `weights`, in a program whose DMA traffic the weights dominate and that
-    stores little (`_weight_bound`), constant loads alternate between their queue
+    """With `weights`, in a program whose DMA traffic the weights dominate, more than
+    SBUF holds, and that stores little (`_weight_bound`), constant loads alternate between their queue
     and the stores' one: a queue runs in order, so a weight load that waits for its
     tile's reuse holds up only every other weight load behind it."""
 

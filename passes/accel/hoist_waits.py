@@ -46,16 +46,9 @@ from tidal.dialects.accel import (
     ProgramOp,
     RepeatOp,
     WaitOp,
+    repeat_depth,
 )
 from tidal.passes.utils.expect import expect_level
-
-
-def _depth(op: Operation) -> int:
-    """How many repeats enclose `op`."""
-    depth, parent = 0, op.parent_op()
-    while isinstance(parent, RepeatOp):
-        depth, parent = depth + 1, parent.parent_op()
-    return depth
 
 
 def _engines(op: Operation) -> set[str]:
@@ -87,7 +80,7 @@ def hoist_waits(program: ProgramOp) -> int:
     if any(isinstance(op, EvalOp | OverwriteOp) for op in program.walk()):
         return 0
     repeats = [op for op in program.walk() if isinstance(op, RepeatOp)]
-    depth = {id(r): _depth(r) for r in repeats}
+    depth = {id(r): repeat_depth(r) for r in repeats}
     moved = 0
     # Innermost first; among equal depths, any order (they are disjoint).
     for repeat in sorted(repeats, key=lambda r: -depth[id(r)]):

@@ -26,6 +26,7 @@ the passes and reaches the binary's metadata.
 from __future__ import annotations
 
 import math
+from itertools import accumulate
 from dataclasses import dataclass, fields
 from typing import Literal
 
@@ -223,13 +224,9 @@ def capacity_bound_cycles(module: ModuleOp, chip: ChipConfig) -> int:
                 fresh += _nbytes(owner.result.type)
         steps.append((macs / peak, fresh))
     best = float(model_work(module).ideal_cycles(chip))
-    compute = [0.0]  # compute[j]: cycles of the ops before j
-    for c, _ in steps:
-        compute.append(compute[-1] + c)
-    weights = [0]  # weights[j]: bytes of the ops from len(steps) - j on
-    for _, w in reversed(steps):
-        weights.append(weights[-1] + w)
-    weights.reverse()  # weights[k]: bytes of the ops from k on
+    # compute[j]: cycles of the ops before j; weights[k]: bytes of the ops from k on
+    compute = list(accumulate((c for c, _ in steps), initial=0.0))
+    weights = list(accumulate((w for _, w in reversed(steps)), initial=0))[::-1]
     for k in range(len(steps) + 1):
         streamed = max(0, weights[k] - capacity) / chip.dram_bytes_per_cycle
         best = max(best, compute[max(0, k - 1)] + streamed)
