@@ -67,6 +67,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "depthwise-pe-split": "a depthwise conv in place hands some channel tiles to the "
     "PE array (diagonal matmuls) while ACT and POOL run the others, as many as evens "
     "the engines' load (graph-to-loop{depthwise_pe_split})",
+    "depthwise-split-context": "the depthwise split counts, on each engine, the "
+    "cycles of the nest that wrote its input (a 1x1 conv's matmuls keep the PE array "
+    "busy) when it evens the engines' load (graph-to-loop{depthwise_split_context})",
     "gemm-orientation": "matmuls with few rows keep the activations stationary and "
     "stream the weights in large descriptors (graph-to-loop{gemm_small_m})",
     "gemm-resident-weights": "a batch-1 fully connected layer whose weights fit half "
@@ -201,6 +204,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             depthwise="depthwise" not in off,
             depthwise_inplace="depthwise-in-place" not in off,
             depthwise_pe_split="depthwise-pe-split" not in off,
+            depthwise_split_context="depthwise-split-context" not in off,
             gemm_small_m="gemm-orientation" not in off,
             gemm_resident="gemm-resident-weights" not in off,
             pool_halo="pool-halo" not in off,

@@ -21,9 +21,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from math import prod
 
-from tidal.dialects.accel import InstructionOp, RepeatOp
-from tidal.dialects.loop import ForOp, NestOp, TileOp
-from tidal.sim.spec import INSTRUCTIONS, engine_from_name, engine_kind
+from tidal.dialects.accel import AccessAttr, InstructionOp, RepeatOp
+from tidal.dialects.loop import CopyOp, ForOp, MatmulOp, NestOp, TileOp
+from tidal.sim.config import ChipConfig
+from tidal.sim.spec import INSTRUCTIONS, engine_from_name, engine_kind, matmul_load_cycles
 from xdsl.ir import Block, Operation
 
 
@@ -89,6 +90,39 @@ def nest_work(nest: NestOp) -> dict[str, Work]:
         out[engine] = out.get(engine, Work()) + Work(
             trips, trips * written[0].ap.num_elements
         )
+    return out
+
+
+def nest_cycles(nest: NestOp, chip: ChipConfig) -> dict[str, float]:
+    """Per compute engine class (`pe`, `act`, `pool`), the cycles the datasheet
+    charges the nest's tile ops over all their iterations: each op's cost on the
+    shapes of its accesses, and a matmul's stationary load as far as the previous
+    matmul's streaming does not hide it (`matmul_load_cycles`; in a loop, an
+    iteration follows the op's own previous one). Copies are left out:
+    a DMA's time depends on what else moves."""
+    out: dict[str, float] = {}
+    behind: float | None = None
+    for op in nest.walk():
+        if not isinstance(op, TileOp) or isinstance(op, CopyOp):
+            continue
+        entry = INSTRUCTIONS[op.OPCODE]
+        written = next(ap for role, _, ap in op.accesses() if role == "write")
+        shapes: dict[str, tuple[int, ...]] = {}
+        for f in entry.accesses:
+            ap = op.properties.get(f"{f.ir_name}_ap")
+            if not isinstance(ap, AccessAttr) and f.name == "dst":
+                ap = written  # the matmul's accumulator
+            if isinstance(ap, AccessAttr):
+                shapes[f.name] = tuple(c for _, c in ap.dims)
+        cycles = entry.cost(chip, shapes, False)
+        trips = _trips(op, nest)
+        total = trips * cycles
+        if isinstance(op, MatmulOp):  # later iterations follow the op itself
+            total += matmul_load_cycles(chip, behind)
+            total += (trips - 1) * matmul_load_cycles(chip, cycles)
+            behind = cycles
+        engine = _tile_op_engine(op)
+        out[engine] = out.get(engine, 0.0) + total
     return out
 
 

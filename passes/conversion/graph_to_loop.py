@@ -119,6 +119,7 @@ class GraphToLoopPass(ChipPass):
     depthwise: bool = True
     depthwise_inplace: bool = True
     depthwise_pe_split: bool = True
+    depthwise_split_context: bool = True
     gemm_small_m: bool = True
     gemm_resident: bool = True
     pool_halo: bool = True

@@ -55,7 +55,7 @@ F32 = 4
 ENGINES = ("pe", "act", "pool", "dma")
 
 
-def _root(value: SSAValue) -> SSAValue:
+def root_buffer(value: SSAValue) -> SSAValue:
     """The buffer a memref value addresses: a view's source, transitively."""
     while isinstance(value.owner, loop.ViewOp):
         value = value.owner.source
@@ -110,7 +110,7 @@ def nest_info(nest: loop.NestOp, chip: ChipConfig) -> NestInfo:
         for role, value, ap in accesses:
             if ap.space.value == "dram":
                 lo, hi = _byte_range(ap, trips)
-                info.accesses.append((_root(value), lo, hi, role == "write"))
+                info.accesses.append((root_buffer(value), lo, hi, role == "write"))
         written = [ap for role, _, ap in accesses if role == "write"]
         if not written:
             continue

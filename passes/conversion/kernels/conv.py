@@ -830,6 +830,39 @@ def _weight_values(op: graph.Conv2dOp) -> np.ndarray | None:
     return None
 
 
+def _producer_cycles(value: SSAValue, chip: ChipConfig) -> dict[str, float]:
+    """The datasheet's cycles per compute engine (`nest_cost.nest_cycles`) of the loop nests
+    that write `value`, when it is a buffer graph-to-loop has already lowered its
+    writer into; empty when its writer is still a graph op (as graph-partition plans)
+    or it is an argument."""
+    from tidal.dialects.loop import NestOp, TileOp, ViewOp
+    from tidal.passes.analysis.nest_cost import nest_cycles
+    from tidal.passes.loop.schedule import root_buffer
+
+    buffer = root_buffer(value)
+    names, pending = [buffer], [buffer]
+    while pending:  # the buffer and every view of it
+        for use in pending.pop().uses:
+            if isinstance(use.operation, ViewOp):
+                names.append(use.operation.result)
+                pending.append(use.operation.result)
+    writers: dict[NestOp, None] = {}
+    for name in names:
+        for use in name.uses:
+            op = use.operation
+            nest = op.parent_op()
+            while nest is not None and not isinstance(nest, NestOp):
+                nest = nest.parent_op()
+            if isinstance(op, TileOp) and nest is not None:
+                if any(role == "write" and v is name for role, v, _ in op.accesses()):
+                    writers[nest] = None
+    total: dict[str, float] = {}
+    for nest in writers:
+        for engine, cycles in nest_cycles(nest, chip).items():
+            total[engine] = total.get(engine, 0.0) + cycles
+    return total
+
+
 class ConvKernel(Kernel):
     """graph.conv2d: the PE-array nest, after a pad nest when the op pads and the
     nest does not pad in SBUF (a halo); depthwise convs (with `options.depthwise`)
@@ -853,6 +886,7 @@ class ConvKernel(Kernel):
                 halo=options.stationary,
                 inplace=options.depthwise_inplace,
                 pe_split=options.depthwise_pe_split and _weight_values(op) is not None,
+                beside=_producer_cycles(op.input, chip) if options.depthwise_split_context else None,
             )
             halo = isinstance(dw, depthwise.DepthwiseTiles) and dw.halo
             return planned(op, chip, *([] if halo else plan_pad_nest(op, chip)), dw, options=options)

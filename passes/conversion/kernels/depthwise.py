@@ -79,6 +79,7 @@ the halo and drops the pad nests.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -320,16 +321,24 @@ def _inplace_costs(
 
 
 def _plan_inplace(
-    chip: ChipConfig, origin: str, shape: ConvShape, tc: int, pe_split: bool
+    chip: ChipConfig,
+    origin: str,
+    shape: ConvShape,
+    tc: int,
+    pe_split: bool,
+    beside: Mapping[str, float] | None = None,
 ) -> DepthwiseTiles | None:
     """The in-place vector form (None when it does not fit SBUF), with the number of
     channel tiles the PE array takes (`pe_split`) that makes the busiest engine's
-    cycles fewest by the datasheet (ties to fewer on the PE)."""
+    cycles fewest by the datasheet (ties to fewer on the PE), counting on each
+    engine the cycles `beside` says other work near the layer keeps it busy (the
+    producer's nest: its matmuls and evacuations overlap this nest's tiles)."""
     oh, ow = shape.out[2:]
     tiles = shape.padded[1] // tc
     act, pool, pe, evac = _inplace_costs(chip, shape, tc)
+    near = beside or {}
     rb = _pe_block_rows(chip, shape)
-    best: tuple[float, int] | None = None
+    best: tuple[float, int, float] | None = None
     for k in range(tiles + 1 if pe_split and rb else 1):
         banks = k * (oh // rb) if k else 0
         if banks > chip.psum_banks or banks * aligned(rb * ow * F32) > chip.psum_partition_bytes:
@@ -337,12 +346,15 @@ def _plan_inplace(
         if _need(shape, "vector", tc, oh, 1, True, True, inplace=True, pe_tiles=k)[1] > chip.sbuf_partition_bytes:
             break
         on_pe = (k * pe, k * evac) if k else (0.0, 0.0)
-        busiest = max(on_pe[0], (tiles - k) * act + on_pe[1], (tiles - k) * pool)
-        if best is None or busiest < best[0]:
-            best = (busiest, k)
+        own = (on_pe[0], (tiles - k) * act + on_pe[1], (tiles - k) * pool)
+        loaded = max(
+            near.get("pe", 0.0) + own[0], near.get("act", 0.0) + own[1], near.get("pool", 0.0) + own[2]
+        )
+        if best is None or loaded < best[0]:
+            best = (loaded, k, max(own))
     if best is None:
         return None
-    busiest, k = best
+    _, k, busiest = best
     hb, need = _need(shape, "vector", tc, oh, 1, True, True, inplace=True, pe_tiles=k)
     psum = k * (oh // rb) * aligned(rb * ow * F32) if k else 0
     return DepthwiseTiles(
@@ -359,6 +371,7 @@ def _plan_vector(
     halo: bool,
     inplace: bool = False,
     pe_split: bool = False,
+    beside: Mapping[str, float] | None = None,
 ) -> DepthwiseTiles | Refusal:
     n = shape.padded[0]
     _, _, kh, kw = shape.weight
@@ -368,7 +381,7 @@ def _plan_vector(
             f"'{origin}': output rows of {ow} pixels exceed one tile ({FREE_MAX} fp32)"
         )
     if inplace and n == 1 and first_full_tap(shape) is not None:
-        planned = _plan_inplace(chip, origin, shape, tc, pe_split)
+        planned = _plan_inplace(chip, origin, shape, tc, pe_split, beside)
         if planned is not None:
             return planned
     # Every channel tile whole in SBUF when it fits, else the most output rows per
@@ -413,6 +426,7 @@ def plan_depthwise(
     halo: bool = False,
     inplace: bool = False,
     pe_split: bool = False,
+    beside: Mapping[str, float] | None = None,
 ) -> DepthwiseTiles | Refusal:
     """The tiles of the cheaper form by the datasheet (the PE form on a tie), or of
     `form` when given; a refusal when no form fits (the vector form's reason when
@@ -422,14 +436,15 @@ def plan_depthwise(
     (and `halo`) the vector form reads the unpadded input as it is
     (`DepthwiseTiles.inplace`) where its taps allow; with `pe_split` too (the
     caller knows the weights) it hands channel tiles to the PE array where the
-    datasheet says that evens the engines' load."""
+    datasheet says that evens the engines' load, counting the cycles per engine
+    `beside` names (the producer's nest, when the caller has lowered it)."""
     limit = min(chip.pe_rows, chip.pe_cols, chip.sbuf_partitions, chip.psum_partitions)
     tc = largest_divisor(shape.padded[1], limit)
     pe = _plan_pe(chip, origin, shape, tc) if form in (None, "pe") else None
     asked = halo
     halo = halo and any(shape.pads)
     vector = (
-        _plan_vector(chip, origin, shape, tc, halo, inplace and asked, pe_split)
+        _plan_vector(chip, origin, shape, tc, halo, inplace and asked, pe_split, beside)
         if form in (None, "vector")
         else None
     )

@@ -49,6 +49,12 @@ class KernelOptions:
     - `depthwise_pe_split`: in place, with constant weights, the PE array takes as
       many channel tiles (diagonal matmuls from a constant of diagonals) as evens
       the engines' load by the datasheet, while ACT and POOL run the others.
+    - `depthwise_split_context`: that split counts, on each engine, the cycles the
+      datasheet charges the nest that wrote the layer's input (already lowered:
+      ShuffleNet's and MobileNet's 1x1 convs before each depthwise one), whose
+      matmuls and evacuations run beside the layer's tiles. ShuffleNet's 7x7 layers
+      follow a 544-channel conv of 8.5 k PE cycles: all their tiles go to ACT and
+      POOL instead of 3 of 8 to the PE array.
     - `gemm_small_m`: matmuls with few rows (batch-1 fully connected layers) keep the
       activations stationary and stream the weights as the moving operand, 512
       columns per matmul across the PSUM banks, in large weight descriptors.
@@ -94,6 +100,7 @@ class KernelOptions:
     depthwise: bool = True
     depthwise_inplace: bool = True
     depthwise_pe_split: bool = True
+    depthwise_split_context: bool = True
     gemm_small_m: bool = True
     gemm_resident: bool = True
     pool_halo: bool = True

@@ -2,6 +2,7 @@
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s --check-prefix=INPLACE
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_pe_split=false}' --split-input-file | filecheck %s --check-prefix=NOSPLIT
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise=false}' --split-input-file | filecheck %s --check-prefix=OFF
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_split_context=false}' --split-input-file | filecheck %s --check-prefix=NOCONTEXT
 
 // A depthwise conv2d (group = channels = 40) with pads 1 and a bias on the small
 // chip: kernels/depthwise.py pads in SBUF (a halo: the planes zeroed, the input
@@ -143,5 +144,32 @@ func.func @depthwise_batch(%x: tensor<2x40x6x6xf32>, %w: tensor<40x1x3x3xf32>) -
 func.func @split(%x: tensor<1x64x4x4xf32>) -> tensor<1x64x4x4xf32> {
   %w = graph.constant dense<0.5> : tensor<64x1x3x3xf32>
   %r = graph.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>, group = 64 : i64, tidal.origin = "dws"} : (tensor<1x64x4x4xf32>, tensor<64x1x3x3xf32>) -> tensor<1x64x4x4xf32>
+  func.return %r : tensor<1x64x4x4xf32>
+}
+
+// -----
+
+// The split counts the cycles of the nest that wrote the input (depthwise_split_context):
+// here a 1x1 conv of 256 channels, 16 matmuls on the PE array, lowered just before.
+// With that load on the PE array both channel tiles of the depthwise conv go to
+// ACT and POOL (no diagonal matmul, no constant of diagonals); counting the
+// depthwise nest alone, as @split above, the PE array takes one tile.
+// INPLACE-LABEL: func.func @context
+// INPLACE:         loop.nest "pw"
+// INPLACE-COUNT-1:   loop.matmul
+// INPLACE:         loop.nest "dwc"
+// INPLACE-NOT:       loop.matmul
+// INPLACE-NOT:       tensor<32x288xf32>
+// INPLACE:         func.return
+// NOCONTEXT-LABEL: func.func @context
+// NOCONTEXT:         loop.nest "pw"
+// NOCONTEXT:         loop.nest "dwc"
+// NOCONTEXT-COUNT-9:   loop.matmul
+// NOCONTEXT:         func.return
+func.func @context(%x: tensor<1x256x4x4xf32>) -> tensor<1x64x4x4xf32> {
+  %w1 = graph.constant dense<0.25> : tensor<64x256x1x1xf32>
+  %y = graph.conv2d %x, %w1 {tidal.origin = "pw"} : (tensor<1x256x4x4xf32>, tensor<64x256x1x1xf32>) -> tensor<1x64x4x4xf32>
+  %w = graph.constant dense<0.5> : tensor<64x1x3x3xf32>
+  %r = graph.conv2d %y, %w {pads = array<i64: 1, 1, 1, 1>, group = 64 : i64, tidal.origin = "dwc"} : (tensor<1x64x4x4xf32>, tensor<64x1x3x3xf32>) -> tensor<1x64x4x4xf32>
   func.return %r : tensor<1x64x4x4xf32>
 }

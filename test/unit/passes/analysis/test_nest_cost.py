@@ -91,3 +91,37 @@ def test_engine_class():
         "pool",
     ]
     assert Work(2, 10) + Work(1, 5) == Work(3, 15)
+
+
+def test_nest_cycles_charges_the_datasheet_and_hides_loads_behind_streaming():
+    """A 1x1 conv of 256 channels into 64 on the small chip (32x32 array): 2 x 8
+    matmuls of 16 pixels in a loop, one evacuation per output tile. Each matmul
+    streams max(16, pe_min_cycles) cycles; the first pays the whole stationary load
+    (the array is empty), each later one the load its predecessor's 16 cycles of
+    streaming do not hide (two weight buffers). Copies are not counted."""
+    from tidal.passes.analysis.nest_cost import nest_cycles
+    from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
+    from tidal.sim.config import get_chip
+    from xdsl.parser import Parser
+
+    from tidal.tools.common import context  # every Tidal dialect loaded
+
+    text = """
+    func.func @pw(%x: tensor<1x256x4x4xf32>) -> tensor<1x64x4x4xf32> {
+      %w = graph.constant dense<0.25> : tensor<64x256x1x1xf32>
+      %y = graph.conv2d %x, %w {tidal.origin = "pw"} : (tensor<1x256x4x4xf32>, tensor<64x256x1x1xf32>) -> tensor<1x64x4x4xf32>
+      func.return %y : tensor<1x64x4x4xf32>
+    }
+    """
+    ctx = context()
+    module = Parser(ctx, text).parse_module()
+    GraphToLoopPass(chip="small").apply(ctx, module)
+    nest = next(op for op in module.walk() if isinstance(op, NestOp))
+    chip = get_chip("small")
+    stream = max(16, chip.pe_min_cycles)
+    load = chip.pe_weight_load_cycles
+    first = load + chip.pe_fill_drain_cycles
+    cycles = nest_cycles(nest, chip)
+    assert set(cycles) == {"pe", "act"}
+    assert cycles["pe"] == 16 * stream + first + 15 * max(0, load - stream)
+    assert cycles["act"] == 2 * (chip.act_fixed_cycles + 16)

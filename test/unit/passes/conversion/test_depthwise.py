@@ -199,6 +199,25 @@ def test_the_pe_array_takes_the_channel_tiles_that_even_the_engines():
     assert isinstance(wide, DepthwiseTiles) and wide.pe_tiles == 0  # a 600-pixel row is over a bank
 
 
+def test_the_split_counts_the_work_beside_the_layer():
+    """depthwise_split_context: ShuffleNet's 544-channel 7x7 layer (8 tiles of 68)
+    alone puts 3 tiles on the PE array; after the 544-channel 1x1 conv that writes
+    its input (8.5 k PE cycles, 0.9 k ACT) every tile goes to ACT and POOL. The
+    272-channel 14x14 layer keeps 2 of 4 beside its 3.5 k-cycle conv; a load on ACT
+    moves more tiles to the PE array."""
+    def split(shape, beside):
+        tiles = plan_depthwise(DEFAULT, "dw", shape, halo=True, inplace=True, pe_split=True, beside=beside)
+        assert isinstance(tiles, DepthwiseTiles)
+        return tiles.pe_tiles
+
+    small = _shape(1, 544, 7, 7)
+    assert split(small, None) == 3
+    assert split(small, {"pe": 8510.0, "act": 904.0}) == 0
+    mid = _shape(1, 272, 14, 14)
+    assert split(mid, {"pe": 3518.0, "act": 1040.0}) == 2
+    assert split(mid, {"act": 20000.0}) == 4
+
+
 @pytest.mark.parametrize("chip", [SMALL, DEFAULT])
 @pytest.mark.parametrize(
     "shape,bias,addend,activation",
