@@ -100,6 +100,8 @@ OPTIMIZATIONS: dict[str, str] = {
     "another finishes this one (accel-schedule)",
     "keep-on-chip": "intermediate tensors stay in SBUF between the nests that write "
     "and read them (loop-keep-on-chip)",
+    "keep-outputs": "a returned tensor that later nests read (the logits a softmax "
+    "reads) keeps a copy in SBUF for them, beside its store (loop-keep-on-chip{outputs})",
     "forward-copies": "nests compute from and into the tensors kept on chip instead of "
     "copying them to and from tiles (loop-keep-on-chip{forward})",
     "overlap-nests": "a nest's tiles take other SBUF bytes than the next nest's, so the "
@@ -224,6 +226,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
                     chip=chip,
                     forward="forward-copies" not in off,
                     split="ragged-tiles" not in off,
+                    outputs="keep-outputs" not in off,
                 )
             ]
         ),

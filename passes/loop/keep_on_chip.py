@@ -193,9 +193,10 @@ def _nest_of(op: Operation) -> loop.NestOp | None:
     return parent
 
 
-def _uses(buffer: SSAValue) -> tuple[list[_Use], list[loop.ViewOp]] | None:
+def _uses(buffer: SSAValue, returned: bool = False) -> tuple[list[_Use], list[loop.ViewOp]] | None:
     """Every tile-op access to `buffer` and its views, and the views; None when
-    something else uses it (a return, an op that is not a copy)."""
+    something else uses it (an op that is not a copy; a return unless `returned`
+    allows the buffer itself to be returned)."""
     accesses: list[_Use] = []
     views: list[loop.ViewOp] = []
     pending = [buffer]
@@ -209,6 +210,8 @@ def _uses(buffer: SSAValue) -> tuple[list[_Use], list[loop.ViewOp]] | None:
             if isinstance(op, loop.ViewOp):
                 views.append(op)
                 pending.append(op.result)
+            elif returned and value is buffer and isinstance(op, func.ReturnOp):
+                continue
             elif isinstance(op, loop.CopyOp):
                 if op in copies:
                     continue
@@ -308,6 +311,9 @@ class _Candidate:
     views: list[loop.ViewOp]
     first: int
     last: int
+    shadow: bool = False
+    """The buffer is returned: it stays in DRAM, written as before, and the kept
+    tile is a copy of it that the readers read (`_rewrite`)."""
 
 
 def _top_index(op: Operation, index: dict[Operation, int]) -> int:
@@ -334,10 +340,14 @@ def _fits(
     return True
 
 
-def keep_on_chip(fn: func.FuncOp, chip: ChipConfig, split: bool = True) -> list[str]:
+def keep_on_chip(
+    fn: func.FuncOp, chip: ChipConfig, split: bool = True, outputs: bool = False
+) -> list[str]:
     """Move the buffers of `fn` that fit on chip into SBUF; returns their names
     (the writing nest's origin) in program order. `split`: copies may be split
-    where their rows cross a group of partitions."""
+    where their rows cross a group of partitions. `outputs`: a returned buffer that
+    later nests read (the logits a softmax reads) also gets a kept copy, which its
+    writers fill beside their stores and its readers read instead of DRAM."""
     block = fn.body.block
     index = {op: i for i, op in enumerate(block.ops)}
     returned = {v for op in block.ops if isinstance(op, func.ReturnOp) for v in op.arguments}
@@ -349,21 +359,28 @@ def keep_on_chip(fn: func.FuncOp, chip: ChipConfig, split: bool = True) -> list[
             tiles.append((first, max(first, last), op.result.type.bytes_per_partition))
     kept: list[_Candidate] = []
     for op in list(block.ops):
-        if not isinstance(op, loop.AllocOp) or op.result in returned:
+        if not isinstance(op, loop.AllocOp):
             continue
-        found = _uses(op.result)
+        shadow = op.result in returned
+        if shadow and not outputs:
+            continue
+        found = _uses(op.result, returned=shadow)
         if found is None or not found[0]:
             continue
         uses, views = found
         if any(v.result in returned for v in views):
             continue
+        if shadow and not _worth_shadowing(uses):
+            continue
         shapes = [tuple(op.result.type.get_shape())]
         shapes += [tuple(v.result.type.get_shape()) for v in views]
-        layout = choose_layout(prod(shapes[0]), shapes, uses, chip.sbuf_partitions, split)
+        layout = choose_layout(
+            prod(shapes[0]), shapes, uses, chip.sbuf_partitions, split and not shadow
+        )
         if layout is None:
             continue
         positions = [_top_index(u.op, index) for u in uses]
-        candidate = _Candidate(op, layout, uses, views, index[op], max(positions))
+        candidate = _Candidate(op, layout, uses, views, index[op], max(positions), shadow)
         if _fits(chip, tiles, [*kept, candidate]):
             kept.append(candidate)
     names = []
@@ -382,14 +399,32 @@ def _writer_name(c: _Candidate) -> str:
     return "?"
 
 
+def _worth_shadowing(uses: list[_Use]) -> bool:
+    """A returned buffer is worth a kept copy when a nest that does not write it
+    reads it (its copies then read SBUF, not the stores' round trip through DRAM)."""
+    writers = {_nest_of(u.op) for u in uses if u.slot == "dst"}
+    return any(u.slot == "src" and _nest_of(u.op) not in writers for u in uses)
+
+
 def _rewrite(c: _Candidate) -> None:
     layout = c.layout
     tile = loop.AllocTileOp("sbuf", layout.partitions, layout.elements)
-    tile.result.name_hint = c.alloc.result.name_hint
+    hint = c.alloc.result.name_hint
+    tile.result.name_hint = f"{hint}_kept" if c.shadow and hint else hint
     Rewriter.insert_op(tile, InsertPoint.before(c.alloc))
     for u in c.uses:
         operand = 0 if u.slot == "src" else 1
         new_ap = layout.map(u.ap, _trips(u.op))
+        if c.shadow and u.slot == "dst":
+            # The store stays; a copy of the same tile into the kept tensor follows
+            # it (forwarding then lets the writer fill the kept tensor and the store
+            # read it).
+            assert new_ap is not None  # shadows are never split (keep_on_chip)
+            twin = u.op.clone()
+            twin.properties[u.prop] = new_ap
+            twin.operands[operand] = tile.result
+            Rewriter.insert_op(twin, InsertPoint.after(u.op))
+            continue
         if new_ap is not None:
             u.op.properties[u.prop] = new_ap
             u.op.operands[operand] = tile.result
@@ -409,8 +444,10 @@ def _rewrite(c: _Candidate) -> None:
             Rewriter.insert_op(piece, InsertPoint.before(u.op))
         Rewriter.erase_op(u.op)
     for view in reversed(c.views):
-        Rewriter.erase_op(view)
-    Rewriter.erase_op(c.alloc)
+        if not view.result.uses:
+            Rewriter.erase_op(view)
+    if not c.alloc.result.uses:
+        Rewriter.erase_op(c.alloc)
 
 
 # ---------------------------------------------------------------------------
@@ -738,12 +775,15 @@ class LoopKeepOnChipPass(ChipPass):
     """A copy whose rows cross into the next group of partitions is split there
     (`Layout.split`): ShuffleNet's 24 channels at offset 112 of a 136-channel
     concatenation read in a 128-channel tile and an 8-channel one."""
+    outputs: bool = True
+    """A returned buffer that later nests read keeps a copy on chip for them (the
+    zoo models return their logits, which the softmax reads): `keep_on_chip`."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "loop")
         chip = self.chip_config()
         for fn in op.body.block.ops:
             if isinstance(fn, func.FuncOp):
-                keep_on_chip(fn, chip, self.split)
+                keep_on_chip(fn, chip, self.split, self.outputs)
                 if self.forward:
                     forward_copies(fn)
