@@ -98,6 +98,8 @@ OPTIMIZATIONS: dict[str, str] = {
     "engine-schedule": "each engine's instructions follow a list schedule on estimated "
     "time across nests, so an engine starts on the next nest's first tiles while "
     "another finishes this one (accel-schedule)",
+    "pe-chains": "in that schedule, ties go to the matmul that continues the PE "
+    "array's accumulation group in its PSUM bank (accel-schedule{chains})",
     "keep-on-chip": "intermediate tensors stay in SBUF between the nests that write "
     "and read them (loop-keep-on-chip)",
     "keep-outputs": "a returned tensor that later nests read (the logits a softmax "
@@ -237,7 +239,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             prefetch="prefetch-weights" not in off,
         ),
         LoopToAccelPass(chip=chip),
-        *([] if "engine-schedule" in off else [AccelSchedulePass()]),
+        *([] if "engine-schedule" in off else [AccelSchedulePass(chains="pe-chains" not in off)]),
         AccelAssignQueuesPass(
             weights="weight-queue" not in off, pair="weight-queue-pair" not in off
         ),

@@ -27,8 +27,15 @@ follows a list schedule on estimated time:
    engines for its total there.
 3. List scheduling: an item's priority is its bottom level (the longest chain of
    estimated time from it to the end). Among the items whose predecessors are all
-   placed, the one that can start earliest goes next (ties: the longer chain, then
-   the original order); an engine is busy until its last item finishes.
+   placed, the one that can start earliest goes next (ties: with `chains`, a
+   matmul that depends on the array's previous matmul and writes the same PSUM bank,
+   so an accumulation group the array started finishes before another starts; then
+   the longer chain, then the original order); an engine is busy until its last
+   item finishes. Each engine runs its stream in order, so an estimate that runs
+   ahead of the machine costs most where two groups interleave: the PE array waits
+   inside one group for the other's input (ShuffleNet's depthwise tiles on the
+   array, whose inputs the evacuations of the 1x1 conv before them deliver one tile
+   at a time).
 
 The new order sorts items by their scheduled start, which keeps every dependence (an
 item starts after its predecessors finish). io and const ops move to the top, in their
@@ -221,8 +228,21 @@ def keeps_order(program: ProgramOp) -> bool:
     return any(isinstance(op, _PINNED) for op in program.body.block.walk())
 
 
-def schedule(program: ProgramOp, chip: ChipConfig) -> list[Operation]:
-    """The program's top-level instructions and repeats in list-schedule order."""
+def _continues(item: _Item, last: _Item | None, chip: ChipConfig) -> bool:
+    """Whether `item` is a matmul that depends on `last`, the array's previous
+    matmul, and writes the same PSUM bank (one accumulation group)."""
+    if last is None or item.index not in last.succs:
+        return False
+    a, b = last.op, item.op
+    if not isinstance(a, MatmulOp) or not isinstance(b, MatmulOp):
+        return False
+    bank = chip.psum_bank_bytes
+    return operand_at(a.dst, [])[2] // bank == operand_at(b.dst, [])[2] // bank
+
+
+def schedule(program: ProgramOp, chip: ChipConfig, chains: bool = True) -> list[Operation]:
+    """The program's top-level instructions and repeats in list-schedule order
+    (`chains`: see the module docstring, step 3)."""
     body = [
         op
         for op in program.body.block.ops
@@ -243,9 +263,10 @@ def schedule(program: ProgramOp, chip: ChipConfig) -> list[Operation]:
     waiting = [item.preds for item in items]
     ready = [item for item in items if item.preds == 0]
     order: list[_Item] = []
+    last_pe: _Item | None = None  # the array's latest matmul
     while ready:
         best = None
-        best_key: tuple[float, float, int] | None = None
+        best_key: tuple[float, bool, float, int] | None = None
         for item in ready:
             start = item.ready
             for engine in item.costs:
@@ -253,10 +274,12 @@ def schedule(program: ProgramOp, chip: ChipConfig) -> list[Operation]:
                     start = max(start, slots[0])
                 else:
                     start = max(start, free.get(engine, 0.0))
-            key = (start, -item.level, item.index)
+            key = (start, not (chains and _continues(item, last_pe, chip)), -item.level, item.index)
             if best_key is None or key < best_key:
                 best, best_key = item, key
         assert best is not None and best_key is not None
+        if "pe" in best.costs:
+            last_pe = best
         ready.remove(best)
         start = best.start = best_key[0]
         finish = start
@@ -299,6 +322,9 @@ class AccelSchedulePass(ModulePass):
 
     peel: bool = True
     """Peel small top-level repeats first (PEEL_MAX, PEEL_BUDGET)."""
+    chains: bool = True
+    """Ties go to the matmul that continues the array's accumulation group
+    (`schedule`; module docstring, step 3)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "accel")
@@ -311,7 +337,7 @@ class AccelSchedulePass(ModulePass):
                 raise PassInputError(f"accel-schedule: {e}", program) from None
             if self.peel:
                 peel_small_repeats(program)
-            new = schedule(program, chip)
+            new = schedule(program, chip, self.chains)
             block = program.body.block
             for item in new:
                 item.detach()

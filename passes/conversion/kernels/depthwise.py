@@ -34,12 +34,16 @@ block of output rows of all of them:
   itself: no DMA between the layers. On ShuffleNet (default chip) this and
   graph-dense-groups take 537,995 cycles to 413,835.
 - in place, split (`pe_tiles`, KernelOptions.depthwise_pe_split, constant weights):
-  the first channel tiles go to the otherwise idle PE array as diagonal matmuls
+  the last channel tiles go to the otherwise idle PE array as diagonal matmuls
   (the diagonals a constant, loaded once; each tap accumulates over its
   rectangle of each PSUM block of `pe_rb` output rows), the others to ACT and
   POOL as above; `_plan_inplace` takes the count that makes the busiest engine's
   datasheet cycles fewest (ShuffleNet's 272-channel 14x14 layer: 2 of 4 tiles).
-  ShuffleNet's logits: 386,219 cycles without, 320,033 with.
+  ShuffleNet's logits: 386,219 cycles without, 320,033 with. The PE array takes the
+  last tiles, not the first: the 1x1 conv before the layer (on the array) writes
+  its output tiles in order, so ACT and POOL start on the first one while the array
+  finishes the conv (with accel-schedule's `chains`, ShuffleNet 243,182 cycles with
+  the first tiles on the array, 237,728 with the last).
 
 Both load the weights and biases of every channel tile with one DMA each.
 
@@ -752,10 +756,10 @@ def _inplace_nest(
 ) -> list[Operation]:
     """The vector form on the unpadded input, one image, every channel tile
     resident, unrolled over the channel tiles: one copy loads every plane as it
-    lies. The first `pe_tiles` tiles go to the PE array first: per PSUM block of
+    lies. The last `pe_tiles` tiles go to the PE array, emitted first: per PSUM block of
     output rows, the block's full tap (diag(w[:, t]) from a constant of diagonals,
     loaded once) starts the block, every other tap accumulates over its rectangle.
-    Then per other tile ACT writes the full tap times its weight column plus the
+    Then per first tile ACT writes the full tap times its weight column plus the
     bias into the sum, and for every other tap the product over the rectangle of
     outputs its window keeps inside the image (ACT writes one product tile while
     POOL adds the other into the sum's rectangle). Then ACT evacuates the PE
@@ -791,27 +795,28 @@ def _inplace_nest(
 
     const: list[Operation] = []
     evacuations: list[Operation] = []
+    first_pe = tiles - plan.pe_tiles  # the PE array takes the last tiles
     if plan.pe_tiles:
         assert weights is not None, "the PE tiles of the in-place form need the weights"
-        diag_const = ConstOp(dense_f32(_diagonals(weights, tc, plan.pe_tiles)))
+        diag_const = ConstOp(dense_f32(_diagonals(weights[first_pe * tc :], tc, plan.pe_tiles)))
         const.append(diag_const)
         dt = nest.tile("sbuf", tc, plan.pe_tiles * taps * tc)
         per_pe = [(tc * taps * tc, plan.pe_tiles)] if plan.pe_tiles > 1 else []
         src = nest.dram(0, [(taps * tc, tc), *per_pe, (1, taps * tc)])
         ops.append(CopyOp(diag_const.result, src, dt, _tile(dt, "sbuf", nest, tc, [(1, plan.pe_tiles * taps * tc)])))
         rb = plan.pe_rb
-        for k in range(plan.pe_tiles):
+        for k in range(first_pe, tiles):
             for b0 in range(0, oh, rb):
                 ps = nest.tile("psum", tc, rb * ow)
                 for i, (t, (ny, nx), (oy, ox), (iy, ix)) in enumerate(tap_rects(shape, (b0, b0 + rb))):
-                    st = nest.onchip("sbuf", (k * taps + t) * tc * F32, [(1, tc), (1, tc)])
+                    st = nest.onchip("sbuf", ((k - first_pe) * taps + t) * tc * F32, [(1, tc), (1, tc)])
                     dst = nest.onchip("psum", ((oy - b0) * ow + ox) * F32, [(1, tc), (ow, ny), (1, nx)])
                     ops.append(MatmulOp(ps, dst, dt, st, xt, window(k, iy, ix, ny, nx), -1 if i == 0 else None))
                 whole = nest.onchip("psum", 0, [(1, tc), (1, rb * ow)])
                 out = nest.onchip("sbuf", (k * block + b0 * ow) * F32, [(1, tc), (1, rb * ow)])
                 bias_col = layer.column(bt, 0, 1, k) if bt is not None else None
                 evacuations.append(ActOp("identity", acc, out, ps, whole, bias_col=bias_col))
-    for k in range(plan.pe_tiles, tiles):
+    for k in range(first_pe):
         bias_col = layer.column(bt, 0, 1, k) if bt is not None else None
         for i, (t, (ny, nx), (oy, ox), (iy, ix)) in enumerate(tap_rects(shape)):
             scale = layer.column(wt, t, taps, k)

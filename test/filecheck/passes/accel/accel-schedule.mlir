@@ -1,5 +1,6 @@
 // RUN: tidal-opt %s -p accel-schedule --split-input-file | filecheck %s
 // RUN: tidal-opt %s -p 'accel-schedule{peel=false}' --split-input-file | filecheck %s --check-prefix=NOPEEL
+// RUN: tidal-opt %s -p 'accel-schedule{chains=false}' --split-input-file | filecheck %s --check-prefix=NOCHAINS
 
 // Two output tiles of a layer (a matmul over two K steps, then ACT evacuates the
 // PSUM tile), then a second layer on ACT that reads them. In program order ACT
@@ -97,4 +98,35 @@ accel.program "default" dram 1048576 {
   accel.dma 0 <dram 0, [[512, 128], [1, 512]]> -> <sbuf 0, 4096, [[1, 128], [1, 512]]>
   accel.act exp <sbuf 0, 8192, [[1, 128], [1, 512]]>, <sbuf 0, 4096, [[1, 128], [1, 512]]>
   accel.random <sbuf 0, 16384, [[1, 128], [1, 512]]>, 0.0, 1.0 seed 7
+}
+
+// -----
+
+// Two accumulation groups of two matmuls, one per PSUM bank, each evacuated by ACT.
+// After the first group's first matmul, its second and the other group's first can
+// start at the same time; the other group has the longer chain behind it. With
+// `chains` (the default) the tie goes to the matmul that continues the array's
+// group: the first group finishes, ACT evacuates it while the array runs the
+// second. Without, the groups interleave and both evacuations wait for the end.
+// CHECK-LABEL: accel.program "default" dram 2097152
+// CHECK-NEXT:    accel.matmul <psum 0, 0, {{.*}}>, <sbuf 0, 0,
+// CHECK-NEXT:    accel.matmul <psum 0, 0, {{.*}}>, <sbuf 0, 512,
+// CHECK-NEXT:    accel.matmul <psum 0, 2048, {{.*}}>, <sbuf 0, 1024,
+// CHECK-NEXT:    accel.act relu <sbuf 0, 8192,
+// CHECK-NEXT:    accel.matmul <psum 0, 2048, {{.*}}>, <sbuf 0, 1536,
+// CHECK-NEXT:    accel.act relu <sbuf 0, 10240,
+// NOCHAINS-LABEL: accel.program "default" dram 2097152
+// NOCHAINS-NEXT:    accel.matmul <psum 0, 0, {{.*}}>, <sbuf 0, 0,
+// NOCHAINS-NEXT:    accel.matmul <psum 0, 2048, {{.*}}>, <sbuf 0, 1024,
+// NOCHAINS-NEXT:    accel.matmul <psum 0, 0, {{.*}}>, <sbuf 0, 512,
+// NOCHAINS-NEXT:    accel.matmul <psum 0, 2048, {{.*}}>, <sbuf 0, 1536,
+// NOCHAINS-NEXT:    accel.act relu <sbuf 0, 8192,
+// NOCHAINS-NEXT:    accel.act relu <sbuf 0, 10240,
+accel.program "default" dram 2097152 {
+  accel.matmul <psum 0, 0, [[1, 128], [1, 256]]>, <sbuf 0, 0, [[1, 128], [1, 128]]>, <sbuf 0, 4096, [[1, 128], [1, 256]]> {zero_at = -1 : i64}
+  accel.matmul <psum 0, 0, [[1, 128], [1, 256]]>, <sbuf 0, 512, [[1, 128], [1, 128]]>, <sbuf 0, 6144, [[1, 128], [1, 256]]>
+  accel.act relu <sbuf 0, 8192, [[1, 128], [1, 256]]>, <psum 0, 0, [[1, 128], [1, 256]]>
+  accel.matmul <psum 0, 2048, [[1, 128], [1, 256]]>, <sbuf 0, 1024, [[1, 128], [1, 128]]>, <sbuf 0, 4096, [[1, 128], [1, 256]]> {zero_at = -1 : i64}
+  accel.matmul <psum 0, 2048, [[1, 128], [1, 256]]>, <sbuf 0, 1536, [[1, 128], [1, 128]]>, <sbuf 0, 6144, [[1, 128], [1, 256]]>
+  accel.act relu <sbuf 0, 10240, [[1, 128], [1, 256]]>, <psum 0, 2048, [[1, 128], [1, 256]]>
 }

@@ -117,8 +117,10 @@ func.func @depthwise_batch(%x: tensor<2x40x6x6xf32>, %w: tensor<40x1x3x3xf32>) -
 
 // Constant weights: the in-place nest can hand channel tiles to the PE array. Of
 // two tiles of 32 channels, the datasheet's busiest engine is least with one on
-// the PE (9 matmuls for the 16 pixels) and one on ACT and POOL. The diagonals of
-// tile 0's weights are a constant ([32, 9 x 32], diag(w[:, t]) at columns 32t),
+// the PE (9 matmuls for the 16 pixels) and one on ACT and POOL. The PE array takes
+// the last tile (ACT and POOL can start on the first one its producer writes while
+// the array finishes the producer). The diagonals of tile 1's weights are a
+// constant ([32, 9 x 32], diag(w[:, t]) at columns 32t),
 // loaded once. Each matmul contracts the channels of one tap's window with its
 // diagonal into the tap's rectangle of the PSUM block: the centre tap (its
 // diagonal 512 bytes in, tap 4) starts the block, the others accumulate (tap 0
@@ -130,12 +132,12 @@ func.func @depthwise_batch(%x: tensor<2x40x6x6xf32>, %w: tensor<40x1x3x3xf32>) -
 // INPLACE:         loop.nest "dws" domain [] order [] {
 // INPLACE:           %[[PS:.*]] = loop.alloc_tile : !loop.tile<psum, 32, 16>
 // INPLACE:           loop.copy %[[DIAG]] <dram 0, {{\[\[}}288, 32], [1, 288]]> -> %[[DT:.*]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 288]]>
-// INPLACE-NEXT:      loop.matmul %[[PS]] <psum 0, 0, {{\[\[}}1, 32], [4, 4], [1, 4]]>, %[[DT]] <sbuf 0, 512, {{\[\[}}1, 32], [1, 32]]>, %[[XT:.*]] <sbuf 0, 0, {{\[\[}}1, 32], [4, 4], [1, 4]]> {zero_at = -1 : i64}
-// INPLACE-NEXT:      loop.matmul %[[PS]] <psum 0, 20, {{\[\[}}1, 32], [4, 3], [1, 3]]>, %[[DT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 32]]>, %[[XT]] <sbuf 0, 0, {{\[\[}}1, 32], [4, 3], [1, 3]]>
+// INPLACE-NEXT:      loop.matmul %[[PS]] <psum 0, 0, {{\[\[}}1, 32], [4, 4], [1, 4]]>, %[[DT]] <sbuf 0, 512, {{\[\[}}1, 32], [1, 32]]>, %[[XT:.*]] <sbuf 0, 64, {{\[\[}}1, 32], [4, 4], [1, 4]]> {zero_at = -1 : i64}
+// INPLACE-NEXT:      loop.matmul %[[PS]] <psum 0, 20, {{\[\[}}1, 32], [4, 3], [1, 3]]>, %[[DT]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 32]]>, %[[XT]] <sbuf 0, 64, {{\[\[}}1, 32], [4, 3], [1, 3]]>
 // INPLACE-COUNT-7:   loop.matmul %[[PS]]
-// INPLACE-NEXT:      loop.act "identity" %[[SUM:.*]] <sbuf 0, 64, {{\[\[}}1, 32], [4, 4], [1, 4]]>, %[[XT]] <sbuf 0, 64,
+// INPLACE-NEXT:      loop.act "identity" %[[SUM:.*]] <sbuf 0, 0, {{\[\[}}1, 32], [4, 4], [1, 4]]>, %[[XT]] <sbuf 0, 0,
 // INPLACE-COUNT-8:   loop.tensor_tensor "add" %[[SUM]]
-// INPLACE-NEXT:      loop.act "identity" %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]>, %[[PS]] <psum 0, 0, {{\[\[}}1, 32], [1, 16]]>
+// INPLACE-NEXT:      loop.act "identity" %[[SUM]] <sbuf 0, 64, {{\[\[}}1, 32], [1, 16]]>, %[[PS]] <psum 0, 0, {{\[\[}}1, 32], [1, 16]]>
 // INPLACE-NEXT:      loop.copy %[[SUM]]
 // NOSPLIT-LABEL: func.func @split
 // NOSPLIT-NOT:     loop.matmul
