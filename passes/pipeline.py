@@ -59,6 +59,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "read-addend": "a conv's epilogue adds its residual addend into the output tile, "
     "never writing the addend's, so a kept addend is read in place instead of copied "
     "(graph-to-loop{read_addend})",
+    "im2col-chunks": "a tap-packed conv loads its im2col in pieces of the matmuls' row "
+    "groups, so the array starts on the first rows while the rest load "
+    "(graph-to-loop{im2col_chunks})",
     "depthwise": "depthwise convolutions run as block-diagonal matmuls over many "
     "channels (graph-to-loop{depthwise})",
     "depthwise-in-place": "depthwise convs on ACT and POOL read their input unpadded "
@@ -218,6 +221,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             pool_bands="pool-bands" not in off,
             conv_bands="conv-bands" not in off,
             read_addend="read-addend" not in off,
+            im2col_chunks="im2col-chunks" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip)]),
         *(

@@ -129,6 +129,7 @@ class GraphToLoopPass(ChipPass):
     pool_bands: bool = True
     conv_bands: bool = True
     read_addend: bool = True
+    im2col_chunks: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

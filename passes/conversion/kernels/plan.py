@@ -89,6 +89,12 @@ class KernelOptions:
     - `read_addend`: a conv's epilogue adds its addend (a residual) into the output
       tile instead of into the addend's tile, so that tile is only read and
       loop-keep-on-chip lets the add read a kept addend in place of a copy.
+    - `im2col_chunks`: a tap-packed conv (`pack_taps`) loads each band's im2col in
+      pieces of its matmuls' row groups (of its PSUM blocks when the band is one
+      group) instead of one DMA per run of taps over the whole band, so the first
+      matmuls wait for their rows only and the array streams while the rest load
+      (ResNet-50's 7x7 stem moves 7.4 MB of im2col before its first matmul
+      otherwise).
     - `pool_bands`: a pooling over whole planes (with `pool_halo`) of at most half
       the partitions' channels puts bands of output rows side by side on the
       partitions, each with the input rows its windows read (kernels/pool.py).
@@ -110,6 +116,7 @@ class KernelOptions:
     pool_bands: bool = True
     conv_bands: bool = True
     read_addend: bool = True
+    im2col_chunks: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()

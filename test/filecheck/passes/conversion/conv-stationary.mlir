@@ -1,5 +1,6 @@
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small stationary=false pack_taps=false}' --split-input-file | filecheck %s --check-prefix=OLD
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small im2col_chunks=false}' --split-input-file | filecheck %s --check-prefix=NOCHUNK
 
 // A padded 3x3 conv, 24 -> 16 channels on 24x40 pixels, with a fused relu, on the
 // small chip. Stationary (default): no pad nest: the whole 26x42 padded plane stays
@@ -93,4 +94,27 @@ func.func @conv(%x: tensor<1x24x24x40xf32>, %w: tensor<16x24x3x3xf32>, %b: tenso
 func.func @stem(%x: tensor<1x3x16x16xf32>, %w: tensor<8x3x7x7xf32>) -> tensor<1x8x8x8xf32> {
   %r = graph.conv2d %x, %w {pads = array<i64: 3, 3, 3, 3>, strides = array<i64: 2, 2>, tidal.origin = "stem"} : (tensor<1x3x16x16xf32>, tensor<8x3x7x7xf32>) -> tensor<1x8x8x8xf32>
   func.return %r : tensor<1x8x8x8xf32>
+}
+
+// -----
+
+// A 3-channel 3x3 stem over 64x64 pixels: 9 taps x 3 channels on 27 PE rows, two
+// row groups of 32 output rows (4 PSUM blocks of 8 rows each) in one band. With
+// im2col_chunks each tap's im2col load comes in two pieces of 32 rows, the first
+// rows of every tap first, so the first group's matmuls wait for half the im2col;
+// without, one load per tap of all 64 rows.
+// CHECK-LABEL: func.func @stem_rows
+// CHECK:         loop.nest "stem2" domain [2] order [0] {
+// CHECK:           loop.copy %[[XP:.*]] <dram 0, {{\[\[}}4356, 3], [66, 32], [1, 64]]> -> %[[IM:.*]] <sbuf 0, 0, {{\[\[}}1, 3], [1, 2048]]>
+// CHECK-COUNT-8:   loop.copy %[[XP]] <dram {{[0-9]+}}, {{\[\[}}4356, 3], [66, 32], [1, 64]]> -> %[[IM]] <sbuf {{[0-9]+}}, 0,
+// CHECK-NEXT:      loop.copy %[[XP]] <dram 8448, {{\[\[}}4356, 3], [66, 32], [1, 64]]> -> %[[IM]] <sbuf 0, 8192, {{\[\[}}1, 3], [1, 2048]]>
+// CHECK-COUNT-8:   loop.copy %[[XP]] <dram {{[0-9]+}}, {{\[\[}}4356, 3], [66, 32], [1, 64]]> -> %[[IM]] <sbuf {{[0-9]+}}, 8192,
+// CHECK:           loop.for d0 {
+// NOCHUNK-LABEL: func.func @stem_rows
+// NOCHUNK:         loop.nest "stem2" domain [2] order [0] {
+// NOCHUNK-COUNT-9:   loop.copy %{{.*}} <dram {{[0-9]+}}, {{\[\[}}4356, 3], [66, 64], [1, 64]]> -> %{{.*}} <sbuf {{[0-9]+}}, 0, {{\[\[}}1, 3], [1, 4096]]>
+// NOCHUNK-NEXT:      loop.copy %{{.*}} <dram 0, {{\[\[}}1, 9], [9, 3], [27, 8]]>
+func.func @stem_rows(%x: tensor<1x3x64x64xf32>, %w: tensor<8x3x3x3xf32>) -> tensor<1x8x64x64xf32> {
+  %r = graph.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>, tidal.origin = "stem2"} : (tensor<1x3x64x64xf32>, tensor<8x3x3x3xf32>) -> tensor<1x8x64x64xf32>
+  func.return %r : tensor<1x8x64x64xf32>
 }
