@@ -107,6 +107,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "and read them (loop-keep-on-chip)",
     "keep-outputs": "a returned tensor that later nests read (the logits a softmax "
     "reads) keeps a copy in SBUF for them, beside its store (loop-keep-on-chip{outputs})",
+    "keep-forwarded": "deciding what fits SBUF, a writer's tile that forwarding will "
+    "replace by the kept tensor does not count (ResNet-50's stem output stays on chip "
+    "beside its im2col) (loop-keep-on-chip{forwarded})",
     "forward-copies": "nests compute from and into the tensors kept on chip instead of "
     "copying them to and from tiles (loop-keep-on-chip{forward})",
     "overlap-nests": "a nest's tiles take other SBUF bytes than the next nest's, so the "
@@ -233,6 +236,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
                     forward="forward-copies" not in off,
                     split="ragged-tiles" not in off,
                     outputs="keep-outputs" not in off,
+                    forwarded="keep-forwarded" not in off,
                 )
             ]
         ),

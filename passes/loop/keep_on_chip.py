@@ -341,22 +341,28 @@ def _fits(
 
 
 def keep_on_chip(
-    fn: func.FuncOp, chip: ChipConfig, split: bool = True, outputs: bool = False
+    fn: func.FuncOp, chip: ChipConfig, split: bool = True, outputs: bool = False, forward: bool = False
 ) -> list[str]:
     """Move the buffers of `fn` that fit on chip into SBUF; returns their names
     (the writing nest's origin) in program order. `split`: copies may be split
     where their rows cross a group of partitions. `outputs`: a returned buffer that
     later nests read (the logits a softmax reads) also gets a kept copy, which its
-    writers fill beside their stores and its readers read instead of DRAM."""
+    writers fill beside their stores and its readers read instead of DRAM.
+    `forward`: `forward_copies` runs next, so a writer's tile that forwarding will
+    replace by the kept buffer (a tile only stored into it: `_forwards`) does not
+    count against SBUF once the buffer is kept (ResNet-50's stem: its 64 x 12,544
+    output tile and the kept output would not both fit beside its im2col)."""
     block = fn.body.block
     index = {op: i for i, op in enumerate(block.ops)}
     returned = {v for op in block.ops if isinstance(op, func.ReturnOp) for v in op.arguments}
     tiles: list[tuple[int, int, int]] = []
+    owners: list[loop.AllocTileOp] = []
     for op in fn.body.walk():
         if isinstance(op, loop.AllocTileOp) and op.result.type.space.data == "sbuf":
             first = _top_index(op, index)
             last = max((_top_index(u.operation, index) for u in op.result.uses), default=first)
             tiles.append((first, max(first, last), op.result.type.bytes_per_partition))
+            owners.append(op)
     kept: list[_Candidate] = []
     for op in list(block.ops):
         if not isinstance(op, loop.AllocOp):
@@ -383,11 +389,39 @@ def keep_on_chip(
         candidate = _Candidate(op, layout, uses, views, index[op], max(positions), shadow)
         if _fits(chip, tiles, [*kept, candidate]):
             kept.append(candidate)
+            continue
+        freed = _forwarded_tiles(candidate) if forward and not shadow else set()
+        if not freed:
+            continue
+        rest = [(t, o) for t, o in zip(tiles, owners) if o not in freed]
+        if _fits(chip, [t for t, _ in rest], [*kept, candidate]):
+            kept.append(candidate)
+            tiles, owners = [t for t, _ in rest], [o for _, o in rest]
     names = []
     for c in kept:
         _rewrite(c)
         names.append(_writer_name(c))
     return names
+
+
+def _forwarded_tiles(c: _Candidate) -> set[loop.AllocTileOp]:
+    """The writers' tiles that `forward_copies` will replace by `c`'s kept buffer:
+    each store into the buffer that maps whole onto the layout and that `_forwards`
+    accepts (its source tile only stored there)."""
+    freed: set[loop.AllocTileOp] = set()
+    for u in c.uses:
+        if u.slot != "dst":
+            continue
+        kept_ap = c.layout.map(u.ap, _trips(u.op))
+        nest = _nest_of(u.op)
+        if kept_ap is None or nest is None:
+            continue
+        order = {op: i for i, op in enumerate(nest.walk())}
+        if _forwards(u.op, False, kept_ap, order, nest.domain_val):
+            owner = u.op.src.owner
+            assert isinstance(owner, loop.AllocTileOp)
+            freed.add(owner)
+    return freed
 
 
 def _writer_name(c: _Candidate) -> str:
@@ -503,18 +537,13 @@ def _writes(nest: loop.NestOp, value: SSAValue, besides: Operation | None = None
     )
 
 
-def _forward(copy: loop.CopyOp, order: dict[Operation, int], trips: tuple[int, ...], kept: set[SSAValue]) -> bool:
-    """Let the nest's ops use the kept tensor in place of the tile `copy` fills from
-    it (a load) or empties into it (a store), and drop the copy. False (nothing
-    changed) unless: the tile is the nest's and used only by tile ops after the
-    load (before the store) at or under the copy's block, through accesses inside
-    the copied window of the same iteration; both windows are contiguous runs (a
-    pure shift of addresses, which may step with the loops: a conv's output tile
-    region per output-channel tile); for a load, nothing else writes the tile and the nest never writes
-    the kept tensor; for a store, the tile's first access writes it."""
-    load = copy.src in kept
+def _forwards(
+    copy: loop.CopyOp, load: bool, kept_ap: AccessAttr, order: dict[Operation, int], trips: tuple[int, ...]
+) -> bool:
+    """Whether `_forward` can drop `copy`, a load from (`load`) or a store to the
+    kept tensor at `kept_ap` (see `_forward` for the conditions). Changes nothing."""
     kept_value, tile_value = (copy.src, copy.dst) if load else (copy.dst, copy.src)
-    kept_ap, tile_ap = (copy.src_ap, copy.dst_ap) if load else (copy.dst_ap, copy.src_ap)
+    tile_ap = copy.dst_ap if load else copy.src_ap
     tile_op = tile_value.owner
     if not isinstance(tile_op, loop.AllocTileOp) or _nest_of(tile_op) is None:
         return False
@@ -543,6 +572,28 @@ def _forward(copy: loop.CopyOp, order: dict[Operation, int], trips: tuple[int, .
         roles = {role for role, value, _ in first.accesses() if value is tile_value}
         if roles != {"write"}:
             return False
+    return True
+
+
+def _forward(copy: loop.CopyOp, order: dict[Operation, int], trips: tuple[int, ...], kept: set[SSAValue]) -> bool:
+    """Let the nest's ops use the kept tensor in place of the tile `copy` fills from
+    it (a load) or empties into it (a store), and drop the copy. False (nothing
+    changed) unless: the tile is the nest's and used only by tile ops after the
+    load (before the store) at or under the copy's block, through accesses inside
+    the copied window of the same iteration; both windows are contiguous runs (a
+    pure shift of addresses, which may step with the loops: a conv's output tile
+    region per output-channel tile); for a load, nothing else writes the tile and the nest never writes
+    the kept tensor; for a store, the tile's first access writes it."""
+    load = copy.src in kept
+    kept_value, tile_value = (copy.src, copy.dst) if load else (copy.dst, copy.src)
+    kept_ap, tile_ap = (copy.src_ap, copy.dst_ap) if load else (copy.dst_ap, copy.src_ap)
+    if not _forwards(copy, load, kept_ap, order, trips):
+        return False
+    tile_op = tile_value.owner
+    assert isinstance(tile_op, loop.AllocTileOp)
+    tw, kw = _contiguous(tile_ap), _contiguous(kept_ap)
+    assert tw is not None and kw is not None
+    users = {u.operation for u in tile_value.uses} - {copy}
     for user in users:
         _retarget(user, tile_value, kept_value, lambda ap: _moved(ap, tw, kw))
     Rewriter.erase_op(copy)
@@ -778,12 +829,15 @@ class LoopKeepOnChipPass(ChipPass):
     outputs: bool = True
     """A returned buffer that later nests read keeps a copy on chip for them (the
     zoo models return their logits, which the softmax reads): `keep_on_chip`."""
+    forwarded: bool = True
+    """With `forward`, a writer's tile that forwarding will replace by the kept
+    buffer does not count against SBUF (`keep_on_chip`)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "loop")
         chip = self.chip_config()
         for fn in op.body.block.ops:
             if isinstance(fn, func.FuncOp):
-                keep_on_chip(fn, chip, self.split, self.outputs)
+                keep_on_chip(fn, chip, self.split, self.outputs, self.forward and self.forwarded)
                 if self.forward:
                     forward_copies(fn)
