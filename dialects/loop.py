@@ -240,7 +240,8 @@ def _check_access(
             )
 
 
-def _enclosing_nest(op: Operation) -> NestOp | None:
+def enclosing_nest(op: Operation) -> NestOp | None:
+    """The loop.nest `op` is inside (at any depth), or None."""
     parent = op.parent_op()
     while parent is not None and not isinstance(parent, NestOp):
         parent = parent.parent_op()
@@ -468,7 +469,7 @@ class ForOp(IRDLOperation):
         )
 
     def verify_(self) -> None:
-        nest = _enclosing_nest(self)
+        nest = enclosing_nest(self)
         if nest is None:
             raise VerifyException("loop.for must be inside a loop.nest")
         if not 0 <= self.dim.value.data < len(nest.domain_val):
@@ -496,7 +497,7 @@ class AllocTileOp(IRDLOperation):
         super().__init__(result_types=[TileType(space, partitions, elems)])
 
     def verify_(self) -> None:
-        if _enclosing_nest(self) is None and not isinstance(self.parent_op(), FuncOp):
+        if enclosing_nest(self) is None and not isinstance(self.parent_op(), FuncOp):
             raise VerifyException(
                 "loop.alloc_tile must be inside a loop.nest or directly in a func.func"
             )
@@ -544,7 +545,7 @@ class TileOp(IRDLOperation):
         return out
 
     def verify_(self) -> None:
-        nest = _enclosing_nest(self)
+        nest = enclosing_nest(self)
         if nest is None:
             raise VerifyException(f"{self.name} must be inside a loop.nest")
         domain = nest.domain_val

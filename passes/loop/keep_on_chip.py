@@ -186,11 +186,7 @@ class _Use:
         return ap
 
 
-def _nest_of(op: Operation) -> loop.NestOp | None:
-    parent = op.parent_op()
-    while parent is not None and not isinstance(parent, loop.NestOp):
-        parent = parent.parent_op()
-    return parent
+_nest_of = loop.enclosing_nest
 
 
 def _uses(buffer: SSAValue, returned: bool = False) -> tuple[list[_Use], list[loop.ViewOp]] | None:
@@ -355,14 +351,12 @@ def keep_on_chip(
     block = fn.body.block
     index = {op: i for i, op in enumerate(block.ops)}
     returned = {v for op in block.ops if isinstance(op, func.ReturnOp) for v in op.arguments}
-    tiles: list[tuple[int, int, int]] = []
-    owners: list[loop.AllocTileOp] = []
+    tiles: dict[loop.AllocTileOp, tuple[int, int, int]] = {}
     for op in fn.body.walk():
         if isinstance(op, loop.AllocTileOp) and op.result.type.space.data == "sbuf":
             first = _top_index(op, index)
             last = max((_top_index(u.operation, index) for u in op.result.uses), default=first)
-            tiles.append((first, max(first, last), op.result.type.bytes_per_partition))
-            owners.append(op)
+            tiles[op] = (first, max(first, last), op.result.type.bytes_per_partition)
     kept: list[_Candidate] = []
     for op in list(block.ops):
         if not isinstance(op, loop.AllocOp):
@@ -387,16 +381,14 @@ def keep_on_chip(
             continue
         positions = [_top_index(u.op, index) for u in uses]
         candidate = _Candidate(op, layout, uses, views, index[op], max(positions), shadow)
-        if _fits(chip, tiles, [*kept, candidate]):
+        if _fits(chip, list(tiles.values()), [*kept, candidate]):
             kept.append(candidate)
             continue
         freed = _forwarded_tiles(candidate) if forward and not shadow else set()
-        if not freed:
-            continue
-        rest = [(t, o) for t, o in zip(tiles, owners) if o not in freed]
-        if _fits(chip, [t for t, _ in rest], [*kept, candidate]):
+        rest = {o: t for o, t in tiles.items() if o not in freed}
+        if freed and _fits(chip, list(rest.values()), [*kept, candidate]):
             kept.append(candidate)
-            tiles, owners = [t for t, _ in rest], [o for _, o in rest]
+            tiles = rest
     names = []
     for c in kept:
         _rewrite(c)

@@ -643,7 +643,7 @@ def _conv2d_stationary(
         parts = largest_divisor(groups, IM2COL_PARTS) if plan.chunked else 1
         chunk = rows // parts
         most = max(1, n * c * hp * wp // (tci * rows * ow))  # the padded input's elements
-        for part in range(rows // chunk):  # the first rows of every pack first
+        for part in range(parts):  # the first rows of every pack first
             for p in range(npack):
                 t0 = p * pack
                 for b in range(kb):
@@ -855,26 +855,19 @@ def _producer_cycles(value: SSAValue, chip: ChipConfig) -> dict[str, float]:
     that write `value`, when it is a buffer graph-to-loop has already lowered its
     writer into; empty when its writer is still a graph op (as graph-partition plans)
     or it is an argument."""
-    from tidal.dialects.loop import NestOp, TileOp, ViewOp
+    from tidal.dialects.loop import CopyOp, ViewOp, enclosing_nest
     from tidal.passes.analysis.nest_cost import nest_cycles
     from tidal.passes.loop.schedule import root_buffer
 
-    buffer = root_buffer(value)
-    names, pending = [buffer], [buffer]
+    names, pending = [], [root_buffer(value)]
     while pending:  # the buffer and every view of it
-        for use in pending.pop().uses:
-            if isinstance(use.operation, ViewOp):
-                names.append(use.operation.result)
-                pending.append(use.operation.result)
-    writers: dict[NestOp, None] = {}
-    for name in names:
+        names.append(name := pending.pop())
+        pending += [u.operation.result for u in name.uses if isinstance(u.operation, ViewOp)]
+    writers: dict[Operation, None] = {}  # nests, in order
+    for name in names:  # DMAs are what write a DRAM buffer
         for use in name.uses:
-            op = use.operation
-            nest = op.parent_op()
-            while nest is not None and not isinstance(nest, NestOp):
-                nest = nest.parent_op()
-            if isinstance(op, TileOp) and nest is not None:
-                if any(role == "write" and v is name for role, v, _ in op.accesses()):
+            if isinstance(use.operation, CopyOp) and use.operation.dst is name:
+                if (nest := enclosing_nest(use.operation)) is not None:
                     writers[nest] = None
     total: dict[str, float] = {}
     for nest in writers:
