@@ -62,6 +62,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "im2col-chunks": "a tap-packed conv loads its im2col in pieces of the matmuls' row "
     "groups, so the array starts on the first rows while the rest load "
     "(graph-to-loop{im2col_chunks})",
+    "row-taps": "a conv whose input channels fill at most half the PE rows (and "
+    "that packs no taps) loads its input again onto the rows above, one column "
+    "further left per copy, so one matmul contracts as many adjacent taps of a "
+    "kernel row as copies fit (graph-to-loop{row_taps})",
     "depthwise": "depthwise convolutions run as block-diagonal matmuls over many "
     "channels (graph-to-loop{depthwise})",
     "depthwise-in-place": "depthwise convs on ACT and POOL read their input unpadded "
@@ -225,6 +229,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             conv_bands="conv-bands" not in off,
             read_addend="read-addend" not in off,
             im2col_chunks="im2col-chunks" not in off,
+            row_taps="row-taps" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip)]),
         *(

@@ -130,6 +130,7 @@ class GraphToLoopPass(ChipPass):
     conv_bands: bool = True
     read_addend: bool = True
     im2col_chunks: bool = True
+    row_taps: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

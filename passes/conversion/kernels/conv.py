@@ -208,6 +208,13 @@ class StationaryTiles(NestPlan):
     on partitions b x tco onwards, against a block-diagonal stationary operand of
     the weights repeated per band (one group, one output tile, all taps in one
     pack): the array's rows and columns and ACT's lanes do `bands` bands at once."""
+    copies: int = 1
+    """Not packed, `row_taps` (one input-channel tile of at most half the PE rows,
+    kw > 1): the input band lies `copies` times on the partitions, copy k on
+    partitions k x tci onwards, k dilated columns to the left, and the weights
+    there k taps on, so one matmul contracts taps (r, s) .. (r, s + copies - 1) of
+    a kernel row: kh * ceil(kw / copies) matmuls per block instead of kh * kw
+    (`_conv2d_stationary`)."""
 
 
 def _plan_legacy(chip: ChipConfig, origin: str, shape: ConvShape, addend: bool) -> ConvTiles | Refusal:
@@ -230,6 +237,13 @@ def packable(chip: ChipConfig, shape: ConvShape) -> bool:
     return shape.taps > 1 and 2 * shape.weight[1] <= chip.pe_rows
 
 
+def row_copies(chip: ChipConfig, shape: ConvShape) -> int:
+    """How many adjacent taps of a kernel row one matmul can contract from shifted
+    copies of the input: as many input-channel groups (one tile each) as the PE rows
+    hold, up to the kernel's width (1: none)."""
+    return max(1, min(shape.weight[3], chip.pe_rows // shape.weight[1]))
+
+
 def _divisors_desc(n: int) -> list[int]:
     return [d for d in range(n, 0, -1) if n % d == 0]
 
@@ -246,7 +260,9 @@ def _estimate(chip: ChipConfig, shape: ConvShape, t: StationaryTiles) -> float:
     pt, pl, pb, pr = shape.pads
     h, w = hp - pt - pb, wp - pl - pr
     groups = oh // (t.bands * t.nb * t.rb)
-    steps = -(-taps // t.pack) if t.pack else -(-cg_in // t.tci) * taps
+    kh, kw = shape.weight[2:]
+    per_row = -(-kw // t.copies)  # matmuls per kernel row, `copies` taps each
+    steps = -(-taps // t.pack) if t.pack else -(-cg_in // t.tci) * kh * per_row
     reload = chip.pe_weight_load_cycles + chip.pe_fill_drain_cycles
     per_step = t.nb * max(t.rb * ow, chip.pe_min_cycles) + reload
     pe = n * g * (cout // g // t.tco) * groups * steps * per_step
@@ -259,8 +275,8 @@ def _estimate(chip: ChipConfig, shape: ConvShape, t: StationaryTiles) -> float:
         )
         descriptors = runs * (oh // t.rows)
     else:
-        loads = cg_in * (h * w if t.halo else hp * wp)
-        descriptors = -(-cg_in // t.tci) * (oh // t.rows)
+        loads = t.copies * cg_in * (h * w if t.halo else hp * wp)
+        descriptors = t.copies * -(-cg_in // t.tci) * (oh // t.rows)
     dma = n * g * (loads * F32 / chip.dram_bytes_per_cycle + descriptors * chip.dma_fixed_latency_cycles)
     return pe + dma
 
@@ -344,7 +360,7 @@ def _plan_stationary_tiles(
     _, _, hp, wp = shape.padded
     cout, cg_in, kh, _ = shape.weight
     _, _, oh, ow = shape.out
-    sh, dh = shape.strides[0], shape.dilations[0]
+    sh, dh, dw = shape.strides[0], shape.dilations[0], shape.dilations[1]
     taps = shape.taps
     rb = largest_divisor(oh, psum_free_max(chip) // ow)
     nblk = oh // rb
@@ -375,12 +391,18 @@ def _plan_stationary_tiles(
         out = (nco if outs else 1) * (rows * ow if outs else blk)
         return sbuf_bytes(band, weights, out, shape.group * nco, *([out] if addend else []))
 
+    # Taps of a kernel row together: the input (and the weights) again on the rows
+    # above, shifted.
+    copies = row_copies(chip, shape) if options.row_taps and not pack else 1
+
     def tiles(rows: int, hband: int, halo: bool, need: int, everyw: bool, outs: bool) -> StationaryTiles:
-        parts = max(pack * tci, tco) if pack else max(tci, tco)
+        # (a halo copy shifted back must start inside the tile)
+        fit = copies if not halo or shape.pads[0] * wp + shape.pads[1] >= (copies - 1) * dw else 1
+        parts = max(pack * tci, tco) if pack else max(fit * tci, tco)
         return StationaryTiles(
             origin, parts, need, nb * rb * ow * F32,
             rb=rb, nb=nb, rows=rows, hband=hband, tci=tci, tco=tco, halo=halo, pack=pack, addend=addend,
-            all_weights=everyw, all_outputs=outs, rem=0 if pack else cg_in % tci,
+            all_weights=everyw, all_outputs=outs, rem=0 if pack else cg_in % tci, copies=fit,
         )
 
     if pack:
@@ -565,6 +587,24 @@ def _halo_borders(
     return [(start, dims) for start, dims in runs if all(c > 0 for _, c in dims)]
 
 
+def _shifted(
+    runs: list[tuple[int, list[tuple[int, int]]]], shift: int
+) -> list[tuple[int, list[tuple[int, int]]]]:
+    """Border runs (`_halo_borders`) `shift` elements earlier: the borders of a copy
+    of the plane that lies `shift` elements back. A run that would start before the
+    plane loses its first elements (only a first run of one dim can)."""
+    out = []
+    for start, dims in runs:
+        if start >= shift:
+            out.append((start - shift, dims))
+            continue
+        (stride, count), = dims  # the first run: one contiguous dim from 0
+        assert stride == 1 and start == 0, (start, dims)
+        if count > shift:
+            out.append((0, [(1, count - shift)]))
+    return out
+
+
 def _kernel_row_runs(t0: int, t1: int, kw: int, most: int) -> list[tuple[int, int, int]]:
     """Taps [t0, t1) (row-major over the kh x kw window) as runs one DMA each loads:
     (first tap, kernel rows, taps per row), a partial row at either end and the
@@ -685,13 +725,17 @@ def _conv2d_stationary(
         matmuls_at = "grp"
     else:
         hband = plan.hband
-        xt = nest.tile("sbuf", tci, nci * hband * wp)
+        # With `copies`, partitions k x tci onwards hold the band again, each element
+        # k x dw earlier (the window of tap (r, s + k) where tap (r, s)'s lies below).
+        shifts = tuple(k * dw for k in range(plan.copies))
+        xt = nest.tile("sbuf", len(shifts) * tci, nci * hband * wp)
         if plan.halo:
             pt, pl, pb, pr = shape.pads
             h, w = hp - pt - pb, wp - pl - pr
-            for start, dims in _halo_borders(shape.pads, h, w, wp):
-                ap = nest.onchip("sbuf", start * F32, [(1, tci), *_free([(hband * wp, nci), *dims])])
-                nest.put(None, MemsetOp(xt, ap, 0.0))
+            for shift in shifts:
+                for start, dims in _shifted(_halo_borders(shape.pads, h, w, wp), shift):
+                    ap = nest.onchip("sbuf", start * F32, [(1, tci), *_free([(hband * wp, nci), *dims])], pstart=shift // dw * tci)
+                    nest.put(None, MemsetOp(xt, ap, 0.0))
             rows_dims = [(1, h * w)] if pl == pr == 0 else [(w, h), (1, w)]
             dst_rows = [(1, h * w)] if pl == pr == 0 else [(wp, h), (1, w)]
             for k in range(nci):  # one DMA per channel tile: its matmuls start when it lands
@@ -700,42 +744,54 @@ def _conv2d_stationary(
                     nest.aff(k * tci * h * w * F32, n=c * h * w * F32, g=cg_in * h * w * F32),
                     _free([(h * w, kc), *rows_dims]),
                 )
-                dst = nest.onchip("sbuf", (k * hband * wp + pt * wp + pl) * F32, [(1, kc), *_free(dst_rows)])
-                nest.put("band", CopyOp(x, src, xt, dst))
+                for shift in shifts:
+                    start = k * hband * wp + pt * wp + pl - shift  # (the plan made it >= 0)
+                    dst = nest.onchip("sbuf", start * F32, [(1, kc), *_free(dst_rows)], pstart=shift // dw * tci)
+                    nest.put("band", CopyOp(x, src, xt, dst))
         else:
             for k in range(nci):
                 kc = rem if k == full else tci
-                src = nest.dram(
-                    nest.aff(
-                        k * tci * hp * wp * F32, n=c * hp * wp * F32, g=cg_in * hp * wp * F32, band=rows * sh * wp * F32
-                    ),
-                    [(hp * wp, kc), (1, hband * wp)],
-                )
-                dst = nest.onchip("sbuf", k * hband * wp * F32, [(1, kc), (1, hband * wp)])
-                nest.put("band", CopyOp(x, src, xt, dst))
+                for shift in shifts:
+                    src = nest.dram(
+                        nest.aff(
+                            (k * tci * hp * wp + shift) * F32,
+                            n=c * hp * wp * F32, g=cg_in * hp * wp * F32, band=rows * sh * wp * F32,
+                        ),
+                        [(hp * wp, kc), (1, hband * wp - shift)],
+                    )
+                    dst = nest.onchip("sbuf", k * hband * wp * F32, [(1, kc), (1, hband * wp - shift)], pstart=shift // dw * tci)
+                    nest.put("band", CopyOp(x, src, xt, dst))
         wsize = nci * taps * tco  # one output-channel tile's weights per partition
         w_dims = _free([(taps, tci), (tci * taps, full), (1, taps), (cg_in * taps, tco)])
         w_base = nest.aff(g=cg_out * cg_in * taps * F32, co=tco * cg_in * taps * F32)
         if plan.all_weights:
             nco = cg_out // tco
-            wt = nest.tile("sbuf", tci, group * nco * wsize)
+            wt = nest.tile("sbuf", len(shifts) * tci, group * nco * wsize)
             # Each output tile's (and group's) weights into their own region, loaded
             # in the co loop: the DMA queue runs ahead (no region is reused), and a
             # matmul waits for its own tile's load only (a wait count affine in co).
             w_co, w_g = wsize * F32, nco * wsize * F32
         else:
-            wt = nest.tile("sbuf", tci, wsize)
+            wt = nest.tile("sbuf", len(shifts) * tci, wsize)
             w_co = w_g = 0
         w_dst = nest.onchip("sbuf", nest.aff(co=w_co, g=w_g), [(1, tci), (1, full * taps * tco)])
         nest.put("co", CopyOp(wgt, nest.dram(w_base, w_dims), wt, w_dst))
+        for k in range(1, plan.copies):  # copy k: tap t + k's weights at tap t's columns
+            src = nest.dram(w_base + k * F32, [(taps, tci), (1, taps - k), (cg_in * taps, tco)])
+            dst = nest.onchip("sbuf", nest.aff(co=w_co, g=w_g), [(1, tci), (1, (taps - k) * tco)], pstart=k * tci)
+            nest.put("co", CopyOp(wgt, src, wt, dst))
         if rem:  # the partial tile's weights, after the full tiles' in each region
             src = nest.dram(w_base + full * tci * taps * F32, [(taps, rem), (1, taps), (cg_in * taps, tco)])
             dst = nest.onchip("sbuf", nest.aff(full * taps * tco * F32, co=w_co, g=w_g), [(1, rem), (1, taps * tco)])
             nest.put("co", CopyOp(wgt, src, wt, dst))
         body = []
-        for t in range(taps):
+        # (first tap, rows contracted): taps one by one, or with `copies` taps (r, s)
+        # .. (r, s + copies - 1) together on copies x tci rows, the last ones of a
+        # kernel row on fewer.
+        steps = [(r * kw + s, tci * min(len(shifts), kw - s)) for r in range(taps // kw) for s in range(0, kw, len(shifts))]
+        for t, k_rows in steps:
             r, s = divmod(t, kw)
-            st = nest.onchip("sbuf", nest.aff(t * tco * F32, ci=taps * tco * F32, co=w_co, g=w_g), [(1, tci), (1, tco)])
+            st = nest.onchip("sbuf", nest.aff(t * tco * F32, ci=taps * tco * F32, co=w_co, g=w_g), [(1, k_rows), (1, tco)])
             for j in range(nb):
                 mv = nest.onchip(
                     "sbuf",
@@ -743,7 +799,7 @@ def _conv2d_stationary(
                         (j * rb * sh * wp + r * dh * wp + s * dw) * F32,
                         ci=hband * wp * F32, grp=nb * rb * sh * wp * F32,
                     ),
-                    [(1, tci), (sh * wp, rb), (sw, ow)],
+                    [(1, k_rows), (sh * wp, rb), (sw, ow)],
                 )
                 body.append(MatmulOp(accs[j], acc_ap, wt, st, xt, mv, nest.zero_at("ci") if t == 0 else None))
         matmuls_at = "ci"

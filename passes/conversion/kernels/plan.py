@@ -98,6 +98,13 @@ class KernelOptions:
     - `pool_bands`: a pooling over whole planes (with `pool_halo`) of at most half
       the partitions' channels puts bands of output rows side by side on the
       partitions, each with the input rows its windows read (kernels/pool.py).
+    - `row_taps`: a stationary conv, not tap-packed, whose input channels fill at
+      most half the PE rows loads its input band again onto the partitions above,
+      once per further copy the rows hold (up to the kernel's width), each shifted
+      one more column, so one matmul contracts that many adjacent taps of a kernel
+      row (ResNet-50's 64-channel 3x3 convs: 6 matmuls per block instead of 9), for
+      a copy of the input per tap of a row instead of an im2col of every tap
+      (kernels/conv.py).
     """
 
     eltwise_partitions: bool = True
@@ -117,6 +124,7 @@ class KernelOptions:
     conv_bands: bool = True
     read_addend: bool = True
     im2col_chunks: bool = True
+    row_taps: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()

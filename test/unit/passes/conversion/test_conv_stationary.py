@@ -41,6 +41,7 @@ STATIONARY = KernelOptions(pack_taps=False)
 PACKED = KernelOptions(stationary=False)
 ON = KernelOptions()
 UNIFORM = KernelOptions(ragged_tiles=False)
+UNPAIRED = KernelOptions(row_taps=False)
 
 
 def _shape(n, cin, cout, h, w, k=3, stride=1, pad=1, dilation=1, group=1) -> ConvShape:
@@ -241,6 +242,13 @@ CASES = [
     # conv_bands: one-channel 3x3 convs, 9 im2col rows, three bands side by side
     (_shape(1, 1, 8, 48, 48), SMALL, ON, True, True, "relu"),
     (_shape(2, 1, 6, 96, 96, stride=2), SMALL, ON, True, False, "identity"),
+    # row_taps: 16 channels on the small chip's 32 rows (2 copies), resident with a
+    # halo, in bands of a padded input, strided; 8 channels of a 5x5 kernel (4
+    # copies, then the row's fifth tap alone)
+    (_shape(1, 16, 8, 12, 20), SMALL, STATIONARY, True, False, "relu"),
+    (_shape(1, 16, 8, 128, 128), SMALL, STATIONARY, True, True, "identity"),
+    (_shape(2, 16, 40, 13, 13, stride=2), SMALL, STATIONARY, False, False, "relu"),
+    (_shape(1, 8, 16, 14, 11, k=5, pad=2), SMALL, STATIONARY, True, False, "identity"),
 ]
 
 
@@ -265,7 +273,7 @@ def test_the_nest_computes_the_conv(shape, chip, options, bias, addend, activati
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[3], CASES[8], CASES[11], CASES[12]])
+@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[3], CASES[8], CASES[11], CASES[12], CASES[13], CASES[14], CASES[16]])
 def test_the_lowered_program_computes_the_same(case):
     shape, chip, options, bias, addend, activation = case
     module, _, _ = _module(shape, chip, options, bias, addend, activation)
@@ -322,9 +330,10 @@ def test_the_stationary_nest_shares_each_weight_across_the_banks():
 
 def test_the_packed_nest_contracts_taps_times_channels():
     """7x7 taps of 3 channels on 32 rows: 10 taps a pack, 5 packs; one matmul per
-    pack and bank, each over up to 30 rows; the im2col in one DMA per kernel-row run."""
+    pack and bank, each over up to 30 rows; the im2col in one DMA per kernel-row run
+    (with `row_taps` off: on, the estimate prefers 7 shifted copies of the plane)."""
     shape = _shape(1, 3, 16, 30, 30, k=7, stride=2, pad=3)
-    _, tiles, nest = _module(shape, SMALL, ON, True, False, "relu")
+    _, tiles, nest = _module(shape, SMALL, UNPAIRED, True, False, "relu")
     assert isinstance(tiles, StationaryTiles) and tiles.pack == 10
     matmuls = [op for op in nest.walk() if isinstance(op, MatmulOp)]
     assert len(matmuls) == 5 * tiles.nb
@@ -357,3 +366,35 @@ def test_taps_are_packed_only_where_the_estimate_says_it_is_faster():
     for stem in (_shape(1, 3, 64, 224, 224, k=7, stride=2, pad=3), _shape(1, 3, 96, 227, 227, k=11, stride=4, pad=0)):
         tiles = plan_conv2d(DEFAULT, "stem", stem)
         assert isinstance(tiles, StationaryTiles) and tiles.pack > 0
+
+
+def test_taps_of_a_kernel_row_share_a_matmul_when_the_channels_fill_half():
+    """ResNet-50's 64-channel 3x3 layer on the default chip: partitions 64-127 hold
+    the input again one column to the left, and the weights one tap on, so each
+    kernel row is one matmul over 128 rows (taps s, s + 1) and one over 64 (the
+    last column): 6 matmuls per bank instead of 9. One more input load and one more
+    weight load; the halo's borders zeroed on both copies. Off, or with more than
+    half the rows' channels, taps one by one; with a third of them, three copies."""
+    layer = _shape(1, 64, 64, 56, 56)
+    paired = plan_conv2d(DEFAULT, "c", layer)
+    assert isinstance(paired, StationaryTiles) and paired.copies == 2 and paired.halo
+    assert paired.partitions == 128
+    unpaired = plan_conv2d(DEFAULT, "c", layer, UNPAIRED)
+    assert isinstance(unpaired, StationaryTiles) and unpaired.copies == 1
+    assert replace(paired, copies=1, partitions=64) == unpaired  # same SBUF bytes
+    wide = plan_conv2d(DEFAULT, "c", _shape(1, 96, 64, 56, 56))
+    assert isinstance(wide, StationaryTiles) and wide.copies == 1
+    thirds = plan_conv2d(DEFAULT, "c", _shape(1, 32, 64, 56, 56), STATIONARY)
+    assert isinstance(thirds, StationaryTiles) and thirds.copies == 3 and thirds.partitions == 96
+    _, tiles, nest = _module(layer, DEFAULT, ON, True, False, "relu")
+    matmuls = [op for op in nest.walk() if isinstance(op, MatmulOp)]
+    assert len(matmuls) == 6 * tiles.nb
+    assert [m.moving_ap.dims[0][1] for m in matmuls[:: tiles.nb]] == [128, 64] * 3
+    assert [m.stationary_ap.offset.base for m in matmuls[:: tiles.nb]] == [0, 512, 768, 1280, 1536, 2048]
+    x = nest.parent_block().args[0]  # type: ignore[union-attr]
+    loads = [op for op in nest.walk() if isinstance(op, CopyOp) and op.src is x]
+    assert [(op.dst_ap.pstart.base, op.dst_ap.offset.base) for op in loads] == [(0, 59 * 4), (64, 58 * 4)]
+    memsets = [op for op in nest.walk() if isinstance(op, MemsetOp)]
+    assert [op.dst_ap.pstart.base for op in memsets] == [0, 0, 0, 64, 64, 64]
+    _, _, plain = _module(layer, DEFAULT, UNPAIRED, True, False, "relu")
+    assert len([op for op in plain.walk() if isinstance(op, MatmulOp)]) == 9 * tiles.nb
