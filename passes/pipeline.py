@@ -121,6 +121,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "prefetch-weights": "tiles that hold weights are reserved several nests ahead of "
     "their own (as many as fit), so their loads run ahead on the weights' DMA queue "
     "(loop-allocate{prefetch})",
+    "prefetch-fill": "with prefetch-weights, each weight tile is reserved as far ahead "
+    "as SBUF holds it, earlier layers' first, instead of one distance for all, which "
+    "the layer where SBUF is tightest sets (loop-allocate{fill})",
     "fuse-epilogue": "a relu or a residual add after a conv or gemm is applied as its "
     "accumulator is evacuated, with no nest of its own (graph-fuse-epilogue)",
     "relu-through-concat": "a relu after a concatenation becomes the activation of the "
@@ -250,6 +253,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             chip=chip,
             overlap="overlap-nests" not in off,
             prefetch="prefetch-weights" not in off,
+            fill="prefetch-fill" not in off,
         ),
         LoopToAccelPass(chip=chip),
         *([] if "engine-schedule" in off else [AccelSchedulePass(chains="pe-chains" not in off)]),

@@ -26,7 +26,8 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // no relu nest); fc1 and fc2 have 4 rows, so their inputs are the stationary
 // operand and the weights stream (gemm-orientation); fc1's result stays on chip
 // for fc2 (loop-keep-on-chip), so DRAM holds only the input, the constants and
-// the output.
+// the output. fc2's weights and bias are reserved from the first nest on, at the
+// top of the partitions (loop-allocate{fill}: sbuf 65472 and 65408).
 // CHECK-LABEL: accel.program "small" dram 11392 {
 // CHECK-NEXT:    accel.io input "input" at 0 : tensor<4x64xf32>
 // CHECK-NEXT:    accel.io output "probs" at 11200 : tensor<4x10xf32>
@@ -40,7 +41,7 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // CHECK-NEXT:      accel.wait pe sem 3 >= 4
 // CHECK-NEXT:      accel.matmul <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 16, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 0 : i64, origin = "fc1"}
 // CHECK-NEXT:      accel.wait pe sem 3 >= 6
-// CHECK-NEXT:      accel.matmul <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 768, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 576, {{\[\[}}1, 32], [1, 10]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc2"}
+// CHECK-NEXT:      accel.matmul <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc2"}
 // CHECK-NEXT:      accel.halt pe
 // CHECK-NEXT:    }
 // CHECK-NEXT:    accel.stream act {
@@ -58,7 +59,7 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // CHECK-NEXT:      accel.wait pool sem 0 >= 2
 // CHECK-NEXT:      accel.tensor_tensor add <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 2 : i64, origin = "fc1"}
 // CHECK-NEXT:      accel.wait pool sem 0 >= 3
-// CHECK-NEXT:      accel.tensor_tensor add <sbuf 0, 704, {{\[\[}}1, 4], [1, 10]]>, <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 640, {{\[\[}}1, 4], [1, 10]]> {signal = 2 : i64, origin = "fc2"}
+// CHECK-NEXT:      accel.tensor_tensor add <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]>, <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 65408, {{\[\[}}1, 4], [1, 10]]> {signal = 2 : i64, origin = "fc2"}
 // CHECK-NEXT:      accel.wait pool sem 3 >= 7
 // CHECK-NEXT:      accel.reduce max <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax"}
 // CHECK-NEXT:      accel.wait pool sem 1 >= 2
@@ -70,12 +71,12 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // CHECK-NEXT:      accel.dma 0 <dram 1024, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
 // CHECK-NEXT:      accel.dma 0 <dram 0, {{\[\[}}1, 32], [32, 2], [64, 4]]> -> <sbuf 0, 0, {{\[\[}}1, 32], [1, 8]]> {signal = 3 : i64, origin = "fc1"}
 // CHECK-NEXT:      accel.dma 0 <dram 1152, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
-// CHECK-NEXT:      accel.dma 0 <dram 10624, {{\[\[}}0, 4], [1, 10]]> -> <sbuf 0, 640, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
+// CHECK-NEXT:      accel.dma 0 <dram 10624, {{\[\[}}0, 4], [1, 10]]> -> <sbuf 0, 65408, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
 // CHECK-NEXT:      accel.wait dma0 sem 4 >= 1
-// CHECK-NEXT:      accel.dma 0 <dram 10688, {{\[\[}}1, 32], [32, 1], [32, 4]]> -> <sbuf 0, 768, {{\[\[}}1, 32], [1, 4]]> {origin = "fc2"}
-// CHECK-NEXT:      accel.dma 0 <dram 9344, {{\[\[}}1, 32], [32, 10]]> -> <sbuf 0, 576, {{\[\[}}1, 32], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
+// CHECK-NEXT:      accel.dma 0 <dram 10688, {{\[\[}}1, 32], [32, 1], [32, 4]]> -> <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]> {origin = "fc2"}
+// CHECK-NEXT:      accel.dma 0 <dram 9344, {{\[\[}}1, 32], [32, 10]]> -> <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
 // CHECK-NEXT:      accel.wait dma0 sem 2 >= 2
-// CHECK-NEXT:      accel.dma 0 <sbuf 0, 704, {{\[\[}}1, 4], [1, 10]]> -> <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "softmax"}
+// CHECK-NEXT:      accel.dma 0 <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> -> <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "softmax"}
 // CHECK-NEXT:      accel.halt dma0
 // CHECK-NEXT:    }
 // CHECK-NEXT:    accel.stream dma1 {
@@ -101,7 +102,7 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // OBJDUMP-NEXT:      accel.wait pe sem 3 >= 4
 // OBJDUMP-NEXT:      accel.matmul <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 16, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 0 : i64, origin = "fc1"}
 // OBJDUMP-NEXT:      accel.wait pe sem 3 >= 6
-// OBJDUMP-NEXT:      accel.matmul <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 768, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 576, {{\[\[}}1, 32], [1, 10]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc2"}
+// OBJDUMP-NEXT:      accel.matmul <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc2"}
 // OBJDUMP-NEXT:      accel.halt pe
 // OBJDUMP-NEXT:    }
 // OBJDUMP-NEXT:    accel.stream act {
@@ -119,7 +120,7 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // OBJDUMP-NEXT:      accel.wait pool sem 0 >= 2
 // OBJDUMP-NEXT:      accel.tensor_tensor add <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 2 : i64, origin = "fc1"}
 // OBJDUMP-NEXT:      accel.wait pool sem 0 >= 3
-// OBJDUMP-NEXT:      accel.tensor_tensor add <sbuf 0, 704, {{\[\[}}1, 4], [1, 10]]>, <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 640, {{\[\[}}1, 4], [1, 10]]> {signal = 2 : i64, origin = "fc2"}
+// OBJDUMP-NEXT:      accel.tensor_tensor add <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]>, <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 65408, {{\[\[}}1, 4], [1, 10]]> {signal = 2 : i64, origin = "fc2"}
 // OBJDUMP-NEXT:      accel.wait pool sem 3 >= 7
 // OBJDUMP-NEXT:      accel.reduce max <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax"}
 // OBJDUMP-NEXT:      accel.wait pool sem 1 >= 2
@@ -131,12 +132,12 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // OBJDUMP-NEXT:      accel.dma 0 <dram 1024, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
 // OBJDUMP-NEXT:      accel.dma 0 <dram 0, {{\[\[}}1, 32], [32, 2], [64, 4]]> -> <sbuf 0, 0, {{\[\[}}1, 32], [1, 8]]> {signal = 3 : i64, origin = "fc1"}
 // OBJDUMP-NEXT:      accel.dma 0 <dram 1152, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
-// OBJDUMP-NEXT:      accel.dma 0 <dram 10624, {{\[\[}}0, 4], [1, 10]]> -> <sbuf 0, 640, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
+// OBJDUMP-NEXT:      accel.dma 0 <dram 10624, {{\[\[}}0, 4], [1, 10]]> -> <sbuf 0, 65408, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
 // OBJDUMP-NEXT:      accel.wait dma0 sem 4 >= 1
-// OBJDUMP-NEXT:      accel.dma 0 <dram 10688, {{\[\[}}1, 32], [32, 1], [32, 4]]> -> <sbuf 0, 768, {{\[\[}}1, 32], [1, 4]]> {origin = "fc2"}
-// OBJDUMP-NEXT:      accel.dma 0 <dram 9344, {{\[\[}}1, 32], [32, 10]]> -> <sbuf 0, 576, {{\[\[}}1, 32], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
+// OBJDUMP-NEXT:      accel.dma 0 <dram 10688, {{\[\[}}1, 32], [32, 1], [32, 4]]> -> <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]> {origin = "fc2"}
+// OBJDUMP-NEXT:      accel.dma 0 <dram 9344, {{\[\[}}1, 32], [32, 10]]> -> <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
 // OBJDUMP-NEXT:      accel.wait dma0 sem 2 >= 2
-// OBJDUMP-NEXT:      accel.dma 0 <sbuf 0, 704, {{\[\[}}1, 4], [1, 10]]> -> <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "softmax"}
+// OBJDUMP-NEXT:      accel.dma 0 <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> -> <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "softmax"}
 // OBJDUMP-NEXT:      accel.halt dma0
 // OBJDUMP-NEXT:    }
 // OBJDUMP-NEXT:    accel.stream dma1 {

@@ -1,11 +1,17 @@
-// RUN: tidal-opt %s -p 'loop-allocate{chip=small overlap=false}' | filecheck %s
+// RUN: tidal-opt %s -p 'loop-allocate{chip=small overlap=false fill=false}' | filecheck %s
 // RUN: tidal-opt %s -p 'loop-allocate{chip=small overlap=false prefetch=false}' | filecheck %s --check-prefix=OFF
-// RUN: tidal-opt %s -p 'loop-allocate{chip=small overlap=false},loop-to-accel{chip=small},accel-assign-queues,accel-insert-sync' | filecheck %s --check-prefix=SYNC
+// RUN: tidal-opt %s -p 'loop-allocate{chip=small overlap=false fill=false},loop-to-accel{chip=small},accel-assign-queues,accel-insert-sync' | filecheck %s --check-prefix=SYNC
+// RUN: tidal-opt %s -p 'loop-allocate{chip=small overlap=false}' | filecheck %s --check-prefix=FILL
 
 // prefetch: "b"'s weight tile %w (only a constant fills it) is reserved from the
 // first nest on, so it takes other bytes than "a"'s %a and its load waits for
 // nothing; "b"'s %t, filled from %y, still reuses %a's bytes. Without prefetch %w
-// reuses them too, and its load must wait for "a" to finish reading %a.
+// reuses them too, and its load must wait for "a" to finish reading %a. With fill
+// (the default, loop-allocate-fill.mlir) %w is reserved from "a" on too, in the
+// highest gap of the partition.
+// FILL:       loop.nest "b"
+// FILL-NEXT:    %w = loop.alloc_tile {tidal.addr = 65472 : i64}
+// FILL-NEXT:    %t = loop.alloc_tile {tidal.addr = 0 : i64}
 
 // CHECK:      loop.nest "a"
 // CHECK-NEXT:   %a = loop.alloc_tile {tidal.addr = 0 : i64}

@@ -152,23 +152,25 @@ def test_sbuf_regions_reuse_the_gap_a_dead_tensor_left():
     assert d.start == 2048
 
 
-def _weights_program(nests: int, elems: int) -> str:
+def _weights_program(nests: int, elems: int | list[int]) -> str:
     """`nests` nests, each loading a constant into a weight tile and %x into a
-    tile of its own, `elems` fp32 per partition each."""
+    tile of its own, `elems` fp32 per partition each (or nest i `elems[i]`)."""
+    sizes = elems if isinstance(elems, list) else [elems] * nests
+    most = max(sizes)  # %x and %c: each nest reads the first elements of each row
     body = []
-    for i in range(nests):
+    for i, elems in enumerate(sizes):
         body.append(
             f"""  loop.nest "n{i}" domain [] order [] {{
     %w{i} = loop.alloc_tile : !loop.tile<sbuf, 32, {elems}>
     %t{i} = loop.alloc_tile : !loop.tile<sbuf, 32, {elems}>
-    loop.copy %c <dram 0, [[{elems}, 32], [1, {elems}]]> -> %w{i} <sbuf 0, 0, [[1, 32], [1, {elems}]]> : memref<32x{elems}xf32> -> !loop.tile<sbuf, 32, {elems}>
-    loop.copy %x <dram 0, [[{elems}, 32], [1, {elems}]]> -> %t{i} <sbuf 0, 0, [[1, 32], [1, {elems}]]> : memref<32x{elems}xf32> -> !loop.tile<sbuf, 32, {elems}>
+    loop.copy %c <dram 0, [[{most}, 32], [1, {elems}]]> -> %w{i} <sbuf 0, 0, [[1, 32], [1, {elems}]]> : memref<32x{most}xf32> -> !loop.tile<sbuf, 32, {elems}>
+    loop.copy %x <dram 0, [[{most}, 32], [1, {elems}]]> -> %t{i} <sbuf 0, 0, [[1, 32], [1, {elems}]]> : memref<32x{most}xf32> -> !loop.tile<sbuf, 32, {elems}>
   }}"""
         )
     nl = "\n"
     return f"""
-func.func @main(%x: memref<32x{elems}xf32>) {{
-  %c = loop.const dense<1.0> : tensor<32x{elems}xf32> : memref<32x{elems}xf32>
+func.func @main(%x: memref<32x{most}xf32>) {{
+  %c = loop.const dense<1.0> : tensor<32x{most}xf32> : memref<32x{most}xf32>
 {nl.join(body)}
   func.return
 }}
@@ -198,11 +200,42 @@ def test_weight_tiles_are_reserved_as_many_nests_ahead_as_fit():
     once; %t0 took the bytes after %w0, placed before %w1 reserved from nest 0). With 13 KiB tiles five would take 65 KiB: the placement falls back to
     fewer nests ahead (PREFETCH_DISTANCES), here two. Without prefetch each nest's
     tiles reuse the same bytes."""
-    small = _addresses(_weights_program(4, 1024))
+    small = _addresses(_weights_program(4, 1024), fill=False)
     assert [small[f"w{i}"] for i in range(4)] == [0, 8192, 12288, 16384]
     assert small["t0"] == 4096 and small["t3"] == 0  # %w0's bytes, free by then
-    big = _addresses(_weights_program(4, 3328))
+    big = _addresses(_weights_program(4, 3328), fill=False)
     w = [big[f"w{i}"] for i in range(4)]
     assert len(set(w[:3])) == 3 and len(set(w[1:])) == 3  # any three in a row apart
     off = _addresses(_weights_program(4, 3328), prefetch=False)
     assert {off[f"w{i}"] for i in range(4)} == {0}
+
+
+def test_fill_reserves_each_weight_tile_as_far_ahead_as_sbuf_holds_it():
+    """fill: six nests of 4 KiB tiles but the fourth, whose weights and input take
+    32 KiB each, all of the small chip's 64 KiB. No distance fits every nest (the
+    fourth's own tiles leave no byte for the fifth's weights), so without fill no
+    weight tile is reserved ahead. With fill each goes as far back as the bytes
+    live at every nest it passes stay within FILL_MARGINS of a partition, earlier
+    layers' first: the first four weight tiles from the first nest on (48 KiB live
+    there), the fifth only from its own nest (it cannot pass the fourth), the sixth
+    from the fifth."""
+    sizes = [1024, 1024, 1024, 8192, 1024, 1024]
+    filled = _addresses(_weights_program(6, sizes))
+    assert len({filled[f"w{i}"] for i in range(4)} | {filled["t0"]}) == 5  # all live at n0
+    assert filled["w4"] == filled["w3"] or filled["w4"] == filled["t3"]  # n3's bytes, free at n4
+    assert filled["w5"] != filled["t4"] and filled["w5"] != filled["w4"]  # live from n4
+    plain = _addresses(_weights_program(6, sizes), fill=False)
+    assert {plain[f"w{i}"] for i in range(6)} == {0}  # distance 0: each reuses the same bytes
+
+
+def test_a_region_placed_from_the_top_takes_the_highest_gap():
+    """`top`: the highest gap that ends at or below it, so a long-lived region does
+    not split the bytes below it; a negative start when none fits."""
+    scan = LinearScan()
+    low = scan.place(0, 5, 1000)  # [0, 1024)
+    high = scan.place(0, 5, 1000, top=8192)
+    assert (low.start, high.start, high.end) == (0, 7168, 8192)
+    under = scan.place(1, 1, 2048, top=8192)  # below `high`, above `low`
+    assert (under.start, under.end) == (5120, 7168)
+    assert scan.place(2, 2, 4096).start == 1024  # the lowest gap, between them
+    assert scan.place(2, 2, 8192, top=8192).start < 0
