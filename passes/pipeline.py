@@ -66,6 +66,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "that packs no taps) loads its input again onto the rows above, one column "
     "further left per copy, so one matmul contracts as many adjacent taps of a "
     "kernel row as copies fit (graph-to-loop{row_taps})",
+    "conv-in-place": "a conv that would pad its whole input in SBUF reads it "
+    "unpadded where it lies, each tap over the outputs whose window stays inside the "
+    "image, so a kept input needs no copy into a padded plane "
+    "(graph-to-loop{conv_inplace})",
     "depthwise": "depthwise convolutions run as block-diagonal matmuls over many "
     "channels (graph-to-loop{depthwise})",
     "depthwise-in-place": "depthwise convs on ACT and POOL read their input unpadded "
@@ -233,6 +237,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             read_addend="read-addend" not in off,
             im2col_chunks="im2col-chunks" not in off,
             row_taps="row-taps" not in off,
+            conv_inplace="conv-in-place" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip)]),
         *(

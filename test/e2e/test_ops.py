@@ -16,7 +16,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from tidal.passes.conversion.kernels.conv import ConvShape
+from tidal.passes.conversion.kernels.conv import ConvShape, StationaryTiles, plan_conv2d
+from tidal.passes.conversion.kernels.plan import KernelOptions
 from tidal.passes.conversion.kernels.depthwise import plan_depthwise, tap_rects
 from tidal.passes.graph.dense_groups import dense_pays
 from tidal.sim.config import get_chip
@@ -206,7 +207,9 @@ def test_conv(case, tmp_path):
     # (diagonal matmuls, tc x tc MACs per pixel of each tap's rectangle), the others
     # on the PE array, every MAC once, except that a conv of a few groups of fewer
     # input channels than the PE rows runs as one block-diagonal conv
-    # (graph-dense-groups) where that takes no more matmuls, group times the MACs
+    # (graph-dense-groups) where that takes no more matmuls, group times the MACs;
+    # a padded conv that reads its input in place (conv_inplace) runs each tap over
+    # the outputs whose window stays inside the image, skipping the padding's MACs
     chip = get_chip(stats["chip"])
     depthwise = group > 1 and c // group == 1 and cout == group
     dense = (
@@ -225,7 +228,17 @@ def test_conv(case, tmp_path):
         ) if plan.pe_tiles else 0
         assert stats["macs"] == plan.pe_tiles * plan.tc * plan.tc * on_pe
     else:
-        assert stats["macs"] == (want * group if dense else want)
+        g = 1 if dense else group
+        shape = ConvShape(
+            (n, c, h + pads[0] + pads[2], w + pads[1] + pads[3]), (cout, c // g, k, k), (n, cout, out_h, out_w),
+            (stride, stride), (dilation, dilation), g, tuple(pads),
+        )
+        plan = plan_conv2d(chip, "c", shape, KernelOptions(ragged_tiles=False))
+        if isinstance(plan, StationaryTiles) and plan.inplace:
+            taps = sum(ny * nx for _, (ny, nx), _, _ in tap_rects(shape))
+            assert stats["macs"] == n * cout * (c // g) * taps
+        else:
+            assert stats["macs"] == (want * group if dense else want)
 
 
 @pytest.mark.parametrize(

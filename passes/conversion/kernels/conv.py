@@ -208,6 +208,13 @@ class StationaryTiles(NestPlan):
     on partitions b x tco onwards, against a block-diagonal stationary operand of
     the weights repeated per band (one group, one output tile, all taps in one
     pack): the array's rows and columns and ACT's lanes do `bands` bands at once."""
+    inplace: bool = False
+    """Not packed, with a halo, `conv_inplace` (one copy, full input-channel tiles,
+    every row block in PSUM at once, a tap whose window stays inside the image for
+    every output): no padded planes. The input tile is an exact copy of the
+    unpadded input, which loop-keep-on-chip replaces by the producer's tile when it
+    keeps the input, and each tap runs over the rectangle of each row block whose
+    windows stay inside the image, that tap first (`_conv2d_stationary`)."""
     copies: int = 1
     """Not packed, `row_taps` (one input-channel tile of at most half the PE rows,
     kw > 1): the input band lies `copies` times on the partitions, copy k on
@@ -360,6 +367,8 @@ def _plan_stationary_tiles(
     _, _, hp, wp = shape.padded
     cout, cg_in, kh, _ = shape.weight
     _, _, oh, ow = shape.out
+    from tidal.passes.conversion.kernels.depthwise import first_full_tap  # (imports this module)
+
     sh, dh, dw = shape.strides[0], shape.dilations[0], shape.dilations[1]
     taps = shape.taps
     rb = largest_divisor(oh, psum_free_max(chip) // ow)
@@ -399,10 +408,15 @@ def _plan_stationary_tiles(
         # (a halo copy shifted back must start inside the tile)
         fit = copies if not halo or shape.pads[0] * wp + shape.pads[1] >= (copies - 1) * dw else 1
         parts = max(pack * tci, tco) if pack else max(fit * tci, tco)
+        rem = 0 if pack else cg_in % tci
+        inplace = (
+            options.conv_inplace and halo and not pack and fit == 1 and not rem
+            and rows == nb * rb and any(shape.pads) and first_full_tap(shape) is not None
+        )
         return StationaryTiles(
             origin, parts, need, nb * rb * ow * F32,
             rb=rb, nb=nb, rows=rows, hband=hband, tci=tci, tco=tco, halo=halo, pack=pack, addend=addend,
-            all_weights=everyw, all_outputs=outs, rem=0 if pack else cg_in % tci, copies=fit,
+            all_weights=everyw, all_outputs=outs, rem=rem, copies=fit, inplace=inplace,
         )
 
     if pack:
@@ -605,6 +619,44 @@ def _shifted(
     return out
 
 
+def _inplace_matmuls(
+    nest: Nest,
+    shape: ConvShape,
+    plan: StationaryTiles,
+    accs: list[SSAValue],
+    wt: SSAValue,
+    xt: SSAValue,
+    regions: tuple[int, int],
+) -> list[Operation]:
+    """The matmuls of an in-place plan (`StationaryTiles.inplace`), per tap and row
+    block: the tap's rectangle of the block's outputs whose windows lie inside the
+    unpadded input, into that rectangle of the block's PSUM bank. A tap whose
+    rectangle is every output goes first and starts each bank's accumulation (at
+    the first input-channel tile); the blocks of one tap follow each other with its
+    stationary weights."""
+    from tidal.passes.conversion.kernels.depthwise import tap_rects  # (imports this module)
+
+    pt, pl, pb, pr = shape.pads
+    _, _, hp, wp = shape.padded
+    h, w = hp - pt - pb, wp - pl - pr
+    ow = shape.out[3]
+    sh, sw = shape.strides
+    tci, tco, rb, taps = plan.tci, plan.tco, plan.rb, shape.taps
+    w_co, w_g = regions
+    ops: list[Operation] = []
+    for i, (t, (ny, nx), (oy, ox), (iy, ix)) in enumerate(tap_rects(shape)):
+        st = nest.onchip("sbuf", nest.aff(t * tco * F32, ci=taps * tco * F32, co=w_co, g=w_g), [(1, tci), (1, tco)])
+        for j, acc in enumerate(accs):
+            y0, y1 = max(oy, j * rb), min(oy + ny, (j + 1) * rb)
+            if y1 <= y0:
+                continue
+            y = iy + (y0 - oy) * sh  # the input row of the rectangle's first output
+            mv = nest.onchip("sbuf", nest.aff((y * w + ix) * F32, ci=h * w * F32), [(1, tci), (sh * w, y1 - y0), (sw, nx)])
+            dst = nest.onchip("psum", ((y0 - j * rb) * ow + ox) * F32, [(1, tco), (ow, y1 - y0), (1, nx)])
+            ops.append(MatmulOp(acc, dst, wt, st, xt, mv, nest.zero_at("ci") if i == 0 else None))
+    return ops
+
+
 def _kernel_row_runs(t0: int, t1: int, kw: int, most: int) -> list[tuple[int, int, int]]:
     """Taps [t0, t1) (row-major over the kh x kw window) as runs one DMA each loads:
     (first tap, kernel rows, taps per row), a partial row at either end and the
@@ -728,10 +780,18 @@ def _conv2d_stationary(
         # With `copies`, partitions k x tci onwards hold the band again, each element
         # k x dw earlier (the window of tap (r, s + k) where tap (r, s)'s lies below).
         shifts = tuple(k * dw for k in range(plan.copies))
-        xt = nest.tile("sbuf", len(shifts) * tci, nci * hband * wp)
-        if plan.halo:
-            pt, pl, pb, pr = shape.pads
-            h, w = hp - pt - pb, wp - pl - pr
+        pt, pl, pb, pr = shape.pads
+        h, w = hp - pt - pb, wp - pl - pr
+        if plan.inplace:  # the unpadded input as it lies, every channel tile by one copy
+            xt = nest.tile("sbuf", tci, nci * h * w)
+            per_tile = [(tci * h * w, nci)] if nci > 1 else []
+            src = nest.dram(nest.aff(n=c * h * w * F32, g=cg_in * h * w * F32), [(h * w, tci), *per_tile, (1, h * w)])
+            nest.put("band", CopyOp(x, src, xt, nest.onchip("sbuf", 0, [(1, tci), (1, nci * h * w)])))
+        else:
+            xt = nest.tile("sbuf", len(shifts) * tci, nci * hband * wp)
+        if plan.inplace:
+            pass
+        elif plan.halo:
             for shift in shifts:
                 for start, dims in _shifted(_halo_borders(shape.pads, h, w, wp), shift):
                     ap = nest.onchip("sbuf", start * F32, [(1, tci), *_free([(hband * wp, nci), *dims])], pstart=shift // dw * tci)
@@ -789,6 +849,9 @@ def _conv2d_stationary(
         # .. (r, s + copies - 1) together on copies x tci rows, the last ones of a
         # kernel row on fewer.
         steps = [(r * kw + s, tci * min(len(shifts), kw - s)) for r in range(taps // kw) for s in range(0, kw, len(shifts))]
+        if plan.inplace:
+            body = _inplace_matmuls(nest, shape, plan, accs, wt, xt, (w_co, w_g))
+            steps = []
         for t, k_rows in steps:
             r, s = divmod(t, kw)
             st = nest.onchip("sbuf", nest.aff(t * tco * F32, ci=taps * tco * F32, co=w_co, g=w_g), [(1, k_rows), (1, tco)])

@@ -105,6 +105,12 @@ class KernelOptions:
       row (ResNet-50's 64-channel 3x3 convs: 6 matmuls per block instead of 9), for
       a copy of the input per tap of a row instead of an im2col of every tap
       (kernels/conv.py).
+    - `conv_inplace`: a stationary conv that would pad its whole input in SBUF (a
+      halo) reads the unpadded input where it lies instead, each tap over the
+      rectangle of each row block whose windows stay inside the image (a tap that
+      covers every output first), so the input tile is an exact copy of the input,
+      which loop-keep-on-chip replaces by the producer's tile: no SBUF-to-SBUF copy
+      into a padded plane before the first matmul (kernels/conv.py).
     """
 
     eltwise_partitions: bool = True
@@ -125,6 +131,7 @@ class KernelOptions:
     read_addend: bool = True
     im2col_chunks: bool = True
     row_taps: bool = True
+    conv_inplace: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()

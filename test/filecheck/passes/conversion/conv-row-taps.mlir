@@ -1,5 +1,5 @@
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false}' --split-input-file | filecheck %s --check-prefix=OFF
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false conv_inplace=false}' --split-input-file | filecheck %s --check-prefix=OFF
 
 // A padded 3x3 conv of 16 channels on the small chip's 32 PE rows (row_taps).
 // The padded 14x22 plane lies in SBUF twice: on partitions 0-15 as the stationary
@@ -35,7 +35,8 @@
 // CHECK-NEXT:      loop.matmul %[[ACC]] <psum 0, 0, {{\[\[}}1, 8], [1, 240]]>, %[[WT]] <sbuf 0, 256, {{\[\[}}1, 16], [1, 8]]>, %[[XT]] <sbuf 0, 184, {{\[\[}}1, 16], [22, 12], [1, 20]]> :
 // CHECK-NEXT:      loop.act "relu"
 
-// Off: one copy of the plane and of the weights on 16 partitions, 9 matmuls of 16 rows.
+// Off (and conv_inplace off): one copy of the plane and of the weights on 16
+// partitions, 9 matmuls of 16 rows.
 // OFF-LABEL: func.func @pairs
 // OFF:         %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 16, 308>
 // OFF-COUNT-3:   loop.memset %[[XT]] <sbuf 0,

@@ -1,10 +1,11 @@
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false conv_inplace=false}' --split-input-file | filecheck %s
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small stationary=false pack_taps=false}' --split-input-file | filecheck %s --check-prefix=OLD
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false im2col_chunks=false}' --split-input-file | filecheck %s --check-prefix=NOCHUNK
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false conv_inplace=false im2col_chunks=false}' --split-input-file | filecheck %s --check-prefix=NOCHUNK
 
-// The stationary and tap-packed nests, with row_taps off: where it is on, the small
-// chip's estimate takes the stems' shifted copies of the input instead of their
-// im2col (conv-row-taps.mlir).
+// The stationary and tap-packed nests, with row_taps and conv_inplace off: where
+// row_taps is on, the small chip's estimate takes the stems' shifted copies of the
+// input instead of their im2col (conv-row-taps.mlir); where conv_inplace is, the
+// padded 3x3 conv reads its input unpadded (conv-in-place.mlir).
 
 // A padded 3x3 conv, 24 -> 16 channels on 24x40 pixels, with a fused relu, on the
 // small chip. Stationary (default): no pad nest: the whole 26x42 padded plane stays

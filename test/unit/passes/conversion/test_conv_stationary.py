@@ -42,6 +42,7 @@ PACKED = KernelOptions(stationary=False)
 ON = KernelOptions()
 UNIFORM = KernelOptions(ragged_tiles=False)
 UNPAIRED = KernelOptions(row_taps=False)
+PADDED = KernelOptions(conv_inplace=False)
 
 
 def _shape(n, cin, cout, h, w, k=3, stride=1, pad=1, dilation=1, group=1) -> ConvShape:
@@ -60,14 +61,17 @@ def _shape(n, cin, cout, h, w, k=3, stride=1, pad=1, dilation=1, group=1) -> Con
 def test_a_resnet_3x3_layer_keeps_its_input_resident_with_a_halo():
     """128 -> 64 channels at 56x56: blocks of 8 rows of 56 (448 fp32), all 7 blocks
     in 7 PSUM banks at once; the padded 58x58 planes (13456 bytes, 64-aligned) and
-    the 9 taps' weights stay in SBUF, the borders zeroed on chip (no pad nest)."""
-    tiles = plan_conv2d(DEFAULT, "c", _shape(1, 128, 64, 56, 56))
+    the 9 taps' weights stay in SBUF, the borders zeroed on chip (no pad nest); with
+    `conv_inplace` the input is read unpadded where it lies (the bytes reserved are
+    the padded plane's either way)."""
+    tiles = plan_conv2d(DEFAULT, "c", _shape(1, 128, 64, 56, 56), PADDED)
     # one output tile: its 56 rows are the one group's 7 banks
     assert tiles == StationaryTiles(
         "c", 128, 13504 + 9 * 64 * 4 + 7 * 448 * 4 + 64, 7 * 448 * 4,
         rb=8, nb=7, rows=56, hband=58, tci=128, tco=64, halo=True, pack=0, addend=False,
         all_weights=True, all_outputs=True,
     )
+    assert plan_conv2d(DEFAULT, "c", _shape(1, 128, 64, 56, 56)) == replace(tiles, inplace=True)
 
 
 def test_the_weights_of_every_output_tile_stay_when_they_fit():
@@ -249,6 +253,12 @@ CASES = [
     (_shape(1, 16, 8, 128, 128), SMALL, STATIONARY, True, True, "identity"),
     (_shape(2, 16, 40, 13, 13, stride=2), SMALL, STATIONARY, False, False, "relu"),
     (_shape(1, 8, 16, 14, 11, k=5, pad=2), SMALL, STATIONARY, True, False, "identity"),
+    # conv_inplace: the unpadded input read where it lies, with an addend; strided;
+    # two uniform input-channel tiles, dilated; a 5x5 kernel over two images
+    (_shape(1, 24, 16, 24, 40), SMALL, ON, True, True, "relu"),
+    (_shape(1, 32, 16, 13, 13, stride=2), SMALL, ON, True, False, "identity"),
+    (_shape(1, 40, 8, 11, 11, dilation=2, pad=2), SMALL, UNIFORM, False, True, "relu"),
+    (_shape(2, 64, 16, 9, 9, k=5, pad=2), SMALL, ON, True, False, "identity"),
 ]
 
 
@@ -273,7 +283,7 @@ def test_the_nest_computes_the_conv(shape, chip, options, bias, addend, activati
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[3], CASES[8], CASES[11], CASES[12], CASES[13], CASES[14], CASES[16]])
+@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[3], CASES[8], CASES[11], CASES[12], CASES[13], CASES[14], CASES[16], CASES[17], CASES[19], CASES[20]])
 def test_the_lowered_program_computes_the_same(case):
     shape, chip, options, bias, addend, activation = case
     module, _, _ = _module(shape, chip, options, bias, addend, activation)
@@ -311,7 +321,7 @@ def test_the_stationary_nest_shares_each_weight_across_the_banks():
     access (the array loads it once), each into its own PSUM bank; the halo is three
     border memsets, the input one DMA per channel tile, the group's rows one store."""
     shape = _shape(1, 64, 32, 24, 24)
-    _, tiles, nest = _module(shape, SMALL, ON, True, False, "identity")
+    _, tiles, nest = _module(shape, SMALL, PADDED, True, False, "identity")
     assert isinstance(tiles, StationaryTiles) and tiles.halo and tiles.nb == 2
     matmuls = [op for op in nest.walk() if isinstance(op, MatmulOp)]
     assert len(matmuls) == 9 * tiles.nb
@@ -381,7 +391,7 @@ def test_taps_of_a_kernel_row_share_a_matmul_when_the_channels_fill_half():
     assert paired.partitions == 128
     unpaired = plan_conv2d(DEFAULT, "c", layer, UNPAIRED)
     assert isinstance(unpaired, StationaryTiles) and unpaired.copies == 1
-    assert replace(paired, copies=1, partitions=64) == unpaired  # same SBUF bytes
+    assert replace(paired, copies=1, partitions=64, inplace=True) == unpaired  # same SBUF bytes
     wide = plan_conv2d(DEFAULT, "c", _shape(1, 96, 64, 56, 56))
     assert isinstance(wide, StationaryTiles) and wide.copies == 1
     thirds = plan_conv2d(DEFAULT, "c", _shape(1, 32, 64, 56, 56), STATIONARY)
@@ -398,3 +408,29 @@ def test_taps_of_a_kernel_row_share_a_matmul_when_the_channels_fill_half():
     assert [op.dst_ap.pstart.base for op in memsets] == [0, 0, 0, 64, 64, 64]
     _, _, plain = _module(layer, DEFAULT, UNPAIRED, True, False, "relu")
     assert len([op for op in plain.walk() if isinstance(op, MatmulOp)]) == 9 * tiles.nb
+
+
+def test_a_padded_conv_reads_its_input_in_place():
+    """conv_inplace: a halo plan of full input-channel tiles whose row blocks are all
+    in PSUM at once reads the unpadded input: one whole copy of every channel tile
+    (no memsets), and per tap and block a matmul over the block's rectangle of
+    outputs whose windows stay inside the image, the centre tap first in every bank
+    (the only ones that start an accumulation). Not with a partial channel tile, nor
+    when the row blocks take several groups of banks."""
+    shape = _shape(1, 64, 32, 24, 24)  # two channel tiles of 32, two blocks of 12 rows
+    _, tiles, nest = _module(shape, SMALL, ON, True, False, "identity")
+    assert isinstance(tiles, StationaryTiles) and tiles.inplace and tiles.nb == 2
+    assert not [op for op in nest.walk() if isinstance(op, MemsetOp)]
+    x = nest.parent_block().args[0]  # type: ignore[union-attr]
+    (load,) = [op for op in nest.walk() if isinstance(op, CopyOp) and op.src is x]
+    assert load.dst_ap.dims == ((1, 32), (1, 2 * 24 * 24))
+    matmuls = [op for op in nest.walk() if isinstance(op, MatmulOp)]
+    assert len(matmuls) == 9 * tiles.nb
+    assert [m.zero_at is not None for m in matmuls] == [True] * 2 + [False] * 16
+    assert [m.acc_ap.dims for m in matmuls[:2]] == [((1, 32), (24, 12), (1, 24))] * 2
+    assert matmuls[2].acc_ap.dims == ((1, 32), (24, 11), (1, 23))  # tap 0, first block
+    ragged = plan_conv2d(SMALL, "c", _shape(1, 48, 40, 7, 9))
+    assert isinstance(ragged, StationaryTiles) and ragged.rem and not ragged.inplace
+    groups = plan_conv2d(DEFAULT, "c", _shape(1, 64, 64, 112, 112), UNPAIRED)
+    assert isinstance(groups, StationaryTiles) and groups.halo and groups.rows > groups.nb * groups.rb
+    assert not groups.inplace

@@ -78,7 +78,9 @@ def test_conv_plan_tiles_on_the_small_chip():
     channels per step (`ragged_tiles`; 24 + 24 without) and 20 output; all 7 output rows of 9 pixels (63 fp32) in one PSUM bank. The stationary
     plan keeps both 9x11 padded planes of 24 channels and the weights of both
     output tiles for all 18 (channel tile, tap) steps (2 x 18 x 20 fp32) and both
-    tiles' outputs (2 x 63 fp32) in SBUF, and pads there (no pad nest); with `stationary` and `pack_taps` off, the input
+    tiles' outputs (2 x 63 fp32) in SBUF, and pads there (no pad nest); with uniform
+    tiles it reads the unpadded input in place instead (`conv_inplace`: a partial
+    tile keeps the padded planes); with `stationary` and `pack_taps` off, the input
     is padded in DRAM first."""
     w = np.ones((40, 48, 3, 3), np.float32)
     node = helper.make_node("Conv", ["x", "w"], ["y"], name="c", pads=[1, 1, 1, 1])
@@ -98,7 +100,7 @@ def test_conv_plan_tiles_on_the_small_chip():
     assert uniform.nests[0] == StationaryTiles(
         "c", 24, 832 + 2880 + 512 + 64, 63 * 4,
         rb=7, nb=1, rows=7, hband=9, tci=24, tco=20, halo=True, pack=0, addend=False,
-        all_weights=True, all_outputs=True,
+        all_weights=True, all_outputs=True, inplace=True,
     )
     entry = graph_entry(op)
     assert entry is not None and entry.kernel is not None
