@@ -70,6 +70,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "unpadded where it lies, each tap over the outputs whose window stays inside the "
     "image, so a kept input needs no copy into a padded plane "
     "(graph-to-loop{conv_inplace})",
+    "pool-in-place": "a max pooling over whole padded planes reads them unpadded where "
+    "they lie, each column and row tap over the outputs whose input stays inside the "
+    "plane (graph-to-loop{pool_inplace})",
     "depthwise": "depthwise convolutions run as block-diagonal matmuls over many "
     "channels (graph-to-loop{depthwise})",
     "depthwise-in-place": "depthwise convs on ACT and POOL read their input unpadded "
@@ -238,6 +241,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             im2col_chunks="im2col-chunks" not in off,
             row_taps="row-taps" not in off,
             conv_inplace="conv-in-place" not in off,
+            pool_inplace="pool-in-place" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip)]),
         *(

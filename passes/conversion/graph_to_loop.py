@@ -132,6 +132,7 @@ class GraphToLoopPass(ChipPass):
     im2col_chunks: bool = True
     row_taps: bool = True
     conv_inplace: bool = True
+    pool_inplace: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

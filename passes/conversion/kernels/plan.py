@@ -111,6 +111,10 @@ class KernelOptions:
       covers every output first), so the input tile is an exact copy of the input,
       which loop-keep-on-chip replaces by the producer's tile: no SBUF-to-SBUF copy
       into a padded plane before the first matmul (kernels/conv.py).
+    - `pool_inplace`: a separable max pooling over whole padded planes (unbanded)
+      reads them unpadded where they lie, each column and row tap over the outputs
+      whose input stays inside the plane, so a kept input needs no copy into a
+      plane of -inf borders (kernels/pool.py).
     """
 
     eltwise_partitions: bool = True
@@ -132,6 +136,7 @@ class KernelOptions:
     im2col_chunks: bool = True
     row_taps: bool = True
     conv_inplace: bool = True
+    pool_inplace: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()

@@ -104,6 +104,7 @@ class PoolTiles(NestPlan):
     cb: int = 1  # with `plane`: channel tiles loaded (and stored) by one descriptor
     separable: bool = False  # with `plane`: max over rows of maxima over columns
     bands: int = 1  # with `plane`: bands of rb output rows side by side on partitions
+    inplace: bool = False  # with `separable`, unbanded: the unpadded planes as they lie
 
 
 def plan_window_pool(
@@ -139,6 +140,8 @@ def plan_pool_plane(
     with_recip: bool,
     separable: bool = False,
     bands: bool = False,
+    inplace: bool = False,
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0),
 ) -> PoolTiles | Refusal:
     """Whole padded planes of tc channels, of every channel tile at once when SBUF
     holds them (else one tile per step), or a refusal when one tile's plane, its
@@ -146,7 +149,9 @@ def plan_pool_plane(
     max pooling whose window has two rows and two columns at least): the column
     maxima of one channel tile take a tile of their own (hp x ow). `bands`: with
     at most half the partitions' channels, row bands side by side on partitions
-    (see the module docstring) when two or more fit."""
+    (see the module docstring) when two or more fit. `inplace` (separable, not
+    banded, padded, a column tap and a row tap that every output's window keeps
+    inside the image): the planes unpadded (`PoolTiles.inplace`)."""
     c, hp, wp = shape.padded[1], shape.padded[2], shape.padded[3]
     _, _, oh, ow = shape.out
     tc = largest_divisor(c, chip.sbuf_partitions)
@@ -190,7 +195,8 @@ def plan_pool_plane(
         extra += [hp * ow] if separable else []
         need = sbuf_bytes(cb * hp * wp, cb * oh * ow, *extra)
         best = over_sbuf(chip, origin, need) or PoolTiles(
-            origin, tc, need, rb=oh, hb=hp, tc=tc, plane=True, cb=cb, separable=separable
+            origin, tc, need, rb=oh, hb=hp, tc=tc, plane=True, cb=cb, separable=separable,
+            inplace=inplace and separable and any(pads) and _full_taps(shape, pads) is not None,
         )
         if isinstance(best, PoolTiles):
             return best
@@ -226,6 +232,8 @@ def pool_plane(
     h, w = hp - pt - pb, wp - pl - pr
     tc, cb = plan.tc, plan.cb
     nest = Nest(plan.name, [("n", n), ("g", c // tc // cb), ("c", cb)])
+    if plan.inplace:
+        return _pool_inplace(plan, nest, x, y, shape, pads)
     xt = nest.tile("sbuf", tc, cb * hp * wp)
     out = nest.tile("sbuf", tc, cb * oh * ow)
     if any(pads):
@@ -249,6 +257,52 @@ def pool_plane(
     y_ap = nest.dram(
         nest.aff(n=c * oh * ow * F32, g=cb * tc * oh * ow * F32),
         [(oh * ow, tc), *tiles(tc * oh * ow), (1, oh * ow)],
+    )
+    nest.put_after("g", CopyOp(out, _tile(out, "sbuf", nest, tc, [(1, cb * oh * ow)]), y, y_ap))
+    return nest.build()
+
+
+def _pool_inplace(
+    plan: PoolTiles,
+    nest: Nest,
+    x: SSAValue,
+    y: SSAValue,
+    shape: PoolShape,
+    pads: tuple[int, int, int, int],
+) -> NestOp:
+    """`pool_plane`'s separable maxima on the unpadded planes as they lie (one copy
+    loads every channel tile's, which loop-keep-on-chip replaces by the producer's
+    tile when it keeps the input): the column maxima of every row take each column
+    tap over the outputs whose input column lies inside the plane, the tap that has
+    every output first (a copy), then the row maxima each row tap likewise."""
+    n, c, hp, wp = shape.padded
+    _, _, oh, ow = shape.out
+    sh, sw = shape.strides
+    pt, pl, pb, pr = pads
+    h, w = hp - pt - pb, wp - pl - pr
+    tc, cb = plan.tc, plan.cb
+    taps = _full_taps(shape, pads)
+    assert taps is not None, "the plan checked a full tap each way"
+    row_taps, col_taps = taps
+    xt = nest.tile("sbuf", tc, cb * h * w)
+    out = nest.tile("sbuf", tc, cb * oh * ow)
+    cols = nest.tile("sbuf", tc, h * ow)
+    per_tile = [(tc * h * w, cb)] if cb > 1 else []
+    src = nest.dram(nest.aff(n=c * h * w * F32, g=cb * tc * h * w * F32), [(h * w, tc), *per_tile, (1, h * w)])
+    nest.put("g", CopyOp(x, src, xt, nest.onchip("sbuf", 0, [(1, tc), (1, cb * h * w)])))
+    body: list[Operation] = []
+    for i, (s, x0, x1) in enumerate(col_taps):
+        dst = nest.onchip("sbuf", x0 * F32, [(1, tc), (ow, h), (1, x1 - x0)])
+        win = nest.onchip("sbuf", nest.aff((x0 * sw - pl + s) * F32, c=h * w * F32), [(1, tc), (w, h), (sw, x1 - x0)])
+        body.append(TensorTensorOp("max", cols, dst, xt, win, xt, win) if i == 0 else TensorTensorOp("max", cols, dst, cols, dst, xt, win))
+    for i, (r, y0, y1) in enumerate(row_taps):
+        dst = nest.onchip("sbuf", nest.aff(y0 * ow * F32, c=oh * ow * F32), [(1, tc), (ow, y1 - y0), (1, ow)])
+        win = nest.onchip("sbuf", (y0 * sh - pt + r) * ow * F32, [(1, tc), (sh * ow, y1 - y0), (1, ow)])
+        body.append(TensorTensorOp("max", out, dst, cols, win, cols, win) if i == 0 else TensorTensorOp("max", out, dst, out, dst, cols, win))
+    nest.put("c", *body)
+    y_ap = nest.dram(
+        nest.aff(n=c * oh * ow * F32, g=cb * tc * oh * ow * F32),
+        [(oh * ow, tc), *([(tc * oh * ow, cb)] if cb > 1 else []), (1, oh * ow)],
     )
     nest.put_after("g", CopyOp(out, _tile(out, "sbuf", nest, tc, [(1, cb * oh * ow)]), y, y_ap))
     return nest.build()
@@ -397,6 +451,37 @@ def window_pool(
     return nest.build()
 
 
+def _taps(out: int, size: int, stride: int, pad: int, k: int) -> list[tuple[int, int, int]]:
+    """Per tap t of a k-wide window along one axis: (t, o0, o1), the outputs o in
+    [o0, o1) whose input o * stride - pad + t lies in [0, size), for the taps that
+    have some, a tap that has every output first."""
+    taps = []
+    for t in range(k):
+        o0 = max(0, -((t - pad) // stride))
+        o1 = min(out, (size - 1 - (t - pad)) // stride + 1)
+        if o1 > o0:
+            taps.append((t, o0, o1))
+    taps.sort(key=lambda tap: (tap[1], tap[2]) != (0, out))  # stable: the full one first
+    return taps
+
+
+def _full_taps(
+    shape: PoolShape, pads: tuple[int, int, int, int]
+) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]] | None:
+    """The row and column taps (`_taps`) of the unpadded plane (`pads` taken off
+    `shape.padded`) when some row tap and some column tap cover every output, else
+    None."""
+    _, _, hp, wp = shape.padded
+    _, _, oh, ow = shape.out
+    (kh, kw), (sh, sw) = shape.kernel, shape.strides
+    pt, pl, pb, pr = pads
+    rows = _taps(oh, hp - pt - pb, sh, pt, kh)
+    cols = _taps(ow, wp - pl - pr, sw, pl, kw)
+    if not rows or not cols or rows[0][1:] != (0, oh) or cols[0][1:] != (0, ow):
+        return None
+    return rows, cols
+
+
 def _recip_counts(op: graph.AvgPoolOp) -> np.ndarray:
     """1 / (number of real input pixels in each output window): [OH, OW]."""
     _, _, h, w = shape_of(op.input)
@@ -442,6 +527,8 @@ class PoolKernel(Kernel):
                 with_recip=_counts_padding(op),
                 separable=options.pool_separable and isinstance(op, graph.MaxPoolOp),
                 bands=options.pool_bands,
+                inplace=options.pool_inplace,
+                pads=op.pads_val,  # type: ignore[arg-type]
             )
             if not isinstance(plane, Refusal):
                 return planned(op, chip, plane, options=options)

@@ -1,5 +1,5 @@
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small pool_separable=false pool_bands=false}' --split-input-file | filecheck %s
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s --check-prefix=SEP
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small pool_inplace=false}' --split-input-file | filecheck %s --check-prefix=SEP
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small pool_halo=false}' --split-input-file | filecheck %s --check-prefix=OFF
 
 // maxpool 3x3 stride 2 pads 1 on 64 channels (two tiles of 32 on the small chip).

@@ -74,12 +74,12 @@ def _pool_model(kind: str, shape, *, kernel: int, stride: int, pads: int, count_
     )
 
 
-def _lower(model, *, halo: bool, chip: str = "small"):
+def _lower(model, *, halo: bool, chip: str = "small", inplace: bool = False):
     module = import_onnx(model)
     ctx = Context()
     GraphCanonicalizePass().apply(ctx, module)
     GraphPartitionPass(chip=chip).apply(ctx, module)
-    GraphToLoopPass(chip=chip, pool_halo=halo).apply(ctx, module)
+    GraphToLoopPass(chip=chip, pool_halo=halo, pool_inplace=inplace).apply(ctx, module)
     return module
 
 
@@ -195,3 +195,35 @@ def test_the_lowered_program_on_the_hardware_model_agrees(shape):
     x = -np.random.default_rng(2).uniform(0.5, 2.0, shape).astype(np.float32)
     got = eval_binary(module, {"x": x})["y"]
     np.testing.assert_allclose(got, _reference(x, "MaxPool", kernel=3, stride=2, pads=1), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kind", "shape", "kernel", "stride", "pads", "cip"),
+    [case for case in CASES if case.values[0] == "MaxPool" and case.id != "max-bands-two-images"],
+)
+def test_a_separable_max_pool_reads_its_planes_in_place(kind, shape, kernel, stride, pads, cip):
+    """pool_inplace: the unpadded planes as they lie, loaded by one whole copy (no
+    memset, no border), each column tap over the output columns whose input column
+    is inside the plane (the one covering every column first, a copy), then each row
+    tap likewise over the column maxima; the same result as the padded plane (a 2x2
+    stride-2 window with padding 1 too: its second tap covers every output)."""
+    model = _pool_model(kind, shape, kernel=kernel, stride=stride, pads=pads)
+    module = _lower(model, halo=True, inplace=True)
+    tiles = [op.result.type for op in module.walk() if isinstance(op, AllocTileOp)]
+    assert not [op for op in module.walk() if isinstance(op, MemsetOp)]
+    assert tiles[0].elems.data % (shape[2] * shape[3]) == 0  # whole unpadded planes
+    x = -np.random.default_rng(3).uniform(0.5, 2.0, shape).astype(np.float32)
+    got = eval_loop(module, {"x": x})["y"]
+    want = _reference(x, kind, kernel=kernel, stride=stride, pads=pads)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_the_in_place_pool_lowered_to_the_hardware_model_agrees():
+    """Two channel tiles of 48 channels' 3x3 stride-1 pool on the small chip, in
+    place, through the whole pipeline and the hardware model."""
+    model = _pool_model("MaxPool", [1, 48, 13, 13], kernel=3, stride=1, pads=1)
+    module = import_onnx(model)
+    run_passes(lowering_passes("small"), module, Context(), [])
+    x = -np.random.default_rng(4).uniform(0.5, 2.0, [1, 48, 13, 13]).astype(np.float32)
+    got = eval_binary(module, {"x": x})["y"]
+    np.testing.assert_allclose(got, _reference(x, "MaxPool", kernel=3, stride=1, pads=1), rtol=1e-6)
