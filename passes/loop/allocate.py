@@ -283,6 +283,12 @@ def _constant_filled(tile: loop.AllocTileOp) -> bool:
     return writers > 0
 
 
+def _weight_tile(tile: loop.AllocTileOp) -> bool:
+    """A tile of a nest that only constants fill (weights, biases): one that
+    prefetch may reserve ahead of its nest."""
+    return not isinstance(tile.parent_op(), func.FuncOp) and _constant_filled(tile)
+
+
 def tile_lifetimes(
     fn: func.FuncOp, *, overlap: bool, prefetch: int | None = 0
 ) -> list[tuple[loop.AllocTileOp, int, int, int]]:
@@ -318,7 +324,7 @@ def tile_lifetimes(
         last = max(first, last)
         in_nest = not isinstance(op.parent_op(), func.FuncOp)
         longer = next_nest[last] if overlap and in_nest else last
-        if in_nest and prefetch != 0 and first in rank and _constant_filled(op):
+        if prefetch != 0 and first in rank and _weight_tile(op):
             k = rank[first]
             first = nests[0] if prefetch is None else nests[max(0, k - prefetch)]
         out.append((op, first, last, longer))
@@ -368,12 +374,7 @@ def fill_ahead(
     moved: set[int] = set()
     for op, first, last, longer in lifetimes:
         size = sizes.get(id(op))
-        if (
-            size is not None
-            and first in rank
-            and not isinstance(op.parent_op(), func.FuncOp)
-            and _constant_filled(op)
-        ):
+        if size is not None and first in rank and _weight_tile(op):
             k, start = rank[first], first
             while k > 0 and all(used[pos] + size <= cap for pos in range(nests[k - 1], start)):
                 k, start = k - 1, nests[k - 1]

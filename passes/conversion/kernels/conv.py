@@ -787,11 +787,8 @@ def _conv2d_stationary(
             per_tile = [(tci * h * w, nci)] if nci > 1 else []
             src = nest.dram(nest.aff(n=c * h * w * F32, g=cg_in * h * w * F32), [(h * w, tci), *per_tile, (1, h * w)])
             nest.put("band", CopyOp(x, src, xt, nest.onchip("sbuf", 0, [(1, tci), (1, nci * h * w)])))
-        else:
-            xt = nest.tile("sbuf", len(shifts) * tci, nci * hband * wp)
-        if plan.inplace:
-            pass
         elif plan.halo:
+            xt = nest.tile("sbuf", len(shifts) * tci, nci * hband * wp)
             for shift in shifts:
                 for start, dims in _shifted(_halo_borders(shape.pads, h, w, wp), shift):
                     ap = nest.onchip("sbuf", start * F32, [(1, tci), *_free([(hband * wp, nci), *dims])], pstart=shift // dw * tci)
@@ -809,6 +806,7 @@ def _conv2d_stationary(
                     dst = nest.onchip("sbuf", start * F32, [(1, kc), *_free(dst_rows)], pstart=shift // dw * tci)
                     nest.put("band", CopyOp(x, src, xt, dst))
         else:
+            xt = nest.tile("sbuf", len(shifts) * tci, nci * hband * wp)
             for k in range(nci):
                 kc = rem if k == full else tci
                 for shift in shifts:
@@ -844,14 +842,13 @@ def _conv2d_stationary(
             src = nest.dram(w_base + full * tci * taps * F32, [(taps, rem), (1, taps), (cg_in * taps, tco)])
             dst = nest.onchip("sbuf", nest.aff(full * taps * tco * F32, co=w_co, g=w_g), [(1, rem), (1, taps * tco)])
             nest.put("co", CopyOp(wgt, src, wt, dst))
-        body = []
+        body = _inplace_matmuls(nest, shape, plan, accs, wt, xt, (w_co, w_g)) if plan.inplace else []
         # (first tap, rows contracted): taps one by one, or with `copies` taps (r, s)
         # .. (r, s + copies - 1) together on copies x tci rows, the last ones of a
-        # kernel row on fewer.
-        steps = [(r * kw + s, tci * min(len(shifts), kw - s)) for r in range(taps // kw) for s in range(0, kw, len(shifts))]
-        if plan.inplace:
-            body = _inplace_matmuls(nest, shape, plan, accs, wt, xt, (w_co, w_g))
-            steps = []
+        # kernel row on fewer (in place: the rectangles above instead).
+        steps = [] if plan.inplace else [
+            (r * kw + s, tci * min(len(shifts), kw - s)) for r in range(taps // kw) for s in range(0, kw, len(shifts))
+        ]
         for t, k_rows in steps:
             r, s = divmod(t, kw)
             st = nest.onchip("sbuf", nest.aff(t * tco * F32, ci=taps * tco * F32, co=w_co, g=w_g), [(1, k_rows), (1, tco)])

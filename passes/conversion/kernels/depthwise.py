@@ -132,7 +132,7 @@ def applies(shape: ConvShape) -> bool:
     return cg_in == 1 and shape.group == c == cout and c > 1
 
 
-def _valid(out: int, size: int, stride: int, offset: int) -> tuple[int, int]:
+def valid_outputs(out: int, size: int, stride: int, offset: int) -> tuple[int, int]:
     """The outputs o in [lo, hi) whose input o * stride + offset lies in [0, size)."""
     lo = max(0, -(offset // stride))
     hi = min(out, (size - 1 - offset) // stride + 1)
@@ -156,10 +156,10 @@ def tap_rects(
     rects = []
     for t in range(kh * kw):
         r, c = divmod(t, kw)
-        y0, y1 = _valid(oh, h, sh, r * dh - pt)
+        y0, y1 = valid_outputs(oh, h, sh, r * dh - pt)
         if rows is not None:
             y0, y1 = max(y0, rows[0]), min(y1, rows[1])
-        x0, x1 = _valid(ow, w, sw, c * dw - pl)
+        x0, x1 = valid_outputs(ow, w, sw, c * dw - pl)
         if y1 > y0 and x1 > x0:
             rects.append((t, (y1 - y0, x1 - x0), (y0, x0), (y0 * sh + r * dh - pt, x0 * sw + c * dw - pl)))
     r0, r1 = rows if rows is not None else (0, oh)

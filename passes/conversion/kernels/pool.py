@@ -59,6 +59,7 @@ from tidal.passes.conversion.kernels.base import (
     shape_of,
 )
 from tidal.passes.conversion.kernels.conv import emit_pad, padded_shape, plan_pad_nest
+from tidal.passes.conversion.kernels.depthwise import valid_outputs
 from tidal.passes.conversion.kernels.nest_builder import (
     F32,
     FREE_MAX,
@@ -455,12 +456,8 @@ def _taps(out: int, size: int, stride: int, pad: int, k: int) -> list[tuple[int,
     """Per tap t of a k-wide window along one axis: (t, o0, o1), the outputs o in
     [o0, o1) whose input o * stride - pad + t lies in [0, size), for the taps that
     have some, a tap that has every output first."""
-    taps = []
-    for t in range(k):
-        o0 = max(0, -((t - pad) // stride))
-        o1 = min(out, (size - 1 - (t - pad)) // stride + 1)
-        if o1 > o0:
-            taps.append((t, o0, o1))
+    taps = [(t, *valid_outputs(out, size, stride, t - pad)) for t in range(k)]
+    taps = [tap for tap in taps if tap[2] > tap[1]]
     taps.sort(key=lambda tap: (tap[1], tap[2]) != (0, out))  # stable: the full one first
     return taps
 
