@@ -144,6 +144,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "PE array has rows is one dense conv of block-diagonal weight when that takes no "
     "more matmuls than the groups, so its groups need no copies of their own and the "
     "tensors around it keep one channel tiling (graph-dense-groups)",
+    "merge-groups": "with dense-groups, neighbouring groups merge into fewer "
+    "block-diagonal groups where that takes fewer matmuls than one dense conv or "
+    "the groups (4 groups of 34 channels: 2 of 68; graph-dense-groups{partial})",
     "fuse-affine": "a per-channel constant scale and shift and the relu after them are "
     "one ACT instruction per tile, channels on partitions (graph-fuse-affine)",
     "double-buffer": "a tile that a loop fills afresh in every iteration gets a second "
@@ -218,7 +221,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
         ),
         *([] if "fuse-affine" in off else [GraphFuseAffinePass()]),
         *([] if "fold-shuffle" in off else [GraphFoldShufflePass()]),
-        *([] if "dense-groups" in off else [GraphDenseGroupsPass(chip=chip)]),
+        *([] if "dense-groups" in off else [GraphDenseGroupsPass(chip=chip, partial="merge-groups" not in off)]),
         GraphPartitionPass(chip=chip),
         GraphToLoopPass(
             chip=chip,

@@ -99,12 +99,16 @@ def block_diagonal(weight: np.ndarray, groups: int) -> np.ndarray:
     return dense
 
 
-def one_group_conv(
-    conv: graph.Conv2dOp, weight: SSAValue, bias: SSAValue | None, addend: SSAValue | None = None
+def regrouped_conv(
+    conv: graph.Conv2dOp,
+    weight: SSAValue,
+    bias: SSAValue | None,
+    addend: SSAValue | None = None,
+    group: int = 1,
 ) -> graph.Conv2dOp:
-    """A one-group conv of `conv`'s input with `weight` and `bias` (and `addend`), with
-    `conv`'s strides, pads, dilations, activation, result type and attributes (origin,
-    fused)."""
+    """A conv of `group` groups (one unless told) of `conv`'s input with `weight` and
+    `bias` (and `addend`), with `conv`'s strides, pads, dilations, activation, result
+    type and attributes (origin, fused)."""
     new = graph.Conv2dOp(
         conv.input,
         weight,
@@ -113,6 +117,7 @@ def one_group_conv(
         strides=conv.strides_val,
         pads=conv.pads_val,
         dilations=conv.dilations_val,
+        group=group,
         activation=conv.activation_val,
         result_type=conv.result.type,  # type: ignore[arg-type]
     )
@@ -144,7 +149,7 @@ class FoldShufflePattern(RewritePattern):
         dense = block_diagonal(weight, conv.group_val) if conv.group_val > 1 else weight
         new_w = graph.ConstantOp.from_numpy(np.ascontiguousarray(dense[order]))
         new_b = graph.ConstantOp.from_numpy(np.ascontiguousarray(bias[order]).astype(np.float32))
-        folded = one_group_conv(conv, new_w, new_b)
+        folded = regrouped_conv(conv, new_w, new_b)
         folded.result.name_hint = last.results[0].name_hint or conv.result.name_hint
         rewriter.insert([new_w, new_b, folded], InsertPoint.before(conv))
         rewriter.replace(last, [], [folded.result])

@@ -19,7 +19,7 @@ import pytest
 from tidal.passes.conversion.kernels.conv import ConvShape, StationaryTiles, plan_conv2d
 from tidal.passes.conversion.kernels.plan import KernelOptions
 from tidal.passes.conversion.kernels.depthwise import plan_depthwise, tap_rects
-from tidal.passes.graph.dense_groups import dense_pays
+from tidal.passes.graph.dense_groups import merge_factor
 from tidal.sim.config import get_chip
 from harness import assert_close
 from onnx import TensorProto, helper, numpy_helper
@@ -207,14 +207,15 @@ def test_conv(case, tmp_path):
     # (diagonal matmuls, tc x tc MACs per pixel of each tap's rectangle), the others
     # on the PE array, every MAC once, except that a conv of a few groups of fewer
     # input channels than the PE rows runs as one block-diagonal conv
-    # (graph-dense-groups) where that takes no more matmuls, group times the MACs;
+    # (graph-dense-groups: m neighbouring groups merged into one block-diagonal
+    # group where that takes the fewest matmuls, m times the MACs);
     # a padded conv that reads its input in place (conv_inplace) runs each tap over
     # the outputs whose window stays inside the image, skipping the padding's MACs
     chip = get_chip(stats["chip"])
     depthwise = group > 1 and c // group == 1 and cout == group
-    dense = (
-        1 < group <= 8 and not depthwise
-        and dense_pays(group, c // group, cout, chip.pe_rows, chip.pe_cols)
+    m = (
+        merge_factor(group, c // group, cout, chip.pe_rows, chip.pe_cols)
+        if 1 < group <= 8 and not depthwise else 1
     )
     if depthwise:
         shape = ConvShape(
@@ -228,7 +229,7 @@ def test_conv(case, tmp_path):
         ) if plan.pe_tiles else 0
         assert stats["macs"] == plan.pe_tiles * plan.tc * plan.tc * on_pe
     else:
-        g = 1 if dense else group
+        g = group // m
         shape = ConvShape(
             (n, c, h + pads[0] + pads[2], w + pads[1] + pads[3]), (cout, c // g, k, k), (n, cout, out_h, out_w),
             (stride, stride), (dilation, dilation), g, tuple(pads),
@@ -238,7 +239,7 @@ def test_conv(case, tmp_path):
             taps = sum(ny * nx for _, (ny, nx), _, _ in tap_rects(shape))
             assert stats["macs"] == n * cout * (c // g) * taps
         else:
-            assert stats["macs"] == (want * group if dense else want)
+            assert stats["macs"] == want * m
 
 
 @pytest.mark.parametrize(
