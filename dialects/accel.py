@@ -1047,9 +1047,12 @@ class ActOp(InstructionOp):
 
 @irdl_op_definition
 class TensorTensorOp(InstructionOp):
-    """dst = a <op> b element-wise on the POOL engine (add, sub, mul, max, min).
+    """dst = (a * scale) <op> b element-wise on the POOL engine (add, sub, mul, max,
+    min); `scale`, when given, is an fp32 immediate or a per-partition fp32 column
+    of a (NKI's scalar_tensor_tensor: a multiply-add in one instruction).
 
     accel.tensor_tensor add <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 8]]>
+    accel.tensor_tensor add <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 8]]> scale <sbuf 0, 96, [[1, 32], [1, 1]]>
     """
 
     name = "accel.tensor_tensor"
@@ -1058,7 +1061,12 @@ class TensorTensorOp(InstructionOp):
     dst = prop_def(AccessAttr)
     a = prop_def(AccessAttr)
     b = prop_def(AccessAttr)
-    assembly_format = "$op $dst `,` $a `,` $b attr-dict"
+    scale = opt_prop_def(FloatAttr)
+    scale_col = opt_prop_def(AccessAttr)
+    custom_directives = (ImmOrColumn,)
+    assembly_format = (
+        "$op $dst `,` $a `,` $b (`scale` custom<ImmOrColumn>($scale, $scale_col)^)? attr-dict"
+    )
 
     def __init__(
         self,
@@ -1067,17 +1075,42 @@ class TensorTensorOp(InstructionOp):
         a: AccessAttr,
         b: AccessAttr,
         *,
+        scale: float = 1.0,
+        scale_col: AccessAttr | None = None,
         signal: int | None = None,
         origin: str | None = None,
     ):
         self._init(
-            {"op": AluOpAttr(AluOp(op)), "dst": dst, "a": a, "b": b}, signal, origin
+            {
+                "op": AluOpAttr(AluOp(op)),
+                "dst": dst,
+                "a": a,
+                "b": b,
+                "scale": None if scale_col or scale == 1.0 else FloatAttr(float(scale), 32),
+                "scale_col": scale_col,
+            },
+            signal,
+            origin,
         )
+
+    @property
+    def scale_value(self) -> float:
+        return 1.0 if self.scale is None else self.scale.value.data
 
     def verify_operands(self) -> None:
         super().verify_operands()
         _check_onchip_same_shape("tensor_tensor a", self.dst, self.a)
         _check_onchip_same_shape("tensor_tensor b", self.dst, self.b)
+        col = self.scale_col
+        if col is None:
+            return
+        if self.scale is not None:
+            raise VerifyException("tensor_tensor has both an immediate scale and a scale column")
+        if col.pcount != self.a.pcount or col.free_elements != 1:
+            raise VerifyException(
+                f"tensor_tensor scale column must have one element on each of the "
+                f"{self.a.pcount} partitions of a"
+            )
 
 
 @irdl_op_definition

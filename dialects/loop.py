@@ -743,8 +743,10 @@ class ActOp(TileOp):
 
 @irdl_op_definition
 class TensorTensorOp(TileOp):
-    """dst = a <op> b element-wise on the POOL engine:
-    `loop.tensor_tensor "add" %d <...>, %a <...>, %b <...> : ...`."""
+    """dst = (a * scale) <op> b element-wise on the POOL engine, scale a
+    per-partition column of a when given (a multiply-add in one instruction):
+    `loop.tensor_tensor "add" %d <...>, %a <...>, %b <...> : ...`,
+    `loop.tensor_tensor "add" %d <...>, %a <...>, %d <...> scale (%w : ...) <...> : ...`."""
 
     name = "loop.tensor_tensor"
     OPCODE: ClassVar[Opcode] = Opcode.TENSOR_TENSOR
@@ -752,10 +754,13 @@ class TensorTensorOp(TileOp):
     dst, dst_ap = accessed()
     a, a_ap = accessed()
     b, b_ap = accessed()
-    SLOTS: ClassVar[Slots] = slots(dst="write", a="read", b="read")
+    scale_col, scale_ap = opt_accessed()
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    SLOTS: ClassVar[Slots] = slots(dst="write", a="read", b="read", scale_col="read")
     custom_directives = (Quoted,)
     assembly_format = (
-        "custom<Quoted>($op) $dst $dst_ap `,` $a $a_ap `,` $b $b_ap attr-dict "
+        "custom<Quoted>($op) $dst $dst_ap `,` $a $a_ap `,` $b $b_ap "
+        "(`scale` `(` $scale_col^ `:` type($scale_col) `)` $scale_ap)? attr-dict "
         "`:` type($dst) `,` type($a) `,` type($b)"
     )
 
@@ -768,20 +773,30 @@ class TensorTensorOp(TileOp):
         a_ap: AccessAttr,
         b: SSAValue,
         b_ap: AccessAttr,
+        *,
+        scale_col: tuple[SSAValue, AccessAttr] | None = None,
     ):
+        props: dict[str, Attribute] = {
+            "op": AluOpAttr(AluOp(op)),
+            "dst_ap": dst_ap,
+            "a_ap": a_ap,
+            "b_ap": b_ap,
+        }
+        if scale_col is not None:
+            props["scale_ap"] = scale_col[1]
         super().__init__(
-            operands=[dst, a, b],
-            properties={
-                "op": AluOpAttr(AluOp(op)),
-                "dst_ap": dst_ap,
-                "a_ap": a_ap,
-                "b_ap": b_ap,
-            },
+            operands=[dst, a, b, [scale_col[0]] if scale_col else []],
+            properties=props,
         )
 
     def verify_tile_op(self) -> None:
         _same_shape(self, self.dst_ap, self.a_ap, "destination and first operand")
         _same_shape(self, self.dst_ap, self.b_ap, "destination and second operand")
+        col = self.scale_ap
+        if (self.scale_col is None) != (col is None):
+            raise VerifyException("loop.tensor_tensor: a scale column needs its access pattern and back")
+        if col is not None and (col.pcount != self.a_ap.pcount or col.free_elements != 1):
+            raise VerifyException(f"loop.tensor_tensor: scale column must be {self.a_ap.pcount}x1")
 
 
 @irdl_op_definition

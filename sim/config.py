@@ -188,7 +188,7 @@ DEFAULT = ChipConfig(
     pool_fixed_cycles=64,
     # A semaphore update is one cycle (assumed).
     sync_cycles=1,
-    # Instruction buffer sizes are not published: 256 KiB per engine (1365 records)
+    # Instruction buffer sizes are not published: 256 KiB per engine (1260 records)
     # is assumed; refilled in halves, a double-buffered ring as in the self-refill
     # seed (US10592250B1).
     instr_buffer_bytes=256 * 1024,
@@ -233,8 +233,8 @@ SMALL = replace(
     dram_bytes_per_cycle=64.0,
     dma_fixed_latency_cycles=200,
     dram_bytes=1 << 30,
-    instr_buffer_bytes=32 * 192,
-    instr_fetch_block_bytes=16 * 192,
+    instr_buffer_bytes=32 * RECORD_BYTES,
+    instr_fetch_block_bytes=16 * RECORD_BYTES,
     clock_hz=1.0e9,
 )
 

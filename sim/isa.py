@@ -100,7 +100,7 @@ def access_of(record: np.ndarray, name: str) -> Access:
 # ---------------------------------------------------------------------------
 
 MAGIC = b"TIDALBIN"
-VERSION = 1
+VERSION = 2
 CHIP_NAME_BYTES = 32
 # magic, version, chip name, section count, payload crc32, payload bytes
 HEADER = struct.Struct(f"<8sI{CHIP_NAME_BYTES}sIIQ")
@@ -385,11 +385,15 @@ def make_record(
 ) -> np.ndarray:
     """One instruction record. Access fields take an Access, enum fields a member (or
     its code), fp32 immediates a float (stored as bits), the rest ints; unknown field
-    names are an error."""
+    names are an error. A scalar field given no part is its default immediate."""
     rec = np.zeros(RECORD_WORDS, dtype=np.int32)
     rec[W_OPCODE], rec[W_ENGINE], rec[W_FLAGS] = int(opcode), engine, flags
     rec[W_SIGNAL], rec[W_DEBUG] = signal, debug
     layout = OPERANDS[opcode]
+    for f in INSTRUCTIONS[opcode].fields:
+        if f.kind is Kind.SCALAR and not any(k.startswith(f"{f.name}_") for k in operands):
+            rec[layout[f"{f.name}_mode"]] = ScalarMode.IMM.code
+            rec[layout[f"{f.name}_imm"]] = f32_bits(f.default)
     for name, value in operands.items():
         if name not in layout:
             raise KeyError(f"{opcode.name} has no operand '{name}'")

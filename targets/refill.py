@@ -8,7 +8,7 @@ runs without the host loading anything.
 `self_refill(program, chip)` rewrites an encoded program:
 
 - each stream (its HALT included) is cut into sections of `S - 1` records, `S =
-  instr_buffer_bytes // 192 // 2` (half the buffer: one section runs while the next
+  instr_buffer_bytes // 208 // 2` (half the buffer: one section runs while the next
   loads), padded with a NOP section before the last when their number is odd (so
   that section 0 and the last use different halves of the buffer);
 - section i starts with `REFILL (i + 1) mod K`: it loads the next section while its

@@ -185,6 +185,7 @@ class LowerTensorTensor(RewritePattern):
             at.ap(op.dst, op.dst_ap),
             at.ap(op.a, op.a_ap),
             at.ap(op.b, op.b_ap),
+            scale_col=at.column(op.scale_col, op.scale_ap),
             origin=at.origin,
         )
         rewriter.replace(op, new)

@@ -177,7 +177,8 @@ def _loop_op(
         )
     elif isinstance(op, loop.TensorTensorOp):
         views = {"dst": v(op.dst, "dst_ap"), "a": v(op.a, "a_ap"), "b": v(op.b, "b_ap")}
-        run_instruction(op.OPCODE, views | {"op": op.op.data})
+        scale = _column(v(op.scale_col, "scale_ap")) if op.scale_col else 1.0
+        run_instruction(op.OPCODE, views | {"op": op.op.data, "scale": scale})
     elif isinstance(op, loop.ReduceOp):
         views = {"dst": v(op.dst, "dst_ap"), "src": v(op.src, "src_ap")}
         run_instruction(

@@ -114,7 +114,7 @@ __all__ = [
     "matmul_load_cycles",
 ]
 
-RECORD_WORDS = 48
+RECORD_WORDS = 52
 RECORD_BYTES = RECORD_WORDS * 4
 ACCESS_DIMS = 5
 ACCESS_WORDS = 3 + 2 * ACCESS_DIMS
@@ -420,10 +420,13 @@ def _act(v: Mapping[str, Any], flags: int) -> None:
 
 
 def _tensor_tensor(v: Mapping[str, Any], flags: int) -> None:
-    dst = v["dst"]
-    ALU_FUNCTIONS[v["op"]](
-        v["a"].reshape(dst.shape), v["b"].reshape(dst.shape), out=dst
-    )
+    dst, scale = v["dst"], v.get("scale", 1.0)
+    a = v["a"].reshape(dst.shape)
+    if not (isinstance(scale, float) and scale == 1.0):
+        parts = a.shape[0]
+        col = scale if isinstance(scale, float) else scale.reshape(parts)
+        a = (a.reshape(parts, -1) * (col if isinstance(col, float) else col[:, None])).reshape(dst.shape)
+    ALU_FUNCTIONS[v["op"]](a, v["b"].reshape(dst.shape), out=dst)
 
 
 _MAX_WINDOW = 64  # reduced elements per output up to which MAX goes position by position
@@ -578,15 +581,25 @@ _ENTRIES = (
         same_elements=(("src", "dst"),),
         summary="dst = func(src * scale + bias), element-wise",
     ),
+    # `scale` is NKI's scalar_tensor_tensor, (data <op0> operand0) <op1> operand1 with
+    # op0 a multiply by "a compile-time constant scalar ... or a tile of shape
+    # (data.shape[0], 1)", on the Vector Engine, "approximately the same latency as
+    # a regular tensor_tensor instruction" (AWS Neuron SDK, nki.isa.scalar_tensor_tensor):
+    # the same cost as without it.
     Instr(
         Opcode.TENSOR_TENSOR,
         EngineKind.POOL,
-        (*_on_chip("dst", "a", "b"), Field("op", Kind.ENUM, enum=AluOp)),
+        (
+            *_on_chip("dst", "a", "b"),
+            Field("op", Kind.ENUM, enum=AluOp),
+            Field("scale", Kind.SCALAR, R, ON_CHIP, default=1.0, of="a"),
+        ),
         _pool_cost("dst"),
         _tensor_tensor,
         lanes_of="a",
         same_elements=(("a", "b"), ("a", "dst")),
-        summary="dst = a <op> b, element-wise",
+        summary="dst = (a * scale) <op> b, element-wise (scale an immediate or a "
+        "per-partition column)",
     ),
     Instr(
         Opcode.REDUCE,

@@ -4,6 +4,8 @@ stalls, and the stalls show in the stats and the trace."""
 
 from __future__ import annotations
 
+import math
+
 import dataclasses
 from types import SimpleNamespace
 
@@ -63,8 +65,10 @@ def test_a_refill_starts_as_soon_as_the_ring_has_room(mk: SimpleNamespace) -> No
     first = LATENCY + 2 * RECORD_BYTES / BW
     starts = [f["start"] for f in stats["fetch_trace"]]
     assert starts == [0, first, first + 2 * cost]
-    assert stats["engines"]["pool"]["fetch_stall_cycles"] == first  # the fill only
-    assert stats["cycles"] == first + 6 * cost
+    # the fill only (engine stats in whole cycles: a fill of 2 records of 208 bytes
+    # at 64 bytes per cycle is 6.5 cycles past the latency)
+    assert stats["engines"]["pool"]["fetch_stall_cycles"] == math.ceil(first)
+    assert stats["cycles"] == math.ceil(first + 6 * cost)
 
 
 def test_refills_share_dram_bandwidth_with_data_dmas(mk: SimpleNamespace) -> None:
@@ -152,8 +156,8 @@ def test_program_larger_than_the_buffer_runs_correctly(mk: SimpleNamespace) -> N
     ]
     assert len(stalls) >= 2
     us = 1e6 / chip.clock_hz
-    assert sum(e["dur"] for e in stalls) == pytest.approx(
-        pool["fetch_stall_cycles"] * us
+    assert sum(e["dur"] for e in stalls) == pytest.approx(  # (stats: whole cycles)
+        pool["fetch_stall_cycles"] * us, abs=2 * us
     )
     refills = [
         e

@@ -19,12 +19,13 @@ from tidal.sim.machine import ExecutionError, LoadError, run_program
 POOL, DMA0 = Engine.POOL, Engine.DMA0
 IMAGE = 16384  # where the tests put the instruction image, inside the 64 KiB DRAM
 TARGET = 36  # the POOL record the DMA rewrites: in its third fetch block (16 records)
+CONST = 12288  # the replacement record's constant, below the image
 
 
 def _program(mk: SimpleNamespace, replacement: np.ndarray | None, instr_base: int | None = IMAGE):
     """POOL fills a 4x8 tile with 1.0, waits for DMA0, runs NOPs up to record TARGET,
     which fills the tile with 5.0, then signals; DMA0 first copies `replacement` (a
-    constant at 8192) over POOL's record TARGET in the image, then stores the tile.
+    constant at CONST) over POOL's record TARGET in the image, then stores the tile.
     Output 1.0 everywhere if the rewrite took, 5.0 if not."""
     tile = mk.sbuf(0, 4, 0, (1, 8))
     pool = [
@@ -36,11 +37,11 @@ def _program(mk: SimpleNamespace, replacement: np.ndarray | None, instr_base: in
     consts = []
     dma0 = []
     if replacement is not None:
-        consts = [(8192, replacement.astype("<i4").view(np.uint8).reshape(-1))]
+        consts = [(CONST, replacement.astype("<i4").view(np.uint8).reshape(-1))]
         # POOL's stream is the first of the image (engines in order: POOL, then DMA0)
         dst = IMAGE + TARGET * isa.RECORD_BYTES
         dma0.append(make_record(
-            Opcode.DMA, DMA0, src=mk.dram(8192, (1, isa.RECORD_WORDS)),
+            Opcode.DMA, DMA0, src=mk.dram(CONST, (1, isa.RECORD_WORDS)),
             dst=mk.dram(dst, (1, isa.RECORD_WORDS)), signal=0,
         ))
     else:
@@ -112,7 +113,7 @@ def test_the_image_layout(mk: SimpleNamespace) -> None:
         (100, "must be a non-negative multiple of 64"),
         ("x", "must be a non-negative multiple of 64"),
         ((1 << 16) - 128, r"instruction image takes DRAM bytes \[65408, \d+\), past the program's 65536-byte DRAM"),
-        (8192, r"constant 0 occupies DRAM bytes \[8192, 8384\), inside the instruction image"),
+        (CONST, rf"constant 0 occupies DRAM bytes \[{CONST}, {CONST + isa.RECORD_BYTES}\), inside the instruction image"),
         (0, r"output 'y' occupies DRAM bytes \[0, 128\), inside the instruction image"),
     ],
 )

@@ -253,6 +253,46 @@ def test_tensor_tensor(mk: SimpleNamespace, op: AluOp, ref: np.ufunc) -> None:
     np.testing.assert_array_equal(outputs["y"], ref(a, b))
 
 
+@pytest.mark.parametrize("mode", [ScalarMode.COLUMN, ScalarMode.IMM])
+def test_tensor_tensor_scale(mk: SimpleNamespace, mode: ScalarMode) -> None:
+    """dst = (a * scale) <op> b: a per-partition column (the depthwise taps' sum +=
+    window * weight, in place: b is dst) or an immediate."""
+    p, f = 6, 10
+    a, b, col = rand(p, f), rand(p, f), rand(p, 1)
+    scalar = (
+        {"scale_mode": mode, "scale_space": isa.Space.SBUF, "scale_pstart": 0, "scale_offset": 4 * 2 * f}
+        if mode is ScalarMode.COLUMN
+        else {"scale_mode": mode, "scale_imm": -0.75}
+    )
+    tt = make_record(
+        Opcode.TENSOR_TENSOR,
+        Engine.POOL,
+        signal=1,
+        op=AluOp.ADD,
+        a=mk.sbuf(0, p, 0, (1, f)),
+        b=mk.sbuf(0, p, 4 * f, (1, f)),
+        dst=mk.sbuf(0, p, 4 * f, (1, f)),
+        **scalar,
+    )
+    program = mk.build(
+        {
+            DMA0: [
+                load(mk, 0, p, f),
+                load(mk, 512, p, f, off=4 * f),
+                load(mk, 1536, p, 1, off=4 * 2 * f, signal=0),
+                wait(DMA0, 1, 1),
+                store(mk, mk.sbuf(0, p, 4 * f, (1, f)), 1024, p, f),
+            ],
+            Engine.POOL: [wait(Engine.POOL, 0, 1), tt],
+        },
+        inputs=[mk.io("a", 0, (p, f)), mk.io("b", 512, (p, f)), mk.io("s", 1536, (p, 1))],
+        outputs=[mk.io("y", 1024, (p, f))],
+    )
+    outputs, _ = run_program(program, {"a": a, "b": b, "s": col})
+    scale = col if mode is ScalarMode.COLUMN else np.float32(-0.75)
+    np.testing.assert_allclose(outputs["y"], a * scale + b, rtol=1e-6)
+
+
 @pytest.mark.parametrize(("op", "scale"), [(ReduceOp.MAX, 1.0), (ReduceOp.ADD, 0.25)])
 def test_reduce_as_2x2_pooling_window(
     mk: SimpleNamespace, op: ReduceOp, scale: float

@@ -48,9 +48,9 @@ def test_read_while_a_write_is_in_flight_is_a_race(mk: SimpleNamespace) -> None:
     message = str(info.value)
     assert isinstance(info.value, SimError)
     assert message == (
-        "race at cycle 206: dma0 instruction 0 (DMA, op 'store_y') reads SBUF "
+        "race at cycle 206.5: dma0 instruction 0 (DMA, op 'store_y') reads SBUF "
         "partitions [0, 1) bytes [0, 16) (src) while pool instruction 0 (MEMSET, "
-        "op 'relu1'), in flight since cycle 206, writes SBUF partitions [0, 1) "
+        "op 'relu1'), in flight since cycle 206.5, writes SBUF partitions [0, 1) "
         "bytes [0, 4096) (dst)"
     )
 
@@ -81,9 +81,9 @@ def test_write_while_a_read_is_in_flight_is_a_race(mk: SimpleNamespace) -> None:
         run_program(program, {}, check_races=True)
     message = str(info.value)
     assert message == (
-        "race at cycle 210: pool instruction 1 (MEMSET, no source op) writes SBUF "
+        "race at cycle 210.75: pool instruction 1 (MEMSET, no source op) writes SBUF "
         "partitions [5, 8) bytes [1000, 1032) (dst) while dma0 instruction 0 (DMA, "
-        "no source op), in flight since cycle 206, reads SBUF partitions [2, 6) "
+        "no source op), in flight since cycle 206.5, reads SBUF partitions [2, 6) "
         "bytes [64, 1088) (src)"
     )
 

@@ -63,8 +63,9 @@ def test_fields_tile_the_record_from_the_operand_base() -> None:
 
 
 def test_today_s_layouts_are_kept() -> None:
-    """The binary format: these word indices are what existing binaries hold."""
-    assert RECORD_WORDS == 48 and OPERAND_BASE == 5
+    """The binary format (version 2): these word indices are what existing binaries
+    hold. Version 2 grew records from 48 to 52 words for the tensor_tensor scale."""
+    assert RECORD_WORDS == 52 and OPERAND_BASE == 5
     lay = {op: INSTRUCTIONS[op].layout for op in Opcode}
     assert lay[Opcode.WAIT] == {"sem": 5, "value": 6}
     assert lay[Opcode.DMA] == {"src": 5, "dst": 18}
@@ -81,6 +82,9 @@ def test_today_s_layouts_are_kept() -> None:
         41,
     ]
     assert lay[Opcode.TENSOR_TENSOR]["op"] == 44
+    assert [lay[Opcode.TENSOR_TENSOR][f"scale_{p}"] for p in ("mode", "imm", "space", "pstart", "offset")] == [
+        45, 46, 47, 48, 49,
+    ]
     assert lay[Opcode.REDUCE] == {
         "dst": 5,
         "src": 18,

@@ -45,6 +45,8 @@ accel.act exp <sbuf 0, 1024, {SBUF8}>, <sbuf 0, 1024, {SBUF8}> scale <sbuf 0, 20
 POOL_OPS = f"""\
 accel.memset <sbuf 0, 3072, {SBUF8}>, 0xFF800000
 accel.tensor_tensor max <sbuf 0, 3072, {SBUF8}>, <sbuf 0, 3072, {SBUF8}>, <sbuf 0, 1024, {SBUF8}>
+accel.tensor_tensor add <sbuf 0, 3072, {SBUF8}>, <sbuf 0, 1024, {SBUF8}>, <sbuf 0, 3072, {SBUF8}> scale <sbuf 0, 2048, [[1, 32], [1, 1]]>
+accel.tensor_tensor sub <sbuf 0, 3072, {SBUF8}>, <sbuf 0, 1024, {SBUF8}>, <sbuf 0, 3072, {SBUF8}> scale -2.0
 accel.reduce add <sbuf 0, 4096, [[1, 32], [1, 1]]>, <sbuf 0, 3072, {SBUF8}> over 1 scale 0.125
 accel.signal pool sem 3
 accel.nop pool {{origin = "relu1"}}"""

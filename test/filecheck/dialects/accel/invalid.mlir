@@ -451,3 +451,19 @@ accel.program "small" dram 65536 {
 }
 
 // CHECK: overwrite flag must be one element, got 3
+
+// -----
+
+accel.program "small" dram 65536 {
+  accel.tensor_tensor add <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 8]]> scale <sbuf 0, 96, [[1, 16], [1, 1]]>
+}
+
+// CHECK: tensor_tensor scale column must have one element on each of the 32 partitions of a
+
+// -----
+
+accel.program "small" dram 65536 {
+  accel.tensor_tensor add <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 8]]> scale <dram 0, [[1, 32], [1, 1]]>
+}
+
+// CHECK: tensor_tensor scale column must be in sbuf or psum, got dram

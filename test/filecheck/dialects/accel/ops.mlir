@@ -31,6 +31,8 @@ accel.program "small" dram 65536 {
   accel.act clip01 <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]> scale 0.2 bias 0.5
   accel.tensor_tensor add <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 8]]>
   accel.tensor_tensor max <sbuf 0, 0, [[1, 32], [1, 8]]>, <psum 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [8, 1], [1, 8]]> {signal = 0 : i64}
+  accel.tensor_tensor add <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 8]]> scale <sbuf 0, 96, [[1, 32], [1, 1]]>
+  accel.tensor_tensor sub <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 8]]> scale 0.5
   accel.reduce add <sbuf 0, 0, [[1, 32], [1, 1]]>, <sbuf 0, 64, [[1, 32], [7, 7], [1, 7]]> over 2 scale 0.02
   accel.reduce max <sbuf 0, 0, [[1, 32], [1, 7]]>, <sbuf 0, 64, [[1, 32], [7, 7], [1, 7]]> over 1
   accel.random <sbuf 0, 0, [[1, 32], [1, 8]]>, -1.0, 2.0 seed 7
@@ -74,6 +76,8 @@ accel.program "small" dram 65536 {
 // CHECK-NEXT:   accel.act clip01 <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]> scale 0.2 bias 0.5
 // CHECK-NEXT:   accel.tensor_tensor add <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 8]]>
 // CHECK-NEXT:   accel.tensor_tensor max <sbuf 0, 0, [[1, 32], [1, 8]]>, <psum 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [8, 1], [1, 8]]> {signal = 0 : i64}
+// CHECK-NEXT:   accel.tensor_tensor add <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 0, [[1, 32], [1, 8]]> scale <sbuf 0, 96, [[1, 32], [1, 1]]>
+// CHECK-NEXT:   accel.tensor_tensor sub <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 8]]> scale 0.5
 // CHECK-NEXT:   accel.reduce add <sbuf 0, 0, [[1, 32], [1, 1]]>, <sbuf 0, 64, [[1, 32], [7, 7], [1, 7]]> over 2 scale 0.02
 // CHECK-NEXT:   accel.reduce max <sbuf 0, 0, [[1, 32], [1, 7]]>, <sbuf 0, 64, [[1, 32], [7, 7], [1, 7]]> over 1
 // CHECK-NEXT:   accel.random <sbuf 0, 0, [[1, 32], [1, 8]]>, -1.0, 2.0 seed 7

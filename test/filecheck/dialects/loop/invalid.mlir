@@ -335,6 +335,19 @@ func.func @f(%x: memref<8x64xf32>) {
 func.func @f(%x: memref<8x64xf32>) {
   loop.nest "n" domain [2] order [0] {
     %t = loop.alloc_tile : !loop.tile<sbuf, 32, 8>
+    loop.for d0 {
+      loop.tensor_tensor "add" %t <sbuf 0, 0, [[1, 32], [1, 8]]>, %t <sbuf 0, 0, [[1, 32], [1, 8]]>, %t <sbuf 0, 0, [[1, 32], [1, 8]]> scale(%t : !loop.tile<sbuf, 32, 8>) <sbuf 0, 0, [[1, 32], [1, 2]]> : !loop.tile<sbuf, 32, 8>, !loop.tile<sbuf, 32, 8>, !loop.tile<sbuf, 32, 8>
+    }
+  }
+  func.return
+}
+// CHECK: loop.tensor_tensor: scale column must be 32x1
+
+// -----
+
+func.func @f(%x: memref<8x64xf32>) {
+  loop.nest "n" domain [2] order [0] {
+    %t = loop.alloc_tile : !loop.tile<sbuf, 32, 8>
     %p = loop.alloc_tile : !loop.tile<psum, 32, 8>
     %w = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
     loop.for d0 {

@@ -40,6 +40,9 @@ func.func @every_op(%x: memref<8x64xf32>) -> memref<8x16xf32> {
     loop.act exp %o <sbuf 0, 0, [[1, 16], [1, 8]]>, %acc <psum 0, 0, [[1, 16], [1, 8]]> {scale = 0.5 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 16, 8>, !loop.tile<psum, 16, 8>
     // CHECK: loop.tensor_tensor "max" %{{.*}} <sbuf 0, 0, {{\[\[}}1, 16], [1, 8]]>, %{{.*}}, %{{.*}}
     loop.tensor_tensor "max" %o <sbuf 0, 0, [[1, 16], [1, 8]]>, %o <sbuf 0, 0, [[1, 16], [1, 8]]>, %o <sbuf 0, 0, [[1, 16], [1, 8]]> : !loop.tile<sbuf, 16, 8>, !loop.tile<sbuf, 16, 8>, !loop.tile<sbuf, 16, 8>
+    // A scale column: o = o * c + o in one POOL instruction.
+    // CHECK: loop.tensor_tensor "add" %{{.*}} <sbuf 0, 0, {{\[\[}}1, 16], [1, 8]]>, %{{.*}} <sbuf 0, 0, {{\[\[}}1, 16], [1, 8]]>, %{{.*}} <sbuf 0, 0, {{\[\[}}1, 16], [1, 8]]> scale(%{{.*}} : !loop.tile<sbuf, 16, 1>) <sbuf 0, 0, {{\[\[}}1, 16], [1, 1]]> : !loop.tile<sbuf, 16, 8>, !loop.tile<sbuf, 16, 8>, !loop.tile<sbuf, 16, 8>
+    loop.tensor_tensor "add" %o <sbuf 0, 0, [[1, 16], [1, 8]]>, %o <sbuf 0, 0, [[1, 16], [1, 8]]>, %o <sbuf 0, 0, [[1, 16], [1, 8]]> scale(%c : !loop.tile<sbuf, 16, 1>) <sbuf 0, 0, [[1, 16], [1, 1]]> : !loop.tile<sbuf, 16, 8>, !loop.tile<sbuf, 16, 8>, !loop.tile<sbuf, 16, 8>
     // CHECK: loop.reduce "add" %{{.*}} <sbuf 0, 0, {{\[\[}}1, 16], [1, 1]]>, %{{.*}} <sbuf 0, 0, {{\[\[}}1, 16], [1, 8]]> {nreduce = 1 : i64, scale = 2.500000e-01 : f32}
     loop.reduce "add" %c <sbuf 0, 0, [[1, 16], [1, 1]]>, %o <sbuf 0, 0, [[1, 16], [1, 8]]> {nreduce = 1 : i64, scale = 0.25 : f32} : !loop.tile<sbuf, 16, 1>, !loop.tile<sbuf, 16, 8>
     // CHECK: loop.copy %{{.*}} <sbuf 0, 0, {{\[\[}}1, 16], [1, 8]]> -> %[[Y]] <dram 0, {{\[\[}}1, 16], [16, 8]]>

@@ -10,6 +10,7 @@
 //   domain's trip counts, domain index i0 (K) becomes repeat depth i1 and i1 (M)
 //   becomes i0, offsets are rebased on each buffer's or tile's tidal.addr, and
 //   zero_at = d0 becomes repeat depth 1.
+// - A tensor_tensor's scale column (in "sum") is rebased like any other access.
 // - Every DMA is on queue 0: accel-assign-queues chooses the queues.
 
 // CHECK-LABEL: accel.program "small" dram 5952 {
@@ -33,6 +34,7 @@
 // CHECK-NEXT:    accel.dma 0 <sbuf 0, 64, {{\[\[}}1, 32], [1, 3]]> -> <dram 5568, {{\[\[}}3, 32], [1, 3]]> {origin = "relu"}
 // CHECK-NEXT:    accel.memset <sbuf 0, 128, {{\[\[}}1, 32], [1, 1]]>, 0.0 {origin = "sum"}
 // CHECK-NEXT:    accel.reduce add <sbuf 0, 128, {{\[\[}}1, 32], [1, 1]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 3]]> over 1 scale 0.5 {origin = "sum"}
+// CHECK-NEXT:    accel.tensor_tensor add <sbuf 0, 0, {{\[\[}}1, 32], [1, 3]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 3]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 3]]> scale <sbuf 0, 128, {{\[\[}}1, 32], [1, 1]]> {origin = "sum"}
 // CHECK-NEXT:    accel.random <sbuf 0, 0, {{\[\[}}1, 32], [1, 3]]>, -1.0, 1.0 seed 9 {origin = "rng"}
 // CHECK-NEXT:    accel.dropout <sbuf 0, 64, {{\[\[}}1, 32], [1, 3]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 3]]> ratio 0.5 seed 9 {origin = "rng"}
 // CHECK-NEXT:    accel.bernoulli <sbuf 0, 64, {{\[\[}}1, 32], [1, 3]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 3]]> seed 8 {origin = "rng"}
@@ -74,6 +76,7 @@ func.func @main(%x: memref<8x64xf32> {tidal.name = "input", tidal.addr = 0 : i64
     %s = loop.alloc_tile {tidal.addr = 128 : i64} : !loop.tile<sbuf, 32, 1>
     loop.memset %s <sbuf 0, 0, [[1, 32], [1, 1]]> = 0.0 : f32 : !loop.tile<sbuf, 32, 1>
     loop.reduce "add" %s <sbuf 0, 0, [[1, 32], [1, 1]]>, %t <sbuf 0, 0, [[1, 32], [1, 3]]> {nreduce = 1 : i64, scale = 0.5 : f32} : !loop.tile<sbuf, 32, 1>, !loop.tile<sbuf, 32, 3>
+    loop.tensor_tensor "add" %t <sbuf 0, 0, [[1, 32], [1, 3]]>, %t <sbuf 0, 0, [[1, 32], [1, 3]]>, %t <sbuf 0, 0, [[1, 32], [1, 3]]> scale(%s : !loop.tile<sbuf, 32, 1>) <sbuf 0, 0, [[1, 32], [1, 1]]> : !loop.tile<sbuf, 32, 3>, !loop.tile<sbuf, 32, 3>, !loop.tile<sbuf, 32, 3>
   }
   loop.nest "rng" domain [] order [] {
     %t = loop.alloc_tile {tidal.addr = 0 : i64} : !loop.tile<sbuf, 32, 3>
