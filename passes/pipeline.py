@@ -81,6 +81,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "depthwise-pe-split": "a depthwise conv in place hands some channel tiles to the "
     "PE array (diagonal matmuls) while ACT and POOL run the others, as many as evens "
     "the engines' load (graph-to-loop{depthwise_pe_split})",
+    "depthwise-fma": "a depthwise conv on ACT and POOL has POOL multiply each tap by "
+    "its weight column and add it into the sum in one instruction (tensor_tensor with "
+    "a scale column) instead of ACT writing each product (graph-to-loop{depthwise_fma})",
     "depthwise-split-context": "the depthwise split counts, on each engine, the "
     "cycles of the nest that wrote its input (a 1x1 conv's matmuls keep the PE array "
     "busy) when it evens the engines' load (graph-to-loop{depthwise_split_context})",
@@ -245,6 +248,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             row_taps="row-taps" not in off,
             conv_inplace="conv-in-place" not in off,
             pool_inplace="pool-in-place" not in off,
+            depthwise_fma="depthwise-fma" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip)]),
         *(

@@ -133,6 +133,7 @@ class GraphToLoopPass(ChipPass):
     row_taps: bool = True
     conv_inplace: bool = True
     pool_inplace: bool = True
+    depthwise_fma: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

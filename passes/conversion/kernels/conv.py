@@ -1016,6 +1016,7 @@ class ConvKernel(Kernel):
                 inplace=options.depthwise_inplace,
                 pe_split=options.depthwise_pe_split and _weight_values(op) is not None,
                 beside=_producer_cycles(op.input, chip) if options.depthwise_split_context else None,
+                fma=options.depthwise_fma,
             )
             halo = isinstance(dw, depthwise.DepthwiseTiles) and dw.halo
             return planned(op, chip, *([] if halo else plan_pad_nest(op, chip)), dw, options=options)

@@ -206,6 +206,10 @@ class DepthwiseTiles(NestPlan):
     inplace: bool = False
     pe_tiles: int = 0
     pe_rb: int = 0
+    fma: bool = False
+    """Vector form: POOL multiplies each tap after the first by its weight column and
+    adds it into the sum in one instruction (a tensor_tensor with a scale column);
+    ACT writes the first tap only."""
     cycles: int
 
 
@@ -299,16 +303,18 @@ def _pe_block_rows(chip: ChipConfig, shape: ConvShape) -> int:
 
 
 def _inplace_costs(
-    chip: ChipConfig, shape: ConvShape, tc: int
+    chip: ChipConfig, shape: ConvShape, tc: int, fma: bool = False
 ) -> tuple[float, float, float, float]:
     """Per channel tile, by the datasheet: ACT and POOL cycles of the vector form in
-    place, and PE cycles (diagonal matmuls, each tap over its rectangle of every
-    PSUM block, the stationary load the previous matmul's streaming does not hide)
-    and ACT cycles (one evacuation per block) of the PE form in place."""
+    place (`fma`: ACT the first tap only), and PE cycles (diagonal matmuls, each tap
+    over its rectangle of every PSUM block, the stationary load the previous
+    matmul's streaming does not hide) and ACT cycles (one evacuation per block) of
+    the PE form in place."""
     oh, ow = shape.out[2:]
     act = pool = 0.0
-    for _, (ny, nx), _, _ in tap_rects(shape):
-        act += _cost(Opcode.ACT, chip, (tc, ny * nx))
+    for i, (_, (ny, nx), _, _) in enumerate(tap_rects(shape)):
+        if i == 0 or not fma:
+            act += _cost(Opcode.ACT, chip, (tc, ny * nx))
         pool += _cost(Opcode.TENSOR_TENSOR, chip, (tc, ny * nx))
     pool -= _cost(Opcode.TENSOR_TENSOR, chip, (tc, oh * ow))  # the first tap's sum
     rb = _pe_block_rows(chip, shape)
@@ -331,6 +337,7 @@ def _plan_inplace(
     tc: int,
     pe_split: bool,
     beside: Mapping[str, float] | None = None,
+    fma: bool = False,
 ) -> DepthwiseTiles | None:
     """The in-place vector form (None when it does not fit SBUF), with the number of
     channel tiles the PE array takes (`pe_split`) that makes the busiest engine's
@@ -339,8 +346,12 @@ def _plan_inplace(
     producer's nest: its matmuls and evacuations overlap this nest's tiles)."""
     oh, ow = shape.out[2:]
     tiles = shape.padded[1] // tc
-    act, pool, pe, evac = _inplace_costs(chip, shape, tc)
+    act, pool, pe, evac = _inplace_costs(chip, shape, tc, fma)
     near = beside or {}
+    # ACT and POOL start on the first channel tile once the producer's matmuls have
+    # written it (its share of the producer's PE cycles, tile by tile); the PE tiles
+    # queue behind all of them.
+    lead = near.get("pe", 0.0) / tiles if fma else 0.0
     rb = _pe_block_rows(chip, shape)
     best: tuple[float, int, float] | None = None
     for k in range(tiles + 1 if pe_split and rb else 1):
@@ -352,7 +363,9 @@ def _plan_inplace(
         on_pe = (k * pe, k * evac) if k else (0.0, 0.0)
         own = (on_pe[0], (tiles - k) * act + on_pe[1], (tiles - k) * pool)
         loaded = max(
-            near.get("pe", 0.0) + own[0], near.get("act", 0.0) + own[1], near.get("pool", 0.0) + own[2]
+            near.get("pe", 0.0) + own[0],
+            near.get("act", 0.0) + own[1] + lead,
+            near.get("pool", 0.0) + own[2] + lead,
         )
         if best is None or loaded < best[0]:
             best = (loaded, k, max(own))
@@ -363,7 +376,7 @@ def _plan_inplace(
     psum = k * (oh // rb) * aligned(rb * ow * F32) if k else 0
     return DepthwiseTiles(
         origin, tc, need, psum, form="vector", tc=tc, rb=oh, nb=1, hb=hb, resident=True,
-        halo=True, inplace=True, pe_tiles=k, pe_rb=rb if k else 0, cycles=round(busiest / tiles),
+        halo=True, inplace=True, pe_tiles=k, pe_rb=rb if k else 0, fma=fma, cycles=round(busiest / tiles),
     )
 
 
@@ -376,6 +389,7 @@ def _plan_vector(
     inplace: bool = False,
     pe_split: bool = False,
     beside: Mapping[str, float] | None = None,
+    fma: bool = False,
 ) -> DepthwiseTiles | Refusal:
     n = shape.padded[0]
     _, _, kh, kw = shape.weight
@@ -385,7 +399,7 @@ def _plan_vector(
             f"'{origin}': output rows of {ow} pixels exceed one tile ({FREE_MAX} fp32)"
         )
     if inplace and n == 1 and first_full_tap(shape) is not None:
-        planned = _plan_inplace(chip, origin, shape, tc, pe_split, beside)
+        planned = _plan_inplace(chip, origin, shape, tc, pe_split, beside, fma)
         if planned is not None:
             return planned
     # Every channel tile whole in SBUF when it fits, else the most output rows per
@@ -399,7 +413,7 @@ def _plan_vector(
         if need > chip.sbuf_partition_bytes:
             continue
         taps, block, blocks = kh * kw, (tc, rb * ow), n * oh // rb
-        act = blocks * taps * _cost(Opcode.ACT, chip, block)
+        act = blocks * (1 if fma else taps) * _cost(Opcode.ACT, chip, block)
         pool = blocks * (taps - 1) * _cost(Opcode.TENSOR_TENSOR, chip, block)
         cycles = round(max(act, pool))
         return DepthwiseTiles(
@@ -414,6 +428,7 @@ def _plan_vector(
             hb=hb,
             resident=resident,
             halo=halo and resident,
+            fma=fma,
             cycles=cycles,
         )
     refusal = over_sbuf(chip, origin, _need(shape, "vector", tc, 1, 1)[1])
@@ -431,6 +446,7 @@ def plan_depthwise(
     inplace: bool = False,
     pe_split: bool = False,
     beside: Mapping[str, float] | None = None,
+    fma: bool = False,
 ) -> DepthwiseTiles | Refusal:
     """The tiles of the cheaper form by the datasheet (the PE form on a tie), or of
     `form` when given; a refusal when no form fits (the vector form's reason when
@@ -441,14 +457,16 @@ def plan_depthwise(
     (`DepthwiseTiles.inplace`) where its taps allow; with `pe_split` too (the
     caller knows the weights) it hands channel tiles to the PE array where the
     datasheet says that evens the engines' load, counting the cycles per engine
-    `beside` names (the producer's nest, when the caller has lowered it)."""
+    `beside` names (the producer's nest, when the caller has lowered it). `fma`:
+    the vector form adds each tap's product on POOL in one instruction
+    (`DepthwiseTiles.fma`)."""
     limit = min(chip.pe_rows, chip.pe_cols, chip.sbuf_partitions, chip.psum_partitions)
     tc = largest_divisor(shape.padded[1], limit)
     pe = _plan_pe(chip, origin, shape, tc) if form in (None, "pe") else None
     asked = halo
     halo = halo and any(shape.pads)
     vector = (
-        _plan_vector(chip, origin, shape, tc, halo, inplace and asked, pe_split, beside)
+        _plan_vector(chip, origin, shape, tc, halo, inplace and asked, pe_split, beside, fma)
         if form in (None, "vector")
         else None
     )
@@ -708,6 +726,9 @@ def _vector_nest(
                 )
             )
             continue
+        if plan.fma:  # sum += window * w[:, t], one POOL instruction
+            ops.append(TensorTensorOp("add", acc, acc_ap, xt, window, acc, acc_ap, scale_col=scale))
+            continue
         prod, prod_ap = prods[t % 2], prod_aps[t % 2]
         ops.append(ActOp("identity", prod, prod_ap, xt, window, scale_col=scale))
         ops.append(TensorTensorOp("add", acc, acc_ap, acc, acc_ap, prod, prod_ap))
@@ -823,9 +844,12 @@ def _inplace_nest(
             if i == 0:
                 ops.append(ActOp("identity", acc, rect(k * block, oy, ox, ny, nx), xt, window(k, iy, ix, ny, nx), scale_col=scale, bias_col=bias_col))
                 continue
+            acc_ap = rect(k * block, oy, ox, ny, nx)
+            if plan.fma:  # the sum's rectangle += window * w[:, t], one POOL instruction
+                ops.append(TensorTensorOp("add", acc, acc_ap, xt, window(k, iy, ix, ny, nx), acc, acc_ap, scale_col=scale))
+                continue
             prod = prods[i % 2]
             prod_ap = rect(0, oy, ox, ny, nx)
-            acc_ap = rect(k * block, oy, ox, ny, nx)
             ops.append(ActOp("identity", prod, prod_ap, xt, window(k, iy, ix, ny, nx), scale_col=scale))
             ops.append(TensorTensorOp("add", acc, acc_ap, acc, acc_ap, prod, prod_ap))
     ops += evacuations

@@ -115,6 +115,11 @@ class KernelOptions:
       reads them unpadded where they lie, each column and row tap over the outputs
       whose input stays inside the plane, so a kept input needs no copy into a
       plane of -inf borders (kernels/pool.py).
+    - `depthwise_fma`: a depthwise conv's vector form has POOL multiply each tap's
+      window by the tap's weight column and add it into the sum in one instruction
+      (`tensor_tensor` with a scale column: NKI's scalar_tensor_tensor) instead of
+      ACT writing the product for POOL to add, so ACT writes only each tile's first
+      tap (kernels/depthwise.py).
     """
 
     eltwise_partitions: bool = True
@@ -137,6 +142,7 @@ class KernelOptions:
     row_taps: bool = True
     conv_inplace: bool = True
     pool_inplace: bool = True
+    depthwise_fma: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()

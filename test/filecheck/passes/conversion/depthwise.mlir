@@ -1,8 +1,10 @@
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_inplace=false}' --split-input-file | filecheck %s
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s --check-prefix=INPLACE
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_pe_split=false}' --split-input-file | filecheck %s --check-prefix=NOSPLIT
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_inplace=false depthwise_fma=false}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_fma=false}' --split-input-file | filecheck %s --check-prefix=INPLACE
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_pe_split=false depthwise_fma=false}' --split-input-file | filecheck %s --check-prefix=NOSPLIT
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise=false}' --split-input-file | filecheck %s --check-prefix=OFF
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_split_context=false}' --split-input-file | filecheck %s --check-prefix=NOCONTEXT
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_split_context=false depthwise_fma=false}' --split-input-file | filecheck %s --check-prefix=NOCONTEXT
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_inplace=false}' --split-input-file | filecheck %s --check-prefix=FMA
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s --check-prefix=FMAIP
 
 // A depthwise conv2d (group = channels = 40) with pads 1 and a bias on the small
 // chip: kernels/depthwise.py pads in SBUF (a halo: the planes zeroed, the input
@@ -45,6 +47,28 @@
 // CHECK-NEXT:      loop.copy %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 72]]> -> %[[Y]] <dram 0, {{\[\[}}36, 20], [720, 2], [1, 36]]>
 // CHECK-NEXT:    }
 // CHECK-NEXT:    func.return %[[Y]]
+
+// With depthwise-fma (the default; the RUN lines above pin it off): no products.
+// ACT still writes tap 0 times its column plus the bias into the sum; for every
+// other tap POOL adds the window times the tap's weight column (the scale column,
+// one per partition) into the sum in one tensor_tensor, the sum its second operand.
+// FMA-LABEL: func.func @depthwise
+// FMA:           %[[WT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 18>
+// FMA:           %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 128>
+// FMA-NEXT:      %[[SUM:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 72>
+// FMA:           loop.act "identity" %[[SUM]] <sbuf 0, 0 + 144 * i0, {{\[\[}}1, 20], [1, 36]]>, %[[XT]] <sbuf 0, 0 + 256 * i0, {{\[\[}}1, 20], [8, 6], [1, 6]]> scale(%[[WT]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 0 + 36 * i0, {{\[\[}}1, 20], [1, 1]]> bias
+// FMA-NEXT:      loop.tensor_tensor "add" %[[SUM]] <sbuf 0, 0 + 144 * i0, {{\[\[}}1, 20], [1, 36]]>, %[[XT]] <sbuf 0, 4 + 256 * i0, {{\[\[}}1, 20], [8, 6], [1, 6]]>, %[[SUM]] <sbuf 0, 0 + 144 * i0, {{\[\[}}1, 20], [1, 36]]> scale(%[[WT]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 4 + 36 * i0, {{\[\[}}1, 20], [1, 1]]>
+// FMA-COUNT-7:   loop.tensor_tensor "add" %[[SUM]] {{.*}} scale(%[[WT]]
+// FMA-NOT:       loop.act "identity"
+// FMA:           loop.copy %[[SUM]]
+
+// In place with depthwise-fma: the same, each tap's rectangle of the sum (tap 0:
+// from output (1, 1), offset 28) += its window times its column.
+// FMAIP-LABEL: func.func @depthwise
+// FMAIP:         loop.act "identity" %[[SUM:.*]] <sbuf 0, 0, {{\[\[}}1, 20], [6, 6], [1, 6]]>, %[[XT:.*]] <sbuf 0, 0, {{\[\[}}1, 20], [6, 6], [1, 6]]> scale(%[[WT:.*]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 16, {{\[\[}}1, 20], [1, 1]]> bias
+// FMAIP-NEXT:    loop.tensor_tensor "add" %[[SUM]] <sbuf 0, 28, {{\[\[}}1, 20], [6, 5], [1, 5]]>, %[[XT]] <sbuf 0, 0, {{\[\[}}1, 20], [6, 5], [1, 5]]>, %[[SUM]] <sbuf 0, 28, {{\[\[}}1, 20], [6, 5], [1, 5]]> scale(%[[WT]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 0, {{\[\[}}1, 20], [1, 1]]>
+// FMAIP-COUNT-7: loop.tensor_tensor "add" %[[SUM]] {{.*}} scale(%[[WT]]
+// FMAIP-NEXT:    loop.act "identity" %[[SUM]] <sbuf 0, 144,
 
 // In place (the default, --disable-opt depthwise-in-place is the above): the
 // unpadded planes come in as they lie (36 elements per channel tile, the copy a
