@@ -37,7 +37,7 @@ buffer never makes a nest run out of SBUF; the others stay in DRAM.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import prod
 
 from xdsl.context import Context
@@ -389,11 +389,20 @@ def keep_on_chip(
         if freed and _fits(chip, list(rest.values()), [*kept, candidate]):
             kept.append(candidate)
             tiles = rest
-    names = []
-    for c in kept:
+    # The shadows last, their uses gathered again: a shadow's writer may copy from a
+    # buffer kept here (a pad's reflected column, through DRAM before), and the
+    # shadow's twin of that copy must read the kept tile, not the DRAM buffer the
+    # rewrite leaves unwritten (or a copy the rewrite split into pieces).
+    named: list[tuple[int, str]] = []
+    for c in [c for c in kept if not c.shadow] + [c for c in kept if c.shadow]:
+        if c.shadow:
+            found = _uses(c.alloc.result, returned=True)
+            if found is None or any(c.layout.map(u.ap, _trips(u.op)) is None for u in found[0]):
+                continue
+            c = replace(c, uses=found[0], views=found[1])
         _rewrite(c)
-        names.append(_writer_name(c))
-    return names
+        named.append((c.first, _writer_name(c)))
+    return [name for _, name in sorted(named, key=lambda fn: fn[0])]
 
 
 def _forwarded_tiles(c: _Candidate) -> set[loop.AllocTileOp]:

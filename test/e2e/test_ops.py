@@ -323,6 +323,20 @@ def test_maxpool_default_chip(tmp_path):
     check(maxpool_model((2, 96, 7, 9), 3, 2, (1, 1, 1, 1)), tmp_path, chip="default")
 
 
+@pytest.mark.parametrize("chip", ["small", "default"])
+def test_returned_reflect_pad_pooled(chip, tmp_path):
+    """A reflect pad whose output is returned and pooled (difftest seed 92, graph
+    115, reduced): the pad writes its reflected column from a buffer kept on chip,
+    and the pooling reads the output's kept copy, whose twin of that write must read
+    the kept buffer too (it read a DRAM buffer nobody wrote: zeros)."""
+    nodes = [
+        helper.make_node("Pad", ["x", "p"], ["pad"], mode="reflect"),
+        helper.make_node("MaxPool", ["pad"], ["y"], kernel_shape=[2, 1], pads=[1, 0, 0, 0], strides=[3, 2]),
+    ]
+    model = build(nodes, {"x": (1, 6, 1, 4)}, ["pad", "y"], {"p": np.array([0, 0, 0, 0, 0, 0, 0, 1], np.int64)})
+    check(model, tmp_path, chip=chip)
+
+
 # ---------------------------------------------------------------------------- Gemm
 
 
