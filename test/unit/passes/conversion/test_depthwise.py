@@ -24,6 +24,7 @@ from tidal.dialects.loop import (
 from tidal.passes.conversion.kernels.conv import ConvShape
 from tidal.passes.conversion.kernels.depthwise import (
     DepthwiseTiles,
+    _inplace_costs,  # pyright: ignore[reportPrivateUsage]
     _need,  # pyright: ignore[reportPrivateUsage]
     _pe_block_rows,  # pyright: ignore[reportPrivateUsage]
     applies,
@@ -218,6 +219,31 @@ def test_the_split_counts_the_work_beside_the_layer():
     assert split(mid, {"act": 20000.0}) == 4
 
 
+def test_fma_leaves_act_the_first_tap_and_the_split_weighs_pool():
+    """depthwise_fma: per vector tile ACT writes the first (centre) tap only, POOL one
+    instruction per other tap, as without it. ShuffleNet's 136-channel 28x28 layer
+    after its 1x1 conv keeps one tile on the PE array; the 14x14 one, whose
+    producer's PE cycles delay ACT and POOL by a quarter of them (one of 4 tiles),
+    keeps one (POOL 3 x 1.9 k + lead against PE 3.5 k + 2 x 2.0 k)."""
+    shape = _shape(1, 136, 28, 28)
+    act, pool, _, _ = _inplace_costs(DEFAULT, shape, 68, fma=True)
+    act_pair, pool_pair, _, _ = _inplace_costs(DEFAULT, shape, 68)
+    first = tap_rects(shape)[0][1]
+    assert act == DEFAULT.act_fixed_cycles + first[0] * first[1]
+    assert pool == pool_pair and act_pair > 8 * act
+
+    def split(shape, beside):
+        tiles = plan_depthwise(
+            DEFAULT, "dw", shape, halo=True, inplace=True, pe_split=True, beside=beside, fma=True
+        )
+        assert isinstance(tiles, DepthwiseTiles) and tiles.fma
+        return tiles.pe_tiles
+
+    assert split(shape, {"pe": 3518.0, "act": 1824.0}) == 1
+    assert split(_shape(1, 272, 14, 14), {"pe": 3518.0, "act": 1040.0}) == 1
+
+
+@pytest.mark.parametrize("fma", [False, True])
 @pytest.mark.parametrize("chip", [SMALL, DEFAULT])
 @pytest.mark.parametrize(
     "shape,bias,addend,activation",
@@ -228,15 +254,15 @@ def test_the_split_counts_the_work_beside_the_layer():
         (_shape(1, 40, 24, 24), True, False, "identity"),  # several PSUM blocks on small
     ],
 )
-def test_pe_tiles_and_vector_tiles_compute_a_depthwise_conv(chip, shape, bias, addend, activation):
+def test_pe_tiles_and_vector_tiles_compute_a_depthwise_conv(chip, shape, bias, addend, activation, fma):
     """The in-place nest with the first channel tile on the PE array (diagonals of
     constant weights, each tap accumulating over its rectangle of each PSUM block)
-    and the others on ACT and POOL, on the loop interpreter and, lowered, on the
-    hardware model, against NumPy."""
+    and the others on ACT and POOL (`fma`: POOL's multiply-adds), on the loop
+    interpreter and, lowered, on the hardware model, against NumPy."""
     planned = plan_depthwise(chip, "dw", shape, halo=True, inplace=True)
     assert isinstance(planned, DepthwiseTiles) and planned.inplace
     rb = _pe_block_rows(chip, shape)
-    tiles = replace(planned, pe_tiles=1, pe_rb=rb)
+    tiles = replace(planned, pe_tiles=1, pe_rb=rb, fma=fma)
     rng = np.random.default_rng(5)
     wv = rng.uniform(-1, 1, shape.weight).astype(np.float32)
     types = [MemRefType(f32, _input_shape(shape, tiles))]
@@ -326,11 +352,16 @@ def _module(
 ) -> tuple[ModuleOp, DepthwiseTiles]:
     """The nest of `form` ("pe", "vector", "halo": the vector form asked for a
     halo, whose input is then unpadded, or "inplace": asked to read the unpadded
-    input as it lies) in a function of its operands."""
+    input as it lies; "fma", "fma-inplace": "vector" and "inplace" with POOL's
+    multiply-adds) in a function of its operands."""
     if form == "halo":
         tiles = plan_depthwise(chip, "dw", shape, "vector", halo=True, inplace=False)
     elif form == "inplace":
         tiles = plan_depthwise(chip, "dw", shape, "vector", halo=True, inplace=True)
+    elif form == "fma":
+        tiles = plan_depthwise(chip, "dw", shape, "vector", fma=True)
+    elif form == "fma-inplace":
+        tiles = plan_depthwise(chip, "dw", shape, "vector", halo=True, inplace=True, fma=True)
     else:
         tiles = plan_depthwise(chip, "dw", shape, form)
     assert isinstance(tiles, DepthwiseTiles)
@@ -425,7 +456,7 @@ def _inputs(module: ModuleOp, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-@pytest.mark.parametrize("form", ["pe", "vector", "halo", "inplace"])
+@pytest.mark.parametrize("form", ["pe", "vector", "halo", "inplace", "fma", "fma-inplace"])
 @pytest.mark.parametrize("shape,chip,bias,addend,activation", CASES)
 def test_the_nest_computes_a_depthwise_conv(
     shape, chip, bias, addend, activation, form
@@ -442,10 +473,16 @@ def test_the_nest_computes_a_depthwise_conv(
     (got,) = eval_loop(module, inputs).values()
     want = _reference(xp, w, b, add, shape, activation)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-    _structure(module, tiles, shape, bias, addend)
+    if tiles.fma:  # per tile: ACT's first tap, then one multiply-add per other tap
+        fmas = [op for op in module.walk() if isinstance(op, TensorTensorOp) and op.scale_col is not None]
+        firsts = [op for op in module.walk() if isinstance(op, ActOp) and op.scale_col is not None]
+        taps = len(tap_rects(shape)) if tiles.inplace else shape.taps
+        assert firsts and len(fmas) == (taps - 1) * len(firsts)
+    else:
+        _structure(module, tiles, shape, bias, addend)
 
 
-@pytest.mark.parametrize("form", ["pe", "vector", "halo", "inplace"])
+@pytest.mark.parametrize("form", ["pe", "vector", "halo", "inplace", "fma", "fma-inplace"])
 @pytest.mark.parametrize("case", [CASES[1], CASES[2], CASES[4], CASES[5]])
 def test_the_lowered_program_computes_the_same(case, form):
     """loop-allocate through the split streams, then the hardware model on the
