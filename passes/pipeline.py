@@ -124,6 +124,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "keep-forwarded": "deciding what fits SBUF, a writer's tile that forwarding will "
     "replace by the kept tensor does not count (ResNet-50's stem output stays on chip "
     "beside its im2col) (loop-keep-on-chip{forwarded})",
+    "keep-bands": "a tensor that a tap-packed conv writes and a pooling reads band by "
+    "band stays on chip in their band layout (band b's channels on partitions b x C "
+    "onwards), the conv's band stores one copy that forwarding drops "
+    "(loop-keep-on-chip{bands})",
     "forward-copies": "nests compute from and into the tensors kept on chip instead of "
     "copying them to and from tiles (loop-keep-on-chip{forward})",
     "overlap-nests": "a nest's tiles take other SBUF bytes than the next nest's, so the "
@@ -261,6 +265,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
                     split="ragged-tiles" not in off,
                     outputs="keep-outputs" not in off,
                     forwarded="keep-forwarded" not in off,
+                    bands="keep-bands" not in off,
                 )
             ]
         ),

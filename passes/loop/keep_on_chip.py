@@ -171,6 +171,109 @@ class Layout:
 
 
 @dataclass(frozen=True)
+class BandLayout:
+    """One image's [C, H, W] planes cut into `bands` bands of `rows` rows, band b's C
+    channels on partitions b x C onwards, each holding its band's rows: the layout in
+    which conv-bands writes its output tile and pool-bands reads its input bands
+    (kernels/conv.py, kernels/pool.py). Element (c, r, w) -> partition
+    (r // rows) x C + c, element (r % rows) x W + w of it. A copy maps when its
+    partition dim walks channels (stride H x W) and its other dims stay within one
+    band; a copy whose rows run from one band into the next (a pooling band's halo
+    row) maps in two pieces (`split`)."""
+
+    channels: int
+    bands: int
+    rows: int
+    width: int
+
+    @property
+    def partitions(self) -> int:
+        return self.bands * self.channels
+
+    @property
+    def elements(self) -> int:
+        """Elements per partition."""
+        return self.rows * self.width
+
+    def map(self, ap: AccessAttr, trips: tuple[int, ...]) -> AccessAttr | None:
+        """The SBUF access for DRAM access `ap`, or None (see the class)."""
+        plane = self.bands * self.rows * self.width
+        base = ap.offset.base
+        if base % F32 or any(s and k < len(trips) and trips[k] > 1 for k, s in enumerate(ap.offset.steps)):
+            return None
+        c0, rest = divmod(base // F32, plane)
+        r0, w0 = divmod(rest, self.width)
+        (s0, n0), *free = ap.dims
+        if (n0 > 1 and s0 != plane) or c0 + n0 > self.channels:
+            return None
+        # Within a band its rows lie as in the plane (row-major, W apart), so the
+        # other dims keep their strides while every element stays in the band.
+        reach = 0
+        for stride, count in free:
+            if count == 1 or stride == 0:
+                continue
+            if not 0 < stride < plane:
+                return None
+            reach += stride * (count - 1)
+        band, r = divmod(r0, self.rows)
+        if r * self.width + w0 + reach >= self.rows * self.width:
+            return None
+        return AccessAttr.get(
+            "sbuf", band * self.channels + c0, (r * self.width + w0) * F32,
+            [(1, n0), *((0 if count == 1 else stride, count) for stride, count in free)],
+        )
+
+    def pieces(self, ap: AccessAttr, other: AccessAttr, trips: tuple[int, ...]) -> list[tuple[AccessAttr, AccessAttr]] | None:
+        """A copy whose rows (its first row-stepping dim, stride W, on both sides the
+        same count) run from one band into the next: (kept access, other side's
+        access) for the rows in each band, or None (more than MAX_PIECES pieces, or a
+        piece that does not map)."""
+        if self.map(ap, trips) is not None or len(ap.dims) != len(other.dims):
+            return None
+        dims = list(ap.dims)
+        k = next((i for i, (s, n) in enumerate(dims) if i and s == self.width and n > 1), None)
+        if k is None or other.dims[k][1] != dims[k][1]:
+            return None
+        r0 = (ap.offset.base // F32) % (self.bands * self.rows * self.width) // self.width
+        out: list[tuple[AccessAttr, AccessAttr]] = []
+        row, count = 0, dims[k][1]
+        while row < count:
+            if len(out) == MAX_PIECES:
+                return None
+            n = min(count - row, self.rows - (r0 + row) % self.rows)
+            piece = AccessAttr.get(ap.space, ap.pstart, ap.offset + row * self.width * F32,
+                                   [*dims[:k], (self.width, n), *dims[k + 1 :]])
+            kept = self.map(piece, trips)
+            if kept is None:
+                return None
+            ostride = other.dims[k][0]
+            mine = AccessAttr.get(other.space, other.pstart, other.offset + row * ostride * F32,
+                                  [*other.dims[:k], (ostride, n), *other.dims[k + 1 :]])
+            out.append((kept, mine))
+            row += n
+        return out
+
+
+def band_layouts(shape: tuple[int, ...], uses: list["_Use"], partitions: int) -> Iterator[BandLayout]:
+    """The band layouts worth trying for a buffer of `shape`: one image [1, C, H, W]
+    with a copy whose on-chip side starts past partition 0 by a multiple of C
+    (a band's), `bands` the divisors of H whose bands of C fit the partitions."""
+    if len(shape) != 4 or shape[0] != 1:
+        return
+    _, c, h, w = shape
+    banded = False
+    for u in uses:
+        other = _other_side(u)
+        if other is not None and other.pstart.base and other.pstart.base % c == 0 and other.dims[0][1] == c:
+            banded = True
+    if not banded:
+        return
+    for k in range(2, h + 1):
+        if h % k == 0 and k * c <= partitions:
+            yield BandLayout(c, k, h // k, w)
+
+
+@dataclass(frozen=True)
 class _Use:
     """A tile op's access to the buffer (or a view of it): operand `slot`, access
     property `prop`."""
@@ -240,11 +343,13 @@ def choose_layout(
     uses: list[_Use],
     partitions: int,
     split: bool = False,
-) -> Layout | None:
+    bands: bool = False,
+) -> Layout | BandLayout | None:
     """The layout that every use maps to (with `split`, a copy may map in pieces)
     with the fewest elements per partition, then the fewest elements in split copies,
-    then the most partitions."""
-    best: Layout | None = None
+    then the most partitions; with `bands` (and `split`) band layouts compete too
+    (`band_layouts`)."""
+    best: Layout | BandLayout | None = None
     best_cost = (0, 0, 0)
     counts = {u.ap.dims[0][1] for u in uses}
     for minor in _candidates(shapes, uses):
@@ -267,19 +372,46 @@ def choose_layout(
             cost = (layout.elements, sum(m for m in moved if m is not None), -p)
             if best is None or cost < best_cost:
                 best, best_cost = layout, cost
+    for band in band_layouts(shapes[0], uses, partitions) if split and bands else ():
+        if best is not None and band.elements > best.elements:
+            continue
+        moved = [_split_elements(band, u, split) for u in uses]
+        if None in moved:
+            continue
+        cost = (band.elements, sum(m for m in moved if m is not None), -band.partitions)
+        if best is None or cost < best_cost:
+            best, best_cost = band, cost
     return best
 
 
-def _split_elements(layout: Layout, use: _Use, split: bool) -> int | None:
+def _split_elements(layout: Layout | BandLayout, use: _Use, split: bool) -> int | None:
     """0 when `use` addresses `layout` whole; its elements when (`split`) it does as
     a copy split at the groups' boundaries (its other side an on-chip tile whose
     partitions the rows follow); None when it does not."""
     trips = _trips(use.op)
     if layout.map(use.ap, trips) is not None:
         return 0
-    if split and _other_side(use) is not None and layout.split(use.ap, trips) is not None:
+    other = _other_side(use)
+    if split and other is not None and _pieces(layout, use.ap, other, trips) is not None:
         return use.ap.num_elements
     return None
+
+
+def _pieces(
+    layout: Layout | BandLayout, ap: AccessAttr, other: AccessAttr, trips: tuple[int, ...]
+) -> list[tuple[AccessAttr, AccessAttr]] | None:
+    """A split copy's pieces: (kept access, the other side's access) each. `Layout`:
+    rows on partitions, split where they cross a group of partitions, the other
+    side's partitions following; `BandLayout`: rows split where they cross a band."""
+    if isinstance(layout, BandLayout):
+        return layout.pieces(ap, other, trips)
+    pieces = layout.split(ap, trips)
+    if pieces is None:
+        return None
+    return [
+        (kept, AccessAttr.get(other.space, other.pstart + row, other.offset, [(1, rows), *other.dims[1:]]))
+        for row, rows, kept in pieces
+    ]
 
 
 def _other_side(use: _Use) -> AccessAttr | None:
@@ -302,7 +434,7 @@ def _trips(op: Operation) -> tuple[int, ...]:
 @dataclass
 class _Candidate:
     alloc: loop.AllocOp
-    layout: Layout
+    layout: Layout | BandLayout
     uses: list[_Use]
     views: list[loop.ViewOp]
     first: int
@@ -337,7 +469,12 @@ def _fits(
 
 
 def keep_on_chip(
-    fn: func.FuncOp, chip: ChipConfig, split: bool = True, outputs: bool = False, forward: bool = False
+    fn: func.FuncOp,
+    chip: ChipConfig,
+    split: bool = True,
+    outputs: bool = False,
+    forward: bool = False,
+    bands: bool = True,
 ) -> list[str]:
     """Move the buffers of `fn` that fit on chip into SBUF; returns their names
     (the writing nest's origin) in program order. `split`: copies may be split
@@ -347,7 +484,9 @@ def keep_on_chip(
     `forward`: `forward_copies` runs next, so a writer's tile that forwarding will
     replace by the kept buffer (a tile only stored into it: `_forwards`) does not
     count against SBUF once the buffer is kept (ResNet-50's stem: its 64 x 12,544
-    output tile and the kept output would not both fit beside its im2col)."""
+    output tile and the kept output would not both fit beside its im2col).
+    `bands`: a tensor that conv-bands writes or pool-bands reads band by band may
+    be kept in their band layout (`BandLayout`)."""
     block = fn.body.block
     index = {op: i for i, op in enumerate(block.ops)}
     returned = {v for op in block.ops if isinstance(op, func.ReturnOp) for v in op.arguments}
@@ -375,7 +514,7 @@ def keep_on_chip(
         shapes = [tuple(op.result.type.get_shape())]
         shapes += [tuple(v.result.type.get_shape()) for v in views]
         layout = choose_layout(
-            prod(shapes[0]), shapes, uses, chip.sbuf_partitions, split and not shadow
+            prod(shapes[0]), shapes, uses, chip.sbuf_partitions, split and not shadow, bands
         )
         if layout is None:
             continue
@@ -464,17 +603,16 @@ def _rewrite(c: _Candidate) -> None:
             u.op.properties[u.prop] = new_ap
             u.op.operands[operand] = tile.result
             continue
-        # A copy whose rows cross into the next group: one copy per group.
-        pieces = layout.split(u.ap, _trips(u.op))
+        # A copy whose rows cross into the next group (or band): one copy per piece.
         other = _other_side(u)
-        assert pieces is not None and other is not None
+        assert other is not None
+        pieces = _pieces(layout, u.ap, other, _trips(u.op))
+        assert pieces is not None
         other_prop = "dst_ap" if u.slot == "src" else "src_ap"
-        for row, rows, kept_ap in pieces:
+        for kept_ap, other_ap in pieces:
             piece = u.op.clone()
             piece.properties[u.prop] = kept_ap
-            piece.properties[other_prop] = AccessAttr.get(
-                other.space, other.pstart + row, other.offset, [(1, rows), *other.dims[1:]]
-            )
+            piece.properties[other_prop] = other_ap
             piece.operands[operand] = tile.result
             Rewriter.insert_op(piece, InsertPoint.before(u.op))
         Rewriter.erase_op(u.op)
@@ -774,6 +912,43 @@ def _under(op: Operation, block: Block | None) -> bool:
     return False
 
 
+def merge_partition_copies(fn: func.FuncOp) -> int:
+    """Join consecutive on-chip copies between the same two tiles whose partition
+    ranges follow one another on both sides with the same free pattern (conv-bands'
+    band stores into a tensor kept in its band layout: one copy of the whole tile,
+    which forwarding can then drop); returns the copies removed."""
+    merged = 0
+    for nest in [op for op in fn.body.block.ops if isinstance(op, loop.NestOp)]:
+        for block in [b for op in nest.walk() for r in op.regions for b in r.blocks]:
+            prev: loop.CopyOp | None = None
+            for op in list(block.ops):
+                if not isinstance(op, loop.CopyOp):
+                    prev = None
+                    continue
+                if prev is not None and _follows(prev, op):
+                    a, b = prev.src_ap, prev.dst_ap
+                    n = a.dims[0][1] + op.src_ap.dims[0][1]
+                    prev.properties["src_ap"] = AccessAttr.get(a.space, a.pstart, a.offset, [(1, n), *a.dims[1:]])
+                    prev.properties["dst_ap"] = AccessAttr.get(b.space, b.pstart, b.offset, [(1, n), *b.dims[1:]])
+                    Rewriter.erase_op(op)
+                    merged += 1
+                    continue
+                prev = op
+    return merged
+
+
+def _follows(a: loop.CopyOp, b: loop.CopyOp) -> bool:
+    """Whether copy `b` continues copy `a` on the next partitions of both tiles."""
+    if a.src is not b.src or a.dst is not b.dst:
+        return False
+    for x, y in ((a.src_ap, b.src_ap), (a.dst_ap, b.dst_ap)):
+        if x.space == "dram" or y.space != x.space or x.dims[1:] != y.dims[1:] or x.offset != y.offset:
+            return False
+        if x.pstart.steps != y.pstart.steps or x.pstart.base + x.dims[0][1] != y.pstart.base:
+            return False
+    return True
+
+
 def forward_copies(fn: func.FuncOp) -> int:
     """Let nests read and write the tensors kept on chip in place of the tiles
     their copies fill and empty (see `_forward`); returns the copies dropped."""
@@ -833,12 +1008,21 @@ class LoopKeepOnChipPass(ChipPass):
     forwarded: bool = True
     """With `forward`, a writer's tile that forwarding will replace by the kept
     buffer does not count against SBUF (`keep_on_chip`)."""
+    bands: bool = True
+    """A tensor written or read band by band (conv-bands, pool-bands: band b's
+    channels on partitions b x C onwards) may be kept in that band layout
+    (`BandLayout`), and consecutive copies between the same two tiles on following
+    partitions are joined (`merge_partition_copies`), so conv-bands' band stores
+    become one copy of its output tile, which forwarding drops: ShuffleNet's stem
+    no longer copies its 1.2 MB output out of the band layout and back."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "loop")
         chip = self.chip_config()
         for fn in op.body.block.ops:
             if isinstance(fn, func.FuncOp):
-                keep_on_chip(fn, chip, self.split, self.outputs, self.forward and self.forwarded)
+                keep_on_chip(fn, chip, self.split, self.outputs, self.forward and self.forwarded, self.bands)
+                if self.bands:
+                    merge_partition_copies(fn)
                 if self.forward:
                     forward_copies(fn)

@@ -713,6 +713,24 @@ def test_conv_relu_maxpool_conv(chip, tmp_path):
     check(chain_model(), tmp_path, chip=chip)
 
 
+@pytest.mark.parametrize("chip", ["small", "default"])
+def test_banded_stem_conv_pool(chip, tmp_path):
+    """ShuffleNet's stem in small: a 3-channel 3x3 stride-2 conv whose output rows go
+    side by side in bands on the PE array (conv-bands), relu, then a 3x3 stride-2
+    max pooling in bands (pool-bands) and a 1x1 conv; on the default chip the conv's
+    output stays on chip in the band layout (keep-bands: 4 bands of 24 channels),
+    the pooling's band loads from it in pieces."""
+    rng = np.random.default_rng(8)
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("MaxPool", ["r"], ["m"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["m", "w2"], ["y"], kernel_shape=[1, 1]),
+    ]
+    weights = {"w": weight(rng, (24, 3, 3, 3), 27), "w2": weight(rng, (16, 24, 1, 1), 24)}
+    check(build(nodes, {"x": (1, 3, 128, 128)}, ["y"], weights), tmp_path, chip=chip)
+
+
 def test_two_outputs_and_intermediate_output(tmp_path):
     """An intermediate value that is also a graph output, plus a residual Add."""
     rng = np.random.default_rng(4)
