@@ -138,6 +138,19 @@ class Layout:
             dims,
         )
 
+    def pieces(
+        self, ap: AccessAttr, other: AccessAttr, trips: tuple[int, ...]
+    ) -> list[tuple[AccessAttr, AccessAttr]] | None:
+        """`split`'s pieces as (kept access, the other side's access), the other
+        side's partitions following the rows (as `BandLayout.pieces`)."""
+        pieces = self.split(ap, trips)
+        if pieces is None:
+            return None
+        return [
+            (kept, AccessAttr.get(other.space, other.pstart + row, other.offset, [(1, rows), *other.dims[1:]]))
+            for row, rows, kept in pieces
+        ]
+
     def split(self, ap: AccessAttr, trips: tuple[int, ...]) -> list[tuple[int, int, AccessAttr]] | None:
         """A copy's DRAM access `ap` whose rows (its partition dim, stride `minor`)
         run past the last partition into the next group of rows: the pieces
@@ -179,7 +192,7 @@ class BandLayout:
     (r // rows) x C + c, element (r % rows) x W + w of it. A copy maps when its
     partition dim walks channels (stride H x W) and its other dims stay within one
     band; a copy whose rows run from one band into the next (a pooling band's halo
-    row) maps in two pieces (`split`)."""
+    row) maps in two pieces (`pieces`)."""
 
     channels: int
     bands: int
@@ -261,12 +274,8 @@ def band_layouts(shape: tuple[int, ...], uses: list["_Use"], partitions: int) ->
     if len(shape) != 4 or shape[0] != 1:
         return
     _, c, h, w = shape
-    banded = False
-    for u in uses:
-        other = _other_side(u)
-        if other is not None and other.pstart.base and other.pstart.base % c == 0 and other.dims[0][1] == c:
-            banded = True
-    if not banded:
+    others = [o for o in map(_other_side, uses) if o is not None]
+    if not any(o.pstart.base and o.pstart.base % c == 0 and o.dims[0][1] == c for o in others):
         return
     for k in range(2, h + 1):
         if h % k == 0 and k * c <= partitions:
@@ -351,6 +360,22 @@ def choose_layout(
     (`band_layouts`)."""
     best: Layout | BandLayout | None = None
     best_cost = (0, 0, 0)
+
+    def consider(layout: Layout | BandLayout) -> None:
+        nonlocal best, best_cost
+        if best is not None and layout.elements > best.elements:
+            return
+        moved = [_split_elements(layout, u, split) for u in uses]
+        if None in moved:
+            return
+        # Then the fewest elements in split copies (a split copy cannot be
+        # forwarded, loop-keep-on-chip{forward}: better a pooling's small band
+        # copies split than a conv's whole output tile), then the most
+        # partitions (128-channel tiles, as ragged readers use).
+        cost = (layout.elements, sum(m for m in moved if m is not None), -layout.partitions)
+        if best is None or cost < best_cost:
+            best, best_cost = layout, cost
+
     counts = {u.ap.dims[0][1] for u in uses}
     for minor in _candidates(shapes, uses):
         if minor <= 0 or elements % minor:
@@ -359,28 +384,9 @@ def choose_layout(
         # all the partitions, or as many as a copy spans (channel tiles of 96: 192
         # channels as two groups on 96 partitions, which a loop over tiles steps)
         for p in sorted({min(partitions, rows)} | {c for c in counts if c <= partitions}):
-            layout = Layout(p, minor, -(-rows // p))
-            if best is not None and layout.elements > best.elements:
-                continue
-            moved = [_split_elements(layout, u, split) for u in uses]
-            if None in moved:
-                continue
-            # Then the fewest elements in split copies (a split copy cannot be
-            # forwarded, loop-keep-on-chip{forward}: better a pooling's small band
-            # copies split than a conv's whole output tile), then the most
-            # partitions (128-channel tiles, as ragged readers use).
-            cost = (layout.elements, sum(m for m in moved if m is not None), -p)
-            if best is None or cost < best_cost:
-                best, best_cost = layout, cost
+            consider(Layout(p, minor, -(-rows // p)))
     for band in band_layouts(shapes[0], uses, partitions) if split and bands else ():
-        if best is not None and band.elements > best.elements:
-            continue
-        moved = [_split_elements(band, u, split) for u in uses]
-        if None in moved:
-            continue
-        cost = (band.elements, sum(m for m in moved if m is not None), -band.partitions)
-        if best is None or cost < best_cost:
-            best, best_cost = band, cost
+        consider(band)
     return best
 
 
@@ -392,26 +398,9 @@ def _split_elements(layout: Layout | BandLayout, use: _Use, split: bool) -> int 
     if layout.map(use.ap, trips) is not None:
         return 0
     other = _other_side(use)
-    if split and other is not None and _pieces(layout, use.ap, other, trips) is not None:
+    if split and other is not None and layout.pieces(use.ap, other, trips) is not None:
         return use.ap.num_elements
     return None
-
-
-def _pieces(
-    layout: Layout | BandLayout, ap: AccessAttr, other: AccessAttr, trips: tuple[int, ...]
-) -> list[tuple[AccessAttr, AccessAttr]] | None:
-    """A split copy's pieces: (kept access, the other side's access) each. `Layout`:
-    rows on partitions, split where they cross a group of partitions, the other
-    side's partitions following; `BandLayout`: rows split where they cross a band."""
-    if isinstance(layout, BandLayout):
-        return layout.pieces(ap, other, trips)
-    pieces = layout.split(ap, trips)
-    if pieces is None:
-        return None
-    return [
-        (kept, AccessAttr.get(other.space, other.pstart + row, other.offset, [(1, rows), *other.dims[1:]]))
-        for row, rows, kept in pieces
-    ]
 
 
 def _other_side(use: _Use) -> AccessAttr | None:
@@ -606,7 +595,7 @@ def _rewrite(c: _Candidate) -> None:
         # A copy whose rows cross into the next group (or band): one copy per piece.
         other = _other_side(u)
         assert other is not None
-        pieces = _pieces(layout, u.ap, other, _trips(u.op))
+        pieces = layout.pieces(u.ap, other, _trips(u.op))
         assert pieces is not None
         other_prop = "dst_ap" if u.slot == "src" else "src_ap"
         for kept_ap, other_ap in pieces:
