@@ -41,6 +41,9 @@ CASES = {
     "pow2": (helper.make_node("Pow", ["x", "e"], ["y"]), {"x": [3, 7]}, {"e": np.array(2.0, np.float32)}, 17),
     "pow3": (helper.make_node("Pow", ["x", "e"], ["y"]), {"x": [3, 7]}, {"e": np.array(3.0, np.float32)}, 17),
     "log_softmax": (helper.make_node("LogSoftmax", ["x"], ["y"], axis=-1), {"x": [4, 10]}, {}, 17),
+    # rows of 10,000: exp into a second row on the default chip, in place on the small
+    # one (two rows of 40 KB do not fit its 64 KB partitions)
+    "softmax_long_row": (helper.make_node("Softmax", ["x"], ["y"], axis=-1), {"x": [2, 10000]}, {}, 17),
     "squeeze": (helper.make_node("Squeeze", ["x", "ax"], ["y"]), {"x": [1, 6, 1, 4]}, {"ax": _i64(0, 2)}, 17),
     "slice": (helper.make_node("Slice", ["x", "st", "en", "ax", "sp"], ["y"]), {"x": [4, 10, 6]},
               {"st": _i64(1, -5), "en": _i64(9, 100), "ax": _i64(1, 2), "sp": _i64(3, 2)}, 17),

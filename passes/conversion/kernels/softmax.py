@@ -1,5 +1,8 @@
-"""Softmax: rows on partitions; max, exp(x - max), sum, reciprocal, scale. Log-softmax:
-max, exp(x - max) into a second row, sum, log, and x - max - log(sum) as ACT's bias.
+"""Softmax: rows on partitions; max, exp(x - max) into a second row, sum, reciprocal,
+scale (in place when two rows do not fit SBUF). Log-softmax: max, exp(x - max) into a
+second row, sum, log, and x - max - log(sum) as ACT's bias. With the second row the
+nest never writes the row it loads, so loop-keep-on-chip may forward a kept input tile
+to it: no copy of the row on chip.
 """
 
 from __future__ import annotations
@@ -46,17 +49,24 @@ class SoftmaxTiles(NestPlan):
     inner: int
     tr: int
     log: bool = False
+    second_row: bool = True
+    """exp(x - max) into a row of its own (always with `log`); False: in place."""
 
 
 def plan_softmax(
     chip: ChipConfig, origin: str, shape: Sequence[int], axis: int, *, log: bool = False
 ) -> SoftmaxTiles | Refusal:
     outer, length, inner = prod(shape[:axis]), shape[axis], prod(shape[axis + 1 :])
-    need = sbuf_bytes(length, *([length] if log else []), 1, 1, 1, 1)
+    need = sbuf_bytes(length, length, 1, 1, 1, 1)
+    second = log or need <= chip.sbuf_partition_bytes
+    if not second:
+        need = sbuf_bytes(length, 1, 1, 1, 1)
     if refusal := over_sbuf(chip, origin, need):
         return refusal
     tr = largest_divisor(outer if inner == 1 else inner, chip.sbuf_partitions)
-    return SoftmaxTiles(origin, tr, need, outer=outer, length=length, inner=inner, tr=tr, log=log)
+    return SoftmaxTiles(
+        origin, tr, need, outer=outer, length=length, inner=inner, tr=tr, log=log, second_row=second
+    )
 
 
 def softmax(plan: SoftmaxTiles, x: SSAValue, y: SSAValue) -> NestOp:
@@ -81,25 +91,26 @@ def softmax(plan: SoftmaxTiles, x: SSAValue, y: SSAValue) -> NestOp:
         ReduceOp("max", mx, col[mx], xt, row, 1),
         ActOp("identity", neg, col[neg], mx, col[mx], scale=-1.0),
     ]
+    # exp(x - max) into a row of its own: the loaded row is only read.
+    et = nest.tile("sbuf", tr, length) if plan.second_row else xt
+    erow = _tile(et, "sbuf", nest, tr, [(1, length)])
     if plan.log:  # y = x + (-max - log(sum(exp(x - max)))): every value finite
-        et = nest.tile("sbuf", tr, length)
-        erow = _tile(et, "sbuf", nest, tr, [(1, length)])
         lse = recip  # the fourth column holds log(sum), then the shift
         body = [
             ActOp("exp", et, erow, xt, row, bias_col=(neg, col[neg])),
             ReduceOp("add", total, col[total], et, erow, 1),
             ActOp("log", lse, col[lse], total, col[total]),
             TensorTensorOp("sub", lse, col[lse], neg, col[neg], lse, col[lse]),
-            ActOp("identity", xt, row, xt, row, bias_col=(lse, col[lse])),
+            ActOp("identity", et, erow, xt, row, bias_col=(lse, col[lse])),
         ]
     else:
         body = [
-            ActOp("exp", xt, row, xt, row, bias_col=(neg, col[neg])),
-            ReduceOp("add", total, col[total], xt, row, 1),
+            ActOp("exp", et, erow, xt, row, bias_col=(neg, col[neg])),
+            ReduceOp("add", total, col[total], et, erow, 1),
             ActOp("reciprocal", recip, col[recip], total, col[total]),
-            ActOp("identity", xt, row, xt, row, scale_col=(recip, col[recip])),
+            ActOp("identity", et, erow, et, erow, scale_col=(recip, col[recip])),
         ]
-    nest.put("r", *head, *body, CopyOp(xt, row, y, io_ap))
+    nest.put("r", *head, *body, CopyOp(et, erow, y, io_ap))
     return nest.build()
 
 

@@ -25,8 +25,9 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // graph-fuse-epilogue made relu1 fc1's activation (one ACT relu on fc1's result,
 // no relu nest); fc1 and fc2 have 4 rows, so their inputs are the stationary
 // operand and the weights stream (gemm-orientation); fc1's result stays on chip
-// for fc2 (loop-keep-on-chip), so DRAM holds only the input, the constants and
-// the output. fc2's weights and bias are reserved from the first nest on, at the
+// for fc2 (loop-keep-on-chip) and fc2's for the softmax, which reads it where fc2's
+// bias add wrote it (sbuf 576: its exp goes to a row of its own, so no copy of the
+// row is made), and DRAM holds only the input, the constants and the output. fc2's weights and bias are reserved from the first nest on, at the
 // top of the partitions (loop-allocate{fill}: sbuf 65472 and 65408).
 // CHECK-LABEL: accel.program "small" dram 11392 {
 // CHECK-NEXT:    accel.io input "input" at 0 : tensor<4x64xf32>
@@ -36,11 +37,11 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // CHECK-NEXT:    accel.const at 9344 dense<-2.500000e-01> : tensor<320xf32>
 // CHECK-NEXT:    accel.const at 10624 dense<[0.000000e+00, 1.000000e-01, 2.000000e-01, 3.000000e-01, 4.000000e-01, 5.000000e-01, 6.000000e-01, 7.000000e-01, 8.000000e-01, 9.000000e-01]> : tensor<10xf32>
 // CHECK-NEXT:    accel.stream pe {
-// CHECK-NEXT:      accel.wait pe sem 3 >= 3
+// CHECK-NEXT:      accel.wait pe sem 3 >= 2
 // CHECK-NEXT:      accel.matmul <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc1"}
-// CHECK-NEXT:      accel.wait pe sem 3 >= 4
+// CHECK-NEXT:      accel.wait pe sem 3 >= 3
 // CHECK-NEXT:      accel.matmul <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 16, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 0 : i64, origin = "fc1"}
-// CHECK-NEXT:      accel.wait pe sem 3 >= 6
+// CHECK-NEXT:      accel.wait pe sem 3 >= 5
 // CHECK-NEXT:      accel.matmul <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc2"}
 // CHECK-NEXT:      accel.halt pe
 // CHECK-NEXT:    }
@@ -48,11 +49,11 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // CHECK-NEXT:      accel.wait act sem 2 >= 1
 // CHECK-NEXT:      accel.act relu <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> {signal = 1 : i64, origin = "fc1"}
 // CHECK-NEXT:      accel.wait act sem 2 >= 3
-// CHECK-NEXT:      accel.act identity <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]> scale -1.0 {origin = "softmax"}
-// CHECK-NEXT:      accel.act exp <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> bias <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
+// CHECK-NEXT:      accel.act identity <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 1]]> scale -1.0 {origin = "softmax"}
+// CHECK-NEXT:      accel.act exp <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> bias <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
 // CHECK-NEXT:      accel.wait act sem 2 >= 4
-// CHECK-NEXT:      accel.act reciprocal <sbuf 0, 256, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]> {origin = "softmax"}
-// CHECK-NEXT:      accel.act identity <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> scale <sbuf 0, 256, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
+// CHECK-NEXT:      accel.act reciprocal <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]> {origin = "softmax"}
+// CHECK-NEXT:      accel.act identity <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]> scale <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
 // CHECK-NEXT:      accel.halt act
 // CHECK-NEXT:    }
 // CHECK-NEXT:    accel.stream pool {
@@ -60,30 +61,27 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // CHECK-NEXT:      accel.tensor_tensor add <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 2 : i64, origin = "fc1"}
 // CHECK-NEXT:      accel.wait pool sem 0 >= 3
 // CHECK-NEXT:      accel.tensor_tensor add <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]>, <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 65408, {{\[\[}}1, 4], [1, 10]]> {signal = 2 : i64, origin = "fc2"}
-// CHECK-NEXT:      accel.wait pool sem 3 >= 7
-// CHECK-NEXT:      accel.reduce max <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax"}
+// CHECK-NEXT:      accel.reduce max <sbuf 0, 0, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax"}
 // CHECK-NEXT:      accel.wait pool sem 1 >= 2
-// CHECK-NEXT:      accel.reduce add <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax"}
+// CHECK-NEXT:      accel.reduce add <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax"}
 // CHECK-NEXT:      accel.halt pool
 // CHECK-NEXT:    }
 // CHECK-NEXT:    accel.stream dma0 {
 // CHECK-NEXT:      accel.dma 0 <dram 9216, {{\[\[}}0, 4], [1, 32]]> -> <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
-// CHECK-NEXT:      accel.dma 0 <dram 1024, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
+// CHECK-NEXT:      accel.dma 0 <dram 1024, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {origin = "fc1"}
 // CHECK-NEXT:      accel.dma 0 <dram 0, {{\[\[}}1, 32], [32, 2], [64, 4]]> -> <sbuf 0, 0, {{\[\[}}1, 32], [1, 8]]> {signal = 3 : i64, origin = "fc1"}
 // CHECK-NEXT:      accel.dma 0 <dram 1152, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
 // CHECK-NEXT:      accel.dma 0 <dram 10624, {{\[\[}}0, 4], [1, 10]]> -> <sbuf 0, 65408, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
 // CHECK-NEXT:      accel.wait dma0 sem 4 >= 1
 // CHECK-NEXT:      accel.dma 0 <dram 10688, {{\[\[}}1, 32], [32, 1], [32, 4]]> -> <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]> {origin = "fc2"}
 // CHECK-NEXT:      accel.dma 0 <dram 9344, {{\[\[}}1, 32], [32, 10]]> -> <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
-// CHECK-NEXT:      accel.wait dma0 sem 2 >= 2
-// CHECK-NEXT:      accel.dma 0 <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> -> <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "softmax"}
 // CHECK-NEXT:      accel.halt dma0
 // CHECK-NEXT:    }
 // CHECK-NEXT:    accel.stream dma1 {
 // CHECK-NEXT:      accel.wait dma1 sem 1 >= 1
 // CHECK-NEXT:      accel.dma 1 <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> -> <dram 10688, {{\[\[}}32, 4], [1, 32]]> {signal = 4 : i64, origin = "fc1"}
 // CHECK-NEXT:      accel.wait dma1 sem 1 >= 3
-// CHECK-NEXT:      accel.dma 1 <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> -> <dram 11200, {{\[\[}}10, 4], [1, 10]]> {origin = "softmax"}
+// CHECK-NEXT:      accel.dma 1 <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]> -> <dram 11200, {{\[\[}}10, 4], [1, 10]]> {origin = "softmax"}
 // CHECK-NEXT:      accel.halt dma1
 // CHECK-NEXT:    }
 // CHECK-NEXT:  }
@@ -97,11 +95,11 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // OBJDUMP-NEXT:    accel.const at 9344 dense<-2.500000e-01> : tensor<320xf32>
 // OBJDUMP-NEXT:    accel.const at 10624 dense<[0.000000e+00, 1.000000e-01, 2.000000e-01, 3.000000e-01, 4.000000e-01, 5.000000e-01, 6.000000e-01, 7.000000e-01, 8.000000e-01, 9.000000e-01]> : tensor<10xf32>
 // OBJDUMP-NEXT:    accel.stream pe {
-// OBJDUMP-NEXT:      accel.wait pe sem 3 >= 3
+// OBJDUMP-NEXT:      accel.wait pe sem 3 >= 2
 // OBJDUMP-NEXT:      accel.matmul <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc1"}
-// OBJDUMP-NEXT:      accel.wait pe sem 3 >= 4
+// OBJDUMP-NEXT:      accel.wait pe sem 3 >= 3
 // OBJDUMP-NEXT:      accel.matmul <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 16, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 0 : i64, origin = "fc1"}
-// OBJDUMP-NEXT:      accel.wait pe sem 3 >= 6
+// OBJDUMP-NEXT:      accel.wait pe sem 3 >= 5
 // OBJDUMP-NEXT:      accel.matmul <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc2"}
 // OBJDUMP-NEXT:      accel.halt pe
 // OBJDUMP-NEXT:    }
@@ -109,11 +107,11 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // OBJDUMP-NEXT:      accel.wait act sem 2 >= 1
 // OBJDUMP-NEXT:      accel.act relu <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> {signal = 1 : i64, origin = "fc1"}
 // OBJDUMP-NEXT:      accel.wait act sem 2 >= 3
-// OBJDUMP-NEXT:      accel.act identity <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]> scale -1.0 {origin = "softmax"}
-// OBJDUMP-NEXT:      accel.act exp <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> bias <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
+// OBJDUMP-NEXT:      accel.act identity <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 1]]> scale -1.0 {origin = "softmax"}
+// OBJDUMP-NEXT:      accel.act exp <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> bias <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
 // OBJDUMP-NEXT:      accel.wait act sem 2 >= 4
-// OBJDUMP-NEXT:      accel.act reciprocal <sbuf 0, 256, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]> {origin = "softmax"}
-// OBJDUMP-NEXT:      accel.act identity <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> scale <sbuf 0, 256, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
+// OBJDUMP-NEXT:      accel.act reciprocal <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]> {origin = "softmax"}
+// OBJDUMP-NEXT:      accel.act identity <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]> scale <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
 // OBJDUMP-NEXT:      accel.halt act
 // OBJDUMP-NEXT:    }
 // OBJDUMP-NEXT:    accel.stream pool {
@@ -121,30 +119,27 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // OBJDUMP-NEXT:      accel.tensor_tensor add <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 2 : i64, origin = "fc1"}
 // OBJDUMP-NEXT:      accel.wait pool sem 0 >= 3
 // OBJDUMP-NEXT:      accel.tensor_tensor add <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]>, <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 65408, {{\[\[}}1, 4], [1, 10]]> {signal = 2 : i64, origin = "fc2"}
-// OBJDUMP-NEXT:      accel.wait pool sem 3 >= 7
-// OBJDUMP-NEXT:      accel.reduce max <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax"}
+// OBJDUMP-NEXT:      accel.reduce max <sbuf 0, 0, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax"}
 // OBJDUMP-NEXT:      accel.wait pool sem 1 >= 2
-// OBJDUMP-NEXT:      accel.reduce add <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax"}
+// OBJDUMP-NEXT:      accel.reduce add <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax"}
 // OBJDUMP-NEXT:      accel.halt pool
 // OBJDUMP-NEXT:    }
 // OBJDUMP-NEXT:    accel.stream dma0 {
 // OBJDUMP-NEXT:      accel.dma 0 <dram 9216, {{\[\[}}0, 4], [1, 32]]> -> <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
-// OBJDUMP-NEXT:      accel.dma 0 <dram 1024, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
+// OBJDUMP-NEXT:      accel.dma 0 <dram 1024, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {origin = "fc1"}
 // OBJDUMP-NEXT:      accel.dma 0 <dram 0, {{\[\[}}1, 32], [32, 2], [64, 4]]> -> <sbuf 0, 0, {{\[\[}}1, 32], [1, 8]]> {signal = 3 : i64, origin = "fc1"}
 // OBJDUMP-NEXT:      accel.dma 0 <dram 1152, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
 // OBJDUMP-NEXT:      accel.dma 0 <dram 10624, {{\[\[}}0, 4], [1, 10]]> -> <sbuf 0, 65408, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
 // OBJDUMP-NEXT:      accel.wait dma0 sem 4 >= 1
 // OBJDUMP-NEXT:      accel.dma 0 <dram 10688, {{\[\[}}1, 32], [32, 1], [32, 4]]> -> <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]> {origin = "fc2"}
 // OBJDUMP-NEXT:      accel.dma 0 <dram 9344, {{\[\[}}1, 32], [32, 10]]> -> <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
-// OBJDUMP-NEXT:      accel.wait dma0 sem 2 >= 2
-// OBJDUMP-NEXT:      accel.dma 0 <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> -> <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "softmax"}
 // OBJDUMP-NEXT:      accel.halt dma0
 // OBJDUMP-NEXT:    }
 // OBJDUMP-NEXT:    accel.stream dma1 {
 // OBJDUMP-NEXT:      accel.wait dma1 sem 1 >= 1
 // OBJDUMP-NEXT:      accel.dma 1 <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> -> <dram 10688, {{\[\[}}32, 4], [1, 32]]> {signal = 4 : i64, origin = "fc1"}
 // OBJDUMP-NEXT:      accel.wait dma1 sem 1 >= 3
-// OBJDUMP-NEXT:      accel.dma 1 <sbuf 0, 0, {{\[\[}}1, 4], [1, 10]]> -> <dram 11200, {{\[\[}}10, 4], [1, 10]]> {origin = "softmax"}
+// OBJDUMP-NEXT:      accel.dma 1 <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]> -> <dram 11200, {{\[\[}}10, 4], [1, 10]]> {origin = "softmax"}
 // OBJDUMP-NEXT:      accel.halt dma1
 // OBJDUMP-NEXT:    }
 // OBJDUMP-NEXT:  }

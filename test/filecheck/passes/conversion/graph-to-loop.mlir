@@ -280,7 +280,8 @@ func.func @maxpool(%x: tensor<1x4x4x4xf32>) -> tensor<1x4x2x2xf32> {
 // -----
 
 // softmax on the last axis of [64, 10]: rows on partitions, two 32-row tiles (d0);
-// max, -max, exp(x - max) with a bias column, sum, reciprocal, scale by a column.
+// max, -max, exp(x - max) with a bias column into a second row (EXP: the loaded row
+// is only read), sum, reciprocal, scale by a column.
 // CHECK-LABEL: func.func @softmax_last
 // CHECK-SAME:    (%[[X:.*]]: memref<64x10xf32>) -> memref<64x10xf32> {
 // CHECK-NEXT:    %[[Y:.*]] = loop.alloc : memref<64x10xf32>
@@ -290,15 +291,16 @@ func.func @maxpool(%x: tensor<1x4x4x4xf32>) -> tensor<1x4x2x2xf32> {
 // CHECK-NEXT:      %[[NEG:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 1>
 // CHECK-NEXT:      %[[SUM:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 1>
 // CHECK-NEXT:      %[[REC:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 1>
+// CHECK-NEXT:      %[[EXP:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 10>
 // CHECK-NEXT:      loop.for d0 {
 // CHECK-NEXT:        loop.copy %[[X]] <dram 0 + 1280 * i0, {{\[\[}}10, 32], [1, 10]]> -> %[[ROW]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 10]]>
 // CHECK-NEXT:        loop.reduce "max" %[[MAX]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 1]]>, %[[ROW]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 10]]> {nreduce = 1 : i64, scale = 1.000000e+00 : f32}
 // CHECK-NEXT:        loop.act "identity" %[[NEG]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 1]]>, %[[MAX]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 1]]> {scale = -1.000000e+00 : f32, bias = 0.000000e+00 : f32}
-// CHECK-NEXT:        loop.act "exp" %[[ROW]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 10]]>, %[[ROW]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 10]]> bias(%[[NEG]] : !loop.tile<sbuf, 32, 1>) <sbuf 0, 0, {{\[\[}}1, 32], [1, 1]]>
-// CHECK-NEXT:        loop.reduce "add" %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 1]]>, %[[ROW]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 10]]> {nreduce = 1 : i64, scale = 1.000000e+00 : f32}
+// CHECK-NEXT:        loop.act "exp" %[[EXP]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 10]]>, %[[ROW]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 10]]> bias(%[[NEG]] : !loop.tile<sbuf, 32, 1>) <sbuf 0, 0, {{\[\[}}1, 32], [1, 1]]>
+// CHECK-NEXT:        loop.reduce "add" %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 1]]>, %[[EXP]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 10]]> {nreduce = 1 : i64, scale = 1.000000e+00 : f32}
 // CHECK-NEXT:        loop.act "reciprocal" %[[REC]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 1]]>, %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 1]]>
-// CHECK-NEXT:        loop.act "identity" %[[ROW]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 10]]>, %[[ROW]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 10]]> scale(%[[REC]] : !loop.tile<sbuf, 32, 1>) <sbuf 0, 0, {{\[\[}}1, 32], [1, 1]]>
-// CHECK-NEXT:        loop.copy %[[ROW]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 10]]> -> %[[Y]] <dram 0 + 1280 * i0, {{\[\[}}10, 32], [1, 10]]>
+// CHECK-NEXT:        loop.act "identity" %[[EXP]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 10]]>, %[[EXP]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 10]]> scale(%[[REC]] : !loop.tile<sbuf, 32, 1>) <sbuf 0, 0, {{\[\[}}1, 32], [1, 1]]>
+// CHECK-NEXT:        loop.copy %[[EXP]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 10]]> -> %[[Y]] <dram 0 + 1280 * i0, {{\[\[}}10, 32], [1, 10]]>
 // CHECK-NEXT:      }
 // CHECK-NEXT:    }
 // CHECK-NEXT:    func.return %[[Y]] : memref<64x10xf32>
@@ -317,15 +319,16 @@ func.func @softmax_last(%x: tensor<64x10xf32>) -> tensor<64x10xf32> {
 // CHECK-NEXT:    loop.nest "sm1" domain [2] order [0] {
 // CHECK-NEXT:      %[[ROW:.*]] = loop.alloc_tile : !loop.tile<sbuf, 4, 3>
 // CHECK-COUNT-4:   loop.alloc_tile : !loop.tile<sbuf, 4, 1>
+// CHECK-NEXT:      %[[EXP:.*]] = loop.alloc_tile : !loop.tile<sbuf, 4, 3>
 // CHECK-NEXT:      loop.for d0 {
 // CHECK-NEXT:        loop.copy %[[X]] <dram 0 + 48 * i0, {{\[\[}}1, 4], [4, 3]]> -> %[[ROW]] <sbuf 0, 0, {{\[\[}}1, 4], [1, 3]]>
 // CHECK-NEXT:        loop.reduce "max" %{{.*}} <sbuf 0, 0, {{\[\[}}1, 4], [1, 1]]>, %[[ROW]] <sbuf 0, 0, {{\[\[}}1, 4], [1, 3]]> {nreduce = 1 : i64
 // CHECK-NEXT:        loop.act "identity"
-// CHECK-NEXT:        loop.act "exp" %[[ROW]]
+// CHECK-NEXT:        loop.act "exp" %[[EXP]] {{.*}}, %[[ROW]]
 // CHECK-NEXT:        loop.reduce "add"
 // CHECK-NEXT:        loop.act "reciprocal"
-// CHECK-NEXT:        loop.act "identity" %[[ROW]]
-// CHECK-NEXT:        loop.copy %[[ROW]] <sbuf 0, 0, {{\[\[}}1, 4], [1, 3]]> -> %[[Y]] <dram 0 + 48 * i0, {{\[\[}}1, 4], [4, 3]]>
+// CHECK-NEXT:        loop.act "identity" %[[EXP]]
+// CHECK-NEXT:        loop.copy %[[EXP]] <sbuf 0, 0, {{\[\[}}1, 4], [1, 3]]> -> %[[Y]] <dram 0 + 48 * i0, {{\[\[}}1, 4], [4, 3]]>
 // CHECK-NEXT:      }
 // CHECK-NEXT:    }
 // CHECK-NEXT:    func.return %[[Y]] : memref<2x3x4xf32>

@@ -51,7 +51,24 @@ def test_a_softmax_row_too_long_for_the_small_chip_is_refused_with_the_sizes():
     (tiles,) = planned.nests
     assert isinstance(tiles, softmax.SoftmaxTiles)
     assert (tiles.outer, tiles.length, tiles.inner, tiles.tr) == (2, 20000, 1, 2)
-    assert tiles.sbuf_bytes == 80256 and tiles.sbuf_bytes <= DEFAULT.sbuf_partition_bytes
+    # exp(x - max) into a second row, so the loaded row is only read
+    assert tiles.second_row and tiles.sbuf_bytes == 160256 <= DEFAULT.sbuf_partition_bytes
+
+
+def test_a_softmax_whose_two_rows_do_not_fit_runs_in_place():
+    """Two rows of 10,000 (80 KB) do not fit the small chip's 64 KB partitions, one
+    does: exp(x - max) then overwrites the loaded row. Its nest allocates one row."""
+    op = _one_op(helper.make_node("Softmax", ["x"], ["y"], name="sm", axis=1), {"x": [2, 10000]}, [2, 10000])
+    planned = _plan(op, SMALL)
+    assert isinstance(planned, TilePlan)
+    (tiles,) = planned.nests
+    assert isinstance(tiles, softmax.SoftmaxTiles)
+    assert not tiles.second_row and tiles.sbuf_bytes == 40256
+    nest = softmax.softmax(tiles, op.operands[0], op.results[0])
+    rows = [t for t in nest.walk() if isinstance(t, AllocTileOp) and t.result.type.elems.data == 10000]
+    assert len(rows) == 1
+    (wide,) = [t for t in _plan(op, DEFAULT).nests]  # type: ignore[union-attr]
+    assert wide.second_row and wide.sbuf_bytes == 80256
 
 
 def test_refusals_come_in_the_order_the_nests_are_emitted():
