@@ -62,6 +62,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "im2col-chunks": "a tap-packed conv loads its im2col in pieces of the matmuls' row "
     "groups, so the array starts on the first rows while the rest load "
     "(graph-to-loop{im2col_chunks})",
+    "depthwise-pe-rows": "with depthwise-pe-split, the PE array may also take the "
+    "first output rows of one more channel tile of a depthwise conv, ACT and POOL its "
+    "other rows, so a one-tile layer splits between the engines "
+    "(graph-to-loop{depthwise_pe_rows})",
     "row-taps": "a conv whose input channels fill at most half the PE rows (and "
     "that packs no taps) loads its input again onto the rows above, one column "
     "further left per copy, so one matmul contracts as many adjacent taps of a "
@@ -253,6 +257,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             conv_inplace="conv-in-place" not in off,
             pool_inplace="pool-in-place" not in off,
             depthwise_fma="depthwise-fma" not in off,
+            depthwise_pe_rows="depthwise-pe-rows" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip)]),
         *(

@@ -134,6 +134,7 @@ class GraphToLoopPass(ChipPass):
     conv_inplace: bool = True
     pool_inplace: bool = True
     depthwise_fma: bool = True
+    depthwise_pe_rows: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

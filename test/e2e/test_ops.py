@@ -222,12 +222,16 @@ def test_conv(case, tmp_path):
             (n, c, h + pads[0] + pads[2], w + pads[1] + pads[3]), (cout, 1, k, k), (n, cout, out_h, out_w),
             (stride, stride), (dilation, dilation), group, tuple(pads),
         )
-        plan = plan_depthwise(chip, "c", shape, halo=True, inplace=True, pe_split=True)
+        plan = plan_depthwise(chip, "c", shape, halo=True, inplace=True, pe_split=True, fma=True, pe_rows=True)
         rb = plan.pe_rb
-        on_pe = sum(
-            ny * nx for b0 in range(0, out_h, rb or out_h) for _, (ny, nx), _, _ in tap_rects(shape, (b0, b0 + rb))
-        ) if plan.pe_tiles else 0
-        assert stats["macs"] == plan.pe_tiles * plan.tc * plan.tc * on_pe
+
+        def on_pe(rows: int) -> int:  # a tile's pixels x taps on the PE, over its first `rows` rows
+            return sum(
+                ny * nx for b0 in range(0, rows, rb or out_h) for _, (ny, nx), _, _ in tap_rects(shape, (b0, b0 + rb))
+            ) if rb else 0
+
+        pe_macs = plan.pe_tiles * on_pe(out_h) + on_pe(plan.pe_rows)
+        assert stats["macs"] == plan.tc * plan.tc * pe_macs
     else:
         g = group // m
         shape = ConvShape(

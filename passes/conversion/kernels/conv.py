@@ -1017,6 +1017,7 @@ class ConvKernel(Kernel):
                 pe_split=options.depthwise_pe_split and _weight_values(op) is not None,
                 beside=_producer_cycles(op.input, chip) if options.depthwise_split_context else None,
                 fma=options.depthwise_fma,
+                pe_rows=options.depthwise_pe_rows,
             )
             halo = isinstance(dw, depthwise.DepthwiseTiles) and dw.halo
             return planned(op, chip, *([] if halo else plan_pad_nest(op, chip)), dw, options=options)

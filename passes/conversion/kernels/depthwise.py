@@ -206,6 +206,11 @@ class DepthwiseTiles(NestPlan):
     inplace: bool = False
     pe_tiles: int = 0
     pe_rb: int = 0
+    pe_rows: int = 0
+    """With `pe_tiles` (`depthwise_pe_rows`): the PE array also takes output rows [0,
+    pe_rows) of the last vector tile (whole PSUM blocks), ACT and POOL its rows from
+    pe_rows on, so one tile's work splits between the engines (a layer of one tile,
+    or tiles the PE and the vectors would otherwise share unevenly)."""
     fma: bool = False
     """Vector form: POOL multiplies each tap after the first by its weight column and
     adds it into the sum in one instruction (a tensor_tensor with a scale column);
@@ -303,30 +308,36 @@ def _pe_block_rows(chip: ChipConfig, shape: ConvShape) -> int:
 
 
 def _inplace_costs(
-    chip: ChipConfig, shape: ConvShape, tc: int, fma: bool = False
+    chip: ChipConfig,
+    shape: ConvShape,
+    tc: int,
+    fma: bool = False,
+    rows: tuple[int, int] | None = None,
 ) -> tuple[float, float, float, float]:
-    """Per channel tile, by the datasheet: ACT and POOL cycles of the vector form in
-    place (`fma`: ACT the first tap only), and PE cycles (diagonal matmuls, each tap
-    over its rectangle of every PSUM block, the stationary load the previous
-    matmul's streaming does not hide) and ACT cycles (one evacuation per block) of
-    the PE form in place."""
+    """Per channel tile (`rows`: its output rows [r0, r1) only; the PE's in whole
+    blocks), by the datasheet: ACT and POOL cycles of the vector form in place
+    (`fma`: ACT the first tap only), and PE cycles (diagonal matmuls, each tap over
+    its rectangle of every PSUM block, the stationary load the previous matmul's
+    streaming does not hide) and ACT cycles (one evacuation per block) of the PE
+    form in place."""
     oh, ow = shape.out[2:]
+    r0, r1 = rows or (0, oh)
     act = pool = 0.0
-    for i, (_, (ny, nx), _, _) in enumerate(tap_rects(shape)):
+    for i, (_, (ny, nx), _, _) in enumerate(tap_rects(shape, rows)):
         if i == 0 or not fma:
             act += _cost(Opcode.ACT, chip, (tc, ny * nx))
         pool += _cost(Opcode.TENSOR_TENSOR, chip, (tc, ny * nx))
-    pool -= _cost(Opcode.TENSOR_TENSOR, chip, (tc, oh * ow))  # the first tap's sum
+    pool -= _cost(Opcode.TENSOR_TENSOR, chip, (tc, (r1 - r0) * ow))  # the first tap's sum
     rb = _pe_block_rows(chip, shape)
     if not rb:
         return act, pool, float("inf"), float("inf")
     pe, behind = 0.0, None
-    for b0 in range(0, oh, rb):
+    for b0 in range(r0, r1, rb):
         for _, (ny, nx), _, _ in tap_rects(shape, (b0, b0 + rb)):
             pe += _cost(Opcode.MATMUL, chip, (tc, ny * nx), reload=False)
             pe += matmul_load_cycles(chip, behind)
             behind = max(ny * nx, chip.pe_min_cycles)
-    evac = oh // rb * _cost(Opcode.ACT, chip, (tc, rb * ow))
+    evac = -(-(r1 - r0) // rb) * _cost(Opcode.ACT, chip, (tc, rb * ow))
     return act, pool, pe, evac
 
 
@@ -338,12 +349,14 @@ def _plan_inplace(
     pe_split: bool,
     beside: Mapping[str, float] | None = None,
     fma: bool = False,
+    pe_rows: bool = False,
 ) -> DepthwiseTiles | None:
     """The in-place vector form (None when it does not fit SBUF), with the number of
-    channel tiles the PE array takes (`pe_split`) that makes the busiest engine's
-    cycles fewest by the datasheet (ties to fewer on the PE), counting on each
-    engine the cycles `beside` says other work near the layer keeps it busy (the
-    producer's nest: its matmuls and evacuations overlap this nest's tiles)."""
+    channel tiles the PE array takes (`pe_split`; with `pe_rows`, and the number of
+    output rows of one more tile, in whole PSUM blocks) that makes the busiest
+    engine's cycles fewest by the datasheet (ties to fewer on the PE), counting on
+    each engine the cycles `beside` says other work near the layer keeps it busy
+    (the producer's nest: its matmuls and evacuations overlap this nest's tiles)."""
     oh, ow = shape.out[2:]
     tiles = shape.padded[1] // tc
     act, pool, pe, evac = _inplace_costs(chip, shape, tc, fma)
@@ -353,30 +366,43 @@ def _plan_inplace(
     # queue behind all of them.
     lead = near.get("pe", 0.0) / tiles if fma else 0.0
     rb = _pe_block_rows(chip, shape)
-    best: tuple[float, int, float] | None = None
-    for k in range(tiles + 1 if pe_split and rb else 1):
-        banks = k * (oh // rb) if k else 0
+    # (PE tiles, rows of one more tile on the PE): whole tiles, then with `pe_rows`
+    # every split of a tile beside them in whole blocks. (Lower blocks, to split
+    # finer, measured slower on ShuffleNet: 220 k cycles against 214 k; the
+    # datasheet sum misses how the extra matmuls' stationary loads queue.)
+    splits = [(k, 0) for k in range(tiles + 1 if pe_split and rb else 1)]
+    if pe_split and rb and pe_rows:
+        splits += [(k, r) for k in range(tiles) for r in range(rb, oh, rb)]
+    best: tuple[float, int, int, float] | None = None
+    for k, r in splits:
+        split = r > 0
+        banks = k * (oh // rb) + r // rb if k or split else 0
         if banks > chip.psum_banks or banks * aligned(rb * ow * F32) > chip.psum_partition_bytes:
-            break
-        if _need(shape, "vector", tc, oh, 1, True, True, inplace=True, pe_tiles=k)[1] > chip.sbuf_partition_bytes:
-            break
+            continue
+        if _need(shape, "vector", tc, oh, 1, True, True, inplace=True, pe_tiles=k + split)[1] > chip.sbuf_partition_bytes:
+            continue
         on_pe = (k * pe, k * evac) if k else (0.0, 0.0)
-        own = (on_pe[0], (tiles - k) * act + on_pe[1], (tiles - k) * pool)
+        own = [on_pe[0], (tiles - k - split) * act + on_pe[1], (tiles - k - split) * pool]
+        if split:  # rows [0, r) of tile tiles - k - 1 on the PE, the rest on ACT and POOL
+            s_act, s_pool, _, _ = _inplace_costs(chip, shape, tc, fma, (r, oh))
+            _, _, s_pe, s_evac = _inplace_costs(chip, shape, tc, fma, (0, r))
+            own = [own[0] + s_pe, own[1] + s_act + s_evac, own[2] + s_pool]
         loaded = max(
             near.get("pe", 0.0) + own[0],
             near.get("act", 0.0) + own[1] + lead,
             near.get("pool", 0.0) + own[2] + lead,
         )
         if best is None or loaded < best[0]:
-            best = (loaded, k, max(own))
+            best = (loaded, k, r, max(own))
     if best is None:
         return None
-    _, k, busiest = best
-    hb, need = _need(shape, "vector", tc, oh, 1, True, True, inplace=True, pe_tiles=k)
-    psum = k * (oh // rb) * aligned(rb * ow * F32) if k else 0
+    _, k, r, busiest = best
+    hb, need = _need(shape, "vector", tc, oh, 1, True, True, inplace=True, pe_tiles=k + (r > 0))
+    psum = (k * (oh // rb) + r // rb) * aligned(rb * ow * F32) if k or r else 0
     return DepthwiseTiles(
         origin, tc, need, psum, form="vector", tc=tc, rb=oh, nb=1, hb=hb, resident=True,
-        halo=True, inplace=True, pe_tiles=k, pe_rb=rb if k else 0, fma=fma, cycles=round(busiest / tiles),
+        halo=True, inplace=True, pe_tiles=k, pe_rb=rb if k or r else 0, pe_rows=r, fma=fma,
+        cycles=round(busiest / tiles),
     )
 
 
@@ -390,6 +416,7 @@ def _plan_vector(
     pe_split: bool = False,
     beside: Mapping[str, float] | None = None,
     fma: bool = False,
+    pe_rows: bool = False,
 ) -> DepthwiseTiles | Refusal:
     n = shape.padded[0]
     _, _, kh, kw = shape.weight
@@ -399,7 +426,7 @@ def _plan_vector(
             f"'{origin}': output rows of {ow} pixels exceed one tile ({FREE_MAX} fp32)"
         )
     if inplace and n == 1 and first_full_tap(shape) is not None:
-        planned = _plan_inplace(chip, origin, shape, tc, pe_split, beside, fma)
+        planned = _plan_inplace(chip, origin, shape, tc, pe_split, beside, fma, pe_rows)
         if planned is not None:
             return planned
     # Every channel tile whole in SBUF when it fits, else the most output rows per
@@ -447,6 +474,7 @@ def plan_depthwise(
     pe_split: bool = False,
     beside: Mapping[str, float] | None = None,
     fma: bool = False,
+    pe_rows: bool = False,
 ) -> DepthwiseTiles | Refusal:
     """The tiles of the cheaper form by the datasheet (the PE form on a tie), or of
     `form` when given; a refusal when no form fits (the vector form's reason when
@@ -466,7 +494,7 @@ def plan_depthwise(
     asked = halo
     halo = halo and any(shape.pads)
     vector = (
-        _plan_vector(chip, origin, shape, tc, halo, inplace and asked, pe_split, beside, fma)
+        _plan_vector(chip, origin, shape, tc, halo, inplace and asked, pe_split, beside, fma, pe_rows)
         if form in (None, "vector")
         else None
     )
@@ -817,20 +845,23 @@ def _inplace_nest(
     const: list[Operation] = []
     evacuations: list[Operation] = []
     first_pe = tiles - plan.pe_tiles  # the PE array takes the last tiles
-    if plan.pe_tiles:
+    split = first_pe - 1 if plan.pe_rows else None  # and rows [0, pe_rows) of this one
+    first_diag = first_pe - (split is not None)
+    if first_diag < tiles:
         assert weights is not None, "the PE tiles of the in-place form need the weights"
-        diag_const = ConstOp(dense_f32(_diagonals(weights[first_pe * tc :], tc, plan.pe_tiles)))
+        ndiag = tiles - first_diag
+        diag_const = ConstOp(dense_f32(_diagonals(weights[first_diag * tc :], tc, ndiag)))
         const.append(diag_const)
-        dt = nest.tile("sbuf", tc, plan.pe_tiles * taps * tc)
-        per_pe = [(tc * taps * tc, plan.pe_tiles)] if plan.pe_tiles > 1 else []
+        dt = nest.tile("sbuf", tc, ndiag * taps * tc)
+        per_pe = [(tc * taps * tc, ndiag)] if ndiag > 1 else []
         src = nest.dram(0, [(taps * tc, tc), *per_pe, (1, taps * tc)])
-        ops.append(CopyOp(diag_const.result, src, dt, _tile(dt, "sbuf", nest, tc, [(1, plan.pe_tiles * taps * tc)])))
+        ops.append(CopyOp(diag_const.result, src, dt, _tile(dt, "sbuf", nest, tc, [(1, ndiag * taps * tc)])))
         rb = plan.pe_rb
-        for k in range(first_pe, tiles):
-            for b0 in range(0, oh, rb):
+        for k in range(first_diag, tiles):
+            for b0 in range(0, plan.pe_rows if k == split else oh, rb):
                 ps = nest.tile("psum", tc, rb * ow)
                 for i, (t, (ny, nx), (oy, ox), (iy, ix)) in enumerate(tap_rects(shape, (b0, b0 + rb))):
-                    st = nest.onchip("sbuf", ((k - first_pe) * taps + t) * tc * F32, [(1, tc), (1, tc)])
+                    st = nest.onchip("sbuf", ((k - first_diag) * taps + t) * tc * F32, [(1, tc), (1, tc)])
                     dst = nest.onchip("psum", ((oy - b0) * ow + ox) * F32, [(1, tc), (ow, ny), (1, nx)])
                     ops.append(MatmulOp(ps, dst, dt, st, xt, window(k, iy, ix, ny, nx), -1 if i == 0 else None))
                 whole = nest.onchip("psum", 0, [(1, tc), (1, rb * ow)])
@@ -839,7 +870,8 @@ def _inplace_nest(
                 evacuations.append(ActOp("identity", acc, out, ps, whole, bias_col=bias_col))
     for k in range(first_pe):
         bias_col = layer.column(bt, 0, 1, k) if bt is not None else None
-        for i, (t, (ny, nx), (oy, ox), (iy, ix)) in enumerate(tap_rects(shape)):
+        rows = (plan.pe_rows, oh) if k == split else None
+        for i, (t, (ny, nx), (oy, ox), (iy, ix)) in enumerate(tap_rects(shape, rows)):
             scale = layer.column(wt, t, taps, k)
             if i == 0:
                 ops.append(ActOp("identity", acc, rect(k * block, oy, ox, ny, nx), xt, window(k, iy, ix, ny, nx), scale_col=scale, bias_col=bias_col))

@@ -95,6 +95,10 @@ class KernelOptions:
       matmuls wait for their rows only and the array streams while the rest load
       (ResNet-50's 7x7 stem moves 7.4 MB of im2col before its first matmul
       otherwise).
+    - `depthwise_pe_rows`: with `depthwise_pe_split`, the PE array may also take the
+      first output rows (whole PSUM blocks) of one more channel tile, ACT and POOL
+      its other rows, so a layer of one channel tile (or an uneven share) splits
+      between the engines (kernels/depthwise.py).
     - `pool_bands`: a pooling over whole planes (with `pool_halo`) of at most half
       the partitions' channels puts bands of output rows side by side on the
       partitions, each with the input rows its windows read (kernels/pool.py).
@@ -143,6 +147,7 @@ class KernelOptions:
     conv_inplace: bool = True
     pool_inplace: bool = True
     depthwise_fma: bool = True
+    depthwise_pe_rows: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()

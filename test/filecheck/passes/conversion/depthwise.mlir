@@ -5,6 +5,7 @@
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_split_context=false depthwise_fma=false}' --split-input-file | filecheck %s --check-prefix=NOCONTEXT
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_inplace=false}' --split-input-file | filecheck %s --check-prefix=FMA
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s --check-prefix=FMAIP
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_pe_rows=false}' --split-input-file | filecheck %s --check-prefix=NOROWS
 
 // A depthwise conv2d (group = channels = 40) with pads 1 and a bias on the small
 // chip: kernels/depthwise.py pads in SBUF (a halo: the planes zeroed, the input
@@ -198,4 +199,35 @@ func.func @context(%x: tensor<1x256x4x4xf32>) -> tensor<1x64x4x4xf32> {
   %w = graph.constant dense<0.5> : tensor<64x1x3x3xf32>
   %r = graph.conv2d %y, %w {pads = array<i64: 1, 1, 1, 1>, group = 64 : i64, tidal.origin = "dwc"} : (tensor<1x64x4x4xf32>, tensor<64x1x3x3xf32>) -> tensor<1x64x4x4xf32>
   func.return %r : tensor<1x64x4x4xf32>
+}
+
+// -----
+
+// depthwise-pe-rows: one channel tile of 8 (24x24, 288 pixels a PSUM bank) that ACT
+// and POOL would run alone. The PE array takes output rows 0-11 (one PSUM block: the
+// full tap, then every other tap over its rectangle of those rows, against the
+// diagonals of the constant weights), ACT and POOL rows 12-23 (the full tap times its
+// column by ACT at row 12, sbuf offset 12 x 24 x 4 = 1152, every other tap added by
+// POOL over its rectangle of those rows); ACT evacuates the block into rows 0-11 of
+// the sum; one copy stores the whole plane. Without the option (NOROWS), no matmul.
+// FMAIP-LABEL: func.func @rows
+// FMAIP:           loop.nest "dwr" domain [] order [] {
+// FMAIP:             %[[X:.*]] = loop.alloc_tile : !loop.tile<sbuf, 8, 576>
+// FMAIP-NEXT:        %[[SUM:.*]] = loop.alloc_tile : !loop.tile<sbuf, 8, 576>
+// FMAIP:             %[[PS:.*]] = loop.alloc_tile : !loop.tile<psum, 8, 288>
+// FMAIP:             loop.matmul %[[PS]] <psum 0, 0, {{\[\[}}1, 8], [24, 12], [1, 24]]>, %{{.*}}, %[[X]] <sbuf 0, 0, {{\[\[}}1, 8], [24, 12], [1, 24]]> {zero_at = -1 : i64}
+// FMAIP-COUNT-8:     loop.matmul %[[PS]]
+// FMAIP-NEXT:        loop.act "identity" %[[SUM]] <sbuf 0, 1152, {{\[\[}}1, 8], [24, 12], [1, 24]]>, %[[X]] <sbuf 0, 1056, {{\[\[}}1, 8], [24, 12], [1, 24]]> scale
+// FMAIP-COUNT-8:     loop.tensor_tensor "add" %[[SUM]]
+// FMAIP-NEXT:        loop.act "identity" %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 8], [1, 288]]>, %[[PS]] <psum 0, 0, {{\[\[}}1, 8], [1, 288]]>
+// FMAIP-NEXT:        loop.copy %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 8], [1, 576]]>
+// NOROWS-LABEL: func.func @rows
+// NOROWS-NOT:       loop.matmul
+// NOROWS:           loop.act "identity" %{{.*}} <sbuf 0, 0, {{\[\[}}1, 8], [24, 24], [1, 24]]>
+// NOROWS-NOT:       loop.matmul
+// NOROWS:           func.return
+func.func @rows(%x: tensor<1x8x24x24xf32>) -> tensor<1x8x24x24xf32> {
+  %w = graph.constant dense<0.25> : tensor<8x1x3x3xf32>
+  %r = graph.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>, group = 8 : i64, tidal.origin = "dwr"} : (tensor<1x8x24x24xf32>, tensor<8x1x3x3xf32>) -> tensor<1x8x24x24xf32>
+  func.return %r : tensor<1x8x24x24xf32>
 }

@@ -296,6 +296,63 @@ def test_pe_tiles_and_vector_tiles_compute_a_depthwise_conv(chip, shape, bias, a
     np.testing.assert_allclose(eval_binary(module, inputs)["result0"], want, rtol=1e-5, atol=1e-5)
 
 
+def test_the_pe_array_takes_rows_of_a_tile_the_vectors_would_run_alone():
+    """depthwise_pe_rows: ShuffleNet's first 28x28 depthwise conv (112 channels, one
+    tile, stride 2 from 56x56) ran every tap on ACT and POOL (6.6 k cycles by the
+    datasheet): the PE array now takes its first 14 output rows (one PSUM block),
+    ACT and POOL the other 14. Without the option, none; a layer of several tiles
+    whose whole-tile split is even keeps it."""
+    shape = _shape(1, 112, 56, 56, stride=2)
+    plain = plan_depthwise(DEFAULT, "dw", shape, halo=True, inplace=True, pe_split=True, fma=True)
+    rows = plan_depthwise(DEFAULT, "dw", shape, halo=True, inplace=True, pe_split=True, fma=True, pe_rows=True)
+    assert isinstance(plain, DepthwiseTiles) and (plain.pe_tiles, plain.pe_rows) == (0, 0)
+    assert isinstance(rows, DepthwiseTiles) and (rows.pe_tiles, rows.pe_rb, rows.pe_rows) == (0, 14, 14)
+    assert rows.cycles < 0.6 * plain.cycles
+    even = plan_depthwise(DEFAULT, "dw", _shape(1, 272, 14, 14), halo=True, inplace=True, pe_split=True, pe_rows=True)
+    assert isinstance(even, DepthwiseTiles) and (even.pe_tiles, even.pe_rows) == (2, 0)
+
+
+@pytest.mark.parametrize("chip", [SMALL, DEFAULT])
+@pytest.mark.parametrize("fma", [False, True])
+@pytest.mark.parametrize("whole", [0, 1])
+def test_rows_of_a_tile_on_the_pe_array_compute_a_depthwise_conv(chip, fma, whole):
+    """`pe_rows`: the first PSUM block of output rows of the last vector tile on the
+    PE array (after `whole` whole PE tiles), the tile's other rows on ACT and POOL
+    (each tap over its rectangle within them): the loop interpreter and, lowered,
+    the hardware model against NumPy."""
+    shape = _shape(1, 40, 24, 24)
+    planned = plan_depthwise(chip, "dw", shape, halo=True, inplace=True)
+    assert isinstance(planned, DepthwiseTiles) and planned.inplace
+    rb = _pe_block_rows(chip, shape)
+    tiles_n = shape.padded[1] // planned.tc
+    if whole >= tiles_n:
+        whole = tiles_n - 1  # (one tile on the default chip: its rows only)
+    tiles = replace(planned, pe_tiles=whole, pe_rb=rb, pe_rows=rb, fma=fma)
+    rng = np.random.default_rng(7)
+    wv = rng.uniform(-1, 1, shape.weight).astype(np.float32)
+    types = [MemRefType(f32, _input_shape(shape, tiles)), MemRefType(f32, (shape.out[1],))]
+    block = Block(arg_types=types)
+    xp, b = block.args
+    w = ConstOp(dense_f32(wv))
+    y = AllocOp(MemRefType(f32, shape.out))
+    ops = depthwise(tiles, xp, w.result, b, y.result, shape, activation="relu", weights=wv)
+    block.add_ops([w, y, *ops, ReturnOp(y.result)])
+    module = ModuleOp([FuncOp("main", (types, [MemRefType(f32, shape.out)]), Region(block))])
+    module.verify()
+    nest = next(op for op in module.walk() if isinstance(op, NestOp))
+    matmuls = [op for op in nest.walk() if isinstance(op, MatmulOp)]
+    per_tile = sum(len(tap_rects(shape, (b0, b0 + rb))) for b0 in range(0, shape.out[2], rb))
+    assert len(matmuls) == whole * per_tile + len(tap_rects(shape, (0, rb)))
+    inputs = _inputs(module, 3)
+    args = list(inputs.values())
+    xv = np.pad(args[0], ((0, 0), (0, 0), *[(p, p) for p in shape.pads[:2]]))
+    want = _reference(xv, wv, args[1], None, shape, "relu")
+    np.testing.assert_allclose(eval_loop(module, inputs)["result0"], want, rtol=1e-5, atol=1e-5)
+    _, after_graph_to_loop = split_after(lowering_passes(chip.name), GraphToLoopPass)
+    run_passes(after_graph_to_loop, module)
+    np.testing.assert_allclose(eval_binary(module, inputs)["result0"], want, rtol=1e-5, atol=1e-5)
+
+
 def test_refusals_on_the_small_chip():
     """A 31x31 kernel's 961 diagonals of 32 channels take 120 KiB per partition, over
     the small chip's 64 KiB, so the PE form is refused (the default chip's 192 KiB
