@@ -66,6 +66,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "first output rows of one more channel tile of a depthwise conv, ACT and POOL its "
     "other rows, so a one-tile layer splits between the engines "
     "(graph-to-loop{depthwise_pe_rows})",
+    "pool-pipeline": "a separable max pooling over whole planes runs its maxima in "
+    "bands of output rows, each reading only the input rows its windows need, so POOL "
+    "starts while the producer still writes the plane (graph-to-loop{pool_pipeline})",
     "row-taps": "a conv whose input channels fill at most half the PE rows (and "
     "that packs no taps) loads its input again onto the rows above, one column "
     "further left per copy, so one matmul contracts as many adjacent taps of a "
@@ -177,6 +180,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "precise-waits": "a wait counts the signals up to the latest instance of the "
     "instruction it depends on, not every earlier signal of that engine "
     "(accel-insert-sync{latest_source})",
+    "instance-waits": "with precise-waits, of the repeats a source does not share with "
+    "the waiter, the wait counts through the last iteration whose instance conflicts, "
+    "not the last iteration: a pooling band waits for the rows it reads "
+    "(accel-insert-sync{latest_instance})",
 }
 
 
@@ -258,6 +265,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             pool_inplace="pool-in-place" not in off,
             depthwise_fma="depthwise-fma" not in off,
             depthwise_pe_rows="depthwise-pe-rows" not in off,
+            pool_pipeline="pool-pipeline" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip)]),
         *(
@@ -286,7 +294,9 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
         AccelAssignQueuesPass(
             weights="weight-queue" not in off, pair="weight-queue-pair" not in off
         ),
-        AccelInsertSyncPass(latest_source="precise-waits" not in off),
+        AccelInsertSyncPass(
+            latest_source="precise-waits" not in off, latest_instance="instance-waits" not in off
+        ),
         AccelSplitStreamsPass(),
         *([] if "hoist-waits" in off else [AccelHoistWaitsPass()]),
         *([] if "prune-waits" in off else [AccelPruneWaitsPass()]),

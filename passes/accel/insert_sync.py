@@ -48,7 +48,8 @@ from tidal.dialects.accel import (
     StreamOp,
     WaitOp,
 )
-from tidal.passes.analysis.dependence import DependenceGraph, Site
+from tidal.passes.analysis.dependence import DependenceGraph, Operand, Site
+from tidal.passes.analysis.footprint import Footprint, overlaps
 from tidal.passes.utils.expect import PassInputError, expect_level
 from tidal.sim.config import UnknownChipError, get_chip
 from tidal.sim.isa import engine_from_name
@@ -93,21 +94,24 @@ class _Counter:
                 block = element.body.block
         return Aff(base, tuple(self.per_iteration(r) for r in path))
 
-    def through(self, y: Site, x: Site, program: ProgramOp) -> Aff:
+    def through(
+        self, y: Site, x: Site, program: ProgramOp, last: tuple[int, ...] | None = None
+    ) -> Aff:
         """Signalling instructions of the engine up to and including the latest
         instance of the signalling site y that runs before an instance of x, as an
         Aff in x's repeat indices: y's instance in the same iteration of their
         common repeats if y comes first in program order, else in the previous
-        iteration of the innermost common repeat; the last iteration of y's own
-        repeats. Where x is in the first iteration of that repeat the value counts
-        no more than is signalled before x, so the wait holds at once."""
+        iteration of the innermost common repeat; of y's own repeats, the iteration
+        `last` (indices of y's repeats below the common ones), by default the last.
+        Where x is in the first iteration of that repeat the value counts no more
+        than is signalled before x, so the wait holds at once."""
         c = y.common(x)
         a = self.before(y.op, y.path, program)
         base = a.base + 1
         if y.index >= x.index:  # only an earlier iteration of repeat c - 1 runs first
             base -= a.step(c - 1)
         for k in range(c, len(y.path)):
-            base += a.step(k) * (y.path[k].count - 1)
+            base += a.step(k) * (y.path[k].count - 1 if last is None else last[k - c])
         return Aff(base, tuple(a.step(k) for k in range(c)))
 
     def prefix(self, block: Block) -> dict[Operation, int]:
@@ -162,6 +166,43 @@ def _position(op: Operation, block: Block, index: dict[Operation, int]) -> int |
     return index[op]
 
 
+LATEST_SCAN = 256
+"""The most iterations of a source's own repeats `_latest_instance` tries, from the
+last one back, before it settles for the last."""
+
+
+def _fixed(f: Footprint, c: int, at: tuple[int, ...]) -> Footprint:
+    """Footprint `f` with the repeat indices from level c on fixed to `at` (the
+    levels above c still over all their iterations)."""
+    loops = f.loops
+    pbase = f.pbase + sum(t.part * i for t, i in zip(loops[c:], at) if t is not None)
+    bbase = f.bbase + sum(t.byte * i for t, i in zip(loops[c:], at) if t is not None)
+    return Footprint(f.space, pbase, bbase, f.free, loops[:c])
+
+
+def _latest_instance(y: Site, x: Site, pairs: list[tuple[Operand, Operand]]) -> tuple[int, ...] | None:
+    """The last iteration of y's own repeats (below those it shares with x) whose
+    instance of y touches a byte of x's operands in `pairs` (x's, y's), in any
+    iteration of the common repeats; None when y has no repeats of its own or none
+    of the last LATEST_SCAN iterations does (then every iteration counts)."""
+    c = y.common(x)
+    trips = [r.count for r in y.path[c:]]
+    if not trips or not pairs:
+        return None
+    total = 1
+    for t in trips:
+        total *= t
+    for flat in range(total - 1, max(-1, total - 1 - LATEST_SCAN), -1):
+        at, rest = [], flat
+        for t in reversed(trips):
+            rest, i = divmod(rest, t)
+            at.append(i)
+        at_t = tuple(reversed(at))
+        if any(overlaps(xo.footprint, _fixed(yo.footprint, c, at_t)) for xo, yo in pairs):
+            return at_t
+    return None
+
+
 def _strongest(values: list[Aff]) -> list[Aff]:
     """`values` without those another one implies: of the counts with the same
     steps, the highest."""
@@ -210,6 +251,12 @@ class AccelInsertSyncPass(ModulePass):
     the waiting instruction; false: for every signal of the source's engine before
     it (an engine's unrelated later work then holds the waiter up too)."""
 
+    latest_instance: bool = True
+    """With `latest_source`, of a source's own repeats (those it does not share with
+    the waiting instruction) wait for the last iteration whose instance conflicts
+    with it (`_latest_instance`), not the last iteration: a pooling band waits for
+    the rows its windows read, not the whole plane; false: the last iteration."""
+
     prune_signals: bool = True
     """Leave out the signal of a source that a later source of the same engine in
     the same block always follows before the waiting instruction (its count covers
@@ -256,24 +303,44 @@ class AccelInsertSyncPass(ModulePass):
             ]
             for i, o in enumerate(b.ops)
         }
-        waits: list[tuple[Site, str, list[Site]]] = []
+        waits: list[tuple[Site, str, list[Site], dict[int, tuple[int, ...] | None]]] = []
         for x in sites:
-            sources = [
-                d.src
-                for d in graph.into(x)
-                if d.src.engine != x.engine or x.engine in unordered
-            ]
+            deps = [d for d in graph.into(x) if d.src.engine != x.engine or x.engine in unordered]
+            sources = [d.src for d in deps]
+            # With `latest_instance`, per source the last iteration of its own
+            # repeats that conflicts with x; a pruned source's counts for the kept
+            # one of its engine and block (the latest of theirs: same repeats).
+            latest: dict[int, tuple[int, ...] | None] = {}
+            if self.latest_source and self.latest_instance:
+                pairs: dict[int, list[tuple[Operand, Operand]]] = {}
+                for d in deps:
+                    if not d.carried:
+                        pairs.setdefault(d.src.index, []).extend(d.pairs)
+                    else:
+                        pairs.setdefault(d.src.index, []).clear()
+                        latest[d.src.index] = None  # (carried: every iteration)
+                for y in {y.index: y for y in sources}.values():
+                    if y.index not in latest:
+                        latest[y.index] = _latest_instance(y, x, pairs.get(y.index, []))
             # Waits on compute engines first: those engines waited for the loads
             # they read, so a later wait on a queue is often implied (and erased
             # by accel-prune-waits).
             engines = sorted(
                 {y.engine for y in sources}, key=lambda e: (e.startswith("dma"), e)
             )
+            everyone = sources
             if self.prune_signals:
                 sources = _undominated(x, sources, index)
             for y in sources:
                 signalling[y.engine].add(id(y.op))
-            waits += [(x, e, [y for y in sources if y.engine == e]) for e in engines]
+            if latest:
+                kept: dict[int, tuple[int, ...] | None] = {}
+                for y in sources:
+                    group = [z for z in everyone if z.engine == y.engine and z.path == y.path]
+                    tops = [latest.get(z.index) for z in group]
+                    kept[y.index] = None if any(t is None for t in tops) else max(tops)  # type: ignore[type-var]
+                latest = kept
+            waits += [(x, e, [y for y in sources if y.engine == e], latest) for e in engines]
 
         counters = {e: _Counter(e, ids) for e, ids in signalling.items()}
         for s in sites:
@@ -283,10 +350,10 @@ class AccelInsertSyncPass(ModulePass):
         # One wait built by its constructor per (engine, semaphore); the others
         # share its attributes and differ in the count only.
         templates: dict[tuple[str, str], WaitOp] = {}
-        for x, engine, ys in waits:
+        for x, engine, ys, latest in waits:
             counter = counters[engine]
             if self.latest_source:
-                values = _strongest([counter.through(y, x, program) for y in ys])
+                values = _strongest([counter.through(y, x, program, latest.get(y.index)) for y in ys])
             else:
                 values = [counter.before(x.op, x.path, program)]
             block = x.op.parent_block()

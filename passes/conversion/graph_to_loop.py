@@ -135,6 +135,7 @@ class GraphToLoopPass(ChipPass):
     pool_inplace: bool = True
     depthwise_fma: bool = True
     depthwise_pe_rows: bool = True
+    pool_pipeline: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

@@ -99,6 +99,10 @@ class KernelOptions:
       first output rows (whole PSUM blocks) of one more channel tile, ACT and POOL
       its other rows, so a layer of one channel tile (or an uneven share) splits
       between the engines (kernels/depthwise.py).
+    - `pool_pipeline`: a separable max pooling over whole planes, not banded on
+      partitions, runs its maxima in bands of output rows, each band's column
+      maxima over only the input rows its windows add, so POOL starts while the
+      producer still writes the plane (kernels/pool.py).
     - `pool_bands`: a pooling over whole planes (with `pool_halo`) of at most half
       the partitions' channels puts bands of output rows side by side on the
       partitions, each with the input rows its windows read (kernels/pool.py).
@@ -148,6 +152,7 @@ class KernelOptions:
     pool_inplace: bool = True
     depthwise_fma: bool = True
     depthwise_pe_rows: bool = True
+    pool_pipeline: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()

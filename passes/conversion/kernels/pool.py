@@ -106,6 +106,11 @@ class PoolTiles(NestPlan):
     separable: bool = False  # with `plane`: max over rows of maxima over columns
     bands: int = 1  # with `plane`: bands of rb output rows side by side on partitions
     inplace: bool = False  # with `separable`, unbanded: the unpadded planes as they lie
+    pipe: int = 1
+    """With `separable`, unbanded (`KernelOptions.pool_pipeline`): the maxima run in
+    this many bands of output rows, each band's column maxima over only the input
+    rows its windows add, so a band's instructions read no row below its windows
+    and POOL starts on the first band while the producer still writes the rest."""
 
 
 def plan_window_pool(
@@ -143,6 +148,7 @@ def plan_pool_plane(
     bands: bool = False,
     inplace: bool = False,
     pads: tuple[int, int, int, int] = (0, 0, 0, 0),
+    pipeline: bool = False,
 ) -> PoolTiles | Refusal:
     """Whole padded planes of tc channels, of every channel tile at once when SBUF
     holds them (else one tile per step), or a refusal when one tile's plane, its
@@ -165,6 +171,11 @@ def plan_pool_plane(
     # one load's and one store's latency (small planes, like the CNN demo's, do not).
     work = (kw - 1) * hp * ow + (kh - 1) * oh * ow if separable else oh * ow * kh * kw
     if k > 1 and work * (k - 1) / k / chip.pool_elems_per_cycle_per_lane <= 2 * chip.dma_fixed_latency_cycles:
+        k = 1
+    # With `pipeline`, the unbanded plane's maxima run band by band behind the
+    # producer; bands on partitions must also beat that: they do from
+    # MIN_PIPELINED_BANDS on (see the constant).
+    if k > 1 and pipeline and separable and k < MIN_PIPELINED_BANDS and _pipe_bands(chip, shape) > 1:
         k = 1
     # Bands refine a whole plane that fits SBUF; a plane that does not (VGG-19's
     # 64 channels of 224x224) keeps the banded-in-DRAM window nest, whose tiles the
@@ -198,11 +209,52 @@ def plan_pool_plane(
         best = over_sbuf(chip, origin, need) or PoolTiles(
             origin, tc, need, rb=oh, hb=hp, tc=tc, plane=True, cb=cb, separable=separable,
             inplace=inplace and separable and any(pads) and _full_taps(shape, pads) is not None,
+            pipe=_pipe_bands(chip, shape) if pipeline and separable else 1,
         )
         if isinstance(best, PoolTiles):
             return best
     assert best is not None
     return best
+
+
+PIPE_BANDS = 4
+"""The most bands of output rows `pool_pipeline` cuts a plane's maxima into."""
+
+MIN_PIPELINED_BANDS = 3
+"""With `pool_pipeline`, the fewest row bands side by side on partitions
+(`pool_bands`) that a max pool takes over its unbanded plane in bands behind the
+producer. Measured on the default chip (bench/bench_dataflow.py): 2 bands (64
+channels: ResNet-50's, DenseNet-121's, Inception v2's stem pools, whose band copies
+are SBUF-to-SBUF DMA) lose 0.7 %, 2.9 % and 4.1 % of the whole model against the
+pipelined plane; 4 bands (ShuffleNet's 24 channels) win 14 %."""
+
+
+def _pipe_bands(chip: ChipConfig, shape: PoolShape) -> int:
+    """Bands of output rows for a separable plane (`PoolTiles.pipe`): PIPE_BANDS (at
+    most one a row) when each band's maxima take at least 16 instructions' fixed
+    cost of POOL elements, else 1. Each band adds kh + kw - 2 instructions."""
+    _, _, hp, _ = shape.padded
+    _, _, oh, ow = shape.out
+    kh, kw = shape.kernel
+    bands = min(PIPE_BANDS, oh)
+    work = ((kw - 1) * hp * ow + (kh - 1) * oh * ow) / chip.pool_elems_per_cycle_per_lane
+    return bands if bands > 1 and work / bands >= 16 * chip.pool_fixed_cycles else 1
+
+
+def _band_rows(
+    plan: PoolTiles, shape: PoolShape, pads: tuple[int, int, int, int], rows: int, oh: int
+) -> list[tuple[int, int, int, int]]:
+    """Per band of `plan.pipe` over `oh` output rows (output rows [a, b)): (a, b, lo,
+    hi), the input rows [lo, hi) (of `rows` rows; padded rows, or unpadded with
+    `pads`' top) its windows reach below the previous band's."""
+    kh, sh, pt = shape.kernel[0], shape.strides[0], pads[0]
+    out, done = [], 0
+    for j in range(plan.pipe):
+        a, b = j * oh // plan.pipe, (j + 1) * oh // plan.pipe
+        hi = rows if j == plan.pipe - 1 else min(rows, (b - 1) * sh - pt + kh)
+        out.append((a, b, done, max(done, hi)))
+        done = max(done, hi)
+    return out
 
 
 def pool_plane(
@@ -292,14 +344,20 @@ def _pool_inplace(
     src = nest.dram(nest.aff(n=c * h * w * F32, g=cb * tc * h * w * F32), [(h * w, tc), *per_tile, (1, h * w)])
     nest.put("g", CopyOp(x, src, xt, nest.onchip("sbuf", 0, [(1, tc), (1, cb * h * w)])))
     body: list[Operation] = []
-    for i, (s, x0, x1) in enumerate(col_taps):
-        dst = nest.onchip("sbuf", x0 * F32, [(1, tc), (ow, h), (1, x1 - x0)])
-        win = nest.onchip("sbuf", nest.aff((x0 * sw - pl + s) * F32, c=h * w * F32), [(1, tc), (w, h), (sw, x1 - x0)])
-        body.append(TensorTensorOp("max", cols, dst, xt, win, xt, win) if i == 0 else TensorTensorOp("max", cols, dst, cols, dst, xt, win))
-    for i, (r, y0, y1) in enumerate(row_taps):
-        dst = nest.onchip("sbuf", nest.aff(y0 * ow * F32, c=oh * ow * F32), [(1, tc), (ow, y1 - y0), (1, ow)])
-        win = nest.onchip("sbuf", (y0 * sh - pt + r) * ow * F32, [(1, tc), (sh * ow, y1 - y0), (1, ow)])
-        body.append(TensorTensorOp("max", out, dst, cols, win, cols, win) if i == 0 else TensorTensorOp("max", out, dst, out, dst, cols, win))
+    for a, b, lo, hi in _band_rows(plan, shape, pads, h, oh):
+        for i, (s, x0, x1) in enumerate(col_taps if hi > lo else []):
+            dst = nest.onchip("sbuf", (lo * ow + x0) * F32, [(1, tc), (ow, hi - lo), (1, x1 - x0)])
+            win = nest.onchip(
+                "sbuf", nest.aff((lo * w + x0 * sw - pl + s) * F32, c=h * w * F32), [(1, tc), (w, hi - lo), (sw, x1 - x0)]
+            )
+            body.append(TensorTensorOp("max", cols, dst, xt, win, xt, win) if i == 0 else TensorTensorOp("max", cols, dst, cols, dst, xt, win))
+        for i, (r, y0, y1) in enumerate(row_taps):
+            y0, y1 = max(y0, a), min(y1, b)
+            if y1 <= y0:
+                continue  # (never the first, full tap)
+            dst = nest.onchip("sbuf", nest.aff(y0 * ow * F32, c=oh * ow * F32), [(1, tc), (ow, y1 - y0), (1, ow)])
+            win = nest.onchip("sbuf", (y0 * sh - pt + r) * ow * F32, [(1, tc), (sh * ow, y1 - y0), (1, ow)])
+            body.append(TensorTensorOp("max", out, dst, cols, win, cols, win) if i == 0 else TensorTensorOp("max", out, dst, out, dst, cols, win))
     nest.put("c", *body)
     y_ap = nest.dram(
         nest.aff(n=c * oh * ow * F32, g=cb * tc * oh * ow * F32),
@@ -328,20 +386,27 @@ def _reduce_plane(
     if plan.separable:
         assert op == "max" and scale == 1.0
         cols = nest.tile("sbuf", parts, hp * ow)  # the maximum over kw columns, every row
-        all_cols = nest.onchip("sbuf", 0, [(1, parts), (ow, hp), (1, ow)])
+        body: list[Operation] = []
+        # (with `pipe`, band by band of output rows: the column maxima of the rows
+        # each band's windows add, then the band's row maxima)
+        for a, b, lo, hi in _band_rows(plan, shape, (0, 0, 0, 0), hp, oh):
+            if hi > lo:
+                some_cols = nest.onchip("sbuf", lo * ow * F32, [(1, parts), (ow, hi - lo), (1, ow)])
 
-        def shifted(s: int) -> AccessAttr:  # input columns s, s + sw, ... of every row
-            return nest.onchip("sbuf", nest.aff(s * F32, c=hp * wp * F32), [(1, parts), (wp, hp), (sw, ow)])
+                def shifted(s: int) -> AccessAttr:  # input columns s, s + sw, ... of rows lo..hi
+                    return nest.onchip(
+                        "sbuf", nest.aff((lo * wp + s) * F32, c=hp * wp * F32), [(1, parts), (wp, hi - lo), (sw, ow)]
+                    )
 
-        body: list[Operation] = [TensorTensorOp("max", cols, all_cols, xt, shifted(0), xt, shifted(1))]
-        body += [TensorTensorOp("max", cols, all_cols, cols, all_cols, xt, shifted(s)) for s in range(2, kw)]
-        out_rows = nest.onchip("sbuf", nest.aff(c=oh * ow * F32), [(1, parts), (ow, oh), (1, ow)])
+                body.append(TensorTensorOp("max", cols, some_cols, xt, shifted(0), xt, shifted(1)))
+                body += [TensorTensorOp("max", cols, some_cols, cols, some_cols, xt, shifted(s)) for s in range(2, kw)]
+            out_rows = nest.onchip("sbuf", nest.aff(a * ow * F32, c=oh * ow * F32), [(1, parts), (ow, b - a), (1, ow)])
 
-        def rows(r: int) -> AccessAttr:  # column maxima of rows r, r + sh, ...
-            return nest.onchip("sbuf", r * ow * F32, [(1, parts), (sh * ow, oh), (1, ow)])
+            def rows(r: int) -> AccessAttr:  # column maxima of rows a x sh + r, + sh, ...
+                return nest.onchip("sbuf", (a * sh + r) * ow * F32, [(1, parts), (sh * ow, b - a), (1, ow)])
 
-        body.append(TensorTensorOp("max", out, out_rows, cols, rows(0), cols, rows(1)))
-        body += [TensorTensorOp("max", out, out_rows, out, out_rows, cols, rows(r)) for r in range(2, kh)]
+            body.append(TensorTensorOp("max", out, out_rows, cols, rows(0), cols, rows(1)))
+            body += [TensorTensorOp("max", out, out_rows, out, out_rows, cols, rows(r)) for r in range(2, kh)]
         return body
     out_c = nest.onchip("sbuf", nest.aff(c=oh * ow * F32), [(1, parts), (1, oh * ow)])
     window = nest.onchip(
@@ -526,6 +591,7 @@ class PoolKernel(Kernel):
                 bands=options.pool_bands,
                 inplace=options.pool_inplace,
                 pads=op.pads_val,  # type: ignore[arg-type]
+                pipeline=options.pool_pipeline,
             )
             if not isinstance(plane, Refusal):
                 return planned(op, chip, plane, options=options)

@@ -141,7 +141,9 @@ def test_the_halo_nest_computes_the_padded_pooling(kind, shape, kernel, stride, 
 def test_a_separable_max_pool_takes_row_maxima_of_column_maxima():
     """pool_separable: ResNet's stem pool (3x3, stride 2, 64 channels of 112x112)
     plans a [64, 114 x 56] tile of column maxima and runs 2 + 2 element-wise maxima
-    per channel tile instead of one reduction; a 1x3 window (one row) reduces."""
+    per channel tile instead of one reduction; a 1x3 window (one row) reduces.
+    Lowered (pool_pipeline, its two partition bands fewer than MIN_PIPELINED_BANDS):
+    the padded plane in 4 bands of output rows, 2 + 2 maxima each."""
     shape = PoolShape((1, 64, 114, 114), (1, 64, 56, 56), (3, 3), (2, 2))
     tiles = plan_pool_plane(DEFAULT, "mp", shape, with_recip=False, separable=True)
     assert isinstance(tiles, PoolTiles) and tiles.separable
@@ -150,7 +152,7 @@ def test_a_separable_max_pool_takes_row_maxima_of_column_maxima():
     assert not plan_pool_plane(DEFAULT, "mp", row, with_recip=False, separable=True).separable  # type: ignore[union-attr]
     module = _lower(_pool_model("MaxPool", [1, 64, 112, 112], kernel=3, stride=2, pads=1), halo=True, chip="default")
     ops = [op.name for op in module.walk() if op.name in ("loop.tensor_tensor", "loop.reduce")]
-    assert ops == ["loop.tensor_tensor"] * 4
+    assert ops == ["loop.tensor_tensor"] * 4 * 4
 
 
 def test_few_channels_pool_in_row_bands_side_by_side():
@@ -227,3 +229,43 @@ def test_the_in_place_pool_lowered_to_the_hardware_model_agrees():
     x = -np.random.default_rng(4).uniform(0.5, 2.0, [1, 48, 13, 13]).astype(np.float32)
     got = eval_binary(module, {"x": x})["y"]
     np.testing.assert_allclose(got, _reference(x, "MaxPool", kernel=3, stride=1, pads=1), rtol=1e-6)
+
+
+def test_a_large_plane_pools_in_bands_of_output_rows():
+    """pool_pipeline: SqueezeNet's stem pool (64 channels of 111x111, 3x3 stride 2,
+    no pads) runs its separable maxima in 4 bands of output rows, each band's column
+    maxima over the input rows its windows add (the bands' rows meet, never
+    overlap); a small plane (5x5 outputs), or the option off, runs one band."""
+    squeeze = PoolShape((1, 64, 111, 111), (1, 64, 55, 55), (3, 3), (2, 2))
+    tiles = plan_pool_plane(DEFAULT, "mp", squeeze, with_recip=False, separable=True, pipeline=True)
+    assert isinstance(tiles, PoolTiles) and tiles.pipe == 4
+    off = plan_pool_plane(DEFAULT, "mp", squeeze, with_recip=False, separable=True)
+    assert isinstance(off, PoolTiles) and off.pipe == 1
+    small = PoolShape((1, 8, 12, 12), (1, 8, 5, 5), (3, 3), (2, 2))
+    assert plan_pool_plane(DEFAULT, "mp", small, with_recip=False, separable=True, pipeline=True).pipe == 1  # type: ignore[union-attr]
+    model = _pool_model("MaxPool", [1, 64, 111, 111], kernel=3, stride=2, pads=0)
+    module = _lower(model, halo=True, chip="default")
+    maxima = [op for op in module.walk() if op.name == "loop.tensor_tensor"]
+    assert len(maxima) == 4 * 4  # per band: 2 column maxima, 2 row maxima
+    col_rows = [op.dst_ap.dims[1][1] for op in maxima[::4]]  # each band's first column maxima
+    out_rows = [op.dst_ap.dims[1][1] for op in maxima[2::4]]  # and its first row maxima
+    assert sum(col_rows) == 111 and sum(out_rows) == 55  # every row once
+
+
+@pytest.mark.parametrize(
+    ("shape", "kernel", "stride", "pads"),
+    [([1, 24, 40, 40], 3, 2, 1), ([1, 24, 24, 24], 3, 1, 1), ([1, 20, 41, 41], 3, 2, 0), ([1, 24, 36, 36], 5, 2, 2)],
+)
+def test_the_banded_pool_on_the_hardware_model_agrees(shape, kernel, stride, pads):
+    """Row bands of output rows (`pool_pipeline`) in place (padded) or on the plane
+    (unpadded), through the whole pipeline of the small chip and the hardware model,
+    against NumPy; the plan picked bands."""
+    model = _pool_model("MaxPool", shape, kernel=kernel, stride=stride, pads=pads)
+    module = import_onnx(model)
+    run_passes(lowering_passes("small"), module, Context(), [])
+    origins = [op for op in module.walk() if op.name == "accel.tensor_tensor"]
+    assert len(origins) > 2 * (kernel - 1)  # more maxima than one band's
+    x = -np.random.default_rng(5).uniform(0.5, 2.0, shape).astype(np.float32)
+    got = eval_binary(module, {"x": x})["y"]
+    np.testing.assert_allclose(got, _reference(x, "MaxPool", kernel=kernel, stride=stride, pads=pads), rtol=1e-6)
+
