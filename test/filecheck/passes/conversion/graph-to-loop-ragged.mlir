@@ -70,3 +70,42 @@ func.func @conv_of_conv(%x: tensor<1x16x2x2xf32>) -> tensor<1x8x2x2xf32> {
   %r = graph.conv2d %a, %w {tidal.origin = "c2"} : (tensor<1x160x2x2xf32>, tensor<8x160x1x1xf32>) -> tensor<1x8x2x2xf32>
   func.return %r : tensor<1x8x2x2xf32>
 }
+
+// -----
+
+// A concatenation whose second piece starts inside a uniform tile (112 + 24 = 136
+// channels, uniform tiles of 68) read by a conv: the conv reads it ragged, a full
+// tile of 128 channels and a partial one of 8 (the pieces' copies then fit the
+// 128-channel layout loop-keep-on-chip keeps it in).
+// CHECK-LABEL: func.func @unaligned
+// CHECK:         loop.nest "cu"
+// CHECK:         loop.matmul {{.*}} <sbuf 0, 0, {{\[\[}}1, 128], [2, 2], [1, 2]]> {zero_at = -1 : i64}
+// CHECK-NEXT:    loop.matmul {{.*}} <sbuf 0, 16, {{\[\[}}1, 8], [2, 2], [1, 2]]> :
+func.func @unaligned(%a: tensor<1x112x2x2xf32>, %b: tensor<1x24x2x2xf32>) -> tensor<1x8x2x2xf32> {
+  %x = graph.concat %a, %b {axis = 1 : i64, tidal.origin = "cat"} : (tensor<1x112x2x2xf32>, tensor<1x24x2x2xf32>) -> tensor<1x136x2x2xf32>
+  %w = graph.constant dense<0.25> : tensor<8x136x1x1xf32>
+  %r = graph.conv2d %x, %w {tidal.origin = "cu"} : (tensor<1x136x2x2xf32>, tensor<8x136x1x1xf32>) -> tensor<1x8x2x2xf32>
+  func.return %r : tensor<1x8x2x2xf32>
+}
+
+// -----
+
+// The same concatenation also added as a residual by a later conv (ShuffleNet's
+// stride-2 unit and the unit after it): that conv adds it into its output tiles of
+// 68, so the concatenation is kept in tiles of 68 and the first conv reads it in
+// the same uniform tiles (d0 over two of 68) instead of copying a 128-channel tile
+// together across partitions.
+// CHECK-LABEL: func.func @unaligned_residual
+// CHECK:         loop.nest "c1"
+// CHECK:         loop.for d0 {
+// CHECK:           loop.matmul {{.*}} <sbuf 0, 0 + 16 * i1, {{\[\[}}1, 68], [2, 2], [1, 2]]> {zero_at = 1 : i64}
+// CHECK-NOT:     loop.matmul {{.*}} {{\[\[}}1, 128]
+// CHECK:         loop.nest "c2"
+func.func @unaligned_residual(%a: tensor<1x112x2x2xf32>, %b: tensor<1x24x2x2xf32>) -> tensor<1x136x2x2xf32> {
+  %x = graph.concat %a, %b {axis = 1 : i64, tidal.origin = "cat"} : (tensor<1x112x2x2xf32>, tensor<1x24x2x2xf32>) -> tensor<1x136x2x2xf32>
+  %w1 = graph.constant dense<0.25> : tensor<136x136x1x1xf32>
+  %h = graph.conv2d %x, %w1 {tidal.origin = "c1", activation = "relu"} : (tensor<1x136x2x2xf32>, tensor<136x136x1x1xf32>) -> tensor<1x136x2x2xf32>
+  %w2 = graph.constant dense<0.5> : tensor<136x68x1x1xf32>
+  %r = graph.conv2d %h, %w2 addend %x {tidal.origin = "c2", group = 2 : i64, activation = "relu"} : (tensor<1x136x2x2xf32>, tensor<136x68x1x1xf32>, tensor<1x136x2x2xf32>) -> tensor<1x136x2x2xf32>
+  func.return %r : tensor<1x136x2x2xf32>
+}
