@@ -69,6 +69,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "pool-pipeline": "a separable max pooling over whole planes runs its maxima in "
     "bands of output rows, each reading only the input rows its windows need, so POOL "
     "starts while the producer still writes the plane (graph-to-loop{pool_pipeline})",
+    "addend-tiles": "a stationary conv with few output tiles loads each one's residual "
+    "addend by a copy of its own before its loops, so a kept addend may be split "
+    "where its channels cross the kept layout's partition groups "
+    "(graph-to-loop{addend_tiles})",
     "row-taps": "a conv whose input channels fill at most half the PE rows (and "
     "that packs no taps) loads its input again onto the rows above, one column "
     "further left per copy, so one matmul contracts as many adjacent taps of a "
@@ -266,6 +270,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             depthwise_fma="depthwise-fma" not in off,
             depthwise_pe_rows="depthwise-pe-rows" not in off,
             pool_pipeline="pool-pipeline" not in off,
+            addend_tiles="addend-tiles" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip)]),
         *(

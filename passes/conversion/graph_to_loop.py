@@ -36,8 +36,7 @@ from xdsl.pattern_rewriter import (
 from xdsl.rewriter import Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
-from tidal.dialects import graph
-from tidal.passes.conversion.kernels.base import options_for, uniform_reader
+from tidal.passes.conversion.kernels.base import options_for
 from tidal.passes.conversion.kernels.concat_placement import ConcatCopy, place_concat_operands
 from tidal.passes.conversion.kernels.graph_ops import origin_of
 from tidal.passes.conversion.kernels.plan import DEFAULT_OPTIONS, KernelOptions, Refusal
@@ -60,16 +59,12 @@ class LowerGraphOp(RewritePattern):
     producers: dict[Operation, Operation | None] = field(default_factory=dict[Operation, "Operation | None"])
     """Each graph op's first operand's writer as it was before lowering began (by
     the time an op is lowered its producers are loop ops)."""
-    uniform_read: set[Operation] = field(default_factory=set[Operation])
-    """The concatenations some user reads in their uniform channel tiles
-    (`kernels.base.uniform_reader`), found before lowering began."""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         entry = graph_entry(op)
         if entry is None or entry.kernel is None:
             return
-        producer = self.producers.get(op)
-        options = options_for(op, producer, self.options, producer in self.uniform_read)
+        options = options_for(op, self.producers.get(op), self.options)
         planned = entry.kernel.plan(op, self.chip, options)
         if isinstance(planned, Refusal):
             raise PassFailedException(f"graph-to-loop: {planned.reason}")
@@ -141,6 +136,7 @@ class GraphToLoopPass(ChipPass):
     depthwise_fma: bool = True
     depthwise_pe_rows: bool = True
     pool_pipeline: bool = True
+    addend_tiles: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""
@@ -160,8 +156,6 @@ class GraphToLoopPass(ChipPass):
                 if graph_op.dialect_name() == "graph" and graph_op.operands:
                     owner = graph_op.operands[0].owner
                     lower.producers[graph_op] = owner if isinstance(owner, Operation) else None
-                if isinstance(graph_op, graph.ConcatOp) and uniform_reader(graph_op):
-                    lower.uniform_read.add(graph_op)
         with quiet_diagnostics():
             PatternRewriteWalker(
                 GreedyRewritePatternApplier([lower]), apply_recursively=False

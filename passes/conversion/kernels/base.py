@@ -119,43 +119,19 @@ def _unaligned_concat(producer: Operation | None, partitions: int = 128) -> bool
     return False
 
 
-def uniform_reader(concat: Operation, partitions: int = 128) -> bool:
-    """Whether a user of the graph op `concat` (before lowering) needs it in its
-    uniform tiles where those differ from 128-channel ones: a conv adding it as a
-    residual (ShuffleNet's next unit) adds it into output tiles of the uniform size,
-    so the kept concatenation takes the uniform layout and a conv reading it ragged
-    would copy its tiles across partitions (measured: ShuffleNet 214 k cycles
-    ragged, 210 k uniform). Other readers do not count: Inception's poolings read
-    its concatenations in uniform tiles, yet its convs reading them ragged measured
-    faster (Inception v2 423 k against 491 k)."""
-    from tidal.dialects import graph
-
-    value = concat.results[0]
-    shape = value.type.get_shape()
-    if not isinstance(concat, graph.ConcatOp) or concat.axis_val != 1 or len(shape) != 4:
-        return False  # (only NCHW channel concatenations are read ragged)
-    if largest_divisor(shape[1], partitions) == partitions:
-        return False
-    return any(isinstance(u.operation, graph.Conv2dOp) and u.operation.addend is value for u in value.uses)
-
-
-def options_for(
-    op: Operation, producer: Operation | None, options: KernelOptions, uniform_reader: bool = False
-) -> KernelOptions:
+def options_for(op: Operation, producer: Operation | None, options: KernelOptions) -> KernelOptions:
     """`options` for planning `op` whose first operand `producer` wrote (as it was in
     the graph, before anything was lowered). `ragged_tiles` stays on only where the
     input is written in 128-channel-aligned tiles, so that reading it in full
     128-channel tiles and a partial one keeps one on-chip layout: a channel_affine
     reading a concatenation (whose slices sit at their channel offsets: DenseNet's),
-    a conv reading a channel_affine, a conv reading a concatenation whose pieces do
-    not start on its uniform tiles unless `uniform_reader` (another user reads it in
-    those: `uniform_reader`). A conv's own output tiles are its largest divisor
-    under 128, which uniform tiles of the reader match instead (Inception)."""
+    a conv reading a channel_affine. A conv's own output tiles are its largest
+    divisor under 128, which uniform tiles of the reader match instead (Inception)."""
     from tidal.dialects import graph
 
     ragged = (isinstance(op, graph.ChannelAffineOp) and isinstance(producer, graph.ConcatOp)) or (
         isinstance(op, graph.Conv2dOp) and isinstance(producer, graph.ChannelAffineOp)
-    ) or (isinstance(op, graph.Conv2dOp) and _unaligned_concat(producer) and not uniform_reader)
+    ) or (isinstance(op, graph.Conv2dOp) and _unaligned_concat(producer))
     if options.ragged_tiles and not ragged:
         return replace(options, ragged_tiles=False)
     return options

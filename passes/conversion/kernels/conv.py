@@ -304,6 +304,10 @@ def _plan_stationary(
     return tiles
 
 
+MAX_ADDEND_TILES = 8
+"""The most output tiles whose addends `addend_tiles` loads by copies of their own."""
+
+
 IM2COL_PARTS = 4
 """The most pieces `im2col_chunks` splits a tap-packed conv's im2col loads into.
 Each piece of each run of taps is a descriptor with its fixed latency: by row
@@ -506,13 +510,16 @@ def conv2d(
     activation: str = "identity",
     addend: SSAValue | None = None,
     read_addend: bool = False,
+    addend_tiles: bool = False,
 ) -> NestOp:
     """y = activation(conv(xp, w) + bias + addend) on an NCHW input: `xp` is the
     padded input, or the unpadded one when the plan has a halo. `read_addend`
     (KernelOptions.read_addend): the epilogue adds the addend into the output tile,
-    never writing the addend's tile."""
+    never writing the addend's tile. `addend_tiles` (KernelOptions.addend_tiles):
+    a stationary nest of few output tiles loads each one's addend by a copy of its
+    own before the loops."""
     if isinstance(plan, StationaryTiles):
-        return _conv2d_stationary(plan, xp, wgt, bias, y, shape, activation, addend, read_addend)
+        return _conv2d_stationary(plan, xp, wgt, bias, y, shape, activation, addend, read_addend, addend_tiles)
     n, c, hp, wp = shape.padded
     cout, cg_in, kh, kw = shape.weight
     _, _, oh, ow = shape.out
@@ -687,6 +694,7 @@ def _conv2d_stationary(
     activation: str,
     addend: SSAValue | None,
     read_addend: bool = False,
+    addend_tiles: bool = False,
 ) -> NestOp:
     """The nest of a `StationaryTiles` plan:
 
@@ -906,14 +914,34 @@ def _conv2d_stationary(
         return nest.onchip("sbuf", region, [(1, tco), (1, nb * blk)], pstart=b * tco)
 
     at = None
-    if addend is not None:
+    add_region = region
+    # Every output tile's addend by a copy of its own with constant addresses, before
+    # the loops (`addend_tiles`), when the nest is one image, band and row group and
+    # has few output tiles: loop-keep-on-chip can then split a copy whose channels
+    # cross a kept layout's partition groups (a copy in the co loop walks them all
+    # alike) and keep the addend in the layout its other readers take.
+    tiles_out = group * nco
+    unrolled = (
+        addend is not None and addend_tiles and kb == 1 and 1 < tiles_out <= MAX_ADDEND_TILES
+        and n == 1 and rows_b == rows and rows == nb * rb
+    )
+    if unrolled:
+        assert addend is not None
+        at = nest.tile("sbuf", po, tiles_out * nb * blk)
+        for k in range(tiles_out):
+            g_k, co_k = divmod(k, nco)
+            src = nest.dram((g_k * cg_out + co_k * tco) * oh * ow * F32, [(oh * ow, tco), (1, nb * blk)])
+            dst = nest.onchip("sbuf", k * nb * blk * F32, [(1, tco), (1, nb * blk)])
+            nest.put(None, CopyOp(addend, src, at, dst))
+        add_region = nest.aff(co=nb * blk * F32, g=nco * nb * blk * F32)
+    elif addend is not None:
         at = nest.tile("sbuf", po, size)
         nest.put("grp", *(CopyOp(addend, y_band(b), at, whole(b)) for b in range(kb)))
     nest.put(matmuls_at, *body)
     epilogue: list[Operation] = list(tail)
     for j in range(nb):
         part = nest.onchip("sbuf", region + j * blk * F32, [(1, po), (1, blk)])
-        add = None if at is None else (at, part)
+        add = None if at is None else (at, nest.onchip("sbuf", add_region + j * blk * F32, [(1, po), (1, blk)]))
         epilogue += _epilogue(accs[j], acc_ap, out, part, col, activation, add, read_addend)
     epilogue += [CopyOp(out, whole(b), y, y_band(b)) for b in range(kb)]
     nest.put_after("grp", *epilogue)
@@ -1045,7 +1073,7 @@ class ConvKernel(Kernel):
         ops.append(
             conv2d(
                 tiles, x, op.weight, op.bias, y.result, _conv_shape(op), activation=activation, addend=op.addend,
-                read_addend=plan.options.read_addend,
+                read_addend=plan.options.read_addend, addend_tiles=plan.options.addend_tiles,
             )
         )
         return Lowered([y, *ops], y.result)

@@ -103,6 +103,10 @@ class KernelOptions:
       partitions, runs its maxima in bands of output rows, each band's column
       maxima over only the input rows its windows add, so POOL starts while the
       producer still writes the plane (kernels/pool.py).
+    - `addend_tiles`: a stationary conv of one image, band and row group and at most
+      8 output tiles loads each output tile's addend (residual) by a copy of its own
+      before its loops, so loop-keep-on-chip may split one whose channels cross the
+      kept layout's partition groups (kernels/conv.py).
     - `pool_bands`: a pooling over whole planes (with `pool_halo`) of at most half
       the partitions' channels puts bands of output rows side by side on the
       partitions, each with the input rows its windows read (kernels/pool.py).
@@ -153,6 +157,7 @@ class KernelOptions:
     depthwise_fma: bool = True
     depthwise_pe_rows: bool = True
     pool_pipeline: bool = True
+    addend_tiles: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()

@@ -1,5 +1,6 @@
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=default}' --split-input-file | filecheck %s
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=default ragged_tiles=false}' --split-input-file | filecheck %s --check-prefix=UNIFORM
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=default addend_tiles=false}' --split-input-file | filecheck %s --check-prefix=ADDEND
 
 // ragged_tiles: 160 channels run as a full tile of 128 and one of 32, channel c on
 // partition c % 128, where the input was written in 128-channel-aligned tiles (a
@@ -91,16 +92,27 @@ func.func @unaligned(%a: tensor<1x112x2x2xf32>, %b: tensor<1x24x2x2xf32>) -> ten
 // -----
 
 // The same concatenation also added as a residual by a later conv (ShuffleNet's
-// stride-2 unit and the unit after it): that conv adds it into its output tiles of
-// 68, so the concatenation is kept in tiles of 68 and the first conv reads it in
-// the same uniform tiles (d0 over two of 68) instead of copying a 128-channel tile
-// together across partitions.
+// stride-2 unit and the unit after it): the first conv still reads it ragged, and
+// the second loads each of its two output tiles' addends by a copy of its own, with
+// constant addresses, before its loop (addend-tiles): loop-keep-on-chip can then
+// split the second one where its channels 68-135 cross partition 128 of a kept
+// 128-channel layout (a copy in the loop walks both tiles alike and cannot be), so
+// a kept concatenation takes that layout and neither the first conv's input nor
+// the writers' tiles are copied across partitions (ShuffleNet). ADDEND
+// (addend_tiles=false): one copy in the loop.
 // CHECK-LABEL: func.func @unaligned_residual
 // CHECK:         loop.nest "c1"
-// CHECK:         loop.for d0 {
-// CHECK:           loop.matmul {{.*}} <sbuf 0, 0 + 16 * i1, {{\[\[}}1, 68], [2, 2], [1, 2]]> {zero_at = 1 : i64}
-// CHECK-NOT:     loop.matmul {{.*}} {{\[\[}}1, 128]
-// CHECK:         loop.nest "c2"
+// CHECK:         loop.copy %x <dram 0, {{\[\[}}4, 128], [1, 4]]>
+// CHECK-NEXT:    loop.copy %x <dram 2048, {{\[\[}}4, 8], [1, 4]]>
+// CHECK:         loop.nest "c2" domain [2] order [0] {
+// CHECK:           loop.copy %x <dram 0, {{\[\[}}4, 68], [1, 4]]> -> %[[ADD:.*]] <sbuf 0, 0, {{\[\[}}1, 68], [1, 4]]>
+// CHECK-NEXT:      loop.copy %x <dram 1088, {{\[\[}}4, 68], [1, 4]]> -> %[[ADD]] <sbuf 0, 16, {{\[\[}}1, 68], [1, 4]]>
+// CHECK-NEXT:      loop.for d0 {
+// CHECK:             loop.tensor_tensor "add" {{.*}}, %[[ADD]] <sbuf 0, 0 + 16 * i0, {{\[\[}}1, 68], [1, 4]]>
+// ADDEND-LABEL: func.func @unaligned_residual
+// ADDEND:         loop.nest "c2" domain [2] order [0] {
+// ADDEND:           loop.for d0 {
+// ADDEND:             loop.copy %x <dram 0 + 1088 * i0, {{\[\[}}4, 68], [1, 4]]>
 func.func @unaligned_residual(%a: tensor<1x112x2x2xf32>, %b: tensor<1x24x2x2xf32>) -> tensor<1x136x2x2xf32> {
   %x = graph.concat %a, %b {axis = 1 : i64, tidal.origin = "cat"} : (tensor<1x112x2x2xf32>, tensor<1x24x2x2xf32>) -> tensor<1x136x2x2xf32>
   %w1 = graph.constant dense<0.25> : tensor<136x136x1x1xf32>

@@ -216,17 +216,3 @@ def test_ragged_tiles_only_where_the_writer_tiles_alike():
     assert options_for(of_concat, of_concat.operands[0].owner, on).ragged_tiles
     assert not options_for(of_aligned, of_aligned.operands[0].owner, on).ragged_tiles
     assert not options_for(affine, affine.operands[0].owner, KernelOptions(ragged_tiles=False)).ragged_tiles
-
-
-def test_uniform_reader_looks_at_channel_concatenations_only():
-    """`uniform_reader` (whether a conv reads a concatenation ragged): a concatenation
-    of 1-D tensors is none of its business (the random-graph tester's seed 121 crashed
-    it on a shape without a channel dim); a 4-D one that only a conv reads, neither."""
-    from tidal.passes.conversion.kernels.base import uniform_reader
-
-    flat = _one_op(helper.make_node("Concat", ["a", "b"], ["y"], axis=0), {"a": [3], "b": [5]}, [8])
-    assert isinstance(flat, graph.ConcatOp) and not uniform_reader(flat)
-    cat = _one_op(
-        helper.make_node("Concat", ["a", "b"], ["y"], axis=1), {"a": [1, 112, 2, 2], "b": [1, 24, 2, 2]}, [1, 136, 2, 2]
-    )
-    assert isinstance(cat, graph.ConcatOp) and not uniform_reader(cat)
