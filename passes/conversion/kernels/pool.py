@@ -183,6 +183,14 @@ def plan_pool_plane(
     plane = sbuf_bytes(hp * wp, oh * ow, *([oh * ow] if with_recip else []), *([hp * ow] if separable else []))
     if k > 1 and plane > chip.sbuf_partition_bytes:
         k = 1
+    if k > 1 and inplace and separable and _bands_in_place(shape, pads, k):
+        rb = oh // k
+        own = rb * shape.strides[0]  # each band's own input rows
+        need = sbuf_bytes(own * (wp - pads[1] - pads[3]), pads[0] * (wp - pads[1] - pads[3]), (pads[0] + own) * ow, rb * ow)
+        if not over_sbuf(chip, origin, need):
+            return PoolTiles(
+                origin, c, need, rb=rb, hb=own, tc=c, plane=True, separable=True, bands=k, inplace=True
+            )
     if k > 1:
         rb = oh // k
         hb = (rb - 1) * shape.strides[0] + shape.kernel[0]
@@ -215,6 +223,24 @@ def plan_pool_plane(
             return best
     assert best is not None
     return best
+
+
+def _bands_in_place(shape: PoolShape, pads: tuple[int, int, int, int], k: int) -> bool:
+    """Whether `k` row bands can read the unpadded input in place
+    (`_pool_bands_inplace`): a batch of one, the bands' own input rows (rb x sh
+    each) tile the plane exactly, and a band's windows reach no row below its own
+    (they reach pads[0] rows above: the halo rows)."""
+    n, _, hp, wp = shape.padded
+    _, _, oh, ow = shape.out
+    (kh, kw), (sh, sw) = shape.kernel, shape.strides
+    pt, pl, pb, pr = pads
+    h, w = hp - pt - pb, wp - pl - pr
+    rb = oh // k
+    cols = _taps(ow, w, sw, pl, kw)
+    return (
+        n == 1 and k * rb * sh == h and (rb - 1) * sh + kh - 1 - pt <= rb * sh - 1
+        and pt >= 0 and bool(cols) and cols[0][1:] == (0, ow)
+    )
 
 
 PIPE_BANDS = 4
@@ -275,6 +301,8 @@ def pool_plane(
     one descriptor into the middles of a tile of cb padded planes whose borders were
     filled once, before the loops (no copy writes them); one reduction per channel
     tile, one store per step. With row bands, `_pool_bands`."""
+    if plan.bands > 1 and plan.inplace:
+        return _pool_bands_inplace(plan, x, y, shape, pads, fill)
     if plan.bands > 1:
         return _pool_bands(plan, op, x, y, shape, pads, fill, scale=scale, recip=recip)
     n, c, hp, wp = shape.padded
@@ -464,6 +492,66 @@ def _pool_bands(
         all_out = _tile(out, "sbuf", nest, parts, [(1, rb * ow)])
         all_rt = _tile(rt, "sbuf", nest, parts, [(1, rb * ow)])
         body.append(TensorTensorOp("mul", out, all_out, out, all_out, rt, all_rt))
+    nest.put("n", *loads, *body, *stores)
+    return nest.build()
+
+
+def _pool_bands_inplace(
+    plan: PoolTiles,
+    x: SSAValue,
+    y: SSAValue,
+    shape: PoolShape,
+    pads: tuple[int, int, int, int],
+    fill: float,
+) -> NestOp:
+    """`_pool_bands` on the unpadded input as it lies (`PoolTiles.inplace` with
+    bands): band b's own input rows (rb x sh of them, hb) on partitions b x C by one
+    copy each, which loop-keep-on-chip replaces by the producer's tile when it keeps
+    the input in the same band layout (conv-bands' output: ShuffleNet's stem); the
+    pads[0] rows above each band (the band before's last rows, the pad value for the
+    first band) in a small tile of their own. Column maxima of the halo rows and of
+    the band's rows, each column tap over the output columns whose input column lies
+    inside the plane (the tap that has every output first), then the row maxima, no
+    row clipped (the halo rows stand for the top pad)."""
+    n, c, hp, wp = shape.padded
+    _, _, oh, ow = shape.out
+    (kh, kw), (sh, sw) = shape.kernel, shape.strides
+    pt, pl, pb, pr = pads
+    h, w = hp - pt - pb, wp - pl - pr
+    k, rb, own = plan.bands, plan.rb, plan.hb
+    parts = k * c
+    nest = Nest(plan.name, [("n", n)])
+    xt = nest.tile("sbuf", parts, own * w)
+    halo = nest.tile("sbuf", parts, pt * w) if pt else None
+    cols = nest.tile("sbuf", parts, (pt + own) * ow)
+    out = nest.tile("sbuf", parts, rb * ow)
+    loads, stores = [], []
+    if halo is not None:  # the first band's rows above are the pad
+        nest.put(None, MemsetOp(halo, nest.onchip("sbuf", 0, [(1, c), (1, pt * w)]), fill))
+    for b in range(k):
+        src = nest.dram(b * own * w * F32, [(h * w, c), (1, own * w)])
+        loads.append(CopyOp(x, src, xt, nest.onchip("sbuf", 0, [(1, c), (1, own * w)], pstart=b * c)))
+        if halo is not None and b:
+            src = nest.dram((b * own - pt) * w * F32, [(h * w, c), (1, pt * w)])
+            loads.append(CopyOp(x, src, halo, nest.onchip("sbuf", 0, [(1, c), (1, pt * w)], pstart=b * c)))
+        y_ap = nest.dram(b * rb * ow * F32, [(oh * ow, c), (1, rb * ow)])
+        stores.append(CopyOp(out, nest.onchip("sbuf", 0, [(1, c), (1, rb * ow)], pstart=b * c), y, y_ap))
+    body: list[Operation] = []
+    for tile, first, rows in ([(halo, 0, pt)] if halo is not None else []) + [(xt, pt, own)]:
+        for i, (s_, x0, x1) in enumerate(_taps(ow, w, sw, pl, kw)):
+            dst = nest.onchip("sbuf", (first * ow + x0) * F32, [(1, parts), (ow, rows), (1, x1 - x0)])
+            win = nest.onchip("sbuf", (x0 * sw - pl + s_) * F32, [(1, parts), (w, rows), (sw, x1 - x0)])
+            body.append(
+                TensorTensorOp("max", cols, dst, tile, win, tile, win) if i == 0
+                else TensorTensorOp("max", cols, dst, cols, dst, tile, win)
+            )
+    all_out = nest.onchip("sbuf", 0, [(1, parts), (ow, rb), (1, ow)])
+
+    def rows_of(r: int) -> AccessAttr:  # column maxima of rows r, r + sh, ... (halo rows first)
+        return nest.onchip("sbuf", r * ow * F32, [(1, parts), (sh * ow, rb), (1, ow)])
+
+    body.append(TensorTensorOp("max", out, all_out, cols, rows_of(0), cols, rows_of(1)))
+    body += [TensorTensorOp("max", out, all_out, out, all_out, cols, rows_of(r)) for r in range(2, kh)]
     nest.put("n", *loads, *body, *stores)
     return nest.build()
 

@@ -35,3 +35,37 @@ func.func @maxpool(%x: tensor<1x64x8x8xf32>) -> tensor<1x64x4x4xf32> {
   %r = graph.maxpool %x {kernel_shape = array<i64: 3, 3>, strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, tidal.origin = "mp"} : (tensor<1x64x8x8xf32>) -> tensor<1x64x4x4xf32>
   func.return %r : tensor<1x64x4x4xf32>
 }
+
+// Bands in place: 6 channels of 40x40 in 5 bands of 4 output rows side by side on
+// 30 partitions (pool-bands), band b's own 8 input rows loaded by one copy of its
+// own onto partitions 6b (no padded planes: loop-keep-on-chip forwards these copies
+// when it keeps the input in that band layout, ShuffleNet's stem), the row above
+// each band (the band before's last) into a small tile, -inf for the first band.
+// Column maxima of the halo row, then of the band's 8 rows (the left tap from output
+// column 1 on), into rows 0 and 1-8 of one tile; row maxima over rows 2y, 2y + 1,
+// 2y + 2 of it, no row clipped; one store per band.
+// CHECK-LABEL: func.func @bands
+// CHECK:         %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 30, 320>
+// CHECK-NEXT:    %[[HALO:.*]] = loop.alloc_tile : !loop.tile<sbuf, 30, 40>
+// CHECK-NEXT:    %[[COLS:.*]] = loop.alloc_tile : !loop.tile<sbuf, 30, 180>
+// CHECK-NEXT:    %[[OUT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 30, 80>
+// CHECK-NEXT:    loop.memset %[[HALO]] <sbuf 0, 0, {{\[\[}}1, 6], [1, 40]]> = 0xff800000
+// CHECK-NEXT:    loop.copy %x <dram 0, {{\[\[}}1600, 6], [1, 320]]> -> %[[XT]] <sbuf 0, 0, {{\[\[}}1, 6], [1, 320]]>
+// CHECK-NEXT:    loop.copy %x <dram 1280, {{\[\[}}1600, 6], [1, 320]]> -> %[[XT]] <sbuf 6, 0, {{\[\[}}1, 6], [1, 320]]>
+// CHECK-NEXT:    loop.copy %x <dram 1120, {{\[\[}}1600, 6], [1, 40]]> -> %[[HALO]] <sbuf 6, 0, {{\[\[}}1, 6], [1, 40]]>
+// CHECK-COUNT-6: loop.copy %x
+// CHECK-NEXT:    loop.tensor_tensor "max" %[[COLS]] <sbuf 0, 0, {{\[\[}}1, 30], [20, 1], [1, 20]]>, %[[HALO]]
+// CHECK-COUNT-2: loop.tensor_tensor "max" %[[COLS]] {{.*}} %[[HALO]]
+// CHECK-NEXT:    loop.tensor_tensor "max" %[[COLS]] <sbuf 0, 80, {{\[\[}}1, 30], [20, 8], [1, 20]]>, %[[XT]] <sbuf 0, 0, {{\[\[}}1, 30], [40, 8], [2, 20]]>
+// CHECK-COUNT-2: loop.tensor_tensor "max" %[[COLS]] {{.*}} %[[XT]]
+// CHECK-NEXT:    loop.tensor_tensor "max" %[[OUT]] <sbuf 0, 0, {{\[\[}}1, 30], [20, 4], [1, 20]]>, %[[COLS]] <sbuf 0, 0, {{\[\[}}1, 30], [40, 4], [1, 20]]>, %[[COLS]] <sbuf 0, 80, {{\[\[}}1, 30], [40, 4], [1, 20]]>
+// CHECK-NEXT:    loop.tensor_tensor "max" %[[OUT]] {{.*}}, %[[COLS]] <sbuf 0, 160, {{\[\[}}1, 30], [40, 4], [1, 20]]>
+// CHECK-COUNT-5: loop.copy %[[OUT]]
+
+// Off: padded band planes filled with -inf, each band's rows and halo row copied in.
+// OFF-LABEL: func.func @bands
+// OFF:         loop.memset %{{.*}} <sbuf 0, 0, {{\[\[}}1, 30], [1, 378]]>
+func.func @bands(%x: tensor<1x6x40x40xf32>) -> tensor<1x6x20x20xf32> {
+  %y = graph.maxpool %x {kernel_shape = array<i64: 3, 3>, strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, tidal.origin = "mpb"} : (tensor<1x6x40x40xf32>) -> tensor<1x6x20x20xf32>
+  func.return %y : tensor<1x6x20x20xf32>
+}

@@ -187,10 +187,20 @@ def test_few_channels_pool_in_row_bands_side_by_side():
 def test_the_lowered_program_on_the_hardware_model_agrees(shape):
     """64 channels on the small chip's 32 partitions: two channel tiles' planes in
     one tile whose borders were filled once, loaded by one descriptor; 6 channels:
-    5 row bands side by side on 30 partitions."""
+    5 row bands side by side on 30 partitions, in place (pool_inplace: each band's
+    own 8 input rows as they lie, the row above in a tile of its own)."""
     if shape[1] == 6:
-        planned = plan_pool_plane(SMALL, "p", PoolShape((1, 6, 42, 42), (1, 6, 20, 20), (3, 3), (2, 2)), with_recip=False, separable=True, bands=True)
-        assert isinstance(planned, PoolTiles) and planned.bands == 5
+        stem = PoolShape((1, 6, 42, 42), (1, 6, 20, 20), (3, 3), (2, 2))
+        planned = plan_pool_plane(SMALL, "p", stem, with_recip=False, separable=True, bands=True)
+        assert isinstance(planned, PoolTiles) and planned.bands == 5 and not planned.inplace
+        planned = plan_pool_plane(
+            SMALL, "p", stem, with_recip=False, separable=True, bands=True, inplace=True, pads=(1, 1, 1, 1)
+        )
+        assert isinstance(planned, PoolTiles) and (planned.bands, planned.inplace, planned.hb) == (5, True, 8)
+        # a stride-1 window reaches the row below the band: padded planes
+        s1 = PoolShape((1, 6, 42, 42), (1, 6, 40, 40), (3, 3), (1, 1))
+        tiles = plan_pool_plane(SMALL, "p", s1, with_recip=False, separable=True, bands=True, inplace=True, pads=(1, 1, 1, 1))
+        assert isinstance(tiles, PoolTiles) and not (tiles.bands > 1 and tiles.inplace)
     model = _pool_model("MaxPool", shape, kernel=3, stride=2, pads=1)
     module = import_onnx(model)
     run_passes(lowering_passes("small"), module, Context(), [])
