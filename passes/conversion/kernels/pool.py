@@ -443,6 +443,12 @@ def _reduce_plane(
     return [ReduceOp(op, out, out_c, xt, window, 2, scale)]
 
 
+def _unpadded(shape: PoolShape, pads: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """N, C, H, W of the input `shape.padded` pads by `pads` (top, left, bottom, right)."""
+    n, c, hp, wp = shape.padded
+    return n, c, hp - pads[0] - pads[2], wp - pads[1] - pads[3]
+
+
 def _pool_bands(
     plan: PoolTiles,
     op: str,
@@ -460,11 +466,11 @@ def _pool_bands(
     padded rows per band filled with the pad value, each band's real input rows
     copied into it (one copy per band), one reduction over every band's windows,
     one store per band."""
-    n, c, hp, wp = shape.padded
+    n, c, h, w = _unpadded(shape, pads)
+    hp, wp = shape.padded[2:]
     _, _, oh, ow = shape.out
     sh = shape.strides[0]
-    pt, pl, pb, pr = pads
-    h, w = hp - pt - pb, wp - pl - pr
+    pt, pl = pads[:2]
     k, rb, hb = plan.bands, plan.rb, plan.hb
     parts = k * c
     nest = Nest(plan.name, [("n", n)])
@@ -513,11 +519,10 @@ def _pool_bands_inplace(
     the band's rows, each column tap over the output columns whose input column lies
     inside the plane (the tap that has every output first), then the row maxima, no
     row clipped (the halo rows stand for the top pad)."""
-    n, c, hp, wp = shape.padded
+    n, c, h, w = _unpadded(shape, pads)
     _, _, oh, ow = shape.out
     (kh, kw), (sh, sw) = shape.kernel, shape.strides
-    pt, pl, pb, pr = pads
-    h, w = hp - pt - pb, wp - pl - pr
+    pt, pl = pads[:2]
     k, rb, own = plan.bands, plan.rb, plan.hb
     parts = k * c
     nest = Nest(plan.name, [("n", n)])
