@@ -38,7 +38,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import islice, pairwise, product
 
 from tidal.dialects.accel import (
     Aff,
@@ -189,17 +189,10 @@ def _latest_instance(y: Site, x: Site, pairs: list[tuple[Operand, Operand]]) -> 
     trips = [r.count for r in y.path[c:]]
     if not trips or not pairs:
         return None
-    total = 1
-    for t in trips:
-        total *= t
-    for flat in range(total - 1, max(-1, total - 1 - LATEST_SCAN), -1):
-        at, rest = [], flat
-        for t in reversed(trips):
-            rest, i = divmod(rest, t)
-            at.append(i)
-        at_t = tuple(reversed(at))
-        if any(overlaps(xo.footprint, _fixed(yo.footprint, c, at_t)) for xo, yo in pairs):
-            return at_t
+    backwards = product(*(range(t - 1, -1, -1) for t in trips))  # the last iteration first
+    for at in islice(backwards, LATEST_SCAN):
+        if any(overlaps(xo.footprint, _fixed(yo.footprint, c, at)) for xo, yo in pairs):
+            return at
     return None
 
 
@@ -314,11 +307,10 @@ class AccelInsertSyncPass(ModulePass):
             if self.latest_source and self.latest_instance:
                 pairs: dict[int, list[tuple[Operand, Operand]]] = {}
                 for d in deps:
-                    if not d.carried:
-                        pairs.setdefault(d.src.index, []).extend(d.pairs)
-                    else:
-                        pairs.setdefault(d.src.index, []).clear()
+                    if d.carried:
                         latest[d.src.index] = None  # (carried: every iteration)
+                    else:
+                        pairs.setdefault(d.src.index, []).extend(d.pairs)
                 for y in {y.index: y for y in sources}.values():
                     if y.index not in latest:
                         latest[y.index] = _latest_instance(y, x, pairs.get(y.index, []))

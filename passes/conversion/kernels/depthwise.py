@@ -373,6 +373,13 @@ def _plan_inplace(
     splits = [(k, 0) for k in range(tiles + 1 if pe_split and rb else 1)]
     if pe_split and rb and pe_rows:
         splits += [(k, r) for k in range(tiles) for r in range(rb, oh, rb)]
+    # a split tile's cycles per rows [0, r) on the PE array: PE, ACT (its evacuations
+    # and the vector form of the other rows) and POOL, once per r
+    split_costs: dict[int, tuple[float, float, float]] = {}
+    for r in {r for _, r in splits if r}:
+        s_act, s_pool, _, _ = _inplace_costs(chip, shape, tc, fma, (r, oh))
+        _, _, s_pe, s_evac = _inplace_costs(chip, shape, tc, fma, (0, r))
+        split_costs[r] = (s_pe, s_act + s_evac, s_pool)
     best: tuple[float, int, int, float] | None = None
     for k, r in splits:
         split = r > 0
@@ -384,9 +391,7 @@ def _plan_inplace(
         on_pe = (k * pe, k * evac) if k else (0.0, 0.0)
         own = [on_pe[0], (tiles - k - split) * act + on_pe[1], (tiles - k - split) * pool]
         if split:  # rows [0, r) of tile tiles - k - 1 on the PE, the rest on ACT and POOL
-            s_act, s_pool, _, _ = _inplace_costs(chip, shape, tc, fma, (r, oh))
-            _, _, s_pe, s_evac = _inplace_costs(chip, shape, tc, fma, (0, r))
-            own = [own[0] + s_pe, own[1] + s_act + s_evac, own[2] + s_pool]
+            own = [a + b for a, b in zip(own, split_costs[r])]
         loaded = max(
             near.get("pe", 0.0) + own[0],
             near.get("act", 0.0) + own[1] + lead,
