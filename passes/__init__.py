@@ -38,6 +38,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return GraphDenseGroupsPass
 
+    def graph_pad_channels():
+        from tidal.passes.graph.pad_channels import GraphPadChannelsPass
+
+        return GraphPadChannelsPass
+
     def graph_partition():
         from tidal.passes.graph.partition import GraphPartitionPass
 
@@ -125,6 +130,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "graph-fuse-affine": graph_fuse_affine,
         "graph-fold-shuffle": graph_fold_shuffle,
         "graph-dense-groups": graph_dense_groups,
+        "graph-pad-channels": graph_pad_channels,
         "graph-partition": graph_partition,
         "loop-allocate": loop_allocate,
         "loop-schedule": loop_schedule,

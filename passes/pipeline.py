@@ -165,6 +165,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "merge-groups": "with dense-groups, neighbouring groups merge into fewer "
     "block-diagonal groups where that takes fewer matmuls than one dense conv or "
     "the groups (4 groups of 34 channels: 2 of 68; graph-dense-groups{partial})",
+    "pad-channels": "a tensor whose channel count the partitions do not divide is "
+    "widened to whole 128-channel tiles of zero channels where that takes fewer tiles "
+    "(ShuffleNet's 272 channels: 3 tiles of 128, not 4 of 68), the convs around it "
+    "reading and writing zeros there (graph-pad-channels)",
     "fuse-affine": "a per-channel constant scale and shift and the relu after them are "
     "one ACT instruction per tile, channels on partitions (graph-fuse-affine)",
     "double-buffer": "a tile that a loop fills afresh in every iteration gets a second "
@@ -225,6 +229,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     from tidal.passes.graph.fold_shuffle import GraphFoldShufflePass
     from tidal.passes.graph.fuse_affine import GraphFuseAffinePass
     from tidal.passes.graph.fuse_epilogue import GraphFuseEpiloguePass
+    from tidal.passes.graph.pad_channels import GraphPadChannelsPass
     from tidal.passes.graph.partition import GraphPartitionPass
     from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
     from tidal.passes.conversion.loop_to_accel import LoopToAccelPass
@@ -244,6 +249,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
         *([] if "fuse-affine" in off else [GraphFuseAffinePass()]),
         *([] if "fold-shuffle" in off else [GraphFoldShufflePass()]),
         *([] if "dense-groups" in off else [GraphDenseGroupsPass(chip=chip, partial="merge-groups" not in off)]),
+        *([] if "pad-channels" in off else [GraphPadChannelsPass(chip=chip)]),
         GraphPartitionPass(chip=chip),
         GraphToLoopPass(
             chip=chip,

@@ -1147,3 +1147,37 @@ def test_registry_host_reference_agrees_with_onnxruntime(op_type):
             assert abs(r.mean() - p.mean()) < 5 * np.sqrt(0.25 / r.size)
             continue
         np.testing.assert_allclose(got[name], ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("disabled", [(), ("pad-channels",)], ids=["widened", "pad-channels-off"])
+def test_shufflenet_unit_widened_channels(tmp_path, disabled):
+    """A ShuffleNet 14x14 unit over 272 channels (1x1 conv, relu, 3x3 depthwise
+    conv, 4-group 1x1 conv, residual add, relu) on the default chip, the depthwise
+    conv's result an output too: graph-pad-channels widens the depthwise conv's
+    input and output to 384 channels (3 tiles of 128, not 4 of 68) and the output
+    reads a slice of them; the same numbers as onnxruntime with and without it."""
+    rng = np.random.default_rng(31)
+    c = 272
+    weights = {
+        "w1": weight(rng, (c, c, 1, 1), c), "b1": _vec(rng, c, -0.1, 0.1),
+        "wd": weight(rng, (c, 1, 3, 3), 9), "bd": _vec(rng, c, -0.1, 0.1),
+        "w2": weight(rng, (c, c // 4, 1, 1), c // 4), "b2": _vec(rng, c, -0.1, 0.1),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["a"]),
+        helper.make_node("Relu", ["a"], ["ra"]),
+        helper.make_node("Conv", ["ra", "wd", "bd"], ["d"], group=c, pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["d", "w2", "b2"], ["g"], group=4),
+        helper.make_node("Add", ["g", "x"], ["s"]),
+        helper.make_node("Relu", ["s"], ["y"]),
+    ]
+    model = build(nodes, {"x": (1, c, 14, 14)}, ["y", "d"], weights)
+    path = tmp_path / "unit.onnx"
+    onnx.save(model, path)
+    inputs = random_inputs(model)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    refs = dict(zip(["y", "d"], session.run(["y", "d"], inputs), strict=True))
+    outputs, _ = run_model(str(path), inputs, "default", disabled=disabled)
+    for name in ("y", "d"):
+        assert outputs[name].shape == refs[name].shape
+        assert_close(outputs[name], refs[name])

@@ -1,0 +1,342 @@
+"""graph-pad-channels: widen a tensor whose channel count the partitions do not divide
+to whole 128-channel tiles, the added channels zero, where that takes fewer tiles.
+
+Every accelerator kernel puts channels on the SBUF partitions in tiles of the largest
+divisor of the channel count up to the partition count (so one loop walks tiles of
+one size). A count with no large divisor under 128 takes many thin tiles: ShuffleNet's
+272 channels take four tiles of 68, its 544 eight of 68. Every instruction of ACT and
+POOL costs the same for 68 partitions as for 128, so a depthwise conv, a pooling or
+a residual add over 272 channels costs four instructions per step where three would
+do; a 1x1 conv over them is 4 x 4 matmuls where 3 x 3 would do. Three tiles of 128 are
+272 channels widened to 384: this pass widens them in the graph, before any kernel
+tiles them, and keeps the model's results exact:
+
+- a conv2d that writes a widened tensor gets zero weight rows and zero bias for the
+  added channels (so they are zero, and stay zero through its relu); a conv2d that
+  reads one gets zero weight columns for them (so they add nothing); a grouped conv
+  whose input or output is widened becomes one dense conv of block-diagonal weight
+  (graph-dense-groups' form);
+- ops that keep each channel to itself share the widening: a depthwise conv's input
+  and output (zero weights and bias for the added channels, one group per channel),
+  a max or average pooling's input and output (over zeros: zeros), a conv's residual
+  `addend` and its result;
+- every other reader (a concatenation, a gemm, a reshape, the graph's result) reads
+  a `graph.slice` of the real channels, and a tensor that an op of any other kind
+  writes (a concatenation, a function argument), with every tensor that must share
+  its channels, stays as it is.
+
+A set of tensors that share their channels is widened only when their real channels
+number more than the partitions, the widened tensors take fewer tiles than the
+uniform tiling (272: 3 < 4; 544: 5 < 8; 136: 2 = 2, unchanged), and, by the
+datasheet, the ACT and POOL cycles that saves (one instruction per tile fewer for
+each depthwise tap, pooling window position and residual add over them) exceed both
+what it adds to the PE array (the matmuls of the convs that read or write them, a
+grouped one made dense, each at the larger of its pixels and a stationary load) and
+to the weights' DMA (their bytes at the DRAM bandwidth). ShuffleNet's 14x14
+depthwise convs pass (9 taps x 1 tile x 260 cycles saved; 784 PE cycles and 1,607
+DMA cycles added); its 7x7 ones do not (their 4-group 1x1 convs' weights would grow
+4.7 times: 4,500 DMA cycles against 3,050 saved), nor its stride-2 one. The added
+channels cost SBUF bytes too; the model's MACs, and so the ideal roofline, are
+counted from the ONNX model, not from this.
+
+    %r = graph.conv2d %x, %w, %b {group = 272 : i64, pads = ...} : (tensor<1x272x14x14xf32>, tensor<272x1x3x3xf32>, tensor<272xf32>) -> tensor<1x272x14x14xf32>
+  becomes
+    %r = graph.conv2d %x', %w', %b' {group = 384 : i64, pads = ...} : (tensor<1x384x14x14xf32>, tensor<384x1x3x3xf32>, tensor<384xf32>) -> tensor<1x384x14x14xf32>
+
+On ShuffleNet (default chip): 204,369 cycles without, 200,760 with.
+`--disable-opt pad-channels` keeps every tensor's channels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.ir import Operation, SSAValue
+
+from tidal.dialects import graph
+from tidal.passes.conversion.kernels.nest_builder import largest_divisor
+from tidal.passes.graph.fold_shuffle import block_diagonal
+from tidal.passes.utils.chip import ChipPass
+from tidal.passes.utils.expect import expect_level
+from tidal.sim.config import ChipConfig
+
+Layout = tuple[int, np.ndarray]
+"""A widened tensor's channels: (channels in all, where each real channel lies)."""
+
+
+def uniform_tiles(channels: int, parts: int) -> int:
+    """Channel tiles of the kernels' uniform tiling (the largest divisor up to `parts`)."""
+    return channels // largest_divisor(channels, parts)
+
+
+def widened(channels: int, parts: int) -> int:
+    """`channels` rounded up to whole tiles of `parts`."""
+    return -(-channels // parts) * parts
+
+
+def _shape(value: SSAValue) -> tuple[int, ...]:
+    t = value.type
+    assert isinstance(t, TensorType)
+    return tuple(t.get_shape())
+
+
+def _nchw(value: SSAValue) -> bool:
+    return isinstance(value.type, TensorType) and len(_shape(value)) == 4
+
+
+def _constant(value: SSAValue | None) -> np.ndarray | None:
+    owner = value.owner if value is not None else None
+    return owner.to_numpy() if isinstance(owner, graph.ConstantOp) else None
+
+
+def _depthwise(op: graph.Conv2dOp) -> bool:
+    """One input and one output channel per group (so the input has `group` channels)."""
+    w = _shape(op.weight)
+    return w[1] == 1 and op.group_val == w[0] > 1
+
+
+class _Sets:
+    """Union-find over values: the tensors that must share one channel layout."""
+
+    def __init__(self) -> None:
+        self.parent: dict[SSAValue, SSAValue] = {}
+
+    def find(self, v: SSAValue) -> SSAValue:
+        self.parent.setdefault(v, v)
+        while self.parent[v] is not v:
+            self.parent[v] = self.parent[self.parent[v]]
+            v = self.parent[v]
+        return v
+
+    def union(self, a: SSAValue, b: SSAValue) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra is not rb:
+            self.parent[ra] = rb
+
+
+def _reads_widened(user: Operation, index: int) -> bool:
+    """Whether operand `index` of `user` may be a widened tensor (else it reads a
+    slice of the real channels)."""
+    if isinstance(user, graph.Conv2dOp):
+        return _writes_widened(user) and user.operands[index] in (user.input, user.addend)
+    return isinstance(user, graph.MaxPoolOp | graph.AvgPoolOp) and index == 0
+
+
+def _writes_widened(op: Operation | None) -> bool:
+    if isinstance(op, graph.Conv2dOp):
+        return _constant(op.weight) is not None and (op.bias is None or _constant(op.bias) is not None)
+    return isinstance(op, graph.MaxPoolOp | graph.AvgPoolOp)
+
+
+def _tiles(channels: int, parts: int, wide: bool) -> int:
+    return -(-channels // parts) if wide else uniform_tiles(channels, parts)
+
+
+@dataclass
+class _Plan:
+    """Which tensors to widen (`layouts`, by union-find root) in a graph's ops."""
+
+    ops: list[Operation]
+    chip: ChipConfig
+
+    def __post_init__(self) -> None:
+        self.parts = self.chip.sbuf_partitions
+        self.sets = _Sets()
+        self.values = [r for op in self.ops for r in op.results if _nchw(r)]
+        for op in self.ops:
+            if isinstance(op, graph.Conv2dOp) and _nchw(op.result):
+                if _depthwise(op):
+                    self.sets.union(op.input, op.result)
+                if op.addend is not None:
+                    self.sets.union(op.addend, op.result)
+            elif isinstance(op, graph.MaxPoolOp | graph.AvgPoolOp) and _nchw(op.result):
+                self.sets.union(op.input, op.result)
+        known = set(self.values)
+        pinned = {v for v in self.values if not _writes_widened(v.owner)}
+        pinned |= {o for op in self.ops for o in op.operands if _nchw(o) and o not in known}
+        pinned_roots = {self.sets.find(v) for v in pinned}
+        members: dict[SSAValue, list[SSAValue]] = {}
+        for v in self.values:
+            members.setdefault(self.sets.find(v), []).append(v)
+        self.layouts: dict[SSAValue, Layout | None] = {}
+        for root, vs in members.items():
+            c = _shape(vs[0])[1]
+            gain = c > self.parts and -(-c // self.parts) < uniform_tiles(c, self.parts)
+            if gain and root not in pinned_roots and self.pays(vs):
+                self.layouts[root] = (widened(c, self.parts), np.arange(c))
+
+    def pays(self, members: list[SSAValue]) -> bool:
+        """Whether widening `members` (one layout's tensors) saves ACT and POOL more
+        cycles than it adds to the PE array's and to the weights' DMA, each by the
+        datasheet: one instruction per channel tile fewer for every depthwise tap,
+        pooling window position and residual add over them; the matmuls of the convs
+        that read or write them (a grouped one made dense) at the larger of their
+        pixels and a stationary load each; their weights' bytes."""
+        chip, parts = self.chip, self.parts
+        inside = set(members)
+        vector = pe = dma = 0.0
+
+        def step(pixels: int) -> float:  # one ACT or POOL instruction over a tile
+            return chip.pool_fixed_cycles + pixels / chip.pool_elems_per_cycle_per_lane
+
+        for v in members:
+            op, pixels = v.owner, math.prod(_shape(v)[2:])
+            c = _shape(v)[1]
+            fewer = uniform_tiles(c, parts) - -(-c // parts)
+            if isinstance(op, graph.Conv2dOp) and _depthwise(op):
+                vector += fewer * math.prod(_shape(op.weight)[2:]) * step(pixels)
+            elif isinstance(op, graph.MaxPoolOp | graph.AvgPoolOp):
+                vector += fewer * math.prod(op.kernel_shape_val) * step(pixels)
+            if isinstance(op, graph.Conv2dOp) and op.addend is not None:
+                vector += fewer * step(pixels)
+        convs = {
+            u.operation for v in members for u in v.uses
+            if isinstance(u.operation, graph.Conv2dOp) and u.operation.input is v
+        } | {v.owner for v in members if isinstance(v.owner, graph.Conv2dOp)}
+        for conv in convs:
+            assert isinstance(conv, graph.Conv2dOp)
+            if _depthwise(conv):
+                continue
+            cin, cout, g = _shape(conv.input)[1], _shape(conv.result)[1], conv.group_val
+            win, wout = conv.input in inside, conv.result in inside
+            taps = math.prod(_shape(conv.weight)[2:])
+            per = max(math.prod(_shape(conv.result)[2:]), chip.pe_min_cycles, chip.pe_weight_load_cycles)
+            before = g * uniform_tiles(cin // g, parts) * uniform_tiles(cout // g, parts)
+            after = _tiles(cin, parts, win) * _tiles(cout, parts, wout)
+            pe += (after - before) * taps * per
+            w_in = widened(cin, parts) if win else cin
+            w_out = widened(cout, parts) if wout else cout
+            dma += (w_in * w_out - cin // g * cout) * taps * 4 / chip.dram_bytes_per_cycle
+        return vector > max(pe, dma)
+
+    def layout(self, value: SSAValue) -> Layout | None:
+        return self.layouts.get(self.sets.find(value)) if _nchw(value) else None
+
+    def slices(self, use_op: Operation, index: int) -> bool:
+        """Whether operand `index` of `use_op` reads a widened tensor's real channels
+        only (a slice of them)."""
+        return not _reads_widened(use_op, index)
+
+
+def _widened_type(value: SSAValue, width: int) -> TensorType:
+    n, _, h, w = _shape(value)
+    return TensorType(value.type.get_element_type(), [n, width, h, w])  # type: ignore[union-attr]
+
+
+def _spread(values: np.ndarray, lay: Layout, axis: int) -> np.ndarray:
+    """`values` with its `axis` widened: zeros, each real channel's values at its place."""
+    width, at = lay
+    shape = list(values.shape)
+    shape[axis] = width
+    out = np.zeros(shape, np.float32)
+    index = [slice(None)] * values.ndim
+    index[axis] = at
+    out[tuple(index)] = values
+    return out
+
+
+def _rewrite(plan: _Plan, op: Operation) -> list[Operation] | None:
+    """The ops that replace `op` (the last one's result replaces op's), or None."""
+    if not op.results or not _nchw(op.results[0]):
+        return None
+    out = plan.layout(op.results[0])
+    if isinstance(op, graph.Conv2dOp):
+        lin = plan.layout(op.input)
+        if out is None and lin is None:
+            return None
+        weight = _constant(op.weight)
+        bias = _constant(op.bias)
+        assert weight is not None
+        cin = _shape(op.input)[1]
+        if _depthwise(op):
+            assert out is not None
+            new_w = _spread(weight, out, 0)
+            group = out[0]
+        else:
+            dense = block_diagonal(weight, op.group_val) if op.group_val > 1 else weight
+            new_w = dense
+            if out is not None:
+                new_w = _spread(new_w, out, 0)
+            if lin is not None:
+                new_w = _spread(new_w, lin, 1)
+            group = 1
+            assert new_w.shape[1] == (lin[0] if lin is not None else cin)
+        w_op = graph.ConstantOp.from_numpy(new_w)
+        made: list[Operation] = [w_op]
+        b_val: SSAValue | None = op.bias
+        if bias is not None and out is not None:
+            b_op = graph.ConstantOp.from_numpy(_spread(bias, out, 0))
+            made.append(b_op)
+            b_val = b_op.result
+        width = out[0] if out is not None else _shape(op.result)[1]
+        new = graph.Conv2dOp(
+            op.input, w_op.result, b_val, addend=op.addend,
+            strides=op.strides_val, pads=op.pads_val, dilations=op.dilations_val,
+            group=group, activation=op.activation_val,
+            result_type=_widened_type(op.result, width),
+        )
+        new.attributes.update(op.attributes)
+        return [*made, new]
+    if out is None:
+        return None
+    new = op.__class__.create(  # a pooling: the same op over the widened channels
+        operands=list(op.operands),
+        result_types=[_widened_type(op.results[0], out[0])],
+        properties=dict(op.properties),
+        attributes=dict(op.attributes),
+    )
+    return [new]
+
+
+def pad_channels(block_ops: list[Operation], chip: ChipConfig) -> int:
+    """Widen the tensors of `block_ops` (one block's ops, in order) as the module doc
+    says; the number of ops replaced."""
+    plan = _Plan(block_ops, chip)
+    done = 0
+    for op in block_ops:
+        # (the operands of `op` already are the widened values where they are widened)
+        if (new := _rewrite(plan, op)) is None:
+            continue
+        block = op.parent_block()
+        assert block is not None
+        block.insert_ops_before(new, op)
+        result = new[-1].results[0]
+        result.name_hint = op.results[0].name_hint
+        plan.sets.parent[result] = plan.sets.find(op.results[0])  # (it shares its layout)
+        op.results[0].replace_all_uses_with(result)
+        wide = plan.layout(result) is not None
+        uses = [u for u in result.uses if wide and plan.slices(u.operation, u.index)]
+        if uses:  # the readers of the model's channels: a slice of them
+            n, c, h, w = _shape(op.results[0])
+            cut = graph.SliceOp(result, [0, 0, 0, 0], [n, c, h, w], result_type=op.results[0].type)  # type: ignore[arg-type]
+            block.insert_op_after(cut, new[-1])
+            for u in uses:
+                u.operation.operands[u.index] = cut.result
+        old = [o.owner for o in op.operands if isinstance(o.owner, graph.ConstantOp)]
+        block.erase_op(op)
+        for const in old:
+            if not const.result.uses:
+                const.parent_block().erase_op(const)  # type: ignore[union-attr]
+        done += 1
+    return done
+
+
+@dataclass(frozen=True)
+class GraphPadChannelsPass(ChipPass):
+    """Widen tensors whose channel count the partitions do not divide to whole tiles
+    of zero channels where that takes fewer tiles (module doc)."""
+
+    name = "graph-pad-channels"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        expect_level(op, self.name, "graph")
+        chip = self.chip_config()
+        for region_op in op.walk():
+            for region in region_op.regions:
+                for block in region.blocks:
+                    if any(isinstance(o, graph.Conv2dOp) for o in block.ops):
+                        pad_channels(list(block.ops), chip)

@@ -1,0 +1,63 @@
+// RUN: tidal-opt %s -p graph-pad-channels --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p graph-pad-channels --split-input-file --check-numerics -o /dev/null 2>&1 | filecheck %s --check-prefix=NUM
+
+// A ShuffleNet 14x14 unit over 272 channels (4 tiles of 68): the depthwise conv's
+// input and output become 384 channels (3 tiles of 128). The 1x1 conv writing them
+// gets zero weight rows and bias for channels 272..383, the depthwise conv zero
+// weights (384 groups), the 4-group conv reading them one dense conv of
+// block-diagonal weight with zero columns there. The graph's second result reads a
+// slice of the real channels. The residual add's tensors (a function argument)
+// keep their 272 channels.
+
+// CHECK-LABEL: func.func @unit(
+// CHECK:         %[[A:.*]] = graph.conv2d %x, %{{.*}}, %{{.*}} {activation = "relu"} : (tensor<1x272x14x14xf32>, tensor<384x272x1x1xf32>, tensor<384xf32>) -> tensor<1x384x14x14xf32>
+// CHECK:         %[[D:.*]] = graph.conv2d %[[A]], %{{.*}}, %{{.*}} {pads = array<i64: 1, 1, 1, 1>, group = 384 : i64} : (tensor<1x384x14x14xf32>, tensor<384x1x3x3xf32>, tensor<384xf32>) -> tensor<1x384x14x14xf32>
+// CHECK-NEXT:    %[[S:.*]] = graph.slice %[[D]] {starts = array<i64: 0, 0, 0, 0>, ends = array<i64: 1, 272, 14, 14>, steps = array<i64: 1, 1, 1, 1>} : (tensor<1x384x14x14xf32>) -> tensor<1x272x14x14xf32>
+// CHECK:         %[[Y:.*]] = graph.conv2d %[[D]], %{{.*}}, %b2 addend %x {activation = "relu"} : (tensor<1x384x14x14xf32>, tensor<272x384x1x1xf32>, tensor<272xf32>, tensor<1x272x14x14xf32>) -> tensor<1x272x14x14xf32>
+// CHECK-NEXT:    func.return %[[Y]], %[[S]]
+
+// NUM: numerics: after 'graph-pad-channels' (graph level): agrees
+// NUM: numerics: after 'graph-pad-channels' (graph level): agrees
+func.func @unit(%x: tensor<1x272x14x14xf32>) -> (tensor<1x272x14x14xf32>, tensor<1x272x14x14xf32>) {
+  %w1 = graph.constant dense<0.01> : tensor<272x272x1x1xf32>
+  %b1 = graph.constant dense<0.1> : tensor<272xf32>
+  %a = graph.conv2d %x, %w1, %b1 {activation = "relu"} : (tensor<1x272x14x14xf32>, tensor<272x272x1x1xf32>, tensor<272xf32>) -> tensor<1x272x14x14xf32>
+  %wd = graph.constant dense<0.125> : tensor<272x1x3x3xf32>
+  %bd = graph.constant dense<-0.05> : tensor<272xf32>
+  %d = graph.conv2d %a, %wd, %bd {pads = array<i64: 1, 1, 1, 1>, group = 272 : i64} : (tensor<1x272x14x14xf32>, tensor<272x1x3x3xf32>, tensor<272xf32>) -> tensor<1x272x14x14xf32>
+  %w2 = graph.constant dense<0.02> : tensor<272x68x1x1xf32>
+  %b2 = graph.constant dense<0.5> : tensor<272xf32>
+  %y = graph.conv2d %d, %w2, %b2 addend %x {group = 4 : i64, activation = "relu"} : (tensor<1x272x14x14xf32>, tensor<272x68x1x1xf32>, tensor<272xf32>, tensor<1x272x14x14xf32>) -> tensor<1x272x14x14xf32>
+  func.return %y, %d : tensor<1x272x14x14xf32>, tensor<1x272x14x14xf32>
+}
+
+// -----
+
+// Left alone: 136 channels (2 tiles of 68 or of 128 and 8: no fewer); 544 channels
+// at 7x7 whose 4-group conv would grow its weights 4.7 times (more DMA cycles than
+// the depthwise conv's 3 fewer tiles save); a depthwise conv whose input is a
+// function argument (its channels are the caller's).
+
+// CHECK-LABEL: func.func @kept(
+// CHECK:         graph.conv2d %x136, %{{.*}} : (tensor<1x136x14x14xf32>, tensor<136x136x1x1xf32>) -> tensor<1x136x14x14xf32>
+// CHECK:         graph.conv2d %{{.*}}, %{{.*}} {pads = array<i64: 1, 1, 1, 1>, group = 136 : i64} : (tensor<1x136x14x14xf32>
+// CHECK:         graph.conv2d %x544, %{{.*}} : (tensor<1x544x7x7xf32>, tensor<544x544x1x1xf32>) -> tensor<1x544x7x7xf32>
+// CHECK:         graph.conv2d %{{.*}}, %{{.*}} {pads = array<i64: 1, 1, 1, 1>, group = 544 : i64} : (tensor<1x544x7x7xf32>
+// CHECK:         graph.conv2d %{{.*}}, %{{.*}} {group = 4 : i64} : (tensor<1x544x7x7xf32>, tensor<544x136x1x1xf32>) -> tensor<1x544x7x7xf32>
+// CHECK:         graph.conv2d %x272, %{{.*}} {pads = array<i64: 1, 1, 1, 1>, group = 272 : i64} : (tensor<1x272x14x14xf32>
+// CHECK-NOT:     graph.slice
+func.func @kept(%x136: tensor<1x136x14x14xf32>, %x544: tensor<1x544x7x7xf32>, %x272: tensor<1x272x14x14xf32>) -> (tensor<1x136x14x14xf32>, tensor<1x544x7x7xf32>, tensor<1x272x14x14xf32>) {
+  %w136 = graph.constant dense<0.01> : tensor<136x136x1x1xf32>
+  %a = graph.conv2d %x136, %w136 : (tensor<1x136x14x14xf32>, tensor<136x136x1x1xf32>) -> tensor<1x136x14x14xf32>
+  %wd136 = graph.constant dense<0.1> : tensor<136x1x3x3xf32>
+  %d136 = graph.conv2d %a, %wd136 {pads = array<i64: 1, 1, 1, 1>, group = 136 : i64} : (tensor<1x136x14x14xf32>, tensor<136x1x3x3xf32>) -> tensor<1x136x14x14xf32>
+  %w544 = graph.constant dense<0.01> : tensor<544x544x1x1xf32>
+  %b = graph.conv2d %x544, %w544 : (tensor<1x544x7x7xf32>, tensor<544x544x1x1xf32>) -> tensor<1x544x7x7xf32>
+  %wd544 = graph.constant dense<0.1> : tensor<544x1x3x3xf32>
+  %d544 = graph.conv2d %b, %wd544 {pads = array<i64: 1, 1, 1, 1>, group = 544 : i64} : (tensor<1x544x7x7xf32>, tensor<544x1x3x3xf32>) -> tensor<1x544x7x7xf32>
+  %wg = graph.constant dense<0.02> : tensor<544x136x1x1xf32>
+  %g = graph.conv2d %d544, %wg {group = 4 : i64} : (tensor<1x544x7x7xf32>, tensor<544x136x1x1xf32>) -> tensor<1x544x7x7xf32>
+  %wd272 = graph.constant dense<0.1> : tensor<272x1x3x3xf32>
+  %d272 = graph.conv2d %x272, %wd272 {pads = array<i64: 1, 1, 1, 1>, group = 272 : i64} : (tensor<1x272x14x14xf32>, tensor<272x1x3x3xf32>) -> tensor<1x272x14x14xf32>
+  func.return %d136, %g, %d272 : tensor<1x136x14x14xf32>, tensor<1x544x7x7xf32>, tensor<1x272x14x14xf32>
+}
