@@ -108,7 +108,6 @@ def test_widens_where_the_rule_says():
     tiles) and 272 at 7x7 (the depthwise tap saving below the grouped conv's weight
     growth) do not."""
     assert widened(272, 128) == 384 and uniform_tiles(272, 128) == 4
-    model, _ = _chain(0)
     counts = {}
     for c, h in ((272, 14), (136, 14), (272, 7)):
         rng = np.random.default_rng(1)
