@@ -123,6 +123,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "list-schedule": "nests are ordered by list scheduling on estimated time: among "
     "the ready ones, the one that starts earliest on its engines, ties to the longest "
     "chain to the end, so independent branches fill each other's gaps (loop-schedule)",
+    "staged-schedule": "with list-schedule, a nest whose compute waits for copies of "
+    "its input shifted onto more partitions (row-taps) starts its loads at once and its "
+    "compute that much later, so a branch ready to compute goes first "
+    "(loop-schedule{staged})",
     "engine-schedule": "each engine's instructions follow a list schedule on estimated "
     "time across nests, so an engine starts on the next nest's first tiles while "
     "another finishes this one (accel-schedule)",
@@ -278,7 +282,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             pool_pipeline="pool-pipeline" not in off,
             addend_tiles="addend-tiles" not in off,
         ),
-        *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip)]),
+        *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip, staged="staged-schedule" not in off)]),
         *(
             []
             if "keep-on-chip" in off
