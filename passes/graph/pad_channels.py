@@ -59,13 +59,11 @@ from xdsl.ir import Operation, SSAValue
 
 from tidal.dialects import graph
 from tidal.passes.conversion.kernels.nest_builder import largest_divisor
-from tidal.passes.graph.fold_shuffle import block_diagonal
+from tidal.passes.graph.fold_shuffle import _constant, _shape, block_diagonal
 from tidal.passes.utils.chip import ChipPass
 from tidal.passes.utils.expect import expect_level
 from tidal.sim.config import ChipConfig
 
-Layout = tuple[int, np.ndarray]
-"""A widened tensor's channels: (channels in all, where each real channel lies)."""
 
 
 def uniform_tiles(channels: int, parts: int) -> int:
@@ -78,19 +76,8 @@ def widened(channels: int, parts: int) -> int:
     return -(-channels // parts) * parts
 
 
-def _shape(value: SSAValue) -> tuple[int, ...]:
-    t = value.type
-    assert isinstance(t, TensorType)
-    return tuple(t.get_shape())
-
-
 def _nchw(value: SSAValue) -> bool:
     return isinstance(value.type, TensorType) and len(_shape(value)) == 4
-
-
-def _constant(value: SSAValue | None) -> np.ndarray | None:
-    owner = value.owner if value is not None else None
-    return owner.to_numpy() if isinstance(owner, graph.ConstantOp) else None
 
 
 def _depthwise(op: graph.Conv2dOp) -> bool:
@@ -111,6 +98,10 @@ class _Sets:
             self.parent[v] = self.parent[self.parent[v]]
             v = self.parent[v]
         return v
+
+    def alias(self, new: SSAValue, old: SSAValue) -> None:
+        """`new` replaces `old`: the same set, whose root stays the root."""
+        self.parent[new] = self.find(old)
 
     def union(self, a: SSAValue, b: SSAValue) -> None:
         ra, rb = self.find(a), self.find(b)
@@ -138,7 +129,7 @@ def _tiles(channels: int, parts: int, wide: bool) -> int:
 
 @dataclass
 class _Plan:
-    """Which tensors to widen (`layouts`, by union-find root) in a graph's ops."""
+    """Which tensors to widen (`widths`, by union-find root) in a graph's ops."""
 
     ops: list[Operation]
     chip: ChipConfig
@@ -162,12 +153,13 @@ class _Plan:
         members: dict[SSAValue, list[SSAValue]] = {}
         for v in self.values:
             members.setdefault(self.sets.find(v), []).append(v)
-        self.layouts: dict[SSAValue, Layout | None] = {}
+        self.widths: dict[SSAValue, int] = {}
+        """Channels in all of each widened set (by root), its real ones first."""
         for root, vs in members.items():
             c = _shape(vs[0])[1]
             gain = c > self.parts and -(-c // self.parts) < uniform_tiles(c, self.parts)
             if gain and root not in pinned_roots and self.pays(vs):
-                self.layouts[root] = (widened(c, self.parts), np.arange(c))
+                self.widths[root] = widened(c, self.parts)
 
     def pays(self, members: list[SSAValue]) -> bool:
         """Whether widening `members` (one layout's tensors) saves ACT and POOL more
@@ -213,13 +205,9 @@ class _Plan:
             dma += (w_in * w_out - cin // g * cout) * taps * 4 / chip.dram_bytes_per_cycle
         return vector > max(pe, dma)
 
-    def layout(self, value: SSAValue) -> Layout | None:
-        return self.layouts.get(self.sets.find(value)) if _nchw(value) else None
-
-    def slices(self, use_op: Operation, index: int) -> bool:
-        """Whether operand `index` of `use_op` reads a widened tensor's real channels
-        only (a slice of them)."""
-        return not _reads_widened(use_op, index)
+    def width(self, value: SSAValue) -> int | None:
+        """`value`'s channels widened, None when it keeps its own."""
+        return self.widths.get(self.sets.find(value)) if _nchw(value) else None
 
 
 def _widened_type(value: SSAValue, width: int) -> TensorType:
@@ -227,25 +215,20 @@ def _widened_type(value: SSAValue, width: int) -> TensorType:
     return TensorType(value.type.get_element_type(), [n, width, h, w])  # type: ignore[union-attr]
 
 
-def _spread(values: np.ndarray, lay: Layout, axis: int) -> np.ndarray:
-    """`values` with its `axis` widened: zeros, each real channel's values at its place."""
-    width, at = lay
-    shape = list(values.shape)
-    shape[axis] = width
-    out = np.zeros(shape, np.float32)
-    index = [slice(None)] * values.ndim
-    index[axis] = at
-    out[tuple(index)] = values
-    return out
+def _spread(values: np.ndarray, width: int, axis: int) -> np.ndarray:
+    """`values` with its `axis` widened to `width` by zeros after its own."""
+    pad = [(0, 0)] * values.ndim
+    pad[axis] = (0, width - values.shape[axis])
+    return np.pad(values.astype(np.float32, copy=False), pad)
 
 
 def _rewrite(plan: _Plan, op: Operation) -> list[Operation] | None:
     """The ops that replace `op` (the last one's result replaces op's), or None."""
     if not op.results or not _nchw(op.results[0]):
         return None
-    out = plan.layout(op.results[0])
+    out = plan.width(op.results[0])
     if isinstance(op, graph.Conv2dOp):
-        lin = plan.layout(op.input)
+        lin = plan.width(op.input)
         if out is None and lin is None:
             return None
         weight = _constant(op.weight)
@@ -255,7 +238,7 @@ def _rewrite(plan: _Plan, op: Operation) -> list[Operation] | None:
         if _depthwise(op):
             assert out is not None
             new_w = _spread(weight, out, 0)
-            group = out[0]
+            group = out
         else:
             dense = block_diagonal(weight, op.group_val) if op.group_val > 1 else weight
             new_w = dense
@@ -264,7 +247,7 @@ def _rewrite(plan: _Plan, op: Operation) -> list[Operation] | None:
             if lin is not None:
                 new_w = _spread(new_w, lin, 1)
             group = 1
-            assert new_w.shape[1] == (lin[0] if lin is not None else cin)
+            assert new_w.shape[1] == (lin if lin is not None else cin)
         w_op = graph.ConstantOp.from_numpy(new_w)
         made: list[Operation] = [w_op]
         b_val: SSAValue | None = op.bias
@@ -272,7 +255,7 @@ def _rewrite(plan: _Plan, op: Operation) -> list[Operation] | None:
             b_op = graph.ConstantOp.from_numpy(_spread(bias, out, 0))
             made.append(b_op)
             b_val = b_op.result
-        width = out[0] if out is not None else _shape(op.result)[1]
+        width = out if out is not None else _shape(op.result)[1]
         new = graph.Conv2dOp(
             op.input, w_op.result, b_val, addend=op.addend,
             strides=op.strides_val, pads=op.pads_val, dilations=op.dilations_val,
@@ -285,7 +268,7 @@ def _rewrite(plan: _Plan, op: Operation) -> list[Operation] | None:
         return None
     new = op.__class__.create(  # a pooling: the same op over the widened channels
         operands=list(op.operands),
-        result_types=[_widened_type(op.results[0], out[0])],
+        result_types=[_widened_type(op.results[0], out)],
         properties=dict(op.properties),
         attributes=dict(op.attributes),
     )
@@ -306,10 +289,10 @@ def pad_channels(block_ops: list[Operation], chip: ChipConfig) -> int:
         block.insert_ops_before(new, op)
         result = new[-1].results[0]
         result.name_hint = op.results[0].name_hint
-        plan.sets.parent[result] = plan.sets.find(op.results[0])  # (it shares its layout)
+        plan.sets.alias(result, op.results[0])
         op.results[0].replace_all_uses_with(result)
-        wide = plan.layout(result) is not None
-        uses = [u for u in result.uses if wide and plan.slices(u.operation, u.index)]
+        wide = plan.width(result) is not None
+        uses = [u for u in result.uses if wide and not _reads_widened(u.operation, u.index)]
         if uses:  # the readers of the model's channels: a slice of them
             n, c, h, w = _shape(op.results[0])
             cut = graph.SliceOp(result, [0, 0, 0, 0], [n, c, h, w], result_type=op.results[0].type)  # type: ignore[arg-type]

@@ -208,7 +208,7 @@ def list_schedule(infos: list[NestInfo], preds: list[set[int]], staged: bool = T
         for e, c in cycles.items():
             free[e] = (dma_at if e == "dma" else at) + c
         done = max([dma_at + cycles.get("dma", 0.0), *(at + c for e, c in cycles.items() if e != "dma")])
-        finish[best] = (done if staged else at + max(cycles.values(), default=0.0)) + infos[best].latency
+        finish[best] = done + infos[best].latency
         ready.remove(best)
         order.append(best)
         for j in succs[best]:
