@@ -23,6 +23,9 @@ has the whole table)
 - × ideal: cycles / ideal; model MAC util: model MACs / (cycles * pe_rows * pe_cols);
 - DRAM MB moved / min: bytes the program moved through DRAM, the model's minimum
   (each weight, input and output once) and their ratio;
+- WAITs / instructions: WAIT records of the binary (each runs once) over all its
+  records, HALTs included; the waits folded into other instructions
+  (accel-fold-waits) are not records of their own;
 - max rel err: the worst max|out - ref| / max|ref| against onnxruntime over every
   run of the model (all on, each off, all off);
 - no NAME: cycles with that one optimisation off (every name of
@@ -58,7 +61,7 @@ from tidal.passes.analysis.model_work import capacity_bound_cycles
 from tidal.passes.pipeline import OPTIMIZATIONS
 from tidal.sim.config import UnknownChipError, get_chip
 from tidal.sim.errors import SimError
-from tidal.sim.isa import decode_container
+from tidal.sim.isa import W_OPCODE, Opcode, decode_container
 from tidal.sim.machine import run_program
 from tidal.tools.files import ToolError
 from tidal.targets.onnx_import import import_onnx
@@ -89,14 +92,18 @@ def configurations(ablation: bool) -> list[tuple[str, frozenset[str]]]:
 def run(
     path: Path, inputs: dict[str, np.ndarray], chip: str, disabled: Collection[str]
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    data = compile_to_bytes(str(path), chip, disabled=disabled)
-    return run_program(decode_container(data), inputs, get_chip(chip))
+    program = decode_container(compile_to_bytes(str(path), chip, disabled=disabled))
+    outputs, stats = run_program(program, inputs, get_chip(chip))
+    records = np.concatenate(list(program.streams.values()))
+    stats["records"] = len(records)
+    stats["wait_records"] = int(np.count_nonzero(records[:, W_OPCODE] == Opcode.WAIT))
+    return outputs, stats
 
 
 FIGURES = (
     "cycles", "macs", "dma_dram_bytes", "moved_roofline_cycles", "pe_mac_utilization",
     "model_macs", "model_min_dram_bytes", "ideal_roofline_cycles", "ideal_bound",
-    "ideal_ratio", "model_mac_utilization", "dram_over_min",
+    "ideal_ratio", "model_mac_utilization", "dram_over_min", "records", "wait_records",
 )
 
 
@@ -157,6 +164,11 @@ def row(result: dict[str, Any]) -> dict[str, str]:
             "DRAM MB moved / min": f"{moved:,.1f} / {least:,.1f} "
             f"({ratio(on['dram_over_min'])})",
         }
+    if "wait_records" in on:
+        cells["WAITs / instructions"] = (
+            f"{on['wait_records']:,} / {on['records']:,} "
+            f"({100 * on['wait_records'] / on['records']:.1f}%)"
+        )
     cells["max rel err"] = f"{max(errs):.1e}"
     for label, figures in runs.items():
         if label == "all on":

@@ -717,11 +717,19 @@ class RepeatOp(IRDLOperation):
 
 class InstructionOp(IRDLOperation):
     """Base of every instruction op. `signal`: semaphore incremented by 1 when the
-    instruction completes; `origin`: the source graph op, for debugging and traces."""
+    instruction completes; `origin`: the source graph op, for debugging and traces;
+    `wait_sem` and `wait_value` (both or neither; never on accel.wait itself): the
+    instruction issues only once semaphore `wait_sem` >= `wait_value`, a wait folded
+    into the instruction (accel-fold-waits)::
+
+        accel.act ... {wait_sem = 3 : i64, wait_value = #accel.aff<2 + 1 * i0>}
+    """
 
     signal = opt_prop_def(IntegerAttr[I64])
     origin = opt_prop_def(StringAttr)
-    # Properties the format does not show (signal, origin, zero_at) go in its
+    wait_sem = opt_prop_def(IntegerAttr[I64])
+    wait_value = opt_prop_def(AffAttr)
+    # Properties the format does not show (signal, origin, wait, zero_at) go in its
     # trailing attribute dictionary.
     irdl_options = (ParsePropInAttrDict(),)
 
@@ -772,10 +780,23 @@ class InstructionOp(IRDLOperation):
         out: list[Aff] = []
         for ap in self.accesses():
             out += [ap.pstart, ap.offset]
+        if self.wait_value is not None:
+            out.append(self.wait_value.data)
         return out
 
     def set_signal(self, sem: int) -> None:
         self.signal = _int(sem)
+
+    @property
+    def wait(self) -> tuple[int, Aff] | None:
+        """(semaphore, value) of the wait folded into the instruction, if any."""
+        if self.wait_sem is None or self.wait_value is None:
+            return None
+        return self.wait_sem.value.data, self.wait_value.data
+
+    def set_wait(self, sem: int, value: int | Aff) -> None:
+        self.wait_sem = _int(sem)
+        self.wait_value = AffAttr(Aff.of(value))
 
     @classmethod
     def _memory_fields(cls) -> tuple[tuple[str, bool, tuple[Space, ...], str], ...]:
@@ -817,6 +838,16 @@ class InstructionOp(IRDLOperation):
                 f"signal semaphore must be >= 0, got {self.signal.value.data}"
             )
         used = self._checked_accesses()
+        if (self.wait_sem is None) != (self.wait_value is None):
+            raise VerifyException("wait_sem and wait_value go together")
+        if self.wait_sem is not None and self.wait_value is not None:
+            if isinstance(self, WaitOp):
+                raise VerifyException("accel.wait cannot carry a folded wait")
+            if self.wait_sem.value.data < 0:
+                raise VerifyException(
+                    f"wait semaphore must be >= 0, got {self.wait_sem.value.data}"
+                )
+            used = max(used, self.wait_value.data.depth)
         self.verify_operands()
         parent = self.parent_op()
         if parent is not None and not isinstance(

@@ -98,6 +98,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return AccelPruneWaitsPass
 
+    def accel_fold_waits():
+        from tidal.passes.accel.fold_waits import AccelFoldWaitsPass
+
+        return AccelFoldWaitsPass
+
     def accel_schedule():
         from tidal.passes.accel.schedule import AccelSchedulePass
 
@@ -140,6 +145,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "accel-assign-queues": accel_assign_queues,
         "accel-hoist-waits": accel_hoist_waits,
         "accel-prune-waits": accel_prune_waits,
+        "accel-fold-waits": accel_fold_waits,
     }
     if os.environ.get(TEST_PASSES_VARIABLE) == "1":
         from tidal.passes.testing import get_test_passes

@@ -189,6 +189,8 @@ OPTIMIZATIONS: dict[str, str] = {
     "grow with the repeat's index) runs once, before the repeat (accel-hoist-waits)",
     "prune-waits": "waits that other waits already imply are erased (the transitive "
     "reduction of the synchronisation, accel-prune-waits)",
+    "fold-waits": "a wait goes into the instruction it holds back as that instruction's "
+    "wait field, instead of a WAIT record of its own (US11175919B1, accel-fold-waits)",
     "precise-waits": "a wait counts the signals up to the latest instance of the "
     "instruction it depends on, not every earlier signal of that engine "
     "(accel-insert-sync{latest_source})",
@@ -222,6 +224,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     """The lowering pipeline for chip preset `chip`, with the optimisations named in
     `disabled` (keys of OPTIMIZATIONS, or `all`) switched off."""
     from tidal.passes.accel.assign_queues import AccelAssignQueuesPass
+    from tidal.passes.accel.fold_waits import AccelFoldWaitsPass
     from tidal.passes.accel.hoist_waits import AccelHoistWaitsPass
     from tidal.passes.accel.insert_sync import AccelInsertSyncPass
     from tidal.passes.accel.prune_waits import AccelPruneWaitsPass
@@ -315,6 +318,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
         AccelSplitStreamsPass(),
         *([] if "hoist-waits" in off else [AccelHoistWaitsPass()]),
         *([] if "prune-waits" in off else [AccelPruneWaitsPass()]),
+        *([] if "fold-waits" in off else [AccelFoldWaitsPass()]),
         # Not an optimisation: proves the synchronisation the passes made.
         AccelVerifySyncPass(),
     ]

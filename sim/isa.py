@@ -7,7 +7,7 @@ fields, enums) is the datasheet in `tidal.sim.spec`; the names below are its ali
 for the code that reads records::
 
     rec = make_record(Opcode.ACT, Engine.ACT, dst=..., src=..., func=ActFunc.RELU)
-    OPERANDS[Opcode.ACT]["func"]  # 31, the word of the func field
+    OPERANDS[Opcode.ACT]["func"]  # 33, the word of the func field
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def access_of(record: np.ndarray, name: str) -> Access:
 # ---------------------------------------------------------------------------
 
 MAGIC = b"TIDALBIN"
-VERSION = 2
+VERSION = 3  # 3: the folded wait in header words 5 and 6
 CHIP_NAME_BYTES = 32
 # magic, version, chip name, section count, payload crc32, payload bytes
 HEADER = struct.Struct(f"<8sI{CHIP_NAME_BYTES}sIIQ")
@@ -381,14 +381,17 @@ def make_record(
     signal: int = -1,
     debug: int = -1,
     flags: int = 0,
+    wait: tuple[int, int] | None = None,
     **operands: Access | float,
 ) -> np.ndarray:
     """One instruction record. Access fields take an Access, enum fields a member (or
     its code), fp32 immediates a float (stored as bits), the rest ints; unknown field
-    names are an error. A scalar field given no part is its default immediate."""
+    names are an error. A scalar field given no part is its default immediate.
+    `wait=(sem, value)`: the instruction issues once semaphore `sem` >= `value`."""
     rec = np.zeros(RECORD_WORDS, dtype=np.int32)
     rec[W_OPCODE], rec[W_ENGINE], rec[W_FLAGS] = int(opcode), engine, flags
     rec[W_SIGNAL], rec[W_DEBUG] = signal, debug
+    rec[W_WAIT_SEM], rec[W_WAIT_VALUE] = wait if wait is not None else (-1, 0)
     layout = OPERANDS[opcode]
     for f in INSTRUCTIONS[opcode].fields:
         if f.kind is Kind.SCALAR and not any(k.startswith(f"{f.name}_") for k in operands):

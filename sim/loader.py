@@ -425,6 +425,17 @@ def _check_headers(
         rows,
         lambda k: f"signal semaphore {sig[k]} outside [0, {chip.num_semaphores})",
     )
+    wait = recs[:, isa.W_WAIT_SEM]
+    found.add(
+        (wait < -1) | (wait >= chip.num_semaphores),
+        rows,
+        lambda k: f"wait semaphore {wait[k]} outside [0, {chip.num_semaphores})",
+    )
+    found.add(
+        (wait >= 0) & (opcodes == int(Opcode.WAIT)),
+        rows,
+        lambda k: "a WAIT cannot carry a folded wait (wait semaphore word set)",
+    )
     dbg = recs[:, isa.W_DEBUG]
     found.add(
         (dbg < -1) | (dbg >= ndebug),

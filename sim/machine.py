@@ -11,7 +11,9 @@ issues its descriptors in order without waiting for the earlier ones to finish, 
 retire (count, signal) in issue order, so a semaphore count covers every earlier
 descriptor of the queue. Any other instruction of a queue but a WAIT (a HALT, a
 SIGNAL) issues only once every earlier descriptor retired. A WAIT whose semaphore is
-too low parks the engine (a queue: its later instructions) until a signal raises it.
+too low parks the engine (a queue: its later instructions) until a signal raises it;
+so does an instruction whose record carries a folded wait (its wait words), which
+then issues as soon as the signal arrives.
 
 Every engine reads its stream from a finite instruction buffer: a ring of
 `instr_buffer_bytes` that the engine's instruction-fetch DMA refills from DRAM in
@@ -98,14 +100,17 @@ _DMA_DATA = 1  # a DMA descriptor's fixed latency is over: its data phase starts
 _DMA_END = 2  # a DMA data phase may be over (if its version is still current)
 _FETCH_DATA = 3  # an instruction fetch's fixed latency is over
 _FETCH_END = 4  # an instruction fetch may be over (if its version is still current)
+_ISSUE = 5  # the wait folded into an engine's next instruction is satisfied: it issues
 
 _F32 = np.float32
 _DIMS = isa.ACCESS_DIMS
-_W_OP, _W_FLAGS, _W_SIGNAL, _W_DEBUG = (
+_W_OP, _W_FLAGS, _W_SIGNAL, _W_DEBUG, _W_WAIT_SEM, _W_WAIT_VALUE = (
     isa.W_OPCODE,
     isa.W_FLAGS,
     isa.W_SIGNAL,
     isa.W_DEBUG,
+    isa.W_WAIT_SEM,
+    isa.W_WAIT_VALUE,
 )
 _DRAM = Space.DRAM.code
 _COLUMN = ScalarMode.COLUMN.code
@@ -643,6 +648,8 @@ class Machine:
                     complete(obj)
                 elif kind == _DMA_DATA or kind == _FETCH_DATA:
                     self._transfer_begin(obj)
+                elif kind == _ISSUE:
+                    self._issue(obj)
                 elif version != obj.version:
                     continue  # re-timed since: a later event stands for it
                 elif kind == _DMA_END:
@@ -716,6 +723,13 @@ class Machine:
                 )
             else:
                 self._park(e, sem, value)
+            return
+        sem = row[_W_WAIT_SEM]
+        if sem >= 0 and self.sems[sem] < row[_W_WAIT_VALUE]:
+            # A wait folded into the instruction (US11175919B1): the engine (a
+            # queue: its later instructions) holds it until the semaphore is
+            # reached, then issues it at no further cost.
+            self._park(e, sem, row[_W_WAIT_VALUE])
             return
         dec = self._decoders[op]
         if e.flight and op != _REFILL:  # a REFILL needs no earlier descriptor done
@@ -886,7 +900,10 @@ class Machine:
                 if self.stall_trace is not None:
                     self._stalled(e, "semaphore", e.parked_since, semaphore=sem)
                 e.start = self.now
-                self._push(self.now + self.chip.sync_cycles, _DONE, e)
+                if e.row[_W_OP] == _WAIT:
+                    self._push(self.now + self.chip.sync_cycles, _DONE, e)
+                else:  # a folded wait: the instruction itself issues now
+                    self._push(self.now, _ISSUE, e)
             else:
                 still.append(e)
         self._waiters[sem] = still

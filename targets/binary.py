@@ -181,6 +181,11 @@ def _template(op: InstructionOp, chip: ChipConfig, debug: int) -> _Template:
     rec = np.zeros(W, dtype=np.int32)
     rec[isa.W_OPCODE], rec[isa.W_ENGINE] = int(entry.opcode), engine
     rec[isa.W_SIGNAL], rec[isa.W_DEBUG] = signal, debug
+    rec[isa.W_WAIT_SEM] = -1
+    if op.wait_sem is not None and op.wait_value is not None:
+        rec[isa.W_WAIT_SEM] = op.wait_sem.value.data
+        rec[isa.W_WAIT_VALUE] = op.wait_value.data.base
+        affine.append((isa.W_WAIT_VALUE, op.wait_value.data))
     for f, word, parts in plan.fields:
         kind = f.kind
         if kind is Kind.SCALAR:
@@ -229,9 +234,10 @@ def _check_limits(op: InstructionOp, plan: _Plan, chip: ChipConfig) -> None:
 
     entry = plan.entry
     nsem = chip.num_semaphores
-    if op.signal is not None:
-        sem = op.signal.value.data
-        need(sem < nsem, f"semaphore {sem} >= num_semaphores {nsem}")
+    for attr in (op.signal, op.wait_sem):
+        if attr is not None:
+            sem = attr.value.data
+            need(sem < nsem, f"semaphore {sem} >= num_semaphores {nsem}")
     for name in plan.semaphores:
         sem = getattr(op, name).value.data
         need(sem < nsem, f"semaphore {sem} >= num_semaphores {nsem}")
@@ -545,6 +551,7 @@ def _instruction(rec: np.ndarray, debug: list[str]) -> InstructionOp:
         "signal": signal if signal >= 0 else None,
         "origin": debug[dbg] if dbg >= 0 else None,
     }
+    wait_sem = int(rec[isa.W_WAIT_SEM])
     if entry.engine is None:
         kw["engine"] = engine_name(engine)
     elif entry.engine is EngineKind.DMA:
@@ -575,7 +582,10 @@ def _instruction(rec: np.ndarray, debug: list[str]) -> InstructionOp:
             kw[f.ir_name] = value
     if entry.opcode is Opcode.MATMUL:
         kw["zero_at"] = -1 if rec[isa.W_FLAGS] & isa.FLAG_START else None
-    return _OP_CLASSES[entry.mnemonic](**kw)
+    op = _OP_CLASSES[entry.mnemonic](**kw)
+    if wait_sem >= 0:
+        op.set_wait(wait_sem, int(rec[isa.W_WAIT_VALUE]))
+    return op
 
 
 def decode(data: bytes) -> ModuleOp:

@@ -72,6 +72,7 @@ def _used_semaphores(streams: dict[int, np.ndarray]) -> set[int]:
     used = set(_signals(streams))
     for recs in streams.values():
         used |= {int(s) for s in recs[recs[:, _OPC] == Opcode.WAIT][:, _WAIT_SEM]}
+        used |= {int(s) for s in recs[:, isa.W_WAIT_SEM] if s >= 0}  # folded waits
     return used
 
 
@@ -117,6 +118,8 @@ def unroll_loop(body: isa.Program, chip: ChipConfig, loop: LoopSpec) -> isa.Prog
             waits = block[:, _OPC] == Opcode.WAIT
             for i in np.flatnonzero(waits):
                 block[i, _WAIT_VALUE] += k * per_block.get(int(block[i, _WAIT_SEM]), 0)
+            for i in np.flatnonzero(block[:, isa.W_WAIT_SEM] >= 0):  # folded waits
+                block[i, isa.W_WAIT_VALUE] += k * per_block.get(int(block[i, isa.W_WAIT_SEM]), 0)
             tail = [isa.make_record(Opcode.SIGNAL, e, sem=done)]
             if k + 1 < trips:
                 if e == decider:

@@ -102,6 +102,9 @@ class _Stream:
 
     engine: str
     waits: list[tuple[int, int] | None] = field(default_factory=list)
+    # True for a WAIT instruction, False for one that only carries a folded wait
+    # (it issues once the wait holds, then runs as any other instruction).
+    pure: list[bool] = field(default_factory=list)
     signals: list[tuple[int, ...]] = field(default_factory=list)
     slots: list[bool] = field(default_factory=list)
     accesses: list[tuple[Access, ...]] = field(default_factory=list)
@@ -125,7 +128,7 @@ _Template = tuple[
 
 
 def _op_template(op: InstructionOp) -> _Template:
-    wait = (op.sem.value.data, op.value.data) if isinstance(op, WaitOp) else None
+    wait = (op.sem.value.data, op.value.data) if isinstance(op, WaitOp) else op.wait
     signals = () if op.signal is None else (op.signal.value.data,)
     if isinstance(op, SignalOp):
         signals = (op.sem.value.data, *signals)
@@ -169,6 +172,7 @@ def _ir_streams(program: ProgramOp) -> list[_Stream]:
                 st = streams[engine] = _Stream(engine)
             wait, signals, slot, accesses = t
             st.waits.append(None if wait is None else (wait[0], _at(wait[1], idx)))
+            st.pure.append(isinstance(op, WaitOp))
             st.signals.append(signals)
             st.slots.append(slot)
             st.accesses.append(
@@ -217,9 +221,13 @@ def _record_streams(program: isa.Program) -> list[_Stream]:
                 elif row[i] == column:  # mode, imm, space, pstart, offset
                     dims = ((1, row[of + 4]), (1, 1))
                     accesses.append((row[i + 2], row[i + 3], row[i + 4], dims, False))
-            st.waits.append(
-                (row[wait_sem], row[wait_value]) if op == Opcode.WAIT else None
-            )
+            if op == Opcode.WAIT:
+                st.waits.append((row[wait_sem], row[wait_value]))
+            elif row[isa.W_WAIT_SEM] >= 0:
+                st.waits.append((row[isa.W_WAIT_SEM], row[isa.W_WAIT_VALUE]))
+            else:
+                st.waits.append(None)
+            st.pure.append(op == Opcode.WAIT)
             st.signals.append(signals)
             st.slots.append(op == Opcode.DMA)
             st.accesses.append(tuple(accesses))
@@ -308,9 +316,10 @@ def _run(
         for k in range(len(start[e]), len(st.waits)):
             clock = after[e]
             w = st.waits[k]
+            pure = st.pure[k]
             if dma and st.slots[k] and len(slots[e]) >= depth:  # a slot frees
                 clock = _join(clock, retire[e][slots[e][-depth]])
-            elif dma and k and w is None and not st.slots[k]:  # a signal, a halt:
+            elif dma and k and not pure and not st.slots[k]:  # a signal, a halt:
                 clock = _join(clock, retire[e][k - 1])  # after every descriptor
             done = clock
             if w is not None:
@@ -322,15 +331,16 @@ def _run(
                     g = v - (totals[s] - len(ks))  # B's signals surely counted
                     if g >= 1:
                         done = _join(done, retire[b][ks[g - 1]])
-                if implied is not None and done == clock:
+                if implied is not None and pure and done == clock:
                     implied.add((e, k))
-            start[e].append(clock)
+            # A folded wait's instruction starts once its wait holds.
+            start[e].append(clock if pure else done)
             if dma:
                 prev = retire[e][k - 1] if k else zero
                 retire[e].append(_with(_join(done, prev), e, k + 1))
                 if st.slots[k]:  # issued: the next one issues after it
                     slots[e].append(k)
-                    after[e] = clock
+                    after[e] = done
                 else:  # a wait (or signal, nop) holds back the later instructions
                     after[e] = done
             else:

@@ -12,7 +12,7 @@ checker (`tidal.sim`) and the cost analysis (`tidal.passes.analysis.cost`) all r
     >>> act.mnemonic, act.engine, [f.name for f in act.fields]
     ('accel.act', <EngineKind.ACT: 'act'>, ['dst', 'src', 'func', 'scale', 'bias'])
     >>> act.layout["func"], act.layout["scale_mode"]
-    (31, 32)
+    (33, 34)
 
 Record layout
 -------------
@@ -23,7 +23,16 @@ Every instruction is a fixed-width record of `RECORD_WORDS` little-endian int32 
     word 2  flags             (FLAG_*)
     word 3  signal semaphore  (-1: none; else incremented by 1 when the instruction completes)
     word 4  debug id          (-1: none; else index into the debug table)
-    word 5.. operands         (the entry's fields, in order)
+    word 5  wait semaphore    (-1: none; else the instruction issues only once it is
+                               >= word 6: a wait folded into the instruction)
+    word 6  wait value
+    word 7.. operands         (the entry's fields, in order)
+
+The wait words follow US11175919B1 ("Synchronization of concurrent computation
+engines", Amazon): an instruction such as a matrix multiply "can include an optional
+parameter" that makes the engine wait for a value in a semaphore register before it
+executes, so that an explicit wait instruction is not needed. A WAIT record carries
+none (its own operands are its condition).
 
 An *access* field takes `ACCESS_WORDS` words::
 
@@ -103,6 +112,8 @@ __all__ = [
     "W_FLAGS",
     "W_OPCODE",
     "W_SIGNAL",
+    "W_WAIT_SEM",
+    "W_WAIT_VALUE",
     "Field",
     "Instr",
     "Kind",
@@ -121,8 +132,8 @@ ACCESS_WORDS = 3 + 2 * ACCESS_DIMS
 ELEM_BYTES = 4  # fp32 is the only element type of this version
 
 # Header words.
-W_OPCODE, W_ENGINE, W_FLAGS, W_SIGNAL, W_DEBUG = range(5)
-OPERAND_BASE = 5
+W_OPCODE, W_ENGINE, W_FLAGS, W_SIGNAL, W_DEBUG, W_WAIT_SEM, W_WAIT_VALUE = range(7)
+OPERAND_BASE = 7
 
 FLAG_SIGNAL = 1 << 0  # (informative; the signal word decides)
 FLAG_START = 1 << 1  # MATMUL: overwrite the PSUM accumulator instead of adding

@@ -5,7 +5,8 @@
 // weights) through the whole pipeline to the binary. The listing is the decoded
 // binary: one stream per engine (pe, act, pool, dma0, dma1) with its repeats
 // expanded (fc1's K = 64 runs as two matmuls and two pairs of loads), constant
-// addresses, the waits of accel-insert-sync that accel-prune-waits keeps, a halt
+// addresses, the waits of accel-insert-sync that accel-prune-waits keeps, each
+// folded into the instruction it holds back (accel-fold-waits: wait_sem, wait_value), a halt
 // closing each stream, and the io table with the tidal.name names.
 
 func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32> {tidal.name = "probs"}) {
@@ -30,116 +31,92 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // row is made), and DRAM holds only the input, the constants and the output. fc2's weights and bias are reserved from the first nest on, at the
 // top of the partitions (loop-allocate{fill}: sbuf 65472 and 65408).
 // CHECK-LABEL: accel.program "small" dram 11392 {
-// CHECK-NEXT:    accel.io input "input" at 0 : tensor<4x64xf32>
-// CHECK-NEXT:    accel.io output "probs" at 11200 : tensor<4x10xf32>
-// CHECK-NEXT:    accel.const at 1024 dense<1.250000e-01> : tensor<2048xf32>
-// CHECK-NEXT:    accel.const at 9216 dense<5.000000e-01> : tensor<32xf32>
-// CHECK-NEXT:    accel.const at 9344 dense<-2.500000e-01> : tensor<320xf32>
-// CHECK-NEXT:    accel.const at 10624 dense<[0.000000e+00, 1.000000e-01, 2.000000e-01, 3.000000e-01, 4.000000e-01, 5.000000e-01, 6.000000e-01, 7.000000e-01, 8.000000e-01, 9.000000e-01]> : tensor<10xf32>
-// CHECK-NEXT:    accel.stream pe {
-// CHECK-NEXT:      accel.wait pe sem 3 >= 2
-// CHECK-NEXT:      accel.matmul <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc1"}
-// CHECK-NEXT:      accel.wait pe sem 3 >= 3
-// CHECK-NEXT:      accel.matmul <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 16, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 0 : i64, origin = "fc1"}
-// CHECK-NEXT:      accel.wait pe sem 3 >= 5
-// CHECK-NEXT:      accel.matmul <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc2"}
-// CHECK-NEXT:      accel.halt pe
-// CHECK-NEXT:    }
-// CHECK-NEXT:    accel.stream act {
-// CHECK-NEXT:      accel.wait act sem 2 >= 1
-// CHECK-NEXT:      accel.act relu <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> {signal = 1 : i64, origin = "fc1"}
-// CHECK-NEXT:      accel.wait act sem 2 >= 3
-// CHECK-NEXT:      accel.act identity <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 1]]> scale -1.0 {origin = "softmax"}
-// CHECK-NEXT:      accel.act exp <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> bias <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
-// CHECK-NEXT:      accel.wait act sem 2 >= 4
-// CHECK-NEXT:      accel.act reciprocal <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]> {origin = "softmax"}
-// CHECK-NEXT:      accel.act identity <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]> scale <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
-// CHECK-NEXT:      accel.halt act
-// CHECK-NEXT:    }
-// CHECK-NEXT:    accel.stream pool {
-// CHECK-NEXT:      accel.wait pool sem 0 >= 2
-// CHECK-NEXT:      accel.tensor_tensor add <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 2 : i64, origin = "fc1"}
-// CHECK-NEXT:      accel.wait pool sem 0 >= 3
-// CHECK-NEXT:      accel.tensor_tensor add <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]>, <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 65408, {{\[\[}}1, 4], [1, 10]]> {signal = 2 : i64, origin = "fc2"}
-// CHECK-NEXT:      accel.reduce max <sbuf 0, 0, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax"}
-// CHECK-NEXT:      accel.wait pool sem 1 >= 2
-// CHECK-NEXT:      accel.reduce add <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax"}
-// CHECK-NEXT:      accel.halt pool
-// CHECK-NEXT:    }
-// CHECK-NEXT:    accel.stream dma0 {
-// CHECK-NEXT:      accel.dma 0 <dram 9216, {{\[\[}}0, 4], [1, 32]]> -> <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
-// CHECK-NEXT:      accel.dma 0 <dram 1024, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {origin = "fc1"}
-// CHECK-NEXT:      accel.dma 0 <dram 0, {{\[\[}}1, 32], [32, 2], [64, 4]]> -> <sbuf 0, 0, {{\[\[}}1, 32], [1, 8]]> {signal = 3 : i64, origin = "fc1"}
-// CHECK-NEXT:      accel.dma 0 <dram 1152, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
-// CHECK-NEXT:      accel.dma 0 <dram 10624, {{\[\[}}0, 4], [1, 10]]> -> <sbuf 0, 65408, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
-// CHECK-NEXT:      accel.wait dma0 sem 4 >= 1
-// CHECK-NEXT:      accel.dma 0 <dram 10688, {{\[\[}}1, 32], [32, 1], [32, 4]]> -> <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]> {origin = "fc2"}
-// CHECK-NEXT:      accel.dma 0 <dram 9344, {{\[\[}}1, 32], [32, 10]]> -> <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
-// CHECK-NEXT:      accel.halt dma0
-// CHECK-NEXT:    }
-// CHECK-NEXT:    accel.stream dma1 {
-// CHECK-NEXT:      accel.wait dma1 sem 1 >= 1
-// CHECK-NEXT:      accel.dma 1 <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> -> <dram 10688, {{\[\[}}32, 4], [1, 32]]> {signal = 4 : i64, origin = "fc1"}
-// CHECK-NEXT:      accel.wait dma1 sem 1 >= 3
-// CHECK-NEXT:      accel.dma 1 <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]> -> <dram 11200, {{\[\[}}10, 4], [1, 10]]> {origin = "softmax"}
-// CHECK-NEXT:      accel.halt dma1
-// CHECK-NEXT:    }
-// CHECK-NEXT:  }
+// CHECK-NEXT:   accel.io input "input" at 0 : tensor<4x64xf32>
+// CHECK-NEXT:   accel.io output "probs" at 11200 : tensor<4x10xf32>
+// CHECK-NEXT:   accel.const at 1024 dense<1.250000e-01> : tensor<2048xf32>
+// CHECK-NEXT:   accel.const at 9216 dense<5.000000e-01> : tensor<32xf32>
+// CHECK-NEXT:   accel.const at 9344 dense<-2.500000e-01> : tensor<320xf32>
+// CHECK-NEXT:   accel.const at 10624 dense<[0.000000e+00, 1.000000e-01, 2.000000e-01, 3.000000e-01, 4.000000e-01, 5.000000e-01, 6.000000e-01, 7.000000e-01, 8.000000e-01, 9.000000e-01]> : tensor<10xf32>
+// CHECK-NEXT:   accel.stream pe {
+// CHECK-NEXT:     accel.matmul <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc1", wait_sem = 3 : i64, wait_value = #accel.aff<2>}
+// CHECK-NEXT:     accel.matmul <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 16, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 0 : i64, origin = "fc1", wait_sem = 3 : i64, wait_value = #accel.aff<3>}
+// CHECK-NEXT:     accel.matmul <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc2", wait_sem = 3 : i64, wait_value = #accel.aff<5>}
+// CHECK-NEXT:     accel.halt pe
+// CHECK-NEXT:   }
+// CHECK-NEXT:   accel.stream act {
+// CHECK-NEXT:     accel.act relu <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> {signal = 1 : i64, origin = "fc1", wait_sem = 2 : i64, wait_value = #accel.aff<1>}
+// CHECK-NEXT:     accel.act identity <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 1]]> scale -1.0 {origin = "softmax", wait_sem = 2 : i64, wait_value = #accel.aff<3>}
+// CHECK-NEXT:     accel.act exp <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> bias <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
+// CHECK-NEXT:     accel.act reciprocal <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]> {origin = "softmax", wait_sem = 2 : i64, wait_value = #accel.aff<4>}
+// CHECK-NEXT:     accel.act identity <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]> scale <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
+// CHECK-NEXT:     accel.halt act
+// CHECK-NEXT:   }
+// CHECK-NEXT:   accel.stream pool {
+// CHECK-NEXT:     accel.tensor_tensor add <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 2 : i64, origin = "fc1", wait_sem = 0 : i64, wait_value = #accel.aff<2>}
+// CHECK-NEXT:     accel.tensor_tensor add <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]>, <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 65408, {{\[\[}}1, 4], [1, 10]]> {signal = 2 : i64, origin = "fc2", wait_sem = 0 : i64, wait_value = #accel.aff<3>}
+// CHECK-NEXT:     accel.reduce max <sbuf 0, 0, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax"}
+// CHECK-NEXT:     accel.reduce add <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax", wait_sem = 1 : i64, wait_value = #accel.aff<2>}
+// CHECK-NEXT:     accel.halt pool
+// CHECK-NEXT:   }
+// CHECK-NEXT:   accel.stream dma0 {
+// CHECK-NEXT:     accel.dma 0 <dram 9216, {{\[\[}}0, 4], [1, 32]]> -> <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
+// CHECK-NEXT:     accel.dma 0 <dram 1024, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {origin = "fc1"}
+// CHECK-NEXT:     accel.dma 0 <dram 0, {{\[\[}}1, 32], [32, 2], [64, 4]]> -> <sbuf 0, 0, {{\[\[}}1, 32], [1, 8]]> {signal = 3 : i64, origin = "fc1"}
+// CHECK-NEXT:     accel.dma 0 <dram 1152, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
+// CHECK-NEXT:     accel.dma 0 <dram 10624, {{\[\[}}0, 4], [1, 10]]> -> <sbuf 0, 65408, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
+// CHECK-NEXT:     accel.dma 0 <dram 10688, {{\[\[}}1, 32], [32, 1], [32, 4]]> -> <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]> {origin = "fc2", wait_sem = 4 : i64, wait_value = #accel.aff<1>}
+// CHECK-NEXT:     accel.dma 0 <dram 9344, {{\[\[}}1, 32], [32, 10]]> -> <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
+// CHECK-NEXT:     accel.halt dma0
+// CHECK-NEXT:   }
+// CHECK-NEXT:   accel.stream dma1 {
+// CHECK-NEXT:     accel.dma 1 <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> -> <dram 10688, {{\[\[}}32, 4], [1, 32]]> {signal = 4 : i64, origin = "fc1", wait_sem = 1 : i64, wait_value = #accel.aff<1>}
+// CHECK-NEXT:     accel.dma 1 <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]> -> <dram 11200, {{\[\[}}10, 4], [1, 10]]> {origin = "softmax", wait_sem = 1 : i64, wait_value = #accel.aff<3>}
+// CHECK-NEXT:     accel.halt dma1
+// CHECK-NEXT:   }
+// CHECK-NEXT: }
 
 // The binary written by tidal-compile decodes to the same program, line by line.
 // OBJDUMP-LABEL: accel.program "small" dram 11392 {
-// OBJDUMP-NEXT:    accel.io input "input" at 0 : tensor<4x64xf32>
-// OBJDUMP-NEXT:    accel.io output "probs" at 11200 : tensor<4x10xf32>
-// OBJDUMP-NEXT:    accel.const at 1024 dense<1.250000e-01> : tensor<2048xf32>
-// OBJDUMP-NEXT:    accel.const at 9216 dense<5.000000e-01> : tensor<32xf32>
-// OBJDUMP-NEXT:    accel.const at 9344 dense<-2.500000e-01> : tensor<320xf32>
-// OBJDUMP-NEXT:    accel.const at 10624 dense<[0.000000e+00, 1.000000e-01, 2.000000e-01, 3.000000e-01, 4.000000e-01, 5.000000e-01, 6.000000e-01, 7.000000e-01, 8.000000e-01, 9.000000e-01]> : tensor<10xf32>
-// OBJDUMP-NEXT:    accel.stream pe {
-// OBJDUMP-NEXT:      accel.wait pe sem 3 >= 2
-// OBJDUMP-NEXT:      accel.matmul <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc1"}
-// OBJDUMP-NEXT:      accel.wait pe sem 3 >= 3
-// OBJDUMP-NEXT:      accel.matmul <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 16, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 0 : i64, origin = "fc1"}
-// OBJDUMP-NEXT:      accel.wait pe sem 3 >= 5
-// OBJDUMP-NEXT:      accel.matmul <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc2"}
-// OBJDUMP-NEXT:      accel.halt pe
-// OBJDUMP-NEXT:    }
-// OBJDUMP-NEXT:    accel.stream act {
-// OBJDUMP-NEXT:      accel.wait act sem 2 >= 1
-// OBJDUMP-NEXT:      accel.act relu <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> {signal = 1 : i64, origin = "fc1"}
-// OBJDUMP-NEXT:      accel.wait act sem 2 >= 3
-// OBJDUMP-NEXT:      accel.act identity <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 1]]> scale -1.0 {origin = "softmax"}
-// OBJDUMP-NEXT:      accel.act exp <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> bias <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
-// OBJDUMP-NEXT:      accel.wait act sem 2 >= 4
-// OBJDUMP-NEXT:      accel.act reciprocal <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]> {origin = "softmax"}
-// OBJDUMP-NEXT:      accel.act identity <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]> scale <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
-// OBJDUMP-NEXT:      accel.halt act
-// OBJDUMP-NEXT:    }
-// OBJDUMP-NEXT:    accel.stream pool {
-// OBJDUMP-NEXT:      accel.wait pool sem 0 >= 2
-// OBJDUMP-NEXT:      accel.tensor_tensor add <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 2 : i64, origin = "fc1"}
-// OBJDUMP-NEXT:      accel.wait pool sem 0 >= 3
-// OBJDUMP-NEXT:      accel.tensor_tensor add <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]>, <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 65408, {{\[\[}}1, 4], [1, 10]]> {signal = 2 : i64, origin = "fc2"}
-// OBJDUMP-NEXT:      accel.reduce max <sbuf 0, 0, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax"}
-// OBJDUMP-NEXT:      accel.wait pool sem 1 >= 2
-// OBJDUMP-NEXT:      accel.reduce add <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax"}
-// OBJDUMP-NEXT:      accel.halt pool
-// OBJDUMP-NEXT:    }
-// OBJDUMP-NEXT:    accel.stream dma0 {
-// OBJDUMP-NEXT:      accel.dma 0 <dram 9216, {{\[\[}}0, 4], [1, 32]]> -> <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
-// OBJDUMP-NEXT:      accel.dma 0 <dram 1024, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {origin = "fc1"}
-// OBJDUMP-NEXT:      accel.dma 0 <dram 0, {{\[\[}}1, 32], [32, 2], [64, 4]]> -> <sbuf 0, 0, {{\[\[}}1, 32], [1, 8]]> {signal = 3 : i64, origin = "fc1"}
-// OBJDUMP-NEXT:      accel.dma 0 <dram 1152, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
-// OBJDUMP-NEXT:      accel.dma 0 <dram 10624, {{\[\[}}0, 4], [1, 10]]> -> <sbuf 0, 65408, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
-// OBJDUMP-NEXT:      accel.wait dma0 sem 4 >= 1
-// OBJDUMP-NEXT:      accel.dma 0 <dram 10688, {{\[\[}}1, 32], [32, 1], [32, 4]]> -> <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]> {origin = "fc2"}
-// OBJDUMP-NEXT:      accel.dma 0 <dram 9344, {{\[\[}}1, 32], [32, 10]]> -> <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
-// OBJDUMP-NEXT:      accel.halt dma0
-// OBJDUMP-NEXT:    }
-// OBJDUMP-NEXT:    accel.stream dma1 {
-// OBJDUMP-NEXT:      accel.wait dma1 sem 1 >= 1
-// OBJDUMP-NEXT:      accel.dma 1 <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> -> <dram 10688, {{\[\[}}32, 4], [1, 32]]> {signal = 4 : i64, origin = "fc1"}
-// OBJDUMP-NEXT:      accel.wait dma1 sem 1 >= 3
-// OBJDUMP-NEXT:      accel.dma 1 <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]> -> <dram 11200, {{\[\[}}10, 4], [1, 10]]> {origin = "softmax"}
-// OBJDUMP-NEXT:      accel.halt dma1
-// OBJDUMP-NEXT:    }
-// OBJDUMP-NEXT:  }
+// OBJDUMP-NEXT:   accel.io input "input" at 0 : tensor<4x64xf32>
+// OBJDUMP-NEXT:   accel.io output "probs" at 11200 : tensor<4x10xf32>
+// OBJDUMP-NEXT:   accel.const at 1024 dense<1.250000e-01> : tensor<2048xf32>
+// OBJDUMP-NEXT:   accel.const at 9216 dense<5.000000e-01> : tensor<32xf32>
+// OBJDUMP-NEXT:   accel.const at 9344 dense<-2.500000e-01> : tensor<320xf32>
+// OBJDUMP-NEXT:   accel.const at 10624 dense<[0.000000e+00, 1.000000e-01, 2.000000e-01, 3.000000e-01, 4.000000e-01, 5.000000e-01, 6.000000e-01, 7.000000e-01, 8.000000e-01, 9.000000e-01]> : tensor<10xf32>
+// OBJDUMP-NEXT:   accel.stream pe {
+// OBJDUMP-NEXT:     accel.matmul <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 0, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc1", wait_sem = 3 : i64, wait_value = #accel.aff<2>}
+// OBJDUMP-NEXT:     accel.matmul <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 16, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 0 : i64, origin = "fc1", wait_sem = 3 : i64, wait_value = #accel.aff<3>}
+// OBJDUMP-NEXT:     accel.matmul <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]>, <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {zero_at = -1 : i64, signal = 0 : i64, origin = "fc2", wait_sem = 3 : i64, wait_value = #accel.aff<5>}
+// OBJDUMP-NEXT:     accel.halt pe
+// OBJDUMP-NEXT:   }
+// OBJDUMP-NEXT:   accel.stream act {
+// OBJDUMP-NEXT:     accel.act relu <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> {signal = 1 : i64, origin = "fc1", wait_sem = 2 : i64, wait_value = #accel.aff<1>}
+// OBJDUMP-NEXT:     accel.act identity <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 0, {{\[\[}}1, 4], [1, 1]]> scale -1.0 {origin = "softmax", wait_sem = 2 : i64, wait_value = #accel.aff<3>}
+// OBJDUMP-NEXT:     accel.act exp <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> bias <sbuf 0, 64, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
+// OBJDUMP-NEXT:     accel.act reciprocal <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]> {origin = "softmax", wait_sem = 2 : i64, wait_value = #accel.aff<4>}
+// OBJDUMP-NEXT:     accel.act identity <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]> scale <sbuf 0, 192, {{\[\[}}1, 4], [1, 1]]> {signal = 1 : i64, origin = "softmax"}
+// OBJDUMP-NEXT:     accel.halt act
+// OBJDUMP-NEXT:   }
+// OBJDUMP-NEXT:   accel.stream pool {
+// OBJDUMP-NEXT:     accel.tensor_tensor add <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]>, <psum 0, 0, {{\[\[}}1, 4], [1, 32]]>, <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 2 : i64, origin = "fc1", wait_sem = 0 : i64, wait_value = #accel.aff<2>}
+// OBJDUMP-NEXT:     accel.tensor_tensor add <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]>, <psum 0, 128, {{\[\[}}1, 4], [1, 10]]>, <sbuf 0, 65408, {{\[\[}}1, 4], [1, 10]]> {signal = 2 : i64, origin = "fc2", wait_sem = 0 : i64, wait_value = #accel.aff<3>}
+// OBJDUMP-NEXT:     accel.reduce max <sbuf 0, 0, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 576, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax"}
+// OBJDUMP-NEXT:     accel.reduce add <sbuf 0, 128, {{\[\[}}1, 4], [1, 1]]>, <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]> over 1 {signal = 2 : i64, origin = "softmax", wait_sem = 1 : i64, wait_value = #accel.aff<2>}
+// OBJDUMP-NEXT:     accel.halt pool
+// OBJDUMP-NEXT:   }
+// OBJDUMP-NEXT:   accel.stream dma0 {
+// OBJDUMP-NEXT:     accel.dma 0 <dram 9216, {{\[\[}}0, 4], [1, 32]]> -> <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
+// OBJDUMP-NEXT:     accel.dma 0 <dram 1024, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {origin = "fc1"}
+// OBJDUMP-NEXT:     accel.dma 0 <dram 0, {{\[\[}}1, 32], [32, 2], [64, 4]]> -> <sbuf 0, 0, {{\[\[}}1, 32], [1, 8]]> {signal = 3 : i64, origin = "fc1"}
+// OBJDUMP-NEXT:     accel.dma 0 <dram 1152, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
+// OBJDUMP-NEXT:     accel.dma 0 <dram 10624, {{\[\[}}0, 4], [1, 10]]> -> <sbuf 0, 65408, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
+// OBJDUMP-NEXT:     accel.dma 0 <dram 10688, {{\[\[}}1, 32], [32, 1], [32, 4]]> -> <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]> {origin = "fc2", wait_sem = 4 : i64, wait_value = #accel.aff<1>}
+// OBJDUMP-NEXT:     accel.dma 0 <dram 9344, {{\[\[}}1, 32], [32, 10]]> -> <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
+// OBJDUMP-NEXT:     accel.halt dma0
+// OBJDUMP-NEXT:   }
+// OBJDUMP-NEXT:   accel.stream dma1 {
+// OBJDUMP-NEXT:     accel.dma 1 <sbuf 0, 320, {{\[\[}}1, 4], [1, 32]]> -> <dram 10688, {{\[\[}}32, 4], [1, 32]]> {signal = 4 : i64, origin = "fc1", wait_sem = 1 : i64, wait_value = #accel.aff<1>}
+// OBJDUMP-NEXT:     accel.dma 1 <sbuf 0, 256, {{\[\[}}1, 4], [1, 10]]> -> <dram 11200, {{\[\[}}10, 4], [1, 10]]> {origin = "softmax", wait_sem = 1 : i64, wait_value = #accel.aff<3>}
+// OBJDUMP-NEXT:     accel.halt dma1
+// OBJDUMP-NEXT:   }
+// OBJDUMP-NEXT: }

@@ -257,7 +257,7 @@ REJECTIONS = {
     "truncated": "copy.tbin: offset 60: truncated or padded body",
     "truncated header": "copy.tbin: offset 0: truncated header (20 bytes, need 60)",
     "flipped byte": "copy.tbin: offset 60: checksum mismatch (corrupt file)",
-    "wrong version": "copy.tbin: offset 8: unsupported version 3 (this build reads 2)",
+    "wrong version": "copy.tbin: offset 8: unsupported version 4 (this build reads 3)",
     "bad magic": "copy.tbin: offset 0: bad magic b'NOTTIDAL' (not a Tidal binary)",
     "out-of-range address": (
         "stream dma0, instruction 0 (DMA): src: DRAM bytes [4096, 4128) outside the "

@@ -115,6 +115,21 @@ def test_dma_queue_missing_on_chip(mk: SimpleNamespace) -> None:
             make_record(Opcode.NOP, Engine.PE, debug=0),
             "debug id 0 outside the debug table (0 entries)",
         ),
+        (
+            Engine.PE,
+            make_record(Opcode.NOP, Engine.PE, wait=(32, 1)),
+            "wait semaphore 32 outside [0, 32)",
+        ),
+        (
+            Engine.PE,
+            make_record(Opcode.NOP, Engine.PE, wait=(-5, 1)),
+            "wait semaphore -5 outside [0, 32)",
+        ),
+        (
+            Engine.PE,
+            make_record(Opcode.WAIT, Engine.PE, sem=1, value=1, wait=(2, 1)),
+            "instruction 0 (WAIT): a WAIT cannot carry a folded wait",
+        ),
     ],
 )
 def test_header_checks(

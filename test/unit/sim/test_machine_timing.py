@@ -69,6 +69,48 @@ def test_waiting_consumer_sees_producer_data_and_starts_after_it(
     assert stats["semaphore_wait_cycles"] == dma0["semaphore_wait_cycles"]
 
 
+def test_a_folded_wait_holds_its_instruction_until_the_signal(
+    mk: SimpleNamespace,
+) -> None:
+    """The wait as words of the copy's record (US11175919B1): the copy issues when
+    the MEMSET signals, without a WAIT record and its sync_cycles; the stall is the
+    copy's own (instruction 0)."""
+    free = 1024
+    fill = make_record(
+        Opcode.MEMSET, Engine.POOL, signal=0, dst=mk.sbuf(0, 1, 0, (1, free)), value=7.0
+    )
+    copy = make_record(
+        Opcode.DMA, DMA0, wait=(0, 1), src=mk.sbuf(0, 1, 0, (1, 4)), dst=mk.dram(0, (4, 1), (1, 4))
+    )
+    program = mk.build({Engine.POOL: [fill], DMA0: [copy]}, outputs=[mk.io("y", 0, (1, 4))])
+    outputs, stats = run_program(program, {}, trace=True)
+    np.testing.assert_array_equal(outputs["y"], np.full((1, 4), 7.0, np.float32))
+    [(_, fill_end)] = spans(stats, "pool")
+    [(copy_start, copy_end)] = spans(stats, "dma0")
+    assert copy_start == fill_end
+    assert copy_end == copy_start + LATENCY + 16 / BW
+    [stall] = [s for s in stats["stall_trace"] if s["kind"] == "semaphore"]
+    assert (stall["engine"], stall["index"], stall["end"]) == ("dma0", 0, fill_end)
+    assert stats["engines"]["dma0"]["instructions"] == 1
+
+
+def test_a_folded_wait_already_met_costs_nothing(mk: SimpleNamespace) -> None:
+    """ACT's second instruction waits for a signal its first gave: it follows it
+    at once; one that waits for a third signal of two deadlocks, named."""
+    tile = mk.sbuf(0, 4, 0, (1, 8))
+
+    def act(**kw: Any) -> Any:
+        return make_record(Opcode.ACT, Engine.ACT, dst=tile, src=tile, func=ActFunc.RELU, **kw)
+
+    program = mk.build({Engine.ACT: [act(signal=1), act(wait=(1, 1))]})
+    _, stats = run_program(program, {}, trace=True)
+    (_, first_end), (second_start, _) = spans(stats, "act")
+    assert second_start == first_end
+    stuck = mk.build({Engine.ACT: [act(signal=1), act(signal=1), act(wait=(1, 3))]})
+    with pytest.raises(DeadlockError, match="act at instruction 2 waits for semaphore 1 >= 3"):
+        run_program(stuck, {})
+
+
 def test_without_the_wait_the_consumer_reads_stale_data(mk: SimpleNamespace) -> None:
     outputs, _ = _producer_consumer(mk, with_wait=False)
     np.testing.assert_array_equal(outputs["y"], np.zeros((1, 4), np.float32))

@@ -18,6 +18,8 @@ from tidal.sim.spec import (
     INSTRUCTIONS,
     OPERAND_BASE,
     RECORD_WORDS,
+    W_WAIT_SEM,
+    W_WAIT_VALUE,
     ActFunc,
     AluOp,
     CmpOp,
@@ -63,36 +65,39 @@ def test_fields_tile_the_record_from_the_operand_base() -> None:
 
 
 def test_today_s_layouts_are_kept() -> None:
-    """The binary format (version 2): these word indices are what existing binaries
-    hold. Version 2 grew records from 48 to 52 words for the tensor_tensor scale."""
-    assert RECORD_WORDS == 52 and OPERAND_BASE == 5
+    """The binary format (version 3): these word indices are what existing binaries
+    hold. Version 2 grew records from 48 to 52 words for the tensor_tensor scale;
+    version 3 put the folded wait (semaphore, value) in header words 5 and 6, the
+    operands two words later."""
+    assert RECORD_WORDS == 52 and OPERAND_BASE == 7
+    assert (W_WAIT_SEM, W_WAIT_VALUE) == (5, 6)
     lay = {op: INSTRUCTIONS[op].layout for op in Opcode}
-    assert lay[Opcode.WAIT] == {"sem": 5, "value": 6}
-    assert lay[Opcode.DMA] == {"src": 5, "dst": 18}
-    assert lay[Opcode.MATMUL] == {"dst": 5, "stationary": 18, "moving": 31}
-    assert lay[Opcode.ACT]["func"] == 31
+    assert lay[Opcode.WAIT] == {"sem": 7, "value": 8}
+    assert lay[Opcode.DMA] == {"src": 7, "dst": 20}
+    assert lay[Opcode.MATMUL] == {"dst": 7, "stationary": 20, "moving": 33}
+    assert lay[Opcode.ACT]["func"] == 33
     assert [
         lay[Opcode.ACT][f"bias_{p}"]
         for p in ("mode", "imm", "space", "pstart", "offset")
     ] == [
-        37,
-        38,
         39,
         40,
         41,
+        42,
+        43,
     ]
-    assert lay[Opcode.TENSOR_TENSOR]["op"] == 44
+    assert lay[Opcode.TENSOR_TENSOR]["op"] == 46
     assert [lay[Opcode.TENSOR_TENSOR][f"scale_{p}"] for p in ("mode", "imm", "space", "pstart", "offset")] == [
-        45, 46, 47, 48, 49,
+        47, 48, 49, 50, 51,
     ]
     assert lay[Opcode.REDUCE] == {
-        "dst": 5,
-        "src": 18,
-        "op": 31,
-        "nreduce": 32,
-        "scale_imm": 33,
+        "dst": 7,
+        "src": 20,
+        "op": 33,
+        "nreduce": 34,
+        "scale_imm": 35,
     }
-    assert lay[Opcode.MEMSET] == {"dst": 5, "value": 18}
+    assert lay[Opcode.MEMSET] == {"dst": 7, "value": 20}
 
 
 def test_enum_codes_are_stable_and_unique() -> None:

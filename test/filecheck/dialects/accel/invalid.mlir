@@ -467,3 +467,35 @@ accel.program "small" dram 65536 {
 }
 
 // CHECK: tensor_tensor scale column must be in sbuf or psum, got dram
+
+// -----
+
+accel.program "small" dram 65536 {
+  accel.nop pe {wait_sem = 3 : i64}
+}
+
+// CHECK: wait_sem and wait_value go together
+
+// -----
+
+accel.program "small" dram 65536 {
+  accel.nop pe {wait_sem = -2 : i64, wait_value = #accel.aff<1>}
+}
+
+// CHECK: wait semaphore must be >= 0, got -2
+
+// -----
+
+accel.program "small" dram 65536 {
+  accel.wait pe sem 1 >= 1 {wait_sem = 2 : i64, wait_value = #accel.aff<1>}
+}
+
+// CHECK: accel.wait cannot carry a folded wait
+
+// -----
+
+accel.program "small" dram 65536 {
+  accel.nop pe {wait_sem = 2 : i64, wait_value = #accel.aff<1 + 1 * i0>}
+}
+
+// CHECK: accel.nop uses repeat index i0 but is nested in 0 accel.repeat op(s)

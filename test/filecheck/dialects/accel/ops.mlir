@@ -16,8 +16,9 @@ accel.program "small" dram 65536 {
   }
   accel.matmul <psum 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 32]]>, <sbuf 0, 0, [[1, 32], [1, 8]]> {zero_at = -1 : i64}
   accel.matmul <psum 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 32]]>, <sbuf 0, 0, [[1, 32], [1, 8]]>
+  accel.matmul <psum 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 32]]>, <sbuf 0, 0, [[1, 32], [1, 8]]> {wait_sem = 3 : i64, wait_value = #accel.aff<5>}
   accel.repeat 3 {
-    accel.act relu <sbuf 0, 1024 + 512 * i0 + -8 * i0, [[1, 32], [1, 8]]>, <psum 0, 0, [[1, 32], [1, 8]]>
+    accel.act relu <sbuf 0, 1024 + 512 * i0 + -8 * i0, [[1, 32], [1, 8]]>, <psum 0, 0, [[1, 32], [1, 8]]> {wait_sem = 1 : i64, wait_value = #accel.aff<2 + 1 * i0>}
   }
   accel.act exp <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [2, 4], [1, 2]]> scale 0.5 bias -1.25 {origin = "softmax"}
   accel.act sigmoid <sbuf 0, 0, [[1, 32], [1, 8]]>, <psum 0, 0, [[1, 32], [1, 8]]> scale <sbuf 0, 96, [[1, 32], [1, 1]]> bias <sbuf 0, 100, [[1, 32], [1, 1]]>
@@ -61,8 +62,9 @@ accel.program "small" dram 65536 {
 // CHECK-NEXT:   }
 // CHECK-NEXT:   accel.matmul <psum 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 32]]>, <sbuf 0, 0, [[1, 32], [1, 8]]> {zero_at = -1 : i64}
 // CHECK-NEXT:   accel.matmul <psum 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 32]]>, <sbuf 0, 0, [[1, 32], [1, 8]]>
+// CHECK-NEXT:   accel.matmul <psum 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 32]]>, <sbuf 0, 0, [[1, 32], [1, 8]]> {wait_sem = 3 : i64, wait_value = #accel.aff<5>}
 // CHECK-NEXT:   accel.repeat 3 {
-// CHECK-NEXT:     accel.act relu <sbuf 0, 1024 + 504 * i0, [[1, 32], [1, 8]]>, <psum 0, 0, [[1, 32], [1, 8]]>
+// CHECK-NEXT:     accel.act relu <sbuf 0, 1024 + 504 * i0, [[1, 32], [1, 8]]>, <psum 0, 0, [[1, 32], [1, 8]]> {wait_sem = 1 : i64, wait_value = #accel.aff<2 + 1 * i0>}
 // CHECK-NEXT:   }
 // CHECK-NEXT:   accel.act exp <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [2, 4], [1, 2]]> scale 0.5 bias -1.25 {origin = "softmax"}
 // CHECK-NEXT:   accel.act sigmoid <sbuf 0, 0, [[1, 32], [1, 8]]>, <psum 0, 0, [[1, 32], [1, 8]]> scale <sbuf 0, 96, [[1, 32], [1, 1]]> bias <sbuf 0, 100, [[1, 32], [1, 1]]>
