@@ -102,9 +102,10 @@ def test_reduction_keeps_the_failure_and_cuts_the_rest() -> None:
 def test_every_program_is_proved_synchronised(monkeypatch: pytest.MonkeyPatch) -> None:
     """`run_case`, the short run's and the long run's, checks every compiled program
     with accel-verify-sync's checker before the hardware model runs it: with every
-    wait satisfied from the start (its value set to 0), a Relu's load, ACT and store
-    race, and the outcome names them."""
-    from tidal.sim.isa import INSTRUCTIONS, W_OPCODE, Opcode
+    wait satisfied from the start (a WAIT's value set to 0, a wait folded into an
+    instruction dropped), a Relu's load, ACT and store race, and the outcome names
+    them."""
+    from tidal.sim.isa import INSTRUCTIONS, W_OPCODE, W_WAIT_SEM, Opcode
     from tidal.tools import tidal_run
 
     value = INSTRUCTIONS[Opcode.WAIT].layout["value"]
@@ -114,6 +115,7 @@ def test_every_program_is_proved_synchronised(monkeypatch: pytest.MonkeyPatch) -
         program = lower(module)
         for records in program.streams.values():
             records[records[:, W_OPCODE] == Opcode.WAIT, value] = 0
+            records[:, W_WAIT_SEM] = -1
         return program
 
     relu = case([helper.make_node("Relu", ["x"], ["y"])], {}, {"x": [1, 8, 4, 4]}, {"y": [1, 8, 4, 4]})
