@@ -294,6 +294,7 @@ class _Engine:
         "sem_wait",
         "start",
         "waiting",
+        "waits",
     )
 
     def __init__(self, eid: int, records: np.ndarray, chip: ChipConfig) -> None:
@@ -308,6 +309,7 @@ class _Engine:
         self.start = 0.0  # when the current instruction started running
         self.busy = 0.0
         self.count = 0
+        self.waits = 0  # WAIT instructions run (a wait folded into another is not one)
         self.waiting: tuple[int, int] | None = None  # (semaphore, value) when parked
         self.parked_since = 0.0
         self.sem_wait = 0.0
@@ -715,6 +717,7 @@ class Machine:
         if op == _WAIT:  # most instructions: decoded here, by its fixed words
             e.start = now
             e.action = None
+            e.waits += 1
             sem, value = row[_WAIT_SEM], row[_WAIT_VALUE]
             if self.sems[sem] >= value:
                 heapq.heappush(
@@ -1277,6 +1280,7 @@ class Machine:
                 "semaphore_wait_cycles": sem_c,
                 "busy_fraction": busy_c / cycles if cycles else 0.0,
                 "instructions": e.count if e else 0,
+                "wait_instructions": e.waits if e else 0,
             }
             if engine_kind(engine_from_name(name)) is EngineKind.DMA:
                 stats_e["dma_bytes"] = e.dma_bytes if e else 0
@@ -1296,6 +1300,7 @@ class Machine:
                 n: s["dma_bytes"] for n, s in engines.items() if "dma_bytes" in s
             },
             "instructions": {name: s["instructions"] for name, s in engines.items()},
+            "wait_instructions": sum(s["wait_instructions"] for s in engines.values()),
             "engines": engines,
             "pe_mac_utilization": self.macs / peak if peak else 0.0,
             "moved_roofline_cycles": _whole_cycles(moved_roofline),

@@ -67,6 +67,7 @@ def test_waiting_consumer_sees_producer_data_and_starts_after_it(
     dma0 = stats["engines"]["dma0"]
     assert dma0["semaphore_wait_cycles"] == round(fill_end - stall["start"])
     assert stats["semaphore_wait_cycles"] == dma0["semaphore_wait_cycles"]
+    assert stats["wait_instructions"] == dma0["wait_instructions"] == 1
 
 
 def test_a_folded_wait_holds_its_instruction_until_the_signal(
@@ -92,6 +93,7 @@ def test_a_folded_wait_holds_its_instruction_until_the_signal(
     [stall] = [s for s in stats["stall_trace"] if s["kind"] == "semaphore"]
     assert (stall["engine"], stall["index"], stall["end"]) == ("dma0", 0, fill_end)
     assert stats["engines"]["dma0"]["instructions"] == 1
+    assert stats["wait_instructions"] == stats["engines"]["dma0"]["wait_instructions"] == 0
 
 
 def test_a_folded_wait_already_met_costs_nothing(mk: SimpleNamespace) -> None:
