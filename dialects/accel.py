@@ -528,6 +528,13 @@ class ProgramOp(IRDLOperation):
         )
 
     @property
+    def self_modifying(self) -> bool:
+        """Whether the program rewrites its own instructions (accel.eval and
+        accel.overwrite: a loop's early exit), which passes that move or fold waits
+        leave alone."""
+        return any(isinstance(op, EvalOp | OverwriteOp) for op in self.walk())
+
+    @property
     def streams(self) -> list[StreamOp]:
         return [op for op in self.body.block.ops if isinstance(op, StreamOp)]
 

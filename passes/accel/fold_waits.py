@@ -40,14 +40,12 @@ from xdsl.ir import Block
 from xdsl.passes import ModulePass
 
 from tidal.dialects.accel import (
-    EvalOp,
     InstructionOp,
-    OverwriteOp,
     ProgramOp,
     RepeatOp,
     WaitOp,
 )
-from tidal.passes.utils.expect import expect_level
+from tidal.passes.utils.expect import accel_programs
 
 
 def _fold_block(block: Block) -> int:
@@ -86,7 +84,7 @@ def _fold(wait: WaitOp, op: InstructionOp) -> bool:
 def fold_waits(program: ProgramOp) -> int:
     """Fold every wait of `program` that can go into the instruction after it;
     returns how many were folded."""
-    if any(isinstance(op, EvalOp | OverwriteOp) for op in program.walk()):
+    if program.self_modifying:
         return 0
     blocks = [s.body.block for s in program.streams] or [program.body.block]
     return sum(_fold_block(b) for b in blocks)
@@ -99,6 +97,5 @@ class AccelFoldWaitsPass(ModulePass):
     name = "accel-fold-waits"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        expect_level(op, self.name, "accel")
-        for program in [p for p in op.walk() if isinstance(p, ProgramOp)]:
+        for program in accel_programs(op, self.name):
             fold_waits(program)

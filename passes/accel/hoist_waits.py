@@ -40,15 +40,13 @@ from xdsl.passes import ModulePass
 from tidal.dialects.accel import (
     Aff,
     AffAttr,
-    EvalOp,
     InstructionOp,
-    OverwriteOp,
     ProgramOp,
     RepeatOp,
     WaitOp,
     repeat_depth,
 )
-from tidal.passes.utils.expect import expect_level
+from tidal.passes.utils.expect import accel_programs
 
 
 def _engines(op: Operation) -> set[str]:
@@ -77,7 +75,7 @@ def _hoistable(repeat: RepeatOp, index: int) -> list[tuple[WaitOp, Aff]]:
 def hoist_waits(program: ProgramOp) -> int:
     """Move the waits that every iteration of a repeat repeats before the repeat;
     returns how many moves were made (a wait that leaves two repeats counts twice)."""
-    if any(isinstance(op, EvalOp | OverwriteOp) for op in program.walk()):
+    if program.self_modifying:
         return 0
     repeats = [op for op in program.walk() if isinstance(op, RepeatOp)]
     depth = {id(r): repeat_depth(r) for r in repeats}
@@ -101,6 +99,5 @@ class AccelHoistWaitsPass(ModulePass):
     name = "accel-hoist-waits"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        expect_level(op, self.name, "accel")
-        for program in [p for p in op.walk() if isinstance(p, ProgramOp)]:
+        for program in accel_programs(op, self.name):
             hoist_waits(program)

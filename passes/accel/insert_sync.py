@@ -50,7 +50,7 @@ from tidal.dialects.accel import (
 )
 from tidal.passes.analysis.dependence import DependenceGraph, Operand, Site
 from tidal.passes.analysis.footprint import Footprint, overlaps
-from tidal.passes.utils.expect import PassInputError, expect_level
+from tidal.passes.utils.expect import PassInputError, accel_programs
 from tidal.sim.config import UnknownChipError, get_chip
 from tidal.sim.isa import engine_from_name
 from xdsl.context import Context
@@ -256,8 +256,7 @@ class AccelInsertSyncPass(ModulePass):
     it); false: every source signals."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        expect_level(op, self.name, "accel")
-        for program in [p for p in op.walk() if isinstance(p, ProgramOp)]:
+        for program in accel_programs(op, self.name):
             with _collector_paused():
                 self.sync(program)
 

@@ -29,9 +29,8 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
-from tidal.dialects.accel import ProgramOp
 from tidal.passes.accel.verify_sync import implied_waits
-from tidal.passes.utils.expect import PassInputError, expect_level
+from tidal.passes.utils.expect import PassInputError, accel_programs
 from tidal.sim.config import UnknownChipError
 
 
@@ -42,8 +41,7 @@ class AccelPruneWaitsPass(ModulePass):
     name = "accel-prune-waits"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        expect_level(op, self.name, "accel")
-        for program in [p for p in op.walk() if isinstance(p, ProgramOp)]:
+        for program in accel_programs(op, self.name):
             try:
                 waits = implied_waits(program)
             except UnknownChipError as e:

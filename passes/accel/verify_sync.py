@@ -50,7 +50,7 @@ from tidal.dialects.accel import (
     WaitOp,
 )
 from tidal.passes.analysis.footprint import ELEM_BYTES, Footprint, Term, overlaps
-from tidal.passes.utils.expect import PassInputError, expect_level
+from tidal.passes.utils.expect import PassInputError, accel_programs
 from tidal.sim import isa
 from tidal.sim.config import ChipConfig, UnknownChipError, get_chip
 from tidal.sim.spec import INSTRUCTIONS, Kind, Opcode, Role, ScalarMode, Space
@@ -615,8 +615,7 @@ class AccelVerifySyncPass(ModulePass):
     name = "accel-verify-sync"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        expect_level(op, self.name, "accel")
-        for program in [p for p in op.walk() if isinstance(p, ProgramOp)]:
+        for program in accel_programs(op, self.name):
             try:
                 problems = verify_sync(program)
             except UnknownChipError as e:

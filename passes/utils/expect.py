@@ -80,6 +80,13 @@ def expect_level(module: ModuleOp, pass_name: str, level: Level) -> None:
         )
 
 
+def accel_programs(module: ModuleOp, pass_name: str) -> list[ProgramOp]:
+    """The accel.program ops of `module`, after `expect_level(module, pass_name,
+    "accel")`: what every accel-level pass runs over."""
+    expect_level(module, pass_name, "accel")
+    return [p for p in module.walk() if isinstance(p, ProgramOp)]
+
+
 def expect_unsynchronised(program: ProgramOp, split: str, synchronised: str) -> None:
     """`program` in unified order with no wait and no signal yet, else
     PassInputError with message `split` (the program is split into streams) or
