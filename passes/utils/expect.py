@@ -88,13 +88,16 @@ def accel_programs(module: ModuleOp, pass_name: str) -> list[ProgramOp]:
 
 
 def expect_unsynchronised(program: ProgramOp, split: str, synchronised: str) -> None:
-    """`program` in unified order with no wait and no signal yet, else
-    PassInputError with message `split` (the program is split into streams) or
-    `synchronised` (naming the first wait or signalling instruction)."""
+    """`program` in unified order with no wait (of its own or folded into an
+    instruction) and no signal yet, else PassInputError with message `split` (the
+    program is split into streams) or `synchronised` (naming the first wait or
+    signalling instruction)."""
     if program.streams:  # (a program without instructions is not split)
         raise PassInputError(split, program)
     for op in program.walk():
-        if isinstance(op, WaitOp) or (isinstance(op, InstructionOp) and op.signal is not None):
+        if isinstance(op, WaitOp) or (
+            isinstance(op, InstructionOp) and (op.signal is not None or op.wait is not None)
+        ):
             raise PassInputError(synchronised, op)
 
 

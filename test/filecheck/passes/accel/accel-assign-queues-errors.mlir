@@ -13,6 +13,15 @@ accel.program "small" dram 4096 {
 
 // -----
 
+// A wait folded into an instruction (accel-fold-waits) counts too.
+// CHECK: accel-assign-queues: the program is synchronised (waits and signals name DMA queues); assign queues before accel-insert-sync
+accel.program "small" dram 4096 {
+  accel.dma 0 <dram 0, [[1, 32], [1, 4]]> -> <sbuf 0, 0, [[1, 32], [1, 4]]>
+  accel.act relu <sbuf 0, 128, [[1, 32], [1, 4]]>, <sbuf 0, 0, [[1, 32], [1, 4]]> {wait_sem = 3 : i64, wait_value = #accel.aff<1>}
+}
+
+// -----
+
 // CHECK: accel-assign-queues: the program is split into streams, whose engines fix the queues; assign queues before accel-split-streams
 accel.program "small" dram 4096 {
   accel.stream dma0 {
