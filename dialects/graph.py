@@ -672,8 +672,12 @@ class Conv2dOp(_WindowOp):
     """2-D convolution (ONNX Conv) on NCHW input with [Cout, Cin/group, kh, kw] weights.
 
     `pads` is in ONNX order (top, left, bottom, right); `bias` ([Cout]) is optional.
-    Properties at their defaults (strides 1, pads 0, dilations 1, group 1) are not
-    printed. graph-fuse-epilogue may add an `addend` (a tensor of the result's shape)
+    Properties at their defaults (strides 1, pads 0, dilations 1, group 1,
+    interleave 0) are not printed. `interleave` B > 0 (group > 1) reads each group's
+    input channels from blocks of B interleaved across the groups: input channel
+    a * B + i of group q (i < B) is channel (a * group + q) * B + i of the input
+    (`interleaved_channels`), which is how graph-fold-shuffle takes a channel shuffle
+    into the grouped conv that reads it. graph-fuse-epilogue may add an `addend` (a tensor of the result's shape)
     and an `activation`: the result is then activation(conv + bias + addend).
 
         %r = graph.conv2d %x, %w, %b addend %s {activation = "relu"} : (tensor<1x8x4x4xf32>, tensor<8x8x1x1xf32>, tensor<8xf32>, tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
@@ -696,6 +700,10 @@ class Conv2dOp(_WindowOp):
     dilations_val = _array_value("dilations")
     activation = opt_prop_def(StringAttr)
     """A fused activation applied last (FUSED_ACTIVATIONS), absent: none."""
+    interleave = prop_def(IntegerAttr.constr(type=i64), _i64(0))
+    """0: group q reads input channels [q Cin/group, (q+1) Cin/group); B > 0: the
+    groups' input channels interleaved in blocks of B (`interleaved_channels`)."""
+    interleave_val = _scalar_value("interleave", int)
 
     irdl_options = (AttrSizedOperandSegments(as_property=True), ParsePropInAttrDict())
     assembly_format = None
@@ -713,12 +721,14 @@ class Conv2dOp(_WindowOp):
         addend: Value | None = None,
         activation: str | None = None,
         result_type: TensorType | None = None,
+        interleave: int = 0,
     ):
         properties = {
             "strides": _i64_array(strides),
             "pads": _i64_array(pads),
             "dilations": _i64_array(dilations),
             "group": _i64(group),
+            "interleave": _i64(interleave),
             **_activation_props(activation),
         }
         operands = [
@@ -807,7 +817,26 @@ class Conv2dOp(_WindowOp):
             raise VerifyException(
                 f"addend shape {_fmt(_shape(self.addend))} must be the result's {_fmt(shape)}"
             )
+        block, cg = self.interleave_val, _shape(self.weight)[1]
+        if block < 0 or (block and (self.group_val < 2 or cg % block)):
+            raise VerifyException(
+                f"interleave {block} must be 0, or, with more than one group, a "
+                f"positive divisor of the group's input channels ({cg})"
+            )
         return shape
+
+
+def interleaved_channels(channels: int, group: int, block: int) -> list[int]:
+    """For each input channel of a conv of `group` groups, in group order (group q's
+    channels q Cin/group .. (q+1) Cin/group - 1), the input channel it reads when the
+    groups are interleaved in blocks of `block` (Conv2dOp's `interleave`; 0: itself):
+    `interleaved_channels(8, 2, 2)` is `[0, 1, 4, 5, 2, 3, 6, 7]`."""
+    if not block:
+        return list(range(channels))
+    per = channels // group
+    return [
+        ((c // block) * group + q) * block + c % block for q in range(group) for c in range(per)
+    ]
 
 
 FUSED_ACTIVATIONS = ("relu",)

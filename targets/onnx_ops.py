@@ -93,6 +93,8 @@ def _conv2d(op: graph.Conv2dOp, x: np.ndarray, w: np.ndarray, *rest: np.ndarray)
     addend = rest[-1] if op.addend is not None else None
     (sh, sw), (dh, dw), g = op.strides_val, op.dilations_val, op.group_val
     pt, pl, pb, pr = op.pads_val
+    if op.interleave_val:  # each group's channels, gathered from their blocks
+        x = x[:, graph.interleaved_channels(x.shape[1], g, op.interleave_val)]
     x = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
     n, _, h, wd = x.shape
     cout, cg, kh, kw = w.shape

@@ -208,6 +208,7 @@ def _fold_into_conv(
         dilations=conv.dilations_val,
         group=conv.group_val,
         result_type=conv.result.type,  # type: ignore[arg-type]
+        interleave=conv.interleave_val,
     )
     _copy_origin(conv, new_conv)
     new_conv.result.name_hint = replaced.results[0].name_hint or conv.result.name_hint

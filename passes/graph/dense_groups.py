@@ -21,8 +21,9 @@ A merged group streams the same pixels through fuller matmuls (a block-diagonal
 weight of m groups costs at most m times the group's columns) and its weights load
 once. The weight grows m times: the pass takes convs of up to `MAX_GROUPS` groups (as
 graph-fold-shuffle), not depthwise ones (one channel per group: kernels/depthwise.py
-runs those), only with constant weights, only when a group's input channels are fewer
-than the chip's PE rows, and merges the m (a divisor of g) that takes the fewest
+runs those) nor ones whose groups read interleaved channel blocks (`interleave`),
+only with constant weights, only when a group's input channels are fewer than the
+chip's PE rows, and merges the m (a divisor of g) that takes the fewest
 matmuls per pixel block, (g / m) x ceil(m cin_g / rows) x ceil(m cout_g / cols), the
 largest m among equals (`merge_factor`). Four groups of 34 channels (136 in all,
 ShuffleNet's 28x28 units) take 2 groups of 68: 2 matmuls, against 4 grouped and
@@ -103,7 +104,7 @@ class DenseGroupsPattern(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.Conv2dOp, rewriter: PatternRewriter) -> None:
         groups = op.group_val
-        if not 1 < groups <= MAX_GROUPS:
+        if not 1 < groups <= MAX_GROUPS or op.interleave_val:
             return
         owner = op.weight.owner
         if not isinstance(owner, graph.ConstantOp):

@@ -255,6 +255,7 @@ class FuseResidualAddPattern(RewritePattern):
             group=conv.group_val,
             addend=addend,
             result_type=conv.result.type,  # type: ignore[arg-type]
+            interleave=conv.interleave_val,
         )
         fused.attributes.update(conv.attributes)  # origin (and placement, if any)
         _record_fused(fused, op)

@@ -118,8 +118,11 @@ def _reads_widened(user: Operation, index: int) -> bool:
 
 
 def _writes_widened(op: Operation | None) -> bool:
-    if isinstance(op, graph.Conv2dOp):
-        return _constant(op.weight) is not None and (op.bias is None or _constant(op.bias) is not None)
+    if isinstance(op, graph.Conv2dOp):  # (not one whose groups read interleaved blocks)
+        return (
+            _constant(op.weight) is not None and (op.bias is None or _constant(op.bias) is not None)
+            and not op.interleave_val
+        )
     return isinstance(op, graph.MaxPoolOp | graph.AvgPoolOp)
 
 

@@ -156,6 +156,10 @@ class ConvShape:
     pads: tuple[int, int, int, int] = (0, 0, 0, 0)
     """The pads (top, left, bottom, right) `padded` includes: a stationary plan may
     load the unpadded input into an SBUF tile with a halo of zeros instead."""
+    interleave: int = 0
+    """graph.conv2d's `interleave`: each group's input channels in blocks of this
+    many, interleaved across the groups (0: each group's together). The stationary
+    nest takes input-channel tiles that divide a block and loads each from its block."""
 
     @property
     def taps(self) -> int:
@@ -382,7 +386,11 @@ def _plan_stationary_tiles(
     blk = nb * rb * ow  # output elements per group, per partition
     nco = cout // shape.group // tco
     pack = 0
-    if options.pack_taps and packable(chip, shape):
+    if shape.interleave:  # a block a tile (no packing)
+        if shape.interleave > chip.pe_rows:
+            return None
+        tci = shape.interleave
+    elif options.pack_taps and packable(chip, shape):
         npack = -(-taps // (chip.pe_rows // cg_in))
         pack = -(-taps // npack)
         tci = cg_in
@@ -406,7 +414,7 @@ def _plan_stationary_tiles(
 
     # Taps of a kernel row together: the input (and the weights) again on the rows
     # above, shifted.
-    copies = row_copies(chip, shape) if options.row_taps and not pack else 1
+    copies = row_copies(chip, shape) if options.row_taps and not pack and not shape.interleave else 1
 
     def tiles(rows: int, hband: int, halo: bool, need: int, everyw: bool, outs: bool) -> StationaryTiles:
         # (a halo copy shifted back must start inside the tile)
@@ -414,7 +422,7 @@ def _plan_stationary_tiles(
         parts = max(pack * tci, tco) if pack else max(fit * tci, tco)
         rem = 0 if pack else cg_in % tci
         inplace = (
-            options.conv_inplace and halo and not pack and fit == 1 and not rem
+            options.conv_inplace and halo and not pack and fit == 1 and not rem and not shape.interleave
             and rows == nb * rb and any(shape.pads) and first_full_tap(shape) is not None
         )
         return StationaryTiles(
@@ -437,15 +445,16 @@ def _plan_stationary_tiles(
                 if (b := need(npack * rows * ow, rows, weights, outs)) <= fits:
                     return tiles(rows, 0, False, b, False, outs)
         return None
+    slots = nci * (shape.group if shape.interleave else 1)  # input tiles held (conv2d)
     if options.stationary:
         for weights, everyw, outs in choices:
-            if (b := need(nci * hp * wp, oh, weights, outs)) <= fits:
+            if (b := need(slots * hp * wp, oh, weights, outs)) <= fits:
                 return tiles(oh, hp, True, b, everyw, outs)
     for weights, everyw, outs in choices:
         for k in _divisors_desc(nblk // nb):
             rows = k * nb * rb
             hband = (rows - 1) * sh + (kh - 1) * dh + 1
-            if (b := need(nci * hband * wp, rows, weights, outs)) <= fits:
+            if (b := need(slots * hband * wp, rows, weights, outs)) <= fits:
                 return tiles(rows, hband, False, b, everyw, outs)
     return None
 
@@ -468,6 +477,11 @@ def plan_conv2d(
             f"'{origin}': output rows of {ow} pixels exceed one PSUM bank "
             f"({free_max} fp32) on chip '{chip.name}'"
         )
+    if shape.interleave:  # only the stationary nest reads interleaved groups
+        tiles = _plan_stationary_tiles(chip, origin, shape, replace(options, stationary=True), addend)
+        if tiles is not None:
+            return tiles
+        return Refusal(f"'{origin}': no band of the interleaved-group conv fits SBUF on chip '{chip.name}'")
     if options.stationary or (options.pack_taps and packable(chip, shape)):
         tiles = _plan_stationary(chip, origin, shape, options, addend)
         if tiles is not None:
@@ -788,6 +802,13 @@ def _conv2d_stationary(
         # With `copies`, partitions k x tci onwards hold the band again, each element
         # k x dw earlier (the window of tap (r, s + k) where tap (r, s)'s lies below).
         shifts = tuple(k * dw for k in range(plan.copies))
+        # Interleaved groups (tci = the block): the input tile holds every group's
+        # blocks in channel order, tile k of group g in slot k * group + g, loaded by
+        # one copy of every channel (the whole input, before the group loop) or one
+        # per group and band, so a kept input is read in place (loop-keep-on-chip).
+        block = shape.interleave
+        assert not block or (tci == block and len(shifts) == 1 and not plan.inplace and not rem)
+        slots, slot_g = (nci * group, 1) if block else (nci, 0)
         pt, pl, pb, pr = shape.pads
         h, w = hp - pt - pb, wp - pl - pr
         if plan.inplace:  # the unpadded input as it lies, every channel tile by one copy
@@ -796,14 +817,20 @@ def _conv2d_stationary(
             src = nest.dram(nest.aff(n=c * h * w * F32, g=cg_in * h * w * F32), [(h * w, tci), *per_tile, (1, h * w)])
             nest.put("band", CopyOp(x, src, xt, nest.onchip("sbuf", 0, [(1, tci), (1, nci * h * w)])))
         elif plan.halo:
-            xt = nest.tile("sbuf", len(shifts) * tci, nci * hband * wp)
+            xt = nest.tile("sbuf", len(shifts) * tci, slots * hband * wp)
             for shift in shifts:
                 for start, dims in _shifted(_halo_borders(shape.pads, h, w, wp), shift):
-                    ap = nest.onchip("sbuf", start * F32, [(1, tci), *_free([(hband * wp, nci), *dims])], pstart=shift // dw * tci)
+                    ap = nest.onchip("sbuf", start * F32, [(1, tci), *_free([(hband * wp, slots), *dims])], pstart=shift // dw * tci)
                     nest.put(None, MemsetOp(xt, ap, 0.0))
             rows_dims = [(1, h * w)] if pl == pr == 0 else [(w, h), (1, w)]
             dst_rows = [(1, h * w)] if pl == pr == 0 else [(wp, h), (1, w)]
-            for k in range(nci):  # one DMA per channel tile: its matmuls start when it lands
+            if block:
+                src = nest.dram(nest.aff(n=c * h * w * F32), [(h * w, tci), *_free([(tci * h * w, slots), *rows_dims])])
+                dst = nest.onchip(
+                    "sbuf", (pt * wp + pl) * F32, [(1, tci), *_free([(hband * wp, slots), *dst_rows])]
+                )
+                nest.put("n", CopyOp(x, src, xt, dst))
+            for k in range(0 if block else nci):  # one DMA per channel tile: its matmuls start when it lands
                 kc = rem if k == full else tci
                 src = nest.dram(
                     nest.aff(k * tci * h * w * F32, n=c * h * w * F32, g=cg_in * h * w * F32),
@@ -814,8 +841,17 @@ def _conv2d_stationary(
                     dst = nest.onchip("sbuf", start * F32, [(1, kc), *_free(dst_rows)], pstart=shift // dw * tci)
                     nest.put("band", CopyOp(x, src, xt, dst))
         else:
-            xt = nest.tile("sbuf", len(shifts) * tci, nci * hband * wp)
-            for k in range(nci):
+            xt = nest.tile("sbuf", len(shifts) * tci, slots * hband * wp)
+            if block:
+                src = nest.dram(
+                    nest.aff(n=c * hp * wp * F32, g=block * hp * wp * F32, band=rows * sh * wp * F32),
+                    [(hp * wp, tci), *_free([(group * block * hp * wp, nci), (1, hband * wp)])],
+                )
+                dst = nest.onchip(
+                    "sbuf", nest.aff(g=hband * wp * F32), [(1, tci), *_free([(group * hband * wp, nci), (1, hband * wp)])]
+                )
+                nest.put("band", CopyOp(x, src, xt, dst))
+            for k in range(0 if block else nci):
                 kc = rem if k == full else tci
                 for shift in shifts:
                     src = nest.dram(
@@ -865,7 +901,8 @@ def _conv2d_stationary(
                     "sbuf",
                     nest.aff(
                         (j * rb * sh * wp + r * dh * wp + s * dw) * F32,
-                        ci=hband * wp * F32, grp=nb * rb * sh * wp * F32,
+                        ci=(group if block else 1) * hband * wp * F32, g=slot_g * hband * wp * F32,
+                        grp=nb * rb * sh * wp * F32,
                     ),
                     [(1, k_rows), (sh * wp, rb), (sw, ow)],
                 )
@@ -980,6 +1017,7 @@ def _conv_shape(op: graph.Conv2dOp) -> ConvShape:
     return ConvShape(
         padded_shape(op), shape_of(op.weight), shape_of(op.result),  # type: ignore[arg-type]
         op.strides_val, op.dilations_val, op.group_val, op.pads_val,  # type: ignore[arg-type]
+        op.interleave_val,
     )
 
 

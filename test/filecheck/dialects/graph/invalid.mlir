@@ -259,6 +259,30 @@ func.func @f(%x: tensor<1x4x8x8xf32>, %w: tensor<4x4x3x3xf32>) -> tensor<1x4x6x6
 
 // -----
 
+func.func @f(%x: tensor<1x8x4x4xf32>, %w: tensor<6x8x1x1xf32>) -> tensor<1x6x4x4xf32> {
+  %r = graph.conv2d %x, %w {interleave = 2 : i64} : (tensor<1x8x4x4xf32>, tensor<6x8x1x1xf32>) -> tensor<1x6x4x4xf32>
+  func.return %r : tensor<1x6x4x4xf32>
+}
+// CHECK: 'graph.conv2d' op interleave 2 must be 0, or, with more than one group, a positive divisor of the group's input channels (8)
+
+// -----
+
+func.func @f(%x: tensor<1x8x4x4xf32>, %w: tensor<6x4x1x1xf32>) -> tensor<1x6x4x4xf32> {
+  %r = graph.conv2d %x, %w {group = 2 : i64, interleave = 3 : i64} : (tensor<1x8x4x4xf32>, tensor<6x4x1x1xf32>) -> tensor<1x6x4x4xf32>
+  func.return %r : tensor<1x6x4x4xf32>
+}
+// CHECK: 'graph.conv2d' op interleave 3 must be 0, or, with more than one group, a positive divisor of the group's input channels (4)
+
+// -----
+
+func.func @f(%x: tensor<1x8x4x4xf32>, %w: tensor<6x4x1x1xf32>) -> tensor<1x6x4x4xf32> {
+  %r = graph.conv2d %x, %w {group = 2 : i64, interleave = -1 : i64} : (tensor<1x8x4x4xf32>, tensor<6x4x1x1xf32>) -> tensor<1x6x4x4xf32>
+  func.return %r : tensor<1x6x4x4xf32>
+}
+// CHECK: 'graph.conv2d' op interleave -1 must be 0, or, with more than one group, a positive divisor of the group's input channels (4)
+
+// -----
+
 func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<3xf32>) -> tensor<1x4x6x6xf32> {
   %r = graph.conv2d %x, %w, %b : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>, tensor<3xf32>) -> tensor<1x4x6x6xf32>
   func.return %r : tensor<1x4x6x6xf32>

@@ -78,6 +78,15 @@ func.func @conv2d(%x: tensor<1x3x32x32xf32>, %w: tensor<8x3x3x3xf32>, %b: tensor
   func.return %r, %r2, %r3 : tensor<1x8x32x32xf32>, tensor<1x8x30x30xf32>, tensor<1x8x7x8xf32>
 }
 
+// Two groups reading interleaved blocks of 2 channels: group 0 reads channels 0, 1,
+// 4, 5 and group 1 channels 2, 3, 6, 7 (graph-fold-shuffle's form of a shuffle).
+// CHECK-LABEL: func.func @conv2d_interleave
+func.func @conv2d_interleave(%x: tensor<1x8x4x4xf32>, %w: tensor<6x4x1x1xf32>) -> tensor<1x6x4x4xf32> {
+  // CHECK-NEXT: %{{.*}} = graph.conv2d %{{.*}}, %{{.*}} {group = 2 : i64, interleave = 2 : i64} : (tensor<1x8x4x4xf32>, tensor<6x4x1x1xf32>) -> tensor<1x6x4x4xf32>
+  %r = graph.conv2d %x, %w {group = 2 : i64, interleave = 2 : i64} : (tensor<1x8x4x4xf32>, tensor<6x4x1x1xf32>) -> tensor<1x6x4x4xf32>
+  func.return %r : tensor<1x6x4x4xf32>
+}
+
 // CHECK-LABEL: func.func @add_mul
 // CHECK-SAME: (%[[X:.*]]: tensor<1x8x4x4xf32>, %[[S:.*]]: tensor<8x1x1xf32>, %[[C:.*]]: tensor<3x1xf32>, %[[R:.*]]: tensor<5xf32>)
 func.func @add_mul(%x: tensor<1x8x4x4xf32>, %s: tensor<8x1x1xf32>, %c: tensor<3x1xf32>,
