@@ -1183,6 +1183,44 @@ def test_shufflenet_unit_widened_channels(tmp_path, disabled):
         assert_close(outputs[name], refs[name])
 
 
+@pytest.mark.parametrize("disabled", [(), ("interleave-shuffle",)], ids=["interleave", "fold"])
+def test_shufflenet_unit_interleaved_groups(tmp_path, disabled):
+    """A ShuffleNet 7x7 unit over 544 channels (4-group 1x1 conv, relu, channel
+    shuffle, 3x3 depthwise conv, 4-group 1x1 conv, residual add, relu) on the default
+    chip: graph-fold-shuffle takes the shuffle into the second conv (pairs of groups
+    reading interleaved 68-channel blocks, the stationary nest loading every block
+    into its slot), or, with interleave-shuffle off, into the first (made dense);
+    the same numbers as onnxruntime either way."""
+    rng = np.random.default_rng(37)
+    c, h = 544, 7
+    weights = {
+        "w1": weight(rng, (c, c // 4, 1, 1), c // 4), "b1": _vec(rng, c, -0.1, 0.1),
+        "wd": weight(rng, (c, 1, 3, 3), 9), "bd": _vec(rng, c, -0.1, 0.1),
+        "w2": weight(rng, (c, c // 4, 1, 1), c // 4), "b2": _vec(rng, c, -0.1, 0.1),
+        "s5": np.array([1, 4, c // 4, h, h], np.int64), "s4": np.array([1, c, h, h], np.int64),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["a"], group=4),
+        helper.make_node("Relu", ["a"], ["r"]),
+        helper.make_node("Reshape", ["r", "s5"], ["r5"]),
+        helper.make_node("Transpose", ["r5"], ["t5"], perm=[0, 2, 1, 3, 4]),
+        helper.make_node("Reshape", ["t5", "s4"], ["s"]),
+        helper.make_node("Conv", ["s", "wd", "bd"], ["d"], group=c, pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["d", "w2", "b2"], ["g"], group=4),
+        helper.make_node("Add", ["g", "x"], ["p"]),
+        helper.make_node("Relu", ["p"], ["y"]),
+    ]
+    model = build(nodes, {"x": (1, c, h, h)}, ["y"], weights)
+    path = tmp_path / "unit.onnx"
+    onnx.save(model, path)
+    inputs = random_inputs(model)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (ref,) = session.run(["y"], inputs)
+    outputs, _ = run_model(str(path), inputs, "default", disabled=disabled)
+    assert outputs["y"].shape == ref.shape
+    assert_close(outputs["y"], ref)
+
+
 @pytest.mark.parametrize(
     "cin, cout, groups, block, k, hw",
     [(16, 8, 2, 8, 1, 6), (24, 12, 3, 4, 3, 10), (64, 32, 2, 16, 3, 128)],
