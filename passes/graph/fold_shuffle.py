@@ -155,6 +155,15 @@ def regrouped_conv(
     return new
 
 
+def _foldable(conv: Operation | None) -> bool:
+    """Whether FoldShufflePattern can take a shuffle of `conv`'s result."""
+    return (
+        isinstance(conv, graph.Conv2dOp) and conv.result.has_one_use() and conv.addend is None
+        and conv.group_val <= MAX_GROUPS and not conv.interleave_val
+        and _constant(conv.weight) is not None and (conv.bias is None or _constant(conv.bias) is not None)
+    )
+
+
 class FoldShufflePattern(RewritePattern):
     """reshape -> transpose -> reshape (a channel shuffle) of a single-use conv ->
     the conv with its output channels permuted (see the module docstring)."""
@@ -163,16 +172,13 @@ class FoldShufflePattern(RewritePattern):
     def match_and_rewrite(self, op: graph.ReshapeOp, rewriter: PatternRewriter) -> None:
         groups = shuffle_groups(op)
         conv = op.input.owner
-        if groups is None or not isinstance(conv, graph.Conv2dOp):
+        if groups is None or not _foldable(conv):
             return
-        if not conv.result.has_one_use() or conv.addend is not None or conv.group_val > MAX_GROUPS:
-            return
+        assert isinstance(conv, graph.Conv2dOp)
         weight = _constant(conv.weight)
-        if weight is None:
-            return
+        assert weight is not None
         bias = np.zeros(weight.shape[0], np.float32) if conv.bias is None else _constant(conv.bias)
-        if bias is None:
-            return
+        assert bias is not None
         transpose = next(iter(op.result.uses)).operation
         last = next(iter(transpose.results[0].uses)).operation
         order = shuffled_order(weight.shape[0], groups)
@@ -192,13 +198,12 @@ class FoldShufflePattern(RewritePattern):
                 rewriter.erase(constant)
 
 
-def _foldable(conv: Operation | None) -> bool:
-    """Whether FoldShufflePattern can take a shuffle of `conv`'s result."""
-    return (
-        isinstance(conv, graph.Conv2dOp) and conv.result.has_one_use() and conv.addend is None
-        and conv.group_val <= MAX_GROUPS and not conv.interleave_val
-        and _constant(conv.weight) is not None and (conv.bias is None or _constant(conv.bias) is not None)
-    )
+def _unshuffled(per_channel: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Per-channel values (along axis 0) of the shuffled channels, for the channels
+    before the shuffle: channel order[n] takes value n."""
+    out = np.empty_like(per_channel)
+    out[order] = per_channel
+    return out
 
 
 def _tiles(channels: int, width: int) -> int:
@@ -224,7 +229,7 @@ def _pe_cycles(
     if not dense and not block and 1 < groups <= MAX_GROUPS and cin_g > 1:
         m = merge_factor(groups, cin_g, cout, chip.pe_rows, chip.pe_cols)
         groups, cin_g = groups // m, cin_g * m
-    k_tiles = cin_g // largest_divisor(block, chip.pe_rows) if block else _tiles(cin_g, chip.pe_rows)
+    k_tiles = cin_g // block if block else _tiles(cin_g, chip.pe_rows)  # (a block is one tile)
     pixels = math.prod(_shape(conv.result)[2:])
     per = max(min(pixels, psum_free_max(chip)), chip.pe_min_cycles, chip.pe_weight_load_cycles)
     return groups * k_tiles * _tiles(cout // groups, chip.pe_cols) * kh * kw * per
@@ -313,20 +318,14 @@ class InterleaveShufflePattern(RewritePattern):
         order = shuffled_order(channels, groups)  # order[n]: the channel shuffled to n
         w, b = _constant(dw.weight), _constant(dw.bias)
         assert w is not None
-        new_w = np.empty_like(w)
-        new_w[order] = w
-        made: list[Operation] = [w_op := graph.ConstantOp.from_numpy(new_w)]
+        made: list[Operation] = [w_op := graph.ConstantOp.from_numpy(_unshuffled(w, order))]
         b_val: SSAValue | None = None
         if b is not None:
-            new_b = np.empty_like(b)
-            new_b[order] = b
-            made.append(b_op := graph.ConstantOp.from_numpy(new_b))
+            made.append(b_op := graph.ConstantOp.from_numpy(_unshuffled(b, order)))
             b_val = b_op.result
         new_dw = regrouped_conv(dw, w_op.result, b_val, group=channels)
         new_dw.operands[0] = op.input
         new_dw.result.name_hint = dw.result.name_hint
-        # Group q's column a * block + i reads channel (a * g2 + q) * block + i, which the
-        # shuffle put at column i * groups + a of the group.
         # The merged groups' blocks on their diagonals, each merged group's columns in
         # the shuffle's order; column a * block + i of merged group p reads channel
         # (a * g2 / merge + p) * block + i, which the shuffle put at its column
