@@ -95,6 +95,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "depthwise-fma": "a depthwise conv on ACT and POOL has POOL multiply each tap by "
     "its weight column and add it into the sum in one instruction (tensor_tensor with "
     "a scale column) instead of ACT writing each product (graph-to-loop{depthwise_fma})",
+    "depthwise-pool-first": "with depthwise-fma, POOL also writes each tile's first tap "
+    "(plus the bias, read by a broadcast), so a depthwise conv's tiles wait for nothing "
+    "ACT's in-order stream holds (the producer's evacuations) "
+    "(graph-to-loop{depthwise_pool_first})",
     "depthwise-split-context": "the depthwise split counts, on each engine, the "
     "cycles of the nest that wrote its input (a 1x1 conv's matmuls keep the PE array "
     "busy) when it evens the engines' load (graph-to-loop{depthwise_split_context})",
@@ -290,6 +294,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             conv_inplace="conv-in-place" not in off,
             pool_inplace="pool-in-place" not in off,
             depthwise_fma="depthwise-fma" not in off,
+            depthwise_pool_first="depthwise-pool-first" not in off,
             depthwise_pe_rows="depthwise-pe-rows" not in off,
             pool_pipeline="pool-pipeline" not in off,
             addend_tiles="addend-tiles" not in off,

@@ -134,6 +134,7 @@ class GraphToLoopPass(ChipPass):
     conv_inplace: bool = True
     pool_inplace: bool = True
     depthwise_fma: bool = True
+    depthwise_pool_first: bool = True
     depthwise_pe_rows: bool = True
     pool_pipeline: bool = True
     addend_tiles: bool = True

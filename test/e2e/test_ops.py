@@ -1183,14 +1183,20 @@ def test_shufflenet_unit_widened_channels(tmp_path, disabled):
         assert_close(outputs[name], refs[name])
 
 
-@pytest.mark.parametrize("disabled", [(), ("interleave-shuffle",)], ids=["interleave", "fold"])
+@pytest.mark.parametrize(
+    "disabled",
+    [(), ("interleave-shuffle",), ("depthwise-pool-first",)],
+    ids=["interleave", "fold", "act-first-tap"],
+)
 def test_shufflenet_unit_interleaved_groups(tmp_path, disabled):
     """A ShuffleNet 7x7 unit over 544 channels (4-group 1x1 conv, relu, channel
     shuffle, 3x3 depthwise conv, 4-group 1x1 conv, residual add, relu) on the default
     chip: graph-fold-shuffle takes the shuffle into the second conv (pairs of groups
     reading interleaved 68-channel blocks, the stationary nest loading every block
     into its slot), or, with interleave-shuffle off, into the first (made dense);
-    the same numbers as onnxruntime either way."""
+    the depthwise conv's vector tiles start with POOL's first tap plus the broadcast
+    bias (depthwise-pool-first), or, with it off, ACT's; the same numbers as
+    onnxruntime every way."""
     rng = np.random.default_rng(37)
     c, h = 544, 7
     weights = {

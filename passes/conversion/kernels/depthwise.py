@@ -215,6 +215,12 @@ class DepthwiseTiles(NestPlan):
     """Vector form: POOL multiplies each tap after the first by its weight column and
     adds it into the sum in one instruction (a tensor_tensor with a scale column);
     ACT writes the first tap only."""
+    pool_first: bool = False
+    """In place, with `fma` and a bias: POOL writes each vector tile's first tap too
+    (the window times its weight column plus the bias column read by a broadcast,
+    one tensor_tensor), so a vector tile needs nothing from ACT, whose in-order
+    stream holds the producer's evacuations: POOL starts on the first tile as soon
+    as the producer has evacuated it."""
     cycles: int
 
 
@@ -313,25 +319,32 @@ def _inplace_costs(
     tc: int,
     fma: bool = False,
     rows: tuple[int, int] | None = None,
+    pool_first: bool = False,
+    warm: bool = False,
 ) -> tuple[float, float, float, float]:
     """Per channel tile (`rows`: its output rows [r0, r1) only; the PE's in whole
     blocks), by the datasheet: ACT and POOL cycles of the vector form in place
-    (`fma`: ACT the first tap only), and PE cycles (diagonal matmuls, each tap over
+    (`fma`: ACT the first tap only; with `pool_first` too, POOL every tap and ACT
+    none), and PE cycles (diagonal matmuls, each tap over
     its rectangle of every PSUM block, the stationary load the previous matmul's
-    streaming does not hide) and ACT cycles (one evacuation per block) of the PE
+    streaming does not hide; `warm`: the tile's first matmul follows another, as
+    every PE tile after the first does, and the first when the producer's matmuls
+    precede it) and ACT cycles (one evacuation per block) of the PE
     form in place."""
     oh, ow = shape.out[2:]
     r0, r1 = rows or (0, oh)
     act = pool = 0.0
+    on_pool = fma and pool_first  # the first tap too
     for i, (_, (ny, nx), _, _) in enumerate(tap_rects(shape, rows)):
-        if i == 0 or not fma:
+        if (i == 0 and not on_pool) or not fma:
             act += _cost(Opcode.ACT, chip, (tc, ny * nx))
         pool += _cost(Opcode.TENSOR_TENSOR, chip, (tc, ny * nx))
-    pool -= _cost(Opcode.TENSOR_TENSOR, chip, (tc, (r1 - r0) * ow))  # the first tap's sum
+    if not on_pool:  # ACT writes the first tap into the sum: no POOL add for it
+        pool -= _cost(Opcode.TENSOR_TENSOR, chip, (tc, (r1 - r0) * ow))
     rb = _pe_block_rows(chip, shape)
     if not rb:
         return act, pool, float("inf"), float("inf")
-    pe, behind = 0.0, None
+    pe, behind = 0.0, (float(chip.pe_min_cycles) if warm else None)
     for b0 in range(r0, r1, rb):
         for _, (ny, nx), _, _ in tap_rects(shape, (b0, b0 + rb)):
             pe += _cost(Opcode.MATMUL, chip, (tc, ny * nx), reload=False)
@@ -350,6 +363,7 @@ def _plan_inplace(
     beside: Mapping[str, float] | None = None,
     fma: bool = False,
     pe_rows: bool = False,
+    pool_first: bool = False,
 ) -> DepthwiseTiles | None:
     """The in-place vector form (None when it does not fit SBUF), with the number of
     channel tiles the PE array takes (`pe_split`; with `pe_rows`, and the number of
@@ -359,8 +373,17 @@ def _plan_inplace(
     (the producer's nest: its matmuls and evacuations overlap this nest's tiles)."""
     oh, ow = shape.out[2:]
     tiles = shape.padded[1] // tc
-    act, pool, pe, evac = _inplace_costs(chip, shape, tc, fma)
+    pool_first = pool_first and fma
+    act, pool, pe, evac = _inplace_costs(chip, shape, tc, fma, pool_first=pool_first)
     near = beside or {}
+    # The PE tiles run back to back: every tile's first matmul but the first's loads
+    # its diagonal while the one before streams (the first's too when the producer's
+    # matmuls come just before it).
+    _, _, pe_warm, _ = _inplace_costs(chip, shape, tc, fma, pool_first=pool_first, warm=True)
+    cold = not near.get("pe")
+
+    def on_array(n: int, behind: bool) -> float:  # `behind`: after the split tile's
+        return (pe if cold and not behind else pe_warm) + (n - 1) * pe_warm if n else 0.0
     # ACT and POOL start on the first channel tile once the producer's matmuls have
     # written it (its share of the producer's PE cycles, tile by tile); the PE tiles
     # queue behind all of them.
@@ -377,8 +400,8 @@ def _plan_inplace(
     # and the vector form of the other rows) and POOL, once per r
     split_costs: dict[int, tuple[float, float, float]] = {}
     for r in {r for _, r in splits if r}:
-        s_act, s_pool, _, _ = _inplace_costs(chip, shape, tc, fma, (r, oh))
-        _, _, s_pe, s_evac = _inplace_costs(chip, shape, tc, fma, (0, r))
+        s_act, s_pool, _, _ = _inplace_costs(chip, shape, tc, fma, (r, oh), pool_first)
+        _, _, s_pe, s_evac = _inplace_costs(chip, shape, tc, fma, (0, r), warm=not cold)
         split_costs[r] = (s_pe, s_act + s_evac, s_pool)
     best: tuple[float, int, int, float] | None = None
     for k, r in splits:
@@ -388,7 +411,7 @@ def _plan_inplace(
             continue
         if _need(shape, "vector", tc, oh, 1, True, True, inplace=True, pe_tiles=k + split)[1] > chip.sbuf_partition_bytes:
             continue
-        on_pe = (k * pe, k * evac) if k else (0.0, 0.0)
+        on_pe = (on_array(k, split), k * evac)
         own = [on_pe[0], (tiles - k - split) * act + on_pe[1], (tiles - k - split) * pool]
         if split:  # rows [0, r) of tile tiles - k - 1 on the PE, the rest on ACT and POOL
             own = [a + b for a, b in zip(own, split_costs[r])]
@@ -407,7 +430,7 @@ def _plan_inplace(
     return DepthwiseTiles(
         origin, tc, need, psum, form="vector", tc=tc, rb=oh, nb=1, hb=hb, resident=True,
         halo=True, inplace=True, pe_tiles=k, pe_rb=rb if k or r else 0, pe_rows=r, fma=fma,
-        cycles=round(busiest / tiles),
+        pool_first=pool_first, cycles=round(busiest / tiles),
     )
 
 
@@ -422,6 +445,7 @@ def _plan_vector(
     beside: Mapping[str, float] | None = None,
     fma: bool = False,
     pe_rows: bool = False,
+    pool_first: bool = False,
 ) -> DepthwiseTiles | Refusal:
     n = shape.padded[0]
     _, _, kh, kw = shape.weight
@@ -431,7 +455,7 @@ def _plan_vector(
             f"'{origin}': output rows of {ow} pixels exceed one tile ({FREE_MAX} fp32)"
         )
     if inplace and n == 1 and first_full_tap(shape) is not None:
-        planned = _plan_inplace(chip, origin, shape, tc, pe_split, beside, fma, pe_rows)
+        planned = _plan_inplace(chip, origin, shape, tc, pe_split, beside, fma, pe_rows, pool_first)
         if planned is not None:
             return planned
     # Every channel tile whole in SBUF when it fits, else the most output rows per
@@ -480,6 +504,7 @@ def plan_depthwise(
     beside: Mapping[str, float] | None = None,
     fma: bool = False,
     pe_rows: bool = False,
+    pool_first: bool = False,
 ) -> DepthwiseTiles | Refusal:
     """The tiles of the cheaper form by the datasheet (the PE form on a tie), or of
     `form` when given; a refusal when no form fits (the vector form's reason when
@@ -492,14 +517,15 @@ def plan_depthwise(
     datasheet says that evens the engines' load, counting the cycles per engine
     `beside` names (the producer's nest, when the caller has lowered it). `fma`:
     the vector form adds each tap's product on POOL in one instruction
-    (`DepthwiseTiles.fma`)."""
+    (`DepthwiseTiles.fma`); `pool_first` (the conv has a bias): in place, POOL
+    writes each vector tile's first tap too (`DepthwiseTiles.pool_first`)."""
     limit = min(chip.pe_rows, chip.pe_cols, chip.sbuf_partitions, chip.psum_partitions)
     tc = largest_divisor(shape.padded[1], limit)
     pe = _plan_pe(chip, origin, shape, tc) if form in (None, "pe") else None
     asked = halo
     halo = halo and any(shape.pads)
     vector = (
-        _plan_vector(chip, origin, shape, tc, halo, inplace and asked, pe_split, beside, fma, pe_rows)
+        _plan_vector(chip, origin, shape, tc, halo, inplace and asked, pe_split, beside, fma, pe_rows, pool_first)
         if form in (None, "vector")
         else None
     )
@@ -813,8 +839,9 @@ def _inplace_nest(
     lies. The last `pe_tiles` tiles go to the PE array, emitted first: per PSUM block of
     output rows, the block's full tap (diag(w[:, t]) from a constant of diagonals,
     loaded once) starts the block, every other tap accumulates over its rectangle.
-    Then per first tile ACT writes the full tap times its weight column plus the
-    bias into the sum, and for every other tap the product over the rectangle of
+    Then per first tile ACT (POOL with `pool_first`, the bias column read by a
+    broadcast) writes the full tap times its weight column plus the bias into the
+    sum, and for every other tap the product over the rectangle of
     outputs its window keeps inside the image (ACT writes one product tile while
     POOL adds the other into the sum's rectangle). Then ACT evacuates the PE
     blocks into the sum (plus the bias); the addend and the activation; one copy
@@ -878,6 +905,12 @@ def _inplace_nest(
         rows = (plan.pe_rows, oh) if k == split else None
         for i, (t, (ny, nx), (oy, ox), (iy, ix)) in enumerate(tap_rects(shape, rows)):
             scale = layer.column(wt, t, taps, k)
+            if i == 0 and plan.pool_first:  # sum = window * w[:, t] + bias, on POOL
+                assert bias_col is not None, "pool_first needs the bias"
+                b_tile, b_ap = bias_col
+                bcast = nest.onchip("sbuf", b_ap.offset, [(1, tc), (0, ny), (0, nx)])
+                ops.append(TensorTensorOp("add", acc, rect(k * block, oy, ox, ny, nx), xt, window(k, iy, ix, ny, nx), b_tile, bcast, scale_col=scale))
+                continue
             if i == 0:
                 ops.append(ActOp("identity", acc, rect(k * block, oy, ox, ny, nx), xt, window(k, iy, ix, ny, nx), scale_col=scale, bias_col=bias_col))
                 continue

@@ -4,8 +4,9 @@
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise=false}' --split-input-file | filecheck %s --check-prefix=OFF
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_split_context=false depthwise_fma=false}' --split-input-file | filecheck %s --check-prefix=NOCONTEXT
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_inplace=false}' --split-input-file | filecheck %s --check-prefix=FMA
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s --check-prefix=FMAIP
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_pool_first=false}' --split-input-file | filecheck %s --check-prefix=FMAIP
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_pe_rows=false}' --split-input-file | filecheck %s --check-prefix=NOROWS
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s --check-prefix=POOLFIRST
 
 // A depthwise conv2d (group = channels = 40) with pads 1 and a bias on the small
 // chip: kernels/depthwise.py pads in SBUF (a halo: the planes zeroed, the input
@@ -70,6 +71,25 @@
 // FMAIP-NEXT:    loop.tensor_tensor "add" %[[SUM]] <sbuf 0, 28, {{\[\[}}1, 20], [6, 5], [1, 5]]>, %[[XT]] <sbuf 0, 0, {{\[\[}}1, 20], [6, 5], [1, 5]]>, %[[SUM]] <sbuf 0, 28, {{\[\[}}1, 20], [6, 5], [1, 5]]> scale(%[[WT]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 0, {{\[\[}}1, 20], [1, 1]]>
 // FMAIP-COUNT-7: loop.tensor_tensor "add" %[[SUM]] {{.*}} scale(%[[WT]]
 // FMAIP-NEXT:    loop.act "identity" %[[SUM]] <sbuf 0, 144,
+
+// With depthwise-pool-first too (the default): POOL writes the centre tap as well,
+// one tensor_tensor: the window times the tap's weight column (scale) plus the bias
+// column read by a broadcast (strides 0 over the 6x6 outputs), into the whole sum.
+// No ACT in the nest: a tile's taps wait for nothing in ACT's stream.
+// POOLFIRST-LABEL: func.func @depthwise
+// POOLFIRST:         %[[WT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 18>
+// POOLFIRST-NEXT:    %[[BT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 2>
+// POOLFIRST-NEXT:    %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 72>
+// POOLFIRST-NEXT:    %[[SUM:.*]] = loop.alloc_tile : !loop.tile<sbuf, 20, 72>
+// POOLFIRST-NOT:     loop.act
+// POOLFIRST:         loop.tensor_tensor "add" %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 20], [6, 6], [1, 6]]>, %[[XT]] <sbuf 0, 0, {{\[\[}}1, 20], [6, 6], [1, 6]]>, %[[BT]] <sbuf 0, 0, {{\[\[}}1, 20], [0, 6], [0, 6]]> scale(%[[WT]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 16, {{\[\[}}1, 20], [1, 1]]>
+// POOLFIRST-NEXT:    loop.tensor_tensor "add" %[[SUM]] <sbuf 0, 28, {{\[\[}}1, 20], [6, 5], [1, 5]]>, %[[XT]] <sbuf 0, 0, {{\[\[}}1, 20], [6, 5], [1, 5]]>, %[[SUM]] <sbuf 0, 28, {{\[\[}}1, 20], [6, 5], [1, 5]]> scale(%[[WT]]
+// POOLFIRST-COUNT-7: loop.tensor_tensor "add" %[[SUM]] {{.*}} scale(%[[WT]]
+// The second channel tile: its bias column 4 bytes on.
+// POOLFIRST-NEXT:    loop.tensor_tensor "add" %[[SUM]] <sbuf 0, 144, {{\[\[}}1, 20], [6, 6], [1, 6]]>, %[[XT]] <sbuf 0, 144, {{\[\[}}1, 20], [6, 6], [1, 6]]>, %[[BT]] <sbuf 0, 4, {{\[\[}}1, 20], [0, 6], [0, 6]]> scale(%[[WT]] : !loop.tile<sbuf, 20, 18>) <sbuf 0, 52, {{\[\[}}1, 20], [1, 1]]>
+// POOLFIRST-COUNT-8: loop.tensor_tensor "add" %[[SUM]] {{.*}} scale(%[[WT]]
+// POOLFIRST-NOT:     loop.act
+// POOLFIRST:         loop.copy %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 20], [1, 72]]>
 
 // In place (the default, --disable-opt depthwise-in-place is the above): the
 // unpadded planes come in as they lie (36 elements per channel tile, the copy a
@@ -221,6 +241,10 @@ func.func @context(%x: tensor<1x256x4x4xf32>) -> tensor<1x64x4x4xf32> {
 // FMAIP-COUNT-8:     loop.tensor_tensor "add" %[[SUM]]
 // FMAIP-NEXT:        loop.act "identity" %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 8], [1, 288]]>, %[[PS]] <psum 0, 0, {{\[\[}}1, 8], [1, 288]]>
 // FMAIP-NEXT:        loop.copy %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 8], [1, 576]]>
+// Without a bias there is nothing to broadcast: depthwise-pool-first leaves the
+// first tap to ACT.
+// POOLFIRST-LABEL: func.func @rows
+// POOLFIRST:         loop.act "identity" %{{.*}} <sbuf 0, 1152, {{\[\[}}1, 8], [24, 12], [1, 24]]>
 // NOROWS-LABEL: func.func @rows
 // NOROWS-NOT:       loop.matmul
 // NOROWS:           loop.act "identity" %{{.*}} <sbuf 0, 0, {{\[\[}}1, 8], [24, 24], [1, 24]]>

@@ -202,7 +202,8 @@ def test_the_pe_array_takes_the_channel_tiles_that_even_the_engines():
 
 def test_the_split_counts_the_work_beside_the_layer():
     """depthwise_split_context: ShuffleNet's 544-channel 7x7 layer (8 tiles of 68)
-    alone puts 3 tiles on the PE array; after the 544-channel 1x1 conv that writes
+    alone puts 4 tiles on the PE array (back to back, each tile's first diagonal
+    loading while the tile before streams); after the 544-channel 1x1 conv that writes
     its input (8.5 k PE cycles, 0.9 k ACT) every tile goes to ACT and POOL. The
     272-channel 14x14 layer keeps 2 of 4 beside its 3.5 k-cycle conv; a load on ACT
     moves more tiles to the PE array."""
@@ -212,7 +213,7 @@ def test_the_split_counts_the_work_beside_the_layer():
         return tiles.pe_tiles
 
     small = _shape(1, 544, 7, 7)
-    assert split(small, None) == 3
+    assert split(small, None) == 4
     assert split(small, {"pe": 8510.0, "act": 904.0}) == 0
     mid = _shape(1, 272, 14, 14)
     assert split(mid, {"pe": 3518.0, "act": 1040.0}) == 2
@@ -243,7 +244,47 @@ def test_fma_leaves_act_the_first_tap_and_the_split_weighs_pool():
     assert split(_shape(1, 272, 14, 14), {"pe": 3518.0, "act": 1040.0}) == 1
 
 
-@pytest.mark.parametrize("fma", [False, True])
+def test_pool_first_moves_the_first_tap_to_pool_and_the_split_follows():
+    """depthwise_pool_first: per vector tile POOL runs every tap (the first one's
+    tensor_tensor over the whole sum, which depthwise_fma leaves to ACT) and ACT none,
+    so POOL's cycles grow by exactly that instruction. ShuffleNet's 544-channel 7x7
+    layer after its 1x1 conv (2.4 k PE cycles) then hands 3 of its 8 tiles to the PE
+    array instead of 2: POOL 5 x 0.94 k beside PE 2.4 k + 3 x 1.15 k. Without a bias
+    (nothing to broadcast) the caller does not ask; without fma it does nothing."""
+    shape = _shape(1, 544, 7, 7)
+    act, pool, pe, _ = _inplace_costs(DEFAULT, shape, 68, fma=True)
+    act_p, pool_p, pe_p, _ = _inplace_costs(DEFAULT, shape, 68, fma=True, pool_first=True)
+    first = tap_rects(shape)[0][1]
+    assert act_p == 0.0 and pe_p == pe
+    assert pool_p - pool == DEFAULT.pool_fixed_cycles + first[0] * first[1]
+    assert _inplace_costs(DEFAULT, shape, 68, pool_first=True)[:2] == _inplace_costs(DEFAULT, shape, 68)[:2]
+
+    def plan(**kw):
+        tiles = plan_depthwise(
+            DEFAULT, "dw", shape, halo=True, inplace=True, pe_split=True,
+            beside={"pe": 2366.0, "act": 904.0}, fma=True, **kw,
+        )
+        assert isinstance(tiles, DepthwiseTiles)
+        return tiles
+
+    assert (plan().pe_tiles, plan().pool_first) == (2, False)
+    assert (plan(pool_first=True).pe_tiles, plan(pool_first=True).pool_first) == (3, True)
+    unfused = plan_depthwise(DEFAULT, "dw", shape, halo=True, inplace=True, pe_split=True, pool_first=True)
+    assert isinstance(unfused, DepthwiseTiles) and not unfused.pool_first
+
+
+def test_warm_pe_tiles_pay_the_stationary_load_their_streaming_does_not_hide():
+    """The PE tiles of a split run back to back: a tile after another (or after the
+    producer's matmuls) loads its first diagonal while the matmul before streams, so
+    only 128 - 64 cycles of that load show, not the cold array's load and fill/drain
+    (the 7x7 tile: 9 matmuls of 128 cycles, 1,152, against 1,470 cold)."""
+    shape = _shape(1, 544, 7, 7)
+    cold = _inplace_costs(DEFAULT, shape, 68)[2]
+    warm = _inplace_costs(DEFAULT, shape, 68, warm=True)[2]
+    assert (cold, warm) == (1470.0, 1152.0)
+
+
+@pytest.mark.parametrize("fma", [False, True, "pool_first"])
 @pytest.mark.parametrize("chip", [SMALL, DEFAULT])
 @pytest.mark.parametrize(
     "shape,bias,addend,activation",
@@ -257,12 +298,13 @@ def test_fma_leaves_act_the_first_tap_and_the_split_weighs_pool():
 def test_pe_tiles_and_vector_tiles_compute_a_depthwise_conv(chip, shape, bias, addend, activation, fma):
     """The in-place nest with the first channel tile on the PE array (diagonals of
     constant weights, each tap accumulating over its rectangle of each PSUM block)
-    and the others on ACT and POOL (`fma`: POOL's multiply-adds), on the loop
+    and the others on ACT and POOL (`fma`: POOL's multiply-adds; "pool_first":
+    POOL's first tap too, with the bias broadcast, when there is a bias), on the loop
     interpreter and, lowered, on the hardware model, against NumPy."""
     planned = plan_depthwise(chip, "dw", shape, halo=True, inplace=True)
     assert isinstance(planned, DepthwiseTiles) and planned.inplace
     rb = _pe_block_rows(chip, shape)
-    tiles = replace(planned, pe_tiles=1, pe_rb=rb, fma=fma)
+    tiles = replace(planned, pe_tiles=1, pe_rb=rb, fma=bool(fma), pool_first=fma == "pool_first" and bias)
     rng = np.random.default_rng(5)
     wv = rng.uniform(-1, 1, shape.weight).astype(np.float32)
     types = [MemRefType(f32, _input_shape(shape, tiles))]
