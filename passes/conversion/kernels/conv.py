@@ -1083,7 +1083,7 @@ class ConvKernel(Kernel):
                 pe_split=options.depthwise_pe_split and _weight_values(op) is not None,
                 beside=_producer_cycles(op.input, chip) if options.depthwise_split_context else None,
                 fma=options.depthwise_fma,
-                pool_first=options.depthwise_pool_first and op.bias is not None,
+                pool_first=options.depthwise_pool_first,
                 pe_rows=options.depthwise_pe_rows,
             )
             halo = isinstance(dw, depthwise.DepthwiseTiles) and dw.halo

@@ -216,9 +216,10 @@ class DepthwiseTiles(NestPlan):
     adds it into the sum in one instruction (a tensor_tensor with a scale column);
     ACT writes the first tap only."""
     pool_first: bool = False
-    """In place, with `fma` and a bias: POOL writes each vector tile's first tap too
-    (the window times its weight column plus the bias column read by a broadcast,
-    one tensor_tensor), so a vector tile needs nothing from ACT, whose in-order
+    """In place, with `fma`: POOL writes each vector tile's first tap too (one
+    tensor_tensor: the window times its weight column plus the bias column read by a
+    stride-0 broadcast, or, without a bias, the window times the weight column read
+    by a broadcast), so a vector tile needs nothing from ACT, whose in-order
     stream holds the producer's evacuations: POOL starts on the first tile as soon
     as the producer has evacuated it."""
     cycles: int
@@ -517,8 +518,8 @@ def plan_depthwise(
     datasheet says that evens the engines' load, counting the cycles per engine
     `beside` names (the producer's nest, when the caller has lowered it). `fma`:
     the vector form adds each tap's product on POOL in one instruction
-    (`DepthwiseTiles.fma`); `pool_first` (the conv has a bias): in place, POOL
-    writes each vector tile's first tap too (`DepthwiseTiles.pool_first`)."""
+    (`DepthwiseTiles.fma`); `pool_first`: in place, POOL writes each vector tile's
+    first tap too (`DepthwiseTiles.pool_first`)."""
     limit = min(chip.pe_rows, chip.pe_cols, chip.sbuf_partitions, chip.psum_partitions)
     tc = largest_divisor(shape.padded[1], limit)
     pe = _plan_pe(chip, origin, shape, tc) if form in (None, "pe") else None
@@ -839,9 +840,9 @@ def _inplace_nest(
     lies. The last `pe_tiles` tiles go to the PE array, emitted first: per PSUM block of
     output rows, the block's full tap (diag(w[:, t]) from a constant of diagonals,
     loaded once) starts the block, every other tap accumulates over its rectangle.
-    Then per first tile ACT (POOL with `pool_first`, the bias column read by a
-    broadcast) writes the full tap times its weight column plus the bias into the
-    sum, and for every other tap the product over the rectangle of
+    Then per first tile ACT (POOL with `pool_first`, the bias or the weight column
+    read by a broadcast) writes the full tap times its weight column plus the bias
+    into the sum, and for every other tap the product over the rectangle of
     outputs its window keeps inside the image (ACT writes one product tile while
     POOL adds the other into the sum's rectangle). Then ACT evacuates the PE
     blocks into the sum (plus the bias); the addend and the activation; one copy
@@ -905,11 +906,15 @@ def _inplace_nest(
         rows = (plan.pe_rows, oh) if k == split else None
         for i, (t, (ny, nx), (oy, ox), (iy, ix)) in enumerate(tap_rects(shape, rows)):
             scale = layer.column(wt, t, taps, k)
-            if i == 0 and plan.pool_first:  # sum = window * w[:, t] + bias, on POOL
-                assert bias_col is not None, "pool_first needs the bias"
-                b_tile, b_ap = bias_col
-                bcast = nest.onchip("sbuf", b_ap.offset, [(1, tc), (0, ny), (0, nx)])
-                ops.append(TensorTensorOp("add", acc, rect(k * block, oy, ox, ny, nx), xt, window(k, iy, ix, ny, nx), b_tile, bcast, scale_col=scale))
+            if i == 0 and plan.pool_first:  # on POOL: sum = window * w[:, t] (+ bias)
+                # the bias column (else the weight column) read by a broadcast
+                col_tile, col_ap = bias_col if bias_col is not None else scale
+                bcast = nest.onchip("sbuf", col_ap.offset, [(1, tc), (0, ny), (0, nx)])
+                sum_ap, win = rect(k * block, oy, ox, ny, nx), window(k, iy, ix, ny, nx)
+                if bias_col is not None:
+                    ops.append(TensorTensorOp("add", acc, sum_ap, xt, win, col_tile, bcast, scale_col=scale))
+                else:
+                    ops.append(TensorTensorOp("mul", acc, sum_ap, xt, win, col_tile, bcast))
                 continue
             if i == 0:
                 ops.append(ActOp("identity", acc, rect(k * block, oy, ox, ny, nx), xt, window(k, iy, ix, ny, nx), scale_col=scale, bias_col=bias_col))

@@ -132,10 +132,10 @@ class KernelOptions:
       (`tensor_tensor` with a scale column: NKI's scalar_tensor_tensor) instead of
       ACT writing the product for POOL to add, so ACT writes only each tile's first
       tap (kernels/depthwise.py).
-    - `depthwise_pool_first`: with `depthwise_fma`, a depthwise conv with a bias in
-      place has POOL write each vector tile's first tap too (the window times its
-      weight column plus the bias column, read by a stride-0 broadcast, one
-      tensor_tensor), so its tiles need nothing from ACT, whose in-order stream
+    - `depthwise_pool_first`: with `depthwise_fma`, a depthwise conv in place has
+      POOL write each vector tile's first tap too (one tensor_tensor: the window
+      times its weight column plus the bias column read by a stride-0 broadcast, or
+      without a bias the window times the weight column read by a broadcast), so its tiles need nothing from ACT, whose in-order stream
       holds the producer's evacuations, and POOL starts on a tile as soon as the
       producer has evacuated it; the PE/vector split counts POOL's extra tap
       (kernels/depthwise.py).

@@ -5,7 +5,7 @@
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_split_context=false depthwise_fma=false}' --split-input-file | filecheck %s --check-prefix=NOCONTEXT
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_inplace=false}' --split-input-file | filecheck %s --check-prefix=FMA
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_pool_first=false}' --split-input-file | filecheck %s --check-prefix=FMAIP
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_pe_rows=false}' --split-input-file | filecheck %s --check-prefix=NOROWS
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small depthwise_pe_rows=false depthwise_pool_first=false}' --split-input-file | filecheck %s --check-prefix=NOROWS
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s --check-prefix=POOLFIRST
 
 // A depthwise conv2d (group = channels = 40) with pads 1 and a bias on the small
@@ -229,7 +229,8 @@ func.func @context(%x: tensor<1x256x4x4xf32>) -> tensor<1x64x4x4xf32> {
 // diagonals of the constant weights), ACT and POOL rows 12-23 (the full tap times its
 // column by ACT at row 12, sbuf offset 12 x 24 x 4 = 1152, every other tap added by
 // POOL over its rectangle of those rows); ACT evacuates the block into rows 0-11 of
-// the sum; one copy stores the whole plane. Without the option (NOROWS), no matmul.
+// the sum; one copy stores the whole plane. Without the option (NOROWS, both pinned
+// with ACT writing the first tap), no matmul.
 // FMAIP-LABEL: func.func @rows
 // FMAIP:           loop.nest "dwr" domain [] order [] {
 // FMAIP:             %[[X:.*]] = loop.alloc_tile : !loop.tile<sbuf, 8, 576>
@@ -241,10 +242,14 @@ func.func @context(%x: tensor<1x256x4x4xf32>) -> tensor<1x64x4x4xf32> {
 // FMAIP-COUNT-8:     loop.tensor_tensor "add" %[[SUM]]
 // FMAIP-NEXT:        loop.act "identity" %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 8], [1, 288]]>, %[[PS]] <psum 0, 0, {{\[\[}}1, 8], [1, 288]]>
 // FMAIP-NEXT:        loop.copy %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 8], [1, 576]]>
-// Without a bias there is nothing to broadcast: depthwise-pool-first leaves the
-// first tap to ACT.
+// Without a bias, depthwise-pool-first has POOL multiply the window of a tap that
+// covers every output of rows 12-23 (the ACT/POOL part, sbuf offset 1152: tap 1, the
+// top middle one, 4 bytes into the weights) by its weight column read by a
+// broadcast; ACT only evacuates the PE block.
 // POOLFIRST-LABEL: func.func @rows
-// POOLFIRST:         loop.act "identity" %{{.*}} <sbuf 0, 1152, {{\[\[}}1, 8], [24, 12], [1, 24]]>
+// POOLFIRST:         loop.tensor_tensor "mul" %[[SUM:.*]] <sbuf 0, 1152, {{\[\[}}1, 8], [24, 12], [1, 24]]>, %[[X:.*]] <sbuf 0, 1056, {{\[\[}}1, 8], [24, 12], [1, 24]]>, %[[W:.*]] <sbuf 0, 4, {{\[\[}}1, 8], [0, 12], [0, 24]]>
+// POOLFIRST-COUNT-8: loop.tensor_tensor "add" %[[SUM]]
+// POOLFIRST-NEXT:    loop.act "identity" %[[SUM]] <sbuf 0, 0, {{\[\[}}1, 8], [1, 288]]>
 // NOROWS-LABEL: func.func @rows
 // NOROWS-NOT:       loop.matmul
 // NOROWS:           loop.act "identity" %{{.*}} <sbuf 0, 0, {{\[\[}}1, 8], [24, 24], [1, 24]]>

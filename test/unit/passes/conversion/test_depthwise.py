@@ -249,8 +249,8 @@ def test_pool_first_moves_the_first_tap_to_pool_and_the_split_follows():
     tensor_tensor over the whole sum, which depthwise_fma leaves to ACT) and ACT none,
     so POOL's cycles grow by exactly that instruction. ShuffleNet's 544-channel 7x7
     layer after its 1x1 conv (2.4 k PE cycles) then hands 3 of its 8 tiles to the PE
-    array instead of 2: POOL 5 x 0.94 k beside PE 2.4 k + 3 x 1.15 k. Without a bias
-    (nothing to broadcast) the caller does not ask; without fma it does nothing."""
+    array instead of 2: POOL 5 x 0.94 k beside PE 2.4 k + 3 x 1.15 k. Without fma it
+    does nothing."""
     shape = _shape(1, 544, 7, 7)
     act, pool, pe, _ = _inplace_costs(DEFAULT, shape, 68, fma=True)
     act_p, pool_p, pe_p, _ = _inplace_costs(DEFAULT, shape, 68, fma=True, pool_first=True)
@@ -299,12 +299,13 @@ def test_pe_tiles_and_vector_tiles_compute_a_depthwise_conv(chip, shape, bias, a
     """The in-place nest with the first channel tile on the PE array (diagonals of
     constant weights, each tap accumulating over its rectangle of each PSUM block)
     and the others on ACT and POOL (`fma`: POOL's multiply-adds; "pool_first":
-    POOL's first tap too, with the bias broadcast, when there is a bias), on the loop
+    POOL's first tap too, plus the broadcast bias, or without a bias times the
+    broadcast weight column), on the loop
     interpreter and, lowered, on the hardware model, against NumPy."""
     planned = plan_depthwise(chip, "dw", shape, halo=True, inplace=True)
     assert isinstance(planned, DepthwiseTiles) and planned.inplace
     rb = _pe_block_rows(chip, shape)
-    tiles = replace(planned, pe_tiles=1, pe_rb=rb, fma=bool(fma), pool_first=fma == "pool_first" and bias)
+    tiles = replace(planned, pe_tiles=1, pe_rb=rb, fma=bool(fma), pool_first=fma == "pool_first")
     rng = np.random.default_rng(5)
     wv = rng.uniform(-1, 1, shape.weight).astype(np.float32)
     types = [MemRefType(f32, _input_shape(shape, tiles))]
