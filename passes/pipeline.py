@@ -69,6 +69,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "pool-pipeline": "a separable max pooling over whole planes runs its maxima in "
     "bands of output rows, each reading only the input rows its windows need, so POOL "
     "starts while the producer still writes the plane (graph-to-loop{pool_pipeline})",
+    "pool-bands-pipeline": "a max pooling banded on partitions, in place in the conv-bands "
+    "layout, runs each band's maxima in pieces of output rows, the halo rows last, so "
+    "POOL starts while the conv still evacuates (graph-to-loop{pool_bands_pipeline})",
     "addend-tiles": "a stationary conv with few output tiles loads each one's residual "
     "addend by a copy of its own before its loops, so a kept addend may be split "
     "where its channels cross the kept layout's partition groups "
@@ -297,6 +300,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             depthwise_pool_first="depthwise-pool-first" not in off,
             depthwise_pe_rows="depthwise-pe-rows" not in off,
             pool_pipeline="pool-pipeline" not in off,
+            pool_bands_pipeline="pool-bands-pipeline" not in off,
             addend_tiles="addend-tiles" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip, staged="staged-schedule" not in off)]),

@@ -137,6 +137,7 @@ class GraphToLoopPass(ChipPass):
     depthwise_pool_first: bool = True
     depthwise_pe_rows: bool = True
     pool_pipeline: bool = True
+    pool_bands_pipeline: bool = True
     addend_tiles: bool = True
 
     def kernel_options(self) -> KernelOptions:

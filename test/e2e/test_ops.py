@@ -1183,6 +1183,30 @@ def test_shufflenet_unit_widened_channels(tmp_path, disabled):
         assert_close(outputs[name], refs[name])
 
 
+@pytest.mark.parametrize("disabled", [(), ("pool-bands-pipeline",)], ids=["pieces", "whole"])
+def test_stem_conv_bands_and_pool_in_pieces(tmp_path, disabled):
+    """ShuffleNet's stem on the default chip: a 3x3 stride-2 conv of 24 channels
+    (tap-packed, 4 bands side by side: conv-bands), relu, and a 3x3 stride-2 max pool
+    that reads the conv's kept band layout in place (pool-bands, keep-bands) in 4
+    pieces of output rows behind the conv's evacuations (pool-bands-pipeline), or in
+    one; the same numbers as onnxruntime either way."""
+    rng = np.random.default_rng(41)
+    weights = {"w": weight(rng, (24, 3, 3, 3), 27), "b": _vec(rng, 24, -0.1, 0.1)}
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("MaxPool", ["r"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+    ]
+    model = build(nodes, {"x": (1, 3, 224, 224)}, ["y"], weights)
+    path = tmp_path / "stem.onnx"
+    onnx.save(model, path)
+    inputs = random_inputs(model)
+    (ref,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["y"], inputs)
+    outputs, _ = run_model(str(path), inputs, "default", disabled=disabled)
+    assert outputs["y"].shape == ref.shape
+    assert_close(outputs["y"], ref)
+
+
 @pytest.mark.parametrize(
     "disabled",
     [(), ("interleave-shuffle",), ("depthwise-pool-first",)],

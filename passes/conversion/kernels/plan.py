@@ -103,6 +103,11 @@ class KernelOptions:
       partitions, runs its maxima in bands of output rows, each band's column
       maxima over only the input rows its windows add, so POOL starts while the
       producer still writes the plane (kernels/pool.py).
+    - `pool_bands_pipeline`: a max pooling banded on partitions in place (the
+      conv-bands layout) runs each band's rows in pieces of output rows, each
+      piece's column maxima over only the band rows its windows add, the halo rows
+      and the rows that read them last, so POOL starts on the first rows while the
+      conv still evacuates the rest (kernels/pool.py).
     - `addend_tiles`: a stationary conv of one image, band and row group and at most
       8 output tiles loads each output tile's addend (residual) by a copy of its own
       before its loops, so loop-keep-on-chip may split one whose channels cross the
@@ -165,6 +170,7 @@ class KernelOptions:
     depthwise_pool_first: bool = True
     depthwise_pe_rows: bool = True
     pool_pipeline: bool = True
+    pool_bands_pipeline: bool = True
     addend_tiles: bool = True
 
 

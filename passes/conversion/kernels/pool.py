@@ -105,12 +105,16 @@ class PoolTiles(NestPlan):
     cb: int = 1  # with `plane`: channel tiles loaded (and stored) by one descriptor
     separable: bool = False  # with `plane`: max over rows of maxima over columns
     bands: int = 1  # with `plane`: bands of rb output rows side by side on partitions
-    inplace: bool = False  # with `separable`, unbanded: the unpadded planes as they lie
+    inplace: bool = False  # with `separable`: the unpadded planes as they lie
     pipe: int = 1
     """With `separable`, unbanded (`KernelOptions.pool_pipeline`): the maxima run in
     this many bands of output rows, each band's column maxima over only the input
     rows its windows add, so a band's instructions read no row below its windows
-    and POOL starts on the first band while the producer still writes the rest."""
+    and POOL starts on the first band while the producer still writes the rest.
+    Banded in place (`KernelOptions.pool_bands_pipeline`): every band's rows in this
+    many pieces the same way, the halo rows (the band before's last rows, written
+    last by a conv-bands producer) and the output rows that read them in the last
+    piece (`_pool_bands_inplace`)."""
 
 
 def plan_window_pool(
@@ -149,6 +153,7 @@ def plan_pool_plane(
     inplace: bool = False,
     pads: tuple[int, int, int, int] = (0, 0, 0, 0),
     pipeline: bool = False,
+    bands_pipeline: bool = False,
 ) -> PoolTiles | Refusal:
     """Whole padded planes of tc channels, of every channel tile at once when SBUF
     holds them (else one tile per step), or a refusal when one tile's plane, its
@@ -189,7 +194,8 @@ def plan_pool_plane(
         need = sbuf_bytes(own * (wp - pads[1] - pads[3]), pads[0] * (wp - pads[1] - pads[3]), (pads[0] + own) * ow, rb * ow)
         if not over_sbuf(chip, origin, need):
             return PoolTiles(
-                origin, c, need, rb=rb, hb=own, tc=c, plane=True, separable=True, bands=k, inplace=True
+                origin, c, need, rb=rb, hb=own, tc=c, plane=True, separable=True, bands=k, inplace=True,
+                pipe=_pipe_pieces(chip, shape, k, pads) if bands_pipeline else 1,
             )
     if k > 1:
         rb = oh // k
@@ -265,6 +271,18 @@ def _pipe_bands(chip: ChipConfig, shape: PoolShape) -> int:
     bands = min(PIPE_BANDS, oh)
     work = ((kw - 1) * hp * ow + (kh - 1) * oh * ow) / chip.pool_elems_per_cycle_per_lane
     return bands if bands > 1 and work / bands >= 16 * chip.pool_fixed_cycles else 1
+
+
+def _pipe_pieces(chip: ChipConfig, shape: PoolShape, k: int, pads: tuple[int, int, int, int]) -> int:
+    """Pieces of a banded in-place pool's rows (`PoolTiles.pipe`): PIPE_BANDS (at
+    most one an output row after the first) when each piece's maxima take at least
+    16 instructions' fixed cost of POOL elements per partition, else 1."""
+    _, _, oh, ow = shape.out
+    kh, kw = shape.kernel
+    rb, own = oh // k, oh // k * shape.strides[0]
+    pieces = min(PIPE_BANDS, rb - 1 if pads[0] else rb)
+    work = ((kw - 1) * (pads[0] + own) * ow + (kh - 1) * rb * ow) / chip.pool_elems_per_cycle_per_lane
+    return pieces if pieces > 1 and work / pieces >= 16 * chip.pool_fixed_cycles else 1
 
 
 def _band_rows(
@@ -542,21 +560,51 @@ def _pool_bands_inplace(
         y_ap = nest.dram(b * rb * ow * F32, [(oh * ow, c), (1, rb * ow)])
         stores.append(CopyOp(out, nest.onchip("sbuf", 0, [(1, c), (1, rb * ow)], pstart=b * c), y, y_ap))
     body: list[Operation] = []
-    for tile, first, rows in ([(halo, 0, pt)] if halo is not None else []) + [(xt, pt, own)]:
+
+    def col_max(tile: SSAValue, first: int, r0: int, rows: int) -> None:
+        """Column maxima of `tile`'s rows [r0, r0 + rows) into rows first + r0 on."""
         for i, (s_, x0, x1) in enumerate(_taps(ow, w, sw, pl, kw)):
-            dst = nest.onchip("sbuf", (first * ow + x0) * F32, [(1, parts), (ow, rows), (1, x1 - x0)])
-            win = nest.onchip("sbuf", (x0 * sw - pl + s_) * F32, [(1, parts), (w, rows), (sw, x1 - x0)])
+            dst = nest.onchip("sbuf", ((first + r0) * ow + x0) * F32, [(1, parts), (ow, rows), (1, x1 - x0)])
+            win = nest.onchip("sbuf", (r0 * w + x0 * sw - pl + s_) * F32, [(1, parts), (w, rows), (sw, x1 - x0)])
             body.append(
                 TensorTensorOp("max", cols, dst, tile, win, tile, win) if i == 0
                 else TensorTensorOp("max", cols, dst, cols, dst, tile, win)
             )
-    all_out = nest.onchip("sbuf", 0, [(1, parts), (ow, rb), (1, ow)])
 
-    def rows_of(r: int) -> AccessAttr:  # column maxima of rows r, r + sh, ... (halo rows first)
-        return nest.onchip("sbuf", r * ow * F32, [(1, parts), (sh * ow, rb), (1, ow)])
+    def row_max(j0: int, j1: int) -> None:
+        """Output rows [j0, j1): the maxima over kh rows of column maxima (halo rows
+        first in `cols`), rows j * sh + r."""
+        part = nest.onchip("sbuf", j0 * ow * F32, [(1, parts), (ow, j1 - j0), (1, ow)])
 
-    body.append(TensorTensorOp("max", out, all_out, cols, rows_of(0), cols, rows_of(1)))
-    body += [TensorTensorOp("max", out, all_out, out, all_out, cols, rows_of(r)) for r in range(2, kh)]
+        def rows_of(r: int) -> AccessAttr:
+            return nest.onchip("sbuf", (j0 * sh + r) * ow * F32, [(1, parts), (sh * ow, j1 - j0), (1, ow)])
+
+        body.append(TensorTensorOp("max", out, part, cols, rows_of(0), cols, rows_of(1)))
+        body.extend(TensorTensorOp("max", out, part, out, part, cols, rows_of(r)) for r in range(2, kh))
+
+    if plan.pipe <= 1:
+        if halo is not None:
+            col_max(halo, 0, 0, pt)
+        col_max(xt, pt, 0, own)
+        row_max(0, rb)
+    else:
+        # Pieces of output rows, each after the column maxima of the band rows its
+        # windows reach; output row 0 reads the halo rows, which a conv-bands
+        # producer writes last (the band before's last rows): it goes last, with them.
+        start = 1 if halo is not None else 0
+        done = 0
+        for j in range(plan.pipe):
+            a = start + j * (rb - start) // plan.pipe
+            b = start + (j + 1) * (rb - start) // plan.pipe
+            last = j == plan.pipe - 1
+            hi = own if last else min(own, (b - 1) * sh + kh - pt)
+            if hi > done:
+                col_max(xt, pt, done, hi - done)
+                done = hi
+            if last and halo is not None:
+                col_max(halo, 0, 0, pt)
+                row_max(0, 1)
+            row_max(a, b)
     nest.put("n", *loads, *body, *stores)
     return nest.build()
 
@@ -685,6 +733,7 @@ class PoolKernel(Kernel):
                 inplace=options.pool_inplace,
                 pads=op.pads_val,  # type: ignore[arg-type]
                 pipeline=options.pool_pipeline,
+                bands_pipeline=options.pool_bands_pipeline,
             )
             if not isinstance(plane, Refusal):
                 return planned(op, chip, plane, options=options)

@@ -279,3 +279,27 @@ def test_the_banded_pool_on_the_hardware_model_agrees(shape, kernel, stride, pad
     got = eval_binary(module, {"x": x})["y"]
     np.testing.assert_allclose(got, _reference(x, "MaxPool", kernel=kernel, stride=stride, pads=pads), rtol=1e-6)
 
+
+
+def test_banded_pools_in_place_pipeline_in_pieces_of_output_rows():
+    """pool_bands_pipeline: ShuffleNet's stem pool (24 channels of 112x112, 4 bands in
+    place on the default chip) runs each band's maxima in PIPE_BANDS pieces, enough
+    POOL work each to pay their instructions' fixed cost; off, or on a small plane
+    (5 bands of 4 output rows: 520 elements a partition), in one."""
+    shape = PoolShape((1, 24, 114, 114), (1, 24, 56, 56), (3, 3), (2, 2))
+
+    def plan(**kw):
+        tiles = plan_pool_plane(
+            DEFAULT, "mp", shape, with_recip=False, separable=True, bands=True, inplace=True,
+            pads=(1, 1, 1, 1), pipeline=True, **kw,
+        )
+        assert isinstance(tiles, PoolTiles) and tiles.bands == 4 and tiles.inplace
+        return tiles.pipe
+
+    assert plan(bands_pipeline=True) == 4 and plan() == 1
+    small = PoolShape((1, 6, 42, 42), (1, 6, 20, 20), (3, 3), (2, 2))
+    tiles = plan_pool_plane(
+        SMALL, "mp", small, with_recip=False, separable=True, bands=True, inplace=True,
+        pads=(1, 1, 1, 1), pipeline=True, bands_pipeline=True,
+    )
+    assert isinstance(tiles, PoolTiles) and tiles.bands == 5 and tiles.pipe == 1
