@@ -69,6 +69,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "pool-pipeline": "a separable max pooling over whole planes runs its maxima in "
     "bands of output rows, each reading only the input rows its windows need, so POOL "
     "starts while the producer still writes the plane (graph-to-loop{pool_pipeline})",
+    "avgpool-in-place": "an average pooling over whole planes reads them unpadded where "
+    "they lie (column then row sums, each tap over the outputs whose input stays inside "
+    "the plane, then a map of reciprocal window counts), so a kept input needs no copy "
+    "into a zero-padded plane (graph-to-loop{avgpool_inplace})",
     "pool-bands-pipeline": "a max pooling banded on partitions, in place in the conv-bands "
     "layout, runs each band's maxima in pieces of output rows, the halo rows last, so "
     "POOL starts while the conv still evacuates (graph-to-loop{pool_bands_pipeline})",
@@ -301,6 +305,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             depthwise_pe_rows="depthwise-pe-rows" not in off,
             pool_pipeline="pool-pipeline" not in off,
             pool_bands_pipeline="pool-bands-pipeline" not in off,
+            avgpool_inplace="avgpool-in-place" not in off,
             addend_tiles="addend-tiles" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip, staged="staged-schedule" not in off)]),

@@ -138,6 +138,7 @@ class GraphToLoopPass(ChipPass):
     depthwise_pe_rows: bool = True
     pool_pipeline: bool = True
     pool_bands_pipeline: bool = True
+    avgpool_inplace: bool = True
     addend_tiles: bool = True
 
     def kernel_options(self) -> KernelOptions:

@@ -1183,6 +1183,37 @@ def test_shufflenet_unit_widened_channels(tmp_path, disabled):
         assert_close(outputs[name], refs[name])
 
 
+@pytest.mark.parametrize("disabled", [(), ("avgpool-in-place",)], ids=["in-place", "padded"])
+@pytest.mark.parametrize(
+    "c, hw, kernel, stride, cip",
+    [(136, 28, 3, 2, 0), (192, 28, 3, 1, 0), (24, 56, 3, 2, 1), (272, 14, 3, 2, 0)],
+    ids=["shufflenet-28", "inception-s1", "bands-count-pad", "shufflenet-14"],
+)
+def test_average_pool_in_place(tmp_path, disabled, c, hw, kernel, stride, cip):
+    """Average pools with pads 1 on the default chip, read where their input lies
+    (avgpool-in-place: column and row sums of the taps inside the plane, times a map
+    of reciprocal window counts; 24 channels in 4 bands side by side) after a 1x1
+    conv that writes the kept input, or over zero-padded planes: the same numbers as
+    onnxruntime either way."""
+    rng = np.random.default_rng(43)
+    weights = {"w": weight(rng, (c, c, 1, 1), c), "b": _vec(rng, c, -0.1, 0.1)}
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["a"]),
+        helper.make_node(
+            "AveragePool", ["a"], ["y"], kernel_shape=[kernel, kernel], strides=[stride, stride],
+            pads=[1, 1, 1, 1], count_include_pad=cip,
+        ),
+    ]
+    model = build(nodes, {"x": (1, c, hw, hw)}, ["y"], weights)
+    path = tmp_path / "avg.onnx"
+    onnx.save(model, path)
+    inputs = random_inputs(model)
+    (ref,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["y"], inputs)
+    outputs, _ = run_model(str(path), inputs, "default", disabled=disabled)
+    assert outputs["y"].shape == ref.shape
+    assert_close(outputs["y"], ref)
+
+
 @pytest.mark.parametrize("disabled", [(), ("pool-bands-pipeline",)], ids=["pieces", "whole"])
 def test_stem_conv_bands_and_pool_in_pieces(tmp_path, disabled):
     """ShuffleNet's stem on the default chip: a 3x3 stride-2 conv of 24 channels

@@ -108,6 +108,12 @@ class KernelOptions:
       piece's column maxima over only the band rows its windows add, the halo rows
       and the rows that read them last, so POOL starts on the first rows while the
       conv still evacuates the rest (kernels/pool.py).
+    - `avgpool_inplace`: an average pooling over whole planes reads them unpadded
+      where they lie, as `pool_inplace` does for max poolings: column sums then row
+      sums, each tap over the outputs whose input stays inside the plane (a clipped
+      tap adds no padding), then times a map of reciprocal window counts (uniform
+      when the padding counts), so a kept input needs no copy into a zero-padded
+      plane before POOL can start (kernels/pool.py).
     - `addend_tiles`: a stationary conv of one image, band and row group and at most
       8 output tiles loads each output tile's addend (residual) by a copy of its own
       before its loops, so loop-keep-on-chip may split one whose channels cross the
@@ -171,6 +177,7 @@ class KernelOptions:
     depthwise_pe_rows: bool = True
     pool_pipeline: bool = True
     pool_bands_pipeline: bool = True
+    avgpool_inplace: bool = True
     addend_tiles: bool = True
 
 

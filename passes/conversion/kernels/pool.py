@@ -154,6 +154,7 @@ def plan_pool_plane(
     pads: tuple[int, int, int, int] = (0, 0, 0, 0),
     pipeline: bool = False,
     bands_pipeline: bool = False,
+    sums: bool = False,
 ) -> PoolTiles | Refusal:
     """Whole padded planes of tc channels, of every channel tile at once when SBUF
     holds them (else one tile per step), or a refusal when one tile's plane, its
@@ -163,7 +164,11 @@ def plan_pool_plane(
     at most half the partitions' channels, row bands side by side on partitions
     (see the module docstring) when two or more fit. `inplace` (separable, not
     banded, padded, a column tap and a row tap that every output's window keeps
-    inside the image): the planes unpadded (`PoolTiles.inplace`)."""
+    inside the image): the planes unpadded (`PoolTiles.inplace`). `sums` (an
+    average pooling, `KernelOptions.avgpool_inplace`): `separable` means column
+    sums then row sums, in place only (the clipped taps add no padding, then a map
+    of reciprocal window counts scales them, `with_recip` its tile); where the
+    plan cannot read in place, the one reduction over padded planes."""
     c, hp, wp = shape.padded[1], shape.padded[2], shape.padded[3]
     _, _, oh, ow = shape.out
     tc = largest_divisor(c, chip.sbuf_partitions)
@@ -191,12 +196,18 @@ def plan_pool_plane(
     if k > 1 and inplace and separable and _bands_in_place(shape, pads, k):
         rb = oh // k
         own = rb * shape.strides[0]  # each band's own input rows
-        need = sbuf_bytes(own * (wp - pads[1] - pads[3]), pads[0] * (wp - pads[1] - pads[3]), (pads[0] + own) * ow, rb * ow)
+        need = sbuf_bytes(
+            own * (wp - pads[1] - pads[3]), pads[0] * (wp - pads[1] - pads[3]), (pads[0] + own) * ow, rb * ow,
+            *([rb * ow] if with_recip or sums else []),
+        )
         if not over_sbuf(chip, origin, need):
             return PoolTiles(
                 origin, c, need, rb=rb, hb=own, tc=c, plane=True, separable=True, bands=k, inplace=True,
                 pipe=_pipe_pieces(chip, shape, k, pads) if bands_pipeline else 1,
             )
+    if sums:  # column and row sums only in place
+        in_place = inplace and separable and any(pads) and _full_taps(shape, pads) is not None
+        separable = in_place and k == 1
     if k > 1:
         rb = oh // k
         hb = (rb - 1) * shape.strides[0] + shape.kernel[0]
@@ -217,7 +228,7 @@ def plan_pool_plane(
         )
     best: PoolTiles | Refusal | None = None
     for cb in (c // tc, 1):
-        extra = [oh * ow] if with_recip else []
+        extra = [oh * ow] if with_recip or (sums and separable) else []
         extra += [hp * ow] if separable else []
         need = sbuf_bytes(cb * hp * wp, cb * oh * ow, *extra)
         best = over_sbuf(chip, origin, need) or PoolTiles(
@@ -320,7 +331,7 @@ def pool_plane(
     filled once, before the loops (no copy writes them); one reduction per channel
     tile, one store per step. With row bands, `_pool_bands`."""
     if plan.bands > 1 and plan.inplace:
-        return _pool_bands_inplace(plan, x, y, shape, pads, fill)
+        return _pool_bands_inplace(plan, x, y, shape, pads, fill, op, recip)
     if plan.bands > 1:
         return _pool_bands(plan, op, x, y, shape, pads, fill, scale=scale, recip=recip)
     n, c, hp, wp = shape.padded
@@ -332,7 +343,7 @@ def pool_plane(
     tc, cb = plan.tc, plan.cb
     nest = Nest(plan.name, [("n", n), ("g", c // tc // cb), ("c", cb)])
     if plan.inplace:
-        return _pool_inplace(plan, nest, x, y, shape, pads)
+        return _pool_inplace(plan, nest, x, y, shape, pads, op, recip)
     xt = nest.tile("sbuf", tc, cb * hp * wp)
     out = nest.tile("sbuf", tc, cb * oh * ow)
     if any(pads):
@@ -368,12 +379,16 @@ def _pool_inplace(
     y: SSAValue,
     shape: PoolShape,
     pads: tuple[int, int, int, int],
+    op: str = "max",
+    recip: SSAValue | None = None,
 ) -> NestOp:
     """`pool_plane`'s separable maxima on the unpadded planes as they lie (one copy
     loads every channel tile's, which loop-keep-on-chip replaces by the producer's
     tile when it keeps the input): the column maxima of every row take each column
     tap over the outputs whose input column lies inside the plane, the tap that has
-    every output first (a copy), then the row maxima each row tap likewise."""
+    every output first (a copy), then the row maxima each row tap likewise. With `op`
+    "add" (an average pooling), sums instead (a clipped tap adds no padding), times
+    `recip`, the map of reciprocal window counts (loaded once)."""
     n, c, hp, wp = shape.padded
     _, _, oh, ow = shape.out
     sh, sw = shape.strides
@@ -386,6 +401,11 @@ def _pool_inplace(
     xt = nest.tile("sbuf", tc, cb * h * w)
     out = nest.tile("sbuf", tc, cb * oh * ow)
     cols = nest.tile("sbuf", tc, h * ow)
+    rt = rt_ap = None
+    if recip is not None:
+        rt = nest.tile("sbuf", tc, oh * ow)
+        rt_ap = nest.onchip("sbuf", 0, [(1, tc), (1, oh * ow)])
+        nest.put(None, CopyOp(recip, nest.dram(0, [(0, tc), (1, oh * ow)]), rt, rt_ap))
     per_tile = [(tc * h * w, cb)] if cb > 1 else []
     src = nest.dram(nest.aff(n=c * h * w * F32, g=cb * tc * h * w * F32), [(h * w, tc), *per_tile, (1, h * w)])
     nest.put("g", CopyOp(x, src, xt, nest.onchip("sbuf", 0, [(1, tc), (1, cb * h * w)])))
@@ -396,14 +416,18 @@ def _pool_inplace(
             win = nest.onchip(
                 "sbuf", nest.aff((lo * w + x0 * sw - pl + s) * F32, c=h * w * F32), [(1, tc), (w, hi - lo), (sw, x1 - x0)]
             )
-            body.append(TensorTensorOp("max", cols, dst, xt, win, xt, win) if i == 0 else TensorTensorOp("max", cols, dst, cols, dst, xt, win))
+            body.append(TensorTensorOp("max", cols, dst, xt, win, xt, win) if i == 0 else TensorTensorOp(op, cols, dst, cols, dst, xt, win))
         for i, (r, y0, y1) in enumerate(row_taps):
             y0, y1 = max(y0, a), min(y1, b)
             if y1 <= y0:
                 continue  # (never the first, full tap)
             dst = nest.onchip("sbuf", nest.aff(y0 * ow * F32, c=oh * ow * F32), [(1, tc), (ow, y1 - y0), (1, ow)])
             win = nest.onchip("sbuf", (y0 * sh - pt + r) * ow * F32, [(1, tc), (sh * ow, y1 - y0), (1, ow)])
-            body.append(TensorTensorOp("max", out, dst, cols, win, cols, win) if i == 0 else TensorTensorOp("max", out, dst, out, dst, cols, win))
+            body.append(TensorTensorOp("max", out, dst, cols, win, cols, win) if i == 0 else TensorTensorOp(op, out, dst, out, dst, cols, win))
+    if rt is not None:
+        assert rt_ap is not None
+        out_c = nest.onchip("sbuf", nest.aff(c=oh * ow * F32), [(1, tc), (1, oh * ow)])
+        body.append(TensorTensorOp("mul", out, out_c, out, out_c, rt, rt_ap))
     nest.put("c", *body)
     y_ap = nest.dram(
         nest.aff(n=c * oh * ow * F32, g=cb * tc * oh * ow * F32),
@@ -527,6 +551,8 @@ def _pool_bands_inplace(
     shape: PoolShape,
     pads: tuple[int, int, int, int],
     fill: float,
+    op: str = "max",
+    recip: SSAValue | None = None,
 ) -> NestOp:
     """`_pool_bands` on the unpadded input as it lies (`PoolTiles.inplace` with
     bands): band b's own input rows (rb x sh of them, hb) on partitions b x C by one
@@ -536,7 +562,10 @@ def _pool_bands_inplace(
     first band) in a small tile of their own. Column maxima of the halo rows and of
     the band's rows, each column tap over the output columns whose input column lies
     inside the plane (the tap that has every output first), then the row maxima, no
-    row clipped (the halo rows stand for the top pad)."""
+    row clipped (the halo rows stand for the top pad). With `op` "add" (an average
+    pooling, the pad rows 0), sums instead, times `recip`, the map of reciprocal
+    window counts, band b's rows on band b's partitions (a copy each, before the
+    loop)."""
     n, c, h, w = _unpadded(shape, pads)
     _, _, oh, ow = shape.out
     (kh, kw), (sh, sw) = shape.kernel, shape.strides
@@ -549,6 +578,12 @@ def _pool_bands_inplace(
     cols = nest.tile("sbuf", parts, (pt + own) * ow)
     out = nest.tile("sbuf", parts, rb * ow)
     loads, stores = [], []
+    rt = None
+    if recip is not None:
+        rt = nest.tile("sbuf", parts, rb * ow)
+        for b in range(k):
+            src = nest.dram(b * rb * ow * F32, [(0, c), (1, rb * ow)])
+            nest.put(None, CopyOp(recip, src, rt, nest.onchip("sbuf", 0, [(1, c), (1, rb * ow)], pstart=b * c)))
     if halo is not None:  # the first band's rows above are the pad
         nest.put(None, MemsetOp(halo, nest.onchip("sbuf", 0, [(1, c), (1, pt * w)]), fill))
     for b in range(k):
@@ -568,7 +603,7 @@ def _pool_bands_inplace(
             win = nest.onchip("sbuf", (r0 * w + x0 * sw - pl + s_) * F32, [(1, parts), (w, rows), (sw, x1 - x0)])
             body.append(
                 TensorTensorOp("max", cols, dst, tile, win, tile, win) if i == 0
-                else TensorTensorOp("max", cols, dst, cols, dst, tile, win)
+                else TensorTensorOp(op, cols, dst, cols, dst, tile, win)
             )
 
     def row_max(j0: int, j1: int) -> None:
@@ -579,8 +614,8 @@ def _pool_bands_inplace(
         def rows_of(r: int) -> AccessAttr:
             return nest.onchip("sbuf", (j0 * sh + r) * ow * F32, [(1, parts), (sh * ow, j1 - j0), (1, ow)])
 
-        body.append(TensorTensorOp("max", out, part, cols, rows_of(0), cols, rows_of(1)))
-        body.extend(TensorTensorOp("max", out, part, out, part, cols, rows_of(r)) for r in range(2, kh))
+        body.append(TensorTensorOp(op, out, part, cols, rows_of(0), cols, rows_of(1)))
+        body.extend(TensorTensorOp(op, out, part, out, part, cols, rows_of(r)) for r in range(2, kh))
 
     if plan.pipe <= 1:
         if halo is not None:
@@ -605,6 +640,9 @@ def _pool_bands_inplace(
                 col_max(halo, 0, 0, pt)
                 row_max(0, 1)
             row_max(a, b)
+    if rt is not None:
+        whole = nest.onchip("sbuf", 0, [(1, parts), (1, rb * ow)])
+        body.append(TensorTensorOp("mul", out, whole, out, whole, rt, whole))
     nest.put("n", *loads, *body, *stores)
     return nest.build()
 
@@ -728,12 +766,13 @@ class PoolKernel(Kernel):
                 origin_of(op),
                 _pool_shape(op),
                 with_recip=_counts_padding(op),
-                separable=options.pool_separable and isinstance(op, graph.MaxPoolOp),
+                separable=options.pool_separable and (isinstance(op, graph.MaxPoolOp) or options.avgpool_inplace),
                 bands=options.pool_bands,
                 inplace=options.pool_inplace,
                 pads=op.pads_val,  # type: ignore[arg-type]
                 pipeline=options.pool_pipeline,
                 bands_pipeline=options.pool_bands_pipeline,
+                sums=isinstance(op, graph.AvgPoolOp),
             )
             if not isinstance(plane, Refusal):
                 return planned(op, chip, plane, options=options)
@@ -755,6 +794,11 @@ class PoolKernel(Kernel):
         scale = 1.0
         if _counts_padding(op):
             const = ConstOp(dense_f32(_recip_counts(op)))  # type: ignore[arg-type]
+            ops.insert(0, const)
+            recip = const.result
+        elif not is_max and tiles.inplace:  # sums in place: scaled by a uniform map
+            oh, ow = shape_of(op.result)[2:]
+            const = ConstOp(dense_f32(np.full((oh, ow), 1.0 / (kh * kw), np.float32)))
             ops.insert(0, const)
             recip = const.result
         elif not is_max:

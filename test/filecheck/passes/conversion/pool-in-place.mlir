@@ -1,5 +1,6 @@
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' | filecheck %s
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small pool_inplace=false}' | filecheck %s --check-prefix=OFF
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small avgpool_inplace=false}' | filecheck %s --check-prefix=AVGOFF
 
 // maxpool 3x3 stride 2 pads 1 on 64 channels (two tiles of 32 on the small chip),
 // in place (pool_inplace): both tiles' unpadded 8x8 planes are one tile loaded by one
@@ -68,4 +69,39 @@ func.func @maxpool(%x: tensor<1x64x8x8xf32>) -> tensor<1x64x4x4xf32> {
 func.func @bands(%x: tensor<1x6x40x40xf32>) -> tensor<1x6x20x20xf32> {
   %y = graph.maxpool %x {kernel_shape = array<i64: 3, 3>, strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, tidal.origin = "mpb"} : (tensor<1x6x40x40xf32>) -> tensor<1x6x20x20xf32>
   func.return %y : tensor<1x6x20x20xf32>
+}
+
+// An average pool in place (avgpool-in-place): avgpool 3x3 stride 2 pads 1 over 64
+// channels (two tiles of 32), count_include_pad 0. No zero-filled plane: the
+// unpadded 8x8 planes by one copy, as the max pool above; column sums (the middle
+// tap copied, the right one added, the left one over output columns 1-3), row sums
+// likewise, then times the map of reciprocal window counts ([4, 4], a constant
+// loaded once, read by every partition: stride 0).
+// CHECK-LABEL: func.func @avgpool
+// CHECK:         loop.nest "ap" domain [2] order [0] {
+// CHECK-NEXT:      %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 128>
+// CHECK-NEXT:      %[[OUT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
+// CHECK-NEXT:      %[[COLS:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
+// CHECK-NEXT:      %[[MAP:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 16>
+// CHECK-NOT:       loop.memset
+// CHECK-NEXT:      loop.copy %{{.*}} <dram 0, {{\[\[}}0, 32], [1, 16]]> -> %[[MAP]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]>
+// CHECK-NEXT:      loop.copy %{{.*}} <dram 0, {{\[\[}}64, 32], [2048, 2], [1, 64]]> -> %[[XT]]
+// CHECK-NEXT:      loop.for d0 {
+// CHECK-NEXT:        loop.tensor_tensor "max" %[[COLS]] <sbuf 0, 0, {{\[\[}}1, 32], [4, 8], [1, 4]]>, %[[XT]] <sbuf 0, 0 + 256 * i0, {{\[\[}}1, 32], [8, 8], [2, 4]]>, %[[XT]] <sbuf 0, 0 + 256 * i0,
+// CHECK-NEXT:        loop.tensor_tensor "add" %[[COLS]] <sbuf 0, 0, {{\[\[}}1, 32], [4, 8], [1, 4]]>, %[[COLS]] {{.*}}, %[[XT]] <sbuf 0, 4 + 256 * i0,
+// CHECK-NEXT:        loop.tensor_tensor "add" %[[COLS]] <sbuf 0, 4, {{\[\[}}1, 32], [4, 8], [1, 3]]>
+// CHECK-NEXT:        loop.tensor_tensor "max" %[[OUT]] <sbuf 0, 0 + 64 * i0, {{\[\[}}1, 32], [4, 4], [1, 4]]>, %[[COLS]] <sbuf 0, 0, {{\[\[}}1, 32], [8, 4], [1, 4]]>, %[[COLS]] <sbuf 0, 0,
+// CHECK-NEXT:        loop.tensor_tensor "add" %[[OUT]] <sbuf 0, 0 + 64 * i0, {{\[\[}}1, 32], [4, 4], [1, 4]]>, %[[OUT]] {{.*}}, %[[COLS]] <sbuf 0, 16,
+// CHECK-NEXT:        loop.tensor_tensor "add" %[[OUT]] <sbuf 0, 16 + 64 * i0, {{\[\[}}1, 32], [4, 3], [1, 4]]>
+// CHECK-NEXT:        loop.tensor_tensor "mul" %[[OUT]] <sbuf 0, 0 + 64 * i0, {{\[\[}}1, 32], [1, 16]]>, %[[OUT]] <sbuf 0, 0 + 64 * i0, {{\[\[}}1, 32], [1, 16]]>, %[[MAP]] <sbuf 0, 0, {{\[\[}}1, 32], [1, 16]]>
+// CHECK-NEXT:      }
+
+// Off: the padded 10x10 planes filled with zeros, one reduction, then the map.
+// AVGOFF-LABEL: func.func @avgpool
+// AVGOFF:         loop.memset %{{.*}} <sbuf 0, 0, {{\[\[}}1, 32], [1, 200]]> = 0.000000e+00
+// AVGOFF:         loop.reduce "add"
+// AVGOFF-NEXT:    loop.tensor_tensor "mul"
+func.func @avgpool(%x: tensor<1x64x8x8xf32>) -> tensor<1x64x4x4xf32> {
+  %r = graph.avgpool %x {kernel_shape = array<i64: 3, 3>, strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, tidal.origin = "ap"} : (tensor<1x64x8x8xf32>) -> tensor<1x64x4x4xf32>
+  func.return %r : tensor<1x64x4x4xf32>
 }

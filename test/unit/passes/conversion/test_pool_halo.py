@@ -303,3 +303,43 @@ def test_banded_pools_in_place_pipeline_in_pieces_of_output_rows():
         pads=(1, 1, 1, 1), pipeline=True, bands_pipeline=True,
     )
     assert isinstance(tiles, PoolTiles) and tiles.bands == 5 and tiles.pipe == 1
+
+
+@pytest.mark.parametrize(
+    ("shape", "kernel", "stride", "pads", "cip", "bands"),
+    [
+        ([1, 8, 7, 7], 3, 1, 1, 0, 1),
+        ([1, 8, 7, 7], 3, 2, 1, 1, 1),  # the padding counts: a uniform map
+        ([1, 40, 14, 14], 3, 2, 1, 0, 1),  # two channel tiles of 20
+        ([1, 6, 40, 40], 3, 2, 1, 0, 5),  # bands side by side, in place
+    ],
+)
+def test_average_pools_in_place_sum_the_taps_inside_the_plane(shape, kernel, stride, pads, cip, bands):
+    """avgpool_inplace: an average pooling reads its unpadded planes as they lie
+    (no zero-filled plane; the banded form's halo rows of the first band are the
+    only memset, zeros), sums the column taps then the row taps over the outputs
+    whose input stays inside the plane, and multiplies by a map of reciprocal window
+    counts (uniform when the padding counts). On the loop interpreter and, through
+    the whole pipeline of the small chip, on the hardware model, against NumPy; off,
+    the one reduction over zero-padded planes."""
+    model = _pool_model("AveragePool", shape, kernel=kernel, stride=stride, pads=pads, count_include_pad=cip)
+    module = import_onnx(model)
+    ctx = Context()
+    GraphCanonicalizePass().apply(ctx, module)
+    GraphPartitionPass(chip="small").apply(ctx, module)
+    GraphToLoopPass(chip="small").apply(ctx, module)
+    parts = max(op.result.type.partitions.data for op in module.walk() if isinstance(op, AllocTileOp))
+    assert parts == (bands * shape[1] if bands > 1 else min(shape[1], 20 if shape[1] == 40 else 32))
+    names = [op.name for op in module.walk() if op.name.startswith("loop.")]
+    assert "loop.reduce" not in names
+    assert names.count("loop.tensor_tensor") >= 2 * (kernel - 1) + 1
+    memsets = [op for op in module.walk() if isinstance(op, MemsetOp)]
+    assert all(m.value.value.data == 0.0 for m in memsets) and len(memsets) == (1 if bands > 1 else 0)
+    x = np.random.default_rng(3).uniform(-2.0, 2.0, shape).astype(np.float32)
+    want = _reference(x, "AveragePool", kernel=kernel, stride=stride, pads=pads, count_include_pad=cip)
+    np.testing.assert_allclose(eval_loop(module, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)
+    lowered = import_onnx(model)
+    run_passes(lowering_passes("small"), lowered, Context(), [])
+    np.testing.assert_allclose(eval_binary(lowered, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)
+    off = _lower(model, halo=True)  # (avgpool_inplace's default with pool_inplace off)
+    assert "loop.reduce" in [op.name for op in off.walk()]
