@@ -96,12 +96,14 @@ less than this fraction of the bytes it loads from constants, loads at least
 PAIR_WEIGHT_SHARE times as much from constants as from anything else, and its
 constants do not fit SBUF together (`_weight_bound`)."""
 
-PAIR_WEIGHT_SHARE = 2.0
-"""See PAIR_STORE_SHARE. ResNet-50 loads 5.4 times as many constant bytes as other
-bytes, AlexNet, ZFNet-512 and VGG-19 over 40 times; Inception v2 1.4 times and
-DenseNet-121 1.1 times, where pairing gained nothing (DenseNet) or, once keeping
-the stem's output on chip brought Inception v2's stores under a tenth of its
-weights, cost 19 %."""
+PAIR_WEIGHT_SHARE = 5.0
+"""See PAIR_STORE_SHARE. Measured on the default chip (bench/bench_dataflow.py):
+ResNet-50 loads 8.4 times as many constant bytes as other bytes, AlexNet, ZFNet-512
+and VGG-19 over 40 times, where pairing gains up to 4 % (ZFNet) or costs at most
+1 % (VGG-19); DenseNet-121 4.3 times and Inception v2 2.1 times (since its average
+pools read their input in place, avgpool-in-place, instead of copying it), where it
+cost 2 % (DenseNet) and 25 % (Inception v2: its stores queue behind the weights).
+Before this threshold was 2.0 (Inception v2 then loaded 1.4 times as many)."""
 
 
 def _bytes(dma: DmaOp) -> int:
