@@ -11,7 +11,9 @@ reordering for parallel execution"). This pass reorders the top-level items of a
 follows a list schedule on estimated time:
 
 0. Small top-level repeats (at most PEEL_MAX iterations, PEEL_BUDGET instructions
-   once peeled) become one item per iteration, the index bound (`peel`).
+   once peeled) become one item per iteration, the index bound (`peel`); a repeat
+   of one iteration (a loop loop-double-buffer unrolled whole) is inlined, so its
+   copies are items of their own.
 1. Dependences: the memory dependence graph (`tidal.passes.analysis.dependence`,
    exact footprints, every engine): RAW, WAR and WAW between items, so any order that
    keeps its edges computes the same bytes. DMAs keep their order among themselves
@@ -207,7 +209,7 @@ def peel_small_repeats(program: ProgramOp) -> None:
     (PEEL_MAX, PEEL_BUDGET)."""
     block = program.body.block
     for op in list(block.ops):
-        if isinstance(op, RepeatOp) and 1 < op.count <= PEEL_MAX:
+        if isinstance(op, RepeatOp) and op.count <= PEEL_MAX:
             size = sum(isinstance(o, InstructionOp) for o in op.walk())
             if size * op.count <= PEEL_BUDGET:
                 block.insert_ops_before(peel(op), op)

@@ -37,6 +37,44 @@ accel.program "default" dram 1048576 {
 
 // -----
 
+// A repeat of one iteration (loop-double-buffer unrolls a loop of 3 output tiles
+// whole into one) is peeled too, so its output tiles are items of their own: ACT
+// runs the next layer's exp on the first tile while the PE array computes the
+// second, as above. Its index is bound (0) and the inner repeats' indices and
+// zero_at levels move up.
+// CHECK-LABEL: accel.program "default"
+// CHECK-NEXT:    accel.repeat 2 {
+// CHECK-NEXT:      accel.matmul <psum 0, 0, {{.*}}>, <sbuf 0, 0 + 512 * i0, {{.*}}>, <sbuf 0, 4096 + 2048 * i0, {{.*}}> {zero_at = 0 : i64}
+// CHECK-NEXT:    }
+// CHECK-NEXT:    accel.repeat 2 {
+// CHECK-NEXT:      accel.matmul <psum 0, 2048, {{.*}}>, <sbuf 0, 1024 + 512 * i0, {{.*}}> {zero_at = 0 : i64}
+// CHECK-NEXT:    }
+// CHECK-NEXT:    accel.act relu <sbuf 0, 8192, {{.*}}>, <psum 0, 0,
+// CHECK-NEXT:    accel.act exp <sbuf 0, 16384, {{.*}}>, <sbuf 0, 8192,
+// CHECK-NEXT:    accel.act relu <sbuf 0, 10240, {{.*}}>, <psum 0, 2048,
+// CHECK-NEXT:    accel.act exp <sbuf 0, 18432, {{.*}}>, <sbuf 0, 10240,
+// CHECK-NEXT:  }
+// NOPEEL-LABEL: accel.program "default"
+// NOPEEL-NEXT:    accel.repeat 1 {
+// NOPEEL:         accel.act exp <sbuf 0, 16384,
+// NOPEEL-NEXT:    accel.act exp <sbuf 0, 18432,
+accel.program "default" dram 1048576 {
+  accel.repeat 1 {
+    accel.repeat 2 {
+      accel.matmul <psum 0, 0, [[1, 128], [1, 512]]>, <sbuf 0, 512 * i1, [[1, 128], [1, 128]]>, <sbuf 0, 4096 + 2048 * i1, [[1, 128], [1, 512]]> {zero_at = 1 : i64}
+    }
+    accel.act relu <sbuf 0, 8192, [[1, 128], [1, 512]]>, <psum 0, 0, [[1, 128], [1, 512]]>
+    accel.repeat 2 {
+      accel.matmul <psum 0, 2048, [[1, 128], [1, 512]]>, <sbuf 0, 1024 + 512 * i1, [[1, 128], [1, 128]]>, <sbuf 0, 4096 + 2048 * i1, [[1, 128], [1, 512]]> {zero_at = 1 : i64}
+    }
+    accel.act relu <sbuf 0, 10240, [[1, 128], [1, 512]]>, <psum 0, 2048, [[1, 128], [1, 512]]>
+  }
+  accel.act exp <sbuf 0, 16384, [[1, 128], [1, 512]]>, <sbuf 0, 8192, [[1, 128], [1, 512]]>
+  accel.act exp <sbuf 0, 18432, [[1, 128], [1, 512]]>, <sbuf 0, 10240, [[1, 128], [1, 512]]>
+}
+
+// -----
+
 // Peeling binds the repeat index: a matmul that overwrites its PSUM tile at the
 // peeled level (zero_at = 0) overwrites in the first copy (zero_at = -1) and
 // accumulates in the others (no zero_at).
