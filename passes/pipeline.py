@@ -194,6 +194,11 @@ OPTIMIZATIONS: dict[str, str] = {
     "double-buffer": "a tile that a loop fills afresh in every iteration gets a second "
     "buffer, the loop unrolled by two, so the next iteration's loads run while this "
     "one computes (loop-double-buffer)",
+    "double-buffer-odd": "with double-buffer, an odd trip count of at most 7 whose loop "
+    "holds another loop (a conv's 3 output-channel tiles, each accumulating over its "
+    "input tiles) is unrolled whole, its tiles alternating between two buffers, so the "
+    "PE array fills one PSUM buffer while ACT evacuates the other "
+    "(loop-double-buffer{odd})",
     "weight-queue": "loads of constants (weights, biases) have a DMA queue of their own, "
     "so they never queue behind a load that waits for the previous layer "
     "(accel-assign-queues{weights})",
@@ -323,7 +328,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
                 )
             ]
         ),
-        *([] if "double-buffer" in off else [LoopDoubleBufferPass(chip=chip)]),
+        *([] if "double-buffer" in off else [LoopDoubleBufferPass(chip=chip, odd="double-buffer-odd" not in off)]),
         LoopAllocatePass(
             chip=chip,
             overlap="overlap-nests" not in off,

@@ -12,8 +12,10 @@ loop replaced by its second buffer), the nest's domain gives d n // 2 iterations
 access that steps s along d steps 2s (plus s in the odd copy), and an odd n gets a
 last copy of the body after the loop for iteration n - 1 (first buffers, no step
 along d; not done where a loop over d holds another loop, which would then sit at
-the wrong depth). A matmul whose fresh sum starts where d is 0 keeps that in the even copy
-only. The second buffers must fit beside everything else: the pass places every
+the wrong depth: there, with `odd` and n at most MAX_ODD_UNROLL, the loop is unrolled
+whole instead, n copies of the body for iterations k = 0 .. n - 1, the odd ones on
+the second buffers, and d keeps one iteration). A matmul whose fresh sum starts where
+d is 0 keeps that in the first copy only. The second buffers must fit beside everything else: the pass places every
 nest's tiles as loop-allocate will (`LinearScan`, without the overlap of nests) and
 doubles only a nest's SBUF tiles where its PSUM accumulators do not fit twice, and
 leaves a nest as it was where neither fits.
@@ -177,9 +179,12 @@ def _retarget(op: Operation, dim: int, scale: int, add: int, even: bool) -> None
 def _unroll(
     nest: loop.NestOp, dim: int, private: dict[loop.ForOp, list[loop.AllocTileOp]]
 ) -> None:
-    """Unroll every loop of `nest` over `dim` by two (module docstring); the tiles
-    `private` to a loop get second buffers in its odd copy."""
+    """Unroll every loop of `nest` over `dim` by two, or, for an odd trip count the
+    pass may not leave a last iteration after (`_factor`), by the whole trip count
+    (module docstring); the tiles `private` to a loop get second buffers in its odd
+    copies."""
     n = nest.domain_val[dim]
+    factor = _factor(nest, dim)
     block = nest.body.block
     seconds: dict[SSAValue, SSAValue] = {}
     for tiles in private.values():
@@ -194,25 +199,54 @@ def _unroll(
         body = f.body.block
         originals = list(body.ops)
         mapper = {t.result: seconds[t.result] for t in private.get(f, [])}
-        odd = [o.clone(value_mapper=dict(mapper)) for o in originals]
-        tail = [o.clone() for o in originals] if n % 2 else []
+        copies = [
+            [o.clone(value_mapper=dict(mapper) if k % 2 else None) for o in originals]
+            for k in range(1, factor)
+        ]
+        tail = [o.clone() for o in originals] if n % factor else []
         for o in originals:
-            _retarget(o, dim, 2, 0, even=True)
-        for o in odd:
-            _retarget(o, dim, 2, 1, even=False)
-            body.add_op(o)
+            _retarget(o, dim, factor, 0, even=True)
+        for k, copy in enumerate(copies, start=1):
+            for o in copy:
+                _retarget(o, dim, factor, k, even=False)
+                body.add_op(o)
         for o in tail:
             _retarget(o, dim, 0, n - 1, even=False)
         parent = f.parent_block()
         assert parent is not None
         parent.insert_ops_after(tail, f)
     domain = list(nest.domain_val)
-    domain[dim] = n // 2
+    domain[dim] = n // factor
     nest.domain = DenseArrayBase.from_list(i64, domain)
 
 
-def _plan(nest: loop.NestOp) -> Plan:
-    """Per domain dim, the loops over it and the tiles private to each."""
+MAX_ODD_UNROLL = 7
+"""The largest odd trip count `odd` unrolls whole (that many copies of the body)."""
+
+
+def _holds_loops(nest: loop.NestOp, dim: int) -> bool:
+    """Does a loop of `nest` over `dim` hold another loop?"""
+    return any(
+        isinstance(inner, loop.ForOp) and inner is not f
+        for f in nest.walk()
+        if isinstance(f, loop.ForOp) and f.dim.value.data == dim
+        for inner in f.walk()
+    )
+
+
+def _factor(nest: loop.NestOp, dim: int) -> int:
+    """How many copies of the body `_unroll` makes along `dim`: two, but the whole
+    trip count when it is odd and a loop over `dim` holds another loop (the last
+    iteration of an odd trip count runs after the loop, one level up, where a loop
+    inside it would sit at a depth whose dimension is another)."""
+    n = nest.domain_val[dim]
+    return n if n % 2 and _holds_loops(nest, dim) else 2
+
+
+def _plan(nest: loop.NestOp, odd: bool = True) -> Plan:
+    """Per domain dim, the loops over it and the tiles private to each. An odd trip
+    count whose loop holds another loop is unrolled whole when `odd` and it is at
+    most MAX_ODD_UNROLL, else left alone."""
     out: Plan = {}
     domain = nest.domain_val
     for t in nest.body.block.ops:
@@ -221,16 +255,10 @@ def _plan(nest: loop.NestOp) -> Plan:
         f = _private_loop(t, nest)
         if f is not None and domain[f.dim.value.data] >= 2:
             out.setdefault(f.dim.value.data, {}).setdefault(f, []).append(t)
-    # The last iteration of an odd trip count runs after the loop, one level up: a
-    # loop inside it would sit at a depth whose dimension is another.
     for dim in list(out):
-        if domain[dim] % 2 and any(
-            isinstance(inner, loop.ForOp) and inner is not f
-            for f in nest.walk()
-            if isinstance(f, loop.ForOp) and f.dim.value.data == dim
-            for inner in f.walk()
-        ):
-            del out[dim]
+        if domain[dim] % 2 and _holds_loops(nest, dim):
+            if not odd or domain[dim] > MAX_ODD_UNROLL:
+                del out[dim]
     return out
 
 
@@ -275,6 +303,11 @@ class LoopDoubleBufferPass(ChipPass):
 
     name = "loop-double-buffer"
 
+    odd: bool = True
+    """Also double-buffer along an odd trip count (at most MAX_ODD_UNROLL) whose
+    loop holds another loop, by unrolling it whole: a conv's 3 output-channel tiles
+    accumulating in alternate PSUM buffers. False: leave such a dimension alone."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "loop")
         chip = self.chip_config()
@@ -289,7 +322,7 @@ class LoopDoubleBufferPass(ChipPass):
         doubled: set[loop.AllocTileOp] = set()
         plans: list[tuple[loop.NestOp, Plan]] = []
         for nest in [n for n in fn.body.block.ops if isinstance(n, loop.NestOp)]:
-            whole = _plan(nest)
+            whole = _plan(nest, self.odd)
             # Every private tile, else the SBUF ones only (PSUM has few banks).
             for plan in (whole, _only(whole, "sbuf")):
                 tiles = {t for loops in plan.values() for ts in loops.values() for t in ts}

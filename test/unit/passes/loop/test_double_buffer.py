@@ -136,3 +136,35 @@ def test_second_buffers_only_where_the_chip_holds_them():
         _allocate_tiles(_fn(module), chip, overlap=False)  # raises if they do not fit
         added.append(_tiles(module) - tiles)
     assert added == sorted(added) and added[-1] > 0, added
+
+
+def test_odd_trip_counts_holding_a_loop_are_unrolled_whole():
+    """A conv of 3 output-channel tiles on the small chip (96 channels on 32
+    partitions), each summing over 2 input-channel tiles: its co loop holds the ci
+    loop, so the last of 3 iterations cannot run after it. With `odd` the loop is
+    unrolled whole (domain 1 along co, its PSUM sum in two buffers), the results
+    unchanged; without, co keeps 3 iterations and one PSUM buffer."""
+    make = _conv(64, 96, 8)
+    inputs = random_inputs(import_onnx(make()))
+    ref = eval_graph(import_onnx(make()), inputs)
+
+    def run(odd: bool):
+        module = _loop_level(make)
+        LoopDoubleBufferPass(chip="small", odd=odd).apply(Context(), module)
+        module.verify()
+        nest = next(
+            op for op in module.walk()
+            if isinstance(op, loop.NestOp) and any(isinstance(o, loop.MatmulOp) for o in op.walk())
+        )
+        psum = sum(
+            isinstance(op, loop.AllocTileOp) and op.result.type.space.data == "psum" for op in nest.walk()
+        )
+        return nest, psum, eval_loop(module, inputs)
+
+    whole, psum_whole, out = run(odd=True)
+    kept, psum_kept, out_kept = run(odd=False)
+    assert 3 not in whole.domain_val and 3 in kept.domain_val, (whole.domain_val, kept.domain_val)
+    assert psum_whole == 2 * psum_kept, (psum_whole, psum_kept)
+    for name, want in ref.items():
+        np.testing.assert_array_equal(out[name], out_kept[name])
+        np.testing.assert_allclose(out[name], want, rtol=1e-4, atol=1e-5)
