@@ -105,10 +105,11 @@ def check(
     chip: str = "small",
     inputs: dict[str, np.ndarray] | None = None,
     computes: bool = True,
+    disabled: Sequence[str] = (),
 ) -> tuple[dict[str, np.ndarray], dict]:
-    """Run `model` on `chip` and on onnxruntime; compare every output; return the
-    outputs and the stats. A model that `computes` must take some cycles (a pure
-    view may take none)."""
+    """Run `model` on `chip` (with the optimisations `disabled` off) and on
+    onnxruntime; compare every output; return the outputs and the stats. A model
+    that `computes` must take some cycles (a pure view may take none)."""
     path = tmp_path / "model.onnx"
     onnx.save(model, path)
     if inputs is None:
@@ -116,7 +117,7 @@ def check(
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     names = [o.name for o in model.graph.output]
     refs = dict(zip(names, session.run(names, inputs), strict=True))
-    outputs, stats = run_model(str(path), inputs, chip)
+    outputs, stats = run_model(str(path), inputs, chip, disabled=disabled)
     assert sorted(outputs) == sorted(names)
     for name in names:
         assert_close(outputs[name], refs[name])
@@ -1172,15 +1173,7 @@ def test_shufflenet_unit_widened_channels(tmp_path, disabled):
         helper.make_node("Relu", ["s"], ["y"]),
     ]
     model = build(nodes, {"x": (1, c, 14, 14)}, ["y", "d"], weights)
-    path = tmp_path / "unit.onnx"
-    onnx.save(model, path)
-    inputs = random_inputs(model)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    refs = dict(zip(["y", "d"], session.run(["y", "d"], inputs), strict=True))
-    outputs, _ = run_model(str(path), inputs, "default", disabled=disabled)
-    for name in ("y", "d"):
-        assert outputs[name].shape == refs[name].shape
-        assert_close(outputs[name], refs[name])
+    check(model, tmp_path, chip="default", disabled=disabled)
 
 
 @pytest.mark.parametrize("disabled", [(), ("avgpool-in-place",)], ids=["in-place", "padded"])
@@ -1205,13 +1198,7 @@ def test_average_pool_in_place(tmp_path, disabled, c, hw, kernel, stride, cip):
         ),
     ]
     model = build(nodes, {"x": (1, c, hw, hw)}, ["y"], weights)
-    path = tmp_path / "avg.onnx"
-    onnx.save(model, path)
-    inputs = random_inputs(model)
-    (ref,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["y"], inputs)
-    outputs, _ = run_model(str(path), inputs, "default", disabled=disabled)
-    assert outputs["y"].shape == ref.shape
-    assert_close(outputs["y"], ref)
+    check(model, tmp_path, chip="default", disabled=disabled)
 
 
 @pytest.mark.parametrize("disabled", [(), ("pool-bands-pipeline",)], ids=["pieces", "whole"])
@@ -1229,13 +1216,7 @@ def test_stem_conv_bands_and_pool_in_pieces(tmp_path, disabled):
         helper.make_node("MaxPool", ["r"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
     ]
     model = build(nodes, {"x": (1, 3, 224, 224)}, ["y"], weights)
-    path = tmp_path / "stem.onnx"
-    onnx.save(model, path)
-    inputs = random_inputs(model)
-    (ref,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["y"], inputs)
-    outputs, _ = run_model(str(path), inputs, "default", disabled=disabled)
-    assert outputs["y"].shape == ref.shape
-    assert_close(outputs["y"], ref)
+    check(model, tmp_path, chip="default", disabled=disabled)
 
 
 @pytest.mark.parametrize(
@@ -1272,14 +1253,7 @@ def test_shufflenet_unit_interleaved_groups(tmp_path, disabled):
         helper.make_node("Relu", ["p"], ["y"]),
     ]
     model = build(nodes, {"x": (1, c, h, h)}, ["y"], weights)
-    path = tmp_path / "unit.onnx"
-    onnx.save(model, path)
-    inputs = random_inputs(model)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    (ref,) = session.run(["y"], inputs)
-    outputs, _ = run_model(str(path), inputs, "default", disabled=disabled)
-    assert outputs["y"].shape == ref.shape
-    assert_close(outputs["y"], ref)
+    check(model, tmp_path, chip="default", disabled=disabled)
 
 
 @pytest.mark.parametrize(
