@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+import signal
 import subprocess
 import sys
 import textwrap
@@ -257,9 +258,13 @@ _WRITER = textwrap.dedent(
 def test_signal_during_write_removes_temps_and_exits_in_one_line(tmp_path, sig, code, word):
     a, b = tmp_path / "a.npz", tmp_path / "b.json"
     b.write_bytes(b"previous")
+    # A shell without job control starts background jobs with SIGINT ignored, and
+    # Python installs its KeyboardInterrupt handler only where SIGINT is not ignored
+    # (an ignored signal stays ignored, as it should): the writer gets the default.
     r = subprocess.run(
         [sys.executable, "-c", _WRITER.format(sig=sig), a, b],
         capture_output=True, text=True, check=False, timeout=60,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert r.returncode == code, r.stderr
     assert r.stderr.strip() == f"tidal-x: {word}"
