@@ -219,6 +219,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "the waiter, the wait counts through the last iteration whose instance conflicts, "
     "not the last iteration: a pooling band waits for the rows it reads "
     "(accel-insert-sync{latest_instance})",
+    "iteration-waits": "with instance-waits, an instruction in a repeat of its own (a "
+    "matmul accumulating over input tiles) waits in iteration i only for the sources its "
+    "instance i conflicts with, by a count affine in i, so it starts on a producer's first "
+    "tiles while the producer finishes the rest (accel-insert-sync{per_iteration})",
 }
 
 
@@ -341,7 +345,9 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             weights="weight-queue" not in off, pair="weight-queue-pair" not in off
         ),
         AccelInsertSyncPass(
-            latest_source="precise-waits" not in off, latest_instance="instance-waits" not in off
+            latest_source="precise-waits" not in off,
+            latest_instance="instance-waits" not in off,
+            per_iteration="iteration-waits" not in off,
         ),
         AccelSplitStreamsPass(),
         *([] if "hoist-waits" in off else [AccelHoistWaitsPass()]),

@@ -48,7 +48,7 @@ from tidal.dialects.accel import (
     StreamOp,
     WaitOp,
 )
-from tidal.passes.analysis.dependence import DependenceGraph, Operand, Site
+from tidal.passes.analysis.dependence import Dep, DependenceGraph, Operand, Site
 from tidal.passes.analysis.footprint import Footprint, overlaps
 from tidal.passes.utils.expect import PassInputError, accel_programs
 from tidal.sim.config import UnknownChipError, get_chip
@@ -196,6 +196,80 @@ def _latest_instance(y: Site, x: Site, pairs: list[tuple[Operand, Operand]]) -> 
     return None
 
 
+ITERATION_MAX = 16
+"""The most iterations of a waiter's own repeat `_per_iteration` looks at one by one."""
+
+# Per iteration of the waiter's own repeat, the sources it conflicts with and the
+# iteration of each source's own repeats to count through (None: the last).
+PerIteration = list[list[tuple[Site, tuple[int, ...] | None]]]
+
+
+def _last_conflict(
+    y: Site, c: int, xfp: list[Footprint], pairs: list[tuple[Operand, Operand]]
+) -> tuple[int, ...] | None | bool:
+    """The last iteration of y's own repeats (below level c) whose instance touches a
+    byte of the waiter's footprints `xfp` (one per pair of `pairs`, the waiter's own
+    repeat index fixed); () when y has no repeats of its own and conflicts; None
+    when none of the last LATEST_SCAN iterations does (count through the last);
+    False when y conflicts with none of them at all."""
+    trips = [r.count for r in y.path[c:]]
+    if not trips:
+        return () if any(overlaps(f, yo.footprint) for f, (_, yo) in zip(xfp, pairs)) else False
+    if not any(overlaps(f, yo.footprint) for f, (_, yo) in zip(xfp, pairs)):
+        return False
+    backwards = product(*(range(t - 1, -1, -1) for t in trips))
+    for at in islice(backwards, LATEST_SCAN):
+        if any(overlaps(f, _fixed(yo.footprint, c, at)) for f, (_, yo) in zip(xfp, pairs)):
+            return at
+    return None
+
+
+def _per_iteration(x: Site, deps: list[Dep]) -> PerIteration | None:
+    """For a waiter x directly inside a repeat of its own (one its sources `deps`,
+    all on one engine, do not share, of at most ITERATION_MAX iterations, and no
+    dependence loop-carried), per iteration i of that repeat the sources whose
+    instances conflict with x's instance i, each with its last conflicting
+    iteration: the wait in iteration i then needs only their signals, so x's first
+    iterations can start on a producer's first tiles. None where that does not
+    apply."""
+    if not deps or any(d.carried for d in deps):
+        return None
+    c = len(x.path) - 1
+    if c < 0 or any(d.src.common(x) != c for d in deps) or not 2 <= x.path[c].count <= ITERATION_MAX:
+        return None
+    pairs: dict[int, tuple[Site, list[tuple[Operand, Operand]]]] = {}
+    for d in deps:
+        pairs.setdefault(d.src.index, (d.src, []))[1].extend(d.pairs)
+    out: PerIteration = []
+    for i in range(x.path[c].count):
+        row: list[tuple[Site, tuple[int, ...] | None]] = []
+        for y, yp in pairs.values():
+            xfp = [_fixed(xo.footprint, c, (i,)) for xo, _ in yp]
+            at = _last_conflict(y, c, xfp, yp)
+            if at is not False:
+                row.append((y, None if at is None else at))  # type: ignore[arg-type]
+        out.append(row)
+    return out
+
+
+def _fit(counts: list[int | None], cap: int) -> tuple[int, int] | None:
+    """(base, step) of a count affine in the iteration, at least counts[i] in
+    iteration i (None: nothing to wait for) and never above `cap` (the count the
+    whole repeat waits for, which the program order guarantees); None when no step
+    above 0 does."""
+    n = len(counts)
+    known = [(i, v) for i, v in enumerate(counts) if v is not None]
+    if not known or n < 2:
+        return None
+    for step in sorted({-(-(v - w) // (i - j)) for i, v in known for j, w in known if i > j} | {0}):
+        if step <= 0:
+            continue
+        base = max(v - step * i for i, v in known)
+        if base + step * (n - 1) <= cap:
+            return base, step
+    return None
+
+
 def _strongest(values: list[Aff]) -> list[Aff]:
     """`values` without those another one implies: of the counts with the same
     steps, the highest."""
@@ -229,6 +303,27 @@ def _undominated(
     return kept
 
 
+def _iteration_count(
+    counter: _Counter, x: Site, program: ProgramOp, own: PerIteration, whole: Aff
+) -> Aff:
+    """The count x waits for, affine in its own repeat's index where one fits
+    (`_fit`) between what each iteration needs (`own`) and `whole`, the count for
+    the whole repeat; else `whole`."""
+    counts: list[int | None] = []
+    for row in own:
+        values = [counter.through(y, x, program, at) for y, at in row]
+        if any(v.steps != whole.steps for v in values):
+            return whole
+        counts.append(max((v.base for v in values), default=None))
+    fit = _fit(counts, whole.base)
+    if fit is None:
+        return whole
+    base, step = fit
+    c = len(x.path) - 1
+    steps = (*whole.steps, *([0] * (c - len(whole.steps))), step)
+    return Aff(base, steps)
+
+
 @dataclass(frozen=True)
 class AccelInsertSyncPass(ModulePass):
     """Insert semaphore signals and waits for every cross-engine memory conflict."""
@@ -249,6 +344,13 @@ class AccelInsertSyncPass(ModulePass):
     the waiting instruction) wait for the last iteration whose instance conflicts
     with it (`_latest_instance`), not the last iteration: a pooling band waits for
     the rows its windows read, not the whole plane; false: the last iteration."""
+
+    per_iteration: bool = True
+    """With `latest_instance`, a waiter directly inside a repeat of its own (a
+    matmul's accumulation over input tiles) waits in iteration i for the sources
+    its instance i conflicts with (`_per_iteration`), by a count affine in i where
+    one fits, instead of for every source of the whole repeat before its first
+    iteration; false: one count for the whole repeat."""
 
     prune_signals: bool = True
     """Leave out the signal of a source that a later source of the same engine in
@@ -295,7 +397,9 @@ class AccelInsertSyncPass(ModulePass):
             ]
             for i, o in enumerate(b.ops)
         }
-        waits: list[tuple[Site, str, list[Site], dict[int, tuple[int, ...] | None]]] = []
+        waits: list[
+            tuple[Site, str, list[Site], dict[int, tuple[int, ...] | None], PerIteration | None]
+        ] = []
         for x in sites:
             deps = [d for d in graph.into(x) if d.src.engine != x.engine or x.engine in unordered]
             sources = [d.src for d in deps]
@@ -331,7 +435,14 @@ class AccelInsertSyncPass(ModulePass):
                     tops = [latest.get(z.index) for z in group]
                     kept[y.index] = None if any(t is None for t in tops) else max(tops)  # type: ignore[type-var]
                 latest = kept
-            waits += [(x, e, [y for y in sources if y.engine == e], latest) for e in engines]
+            for e in engines:
+                own = None
+                if self.latest_source and self.latest_instance and self.per_iteration:
+                    own = _per_iteration(x, [d for d in deps if d.src.engine == e])
+                    for row in own or []:
+                        for y, _ in row:
+                            signalling[y.engine].add(id(y.op))
+                waits.append((x, e, [y for y in sources if y.engine == e], latest, own))
 
         counters = {e: _Counter(e, ids) for e, ids in signalling.items()}
         for s in sites:
@@ -341,10 +452,12 @@ class AccelInsertSyncPass(ModulePass):
         # One wait built by its constructor per (engine, semaphore); the others
         # share its attributes and differ in the count only.
         templates: dict[tuple[str, str], WaitOp] = {}
-        for x, engine, ys, latest in waits:
+        for x, engine, ys, latest, own in waits:
             counter = counters[engine]
             if self.latest_source:
                 values = _strongest([counter.through(y, x, program, latest.get(y.index)) for y in ys])
+                if own is not None and len(values) == 1:
+                    values = [_iteration_count(counter, x, program, own, values[0])]
             else:
                 values = [counter.before(x.op, x.path, program)]
             block = x.op.parent_block()
