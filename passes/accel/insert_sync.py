@@ -198,6 +198,8 @@ def _latest_instance(y: Site, x: Site, pairs: list[tuple[Operand, Operand]]) -> 
 
 ITERATION_MAX = 16
 """The most iterations of a waiter's own repeat `_per_iteration` looks at one by one."""
+OUTER_MAX = 16
+"""The most iterations of a second own repeat around it that `_per_iteration` takes."""
 
 # Per iteration of the waiter's own repeat, the sources it conflicts with and the
 # iteration of each source's own repeats to count through (None: the last).
@@ -225,29 +227,36 @@ def _last_conflict(
 
 
 def _per_iteration(x: Site, deps: list[Dep]) -> PerIteration | None:
-    """For a waiter x directly inside a repeat of its own (one its sources `deps`,
-    all on one engine, do not share, of at most ITERATION_MAX iterations, and no
-    dependence loop-carried), per iteration i of that repeat the sources whose
-    instances conflict with x's instance i, each with its last conflicting
+    """For a waiter x inside repeats of its own (ones its sources `deps`, all on one
+    engine, do not share: the innermost of at most ITERATION_MAX iterations, at
+    most one more around it, of at most OUTER_MAX; no dependence loop-carried), per
+    iteration i of the innermost the sources whose instances conflict with x's
+    instance i in any iteration of the other, each with its last conflicting
     iteration: the wait in iteration i then needs only their signals, so x's first
     iterations can start on a producer's first tiles. None where that does not
     apply."""
     if not deps or any(d.carried for d in deps):
         return None
-    c = len(x.path) - 1
-    if c < 0 or any(d.src.common(x) != c for d in deps) or not 2 <= x.path[c].count <= ITERATION_MAX:
+    c = deps[0].src.common(x)
+    own = x.path[c:]
+    if any(d.src.common(x) != c for d in deps) or not 1 <= len(own) <= 2:
+        return None
+    if not 2 <= own[-1].count <= ITERATION_MAX or (len(own) == 2 and own[0].count > OUTER_MAX):
         return None
     pairs: dict[int, tuple[Site, list[tuple[Operand, Operand]]]] = {}
     for d in deps:
         pairs.setdefault(d.src.index, (d.src, []))[1].extend(d.pairs)
+    outer = range(own[0].count) if len(own) == 2 else [None]
     out: PerIteration = []
-    for i in range(x.path[c].count):
+    for i in range(own[-1].count):
         row: list[tuple[Site, tuple[int, ...] | None]] = []
-        for y, yp in pairs.values():
-            xfp = [_fixed(xo.footprint, c, (i,)) for xo, _ in yp]
-            at = _last_conflict(y, c, xfp, yp)
-            if at is not False:
-                row.append((y, None if at is None else at))  # type: ignore[arg-type]
+        for a in outer:
+            at_x = (i,) if a is None else (a, i)
+            for y, yp in pairs.values():
+                xfp = [_fixed(xo.footprint, c, at_x) for xo, _ in yp]
+                at = _last_conflict(y, c, xfp, yp)
+                if at is not False and (y, at) not in row:
+                    row.append((y, at))  # type: ignore[arg-type]
         out.append(row)
     return out
 
@@ -319,7 +328,7 @@ def _iteration_count(
     if fit is None:
         return whole
     base, step = fit
-    c = len(x.path) - 1
+    c = len(x.path) - 1  # the step on the innermost repeat; none on any other own one
     steps = (*whole.steps, *([0] * (c - len(whole.steps))), step)
     return Aff(base, steps)
 
@@ -346,11 +355,12 @@ class AccelInsertSyncPass(ModulePass):
     the rows its windows read, not the whole plane; false: the last iteration."""
 
     per_iteration: bool = True
-    """With `latest_instance`, a waiter directly inside a repeat of its own (a
-    matmul's accumulation over input tiles) waits in iteration i for the sources
-    its instance i conflicts with (`_per_iteration`), by a count affine in i where
-    one fits, instead of for every source of the whole repeat before its first
-    iteration; false: one count for the whole repeat."""
+    """With `latest_instance`, a waiter inside one or two repeats of its own (a
+    matmul's accumulation over input tiles, per output tile) waits in iteration i
+    of the innermost for the sources its instance i conflicts with
+    (`_per_iteration`), by a count affine in i where one fits, instead of for every
+    source of the whole repeat before its first iteration; false: one count for
+    the whole repeat."""
 
     prune_signals: bool = True
     """Leave out the signal of a source that a later source of the same engine in

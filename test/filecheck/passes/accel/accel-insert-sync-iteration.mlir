@@ -55,3 +55,29 @@ accel.program "small" dram 65536 attributes {test = "reversed"} {
     accel.matmul <psum 0, 0, [[1, 16], [1, 16]]>, <sbuf 0, 8192 + 64 * i0, [[1, 32], [1, 16]]>, <sbuf 0, 0 + 64 * i0, [[1, 32], [1, 16]]> {zero_at = 0 : i64}
   }
 }
+
+// -----
+
+// Two repeats of its own: every output tile (i0) accumulates over the four
+// evacuated tiles (i1). Iteration (i0, i1) needs the (i1 + 1)-th evacuation whatever
+// i0 is: the count steps along the inner repeat only.
+// CHECK-LABEL: accel.program "small" dram 65536 attributes {test = "two levels"} {
+// CHECK:         accel.repeat 2 {
+// CHECK-NEXT:      accel.repeat 4 {
+// CHECK-NEXT:        accel.wait pe sem 1 >= 1 + 1 * i1
+// CHECK-NEXT:        accel.matmul
+// WHOLE-LABEL: accel.program "small" dram 65536 attributes {test = "two levels"} {
+// WHOLE:             accel.wait pe sem 1 >= 1{{$}}
+// VERIFIED-LABEL: accel.program "small" dram 65536 attributes {test = "two levels"} {
+// VERIFIED:        accel.matmul {{.*}} wait_value = #accel.aff<1 + 1 * i1>}
+accel.program "small" dram 65536 attributes {test = "two levels"} {
+  accel.act relu <sbuf 0, 0, [[1, 32], [1, 16]]>, <sbuf 0, 4096, [[1, 32], [1, 16]]>
+  accel.act relu <sbuf 0, 64, [[1, 32], [1, 16]]>, <sbuf 0, 4160, [[1, 32], [1, 16]]>
+  accel.act relu <sbuf 0, 128, [[1, 32], [1, 16]]>, <sbuf 0, 4224, [[1, 32], [1, 16]]>
+  accel.act relu <sbuf 0, 192, [[1, 32], [1, 16]]>, <sbuf 0, 4288, [[1, 32], [1, 16]]>
+  accel.repeat 2 {
+    accel.repeat 4 {
+      accel.matmul <psum 0, 2048 * i0, [[1, 16], [1, 16]]>, <sbuf 0, 8192 + 1024 * i0 + 64 * i1, [[1, 32], [1, 16]]>, <sbuf 0, 0 + 64 * i1, [[1, 32], [1, 16]]> {zero_at = 1 : i64}
+    }
+  }
+}
