@@ -332,7 +332,11 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
                 )
             ]
         ),
-        *([] if "double-buffer" in off else [LoopDoubleBufferPass(chip=chip, odd="double-buffer-odd" not in off)]),
+        *(
+            []
+            if "double-buffer" in off
+            else [LoopDoubleBufferPass(chip=chip, odd="double-buffer-odd" not in off)]
+        ),
         LoopAllocatePass(
             chip=chip,
             overlap="overlap-nests" not in off,

@@ -180,32 +180,6 @@ def _fixed(f: Footprint, c: int, at: tuple[int, ...]) -> Footprint:
     return Footprint(f.space, pbase, bbase, f.free, loops[:c])
 
 
-def _latest_instance(y: Site, x: Site, pairs: list[tuple[Operand, Operand]]) -> tuple[int, ...] | None:
-    """The last iteration of y's own repeats (below those it shares with x) whose
-    instance of y touches a byte of x's operands in `pairs` (x's, y's), in any
-    iteration of the common repeats; None when y has no repeats of its own or none
-    of the last LATEST_SCAN iterations does (then every iteration counts)."""
-    c = y.common(x)
-    trips = [r.count for r in y.path[c:]]
-    if not trips or not pairs:
-        return None
-    backwards = product(*(range(t - 1, -1, -1) for t in trips))  # the last iteration first
-    for at in islice(backwards, LATEST_SCAN):
-        if any(overlaps(xo.footprint, _fixed(yo.footprint, c, at)) for xo, yo in pairs):
-            return at
-    return None
-
-
-ITERATION_MAX = 16
-"""The most iterations of a waiter's own repeat `_per_iteration` looks at one by one."""
-OUTER_MAX = 16
-"""The most iterations of a second own repeat around it that `_per_iteration` takes."""
-
-# Per iteration of the waiter's own repeat, the sources it conflicts with and the
-# iteration of each source's own repeats to count through (None: the last).
-PerIteration = list[list[tuple[Site, tuple[int, ...] | None]]]
-
-
 def _last_conflict(
     y: Site, c: int, xfp: list[Footprint], pairs: list[tuple[Operand, Operand]]
 ) -> tuple[int, ...] | None | bool:
@@ -224,6 +198,25 @@ def _last_conflict(
         if any(overlaps(f, _fixed(yo.footprint, c, at)) for f, (_, yo) in zip(xfp, pairs)):
             return at
     return None
+
+
+def _latest_instance(y: Site, x: Site, pairs: list[tuple[Operand, Operand]]) -> tuple[int, ...] | None:
+    """The last iteration of y's own repeats (below those it shares with x) whose
+    instance of y touches a byte of x's operands in `pairs` (x's, y's), in any
+    iteration of the common repeats; None when y has no repeats of its own or none
+    of the last LATEST_SCAN iterations does (then every iteration counts)."""
+    at = _last_conflict(y, y.common(x), [xo.footprint for xo, _ in pairs], pairs)
+    return at if isinstance(at, tuple) and at else None  # (): no repeats of its own
+
+
+ITERATION_MAX = 16
+"""The most iterations of a waiter's own repeat `_per_iteration` looks at one by one."""
+OUTER_MAX = 16
+"""The most iterations of a second own repeat around it that `_per_iteration` takes."""
+
+# Per iteration of the waiter's own repeat, the sources it conflicts with and the
+# iteration of each source's own repeats to count through (None: the last).
+PerIteration = list[list[tuple[Site, tuple[int, ...] | None]]]
 
 
 def _per_iteration(x: Site, deps: list[Dep]) -> PerIteration | None:
