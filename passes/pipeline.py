@@ -76,6 +76,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "pool-bands-pipeline": "a max pooling banded on partitions, in place in the conv-bands "
     "layout, runs each band's maxima in pieces of output rows, the halo rows last, so "
     "POOL starts while the conv still evacuates (graph-to-loop{pool_bands_pipeline})",
+    "im2col-clip": "a padded tap-packed conv (a stem) loads each tap's window of its "
+    "im2col from the unpadded input, clipped to the outputs whose input lies inside the "
+    "image, zeroing the rest in SBUF, instead of first padding a copy of the input in "
+    "DRAM (graph-to-loop{im2col_clip})",
     "addend-tiles": "a stationary conv with few output tiles loads each one's residual "
     "addend by a copy of its own before its loops, so a kept addend may be split "
     "where its channels cross the kept layout's partition groups "
@@ -316,6 +320,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             pool_bands_pipeline="pool-bands-pipeline" not in off,
             avgpool_inplace="avgpool-in-place" not in off,
             addend_tiles="addend-tiles" not in off,
+            im2col_clip="im2col-clip" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip, staged="staged-schedule" not in off)]),
         *(

@@ -140,6 +140,7 @@ class GraphToLoopPass(ChipPass):
     pool_bands_pipeline: bool = True
     avgpool_inplace: bool = True
     addend_tiles: bool = True
+    im2col_clip: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

@@ -1300,3 +1300,29 @@ def test_conv_interleaved_groups(tmp_path, cin, cout, groups, block, k, hw):
     outputs, stats = run_model(str(path), {f"arg{i}": v for i, v in enumerate(inputs.values())}, "default")
     assert stats["segments"] == ["accel"]  # the kernel ran it, not the host
     assert_close(outputs["result0"], ref)
+
+
+@pytest.mark.parametrize("disabled", [(), ("im2col-clip",)], ids=["clipped", "padded"])
+@pytest.mark.parametrize("chip", ["small", "default"])
+def test_padded_stems_load_a_clipped_im2col(tmp_path, chip, disabled):
+    """Tap-packed convs that pad: on the default chip a 7x7 stride-2 stem (two packs
+    of 25 taps, the second starting inside a kernel column), a dilated 3x3 conv with
+    asymmetric pads in 3 bands, ShuffleNet's 3x3 stride-2 stem in bands; on the
+    small chip the first two take row copies instead. With im2col-clip each tap's
+    window comes from the unpadded input, clipped to the outputs inside the image,
+    the rest zeroed in SBUF; off, from a copy padded in DRAM. The same numbers as
+    onnxruntime either way."""
+    rng = np.random.default_rng(43)
+    weights = {
+        "w1": weight(rng, (16, 3, 7, 7), 147), "b1": _vec(rng, 16, -0.1, 0.1),
+        "w2": weight(rng, (8, 4, 3, 3), 36),
+        "w3": weight(rng, (24, 3, 3, 3), 27),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x1", "w1", "b1"], ["c1"], strides=[2, 2], pads=[3, 3, 3, 3]),
+        helper.make_node("Relu", ["c1"], ["y1"]),
+        helper.make_node("Conv", ["x2", "w2"], ["y2"], dilations=[2, 2], pads=[2, 0, 1, 3]),
+        helper.make_node("Conv", ["x3", "w3"], ["y3"], strides=[2, 2], pads=[1, 1, 1, 1]),
+    ]
+    shapes = {"x1": (1, 3, 96, 96), "x2": (1, 4, 64, 61), "x3": (1, 3, 96, 96)}
+    check(build(nodes, shapes, ["y1", "y2", "y3"], weights), tmp_path, chip=chip, disabled=disabled)

@@ -206,6 +206,11 @@ class StationaryTiles(NestPlan):
     chunked: bool = False
     """Packed, `im2col_chunks`: each im2col load is split by the matmuls' row groups
     (`_conv2d_stationary`)."""
+    clip: bool = False
+    """Packed, padded, `im2col_clip`, the band loop one iteration: the im2col loads
+    read the unpadded input, each tap's window clipped to the outputs whose input
+    lies inside the image, memsets zero the rest, and the taps lie on the PE rows
+    column by column (`_im2col_clipped`); no pad nest."""
     bands: int = 1
     """Packed, `conv_bands`: this many bands of oh / bands output rows side by side,
     band b's im2col rows on partitions b x pack x tci onwards and its output channels
@@ -226,6 +231,12 @@ class StationaryTiles(NestPlan):
     there k taps on, so one matmul contracts taps (r, s) .. (r, s + copies - 1) of
     a kernel row: kh * ceil(kw / copies) matmuls per block instead of kh * kw
     (`_conv2d_stationary`)."""
+
+    @property
+    def unpadded(self) -> bool:
+        """The nest reads the unpadded input (a halo in SBUF, or a clipped im2col):
+        no pad nest before it."""
+        return self.halo or self.clip
 
 
 def _plan_legacy(chip: ChipConfig, origin: str, shape: ConvShape, addend: bool) -> ConvTiles | Refusal:
@@ -278,7 +289,7 @@ def _estimate(chip: ChipConfig, shape: ConvShape, t: StationaryTiles) -> float:
     per_step = t.nb * max(t.rb * ow, chip.pe_min_cycles) + reload
     pe = n * g * (cout // g // t.tco) * groups * steps * per_step
     if t.pack:
-        loads = taps * cg_in * oh * ow + (2 * cg_in * hp * wp if any(shape.pads) else 0)
+        loads = taps * cg_in * oh * ow + (2 * cg_in * hp * wp if any(shape.pads) and not t.clip else 0)
         most = max(1, n * shape.padded[1] * hp * wp // (t.tci * t.rows * ow))
         runs = sum(
             len(_kernel_row_runs(t0, min(t0 + t.pack, taps), shape.weight[3], most))
@@ -292,6 +303,14 @@ def _estimate(chip: ChipConfig, shape: ConvShape, t: StationaryTiles) -> float:
     return pe + dma
 
 
+def clippable(shape: ConvShape, tiles: StationaryTiles, options: KernelOptions) -> bool:
+    """Whether a packed plan loads its im2col clipped from the unpadded input
+    (`StationaryTiles.clip`): the conv pads, and each band's im2col is one tile
+    (the band loop runs once), so which outputs a tap's window clips does not
+    depend on a loop index."""
+    return options.im2col_clip and any(shape.pads) and tiles.rows * tiles.bands == shape.out[2]
+
+
 def _plan_stationary(
     chip: ChipConfig, origin: str, shape: ConvShape, options: KernelOptions, addend: bool
 ) -> StationaryTiles | None:
@@ -300,6 +319,8 @@ def _plan_stationary(
     tiles = _plan_stationary_tiles(chip, origin, shape, options, addend)
     if tiles is not None and tiles.pack and options.im2col_chunks:
         tiles = replace(tiles, chunked=True)
+    if tiles is not None and tiles.pack and clippable(shape, tiles, options):
+        tiles = replace(tiles, clip=True)
     if tiles is None or not tiles.pack or not options.stationary:
         return tiles
     unpacked = _plan_stationary_tiles(chip, origin, shape, replace(options, pack_taps=False), addend)
@@ -698,6 +719,111 @@ def _kernel_row_runs(t0: int, t1: int, kw: int, most: int) -> list[tuple[int, in
     return runs
 
 
+def _tap(q: int, shape: ConvShape, by_column: bool) -> tuple[int, int]:
+    """The filter tap (r, s) at position q of the taps' order on the PE rows:
+    row-major, or column-major (`StationaryTiles.clip`)."""
+    kh, kw = shape.weight[2:]
+    if by_column:
+        s, r = divmod(q, kh)
+        return r, s
+    return divmod(q, kw)
+
+
+def _valid(count: int, size: int, pad: int, stride: int, offset: int) -> tuple[int, int]:
+    """The outputs [lo, hi) of `count` along one dim whose input, output x stride +
+    offset - pad, lies inside [0, size)."""
+    lo = min(count, max(0, -(-(pad - offset) // stride)))
+    hi = min(count, (size - 1 + pad - offset) // stride + 1)
+    return lo, max(lo, hi)
+
+
+def _im2col_clipped(
+    nest: Nest, plan: StationaryTiles, shape: ConvShape, x: SSAValue, xt: SSAValue, parts: int
+) -> None:
+    """The im2col loads of a `clip` plan, from the unpadded input `x`: for each
+    piece of rows (the first rows of every pack first), pack and band, the taps in
+    runs of the column-major order whose windows the image clips alike, one DMA
+    each over the rectangle of the piece's outputs inside the image; then, per band
+    and pack, memsets of the clipped-off rectangles of each run of taps clipped
+    alike (they touch no byte a load writes, so nothing orders them)."""
+    n, c, hp, wp = shape.padded
+    _, cg_in, kh, kw = shape.weight
+    oh, ow = shape.out[2:]
+    sh, sw = shape.strides
+    dh, dw = shape.dilations
+    pt, pl, pb, pr = shape.pads
+    h, w = hp - pt - pb, wp - pl - pr
+    taps, tci, rows, pack, kb = shape.taps, plan.tci, plan.rows, plan.pack, plan.bands
+    k0 = pack * tci
+    npack = -(-taps // pack)
+    chunk = rows // parts
+
+    def rect(q: int, y0: int, y1: int) -> tuple[int, int, int, int]:
+        """Tap q's outputs inside the image among rows [y0, y1): rows, columns."""
+        r, s = _tap(q, shape, True)
+        ry0, ry1 = _valid(oh, h, pt, sh, r * dh)
+        cx0, cx1 = _valid(ow, w, pl, sw, s * dw)
+        lo, hi = max(y0, ry0), min(y1, ry1)
+        return (lo, hi, cx0, cx1) if lo < hi and cx0 < cx1 else (y0, y0, 0, 0)
+
+    def alike(q0: int, q1: int, key) -> list[tuple[int, int]]:  # runs of equal key(q)
+        runs: list[tuple[int, int]] = []
+        for q in range(q0, q1):
+            if runs and key(q) == key(runs[-1][0]):
+                runs[-1] = (runs[-1][0], q + 1)
+            else:
+                runs.append((q, q + 1))
+        return runs
+
+    def free(y: int, ny: int, xa: int, nx: int) -> tuple[int, list[tuple[int, int]]]:
+        """(element offset, dims) of rows [y, y + ny) x columns [xa, xa + nx) of a
+        band's rows in the im2col tile."""
+        return y * ow + xa, _free([(1, ny * nx)] if nx == ow else [(ow, ny), (1, nx)])
+
+    for part in range(parts):
+        for p in range(npack):
+            t0, t1 = p * pack, min((p + 1) * pack, taps)
+            for b in range(kb):
+                y0 = b * rows + part * chunk
+                for qa, qb in alike(t0, t1, lambda q: rect(q, y0, y0 + chunk)):
+                    ya, yb, xa, xb = rect(qa, y0, y0 + chunk)
+                    if ya == yb:
+                        continue
+                    most = max(1, n * c * h * w // (tci * (yb - ya) * (xb - xa)))
+                    for q, no, ni in _kernel_row_runs(qa, qb, kh, most):
+                        r, s = _tap(q, shape, True)
+                        tdims = [(dw, no), (dh * w, ni)] if no > 1 else [(dh * w, ni)]
+                        start = (ya * sh + r * dh - pt) * w + xa * sw + s * dw - pl
+                        src = nest.dram(
+                            nest.aff(start * F32, n=c * h * w * F32, g=cg_in * h * w * F32),
+                            _free([*tdims, (h * w, tci), (sh * w, yb - ya), (sw, xb - xa)]),
+                        )
+                        off, dims = free(p * rows + ya - b * rows, yb - ya, xa, xb - xa)
+                        dst = nest.onchip(
+                            "sbuf", off * F32, [(1, no * ni * tci), *dims], pstart=b * k0 + (q - t0) * tci
+                        )
+                        nest.put("band", CopyOp(x, src, xt, dst))
+
+    def clipped(q: int, y0: int, y1: int) -> list[tuple[int, int, int, int]]:
+        """Tap q's outputs outside the image among rows [y0, y1), as rectangles
+        (first row, rows, first column, columns)."""
+        ya, yb, xa, xb = rect(q, y0, y1)
+        if ya == yb:
+            return [(y0, y1 - y0, 0, ow)]
+        strips = [(y0, ya - y0, 0, ow), (yb, y1 - yb, 0, ow), (ya, yb - ya, 0, xa), (ya, yb - ya, xb, ow - xb)]
+        return [st for st in strips if st[1] > 0 and st[3] > 0]
+
+    for p in range(npack):
+        t0, t1 = p * pack, min((p + 1) * pack, taps)
+        for b in range(kb):
+            y0 = b * rows
+            for qa, qb in alike(t0, t1, lambda q: clipped(q, y0, y0 + rows)):
+                for y, ny, xa, nx in clipped(qa, y0, y0 + rows):
+                    off, dims = free(p * rows + y - y0, ny, xa, nx)
+                    ap = nest.onchip("sbuf", off * F32, [(1, (qb - qa) * tci), *dims], pstart=b * k0 + (qa - t0) * tci)
+                    nest.put("band", MemsetOp(xt, ap, 0.0))
+
+
 def _conv2d_stationary(
     plan: StationaryTiles,
     x: SSAValue,
@@ -757,7 +883,9 @@ def _conv2d_stationary(
         parts = largest_divisor(groups, IM2COL_PARTS) if plan.chunked else 1
         chunk = rows // parts
         most = max(1, n * c * hp * wp // (tci * rows * ow))  # the padded input's elements
-        for part in range(parts):  # the first rows of every pack first
+        if plan.clip:
+            _im2col_clipped(nest, plan, shape, x, xt, parts)
+        for part in range(parts if not plan.clip else 0):  # the first rows of every pack first
             for p in range(npack):
                 t0 = p * pack
                 for b in range(kb):
@@ -781,13 +909,25 @@ def _conv2d_stationary(
         for p in range(npack):
             t0 = p * pack
             tp = min(pack, taps - t0)
-            src = nest.dram(
-                nest.aff(t0 * F32, g=cg_out * cg_in * taps * F32, co=tco * cg_in * taps * F32),
-                _free([(1, tp), (taps, tci), (cg_in * taps, tco)]),
+            # (first tap position, its weights' DRAM offset, tap dims, taps): one run
+            # of consecutive taps (row-major), or with `clip` runs of the column-major
+            # order, each within a column or of whole columns.
+            w_runs = (
+                [(t0, t0, [(1, tp)], tp)] if not plan.clip else [
+                    (q, _tap(q, shape, True)[0] * kw + _tap(q, shape, True)[1], [(1, no), (kw, ni)], no * ni)
+                    for q, no, ni in _kernel_row_runs(t0, t0 + tp, shape.weight[2], taps)
+                ]
             )
-            for b in range(kb):
-                dst = nest.onchip("sbuf", (p * kb + b) * tco * F32, [(1, tp * tci), (1, tco)], pstart=b * k0)
-                nest.put(None if kb > 1 else "co", CopyOp(wgt, src, wt, dst))
+            for q, off, tdims, nt in w_runs:
+                src = nest.dram(
+                    nest.aff(off * F32, g=cg_out * cg_in * taps * F32, co=tco * cg_in * taps * F32),
+                    _free([*tdims, (taps, tci), (cg_in * taps, tco)]),
+                )
+                for b in range(kb):
+                    dst = nest.onchip(
+                        "sbuf", (p * kb + b) * tco * F32, [(1, nt * tci), (1, tco)], pstart=b * k0 + (q - t0) * tci
+                    )
+                    nest.put(None if kb > 1 else "co", CopyOp(wgt, src, wt, dst))
         body: list[Operation] = []
         for p in range(npack):
             k = min(pack, taps - p * pack) * tci
@@ -1089,7 +1229,7 @@ class ConvKernel(Kernel):
             halo = isinstance(dw, depthwise.DepthwiseTiles) and dw.halo
             return planned(op, chip, *([] if halo else plan_pad_nest(op, chip)), dw, options=options)
         conv = plan_conv2d(chip, origin_of(op), shape, options, addend=op.addend is not None)
-        halo = isinstance(conv, StationaryTiles) and conv.halo
+        halo = isinstance(conv, StationaryTiles) and conv.unpadded
         pads = [] if halo else plan_pad_nest(op, chip)
         return planned(op, chip, *pads, conv, options=options)
 

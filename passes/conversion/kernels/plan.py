@@ -150,6 +150,13 @@ class KernelOptions:
       holds the producer's evacuations, and POOL starts on a tile as soon as the
       producer has evacuated it; the PE/vector split counts POOL's extra tap
       (kernels/depthwise.py).
+    - `im2col_clip`: a padded tap-packed conv whose im2col is one band of rows (per
+      band side by side) loads each tap's window from the unpadded input, clipped
+      to the outputs whose input lies inside the image, and zeroes the clipped-off
+      elements of the im2col tile by memsets, instead of first copying the input
+      into a padded buffer in DRAM (a round trip of the whole input the im2col must
+      wait for). Taps go on the PE rows column by column (s-major), so the taps a
+      left or right pad clips are one run of partitions (kernels/conv.py).
     """
 
     eltwise_partitions: bool = True
@@ -179,6 +186,7 @@ class KernelOptions:
     pool_bands_pipeline: bool = True
     avgpool_inplace: bool = True
     addend_tiles: bool = True
+    im2col_clip: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()

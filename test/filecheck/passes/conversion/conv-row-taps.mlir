@@ -1,5 +1,5 @@
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false conv_inplace=false}' --split-input-file | filecheck %s --check-prefix=OFF
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false conv_inplace=false im2col_clip=false}' --split-input-file | filecheck %s --check-prefix=OFF
 
 // A padded 3x3 conv of 16 channels on the small chip's 32 PE rows (row_taps).
 // The padded 14x22 plane lies in SBUF twice: on partitions 0-15 as the stationary

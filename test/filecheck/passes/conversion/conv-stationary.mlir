@@ -1,6 +1,6 @@
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false conv_inplace=false}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false conv_inplace=false im2col_clip=false}' --split-input-file | filecheck %s
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small stationary=false pack_taps=false}' --split-input-file | filecheck %s --check-prefix=OLD
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false conv_inplace=false im2col_chunks=false}' --split-input-file | filecheck %s --check-prefix=NOCHUNK
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false conv_inplace=false im2col_chunks=false im2col_clip=false}' --split-input-file | filecheck %s --check-prefix=NOCHUNK
 
 // The stationary and tap-packed nests, with row_taps and conv_inplace off: where
 // row_taps is on, the small chip's estimate takes the stems' shifted copies of the

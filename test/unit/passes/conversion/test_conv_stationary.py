@@ -43,6 +43,7 @@ ON = KernelOptions()
 UNIFORM = KernelOptions(ragged_tiles=False)
 UNPAIRED = KernelOptions(row_taps=False)
 PADDED = KernelOptions(conv_inplace=False)
+UNCLIPPED = KernelOptions(stationary=False, im2col_clip=False)
 
 
 def _shape(n, cin, cout, h, w, k=3, stride=1, pad=1, dilation=1, group=1) -> ConvShape:
@@ -188,7 +189,7 @@ def test_refused_only_when_the_old_nest_does_not_fit_either():
 def _module(shape: ConvShape, chip, options, bias: bool, addend: bool, activation: str):
     tiles = plan_conv2d(chip, "c", shape, options, addend=addend)
     assert not isinstance(tiles, Refusal)
-    halo = isinstance(tiles, StationaryTiles) and tiles.halo
+    halo = isinstance(tiles, StationaryTiles) and tiles.unpadded
     n, c, hp, wp = shape.padded
     pt, pl, pb, pr = shape.pads
     x_shape = (n, c, hp - pt - pb, wp - pl - pr) if halo else shape.padded
@@ -259,6 +260,14 @@ CASES = [
     (_shape(1, 32, 16, 13, 13, stride=2), SMALL, ON, True, False, "identity"),
     (_shape(1, 40, 8, 11, 11, dilation=2, pad=2), SMALL, UNIFORM, False, True, "relu"),
     (_shape(2, 64, 16, 9, 9, k=5, pad=2), SMALL, ON, True, False, "identity"),
+    # im2col_clip: a 7x7 stride-2 stem read padded in DRAM (off); clipped, asymmetric
+    # pads, two images; dilated 5x5 taps in two packs that split a kernel column;
+    # one-channel bands side by side, strided, clipped
+    (_shape(1, 3, 16, 30, 30, k=7, stride=2, pad=3), SMALL, UNCLIPPED, True, False, "relu"),
+    (_shape(1, 3, 16, 30, 30, k=7, stride=2, pad=3), SMALL, PACKED, True, False, "relu"),
+    (ConvShape((2, 3, 21, 19), (8, 3, 3, 3), (2, 8, 10, 9), (2, 2), (1, 1), 1, (0, 2, 1, 1)), SMALL, ON, True, True, "relu"),
+    (_shape(1, 2, 8, 14, 14, k=5, pad=4, dilation=2), SMALL, PACKED, False, False, "identity"),
+    (_shape(1, 1, 6, 96, 96, stride=2), SMALL, ON, True, True, "relu"),
 ]
 
 
@@ -277,13 +286,13 @@ def test_the_nest_computes_the_conv(shape, chip, options, bias, addend, activati
     module, tiles, _ = _module(shape, chip, options, bias, addend, activation)
     inputs = _inputs(module, 1)
     args = list(inputs.values())
-    halo = isinstance(tiles, StationaryTiles) and tiles.halo
+    halo = isinstance(tiles, StationaryTiles) and tiles.unpadded
     want = _reference(args[0], args[1], args[2] if bias else None, args[-1] if addend else None, shape, halo, activation)
     (got,) = eval_loop(module, inputs).values()
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[3], CASES[8], CASES[11], CASES[12], CASES[13], CASES[14], CASES[16], CASES[17], CASES[19], CASES[20]])
+@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[3], CASES[8], CASES[11], CASES[12], CASES[13], CASES[14], CASES[16], CASES[17], CASES[19], CASES[20], *CASES[-4:]])
 def test_the_lowered_program_computes_the_same(case):
     shape, chip, options, bias, addend, activation = case
     module, _, _ = _module(shape, chip, options, bias, addend, activation)
@@ -434,3 +443,31 @@ def test_a_padded_conv_reads_its_input_in_place():
     groups = plan_conv2d(DEFAULT, "c", _shape(1, 64, 64, 112, 112), UNPAIRED)
     assert isinstance(groups, StationaryTiles) and groups.halo and groups.rows > groups.nb * groups.rb
     assert not groups.inplace
+
+
+def test_a_padded_packed_stem_loads_a_clipped_im2col():
+    """im2col_clip: ShuffleNet's stem (3 -> 24 channels, 3x3 stride 2, pads 1, in 4
+    bands) reads its unpadded input: taps column by column on the rows, so per
+    band one load for the column-0 taps (outputs from column 1) and one for the
+    others, band 0 split further where row 0 clips the row-0 taps; memsets zero the
+    clipped outputs (column 0 of every band's column-0 taps, row 0 of band 0's
+    row-0 taps), and the plan needs no pad nest. Off, or in several bands of rows
+    (VGG-19's stem), the input is padded in DRAM."""
+    stem = _shape(1, 3, 24, 224, 224, stride=2)
+    _, tiles, nest = _module(stem, DEFAULT, ON, True, False, "relu")
+    assert isinstance(tiles, StationaryTiles) and tiles.clip and tiles.unpadded and tiles.bands == 4
+    x = nest.parent_block().args[0]  # type: ignore[union-attr]
+    loads = [op for op in nest.walk() if isinstance(op, CopyOp) and op.src is x]
+    assert [op.dst_ap.pstart.base for op in loads] == [0, 3, 9, 12, 18, 21, 27, 36, 54, 63, 81, 90]
+    assert loads[-1].dst_ap.dims == ((1, 18), (1, 28 * 112))  # taps of columns 1 and 2, whole rows
+    assert loads[-2].dst_ap.dims == ((1, 9), (112, 28), (1, 111))  # column 0: outputs from column 1
+    memsets = [op.dst_ap for op in nest.walk() if isinstance(op, MemsetOp)]
+    assert [(ap.pstart.base, ap.dims) for ap in memsets[:-1]] == [
+        (0, ((1, 3), (1, 112))), (0, ((1, 3), (112, 27))), (3, ((1, 6), (112, 28))),
+        (9, ((1, 3), (1, 112))), (18, ((1, 3), (1, 112))),
+        *[(b * 27, ((1, 9), (112, 28))) for b in (1, 2, 3)],
+    ]
+    assert memsets[-1].dims == ((1, 108), (1, 96))  # the block-diagonal weights' zeros
+    assert not plan_conv2d(DEFAULT, "c", stem, UNCLIPPED).clip
+    vgg = plan_conv2d(DEFAULT, "c", _shape(1, 3, 64, 224, 224))
+    assert isinstance(vgg, StationaryTiles) and vgg.pack and vgg.rows < 224 and not vgg.clip
