@@ -80,6 +80,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "im2col from the unpadded input, clipped to the outputs whose input lies inside the "
     "image, zeroing the rest in SBUF, instead of first padding a copy of the input in "
     "DRAM (graph-to-loop{im2col_clip})",
+    "conv-band-input": "a 1x1 conv whose input its writer left in bands of rows side by "
+    "side on the partitions (a banded stem pool) reads that layout in place, one matmul "
+    "per band against the weights on that band's rows, zeros elsewhere "
+    "(graph-to-loop{conv_band_input})",
     "addend-tiles": "a stationary conv with few output tiles loads each one's residual "
     "addend by a copy of its own before its loops, so a kept addend may be split "
     "where its channels cross the kept layout's partition groups "
@@ -321,6 +325,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             avgpool_inplace="avgpool-in-place" not in off,
             addend_tiles="addend-tiles" not in off,
             im2col_clip="im2col-clip" not in off,
+            conv_band_input="conv-band-input" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip, staged="staged-schedule" not in off)]),
         *(

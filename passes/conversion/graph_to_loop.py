@@ -141,6 +141,7 @@ class GraphToLoopPass(ChipPass):
     avgpool_inplace: bool = True
     addend_tiles: bool = True
     im2col_clip: bool = True
+    conv_band_input: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

@@ -1326,3 +1326,29 @@ def test_padded_stems_load_a_clipped_im2col(tmp_path, chip, disabled):
     ]
     shapes = {"x1": (1, 3, 96, 96), "x2": (1, 4, 64, 61), "x3": (1, 3, 96, 96)}
     check(build(nodes, shapes, ["y1", "y2", "y3"], weights), tmp_path, chip=chip, disabled=disabled)
+
+
+@pytest.mark.parametrize(
+    "disabled", [(), ("conv-band-input",), ("pool-bands-pipeline",)], ids=["band-input", "copied", "pool-whole"]
+)
+def test_a_1x1_conv_reads_the_stem_pools_bands(tmp_path, disabled):
+    """ShuffleNet's stem and first grouped 1x1 conv on the default chip: the max pool
+    leaves its output in 4 bands of 24 channels side by side; the 1x1 conv (4
+    groups of 6 -> 28, made dense) reads that layout in place (conv-band-input), per
+    piece of rows the pool finishes one matmul per band against the weights on that
+    band's rows, or (off) copies it out of the bands first; the same numbers as
+    onnxruntime either way."""
+    rng = np.random.default_rng(44)
+    weights = {
+        "w": weight(rng, (24, 3, 3, 3), 27), "b": _vec(rng, 24, -0.1, 0.1),
+        "w2": weight(rng, (112, 6, 1, 1), 6), "b2": _vec(rng, 112, -0.1, 0.1),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("MaxPool", ["r"], ["m"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["m", "w2", "b2"], ["g"], group=4),
+        helper.make_node("Relu", ["g"], ["y"]),
+    ]
+    model = build(nodes, {"x": (1, 3, 224, 224)}, ["y"], weights)
+    check(model, tmp_path, chip="default", disabled=disabled)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from tidal.dialects import graph
 from tidal.dialects.accel import AccessAttr
+from tidal.dialects.affine_expr import Aff
 from tidal.dialects.loop import (
     ActOp,
     AllocOp,
@@ -1125,6 +1126,155 @@ def _conv2d_stationary(
     return nest.build()
 
 
+def written_in_bands(value: SSAValue) -> int:
+    """How many bands of rows side by side on the partitions the nest that wrote
+    `value` (an NCHW buffer of one image) holds it in, as conv-bands and pool-bands
+    leave it: k copies from one SBUF tile, copy b its partitions b x C onwards (C
+    the channels, every free element from 0) to rows b x H / k onwards of every
+    channel. 0 when it was written otherwise (or not yet)."""
+    if not isinstance(value.type, MemRefType) or len(shape := shape_of(value)) != 4 or shape[0] != 1:
+        return 0
+    _, c, h, w = shape
+    writes = [u.operation for u in value.uses if isinstance(u.operation, CopyOp) and u.operation.dst is value]
+    k = len(writes)
+    if k < 2 or h % k or any(op.src is not writes[0].src for op in writes):
+        return 0
+    size = h // k * w
+    starts = set()
+    for op in writes:
+        src, dst = op.src_ap, op.dst_ap
+        if src.space.name.lower() != "sbuf" or src.offset != Aff(0) or src.dims != ((1, c), (1, size)):
+            return 0
+        if dst.offset.steps or dst.dims != ((h * w, c), (1, size)) or dst.offset.base % (size * F32):
+            return 0
+        band = dst.offset.base // (size * F32)
+        if src.pstart != Aff(band * c):
+            return 0
+        starts.add(band)
+    return k if starts == set(range(k)) else 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class BandInputTiles(NestPlan):
+    """A 1x1 conv (`conv_band_input`) whose input lies in `bands` bands of rows
+    side by side on the partitions, as its writer left it: the input tile is that
+    layout (each band's rows loaded onto its own partitions, copies that
+    loop-keep-on-chip matches to the writer's, so the conv reads the writer's tile
+    in place), the stationary operand holds the weights once per band, each on its
+    band's rows (block-diagonal, zeros elsewhere), and one matmul per block of `rb`
+    rows of a band contracts every band's partitions against that band's block:
+    the other bands meet zeros. The output is the usual layout, every row of one
+    output tile."""
+
+    bands: int
+    rb: int
+
+
+def plan_band_input(chip: ChipConfig, origin: str, shape: ConvShape, bands: int) -> BandInputTiles | None:
+    """The banded-input plan of a 1x1, stride-1, unpadded dense conv of one image and
+    one output tile whose input channels fit the PE rows once per band, or None."""
+    n, cin, h, w = shape.padded
+    cout = shape.weight[0]
+    if (
+        shape.weight[2:] != (1, 1) or shape.strides != (1, 1) or any(shape.pads) or shape.group != 1
+        or n != 1 or shape.interleave or bands * cin > chip.pe_rows or cout > chip.pe_cols
+        or h % bands or w > psum_free_max(chip)
+    ):
+        return None
+    rows = h // bands
+    rb = largest_divisor(rows, psum_free_max(chip) // w)
+    need = sbuf_bytes(rows * w, bands * cout, 1, h * w)
+    if need > chip.sbuf_partition_bytes:
+        return None
+    return BandInputTiles(origin, bands * cin, need, rb * w * F32, bands=bands, rb=rb)
+
+
+def _blocks(x: SSAValue, size: int, most: int) -> list[tuple[int, int]]:
+    """The pieces (first element, elements) of a band's `size` elements that a
+    banded-input conv's matmuls take, at most `most` each: in the order the nest
+    that wrote `x`'s band tile finished them (each element by the last of its
+    writer's instructions that writes it: a pipelined pool's pieces, its first
+    rows last), or in order when that nest is not known."""
+    writes = [u.operation for u in x.uses if isinstance(u.operation, CopyOp) and u.operation.dst is x]
+    last = np.full(size, -1)
+    if writes:
+        tile = writes[0].src
+        nest = writes[0].parent_op()
+        ops = [] if nest is None else [o for o in nest.walk() if getattr(o, "dst", None) is tile and o is not writes[0]]
+        for i, op in enumerate(ops):
+            ap = op.dst_ap  # type: ignore[attr-defined]
+            if ap.offset.steps:
+                return [(s, min(most, size - s)) for s in range(0, size, most)]
+            index = np.array([ap.offset.base // F32])
+            for stride, count in ap.dims[1:]:
+                index = (index[:, None] + stride * np.arange(count)[None, :]).reshape(-1)
+            last[index[index < size]] = i
+    runs: list[tuple[int, int, int]] = []  # (finished by, first, elements)
+    for e in range(size):
+        if runs and runs[-1][0] == last[e] and runs[-1][2] < most:
+            runs[-1] = (runs[-1][0], runs[-1][1], runs[-1][2] + 1)
+        else:
+            runs.append((int(last[e]), e, 1))
+    return [(first, count) for _, first, count in sorted(runs, key=lambda r: r[0])]
+
+
+def conv_band_input(
+    plan: BandInputTiles,
+    x: SSAValue,
+    wgt: SSAValue,
+    bias: SSAValue | None,
+    y: SSAValue,
+    shape: ConvShape,
+    activation: str,
+) -> NestOp:
+    """y = activation(conv1x1(x, w) + bias) for a `BandInputTiles` plan:
+
+        load band b's rows of x onto partitions b x Cin (one copy per band)
+        zeros, then W^T onto rows b x Cin, columns b x Cout (one copy per band)
+        block j = 0..: band b = 0..k-1: matmul acc = w[:, band b] x x[:, block j]
+                       act(acc + bias) -> rows b x H / k + j x rb of the output
+        one DMA of the output
+    """
+    _, cin, h, w = shape.padded
+    cout = shape.weight[0]
+    k, rb = plan.bands, plan.rb
+    rows = h // k
+    kk = k * cin
+    nest = Nest(plan.name, [])
+    banks = min(k * len(_blocks(x, rows * w, rb * w)), 8)
+    accs = [nest.tile("psum", cout, rb * w) for _ in range(banks)]
+    xt = nest.tile("sbuf", kk, rows * w)
+    wt = nest.tile("sbuf", kk, k * cout)
+    out = nest.tile("sbuf", cout, h * w)
+    for b in range(k):
+        src = nest.dram(b * rows * w * F32, [(h * w, cin), (1, rows * w)])
+        nest.put(None, CopyOp(x, src, xt, nest.onchip("sbuf", 0, [(1, cin), (1, rows * w)], pstart=b * cin)))
+    nest.put(None, MemsetOp(wt, nest.onchip("sbuf", 0, [(1, kk), (1, k * cout)]), 0.0))
+    w_src = nest.dram(0, [(1, cin), (cin, cout)])
+    for b in range(k):
+        dst = nest.onchip("sbuf", b * cout * F32, [(1, cin), (1, cout)], pstart=b * cin)
+        nest.put(None, CopyOp(wgt, w_src, wt, dst))
+    col = None
+    if bias is not None:
+        bt = nest.tile("sbuf", cout, 1)
+        col = (bt, nest.onchip("sbuf", 0, [(1, cout), (1, 1)]))
+        nest.put(None, CopyOp(bias, nest.dram(0, [(1, cout), (1, 1)]), *col))
+    i = 0
+    for start, count in _blocks(x, rows * w, rb * w):
+        for b in range(k):
+            acc = accs[i % banks]
+            i += 1
+            acc_ap = nest.onchip("psum", 0, [(1, cout), (1, count)])
+            st = nest.onchip("sbuf", b * cout * F32, [(1, kk), (1, cout)])
+            mv = nest.onchip("sbuf", start * F32, [(1, kk), (1, count)])
+            part = nest.onchip("sbuf", (b * rows * w + start) * F32, [(1, cout), (1, count)])
+            nest.put(None, MatmulOp(acc, acc_ap, wt, st, xt, mv, -1))
+            nest.put(None, *_epilogue(acc, acc_ap, out, part, col, activation, None))
+    whole = nest.onchip("sbuf", 0, [(1, cout), (1, h * w)])
+    nest.put(None, CopyOp(out, whole, y, nest.dram(0, [(h * w, cout), (1, h * w)])))
+    return nest.build()
+
+
 def padded_shape(op: graph.Conv2dOp | graph.MaxPoolOp | graph.AvgPoolOp) -> tuple[int, int, int, int]:
     n, c, h, w = shape_of(op.input)
     pt, pl, pb, pr = op.pads_val
@@ -1228,6 +1378,10 @@ class ConvKernel(Kernel):
             )
             halo = isinstance(dw, depthwise.DepthwiseTiles) and dw.halo
             return planned(op, chip, *([] if halo else plan_pad_nest(op, chip)), dw, options=options)
+        if options.conv_band_input and op.addend is None and (k := written_in_bands(op.input)):
+            banded = plan_band_input(chip, origin_of(op), shape, k)
+            if banded is not None:
+                return planned(op, chip, banded, options=options)
         conv = plan_conv2d(chip, origin_of(op), shape, options, addend=op.addend is not None)
         halo = isinstance(conv, StationaryTiles) and conv.unpadded
         pads = [] if halo else plan_pad_nest(op, chip)
@@ -1246,6 +1400,9 @@ class ConvKernel(Kernel):
                 dw, x, op.weight, op.bias, y.result, _conv_shape(op), activation=activation, addend=op.addend,
                 weights=_weight_values(op),
             )
+            return Lowered([y, *ops], y.result)
+        if (banded := plan.nest(BandInputTiles)) is not None:
+            ops.append(conv_band_input(banded, x, op.weight, op.bias, y.result, _conv_shape(op), activation))
             return Lowered([y, *ops], y.result)
         tiles = plan.nest(StationaryTiles) or plan.nest(ConvTiles)
         assert tiles is not None

@@ -157,6 +157,14 @@ class KernelOptions:
       into a padded buffer in DRAM (a round trip of the whole input the im2col must
       wait for). Taps go on the PE rows column by column (s-major), so the taps a
       left or right pad clips are one run of partitions (kernels/conv.py).
+    - `conv_band_input`: a 1x1 conv of one output tile whose input its writer left
+      in bands of rows side by side on the partitions (conv_bands, pool_bands:
+      ShuffleNet's stem pool) reads that layout as it lies: per block of a band's
+      rows one matmul of every band's partitions against a stationary operand that
+      holds the weights on that band's rows and zeros on the others, so
+      loop-keep-on-chip lets it read the writer's tile in place, with no copy out
+      of the band layout, and it starts on the writer's first rows
+      (kernels/conv.py).
     """
 
     eltwise_partitions: bool = True
@@ -187,6 +195,7 @@ class KernelOptions:
     avgpool_inplace: bool = True
     addend_tiles: bool = True
     im2col_clip: bool = True
+    conv_band_input: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()
