@@ -2,6 +2,11 @@
 with onnxruntime.
 
     .venv/bin/python bench/difftest.py --graphs 2000 --seed 0 [--chip small] [--jobs 2]
+        [--disable-opt NAME ...]
+
+With `--disable-opt NAME` (repeatable, or `all`: the names of `tidal-compile
+--disable-opt`), every graph is compiled with those optimisations off, so each one's
+off path is checked against onnxruntime on random graphs too.
 
 Graph i is drawn by `randgraph` from a NumPy generator seeded with (seed, i), so any
 graph of a run can be regenerated alone (`--only i`). Each output must satisfy
@@ -37,7 +42,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,8 +112,9 @@ def compare(got: dict[str, np.ndarray], ref: dict[str, np.ndarray]) -> str:
     return ""
 
 
-def run_case(case: randgraph.Case, chip: str) -> Outcome:
-    """Compile and simulate `case` on `chip`, compare with onnxruntime."""
+def run_case(case: randgraph.Case, chip: str, disabled: Sequence[str] = ()) -> Outcome:
+    """Compile and simulate `case` on `chip` (the optimisations `disabled` off),
+    compare with onnxruntime."""
     from tidal.passes.accel.verify_sync import SyncError, checked
     from tidal.tools import tidal_run
     from tidal.tools.files import ToolError
@@ -124,7 +130,7 @@ def run_case(case: randgraph.Case, chip: str) -> Outcome:
         run = tidal_run.run_program  # proved synchronised before each run
         tidal_run.run_program = checked(run)
         try:
-            got, stats = run_model(path, dict(case.inputs), chip)
+            got, stats = run_model(path, dict(case.inputs), chip, disabled=disabled)
         except SyncError as e:
             return Outcome("unsynced", str(e).replace(path, "model.onnx"))
         except ToolError as e:
@@ -279,22 +285,24 @@ class Result:
     outcome: Outcome
 
 
-def _work(job: tuple[int, int, str, int, list[str] | None]) -> Result:
-    seed, index, chip, max_nodes, ops = job
+def _work(job: tuple[int, int, str, int, list[str] | None, tuple[str, ...]]) -> Result:
+    seed, index, chip, max_nodes, ops, disabled = job
     try:
         case = randgraph.case_from_seed([seed, index], max_nodes, ops)
     except Exception as e:  # noqa: BLE001 - a generator bug: count it, go on
         return Result(index, [], Outcome("invalid", f"generator: {type(e).__name__}: {e}"))
-    return Result(index, case.ops, run_case(case, chip))
+    return Result(index, case.ops, run_case(case, chip, disabled))
 
 
-def save(case: randgraph.Case, outcome: Outcome, stem: Path, chip: str, budget: int) -> None:
+def save(
+    case: randgraph.Case, outcome: Outcome, stem: Path, chip: str, budget: int, disabled: Sequence[str] = ()
+) -> None:
     """Save a failing case and its reduction (`stem`.onnx, .min.onnx/.npz/.py)."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(case.model, f"{stem}.onnx")
     want = outcome.signature()
-    small = reduce_case(case, lambda c: run_case(c, chip).signature() == want, budget)
-    again = run_case(small, chip)
+    small = reduce_case(case, lambda c: run_case(c, chip, disabled).signature() == want, budget)
+    again = run_case(small, chip, disabled)
     onnx.save(small.model, f"{stem}.min.onnx")
     np.savez(f"{stem}.min.npz", **small.inputs)
     Path(f"{stem}.min.py").write_text(
@@ -317,20 +325,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reduce-budget", type=int, default=200,
                         help="runs to spend reducing each failure (0: save it unreduced)")
     parser.add_argument("--out", default="out/difftest")
+    parser.add_argument("--disable-opt", action="append", default=[], metavar="NAME",
+                        help="compile with this optimisation off (repeatable; 'all': every one)")
     args = parser.parse_args(argv)
+    from tidal.passes.pipeline import UnknownOptimization, check_optimizations
+
+    try:
+        check_optimizations(args.disable_opt)
+    except UnknownOptimization as e:
+        parser.error(str(e))
+    disabled = tuple(args.disable_opt)
     ops = args.ops.split(",") if args.ops else None
     stem = lambda i: Path(args.out) / f"seed{args.seed}-graph{i}-{args.chip}"  # noqa: E731
 
     if args.only is not None:
         case = randgraph.case_from_seed([args.seed, args.only], args.max_nodes, ops)
         print(randgraph.to_python(case.model))
-        outcome = run_case(case, args.chip)
+        outcome = run_case(case, args.chip, disabled)
         print(f"graph {args.only}: {case.describe()}: {outcome.kind} {outcome.detail}")
         if outcome.kind in FAILURES:
-            save(case, outcome, stem(args.only), args.chip, args.reduce_budget)
+            save(case, outcome, stem(args.only), args.chip, args.reduce_budget, disabled)
         return int(outcome.kind in FAILURES)
 
-    jobs = [(args.seed, i, args.chip, args.max_nodes, ops) for i in range(args.graphs)]
+    jobs = [(args.seed, i, args.chip, args.max_nodes, ops, disabled) for i in range(args.graphs)]
     start = time.perf_counter()
     kinds: collections.Counter[str] = collections.Counter()
     by_op: collections.Counter[str] = collections.Counter()
@@ -364,9 +381,10 @@ def main(argv: list[str] | None = None) -> int:
         if r.outcome.detail.startswith("generator: "):
             continue  # nothing to save: the generator itself failed
         case = randgraph.case_from_seed([args.seed, r.index], args.max_nodes, ops)
-        save(case, r.outcome, stem(r.index), args.chip, args.reduce_budget)
+        save(case, r.outcome, stem(r.index), args.chip, args.reduce_budget, disabled)
 
-    print(f"\ndifftest: seed {args.seed}, chip {args.chip}, {args.jobs} worker(s)")
+    off = f", off: {', '.join(disabled)}" if disabled else ""
+    print(f"\ndifftest: seed {args.seed}, chip {args.chip}, {args.jobs} worker(s){off}")
     print(f"graphs     {args.graphs}")
     print(f"ops        {sum(by_op.values())} nodes: "
           + ", ".join(f"{k} {v}" for k, v in by_op.most_common()))
