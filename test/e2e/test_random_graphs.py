@@ -36,8 +36,8 @@ SETTINGS = {
 }
 
 
-def check(case: randgraph.Case, chip: str) -> None:
-    outcome = difftest.run_case(case, chip)
+def check(case: randgraph.Case, chip: str, disabled: tuple[str, ...] = ()) -> None:
+    outcome = difftest.run_case(case, chip, disabled)
     if outcome.kind == "rejected":
         event(f"rejected on {chip}: does not fit")
         reject()
@@ -61,6 +61,15 @@ def test_random_graphs_small_chip(case: randgraph.Case) -> None:
 @given(randgraph.graphs())
 def test_random_graphs_default_chip(case: randgraph.Case) -> None:
     check(case, "default")
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(randgraph.graphs())
+def test_random_graphs_with_every_optimisation_off(case: randgraph.Case) -> None:
+    """The pipeline as it was before issue 11's optimisations (`--disable-opt all`)
+    computes the same as onnxruntime too (`bench/difftest.py --disable-opt NAME` runs
+    each one off over many more graphs)."""
+    check(case, "default", ("all",))
 
 
 def test_generator_is_valid_and_deterministic() -> None:
