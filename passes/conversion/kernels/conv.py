@@ -720,6 +720,43 @@ def _kernel_row_runs(t0: int, t1: int, kw: int, most: int) -> list[tuple[int, in
     return runs
 
 
+def _im2col_padded(
+    nest: Nest, plan: StationaryTiles, shape: ConvShape, xp: SSAValue, xt: SSAValue, parts: int
+) -> None:
+    """The im2col loads of a packed plan from the padded input `xp`: for each piece
+    of rows (the first rows of every pack first), pack and band, one DMA per run of
+    taps within a kernel row (`_kernel_row_runs`)."""
+    n, c, hp, wp = shape.padded
+    _, cg_in, _, kw = shape.weight
+    oh, ow = shape.out[2:]
+    sh, sw = shape.strides
+    dh, dw = shape.dilations
+    taps, tci, rows, pack, kb = shape.taps, plan.tci, plan.rows, plan.pack, plan.bands
+    k0 = pack * tci
+    rows_b = oh // kb
+    chunk = rows // parts
+    most = max(1, n * c * hp * wp // (tci * rows * ow))  # the padded input's elements
+    for part in range(parts):
+        for p in range(-(-taps // pack)):
+            t0 = p * pack
+            for b in range(kb):
+                for first, nr, ns in _kernel_row_runs(t0, min(t0 + pack, taps), kw, most):
+                    r, s = divmod(first, kw)
+                    taps_dims = [(dh * wp, nr), (dw, ns)] if nr > 1 else [(dw, ns)]
+                    src = nest.dram(
+                        nest.aff(
+                            (r * dh * wp + s * dw + (b * rows_b + part * chunk) * sh * wp) * F32,
+                            n=c * hp * wp * F32, g=cg_in * hp * wp * F32, band=rows * sh * wp * F32,
+                        ),
+                        _free([*taps_dims, (hp * wp, tci), (sh * wp, chunk), (sw, ow)]),
+                    )
+                    dst = nest.onchip(
+                        "sbuf", (p * rows + part * chunk) * ow * F32, [(1, nr * ns * tci), (1, chunk * ow)],
+                        pstart=b * k0 + (first - t0) * tci,
+                    )
+                    nest.put("band", CopyOp(xp, src, xt, dst))
+
+
 def _tap(q: int, shape: ConvShape, by_column: bool) -> tuple[int, int]:
     """The filter tap (r, s) at position q of the taps' order on the PE rows:
     row-major, or column-major (`StationaryTiles.clip`)."""
@@ -882,29 +919,10 @@ def _conv2d_stationary(
         # and the array streams while the others load.
         groups = rows // (nb * rb)
         parts = largest_divisor(groups, IM2COL_PARTS) if plan.chunked else 1
-        chunk = rows // parts
-        most = max(1, n * c * hp * wp // (tci * rows * ow))  # the padded input's elements
         if plan.clip:
             _im2col_clipped(nest, plan, shape, x, xt, parts)
-        for part in range(parts if not plan.clip else 0):  # the first rows of every pack first
-            for p in range(npack):
-                t0 = p * pack
-                for b in range(kb):
-                    for first, nr, ns in _kernel_row_runs(t0, min(t0 + pack, taps), kw, most):
-                        r, s = divmod(first, kw)
-                        taps_dims = [(dh * wp, nr), (dw, ns)] if nr > 1 else [(dw, ns)]
-                        src = nest.dram(
-                            nest.aff(
-                                (r * dh * wp + s * dw + (b * rows_b + part * chunk) * sh * wp) * F32,
-                                n=c * hp * wp * F32, g=cg_in * hp * wp * F32, band=rows * sh * wp * F32,
-                            ),
-                            _free([*taps_dims, (hp * wp, tci), (sh * wp, chunk), (sw, ow)]),
-                        )
-                        dst = nest.onchip(
-                            "sbuf", (p * rows + part * chunk) * ow * F32, [(1, nr * ns * tci), (1, chunk * ow)],
-                            pstart=b * k0 + (first - t0) * tci,
-                        )
-                        nest.put("band", CopyOp(x, src, xt, dst))
+        else:
+            _im2col_padded(nest, plan, shape, x, xt, parts)
         if kb > 1:  # the block-diagonal weights: zeros, then each band's copy, once
             nest.put(None, MemsetOp(wt, nest.onchip("sbuf", 0, [(1, kb * k0), (1, kb * tco)]), 0.0))
         for p in range(npack):
@@ -913,12 +931,13 @@ def _conv2d_stationary(
             # (first tap position, its weights' DRAM offset, tap dims, taps): one run
             # of consecutive taps (row-major), or with `clip` runs of the column-major
             # order, each within a column or of whole columns.
-            w_runs = (
-                [(t0, t0, [(1, tp)], tp)] if not plan.clip else [
-                    (q, _tap(q, shape, True)[0] * kw + _tap(q, shape, True)[1], [(1, no), (kw, ni)], no * ni)
+            w_runs = [(t0, t0, [(1, tp)], tp)]
+            if plan.clip:
+                w_runs = [
+                    (q, r * kw + s, [(1, no), (kw, ni)], no * ni)
                     for q, no, ni in _kernel_row_runs(t0, t0 + tp, shape.weight[2], taps)
+                    for r, s in [_tap(q, shape, True)]
                 ]
-            )
             for q, off, tdims, nt in w_runs:
                 src = nest.dram(
                     nest.aff(off * F32, g=cg_out * cg_in * taps * F32, co=tco * cg_in * taps * F32),
@@ -1126,6 +1145,11 @@ def _conv2d_stationary(
     return nest.build()
 
 
+def _writes(value: SSAValue) -> list[CopyOp]:
+    """The copies that write the buffer `value` (its writer nests' stores)."""
+    return [u.operation for u in value.uses if isinstance(u.operation, CopyOp) and u.operation.dst is value]
+
+
 def written_in_bands(value: SSAValue) -> int:
     """How many bands of rows side by side on the partitions the nest that wrote
     `value` (an NCHW buffer of one image) holds it in, as conv-bands and pool-bands
@@ -1135,7 +1159,7 @@ def written_in_bands(value: SSAValue) -> int:
     if not isinstance(value.type, MemRefType) or len(shape := shape_of(value)) != 4 or shape[0] != 1:
         return 0
     _, c, h, w = shape
-    writes = [u.operation for u in value.uses if isinstance(u.operation, CopyOp) and u.operation.dst is value]
+    writes = _writes(value)
     k = len(writes)
     if k < 2 or h % k or any(op.src is not writes[0].src for op in writes):
         return 0
@@ -1195,12 +1219,12 @@ def _blocks(x: SSAValue, size: int, most: int) -> list[tuple[int, int]]:
     that wrote `x`'s band tile finished them (each element by the last of its
     writer's instructions that writes it: a pipelined pool's pieces, its first
     rows last), or in order when that nest is not known."""
-    writes = [u.operation for u in x.uses if isinstance(u.operation, CopyOp) and u.operation.dst is x]
+    writes = _writes(x)
     last = np.full(size, -1)
     if writes:
         tile = writes[0].src
         nest = writes[0].parent_op()
-        ops = [] if nest is None else [o for o in nest.walk() if getattr(o, "dst", None) is tile and o is not writes[0]]
+        ops = [] if nest is None else [o for o in nest.walk() if getattr(o, "dst", None) is tile]
         for i, op in enumerate(ops):
             ap = op.dst_ap  # type: ignore[attr-defined]
             if ap.offset.steps:
@@ -1231,8 +1255,9 @@ def conv_band_input(
 
         load band b's rows of x onto partitions b x Cin (one copy per band)
         zeros, then W^T onto rows b x Cin, columns b x Cout (one copy per band)
-        block j = 0..: band b = 0..k-1: matmul acc = w[:, band b] x x[:, block j]
-                       act(acc + bias) -> rows b x H / k + j x rb of the output
+        piece j (`_blocks`, at most rb rows): band b = 0..k-1:
+            matmul acc = w[:, band b] x x[:, piece j]
+            act(acc + bias) -> band b's piece j of the output
         one DMA of the output
     """
     _, cin, h, w = shape.padded
@@ -1241,7 +1266,8 @@ def conv_band_input(
     rows = h // k
     kk = k * cin
     nest = Nest(plan.name, [])
-    banks = min(k * len(_blocks(x, rows * w, rb * w)), 8)
+    blocks = _blocks(x, rows * w, rb * w)
+    banks = min(k * len(blocks), 8)
     accs = [nest.tile("psum", cout, rb * w) for _ in range(banks)]
     xt = nest.tile("sbuf", kk, rows * w)
     wt = nest.tile("sbuf", kk, k * cout)
@@ -1260,7 +1286,7 @@ def conv_band_input(
         col = (bt, nest.onchip("sbuf", 0, [(1, cout), (1, 1)]))
         nest.put(None, CopyOp(bias, nest.dram(0, [(1, cout), (1, 1)]), *col))
     i = 0
-    for start, count in _blocks(x, rows * w, rb * w):
+    for start, count in blocks:
         for b in range(k):
             acc = accs[i % banks]
             i += 1
