@@ -63,6 +63,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return LoopAllocatePass
 
+    def loop_const_layout():
+        from tidal.passes.loop.const_layout import LoopConstLayoutPass
+
+        return LoopConstLayoutPass
+
     def loop_double_buffer():
         from tidal.passes.loop.double_buffer import LoopDoubleBufferPass
 
@@ -141,6 +146,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "loop-schedule": loop_schedule,
         "loop-keep-on-chip": loop_keep_on_chip,
         "loop-double-buffer": loop_double_buffer,
+        "loop-const-layout": loop_const_layout,
         "accel-schedule": accel_schedule,
         "accel-assign-queues": accel_assign_queues,
         "accel-hoist-waits": accel_hoist_waits,

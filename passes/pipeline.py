@@ -207,6 +207,11 @@ OPTIMIZATIONS: dict[str, str] = {
     "input tiles) is unrolled whole, its tiles alternating between two buffers, so the "
     "PE array fills one PSUM buffer while ACT evacuates the other "
     "(loop-double-buffer{odd})",
+    "const-layout": "each constant that only DMAs read, each element once, is stored in "
+    "DRAM in the order they read it, so a weight load reads one contiguous run instead "
+    "of 4-byte elements a row apart (the same bytes move: no cycles change in the "
+    "hardware model, which charges bytes; the model's gathers, and a real DMA's, get "
+    "cheaper) (loop-const-layout)",
     "weight-queue": "loads of constants (weights, biases) have a DMA queue of their own, "
     "so they never queue behind a load that waits for the previous layer "
     "(accel-assign-queues{weights})",
@@ -274,6 +279,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
     from tidal.passes.conversion.loop_to_accel import LoopToAccelPass
     from tidal.passes.loop.allocate import LoopAllocatePass
+    from tidal.passes.loop.const_layout import LoopConstLayoutPass
     from tidal.passes.loop.double_buffer import LoopDoubleBufferPass
     from tidal.passes.loop.keep_on_chip import LoopKeepOnChipPass
     from tidal.passes.loop.schedule import LoopSchedulePass
@@ -347,6 +353,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             if "double-buffer" in off
             else [LoopDoubleBufferPass(chip=chip, odd="double-buffer-odd" not in off)]
         ),
+        *([] if "const-layout" in off else [LoopConstLayoutPass()]),
         LoopAllocatePass(
             chip=chip,
             overlap="overlap-nests" not in off,

@@ -1352,3 +1352,24 @@ def test_a_1x1_conv_reads_the_stem_pools_bands(tmp_path, disabled):
     ]
     model = build(nodes, {"x": (1, 3, 224, 224)}, ["y"], weights)
     check(model, tmp_path, chip="default", disabled=disabled)
+
+
+@pytest.mark.parametrize("disabled", [(), ("const-layout",)], ids=["reading-order", "onnx-layout"])
+def test_constants_stored_in_reading_order(tmp_path, disabled):
+    """A 3x3 conv of two input-channel tiles and two output tiles, then a Gemm
+    (transB) to 300 classes on the default chip: with const-layout their weights
+    are stored as the loads read them (each weight tile one contiguous run per
+    partition); the same numbers as onnxruntime either way."""
+    rng = np.random.default_rng(45)
+    weights = {
+        "w": weight(rng, (200, 160, 3, 3), 160 * 9), "b": _vec(rng, 200, -0.1, 0.1),
+        "fc": weight(rng, (300, 200 * 16), 200 * 16), "fcb": _vec(rng, 300, -0.1, 0.1),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("Flatten", ["r"], ["f"]),
+        helper.make_node("Gemm", ["f", "fc", "fcb"], ["y"], transB=1),
+    ]
+    model = build(nodes, {"x": (1, 160, 4, 4)}, ["y"], weights)
+    check(model, tmp_path, chip="default", disabled=disabled)

@@ -29,7 +29,9 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // for fc2 (loop-keep-on-chip) and fc2's for the softmax, which reads it where fc2's
 // bias add wrote it (sbuf 576: its exp goes to a row of its own, so no copy of the
 // row is made), and DRAM holds only the input, the constants and the output. fc2's weights and bias are reserved from the first nest on, at the
-// top of the partitions (loop-allocate{fill}: sbuf 65472 and 65408).
+// top of the partitions (loop-allocate{fill}: sbuf 65472 and 65408). The weights
+// are stored as their loads read them (loop-const-layout): fc1's two K halves one
+// after the other (dram 1024 and 5120), each load one run of 32 x 32 elements.
 // CHECK-LABEL: accel.program "small" dram 11392 {
 // CHECK-NEXT:   accel.io input "input" at 0 : tensor<4x64xf32>
 // CHECK-NEXT:   accel.io output "probs" at 11200 : tensor<4x10xf32>
@@ -60,12 +62,12 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // CHECK-NEXT:   }
 // CHECK-NEXT:   accel.stream dma0 {
 // CHECK-NEXT:     accel.dma 0 <dram 9216, {{\[\[}}0, 4], [1, 32]]> -> <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
-// CHECK-NEXT:     accel.dma 0 <dram 1024, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {origin = "fc1"}
+// CHECK-NEXT:     accel.dma 0 <dram 1024, {{\[\[}}32, 32], [1, 32]]> -> <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {origin = "fc1"}
 // CHECK-NEXT:     accel.dma 0 <dram 0, {{\[\[}}1, 32], [32, 2], [64, 4]]> -> <sbuf 0, 0, {{\[\[}}1, 32], [1, 8]]> {signal = 3 : i64, origin = "fc1"}
-// CHECK-NEXT:     accel.dma 0 <dram 1152, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
+// CHECK-NEXT:     accel.dma 0 <dram 5120, {{\[\[}}32, 32], [1, 32]]> -> <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
 // CHECK-NEXT:     accel.dma 0 <dram 10624, {{\[\[}}0, 4], [1, 10]]> -> <sbuf 0, 65408, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
 // CHECK-NEXT:     accel.dma 0 <dram 10688, {{\[\[}}1, 32], [32, 1], [32, 4]]> -> <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]> {origin = "fc2", wait_sem = 4 : i64, wait_value = #accel.aff<1>}
-// CHECK-NEXT:     accel.dma 0 <dram 9344, {{\[\[}}1, 32], [32, 10]]> -> <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
+// CHECK-NEXT:     accel.dma 0 <dram 9344, {{\[\[}}10, 32], [1, 10]]> -> <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
 // CHECK-NEXT:     accel.halt dma0
 // CHECK-NEXT:   }
 // CHECK-NEXT:   accel.stream dma1 {
@@ -106,12 +108,12 @@ func.func @mlp(%x: tensor<4x64xf32> {tidal.name = "input"}) -> (tensor<4x10xf32>
 // OBJDUMP-NEXT:   }
 // OBJDUMP-NEXT:   accel.stream dma0 {
 // OBJDUMP-NEXT:     accel.dma 0 <dram 9216, {{\[\[}}0, 4], [1, 32]]> -> <sbuf 0, 448, {{\[\[}}1, 4], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
-// OBJDUMP-NEXT:     accel.dma 0 <dram 1024, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {origin = "fc1"}
+// OBJDUMP-NEXT:     accel.dma 0 <dram 1024, {{\[\[}}32, 32], [1, 32]]> -> <sbuf 0, 64, {{\[\[}}1, 32], [1, 32]]> {origin = "fc1"}
 // OBJDUMP-NEXT:     accel.dma 0 <dram 0, {{\[\[}}1, 32], [32, 2], [64, 4]]> -> <sbuf 0, 0, {{\[\[}}1, 32], [1, 8]]> {signal = 3 : i64, origin = "fc1"}
-// OBJDUMP-NEXT:     accel.dma 0 <dram 1152, {{\[\[}}1, 32], [64, 32]]> -> <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
+// OBJDUMP-NEXT:     accel.dma 0 <dram 5120, {{\[\[}}32, 32], [1, 32]]> -> <sbuf 0, 192, {{\[\[}}1, 32], [1, 32]]> {signal = 3 : i64, origin = "fc1"}
 // OBJDUMP-NEXT:     accel.dma 0 <dram 10624, {{\[\[}}0, 4], [1, 10]]> -> <sbuf 0, 65408, {{\[\[}}1, 4], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
 // OBJDUMP-NEXT:     accel.dma 0 <dram 10688, {{\[\[}}1, 32], [32, 1], [32, 4]]> -> <sbuf 0, 640, {{\[\[}}1, 32], [1, 4]]> {origin = "fc2", wait_sem = 4 : i64, wait_value = #accel.aff<1>}
-// OBJDUMP-NEXT:     accel.dma 0 <dram 9344, {{\[\[}}1, 32], [32, 10]]> -> <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
+// OBJDUMP-NEXT:     accel.dma 0 <dram 9344, {{\[\[}}10, 32], [1, 10]]> -> <sbuf 0, 65472, {{\[\[}}1, 32], [1, 10]]> {signal = 3 : i64, origin = "fc2"}
 // OBJDUMP-NEXT:     accel.halt dma0
 // OBJDUMP-NEXT:   }
 // OBJDUMP-NEXT:   accel.stream dma1 {
