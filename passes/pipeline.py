@@ -92,6 +92,11 @@ OPTIMIZATIONS: dict[str, str] = {
     "that packs no taps) loads its input again onto the rows above, one column "
     "further left per copy, so one matmul contracts as many adjacent taps of a "
     "kernel row as copies fit (graph-to-loop{row_taps})",
+    "row-pack": "a stride-1 conv whose output channels fill at most half the PE "
+    "columns computes k adjacent output rows per matmul, column group j holding the "
+    "weights of kernel row dy - (k - 1 - j) against input row k r + dy, so "
+    "(KH + k - 1) x KW matmuls of OH / k rows replace KH x KW of OH rows "
+    "(graph-to-loop{row_pack})",
     "conv-in-place": "a conv that would pad its whole input in SBUF reads it "
     "unpadded where it lies, each tap over the outputs whose window stays inside the "
     "image, so a kept input needs no copy into a padded plane "
@@ -332,6 +337,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             addend_tiles="addend-tiles" not in off,
             im2col_clip="im2col-clip" not in off,
             conv_band_input="conv-band-input" not in off,
+            row_pack="row-pack" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip, staged="staged-schedule" not in off)]),
         *(

@@ -142,6 +142,7 @@ class GraphToLoopPass(ChipPass):
     addend_tiles: bool = True
     im2col_clip: bool = True
     conv_band_input: bool = True
+    row_pack: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

@@ -266,13 +266,17 @@ def _allocate_dram(fn: func.FuncOp) -> int:
 
 def _constant_filled(tile: loop.AllocTileOp) -> bool:
     """Whether every op that writes `tile` is a copy from a DRAM constant (a
-    `loop.const`, or a view of one): the tile holds weights or biases."""
+    `loop.const`, or a view of one), or a memset, and at least one is a copy: the
+    tile holds weights or biases (with zeros around them: row-pack's kernel rows,
+    a block-diagonal operand)."""
     writers = 0
     for use in tile.result.uses:
         op = use.operation
         if not isinstance(op, loop.TileOp):
             return False
         if not any(role == "write" and value is tile.result for role, value, _ in op.accesses()):
+            continue
+        if isinstance(op, loop.MemsetOp):
             continue
         source = op.src if isinstance(op, loop.CopyOp) else None
         while source is not None and isinstance(source.owner, loop.ViewOp):

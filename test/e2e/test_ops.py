@@ -1373,3 +1373,41 @@ def test_constants_stored_in_reading_order(tmp_path, disabled):
     ]
     model = build(nodes, {"x": (1, 160, 4, 4)}, ["y"], weights)
     check(model, tmp_path, chip="default", disabled=disabled)
+
+
+@pytest.mark.parametrize("disabled", [(), ("row-pack",), ("row-pack", "conv-in-place")], ids=["packed", "rows", "packed-padded"])
+def test_a_dense_block_packs_rows_of_its_narrow_convs(tmp_path, disabled):
+    """Two DenseNet layers on the default chip (BN-ReLU, 1x1 conv to 128 channels,
+    BN-ReLU, 3x3 conv to 32 channels, concatenated with the input): each 3x3 conv
+    computes 4 adjacent output rows per matmul (row-pack), in place or on a padded
+    input, each group's rows stored into the concatenation by a copy of its own;
+    the same numbers as onnxruntime, packed or not."""
+    rng = np.random.default_rng(46)
+    c0, size = 64, 28
+    weights: dict[str, np.ndarray] = {}
+    nodes = []
+    x, c = "x", c0
+    for i in range(2):
+        weights |= {
+            f"s{i}": _vec(rng, c, 0.5, 1.5), f"t{i}": _vec(rng, c, -0.2, 0.2),
+            f"w{i}": weight(rng, (128, c, 1, 1), c), f"u{i}": _vec(rng, 128, 0.5, 1.5),
+            f"v{i}": _vec(rng, 128, -0.2, 0.2), f"k{i}": weight(rng, (32, 128, 3, 3), 128 * 9),
+        }
+        for name in (f"s{i}", f"t{i}"):
+            weights[name] = weights[name].reshape(1, c, 1, 1)
+        for name in (f"u{i}", f"v{i}"):
+            weights[name] = weights[name].reshape(1, 128, 1, 1)
+        nodes += [
+            helper.make_node("Mul", [x, f"s{i}"], [f"a{i}"]),
+            helper.make_node("Add", [f"a{i}", f"t{i}"], [f"b{i}"]),
+            helper.make_node("Relu", [f"b{i}"], [f"r{i}"]),
+            helper.make_node("Conv", [f"r{i}", f"w{i}"], [f"h{i}"]),
+            helper.make_node("Mul", [f"h{i}", f"u{i}"], [f"m{i}"]),
+            helper.make_node("Add", [f"m{i}", f"v{i}"], [f"n{i}"]),
+            helper.make_node("Relu", [f"n{i}"], [f"q{i}"]),
+            helper.make_node("Conv", [f"q{i}", f"k{i}"], [f"g{i}"], pads=[1, 1, 1, 1]),
+            helper.make_node("Concat", [x, f"g{i}"], [f"y{i}"], axis=1),
+        ]
+        x, c = f"y{i}", c + 32
+    model = build(nodes, {"x": (1, c0, size, size)}, [x], weights)
+    check(model, tmp_path, chip="default", disabled=disabled)

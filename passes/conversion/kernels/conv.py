@@ -233,6 +233,15 @@ class StationaryTiles(NestPlan):
     a kernel row: kh * ceil(kw / copies) matmuls per block instead of kh * kw
     (`_conv2d_stationary`)."""
 
+    rowpack: int = 1
+    """Not packed, with a halo, `row_pack` (one group, one output tile of at most half
+    the PE columns, stride 1, full input-channel tiles, no copies, no addend): this
+    many adjacent output rows per matmul, row k r + (k - 1 - j) of column group j's
+    partitions j x tco onwards, against input row k r + dy: the weight tile holds
+    each channel tile's kernel rows with k - 1 zero rows before and after, and the
+    stationary operand of (dy, kx) is the window of group j at padded kernel row
+    dy + j; `rb` and `nb` count rows of the packed output (oh / k rows in all)."""
+
     @property
     def unpadded(self) -> bool:
         """The nest reads the unpadded input (a halo in SBUF, or a clipped im2col):
@@ -282,10 +291,11 @@ def _estimate(chip: ChipConfig, shape: ConvShape, t: StationaryTiles) -> float:
     g, taps = shape.group, shape.taps
     pt, pl, pb, pr = shape.pads
     h, w = hp - pt - pb, wp - pl - pr
-    groups = oh // (t.bands * t.nb * t.rb)
+    groups = oh // (t.bands * t.rowpack * t.nb * t.rb)
     kh, kw = shape.weight[2:]
     per_row = -(-kw // t.copies)  # matmuls per kernel row, `copies` taps each
-    steps = -(-taps // t.pack) if t.pack else -(-cg_in // t.tci) * kh * per_row
+    # (with `rowpack`, kh + rowpack - 1 input rows per packed output row)
+    steps = -(-taps // t.pack) if t.pack else -(-cg_in // t.tci) * (kh + t.rowpack - 1) * per_row
     reload = chip.pe_weight_load_cycles + chip.pe_fill_drain_cycles
     per_step = t.nb * max(t.rb * ow, chip.pe_min_cycles) + reload
     pe = n * g * (cout // g // t.tco) * groups * steps * per_step
@@ -318,6 +328,10 @@ def _plan_stationary(
     """The stationary and/or tap-packed plan (with both options, packing only when
     `_estimate` says it is faster), or None when no band fits."""
     tiles = _plan_stationary_tiles(chip, origin, shape, options, addend)
+    if tiles is not None and options.row_pack and not tiles.pack:
+        packed = _plan_rowpack(chip, shape, tiles, options)
+        if packed is not None and _estimate(chip, shape, packed) < _estimate(chip, shape, tiles):
+            return packed
     if tiles is not None and tiles.pack and options.im2col_chunks:
         tiles = replace(tiles, chunked=True)
     if tiles is not None and tiles.pack and clippable(shape, tiles, options):
@@ -328,6 +342,68 @@ def _plan_stationary(
     if unpacked is not None and _estimate(chip, shape, unpacked) <= _estimate(chip, shape, tiles):
         return unpacked
     return tiles
+
+
+def row_pack(chip: ChipConfig, shape: ConvShape) -> int:
+    """How many adjacent output rows `row_pack` computes per matmul: the most rows
+    (at least 2, dividing the output height) whose output channels the PE columns
+    and PSUM partitions hold; 1 when the conv does not qualify by its shape (one
+    group, stride and dilation 1, a kernel more than one row high)."""
+    cout, _, kh, _ = shape.weight
+    if shape.group != 1 or shape.interleave or shape.strides != (1, 1) or shape.dilations != (1, 1) or kh < 2:
+        return 1
+    most = min(chip.pe_cols, chip.psum_partitions) // cout
+    oh = shape.out[2]
+    return next((k for k in range(most, 1, -1) if oh % k == 0), 1)
+
+
+def _rowpacked_shape(shape: ConvShape, k: int) -> ConvShape:
+    """The conv `row_pack` runs with k rows packed, as a conv over the packed output
+    rows: kernel rows dy = 0 .. KH + k - 2 (input row k r + dy of packed row r),
+    stride k over rows, each packed output as wide as the real one. Only its taps'
+    windows are meaningful (`tap_rects`), not its weights. `shape` itself for k = 1."""
+    if k == 1:
+        return shape
+    cout, cin, kh, kw = shape.weight
+    n, _, oh, ow = shape.out
+    return replace(shape, weight=(cout, cin, kh + k - 1, kw), out=(n, cout, oh // k, ow), strides=(k, 1))
+
+
+def _plan_rowpack(
+    chip: ChipConfig, shape: ConvShape, t: StationaryTiles, options: KernelOptions
+) -> StationaryTiles | None:
+    """`t` (a stationary plan with a halo) with `rowpack` output rows per matmul
+    (`StationaryTiles.rowpack`), or None when the plan or the conv does not qualify
+    or its tiles do not fit SBUF."""
+    k = row_pack(chip, shape)
+    cout, cg_in, kh, kw = shape.weight
+    if k < 2 or not t.halo or t.copies != 1 or t.rem or t.addend or t.tco != cout:
+        return None
+    oh, ow = shape.out[2:]
+    rb = largest_divisor(oh // k, psum_free_max(chip) // ow)
+    nb = largest_divisor(oh // k // rb, chip.psum_banks)
+    nci = cg_in // t.tci
+    _, _, hp, wp = shape.padded
+    pt, pl, pb, pr = shape.pads
+    # In place (`conv_inplace`), as `StationaryTiles.inplace`: every packed row block
+    # in PSUM at once and a (dy, kx) whose window lies inside the image for every
+    # packed output, which starts the sums.
+    from tidal.passes.conversion.kernels.depthwise import first_full_tap  # (imports this module)
+
+    inplace = (
+        options.conv_inplace and any(shape.pads) and nb * rb == oh // k
+        and first_full_tap(_rowpacked_shape(shape, k)) is not None
+    )
+    band = nci * (hp - pt - pb) * (wp - pl - pr) if inplace else nci * hp * wp
+    weights = nci * (kh + 2 * (k - 1)) * kw * cout
+    out = oh // k * ow if t.all_outputs else nb * rb * ow
+    need = sbuf_bytes(band, weights, out, 1)
+    if need > chip.sbuf_partition_bytes:
+        return None
+    return replace(
+        t, partitions=max(t.tci, k * cout), sbuf_bytes=need, psum_bytes=nb * rb * ow * F32,
+        rb=rb, nb=nb, inplace=inplace, rowpack=k,
+    )
 
 
 MAX_ADDEND_TILES = 8
@@ -676,26 +752,36 @@ def _inplace_matmuls(
     unpadded input, into that rectangle of the block's PSUM bank. A tap whose
     rectangle is every output goes first and starts each bank's accumulation (at
     the first input-channel tile); the blocks of one tap follow each other with its
-    stationary weights."""
+    stationary weights. With `rowpack` (k), the taps are (input row dy, column kx)
+    of the packed rows, as a conv of stride k over rows
+    (`_rowpacked_shape`): an input row outside the image holds zeros for every
+    group alike."""
     from tidal.passes.conversion.kernels.depthwise import tap_rects  # (imports this module)
 
+    kp = plan.rowpack
     pt, pl, pb, pr = shape.pads
     _, _, hp, wp = shape.padded
     h, w = hp - pt - pb, wp - pl - pr
     ow = shape.out[3]
-    sh, sw = shape.strides
-    tci, tco, rb, taps = plan.tci, plan.tco, plan.rb, shape.taps
+    kh, kw = shape.weight[2:]
+    wrows = kh + 2 * (kp - 1)
+    tci, tco, rb = plan.tci, plan.tco, plan.rb
     w_co, w_g = regions
+    virtual = _rowpacked_shape(shape, kp)
+    sh, sw = virtual.strides
     ops: list[Operation] = []
-    for i, (t, (ny, nx), (oy, ox), (iy, ix)) in enumerate(tap_rects(shape)):
-        st = nest.onchip("sbuf", nest.aff(t * tco * F32, ci=taps * tco * F32, co=w_co, g=w_g), [(1, tci), (1, tco)])
+    for i, (t, (ny, nx), (oy, ox), (iy, ix)) in enumerate(tap_rects(virtual)):
+        st = nest.onchip(
+            "sbuf", nest.aff(t * tco * F32, ci=wrows * kw * tco * F32, co=w_co, g=w_g),
+            [(1, tci), *_free([(kw * tco, kp), (1, tco)])],
+        )
         for j, acc in enumerate(accs):
             y0, y1 = max(oy, j * rb), min(oy + ny, (j + 1) * rb)
             if y1 <= y0:
                 continue
             y = iy + (y0 - oy) * sh  # the input row of the rectangle's first output
             mv = nest.onchip("sbuf", nest.aff((y * w + ix) * F32, ci=h * w * F32), [(1, tci), (sh * w, y1 - y0), (sw, nx)])
-            dst = nest.onchip("psum", ((y0 - j * rb) * ow + ox) * F32, [(1, tco), (ow, y1 - y0), (1, nx)])
+            dst = nest.onchip("psum", ((y0 - j * rb) * ow + ox) * F32, [(1, kp * tco), (ow, y1 - y0), (1, nx)])
             ops.append(MatmulOp(acc, dst, wt, st, xt, mv, nest.zero_at("ci") if i == 0 else None))
     return ops
 
@@ -884,7 +970,7 @@ def _conv2d_stationary(
                 block j: act(acc_j + bias [+ addend]) -> out; one DMA of the rows
     """
     n, c, hp, wp = shape.padded
-    cout, cg_in, _, kw = shape.weight
+    cout, cg_in, kh, kw = shape.weight
     _, _, oh, ow = shape.out
     sh, sw = shape.strides
     dh, dw = shape.dilations
@@ -895,15 +981,17 @@ def _conv2d_stationary(
     full = nci - (rem > 0)  # the full ones, which the ci loop runs
     blk = rb * ow
     kb = plan.bands  # bands side by side on partitions (packed), 1 otherwise
+    kp = plan.rowpack  # adjacent output rows side by side on partitions, 1 otherwise
+    assert kp == 1 or (kb == 1 and plan.halo and addend is None and plan.copies == 1 and not rem)
     rows_b = oh // kb  # output rows per band
     nest = Nest(
         plan.name,
         [
             ("n", n), ("g", group), ("band", rows_b // rows), ("co", cg_out // tco),
-            ("grp", rows // (nb * rb)), ("ci", full),
+            ("grp", rows // (kp * nb * rb)), ("ci", full),
         ],
     )
-    po = kb * tco  # output partitions
+    po = kb * kp * tco  # output partitions
     accs = [nest.tile("psum", po, blk) for _ in range(nb)]
     acc_ap = nest.onchip("psum", 0, [(1, po), (1, blk)])
 
@@ -1023,7 +1111,10 @@ def _conv2d_stationary(
                     )
                     dst = nest.onchip("sbuf", k * hband * wp * F32, [(1, kc), (1, hband * wp - shift)], pstart=shift // dw * tci)
                     nest.put("band", CopyOp(x, src, xt, dst))
-        wsize = nci * taps * tco  # one output-channel tile's weights per partition
+        # With `rowpack`, each channel tile's kernel rows lie between kp - 1 zero
+        # rows before and after them (wrows rows of kw taps).
+        wrows = kh + 2 * (kp - 1)
+        wsize = nci * wrows * kw * tco  # one output-channel tile's weights per partition
         w_dims = _free([(taps, tci), (tci * taps, full), (1, taps), (cg_in * taps, tco)])
         w_base = nest.aff(g=cg_out * cg_in * taps * F32, co=tco * cg_in * taps * F32)
         if plan.all_weights:
@@ -1036,7 +1127,17 @@ def _conv2d_stationary(
         else:
             wt = nest.tile("sbuf", len(shifts) * tci, wsize)
             w_co = w_g = 0
-        w_dst = nest.onchip("sbuf", nest.aff(co=w_co, g=w_g), [(1, tci), (1, full * taps * tco)])
+        if kp > 1:
+            pad_rows = (kp - 1) * kw * tco
+            for start in (0, (kp - 1 + kh) * kw * tco):
+                zeros = nest.onchip("sbuf", start * F32, [(1, tci), *_free([(wrows * kw * tco, nci), (1, pad_rows)])])
+                nest.put(None, MemsetOp(wt, zeros, 0.0))
+            w_dst = nest.onchip(
+                "sbuf", nest.aff(pad_rows * F32, co=w_co, g=w_g),
+                [(1, tci), *_free([(wrows * kw * tco, full), (1, taps * tco)])],
+            )
+        else:
+            w_dst = nest.onchip("sbuf", nest.aff(co=w_co, g=w_g), [(1, tci), (1, full * taps * tco)])
         nest.put("co", CopyOp(wgt, nest.dram(w_base, w_dims), wt, w_dst))
         for k in range(1, plan.copies):  # copy k: tap t + k's weights at tap t's columns
             src = nest.dram(w_base + k * F32, [(taps, tci), (1, taps - k), (cg_in * taps, tco)])
@@ -1050,9 +1151,27 @@ def _conv2d_stationary(
         # (first tap, rows contracted): taps one by one, or with `copies` taps (r, s)
         # .. (r, s + copies - 1) together on copies x tci rows, the last ones of a
         # kernel row on fewer (in place: the rectangles above instead).
-        steps = [] if plan.inplace else [
+        steps = [] if plan.inplace or kp > 1 else [
             (r * kw + s, tci * min(len(shifts), kw - s)) for r in range(taps // kw) for s in range(0, kw, len(shifts))
         ]
+        # With `rowpack`: input row dy of each packed row against group j's kernel row
+        # dy - (kp - 1 - j), at padded kernel row dy + j.
+        for dy in range(kh + kp - 1 if kp > 1 and not plan.inplace else 0):
+            for s_ in range(kw):
+                st = nest.onchip(
+                    "sbuf", nest.aff((dy * kw + s_) * tco * F32, ci=wrows * kw * tco * F32),
+                    [(1, tci), (kw * tco, kp), (1, tco)],
+                )
+                for j in range(nb):
+                    mv = nest.onchip(
+                        "sbuf",
+                        nest.aff(
+                            ((j * rb * kp + dy) * wp + s_) * F32, ci=hband * wp * F32, grp=nb * rb * kp * wp * F32
+                        ),
+                        [(1, tci), (kp * wp, rb), (1, ow)],
+                    )
+                    first = dy == 0 and s_ == 0
+                    body.append(MatmulOp(accs[j], acc_ap, wt, st, xt, mv, nest.zero_at("ci") if first else None))
         for t, k_rows in steps:
             r, s = divmod(t, kw)
             st = nest.onchip("sbuf", nest.aff(t * tco * F32, ci=taps * tco * F32, co=w_co, g=w_g), [(1, k_rows), (1, tco)])
@@ -1089,12 +1208,12 @@ def _conv2d_stationary(
         bt = nest.tile("sbuf", po, group * nco)
         col = (bt, nest.onchip("sbuf", nest.aff(co=F32, g=nco * F32), [(1, po), (1, 1)]))
         b_src = nest.dram(nest.aff(g=cg_out * F32), _free([(1, tco), (tco, nco)]))
-        for b in range(kb):  # with bands, one copy per band's partitions
+        for b in range(kb * kp):  # with bands (packed rows), one copy per band's (row's) partitions
             b_dst = nest.onchip("sbuf", nest.aff(g=nco * F32), [(1, tco), (1, nco)], pstart=b * tco)
             nest.put("g", CopyOp(bias, b_src, bt, b_dst))
     # the output tile: this group's rows, or every output tile's rows of the band
     region = nest.aff(co=rows * ow * F32, grp=nb * blk * F32) if plan.all_outputs else nest.aff()
-    size = nco * rows * ow if plan.all_outputs else nb * blk
+    size = nco * rows // kp * ow if plan.all_outputs else nb * blk
     out = nest.tile("sbuf", po, size)
     y_ap = nest.dram(
         nest.aff(
@@ -1140,7 +1259,15 @@ def _conv2d_stationary(
         part = nest.onchip("sbuf", region + j * blk * F32, [(1, po), (1, blk)])
         add = None if at is None else (at, nest.onchip("sbuf", add_region + j * blk * F32, [(1, po), (1, blk)]))
         epilogue += _epilogue(accs[j], acc_ap, out, part, col, activation, add, read_addend)
-    epilogue += [CopyOp(out, whole(b), y, y_band(b)) for b in range(kb)]
+    if kp > 1:  # group j's partitions hold rows kp r + kp - 1 - j
+        for j in range(kp):
+            y_rows = nest.dram(
+                nest.aff((kp - 1 - j) * ow * F32, n=cout * oh * ow * F32, grp=nb * rb * kp * ow * F32),
+                _free([(oh * ow, tco), (kp * ow, nb * rb), (1, ow)]),
+            )
+            epilogue.append(CopyOp(out, nest.onchip("sbuf", region, [(1, tco), (1, nb * blk)], pstart=j * tco), y, y_rows))
+    else:
+        epilogue += [CopyOp(out, whole(b), y, y_band(b)) for b in range(kb)]
     nest.put_after("grp", *epilogue)
     return nest.build()
 

@@ -165,6 +165,16 @@ class KernelOptions:
       loop-keep-on-chip lets it read the writer's tile in place, with no copy out
       of the band layout, and it starts on the writer's first rows
       (kernels/conv.py).
+    - `row_pack`: a stationary conv of stride 1 whose output channels fill at most
+      half the PE columns (one output tile, one group, full input-channel tiles, no
+      row-taps copies) computes k adjacent output rows per matmul, k = the most
+      whose k x Cout columns the array holds (dividing the output height): column
+      group j holds the weights of kernel row dy - (k - 1 - j), zeros past the
+      kernel's edge, against input row k r + dy, so (KH + k - 1) x KW matmuls of
+      OH / k rows replace KH x KW of OH rows (DenseNet's 32-channel 3x3 convs: 18
+      of 14 rows instead of 9 of 56); the weights lie once with zero kernel rows
+      around them, the stationary operand a strided window of them, and one store
+      per group writes its rows (kernels/conv.py).
     """
 
     eltwise_partitions: bool = True
@@ -196,6 +206,7 @@ class KernelOptions:
     addend_tiles: bool = True
     im2col_clip: bool = True
     conv_band_input: bool = True
+    row_pack: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()

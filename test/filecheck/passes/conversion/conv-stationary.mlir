@@ -1,8 +1,10 @@
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false conv_inplace=false im2col_clip=false}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false conv_inplace=false im2col_clip=false row_pack=false}' --split-input-file | filecheck %s
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small stationary=false pack_taps=false}' --split-input-file | filecheck %s --check-prefix=OLD
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false conv_inplace=false im2col_chunks=false im2col_clip=false}' --split-input-file | filecheck %s --check-prefix=NOCHUNK
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false conv_inplace=false im2col_chunks=false im2col_clip=false row_pack=false}' --split-input-file | filecheck %s --check-prefix=NOCHUNK
 
-// The stationary and tap-packed nests, with row_taps and conv_inplace off: where
+// The stationary and tap-packed nests, with row_taps, conv_inplace and row_pack
+// off (row_pack would compute two of the 16-channel conv's rows per matmul:
+// conv-row-pack.mlir): where
 // row_taps is on, the small chip's estimate takes the stems' shifted copies of the
 // input instead of their im2col (conv-row-taps.mlir); where conv_inplace is, the
 // padded 3x3 conv reads its input unpadded (conv-in-place.mlir).

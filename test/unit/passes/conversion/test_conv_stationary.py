@@ -44,6 +44,7 @@ UNIFORM = KernelOptions(ragged_tiles=False)
 UNPAIRED = KernelOptions(row_taps=False)
 PADDED = KernelOptions(conv_inplace=False)
 UNCLIPPED = KernelOptions(stationary=False, im2col_clip=False)
+NO_ROW_PACK = KernelOptions(row_pack=False)
 
 
 def _shape(n, cin, cout, h, w, k=3, stride=1, pad=1, dilation=1, group=1) -> ConvShape:
@@ -64,15 +65,16 @@ def test_a_resnet_3x3_layer_keeps_its_input_resident_with_a_halo():
     in 7 PSUM banks at once; the padded 58x58 planes (13456 bytes, 64-aligned) and
     the 9 taps' weights stay in SBUF, the borders zeroed on chip (no pad nest); with
     `conv_inplace` the input is read unpadded where it lies (the bytes reserved are
-    the padded plane's either way)."""
-    tiles = plan_conv2d(DEFAULT, "c", _shape(1, 128, 64, 56, 56), PADDED)
+    the padded plane's either way). (Without row-pack: 64 output channels would take
+    two rows a matmul.)"""
+    tiles = plan_conv2d(DEFAULT, "c", _shape(1, 128, 64, 56, 56), replace(PADDED, row_pack=False))
     # one output tile: its 56 rows are the one group's 7 banks
     assert tiles == StationaryTiles(
         "c", 128, 13504 + 9 * 64 * 4 + 7 * 448 * 4 + 64, 7 * 448 * 4,
         rb=8, nb=7, rows=56, hband=58, tci=128, tco=64, halo=True, pack=0, addend=False,
         all_weights=True, all_outputs=True,
     )
-    assert plan_conv2d(DEFAULT, "c", _shape(1, 128, 64, 56, 56)) == replace(tiles, inplace=True)
+    assert plan_conv2d(DEFAULT, "c", _shape(1, 128, 64, 56, 56), NO_ROW_PACK) == replace(tiles, inplace=True)
 
 
 def test_the_weights_of_every_output_tile_stay_when_they_fit():
@@ -471,3 +473,64 @@ def test_a_padded_packed_stem_loads_a_clipped_im2col():
     assert not plan_conv2d(DEFAULT, "c", stem, UNCLIPPED).clip
     vgg = plan_conv2d(DEFAULT, "c", _shape(1, 3, 64, 224, 224))
     assert isinstance(vgg, StationaryTiles) and vgg.pack and vgg.rows < 224 and not vgg.clip
+
+
+ROW_PACK = [
+    # (shape, chip, options, bias, addend, activation): 8 channels on the small chip's
+    # 32 columns, 4 rows a matmul, in place and padded (conv_inplace off); two images
+    # of two input-channel tiles, 2 rows; a 5x5 kernel; asymmetric pads; several
+    # packed row blocks in PSUM at once (halo: more blocks than banks)
+    (_shape(1, 32, 8, 16, 16), SMALL, ON, True, False, "relu"),
+    (_shape(1, 32, 8, 16, 16), SMALL, PADDED, True, False, "identity"),
+    (_shape(2, 64, 16, 12, 10), SMALL, ON, True, False, "relu"),
+    (_shape(1, 32, 8, 12, 12, k=5, pad=2), SMALL, ON, False, False, "identity"),
+    (ConvShape((1, 32, 15, 18), (8, 32, 3, 3), (1, 8, 12, 16), (1, 1), (1, 1), 1, (0, 1, 1, 1)), SMALL, ON, True, False, "relu"),
+    (_shape(1, 32, 16, 64, 32), SMALL, ON, True, False, "identity"),
+]
+
+
+@pytest.mark.parametrize("shape,chip,options,bias,addend,activation", ROW_PACK)
+def test_a_row_packed_conv_computes_the_conv(shape, chip, options, bias, addend, activation):
+    """row_pack: the nest (loop interpreter) against NumPy's conv, and the lowered
+    program (accel interpreter) against the nest."""
+    module, tiles, _ = _module(shape, chip, options, bias, addend, activation)
+    assert isinstance(tiles, StationaryTiles) and tiles.rowpack > 1
+    inputs = _inputs(module, 3)
+    args = list(inputs.values())
+    want = _reference(args[0], args[1], args[2] if bias else None, None, shape, True, activation)
+    (got,) = eval_loop(module, inputs).values()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    _, after_graph_to_loop = split_after(lowering_passes(chip.name), GraphToLoopPass)
+    run_passes(after_graph_to_loop, module)
+    np.testing.assert_allclose(eval_binary(module, inputs)["result0"], got, rtol=1e-5, atol=1e-6)
+
+
+def test_a_conv_of_few_output_channels_packs_adjacent_rows():
+    """DenseNet's 3x3 convs (128 -> 32 channels, 56 x 56) on the default chip: 4 rows
+    a matmul on the 128 columns, in place, (3 + 3) x 3 = 18 (dy, kx) steps per block
+    instead of 9 taps over 4x the rows, each group's rows stored by a copy of its
+    own. Not with row-pack off, nor for a strided or grouped conv, one whose output
+    channels take more than half the columns, whose height no pack divides, or one
+    whose input channels row-taps packs (ResNet-50's 64-channel convs)."""
+    dense = _shape(1, 128, 32, 56, 56)
+    _, tiles, nest = _module(dense, DEFAULT, ON, False, False, "identity")
+    assert isinstance(tiles, StationaryTiles) and tiles.rowpack == 4 and tiles.inplace
+    assert tiles.partitions == 128 and tiles.rb * tiles.nb == 14
+    matmuls = [op for op in nest.walk() if isinstance(op, MatmulOp)]
+    assert {m.stationary_ap.dims for m in matmuls} == {((1, 128), (3 * 32, 4), (1, 32))}
+    assert len({m.stationary_ap.offset for m in matmuls}) == 18
+    y = nest.parent_block().ops.first.result  # type: ignore[union-attr]
+    stores = [op for op in nest.walk() if isinstance(op, CopyOp) and op.dst is y]
+    assert [s.src_ap.pstart.base for s in stores] == [0, 32, 64, 96]
+    assert [s.dst_ap.offset.base for s in stores] == [4 * 56 * k for k in (3, 2, 1, 0)]
+    off = plan_conv2d(DEFAULT, "c", dense, NO_ROW_PACK)
+    assert isinstance(off, StationaryTiles) and off.rowpack == 1
+    for shape in (
+        _shape(1, 128, 32, 56, 56, stride=2),
+        _shape(1, 128, 32, 56, 56, group=2),
+        _shape(1, 128, 96, 56, 56),
+        _shape(1, 128, 32, 53, 53),
+        _shape(1, 64, 64, 56, 56),
+    ):
+        plan = plan_conv2d(DEFAULT, "c", shape)
+        assert isinstance(plan, StationaryTiles) and plan.rowpack == 1, shape
