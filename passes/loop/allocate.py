@@ -447,11 +447,21 @@ def _place_tiles(
         except PassFailedException:
             # Tiles that took longer lifetimes may hold the bytes a tile placed
             # later needs (a kept tensor): those live at its start keep their own.
+            # When there are none, those live at the start of a tile still in
+            # place there, which they may have pushed up (VGG-19: a kept tensor
+            # placed above the tiles of the nest before it, which outlived it).
             culprits = {
                 id(op)
                 for op, first, last, longer in lifetimes
                 if last < at <= longer and id(op) not in own
             }
+            if not culprits:
+                starts = {r.first for r in (*tiles.sbuf.live, *tiles.psum.live)}
+                culprits = {
+                    id(op)
+                    for op, first, last, longer in lifetimes
+                    if id(op) not in own and any(last < p <= longer for p in starts)
+                }
             if not culprits:
                 raise
             own |= culprits

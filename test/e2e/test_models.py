@@ -103,7 +103,11 @@ def check_stats(stats: dict, model: onnx.ModelProto, chip: str) -> None:
     config = get_chip(chip)
     cycles = stats["cycles"]
     assert isinstance(cycles, int) and cycles > 0
-    assert stats["macs"] == true_macs(model)
+    # Every model MAC is performed; row-pack's zero kernel rows (k packed rows of a
+    # KH-row kernel take KH + k - 1 input rows each) add MACs of zeros: at most
+    # (KH + k - 1) / KH times a conv's (2x for 3x3 kernels in 4 rows).
+    macs = true_macs(model)
+    assert macs <= stats["macs"] <= 2 * macs
     assert stats["chip"] == chip
 
     instructions = stats["instructions"]
@@ -164,7 +168,7 @@ def test_model_output(make, output, shape, macs, chip, tmp_path):
     assert outputs[output].shape == shape
     assert_close(outputs[output], refs[output])
     check_stats(stats, model, chip)
-    assert stats["macs"] == macs
+    assert macs <= stats["macs"] <= 2 * macs  # (row-pack: see check_stats)
 
 
 @pytest.mark.parametrize("make", [models.make_mlp, models.make_cnn], ids=["mlp", "cnn"])

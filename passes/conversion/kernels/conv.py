@@ -234,13 +234,15 @@ class StationaryTiles(NestPlan):
     (`_conv2d_stationary`)."""
 
     rowpack: int = 1
-    """Not packed, with a halo, `row_pack` (one group, one output tile of at most half
-    the PE columns, stride 1, full input-channel tiles, no copies, no addend): this
-    many adjacent output rows per matmul, row k r + (k - 1 - j) of column group j's
+    """Not packed, `row_pack` (one group, one output tile of at most half the PE
+    columns, stride 1, full input-channel tiles, no addend; a halo or bands of a
+    multiple of this many rows; with or without row-taps `copies`): this many
+    adjacent output rows per matmul, row k r + (k - 1 - j) of column group j's
     partitions j x tco onwards, against input row k r + dy: the weight tile holds
-    each channel tile's kernel rows with k - 1 zero rows before and after, and the
-    stationary operand of (dy, kx) is the window of group j at padded kernel row
-    dy + j; `rb` and `nb` count rows of the packed output (oh / k rows in all)."""
+    each channel tile's kernel rows (each copy's) with k - 1 zero rows before and
+    after, and the stationary operand of (dy, kx) is the window of group j at
+    padded kernel row dy + j; `rb` and `nb` count rows of the packed output
+    (`rows` / k a band)."""
 
     @property
     def unpadded(self) -> bool:
@@ -328,19 +330,23 @@ def _plan_stationary(
     """The stationary and/or tap-packed plan (with both options, packing only when
     `_estimate` says it is faster), or None when no band fits."""
     tiles = _plan_stationary_tiles(chip, origin, shape, options, addend)
-    if tiles is not None and options.row_pack and not tiles.pack:
-        packed = _plan_rowpack(chip, shape, tiles, options)
-        if packed is not None and _estimate(chip, shape, packed) < _estimate(chip, shape, tiles):
-            return packed
     if tiles is not None and tiles.pack and options.im2col_chunks:
         tiles = replace(tiles, chunked=True)
     if tiles is not None and tiles.pack and clippable(shape, tiles, options):
         tiles = replace(tiles, clip=True)
-    if tiles is None or not tiles.pack or not options.stationary:
-        return tiles
-    unpacked = _plan_stationary_tiles(chip, origin, shape, replace(options, pack_taps=False), addend)
-    if unpacked is not None and _estimate(chip, shape, unpacked) <= _estimate(chip, shape, tiles):
-        return unpacked
+    if tiles is None:
+        return None
+    unpacked = tiles
+    if tiles.pack and options.stationary:
+        unpacked = _plan_stationary_tiles(chip, origin, shape, replace(options, pack_taps=False), addend)
+        if unpacked is not None and _estimate(chip, shape, unpacked) <= _estimate(chip, shape, tiles):
+            tiles = unpacked
+    # Rows packed on the PE columns (from the plan without packed taps) where that
+    # is faster than the plan chosen.
+    if options.row_pack and unpacked is not None and not unpacked.pack:
+        packed = _plan_rowpack(chip, shape, unpacked, options)
+        if packed is not None and _estimate(chip, shape, packed) < _estimate(chip, shape, tiles):
+            tiles = packed
     return tiles
 
 
@@ -377,11 +383,12 @@ def _plan_rowpack(
     or its tiles do not fit SBUF."""
     k = row_pack(chip, shape)
     cout, cg_in, kh, kw = shape.weight
-    if k < 2 or not t.halo or t.copies != 1 or t.rem or t.addend or t.tco != cout:
+    if k < 2 or t.pack or t.rem or t.addend or t.tco != cout or t.rows % k:
         return None
     oh, ow = shape.out[2:]
-    rb = largest_divisor(oh // k, psum_free_max(chip) // ow)
-    nb = largest_divisor(oh // k // rb, chip.psum_banks)
+    # (in bands of rows, `rows` output rows a band: rows / k packed rows)
+    rb = largest_divisor(t.rows // k, psum_free_max(chip) // ow)
+    nb = largest_divisor(t.rows // k // rb, chip.psum_banks)
     nci = cg_in // t.tci
     _, _, hp, wp = shape.padded
     pt, pl, pb, pr = shape.pads
@@ -391,17 +398,17 @@ def _plan_rowpack(
     from tidal.passes.conversion.kernels.depthwise import first_full_tap  # (imports this module)
 
     inplace = (
-        options.conv_inplace and any(shape.pads) and nb * rb == oh // k
+        options.conv_inplace and t.halo and t.copies == 1 and any(shape.pads) and nb * rb == oh // k
         and first_full_tap(_rowpacked_shape(shape, k)) is not None
     )
-    band = nci * (hp - pt - pb) * (wp - pl - pr) if inplace else nci * hp * wp
+    band = nci * (hp - pt - pb) * (wp - pl - pr) if inplace else nci * (hp if t.halo else t.hband) * wp
     weights = nci * (kh + 2 * (k - 1)) * kw * cout
-    out = oh // k * ow if t.all_outputs else nb * rb * ow
+    out = t.rows // k * ow if t.all_outputs else nb * rb * ow
     need = sbuf_bytes(band, weights, out, 1)
     if need > chip.sbuf_partition_bytes:
         return None
     return replace(
-        t, partitions=max(t.tci, k * cout), sbuf_bytes=need, psum_bytes=nb * rb * ow * F32,
+        t, partitions=max(t.copies * t.tci, k * cout), sbuf_bytes=need, psum_bytes=nb * rb * ow * F32,
         rb=rb, nb=nb, inplace=inplace, rowpack=k,
     )
 
@@ -982,7 +989,7 @@ def _conv2d_stationary(
     blk = rb * ow
     kb = plan.bands  # bands side by side on partitions (packed), 1 otherwise
     kp = plan.rowpack  # adjacent output rows side by side on partitions, 1 otherwise
-    assert kp == 1 or (kb == 1 and plan.halo and addend is None and plan.copies == 1 and not rem)
+    assert kp == 1 or (kb == 1 and not plan.pack and addend is None and not rem)
     rows_b = oh // kb  # output rows per band
     nest = Nest(
         plan.name,
@@ -1130,7 +1137,9 @@ def _conv2d_stationary(
         if kp > 1:
             pad_rows = (kp - 1) * kw * tco
             for start in (0, (kp - 1 + kh) * kw * tco):
-                zeros = nest.onchip("sbuf", start * F32, [(1, tci), *_free([(wrows * kw * tco, nci), (1, pad_rows)])])
+                zeros = nest.onchip(
+                    "sbuf", start * F32, [(1, len(shifts) * tci), *_free([(wrows * kw * tco, nci), (1, pad_rows)])]
+                )
                 nest.put(None, MemsetOp(wt, zeros, 0.0))
             w_dst = nest.onchip(
                 "sbuf", nest.aff(pad_rows * F32, co=w_co, g=w_g),
@@ -1141,7 +1150,10 @@ def _conv2d_stationary(
         nest.put("co", CopyOp(wgt, nest.dram(w_base, w_dims), wt, w_dst))
         for k in range(1, plan.copies):  # copy k: tap t + k's weights at tap t's columns
             src = nest.dram(w_base + k * F32, [(taps, tci), (1, taps - k), (cg_in * taps, tco)])
-            dst = nest.onchip("sbuf", nest.aff(co=w_co, g=w_g), [(1, tci), (1, (taps - k) * tco)], pstart=k * tci)
+            dst = nest.onchip(
+                "sbuf", nest.aff((kp - 1) * kw * tco * F32, co=w_co, g=w_g), [(1, tci), (1, (taps - k) * tco)],
+                pstart=k * tci,
+            )
             nest.put("co", CopyOp(wgt, src, wt, dst))
         if rem:  # the partial tile's weights, after the full tiles' in each region
             src = nest.dram(w_base + full * tci * taps * F32, [(taps, rem), (1, taps), (cg_in * taps, tco)])
@@ -1156,11 +1168,13 @@ def _conv2d_stationary(
         ]
         # With `rowpack`: input row dy of each packed row against group j's kernel row
         # dy - (kp - 1 - j), at padded kernel row dy + j.
+        # (with `copies`, taps s_ .. s_ + copies - 1 of each row on copies x tci rows)
         for dy in range(kh + kp - 1 if kp > 1 and not plan.inplace else 0):
-            for s_ in range(kw):
+            for s_ in range(0, kw, len(shifts)):
+                k_rows = tci * min(len(shifts), kw - s_)
                 st = nest.onchip(
                     "sbuf", nest.aff((dy * kw + s_) * tco * F32, ci=wrows * kw * tco * F32),
-                    [(1, tci), (kw * tco, kp), (1, tco)],
+                    [(1, k_rows), (kw * tco, kp), (1, tco)],
                 )
                 for j in range(nb):
                     mv = nest.onchip(
@@ -1168,7 +1182,7 @@ def _conv2d_stationary(
                         nest.aff(
                             ((j * rb * kp + dy) * wp + s_) * F32, ci=hband * wp * F32, grp=nb * rb * kp * wp * F32
                         ),
-                        [(1, tci), (kp * wp, rb), (1, ow)],
+                        [(1, k_rows), (kp * wp, rb), (1, ow)],
                     )
                     first = dy == 0 and s_ == 0
                     body.append(MatmulOp(accs[j], acc_ap, wt, st, xt, mv, nest.zero_at("ci") if first else None))
@@ -1259,14 +1273,20 @@ def _conv2d_stationary(
         part = nest.onchip("sbuf", region + j * blk * F32, [(1, po), (1, blk)])
         add = None if at is None else (at, nest.onchip("sbuf", add_region + j * blk * F32, [(1, po), (1, blk)]))
         epilogue += _epilogue(accs[j], acc_ap, out, part, col, activation, add, read_addend)
-    if kp > 1:  # group j's partitions hold rows kp r + kp - 1 - j
-        for j in range(kp):
+        # With `rowpack`, each block's rows leave as soon as it is evacuated (a
+        # reader of its rows starts on them): group g's partitions hold rows
+        # kp r + kp - 1 - g.
+        for g in range(kp if kp > 1 else 0):
             y_rows = nest.dram(
-                nest.aff((kp - 1 - j) * ow * F32, n=cout * oh * ow * F32, grp=nb * rb * kp * ow * F32),
-                _free([(oh * ow, tco), (kp * ow, nb * rb), (1, ow)]),
+                nest.aff(
+                    (kp * j * rb + kp - 1 - g) * ow * F32, n=cout * oh * ow * F32, band=rows * ow * F32,
+                    grp=nb * rb * kp * ow * F32,
+                ),
+                _free([(oh * ow, tco), (kp * ow, rb), (1, ow)]),
             )
-            epilogue.append(CopyOp(out, nest.onchip("sbuf", region, [(1, tco), (1, nb * blk)], pstart=j * tco), y, y_rows))
-    else:
+            src = nest.onchip("sbuf", region + j * blk * F32, [(1, tco), (1, blk)], pstart=g * tco)
+            epilogue.append(CopyOp(out, src, y, y_rows))
+    if kp == 1:
         epilogue += [CopyOp(out, whole(b), y, y_band(b)) for b in range(kb)]
     nest.put_after("grp", *epilogue)
     return nest.build()

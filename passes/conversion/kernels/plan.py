@@ -173,8 +173,8 @@ class KernelOptions:
       kernel's edge, against input row k r + dy, so (KH + k - 1) x KW matmuls of
       OH / k rows replace KH x KW of OH rows (DenseNet's 32-channel 3x3 convs: 18
       of 14 rows instead of 9 of 56); the weights lie once with zero kernel rows
-      around them, the stationary operand a strided window of them, and one store
-      per group writes its rows (kernels/conv.py).
+      around them, the stationary operand a strided window of them, and one copy
+      per group stores each PSUM block's rows once it is evacuated (kernels/conv.py).
     """
 
     eltwise_partitions: bool = True

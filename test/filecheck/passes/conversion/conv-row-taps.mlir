@@ -1,7 +1,9 @@
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false conv_inplace=false im2col_clip=false}' --split-input-file | filecheck %s --check-prefix=OFF
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_pack=false}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small}' --split-input-file | filecheck %s --check-prefix=PACKED
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false conv_inplace=false im2col_clip=false row_pack=false}' --split-input-file | filecheck %s --check-prefix=OFF
 
-// A padded 3x3 conv of 16 channels on the small chip's 32 PE rows (row_taps).
+// A padded 3x3 conv of 16 channels on the small chip's 32 PE rows (row_taps, with
+// row_pack off: PACKED below).
 // The padded 14x22 plane lies in SBUF twice: on partitions 0-15 as the stationary
 // nest puts it, and on partitions 16-31 one element (one column) to the left, so
 // where tap (r, 0)'s window lies below, tap (r, 1)'s lies above. Each copy has its
@@ -11,6 +13,21 @@
 // then one matmul over 32 rows (taps 0 and 1, 3 and 4, 6 and 7) and one over 16
 // (taps 2, 5, 8): 6 matmuls instead of 9, each pair's stationary access at its
 // first tap's columns.
+// With row_pack too (8 output channels: 4 rows a matmul), the copies stay and each
+// of the 6 input rows dy of a packed row is one matmul over 32 rows (taps 0 and 1)
+// and one over 16 (tap 2): 12 matmuls of 3 packed rows instead of 6 of 12 rows;
+// the weights between 3 zero kernel rows before and after them, zeroed on both
+// copies' partitions, copy 1's a tap on at the same columns.
+// PACKED-LABEL: func.func @pairs
+// PACKED:         loop.memset %{{.*}} <sbuf 0, 0, {{\[\[}}1, 32], [1, 72]]>
+// PACKED-NEXT:    loop.memset %{{.*}} <sbuf 0, 576, {{\[\[}}1, 32], [1, 72]]>
+// PACKED-NEXT:    loop.copy %w <dram 0, {{\[\[}}9, 16], [1, 9], [144, 8]]> -> %{{.*}} <sbuf 0, 288, {{\[\[}}1, 16], [1, 72]]>
+// PACKED-NEXT:    loop.copy %w <dram 4, {{\[\[}}9, 16], [1, 8], [144, 8]]> -> %{{.*}} <sbuf 16, 288, {{\[\[}}1, 16], [1, 64]]>
+// PACKED:         loop.matmul %{{.*}} <psum 0, 0, {{\[\[}}1, 32], [1, 60]]>, %{{.*}} <sbuf 0, 0, {{\[\[}}1, 32], [24, 4], [1, 8]]>, %{{.*}} <sbuf 0, 0, {{\[\[}}1, 32], [88, 3], [1, 20]]> {zero_at = -1 : i64}
+// PACKED-NEXT:    loop.matmul %{{.*}} <psum 0, 0, {{\[\[}}1, 32], [1, 60]]>, %{{.*}} <sbuf 0, 64, {{\[\[}}1, 16], [24, 4], [1, 8]]>, %{{.*}} <sbuf 0, 8, {{\[\[}}1, 16], [88, 3], [1, 20]]> :
+// PACKED-COUNT-10: loop.matmul
+// PACKED-NEXT:    loop.act "relu"
+
 // CHECK-LABEL: func.func @pairs
 // CHECK:         loop.nest "conv" domain [] order [] {
 // CHECK-NEXT:      %[[ACC:.*]] = loop.alloc_tile : !loop.tile<psum, 8, 240>
@@ -35,7 +52,7 @@
 // CHECK-NEXT:      loop.matmul %[[ACC]] <psum 0, 0, {{\[\[}}1, 8], [1, 240]]>, %[[WT]] <sbuf 0, 256, {{\[\[}}1, 16], [1, 8]]>, %[[XT]] <sbuf 0, 184, {{\[\[}}1, 16], [22, 12], [1, 20]]> :
 // CHECK-NEXT:      loop.act "relu"
 
-// Off (and conv_inplace off): one copy of the plane and of the weights on 16
+// Off (and conv_inplace, row_pack off): one copy of the plane and of the weights on 16
 // partitions, 9 matmuls of 16 rows.
 // OFF-LABEL: func.func @pairs
 // OFF:         %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 16, 308>

@@ -390,24 +390,25 @@ def test_taps_are_packed_only_where_the_estimate_says_it_is_faster():
 
 
 def test_taps_of_a_kernel_row_share_a_matmul_when_the_channels_fill_half():
-    """ResNet-50's 64-channel 3x3 layer on the default chip: partitions 64-127 hold
-    the input again one column to the left, and the weights one tap on, so each
-    kernel row is one matmul over 128 rows (taps s, s + 1) and one over 64 (the
-    last column): 6 matmuls per bank instead of 9. One more input load and one more
-    weight load; the halo's borders zeroed on both copies. Off, or with more than
-    half the rows' channels, taps one by one; with a third of them, three copies."""
+    """ResNet-50's 64-channel 3x3 layer on the default chip (row-pack off: below):
+    partitions 64-127 hold the input again one column to the left, and the weights
+    one tap on, so each kernel row is one matmul over 128 rows (taps s, s + 1) and
+    one over 64 (the last column): 6 matmuls per bank instead of 9. One more input
+    load and one more weight load; the halo's borders zeroed on both copies. Off,
+    or with more than half the rows' channels, taps one by one; with a third of
+    them, three copies."""
     layer = _shape(1, 64, 64, 56, 56)
-    paired = plan_conv2d(DEFAULT, "c", layer)
+    paired = plan_conv2d(DEFAULT, "c", layer, NO_ROW_PACK)
     assert isinstance(paired, StationaryTiles) and paired.copies == 2 and paired.halo
     assert paired.partitions == 128
-    unpaired = plan_conv2d(DEFAULT, "c", layer, UNPAIRED)
+    unpaired = plan_conv2d(DEFAULT, "c", layer, replace(UNPAIRED, row_pack=False))
     assert isinstance(unpaired, StationaryTiles) and unpaired.copies == 1
     assert replace(paired, copies=1, partitions=64, inplace=True) == unpaired  # same SBUF bytes
     wide = plan_conv2d(DEFAULT, "c", _shape(1, 96, 64, 56, 56))
     assert isinstance(wide, StationaryTiles) and wide.copies == 1
-    thirds = plan_conv2d(DEFAULT, "c", _shape(1, 32, 64, 56, 56), STATIONARY)
+    thirds = plan_conv2d(DEFAULT, "c", _shape(1, 32, 64, 56, 56), replace(STATIONARY, row_pack=False))
     assert isinstance(thirds, StationaryTiles) and thirds.copies == 3 and thirds.partitions == 96
-    _, tiles, nest = _module(layer, DEFAULT, ON, True, False, "relu")
+    _, tiles, nest = _module(layer, DEFAULT, NO_ROW_PACK, True, False, "relu")
     matmuls = [op for op in nest.walk() if isinstance(op, MatmulOp)]
     assert len(matmuls) == 6 * tiles.nb
     assert [m.moving_ap.dims[0][1] for m in matmuls[:: tiles.nb]] == [128, 64] * 3
@@ -417,8 +418,29 @@ def test_taps_of_a_kernel_row_share_a_matmul_when_the_channels_fill_half():
     assert [(op.dst_ap.pstart.base, op.dst_ap.offset.base) for op in loads] == [(0, 59 * 4), (64, 58 * 4)]
     memsets = [op for op in nest.walk() if isinstance(op, MemsetOp)]
     assert [op.dst_ap.pstart.base for op in memsets] == [0, 0, 0, 64, 64, 64]
-    _, _, plain = _module(layer, DEFAULT, UNPAIRED, True, False, "relu")
+    _, _, plain = _module(layer, DEFAULT, replace(UNPAIRED, row_pack=False), True, False, "relu")
     assert len([op for op in plain.walk() if isinstance(op, MatmulOp)]) == 9 * tiles.nb
+
+
+def test_row_taps_and_row_pack_together():
+    """With row-pack too, the same layer computes 2 rows a matmul on the copies:
+    input rows dy = 0..3 of each packed row, taps (0, 1) on 128 rows and tap 2 on
+    64, against the weights between a zero kernel row before and after them on
+    both copies' partitions (8 steps of 28 packed rows instead of 6 of 56); the
+    copy-1 weights one tap on, below the zero row."""
+    layer = _shape(1, 64, 64, 56, 56)
+    _, tiles, nest = _module(layer, DEFAULT, ON, True, False, "relu")
+    assert isinstance(tiles, StationaryTiles) and tiles.copies == 2 and tiles.rowpack == 2 and not tiles.inplace
+    matmuls = [op for op in nest.walk() if isinstance(op, MatmulOp)]
+    assert len(matmuls) == 8 * tiles.nb and tiles.nb * tiles.rb == 28
+    assert [m.moving_ap.dims[0][1] for m in matmuls[:: tiles.nb]] == [128, 64] * 4
+    assert {m.stationary_ap.dims[1:] for m in matmuls} == {((3 * 64, 2), (1, 64))}
+    w = nest.parent_block().args[1]  # type: ignore[union-attr]
+    weights = [op for op in nest.walk() if isinstance(op, CopyOp) and op.src is w]
+    assert [(op.dst_ap.pstart.base, op.dst_ap.offset.base) for op in weights] == [(0, 3 * 64 * 4), (64, 3 * 64 * 4)]
+    assert weights[1].src_ap.offset.base == 4  # tap s + 1's weights
+    zeros = [op.dst_ap for op in nest.walk() if isinstance(op, MemsetOp) and op.dst is weights[0].dst]
+    assert [ap.dims[0] for ap in zeros] == [(1, 128)] * 2
 
 
 def test_a_padded_conv_reads_its_input_in_place():
@@ -486,6 +508,13 @@ ROW_PACK = [
     (_shape(1, 32, 8, 12, 12, k=5, pad=2), SMALL, ON, False, False, "identity"),
     (ConvShape((1, 32, 15, 18), (8, 32, 3, 3), (1, 8, 12, 16), (1, 1), (1, 1), 1, (0, 1, 1, 1)), SMALL, ON, True, False, "relu"),
     (_shape(1, 32, 16, 64, 32), SMALL, ON, True, False, "identity"),
+    # with row-taps copies (padded): 2 copies of 16 channels, 3 of 8
+    (_shape(1, 16, 8, 16, 20), SMALL, ON, True, False, "relu"),
+    (_shape(1, 8, 16, 12, 12), SMALL, ON, False, False, "identity"),
+    # in bands of rows of a padded input (too big to stay whole), with copies; a
+    # 5x5 kernel in bands
+    (_shape(1, 16, 8, 128, 128), SMALL, ON, True, False, "relu"),
+    (_shape(1, 32, 8, 96, 96, k=5, pad=2), SMALL, PADDED, True, False, "identity"),
 ]
 
 
@@ -497,7 +526,7 @@ def test_a_row_packed_conv_computes_the_conv(shape, chip, options, bias, addend,
     assert isinstance(tiles, StationaryTiles) and tiles.rowpack > 1
     inputs = _inputs(module, 3)
     args = list(inputs.values())
-    want = _reference(args[0], args[1], args[2] if bias else None, None, shape, True, activation)
+    want = _reference(args[0], args[1], args[2] if bias else None, None, shape, tiles.unpadded, activation)
     (got,) = eval_loop(module, inputs).values()
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
     _, after_graph_to_loop = split_after(lowering_passes(chip.name), GraphToLoopPass)
@@ -508,8 +537,8 @@ def test_a_row_packed_conv_computes_the_conv(shape, chip, options, bias, addend,
 def test_a_conv_of_few_output_channels_packs_adjacent_rows():
     """DenseNet's 3x3 convs (128 -> 32 channels, 56 x 56) on the default chip: 4 rows
     a matmul on the 128 columns, in place, (3 + 3) x 3 = 18 (dy, kx) steps per block
-    instead of 9 taps over 4x the rows, each group's rows stored by a copy of its
-    own. Not with row-pack off, nor for a strided or grouped conv, one whose output
+    instead of 9 taps over 4x the rows, each group's rows of each block stored by
+    a copy of its own. Not with row-pack off, nor for a strided or grouped conv, one whose output
     channels take more than half the columns, whose height no pack divides, or one
     whose input channels row-taps packs (ResNet-50's 64-channel convs)."""
     dense = _shape(1, 128, 32, 56, 56)
@@ -521,8 +550,10 @@ def test_a_conv_of_few_output_channels_packs_adjacent_rows():
     assert len({m.stationary_ap.offset for m in matmuls}) == 18
     y = nest.parent_block().ops.first.result  # type: ignore[union-attr]
     stores = [op for op in nest.walk() if isinstance(op, CopyOp) and op.dst is y]
-    assert [s.src_ap.pstart.base for s in stores] == [0, 32, 64, 96]
-    assert [s.dst_ap.offset.base for s in stores] == [4 * 56 * k for k in (3, 2, 1, 0)]
+    # per block of 7 packed rows, as soon as it is evacuated: group g's rows 4r + 3 - g
+    assert [s.src_ap.pstart.base for s in stores] == [0, 32, 64, 96] * 2
+    assert [s.dst_ap.offset.base for s in stores] == [4 * 56 * (28 * b + k) for b in (0, 1) for k in (3, 2, 1, 0)]
+    assert {s.dst_ap.dims for s in stores} == {((56 * 56, 32), (4 * 56, 7), (1, 56))}
     off = plan_conv2d(DEFAULT, "c", dense, NO_ROW_PACK)
     assert isinstance(off, StationaryTiles) and off.rowpack == 1
     for shape in (
@@ -530,7 +561,6 @@ def test_a_conv_of_few_output_channels_packs_adjacent_rows():
         _shape(1, 128, 32, 56, 56, group=2),
         _shape(1, 128, 96, 56, 56),
         _shape(1, 128, 32, 53, 53),
-        _shape(1, 64, 64, 56, 56),
     ):
         plan = plan_conv2d(DEFAULT, "c", shape)
         assert isinstance(plan, StationaryTiles) and plan.rowpack == 1, shape

@@ -13,6 +13,7 @@ from xdsl.parser import Parser
 from tidal.dialects.accel import Accel
 from tidal.dialects.loop import AllocTileOp, Loop
 from tidal.passes.loop.allocate import ADDR, LinearScan, LoopAllocatePass, Region
+from tidal.sim.config import get_chip
 
 # (first, length, nbytes): lifetimes as top-level positions, sorted by first below.
 _requests = st.lists(
@@ -239,3 +240,19 @@ def test_a_region_placed_from_the_top_takes_the_highest_gap():
     assert (under.start, under.end) == (5120, 7168)
     assert scan.place(2, 2, 4096).start == 1024  # the lowest gap, between them
     assert scan.place(2, 2, 8192, top=8192).start < 0
+
+
+def test_a_tile_that_pushed_a_kept_tensor_up_keeps_its_own_lifetime():
+    """With overlap, a nest's tile %a (20 KiB, live at position 1) would rather live
+    until position 3; a tensor %k kept from 2 to 5 then goes above it, and the 40
+    KiB tile %b at 5 fits neither below %k (20 KiB) nor above it (24 KiB). No tile
+    that took a longer lifetime is live at 5 itself, so the placement looks at the
+    starts of the tiles still in place (%k's, 2): %a takes its own lifetime, %k
+    goes to 0 and %b above it (VGG-19 on the default chip failed so)."""
+    from tidal.passes.loop.allocate import _place_tiles
+
+    chip = get_chip("small")
+    kib = 1024 // 4  # fp32 per KiB
+    a, k, b = (AllocTileOp("sbuf", 32, n * kib) for n in (20, 20, 40))
+    _place_tiles(None, chip, [(a, 1, 1, 3), (k, 2, 5, 5), (b, 5, 5, 5)])  # type: ignore[arg-type]
+    assert [op.attributes[ADDR].value.data for op in (a, k, b)] == [0, 0, 20 * 1024]  # type: ignore[attr-defined]
