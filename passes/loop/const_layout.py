@@ -15,9 +15,10 @@ loaded again per band), a splat, or one above `max_bytes` (permuting it holds a
 second copy of it while compiling) keeps its layout.
 
 Real DMA engines move long contiguous runs much faster than 4-byte gathers (the AWS
-Neuron SDK's DMA guidance: descriptors of at least 512 contiguous bytes); Tidal's
-hardware model charges bytes, not runs, so this changes no cycle count, only how
-much work a gather is for the model and a real chip.
+Neuron SDK's DMA bandwidth guide: contiguous payloads of 4 KiB or more to saturate HBM
+bandwidth, https://awsdocs-neuron.readthedocs-hosted.com/en/latest/nki/deep-dives/nki-dma-bandwidth-guide.html);
+Tidal's hardware model charges bytes, not runs, so this changes no cycle count, only
+how much work a gather is for the model and a real chip.
 
     %w = loop.const dense<...> : tensor<4x2xf32> : memref<4x2xf32>
     loop.nest "fc" domain [] order [] {
