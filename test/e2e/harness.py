@@ -118,3 +118,25 @@ def onnx_model(nodes, inputs, outputs, weights, opset: int = 9):
         [numpy_helper.from_array(a, n) for n, a in weights.items()],
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def loop_level(model, chip: str):
+    """`model` (an ONNX model) imported and lowered to loop nests for `chip`, tensors
+    kept on chip: graph-canonicalize, graph-partition, graph-to-loop and
+    loop-keep-on-chip, what the loop passes after them start from."""
+    from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
+    from tidal.passes.graph.canonicalize import GraphCanonicalizePass
+    from tidal.passes.graph.partition import GraphPartitionPass
+    from tidal.passes.loop.keep_on_chip import LoopKeepOnChipPass
+    from tidal.targets.onnx_import import import_onnx
+    from xdsl.context import Context
+
+    module = import_onnx(model)
+    for p in (
+        GraphCanonicalizePass(),
+        GraphPartitionPass(chip=chip),
+        GraphToLoopPass(chip=chip),
+        LoopKeepOnChipPass(chip=chip),
+    ):
+        p.apply(Context(), module)
+    return module

@@ -5,33 +5,17 @@ twice or by anything but a copy keep their layout."""
 
 import numpy as np
 import pytest
-from harness import onnx_model
+from harness import loop_level, onnx_model
 from onnx import helper
 from tidal.dialects import loop
-from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
-from tidal.passes.graph.canonicalize import GraphCanonicalizePass
-from tidal.passes.graph.partition import GraphPartitionPass
 from tidal.passes.interpreters.loop import eval_loop
 from tidal.passes.interpreters.numerics import eval_graph, random_inputs
 from tidal.passes.loop.const_layout import LoopConstLayoutPass, relayout
-from tidal.passes.loop.keep_on_chip import LoopKeepOnChipPass
 from tidal.targets.onnx_import import import_onnx
 from tidal.tools.common import context
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.parser import Parser
-
-
-def _loop_level(model, chip: str):
-    module = import_onnx(model)
-    for p in (
-        GraphCanonicalizePass(),
-        GraphPartitionPass(chip=chip),
-        GraphToLoopPass(chip=chip),
-        LoopKeepOnChipPass(chip=chip),
-    ):
-        p.apply(Context(), module)
-    return module
 
 
 def _conv_gemm(cin: int, cout: int, size: int, k: int, classes: int):
@@ -73,7 +57,7 @@ def _run_lengths(copy: loop.CopyOp) -> int:
 )
 def test_laid_out_constants_compute_the_same(cin, cout, size, k, classes, chip):
     model = _conv_gemm(cin, cout, size, k, classes)
-    module = _loop_level(model, chip)
+    module = loop_level(model, chip)
     inputs = random_inputs(import_onnx(model))
     before = eval_loop(module, inputs)
     const_reads = [
@@ -125,7 +109,7 @@ def test_a_constant_read_again_in_every_iteration_keeps_its_layout():
 
 def test_a_constant_above_max_bytes_keeps_its_layout():
     model = _conv_gemm(8, 8, 4, 3, 10)
-    module = _loop_level(model, "small")
+    module = loop_level(model, "small")
     text = str(module)
     LoopConstLayoutPass(max_bytes=4).apply(Context(), module)
     assert str(module) == text

@@ -5,17 +5,13 @@ semantics), and that second buffers are only made where the chip holds them."""
 import dataclasses
 
 import numpy as np
-from harness import onnx_model
+from harness import loop_level, onnx_model
 from onnx import helper
 from tidal.dialects import loop
-from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
-from tidal.passes.graph.canonicalize import GraphCanonicalizePass
-from tidal.passes.graph.partition import GraphPartitionPass
 from tidal.passes.interpreters.loop import eval_loop
 from tidal.passes.interpreters.numerics import eval_graph, random_inputs
 from tidal.passes.loop.allocate import _allocate_tiles
 from tidal.passes.loop.double_buffer import LoopDoubleBufferPass, _fits, _plan
-from tidal.passes.loop.keep_on_chip import LoopKeepOnChipPass
 from tidal.sim.config import get_chip
 from tidal.targets.onnx_import import import_onnx
 from tidal.tools.common import context
@@ -24,15 +20,7 @@ from xdsl.dialects import func
 
 
 def _loop_level(make, chip: str = "small"):
-    module = import_onnx(make())
-    for p in (
-        GraphCanonicalizePass(),
-        GraphPartitionPass(chip=chip),
-        GraphToLoopPass(chip=chip),
-        LoopKeepOnChipPass(chip=chip),
-    ):
-        p.apply(Context(), module)
-    return module
+    return loop_level(make(), chip)
 
 
 def _fn(module) -> func.FuncOp:
