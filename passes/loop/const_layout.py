@@ -73,15 +73,16 @@ class _Read:
     def size(self) -> int:
         return math.prod(self.shape)
 
-    def view(self, flat: np.ndarray) -> np.ndarray:
+    def view(self, flat: np.ndarray, writeable: bool = False) -> np.ndarray:
         """The elements this copy reads over all its iterations, in reading order, as
-        a view of `flat` (the constant's elements, row-major)."""
+        a view of `flat` (the constant's elements, row-major, or an array of as many
+        elements)."""
         item = flat.itemsize
         return np.lib.stride_tricks.as_strided(
             flat[self.first :],
             self.shape,
             tuple(item * s for s in (*self.loop_strides, *self.strides)),
-            writeable=False,
+            writeable=writeable,
         )
 
 
@@ -147,10 +148,7 @@ def _read_once(reads: list[_Read], elements: int) -> bool:
     """Whether no element is read twice over all the copies' iterations."""
     seen = np.zeros(elements, np.bool_)
     for r in reads:
-        seen_view = np.lib.stride_tricks.as_strided(
-            seen[r.first :], r.shape, (*r.loop_strides, *r.strides)
-        )
-        seen_view[...] = True
+        r.view(seen, writeable=True)[...] = True
     return int(np.count_nonzero(seen)) == sum(r.size for r in reads)
 
 

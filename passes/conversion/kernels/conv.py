@@ -378,9 +378,9 @@ def _rowpacked_shape(shape: ConvShape, k: int) -> ConvShape:
 def _plan_rowpack(
     chip: ChipConfig, shape: ConvShape, t: StationaryTiles, options: KernelOptions
 ) -> StationaryTiles | None:
-    """`t` (a stationary plan with a halo) with `rowpack` output rows per matmul
-    (`StationaryTiles.rowpack`), or None when the plan or the conv does not qualify
-    or its tiles do not fit SBUF."""
+    """`t` (a stationary plan, not packed: a halo or bands of rows) with `rowpack`
+    output rows per matmul (`StationaryTiles.rowpack`), or None when the plan or the
+    conv does not qualify or its tiles do not fit SBUF."""
     k = row_pack(chip, shape)
     cout, cg_in, kh, kw = shape.weight
     if k < 2 or t.pack or t.rem or t.addend or t.tco != cout or t.rows % k:
@@ -1160,46 +1160,31 @@ def _conv2d_stationary(
             dst = nest.onchip("sbuf", nest.aff(full * taps * tco * F32, co=w_co, g=w_g), [(1, rem), (1, taps * tco)])
             nest.put("co", CopyOp(wgt, src, wt, dst))
         body = _inplace_matmuls(nest, shape, plan, accs, wt, xt, (w_co, w_g)) if plan.inplace else []
-        # (first tap, rows contracted): taps one by one, or with `copies` taps (r, s)
-        # .. (r, s + copies - 1) together on copies x tci rows, the last ones of a
-        # kernel row on fewer (in place: the rectangles above instead).
-        steps = [] if plan.inplace or kp > 1 else [
-            (r * kw + s, tci * min(len(shifts), kw - s)) for r in range(taps // kw) for s in range(0, kw, len(shifts))
+        # (kernel row r, first column s, rows contracted): taps one by one, or with
+        # `copies` taps (r, s) .. (r, s + copies - 1) together on copies x tci rows,
+        # the last ones of a kernel row on fewer (in place: the rectangles above
+        # instead). With `rowpack`, r is input row dy of each packed row, against
+        # group j's kernel row dy - (kp - 1 - j), at padded kernel row dy + j.
+        steps = [] if plan.inplace else [
+            (r, s, tci * min(len(shifts), kw - s)) for r in range(kh + kp - 1) for s in range(0, kw, len(shifts))
         ]
-        # With `rowpack`: input row dy of each packed row against group j's kernel row
-        # dy - (kp - 1 - j), at padded kernel row dy + j.
-        # (with `copies`, taps s_ .. s_ + copies - 1 of each row on copies x tci rows)
-        for dy in range(kh + kp - 1 if kp > 1 and not plan.inplace else 0):
-            for s_ in range(0, kw, len(shifts)):
-                k_rows = tci * min(len(shifts), kw - s_)
-                st = nest.onchip(
-                    "sbuf", nest.aff((dy * kw + s_) * tco * F32, ci=wrows * kw * tco * F32),
-                    [(1, k_rows), (kw * tco, kp), (1, tco)],
-                )
-                for j in range(nb):
-                    mv = nest.onchip(
-                        "sbuf",
-                        nest.aff(
-                            ((j * rb * kp + dy) * wp + s_) * F32, ci=hband * wp * F32, grp=nb * rb * kp * wp * F32
-                        ),
-                        [(1, k_rows), (kp * wp, rb), (1, ow)],
-                    )
-                    first = dy == 0 and s_ == 0
-                    body.append(MatmulOp(accs[j], acc_ap, wt, st, xt, mv, nest.zero_at("ci") if first else None))
-        for t, k_rows in steps:
-            r, s = divmod(t, kw)
-            st = nest.onchip("sbuf", nest.aff(t * tco * F32, ci=taps * tco * F32, co=w_co, g=w_g), [(1, k_rows), (1, tco)])
+        for r, s, k_rows in steps:
+            st = nest.onchip(
+                "sbuf", nest.aff((r * kw + s) * tco * F32, ci=wrows * kw * tco * F32, co=w_co, g=w_g),
+                [(1, k_rows), *_free([(kw * tco, kp), (1, tco)])],
+            )
             for j in range(nb):
                 mv = nest.onchip(
                     "sbuf",
                     nest.aff(
-                        (j * rb * sh * wp + r * dh * wp + s * dw) * F32,
+                        (j * rb * sh * kp * wp + r * dh * wp + s * dw) * F32,
                         ci=(group if block else 1) * hband * wp * F32, g=slot_g * hband * wp * F32,
-                        grp=nb * rb * sh * wp * F32,
+                        grp=nb * rb * sh * kp * wp * F32,
                     ),
-                    [(1, k_rows), (sh * wp, rb), (sw, ow)],
+                    [(1, k_rows), (sh * kp * wp, rb), (sw, ow)],
                 )
-                body.append(MatmulOp(accs[j], acc_ap, wt, st, xt, mv, nest.zero_at("ci") if t == 0 else None))
+                first = r == 0 and s == 0
+                body.append(MatmulOp(accs[j], acc_ap, wt, st, xt, mv, nest.zero_at("ci") if first else None))
         matmuls_at = "ci"
         if rem:  # the partial tile's matmuls after the ci loop, accumulating onto it
             for t in range(taps):
