@@ -62,6 +62,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "im2col-chunks": "a tap-packed conv loads its im2col in pieces of the matmuls' row "
     "groups, so the array starts on the first rows while the rest load "
     "(graph-to-loop{im2col_chunks})",
+    "halo-chunks": "a conv that loads its whole input into a zero-bordered plane "
+    "(and row-taps' shifted copies) loads it in pieces that end where its row blocks' "
+    "windows end, so the array starts on the first blocks while the rest land "
+    "(graph-to-loop{halo_chunks})",
     "depthwise-pe-rows": "with depthwise-pe-split, the PE array may also take the "
     "first output rows of one more channel tile of a depthwise conv, ACT and POOL its "
     "other rows, so a one-tile layer splits between the engines "
@@ -338,6 +342,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             im2col_clip="im2col-clip" not in off,
             conv_band_input="conv-band-input" not in off,
             row_pack="row-pack" not in off,
+            halo_chunks="halo-chunks" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip, staged="staged-schedule" not in off)]),
         *(

@@ -143,6 +143,7 @@ class GraphToLoopPass(ChipPass):
     im2col_clip: bool = True
     conv_band_input: bool = True
     row_pack: bool = True
+    halo_chunks: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

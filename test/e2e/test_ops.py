@@ -1411,3 +1411,40 @@ def test_a_dense_block_packs_rows_of_its_narrow_convs(tmp_path, disabled):
         x, c = f"y{i}", c + 32
     model = build(nodes, {"x": (1, c0, size, size)}, [x], weights)
     check(model, tmp_path, chip="default", disabled=disabled)
+
+
+@pytest.mark.parametrize(
+    "disabled", [(), ("halo-chunks",), ("conv-in-place",)], ids=["pieces", "whole", "pieces-padded"]
+)
+def test_a_fire_module_loads_its_3x3_input_in_pieces(tmp_path, disabled):
+    """A SqueezeNet fire module on the default chip (1x1 squeeze to 16 channels,
+    1x1 and 3x3 expands to 64, concatenated) then a ResNet-style 64-channel 3x3 conv
+    with a residual add, on 27x27 pixels: each 3x3 conv loads its input's
+    zero-bordered plane and row-taps' shifted copies in pieces that end with its row
+    blocks (halo-chunks), so its first blocks start while the rest land; the same
+    numbers as onnxruntime in pieces or whole, and with every halo a padded plane
+    (conv-in-place off)."""
+    rng = np.random.default_rng(47)
+    size = 27
+    weights = {
+        "sq": weight(rng, (16, 64, 1, 1), 64), "sqb": _vec(rng, 16, -0.1, 0.1),
+        "e1": weight(rng, (64, 16, 1, 1), 16), "e1b": _vec(rng, 64, -0.1, 0.1),
+        "e3": weight(rng, (64, 16, 3, 3), 16 * 9), "e3b": _vec(rng, 64, -0.1, 0.1),
+        "r": weight(rng, (64, 128, 1, 1), 128),
+        "k": weight(rng, (64, 64, 3, 3), 64 * 9), "kb": _vec(rng, 64, -0.1, 0.1),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "sq", "sqb"], ["s"]),
+        helper.make_node("Relu", ["s"], ["sr"]),
+        helper.make_node("Conv", ["sr", "e1", "e1b"], ["a"]),
+        helper.make_node("Relu", ["a"], ["ar"]),
+        helper.make_node("Conv", ["sr", "e3", "e3b"], ["b"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["b"], ["br"]),
+        helper.make_node("Concat", ["ar", "br"], ["f"], axis=1),
+        helper.make_node("Conv", ["f", "r"], ["q"]),
+        helper.make_node("Relu", ["q"], ["qr"]),
+        helper.make_node("Conv", ["qr", "k", "kb"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["c", "x"], ["y"]),
+    ]
+    model = build(nodes, {"x": (1, 64, size, size)}, ["y"], weights)
+    check(model, tmp_path, chip="default", disabled=disabled)

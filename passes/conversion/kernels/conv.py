@@ -244,6 +244,12 @@ class StationaryTiles(NestPlan):
     padded kernel row dy + j; `rb` and `nb` count rows of the packed output
     (`rows` / k a band)."""
 
+    halo_parts: int = 1
+    """With a halo, not in place, `halo_chunks`: each channel tile's input (each
+    row-taps copy's) is loaded in this many pieces of rows, each ending where the
+    windows of a row block end (`halo_bounds`), so a block's matmuls wait for the
+    pieces of its rows only."""
+
     @property
     def unpadded(self) -> bool:
         """The nest reads the unpadded input (a halo in SBUF, or a clipped im2col):
@@ -347,6 +353,8 @@ def _plan_stationary(
         packed = _plan_rowpack(chip, shape, unpacked, options)
         if packed is not None and _estimate(chip, shape, packed) < _estimate(chip, shape, tiles):
             tiles = packed
+    if options.halo_chunks and tiles.halo and not tiles.inplace and not shape.interleave:
+        tiles = replace(tiles, halo_parts=min(HALO_PARTS, shape.out[2] // (tiles.rowpack * tiles.rb)))
     return tiles
 
 
@@ -418,6 +426,24 @@ MAX_ADDEND_TILES = 8
 
 
 IM2COL_PARTS = 4
+
+HALO_PARTS = 8
+"""The most pieces `halo_chunks` splits a halo plane's load into (each one more
+descriptor per channel tile and copy)."""
+
+
+def halo_bounds(shape: ConvShape, t: StationaryTiles) -> list[int]:
+    """The unpadded input rows at which the pieces of a halo load start, and its
+    height last: piece i ends with the last input row the windows of row block
+    round(i x blocks / parts) - 1 read (blocks of `rowpack` x `rb` output rows)."""
+    _, _, hp, _ = shape.padded
+    pt, _, pb, _ = shape.pads
+    h, kh = hp - pt - pb, shape.weight[2]
+    sh, dh = shape.strides[0], shape.dilations[0]
+    step = t.rowpack * t.rb
+    blocks = shape.out[2] // step
+    ends = {min(h, max(0, (blocks * i // t.halo_parts) * step * sh + (kh - 1) * dh - pt)) for i in range(1, t.halo_parts)}
+    return sorted({0, h} | ends)
 """The most pieces `im2col_chunks` splits a tap-packed conv's im2col loads into.
 Each piece of each run of taps is a descriptor with its fixed latency: by row
 groups alone, SqueezeNet's stem (37 groups of 3 rows) ran 22 % slower and
@@ -1085,16 +1111,22 @@ def _conv2d_stationary(
                     "sbuf", (pt * wp + pl) * F32, [(1, tci), *_free([(hband * wp, slots), *dst_rows])]
                 )
                 nest.put("n", CopyOp(x, src, xt, dst))
-            for k in range(0 if block else nci):  # one DMA per channel tile: its matmuls start when it lands
+            # One DMA per channel tile (per piece of rows with `halo_parts`): its
+            # matmuls start when it lands.
+            bounds = halo_bounds(shape, plan)
+            for k in range(0 if block else nci):
                 kc = rem if k == full else tci
-                src = nest.dram(
-                    nest.aff(k * tci * h * w * F32, n=c * h * w * F32, g=cg_in * h * w * F32),
-                    _free([(h * w, kc), *rows_dims]),
-                )
-                for shift in shifts:
-                    start = k * hband * wp + pt * wp + pl - shift  # (the plan made it >= 0)
-                    dst = nest.onchip("sbuf", start * F32, [(1, kc), *_free(dst_rows)], pstart=shift // dw * tci)
-                    nest.put("band", CopyOp(x, src, xt, dst))
+                for y0, y1 in zip(bounds, bounds[1:]):
+                    ny = y1 - y0
+                    src = nest.dram(
+                        nest.aff((k * tci * h + y0) * w * F32, n=c * h * w * F32, g=cg_in * h * w * F32),
+                        _free([(h * w, kc), *([(1, ny * w)] if pl == pr == 0 else [(w, ny), (1, w)])]),
+                    )
+                    for shift in shifts:
+                        start = k * hband * wp + (pt + y0) * wp + pl - shift  # (the plan made it >= 0)
+                        dims = [(1, ny * w)] if pl == pr == 0 else [(wp, ny), (1, w)]
+                        dst = nest.onchip("sbuf", start * F32, [(1, kc), *_free(dims)], pstart=shift // dw * tci)
+                        nest.put("band", CopyOp(x, src, xt, dst))
         else:
             xt = nest.tile("sbuf", len(shifts) * tci, slots * hband * wp)
             if block:

@@ -95,6 +95,12 @@ class KernelOptions:
       matmuls wait for their rows only and the array streams while the rest load
       (ResNet-50's 7x7 stem moves 7.4 MB of im2col before its first matmul
       otherwise).
+    - `halo_chunks`: a stationary conv that loads its whole input into a
+      zero-bordered SBUF plane (a halo, with row-taps' shifted copies or without)
+      loads it in pieces that end where its row blocks' windows end (at most
+      HALO_PARTS), so the array starts on the first blocks while the rest land
+      instead of after the whole input (ResNet-50's 64-channel 3x3 convs wait
+      for two 0.8 MB copies otherwise) (kernels/conv.py).
     - `depthwise_pe_rows`: with `depthwise_pe_split`, the PE array may also take the
       first output rows (whole PSUM blocks) of one more channel tile, ACT and POOL
       its other rows, so a layer of one channel tile (or an uneven share) splits
@@ -207,6 +213,7 @@ class KernelOptions:
     im2col_clip: bool = True
     conv_band_input: bool = True
     row_pack: bool = True
+    halo_chunks: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()

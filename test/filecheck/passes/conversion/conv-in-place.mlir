@@ -1,5 +1,5 @@
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_pack=false}' | filecheck %s
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small conv_inplace=false row_pack=false}' | filecheck %s --check-prefix=OFF
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small conv_inplace=false row_pack=false halo_chunks=false}' | filecheck %s --check-prefix=OFF
 
 // A padded 3x3 conv, 24 -> 16 channels on 24x40 pixels, on the small chip (row_pack
 // off: conv-row-pack.mlir packs rows in place), in place (conv_inplace): the input tile is the unpadded 24x40 plane, loaded by one

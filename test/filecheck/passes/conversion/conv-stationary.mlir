@@ -1,6 +1,6 @@
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false conv_inplace=false im2col_clip=false row_pack=false}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false conv_inplace=false im2col_clip=false row_pack=false halo_chunks=false}' --split-input-file | filecheck %s
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=small stationary=false pack_taps=false}' --split-input-file | filecheck %s --check-prefix=OLD
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false conv_inplace=false im2col_chunks=false im2col_clip=false row_pack=false}' --split-input-file | filecheck %s --check-prefix=NOCHUNK
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=small row_taps=false conv_inplace=false im2col_chunks=false im2col_clip=false row_pack=false halo_chunks=false}' --split-input-file | filecheck %s --check-prefix=NOCHUNK
 
 // The stationary and tap-packed nests, with row_taps, conv_inplace and row_pack
 // off (row_pack would compute two of the 16-channel conv's rows per matmul:

@@ -23,7 +23,9 @@ from tidal.passes.conversion.kernels.conv import (
     ConvShape,
     ConvTiles,
     StationaryTiles,
+    HALO_PARTS,
     conv2d,
+    halo_bounds,
     plan_conv2d,
 )
 from tidal.passes.conversion.kernels.plan import KernelOptions, Refusal
@@ -45,6 +47,7 @@ UNPAIRED = KernelOptions(row_taps=False)
 PADDED = KernelOptions(conv_inplace=False)
 UNCLIPPED = KernelOptions(stationary=False, im2col_clip=False)
 NO_ROW_PACK = KernelOptions(row_pack=False)
+WHOLE_HALO = KernelOptions(halo_chunks=False)
 
 
 def _shape(n, cin, cout, h, w, k=3, stride=1, pad=1, dilation=1, group=1) -> ConvShape:
@@ -65,16 +68,17 @@ def test_a_resnet_3x3_layer_keeps_its_input_resident_with_a_halo():
     in 7 PSUM banks at once; the padded 58x58 planes (13456 bytes, 64-aligned) and
     the 9 taps' weights stay in SBUF, the borders zeroed on chip (no pad nest); with
     `conv_inplace` the input is read unpadded where it lies (the bytes reserved are
-    the padded plane's either way). (Without row-pack: 64 output channels would take
+    the padded plane's either way); without it the plane is loaded in one piece
+    per block (`halo_chunks`). (Without row-pack: 64 output channels would take
     two rows a matmul.)"""
     tiles = plan_conv2d(DEFAULT, "c", _shape(1, 128, 64, 56, 56), replace(PADDED, row_pack=False))
     # one output tile: its 56 rows are the one group's 7 banks
     assert tiles == StationaryTiles(
         "c", 128, 13504 + 9 * 64 * 4 + 7 * 448 * 4 + 64, 7 * 448 * 4,
         rb=8, nb=7, rows=56, hband=58, tci=128, tco=64, halo=True, pack=0, addend=False,
-        all_weights=True, all_outputs=True,
+        all_weights=True, all_outputs=True, halo_parts=7,
     )
-    assert plan_conv2d(DEFAULT, "c", _shape(1, 128, 64, 56, 56), NO_ROW_PACK) == replace(tiles, inplace=True)
+    assert plan_conv2d(DEFAULT, "c", _shape(1, 128, 64, 56, 56), NO_ROW_PACK) == replace(tiles, inplace=True, halo_parts=1)
 
 
 def test_the_weights_of_every_output_tile_stay_when_they_fit():
@@ -330,9 +334,10 @@ def test_a_partial_input_channel_tile_follows_the_full_ones():
 def test_the_stationary_nest_shares_each_weight_across_the_banks():
     """Per (ci, tap) the nb matmuls of a group follow each other with one stationary
     access (the array loads it once), each into its own PSUM bank; the halo is three
-    border memsets, the input one DMA per channel tile, the group's rows one store."""
+    border memsets, the input one DMA per channel tile (halo_chunks off), the
+    group's rows one store."""
     shape = _shape(1, 64, 32, 24, 24)
-    _, tiles, nest = _module(shape, SMALL, PADDED, True, False, "identity")
+    _, tiles, nest = _module(shape, SMALL, replace(PADDED, halo_chunks=False), True, False, "identity")
     assert isinstance(tiles, StationaryTiles) and tiles.halo and tiles.nb == 2
     matmuls = [op for op in nest.walk() if isinstance(op, MatmulOp)]
     assert len(matmuls) == 9 * tiles.nb
@@ -403,12 +408,12 @@ def test_taps_of_a_kernel_row_share_a_matmul_when_the_channels_fill_half():
     assert paired.partitions == 128
     unpaired = plan_conv2d(DEFAULT, "c", layer, replace(UNPAIRED, row_pack=False))
     assert isinstance(unpaired, StationaryTiles) and unpaired.copies == 1
-    assert replace(paired, copies=1, partitions=64, inplace=True) == unpaired  # same SBUF bytes
+    assert replace(paired, copies=1, partitions=64, inplace=True, halo_parts=1) == unpaired  # same SBUF bytes
     wide = plan_conv2d(DEFAULT, "c", _shape(1, 96, 64, 56, 56))
     assert isinstance(wide, StationaryTiles) and wide.copies == 1
     thirds = plan_conv2d(DEFAULT, "c", _shape(1, 32, 64, 56, 56), replace(STATIONARY, row_pack=False))
     assert isinstance(thirds, StationaryTiles) and thirds.copies == 3 and thirds.partitions == 96
-    _, tiles, nest = _module(layer, DEFAULT, NO_ROW_PACK, True, False, "relu")
+    _, tiles, nest = _module(layer, DEFAULT, replace(NO_ROW_PACK, halo_chunks=False), True, False, "relu")
     matmuls = [op for op in nest.walk() if isinstance(op, MatmulOp)]
     assert len(matmuls) == 6 * tiles.nb
     assert [m.moving_ap.dims[0][1] for m in matmuls[:: tiles.nb]] == [128, 64] * 3
@@ -441,6 +446,64 @@ def test_row_taps_and_row_pack_together():
     assert weights[1].src_ap.offset.base == 4  # tap s + 1's weights
     zeros = [op.dst_ap for op in nest.walk() if isinstance(op, MemsetOp) and op.dst is weights[0].dst]
     assert [ap.dims[0] for ap in zeros] == [(1, 128)] * 2
+
+
+def test_a_halo_input_loads_in_pieces_that_end_with_row_blocks():
+    """ResNet-50's 64-channel 3x3 convs (56 x 56, row-taps copies, row-pack): four
+    blocks of 14 output rows, so the input comes in four pieces per copy, each
+    ending with the last input row its block's windows read (14 i + 1), every
+    copy's first piece first; one piece each with halo_chunks off, and none for a
+    conv that reads its input in place. At most HALO_PARTS pieces."""
+    layer = _shape(1, 64, 64, 56, 56)
+    _, tiles, nest = _module(layer, DEFAULT, ON, True, False, "relu")
+    assert isinstance(tiles, StationaryTiles) and tiles.halo and tiles.copies == 2
+    assert tiles.halo_parts == 4 and halo_bounds(layer, tiles) == [0, 15, 29, 43, 56]
+    x = nest.parent_block().args[0]  # type: ignore[union-attr]
+    loads = [op for op in nest.walk() if isinstance(op, CopyOp) and op.src is x]
+    assert [(op.src_ap.offset.base // (56 * 4), op.dst_ap.pstart.base) for op in loads] == [
+        (y, p) for y in (0, 15, 29, 43) for p in (0, 64)
+    ]
+    assert [op.src_ap.dims[1] for op in loads[::2]] == [(56, 15), (56, 14), (56, 14), (56, 13)]
+    whole = plan_conv2d(DEFAULT, "c", layer, WHOLE_HALO)
+    assert isinstance(whole, StationaryTiles) and whole.halo_parts == 1 and halo_bounds(layer, whole) == [0, 56]
+    inplace = plan_conv2d(DEFAULT, "c", _shape(1, 128, 64, 28, 28), NO_ROW_PACK)
+    assert isinstance(inplace, StationaryTiles) and inplace.inplace and inplace.halo_parts == 1
+    many = plan_conv2d(SMALL, "c", _shape(1, 24, 16, 100, 40), replace(PADDED, row_pack=False))
+    assert isinstance(many, StationaryTiles) and many.halo and many.halo_parts == HALO_PARTS
+    assert len(halo_bounds(_shape(1, 24, 16, 100, 40), many)) == HALO_PARTS + 1
+
+
+HALO = [
+    # (shape, chip, options, bias, addend, activation): a padded plane in pieces
+    # (conv_inplace off) with an addend; row-taps copies in pieces, strided and
+    # uneven; a 5x5 kernel's four copies; dilated; two images, a partial
+    # input-channel tile; more row blocks than HALO_PARTS
+    (_shape(1, 24, 16, 24, 40), SMALL, PADDED, True, True, "relu"),
+    (_shape(1, 16, 8, 50, 80, stride=2), SMALL, STATIONARY, True, False, "relu"),
+    (_shape(1, 8, 16, 28, 40, k=5, pad=2), SMALL, STATIONARY, False, False, "identity"),
+    (_shape(1, 16, 8, 36, 40, dilation=2, pad=2), SMALL, STATIONARY, True, False, "identity"),
+    (_shape(2, 48, 16, 24, 40), SMALL, PADDED, True, False, "relu"),
+    (_shape(1, 24, 16, 100, 40), SMALL, PADDED, True, False, "identity"),
+]
+
+
+@pytest.mark.parametrize("shape,chip,options,bias,addend,activation", HALO)
+def test_a_conv_whose_halo_loads_in_pieces_computes_the_conv(shape, chip, options, bias, addend, activation):
+    """halo_chunks: the nest (loop interpreter) against NumPy's conv and against
+    the nest with the whole plane in one piece, and the lowered program (accel
+    interpreter, the sync passes ordering each block after its pieces) against it."""
+    module, tiles, _ = _module(shape, chip, options, bias, addend, activation)
+    assert isinstance(tiles, StationaryTiles) and tiles.halo and tiles.halo_parts > 1
+    whole, _, _ = _module(shape, chip, replace(options, halo_chunks=False), bias, addend, activation)
+    inputs = _inputs(module, 4)
+    args = list(inputs.values())
+    want = _reference(args[0], args[1], args[2] if bias else None, args[-1] if addend else None, shape, True, activation)
+    (got,) = eval_loop(module, inputs).values()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(got, eval_loop(whole, inputs)["result0"])
+    _, after_graph_to_loop = split_after(lowering_passes(chip.name), GraphToLoopPass)
+    run_passes(after_graph_to_loop, module)
+    np.testing.assert_allclose(eval_binary(module, inputs)["result0"], got, rtol=1e-5, atol=1e-6)
 
 
 def test_a_padded_conv_reads_its_input_in_place():
