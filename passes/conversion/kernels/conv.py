@@ -426,6 +426,12 @@ MAX_ADDEND_TILES = 8
 
 
 IM2COL_PARTS = 4
+"""The most pieces `im2col_chunks` splits a tap-packed conv's im2col loads into.
+Each piece of each run of taps is a descriptor with its fixed latency: by row
+groups alone, SqueezeNet's stem (37 groups of 3 rows) ran 22 % slower and
+ZFNet-512's 15 %; 4 pieces of ResNet-50's 7x7 stem (7.4 MB) let the array start
+after a quarter of it."""
+
 
 HALO_PARTS = 8
 """The most pieces `halo_chunks` splits a halo plane's load into (each one more
@@ -434,21 +440,20 @@ descriptor per channel tile and copy)."""
 
 def halo_bounds(shape: ConvShape, t: StationaryTiles) -> list[int]:
     """The unpadded input rows at which the pieces of a halo load start, and its
-    height last: piece i ends with the last input row the windows of row block
-    round(i x blocks / parts) - 1 read (blocks of `rowpack` x `rb` output rows)."""
+    height last: piece i - 1 ends with the last input row that the windows of the
+    row blocks before block floor(i x blocks / parts) read (blocks of `rowpack` x
+    `rb` output rows)."""
     _, _, hp, _ = shape.padded
     pt, _, pb, _ = shape.pads
     h, kh = hp - pt - pb, shape.weight[2]
     sh, dh = shape.strides[0], shape.dilations[0]
     step = t.rowpack * t.rb
     blocks = shape.out[2] // step
-    ends = {min(h, max(0, (blocks * i // t.halo_parts) * step * sh + (kh - 1) * dh - pt)) for i in range(1, t.halo_parts)}
+    ends = {
+        min(h, max(0, ((blocks * i // t.halo_parts) * step - 1) * sh + (kh - 1) * dh - pt + 1))
+        for i in range(1, t.halo_parts)
+    }
     return sorted({0, h} | ends)
-"""The most pieces `im2col_chunks` splits a tap-packed conv's im2col loads into.
-Each piece of each run of taps is a descriptor with its fixed latency: by row
-groups alone, SqueezeNet's stem (37 groups of 3 rows) ran 22 % slower and
-ZFNet-512's 15 %; 4 pieces of ResNet-50's 7x7 stem (7.4 MB) let the array start
-after a quarter of it."""
 
 
 MIN_CONV_BANDS = 3
