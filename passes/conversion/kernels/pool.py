@@ -558,8 +558,8 @@ def _pool_bands_inplace(
     bands): band b's own input rows (rb x sh of them, hb) on partitions b x C by one
     copy each, which loop-keep-on-chip replaces by the producer's tile when it keeps
     the input in the same band layout (conv-bands' output: ShuffleNet's stem); the
-    pads[0] rows above each band (the band before's last rows, the pad value for the
-    first band) in a small tile of their own. Column maxima of the halo rows and of
+    pads[0] rows above each band (the last rows of the bands before, the pad value
+    for those above the plane: all of the first band's) in a small tile of their own. Column maxima of the halo rows and of
     the band's rows, each column tap over the output columns whose input column lies
     inside the plane (the tap that has every output first), then the row maxima, no
     row clipped (the halo rows stand for the top pad). With `op` "add" (an average
@@ -584,14 +584,21 @@ def _pool_bands_inplace(
         for b in range(k):
             src = nest.dram(b * rb * ow * F32, [(0, c), (1, rb * ow)])
             nest.put(None, CopyOp(recip, src, rt, nest.onchip("sbuf", 0, [(1, c), (1, rb * ow)], pstart=b * c)))
-    if halo is not None:  # the first band's rows above are the pad
-        nest.put(None, MemsetOp(halo, nest.onchip("sbuf", 0, [(1, c), (1, pt * w)]), fill))
     for b in range(k):
         src = nest.dram(b * own * w * F32, [(h * w, c), (1, own * w)])
         loads.append(CopyOp(x, src, xt, nest.onchip("sbuf", 0, [(1, c), (1, own * w)], pstart=b * c)))
-        if halo is not None and b:
-            src = nest.dram((b * own - pt) * w * F32, [(h * w, c), (1, pt * w)])
-            loads.append(CopyOp(x, src, halo, nest.onchip("sbuf", 0, [(1, c), (1, pt * w)], pstart=b * c)))
+        if halo is None:
+            continue
+        # The pt rows above band b: those above the plane are the pad (all of the
+        # first band's; a band's own rows can be fewer than pt), the rest the rows
+        # of the bands before.
+        above = max(0, pt - b * own)
+        if above:
+            nest.put(None, MemsetOp(halo, nest.onchip("sbuf", 0, [(1, c), (1, above * w)], pstart=b * c), fill))
+        if above < pt:
+            src = nest.dram((b * own - pt + above) * w * F32, [(h * w, c), (1, (pt - above) * w)])
+            dst = nest.onchip("sbuf", above * w * F32, [(1, c), (1, (pt - above) * w)], pstart=b * c)
+            loads.append(CopyOp(x, src, halo, dst))
         y_ap = nest.dram(b * rb * ow * F32, [(oh * ow, c), (1, rb * ow)])
         stores.append(CopyOp(out, nest.onchip("sbuf", 0, [(1, c), (1, rb * ow)], pstart=b * c), y, y_ap))
     body: list[Operation] = []

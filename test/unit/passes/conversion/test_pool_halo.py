@@ -56,14 +56,20 @@ def test_on_the_small_chip_a_plane_over_sbuf_is_refused_and_the_kernel_pads_in_d
     assert names == ["p.pad", "p"]
 
 
-def _pool_model(kind: str, shape, *, kernel: int, stride: int, pads: int, count_include_pad=None):
-    attrs = {"kernel_shape": [kernel, kernel], "strides": [stride, stride], "pads": [pads] * 4}
+def _pads4(pads) -> tuple[int, int, int, int]:
+    """ONNX pads (top, left, bottom, right) from one pad for every side or four."""
+    return (pads,) * 4 if isinstance(pads, int) else tuple(pads)
+
+
+def _pool_model(kind: str, shape, *, kernel: int, stride: int, pads, count_include_pad=None):
+    pt, pl, pb, pr = _pads4(pads)
+    attrs = {"kernel_shape": [kernel, kernel], "strides": [stride, stride], "pads": [pt, pl, pb, pr]}
     if count_include_pad is not None:
         attrs["count_include_pad"] = count_include_pad
     node = helper.make_node(kind, ["x"], ["y"], name="p", **attrs)
     n, c, h, w = shape
-    oh = (h + 2 * pads - kernel) // stride + 1
-    ow = (w + 2 * pads - kernel) // stride + 1
+    oh = (h + pt + pb - kernel) // stride + 1
+    ow = (w + pl + pr - kernel) // stride + 1
     return helper.make_model(
         helper.make_graph(
             [node], "t",
@@ -83,10 +89,11 @@ def _lower(model, *, halo: bool, chip: str = "small", inplace: bool = False):
     return module
 
 
-def _reference(x, kind: str, *, kernel: int, stride: int, pads: int, count_include_pad: int = 0):
+def _reference(x, kind: str, *, kernel: int, stride: int, pads, count_include_pad: int = 0):
     fill = -np.inf if kind == "MaxPool" else 0.0
-    xp = np.pad(x.astype(np.float64), [(0, 0), (0, 0), (pads, pads), (pads, pads)], constant_values=fill)
-    real = np.pad(np.ones_like(x, np.float64), [(0, 0), (0, 0), (pads, pads), (pads, pads)])
+    pt, pl, pb, pr = _pads4(pads)
+    xp = np.pad(x.astype(np.float64), [(0, 0), (0, 0), (pt, pb), (pl, pr)], constant_values=fill)
+    real = np.pad(np.ones_like(x, np.float64), [(0, 0), (0, 0), (pt, pb), (pl, pr)])
     _, _, hp, wp = xp.shape
     oh, ow = (hp - kernel) // stride + 1, (wp - kernel) // stride + 1
     out = np.zeros(x.shape[:2] + (oh, ow))
@@ -343,3 +350,26 @@ def test_average_pools_in_place_sum_the_taps_inside_the_plane(shape, kernel, str
     np.testing.assert_allclose(eval_binary(lowered, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)
     off = _lower(model, halo=True)  # (avgpool_inplace's default with pool_inplace off)
     assert "loop.reduce" in [op.name for op in off.walk()]
+
+
+@pytest.mark.parametrize(("kind", "cip"), [("MaxPool", None), ("AveragePool", 1), ("AveragePool", 0)])
+def test_banded_pools_in_place_pad_the_rows_above_every_band_the_top_pad_reaches(kind, cip):
+    """A 3x3 stride-1 pooling of 7 channels of 4 x 160 with pads (2, 0, 0, 2) on the
+    small chip: 4 bands of one output row side by side, in place. Each band's
+    windows reach 2 rows above it, more than the band's own one row, so the rows
+    above the plane are the pad value for the second band too (a memset of one row
+    on its partitions), not rows before the plane (which a difftest graph read:
+    seed 902, graph 41); the third and fourth read the rows of the bands before."""
+    shape, pads = [1, 7, 4, 160], (2, 0, 0, 2)
+    model = _pool_model(kind, shape, kernel=3, stride=1, pads=pads, count_include_pad=cip)
+    module = _lower(model, halo=True, inplace=True)
+    parts = max(op.result.type.partitions.data for op in module.walk() if isinstance(op, AllocTileOp))
+    assert parts == 4 * 7
+    memsets = [op.dst_ap for op in module.walk() if isinstance(op, MemsetOp)]
+    assert [(ap.pstart.base, ap.dims[1][1]) for ap in memsets] == [(0, 2 * 160), (7, 160)]
+    x = np.random.default_rng(4).uniform(-2.0, 2.0, shape).astype(np.float32)
+    want = _reference(x, kind, kernel=3, stride=1, pads=pads, count_include_pad=cip or 0)
+    np.testing.assert_allclose(eval_loop(module, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)
+    lowered = import_onnx(model)
+    run_passes(lowering_passes("small"), lowered, Context(), [])
+    np.testing.assert_allclose(eval_binary(lowered, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)
