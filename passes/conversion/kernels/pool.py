@@ -587,15 +587,13 @@ def _pool_bands_inplace(
     for b in range(k):
         src = nest.dram(b * own * w * F32, [(h * w, c), (1, own * w)])
         loads.append(CopyOp(x, src, xt, nest.onchip("sbuf", 0, [(1, c), (1, own * w)], pstart=b * c)))
-        if halo is None:
-            continue
         # The pt rows above band b: those above the plane are the pad (all of the
         # first band's; a band's own rows can be fewer than pt), the rest the rows
         # of the bands before.
         above = max(0, pt - b * own)
-        if above:
+        if halo is not None and above:
             nest.put(None, MemsetOp(halo, nest.onchip("sbuf", 0, [(1, c), (1, above * w)], pstart=b * c), fill))
-        if above < pt:
+        if halo is not None and above < pt:
             src = nest.dram((b * own - pt + above) * w * F32, [(h * w, c), (1, (pt - above) * w)])
             dst = nest.onchip("sbuf", above * w * F32, [(1, c), (1, (pt - above) * w)], pstart=b * c)
             loads.append(CopyOp(x, src, halo, dst))
