@@ -286,7 +286,8 @@ def _undominated(
     x: Site, sources: list[Site], index: dict[Operation, int]
 ) -> list[Site]:
     """The sources of x whose signal is needed: a source Y is left out when a later
-    source Y2 on the same engine sits in the same block and x is not between them,
+    source Y2 on the same engine sits in the same block and x is not between them
+    (nor Y2 itself: a queue's DMA whose own earlier instance is a source),
     since then every instance of Y that runs before an instance of x is followed,
     before it, by an instance of Y2 (same iteration of the block's repeats), and
     the wait counts Y2's signal."""
@@ -299,7 +300,10 @@ def _undominated(
         assert block is not None
         at = _position(x.op, block, index)
         for y, later in pairwise(group):
-            if at is not None and index[y.op] < at < index[later.op]:
+            # (x at the later source itself is between them too: the later
+            # source is then x's own earlier instance, which runs before the
+            # earlier source's instance of x's iteration, not after it)
+            if at is not None and index[y.op] < at <= index[later.op]:
                 kept.append(y)
         kept.append(group[-1])
     return kept

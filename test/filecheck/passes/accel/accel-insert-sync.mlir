@@ -185,3 +185,26 @@ accel.program "small" dram 65536 attributes {test = "same-queue"} {
 // CHECK-NEXT:    accel.wait dma0 sem 3 >= 1
 // CHECK-NEXT:    accel.dma 0 <sbuf 0, 0,
 // CHECK-NEXT:  }
+
+// (waw-queue) Two DMAs of one queue write the same bytes in each iteration and
+// nothing reads them between: the second waits for the first (WAW; the queue has
+// several descriptors in flight), the first for the second of the iteration before.
+// The first DMA's signal is needed although the second is a later source of the
+// second's own next instance: that instance runs after the first of its iteration,
+// not before it (difftest seed 911, graph 271: a conv's input copy per image in a
+// loop unrolled by two, on a 1x1 image whose shifted copy no matmul reads).
+accel.program "small" dram 65536 attributes {test = "waw-queue"} {
+  accel.io input "x" at 0 : tensor<64x8xf32>
+  accel.repeat 4 {
+    accel.dma 0 <dram 0 + 64 * i0, [[1, 8]]> -> <sbuf 0, 0, [[1, 8], [1, 1]]>
+    accel.dma 0 <dram 32 + 64 * i0, [[1, 8]]> -> <sbuf 0, 0, [[1, 8], [1, 1]]>
+  }
+}
+
+// CHECK-LABEL: accel.program "small" dram 65536 attributes {test = "waw-queue"} {
+// CHECK:         accel.repeat 4 {
+// CHECK-NEXT:      accel.wait dma0 sem 3 >= 0 + 2 * i0
+// CHECK-NEXT:      accel.dma 0 <dram 0 + 64 * i0, {{\[\[}}1, 8]]> -> <sbuf 0, 0, {{\[\[}}1, 8], [1, 1]]> {signal = 3 : i64}
+// CHECK-NEXT:      accel.wait dma0 sem 3 >= 1 + 2 * i0
+// CHECK-NEXT:      accel.dma 0 <dram 32 + 64 * i0, {{\[\[}}1, 8]]> -> <sbuf 0, 0, {{\[\[}}1, 8], [1, 1]]> {signal = 3 : i64}
+// CHECK-NEXT:    }
