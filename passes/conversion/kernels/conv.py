@@ -1108,12 +1108,15 @@ def _conv2d_stationary(
                 for start, dims in _shifted(_halo_borders(shape.pads, h, w, wp), shift):
                     ap = nest.onchip("sbuf", start * F32, [(1, tci), *_free([(hband * wp, slots), *dims])], pstart=shift // dw * tci)
                     nest.put(None, MemsetOp(xt, ap, 0.0))
-            rows_dims = [(1, h * w)] if pl == pr == 0 else [(w, h), (1, w)]
-            dst_rows = [(1, h * w)] if pl == pr == 0 else [(wp, h), (1, w)]
+
+            def plane_rows(ny: int, stride: int) -> list[tuple[int, int]]:
+                """ny rows of the input, `stride` elements apart (one run when unpadded)."""
+                return [(1, ny * w)] if pl == pr == 0 else [(stride, ny), (1, w)]
+
             if block:
-                src = nest.dram(nest.aff(n=c * h * w * F32), [(h * w, tci), *_free([(tci * h * w, slots), *rows_dims])])
+                src = nest.dram(nest.aff(n=c * h * w * F32), [(h * w, tci), *_free([(tci * h * w, slots), *plane_rows(h, w)])])
                 dst = nest.onchip(
-                    "sbuf", (pt * wp + pl) * F32, [(1, tci), *_free([(hband * wp, slots), *dst_rows])]
+                    "sbuf", (pt * wp + pl) * F32, [(1, tci), *_free([(hband * wp, slots), *plane_rows(h, wp)])]
                 )
                 nest.put("n", CopyOp(x, src, xt, dst))
             # One DMA per channel tile (per piece of rows with `halo_parts`): its
@@ -1122,15 +1125,14 @@ def _conv2d_stationary(
             for k in range(0 if block else nci):
                 kc = rem if k == full else tci
                 for y0, y1 in zip(bounds, bounds[1:]):
-                    ny = y1 - y0
                     src = nest.dram(
                         nest.aff((k * tci * h + y0) * w * F32, n=c * h * w * F32, g=cg_in * h * w * F32),
-                        _free([(h * w, kc), *([(1, ny * w)] if pl == pr == 0 else [(w, ny), (1, w)])]),
+                        _free([(h * w, kc), *plane_rows(y1 - y0, w)]),
                     )
+                    dims = _free(plane_rows(y1 - y0, wp))
                     for shift in shifts:
                         start = k * hband * wp + (pt + y0) * wp + pl - shift  # (the plan made it >= 0)
-                        dims = [(1, ny * w)] if pl == pr == 0 else [(wp, ny), (1, w)]
-                        dst = nest.onchip("sbuf", start * F32, [(1, kc), *_free(dims)], pstart=shift // dw * tci)
+                        dst = nest.onchip("sbuf", start * F32, [(1, kc), *dims], pstart=shift // dw * tci)
                         nest.put("band", CopyOp(x, src, xt, dst))
         else:
             xt = nest.tile("sbuf", len(shifts) * tci, slots * hband * wp)

@@ -559,8 +559,8 @@ def _pool_bands_inplace(
     copy each, which loop-keep-on-chip replaces by the producer's tile when it keeps
     the input in the same band layout (conv-bands' output: ShuffleNet's stem); the
     pads[0] rows above each band (the last rows of the bands before, the pad value
-    for those above the plane: all of the first band's) in a small tile of their own. Column maxima of the halo rows and of
-    the band's rows, each column tap over the output columns whose input column lies
+    for those above the plane: all of the first band's) in a small tile of their
+    own. Column maxima of the halo rows and of the band's rows, each column tap over the output columns whose input column lies
     inside the plane (the tap that has every output first), then the row maxima, no
     row clipped (the halo rows stand for the top pad). With `op` "add" (an average
     pooling, the pad rows 0), sums instead, times `recip`, the map of reciprocal
@@ -591,12 +591,13 @@ def _pool_bands_inplace(
         # first band's; a band's own rows can be fewer than pt), the rest the rows
         # of the bands before.
         above = max(0, pt - b * own)
-        if halo is not None and above:
-            nest.put(None, MemsetOp(halo, nest.onchip("sbuf", 0, [(1, c), (1, above * w)], pstart=b * c), fill))
-        if halo is not None and above < pt:
-            src = nest.dram((b * own - pt + above) * w * F32, [(h * w, c), (1, (pt - above) * w)])
-            dst = nest.onchip("sbuf", above * w * F32, [(1, c), (1, (pt - above) * w)], pstart=b * c)
-            loads.append(CopyOp(x, src, halo, dst))
+        if halo is not None:
+            if above:
+                nest.put(None, MemsetOp(halo, nest.onchip("sbuf", 0, [(1, c), (1, above * w)], pstart=b * c), fill))
+            if above < pt:
+                src = nest.dram((b * own - pt + above) * w * F32, [(h * w, c), (1, (pt - above) * w)])
+                dst = nest.onchip("sbuf", above * w * F32, [(1, c), (1, (pt - above) * w)], pstart=b * c)
+                loads.append(CopyOp(x, src, halo, dst))
         y_ap = nest.dram(b * rb * ow * F32, [(oh * ow, c), (1, rb * ow)])
         stores.append(CopyOp(out, nest.onchip("sbuf", 0, [(1, c), (1, rb * ow)], pstart=b * c), y, y_ap))
     body: list[Operation] = []
