@@ -212,8 +212,22 @@ class BandLayout:
         """The SBUF access for DRAM access `ap`, or None (see the class)."""
         plane = self.bands * self.rows * self.width
         base = ap.offset.base
-        if base % F32 or any(s and k < len(trips) and trips[k] > 1 for k, s in enumerate(ap.offset.steps)):
+        if base % F32:
             return None
+        # A loop step moves the access along the plane's rows (less than a plane):
+        # within a band the same step, so long as every iteration stays in the
+        # band (conv-bands' stores of a band's row groups, in its grp loop).
+        reach = 0
+        steps: list[int] = []
+        for k, step in enumerate(ap.offset.steps):
+            trip = trips[k] if k < len(trips) else 1
+            if step == 0 or trip == 1:
+                steps.append(0)
+                continue
+            if step < 0 or step % F32 or step // F32 >= plane:
+                return None
+            steps.append(step)
+            reach += step // F32 * (trip - 1)
         c0, rest = divmod(base // F32, plane)
         r0, w0 = divmod(rest, self.width)
         (s0, n0), *free = ap.dims
@@ -221,7 +235,6 @@ class BandLayout:
             return None
         # Within a band its rows lie as in the plane (row-major, W apart), so the
         # other dims keep their strides while every element stays in the band.
-        reach = 0
         for stride, count in free:
             if count == 1 or stride == 0:
                 continue
@@ -232,7 +245,7 @@ class BandLayout:
         if r * self.width + w0 + reach >= self.rows * self.width:
             return None
         return AccessAttr.get(
-            "sbuf", band * self.channels + c0, (r * self.width + w0) * F32,
+            "sbuf", band * self.channels + c0, Aff((r * self.width + w0) * F32, tuple(steps)),
             [(1, n0), *((0 if count == 1 else stride, count) for stride, count in free)],
         )
 
@@ -512,7 +525,7 @@ def keep_on_chip(
         if _fits(chip, list(tiles.values()), [*kept, candidate]):
             kept.append(candidate)
             continue
-        freed = _forwarded_tiles(candidate) if forward and not shadow else set()
+        freed = _forwarded_tiles(candidate, bands) if forward and not shadow else set()
         rest = {o: t for o, t in tiles.items() if o not in freed}
         if freed and _fits(chip, list(rest.values()), [*kept, candidate]):
             kept.append(candidate)
@@ -533,11 +546,14 @@ def keep_on_chip(
     return [name for _, name in sorted(named, key=lambda fn: fn[0])]
 
 
-def _forwarded_tiles(c: _Candidate) -> set[loop.AllocTileOp]:
+def _forwarded_tiles(c: _Candidate, merged: bool = False) -> set[loop.AllocTileOp]:
     """The writers' tiles that `forward_copies` will replace by `c`'s kept buffer:
     each store into the buffer that maps whole onto the layout and that `_forwards`
-    accepts (its source tile only stored there)."""
+    accepts (its source tile only stored there); with `merged`
+    (`merge_partition_copies` runs first), also the stores that it joins into one
+    that `_forwards` accepts."""
     freed: set[loop.AllocTileOp] = set()
+    stores: list[tuple[loop.CopyOp, AccessAttr]] = []
     for u in c.uses:
         if u.slot != "dst":
             continue
@@ -550,7 +566,51 @@ def _forwarded_tiles(c: _Candidate) -> set[loop.AllocTileOp]:
             owner = u.op.src.owner
             assert isinstance(owner, loop.AllocTileOp)
             freed.add(owner)
+        else:
+            stores.append((u.op, kept_ap))
+    # Stores of one tile's following partition ranges into following partitions of
+    # the kept tensor (conv-bands' band stores, in a band layout), which
+    # `merge_partition_copies` joins into one copy before forwarding.
+    by_tile: dict[tuple[SSAValue, Block | None], list[tuple[loop.CopyOp, AccessAttr]]] = {}
+    for copy, kept_ap in stores:
+        by_tile.setdefault((copy.src, copy.parent_block()), []).append((copy, kept_ap))
+    for group in by_tile.values() if merged else ():
+        group.sort(key=lambda ck: ck[0].src_ap.pstart.base)
+        merged = _merged_stores(group)
+        nest = _nest_of(group[0][0])
+        if merged is None or nest is None:
+            continue
+        tile_ap, kept_ap = merged
+        order = {op: i for i, op in enumerate(nest.walk())}
+        copies = [copy for copy, _ in group]
+        if _forwards(copies[0], False, kept_ap, order, nest.domain_val, also=copies[1:], tile_ap=tile_ap):
+            owner = copies[0].src.owner
+            assert isinstance(owner, loop.AllocTileOp)
+            freed.add(owner)
     return freed
+
+
+def _merged_stores(group: list[tuple[loop.CopyOp, AccessAttr]]) -> tuple[AccessAttr, AccessAttr] | None:
+    """(tile access, kept access) of the stores in `group` (copy, its access on the
+    kept layout; by partition) joined into one, as `merge_partition_copies` would
+    join them once they address the kept tile, or None when they do not follow one
+    another on both sides with the same free pattern."""
+    if len(group) < 2:
+        return None
+    (first, kept0), *rest = group
+    tile0 = first.src_ap
+    parts = tile0.dims[0][1]
+    for copy, kept_ap in rest:
+        for x, x0 in ((copy.src_ap, tile0), (kept_ap, kept0)):
+            if x.dims[1:] != x0.dims[1:] or x.offset != x0.offset or x.pstart.steps != x0.pstart.steps:
+                return None
+            if x.pstart.base != x0.pstart.base + parts:
+                return None
+        parts += copy.src_ap.dims[0][1]
+    return (
+        AccessAttr.get(tile0.space, tile0.pstart, tile0.offset, [(1, parts), *tile0.dims[1:]]),
+        AccessAttr.get(kept0.space, kept0.pstart, kept0.offset, [(1, parts), *kept0.dims[1:]]),
+    )
 
 
 def _writer_name(c: _Candidate) -> str:
@@ -666,12 +726,21 @@ def _writes(nest: loop.NestOp, value: SSAValue, besides: Operation | None = None
 
 
 def _forwards(
-    copy: loop.CopyOp, load: bool, kept_ap: AccessAttr, order: dict[Operation, int], trips: tuple[int, ...]
+    copy: loop.CopyOp,
+    load: bool,
+    kept_ap: AccessAttr,
+    order: dict[Operation, int],
+    trips: tuple[int, ...],
+    also: list[loop.CopyOp] | tuple[()] = (),
+    tile_ap: AccessAttr | None = None,
 ) -> bool:
     """Whether `_forward` can drop `copy`, a load from (`load`) or a store to the
-    kept tensor at `kept_ap` (see `_forward` for the conditions). Changes nothing."""
+    kept tensor at `kept_ap` (see `_forward` for the conditions). Changes nothing.
+    `also` and `tile_ap`: `copy` joined with the copies `also` into one of tile
+    access `tile_ap` (`_merged_stores`)."""
     kept_value, tile_value = (copy.src, copy.dst) if load else (copy.dst, copy.src)
-    tile_ap = copy.dst_ap if load else copy.src_ap
+    if tile_ap is None:
+        tile_ap = copy.dst_ap if load else copy.src_ap
     tile_op = tile_value.owner
     if not isinstance(tile_op, loop.AllocTileOp) or _nest_of(tile_op) is None:
         return False
@@ -679,7 +748,7 @@ def _forwards(
     if tw is None or kw is None or tw[2:] != kw[2:]:
         return False
     block = copy.parent_block()
-    users = {u.operation for u in tile_value.uses} - {copy}
+    users = {u.operation for u in tile_value.uses} - {copy, *also}
     for user in users:
         if not isinstance(user, loop.TileOp) or not _under(user, block):
             return False

@@ -55,3 +55,46 @@ func.func @main(%in: memref<1x4x4x3xf32>) -> memref<1x4x4x3xf32> {
   }
   func.return %z : memref<1x4x4x3xf32>
 }
+
+// The same 2 bands written in the writer's loop (conv-bands' row groups, the
+// default chip's stem blocks): each band's store takes 2 rows an iteration, its
+// DRAM offset stepping 2 rows; within its band the kept layout steps alike
+// (`BandLayout.map`), so the two stores are still one copy of the whole tile,
+// stepping in the kept tile, which forwarding drops (the ACT writes the kept tile).
+// CHECK-LABEL: func.func @steps(
+// CHECK-NEXT:    %y = loop.alloc_tile : !loop.tile<sbuf, 8, 12>
+// CHECK:           loop.copy %o <sbuf 0, 0, {{\[\[}}1, 8], [1, 6]]> -> %y <sbuf 0, 0 + 24 * i0, {{\[\[}}1, 8], [1, 6]]>
+// CHECK-NEXT:    }
+// CHECK:         loop.nest "p"
+// CHECK-NEXT:      %x = loop.alloc_tile
+// CHECK-NEXT:      loop.copy %y <sbuf 0, 0, {{\[\[}}1, 8], [1, 12]]> -> %x <sbuf 0, 0, {{\[\[}}1, 8], [1, 12]]>
+// FWD-LABEL: func.func @steps(
+// FWD:         loop.nest "c"
+// FWD-NOT:       %o =
+// FWD:             loop.act "relu" %y <sbuf 0, 0 + 24 * i0, {{\[\[}}1, 8], [1, 6]]>, %i
+// OFF-LABEL: func.func @steps(
+// OFF-NEXT:    %y = loop.alloc_tile : !loop.tile<sbuf, 4, 24>
+// OFF:             loop.copy %o <sbuf 4, 0, {{\[\[}}1, 4], [1, 6]]> -> %y <sbuf 0, 48 + 24 * i0, {{\[\[}}1, 4], [1, 6]]>
+func.func @steps(%in: memref<8x12xf32>) -> memref<1x4x8x3xf32> {
+  %y = loop.alloc : memref<1x4x8x3xf32>
+  loop.nest "c" domain [2] order [0] {
+    %i = loop.alloc_tile : !loop.tile<sbuf, 8, 6>
+    %o = loop.alloc_tile : !loop.tile<sbuf, 8, 6>
+    loop.for d0 {
+      loop.copy %in <dram 0 + 24 * i0, [[12, 8], [1, 6]]> -> %i <sbuf 0, 0, [[1, 8], [1, 6]]> : memref<8x12xf32> -> !loop.tile<sbuf, 8, 6>
+      loop.act "relu" %o <sbuf 0, 0, [[1, 8], [1, 6]]>, %i <sbuf 0, 0, [[1, 8], [1, 6]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 8, 6>, !loop.tile<sbuf, 8, 6>
+      loop.copy %o <sbuf 0, 0, [[1, 4], [1, 6]]> -> %y <dram 0 + 24 * i0, [[24, 4], [1, 6]]> : !loop.tile<sbuf, 8, 6> -> memref<1x4x8x3xf32>
+      loop.copy %o <sbuf 4, 0, [[1, 4], [1, 6]]> -> %y <dram 48 + 24 * i0, [[24, 4], [1, 6]]> : !loop.tile<sbuf, 8, 6> -> memref<1x4x8x3xf32>
+    }
+  }
+  %z = loop.alloc : memref<1x4x8x3xf32>
+  loop.nest "p" domain [] order [] {
+    %x = loop.alloc_tile : !loop.tile<sbuf, 8, 12>
+    loop.copy %y <dram 0, [[24, 4], [1, 12]]> -> %x <sbuf 0, 0, [[1, 4], [1, 12]]> : memref<1x4x8x3xf32> -> !loop.tile<sbuf, 8, 12>
+    loop.copy %y <dram 48, [[24, 4], [1, 12]]> -> %x <sbuf 4, 0, [[1, 4], [1, 12]]> : memref<1x4x8x3xf32> -> !loop.tile<sbuf, 8, 12>
+    loop.act "relu" %x <sbuf 0, 0, [[1, 8], [1, 12]]>, %x <sbuf 0, 0, [[1, 8], [1, 12]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 8, 12>, !loop.tile<sbuf, 8, 12>
+    loop.copy %x <sbuf 0, 0, [[1, 4], [1, 12]]> -> %z <dram 0, [[24, 4], [1, 12]]> : !loop.tile<sbuf, 8, 12> -> memref<1x4x8x3xf32>
+    loop.copy %x <sbuf 4, 0, [[1, 4], [1, 12]]> -> %z <dram 48, [[24, 4], [1, 12]]> : !loop.tile<sbuf, 8, 12> -> memref<1x4x8x3xf32>
+  }
+  func.return %z : memref<1x4x8x3xf32>
+}
