@@ -96,6 +96,12 @@ OPTIMIZATIONS: dict[str, str] = {
     "that packs no taps) loads its input again onto the rows above, one column "
     "further left per copy, so one matmul contracts as many adjacent taps of a "
     "kernel row as copies fit (graph-to-loop{row_taps})",
+    "conv-reader-bands": "a tap-packed conv whose one reader, a pooling, reads k bands "
+    "of rows side by side on the partitions in place writes its output in those k "
+    "bands, even fewer than conv-bands takes alone, and, when k bands' im2col rows do "
+    "not fit the PE rows, with each band's im2col in columns of its own against the "
+    "weights in that band's group of PE columns: ACT evacuates the bands at once and "
+    "the pooling's lanes fill (graph-to-loop{conv_reader_bands})",
     "row-pack": "a stride-1 conv whose output channels fill at most half the PE "
     "columns computes k adjacent output rows per matmul, column group j holding the "
     "weights of kernel row dy - (k - 1 - j) against input row k r + dy, so "
@@ -343,6 +349,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             conv_band_input="conv-band-input" not in off,
             row_pack="row-pack" not in off,
             halo_chunks="halo-chunks" not in off,
+            conv_reader_bands="conv-reader-bands" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip, staged="staged-schedule" not in off)]),
         *(

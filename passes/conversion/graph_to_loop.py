@@ -144,6 +144,7 @@ class GraphToLoopPass(ChipPass):
     conv_band_input: bool = True
     row_pack: bool = True
     halo_chunks: bool = True
+    conv_reader_bands: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

@@ -1448,3 +1448,27 @@ def test_a_fire_module_loads_its_3x3_input_in_pieces(tmp_path, disabled):
     ]
     model = build(nodes, {"x": (1, 64, size, size)}, ["y"], weights)
     check(model, tmp_path, chip="default", disabled=disabled)
+
+
+@pytest.mark.parametrize("disabled", [(), ("conv-reader-bands",)], ids=["bands", "plane"])
+def test_a_resnet_stem_writes_the_bands_its_pool_reads(tmp_path, disabled):
+    """ResNet's stem on the default chip (7x7 stride 2, 3 -> 64 channels, ReLU) and
+    its 3x3 stride-2 max pool, on 128x128 pixels, then a 1x1 conv of the pooled
+    tensor and a 1x1 conv to 256 channels (a reader of the plane): the stem writes 2
+    bands of rows side by side on the PE columns (conv-reader-bands), which the pool
+    reads where they lie; the same numbers as onnxruntime with the bands and
+    without."""
+    rng = np.random.default_rng(53)
+    weights = {
+        "w": weight(rng, (64, 3, 7, 7), 3 * 49), "b": _vec(rng, 64, -0.1, 0.1),
+        "a": weight(rng, (64, 64, 1, 1), 64), "c": weight(rng, (256, 64, 1, 1), 64),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["s"], kernel_shape=[7, 7], strides=[2, 2], pads=[3] * 4),
+        helper.make_node("Relu", ["s"], ["r"]),
+        helper.make_node("MaxPool", ["r"], ["m"], kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4),
+        helper.make_node("Conv", ["m", "a"], ["y1"]),
+        helper.make_node("Conv", ["m", "c"], ["y2"]),
+    ]
+    model = build(nodes, {"x": (1, 3, 128, 128)}, ["y1", "y2"], weights)
+    check(model, tmp_path, chip="default", disabled=disabled)

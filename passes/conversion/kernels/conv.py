@@ -244,6 +244,16 @@ class StationaryTiles(NestPlan):
     padded kernel row dy + j; `rb` and `nb` count rows of the packed output
     (`rows` / k a band)."""
 
+    mbands: bool = False
+    """With `bands`, the bands side by side on the PE columns only: a band's im2col
+    rows (pack x tci, any number of packs) on the same partitions as every other
+    band's, in columns of their own, each band's matmuls against a stationary
+    operand whose columns hold the weights in that band's column group and zeros in
+    the others (a window of one pack's weights with kb - 1 zero column groups on
+    either side). No PE time saved (each band streams its own columns), but the
+    output lies in bands on the partitions: ACT's lanes evacuate kb bands at once
+    and a pooling reads the bands in place (`reader_bands`)."""
+
     halo_parts: int = 1
     """With a halo, not in place, `halo_chunks`: each channel tile's input (each
     row-taps copy's) is loaded in this many pieces of rows, each ending where the
@@ -306,7 +316,7 @@ def _estimate(chip: ChipConfig, shape: ConvShape, t: StationaryTiles) -> float:
     steps = -(-taps // t.pack) if t.pack else -(-cg_in // t.tci) * (kh + t.rowpack - 1) * per_row
     reload = chip.pe_weight_load_cycles + chip.pe_fill_drain_cycles
     per_step = t.nb * max(t.rb * ow, chip.pe_min_cycles) + reload
-    pe = n * g * (cout // g // t.tco) * groups * steps * per_step
+    pe = n * g * (cout // g // t.tco) * groups * steps * per_step * (t.bands if t.mbands else 1)
     if t.pack:
         loads = taps * cg_in * oh * ow + (2 * cg_in * hp * wp if any(shape.pads) and not t.clip else 0)
         most = max(1, n * shape.padded[1] * hp * wp // (t.tci * t.rows * ow))
@@ -331,11 +341,11 @@ def clippable(shape: ConvShape, tiles: StationaryTiles, options: KernelOptions) 
 
 
 def _plan_stationary(
-    chip: ChipConfig, origin: str, shape: ConvShape, options: KernelOptions, addend: bool
+    chip: ChipConfig, origin: str, shape: ConvShape, options: KernelOptions, addend: bool, reader_bands: int = 0
 ) -> StationaryTiles | None:
     """The stationary and/or tap-packed plan (with both options, packing only when
     `_estimate` says it is faster), or None when no band fits."""
-    tiles = _plan_stationary_tiles(chip, origin, shape, options, addend)
+    tiles = _plan_stationary_tiles(chip, origin, shape, options, addend, reader_bands)
     if tiles is not None and tiles.pack and options.im2col_chunks:
         tiles = replace(tiles, chunked=True)
     if tiles is not None and tiles.pack and clippable(shape, tiles, options):
@@ -474,37 +484,65 @@ def _plan_bands(
     tci: int,
     tco: int,
     rb: int,
+    reader_bands: int = 0,
 ) -> StationaryTiles | None:
     """The packed plan with `bands` > 1 (`StationaryTiles.bands`): as many bands as
     the PE rows hold one band's im2col rows (pack x tci) and the columns and PSUM
     partitions its output channels, among the divisors of the row blocks; each
     band's blocks then share up to `psum_banks` banks. None when fewer than
-    `MIN_CONV_BANDS` bands fit, or no band group fits SBUF."""
+    `MIN_CONV_BANDS` bands fit (unless the conv's one reader, a pooling, reads
+    `reader_bands` bands in place: then that many), or no band group fits SBUF."""
     oh, ow = shape.out[2:]
     nblk = oh // rb
-    most = min(chip.pe_rows // (pack * tci), chip.pe_cols // tco, chip.psum_partitions // tco)
-    counts = [d for d in range(most, MIN_CONV_BANDS - 1, -1) if nblk % d == 0]
+    npack = -(-shape.taps // pack)
+    most = min(chip.pe_rows // (pack * tci) if npack == 1 else 1, chip.pe_cols // tco, chip.psum_partitions // tco)
+    counts = [d for d in range(most, 1, -1) if nblk % d == 0 and (d >= MIN_CONV_BANDS or d == reader_bands)]
+    # Bands on the PE columns only (`mbands`): for a reader that takes them in place.
+    mbands = not counts and reader_bands > 1 and oh % reader_bands == 0 and (
+        reader_bands * tco <= min(chip.pe_cols, chip.psum_partitions)
+    )
+    if mbands:
+        counts = [reader_bands]
     if not counts:
         return None
     bands = counts[0]
     nb = largest_divisor(nblk // bands, chip.psum_banks) if options.stationary else 1
+    if mbands:
+        # Blocks of rows within a band; with `im2col_chunks`, such that a band's
+        # row groups split into IM2COL_PARTS pieces where they can (every band's
+        # first rows start the matmuls: the first piece then a quarter of the
+        # im2col, as without bands); then the widest blocks, then the most in PSUM
+        # at once.
+        rows_b = oh // bands
+
+        def score(r_nb: tuple[int, int]) -> tuple[int, int, int]:
+            r, b = r_nb
+            return (largest_divisor(rows_b // r // b, IM2COL_PARTS) if options.im2col_chunks else 1, r, b)
+
+        rb, nb = max(
+            ((r, b) for r in _divisors_desc(rows_b) if r * ow <= psum_free_max(chip)
+             for b in _divisors_desc(rows_b // r) if b <= (chip.psum_banks if options.stationary else 1)),
+            key=score,
+        )
+        nblk = oh // rb
     blk = nb * rb * ow
     for outs in (True, False):
         for k in _divisors_desc(nblk // bands // nb):
             rows = k * nb * rb
             out = rows * ow if outs else blk
-            need = sbuf_bytes(rows * ow, bands * tco, out, 1, *([out] if addend else []))
+            im2col, weights = (bands * npack * rows * ow, npack * (2 * bands - 1) * tco) if mbands else (rows * ow, bands * tco)
+            need = sbuf_bytes(im2col, weights, out, 1, *([out] if addend else []))
             if need <= chip.sbuf_partition_bytes:
                 return StationaryTiles(
-                    origin, max(bands * pack * tci, bands * tco), need, blk * F32,
+                    origin, max((1 if mbands else bands) * pack * tci, bands * tco), need, blk * F32,
                     rb=rb, nb=nb, rows=rows, hband=0, tci=tci, tco=tco, halo=False, pack=pack,
-                    addend=addend, all_outputs=outs, bands=bands,
+                    addend=addend, all_outputs=outs, bands=bands, mbands=mbands,
                 )
     return None
 
 
 def _plan_stationary_tiles(
-    chip: ChipConfig, origin: str, shape: ConvShape, options: KernelOptions, addend: bool
+    chip: ChipConfig, origin: str, shape: ConvShape, options: KernelOptions, addend: bool, reader_bands: int = 0
 ) -> StationaryTiles | None:
     """The stationary (and/or tap-packed) plan, or None when even one band of one
     row block does not fit (the caller falls back to the old nest)."""
@@ -569,8 +607,8 @@ def _plan_stationary_tiles(
 
     if pack:
         npack = -(-taps // pack)
-        if options.conv_bands and npack == 1 and shape.group == 1 and nco == 1:
-            banded = _plan_bands(chip, origin, shape, options, addend, pack, tci, tco, rb)
+        if options.conv_bands and (npack == 1 or reader_bands > 1) and shape.group == 1 and nco == 1:
+            banded = _plan_bands(chip, origin, shape, options, addend, pack, tci, tco, rb, reader_bands)
             if banded is not None:
                 return banded
         for weights, everyw, outs in choices:
@@ -602,10 +640,12 @@ def plan_conv2d(
     options: KernelOptions = DEFAULT_OPTIONS,
     *,
     addend: bool = False,
+    reader_bands: int = 0,
 ) -> ConvTiles | StationaryTiles | Refusal:
     """The conv nest's tiles: the stationary (or tap-packed) nest when its option is
     on and a band of one group of row blocks fits SBUF, else the old nest (which
-    refuses when its tiles do not fit)."""
+    refuses when its tiles do not fit). `reader_bands`: the conv's one reader is a
+    pooling that reads that many bands of rows in place (`pool.reads_bands`)."""
     ow = shape.out[3]
     free_max = psum_free_max(chip)
     if ow > free_max:
@@ -619,7 +659,7 @@ def plan_conv2d(
             return tiles
         return Refusal(f"'{origin}': no band of the interleaved-group conv fits SBUF on chip '{chip.name}'")
     if options.stationary or (options.pack_taps and packable(chip, shape)):
-        tiles = _plan_stationary(chip, origin, shape, options, addend)
+        tiles = _plan_stationary(chip, origin, shape, options, addend, reader_bands)
         if tiles is not None:
             return tiles
     return _plan_legacy(chip, origin, shape, addend)
@@ -860,6 +900,9 @@ def _im2col_padded(
     rows_b = oh // kb
     chunk = rows // parts
     most = max(1, n * c * hp * wp // (tci * rows * ow))  # the padded input's elements
+    # (band b's partitions and columns: its own partitions, or with `mbands` columns)
+    npack = -(-taps // pack)
+    band_at = [(0, b * npack * rows) if plan.mbands else (b * k0, 0) for b in range(kb)]
     for part in range(parts):
         for p in range(-(-taps // pack)):
             t0 = p * pack
@@ -875,8 +918,8 @@ def _im2col_padded(
                         _free([*taps_dims, (hp * wp, tci), (sh * wp, chunk), (sw, ow)]),
                     )
                     dst = nest.onchip(
-                        "sbuf", (p * rows + part * chunk) * ow * F32, [(1, nr * ns * tci), (1, chunk * ow)],
-                        pstart=b * k0 + (first - t0) * tci,
+                        "sbuf", (band_at[b][1] + p * rows + part * chunk) * ow * F32, [(1, nr * ns * tci), (1, chunk * ow)],
+                        pstart=band_at[b][0] + (first - t0) * tci,
                     )
                     nest.put("band", CopyOp(xp, src, xt, dst))
 
@@ -919,6 +962,8 @@ def _im2col_clipped(
     k0 = pack * tci
     npack = -(-taps // pack)
     chunk = rows // parts
+    # (band b's partitions and columns: its own partitions, or with `mbands` columns)
+    band_at = [(0, b * npack * rows) if plan.mbands else (b * k0, 0) for b in range(kb)]
 
     def rect(q: int, y0: int, y1: int) -> tuple[int, int, int, int]:
         """Tap q's outputs inside the image among rows [y0, y1): rows, columns."""
@@ -960,9 +1005,9 @@ def _im2col_clipped(
                             nest.aff(start * F32, n=c * h * w * F32, g=cg_in * h * w * F32),
                             _free([*tdims, (h * w, tci), (sh * w, yb - ya), (sw, xb - xa)]),
                         )
-                        off, dims = free(p * rows + ya - b * rows, yb - ya, xa, xb - xa)
+                        off, dims = free(band_at[b][1] + p * rows + ya - b * rows, yb - ya, xa, xb - xa)
                         dst = nest.onchip(
-                            "sbuf", off * F32, [(1, no * ni * tci), *dims], pstart=b * k0 + (q - t0) * tci
+                            "sbuf", off * F32, [(1, no * ni * tci), *dims], pstart=band_at[b][0] + (q - t0) * tci
                         )
                         nest.put("band", CopyOp(x, src, xt, dst))
 
@@ -981,8 +1026,8 @@ def _im2col_clipped(
             y0 = b * rows
             for qa, qb in alike(t0, t1, lambda q: clipped(q, y0, y0 + rows)):
                 for y, ny, xa, nx in clipped(qa, y0, y0 + rows):
-                    off, dims = free(p * rows + y - y0, ny, xa, nx)
-                    ap = nest.onchip("sbuf", off * F32, [(1, (qb - qa) * tci), *dims], pstart=b * k0 + (qa - t0) * tci)
+                    off, dims = free(band_at[b][1] + p * rows + y - y0, ny, xa, nx)
+                    ap = nest.onchip("sbuf", off * F32, [(1, (qb - qa) * tci), *dims], pstart=band_at[b][0] + (qa - t0) * tci)
                     nest.put("band", MemsetOp(xt, ap, 0.0))
 
 
@@ -1038,8 +1083,13 @@ def _conv2d_stationary(
         pack = plan.pack
         npack = -(-taps // pack)
         k0 = pack * tci  # one band's im2col rows
-        xt = nest.tile("sbuf", kb * k0, npack * rows * ow)
-        wt = nest.tile("sbuf", kb * k0, npack * kb * tco)
+        # With `mbands`, every band's im2col on the same partitions, band b's in
+        # columns of its own, and each pack's weights in the middle of 2 kb - 1
+        # column groups, zeros on either side (`StationaryTiles.mbands`).
+        mb = plan.mbands
+        xt = nest.tile("sbuf", k0 if mb else kb * k0, (kb if mb else 1) * npack * rows * ow)
+        wcols = 2 * kb - 1 if mb else kb  # column groups of one pack's weights
+        wt = nest.tile("sbuf", k0 if mb else kb * k0, npack * wcols * tco)
         # With `im2col_chunks`, each load is split into up to IM2COL_PARTS pieces of
         # whole row groups, so the first group's matmuls wait for their piece only
         # and the array streams while the others load.
@@ -1049,7 +1099,9 @@ def _conv2d_stationary(
             _im2col_clipped(nest, plan, shape, x, xt, parts)
         else:
             _im2col_padded(nest, plan, shape, x, xt, parts)
-        if kb > 1:  # the block-diagonal weights: zeros, then each band's copy, once
+        if mb:  # zeros around each pack's weights, once
+            nest.put(None, MemsetOp(wt, nest.onchip("sbuf", 0, [(1, k0), (1, npack * wcols * tco)]), 0.0))
+        elif kb > 1:  # the block-diagonal weights: zeros, then each band's copy, once
             nest.put(None, MemsetOp(wt, nest.onchip("sbuf", 0, [(1, kb * k0), (1, kb * tco)]), 0.0))
         for p in range(npack):
             t0 = p * pack
@@ -1069,19 +1121,21 @@ def _conv2d_stationary(
                     nest.aff(off * F32, g=cg_out * cg_in * taps * F32, co=tco * cg_in * taps * F32),
                     _free([*tdims, (taps, tci), (cg_in * taps, tco)]),
                 )
-                for b in range(kb):
-                    dst = nest.onchip(
-                        "sbuf", (p * kb + b) * tco * F32, [(1, nt * tci), (1, tco)], pstart=b * k0 + (q - t0) * tci
-                    )
+                for b in range(1 if mb else kb):
+                    at, pstart = ((p * wcols + kb - 1), 0) if mb else (p * kb + b, b * k0)
+                    dst = nest.onchip("sbuf", at * tco * F32, [(1, nt * tci), (1, tco)], pstart=pstart + (q - t0) * tci)
                     nest.put(None if kb > 1 else "co", CopyOp(wgt, src, wt, dst))
         body: list[Operation] = []
         for p in range(npack):
             k = min(pack, taps - p * pack) * tci
-            kk = kb * k0 if kb > 1 else k
-            st = nest.onchip("sbuf", p * kb * tco * F32, [(1, kk), (1, po)])
-            for j in range(nb):
-                mv = nest.onchip("sbuf", nest.aff((p * rows * ow + j * blk) * F32, grp=nb * blk * F32), [(1, kk), (1, blk)])
-                body.append(MatmulOp(accs[j], acc_ap, wt, st, xt, mv, -1 if p == 0 else None))
+            kk = kb * k0 if kb > 1 and not mb else k
+            # (band b's matmuls with `mbands`: its im2col columns, its weight window)
+            for b in range(kb if mb else 1):
+                w_at, x_at = ((p * wcols + kb - 1 - b) * tco, (b * npack + p) * rows * ow) if mb else (p * kb * tco, p * rows * ow)
+                st = nest.onchip("sbuf", w_at * F32, [(1, kk), (1, po)])
+                for j in range(nb):
+                    mv = nest.onchip("sbuf", nest.aff((x_at + j * blk) * F32, grp=nb * blk * F32), [(1, kk), (1, blk)])
+                    body.append(MatmulOp(accs[j], acc_ap, wt, st, xt, mv, -1 if p == 0 and b == 0 else None))
         matmuls_at = "grp"
     else:
         hband = plan.hband
@@ -1326,7 +1380,11 @@ def written_in_bands(value: SSAValue) -> int:
     `value` (an NCHW buffer of one image) holds it in, as conv-bands and pool-bands
     leave it: k copies from one SBUF tile, copy b its partitions b x C onwards (C
     the channels, every free element from 0) to rows b x H / k onwards of every
-    channel. 0 when it was written otherwise (or not yet)."""
+    channel, the whole band at once or, in the nest's loops, one run of its rows
+    after another (conv-bands' row groups). 0 when it was written otherwise (or not
+    yet)."""
+    from tidal.dialects.loop import enclosing_nest
+
     if not isinstance(value.type, MemRefType) or len(shape := shape_of(value)) != 4 or shape[0] != 1:
         return 0
     _, c, h, w = shape
@@ -1338,9 +1396,19 @@ def written_in_bands(value: SSAValue) -> int:
     starts = set()
     for op in writes:
         src, dst = op.src_ap, op.dst_ap
-        if src.space.name.lower() != "sbuf" or src.offset != Aff(0) or src.dims != ((1, c), (1, size)):
+        nest = enclosing_nest(op)
+        trips = nest.domain_val if nest is not None else ()
+        run = dst.dims[1][1] if len(dst.dims) == 2 else 0
+        # the rows the loops walk: each step one run on from the last
+        walked = [(step, trips[i]) for i, step in enumerate(dst.offset.steps) if step and i < len(trips) and trips[i] > 1]
+        # (the tile's free offset 0, or stepping with the rows: all of a band's rows)
+        if src.space.name.lower() != "sbuf" or src.offset.base or src.dims != ((1, c), (1, run)):
             return 0
-        if dst.offset.steps or dst.dims != ((h * w, c), (1, size)) or dst.offset.base % (size * F32):
+        if any(a and a != b for a, b in zip(src.offset.steps, dst.offset.steps)):
+            return 0
+        if dst.dims != ((h * w, c), (1, run)) or dst.offset.base % (size * F32) or run <= 0:
+            return 0
+        if len(walked) > 1 or (walked and walked[0][0] != run * F32) or run * (walked[0][1] if walked else 1) != size:
             return 0
         band = dst.offset.base // (size * F32)
         if src.pstart != Aff(band * c):
@@ -1545,6 +1613,53 @@ def _producer_cycles(value: SSAValue, chip: ChipConfig) -> dict[str, float]:
     return total
 
 
+def _readers_take_bands(value: SSAValue, k: int, chip: ChipConfig, options: KernelOptions) -> bool:
+    """Whether every reader of `value`, which its writer left in `k` bands side by
+    side on the partitions (`written_in_bands`), reads those bands as they lie: a
+    1x1 conv of banded input (`plan_band_input`), a pooling of `k` bands
+    (`pool.reads_bands`), or a nest already lowered that loads band by band. One
+    reader of the plane makes loop-keep-on-chip keep the plane, and a banded reader
+    would then copy its bands out of it."""
+    from tidal.passes.conversion.kernels.pool import reads_bands  # (imports this module)
+
+    _, c, h, w = shape_of(value)
+    for use in value.uses:
+        reader = use.operation
+        if isinstance(reader, CopyOp):
+            if reader.dst is value:  # the writer's band stores
+                continue
+            src = reader.src_ap
+            run = src.dims[1][1] if len(src.dims) == 2 else 0
+            if src.dims != ((h * w, c), (1, run)) or run > h // k * w:
+                return False
+        elif isinstance(reader, graph.Conv2dOp):
+            if reader.addend is not None or not options.conv_band_input:
+                return False
+            if plan_band_input(chip, origin_of(reader), _conv_shape(reader), k) is None:
+                return False
+        elif isinstance(reader, graph.MaxPoolOp | graph.AvgPoolOp):
+            if reads_bands(reader, chip, options) != k:
+                return False
+        else:
+            return False
+    return True
+
+
+def _reader_bands(op: graph.Conv2dOp, chip: ChipConfig, options: KernelOptions) -> int:
+    """The bands of rows the conv's result's one reader, a pooling, would read in
+    place from a writer that left them side by side on the partitions
+    (`pool.reads_bands`; 0 for any other reader, or several, or with
+    `conv_reader_bands` off)."""
+    from tidal.passes.conversion.kernels.pool import reads_bands  # (imports this module)
+
+    uses = list(op.result.uses)
+    if not options.conv_reader_bands or not options.conv_bands:
+        return 0
+    if len(uses) != 1 or not isinstance(reader := uses[0].operation, graph.MaxPoolOp | graph.AvgPoolOp):
+        return 0
+    return reads_bands(reader, chip, options)
+
+
 class ConvKernel(Kernel):
     """graph.conv2d: the PE-array nest, after a pad nest when the op pads and the
     nest does not pad in SBUF (a halo); depthwise convs (with `options.depthwise`)
@@ -1577,9 +1692,11 @@ class ConvKernel(Kernel):
             return planned(op, chip, *([] if halo else plan_pad_nest(op, chip)), dw, options=options)
         if options.conv_band_input and op.addend is None and (k := written_in_bands(op.input)):
             banded = plan_band_input(chip, origin_of(op), shape, k)
-            if banded is not None:
+            if banded is not None and _readers_take_bands(op.input, k, chip, options):
                 return planned(op, chip, banded, options=options)
-        conv = plan_conv2d(chip, origin_of(op), shape, options, addend=op.addend is not None)
+        conv = plan_conv2d(
+            chip, origin_of(op), shape, options, addend=op.addend is not None, reader_bands=_reader_bands(op, chip, options)
+        )
         halo = isinstance(conv, StationaryTiles) and conv.unpadded
         pads = [] if halo else plan_pad_nest(op, chip)
         return planned(op, chip, *pads, conv, options=options)

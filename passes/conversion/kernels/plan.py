@@ -181,6 +181,16 @@ class KernelOptions:
       of 14 rows instead of 9 of 56); the weights lie once with zero kernel rows
       around them, the stationary operand a strided window of them, and one copy
       per group stores each PSUM block's rows once it is evacuated (kernels/conv.py).
+    - `conv_reader_bands`: a tap-packed conv of one output tile whose one reader is a
+      pooling that would read k bands of rows side by side on the partitions in
+      place (pool-bands; `pool.reads_bands`) writes its output in those k bands:
+      with conv-bands' block-diagonal operand when k bands' im2col rows fit the PE
+      rows (even k < MIN_CONV_BANDS), else on the PE columns only
+      (`StationaryTiles.mbands`: each band's matmuls against the weights in its own
+      group of columns). No PE time saved with the columns only, but ACT evacuates
+      k bands at once and the pooling runs on k times the lanes (ResNet-50's and
+      DenseNet-121's 7x7 stems and 64-channel 3x3 max pools: ACT 14.3 k -> 7.2 k
+      cycles, POOL 29.6 k -> 14.4 k) (kernels/conv.py).
     """
 
     eltwise_partitions: bool = True
@@ -214,6 +224,7 @@ class KernelOptions:
     conv_band_input: bool = True
     row_pack: bool = True
     halo_chunks: bool = True
+    conv_reader_bands: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()

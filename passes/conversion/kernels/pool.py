@@ -58,7 +58,7 @@ from tidal.passes.conversion.kernels.base import (
     planned,
     shape_of,
 )
-from tidal.passes.conversion.kernels.conv import emit_pad, padded_shape, plan_pad_nest
+from tidal.passes.conversion.kernels.conv import emit_pad, padded_shape, plan_pad_nest, written_in_bands
 from tidal.passes.conversion.kernels.depthwise import valid_outputs
 from tidal.passes.conversion.kernels.nest_builder import (
     F32,
@@ -155,6 +155,7 @@ def plan_pool_plane(
     pipeline: bool = False,
     bands_pipeline: bool = False,
     sums: bool = False,
+    producer_bands: int = 0,
 ) -> PoolTiles | Refusal:
     """Whole padded planes of tc channels, of every channel tile at once when SBUF
     holds them (else one tile per step), or a refusal when one tile's plane, its
@@ -168,7 +169,10 @@ def plan_pool_plane(
     average pooling, `KernelOptions.avgpool_inplace`): `separable` means column
     sums then row sums, in place only (the clipped taps add no padding, then a map
     of reciprocal window counts scales them, `with_recip` its tile); where the
-    plan cannot read in place, the one reduction over padded planes."""
+    plan cannot read in place, the one reduction over padded planes.
+    `producer_bands`: the bands its input's writer left it in (`written_in_bands`);
+    as many bands here read them where they lie, so fewer than
+    MIN_PIPELINED_BANDS still pay."""
     c, hp, wp = shape.padded[1], shape.padded[2], shape.padded[3]
     _, _, oh, ow = shape.out
     tc = largest_divisor(c, chip.sbuf_partitions)
@@ -185,7 +189,10 @@ def plan_pool_plane(
     # With `pipeline`, the unbanded plane's maxima run band by band behind the
     # producer; bands on partitions must also beat that: they do from
     # MIN_PIPELINED_BANDS on (see the constant).
-    if k > 1 and pipeline and separable and k < MIN_PIPELINED_BANDS and _pipe_bands(chip, shape) > 1:
+    if (
+        k > 1 and pipeline and separable and k < MIN_PIPELINED_BANDS and k != producer_bands
+        and _pipe_bands(chip, shape) > 1
+    ):
         k = 1
     # Bands refine a whole plane that fits SBUF; a plane that does not (VGG-19's
     # 64 channels of 224x224) keeps the banded-in-DRAM window nest, whose tiles the
@@ -757,6 +764,39 @@ def _pool_shape(op: graph.MaxPoolOp | graph.AvgPoolOp) -> PoolShape:
     )
 
 
+def plan_pool_op(
+    op: graph.MaxPoolOp | graph.AvgPoolOp, chip: ChipConfig, options: KernelOptions, producer_bands: int
+) -> PoolTiles | Refusal:
+    """The whole-plane plan of pooling `op` (`plan_pool_plane` with the options'
+    choices), its input written in `producer_bands` bands (0: not in bands)."""
+    return plan_pool_plane(
+        chip,
+        origin_of(op),
+        _pool_shape(op),
+        with_recip=_counts_padding(op),
+        separable=options.pool_separable and (isinstance(op, graph.MaxPoolOp) or options.avgpool_inplace),
+        bands=options.pool_bands,
+        inplace=options.pool_inplace,
+        pads=op.pads_val,  # type: ignore[arg-type]
+        pipeline=options.pool_pipeline,
+        bands_pipeline=options.pool_bands_pipeline,
+        sums=isinstance(op, graph.AvgPoolOp),
+        producer_bands=producer_bands,
+    )
+
+
+def reads_bands(op: graph.MaxPoolOp | graph.AvgPoolOp, chip: ChipConfig, options: KernelOptions) -> int:
+    """How many bands of rows side by side on the partitions pooling `op` would read
+    in place if its input's writer left it in that many (`producer_bands`); 0 when
+    it reads no bands in place."""
+    c, oh = _pool_shape(op).padded[1], shape_of(op.result)[2]
+    if not options.pool_halo or not options.pool_bands or 2 * c > chip.sbuf_partitions:
+        return 0
+    k = largest_divisor(oh, chip.sbuf_partitions // c)
+    tiles = plan_pool_op(op, chip, options, k)
+    return k if isinstance(tiles, PoolTiles) and tiles.bands == k and tiles.inplace else 0
+
+
 class PoolKernel(Kernel):
     """Max pooling pads with -inf; average pooling pads with 0 and scales by
     1 / (kh * kw), or, when padding must not count (count_include_pad = 0), by a
@@ -767,19 +807,7 @@ class PoolKernel(Kernel):
     ) -> TilePlan | Refusal:
         assert isinstance(op, graph.MaxPoolOp | graph.AvgPoolOp)
         if options.pool_halo:
-            plane = plan_pool_plane(
-                chip,
-                origin_of(op),
-                _pool_shape(op),
-                with_recip=_counts_padding(op),
-                separable=options.pool_separable and (isinstance(op, graph.MaxPoolOp) or options.avgpool_inplace),
-                bands=options.pool_bands,
-                inplace=options.pool_inplace,
-                pads=op.pads_val,  # type: ignore[arg-type]
-                pipeline=options.pool_pipeline,
-                bands_pipeline=options.pool_bands_pipeline,
-                sums=isinstance(op, graph.AvgPoolOp),
-            )
+            plane = plan_pool_op(op, chip, options, written_in_bands(op.input) if options.pool_bands else 0)
             if not isinstance(plane, Refusal):
                 return planned(op, chip, plane, options=options)
         pool = plan_window_pool(
