@@ -1426,30 +1426,38 @@ class BandInputTiles(NestPlan):
     in place), the stationary operand holds the weights once per band, each on its
     band's rows (block-diagonal, zeros elsewhere), and one matmul per block of `rb`
     rows of a band contracts every band's partitions against that band's block:
-    the other bands meet zeros. The output is the usual layout, every row of one
-    output tile."""
+    the other bands meet zeros. The output is the usual layout, every row of each
+    output tile of `tco` channels (one tile when Cout fits the PE columns)."""
 
     bands: int
     rb: int
+    tco: int = 0
+    """Output channels a tile (0: all of them, one tile)."""
 
 
-def plan_band_input(chip: ChipConfig, origin: str, shape: ConvShape, bands: int) -> BandInputTiles | None:
-    """The banded-input plan of a 1x1, stride-1, unpadded dense conv of one image and
-    one output tile whose input channels fit the PE rows once per band, or None."""
+def plan_band_input(
+    chip: ChipConfig, origin: str, shape: ConvShape, bands: int, addend: bool = False
+) -> BandInputTiles | None:
+    """The banded-input plan of a 1x1, stride-1, unpadded dense conv of one image
+    whose input channels fit the PE rows once per band (its output channels in
+    tiles of the PE columns: ResNet-50's 64 -> 256 shortcut after its banded stem
+    pool), or None."""
     n, cin, h, w = shape.padded
     cout = shape.weight[0]
+    tco = largest_divisor(cout, min(chip.pe_cols, chip.psum_partitions))
     if (
         shape.weight[2:] != (1, 1) or shape.strides != (1, 1) or any(shape.pads) or shape.group != 1
-        or n != 1 or shape.interleave or bands * cin > chip.pe_rows or cout > chip.pe_cols
+        or n != 1 or shape.interleave or bands * cin > chip.pe_rows
         or h % bands or w > psum_free_max(chip)
     ):
         return None
     rows = h // bands
     rb = largest_divisor(rows, psum_free_max(chip) // w)
-    need = sbuf_bytes(rows * w, bands * cout, 1, h * w)
+    nco = cout // tco
+    need = sbuf_bytes(rows * w, bands * cout, nco, nco * h * w, *([h * w] * nco if addend else []))
     if need > chip.sbuf_partition_bytes:
         return None
-    return BandInputTiles(origin, bands * cin, need, rb * w * F32, bands=bands, rb=rb)
+    return BandInputTiles(origin, max(bands * cin, tco), need, rb * w * F32, bands=bands, rb=rb, tco=tco)
 
 
 def _blocks(x: SSAValue, size: int, most: int) -> list[tuple[int, int]]:
@@ -1489,28 +1497,32 @@ def conv_band_input(
     y: SSAValue,
     shape: ConvShape,
     activation: str,
+    addend: SSAValue | None = None,
+    read_addend: bool = False,
 ) -> NestOp:
-    """y = activation(conv1x1(x, w) + bias) for a `BandInputTiles` plan:
+    """y = activation(conv1x1(x, w) + bias [+ addend]) for a `BandInputTiles` plan:
 
         load band b's rows of x onto partitions b x Cin (one copy per band)
         zeros, then W^T onto rows b x Cin, columns b x Cout (one copy per band)
-        piece j (`_blocks`, at most rb rows): band b = 0..k-1:
-            matmul acc = w[:, band b] x x[:, piece j]
-            act(acc + bias) -> band b's piece j of the output
-        one DMA of the output
+        output tile co: [load its addend rows]
+          piece j (`_blocks`, at most rb rows): band b = 0..k-1:
+            matmul acc = w[co tile, band b] x x[:, piece j]
+            act(acc + bias [+ addend]) -> band b's piece j of the output
+          one DMA of the output tile
     """
     _, cin, h, w = shape.padded
     cout = shape.weight[0]
     k, rb = plan.bands, plan.rb
+    tco = plan.tco or cout
+    nco = cout // tco
     rows = h // k
     kk = k * cin
     nest = Nest(plan.name, [])
     blocks = _blocks(x, rows * w, rb * w)
-    banks = min(k * len(blocks), 8)
-    accs = [nest.tile("psum", cout, rb * w) for _ in range(banks)]
+    banks = min(nco * k * len(blocks), 8)
+    accs = [nest.tile("psum", tco, rb * w) for _ in range(banks)]
     xt = nest.tile("sbuf", kk, rows * w)
     wt = nest.tile("sbuf", kk, k * cout)
-    out = nest.tile("sbuf", cout, h * w)
     for b in range(k):
         src = nest.dram(b * rows * w * F32, [(h * w, cin), (1, rows * w)])
         nest.put(None, CopyOp(x, src, xt, nest.onchip("sbuf", 0, [(1, cin), (1, rows * w)], pstart=b * cin)))
@@ -1519,24 +1531,35 @@ def conv_band_input(
     for b in range(k):
         dst = nest.onchip("sbuf", b * cout * F32, [(1, cin), (1, cout)], pstart=b * cin)
         nest.put(None, CopyOp(wgt, w_src, wt, dst))
-    col = None
-    if bias is not None:
-        bt = nest.tile("sbuf", cout, 1)
-        col = (bt, nest.onchip("sbuf", 0, [(1, cout), (1, 1)]))
-        nest.put(None, CopyOp(bias, nest.dram(0, [(1, cout), (1, 1)]), *col))
+    bt = nest.tile("sbuf", tco, nco) if bias is not None else None
+    if bt is not None:  # every output tile's bias column
+        src = nest.dram(0, _free([(1, tco), (tco, nco)]))
+        nest.put(None, CopyOp(bias, src, bt, nest.onchip("sbuf", 0, [(1, tco), (1, nco)])))
     i = 0
-    for start, count in blocks:
-        for b in range(k):
-            acc = accs[i % banks]
-            i += 1
-            acc_ap = nest.onchip("psum", 0, [(1, cout), (1, count)])
-            st = nest.onchip("sbuf", b * cout * F32, [(1, kk), (1, cout)])
-            mv = nest.onchip("sbuf", start * F32, [(1, kk), (1, count)])
-            part = nest.onchip("sbuf", (b * rows * w + start) * F32, [(1, cout), (1, count)])
-            nest.put(None, MatmulOp(acc, acc_ap, wt, st, xt, mv, -1))
-            nest.put(None, *_epilogue(acc, acc_ap, out, part, col, activation, None))
-    whole = nest.onchip("sbuf", 0, [(1, cout), (1, h * w)])
-    nest.put(None, CopyOp(out, whole, y, nest.dram(0, [(h * w, cout), (1, h * w)])))
+    for co in range(nco):
+        col = None if bt is None else (bt, nest.onchip("sbuf", co * F32, [(1, tco), (1, 1)]))
+        # a tile of its own for each output tile (and its addend), stored (loaded)
+        # whole by one copy: loop-keep-on-chip forwards it to a kept tensor
+        out = nest.tile("sbuf", tco, h * w)
+        at = None
+        if addend is not None:  # this output tile's addend: a tile and one copy of its own (forwarded when kept)
+            at = nest.tile("sbuf", tco, h * w)
+            src = nest.dram(co * tco * h * w * F32, [(h * w, tco), (1, h * w)])
+            nest.put(None, CopyOp(addend, src, at, nest.onchip("sbuf", 0, [(1, tco), (1, h * w)])))
+
+        for start, count in blocks:
+            for b in range(k):
+                acc = accs[i % banks]
+                i += 1
+                acc_ap = nest.onchip("psum", 0, [(1, tco), (1, count)])
+                st = nest.onchip("sbuf", (b * cout + co * tco) * F32, [(1, kk), (1, tco)])
+                mv = nest.onchip("sbuf", start * F32, [(1, kk), (1, count)])
+                part = nest.onchip("sbuf", (b * rows * w + start) * F32, [(1, tco), (1, count)])
+                add = None if at is None else (at, nest.onchip("sbuf", (b * rows * w + start) * F32, [(1, tco), (1, count)]))
+                nest.put(None, MatmulOp(acc, acc_ap, wt, st, xt, mv, -1))
+                nest.put(None, *_epilogue(acc, acc_ap, out, part, col, activation, add, read_addend))
+        whole = nest.onchip("sbuf", 0, [(1, tco), (1, h * w)])
+        nest.put(None, CopyOp(out, whole, y, nest.dram(co * tco * h * w * F32, [(h * w, tco), (1, h * w)])))
     return nest.build()
 
 
@@ -1633,9 +1656,9 @@ def _readers_take_bands(value: SSAValue, k: int, chip: ChipConfig, options: Kern
             if src.dims != ((h * w, c), (1, run)) or run > h // k * w:
                 return False
         elif isinstance(reader, graph.Conv2dOp):
-            if reader.addend is not None or not options.conv_band_input:
+            if reader.input is not value or not options.conv_band_input:
                 return False
-            if plan_band_input(chip, origin_of(reader), _conv_shape(reader), k) is None:
+            if plan_band_input(chip, origin_of(reader), _conv_shape(reader), k, reader.addend is not None) is None:
                 return False
         elif isinstance(reader, graph.MaxPoolOp | graph.AvgPoolOp):
             if reads_bands(reader, chip, options) != k:
@@ -1690,8 +1713,8 @@ class ConvKernel(Kernel):
             )
             halo = isinstance(dw, depthwise.DepthwiseTiles) and dw.halo
             return planned(op, chip, *([] if halo else plan_pad_nest(op, chip)), dw, options=options)
-        if options.conv_band_input and op.addend is None and (k := written_in_bands(op.input)):
-            banded = plan_band_input(chip, origin_of(op), shape, k)
+        if options.conv_band_input and (k := written_in_bands(op.input)):
+            banded = plan_band_input(chip, origin_of(op), shape, k, addend=op.addend is not None)
             if banded is not None and _readers_take_bands(op.input, k, chip, options):
                 return planned(op, chip, banded, options=options)
         conv = plan_conv2d(
@@ -1716,7 +1739,9 @@ class ConvKernel(Kernel):
             )
             return Lowered([y, *ops], y.result)
         if (banded := plan.nest(BandInputTiles)) is not None:
-            ops.append(conv_band_input(banded, x, op.weight, op.bias, y.result, _conv_shape(op), activation))
+            ops.append(conv_band_input(
+                banded, x, op.weight, op.bias, y.result, _conv_shape(op), activation, op.addend, plan.options.read_addend
+            ))
             return Lowered([y, *ops], y.result)
         tiles = plan.nest(StationaryTiles) or plan.nest(ConvTiles)
         assert tiles is not None

@@ -163,14 +163,17 @@ class KernelOptions:
       into a padded buffer in DRAM (a round trip of the whole input the im2col must
       wait for). Taps go on the PE rows column by column (s-major), so the taps a
       left or right pad clips are one run of partitions (kernels/conv.py).
-    - `conv_band_input`: a 1x1 conv of one output tile whose input its writer left
+    - `conv_band_input`: a 1x1 conv whose input its writer left
       in bands of rows side by side on the partitions (conv_bands, pool_bands:
       ShuffleNet's stem pool) reads that layout as it lies: per block of a band's
       rows one matmul of every band's partitions against a stationary operand that
       holds the weights on that band's rows and zeros on the others, so
       loop-keep-on-chip lets it read the writer's tile in place, with no copy out
-      of the band layout, and it starts on the writer's first rows
-      (kernels/conv.py).
+      of the band layout, and it starts on the writer's first rows; each output
+      tile (a Cout past the PE columns) from a tile of its own, with a fused
+      residual addend loaded per output tile (ResNet-50's 64 -> 256 shortcut
+      after its banded stem pool); only when every reader of the input reads the
+      bands as they lie (`_readers_take_bands`) (kernels/conv.py).
     - `row_pack`: a stationary conv of stride 1 whose output channels fill at most
       half the PE columns (one output tile, one group, full input-channel tiles, no
       row-taps copies) computes k adjacent output rows per matmul, k = the most

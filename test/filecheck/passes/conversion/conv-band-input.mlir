@@ -16,8 +16,8 @@
 // CHECK-COUNT-4:   loop.alloc_tile : !loop.tile<psum, 16, 64>
 // CHECK-NEXT:      %[[XT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 64>
 // CHECK-NEXT:      %[[WT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 32, 64>
-// CHECK-NEXT:      %[[OUT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 16, 256>
 // CHECK-NEXT:      %{{.*}} = loop.alloc_tile : !loop.tile<sbuf, 16, 1>
+// CHECK-NEXT:      %[[OUT:.*]] = loop.alloc_tile : !loop.tile<sbuf, 16, 256>
 // CHECK-NEXT:      loop.copy %p <dram 0, {{\[\[}}256, 8], [1, 64]]> -> %[[XT]] <sbuf 0, 0, {{\[\[}}1, 8], [1, 64]]>
 // CHECK-NEXT:      loop.copy %p <dram 256, {{\[\[}}256, 8], [1, 64]]> -> %[[XT]] <sbuf 8, 0, {{\[\[}}1, 8], [1, 64]]>
 // CHECK-NEXT:      loop.copy %p <dram 512, {{\[\[}}256, 8], [1, 64]]> -> %[[XT]] <sbuf 16, 0, {{\[\[}}1, 8], [1, 64]]>

@@ -11,10 +11,12 @@ from tidal.dialects.loop import CopyOp, MatmulOp, MemsetOp, NestOp
 from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
 from tidal.passes.conversion.kernels.conv import written_in_bands
 from tidal.passes.graph.canonicalize import GraphCanonicalizePass
+from tidal.passes.graph.fuse_epilogue import GraphFuseEpiloguePass
 from tidal.passes.graph.partition import GraphPartitionPass
 from tidal.passes.interpreters.loop import eval_loop
 from tidal.targets.onnx_import import import_onnx
 from xdsl.context import Context
+from xdsl.dialects.func import FuncOp
 
 
 def _model(c: int, h: int, cout: int, rng: np.random.Generator):
@@ -33,10 +35,12 @@ def _model(c: int, h: int, cout: int, rng: np.random.Generator):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), w, b
 
 
-def _lower(model, **options):
+def _lower(model, fuse: bool = False, **options):
     module = import_onnx(model)
     ctx = Context()
     GraphCanonicalizePass().apply(ctx, module)
+    if fuse:
+        GraphFuseEpiloguePass().apply(ctx, module)
     GraphPartitionPass(chip="default").apply(ctx, module)
     GraphToLoopPass(chip="default", **options).apply(ctx, module)
     return module
@@ -94,3 +98,54 @@ def test_only_a_banded_writer_counts():
     loads = [op for op in conv.walk() if isinstance(op, CopyOp) and op.dst_ap.space.name.lower() == "sbuf"]
     assert written_in_bands(loads[0].src) == 0
     assert not [op for op in conv.walk() if isinstance(op, MemsetOp)]
+
+
+def test_output_tiles_and_an_addend_read_the_bands_too():
+    """A 1x1 conv of the pool's 4 bands to 200 channels (two output tiles of 100)
+    with a residual addend (`x2`, fused into the conv): per output tile one matmul
+    per band and piece against that tile's columns of W^T, its addend loaded whole
+    into a tile of its own (forwarded when the addend is kept) and each output tile
+    stored from a tile of its own by one copy; its output equals NumPy's. A second
+    reader of the pooled tensor that cannot read bands (a 3x3 conv) keeps the 1x1
+    conv on the plane."""
+    rng = np.random.default_rng(7)
+    c, h, cout = 24, 112, 200
+    w = rng.uniform(-0.5, 0.5, (cout, c, 1, 1)).astype(np.float32)
+    b = rng.uniform(-0.1, 0.1, cout).astype(np.float32)
+    nodes = [
+        helper.make_node("MaxPool", ["x"], ["m"], name="pool", kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4),
+        helper.make_node("Conv", ["m", "w", "b"], ["y0"], name="conv"),
+        helper.make_node("Add", ["y0", "x2"], ["y"], name="add"),
+    ]
+    graph = helper.make_graph(
+        nodes, "t",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, h, h]),
+         helper.make_tensor_value_info("x2", TensorProto.FLOAT, [1, cout, h // 2, h // 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, cout, h // 2, h // 2])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    module = _lower(model, fuse=True)
+    conv = _nest(module, "conv")
+    loads = [op for op in conv.walk() if isinstance(op, CopyOp) and op.dst_ap.space.name.lower() == "sbuf"]
+    assert [op.dst_ap.pstart.base for op in loads[:4]] == [0, 24, 48, 72]  # the pool's bands
+    x2_arg = next(op for op in module.walk() if isinstance(op, FuncOp)).body.block.args[1]
+    addend_loads = [op for op in loads if op.src is x2_arg]  # the Add fused: the conv's addend
+    assert [op.dst_ap.dims for op in addend_loads] == [((1, 100), (1, 3136))] * 2
+    matmuls = [op for op in conv.walk() if isinstance(op, MatmulOp)]
+    assert {m.stationary_ap.dims for m in matmuls} == {((1, 96), (1, 100))}
+    assert {m.stationary_ap.offset.base // 4 % 200 for m in matmuls} == {0, 100}  # both output tiles
+    stores = [op for op in conv.walk() if isinstance(op, CopyOp) and op.dst_ap.space.name.lower() == "dram"]
+    assert len(stores) == 2 and stores[0].src is not stores[1].src
+    x = rng.uniform(-1, 1, (1, c, h, h)).astype(np.float32)
+    x2 = rng.uniform(-1, 1, (1, cout, h // 2, h // 2)).astype(np.float32)
+    (got,) = eval_loop(module, {"x": x, "x2": x2}).values()
+    np.testing.assert_allclose(got, _reference(x, w, b) + x2, rtol=1e-4, atol=1e-4)
+    # a 3x3 conv beside it reads the plane: the 1x1 conv then loads the plane too
+    k3 = rng.uniform(-0.5, 0.5, (8, c, 3, 3)).astype(np.float32)
+    graph.node.append(helper.make_node("Conv", ["m", "k3"], ["z"], name="k3", pads=[1] * 4))
+    graph.initializer.append(numpy_helper.from_array(k3, "k3"))
+    graph.output.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 8, h // 2, h // 2]))
+    plane = _nest(_lower(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), fuse=True), "conv")
+    plane_loads = [op for op in plane.walk() if isinstance(op, CopyOp) and op.dst_ap.space.name.lower() == "sbuf"]
+    assert plane_loads and {op.dst_ap.pstart.base for op in plane_loads} == {0}

@@ -192,12 +192,13 @@ def test_each_band_has_its_own_weight_window():
 
 
 def _stem_pool(c: int, size: int, readers: int, rng: np.random.Generator):
-    """A 7x7 stride-2 stem of `c` channels, ReLU, a 3x3 stride-2 max pool, then
-    `readers` 1x1 convs of the pooled tensor (c -> c, and c -> 4c)."""
+    """A 7x7 stride-2 stem of `c` channels, ReLU, a 3x3 stride-2 max pool, then a
+    1x1 conv of the pooled tensor (c -> c), and with `readers` 2 a 3x3 conv of it
+    too (c -> 4c)."""
     w = rng.uniform(-0.2, 0.2, (c, 3, 7, 7)).astype(np.float32)
     b = rng.uniform(-0.1, 0.1, c).astype(np.float32)
     w1 = rng.uniform(-0.3, 0.3, (c, c, 1, 1)).astype(np.float32)
-    w2 = rng.uniform(-0.3, 0.3, (4 * c, c, 1, 1)).astype(np.float32)
+    w2 = rng.uniform(-0.3, 0.3, (4 * c, c, 3, 3)).astype(np.float32)
     nodes = [
         helper.make_node("Conv", ["x", "w", "b"], ["s"], name="stem", kernel_shape=[7, 7], strides=[2, 2], pads=[3] * 4),
         helper.make_node("Relu", ["s"], ["r"]),
@@ -206,7 +207,7 @@ def _stem_pool(c: int, size: int, readers: int, rng: np.random.Generator):
     ]
     outputs = [helper.make_tensor_value_info("y1", TensorProto.FLOAT, [1, c, size // 4, size // 4])]
     if readers == 2:
-        nodes.append(helper.make_node("Conv", ["m", "w2"], ["y2"], name="b"))
+        nodes.append(helper.make_node("Conv", ["m", "w2"], ["y2"], name="b", pads=[1] * 4))
         outputs.append(helper.make_tensor_value_info("y2", TensorProto.FLOAT, [1, 4 * c, size // 4, size // 4]))
     graph = helper.make_graph(
         nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, size, size])], outputs,
@@ -272,10 +273,9 @@ def test_the_pool_reads_the_stems_bands_where_they_lie():
 
 
 def test_a_reader_of_the_plane_keeps_the_others_off_the_bands():
-    """With a second 1x1 reader of the pooled tensor (64 -> 256 channels: more
-    than conv-band-input takes), the first 1x1 conv loads the plane too: one reader
-    of the plane makes the tensor kept as a plane, and a banded reader would copy
-    its bands out of it."""
+    """With a second reader of the pooled tensor that cannot read bands (a 3x3
+    conv), the 1x1 conv loads the plane too: one reader of the plane makes the
+    tensor kept as a plane, and a banded reader would copy its bands out of it."""
     rng = np.random.default_rng(22)
     model, (w, b, w1, w2) = _stem_pool(64, 128, 2, rng)
     module = _lower(model, keep=False)
@@ -285,7 +285,8 @@ def test_a_reader_of_the_plane_keeps_the_others_off_the_bands():
     pooled = _pooled(x, w, b)
     got = list(eval_loop(module, {"x": x}).values())
     np.testing.assert_allclose(got[0], np.einsum("nchw,oc->nohw", pooled, w1[:, :, 0, 0]), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(got[1], np.einsum("nchw,oc->nohw", pooled, w2[:, :, 0, 0]), rtol=1e-4, atol=1e-4)
+    k3 = ConvShape((1, 64, 34, 34), w2.shape, (1, 256, 32, 32), (1, 1), (1, 1), 1, (1,) * 4)
+    np.testing.assert_allclose(got[1], _reference(pooled, w2, None, k3, True, "identity"), rtol=1e-4, atol=1e-4)
 
 
 def test_with_the_option_off_the_stem_writes_the_plane():
