@@ -203,9 +203,10 @@ def plan_pool_plane(
     if k > 1 and inplace and separable and _bands_in_place(shape, pads, k):
         rb = oh // k
         own = rb * shape.strides[0]  # each band's own input rows
+        below = _rows_below(shape, pads, k)
         need = sbuf_bytes(
-            own * (wp - pads[1] - pads[3]), pads[0] * (wp - pads[1] - pads[3]), (pads[0] + own) * ow, rb * ow,
-            *([rb * ow] if with_recip or sums else []),
+            own * (wp - pads[1] - pads[3]), pads[0] * (wp - pads[1] - pads[3]), (pads[0] + own + below) * ow, rb * ow,
+            *([below * (wp - pads[1] - pads[3])] if below else []), *([rb * ow] if with_recip or sums else []),
         )
         if not over_sbuf(chip, origin, need):
             return PoolTiles(
@@ -249,11 +250,21 @@ def plan_pool_plane(
     return best
 
 
+def _rows_below(shape: PoolShape, pads: tuple[int, int, int, int], k: int) -> int:
+    """How many rows below its own (rb x sh) the windows of each of `k` row bands
+    reach: the next band's first rows, the bottom pad's for the last band (a pool
+    padded below only, as ceil mode: Inception v2's stem pool)."""
+    (kh, _), (sh, _) = shape.kernel, shape.strides
+    rb = shape.out[2] // k
+    return max(0, (rb - 1) * sh + kh - 1 - pads[0] - (rb * sh - 1))
+
+
 def _bands_in_place(shape: PoolShape, pads: tuple[int, int, int, int], k: int) -> bool:
     """Whether `k` row bands can read the unpadded input in place
     (`_pool_bands_inplace`): a batch of one, the bands' own input rows (rb x sh
-    each) tile the plane exactly, and a band's windows reach no row below its own
-    (they reach pads[0] rows above: the halo rows)."""
+    each) tile the plane exactly, and a band's windows reach at most its own rows
+    and a band's rows (the next band's, `_rows_below`) below them (they reach
+    pads[0] rows above: the halo rows)."""
     n, _, hp, wp = shape.padded
     _, _, oh, ow = shape.out
     (kh, kw), (sh, sw) = shape.kernel, shape.strides
@@ -262,7 +273,7 @@ def _bands_in_place(shape: PoolShape, pads: tuple[int, int, int, int], k: int) -
     rb = oh // k
     cols = _taps(ow, w, sw, pl, kw)
     return (
-        n == 1 and k * rb * sh == h and (rb - 1) * sh + kh - 1 - pt <= rb * sh - 1
+        n == 1 and k * rb * sh == h and _rows_below(shape, pads, k) <= min(pb, rb * sh)
         and pt >= 0 and bool(cols) and cols[0][1:] == (0, ow)
     )
 
@@ -567,7 +578,8 @@ def _pool_bands_inplace(
     the input in the same band layout (conv-bands' output: ShuffleNet's stem); the
     pads[0] rows above each band (the last rows of the bands before, the pad value
     for those above the plane: all of the first band's) in a small tile of their
-    own. Column maxima of the halo rows and of the band's rows, each column tap over the output columns whose input column lies
+    own, and likewise the rows below it its windows reach (`_rows_below`: the next
+    band's first rows, the pad value for the last band's). Column maxima of the halo rows and of the band's rows, each column tap over the output columns whose input column lies
     inside the plane (the tap that has every output first), then the row maxima, no
     row clipped (the halo rows stand for the top pad). With `op` "add" (an average
     pooling, the pad rows 0), sums instead, times `recip`, the map of reciprocal
@@ -582,7 +594,11 @@ def _pool_bands_inplace(
     nest = Nest(plan.name, [("n", n)])
     xt = nest.tile("sbuf", parts, own * w)
     halo = nest.tile("sbuf", parts, pt * w) if pt else None
-    cols = nest.tile("sbuf", parts, (pt + own) * ow)
+    # The rows below each band its windows reach (`_rows_below`): the next band's
+    # first rows, the pad value below the plane (the last band's).
+    e = _rows_below(shape, pads, k)
+    low = nest.tile("sbuf", parts, e * w) if e else None
+    cols = nest.tile("sbuf", parts, (pt + own + e) * ow)
     out = nest.tile("sbuf", parts, rb * ow)
     loads, stores = [], []
     rt = None
@@ -605,6 +621,14 @@ def _pool_bands_inplace(
                 src = nest.dram((b * own - pt + above) * w * F32, [(h * w, c), (1, (pt - above) * w)])
                 dst = nest.onchip("sbuf", above * w * F32, [(1, c), (1, (pt - above) * w)], pstart=b * c)
                 loads.append(CopyOp(x, src, halo, dst))
+        if low is not None:
+            inside = max(0, min(e, h - (b + 1) * own))  # the rest is below the plane
+            if inside:
+                src = nest.dram((b + 1) * own * w * F32, [(h * w, c), (1, inside * w)])
+                loads.append(CopyOp(x, src, low, nest.onchip("sbuf", 0, [(1, c), (1, inside * w)], pstart=b * c)))
+            if inside < e:
+                pad = nest.onchip("sbuf", inside * w * F32, [(1, c), (1, (e - inside) * w)], pstart=b * c)
+                nest.put(None, MemsetOp(low, pad, fill))
         y_ap = nest.dram(b * rb * ow * F32, [(oh * ow, c), (1, rb * ow)])
         stores.append(CopyOp(out, nest.onchip("sbuf", 0, [(1, c), (1, rb * ow)], pstart=b * c), y, y_ap))
     body: list[Operation] = []
@@ -634,6 +658,8 @@ def _pool_bands_inplace(
         if halo is not None:
             col_max(halo, 0, 0, pt)
         col_max(xt, pt, 0, own)
+        if low is not None:
+            col_max(low, pt + own, 0, e)
         row_max(0, rb)
     else:
         # Pieces of output rows, each after the column maxima of the band rows its
@@ -652,6 +678,8 @@ def _pool_bands_inplace(
             if last and halo is not None:
                 col_max(halo, 0, 0, pt)
                 row_max(0, 1)
+            if last and low is not None:  # the last rows read the rows below
+                col_max(low, pt + own, 0, e)
             row_max(a, b)
     if rt is not None:
         whole = nest.onchip("sbuf", 0, [(1, parts), (1, rb * ow)])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
-from tidal.dialects.loop import AllocOp, AllocTileOp, MemsetOp, NestOp
+from tidal.dialects.loop import AllocOp, AllocTileOp, CopyOp, MemsetOp, NestOp
 from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
 from tidal.passes.conversion.kernels.pool import PoolShape, PoolTiles, plan_pool_plane
 from tidal.passes.graph.canonicalize import GraphCanonicalizePass
@@ -204,10 +204,11 @@ def test_the_lowered_program_on_the_hardware_model_agrees(shape):
             SMALL, "p", stem, with_recip=False, separable=True, bands=True, inplace=True, pads=(1, 1, 1, 1)
         )
         assert isinstance(planned, PoolTiles) and (planned.bands, planned.inplace, planned.hb) == (5, True, 8)
-        # a stride-1 window reaches the row below the band: padded planes
+        # a stride-1 window reaches the row below the band: read from the next
+        # band (`_rows_below`), in place all the same
         s1 = PoolShape((1, 6, 42, 42), (1, 6, 40, 40), (3, 3), (1, 1))
         tiles = plan_pool_plane(SMALL, "p", s1, with_recip=False, separable=True, bands=True, inplace=True, pads=(1, 1, 1, 1))
-        assert isinstance(tiles, PoolTiles) and not (tiles.bands > 1 and tiles.inplace)
+        assert isinstance(tiles, PoolTiles) and tiles.bands > 1 and tiles.inplace
     model = _pool_model("MaxPool", shape, kernel=3, stride=2, pads=1)
     module = import_onnx(model)
     run_passes(lowering_passes("small"), module, Context(), [])
@@ -379,6 +380,48 @@ def test_banded_pools_in_place_pad_the_rows_above_every_band_the_top_pad_reaches
     assert [(ap.pstart.base, ap.dims[1][1]) for ap in (op.dst_ap for op in module.walk() if isinstance(op, MemsetOp))] == memsets
     x = np.random.default_rng(4).uniform(-2.0, 2.0, shape).astype(np.float32)
     want = _reference(x, kind, kernel=kernel, stride=stride, pads=pads, count_include_pad=cip or 0)
+    np.testing.assert_allclose(eval_loop(module, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)
+    lowered = import_onnx(model)
+    run_passes(lowering_passes("small"), lowered, Context(), [])
+    np.testing.assert_allclose(eval_binary(lowered, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kind", "cip", "stride", "pads", "memsets"),
+    [
+        ("MaxPool", None, 2, (0, 0, 1, 1), [(21, 40)]),
+        ("AveragePool", 1, 2, (0, 0, 1, 1), [(21, 40)]),
+        ("AveragePool", 0, 2, (0, 0, 1, 1), [(21, 40)]),
+        ("MaxPool", None, 1, (1, 1, 1, 1), [(0, 40), (21, 40)]),
+        ("AveragePool", 1, 1, (1, 1, 1, 1), [(0, 40), (21, 40)]),
+    ],
+)
+def test_banded_pools_in_place_read_the_rows_below_a_band_from_the_next(kind, cip, stride, pads, memsets):
+    """A 3x3 pooling whose windows reach a row below each band's own rows, 7
+    channels of 16 x 40 on the small chip in 4 bands side by side, in place:
+    stride 2 padded below and right only (ceil mode's form: Inception v2's stem
+    pool), and stride 1 padded all round (Inception's pool branches, which also
+    read the row above). Each band's last output row reads the first row of the
+    next band (`_rows_below`), loaded onto the band's partitions beside its own
+    rows; the last band's is the bottom pad (a memset of one row on its
+    partitions, the pad value; with a top pad the first band's row above too). The
+    numbers equal NumPy's."""
+    shape = [1, 7, 16, 40]
+    model = _pool_model(kind, shape, kernel=3, stride=stride, pads=pads, count_include_pad=cip)
+    module = _lower(model, halo=True, inplace=True)
+    tiles = [op.result.type.partitions.data for op in module.walk() if isinstance(op, AllocTileOp)]
+    assert max(tiles) == 28  # 4 bands of 7 channels
+    got = [(ap.pstart.base, ap.dims[1][1]) for ap in (op.dst_ap for op in module.walk() if isinstance(op, MemsetOp))]
+    assert got == memsets
+    own = 4  # each band's own input rows
+    rows = {
+        (op.src_ap.offset.base // 4 // 40, op.dst_ap.pstart.base)
+        for op in module.walk()
+        if isinstance(op, CopyOp) and op.src_ap.space.name.lower() == "dram" and op.dst_ap.dims == ((1, 7), (1, 40))
+    }
+    assert {((b + 1) * own, 7 * b) for b in range(3)} <= rows  # the next band's first row
+    x = np.random.default_rng(5).uniform(-2.0, 2.0, shape).astype(np.float32)
+    want = _reference(x, kind, kernel=3, stride=stride, pads=pads, count_include_pad=cip or 0)
     np.testing.assert_allclose(eval_loop(module, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)
     lowered = import_onnx(model)
     run_passes(lowering_passes("small"), lowered, Context(), [])
