@@ -1,191 +1,39 @@
-"""conv_reader_bands (kernels/conv.py): a tap-packed conv whose one reader, a
-pooling, reads k bands of rows side by side on the partitions in place writes its
-output in those k bands: conv-bands' block-diagonal operand when the bands' im2col
-rows fit the PE rows (even fewer than MIN_CONV_BANDS), else the bands on the PE
-columns only (`StationaryTiles.mbands`). Its plans, its nests against NumPy (loop
-interpreter) and the lowered programs against the nests (accel interpreter); and,
-from ONNX, the pooling that follows reading the bands where they lie (pool.py's
-`producer_bands`, loop-keep-on-chip's band layout of a conv's row-group stores),
-and a 1x1 conv taking banded input only when every reader of it does."""
+"""conv_reader_bands (kernels/conv.py) from ONNX: a stem whose pooling reads its
+bands in place writes them (its plans and nests: test_conv_stationary.py), the
+pooling reads them where they lie (pool.py's `producer_bands`), loop-keep-on-chip
+keeps them in a band layout of the conv's row-group stores, and a 1x1 conv takes
+banded input only when every reader of it does; the numbers against NumPy."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
-import pytest
 from onnx import TensorProto, helper, numpy_helper
 from tidal.dialects.accel import AccessAttr
 from tidal.dialects.affine_expr import Aff
-from tidal.dialects.loop import AllocOp, AllocTileOp, CopyOp, MatmulOp, MemsetOp, NestOp
+from tidal.dialects.loop import AllocTileOp, CopyOp, NestOp
 from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
-from tidal.passes.conversion.kernels.conv import (
-    ConvShape,
-    StationaryTiles,
-    conv2d,
-    plan_conv2d,
-    written_in_bands,
-)
-from tidal.passes.conversion.kernels.plan import KernelOptions
+from tidal.passes.conversion.kernels.conv import written_in_bands
 from tidal.passes.graph.canonicalize import GraphCanonicalizePass
 from tidal.passes.graph.fuse_epilogue import GraphFuseEpiloguePass
 from tidal.passes.graph.partition import GraphPartitionPass
-from tidal.passes.interpreters.accel import eval_binary
 from tidal.passes.interpreters.loop import eval_loop
 from tidal.passes.loop.keep_on_chip import BandLayout, LoopKeepOnChipPass
-from tidal.passes.pipeline import lowering_passes, run_passes, split_after
-from tidal.sim.config import get_chip
 from tidal.targets.onnx_import import import_onnx
 from xdsl.context import Context
-from xdsl.dialects.builtin import MemRefType, ModuleOp, f32
-from xdsl.dialects.func import FuncOp, ReturnOp
-from xdsl.ir import Block, Region
-
-SMALL = get_chip("small")
-DEFAULT = get_chip("default")
-ON = KernelOptions()
+from xdsl.dialects.func import FuncOp
 
 
-def _shape(cin, cout, h, k, stride, pad) -> ConvShape:
-    hp = h + 2 * pad
-    oh = (hp - k) // stride + 1
-    return ConvShape((1, cin, hp, hp), (cout, cin, k, k), (1, cout, oh, oh), (stride, stride), (1, 1), 1, (pad,) * 4)
-
-
-RESNET_STEM = _shape(3, 64, 224, 7, 2, 3)
-
-
-# -- plans --------------------------------------------------------------------
-
-
-def test_a_7x7_stem_whose_pool_reads_2_bands_runs_them_on_the_pe_columns():
-    """ResNet's stem (147 im2col rows: two packs, so conv-bands never bands it)
-    before a 64-channel pool that reads 2 bands: 2 bands of 56 rows on the PE
-    columns only (mbands), each pack's weights with a zero column group on either
-    side; blocks of 2 rows, 7 a group, so a band's 28 rows split into 4 im2col
-    pieces (a quarter of the im2col starts the array, as without bands). Without
-    a banded reader, or with the option off, one band."""
-    tiles = plan_conv2d(DEFAULT, "stem", RESNET_STEM, reader_bands=2)
-    assert isinstance(tiles, StationaryTiles) and tiles.bands == 2 and tiles.mbands
-    assert (tiles.pack, tiles.rb, tiles.nb, tiles.rows, tiles.partitions) == (25, 2, 7, 56, 128)
-    # the im2col of both bands (2 packs each), the weights of 2 packs x 3 groups
-    assert tiles.sbuf_bytes >= (2 * 2 * 56 * 112 + 2 * 3 * 64) * 4
-    for plain in (
-        plan_conv2d(DEFAULT, "stem", RESNET_STEM),
-        plan_conv2d(DEFAULT, "stem", RESNET_STEM, replace(ON, conv_reader_bands=False), reader_bands=0),
-    ):
-        assert isinstance(plain, StationaryTiles) and plain.bands == 1 and not plain.mbands
-
-
-def test_a_3x3_stem_takes_2_block_diagonal_bands_for_its_pool():
-    """A 3x3 stride-2 stem of 64 channels (27 im2col rows): conv-bands alone takes
-    3 bands or more, which 64 channels cannot; for a pool that reads 2, 2 bands of
-    the block-diagonal operand (54 rows x 128 columns), not on the columns only."""
-    stem = _shape(3, 64, 224, 3, 2, 1)
-    alone = plan_conv2d(DEFAULT, "c", stem)
-    assert isinstance(alone, StationaryTiles) and alone.bands == 1
-    tiles = plan_conv2d(DEFAULT, "c", stem, reader_bands=2)
-    assert isinstance(tiles, StationaryTiles) and tiles.bands == 2 and not tiles.mbands
-
-
-def test_bands_must_divide_the_row_blocks():
-    """111 output rows (SqueezeNet's stem) split into no 2 bands of whole blocks."""
-    tiles = plan_conv2d(DEFAULT, "c", _shape(3, 64, 223, 3, 2, 0), reader_bands=2)
-    assert isinstance(tiles, StationaryTiles) and tiles.bands == 1
-
-
-# -- nests against NumPy ------------------------------------------------------
-
-
-def _module(shape: ConvShape, chip, bands: int, bias: bool, activation: str, options=ON):
-    tiles = plan_conv2d(chip, "c", shape, options, reader_bands=bands)
-    assert isinstance(tiles, StationaryTiles) and tiles.bands == bands
-    n, c, hp, wp = shape.padded
-    pt, pl, pb, pr = shape.pads
-    x_shape = (n, c, hp - pt - pb, wp - pl - pr) if tiles.unpadded else shape.padded
-    types = [MemRefType(f32, x_shape), MemRefType(f32, shape.weight)]
-    if bias:
-        types.append(MemRefType(f32, (shape.out[1],)))
-    block = Block(arg_types=types)
-    x, w, *rest = block.args
-    y = AllocOp(MemRefType(f32, shape.out))
-    nest = conv2d(tiles, x, w, rest[0] if bias else None, y.result, shape, activation=activation)
-    block.add_ops([y, nest, ReturnOp(y.result)])
-    module = ModuleOp([FuncOp("main", (types, [MemRefType(f32, shape.out)]), Region(block))])
-    module.verify()
-    return module, tiles, nest
-
-
-def _reference(x, w, b, shape: ConvShape, unpadded: bool, activation: str) -> np.ndarray:
-    pt, pl, pb, pr = shape.pads
-    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr))) if unpadded else x
-    _, _, oh, ow = shape.out
-    kh, kw = shape.weight[2:]
-    sh, sw = shape.strides
-    y = np.zeros(shape.out, np.float64)
-    for r in range(kh):
-        for s in range(kw):
-            win = xp[:, :, r : r + sh * (oh - 1) + 1 : sh, s : s + sw * (ow - 1) + 1 : sw]
+def _conv(x, w, b, stride: int, pad: int) -> np.ndarray:
+    """NumPy's conv (one image, float64)."""
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    k = w.shape[2]
+    oh = (xp.shape[2] - k) // stride + 1
+    y = np.zeros((1, w.shape[0], oh, oh))
+    for r in range(k):
+        for s in range(k):
+            win = xp[:, :, r : r + stride * (oh - 1) + 1 : stride, s : s + stride * (oh - 1) + 1 : stride]
             y += np.einsum("nchw,oc->nohw", win, w[:, :, r, s])
-    if b is not None:
-        y += b[None, :, None, None]
-    return np.maximum(y, 0) if activation == "relu" else y
-
-
-PACKED = KernelOptions(stationary=False)  # (the small chip's row-taps plan wins otherwise)
-MBANDS = [
-    # (shape, chip, bands, bias, activation, options): a 7x7 stride-2 stem of 8
-    # channels on the small chip's 32 PE rows and columns (147 im2col rows: 5
-    # packs) in 2 and 4 bands on the columns, clipped from the unpadded input and
-    # padded in DRAM (im2col-clip off), in one im2col piece (im2col-chunks off), in
-    # several bands of rows (128 x 128: not clipped); a 5x5 stride-1 conv of 2
-    # channels (50 rows: 2 packs) in 2 bands; the default chip's ResNet-like stem
-    (_shape(3, 8, 64, 7, 2, 3), SMALL, 2, True, "relu", PACKED),
-    (_shape(3, 8, 64, 7, 2, 3), SMALL, 4, False, "identity", PACKED),
-    (_shape(3, 8, 64, 7, 2, 3), SMALL, 2, True, "relu", replace(PACKED, im2col_clip=False)),
-    (_shape(3, 8, 64, 7, 2, 3), SMALL, 4, True, "identity", replace(PACKED, im2col_chunks=False)),
-    (_shape(3, 8, 128, 7, 2, 3), SMALL, 4, True, "relu", PACKED),
-    (_shape(2, 16, 32, 5, 1, 2), SMALL, 2, True, "relu", PACKED),
-    (_shape(3, 64, 128, 7, 2, 3), DEFAULT, 2, True, "relu", ON),
-]
-
-
-@pytest.mark.parametrize("shape,chip,bands,bias,activation,options", MBANDS)
-def test_a_conv_in_bands_on_the_pe_columns_computes_the_conv(shape, chip, bands, bias, activation, options):
-    """mbands: the nest (loop interpreter) against NumPy's conv, and the lowered
-    program (accel interpreter) against the nest."""
-    module, tiles, nest = _module(shape, chip, bands, bias, activation, options)
-    assert tiles.mbands
-    # each band's matmuls read its own im2col columns against its weight window
-    matmuls = [op for op in nest.walk() if isinstance(op, MatmulOp)]
-    assert {m.stationary_ap.free_elements for m in matmuls} == {bands * shape.weight[0]}
-    rng = np.random.default_rng(11)
-    fn = module.ops.first
-    inputs = {
-        f"arg{i}": rng.uniform(-1, 1, a.type.get_shape()).astype(np.float32)  # type: ignore[attr-defined]
-        for i, a in enumerate(fn.body.block.args)  # type: ignore[union-attr]
-    }
-    args = list(inputs.values())
-    want = _reference(args[0], args[1], args[2] if bias else None, shape, tiles.unpadded, activation)
-    (got,) = eval_loop(module, inputs).values()
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
-    _, after_graph_to_loop = split_after(lowering_passes(chip.name), GraphToLoopPass)
-    run_passes(after_graph_to_loop, module)
-    np.testing.assert_allclose(eval_binary(module, inputs)["result0"], got, rtol=1e-5, atol=1e-6)
-
-
-def test_each_band_has_its_own_weight_window():
-    """2 bands of 8 channels, 5 packs: the weight tile holds each pack's weights at
-    column group 1 of 3 (zeros memset once around them); band 0's operand starts
-    at group 1 (the weights in its columns 0-7), band 1's at group 0 (in 8-15);
-    the im2col of band 1 lies after band 0's 5 packs of 16 rows x 32 columns."""
-    _, tiles, nest = _module(_shape(3, 8, 64, 7, 2, 3), SMALL, 2, True, "relu", PACKED)
-    assert (tiles.pack, tiles.rows, tiles.rb, tiles.nb) == (10, 16, 4, 1)
-    memsets = [op.dst_ap for op in nest.walk() if isinstance(op, MemsetOp) and op.dst_ap.dims[1][1] == 5 * 3 * 8]
-    assert memsets and memsets[0].dims == ((1, 30), (1, 120))
-    first = [m for m in nest.walk() if isinstance(m, MatmulOp)][:2]
-    assert [m.stationary_ap.offset.base // 4 for m in first] == [8, 0]
-    assert [m.moving_ap.offset.base // 4 for m in first] == [0, 5 * 16 * 32]
+    return y if b is None else y + b[None, :, None, None]
 
 
 # -- from ONNX: the pool reads the bands in place ------------------------------
@@ -234,8 +82,7 @@ def _nest(module, origin: str) -> NestOp:
 
 def _pooled(x, w, b):
     size = x.shape[2]
-    stem = ConvShape((1, 3, size + 6, size + 6), w.shape, (1, w.shape[0], size // 2, size // 2), (2, 2), (1, 1), 1, (3,) * 4)
-    s = np.maximum(_reference(x, w, b, stem, True, "identity"), 0)
+    s = np.maximum(_conv(x, w, b, 2, 3), 0)
     p = np.pad(s, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
     h = size // 4
     return np.max([p[:, :, r : r + 2 * h : 2, q : q + 2 * h : 2] for r in range(3) for q in range(3)], axis=0)
@@ -285,8 +132,7 @@ def test_a_reader_of_the_plane_keeps_the_others_off_the_bands():
     pooled = _pooled(x, w, b)
     got = list(eval_loop(module, {"x": x}).values())
     np.testing.assert_allclose(got[0], np.einsum("nchw,oc->nohw", pooled, w1[:, :, 0, 0]), rtol=1e-4, atol=1e-4)
-    k3 = ConvShape((1, 64, 34, 34), w2.shape, (1, 256, 32, 32), (1, 1), (1, 1), 1, (1,) * 4)
-    np.testing.assert_allclose(got[1], _reference(pooled, w2, None, k3, True, "identity"), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got[1], _conv(pooled, w2, None, 1, 1), rtol=1e-4, atol=1e-4)
 
 
 def test_with_the_option_off_the_stem_writes_the_plane():

@@ -192,8 +192,8 @@ def test_refused_only_when_the_old_nest_does_not_fit_either():
 # -- nests --------------------------------------------------------------------
 
 
-def _module(shape: ConvShape, chip, options, bias: bool, addend: bool, activation: str):
-    tiles = plan_conv2d(chip, "c", shape, options, addend=addend)
+def _module(shape: ConvShape, chip, options, bias: bool, addend: bool, activation: str, reader_bands: int = 0):
+    tiles = plan_conv2d(chip, "c", shape, options, addend=addend, reader_bands=reader_bands)
     assert not isinstance(tiles, Refusal)
     halo = isinstance(tiles, StationaryTiles) and tiles.unpadded
     n, c, hp, wp = shape.padded
@@ -581,13 +581,10 @@ ROW_PACK = [
 ]
 
 
-@pytest.mark.parametrize("shape,chip,options,bias,addend,activation", ROW_PACK)
-def test_a_row_packed_conv_computes_the_conv(shape, chip, options, bias, addend, activation):
-    """row_pack: the nest (loop interpreter) against NumPy's conv, and the lowered
-    program (accel interpreter) against the nest."""
-    module, tiles, _ = _module(shape, chip, options, bias, addend, activation)
-    assert isinstance(tiles, StationaryTiles) and tiles.rowpack > 1
-    inputs = _inputs(module, 3)
+def _check_nest_and_program(module, tiles, shape: ConvShape, chip, bias: bool, activation: str, seed: int) -> None:
+    """The nest (loop interpreter) against NumPy's conv, then the lowered program
+    (accel interpreter) against the nest."""
+    inputs = _inputs(module, seed)
     args = list(inputs.values())
     want = _reference(args[0], args[1], args[2] if bias else None, None, shape, tiles.unpadded, activation)
     (got,) = eval_loop(module, inputs).values()
@@ -595,6 +592,15 @@ def test_a_row_packed_conv_computes_the_conv(shape, chip, options, bias, addend,
     _, after_graph_to_loop = split_after(lowering_passes(chip.name), GraphToLoopPass)
     run_passes(after_graph_to_loop, module)
     np.testing.assert_allclose(eval_binary(module, inputs)["result0"], got, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape,chip,options,bias,addend,activation", ROW_PACK)
+def test_a_row_packed_conv_computes_the_conv(shape, chip, options, bias, addend, activation):
+    """row_pack: the nest (loop interpreter) against NumPy's conv, and the lowered
+    program (accel interpreter) against the nest."""
+    module, tiles, _ = _module(shape, chip, options, bias, addend, activation)
+    assert isinstance(tiles, StationaryTiles) and tiles.rowpack > 1
+    _check_nest_and_program(module, tiles, shape, chip, bias, activation, seed=3)
 
 
 def test_a_conv_of_few_output_channels_packs_adjacent_rows():
@@ -627,3 +633,95 @@ def test_a_conv_of_few_output_channels_packs_adjacent_rows():
     ):
         plan = plan_conv2d(DEFAULT, "c", shape)
         assert isinstance(plan, StationaryTiles) and plan.rowpack == 1, shape
+
+
+# -- conv_reader_bands: bands for a pooling that reads them in place -----------
+
+
+def _stem(cin, cout, h, k, stride, pad) -> ConvShape:
+    return _shape(1, cin, cout, h, h, k=k, stride=stride, pad=pad)
+
+
+RESNET_STEM_SHAPE = _stem(3, 64, 224, 7, 2, 3)
+
+
+def test_a_7x7_stem_whose_pool_reads_2_bands_runs_them_on_the_pe_columns():
+    """ResNet's stem (147 im2col rows: two packs, so conv-bands never bands it)
+    before a 64-channel pool that reads 2 bands: 2 bands of 56 rows on the PE
+    columns only (mbands), each pack's weights with a zero column group on either
+    side; blocks of 2 rows, 7 a group, so a band's 28 rows split into 4 im2col
+    pieces (a quarter of the im2col starts the array, as without bands). Without
+    a banded reader, or with the option off, one band."""
+    tiles = plan_conv2d(DEFAULT, "stem", RESNET_STEM_SHAPE, reader_bands=2)
+    assert isinstance(tiles, StationaryTiles) and tiles.bands == 2 and tiles.mbands
+    assert (tiles.pack, tiles.rb, tiles.nb, tiles.rows, tiles.partitions) == (25, 2, 7, 56, 128)
+    # the im2col of both bands (2 packs each), the weights of 2 packs x 3 groups
+    assert tiles.sbuf_bytes >= (2 * 2 * 56 * 112 + 2 * 3 * 64) * 4
+    for plain in (
+        plan_conv2d(DEFAULT, "stem", RESNET_STEM_SHAPE),
+        plan_conv2d(DEFAULT, "stem", RESNET_STEM_SHAPE, replace(ON, conv_reader_bands=False), reader_bands=0),
+    ):
+        assert isinstance(plain, StationaryTiles) and plain.bands == 1 and not plain.mbands
+
+
+def test_a_3x3_stem_takes_2_block_diagonal_bands_for_its_pool():
+    """A 3x3 stride-2 stem of 64 channels (27 im2col rows): conv-bands alone takes
+    3 bands or more, which 64 channels cannot; for a pool that reads 2, 2 bands of
+    the block-diagonal operand (54 rows x 128 columns), not on the columns only."""
+    stem = _stem(3, 64, 224, 3, 2, 1)
+    alone = plan_conv2d(DEFAULT, "c", stem)
+    assert isinstance(alone, StationaryTiles) and alone.bands == 1
+    tiles = plan_conv2d(DEFAULT, "c", stem, reader_bands=2)
+    assert isinstance(tiles, StationaryTiles) and tiles.bands == 2 and not tiles.mbands
+
+
+def test_bands_must_divide_the_row_blocks():
+    """111 output rows (SqueezeNet's stem) split into no 2 bands of whole blocks."""
+    tiles = plan_conv2d(DEFAULT, "c", _stem(3, 64, 223, 3, 2, 0), reader_bands=2)
+    assert isinstance(tiles, StationaryTiles) and tiles.bands == 1
+
+
+# -- nests against NumPy ------------------------------------------------------
+
+
+MBANDS = [
+    # (shape, chip, bands, bias, activation, options): a 7x7 stride-2 stem of 8
+    # channels on the small chip's 32 PE rows and columns (147 im2col rows: 5
+    # packs) in 2 and 4 bands on the columns, clipped from the unpadded input and
+    # padded in DRAM (im2col-clip off), in one im2col piece (im2col-chunks off), in
+    # several bands of rows (128 x 128: not clipped); a 5x5 stride-1 conv of 2
+    # channels (50 rows: 2 packs) in 2 bands; the default chip's ResNet-like stem
+    (_stem(3, 8, 64, 7, 2, 3), SMALL, 2, True, "relu", PACKED),
+    (_stem(3, 8, 64, 7, 2, 3), SMALL, 4, False, "identity", PACKED),
+    (_stem(3, 8, 64, 7, 2, 3), SMALL, 2, True, "relu", replace(PACKED, im2col_clip=False)),
+    (_stem(3, 8, 64, 7, 2, 3), SMALL, 4, True, "identity", replace(PACKED, im2col_chunks=False)),
+    (_stem(3, 8, 128, 7, 2, 3), SMALL, 4, True, "relu", PACKED),
+    (_stem(2, 16, 32, 5, 1, 2), SMALL, 2, True, "relu", PACKED),
+    (_stem(3, 64, 128, 7, 2, 3), DEFAULT, 2, True, "relu", ON),
+]
+
+
+@pytest.mark.parametrize("shape,chip,bands,bias,activation,options", MBANDS)
+def test_a_conv_in_bands_on_the_pe_columns_computes_the_conv(shape, chip, bands, bias, activation, options):
+    """mbands: the nest (loop interpreter) against NumPy's conv, and the lowered
+    program (accel interpreter) against the nest."""
+    module, tiles, nest = _module(shape, chip, options, bias, False, activation, reader_bands=bands)
+    assert isinstance(tiles, StationaryTiles) and tiles.bands == bands and tiles.mbands
+    # each band's matmuls read its own im2col columns against its weight window
+    matmuls = [op for op in nest.walk() if isinstance(op, MatmulOp)]
+    assert {m.stationary_ap.free_elements for m in matmuls} == {bands * shape.weight[0]}
+    _check_nest_and_program(module, tiles, shape, chip, bias, activation, seed=11)
+
+
+def test_each_band_has_its_own_weight_window():
+    """2 bands of 8 channels, 5 packs: the weight tile holds each pack's weights at
+    column group 1 of 3 (zeros memset once around them); band 0's operand starts
+    at group 1 (the weights in its columns 0-7), band 1's at group 0 (in 8-15);
+    the im2col of band 1 lies after band 0's 5 packs of 16 rows x 32 columns."""
+    _, tiles, nest = _module(_stem(3, 8, 64, 7, 2, 3), SMALL, PACKED, True, False, "relu", reader_bands=2)
+    assert (tiles.pack, tiles.rows, tiles.rb, tiles.nb) == (10, 16, 4, 1)
+    memsets = [op.dst_ap for op in nest.walk() if isinstance(op, MemsetOp) and op.dst_ap.dims[1][1] == 5 * 3 * 8]
+    assert memsets and memsets[0].dims == ((1, 30), (1, 120))
+    first = [m for m in nest.walk() if isinstance(m, MatmulOp)][:2]
+    assert [m.stationary_ap.offset.base // 4 for m in first] == [8, 0]
+    assert [m.moving_ap.offset.base // 4 for m in first] == [0, 5 * 16 * 32]
