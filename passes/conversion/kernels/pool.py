@@ -302,14 +302,21 @@ def _pipe_bands(chip: ChipConfig, shape: PoolShape) -> int:
     return bands if bands > 1 and work / bands >= 16 * chip.pool_fixed_cycles else 1
 
 
+def _halo_rows_read(pt: int, sh: int) -> int:
+    """How many of a band's first output rows read the pt rows above it (the halo
+    rows) at row stride sh."""
+    return -(-pt // sh)
+
+
 def _pipe_pieces(chip: ChipConfig, shape: PoolShape, k: int, pads: tuple[int, int, int, int]) -> int:
     """Pieces of a banded in-place pool's rows (`PoolTiles.pipe`): PIPE_BANDS (at
-    most one an output row after the first) when each piece's maxima take at least
-    16 instructions' fixed cost of POOL elements per partition, else 1."""
+    most one an output row after those that read the halo rows) when each piece's
+    maxima take at least 16 instructions' fixed cost of POOL elements per
+    partition, else 1."""
     _, _, oh, ow = shape.out
     kh, kw = shape.kernel
     rb, own = oh // k, oh // k * shape.strides[0]
-    pieces = min(PIPE_BANDS, rb - 1 if pads[0] else rb)
+    pieces = min(PIPE_BANDS, rb - _halo_rows_read(pads[0], shape.strides[0]))
     work = ((kw - 1) * (pads[0] + own) * ow + (kh - 1) * rb * ow) / chip.pool_elems_per_cycle_per_lane
     return pieces if pieces > 1 and work / pieces >= 16 * chip.pool_fixed_cycles else 1
 
@@ -663,10 +670,13 @@ def _pool_bands_inplace(
         row_max(0, rb)
     else:
         # Pieces of output rows, each after the column maxima of the band rows its
-        # windows reach; output row 0 reads the halo rows, which a conv-bands
-        # producer writes last (the band before's last rows): it goes last, with them.
-        start = 1 if halo is not None else 0
-        done = 0
+        # windows reach; the output rows that read the halo rows (the first
+        # ceil(pt / sh)), which a conv-bands producer writes last (the band
+        # before's last rows), go last, with them; the rows below (`_rows_below`)
+        # before the first piece whose windows reach them.
+        start = _halo_rows_read(pt, sh)
+        below_from = (own - kh + pt) // sh + 1  # the first output row that reads a row below
+        done, low_done = 0, low is None
         for j in range(plan.pipe):
             a = start + j * (rb - start) // plan.pipe
             b = start + (j + 1) * (rb - start) // plan.pipe
@@ -675,11 +685,12 @@ def _pool_bands_inplace(
             if hi > done:
                 col_max(xt, pt, done, hi - done)
                 done = hi
+            if not low_done and (last or b - 1 >= below_from):
+                col_max(low, pt + own, 0, e)  # type: ignore[arg-type]
+                low_done = True
             if last and halo is not None:
                 col_max(halo, 0, 0, pt)
-                row_max(0, 1)
-            if last and low is not None:  # the last rows read the rows below
-                col_max(low, pt + own, 0, e)
+                row_max(0, start)
             row_max(a, b)
     if rt is not None:
         whole = nest.onchip("sbuf", 0, [(1, parts), (1, rb * ow)])

@@ -426,3 +426,21 @@ def test_banded_pools_in_place_read_the_rows_below_a_band_from_the_next(kind, ci
     lowered = import_onnx(model)
     run_passes(lowering_passes("small"), lowered, Context(), [])
     np.testing.assert_allclose(eval_binary(lowered, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["MaxPool", "AveragePool"])
+@pytest.mark.parametrize("shape", [[1, 7, 16, 40], [1, 7, 32, 64], [1, 5, 64, 20]])
+def test_a_5x5_stride_1_pool_in_bands_reads_two_rows_above_and_below(kind, shape):
+    """A 5x5 stride-1 pooling padded by 2 in bands side by side, in place: a band's
+    first two output rows read the 2 halo rows above it and its last two the 2 rows
+    below it (`_rows_below`), and its rows come in pieces (pool-bands-pipeline):
+    the pieces whose rows read the rows below wait for their maxima, the rows that
+    read the halo rows go last with them (both missed once: two rows, where 3x3
+    pools read one). The numbers equal NumPy's."""
+    model = _pool_model(kind, shape, kernel=5, stride=1, pads=(2, 2, 2, 2), count_include_pad=1 if kind == "AveragePool" else None)
+    module = _lower(model, halo=True, inplace=True)
+    tiles = [op.result.type.partitions.data for op in module.walk() if isinstance(op, AllocTileOp)]
+    assert max(tiles) > shape[1]  # bands side by side
+    x = np.random.default_rng(6).uniform(-2.0, 2.0, shape).astype(np.float32)
+    want = _reference(x, kind, kernel=5, stride=1, pads=(2, 2, 2, 2), count_include_pad=1 if kind == "AveragePool" else 0)
+    np.testing.assert_allclose(eval_loop(module, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)
