@@ -267,7 +267,7 @@ def _bands_in_place(shape: PoolShape, pads: tuple[int, int, int, int], k: int) -
     pads[0] rows above: the halo rows)."""
     n, _, hp, wp = shape.padded
     _, _, oh, ow = shape.out
-    (kh, kw), (sh, sw) = shape.kernel, shape.strides
+    kw, (sh, sw) = shape.kernel[1], shape.strides
     pt, pl, pb, pr = pads
     h, w = hp - pt - pb, wp - pl - pr
     rb = oh // k
