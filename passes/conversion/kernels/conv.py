@@ -506,8 +506,9 @@ def _plan_bands(
     if not counts:
         return None
     bands = counts[0]
-    nb = largest_divisor(nblk // bands, chip.psum_banks) if options.stationary else 1
-    if mbands:
+    if not mbands:
+        nb = largest_divisor(nblk // bands, chip.psum_banks) if options.stationary else 1
+    else:
         # Blocks of rows within a band; with `im2col_chunks`, such that a band's
         # row groups split into IM2COL_PARTS pieces where they can (every band's
         # first rows start the matmuls: the first piece then a quarter of the
@@ -1431,8 +1432,8 @@ class BandInputTiles(NestPlan):
 
     bands: int
     rb: int
-    tco: int = 0
-    """Output channels a tile (0: all of them, one tile)."""
+    tco: int
+    """Output channels a tile (all of them when they fit the PE columns)."""
 
 
 def plan_band_input(
@@ -1513,7 +1514,7 @@ def conv_band_input(
     _, cin, h, w = shape.padded
     cout = shape.weight[0]
     k, rb = plan.bands, plan.rb
-    tco = plan.tco or cout
+    tco = plan.tco
     nco = cout // tco
     rows = h // k
     kk = k * cin
@@ -1675,9 +1676,9 @@ def _reader_bands(op: graph.Conv2dOp, chip: ChipConfig, options: KernelOptions) 
     `conv_reader_bands` off)."""
     from tidal.passes.conversion.kernels.pool import reads_bands  # (imports this module)
 
-    uses = list(op.result.uses)
     if not options.conv_reader_bands or not options.conv_bands:
         return 0
+    uses = list(op.result.uses)
     if len(uses) != 1 or not isinstance(reader := uses[0].operation, graph.MaxPoolOp | graph.AvgPoolOp):
         return 0
     return reads_bands(reader, chip, options)
