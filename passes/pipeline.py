@@ -177,6 +177,15 @@ OPTIMIZATIONS: dict[str, str] = {
     "band stays on chip in their band layout (band b's channels on partitions b x C "
     "onwards), the conv's band stores one copy that forwarding drops "
     "(loop-keep-on-chip{bands})",
+    "keep-peel": "a nest whose copies into a tensor cross a boundary between groups of "
+    "partitions differently at each iteration of a loop (Inception's 192 channels "
+    "written in two tiles of 96 at channel 128 of a concatenation) is split into one "
+    "nest per iteration, so the tensor can stay on chip (loop-keep-on-chip{peel})",
+    "keep-group-pieces": "a copy of several groups of a kept tensor's rows at once (a "
+    "pooling reading a 528-channel concatenation as six tiles of 88 in one copy) that "
+    "no layout maps whole becomes one copy per group, each split where it crosses a "
+    "group of partitions, so the tensor can stay on chip "
+    "(loop-keep-on-chip{group_pieces})",
     "forward-copies": "nests compute from and into the tensors kept on chip instead of "
     "copying them to and from tiles (loop-keep-on-chip{forward})",
     "overlap-nests": "a nest's tiles take other SBUF bytes than the next nest's, so the "
@@ -363,6 +372,8 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
                     outputs="keep-outputs" not in off,
                     forwarded="keep-forwarded" not in off,
                     bands="keep-bands" not in off,
+                    peel="keep-peel" not in off,
+                    group_pieces="keep-group-pieces" not in off,
                 )
             ]
         ),

@@ -36,13 +36,13 @@ buffer never makes a nest run out of SBUF; the others stay in DRAM.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from math import prod
 
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import DenseArrayBase, ModuleOp, i64
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.rewriter import InsertPoint, Rewriter
 
@@ -62,6 +62,12 @@ F32 = 4
 # copy of 128 rows 128 descriptors (AlexNet's classifier: 3.7 % slower).
 MAX_PIECES = 2
 
+# A copy of several groups of rows at once may become one copy per group, each
+# split once, up to this many pieces (Inception's poolings read a 528-channel
+# concatenation as 6 tiles of 88 in one copy: 10 pieces on 128 partitions).
+MAX_GROUP_PIECES = 16
+MIN_GROUP_PIECE = 16  # elements per partition of each such piece (a 4x4 plane)
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -71,6 +77,9 @@ class Layout:
     partitions: int
     minor: int
     groups: int
+    groups_split: bool = False
+    """`pieces` may also split a copy of several groups of rows into one per group
+    (`_group_pieces`)."""
 
     @property
     def elements(self) -> int:
@@ -145,11 +154,52 @@ class Layout:
         side's partitions following the rows (as `BandLayout.pieces`)."""
         pieces = self.split(ap, trips)
         if pieces is None:
-            return None
+            return self._group_pieces(ap, other, trips) if self.groups_split else None
         return [
             (kept, AccessAttr.get(other.space, other.pstart + row, other.offset, [(1, rows), *other.dims[1:]]))
             for row, rows, kept in pieces
         ]
+
+    def _group_pieces(
+        self, ap: AccessAttr, other: AccessAttr, trips: tuple[int, ...]
+    ) -> list[tuple[AccessAttr, AccessAttr]] | None:
+        """A copy of several groups of rows at once (a free dim whose stride is a
+        whole number of rows: a pooling's channel tiles of 88, all six in one
+        copy) as one copy per group, each mapped or split (`split`): at most
+        MAX_GROUP_PIECES pieces in all."""
+        dims = ap.dims
+        (s0, n0), counts = dims[0], [c for _, c in dims[1:]]
+        # The groups are consecutive blocks of n0 rows, each piece moving at least
+        # MIN_GROUP_PIECE elements per partition (not a vector's one element).
+        rows_dims = [
+            k for k in range(1, len(dims)) if dims[k][1] > 1 and dims[k][0] == n0 * s0 == n0 * self.minor
+        ]
+        free = _as_counts(other.dims[1:], counts)
+        if len(rows_dims) != 1 or free is None:
+            return None
+        if prod(counts) // dims[rows_dims[0]][1] < MIN_GROUP_PIECE:
+            return None
+        odims = [other.dims[0], *free]
+        k = rows_dims[0]
+        (stride, count), ostride = dims[k], odims[k][0]
+        out: list[tuple[AccessAttr, AccessAttr]] = []
+        for g in range(count):
+            sub = AccessAttr.get(ap.space, ap.pstart, ap.offset + g * stride * F32, [*dims[:k], *dims[k + 1 :]])
+            osub = AccessAttr.get(
+                other.space, other.pstart, other.offset + g * ostride * F32, [*odims[:k], *odims[k + 1 :]]
+            )
+            mapped = self.map(sub, trips)
+            pieces = (
+                [(mapped, osub)]
+                if mapped is not None
+                else replace(self, groups_split=False).pieces(sub, osub, trips)
+            )
+            if pieces is None:
+                return None
+            out += pieces
+            if len(out) > MAX_GROUP_PIECES:
+                return None
+        return out
 
     def split(self, ap: AccessAttr, trips: tuple[int, ...]) -> list[tuple[int, int, AccessAttr]] | None:
         """A copy's DRAM access `ap` whose rows (its partition dim, stride `minor`)
@@ -298,20 +348,65 @@ def band_layouts(shape: tuple[int, ...], uses: list["_Use"], partitions: int) ->
 @dataclass(frozen=True)
 class _Use:
     """A tile op's access to the buffer (or a view of it): operand `slot`, access
-    property `prop`."""
+    property `prop`; with `fixed` = (d, j), the access of iteration j of domain dim
+    d alone (what it would be once `peel_nest` split the nest there)."""
 
     op: loop.TileOp
     slot: str
     prop: str
+    fixed: tuple[int, int] | None = None
 
     @property
     def ap(self) -> AccessAttr:
         ap = self.op.properties[self.prop]
         assert isinstance(ap, AccessAttr)
-        return ap
+        return ap if self.fixed is None else _at(ap, *self.fixed)
+
+    @property
+    def trips(self) -> tuple[int, ...]:
+        trips = _trips(self.op)
+        if self.fixed is None:
+            return trips
+        d = self.fixed[0]
+        return (*trips[:d], 1, *trips[d + 1 :])
+
+
+def _at(ap: AccessAttr, dim: int, j: int) -> AccessAttr:
+    """`ap` at iteration j of domain dim `dim` (that dim's steps folded in)."""
+
+    def fold(a: Aff) -> Aff:
+        steps = list(a.steps)
+        if dim >= len(steps):
+            return a
+        base, steps[dim] = a.base + steps[dim] * j, 0
+        return Aff(base, tuple(steps))
+
+    return AccessAttr.get(ap.space, fold(ap.pstart), fold(ap.offset), ap.dims)
 
 
 _nest_of = loop.enclosing_nest
+
+
+def _as_counts(dims: Sequence[tuple[int, int]], counts: Sequence[int]) -> list[tuple[int, int]] | None:
+    """`dims` (stride, count) reshaped to `counts`, as a view: each dim of `dims`
+    split into consecutive ones of `counts` (a tile's contiguous 4 x 784 elements as
+    4 rows of 784), or None when that takes merging dims."""
+    rest = [d for d in dims if d[1] != 1]
+    out: list[tuple[int, int]] = []
+    for count in reversed(counts):
+        if count == 1:
+            out.append((0, 1))
+            continue
+        if not rest:
+            return None
+        stride, n = rest[-1]
+        if n % count:
+            return None
+        out.append((stride, count))
+        rest[-1] = (stride * count, n // count)
+        if rest[-1][1] == 1:
+            rest.pop()
+    return None if rest else out[::-1]
 
 
 def _uses(buffer: SSAValue, returned: bool = False) -> tuple[list[_Use], list[loop.ViewOp]] | None:
@@ -366,11 +461,19 @@ def choose_layout(
     partitions: int,
     split: bool = False,
     bands: bool = False,
+    groups: bool = False,
+    _groups: bool = False,
 ) -> Layout | BandLayout | None:
-    """The layout that every use maps to (with `split`, a copy may map in pieces)
-    with the fewest elements per partition, then the fewest elements in split copies,
-    then the most partitions; with `bands` (and `split`) band layouts compete too
-    (`band_layouts`)."""
+    """The layout that every use maps to (with `split`, a copy may map in pieces;
+    with `groups` too, a copy of several groups of rows in one piece per group:
+    `Layout._group_pieces`) with the fewest elements per partition, then the fewest
+    elements in split copies, then the most partitions; with `bands` (and `split`)
+    band layouts compete too (`band_layouts`). Layouts that need no copy split by
+    groups win over those that do."""
+    if groups:
+        return choose_layout(elements, shapes, uses, partitions, split, bands) or choose_layout(
+            elements, shapes, uses, partitions, split, False, False, _groups=True
+        )
     best: Layout | BandLayout | None = None
     best_cost = (0, 0, 0)
 
@@ -397,7 +500,7 @@ def choose_layout(
         # all the partitions, or as many as a copy spans (channel tiles of 96: 192
         # channels as two groups on 96 partitions, which a loop over tiles steps)
         for p in sorted({min(partitions, rows)} | {c for c in counts if c <= partitions}):
-            consider(Layout(p, minor, -(-rows // p)))
+            consider(Layout(p, minor, -(-rows // p), groups_split=split and _groups))
     for band in band_layouts(shapes[0], uses, partitions) if split and bands else ():
         consider(band)
     return best
@@ -407,7 +510,7 @@ def _split_elements(layout: Layout | BandLayout, use: _Use, split: bool) -> int 
     """0 when `use` addresses `layout` whole; its elements when (`split`) it does as
     a copy split at the groups' boundaries (its other side an on-chip tile whose
     partitions the rows follow); None when it does not."""
-    trips = _trips(use.op)
+    trips = use.trips
     if layout.map(use.ap, trips) is not None:
         return 0
     other = _other_side(use)
@@ -470,6 +573,118 @@ def _fits(
     return True
 
 
+MAX_PEEL = 8
+"""`peel_writers` splits a nest along a dimension of at most this many iterations
+(its body is repeated as many times)."""
+
+
+def _peelable(nest: loop.NestOp, dim: int) -> bool:
+    """Whether `peel_nest(nest, dim)` keeps the nest's meaning: a loop over `dim` of
+    2 to MAX_PEEL iterations, the last op of the nest's body and the only loop over
+    it, that no matmul starts its sums by (a sum over `dim` would span the pieces)."""
+    trips = nest.domain_val
+    if not (dim < len(trips) and 1 < trips[dim] <= MAX_PEEL):
+        return False
+    body = list(nest.body.block.ops)
+    if not body or not isinstance(body[-1], loop.ForOp) or body[-1].dim.value.data != dim:
+        return False
+    for op in nest.walk():
+        if isinstance(op, loop.ForOp) and op is not body[-1] and op.dim.value.data == dim:
+            return False
+        if isinstance(op, loop.MatmulOp) and op.zero_at is not None and op.zero_at.value.data == dim:
+            return False
+    return True
+
+
+def peel_nest(nest: loop.NestOp, dim: int) -> list[loop.NestOp]:
+    """Replace `nest` by one nest per iteration of domain dim `dim`, in order, each
+    with that dim's trip count 1 and its iteration folded into every access (the
+    ops before the loop over it run in each: `_peelable` says when that is sound)."""
+    block = nest.parent_block()
+    assert block is not None
+    trips = nest.domain_val
+    domain = (*trips[:dim], 1, *trips[dim + 1 :])
+    pieces: list[loop.NestOp] = []
+    for j in range(trips[dim]):
+        piece = nest.clone()
+        piece.properties["domain"] = DenseArrayBase.from_list(i64, domain)
+        for op in piece.walk():
+            for name, attr in list(op.properties.items()):
+                if isinstance(attr, AccessAttr):
+                    op.properties[name] = _at(attr, dim, j)
+        block.insert_op_before(piece, nest)
+        pieces.append(piece)
+    nest.detach()
+    nest.erase()
+    return pieces
+
+
+def _stepped_dim(use: _Use) -> int | None:
+    """The one domain dim (of more than one iteration) that the DRAM side of copy
+    `use` steps along, if it steps along exactly one."""
+    trips = use.trips
+    ap = use.ap
+    dims = {
+        d
+        for a in (ap.pstart, ap.offset)
+        for d, step in enumerate(a.steps)
+        if step and d < len(trips) and trips[d] > 1
+    }
+    return dims.pop() if len(dims) == 1 else None
+
+
+def peel_writers(
+    fn: func.FuncOp, chip: ChipConfig, split: bool, bands: bool, groups: bool = False
+) -> list[str]:
+    """Split the nests that write a buffer no layout holds (`choose_layout`) along
+    the dimension their copies into it step along, when each iteration's copy alone
+    would map or split: Inception's 192 channels written at channel 128 of a
+    480-channel concatenation in two tiles of 96, the second of which crosses
+    partition 128 of the layout the reader's tiles need, where the loop over both
+    cannot. Returns the origins of the nests split."""
+    block = fn.body.block
+    returned = {v for op in block.ops if isinstance(op, func.ReturnOp) for v in op.arguments}
+    done: list[str] = []
+    for op in list(block.ops):
+        if not isinstance(op, loop.AllocOp) or op.result in returned:
+            continue
+        found = _uses(op.result)
+        if found is None or not found[0] or any(v.result in returned for v in found[1]):
+            continue
+        uses, views = found
+        shapes = [tuple(op.result.type.get_shape())]
+        shapes += [tuple(v.result.type.get_shape()) for v in views]
+        elements = prod(shapes[0])
+        if choose_layout(elements, shapes, uses, chip.sbuf_partitions, split, bands) is not None:
+            continue
+        expanded: list[_Use] = []
+        plan: dict[loop.NestOp, int] = {}
+        for u in uses:
+            dim = _stepped_dim(u) if u.slot == "dst" else None
+            nest = _nest_of(u.op)
+            if dim is None or nest is None or not _peelable(nest, dim) or plan.get(nest, dim) != dim:
+                expanded.append(u)
+                continue
+            plan[nest] = dim
+            expanded += [replace(u, fixed=(dim, j)) for j in range(u.trips[dim])]
+        if not plan:
+            continue
+        layout = choose_layout(elements, shapes, expanded, chip.sbuf_partitions, split, bands)
+        if layout is None and groups:
+            layout = choose_layout(elements, shapes, expanded, chip.sbuf_partitions, split, bands, True)
+        if layout is None:
+            continue
+        needed = {
+            _nest_of(u.op)
+            for u in uses
+            if _nest_of(u.op) in plan and _split_elements(layout, u, split) is None
+        }
+        for nest in [n for n in plan if n in needed]:
+            done.append(nest.origin.data)
+            peel_nest(nest, plan[nest])
+    return done
+
+
 def keep_on_chip(
     fn: func.FuncOp,
     chip: ChipConfig,
@@ -477,6 +692,8 @@ def keep_on_chip(
     outputs: bool = False,
     forward: bool = False,
     bands: bool = True,
+    peel: bool = False,
+    groups: bool = False,
 ) -> list[str]:
     """Move the buffers of `fn` that fit on chip into SBUF; returns their names
     (the writing nest's origin) in program order. `split`: copies may be split
@@ -488,7 +705,11 @@ def keep_on_chip(
     count against SBUF once the buffer is kept (ResNet-50's stem: its 64 x 12,544
     output tile and the kept output would not both fit beside its im2col).
     `bands`: a tensor that conv-bands writes or pool-bands reads band by band may
-    be kept in their band layout (`BandLayout`)."""
+    be kept in their band layout (`BandLayout`). `peel`: first split the nests
+    whose loop-stepped copies alone keep a buffer off chip (`peel_writers`).
+    `groups`: a copy of several groups of rows may split per group (`choose_layout`)."""
+    if peel:
+        peel_writers(fn, chip, split, bands, groups)
     block = fn.body.block
     index = {op: i for i, op in enumerate(block.ops)}
     returned = {v for op in block.ops if isinstance(op, func.ReturnOp) for v in op.arguments}
@@ -516,7 +737,7 @@ def keep_on_chip(
         shapes = [tuple(op.result.type.get_shape())]
         shapes += [tuple(v.result.type.get_shape()) for v in views]
         layout = choose_layout(
-            prod(shapes[0]), shapes, uses, chip.sbuf_partitions, split and not shadow, bands
+            prod(shapes[0]), shapes, uses, chip.sbuf_partitions, split and not shadow, bands, groups
         )
         if layout is None:
             continue
@@ -1073,13 +1294,25 @@ class LoopKeepOnChipPass(ChipPass):
     partitions are joined (`merge_partition_copies`), so conv-bands' band stores
     become one copy of its output tile, which forwarding drops: ShuffleNet's stem
     no longer copies its 1.2 MB output out of the band layout and back."""
+    peel: bool = True
+    """A nest whose copies into a buffer step across a boundary between groups of
+    partitions differently at each iteration (so no layout holds the buffer) is
+    split into one nest per iteration first, when each of those copies alone would
+    map or split (`peel_writers`): Inception's concatenations stay on chip."""
+    group_pieces: bool = True
+    """With `split`, a copy of several groups of rows at once (a pooling's channel
+    tiles of 88, all six in one copy) that no layout maps may become one copy per
+    group, each split where it crosses (`Layout._group_pieces`)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "loop")
         chip = self.chip_config()
         for fn in op.body.block.ops:
             if isinstance(fn, func.FuncOp):
-                keep_on_chip(fn, chip, self.split, self.outputs, self.forward and self.forwarded, self.bands)
+                keep_on_chip(
+                    fn, chip, self.split, self.outputs, self.forward and self.forwarded,
+                    self.bands, self.peel and self.split, self.group_pieces,
+                )
                 if self.bands:
                     merge_partition_copies(fn)
                 if self.forward:

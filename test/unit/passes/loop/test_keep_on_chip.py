@@ -198,3 +198,159 @@ def test_ragged_tiles_keep_a_dense_block_on_chip():
         module = import_onnx(_dense_block())
         run_passes(lowering_passes("small", disabled), module)
         np.testing.assert_allclose(eval_binary(module, inputs)["g2"], want, rtol=1e-4, atol=1e-5)
+
+
+def _inception_concat(couts: tuple[int, ...] = (128, 192, 96, 64), conv_reader: bool = False):
+    """Four 1x1 convs of a 16-channel input concatenated (by default 128 + 192 + 96
+    + 64 = 480 channels, Inception 3b), then a 3x3 max pooling of stride 2, which
+    reads the concatenation in tiles of its largest divisor under 128 (120). The
+    192-channel conv writes its output in two tiles of 96, the second crossing
+    channel 240, where the reader's second tile ends. With `conv_reader` a 1x1 conv
+    reads the concatenation too, in tiles of 128 and a partial one (ragged)."""
+    from harness import onnx_model
+    from onnx import helper
+
+    rng = np.random.default_rng(7)
+    weights: dict[str, np.ndarray] = {}
+    nodes = []
+    for i, cout in enumerate(couts):
+        weights[f"w{i}"] = (0.3 * rng.standard_normal((cout, 16, 1, 1))).astype(np.float32)
+        nodes.append(helper.make_node("Conv", ["x", f"w{i}"], [f"c{i}"]))
+    nodes.append(helper.make_node("Concat", [f"c{i}" for i in range(len(couts))], ["cat"], axis=1))
+    nodes.append(
+        helper.make_node("MaxPool", ["cat"], ["y"], kernel_shape=[3, 3], strides=[2, 2])
+    )
+    outputs = {"y": [1, sum(couts), 3, 3]}
+    if conv_reader:
+        weights["wz"] = (0.1 * rng.standard_normal((32, sum(couts), 1, 1))).astype(np.float32)
+        nodes.append(helper.make_node("Conv", ["cat", "wz"], ["z"]))
+        outputs["z"] = [1, 32, 7, 7]
+    return onnx_model(nodes, {"x": [1, 16, 7, 7]}, outputs, weights)
+
+
+def test_peeling_the_writer_keeps_an_inception_concatenation_and_computes_the_same():
+    """The concatenation stays in DRAM unless the 192-channel conv's nest is split
+    into one nest per output tile (`peel_writers`): each tile's copy then maps or
+    splits on 120 partitions. The program agrees with the unpeeled one and the
+    graph, bit for bit with the former."""
+    from tidal.passes.loop.keep_on_chip import peel_writers
+
+    inputs = random_inputs(import_onnx(_inception_concat()))
+    ref = eval_graph(import_onnx(_inception_concat()), inputs)["y"]
+    results = {}
+    for peel in (False, True):
+        module = import_onnx(_inception_concat())
+        for p in (GraphCanonicalizePass(), GraphPartitionPass(chip="default"), GraphToLoopPass(chip="default")):
+            p.apply(Context(), module)
+        before = eval_loop(module, inputs)["y"]
+        fn = next(op for op in module.body.block.ops if isinstance(op, func.FuncOp))
+        nests = [op.origin.data for op in fn.body.block.ops if isinstance(op, loop.NestOp)]
+        kept = keep_on_chip(fn, get_chip("default"), peel=peel)
+        module.verify()
+        after = [op.origin.data for op in fn.body.block.ops if isinstance(op, loop.NestOp)]
+        shapes = [op.result.type.get_shape() for op in fn.body.block.ops if isinstance(op, loop.AllocOp)]
+        if peel:
+            assert len(after) == len(nests) + 1  # one conv's nest in two
+            assert (1, 480, 7, 7) not in shapes, f"the concatenation stayed in DRAM ({kept})"
+        else:
+            assert after == nests and (1, 480, 7, 7) in shapes
+        results[peel] = eval_loop(module, inputs)["y"]
+        np.testing.assert_array_equal(results[peel], before)
+        np.testing.assert_allclose(results[peel], ref, rtol=1e-4, atol=1e-5)
+    # Nothing left to peel: a second run splits no nest.
+    assert peel_writers(fn, get_chip("default"), True, True) == []
+
+
+_PEEL = """
+func.func @f(%x: memref<256xf32>, %w: memref<128x128xf32>, %o: memref<2x128x4xf32>) {
+  loop.nest "m" domain [2] order [0] {
+    %a = loop.alloc_tile : !loop.tile<psum, 128, 4>
+    %s = loop.alloc_tile : !loop.tile<sbuf, 128, 128>
+    %v = loop.alloc_tile : !loop.tile<sbuf, 128, 4>
+    %t = loop.alloc_tile : !loop.tile<sbuf, 128, 4>
+    loop.copy %w <dram 0, [[128, 128], [1, 128]]> -> %s <sbuf 0, 0, [[1, 128], [1, 128]]> : memref<128x128xf32> -> !loop.tile<sbuf, 128, 128>
+    loop.for d0 {
+      loop.copy %x <dram 0 + 512 * i0, [[1, 128], [128, 1]]> -> %v <sbuf 0, 0, [[1, 128], [1, 1]]> : memref<256xf32> -> !loop.tile<sbuf, 128, 4>
+      loop.matmul %a <psum 0, 0, [[1, 128], [1, 1]]>, %s <sbuf 0, 0, [[1, 128], [1, 128]]>, %v <sbuf 0, 0, [[1, 128], [1, 1]]> {zero_at = ZERO : i64} : !loop.tile<psum, 128, 4>, !loop.tile<sbuf, 128, 128>, !loop.tile<sbuf, 128, 4>
+      loop.copy %a <psum 0, 0, [[1, 128], [1, 1]]> -> %t <sbuf 0, 0, [[1, 128], [1, 1]]> : !loop.tile<psum, 128, 4> -> !loop.tile<sbuf, 128, 4>
+      loop.copy %t <sbuf 0, 0, [[1, 128], [1, 1]]> -> %o <dram 0 + 2048 * i0, [[4, 128], [1, 1]]> : !loop.tile<sbuf, 128, 4> -> memref<2x128x4xf32>
+    }
+  }
+  func.return
+}
+"""
+
+
+def test_a_nest_is_peeled_only_where_its_meaning_survives():
+    """A loop over d0 that is the nest's last op may be split per iteration, unless
+    a matmul restarts its sums on d0 (a sum over the iterations would span the
+    pieces). The pieces are the iterations in order, d0 folded into each access."""
+    from xdsl.parser import Parser
+
+    from tidal.passes.loop.keep_on_chip import _peelable, peel_nest
+    from tidal.tools.common import context
+
+    restarted = Parser(context(), _PEEL.replace("ZERO", "0")).parse_module()
+    nest = next(op for op in restarted.walk() if isinstance(op, loop.NestOp))
+    assert not _peelable(nest, 0)
+    module = Parser(context(), _PEEL.replace("ZERO", "-1")).parse_module()
+    nest = next(op for op in module.walk() if isinstance(op, loop.NestOp))
+    assert _peelable(nest, 0) and not _peelable(nest, 1)
+    pieces = peel_nest(nest, 0)
+    module.verify()
+    assert [p.domain_val for p in pieces] == [(1,), (1,)]
+    stores = [
+        op.dst_ap for p in pieces for op in p.walk() if isinstance(op, loop.CopyOp) and op.dst_ap.space == "dram"
+    ]
+    assert [s.offset for s in stores] == [Aff(0), Aff(2048)]
+
+
+def test_group_pieces_keep_a_concatenation_a_pooling_reads_in_tiles_of_88():
+    """Inception 4d: 112 + 288 + 64 + 64 = 528 channels, which the pooling reads in
+    six tiles of 88 in one copy, the next conv in tiles of 128 and one of 16, and
+    the 288-channel conv writes in three tiles of 96. No layout maps the pooling's
+    copy whole or split once: only as one copy per tile of 88 (group pieces), on
+    96 partitions (where the writer's loop steps by whole groups) or, once the
+    writer's nest is peeled, on 128 (fewer elements per partition). Without group
+    pieces the concatenation stays in DRAM. The programs agree bit for bit and
+    with the graph."""
+    couts = (112, 288, 64, 64)
+    inputs = random_inputs(import_onnx(_inception_concat(couts, True)))
+    ref = eval_graph(import_onnx(_inception_concat(couts, True)), inputs)
+    for peel, groups in ((True, True), (True, False), (False, True)):
+        module = import_onnx(_inception_concat(couts, True))
+        for p in (GraphCanonicalizePass(), GraphPartitionPass(chip="default"), GraphToLoopPass(chip="default")):
+            p.apply(Context(), module)
+        before = eval_loop(module, inputs)
+        fn = next(op for op in module.body.block.ops if isinstance(op, func.FuncOp))
+        nests = sum(isinstance(op, loop.NestOp) for op in fn.body.block.ops)
+        keep_on_chip(fn, get_chip("default"), peel=peel, groups=groups)
+        module.verify()
+        shapes = [op.result.type.get_shape() for op in fn.body.block.ops if isinstance(op, loop.AllocOp)]
+        assert ((1, 528, 7, 7) not in shapes) == groups
+        kept = [op for op in fn.body.block.ops if isinstance(op, loop.AllocTileOp) and op.result.type.elems.data % 49 == 0]
+        peeled = sum(isinstance(op, loop.NestOp) for op in fn.body.block.ops) - nests
+        if groups:
+            assert [t.result.type.partitions.data for t in kept if t.result.type.elems.data >= 5 * 49] == [128 if peel else 96]
+            assert peeled == (2 if peel else 0)  # the 288-channel conv in three
+        after = eval_loop(module, inputs)
+        for name in ("y", "z"):
+            np.testing.assert_array_equal(after[name], before[name])
+            np.testing.assert_allclose(after[name], ref[name], rtol=1e-4, atol=1e-5)
+
+
+def test_group_pieces_need_whole_blocks_of_rows_and_enough_elements():
+    """A tile's contiguous free elements reshape to the copy's counts; a copy of a
+    vector's rows (one element each, AlexNet's classifier) never splits by group."""
+    from tidal.passes.loop.keep_on_chip import _as_counts
+
+    assert _as_counts([(1, 3136)], [4, 784]) == [(784, 4), (1, 784)]
+    assert _as_counts([(1, 4), (10, 3)], [12]) is None
+    vector = Layout(128, 1, 32, groups_split=True)
+    ap = dram(0, [(1, 96), (96, 2)])
+    tile = AccessAttr.get("sbuf", 0, 0, [(1, 96), (1, 2)])
+    assert vector.pieces(ap, tile, ()) is None
+    rows = Layout(128, 16, 2, groups_split=True)
+    pieces = rows.pieces(dram(0, [(16, 96), (1536, 2), (1, 16)]), AccessAttr.get("sbuf", 0, 0, [(1, 96), (1, 32)]), ())
+    assert pieces is not None and len(pieces) == 3
+    assert Layout(128, 16, 2).pieces(dram(0, [(16, 96), (1536, 2), (1, 16)]), AccessAttr.get("sbuf", 0, 0, [(1, 96), (1, 32)]), ()) is None
