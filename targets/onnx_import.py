@@ -2160,6 +2160,13 @@ def build_split(node: _Node) -> SSAValue:
     return first
 
 
+MAX_CONCAT_PIECES = 256
+"""Pad (edge, reflect) and Tile join one slice or copy per padded element or repeat
+(graph.concat); past this many on an axis the node runs on the framework tier
+instead (each piece is an op of its own, and 10,000 of them take minutes to
+lower)."""
+
+
 def build_pad(node: _Node) -> SSAValue:
     """Pad: constant (a constant block), edge (the border slice repeated) and reflect
     (single slices mirrored) along each padded axis, joined by graph.concat; a
@@ -2196,6 +2203,11 @@ def build_pad(node: _Node) -> SSAValue:
             continue
         if mode == "reflect" and max(before, after) >= cur[axis]:
             node.fail(f"reflect pads {before}, {after} need more than {cur[axis]} elements")
+        if mode != "constant" and before + after > MAX_CONCAT_PIECES:
+            node.fail(
+                f"{mode} pads {before}, {after} on axis {axis} take one slice per padded "
+                f"element, more than {MAX_CONCAT_PIECES}"
+            )
 
         def piece(index: int) -> SSAValue:
             lo, hi = [0] * rank, list(cur)
@@ -2206,6 +2218,8 @@ def build_pad(node: _Node) -> SSAValue:
             dims = list(cur)
             dims[axis] = count
             name = f"{out}.fill{axis}.{count}"
+            if (why := node.importer.dram.too_big(prod(dims) * 4, f"pad fill {dims}")) is not None:
+                node.fail(why, _TooBig)
             node.importer.consts[name] = np.full(dims, value, np.float32)
             node.importer.const_origin[name] = node.label
             return node.importer.value(name, node)
@@ -2232,6 +2246,11 @@ def build_tile(node: _Node) -> SSAValue:
     x = node.input(0)
     if len(repeats) != len(node.input_shape(0)) or min(repeats) < 1:
         node.fail(f"repeats {repeats} do not fit rank {len(node.input_shape(0))}")
+    if max(repeats) > MAX_CONCAT_PIECES:
+        node.fail(
+            f"repeats {repeats} take one copy of the input per repeat, more than "
+            f"{MAX_CONCAT_PIECES} on an axis"
+        )
     axes = [a for a, r in enumerate(repeats) if r > 1]
     for k, axis in enumerate(axes):
         last = k == len(axes) - 1
@@ -2376,6 +2395,8 @@ def import_onnx(
             )
             opset = MIN_OPSET
     inferred = _check_and_infer(graph_model, label)
+    if not inferred.graph.output:
+        raise OnnxImportError(f"{label}: the graph has no outputs (nothing to compute)")
     if fallback_all is None:
         inferred, folded = _prefold(inferred, label, dram)
         initializers += folded

@@ -116,6 +116,9 @@ def parse_and_verify(
     try:
         try:
             module = parser.parse_module()
+        except RecursionError:
+            span = parser._current_token.span  # pyright: ignore[reportPrivateUsage]
+            raise ParseError(span, "nested too deeply to parse") from None
         except (NotImplementedError, OverflowError, ValueError, ZeroDivisionError) as e:
             # An attribute xDSL parses but cannot build (array<i128: 1>, whose element
             # width has no struct format; array<i0: 0>, a division by the width in
@@ -135,7 +138,38 @@ def parse_and_verify(
                 where = parser.starts.get(op, name)
                 raise VerifyException(f"{where}: {_first_line(str(e))}") from None
         raise VerifyException(f"{name}: {_first_line(str(whole))}") from None
+    except RecursionError:
+        raise VerifyException(f"{name}: nested too deeply to verify") from None
+    _check_defined_before_use(module, parser.starts, name)
     return module
+
+
+def _check_defined_before_use(module: ModuleOp, starts: Mapping[Operation, str], name: str) -> None:
+    """Every operand of an op in a single-block region is a value defined before
+    the op: an argument of its block or of an enclosing one, or a result of an
+    earlier op there (MLIR's dominance rule, which xDSL's verifier does not check;
+    regions of several blocks are left to the verifier). VerifyException at the
+    op's file:line:col otherwise."""
+
+    def check(op: Operation, visible: frozenset[object]) -> None:
+        for region in op.regions:
+            if len(region.blocks) != 1:
+                continue
+            block = region.blocks[0]
+            seen = set(visible) | set(block.args)
+            for inner in block.ops:
+                for operand in inner.operands:
+                    if operand not in seen:
+                        where = starts.get(inner, name)
+                        what = f"%{operand.name_hint}" if operand.name_hint else "an operand"
+                        raise VerifyException(
+                            f"{where}: {inner.name}: {what} is used before it is defined"
+                        )
+                if inner.regions:
+                    check(inner, frozenset(seen))
+                seen.update(inner.results)
+
+    check(module, frozenset())
 
 
 def _first_line(message: str) -> str:
@@ -169,13 +203,45 @@ def load_model(
             raise ToolError(f"{path}: {e.strerror}") from None
         except UnicodeDecodeError as e:
             raise ToolError(f"{path}: not UTF-8 text (byte offset {e.start})") from None
+        located: dict[Operation, str] = {} if starts is None else starts
         try:
-            return parse_and_verify(ctx, text, path, starts=starts)
+            module = parse_and_verify(ctx, text, path, starts=located)
         except ParseError as e:
             raise ToolError(_located(str(e))) from None
         except DiagnosticException as e:
             raise ToolError(str(e)) from None
+        _check_compilable(module, located, path)
+        return module
     return import_model(path, overrides)
+
+
+def _check_compilable(module: ModuleOp, starts: Mapping[Operation, str], path: str) -> None:
+    """What the passes assume of a graph-level .mlir model that the verifier does
+    not check: every func.func has a body (not a declaration), and no tensor is
+    empty or larger than the largest chip's DRAM. ToolError at the op's
+    file:line:col."""
+    from xdsl.dialects.builtin import TensorType
+    from xdsl.dialects.func import FuncOp
+
+    from tidal.sim.config import PRESETS
+
+    dram = max(c.dram_bytes for c in PRESETS.values())
+    for op in module.walk():
+        where = starts.get(op, path)
+        if isinstance(op, FuncOp) and not op.body.blocks:
+            raise ToolError(f"{where}: func.func @{op.sym_name.data} is a declaration (no body): nothing to compile")
+        values = [*op.results, *(a for r in op.regions for b in r.blocks for a in b.args)]
+        for value in values:
+            ty = value.type
+            if isinstance(ty, TensorType) and all(d >= 0 for d in ty.get_shape()):
+                nbytes = math.prod(ty.get_shape()) * 4
+                if nbytes == 0:
+                    raise ToolError(f"{where}: {ty} has no elements (Tidal compiles non-empty tensors)")
+                if nbytes > dram:
+                    raise ToolError(
+                        f"{where}: {ty} takes {nbytes} bytes, more than the {dram} bytes of "
+                        "DRAM of the largest chip preset"
+                    )
 
 
 def attach_model_work(module: ModuleOp) -> ModelWork:

@@ -31,6 +31,7 @@ import signal
 import stat
 import sys
 import tempfile
+import tokenize
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from typing import BinaryIO, NoReturn, TypeVar
@@ -92,8 +93,47 @@ def tool_main(tool: str) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
     return decorate
 
 
+def _check_npz_members(path: str) -> None:
+    """Each member of the .npz archive at `path` read as far as its .npy header: the
+    bytes its shape and dtype declare must be the bytes it holds, so a forged header
+    (a shape of 10^15 elements) is refused before anything is allocated; ToolError
+    (one line) naming the member otherwise."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return  # not a zip archive: np.load says what it is
+    fmt = np.lib.format
+    with archive:
+        for info in archive.infolist():
+            name = info.filename.removesuffix(".npy")
+            try:
+                with archive.open(info) as f:
+                    major, minor = fmt.read_magic(f)
+                    if (major, minor) == (1, 0):
+                        shape, _, dtype = fmt.read_array_header_1_0(f)
+                    elif major in (2, 3):
+                        shape, _, dtype = fmt.read_array_header_2_0(f)
+                    else:
+                        raise ValueError(f"unsupported .npy format version {major}.{minor}")
+                    header = f.tell()
+            except (ValueError, SyntaxError, TypeError, EOFError, OSError, zipfile.BadZipFile,
+                    RuntimeError, tokenize.TokenError) as err:
+                raise ToolError(f"inputs '{path}': array '{name}' has a malformed header: {err}") from None
+            if dtype.hasobject:
+                raise ToolError(f"inputs '{path}': array '{name}' holds Python objects (pickled data is not read)")
+            count = 1
+            for n in shape:
+                count *= int(n)
+            if count * dtype.itemsize != info.file_size - header:
+                raise ToolError(
+                    f"inputs '{path}': array '{name}' declares shape {tuple(shape)} of {dtype} "
+                    f"({count * dtype.itemsize} bytes) but holds {info.file_size - header} bytes"
+                )
+
+
 def read_npz(path: str) -> dict[str, np.ndarray]:
     """The arrays of an .npz archive; ToolError (one line) for anything else."""
+    _check_npz_members(path)
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
@@ -102,7 +142,7 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
             return {name: npz[name] for name in npz.files}
     except OSError as err:
         raise ToolError(f"cannot read inputs '{path}': {err.strerror or err}") from None
-    except (ValueError, EOFError, zipfile.BadZipFile) as err:
+    except (ValueError, EOFError, zipfile.BadZipFile, SyntaxError, tokenize.TokenError, MemoryError) as err:
         raise ToolError(f"cannot read inputs '{path}': {err}") from None
 
 

@@ -223,6 +223,8 @@ def main(argv: list[str] | None = None) -> None:
     numerics_log: list[str] = []
     cache_log: list[str] = []
     try:
+        if args.chip not in PRESETS:
+            raise ToolError(f"unknown chip preset '{args.chip}' (known: {', '.join(PRESETS)})")
         check_paths([*model_files(args.model), args.inputs], [args.output])
         try:
             cache = cache_from_args(args)

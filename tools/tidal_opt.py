@@ -40,6 +40,7 @@ from tidal.passes.interpreters.numerics import CannotEvaluate, NumericsMismatch
 from tidal.passes.pipeline import Callback, TidalLowerPass, run_passes, verifier_failed
 from tidal.passes.utils.expect import PassInputError
 from tidal.sim.config import UnknownChipError
+from tidal.targets import get_all_targets
 from tidal.tools.common import (
     _located,
     import_model,
@@ -60,6 +61,9 @@ class _Kept(StringIO):
         pass
 
 
+TIDAL_TARGETS = frozenset(get_all_targets())
+
+
 class TidalOptMain(xDSLOptMain):
     version_format = f"tidal-opt {version('tidal')} (xDSL {{xdsl_version}})"
 
@@ -67,6 +71,17 @@ class TidalOptMain(xDSLOptMain):
         self.starts: dict[Operation, str] = {}  # where each parsed op starts
         self._output = _Kept()
         super().__init__(*args, **kwargs)
+
+    def register_all_targets(self) -> None:
+        """Textual MLIR and Tidal's own targets only: xDSL's others (llvm, riscv-asm,
+        wgsl, ...) print dialects Tidal's IR never reaches and failed or printed
+        nothing on it."""
+        super().register_all_targets()
+        self.available_targets = {
+            name: factory
+            for name, factory in self.available_targets.items()
+            if name == "mlir" or name in TIDAL_TARGETS
+        }
 
     def register_all_arguments(self, arg_parser: argparse.ArgumentParser) -> None:
         super().register_all_arguments(arg_parser)
@@ -101,6 +116,8 @@ class TidalOptMain(xDSLOptMain):
 
     def run(self) -> None:
         out, path = self.args.output_file, self.args.input_file
+        if path and os.path.isdir(path):
+            raise ToolError(f"cannot read '{path}': it is a directory")
         models = model_files(path) if path else []
         check_paths([*models, self.args.numerics_inputs], [out])
         extension = os.path.splitext(path)[1].lstrip(".") if path else "mlir"

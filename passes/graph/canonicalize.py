@@ -171,7 +171,8 @@ def _bn_factors(op: graph.BatchNormOp) -> tuple[np.ndarray, np.ndarray] | None:
     if any(p is None for p in params):
         return None
     scale, bias, mean, var = (p.astype(np.float64) for p in params)  # type: ignore[union-attr]
-    s = scale / np.sqrt(var + op.epsilon_val)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a negative variance: NaN, as ONNX
+        s = scale / np.sqrt(var + op.epsilon_val)
     return s, bias - mean * s
 
 

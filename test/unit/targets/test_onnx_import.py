@@ -1632,3 +1632,28 @@ def test_an_operator_without_an_entry_goes_to_the_framework_tier():
     )
     assert _fallback(model) == "node 'n' (op Round): Tidal has no kernel or NumPy reference for ONNX op Round"
     assert_matches_onnxruntime(model)
+
+
+@pytest.mark.parametrize(
+    "node,inits,out_shape,why",
+    [
+        (
+            helper.make_node("Pad", ["x", "p"], ["y"], mode="edge"),
+            [_init("p", np.array([0, 0, 300, 0, 0, 0, 0, 0], np.int64))],
+            [1, 4, 308, 8],
+            "edge pads 300, 0 on axis 2 take one slice per padded element, more than 256",
+        ),
+        (
+            helper.make_node("Tile", ["x", "r"], ["y"]),
+            [_init("r", np.array([1, 1, 300, 1], np.int64))],
+            [1, 4, 2400, 8],
+            "repeats [1, 1, 300, 1] take one copy of the input per repeat, more than 256 on an axis",
+        ),
+    ],
+)
+def test_pad_and_tile_of_many_pieces_run_on_the_framework_tier(node, inits, out_shape, why):
+    """An edge Pad or a Tile joins one slice or copy per padded element or repeat;
+    past MAX_CONCAT_PIECES on an axis (10,000 took minutes to lower) onnxruntime
+    runs the node instead."""
+    model = _model([node], [_f32("x", [1, 4, 8, 8])], [_f32("y", out_shape)], inits)
+    assert _fallback(model).endswith(why)

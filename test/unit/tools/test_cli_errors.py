@@ -155,6 +155,49 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
     f["binary_mlir"] = d / "binary.mlir"
     f["binary_mlir"].write_bytes(b"\xff\xfe\x00\x81 not utf-8 \xc3\x28\n")
+    relu = "%y = graph.relu %x : (tensor<2x3xf32>) -> tensor<2x3xf32>"
+    f["use_before_def_mlir"] = d / "use_before_def.mlir"
+    f["use_before_def_mlir"].write_text(
+        mlir.format(
+            op="%y = graph.relu %z : (tensor<2x3xf32>) -> tensor<2x3xf32>\n"
+            "    %z = graph.relu %x : (tensor<2x3xf32>) -> tensor<2x3xf32>"
+        )
+    )
+    f["self_use_mlir"] = d / "self_use.mlir"
+    f["self_use_mlir"].write_text(mlir.format(op=relu.replace("relu %x", "relu %y")))
+    f["declaration_mlir"] = d / "declaration.mlir"
+    f["declaration_mlir"].write_text(
+        "func.func private @main(%x: tensor<2x3xf32>) -> tensor<2x3xf32>\n"
+    )
+    huge = "tensor<4294967296x4294967296xf32>"
+    f["huge_mlir"] = d / "huge.mlir"
+    f["huge_mlir"].write_text(mlir.format(op=relu).replace("tensor<2x3xf32>", huge))
+    f["deep_mlir"] = d / "deep.mlir"
+    f["deep_mlir"].write_text(
+        "func.func @f(%x: " + "tensor<" * 3000 + "f32" + ">" * 3000 + ") -> () {\n  func.return\n}\n"
+    )
+    f["pad_huge"] = save_model(
+        d / "pad_huge.onnx",
+        [helper.make_node("Pad", ["x", "p"], ["y"])],
+        [f32("x", [1, 4, 8, 8])],
+        [f32("y", [1, 4, (1 << 30) + 8, 8])],
+        [numpy_helper.from_array(np.array([0, 0, 1 << 30, 0, 0, 0, 0, 0], np.int64), "p")],
+    )
+    # An .npz member whose header declares 10^15 elements but holds 16 bytes, and
+    # one whose header does not parse.
+    import zipfile
+
+    def forged(path: Path, header: bytes) -> Path:
+        header = header + b" " * (118 - len(header)) + b"\n"
+        npy = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + b"\0" * 16
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("x.npy", npy)
+        return path
+
+    f["forged_npz"] = forged(
+        d / "forged.npz", b"{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000, 100000), }"
+    )
+    f["garbled_npz"] = forged(d / "garbled.npz", b"{'descr': '<f4', 'fortran_order': False, 'shape': (4, 40) ")
     return f
 
 
@@ -234,6 +277,43 @@ def test_compile_malformed_mlir_is_located(files, out, key, line, words):
     assert int(located["line"]) >= 1 and int(located["col"]) >= 1
     if line is not None:
         assert int(located["line"]) == line, message
+    assert_nothing_written(out)
+
+
+@pytest.mark.parametrize(
+    "key,line,words",
+    [
+        ("use_before_def_mlir", 3, ("%z", "before it is defined")),
+        ("self_use_mlir", 3, ("%y", "before it is defined")),
+        ("declaration_mlir", 1, ("@main", "declaration")),
+        ("huge_mlir", 2, ("73786976294838206464 bytes", "DRAM")),
+        ("deep_mlir", 1, ("nested too deeply",)),
+    ],
+)
+def test_compile_mlir_the_passes_cannot_take(files, out, key, line, words):
+    """IR that parses and verifies but that no pass could take (a value used
+    before its definition, which xDSL's verifier lets through; a declaration; a
+    tensor no chip holds) or that is nested too deeply to parse is refused at its
+    line, in one line."""
+    result = tool("tidal-compile", files[key], "-o", out / "m.tbin")
+    message = assert_one_line_error(result, "tidal-compile", *words)
+    located = LOCATED.search(message)
+    assert located and int(located["line"]) == line, message
+    assert_nothing_written(out)
+
+
+def test_opt_refuses_use_before_definition_and_directories(files, tmp_path):
+    result = tool("tidal-opt", files["use_before_def_mlir"])
+    assert_one_line_error(result, "tidal-opt", "%z", "before it is defined")
+    folder = tmp_path / "model.mlir"
+    folder.mkdir()
+    assert_one_line_error(tool("tidal-opt", folder), "tidal-opt", "is a directory")
+
+
+def test_compile_pad_larger_than_dram(files, out):
+    """The constant fill of a Pad is sized before it is made (128 GiB here)."""
+    result = tool("tidal-compile", files["pad_huge"], "-o", out / "m.tbin")
+    assert_one_line_error(result, "tidal-compile", "Pad", "bytes of DRAM")
     assert_nothing_written(out)
 
 
@@ -430,6 +510,8 @@ def test_sim_missing_binary(files, out):
         ("empty_npz", ("empty.npz",)),
         ("truncated_npz", ("truncated.npz",)),
         ("npy", ("single.npy",)),
+        ("forged_npz", ("'x'", "(100000, 100000, 100000)", "holds 16 bytes")),
+        ("garbled_npz", ("'x'", "malformed header")),
     ],
 )
 def test_sim_bad_inputs(files, out, key, fragments):
