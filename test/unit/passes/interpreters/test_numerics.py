@@ -64,3 +64,40 @@ def test_a_miscompiling_pass_is_named():
     BreakNumericsForTestPass().apply(Context(), module)
     with pytest.raises(NumericsMismatch, match="'test-break-numerics' changed the result"):
         checker.after("test-break-numerics", module)
+
+
+def test_nan_where_the_reference_has_it_agrees_and_elsewhere_differs():
+    """A model whose weights make NaN (a negative BatchNorm variance, as ONNX
+    defines it) agrees with itself after every pass, silently; a pass that makes a
+    NaN where the reference has a number is named."""
+    import warnings
+
+    from onnx import TensorProto, helper, numpy_helper
+
+    c = 4
+    params = {"s": np.ones(c), "b": np.zeros(c), "m": np.zeros(c), "v": np.array([1.0, -2.0, 1.0, 1.0])}
+    model = helper.make_model(
+        helper.make_graph(
+            [helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"])],
+            "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, 2, 2])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, c, 2, 2])],
+            [numpy_helper.from_array(a.astype(np.float32), n) for n, a in params.items()],
+        ),
+        opset_imports=[helper.make_opsetid("", 13)],
+    )
+    module = import_onnx(model)
+    checker = NumericsChecker(random_inputs(module))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from NumPy either
+        run_passes(lowering_passes("small"), module, Context(), [checker])
+    assert all(line.endswith("agrees") for line in checker.log[1:])
+    assert np.isnan(checker.reference["y"][0, 1]).all() and np.isfinite(checker.reference["y"][0, 0]).all()
+    # The reference with a NaN where the module computes a number: they differ.
+    module = import_onnx(models.make_mlp(batch=4, sizes=(40, 24, 10)))
+    checker = NumericsChecker(random_inputs(module))
+    checker.start(module)
+    checker.reference = {k: np.where(np.arange(v.size).reshape(v.shape) == 0, np.nan, v) for k, v in checker.reference.items()}
+    with pytest.raises(NumericsMismatch, match="NaN or infinity"):
+        checker.after("a-pass", module)
+
