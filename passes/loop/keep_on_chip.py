@@ -652,11 +652,6 @@ def peel_writers(
         if found is None or not found[0] or any(v.result in returned for v in found[1]):
             continue
         uses, views = found
-        shapes = [tuple(op.result.type.get_shape())]
-        shapes += [tuple(v.result.type.get_shape()) for v in views]
-        elements = prod(shapes[0])
-        if choose_layout(elements, shapes, uses, chip.sbuf_partitions, split, bands) is not None:
-            continue
         expanded: list[_Use] = []
         plan: dict[loop.NestOp, int] = {}
         for u in uses:
@@ -668,6 +663,11 @@ def peel_writers(
             plan[nest] = dim
             expanded += [replace(u, fixed=(dim, j)) for j in range(u.trips[dim])]
         if not plan:
+            continue  # no writer to peel (most buffers: decided without a layout)
+        shapes = [tuple(op.result.type.get_shape())]
+        shapes += [tuple(v.result.type.get_shape()) for v in views]
+        elements = prod(shapes[0])
+        if choose_layout(elements, shapes, uses, chip.sbuf_partitions, split, bands) is not None:
             continue
         layout = choose_layout(elements, shapes, expanded, chip.sbuf_partitions, split, bands)
         if layout is None and groups:
