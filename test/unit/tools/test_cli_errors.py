@@ -525,3 +525,13 @@ def test_sim_chip_mismatch(files, out, chip, fragment):
     result = sim(files, out, files["tbin"], files["good_npz"], "--chip", chip)
     assert_one_line_error(result, "tidal-sim", fragment)
     assert_nothing_written(out)
+
+
+def test_compile_graph_without_outputs(tmp_path: Path, out: Path):
+    """A valid ONNX file whose graph has no outputs computes nothing: one line."""
+    model = helper.make_model(helper.make_graph([], "g", [], []), opset_imports=[helper.make_opsetid("", 13)])
+    path = tmp_path / "nothing.onnx"
+    onnx.save(model, path)
+    result = tool("tidal-compile", path, "-o", out / "m.tbin")
+    assert_one_line_error(result, "tidal-compile", "nothing.onnx", "no outputs")
+    assert_nothing_written(out)
