@@ -1938,6 +1938,12 @@ _LOOP_COMPARES = {
 _LOOP_REDUCES = {"ReduceMax": "max", "ReduceSum": "add", "ReduceMean": "mean"}
 
 
+MAX_LOOP_TRIPS = 4096
+"""The largest maximum trip count a Loop runs on the accelerator with: its program
+holds that many copies of the body (targets/loop_program.py; 100,000 trips of a
+3x4 body made a 1.5 GB binary in a minute). Past it the framework tier runs it."""
+
+
 def build_loop(node: _Node) -> SSAValue:
     """ONNX Loop with a static maximum trip count, one loop-carried float tensor, no
     scan outputs, and a body whose condition is `Less|LessOrEqual|Greater|
@@ -1950,6 +1956,11 @@ def build_loop(node: _Node) -> SSAValue:
     trips = node.const_input(0).reshape(-1)
     if trips.size != 1 or int(trips[0]) < 1:
         node.fail("the maximum trip count M must be a constant of at least 1")
+    if int(trips[0]) > MAX_LOOP_TRIPS:
+        node.fail(
+            f"a maximum trip count of {int(trips[0])} unrolls to as many copies of the body; "
+            f"at most {MAX_LOOP_TRIPS}"
+        )
     if proto.input[1] and not bool(node.const_input(1).reshape(-1)[0]):
         node.fail("the initial condition must be a constant true")
     body = node.attr("body", None)

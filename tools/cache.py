@@ -88,6 +88,21 @@ class Entry:
     error: str = ""
 
 
+def _open_regular(path: Path) -> BinaryIO:
+    """`path` open for reading if it is a regular file (through symlinks); OSError
+    otherwise, without blocking: a FIFO named like an entry would wait for a writer
+    forever, a device read without end."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _header_of(f: BinaryIO, path: Path, file_bytes: int) -> dict[str, object]:
     """The JSON header of the entry open as `f`, checked; BadEntry says why not."""
     prefix = f.read(PREFIX.size)
@@ -163,7 +178,7 @@ class Cache:
 
         path = self.path_of(keyed.key)
         try:
-            f = open(path, "rb")  # noqa: SIM115 - handed to the caller
+            f = _open_regular(path)
         except FileNotFoundError:
             raise
         except OSError as e:
@@ -341,7 +356,7 @@ class Cache:
         for path in self._entry_paths():
             key = path.name[: -len(SUFFIX)]
             try:
-                with open(path, "rb") as f:
+                with _open_regular(path) as f:
                     file_bytes = os.fstat(f.fileno()).st_size
                     try:
                         header = _header_of(f, path, file_bytes)
@@ -364,17 +379,24 @@ class Cache:
         no longer exist; returns (entries removed, bytes freed). Other files are left
         alone."""
         removed = freed = 0
+        failed: list[str] = []
         for path in list(self._entry_paths()):
             try:
-                size = path.stat().st_size
+                size = path.lstat().st_size
                 path.unlink()
             except FileNotFoundError:
                 continue
-            except OSError as e:
-                raise CacheError(f"cannot remove '{path}': {e.strerror or e}") from None
+            except OSError as e:  # (a directory named like an entry): the others go on
+                failed.append(f"'{path}': {e.strerror or e}")
+                continue
             removed, freed = removed + 1, freed + size
         for key in self._temp_keys():
             remove_stale_temps(str(self.path_of(key)))
+        if failed:
+            more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+            raise CacheError(
+                f"removed {removed} entries ({freed} bytes) but cannot remove {failed[0]}{more}"
+            )
         return removed, freed
 
     def _temp_keys(self) -> set[str]:

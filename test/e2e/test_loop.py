@@ -93,6 +93,8 @@ def test_other_conditions(cond: str, reduce: str, tmp_path) -> None:
         (lambda: loop_model(4, 0.1, scan=True), "no scan outputs"),
         (lambda: loop_model(4, 0.1, cond="Equal"), "condition must be Less"),
         (lambda: loop_model(4, 0.1, reduce="ReduceMin"), "ReduceMax, ReduceSum or ReduceMean"),
+        # the program would hold 10^12 copies of the body (a MemoryError after minutes)
+        (lambda: loop_model(10**12, 0.1), "unrolls to as many copies of the body; at most 4096"),
     ],
 )
 def test_loops_outside_the_supported_form_run_on_the_framework_tier(model, message: str, tmp_path) -> None:

@@ -596,3 +596,25 @@ def test_a_hit_is_copied_in_chunks_where_the_kernel_cannot(
     monkeypatch.setattr(cache_mod, "CHUNK_BYTES", 4096)  # many chunks
     assert "cache hit" in cached_compile(capsys, model, tmp_path / "b.tbin", cache_dir)
     assert (tmp_path / "b.tbin").read_bytes() == cold
+
+
+def test_entries_that_are_not_regular_files_neither_block_nor_stop_clear(capsys, model, cold, tmp_path):
+    """A FIFO named like an entry (the model's own key, another key) is an unreadable
+    entry and a miss, never a read that waits for a writer; a directory named like an
+    entry does not stop `clear` from removing the others, and is named."""
+    cache_dir = tmp_path / "cache"
+    cached_compile(capsys, model, tmp_path / "a.tbin", cache_dir)
+    (entry,) = entries(cache_dir)
+    entry.unlink()
+    os.mkfifo(entry)
+    os.mkfifo(cache_dir / (f"{3:064x}" + ".tcache"))
+    listed = tool("tidal-cache", "list", "--cache-dir", cache_dir, timeout=60)
+    assert listed.returncode == 0 and listed.stdout.count("not a regular file") == 2, listed.stdout
+    again = cached_compile(capsys, model, tmp_path / "b.tbin", cache_dir)
+    assert "not a regular file" in again and "stored" in again
+    assert (tmp_path / "b.tbin").read_bytes() == cold
+    folder = cache_dir / (f"{5:064x}" + ".tcache")
+    folder.mkdir()
+    cleared = tool("tidal-cache", "clear", "--cache-dir", cache_dir, timeout=60)
+    assert_one_line_error(cleared, "tidal-cache", "removed 2 entries", "Is a directory")
+    assert sorted(p.name for p in cache_dir.iterdir() if p.name.endswith(".tcache")) == [folder.name]
