@@ -225,6 +225,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.chip not in PRESETS:
             raise ToolError(f"unknown chip preset '{args.chip}' (known: {', '.join(PRESETS)})")
+        if args.inputs is not None and not args.check_numerics:
+            raise ToolError(
+                "--inputs feeds --check-numerics, which is not given (a binary takes its "
+                "inputs when it runs: tidal-sim --inputs)"
+            )
         check_paths([*model_files(args.model), args.inputs], [args.output])
         try:
             cache = cache_from_args(args)

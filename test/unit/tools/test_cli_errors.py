@@ -535,3 +535,10 @@ def test_compile_graph_without_outputs(tmp_path: Path, out: Path):
     result = tool("tidal-compile", path, "-o", out / "m.tbin")
     assert_one_line_error(result, "tidal-compile", "nothing.onnx", "no outputs")
     assert_nothing_written(out)
+
+
+def test_compile_inputs_without_check_numerics(files, out):
+    """--inputs only feeds --check-numerics: alone it would be silently ignored."""
+    result = tool("tidal-compile", files["model"], "-o", out / "m.tbin", "--inputs", files["good_npz"])
+    assert_one_line_error(result, "tidal-compile", "--inputs", "--check-numerics")
+    assert_nothing_written(out)
