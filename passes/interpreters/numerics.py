@@ -159,21 +159,22 @@ class NumericsChecker(PassCallback):
             finite = np.isfinite(r)
             # NaN and infinities where the reference has them (a model whose own
             # weights make them) agree; anywhere else they differ.
-            special = (
+            specials_agree = (
                 r.shape == g.shape
                 and bool(np.array_equal(np.isnan(r), np.isnan(g)))
                 and bool(np.array_equal(r[np.isinf(r)], g[np.isinf(r)]))
             )
             with np.errstate(invalid="ignore", over="ignore"):
-                err = float(np.abs(g[finite] - r[finite]).max()) if special and finite.any() else 0.0
+                err = float(np.abs(g[finite] - r[finite]).max()) if specials_agree and finite.any() else 0.0
                 bound = self.tolerance * (float(np.abs(r[finite]).max()) if finite.any() else 0.0) + 1e-6
-            if not special or not err <= bound:  # also catches NaN
-                err_text = f"{err:.3g}" if special else "NaN or infinity where the reference has none (or none where it has)"
-                raise NumericsMismatch(
-                    f"numerics: '{pass_name}' changed the result: output '{name}' "
-                    f"max|err| {err_text} > {bound:.3g} ({level(module)} level vs reference)"
-                    if special else
-                    f"numerics: '{pass_name}' changed the result: output '{name}' has "
-                    f"{err_text} ({level(module)} level vs reference)"
-                )
+            if not specials_agree:
+                why = "has NaN or infinity where the reference has none (or none where it has)"
+            elif not err <= bound:  # also catches NaN
+                why = f"max|err| {err:.3g} > {bound:.3g}"
+            else:
+                continue
+            raise NumericsMismatch(
+                f"numerics: '{pass_name}' changed the result: output '{name}' {why} "
+                f"({level(module)} level vs reference)"
+            )
         self.log.append(f"numerics: after '{pass_name}' ({level(module)} level): agrees")

@@ -669,15 +669,13 @@ def peel_writers(
         elements = prod(shapes[0])
         if choose_layout(elements, shapes, uses, chip.sbuf_partitions, split, bands) is not None:
             continue
-        layout = choose_layout(elements, shapes, expanded, chip.sbuf_partitions, split, bands)
-        if layout is None and groups:
-            layout = choose_layout(elements, shapes, expanded, chip.sbuf_partitions, split, bands, True)
+        layout = choose_layout(elements, shapes, expanded, chip.sbuf_partitions, split, bands, groups)
         if layout is None:
             continue
         needed = {
-            _nest_of(u.op)
+            nest
             for u in uses
-            if _nest_of(u.op) in plan and _split_elements(layout, u, split) is None
+            if (nest := _nest_of(u.op)) in plan and _split_elements(layout, u, split) is None
         }
         for nest in [n for n in plan if n in needed]:
             done.append(nest.origin.data)
