@@ -102,6 +102,11 @@ OPTIMIZATIONS: dict[str, str] = {
     "not fit the PE rows, with each band's im2col in columns of its own against the "
     "weights in that band's group of PE columns: ACT evacuates the bands at once and "
     "the pooling's lanes fill (graph-to-loop{conv_reader_bands})",
+    "affine-pieces": "a per-channel scale and shift (a batch norm, with its "
+    "activation) over whole planes runs its ACTs in pieces of at most "
+    "AFFINE_PIECE elements of the plane, pieces outermost, so a reader that "
+    "streams the plane in pixel blocks (a 1x1 conv) starts after the first piece "
+    "(graph-to-loop{affine_pieces})",
     "row-pack": "a stride-1 conv whose output channels fill at most half the PE "
     "columns computes k adjacent output rows per matmul, column group j holding the "
     "weights of kernel row dy - (k - 1 - j) against input row k r + dy, so "
@@ -359,6 +364,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             row_pack="row-pack" not in off,
             halo_chunks="halo-chunks" not in off,
             conv_reader_bands="conv-reader-bands" not in off,
+            affine_pieces="affine-pieces" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip, staged="staged-schedule" not in off)]),
         *(

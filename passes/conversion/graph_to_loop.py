@@ -145,6 +145,7 @@ class GraphToLoopPass(ChipPass):
     row_pack: bool = True
     halo_chunks: bool = True
     conv_reader_bands: bool = True
+    affine_pieces: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

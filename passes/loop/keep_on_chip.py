@@ -1108,8 +1108,10 @@ def _forward_through(
     first) over the same contiguous window, with exactly one other user between
     them, under that block, reading and writing the tile through one and the same
     access inside the window, and, when that op is inside loops below the block,
-    one iterating loop whose steps move the access by at least its own extent (each
-    element read and written once). The nest must not otherwise write X."""
+    loops that move the access without touching an element twice: taken from the
+    smallest step up, each loop's step (partitions fixed) at least the extent its
+    access and the smaller steps' loops reach (channel_affine's pieces of a plane
+    inside its channel tiles). The nest must not otherwise write X."""
     tile_value = load.dst
     tile_op = tile_value.owner
     if (
@@ -1147,8 +1149,8 @@ def _forward_through(
     trips = nest.domain_val
     if not _inside(ap, tw, trips):
         return False
-    # the loops between the block and the op: at most one iterates, and it moves
-    # the access by at least its extent (no element is touched twice)
+    # the loops between the block and the op move the access without overlap: each
+    # step, smallest first, clears everything the access and the smaller steps reach
     dims = []
     walker = user.parent_op()
     while walker is not None and walker is not block.parent_op():
@@ -1157,11 +1159,12 @@ def _forward_through(
         walker = walker.parent_op()
     iterating = [d for d in dims if trips[d] > 1]
     _, *free = ap.dims
-    extent = (sum(stride * (n - 1) for stride, n in free) + 1) * F32
-    if len(iterating) > 1 or any(
-        ap.pstart.step(d) != 0 or abs(ap.offset.step(d)) < extent for d in iterating
-    ):
-        return False
+    reach = (sum(stride * (n - 1) for stride, n in free) + 1) * F32
+    for d in sorted(iterating, key=lambda d: abs(ap.offset.step(d))):
+        step = abs(ap.offset.step(d))
+        if ap.pstart.step(d) != 0 or step < reach:
+            return False
+        reach += step * (trips[d] - 1)
     if _writes(nest, load.src, besides=load):
         return False
     _retarget(user, tile_value, load.src, lambda a: _moved(a, tw, xw), role="read")

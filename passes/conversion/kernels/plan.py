@@ -194,6 +194,10 @@ class KernelOptions:
       k bands at once and the pooling runs on k times the lanes (ResNet-50's and
       DenseNet-121's 7x7 stems and 64-channel 3x3 max pools: ACT 14.3 k -> 7.2 k
       cycles, POOL 29.6 k -> 14.4 k) (kernels/conv.py).
+    - `affine_pieces`: a merged channel_affine (a batch norm and its activation
+      over whole planes) runs its ACTs in pieces of at most FREE_MAX elements of
+      the plane, pieces outermost, so a 1x1 conv reading it starts after the first
+      piece (DenseNet-121: 434 k -> 425 k cycles) (kernels/channel_affine.py).
     """
 
     eltwise_partitions: bool = True
@@ -228,6 +232,7 @@ class KernelOptions:
     row_pack: bool = True
     halo_chunks: bool = True
     conv_reader_bands: bool = True
+    affine_pieces: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()

@@ -1,5 +1,6 @@
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=default}' | filecheck %s
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=default dma_merge=false}' | filecheck %s --check-prefix=CHUNK
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=default affine_pieces=false}' | filecheck %s --check-prefix=WHOLE
 
 // graph.channel_affine: channels on partitions (256 -> two tiles of 128), the scale
 // and shift loaded once as [128, 2] columns, one ACT per channel tile:
@@ -37,4 +38,25 @@ func.func @affine(%x: tensor<1x256x4x4xf32>) -> tensor<1x256x4x4xf32> {
   %t = graph.constant dense<0.5> : tensor<256xf32>
   %r = graph.channel_affine %x, %s, %t {activation = "relu", tidal.origin = "bn"} : (tensor<1x256x4x4xf32>, tensor<256xf32>, tensor<256xf32>) -> tensor<1x256x4x4xf32>
   func.return %r : tensor<1x256x4x4xf32>
+}
+
+// affine-pieces: a merged plane of 4096 elements (past FREE_MAX) runs its ACTs in
+// two pieces of 2048, pieces outermost and the two channel tiles of 80 inside, so a
+// reader streaming the plane's pixels waits for the first piece of every tile only.
+// Off: one ACT per channel tile over the whole plane.
+// CHECK-LABEL: func.func @pieces
+// CHECK:         loop.nest "bn" domain [2, 2] order [0, 1] {
+// CHECK:           loop.copy %{{.*}} <dram 0, [[4096, 80], [327680, 2], [1, 4096]]> -> %[[XT:.*]] <sbuf 0, 0, [[1, 80], [1, 8192]]>
+// CHECK-NEXT:      loop.for d0 {
+// CHECK-NEXT:        loop.for d1 {
+// CHECK-NEXT:          loop.act "relu" %[[XT]] <sbuf 0, 0 + 8192 * i0 + 16384 * i1, [[1, 80], [1, 2048]]>, %[[XT]] <sbuf 0, 0 + 8192 * i0 + 16384 * i1, [[1, 80], [1, 2048]]> scale({{.*}}) <sbuf 0, 0 + 4 * i1, [[1, 80], [1, 1]]>
+// WHOLE-LABEL:   func.func @pieces
+// WHOLE:         loop.nest "bn" domain [2] order [0] {
+// WHOLE:           loop.for d0 {
+// WHOLE-NEXT:        loop.act "relu" %[[XT:.*]] <sbuf 0, 0 + 16384 * i0, [[1, 80], [1, 4096]]>, %[[XT]] <sbuf 0, 0 + 16384 * i0, [[1, 80], [1, 4096]]>
+func.func @pieces(%x: tensor<1x160x64x64xf32>) -> tensor<1x160x64x64xf32> {
+  %s = graph.constant dense<2.0> : tensor<160xf32>
+  %t = graph.constant dense<0.5> : tensor<160xf32>
+  %r = graph.channel_affine %x, %s, %t {activation = "relu", tidal.origin = "bn"} : (tensor<1x160x64x64xf32>, tensor<160xf32>, tensor<160xf32>) -> tensor<1x160x64x64xf32>
+  func.return %r : tensor<1x160x64x64xf32>
 }

@@ -43,6 +43,22 @@
 // CHECK-NEXT:        loop.act "relu" %k <sbuf 0, 0 + 64 * i0, [[1, 32], [1, 16]]>, %s
 // CHECK-NEXT:      }
 
+// The update in pieces ("b": two pieces of 8 elements, outermost, inside them the
+// two channel tiles of 16, channel_affine's affine-pieces): no element is touched
+// twice, so the ACT reads %h and writes %g in place. In @overlap the pieces step by
+// 4 elements and overlap: the copies stay.
+// CHECK-LABEL: func.func @pieces(
+// CHECK:         loop.nest "b"
+// CHECK-NEXT:      loop.for d0 {
+// CHECK-NEXT:        loop.for d1 {
+// CHECK-NEXT:          loop.act "exp" %g <sbuf 0, 0 + 32 * i0 + 64 * i1, [[1, 32], [1, 8]]>, %h <sbuf 0, 0 + 32 * i0 + 64 * i1, [[1, 32], [1, 8]]>
+// CHECK-LABEL: func.func @overlap(
+// CHECK:         loop.nest "b"
+// CHECK-NEXT:      loop.copy %h
+// CHECK-NEXT:      loop.for d0 {
+// CHECK-NEXT:        loop.for d1 {
+// CHECK-NEXT:          loop.act "exp" %g <sbuf 0, 0 + 16 * i0 + 64 * i1, [[1, 32], [1, 8]]>, %g <sbuf 0, 0 + 16 * i0 + 64 * i1, [[1, 32], [1, 8]]>
+
 func.func @main(%x: memref<1x64x4x4xf32>) -> memref<1x64x4x4xf32> {
   %h = loop.alloc : memref<1x64x4x4xf32>
   %g = loop.alloc : memref<1x64x4x4xf32>
@@ -119,6 +135,72 @@ func.func @affine(%x: memref<1x64x4x4xf32>) -> memref<1x64x4x4xf32> {
     %w = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
     loop.copy %k <dram 0, [[16, 32], [512, 2], [1, 16]]> -> %u <sbuf 0, 0, [[1, 32], [1, 32]]> : memref<1x64x4x4xf32> -> !loop.tile<sbuf, 32, 32>
     loop.act "exp" %w <sbuf 0, 0, [[1, 32], [1, 32]]>, %u <sbuf 0, 0, [[1, 32], [1, 32]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 32, 32>, !loop.tile<sbuf, 32, 32>
+    loop.copy %w <sbuf 0, 0, [[1, 32], [1, 32]]> -> %y <dram 0, [[16, 32], [512, 2], [1, 16]]> : !loop.tile<sbuf, 32, 32> -> memref<1x64x4x4xf32>
+  }
+  func.return %y : memref<1x64x4x4xf32>
+}
+
+func.func @pieces(%x: memref<1x64x4x4xf32>) -> memref<1x64x4x4xf32> {
+  %h = loop.alloc : memref<1x64x4x4xf32>
+  %g = loop.alloc : memref<1x64x4x4xf32>
+  %y = loop.alloc : memref<1x64x4x4xf32>
+  loop.nest "a" domain [2] order [0] {
+    %s = loop.alloc_tile : !loop.tile<sbuf, 32, 16>
+    %t = loop.alloc_tile : !loop.tile<sbuf, 32, 16>
+    loop.for d0 {
+      loop.copy %x <dram 2048 * i0, [[16, 32], [1, 16]]> -> %s <sbuf 0, 0, [[1, 32], [1, 16]]> : memref<1x64x4x4xf32> -> !loop.tile<sbuf, 32, 16>
+      loop.act "relu" %t <sbuf 0, 0, [[1, 32], [1, 16]]>, %s <sbuf 0, 0, [[1, 32], [1, 16]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 32, 16>, !loop.tile<sbuf, 32, 16>
+      loop.copy %t <sbuf 0, 0, [[1, 32], [1, 16]]> -> %h <dram 2048 * i0, [[16, 32], [1, 16]]> : !loop.tile<sbuf, 32, 16> -> memref<1x64x4x4xf32>
+    }
+  }
+  loop.nest "b" domain [2, 2] order [0, 1] {
+    %u = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
+    loop.copy %h <dram 0, [[16, 32], [512, 2], [1, 16]]> -> %u <sbuf 0, 0, [[1, 32], [1, 32]]> : memref<1x64x4x4xf32> -> !loop.tile<sbuf, 32, 32>
+    loop.for d0 {
+      loop.for d1 {
+        loop.act "exp" %u <sbuf 0, 0 + 32 * i0 + 64 * i1, [[1, 32], [1, 8]]>, %u <sbuf 0, 0 + 32 * i0 + 64 * i1, [[1, 32], [1, 8]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 32, 32>, !loop.tile<sbuf, 32, 32>
+      }
+    }
+    loop.copy %u <sbuf 0, 0, [[1, 32], [1, 32]]> -> %g <dram 0, [[16, 32], [512, 2], [1, 16]]> : !loop.tile<sbuf, 32, 32> -> memref<1x64x4x4xf32>
+  }
+  loop.nest "c" domain [] order [] {
+    %v = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
+    %w = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
+    loop.copy %g <dram 0, [[16, 32], [512, 2], [1, 16]]> -> %v <sbuf 0, 0, [[1, 32], [1, 32]]> : memref<1x64x4x4xf32> -> !loop.tile<sbuf, 32, 32>
+    loop.act "relu" %w <sbuf 0, 0, [[1, 32], [1, 32]]>, %v <sbuf 0, 0, [[1, 32], [1, 32]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 32, 32>, !loop.tile<sbuf, 32, 32>
+    loop.copy %w <sbuf 0, 0, [[1, 32], [1, 32]]> -> %y <dram 0, [[16, 32], [512, 2], [1, 16]]> : !loop.tile<sbuf, 32, 32> -> memref<1x64x4x4xf32>
+  }
+  func.return %y : memref<1x64x4x4xf32>
+}
+
+func.func @overlap(%x: memref<1x64x4x4xf32>) -> memref<1x64x4x4xf32> {
+  %h = loop.alloc : memref<1x64x4x4xf32>
+  %g = loop.alloc : memref<1x64x4x4xf32>
+  %y = loop.alloc : memref<1x64x4x4xf32>
+  loop.nest "a" domain [2] order [0] {
+    %s = loop.alloc_tile : !loop.tile<sbuf, 32, 16>
+    %t = loop.alloc_tile : !loop.tile<sbuf, 32, 16>
+    loop.for d0 {
+      loop.copy %x <dram 2048 * i0, [[16, 32], [1, 16]]> -> %s <sbuf 0, 0, [[1, 32], [1, 16]]> : memref<1x64x4x4xf32> -> !loop.tile<sbuf, 32, 16>
+      loop.act "relu" %t <sbuf 0, 0, [[1, 32], [1, 16]]>, %s <sbuf 0, 0, [[1, 32], [1, 16]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 32, 16>, !loop.tile<sbuf, 32, 16>
+      loop.copy %t <sbuf 0, 0, [[1, 32], [1, 16]]> -> %h <dram 2048 * i0, [[16, 32], [1, 16]]> : !loop.tile<sbuf, 32, 16> -> memref<1x64x4x4xf32>
+    }
+  }
+  loop.nest "b" domain [2, 2] order [0, 1] {
+    %u = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
+    loop.copy %h <dram 0, [[16, 32], [512, 2], [1, 16]]> -> %u <sbuf 0, 0, [[1, 32], [1, 32]]> : memref<1x64x4x4xf32> -> !loop.tile<sbuf, 32, 32>
+    loop.for d0 {
+      loop.for d1 {
+        loop.act "exp" %u <sbuf 0, 0 + 16 * i0 + 64 * i1, [[1, 32], [1, 8]]>, %u <sbuf 0, 0 + 16 * i0 + 64 * i1, [[1, 32], [1, 8]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 32, 32>, !loop.tile<sbuf, 32, 32>
+      }
+    }
+    loop.copy %u <sbuf 0, 0, [[1, 32], [1, 32]]> -> %g <dram 0, [[16, 32], [512, 2], [1, 16]]> : !loop.tile<sbuf, 32, 32> -> memref<1x64x4x4xf32>
+  }
+  loop.nest "c" domain [] order [] {
+    %v = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
+    %w = loop.alloc_tile : !loop.tile<sbuf, 32, 32>
+    loop.copy %g <dram 0, [[16, 32], [512, 2], [1, 16]]> -> %v <sbuf 0, 0, [[1, 32], [1, 32]]> : memref<1x64x4x4xf32> -> !loop.tile<sbuf, 32, 32>
+    loop.act "relu" %w <sbuf 0, 0, [[1, 32], [1, 32]]>, %v <sbuf 0, 0, [[1, 32], [1, 32]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 32, 32>, !loop.tile<sbuf, 32, 32>
     loop.copy %w <sbuf 0, 0, [[1, 32], [1, 32]]> -> %y <dram 0, [[16, 32], [512, 2], [1, 16]]> : !loop.tile<sbuf, 32, 32> -> memref<1x64x4x4xf32>
   }
   func.return %y : memref<1x64x4x4xf32>
