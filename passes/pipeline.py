@@ -107,6 +107,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "AFFINE_PIECE elements of the plane, pieces outermost, so a reader that "
     "streams the plane in pixel blocks (a 1x1 conv) starts after the first piece "
     "(graph-to-loop{affine_pieces})",
+    "softmax-spread": "a softmax over one long row (a classifier's logits) spreads "
+    "it over the partitions, element t x ts + p on partition p, and takes the max and "
+    "the sum across partitions on the PE array against a tile of ones, instead of "
+    "four passes of the whole row on one partition (graph-to-loop{softmax_spread})",
     "row-pack": "a stride-1 conv whose output channels fill at most half the PE "
     "columns computes k adjacent output rows per matmul, column group j holding the "
     "weights of kernel row dy - (k - 1 - j) against input row k r + dy, so "
@@ -365,6 +369,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             halo_chunks="halo-chunks" not in off,
             conv_reader_bands="conv-reader-bands" not in off,
             affine_pieces="affine-pieces" not in off,
+            softmax_spread="softmax-spread" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip, staged="staged-schedule" not in off)]),
         *(

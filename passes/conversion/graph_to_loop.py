@@ -146,6 +146,7 @@ class GraphToLoopPass(ChipPass):
     halo_chunks: bool = True
     conv_reader_bands: bool = True
     affine_pieces: bool = True
+    softmax_spread: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

@@ -40,6 +40,7 @@ from math import prod
 from typing import Any
 
 from tidal.dialects import graph
+from tidal.dialects.accel import AccessAttr
 from tidal.dialects.loop import ActOp, CopyOp, NestOp
 from tidal.passes.conversion.kernels.base import (
     Kernel,

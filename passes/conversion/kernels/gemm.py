@@ -62,6 +62,7 @@ from tidal.passes.conversion.kernels.plan import (
     sbuf_bytes,
 )
 from tidal.sim.config import ChipConfig
+from xdsl.dialects import func
 from xdsl.ir import Operation, SSAValue
 
 # Weight buffers of the activations-stationary nest: loads run WEIGHT_BUFFERS - 1 K
@@ -90,6 +91,11 @@ class GemmTiles(NestPlan):
     nb: int = 1
     slots: int = 1
     bias_once: bool = False  # weights stationary: every n-tile's bias column in one load
+    spread: int = 0
+    """Activations stationary, one row, one group of columns (`spread_output`): the
+    weights of `spread` outputs at a time stationary against X^T's one column, so
+    y[t * spread + p] lands on partition p, column t: the layout a spread softmax
+    reads (kernels/softmax.py). 0: Y on one partition."""
     batch: int = 1  # a batched matmul: this many [m, k] x [k, n] products, one loop
 
 
@@ -277,8 +283,14 @@ def gemm_small_m(
 
     xt = nest.tile("sbuf", tk, kt * m)
     wt = nest.tile("sbuf", tk, slots * width)
-    accs = [nest.tile("psum", m, tn) for _ in range(nb)]
-    out = nest.tile("sbuf", m, width)
+    ts = plan.spread
+    if ts:  # Y spread: y[t * ts + p] on partition p, column t (one row, one group)
+        nt = n // ts
+        accs = [nest.tile("psum", ts, nt)]
+        out = nest.tile("sbuf", ts, nt)
+    else:
+        accs = [nest.tile("psum", m, tn) for _ in range(nb)]
+        out = nest.tile("sbuf", m, width)
 
     # X^T[kk, t * m + mm] = op(A)[mm, t * tk + kk], every K step t at once
     if trans_a:  # A is [K, M]
@@ -304,6 +316,16 @@ def gemm_small_m(
         x_slice = nest.onchip(
             "sbuf", nest.aff(t * m * F32, k=slots * m * F32 if looped else 0), [(1, tk), (1, m)]
         )
+        if ts:  # the weights of ts outputs stationary, X^T's one column moving
+            return [
+                MatmulOp(
+                    accs[0], nest.onchip("psum", j * F32, [(1, ts), (1, 1)]),
+                    wt, nest.onchip("sbuf", (t % slots * width + j * ts) * F32, [(1, tk), (1, ts)]),
+                    xt, x_slice,
+                    zero_at,
+                )
+                for j in range(nt)
+            ]
         return [
             MatmulOp(
                 acc, acc_ap, xt, x_slice,
@@ -316,7 +338,15 @@ def gemm_small_m(
     out_ap = _tile(out, "sbuf", nest, m, [(1, width)])
     ct = None
     bias_col = None
-    if c is not None and c[1][1] == 0:  # C constant along n: ACT's per-row bias column
+    if ts:
+        out_ap = _tile(out, "sbuf", nest, ts, [(1, nt)])
+        if c is not None:  # C[g * width + nn] spread like Y (plan_gemm: varies along n)
+            cbuf, (_, sn) = c
+            ct = nest.tile("sbuf", ts, nt)
+            nest.put(None, CopyOp(cbuf, nest.dram(0, [(sn, ts), (ts * sn, nt)]), ct, out_ap))
+            if beta != 1.0:
+                nest.put(None, ActOp("identity", ct, out_ap, ct, out_ap, scale=beta))
+    elif c is not None and c[1][1] == 0:  # C constant along n: ACT's per-row bias column
         cbuf, (sm, _) = c
         col = nest.tile("sbuf", m, 1)
         col_ap = _tile(col, "sbuf", nest, m, [(1, 1)])
@@ -350,7 +380,9 @@ def gemm_small_m(
 
     epilogue: list[Operation] = []
     for j, acc in enumerate(accs):
-        out_j = nest.onchip("sbuf", j * tn * F32, [(1, m), (1, tn)])
+        out_j = out_ap if ts else nest.onchip("sbuf", j * tn * F32, [(1, m), (1, tn)])
+        if ts:
+            acc_ap = _tile(acc, "psum", nest, ts, [(1, nt)])
         if ct is None:
             epilogue.append(ActOp(activation, out, out_j, acc, acc_ap, scale=alpha, bias_col=bias_col))
         elif alpha == 1.0:
@@ -360,10 +392,33 @@ def gemm_small_m(
             epilogue.append(TensorTensorOp("add", out, out_j, out, out_j, ct, out_j))
     if ct is not None and activation != "identity":
         epilogue.append(ActOp(activation, out, out_ap, out, out_ap))
-    y_ap = nest.dram(nest.aff(g=width * F32), [(n, m), (1, width)])
+    if ts:
+        y_ap = nest.dram(0, [(1, ts), (ts, nt)])
+    else:
+        y_ap = nest.dram(nest.aff(g=width * F32), [(n, m), (1, width)])
     epilogue.append(CopyOp(out, out_ap, y, y_ap))
     nest.put_after("g", *tail, *epilogue)
     return nest.build()
+
+
+def spread_output(op: graph.GemmOp | graph.MatMulOp, tiles: GemmTiles, chip: ChipConfig) -> int:
+    """The partitions over which an activations-stationary gemm of one row and one
+    group of columns spreads its result (`GemmTiles.spread`) when that result's one
+    reader (besides the function's return) is a softmax that spreads it over as
+    many (kernels/softmax.py); else 0.
+    A per-row bias (C constant along n) keeps the row on one partition."""
+    from tidal.passes.conversion.kernels.softmax import spread_partitions
+
+    if not tiles.small_m or tiles.m != 1 or tiles.batch != 1 or tiles.nb * tiles.tn != tiles.n:
+        return 0
+    if isinstance(op, graph.GemmOp) and op.c is not None:
+        if broadcast_strides(shape_of(op.c), (tiles.m, tiles.n))[1] == 0:
+            return 0
+    readers = [u.operation for u in op.result.uses if not isinstance(u.operation, func.ReturnOp)]
+    if len(readers) != 1 or not isinstance(reader := readers[0], graph.SoftmaxOp | graph.LogSoftmaxOp):
+        return 0
+    ts = spread_partitions(chip, shape_of(reader.input), reader.axis_val)
+    return ts if ts and tiles.n % ts == 0 else 0
 
 
 class GemmKernel(Kernel):
@@ -386,6 +441,8 @@ class GemmKernel(Kernel):
         )
         if batch > 1 and isinstance(tiles, GemmTiles):
             tiles = replace(tiles, batch=batch)
+        if isinstance(tiles, GemmTiles) and options.softmax_spread and (ts := spread_output(op, tiles, chip)):
+            tiles = replace(tiles, spread=ts)
         return planned(op, chip, tiles, options=options)
 
     def emit(self, plan: TilePlan) -> Lowered:

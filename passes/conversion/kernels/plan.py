@@ -233,6 +233,7 @@ class KernelOptions:
     halo_chunks: bool = True
     conv_reader_bands: bool = True
     affine_pieces: bool = True
+    softmax_spread: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()
