@@ -43,6 +43,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return GraphPadChannelsPass
 
+    def graph_split_cout():
+        from tidal.passes.graph.split_cout import GraphSplitCoutPass
+
+        return GraphSplitCoutPass
+
     def graph_partition():
         from tidal.passes.graph.partition import GraphPartitionPass
 
@@ -141,6 +146,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "graph-fold-shuffle": graph_fold_shuffle,
         "graph-dense-groups": graph_dense_groups,
         "graph-pad-channels": graph_pad_channels,
+        "graph-split-cout": graph_split_cout,
         "graph-partition": graph_partition,
         "loop-allocate": loop_allocate,
         "loop-schedule": loop_schedule,

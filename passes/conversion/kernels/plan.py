@@ -198,6 +198,11 @@ class KernelOptions:
       over whole planes) runs its ACTs in pieces of at most FREE_MAX elements of
       the plane, pieces outermost, so a 1x1 conv reading it starts after the first
       piece (DenseNet-121: 434 k -> 425 k cycles) (kernels/channel_affine.py).
+    - `softmax_spread`: a softmax over one long row (a batch-1 classifier's
+      logits) lies spread over the partitions, element t x ts + p on partition p,
+      its max and sum taken across them on the PE array against a tile of ones;
+      a batch-1 gemm whose one reader is such a softmax writes its row in that
+      layout (kernels/softmax.py, kernels/gemm.py).
     """
 
     eltwise_partitions: bool = True
