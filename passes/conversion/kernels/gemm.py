@@ -407,7 +407,7 @@ def spread_output(op: graph.GemmOp | graph.MatMulOp, tiles: GemmTiles, chip: Chi
     reader (besides the function's return) is a softmax that spreads it over as
     many (kernels/softmax.py); else 0.
     A per-row bias (C constant along n) keeps the row on one partition."""
-    from tidal.passes.conversion.kernels.softmax import spread_partitions
+    from tidal.passes.conversion.kernels.softmax import SoftmaxTiles, plan_softmax
 
     if not tiles.small_m or tiles.m != 1 or tiles.batch != 1 or tiles.nb * tiles.tn != tiles.n:
         return 0
@@ -417,7 +417,8 @@ def spread_output(op: graph.GemmOp | graph.MatMulOp, tiles: GemmTiles, chip: Chi
     readers = [u.operation for u in op.result.uses if not isinstance(u.operation, func.ReturnOp)]
     if len(readers) != 1 or not isinstance(reader := readers[0], graph.SoftmaxOp | graph.LogSoftmaxOp):
         return 0
-    ts = spread_partitions(chip, shape_of(reader.input), reader.axis_val)
+    plan = plan_softmax(chip, "", shape_of(reader.input), reader.axis_val, spread=True)
+    ts = plan.spread if isinstance(plan, SoftmaxTiles) else 0
     return ts if ts and tiles.n % ts == 0 else 0
 
 

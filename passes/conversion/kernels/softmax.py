@@ -51,6 +51,7 @@ from tidal.passes.conversion.kernels.nest_builder import (
     F32,
     Nest,
     largest_divisor,
+    psum_free_max,
     tile_ap as _tile,
 )
 from tidal.passes.conversion.kernels.plan import NestPlan, Refusal, over_sbuf, sbuf_bytes
@@ -108,10 +109,11 @@ def plan_softmax(
     if spread and (ts := spread_partitions(chip, shape, axis)):
         nt = length // ts
         need = sbuf_bytes(nt, nt, ts, ts, ts, 2, 1, 1, 1)
-        if need <= chip.sbuf_partition_bytes:
+        # the column sums' [ts, nt] accumulator: one matmul into one PSUM bank
+        if need <= chip.sbuf_partition_bytes and nt <= psum_free_max(chip):
             return SoftmaxTiles(
-                origin, ts, need, ts * F32, outer=1, length=length, inner=1, tr=ts, log=log,
-                spread=ts,
+                origin, ts, need, max(ts, nt) * F32, outer=1, length=length, inner=1, tr=ts,
+                log=log, spread=ts,
             )
     need = sbuf_bytes(length, length, 1, 1, 1, 1)
     second = log or need <= chip.sbuf_partition_bytes
