@@ -111,6 +111,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "it over the partitions, element t x ts + p on partition p, and takes the max and "
     "the sum across partitions on the PE array against a tile of ones, instead of "
     "four passes of the whole row on one partition (graph-to-loop{softmax_spread})",
+    "lrn-pieces": "an LRN over whole planes squares each block of pixels just before "
+    "the block's matmuls (the band's sums across channels) instead of every plane "
+    "before the first, so the PE array starts after one block's squares "
+    "(graph-to-loop{lrn_pieces})",
     "row-pack": "a stride-1 conv whose output channels fill at most half the PE "
     "columns computes k adjacent output rows per matmul, column group j holding the "
     "weights of kernel row dy - (k - 1 - j) against input row k r + dy, so "
@@ -376,6 +380,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             conv_reader_bands="conv-reader-bands" not in off,
             affine_pieces="affine-pieces" not in off,
             softmax_spread="softmax-spread" not in off,
+            lrn_pieces="lrn-pieces" not in off,
         ),
         *([] if "list-schedule" in off else [LoopSchedulePass(chip=chip, staged="staged-schedule" not in off)]),
         *(

@@ -147,6 +147,7 @@ class GraphToLoopPass(ChipPass):
     conv_reader_bands: bool = True
     affine_pieces: bool = True
     softmax_spread: bool = True
+    lrn_pieces: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

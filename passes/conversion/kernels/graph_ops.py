@@ -137,7 +137,7 @@ class LRNKernel(Kernel):
         shape = shape_of(op.input)
         return planned(
             op, chip,
-            norm.plan_lrn(chip, origin_of(op), shape, bias=op.bias_val, merge=options.dma_merge),  # type: ignore[arg-type]
+            norm.plan_lrn(chip, origin_of(op), shape, bias=op.bias_val, merge=options.dma_merge, pieces=options.lrn_pieces),  # type: ignore[arg-type]
             options=options,
         )
 

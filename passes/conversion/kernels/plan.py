@@ -203,6 +203,9 @@ class KernelOptions:
       its max and sum taken across them on the PE array against a tile of ones;
       a batch-1 gemm whose one reader is such a softmax writes its row in that
       layout (kernels/softmax.py, kernels/gemm.py).
+    - `lrn_pieces`: a merged LRN squares each block of pixels (per channel tile)
+      just before the block's matmuls instead of every plane in one instruction
+      before the first matmul (kernels/norm.py).
     """
 
     eltwise_partitions: bool = True
@@ -239,6 +242,7 @@ class KernelOptions:
     conv_reader_bands: bool = True
     affine_pieces: bool = True
     softmax_spread: bool = True
+    lrn_pieces: bool = True
 
 
 DEFAULT_OPTIONS = KernelOptions()

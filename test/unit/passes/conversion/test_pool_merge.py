@@ -124,3 +124,29 @@ def test_the_lowered_programs_on_the_hardware_model_agree(kind):
     else:
         want = x.astype(np.float64).mean(axis=(2, 3), keepdims=True)
     np.testing.assert_allclose(eval_binary(module, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("pieces", [True, False])
+def test_lrn_squares_in_runs_of_blocks(pieces):
+    """lrn_pieces: a 40x40 plane is 4 blocks of 400 pixels; the squares of each of
+    the two channel tiles run over blocks [0], [1], [2, 3] (6 instructions, all
+    before the loops) instead of one instruction over both whole planes. Same
+    result on the loop interpreter and on the hardware model."""
+    from tidal.dialects.loop import TensorTensorOp
+
+    node = helper.make_node("LRN", ["x"], ["y"], name="l", size=5, alpha=1e-2, beta=0.75, bias=2.0)
+    model = _model(node, [1, 48, 40, 40], [1, 48, 40, 40])
+    x = np.random.default_rng(6).standard_normal((1, 48, 40, 40)).astype(np.float32)
+    module = import_onnx(model)
+    ctx = Context()
+    GraphCanonicalizePass().apply(ctx, module)
+    GraphPartitionPass(chip="small").apply(ctx, module)
+    GraphToLoopPass(chip="small", lrn_pieces=pieces).apply(ctx, module)
+    (nest,) = [op for op in module.walk() if isinstance(op, NestOp)]
+    squares = [op for op in nest.body.block.ops if isinstance(op, TensorTensorOp)]
+    assert [op.a_ap.dims[1][1] for op in squares] == ([400, 400, 400, 400, 800, 800] if pieces else [3200])
+    want = _lrn_reference(x, 5, 1e-2, 0.75, 2.0)
+    np.testing.assert_allclose(eval_loop(module, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)
+    module = import_onnx(model)
+    run_passes(lowering_passes("small", disabled=[] if pieces else ["lrn-pieces"]), module, Context(), [])
+    np.testing.assert_allclose(eval_binary(module, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)
