@@ -48,6 +48,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return GraphSplitCoutPass
 
+    def graph_swap_avgpool():
+        from tidal.passes.graph.swap_avgpool import GraphSwapAvgPoolPass
+
+        return GraphSwapAvgPoolPass
+
     def graph_partition():
         from tidal.passes.graph.partition import GraphPartitionPass
 
@@ -147,6 +152,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "graph-dense-groups": graph_dense_groups,
         "graph-pad-channels": graph_pad_channels,
         "graph-split-cout": graph_split_cout,
+        "graph-swap-avgpool": graph_swap_avgpool,
         "graph-partition": graph_partition,
         "loop-allocate": loop_allocate,
         "loop-schedule": loop_schedule,

@@ -234,6 +234,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "widened to whole 128-channel tiles of zero channels where that takes fewer tiles "
     "(ShuffleNet's 272 channels: 3 tiles of 128, not 4 of 68), the convs around it "
     "reading and writing zeros there (graph-pad-channels)",
+    "swap-avgpool": "an average pooling and a 1x1 conv next to it trade places where "
+    "the pooling then covers fewer channel tiles (a pool projection: pool over "
+    "the conv's 128 outputs, not its 576 inputs) or the conv fewer pixels (a "
+    "transition: conv after a 2x2 stride-2 average) (graph-swap-avgpool)",
     "split-cout": "a stride-1 conv whose output channels leave a narrow last tile "
     "(192: two tiles of 96) becomes a conv of the full 128-channel tiles and one of "
     "the rest, concatenated, so the first fills the PE columns and the second takes "
@@ -317,6 +321,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     from tidal.passes.graph.fuse_epilogue import GraphFuseEpiloguePass
     from tidal.passes.graph.pad_channels import GraphPadChannelsPass
     from tidal.passes.graph.split_cout import GraphSplitCoutPass
+    from tidal.passes.graph.swap_avgpool import GraphSwapAvgPoolPass
     from tidal.passes.graph.partition import GraphPartitionPass
     from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
     from tidal.passes.conversion.loop_to_accel import LoopToAccelPass
@@ -342,6 +347,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
         ),
         *([] if "dense-groups" in off else [GraphDenseGroupsPass(chip=chip, partial="merge-groups" not in off)]),
         *([] if "pad-channels" in off else [GraphPadChannelsPass(chip=chip)]),
+        *([] if "swap-avgpool" in off else [GraphSwapAvgPoolPass(chip=chip)]),
         *([] if "split-cout" in off else [GraphSplitCoutPass(chip=chip)]),
         GraphPartitionPass(chip=chip),
         GraphToLoopPass(
