@@ -78,6 +78,21 @@ def _model(shape: list[int], relu: bool, rng: np.random.Generator):
     )
 
 
+def _to_loop(model, **options):
+    """`model` imported and lowered to loop nests for the small chip, with
+    graph-to-loop's `options`."""
+    module = import_onnx(model)
+    ctx = Context()
+    for p in (
+        GraphCanonicalizePass(),
+        GraphFuseAffinePass(),
+        GraphPartitionPass(chip="small"),
+        GraphToLoopPass(chip="small", **options),
+    ):
+        p.apply(ctx, module)
+    return module
+
+
 def _acts_and_copies(module) -> tuple[int, int]:
     """ACT instructions and copies executed (each times its loops' trips)."""
 
@@ -118,15 +133,7 @@ def _acts_and_copies(module) -> tuple[int, int]:
 @pytest.mark.parametrize("relu", [True, False])
 def test_the_nest_computes_the_affine(shape, merge, counts, relu):
     model, x, want = _model(shape, relu, np.random.default_rng(len(shape) + shape[1]))
-    module = import_onnx(model)
-    ctx = Context()
-    for p in (
-        GraphCanonicalizePass(),
-        GraphFuseAffinePass(),
-        GraphPartitionPass(chip="small"),
-        GraphToLoopPass(chip="small", dma_merge=merge),
-    ):
-        p.apply(ctx, module)
+    module = _to_loop(model, dma_merge=merge)
     assert _acts_and_copies(module) == counts
     np.testing.assert_allclose(
         eval_loop(module, {"x": x})["y"], want, rtol=1e-5, atol=1e-6
@@ -147,15 +154,7 @@ def test_pieces_of_the_plane(pieces):
     """affine_pieces: a 64x64 plane (past FREE_MAX) in two pieces of 2048 per
     channel tile, pieces outermost; off, one ACT per tile."""
     model, x, want = _model([1, 64, 64, 64], True, np.random.default_rng(3))
-    module = import_onnx(model)
-    ctx = Context()
-    for p in (
-        GraphCanonicalizePass(),
-        GraphFuseAffinePass(),
-        GraphPartitionPass(chip="small"),
-        GraphToLoopPass(chip="small", affine_pieces=pieces),
-    ):
-        p.apply(ctx, module)
+    module = _to_loop(model, affine_pieces=pieces)
     # 2 channel tiles of 32; one load and one store, plus the scale and the shift
     assert _acts_and_copies(module) == ((4, 4) if pieces else (2, 4))
     np.testing.assert_allclose(eval_loop(module, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)
@@ -191,15 +190,7 @@ def test_ragged_pieces_on_the_hardware_model(pieces):
     b = rng.standard_normal([1, 8, 48, 48]).astype(np.float32)
     c = np.concatenate([np.maximum(a, 0), np.maximum(b, 0)], axis=1).astype(np.float64)
     want = np.maximum(c * s + t, 0)
-    module = import_onnx(model)
-    ctx = Context()
-    for p in (
-        GraphCanonicalizePass(),
-        GraphFuseAffinePass(),
-        GraphPartitionPass(chip="small"),
-        GraphToLoopPass(chip="small", affine_pieces=pieces),
-    ):
-        p.apply(ctx, module)
+    module = _to_loop(model, affine_pieces=pieces)
     (nest,) = [op for op in module.walk() if isinstance(op, NestOp) and op.origin.data == "bn"]
     acts = [op for op in nest.walk() if isinstance(op, ActOp)]
     # per piece: the full tile's ACT (in the channel-tile loop) and the partial one's
