@@ -35,8 +35,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, StringAttr, TensorType
-from xdsl.ir import Operation, SSAValue
+from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.ir import SSAValue
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
     PatternRewriter,
@@ -76,11 +76,6 @@ def _like(value: SSAValue, channels: int, spatial: list[int]) -> TensorType:
     return TensorType(t.element_type, [_shape(value)[0], channels, *spatial])
 
 
-def _origin(op: Operation, suffix: str) -> dict[str, StringAttr]:
-    origin = op.attributes.get("tidal.origin")
-    return {"tidal.origin": StringAttr(origin.data + suffix)} if isinstance(origin, StringAttr) else {}
-
-
 def _pool_like(pool: graph.AvgPoolOp, x: SSAValue, result_type: TensorType) -> graph.AvgPoolOp:
     new = graph.AvgPoolOp(
         x, count_include_pad=pool.count_include_pad_val, kernel_shape=pool.kernel_shape_val,
@@ -107,7 +102,6 @@ class ConvThenPoolPattern(RewritePattern):
         cin = _shape(conv.input)[1]
         spatial_out = _shape(pool.result)[2:]
         pooled = _pool_like(pool, conv.input, _like(conv.input, cin, spatial_out))
-        pooled.attributes.update(_origin(pool, ""))
         second = graph.Conv2dOp(
             pooled.result, conv.weight, conv.bias, result_type=pool.result.type,  # type: ignore[arg-type]
         )
