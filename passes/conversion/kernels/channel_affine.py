@@ -151,15 +151,13 @@ def channel_affine(
 ) -> NestOp:
     """y = activation(x * scale[c] + shift[c]) on `x` [N, C, ...], `scale` and
     `shift` DRAM [C] vectors."""
-    images, channels, plane, tc = plan.images, plan.channels, plan.plane, plan.tc
-    ct = channels // tc  # full tiles
     func = activation or "identity"
-    image = channels * plane * F32
     if plan.merged:
         return _merged(plan, x, scale, shift, y, func)
-    nest = Nest(plan.name, [("n", images), ("c", ct), ("k", plane // plan.chunk)])
-    scale_col, shift_col, _ = _columns(nest, plan, scale, shift)
-    chunk = plan.chunk
+    images, channels, plane, tc, chunk = plan.images, plan.channels, plan.plane, plan.tc, plan.chunk
+    image = channels * plane * F32
+    nest = Nest(plan.name, [("n", images), ("c", channels // tc), ("k", plane // chunk)])
+    (scale_t, shift_t), column = _columns(nest, plan, scale, shift)
     xt = nest.tile("sbuf", tc, chunk)
     part = nest.onchip("sbuf", 0, [(1, tc), (1, chunk)])
     rows = nest.dram(
@@ -168,7 +166,7 @@ def channel_affine(
     nest.put(
         "k",
         CopyOp(x, rows, xt, part),
-        ActOp(func, xt, part, xt, part, scale_col=scale_col, bias_col=shift_col),
+        ActOp(func, xt, part, xt, part, scale_col=(scale_t, column), bias_col=(shift_t, column)),
         CopyOp(xt, part, y, rows),
     )
     return nest.build()
@@ -176,10 +174,10 @@ def channel_affine(
 
 def _columns(
     nest: Nest, plan: ChannelAffineTiles, scale: SSAValue, shift: SSAValue
-) -> tuple[tuple[SSAValue, AccessAttr], tuple[SSAValue, AccessAttr], list[SSAValue]]:
+) -> tuple[list[SSAValue], AccessAttr]:
     """Load the scale and shift vectors once as [tc, channel tiles] tiles (a partial
-    last tile's column on its first `rem` partitions); the (tile, access) of the
-    column of channel tile `c`, and both tiles."""
+    last tile's column on its first `rem` partitions); both tiles, and the access
+    to channel tile `c`'s column in either."""
     tc, rem = plan.tc, plan.rem
     ct = plan.channels // tc
     columns = [nest.tile("sbuf", tc, ct + (rem > 0)) for _ in (scale, shift)]
@@ -191,8 +189,7 @@ def _columns(
         if rem:
             last = nest.onchip("sbuf", ct * F32, [(1, rem), (1, 1)])
             nest.put(None, CopyOp(vector, nest.dram(ct * tc * F32, [(1, rem), (1, 1)]), tile, last))
-    column = nest.onchip("sbuf", nest.aff(c=F32), [(1, tc), (1, 1)])
-    return (columns[0], column), (columns[1], column), columns
+    return columns, nest.onchip("sbuf", nest.aff(c=F32), [(1, tc), (1, 1)])
 
 
 def _merged(
@@ -212,7 +209,7 @@ def _merged(
     ct = channels // tc
     piece = plane // plan.pieces
     nest = Nest(plan.name, [("n", images), ("k", plan.pieces), ("c", ct)])
-    scale_col, shift_col, columns = _columns(nest, plan, scale, shift)
+    columns, column = _columns(nest, plan, scale, shift)
     image = channels * plane * F32
     xt = nest.tile("sbuf", tc, ct * plane)
     whole = nest.onchip("sbuf", 0, [(1, tc), (1, ct * plane)])
@@ -230,7 +227,7 @@ def _merged(
         act = ActOp(func, rt, bit, rt, bit, scale_col=(columns[0], col), bias_col=(columns[1], col))
         nest.put_after("k", act)
         stores.append(CopyOp(rt, part, y, rows))
-    nest.put("c", ActOp(func, xt, block, xt, block, scale_col=scale_col, bias_col=shift_col))
+    nest.put("c", ActOp(func, xt, block, xt, block, scale_col=(columns[0], column), bias_col=(columns[1], column)))
     nest.put_after("n", *stores)
     return nest.build()
 

@@ -335,11 +335,10 @@ def gemm_small_m(
             for j, acc in enumerate(accs)
         ]
 
-    out_ap = _tile(out, "sbuf", nest, m, [(1, width)])
+    out_ap = _tile(out, "sbuf", nest, ts, [(1, nt)]) if ts else _tile(out, "sbuf", nest, m, [(1, width)])
     ct = None
     bias_col = None
     if ts:
-        out_ap = _tile(out, "sbuf", nest, ts, [(1, nt)])
         if c is not None:  # C[g * width + nn] spread like Y (plan_gemm: varies along n)
             cbuf, (_, sn) = c
             ct = nest.tile("sbuf", ts, nt)
