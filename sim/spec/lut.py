@@ -348,8 +348,9 @@ def evaluate(table: LutTable, x: np.ndarray) -> np.ndarray:
             # 2^k for |k| past the float32 exponent range is inf or 0 anyway.
             kk = np.clip(np.nan_to_num(k, nan=0.0), -300, 300).astype(np.int32)
             y = np.ldexp(g, kk).astype(_F32)
-            y = np.where(t == np.inf, _F32(np.inf), y)
-            y = np.where(t == -np.inf, _F32(0), y)
+            # Past the exponent range (|t| >= 2^24 even loses r's bits): 0 or inf.
+            y = np.where(t >= _F32(256), _F32(np.inf), y)
+            y = np.where(t <= _F32(-256), _F32(0), y)
             return np.where(np.isnan(x), x, y).astype(_F32)
         mag = np.abs(x)
         m, e = np.frexp(mag)  # mag = m 2^e, m in [0.5, 1) (0 for 0 and inf? see below)

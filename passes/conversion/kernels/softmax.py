@@ -1,8 +1,9 @@
 """Softmax: rows on partitions; max, exp(x - max) into a second row, sum, reciprocal,
 scale (in place when two rows do not fit SBUF). Log-softmax: max, exp(x - max) into a
-second row, sum, log, and x - max - log(sum) as ACT's bias. With the second row the
-nest never writes the row it loads, so loop-keep-on-chip may forward a kept input tile
-to it: no copy of the row on chip.
+second row, sum, log, then x - max and -log(sum), each as ACT's bias (x - max first:
+one bias -max - log(sum) rounds log(sum) away when |max| is large). With the second
+row the nest never writes the row it loads, so loop-keep-on-chip may forward a kept
+input tile to it: no copy of the row on chip.
 
 Spread (`spread`, KernelOptions.softmax_spread): a single long row (a batch-1
 classifier's 1000 logits) on one partition costs four passes of its length on ACT
@@ -44,7 +45,6 @@ from tidal.dialects.loop import (
     MemsetOp,
     NestOp,
     ReduceOp,
-    TensorTensorOp,
     dense_f32,
 )
 from tidal.passes.conversion.kernels.nest_builder import (
@@ -202,14 +202,15 @@ def softmax(plan: SoftmaxTiles, x: SSAValue, y: SSAValue) -> NestOp:
     # exp(x - max) into a row of its own: the loaded row is only read.
     et = nest.tile("sbuf", tr, length) if plan.second_row else xt
     erow = _tile(et, "sbuf", nest, tr, [(1, length)])
-    if plan.log:  # y = x + (-max - log(sum(exp(x - max)))): every value finite
-        lse = recip  # the fourth column holds log(sum), then the shift
+    if plan.log:  # y = (x - max) - log(sum): x - max first, exact however large max
+        lse = recip  # the fourth column holds -log(sum)
         body = [
             ActOp("exp", et, erow, xt, row, bias_col=(neg, col[neg])),
             ReduceOp("add", total, col[total], et, erow, 1),
             ActOp("log", lse, col[lse], total, col[total]),
-            TensorTensorOp("sub", lse, col[lse], neg, col[neg], lse, col[lse]),
-            ActOp("identity", et, erow, xt, row, bias_col=(lse, col[lse])),
+            ActOp("identity", lse, col[lse], lse, col[lse], scale=-1.0),
+            ActOp("identity", et, erow, xt, row, bias_col=(neg, col[neg])),
+            ActOp("identity", et, erow, et, erow, bias_col=(lse, col[lse])),
         ]
     else:
         body = [

@@ -101,6 +101,9 @@ def test_one_row_tables_are_poor() -> None:
     ("func", "x", "want"),
     [
         (ActFunc.EXP, [np.inf, -np.inf, np.nan, 89.0, -104.0, 0.0], [np.inf, 0.0, np.nan, np.inf, 0.0, 1.0]),
+        # far past the exponent range (x - max of logits near 1e30): 0 and inf, not the
+        # inf and -inf a reduction of lost bits gave
+        (ActFunc.EXP, [-3e23, -1e10, -3e38, 1e10, 3e23, 3e38], [0.0, 0.0, 0.0, np.inf, np.inf, np.inf]),
         (ActFunc.LOG, [0.0, -0.0, -1.0, np.inf, np.nan, 1.0], [-np.inf, -np.inf, np.nan, np.inf, np.nan, 0.0]),
         (ActFunc.RECIPROCAL, [0.0, -0.0, np.inf, -np.inf, np.nan], [np.inf, -np.inf, 0.0, -0.0, np.nan]),
         (ActFunc.RSQRT, [0.0, -1.0, np.inf, np.nan, 4.0], [np.inf, np.nan, 0.0, np.nan, 0.5]),

@@ -117,6 +117,30 @@ def test_extreme_rows(log):
         np.testing.assert_allclose(got[finite], want[finite], rtol=2e-5, atol=1e-6)
 
 
+def test_log_softmax_rows_with_large_logits():
+    """Several rows (one per partition, not spread): x - max is taken first, then
+    log(sum) is subtracted. Taken as one bias, -max - log(sum) rounds log(sum) away
+    when |max| is near 1e30, and every maximum came out 0 instead of -log(count)."""
+    rng = np.random.default_rng(21)
+    g = helper.make_graph(
+        [helper.make_node("LogSoftmax", ["x"], ["p"], name="prob", axis=1)],
+        "t",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 10])],
+        [helper.make_tensor_value_info("p", TensorProto.FLOAT, [4, 10])],
+    )
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    x = np.full((4, 10), 1e30, np.float32)
+    x[1] *= -1
+    x[2] = (1e30 * (1 + rng.uniform(0, 1e-6, 10))).astype(np.float32)
+    x[3] = rng.standard_normal(10).astype(np.float32)
+    module = import_onnx(model)
+    run_passes(lowering_passes("small"), module, Context(), [])
+    got = eval_binary(module, {"x": x})["p"]
+    want = _softmax(x, True)
+    np.testing.assert_allclose(got[:2], np.full((2, 10), -np.log(10.0)), rtol=1e-6)
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
+
+
 def test_a_pooled_classifier_on_the_hardware_model():
     """SqueezeNet's tail: a global average pooling's [1, C, 1, 1] result (channel
     tiles on partitions: channel t * 32 + p on partition p) straight into a softmax
