@@ -455,7 +455,9 @@ class AccelInsertSyncPass(ModulePass):
         for s in sites:
             if id(s.op) in signalling[s.engine]:
                 s.op.set_signal(engine_from_name(s.engine))
-        done: dict[tuple[int, str, str], list[Aff]] = {}
+        # Per (block, waiting engine, signalling engine) and steps: the highest base
+        # waited for (a wait for a lower count with the same steps adds nothing).
+        done: dict[tuple[int, str, str], dict[tuple[int, ...], int]] = {}
         # One wait built by its constructor per (engine, semaphore); the others
         # share its attributes and differ in the count only.
         templates: dict[tuple[str, str], WaitOp] = {}
@@ -468,11 +470,12 @@ class AccelInsertSyncPass(ModulePass):
             else:
                 values = [counter.before(x.op, x.path, program)]
             block = x.op.parent_block()
-            seen = done.setdefault((id(block), x.engine, engine), [])
+            seen = done.setdefault((id(block), x.engine, engine), {})
             for value in values:
-                if any(s.steps == value.steps and s.base >= value.base for s in seen):
+                highest = seen.get(value.steps)
+                if highest is not None and highest >= value.base:
                     continue
-                seen.append(value)
+                seen[value.steps] = value.base
                 if _already_waits(x.op, engine_from_name(engine), value):
                     continue
                 template = templates.get((x.engine, engine))

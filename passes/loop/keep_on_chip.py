@@ -36,6 +36,7 @@ buffer never makes a nest run out of SBUF; the others stay in DRAM.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from math import prod
@@ -49,7 +50,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from tidal.dialects import loop
 from tidal.dialects.accel import AccessAttr
 from tidal.dialects.affine_expr import Aff
-from tidal.passes.loop.allocate import LinearScan
+from tidal.passes.loop.allocate import LinearScan, Region
 from tidal.passes.utils.chip import ChipPass
 from tidal.passes.utils.expect import expect_level
 from tidal.sim.config import ChipConfig
@@ -557,20 +558,75 @@ def _top_index(op: Operation, index: dict[Operation, int]) -> int:
     return index[op]
 
 
-def _fits(
-    chip: ChipConfig,
-    tiles: list[tuple[int, int, int]],
-    kept: list[_Candidate],
-) -> bool:
+_Region = tuple[int, int, int, int]  # (first, kind: -1 kept, 0 tile, last, bytes)
+_ScanState = tuple[tuple[Region, ...], int]  # a LinearScan's live regions and now
+
+
+class _SbufFit:
     """Whether loop-allocate's linear scan places the nests' SBUF tiles (first,
-    last, bytes per partition) and the kept buffers within SBUF."""
-    regions = [(t[0], 0, t[1], t[2]) for t in tiles]
-    regions += [(c.first, -1, c.last, c.layout.elements * F32) for c in kept]
-    scan = LinearScan()
-    for first, _, last, nbytes in sorted(regions, key=lambda r: (r[0], r[1])):
-        if scan.place(first, last, nbytes).end > chip.sbuf_partition_bytes:
+    last, bytes per partition) and the kept buffers within SBUF, asked once per
+    candidate buffer: the scan of the accepted ones is kept, region by region, and a
+    candidate's scan starts from its state just before the candidate's first
+    position and stops where it meets that scan again (the same live regions in the
+    same places after the same region: from there on the two agree, and the accepted
+    one fits). Rescanning everything for each of n candidates took quadratic time
+    (12 s of 30 on a chain of 1,200 ops)."""
+
+    def __init__(self, limit: int, tiles: Sequence[tuple[int, int, int]], kept: Sequence[_Candidate]) -> None:
+        self.limit = limit
+        regions = [(t[0], 0, t[1], t[2]) for t in tiles]
+        regions += [(c.first, -1, c.last, c.layout.elements * F32) for c in kept]
+        self._scan(sorted(regions, key=_order))
+
+    def _scan(self, regions: list[_Region]) -> None:
+        """Scan `regions` whole: `fits`, and the state after each region placed."""
+        self.regions = regions
+        self.states: list[_ScanState] = []
+        scan = LinearScan()
+        self.fits = True
+        for first, _, last, nbytes in regions:
+            if scan.place(first, last, nbytes).end > self.limit:
+                self.fits = False
+                return
+            self.states.append((tuple(scan.live), scan.now))
+
+    def add(self, c: _Candidate) -> bool:
+        """Whether the scan still fits with `c` kept too; if so, `c` is added."""
+        new: _Region = (c.first, -1, c.last, c.layout.elements * F32)
+        i = bisect_right(self.regions, _order(new), key=_order)
+        if not self.fits:  # no accepted scan to meet: the whole scan, as before
+            regions = [*self.regions[:i], new, *self.regions[i:]]
+            old = self.regions
+            self._scan(regions)
+            if not self.fits:
+                self._scan(old)
+                return False
+            return True
+        scan = LinearScan()
+        if i:
+            live, scan.now = self.states[i - 1]
+            scan.live = list(live)
+        if scan.place(new[0], new[2], new[3]).end > self.limit:
             return False
-    return True
+        states = [(tuple(scan.live), scan.now)]
+        met = len(self.regions)
+        for j in range(i, len(self.regions)):
+            first, _, last, nbytes = self.regions[j]
+            if scan.place(first, last, nbytes).end > self.limit:
+                return False
+            state = (tuple(scan.live), scan.now)
+            if state == self.states[j]:
+                met = j
+                break
+            states.append(state)
+        self.regions.insert(i, new)
+        self.states[i:met] = states
+        return True
+
+
+def _order(r: _Region) -> tuple[int, int]:
+    """Regions in order of their first position, kept buffers before tiles there."""
+    return r[0], r[1]
 
 
 MAX_PEEL = 8
@@ -718,6 +774,7 @@ def keep_on_chip(
             last = max((_top_index(u.operation, index) for u in op.result.uses), default=first)
             tiles[op] = (first, max(first, last), op.result.type.bytes_per_partition)
     kept: list[_Candidate] = []
+    fit = _SbufFit(chip.sbuf_partition_bytes, list(tiles.values()), kept)
     for op in list(block.ops):
         if not isinstance(op, loop.AllocOp):
             continue
@@ -741,14 +798,16 @@ def keep_on_chip(
             continue
         positions = [_top_index(u.op, index) for u in uses]
         candidate = _Candidate(op, layout, uses, views, index[op], max(positions), shadow)
-        if _fits(chip, list(tiles.values()), [*kept, candidate]):
+        if fit.add(candidate):
             kept.append(candidate)
             continue
         freed = _forwarded_tiles(candidate, bands) if forward and not shadow else set()
         rest = {o: t for o, t in tiles.items() if o not in freed}
-        if freed and _fits(chip, list(rest.values()), [*kept, candidate]):
-            kept.append(candidate)
-            tiles = rest
+        if freed:
+            fit_rest = _SbufFit(chip.sbuf_partition_bytes, list(rest.values()), kept)
+            if fit_rest.add(candidate):
+                kept.append(candidate)
+                tiles, fit = rest, fit_rest
     # The shadows last, their uses gathered again: a shadow's writer may copy from a
     # buffer kept here (a pad's reflected column, through DRAM before), and the
     # shadow's twin of that copy must read the kept tile, not the DRAM buffer the

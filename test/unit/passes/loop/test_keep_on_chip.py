@@ -354,3 +354,46 @@ def test_group_pieces_need_whole_blocks_of_rows_and_enough_elements():
     pieces = rows.pieces(dram(0, [(16, 96), (1536, 2), (1, 16)]), AccessAttr.get("sbuf", 0, 0, [(1, 96), (1, 32)]), ())
     assert pieces is not None and len(pieces) == 3
     assert Layout(128, 16, 2).pieces(dram(0, [(16, 96), (1536, 2), (1, 16)]), AccessAttr.get("sbuf", 0, 0, [(1, 96), (1, 32)]), ()) is None
+
+
+def test_the_incremental_fit_agrees_with_whole_scans():
+    """_SbufFit answers each candidate as a whole linear scan of the tiles, the
+    kept buffers and the candidate would (it only starts the scan at the
+    candidate and stops where it meets the scan it kept), on random lifetimes and
+    sizes near SBUF's capacity, accepting and refusing."""
+    from types import SimpleNamespace
+
+    from tidal.passes.loop.allocate import LinearScan
+    from tidal.passes.loop.keep_on_chip import _SbufFit
+
+    def whole(limit, tiles, kept):
+        regions = [(t[0], 0, t[1], t[2]) for t in tiles]
+        regions += [(c.first, -1, c.last, c.layout.elements * 4) for c in kept]
+        scan = LinearScan()
+        return all(
+            scan.place(f, last, b).end <= limit
+            for f, _, last, b in sorted(regions, key=lambda r: (r[0], r[1]))
+        )
+
+    rng = np.random.default_rng(3)
+    answers = set()
+    for _ in range(40):
+        limit = int(rng.integers(2_000, 8_000))
+        n = int(rng.integers(5, 60))
+        tiles = []
+        for _ in range(int(rng.integers(0, 80))):
+            first = int(rng.integers(0, n))
+            tiles.append((first, first + int(rng.integers(0, 3)), int(rng.integers(64, 1_500))))
+        fit, kept = _SbufFit(limit, tiles, []), []
+        for first in sorted(rng.choice(n, size=min(n, 12), replace=False).tolist()):
+            c = SimpleNamespace(
+                first=first,
+                last=first + int(rng.integers(0, n // 2 + 1)),
+                layout=SimpleNamespace(elements=int(rng.integers(16, 600))),
+            )
+            want = whole(limit, tiles, [*kept, c])
+            assert fit.add(c) == want
+            if want:
+                kept.append(c)
+            answers.add(want)
+    assert answers == {True, False}
