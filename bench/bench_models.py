@@ -64,7 +64,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chip", default="default")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--models", nargs="*", default=list(models.MODELS))
+    parser.add_argument("--models", nargs="*", default=["mlp", "cnn", "resnet50-trunk"],
+                        choices=list(models.MODELS))
     args = parser.parse_args()
     rows = [bench(m, args.chip, args.repeat) for m in args.models]
     print(f"chip '{args.chip}', best of {args.repeat}")

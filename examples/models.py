@@ -173,6 +173,58 @@ def make_resnet50_trunk(seed: int = 0, size: int = 224) -> onnx.ModelProto:
     )
 
 
+def make_chain(seed: int = 0, blocks: int = 100, width: int = 64, batch: int = 16) -> onnx.ModelProto:
+    """`blocks` residual MLP blocks in a row, y = relu(x W_i) + x (MatMul, Relu, Add
+    each): a long straight-line program, for how compile time grows with the
+    number of ops (bench/bench_compile_scaling.py). Input "input", output "out"."""
+    rng = np.random.default_rng(seed)
+    weights: dict[str, np.ndarray] = {}
+    nodes: list[onnx.NodeProto] = []
+    x = "input"
+    for i in range(blocks):
+        weights[f"w{i}"] = _he(rng, (width, width), width) / np.float32(2 * np.sqrt(blocks))
+        nodes += [
+            helper.make_node("MatMul", [x, f"w{i}"], [f"mm{i}"], name=f"mm{i}"),
+            helper.make_node("Relu", [f"mm{i}"], [f"relu{i}"], name=f"relu{i}"),
+            helper.make_node("Add", [f"relu{i}", x], [f"add{i}"], name=f"add{i}"),
+        ]
+        x = f"add{i}"
+    nodes.append(helper.make_node("Identity", [x], ["out"], name="out"))
+    return _model(
+        "chain",
+        nodes,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, width])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [batch, width])],
+        weights,
+    )
+
+
+def make_fan_out(seed: int = 0, branches: int = 100, width: int = 64, batch: int = 16) -> onnx.ModelProto:
+    """One input read by `branches` MatMuls whose results are summed in a row: one
+    tensor with many readers, for how compile time grows with fan-out
+    (bench/bench_compile_scaling.py). Input "input", output "out"."""
+    rng = np.random.default_rng(seed)
+    weights: dict[str, np.ndarray] = {}
+    nodes: list[onnx.NodeProto] = []
+    total = ""
+    for i in range(branches):
+        weights[f"w{i}"] = _he(rng, (width, width), width) / np.float32(np.sqrt(branches))
+        nodes.append(helper.make_node("MatMul", ["input", f"w{i}"], [f"mm{i}"], name=f"mm{i}"))
+        if total:
+            nodes.append(helper.make_node("Add", [total, f"mm{i}"], [f"sum{i}"], name=f"sum{i}"))
+            total = f"sum{i}"
+        else:
+            total = f"mm{i}"
+    nodes.append(helper.make_node("Identity", [total], ["out"], name="out"))
+    return _model(
+        "fan_out",
+        nodes,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, width])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [batch, width])],
+        weights,
+    )
+
+
 def input_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
     """The shape of every graph input that is not an initializer, by name."""
     initializers = {t.name for t in model.graph.initializer}
@@ -190,7 +242,13 @@ def make_inputs(model: onnx.ModelProto, seed: int = 0) -> dict[str, np.ndarray]:
     return {n: rng.standard_normal(s).astype(np.float32) for n, s in shapes.items()}
 
 
-MODELS = {"mlp": make_mlp, "cnn": make_cnn, "resnet50-trunk": make_resnet50_trunk}
+MODELS = {
+    "mlp": make_mlp,
+    "cnn": make_cnn,
+    "resnet50-trunk": make_resnet50_trunk,
+    "chain": make_chain,
+    "fan-out": make_fan_out,
+}
 
 
 def write_models(

@@ -345,26 +345,43 @@ class CanonicalizeSum(RewritePattern):
             rewriter.replace(op, add)
 
 
+def _merges_into(v: SSAValue, out: tuple[int, ...]) -> bool:
+    """Whether add/sum result `v` becomes operands of the add/sum of shape `out` that
+    reads it (MergeSums): its only use, the same shape, no constant operand."""
+    inner = v.owner
+    return (
+        isinstance(inner, graph.AddOp | graph.SumOp)
+        and _single_use(v)
+        and _shape(v) == out
+        and not any(_is_const(u) for u in inner.operands)
+    )
+
+
 class MergeSums(RewritePattern):
-    """add/sum of a single-use add/sum (no constants, same shape) -> one sum."""
+    """A tree of single-use adds/sums (no constants, same shape) -> one sum, built at
+    its root with every leaf at once (in order). Merged one level at a time, a chain
+    of n adds built sums of 3, 4, ..., n operands: quadratic."""
 
     @op_type_rewrite_pattern
     def match_and_rewrite(
         self, op: graph.AddOp | graph.SumOp, rewriter: PatternRewriter
     ) -> None:
-        operands = list(op.operands)
         out = _shape(op.result)
+        user = next(iter(op.result.uses)).operation if _single_use(op.result) else None
+        if (
+            isinstance(user, graph.AddOp | graph.SumOp)
+            and not any(_is_const(v) for v in user.operands)
+            and _merges_into(op.result, _shape(user.result))
+        ):
+            return  # the root merges this one with the rest
         merged: list[SSAValue] = []
         changed = False
-        for v in operands:
-            inner = v.owner
-            if (
-                isinstance(inner, graph.AddOp | graph.SumOp)
-                and _single_use(v)
-                and _shape(v) == out
-                and not any(_is_const(u) for u in inner.operands)
-            ):
-                merged.extend(inner.operands)
+        stack = list(reversed(op.operands))
+        while stack:
+            v = stack.pop()
+            if _merges_into(v, out):
+                assert isinstance(v.owner, Operation)
+                stack.extend(reversed(v.owner.operands))
                 changed = True
             else:
                 merged.append(v)

@@ -136,6 +136,31 @@ func.func @sums(%a: tensor<4xf32>, %b: tensor<4xf32>, %c: tensor<4xf32>) -> (ten
 
 // -----
 
+// A tree of single-use adds merges into one sum at its root, its leaves in order
+// (built once, not one level at a time); a root with a constant operand stops the
+// merge there: the tree below it merges on its own.
+// CHECK-LABEL: func.func @sum_trees
+// CHECK-SAME:    (%[[A:.*]]: tensor<4xf32>, %[[B:.*]]: tensor<4xf32>, %[[C:.*]]: tensor<4xf32>, %[[D:.*]]: tensor<4xf32>, %[[E:.*]]: tensor<4xf32>)
+// CHECK:         %[[S:.*]] = graph.sum %[[A]], %[[B]], %[[C]], %[[D]], %[[E]] {tidal.origin = "root"}
+// CHECK:         %[[T:.*]] = graph.sum %[[A]], %[[B]], %[[C]] {tidal.origin = "below"}
+// CHECK-NEXT:    %[[K:.*]] = graph.constant
+// CHECK-NEXT:    %[[U:.*]] = graph.add %[[T]], %[[K]]
+// CHECK-NOT:     graph.add
+// CHECK:         func.return %[[S]], %[[U]]
+func.func @sum_trees(%a: tensor<4xf32>, %b: tensor<4xf32>, %c: tensor<4xf32>, %d: tensor<4xf32>, %e: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+  %ab = graph.add %a, %b : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  %abc = graph.add %ab, %c : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  %de = graph.add %d, %e : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  %root = graph.add %abc, %de {tidal.origin = "root"} : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  %ab2 = graph.add %a, %b : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  %below = graph.add %ab2, %c {tidal.origin = "below"} : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  %k = graph.constant dense<1.0> : tensor<4xf32>
+  %top = graph.add %below, %k : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  func.return %root, %top : tensor<4xf32>, tensor<4xf32>
+}
+
+// -----
+
 // A training-mode dropout is not the identity: it stays.
 // CHECK-LABEL: func.func @training_dropout
 // CHECK-NEXT:    %[[D:.*]] = graph.dropout %{{.*}} {training = 1 : i64, seed = 4 : i64}
