@@ -348,6 +348,88 @@ def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
     return skeleton
 
 
+def _value_infos(graph: onnx.GraphProto) -> list[onnx.ValueInfoProto]:
+    return [*graph.input, *graph.output, *graph.value_info]
+
+
+def dynamic_dims(model: onnx.ModelProto) -> list[str]:
+    """The names of the model's dynamic dimensions (dim_param: "N", "batch_size",
+    "sequence_length"), in order of first use by a graph input, output or value."""
+    names: dict[str, None] = {}
+    for vi in _value_infos(model.graph):
+        if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
+            for d in vi.type.tensor_type.shape.dim:
+                if d.HasField("dim_param") and d.dim_param:
+                    names.setdefault(d.dim_param)
+    return list(names)
+
+
+def _fed_dims(model: onnx.ModelProto, fed: Mapping[str, np.ndarray]) -> dict[str, tuple[int, str]]:
+    """Sizes of named dynamic dimensions that arrays fed for graph inputs give: name
+    -> (size, the input that gave it first). An input whose array has another rank
+    gives none (its check names it later)."""
+    out: dict[str, tuple[int, str]] = {}
+    for vi in model.graph.input:
+        value = fed.get(vi.name)
+        if value is None or not vi.type.HasField("tensor_type"):
+            continue
+        dims = vi.type.tensor_type.shape.dim
+        shape = np.shape(value)
+        if len(shape) != len(dims):
+            continue
+        for d, size in zip(dims, shape, strict=True):
+            if d.HasField("dim_param") and d.dim_param:
+                had = out.get(d.dim_param)
+                if had is not None and had[0] != size:
+                    raise OnnxImportError(
+                        f"dimension '{d.dim_param}' is {had[0]} in input '{had[1]}' but "
+                        f"{size} in input '{vi.name}'"
+                    )
+                out.setdefault(d.dim_param, (int(size), vi.name))
+    return out
+
+
+def _bound_dims(
+    proto: onnx.ModelProto, dims: Mapping[str, int], fed: Mapping[str, np.ndarray], label: str
+) -> dict[str, int]:
+    """Sizes for the model's named dynamic dimensions: `dims` (given by name:
+    tidal-compile --dim), else the sizes that the arrays fed for its inputs have
+    (tidal-run's inputs). Names the model does not have are refused."""
+    named = dynamic_dims(proto)
+    if not named:
+        if dims:
+            raise OnnxImportError(
+                f"{label}: no dimension named '{next(iter(dims))}' (every shape is static)"
+            )
+        return {}
+    unknown = [n for n in dims if n not in named]
+    if unknown:
+        raise OnnxImportError(
+            f"{label}: no dimension named '{unknown[0]}' (its dynamic dimensions: "
+            f"{', '.join(named)})"
+        )
+    for name, size in dims.items():
+        if size < 1:
+            raise OnnxImportError(f"{label}: dimension '{name}' = {size}: a size is at least 1")
+    try:
+        sizes = {n: s for n, (s, _) in _fed_dims(proto, fed).items()}
+    except OnnxImportError as e:
+        raise OnnxImportError(f"{label}: {e}") from None
+    sizes.update(dims)
+    return sizes
+
+
+def _with_dims(proto: onnx.ModelProto, sizes: Mapping[str, int]) -> None:
+    """Fix the named dimensions of `sizes` in every graph input, output and value."""
+    for vi in _value_infos(proto.graph):
+        if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
+            for d in vi.type.tensor_type.shape.dim:
+                if d.HasField("dim_param") and d.dim_param in sizes:
+                    size = sizes[d.dim_param]
+                    d.Clear()
+                    d.dim_value = size
+
+
 def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
     """Check the model, then return it with every intermediate shape inferred (the
     large weights are only declared: see `_skeleton`)."""
@@ -457,7 +539,8 @@ def _tensor_type(name: str, type_proto: onnx.TypeProto | None) -> TensorType:
     if not all(d.isdigit() for d in dims):
         raise _UnknownShape(
             f"tensor '{name}' has a dynamic shape [{', '.join(dims)}] "
-            "(all shapes must be static)"
+            "(all shapes must be static: give each named dimension a size, "
+            "tidal-compile --dim NAME=SIZE, or feed inputs of that shape to tidal-run)"
         )
     if "0" in dims:
         raise OnnxImportError(
@@ -2381,6 +2464,7 @@ def import_onnx(
     *,
     overrides: Mapping[str, np.ndarray] | None = None,
     chip: ChipConfig | None = None,
+    dims: Mapping[str, int] | None = None,
 ) -> ModuleOp:
     """Import an ONNX model (a ModelProto or a path to a .onnx file) into the graph
     dialect. Raises `OnnxImportError` with a one-line message.
@@ -2388,9 +2472,19 @@ def import_onnx(
     `overrides` maps names to values fed for them: those naming an initializer that
     is also a graph input (IR version 4 or later) replace it, as in onnxruntime;
     other names are left to the caller. Sizes are checked against `chip`'s DRAM, or
-    the largest preset's when the chip is not known yet."""
+    the largest preset's when the chip is not known yet. A model exported with
+    dynamic dimensions (dim_param: a batch "N", a "sequence_length") is compiled
+    for fixed sizes: `dims` gives them by name, and the arrays in `overrides` that
+    feed graph inputs give those of their inputs (`dims` first)."""
     dram = _Dram(chip)
     proto, label = _load(model, dram)
+    sizes = _bound_dims(proto, dims or {}, overrides or {}, label)
+    if sizes:
+        if proto is model:  # the caller's: left as it was
+            copy = onnx.ModelProto()
+            copy.CopyFrom(proto)
+            proto = copy
+        _with_dims(proto, sizes)
     opset = _opset(proto, label)
     graph_model, initializers, notes = proto, list(proto.graph.initializer), []
     fallback_all = None

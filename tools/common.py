@@ -192,11 +192,15 @@ def load_model(
     ctx: Context,
     overrides: Mapping[str, np.ndarray] | None = None,
     starts: dict[Operation, str] | None = None,
+    dims: Mapping[str, int] | None = None,
 ) -> ModuleOp:
-    """An ONNX model (.onnx) or graph-level IR (.mlir) as a module; `overrides` as
-    in `import_onnx` (values fed for initializers); `starts` receives where each op
-    of an .mlir file starts (file:line:col, for errors that passes raise later)."""
+    """An ONNX model (.onnx) or graph-level IR (.mlir) as a module; `overrides` and
+    `dims` as in `import_onnx` (values fed for inputs, sizes of named dynamic
+    dimensions); `starts` receives where each op of an .mlir file starts
+    (file:line:col, for errors that passes raise later)."""
     if path.endswith(".mlir"):
+        if dims:
+            raise ToolError(f"{path}: --dim sizes an ONNX model's dynamic dimensions; IR shapes are static")
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as e:
@@ -212,7 +216,7 @@ def load_model(
             raise ToolError(str(e)) from None
         _check_compilable(module, located, path)
         return module
-    return import_model(path, overrides)
+    return import_model(path, overrides, dims)
 
 
 def _check_compilable(module: ModuleOp, starts: Mapping[Operation, str], path: str) -> None:
@@ -266,14 +270,16 @@ def ideal_note(stats: Mapping[str, object]) -> str:
 
 
 def import_model(
-    model: str | onnx.ModelProto, overrides: Mapping[str, np.ndarray] | None = None
+    model: str | onnx.ModelProto,
+    overrides: Mapping[str, np.ndarray] | None = None,
+    dims: Mapping[str, int] | None = None,
 ) -> ModuleOp:
     """An ONNX model (a path or a loaded proto) as graph-level IR; ToolError (one
     line naming the node, tensor or file) for anything the importer refuses."""
     from tidal.targets.onnx_import import OnnxImportError, import_onnx
 
     try:
-        return import_onnx(model, overrides=overrides)
+        return import_onnx(model, overrides=overrides, dims=dims)
     except OnnxImportError as e:
         raise ToolError(str(e)) from None
 
@@ -319,6 +325,36 @@ def add_disable_opt(parser: argparse.ArgumentParser) -> None:
         metavar="NAME[,NAME]",
         help="switch off an optimisation (" + ", ".join(OPTIMIZATIONS) + ", or all)",
     )
+
+
+def _dim(text: str) -> tuple[str, int]:
+    name, eq, size = text.partition("=")
+    if not eq or not name or not size.isdigit() or int(size) < 1:
+        raise argparse.ArgumentTypeError(
+            f"'{text}': expected NAME=SIZE, SIZE a whole number of at least 1 (--dim N=1)"
+        )
+    return name, int(size)
+
+
+def add_dim_option(parser: argparse.ArgumentParser, fed: bool = False) -> None:
+    """`--dim NAME=SIZE` (repeatable): the size of an ONNX model's named dynamic
+    dimension (a batch "N", a "sequence_length"), which the compiled program fixes.
+    `fed`: the tool also takes the sizes from the inputs it is given."""
+    extra = "; default: the size the --inputs arrays have there" if fed else ""
+    parser.add_argument(
+        "--dim", action="append", default=[], type=_dim, metavar="NAME=SIZE",
+        help=f"size of the model's dynamic dimension NAME (repeatable{extra})",
+    )
+
+
+def dims_of(args: argparse.Namespace) -> dict[str, int]:
+    """The `--dim` sizes by name; one name given twice with two sizes is refused."""
+    out: dict[str, int] = {}
+    for name, size in args.dim:
+        if out.get(name, size) != size:
+            raise ToolError(f"--dim {name} given twice: {out[name]} and {size}")
+        out[name] = size
+    return out
 
 
 def add_verify_each(parser: argparse.ArgumentParser) -> None:

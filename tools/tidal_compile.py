@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, BinaryIO
 
 from xdsl.context import Context
@@ -44,10 +44,12 @@ from tidal.tools.cache import (
     cache_from_args,
 )
 from tidal.tools.common import (
+    add_dim_option,
     add_disable_opt,
     add_verify_each,
     attach_model_work,
     context,
+    dims_of,
     disabled_opts,
     load_model,
     model_files,
@@ -83,6 +85,7 @@ def compile_to_binary(
     cache: Cache | None = None,
     cache_log: list[str] | None = None,
     verbatim: bool = True,
+    dims: Mapping[str, int] | None = None,
 ) -> isa.Program | StoredBinary:
     """Import, lower and check a model: its binary, a program ready to be written
     with `isa.write_container` (constants are views of the IR, so the file is never
@@ -104,7 +107,7 @@ def compile_to_binary(
     looking, since they ask for the lowering to be checked)."""
     ctx = context()
     starts: dict[Operation, str] = {}
-    module = load_model(path, ctx, starts=starts)
+    module = load_model(path, ctx, starts=starts, dims=dims)
     attach_model_work(module)  # on the graph as the file holds it, before the passes
     if notes is not None and not path.endswith(".mlir"):  # an ONNX model: onnx is loaded
         from tidal.targets.onnx_import import import_notes
@@ -214,6 +217,7 @@ def main(argv: list[str] | None = None) -> None:
         "from a DMA ring (REFILL instructions; a rerun needs no host load; "
         "docs/self-refill.md)",
     )
+    add_dim_option(parser)
     add_disable_opt(parser)
     add_verify_each(parser)
     add_cache_options(parser)
@@ -241,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
                 inputs=args.inputs, report=report, progress=progress, notes=notes,
                 numerics_log=numerics_log, disabled=disabled_opts(args.disable_opt),
                 verify_each=args.verify_each, cache=cache, cache_log=cache_log,
-                verbatim=not args.self_refill,
+                verbatim=not args.self_refill, dims=dims_of(args),
             )
         if args.self_refill:
             assert isinstance(program, isa.Program)

@@ -17,22 +17,25 @@ from __future__ import annotations
 import argparse
 import sys
 from io import StringIO
+from collections.abc import Mapping
 
 from xdsl.printer import Printer
 
 from tidal.sim.config import PRESETS, UnknownChipError, get_chip
 from tidal.targets.onnx_import import OnnxImportError, import_notes, import_onnx
-from tidal.tools.common import model_files
+from tidal.tools.common import add_dim_option, dims_of, model_files
 from tidal.tools.files import ToolError, check_paths, fail, tool_main, write_files
 
 TOOL = "tidal-import"
 
 
-def import_to_text(path: str, chip: str | None = None) -> tuple[str, list[str]]:
-    """The graph IR of the ONNX model at `path`, and the importer's notes.
-    Raises ToolError with one line."""
+def import_to_text(
+    path: str, chip: str | None = None, dims: Mapping[str, int] | None = None
+) -> tuple[str, list[str]]:
+    """The graph IR of the ONNX model at `path` (its dynamic dimensions sized by
+    `dims`), and the importer's notes. Raises ToolError with one line."""
     try:
-        module = import_onnx(path, chip=get_chip(chip) if chip else None)
+        module = import_onnx(path, chip=get_chip(chip) if chip else None, dims=dims)
     except (OnnxImportError, UnknownChipError) as e:
         raise ToolError(str(e)) from None
     text = StringIO()
@@ -53,10 +56,11 @@ def main(argv: list[str] | None = None) -> None:
         help=f"check sizes against this preset's DRAM ({', '.join(PRESETS)}; "
         "default: the largest)",
     )
+    add_dim_option(parser)
     args = parser.parse_args(argv)
     try:
         check_paths(model_files(args.model), [args.output])
-        text, notes = import_to_text(args.model, args.chip)
+        text, notes = import_to_text(args.model, args.chip, dims_of(args))
         for note in notes:
             print(f"{TOOL}: note: {note}", file=sys.stderr)
         if args.output is None:

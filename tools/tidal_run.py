@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -41,10 +41,12 @@ from tidal.targets.framework import FrameworkError
 from tidal.targets.onnx_ops import host_eval
 from tidal.tools.cache import Cache, CacheError, add_cache_options, cache_from_args
 from tidal.tools.common import (
+    add_dim_option,
     add_disable_opt,
     add_verify_each,
     attach_model_work,
     context,
+    dims_of,
     disabled_opts,
     ideal_note,
     import_model,
@@ -132,10 +134,12 @@ def run_model(
     blas_threads: int | None = None,
     cache: Cache | None = None,
     cache_log: list[str] | None = None,
+    dims: Mapping[str, int] | None = None,
 ):
     """Compile `path` for `chip` (with the optimisations named in `disabled` off)
-    and run it: (outputs by name, stats). The module is verified after the passes
-    up to graph-partition and after those of each accelerator segment, and after
+    and run it: (outputs by name, stats). A model's dynamic dimensions take the
+    sizes in `dims`, else those the `inputs` have there. The module is verified
+    after the passes up to graph-partition and after those of each accelerator segment, and after
     every pass with `verify_each`. NumPy's BLAS runs on `blas_threads` threads
     while the hardware model runs (None: one). With a `cache`, each accelerator
     segment's program is taken from it or stored in it (not looked up with
@@ -143,10 +147,10 @@ def run_model(
     `cache` (hits and misses) and `cache_log` a line per segment."""
     ctx = context()
     if isinstance(path, onnx.ModelProto):  # a loaded model (the ONNX backend's)
-        module = import_model(path, overrides=inputs)
+        module = import_model(path, overrides=inputs, dims=dims)
         path = f"model '{path.graph.name or '<unnamed>'}'"
     else:
-        module = load_model(path, ctx, overrides=inputs)
+        module = load_model(path, ctx, overrides=inputs, dims=dims)
     # The whole model's work, on the graph as loaded: the binary of a model without
     # host segments carries it; with host segments, the merged stats take it here.
     work = attach_model_work(module)
@@ -257,6 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--outputs", required=True, help=".npz to write, keyed by output names")
     parser.add_argument("--stats", help="JSON file for cycles, utilisation, the ideal roofline, placement, per-engine counts")
     parser.add_argument("--chip", default="default", help=f"chip preset ({', '.join(PRESETS)})")
+    add_dim_option(parser, fed=True)
     add_disable_opt(parser)
     add_verify_each(parser)
     parser.add_argument("--blas-threads", type=int, metavar="N",
@@ -275,7 +280,7 @@ def main(argv: list[str] | None = None) -> None:
         outputs, stats = run_model(
             args.model, read_npz(args.inputs), args.chip,
             disabled_opts(args.disable_opt), args.verify_each, args.blas_threads,
-            cache=cache, cache_log=cache_log,
+            cache=cache, cache_log=cache_log, dims=dims_of(args),
         )
         payloads = [(args.outputs, npz_bytes(outputs))]
         if args.stats:

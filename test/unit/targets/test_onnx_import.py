@@ -968,7 +968,9 @@ def test_error_dynamic_input_shape():
         [_f32("y", ["batch", 3])],
     )
     assert _refusal(model) == (
-        "tensor 'x' has a dynamic shape [batch, 3] (all shapes must be static)"
+        "tensor 'x' has a dynamic shape [batch, 3] (all shapes must be static: give "
+        "each named dimension a size, tidal-compile --dim NAME=SIZE, or feed inputs of "
+        "that shape to tidal-run)"
     )
 
 
