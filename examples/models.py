@@ -81,8 +81,10 @@ def make_mlp(
     )
 
 
-def make_cnn(seed: int = 0) -> onnx.ModelProto:
-    """A tiny LeNet-like CNN on [1, 3, 32, 32]. Input "input", output "logits"."""
+def make_cnn(seed: int = 0, batch: int | str = 1) -> onnx.ModelProto:
+    """A tiny LeNet-like CNN on [batch, 3, 32, 32]. Input "input", output "logits".
+    A `batch` named by a string ("N") is a dynamic dimension, as an export with
+    dynamic axes writes it (`tidal-compile --dim N=SIZE`)."""
     rng = np.random.default_rng(seed)
     weights = {
         "conv1.weight": _he(rng, (8, 3, 3, 3), 3 * 9),
@@ -112,8 +114,8 @@ def make_cnn(seed: int = 0) -> onnx.ModelProto:
     return _model(
         "cnn",
         nodes,
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 32, 32])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 10])],
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 3, 32, 32])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, 10])],
         weights,
     )
 
@@ -225,11 +227,19 @@ def make_fan_out(seed: int = 0, branches: int = 100, width: int = 64, batch: int
     )
 
 
+DYNAMIC_SIZE = 2
+"""The size `input_shapes` gives a named (dynamic) dimension."""
+
+
 def input_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
-    """The shape of every graph input that is not an initializer, by name."""
+    """The shape of every graph input that is not an initializer, by name (a
+    dynamic dimension: DYNAMIC_SIZE)."""
     initializers = {t.name for t in model.graph.initializer}
     return {
-        value.name: tuple(d.dim_value for d in value.type.tensor_type.shape.dim)
+        value.name: tuple(
+            d.dim_value if d.HasField("dim_value") else DYNAMIC_SIZE
+            for d in value.type.tensor_type.shape.dim
+        )
         for value in model.graph.input
         if value.name not in initializers
     }
@@ -245,6 +255,7 @@ def make_inputs(model: onnx.ModelProto, seed: int = 0) -> dict[str, np.ndarray]:
 MODELS = {
     "mlp": make_mlp,
     "cnn": make_cnn,
+    "cnn-dynamic": lambda seed=0: make_cnn(seed, batch="N"),
     "resnet50-trunk": make_resnet50_trunk,
     "chain": make_chain,
     "fan-out": make_fan_out,
