@@ -55,6 +55,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 import onnx
+import onnx.inliner
 import onnx.version_converter
 from google.protobuf.message import DecodeError
 from onnx import external_data_helper, numpy_helper
@@ -346,6 +347,19 @@ def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
         if t.name not in declared
     )
     return skeleton
+
+
+def _inline_functions(proto: onnx.ModelProto, label: str) -> onnx.ModelProto:
+    """The model with its local functions (ModelProto.functions: an exporter's
+    modules as functions, a custom domain's composite ops) inlined into the graph,
+    as onnxruntime does when it loads the model. The framework tier runs extracted
+    subgraphs, which would lose the definitions."""
+    try:
+        return onnx.inliner.inline_local_functions(proto)
+    except Exception as e:  # noqa: BLE001 - onnx raises several types for bad functions
+        raise OnnxImportError(
+            f"{label}: cannot inline its local functions ({_first_line(e)})"
+        ) from None
 
 
 def _value_infos(graph: onnx.GraphProto) -> list[onnx.ValueInfoProto]:
@@ -2478,6 +2492,9 @@ def import_onnx(
     feed graph inputs give those of their inputs (`dims` first)."""
     dram = _Dram(chip)
     proto, label = _load(model, dram)
+    functions = [f"{f.domain}.{f.name}" if f.domain else f.name for f in proto.functions]
+    if functions:
+        proto = _inline_functions(proto, label)
     sizes = _bound_dims(proto, dims or {}, overrides or {}, label)
     if sizes:
         if proto is model:  # the caller's: left as it was
@@ -2487,6 +2504,8 @@ def import_onnx(
         _with_dims(proto, sizes)
     opset = _opset(proto, label)
     graph_model, initializers, notes = proto, list(proto.graph.initializer), []
+    if functions:
+        notes.append(f"local functions inlined: {', '.join(functions)}")
     fallback_all = None
     if opset < MIN_OPSET:
         try:

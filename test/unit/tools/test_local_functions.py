@@ -1,0 +1,72 @@
+"""Models with local functions (ModelProto.functions: an exporter's modules as
+functions, a custom domain's composite ops) are inlined at import, as onnxruntime
+does when it loads them: their ops run on the accelerator, and the framework tier
+never gets a node whose definition its extracted subgraph would lack. Outputs are
+compared with onnxruntime on the whole model."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from harness import tool
+from onnx import TensorProto, helper, numpy_helper
+
+
+def assert_ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.stdout
+
+
+def function_model(path: Path) -> Path:
+    """x -> custom.Block(x, w) -> y, where Block = custom.Act(Conv(x, w)) and Act
+    is LeakyRelu with its alpha an attribute of the call (a reference inside the
+    function): a function that calls a function, and an attribute parameter."""
+    leaky = helper.make_node("LeakyRelu", ["X"], ["Y"])
+    leaky.attribute.append(helper.make_attribute_ref("alpha", onnx.AttributeProto.FLOAT))
+    act = helper.make_function(
+        "custom", "Act", ["X"], ["Y"], [leaky],
+        opset_imports=[helper.make_opsetid("", 17)], attributes=["alpha"],
+    )
+    block = helper.make_function(
+        "custom", "Block", ["X", "W"], ["Y"],
+        [helper.make_node("Conv", ["X", "W"], ["c"], pads=[1, 1, 1, 1]),
+         helper.make_node("Act", ["c"], ["Y"], domain="custom", alpha=0.2)],
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("custom", 1)],
+    )
+    rng = np.random.default_rng(7)
+    w = numpy_helper.from_array(rng.standard_normal((8, 4, 3, 3)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Block", ["x", "w"], ["y"], domain="custom", name="block")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])],
+        [w],
+    )
+    model = helper.make_model(
+        graph, functions=[act, block],
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("custom", 1)],
+    )
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+def test_functions_are_inlined_onto_the_accelerator(tmp_path):
+    model = function_model(tmp_path / "f.onnx")
+    x = np.random.default_rng(1).standard_normal((1, 4, 8, 8)).astype(np.float32)
+    np.savez(tmp_path / "x.npz", x=x)
+    want = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    report = assert_ok(tool("tidal-compile", model, "-o", tmp_path / "f.tbin", "--report"))
+    assert "local functions inlined: custom.Act, custom.Block" in report
+    assert "framework" not in report.split("ops on the accelerator")[0].split("reason", 1)[1]
+    assert_ok(tool("tidal-sim", tmp_path / "f.tbin", "--inputs", tmp_path / "x.npz",
+                   "--outputs", tmp_path / "y.npz"))
+    np.testing.assert_allclose(np.load(tmp_path / "y.npz")["y"], want, rtol=1e-4, atol=1e-5)
+    run = assert_ok(tool("tidal-run", model, "--inputs", tmp_path / "x.npz",
+                         "--outputs", tmp_path / "y2.npz"))
+    assert "0 on the host" in run and "onnxruntime" not in run
+    np.testing.assert_allclose(np.load(tmp_path / "y2.npz")["y"], want, rtol=1e-4, atol=1e-5)
