@@ -1748,6 +1748,24 @@ def build_prelu(node: _Node) -> SSAValue:
     return node.emit(AddOp(r, scaled, node.out_type()))
 
 
+def build_gelu(node: _Node) -> SSAValue:
+    """Gelu (opset 20): approximate="tanh" is ACT's gelu function (the tanh form);
+    "none" (the default) x (1 + erf(x / sqrt 2)) / 2, with ACT's erf table."""
+    approximate = node.attr("approximate", "none")
+    if isinstance(approximate, bytes):
+        approximate = approximate.decode()
+    x = node.input(0)
+    if approximate == "tanh":
+        return node.emit(ActivationOp(x, "gelu", node.out_type()))
+    if approximate != "none":
+        node.unsupported("approximate", approximate)
+    out = node.proto.output[0]
+    scaled = _affine(node, x, float(1 / np.sqrt(2.0)), 0.0, f"{out}.scaled")
+    e = node.emit(ActivationOp(scaled, "erf"), f"{out}.erf")
+    half = _affine(node, e, 0.5, 0.5, f"{out}.half")
+    return node.emit(MulOp(x, half, node.out_type()))
+
+
 def build_softsign(node: _Node) -> SSAValue:
     """x / (1 + |x|)."""
     out = node.proto.output[0]

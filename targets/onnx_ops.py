@@ -338,6 +338,11 @@ ENTRIES: tuple[OpEntry, ...] = (
     OpEntry("PRelu", "build_prelu", opsets="relu(x) + slope (x - relu(x)): relu, sub, mul, add"),
     OpEntry("Softsign", "build_softsign", opsets="x / (1 + |x|): abs, div"),
     OpEntry(
+        "Gelu", "build_gelu",
+        opsets='opset 20: approximate "tanh" is ACT\'s gelu; "none" x (1 + erf(x / sqrt 2)) / 2: '
+        "affine, erf, affine, mul",
+    ),
+    OpEntry(
         "Pow", "build_pow",
         opsets="a constant scalar exponent: 1, 2, 3 (products), 0.5 (sqrt), -0.5 (rsqrt), "
         "-1 (reciprocal); other exponents on the framework tier",

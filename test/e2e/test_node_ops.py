@@ -38,6 +38,8 @@ CASES = {
     "selu": (helper.make_node("Selu", ["x"], ["y"]), {"x": [2, 4, 6]}, {}, 17),
     "prelu": (helper.make_node("PRelu", ["x", "s"], ["y"]), {"x": [1, 4, 3, 3]}, {"s": _w(4, 1, 1)}, 17),
     "softsign": (helper.make_node("Softsign", ["x"], ["y"]), {"x": [3, 7]}, {}, 17),
+    "gelu": (helper.make_node("Gelu", ["x"], ["y"]), {"x": [2, 4, 6]}, {}, 20),
+    "gelu_tanh": (helper.make_node("Gelu", ["x"], ["y"], approximate="tanh"), {"x": [2, 4, 6]}, {}, 20),
     "pow2": (helper.make_node("Pow", ["x", "e"], ["y"]), {"x": [3, 7]}, {"e": np.array(2.0, np.float32)}, 17),
     "pow3": (helper.make_node("Pow", ["x", "e"], ["y"]), {"x": [3, 7]}, {"e": np.array(3.0, np.float32)}, 17),
     "log_softmax": (helper.make_node("LogSoftmax", ["x"], ["y"], axis=-1), {"x": [4, 10]}, {}, 17),
