@@ -37,7 +37,7 @@ run that disagrees (max rel err > 1e-3) or fails to compile or run is named on
 stderr after the table and the script exits 1. Progress goes to stderr. The figures
 are deterministic (simulated cycles): one run of each configuration is enough.
 
-    .venv/bin/python bench/bench_dataflow.py [--chip default] [--no-ablation]
+    .venv/bin/python bench/bench_dataflow.py [--chip default] [--no-ablation] [--only-opt NAME]
         [--json figures.json] [NAME ...]
 
 11 models x (2 + optimisations) compiles and simulations take many minutes.
@@ -81,12 +81,17 @@ def load(name: str) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
     return example("zoo").load_zoo_model(name)
 
 
-def configurations(ablation: bool) -> list[tuple[str, frozenset[str]]]:
-    """(label, optimisations off): all on, then each one off, then all off."""
+def configurations(
+    ablation: bool, only: Collection[str] = ()
+) -> list[tuple[str, frozenset[str]]]:
+    """(label, optimisations off): all on, then each one off, then all off; with
+    `only`, just those off ("all" among them: all off)."""
     if not ablation:
         return [("all on", frozenset())]
-    each = [(f"no {name}", frozenset({name})) for name in OPTIMIZATIONS]
-    return [("all on", frozenset()), *each, ("all off", frozenset({"all"}))]
+    names = [n for n in OPTIMIZATIONS if not only or n in only]
+    each = [(f"no {name}", frozenset({name})) for name in names]
+    last = [("all off", frozenset({"all"}))] if not only or "all" in only else []
+    return [("all on", frozenset()), *each, *last]
 
 
 def run(
@@ -107,7 +112,9 @@ FIGURES = (
 )
 
 
-def bench(name: str, chip: str, ablation: bool, failures: list[str]) -> dict[str, Any]:
+def bench(
+    name: str, chip: str, ablation: bool, failures: list[str], only: Collection[str] = ()
+) -> dict[str, Any]:
     """Every configuration of model `name`: {"model", "runs": {label: figures}}, the
     figures being the stats' FIGURES and "max_rel_err" (or "error": a message)."""
     model, inputs = load(name)
@@ -118,7 +125,7 @@ def bench(name: str, chip: str, ablation: bool, failures: list[str]) -> dict[str
         del model
         ref = example("zoo").reference(path, inputs)
         bound = capacity_bound_cycles(import_onnx(onnx.load(path)), get_chip(chip))
-        for label, disabled in configurations(ablation):
+        for label, disabled in configurations(ablation, only):
             started = time.perf_counter()
             try:
                 outputs, stats = run(path, inputs, chip, disabled)
@@ -185,6 +192,10 @@ def main() -> int:
     parser.add_argument("--no-ablation", action="store_true",
                         help="run with every optimisation on only (no column per optimisation)")
     parser.add_argument("--json", metavar="FILE", help="write the raw figures of every run here")
+    parser.add_argument("--only-opt", action="append", default=[], metavar="NAME",
+                        choices=[*OPTIMIZATIONS, "all"],
+                        help="ablate only this optimisation (repeatable; 'all': the all-off "
+                        "column; default: every one and all off)")
     parser.add_argument("models", nargs="*", metavar="NAME",
                         help=f"models to run (default: all of {', '.join(known)})")
     args = parser.parse_args()
@@ -195,14 +206,14 @@ def main() -> int:
     except UnknownChipError as e:
         parser.error(str(e))
     names = args.models or known
-    configs = configurations(not args.no_ablation)
+    configs = configurations(not args.no_ablation, args.only_opt)
     print(f"{len(names)} models x {len(configs)} configurations on chip '{args.chip}' "
           f"(optimisations: {', '.join(OPTIMIZATIONS)})", file=sys.stderr, flush=True)
     failures: list[str] = []
     results = []
     for i, name in enumerate(names, 1):
         print(f"[{i}/{len(names)}] {name}", file=sys.stderr, flush=True)
-        results.append(bench(name, args.chip, not args.no_ablation, failures))
+        results.append(bench(name, args.chip, not args.no_ablation, failures, args.only_opt))
     if args.json:
         payload = {"chip": args.chip, "optimizations": list(OPTIMIZATIONS), "models": results}
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

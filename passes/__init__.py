@@ -48,6 +48,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return GraphSplitCoutPass
 
+    def graph_merge_siblings():
+        from tidal.passes.graph.merge_siblings import GraphMergeSiblingsPass
+
+        return GraphMergeSiblingsPass
+
     def graph_swap_avgpool():
         from tidal.passes.graph.swap_avgpool import GraphSwapAvgPoolPass
 
@@ -152,6 +157,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "graph-dense-groups": graph_dense_groups,
         "graph-pad-channels": graph_pad_channels,
         "graph-split-cout": graph_split_cout,
+        "graph-merge-siblings": graph_merge_siblings,
         "graph-swap-avgpool": graph_swap_avgpool,
         "graph-partition": graph_partition,
         "loop-allocate": loop_allocate,

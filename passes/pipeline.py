@@ -238,6 +238,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "the pooling then covers fewer channel tiles (a pool projection: pool over "
     "the conv's 128 outputs, not its 576 inputs) or the conv fewer pixels (a "
     "transition: conv after a 2x2 stride-2 average) (graph-swap-avgpool)",
+    "merge-siblings": "two convs of one input whose results lie side by side in one "
+    "concatenation and together fit the PE columns become one conv, the smaller kernel "
+    "in the larger with zeros around it: one pass over the input instead of two "
+    "(SqueezeNet's fire expands; graph-merge-siblings)",
     "split-cout": "a stride-1 conv whose output channels leave a narrow last tile "
     "(192: two tiles of 96) becomes a conv of the full 128-channel tiles and one of "
     "the rest, concatenated, so the first fills the PE columns and the second takes "
@@ -320,6 +324,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     from tidal.passes.graph.fuse_affine import GraphFuseAffinePass
     from tidal.passes.graph.fuse_epilogue import GraphFuseEpiloguePass
     from tidal.passes.graph.pad_channels import GraphPadChannelsPass
+    from tidal.passes.graph.merge_siblings import GraphMergeSiblingsPass
     from tidal.passes.graph.split_cout import GraphSplitCoutPass
     from tidal.passes.graph.swap_avgpool import GraphSwapAvgPoolPass
     from tidal.passes.graph.partition import GraphPartitionPass
@@ -349,6 +354,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
         *([] if "pad-channels" in off else [GraphPadChannelsPass(chip=chip)]),
         *([] if "swap-avgpool" in off else [GraphSwapAvgPoolPass(chip=chip)]),
         *([] if "split-cout" in off else [GraphSplitCoutPass(chip=chip)]),
+        *([] if "merge-siblings" in off else [GraphMergeSiblingsPass(chip=chip)]),
         GraphPartitionPass(chip=chip),
         GraphToLoopPass(
             chip=chip,
