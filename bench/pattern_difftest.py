@@ -6,7 +6,7 @@ instances of each, compiled, run on the hardware model and compared with onnxrun
 
 `bench/difftest.py`'s random graphs have small tensors, so the shapes that switch
 on some optimisations never come up (0 of 500 graphs there took any of these).
-Each case here is one of six patterns, with random sizes around the chip's partition
+Each case here is one of seven patterns, with random sizes around the chip's partition
 count P (32 on `small`, 128 on `default`):
 
 - gemm: x [1, K] -> Gemm (bias, transB or not) -> Softmax or LogSoftmax over a row of
@@ -19,7 +19,9 @@ count P (32 on `small`, 128 on `default`):
 - transition: relu, 1x1 conv with bias, an s x s stride-s average pooling
   (graph-swap-avgpool);
 - norm: a per-channel scale and shift with relu over planes of 40x40 to 69x69, then a
-  1x1 conv (affine-pieces).
+  1x1 conv (affine-pieces);
+- fire: two convs of one input, one kernel inside the other, concatenated
+  (graph-merge-siblings).
 
 A case passes when max|tidal - ort| < 1e-4 * max|ort|. Prints each failing case
 (pattern, shapes, error or exception) and the counts per pattern; exits 1 when any
@@ -105,8 +107,33 @@ def _norm(rng: np.random.Generator, p: int) -> Case:
     return nodes, weights, {"x": [1, c, h, h]}, [1, cout, h, h]
 
 
+def _fire(rng: np.random.Generator, p: int) -> Case:
+    """Two convs of one input concatenated, one kernel inside the other (1x1 and 3x3
+    or 5x5, or 3x3 and 5x5; each padded to keep the size), relu on both or neither,
+    the pair in either order, together at most the columns or a little more."""
+    cin, h = int(rng.integers(4, p)), int(rng.integers(5, 20))
+    small, big = [(1, 3), (1, 5), (3, 5)][int(rng.integers(3))]
+    m1 = int(rng.integers(1, p // 2 + 2))
+    m2 = int(rng.integers(1, p + 3 - m1))
+    relu = bool(rng.integers(2))
+    weights, outs, nodes = [], [], []
+    pair = [(small, m1), (big, m2)]
+    if rng.integers(2):
+        pair.reverse()
+    for i, (k, m) in enumerate(pair):
+        weights += [numpy_helper.from_array((rng.standard_normal((m, cin, k, k)) * 0.2).astype(np.float32), f"w{i}"),
+                    numpy_helper.from_array(rng.standard_normal(m).astype(np.float32), f"b{i}")]
+        nodes.append(helper.make_node("Conv", ["x", f"w{i}", f"b{i}"], [f"c{i}"], pads=[k // 2] * 4))
+        if relu:
+            nodes.append(helper.make_node("Relu", [f"c{i}"], [f"r{i}"]))
+        outs.append(f"r{i}" if relu else f"c{i}")
+    nodes.append(helper.make_node("Concat", outs, ["out"], axis=1))
+    return nodes, weights, {"x": [1, cin, h, h]}, [1, m1 + m2, h, h]
+
+
 PATTERNS: dict[str, Callable[[np.random.Generator, int], Case]] = {
     "gemm": _gemm, "pooled": _pooled, "narrow": _narrow, "lrn": _lrn, "transition": _transition, "norm": _norm,
+    "fire": _fire,
 }
 
 
