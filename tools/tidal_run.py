@@ -298,6 +298,9 @@ def main(argv: list[str] | None = None) -> None:
               file=sys.stderr)
     host, framework = stats["placement"]["host"], stats["placement"]["framework"]
     on_framework = f", {framework} on onnxruntime (framework tier)" if framework else ""
+    if not stats["placement"]["accel"]:  # no cycles to speak of, nor a roofline ratio
+        print(f"{TOOL}: no op on the accelerator: {host} on the host{on_framework} -> {args.outputs}")
+        return
     print(
         f"{TOOL}: {stats['cycles']} cycles{ideal_note(stats)}, PE MAC utilisation "
         f"{100 * stats['pe_mac_utilization']:.2f}%, {stats['placement']['accel']} ops on the "

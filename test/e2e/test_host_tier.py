@@ -117,7 +117,8 @@ def test_model_entirely_on_the_host_is_a_run_of_zero_cycles(tmp_path):
         capture_output=True, text=True,
     )
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
-    assert "0 cycles" in r.stdout and "0 ops on the accelerator, 1 on the host" in r.stdout
+    # no accelerator work: no cycles or roofline ratio on the summary line
+    assert "no op on the accelerator: 1 on the host" in r.stdout and "cycles" not in r.stdout
     ref = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     assert np.abs(np.load(out)["y"] - ref).max() <= 1e-5
     s = json.loads(stats.read_text())
