@@ -1766,6 +1766,15 @@ def build_gelu(node: _Node) -> SSAValue:
     return node.emit(MulOp(x, half, node.out_type()))
 
 
+def build_mish(node: _Node) -> SSAValue:
+    """Mish (opset 18): x tanh(softplus(x)), with ACT's softplus and tanh tables."""
+    out = node.proto.output[0]
+    x = node.input(0)
+    sp = node.emit(ActivationOp(x, "softplus"), f"{out}.softplus")
+    t = node.emit(ActivationOp(sp, "tanh"), f"{out}.tanh")
+    return node.emit(MulOp(x, t, node.out_type()))
+
+
 def build_softsign(node: _Node) -> SSAValue:
     """x / (1 + |x|)."""
     out = node.proto.output[0]
@@ -2183,6 +2192,16 @@ def build_avgpool(node: _Node) -> SSAValue:
     count_include_pad = bool(node.attr("count_include_pad", 0))
     return _build_pool(
         node, partial(AvgPoolOp, count_include_pad=count_include_pad), ("ceil_mode",)
+    )
+
+
+def build_global_maxpool(node: _Node) -> SSAValue:
+    """GlobalMaxPool: a max pooling whose window is the whole plane (2-D input)."""
+    shape = node.input_shape(0)
+    _check_2d(node, shape)
+    return node.emit(
+        MaxPoolOp(node.input(0), kernel_shape=shape[2:], strides=(1, 1), pads=(0, 0, 0, 0),
+                  result_type=node.out_type())
     )
 
 

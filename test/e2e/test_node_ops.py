@@ -40,6 +40,8 @@ CASES = {
     "softsign": (helper.make_node("Softsign", ["x"], ["y"]), {"x": [3, 7]}, {}, 17),
     "gelu": (helper.make_node("Gelu", ["x"], ["y"]), {"x": [2, 4, 6]}, {}, 20),
     "gelu_tanh": (helper.make_node("Gelu", ["x"], ["y"], approximate="tanh"), {"x": [2, 4, 6]}, {}, 20),
+    "mish": (helper.make_node("Mish", ["x"], ["y"]), {"x": [2, 4, 6]}, {}, 18),
+    "global_maxpool": (helper.make_node("GlobalMaxPool", ["x"], ["y"]), {"x": [1, 40, 9, 7]}, {}, 17),
     "pow2": (helper.make_node("Pow", ["x", "e"], ["y"]), {"x": [3, 7]}, {"e": np.array(2.0, np.float32)}, 17),
     "pow3": (helper.make_node("Pow", ["x", "e"], ["y"]), {"x": [3, 7]}, {"e": np.array(3.0, np.float32)}, 17),
     "log_softmax": (helper.make_node("LogSoftmax", ["x"], ["y"], axis=-1), {"x": [4, 10]}, {}, 17),

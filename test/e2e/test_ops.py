@@ -1027,6 +1027,8 @@ def _reference_cases(rng: np.random.Generator) -> dict[str, tuple]:
         "HardSigmoid": ([n("HardSigmoid", ["x"], ["y"], alpha=0.3, beta=0.4)], {"x": (2, 5)}, ["y"], {}, OPSET),
         "HardSwish": ([n("HardSwish", ["x"], ["y"])], {"x": (2, 5)}, ["y"], {}, 14),
         "Gelu": ([n("Gelu", ["x"], ["y"])], {"x": (2, 5)}, ["y"], {}, 20),
+        "Mish": ([n("Mish", ["x"], ["y"])], {"x": (2, 5)}, ["y"], {}, 18),
+        "GlobalMaxPool": ([n("GlobalMaxPool", ["x"], ["y"])], {"x": (1, 3, 4, 5)}, ["y"], {}, OPSET),
         "LeakyRelu": ([n("LeakyRelu", ["x"], ["y"], alpha=0.2)], {"x": (2, 5)}, ["y"], {}, OPSET),
         "Bernoulli": (
             [n("Bernoulli", ["x"], ["y"], seed=5.0)], {"x": (40, 50)}, ["y"], {}, 15,
