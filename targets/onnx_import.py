@@ -1832,7 +1832,8 @@ def build_reduce(node: _Node) -> SSAValue:
     """ReduceSum and ReduceMean: the reduced axes moved last (a transpose, unless they
     are), the rest as rows, and one product with a constant column of 1 (or 1/K) on
     the PE array; keepdims as a view. Axes constant (an attribute where the opset
-    has it so)."""
+    has it so). ReduceSumSquare and ReduceL2 sum x * x first (ReduceL2 then takes
+    ACT's sqrt), ReduceL1 sums |x|."""
     shape = node.input_shape(0)
     rank = len(shape)
     op_type = node.proto.op_type
@@ -1849,6 +1850,10 @@ def build_reduce(node: _Node) -> SSAValue:
     kept = [a for a in range(rank) if a not in axes]
     out = node.proto.output[0]
     x = node.input(0)
+    if op_type in ("ReduceSumSquare", "ReduceL2"):
+        x = node.emit(MulOp(x, x), f"{out}.squares")
+    elif op_type == "ReduceL1":
+        x = node.emit(PiecewiseLinearOp(x, "leaky_relu", -1.0, 0.0), f"{out}.abs")
     if kept + axes != list(range(rank)):
         x = node.emit(TransposeOp(x, (*kept, *axes)), f"{out}.moved")
     rows = prod(shape[a] for a in kept)
@@ -1858,6 +1863,8 @@ def build_reduce(node: _Node) -> SSAValue:
     node.importer.const_origin[name] = node.label
     flat = node.emit(ReshapeOp(x, (rows, k)), f"{out}.rows")
     total = node.emit(MatMulOp(flat, node.importer.value(name, node)), f"{out}.col")
+    if op_type == "ReduceL2":
+        total = node.emit(ActivationOp(total, "sqrt"), f"{out}.sqrt")
     if node.attr("keepdims", 1):
         final = tuple(1 if a in axes else d for a, d in enumerate(shape))
     else:

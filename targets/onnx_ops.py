@@ -378,8 +378,9 @@ ENTRIES: tuple[OpEntry, ...] = (
     OpEntry(
         "ReduceSum", "build_reduce",
         opsets="constant axes (an input from 13 for ReduceSum, 18 for ReduceMean): the axes "
-        "moved last, one matmul by a column of ones or 1/K (PE); keepdims a view",
-        also=("ReduceMean",),
+        "moved last, one matmul by a column of ones or 1/K (PE); keepdims a view; "
+        "ReduceSumSquare and ReduceL2 (then sqrt on ACT) square first, ReduceL1 takes |x|",
+        also=("ReduceMean", "ReduceSumSquare", "ReduceL1", "ReduceL2"),
     ),
     OpEntry(
         "InstanceNormalization", "build_instance_norm",

@@ -1068,6 +1068,9 @@ def _reference_cases(rng: np.random.Generator) -> dict[str, tuple]:
         ),
         "ReduceSum": ([n("ReduceSum", ["x", "a"], ["y"])], {"x": (2, 3, 4)}, ["y"], {"a": _int64([1])}, OPSET),
         "ReduceMean": ([n("ReduceMean", ["x"], ["y"], axes=[0, 2], keepdims=0)], {"x": (2, 3, 4)}, ["y"], {}, OPSET),
+        "ReduceSumSquare": ([n("ReduceSumSquare", ["x"], ["y"], axes=[1])], {"x": (2, 3, 4)}, ["y"], {}, OPSET),
+        "ReduceL1": ([n("ReduceL1", ["x"], ["y"], axes=[2], keepdims=0)], {"x": (2, 3, 4)}, ["y"], {}, OPSET),
+        "ReduceL2": ([n("ReduceL2", ["x"], ["y"], axes=[0, 2])], {"x": (2, 3, 4)}, ["y"], {}, OPSET),
         "InstanceNormalization": (
             [n("InstanceNormalization", ["x", "s", "b"], ["y"])], {"x": (1, 3, 2, 4)}, ["y"],
             {"s": w(3), "b": w(3)}, OPSET,
