@@ -1872,6 +1872,44 @@ def build_reduce(node: _Node) -> SSAValue:
     return node.emit(ReshapeOp(total, final))
 
 
+def build_reduce_max(node: _Node) -> SSAValue:
+    """ReduceMax and ReduceMin: the reduced axes moved last (a transpose, unless they
+    are), the rest as the channels of a [1, rows, 1, K] view, and a max pooling of
+    window 1 x K (POOL); ReduceMin as -max(-x). Axes constant (an input from opset
+    18); keepdims as a view."""
+    shape = node.input_shape(0)
+    rank = len(shape)
+    op_type = node.proto.op_type
+    if node.importer.opset >= 18:
+        axes = [int(a) for a in node.const_input(1).reshape(-1)] if node.has_input(1) else []
+    else:
+        axes = list(node.ints("axes", ()))
+    if not axes:
+        if node.attr("noop_with_empty_axes", 0):
+            node.fail("noop_with_empty_axes with no axes (an identity) is not imported")
+        axes = list(range(rank))
+    axes = sorted({a + rank if a < 0 else a for a in axes})
+    kept = [a for a in range(rank) if a not in axes]
+    out = node.proto.output[0]
+    x = node.input(0)
+    if op_type == "ReduceMin":
+        x = _affine(node, x, -1.0, 0.0, f"{out}.neg")
+    if kept + axes != list(range(rank)):
+        x = node.emit(TransposeOp(x, (*kept, *axes)), f"{out}.moved")
+    rows = prod(shape[a] for a in kept)
+    k = prod(shape[a] for a in axes)
+    flat = node.emit(ReshapeOp(x, (1, rows, 1, k)), f"{out}.rows")
+    top = node.emit(MaxPoolOp(flat, kernel_shape=(1, k), strides=(1, 1)), f"{out}.max")
+    if node.attr("keepdims", 1):
+        final = tuple(1 if a in axes else d for a, d in enumerate(shape))
+    else:
+        final = tuple(shape[a] for a in kept)
+    if op_type == "ReduceMin":
+        top = node.emit(ReshapeOp(top, final), f"{out}.negmin")
+        return _affine(node, top, -1.0, 0.0)
+    return node.emit(ReshapeOp(top, final))
+
+
 def build_instance_norm(node: _Node) -> SSAValue:
     """InstanceNormalization of [N, C, ...]: LayerNorm's arithmetic over each
     channel's plane (a view [N, C, H*W]), then the per-channel scale and bias."""

@@ -383,6 +383,12 @@ ENTRIES: tuple[OpEntry, ...] = (
         also=("ReduceMean", "ReduceSumSquare", "ReduceL1", "ReduceL2"),
     ),
     OpEntry(
+        "ReduceMax", "build_reduce_max",
+        opsets="constant axes (an input from 18): the axes moved last, a max pooling of "
+        "window 1 x K over [1, rows, 1, K] (POOL); ReduceMin as -max(-x)",
+        also=("ReduceMin",),
+    ),
+    OpEntry(
         "InstanceNormalization", "build_instance_norm",
         opsets="LayerNormalization's arithmetic over each channel's plane, then the "
         "per-channel scale and bias",

@@ -78,6 +78,8 @@ CASES = {
     "reduce_sum_square": (helper.make_node("ReduceSumSquare", ["x"], ["y"], axes=[2, 3]), {"x": [2, 3, 4, 5]}, {}, 17),
     "reduce_l1": (helper.make_node("ReduceL1", ["x"], ["y"], axes=[1], keepdims=0), {"x": [2, 6, 5]}, {}, 17),
     "reduce_l2": (helper.make_node("ReduceL2", ["x", "ax"], ["y"]), {"x": [2, 3, 4]}, {"ax": _i64(-1)}, 18),
+    "reduce_max": (helper.make_node("ReduceMax", ["x"], ["y"], axes=[1, 3]), {"x": [2, 40, 4, 9]}, {}, 17),
+    "reduce_min": (helper.make_node("ReduceMin", ["x", "ax"], ["y"], keepdims=0), {"x": [3, 50, 7]}, {"ax": _i64(1)}, 18),
     "instance_norm": (helper.make_node("InstanceNormalization", ["x", "s", "b"], ["y"], epsilon=1e-3),
                       {"x": [2, 3, 4, 5]}, {"s": _w(3), "b": _w(3)}, 17),
     "avgpool3d": (helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 2, 2], strides=[1, 2, 2]),

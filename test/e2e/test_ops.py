@@ -1071,6 +1071,8 @@ def _reference_cases(rng: np.random.Generator) -> dict[str, tuple]:
         "ReduceSumSquare": ([n("ReduceSumSquare", ["x"], ["y"], axes=[1])], {"x": (2, 3, 4)}, ["y"], {}, OPSET),
         "ReduceL1": ([n("ReduceL1", ["x"], ["y"], axes=[2], keepdims=0)], {"x": (2, 3, 4)}, ["y"], {}, OPSET),
         "ReduceL2": ([n("ReduceL2", ["x"], ["y"], axes=[0, 2])], {"x": (2, 3, 4)}, ["y"], {}, OPSET),
+        "ReduceMax": ([n("ReduceMax", ["x"], ["y"], axes=[1])], {"x": (2, 3, 4)}, ["y"], {}, OPSET),
+        "ReduceMin": ([n("ReduceMin", ["x"], ["y"], axes=[0, 2], keepdims=0)], {"x": (2, 3, 4)}, ["y"], {}, OPSET),
         "InstanceNormalization": (
             [n("InstanceNormalization", ["x", "s", "b"], ["y"])], {"x": (1, 3, 2, 4)}, ["y"],
             {"s": w(3), "b": w(3)}, OPSET,
