@@ -2472,10 +2472,23 @@ def build_lrn(node: _Node) -> SSAValue:
 
 
 def build_sum(node: _Node) -> SSAValue:
+    """Sum, and Mean as the sum times 1/n (ACT)."""
     inputs = [node.input(i) for i in range(len(node.proto.input)) if node.has_input(i)]
     if not inputs:
         node.fail("missing input #0")
-    return node.emit(SumOp(inputs, node.out_type()))
+    if node.proto.op_type == "Sum":
+        return node.emit(SumOp(inputs, node.out_type()))
+    total = node.emit(SumOp(inputs), f"{node.proto.output[0]}.sum")
+    return _affine(node, total, 1.0 / len(inputs), 0.0)
+
+
+def build_expand(node: _Node) -> SSAValue:
+    """Expand of a float tensor to a constant shape: x + zeros of the result's shape
+    (Add's NumPy broadcasting; the zeros a splat constant_of_shape)."""
+    node.const_input(1)  # the shape must be constant (refused otherwise, named)
+    out_type = node.out_type()
+    zeros = node.emit(ConstantOfShapeOp(tuple(out_type.get_shape()), 0.0), f"{node.proto.output[0]}.zeros")
+    return node.emit(AddOp(node.input(0), zeros, out_type))
 
 
 def _unsqueeze_axes(node: _Node, in_rank: int) -> tuple[int, ...]:

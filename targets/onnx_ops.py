@@ -404,6 +404,11 @@ ENTRIES: tuple[OpEntry, ...] = (
         "ACT lookup table",
         also=("Exp", "Log", "Reciprocal", "Sqrt", "Tanh", "Erf", "Softplus"),
     ),
+    OpEntry("Mean", "build_sum", opsets="the sum times 1/n: sum, affine"),
+    OpEntry(
+        "Expand", "build_expand",
+        opsets="float input, constant shape: x + zeros of the result's shape (Add's broadcasting)",
+    ),
     OpEntry(
         "Sum", "build_sum", graph.SumOp,
         lambda op, *xs: np.sum(np.broadcast_arrays(*xs), axis=0, dtype=np.float32),
