@@ -1834,30 +1834,14 @@ def build_reduce(node: _Node) -> SSAValue:
     the PE array; keepdims as a view. Axes constant (an attribute where the opset
     has it so). ReduceSumSquare and ReduceL2 sum x * x first (ReduceL2 then takes
     ACT's sqrt), ReduceL1 sums |x|."""
-    shape = node.input_shape(0)
-    rank = len(shape)
     op_type = node.proto.op_type
-    axes_as_input = node.importer.opset >= (13 if op_type == "ReduceSum" else 18)
-    if axes_as_input:
-        axes = [int(a) for a in node.const_input(1).reshape(-1)] if node.has_input(1) else []
-    else:
-        axes = list(node.ints("axes", ()))
-    if not axes:
-        if node.attr("noop_with_empty_axes", 0):
-            node.fail("noop_with_empty_axes with no axes (an identity) is not imported")
-        axes = list(range(rank))
-    axes = sorted({a + rank if a < 0 else a for a in axes})
-    kept = [a for a in range(rank) if a not in axes]
     out = node.proto.output[0]
     x = node.input(0)
     if op_type in ("ReduceSumSquare", "ReduceL2"):
         x = node.emit(MulOp(x, x), f"{out}.squares")
     elif op_type == "ReduceL1":
         x = node.emit(PiecewiseLinearOp(x, "leaky_relu", -1.0, 0.0), f"{out}.abs")
-    if kept + axes != list(range(rank)):
-        x = node.emit(TransposeOp(x, (*kept, *axes)), f"{out}.moved")
-    rows = prod(shape[a] for a in kept)
-    k = prod(shape[a] for a in axes)
+    x, rows, k, final = _reduced_last(node, x, 13 if op_type == "ReduceSum" else 18)
     name = f"{out}.ones"
     node.importer.consts[name] = np.full((k, 1), 1.0 / k if op_type == "ReduceMean" else 1.0, np.float32)
     node.importer.const_origin[name] = node.label
@@ -1865,22 +1849,19 @@ def build_reduce(node: _Node) -> SSAValue:
     total = node.emit(MatMulOp(flat, node.importer.value(name, node)), f"{out}.col")
     if op_type == "ReduceL2":
         total = node.emit(ActivationOp(total, "sqrt"), f"{out}.sqrt")
-    if node.attr("keepdims", 1):
-        final = tuple(1 if a in axes else d for a, d in enumerate(shape))
-    else:
-        final = tuple(shape[a] for a in kept)
     return node.emit(ReshapeOp(total, final))
 
 
-def build_reduce_max(node: _Node) -> SSAValue:
-    """ReduceMax and ReduceMin: the reduced axes moved last (a transpose, unless they
-    are), the rest as the channels of a [1, rows, 1, K] view, and a max pooling of
-    window 1 x K (POOL); ReduceMin as -max(-x). Axes constant (an input from opset
-    18); keepdims as a view."""
+def _reduced_last(
+    node: _Node, x: SSAValue, axes_input_from: int
+) -> tuple[SSAValue, int, int, tuple[int, ...]]:
+    """A Reduce* node's input `x` with the reduced axes moved last (a transpose,
+    unless they are): (that value, the rows, K the reduced elements of each, the
+    result's shape with keepdims or without). The axes are constant: an input from
+    opset `axes_input_from`, an attribute before; none means all of them."""
     shape = node.input_shape(0)
     rank = len(shape)
-    op_type = node.proto.op_type
-    if node.importer.opset >= 18:
+    if node.importer.opset >= axes_input_from:
         axes = [int(a) for a in node.const_input(1).reshape(-1)] if node.has_input(1) else []
     else:
         axes = list(node.ints("axes", ()))
@@ -1890,20 +1871,28 @@ def build_reduce_max(node: _Node) -> SSAValue:
         axes = list(range(rank))
     axes = sorted({a + rank if a < 0 else a for a in axes})
     kept = [a for a in range(rank) if a not in axes]
-    out = node.proto.output[0]
-    x = node.input(0)
-    if op_type == "ReduceMin":
-        x = _affine(node, x, -1.0, 0.0, f"{out}.neg")
     if kept + axes != list(range(rank)):
-        x = node.emit(TransposeOp(x, (*kept, *axes)), f"{out}.moved")
-    rows = prod(shape[a] for a in kept)
-    k = prod(shape[a] for a in axes)
-    flat = node.emit(ReshapeOp(x, (1, rows, 1, k)), f"{out}.rows")
-    top = node.emit(MaxPoolOp(flat, kernel_shape=(1, k), strides=(1, 1)), f"{out}.max")
+        x = node.emit(TransposeOp(x, (*kept, *axes)), f"{node.proto.output[0]}.moved")
     if node.attr("keepdims", 1):
         final = tuple(1 if a in axes else d for a, d in enumerate(shape))
     else:
         final = tuple(shape[a] for a in kept)
+    return x, prod(shape[a] for a in kept), prod(shape[a] for a in axes), final
+
+
+def build_reduce_max(node: _Node) -> SSAValue:
+    """ReduceMax and ReduceMin: the reduced axes moved last (a transpose, unless they
+    are), the rest as the channels of a [1, rows, 1, K] view, and a max pooling of
+    window 1 x K (POOL); ReduceMin as -max(-x). Axes constant (an input from opset
+    18); keepdims as a view."""
+    op_type = node.proto.op_type
+    out = node.proto.output[0]
+    x = node.input(0)
+    if op_type == "ReduceMin":
+        x = _affine(node, x, -1.0, 0.0, f"{out}.neg")
+    x, rows, k, final = _reduced_last(node, x, 18)
+    flat = node.emit(ReshapeOp(x, (1, rows, 1, k)), f"{out}.rows")
+    top = node.emit(MaxPoolOp(flat, kernel_shape=(1, k), strides=(1, 1)), f"{out}.max")
     if op_type == "ReduceMin":
         top = node.emit(ReshapeOp(top, final), f"{out}.negmin")
         return _affine(node, top, -1.0, 0.0)
