@@ -1766,15 +1766,6 @@ def build_gelu(node: _Node) -> SSAValue:
     return node.emit(MulOp(x, half, node.out_type()))
 
 
-def build_mish(node: _Node) -> SSAValue:
-    """Mish (opset 18): x tanh(softplus(x)), with ACT's softplus and tanh tables."""
-    out = node.proto.output[0]
-    x = node.input(0)
-    sp = node.emit(ActivationOp(x, "softplus"), f"{out}.softplus")
-    t = node.emit(ActivationOp(sp, "tanh"), f"{out}.tanh")
-    return node.emit(MulOp(x, t, node.out_type()))
-
-
 def build_softsign(node: _Node) -> SSAValue:
     """x / (1 + |x|)."""
     out = node.proto.output[0]

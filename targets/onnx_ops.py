@@ -337,7 +337,6 @@ ENTRIES: tuple[OpEntry, ...] = (
     OpEntry("Selu", "build_elu", opsets="gamma Elu(x; alpha): Elu's ops, then affine"),
     OpEntry("PRelu", "build_prelu", opsets="relu(x) + slope (x - relu(x)): relu, sub, mul, add"),
     OpEntry("Softsign", "build_softsign", opsets="x / (1 + |x|): abs, div"),
-    OpEntry("Mish", "build_mish", opsets="opset 18: x tanh(softplus(x)): softplus, tanh, mul"),
     OpEntry(
         "Gelu", "build_gelu",
         opsets='opset 20: approximate "tanh" is ACT\'s gelu; "none" x (1 + erf(x / sqrt 2)) / 2: '

@@ -40,7 +40,6 @@ CASES = {
     "softsign": (helper.make_node("Softsign", ["x"], ["y"]), {"x": [3, 7]}, {}, 17),
     "gelu": (helper.make_node("Gelu", ["x"], ["y"]), {"x": [2, 4, 6]}, {}, 20),
     "gelu_tanh": (helper.make_node("Gelu", ["x"], ["y"], approximate="tanh"), {"x": [2, 4, 6]}, {}, 20),
-    "mish": (helper.make_node("Mish", ["x"], ["y"]), {"x": [2, 4, 6]}, {}, 18),
     "mean": (helper.make_node("Mean", ["x", "x2", "b"], ["y"]), {"x": [4, 8], "x2": [4, 1]}, {"b": _w(8)}, 17),
     "expand": (helper.make_node("Expand", ["x", "s"], ["y"]), {"x": [3, 1, 5]}, {"s": _i64(2, 3, 4, 5)}, 17),
     "global_maxpool": (helper.make_node("GlobalMaxPool", ["x"], ["y"]), {"x": [1, 40, 9, 7]}, {}, 17),
