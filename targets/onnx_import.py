@@ -362,26 +362,28 @@ def _inline_functions(proto: onnx.ModelProto, label: str) -> onnx.ModelProto:
         ) from None
 
 
-def _value_infos(graph: onnx.GraphProto) -> list[onnx.ValueInfoProto]:
-    return [*graph.input, *graph.output, *graph.value_info]
+def _named_dims(graph: onnx.GraphProto) -> Iterator[onnx.TensorShapeProto.Dimension]:
+    """Every named dynamic dimension (dim_param) of the graph's inputs, outputs and
+    value infos, in that order."""
+    for vi in [*graph.input, *graph.output, *graph.value_info]:
+        if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
+            for d in vi.type.tensor_type.shape.dim:
+                if d.HasField("dim_param") and d.dim_param:
+                    yield d
 
 
 def dynamic_dims(model: onnx.ModelProto) -> list[str]:
     """The names of the model's dynamic dimensions (dim_param: "N", "batch_size",
     "sequence_length"), in order of first use by a graph input, output or value."""
-    names: dict[str, None] = {}
-    for vi in _value_infos(model.graph):
-        if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
-            for d in vi.type.tensor_type.shape.dim:
-                if d.HasField("dim_param") and d.dim_param:
-                    names.setdefault(d.dim_param)
-    return list(names)
+    return list(dict.fromkeys(d.dim_param for d in _named_dims(model.graph)))
 
 
-def _fed_dims(model: onnx.ModelProto, fed: Mapping[str, np.ndarray]) -> dict[str, tuple[int, str]]:
-    """Sizes of named dynamic dimensions that arrays fed for graph inputs give: name
-    -> (size, the input that gave it first). An input whose array has another rank
-    gives none (its check names it later)."""
+def _fed_dims(
+    model: onnx.ModelProto, fed: Mapping[str, np.ndarray], label: str
+) -> dict[str, int]:
+    """Sizes of named dynamic dimensions that arrays fed for graph inputs give. An
+    input whose array has another rank gives none (its check names it later); one
+    name given two sizes is refused."""
     out: dict[str, tuple[int, str]] = {}
     for vi in model.graph.input:
         value = fed.get(vi.name)
@@ -396,11 +398,11 @@ def _fed_dims(model: onnx.ModelProto, fed: Mapping[str, np.ndarray]) -> dict[str
                 had = out.get(d.dim_param)
                 if had is not None and had[0] != size:
                     raise OnnxImportError(
-                        f"dimension '{d.dim_param}' is {had[0]} in input '{had[1]}' but "
-                        f"{size} in input '{vi.name}'"
+                        f"{label}: dimension '{d.dim_param}' is {had[0]} in input "
+                        f"'{had[1]}' but {size} in input '{vi.name}'"
                     )
                 out.setdefault(d.dim_param, (int(size), vi.name))
-    return out
+    return {name: size for name, (size, _) in out.items()}
 
 
 def _bound_dims(
@@ -425,23 +427,16 @@ def _bound_dims(
     for name, size in dims.items():
         if size < 1:
             raise OnnxImportError(f"{label}: dimension '{name}' = {size}: a size is at least 1")
-    try:
-        sizes = {n: s for n, (s, _) in _fed_dims(proto, fed).items()}
-    except OnnxImportError as e:
-        raise OnnxImportError(f"{label}: {e}") from None
-    sizes.update(dims)
-    return sizes
+    return {**_fed_dims(proto, fed, label), **dims}
 
 
 def _with_dims(proto: onnx.ModelProto, sizes: Mapping[str, int]) -> None:
     """Fix the named dimensions of `sizes` in every graph input, output and value."""
-    for vi in _value_infos(proto.graph):
-        if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
-            for d in vi.type.tensor_type.shape.dim:
-                if d.HasField("dim_param") and d.dim_param in sizes:
-                    size = sizes[d.dim_param]
-                    d.Clear()
-                    d.dim_value = size
+    for d in list(_named_dims(proto.graph)):
+        if d.dim_param in sizes:
+            size = sizes[d.dim_param]
+            d.Clear()
+            d.dim_value = size
 
 
 def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:

@@ -134,7 +134,7 @@ class MergeSiblingsPattern(RewritePattern):
             return
 
     def _merge(self, a: _Conv | None, b: _Conv | None, rewriter: PatternRewriter) -> SSAValue | None:
-        if a is None or b is None or a.op.input is not b.op.input or a.op is b.op:
+        if a is None or b is None or a.op.input is not b.op.input:
             return None
         if a.op.activation_val != b.op.activation_val:
             return None

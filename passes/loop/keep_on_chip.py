@@ -576,31 +576,30 @@ class _SbufFit:
         self.limit = limit
         regions = [(t[0], 0, t[1], t[2]) for t in tiles]
         regions += [(c.first, -1, c.last, c.layout.elements * F32) for c in kept]
-        self._scan(sorted(regions, key=_order))
+        self.regions = sorted(regions, key=_order)
+        self.states = self._scan(self.regions)  # None: the accepted regions do not fit
 
-    def _scan(self, regions: list[_Region]) -> None:
-        """Scan `regions` whole: `fits`, and the state after each region placed."""
-        self.regions = regions
-        self.states: list[_ScanState] = []
+    def _scan(self, regions: list[_Region]) -> list[_ScanState] | None:
+        """Scan `regions` whole: the state after each region placed, None if one
+        does not fit."""
+        states: list[_ScanState] = []
         scan = LinearScan()
-        self.fits = True
         for first, _, last, nbytes in regions:
             if scan.place(first, last, nbytes).end > self.limit:
-                self.fits = False
-                return
-            self.states.append((tuple(scan.live), scan.now))
+                return None
+            states.append((tuple(scan.live), scan.now))
+        return states
 
     def add(self, c: _Candidate) -> bool:
         """Whether the scan still fits with `c` kept too; if so, `c` is added."""
         new: _Region = (c.first, -1, c.last, c.layout.elements * F32)
         i = bisect_right(self.regions, _order(new), key=_order)
-        if not self.fits:  # no accepted scan to meet: the whole scan, as before
+        if self.states is None:  # no accepted scan to meet: the whole scan, as before
             regions = [*self.regions[:i], new, *self.regions[i:]]
-            old = self.regions
-            self._scan(regions)
-            if not self.fits:
-                self._scan(old)
+            states = self._scan(regions)
+            if states is None:
                 return False
+            self.regions, self.states = regions, states
             return True
         scan = LinearScan()
         if i:
