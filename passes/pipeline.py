@@ -161,6 +161,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "concatenation that way when its pieces do not start on its uniform tiles, and a "
     "copy into a kept tensor that crosses partition 128 is split there "
     "(loop-keep-on-chip{split})",
+    "ragged-pools": "a pooling whose input lies in 128-channel tiles and a partial "
+    "last one (an Inception concatenation, ragged-tiles) pools those tiles where "
+    "they lie, and so do the convs that read it, instead of copying them between "
+    "partitions into uniform tiles (graph-to-loop{pool_ragged})",
     "separable-pool": "max poolings take the maximum over rows of maxima over columns, "
     "element-wise on POOL, instead of reducing every window element "
     "(graph-to-loop{pool_separable})",
@@ -370,6 +374,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             pool_halo="pool-halo" not in off,
             dma_merge="dma-merge" not in off,
             ragged_tiles="ragged-tiles" not in off,
+            pool_ragged="ragged-pools" not in off,
             pool_separable="separable-pool" not in off,
             pool_bands="pool-bands" not in off,
             conv_bands="conv-bands" not in off,

@@ -64,7 +64,7 @@ class LowerGraphOp(RewritePattern):
         entry = graph_entry(op)
         if entry is None or entry.kernel is None:
             return
-        options = options_for(op, self.producers.get(op), self.options)
+        options = options_for(op, self.producers.get(op), self.options, self.producers.get)
         planned = entry.kernel.plan(op, self.chip, options)
         if isinstance(planned, Refusal):
             raise PassFailedException(f"graph-to-loop: {planned.reason}")
@@ -125,6 +125,7 @@ class GraphToLoopPass(ChipPass):
     pool_halo: bool = True
     dma_merge: bool = True
     ragged_tiles: bool = True
+    pool_ragged: bool = True
     pool_separable: bool = True
     pool_bands: bool = True
     conv_bands: bool = True

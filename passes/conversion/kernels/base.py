@@ -119,19 +119,55 @@ def _unaligned_concat(producer: Operation | None, partitions: int = 128) -> bool
     return False
 
 
-def options_for(op: Operation, producer: Operation | None, options: KernelOptions) -> KernelOptions:
-    """`options` for planning `op` whose first operand `producer` wrote (as it was in
-    the graph, before anything was lowered). `ragged_tiles` stays on only where the
-    input is written in 128-channel-aligned tiles, so that reading it in full
-    128-channel tiles and a partial one keeps one on-chip layout: a channel_affine
-    reading a concatenation (whose slices sit at their channel offsets: DenseNet's),
-    a conv reading a channel_affine. A conv's own output tiles are its largest
-    divisor under 128, which uniform tiles of the reader match instead (Inception)."""
+def _writes_ragged(
+    producer: Operation | None, producer_of: Callable[[Operation], Operation | None], pools: bool
+) -> bool:
+    """Whether `producer` leaves its result in 128-channel tiles and a partial last
+    one: a concatenation whose pieces do not start on its uniform tiles
+    (`_unaligned_concat`), or, with `pools` (`pool_ragged`), a pooling that reads
+    such a tensor (it reads ragged where its input is, kernels/pool.py
+    `ragged_parts`, and writes the tiles it read)."""
     from tidal.dialects import graph
 
-    ragged = (isinstance(op, graph.ChannelAffineOp) and isinstance(producer, graph.ConcatOp)) or (
-        isinstance(op, graph.Conv2dOp) and isinstance(producer, graph.ChannelAffineOp)
-    ) or (isinstance(op, graph.Conv2dOp) and _unaligned_concat(producer))
+    if _unaligned_concat(producer):
+        return True
+    return pools and isinstance(producer, graph.MaxPoolOp | graph.AvgPoolOp) and _writes_ragged(
+        producer_of(producer), producer_of, pools
+    )
+
+
+def _first_producer(op: Operation) -> Operation | None:
+    owner = op.operands[0].owner if op.operands else None
+    return owner if isinstance(owner, Operation) else None
+
+
+def options_for(
+    op: Operation,
+    producer: Operation | None,
+    options: KernelOptions,
+    producer_of: Callable[[Operation], Operation | None] = _first_producer,
+) -> KernelOptions:
+    """`options` for planning `op` whose first operand `producer` wrote (as it was in
+    the graph, before anything was lowered; `producer_of` gives another op's, the
+    graph's by default). `ragged_tiles` stays on only where the input is written in
+    128-channel-aligned tiles, so that reading it in full 128-channel tiles and a
+    partial one keeps one on-chip layout: a channel_affine reading a concatenation
+    (whose slices sit at their channel offsets: DenseNet's), a conv reading a
+    channel_affine, and a conv or a pooling reading a tensor left in such tiles
+    (`_writes_ragged`: a concatenation whose pieces do not start on its uniform
+    tiles, or, with `pool_ragged`, a pooling of one: Inception's pool branches and
+    their projections). A conv's own output tiles are its largest divisor under
+    128, which uniform tiles of the reader match instead (Inception)."""
+    from tidal.dialects import graph
+
+    conv = isinstance(op, graph.Conv2dOp)
+    pool = isinstance(op, graph.MaxPoolOp | graph.AvgPoolOp)
+    ragged = (
+        (isinstance(op, graph.ChannelAffineOp) and isinstance(producer, graph.ConcatOp))
+        or (conv and isinstance(producer, graph.ChannelAffineOp))
+        or (conv and _writes_ragged(producer, producer_of, options.pool_ragged))
+        or (pool and options.pool_ragged and _writes_ragged(producer, producer_of, True))
+    )
     if options.ragged_tiles and not ragged:
         return replace(options, ragged_tiles=False)
     return options

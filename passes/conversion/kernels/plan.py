@@ -78,6 +78,13 @@ class KernelOptions:
       (`base.options_for`: a channel_affine of a concatenation, a conv of a
       channel_affine); a conv's output tiles are its largest divisor, which a
       uniform reader matches.
+    - `pool_ragged`: with `ragged_tiles`, a whole-plane pooling reads its input in
+      128-channel tiles and a partial last one too (one nest for the full tiles,
+      one for the partial one: kernels/pool.py `ragged_parts`), where that input
+      lies in such tiles (`base.options_for`: a concatenation whose pieces do not
+      start on its uniform tiles, or a pooling of one), and so do the convs that
+      read such a pooling: no copies that move channels between partitions to the
+      pooling's uniform tiles and back (Inception's pool branches).
     - `pool_separable`: a max pooling over whole planes (with `pool_halo`) takes
       the maximum over the window's rows of maxima over its columns, element-wise
       maxima of shifted views on POOL, instead of one reduction over every window
@@ -220,6 +227,7 @@ class KernelOptions:
     pool_halo: bool = True
     dma_merge: bool = True
     ragged_tiles: bool = True
+    pool_ragged: bool = True
     pool_separable: bool = True
     pool_bands: bool = True
     conv_bands: bool = True

@@ -37,7 +37,7 @@ elements saved outweigh a load's and a store's DMA latency).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from tidal.dialects import graph
@@ -106,6 +106,8 @@ class PoolTiles(NestPlan):
     separable: bool = False  # with `plane`: max over rows of maxima over columns
     bands: int = 1  # with `plane`: bands of rb output rows side by side on partitions
     inplace: bool = False  # with `separable`: the unpadded planes as they lie
+    c0: int = 0  # with `plane`: the first channel this nest pools (`ragged_parts`)
+    channels: int = 0  # with `plane`: how many (0: every channel from c0)
     pipe: int = 1
     """With `separable`, unbanded (`KernelOptions.pool_pipeline`): the maxima run in
     this many bands of output rows, each band's column maxima over only the input
@@ -365,8 +367,8 @@ def pool_plane(
     sh, sw = shape.strides
     pt, pl, pb, pr = pads
     h, w = hp - pt - pb, wp - pl - pr
-    tc, cb = plan.tc, plan.cb
-    nest = Nest(plan.name, [("n", n), ("g", c // tc // cb), ("c", cb)])
+    tc, cb, c0 = plan.tc, plan.cb, plan.c0
+    nest = Nest(plan.name, [("n", n), ("g", (plan.channels or c - c0) // tc // cb), ("c", cb)])
     if plan.inplace:
         return _pool_inplace(plan, nest, x, y, shape, pads, op, recip)
     xt = nest.tile("sbuf", tc, cb * hp * wp)
@@ -382,7 +384,7 @@ def pool_plane(
         return [(stride, cb)] if cb > 1 else []
 
     step = {"n": c * h * w * F32, "g": cb * tc * h * w * F32}
-    x_ap = nest.dram(nest.aff(**step), [(h * w, tc), *tiles(tc * h * w), (w, h), (1, w)])
+    x_ap = nest.dram(nest.aff(c0 * h * w * F32, **step), [(h * w, tc), *tiles(tc * h * w), (w, h), (1, w)])
     interior = nest.onchip("sbuf", (pt * wp + pl) * F32, [(1, tc), *tiles(hp * wp), (wp, h), (1, w)])
     nest.put("g", CopyOp(x, x_ap, xt, interior))
     out_c = nest.onchip("sbuf", nest.aff(c=oh * ow * F32), [(1, tc), (1, oh * ow)])
@@ -390,7 +392,7 @@ def pool_plane(
     if rt is not None:
         nest.put("c", TensorTensorOp("mul", out, out_c, out, out_c, rt, rt_ap))
     y_ap = nest.dram(
-        nest.aff(n=c * oh * ow * F32, g=cb * tc * oh * ow * F32),
+        nest.aff(c0 * oh * ow * F32, n=c * oh * ow * F32, g=cb * tc * oh * ow * F32),
         [(oh * ow, tc), *tiles(tc * oh * ow), (1, oh * ow)],
     )
     nest.put_after("g", CopyOp(out, _tile(out, "sbuf", nest, tc, [(1, cb * oh * ow)]), y, y_ap))
@@ -432,7 +434,9 @@ def _pool_inplace(
         rt_ap = nest.onchip("sbuf", 0, [(1, tc), (1, oh * ow)])
         nest.put(None, CopyOp(recip, nest.dram(0, [(0, tc), (1, oh * ow)]), rt, rt_ap))
     per_tile = [(tc * h * w, cb)] if cb > 1 else []
-    src = nest.dram(nest.aff(n=c * h * w * F32, g=cb * tc * h * w * F32), [(h * w, tc), *per_tile, (1, h * w)])
+    src = nest.dram(
+        nest.aff(plan.c0 * h * w * F32, n=c * h * w * F32, g=cb * tc * h * w * F32), [(h * w, tc), *per_tile, (1, h * w)]
+    )
     nest.put("g", CopyOp(x, src, xt, nest.onchip("sbuf", 0, [(1, tc), (1, cb * h * w)])))
     body: list[Operation] = []
     for a, b, lo, hi in _band_rows(plan, shape, pads, h, oh):
@@ -455,7 +459,7 @@ def _pool_inplace(
         body.append(TensorTensorOp("mul", out, out_c, out, out_c, rt, rt_ap))
     nest.put("c", *body)
     y_ap = nest.dram(
-        nest.aff(n=c * oh * ow * F32, g=cb * tc * oh * ow * F32),
+        nest.aff(plan.c0 * oh * ow * F32, n=c * oh * ow * F32, g=cb * tc * oh * ow * F32),
         [(oh * ow, tc), *([(tc * oh * ow, cb)] if cb > 1 else []), (1, oh * ow)],
     )
     nest.put_after("g", CopyOp(out, _tile(out, "sbuf", nest, tc, [(1, cb * oh * ow)]), y, y_ap))
@@ -824,6 +828,44 @@ def plan_pool_op(
     )
 
 
+def ragged_parts(op: graph.MaxPoolOp | graph.AvgPoolOp, chip: ChipConfig, options: KernelOptions) -> list[tuple[int, int]]:
+    """With `ragged_tiles` and `pool_ragged`, a pooling of more channels than the
+    partitions, which they do not divide: (first channel, channels) of its full
+    tiles of 128 and of its partial last tile, each part a nest of its own
+    (`plan_pool_part`); else []. `base.options_for` leaves `ragged_tiles` on where
+    the input lies in such tiles, so the pooling reads (and writes) them where they
+    lie instead of through copies that move channels between partitions:
+    Inception v2's 3x3 average pools of a 576-channel concatenation read it as
+    6 x 96 channels, shifting 452 KB on chip each (kernels/plan.py, `pool_ragged`)."""
+    c, parts = shape_of(op.input)[1], chip.sbuf_partitions
+    if not (options.ragged_tiles and options.pool_ragged) or c <= parts or c % parts == 0:
+        return []
+    full = c - c % parts
+    return [(0, full), (full, c - full)]
+
+
+def plan_pool_part(
+    op: graph.MaxPoolOp | graph.AvgPoolOp, chip: ChipConfig, options: KernelOptions, c0: int, channels: int
+) -> PoolTiles | Refusal:
+    """The whole-plane plan (`plan_pool_op`) of channels c0 .. c0 + channels of
+    pooling `op`, its tiles the largest divisor of `channels` (not banded)."""
+    shape = _pool_shape(op)
+    n, _, hp, wp = shape.padded
+    part = PoolShape((n, channels, hp, wp), (n, channels, *shape.out[2:]), shape.kernel, shape.strides)
+    tiles = plan_pool_plane(
+        chip,
+        origin_of(op),
+        part,
+        with_recip=_counts_padding(op),
+        separable=options.pool_separable and (isinstance(op, graph.MaxPoolOp) or options.avgpool_inplace),
+        inplace=options.pool_inplace,
+        pads=op.pads_val,  # type: ignore[arg-type]
+        pipeline=options.pool_pipeline,
+        sums=isinstance(op, graph.AvgPoolOp),
+    )
+    return tiles if isinstance(tiles, Refusal) else replace(tiles, c0=c0, channels=channels)
+
+
 def reads_bands(op: graph.MaxPoolOp | graph.AvgPoolOp, chip: ChipConfig, options: KernelOptions) -> int:
     """How many bands of rows side by side on the partitions pooling `op` would read
     in place if its input's writer left it in that many (`producer_bands`); 0 when
@@ -845,6 +887,10 @@ class PoolKernel(Kernel):
         self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
     ) -> TilePlan | Refusal:
         assert isinstance(op, graph.MaxPoolOp | graph.AvgPoolOp)
+        if options.pool_halo and (parts := ragged_parts(op, chip, options)):
+            plans = [plan_pool_part(op, chip, options, c0, cn) for c0, cn in parts]
+            if not any(isinstance(p, Refusal) for p in plans):
+                return planned(op, chip, *plans, options=options)
         if options.pool_halo:
             plane = plan_pool_op(op, chip, options, written_in_bands(op.input) if options.pool_bands else 0)
             if not isinstance(plane, Refusal):
@@ -869,18 +915,20 @@ class PoolKernel(Kernel):
             const = ConstOp(dense_f32(_recip_counts(op)))  # type: ignore[arg-type]
             ops.insert(0, const)
             recip = const.result
-        elif not is_max and tiles.inplace:  # sums in place: scaled by a uniform map
+        elif not is_max and any(p.inplace for p in plan.nests if isinstance(p, PoolTiles)):
+            # sums in place: scaled by a uniform map
             oh, ow = shape_of(op.result)[2:]
             const = ConstOp(dense_f32(np.full((oh, ow), 1.0 / (kh * kw), np.float32)))
             ops.insert(0, const)
             recip = const.result
         elif not is_max:
             scale = 1.0 / (kh * kw)
-        if tiles.plane:
-            ops.append(pool_plane(
-                tiles, "max" if is_max else "add", x, y.result, _pool_shape(op),
-                op.pads_val, fill, scale=scale, recip=recip,  # type: ignore[arg-type]
-            ))
+        if tiles.plane:  # (with `ragged_parts`, one nest a part)
+            for part in (n for n in plan.nests if isinstance(n, PoolTiles)):
+                ops.append(pool_plane(
+                    part, "max" if is_max else "add", x, y.result, _pool_shape(op),
+                    op.pads_val, fill, scale=scale, recip=recip,  # type: ignore[arg-type]
+                ))
             return Lowered([y, *ops], y.result)
         ops.append(window_pool(
             tiles, "max" if is_max else "add", x, y.result, _pool_shape(op),

@@ -312,14 +312,17 @@ def test_group_pieces_keep_a_concatenation_a_pooling_reads_in_tiles_of_88():
     copy whole or split once: only as one copy per tile of 88 (group pieces), on
     96 partitions (where the writer's loop steps by whole groups) or, once the
     writer's nest is peeled, on 128 (fewer elements per partition). Without group
-    pieces the concatenation stays in DRAM. The programs agree bit for bit and
-    with the graph."""
+    pieces the concatenation stays in DRAM. With ragged-pools the pooling reads
+    it in tiles of 128 and one of 16 like the conv, and it stays on chip on 128
+    partitions without group pieces (the writer's nest peeled). The programs agree bit for bit
+    and with the graph."""
     couts = (112, 288, 64, 64)
     inputs = random_inputs(import_onnx(_inception_concat(couts, True)))
     ref = eval_graph(import_onnx(_inception_concat(couts, True)), inputs)
-    for peel, groups in ((True, True), (True, False), (False, True)):
+    for peel, groups, ragged in ((True, True, False), (True, False, False), (False, True, False), (True, False, True)):
         module = import_onnx(_inception_concat(couts, True))
-        for p in (GraphCanonicalizePass(), GraphPartitionPass(chip="default"), GraphToLoopPass(chip="default")):
+        lower = GraphToLoopPass(chip="default", pool_ragged=ragged)
+        for p in (GraphCanonicalizePass(), GraphPartitionPass(chip="default"), lower):
             p.apply(Context(), module)
         before = eval_loop(module, inputs)
         fn = next(op for op in module.body.block.ops if isinstance(op, func.FuncOp))
@@ -327,10 +330,13 @@ def test_group_pieces_keep_a_concatenation_a_pooling_reads_in_tiles_of_88():
         keep_on_chip(fn, get_chip("default"), peel=peel, groups=groups)
         module.verify()
         shapes = [op.result.type.get_shape() for op in fn.body.block.ops if isinstance(op, loop.AllocOp)]
-        assert ((1, 528, 7, 7) not in shapes) == groups
+        assert ((1, 528, 7, 7) not in shapes) == (groups or ragged)
         kept = [op for op in fn.body.block.ops if isinstance(op, loop.AllocTileOp) and op.result.type.elems.data % 49 == 0]
         peeled = sum(isinstance(op, loop.NestOp) for op in fn.body.block.ops) - nests
-        if groups:
+        if ragged:
+            assert [t.result.type.partitions.data for t in kept if t.result.type.elems.data >= 5 * 49] == [128]
+            assert peeled == 2  # the 288-channel conv in three
+        elif groups:
             assert [t.result.type.partitions.data for t in kept if t.result.type.elems.data >= 5 * 49] == [128 if peel else 96]
             assert peeled == (2 if peel else 0)  # the 288-channel conv in three
         after = eval_loop(module, inputs)
