@@ -808,17 +808,27 @@ def _pool_shape(op: graph.MaxPoolOp | graph.AvgPoolOp) -> PoolShape:
 
 
 def plan_pool_op(
-    op: graph.MaxPoolOp | graph.AvgPoolOp, chip: ChipConfig, options: KernelOptions, producer_bands: int
+    op: graph.MaxPoolOp | graph.AvgPoolOp,
+    chip: ChipConfig,
+    options: KernelOptions,
+    producer_bands: int,
+    part: tuple[int, int] | None = None,
 ) -> PoolTiles | Refusal:
     """The whole-plane plan of pooling `op` (`plan_pool_plane` with the options'
-    choices), its input written in `producer_bands` bands (0: not in bands)."""
-    return plan_pool_plane(
+    choices), its input written in `producer_bands` bands (0: not in bands). With
+    `part` (first channel, channels: `ragged_parts`), the plan of those channels
+    only, in tiles of their largest divisor and not banded."""
+    shape = _pool_shape(op)
+    if part is not None:
+        n, _, hp, wp = shape.padded
+        shape = PoolShape((n, part[1], hp, wp), (n, part[1], *shape.out[2:]), shape.kernel, shape.strides)
+    tiles = plan_pool_plane(
         chip,
         origin_of(op),
-        _pool_shape(op),
+        shape,
         with_recip=_counts_padding(op),
         separable=options.pool_separable and (isinstance(op, graph.MaxPoolOp) or options.avgpool_inplace),
-        bands=options.pool_bands,
+        bands=options.pool_bands and part is None,
         inplace=options.pool_inplace,
         pads=op.pads_val,  # type: ignore[arg-type]
         pipeline=options.pool_pipeline,
@@ -826,13 +836,16 @@ def plan_pool_op(
         sums=isinstance(op, graph.AvgPoolOp),
         producer_bands=producer_bands,
     )
+    if part is None or isinstance(tiles, Refusal):
+        return tiles
+    return replace(tiles, c0=part[0], channels=part[1])
 
 
 def ragged_parts(op: graph.MaxPoolOp | graph.AvgPoolOp, chip: ChipConfig, options: KernelOptions) -> list[tuple[int, int]]:
     """With `ragged_tiles` and `pool_ragged`, a pooling of more channels than the
     partitions, which they do not divide: (first channel, channels) of its full
     tiles of 128 and of its partial last tile, each part a nest of its own
-    (`plan_pool_part`); else []. `base.options_for` leaves `ragged_tiles` on where
+    (`plan_pool_op`'s `part`); else []. `base.options_for` leaves `ragged_tiles` on where
     the input lies in such tiles, so the pooling reads (and writes) them where they
     lie instead of through copies that move channels between partitions:
     Inception v2's 3x3 average pools of a 576-channel concatenation read it as
@@ -842,28 +855,6 @@ def ragged_parts(op: graph.MaxPoolOp | graph.AvgPoolOp, chip: ChipConfig, option
         return []
     full = c - c % parts
     return [(0, full), (full, c - full)]
-
-
-def plan_pool_part(
-    op: graph.MaxPoolOp | graph.AvgPoolOp, chip: ChipConfig, options: KernelOptions, c0: int, channels: int
-) -> PoolTiles | Refusal:
-    """The whole-plane plan (`plan_pool_op`) of channels c0 .. c0 + channels of
-    pooling `op`, its tiles the largest divisor of `channels` (not banded)."""
-    shape = _pool_shape(op)
-    n, _, hp, wp = shape.padded
-    part = PoolShape((n, channels, hp, wp), (n, channels, *shape.out[2:]), shape.kernel, shape.strides)
-    tiles = plan_pool_plane(
-        chip,
-        origin_of(op),
-        part,
-        with_recip=_counts_padding(op),
-        separable=options.pool_separable and (isinstance(op, graph.MaxPoolOp) or options.avgpool_inplace),
-        inplace=options.pool_inplace,
-        pads=op.pads_val,  # type: ignore[arg-type]
-        pipeline=options.pool_pipeline,
-        sums=isinstance(op, graph.AvgPoolOp),
-    )
-    return tiles if isinstance(tiles, Refusal) else replace(tiles, c0=c0, channels=channels)
 
 
 def reads_bands(op: graph.MaxPoolOp | graph.AvgPoolOp, chip: ChipConfig, options: KernelOptions) -> int:
@@ -888,7 +879,7 @@ class PoolKernel(Kernel):
     ) -> TilePlan | Refusal:
         assert isinstance(op, graph.MaxPoolOp | graph.AvgPoolOp)
         if options.pool_halo and (parts := ragged_parts(op, chip, options)):
-            plans = [plan_pool_part(op, chip, options, c0, cn) for c0, cn in parts]
+            plans = [plan_pool_op(op, chip, options, 0, part) for part in parts]
             if not any(isinstance(p, Refusal) for p in plans):
                 return planned(op, chip, *plans, options=options)
         if options.pool_halo:
