@@ -2,11 +2,11 @@
 instances of each, compiled, run on the hardware model and compared with onnxruntime.
 
     .venv/bin/python bench/pattern_difftest.py --cases 150 --seed 2 [--chip small]
-        [--disable-opt NAME ...]
+        [--disable-opt NAME ...] [--pattern NAME ...]
 
 `bench/difftest.py`'s random graphs have small tensors, so the shapes that switch
 on some optimisations never come up (0 of 500 graphs there took any of these).
-Each case here is one of seven patterns, with random sizes around the chip's partition
+Each case here is one of eight patterns, with random sizes around the chip's partition
 count P (32 on `small`, 128 on `default`):
 
 - gemm: x [1, K] -> Gemm (bias, transB or not) -> Softmax or LogSoftmax over a row of
@@ -21,7 +21,10 @@ count P (32 on `small`, 128 on `default`):
 - norm: a per-channel scale and shift with relu over planes of 40x40 to 69x69, then a
   1x1 conv (affine-pieces);
 - fire: two convs of one input, one kernel inside the other, concatenated
-  (graph-merge-siblings).
+  (graph-merge-siblings);
+- branch: an Inception pool branch: inputs of random channel counts concatenated
+  to more than P channels that P does not divide, one or two max or average
+  poolings (3x3, stride 1 or 2), then a 1x1 conv (ragged-pools).
 
 A case passes when max|tidal - ort| < 1e-4 * max|ort|. Prints each failing case
 (pattern, shapes, error or exception) and the counts per pattern; exits 1 when any
@@ -131,9 +134,36 @@ def _fire(rng: np.random.Generator, p: int) -> Case:
     return nodes, weights, {"x": [1, cin, h, h]}, [1, m1 + m2, h, h]
 
 
+def _branch(rng: np.random.Generator, p: int) -> Case:
+    """Two or three inputs concatenated to P < C < 5P channels, C not a multiple of
+    P; one or two poolings, each a 3x3 max or average (padding counted or not),
+    stride 1 with pads 1 or stride 2 with the bottom and right padded by one (a
+    ceil-mode pooling's); then a 1x1 conv."""
+    while True:
+        sizes = [int(rng.integers(1, 2 * p)) for _ in range(int(rng.integers(2, 4)))]
+        if p < sum(sizes) < 5 * p and sum(sizes) % p:
+            break
+    size = h = int(rng.integers(5, 16))
+    names = [f"x{i}" for i in range(len(sizes))]
+    nodes = [helper.make_node("Concat", names, ["p0"], axis=1)]
+    pools = int(rng.integers(1, 3))
+    for i in range(pools):
+        kind = str(rng.choice(["MaxPool", "AveragePool"]))
+        stride = int(rng.integers(1, 3)) if h >= 5 else 1
+        pads = [1, 1, 1, 1] if stride == 1 else [0, 0, 1, 1]
+        attrs = {"count_include_pad": int(rng.integers(2))} if kind == "AveragePool" else {}
+        nodes.append(helper.make_node(kind, [f"p{i}"], [f"p{i + 1}"], kernel_shape=[3, 3], strides=[stride] * 2,
+                                      pads=pads, **attrs))
+        h = (h + pads[0] + pads[2] - 3) // stride + 1
+    cout = int(rng.integers(1, p + 1))
+    weights = [numpy_helper.from_array((rng.standard_normal((cout, sum(sizes), 1, 1)) * 0.1).astype(np.float32), "w")]
+    nodes.append(helper.make_node("Conv", [f"p{pools}", "w"], ["out"]))
+    return nodes, weights, {n: [1, c, size, size] for n, c in zip(names, sizes, strict=True)}, [1, cout, h, h]
+
+
 PATTERNS: dict[str, Callable[[np.random.Generator, int], Case]] = {
     "gemm": _gemm, "pooled": _pooled, "narrow": _narrow, "lrn": _lrn, "transition": _transition, "norm": _norm,
-    "fire": _fire,
+    "fire": _fire, "branch": _branch,
 }
 
 
@@ -153,10 +183,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--chip", default="small")
     ap.add_argument("--disable-opt", action="append", default=[], metavar="NAME")
+    ap.add_argument("--pattern", action="append", choices=list(PATTERNS), help="draw only these (repeatable)")
     args = ap.parse_args()
     p = get_chip(args.chip).sbuf_partitions
     rng = np.random.default_rng(args.seed)
-    names = list(PATTERNS)
+    names = args.pattern or list(PATTERNS)
     tried = dict.fromkeys(names, 0)
     failed = dict.fromkeys(names, 0)
     for i in range(args.cases):
