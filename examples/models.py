@@ -175,6 +175,20 @@ def make_resnet50_trunk(seed: int = 0, size: int = 224) -> onnx.ModelProto:
     )
 
 
+def _rows_model(
+    name: str, nodes: list[onnx.NodeProto], batch: int, width: int, weights: dict[str, np.ndarray]
+) -> onnx.ModelProto:
+    """A model from "input" to "out", both [batch, width] (the compile-scaling families)."""
+    rows = [batch, width]
+    return _model(
+        name,
+        nodes,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, rows)],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, rows)],
+        weights,
+    )
+
+
 def make_chain(seed: int = 0, blocks: int = 100, width: int = 64, batch: int = 16) -> onnx.ModelProto:
     """`blocks` residual MLP blocks in a row, y = relu(x W_i) + x (MatMul, Relu, Add
     each): a long straight-line program, for how compile time grows with the
@@ -192,13 +206,7 @@ def make_chain(seed: int = 0, blocks: int = 100, width: int = 64, batch: int = 1
         ]
         x = f"add{i}"
     nodes.append(helper.make_node("Identity", [x], ["out"], name="out"))
-    return _model(
-        "chain",
-        nodes,
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, width])],
-        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [batch, width])],
-        weights,
-    )
+    return _rows_model("chain", nodes, batch, width, weights)
 
 
 def make_fan_out(seed: int = 0, branches: int = 100, width: int = 64, batch: int = 16) -> onnx.ModelProto:
@@ -218,13 +226,7 @@ def make_fan_out(seed: int = 0, branches: int = 100, width: int = 64, batch: int
         else:
             total = f"mm{i}"
     nodes.append(helper.make_node("Identity", [total], ["out"], name="out"))
-    return _model(
-        "fan_out",
-        nodes,
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, width])],
-        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [batch, width])],
-        weights,
-    )
+    return _rows_model("fan_out", nodes, batch, width, weights)
 
 
 DYNAMIC_SIZE = 2

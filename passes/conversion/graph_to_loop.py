@@ -36,7 +36,7 @@ from xdsl.pattern_rewriter import (
 from xdsl.rewriter import Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
-from tidal.passes.conversion.kernels.base import options_for
+from tidal.passes.conversion.kernels.base import first_producer, options_for
 from tidal.passes.conversion.kernels.concat_placement import ConcatCopy, place_concat_operands
 from tidal.passes.conversion.kernels.graph_ops import origin_of
 from tidal.passes.conversion.kernels.plan import DEFAULT_OPTIONS, KernelOptions, Refusal
@@ -166,8 +166,7 @@ class GraphToLoopPass(ChipPass):
         for fn in funcs:
             for graph_op in fn.walk():
                 if graph_op.dialect_name() == "graph" and graph_op.operands:
-                    owner = graph_op.operands[0].owner
-                    lower.producers[graph_op] = owner if isinstance(owner, Operation) else None
+                    lower.producers[graph_op] = first_producer(graph_op)
         with quiet_diagnostics():
             PatternRewriteWalker(
                 GreedyRewritePatternApplier([lower]), apply_recursively=False

@@ -38,7 +38,7 @@ from xdsl.ir import Operation
 from xdsl.utils.exceptions import PassFailedException
 
 from tidal.dialects import graph
-from tidal.passes.conversion.kernels.base import options_for
+from tidal.passes.conversion.kernels.base import first_producer, options_for
 from tidal.passes.conversion.kernels.plan import DEFAULT_OPTIONS, TilePlan
 from tidal.passes.utils.chip import ChipPass
 from tidal.passes.utils.expect import expect_level
@@ -75,9 +75,7 @@ class Partitioner:
         if entry is None or entry.kernel is None:
             why_not = f"no accelerator lowering for '{op.name}'"
         else:
-            owner = op.operands[0].owner if op.operands else None
-            producer = owner if isinstance(owner, Operation) else None
-            planned = entry.kernel.plan(op, self.chip, options_for(op, producer, DEFAULT_OPTIONS))
+            planned = entry.kernel.plan(op, self.chip, options_for(op, first_producer(op), DEFAULT_OPTIONS))
             if isinstance(planned, TilePlan):
                 engines = entry.engines or ""
                 if engines.startswith("a "):  # views and constants: no tiles

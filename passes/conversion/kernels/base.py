@@ -136,7 +136,8 @@ def _writes_ragged(
     )
 
 
-def _first_producer(op: Operation) -> Operation | None:
+def first_producer(op: Operation) -> Operation | None:
+    """The op that writes `op`'s first operand (None: a block argument, or no operand)."""
     owner = op.operands[0].owner if op.operands else None
     return owner if isinstance(owner, Operation) else None
 
@@ -145,7 +146,7 @@ def options_for(
     op: Operation,
     producer: Operation | None,
     options: KernelOptions,
-    producer_of: Callable[[Operation], Operation | None] = _first_producer,
+    producer_of: Callable[[Operation], Operation | None] = first_producer,
 ) -> KernelOptions:
     """`options` for planning `op` whose first operand `producer` wrote (as it was in
     the graph, before anything was lowered; `producer_of` gives another op's, the
