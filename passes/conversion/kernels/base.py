@@ -166,8 +166,7 @@ def options_for(
     ragged = (
         (isinstance(op, graph.ChannelAffineOp) and isinstance(producer, graph.ConcatOp))
         or (conv and isinstance(producer, graph.ChannelAffineOp))
-        or (conv and _writes_ragged(producer, producer_of, options.pool_ragged))
-        or (pool and options.pool_ragged and _writes_ragged(producer, producer_of, True))
+        or ((conv or (pool and options.pool_ragged)) and _writes_ragged(producer, producer_of, options.pool_ragged))
     )
     if options.ragged_tiles and not ragged:
         return replace(options, ragged_tiles=False)
