@@ -260,6 +260,11 @@ OPTIMIZATIONS: dict[str, str] = {
     "input tiles) is unrolled whole, its tiles alternating between two buffers, so the "
     "PE array fills one PSUM buffer while ACT evacuates the other "
     "(loop-double-buffer{odd})",
+    "double-buffer-crossing": "with double-buffer, only a tile that two engines touch "
+    "gets a second buffer; one that a single engine writes and reads (an ACT result ACT "
+    "reads again, a pooling's running sum) keeps one, since that engine runs in order "
+    "and a second buffer would only take SBUF from the weights reserved ahead "
+    "(loop-double-buffer{crossing})",
     "const-layout": "each constant that only DMAs read, each element once, is stored in "
     "DRAM in the order they read it, so a weight load reads one contiguous run instead "
     "of 4-byte elements a row apart (the same bytes move: no cycles change in the "
@@ -419,7 +424,13 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
         *(
             []
             if "double-buffer" in off
-            else [LoopDoubleBufferPass(chip=chip, odd="double-buffer-odd" not in off)]
+            else [
+                LoopDoubleBufferPass(
+                    chip=chip,
+                    odd="double-buffer-odd" not in off,
+                    crossing="double-buffer-crossing" not in off,
+                )
+            ]
         ),
         *([] if "const-layout" in off else [LoopConstLayoutPass()]),
         LoopAllocatePass(

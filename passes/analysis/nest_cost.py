@@ -47,9 +47,9 @@ def engine_class(engine: str) -> str:
     return engine_kind(engine_from_name(engine)).value
 
 
-def _tile_op_engine(op: TileOp) -> str:
-    """The engine class of the instruction a loop tile op becomes (its datasheet
-    entry)."""
+def engine_of(op: TileOp) -> str:
+    """The engine class (`pe`, `act`, `pool`, `dma`) of the instruction a loop tile
+    op becomes (its datasheet entry)."""
     kind = INSTRUCTIONS[op.OPCODE].engine
     assert kind is not None, op.name  # tile ops become engine-bound instructions
     return kind.value
@@ -85,7 +85,7 @@ def nest_work(nest: NestOp) -> dict[str, Work]:
             raise ValueError(
                 f"{nest.origin.data}: {op.name} writes {len(written)} accesses, expected 1"
             )
-        engine = _tile_op_engine(op)
+        engine = engine_of(op)
         trips = _trips(op, nest)
         out[engine] = out.get(engine, Work()) + Work(
             trips, trips * written[0].ap.num_elements
@@ -121,7 +121,7 @@ def nest_cycles(nest: NestOp, chip: ChipConfig) -> dict[str, float]:
             total += matmul_load_cycles(chip, behind)
             total += (trips - 1) * matmul_load_cycles(chip, cycles)
             behind = cycles
-        engine = _tile_op_engine(op)
+        engine = engine_of(op)
         out[engine] = out.get(engine, 0.0) + total
     return out
 

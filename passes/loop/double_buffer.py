@@ -18,7 +18,11 @@ the second buffers, and d keeps one iteration). A matmul whose fresh sum starts 
 d is 0 keeps that in the first copy only. The second buffers must fit beside everything else: the pass places every
 nest's tiles as loop-allocate will (`LinearScan`, without the overlap of nests) and
 doubles only a nest's SBUF tiles where its PSUM accumulators do not fit twice, and
-leaves a nest as it was where neither fits.
+leaves a nest as it was where neither fits. With `crossing`, a tile only one
+engine touches (an ACT result ACT reads again, a pooling's running sum on POOL)
+keeps one buffer: that engine runs its instructions in order, so a second buffer
+would let nothing overlap, and would only take SBUF from the other tiles and from
+the weights loop-allocate reserves ahead.
 
 Same-engine order no longer serialises a loop's iterations through such a tile:
 accel-insert-sync then makes iteration 2j + 1's load wait for the reader of
@@ -55,6 +59,7 @@ from dataclasses import dataclass
 
 from tidal.dialects import loop
 from tidal.dialects.accel import AccessAttr, Aff, AffAttr
+from tidal.passes.analysis.nest_cost import engine_of
 from tidal.passes.loop.allocate import _Tiles, tile_lifetimes
 from tidal.passes.utils.chip import ChipPass
 from tidal.passes.utils.expect import expect_level
@@ -243,14 +248,24 @@ def _factor(nest: loop.NestOp, dim: int) -> int:
     return n if n % 2 and _holds_loops(nest, dim) else 2
 
 
-def _plan(nest: loop.NestOp, odd: bool = True) -> Plan:
-    """Per domain dim, the loops over it and the tiles private to each. An odd trip
-    count whose loop holds another loop is unrolled whole when `odd` and it is at
-    most MAX_ODD_UNROLL, else left alone."""
+def _crosses_engines(tile: loop.AllocTileOp) -> bool:
+    """Do the ops that touch `tile` run on more than one engine class (a DMA queue
+    counting as `dma`)?"""
+    engines = {engine_of(u.operation) for u in tile.result.uses if isinstance(u.operation, loop.TileOp)}
+    return len(engines) > 1
+
+
+def _plan(nest: loop.NestOp, odd: bool = True, crossing: bool = False) -> Plan:
+    """Per domain dim, the loops over it and the tiles private to each (with
+    `crossing`, only those that two engines touch). An odd trip count whose loop
+    holds another loop is unrolled whole when `odd` and it is at most
+    MAX_ODD_UNROLL, else left alone."""
     out: Plan = {}
     domain = nest.domain_val
     for t in nest.body.block.ops:
         if not isinstance(t, loop.AllocTileOp):
+            continue
+        if crossing and not _crosses_engines(t):
             continue
         f = _private_loop(t, nest)
         if f is not None and domain[f.dim.value.data] >= 2:
@@ -308,6 +323,10 @@ class LoopDoubleBufferPass(ChipPass):
     loop holds another loop, by unrolling it whole: a conv's 3 output-channel tiles
     accumulating in alternate PSUM buffers. False: leave such a dimension alone."""
 
+    crossing: bool = True
+    """Only tiles that two engines touch get a second buffer (module docstring).
+    False: every private tile that fits."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "loop")
         chip = self.chip_config()
@@ -322,7 +341,7 @@ class LoopDoubleBufferPass(ChipPass):
         doubled: set[loop.AllocTileOp] = set()
         plans: list[tuple[loop.NestOp, Plan]] = []
         for nest in [n for n in fn.body.block.ops if isinstance(n, loop.NestOp)]:
-            whole = _plan(nest, self.odd)
+            whole = _plan(nest, self.odd, self.crossing)
             # Every private tile, else the SBUF ones only (PSUM has few banks).
             for plan in (whole, _only(whole, "sbuf")):
                 tiles = {t for loops in plan.values() for ts in loops.values() for t in ts}

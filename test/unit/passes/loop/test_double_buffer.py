@@ -97,6 +97,46 @@ def test_only_tiles_written_whole_before_any_read_are_private():
     assert names == {"t"}
 
 
+ACT2 = """
+func.func @main(%x: memref<4x32xf32> {tidal.name = "input"}) -> (memref<4x32xf32> {tidal.name = "out"}) {
+  %y = loop.alloc : memref<4x32xf32>
+  loop.nest "act2" domain [4] order [0] {
+    %t = loop.alloc_tile : !loop.tile<sbuf, 32, 1>
+    %u = loop.alloc_tile : !loop.tile<sbuf, 32, 1>
+    %v = loop.alloc_tile : !loop.tile<sbuf, 32, 1>
+    loop.for d0 {
+      loop.copy %x <dram 0 + 128 * i0, [[1, 32], [1, 1]]> -> %t <sbuf 0, 0, [[1, 32], [1, 1]]> : memref<4x32xf32> -> !loop.tile<sbuf, 32, 1>
+      loop.act "relu" %u <sbuf 0, 0, [[1, 32], [1, 1]]>, %t <sbuf 0, 0, [[1, 32], [1, 1]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 32, 1>, !loop.tile<sbuf, 32, 1>
+      loop.act "exp" %v <sbuf 0, 0, [[1, 32], [1, 1]]>, %u <sbuf 0, 0, [[1, 32], [1, 1]]> {scale = 1.0 : f32, bias = 0.0 : f32} : !loop.tile<sbuf, 32, 1>, !loop.tile<sbuf, 32, 1>
+      loop.copy %v <sbuf 0, 0, [[1, 32], [1, 1]]> -> %y <dram 0 + 128 * i0, [[1, 32], [1, 1]]> : !loop.tile<sbuf, 32, 1> -> memref<4x32xf32>
+    }
+  }
+  func.return %y : memref<4x32xf32>
+}
+"""
+
+
+def test_with_crossing_a_tile_one_engine_touches_keeps_one_buffer():
+    """%t (DMA then ACT) and %v (ACT then DMA) are private and cross engines; %u is
+    private but only ACT touches it. With `crossing` it keeps one buffer, without
+    it gets two; either way the nest computes exp(relu(x)) (NumPy)."""
+    from xdsl.parser import Parser
+
+    x = np.random.default_rng(1).standard_normal((4, 32)).astype(np.float32)
+    for crossing, want in ((True, {"t", "v"}), (False, {"t", "u", "v"})):
+        module = Parser(context(), ACT2).parse_module()
+        nest = next(op for op in module.walk() if isinstance(op, loop.NestOp))
+        plan = _plan(nest, crossing=crossing)
+        names = {t.result.name_hint for loops in plan.values() for ts in loops.values() for t in ts}
+        assert names == want, (crossing, names)
+        tiles = _tiles(module)
+        LoopDoubleBufferPass(chip="small", crossing=crossing).apply(Context(), module)
+        module.verify()
+        assert _tiles(module) == tiles + len(want)
+        out = eval_loop(module, {"input": x})["out"]
+        np.testing.assert_allclose(out, np.exp(np.maximum(x, 0)), rtol=1e-6)
+
+
 def test_second_buffers_only_where_the_chip_holds_them():
     """However tight SBUF is, the nests still allocate after the pass (a nest keeps
     its single buffers where the second ones do not fit), and more room never
