@@ -277,6 +277,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "SBUF holds, and that stores little, weight loads alternate between their queue and the stores' one, so a "
     "load waiting for its tile's reuse holds up only every other one behind it "
     "(accel-assign-queues{pair})",
+    "balance-queues": "each load that is not a constant's goes on the DMA queue with the "
+    "fewest bytes so far (over its repeats), not the next one in turn: a stem's im2col "
+    "loads, a few large ones among many small, no longer pile up on one queue "
+    "(accel-assign-queues{balance})",
     "hoist-waits": "a wait that every iteration of a repeat repeats (its value does not "
     "grow with the repeat's index) runs once, before the repeat (accel-hoist-waits)",
     "prune-waits": "waits that other waits already imply are erased (the transitive "
@@ -442,7 +446,9 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
         LoopToAccelPass(chip=chip),
         *([] if "engine-schedule" in off else [AccelSchedulePass(chains="pe-chains" not in off)]),
         AccelAssignQueuesPass(
-            weights="weight-queue" not in off, pair="weight-queue-pair" not in off
+            weights="weight-queue" not in off,
+            pair="weight-queue-pair" not in off,
+            balance="balance-queues" not in off,
         ),
         AccelInsertSyncPass(
             latest_source="precise-waits" not in off,

@@ -4,7 +4,9 @@ Expects an accel.program in unified order (as loop-to-accel emits it, every DMA 
 queue 0), before accel-insert-sync: synchronisation waits for engines, and a DMA's
 queue is its engine. Walking the program in order, a DMA that writes DRAM (a store)
 goes on the chip's last queue, and every other DMA (loads, on-chip copies) on the
-other queues in turn, so that loads overlap with each other and with stores. With
+other queues in turn, so that loads overlap with each other and with stores; with
+`balance`, on the one of them that has the fewest bytes so far, so that a few large
+loads among many small ones (a stem's im2col) do not pile up on one queue. With
 `weights` (and at least three queues), a load of constant data (its source inside an
 `accel.const`: weights, biases; if the program has any) goes on queue 0 and the other
 loads on the queues between: a queue runs its DMAs in order, so a weight load, which waits for nothing
@@ -52,32 +54,44 @@ from tidal.sim.config import UnknownChipError, get_chip
 
 
 def queue_order(
-    stores: list[bool], queues: int, weights: list[bool] | None = None, pair: bool = False
+    stores: list[bool],
+    queues: int,
+    weights: list[bool] | None = None,
+    pair: bool = False,
+    sizes: list[int] | None = None,
 ) -> list[int]:
     """The queue of each DMA in program order, given which ones are stores and
     (optionally) which ones load constants; with `pair`, constant loads alternate
-    between queue 0 and the stores' queue:
+    between queue 0 and the stores' queue. The other loads take their queues in
+    turn, or, given each DMA's bytes (`sizes`), the one with the fewest bytes so
+    far (the lowest such):
     `queue_order([False, False, True, False], 3)` is `[0, 1, 2, 0]`;
     `queue_order([False, False, True, False], 4, [True, False, False, False])` is
     `[0, 1, 3, 2]`;
     `queue_order([False, False, True, False], 4, [True, False, False, True], True)`
-    is `[0, 1, 3, 3]`."""
+    is `[0, 1, 3, 3]`;
+    `queue_order([False] * 4, 3, sizes=[8, 1, 1, 1])` is `[0, 1, 1, 1]` where in
+    turn it is `[0, 1, 0, 1]`."""
     last = queues - 1
     # Queue 0 for constants, when there are some to load.
     own = weights is not None and any(weights) and queues >= 3
     out: list[int] = []
     loads = constants = 0
+    moved = [0] * queues  # bytes of the other loads put on each queue
     for i, store in enumerate(stores):
         if store or last == 0:
             out.append(last)
         elif own and weights[i]:
             out.append(last if pair and constants % 2 else 0)
             constants += 1
-        elif own:
-            out.append(1 + loads % (last - 1))
-            loads += 1
         else:
-            out.append(loads % last)
+            first = 1 if own else 0
+            if sizes is None:
+                queue = first + loads % (last - first)
+            else:
+                queue = min(range(first, last), key=lambda q: (moved[q], q))
+                moved[queue] += sizes[i]
+            out.append(queue)
             loads += 1
     return out
 
@@ -130,10 +144,11 @@ def _weight_bound(
 class AssignQueuesPattern(RewritePattern):
     """Set the queue of every DMA of a unified-order program (module docstring)."""
 
-    def __init__(self, weights: bool, pair: bool = False) -> None:
+    def __init__(self, weights: bool, pair: bool = False, balance: bool = False) -> None:
         super().__init__()
         self.weights = weights
         self.pair = pair
+        self.balance = balance
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, program: ProgramOp, rewriter: PatternRewriter) -> None:
@@ -161,7 +176,8 @@ class AssignQueuesPattern(RewritePattern):
             weights = [_loads_constant(dma, consts) for dma in dmas]
         stores = [dma.dst.space == "dram" for dma in dmas]
         pair = self.pair and weights is not None and _weight_bound(dmas, stores, weights, sbuf_bytes)
-        chosen = queue_order(stores, queues, weights, pair)
+        sizes = [_bytes(d) for d in dmas] if self.balance else None
+        chosen = queue_order(stores, queues, weights, pair, sizes)
         for dma, queue in zip(dmas, chosen, strict=True):
             if dma.queue.value.data != queue:
                 dma.queue = IntegerAttr(queue, i64)
@@ -188,8 +204,13 @@ class AccelAssignQueuesPass(ModulePass):
     and the stores' one: a queue runs in order, so a weight load that waits for its
     tile's reuse holds up only every other weight load behind it."""
 
+    balance: bool = True
+    """Each load that is not a constant's on the queue with the fewest such bytes
+    so far (over its repeats' iterations), instead of the queues in turn: loads
+    of very different sizes (a stem's im2col pieces) then split the bytes evenly."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "accel")
         PatternRewriteWalker(
-            AssignQueuesPattern(self.weights, self.pair), apply_recursively=False
+            AssignQueuesPattern(self.weights, self.pair, self.balance), apply_recursively=False
         ).rewrite_module(op)

@@ -2,6 +2,7 @@
 // RUN: tidal-opt %s -p accel-assign-queues,accel-assign-queues --split-input-file | filecheck %s
 // RUN: tidal-opt %s -p 'accel-assign-queues{weights=false}' --split-input-file | filecheck %s --check-prefix=ROUND
 // RUN: tidal-opt %s -p 'accel-assign-queues{pair=false}' --split-input-file | filecheck %s --check-prefix=NOPAIR
+// RUN: tidal-opt %s -p 'accel-assign-queues{balance=false}' --split-input-file | filecheck %s --check-prefix=TURN
 
 // loop-to-accel leaves every DMA on queue 0. In program order, a DMA that writes
 // DRAM (a store) goes on the last queue and every other DMA (loads, on-chip copies)
@@ -125,4 +126,40 @@ accel.program "default" dram 8388608 attributes {test = "pair"} {
     accel.dma 0 <dram 1280, [[4096, 128], [1, 4096]]> -> <sbuf 0, 32768, [[1, 128], [1, 4096]]>
   }
   accel.dma 0 <sbuf 0, 0, [[1, 4], [1, 1]]> -> <dram 8384512, [[1, 4], [1, 1]]>
+}
+
+// -----
+
+// Loads of different sizes: each goes on the load queue with the fewest bytes so far
+// (counting a repeat's iterations), the lowest on a tie. The first load moves 8 KB
+// over its 4 iterations, so queue 0 takes nothing more until the others catch up;
+// with balance=false the loads take 0, 1, 2 in turn whatever they move.
+// CHECK-LABEL: accel.program "default" dram 65536 {
+// CHECK-NEXT:    accel.repeat 4 {
+// CHECK-NEXT:      accel.dma 0 <dram 0 + 2048 * i0,
+// CHECK-NEXT:    }
+// CHECK-NEXT:    accel.dma 1 <dram 8192,
+// CHECK-NEXT:    accel.dma 2 <dram 8256,
+// CHECK-NEXT:    accel.dma 1 <dram 8320,
+// CHECK-NEXT:    accel.dma 2 <dram 8384,
+// CHECK-NEXT:    accel.dma 3 <sbuf
+// CHECK-NEXT:  }
+// TURN-LABEL: accel.program "default" dram 65536 {
+// TURN-NEXT:    accel.repeat 4 {
+// TURN-NEXT:      accel.dma 0 <dram 0 + 2048 * i0,
+// TURN-NEXT:    }
+// TURN-NEXT:    accel.dma 1 <dram 8192,
+// TURN-NEXT:    accel.dma 2 <dram 8256,
+// TURN-NEXT:    accel.dma 0 <dram 8320,
+// TURN-NEXT:    accel.dma 1 <dram 8384,
+// TURN-NEXT:    accel.dma 3 <sbuf
+accel.program "default" dram 65536 {
+  accel.repeat 4 {
+    accel.dma 0 <dram 0 + 2048 * i0, [[16, 32], [1, 16]]> -> <sbuf 0, 0, [[1, 32], [1, 16]]>
+  }
+  accel.dma 0 <dram 8192, [[1, 16], [1, 1]]> -> <sbuf 0, 64, [[1, 16], [1, 1]]>
+  accel.dma 0 <dram 8256, [[1, 16], [1, 1]]> -> <sbuf 0, 68, [[1, 16], [1, 1]]>
+  accel.dma 0 <dram 8320, [[1, 16], [1, 1]]> -> <sbuf 0, 72, [[1, 16], [1, 1]]>
+  accel.dma 0 <dram 8384, [[1, 16], [1, 1]]> -> <sbuf 0, 76, [[1, 16], [1, 1]]>
+  accel.dma 0 <sbuf 0, 0, [[1, 32], [1, 16]]> -> <dram 16384, [[16, 32], [1, 16]]>
 }
