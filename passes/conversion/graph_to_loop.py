@@ -149,6 +149,7 @@ class GraphToLoopPass(ChipPass):
     affine_pieces: bool = True
     softmax_spread: bool = True
     lrn_pieces: bool = True
+    im2col_reuse: bool = True
 
     def kernel_options(self) -> KernelOptions:
         """The pass's options of the same names as KernelOptions' fields."""

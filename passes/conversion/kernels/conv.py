@@ -49,6 +49,7 @@ from tidal.passes.conversion.kernels.base import (
 from tidal.passes.conversion.kernels.nest_builder import (
     F32,
     Nest,
+    aligned,
     largest_divisor,
     psum_free_max,
 )
@@ -260,6 +261,18 @@ class StationaryTiles(NestPlan):
     windows of a row block end (`halo_bounds`), so a block's matmuls wait for the
     pieces of its rows only."""
 
+    reuse: int = 0
+    """Packed, `clip`, `im2col_reuse`: the im2col holds the taps of kernel
+    columns 0 .. reuse - 1 only (`pack` = reuse x kh taps, column-major), each
+    row `reuse_shift` outputs wider than the output's; the taps of columns reuse ..
+    kw - 1 contract the partitions of columns 0 .. kw - reuse - 1, read
+    `reuse_shift` columns on (their windows lie reuse x dw input columns to the
+    right). Two matmuls per block, as without; 0: every tap loaded."""
+
+    def reuse_shift(self, shape: ConvShape) -> int:
+        """Output columns between a loaded tap's window and the reused one's."""
+        return self.reuse * shape.dilations[1] // shape.strides[1] if self.reuse else 0
+
     @property
     def unpadded(self) -> bool:
         """The nest reads the unpadded input (a halo in SBUF, or a clipped im2col):
@@ -318,11 +331,14 @@ def _estimate(chip: ChipConfig, shape: ConvShape, t: StationaryTiles) -> float:
     per_step = t.nb * max(t.rb * ow, chip.pe_min_cycles) + reload
     pe = n * g * (cout // g // t.tco) * groups * steps * per_step * (t.bands if t.mbands else 1)
     if t.pack:
-        loads = taps * cg_in * oh * ow + (2 * cg_in * hp * wp if any(shape.pads) and not t.clip else 0)
+        stored = t.pack if t.reuse else taps  # (`reuse`: one pack's taps, wider rows)
+        loads = stored * cg_in * oh * (ow + t.reuse_shift(shape)) + (
+            2 * cg_in * hp * wp if any(shape.pads) and not t.clip else 0
+        )
         most = max(1, n * shape.padded[1] * hp * wp // (t.tci * t.rows * ow))
         runs = sum(
             len(_kernel_row_runs(t0, min(t0 + t.pack, taps), shape.weight[3], most))
-            for t0 in range(0, taps, t.pack)
+            for t0 in range(0, stored, t.pack)
         )
         descriptors = runs * (oh // t.rows)
     else:
@@ -363,9 +379,52 @@ def _plan_stationary(
         packed = _plan_rowpack(chip, shape, unpacked, options)
         if packed is not None and _estimate(chip, shape, packed) < _estimate(chip, shape, tiles):
             tiles = packed
+    # (after the choice above, which `reuse` would tilt towards packing: measured,
+    # SqueezeNet's 16-channel 3x3 expands then packed and ran 4 % slower)
+    if options.im2col_reuse and tiles.pack and tiles.clip:
+        tiles = _with_reuse(chip, shape, tiles)
     if options.halo_chunks and tiles.halo and not tiles.inplace and not shape.interleave:
         tiles = replace(tiles, halo_parts=min(HALO_PARTS, shape.out[2] // (tiles.rowpack * tiles.rb)))
     return tiles
+
+
+def reuse_columns(chip: ChipConfig, shape: ConvShape, t: StationaryTiles) -> int:
+    """The kernel columns C an `im2col_reuse` plan of `t` loads: the fewest with
+    2 C >= kw whose dilated width C x dw the column stride divides and whose taps'
+    rows fit the PE array. 0 when `t` does not qualify (packed in at least two
+    packs, clipped, one group, one band of rows or bands on the PE columns only)
+    or its im2col would not shrink."""
+    kh, kw = shape.weight[2:]
+    sw, dw = shape.strides[1], shape.dilations[1]
+    ow = shape.out[3]
+    if not (t.pack and t.clip) or -(-shape.taps // t.pack) < 2 or shape.group != 1:
+        return 0
+    if t.bands > 1 and not t.mbands:
+        return 0
+    for c in range(-(-kw // 2), kw):
+        if (c * dw) % sw or c * kh * t.tci > chip.pe_rows:
+            continue
+        if c * kh * (ow + c * dw // sw) < shape.taps * ow:
+            return c
+    return 0
+
+
+def _with_reuse(chip: ChipConfig, shape: ConvShape, t: StationaryTiles) -> StationaryTiles:
+    """`t` with `reuse` (`reuse_columns`) where it qualifies and fits, else `t`."""
+    c = reuse_columns(chip, shape, t)
+    if not c:
+        return t
+    kh = shape.weight[2]
+    ow = shape.out[3]
+    sets = t.bands if t.mbands else 1  # im2cols side by side in the tile's columns
+    old = sets * -(-shape.taps // t.pack) * t.rows * ow
+    packed = replace(t, pack=c * kh, reuse=c)
+    new = sets * t.rows * (ow + packed.reuse_shift(shape))
+    need = t.sbuf_bytes - aligned(old * F32) + aligned(new * F32)
+    if need > chip.sbuf_partition_bytes:
+        return t
+    parts = max(c * kh * t.tci, t.bands * t.tco)
+    return replace(packed, sbuf_bytes=need, partitions=parts)
 
 
 def row_pack(chip: ChipConfig, shape: ConvShape) -> int:
@@ -961,7 +1020,9 @@ def _im2col_clipped(
     h, w = hp - pt - pb, wp - pl - pr
     taps, tci, rows, pack, kb = shape.taps, plan.tci, plan.rows, plan.pack, plan.bands
     k0 = pack * tci
-    npack = -(-taps // pack)
+    # (with `reuse`, one pack of taps loaded, each row xw columns wide)
+    npack = 1 if plan.reuse else -(-taps // pack)
+    xw = ow + plan.reuse_shift(shape)
     chunk = rows // parts
     # (band b's partitions and columns: its own partitions, or with `mbands` columns)
     band_at = [(0, b * npack * rows) if plan.mbands else (b * k0, 0) for b in range(kb)]
@@ -970,7 +1031,7 @@ def _im2col_clipped(
         """Tap q's outputs inside the image among rows [y0, y1): rows, columns."""
         r, s = _tap(q, shape, True)
         ry0, ry1 = _valid(oh, h, pt, sh, r * dh)
-        cx0, cx1 = _valid(ow, w, pl, sw, s * dw)
+        cx0, cx1 = _valid(xw, w, pl, sw, s * dw)
         lo, hi = max(y0, ry0), min(y1, ry1)
         return (lo, hi, cx0, cx1) if lo < hi and cx0 < cx1 else (y0, y0, 0, 0)
 
@@ -986,7 +1047,7 @@ def _im2col_clipped(
     def free(y: int, ny: int, xa: int, nx: int) -> tuple[int, list[tuple[int, int]]]:
         """(element offset, dims) of rows [y, y + ny) x columns [xa, xa + nx) of a
         band's rows in the im2col tile."""
-        return y * ow + xa, _free([(1, ny * nx)] if nx == ow else [(ow, ny), (1, nx)])
+        return y * xw + xa, _free([(1, ny * nx)] if nx == xw else [(xw, ny), (1, nx)])
 
     for part in range(parts):
         for p in range(npack):
@@ -1017,8 +1078,8 @@ def _im2col_clipped(
         (first row, rows, first column, columns)."""
         ya, yb, xa, xb = rect(q, y0, y1)
         if ya == yb:
-            return [(y0, y1 - y0, 0, ow)]
-        strips = [(y0, ya - y0, 0, ow), (yb, y1 - yb, 0, ow), (ya, yb - ya, 0, xa), (ya, yb - ya, xb, ow - xb)]
+            return [(y0, y1 - y0, 0, xw)]
+        strips = [(y0, ya - y0, 0, xw), (yb, y1 - yb, 0, xw), (ya, yb - ya, 0, xa), (ya, yb - ya, xb, xw - xb)]
         return [st for st in strips if st[1] > 0 and st[3] > 0]
 
     for p in range(npack):
@@ -1082,13 +1143,19 @@ def _conv2d_stationary(
     tail: list[Operation] = []  # matmuls of a partial input-channel tile
     if plan.pack:
         pack = plan.pack
-        npack = -(-taps // pack)
+        npack = -(-taps // pack)  # matmuls per block (each pack's taps)
         k0 = pack * tci  # one band's im2col rows
+        # With `reuse`, one pack's taps loaded (kernel columns 0 .. reuse - 1), each
+        # row xw columns wide; pack 1 (columns reuse on) contracts the partitions of
+        # columns 0 .. kw - reuse - 1 read `shift` columns on.
+        stored = 1 if plan.reuse else npack
+        shift = plan.reuse_shift(shape)
+        xw = ow + shift
         # With `mbands`, every band's im2col on the same partitions, band b's in
         # columns of its own, and each pack's weights in the middle of 2 kb - 1
         # column groups, zeros on either side (`StationaryTiles.mbands`).
         mb = plan.mbands
-        xt = nest.tile("sbuf", k0 if mb else kb * k0, (kb if mb else 1) * npack * rows * ow)
+        xt = nest.tile("sbuf", k0 if mb else kb * k0, (kb if mb else 1) * stored * rows * xw)
         wcols = 2 * kb - 1 if mb else kb  # column groups of one pack's weights
         wt = nest.tile("sbuf", k0 if mb else kb * k0, npack * wcols * tco)
         # With `im2col_chunks`, each load is split into up to IM2COL_PARTS pieces of
@@ -1109,12 +1176,14 @@ def _conv2d_stationary(
             tp = min(pack, taps - t0)
             # (first tap position, its weights' DRAM offset, tap dims, taps): one run
             # of consecutive taps (row-major), or with `clip` runs of the column-major
-            # order, each within a column or of whole columns.
+            # order, each within a column or of whole columns. With `reuse`, pack 1's
+            # taps lie on the partitions of the loaded taps p x reuse columns left.
             w_runs = [(t0, t0, [(1, tp)], tp)]
             if plan.clip:
+                at, cols = (0, p * plan.reuse) if plan.reuse else (t0, 0)
                 w_runs = [
-                    (q, r * kw + s, [(1, no), (kw, ni)], no * ni)
-                    for q, no, ni in _kernel_row_runs(t0, t0 + tp, shape.weight[2], taps)
+                    (q - at + t0, r * kw + s + cols, [(1, no), (kw, ni)], no * ni)
+                    for q, no, ni in _kernel_row_runs(at, at + tp, shape.weight[2], taps)
                     for r, s in [_tap(q, shape, True)]
                 ]
             for q, off, tdims, nt in w_runs:
@@ -1131,11 +1200,14 @@ def _conv2d_stationary(
             k = min(pack, taps - p * pack) * tci
             kk = kb * k0 if kb > 1 and not mb else k
             # (band b's matmuls with `mbands`: its im2col columns, its weight window)
+            q = 0 if plan.reuse else p  # the loaded pack it reads
             for b in range(kb if mb else 1):
-                w_at, x_at = ((p * wcols + kb - 1 - b) * tco, (b * npack + p) * rows * ow) if mb else (p * kb * tco, p * rows * ow)
+                w_at, x_at = ((p * wcols + kb - 1 - b) * tco, (b * stored + q) * rows * xw) if mb else (p * kb * tco, q * rows * xw)
+                x_at += p * shift if plan.reuse else 0
                 st = nest.onchip("sbuf", w_at * F32, [(1, kk), (1, po)])
+                rows_ap = [(1, blk)] if xw == ow else [(xw, rb), (1, ow)]
                 for j in range(nb):
-                    mv = nest.onchip("sbuf", nest.aff((x_at + j * blk) * F32, grp=nb * blk * F32), [(1, kk), (1, blk)])
+                    mv = nest.onchip("sbuf", nest.aff((x_at + j * rb * xw) * F32, grp=nb * rb * xw * F32), [(1, kk), *rows_ap])
                     body.append(MatmulOp(accs[j], acc_ap, wt, st, xt, mv, -1 if p == 0 and b == 0 else None))
         matmuls_at = "grp"
     else:

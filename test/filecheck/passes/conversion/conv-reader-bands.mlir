@@ -1,5 +1,5 @@
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=default}' | filecheck %s
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=default conv_reader_bands=false}' | filecheck %s --check-prefix=OFF
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=default im2col_reuse=false}' | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=default conv_reader_bands=false im2col_reuse=false}' | filecheck %s --check-prefix=OFF
 
 // A 7x7 stride-2 stem of 64 channels (147 im2col rows: two packs of 25 and 24
 // taps, so conv-bands never bands it) whose one reader, a 3x3 stride-2 max pool,
