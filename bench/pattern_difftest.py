@@ -6,7 +6,7 @@ instances of each, compiled, run on the hardware model and compared with onnxrun
 
 `bench/difftest.py`'s random graphs have small tensors, so the shapes that switch
 on some optimisations never come up (0 of 500 graphs there took any of these).
-Each case here is one of eight patterns, with random sizes around the chip's partition
+Each case here is one of nine patterns, with random sizes around the chip's partition
 count P (32 on `small`, 128 on `default`):
 
 - gemm: x [1, K] -> Gemm (bias, transB or not) -> Softmax or LogSoftmax over a row of
@@ -24,7 +24,10 @@ count P (32 on `small`, 128 on `default`):
   (graph-merge-siblings);
 - branch: an Inception pool branch: inputs of random channel counts concatenated
   to more than P channels that P does not divide, one or two max or average
-  poolings (3x3, stride 1 or 2), then a 1x1 conv (ragged-pools).
+  poolings (3x3, stride 1 or 2), then a 1x1 conv (ragged-pools);
+- stem: a conv of 1-4 channels, 3x3 to 7x7, stride 1 or 2, dilation 1 or 2, padded
+  to keep the size (over the stride), relu, and half the time a 3x3 stride-2 max
+  pooling (im2col-clip, im2col-reuse, conv-reader-bands).
 
 A case passes when max|tidal - ort| < 1e-4 * max|ort|. Prints each failing case
 (pattern, shapes, error or exception) and the counts per pattern; exits 1 when any
@@ -161,9 +164,31 @@ def _branch(rng: np.random.Generator, p: int) -> Case:
     return nodes, weights, {n: [1, c, size, size] for n, c in zip(names, sizes, strict=True)}, [1, cout, h, h]
 
 
+def _stem(rng: np.random.Generator, p: int) -> Case:
+    """A conv of cin = 1-4 channels to 4-64 (k x k, k odd from 3 to 7, stride 1
+    or 2, dilation 1 or 2, pads dilation x (k // 2)) over a plane of P / 2 to P + 32
+    pixels a side, relu, then half the time a 3x3 stride-2 max pooling (pads 1)."""
+    cin, cout = int(rng.integers(1, 5)), int(rng.integers(4, 65))
+    k = int(rng.choice([3, 5, 7]))
+    stride, dilation = int(rng.integers(1, 3)), int(rng.choice([1, 1, 2]))
+    pad = dilation * (k // 2)
+    size = int(rng.integers(p // 2, p + 33))
+    h = (size + 2 * pad - dilation * (k - 1) - 1) // stride + 1
+    weights = [numpy_helper.from_array((rng.standard_normal((cout, cin, k, k)) * 0.2).astype(np.float32), "w"),
+               numpy_helper.from_array(rng.standard_normal(cout).astype(np.float32), "b")]
+    pool = bool(rng.integers(2)) and h >= 3
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], strides=[stride] * 2, pads=[pad] * 4,
+                              dilations=[dilation] * 2),
+             helper.make_node("Relu", ["c"], ["r" if pool else "out"])]
+    if pool:
+        nodes.append(helper.make_node("MaxPool", ["r"], ["out"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]))
+        h = (h + 2 - 3) // 2 + 1
+    return nodes, weights, {"x": [1, cin, size, size]}, [1, cout, h, h]
+
+
 PATTERNS: dict[str, Callable[[np.random.Generator, int], Case]] = {
     "gemm": _gemm, "pooled": _pooled, "narrow": _narrow, "lrn": _lrn, "transition": _transition, "norm": _norm,
-    "fire": _fire, "branch": _branch,
+    "fire": _fire, "branch": _branch, "stem": _stem,
 }
 
 
