@@ -341,15 +341,19 @@ PREFETCH_DISTANCES: tuple[int | None, ...] = (None, 16, 8, 4, 2, 1, 0)
 until the placement fits (None: from the first nest on)."""
 
 
-FILL_MARGINS = (0.9, 0.8, 0.75, 0.7, 0.65, 0.5)
+FILL_MARGINS = (0.9, 0.8, 0.75, 0.74, 0.73, 0.72, 0.71, 0.7, 0.65, 0.5)
 """The fractions of an SBUF partition that `fill_ahead` lets the tiles live at a
 position and the weight tiles reserved over it take, tried in turn until the
 placement fits (the scan leaves gaps: the live tiles' sum is not the highest byte
 placed). An earlier round measured finer steps worse (Inception v2 +7 %: more
 weights in flight early take DRAM bandwidth from the transfers the first layers
-wait for); 0.75 and 0.7 were added later, where 0.8 does not fit: Inception v1
-with ragged-pools fell back to 0.65 at 299,845 cycles, 279,947 with 0.75
-(DenseNet-121 -0.4 %, the other zoo models unchanged)."""
+wait for), and so did steps of 1 % between 0.8 and 0.75 later (Inception v2 +1.2 %,
+Inception v1 +0.4 %); 0.75 and 0.7 were added where 0.8 does not fit (Inception v1
+with ragged-pools fell back to 0.65 at 299,845 cycles, 279,947 with 0.75), and
+steps of 1 % below 0.75, where the placement fails by a few gaps: with
+im2col-reuse, Inception v1 fell back from 0.75 to 0.7 at 288,475 cycles and places
+at 0.74 at 280,734 (ResNet-50 510,580 -> 509,833, the other zoo models
+unchanged)."""
 
 
 def fill_ahead(
