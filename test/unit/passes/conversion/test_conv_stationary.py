@@ -136,14 +136,21 @@ def test_a_packed_stem_of_few_output_channels_runs_bands_side_by_side():
 
 def test_the_stem_packs_taps_on_the_pe_rows():
     """3 channels, 7x7 taps: 42 taps fit 128 rows, so two packs of 25 (75 rows)
-    and 24; the im2col of all 112 output rows (two packs of 112x112) fits SBUF."""
-    tiles = plan_conv2d(DEFAULT, "stem", _shape(1, 3, 64, 224, 224, k=7, stride=2, pad=3))
+    and 24; the im2col of all 112 output rows (two packs of 112x112) fits SBUF.
+    With im2col-reuse (the default), one pack of kernel columns 0-3 (28 taps, 84
+    rows), each of its 112 rows 114 columns wide."""
+    shape = _shape(1, 3, 64, 224, 224, k=7, stride=2, pad=3)
+    tiles = plan_conv2d(DEFAULT, "stem", shape, replace(ON, im2col_reuse=False))
     assert isinstance(tiles, StationaryTiles)
     assert (tiles.pack, tiles.tci, tiles.partitions, tiles.rows, tiles.nb, tiles.rb) == (25, 3, 75, 112, 7, 4)
     assert not tiles.halo  # the packed nest reads the padded input
     assert tiles.sbuf_bytes == 2 * 112 * 112 * 4 + 2 * 64 * 4 + 112 * 112 * 4 + 64
+    reused = plan_conv2d(DEFAULT, "stem", shape)
+    assert isinstance(reused, StationaryTiles)
+    assert (reused.pack, reused.reuse, reused.partitions, reused.rows) == (28, 4, 84, 112)
+    assert reused.sbuf_bytes == 112 * 114 * 4 + 2 * 64 * 4 + 112 * 112 * 4 + 64
     # pack_taps alone: one bank per group; stationary alone: one tap per matmul
-    alone = plan_conv2d(DEFAULT, "stem", _shape(1, 3, 64, 224, 224, k=7, stride=2, pad=3), PACKED)
+    alone = plan_conv2d(DEFAULT, "stem", shape, replace(PACKED, im2col_reuse=False))
     assert isinstance(alone, StationaryTiles) and (alone.pack, alone.nb) == (25, 1)
     unpacked = plan_conv2d(DEFAULT, "stem", _shape(1, 3, 64, 224, 224, k=7, stride=2, pad=3), STATIONARY)
     assert isinstance(unpacked, StationaryTiles) and unpacked.pack == 0
@@ -651,12 +658,18 @@ def test_a_7x7_stem_whose_pool_reads_2_bands_runs_them_on_the_pe_columns():
     columns only (mbands), each pack's weights with a zero column group on either
     side; blocks of 2 rows, 7 a group, so a band's 28 rows split into 4 im2col
     pieces (a quarter of the im2col starts the array, as without bands). Without
-    a banded reader, or with the option off, one band."""
-    tiles = plan_conv2d(DEFAULT, "stem", RESNET_STEM_SHAPE, reader_bands=2)
+    a banded reader, or with the option off, one band. With im2col-reuse (the
+    default), each band's im2col is one pack of 28 taps, 114 columns a row."""
+    tiles = plan_conv2d(DEFAULT, "stem", RESNET_STEM_SHAPE, replace(ON, im2col_reuse=False), reader_bands=2)
     assert isinstance(tiles, StationaryTiles) and tiles.bands == 2 and tiles.mbands
     assert (tiles.pack, tiles.rb, tiles.nb, tiles.rows, tiles.partitions) == (25, 2, 7, 56, 128)
     # the im2col of both bands (2 packs each), the weights of 2 packs x 3 groups
     assert tiles.sbuf_bytes >= (2 * 2 * 56 * 112 + 2 * 3 * 64) * 4
+    reused = plan_conv2d(DEFAULT, "stem", RESNET_STEM_SHAPE, reader_bands=2)
+    assert isinstance(reused, StationaryTiles) and reused.bands == 2 and reused.mbands
+    assert (reused.pack, reused.reuse, reused.partitions) == (28, 4, 128)
+    # both bands' one pack each, 114 columns a row: 41 % fewer im2col bytes
+    assert reused.sbuf_bytes == tiles.sbuf_bytes - 2 * 2 * 56 * 112 * 4 + 2 * 56 * 114 * 4
     for plain in (
         plan_conv2d(DEFAULT, "stem", RESNET_STEM_SHAPE),
         plan_conv2d(DEFAULT, "stem", RESNET_STEM_SHAPE, replace(ON, conv_reader_bands=False), reader_bands=0),
