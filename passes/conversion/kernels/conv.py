@@ -1203,7 +1203,7 @@ def _conv2d_stationary(
             q = 0 if plan.reuse else p  # the loaded pack it reads
             for b in range(kb if mb else 1):
                 w_at, x_at = ((p * wcols + kb - 1 - b) * tco, (b * stored + q) * rows * xw) if mb else (p * kb * tco, q * rows * xw)
-                x_at += p * shift if plan.reuse else 0
+                x_at += p * shift  # (0 without `reuse`)
                 st = nest.onchip("sbuf", w_at * F32, [(1, kk), (1, po)])
                 rows_ap = [(1, blk)] if xw == ow else [(xw, rb), (1, ow)]
                 for j in range(nb):

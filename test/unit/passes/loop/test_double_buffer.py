@@ -84,17 +84,25 @@ func.func @main(%x: memref<96xf32> {tidal.name = "input"}) -> (memref<96xf32> {t
 """
 
 
+def _parsed(text: str):
+    """(module, its first nest) of loop IR `text`."""
+    from xdsl.parser import Parser
+
+    module = Parser(context(), text).parse_module()
+    return module, next(op for op in module.walk() if isinstance(op, loop.NestOp))
+
+
+def _names(plan) -> set[str]:
+    """The names of the tiles a `_plan` doubles."""
+    return {t.result.name_hint for loops in plan.values() for ts in loops.values() for t in ts}
+
+
 def test_only_tiles_written_whole_before_any_read_are_private():
     """%t is loaded whole every iteration (private); %s carries a sum across the
     iterations and is used after the loop; %p is written only half before the
     copy reads all of it (the other half comes from the iteration before)."""
-    from xdsl.parser import Parser
-
-    module = Parser(context(), NEST).parse_module()
-    nest = next(op for op in module.walk() if isinstance(op, loop.NestOp))
-    plan = _plan(nest)
-    names = {t.result.name_hint for loops in plan.values() for ts in loops.values() for t in ts}
-    assert names == {"t"}
+    _, nest = _parsed(NEST)
+    assert _names(_plan(nest)) == {"t"}
 
 
 ACT2 = """
@@ -120,14 +128,10 @@ def test_with_crossing_a_tile_one_engine_touches_keeps_one_buffer():
     """%t (DMA then ACT) and %v (ACT then DMA) are private and cross engines; %u is
     private but only ACT touches it. With `crossing` it keeps one buffer, without
     it gets two; either way the nest computes exp(relu(x)) (NumPy)."""
-    from xdsl.parser import Parser
-
     x = np.random.default_rng(1).standard_normal((4, 32)).astype(np.float32)
     for crossing, want in ((True, {"t", "v"}), (False, {"t", "u", "v"})):
-        module = Parser(context(), ACT2).parse_module()
-        nest = next(op for op in module.walk() if isinstance(op, loop.NestOp))
-        plan = _plan(nest, crossing=crossing)
-        names = {t.result.name_hint for loops in plan.values() for ts in loops.values() for t in ts}
+        module, nest = _parsed(ACT2)
+        names = _names(_plan(nest, crossing=crossing))
         assert names == want, (crossing, names)
         tiles = _tiles(module)
         LoopDoubleBufferPass(chip="small", crossing=crossing).apply(Context(), module)
