@@ -219,6 +219,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "prefetch-fill": "with prefetch-weights, each weight tile is reserved as far ahead "
     "as SBUF holds it, earlier layers' first, instead of one distance for all, which "
     "the layer where SBUF is tightest sets (loop-allocate{fill})",
+    "psum-rotate": "each nest's PSUM accumulators go from where the last nest's end, "
+    "round the partition, instead of from byte 0, so a nest's first matmuls need not "
+    "wait for the last nest's accumulator to be evacuated (loop-allocate{rotate})",
     "fuse-epilogue": "a relu or a residual add after a conv or gemm is applied as its "
     "accumulator is evacuated, with no nest of its own (graph-fuse-epilogue)",
     "relu-through-concat": "a relu after a concatenation becomes the activation of the "
@@ -449,6 +452,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             overlap="overlap-nests" not in off,
             prefetch="prefetch-weights" not in off,
             fill="prefetch-fill" not in off,
+            rotate="psum-rotate" not in off,
         ),
         LoopToAccelPass(chip=chip),
         *([] if "engine-schedule" in off else [AccelSchedulePass(chains="pe-chains" not in off)]),

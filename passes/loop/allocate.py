@@ -90,8 +90,12 @@ class LinearScan:
     """
 
     bank_bytes: int = 0
+    rotate: int = 0
+    """(PSUM) The bytes of a partition, to place each region from the end of the last
+    one placed instead of from 0 (`_rotated`)."""
     live: list[Region] = field(default_factory=list[Region])
     now: int = 0  # the first position of the last region placed
+    cursor: int = 0  # (rotate) the end of the last region placed
 
     def place(self, first: int, last: int, nbytes: int, top: int = 0) -> Region:
         """The region of `nbytes` live over [first, last]; with `top` (SBUF), in the
@@ -108,6 +112,9 @@ class LinearScan:
         size = aligned(nbytes)
         if self.bank_bytes:  # PSUM accumulators: above every live one, within a bank
             start = self._in_bank(max((r.end for r in self.live), default=0), nbytes)
+            if self.rotate:
+                start = self._rotated(size, nbytes, start)
+                self.cursor = start + size
         elif top:  # the highest gap that fits below `top`
             end = top
             for r in sorted(self.live, key=lambda r: r.start, reverse=True):
@@ -125,6 +132,28 @@ class LinearScan:
         self.live.append(region)
         return region
 
+
+    def _rotated(self, size: int, nbytes: int, default: int) -> int:
+        """Where a PSUM region of `size` bytes goes with `rotate`: the first start from
+        the cursor on, wrapping to 0 once, that overlaps no live region, stays within
+        a bank and within the partition; `default` when none does.
+
+        Accumulators of consecutive nests then take different bytes, so a nest's
+        first matmuls need not wait until the engine that evacuates the last
+        nest's accumulator has read it (without: every nest's first accumulator is at
+        0, and a nest whose operands are ready waits for the previous one's
+        evacuation all the same). The hardware's PSUM is eight banks, which the
+        accumulators of successive nests go round."""
+        start, wrapped = self._in_bank(self.cursor, nbytes), False
+        while True:
+            if start + size > self.rotate:
+                if wrapped:
+                    return default
+                start, wrapped = 0, True
+            hit = [r.end for r in self.live if r.start < start + size and start < r.end]
+            if not hit:
+                return start
+            start = self._in_bank(max(hit), nbytes)
 
     def _in_bank(self, start: int, nbytes: int) -> int:
         """`start`, or the next bank's start when `nbytes` from it would straddle."""
@@ -159,12 +188,16 @@ class _Tiles:
     """The SBUF and PSUM allocators of one function, with the chip's limits."""
 
     chip: ChipConfig
+    rotate: bool = False
     sbuf: LinearScan = field(init=False)
     psum: LinearScan = field(init=False)
 
     def __post_init__(self) -> None:
         self.sbuf = LinearScan()
-        self.psum = LinearScan(bank_bytes=self.chip.psum_bank_bytes)
+        self.psum = LinearScan(
+            bank_bytes=self.chip.psum_bank_bytes,
+            rotate=self.chip.psum_partition_bytes if self.rotate else 0,
+        )
 
     def place(
         self,
@@ -403,7 +436,13 @@ def fill_ahead(
 
 
 def _allocate_tiles(
-    fn: func.FuncOp, chip: ChipConfig, *, overlap: bool, prefetch: bool = False, fill: bool = False
+    fn: func.FuncOp,
+    chip: ChipConfig,
+    *,
+    overlap: bool,
+    prefetch: bool = False,
+    fill: bool = False,
+    rotate: bool = False,
 ) -> None:
     """Give every tile an SBUF or PSUM region (`_place_tiles`); with `prefetch`,
     weight tiles reserved ahead: with `fill`, each as far as SBUF holds it
@@ -415,13 +454,15 @@ def _allocate_tiles(
             lifetimes, moved = fill_ahead(fn, chip, base, margin)
             for high in (moved, frozenset()):
                 try:
-                    _place_tiles(fn, chip, lifetimes, high)
+                    _place_tiles(fn, chip, lifetimes, high, rotate)
                     return
                 except PassFailedException:
                     continue
     for distance in PREFETCH_DISTANCES if prefetch else (0,):
         try:
-            _place_tiles(fn, chip, tile_lifetimes(fn, overlap=overlap, prefetch=distance))
+            _place_tiles(
+                fn, chip, tile_lifetimes(fn, overlap=overlap, prefetch=distance), rotate=rotate
+            )
             return
         except PassFailedException:
             if distance == 0:
@@ -433,6 +474,7 @@ def _place_tiles(
     chip: ChipConfig,
     lifetimes: list[tuple[loop.AllocTileOp, int, int, int]],
     high: frozenset[int] = frozenset(),
+    rotate: bool = False,
 ) -> None:
     """Give every tile an SBUF or PSUM region, over lifetimes in top-level positions
     (`tile_lifetimes`): each tile the longer one where it fits, else its own; when
@@ -442,7 +484,7 @@ def _place_tiles(
     holes below them when the tiles under them die)."""
     own: set[int] = set()  # id() of the tiles that keep their own lifetime
     while True:
-        tiles = _Tiles(chip)
+        tiles = _Tiles(chip, rotate)
         placed: list[tuple[loop.AllocTileOp, int]] = []
         try:
             for op, first, last, longer in lifetimes:
@@ -494,6 +536,10 @@ class LoopAllocatePass(ChipPass):
     """With `prefetch`: each weight tile as far ahead as SBUF holds it, earlier
     layers' first (`fill_ahead`), instead of one distance for every tile."""
 
+    rotate: bool = True
+    """Each PSUM accumulator from the end of the last one placed, wrapping round the
+    partition (`LinearScan._rotated`), instead of from 0."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "loop")
         chip = self.chip_config()
@@ -504,6 +550,13 @@ class LoopAllocatePass(ChipPass):
             )
         fn = funcs[0]
         dram_bytes = _allocate_dram(fn)
-        _allocate_tiles(fn, chip, overlap=self.overlap, prefetch=self.prefetch, fill=self.fill)
+        _allocate_tiles(
+            fn,
+            chip,
+            overlap=self.overlap,
+            prefetch=self.prefetch,
+            fill=self.fill,
+            rotate=self.rotate,
+        )
         fn.attributes[CHIP] = StringAttr(chip.name)
         fn.attributes[DRAM_BYTES] = _addr_attr(dram_bytes)

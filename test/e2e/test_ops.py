@@ -1384,19 +1384,14 @@ def test_constants_stored_in_reading_order(tmp_path, disabled):
     check(model, tmp_path, chip="default", disabled=disabled)
 
 
-@pytest.mark.parametrize("disabled", [(), ("row-pack",), ("row-pack", "conv-in-place")], ids=["packed", "rows", "packed-padded"])
-def test_a_dense_block_packs_rows_of_its_narrow_convs(tmp_path, disabled):
-    """Two DenseNet layers on the default chip (BN-ReLU, 1x1 conv to 128 channels,
-    BN-ReLU, 3x3 conv to 32 channels, concatenated with the input): each 3x3 conv
-    computes 4 adjacent output rows per matmul (row-pack), in place or on a padded
-    input, each group's rows stored into the concatenation by a copy of its own;
-    the same numbers as onnxruntime, packed or not."""
-    rng = np.random.default_rng(46)
-    c0, size = 64, 28
+def _dense_block(seed: int, c0: int, size: int, layers: int) -> onnx.ModelProto:
+    """`layers` DenseNet layers (BN-ReLU, 1x1 conv to 128 channels, BN-ReLU, 3x3 conv
+    to 32 channels, concatenated with the layer's input) on a c0-channel input."""
+    rng = np.random.default_rng(seed)
     weights: dict[str, np.ndarray] = {}
     nodes = []
     x, c = "x", c0
-    for i in range(2):
+    for i in range(layers):
         weights |= {
             f"s{i}": _vec(rng, c, 0.5, 1.5), f"t{i}": _vec(rng, c, -0.2, 0.2),
             f"w{i}": weight(rng, (128, c, 1, 1), c), f"u{i}": _vec(rng, 128, 0.5, 1.5),
@@ -1418,8 +1413,28 @@ def test_a_dense_block_packs_rows_of_its_narrow_convs(tmp_path, disabled):
             helper.make_node("Concat", [x, f"g{i}"], [f"y{i}"], axis=1),
         ]
         x, c = f"y{i}", c + 32
-    model = build(nodes, {"x": (1, c0, size, size)}, [x], weights)
-    check(model, tmp_path, chip="default", disabled=disabled)
+    return build(nodes, {"x": (1, c0, size, size)}, [x], weights)
+
+
+@pytest.mark.parametrize("disabled", [(), ("row-pack",), ("row-pack", "conv-in-place")], ids=["packed", "rows", "packed-padded"])
+def test_a_dense_block_packs_rows_of_its_narrow_convs(tmp_path, disabled):
+    """Two DenseNet layers on the default chip (BN-ReLU, 1x1 conv to 128 channels,
+    BN-ReLU, 3x3 conv to 32 channels, concatenated with the input): each 3x3 conv
+    computes 4 adjacent output rows per matmul (row-pack), in place or on a padded
+    input, each group's rows stored into the concatenation by a copy of its own;
+    the same numbers as onnxruntime, packed or not."""
+    check(_dense_block(46, 64, 28, 2), tmp_path, chip="default", disabled=disabled)
+
+
+@pytest.mark.parametrize("chip", ["default", "small"])
+@pytest.mark.parametrize("disabled", [(), ("psum-rotate",)], ids=["rotate", "from-0"])
+def test_a_dense_block_with_accumulators_round_psum(tmp_path, chip, disabled):
+    """Four DenseNet layers on 14x14 planes (the 1x1 convs read 2 to 3 tiles of the
+    concatenation): each nest's accumulator goes where the last one's ends, round
+    PSUM (psum-rotate), so a 1x1 conv's first matmuls, on the concatenation's
+    older channels, need not wait until the 3x3 conv's accumulator has been
+    evacuated; the same numbers as onnxruntime with and without."""
+    check(_dense_block(47, 224, 14, 4), tmp_path, chip=chip, disabled=disabled)
 
 
 @pytest.mark.parametrize(

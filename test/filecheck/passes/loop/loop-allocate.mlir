@@ -1,4 +1,4 @@
-// RUN: tidal-opt %s -p 'loop-allocate{chip=small overlap=false}' | filecheck %s
+// RUN: tidal-opt %s -p 'loop-allocate{chip=small overlap=false rotate=false}' | filecheck %s
 
 // loop-allocate changes no op: it records addresses as `tidal.addr` attributes.
 // - DRAM: the input first, then constants and buffers in program order, each on a
@@ -7,7 +7,8 @@
 // - SBUF/PSUM: a tile lives for its nest. Within "fc" the tiles stack in definition
 //   order (wt 0, xt 64, o 128, col 192); "relu" runs after "fc" has ended, so its
 //   tiles reuse the same bytes from 0.
-// - PSUM: a tile stays inside one 2048-byte bank. In "banks", %p1 (1728 bytes from
+// - PSUM (rotate=false: every nest from byte 0; loop-allocate-rotate.mlir has the
+//   default): a tile stays inside one 2048-byte bank. In "banks", %p1 (1728 bytes from
 //   448) would cross the first bank's end and starts the second bank at 2048; %p2
 //   goes above it (the hole at 448 is not filled).
 

@@ -56,6 +56,41 @@ def test_psum_regions_stay_inside_one_bank(requests: list[tuple[int, int, int]])
                 assert a.end <= b.start or b.end <= a.start, (a, b)
 
 
+@given(_requests)
+def test_rotated_psum_regions_stay_inside_one_bank_and_apart(
+    requests: list[tuple[int, int, int]],
+):
+    """With `rotate`, as without: no region crosses a bank, and regions live at once
+    never share a byte; those that find room do so within the partition."""
+    bank, partition = 2048, 8192
+    sized = [(first, length, min(nbytes, bank)) for first, length, nbytes in requests]
+    regions = _place_all(LinearScan(bank_bytes=bank, rotate=partition), sized)
+    for (_, _, nbytes), region in zip(sorted(sized, key=lambda r: r[0]), regions):
+        assert region.start // bank == (region.start + nbytes - 1) // bank, region
+    for i, a in enumerate(regions):
+        for b in regions[i + 1 :]:
+            if _live_together(a, b):
+                assert a.end <= b.start or b.end <= a.start, (a, b)
+
+
+def test_rotated_psum_regions_go_round_the_partition():
+    """Each nest's accumulator from the end of the last one placed (the next bank
+    when it would cross one), back to 0 when the partition ends, past a region
+    still live there; without room anywhere, above every live region as without
+    `rotate` (where loop-allocate reports that PSUM is full)."""
+    scan = LinearScan(bank_bytes=2048, rotate=8192)
+    starts = [scan.place(n, n, size).start for n, size in enumerate((400, 1200, 800, 2048, 2048))]
+    assert starts == [0, 448, 2048, 4096, 6144]
+    keep = scan.place(5, 7, 512)  # wraps round to 0 and stays live until 7
+    assert keep.start == 0
+    assert scan.place(6, 6, 256).start == 512  # the cursor: right above it
+    assert scan.place(7, 7, 2048).start == 2048  # a whole bank: the next one
+    assert scan.place(8, 8, 64).start == 4096
+    full = LinearScan(bank_bytes=2048, rotate=4096)
+    assert [full.place(0, 1, 2048).start, full.place(0, 1, 2048).start] == [0, 2048]
+    assert full.place(1, 1, 64).start == 4096  # no room: above every live one
+
+
 def test_disjoint_lifetimes_reuse_the_same_bytes():
     scan = LinearScan()
     assert [scan.place(i, i, 1000).start for i in range(4)] == [0, 0, 0, 0]
