@@ -597,14 +597,19 @@ class Machine:
 
     # -- host side ---------------------------------------------------------
 
-    def load_inputs(self, inputs: Mapping[str, np.ndarray]) -> None:
-        """Check `inputs` against the input table and copy them into DRAM."""
+    def check_inputs(self, inputs: Mapping[str, np.ndarray]) -> None:
+        """Raise InputError unless `inputs` match the input table (names, shapes,
+        dtypes), as `load_inputs` needs them."""
         constants = self.program.meta.get("constant_inputs")
         check_inputs(
             {str(e["name"]): _io_shape(e) for e in self.program.inputs},
             inputs,
             [c for c in constants if isinstance(c, str)] if isinstance(constants, list) else (),
         )
+
+    def load_inputs(self, inputs: Mapping[str, np.ndarray]) -> None:
+        """Check `inputs` against the input table and copy them into DRAM."""
+        self.check_inputs(inputs)
         for entry in self.program.inputs:
             name = str(entry["name"])
             raw = np.ascontiguousarray(inputs[name]).view(np.uint8).reshape(-1)

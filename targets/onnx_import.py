@@ -134,9 +134,19 @@ class _TooBig(OnnxImportError):
 # --------------------------------------------------------------------------- loading
 
 
-def _first_line(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
+_MESSAGE_CHARS = 400
+
+MAX_DIM = 2**63 - 1
+"""The largest size an ONNX dimension holds (TensorShapeProto's dim_value is int64)."""
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's message on one line (onnx's checker puts the node it names on the
+    lines after the first), cut at _MESSAGE_CHARS."""
+    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    if not text:
+        return type(error).__name__
+    return text if len(text) <= _MESSAGE_CHARS else text[: _MESSAGE_CHARS - 3] + "..."
 
 
 class _Dram:
@@ -296,7 +306,7 @@ def _load(
         raise OnnxImportError(f"{label}: cannot read ({e.strerror or e})") from None
     except (DecodeError, ValueError, RuntimeError) as e:
         raise OnnxImportError(
-            f"{label}: not a valid ONNX model ({_first_line(e)})"
+            f"{label}: not a valid ONNX model ({_one_line(e)})"
         ) from None
     base_dir = os.path.dirname(label) or os.curdir
     _check_tensors(proto, label, base_dir, dram)
@@ -308,7 +318,7 @@ def _load(
                 external_data_helper.load_external_data_for_tensor(t, base_dir)
     except (OSError, ValueError, onnx.checker.ValidationError) as e:
         raise OnnxImportError(
-            f"{label}: cannot read external data ({_first_line(e)})"
+            f"{label}: cannot read external data ({_one_line(e)})"
         ) from None
     return proto, label
 
@@ -358,7 +368,7 @@ def _inline_functions(proto: onnx.ModelProto, label: str) -> onnx.ModelProto:
         return onnx.inliner.inline_local_functions(proto)
     except Exception as e:  # noqa: BLE001 - onnx raises several types for bad functions
         raise OnnxImportError(
-            f"{label}: cannot inline its local functions ({_first_line(e)})"
+            f"{label}: cannot inline its local functions ({_one_line(e)})"
         ) from None
 
 
@@ -425,8 +435,11 @@ def _bound_dims(
             f"{', '.join(named)})"
         )
     for name, size in dims.items():
-        if size < 1:
-            raise OnnxImportError(f"{label}: dimension '{name}' = {size}: a size is at least 1")
+        if not 1 <= size <= MAX_DIM:
+            raise OnnxImportError(
+                f"{label}: dimension '{name}' = {size}: a size is from 1 to {MAX_DIM} "
+                "(an ONNX dimension is a signed 64-bit integer)"
+            )
     return {**_fed_dims(proto, fed, label), **dims}
 
 
@@ -447,9 +460,20 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
         onnx.checker.check_model(skeleton)
         return onnx.shape_inference.infer_shapes(skeleton, strict_mode=True, data_prop=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
+        where = _shapeless(model.graph) if "'shape'" in str(e) else None
         raise OnnxImportError(
-            f"{label}: not a valid ONNX model ({_first_line(e)})"
+            f"{label}: not a valid ONNX model ({where + ': ' if where else ''}{_one_line(e)})"
         ) from None
+
+
+def _shapeless(graph: onnx.GraphProto) -> str | None:
+    """The first graph input, output or value_info whose tensor type has no shape
+    (onnx's checker says "Field 'shape' of 'type' is required" without naming it)."""
+    for kind, values in (("input", graph.input), ("output", graph.output), ("value_info", graph.value_info)):
+        for v in values:
+            if v.type.HasField("tensor_type") and not v.type.tensor_type.HasField("shape"):
+                return f"{kind} '{v.name}'"
+    return None
 
 
 def _opset(model: onnx.ModelProto, label: str) -> int:
@@ -473,7 +497,7 @@ def _opset(model: onnx.ModelProto, label: str) -> int:
 
 def _converter_complaint(error: BaseException) -> str:
     """The version converter's message without its C++ assertion prefix."""
-    message = _first_line(error)
+    message = _one_line(error)
     return re.sub(r"^.*?Assertion `.*?` failed: ", "", message)
 
 
@@ -545,6 +569,12 @@ def _tensor_type(name: str, type_proto: onnx.TypeProto | None) -> TensorType:
         str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?")
         for d in tensor.shape.dim
     ]
+    negative = [i for i, d in enumerate(tensor.shape.dim) if d.HasField("dim_value") and d.dim_value < 0]
+    if negative:
+        raise OnnxImportError(
+            f"tensor '{name}' has shape [{', '.join(dims)}]: dimension {negative[0]} is "
+            f"{dims[negative[0]]}, and a size is at least 1"
+        )
     if not all(d.isdigit() for d in dims):
         raise _UnknownShape(
             f"tensor '{name}' has a dynamic shape [{', '.join(dims)}] "
@@ -787,7 +817,7 @@ def _prefold(
         try:
             model = onnx.shape_inference.infer_shapes(rebuilt, strict_mode=True, data_prop=True)
         except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
-            raise OnnxImportError(f"{label}: not a valid ONNX model ({_first_line(e)})") from None
+            raise OnnxImportError(f"{label}: not a valid ONNX model ({_one_line(e)})") from None
     return model, folded
 
 
@@ -823,11 +853,11 @@ class _Importer:
                 self.consts[t.name] = numpy_helper.to_array(t, base_dir)  # read once
             except (ValueError, TypeError) as e:
                 raise OnnxImportError(
-                    f"initializer '{t.name}': malformed data ({_first_line(e)})"
+                    f"initializer '{t.name}': malformed data ({_one_line(e)})"
                 ) from None
             except (OSError, onnx.checker.ValidationError) as e:
                 raise OnnxImportError(
-                    f"initializer '{t.name}': cannot read external data ({_first_line(e)})"
+                    f"initializer '{t.name}': cannot read external data ({_one_line(e)})"
                 ) from None
         self.const_origin: dict[str, str] = {name: name for name in self.consts}
         # onnxruntime: from IR version 4 on, an initializer that is also a graph
@@ -975,7 +1005,7 @@ class _Importer:
             except _TooBig:
                 raise
             except (OnnxImportError, VerifyException) as e:  # unsupported attributes, data
-                reason = re.sub(r"^node '.*?' \(op \w+\): ", "", _first_line(e))
+                reason = re.sub(r"^node '.*?' \(op \w+\): ", "", _one_line(e))
                 while self.block.last_op is not mark:  # what the builder left
                     dead = self.block.last_op
                     assert dead is not None
@@ -1230,7 +1260,7 @@ def _constant_value(node: _Node) -> np.ndarray:
             try:
                 return numpy_helper.to_array(a.t)
             except (ValueError, TypeError) as e:
-                node.fail(f"malformed value ({_first_line(e)})")
+                node.fail(f"malformed value ({_one_line(e)})")
         if a.name in ("value_float", "value_floats"):
             value = np.array(onnx.helper.get_attribute_value(a), dtype=np.float32)
         elif a.name in ("value_int", "value_ints"):

@@ -328,10 +328,13 @@ def add_disable_opt(parser: argparse.ArgumentParser) -> None:
 
 
 def _dim(text: str) -> tuple[str, int]:
+    from tidal.targets.onnx_import import MAX_DIM  # (imports onnx: only with --dim)
+
     name, eq, size = text.partition("=")
-    if not eq or not name or not size.isdigit() or int(size) < 1:
+    if not eq or not name or not size.isdigit() or not 1 <= int(size) <= MAX_DIM:
         raise argparse.ArgumentTypeError(
-            f"'{text}': expected NAME=SIZE, SIZE a whole number of at least 1 (--dim N=1)"
+            f"'{text}': expected NAME=SIZE, SIZE a whole number from 1 to {MAX_DIM} "
+            "(--dim N=1)"
         )
     return name, int(size)
 

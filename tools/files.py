@@ -135,6 +135,14 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
     """The arrays of an .npz archive; ToolError (one line) for anything else."""
     _check_npz_members(path)
     try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        if not magic.startswith(b"PK") and magic != b"\x93NUMPY":
+            # (np.load takes anything else for a pickle and says to load it unsafely)
+            raise ToolError(
+                f"cannot read inputs '{path}': not an .npz archive (no zip header; "
+                "numpy.savez writes one)"
+            )
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
             raise ToolError(f"inputs file '{path}' holds one array, not an .npz archive")

@@ -21,9 +21,10 @@ import argparse
 import dataclasses
 import os
 import sys
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from io import StringIO
-from typing import IO
+from typing import IO, get_type_hints
 
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
@@ -37,7 +38,13 @@ from xdsl.utils.exceptions import (
 from xdsl.xdsl_opt_main import xDSLOptMain
 
 from tidal.passes.interpreters.numerics import CannotEvaluate, NumericsMismatch
-from tidal.passes.pipeline import Callback, TidalLowerPass, run_passes, verifier_failed
+from tidal.passes.pipeline import (
+    Callback,
+    PassCallback,
+    TidalLowerPass,
+    run_passes,
+    verifier_failed,
+)
 from tidal.passes.utils.expect import PassInputError
 from tidal.sim.config import UnknownChipError
 from tidal.targets import get_all_targets
@@ -134,6 +141,14 @@ class TidalOptMain(xDSLOptMain):
     def prepare_output(self) -> IO[str]:
         return sys.stdout if self.args.output_file is None else self._output
 
+    def setup_pipeline(self) -> None:
+        """xdsl-opt's pipeline, a bad option value named by its pass and option
+        (xDSL says "Incompatible types: given ('maybe',), expected <class 'bool'>")."""
+        try:
+            super().setup_pipeline()
+        except ValueError as e:
+            raise ToolError(_option_error(self.args.passes, self.available_passes, e)) from None
+
     def apply_passes(self, prog: ModuleOp) -> None:
         """The parsed pipeline through Tidal's pass driver: xdsl-opt's own callback
         (verification unless --disable-verify, its failure named after the pass as
@@ -146,14 +161,23 @@ class TidalOptMain(xDSLOptMain):
             if self.args.verify_each and isinstance(p, TidalLowerPass) else p
             for p in self.pipeline.passes
         ]
-        callbacks: list[Callback] = []
+        running = _Running()
+        callbacks: list[Callback] = [running]
         if (between := self.pipeline.callback) is not None:
             callbacks.append(_naming_the_pass(between))
         checker = None
         if self.args.check_numerics:
             checker = numerics_checker(prog, self.args.numerics_inputs)
             callbacks.append(checker)
-        run_passes(passes, prog, self.ctx, callbacks)
+        try:
+            run_passes(passes, prog, self.ctx, callbacks)
+        except AssertionError as e:
+            # An internal check of a pass (xDSL's apply-pdl-interp on a module
+            # without PDL patterns): one line naming the pass, not a traceback.
+            raise ToolError(
+                f"pass '{running.name}' failed on this input (an internal check of "
+                f"the pass: {str(e) or 'no message'})"
+            ) from None
         if checker is not None:
             for line in checker.log:
                 print(line, file=sys.stderr)
@@ -177,6 +201,19 @@ class TidalOptMain(xDSLOptMain):
         return f"{where}: {error}" if where else str(error)
 
 
+class _Running(PassCallback):
+    """The name of the pass running now, for a failure's message."""
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+
+    def begin(self, passes: Sequence[ModulePass], module: ModuleOp) -> None:
+        self.name = passes[0].name if passes else None
+
+    def before(self, pass_: ModulePass, module: ModuleOp) -> None:
+        self.name = pass_.name
+
+
 def _naming_the_pass(callback: PassPipelineCallbackType) -> PassPipelineCallbackType:
     """xdsl-opt's callback, whose verifier failure says after which pass it came
     ("verifier failed after pass 'graph-to-loop': ...", as `Verify` says it)."""
@@ -189,6 +226,43 @@ def _naming_the_pass(callback: PassPipelineCallbackType) -> PassPipelineCallback
             raise verifier_failed(e, when) from None
 
     return named
+
+
+_OPTION_KINDS: dict[object, str] = {
+    bool: "true or false",
+    int: "a whole number",
+    float: "a number",
+    str: "a string",
+}
+
+
+def _option_error(
+    pipeline: str, available: dict[str, Callable[[], type[ModulePass]]], error: ValueError
+) -> str:
+    """`error`, raised making the passes of `pipeline`, as "pass 'P', option 'O':
+    'V' is not a bool" where one option's value has the wrong type, else prefixed
+    with the pass it came from."""
+    from xdsl.utils.arg_spec import _convert_arg_to_type, parse_pipeline
+
+    for spec in parse_pipeline(pipeline):
+        if spec.name not in available:
+            continue
+        cls = available[spec.name]()
+        try:
+            cls.from_pass_spec(spec)
+        except ValueError as e:
+            hints = get_type_hints(cls)
+            for name, value in spec.normalize_parameter_names().parameters.items():
+                if name not in hints:
+                    continue
+                try:
+                    _convert_arg_to_type(value, hints[name])
+                except ValueError:
+                    given = f"'{' '.join(str(v) for v in value)}'" if value else "no value"
+                    want = _OPTION_KINDS.get(hints[name], str(hints[name]))
+                    return f"pass '{spec.name}', option '{name}': expected {want}, got {given}"
+            return f"pass '{spec.name}': {e}"
+    return str(error)
 
 
 def _pipeline_error(error: ArgSpecParseError) -> str:

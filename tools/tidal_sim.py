@@ -21,7 +21,7 @@ import numpy as np
 
 from tidal.sim import isa
 from tidal.sim.config import UnknownChipError, get_chip
-from tidal.sim.errors import SimError
+from tidal.sim.errors import InputError, SimError
 from tidal.sim.machine import Machine
 from tidal.sim.trace import chrome_trace, plot_timeline
 from tidal.tools.common import ideal_note
@@ -116,6 +116,11 @@ def _run(args: argparse.Namespace) -> str:
     traced = bool(args.trace or args.plot)
     runs: list[dict[str, np.ndarray]] = []
     machine = Machine(program, chip, trace=traced, check_races=args.check_races)
+    for path, feed in zip(input_paths, feeds, strict=True):
+        try:
+            machine.check_inputs(feed)
+        except InputError as err:
+            raise ToolError(f"{path}: {err}") from None
     for r in range(args.runs):
         inputs = feeds[min(r, len(feeds) - 1)]
         if r == 0:

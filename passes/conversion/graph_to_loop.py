@@ -41,7 +41,7 @@ from tidal.passes.conversion.kernels.concat_placement import ConcatCopy, place_c
 from tidal.passes.conversion.kernels.graph_ops import origin_of
 from tidal.passes.conversion.kernels.plan import DEFAULT_OPTIONS, KernelOptions, Refusal
 from tidal.passes.utils.chip import ChipPass
-from tidal.passes.utils.expect import expect_constants_fit, expect_level
+from tidal.passes.utils.expect import expect_constants_fit, expect_level, expect_tensors_fit
 from tidal.passes.utils.quiet import quiet_diagnostics
 from tidal.sim.config import ChipConfig, get_chip
 from tidal.targets.onnx_ops import graph_entry
@@ -162,6 +162,8 @@ class GraphToLoopPass(ChipPass):
         funcs = [f for f in op.walk() if isinstance(f, func.FuncOp)]
         for fn in funcs:
             _reject_host_ops(fn)
+        expect_tensors_fit(op, self.name, chip.dram_bytes, f"chip '{chip.name}'")
+        for fn in funcs:
             _retype_signature(fn)
         lower = LowerGraphOp(chip, self.kernel_options())
         for fn in funcs:

@@ -336,10 +336,29 @@ class LowerFunc(RewritePattern):
                 code.append(op)
             elif not isinstance(op, loop.AllocOp | loop.ViewOp | loop.AllocTileOp):
                 raise _fail(f"unexpected '{op.name}' in the function")
+        _check_io_names(header)
         for op in code:
             op.detach()
         program = accel.ProgramOp(chip.data, dram_bytes.value.data, header + code)
         rewriter.replace(fn, program, safe_erase=False)
+
+
+def _check_io_names(header: list[Operation]) -> None:
+    """Each input and each output named once (`tidal.name`): the binary's IO table
+    finds them by name."""
+    seen: dict[tuple[str, str], int] = {}
+    count = {"input": 0, "output": 0}
+    for io in header:
+        if isinstance(io, accel.IoOp):
+            kind = str(io.kind.data.value)
+            key = (kind, io.tensor_name.data)
+            if key in seen:
+                raise _fail(
+                    f"{kind}s {seen[key]} and {count[kind]} are both named '{key[1]}' "
+                    "(tidal.name): the binary's IO table names each input and output once"
+                )
+            seen[key] = count[kind]
+            count[kind] += 1
 
 
 def _check_allocated(module: ModuleOp, chip: str) -> func.FuncOp:

@@ -255,14 +255,21 @@ class _Tiles:
         )
 
 
-def _allocate_dram(fn: func.FuncOp) -> int:
-    """Give inputs, constants and buffers DRAM addresses; returns the bytes used."""
+def _allocate_dram(fn: func.FuncOp, chip: ChipConfig) -> int:
+    """Give inputs, constants and buffers DRAM addresses; returns the bytes used.
+    Fails naming the first value that does not fit the chip's DRAM."""
     top = 0
 
-    def place(value: SSAValue) -> IntegerAttr:
+    def place(value: SSAValue, what: str) -> IntegerAttr:
         nonlocal top
         addr = top
-        top += aligned(4 * prod(value.type.get_shape()))  # type: ignore[attr-defined]
+        nbytes = 4 * prod(value.type.get_shape())  # type: ignore[attr-defined]
+        top += aligned(nbytes)
+        if top > chip.dram_bytes:
+            raise PassFailedException(
+                f"loop-allocate: {what} ({value.type}, {nbytes} bytes) ends at DRAM byte "
+                f"{top}, past the {chip.dram_bytes} bytes of chip '{chip.name}'"
+            )
         return _addr_attr(addr)
 
     args = fn.body.block.args
@@ -277,11 +284,13 @@ def _allocate_dram(fn: func.FuncOp) -> int:
             raise PassFailedException(
                 "loop-allocate: function arguments must be memrefs"
             )
-        new.append(DictionaryAttr({**attrs.data, ADDR: place(arg)}))
+        name = attrs.data.get("tidal.name")
+        what = f"argument '{name.data}'" if isinstance(name, StringAttr) else f"argument {arg.index}"
+        new.append(DictionaryAttr({**attrs.data, ADDR: place(arg, what)}))
     fn.arg_attrs = ArrayAttr(new)
     for op in fn.body.block.ops:
         if isinstance(op, loop.ConstOp | loop.AllocOp):
-            op.attributes[ADDR] = place(op.result)
+            op.attributes[ADDR] = place(op.result, f"%{op.result.name_hint or '?'} ({op.name})")
         elif isinstance(op, loop.ViewOp):
             source = op.source.owner
             attr = (
@@ -549,7 +558,7 @@ class LoopAllocatePass(ChipPass):
                 f"loop-allocate: expects one func.func, found {len(funcs)}"
             )
         fn = funcs[0]
-        dram_bytes = _allocate_dram(fn)
+        dram_bytes = _allocate_dram(fn, chip)
         _allocate_tiles(
             fn,
             chip,

@@ -16,7 +16,7 @@ from math import prod
 from typing import Literal
 
 from xdsl.dialects import func
-from xdsl.dialects.builtin import MemRefType, ModuleOp, StringAttr, TensorType
+from xdsl.dialects.builtin import MemRefType, ModuleOp, StringAttr, TensorType, f32
 from xdsl.ir import Operation
 from xdsl.utils.exceptions import PassFailedException
 
@@ -99,6 +99,27 @@ def expect_unsynchronised(program: ProgramOp, split: str, synchronised: str) -> 
             isinstance(op, InstructionOp) and (op.signal is not None or op.wait is not None)
         ):
             raise PassInputError(synchronised, op)
+
+
+def expect_tensors_fit(module: ModuleOp, pass_name: str, dram_bytes: int, chip: str) -> None:
+    """Raise PassInputError at the first static f32 tensor (an op's result or a block
+    argument) that has no elements or alone needs more than `dram_bytes` of DRAM
+    (4 bytes an element): the passes below compile non-empty tensors that fit."""
+    for op in module.walk():
+        values = [*op.results, *(a for r in op.regions for b in r.blocks for a in b.args)]
+        for value in values:
+            ty = value.type
+            if not isinstance(ty, TensorType) or ty.element_type != f32 or any(d < 0 for d in ty.get_shape()):
+                continue  # (other element types stay on the host, with the framework tier)
+            nbytes = 4 * prod(ty.get_shape())
+            if nbytes == 0:
+                raise PassInputError(f"{pass_name}: {ty} has no elements (Tidal compiles non-empty tensors)", op)
+            if nbytes > dram_bytes:
+                raise PassInputError(
+                    f"{pass_name}: {ty} needs {nbytes} bytes, more than the {dram_bytes} "
+                    f"bytes of DRAM of {chip}",
+                    op,
+                )
 
 
 def expect_constants_fit(

@@ -104,6 +104,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     f["truncated_npz"].write_bytes(f["good_npz"].read_bytes()[:200])
     f["npy"] = d / "single.npy"
     np.save(f["npy"], good)
+    f["text_npz"] = d / "text.npz"
+    f["text_npz"].write_text("x = 1, 2, 3\n")
 
     f["tbin"] = d / "model.tbin"
     compiled = tool("tidal-compile", model, "-o", f["tbin"], "--chip", "small")
@@ -504,10 +506,11 @@ def test_sim_missing_binary(files, out):
 @pytest.mark.parametrize(
     "key,fragments",
     [
-        ("missing_npz", ("'x'",)),
-        ("shape_npz", ("'x'",)),
-        ("f64_npz", ("float64",)),
+        ("missing_npz", ("missing_npz.npz", "'x'")),
+        ("shape_npz", ("shape_npz.npz", "'x'")),
+        ("f64_npz", ("f64_npz.npz", "float64")),
         ("empty_npz", ("empty.npz",)),
+        ("text_npz", ("text.npz", "not an .npz archive")),
         ("truncated_npz", ("truncated.npz",)),
         ("npy", ("single.npy",)),
         ("forged_npz", ("'x'", "(100000, 100000, 100000)", "holds 16 bytes")),
@@ -515,8 +518,22 @@ def test_sim_missing_binary(files, out):
     ],
 )
 def test_sim_bad_inputs(files, out, key, fragments):
+    """Each names the inputs file (and never suggests loading it unsafely)."""
     result = sim(files, out, files["tbin"], files[key])
     assert_one_line_error(result, "tidal-sim", *fragments)
+    assert "allow_pickle" not in result.stderr
+    assert_nothing_written(out)
+
+
+def test_sim_bad_inputs_of_a_later_run(files, out):
+    """With several runs, the inputs file of the run that does not match is named,
+    before any run, and nothing is written."""
+    result = tool(
+        "tidal-sim", files["tbin"], "--runs", "2",
+        "--inputs", f"{files['good_npz']},{files['shape_npz']}",
+        "--outputs", f"{out / 'o1.npz'},{out / 'o2.npz'}",
+    )
+    assert_one_line_error(result, "tidal-sim", "shape_npz.npz", "(4, 40)", "(4, 39)")
     assert_nothing_written(out)
 
 

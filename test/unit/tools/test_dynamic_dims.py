@@ -139,7 +139,7 @@ def test_bad_dims_are_refused(work, dims, fragments):
     assert_nothing_written(out)
 
 
-@pytest.mark.parametrize("text", ["N", "N=", "=2", "N=0", "N=-1", "N=two"])
+@pytest.mark.parametrize("text", ["N", "N=", "=2", "N=0", "N=-1", "N=two", f"N={2**63}", "N=" + "9" * 30])
 def test_malformed_dims_are_usage_errors(work, text):
     src, out = work
     model = dynamic_model(src / "m.onnx")
@@ -156,6 +156,8 @@ def test_the_importer_binds_fed_sizes_and_leaves_the_callers_model(tmp_path):
     assert dynamic_dims(model) == ["N"]  # the caller's proto is not changed
     with pytest.raises(OnnxImportError, match="no dimension named 'M'"):
         import_onnx(model, dims={"M": 2})
+    with pytest.raises(OnnxImportError, match="a size is from 1 to 9223372036854775807"):
+        import_onnx(model, dims={"N": 2**63})
     with pytest.raises(OnnxImportError, match="is 2 in input 'x' but 3 in input 'x2'"):
         two = onnx.load(tmp_path / "m.onnx")
         two.graph.input.append(helper.make_tensor_value_info("x2", TensorProto.FLOAT, ["N", 4, 6, 6]))

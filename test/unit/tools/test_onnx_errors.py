@@ -226,6 +226,40 @@ def test_zero_size_input_is_not_called_dynamic(work):
     assert_nothing_written(out)
 
 
+def test_negative_dim_is_not_called_dynamic(work):
+    """A negative dim_value is a malformed shape, not a dimension --dim could size."""
+    directory, out = work
+    model = save(directory / "m.onnx", [helper.make_node("Relu", ["x"], ["y"])],
+                 [f32("x", [4, -8])], [f32("y", [4, -8])])
+    message = assert_one_line_error(tool("tidal-compile", model, "-o", out / "b.tbin"), "tidal-compile")
+    assert "tensor 'x' has shape [4, -8]: dimension 1 is -8" in message
+    assert "--dim" not in message
+    assert_nothing_written(out)
+
+
+# ------------------------------------------------------- the checker's messages
+
+
+def test_the_checkers_message_keeps_the_node_it_names(work):
+    """onnx's checker names the node on the lines after its first: the one-line
+    message keeps them (a graph whose nodes are not in order)."""
+    directory, out = work
+    nodes = [helper.make_node("Add", ["x", "b"], ["a"], name="n1"), helper.make_node("Relu", ["a"], ["b"], name="n2")]
+    model = save(directory / "m.onnx", nodes, [f32("x", [2])], [f32("b", [2])])
+    message = assert_one_line_error(tool("tidal-compile", model, "-o", out / "b.tbin"), "tidal-compile")
+    assert "topologically sorted" in message and "name: n1 OpType: Add" in message
+    assert_nothing_written(out)
+
+
+def test_a_value_without_shape_is_named(work):
+    directory, out = work
+    shapeless = helper.make_tensor_value_info("x", TensorProto.FLOAT, None)
+    model = save(directory / "m.onnx", [helper.make_node("Relu", ["x"], ["y"])], [shapeless], [f32("y", [2])])
+    message = assert_one_line_error(tool("tidal-compile", model, "-o", out / "b.tbin"), "tidal-compile")
+    assert "input 'x'" in message and "'shape'" in message
+    assert_nothing_written(out)
+
+
 # ------------------------------------------------- initializers fed as inputs
 
 
