@@ -250,6 +250,7 @@ class AccessAttr(ParametrizedAttribute):
 
     @classmethod
     def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
+        start = parser.pos
         with parser.in_angle_brackets():
             space = SpaceAttr.parse_parameter(parser)
             pstart = Aff(0)
@@ -259,6 +260,10 @@ class AccessAttr(ParametrizedAttribute):
             offset = parse_aff(parser)
             parser.parse_punctuation(",")
             dims = _parse_dims(parser)
+        # (what `verify` checks, said here at the access's file position: the
+        # attribute verifies as it is made, where no position is known)
+        if (why := _access_error(space, pstart, dims)) is not None:
+            parser.raise_error(why, start, parser.pos)
         return (
             SpaceAttr(space),
             AffAttr(pstart),
@@ -272,21 +277,21 @@ class AccessAttr(ParametrizedAttribute):
     def verify(self) -> None:
         if any(len(p.data) != 2 for p in self.dims_attr.data):
             raise VerifyException("access dims must be [stride, count] pairs")
-        dims = self.dims
-        if not 1 <= len(dims) <= MAX_DIMS:
-            raise VerifyException(
-                f"access must have 1 to {MAX_DIMS} dims, got {len(dims)}"
-            )
-        if any(c < 1 for _, c in dims):
-            raise VerifyException(
-                f"access dim counts must be >= 1, got {_fmt_dims(dims)}"
-            )
-        if self.space == "dram" and self.pstart != Aff(0):
-            raise VerifyException("a dram access has no partition start (must be 0)")
-        if self.space != "dram" and dims[0][0] != 1:
-            raise VerifyException(
-                f"on-chip access partition dim stride must be 1, got {dims[0][0]}"
-            )
+        if (why := _access_error(self.space, self.pstart, self.dims)) is not None:
+            raise VerifyException(why)
+
+
+def _access_error(space: str, pstart: Aff, dims: Sequence[tuple[int, int]]) -> str | None:
+    """Why an access of these parts is malformed, or None."""
+    if not 1 <= len(dims) <= MAX_DIMS:
+        return f"access must have 1 to {MAX_DIMS} dims, got {len(dims)}"
+    if any(c < 1 for _, c in dims):
+        return f"access dim counts must be >= 1, got {_fmt_dims(dims)}"
+    if space == "dram" and pstart != Aff(0):
+        return "a dram access has no partition start (must be 0)"
+    if space != "dram" and dims[0][0] != 1:
+        return f"on-chip access partition dim stride must be 1, got {dims[0][0]}"
+    return None
 
 
 def _access(what: str, ap: AccessAttr, allowed: Sequence[str]) -> None:

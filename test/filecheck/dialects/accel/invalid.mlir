@@ -1,4 +1,5 @@
-// RUN: TIDAL_VERIFY_DIAG
+// RUN: tidal-opt %s --split-input-file --verify-diagnostics --parsing-diagnostics | filecheck %s
+// (the access errors are parse errors, at the access: --parsing-diagnostics prints them)
 
 accel.program "small" dram 65536 {
   accel.dma 0 <sbuf 0, 0, [[1, 1], [1, 1], [1, 1], [1, 1], [1, 1], [1, 1]]> -> <sbuf 0, 0, [[1, 32], [1, 8]]>
