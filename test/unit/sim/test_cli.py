@@ -131,14 +131,14 @@ def test_missing_input(binary: Path, tmp_path: Path) -> None:
         out,
         stats,
     )
-    assert line == "tidal-sim: error: missing input 'x' (the program takes: x (2, 3); given: z)"
+    assert line == f"tidal-sim: error: {inputs}: missing input 'x' (the program takes: x (2, 3); given: z)"
 
 
 def test_wrong_shape(binary: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.npz"
     inputs = write_inputs(tmp_path, x=np.zeros((3, 2), np.float32))
     line = assert_failed(tidal_sim(binary, "--inputs", inputs, "--outputs", out), out)
-    assert line == "tidal-sim: error: input 'x': expected shape (2, 3), got (3, 2)"
+    assert line == f"tidal-sim: error: {inputs}: input 'x': expected shape (2, 3), got (3, 2)"
 
 
 def test_corrupt_binary(binary: Path, tmp_path: Path) -> None:
