@@ -43,28 +43,14 @@ def test_overlapping_lifetimes_never_share_bytes(requests: list[tuple[int, int, 
                 assert a.end <= b.start or b.end <= a.start, (a, b)
 
 
-@given(_requests)
-def test_psum_regions_stay_inside_one_bank(requests: list[tuple[int, int, int]]):
+@pytest.mark.parametrize("rotate", [0, 8192], ids=["from-0", "rotated"])
+@given(requests=_requests)
+def test_psum_regions_stay_inside_one_bank(rotate: int, requests: list[tuple[int, int, int]]):
+    """With `rotate` (round a partition of 8192 bytes) or without: no region crosses
+    a bank, and regions live at once never share a byte."""
     bank = 2048
     sized = [(first, length, min(nbytes, bank)) for first, length, nbytes in requests]
-    regions = _place_all(LinearScan(bank_bytes=bank), sized)
-    for (_, _, nbytes), region in zip(sorted(sized, key=lambda r: r[0]), regions):
-        assert region.start // bank == (region.start + nbytes - 1) // bank, region
-    for i, a in enumerate(regions):
-        for b in regions[i + 1 :]:
-            if _live_together(a, b):
-                assert a.end <= b.start or b.end <= a.start, (a, b)
-
-
-@given(_requests)
-def test_rotated_psum_regions_stay_inside_one_bank_and_apart(
-    requests: list[tuple[int, int, int]],
-):
-    """With `rotate`, as without: no region crosses a bank, and regions live at once
-    never share a byte; those that find room do so within the partition."""
-    bank, partition = 2048, 8192
-    sized = [(first, length, min(nbytes, bank)) for first, length, nbytes in requests]
-    regions = _place_all(LinearScan(bank_bytes=bank, rotate=partition), sized)
+    regions = _place_all(LinearScan(bank_bytes=bank, rotate=rotate), sized)
     for (_, _, nbytes), region in zip(sorted(sized, key=lambda r: r[0]), regions):
         assert region.start // bank == (region.start + nbytes - 1) // bank, region
     for i, a in enumerate(regions):
