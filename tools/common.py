@@ -224,9 +224,9 @@ def _check_compilable(module: ModuleOp, starts: Mapping[Operation, str], path: s
     not check: every func.func has a body (not a declaration), and no tensor is
     empty or larger than the largest chip's DRAM. ToolError at the op's
     file:line:col."""
-    from xdsl.dialects.builtin import TensorType
     from xdsl.dialects.func import FuncOp
 
+    from tidal.passes.utils.expect import unfit_tensor
     from tidal.sim.config import PRESETS
 
     dram = max(c.dram_bytes for c in PRESETS.values())
@@ -234,18 +234,8 @@ def _check_compilable(module: ModuleOp, starts: Mapping[Operation, str], path: s
         where = starts.get(op, path)
         if isinstance(op, FuncOp) and not op.body.blocks:
             raise ToolError(f"{where}: func.func @{op.sym_name.data} is a declaration (no body): nothing to compile")
-        values = [*op.results, *(a for r in op.regions for b in r.blocks for a in b.args)]
-        for value in values:
-            ty = value.type
-            if isinstance(ty, TensorType) and all(d >= 0 for d in ty.get_shape()):
-                nbytes = math.prod(ty.get_shape()) * 4
-                if nbytes == 0:
-                    raise ToolError(f"{where}: {ty} has no elements (Tidal compiles non-empty tensors)")
-                if nbytes > dram:
-                    raise ToolError(
-                        f"{where}: {ty} takes {nbytes} bytes, more than the {dram} bytes of "
-                        "DRAM of the largest chip preset"
-                    )
+        if (why := unfit_tensor(op, dram, "the largest chip preset")) is not None:
+            raise ToolError(f"{where}: {why}")
 
 
 def attach_model_work(module: ModuleOp) -> ModelWork:

@@ -346,19 +346,14 @@ class LowerFunc(RewritePattern):
 def _check_io_names(header: list[Operation]) -> None:
     """Each input and each output named once (`tidal.name`): the binary's IO table
     finds them by name."""
-    seen: dict[tuple[str, str], int] = {}
-    count = {"input": 0, "output": 0}
-    for io in header:
-        if isinstance(io, accel.IoOp):
-            kind = str(io.kind.data.value)
-            key = (kind, io.tensor_name.data)
-            if key in seen:
+    for kind in ("input", "output"):
+        names = [io.tensor_name.data for io in header if isinstance(io, accel.IoOp) and io.kind.data.value == kind]
+        for j, name in enumerate(names):
+            if (i := names.index(name)) < j:
                 raise _fail(
-                    f"{kind}s {seen[key]} and {count[kind]} are both named '{key[1]}' "
-                    "(tidal.name): the binary's IO table names each input and output once"
+                    f"{kind}s {i} and {j} are both named '{name}' (tidal.name): the "
+                    "binary's IO table names each input and output once"
                 )
-            seen[key] = count[kind]
-            count[kind] += 1
 
 
 def _check_allocated(module: ModuleOp, chip: str) -> func.FuncOp:

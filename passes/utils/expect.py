@@ -101,25 +101,31 @@ def expect_unsynchronised(program: ProgramOp, split: str, synchronised: str) -> 
             raise PassInputError(synchronised, op)
 
 
+def unfit_tensor(op: Operation, dram_bytes: int, chip: str, only_f32: bool = False) -> str | None:
+    """Why one of `op`'s static tensors (its results, its regions' block arguments)
+    cannot be compiled: it has no elements, or alone it needs more than `dram_bytes`
+    of DRAM (4 bytes an element; `chip` names whose); None when none is. `only_f32`:
+    other element types are skipped (they stay on the host, with the framework tier)."""
+    for value in [*op.results, *(a for r in op.regions for b in r.blocks for a in b.args)]:
+        ty = value.type
+        if not isinstance(ty, TensorType) or any(d < 0 for d in ty.get_shape()):
+            continue
+        if only_f32 and ty.element_type != f32:
+            continue
+        nbytes = 4 * prod(ty.get_shape())
+        if nbytes == 0:
+            return f"{ty} has no elements (Tidal compiles non-empty tensors)"
+        if nbytes > dram_bytes:
+            return f"{ty} takes {nbytes} bytes, more than the {dram_bytes} bytes of DRAM of {chip}"
+    return None
+
+
 def expect_tensors_fit(module: ModuleOp, pass_name: str, dram_bytes: int, chip: str) -> None:
-    """Raise PassInputError at the first static f32 tensor (an op's result or a block
-    argument) that has no elements or alone needs more than `dram_bytes` of DRAM
-    (4 bytes an element): the passes below compile non-empty tensors that fit."""
+    """Raise PassInputError at the first op with an f32 tensor that `unfit_tensor`
+    refuses: the passes below compile non-empty tensors that fit the chip."""
     for op in module.walk():
-        values = [*op.results, *(a for r in op.regions for b in r.blocks for a in b.args)]
-        for value in values:
-            ty = value.type
-            if not isinstance(ty, TensorType) or ty.element_type != f32 or any(d < 0 for d in ty.get_shape()):
-                continue  # (other element types stay on the host, with the framework tier)
-            nbytes = 4 * prod(ty.get_shape())
-            if nbytes == 0:
-                raise PassInputError(f"{pass_name}: {ty} has no elements (Tidal compiles non-empty tensors)", op)
-            if nbytes > dram_bytes:
-                raise PassInputError(
-                    f"{pass_name}: {ty} needs {nbytes} bytes, more than the {dram_bytes} "
-                    f"bytes of DRAM of {chip}",
-                    op,
-                )
+        if (why := unfit_tensor(op, dram_bytes, chip, only_f32=True)) is not None:
+            raise PassInputError(f"{pass_name}: {why}", op)
 
 
 def expect_constants_fit(
