@@ -144,6 +144,8 @@ class TidalOptMain(xDSLOptMain):
     def setup_pipeline(self) -> None:
         """xdsl-opt's pipeline, a bad option value named by its pass and option
         (xDSL says "Incompatible types: given ('maybe',), expected <class 'bool'>")."""
+        if twice := _option_twice(self.args.passes):
+            raise ToolError(twice)
         try:
             super().setup_pipeline()
         except ValueError as e:
@@ -263,6 +265,35 @@ def _option_error(
                     return f"pass '{spec.name}', option '{name}': expected {want}, got {given}"
             return f"pass '{spec.name}': {e}"
     return str(error)
+
+
+def _option_twice(pipeline: str) -> str | None:
+    """"pass 'P': option 'O' given twice" for the first option that one pass of
+    `pipeline` is given twice (as MLIR's pass options refuse it; xDSL keeps the
+    last), else None. A syntax error is left to xDSL's parser."""
+    from xdsl.utils.arg_spec import PipelineLexer, SpecTokenKind
+
+    kinds = SpecTokenKind
+    lexer = PipelineLexer(pipeline)
+    name, seen, depth, key_next = "", set[str](), 0, False
+    try:
+        while (token := lexer.lex()).kind is not kinds.EOF:
+            kind, text = token.kind, token.span.text
+            if kind is kinds.L_BRACE:
+                depth, seen = depth + 1, set()
+            elif kind is kinds.R_BRACE:
+                depth -= 1
+            elif kind is kinds.IDENT and not depth:
+                name = text
+            elif kind is kinds.IDENT and key_next:
+                option = text.replace("-", "_")
+                if option in seen:
+                    return f"pass '{name}': option '{option}' given twice"
+                seen.add(option)
+            key_next = depth > 0 and kind in (kinds.L_BRACE, kinds.SPACE)
+    except ArgSpecParseError:
+        return None
+    return None
 
 
 def _pipeline_error(error: ArgSpecParseError) -> str:

@@ -241,6 +241,10 @@ class LoopConstLayoutPass(ModulePass):
     max_bytes: int = MAX_BYTES
     """Constants larger than this keep their layout (see MAX_BYTES)."""
 
+    def __post_init__(self) -> None:
+        if self.max_bytes < 0:
+            raise ValueError(f"option 'max_bytes' must be at least 0, got {self.max_bytes}")
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "loop")
         for fn in [f for f in op.body.block.ops if isinstance(f, func.FuncOp)]:
