@@ -20,6 +20,12 @@ has the whole table)
   chip (`model_work.capacity_bound_cycles`: the weights of the layers still to run
   wait in SBUF and PSUM at most, so what does not fit streams after the compute
   before it), and its ratio to the ideal; × capacity bound: cycles / that bound;
+- PE busy (× ideal): the cycles the PE array spends on its instructions (matmuls
+  streaming and the weight loads they expose) and their ratio to the ideal: no
+  schedule runs the program in fewer cycles, so a ratio above a target says the
+  kernels' matmuls, not the overlap of engines, stand between the model and it
+  (few channels or pixels fill part of the 128 x 128 array: a 7x7 plane streams
+  49 columns in an instruction of at least 64 cycles);
 - × ideal: cycles / ideal; model MAC util: model MACs / (cycles * pe_rows * pe_cols);
 - DRAM MB moved / min: bytes the program moved through DRAM, the model's minimum
   (each weight, input and output once) and their ratio;
@@ -102,6 +108,7 @@ def run(
     records = np.concatenate(list(program.streams.values()))
     stats["records"] = len(records)
     stats["wait_records"] = int(np.count_nonzero(records[:, W_OPCODE] == Opcode.WAIT))
+    stats["pe_busy_cycles"] = stats["engines"]["pe"]["busy_cycles"]
     return outputs, stats
 
 
@@ -109,6 +116,7 @@ FIGURES = (
     "cycles", "macs", "dma_dram_bytes", "moved_roofline_cycles", "pe_mac_utilization",
     "model_macs", "model_min_dram_bytes", "ideal_roofline_cycles", "ideal_bound",
     "ideal_ratio", "model_mac_utilization", "dram_over_min", "records", "wait_records",
+    "pe_busy_cycles",
 )
 
 
@@ -167,6 +175,8 @@ def row(result: dict[str, Any]) -> dict[str, str]:
             "capacity bound (× ideal)": f"{result['capacity_bound_cycles']:,} "
             f"({ratio(result['capacity_bound_cycles'] / on['ideal_roofline_cycles'])})",
             "× capacity bound": ratio(cycles / result["capacity_bound_cycles"]),
+            "PE busy (× ideal)": f"{on['pe_busy_cycles']:,.0f} "
+            f"({ratio(on['pe_busy_cycles'] / on['ideal_roofline_cycles'])})",
             "model MAC util": f"{100 * on['model_mac_utilization']:.2f}%",
             "DRAM MB moved / min": f"{moved:,.1f} / {least:,.1f} "
             f"({ratio(on['dram_over_min'])})",
