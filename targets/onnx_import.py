@@ -1090,7 +1090,11 @@ class _Importer:
                 continue
             ty = framework.value_type(self.types.get(name))
             if ty is None and name not in self.used:
-                proto.output[i] = ""  # an optional output nothing reads
+                # An output nothing reads, of a type ONNX did not infer: not an output
+                # of the payload graph, but still of its node (blanked, a
+                # BatchNormalization-9 would still count it and onnxruntime run the
+                # training mode the named outputs select without anywhere to write it:
+                # a segmentation fault).
                 continue
             if ty is None:
                 node.fail(
@@ -1445,13 +1449,16 @@ def build_conv(node: _Node) -> SSAValue:
 
 
 def build_gemm(node: _Node) -> SSAValue:
+    beta = float(node.attr("beta", 1.0))
     return node.emit(
         GemmOp(
             node.input(0),
             node.input(1),
-            node.optional_input(2),
+            # beta = 0 drops C, NaNs and infinities included, as onnxruntime and
+            # onnx's reference implementation do (0 x NaN would be NaN).
+            node.optional_input(2) if beta != 0.0 else None,
             alpha=float(node.attr("alpha", 1.0)),
-            beta=float(node.attr("beta", 1.0)),
+            beta=beta,
             trans_a=bool(node.attr("transA", 0)),
             trans_b=bool(node.attr("transB", 0)),
             result_type=node.out_type(),
@@ -2223,6 +2230,17 @@ def build_batchnorm(node: _Node) -> SSAValue:
         node.reject_used_output(i)
     if (mode := int(node.attr("training_mode", 0))) != 0:
         node.unsupported("training_mode", mode)
+    stats = [o for o in node.proto.output[1:] if o]
+    if stats and node.importer.opset < 14 and not int(node.attr("is_test", 0)):
+        # Before opset 14 the outputs after Y are what selects training mode
+        # (BatchNormalization-9: "Output case #1: Y, mean, var, saved_mean,
+        # saved_var (training mode)"), in which Y is normalised with the batch's
+        # own mean and variance, as onnxruntime does, not the running ones.
+        node.fail(
+            f"training mode (outputs {', '.join(repr(o) for o in stats)} after Y, opset "
+            f"{node.importer.opset}) is not supported: Tidal normalises with the running "
+            "mean and variance only"
+        )
     if (spatial := int(node.attr("spatial", 1))) != 1:
         node.unsupported("spatial", spatial)
     return node.emit(

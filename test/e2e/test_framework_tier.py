@@ -260,3 +260,34 @@ def test_a_data_dependent_allocation_is_bounded(tmp_path):
     r = tool("tidal-run", path, "--inputs", tmp_path / "small.npz", "--outputs", tmp_path / "o.npz")
     assert r.returncode == 0, r.stderr
     assert np.load(tmp_path / "o.npz")["y"][0] == 10001.0
+
+
+def test_batchnorm_9_with_its_statistics_outputs_runs_training_mode_in_onnxruntime(tmp_path):
+    """Before opset 14 a BatchNormalization whose outputs after Y are named runs in
+    training mode (Y normalised with the batch's own statistics), even when nothing
+    reads them: it goes to the framework tier with the outputs still named (blanked,
+    onnxruntime 1.x counted them, ran training mode and crashed writing them), and
+    tidal-compile refuses it naming the mode."""
+    rng = np.random.default_rng(3)
+    c = 3
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"], name="relu"),
+        helper.make_node("BatchNormalization", ["r", "sc", "bi", "mu", "va"],
+                         ["y", "rm", "rv", "sm", "sv"], epsilon=1e-5, name="bn"),
+    ]
+    bias = rng.standard_normal(c).astype(np.float32)
+    inits = [_init("sc", rng.uniform(0.5, 2, c).astype(np.float32)), _init("bi", bias),
+             _init("mu", rng.standard_normal(c).astype(np.float32)),
+             _init("va", rng.uniform(0.5, 2, c).astype(np.float32))]
+    feeds = {"x": rng.standard_normal((2, c, 4, 4)).astype(np.float32)}
+    path = _save(tmp_path, "bn9", nodes, [_f32("x", [2, c, 4, 4])], [_f32("y", [2, c, 4, 4])],
+                 inits, opset=9, feeds=feeds)
+    got, stats, _ = _run(path, tmp_path)
+    ref = _ref(path, feeds)["y"]
+    _close(got["y"], ref)
+    # (training mode indeed: each channel of Y has the batch's zero mean)
+    assert float(np.abs(ref.mean(axis=(0, 2, 3)) - bias).max()) < 1e-4
+    assert stats["placement"]["framework_ops"] == ["bn"]
+    r = tool("tidal-compile", path, "-o", tmp_path / "bn9.tbin")
+    assert_one_line_error(r, "tidal-compile", "'bn'", "training mode", "opset 9")
+    assert not (tmp_path / "bn9.tbin").exists()

@@ -422,6 +422,17 @@ def test_gemm_both_operands_are_inputs(tmp_path):
     check(model, tmp_path)
 
 
+def test_gemm_beta_zero_drops_a_nan_bias(tmp_path):
+    """beta = 0 drops C, so a C of NaN and infinity adds nothing (as onnxruntime and
+    onnx's reference implementation: 0 x NaN would be NaN everywhere)."""
+    rng = np.random.default_rng(4)
+    node = helper.make_node("Gemm", ["a", "b", "c"], ["y"], beta=0.0)
+    c = np.array([np.nan, np.inf, -np.inf, 1.0, np.nan], np.float32)
+    model = build([node], {"a": (3, 4)}, ["y"], {"b": weight(rng, (4, 5), 4), "c": c})
+    outputs, _ = check(model, tmp_path)
+    assert np.isfinite(outputs["y"]).all()
+
+
 # -------------------------------------------------------------------------- MatMul
 
 
