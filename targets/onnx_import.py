@@ -452,15 +452,86 @@ def _with_dims(proto: onnx.ModelProto, sizes: Mapping[str, int]) -> None:
             d.dim_value = size
 
 
+def _bare(v: onnx.ValueInfoProto) -> bool:
+    """Whether value info `v` declares no type, or a tensor type without a shape."""
+    if not v.HasField("type"):
+        return True
+    return v.type.HasField("tensor_type") and not v.type.tensor_type.HasField("shape")
+
+
+def _typed_outputs(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model with each graph output that declares no type or no shape given the
+    one shape inference finds, and each such value_info entry (a hint) dropped:
+    onnxruntime runs such a model, onnx's checker refuses it. The model itself when
+    every one is declared; a graph input without a shape is left (`_with_fed_shapes`)."""
+    graph = model.graph
+    if not any(_bare(v) for v in [*graph.output, *graph.value_info]):
+        return model
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(model)
+    kept = [v for v in fixed.graph.value_info if not _bare(v)]
+    del fixed.graph.value_info[:]
+    fixed.graph.value_info.extend(kept)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(fixed)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError):
+        return fixed  # the checker says what is wrong
+    found = {v.name: v for v in inferred.graph.output}
+    for v in fixed.graph.output:
+        if _bare(v) and v.name in found and not _bare(found[v.name]):
+            v.type.CopyFrom(found[v.name].type)
+    return fixed
+
+
+def _with_fed_shapes(proto: onnx.ModelProto, fed: Mapping[str, np.ndarray]) -> bool:
+    """Give each graph input that declares no shape the shape of the array fed for
+    it, and each of its dimensions that has neither a size nor a name (a "?") the
+    array's size there (an array of another rank is left for the input check to
+    name). Whether anything changed."""
+    changed = False
+    for vi in proto.graph.input:
+        value = fed.get(vi.name)
+        if value is None or not vi.type.HasField("tensor_type"):
+            continue
+        shape = np.shape(value)
+        tensor = vi.type.tensor_type
+        if not tensor.HasField("shape"):
+            tensor.shape.SetInParent()
+            for size in shape:
+                tensor.shape.dim.add().dim_value = int(size)
+            changed = True
+            continue
+        if len(tensor.shape.dim) != len(shape):
+            continue
+        for d, size in zip(tensor.shape.dim, shape, strict=True):
+            if not d.HasField("dim_value") and not d.dim_param:
+                d.dim_value = int(size)
+                changed = True
+    return changed
+
+
+def _unsized(proto: onnx.ModelProto, fed: Mapping[str, np.ndarray]) -> bool:
+    """Whether `_with_fed_shapes` would change a graph input of `proto`."""
+    probe = onnx.ModelProto()
+    probe.graph.input.extend(proto.graph.input)
+    return _with_fed_shapes(probe, fed)
+
+
 def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
     """Check the model, then return it with every intermediate shape inferred (the
-    large weights are only declared: see `_skeleton`)."""
+    large weights are only declared: see `_skeleton`; outputs without a declared
+    type or shape get the inferred ones: `_typed_outputs`)."""
     try:
-        skeleton = _skeleton(model)
+        skeleton = _typed_outputs(_skeleton(model))
         onnx.checker.check_model(skeleton)
         return onnx.shape_inference.infer_shapes(skeleton, strict_mode=True, data_prop=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
         where = _shapeless(model.graph) if "'shape'" in str(e) else None
+        if where is not None and where.startswith("input "):
+            raise OnnxImportError(
+                f"{label}: {where} declares no shape (tidal-run takes it from the array "
+                "fed for the input; a compiled model needs it in the file)"
+            ) from None
         raise OnnxImportError(
             f"{label}: not a valid ONNX model ({where + ': ' if where else ''}{_one_line(e)})"
         ) from None
@@ -576,10 +647,17 @@ def _tensor_type(name: str, type_proto: onnx.TypeProto | None) -> TensorType:
             f"{dims[negative[0]]}, and a size is at least 1"
         )
     if not all(d.isdigit() for d in dims):
+        how = (
+            "give each named dimension a size, tidal-compile --dim NAME=SIZE, or feed "
+            "inputs of that shape to tidal-run"
+            if "?" not in dims
+            else "a dimension with neither a size nor a name takes the size of the "
+            "array that tidal-run feeds for the input; name it in the model to give it "
+            "with tidal-compile --dim NAME=SIZE"
+        )
         raise _UnknownShape(
             f"tensor '{name}' has a dynamic shape [{', '.join(dims)}] "
-            "(all shapes must be static: give each named dimension a size, "
-            "tidal-compile --dim NAME=SIZE, or feed inputs of that shape to tidal-run)"
+            f"(all shapes must be static: {how})"
         )
     if "0" in dims:
         raise OnnxImportError(
@@ -2614,12 +2692,13 @@ def import_onnx(
     if functions:
         proto = _inline_functions(proto, label)
     sizes = _bound_dims(proto, dims or {}, overrides or {}, label)
-    if sizes:
+    if sizes or _unsized(proto, overrides or {}):
         if proto is model:  # the caller's: left as it was
             copy = onnx.ModelProto()
             copy.CopyFrom(proto)
             proto = copy
         _with_dims(proto, sizes)
+        _with_fed_shapes(proto, overrides or {})
     opset = _opset(proto, label)
     graph_model, initializers, notes = proto, list(proto.graph.initializer), []
     if functions:

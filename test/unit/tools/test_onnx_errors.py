@@ -251,13 +251,59 @@ def test_the_checkers_message_keeps_the_node_it_names(work):
     assert_nothing_written(out)
 
 
-def test_a_value_without_shape_is_named(work):
+def test_an_input_without_shape_is_named_and_tidal_run_takes_the_fed_one(work):
+    """An input that declares no shape: tidal-compile names it; tidal-run, like
+    onnxruntime, takes the shape of the array fed for it."""
     directory, out = work
     shapeless = helper.make_tensor_value_info("x", TensorProto.FLOAT, None)
-    model = save(directory / "m.onnx", [helper.make_node("Relu", ["x"], ["y"])], [shapeless], [f32("y", [2])])
+    model = save(directory / "m.onnx", [helper.make_node("Relu", ["x"], ["y"])], [shapeless],
+                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
     message = assert_one_line_error(tool("tidal-compile", model, "-o", out / "b.tbin"), "tidal-compile")
-    assert "input 'x'" in message and "'shape'" in message
+    assert "input 'x' declares no shape" in message and "tidal-run" in message
     assert_nothing_written(out)
+    feeds = {"x": np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)}
+    np.savez(directory / "in.npz", **feeds)
+    assert_ok(tool("tidal-run", model, "--inputs", directory / "in.npz", "--outputs", out / "y.npz"))
+    np.testing.assert_array_equal(np.load(out / "y.npz")["y"], onnxruntime(model, feeds)["y"])
+
+
+def test_a_dimension_without_size_or_name_takes_the_fed_size(work):
+    """A "?" dimension (neither dim_value nor dim_param, as some exporters leave a
+    batch): tidal-run sizes it from the array fed; tidal-compile says so, as it
+    cannot be given with --dim."""
+    directory, out = work
+    x = f32("x", [None, 3])  # type: ignore[list-item]
+    model = save(directory / "m.onnx", [helper.make_node("Relu", ["x"], ["y"])], [x],
+                 [f32("y", [None, 3])])  # type: ignore[list-item]
+    message = assert_one_line_error(tool("tidal-compile", model, "-o", out / "b.tbin"), "tidal-compile")
+    assert "[?, 3]" in message and "neither a size nor a name" in message
+    feeds = {"x": np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3)}
+    np.savez(directory / "in.npz", **feeds)
+    assert_ok(tool("tidal-run", model, "--inputs", directory / "in.npz", "--outputs", out / "y.npz"))
+    np.testing.assert_array_equal(np.load(out / "y.npz")["y"], onnxruntime(model, feeds)["y"])
+
+
+def test_outputs_without_type_or_shape_get_the_inferred_ones(work):
+    """Graph outputs declared by name only or without a shape, and a value_info
+    without a shape (onnxruntime runs the model; onnx's checker refuses it): they
+    take the types shape inference gives."""
+    directory, out = work
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Neg", ["r"], ["y"]),
+             helper.make_node("Abs", ["r"], ["z"])]
+    graph = helper.make_graph(
+        nodes, "g", [f32("x", [2, 3])],
+        [onnx.ValueInfoProto(name="y"), helper.make_tensor_value_info("z", TensorProto.FLOAT, None)],
+        value_info=[helper.make_tensor_value_info("r", TensorProto.FLOAT, None)],
+    )
+    model = directory / "m.onnx"
+    model.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString())
+    assert_ok(tool("tidal-compile", model, "-o", out / "b.tbin"))
+    feeds = {"x": np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)}
+    np.savez(directory / "in.npz", **feeds)
+    assert_ok(tool("tidal-run", model, "--inputs", directory / "in.npz", "--outputs", out / "y.npz"))
+    got, ref = np.load(out / "y.npz"), onnxruntime(model, feeds)
+    for name in ("y", "z"):
+        np.testing.assert_array_equal(got[name], ref[name])
 
 
 # ------------------------------------------------- initializers fed as inputs
