@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import onnx
 from xdsl.context import Context
+from xdsl.ir import BlockArgument
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
@@ -67,11 +68,32 @@ from tidal.tools.files import (
 TOOL = "tidal-run"
 
 
+def _passthrough(module: ModuleOp) -> dict[str, str]:
+    """{output name: input name} for each output that is an input of another dtype
+    than float32 returned as it is: the accelerator's program carries float32
+    tensors only (loop-to-accel leaves it out), so tidal-run returns the array fed."""
+    fn = next(op for op in module.body.block.ops if isinstance(op, func.FuncOp))
+    inputs, outs = signature(module)
+    inputs = list(inputs)
+    dtypes = input_dtypes(module)
+    ret = fn.body.block.last_op
+    assert ret is not None
+    return {
+        outs[k]: inputs[v.index]
+        for k, v in enumerate(ret.operands)
+        if isinstance(v, BlockArgument) and dtypes[inputs[v.index]] != "float32"
+    }
+
+
 def _simulate(
     program: isa.Program, inputs: dict[str, np.ndarray], chip: str, blas_threads: int | None
 ):
     """Run `program` on `inputs`: the constants of a program `to_program` made are
-    views of the IR's bytes, copied once, into the hardware model's DRAM."""
+    views of the IR's bytes, copied once, into the hardware model's DRAM. The
+    inputs were checked against the model; those the program does not take (an
+    unused input of another dtype than float32) are left out."""
+    takes = {str(e["name"]) for e in program.inputs}
+    inputs = {n: v for n, v in inputs.items() if n in takes}
     try:
         return run_program(program, inputs, get_chip(chip), blas_threads=blas_threads)
     except SimError as e:
@@ -160,6 +182,7 @@ def run_model(
         fed = set(constant_inputs(module))
         inputs = {n: v for n, v in inputs.items() if n not in fed}
     check_inputs(signature(module)[0], inputs, dtypes=input_dtypes(module))  # names the input
+    passthrough = _passthrough(module)
     try:
         loop = loop_of(module)
         if loop is not None:  # a loop model: its body lowered once, its blocks on the chip
@@ -188,6 +211,7 @@ def run_model(
         if segments is None:
             program = lowering.program(module)
             outputs, stats = _simulate(program, inputs, chip, blas_threads)
+            outputs.update({out: inputs[name] for out, name in passthrough.items()})
             stats["placement"] = placement
             stats["segments"] = ["accel"]
             _cache_stats(stats, cache, lowering.log, cache_log)

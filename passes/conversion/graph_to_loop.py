@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, fields
 
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import FunctionType, MemRefType, ModuleOp, TensorType, f32
+from xdsl.dialects.builtin import FunctionType, MemRefType, ModuleOp, TensorType
 from xdsl.ir import Operation
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -94,7 +94,10 @@ def _reject_host_ops(fn: func.FuncOp) -> None:
 def _retype_signature(fn: func.FuncOp) -> None:
     for arg in fn.body.block.args:
         if isinstance(arg.type, TensorType):
-            Rewriter.replace_value_with_new_type(arg, MemRefType(f32, arg.type.get_shape()))
+            # (an input of another element type keeps it: nothing here reads one,
+            # and loop-to-accel leaves it out of the program's f32 io table)
+            elem = arg.type.get_element_type()
+            Rewriter.replace_value_with_new_type(arg, MemRefType(elem, arg.type.get_shape()))
 
 
 def _fix_function_type(fn: func.FuncOp) -> None:

@@ -28,6 +28,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import (
     DictionaryAttr,
     IntegerAttr,
+    MemRefType,
     ModuleOp,
     StringAttr,
     TensorType,
@@ -300,6 +301,11 @@ def _name(attrs: Attribute | None, i: int, default: str) -> str:
     return default
 
 
+def _is_f32(value: SSAValue) -> bool:
+    ty = value.type
+    return not isinstance(ty, TensorType | MemRefType) or ty.get_element_type() == f32
+
+
 def _tensor(value: SSAValue) -> TensorType:
     return TensorType(f32, value.type.get_shape())  # type: ignore[attr-defined]
 
@@ -314,9 +320,13 @@ class LowerFunc(RewritePattern):
         chip, dram_bytes = fn.attributes[CHIP], fn.attributes[DRAM_BYTES]
         assert isinstance(chip, StringAttr) and isinstance(dram_bytes, IntegerAttr)
         block = fn.body.block
+        # An input of another element type than f32 (a model's unused int64 or
+        # float16 input: any op that reads one runs on the host or framework tier)
+        # is not the program's: the io table holds f32 tensors.
         header: list[Operation] = [
             accel.IoOp("input", _name(fn.arg_attrs, i, f"arg{i}"), _addr(a), _tensor(a))
             for i, a in enumerate(block.args)
+            if _is_f32(a)
         ]
         code: list[Operation] = []
         for op in block.ops:
@@ -331,6 +341,7 @@ class LowerFunc(RewritePattern):
                         _tensor(v),
                     )
                     for i, v in enumerate(op.arguments)
+                    if _is_f32(v)  # (an input of another type returned as it is)
                 ]
             elif isinstance(op, accel.InstructionOp | accel.RepeatOp):
                 code.append(op)

@@ -349,3 +349,28 @@ def test_tidal_sim_refuses_a_feed_for_a_compiled_constant(work):
     message = assert_one_line_error(result, "tidal-sim")
     assert "input 'k' was compiled as a constant" in message and "tidal-run feeds it" in message
     assert_nothing_written(out)
+
+
+def test_unused_inputs_of_other_dtypes_and_one_returned_as_it_is(work):
+    """Inputs of int64 and float16 that no node reads run as in onnxruntime: fed
+    with their own dtypes, the int64 one returned as it is; the binary's io table
+    (float32 tensors) leaves both out."""
+    directory, out = work
+    i64 = helper.make_tensor_value_info("u", TensorProto.INT64, [2])
+    f16 = helper.make_tensor_value_info("h", TensorProto.FLOAT16, [3])
+    model = save(directory / "m.onnx", [helper.make_node("Relu", ["x"], ["y"])],
+                 [f32("x", [2, 3]), i64, f16], [f32("y", [2, 3]), i64])
+    feeds = {"x": np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3),
+             "u": np.array([7, -8], np.int64), "h": np.ones(3, np.float16)}
+    np.savez(directory / "in.npz", **feeds)
+    assert_ok(tool("tidal-run", model, "--inputs", directory / "in.npz", "--outputs", out / "y.npz"))
+    got, ref = np.load(out / "y.npz"), onnxruntime(model, feeds)
+    for name in ("y", "u"):
+        assert got[name].dtype == ref[name].dtype
+        np.testing.assert_array_equal(got[name], ref[name])
+    assert_ok(tool("tidal-compile", model, "-o", out / "m.tbin"))
+    from tidal.sim.isa import decode_container
+
+    program = decode_container((out / "m.tbin").read_bytes())
+    assert [e["name"] for e in program.inputs] == ["x"]
+    assert [e["name"] for e in program.outputs] == ["y"]
