@@ -47,7 +47,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from math import prod
@@ -832,18 +832,23 @@ def fold_node(
 
 
 def _prefold(
-    model: onnx.ModelProto, label: str, dram: _Dram, rounds: int = 8
+    model: onnx.ModelProto, label: str, dram: _Dram, rounds: int = 8,
+    fed: Collection[str] = (),
 ) -> tuple[onnx.ModelProto, list[onnx.TensorProto]]:
     """Fold what `fold_node` can over the (inferred) skeleton, then infer shapes
     again with the folded values as initializers, so that shapes computed in the
     graph (Shape -> Gather -> Concat -> Reshape, Expand by a computed shape) become
     static; repeated while a round folds something. Returns the model and the folded
-    values as initializers. Integer Constant nodes count as folded values."""
+    values as initializers. Integer Constant nodes count as folded values. The
+    initializers named in `fed` are not constants here: the caller feeds them
+    (`_Importer.override`), so what reads them is computed from the values fed."""
     folded: list[onnx.TensorProto] = []
     for _ in range(rounds):
         graph = model.graph
         consts: dict[str, np.ndarray] = {}
         for t in graph.initializer:
+            if t.name in fed:
+                continue
             try:
                 consts[t.name] = numpy_helper.to_array(t)
             except (ValueError, TypeError):
@@ -2719,7 +2724,7 @@ def import_onnx(
     if not inferred.graph.output:
         raise OnnxImportError(f"{label}: the graph has no outputs (nothing to compute)")
     if fallback_all is None:
-        inferred, folded = _prefold(inferred, label, dram)
+        inferred, folded = _prefold(inferred, label, dram, fed=set(overrides or ()))
         initializers += folded
     importer = _Importer(
         inferred,

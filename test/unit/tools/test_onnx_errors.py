@@ -338,6 +338,23 @@ def test_tidal_run_feeds_an_initializer_listed_as_input_like_onnxruntime(work):
     assert_nothing_written(out)
 
 
+def test_a_fed_initializer_is_not_folded_at_import(work):
+    """An initializer listed as an input and fed, read by a node that import folds
+    on constants (Round, computed with onnx's reference evaluator): the node reads
+    the value fed, as in onnxruntime, not the file's (it did: wrong numbers)."""
+    directory, out = work
+    w = np.array([[1.2, -2.7, 3.4], [0.4, 5.6, -0.6]], np.float32)
+    model = save(directory / "m.onnx",
+                 [helper.make_node("Round", ["w"], ["r"]), helper.make_node("Add", ["x", "r"], ["y"])],
+                 [f32("x", [2, 3]), f32("w", [2, 3])], [f32("y", [2, 3])],
+                 [numpy_helper.from_array(w, "w")], ir_version=8)
+    for feeds in ({"x": np.zeros((2, 3), np.float32)}, {"x": np.zeros((2, 3), np.float32), "w": 2 * w}):
+        inputs = write_inputs(directory, **feeds)
+        assert_ok(tool("tidal-run", model, "--inputs", inputs, "--outputs", out / "o.npz"))
+        np.testing.assert_array_equal(np.load(out / "o.npz")["y"], onnxruntime(model, feeds)["y"])
+        (out / "o.npz").unlink()
+
+
 def test_tidal_sim_refuses_a_feed_for_a_compiled_constant(work):
     """A compiled binary holds the initializer as a constant: feeding it is refused
     in one line naming it and saying why (the binary's metadata lists it)."""
