@@ -452,6 +452,19 @@ def _with_dims(proto: onnx.ModelProto, sizes: Mapping[str, int]) -> None:
             d.dim_value = size
 
 
+def _live_nodes(graph: onnx.GraphProto) -> list[bool]:
+    """For each node of `graph` (in its topological order), whether a graph output
+    depends on it."""
+    wanted = {o.name for o in graph.output}
+    live = [False] * len(graph.node)
+    for i in reversed(range(len(graph.node))):
+        node = graph.node[i]
+        if any(name and name in wanted for name in node.output):
+            live[i] = True
+            wanted.update(framework.node_inputs(node))
+    return live
+
+
 def _bare(v: onnx.ValueInfoProto) -> bool:
     """Whether value info `v` declares no type, or a tensor type without a shape."""
     if not v.HasField("type"):
@@ -950,8 +963,14 @@ class _Importer:
             [n for n in declared_inputs if n in self.consts] if ir_version >= 4 else []
         )
         self.values: dict[str, SSAValue] = {}
+        # Nodes no graph output depends on are left out (onnxruntime runs them for
+        # nothing; one on the framework tier would be asked for no output).
+        self.live = _live_nodes(graph)
         self.used: set[str] = {o.name for o in graph.output}
-        self.used.update(name for node in graph.node for name in node.input)
+        self.used.update(
+            name for node, live in zip(graph.node, self.live, strict=True) if live
+            for name in framework.node_inputs(node)
+        )
         self.block = Block()
         self.extra_funcs: list[FuncOp] = []  # Loop bodies, functions beside main
         self.opset_imports = list(model.opset_import)
@@ -1007,7 +1026,11 @@ class _Importer:
             arg = self.block.insert_arg(ty, len(self.block.args))
             arg.name_hint = _name_hint(graph_input.name)
             self.values[graph_input.name] = arg
+        if dead := self.live.count(False):
+            self.notes.append(f"{dead} node(s) whose outputs no graph output needs left out")
         for index, node in enumerate(self.graph.node):
+            if not self.live[index]:
+                continue
             self._convert(_Node(self, node, index))
         names = list(dict.fromkeys(o.name for o in self.graph.output))
         for name in names:

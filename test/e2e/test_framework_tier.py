@@ -291,3 +291,23 @@ def test_batchnorm_9_with_its_statistics_outputs_runs_training_mode_in_onnxrunti
     r = tool("tidal-compile", path, "-o", tmp_path / "bn9.tbin")
     assert_one_line_error(r, "tidal-compile", "'bn'", "training mode", "opset 9")
     assert not (tmp_path / "bn9.tbin").exists()
+
+
+def test_nodes_no_output_needs_are_left_out(tmp_path):
+    """Nodes whose results no graph output needs (a framework-tier Round and the
+    NonZero after it: an exporter's leftovers) are left out and said in the notes;
+    onnxruntime would have been asked for none of their outputs. (A string Constant
+    nothing reads is folded away before: a string has no graph type at all.)"""
+    nodes = [
+        helper.make_node("Round", ["x"], ["dead1"], name="round"),
+        helper.make_node("NonZero", ["dead1"], ["dead2"], name="nonzero"),
+        helper.make_node("Constant", [], ["s"], name="label",
+                         value=helper.make_tensor("s", TensorProto.STRING, [1], [b"cat"])),
+        helper.make_node("Relu", ["x"], ["y"], name="relu"),
+    ]
+    feeds = {"x": np.linspace(-2, 2, 8, dtype=np.float32).reshape(2, 4)}
+    path = _save(tmp_path, "dead", nodes, [_f32("x", [2, 4])], [_f32("y", [2, 4])], feeds=feeds)
+    got, stats, _ = _run(path, tmp_path)
+    _close(got["y"], _ref(path, feeds)["y"])
+    assert stats["placement"]["framework_ops"] == []
+    assert "2 node(s) whose outputs no graph output needs left out" in import_notes(import_onnx(path))
