@@ -537,7 +537,10 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
     try:
         skeleton = _typed_outputs(_skeleton(model))
         onnx.checker.check_model(skeleton)
-        return onnx.shape_inference.infer_shapes(skeleton, strict_mode=True, data_prop=True)
+        inferred = onnx.shape_inference.infer_shapes(skeleton, strict_mode=True, data_prop=True)
+        if _with_contrib_types(inferred):  # the values after them get theirs too
+            inferred = onnx.shape_inference.infer_shapes(inferred, strict_mode=True, data_prop=True)
+        return inferred
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
         where = _shapeless(model.graph) if "'shape'" in str(e) else None
         if where is not None and where.startswith("input "):
@@ -548,6 +551,37 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
         raise OnnxImportError(
             f"{label}: not a valid ONNX model ({where + ': ' if where else ''}{_one_line(e)})"
         ) from None
+
+
+def _with_contrib_types(model: onnx.ModelProto) -> bool:
+    """Give the outputs of nodes outside the ONNX domain (onnxruntime's
+    com.microsoft ops: BiasGelu, FusedConv, SkipLayerNormalization, Attention, as its
+    transformers optimizer writes them) that onnx's shape inference left untyped the
+    types onnxruntime's own symbolic shape inference finds, as value_info. Whether
+    any was added."""
+    graph = model.graph
+    typed = {v.name for v in [*graph.input, *graph.value_info, *graph.output] if not _bare(v)}
+    typed.update(t.name for t in graph.initializer)
+    missing = {
+        name for node in graph.node if node.domain not in ("", "ai.onnx")
+        for name in node.output if name and name not in typed
+    }
+    if not missing:
+        return False
+    try:
+        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+        found = SymbolicShapeInference.infer_shapes(model, auto_merge=True)
+    except Exception:  # its own failure: the node's outputs stay untyped (named later)
+        return False
+    if found is None:
+        return False
+    added = [
+        v for v in found.graph.value_info
+        if v.name in missing and v.type.HasField("tensor_type") and not _bare(v)
+    ]
+    graph.value_info.extend(added)
+    return bool(added)
 
 
 def _shapeless(graph: onnx.GraphProto) -> str | None:

@@ -311,3 +311,29 @@ def test_nodes_no_output_needs_are_left_out(tmp_path):
     _close(got["y"], _ref(path, feeds)["y"])
     assert stats["placement"]["framework_ops"] == []
     assert "2 node(s) whose outputs no graph output needs left out" in import_notes(import_onnx(path))
+
+
+def test_a_contrib_op_without_value_info_gets_onnxruntimes_types(tmp_path):
+    """A com.microsoft op between two MatMuls with no value_info for its output (as
+    onnxruntime's transformers optimizer writes models): onnx's shape inference
+    knows no type for it, onnxruntime's symbolic shape inference does, so the op
+    runs on the framework tier and the MatMuls on the accelerator."""
+    rng = np.random.default_rng(5)
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["m"], name="mm1"),
+        helper.make_node("BiasGelu", ["m", "b"], ["g"], domain="com.microsoft", name="gelu"),
+        helper.make_node("MatMul", ["g", "w2"], ["y"], name="mm2"),
+    ]
+    inits = [_init("w", rng.standard_normal((8, 16)).astype(np.float32)),
+             _init("b", rng.standard_normal(16).astype(np.float32)),
+             _init("w2", rng.standard_normal((16, 4)).astype(np.float32))]
+    graph = helper.make_graph(nodes, "contrib", [_f32("x", [2, 5, 8])], [_f32("y", [2, 5, 4])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft", 1)])
+    path = tmp_path / "contrib.onnx"
+    onnx.save(model, path)
+    feeds = {"x": rng.standard_normal((2, 5, 8)).astype(np.float32)}
+    np.savez(tmp_path / "contrib-in.npz", **feeds)
+    got, stats, _ = _run(path, tmp_path)
+    _close(got["y"], _ref(path, feeds)["y"])
+    assert stats["placement"]["framework_ops"] == ["gelu"]
