@@ -323,6 +323,36 @@ def _load(
     return proto, label
 
 
+def _densified(proto: onnx.ModelProto, label: str, dram: _Dram) -> onnx.ModelProto:
+    """The model with each of its graph's sparse initializers as a dense one (a copy
+    when there are any): the dense size is checked against `dram` first, and each
+    index against the shape."""
+    if not proto.graph.sparse_initializer:
+        return proto
+    dense = onnx.ModelProto()
+    dense.CopyFrom(proto)
+    for sparse in dense.graph.sparse_initializer:
+        name, dims = sparse.values.name, [int(d) for d in sparse.dims]
+        what = f"sparse initializer '{name}' ({_describe(dims, sparse.values.data_type)} dense)"
+        if any(d < 0 for d in dims):
+            raise OnnxImportError(f"{label}: {what} has negative dims")
+        if (why := dram.take(prod(dims) * _itemsize(sparse.values.data_type), what)) is not None:
+            raise OnnxImportError(f"{label}: {why}")
+        try:
+            values = numpy_helper.to_array(sparse.values).reshape(-1)
+            indices = numpy_helper.to_array(sparse.indices).astype(np.int64)
+            flat = indices.reshape(-1) if indices.ndim <= 1 else np.ravel_multi_index(indices.T, dims)
+            array = np.zeros(prod(dims), values.dtype)
+            if flat.shape != values.shape or (flat.size and not 0 <= flat.min() <= flat.max() < array.size):
+                raise ValueError(f"{flat.size} indices in [0, {array.size}) for {values.size} values")
+            array[flat] = values
+        except (ValueError, TypeError) as e:
+            raise OnnxImportError(f"{label}: {what}: bad indices or values ({_one_line(e)})") from None
+        dense.graph.initializer.append(numpy_helper.from_array(array.reshape(dims), name))
+    del dense.graph.sparse_initializer[:]
+    return dense
+
+
 # Float initializers above this many bytes are left out of checking and inference.
 _SKELETON_BYTES = 4096
 
@@ -2750,6 +2780,7 @@ def import_onnx(
     feed graph inputs give those of their inputs (`dims` first)."""
     dram = _Dram(chip)
     proto, label = _load(model, dram)
+    proto = _densified(proto, label, dram)
     functions = [f"{f.domain}.{f.name}" if f.domain else f.name for f in proto.functions]
     if functions:
         proto = _inline_functions(proto, label)

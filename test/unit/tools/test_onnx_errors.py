@@ -391,3 +391,30 @@ def test_unused_inputs_of_other_dtypes_and_one_returned_as_it_is(work):
     program = decode_container((out / "m.tbin").read_bytes())
     assert [e["name"] for e in program.inputs] == ["x"]
     assert [e["name"] for e in program.outputs] == ["y"]
+
+
+def test_sparse_initializers_are_made_dense(work):
+    """graph.sparse_initializer, with linear and with coordinate indices, is read as
+    the dense tensor onnxruntime sees; an index past the shape is named."""
+    directory, out = work
+
+    def model(name, indices, index_dims):
+        sparse = helper.make_sparse_tensor(
+            helper.make_tensor("s", TensorProto.FLOAT, [2], [1.5, -5.0]),
+            helper.make_tensor("si", TensorProto.INT64, index_dims, indices), [2, 3])
+        graph = helper.make_graph([helper.make_node("Add", ["x", "s"], ["y"])], "g",
+                                  [f32("x", [2, 3])], [f32("y", [2, 3])], sparse_initializer=[sparse])
+        path = directory / f"{name}.onnx"
+        path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString())
+        return path
+
+    feeds = {"x": np.ones((2, 3), np.float32)}
+    inputs = write_inputs(directory, **feeds)
+    for path in (model("linear", [0, 4], [2]), model("coords", [0, 0, 1, 1], [2, 2])):
+        assert_ok(tool("tidal-run", path, "--inputs", inputs, "--outputs", out / "o.npz"))
+        np.testing.assert_array_equal(np.load(out / "o.npz")["y"], onnxruntime(path, feeds)["y"])
+        (out / "o.npz").unlink()
+    bad = model("bad", [0, 6], [2])
+    message = assert_one_line_error(tool("tidal-compile", bad, "-o", out / "b.tbin"), "tidal-compile")
+    assert "sparse initializer 's'" in message and "indices" in message
+    assert_nothing_written(out)
