@@ -171,9 +171,11 @@ def _bn_factors(op: graph.BatchNormOp) -> tuple[np.ndarray, np.ndarray] | None:
     if any(p is None for p in params):
         return None
     scale, bias, mean, var = (p.astype(np.float64) for p in params)  # type: ignore[union-attr]
-    with np.errstate(invalid="ignore", divide="ignore"):  # a negative variance: NaN, as ONNX
+    # A negative variance: NaN; a zero one with epsilon 0: infinite (0 x inf: NaN), as
+    # ONNX's formula gives.
+    with np.errstate(invalid="ignore", divide="ignore"):
         s = scale / np.sqrt(var + op.epsilon_val)
-    return s, bias - mean * s
+        return s, bias - mean * s
 
 
 def _fold_into_conv(
@@ -193,11 +195,12 @@ def _fold_into_conv(
         return False
     cout = w.shape[0]
     b = np.zeros(cout) if conv.bias is None else _const(conv.bias).astype(np.float64)  # type: ignore[union-attr]
-    if scale is not None:
-        w = (w.astype(np.float64) * scale.reshape(cout, 1, 1, 1)).astype(np.float32)
-        b = b * scale
-    if shift is not None:
-        b = b + shift
+    with np.errstate(invalid="ignore", over="ignore"):  # an infinite scale: inf, NaN, as ONNX
+        if scale is not None:
+            w = (w.astype(np.float64) * scale.reshape(cout, 1, 1, 1)).astype(np.float32)
+            b = b * scale
+        if shift is not None:
+            b = b + shift
     new_w = _new_const(w, conv.weight.owner)  # type: ignore[arg-type]
     new_b = _new_const(b, conv.bias.owner if conv.bias is not None else conv)  # type: ignore[arg-type]
     new_conv = graph.Conv2dOp(

@@ -418,3 +418,22 @@ def test_sparse_initializers_are_made_dense(work):
     message = assert_one_line_error(tool("tidal-compile", bad, "-o", out / "b.tbin"), "tidal-compile")
     assert "sparse initializer 's'" in message and "indices" in message
     assert_nothing_written(out)
+
+
+def test_a_batchnorm_of_zero_variance_and_epsilon_folds_without_numpy_warnings(work):
+    """A BatchNormalization with epsilon 0 and a zero variance folded into its conv:
+    infinite scales, NaN weights, as ONNX's formula gives; nothing on stderr (NumPy's
+    'invalid value encountered in multiply' leaked before)."""
+    directory, out = work
+    rng = np.random.default_rng(6)
+    inits = [numpy_helper.from_array(rng.standard_normal((2, 3, 1, 1)).astype(np.float32), "w"),
+             numpy_helper.from_array(np.ones(2, np.float32), "sc"),
+             numpy_helper.from_array(np.zeros(2, np.float32), "bi"),
+             numpy_helper.from_array(np.zeros(2, np.float32), "mu"),
+             numpy_helper.from_array(np.array([0.0, 1.0], np.float32), "va")]
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]),
+             helper.make_node("BatchNormalization", ["c", "sc", "bi", "mu", "va"], ["y"], epsilon=0.0)]
+    model = save(directory / "m.onnx", nodes, [f32("x", [1, 3, 2, 2])], [f32("y", [1, 2, 2, 2])], inits)
+    result = tool("tidal-compile", model, "-o", out / "b.tbin")
+    assert_ok(result)
+    assert "Warning" not in result.stderr, result.stderr
