@@ -567,7 +567,19 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
     try:
         skeleton = _typed_outputs(_skeleton(model))
         onnx.checker.check_model(skeleton)
-        inferred = onnx.shape_inference.infer_shapes(skeleton, strict_mode=True, data_prop=True)
+        try:
+            inferred = onnx.shape_inference.infer_shapes(skeleton, strict_mode=True, data_prop=True)
+        except onnx.shape_inference.InferenceError as first:
+            # value_info is a hint: one that contradicts what the nodes compute (a
+            # stale shape an editing tool left) is dropped, as onnxruntime takes the
+            # inferred shape; the error stands if inference still fails without them.
+            hintless = _without_hints(skeleton)
+            if hintless is None:
+                raise
+            try:
+                inferred = onnx.shape_inference.infer_shapes(hintless, strict_mode=True, data_prop=True)
+            except onnx.shape_inference.InferenceError:
+                raise first from None
         if _with_contrib_types(inferred):  # the values after them get theirs too
             inferred = onnx.shape_inference.infer_shapes(inferred, strict_mode=True, data_prop=True)
         return inferred
@@ -581,6 +593,22 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
         raise OnnxImportError(
             f"{label}: not a valid ONNX model ({where + ': ' if where else ''}{_one_line(e)})"
         ) from None
+
+
+def _without_hints(model: onnx.ModelProto) -> onnx.ModelProto | None:
+    """A copy of the model without the value_info of values that nodes of the ONNX
+    domain compute (shape inference gives theirs), or None when there is none."""
+    computed = {
+        name for node in model.graph.node if node.domain in ("", "ai.onnx") for name in node.output
+    }
+    if not any(v.name in computed for v in model.graph.value_info):
+        return None
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    kept = [v for v in copy.graph.value_info if v.name not in computed]
+    del copy.graph.value_info[:]
+    copy.graph.value_info.extend(kept)
+    return copy
 
 
 def _with_contrib_types(model: onnx.ModelProto) -> bool:

@@ -437,3 +437,24 @@ def test_a_batchnorm_of_zero_variance_and_epsilon_folds_without_numpy_warnings(w
     result = tool("tidal-compile", model, "-o", out / "b.tbin")
     assert_ok(result)
     assert "Warning" not in result.stderr, result.stderr
+
+
+def test_a_stale_value_info_shape_gives_way_to_the_inferred_one(work):
+    """A value_info whose shape contradicts what its node computes (an editing tool's
+    leftover): onnxruntime runs the model with the inferred shape, and so does
+    Tidal; a graph output declared with a wrong shape is still refused."""
+    directory, out = work
+    nodes = [helper.make_node("Relu", ["x"], ["c"]), helper.make_node("Neg", ["c"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [f32("x", [2, 3])], [f32("y", [2, 3])],
+                              value_info=[f32("c", [2, 7])])
+    model = directory / "m.onnx"
+    model.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString())
+    feeds = {"x": np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)}
+    inputs = write_inputs(directory, **feeds)
+    assert_ok(tool("tidal-run", model, "--inputs", inputs, "--outputs", out / "o.npz"))
+    np.testing.assert_array_equal(np.load(out / "o.npz")["y"], onnxruntime(model, feeds)["y"])
+    (out / "o.npz").unlink()
+    wrong = save(directory / "w.onnx", nodes, [f32("x", [2, 3])], [f32("y", [2, 7])])
+    message = assert_one_line_error(tool("tidal-compile", wrong, "-o", out / "b.tbin"), "tidal-compile")
+    assert "not a valid ONNX model" in message
+    assert_nothing_written(out)
