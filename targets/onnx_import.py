@@ -323,6 +323,37 @@ def _load(
     return proto, label
 
 
+def _all_nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
+    """Every node of `graph` and of its nodes' subgraphs (If branches, Loop bodies)."""
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                yield from _all_nodes(sub)
+
+
+def _onnx_domain_named(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """The model with the ONNX domain's long name "ai.onnx" (on nodes, in the opset
+    imports) written as the empty name the checker and the converters expect, as
+    onnxruntime reads it (a copy when anything changes)."""
+    if not any(o.domain == "ai.onnx" for o in proto.opset_import) and not any(
+        n.domain == "ai.onnx" for n in _all_nodes(proto.graph)
+    ):
+        return proto
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    for node in _all_nodes(copy.graph):
+        if node.domain == "ai.onnx":
+            node.domain = ""
+    versions = [o.version for o in copy.opset_import if o.domain in ("", "ai.onnx")]
+    kept = [o for o in copy.opset_import if o.domain not in ("", "ai.onnx")]
+    del copy.opset_import[:]
+    copy.opset_import.extend(kept)
+    if versions:
+        copy.opset_import.append(onnx.helper.make_opsetid("", max(versions)))
+    return copy
+
+
 def _densified(proto: onnx.ModelProto, label: str, dram: _Dram) -> onnx.ModelProto:
     """The model with each of its graph's sparse initializers as a dense one (a copy
     when there are any): the dense size is checked against `dram` first, and each
@@ -2808,7 +2839,7 @@ def import_onnx(
     feed graph inputs give those of their inputs (`dims` first)."""
     dram = _Dram(chip)
     proto, label = _load(model, dram)
-    proto = _densified(proto, label, dram)
+    proto = _densified(_onnx_domain_named(proto), label, dram)
     functions = [f"{f.domain}.{f.name}" if f.domain else f.name for f in proto.functions]
     if functions:
         proto = _inline_functions(proto, label)

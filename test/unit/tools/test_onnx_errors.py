@@ -458,3 +458,19 @@ def test_a_stale_value_info_shape_gives_way_to_the_inferred_one(work):
     message = assert_one_line_error(tool("tidal-compile", wrong, "-o", out / "b.tbin"), "tidal-compile")
     assert "not a valid ONNX model" in message
     assert_nothing_written(out)
+
+
+def test_the_onnx_domain_named_ai_onnx(work):
+    """Nodes and an opset import that name the ONNX domain "ai.onnx" instead of ""
+    (both mean it; onnxruntime reads either): imported as the ONNX domain."""
+    directory, out = work
+    node = helper.make_node("Relu", ["x"], ["y"], domain="ai.onnx")
+    graph = helper.make_graph([node], "g", [f32("x", [2, 3])], [f32("y", [2, 3])])
+    for opsets in ([helper.make_opsetid("", 13)], [helper.make_opsetid("ai.onnx", 13)]):
+        model = directory / "m.onnx"
+        model.write_bytes(helper.make_model(graph, opset_imports=opsets).SerializeToString())
+        feeds = {"x": np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)}
+        inputs = write_inputs(directory, **feeds)
+        assert_ok(tool("tidal-run", model, "--inputs", inputs, "--outputs", out / "o.npz"))
+        np.testing.assert_array_equal(np.load(out / "o.npz")["y"], np.maximum(feeds["x"], 0))
+        (out / "o.npz").unlink()
