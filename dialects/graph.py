@@ -50,7 +50,7 @@ from xdsl.dialects.builtin import (
     i32,
     i64,
 )
-from xdsl.ir import Attribute, Dialect, Operation, SSAValue
+from xdsl.ir import Attribute, Dialect, Operation, ParametrizedAttribute, SSAValue, TypeAttribute
 from xdsl.irdl import (
     AnyAttr,
     AttrSizedOperandSegments,
@@ -58,6 +58,7 @@ from xdsl.irdl import (
     ParamAttrConstraint,
     ParsePropInAttrDict,
     VarConstraint,
+    irdl_attr_definition,
     irdl_op_definition,
     operand_def,
     opt_operand_def,
@@ -1629,6 +1630,105 @@ def numpy_dtype(element: Attribute) -> str:
     raise KeyError(str(element))
 
 
+ONNX_ELEMENTS = frozenset(
+    {
+        "float", "double", "float16", "bfloat16", "int8", "int16", "int32", "int64",
+        "uint8", "uint16", "uint32", "uint64", "bool", "string", "complex64",
+        "complex128",
+    }
+)
+"""The element types an `!graph.onnx_value` may name (ONNX's type-string names: the
+`TensorProto.DataType` names in lower case)."""
+
+
+def parse_onnx_type(text: str) -> tuple[object, ...]:
+    """ONNX's type string of a value (`tensor(float)`, `seq(tensor(int64))`,
+    `optional(seq(tensor(float)))`, `map(int64,tensor(float))`) as nested tuples:
+    ("tensor", elem), ("seq", t), ("optional", t), ("map", key elem, t). ValueError
+    naming what is wrong."""
+
+    def value(at: int) -> tuple[tuple[object, ...], int]:
+        for kind in ("tensor", "seq", "optional", "map"):
+            if text.startswith(kind + "(", at):
+                at += len(kind) + 1
+                break
+        else:
+            raise ValueError(f"expected tensor(, seq(, optional( or map( at offset {at} of '{text}'")
+        if kind == "tensor":
+            end = text.find(")", at)
+            if end < 0 or text[at:end] not in ONNX_ELEMENTS:
+                raise ValueError(f"unknown element type at offset {at} of '{text}'")
+            return ("tensor", text[at:end]), end + 1
+        if kind == "map":
+            comma = text.find(",", at)
+            key = text[at:comma] if comma >= 0 else ""
+            if key not in ONNX_ELEMENTS:
+                raise ValueError(f"unknown map key type at offset {at} of '{text}'")
+            inner, at = value(comma + 1)
+            out: tuple[object, ...] = ("map", key, inner)
+        else:
+            inner, at = value(at)
+            out = (kind, inner)
+        if not text.startswith(")", at):
+            raise ValueError(f"expected ')' at offset {at} of '{text}'")
+        return out, at + 1
+
+    parsed, end = value(0)
+    if end != len(text):
+        raise ValueError(f"unexpected '{text[end:]}' after the type in '{text}'")
+    return parsed
+
+
+@irdl_attr_definition
+class OnnxValueType(ParametrizedAttribute, TypeAttribute):
+    """A value of an ONNX type other than a tensor: a sequence, an optional or a map,
+    named by ONNX's type string. Only framework-tier ops (`graph.onnx_node`) make
+    and read one; tidal-run hands it from one onnxruntime run to the next as
+    onnxruntime gives it (a list of arrays, an array or None, a dict).
+
+        %s = graph.onnx_node "SplitToSequence" %x {...} : (tensor<1x8xf32>) -> !graph.onnx_value<"seq(tensor(float))">
+    """
+
+    name = "graph.onnx_value"
+
+    onnx_type: StringAttr
+
+    def __init__(self, onnx_type: str | StringAttr):
+        super().__init__(onnx_type if isinstance(onnx_type, StringAttr) else StringAttr(onnx_type))
+
+    @property
+    def text(self) -> str:
+        return self.onnx_type.data
+
+    def print_parameters(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            printer.print_string_literal(self.onnx_type.data)
+
+    @classmethod
+    def parse_parameters(cls, parser: Parser) -> list[Attribute]:  # type: ignore[override]
+        with parser.in_angle_brackets():
+            start = parser.pos
+            text = parser.parse_str_literal("an ONNX type string")
+            if (why := _onnx_value_error(text)) is not None:
+                parser.raise_error(f"!graph.onnx_value: {why}", start, parser.pos)
+        return [StringAttr(text)]
+
+    def verify(self) -> None:
+        if (why := _onnx_value_error(self.onnx_type.data)) is not None:
+            raise VerifyException(f"!graph.onnx_value: {why}")
+
+
+def _onnx_value_error(text: str) -> str | None:
+    """Why `text` is not the type string of a sequence, optional or map; None if it is."""
+    try:
+        parsed = parse_onnx_type(text)
+    except ValueError as e:
+        return str(e)
+    if parsed[0] == "tensor":
+        return f"'{text}' is a tensor (a builtin tensor type)"
+    return None
+
+
 @irdl_op_definition
 class OnnxNodeOp(IRDLOperation):
     """ONNX nodes that neither the accelerator nor Tidal's NumPy kernels run: the
@@ -1649,8 +1749,8 @@ class OnnxNodeOp(IRDLOperation):
 
     name = "graph.onnx_node"
 
-    args = var_operand_def(TensorType | UnrankedTensorType)
-    outs = var_result_def(TensorType | UnrankedTensorType)
+    args = var_operand_def(TensorType | UnrankedTensorType | OnnxValueType)
+    outs = var_result_def(TensorType | UnrankedTensorType | OnnxValueType)
     op_type = prop_def(StringAttr)
     input_names = prop_def(ArrayAttr[StringAttr], prop_name="inputs")
     output_names = prop_def(ArrayAttr[StringAttr], prop_name="outputs")
@@ -1715,6 +1815,8 @@ class OnnxNodeOp(IRDLOperation):
                 fail(f"{what} must be distinct non-empty names, got {list(names)}")
             for v in values:
                 ty = v.type
+                if isinstance(ty, OnnxValueType):
+                    continue  # verified with its type
                 elem = ty.element_type if isinstance(ty, UnrankedTensorType) else ty.get_element_type()  # type: ignore[union-attr]
                 try:
                     numpy_dtype(elem)
@@ -1770,5 +1872,5 @@ Graph = Dialect(
         BernoulliOp,
         PiecewiseLinearOp,
     ],
-    [],
+    [OnnxValueType],
 )

@@ -790,6 +790,16 @@ func.func @f(%x: tensor<2xf32>) -> tensor<2xf32> {
 
 // -----
 
+// Only framework-tier ops take a sequence, an optional or a map.
+func.func @f(%x: tensor<4x2xf32>) -> tensor<4x2xf32> {
+  %s = graph.onnx_node "SplitToSequence" %x {inputs = ["x"], outputs = ["s"], model = ""} : (tensor<4x2xf32>) -> !graph.onnx_value<"seq(tensor(float))">
+  %y = graph.relu %s : (!graph.onnx_value<"seq(tensor(float))">) -> tensor<4x2xf32>
+  func.return %y : tensor<4x2xf32>
+}
+// CHECK: !graph.onnx_value<"seq(tensor(float))"> should be of base attribute tensor
+
+// -----
+
 func.func @f(%x: tensor<4x8xf32>) -> tensor<4x3xf32> {
   %r = graph.slice %x {starts = array<i64: 0, 6>, ends = array<i64: 4, 12>, steps = array<i64: 1, 2>} : (tensor<4x8xf32>) -> tensor<4x3xf32>
   func.return %r : tensor<4x3xf32>

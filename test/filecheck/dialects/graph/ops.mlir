@@ -293,6 +293,23 @@ func.func @onnx_node(%t: tensor<10x4xf32>, %i: tensor<3xi64>, %m: tensor<2x3xf32
   func.return %g, %n : tensor<3x4xf32>, tensor<2x?xi64>
 }
 
+// Values of ONNX types other than tensors (sequences, optionals, maps) pass between
+// framework-tier ops as !graph.onnx_value, named by ONNX's type string.
+// CHECK-LABEL: func.func @onnx_value
+// CHECK-SAME: (%[[X:.*]]: tensor<4x2xf32>)
+func.func @onnx_value(%x: tensor<4x2xf32>) -> tensor<4x2xf32> {
+  // CHECK-NEXT: %[[S:.*]] = graph.onnx_node "SplitToSequence" %[[X]] {inputs = ["x"], outputs = ["s"], model = ""} : (tensor<4x2xf32>) -> !graph.onnx_value<"seq(tensor(float))">
+  %s = graph.onnx_node "SplitToSequence" %x {inputs = ["x"], outputs = ["s"], model = ""} : (tensor<4x2xf32>) -> !graph.onnx_value<"seq(tensor(float))">
+  // CHECK-NEXT: %[[O:.*]] = graph.onnx_node "Optional" %[[S]] {inputs = ["s"], outputs = ["o"], model = ""} : (!graph.onnx_value<"seq(tensor(float))">) -> !graph.onnx_value<"optional(seq(tensor(float)))">
+  %o = graph.onnx_node "Optional" %s {inputs = ["s"], outputs = ["o"], model = ""} : (!graph.onnx_value<"seq(tensor(float))">) -> !graph.onnx_value<"optional(seq(tensor(float)))">
+  // CHECK-NEXT: %[[M:.*]] = graph.onnx_node "Build" %[[X]] {inputs = ["x"], outputs = ["m"], model = ""} : (tensor<4x2xf32>) -> !graph.onnx_value<"map(int64,tensor(float))">
+  %m = graph.onnx_node "Build" %x {inputs = ["x"], outputs = ["m"], model = ""} : (tensor<4x2xf32>) -> !graph.onnx_value<"map(int64,tensor(float))">
+  // CHECK-NEXT: %[[Y:.*]] = graph.onnx_node "Join" %[[O]], %[[M]] {inputs = ["o", "m"], outputs = ["y"], model = ""} : (!graph.onnx_value<"optional(seq(tensor(float)))">, !graph.onnx_value<"map(int64,tensor(float))">) -> tensor<4x2xf32>
+  %y = graph.onnx_node "Join" %o, %m {inputs = ["o", "m"], outputs = ["y"], model = ""} : (!graph.onnx_value<"optional(seq(tensor(float)))">, !graph.onnx_value<"map(int64,tensor(float))">) -> tensor<4x2xf32>
+  // CHECK-NEXT: func.return %[[Y]]
+  func.return %y : tensor<4x2xf32>
+}
+
 // CHECK-LABEL: func.func @binary
 func.func @binary(%x: tensor<2x16xf32>, %m: tensor<2x1xf32>, %v: tensor<16xf32>) -> (tensor<2x16xf32>, tensor<2x16xf32>, tensor<2x16xf32>, tensor<2x16xf32>) {
   // CHECK-NEXT: %{{.*}} = graph.sub %{{.*}}, %{{.*}} : (tensor<2x16xf32>, tensor<2x1xf32>) -> tensor<2x16xf32>
