@@ -13,18 +13,23 @@ from tidal.sim.errors import InputError
 
 
 def check_inputs(
-    expected: Mapping[str, tuple[int, ...]],
+    expected: Mapping[str, tuple[int, ...] | None],
     given: Mapping[str, object],
     constants: Collection[str] = (),
     dtypes: Mapping[str, str] | None = None,
 ) -> None:
     """Raise InputError unless `given` holds exactly the names of `expected`, each an
-    array of its shape and dtype (`dtypes`, by name; float32 where not named).
+    array of its shape and dtype (`dtypes`, by name; float32 where not named); a
+    name whose shape is None (a sequence, an optional or a map, which onnxruntime
+    checks) any value.
     Values are never cast: a float64 array is refused where float32 is expected
     (silently rounding a caller's data would hide the mismatch). `constants` names
     inputs the compiler made constants, so that feeding one says so."""
     dtypes = dtypes or {}
-    takes = ", ".join(f"{n} {tuple(s)}" for n, s in expected.items()) or "no inputs"
+    takes = ", ".join(
+        f"{n} {tuple(s)}" if s is not None else f"{n} (a sequence, optional or map)"
+        for n, s in expected.items()
+    ) or "no inputs"
     for name in expected:
         if name not in given:
             raise InputError(
@@ -42,6 +47,8 @@ def check_inputs(
             raise InputError(f"unknown input '{name}' (the program takes: {takes})")
     for name, shape in expected.items():
         value = given[name]
+        if shape is None:  # onnxruntime, which takes it, checks its type
+            continue
         dtype = dtypes.get(name, "float32")
         if not isinstance(value, np.ndarray):
             raise InputError(

@@ -53,7 +53,12 @@ class TidalRep(BackendRep):
         else:
             arrays = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
             feeds = dict(zip(self.input_names, arrays, strict=False))
-        feeds = {n: np.asarray(v) for n, v in feeds.items()}
+        # A sequence (a list), a map (a dict) or an absent optional (None) goes to
+        # onnxruntime's tier as it is; anything else is a tensor.
+        feeds = {
+            n: v if isinstance(v, list | dict) or v is None else np.asarray(v)
+            for n, v in feeds.items()
+        }
         try:
             outputs, self.stats = run_model(self.model, feeds, self.chip, self.disabled)
         except ToolError as e:

@@ -26,7 +26,14 @@ import numpy as np
 from xdsl.dialects.builtin import DYNAMIC_INDEX, TensorType, UnrankedTensorType
 from xdsl.ir import Attribute, SSAValue
 
-from tidal.dialects.graph import OnnxNodeOp, element_type, numpy_dtype
+from tidal.dialects.graph import (
+    ONNX_ELEMENTS,
+    OnnxNodeOp,
+    OnnxValueType,
+    element_type,
+    numpy_dtype,
+    parse_onnx_type,
+)
 
 
 class FrameworkError(RuntimeError):
@@ -56,9 +63,70 @@ def value_type(type_proto: Any) -> Attribute | None:
     return TensorType(elem, dims)
 
 
+def onnx_type_text(type_proto: Any) -> str | None:
+    """ONNX's type string of a `TypeProto` (`seq(tensor(float))`: element types by
+    name, shapes left out), or None for a type the framework tier does not carry
+    (a sparse tensor, an element type it does not know, no type)."""
+    import onnx
+
+    def element(code: int) -> str | None:
+        try:
+            name = onnx.TensorProto.DataType.Name(code).lower()
+        except ValueError:
+            return None
+        return name if name in ONNX_ELEMENTS else None
+
+    which = type_proto.WhichOneof("value") if type_proto is not None else None
+    if which == "tensor_type":
+        elem = element(type_proto.tensor_type.elem_type)
+        return f"tensor({elem})" if elem else None
+    if which in ("sequence_type", "optional_type"):
+        inner_proto = getattr(type_proto, which).elem_type
+        inner = onnx_type_text(inner_proto)
+        kind = "seq" if which == "sequence_type" else "optional"
+        return f"{kind}({inner})" if inner else None
+    if which == "map_type":
+        key, inner = element(type_proto.map_type.key_type), onnx_type_text(type_proto.map_type.value_type)
+        return f"map({key},{inner})" if key and inner else None
+    return None
+
+
+def onnx_value_type(type_proto: Any) -> OnnxValueType | None:
+    """The `!graph.onnx_value` of a sequence, optional or map `TypeProto`; None for a
+    tensor (`value_type`) or a type the framework tier does not carry."""
+    text = onnx_type_text(type_proto)
+    if text is None or text.startswith("tensor("):
+        return None
+    return OnnxValueType(text)
+
+
+def type_proto_of(text: str) -> Any:
+    """The `TypeProto` of ONNX type string `text` (`parse_onnx_type`'s grammar)."""
+    import onnx
+
+    def build(t: tuple[object, ...]) -> Any:
+        if t[0] == "tensor":
+            return onnx.helper.make_tensor_type_proto(_element_code(str(t[1])), None)
+        if t[0] == "seq":
+            return onnx.helper.make_sequence_type_proto(build(t[1]))  # type: ignore[arg-type]
+        if t[0] == "optional":
+            return onnx.helper.make_optional_type_proto(build(t[1]))  # type: ignore[arg-type]
+        return onnx.helper.make_map_type_proto(_element_code(str(t[1])), build(t[2]))  # type: ignore[arg-type]
+
+    return build(parse_onnx_type(text))
+
+
+def _element_code(name: str) -> int:
+    import onnx
+
+    return onnx.TensorProto.DataType.Value(name.upper())
+
+
 def _value_info(name: str, ty: Attribute) -> Any:
     import onnx
 
+    if isinstance(ty, OnnxValueType):
+        return onnx.helper.make_value_info(name, type_proto_of(ty.text))
     if isinstance(ty, UnrankedTensorType):
         elem, shape = ty.element_type, None
     else:
@@ -118,7 +186,11 @@ def node_op(
         [_value_info(name, ty) for name, ty in results],
         [numpy_helper.from_array(np.asarray(a), name) for name, a in constants.items()],
     )
-    model = onnx.helper.make_model(graph, opset_imports=list(opsets))
+    # The Identity nodes that join payloads (`FrameworkModel`) take sequences and
+    # optionals from opset 16 on.
+    opaque = any(isinstance(ty, OnnxValueType) for ty in [*(v.type for _, v in operands), *(t for _, t in results)])
+    floor = IDENTITY_OPAQUE_OPSET if opaque else OLDEST_OPSET
+    model = onnx.helper.make_model(graph, opset_imports=lowest_opsets(node, opsets, floor))
     model.ir_version = ir_version
     return OnnxNodeOp(
         node.op_type,
@@ -128,6 +200,47 @@ def node_op(
         [name for name, _ in results],
         model.SerializeToString(),
     )
+
+
+OLDEST_OPSET = 7
+"""The oldest ONNX opset a framework-tier payload is given (onnxruntime's oldest)."""
+IDENTITY_OPAQUE_OPSET = 16
+"""The oldest at which Identity takes sequences and optionals."""
+
+
+def lowest_opsets(node: Any, opsets: Sequence[Any], floor: int = OLDEST_OPSET) -> list[Any]:
+    """`opsets` (a model's `opset_import`) with the ONNX domain's version lowered to
+    the oldest at which `node` and every node of its subgraphs have the schema they
+    have at the declared version (at least `floor`): the same operator, which
+    an onnxruntime older than the model's opset also implements. A model exported
+    for opset 28 runs its OptionalGetElement (whose schema dates from opset 18) in
+    an onnxruntime that implements opsets up to 23. Other domains are kept."""
+    import onnx
+
+    declared = {o.domain: o.version for o in opsets}
+    if "" not in declared:
+        return list(opsets)
+    need = floor
+
+    def visit(n: Any) -> bool:
+        nonlocal need
+        if n.domain in ("", "ai.onnx"):
+            try:
+                schema = onnx.defs.get_schema(n.op_type, declared[""], "")
+            except onnx.defs.SchemaError:
+                return False  # not an ONNX operator at this opset: keep the declared one
+            need = max(need, schema.since_version)
+        for attr in n.attribute:
+            for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                if not all(visit(inner) for inner in sub.node):
+                    return False
+        return True
+
+    if not visit(node) or need >= declared[""]:
+        return list(opsets)
+    return [
+        onnx.helper.make_opsetid("", need) if o.domain == "" else o for o in opsets
+    ]
 
 
 # ------------------------------------------------------------------- running
@@ -197,8 +310,17 @@ class FrameworkModel:
         opsets: dict[str, int] = {}
         ir_version = 3
         graph_inputs = []
+        self._input_names: list[str] = []
         for i, (_, value) in enumerate(self.inputs):
             name = _INPUT.format(i)
+            if isinstance(value.type, OnnxValueType):
+                # Named as the ops read it: an Identity takes sequences and
+                # optionals only from opset 16 on, and the ops may be older.
+                name = next(
+                    (n for op in self.ops for n, v in zip(op.inputs_val, op.args, strict=True) if v is value),
+                    name,
+                )
+            self._input_names.append(name)
             graph_inputs.append(_value_info(name, value.type))
             produced[value] = name
             bound[name] = value
@@ -228,11 +350,19 @@ class FrameworkModel:
                 bound[name] = value
                 produced[value] = name
         graph_outputs = []
+        self._output_names: list[str] = []
         for i, (caller, value) in enumerate(self.outputs):
             name = _OUTPUT.format(i)
             source = produced.get(value)
             if source is None:
                 raise FrameworkError(f"framework tier: no value for output '{caller}'")
+            if isinstance(value.type, OnnxValueType):
+                # The producer's own name (as for inputs: no Identity); listed once.
+                self._output_names.append(source)
+                if source not in [o.name for o in graph_outputs]:
+                    graph_outputs.append(_value_info(source, value.type))
+                continue
+            self._output_names.append(name)
             nodes.append(onnx.helper.make_node("Identity", [source], [name]))
             graph_outputs.append(_value_info(name, value.type))
         graph = onnx.helper.make_graph(
@@ -279,17 +409,23 @@ class FrameworkModel:
         run_options.log_severity_level = 4
         try:
             with _address_space_budget(memory_bytes):
+                names = self._output_names  # (made with the model)
                 values = session.run(
-                    [_OUTPUT.format(i) for i in range(len(self.outputs))],
-                    {_INPUT.format(i): feeds[n] for i, (n, _) in enumerate(self.inputs)},
+                    list(dict.fromkeys(names)),
+                    {self._input_names[i]: feeds[n] for i, (n, _) in enumerate(self.inputs)},
                     run_options,
                 )
+                by_name = dict(zip(dict.fromkeys(names), values, strict=True))
+                values = [by_name[n] for n in names]
         except Exception as e:
             raise FrameworkError(f"onnxruntime failed running {self.describe()}: {_line(e)}") from None
         out = {}
         for (name, value), array in zip(self.outputs, values, strict=True):
-            array = np.asarray(array)
             ty = value.type
+            if isinstance(ty, OnnxValueType):
+                out[name] = array  # a list of arrays, an array or None, a dict
+                continue
+            array = np.asarray(array)
             if isinstance(ty, TensorType) and DYNAMIC_INDEX not in ty.get_shape():
                 shape = tuple(ty.get_shape())
                 if array.shape != shape:

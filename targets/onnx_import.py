@@ -95,7 +95,7 @@ from tidal.dialects.graph import (
 )
 from tidal.sim.config import PRESETS, ChipConfig
 from tidal.targets import CONSTANT_INPUTS_ATTR
-from tidal.dialects.graph import numpy_dtype
+from tidal.dialects.graph import OnnxValueType, numpy_dtype
 from tidal.targets import framework
 from tidal.targets.onnx_ops import onnx_entry
 from tidal.targets.onnx_weights import load_model
@@ -803,9 +803,12 @@ def _tensor_type(name: str, type_proto: onnx.TypeProto | None) -> TensorType:
     return TensorType(f32, [int(d) for d in dims])
 
 
-def _input_type(name: str, type_proto: onnx.TypeProto | None) -> TensorType:
+def _input_type(name: str, type_proto: onnx.TypeProto | None) -> Attribute:
     """A graph input's type: static, of any element type the framework tier carries
-    (f32 inputs may reach the accelerator; others only framework-tier ops)."""
+    (f32 inputs may reach the accelerator; others only framework-tier ops); a
+    sequence, optional or map one an `!graph.onnx_value` (framework-tier ops only)."""
+    if (opaque := framework.onnx_value_type(type_proto)) is not None:
+        return opaque
     if type_proto is not None and type_proto.HasField("tensor_type"):
         elem = type_proto.tensor_type.elem_type
         if elem != onnx.TensorProto.FLOAT:
@@ -854,7 +857,9 @@ def _is_static_f32(ty: Attribute) -> bool:
 
 
 def _describe_type(ty: Attribute) -> str:
-    """'int64 [1, 8]', 'float32 [?, 8]', 'bool (unranked)'."""
+    """'int64 [1, 8]', 'float32 [?, 8]', 'bool (unranked)', 'seq(tensor(float))'."""
+    if isinstance(ty, OnnxValueType):
+        return ty.text
     elem = numpy_dtype(_element(ty))
     if isinstance(ty, UnrankedTensorType):
         return f"{elem} (unranked)"
@@ -1264,6 +1269,8 @@ class _Importer:
         for name in node.proto.output:
             if not name or name not in self.types:
                 continue
+            if (opaque := framework.onnx_value_type(self.types[name])) is not None:
+                return f"output '{name}' is {opaque.text}"
             ty = framework.value_type(self.types[name])
             if ty is not None and _element(ty) != f32:
                 return f"output '{name}' is {_describe_type(ty)}"
@@ -1317,7 +1324,9 @@ class _Importer:
         for i, name in enumerate(proto.output):
             if not name:
                 continue
-            ty = framework.value_type(self.types.get(name))
+            ty = framework.value_type(self.types.get(name)) or framework.onnx_value_type(
+                self.types.get(name)
+            )
             if ty is None and name not in self.used:
                 # An output nothing reads, of a type ONNX did not infer: not an output
                 # of the payload graph, but still of its node (blanked, a

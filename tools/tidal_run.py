@@ -29,6 +29,7 @@ from xdsl.utils.exceptions import DiagnosticException
 from tidal.passes.analysis.model_work import macs_by_placement
 from tidal.passes.graph.host_split import constant_results, result_names, split_host
 from tidal.passes.graph.partition import GraphPartitionPass, placement_counts
+from tidal.dialects.graph import OnnxNodeOp, OnnxValueType
 from tidal.passes.interpreters.graph import input_dtypes
 from tidal.passes.interpreters.numerics import signature
 from tidal.passes.pipeline import PlacementReport, Verify, lowering_passes, run_passes, split_after
@@ -83,6 +84,33 @@ def _passthrough(module: ModuleOp) -> dict[str, str]:
         for k, v in enumerate(ret.operands)
         if isinstance(v, BlockArgument) and dtypes[inputs[v.index]] != "float32"
     }
+
+
+def _tensor_io_only(module: ModuleOp, path: str) -> None:
+    """ToolError naming the first graph input or output that is not a tensor (a
+    sequence, an optional or a map): tidal-run reads and writes .npz arrays; the
+    Python API (`tidal.targets.backend`) takes and gives such values as onnxruntime
+    does."""
+    fn = next(op for op in module.body.block.ops if isinstance(op, func.FuncOp))
+    ins, outs = signature(module)
+    ret = fn.body.block.last_op
+    assert ret is not None
+    io = [("input", n, a) for n, a in zip(ins, fn.body.block.args)]
+    io += [("output", n, v) for n, v in zip(outs, ret.operands)]
+    for kind, name, value in io:
+        if isinstance(value.type, OnnxValueType):
+            hint = ""
+            owner = value.owner
+            if isinstance(owner, OnnxNodeOp) and owner.op_type_val == "ZipMap":
+                hint = (
+                    "; a scikit-learn classifier exported by skl2onnx with "
+                    "options={'zipmap': False} gives its probabilities as a tensor"
+                )
+            raise ToolError(
+                f"{path}: {kind} '{name}' is {value.type.text}: tidal-run "
+                f"{'reads' if kind == 'input' else 'writes'} the arrays of an .npz file "
+                f"(the Python API, tidal.targets.backend, takes and gives such values){hint}"
+            )
 
 
 def _simulate(
@@ -157,6 +185,7 @@ def run_model(
     cache: Cache | None = None,
     cache_log: list[str] | None = None,
     dims: Mapping[str, int] | None = None,
+    tensors_only: bool = False,
 ):
     """Compile `path` for `chip` (with the optimisations named in `disabled` off)
     and run it: (outputs by name, stats). A model's dynamic dimensions take the
@@ -166,13 +195,18 @@ def run_model(
     while the hardware model runs (None: one). With a `cache`, each accelerator
     segment's program is taken from it or stored in it (not looked up with
     `verify_each`, which asks for the lowering to be checked); the stats gain
-    `cache` (hits and misses) and `cache_log` a line per segment."""
+    `cache` (hits and misses) and `cache_log` a line per segment. Graph inputs and
+    outputs that are sequences, optionals or maps are taken and given as onnxruntime
+    does (lists of arrays, None, dicts); with `tensors_only` (the tool, whose files
+    are .npz) such a model is a ToolError before anything runs."""
     ctx = context()
     if isinstance(path, onnx.ModelProto):  # a loaded model (the ONNX backend's)
         module = import_model(path, overrides=inputs, dims=dims)
         path = f"model '{path.graph.name or '<unnamed>'}'"
     else:
         module = load_model(path, ctx, overrides=inputs, dims=dims)
+    if tensors_only:
+        _tensor_io_only(module, str(path))
     # The whole model's work, on the graph as loaded: the binary of a model without
     # host segments carries it; with host segments, the merged stats take it here.
     work = attach_model_work(module)
@@ -304,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
         outputs, stats = run_model(
             args.model, read_npz(args.inputs), args.chip,
             disabled_opts(args.disable_opt), args.verify_each, args.blas_threads,
-            cache=cache, cache_log=cache_log, dims=dims_of(args),
+            cache=cache, cache_log=cache_log, dims=dims_of(args), tensors_only=True,
         )
         payloads = [(args.outputs, npz_bytes(outputs))]
         if args.stats:

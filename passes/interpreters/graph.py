@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from tidal.dialects.graph import OnnxValueType
 from tidal.passes.interpreters.common import Arrays, CannotEvaluate
 from xdsl.dialects import func
 from xdsl.dialects.builtin import DictionaryAttr, ModuleOp, StringAttr
@@ -36,13 +37,17 @@ def _names(attrs: object, n: int, prefix: str) -> list[str]:
     return out
 
 
-def signature(module: ModuleOp) -> tuple[dict[str, tuple[int, ...]], list[str]]:
-    """Input names with shapes, and output names, of a graph- or loop-level module."""
+def signature(module: ModuleOp) -> tuple[dict[str, tuple[int, ...] | None], list[str]]:
+    """Input names with shapes (None for a sequence, an optional or a map: an
+    `!graph.onnx_value`), and output names, of a graph- or loop-level module."""
     fn = _function(module)
     ins = _names(fn.arg_attrs, len(fn.body.block.args), "arg")
     ret = fn.body.block.last_op
     outs = _names(fn.res_attrs, len(ret.operands) if ret else 0, "result")
-    shapes = {n: tuple(a.type.get_shape()) for n, a in zip(ins, fn.body.block.args)}  # type: ignore[attr-defined]
+    shapes = {
+        n: None if isinstance(a.type, OnnxValueType) else tuple(a.type.get_shape())  # type: ignore[attr-defined]
+        for n, a in zip(ins, fn.body.block.args)
+    }
     return shapes, outs
 
 
@@ -53,7 +58,11 @@ def input_dtypes(module: ModuleOp) -> dict[str, str]:
 
     fn = _function(module)
     ins = _names(fn.arg_attrs, len(fn.body.block.args), "arg")
-    return {n: numpy_dtype(a.type.get_element_type()) for n, a in zip(ins, fn.body.block.args)}  # type: ignore[attr-defined]
+    return {
+        n: numpy_dtype(a.type.get_element_type())  # type: ignore[attr-defined]
+        for n, a in zip(ins, fn.body.block.args)
+        if not isinstance(a.type, OnnxValueType)
+    }
 
 
 def eval_graph(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:

@@ -81,6 +81,11 @@ def random_inputs(module: ModuleOp, seed: int = 0) -> Arrays:
     rng = np.random.default_rng(seed)
     out: Arrays = {}
     for n, s in shapes.items():
+        if s is None:
+            raise CannotEvaluate(
+                f"input '{n}' is a sequence, an optional or a map: the numerics "
+                "checker feeds tensors only"
+            )
         dtype = np.dtype(dtypes.get(n, "float32"))
         if dtype.kind == "f":
             out[n] = rng.standard_normal(s).astype(dtype)

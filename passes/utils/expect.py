@@ -21,7 +21,7 @@ from xdsl.ir import Operation
 from xdsl.utils.exceptions import PassFailedException
 
 from tidal.dialects.accel import InstructionOp, ProgramOp, WaitOp
-from tidal.dialects.graph import ConstantOfShapeOp, ConstantOp
+from tidal.dialects.graph import ConstantOfShapeOp, ConstantOp, OnnxValueType
 
 Level = Literal["graph", "loop", "accel"]
 
@@ -57,7 +57,9 @@ def expect_level(module: ModuleOp, pass_name: str, level: Level) -> None:
     (graph and loop levels) a function whose arguments are not tensors or memrefs,
     or (accel level) no accel.program. An empty module belongs to every level."""
     what, foreign = _LEVELS[level]
-    arg_type = {"graph": TensorType, "loop": MemRefType}.get(level)
+    # Graph level: tensors, and the sequences, optionals and maps framework-tier ops
+    # take (`!graph.onnx_value`).
+    arg_type = {"graph": (TensorType, OnnxValueType), "loop": MemRefType}.get(level)
     found_program = False
     for op in module.walk():
         if op is module:

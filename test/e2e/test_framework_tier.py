@@ -337,3 +337,163 @@ def test_a_contrib_op_without_value_info_gets_onnxruntimes_types(tmp_path):
     got, stats, _ = _run(path, tmp_path)
     _close(got["y"], _ref(path, feeds)["y"])
     assert stats["placement"]["framework_ops"] == ["gelu"]
+
+
+def _seq_type(elem=TensorProto.FLOAT):
+    return helper.make_sequence_type_proto(helper.make_tensor_type_proto(elem, None))
+
+
+def test_sequences_pass_between_framework_ops(tmp_path):
+    """SequenceConstruct / SequenceInsert / SequenceAt / SequenceLength /
+    SequenceErase / ConcatFromSequence: the sequences are `!graph.onnx_value`s
+    between framework-tier ops; the tensors they give (f32, int64) are compared with
+    onnxruntime on the whole model."""
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"], name="relu"),
+        helper.make_node("Sigmoid", ["x"], ["q"], name="sigmoid"),
+        helper.make_node("SequenceConstruct", ["r", "q"], ["s"], name="make"),
+        helper.make_node("SequenceInsert", ["s", "x"], ["s2"], name="insert"),
+        helper.make_node("SequenceAt", ["s2", "i1"], ["a"], name="at"),
+        helper.make_node("SequenceLength", ["s2"], ["n"], name="length"),
+        helper.make_node("SequenceErase", ["s2", "i0"], ["s3"], name="erase"),
+        helper.make_node("ConcatFromSequence", ["s3"], ["c"], axis=1, name="concat"),
+        helper.make_node("Tanh", ["a"], ["y"], name="tanh"),
+    ]
+    rng = np.random.default_rng(7)
+    feeds = {"x": rng.standard_normal((1, 8, 4, 4)).astype(np.float32)}
+    path = _save(
+        tmp_path, "seqs", nodes, [_f32("x", [1, 8, 4, 4])],
+        [_f32("y", [1, 8, 4, 4]), _f32("c", [1, 16, 4, 4]),
+         helper.make_tensor_value_info("n", TensorProto.INT64, [])],
+        [_init("i1", np.array(1, np.int64)), _init("i0", np.array(0, np.int64))],
+        opset=18, feeds=feeds,
+    )
+    got, stats, _ = _run(path, tmp_path)
+    ref = _ref(path, feeds)
+    for name in ("y", "c", "n"):
+        _close(got[name], ref[name])
+    assert {"make", "insert", "at", "length", "erase", "concat"} <= set(stats["placement"]["framework_ops"])
+    types = {
+        str(r.type) for op in import_onnx(path).body.walk()
+        if isinstance(op, graph.OnnxNodeOp) for r in op.outs
+    }
+    assert '!graph.onnx_value<"seq(tensor(float))">' in types
+
+
+def test_a_sequence_crosses_an_accelerator_segment(tmp_path):
+    """SplitToSequence (framework), then an accelerator chain on the input, then
+    SequenceInsert of its result (framework): the ops' order by tier puts the two
+    framework ops in different segments, so the sequence waits in tidal-run's table
+    as onnxruntime gave it (a list of arrays) and is fed back to the second run."""
+    nodes = [
+        helper.make_node("SplitToSequence", ["x", "sp"], ["s"], axis=1, name="split"),
+        helper.make_node("Relu", ["x"], ["r"], name="relu"),
+        helper.make_node("Exp", ["r"], ["e"], name="exp"),
+        helper.make_node("SequenceInsert", ["s", "e"], ["s2"], name="insert"),
+        helper.make_node("ConcatFromSequence", ["s2"], ["y"], axis=1, name="concat"),
+    ]
+    rng = np.random.default_rng(8)
+    feeds = {"x": rng.standard_normal((1, 8, 4, 4)).astype(np.float32)}
+    path = _save(tmp_path, "cross", nodes, [_f32("x", [1, 8, 4, 4])], [_f32("y", [1, 16, 4, 4])],
+                 [_init("sp", np.array([4, 4], np.int64))], feeds=feeds)
+    got, stats, _ = _run(path, tmp_path)
+    _close(got["y"], _ref(path, feeds)["y"])
+    assert stats["segments"] == ["framework", "accel", "framework"]
+
+
+def test_optionals_pass_between_framework_ops(tmp_path):
+    """Optional -> OptionalHasElement (a bool output) / OptionalGetElement -> Relu."""
+    nodes = [
+        helper.make_node("Optional", ["x"], ["o"], name="wrap"),
+        helper.make_node("OptionalHasElement", ["o"], ["has"], name="has"),
+        helper.make_node("OptionalGetElement", ["o"], ["g"], name="get"),
+        helper.make_node("Relu", ["g"], ["y"], name="relu"),
+    ]
+    feeds = {"x": np.linspace(-1, 1, 32, dtype=np.float32).reshape(1, 2, 4, 4)}
+    path = _save(tmp_path, "opt", nodes, [_f32("x", [1, 2, 4, 4])],
+                 [_f32("y", [1, 2, 4, 4]), helper.make_tensor_value_info("has", TensorProto.BOOL, [])],
+                 opset=18, feeds=feeds)
+    got, _, _ = _run(path, tmp_path)
+    ref = _ref(path, feeds)
+    _close(got["y"], ref["y"])
+    assert got["has"].dtype == np.bool_ and bool(got["has"]) is True
+
+
+def test_a_sequence_graph_input_or_output_is_refused_in_one_line(tmp_path):
+    """tidal-run reads and writes .npz arrays: a graph input or output that is a
+    sequence is refused naming it and its type, and nothing is written."""
+    out_path = _save(
+        tmp_path, "seqout", [helper.make_node("SplitToSequence", ["x"], ["s"], axis=1)],
+        [_f32("x", [1, 2, 3])], [helper.make_value_info("s", _seq_type())],
+        feeds={"x": np.ones((1, 2, 3), np.float32)},
+    )
+    in_path = _save(
+        tmp_path, "seqin", [helper.make_node("ConcatFromSequence", ["sin"], ["y"], axis=0)],
+        [helper.make_value_info("sin", _seq_type())], [_f32("y", [2, 3])],
+        feeds={"sin": np.ones((1, 2, 3), np.float32)},
+    )
+    for path, what in ((out_path, "output 's' is seq(tensor(float))"),
+                       (in_path, "input 'sin' is seq(tensor(float))")):
+        out = tmp_path / f"{path.stem}-o.npz"
+        r = tool("tidal-run", path, "--inputs", path.with_name(path.stem + "-in.npz"),
+                 "--outputs", out)
+        assert_one_line_error(r, "tidal-run", str(path), what)
+        assert not out.exists()
+
+
+def test_a_zipmap_output_is_refused_with_the_exporter_option_that_avoids_it(tmp_path):
+    """skl2onnx's classifiers end in ZipMap, a sequence of maps per sample: refused as
+    an output, the message naming skl2onnx's option that exports a tensor instead."""
+    nodes = [
+        helper.make_node("Softmax", ["x"], ["p"], axis=1),
+        helper.make_node("ArgMax", ["p"], ["label"], axis=1, keepdims=0),
+        helper.make_node("ZipMap", ["p"], ["probs"], domain="ai.onnx.ml", classlabels_int64s=[0, 1, 2]),
+    ]
+    probs = helper.make_sequence_type_proto(
+        helper.make_map_type_proto(TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, None))
+    )
+    g = helper.make_graph(nodes, "zm", [_f32("x", [2, 3])],
+                          [helper.make_tensor_value_info("label", TensorProto.INT64, [2]),
+                           helper.make_value_info("probs", probs)])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
+                                                helper.make_opsetid("ai.onnx.ml", 3)])
+    path = tmp_path / "zm.onnx"
+    onnx.save(model, path)
+    np.savez(tmp_path / "zm-in.npz", x=np.ones((2, 3), np.float32))
+    r = tool("tidal-run", path, "--inputs", tmp_path / "zm-in.npz", "--outputs", tmp_path / "o.npz")
+    assert_one_line_error(r, "tidal-run", "output 'probs' is seq(map(int64,tensor(float)))",
+                          "options={'zipmap': False}")
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_the_python_api_takes_and_gives_sequences(tmp_path):
+    """Through the ONNX backend (tidal.targets.backend) a graph input or output may be
+    a sequence: a list of arrays in, a list of arrays out, as onnxruntime takes and
+    gives them. Opset 11, where Identity (which joins framework payloads) takes no
+    sequences: the sequence input is named as its reader reads it."""
+    from tidal.targets.backend import TidalBackend
+
+    nodes = [
+        helper.make_node("SequenceInsert", ["seq", "t"], ["s2"], name="insert"),
+        helper.make_node("ConcatFromSequence", ["s2"], ["y"], axis=0, name="concat"),
+        helper.make_node("SplitToSequence", ["y"], ["parts"], axis=0, name="split"),
+        helper.make_node("Relu", ["t"], ["r"], name="relu"),
+    ]
+    graph_ = helper.make_graph(
+        nodes, "seqio", [helper.make_value_info("seq", _seq_type()), _f32("t", [2, 3])],
+        [_f32("y", [6, 3]), helper.make_value_info("parts", _seq_type()), _f32("r", [2, 3])],
+    )
+    model = helper.make_model(graph_, opset_imports=[helper.make_opsetid("", 11)])
+    onnx.checker.check_model(model, full_check=True)
+    rng = np.random.default_rng(9)
+    seq = [rng.standard_normal((2, 3)).astype(np.float32) for _ in range(2)]
+    t = rng.standard_normal((2, 3)).astype(np.float32)
+    got = TidalBackend.run_model(model, [seq, t], chip="small")
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"seq": seq, "t": t}
+    )
+    _close(got.y, ref[0])
+    _close(got.r, ref[2])
+    assert isinstance(got.parts, list) and len(got.parts) == len(ref[1]) == 6
+    for g, r in zip(got.parts, ref[1], strict=True):
+        _close(g, r)

@@ -1,5 +1,6 @@
-"""targets/framework.py's address-space budget: while a framework segment runs,
-onnxruntime (or anything else in the process) may take at most the budget more."""
+"""targets/framework.py: the address-space budget (while a framework segment runs,
+onnxruntime, or anything else in the process, may take at most the budget more) and
+the ONNX types other than tensors the framework tier carries."""
 
 import sys
 
@@ -22,3 +23,69 @@ def test_the_budget_bounds_new_allocations_and_is_lifted_after():
     assert resource.getrlimit(resource.RLIMIT_AS) == before
     big = np.empty(2 << 30, np.uint8)  # the limit is gone
     assert big.nbytes == 2 << 30
+
+
+def test_onnx_type_strings_round_trip_through_type_protos():
+    """Sequences, optionals and maps: ONNX's type string of a TypeProto and back;
+    tensors have no !graph.onnx_value (builtin tensor types carry them), nor do
+    types the framework tier does not carry."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from tidal.dialects.graph import OnnxValueType
+    from tidal.targets.framework import onnx_type_text, onnx_value_type, type_proto_of
+
+    for text in ("seq(tensor(float))", "optional(seq(tensor(int64)))",
+                 "map(int64,tensor(float))", "seq(map(string,tensor(double)))",
+                 "optional(tensor(bool))"):
+        proto = type_proto_of(text)
+        assert onnx_type_text(proto) == text
+        assert onnx_value_type(proto) == OnnxValueType(text)
+        assert isinstance(proto, onnx.TypeProto)
+    tensor = helper.make_tensor_type_proto(TensorProto.FLOAT, [2, 3])
+    assert onnx_type_text(tensor) == "tensor(float)" and onnx_value_type(tensor) is None
+    sparse = onnx.TypeProto()
+    sparse.sparse_tensor_type.elem_type = TensorProto.FLOAT
+    assert onnx_type_text(sparse) is None and onnx_value_type(None) is None
+
+
+def test_onnx_value_type_verifies_its_string():
+    import re
+    from xdsl.utils.exceptions import VerifyException
+
+    from tidal.dialects.graph import OnnxValueType
+
+    for bad, why in (("tensor(float)", "is a tensor"), ("seq(tensor(f32))", "unknown element type"),
+                     ("seq(tensor(float)", "expected ')'"), ("seq(tensor(float)))", "unexpected ')'")):
+        with pytest.raises(VerifyException, match=re.escape(why)):
+            OnnxValueType(bad)
+
+
+def test_a_payload_takes_the_oldest_opset_of_the_same_schema():
+    """A node's payload declares the oldest ONNX opset at which it (and its
+    subgraphs' nodes) have the schema they have at the model's opset, so an
+    onnxruntime older than the model's opset runs it; never older than `floor`, and
+    unchanged where a node is not an ONNX operator at that opset."""
+    from onnx import TensorProto, helper
+
+    from tidal.targets.framework import lowest_opsets
+
+    def version(node, declared=28, floor=7):
+        out = lowest_opsets(node, [helper.make_opsetid("", declared), helper.make_opsetid("com.x", 1)], floor)
+        assert [o.domain for o in out] == ["", "com.x"] and out[1].version == 1
+        return out[0].version
+
+    import onnx
+
+    hardmax = helper.make_node("Hardmax", ["x"], ["y"])
+    since = onnx.defs.get_schema("Hardmax", 28, "").since_version
+    assert version(hardmax) == max(7, since) and version(hardmax, floor=16) == max(16, since)
+    assert version(helper.make_node("NotAnOp", ["x"], ["y"])) == 28
+    body = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["z"])], "b", [], [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1])]
+    )
+    cond = helper.make_node("If", ["c"], ["y"], then_branch=body, else_branch=body)
+    relu_since = onnx.defs.get_schema("Relu", 28, "").since_version
+    if_since = onnx.defs.get_schema("If", 28, "").since_version
+    assert version(cond) == max(relu_since, if_since, 7)
+    assert version(hardmax, declared=5) == 5  # already at most what it needs
