@@ -85,10 +85,36 @@ def _alarm(signum, frame):
     raise _Timeout()
 
 
-def run_case(args: tuple[str, int, str, int]) -> Result:
-    """Run case number `index` of `suite` (`name` for the record)."""
+def _compare(got: object, ref: object, rtol: float, atol: float, where: str) -> None:
+    """AssertionError unless `got` matches `ref`: arrays within the tolerances,
+    sequences (lists) element by element, maps (dicts) key by key, an empty
+    optional (None) by None, as onnx's own backend test runner compares them."""
     import numpy as np
 
+    if isinstance(ref, list):
+        if not isinstance(got, list) or len(got) != len(ref):
+            raise AssertionError(f"{where}: {type(got).__name__}, expected a sequence of {len(ref)}")
+        for k, (g, r) in enumerate(zip(got, ref, strict=True)):
+            _compare(g, r, rtol, atol, f"{where}[{k}]")
+        return
+    if isinstance(ref, dict):
+        if not isinstance(got, dict) or set(got) != set(ref):
+            raise AssertionError(f"{where}: keys differ from the expected map's")
+        for k in ref:
+            _compare(got[k], ref[k], rtol, atol, f"{where}[{k!r}]")
+        return
+    if ref is None or got is None:
+        if ref is not got:
+            raise AssertionError(f"{where}: {got!r}, expected {ref!r}")
+        return
+    ref_a, got_a = np.asarray(ref), np.asarray(got)
+    if ref_a.dtype == object or got_a.shape != ref_a.shape:
+        raise AssertionError(f"{where}: shape {got_a.shape}, expected {ref_a.shape}")
+    np.testing.assert_allclose(got_a, ref_a, rtol=rtol, atol=atol)
+
+
+def run_case(args: tuple[str, int, str, int]) -> Result:
+    """Run case number `index` of `suite` (`name` for the record)."""
     suite, index, chip, timeout = args
     case = _cases(suite)[index]
     start = time.perf_counter()
@@ -108,11 +134,7 @@ def run_case(args: tuple[str, int, str, int]) -> Result:
             for t in tiers:
                 tiers[t] = max(tiers[t], int(placement.get(t, 0)))
             for i, (got, ref) in enumerate(zip(outputs, expected, strict=True)):
-                ref = np.asarray(ref)
-                got = np.asarray(got)
-                if ref.dtype == object or got.shape != ref.shape:
-                    raise AssertionError(f"output {i}: shape {got.shape}, expected {ref.shape}")
-                np.testing.assert_allclose(got, ref, rtol=case.rtol, atol=case.atol)
+                _compare(got, ref, case.rtol, case.atol, f"output {i}")
         accel_only = tiers["host"] == 0 and tiers["framework"] == 0
         return Result(suite, case.name, ops, "pass", accel_only, tiers, "", time.perf_counter() - start)
     except _Timeout:
