@@ -354,6 +354,40 @@ def _onnx_domain_named(proto: onnx.ModelProto) -> onnx.ModelProto:
     return copy
 
 
+ORT_ONNX_DOMAIN = "tidal.onnxruntime-onnx"
+"""The domain the importer gives the nodes of `_ORT_ONNX_OPS` while it reads a
+model: onnx's checker and shape inference do not know them in the ONNX domain at
+the model's opset, onnxruntime's symbolic shape inference types them as it types its
+com.microsoft ops, and their framework-tier payloads take the ONNX domain back."""
+
+_ORT_ONNX_OPS = {"LayerNormalization": 17, "SimplifiedLayerNormalization": None}
+"""Operators onnxruntime registers in the ONNX domain itself, with the first ONNX
+opset that defines each (None: none does): its transformers optimizer writes
+LayerNormalization into models of opsets before 17 (onnxruntime's version 1 is
+ONNX's LayerNormalization-17) and SimplifiedLayerNormalization (an RMS norm) into
+any."""
+
+
+def _ort_onnx_ops(proto: onnx.ModelProto, opset: int) -> tuple[onnx.ModelProto, list[str]]:
+    """The model with each node of `_ORT_ONNX_OPS` that ONNX does not define at
+    `opset` in ORT_ONNX_DOMAIN (a copy when there is any), and their op types."""
+    def foreign(node: onnx.NodeProto) -> bool:
+        first = _ORT_ONNX_OPS.get(node.op_type, 0)
+        return node.domain == "" and node.op_type in _ORT_ONNX_OPS and (first is None or opset < first)
+
+    if not any(foreign(n) for n in _all_nodes(proto.graph)):
+        return proto, []
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    kinds: list[str] = []
+    for node in _all_nodes(copy.graph):
+        if foreign(node):
+            node.domain = ORT_ONNX_DOMAIN
+            kinds.append(node.op_type)
+    copy.opset_import.append(onnx.helper.make_opsetid(ORT_ONNX_DOMAIN, 1))
+    return copy, list(dict.fromkeys(kinds))
+
+
 def _densified(proto: onnx.ModelProto, label: str, dram: _Dram) -> onnx.ModelProto:
     """The model with each of its graph's sparse initializers as a dense one (a copy
     when there are any): the dense size is checked against `dram` first, and each
@@ -1223,11 +1257,12 @@ class _Importer:
         if self._fold(node):
             return
         op_type = node.proto.op_type
-        entry = onnx_entry(op_type) if node.proto.domain in ("", "ai.onnx") else None
+        onnx_domain = node.proto.domain in ("", "ai.onnx", ORT_ONNX_DOMAIN)
+        entry = onnx_entry(op_type) if onnx_domain else None
         if self.fallback_all is not None:
             reason = self.fallback_all
         elif entry is None:
-            domain = f" of domain '{node.proto.domain}'" if node.proto.domain not in ("", "ai.onnx") else ""
+            domain = f" of domain '{node.proto.domain}'" if not onnx_domain else ""
             reason = f"Tidal has no kernel or NumPy reference for ONNX op {op_type}{domain}"
         else:
             reason = self._not_f32(node)
@@ -1321,6 +1356,8 @@ class _Importer:
         results: list[tuple[str, Attribute]] = []
         proto = onnx.NodeProto()
         proto.CopyFrom(node.proto)
+        if proto.domain == ORT_ONNX_DOMAIN:  # onnxruntime runs it in the ONNX domain
+            proto.domain = ""
         for i, name in enumerate(proto.output):
             if not name:
                 continue
@@ -1340,7 +1377,8 @@ class _Importer:
                     "(Tidal needs every tensor's element type)"
                 )
             results.append((name, ty))
-        op = framework.node_op(proto, operands, inlined, results, self.opset_imports, self.ir_version)
+        opsets = [o for o in self.opset_imports if o.domain != ORT_ONNX_DOMAIN]
+        op = framework.node_op(proto, operands, inlined, results, opsets, self.ir_version)
         op.attributes["tidal.origin"] = StringAttr(node.label)
         op.attributes["tidal.reason"] = StringAttr(reason)
         try:
@@ -2201,6 +2239,28 @@ def build_layer_norm(node: _Node) -> SSAValue:
     return y
 
 
+def build_rms_norm(node: _Node) -> SSAValue:
+    """RMSNormalization (opset 23) and onnxruntime's SimplifiedLayerNormalization
+    over the last axis: x / sqrt(mean(x * x) + epsilon) * scale, the mean of squares
+    a product with a column of 1/K on the PE array, rsqrt on ACT, the rest
+    element-wise; onnxruntime's optional inverse-RMS output is not imported."""
+    shape = node.input_shape(0)
+    rank = len(shape)
+    axis = int(node.attr("axis", -1))
+    axis = axis + rank if axis < 0 else axis
+    if axis != rank - 1:
+        node.fail(f"unsupported axis {axis} (only the last)")
+    node.reject_used_output(1)
+    out = node.proto.output[0]
+    x = node.input(0)
+    square = node.emit(MulOp(x, x), f"{out}.square")
+    mean = _row_mean(node, square, f"{out}.mean_square")
+    shifted = _affine(node, mean, 1.0, float(node.attr("epsilon", 1e-5)), f"{out}.eps")
+    rrms = node.emit(ActivationOp(shifted, "rsqrt"), f"{out}.rrms")
+    y = node.emit(MulOp(x, rrms), f"{out}.normed")
+    return node.emit(MulOp(y, node.input(1), node.out_type()))
+
+
 def build_cast(node: _Node) -> SSAValue | None:
     """A Cast of f32 data to f32 aliases its input (casts of constants are folded at
     import; the others are integer or bool data, on the framework tier)."""
@@ -2861,7 +2921,13 @@ def import_onnx(
         _with_dims(proto, sizes)
         _with_fed_shapes(proto, overrides or {})
     opset = _opset(proto, label)
+    proto, ort_ops = _ort_onnx_ops(proto, opset)
     graph_model, initializers, notes = proto, list(proto.graph.initializer), []
+    if ort_ops:
+        notes.append(
+            f"{', '.join(ort_ops)} in the ONNX domain at opset {opset}: onnxruntime's own "
+            "(as its transformers optimizer writes them), read as onnxruntime reads them"
+        )
     if functions:
         notes.append(f"local functions inlined: {', '.join(functions)}")
     fallback_all = None

@@ -397,6 +397,13 @@ ENTRIES: tuple[OpEntry, ...] = (
         opsets="last axis: mean and variance as matmuls by a 1/K column (PE), rsqrt (ACT), "
         "sub, mul, add (POOL); no Mean or InvStdDev output",
     ),
+    OpEntry(
+        "RMSNormalization", "build_rms_norm",
+        opsets="last axis (opset 23; onnxruntime's SimplifiedLayerNormalization alike): "
+        "the mean of squares as a matmul by a 1/K column (PE), rsqrt (ACT), two muls "
+        "(POOL); no inverse-RMS output",
+        also=("SimplifiedLayerNormalization",),
+    ),
     OpEntry("Relu", "build_relu", graph.ReluOp, lambda op, x: np.maximum(x, 0), kernels.ELTWISE, "ACT"),
     OpEntry(
         "Sigmoid", "build_activation", graph.ActivationOp, _activation, kernels.ELTWISE,

@@ -65,3 +65,53 @@ def test_attention_block_runs_entirely_on_the_accelerator(chip, seq, dim, heads)
     macs = 4 * seq * dim * dim + 2 * heads * seq * seq * (dim // heads)
     assert placement["macs"] == {"accel": macs, "host": 0, "framework": 0}
     assert stats["macs"] == macs
+
+
+def _norm_model(op: str, opset: int, outputs: int = 1, use_extra: bool = False) -> tuple[onnx.ModelProto, np.ndarray]:
+    """x [2, 6, 32] -> `op` over the last axis (scale, and a bias for
+    LayerNormalization) -> MatMul; with `use_extra`, its second output (Mean, or
+    onnxruntime's inverse RMS) is an output of the graph as well."""
+    rng = np.random.default_rng(3)
+    inputs = ["x", "g", "b"] if op == "LayerNormalization" else ["x", "g"]
+    names = ["n", "extra"][:outputs]
+    nodes = [helper.make_node(op, inputs, names, axis=-1, epsilon=1e-5),
+             helper.make_node("MatMul", ["n", "w"], ["y"])]
+    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 6, 16])]
+    if use_extra:
+        nodes.append(helper.make_node("Relu", ["extra"], ["e"]))
+        outs.append(helper.make_tensor_value_info("e", TensorProto.FLOAT, [2, 6, 1]))
+    inits = [numpy_helper.from_array(rng.random(32).astype(np.float32) + 0.5, "g"),
+             numpy_helper.from_array(rng.standard_normal(32).astype(np.float32), "b"),
+             numpy_helper.from_array(rng.standard_normal((32, 16)).astype(np.float32) / 6, "w")]
+    graph = helper.make_graph(nodes, "norm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 6, 32])],
+                              outs, inits[: len(inputs) - 1] + inits[2:])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    return model, rng.standard_normal((2, 6, 32)).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("op", "opset", "outputs", "use_extra", "on_accel"),
+    [
+        # onnxruntime's own LayerNormalization in the ONNX domain before opset 17 (its
+        # transformers optimizer writes it so): ONNX's LayerNormalization-17.
+        ("LayerNormalization", 13, 1, False, True),
+        # ... with its Mean output used: onnxruntime runs it, in the ONNX domain.
+        ("LayerNormalization", 14, 2, True, False),
+        # onnxruntime's SimplifiedLayerNormalization (an RMS norm), and ONNX's own
+        # RMSNormalization from opset 23.
+        ("SimplifiedLayerNormalization", 17, 1, False, True),
+        ("SimplifiedLayerNormalization", 14, 2, True, False),
+        ("RMSNormalization", 23, 1, False, True),
+    ],
+)
+def test_layer_and_rms_norms_as_onnxruntime_reads_them(op, opset, outputs, use_extra, on_accel):
+    model, x = _norm_model(op, opset, outputs, use_extra)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    ref = dict(zip(names, session.run(None, {"x": x}), strict=True))
+    out, stats = run_model(model, {"x": x}, "small")
+    for name in names:
+        assert out[name].shape == ref[name].shape
+        assert float(np.abs(out[name] - ref[name]).max()) <= 1e-3 * float(np.abs(ref[name]).max())
+    framework = stats["placement"]["framework"]
+    assert (framework == 0) == on_accel, stats["placement"]
