@@ -360,20 +360,28 @@ model: onnx's checker and shape inference do not know them in the ONNX domain at
 the model's opset, onnxruntime's symbolic shape inference types them as it types its
 com.microsoft ops, and their framework-tier payloads take the ONNX domain back."""
 
-_ORT_ONNX_OPS = {"LayerNormalization": 17, "SimplifiedLayerNormalization": None}
-"""Operators onnxruntime registers in the ONNX domain itself, with the first ONNX
-opset that defines each (None: none does): its transformers optimizer writes
-LayerNormalization into models of opsets before 17 (onnxruntime's version 1 is
-ONNX's LayerNormalization-17) and SimplifiedLayerNormalization (an RMS norm) into
-any."""
+_ORT_ONNX_OPS: dict[str, tuple[int, int | None]] = {
+    "LayerNormalization": (1, 17),
+    "SimplifiedLayerNormalization": (1, None),
+    "GroupNormalization": (18, 21),
+}
+"""Operators onnxruntime runs in the ONNX domain at opsets [from, to) where onnx's
+checker refuses them (to None: at every opset from `from`): its transformers
+optimizer writes LayerNormalization into models of opsets before 17 (onnxruntime's
+own version 1 is ONNX's LayerNormalization-17) and SimplifiedLayerNormalization (an
+RMS norm) into any; GroupNormalization-18, whose scale and bias are per group,
+onnx deprecates (its checker refuses it until opset 21 redefines them per channel)
+and onnxruntime runs."""
 
 
 def _ort_onnx_ops(proto: onnx.ModelProto, opset: int) -> tuple[onnx.ModelProto, list[str]]:
-    """The model with each node of `_ORT_ONNX_OPS` that ONNX does not define at
+    """The model with each node of `_ORT_ONNX_OPS` that onnx's checker refuses at
     `opset` in ORT_ONNX_DOMAIN (a copy when there is any), and their op types."""
     def foreign(node: onnx.NodeProto) -> bool:
-        first = _ORT_ONNX_OPS.get(node.op_type, 0)
-        return node.domain == "" and node.op_type in _ORT_ONNX_OPS and (first is None or opset < first)
+        if node.domain != "" or node.op_type not in _ORT_ONNX_OPS:
+            return False
+        start, end = _ORT_ONNX_OPS[node.op_type]
+        return start <= opset and (end is None or opset < end)
 
     if not any(foreign(n) for n in _all_nodes(proto.graph)):
         return proto, []
@@ -2214,6 +2222,41 @@ def build_instance_norm(node: _Node) -> SSAValue:
     bias = node.emit(ReshapeOp(node.input(2), per_channel), f"{out}.bias")
     scaled = node.emit(MulOp(back, scale), f"{out}.scaled")
     return node.emit(AddOp(scaled, bias, node.out_type()))
+
+
+def build_group_norm(node: _Node) -> SSAValue:
+    """GroupNormalization of [N, C, ...] in G groups: LayerNorm's arithmetic over each
+    group's channels and planes (a view [N, G, C/G * H*W]), then a scale and bias per
+    channel (from opset 21; before, per group: GroupNormalization-18, whose constant
+    scale and bias are repeated over each group's channels at import)."""
+    shape = node.input_shape(0)
+    if len(shape) < 3:
+        node.fail(f"unsupported input rank {len(shape)} (at least 3)")
+    out = node.proto.output[0]
+    n, c = shape[:2]
+    groups = int(node.attr("num_groups", 0))
+    if groups <= 0 or c % groups:
+        node.fail(f"num_groups {groups} does not divide the {c} channels")
+    rows = node.emit(ReshapeOp(node.input(0), (n, groups, c // groups * prod(shape[2:]))), f"{out}.groups")
+    normed = _normalize_rows(node, rows, float(node.attr("epsilon", 1e-5)), out)
+    back = node.emit(ReshapeOp(normed, shape), f"{out}.image")
+    per_channel = (c,) + (1,) * (len(shape) - 2)
+    params = []
+    for i, what in ((1, "scale"), (2, "bias")):
+        name = node.proto.input[i]
+        if node.importer.opset < 21:  # per group: repeated over each group's channels
+            values = node.importer.consts.get(name)
+            if values is None or name in node.importer.values:
+                node.fail(f"a per-group {what} computed at run time (opset {node.importer.opset})")
+            wide = f"{out}.{what}_per_channel"
+            node.importer.consts[wide] = np.repeat(np.asarray(values, np.float32).reshape(groups), c // groups)
+            node.importer.const_origin[wide] = node.label
+            value = node.importer.value(wide, node)
+        else:
+            value = node.input(i)
+        params.append(node.emit(ReshapeOp(value, per_channel), f"{out}.{what}"))
+    scaled = node.emit(MulOp(back, params[0]), f"{out}.scaled")
+    return node.emit(AddOp(scaled, params[1], node.out_type()))
 
 
 def build_layer_norm(node: _Node) -> SSAValue:

@@ -393,6 +393,12 @@ ENTRIES: tuple[OpEntry, ...] = (
         "per-channel scale and bias",
     ),
     OpEntry(
+        "GroupNormalization", "build_group_norm",
+        opsets="LayerNormalization's arithmetic over each group's channels and planes, "
+        "then a per-channel scale and bias (per group before opset 21: constant, "
+        "repeated over the group's channels)",
+    ),
+    OpEntry(
         "LayerNormalization", "build_layer_norm",
         opsets="last axis: mean and variance as matmuls by a 1/K column (PE), rsqrt (ACT), "
         "sub, mul, add (POOL); no Mean or InvStdDev output",

@@ -115,3 +115,38 @@ def test_layer_and_rms_norms_as_onnxruntime_reads_them(op, opset, outputs, use_e
         assert float(np.abs(out[name] - ref[name]).max()) <= 1e-3 * float(np.abs(ref[name]).max())
     framework = stats["placement"]["framework"]
     assert (framework == 0) == on_accel, stats["placement"]
+
+
+@pytest.mark.parametrize(
+    ("opset", "fed", "on_accel"),
+    [
+        (21, False, True),  # scale and bias per channel
+        (18, False, True),  # per group (onnx deprecates it; onnxruntime runs it): repeated
+        (18, True, False),  # per group, fed at run time: onnxruntime runs it
+    ],
+)
+def test_group_normalization(opset, fed, on_accel):
+    rng = np.random.default_rng(5)
+    c, groups = 12, 3
+    n = c if opset >= 21 else groups
+    scale = (rng.random(n) + 0.5).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, 5, 6])
+    inputs = [x_info]
+    inits = [numpy_helper.from_array(bias, "b")]
+    if fed:
+        inputs.append(helper.make_tensor_value_info("s", TensorProto.FLOAT, [n]))
+    else:
+        inits.append(numpy_helper.from_array(scale, "s"))
+    graph = helper.make_graph(
+        [helper.make_node("GroupNormalization", ["x", "s", "b"], ["y"], num_groups=groups, epsilon=1e-5)],
+        "gn", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, c, 5, 6])], inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    feeds = {"x": rng.standard_normal((1, c, 5, 6)).astype(np.float32)}
+    if fed:
+        feeds["s"] = scale
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    out, stats = run_model(model, feeds, "small")
+    assert float(np.abs(out["y"] - ref).max()) <= 1e-3 * float(np.abs(ref).max())
+    assert (stats["placement"]["framework"] == 0) == on_accel, stats["placement"]
