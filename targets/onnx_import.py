@@ -1266,7 +1266,7 @@ class _Importer:
             return
         op_type = node.proto.op_type
         onnx_domain = node.proto.domain in ("", "ai.onnx", ORT_ONNX_DOMAIN)
-        entry = onnx_entry(op_type) if onnx_domain else None
+        entry = onnx_entry(op_type, "" if onnx_domain else node.proto.domain)
         if self.fallback_all is not None:
             reason = self.fallback_all
         elif entry is None:
@@ -2075,6 +2075,11 @@ def build_gelu(node: _Node) -> SSAValue:
         return node.emit(ActivationOp(x, "gelu", node.out_type()))
     if approximate != "none":
         node.unsupported("approximate", approximate)
+    return _gelu_erf(node, x)
+
+
+def _gelu_erf(node: _Node, x: SSAValue) -> SSAValue:
+    """x (1 + erf(x / sqrt 2)) / 2, with ACT's erf table."""
     out = node.proto.output[0]
     scaled = _affine(node, x, float(1 / np.sqrt(2.0)), 0.0, f"{out}.scaled")
     e = node.emit(ActivationOp(scaled, "erf"), f"{out}.erf")
@@ -2222,6 +2227,128 @@ def build_instance_norm(node: _Node) -> SSAValue:
     bias = node.emit(ReshapeOp(node.input(2), per_channel), f"{out}.bias")
     scaled = node.emit(MulOp(back, scale), f"{out}.scaled")
     return node.emit(AddOp(scaled, bias, node.out_type()))
+
+
+# ------------------------------------------------ onnxruntime's contrib operators
+
+
+def _fused_activation(node: _Node, y: SSAValue) -> SSAValue:
+    """onnxruntime's fused `activation` (FusedConv, FusedGemm) of `y`, with its
+    parameters (LeakyRelu: alpha; Clip: min, max; HardSigmoid: alpha, beta):
+    FusedConv's `activation_params`, FusedGemm's `activation_alpha` and
+    `activation_beta`."""
+    act = node.attr("activation", "")
+    if node.proto.op_type == "FusedGemm":
+        given = [node.attr("activation_alpha", None), node.attr("activation_beta", None)]
+    else:
+        given = list(node.attr("activation_params", []))
+
+    def param(i: int, default: float) -> float:
+        return float(given[i]) if len(given) > i and given[i] is not None else default
+
+    out = node.out_type()
+    if act == "Relu":
+        return node.emit(ReluOp(y, out))
+    if act in ("Sigmoid", "Tanh"):
+        return node.emit(ActivationOp(y, act.lower(), out))
+    if act == "LeakyRelu":
+        return node.emit(PiecewiseLinearOp(y, "leaky_relu", param(0, 0.01), 0.0, out))
+    if act == "HardSigmoid":
+        return node.emit(PiecewiseLinearOp(y, "hard_sigmoid", param(0, 0.2), param(1, 0.5), out))
+    if act == "Clip":
+        lo, hi = param(0, -math.inf), param(1, math.inf)
+        if not lo < hi:
+            node.fail(f"Clip activation: min {lo} must be below max {hi}")
+        return node.emit(PiecewiseLinearOp(y, "clip", lo, hi, out))
+    node.unsupported("activation", act)
+
+
+def build_fused(node: _Node) -> SSAValue:
+    """onnxruntime's FusedConv (no Z input) and FusedGemm: the Conv or Gemm, then
+    the fused activation (`_fused_activation`)."""
+    if node.proto.op_type == "FusedConv":
+        if node.has_input(3):
+            node.fail("a Z input (added before the activation) is not imported")
+        y = build_conv(node)
+    else:
+        y = build_gemm(node)
+    return _fused_activation(node, y) if node.attr("activation", "") else y
+
+
+def build_fused_matmul(node: _Node) -> SSAValue:
+    """onnxruntime's FusedMatMul: alpha (A B); transA/transB on 2-D operands as a
+    Gemm; the batch transposes are not imported."""
+    for name in ("transBatchA", "transBatchB"):
+        if node.attr(name, 0):
+            node.unsupported(name, node.attr(name, 0))
+    alpha = float(node.attr("alpha", 1.0))
+    trans_a, trans_b = bool(node.attr("transA", 0)), bool(node.attr("transB", 0))
+    if trans_a or trans_b:
+        if len(node.input_shape(0)) != 2 or len(node.input_shape(1)) != 2:
+            node.fail("transA/transB on operands of rank other than 2")
+        return node.emit(
+            GemmOp(node.input(0), node.input(1), None, alpha=alpha, beta=1.0,
+                   trans_a=trans_a, trans_b=trans_b, result_type=node.out_type())
+        )
+    y = build_matmul(node)
+    return y if alpha == 1.0 else _affine(node, y, alpha, 0.0)
+
+
+def build_contrib_gelu(node: _Node) -> SSAValue:
+    """onnxruntime's Gelu (the erf form), BiasGelu (of A + B), FastGelu (the tanh
+    form, ACT's gelu, of X + bias when given) and QuickGelu (x sigmoid(alpha x),
+    alpha 1.702 by default)."""
+    op_type = node.proto.op_type
+    out = node.proto.output[0]
+    x = node.input(0)
+    if op_type in ("BiasGelu", "FastGelu") and node.has_input(1):
+        x = node.emit(AddOp(x, node.input(1)), f"{out}.biased")
+    if op_type == "FastGelu":
+        return node.emit(ActivationOp(x, "gelu", node.out_type()))
+    if op_type == "QuickGelu":
+        scaled = _affine(node, x, float(node.attr("alpha", 1.702)), 0.0, f"{out}.scaled")
+        gate = node.emit(ActivationOp(scaled, "sigmoid"), f"{out}.gate")
+        return node.emit(MulOp(x, gate, node.out_type()))
+    return _gelu_erf(node, x)
+
+
+def build_skip_norm(node: _Node) -> SSAValue:
+    """onnxruntime's SkipLayerNormalization (inputs: input, skip, gamma, beta, bias)
+    and SkipSimplifiedLayerNormalization (input, skip, gamma, bias): the norm over
+    the last axis of input + skip (+ bias), times gamma (+ beta); the sum is bound
+    to output 3 when one is named; the mean and inverse-std outputs are not
+    imported."""
+    node.reject_used_output(1)
+    node.reject_used_output(2)
+    out = node.proto.output[0]
+    simplified = node.proto.op_type == "SkipSimplifiedLayerNormalization"
+    total = node.emit(AddOp(node.input(0), node.input(1)), f"{out}.sum")
+    bias = 3 if simplified else 4
+    if node.has_input(bias):
+        total = node.emit(AddOp(total, node.input(bias)), f"{out}.sum_bias")
+    if len(node.proto.output) > 3 and node.proto.output[3]:
+        node.importer.values[node.proto.output[3]] = total
+    eps = float(node.attr("epsilon", 1e-12 if not simplified else 1e-6))
+    if simplified:
+        square = node.emit(MulOp(total, total), f"{out}.square")
+        mean = _row_mean(node, square, f"{out}.mean_square")
+        shifted = _affine(node, mean, 1.0, eps, f"{out}.eps")
+        rrms = node.emit(ActivationOp(shifted, "rsqrt"), f"{out}.rrms")
+        y = node.emit(MulOp(total, rrms), f"{out}.normed")
+    else:
+        y = _normalize_rows(node, total, eps, out)
+    last = simplified or not node.has_input(3)
+    y = node.emit(MulOp(y, node.input(2), node.out_type() if last else None), None if last else f"{out}.scaled")
+    if last:
+        return y
+    return node.emit(AddOp(y, node.input(3), node.out_type()))
+
+
+def build_bias_add(node: _Node) -> SSAValue:
+    """onnxruntime's BiasAdd: X + bias + skip."""
+    out = node.proto.output[0]
+    biased = node.emit(AddOp(node.input(0), node.input(1)), f"{out}.biased")
+    return node.emit(AddOp(biased, node.input(2), node.out_type()))
 
 
 def build_group_norm(node: _Node) -> SSAValue:

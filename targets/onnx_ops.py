@@ -15,7 +15,7 @@ the accelerator, its kernel):
   `plan` graph-partition asks and whose `emit` graph-to-loop runs; None if host-only;
 - `engines`: what runs it on the accelerator, as `--report` says.
 
-    entry = graph_entry(graph.SoftmaxOp)   # or onnx_entry("Softmax")
+    entry = graph_entry(graph.SoftmaxOp)   # or onnx_entry("Softmax"), onnx_entry("FusedConv", "com.microsoft")
     entry.host(op, x)                      # NumPy
     entry.kernel.plan(op, chip)            # TilePlan | Refusal
 
@@ -59,6 +59,10 @@ class OpEntry:
     # Further ONNX ops the same builder imports into the same graph op (the ONNX
     # activation functions, each a `graph.activation` function).
     also: tuple[str, ...] = ()
+    # The operators' domain: "" for ONNX's, "com.microsoft" for onnxruntime's
+    # contrib operators (what its transformers optimizer and saved optimized models
+    # hold: FusedConv, SkipLayerNormalization, BiasGelu, ...).
+    domain: str = ""
 
     @property
     def onnx_ops(self) -> tuple[str, ...]:
@@ -410,6 +414,37 @@ ENTRIES: tuple[OpEntry, ...] = (
         "(POOL); no inverse-RMS output",
         also=("SimplifiedLayerNormalization",),
     ),
+    # onnxruntime's contrib operators (com.microsoft), as its transformers optimizer
+    # and its saved optimized models write them: each imported as the ONNX
+    # operators it fuses.
+    OpEntry(
+        "FusedConv", "build_fused", domain="com.microsoft",
+        opsets="Conv, then its `activation` (Relu, Tanh, Sigmoid, LeakyRelu, Clip, "
+        "HardSigmoid with `activation_params`); no Z (sum) input",
+        also=("FusedGemm",),
+    ),
+    OpEntry(
+        "FusedMatMul", "build_fused_matmul", domain="com.microsoft",
+        opsets="MatMul times `alpha`; transA/transB on 2-D operands (a Gemm); no "
+        "transBatchA/transBatchB",
+    ),
+    OpEntry(
+        "Gelu", "build_contrib_gelu", domain="com.microsoft",
+        opsets="Gelu (erf form); BiasGelu: of A + B; FastGelu: the tanh form, of X + bias "
+        "when given; QuickGelu: x sigmoid(alpha x)",
+        also=("BiasGelu", "FastGelu", "QuickGelu"),
+    ),
+    OpEntry(
+        "SkipLayerNormalization", "build_skip_norm", domain="com.microsoft",
+        opsets="LayerNormalization (SkipSimplifiedLayerNormalization: the RMS norm) of "
+        "input + skip (+ bias) over the last axis; the sum output when used, no mean "
+        "or inverse-std outputs",
+        also=("SkipSimplifiedLayerNormalization",),
+    ),
+    OpEntry(
+        "BiasAdd", "build_bias_add", domain="com.microsoft",
+        opsets="X + bias + skip (element-wise, broadcasting)",
+    ),
     OpEntry("Relu", "build_relu", graph.ReluOp, lambda op, x: np.maximum(x, 0), kernels.ELTWISE, "ACT"),
     OpEntry(
         "Sigmoid", "build_activation", graph.ActivationOp, _activation, kernels.ELTWISE,
@@ -524,8 +559,8 @@ ENTRIES: tuple[OpEntry, ...] = (
 
 
 @cache
-def _by_onnx() -> dict[str, OpEntry]:
-    return {name: e for e in ENTRIES for name in e.onnx_ops}
+def _by_onnx() -> dict[tuple[str, str], OpEntry]:
+    return {(e.domain, name): e for e in ENTRIES for name in e.onnx_ops}
 
 
 @cache
@@ -533,9 +568,10 @@ def _by_graph_op() -> dict[type[Operation], OpEntry]:
     return {e.graph_op: e for e in ENTRIES if e.graph_op is not None}
 
 
-def onnx_entry(op_type: str) -> OpEntry | None:
-    """The entry of an ONNX op type, or None when Tidal does not import it."""
-    return _by_onnx().get(op_type)
+def onnx_entry(op_type: str, domain: str = "") -> OpEntry | None:
+    """The entry of an op type of `domain` ("" the ONNX domain, "com.microsoft"
+    onnxruntime's contrib operators), or None when Tidal does not import it."""
+    return _by_onnx().get(("" if domain == "ai.onnx" else domain, op_type))
 
 
 def graph_entry(op: Operation | type[Operation]) -> OpEntry | None:

@@ -47,6 +47,11 @@ def weight(rng: np.random.Generator, shape: Sequence[int], fan_in: int) -> np.nd
 
 ORT_ONNX_OPS = {"SimplifiedLayerNormalization"}
 """Operators onnxruntime registers in the ONNX domain that onnx does not define."""
+MS = "com.microsoft"
+NUMPY_REFERENCES = {
+    # onnxruntime implements BiasAdd for CUDA only: X + bias + skip (its contrib spec)
+    "com.microsoft.BiasAdd": lambda feeds, w: feeds["x"] + w["b"] + feeds["s"],
+}
 
 
 def build(
@@ -70,10 +75,13 @@ def build(
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in outputs],
         initializers,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    # onnxruntime's own ONNX-domain operators: onnx's checker and inference do not
-    # know them (their outputs' shapes come from `shapes`).
-    onnx_known = not any(node.op_type in ORT_ONNX_OPS for node in nodes)
+    contrib = any(node.domain == MS for node in nodes)
+    opsets = [helper.make_opsetid("", opset)] + ([helper.make_opsetid(MS, 1)] if contrib else [])
+    model = helper.make_model(graph, opset_imports=opsets)
+    # onnxruntime's own operators (in the ONNX domain or com.microsoft): onnx's
+    # checker and inference do not know them (their outputs' shapes come from
+    # `shapes`).
+    onnx_known = not contrib and not any(node.op_type in ORT_ONNX_OPS for node in nodes)
     inferred = onnx.shape_inference.infer_shapes(model, strict_mode=onnx_known)
     known = {v.name: v for v in [*inferred.graph.value_info, *inferred.graph.output]}
     del model.graph.output[:]
@@ -1109,6 +1117,43 @@ def _reference_cases(rng: np.random.Generator) -> dict[str, tuple]:
             [n("RMSNormalization", ["x", "s"], ["y"], epsilon=1e-3)], {"x": (2, 3, 8)}, ["y"],
             {"s": w(8)}, 23,
         ),
+        # onnxruntime's contrib operators (com.microsoft)
+        "com.microsoft.FusedConv": (
+            [n("FusedConv", ["x", "w", "b"], ["y"], domain=MS, activation="LeakyRelu",
+               activation_params=[0.2], pads=[1, 1, 1, 1])],
+            {"x": (1, 3, 5, 5)}, ["y"], {"w": w(4, 3, 3, 3), "b": w(4)}, OPSET, {"y": (1, 4, 5, 5)},
+        ),
+        "com.microsoft.FusedGemm": (
+            [n("FusedGemm", ["x", "w", "c"], ["y"], domain=MS, transB=1, activation="HardSigmoid",
+               activation_alpha=0.3, activation_beta=0.4)],
+            {"x": (3, 4)}, ["y"], {"w": w(5, 4), "c": w(5)}, OPSET, {"y": (3, 5)},
+        ),
+        "com.microsoft.FusedMatMul": (
+            [n("FusedMatMul", ["x", "w"], ["y"], domain=MS, alpha=0.5)],
+            {"x": (2, 3, 4)}, ["y"], {"w": w(4, 5)}, OPSET, {"y": (2, 3, 5)},
+        ),
+        "com.microsoft.Gelu": ([n("Gelu", ["x"], ["y"], domain=MS)], {"x": (2, 8)}, ["y"], {}, OPSET, {"y": (2, 8)}),
+        "com.microsoft.BiasGelu": (
+            [n("BiasGelu", ["x", "b"], ["y"], domain=MS)], {"x": (2, 8)}, ["y"], {"b": w(8)}, OPSET, {"y": (2, 8)},
+        ),
+        "com.microsoft.FastGelu": (
+            [n("FastGelu", ["x", "b"], ["y"], domain=MS)], {"x": (2, 8)}, ["y"], {"b": w(8)}, OPSET, {"y": (2, 8)},
+        ),
+        "com.microsoft.QuickGelu": (
+            [n("QuickGelu", ["x"], ["y"], domain=MS, alpha=1.5)], {"x": (2, 8)}, ["y"], {}, OPSET, {"y": (2, 8)},
+        ),
+        "com.microsoft.SkipLayerNormalization": (
+            [n("SkipLayerNormalization", ["x", "s", "g", "b", "c"], ["y"], domain=MS, epsilon=1e-5)],
+            {"x": (2, 3, 8), "s": (2, 3, 8)}, ["y"], {"g": w(8), "b": w(8), "c": w(8)}, OPSET, {"y": (2, 3, 8)},
+        ),
+        "com.microsoft.SkipSimplifiedLayerNormalization": (
+            [n("SkipSimplifiedLayerNormalization", ["x", "s", "g"], ["y"], domain=MS, epsilon=1e-5)],
+            {"x": (2, 3, 8), "s": (2, 3, 8)}, ["y"], {"g": w(8)}, OPSET, {"y": (2, 3, 8)},
+        ),
+        "com.microsoft.BiasAdd": (
+            [n("BiasAdd", ["x", "b", "s"], ["y"], domain=MS)],
+            {"x": (2, 3, 8), "s": (2, 3, 8)}, ["y"], {"b": w(8)}, OPSET, {"y": (2, 3, 8)},
+        ),
         # onnxruntime's own, in the ONNX domain (its transformers optimizer's RMS norm)
         "SimplifiedLayerNormalization": (
             [n("SimplifiedLayerNormalization", ["x", "s"], ["y"], epsilon=1e-3)], {"x": (2, 3, 8)}, ["y"],
@@ -1150,7 +1195,9 @@ def test_every_registry_entry_has_a_reference_case():
     from tidal.targets.onnx_ops import ENTRIES
 
     cases = _reference_cases(np.random.default_rng(0))
-    assert sorted(cases) == sorted(name for e in ENTRIES for name in e.onnx_ops)
+    assert sorted(cases) == sorted(
+        f"{e.domain}.{name}" if e.domain else name for e in ENTRIES for name in e.onnx_ops
+    )
 
 
 @pytest.mark.parametrize("op_type", sorted(_reference_cases(np.random.default_rng(0))))
@@ -1168,12 +1215,17 @@ def test_registry_host_reference_agrees_with_onnxruntime(op_type):
     feeds = random_inputs(model, seed=4)
     module = import_onnx(model)
     ran = {graph_entry(op) for op in module.walk() if op.dialect_name() == "graph"}
-    entry = onnx_entry(op_type)
+    domain, _, name = op_type.rpartition(".")
+    entry = onnx_entry(name, domain)
     assert entry is not None
     assert entry.graph_op is None or entry in ran
     got = eval_graph(module, feeds)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    for name, ref in zip(outputs, session.run(outputs, feeds), strict=True):
+    if op_type in NUMPY_REFERENCES:  # onnxruntime's CPU provider does not run it
+        refs = [NUMPY_REFERENCES[op_type](feeds, weights)]
+    else:
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        refs = session.run(outputs, feeds)
+    for name, ref in zip(outputs, refs, strict=True):
         assert got[name].dtype == np.float32
         if op_type == "RandomUniformLike":  # U(-1, 2) from both, by different generators
             for r in (got[name], ref):

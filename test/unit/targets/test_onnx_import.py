@@ -1607,7 +1607,7 @@ def test_every_builder_and_graph_op_has_one_registry_entry():
         name for name, f in vars(onnx_import).items() if name.startswith("build_") and callable(f)
     }
     assert builders == {e.builder for e in ENTRIES if e.builder is not None}
-    onnx_types = [name for e in ENTRIES for name in e.onnx_ops]
+    onnx_types = [(e.domain, name) for e in ENTRIES for name in e.onnx_ops]
     assert len(set(onnx_types)) == len(onnx_types)
     graph_ops = [e.graph_op for e in ENTRIES if e.graph_op is not None]
     assert len(set(graph_ops)) == len(graph_ops)
@@ -1615,7 +1615,7 @@ def test_every_builder_and_graph_op_has_one_registry_entry():
     for e in ENTRIES:
         # an entry without an ONNX op is a graph op that only passes make
         assert (e.onnx is None) == (e.builder is None), e.graph_op
-        assert all(onnx_entry(name) is e for name in e.onnx_ops)
+        assert all(onnx_entry(name, e.domain) is e for name in e.onnx_ops)
         assert e.onnx is not None or not e.also
         assert e.graph_op is None or graph_entry(e.graph_op) is e
         assert e.kernel is None or e.engines, e.onnx
