@@ -2264,12 +2264,13 @@ def _fused_activation(node: _Node, y: SSAValue) -> SSAValue:
 
 
 def build_fused(node: _Node) -> SSAValue:
-    """onnxruntime's FusedConv (no Z input) and FusedGemm: the Conv or Gemm, then
-    the fused activation (`_fused_activation`)."""
+    """onnxruntime's FusedConv and FusedGemm: the Conv (plus its Z input, the sum
+    fused into it, when given) or the Gemm, then the fused activation
+    (`_fused_activation`)."""
     if node.proto.op_type == "FusedConv":
-        if node.has_input(3):
-            node.fail("a Z input (added before the activation) is not imported")
         y = build_conv(node)
+        if node.has_input(3):
+            y = node.emit(AddOp(y, node.input(3), node.out_type()), f"{node.proto.output[0]}.sum")
     else:
         y = build_gemm(node)
     return _fused_activation(node, y) if node.attr("activation", "") else y

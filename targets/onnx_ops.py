@@ -419,8 +419,9 @@ ENTRIES: tuple[OpEntry, ...] = (
     # operators it fuses.
     OpEntry(
         "FusedConv", "build_fused", domain="com.microsoft",
-        opsets="Conv, then its `activation` (Relu, Tanh, Sigmoid, LeakyRelu, Clip, "
-        "HardSigmoid with `activation_params`); no Z (sum) input",
+        opsets="Conv (plus its Z input), then its `activation` (Relu, Tanh, Sigmoid, "
+        "LeakyRelu, Clip, HardSigmoid with `activation_params`); FusedGemm: Gemm, then "
+        "the activation (`activation_alpha`, `activation_beta`)",
         also=("FusedGemm",),
     ),
     OpEntry(

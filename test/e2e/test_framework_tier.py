@@ -314,14 +314,18 @@ def test_nodes_no_output_needs_are_left_out(tmp_path):
 
 
 def test_a_contrib_op_without_value_info_gets_onnxruntimes_types(tmp_path):
-    """A com.microsoft op between two MatMuls with no value_info for its output (as
-    onnxruntime's transformers optimizer writes models): onnx's shape inference
-    knows no type for it, onnxruntime's symbolic shape inference does, so the op
-    runs on the framework tier and the MatMuls on the accelerator."""
+    """A com.microsoft op Tidal has no builder for (MultiHeadAttention) between two
+    MatMuls with no value_info for its output (as onnxruntime's transformers
+    optimizer writes models): onnx's shape inference knows no type for it,
+    onnxruntime's symbolic shape inference does, so the op runs on the framework
+    tier and the MatMuls on the accelerator; a BiasGelu after it, typed the same
+    way, is imported as the operators it fuses (on the accelerator)."""
     rng = np.random.default_rng(5)
     nodes = [
         helper.make_node("MatMul", ["x", "w"], ["m"], name="mm1"),
-        helper.make_node("BiasGelu", ["m", "b"], ["g"], domain="com.microsoft", name="gelu"),
+        helper.make_node("MultiHeadAttention", ["m", "m", "m"], ["a"], domain="com.microsoft",
+                         name="mha", num_heads=2),
+        helper.make_node("BiasGelu", ["a", "b"], ["g"], domain="com.microsoft", name="gelu"),
         helper.make_node("MatMul", ["g", "w2"], ["y"], name="mm2"),
     ]
     inits = [_init("w", rng.standard_normal((8, 16)).astype(np.float32)),
@@ -336,7 +340,7 @@ def test_a_contrib_op_without_value_info_gets_onnxruntimes_types(tmp_path):
     np.savez(tmp_path / "contrib-in.npz", **feeds)
     got, stats, _ = _run(path, tmp_path)
     _close(got["y"], _ref(path, feeds)["y"])
-    assert stats["placement"]["framework_ops"] == ["gelu"]
+    assert stats["placement"]["framework_ops"] == ["mha"]
 
 
 def _seq_type(elem=TensorProto.FLOAT):

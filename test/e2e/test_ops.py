@@ -1119,9 +1119,10 @@ def _reference_cases(rng: np.random.Generator) -> dict[str, tuple]:
         ),
         # onnxruntime's contrib operators (com.microsoft)
         "com.microsoft.FusedConv": (
-            [n("FusedConv", ["x", "w", "b"], ["y"], domain=MS, activation="LeakyRelu",
+            [n("FusedConv", ["x", "w", "b", "z"], ["y"], domain=MS, activation="LeakyRelu",
                activation_params=[0.2], pads=[1, 1, 1, 1])],
-            {"x": (1, 3, 5, 5)}, ["y"], {"w": w(4, 3, 3, 3), "b": w(4)}, OPSET, {"y": (1, 4, 5, 5)},
+            {"x": (1, 3, 5, 5), "z": (1, 4, 5, 5)}, ["y"], {"w": w(4, 3, 3, 3), "b": w(4)}, OPSET,
+            {"y": (1, 4, 5, 5)},
         ),
         "com.microsoft.FusedGemm": (
             [n("FusedGemm", ["x", "w", "c"], ["y"], domain=MS, transB=1, activation="HardSigmoid",
