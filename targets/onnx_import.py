@@ -2330,14 +2330,7 @@ def build_skip_norm(node: _Node) -> SSAValue:
     if len(node.proto.output) > 3 and node.proto.output[3]:
         node.importer.values[node.proto.output[3]] = total
     eps = float(node.attr("epsilon", 1e-12 if not simplified else 1e-6))
-    if simplified:
-        square = node.emit(MulOp(total, total), f"{out}.square")
-        mean = _row_mean(node, square, f"{out}.mean_square")
-        shifted = _affine(node, mean, 1.0, eps, f"{out}.eps")
-        rrms = node.emit(ActivationOp(shifted, "rsqrt"), f"{out}.rrms")
-        y = node.emit(MulOp(total, rrms), f"{out}.normed")
-    else:
-        y = _normalize_rows(node, total, eps, out)
+    y = (_rms_rows if simplified else _normalize_rows)(node, total, eps, out)
     last = simplified or not node.has_input(3)
     y = node.emit(MulOp(y, node.input(2), node.out_type() if last else None), None if last else f"{out}.scaled")
     if last:
@@ -2392,12 +2385,7 @@ def build_layer_norm(node: _Node) -> SSAValue:
     column of 1/K on the PE array, rsqrt on ACT, the rest element-wise (sub, mul,
     add with broadcasting); the optional Mean and InvStdDev outputs are not
     imported."""
-    shape = node.input_shape(0)
-    rank = len(shape)
-    axis = int(node.attr("axis", -1))
-    axis = axis + rank if axis < 0 else axis
-    if axis != rank - 1:
-        node.fail(f"unsupported axis {axis} (only the last)")
+    _last_axis_only(node)
     node.reject_used_output(1)
     node.reject_used_output(2)
     out = node.proto.output[0]
@@ -2415,21 +2403,30 @@ def build_rms_norm(node: _Node) -> SSAValue:
     over the last axis: x / sqrt(mean(x * x) + epsilon) * scale, the mean of squares
     a product with a column of 1/K on the PE array, rsqrt on ACT, the rest
     element-wise; onnxruntime's optional inverse-RMS output is not imported."""
-    shape = node.input_shape(0)
-    rank = len(shape)
+    _last_axis_only(node)
+    node.reject_used_output(1)
+    out = node.proto.output[0]
+    y = _rms_rows(node, node.input(0), float(node.attr("epsilon", 1e-5)), out)
+    return node.emit(MulOp(y, node.input(1), node.out_type()))
+
+
+def _last_axis_only(node: _Node) -> None:
+    """Refuse a norm whose `axis` attribute is not the input's last axis."""
+    rank = len(node.input_shape(0))
     axis = int(node.attr("axis", -1))
     axis = axis + rank if axis < 0 else axis
     if axis != rank - 1:
         node.fail(f"unsupported axis {axis} (only the last)")
-    node.reject_used_output(1)
-    out = node.proto.output[0]
-    x = node.input(0)
+
+
+def _rms_rows(node: _Node, x: SSAValue, eps: float, out: str) -> SSAValue:
+    """x / sqrt(mean(x * x) + eps) over the last dim: the mean of squares by
+    `_row_mean` (PE), rsqrt on ACT, the products element-wise."""
     square = node.emit(MulOp(x, x), f"{out}.square")
     mean = _row_mean(node, square, f"{out}.mean_square")
-    shifted = _affine(node, mean, 1.0, float(node.attr("epsilon", 1e-5)), f"{out}.eps")
+    shifted = _affine(node, mean, 1.0, eps, f"{out}.eps")
     rrms = node.emit(ActivationOp(shifted, "rsqrt"), f"{out}.rrms")
-    y = node.emit(MulOp(x, rrms), f"{out}.normed")
-    return node.emit(MulOp(y, node.input(1), node.out_type()))
+    return node.emit(MulOp(x, rrms), f"{out}.normed")
 
 
 def build_cast(node: _Node) -> SSAValue | None:
