@@ -51,6 +51,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from math import prod
+from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
@@ -684,6 +685,34 @@ def _without_hints(model: onnx.ModelProto) -> onnx.ModelProto | None:
     return copy
 
 
+def _ort_symbolic_types(model: onnx.ModelProto) -> onnx.ModelProto | None:
+    """The model with the types onnxruntime's symbolic shape inference finds, or None.
+
+    Where it cannot type every value, onnxruntime saves what it found as
+    "sym_shape_infer_temp.onnx" with its tensors in external files named by UUIDs,
+    in the working directory, then raises: it runs in a temporary directory of its
+    own (the user's directory is never written), and the partial result it saved is
+    read back from there."""
+    import contextlib
+    import tempfile
+
+    try:
+        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+    except ImportError:  # pragma: no cover - a dependency of the package
+        return None
+    with tempfile.TemporaryDirectory(prefix="tidal-shapes-") as tmp, contextlib.chdir(tmp):
+        try:
+            return SymbolicShapeInference.infer_shapes(model, auto_merge=True)
+        except Exception:  # its own failure: what it saved, if anything
+            partial = Path(tmp) / "sym_shape_infer_temp.onnx"
+            if not partial.is_file():
+                return None
+            try:
+                return onnx.load(str(partial), load_external_data=False)
+            except Exception:  # an unreadable partial result: none
+                return None
+
+
 def _with_contrib_types(model: onnx.ModelProto) -> bool:
     """Give the outputs of nodes outside the ONNX domain (onnxruntime's
     com.microsoft ops: BiasGelu, FusedConv, SkipLayerNormalization, Attention, as its
@@ -699,12 +728,7 @@ def _with_contrib_types(model: onnx.ModelProto) -> bool:
     }
     if not missing:
         return False
-    try:
-        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
-
-        found = SymbolicShapeInference.infer_shapes(model, auto_merge=True)
-    except Exception:  # its own failure: the node's outputs stay untyped (named later)
-        return False
+    found = _ort_symbolic_types(model)
     if found is None:
         return False
     added = [

@@ -501,3 +501,37 @@ def test_the_python_api_takes_and_gives_sequences(tmp_path):
     assert isinstance(got.parts, list) and len(got.parts) == len(ref[1]) == 6
     for g, r in zip(got.parts, ref[1], strict=True):
         _close(g, r)
+
+
+def test_onnxruntimes_shape_inference_writes_nothing_in_the_working_directory(tmp_path, monkeypatch):
+    """Where onnxruntime's symbolic shape inference cannot type every value it saves
+    what it found ("sym_shape_infer_temp.onnx" and its tensors as UUID-named .data
+    files) in the working directory, then raises: the importer runs it in a
+    temporary directory of its own and reads the partial result back from there.
+    (A SkipLayerNormalization whose Mean output is used and left untyped: the import
+    is refused, one error naming the output, and the working directory stays
+    empty.)"""
+    import pytest
+
+    from tidal.targets.onnx_import import OnnxImportError
+
+    rng = np.random.default_rng(6)
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["m"], name="mm"),
+        helper.make_node("SkipLayerNormalization", ["m", "s", "g"], ["n", "mean"],
+                         domain="com.microsoft", name="skip"),
+        helper.make_node("Relu", ["mean"], ["r"], name="relu"),
+    ]
+    inits = [_init("w", rng.standard_normal((8, 16)).astype(np.float32)),
+             _init("s", rng.standard_normal((2, 5, 16)).astype(np.float32)),
+             _init("g", rng.standard_normal(16).astype(np.float32))]
+    graph = helper.make_graph(nodes, "skip", [_f32("x", [2, 5, 8])],
+                              [_f32("n", [2, 5, 16]), _f32("r", [2, 5, 1])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft", 1)])
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    with pytest.raises(OnnxImportError, match="output 'mean'"):
+        import_onnx(model)
+    assert list(cwd.iterdir()) == []
