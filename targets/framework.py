@@ -252,7 +252,7 @@ MEMORY_BUDGET = 4 << 30
 
 
 @contextmanager
-def _address_space_budget(extra: int) -> Iterator[None]:
+def address_space_budget(extra: int) -> Iterator[None]:
     """Limit this process's address space to its current size plus `extra` bytes
     (RLIMIT_AS, where the platform has it) for the duration; restored after."""
     try:
@@ -408,7 +408,7 @@ class FrameworkModel:
         run_options = ort.RunOptions()
         run_options.log_severity_level = 4
         try:
-            with _address_space_budget(memory_bytes):
+            with address_space_budget(memory_bytes):
                 names = self._output_names  # (made with the model)
                 values = session.run(
                     list(dict.fromkeys(names)),

@@ -634,6 +634,22 @@ def _unsized(proto: onnx.ModelProto, fed: Mapping[str, np.ndarray]) -> bool:
     return _with_fed_shapes(probe, fed)
 
 
+def _with_contrib_rounds(inferred: onnx.ModelProto) -> onnx.ModelProto:
+    """`inferred` (shape inference's output) with the types of contrib ops' outputs
+    (`_with_contrib_types`) and shape inference again after each round that added
+    some, `_CONTRIB_ROUNDS` at most."""
+    for _ in range(_CONTRIB_ROUNDS):  # the values after them get theirs too
+        if not _with_contrib_types(inferred):
+            break
+        inferred = onnx.shape_inference.infer_shapes(inferred, strict_mode=True, data_prop=True)
+    return inferred
+
+
+_CONTRIB_ROUNDS = 8
+"""How many times inference and `_with_contrib_types` alternate at most: a contrib op
+typed lets onnx type the values after it, which may feed the next contrib op."""
+
+
 def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
     """Check the model, then return it with every intermediate shape inferred (the
     large weights are only declared: see `_skeleton`; outputs without a declared
@@ -654,9 +670,7 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
                 inferred = onnx.shape_inference.infer_shapes(hintless, strict_mode=True, data_prop=True)
             except onnx.shape_inference.InferenceError:
                 raise first from None
-        if _with_contrib_types(inferred):  # the values after them get theirs too
-            inferred = onnx.shape_inference.infer_shapes(inferred, strict_mode=True, data_prop=True)
-        return inferred
+        return _with_contrib_rounds(inferred)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
         where = _shapeless(model.graph) if "'shape'" in str(e) else None
         if where is not None and where.startswith("input "):
@@ -729,14 +743,91 @@ def _with_contrib_types(model: onnx.ModelProto) -> bool:
     if not missing:
         return False
     found = _ort_symbolic_types(model)
-    if found is None:
-        return False
-    added = [
+    # Static shapes only: a dim onnxruntime names (its "unk__1" where it could not
+    # merge two) would make every value after it dynamic; `_types_by_running`
+    # types those outputs from the static shapes of the node's inputs instead.
+    added = [] if found is None else [
         v for v in found.graph.value_info
         if v.name in missing and v.type.HasField("tensor_type") and not _bare(v)
+        and all(d.HasField("dim_value") for d in v.type.tensor_type.shape.dim)
     ]
     graph.value_info.extend(added)
-    return bool(added)
+    ran = _types_by_running(model, missing - {v.name for v in added})
+    graph.value_info.extend(ran)
+    return bool(added or ran)
+
+
+_RUN_ELEMENTS = 1 << 24
+"""`_types_by_running` runs a node only on inputs of at most this many elements in
+all (zeros: 64 MB of float32)."""
+
+
+def _types_by_running(model: onnx.ModelProto, missing: set[str]) -> list[onnx.ValueInfoProto]:
+    """value_info for the outputs in `missing` of nodes outside the ONNX domain that no
+    shape inference typed (com.microsoft Attention after onnxruntime's transformers
+    optimizer), from one onnxruntime run of the node alone on zeros of its inputs'
+    static types, in graph order (a node typed so types the next one's inputs).
+    Nodes with an untyped or dynamic input, or inputs over `_RUN_ELEMENTS`, stay
+    untyped; so do those onnxruntime fails on. A shape that depends on the data is
+    caught when the model runs: the framework tier checks every output's shape
+    against its declared one."""
+    if not missing:
+        return []
+    import onnxruntime as ort
+
+    graph = model.graph
+    types = {v.name: v.type for v in [*graph.input, *graph.value_info, *graph.output] if not _bare(v)}
+    inits = {t.name: t for t in graph.initializer}
+    added: list[onnx.ValueInfoProto] = []
+    for node in graph.node:
+        outputs = [o for o in node.output if o]
+        if node.domain in ("", "ai.onnx") or not any(o in missing for o in outputs):
+            continue
+        inputs, feeds, total = [], {}, 0
+        for name in dict.fromkeys(n for n in node.input if n and n not in inits):
+            ty = types.get(name)
+            if ty is None or not ty.HasField("tensor_type"):
+                break
+            dims = [d.dim_value if d.HasField("dim_value") else -1 for d in ty.tensor_type.shape.dim]
+            if min(dims, default=0) < 0:
+                break
+            total += prod(dims)
+            try:
+                dtype = onnx.helper.tensor_dtype_to_np_dtype(ty.tensor_type.elem_type)
+            except (KeyError, ValueError):
+                break
+            feeds[name] = np.zeros(dims, dtype)
+            inputs.append(onnx.helper.make_value_info(name, ty))
+        else:
+            if total > _RUN_ELEMENTS:
+                continue
+            alone = onnx.helper.make_model(
+                onnx.helper.make_graph(
+                    [node], "typing", inputs,
+                    [onnx.helper.make_empty_tensor_value_info(o) for o in outputs],
+                    [inits[n] for n in dict.fromkeys(node.input) if n in inits],
+                ),
+                opset_imports=list(model.opset_import),
+            )
+            alone.ir_version = model.ir_version
+            options = ort.SessionOptions()
+            options.log_severity_level = 4
+            try:
+                with framework.address_space_budget(framework.MEMORY_BUDGET):
+                    session = ort.InferenceSession(
+                        alone.SerializeToString(), options, providers=["CPUExecutionProvider"]
+                    )
+                    values = session.run(None, feeds)
+            except Exception:  # onnxruntime's own failure: the outputs stay untyped
+                continue
+            for name, value in zip(outputs, values, strict=False):
+                if name in missing and isinstance(value, np.ndarray):
+                    vi = onnx.helper.make_tensor_value_info(
+                        name, onnx.helper.np_dtype_to_tensor_dtype(value.dtype), list(value.shape)
+                    )
+                    added.append(vi)
+                    types[name] = vi.type
+    return added
 
 
 def _shapeless(graph: onnx.GraphProto) -> str | None:
@@ -1105,7 +1196,11 @@ def _prefold(
         rebuilt.graph.initializer.extend(tensors)
         del rebuilt.graph.value_info[:]
         try:
-            model = onnx.shape_inference.infer_shapes(rebuilt, strict_mode=True, data_prop=True)
+            # The contrib ops' types go with the value_info: found again, now that the
+            # folded shapes may have made their inputs static.
+            model = _with_contrib_rounds(
+                onnx.shape_inference.infer_shapes(rebuilt, strict_mode=True, data_prop=True)
+            )
         except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
             raise OnnxImportError(f"{label}: not a valid ONNX model ({_one_line(e)})") from None
     return model, folded

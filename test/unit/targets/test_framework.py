@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from tidal.targets.framework import _address_space_budget
+from tidal.targets.framework import address_space_budget
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc")
@@ -15,7 +15,7 @@ def test_the_budget_bounds_new_allocations_and_is_lifted_after():
     import resource
 
     before = resource.getrlimit(resource.RLIMIT_AS)
-    with _address_space_budget(256 << 20):
+    with address_space_budget(256 << 20):
         with pytest.raises(MemoryError):
             np.empty(2 << 30, np.uint8)  # virtual only: no page is touched
         small = np.empty(16 << 20, np.uint8)
