@@ -20,19 +20,26 @@ CNNS = ("mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0")
 TRANSFORMERS = ("vit", "bert", "gpt2")
 
 
-@pytest.mark.parametrize("name", [*CNNS, *TRANSFORMERS])
-def test_exported_model_agrees_with_onnxruntime(name):
-    path = FIXTURES / f"{name}.onnx"
+def _run_and_compare(name: str, path: Path, reference: Path) -> dict:
+    """tidal-run's `path` on fixture `name`'s inputs against onnxruntime running
+    `reference`, every output; tidal-run's stats."""
     with np.load(FIXTURES / f"{name}-inputs.npz") as npz:
         feeds = dict(npz)
     got, stats = run_model(str(path), feeds, "small")
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(reference), providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
     for n, ref in zip(names, session.run(names, feeds), strict=True):
         assert got[n].shape == ref.shape and got[n].dtype == ref.dtype, n
         scale = float(np.abs(ref).max())
         assert scale > 1e-3, f"{n}: a degenerate reference"
         assert float(np.abs(got[n].astype(np.float64) - ref).max()) <= 1e-3 * scale, n
+    return stats
+
+
+@pytest.mark.parametrize("name", [*CNNS, *TRANSFORMERS])
+def test_exported_model_agrees_with_onnxruntime(name):
+    path = FIXTURES / f"{name}.onnx"
+    stats = _run_and_compare(name, path, path)
     placement = stats["placement"]
     assert placement["reject"] == 0
     if name in CNNS:
@@ -61,14 +68,7 @@ def test_onnxruntime_optimized_model_runs_its_fused_ops_on_the_accelerator(name,
     optimized = onnx.load(options.optimized_model_filepath)
     fused = {n.op_type for n in optimized.graph.node if n.domain == "com.microsoft"}
     assert fused, "onnxruntime fused nothing: the test would test nothing"
-    with np.load(FIXTURES / f"{name}-inputs.npz") as npz:
-        feeds = dict(npz)
-    got, stats = run_model(options.optimized_model_filepath, feeds, "small")
-    session = ort.InferenceSession(str(FIXTURES / f"{name}.onnx"), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    for n, ref in zip(names, session.run(names, feeds), strict=True):
-        scale = float(np.abs(ref).max())
-        assert float(np.abs(got[n].astype(np.float64) - ref).max()) <= 1e-3 * scale, n
+    stats = _run_and_compare(name, Path(options.optimized_model_filepath), FIXTURES / f"{name}.onnx")
     origins = {n.name: n for n in optimized.graph.node}
     on_framework = [origins[o] for o in stats["placement"]["framework_ops"] if o in origins]
     assert not [n.op_type for n in on_framework if n.domain == "com.microsoft"], fused
@@ -92,14 +92,7 @@ def test_transformers_optimizer_output_runs(name, tmp_path):
     optimized.save_model_to_file(str(path))
     fused = {n.op_type for n in optimized.model.graph.node if n.domain == "com.microsoft"}
     assert "SkipLayerNormalization" in fused, fused
-    with np.load(FIXTURES / f"{name}-inputs.npz") as npz:
-        feeds = dict(npz)
-    got, stats = run_model(str(path), feeds, "small")
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    for n, ref in zip(names, session.run(names, feeds), strict=True):
-        scale = float(np.abs(ref).max())
-        assert float(np.abs(got[n].astype(np.float64) - ref).max()) <= 1e-3 * scale, n
+    stats = _run_and_compare(name, path, path)
     kinds = {n.name: n.op_type for n in optimized.model.graph.node if n.domain == "com.microsoft"}
     on_framework = {kinds[o] for o in stats["placement"]["framework_ops"] if o in kinds}
     assert on_framework <= {"Attention"}, on_framework
