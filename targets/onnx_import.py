@@ -96,7 +96,7 @@ from tidal.dialects.graph import (
 )
 from tidal.sim.config import PRESETS, ChipConfig
 from tidal.targets import CONSTANT_INPUTS_ATTR
-from tidal.dialects.graph import OnnxValueType, numpy_dtype
+from tidal.dialects.graph import OnnxNodeOp, OnnxValueType, numpy_dtype
 from tidal.targets import framework
 from tidal.targets.onnx_ops import onnx_entry
 from tidal.targets.onnx_weights import load_model
@@ -109,6 +109,7 @@ from xdsl.dialects.builtin import (
     StringAttr,
     TensorType,
     f32,
+    i32,
 )
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Attribute, Block, BlockArgument, Operation, Region, SSAValue
@@ -643,6 +644,14 @@ def _with_contrib_rounds(inferred: onnx.ModelProto) -> onnx.ModelProto:
             break
         inferred = onnx.shape_inference.infer_shapes(inferred, strict_mode=True, data_prop=True)
     return inferred
+
+
+_INTEGER_INPUTS: dict[tuple[str, str], tuple[int, ...]] = {
+    ("com.microsoft", "Attention"): (3,),  # mask_index: made a float mask on onnxruntime
+}
+"""Inputs of integer data that an op's builder takes itself (by a framework-tier op
+of its own), by (domain, op type): the node is not sent whole to the framework tier
+for them."""
 
 
 _CONTRIB_ROUNDS = 8
@@ -1419,7 +1428,11 @@ class _Importer:
         """Why the accelerator and host tiers cannot take `node`'s values: an input
         or output that is not a static f32 tensor (integer indices, masks, float64,
         a shape ONNX left dynamic); None if they can."""
+        indices = _INTEGER_INPUTS.get((node.proto.domain, node.proto.op_type), ())
+        own = {node.proto.input[i] for i in indices if i < len(node.proto.input)}
         for name in framework.node_inputs(node.proto):
+            if name in own:
+                continue  # its builder hands it to onnxruntime itself
             if name in self.values:
                 ty = self.values[name].type
                 if not _is_static_f32(ty):
@@ -2455,6 +2468,118 @@ def build_skip_norm(node: _Node) -> SSAValue:
     if last:
         return y
     return node.emit(AddOp(y, node.input(3), node.out_type()))
+
+
+def build_attention(node: _Node) -> SSAValue:
+    """onnxruntime's Attention (its transformers optimizer's fused self-attention):
+    the packed Q|K|V projection (one [B*S, H] x [H, 3H] matmul, plus the bias), each
+    of Q, K, V a slice viewed as [B, N, S, dh] heads, the scores Q K^T times `scale`
+    (1/sqrt(dh) by default) on the PE array, plus the mask, a softmax over the keys,
+    times V, the heads joined back to [B, S, H]. The mask (`mask_index`: int32 key
+    lengths [B], right padding, or a raw [B, S] mask of 1s and 0s) becomes an additive
+    [B, 1, 1, S] float mask of 0 and `mask_filter_value` in onnxruntime (a
+    framework-tier op: integer data); `unidirectional` adds a causal constant. No
+    past state, attention bias, rotary embedding or unequal qkv_hidden_sizes."""
+    for i, what in ((4, "past"), (5, "attention_bias"), (6, "past_sequence_length")):
+        if node.has_input(i):
+            node.fail(f"the {what} input is not imported")
+    node.reject_used_output(1)
+    if node.attr("do_rotary", 0):
+        node.unsupported("do_rotary", node.attr("do_rotary", 0))
+    shape = node.input_shape(0)
+    if len(shape) != 3:
+        node.fail(f"unsupported input rank {len(shape)} (3: batch, sequence, hidden)")
+    b, s, h = shape
+    heads = int(node.attr("num_heads", 0))
+    if heads <= 0 or h % heads:
+        node.fail(f"num_heads {heads} does not divide the hidden size {h}")
+    sizes = list(node.attr("qkv_hidden_sizes", [h, h, h]))
+    if sizes != [h, h, h] or node.input_shape(1) != (h, 3 * h):
+        node.fail(f"unsupported packed weights {list(node.input_shape(1))} (qkv_hidden_sizes {sizes})")
+    dh = h // heads
+    scale = float(node.attr("scale", 0.0)) or 1.0 / math.sqrt(dh)
+    filler = float(node.attr("mask_filter_value", -10000.0))
+    out = node.proto.output[0]
+    rows = node.emit(ReshapeOp(node.input(0), (b * s, h)), f"{out}.rows")
+    qkv = node.emit(MatMulOp(rows, node.input(1)), f"{out}.qkv")
+    if node.has_input(2):
+        qkv = node.emit(AddOp(qkv, node.input(2)), f"{out}.qkv_bias")
+
+    def heads_of(i: int, perm: tuple[int, ...], name: str) -> SSAValue:
+        part = node.emit(SliceOp(qkv, (0, i * h), (b * s, (i + 1) * h)), f"{out}.{name}")
+        four = node.emit(ReshapeOp(part, (b, s, heads, dh)), f"{out}.{name}4")
+        return node.emit(TransposeOp(four, perm), f"{out}.{name}t")
+
+    q = heads_of(0, (0, 2, 1, 3), "q")
+    k = heads_of(1, (0, 2, 3, 1), "k")
+    v = heads_of(2, (0, 2, 1, 3), "v")
+    scores = node.emit(MatMulOp(q, k), f"{out}.scores")
+    scores = _affine(node, scores, scale, 0.0, f"{out}.scaled")
+    if node.has_input(3):
+        scores = node.emit(AddOp(scores, _attention_mask(node, b, s, filler)), f"{out}.masked")
+    if node.attr("unidirectional", 0):
+        causal = f"{out}.causal"
+        node.importer.consts[causal] = np.triu(np.full((s, s), filler, np.float32), 1).reshape(1, 1, s, s)
+        node.importer.const_origin[causal] = node.label
+        scores = node.emit(AddOp(scores, node.importer.value(causal, node)), f"{out}.causal_masked")
+    weights = node.emit(SoftmaxOp(scores, 3), f"{out}.weights")
+    context = node.emit(MatMulOp(weights, v), f"{out}.context")
+    joined = node.emit(TransposeOp(context, (0, 2, 1, 3)), f"{out}.joined")
+    return node.emit(ReshapeOp(joined, (b, s, h)))
+
+
+def _attention_mask(node: _Node, b: int, s: int, filler: float) -> SSAValue:
+    """Attention's `mask_index` as an additive [B, 1, 1, S] float mask (0 where a key is
+    kept, `filler` where it is masked), made in onnxruntime: one framework-tier op of
+    a few ONNX nodes (Unsqueeze and Less of the key positions for lengths [B]; Equal
+    to 0 for a raw [B, S] mask; Where; Reshape)."""
+    name = node.proto.input[3]
+    value = node.importer.values.get(name)
+    if value is None:
+        node.fail("a constant mask_index is not imported")
+    ty = value.type
+    if not isinstance(ty, TensorType) or ty.get_element_type() != i32:
+        node.fail(f"mask_index of type {ty} (int32 lengths [B] or mask [B, S])")
+    out = f"{node.proto.output[0]}.mask"
+    helper, T = onnx.helper, onnx.TensorProto
+    consts = {
+        f"{out}.zero": np.array(0.0, np.float32),
+        f"{out}.filler": np.array(filler, np.float32),
+        f"{out}.shape": np.array([b, 1, 1, s], np.int64),
+    }
+    if ty.get_shape() == (b,):  # key lengths: keys at positions >= length are masked
+        consts[f"{out}.positions"] = np.arange(s, dtype=np.int32).reshape(1, s)
+        consts[f"{out}.axis"] = np.array([1], np.int64)
+        nodes = [
+            helper.make_node("Unsqueeze", [name, f"{out}.axis"], [f"{out}.lengths"]),
+            helper.make_node("Less", [f"{out}.positions", f"{out}.lengths"], [f"{out}.keep"]),
+            helper.make_node("Where", [f"{out}.keep", f"{out}.zero", f"{out}.filler"], [f"{out}.add"]),
+        ]
+    elif ty.get_shape() == (b, s):  # 1 keeps a key, 0 masks it
+        consts[f"{out}.izero"] = np.array(0, np.int32)
+        nodes = [
+            helper.make_node("Equal", [name, f"{out}.izero"], [f"{out}.masked"]),
+            helper.make_node("Where", [f"{out}.masked", f"{out}.filler", f"{out}.zero"], [f"{out}.add"]),
+        ]
+    else:
+        node.fail(f"mask_index of shape {list(ty.get_shape())} (lengths [B] or a mask [B, S])")
+    nodes.append(helper.make_node("Reshape", [f"{out}.add", f"{out}.shape"], [out]))
+    graph = helper.make_graph(
+        nodes, f"{node.label}.mask",
+        [helper.make_tensor_value_info(name, T.INT32, list(ty.get_shape()))],
+        [helper.make_tensor_value_info(out, T.FLOAT, [b, 1, 1, s])],
+        [numpy_helper.from_array(a, n) for n, a in consts.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    op = OnnxNodeOp(
+        "AttentionMask", [value], [TensorType(f32, (b, 1, 1, s))], [name], [out],
+        model.SerializeToString(),
+    )
+    op.attributes["tidal.reason"] = StringAttr(
+        "an attention mask made from integer data (onnxruntime, the framework tier)"
+    )
+    return node.emit(op, out)
 
 
 def build_bias_add(node: _Node) -> SSAValue:

@@ -443,6 +443,13 @@ ENTRIES: tuple[OpEntry, ...] = (
         also=("SkipSimplifiedLayerNormalization",),
     ),
     OpEntry(
+        "Attention", "build_attention", domain="com.microsoft",
+        opsets="the packed Q|K|V projection, heads as views, scores (scale, mask from "
+        "mask_index lengths [B] or a raw [B, S] mask made on the framework tier, "
+        "unidirectional's causal constant), softmax, context (PE, ACT, POOL); no past, "
+        "attention_bias or rotary embedding",
+    ),
+    OpEntry(
         "BiasAdd", "build_bias_add", domain="com.microsoft",
         opsets="X + bias + skip (element-wise, broadcasting)",
     ),

@@ -1151,6 +1151,10 @@ def _reference_cases(rng: np.random.Generator) -> dict[str, tuple]:
             [n("SkipSimplifiedLayerNormalization", ["x", "s", "g"], ["y"], domain=MS, epsilon=1e-5)],
             {"x": (2, 3, 8), "s": (2, 3, 8)}, ["y"], {"g": w(8)}, OPSET, {"y": (2, 3, 8)},
         ),
+        "com.microsoft.Attention": (
+            [n("Attention", ["x", "w", "b"], ["y"], domain=MS, num_heads=2, unidirectional=1)],
+            {"x": (2, 4, 8)}, ["y"], {"w": w(8, 24), "b": w(24)}, OPSET, {"y": (2, 4, 8)},
+        ),
         "com.microsoft.BiasAdd": (
             [n("BiasAdd", ["x", "b", "s"], ["y"], domain=MS)],
             {"x": (2, 3, 8), "s": (2, 3, 8)}, ["y"], {"b": w(8)}, OPSET, {"y": (2, 3, 8)},

@@ -78,11 +78,11 @@ def test_onnxruntime_optimized_model_runs_its_fused_ops_on_the_accelerator(name,
 def test_transformers_optimizer_output_runs(name, tmp_path):
     """The export as onnxruntime's transformers optimizer writes it
     (`onnxruntime.transformers.optimizer.optimize_model`, 2 heads of the fixtures'
-    64 features): SkipLayerNormalization, BiasGelu and FastGelu on the accelerator;
-    BERT's fused Attention, whose outputs neither onnx's nor onnxruntime's shape
-    inference types, typed by one onnxruntime run of the node alone and run on the
-    framework tier. (Before, BERT's was refused: the Attention output had no type.)
-    Compared with onnxruntime running the optimized file."""
+    64 features): SkipLayerNormalization, BiasGelu, FastGelu and BERT's fused
+    Attention on the accelerator, only Attention's mask made from integer data on
+    the framework tier; every MAC on the accelerator. (Before, BERT's was refused:
+    the Attention output had no type.) Compared with onnxruntime running the
+    optimized file."""
     from onnxruntime.transformers import optimizer
 
     optimized = optimizer.optimize_model(
@@ -95,5 +95,6 @@ def test_transformers_optimizer_output_runs(name, tmp_path):
     stats = _run_and_compare(name, path, path)
     kinds = {n.name: n.op_type for n in optimized.model.graph.node if n.domain == "com.microsoft"}
     on_framework = {kinds[o] for o in stats["placement"]["framework_ops"] if o in kinds}
-    assert on_framework <= {"Attention"}, on_framework
+    assert on_framework <= {"Attention"}, on_framework  # (its mask)
     assert ("Attention" in fused) == (name == "bert")
+    assert stats["placement"]["macs"]["framework"] == 0, stats["placement"]["macs"]

@@ -150,3 +150,44 @@ def test_group_normalization(opset, fed, on_accel):
     out, stats = run_model(model, feeds, "small")
     assert float(np.abs(out["y"] - ref).max()) <= 1e-3 * float(np.abs(ref).max())
     assert (stats["placement"]["framework"] == 0) == on_accel, stats["placement"]
+
+
+@pytest.mark.parametrize(
+    ("mask", "attrs"),
+    [
+        (None, {}),
+        ("lengths", {}),  # mask_index [B]: key lengths, right padding
+        ("raw", {}),  # mask_index [B, S]: 1 keeps a key, 0 masks it
+        (None, {"unidirectional": 1}),  # causal
+        ("lengths", {"scale": 0.3, "mask_filter_value": -500.0}),
+    ],
+)
+def test_onnxruntime_fused_attention_on_the_accelerator(mask, attrs):
+    """com.microsoft Attention (onnxruntime's transformers optimizer's fused
+    self-attention): the projections, scores, softmax and context on the
+    accelerator; an integer mask made a float additive one by a framework-tier op of
+    its own (the only op on onnxruntime)."""
+    rng = np.random.default_rng(2)
+    b, s, h, heads = 2, 8, 32, 4
+    inputs = ["x", "w", "bias"] + (["m"] if mask else [])
+    node = helper.make_node("Attention", inputs, ["y"], domain="com.microsoft", num_heads=heads, **attrs)
+    infos = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [b, s, h])]
+    feeds = {"x": rng.standard_normal((b, s, h)).astype(np.float32)}
+    if mask == "lengths":
+        infos.append(helper.make_tensor_value_info("m", TensorProto.INT32, [b]))
+        feeds["m"] = np.array([5, 8], np.int32)
+    elif mask == "raw":
+        infos.append(helper.make_tensor_value_info("m", TensorProto.INT32, [b, s]))
+        feeds["m"] = (rng.random((b, s)) > 0.3).astype(np.int32)
+    graph = helper.make_graph(
+        [node], "attention", infos, [helper.make_tensor_value_info("y", TensorProto.FLOAT, [b, s, h])],
+        [numpy_helper.from_array((rng.standard_normal((h, 3 * h)) / 6).astype(np.float32), "w"),
+         numpy_helper.from_array((rng.standard_normal(3 * h) / 10).astype(np.float32), "bias")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    out, stats = run_model(model, feeds, "small")
+    assert float(np.abs(out["y"] - ref).max()) <= 1e-3 * float(np.abs(ref).max())
+    placement = stats["placement"]
+    assert placement["framework"] == (1 if mask else 0), placement
+    assert placement["macs"]["framework"] == 0 and placement["macs"]["accel"] > 0
