@@ -212,9 +212,10 @@ def lowest_opsets(node: Any, opsets: Sequence[Any], floor: int = OLDEST_OPSET) -
     """`opsets` (a model's `opset_import`) with the ONNX domain's version lowered to
     the oldest at which `node` and every node of its subgraphs have the schema they
     have at the declared version (at least `floor`): the same operator, which
-    an onnxruntime older than the model's opset also implements. A model exported
-    for opset 28 runs its OptionalGetElement (whose schema dates from opset 18) in
-    an onnxruntime that implements opsets up to 23. Other domains are kept."""
+    an onnxruntime older than the model's opset also implements: a node of a model
+    exported for opset 28 whose schema dates from opset 14 declares opset 14, which
+    an onnxruntime whose newest opset is older than 28 loads (onnx's node tests of
+    SwiGLU's expansion). Other domains are kept."""
     import onnx
 
     declared = {o.domain: o.version for o in opsets}
