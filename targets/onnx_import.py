@@ -773,11 +773,11 @@ all (zeros: 64 MB of float32)."""
 
 def _types_by_running(model: onnx.ModelProto, missing: set[str]) -> list[onnx.ValueInfoProto]:
     """value_info for the outputs in `missing` of nodes outside the ONNX domain that no
-    shape inference typed (com.microsoft Attention after onnxruntime's transformers
-    optimizer), from one onnxruntime run of the node alone on zeros of its inputs'
+    shape inference typed (a com.microsoft SkipLayerNormalization whose Mean output is
+    used, which its builder refuses), from one onnxruntime run of the node alone on zeros of its inputs'
     static types, in graph order (a node typed so types the next one's inputs).
-    Nodes with an untyped or dynamic input, or inputs over `_RUN_ELEMENTS`, stay
-    untyped; so do those onnxruntime fails on. A shape that depends on the data is
+    Nodes with an untyped or dynamic input, or inputs over `_RUN_ELEMENTS` (counted
+    before any is made), stay untyped; so do those onnxruntime fails on. A shape that depends on the data is
     caught when the model runs: the framework tier checks every output's shape
     against its declared one."""
     if not missing:
@@ -792,51 +792,57 @@ def _types_by_running(model: onnx.ModelProto, missing: set[str]) -> list[onnx.Va
         outputs = [o for o in node.output if o]
         if node.domain in ("", "ai.onnx") or not any(o in missing for o in outputs):
             continue
-        inputs, feeds, total = [], {}, 0
-        for name in dict.fromkeys(n for n in node.input if n and n not in inits):
-            ty = types.get(name)
-            if ty is None or not ty.HasField("tensor_type"):
-                break
-            dims = [d.dim_value if d.HasField("dim_value") else -1 for d in ty.tensor_type.shape.dim]
-            if min(dims, default=0) < 0:
-                break
-            total += prod(dims)
-            try:
-                dtype = onnx.helper.tensor_dtype_to_np_dtype(ty.tensor_type.elem_type)
-            except (KeyError, ValueError):
-                break
-            feeds[name] = np.zeros(dims, dtype)
-            inputs.append(onnx.helper.make_value_info(name, ty))
-        else:
-            if total > _RUN_ELEMENTS:
-                continue
-            alone = onnx.helper.make_model(
-                onnx.helper.make_graph(
-                    [node], "typing", inputs,
-                    [onnx.helper.make_empty_tensor_value_info(o) for o in outputs],
-                    [inits[n] for n in dict.fromkeys(node.input) if n in inits],
-                ),
-                opset_imports=list(model.opset_import),
-            )
-            alone.ir_version = model.ir_version
-            options = ort.SessionOptions()
-            options.log_severity_level = 4
-            try:
-                with framework.address_space_budget(framework.MEMORY_BUDGET):
-                    session = ort.InferenceSession(
-                        alone.SerializeToString(), options, providers=["CPUExecutionProvider"]
-                    )
-                    values = session.run(None, feeds)
-            except Exception:  # onnxruntime's own failure: the outputs stay untyped
-                continue
-            for name, value in zip(outputs, values, strict=False):
-                if name in missing and isinstance(value, np.ndarray):
-                    vi = onnx.helper.make_tensor_value_info(
-                        name, onnx.helper.np_dtype_to_tensor_dtype(value.dtype), list(value.shape)
-                    )
-                    added.append(vi)
-                    types[name] = vi.type
+        shapes = _static_inputs(node, types, inits)
+        if shapes is None or sum(prod(d) for _, d, _ in shapes) > _RUN_ELEMENTS:
+            continue  # an untyped or dynamic input, or too many elements to make
+        alone = onnx.helper.make_model(
+            onnx.helper.make_graph(
+                [node], "typing", [onnx.helper.make_value_info(n, types[n]) for n, _, _ in shapes],
+                [onnx.helper.make_empty_tensor_value_info(o) for o in outputs],
+                [inits[n] for n in dict.fromkeys(node.input) if n in inits],
+            ),
+            opset_imports=list(model.opset_import),
+        )
+        alone.ir_version = model.ir_version
+        options = ort.SessionOptions()
+        options.log_severity_level = 4
+        try:
+            with framework.address_space_budget(framework.MEMORY_BUDGET):
+                session = ort.InferenceSession(
+                    alone.SerializeToString(), options, providers=["CPUExecutionProvider"]
+                )
+                values = session.run(None, {n: np.zeros(d, t) for n, d, t in shapes})
+        except Exception:  # onnxruntime's own failure: the outputs stay untyped
+            continue
+        for name, value in zip(outputs, values, strict=False):
+            if name in missing and isinstance(value, np.ndarray):
+                vi = onnx.helper.make_tensor_value_info(
+                    name, onnx.helper.np_dtype_to_tensor_dtype(value.dtype), list(value.shape)
+                )
+                added.append(vi)
+                types[name] = vi.type
     return added
+
+
+def _static_inputs(
+    node: onnx.NodeProto, types: Mapping[str, onnx.TypeProto], inits: Mapping[str, object]
+) -> list[tuple[str, list[int], np.dtype]] | None:
+    """(name, dims, dtype) of each input of `node` that is not an initializer, or None
+    when one has no tensor type, a dynamic dim or an element type NumPy lacks."""
+    out = []
+    for name in dict.fromkeys(n for n in node.input if n and n not in inits):
+        ty = types.get(name)
+        if ty is None or not ty.HasField("tensor_type"):
+            return None
+        dims = [d.dim_value if d.HasField("dim_value") else -1 for d in ty.tensor_type.shape.dim]
+        if min(dims, default=0) < 0:
+            return None
+        try:
+            dtype = onnx.helper.tensor_dtype_to_np_dtype(ty.tensor_type.elem_type)
+        except (KeyError, ValueError):
+            return None
+        out.append((name, dims, dtype))
+    return out
 
 
 def _shapeless(graph: onnx.GraphProto) -> str | None:
@@ -2531,8 +2537,8 @@ def build_attention(node: _Node) -> SSAValue:
 def _attention_mask(node: _Node, b: int, s: int, filler: float) -> SSAValue:
     """Attention's `mask_index` as an additive [B, 1, 1, S] float mask (0 where a key is
     kept, `filler` where it is masked), made in onnxruntime: one framework-tier op of
-    a few ONNX nodes (Unsqueeze and Less of the key positions for lengths [B]; Equal
-    to 0 for a raw [B, S] mask; Where; Reshape)."""
+    a few ONNX nodes (the lengths [B] as a column, Less than it of the key positions;
+    Equal to 0 for a raw [B, S] mask; Where; Reshape)."""
     name = node.proto.input[3]
     value = node.importer.values.get(name)
     if value is None:
@@ -2547,11 +2553,16 @@ def _attention_mask(node: _Node, b: int, s: int, filler: float) -> SSAValue:
         f"{out}.filler": np.array(filler, np.float32),
         f"{out}.shape": np.array([b, 1, 1, s], np.int64),
     }
+    # In the model's own ONNX opset, which the payloads it is joined with declare
+    # (nodes whose form is the same from opset 11 on: Reshape, not Unsqueeze).
+    opset = node.importer.opset
+    if opset < 11:
+        node.fail(f"an attention mask at opset {opset} (from 11)")
     if ty.get_shape() == (b,):  # key lengths: keys at positions >= length are masked
         consts[f"{out}.positions"] = np.arange(s, dtype=np.int32).reshape(1, s)
-        consts[f"{out}.axis"] = np.array([1], np.int64)
+        consts[f"{out}.column"] = np.array([b, 1], np.int64)
         nodes = [
-            helper.make_node("Unsqueeze", [name, f"{out}.axis"], [f"{out}.lengths"]),
+            helper.make_node("Reshape", [name, f"{out}.column"], [f"{out}.lengths"]),
             helper.make_node("Less", [f"{out}.positions", f"{out}.lengths"], [f"{out}.keep"]),
             helper.make_node("Where", [f"{out}.keep", f"{out}.zero", f"{out}.filler"], [f"{out}.add"]),
         ]
@@ -2570,8 +2581,8 @@ def _attention_mask(node: _Node, b: int, s: int, filler: float) -> SSAValue:
         [helper.make_tensor_value_info(out, T.FLOAT, [b, 1, 1, s])],
         [numpy_helper.from_array(a, n) for n, a in consts.items()],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = node.importer.ir_version
     op = OnnxNodeOp(
         "AttentionMask", [value], [TensorType(f32, (b, 1, 1, s))], [name], [out],
         model.SerializeToString(),
