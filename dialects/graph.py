@@ -1681,8 +1681,8 @@ def parse_onnx_type(text: str) -> tuple[object, ...]:
 
 @irdl_attr_definition
 class OnnxValueType(ParametrizedAttribute, TypeAttribute):
-    """A value of an ONNX type other than a tensor: a sequence, an optional or a map,
-    named by ONNX's type string. Only framework-tier ops (`graph.onnx_node`) make
+    """A value of an ONNX type that no builtin type names: a sequence, an optional, a
+    map, or a tensor of strings, named by ONNX's type string. Only framework-tier ops (`graph.onnx_node`) make
     and read one; tidal-run hands it from one onnxruntime run to the next as
     onnxruntime gives it (a list of arrays, an array or None, a dict).
 
@@ -1719,12 +1719,13 @@ class OnnxValueType(ParametrizedAttribute, TypeAttribute):
 
 
 def _onnx_value_error(text: str) -> str | None:
-    """Why `text` is not the type string of a sequence, optional or map; None if it is."""
+    """Why `text` is not the type string of a sequence, optional, map or string
+    tensor; None if it is."""
     try:
         parsed = parse_onnx_type(text)
     except ValueError as e:
         return str(e)
-    if parsed[0] == "tensor":
+    if parsed[0] == "tensor" and parsed[1] != "string":
         return f"'{text}' is a tensor (a builtin tensor type)"
     return None
 

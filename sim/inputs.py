@@ -21,7 +21,8 @@ def check_inputs(
     """Raise InputError unless `given` holds exactly the names of `expected`, each an
     array of its shape and dtype (`dtypes`, by name; float32 where not named); a
     name whose shape is None (a sequence, an optional or a map, which onnxruntime
-    checks) any value.
+    checks) any value; dtype "str" (a string tensor) any array of str, of its shape
+    where one is given.
     Values are never cast: a float64 array is refused where float32 is expected
     (silently rounding a caller's data would hide the mismatch). `constants` names
     inputs the compiler made constants, so that feeding one says so."""
@@ -47,9 +48,16 @@ def check_inputs(
             raise InputError(f"unknown input '{name}' (the program takes: {takes})")
     for name, shape in expected.items():
         value = given[name]
+        dtype = dtypes.get(name, "float32")
+        if dtype == "str":  # a string tensor: any str dtype, and its declared shape
+            if not isinstance(value, np.ndarray) or value.dtype.kind not in "UO":
+                got = value.dtype if isinstance(value, np.ndarray) else type(value).__name__
+                raise InputError(f"input '{name}': expected an array of str (an ONNX string tensor), got {got}")
+            if shape is not None and value.shape != tuple(shape):
+                raise InputError(f"input '{name}': expected shape {tuple(shape)}, got {value.shape}")
+            continue
         if shape is None:  # onnxruntime, which takes it, checks its type
             continue
-        dtype = dtypes.get(name, "float32")
         if not isinstance(value, np.ndarray):
             raise InputError(
                 f"input '{name}': expected a {dtype} array of shape {tuple(shape)}, "

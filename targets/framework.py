@@ -92,10 +92,11 @@ def onnx_type_text(type_proto: Any) -> str | None:
 
 
 def onnx_value_type(type_proto: Any) -> OnnxValueType | None:
-    """The `!graph.onnx_value` of a sequence, optional or map `TypeProto`; None for a
-    tensor (`value_type`) or a type the framework tier does not carry."""
+    """The `!graph.onnx_value` of a sequence, optional, map or string tensor
+    `TypeProto`; None for another tensor (`value_type`) or a type the framework tier
+    does not carry."""
     text = onnx_type_text(type_proto)
-    if text is None or text.startswith("tensor("):
+    if text is None or (text.startswith("tensor(") and text != "tensor(string)"):
         return None
     return OnnxValueType(text)
 

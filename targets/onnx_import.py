@@ -105,11 +105,13 @@ from xdsl.dialects.builtin import (
     UnrankedTensorType,
     ArrayAttr,
     DictionaryAttr,
+    IntegerAttr,
     ModuleOp,
     StringAttr,
     TensorType,
     f32,
     i32,
+    i64,
 )
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Attribute, Block, BlockArgument, Operation, Region, SSAValue
@@ -570,6 +572,12 @@ def _live_nodes(graph: onnx.GraphProto) -> list[bool]:
     return live
 
 
+def _string_info(v: onnx.ValueInfoProto) -> bool:
+    """Whether value info `v` declares a string tensor (whose shape Tidal never
+    needs: only onnxruntime reads one)."""
+    return v.type.HasField("tensor_type") and v.type.tensor_type.elem_type == onnx.TensorProto.STRING
+
+
 def _bare(v: onnx.ValueInfoProto) -> bool:
     """Whether value info `v` declares no type, or a tensor type without a shape."""
     if not v.HasField("type"):
@@ -743,7 +751,7 @@ def _with_contrib_types(model: onnx.ModelProto) -> bool:
     types onnxruntime's own symbolic shape inference finds, as value_info. Whether
     any was added."""
     graph = model.graph
-    typed = {v.name for v in [*graph.input, *graph.value_info, *graph.output] if not _bare(v)}
+    typed = {v.name for v in [*graph.input, *graph.value_info, *graph.output] if not _bare(v) or _string_info(v)}
     typed.update(t.name for t in graph.initializer)
     missing = {
         name for node in graph.node if node.domain not in ("", "ai.onnx")
@@ -761,7 +769,8 @@ def _with_contrib_types(model: onnx.ModelProto) -> bool:
         and all(d.HasField("dim_value") for d in v.type.tensor_type.shape.dim)
     ]
     graph.value_info.extend(added)
-    ran = _types_by_running(model, missing - {v.name for v in added})
+    known = [v.SerializeToString() for v in graph.value_info]
+    ran = [v for v in _types_by_running(model, missing - {v.name for v in added}) if v.SerializeToString() not in known]
     graph.value_info.extend(ran)
     return bool(added or ran)
 
@@ -775,9 +784,13 @@ def _types_by_running(model: onnx.ModelProto, missing: set[str]) -> list[onnx.Va
     """value_info for the outputs in `missing` of nodes outside the ONNX domain that no
     shape inference typed (a com.microsoft SkipLayerNormalization whose Mean output is
     used, which its builder refuses), from one onnxruntime run of the node alone on zeros of its inputs'
-    static types, in graph order (a node typed so types the next one's inputs).
-    Nodes with an untyped or dynamic input, or inputs over `_RUN_ELEMENTS` (counted
-    before any is made), stay untyped; so do those onnxruntime fails on. A shape that depends on the data is
+    static types (a string tensor's elements one letter), in graph order (a node
+    typed so types the next one's inputs); a string output gets its element type
+    only (its shape is the data's).
+    A dynamic input dim runs as 1, and the node's outputs then get their element
+    types only (no shape). Nodes with an untyped input, or inputs over
+    `_RUN_ELEMENTS` (counted before any is made), stay untyped; so do those
+    onnxruntime fails on. A shape that depends on the data is
     caught when the model runs: the framework tier checks every output's shape
     against its declared one."""
     if not missing:
@@ -785,7 +798,7 @@ def _types_by_running(model: onnx.ModelProto, missing: set[str]) -> list[onnx.Va
     import onnxruntime as ort
 
     graph = model.graph
-    types = {v.name: v.type for v in [*graph.input, *graph.value_info, *graph.output] if not _bare(v)}
+    types = {v.name: v.type for v in [*graph.input, *graph.value_info, *graph.output] if v.HasField("type")}
     inits = {t.name: t for t in graph.initializer}
     added: list[onnx.ValueInfoProto] = []
     for node in graph.node:
@@ -793,8 +806,13 @@ def _types_by_running(model: onnx.ModelProto, missing: set[str]) -> list[onnx.Va
         if node.domain in ("", "ai.onnx") or not any(o in missing for o in outputs):
             continue
         shapes = _static_inputs(node, types, inits)
-        if shapes is None or sum(prod(d) for _, d, _ in shapes) > _RUN_ELEMENTS:
-            continue  # an untyped or dynamic input, or too many elements to make
+        if shapes is None:
+            continue  # an untyped input
+        # A dynamic dim runs as 1; its outputs then get their element types only.
+        guessed = any(min(d, default=0) < 0 for _, d, _ in shapes)
+        shapes = [(n, [max(x, 1) for x in d], t) for n, d, t in shapes]
+        if sum(prod(d) for _, d, _ in shapes) > _RUN_ELEMENTS:
+            continue  # too many elements to make
         alone = onnx.helper.make_model(
             onnx.helper.make_graph(
                 [node], "typing", [onnx.helper.make_value_info(n, types[n]) for n, _, _ in shapes],
@@ -811,32 +829,45 @@ def _types_by_running(model: onnx.ModelProto, missing: set[str]) -> list[onnx.Va
                 session = ort.InferenceSession(
                     alone.SerializeToString(), options, providers=["CPUExecutionProvider"]
                 )
-                values = session.run(None, {n: np.zeros(d, t) for n, d, t in shapes})
+                values = session.run(None, {n: _typing_input(d, t) for n, d, t in shapes})
         except Exception:  # onnxruntime's own failure: the outputs stay untyped
             continue
         for name, value in zip(outputs, values, strict=False):
             if name in missing and isinstance(value, np.ndarray):
-                vi = onnx.helper.make_tensor_value_info(
-                    name, onnx.helper.np_dtype_to_tensor_dtype(value.dtype), list(value.shape)
-                )
+                if value.dtype == object or guessed:  # the type, not the shape
+                    elem = onnx.helper.np_dtype_to_tensor_dtype(value.dtype) if value.dtype != object else onnx.TensorProto.STRING
+                    vi = onnx.helper.make_tensor_value_info(name, elem, None)
+                else:
+                    vi = onnx.helper.make_tensor_value_info(
+                        name, onnx.helper.np_dtype_to_tensor_dtype(value.dtype), list(value.shape)
+                    )
                 added.append(vi)
                 types[name] = vi.type
     return added
 
 
+def _typing_input(dims: list[int], dtype: np.dtype) -> np.ndarray:
+    """An input for typing a node by running it: zeros, or for a string tensor (an
+    object array in onnxruntime) a one-letter word in every element."""
+    if dtype == object:
+        return np.full(dims, "a", dtype=object)
+    return np.zeros(dims, dtype)
+
+
 def _static_inputs(
     node: onnx.NodeProto, types: Mapping[str, onnx.TypeProto], inits: Mapping[str, object]
 ) -> list[tuple[str, list[int], np.dtype]] | None:
-    """(name, dims, dtype) of each input of `node` that is not an initializer, or None
-    when one has no tensor type, a dynamic dim or an element type NumPy lacks."""
+    """(name, dims, dtype) of each input of `node` that is not an initializer (a
+    dynamic dim -1; an unranked input two of them), or None when one has no tensor
+    type or an element type NumPy lacks."""
     out = []
     for name in dict.fromkeys(n for n in node.input if n and n not in inits):
         ty = types.get(name)
         if ty is None or not ty.HasField("tensor_type"):
             return None
         dims = [d.dim_value if d.HasField("dim_value") else -1 for d in ty.tensor_type.shape.dim]
-        if min(dims, default=0) < 0:
-            return None
+        if not ty.tensor_type.HasField("shape"):
+            dims = [-1, -1]  # unranked: tried as a matrix (what ai.onnx.ml's ops take)
         try:
             dtype = onnx.helper.tensor_dtype_to_np_dtype(ty.tensor_type.elem_type)
         except (KeyError, ValueError):
@@ -853,6 +884,28 @@ def _shapeless(graph: onnx.GraphProto) -> str | None:
             if v.type.HasField("tensor_type") and not v.type.tensor_type.HasField("shape"):
                 return f"{kind} '{v.name}'"
     return None
+
+
+ONNX_DOMAIN_DEFAULT_OPSET = 17
+"""The ONNX-domain opset a model that imports none is read at (one whose nodes are
+all of other domains, ai.onnx.ml's say: valid ONNX, and onnxruntime runs it); only
+the Identity nodes that join framework-tier payloads are of the ONNX domain then."""
+
+
+def _only_other_domains(model: onnx.ModelProto) -> bool:
+    """Whether `model` imports no ONNX-domain opset and no node of its graph (or of
+    a subgraph) is of the ONNX domain."""
+    if any(o.domain in ("", "ai.onnx") for o in model.opset_import):
+        return False
+
+    def nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
+        for node in graph.node:
+            yield node
+            for attr in node.attribute:
+                for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                    yield from nodes(sub)
+
+    return all(node.domain not in ("", "ai.onnx") for node in nodes(model.graph))
 
 
 def _opset(model: onnx.ModelProto, label: str) -> int:
@@ -1349,7 +1402,7 @@ class _Importer:
             "main",
             (self.block.arg_types, [v.type for v in outputs]),
             Region(self.block),
-            arg_attrs=_name_attrs(i.name for i in inputs),
+            arg_attrs=_input_attrs(inputs),
             res_attrs=_name_attrs(names),
         )
         module = ModuleOp([func, *self.extra_funcs])
@@ -1567,6 +1620,23 @@ def _fail(message: str, node: _Node | None, cls: type[OnnxImportError] = OnnxImp
     if node is not None:
         node.fail(message, cls)
     raise cls(message)
+
+
+def _input_attrs(inputs: list[onnx.ValueInfoProto]) -> ArrayAttr[DictionaryAttr]:
+    """Each input's name; a string tensor's declared static shape too
+    (`tidal.shape`: its `!graph.onnx_value` type has none), which tidal-run checks
+    what it feeds against."""
+    out: list[DictionaryAttr] = []
+    for i in inputs:
+        entry: dict[str, Attribute] = {"tidal.name": StringAttr(i.name)}
+        tensor = i.type.tensor_type
+        if (
+            i.type.HasField("tensor_type") and tensor.elem_type == onnx.TensorProto.STRING
+            and tensor.HasField("shape") and all(d.HasField("dim_value") for d in tensor.shape.dim)
+        ):
+            entry["tidal.shape"] = ArrayAttr([IntegerAttr(d.dim_value, i64) for d in tensor.shape.dim])
+        out.append(DictionaryAttr(entry))
+    return ArrayAttr(out)
 
 
 def _name_attrs(names: Any) -> ArrayAttr[DictionaryAttr]:
@@ -3343,6 +3413,12 @@ def import_onnx(
             proto = copy
         _with_dims(proto, sizes)
         _with_fed_shapes(proto, overrides or {})
+    if _only_other_domains(proto):
+        if proto is model:  # the caller's: left as it was
+            copy = onnx.ModelProto()
+            copy.CopyFrom(proto)
+            proto = copy
+        proto.opset_import.append(onnx.helper.make_opsetid("", ONNX_DOMAIN_DEFAULT_OPSET))
     opset = _opset(proto, label)
     proto, ort_ops = _ort_onnx_ops(proto, opset)
     graph_model, initializers, notes = proto, list(proto.graph.initializer), []

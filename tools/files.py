@@ -155,9 +155,18 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
 
 
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """The .npz archive of `arrays`; a string tensor (onnxruntime gives an object
+    array of str) as an array of NumPy's str dtype, which `np.load` reads without
+    pickles."""
     buf = io.BytesIO()
-    np.savez(buf, **arrays)  # type: ignore[arg-type]
+    np.savez(buf, **{name: _no_objects(a) for name, a in arrays.items()})  # type: ignore[arg-type]
     return buf.getvalue()
+
+
+def _no_objects(array: np.ndarray) -> np.ndarray:
+    if isinstance(array, np.ndarray) and array.dtype == object:
+        return np.array(array.tolist(), dtype=np.str_).reshape(array.shape)
+    return array
 
 
 # ---------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from tidal.passes.analysis.model_work import macs_by_placement
 from tidal.passes.graph.host_split import constant_results, result_names, split_host
 from tidal.passes.graph.partition import GraphPartitionPass, placement_counts
 from tidal.dialects.graph import OnnxNodeOp, OnnxValueType
-from tidal.passes.interpreters.graph import input_dtypes
+from tidal.passes.interpreters.graph import input_dtypes, string_inputs
 from tidal.passes.interpreters.numerics import signature
 from tidal.passes.pipeline import PlacementReport, Verify, lowering_passes, run_passes, split_after
 from tidal.sim import isa
@@ -71,7 +71,7 @@ TOOL = "tidal-run"
 
 def _passthrough(module: ModuleOp) -> dict[str, str]:
     """{output name: input name} for each output that is an input of another dtype
-    than float32 returned as it is: the accelerator's program carries float32
+    than float32 (or a string tensor) returned as it is: the accelerator's program carries float32
     tensors only (loop-to-accel leaves it out), so tidal-run returns the array fed."""
     fn = next(op for op in module.body.block.ops if isinstance(op, func.FuncOp))
     inputs, outs = signature(module)
@@ -82,13 +82,14 @@ def _passthrough(module: ModuleOp) -> dict[str, str]:
     return {
         outs[k]: inputs[v.index]
         for k, v in enumerate(ret.operands)
-        if isinstance(v, BlockArgument) and dtypes[inputs[v.index]] != "float32"
+        if isinstance(v, BlockArgument) and dtypes.get(inputs[v.index]) != "float32"
     }
 
 
 def _tensor_io_only(module: ModuleOp, path: str) -> None:
     """ToolError naming the first graph input or output that is not a tensor (a
-    sequence, an optional or a map): tidal-run reads and writes .npz arrays; the
+    sequence, an optional or a map; string tensors are arrays of str): tidal-run
+    reads and writes .npz arrays; the
     Python API (`tidal.targets.backend`) takes and gives such values as onnxruntime
     does."""
     fn = next(op for op in module.body.block.ops if isinstance(op, func.FuncOp))
@@ -98,7 +99,7 @@ def _tensor_io_only(module: ModuleOp, path: str) -> None:
     io = [("input", n, a) for n, a in zip(ins, fn.body.block.args)]
     io += [("output", n, v) for n, v in zip(outs, ret.operands)]
     for kind, name, value in io:
-        if isinstance(value.type, OnnxValueType):
+        if isinstance(value.type, OnnxValueType) and value.type.text != "tensor(string)":
             hint = ""
             owner = value.owner
             if isinstance(owner, OnnxNodeOp) and owner.op_type_val == "ZipMap":
@@ -215,7 +216,10 @@ def run_model(
 
         fed = set(constant_inputs(module))
         inputs = {n: v for n, v in inputs.items() if n not in fed}
-    check_inputs(signature(module)[0], inputs, dtypes=input_dtypes(module))  # names the input
+    strings = string_inputs(module)  # declared shapes, which their type lacks
+    check_inputs(
+        {**signature(module)[0], **strings}, inputs, dtypes={**input_dtypes(module), **dict.fromkeys(strings, "str")}
+    )  # names the input
     passthrough = _passthrough(module)
     try:
         loop = loop_of(module)

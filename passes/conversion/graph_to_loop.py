@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, fields
 
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import FunctionType, MemRefType, ModuleOp, TensorType
+from xdsl.dialects.builtin import FunctionType, MemRefType, ModuleOp, TensorType, i8
 from xdsl.ir import Operation
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -36,6 +36,7 @@ from xdsl.pattern_rewriter import (
 from xdsl.rewriter import Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
+from tidal.dialects.graph import OnnxValueType
 from tidal.passes.conversion.kernels.base import first_producer, options_for
 from tidal.passes.conversion.kernels.concat_placement import ConcatCopy, place_concat_operands
 from tidal.passes.conversion.kernels.graph_ops import origin_of
@@ -93,7 +94,13 @@ def _reject_host_ops(fn: func.FuncOp) -> None:
 
 def _retype_signature(fn: func.FuncOp) -> None:
     for arg in fn.body.block.args:
-        if isinstance(arg.type, TensorType):
+        if isinstance(arg.type, OnnxValueType):
+            # (a string tensor, a sequence: only framework-tier ops read one, so the
+            # accelerator's function takes it unused or returns it as it is, and
+            # tidal-run returns the value it fed; a byte stands for it, which
+            # loop-to-accel leaves out of the program's f32 io table)
+            Rewriter.replace_value_with_new_type(arg, MemRefType(i8, [1]))
+        elif isinstance(arg.type, TensorType):
             # (an input of another element type keeps it: nothing here reads one,
             # and loop-to-accel leaves it out of the program's f32 io table)
             elem = arg.type.get_element_type()

@@ -14,7 +14,7 @@ import numpy as np
 from tidal.dialects.graph import OnnxValueType
 from tidal.passes.interpreters.common import Arrays, CannotEvaluate
 from xdsl.dialects import func
-from xdsl.dialects.builtin import DictionaryAttr, ModuleOp, StringAttr
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr
 from xdsl.ir import SSAValue
 
 
@@ -63,6 +63,22 @@ def input_dtypes(module: ModuleOp) -> dict[str, str]:
         for n, a in zip(ins, fn.body.block.args)
         if not isinstance(a.type, OnnxValueType)
     }
+
+
+def string_inputs(module: ModuleOp) -> dict[str, tuple[int, ...] | None]:
+    """The string-tensor inputs (`!graph.onnx_value<"tensor(string)">`) of a
+    graph-level module, each with the static shape the model declares for it
+    (`tidal.shape`, set by the importer), or None where it declares none."""
+    fn = _function(module)
+    ins = _names(fn.arg_attrs, len(fn.body.block.args), "arg")
+    out: dict[str, tuple[int, ...] | None] = {}
+    for i, (name, arg) in enumerate(zip(ins, fn.body.block.args)):
+        if not isinstance(arg.type, OnnxValueType) or arg.type.text != "tensor(string)":
+            continue
+        entry = fn.arg_attrs.data[i] if fn.arg_attrs is not None else None
+        shape = entry.data.get("tidal.shape") if isinstance(entry, DictionaryAttr) else None
+        out[name] = tuple(d.value.data for d in shape.data) if isinstance(shape, ArrayAttr) else None  # type: ignore[attr-defined]
+    return out
 
 
 def eval_graph(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:

@@ -538,3 +538,77 @@ def test_onnxruntimes_shape_inference_writes_nothing_in_the_working_directory(tm
         _close(got[name], ref)
     assert stats["placement"]["framework_ops"] == ["skip"]
     assert list(cwd.iterdir()) == []
+
+
+def _str(name, shape):
+    return helper.make_tensor_value_info(name, TensorProto.STRING, shape)
+
+
+def test_string_tensors_in_and_out(tmp_path):
+    """String tensors (!graph.onnx_value<"tensor(string)">) pass between
+    framework-tier ops, in from an .npz array of str and out as one (no pickles:
+    np.load reads it as is), a string input returned as it is too; the floats
+    computed from them run on the accelerator. Equal takes strings from opset 19."""
+    nodes = [
+        helper.make_node("LabelEncoder", ["s"], ["code"], domain="ai.onnx.ml",
+                         keys_strings=["cat", "dog"], values_int64s=[1, 2], default_int64=0),
+        helper.make_node("Cast", ["code"], ["cf"], to=TensorProto.FLOAT),
+        helper.make_node("Relu", ["cf"], ["z"]),
+        helper.make_node("Equal", ["s", "dog"], ["eq"]),
+        helper.make_node("Cast", ["eq"], ["ef"], to=TensorProto.FLOAT),
+        helper.make_node("Sigmoid", ["ef"], ["isdog"]),
+        helper.make_node("LabelEncoder", ["code"], ["name"], domain="ai.onnx.ml",
+                         keys_int64s=[0, 1, 2], values_strings=["?", "CAT", "DOG"]),
+    ]
+    g = helper.make_graph(
+        nodes, "strings", [_str("s", [4])],
+        [_f32("z", [4]), _f32("isdog", [4]), _str("name", [4]), _str("s", [4])],
+        [helper.make_tensor("dog", TensorProto.STRING, [1], [b"dog"])],
+    )
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 19), helper.make_opsetid("ai.onnx.ml", 2)])
+    onnx.checker.check_model(model, full_check=True)
+    path = tmp_path / "strings.onnx"
+    onnx.save(model, path)
+    feeds = {"s": np.array(["dog", "cat", "eel", "dog"])}
+    np.savez(tmp_path / "strings-in.npz", **feeds)
+    got, stats, _ = _run(path, tmp_path)
+    ref = _ref(path, feeds)
+    _close(got["z"], ref["z"])
+    _close(got["isdog"], ref["isdog"])
+    assert got["name"].dtype.kind == "U" and got["name"].tolist() == ref["name"].tolist() == ["DOG", "CAT", "?", "DOG"]
+    assert got["s"].tolist() == feeds["s"].tolist()
+    assert stats["placement"]["accel"] >= 2 and stats["placement"]["framework"] >= 4
+
+
+def test_a_string_input_of_another_dtype_or_shape_is_refused_in_one_line(tmp_path):
+    """What is fed for a string input is checked before anything runs: an array of
+    str (NumPy's str dtype, or objects) of the shape the model declares."""
+    node = helper.make_node("LabelEncoder", ["s"], ["code"], domain="ai.onnx.ml",
+                            keys_strings=["a"], values_int64s=[1], default_int64=0)
+    g = helper.make_graph([node], "strin", [_str("s", [3])],
+                          [helper.make_tensor_value_info("code", TensorProto.INT64, [3])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 2)])
+    path = tmp_path / "strin.onnx"
+    onnx.save(model, path)
+    for feed, why in ((np.zeros(3, np.float32), "input 's': expected an array of str (an ONNX string tensor), got float32"),
+                      (np.array(["a", "b"]), "input 's': expected shape (3,), got (2,)")):
+        np.savez(tmp_path / "in.npz", s=feed)
+        r = tool("tidal-run", path, "--inputs", tmp_path / "in.npz", "--outputs", tmp_path / "o.npz")
+        assert_one_line_error(r, "tidal-run", why)
+        assert not (tmp_path / "o.npz").exists()
+
+
+def test_the_python_api_takes_and_gives_string_tensors():
+    """Through the ONNX backend a string tensor goes in as an array of str and comes
+    out as onnxruntime gives it (an object array of str)."""
+    from tidal.targets.backend import TidalBackend
+
+    nodes = [
+        helper.make_node("StringNormalizer", ["s"], ["u"], case_change_action="UPPER", locale="C.UTF-8"),
+        helper.make_node("Relu", ["x"], ["y"]),
+    ]
+    g = helper.make_graph(nodes, "api", [_str("s", [2]), _f32("x", [2])], [_str("u", [2]), _f32("y", [2])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    got = TidalBackend.run_model(model, [np.array(["ab", "Cd"]), np.array([-1, 2], np.float32)], chip="small")
+    assert got.u.tolist() == ["AB", "CD"]
+    _close(got.y, np.array([0, 2], np.float32))

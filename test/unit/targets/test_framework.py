@@ -27,8 +27,8 @@ def test_the_budget_bounds_new_allocations_and_is_lifted_after():
 
 def test_onnx_type_strings_round_trip_through_type_protos():
     """Sequences, optionals and maps: ONNX's type string of a TypeProto and back;
-    tensors have no !graph.onnx_value (builtin tensor types carry them), nor do
-    types the framework tier does not carry."""
+    tensors have no !graph.onnx_value (builtin tensor types carry them) except
+    string tensors, nor do types the framework tier does not carry."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -44,6 +44,10 @@ def test_onnx_type_strings_round_trip_through_type_protos():
         assert isinstance(proto, onnx.TypeProto)
     tensor = helper.make_tensor_type_proto(TensorProto.FLOAT, [2, 3])
     assert onnx_type_text(tensor) == "tensor(float)" and onnx_value_type(tensor) is None
+    # strings have no builtin element type: a string tensor is an !graph.onnx_value
+    strings = helper.make_tensor_type_proto(TensorProto.STRING, [2])
+    assert onnx_value_type(strings) == OnnxValueType("tensor(string)")
+    assert type_proto_of("tensor(string)").tensor_type.elem_type == TensorProto.STRING
     sparse = onnx.TypeProto()
     sparse.sparse_tensor_type.elem_type = TensorProto.FLOAT
     assert onnx_type_text(sparse) is None and onnx_value_type(None) is None
@@ -55,7 +59,9 @@ def test_onnx_value_type_verifies_its_string():
 
     from tidal.dialects.graph import OnnxValueType
 
-    for bad, why in (("tensor(float)", "is a tensor"), ("seq(tensor(f32))", "unknown element type"),
+    OnnxValueType("tensor(string)").verify()  # no builtin type holds strings
+    for bad, why in (("tensor(float)", "is a tensor"), ("tensor(int64)", "is a tensor"),
+                     ("seq(tensor(f32))", "unknown element type"),
                      ("seq(tensor(float)", "expected ')'"), ("seq(tensor(float)))", "unexpected ')'")):
         with pytest.raises(VerifyException, match=re.escape(why)):
             OnnxValueType(bad)

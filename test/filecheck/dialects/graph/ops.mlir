@@ -310,6 +310,19 @@ func.func @onnx_value(%x: tensor<4x2xf32>) -> tensor<4x2xf32> {
   func.return %y : tensor<4x2xf32>
 }
 
+// A string tensor has no builtin element type: !graph.onnx_value<"tensor(string)">,
+// a function argument and result too (only framework-tier ops read and make one).
+// CHECK-LABEL: func.func @string_tensor
+// CHECK-SAME: (%[[S:.*]]: !graph.onnx_value<"tensor(string)">) -> (tensor<3xi64>, !graph.onnx_value<"tensor(string)">)
+func.func @string_tensor(%s: !graph.onnx_value<"tensor(string)">) -> (tensor<3xi64>, !graph.onnx_value<"tensor(string)">) {
+  // CHECK-NEXT: %[[C:.*]] = graph.onnx_node "LabelEncoder" %[[S]] {inputs = ["s"], outputs = ["c"], model = ""} : (!graph.onnx_value<"tensor(string)">) -> tensor<3xi64>
+  %c = graph.onnx_node "LabelEncoder" %s {inputs = ["s"], outputs = ["c"], model = ""} : (!graph.onnx_value<"tensor(string)">) -> tensor<3xi64>
+  // CHECK-NEXT: %[[U:.*]] = graph.onnx_node "StringNormalizer" %[[S]] {inputs = ["s"], outputs = ["u"], model = ""} : (!graph.onnx_value<"tensor(string)">) -> !graph.onnx_value<"tensor(string)">
+  %u = graph.onnx_node "StringNormalizer" %s {inputs = ["s"], outputs = ["u"], model = ""} : (!graph.onnx_value<"tensor(string)">) -> !graph.onnx_value<"tensor(string)">
+  // CHECK-NEXT: func.return %[[C]], %[[U]]
+  func.return %c, %u : tensor<3xi64>, !graph.onnx_value<"tensor(string)">
+}
+
 // CHECK-LABEL: func.func @binary
 func.func @binary(%x: tensor<2x16xf32>, %m: tensor<2x1xf32>, %v: tensor<16xf32>) -> (tensor<2x16xf32>, tensor<2x16xf32>, tensor<2x16xf32>, tensor<2x16xf32>) {
   // CHECK-NEXT: %{{.*}} = graph.sub %{{.*}}, %{{.*}} : (tensor<2x16xf32>, tensor<2x1xf32>) -> tensor<2x16xf32>
