@@ -87,8 +87,9 @@ def _alarm(signum, frame):
 
 def _compare(got: object, ref: object, rtol: float, atol: float, where: str) -> None:
     """AssertionError unless `got` matches `ref`: arrays within the tolerances,
-    sequences (lists) element by element, maps (dicts) key by key, an empty
-    optional (None) by None, as onnx's own backend test runner compares them."""
+    string arrays equal, sequences (lists) element by element, maps (dicts) key by
+    key, an empty optional (None) by None, as onnx's own backend test runner
+    compares them."""
     import numpy as np
 
     if isinstance(ref, list):
@@ -108,8 +109,15 @@ def _compare(got: object, ref: object, rtol: float, atol: float, where: str) -> 
             raise AssertionError(f"{where}: {got!r}, expected {ref!r}")
         return
     ref_a, got_a = np.asarray(ref), np.asarray(got)
-    if ref_a.dtype == object or got_a.shape != ref_a.shape:
+    if got_a.shape != ref_a.shape:
         raise AssertionError(f"{where}: shape {got_a.shape}, expected {ref_a.shape}")
+    if ref_a.dtype == object or ref_a.dtype.kind in "US":  # strings: equal
+        def text(a: np.ndarray) -> list[object]:
+            return [x.decode() if isinstance(x, bytes) else x for x in a.ravel().tolist()]
+
+        if text(got_a) != text(ref_a):
+            raise AssertionError(f"{where}: strings differ: {text(got_a)[:4]}, expected {text(ref_a)[:4]}")
+        return
     np.testing.assert_allclose(got_a, ref_a, rtol=rtol, atol=atol)
 
 
