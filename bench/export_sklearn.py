@@ -1,5 +1,7 @@
 """Export scikit-learn pipelines to ONNX with skl2onnx: the models the framework tier
-runs with string tensors (class names as labels, categorical and text columns).
+runs with string tensors (class names as labels, categorical and text columns), and
+tree ensembles as skl2onnx writes them (ai.onnx.ml opset 1, which onnx's shape
+inference does not type).
 
 Each model is fitted on a small seeded dataset (iris for the classifiers, a
 synthetic table and corpus for the pipelines; nothing is downloaded) and converted
@@ -80,6 +82,20 @@ def tree_labels() -> tuple[Any, dict[str, np.ndarray]]:
     return model, {"X": x[5::30]}
 
 
+def boosted_trees() -> tuple[Any, dict[str, np.ndarray]]:
+    """Gradient-boosted trees on two iris classes: skl2onnx writes an ai.onnx.ml
+    opset-1 TreeEnsembleClassifier, which onnx's shape inference does not type,
+    and an Identity reading its probabilities (strict inference fails there)."""
+    from sklearn.ensemble import GradientBoostingClassifier
+    from skl2onnx import to_onnx
+
+    x, y = _iris()
+    two = y != "setosa"
+    clf = GradientBoostingClassifier(n_estimators=5, max_depth=2, random_state=SEED).fit(x[two], y[two])
+    model = to_onnx(clf, x[:1], options={id(clf): {"zipmap": False}}, target_opset=OPSET)
+    return model, {"X": x[55::15]}
+
+
 def mixed_columns() -> tuple[Any, dict[str, np.ndarray]]:
     """A table of one string column (one-hot encoded) and two float columns (scaled)
     into a logistic regression: a string graph input."""
@@ -139,6 +155,7 @@ def text_tfidf() -> tuple[Any, dict[str, np.ndarray]]:
 MODELS: dict[str, Callable[[], tuple[Any, dict[str, np.ndarray]]]] = {
     "iris_labels": iris_labels,
     "tree_labels": tree_labels,
+    "boosted_trees": boosted_trees,
     "mixed_columns": mixed_columns,
     "text_tfidf": text_tfidf,
 }

@@ -667,6 +667,21 @@ _CONTRIB_ROUNDS = 8
 typed lets onnx type the values after it, which may feed the next contrib op."""
 
 
+def _typed_by_onnxruntime(model: onnx.ModelProto, error: Exception) -> onnx.ModelProto:
+    """`model` inferred strictly after the outputs of its nodes outside the ONNX
+    domain that onnx leaves untyped got onnxruntime's types (`_with_contrib_types`):
+    an ai.onnx.ml opset-1 TreeEnsembleClassifier, which skl2onnx writes, has no type
+    inference in onnx, and strict inference fails at the node reading its output.
+    `error` (strict inference's first) is raised when that does not help."""
+    loose = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    if not _with_contrib_types(loose):
+        raise error
+    try:
+        return onnx.shape_inference.infer_shapes(loose, strict_mode=True, data_prop=True)
+    except onnx.shape_inference.InferenceError:
+        raise error from None
+
+
 def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
     """Check the model, then return it with every intermediate shape inferred (the
     large weights are only declared: see `_skeleton`; outputs without a declared
@@ -681,12 +696,12 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
             # stale shape an editing tool left) is dropped, as onnxruntime takes the
             # inferred shape; the error stands if inference still fails without them.
             hintless = _without_hints(skeleton)
-            if hintless is None:
-                raise
             try:
+                if hintless is None:
+                    raise first
                 inferred = onnx.shape_inference.infer_shapes(hintless, strict_mode=True, data_prop=True)
             except onnx.shape_inference.InferenceError:
-                raise first from None
+                inferred = _typed_by_onnxruntime(skeleton, first)
         return _with_contrib_rounds(inferred)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
         where = _shapeless(model.graph) if "'shape'" in str(e) else None

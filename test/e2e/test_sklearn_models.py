@@ -1,7 +1,9 @@
 """scikit-learn pipelines converted by skl2onnx (`bench/export_sklearn.py`; the
 fixtures in test/data/sklearn/, sklearn and skl2onnx are needed only to regenerate
 them): classifiers whose labels are class names (string outputs), a table with a
-string column and a TF-IDF text pipeline (string inputs). Each runs through
+string column and a TF-IDF text pipeline (string inputs), gradient-boosted trees
+(an ai.onnx.ml opset-1 TreeEnsembleClassifier that onnx's inference leaves
+untyped: strict inference failed at its reader, "not a valid ONNX model"). Each runs through
 tidal-run and agrees with onnxruntime on every output: the string ones equal, the
 probabilities within 1e-3 of their largest. Their ai.onnx.ml and com.microsoft
 operators (LinearClassifier, TreeEnsembleClassifier, OneHotEncoder, Scaler,
@@ -16,7 +18,7 @@ import pytest
 from tidal.tools.tidal_run import run_model
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "sklearn"
-MODELS = ("iris_labels", "tree_labels", "mixed_columns", "text_tfidf")
+MODELS = ("iris_labels", "tree_labels", "boosted_trees", "mixed_columns", "text_tfidf")
 
 
 @pytest.mark.parametrize("name", MODELS)
