@@ -113,6 +113,14 @@ OPTIMIZATIONS: dict[str, str] = {
     "AFFINE_PIECE elements of the plane, pieces outermost, so a reader that "
     "streams the plane in pixel blocks (a 1x1 conv) starts after the first piece "
     "(graph-to-loop{affine_pieces})",
+    "affine-split": "a per-channel scale and shift over a concatenation that only it "
+    "reads (a dense block's last, into its transition) runs as two nests, the older "
+    "operands' channel tiles and the tiles from the last operand's, so the first "
+    "runs while the last operand's layer computes (graph-to-loop{affine_split})",
+    "pool-pieces": "a pooling over whole planes that is one reduction (a transition's "
+    "2x2 stride-2 average) over a plane past FREE_MAX elements runs it in pieces of "
+    "output rows, so the conv reading it starts on the first rows "
+    "(graph-to-loop{pool_pieces})",
     "softmax-spread": "a softmax over one long row (a classifier's logits) spreads "
     "it over the partitions, element t x ts + p on partition p, and takes the max and "
     "the sum across partitions on the PE array against a tile of ones, instead of "
@@ -414,6 +422,8 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             halo_chunks="halo-chunks" not in off,
             conv_reader_bands="conv-reader-bands" not in off,
             affine_pieces="affine-pieces" not in off,
+            affine_split="affine-split" not in off,
+            pool_pieces="pool-pieces" not in off,
             softmax_spread="softmax-spread" not in off,
             lrn_pieces="lrn-pieces" not in off,
             im2col_reuse="im2col-reuse" not in off,

@@ -21,7 +21,7 @@ nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 from xdsl.context import Context
 from xdsl.dialects import func
@@ -37,7 +37,7 @@ from xdsl.rewriter import Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
 from tidal.dialects.graph import OnnxValueType
-from tidal.passes.conversion.kernels.base import first_producer, options_for
+from tidal.passes.conversion.kernels.base import first_producer, options_for, shape_of
 from tidal.passes.conversion.kernels.concat_placement import ConcatCopy, place_concat_operands
 from tidal.passes.conversion.kernels.graph_ops import origin_of
 from tidal.passes.conversion.kernels.plan import DEFAULT_OPTIONS, KernelOptions, Refusal
@@ -46,6 +46,24 @@ from tidal.passes.utils.expect import expect_constants_fit, expect_level, expect
 from tidal.passes.utils.quiet import quiet_diagnostics
 from tidal.sim.config import ChipConfig, get_chip
 from tidal.targets.onnx_ops import graph_entry
+
+
+PER_OP = frozenset({"affine_newest"})
+"""KernelOptions fields that graph-to-loop sets for each op, not pass options."""
+
+
+def newest_channels(op: Operation) -> int:
+    """The channels of the last operand of the channel concatenation that graph op
+    `op` (a channel_affine) reads, when no other op reads that concatenation; 0
+    otherwise (`KernelOptions.affine_newest`, before anything is lowered)."""
+    from tidal.dialects import graph
+
+    concat = op.operands[0].owner if op.operands else None
+    if not isinstance(op, graph.ChannelAffineOp) or not isinstance(concat, graph.ConcatOp):
+        return 0
+    if concat.axis_val != 1 or len(concat.operands) < 2 or len(list(concat.result.uses)) != 1:
+        return 0
+    return shape_of(concat.operands[-1])[1]
 
 
 @dataclass
@@ -60,12 +78,16 @@ class LowerGraphOp(RewritePattern):
     producers: dict[Operation, Operation | None] = field(default_factory=dict[Operation, "Operation | None"])
     """Each graph op's first operand's writer as it was before lowering began (by
     the time an op is lowered its producers are loop ops)."""
+    newest: dict[Operation, int] = field(default_factory=dict[Operation, int])
+    """`newest_channels` of each op that has them, before lowering began."""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         entry = graph_entry(op)
         if entry is None or entry.kernel is None:
             return
         options = options_for(op, self.producers.get(op), self.options, self.producers.get)
+        if self.options.affine_split and op in self.newest:
+            options = replace(options, affine_newest=self.newest[op])
         planned = entry.kernel.plan(op, self.chip, options)
         if isinstance(planned, Refusal):
             raise PassFailedException(f"graph-to-loop: {planned.reason}")
@@ -157,13 +179,16 @@ class GraphToLoopPass(ChipPass):
     halo_chunks: bool = True
     conv_reader_bands: bool = True
     affine_pieces: bool = True
+    affine_split: bool = True
+    pool_pieces: bool = True
     softmax_spread: bool = True
     lrn_pieces: bool = True
     im2col_reuse: bool = True
 
     def kernel_options(self) -> KernelOptions:
-        """The pass's options of the same names as KernelOptions' fields."""
-        return KernelOptions(**{f.name: getattr(self, f.name) for f in fields(KernelOptions)})
+        """The pass's options of the same names as KernelOptions' fields (the
+        per-op facts, PER_OP, left at their defaults)."""
+        return KernelOptions(**{f.name: getattr(self, f.name) for f in fields(KernelOptions) if f.name not in PER_OP})
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "graph")
@@ -180,6 +205,8 @@ class GraphToLoopPass(ChipPass):
             for graph_op in fn.walk():
                 if graph_op.dialect_name() == "graph" and graph_op.operands:
                     lower.producers[graph_op] = first_producer(graph_op)
+                    if newest := newest_channels(graph_op):
+                        lower.newest[graph_op] = newest
         with quiet_diagnostics():
             PatternRewriteWalker(
                 GreedyRewritePatternApplier([lower]), apply_recursively=False

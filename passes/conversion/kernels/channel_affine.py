@@ -31,11 +31,17 @@ pixels (a 1x1 conv: 512 pixels per matmul) starts after the first piece of every
 tile instead of after the whole plane. DenseNet-121's 56x56 batch norms before each
 1x1 conv: 3,136-element ACTs become two of 1,568 and the model takes 425,229
 cycles instead of 434,051 (`bench/bench_dataflow.py`).
+
+Split (`affine_split`, merged only): an affine over a concatenation that no other
+op reads (a dense block's last one, read by its transition's batch norm) runs as
+two nests, the channel tiles of the operands before the last and the tiles from
+the one that holds the last operand's channels (`split_at`), so the first does
+not wait for the layer that writes the last operand.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import prod
 from typing import Any
 
@@ -173,22 +179,22 @@ def channel_affine(
 
 
 def _columns(
-    nest: Nest, plan: ChannelAffineTiles, scale: SSAValue, shift: SSAValue
+    nest: Nest, plan: ChannelAffineTiles, scale: SSAValue, shift: SSAValue, c0: int = 0
 ) -> tuple[list[SSAValue], AccessAttr]:
-    """Load the scale and shift vectors once as [tc, channel tiles] tiles (a partial
-    last tile's column on its first `rem` partitions); both tiles, and the access
-    to channel tile `c`'s column in either."""
+    """Load the scale and shift vectors (from channel `c0` on) once as [tc, channel
+    tiles] tiles (a partial last tile's column on its first `rem` partitions); both
+    tiles, and the access to channel tile `c`'s column in either."""
     tc, rem = plan.tc, plan.rem
     ct = plan.channels // tc
     columns = [nest.tile("sbuf", tc, ct + (rem > 0)) for _ in (scale, shift)]
     all_columns = nest.onchip("sbuf", 0, [(1, tc), (1, ct)])
     for vector, tile in zip((scale, shift), columns, strict=True):
         nest.put(
-            None, CopyOp(vector, nest.dram(0, [(1, tc), (tc, ct)]), tile, all_columns)
+            None, CopyOp(vector, nest.dram(c0 * F32, [(1, tc), (tc, ct)]), tile, all_columns)
         )
         if rem:
             last = nest.onchip("sbuf", ct * F32, [(1, rem), (1, 1)])
-            nest.put(None, CopyOp(vector, nest.dram(ct * tc * F32, [(1, rem), (1, 1)]), tile, last))
+            nest.put(None, CopyOp(vector, nest.dram((c0 + ct * tc) * F32, [(1, rem), (1, 1)]), tile, last))
     return columns, nest.onchip("sbuf", nest.aff(c=F32), [(1, tc), (1, 1)])
 
 
@@ -199,28 +205,33 @@ def _merged(
     shift: SSAValue,
     y: SSAValue,
     func: str,
+    c0: int = 0,
+    total: int | None = None,
 ) -> NestOp:
     """Each image's planes of every channel tile in one load and one store, the ACT
     in `plan.pieces` pieces of the plane, pieces outermost: a reader that streams
-    the plane in blocks of pixels (a 1x1 conv) waits for the first piece only."""
+    the plane in blocks of pixels (a 1x1 conv) waits for the first piece only.
+    `c0`, `total`: the plan's channels are channels c0 .. of tensors of `total`
+    channels (`split_at`)."""
     images, channels, plane, tc, rem = (
         plan.images, plan.channels, plan.plane, plan.tc, plan.rem
     )
     ct = channels // tc
     piece = plane // plan.pieces
     nest = Nest(plan.name, [("n", images), ("k", plan.pieces), ("c", ct)])
-    columns, column = _columns(nest, plan, scale, shift)
-    image = channels * plane * F32
+    columns, column = _columns(nest, plan, scale, shift, c0)
+    image = (total or channels) * plane * F32
+    first = c0 * plane * F32
     xt = nest.tile("sbuf", tc, ct * plane)
     whole = nest.onchip("sbuf", 0, [(1, tc), (1, ct * plane)])
-    planes = nest.dram(nest.aff(n=image), [(plane, tc), (tc * plane, ct), (1, plane)])
+    planes = nest.dram(nest.aff(first, n=image), [(plane, tc), (tc * plane, ct), (1, plane)])
     block = nest.onchip("sbuf", nest.aff(c=plane * F32, k=piece * F32), [(1, tc), (1, piece)])
     nest.put("n", CopyOp(x, planes, xt, whole))
     stores = [CopyOp(xt, whole, y, planes)]
     if rem:  # the partial tile: a tile, load, ACT and store of its own
         rt = nest.tile("sbuf", rem, plane)
         part = nest.onchip("sbuf", 0, [(1, rem), (1, plane)])
-        rows = nest.dram(nest.aff(ct * tc * plane * F32, n=image), [(plane, rem), (1, plane)])
+        rows = nest.dram(nest.aff(first + ct * tc * plane * F32, n=image), [(plane, rem), (1, plane)])
         col = nest.onchip("sbuf", ct * F32, [(1, rem), (1, 1)])
         nest.put("n", CopyOp(x, rows, rt, part))
         bit = nest.onchip("sbuf", nest.aff(k=piece * F32), [(1, rem), (1, piece)])
@@ -230,6 +241,20 @@ def _merged(
     nest.put("c", ActOp(func, xt, block, xt, block, scale_col=(columns[0], column), bias_col=(columns[1], column)))
     nest.put_after("n", *stores)
     return nest.build()
+
+
+def split_at(tiles: ChannelAffineTiles, newest: int) -> int:
+    """With `newest` > 0 (`KernelOptions.affine_newest`: the input is a
+    concatenation, only this op reads it, and its last operand has that many
+    channels), the first channel of the tile that holds those newest channels
+    when tiles before it hold only older ones, else 0. The affine then runs as two
+    nests, of the older tiles and of the rest: the first reads nothing the last
+    operand's writer writes, so it runs while that layer still computes (a dense
+    block's last concatenation into its transition's batch norm)."""
+    if not newest or not tiles.merged or tiles.images != 1:
+        return 0
+    at = (tiles.channels - newest) // tiles.tc * tiles.tc
+    return at if 0 < at < tiles.channels else 0
 
 
 class ChannelAffineKernel(Kernel):
@@ -254,6 +279,19 @@ class ChannelAffineKernel(Kernel):
         tiles = plan.nest(ChannelAffineTiles)
         assert isinstance(op, graph.ChannelAffineOp) and tiles is not None
         y = alloc_result(op)
+        if at := split_at(tiles, plan.options.affine_newest):
+            func = op.activation_val or "identity"
+            rest = tiles.channels - at
+            old = replace(tiles, channels=at, rem=0)
+            new = (
+                replace(tiles, channels=rest) if rest > tiles.tc
+                else replace(tiles, channels=rest, tc=rest, rem=0)  # one tile, partial
+            )
+            nests = [
+                _merged(old, op.input, op.scale, op.shift, y.result, func, 0, tiles.channels),
+                _merged(new, op.input, op.scale, op.shift, y.result, func, at, tiles.channels),
+            ]
+            return Lowered([y, *nests], y.result)
         nest = channel_affine(
             tiles, op.input, op.scale, op.shift, y.result, op.activation_val
         )

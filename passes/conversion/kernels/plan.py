@@ -213,6 +213,16 @@ class KernelOptions:
       over whole planes) runs its ACTs in pieces of at most FREE_MAX elements of
       the plane, pieces outermost, so a 1x1 conv reading it starts after the first
       piece (DenseNet-121: 434 k -> 425 k cycles) (kernels/channel_affine.py).
+    - `affine_split`: a merged channel_affine over a concatenation that only it
+      reads runs as two nests, the tiles of the older operands' channels and the
+      tiles from the last operand's (`affine_newest`, set per op by graph-to-loop),
+      so the first runs while the last operand's layer computes (DenseNet-121's
+      transitions) (kernels/channel_affine.py).
+    - `pool_pieces`: a pooling over whole planes that is one reduction (an average
+      pooling that does not read in place: a transition's 2x2 stride 2) over a
+      plane past FREE_MAX elements runs it in pieces of output rows, each over at
+      most FREE_MAX input elements, so its reader (the 1x1 conv that swap-avgpool
+      put after it) starts on the first rows (kernels/pool.py).
     - `softmax_spread`: a softmax over one long row (a batch-1 classifier's
       logits) lies spread over the partitions, element t x ts + p on partition p,
       its max and sum taken across them on the PE array against a tile of ones;
@@ -257,6 +267,12 @@ class KernelOptions:
     halo_chunks: bool = True
     conv_reader_bands: bool = True
     affine_pieces: bool = True
+    affine_split: bool = True
+    affine_newest: int = 0
+    """Not an option: the channels of the last operand of the concatenation this
+    op reads, when only it reads it (graph-to-loop sets it per op, with
+    `affine_split`); 0 otherwise."""
+    pool_pieces: bool = True
     softmax_spread: bool = True
     lrn_pieces: bool = True
     im2col_reuse: bool = True

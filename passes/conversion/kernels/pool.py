@@ -109,7 +109,9 @@ class PoolTiles(NestPlan):
     c0: int = 0  # with `plane`: the first channel this nest pools (`ragged_parts`)
     channels: int = 0  # with `plane`: how many (0: every channel from c0)
     pipe: int = 1
-    """With `separable`, unbanded (`KernelOptions.pool_pipeline`): the maxima run in
+    """Not separable, unbanded (`KernelOptions.pool_pieces`): the one reduction runs
+    in this many pieces of output rows (`_reduce_pieces`). With `separable`,
+    unbanded (`KernelOptions.pool_pipeline`): the maxima run in
     this many bands of output rows, each band's column maxima over only the input
     rows its windows add, so a band's instructions read no row below its windows
     and POOL starts on the first band while the producer still writes the rest.
@@ -158,6 +160,7 @@ def plan_pool_plane(
     bands_pipeline: bool = False,
     sums: bool = False,
     producer_bands: int = 0,
+    pieces: bool = False,
 ) -> PoolTiles | Refusal:
     """Whole padded planes of tc channels, of every channel tile at once when SBUF
     holds them (else one tile per step), or a refusal when one tile's plane, its
@@ -174,7 +177,8 @@ def plan_pool_plane(
     plan cannot read in place, the one reduction over padded planes.
     `producer_bands`: the bands its input's writer left it in (`written_in_bands`);
     as many bands here read them where they lie, so fewer than
-    MIN_PIPELINED_BANDS still pay."""
+    MIN_PIPELINED_BANDS still pay. `pieces` (`KernelOptions.pool_pieces`): the one
+    reduction over a whole plane in pieces of output rows (`_reduce_pieces`)."""
     c, hp, wp = shape.padded[1], shape.padded[2], shape.padded[3]
     _, _, oh, ow = shape.out
     tc = largest_divisor(c, chip.sbuf_partitions)
@@ -244,12 +248,26 @@ def plan_pool_plane(
         best = over_sbuf(chip, origin, need) or PoolTiles(
             origin, tc, need, rb=oh, hb=hp, tc=tc, plane=True, cb=cb, separable=separable,
             inplace=inplace and separable and any(pads) and _full_taps(shape, pads) is not None,
-            pipe=_pipe_bands(chip, shape) if pipeline and separable else 1,
+            pipe=_pipe_bands(chip, shape) if pipeline and separable else _reduce_pieces(shape) if pieces and not separable else 1,
         )
         if isinstance(best, PoolTiles):
             return best
     assert best is not None
     return best
+
+
+def _reduce_pieces(shape: PoolShape) -> int:
+    """`pool_pieces`: how many pieces of output rows the one reduction over a
+    whole padded plane runs in, the fewest (dividing the output rows) whose windows
+    each read at most FREE_MAX input elements; 1 for a plane within FREE_MAX."""
+    hp, wp = shape.padded[2], shape.padded[3]
+    oh = shape.out[2]
+    if hp * wp <= FREE_MAX:
+        return 1
+    for p in range(2, oh + 1):
+        if oh % p == 0 and ((oh // p - 1) * shape.strides[0] + shape.kernel[0]) * wp <= FREE_MAX:
+            return p
+    return 1
 
 
 def _rows_below(shape: PoolShape, pads: tuple[int, int, int, int], k: int) -> int:
@@ -507,11 +525,16 @@ def _reduce_plane(
             body.append(TensorTensorOp("max", out, out_rows, cols, rows(0), cols, rows(1)))
             body += [TensorTensorOp("max", out, out_rows, out, out_rows, cols, rows(r)) for r in range(2, kh)]
         return body
-    out_c = nest.onchip("sbuf", nest.aff(c=oh * ow * F32), [(1, parts), (1, oh * ow)])
-    window = nest.onchip(
-        "sbuf", nest.aff(c=hp * wp * F32), [(1, parts), (sh * wp, oh), (sw, ow), (wp, kh), (1, kw)]
-    )
-    return [ReduceOp(op, out, out_c, xt, window, 2, scale)]
+    # (with `pipe`, one reduction per piece of output rows: `_reduce_pieces`)
+    body = []
+    for k in range(plan.pipe):
+        a, b = k * oh // plan.pipe, (k + 1) * oh // plan.pipe
+        out_c = nest.onchip("sbuf", nest.aff(a * ow * F32, c=oh * ow * F32), [(1, parts), (1, (b - a) * ow)])
+        window = nest.onchip(
+            "sbuf", nest.aff(a * sh * wp * F32, c=hp * wp * F32), [(1, parts), (sh * wp, b - a), (sw, ow), (wp, kh), (1, kw)]
+        )
+        body.append(ReduceOp(op, out, out_c, xt, window, 2, scale))
+    return body
 
 
 def _unpadded(shape: PoolShape, pads: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -835,6 +858,7 @@ def plan_pool_op(
         bands_pipeline=options.pool_bands_pipeline,
         sums=isinstance(op, graph.AvgPoolOp),
         producer_bands=producer_bands,
+        pieces=options.pool_pieces,
     )
     if part is None or isinstance(tiles, Refusal):
         return tiles

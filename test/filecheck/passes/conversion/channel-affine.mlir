@@ -1,6 +1,7 @@
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=default}' | filecheck %s
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=default dma_merge=false}' | filecheck %s --check-prefix=CHUNK
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=default affine_pieces=false}' | filecheck %s --check-prefix=WHOLE
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=default affine_split=false}' | filecheck %s --check-prefix=NOSPLIT
 
 // graph.channel_affine: channels on partitions (256 -> two tiles of 128), the scale
 // and shift loaded once as [128, 2] columns, one ACT per channel tile:
@@ -59,4 +60,32 @@ func.func @pieces(%x: tensor<1x160x64x64xf32>) -> tensor<1x160x64x64xf32> {
   %t = graph.constant dense<0.5> : tensor<160xf32>
   %r = graph.channel_affine %x, %s, %t {activation = "relu", tidal.origin = "bn"} : (tensor<1x160x64x64xf32>, tensor<160xf32>, tensor<160xf32>) -> tensor<1x160x64x64xf32>
   func.return %r : tensor<1x160x64x64xf32>
+}
+
+// affine-split: a batch norm that alone reads a concatenation (a dense block's
+// last, into its transition) runs as two nests: the tiles of the older operand's
+// channels (0-127: one load of both tiles, channels 0-127 only) and the tile from
+// the one holding the newest channels (128-135, its scale and shift from channel
+// 128 on), so the first reads nothing the last operand's writer writes. Off: one
+// nest over every tile (the partial one too).
+// CHECK-LABEL: func.func @split
+// CHECK:         loop.nest "bn" domain [] order [] {
+// CHECK:           loop.copy %{{.*}} <dram 0, [[1, 128], [128, 1]]>
+// CHECK:           loop.copy %{{.*}} <dram 0, [[16, 128], [2048, 1], [1, 16]]>
+// CHECK:           loop.act "relu"
+// CHECK:           loop.copy %{{.*}} -> %[[R:.*]] <dram 0, [[16, 128], [2048, 1], [1, 16]]>
+// CHECK:         loop.nest "bn" domain [] order [] {
+// CHECK:           loop.copy %{{.*}} <dram 512, [[1, 8], [8, 1]]>
+// CHECK:           loop.copy %{{.*}} <dram 8192, [[16, 8], [128, 1], [1, 16]]>
+// CHECK:           loop.act "relu"
+// CHECK:           loop.copy %{{.*}} -> %[[R]] <dram 8192, [[16, 8], [128, 1], [1, 16]]>
+// NOSPLIT-LABEL: func.func @split
+// NOSPLIT:       loop.nest "bn"
+// NOSPLIT-NOT:   loop.nest "bn"
+func.func @split(%a: tensor<1x128x4x4xf32>, %b: tensor<1x8x4x4xf32>) -> tensor<1x136x4x4xf32> {
+  %c = graph.concat %a, %b {axis = 1 : i64} : (tensor<1x128x4x4xf32>, tensor<1x8x4x4xf32>) -> tensor<1x136x4x4xf32>
+  %s = graph.constant dense<2.0> : tensor<136xf32>
+  %t = graph.constant dense<0.5> : tensor<136xf32>
+  %r = graph.channel_affine %c, %s, %t {activation = "relu", tidal.origin = "bn"} : (tensor<1x136x4x4xf32>, tensor<136xf32>, tensor<136xf32>) -> tensor<1x136x4x4xf32>
+  func.return %r : tensor<1x136x4x4xf32>
 }

@@ -1,5 +1,5 @@
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=default}' --split-input-file | filecheck %s
-// RUN: tidal-opt %s -p 'graph-to-loop{chip=default ragged_tiles=false}' --split-input-file | filecheck %s --check-prefix=UNIFORM
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=default affine_split=false}' --split-input-file | filecheck %s
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=default ragged_tiles=false affine_split=false}' --split-input-file | filecheck %s --check-prefix=UNIFORM
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=default addend_tiles=false}' --split-input-file | filecheck %s --check-prefix=ADDEND
 
 // ragged_tiles: 160 channels run as a full tile of 128 and one of 32, channel c on
@@ -9,7 +9,9 @@
 // another conv's output, whose tiles are its largest divisor), two uniform tiles of 80.
 
 // channel_affine of a concatenation: the last tile has a tile, a load, an ACT and a
-// store of its own, and its scale and shift are column 1 of the [128, 2] column tiles.
+// store of its own, and its scale and shift are column 1 of the [128, 2] column tiles
+// (one nest: affine_split off, which would make the last tile a nest of its own,
+// channel-affine.mlir's @split).
 // CHECK-LABEL: func.func @affine
 // CHECK:         loop.nest "bn" domain [] order [] {
 // CHECK:           loop.copy %s <dram 0, [[1, 128], [128, 1]]> -> %0 <sbuf 0, 0, [[1, 128], [1, 1]]>

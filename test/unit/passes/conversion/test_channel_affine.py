@@ -23,6 +23,7 @@ from tidal.passes.pipeline import lowering_passes, run_passes
 from tidal.sim.config import get_chip
 from tidal.targets.onnx_import import import_onnx
 from xdsl.context import Context
+from xdsl.dialects.builtin import MemRefType
 
 SMALL = get_chip("small")
 
@@ -164,7 +165,8 @@ def test_pieces_of_the_plane(pieces):
 def test_ragged_pieces_on_the_hardware_model(pieces):
     """A batch norm of a 40-channel concatenation (ragged: a tile of 32 and one of
     8) over 48x48 planes, in two pieces of 1152 (the partial tile's ACT in each
-    piece too), kept on chip and run by the hardware model, against NumPy."""
+    piece too), kept on chip and run by the hardware model, against NumPy; one
+    nest (affine-split off: it would split off the partial tile)."""
     rng = np.random.default_rng(11)
     s = rng.standard_normal([40, 1, 1]).astype(np.float32)
     t = rng.standard_normal([40, 1, 1]).astype(np.float32)
@@ -190,12 +192,78 @@ def test_ragged_pieces_on_the_hardware_model(pieces):
     b = rng.standard_normal([1, 8, 48, 48]).astype(np.float32)
     c = np.concatenate([np.maximum(a, 0), np.maximum(b, 0)], axis=1).astype(np.float64)
     want = np.maximum(c * s + t, 0)
-    module = _to_loop(model, affine_pieces=pieces)
+    module = _to_loop(model, affine_pieces=pieces, affine_split=False)
     (nest,) = [op for op in module.walk() if isinstance(op, NestOp) and op.origin.data == "bn"]
     acts = [op for op in nest.walk() if isinstance(op, ActOp)]
     # per piece: the full tile's ACT (in the channel-tile loop) and the partial one's
     assert len(acts) == 2 and list(nest.domain_val) == ([2] if pieces else [])
     module = import_onnx(model)
-    off = [] if pieces else ["affine-pieces"]
+    off = ["affine-split"] + ([] if pieces else ["affine-pieces"])
     run_passes(lowering_passes("small", disabled=off), module, Context(), [])
     np.testing.assert_allclose(eval_binary(module, {"a": a, "b": b})["y"], want, rtol=1e-5, atol=1e-6)
+
+
+def _concat_model(rng: np.random.Generator, older: int, newest: int, hw: int):
+    """y = relu(concat(relu(a), relu(b)) * s + t) over hw x hw planes: a batch norm
+    that is the only reader of its concatenation (a dense block's last, into its
+    transition); a has `older` channels, b `newest`."""
+    c = older + newest
+    s = rng.standard_normal([c, 1, 1]).astype(np.float32)
+    t = rng.standard_normal([c, 1, 1]).astype(np.float32)
+    g = helper.make_graph(
+        [
+            helper.make_node("Relu", ["a"], ["ra"], name="ra"),
+            helper.make_node("Relu", ["b"], ["rb"], name="rb"),
+            helper.make_node("Concat", ["ra", "rb"], ["c"], name="cat", axis=1),
+            helper.make_node("Mul", ["c", "s"], ["m"], name="bn"),
+            helper.make_node("Add", ["m", "t"], ["n"], name="bn_add"),
+            helper.make_node("Relu", ["n"], ["y"], name="relu"),
+        ],
+        "t",
+        [
+            helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, older, hw, hw]),
+            helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, newest, hw, hw]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, c, hw, hw])],
+        [numpy_helper.from_array(s, "s"), numpy_helper.from_array(t, "t")],
+    )
+    a = rng.standard_normal([1, older, hw, hw]).astype(np.float32)
+    b = rng.standard_normal([1, newest, hw, hw]).astype(np.float32)
+    cat = np.concatenate([np.maximum(a, 0), np.maximum(b, 0)], axis=1).astype(np.float64)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), a, b, np.maximum(cat * s + t, 0)
+
+
+@pytest.mark.parametrize("split", [True, False])
+@pytest.mark.parametrize("older, newest", [(64, 8), (48, 40)])
+def test_split_affine_on_the_hardware_model(split, older, newest):
+    """affine_split: a batch norm that alone reads a concatenation runs as two nests,
+    the channel tiles of the older operand (2 tiles of 32 on the small chip) and
+    the tiles from the one holding the newest channels (one partial tile of 8; for
+    48 + 40 = 88 channels, the tile at 32 holds channels of both operands: tile 0
+    alone, then tiles 1-2), the first reading none of the newest channels; off,
+    one nest. Kept on chip and run by the hardware model, against NumPy."""
+    model, a, b, want = _concat_model(np.random.default_rng(older), older, newest, 12)
+    module = _to_loop(model, affine_split=split)
+    nests = [op for op in module.walk() if isinstance(op, NestOp) and op.origin.data == "bn"]
+    assert len(nests) == (2 if split else 1)
+    if split:
+        first = older // 32 * 32  # the tile holding the newest channels starts here
+        # the first nest's load of the input: channels 0 .. first - 1 only
+        (load,) = [op for op in nests[0].walk() if isinstance(op, CopyOp) and isinstance(op.src.type, MemRefType) and len(op.src.type.get_shape()) == 4]
+        ap = load.src_ap
+        assert ap.offset.base == 0 and ap.dims[0][1] * ap.dims[1][1] == first
+    module = import_onnx(model)
+    off = [] if split else ["affine-split"]
+    run_passes(lowering_passes("small", disabled=off), module, Context(), [])
+    np.testing.assert_allclose(eval_binary(module, {"a": a, "b": b})["y"], want, rtol=1e-5, atol=1e-6)
+
+
+def test_no_split_where_another_op_reads_the_concatenation():
+    """A concatenation that another op also reads (a dense layer's, which the next
+    concatenation takes whole) is not split: the newest channels' writer is not the
+    last layer to touch the affine's input tiles."""
+    model, a, b, want = _concat_model(np.random.default_rng(5), 64, 8, 6)
+    model.graph.node.append(helper.make_node("Relu", ["c"], ["z"], name="other"))
+    model.graph.output.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 72, 6, 6]))
+    module = _to_loop(model)
+    assert len([op for op in module.walk() if isinstance(op, NestOp) and op.origin.data == "bn"]) == 1

@@ -150,3 +150,24 @@ def test_lrn_squares_in_runs_of_blocks(pieces):
     module = import_onnx(model)
     run_passes(lowering_passes("small", disabled=[] if pieces else ["lrn-pieces"]), module, Context(), [])
     np.testing.assert_allclose(eval_binary(module, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("pieces", [True, False])
+def test_an_average_pool_in_pieces_of_rows_on_the_hardware_model(pieces):
+    """pool_pieces: a 2x2 stride-2 average pool of 32 channels of 64x64 (a plane
+    past FREE_MAX, one reduction over whole planes) in two reductions of 16 output
+    rows each; off, one. Lowered and run by the hardware model, against NumPy."""
+    from tidal.dialects.loop import ReduceOp
+
+    node = helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2], name="pool")
+    model = _model(node, [1, 32, 64, 64], [1, 32, 32, 32])
+    x = np.random.default_rng(4).standard_normal([1, 32, 64, 64]).astype(np.float32)
+    want = x.reshape(1, 32, 32, 2, 32, 2).mean(axis=(3, 5))
+    module = import_onnx(model)
+    ctx = Context()
+    for p in (GraphCanonicalizePass(), GraphPartitionPass(chip="small"), GraphToLoopPass(chip="small", pool_pieces=pieces)):
+        p.apply(ctx, module)
+    assert len([op for op in module.walk() if isinstance(op, ReduceOp)]) == (2 if pieces else 1)
+    module = import_onnx(model)
+    run_passes(lowering_passes("small", disabled=[] if pieces else ["pool-pieces"]), module, Context(), [])
+    np.testing.assert_allclose(eval_binary(module, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)

@@ -182,7 +182,9 @@ def test_ragged_tiles_keep_a_dense_block_on_chip():
             GraphCanonicalizePass(),
             GraphFuseAffinePass(),
             GraphPartitionPass(chip="small"),
-            GraphToLoopPass(chip="small", ragged_tiles=ragged),
+            # (affine_split off: it splits the last BatchNorm by the uniform tiles
+            # too, whose nests then fit the concatenation's writers)
+            GraphToLoopPass(chip="small", ragged_tiles=ragged, affine_split=False),
         ):
             p.apply(Context(), module)
         fn = next(op for op in module.body.block.ops if isinstance(op, func.FuncOp))
