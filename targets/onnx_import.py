@@ -912,15 +912,7 @@ def _only_other_domains(model: onnx.ModelProto) -> bool:
     a subgraph) is of the ONNX domain."""
     if any(o.domain in ("", "ai.onnx") for o in model.opset_import):
         return False
-
-    def nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
-        for node in graph.node:
-            yield node
-            for attr in node.attribute:
-                for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
-                    yield from nodes(sub)
-
-    return all(node.domain not in ("", "ai.onnx") for node in nodes(model.graph))
+    return all(node.domain not in ("", "ai.onnx") for node in _all_nodes(model.graph))
 
 
 def _opset(model: onnx.ModelProto, label: str) -> int:

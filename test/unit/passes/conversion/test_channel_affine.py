@@ -161,48 +161,6 @@ def test_pieces_of_the_plane(pieces):
     np.testing.assert_allclose(eval_loop(module, {"x": x})["y"], want, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("pieces", [True, False])
-def test_ragged_pieces_on_the_hardware_model(pieces):
-    """A batch norm of a 40-channel concatenation (ragged: a tile of 32 and one of
-    8) over 48x48 planes, in two pieces of 1152 (the partial tile's ACT in each
-    piece too), kept on chip and run by the hardware model, against NumPy; one
-    nest (affine-split off: it would split off the partial tile)."""
-    rng = np.random.default_rng(11)
-    s = rng.standard_normal([40, 1, 1]).astype(np.float32)
-    t = rng.standard_normal([40, 1, 1]).astype(np.float32)
-    g = helper.make_graph(
-        [
-            helper.make_node("Relu", ["a"], ["ra"], name="ra"),
-            helper.make_node("Relu", ["b"], ["rb"], name="rb"),
-            helper.make_node("Concat", ["ra", "rb"], ["c"], name="cat", axis=1),
-            helper.make_node("Mul", ["c", "s"], ["m"], name="bn"),
-            helper.make_node("Add", ["m", "t"], ["n"], name="bn_add"),
-            helper.make_node("Relu", ["n"], ["y"], name="relu"),
-        ],
-        "t",
-        [
-            helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 32, 48, 48]),
-            helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 8, 48, 48]),
-        ],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 40, 48, 48])],
-        [numpy_helper.from_array(s, "s"), numpy_helper.from_array(t, "t")],
-    )
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
-    a = rng.standard_normal([1, 32, 48, 48]).astype(np.float32)
-    b = rng.standard_normal([1, 8, 48, 48]).astype(np.float32)
-    c = np.concatenate([np.maximum(a, 0), np.maximum(b, 0)], axis=1).astype(np.float64)
-    want = np.maximum(c * s + t, 0)
-    module = _to_loop(model, affine_pieces=pieces, affine_split=False)
-    (nest,) = [op for op in module.walk() if isinstance(op, NestOp) and op.origin.data == "bn"]
-    acts = [op for op in nest.walk() if isinstance(op, ActOp)]
-    # per piece: the full tile's ACT (in the channel-tile loop) and the partial one's
-    assert len(acts) == 2 and list(nest.domain_val) == ([2] if pieces else [])
-    module = import_onnx(model)
-    off = ["affine-split"] + ([] if pieces else ["affine-pieces"])
-    run_passes(lowering_passes("small", disabled=off), module, Context(), [])
-    np.testing.assert_allclose(eval_binary(module, {"a": a, "b": b})["y"], want, rtol=1e-5, atol=1e-6)
-
-
 def _concat_model(rng: np.random.Generator, older: int, newest: int, hw: int):
     """y = relu(concat(relu(a), relu(b)) * s + t) over hw x hw planes: a batch norm
     that is the only reader of its concatenation (a dense block's last, into its
@@ -231,6 +189,24 @@ def _concat_model(rng: np.random.Generator, older: int, newest: int, hw: int):
     b = rng.standard_normal([1, newest, hw, hw]).astype(np.float32)
     cat = np.concatenate([np.maximum(a, 0), np.maximum(b, 0)], axis=1).astype(np.float64)
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), a, b, np.maximum(cat * s + t, 0)
+
+
+@pytest.mark.parametrize("pieces", [True, False])
+def test_ragged_pieces_on_the_hardware_model(pieces):
+    """A batch norm of a 40-channel concatenation (ragged: a tile of 32 and one of
+    8) over 48x48 planes, in two pieces of 1152 (the partial tile's ACT in each
+    piece too), kept on chip and run by the hardware model, against NumPy; one
+    nest (affine-split off: it would split off the partial tile)."""
+    model, a, b, want = _concat_model(np.random.default_rng(11), 32, 8, 48)
+    module = _to_loop(model, affine_pieces=pieces, affine_split=False)
+    (nest,) = [op for op in module.walk() if isinstance(op, NestOp) and op.origin.data == "bn"]
+    acts = [op for op in nest.walk() if isinstance(op, ActOp)]
+    # per piece: the full tile's ACT (in the channel-tile loop) and the partial one's
+    assert len(acts) == 2 and list(nest.domain_val) == ([2] if pieces else [])
+    module = import_onnx(model)
+    off = ["affine-split"] + ([] if pieces else ["affine-pieces"])
+    run_passes(lowering_passes("small", disabled=off), module, Context(), [])
+    np.testing.assert_allclose(eval_binary(module, {"a": a, "b": b})["y"], want, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("split", [True, False])
