@@ -1553,7 +1553,9 @@ class _Importer:
                 operands.append((name, self.values[name]))
             elif name in self.consts:
                 array = self.consts[name]
-                if array.dtype == np.float32 and array.size > 0:
+                # (a scalar stays a scalar, inlined: as a graph constant it would be
+                # [1], and a QGemm refuses a [1] scale beside a scalar zero point)
+                if array.dtype == np.float32 and array.size > 0 and array.ndim > 0:
                     operands.append((name, self.value(name, node)))
                 else:
                     inlined[name] = array

@@ -612,3 +612,45 @@ def test_the_python_api_takes_and_gives_string_tensors():
     got = TidalBackend.run_model(model, [np.array(["ab", "Cd"]), np.array([-1, 2], np.float32)], chip="small")
     assert got.u.tolist() == ["AB", "CD"]
     _close(got.y, np.array([0, 2], np.float32))
+
+
+def test_models_quantized_by_onnxruntime_run(tmp_path):
+    """A small CNN quantized by onnxruntime's own tools (`quantize_static` in QDQ and
+    QOperator formats, `quantize_dynamic`) agrees with onnxruntime. The QOperator
+    model's per-tensor scales are scalar constants: a QGemm refused them as graph
+    constants ([1] beside its scalar zero points, "zero point and scale of input b
+    should have same shape size"); scalar constants are inlined as they are."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
+
+    rng = np.random.default_rng(0)
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("GlobalAveragePool", ["r"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"]),
+        helper.make_node("Gemm", ["f", "w2", "b2"], ["y"], transB=1),
+    ]
+    inits = [_init("w1", rng.standard_normal((16, 3, 3, 3)).astype(np.float32) * 0.3),
+             _init("b1", rng.standard_normal(16).astype(np.float32) * 0.1),
+             _init("w2", rng.standard_normal((10, 16)).astype(np.float32) * 0.3),
+             _init("b2", rng.standard_normal(10).astype(np.float32) * 0.1)]
+    x = rng.standard_normal((1, 3, 16, 16)).astype(np.float32)
+    source = _save(tmp_path, "f32", nodes, [_f32("x", [1, 3, 16, 16])], [_f32("y", [1, 10])], inits, feeds={"x": x})
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.data = iter([{"x": rng.standard_normal((1, 3, 16, 16)).astype(np.float32)} for _ in range(4)])
+
+        def get_next(self):
+            return next(self.data, None)
+
+    for name, quantize in (
+        ("qdq", lambda src, dst: quantize_static(src, dst, Reader(), quant_format=QuantFormat.QDQ)),
+        ("qop", lambda src, dst: quantize_static(src, dst, Reader(), quant_format=QuantFormat.QOperator)),
+        ("dyn", lambda src, dst: quantize_dynamic(src, dst, weight_type=QuantType.QInt8)),
+    ):
+        path = tmp_path / f"{name}.onnx"
+        quantize(str(source), str(path))
+        np.savez(tmp_path / f"{name}-in.npz", x=x)
+        got, _, _ = _run(path, tmp_path)
+        _close(got["y"], _ref(path, {"x": x})["y"])
