@@ -14,7 +14,6 @@ import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from tidal.tools.files import ToolError
 from tidal.tools.tidal_run import run_model
 
 SHAPE = (2, 48, 17, 19)  # 31,008 elements: odd sizes, tiles of every preset
@@ -82,11 +81,23 @@ def test_inference_dropout_is_the_identity(tmp_path) -> None:
     assert stats["cycles"] >= 0
 
 
-def test_the_mask_output_is_refused_clearly(tmp_path) -> None:
+def test_the_mask_output_runs_on_onnxruntime(tmp_path) -> None:
+    """A training-mode Dropout whose mask output is used: the builder refuses it
+    (POOL's DROPOUT makes no mask), so onnxruntime runs the node (framework tier),
+    its ratio a scalar as the model has it. (Refused before, for the wrong reason:
+    the payload fed the ratio as a [1] graph constant, "Ratio of Dropout must be a
+    scalar".) The mask selects the kept elements, scaled by 1 / (1 - ratio), and
+    keeps about half."""
     path = tmp_path / "m.onnx"
     onnx.save(_dropout_model(0.5, True, 5, mask=True), path)
-    with pytest.raises(ToolError, match="Dropout"):
-        run_model(str(path), {"x": _x()})
+    x = _x()
+    out, stats = run_model(str(path), {"x": x})
+    y, m = out["y"], out["m"]
+    assert m.dtype == np.bool_ and m.shape == x.shape
+    assert stats["placement"]["framework"] == 1
+    np.testing.assert_array_equal(y[m], x[m] * np.float32(2.0))
+    assert not y[~m].any()
+    assert abs(m.mean() - 0.5) < 5 * np.sqrt(0.25 / m.size)
 
 
 @pytest.mark.parametrize("chip", ["small", "default"])
