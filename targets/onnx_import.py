@@ -2613,6 +2613,102 @@ def build_attention(node: _Node) -> SSAValue:
     return node.emit(ReshapeOp(joined, (b, s, h)))
 
 
+ATTENTION_MASKED = float(np.finfo(np.float32).min) / 2
+"""The score a masked key gets in ONNX Attention (a boolean mask's False, is_causal's
+future keys): softmax gives it weight 0, as -inf does, and adding it to any score
+stays finite."""
+
+
+def build_onnx_attention(node: _Node) -> SSAValue:
+    """ONNX Attention (opset 23; what PyTorch's exporter writes for
+    scaled_dot_product_attention and nn.MultiheadAttention there): Q, K, V as 4-D
+    [B, heads, S, dh], or 3-D [B, S, heads x dh] viewed so by `q_num_heads` and
+    `kv_num_heads`; with fewer K/V heads than Q heads (grouped-query attention)
+    each K/V head repeated for its group; the scores Q K^T times `scale`
+    (1/sqrt(dh) by default) on the PE array, plus the mask (a float mask added; a
+    constant boolean one made 0 / ATTENTION_MASKED at import), `is_causal`'s
+    upper-left-aligned causal constant, a softmax over the keys, times V. No past
+    state, padded K/V lengths (opset 24), softcap, sliding window (opset 25), other
+    attributes or extra outputs: those nodes run on the framework tier."""
+    for i, what in ((4, "past_key"), (5, "past_value"), (6, "nonpad_kv_seqlen")):
+        if node.has_input(i):
+            node.fail(f"the {what} input is not imported")
+    for i in (1, 2, 3):
+        node.reject_used_output(i)
+    if float(node.attr("softcap", 0.0)):
+        node.unsupported("softcap", node.attr("softcap", 0.0))
+    for name in ("left_window_size", "right_window_size"):  # (opset 25's sliding window)
+        if int(node.attr(name, -1)) != -1:
+            node.unsupported(name, node.attr(name, -1))
+    known = {"is_causal", "kv_num_heads", "q_num_heads", "qk_matmul_output_mode", "scale", "softcap",
+             "softmax_precision", "left_window_size", "right_window_size"}
+    if unknown := sorted({a.name for a in node.proto.attribute} - known):
+        node.fail(f"attribute '{unknown[0]}' is not imported")
+    q_shape, k_shape, v_shape = (node.input_shape(i) for i in range(3))
+    if not len(q_shape) == len(k_shape) == len(v_shape) or len(q_shape) not in (3, 4):
+        node.fail(f"unsupported input ranks {len(q_shape)}, {len(k_shape)}, {len(v_shape)} (all 3 or all 4)")
+    out = node.proto.output[0]
+
+    def heads(i: int, shape: tuple[int, ...], count: int, name: str) -> SSAValue:
+        """Input i as [B, heads, S, d]."""
+        if len(shape) == 4:
+            return node.input(i)
+        b, seq, width = shape
+        if count <= 0 or width % count:
+            node.fail(f"{name}: {count} heads do not divide its width {width}")
+        four = node.emit(ReshapeOp(node.input(i), (b, seq, count, width // count)), f"{out}.{name}4")
+        return node.emit(TransposeOp(four, (0, 2, 1, 3)), f"{out}.{name}h")
+
+    hq_attr, hkv_attr = int(node.attr("q_num_heads", 0)), int(node.attr("kv_num_heads", 0))
+    q = heads(0, q_shape, hq_attr, "q")
+    k = heads(1, k_shape, hkv_attr, "k")
+    v = heads(2, v_shape, hkv_attr, "v")
+    b, hq, s, dh = q.type.get_shape()  # type: ignore[attr-defined]
+    _, hkv, t, dk = k.type.get_shape()  # type: ignore[attr-defined]
+    dv = v.type.get_shape()[3]  # type: ignore[attr-defined]
+    if dk != dh or v.type.get_shape()[:3] != (b, hkv, t) or k.type.get_shape()[0] != b:  # type: ignore[attr-defined]
+        node.fail(f"Q {list(q.type.get_shape())}, K {list(k.type.get_shape())} and V {list(v.type.get_shape())} do not agree")  # type: ignore[attr-defined]
+    if hkv <= 0 or hq % hkv:
+        node.fail(f"{hkv} K/V heads do not divide {hq} query heads")
+    if hq != hkv:  # grouped-query attention: each K/V head for hq / hkv query heads
+        group = hq // hkv
+
+        def repeat(x: SSAValue, d: int, name: str) -> SSAValue:
+            flat = node.emit(ReshapeOp(x, (b, hkv, 1, t * d)), f"{out}.{name}1")
+            copies = node.emit(ConcatOp([flat] * group, 2), f"{out}.{name}g")
+            return node.emit(ReshapeOp(copies, (b, hq, t, d)), f"{out}.{name}r")
+
+        k, v = repeat(k, dh, "kr"), repeat(v, dv, "vr")
+    kt = node.emit(TransposeOp(k, (0, 1, 3, 2)), f"{out}.kt")
+    scores = node.emit(MatMulOp(q, kt), f"{out}.scores")
+    scale = float(node.attr("scale", 0.0)) or 1.0 / math.sqrt(dh)
+    scores = _affine(node, scores, scale, 0.0, f"{out}.scaled")
+    if node.has_input(3):
+        name = node.proto.input[3]
+        if name in node.importer.consts and node.importer.consts[name].dtype == np.bool_:
+            bias = f"{out}.mask"
+            node.importer.consts[bias] = np.where(node.importer.consts[name], 0.0, ATTENTION_MASKED).astype(np.float32)
+            node.importer.const_origin[bias] = node.label
+            mask = node.importer.value(bias, node)
+        else:
+            mask = node.input(3)
+            ty = mask.type
+            if not isinstance(ty, TensorType) or ty.get_element_type() != f32:
+                node.fail(f"attn_mask of type {_describe_type(ty)} (a float mask, or a constant boolean one)")
+        scores = node.emit(AddOp(scores, mask), f"{out}.masked")
+    if node.attr("is_causal", 0):
+        causal = f"{out}.causal"
+        node.importer.consts[causal] = np.triu(np.full((s, t), ATTENTION_MASKED, np.float32), 1).reshape(1, 1, s, t)
+        node.importer.const_origin[causal] = node.label
+        scores = node.emit(AddOp(scores, node.importer.value(causal, node)), f"{out}.causal_masked")
+    weights = node.emit(SoftmaxOp(scores, 3), f"{out}.weights")
+    if len(q_shape) == 4:
+        return node.emit(MatMulOp(weights, v, node.out_type()))
+    context = node.emit(MatMulOp(weights, v), f"{out}.context")
+    joined = node.emit(TransposeOp(context, (0, 2, 1, 3)), f"{out}.joined")
+    return node.emit(ReshapeOp(joined, node.out_type() or (b, s, hq * dv)))
+
+
 def _attention_mask(node: _Node, b: int, s: int, filler: float) -> SSAValue:
     """Attention's `mask_index` as an additive [B, 1, 1, S] float mask (0 where a key is
     kept, `filler` where it is masked), made in onnxruntime: one framework-tier op of

@@ -414,6 +414,13 @@ ENTRIES: tuple[OpEntry, ...] = (
         "(POOL); no inverse-RMS output",
         also=("SimplifiedLayerNormalization",),
     ),
+    OpEntry(
+        "Attention", "build_onnx_attention",
+        opsets="opset 23: 4-D or 3-D (q_num_heads, kv_num_heads) Q, K, V, K/V heads "
+        "repeated for grouped queries, scores Q K^T times scale (PE), a float mask added "
+        "or a constant boolean one, is_causal's constant, softmax, times V; no past "
+        "state, softcap or extra outputs",
+    ),
     # onnxruntime's contrib operators (com.microsoft), as its transformers optimizer
     # and its saved optimized models write them: each imported as the ONNX
     # operators it fuses.

@@ -1151,6 +1151,11 @@ def _reference_cases(rng: np.random.Generator) -> dict[str, tuple]:
             [n("SkipSimplifiedLayerNormalization", ["x", "s", "g"], ["y"], domain=MS, epsilon=1e-5)],
             {"x": (2, 3, 8), "s": (2, 3, 8)}, ["y"], {"g": w(8)}, OPSET, {"y": (2, 3, 8)},
         ),
+        # ONNX Attention (opset 23): grouped K/V heads, causal
+        "Attention": (
+            [n("Attention", ["q", "k", "v"], ["y"], is_causal=1)],
+            {"q": (1, 4, 6, 8), "k": (1, 2, 6, 8), "v": (1, 2, 6, 8)}, ["y"], {}, 23, {"y": (1, 4, 6, 8)},
+        ),
         "com.microsoft.Attention": (
             [n("Attention", ["x", "w", "b"], ["y"], domain=MS, num_heads=2, unidirectional=1)],
             {"x": (2, 4, 8)}, ["y"], {"w": w(8, 24), "b": w(24)}, OPSET, {"y": (2, 4, 8)},

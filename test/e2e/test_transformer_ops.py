@@ -191,3 +191,57 @@ def test_onnxruntime_fused_attention_on_the_accelerator(mask, attrs):
     placement = stats["placement"]
     assert placement["framework"] == (1 if mask else 0), placement
     assert placement["macs"]["framework"] == 0 and placement["macs"]["accel"] > 0
+
+
+@pytest.mark.parametrize(
+    ("form", "attrs", "mask", "past", "on_accel"),
+    [
+        ("4d", {}, None, False, True),
+        ("4d", {"is_causal": 1}, None, False, True),
+        ("4d-gqa", {"is_causal": 1, "scale": 0.2}, None, False, True),  # 4 query heads, 2 K/V heads
+        ("3d", {"q_num_heads": 4, "kv_num_heads": 4}, "float", False, True),
+        ("3d-gqa", {"q_num_heads": 4, "kv_num_heads": 1}, "bool", False, True),  # a constant boolean mask
+        ("4d", {}, None, True, False),  # past state: onnxruntime runs the node
+    ],
+)
+def test_onnx_attention_on_the_accelerator(form, attrs, mask, past, on_accel):
+    """ONNX Attention (opset 23, what PyTorch's exporter writes for
+    scaled_dot_product_attention there): scores, mask, causal constant, softmax and
+    context on the accelerator, grouped K/V heads repeated; with past state the node
+    runs on the framework tier. Every form agrees with onnxruntime."""
+    rng = np.random.default_rng(5)
+    b, s, dh = 2, 6, 8
+    hq, hkv = 4, (2 if form == "4d-gqa" else attrs.get("kv_num_heads", 4))
+    if form.startswith("4d"):
+        shapes = {"q": [b, hq, s, dh], "k": [b, hkv, s, dh], "v": [b, hkv, s, dh]}
+        y = [b, hq, s, dh]
+    else:
+        shapes = {"q": [b, s, hq * dh], "k": [b, s, hkv * dh], "v": [b, s, hkv * dh]}
+        y = [b, s, hq * dh]
+    feeds = {n: rng.standard_normal(sh).astype(np.float32) for n, sh in shapes.items()}
+    inputs, inits, outputs = ["q", "k", "v"], [], ["y"]
+    infos = [helper.make_tensor_value_info(n, TensorProto.FLOAT, sh) for n, sh in shapes.items()]
+    if mask == "float":
+        inputs.append("m")
+        inits.append(numpy_helper.from_array((rng.standard_normal((s, s)) * 2).astype(np.float32), "m"))
+    elif mask == "bool":
+        inputs.append("m")
+        keep = rng.random((b, 1, s, s)) > 0.3
+        keep[..., 0] = True  # every query keeps a key
+        inits.append(numpy_helper.from_array(keep, "m"))
+    graph_outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, y)]
+    if past:  # (onnxruntime needs the present state outputs with a past)
+        inputs += ["", "pk", "pv"]
+        outputs += ["present_k", "present_v"]
+        for n in ("pk", "pv"):
+            infos.append(helper.make_tensor_value_info(n, TensorProto.FLOAT, [b, hkv, 3, dh]))
+            feeds[n] = rng.standard_normal((b, hkv, 3, dh)).astype(np.float32)
+        graph_outputs += [helper.make_tensor_value_info(n, TensorProto.FLOAT, [b, hkv, 3 + s, dh])
+                          for n in ("present_k", "present_v")]
+    node = helper.make_node("Attention", inputs, outputs, **attrs)
+    graph = helper.make_graph([node], "attention", infos, graph_outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)])
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    out, stats = run_model(model, feeds, "small")
+    assert float(np.abs(out["y"] - ref).max()) <= 1e-3 * float(np.abs(ref).max())
+    assert (stats["placement"]["framework"] == 0) == on_accel, stats["placement"]
