@@ -2603,10 +2603,7 @@ def build_attention(node: _Node) -> SSAValue:
     if node.has_input(3):
         scores = node.emit(AddOp(scores, _attention_mask(node, b, s, filler)), f"{out}.masked")
     if node.attr("unidirectional", 0):
-        causal = f"{out}.causal"
-        node.importer.consts[causal] = np.triu(np.full((s, s), filler, np.float32), 1).reshape(1, 1, s, s)
-        node.importer.const_origin[causal] = node.label
-        scores = node.emit(AddOp(scores, node.importer.value(causal, node)), f"{out}.causal_masked")
+        scores = _causal(node, scores, s, s, filler)
     weights = node.emit(SoftmaxOp(scores, 3), f"{out}.weights")
     context = node.emit(MatMulOp(weights, v), f"{out}.context")
     joined = node.emit(TransposeOp(context, (0, 2, 1, 3)), f"{out}.joined")
@@ -2697,16 +2694,23 @@ def build_onnx_attention(node: _Node) -> SSAValue:
                 node.fail(f"attn_mask of type {_describe_type(ty)} (a float mask, or a constant boolean one)")
         scores = node.emit(AddOp(scores, mask), f"{out}.masked")
     if node.attr("is_causal", 0):
-        causal = f"{out}.causal"
-        node.importer.consts[causal] = np.triu(np.full((s, t), ATTENTION_MASKED, np.float32), 1).reshape(1, 1, s, t)
-        node.importer.const_origin[causal] = node.label
-        scores = node.emit(AddOp(scores, node.importer.value(causal, node)), f"{out}.causal_masked")
+        scores = _causal(node, scores, s, t, ATTENTION_MASKED)
     weights = node.emit(SoftmaxOp(scores, 3), f"{out}.weights")
     if len(q_shape) == 4:
         return node.emit(MatMulOp(weights, v, node.out_type()))
     context = node.emit(MatMulOp(weights, v), f"{out}.context")
     joined = node.emit(TransposeOp(context, (0, 2, 1, 3)), f"{out}.joined")
     return node.emit(ReshapeOp(joined, node.out_type() or (b, s, hq * dv)))
+
+
+def _causal(node: _Node, scores: SSAValue, s: int, t: int, filler: float) -> SSAValue:
+    """`scores` [.., s, t] plus the upper-left-aligned causal constant: `filler` where
+    a key comes after its query (j > i), 0 elsewhere."""
+    out = node.proto.output[0]
+    causal = f"{out}.causal"
+    node.importer.consts[causal] = np.triu(np.full((s, t), filler, np.float32), 1).reshape(1, 1, s, t)
+    node.importer.const_origin[causal] = node.label
+    return node.emit(AddOp(scores, node.importer.value(causal, node)), f"{out}.causal_masked")
 
 
 def _attention_mask(node: _Node, b: int, s: int, filler: float) -> SSAValue:
