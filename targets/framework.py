@@ -18,6 +18,7 @@ only f32 tensors cross to the other tiers.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+import threading
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
@@ -279,6 +280,45 @@ def address_space_budget(extra: int) -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
+# How long an interrupted Run may take to notice RunOptions.terminate.
+_TERMINATE_WAIT_S = 5.0
+
+
+def run_session(session: Any, names: Sequence[str] | None, feeds: Mapping[str, Any], run_options: Any = None) -> list[Any]:
+    """`session.run(names, feeds, run_options)` on a worker thread while this one
+    waits, so that SIGINT and SIGTERM still reach the tools' handlers (`tool_main`):
+    Python runs a signal handler only between bytecodes of the main thread, and a
+    Run inside onnxruntime (a Loop of 2^40 iterations) never returns to them. On
+    such an interruption the Run is told to stop (RunOptions.terminate) and the
+    exception goes on once the Run has stopped (or after _TERMINATE_WAIT_S; the
+    worker is a daemon, so the process can exit without it)."""
+    import onnxruntime as ort
+
+    if run_options is None:
+        run_options = ort.RunOptions()
+    result: dict[str, Any] = {}
+    done = threading.Event()  # (not Thread.join: an interrupted join forgets the thread)
+
+    def work() -> None:
+        try:
+            result["values"] = session.run(names, feeds, run_options)
+        except BaseException as e:  # handed to the waiting thread
+            result["error"] = e
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="onnxruntime-run", daemon=True).start()
+    try:
+        done.wait()  # a lock wait that signals interrupt
+    except BaseException:
+        run_options.terminate = True  # checked between kernels and Loop iterations
+        done.wait(_TERMINATE_WAIT_S)  # a Run torn down at exit aborts the process
+        raise
+    if "error" in result:
+        raise result["error"]
+    return result["values"]
+
+
 # The joined model's own input and output names (the callers' names may be any).
 _INPUT, _OUTPUT = "tidal.input.{}", "tidal.output.{}"
 
@@ -412,7 +452,8 @@ class FrameworkModel:
         try:
             with address_space_budget(memory_bytes):
                 names = self._output_names  # (made with the model)
-                values = session.run(
+                values = run_session(
+                    session,
                     list(dict.fromkeys(names)),
                     {self._input_names[i]: feeds[n] for i, (n, _) in enumerate(self.inputs)},
                     run_options,

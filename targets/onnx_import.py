@@ -844,7 +844,7 @@ def _types_by_running(model: onnx.ModelProto, missing: set[str]) -> list[onnx.Va
                 session = ort.InferenceSession(
                     alone.SerializeToString(), options, providers=["CPUExecutionProvider"]
                 )
-                values = session.run(None, {n: _typing_input(d, t) for n, d, t in shapes})
+                values = framework.run_session(session, None, {n: _typing_input(d, t) for n, d, t in shapes})
         except Exception:  # onnxruntime's own failure: the outputs stay untyped
             continue
         for name, value in zip(outputs, values, strict=False):

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -270,6 +271,62 @@ def test_signal_during_write_removes_temps_and_exits_in_one_line(tmp_path, sig, 
     assert r.stderr.strip() == f"tidal-x: {word}"
     assert not a.exists() and b.read_bytes() == b"previous"  # nothing half-written
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json"]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process `pid` so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("sig, code, word", [("SIGTERM", 143, "terminated"),
+                                             ("SIGINT", 130, "interrupted")])
+def test_signal_during_an_onnxruntime_run_stops_it(tmp_path, sig, code, word):
+    """A framework-tier Loop of 2^40 iterations runs inside onnxruntime, where
+    Python's signal handlers never ran: `timeout` and ^C did not stop tidal-run.
+    The Run now happens on a worker thread; the signal ends the tool in one line
+    with its status, the Run is told to stop, and no output file is left."""
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["c"], ["co"]), helper.make_node("Add", ["v", "v"], ["vo"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("co", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("vo", TensorProto.FLOAT, [1])],
+    )
+    graph = helper.make_graph(
+        [helper.make_node("Loop", ["trips", "cond", "x"], ["y"], body=body)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+        [numpy_helper.from_array(np.array(1 << 40, np.int64), "trips"),
+         numpy_helper.from_array(np.array(True), "cond")],
+    )
+    model, inputs, out = tmp_path / "loop.onnx", tmp_path / "in.npz", tmp_path / "out.npz"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model)
+    np.savez(inputs, x=np.ones(1, np.float32))
+    proc = subprocess.Popen(
+        [BIN / "tidal-run", model, "--inputs", inputs, "--outputs", out],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        # Past imports and compilation (about a second of CPU), well into the Loop.
+        deadline = time.monotonic() + 60
+        while _cpu_seconds(proc.pid) < 3.0 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == code, err
+    assert err.strip() == f"tidal-run: {word}"
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["in.npz", "loop.onnx"]
 
 
 def _dead_pid() -> int:
