@@ -197,6 +197,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "another finishes this one (accel-schedule)",
     "pe-chains": "in that schedule, ties go to the matmul that continues the PE "
     "array's accumulation group in its PSUM bank (accel-schedule{chains})",
+    "schedule-instances": "in that schedule, an instruction that needs only a "
+    "repeat's first iterations (a pooling band on a conv's first row blocks) is ready "
+    "when they are estimated done, not when the whole repeat is, as instance-waits "
+    "lets it start in the machine (accel-schedule{instances})",
     "keep-on-chip": "intermediate tensors stay in SBUF between the nests that write "
     "and read them (loop-keep-on-chip)",
     "keep-outputs": "a returned tensor that later nests read (the logits a softmax "
@@ -465,7 +469,11 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             rotate="psum-rotate" not in off,
         ),
         LoopToAccelPass(chip=chip),
-        *([] if "engine-schedule" in off else [AccelSchedulePass(chains="pe-chains" not in off)]),
+        *(
+            []
+            if "engine-schedule" in off
+            else [AccelSchedulePass(chains="pe-chains" not in off, instances="schedule-instances" not in off)]
+        ),
         AccelAssignQueuesPass(
             weights="weight-queue" not in off,
             pair="weight-queue-pair" not in off,

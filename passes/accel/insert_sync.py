@@ -38,7 +38,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice, pairwise, product
+from itertools import pairwise
 
 from tidal.dialects.accel import (
     Aff,
@@ -48,8 +48,15 @@ from tidal.dialects.accel import (
     StreamOp,
     WaitOp,
 )
-from tidal.passes.analysis.dependence import Dep, DependenceGraph, Operand, Site
-from tidal.passes.analysis.footprint import Footprint, overlaps
+from tidal.passes.analysis.dependence import (
+    Dep,
+    DependenceGraph,
+    Operand,
+    Site,
+    fixed_at,
+    last_conflict,
+    latest_instance_of,
+)
 from tidal.passes.utils.expect import PassInputError, accel_programs
 from tidal.sim.config import UnknownChipError, get_chip
 from tidal.sim.isa import engine_from_name
@@ -166,49 +173,6 @@ def _position(op: Operation, block: Block, index: dict[Operation, int]) -> int |
     return index[op]
 
 
-LATEST_SCAN = 256
-"""The most iterations of a source's own repeats `_latest_instance` tries, from the
-last one back, before it settles for the last."""
-
-
-def _fixed(f: Footprint, c: int, at: tuple[int, ...]) -> Footprint:
-    """Footprint `f` with the repeat indices from level c on fixed to `at` (the
-    levels above c still over all their iterations)."""
-    loops = f.loops
-    pbase = f.pbase + sum(t.part * i for t, i in zip(loops[c:], at) if t is not None)
-    bbase = f.bbase + sum(t.byte * i for t, i in zip(loops[c:], at) if t is not None)
-    return Footprint(f.space, pbase, bbase, f.free, loops[:c])
-
-
-def _last_conflict(
-    y: Site, c: int, xfp: list[Footprint], pairs: list[tuple[Operand, Operand]]
-) -> tuple[int, ...] | None | bool:
-    """The last iteration of y's own repeats (below level c) whose instance touches a
-    byte of the waiter's footprints `xfp` (one per pair of `pairs`, the waiter's own
-    repeat index fixed); () when y has no repeats of its own and conflicts; None
-    when none of the last LATEST_SCAN iterations does (count through the last);
-    False when y conflicts with none of them at all."""
-    trips = [r.count for r in y.path[c:]]
-    if not trips:
-        return () if any(overlaps(f, yo.footprint) for f, (_, yo) in zip(xfp, pairs)) else False
-    if not any(overlaps(f, yo.footprint) for f, (_, yo) in zip(xfp, pairs)):
-        return False
-    backwards = product(*(range(t - 1, -1, -1) for t in trips))
-    for at in islice(backwards, LATEST_SCAN):
-        if any(overlaps(f, _fixed(yo.footprint, c, at)) for f, (_, yo) in zip(xfp, pairs)):
-            return at
-    return None
-
-
-def _latest_instance(y: Site, x: Site, pairs: list[tuple[Operand, Operand]]) -> tuple[int, ...] | None:
-    """The last iteration of y's own repeats (below those it shares with x) whose
-    instance of y touches a byte of x's operands in `pairs` (x's, y's), in any
-    iteration of the common repeats; None when y has no repeats of its own or none
-    of the last LATEST_SCAN iterations does (then every iteration counts)."""
-    at = _last_conflict(y, y.common(x), [xo.footprint for xo, _ in pairs], pairs)
-    return at if isinstance(at, tuple) and at else None  # (): no repeats of its own
-
-
 ITERATION_MAX = 16
 """The most iterations of a waiter's own repeat `_per_iteration` looks at one by one."""
 OUTER_MAX = 16
@@ -246,8 +210,8 @@ def _per_iteration(x: Site, deps: list[Dep]) -> PerIteration | None:
         for a in outer:
             at_x = (i,) if a is None else (a, i)
             for y, yp in pairs.values():
-                xfp = [_fixed(xo.footprint, c, at_x) for xo, _ in yp]
-                at = _last_conflict(y, c, xfp, yp)
+                xfp = [fixed_at(xo.footprint, c, at_x) for xo, _ in yp]
+                at = last_conflict(y, c, xfp, yp)
                 if at is not False and (y, at) not in row:
                     row.append((y, at))  # type: ignore[arg-type]
         out.append(row)
@@ -348,7 +312,7 @@ class AccelInsertSyncPass(ModulePass):
     latest_instance: bool = True
     """With `latest_source`, of a source's own repeats (those it does not share with
     the waiting instruction) wait for the last iteration whose instance conflicts
-    with it (`_latest_instance`), not the last iteration: a pooling band waits for
+    with it (`latest_instance_of`), not the last iteration: a pooling band waits for
     the rows its windows read, not the whole plane; false: the last iteration."""
 
     per_iteration: bool = True
@@ -423,7 +387,7 @@ class AccelInsertSyncPass(ModulePass):
                         pairs.setdefault(d.src.index, []).extend(d.pairs)
                 for y in {y.index: y for y in sources}.values():
                     if y.index not in latest:
-                        latest[y.index] = _latest_instance(y, x, pairs.get(y.index, []))
+                        latest[y.index] = latest_instance_of(y, x, pairs.get(y.index, []))
             # Waits on compute engines first: those engines waited for the loads
             # they read, so a later wait on a queue is often implied (and erased
             # by accel-prune-waits).

@@ -33,7 +33,11 @@ follows a list schedule on estimated time:
    matmul that depends on the array's previous matmul and writes the same PSUM bank,
    so an accumulation group the array started finishes before another starts; then
    the longer chain, then the original order); an engine is busy until its last
-   item finishes. Each engine runs its stream in order, so an estimate that runs
+   item finishes. With `instances`, an item that needs only a top-level repeat's
+   first iterations (the last whose instance touches its bytes, as
+   accel-insert-sync's instance-waits count them) is ready that share of the
+   repeat's time after it starts: a pooling band on a conv's first row blocks goes
+   on POOL between the conv's evacuations, not after the whole conv. Each engine runs its stream in order, so an estimate that runs
    ahead of the machine costs most where two groups interleave: the PE array waits
    inside one group for the other's input (ShuffleNet's depthwise tiles on the
    array, whose inputs the evacuations of the 1x1 conv before them deliver one tile
@@ -56,6 +60,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
+from math import prod
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
@@ -77,7 +82,7 @@ from tidal.dialects.accel import (
     RepeatOp,
 )
 from tidal.passes.analysis.cost import instruction_cost, operand_at, repeat_cost
-from tidal.passes.analysis.dependence import DependenceGraph
+from tidal.passes.analysis.dependence import DependenceGraph, latest_instance_of
 from tidal.passes.analysis.nest_cost import engine_class
 from tidal.passes.utils.expect import PassInputError, expect_level, expect_unsynchronised
 from tidal.sim.config import ChipConfig, UnknownChipError, get_chip
@@ -98,6 +103,9 @@ class _Item:
     stationary: tuple[object, ...] | None  # a lone matmul's operand
     streaming: float  # a lone matmul's cycles without the load
     succs: list[int] = field(default_factory=list)  # items touching what this one does
+    # With `instances`, for a repeat: successor -> the share of its iterations that
+    # successor waits for (absent: all of them).
+    share: dict[int, float] = field(default_factory=dict)
     after: list[int] = field(default_factory=list)  # items that only start later
     preds: int = 0
     ready: float = 0.0  # the latest finish of its predecessors
@@ -125,11 +133,13 @@ def _item(op: Operation, index: int, chip: ChipConfig) -> _Item:
     return _Item(op, index, costs, latency, None, 0.0)
 
 
-def _edges(program: ProgramOp, items: list[_Item], where: dict[int, int]) -> None:
+def _edges(program: ProgramOp, items: list[_Item], where: dict[int, int], instances: bool = False) -> None:
     # Bounding boxes: conservative (never fewer edges than exact footprints), and
     # a third of the time on ResNet-50, with the same schedule on the zoo.
     graph = DependenceGraph.build(program, exact=False)
     seen: set[tuple[int, int]] = set()
+    if instances:
+        _shares(graph, items, where)
     # DMAs keep their order: the queues are chosen from it (accel-assign-queues),
     # and the loop-level passes already ordered them (weights on their own queue
     # run ahead as far as their tiles allow).
@@ -146,6 +156,34 @@ def _edges(program: ProgramOp, items: list[_Item], where: dict[int, int]) -> Non
         seen.add((a, b))
         items[a].succs.append(b)
         items[b].preds += 1
+
+
+def _shares(graph: DependenceGraph, items: list[_Item], where: dict[int, int]) -> None:
+    """`_Item.share` of each top-level repeat: per later item, the share of the
+    repeat's iterations up to the last one whose instance touches a byte that item
+    touches (`latest_instance_of`, exact footprints, as accel-insert-sync's
+    instance-waits count signals), the largest over their dependences. So a pooling
+    band that reads a conv's first row blocks is ready after those blocks in the
+    estimate, as it is in the machine, not after the whole conv."""
+    whole: set[tuple[int, int]] = set()
+    for dep in graph.deps:
+        if dep.carried or not dep.src.path or dep.dst.path[:1] == dep.src.path[:1]:
+            continue
+        a = where[id(dep.src.path[0])]
+        b = where[id(dep.dst.path[0] if dep.dst.path else dep.dst.op)]
+        if (a, b) in whole:
+            continue
+        at = latest_instance_of(dep.src, dep.dst, dep.pairs)
+        trips = [r.count for r in dep.src.path]
+        if at is None or len(at) != len(trips):
+            whole.add((a, b))
+            items[a].share.pop(b, None)
+            continue
+        done = 0
+        for i, n in zip(at, trips):
+            done = done * n + i
+        share = (done + 1) / prod(trips)
+        items[a].share[b] = max(items[a].share.get(b, 0.0), share)
 
 
 def _cost(item: _Item, chip: ChipConfig) -> float:
@@ -242,16 +280,16 @@ def _continues(item: _Item, last: _Item | None, chip: ChipConfig) -> bool:
     return operand_at(a.dst, [])[2] // bank == operand_at(b.dst, [])[2] // bank
 
 
-def schedule(program: ProgramOp, chip: ChipConfig, chains: bool = True) -> list[Operation]:
+def schedule(program: ProgramOp, chip: ChipConfig, chains: bool = True, instances: bool = False) -> list[Operation]:
     """The program's top-level instructions and repeats in list-schedule order
-    (`chains`: see the module docstring, step 3)."""
+    (`chains`, `instances`: see the module docstring, step 3)."""
     body = [
         op
         for op in program.body.block.ops
         if isinstance(op, InstructionOp | RepeatOp)
     ]
     items = [_item(op, i, chip) for i, op in enumerate(body)]
-    _edges(program, items, {id(op): i for i, op in enumerate(body)})
+    _edges(program, items, {id(op): i for i, op in enumerate(body)}, instances)
     for item in reversed(items):
         own = _cost(item, chip)
         item.level = own + max((items[s].level for s in item.succs), default=0.0)
@@ -302,7 +340,10 @@ def schedule(program: ProgramOp, chip: ChipConfig, chains: bool = True) -> list[
             finish = max(finish, start + cost)
         best.placed = len(order)
         order.append(best)
-        for s, at in [(s, finish) for s in best.succs] + [(s, start) for s in best.after]:
+        # (a repeat's successor that needs its first iterations only: that share
+        # of the repeat's time)
+        done = [(s, start + best.share.get(s, 1.0) * (finish - start)) for s in best.succs]
+        for s, at in done + [(s, start) for s in best.after]:
             succ = items[s]
             succ.ready = max(succ.ready, at)
             waiting[s] -= 1
@@ -327,6 +368,9 @@ class AccelSchedulePass(ModulePass):
     chains: bool = True
     """Ties go to the matmul that continues the array's accumulation group
     (`schedule`; module docstring, step 3)."""
+    instances: bool = True
+    """An item that needs only a repeat's first iterations is ready when they are
+    estimated done (`_shares`; module docstring, step 3)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "accel")
@@ -339,7 +383,7 @@ class AccelSchedulePass(ModulePass):
                 raise PassInputError(f"accel-schedule: {e}", program) from None
             if self.peel:
                 peel_small_repeats(program)
-            new = schedule(program, chip, self.chains)
+            new = schedule(program, chip, self.chains, self.instances)
             block = program.body.block
             for item in new:
                 item.detach()

@@ -26,6 +26,7 @@ only through an earlier iteration of that repeat.
 from __future__ import annotations
 
 import bisect
+from itertools import islice, product
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -332,3 +333,49 @@ def _backward(
 
 def _boxes_meet(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+
+
+# ------------------------------------------------ instances of a repeated source
+
+
+LATEST_SCAN = 256
+"""The most iterations of a source's own repeats `latest_instance_of` tries, from the
+last one back, before it settles for the last."""
+
+
+def fixed_at(f: Footprint, c: int, at: tuple[int, ...]) -> Footprint:
+    """Footprint `f` with the repeat indices from level c on fixed to `at` (the
+    levels above c still over all their iterations)."""
+    loops = f.loops
+    pbase = f.pbase + sum(t.part * i for t, i in zip(loops[c:], at) if t is not None)
+    bbase = f.bbase + sum(t.byte * i for t, i in zip(loops[c:], at) if t is not None)
+    return Footprint(f.space, pbase, bbase, f.free, loops[:c])
+
+
+def last_conflict(
+    y: Site, c: int, xfp: list[Footprint], pairs: list[tuple[Operand, Operand]]
+) -> tuple[int, ...] | None | bool:
+    """The last iteration of y's own repeats (below level c) whose instance touches a
+    byte of the waiter's footprints `xfp` (one per pair of `pairs`, the waiter's own
+    repeat index fixed); () when y has no repeats of its own and conflicts; None
+    when none of the last LATEST_SCAN iterations does (count through the last);
+    False when y conflicts with none of them at all."""
+    trips = [r.count for r in y.path[c:]]
+    if not trips:
+        return () if any(overlaps(f, yo.footprint) for f, (_, yo) in zip(xfp, pairs)) else False
+    if not any(overlaps(f, yo.footprint) for f, (_, yo) in zip(xfp, pairs)):
+        return False
+    backwards = product(*(range(t - 1, -1, -1) for t in trips))
+    for at in islice(backwards, LATEST_SCAN):
+        if any(overlaps(f, fixed_at(yo.footprint, c, at)) for f, (_, yo) in zip(xfp, pairs)):
+            return at
+    return None
+
+
+def latest_instance_of(y: Site, x: Site, pairs: list[tuple[Operand, Operand]]) -> tuple[int, ...] | None:
+    """The last iteration of y's own repeats (below those it shares with x) whose
+    instance of y touches a byte of x's operands in `pairs` (x's, y's), in any
+    iteration of the common repeats; None when y has no repeats of its own or none
+    of the last LATEST_SCAN iterations does (then every iteration counts)."""
+    at = last_conflict(y, y.common(x), [xo.footprint for xo, _ in pairs], pairs)
+    return at if isinstance(at, tuple) and at else None  # (): no repeats of its own

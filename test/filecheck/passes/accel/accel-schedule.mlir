@@ -1,6 +1,7 @@
 // RUN: tidal-opt %s -p accel-schedule --split-input-file | filecheck %s
 // RUN: tidal-opt %s -p 'accel-schedule{peel=false}' --split-input-file | filecheck %s --check-prefix=NOPEEL
 // RUN: tidal-opt %s -p 'accel-schedule{chains=false}' --split-input-file | filecheck %s --check-prefix=NOCHAINS
+// RUN: tidal-opt %s -p 'accel-schedule{instances=false}' --split-input-file | filecheck %s --check-prefix=NOINST
 
 // Two output tiles of a layer (a matmul over two K steps, then ACT evacuates the
 // PSUM tile), then a second layer on ACT that reads them. In program order ACT
@@ -167,4 +168,26 @@ accel.program "default" dram 2097152 {
   accel.matmul <psum 0, 2048, [[1, 128], [1, 256]]>, <sbuf 0, 1024, [[1, 128], [1, 128]]>, <sbuf 0, 4096, [[1, 128], [1, 256]]> {zero_at = -1 : i64}
   accel.matmul <psum 0, 2048, [[1, 128], [1, 256]]>, <sbuf 0, 1536, [[1, 128], [1, 128]]>, <sbuf 0, 6144, [[1, 128], [1, 256]]>
   accel.act relu <sbuf 0, 10240, [[1, 128], [1, 256]]>, <psum 0, 2048, [[1, 128], [1, 256]]>
+}
+
+// -----
+
+// A repeat of 16 row blocks (past PEEL_MAX: one item) writes one block of rows per
+// iteration; of the two POOL instructions after it, the second reads the first
+// block only. With `instances` it is ready after the repeat's first iteration in
+// the estimate (as instance-waits lets it start in the machine), so POOL runs it
+// first; without, both wait for the whole repeat and keep their order.
+// CHECK-LABEL: accel.program "default"
+// CHECK:         accel.tensor_tensor max <sbuf 0, 83968, {{.*}}>, <sbuf 0, 40960,
+// CHECK-NEXT:    accel.tensor_tensor max <sbuf 0, 81920, {{.*}}>, <sbuf 0, 71680,
+// NOINST-LABEL:  accel.program "default"
+// NOINST:        accel.tensor_tensor max <sbuf 0, 81920, {{.*}}>, <sbuf 0, 71680,
+// NOINST-NEXT:   accel.tensor_tensor max <sbuf 0, 83968, {{.*}}>, <sbuf 0, 40960,
+accel.program "default" dram 1048576 {
+  accel.repeat 16 {
+    accel.matmul <psum 0, 0, [[1, 128], [1, 512]]>, <sbuf 0, 0, [[1, 128], [1, 128]]>, <sbuf 0, 4096 + 2048 * i0, [[1, 128], [1, 512]]> {zero_at = 0 : i64}
+    accel.act relu <sbuf 0, 40960 + 2048 * i0, [[1, 128], [1, 512]]>, <psum 0, 0, [[1, 128], [1, 512]]>
+  }
+  accel.tensor_tensor max <sbuf 0, 81920, [[1, 128], [1, 512]]>, <sbuf 0, 71680, [[1, 128], [1, 512]]>, <sbuf 0, 71680, [[1, 128], [1, 512]]>
+  accel.tensor_tensor max <sbuf 0, 83968, [[1, 128], [1, 512]]>, <sbuf 0, 40960, [[1, 128], [1, 512]]>, <sbuf 0, 40960, [[1, 128], [1, 512]]>
 }
