@@ -643,6 +643,21 @@ def _unsized(proto: onnx.ModelProto, fed: Mapping[str, np.ndarray]) -> bool:
     return _with_fed_shapes(probe, fed)
 
 
+def _infer_strict(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Strict shape inference with data propagation, or where data propagation
+    itself fails, without it: onnx 1.23 propagates the values of Unsqueezes of a
+    Range to the wrong rank and then refuses a valid Add (what a dynamic-axes
+    export's attention mask computes, fed another batch), a model onnxruntime
+    runs. The first error stands when inference fails without it too."""
+    try:
+        return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    except onnx.shape_inference.InferenceError as with_values:
+        try:
+            return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=False)
+        except onnx.shape_inference.InferenceError:
+            raise with_values from None
+
+
 def _with_contrib_rounds(inferred: onnx.ModelProto) -> onnx.ModelProto:
     """`inferred` (shape inference's output) with the types of contrib ops' outputs
     (`_with_contrib_types`) and shape inference again after each round that added
@@ -650,7 +665,7 @@ def _with_contrib_rounds(inferred: onnx.ModelProto) -> onnx.ModelProto:
     for _ in range(_CONTRIB_ROUNDS):  # the values after them get theirs too
         if not _with_contrib_types(inferred):
             break
-        inferred = onnx.shape_inference.infer_shapes(inferred, strict_mode=True, data_prop=True)
+        inferred = _infer_strict(inferred)
     return inferred
 
 
@@ -677,7 +692,7 @@ def _typed_by_onnxruntime(model: onnx.ModelProto, error: Exception) -> onnx.Mode
     if not _with_contrib_types(loose):
         raise error
     try:
-        return onnx.shape_inference.infer_shapes(loose, strict_mode=True, data_prop=True)
+        return _infer_strict(loose)
     except onnx.shape_inference.InferenceError:
         raise error from None
 
@@ -690,7 +705,7 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
         skeleton = _typed_outputs(_skeleton(model))
         onnx.checker.check_model(skeleton)
         try:
-            inferred = onnx.shape_inference.infer_shapes(skeleton, strict_mode=True, data_prop=True)
+            inferred = _infer_strict(skeleton)
         except onnx.shape_inference.InferenceError as first:
             # value_info is a hint: one that contradicts what the nodes compute (a
             # stale shape an editing tool left) is dropped, as onnxruntime takes the
@@ -699,7 +714,7 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
             try:
                 if hintless is None:
                     raise first
-                inferred = onnx.shape_inference.infer_shapes(hintless, strict_mode=True, data_prop=True)
+                inferred = _infer_strict(hintless)
             except onnx.shape_inference.InferenceError:
                 inferred = _typed_by_onnxruntime(skeleton, first)
         return _with_contrib_rounds(inferred)
@@ -1176,7 +1191,16 @@ def fold_node(
         return None
     out_types = [framework.value_type(types.get(o)) for o in outputs]
     floats = any(ty is None or _element(ty) == f32 for ty in out_types)
-    if floats and onnx_entry(proto.op_type) and proto.op_type not in _MOVES:
+    # (a few float elements fold: scalar arithmetic on shapes, `_FLOAT_SHAPE_CONSTANT`)
+    few = (
+        proto.op_type in _FLOAT_SHAPE_OPS
+        or proto.op_type in ("Unsqueeze", "Squeeze", "Concat") and all(consts[n].size == 1 for n in names)
+    ) and all(
+        isinstance(ty, TensorType) and DYNAMIC_INDEX not in ty.get_shape()
+        and prod(ty.get_shape()) <= _FLOAT_SHAPE_CONSTANT
+        for ty in out_types
+    )
+    if floats and onnx_entry(proto.op_type) and proto.op_type not in _MOVES and not (builders_fold and few):
         return None  # float data: the builder's graph op (canonicalize folds it)
     for name, ty in zip(outputs, out_types, strict=True):
         if not isinstance(ty, TensorType) or DYNAMIC_INDEX in ty.get_shape():
@@ -1204,8 +1228,22 @@ def fold_node(
     return {n: np.asarray(v) for n, v in zip(outputs, values, strict=True)}
 
 
+_FLOAT_SHAPE_CONSTANT = 8
+"""The most elements of a float Constant node `_prefold` takes as a folded value,
+and of the float results of `_FLOAT_SHAPE_OPS` it folds (shape arithmetic in float:
+MobileViT's patch grid, a detection transform's scale)."""
+
+_FLOAT_SHAPE_OPS = frozenset(
+    {"Add", "Sub", "Mul", "Div", "Neg", "Abs", "Reciprocal", "Sqrt", "Pow", "Min", "Max",
+     "Ceil", "Floor", "Round", "Cast"}
+)
+"""The scalar arithmetic that computes shapes in float, folded in `_prefold` when its
+inputs are constants and its result has at most `_FLOAT_SHAPE_CONSTANT` elements (and
+Unsqueeze, Squeeze and Concat of such scalars: a detection transform's Resize sizes)."""
+
+
 def _prefold(
-    model: onnx.ModelProto, label: str, dram: _Dram, rounds: int = 8,
+    model: onnx.ModelProto, label: str, dram: _Dram, rounds: int = 64,
     fed: Collection[str] = (),
 ) -> tuple[onnx.ModelProto, list[onnx.TensorProto]]:
     """Fold what `fold_node` can over the (inferred) skeleton, then infer shapes
@@ -1246,6 +1284,14 @@ def _prefold(
                         value = {node.output[0]: numpy_helper.to_array(t)}
                     except (ValueError, TypeError):
                         value = None
+                elif t is not None and prod(t.dims) <= _FLOAT_SHAPE_CONSTANT:
+                    # A few float elements: read by what folds (scalar arithmetic on
+                    # shapes, Cast(Ceil(h / 2.0) * 2.0), as MobileViT and detection
+                    # exports write); the node stays for the rest.
+                    try:
+                        consts[node.output[0]] = numpy_helper.to_array(t)
+                    except (ValueError, TypeError):
+                        pass
             else:
                 try:
                     value = fold_node(
@@ -1274,7 +1320,7 @@ def _prefold(
             # The contrib ops' types go with the value_info: found again, now that the
             # folded shapes may have made their inputs static.
             model = _with_contrib_rounds(
-                onnx.shape_inference.infer_shapes(rebuilt, strict_mode=True, data_prop=True)
+                _infer_strict(rebuilt)
             )
         except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
             raise OnnxImportError(f"{label}: not a valid ONNX model ({_one_line(e)})") from None
@@ -3408,10 +3454,18 @@ def build_sum(node: _Node) -> SSAValue:
 def build_expand(node: _Node) -> SSAValue:
     """Expand of a float tensor to a constant shape: x + zeros of the result's shape
     (Add's NumPy broadcasting; the zeros a splat constant_of_shape)."""
-    node.const_input(1)  # the shape must be constant (refused otherwise, named)
+    shape = node.const_input(1)  # the shape must be constant (refused otherwise, named)
+    x = node.input(0)
     out_type = node.out_type()
+    if out_type is None:  # ONNX left it dynamic (a shape through an Identity): broadcast
+        assert isinstance(x.type, TensorType)
+        try:
+            dims = np.broadcast_shapes(tuple(x.type.get_shape()), tuple(int(d) for d in shape.reshape(-1)))
+        except ValueError:
+            node.fail(f"shape {[int(d) for d in shape.reshape(-1)]} does not broadcast with the input's {list(x.type.get_shape())}")
+        out_type = TensorType(x.type.element_type, dims)
     zeros = node.emit(ConstantOfShapeOp(tuple(out_type.get_shape()), 0.0), f"{node.proto.output[0]}.zeros")
-    return node.emit(AddOp(node.input(0), zeros, out_type))
+    return node.emit(AddOp(x, zeros, out_type))
 
 
 def _unsqueeze_axes(node: _Node, in_rank: int) -> tuple[int, ...]:
