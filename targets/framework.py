@@ -17,8 +17,8 @@ only f32 tensors cross to the other tiers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
 import threading
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
@@ -284,7 +284,9 @@ def address_space_budget(extra: int) -> Iterator[None]:
 _TERMINATE_WAIT_S = 5.0
 
 
-def run_session(session: Any, names: Sequence[str] | None, feeds: Mapping[str, Any], run_options: Any = None) -> list[Any]:
+def run_session(
+    session: Any, names: Sequence[str] | None, feeds: Mapping[str, Any], run_options: Any = None
+) -> list[Any]:
     """`session.run(names, feeds, run_options)` on a worker thread while this one
     waits, so that SIGINT and SIGTERM still reach the tools' handlers (`tool_main`):
     Python runs a signal handler only between bytecodes of the main thread, and a

@@ -1191,16 +1191,10 @@ def fold_node(
         return None
     out_types = [framework.value_type(types.get(o)) for o in outputs]
     floats = any(ty is None or _element(ty) == f32 for ty in out_types)
-    # (a few float elements fold: scalar arithmetic on shapes, `_FLOAT_SHAPE_CONSTANT`)
-    few = (
-        proto.op_type in _FLOAT_SHAPE_OPS
-        or proto.op_type in ("Unsqueeze", "Squeeze", "Concat") and all(consts[n].size == 1 for n in names)
-    ) and all(
-        isinstance(ty, TensorType) and DYNAMIC_INDEX not in ty.get_shape()
-        and prod(ty.get_shape()) <= _FLOAT_SHAPE_CONSTANT
-        for ty in out_types
-    )
-    if floats and onnx_entry(proto.op_type) and proto.op_type not in _MOVES and not (builders_fold and few):
+    if (
+        floats and onnx_entry(proto.op_type) and proto.op_type not in _MOVES
+        and not (builders_fold and _shape_arithmetic(proto, [consts[n] for n in names], out_types))
+    ):
         return None  # float data: the builder's graph op (canonicalize folds it)
     for name, ty in zip(outputs, out_types, strict=True):
         if not isinstance(ty, TensorType) or DYNAMIC_INDEX in ty.get_shape():
@@ -1240,6 +1234,25 @@ _FLOAT_SHAPE_OPS = frozenset(
 """The scalar arithmetic that computes shapes in float, folded in `_prefold` when its
 inputs are constants and its result has at most `_FLOAT_SHAPE_CONSTANT` elements (and
 Unsqueeze, Squeeze and Concat of such scalars: a detection transform's Resize sizes)."""
+
+
+def _shape_arithmetic(
+    proto: onnx.NodeProto, inputs: Sequence[np.ndarray], out_types: Sequence[Attribute | None]
+) -> bool:
+    """Whether a node of constant inputs and float results is scalar arithmetic on
+    shapes that `_prefold` folds: an op of `_FLOAT_SHAPE_OPS` (or an Unsqueeze,
+    Squeeze or Concat of one-element values) whose results have at most
+    `_FLOAT_SHAPE_CONSTANT` elements each."""
+    op = proto.op_type
+    if op not in _FLOAT_SHAPE_OPS and not (
+        op in ("Unsqueeze", "Squeeze", "Concat") and all(a.size == 1 for a in inputs)
+    ):
+        return False
+    return all(
+        isinstance(ty, TensorType) and DYNAMIC_INDEX not in ty.get_shape()
+        and prod(ty.get_shape()) <= _FLOAT_SHAPE_CONSTANT
+        for ty in out_types
+    )
 
 
 def _prefold(
@@ -3462,7 +3475,10 @@ def build_expand(node: _Node) -> SSAValue:
         try:
             dims = np.broadcast_shapes(tuple(x.type.get_shape()), tuple(int(d) for d in shape.reshape(-1)))
         except ValueError:
-            node.fail(f"shape {[int(d) for d in shape.reshape(-1)]} does not broadcast with the input's {list(x.type.get_shape())}")
+            node.fail(
+                f"shape {[int(d) for d in shape.reshape(-1)]} does not broadcast "
+                f"with the input's {list(x.type.get_shape())}"
+            )
         out_type = TensorType(x.type.element_type, dims)
     zeros = node.emit(ConstantOfShapeOp(tuple(out_type.get_shape()), 0.0), f"{node.proto.output[0]}.zeros")
     return node.emit(AddOp(x, zeros, out_type))

@@ -37,8 +37,8 @@ follows a list schedule on estimated time:
    first iterations (the last whose instance touches its bytes, as
    accel-insert-sync's instance-waits count them) is ready that share of the
    repeat's time after it starts: a pooling band on a conv's first row blocks goes
-   on POOL between the conv's evacuations, not after the whole conv. Each engine runs its stream in order, so an estimate that runs
-   ahead of the machine costs most where two groups interleave: the PE array waits
+   on POOL between the conv's evacuations, not after the whole conv. Each engine
+   runs its stream in order, so an estimate that runs ahead of the machine costs most where two groups interleave: the PE array waits
    inside one group for the other's input (ShuffleNet's depthwise tiles on the
    array, whose inputs the evacuations of the 1x1 conv before them deliver one tile
    at a time).
@@ -133,7 +133,9 @@ def _item(op: Operation, index: int, chip: ChipConfig) -> _Item:
     return _Item(op, index, costs, latency, None, 0.0)
 
 
-def _edges(program: ProgramOp, items: list[_Item], where: dict[int, int], instances: bool = False) -> None:
+def _edges(
+    program: ProgramOp, items: list[_Item], where: dict[int, int], instances: bool = False
+) -> None:
     # Bounding boxes: conservative (never fewer edges than exact footprints), and
     # a third of the time on ResNet-50, with the same schedule on the zoo.
     graph = DependenceGraph.build(program, exact=False)
@@ -280,7 +282,9 @@ def _continues(item: _Item, last: _Item | None, chip: ChipConfig) -> bool:
     return operand_at(a.dst, [])[2] // bank == operand_at(b.dst, [])[2] // bank
 
 
-def schedule(program: ProgramOp, chip: ChipConfig, chains: bool = True, instances: bool = False) -> list[Operation]:
+def schedule(
+    program: ProgramOp, chip: ChipConfig, chains: bool = True, instances: bool = False
+) -> list[Operation]:
     """The program's top-level instructions and repeats in list-schedule order
     (`chains`, `instances`: see the module docstring, step 3)."""
     body = [
