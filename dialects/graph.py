@@ -840,7 +840,7 @@ def interleaved_channels(channels: int, group: int, block: int) -> list[int]:
     ]
 
 
-FUSED_ACTIVATIONS = ("relu",)
+FUSED_ACTIVATIONS = ("relu", "clip01")
 """The activations a conv2d or gemm can apply to its result on the way out of the
 accumulator (graph-fuse-epilogue folds a following graph op of that name into it)."""
 

@@ -53,6 +53,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return GraphMergeSiblingsPass
 
+    def graph_fold_clip():
+        from tidal.passes.graph.fold_clip import GraphFoldClipPass
+
+        return GraphFoldClipPass
+
     def graph_swap_avgpool():
         from tidal.passes.graph.swap_avgpool import GraphSwapAvgPoolPass
 
@@ -151,6 +156,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "accel-verify-sync": accel_verify_sync,
         "tidal-lower": tidal_lower,
         "graph-canonicalize": graph_canonicalize,
+        "graph-fold-clip": graph_fold_clip,
         "graph-fuse-epilogue": graph_fuse_epilogue,
         "graph-fuse-affine": graph_fuse_affine,
         "graph-fold-shuffle": graph_fold_shuffle,

@@ -271,6 +271,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "(192: two tiles of 96) becomes a conv of the full 128-channel tiles and one of "
     "the rest, concatenated, so the first fills the PE columns and the second takes "
     "row-pack (graph-split-cout)",
+    "fold-clip": "a clip to [0, hi] (ReLU6) after a conv or gemm is its epilogue's "
+    "clip01 with its weights divided by hi, its readers' weights times hi, instead of a "
+    "nest of its own (graph-fold-clip)",
     "fuse-affine": "a per-channel constant scale and shift and the relu after them are "
     "one ACT instruction per tile, channels on partitions (graph-fuse-affine)",
     "double-buffer": "a tile that a loop fills afresh in every iteration gets a second "
@@ -371,8 +374,11 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     from tidal.passes.loop.schedule import LoopSchedulePass
 
     off = check_optimizations(disabled)
+    from tidal.passes.graph.fold_clip import GraphFoldClipPass
+
     return [
         GraphCanonicalizePass(),
+        *([] if "fold-clip" in off else [GraphFoldClipPass()]),
         *(
             []
             if "fuse-epilogue" in off

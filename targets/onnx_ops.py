@@ -84,7 +84,10 @@ class OpEntry:
 
 
 # The NumPy form of each graph.FUSED_ACTIVATIONS entry, applied in float64.
-_FUSED: dict[str, Callable[[np.ndarray], np.ndarray]] = {"relu": lambda y: np.maximum(y, 0.0)}
+_FUSED: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "relu": lambda y: np.maximum(y, 0.0),
+    "clip01": lambda y: np.clip(y, 0.0, 1.0),
+}
 
 
 def _activate(activation: str | None, y: np.ndarray) -> np.ndarray:

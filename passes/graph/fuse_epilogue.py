@@ -130,7 +130,7 @@ class FuseActivationPattern(RewritePattern):
 
 def non_negative(value: SSAValue, depth: int = 8) -> bool:
     """Whether `value` is provably >= 0 (or NaN) everywhere: a relu's result, a conv2d
-    or gemm with a relu activation, a max or average pooling or global average
+    or gemm with a relu or clip01 activation, a max or average pooling or global average
     pooling of such a value (every window holds at least one input element; average
     pooling pads with zeros), or a concatenation of such values. `depth` bounds the
     walk up the producers."""
@@ -140,7 +140,7 @@ def non_negative(value: SSAValue, depth: int = 8) -> bool:
     if isinstance(op, graph.ReluOp):
         return True
     if isinstance(op, graph.Conv2dOp | graph.GemmOp):
-        return op.activation_val == "relu"
+        return op.activation_val in ("relu", "clip01")
     if isinstance(op, graph.MaxPoolOp | graph.AvgPoolOp | graph.GlobalAvgPoolOp):
         return non_negative(op.operands[0], depth - 1)
     if isinstance(op, graph.ConcatOp):

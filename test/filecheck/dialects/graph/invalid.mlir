@@ -158,7 +158,7 @@ func.func @f(%x: tensor<1x8x4x4xf32>, %w: tensor<8x8x1x1xf32>) -> tensor<1x8x4x4
   %r = graph.conv2d %x, %w {activation = "tanh"} : (tensor<1x8x4x4xf32>, tensor<8x8x1x1xf32>) -> tensor<1x8x4x4xf32>
   func.return %r : tensor<1x8x4x4xf32>
 }
-// CHECK: 'graph.conv2d' op activation 'tanh' is not one of: relu
+// CHECK: 'graph.conv2d' op activation 'tanh' is not one of: relu, clip01
 
 // -----
 
@@ -174,7 +174,7 @@ func.func @f(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
   %r = graph.gemm %a, %b {activation = "exp"} : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
   func.return %r : tensor<2x4xf32>
 }
-// CHECK: 'graph.gemm' op activation 'exp' is not one of: relu
+// CHECK: 'graph.gemm' op activation 'exp' is not one of: relu, clip01
 
 // -----
 // graph.conv2d
@@ -704,7 +704,7 @@ func.func @f(%x: tensor<1x8x4x4xf32>, %p: tensor<8xf32>) -> tensor<1x8x4x4xf32> 
   %r = graph.channel_affine %x, %p, %p {activation = "exp"} : (tensor<1x8x4x4xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<1x8x4x4xf32>
   func.return %r : tensor<1x8x4x4xf32>
 }
-// CHECK: 'graph.channel_affine' op activation 'exp' is not one of: relu
+// CHECK: 'graph.channel_affine' op activation 'exp' is not one of: relu, clip01
 
 // -----
 

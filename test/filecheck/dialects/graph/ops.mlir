@@ -63,6 +63,17 @@ func.func @conv2d_epilogue(%x: tensor<1x8x4x4xf32>, %w: tensor<8x8x1x1xf32>, %b:
   func.return %r, %r2, %g : tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>, tensor<8x8xf32>
 }
 
+// The clip01 activation (graph-fold-clip: a ReLU6 folded into the epilogue).
+// CHECK-LABEL: func.func @clip01_epilogue
+// CHECK-NEXT: %[[C:.*]] = graph.conv2d %{{.*}}, %{{.*}}, %{{.*}} {activation = "clip01"} : (tensor<1x8x4x4xf32>, tensor<8x8x1x1xf32>, tensor<8xf32>) -> tensor<1x8x4x4xf32>
+// CHECK-NEXT: %{{.*}} = graph.gemm %{{.*}}, %{{.*}} {activation = "clip01"} : (tensor<2x8xf32>, tensor<8x4xf32>) -> tensor<2x4xf32>
+func.func @clip01_epilogue(%x: tensor<1x8x4x4xf32>, %w: tensor<8x8x1x1xf32>, %b: tensor<8xf32>,
+                           %a: tensor<2x8xf32>, %v: tensor<8x4xf32>) -> (tensor<1x8x4x4xf32>, tensor<2x4xf32>) {
+  %c = graph.conv2d %x, %w, %b {activation = "clip01"} : (tensor<1x8x4x4xf32>, tensor<8x8x1x1xf32>, tensor<8xf32>) -> tensor<1x8x4x4xf32>
+  %g = graph.gemm %a, %v {activation = "clip01"} : (tensor<2x8xf32>, tensor<8x4xf32>) -> tensor<2x4xf32>
+  func.return %c, %g : tensor<1x8x4x4xf32>, tensor<2x4xf32>
+}
+
 // CHECK-LABEL: func.func @conv2d
 // CHECK-SAME: (%[[X:.*]]: tensor<1x3x32x32xf32>, %[[W:.*]]: tensor<8x3x3x3xf32>, %[[B:.*]]: tensor<8xf32>, %[[G:.*]]: tensor<8x1x3x3xf32>)
 func.func @conv2d(%x: tensor<1x3x32x32xf32>, %w: tensor<8x3x3x3xf32>, %b: tensor<8xf32>,
