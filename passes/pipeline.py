@@ -48,6 +48,9 @@ from tidal.passes.utils.quiet import quiet_diagnostics
 OPTIMIZATIONS: dict[str, str] = {
     "eltwise-partitions": "element-wise nests use as many partitions as the tensor allows "
     "(graph-to-loop{eltwise_partitions})",
+    "eltwise-channels": "element-wise nests beside convs, poolings and per-channel "
+    "affines put an NCHW tensor's channels on partitions, the layout of the nests "
+    "around them, so their tensors stay on chip (graph-to-loop{eltwise_channels})",
     "stationary": "convolutions keep weights stationary across output blocks in "
     "several PSUM banks and read each input band once (graph-to-loop{stationary})",
     "pack-taps": "small-channel convolutions put several filter taps on the PE rows "
@@ -399,6 +402,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
         GraphToLoopPass(
             chip=chip,
             eltwise_partitions="eltwise-partitions" not in off,
+            eltwise_channels="eltwise-channels" not in off,
             stationary="stationary" not in off,
             pack_taps="pack-taps" not in off,
             depthwise="depthwise" not in off,

@@ -146,6 +146,7 @@ class GraphToLoopPass(ChipPass):
     name = "graph-to-loop"
 
     eltwise_partitions: bool = True
+    eltwise_channels: bool = True
     stationary: bool = True
     pack_taps: bool = True
     depthwise: bool = True

@@ -1,5 +1,18 @@
 """Element-wise ops: dims are coalesced across all operands, the second-to-last
 coalesced dim goes on partitions and broadcasting is a stride-0 DMA pattern.
+
+By channels (`channels=True`, KernelOptions.eltwise_channels, for an op that
+`beside_channel_nests`): an NCHW (or NC...) tensor whose channel tiles fill at least
+CHANNEL_MIN_PARTITIONS partitions keeps channel c on partition c % tp and its plane
+on the free dim, in chunks of at most FREE_MAX, instead of spreading the flat tensor
+over every partition. That is the layout of the convs, poolings and per-channel
+affines beside it, so loop-keep-on-chip can keep its operands and its result on chip
+(the flat layout, one row of C·H·W / 128 elements per partition, fits no other
+nest's copies, and every such tensor went through DRAM). A per-channel operand
+([1, C, 1, 1], a squeeze-excitation's scale) is then a column broadcast along the
+free dim. torchvision's EfficientNet-B0 (its SiLUs, x · sigmoid(x), and its
+squeeze-excitations): DRAM 205 MB -> 34 MB, 1,406,217 -> 727,848 cycles on the
+default chip; MobileNet v3 large (hard-swishes): 704,364 -> 472,674.
 """
 
 from __future__ import annotations
@@ -84,6 +97,47 @@ class EltwiseTiles(NestPlan):
     tf: int
 
 
+CHANNEL_MIN_PARTITIONS = 32
+"""The fewest partitions a channel tile must fill for an element-wise nest to lay
+out by channels (a quarter of the default chip's): with fewer (a 16-channel
+tensor) the flat layout's 128 lanes do the work 8 times faster. Measured on
+MobileNet v3 large: 472,674 cycles with 32 (or 64), 479,291 with any channel count."""
+
+
+def _by_channels(
+    chip: ChipConfig, origin: str, out_shape: Sequence[int], strides: Sequence[Sequence[int]]
+) -> EltwiseTiles | None:
+    """The by-channels plan (module docstring) of an op of output `out_shape` [N, C,
+    ...] whose operands (output first) walk `strides`; None when the channel tiles
+    fill fewer than CHANNEL_MIN_PARTITIONS partitions or an operand does not walk
+    each channel's plane contiguously or not at all (broadcast)."""
+    if len(out_shape) < 3:
+        return None
+    n, c, dims = out_shape[0], out_shape[1], list(out_shape[2:])
+    tp = largest_divisor(c, chip.sbuf_partitions)
+    if tp < CHANNEL_MIN_PARTITIONS:
+        return None
+    plane = prod(dims)
+    per_operand: list[tuple[int, int, int]] = []  # strides over (image, channel, plane element)
+    for st in strides:
+        inner = list(st[2:])
+        if any(inner):  # contiguous over the plane (row-major, size-1 dims free)
+            expected = 1
+            for size, stride in zip(reversed(dims), reversed(inner)):
+                if size != 1 and stride != expected:
+                    return None
+                expected *= size
+        per_operand.append((st[0], st[1], 1 if any(inner) else 0))
+    tf = largest_divisor(plane, FREE_MAX)
+    need = sbuf_bytes(*[tf] * len(strides))
+    if need > chip.sbuf_partition_bytes:
+        return None
+    return EltwiseTiles(
+        origin, tp, need, sizes=(n, plane // tf, c, tf),
+        strides=tuple((sn, sp * tf, sc, sp) for sn, sc, sp in per_operand), tp=tp, tf=tf,
+    )
+
+
 def _partition_dim_last_but_one(sizes: list[int], strides: list[list[int]], partitions: int) -> None:
     """Move the loop dim that fills the most partitions (the innermost, on a tie) to
     the second-to-last place, in place. Element-wise iterations are independent, so
@@ -101,11 +155,15 @@ def plan_eltwise(
     input_strides: Sequence[Sequence[int]],
     *,
     by_partitions: bool = True,
+    channels: bool = False,
 ) -> EltwiseTiles | Refusal:
     """`input_strides`: each input's (broadcast, possibly 0) element strides over
     `out_shape`. `by_partitions`: put the dim that fills the most partitions on
-    partitions (false: the second-to-last coalesced dim, whatever its size)."""
+    partitions (false: the second-to-last coalesced dim, whatever its size).
+    `channels`: by channels where `_by_channels` can (module docstring)."""
     out_strides = [prod(out_shape[i + 1 :]) for i in range(len(out_shape))]
+    if channels and (by_channel := _by_channels(chip, origin, out_shape, [out_strides, *input_strides])):
+        return by_channel
     sizes, strides = coalesce(out_shape, [out_strides, *input_strides])
     if len(sizes) == 1:
         _split_last(sizes, strides, max(1, sizes[0] // largest_divisor(sizes[0], chip.sbuf_partitions)))
@@ -240,6 +298,35 @@ def _eltwise_operands(op: Operation) -> tuple[str, list[SSAValue]]:
     return _BINARY_KINDS[type(op)], [op.lhs, op.rhs]  # type: ignore[attr-defined]
 
 
+CHANNEL_OPS = (
+    graph.Conv2dOp, graph.MaxPoolOp, graph.AvgPoolOp, graph.GlobalAvgPoolOp,
+    graph.ChannelAffineOp, graph.BatchNormOp, graph.LRNOp,
+)
+"""Graph ops whose nests keep an NCHW tensor's channels on partitions."""
+
+ELTWISE_OPS = (
+    graph.ReluOp, graph.ActivationOp, graph.PiecewiseLinearOp, graph.SumOp, *_BINARY_KINDS,
+)
+
+
+def beside_channel_nests(op: Operation, depth: int = 3) -> bool:
+    """Whether `op` reads or writes a tensor that a CHANNEL_OPS op writes or reads,
+    directly or through up to `depth` other element-wise ops (a SiLU's sigmoid and
+    multiply between two convs; not a channels-last transformer block's)."""
+    seen: set[int] = set()
+
+    def near(o: Operation, d: int) -> bool:
+        seen.add(id(o))
+        ops = [v.owner for v in o.operands] + [u.operation for r in o.results for u in r.uses]
+        if any(isinstance(x, CHANNEL_OPS) for x in ops):
+            return True
+        return d > 0 and any(
+            isinstance(x, ELTWISE_OPS) and id(x) not in seen and near(x, d - 1) for x in ops
+        )
+
+    return near(op, depth)
+
+
 class EltwiseKernel(Kernel):
     """Element-wise ops (relu, graph.activation, add, mul, an n-ary sum): one nest over the coalesced
     dims, broadcasting by stride-0 access patterns. A one-operand sum is a view."""
@@ -254,8 +341,10 @@ class EltwiseKernel(Kernel):
         out_shape = shape_of(op.results[0])
         _, operands = _eltwise_operands(op)
         strides = [broadcast_strides(shape_of(v), out_shape) for v in operands]
+        channels = options.eltwise_channels and beside_channel_nests(op)
         return planned(op, chip, plan_eltwise(
-            chip, origin_of(op), out_shape, strides, by_partitions=options.eltwise_partitions
+            chip, origin_of(op), out_shape, strides, by_partitions=options.eltwise_partitions,
+            channels=channels,
         ), options=options)
 
     def emit(self, plan: TilePlan) -> Lowered:

@@ -34,6 +34,13 @@ class KernelOptions:
     - `eltwise_partitions`: element-wise nests put the coalesced dim that fills the
       most partitions on partitions (off: always the second-to-last one, which for
       a flat 56x56x256 tensor split into chunks is the 4 chunks).
+    - `eltwise_channels`: an element-wise nest beside a conv, a pooling or a
+      per-channel affine (`eltwise.beside_channel_nests`) over an NCHW tensor whose
+      channel tiles fill at least CHANNEL_MIN_PARTITIONS partitions puts the
+      channels on partitions and each channel's plane on the free dim, the layout
+      of the nests around it, so loop-keep-on-chip keeps its operands and result
+      on chip (EfficientNet-B0's SiLUs and squeeze-excitations, MobileNet v3's
+      hard-swishes) (kernels/eltwise.py).
     - `stationary`: convolutions keep each weight tile stationary across output row
       blocks accumulating in several PSUM banks, and read each input band once for
       all output-channel tiles.
@@ -234,6 +241,7 @@ class KernelOptions:
     """
 
     eltwise_partitions: bool = True
+    eltwise_channels: bool = True
     stationary: bool = True
     pack_taps: bool = True
     depthwise: bool = True
