@@ -159,6 +159,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "(plus the bias, read by a broadcast), so a depthwise conv's tiles wait for nothing "
     "ACT's in-order stream holds (the producer's evacuations) "
     "(graph-to-loop{depthwise_pool_first})",
+    "depthwise-bands": "a depthwise conv of one channel tile of at most half the "
+    "partitions that runs band by band on ACT and POOL lays several bands of output "
+    "rows side by side on the partitions, so each instruction covers them all "
+    "(graph-to-loop{depthwise_bands})",
     "depthwise-split-context": "the depthwise split counts, on each engine, the "
     "cycles of the nest that wrote its input (a 1x1 conv's matmuls keep the PE array "
     "busy) when it evens the engines' load (graph-to-loop{depthwise_split_context})",
@@ -425,6 +429,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             pool_inplace="pool-in-place" not in off,
             depthwise_fma="depthwise-fma" not in off,
             depthwise_pool_first="depthwise-pool-first" not in off,
+            depthwise_bands="depthwise-bands" not in off,
             depthwise_pe_rows="depthwise-pe-rows" not in off,
             pool_pipeline="pool-pipeline" not in off,
             pool_bands_pipeline="pool-bands-pipeline" not in off,

@@ -169,6 +169,7 @@ class GraphToLoopPass(ChipPass):
     pool_inplace: bool = True
     depthwise_fma: bool = True
     depthwise_pool_first: bool = True
+    depthwise_bands: bool = True
     depthwise_pe_rows: bool = True
     pool_pipeline: bool = True
     pool_bands_pipeline: bool = True

@@ -1783,6 +1783,7 @@ class ConvKernel(Kernel):
                 fma=options.depthwise_fma,
                 pool_first=options.depthwise_pool_first,
                 pe_rows=options.depthwise_pe_rows,
+                bands=options.depthwise_bands,
             )
             halo = isinstance(dw, depthwise.DepthwiseTiles) and dw.halo
             return planned(op, chip, *([] if halo else plan_pad_nest(op, chip)), dw, options=options)

@@ -170,6 +170,12 @@ class KernelOptions:
       holds the producer's evacuations, and POOL starts on a tile as soon as the
       producer has evacuated it; the PE/vector split counts POOL's extra tap
       (kernels/depthwise.py).
+    - `depthwise_bands`: a depthwise conv of one channel tile of at most half the
+      partitions that runs band by band on ACT and POOL (too big to stay whole in
+      SBUF) lays bands of output rows side by side on the partitions, each with its
+      own input rows and weight columns, so every instruction covers them all
+      (MobileNet v2's and EfficientNet-B0's 32 channels at 112x112: 4 bands, a
+      quarter of the cycles) (kernels/depthwise.py).
     - `im2col_clip`: a padded tap-packed conv whose im2col is one band of rows (per
       band side by side) loads each tap's window from the unpadded input, clipped
       to the outputs whose input lies inside the image, and zeroes the clipped-off
@@ -264,6 +270,7 @@ class KernelOptions:
     pool_inplace: bool = True
     depthwise_fma: bool = True
     depthwise_pool_first: bool = True
+    depthwise_bands: bool = True
     depthwise_pe_rows: bool = True
     pool_pipeline: bool = True
     pool_bands_pipeline: bool = True

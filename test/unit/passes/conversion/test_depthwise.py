@@ -124,6 +124,22 @@ def test_the_plan_keeps_the_form_the_datasheet_charges_less():
         assert plan_depthwise(DEFAULT, "dw", shape) == vector
 
 
+def test_bands_side_by_side_when_one_tile_leaves_partitions_idle():
+    """MobileNet v2's first depthwise conv (32 channels at 112x112, too big to stay
+    whole in SBUF): 4 bands of 28 rows on the 128 partitions, blocks of 14 rows, a
+    quarter of the ACT and POOL cycles. A layer that fits whole, or of several
+    channel tiles, keeps one band."""
+    shape = _shape(1, 32, 112, 112)
+    one = plan_depthwise(DEFAULT, "dw", shape, "vector", fma=True)
+    four = plan_depthwise(DEFAULT, "dw", shape, "vector", fma=True, bands=True)
+    assert isinstance(one, DepthwiseTiles) and isinstance(four, DepthwiseTiles)
+    assert (one.bands, four.bands, four.rb, four.resident) == (1, 4, 14, False)
+    assert four.cycles * 3 < one.cycles
+    for whole in (_shape(1, 32, 16, 16), _shape(1, 96, 112, 112)):
+        tiles = plan_depthwise(DEFAULT, "dw", whole, "vector", fma=True, bands=True)
+        assert isinstance(tiles, DepthwiseTiles) and tiles.bands == 1
+
+
 def test_small_images_stay_whole_in_sbuf():
     """ShuffleNet's 544-channel 7x7 layer: eight tiles of 68 channels, each image of
     49 pixels one block, all of them resident: one DMA in, one out for the layer.
@@ -462,6 +478,10 @@ def _module(
         tiles = plan_depthwise(chip, "dw", shape, "vector", fma=True)
     elif form == "fma-inplace":
         tiles = plan_depthwise(chip, "dw", shape, "vector", halo=True, inplace=True, fma=True)
+    elif form == "bands":
+        tiles = plan_depthwise(chip, "dw", shape, "vector", fma=True, bands=True)
+    elif form == "bands-act":
+        tiles = plan_depthwise(chip, "dw", shape, "vector", bands=True)
     else:
         tiles = plan_depthwise(chip, "dw", shape, form)
     assert isinstance(tiles, DepthwiseTiles)
@@ -499,6 +519,8 @@ CASES = [
     (_shape(1, 6, 20, 30, k=5, pad=2), SMALL, False, True, "identity"),
     (_shape(1, 24, 8, 8, stride=2), SMALL, True, False, "relu"),
     (_shape(1, 10, 9, 9, k=5, stride=2, pad=2), DEFAULT, True, True, "identity"),
+    # too big to stay whole: with bands, 4 bands of 16 rows side by side
+    (_shape(1, 8, 64, 64), SMALL, True, True, "relu"),
 ]
 
 
@@ -519,7 +541,7 @@ def _structure(
     # weights and biases of every channel tile: one copy each, before the loops
     held = list(module.ops.first.body.block.args[1 : 3 if bias else 2])  # type: ignore[union-attr]
     loads = [c for c in copies if c.src in held]
-    assert len(loads) == len(held) and all(c.parent_op() is nest for c in loads)
+    assert len(loads) == len(held) * tiles.bands and all(c.parent_op() is nest for c in loads)
     if tiles.inplace:  # per channel tile, every tap whose window meets the image, one full
         rects, n_tiles = tap_rects(shape), shape.padded[1] // tiles.tc
         assert len(scaled) == n_tiles * len(rects) and not matmuls and not consts
@@ -529,6 +551,11 @@ def _structure(
         return
     if tiles.form == "vector":
         assert len(scaled) == taps and not matmuls and not consts
+        # every instruction covers the bands' partitions; each band loads and
+        # stores its own rows, and holds its own copy of the weights and biases
+        assert {a.dst_ap.pcount for a in scaled} == {tiles.bands * tiles.tc}
+        band_loads = [c for c in copies if c.src is module.ops.first.body.block.args[0]]  # type: ignore[union-attr]
+        assert sorted(c.dst_ap.pstart.base for c in band_loads) == [b * tiles.tc for b in range(tiles.bands)]
         if tiles.resident:  # [weights, bias,] input, [addend per tile,] output
             assert len(copies) == (2 if bias else 1) + 2 + extra
         assert len(adds) == taps - 1 + extra
@@ -556,7 +583,7 @@ def _inputs(module: ModuleOp, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-@pytest.mark.parametrize("form", ["pe", "vector", "halo", "inplace", "fma", "fma-inplace"])
+@pytest.mark.parametrize("form", ["pe", "vector", "halo", "inplace", "fma", "fma-inplace", "bands-act"])
 @pytest.mark.parametrize("shape,chip,bias,addend,activation", CASES)
 def test_the_nest_computes_a_depthwise_conv(
     shape, chip, bias, addend, activation, form
@@ -582,8 +609,8 @@ def test_the_nest_computes_a_depthwise_conv(
         _structure(module, tiles, shape, bias, addend)
 
 
-@pytest.mark.parametrize("form", ["pe", "vector", "halo", "inplace", "fma", "fma-inplace"])
-@pytest.mark.parametrize("case", [CASES[1], CASES[2], CASES[4], CASES[5]])
+@pytest.mark.parametrize("form", ["pe", "vector", "halo", "inplace", "fma", "fma-inplace", "bands"])
+@pytest.mark.parametrize("case", [CASES[1], CASES[2], CASES[4], CASES[5], CASES[6]])
 def test_the_lowered_program_computes_the_same(case, form):
     """loop-allocate through the split streams, then the hardware model on the
     binary: what the array holds is the diagonals ACT built (PE form), the two
