@@ -6,7 +6,7 @@ instances of each, compiled, run on the hardware model and compared with onnxrun
 
 `bench/difftest.py`'s random graphs have small tensors, so the shapes that switch
 on some optimisations never come up (0 of 500 graphs there took any of these).
-Each case here is one of nine patterns, with random sizes around the chip's partition
+Each case here is one of ten patterns, with random sizes around the chip's partition
 count P (32 on `small`, 128 on `default`):
 
 - gemm: x [1, K] -> Gemm (bias, transB or not) -> Softmax or LogSoftmax over a row of
@@ -27,7 +27,14 @@ count P (32 on `small`, 128 on `default`):
   poolings (3x3, stride 1 or 2), then a 1x1 conv (ragged-pools);
 - stem: a conv of 1-4 channels, 3x3 to 7x7, stride 1 or 2, dilation 1 or 2, padded
   to keep the size (over the stride), relu, and half the time a 3x3 stride-2 max
-  pooling (im2col-clip, im2col-reuse, conv-reader-bands).
+  pooling (im2col-clip, im2col-reuse, conv-reader-bands);
+- mobile: an inverted residual block as MobileNet v2 and EfficientNet have them: a
+  1x1 expansion to P/16 to 2P channels over a plane of P/2 to 3P (at most 160)
+  pixels a side, an
+  activation (ReLU6, SiLU or relu), a 3x3 depthwise conv (stride 1 or 2), the
+  activation, half the time a squeeze-excitation (global average, 1x1, relu, 1x1,
+  sigmoid, scale), and a 1x1 projection (graph-fold-clip, eltwise-channels,
+  depthwise-bands: a narrow depthwise layer too big for SBUF whole).
 
 A case passes when max|tidal - ort| < 1e-4 * max|ort|. Prints each failing case
 (pattern, shapes, error or exception) and the counts per pattern; exits 1 when any
@@ -186,9 +193,56 @@ def _stem(rng: np.random.Generator, p: int) -> Case:
     return nodes, weights, {"x": [1, cin, size, size]}, [1, cout, h, h]
 
 
+def _mobile(rng: np.random.Generator, p: int) -> Case:
+    """An inverted residual block (the module docstring's "mobile")."""
+    cin = int(rng.integers(3, 17))
+    c = int(rng.integers(max(2, p // 16), 2 * p + 1))
+    size = int(rng.integers(p // 2, min(3 * p, 160) + 1))
+    stride = int(rng.integers(1, 3))
+    act = str(rng.choice(["relu6", "silu", "relu"]))
+    weights = []
+    if act == "relu6":
+        weights += [numpy_helper.from_array(np.array(v, np.float32), n) for n, v in (("lo", 0.0), ("hi", 6.0))]
+    nodes: list = []
+
+    def conv(x: str, out: str, shape: tuple[int, ...], **attrs: object) -> None:
+        fan_in = int(np.prod(shape[1:]))
+        weights.extend([
+            numpy_helper.from_array((rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32), f"{out}_w"),
+            numpy_helper.from_array((rng.standard_normal(shape[0]) * 0.1).astype(np.float32), f"{out}_b"),
+        ])
+        nodes.append(helper.make_node("Conv", [x, f"{out}_w", f"{out}_b"], [out], **attrs))
+
+    def activate(x: str, out: str) -> None:
+        if act == "relu6":
+            nodes.append(helper.make_node("Clip", [x, "lo", "hi"], [out]))
+        elif act == "silu":
+            nodes.extend([helper.make_node("Sigmoid", [x], [f"{x}_s"]), helper.make_node("Mul", [x, f"{x}_s"], [out])])
+        else:
+            nodes.append(helper.make_node("Relu", [x], [out]))
+
+    conv("x", "e", (c, cin, 1, 1))
+    activate("e", "ea")
+    conv("ea", "d", (c, 1, 3, 3), group=c, strides=[stride] * 2, pads=[1] * 4)
+    activate("d", "da")
+    last = "da"
+    if rng.integers(2):
+        squeeze = max(1, c // 4)
+        nodes.append(helper.make_node("GlobalAveragePool", ["da"], ["g"]))
+        conv("g", "r", (squeeze, c, 1, 1))
+        nodes.append(helper.make_node("Relu", ["r"], ["rr"]))
+        conv("rr", "u", (c, squeeze, 1, 1))
+        nodes += [helper.make_node("Sigmoid", ["u"], ["gate"]), helper.make_node("Mul", ["da", "gate"], ["se"])]
+        last = "se"
+    cout = int(rng.integers(4, 33))
+    conv(last, "out", (cout, c, 1, 1))
+    h = (size + 2 - 3) // stride + 1
+    return nodes, weights, {"x": [1, cin, size, size]}, [1, cout, h, h]
+
+
 PATTERNS: dict[str, Callable[[np.random.Generator, int], Case]] = {
     "gemm": _gemm, "pooled": _pooled, "narrow": _narrow, "lrn": _lrn, "transition": _transition, "norm": _norm,
-    "fire": _fire, "branch": _branch, "stem": _stem,
+    "fire": _fire, "branch": _branch, "stem": _stem, "mobile": _mobile,
 }
 
 

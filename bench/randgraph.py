@@ -310,6 +310,24 @@ def _relu(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
     g.node("Relu", [x.name], x.shape)
 
 
+def _clip(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+    """Clip with constant bounds (opset 13: inputs, either may be absent): ReLU6 most
+    often (graph-fold-clip folds it into a conv or gemm before it), also [0, 1], a
+    lower bound that is not 0, or one bound alone."""
+    lo, hi = weighted(ch, [((0.0, 6.0), 4), ((0.0, 1.0), 1), ((-1.0, 1.0), 1), ((None, 0.5), 1), ((0.0, None), 1)])
+    bounds = [g.const(ch, name, np.array(v, np.float32)) if v is not None else "" for name, v in (("lo", lo), ("hi", hi))]
+    while bounds and bounds[-1] == "":
+        bounds.pop()
+    g.node("Clip", [x.name, *bounds], x.shape)
+
+
+def _silu(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+    """x * sigmoid(x) (EfficientNet's activation), or the sigmoid alone."""
+    s = g.node("Sigmoid", [x.name], x.shape)
+    if chance(ch, 70):
+        g.node("Mul", [x.name, s.name] if chance(ch, 50) else [s.name, x.name], x.shape)
+
+
 def _identity(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
     g.node("Identity", [x.name], x.shape)
 
@@ -931,6 +949,9 @@ OPS: dict[str, OpEntry] = {
     "MaxPool1d": OpEntry(_seq, _maxpool1d, 1),
     "MaxPoolCeil": OpEntry(_image, _maxpool_ceil, 1),
     "MatMulBatched": OpEntry(_rank3plus, _matmul_batched, 2),
+    # the activations of today's depthwise networks (graph-fold-clip, eltwise-channels)
+    "Clip": OpEntry(_any, _clip, 2),
+    "SiLU": OpEntry(_any, _silu, 2),
 }
 
 
