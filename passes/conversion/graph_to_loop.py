@@ -39,6 +39,7 @@ from xdsl.utils.exceptions import PassFailedException
 from tidal.dialects.graph import OnnxValueType
 from tidal.passes.conversion.kernels.base import first_producer, options_for, shape_of
 from tidal.passes.conversion.kernels.concat_placement import ConcatCopy, place_concat_operands
+from tidal.passes.conversion.kernels.eltwise import beside_channel_nests
 from tidal.passes.conversion.kernels.graph_ops import origin_of
 from tidal.passes.conversion.kernels.plan import DEFAULT_OPTIONS, KernelOptions, Refusal
 from tidal.passes.utils.chip import ChipPass
@@ -48,7 +49,7 @@ from tidal.sim.config import ChipConfig, get_chip
 from tidal.targets.onnx_ops import graph_entry
 
 
-PER_OP = frozenset({"affine_newest"})
+PER_OP = frozenset({"affine_newest", "eltwise_beside"})
 """KernelOptions fields that graph-to-loop sets for each op, not pass options."""
 
 
@@ -80,6 +81,9 @@ class LowerGraphOp(RewritePattern):
     the time an op is lowered its producers are loop ops)."""
     newest: dict[Operation, int] = field(default_factory=dict[Operation, int])
     """`newest_channels` of each op that has them, before lowering began."""
+    beside: set[Operation] = field(default_factory=set[Operation])
+    """The element-wise ops `beside_channel_nests`, found before lowering began (by
+    the time an op is lowered, the graph ops before it are loop ops)."""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         entry = graph_entry(op)
@@ -88,6 +92,8 @@ class LowerGraphOp(RewritePattern):
         options = options_for(op, self.producers.get(op), self.options, self.producers.get)
         if self.options.affine_split and op in self.newest:
             options = replace(options, affine_newest=self.newest[op])
+        if self.options.eltwise_channels and op in self.beside:
+            options = replace(options, eltwise_beside=True)
         planned = entry.kernel.plan(op, self.chip, options)
         if isinstance(planned, Refusal):
             raise PassFailedException(f"graph-to-loop: {planned.reason}")
@@ -209,6 +215,8 @@ class GraphToLoopPass(ChipPass):
                     lower.producers[graph_op] = first_producer(graph_op)
                     if newest := newest_channels(graph_op):
                         lower.newest[graph_op] = newest
+                    if beside_channel_nests(graph_op):
+                        lower.beside.add(graph_op)
         with quiet_diagnostics():
             PatternRewriteWalker(
                 GreedyRewritePatternApplier([lower]), apply_recursively=False

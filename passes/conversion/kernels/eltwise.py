@@ -2,7 +2,7 @@
 coalesced dim goes on partitions and broadcasting is a stride-0 DMA pattern.
 
 By channels (`channels=True`, KernelOptions.eltwise_channels, for an op that
-`beside_channel_nests`): an NCHW (or NC...) tensor whose channel tiles fill at least
+`beside_channel_nests`, KernelOptions.eltwise_beside): an NCHW (or NC...) tensor whose channel tiles fill at least
 CHANNEL_MIN_PARTITIONS partitions keeps channel c on partition c % tp and its plane
 on the free dim, in chunks of at most FREE_MAX, instead of spreading the flat tensor
 over every partition. That is the layout of the convs, poolings and per-channel
@@ -310,9 +310,13 @@ ELTWISE_OPS = (
 
 
 def beside_channel_nests(op: Operation, depth: int = 3) -> bool:
-    """Whether `op` reads or writes a tensor that a CHANNEL_OPS op writes or reads,
-    directly or through up to `depth` other element-wise ops (a SiLU's sigmoid and
-    multiply between two convs; not a channels-last transformer block's)."""
+    """Whether `op` is element-wise and reads or writes a tensor that a CHANNEL_OPS
+    op writes or reads, directly or through up to `depth` other element-wise ops (a
+    SiLU's sigmoid and multiply between two convs; not a channels-last transformer
+    block's). On graph ops: graph-to-loop asks before it lowers any
+    (`KernelOptions.eltwise_beside`)."""
+    if not isinstance(op, ELTWISE_OPS):
+        return False
     seen: set[int] = set()
 
     def near(o: Operation, d: int) -> bool:
@@ -341,7 +345,7 @@ class EltwiseKernel(Kernel):
         out_shape = shape_of(op.results[0])
         _, operands = _eltwise_operands(op)
         strides = [broadcast_strides(shape_of(v), out_shape) for v in operands]
-        channels = options.eltwise_channels and beside_channel_nests(op)
+        channels = options.eltwise_channels and options.eltwise_beside
         return planned(op, chip, plan_eltwise(
             chip, origin_of(op), out_shape, strides, by_partitions=options.eltwise_partitions,
             channels=channels,

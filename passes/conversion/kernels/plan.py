@@ -287,6 +287,11 @@ class KernelOptions:
     """Not an option: the channels of the last operand of the concatenation this
     op reads, when only it reads it (graph-to-loop sets it per op, with
     `affine_split`); 0 otherwise."""
+    eltwise_beside: bool = False
+    """Not an option: the op is element-wise and reads or writes a tensor that a
+    conv, pooling or per-channel affine also touches (`eltwise.beside_channel_nests`,
+    which graph-to-loop evaluates per op before lowering anything, with
+    `eltwise_channels`)."""
     pool_pieces: bool = True
     softmax_spread: bool = True
     lrn_pieces: bool = True
