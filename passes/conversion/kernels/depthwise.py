@@ -487,22 +487,14 @@ def _plan_vector(
         if planned is not None:
             return planned
     # Every channel tile whole in SBUF when it fits, else the most output rows per
-    # block whose tiles fit.
-    candidates = [(oh, True)] if n == 1 and oh * ow <= FREE_MAX else []
-    candidates += [
-        (rb, False) for rb in range(min(oh, FREE_MAX // ow), 0, -1) if oh % rb == 0
-    ]
-    # Not resident, with `bands`: k bands side by side, blocks of rows within each.
+    # block whose tiles fit, in k bands side by side with `bands` (`_vector_bands`).
     k = _vector_bands(chip, shape, tc) if bands else 1
-    if k > 1:
-        fits = [
-            c for c in candidates[:1] if c[1] and _need(shape, "vector", tc, c[0], 1, True, halo)[1] <= chip.sbuf_partition_bytes
-        ]
-        candidates = fits or [
-            (rb, False) for rb in range(min(oh // k, FREE_MAX // ow), 0, -1) if oh // k % rb == 0
-        ]
-        k = 1 if fits else k
-    for rb, resident in candidates:
+    rows = oh // k  # per band
+    candidates = [(oh, True, 1)] if n == 1 and oh * ow <= FREE_MAX else []
+    candidates += [
+        (rb, False, k) for rb in range(min(rows, FREE_MAX // ow), 0, -1) if rows % rb == 0
+    ]
+    for rb, resident, k in candidates:
         hb, need = _need(shape, "vector", tc, rb, 1, resident, halo and resident)
         if need > chip.sbuf_partition_bytes:
             continue
