@@ -297,13 +297,22 @@ def double_buffer(nest: loop.NestOp, plan: Plan) -> None:
         _unroll(nest, dim, plan[dim])
 
 
-def _fits(fn: func.FuncOp, chip: ChipConfig, doubled: set[loop.AllocTileOp]) -> bool:
+Lifetimes = list[tuple[loop.AllocTileOp, int, int, int]]
+
+
+def _fits(
+    fn: func.FuncOp, chip: ChipConfig, doubled: set[loop.AllocTileOp], lifetimes: Lifetimes | None = None
+) -> bool:
     """Would every tile of `fn` fit, placed as loop-allocate places them (without
     the overlap of nests), with a second buffer right after each tile of
-    `doubled`?"""
+    `doubled`? `lifetimes`: `tile_lifetimes(fn, overlap=False)` when the caller
+    has it (doubling a tile does not move any tile's lifetime, and computing them
+    is most of the cost: ResNet-50 asks 40 times)."""
     tiles = _Tiles(chip)
+    if lifetimes is None:
+        lifetimes = tile_lifetimes(fn, overlap=False)
     try:
-        for op, first, last, _ in tile_lifetimes(fn, overlap=False):
+        for op, first, last, _ in lifetimes:
             for _ in range(2 if op in doubled else 1):
                 tiles.place(op, first, last)
     except PassFailedException:
@@ -334,7 +343,8 @@ class LoopDoubleBufferPass(ChipPass):
             self.run(fn, chip)
 
     def run(self, fn: func.FuncOp, chip: ChipConfig) -> None:
-        if not _fits(fn, chip, set()):
+        lifetimes = tile_lifetimes(fn, overlap=False)
+        if not _fits(fn, chip, set(), lifetimes):
             return  # loop-allocate reports it
         # Nest by nest, in program order: a nest's second buffers are kept if every
         # tile still fits with them and those of the nests kept before it.
@@ -345,7 +355,7 @@ class LoopDoubleBufferPass(ChipPass):
             # Every private tile, else the SBUF ones only (PSUM has few banks).
             for plan in (whole, _only(whole, "sbuf")):
                 tiles = {t for loops in plan.values() for ts in loops.values() for t in ts}
-                if tiles and _fits(fn, chip, doubled | tiles):
+                if tiles and _fits(fn, chip, doubled | tiles, lifetimes):
                     doubled |= tiles
                     plans.append((nest, plan))
                     break
