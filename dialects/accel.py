@@ -215,7 +215,15 @@ class AccessAttr(ParametrizedAttribute):
 
     @property
     def dims(self) -> tuple[tuple[int, int], ...]:
-        return tuple((p.data[0].data, p.data[1].data) for p in self.dims_attr.data)
+        # Kept beside the parameters once read (the attribute is immutable; the
+        # dependence and allocation passes read the dims of each access thousands
+        # of times). Not a dataclass field: equality and hashing ignore it.
+        dims = self.__dict__.get("_dims")
+        if dims is None:
+            dims = self.__dict__["_dims"] = tuple(
+                (p.data[0].data, p.data[1].data) for p in self.dims_attr.data
+            )
+        return dims
 
     @property
     def pcount(self) -> int:
