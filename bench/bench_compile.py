@@ -22,6 +22,11 @@ every pass (`--verify-each`).
     .venv/bin/python bench/bench_compile.py [--chip default] [--repeat 3] [--dir DIR] [NAME]
 
 The figures are wall and CPU times on a shared machine: compare within one run.
+Tidal's modules start from bytecode, as an installed package's do: `make` compiles
+them when it installs the checkout (an editable install would leave it to the
+first import, which writes nothing where PYTHONDONTWRITEBYTECODE is set, and every
+tool start would then compile ~100 modules, ~0.4 s); IREE's importer is a pip-
+installed Python package, its bytecode written by pip.
 
 Measured for issue 12 (item 5, verifying once), ResNet-50, best of 3, on the loaded
 2-core machine (IREE 3.13.0); `--verify-each` is what every compile did before:
