@@ -139,6 +139,18 @@ def test_access_equality_is_structural():
     assert a == b
 
 
+def test_access_dims_read_once_leave_equality_hash_and_text_alone():
+    # `dims` is kept beside the parameters after its first read: an access whose
+    # dims were read stays equal to, hashes like and prints like one whose were not.
+    a = AccessAttr.get("sbuf", 0, Aff(64), [(1, 8), (4, 2)])
+    b = AccessAttr.get("sbuf", 0, Aff(64), [(1, 8), (4, 2)])
+    assert a.dims == ((1, 8), (4, 2)) and a.dims is a.dims
+    assert a == b and hash(a) == hash(b) and {a: 1}[b] == 1
+    assert a.text() == b.text() and _text(a) == _text(b)
+    assert a.parameters == b.parameters
+    assert a != AccessAttr.get("sbuf", 0, Aff(64), [(1, 8), (4, 3)])
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
