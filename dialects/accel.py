@@ -227,15 +227,15 @@ class AccessAttr(ParametrizedAttribute):
 
     @property
     def pcount(self) -> int:
-        return self.dims_attr.data[0].data[1].data
+        return self.dims[0][1]
 
     @property
     def free_counts(self) -> tuple[int, ...]:
-        return tuple(p.data[1].data for p in self.dims_attr.data[1:])
+        return tuple(c for _, c in self.dims[1:])
 
     @property
     def free_elements(self) -> int:
-        return math.prod([p.data[1].data for p in self.dims_attr.data[1:]])
+        return math.prod(c for _, c in self.dims[1:])
 
     @property
     def num_elements(self) -> int:
