@@ -8,6 +8,8 @@ preset says where its numbers come from.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 
 from tidal.sim.isa import RECORD_BYTES
@@ -254,3 +256,51 @@ def get_chip(name: str) -> ChipConfig:
         raise UnknownChipError(
             f"unknown chip preset '{name}' (known: {known})"
         ) from None
+
+
+WHAT_IF_FIELDS: tuple[str, ...] = (
+    "dram_bytes_per_cycle",
+    "dma_fixed_latency_cycles",
+    "pe_min_cycles",
+    "pe_weight_load_cycles",
+    "pe_fill_drain_cycles",
+    "pe_weight_buffers",
+    "act_elems_per_cycle_per_lane",
+    "act_fixed_cycles",
+    "pool_elems_per_cycle_per_lane",
+    "pool_fixed_cycles",
+    "sync_cycles",
+)
+"""The costs `what_if` may change: rates and latencies, which move only when
+instructions end. Sizes, lanes, queues, queue depths, buffers and the clock stay the
+preset's: a program is compiled for them (its tiles, semaphores and synchronisation
+assume them), and a queue deeper than the one it was synchronised for would race."""
+
+_RATES = ("dram_bytes_per_cycle", "act_elems_per_cycle_per_lane", "pool_elems_per_cycle_per_lane")
+
+
+def what_if(chip: ChipConfig, changes: Mapping[str, float]) -> ChipConfig:
+    """`chip` with some of its costs changed (`WHAT_IF_FIELDS`), to ask what binds a
+    program: e.g. `{"dram_bytes_per_cycle": 2900.0}` runs it as if DRAM were ten
+    times as fast. The name stays the preset's (binaries name the chip they were
+    compiled for); raises ValueError naming a field that may not change or a value
+    out of range (rates positive, cycle counts whole and at least 0, and
+    `pe_weight_buffers` 1 or 2)."""
+    out: dict[str, float | int] = {}
+    for name, value in changes.items():
+        if name not in WHAT_IF_FIELDS:
+            raise ValueError(
+                f"'{name}' is not a cost a what-if may change (one of: {', '.join(WHAT_IF_FIELDS)})"
+            )
+        v = float(value)
+        if not math.isfinite(v):
+            raise ValueError(f"{name} must be finite, not {value}")
+        if name in _RATES:
+            if v <= 0:
+                raise ValueError(f"{name} must be above 0, not {value}")
+            out[name] = v
+            continue
+        if v != int(v) or v < 0:
+            raise ValueError(f"{name} must be a whole number of at least 0, not {value}")
+        out[name] = int(v)
+    return replace(chip, **out)

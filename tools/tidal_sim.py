@@ -2,7 +2,13 @@
 
     tidal-sim model.tbin --inputs in.npz --outputs out.npz [--stats s.json]
         [--trace trace.json] [--plot timeline.png] [--check-races] [--chip P]
-        [--blas-threads N]
+        [--blas-threads N] [--what-if FIELD=VALUE ...]
+
+`--what-if` runs the binary with some of the chip's costs changed (rates and
+latencies only, `tidal.sim.config.WHAT_IF_FIELDS`), to ask what binds it: with
+`--what-if dram_bytes_per_cycle=2900` the cycles are those of a DRAM ten times as
+fast. The figures then describe that chip, not the preset (the stats say so under
+"what_if").
 
 Bad input of any kind (a corrupt binary, a program that does not fit the chip, wrong
 inputs, a deadlock, a race in --check-races mode) ends in one line
@@ -20,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tidal.sim import isa
-from tidal.sim.config import UnknownChipError, get_chip
+from tidal.sim.config import WHAT_IF_FIELDS, UnknownChipError, get_chip, what_if
 from tidal.sim.errors import InputError, SimError
 from tidal.sim.machine import Machine
 from tidal.sim.trace import chrome_trace, plot_timeline
@@ -83,7 +89,29 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="threads NumPy's BLAS may use while the hardware model runs (default 1)",
     )
+    p.add_argument(
+        "--what-if",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="run with one of the chip's costs changed, to see what binds the program "
+        f"(repeatable; FIELD one of {', '.join(WHAT_IF_FIELDS)})",
+    )
     return p
+
+
+def _what_if(items: Sequence[str]) -> dict[str, float]:
+    """--what-if FIELD=VALUE items as {field: value} (the last of a field counts)."""
+    out: dict[str, float] = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
+            raise ToolError(f"--what-if '{item}': expected FIELD=VALUE")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ToolError(f"--what-if '{item}': '{value}' is not a number") from None
+    return out
 
 
 def _read_binary(path: str) -> isa.Program:
@@ -112,6 +140,12 @@ def _run(args: argparse.Namespace) -> str:
     )
     program = _read_binary(args.binary)
     chip = get_chip(args.chip if args.chip is not None else program.chip)
+    changes = _what_if(args.what_if)
+    if changes:
+        try:
+            chip = what_if(chip, changes)
+        except ValueError as err:
+            raise ToolError(f"--what-if: {err}") from None
     feeds = [read_npz(p) for p in input_paths]
     traced = bool(args.trace or args.plot)
     runs: list[dict[str, np.ndarray]] = []
@@ -135,6 +169,8 @@ def _run(args: argparse.Namespace) -> str:
         payloads.append((args.trace, json.dumps(events).encode() + b"\n"))
     if args.plot:
         payloads.append((args.plot, plot_timeline(stats, chip)))
+    if changes:
+        stats["what_if"] = {k: getattr(chip, k) for k in changes}
     if args.stats:
         summary = {k: v for k, v in stats.items() if not k.endswith("trace")}
         payloads.append((args.stats, json.dumps(summary, indent=2).encode() + b"\n"))
@@ -142,7 +178,8 @@ def _run(args: argparse.Namespace) -> str:
     summary = (
         f"{PROG}: {stats['cycles']} cycles{ideal_note(stats) if args.runs == 1 else f' in {args.runs} runs'}, "
         f"{stats['seconds'] * 1e6:.3f} us on chip "
-        f"'{chip.name}', PE MAC utilisation {100 * stats['pe_mac_utilization']:.2f}%"
+        f"'{chip.name}'{_what_if_note(stats)}, PE MAC utilisation "
+        f"{100 * stats['pe_mac_utilization']:.2f}%"
     )
     if args.runs > 1:
         summary += f"\n{PROG}: " + "; ".join(
@@ -154,6 +191,13 @@ def _run(args: argparse.Namespace) -> str:
         checked = stats["race_check"]["accesses"]
         summary += f"\n{PROG}: no races in {checked} on-chip accesses"
     return summary
+
+
+def _what_if_note(stats: dict[str, object]) -> str:
+    changes = stats.get("what_if")
+    if not isinstance(changes, dict):
+        return ""
+    return " (what-if " + ", ".join(f"{k}={v:g}" for k, v in changes.items()) + ")"
 
 
 @tool_main(PROG)

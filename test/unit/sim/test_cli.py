@@ -429,3 +429,48 @@ def test_plot_writes_a_png(racy: Path, tmp_path: Path) -> None:
     data = plot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 10_000
+
+
+def test_what_if_changes_the_costs_not_the_outputs(binary: Path, tmp_path: Path) -> None:
+    """--what-if runs the same binary on the preset with a cost changed: here DRAM a
+    hundred times as fast and descriptors without their fixed latency, so the two
+    copies take fewer cycles; the outputs are the same and the stats and summary
+    say which costs were changed."""
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    inputs = write_inputs(tmp_path, x=x)
+    runs = {}
+    for name, extra in (("base", []), ("fast", ["--what-if", "dram_bytes_per_cycle=6400", "--what-if", "dma_fixed_latency_cycles=0"])):
+        out, stats = tmp_path / f"{name}.npz", tmp_path / f"{name}.json"
+        result = tidal_sim(binary, "--inputs", inputs, "--outputs", out, "--stats", stats, *extra)
+        assert result.returncode == 0, result.stderr
+        with np.load(out) as npz:
+            np.testing.assert_array_equal(npz["y"], x)
+        runs[name] = (json.loads(stats.read_text()), result.stdout)
+    (base, base_line), (fast, fast_line) = runs["base"], runs["fast"]
+    assert fast["cycles"] < base["cycles"]
+    assert "what_if" not in base and "what-if" not in base_line
+    assert fast["what_if"] == {"dram_bytes_per_cycle": 6400.0, "dma_fixed_latency_cycles": 0}
+    assert "on chip 'small' (what-if dram_bytes_per_cycle=6400, dma_fixed_latency_cycles=0)" in fast_line
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("sbuf_partitions=64", "'sbuf_partitions' is not a cost a what-if may change"),
+        ("dma_queue_depth=8", "'dma_queue_depth' is not a cost a what-if may change"),
+        ("dram_bytes_per_cycle=0", "dram_bytes_per_cycle must be above 0, not 0"),
+        ("dram_bytes_per_cycle=nan", "dram_bytes_per_cycle must be finite"),
+        ("act_fixed_cycles=2.5", "act_fixed_cycles must be a whole number of at least 0"),
+        ("pe_min_cycles=-1", "pe_min_cycles must be a whole number of at least 0"),
+        ("pe_weight_buffers=3", "pe_weight_buffers must be 1 or 2, not 3"),
+        ("sync_cycles=fast", "'fast' is not a number"),
+        ("sync_cycles", "expected FIELD=VALUE"),
+    ],
+)
+def test_bad_what_if_is_one_line_and_writes_nothing(
+    binary: Path, tmp_path: Path, item: str, message: str
+) -> None:
+    out = tmp_path / "out.npz"
+    inputs = write_inputs(tmp_path, x=np.zeros((2, 3), np.float32))
+    line = assert_failed(tidal_sim(binary, "--inputs", inputs, "--outputs", out, "--what-if", item), out)
+    assert message in line
