@@ -253,3 +253,34 @@ def test_cross_engine_keeps_exactly_the_cross_engine_edges():
         assert {key(d) for d in cross.deps} == want
         assert any(d.src.engine == d.dst.engine for d in whole.deps)
         assert any(d.carried for d in cross.deps)
+
+
+def test_last_conflict_on_boxes_agrees_with_footprints():
+    """last_conflict shifts bounding boxes when every footprint involved touches
+    all of its box: the same iteration as testing fixed footprints one by one."""
+    from itertools import product
+
+    from tidal.passes.analysis import dependence as dep
+
+    graph = DependenceGraph.build(program(parse('''
+      accel.repeat 4 {
+        accel.repeat 3 {
+          accel.dma 0 <dram 0, [[2, 4], [1, 2]]> -> <sbuf 0, 0 + 32 * i0 + 8 * i1, [[1, 4], [1, 2]]>
+        }
+      }
+      accel.act identity <sbuf 0, 4096, [[1, 4], [1, 2]]>, <sbuf 0, 72, [[1, 4], [1, 2]]>
+      accel.act identity <sbuf 0, 4096, [[1, 4], [1, 2]]>, <sbuf 0, 104, [[1, 2], [1, 1]]>
+    ''')))
+    dma, *acts = graph.sites
+    for x in acts:
+        pairs = [(d.pairs[0][0], d.pairs[0][1]) for d in graph.into(x) if d.src is dma]
+        assert pairs, x.op
+        xfp = [xo.footprint for xo, _ in pairs]
+        assert dep._box_pairs(dma, 0, xfp, pairs) is not None  # the fast path applies
+        want = next(
+            (at for at in product(range(3, -1, -1), range(2, -1, -1))
+             if any(dep.overlaps(f, dep.fixed_at(yo.footprint, 0, at)) for f, (_, yo) in zip(xfp, pairs))),
+            None,
+        )
+        assert want is not None
+        assert dep.last_conflict(dma, 0, xfp, pairs) == want

@@ -301,3 +301,31 @@ def test_carried_is_whether_carried_levels_has_one():
         fb = Footprint.of(_draw(rng, space, trips), trips)
         common = rng.randint(0, len(trips))
         assert carried(fa, fb, common) == bool(carried_levels(fa, fb, common))
+
+
+def test_fixed_footprints_share_derived_values_exactly():
+    """dependence.fixed_at hands a footprint fixed at level c the first one's
+    derived values (terms, box-ness, lattices, bounding box) shifted: on random
+    accesses in up to three repeats, each equals what a fresh footprint computes,
+    and overlaps with a random other access answer alike."""
+    from tidal.passes.analysis.dependence import fixed_at
+
+    rng = random.Random(23)
+    for _ in range(200):
+        space = rng.choice(["sbuf", "dram"])
+        trips = [rng.randint(1, 4) for _ in range(rng.randint(1, 3))]
+        pstart = Aff(rng.randint(0, 6), tuple(rng.choice([0, 1, 2]) for _ in trips)) if space == "sbuf" else Aff(0)
+        offset = Aff(rng.choice([0, 4, 16]), tuple(rng.choice([0, 4, 8, -4]) for _ in trips)) + 64
+        first = (1 if space == "sbuf" else rng.choice([1, 3]), rng.randint(1, 3))
+        a = ap(space, pstart, offset, [first, *[(rng.choice([1, 2, 5]), rng.randint(1, 3)) for _ in range(rng.randint(0, 2))]])
+        other = Footprint.of(ap(space, rng.randint(0, 4) if space == "sbuf" else 0, rng.choice([0, 48, 96]), [(1, 2), (1, rng.randint(1, 8))]), [])
+        f = Footprint.of(a, trips)
+        c = rng.randint(0, len(trips) - 1)
+        for at in itertools.product(*(range(t) for t in trips[c:])):
+            got = fixed_at(f, c, at)
+            got.is_box(), got.box(), got.partitions(), got.bytes()  # (the first computes them)
+            want = Footprint(got.space, got.pbase, got.bbase, got.free, got.loops)
+            assert (got.is_box(), got.box(), got.partitions(), got.bytes(), got.terms(), got.coupled) == (
+                want.is_box(), want.box(), want.partitions(), want.bytes(), want.terms(), want.coupled
+            )
+            assert overlaps(got, other) == overlaps(want, other)
