@@ -270,7 +270,7 @@ class AccessAttr(ParametrizedAttribute):
             dims = _parse_dims(parser)
         # (what `verify` checks, said here at the access's file position: the
         # attribute verifies as it is made, where no position is known)
-        if (why := _access_error(space, pstart, dims)) is not None:
+        if (why := _access_error(space, pstart, dims, offset)) is not None:
             parser.raise_error(why, start, parser.pos)
         return (
             SpaceAttr(space),
@@ -285,16 +285,33 @@ class AccessAttr(ParametrizedAttribute):
     def verify(self) -> None:
         if any(len(p.data) != 2 for p in self.dims_attr.data):
             raise VerifyException("access dims must be [stride, count] pairs")
-        if (why := _access_error(self.space, self.pstart, self.dims)) is not None:
+        if (why := _access_error(self.space, self.pstart, self.dims, self.offset)) is not None:
             raise VerifyException(why)
 
 
-def _access_error(space: str, pstart: Aff, dims: Sequence[tuple[int, int]]) -> str | None:
+WORD_MIN, WORD_MAX = -(2**31), 2**31 - 1
+"""The range of a record word of the binary (`tidal.sim.isa`): every number of an
+instruction (a stride, a count, a start, an offset and their steps per repeat
+iteration, a repeat's count) is one."""
+
+
+def _fits_word(x: int) -> bool:
+    return WORD_MIN <= x <= WORD_MAX
+
+
+def _access_error(
+    space: str, pstart: Aff, dims: Sequence[tuple[int, int]], offset: Aff = Aff(0)
+) -> str | None:
     """Why an access of these parts is malformed, or None."""
     if not 1 <= len(dims) <= MAX_DIMS:
         return f"access must have 1 to {MAX_DIMS} dims, got {len(dims)}"
     if any(c < 1 for _, c in dims):
         return f"access dim counts must be >= 1, got {_fmt_dims(dims)}"
+    if not all(_fits_word(s) and _fits_word(c) for s, c in dims):
+        return f"access dims must fit 32-bit words ({WORD_MIN} to {WORD_MAX}), got {_fmt_dims(dims)}"
+    for what, aff in (("partition start", pstart), ("offset", offset)):
+        if not all(_fits_word(x) for x in (aff.base, *aff.steps)):
+            return f"access {what} must fit 32-bit words ({WORD_MIN} to {WORD_MAX}), got {format_aff(aff)}"
     if space == "dram" and pstart != Aff(0):
         return "a dram access has no partition start (must be 0)"
     if space != "dram" and dims[0][0] != 1:
@@ -717,8 +734,8 @@ class RepeatOp(IRDLOperation):
         return self.count_attr.value.data
 
     def verify_(self) -> None:
-        if self.count < 1:
-            raise VerifyException(f"repeat count must be >= 1, got {self.count}")
+        if not 1 <= self.count <= WORD_MAX:
+            raise VerifyException(f"repeat count must be 1 to {WORD_MAX}, got {self.count}")
         if not isinstance(self.parent_op(), ProgramOp | StreamOp | RepeatOp):
             raise VerifyException(
                 "accel.repeat must be inside accel.program, accel.stream or accel.repeat"

@@ -26,8 +26,9 @@ only through an earlier iteration of that repeat.
 from __future__ import annotations
 
 import bisect
-from itertools import islice, product
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from itertools import islice
+from math import prod
 from dataclasses import dataclass, field
 
 from tidal.dialects.accel import AccessAttr, InstructionOp, ProgramOp, RepeatOp
@@ -391,7 +392,7 @@ def last_conflict(
         return () if any(overlaps(f, yo.footprint) for f, (_, yo) in zip(xfp, pairs)) else False
     if not any(overlaps(f, yo.footprint) for f, (_, yo) in zip(xfp, pairs)):
         return False
-    backwards = product(*(range(t - 1, -1, -1) for t in trips))
+    backwards = _backwards(trips)
     boxes = _box_pairs(y, c, xfp, pairs)
     if boxes is not None:  # every pair two boxes: shift y's box, no footprints
         for at in islice(backwards, LATEST_SCAN):
@@ -405,6 +406,19 @@ def last_conflict(
         if any(overlaps(f, fixed_at(yo.footprint, c, at)) for f, (_, yo) in zip(xfp, pairs)):
             return at
     return None
+
+
+def _backwards(trips: list[int]) -> Iterator[tuple[int, ...]]:
+    """The index vectors of repeats with `trips` iterations from the last one back
+    (the innermost fastest), made one at a time: `itertools.product` would first
+    hold every index of each range (a repeat of 2^31 iterations: gigabytes)."""
+    n = prod(trips)
+    for flat in range(n - 1, -1, -1):
+        at = []
+        for t in reversed(trips):
+            flat, i = divmod(flat, t)
+            at.append(i)
+        yield tuple(reversed(at))
 
 
 def _box_pairs(

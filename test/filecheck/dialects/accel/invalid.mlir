@@ -127,7 +127,7 @@ accel.program "small" dram 65536 {
   }
 }
 
-// CHECK: repeat count must be >= 1, got 0
+// CHECK: repeat count must be 1 to 2147483647, got 0
 
 // -----
 
@@ -500,3 +500,29 @@ accel.program "small" dram 65536 {
 }
 
 // CHECK: accel.nop uses repeat index i0 but is nested in 0 accel.repeat op(s)
+
+// -----
+
+accel.program "small" dram 65536 {
+  accel.act relu <sbuf 0, 0, [[1, 32], [9223372036854775807, 8]]>, <sbuf 0, 64, [[1, 32], [1, 8]]>
+}
+
+// CHECK: access dims must fit 32-bit words (-2147483648 to 2147483647), got [[1, 32], [9223372036854775807, 8]]
+
+// -----
+
+accel.program "small" dram 65536 {
+  accel.act relu <sbuf 0, 4294967296, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 8]]>
+}
+
+// CHECK: access offset must fit 32-bit words (-2147483648 to 2147483647), got 4294967296
+
+// -----
+
+accel.program "small" dram 65536 {
+  accel.repeat 2147483648 {
+    accel.act relu <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 64, [[1, 32], [1, 8]]>
+  }
+}
+
+// CHECK: repeat count must be 1 to 2147483647, got 2147483648

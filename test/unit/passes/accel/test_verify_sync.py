@@ -414,3 +414,17 @@ def test_folding_waits_keeps_every_race(split, monkeypatch):
             binary = verify_sync(to_program(module), chip(depth))
             assert sorted(p.instructions for p in binary) == sorted(ir)
     assert folded > 150 and 20 < racy < 150
+
+
+def test_a_program_too_long_to_check_is_refused_before_it_is_expanded(monkeypatch):
+    """The checker runs the program abstractly, every repeat expanded: one whose
+    expansion holds more than EXPANDED_MAX instructions (a repeat of 2^31 - 1
+    iterations here) is a PassInputError naming the count, found by arithmetic on
+    the repeats before anything is expanded."""
+    prog = program(load(0, 0, "act"), RepeatOp(2**31 - 1, [reads("act", 0)]))
+    assert vs.expanded_count(prog.body.block) == 2**31
+    with pytest.raises(PassInputError, match="runs 2,147,483,648 instructions once its repeats are expanded"):
+        verify_sync(prog, chip(1))
+    monkeypatch.setattr(vs, "EXPANDED_MAX", 2)
+    with pytest.raises(PassInputError, match="runs 3 instructions"):
+        verify_sync(program(load(0, 0, "act"), RepeatOp(2, [reads("act", 0)])), chip(1))

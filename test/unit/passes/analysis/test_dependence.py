@@ -284,3 +284,18 @@ def test_last_conflict_on_boxes_agrees_with_footprints():
         )
         assert want is not None
         assert dep.last_conflict(dma, 0, xfp, pairs) == want
+
+
+def test_iterations_are_made_one_at_a_time():
+    """last_conflict's scan from the last iteration back makes each index vector as
+    it goes: the first few of repeats of 2^31 and 2^31 x 3 iterations come at once
+    (itertools.product would first hold every index of each range), in the same
+    order as product over the reversed ranges."""
+    from itertools import islice, product
+
+    from tidal.passes.analysis.dependence import _backwards
+
+    assert list(islice(_backwards([2**31]), 3)) == [(2**31 - 1,), (2**31 - 2,), (2**31 - 3,)]
+    assert list(islice(_backwards([2**31, 3]), 4)) == [(2**31 - 1, 2), (2**31 - 1, 1), (2**31 - 1, 0), (2**31 - 2, 2)]
+    assert list(_backwards([2, 3, 2])) == list(product(range(1, -1, -1), range(2, -1, -1), range(1, -1, -1)))
+    assert list(_backwards([])) == [()]
