@@ -276,6 +276,12 @@ instructions end. Sizes, lanes, queues, queue depths, buffers and the clock stay
 preset's: a program is compiled for them (its tiles, semaphores and synchronisation
 assume them), and a queue deeper than the one it was synchronised for would race."""
 
+WHAT_IF_RATES = (1e-3, 1e9)
+"""The range of a what-if rate (bytes or elements per cycle): from a thousandth of
+the presets' slowest to far beyond any limit a program meets."""
+WHAT_IF_CYCLES_MAX = 2**31 - 1
+"""The largest what-if cycle count (a record word's)."""
+
 _RATES = ("dram_bytes_per_cycle", "act_elems_per_cycle_per_lane", "pool_elems_per_cycle_per_lane")
 
 
@@ -296,11 +302,11 @@ def what_if(chip: ChipConfig, changes: Mapping[str, float]) -> ChipConfig:
         if not math.isfinite(v):
             raise ValueError(f"{name} must be finite, not {value}")
         if name in _RATES:
-            if v <= 0:
-                raise ValueError(f"{name} must be above 0, not {value}")
+            if not WHAT_IF_RATES[0] <= v <= WHAT_IF_RATES[1]:
+                raise ValueError(f"{name} must be {WHAT_IF_RATES[0]:g} to {WHAT_IF_RATES[1]:g}, not {value}")
             out[name] = v
             continue
-        if v != int(v) or v < 0:
-            raise ValueError(f"{name} must be a whole number of at least 0, not {value}")
+        if v != int(v) or not 0 <= v <= WHAT_IF_CYCLES_MAX:
+            raise ValueError(f"{name} must be a whole number of 0 to {WHAT_IF_CYCLES_MAX}, not {value}")
         out[name] = int(v)
     return replace(chip, **out)

@@ -33,7 +33,7 @@ import sys
 import tempfile
 import tokenize
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import BinaryIO, NoReturn, TypeVar
 
 import numpy as np
@@ -78,6 +78,14 @@ def tool_main(tool: str) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
             except Terminated:
                 print(f"{tool}: terminated", file=sys.stderr)
                 raise SystemExit(128 + signal.SIGTERM) from None
+            except RecursionError:
+                # An input nested past Python's recursion limit (an expression of
+                # tens of thousands of terms): one line, not a traceback.
+                print(f"{tool}: error: the input nests too deeply to process (past Python's recursion limit)", file=sys.stderr)
+                raise SystemExit(1) from None
+            except MemoryError:
+                print(f"{tool}: error: out of memory on this input", file=sys.stderr)
+                raise SystemExit(1) from None
             except BrokenPipeError:
                 # The reader of stdout went away (`tidal-opt m.mlir | head`): stop
                 # quietly, as a shell's SIGPIPE does, with its status (128 + 13);
@@ -93,19 +101,41 @@ def tool_main(tool: str) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
     return decorate
 
 
-def _check_npz_members(path: str) -> None:
+NPZ_MAX_BYTES = 1 << 32
+"""The most bytes an .npz of inputs may hold once decompressed: the largest chip
+preset's DRAM, which every input has to fit. A member that decompresses to more
+(a zip bomb) is refused from the archive's directory, before it is inflated."""
+
+
+def _check_npz_members(path: str, expect: Mapping[str, int] | None = None) -> None:
     """Each member of the .npz archive at `path` read as far as its .npy header: the
     bytes its shape and dtype declare must be the bytes it holds, so a forged header
     (a shape of 10^15 elements) is refused before anything is allocated; ToolError
-    (one line) naming the member otherwise."""
+    (one line) naming the member otherwise. The members together may hold at most
+    NPZ_MAX_BYTES; with `expect` (name: the bytes that input takes), each of those
+    names at most its bytes: checked on the archive's directory, so no input larger
+    than the program's is ever decompressed."""
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile, ValueError):
         return  # not a zip archive: np.load says what it is
     fmt = np.lib.format
     with archive:
-        for info in archive.infolist():
+        infos = archive.infolist()
+        total = sum(info.file_size for info in infos)
+        if total > NPZ_MAX_BYTES:
+            raise ToolError(
+                f"inputs '{path}': its arrays hold {total:,} bytes decompressed, more than "
+                f"any chip's DRAM ({NPZ_MAX_BYTES:,})"
+            )
+        for info in infos:
             name = info.filename.removesuffix(".npy")
+            if expect is not None and name in expect:
+                if info.file_size > expect[name] + (1 << 16):  # (the .npy header: at most 64 KiB)
+                    raise ToolError(
+                        f"inputs '{path}': array '{name}' holds {info.file_size:,} bytes, more "
+                        f"than input '{name}' takes ({expect[name]:,})"
+                    )
             try:
                 with archive.open(info) as f:
                     major, minor = fmt.read_magic(f)
@@ -131,9 +161,16 @@ def _check_npz_members(path: str) -> None:
                 )
 
 
-def read_npz(path: str) -> dict[str, np.ndarray]:
-    """The arrays of an .npz archive; ToolError (one line) for anything else."""
-    _check_npz_members(path)
+_UNREAD = np.empty(0, np.float32)
+
+
+def read_npz(path: str, expect: Mapping[str, int] | None = None) -> dict[str, np.ndarray]:
+    """The arrays of an .npz archive; ToolError (one line) for anything else. With
+    `expect` (input name: its bytes), a member of one of those names holding more
+    bytes is refused before it is decompressed (`_check_npz_members`), and a member
+    of any other name is not read: its value is an empty array (the caller refuses
+    it by its name, as `tidal.sim.inputs.check_inputs` does)."""
+    _check_npz_members(path, expect)
     try:
         with open(path, "rb") as f:
             magic = f.read(6)
@@ -147,7 +184,12 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
         if not isinstance(loaded, np.lib.npyio.NpzFile):
             raise ToolError(f"inputs file '{path}' holds one array, not an .npz archive")
         with loaded as npz:
-            return {name: npz[name] for name in npz.files}
+            # (a member the caller does not expect is not decompressed: its name is
+            # all that refusing it takes, and it may be a zip bomb)
+            return {
+                name: npz[name] if expect is None or name in expect else _UNREAD
+                for name in npz.files
+            }
     except OSError as err:
         raise ToolError(f"cannot read inputs '{path}': {err.strerror or err}") from None
     except (ValueError, EOFError, zipfile.BadZipFile, SyntaxError, tokenize.TokenError, MemoryError) as err:

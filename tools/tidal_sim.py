@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 
@@ -32,6 +33,7 @@ from tidal.sim.machine import Machine
 from tidal.sim.trace import chrome_trace, plot_timeline
 from tidal.tools.common import ideal_note
 from tidal.tools.files import (
+    NPZ_MAX_BYTES,
     ToolError,
     check_paths,
     npz_bytes,
@@ -101,16 +103,29 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _what_if(items: Sequence[str]) -> dict[str, float]:
-    """--what-if FIELD=VALUE items as {field: value} (the last of a field counts)."""
+    """--what-if FIELD=VALUE items as {field: value} (each field once)."""
     out: dict[str, float] = {}
     for item in items:
         name, eq, value = item.partition("=")
         if not eq or not name.strip():
             raise ToolError(f"--what-if '{item}': expected FIELD=VALUE")
+        if name.strip() in out:
+            raise ToolError(f"--what-if '{item}': {name.strip()} is given twice")
         try:
             out[name.strip()] = float(value)
         except ValueError:
             raise ToolError(f"--what-if '{item}': '{value}' is not a number") from None
+    return out
+
+
+def _input_bytes(program: isa.Program) -> dict[str, int]:
+    """Each input the program takes and its bytes (float32), for `read_npz` to refuse
+    larger arrays before decompressing them; the inputs compiled as constants with
+    no bound (feeding one is refused with its own message)."""
+    out = {str(e["name"]): 4 * math.prod(int(d) for d in e["shape"]) for e in program.inputs}  # type: ignore[union-attr]
+    constants = program.meta.get("constant_inputs")
+    for name in constants if isinstance(constants, list) else ():
+        out.setdefault(str(name), NPZ_MAX_BYTES)
     return out
 
 
@@ -146,7 +161,7 @@ def _run(args: argparse.Namespace) -> str:
             chip = what_if(chip, changes)
         except ValueError as err:
             raise ToolError(f"--what-if: {err}") from None
-    feeds = [read_npz(p) for p in input_paths]
+    feeds = [read_npz(p, _input_bytes(program)) for p in input_paths]
     traced = bool(args.trace or args.plot)
     runs: list[dict[str, np.ndarray]] = []
     machine = Machine(program, chip, trace=traced, check_races=args.check_races)

@@ -458,10 +458,12 @@ def test_what_if_changes_the_costs_not_the_outputs(binary: Path, tmp_path: Path)
     [
         ("sbuf_partitions=64", "'sbuf_partitions' is not a cost a what-if may change"),
         ("dma_queue_depth=8", "'dma_queue_depth' is not a cost a what-if may change"),
-        ("dram_bytes_per_cycle=0", "dram_bytes_per_cycle must be above 0, not 0"),
+        ("dram_bytes_per_cycle=0", "dram_bytes_per_cycle must be 0.001 to 1e+09, not 0"),
+        ("dram_bytes_per_cycle=1e-300", "dram_bytes_per_cycle must be 0.001 to 1e+09"),
+        ("dma_fixed_latency_cycles=1e12", "dma_fixed_latency_cycles must be a whole number of 0 to 2147483647"),
         ("dram_bytes_per_cycle=nan", "dram_bytes_per_cycle must be finite"),
-        ("act_fixed_cycles=2.5", "act_fixed_cycles must be a whole number of at least 0"),
-        ("pe_min_cycles=-1", "pe_min_cycles must be a whole number of at least 0"),
+        ("act_fixed_cycles=2.5", "act_fixed_cycles must be a whole number of 0 to"),
+        ("pe_min_cycles=-1", "pe_min_cycles must be a whole number of 0 to"),
         ("pe_weight_buffers=3", "pe_weight_buffers must be 1 or 2, not 3"),
         ("sync_cycles=fast", "'fast' is not a number"),
         ("sync_cycles", "expected FIELD=VALUE"),
@@ -474,3 +476,12 @@ def test_bad_what_if_is_one_line_and_writes_nothing(
     inputs = write_inputs(tmp_path, x=np.zeros((2, 3), np.float32))
     line = assert_failed(tidal_sim(binary, "--inputs", inputs, "--outputs", out, "--what-if", item), out)
     assert message in line
+
+
+def test_a_what_if_field_given_twice_is_refused(binary: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.npz"
+    inputs = write_inputs(tmp_path, x=np.zeros((2, 3), np.float32))
+    line = assert_failed(
+        tidal_sim(binary, "--inputs", inputs, "--outputs", out, "--what-if", "sync_cycles=1", "--what-if", "sync_cycles=2"), out
+    )
+    assert "sync_cycles is given twice" in line

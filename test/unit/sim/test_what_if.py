@@ -39,7 +39,7 @@ def test_only_rates_and_latencies_may_change() -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"pool_elems_per_cycle_per_lane": -1.0}, "must be above 0"),
+        ({"pool_elems_per_cycle_per_lane": -1.0}, "must be 0.001 to"),
         ({"pool_elems_per_cycle_per_lane": float("inf")}, "must be finite"),
         ({"dma_fixed_latency_cycles": 0.5}, "whole number"),
         ({"pe_weight_buffers": 0.0}, "pe_weight_buffers must be 1 or 2"),
