@@ -58,7 +58,8 @@ import numpy as np
 import onnx
 import onnx.inliner
 import onnx.version_converter
-from google.protobuf.message import DecodeError
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError, Message
 from onnx import external_data_helper, numpy_helper
 from tidal.dialects.graph import (
     ActivationOp,
@@ -300,6 +301,7 @@ def _load(
     """The model and the label its errors start with (its path, or its graph name).
     Every tensor is sized (`dram`) and external data checked before it is read."""
     if isinstance(model, onnx.ModelProto):
+        _check_text(model, "model")
         label = f"model '{model.graph.name or '<unnamed>'}'"
         _check_tensors(model, label, None, dram)
         return model, label
@@ -312,6 +314,7 @@ def _load(
         raise OnnxImportError(
             f"{label}: not a valid ONNX model ({_one_line(e)})"
         ) from None
+    _check_text(proto, label)
     base_dir = os.path.dirname(label) or os.curdir
     _check_tensors(proto, label, base_dir, dram)
     initializers = len(proto.graph.initializer)  # _all_tensors yields them first
@@ -325,6 +328,39 @@ def _load(
             f"{label}: cannot read external data ({_one_line(e)})"
         ) from None
     return proto, label
+
+
+def _check_text(message: Message, label: str) -> None:
+    """Raise OnnxImportError naming the first text field of `message` (a name, an op
+    type, a domain, a doc string, in any nested message) that is not valid UTF-8,
+    which protobuf then hands over as bytes and every later step would trip on.
+    Only text and message fields are read: bytes (tensor data, string attributes)
+    and numbers are not text, and reading a tensor's data would copy it."""
+    string, nested = FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_MESSAGE
+    todo: list[tuple[Message, str]] = [(message, "")]
+    while todo:
+        msg, where = todo.pop()
+        for field in msg.DESCRIPTOR.fields:
+            if field.type != string and field.type != nested:
+                continue
+            path = f"{where}.{field.name}" if where else field.name
+            repeated = (  # (`label` before protobuf 5.28 deprecated it)
+                field.is_repeated if hasattr(field, "is_repeated") else field.label == FieldDescriptor.LABEL_REPEATED
+            )
+            if repeated:
+                values = list(enumerate(getattr(msg, field.name)))
+            elif msg.HasField(field.name):
+                values = [(None, getattr(msg, field.name))]
+            else:
+                continue
+            for i, v in values:
+                at = path if i is None else f"{path}[{i}]"
+                if field.type == nested:
+                    todo.append((v, at))
+                elif not isinstance(v, str):
+                    raise OnnxImportError(
+                        f"{label}: not a valid ONNX model ({at} is not valid UTF-8 text: {bytes(v)[:40]!r})"
+                    )
 
 
 def _all_nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
@@ -599,7 +635,7 @@ def _typed_outputs(model: onnx.ModelProto) -> onnx.ModelProto:
     del fixed.graph.value_info[:]
     fixed.graph.value_info.extend(kept)
     try:
-        inferred = onnx.shape_inference.infer_shapes(fixed)
+        inferred = _infer_shapes(fixed)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError):
         return fixed  # the checker says what is wrong
     found = {v.name: v for v in inferred.graph.output}
@@ -643,6 +679,16 @@ def _unsized(proto: onnx.ModelProto, fed: Mapping[str, np.ndarray]) -> bool:
     return _with_fed_shapes(probe, fed)
 
 
+def _infer_shapes(model: onnx.ModelProto, **options: bool) -> onnx.ModelProto:
+    """onnx's shape inference, whose C++ also fails with ValueError or RuntimeError
+    on some malformed models (a Loop without its body: "vector::reserve"): those
+    are InferenceErrors here, as the others are."""
+    try:
+        return onnx.shape_inference.infer_shapes(model, **options)
+    except (ValueError, RuntimeError) as e:
+        raise onnx.shape_inference.InferenceError(f"shape inference failed: {_one_line(e)}") from None
+
+
 def _infer_strict(model: onnx.ModelProto) -> onnx.ModelProto:
     """Strict shape inference with data propagation, or where data propagation
     itself fails, without it: onnx 1.23 propagates the values of Unsqueezes of a
@@ -650,10 +696,10 @@ def _infer_strict(model: onnx.ModelProto) -> onnx.ModelProto:
     export's attention mask computes, fed another batch), a model onnxruntime
     runs. The first error stands when inference fails without it too."""
     try:
-        return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+        return _infer_shapes(model, strict_mode=True, data_prop=True)
     except onnx.shape_inference.InferenceError as with_values:
         try:
-            return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=False)
+            return _infer_shapes(model, strict_mode=True, data_prop=False)
         except onnx.shape_inference.InferenceError:
             raise with_values from None
 
@@ -688,7 +734,7 @@ def _typed_by_onnxruntime(model: onnx.ModelProto, error: Exception) -> onnx.Mode
     an ai.onnx.ml opset-1 TreeEnsembleClassifier, which skl2onnx writes, has no type
     inference in onnx, and strict inference fails at the node reading its output.
     `error` (strict inference's first) is raised when that does not help."""
-    loose = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    loose = _infer_shapes(model, strict_mode=False, data_prop=True)
     if not _with_contrib_types(loose):
         raise error
     try:

@@ -100,6 +100,13 @@ class LocatingParser(Parser):
         return op
 
 
+MLIR_MAX_BYTES = 128 << 20
+"""The largest MLIR text the tools parse. xDSL's parser holds about 60 times the
+text in memory while it reads a dense constant's hex string (a 9.9 MB SqueezeNet
+module: 0.58 GB), so 128 MiB already takes about 8 GB; larger models are read from
+their ONNX file, whose weights are never text."""
+
+
 def parse_and_verify(
     ctx: Context,
     text: str,
@@ -109,7 +116,14 @@ def parse_and_verify(
 ) -> ModuleOp:
     """Parse and verify MLIR text. A verifier failure is re-raised as one
     VerifyException whose message starts with the failing op's file:line:col.
-    `starts`, if given, receives where each parsed op starts (for later errors)."""
+    `starts`, if given, receives where each parsed op starts (for later errors).
+    ToolError for text larger than MLIR_MAX_BYTES."""
+    if len(text) > MLIR_MAX_BYTES:
+        raise ToolError(
+            f"{name}: {len(text):,} characters of MLIR, more than the {MLIR_MAX_BYTES:,} the "
+            "tools parse (xDSL's parser needs about 60 times the text in memory; give the "
+            "model as its .onnx file)"
+        )
     parser = LocatingParser(ctx, text, name, line_offset)
     if starts is not None:
         parser.starts = starts

@@ -22,7 +22,7 @@ import onnx
 from xdsl.context import Context
 from xdsl.ir import BlockArgument
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ModuleOp, TensorType
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import DiagnosticException
 
@@ -84,6 +84,21 @@ def _passthrough(module: ModuleOp) -> dict[str, str]:
         for k, v in enumerate(ret.operands)
         if isinstance(v, BlockArgument) and dtypes.get(inputs[v.index]) != "float32"
     }
+
+
+def _one_tensor_function(module: ModuleOp, path: str) -> None:
+    """ToolError unless the graph-level .mlir `module` is what tidal-run runs: one
+    func.func at the top level, whose arguments and results are tensors."""
+    fns = [op for op in module.body.block.ops if isinstance(op, func.FuncOp)]
+    if len(fns) != 1:
+        raise ToolError(f"{path}: tidal-run runs one func.func at the top level, found {len(fns)}")
+    fn = fns[0]
+    kinds = [("argument", t) for t in fn.function_type.inputs.data]
+    kinds += [("result", t) for t in fn.function_type.outputs.data]
+    for i, (kind, ty) in enumerate(kinds):
+        if not isinstance(ty, TensorType | OnnxValueType):
+            n = i if kind == "argument" else i - len(fn.function_type.inputs.data)
+            raise ToolError(f"{path}: @{fn.sym_name.data}'s {kind} {n} is {ty}, not a tensor")
 
 
 def _tensor_io_only(module: ModuleOp, path: str) -> None:
@@ -206,6 +221,8 @@ def run_model(
         path = f"model '{path.graph.name or '<unnamed>'}'"
     else:
         module = load_model(path, ctx, overrides=inputs, dims=dims)
+        if path.endswith(".mlir"):
+            _one_tensor_function(module, path)
     if tensors_only:
         _tensor_io_only(module, str(path))
     # The whole model's work, on the graph as loaded: the binary of a model without

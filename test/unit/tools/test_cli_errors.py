@@ -559,3 +559,100 @@ def test_compile_inputs_without_check_numerics(files, out):
     result = tool("tidal-compile", files["model"], "-o", out / "m.tbin", "--inputs", files["good_npz"])
     assert_one_line_error(result, "tidal-compile", "--inputs", "--check-numerics")
     assert_nothing_written(out)
+
+
+def test_sim_refuses_a_zip_bomb_before_inflating_it(files, out, tmp_path: Path):
+    """An input member that decompresses to far more than the program's input (a
+    zip bomb: 64 MB of zeros in about 64 KB), under the input's own name or another,
+    is refused from the archive's directory, under an address-space limit well
+    below what inflating it would take with the simulator loaded."""
+    big = np.zeros(16 << 20, np.float32)  # 64 MiB
+    for name, fragments in (("x", ("'x'", "more than input 'x' takes (640)")), ("extra", ("unknown input 'extra'",))):
+        bomb = tmp_path / f"bomb_{name}.npz"
+        arrays = {"x": np.zeros((4, 40), np.float32)} if name != "x" else {}
+        np.savez_compressed(bomb, **arrays, **{name: big})
+        assert bomb.stat().st_size < 1 << 20
+        result = tool(
+            "tidal-sim", files["tbin"], "--inputs", bomb, "--outputs", out / "o.npz", limit=1 << 30
+        )
+        assert_one_line_error(result, "tidal-sim", *fragments)
+        assert_nothing_written(out)
+
+
+def test_inputs_larger_than_any_dram_are_refused_unread(tmp_path: Path, monkeypatch):
+    """read_npz refuses an archive whose members decompress to more than any chip's
+    DRAM (here the bound made small), and with `expect` leaves unexpected members
+    unread (their name is all that refusing them takes)."""
+    from tidal.tools import files as files_module
+
+    path = tmp_path / "in.npz"
+    np.savez(path, x=np.zeros(100, np.float32), extra=np.ones(10, np.float32))
+    got = files_module.read_npz(str(path), {"x": 400})
+    assert got["x"].shape == (100,) and got["extra"].size == 0
+    monkeypatch.setattr(files_module, "NPZ_MAX_BYTES", 256)
+    with pytest.raises(files_module.ToolError, match="more than any chip's DRAM"):
+        files_module.read_npz(str(path))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("builtin.module {}\n", "tidal-run runs one func.func at the top level, found 0"),
+        (
+            "builtin.module {\n  builtin.module {\n    func.func @main(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {\n"
+            "      func.return %x : tensor<4x8xf32>\n    }\n  }\n}\n",
+            "tidal-run runs one func.func at the top level, found 0",
+        ),
+        (
+            "func.func @a(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {\n  func.return %x : tensor<4x8xf32>\n}\n"
+            "func.func @b(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {\n  func.return %x : tensor<4x8xf32>\n}\n",
+            "tidal-run runs one func.func at the top level, found 2",
+        ),
+        ("func.func @main(%x: f32) -> f32 {\n  func.return %x : f32\n}\n", "@main's argument 0 is f32, not a tensor"),
+    ],
+)
+def test_run_mlir_that_is_not_one_tensor_function(tmp_path: Path, out: Path, text: str, message: str):
+    model = tmp_path / "m.mlir"
+    model.write_text(text)
+    inputs = tmp_path / "in.npz"
+    np.savez(inputs, x=np.zeros((4, 8), np.float32))
+    result = tool("tidal-run", model, "--inputs", inputs, "--outputs", out / "o.npz")
+    assert assert_one_line_error(result, "tidal-run") == f"{model}: {message}"
+    assert_nothing_written(out)
+
+
+def test_input_nested_past_the_recursion_limit_is_one_line(tmp_path: Path, out: Path):
+    """An affine map of 20,000 terms parses, but printing it recurses once per term:
+    one line, nothing written, not a RecursionError traceback."""
+    terms = "+".join(["d0"] * 20000)
+    model = tmp_path / "deep.mlir"
+    model.write_text(
+        f"func.func @main(%x: tensor<4x8xf32>) -> tensor<4x8xf32> attributes {{a = affine_map<(d0) -> ({terms})>}} {{\n"
+        "  func.return %x : tensor<4x8xf32>\n}\n"
+    )
+    result = tool("tidal-opt", model, "-o", out / "m.mlir")
+    assert assert_one_line_error(result, "tidal-opt") == "the input nests too deeply to process (past Python's recursion limit)"
+    assert_nothing_written(out)
+
+
+def test_tool_main_turns_memory_exhaustion_into_one_line(capsys):
+    from tidal.tools.files import tool_main
+
+    @tool_main("tidal-x")
+    def main() -> int:
+        raise MemoryError
+
+    with pytest.raises(SystemExit) as stop:
+        main()
+    assert stop.value.code == 1
+    assert capsys.readouterr().err == "tidal-x: error: out of memory on this input\n"
+
+
+def test_mlir_text_past_the_parse_bound_is_refused(monkeypatch):
+    """xDSL's parser holds about 60 times a dense constant's hex text: text past
+    MLIR_MAX_BYTES is refused before parsing (the bound made small here)."""
+    from tidal.tools import common
+
+    monkeypatch.setattr(common, "MLIR_MAX_BYTES", 10)
+    with pytest.raises(common.ToolError, match="m.mlir: 17 characters of MLIR, more than the 10 the tools parse"):
+        common.parse_and_verify(common.context(), "builtin.module {}", "m.mlir")

@@ -474,3 +474,47 @@ def test_the_onnx_domain_named_ai_onnx(work):
         assert_ok(tool("tidal-run", model, "--inputs", inputs, "--outputs", out / "o.npz"))
         np.testing.assert_array_equal(np.load(out / "o.npz")["y"], np.maximum(feeds["x"], 0))
         (out / "o.npz").unlink()
+
+
+# ------------------------------------------------------------------ malformed protos
+
+
+@pytest.mark.parametrize(
+    ("field", "where"),
+    [
+        ("name", "graph.node[0].name"),
+        ("op", "graph.node[0].op_type"),
+        ("tensor", "graph.input[0].name"),
+        ("graph", "graph.name"),
+    ],
+)
+@pytest.mark.parametrize("script", ["tidal-compile", "tidal-import", "tidal-run"])
+def test_text_that_is_not_utf8_is_named(work, field, where, script):
+    """A name, op type or graph name whose bytes are not UTF-8 (protobuf then hands
+    over bytes, not str): one line naming the field, in every tool that reads ONNX."""
+    directory, out = work
+    node = helper.make_node("QQQQ" if field == "op" else "Relu", ["QQQQ" if field == "tensor" else "x"], ["y"],
+                            name="QQQQ" if field == "name" else "n")
+    graph = helper.make_graph([node], "QQQQ" if field == "graph" else "g",
+                              [f32("QQQQ" if field == "tensor" else "x", [1, 4])], [f32("y", [1, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = directory / "m.onnx"
+    path.write_bytes(model.SerializeToString().replace(b"QQQQ", b"\xe3QQQ"))
+    args = {"tidal-compile": ["-o", out / "b.tbin"], "tidal-import": ["-o", out / "m.mlir"]}.get(script)
+    if args is None:
+        np.savez(directory / "in.npz", x=np.zeros((1, 4), np.float32))
+        args = ["--inputs", directory / "in.npz", "--outputs", out / "o.npz"]
+    message = assert_one_line_error(tool(script, path, *args), script)
+    assert message == f"{path}: not a valid ONNX model ({where} is not valid UTF-8 text: b'\\xe3QQQ')"
+    assert_nothing_written(out)
+
+
+def test_a_loop_without_its_body_is_refused(work):
+    """onnx's shape inference fails on it in C++ (ValueError "vector::reserve"):
+    one line, as for any other invalid model."""
+    directory, out = work
+    model = save(directory / "m.onnx", [helper.make_node("Loop", ["x"], ["y"])],
+                 [f32("x", [1, 3, 8, 8])], [helper.make_empty_tensor_value_info("y")], opset=17)
+    message = assert_one_line_error(tool("tidal-compile", model, "-o", out / "b.tbin"), "tidal-compile")
+    assert message.startswith(f"{model}: not a valid ONNX model (")
+    assert_nothing_written(out)
