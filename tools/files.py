@@ -279,6 +279,8 @@ def check_paths(inputs: Iterable[str | None], outputs: Iterable[str | None]) -> 
     for out in outputs:
         if out is None:
             continue
+        if not out:
+            raise ToolError("an output path is empty")
         _check_target(out)
         ident = _identity(out)
         if not _is_char_device(out):  # /dev/null may take any number of outputs

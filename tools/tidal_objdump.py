@@ -76,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         module = decode(data)
     except (OSError, BinaryFormatError) as e:
         message = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        message = " ".join(message.split())  # one line, whatever the binary's text holds
         print(f"tidal-objdump: error: {args.file}: {message}", file=sys.stderr)
         return 1
     text = StringIO()

@@ -126,6 +126,8 @@ class TidalOptMain(xDSLOptMain):
         if path and os.path.isdir(path):
             raise ToolError(f"cannot read '{path}': it is a directory")
         models = model_files(path) if path else []
+        if self.args.numerics_inputs is not None and not self.args.check_numerics:
+            raise ToolError("--numerics-inputs feeds --check-numerics, which is not given")
         check_paths([*models, self.args.numerics_inputs], [out])
         extension = os.path.splitext(path)[1].lstrip(".") if path else "mlir"
         if not self.args.frontend and extension not in self.available_frontends:

@@ -656,3 +656,27 @@ def test_mlir_text_past_the_parse_bound_is_refused(monkeypatch):
     monkeypatch.setattr(common, "MLIR_MAX_BYTES", 10)
     with pytest.raises(common.ToolError, match="m.mlir: 17 characters of MLIR, more than the 10 the tools parse"):
         common.parse_and_verify(common.context(), "builtin.module {}", "m.mlir")
+
+
+def test_small_option_mistakes_are_one_line(files, tmp_path: Path, out: Path):
+    """An empty output path, and tidal-opt's --numerics-inputs without the check it
+    feeds (tidal-compile refuses --inputs without it alike)."""
+    result = tool("tidal-compile", files["model"], "-o", "")
+    assert assert_one_line_error(result, "tidal-compile") == "an output path is empty"
+    inputs = tmp_path / "in.npz"
+    np.savez(inputs, x=np.zeros((4, 40), np.float32))
+    result = tool("tidal-opt", files["model"], "--numerics-inputs", inputs, "-o", out / "m.mlir")
+    assert assert_one_line_error(result, "tidal-opt") == "--numerics-inputs feeds --check-numerics, which is not given"
+    assert_nothing_written(out)
+
+
+def test_objdump_error_is_one_line_whatever_the_binary_names(files, tmp_path: Path):
+    """A binary whose chip name holds a newline: the error stays on one line."""
+    from tidal.sim import isa
+
+    program = isa.decode_container(files["tbin"].read_bytes())
+    program.chip = "small\nFAKE LINE"
+    path = tmp_path / "nl.tbin"
+    path.write_bytes(isa.encode_container(program))
+    message = assert_one_line_error(tool("tidal-objdump", path), "tidal-objdump")
+    assert "small FAKE LINE" in message
