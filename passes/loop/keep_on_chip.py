@@ -37,10 +37,12 @@ buffer never makes a nest run out of SBUF; the others stay in DRAM.
 from __future__ import annotations
 
 from bisect import bisect_right
+from heapq import heapify, heappop, heappush
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from math import prod
 
+import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import DenseArrayBase, ModuleOp, i64
@@ -50,7 +52,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from tidal.dialects import loop
 from tidal.dialects.accel import AccessAttr
 from tidal.dialects.affine_expr import Aff
-from tidal.passes.loop.allocate import LinearScan, Region
+from tidal.passes.conversion.kernels.nest_builder import aligned
 from tidal.passes.utils.chip import ChipPass
 from tidal.passes.utils.expect import expect_level
 from tidal.sim.config import ChipConfig
@@ -558,69 +560,285 @@ def _top_index(op: Operation, index: dict[Operation, int]) -> int:
     return index[op]
 
 
+class _Scan:
+    """LinearScan's lowest-gap placement (`LinearScan.place` without banks or `top`)
+    kept as the free gaps below the highest live byte, so a placement looks at gaps,
+    not at every live region, and nothing is sorted: a wide fan-out (n tensors kept
+    until one nest reads them all) keeps its live regions in one stack with no gap,
+    where the list scan took time in the number of live regions at every region.
+    Regions are named by an index `k`; a zero-byte region goes at 0 and takes no
+    bytes (as LinearScan places it)."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []  # live regions by start (they never overlap)
+        self.ends: list[int] = []
+        self.gs: list[int] = []  # free gaps [gs, ge) below the highest live byte
+        self.ge: list[int] = []
+        self.heap: list[tuple[int, int, int]] = []  # (last, start, k) of live regions
+
+    @classmethod
+    def of(cls, starts: np.ndarray, ends: np.ndarray, lasts: np.ndarray, ids: np.ndarray) -> _Scan:
+        """The scan whose live regions `ids` take [starts, ends) until `lasts`
+        (none of them overlap), built at once."""
+        scan = cls()
+        keep = ends > starts  # zero-byte regions take no bytes
+        starts, ends, lasts, ids = starts[keep], ends[keep], lasts[keep], ids[keep]
+        order = np.argsort(starts, kind="stable")
+        s, e = starts[order], ends[order]
+        below = np.concatenate(([0], e[:-1]))  # where the gap before each region starts
+        gap = s > below
+        scan.starts, scan.ends = s.tolist(), e.tolist()
+        scan.gs, scan.ge = below[gap].tolist(), s[gap].tolist()
+        scan.heap = list(zip(lasts.tolist(), starts.tolist(), ids.tolist()))
+        heapify(scan.heap)
+        return scan
+
+    def occupy(self, start: int, end: int, last: int, k: int) -> None:
+        """Take [start, end) (free) for region `k`, live until `last`."""
+        if end == start:
+            return
+        top = self.ends[-1] if self.ends else 0
+        if start >= top:
+            if start > top:
+                self.gs.append(top)
+                self.ge.append(start)
+        else:
+            q = bisect_right(self.gs, start) - 1
+            a, b = self.gs[q], self.ge[q]
+            assert a <= start and end <= b, "a region over a live one"
+            pieces = [(x, y) for x, y in ((a, start), (end, b)) if x < y]
+            self.gs[q : q + 1] = [x for x, _ in pieces]
+            self.ge[q : q + 1] = [y for _, y in pieces]
+        p = bisect_right(self.starts, start)
+        self.starts.insert(p, start)
+        self.ends.insert(p, end)
+        heappush(self.heap, (last, start, k))
+
+    def expire(self, first: int) -> list[int]:
+        """Free the regions whose lifetime ends before `first`; their indices."""
+        out: list[int] = []
+        while self.heap and self.heap[0][0] < first:
+            _, start, k = heappop(self.heap)
+            out.append(k)
+            p = bisect_right(self.starts, start) - 1
+            end = self.ends[p]
+            del self.starts[p], self.ends[p]
+            if p == len(self.starts):  # the highest: the gap below it goes too
+                top = self.ends[-1] if self.ends else 0
+                while self.gs and self.gs[-1] >= top:
+                    self.gs.pop()
+                    self.ge.pop()
+                continue
+            q = bisect_right(self.gs, start)
+            lo, hi = start, end
+            if q and self.ge[q - 1] == start:
+                q -= 1
+                lo = self.gs[q]
+                del self.gs[q], self.ge[q]
+            if q < len(self.gs) and self.gs[q] == end:
+                hi = self.ge[q]
+                del self.gs[q], self.ge[q]
+            self.gs.insert(q, lo)
+            self.ge.insert(q, hi)
+        return out
+
+    def place(self, size: int, last: int, k: int) -> int:
+        """The start of region `k` of `size` bytes (64-aligned) in the lowest gap
+        that fits it, taken until `last`."""
+        if size == 0:
+            return 0
+        for a, b in zip(self.gs, self.ge):
+            if b - a >= size:
+                self.occupy(a, a + size, last, k)
+                return a
+        start = self.ends[-1] if self.ends else 0
+        self.occupy(start, start + size, last, k)
+        return start
+
+
 _Region = tuple[int, int, int, int]  # (first, kind: -1 kept, 0 tile, last, bytes)
-_ScanState = tuple[tuple[Region, ...], int]  # a LinearScan's live regions and now
+
+PLACEMENTS = [0]
+"""Regions placed one by one by `_SbufFit` (its `_Scan.place` calls), for tests:
+the work a candidate costs."""
 
 
 class _SbufFit:
     """Whether loop-allocate's linear scan places the nests' SBUF tiles (first,
     last, bytes per partition) and the kept buffers within SBUF, asked once per
-    candidate buffer: the scan of the accepted ones is kept, region by region, and a
-    candidate's scan starts from its state just before the candidate's first
-    position and stops where it meets that scan again (the same live regions in the
-    same places after the same region: from there on the two agree, and the accepted
-    one fits). Rescanning everything for each of n candidates took quadratic time
-    (12 s of 30 on a chain of 1,200 ops)."""
+    candidate buffer: the placements of the accepted scan are kept, and a
+    candidate's scan starts from that scan's state just before the candidate's
+    first position and stops where it meets that scan again (the same live regions
+    in the same places after the same region: from there on the two agree, and the
+    accepted one fits). Rescanning everything for each of n candidates took
+    quadratic time (12 s of 30 on a chain of 1,200 ops).
+
+    A candidate placed above every live region, live until position P, moves the
+    regions the accepted scan places from there up to P and at or above the
+    candidate's start by its bytes and leaves the others where they were, unless one
+    of those straddles its start (the gaps above it move up by its bytes, the ones
+    below stay): those placements come from the accepted scan at once (`_shifted`)
+    and the scan runs from P on. A wide fan-out (n tensors kept until one nest reads
+    them all) never met the accepted scan again, and each candidate rescanned every
+    nest after its own: cubic time in n (64 s for 400 Relus into one Sum)."""
 
     def __init__(self, limit: int, tiles: Sequence[tuple[int, int, int]], kept: Sequence[_Candidate]) -> None:
         self.limit = limit
         regions = [(t[0], 0, t[1], t[2]) for t in tiles]
         regions += [(c.first, -1, c.last, c.layout.elements * F32) for c in kept]
-        self.regions = sorted(regions, key=_order)
-        self.states = self._scan(self.regions)  # None: the accepted regions do not fit
+        self._set(sorted(regions, key=_order))
+        start = np.full(len(self.regions), -1, dtype=np.int64)
+        # None: the accepted regions do not fit (each candidate scans them whole)
+        self.start: np.ndarray | None = start if self._scan(start, 0, -1) else None
 
-    def _scan(self, regions: list[_Region]) -> list[_ScanState] | None:
-        """Scan `regions` whole: the state after each region placed, None if one
-        does not fit."""
-        states: list[_ScanState] = []
-        scan = LinearScan()
-        for first, _, last, nbytes in regions:
-            if scan.place(first, last, nbytes).end > self.limit:
-                return None
-            states.append((tuple(scan.live), scan.now))
-        return states
+    def _set(self, regions: list[_Region], at: int | None = None) -> None:
+        """Take `regions`; with `at`, those of now with one inserted at index `at`
+        (its arrays grow by one, not rebuilt)."""
+        if at is not None:
+            r = regions[at]
+            self.first = np.insert(self.first, at, r[0])
+            self.last = np.insert(self.last, at, r[2])
+            self.size = np.insert(self.size, at, aligned(r[3]))
+        else:
+            self.first = np.array([r[0] for r in regions], dtype=np.int64)
+            self.last = np.array([r[2] for r in regions], dtype=np.int64)
+            self.size = np.array([aligned(r[3]) for r in regions], dtype=np.int64)
+        self.regions = regions
+
+    def _scan(self, start: np.ndarray, a: int, hold: int, old: np.ndarray | None = None) -> bool:
+        """Place regions `a` on into `start` from the state after region a - 1 (its
+        placements in `start`); False if one ends past the limit. With `old` (the
+        accepted scan's placements, by the same indices), stop where the scan meets
+        it, the regions live after `hold` aside, and copy the rest from it."""
+        first, last, size = self.first, self.last, self.size
+        if a >= len(first):
+            return True
+        differ: set[int] = set()
+        if a:
+            live = np.nonzero(last[:a] >= first[a - 1])[0]
+            at = start[live]
+            scan = _Scan.of(at, at + size[live], last[live], live)
+            if old is not None:
+                differ = set(live[at != old[live]].tolist())
+        else:
+            scan = _Scan()
+        firsts, lasts, sizes = first[a:].tolist(), last[a:].tolist(), size[a:].tolist()
+        before = old[a:].tolist() if old is not None else None
+        limit = self.limit
+        for j, (f, lt, sz) in enumerate(zip(firsts, lasts, sizes)):
+            for k in scan.expire(f):
+                differ.discard(k)
+            PLACEMENTS[0] += 1
+            s = scan.place(sz, lt, a + j)
+            if s + sz > limit:
+                return False
+            start[a + j] = s
+            if before is None:
+                continue
+            if s != before[j]:
+                differ.add(a + j)
+            elif f > hold and not differ:  # the accepted scan's state from here
+                start[a + j + 1 :] = old[a + j + 1 :]
+                return True
+        return True
 
     def add(self, c: _Candidate) -> bool:
         """Whether the scan still fits with `c` kept too; if so, `c` is added."""
         new: _Region = (c.first, -1, c.last, c.layout.elements * F32)
         i = bisect_right(self.regions, _order(new), key=_order)
-        if self.states is None:  # no accepted scan to meet: the whole scan, as before
-            regions = [*self.regions[:i], new, *self.regions[i:]]
-            states = self._scan(regions)
-            if states is None:
+        regions = [*self.regions[:i], new, *self.regions[i:]]
+        if self.start is None:  # no accepted scan to meet: the whole scan, as before
+            saved = self.regions, self.first, self.last, self.size
+            self._set(regions, i)
+            start = np.full(len(regions), -1, dtype=np.int64)
+            if not self._scan(start, 0, -1):
+                self.regions, self.first, self.last, self.size = saved
                 return False
-            self.regions, self.states = regions, states
+            self.start = start
             return True
-        scan = LinearScan()
-        if i:
-            live, scan.now = self.states[i - 1]
-            scan.live = list(live)
-        if scan.place(new[0], new[2], new[3]).end > self.limit:
+        old = np.insert(self.start, i, -1)  # the accepted placements; none for `c`
+        last, size = self.last, self.size
+        nbytes = aligned(new[3])
+        # `c` where the scan puts it: the lowest gap among the regions live at its
+        # first position (all before it)
+        live = np.nonzero(last[:i] >= c.first)[0]
+        order = live[np.argsort(self.start[live], kind="stable")]
+        starts, ends = self.start[order], self.start[order] + size[order]
+        reach = np.maximum.accumulate(np.concatenate(([0], ends)))
+        fits = np.nonzero(reach[:-1] + nbytes <= starts)[0]
+        at = int(reach[fits[0]]) if len(fits) else int(reach[-1])
+        if nbytes == 0:
+            at = 0
+        if at + nbytes > self.limit:
             return False
-        states = [(tuple(scan.live), scan.now)]
-        met = len(self.regions)
-        for j in range(i, len(self.regions)):
-            first, _, last, nbytes = self.regions[j]
-            if scan.place(first, last, nbytes).end > self.limit:
-                return False
-            state = (tuple(scan.live), scan.now)
-            if state == self.states[j]:
-                met = j
-                break
-            states.append(state)
-        self.regions.insert(i, new)
-        self.states[i:met] = states
+        hold = c.last
+        saved = self.regions, self.first, self.last, self.size
+        self._set(regions, i)
+        start = old.copy()
+        start[i] = at
+        a = self._shifted(start, old, i, at, nbytes, int(reach[-1]))
+        if a is None:
+            return self._restore(saved, False)
+        if not self._scan(start, a, hold, old):
+            return self._restore(saved, False)
+        self.start = start
         return True
+
+    def _shifted(
+        self, start: np.ndarray, old: np.ndarray, i: int, at: int, nbytes: int, top: int
+    ) -> int | None:
+        """With `c` (index i) placed at `at` above every live region: fill `start`
+        for the regions placed while `c` lives, the accepted scan's placements at or
+        above `at` moved up by `nbytes`; the index to scan on from, i when that does
+        not hold (a region straddles `at`, `c` not on top), None when a moved
+        region ends past the limit."""
+        if at < top or nbytes == 0:
+            return i
+        end = int(np.searchsorted(self.first, self.last[i], side="right"))
+        was = old[i + 1 : end]
+        was_end = was + self.size[i + 1 : end]
+        if np.any((was < at) & (was_end > at)):
+            return i
+        up = was >= at
+        if np.any(up) and int(was_end[up].max()) + nbytes > self.limit:
+            return None
+        start[i + 1 : end] = was + nbytes * up
+        return end
+
+    def _restore(self, saved: tuple, answer: bool) -> bool:
+        self.regions, self.first, self.last, self.size = saved
+        return answer
+
+    def without(self, tiles: Sequence[tuple[int, int, int]]) -> _SbufFit:
+        """A copy with the tile regions `tiles` (first, last, bytes) left out, as
+        `_SbufFit` of the other tiles and the same kept buffers would be: the scan
+        runs from the first one left out until it meets this one's."""
+        if self.start is None:
+            raise ValueError("no accepted scan")
+        out = _SbufFit.__new__(_SbufFit)
+        out.limit = self.limit
+        drop: list[int] = []
+        for t in sorted(tiles):
+            r = (t[0], 0, t[1], t[2])
+            lo = bisect_right(self.regions, _order(r), key=_order) - 1
+            k = lo
+            while k >= 0 and (self.regions[k] != r or k in drop):
+                k -= 1
+            assert k >= 0 and self.regions[k][0] == r[0], "a tile not in the scan"
+            drop.append(k)
+        drop.sort()
+        out.regions = list(self.regions)
+        for k in reversed(drop):
+            del out.regions[k]
+        out.first = np.delete(self.first, drop)
+        out.last = np.delete(self.last, drop)
+        out.size = np.delete(self.size, drop)
+        old = np.delete(self.start, drop)
+        start = old.copy()
+        hold = max((self.regions[k][2] for k in drop), default=-1)
+        a = drop[0] if drop else len(out.regions)
+        out.start = start if out._scan(start, a, hold, old) else None
+        return out
 
 
 def _order(r: _Region) -> tuple[int, int]:
@@ -801,12 +1019,22 @@ def keep_on_chip(
             kept.append(candidate)
             continue
         freed = _forwarded_tiles(candidate, bands) if forward and not shadow else set()
-        rest = {o: t for o, t in tiles.items() if o not in freed}
         if freed:
-            fit_rest = _SbufFit(chip.sbuf_partition_bytes, list(rest.values()), kept)
+            # (the scan without the freed tiles from the kept one, not rebuilt:
+            # each refused buffer of a wide fan-out rescanned every tile)
+            gone = [o for o in freed if o in tiles]
+            fit_rest = (
+                fit.without([tiles[o] for o in gone])
+                if fit.start is not None
+                else _SbufFit(
+                    chip.sbuf_partition_bytes, [t for o, t in tiles.items() if o not in freed], kept
+                )
+            )
             if fit_rest.add(candidate):
                 kept.append(candidate)
-                tiles, fit = rest, fit_rest
+                for o in gone:
+                    del tiles[o]
+                fit = fit_rest
     # The shadows last, their uses gathered again: a shadow's writer may copy from a
     # buffer kept here (a pad's reflected column, through DRAM before), and the
     # shadow's twin of that copy must read the kept tile, not the DRAM buffer the
@@ -993,13 +1221,16 @@ def _moved(ap: AccessAttr, tile: tuple[Aff, Aff, int, int], kept: tuple[Aff, Aff
 
 
 def _writes(nest: loop.NestOp, value: SSAValue, besides: Operation | None = None) -> bool:
-    """Whether a tile op of `nest` other than `besides` writes `value`."""
-    return any(
-        isinstance(op, loop.TileOp)
-        and op is not besides
-        and any(role == "write" and v is value for role, v, _ in op.accesses())
-        for op in nest.walk()
-    )
+    """Whether a tile op of `nest` other than `besides` writes `value`. Looks at
+    the value's uses, not at every op of the nest: a nest that reads n kept tensors
+    (a Sum of n) asked this once per tensor, walking its n loads each time."""
+    for use in value.uses:
+        op = use.operation
+        if op is besides or not isinstance(op, loop.TileOp) or _nest_of(op) is not nest:
+            continue
+        if any(role == "write" and v is value for role, v, _ in op.accesses()):
+            return True
+    return False
 
 
 def _forwards(
