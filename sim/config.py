@@ -290,8 +290,8 @@ def what_if(chip: ChipConfig, changes: Mapping[str, float]) -> ChipConfig:
     program: e.g. `{"dram_bytes_per_cycle": 2900.0}` runs it as if DRAM were ten
     times as fast. The name stays the preset's (binaries name the chip they were
     compiled for); raises ValueError naming a field that may not change or a value
-    out of range (rates positive, cycle counts whole and at least 0, and
-    `pe_weight_buffers` 1 or 2)."""
+    out of range (rates within WHAT_IF_RATES, cycle counts whole and 0 to
+    WHAT_IF_CYCLES_MAX, `pe_weight_buffers` 1 or 2)."""
     out: dict[str, float | int] = {}
     for name, value in changes.items():
         if name not in WHAT_IF_FIELDS:

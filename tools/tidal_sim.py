@@ -107,12 +107,13 @@ def _what_if(items: Sequence[str]) -> dict[str, float]:
     out: dict[str, float] = {}
     for item in items:
         name, eq, value = item.partition("=")
-        if not eq or not name.strip():
+        name = name.strip()
+        if not eq or not name:
             raise ToolError(f"--what-if '{item}': expected FIELD=VALUE")
-        if name.strip() in out:
-            raise ToolError(f"--what-if '{item}': {name.strip()} is given twice")
+        if name in out:
+            raise ToolError(f"--what-if '{item}': {name} is given twice")
         try:
-            out[name.strip()] = float(value)
+            out[name] = float(value)
         except ValueError:
             raise ToolError(f"--what-if '{item}': '{value}' is not a number") from None
     return out
@@ -161,7 +162,8 @@ def _run(args: argparse.Namespace) -> str:
             chip = what_if(chip, changes)
         except ValueError as err:
             raise ToolError(f"--what-if: {err}") from None
-    feeds = [read_npz(p, _input_bytes(program)) for p in input_paths]
+    expect = _input_bytes(program)
+    feeds = [read_npz(p, expect) for p in input_paths]
     traced = bool(args.trace or args.plot)
     runs: list[dict[str, np.ndarray]] = []
     machine = Machine(program, chip, trace=traced, check_races=args.check_races)
