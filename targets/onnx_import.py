@@ -44,6 +44,7 @@ later) is a default that a feed may override: it stays a constant, unless
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -3626,6 +3627,36 @@ def import_onnx(
     feed graph inputs give those of their inputs (`dims` first)."""
     dram = _Dram(chip)
     proto, label = _load(model, dram)
+    with _located(label):
+        importer = _prepared(model, proto, label, dram, overrides, dims)
+    importer.override(overrides or {})  # (its errors are the values', not the model's)
+    with _located(label):
+        return importer.run()
+
+
+@contextlib.contextmanager
+def _located(label: str) -> Iterator[None]:
+    """Errors a node or a tensor raises name it, not the model: each message leaving
+    this block starts with the model's path (or graph name), as _load's do."""
+    try:
+        yield
+    except OnnxImportError as e:
+        message = str(e)
+        if message.startswith(f"{label}: "):
+            raise
+        raise type(e)(f"{label}: {message}") from None
+
+
+def _prepared(
+    model: onnx.ModelProto | str | os.PathLike[str],
+    proto: onnx.ModelProto,
+    label: str,
+    dram: _Dram,
+    overrides: Mapping[str, np.ndarray] | None,
+    dims: Mapping[str, int] | None,
+) -> _Importer:
+    """import_onnx's work once the model is loaded (`_load`), up to the importer
+    that builds the module."""
     proto = _densified(_onnx_domain_named(proto), label, dram)
     functions = [f"{f.domain}.{f.name}" if f.domain else f.name for f in proto.functions]
     if functions:
@@ -3683,8 +3714,7 @@ def import_onnx(
         base_dir=_base_dir(model, label),
     )
     importer.fallback_all = fallback_all
-    importer.override(overrides or {})
-    return importer.run()
+    return importer
 
 
 def _strings(module: ModuleOp, attr: str) -> list[str]:

@@ -968,7 +968,7 @@ def test_error_dynamic_input_shape():
         [_f32("y", ["batch", 3])],
     )
     assert _refusal(model) == (
-        "tensor 'x' has a dynamic shape [batch, 3] (all shapes must be static: give "
+        "model 'test': tensor 'x' has a dynamic shape [batch, 3] (all shapes must be static: give "
         "each named dimension a size, tidal-compile --dim NAME=SIZE, or feed inputs of "
         "that shape to tidal-run)"
     )
@@ -1120,7 +1120,7 @@ def test_error_constant_of_shape_larger_than_dram(dtype, value, nbytes, elem):
         [shape],
     )
     assert _refusal(model) == (
-        f"node 'fill' (op ConstantOfShape): constant of shape [100000, 100000] "
+        f"model 'test': node 'fill' (op ConstantOfShape): constant of shape [100000, 100000] "
         f"({elem}) needs {nbytes} bytes, more than {LARGEST}"
     )
 
@@ -1136,7 +1136,7 @@ def test_error_constants_together_larger_than_dram():
         [a_shape, b_shape],
     )
     assert _refusal(model) == (
-        "node 'b' (op ConstantOfShape): constant of shape [30000, 30000] (float32) "
+        "model 'test': node 'b' (op ConstantOfShape): constant of shape [30000, 30000] (float32) "
         "(3600000000 bytes) brings the model's constants, inputs and outputs to "
         f"7200000044 bytes, more than {LARGEST}"  # and 44 bytes of x and shapes
     )
@@ -1167,7 +1167,7 @@ def test_error_input_and_intermediate_larger_than_dram():
         [_f32("y", [70000, 70000])],
     )
     assert _refusal(model) == (
-        f"input 'x' [70000, 70000] needs 19600000000 bytes, more than {LARGEST}"
+        f"model 'test': input 'x' [70000, 70000] needs 19600000000 bytes, more than {LARGEST}"
     )
     outer = _model(  # two 400 KB inputs, a 40 GB broadcast sum
         [helper.make_node("Add", ["a", "b"], ["y"], name="outer")],
@@ -1175,7 +1175,7 @@ def test_error_input_and_intermediate_larger_than_dram():
         [_f32("y", [100000, 100000])],
     )
     assert _refusal(outer) == (
-        "node 'outer' (op Add): result [100000, 100000] needs 40000000000 bytes, "
+        "model 'test': node 'outer' (op Add): result [100000, 100000] needs 40000000000 bytes, "
         f"more than {LARGEST}"
     )
 

@@ -82,7 +82,7 @@ def test_constant_of_shape_larger_than_dram(work):
     assert model.stat().st_size < 200
     result = tool("tidal-compile", model, "-o", out / "b.tbin", limit=MEMORY_LIMIT)
     assert assert_one_line_error(result, "tidal-compile") == (
-        "node 'fill' (op ConstantOfShape): constant of shape [100000, 100000] (int64) "
+        f"{model}: node 'fill' (op ConstantOfShape): constant of shape [100000, 100000] (int64) "
         "needs 80000000000 bytes, more than the 4294967296 bytes of DRAM of the largest "
         "chip preset ('default')"
     )
