@@ -370,7 +370,10 @@ def _check_io_names(header: list[Operation]) -> None:
 def _check_allocated(module: ModuleOp, chip: str) -> func.FuncOp:
     funcs = [f for f in module.body.block.ops if isinstance(f, func.FuncOp)]
     if len(funcs) != 1:
-        raise _fail(f"expects one func.func, found {len(funcs)}")
+        raise PassInputError(
+            f"loop-to-accel: expects one func.func, found {len(funcs)}",
+            funcs[1] if funcs else module,
+        )
     fn = funcs[0]
     allocated = fn.attributes.get(CHIP)
     name = fn.sym_name.data

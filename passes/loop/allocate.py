@@ -39,7 +39,7 @@ from math import prod
 from tidal.dialects import loop
 from tidal.passes.conversion.kernels.nest_builder import aligned
 from tidal.passes.utils.chip import ChipPass
-from tidal.passes.utils.expect import expect_level
+from tidal.passes.utils.expect import PassInputError, expect_level
 from tidal.sim.config import ChipConfig
 from xdsl.context import Context
 from xdsl.dialects import func
@@ -281,8 +281,10 @@ def _allocate_dram(fn: func.FuncOp, chip: ChipConfig) -> int:
     new: list[DictionaryAttr] = []
     for arg, attrs in zip(args, old, strict=True):
         if not isinstance(arg.type, MemRefType):
-            raise PassFailedException(
-                "loop-allocate: function arguments must be memrefs"
+            raise PassInputError(
+                f"loop-allocate: function arguments must be memrefs; argument {arg.index} "
+                f"is {arg.type}",
+                fn,
             )
         name = attrs.data.get("tidal.name")
         what = f"argument '{name.data}'" if isinstance(name, StringAttr) else f"argument {arg.index}"
@@ -300,9 +302,7 @@ def _allocate_dram(fn: func.FuncOp, chip: ChipConfig) -> int:
             )
             op.attributes[ADDR] = attr
         elif not isinstance(op, loop.NestOp | loop.AllocTileOp | func.ReturnOp):
-            raise PassFailedException(
-                f"loop-allocate: unexpected '{op.name}' in the function"
-            )
+            raise PassInputError(f"loop-allocate: unexpected '{op.name}' in the function", op)
     return top
 
 
@@ -554,8 +554,9 @@ class LoopAllocatePass(ChipPass):
         chip = self.chip_config()
         funcs = [f for f in op.body.block.ops if isinstance(f, func.FuncOp)]
         if len(funcs) != 1:
-            raise PassFailedException(
-                f"loop-allocate: expects one func.func, found {len(funcs)}"
+            raise PassInputError(
+                f"loop-allocate: expects one func.func, found {len(funcs)}",
+                funcs[1] if funcs else op,
             )
         fn = funcs[0]
         dram_bytes = _allocate_dram(fn, chip)

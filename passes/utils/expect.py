@@ -67,7 +67,17 @@ def expect_level(module: ModuleOp, pass_name: str, level: Level) -> None:
         if op.name.split(".")[0] in foreign:
             raise PassInputError(f"{pass_name}: expects {what}; found '{op.name}'", op)
         if arg_type is not None and isinstance(op, func.FuncOp):
-            for arg in op.body.block.args if op.body.blocks else ():
+            if len(op.body.blocks) != 1:
+                # A declaration (`func.func private @f(...)`) has nothing to compile;
+                # Tidal's functions are one block (no unstructured control flow).
+                has = "no body (a declaration)" if not op.body.blocks else (
+                    f"{len(op.body.blocks)} blocks (Tidal compiles functions of one block)"
+                )
+                raise PassInputError(
+                    f"{pass_name}: expects {what}; function @{op.sym_name.data} has {has}",
+                    op,
+                )
+            for arg in op.body.block.args:
                 if not isinstance(arg.type, arg_type):
                     raise PassInputError(
                         f"{pass_name}: expects {what}; function @{op.sym_name.data} "

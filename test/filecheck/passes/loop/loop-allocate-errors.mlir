@@ -65,3 +65,14 @@ func.func @banks(%x: memref<32x512xf32>) -> memref<32x512xf32> {
   }
   func.return %x : memref<32x512xf32>
 }
+
+// -----
+
+// One program is one function: a second is refused where it starts.
+// DIAG: loop-allocate: expects one func.func, found 2
+func.func @first(%x: memref<4xf32>) -> memref<4xf32> {
+  func.return %x : memref<4xf32>
+}
+func.func @second(%x: memref<4xf32>) -> memref<4xf32> {
+  func.return %x : memref<4xf32>
+}
