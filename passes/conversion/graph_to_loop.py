@@ -210,13 +210,14 @@ class GraphToLoopPass(ChipPass):
             _retype_signature(fn)
         lower = LowerGraphOp(chip, self.kernel_options())
         for fn in funcs:
-            for graph_op in fn.walk():
-                if graph_op.dialect_name() == "graph" and graph_op.operands:
-                    lower.producers[graph_op] = first_producer(graph_op)
-                    if newest := newest_channels(graph_op):
-                        lower.newest[graph_op] = newest
-                    if beside_channel_nests(graph_op):
-                        lower.beside.add(graph_op)
+            graph_ops = [
+                o for o in fn.walk() if o.dialect_name() == "graph" and o.operands
+            ]
+            for graph_op in graph_ops:
+                lower.producers[graph_op] = first_producer(graph_op)
+                if newest := newest_channels(graph_op):
+                    lower.newest[graph_op] = newest
+            lower.beside |= beside_channel_nests(graph_ops)
         with quiet_diagnostics():
             PatternRewriteWalker(
                 GreedyRewritePatternApplier([lower]), apply_recursively=False

@@ -43,6 +43,7 @@ and the return at the end. A function whose nests form one chain keeps its order
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 
 from xdsl.context import Context
@@ -181,40 +182,77 @@ def list_schedule(infos: list[NestInfo], preds: list[set[int]], staged: bool = T
     free = dict.fromkeys(ENGINES, 0.0)  # when each engine is next free
     finish = [0.0] * n
     waiting = [len(ps) for ps in preds]
-    ready = {i for i in range(n) if waiting[i] == 0}
+
+    def gate(i: int) -> tuple[float, tuple[str, ...]]:
+        """i's compute start is max(at, when every engine of `on` is free): with
+        `staged` and a `lead`, the loads begin once the predecessors finish and a
+        DMA queue is free, the compute engines `lead` after the predecessors
+        finish, once free, so a nest that waits long for its inputs does not go
+        ahead of one ready to compute; otherwise every engine of the nest at once.
+        Fixed once i is ready (its predecessors are placed)."""
+        after = max((finish[p] for p in preds[i]), default=0.0)
+        cycles = infos[i].cycles
+        if not staged or not infos[i].lead:
+            return after, tuple(e for e in ENGINES if cycles.get(e))
+        compute = tuple(e for e in ENGINES if e != "dma" and cycles.get(e))
+        if not compute:
+            return after, ("dma",) if cycles.get("dma") else ()
+        return after + infos[i].lead, compute
+
+    # The ready nests by the engines that gate them: within one group every nest's
+    # start is max(its own gate, the group's engines' free time), and free times
+    # only grow, so a nest whose gate has passed stays among the group's
+    # `passed` (ordered by bottom level) and the others wait in `pending` (by
+    # gate): the earliest start is found without rescanning every ready nest.
+    pending: dict[tuple[str, ...], list[tuple[float, float, int]]] = {}
+    passed: dict[tuple[str, ...], list[tuple[float, int]]] = {}
+
+    def make_ready(i: int) -> None:
+        at, on = gate(i)
+        heapq.heappush(pending.setdefault(on, []), (at, -bottom[i], i))
+        passed.setdefault(on, [])
+
+    for i in range(n):
+        if waiting[i] == 0:
+            make_ready(i)
     order: list[int] = []
-    while ready:
-
-        def start(i: int) -> tuple[float, float]:
-            """(DMA start, compute start): with `staged` and a `lead`, the loads
-            begin once the predecessors finish and a DMA queue is free, the
-            compute engines `lead` after the predecessors finish, once free, so
-            a nest that waits long for its inputs does not go ahead of one ready
-            to compute; otherwise every engine of the nest at once."""
-            after = max((finish[p] for p in preds[i]), default=0.0)
-            cycles = infos[i].cycles
-            if not staged or not infos[i].lead:
-                at = max([after, *(free[e] for e in ENGINES if cycles.get(e))])
-                return at, at
-            dma = max(after, free["dma"]) if cycles.get("dma") else after
-            compute = [e for e in ENGINES if e != "dma" and cycles.get(e)]
-            if not compute:
-                return dma, dma
-            return dma, max([after + infos[i].lead, *(free[e] for e in compute)])
-
-        best = min(ready, key=lambda i: (start(i)[1], -bottom[i], i))
-        dma_at, at = start(best)
-        cycles = infos[best].cycles
+    while True:
+        best: tuple[float, float, int] | None = None
+        source: list = []
+        for on, waits in pending.items():
+            now = max((free[e] for e in on), default=0.0)
+            ready_now = passed[on]
+            while waits and waits[0][0] <= now:
+                _, neg_bottom, i = heapq.heappop(waits)
+                heapq.heappush(ready_now, (neg_bottom, i))
+            if ready_now:
+                key, heap = (now, *ready_now[0]), ready_now
+            elif waits:
+                key, heap = waits[0], waits
+            else:
+                continue
+            if best is None or key < best:
+                best, best_on, source = key, on, heap
+        if best is None:
+            break
+        heapq.heappop(source)
+        k = best[2]
+        after = max((finish[p] for p in preds[k]), default=0.0)
+        cycles = infos[k].cycles
+        if not staged or not infos[k].lead:
+            dma_at = at = best[0]
+        else:
+            dma_at = max(after, free["dma"]) if cycles.get("dma") else after
+            at = best[0] if best_on != ("dma",) and best_on else dma_at
         for e, c in cycles.items():
             free[e] = (dma_at if e == "dma" else at) + c
         done = max([dma_at + cycles.get("dma", 0.0), *(at + c for e, c in cycles.items() if e != "dma")])
-        finish[best] = done + infos[best].latency
-        ready.remove(best)
-        order.append(best)
-        for j in succs[best]:
+        finish[k] = done + infos[k].latency
+        order.append(k)
+        for j in succs[k]:
             waiting[j] -= 1
             if waiting[j] == 0:
-                ready.add(j)
+                make_ready(j)
     assert len(order) == n, "the dependences of program order are acyclic"
     return order
 

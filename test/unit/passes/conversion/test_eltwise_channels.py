@@ -79,3 +79,42 @@ def test_results_on_the_hardware_model(channels):
     module = import_onnx(model)
     run_passes(lowering_passes("default", disabled=[] if channels else ["eltwise-channels"]), module, Context(), [])
     np.testing.assert_allclose(eval_binary(module, {"x": x})["project"], want, rtol=1e-4, atol=1e-5)
+
+
+def _chain_model(extra_hops: int):
+    """relu A -> relu B; add C = A + B; then `extra_hops` relus, then a conv. From A,
+    C is one hop (A's own use) and two through B."""
+    w = numpy_helper.from_array(np.ones((8, 8, 1, 1), np.float32), "w")
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"], name="A"),
+        helper.make_node("Relu", ["a"], ["b"], name="B"),
+        helper.make_node("Add", ["a", "b"], ["c"], name="C"),
+    ]
+    last = "c"
+    for k in range(extra_hops):
+        nodes.append(helper.make_node("Relu", [last], [f"r{k}"], name=f"R{k}"))
+        last = f"r{k}"
+    nodes.append(helper.make_node("Conv", [last, "w"], ["y"], name="conv"))
+    t = helper.make_tensor_value_info
+    graph_proto = helper.make_graph(
+        nodes, "chain", [t("x", TensorProto.FLOAT, [1, 8, 4, 4])],
+        [t("y", TensorProto.FLOAT, [1, 8, 4, 4])], [w],
+    )
+    return helper.make_model(graph_proto, opset_imports=[helper.make_opsetid("", 13)])
+
+
+@pytest.mark.parametrize(("extra_hops", "a_beside"), [(1, True), (2, True), (3, False)])
+def test_beside_channel_nests_counts_the_shortest_path(extra_hops, a_beside):
+    """A is beside the conv when a path of at most three other element-wise ops
+    leads to it: A -> C -> R0 .. (the shortest), whichever neighbour a search
+    meets first (a depth-first search that marked B's way to C as seen missed it)."""
+    from tidal.dialects import graph
+    from tidal.passes.conversion.kernels.eltwise import beside_channel_nests
+
+    module = import_onnx(_chain_model(extra_hops))
+    ops = [o for o in module.walk() if o.dialect_name() == "graph"]
+    names = {o: o.attributes["tidal.origin"].data for o in ops if "tidal.origin" in o.attributes}
+    near = {names.get(o) for o in beside_channel_nests(ops)}
+    assert ("A" in near) is a_beside
+    assert f"R{extra_hops - 1}" in near and "C" in near
+    assert not any(isinstance(o, graph.Conv2dOp) for o in beside_channel_nests(ops))
