@@ -1451,9 +1451,10 @@ class _Importer:
     def override(self, overrides: Mapping[str, object]) -> None:
         """Replace overridable initializers by the values fed for their names; other
         names are graph inputs or no tensor at all, for the caller to check."""
-        for name, value in overrides.items():
+        for name in overrides:  # (a value is read only for a name that is fed)
             if name not in self.consts:
                 continue
+            value = overrides[name]
             if name not in self.constant_inputs:
                 why = (
                     f"the model's IR version {self.ir_version} makes initializers "

@@ -21,7 +21,7 @@ from xdsl.utils.mlir_lexer import MLIRTokenKind
 
 from tidal.dialects import get_all_dialects
 from tidal.tools import xdsl_fixes  # noqa: F401 - xDSL lexer fix
-from tidal.tools.files import ToolError, read_npz
+from tidal.tools.files import ToolError, open_npz
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -295,7 +295,7 @@ def numerics_checker(module: ModuleOp, inputs_path: str | None) -> NumericsCheck
     from tidal.passes.interpreters.numerics import NumericsChecker, random_inputs
     from tidal.sim.errors import InputError
 
-    checker = NumericsChecker(read_npz(inputs_path) if inputs_path else random_inputs(module))
+    checker = NumericsChecker(open_npz(inputs_path) if inputs_path else random_inputs(module))
     try:
         checker.start(module)
     except InputError as e:

@@ -196,6 +196,51 @@ def read_npz(path: str, expect: Mapping[str, int] | None = None) -> dict[str, np
         raise ToolError(f"cannot read inputs '{path}': {err}") from None
 
 
+class NpzArrays(Mapping[str, np.ndarray]):
+    """The arrays of an .npz archive, each decompressed when first asked for: a
+    caller that learns which names it takes only after reading some (tidal-run, whose
+    model's inputs are known once it is imported with the values fed) refuses an
+    unknown name by its name, without inflating it (a zip bomb under a wrong name).
+    `open_npz` makes one; `without(names)` is a view of the others."""
+
+    def __init__(self, path: str, names: Sequence[str], cache: dict[str, np.ndarray] | None = None):
+        self.path, self._names = path, list(names)
+        self._cache: dict[str, np.ndarray] = {} if cache is None else cache
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._names:
+            raise KeyError(name)
+        if name not in self._cache:
+            try:
+                with np.load(self.path, allow_pickle=False) as npz:
+                    self._cache[name] = npz[name]
+            except OSError as err:
+                raise ToolError(f"cannot read inputs '{self.path}': {err.strerror or err}") from None
+            except (ValueError, EOFError, zipfile.BadZipFile, KeyError, MemoryError) as err:
+                raise ToolError(f"cannot read inputs '{self.path}': array '{name}': {err}") from None
+        return self._cache[name]
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def without(self, names: Iterable[str]) -> NpzArrays:
+        drop = set(names)
+        return NpzArrays(self.path, [n for n in self._names if n not in drop], self._cache)
+
+
+def open_npz(path: str) -> NpzArrays:
+    """The arrays of the .npz archive at `path`, as `read_npz` checks them (headers
+    against sizes, a 4 GiB total), each decompressed only when first read."""
+    names = list(read_npz(path, expect={}))  # every member unread: names and checks
+    return NpzArrays(path, names)
+
+
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     """The .npz archive of `arrays`; a string tensor (onnxruntime gives an object
     array of str) as an array of NumPy's str dtype, which `np.load` reads without

@@ -57,11 +57,12 @@ from tidal.tools.common import (
 )
 from tidal.tools.loop import compile_loop, loop_of
 from tidal.tools.files import (
+    NpzArrays,
     ToolError,
     check_paths,
     fail,
     npz_bytes,
-    read_npz,
+    open_npz,
     tool_main,
     write_files,
 )
@@ -232,7 +233,10 @@ def run_model(
         from tidal.targets.onnx_import import constant_inputs
 
         fed = set(constant_inputs(module))
-        inputs = {n: v for n, v in inputs.items() if n not in fed}
+        if isinstance(inputs, NpzArrays):  # (no array is read before its name is checked)
+            inputs = inputs.without(fed)
+        else:
+            inputs = {n: v for n, v in inputs.items() if n not in fed}
     strings = string_inputs(module)  # declared shapes, which their type lacks
     check_inputs(
         {**signature(module)[0], **strings}, inputs, dtypes={**input_dtypes(module), **dict.fromkeys(strings, "str")}
@@ -357,7 +361,7 @@ def main(argv: list[str] | None = None) -> None:
         except CacheError as e:
             raise ToolError(str(e)) from None
         outputs, stats = run_model(
-            args.model, read_npz(args.inputs), args.chip,
+            args.model, open_npz(args.inputs), args.chip,
             disabled_opts(args.disable_opt), args.verify_each, args.blas_threads,
             cache=cache, cache_log=cache_log, dims=dims_of(args), tensors_only=True,
         )

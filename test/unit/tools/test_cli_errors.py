@@ -579,6 +579,40 @@ def test_sim_refuses_a_zip_bomb_before_inflating_it(files, out, tmp_path: Path):
         assert_nothing_written(out)
 
 
+def test_run_and_check_numerics_refuse_an_unknown_member_unread(files, out, tmp_path: Path, monkeypatch):
+    """tidal-run learns its model's inputs only by importing it with the values fed,
+    and --check-numerics once the module is read: each reads an array of the .npz
+    only when a name it takes asks for it (`open_npz`), so a member of another name
+    (a zip bomb under a wrong name) is refused by its name, never decompressed."""
+    from tidal.tools import common, files as files_module, tidal_run
+
+    path = tmp_path / "in.npz"
+    np.savez_compressed(path, x=np.zeros((4, 40), np.float32), extra=np.zeros(1 << 20, np.float32))
+    read: list[str] = []
+    real = np.lib.npyio.NpzFile.__getitem__
+
+    def spy(self, key):
+        read.append(key)
+        return real(self, key)
+
+    monkeypatch.setattr(np.lib.npyio.NpzFile, "__getitem__", spy)
+    with pytest.raises(SystemExit):
+        tidal_run.main([str(files["model"]), "--inputs", str(path), "--outputs", str(out / "o.npz"), "--chip", "small"])
+    assert "extra" not in read
+    read.clear()
+    module = common.load_model(str(files["model"]), common.context())
+    with pytest.raises(files_module.ToolError, match="unknown input 'extra'"):
+        common.numerics_checker(module, str(path))
+    assert "extra" not in read
+    # Fed with the name it takes, the array is read once however often it is asked for.
+    arrays = files_module.open_npz(str(path)).without(["extra"])
+    assert list(arrays) == ["x"] and arrays["x"] is arrays["x"] and "extra" not in arrays
+    assert read == ["x"]
+    result = run(files, out, path)
+    assert_one_line_error(result, "tidal-run", "unknown input 'extra'")
+    assert_nothing_written(out)
+
+
 def test_inputs_larger_than_any_dram_are_refused_unread(tmp_path: Path, monkeypatch):
     """read_npz refuses an archive whose members decompress to more than any chip's
     DRAM (here the bound made small), and with `expect` leaves unexpected members
