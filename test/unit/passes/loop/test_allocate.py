@@ -43,6 +43,43 @@ def test_overlapping_lifetimes_never_share_bytes(requests: list[tuple[int, int, 
                 assert a.end <= b.start or b.end <= a.start, (a, b)
 
 
+def _lowest_or_highest_gap(requests, top):
+    """The placements LinearScan's docstring states, every live region rescanned
+    in order of start at each placement: the reference for its sorted live list."""
+    live, out = [], []
+    for first, length, nbytes in sorted(requests, key=lambda r: r[0]):
+        live = [r for r in live if r.last >= first]
+        size = (nbytes + 63) // 64 * 64
+        if top:
+            end = top
+            for r in sorted(live, key=lambda r: r.start, reverse=True):
+                if r.end + size <= end:
+                    break
+                end = min(end, r.start)
+            start = end - size
+        else:
+            start = 0
+            for r in sorted(live, key=lambda r: r.start):
+                if start + size <= r.start:
+                    break
+                start = max(start, r.end)
+        region = Region(first, first + length, start, start + size)
+        live.append(region)
+        out.append(region)
+    return out
+
+
+@pytest.mark.parametrize("top", [0, 1 << 16], ids=["lowest", "highest"])
+@given(requests=_requests)
+def test_placements_are_the_rescanning_ones(top: int, requests: list[tuple[int, int, int]]):
+    scan = LinearScan()
+    placed = [
+        scan.place(first, first + length, nbytes, top)
+        for first, length, nbytes in sorted(requests, key=lambda r: r[0])
+    ]
+    assert placed == _lowest_or_highest_gap(requests, top)
+
+
 @pytest.mark.parametrize("rotate", [0, 8192], ids=["from-0", "rotated"])
 @given(requests=_requests)
 def test_psum_regions_stay_inside_one_bank(rotate: int, requests: list[tuple[int, int, int]]):
