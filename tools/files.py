@@ -33,6 +33,7 @@ import sys
 import tempfile
 import tokenize
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import BinaryIO, NoReturn, TypeVar
 
@@ -107,6 +108,16 @@ preset's DRAM, which every input has to fit. A member that decompresses to more
 (a zip bomb) is refused from the archive's directory, before it is inflated."""
 
 
+_ZIP_ERRORS = (
+    OSError,
+    zipfile.BadZipFile,  # a bad CRC, a truncated archive
+    zlib.error,  # a corrupt deflate stream ("invalid block type")
+    NotImplementedError,  # a compression method zipfile does not know
+    RuntimeError,  # an encrypted member
+)
+"""What reading a member of a damaged or unusual zip archive raises."""
+
+
 def _check_npz_members(path: str, expect: Mapping[str, int] | None = None) -> None:
     """Each member of the .npz archive at `path` read as far as its .npy header: the
     bytes its shape and dtype declare must be the bytes it holds, so a forged header
@@ -146,8 +157,7 @@ def _check_npz_members(path: str, expect: Mapping[str, int] | None = None) -> No
                     else:
                         raise ValueError(f"unsupported .npy format version {major}.{minor}")
                     header = f.tell()
-            except (ValueError, SyntaxError, TypeError, EOFError, OSError, zipfile.BadZipFile,
-                    RuntimeError, tokenize.TokenError) as err:
+            except (ValueError, SyntaxError, TypeError, EOFError, tokenize.TokenError, *_ZIP_ERRORS) as err:
                 raise ToolError(f"inputs '{path}': array '{name}' has a malformed header: {err}") from None
             if dtype.hasobject:
                 raise ToolError(f"inputs '{path}': array '{name}' holds Python objects (pickled data is not read)")
@@ -192,7 +202,7 @@ def read_npz(path: str, expect: Mapping[str, int] | None = None) -> dict[str, np
             }
     except OSError as err:
         raise ToolError(f"cannot read inputs '{path}': {err.strerror or err}") from None
-    except (ValueError, EOFError, zipfile.BadZipFile, SyntaxError, tokenize.TokenError, MemoryError) as err:
+    except (ValueError, EOFError, SyntaxError, tokenize.TokenError, MemoryError, *_ZIP_ERRORS) as err:
         raise ToolError(f"cannot read inputs '{path}': {err}") from None
 
 
@@ -214,9 +224,7 @@ class NpzArrays(Mapping[str, np.ndarray]):
             try:
                 with np.load(self.path, allow_pickle=False) as npz:
                     self._cache[name] = npz[name]
-            except OSError as err:
-                raise ToolError(f"cannot read inputs '{self.path}': {err.strerror or err}") from None
-            except (ValueError, EOFError, zipfile.BadZipFile, KeyError, MemoryError) as err:
+            except (ValueError, EOFError, KeyError, MemoryError, *_ZIP_ERRORS) as err:
                 raise ToolError(f"cannot read inputs '{self.path}': array '{name}': {err}") from None
         return self._cache[name]
 

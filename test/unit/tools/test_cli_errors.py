@@ -8,7 +8,11 @@ subprocesses, so their entry points are what is tested.
 
 from __future__ import annotations
 
+import io
 import re
+import struct
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -611,6 +615,59 @@ def test_run_and_check_numerics_refuse_an_unknown_member_unread(files, out, tmp_
     result = run(files, out, path)
     assert_one_line_error(result, "tidal-run", "unknown input 'extra'")
     assert_nothing_written(out)
+
+
+def _broken_deflate_npz(path: Path, name: str, array: np.ndarray, good: int) -> None:
+    """An .npz whose member `name` holds a deflate stream that decodes its first
+    `good` bytes (the .npy header and some data) and then has an invalid block
+    type: zipfile raises zlib.error, not BadZipFile, when it reaches it. The
+    directory's CRC and sizes are the real array's."""
+    buf = io.BytesIO()
+    np.save(buf, array)
+    raw = buf.getvalue()
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    stream = c.compress(raw[:good]) + c.flush(zlib.Z_FULL_FLUSH) + b"\xff" * 16
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(f"{name}.npy", raw)
+    data = bytearray(out.getvalue())
+    name_len, extra_len = struct.unpack_from("<HH", data, 26)
+    start, size = 30 + name_len + extra_len, struct.unpack_from("<I", data, 18)[0]
+    data[start : start + size] = stream
+    struct.pack_into("<I", data, 18, len(stream))  # the local header's compressed size
+    directory = data.index(b"PK\x01\x02")
+    struct.pack_into("<I", data, directory + 20, len(stream))
+    struct.pack_into("<I", data, data.index(b"PK\x05\x06") + 16, directory)
+    path.write_bytes(bytes(data))
+
+
+def test_a_corrupt_deflate_stream_is_one_line(files, out, tmp_path: Path):
+    """A member whose compressed data breaks (zlib.error "invalid block type", which
+    was a traceback): one line naming the file, from every tool that reads inputs;
+    in a small member it breaks where its .npy header is read."""
+    path = tmp_path / "broken.npz"
+    _broken_deflate_npz(path, "x", np.zeros((4, 40), np.float32), 64)
+    for result, name in (
+        (tool("tidal-sim", files["tbin"], "--inputs", path, "--outputs", out / "o.npz"), "tidal-sim"),
+        (run(files, out, path), "tidal-run"),
+        (tool("tidal-compile", files["model"], "-o", out / "m.tbin", "--check-numerics", "--inputs", path), "tidal-compile"),
+    ):
+        assert_one_line_error(result, name, "broken.npz", "invalid block type")
+        assert_nothing_written(out)
+
+
+def test_a_deflate_stream_that_breaks_past_the_header_is_a_tool_error(tmp_path: Path):
+    """Past the header (a large member), where the array itself is read: read_npz
+    and open_npz's arrays raise ToolError, which every tool reports in one line."""
+    from tidal.tools.files import ToolError, open_npz, read_npz
+
+    path = tmp_path / "broken.npz"
+    _broken_deflate_npz(path, "x", np.zeros(1 << 18, np.float32), 1 << 18)
+    with pytest.raises(ToolError, match="broken.npz.*invalid block type"):
+        read_npz(str(path))
+    arrays = open_npz(str(path))  # (the header reads)
+    with pytest.raises(ToolError, match="broken.npz': array 'x': .*invalid block type"):
+        arrays["x"]
 
 
 def test_inputs_larger_than_any_dram_are_refused_unread(tmp_path: Path, monkeypatch):
