@@ -43,6 +43,11 @@ counted from the ONNX model, not from this.
   becomes
     %r = graph.conv2d %x', %w', %b' {group = 384 : i64, pads = ...} : (tensor<1x384x14x14xf32>, tensor<384x1x3x3xf32>, tensor<384xf32>) -> tensor<1x384x14x14xf32>
 
+An LRN over such a channel count reads its input widened the same way, by a
+concatenation with a zero constant, to the fewest tiles of one size (163 channels,
+a prime: 2 tiles of 82, not 163 of one channel), and its readers a slice
+(`pad_lrn_channels`).
+
 On ShuffleNet (default chip): 204,369 cycles without, 200,760 with.
 `--disable-opt pad-channels` keeps every tensor's channels.
 """
@@ -311,6 +316,52 @@ def pad_channels(block_ops: list[Operation], chip: ChipConfig) -> int:
     return done
 
 
+def lrn_width(channels: int, parts: int) -> int | None:
+    """The channel count an LRN over `channels` is widened to: ct x ceil(channels
+    / ct), ct = ceil(channels / parts), the fewest tiles of one size; None when the
+    uniform tiling already takes ct tiles (192: 2 of 96)."""
+    tiles = -(-channels // parts)
+    if uniform_tiles(channels, parts) <= tiles:
+        return None
+    return tiles * -(-channels // tiles)
+
+
+def pad_lrn_channels(block_ops: list[Operation], chip: ChipConfig) -> int:
+    """Widen the input of each LRN whose channel count has no large divisor under
+    the partition count (163, a prime, takes 163 tiles of one channel and 163 x 163
+    banded matmuls per pixel block: a million instructions at 33 x 33) with zero
+    channels, a concatenation of the input and a zero constant, and read the
+    model's channels back with a slice. Exact: a zero channel adds nothing to its
+    neighbours' sums of squares, and its own result (0 times a power) is cut off.
+    The number of LRNs widened."""
+    done = 0
+    for op in block_ops:
+        if not isinstance(op, graph.LRNOp) or not _nchw(op.input):
+            continue
+        n, c, h, w = _shape(op.input)
+        width = lrn_width(c, chip.sbuf_partitions)
+        if width is None:
+            continue
+        zeros = graph.ConstantOp.from_numpy(np.zeros((n, width - c, h, w), np.float32))
+        wide = graph.ConcatOp(
+            [op.input, zeros.result], 1, result_type=_widened_type(op.input, width)
+        )
+        new = graph.LRNOp(
+            wide.result, size=op.size_val, alpha=op.alpha_val, beta=op.beta_val,
+            bias=op.bias_val, result_type=_widened_type(op.result, width),
+        )
+        new.attributes.update(op.attributes)
+        cut = graph.SliceOp(new.result, [0, 0, 0, 0], [n, c, h, w], result_type=op.result.type)  # type: ignore[arg-type]
+        block = op.parent_block()
+        assert block is not None
+        block.insert_ops_before([zeros, wide, new, cut], op)
+        cut.result.name_hint = op.result.name_hint
+        op.result.replace_all_uses_with(cut.result)
+        block.erase_op(op)
+        done += 1
+    return done
+
+
 @dataclass(frozen=True)
 class GraphPadChannelsPass(ChipPass):
     """Widen tensors whose channel count the partitions do not divide to whole tiles
@@ -326,3 +377,5 @@ class GraphPadChannelsPass(ChipPass):
                 for block in region.blocks:
                     if any(isinstance(o, graph.Conv2dOp) for o in block.ops):
                         pad_channels(list(block.ops), chip)
+                    if any(isinstance(o, graph.LRNOp) for o in block.ops):
+                        pad_lrn_channels(list(block.ops), chip)

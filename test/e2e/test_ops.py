@@ -885,6 +885,15 @@ def test_lrn_default_chip(tmp_path):
     check(build([node], {"x": (1, 256, 9, 9)}, ["y"], opset=9), tmp_path, "default")
 
 
+@pytest.mark.parametrize("c", [163, 131])
+def test_lrn_over_a_channel_count_without_a_large_divisor(c, tmp_path):
+    """163 and 131 (primes) are widened by graph-pad-channels to 2 tiles of 82 and
+    66 (a zero channel), instead of c tiles of one channel; the same as
+    onnxruntime."""
+    node = helper.make_node("LRN", ["x"], ["y"], size=5, alpha=1e-3, beta=0.75, bias=1.0)
+    check(build([node], {"x": (1, c, 9, 9)}, ["y"], opset=9), tmp_path, "default")
+
+
 def test_concat_by_placement_and_by_copy(tmp_path):
     """Producers write into their slice (conv, relu); an input and a value also used
     elsewhere are copied; a concat feeds another (DenseNet's chain)."""

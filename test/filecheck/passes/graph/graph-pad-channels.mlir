@@ -61,3 +61,25 @@ func.func @kept(%x136: tensor<1x136x14x14xf32>, %x544: tensor<1x544x7x7xf32>, %x
   %d272 = graph.conv2d %x272, %wd272 {pads = array<i64: 1, 1, 1, 1>, group = 272 : i64} : (tensor<1x272x14x14xf32>, tensor<272x1x3x3xf32>) -> tensor<1x272x14x14xf32>
   func.return %d136, %g, %d272 : tensor<1x136x14x14xf32>, tensor<1x544x7x7xf32>, tensor<1x272x14x14xf32>
 }
+
+// -----
+
+// An LRN over 163 channels (a prime: the uniform tiling takes 163 tiles of one
+// channel, 163 x 163 banded matmuls per pixel block) reads its input widened to
+// 164 channels (2 tiles of 82) by a zero constant, and the model's channels come
+// back through a slice. An LRN over 192 channels (2 tiles of 96) stays as it is.
+
+// CHECK-LABEL: func.func @lrn(
+// CHECK:         %[[Z:.*]] = graph.constant dense<0.000000e+00> : tensor<1x1x9x9xf32>
+// CHECK-NEXT:    %[[W:.*]] = graph.concat %x, %[[Z]] {axis = 1 : i64} : (tensor<1x163x9x9xf32>, tensor<1x1x9x9xf32>) -> tensor<1x164x9x9xf32>
+// CHECK-NEXT:    %[[L:.*]] = graph.lrn %[[W]] {size = 5 : i64, alpha = 1.000000e-03 : f32} : (tensor<1x164x9x9xf32>) -> tensor<1x164x9x9xf32>
+// CHECK-NEXT:    %[[S:.*]] = graph.slice %[[L]] {starts = array<i64: 0, 0, 0, 0>, ends = array<i64: 1, 163, 9, 9>, steps = array<i64: 1, 1, 1, 1>} : (tensor<1x164x9x9xf32>) -> tensor<1x163x9x9xf32>
+// CHECK-NEXT:    %[[K:.*]] = graph.lrn %k {size = 3 : i64} : (tensor<1x192x9x9xf32>) -> tensor<1x192x9x9xf32>
+// CHECK-NEXT:    func.return %[[S]], %[[K]]
+
+// NUM: numerics: after 'graph-pad-channels' (graph level): agrees
+func.func @lrn(%x: tensor<1x163x9x9xf32>, %k: tensor<1x192x9x9xf32>) -> (tensor<1x163x9x9xf32>, tensor<1x192x9x9xf32>) {
+  %y = graph.lrn %x {size = 5 : i64, alpha = 1.000000e-03 : f32} : (tensor<1x163x9x9xf32>) -> tensor<1x163x9x9xf32>
+  %z = graph.lrn %k {size = 3 : i64} : (tensor<1x192x9x9xf32>) -> tensor<1x192x9x9xf32>
+  func.return %y, %z : tensor<1x163x9x9xf32>, tensor<1x192x9x9xf32>
+}
