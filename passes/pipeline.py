@@ -266,8 +266,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "widened to whole 128-channel tiles of zero channels where that takes fewer tiles "
     "(ShuffleNet's 272 channels: 3 tiles of 128, not 4 of 68), the convs around it "
     "reading and writing zeros there; an LRN over a channel count without a large "
-    "divisor under 128 reads its input widened by zero channels to the fewest "
-    "tiles of one size (163: 2 tiles of 82, not 163 of 1) (graph-pad-channels)",
+    "divisor under 128, and a dense conv's input or output of one, are widened by "
+    "zero channels to the fewest tiles of one size (163: 2 tiles of 82, not 163 of "
+    "1) (graph-pad-channels)",
     "swap-avgpool": "an average pooling and a 1x1 conv next to it trade places where "
     "the pooling then covers fewer channel tiles (a pool projection: pool over "
     "the conv's 128 outputs, not its 576 inputs) or the conv fewer pixels (a "

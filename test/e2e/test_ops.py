@@ -894,6 +894,23 @@ def test_lrn_over_a_channel_count_without_a_large_divisor(c, tmp_path):
     check(build([node], {"x": (1, c, 9, 9)}, ["y"], opset=9), tmp_path, "default")
 
 
+@pytest.mark.parametrize(
+    ("cin", "cout", "k", "stride"), [(163, 64, 3, 1), (64, 163, 3, 1), (131, 137, 3, 2), (163, 163, 1, 1)]
+)
+def test_conv_over_channel_counts_without_a_large_divisor(cin, cout, k, stride, tmp_path):
+    """Thin channel counts (primes over 128: one channel a tile) are widened by
+    graph-pad-channels with zero channels, weight columns and rows (a relu after
+    the conv: its zero channels stay zero and are cut off); the same as
+    onnxruntime."""
+    rng = np.random.default_rng(cin + cout)
+    weights = {"w": weight(rng, (cout, cin, k, k), cin * k * k), "b": weight(rng, (cout,), 1)}
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[k // 2] * 4, strides=[stride, stride]),
+        helper.make_node("Relu", ["c"], ["y"]),
+    ]
+    check(build(nodes, {"x": (1, cin, 9, 9)}, ["y"], weights), tmp_path, "default")
+
+
 def test_concat_by_placement_and_by_copy(tmp_path):
     """Producers write into their slice (conv, relu); an input and a value also used
     elsewhere are copied; a concat feeds another (DenseNet's chain)."""

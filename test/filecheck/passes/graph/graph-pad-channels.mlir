@@ -83,3 +83,29 @@ func.func @lrn(%x: tensor<1x163x9x9xf32>, %k: tensor<1x192x9x9xf32>) -> (tensor<
   %z = graph.lrn %k {size = 3 : i64} : (tensor<1x192x9x9xf32>) -> tensor<1x192x9x9xf32>
   func.return %y, %z : tensor<1x163x9x9xf32>, tensor<1x192x9x9xf32>
 }
+
+// -----
+
+// A dense conv of 131 channels to 137 (both thin: 131 tiles of one channel and 137
+// of one) reads its input widened to 132 by a zero constant (2 tiles of 66), with
+// zero weight columns there, and writes 138 channels (2 of 69), zero weight rows
+// and bias, read back through a slice. A conv of 192 channels stays.
+
+// CHECK-LABEL: func.func @thin(
+// CHECK:         %[[Z:.*]] = graph.constant dense<0.000000e+00> : tensor<1x1x6x6xf32>
+// CHECK-NEXT:    %[[W:.*]] = graph.concat %x, %[[Z]] {axis = 1 : i64} : (tensor<1x131x6x6xf32>, tensor<1x1x6x6xf32>) -> tensor<1x132x6x6xf32>
+// CHECK-NEXT:    %[[B:.*]] = graph.constant {{.*}} : tensor<138xf32>
+// CHECK-NEXT:    %[[K:.*]] = graph.constant {{.*}} : tensor<138x132x3x3xf32>
+// CHECK-NEXT:    %[[C:.*]] = graph.conv2d %[[W]], %[[K]], %[[B]] {pads = array<i64: 1, 1, 1, 1>, activation = "relu"} : (tensor<1x132x6x6xf32>, tensor<138x132x3x3xf32>, tensor<138xf32>) -> tensor<1x138x6x6xf32>
+// CHECK-NEXT:    %[[S:.*]] = graph.slice %[[C]] {starts = array<i64: 0, 0, 0, 0>, ends = array<i64: 1, 137, 6, 6>, steps = array<i64: 1, 1, 1, 1>} : (tensor<1x138x6x6xf32>) -> tensor<1x137x6x6xf32>
+// CHECK:         graph.conv2d %k, %{{.*}} : (tensor<1x192x6x6xf32>, tensor<192x192x1x1xf32>) -> tensor<1x192x6x6xf32>
+
+// NUM: numerics: after 'graph-pad-channels' (graph level): agrees
+func.func @thin(%x: tensor<1x131x6x6xf32>, %k: tensor<1x192x6x6xf32>) -> (tensor<1x137x6x6xf32>, tensor<1x192x6x6xf32>) {
+  %w = graph.constant dense<0.01> : tensor<137x131x3x3xf32>
+  %b = graph.constant dense<-0.2> : tensor<137xf32>
+  %y = graph.conv2d %x, %w, %b {pads = array<i64: 1, 1, 1, 1>, activation = "relu"} : (tensor<1x131x6x6xf32>, tensor<137x131x3x3xf32>, tensor<137xf32>) -> tensor<1x137x6x6xf32>
+  %v = graph.constant dense<0.02> : tensor<192x192x1x1xf32>
+  %z = graph.conv2d %k, %v : (tensor<1x192x6x6xf32>, tensor<192x192x1x1xf32>) -> tensor<1x192x6x6xf32>
+  func.return %y, %z : tensor<1x137x6x6xf32>, tensor<1x192x6x6xf32>
+}
