@@ -287,6 +287,15 @@ def _rewrite(plan: _Plan, op: Operation) -> list[Operation] | None:
     return [new]
 
 
+def _erase_with_constants(op: Operation) -> None:
+    """Erase the replaced `op`, and the constants it read that nothing else reads."""
+    old = [o.owner for o in op.operands if isinstance(o.owner, graph.ConstantOp)]
+    op.parent_block().erase_op(op)  # type: ignore[union-attr]
+    for const in old:
+        if not const.result.uses:
+            const.parent_block().erase_op(const)  # type: ignore[union-attr]
+
+
 def pad_channels(block_ops: list[Operation], chip: ChipConfig) -> int:
     """Widen the tensors of `block_ops` (one block's ops, in order) as the module doc
     says; the number of ops replaced."""
@@ -311,11 +320,7 @@ def pad_channels(block_ops: list[Operation], chip: ChipConfig) -> int:
             block.insert_op_after(cut, new[-1])
             for u in uses:
                 u.operation.operands[u.index] = cut.result
-        old = [o.owner for o in op.operands if isinstance(o.owner, graph.ConstantOp)]
-        block.erase_op(op)
-        for const in old:
-            if not const.result.uses:
-                const.parent_block().erase_op(const)  # type: ignore[union-attr]
+        _erase_with_constants(op)
         done += 1
     return done
 
@@ -437,11 +442,7 @@ def pad_thin_convs(block_ops: list[Operation], chip: ChipConfig) -> int:
         block.insert_ops_before(made, op)
         result.name_hint = op.result.name_hint
         op.result.replace_all_uses_with(result)
-        old = [o.owner for o in op.operands if isinstance(o.owner, graph.ConstantOp)]
-        block.erase_op(op)
-        for const in old:
-            if not const.result.uses:
-                const.parent_block().erase_op(const)  # type: ignore[union-attr]
+        _erase_with_constants(op)
         done += 1
     return done
 
