@@ -911,6 +911,24 @@ def test_conv_over_channel_counts_without_a_large_divisor(cin, cout, k, stride, 
     check(build(nodes, {"x": (1, cin, 9, 9)}, ["y"], weights), tmp_path, "default")
 
 
+@pytest.mark.parametrize(
+    ("m", "k", "n", "trans_a", "trans_b"),
+    [(163, 1009, 997, False, True), (17, 251, 139, True, False), (5, 137, 131, False, True)],
+)
+def test_gemm_over_dims_without_a_large_divisor(m, k, n, trans_a, trans_b, tmp_path):
+    """Thin contraction and output-column counts (primes over 128) are widened by
+    graph-pad-channels with zeros on both operands and the bias; the same as
+    onnxruntime (with alpha, beta and a relu after)."""
+    rng = np.random.default_rng(m + k + n)
+    b_shape = (n, k) if trans_b else (k, n)
+    weights = {"w": weight(rng, b_shape, k), "c": weight(rng, (n,), 1)}
+    nodes = [
+        helper.make_node("Gemm", ["x", "w", "c"], ["g"], transA=int(trans_a), transB=int(trans_b), alpha=0.5, beta=2.0),
+        helper.make_node("Relu", ["g"], ["y"]),
+    ]
+    check(build(nodes, {"x": (k, m) if trans_a else (m, k)}, ["y"], weights), tmp_path, "default")
+
+
 def test_concat_by_placement_and_by_copy(tmp_path):
     """Producers write into their slice (conv, relu); an input and a value also used
     elsewhere are copied; a concat feeds another (DenseNet's chain)."""

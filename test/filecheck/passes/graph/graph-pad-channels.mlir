@@ -109,3 +109,31 @@ func.func @thin(%x: tensor<1x131x6x6xf32>, %k: tensor<1x192x6x6xf32>) -> (tensor
   %z = graph.conv2d %k, %v : (tensor<1x192x6x6xf32>, tensor<192x192x1x1xf32>) -> tensor<1x192x6x6xf32>
   func.return %y, %z : tensor<1x137x6x6xf32>, tensor<1x192x6x6xf32>
 }
+
+// -----
+
+// A gemm of thin K (131, a prime: 131 rows of one) and N (137): A's columns and
+// B's rows widened to 132 (a concatenation with zeros for A, a zero-padded
+// constant for B), B's columns and C to 138, the result read back by a slice. A
+// matmul over K = 139 widens its lhs the same way; its N = 16 stays.
+
+// CHECK-LABEL: func.func @gemm(
+// CHECK:         %[[Z:.*]] = graph.constant dense<0.000000e+00> : tensor<4x1xf32>
+// CHECK-NEXT:    %[[A:.*]] = graph.concat %x, %[[Z]] {axis = 1 : i64} : (tensor<4x131xf32>, tensor<4x1xf32>) -> tensor<4x132xf32>
+// CHECK-NEXT:    %[[B2:.*]] = graph.constant {{.*}} : tensor<132x138xf32>
+// CHECK-NEXT:    %[[C:.*]] = graph.constant {{.*}} : tensor<138xf32>
+// CHECK-NEXT:    %[[G:.*]] = graph.gemm %[[A]], %[[B2]], %[[C]] : (tensor<4x132xf32>, tensor<132x138xf32>, tensor<138xf32>) -> tensor<4x138xf32>
+// CHECK-NEXT:    %[[S:.*]] = graph.slice %[[G]] {starts = array<i64: 0, 0>, ends = array<i64: 4, 137>, steps = array<i64: 1, 1>} : (tensor<4x138xf32>) -> tensor<4x137xf32>
+// CHECK:         graph.concat %q, %{{.*}} {axis = 1 : i64} : (tensor<3x139xf32>, tensor<3x1xf32>) -> tensor<3x140xf32>
+// CHECK:         %[[M:.*]] = graph.matmul %{{.*}}, %{{.*}} : (tensor<3x140xf32>, tensor<140x16xf32>) -> tensor<3x16xf32>
+// CHECK-NEXT:    func.return %[[S]], %[[M]]
+
+// NUM: numerics: after 'graph-pad-channels' (graph level): agrees
+func.func @gemm(%x: tensor<4x131xf32>, %q: tensor<3x139xf32>) -> (tensor<4x137xf32>, tensor<3x16xf32>) {
+  %w = graph.constant dense<0.03> : tensor<131x137xf32>
+  %c = graph.constant dense<0.5> : tensor<137xf32>
+  %y = graph.gemm %x, %w, %c : (tensor<4x131xf32>, tensor<131x137xf32>, tensor<137xf32>) -> tensor<4x137xf32>
+  %v = graph.constant dense<0.02> : tensor<139x16xf32>
+  %z = graph.matmul %q, %v : (tensor<3x139xf32>, tensor<139x16xf32>) -> tensor<3x16xf32>
+  func.return %y, %z : tensor<4x137xf32>, tensor<3x16xf32>
+}
