@@ -389,10 +389,11 @@ def _thin_width(channels: int, parts: int) -> int | None:
 
 
 def pad_thin_convs(block_ops: list[Operation], chip: ChipConfig) -> int:
-    """Widen a dense conv's thin input or output channel count (as `lrn_width`
-    does an LRN's) where `pad_channels` left it: its input by a concatenation with
-    a zero constant and zero weight columns, its output by zero weight rows and
-    bias, read back by a slice. Every kernel tiles channels by the largest divisor
+    """Widen a conv's thin input or output channel count (as `lrn_width` does an
+    LRN's) where `pad_channels` left it: its input by a concatenation with a zero
+    constant and zero weight columns, its output by zero weight rows and bias, read
+    back by a slice; a grouped conv (not a depthwise one) becomes one dense conv of
+    block-diagonal weight first. Every kernel tiles channels by the largest divisor
     up to the partitions: a 3x3 conv of 163 channels to 163 at 33 x 33 took 1.4
     million instructions, its ci and co tiles one channel each. The number of convs
     widened."""
@@ -400,7 +401,7 @@ def pad_thin_convs(block_ops: list[Operation], chip: ChipConfig) -> int:
     done = 0
     for op in block_ops:
         if (
-            not isinstance(op, graph.Conv2dOp) or op.group_val != 1 or op.addend is not None
+            not isinstance(op, graph.Conv2dOp) or _depthwise(op) or op.addend is not None
             or not _nchw(op.input) or (weight := _constant(op.weight)) is None
             or (op.bias is not None and _constant(op.bias) is None)
         ):
@@ -410,6 +411,8 @@ def pad_thin_convs(block_ops: list[Operation], chip: ChipConfig) -> int:
         win, wout = _thin_width(cin, parts), _thin_width(cout, parts)
         if win is None and wout is None:
             continue
+        if op.group_val > 1:  # one dense conv of block-diagonal weight, as pad_channels makes
+            weight = block_diagonal(weight, op.group_val)
         made: list[Operation] = []
         x = op.input
         if win is not None:

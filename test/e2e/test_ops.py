@@ -911,6 +911,16 @@ def test_conv_over_channel_counts_without_a_large_divisor(cin, cout, k, stride, 
     check(build(nodes, {"x": (1, cin, 9, 9)}, ["y"], weights), tmp_path, "default")
 
 
+def test_grouped_conv_over_thin_groups(tmp_path):
+    """Two groups of 163 channels (a prime) become one dense conv of
+    block-diagonal weight, widened to 327 channels (3 tiles of 109, not 163 of
+    2); the same as onnxruntime."""
+    rng = np.random.default_rng(326)
+    weights = {"w": weight(rng, (326, 163, 3, 3), 163 * 9)}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1], group=2)]
+    check(build(nodes, {"x": (1, 326, 6, 6)}, ["y"], weights), tmp_path, "default")
+
+
 @pytest.mark.parametrize(
     ("m", "k", "n", "trans_a", "trans_b"),
     [(163, 1009, 997, False, True), (17, 251, 139, True, False), (5, 137, 131, False, True)],
