@@ -328,6 +328,24 @@ def pad_channels(block_ops: list[Operation], chip: ChipConfig) -> int:
     return done
 
 
+def _widened(value: SSAValue, axis: int, width: int, made: list[Operation]) -> SSAValue:
+    """`value` with dim `axis` widened to `width` by zeros after its own: a new
+    constant for a constant, else a concatenation with a zero constant (the ops
+    made appended to `made`)."""
+    shape = list(_shape(value))
+    if (array := _constant(value)) is not None:
+        const = graph.ConstantOp.from_numpy(_spread(array, width, axis))
+        made.append(const)
+        return const.result
+    zeros = graph.ConstantOp.from_numpy(
+        np.zeros([*shape[:axis], width - shape[axis], *shape[axis + 1 :]], np.float32)
+    )
+    wide_shape = [*shape[:axis], width, *shape[axis + 1 :]]
+    cat = graph.ConcatOp([value, zeros.result], axis, result_type=TensorType(f32, wide_shape))
+    made += [zeros, cat]
+    return cat.result
+
+
 def lrn_width(channels: int, parts: int) -> int | None:
     """The channel count an LRN over `channels` is widened to: ct x ceil(channels
     / ct), ct = ceil(channels / parts), the fewest tiles of one size; None when the
@@ -354,19 +372,17 @@ def pad_lrn_channels(block_ops: list[Operation], chip: ChipConfig) -> int:
         width = lrn_width(c, chip.sbuf_partitions)
         if width is None:
             continue
-        zeros = graph.ConstantOp.from_numpy(np.zeros((n, width - c, h, w), np.float32))
-        wide = graph.ConcatOp(
-            [op.input, zeros.result], 1, result_type=_widened_type(op.input, width)
-        )
+        made: list[Operation] = []
+        wide = _widened(op.input, 1, width, made)
         new = graph.LRNOp(
-            wide.result, size=op.size_val, alpha=op.alpha_val, beta=op.beta_val,
+            wide, size=op.size_val, alpha=op.alpha_val, beta=op.beta_val,
             bias=op.bias_val, result_type=_widened_type(op.result, width),
         )
         new.attributes.update(op.attributes)
         cut = graph.SliceOp(new.result, [0, 0, 0, 0], [n, c, h, w], result_type=op.result.type)  # type: ignore[arg-type]
         block = op.parent_block()
         assert block is not None
-        block.insert_ops_before([zeros, wide, new, cut], op)
+        block.insert_ops_before([*made, new, cut], op)
         cut.result.name_hint = op.result.name_hint
         op.result.replace_all_uses_with(cut.result)
         block.erase_op(op)
@@ -401,12 +417,12 @@ def pad_thin_convs(block_ops: list[Operation], chip: ChipConfig) -> int:
     done = 0
     for op in block_ops:
         if (
-            not isinstance(op, graph.Conv2dOp) or _depthwise(op) or op.addend is not None
+            not isinstance(op, graph.Conv2dOp) or _depthwise(op)
             or not _nchw(op.input) or (weight := _constant(op.weight)) is None
             or (op.bias is not None and _constant(op.bias) is None)
         ):
             continue
-        n, cin, h, w = _shape(op.input)
+        cin = _shape(op.input)[1]
         cout = _shape(op.result)[1]
         win, wout = _thin_width(cin, parts), _thin_width(cout, parts)
         if win is None and wout is None:
@@ -416,10 +432,7 @@ def pad_thin_convs(block_ops: list[Operation], chip: ChipConfig) -> int:
         made: list[Operation] = []
         x = op.input
         if win is not None:
-            zeros = graph.ConstantOp.from_numpy(np.zeros((n, win - cin, h, w), np.float32))
-            wide = graph.ConcatOp([x, zeros.result], 1, result_type=_widened_type(x, win))
-            made += [zeros, wide]
-            x = wide.result
+            x = _widened(x, 1, win, made)
             weight = _spread(weight, win, 1)
         b_val = op.bias
         if wout is not None:
@@ -428,10 +441,14 @@ def pad_thin_convs(block_ops: list[Operation], chip: ChipConfig) -> int:
                 b_op = graph.ConstantOp.from_numpy(_spread(_constant(op.bias), wout, 0))  # type: ignore[arg-type]
                 made.append(b_op)
                 b_val = b_op.result
+        addend = op.addend
+        if addend is not None and wout is not None:  # (a residual: zeros beside it too)
+            same = addend == op.input and win == wout  # (the input, widened once)
+            addend = x if same else _widened(addend, 1, wout, made)
         w_op = graph.ConstantOp.from_numpy(weight)
         width = wout if wout is not None else cout
         new = graph.Conv2dOp(
-            x, w_op.result, b_val, strides=op.strides_val, pads=op.pads_val,
+            x, w_op.result, b_val, addend=addend, strides=op.strides_val, pads=op.pads_val,
             dilations=op.dilations_val, group=1, activation=op.activation_val,
             result_type=_widened_type(op.result, width),
         )
@@ -451,24 +468,6 @@ def pad_thin_convs(block_ops: list[Operation], chip: ChipConfig) -> int:
         _erase_with_constants(op)
         done += 1
     return done
-
-
-def _widened(value: SSAValue, axis: int, width: int, made: list[Operation]) -> SSAValue:
-    """`value` with dim `axis` widened to `width` by zeros after its own: a new
-    constant for a constant, else a concatenation with a zero constant (the ops
-    made appended to `made`)."""
-    shape = list(_shape(value))
-    if (array := _constant(value)) is not None:
-        const = graph.ConstantOp.from_numpy(_spread(array, width, axis))
-        made.append(const)
-        return const.result
-    zeros = graph.ConstantOp.from_numpy(
-        np.zeros([*shape[:axis], width - shape[axis], *shape[axis + 1 :]], np.float32)
-    )
-    wide_shape = [*shape[:axis], width, *shape[axis + 1 :]]
-    cat = graph.ConcatOp([value, zeros.result], axis, result_type=TensorType(f32, wide_shape))
-    made += [zeros, cat]
-    return cat.result
 
 
 def pad_thin_matmuls(block_ops: list[Operation], chip: ChipConfig) -> int:

@@ -911,6 +911,19 @@ def test_conv_over_channel_counts_without_a_large_divisor(cin, cout, k, stride, 
     check(build(nodes, {"x": (1, cin, 9, 9)}, ["y"], weights), tmp_path, "default")
 
 
+def test_residual_conv_over_a_thin_channel_count(tmp_path):
+    """relu(conv(x) + x) over 163 channels: the addend is the conv's input, widened
+    once by the same concatenation; the same as onnxruntime."""
+    rng = np.random.default_rng(163)
+    weights = {"w": weight(rng, (163, 163, 3, 3), 163 * 9), "b": weight(rng, (163,), 1)}
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["c", "x"], ["a"]),
+        helper.make_node("Relu", ["a"], ["y"]),
+    ]
+    check(build(nodes, {"x": (1, 163, 7, 7)}, ["y"], weights), tmp_path, "default")
+
+
 def test_grouped_conv_over_thin_groups(tmp_path):
     """Two groups of 163 channels (a prime) become one dense conv of
     block-diagonal weight, widened to 327 channels (3 tiles of 109, not 163 of
