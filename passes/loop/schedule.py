@@ -201,7 +201,9 @@ def list_schedule(infos: list[NestInfo], preds: list[set[int]], staged: bool = T
 
     # The ready nests by the engines that gate them: within one group every nest's
     # start is max(its own gate, the group's engines' free time), and free times
-    # only grow, so a nest whose gate has passed stays among the group's
+    # only grow (a nest starts no earlier than its engines are free, and every
+    # engine in `cycles` has positive cycles: nest_info counts each op's trips
+    # times a positive cost), so a nest whose gate has passed stays among the group's
     # `passed` (ordered by bottom level) and the others wait in `pending` (by
     # gate): the earliest start is found without rescanning every ready nest.
     pending: dict[tuple[str, ...], list[tuple[float, float, int]]] = {}
