@@ -331,6 +331,20 @@ def add_disable_opt(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_chip_option(name: str | None) -> None:
+    """ToolError "--chip: unknown chip preset 'x' (known: ...)" unless `name` (the
+    tool's `--chip`, None when not given) names a preset: checked before the tool
+    reads anything, and named after the option that gave it."""
+    from tidal.sim.config import UnknownChipError, get_chip
+
+    if name is None:
+        return
+    try:
+        get_chip(name)
+    except UnknownChipError as e:
+        raise ToolError(f"--chip: {e}") from None
+
+
 def _dim(text: str) -> tuple[str, int]:
     from tidal.targets.onnx_import import MAX_DIM  # (imports onnx: only with --dim)
 

@@ -45,6 +45,7 @@ from tidal.tools.cache import (
 )
 from tidal.tools.common import (
     add_dim_option,
+    check_chip_option,
     add_disable_opt,
     add_verify_each,
     attach_model_work,
@@ -227,8 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     numerics_log: list[str] = []
     cache_log: list[str] = []
     try:
-        if args.chip not in PRESETS:
-            raise ToolError(f"unknown chip preset '{args.chip}' (known: {', '.join(PRESETS)})")
+        check_chip_option(args.chip)
         if args.inputs is not None and not args.check_numerics:
             raise ToolError(
                 "--inputs feeds --check-numerics, which is not given (a binary takes its "

@@ -23,7 +23,7 @@ from xdsl.printer import Printer
 
 from tidal.sim.config import PRESETS, UnknownChipError, get_chip
 from tidal.targets.onnx_import import OnnxImportError, import_notes, import_onnx
-from tidal.tools.common import add_dim_option, dims_of, model_files
+from tidal.tools.common import add_dim_option, check_chip_option, dims_of, model_files
 from tidal.tools.files import ToolError, check_paths, fail, tool_main, write_files
 
 TOOL = "tidal-import"
@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     add_dim_option(parser)
     args = parser.parse_args(argv)
     try:
+        check_chip_option(args.chip)
         check_paths(model_files(args.model), [args.output])
         text, notes = import_to_text(args.model, args.chip, dims_of(args))
         for note in notes:

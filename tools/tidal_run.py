@@ -44,6 +44,7 @@ from tidal.targets.onnx_ops import host_eval
 from tidal.tools.cache import Cache, CacheError, add_cache_options, cache_from_args
 from tidal.tools.common import (
     add_dim_option,
+    check_chip_option,
     add_disable_opt,
     add_verify_each,
     attach_model_work,
@@ -355,6 +356,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--blas-threads must be at least 1, got {args.blas_threads}")
     cache_log: list[str] = []
     try:
+        check_chip_option(args.chip)
         check_paths([*model_files(args.model), args.inputs], [args.outputs, args.stats])
         try:
             cache = cache_from_args(args)

@@ -31,7 +31,7 @@ from tidal.sim.config import WHAT_IF_FIELDS, UnknownChipError, get_chip, what_if
 from tidal.sim.errors import InputError, SimError
 from tidal.sim.machine import Machine
 from tidal.sim.trace import chrome_trace, plot_timeline
-from tidal.tools.common import ideal_note
+from tidal.tools.common import check_chip_option, ideal_note
 from tidal.tools.files import (
     NPZ_MAX_BYTES,
     ToolError,
@@ -151,6 +151,7 @@ def _run(args: argparse.Namespace) -> str:
         )
     if len(input_paths) > args.runs:
         raise ToolError(f"--inputs names {len(input_paths)} files for {args.runs} run(s)")
+    check_chip_option(args.chip)
     check_paths(
         [args.binary, *input_paths], [*output_paths, args.trace, args.plot, args.stats]
     )

@@ -165,7 +165,7 @@ def test_unreadable_inputs(binary: Path, tmp_path: Path) -> None:
             "default",
             "binary was compiled for chip 'small', simulator configured for 'default'",
         ),
-        ("huge", "unknown chip preset 'huge'"),
+        ("huge", "--chip: unknown chip preset 'huge'"),
     ],
 )
 def test_chip_option(binary: Path, tmp_path: Path, chip: str, message: str) -> None:

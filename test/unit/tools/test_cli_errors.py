@@ -245,7 +245,7 @@ def test_compile_unknown_chip(files, out):
     result = tool(
         "tidal-compile", files["model"], "-o", out / "m.tbin", "--chip", "huge"
     )
-    assert_one_line_error(result, "tidal-compile", "'huge'", "default", "small")
+    assert_one_line_error(result, "tidal-compile", "--chip: unknown chip preset 'huge'", "default", "small")
     assert_nothing_written(out)
 
 
@@ -426,7 +426,7 @@ def test_run_bad_model(files, out, key):
 
 def test_run_unknown_chip(files, out):
     result = run(files, out, files["good_npz"], "--chip", "huge")
-    assert_one_line_error(result, "tidal-run", "'huge'")
+    assert_one_line_error(result, "tidal-run", "--chip: unknown chip preset 'huge'")
     assert_nothing_written(out)
 
 

@@ -79,7 +79,7 @@ def test_text_runs_like_onnxruntime(mlp: Path, imported: Path, tmp_path: Path):
         ("missing", "missing.onnx: cannot read"),
         ("not-onnx", "not a valid ONNX model"),
         ("same-file", "is the same file as the input"),
-        ("unknown-chip", "unknown chip preset 'tiny'"),
+        ("unknown-chip", "--chip: unknown chip preset 'tiny'"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(
