@@ -346,12 +346,13 @@ def _widened(value: SSAValue, axis: int, width: int, made: list[Operation]) -> S
     return cat.result
 
 
-def lrn_width(channels: int, parts: int) -> int | None:
-    """The channel count an LRN over `channels` is widened to: ct x ceil(channels
-    / ct), ct = ceil(channels / parts), the fewest tiles of one size; None when the
-    uniform tiling already takes ct tiles (192: 2 of 96)."""
+def fewest_tiles_width(channels: int, parts: int, slack: int = 1) -> int | None:
+    """ct x ceil(channels / ct), ct = ceil(channels / parts), the fewest tiles of
+    one size: what `channels` is widened to when the uniform tiling takes more than
+    `slack` x ct tiles; None otherwise. An LRN's with slack 1 (192: 2 tiles of 96,
+    kept; 272: 4 of 68, widened to 273, 3 of 91), a thin count's with THIN_TILES."""
     tiles = -(-channels // parts)
-    if uniform_tiles(channels, parts) <= tiles:
+    if uniform_tiles(channels, parts) <= slack * tiles:
         return None
     return tiles * -(-channels // tiles)
 
@@ -369,7 +370,7 @@ def pad_lrn_channels(block_ops: list[Operation], chip: ChipConfig) -> int:
         if not isinstance(op, graph.LRNOp) or not _nchw(op.input):
             continue
         n, c, h, w = _shape(op.input)
-        width = lrn_width(c, chip.sbuf_partitions)
+        width = fewest_tiles_width(c, chip.sbuf_partitions)
         if width is None:
             continue
         made: list[Operation] = []
@@ -396,19 +397,14 @@ the fewest tiles of one size (163, a prime: 163 tiles of one channel, not 2)."""
 
 
 def _thin_width(channels: int, parts: int) -> int | None:
-    """ct x ceil(channels / ct), ct the fewest tiles, for a thin channel count; None
-    otherwise."""
-    tiles = -(-channels // parts)
-    if uniform_tiles(channels, parts) <= THIN_TILES * tiles:
-        return None
-    return tiles * -(-channels // tiles)
+    return fewest_tiles_width(channels, parts, THIN_TILES)
 
 
 def pad_thin_convs(block_ops: list[Operation], chip: ChipConfig) -> int:
-    """Widen a conv's thin input or output channel count (as `lrn_width` does an
-    LRN's) where `pad_channels` left it: its input by a concatenation with a zero
-    constant and zero weight columns, its output by zero weight rows and bias, read
-    back by a slice; a grouped conv (not a depthwise one) becomes one dense conv of
+    """Widen a conv's thin input or output channel count (`_thin_width`, as
+    `pad_lrn_channels` does an LRN's) where `pad_channels` left it: its input by a
+    concatenation with a zero constant and zero weight columns, its output by zero
+    weight rows and bias, read back by a slice; a grouped conv (not a depthwise one) becomes one dense conv of
     block-diagonal weight first. Every kernel tiles channels by the largest divisor
     up to the partitions: a 3x3 conv of 163 channels to 163 at 33 x 33 took 1.4
     million instructions, its ci and co tiles one channel each. The number of convs
