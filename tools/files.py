@@ -214,7 +214,7 @@ class NpzArrays(Mapping[str, np.ndarray]):
     `open_npz` makes one; `without(names)` is a view of the others."""
 
     def __init__(self, path: str, names: Sequence[str], cache: dict[str, np.ndarray] | None = None):
-        self.path, self._names = path, list(names)
+        self.path, self._names = path, dict.fromkeys(names)  # (in order, looked up at once)
         self._cache: dict[str, np.ndarray] = {} if cache is None else cache
 
     def __getitem__(self, name: str) -> np.ndarray:

@@ -45,10 +45,10 @@ from tidal.tools.cache import (
 )
 from tidal.tools.common import (
     add_dim_option,
-    check_chip_option,
     add_disable_opt,
     add_verify_each,
     attach_model_work,
+    check_chip_option,
     context,
     dims_of,
     disabled_opts,

@@ -44,10 +44,10 @@ from tidal.targets.onnx_ops import host_eval
 from tidal.tools.cache import Cache, CacheError, add_cache_options, cache_from_args
 from tidal.tools.common import (
     add_dim_option,
-    check_chip_option,
     add_disable_opt,
     add_verify_each,
     attach_model_work,
+    check_chip_option,
     context,
     dims_of,
     disabled_opts,
