@@ -120,6 +120,11 @@ OPTIMIZATIONS: dict[str, str] = {
     "reads (a dense block's last, into its transition) runs as two nests, the older "
     "operands' channel tiles and the tiles from the last operand's, so the first "
     "runs while the last operand's layer computes (graph-to-loop{affine_split})",
+    "affine-split-shared": "with affine-split, a concatenation that the next one also "
+    "reads (a dense block's running one) is split as well where its planes are past "
+    "FREE_MAX elements, so the older channels' norm runs while the layer before "
+    "computes and the next 1x1 conv's first input tiles are ready when it ends "
+    "(graph-to-loop{affine_split_shared})",
     "pool-pieces": "a pooling over whole planes that is one reduction (a transition's "
     "2x2 stride-2 average) over a plane past FREE_MAX elements runs it in pieces of "
     "output rows, so the conv reading it starts on the first rows "
@@ -446,6 +451,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             conv_reader_bands="conv-reader-bands" not in off,
             affine_pieces="affine-pieces" not in off,
             affine_split="affine-split" not in off,
+            affine_split_shared="affine-split-shared" not in off,
             pool_pieces="pool-pieces" not in off,
             softmax_spread="softmax-spread" not in off,
             lrn_pieces="lrn-pieces" not in off,

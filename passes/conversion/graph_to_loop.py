@@ -22,6 +22,7 @@ nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from math import prod
 
 from xdsl.context import Context
 from xdsl.dialects import func
@@ -41,6 +42,7 @@ from tidal.passes.conversion.kernels.base import first_producer, options_for, sh
 from tidal.passes.conversion.kernels.concat_placement import ConcatCopy, place_concat_operands
 from tidal.passes.conversion.kernels.eltwise import beside_channel_nests
 from tidal.passes.conversion.kernels.graph_ops import origin_of
+from tidal.passes.conversion.kernels.nest_builder import FREE_MAX
 from tidal.passes.conversion.kernels.plan import DEFAULT_OPTIONS, KernelOptions, Refusal
 from tidal.passes.utils.chip import ChipPass
 from tidal.passes.utils.expect import expect_constants_fit, expect_level, expect_tensors_fit
@@ -53,16 +55,30 @@ PER_OP = frozenset({"affine_newest", "eltwise_beside"})
 """KernelOptions fields that graph-to-loop sets for each op, not pass options."""
 
 
-def newest_channels(op: Operation) -> int:
+def newest_channels(op: Operation, shared: bool = False) -> int:
     """The channels of the last operand of the channel concatenation that graph op
-    `op` (a channel_affine) reads, when no other op reads that concatenation; 0
-    otherwise (`KernelOptions.affine_newest`, before anything is lowered)."""
+    `op` (a channel_affine) reads, when no other op reads that concatenation, or
+    (`shared`) when its planes are past FREE_MAX elements; 0 otherwise
+    (`KernelOptions.affine_newest`, before anything is lowered).
+
+    A dense block's running concatenation is read by its layer's batch norm and by
+    the next concatenation. Split there, the norm of the older channels runs while
+    the layer before computes its 3x3 conv, and the next 1x1 conv's first input
+    tiles are ready when that conv ends. That pays on DenseNet-121's 56x56 planes
+    (3,136-element ACTs; 393,122 -> 387,145 cycles) and costs on smaller ones,
+    where each ACT is short: the list schedules then pull the older channels of
+    layers several ahead onto ACT and PE, whose in-order streams wait on them
+    (split on 28x28 as well, 393,358 cycles; on every plane, 400,462)."""
     from tidal.dialects import graph
 
     concat = op.operands[0].owner if op.operands else None
     if not isinstance(op, graph.ChannelAffineOp) or not isinstance(concat, graph.ConcatOp):
         return 0
-    if concat.axis_val != 1 or len(concat.operands) < 2 or len(list(concat.result.uses)) != 1:
+    if concat.axis_val != 1 or len(concat.operands) < 2:
+        return 0
+    if len(list(concat.result.uses)) != 1 and not (
+        shared and prod(shape_of(concat.result)[2:]) > FREE_MAX
+    ):
         return 0
     return shape_of(concat.operands[-1])[1]
 
@@ -188,6 +204,7 @@ class GraphToLoopPass(ChipPass):
     conv_reader_bands: bool = True
     affine_pieces: bool = True
     affine_split: bool = True
+    affine_split_shared: bool = True
     pool_pieces: bool = True
     softmax_spread: bool = True
     lrn_pieces: bool = True
@@ -215,7 +232,7 @@ class GraphToLoopPass(ChipPass):
             ]
             for graph_op in graph_ops:
                 lower.producers[graph_op] = first_producer(graph_op)
-                if newest := newest_channels(graph_op):
+                if newest := newest_channels(graph_op, self.affine_split_shared):
                     lower.newest[graph_op] = newest
             lower.beside |= beside_channel_nests(graph_ops)
         with quiet_diagnostics():

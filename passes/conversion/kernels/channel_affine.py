@@ -36,7 +36,9 @@ Split (`affine_split`, merged only): an affine over a concatenation that no othe
 op reads (a dense block's last one, read by its transition's batch norm) runs as
 two nests, the channel tiles of the operands before the last and the tiles from
 the one that holds the last operand's channels (`split_at`), so the first does
-not wait for the layer that writes the last operand.
+not wait for the layer that writes the last operand. With `affine_split_shared`
+(graph-to-loop's `newest_channels`) also over a concatenation that the next one
+reads too (a dense block's running one) whose planes are past FREE_MAX elements.
 """
 
 from __future__ import annotations
@@ -245,12 +247,12 @@ def _merged(
 
 def split_at(tiles: ChannelAffineTiles, newest: int) -> int:
     """With `newest` > 0 (`KernelOptions.affine_newest`: the input is a
-    concatenation, only this op reads it, and its last operand has that many
-    channels), the first channel of the tile that holds those newest channels
-    when tiles before it hold only older ones, else 0. The affine then runs as two
-    nests, of the older tiles and of the rest: the first reads nothing the last
-    operand's writer writes, so it runs while that layer still computes (a dense
-    block's last concatenation into its transition's batch norm)."""
+    concatenation that graph-to-loop's `newest_channels` lets this op split, and
+    its last operand has that many channels), the first channel of the tile that
+    holds those newest channels when tiles before it hold only older ones, else 0.
+    The affine then runs as two nests, of the older tiles and of the rest: the
+    first reads nothing the last operand's writer writes, so it runs while that
+    layer still computes (a dense block's concatenations into their batch norms)."""
     if not newest or not tiles.merged or tiles.images != 1:
         return 0
     at = (tiles.channels - newest) // tiles.tc * tiles.tc

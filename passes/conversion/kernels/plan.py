@@ -285,7 +285,8 @@ class KernelOptions:
     affine_split: bool = True
     affine_newest: int = 0
     """Not an option: the channels of the last operand of the concatenation this
-    op reads, when only it reads it (graph-to-loop sets it per op, with
+    op reads, when only it reads it or (graph-to-loop's `affine_split_shared`) its
+    planes are past FREE_MAX elements (graph-to-loop sets it per op, with
     `affine_split`); 0 otherwise."""
     eltwise_beside: bool = False
     """Not an option: the op is element-wise and reads or writes a tensor that a

@@ -2,6 +2,7 @@
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=default dma_merge=false}' | filecheck %s --check-prefix=CHUNK
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=default affine_pieces=false}' | filecheck %s --check-prefix=WHOLE
 // RUN: tidal-opt %s -p 'graph-to-loop{chip=default affine_split=false}' | filecheck %s --check-prefix=NOSPLIT
+// RUN: tidal-opt %s -p 'graph-to-loop{chip=default affine_split_shared=false}' | filecheck %s --check-prefix=NOSHARED
 
 // graph.channel_affine: channels on partitions (256 -> two tiles of 128), the scale
 // and shift loaded once as [128, 2] columns, one ACT per channel tile:
@@ -88,4 +89,36 @@ func.func @split(%a: tensor<1x128x4x4xf32>, %b: tensor<1x8x4x4xf32>) -> tensor<1
   %t = graph.constant dense<0.5> : tensor<136xf32>
   %r = graph.channel_affine %c, %s, %t {activation = "relu", tidal.origin = "bn"} : (tensor<1x136x4x4xf32>, tensor<136xf32>, tensor<136xf32>) -> tensor<1x136x4x4xf32>
   func.return %r : tensor<1x136x4x4xf32>
+}
+
+// affine-split-shared: a concatenation that another op also reads (a dense
+// block's running one, which the next concatenation takes whole) is split too
+// when its planes are past FREE_MAX elements (48 x 48 = 2,304): the tiles of the
+// older channels (0-127) and the tile holding the newest (128-135). Off, one
+// nest; on 4 x 4 planes, one nest either way.
+// CHECK-LABEL: func.func @split_shared
+// CHECK:         loop.nest "bn2" domain [2] order [0] {
+// CHECK:           loop.act "relu"
+// CHECK:         loop.nest "bn2" domain [2] order [0] {
+// CHECK:           loop.act "relu"
+// CHECK-LABEL: func.func @shared_small
+// CHECK:         loop.nest "bn3"
+// CHECK-NOT:     loop.nest "bn3"
+// NOSHARED-LABEL: func.func @split_shared
+// NOSHARED:       loop.nest "bn2"
+// NOSHARED-NOT:   loop.nest "bn2"
+func.func @split_shared(%a: tensor<1x128x48x48xf32>, %b: tensor<1x8x48x48xf32>) -> (tensor<1x136x48x48xf32>, tensor<1x136x48x48xf32>) {
+  %c = graph.concat %a, %b {axis = 1 : i64} : (tensor<1x128x48x48xf32>, tensor<1x8x48x48xf32>) -> tensor<1x136x48x48xf32>
+  %s = graph.constant dense<2.0> : tensor<136xf32>
+  %t = graph.constant dense<0.5> : tensor<136xf32>
+  %r = graph.channel_affine %c, %s, %t {activation = "relu", tidal.origin = "bn2"} : (tensor<1x136x48x48xf32>, tensor<136xf32>, tensor<136xf32>) -> tensor<1x136x48x48xf32>
+  func.return %r, %c : tensor<1x136x48x48xf32>, tensor<1x136x48x48xf32>
+}
+
+func.func @shared_small(%a: tensor<1x128x4x4xf32>, %b: tensor<1x8x4x4xf32>) -> (tensor<1x136x4x4xf32>, tensor<1x136x4x4xf32>) {
+  %c = graph.concat %a, %b {axis = 1 : i64} : (tensor<1x128x4x4xf32>, tensor<1x8x4x4xf32>) -> tensor<1x136x4x4xf32>
+  %s = graph.constant dense<2.0> : tensor<136xf32>
+  %t = graph.constant dense<0.5> : tensor<136xf32>
+  %r = graph.channel_affine %c, %s, %t {activation = "relu", tidal.origin = "bn3"} : (tensor<1x136x4x4xf32>, tensor<136xf32>, tensor<136xf32>) -> tensor<1x136x4x4xf32>
+  func.return %r, %c : tensor<1x136x4x4xf32>, tensor<1x136x4x4xf32>
 }
