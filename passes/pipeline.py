@@ -271,8 +271,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "widened to whole 128-channel tiles of zero channels where that takes fewer tiles "
     "(ShuffleNet's 272 channels: 3 tiles of 128, not 4 of 68), the convs around it "
     "reading and writing zeros there; an LRN over a channel count without a large "
-    "divisor under 128, a dense conv's input or output of one, and a gemm's or "
-    "matmul's contraction or columns of one are widened by "
+    "divisor under 128, a dense conv's input or output of one, a gemm's or "
+    "matmul's contraction or columns of one, and a pooling's, batch norm's or "
+    "depthwise conv's channels of one are widened by "
     "zero channels to the fewest tiles of one size (163: 2 tiles of 82, not 163 of "
     "1) (graph-pad-channels)",
     "swap-avgpool": "an average pooling and a 1x1 conv next to it trade places where "

@@ -934,6 +934,54 @@ def test_grouped_conv_over_thin_groups(tmp_path):
     check(build(nodes, {"x": (1, 326, 6, 6)}, ["y"], weights), tmp_path, "default")
 
 
+def _thin_channelwise_model(case: str) -> onnx.ModelProto:
+    rng = np.random.default_rng(len(case))
+    if case == "norm-pools":  # a batch norm, relu, max, average and global average pooling of 163
+        c = 163
+        weights = {
+            "s": rng.uniform(0.5, 1.5, c).astype(np.float32), "t": weight(rng, (c,), 1),
+            "m": weight(rng, (c,), 1), "v": rng.uniform(0.5, 1.5, c).astype(np.float32),
+        }
+        nodes = [
+            helper.make_node("BatchNormalization", ["x", "s", "t", "m", "v"], ["n"]),
+            helper.make_node("Relu", ["n"], ["r"]),
+            helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+            helper.make_node("AveragePool", ["p"], ["a"], kernel_shape=[2, 2], strides=[2, 2]),
+            helper.make_node("GlobalAveragePool", ["a"], ["y"]),
+        ]
+        return build(nodes, {"x": (1, c, 17, 17)}, ["y", "a"], weights)
+    if case == "depthwise":  # relu(depthwise(x) + x) over 131
+        c = 131
+        weights = {"w": weight(rng, (c, 1, 3, 3), 9), "b": weight(rng, (c,), 1)}
+        nodes = [
+            helper.make_node("Conv", ["x", "w", "b"], ["d"], pads=[1, 1, 1, 1], group=c),
+            helper.make_node("Add", ["d", "x"], ["a"]),
+            helper.make_node("Relu", ["a"], ["y"]),
+        ]
+        return build(nodes, {"x": (1, c, 9, 9)}, ["y"], weights)
+    # a thin conv's output (64 -> 163, widened by pad_thin_convs) pooled: the
+    # poolings read the conv's widened result, not a slice of it
+    weights = {"w": weight(rng, (163, 64, 3, 3), 64 * 9), "b": weight(rng, (163,), 1)}
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("GlobalAveragePool", ["p"], ["y"]),
+    ]
+    return build(nodes, {"x": (1, 64, 12, 12)}, ["y"], weights)
+
+
+@pytest.mark.parametrize("case", ["norm-pools", "depthwise", "conv-pools"])
+def test_channelwise_ops_over_a_thin_channel_count(case, tmp_path):
+    """Poolings, a batch norm and a depthwise conv over 163 or 131 channels (primes:
+    one channel a tile) are widened by graph-pad-channels to 2 tiles (a zero
+    channel, zero scale, shift, weights and bias there) and read back by a slice;
+    the same as onnxruntime, in a few dozen instructions where each tile of one
+    channel took its own (the 163-channel max pooling alone ran 4,243)."""
+    _, stats = check(_thin_channelwise_model(case), tmp_path, "default")
+    assert sum(stats["instructions"].values()) < 200, stats["instructions"]
+
+
 @pytest.mark.parametrize(
     ("m", "k", "n", "trans_a", "trans_b"),
     [(163, 1009, 997, False, True), (17, 251, 139, True, False), (5, 137, 131, False, True)],

@@ -137,3 +137,36 @@ func.func @gemm(%x: tensor<4x131xf32>, %q: tensor<3x139xf32>) -> (tensor<4x137xf
   %z = graph.matmul %q, %v : (tensor<3x139xf32>, tensor<139x16xf32>) -> tensor<3x16xf32>
   func.return %y, %z : tensor<4x137xf32>, tensor<3x16xf32>
 }
+
+// -----
+
+// Ops that keep each channel to itself over a thin count: a batch norm (with its
+// relu), a max pooling and a global average pooling of 163 channels (163 tiles of
+// one channel) share one widening to 164 (2 tiles of 82): the affine's scale and
+// shift take zeros there, so its added channels stay zero and each pooling reads
+// the widened tensor before it, not a slice of it; one slice at the end. A
+// depthwise conv of 131 takes zero weights for its added channel (2 tiles of 66).
+
+// CHECK-LABEL: func.func @thin_channelwise(
+// CHECK:         %[[Z:.*]] = graph.constant dense<0.000000e+00> : tensor<1x1x9x9xf32>
+// CHECK-NEXT:    %[[W:.*]] = graph.concat %x, %[[Z]] {axis = 1 : i64} : (tensor<1x163x9x9xf32>, tensor<1x1x9x9xf32>) -> tensor<1x164x9x9xf32>
+// CHECK:         %[[A:.*]] = graph.channel_affine %[[W]], %{{.*}}, %{{.*}} {activation = "relu"} : (tensor<1x164x9x9xf32>, tensor<164xf32>, tensor<164xf32>) -> tensor<1x164x9x9xf32>
+// CHECK-NEXT:    %[[P:.*]] = graph.maxpool %[[A]] {{.*}} : (tensor<1x164x9x9xf32>) -> tensor<1x164x5x5xf32>
+// CHECK-NEXT:    %[[G:.*]] = graph.global_avgpool %[[P]] : (tensor<1x164x5x5xf32>) -> tensor<1x164x1x1xf32>
+// CHECK-NEXT:    %[[S:.*]] = graph.slice %[[G]] {starts = array<i64: 0, 0, 0, 0>, ends = array<i64: 1, 163, 1, 1>, steps = array<i64: 1, 1, 1, 1>} : (tensor<1x164x1x1xf32>) -> tensor<1x163x1x1xf32>
+// CHECK:         %[[D:.*]] = graph.concat %d, %{{.*}} {axis = 1 : i64} : (tensor<1x131x8x8xf32>, tensor<1x1x8x8xf32>) -> tensor<1x132x8x8xf32>
+// CHECK:         %[[C:.*]] = graph.conv2d %[[D]], %{{.*}} {pads = array<i64: 1, 1, 1, 1>, group = 132 : i64} : (tensor<1x132x8x8xf32>, tensor<132x1x3x3xf32>) -> tensor<1x132x8x8xf32>
+// CHECK-NEXT:    %[[E:.*]] = graph.slice %[[C]] {{.*}} -> tensor<1x131x8x8xf32>
+// CHECK-NEXT:    func.return %[[S]], %[[E]]
+
+// NUM: numerics: after 'graph-pad-channels' (graph level): agrees
+func.func @thin_channelwise(%x: tensor<1x163x9x9xf32>, %d: tensor<1x131x8x8xf32>) -> (tensor<1x163x1x1xf32>, tensor<1x131x8x8xf32>) {
+  %s = graph.constant dense<0.5> : tensor<163xf32>
+  %t = graph.constant dense<-0.1> : tensor<163xf32>
+  %a = graph.channel_affine %x, %s, %t {activation = "relu"} : (tensor<1x163x9x9xf32>, tensor<163xf32>, tensor<163xf32>) -> tensor<1x163x9x9xf32>
+  %p = graph.maxpool %a {kernel_shape = array<i64: 3, 3>, strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>} : (tensor<1x163x9x9xf32>) -> tensor<1x163x5x5xf32>
+  %g = graph.global_avgpool %p : (tensor<1x163x5x5xf32>) -> tensor<1x163x1x1xf32>
+  %w = graph.constant dense<0.1> : tensor<131x1x3x3xf32>
+  %e = graph.conv2d %d, %w {pads = array<i64: 1, 1, 1, 1>, group = 131 : i64} : (tensor<1x131x8x8xf32>, tensor<131x1x3x3xf32>) -> tensor<1x131x8x8xf32>
+  func.return %g, %e : tensor<1x163x1x1xf32>, tensor<1x131x8x8xf32>
+}
