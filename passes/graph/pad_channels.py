@@ -610,7 +610,8 @@ def pad_thin_channelwise(block_ops: list[Operation], chip: ChipConfig) -> int:
 
 def pad_thin_matmuls(block_ops: list[Operation], chip: ChipConfig) -> int:
     """Widen a gemm's or a matmul's thin contraction (K) or output-column (N) count
-    with zeros, as `pad_thin_convs` does a conv's channels: K on both operands
+    (a batched matmul's: its last two dims; a ViT's attention over 197 tokens) with
+    zeros, as `pad_thin_convs` does a conv's channels: K on both operands
     (zero columns of A meet zero rows of B), N on B's columns and on C's where it
     has them, the result read back by a slice. The gemm kernel tiles K by its
     largest divisor up to the PE rows and N up to the columns: a gemm of
@@ -621,9 +622,9 @@ def pad_thin_matmuls(block_ops: list[Operation], chip: ChipConfig) -> int:
         if isinstance(op, graph.GemmOp):
             a, b = op.a, op.b
             ka, kb, nb = (0 if op.trans_a_val else 1), (1 if op.trans_b_val else 0), (0 if op.trans_b_val else 1)
-        elif isinstance(op, graph.MatMulOp) and len(_shape(op.rhs)) == 2 and len(_shape(op.lhs)) >= 2:
-            a, b = op.lhs, op.rhs
-            ka, kb, nb = len(_shape(a)) - 1, 0, 1
+        elif isinstance(op, graph.MatMulOp) and len(_shape(op.rhs)) >= 2 and len(_shape(op.lhs)) >= 2:
+            a, b = op.lhs, op.rhs  # (batched: the last two dims of each; the batch dims broadcast)
+            ka, kb, nb = len(_shape(a)) - 1, len(_shape(b)) - 2, len(_shape(b)) - 1
         else:
             continue
         if op.results[0].type.element_type != f32 or any(v.type.element_type != f32 for v in op.operands):  # type: ignore[attr-defined]

@@ -6,7 +6,9 @@ side. Dims that both sides walk contiguously are merged, so a transpose of a
 [1, 4, 28, 56, 56] tensor to [1, 28, 4, 56, 56] is one DMA of three dims. Dims beyond
 what one access holds become loops of the nest, outermost first; so do leading dims
 of a copy larger than `DMA_ELEMS_MAX`, which keeps each DMA a bounded unit of work
-the scheduler can overlap.
+the scheduler can overlap, the innermost of them in blocks of as many of its steps as
+one DMA holds (a slice of a [12, 196, 198] product to 197 columns: 2 DMAs of 1,176
+rows, not 2,352 of one).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from xdsl.ir import SSAValue
 from tidal.dialects.accel import MAX_DIMS
 from tidal.dialects.loop import CopyOp, NestOp
 from tidal.passes.conversion.kernels.eltwise import coalesce
-from tidal.passes.conversion.kernels.nest_builder import F32, Nest
+from tidal.passes.conversion.kernels.nest_builder import F32, Nest, largest_divisor
 
 DMA_ELEMS_MAX = 1 << 18
 
@@ -47,6 +49,18 @@ def dram_copy(
         prod(dims[split:]) > DMA_ELEMS_MAX and len(dims) - split > 1
     ):
         split += 1
+    if split and len(dims) - split < MAX_DIMS:
+        # The innermost looped dim in blocks of as many of its steps as one DMA holds
+        # (a slice of [2352, 198] rows to [2352, 197]: 2 DMAs of 1,176 rows, not
+        # 2,352 of one row, each paying a descriptor's fixed latency).
+        d = dims[split - 1]
+        block = largest_divisor(d, max(1, DMA_ELEMS_MAX // prod(dims[split:])))
+        if block > 1:
+            dims = [*dims[: split - 1], d // block, block, *dims[split:]]
+            dst_st, src_st = (
+                [*st[: split - 1], st[split - 1] * block, st[split - 1], *st[split:]]
+                for st in (dst_st, src_st)
+            )
     loops = [(f"l{i}", dims[i]) for i in range(split)]
     nest = Nest(origin, loops)
 

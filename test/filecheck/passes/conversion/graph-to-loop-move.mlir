@@ -72,3 +72,18 @@ func.func @sum(%a: tensor<4x8xf32>, %b: tensor<4x8xf32>, %c: tensor<8xf32>) -> t
   %s = graph.sum %a, %b, %c {tidal.origin = "sum"} : (tensor<4x8xf32>, tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
   func.return %s : tensor<4x8xf32>
 }
+
+// -----
+
+// A copy past DMA_ELEMS_MAX elements loops over its leading dim in blocks of as
+// many rows as one DMA holds: a slice of 600 rows of 1,000 to 999 is 3 DMAs of 200
+// rows (262,144 / 999 = 262 rows at most, 200 the largest divisor of 600 under
+// it), not 600 DMAs of one row, each paying a descriptor's fixed latency.
+// CHECK-LABEL: func.func @big_slice
+// CHECK:         loop.nest "cut" domain [3] order [0] {
+// CHECK-NEXT:      loop.for d0 {
+// CHECK-NEXT:        loop.copy %{{.*}} <dram 0 + 800000 * i0, {{\[\[}}1000, 200], [1, 999]]> -> %{{.*}} <dram 0 + 799200 * i0, {{\[\[}}999, 200], [1, 999]]>
+func.func @big_slice(%x: tensor<1x600x1000xf32>) -> tensor<1x600x999xf32> {
+  %y = graph.slice %x {starts = array<i64: 0, 0, 0>, ends = array<i64: 1, 600, 999>, steps = array<i64: 1, 1, 1>, tidal.origin = "cut"} : (tensor<1x600x1000xf32>) -> tensor<1x600x999xf32>
+  func.return %y : tensor<1x600x999xf32>
+}
