@@ -125,6 +125,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "FREE_MAX elements, so the older channels' norm runs while the layer before "
     "computes and the next 1x1 conv's first input tiles are ready when it ends "
     "(graph-to-loop{affine_split_shared})",
+    "ragged-rows": "an element-wise or softmax nest whose rows (its partition dim) "
+    "have no large divisor under the partitions runs whole tiles of 128 rows and one "
+    "of the rest, not tiles of that divisor (a ViT's 197 tokens: 2 tiles, not 197 of "
+    "one row) (graph-to-loop{ragged_rows})",
     "pool-pieces": "a pooling over whole planes that is one reduction (a transition's "
     "2x2 stride-2 average) over a plane past FREE_MAX elements runs it in pieces of "
     "output rows, so the conv reading it starts on the first rows "
@@ -453,6 +457,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
             affine_pieces="affine-pieces" not in off,
             affine_split="affine-split" not in off,
             affine_split_shared="affine-split-shared" not in off,
+            ragged_rows="ragged-rows" not in off,
             pool_pieces="pool-pieces" not in off,
             softmax_spread="softmax-spread" not in off,
             lrn_pieces="lrn-pieces" not in off,

@@ -205,6 +205,7 @@ class GraphToLoopPass(ChipPass):
     affine_pieces: bool = True
     affine_split: bool = True
     affine_split_shared: bool = True
+    ragged_rows: bool = True
     pool_pieces: bool = True
     softmax_spread: bool = True
     lrn_pieces: bool = True

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import prod
 
 from xdsl.ir import SSAValue
@@ -95,6 +95,23 @@ class EltwiseTiles(NestPlan):
     strides: tuple[tuple[int, ...], ...]
     tp: int
     tf: int
+    rem: int = 0
+    """`ragged_rows`: the partition dim's rows past its whole tiles of tp, one tile
+    of its own (sizes[-2] = tp x whole tiles + rem); 0: tp divides it."""
+
+
+THIN_ROWS = 2
+"""A row count (the partition dim of an element-wise or softmax nest) is thin when
+its largest divisor up to the partitions makes more than THIN_ROWS times the fewest
+tiles (a ViT's 197 tokens, a prime: 197 tiles of one row, not 2)."""
+
+
+def ragged_rows(rows: int, tp: int, partitions: int) -> int:
+    """The rows of a last partial tile when `rows`, tiled by `tp` (its largest divisor
+    up to `partitions`), is thin (THIN_ROWS): tiles of `partitions` then these; else 0."""
+    if rows <= partitions or rows // tp <= THIN_ROWS * -(-rows // partitions):
+        return 0
+    return rows % partitions
 
 
 CHANNEL_MIN_PARTITIONS = 32
@@ -156,11 +173,14 @@ def plan_eltwise(
     *,
     by_partitions: bool = True,
     channels: bool = False,
+    ragged: bool = False,
 ) -> EltwiseTiles | Refusal:
     """`input_strides`: each input's (broadcast, possibly 0) element strides over
     `out_shape`. `by_partitions`: put the dim that fills the most partitions on
     partitions (false: the second-to-last coalesced dim, whatever its size).
-    `channels`: by channels where `_by_channels` can (module docstring)."""
+    `channels`: by channels where `_by_channels` can (module docstring). `ragged`
+    (`ragged_rows`): a thin partition dim runs as whole tiles of the partitions and
+    a last partial one (`EltwiseTiles.rem`)."""
     out_strides = [prod(out_shape[i + 1 :]) for i in range(len(out_shape))]
     if channels and (by_channel := _by_channels(chip, origin, out_shape, [out_strides, *input_strides])):
         return by_channel
@@ -172,12 +192,16 @@ def plan_eltwise(
     if by_partitions:
         _partition_dim_last_but_one(sizes, strides, chip.sbuf_partitions)
     tp = largest_divisor(sizes[-2], chip.sbuf_partitions)
+    rem = ragged_rows(sizes[-2], tp, chip.sbuf_partitions) if ragged else 0
+    if rem:
+        tp = chip.sbuf_partitions
     tf = sizes[-1]
     need = sbuf_bytes(*[tf] * (len(input_strides) + 1))
     if refusal := over_sbuf(chip, origin, need):
         return refusal
     return EltwiseTiles(
-        origin, tp, need, sizes=tuple(sizes), strides=tuple(tuple(st) for st in strides), tp=tp, tf=tf
+        origin, tp, need, sizes=tuple(sizes), strides=tuple(tuple(st) for st in strides), tp=tp,
+        tf=tf, rem=rem,
     )
 
 
@@ -187,12 +211,15 @@ def eltwise(
     y: SSAValue,
     inputs: Sequence[SSAValue],
     params: Sequence[float | int | str] = (),
+    row0: int = 0,
 ) -> NestOp:
     """y = kind(inputs...) for kind in add | mul | sub | max | min (POOL), div (ACT's
     reciprocal, then POOL) or relu | an ACT table function (graph.activation's),
-    tiled by `plan` (made from the inputs' strides, in this order). `add` takes two
-    or more inputs (an n-ary sum, accumulated in one tile)."""
+    tiled by `plan` (made from the inputs' strides, in this order), over the
+    partition dim's rows from `row0` on. `add` takes two or more inputs (an n-ary
+    sum, accumulated in one tile)."""
     sizes, strides, tp, tf = plan.sizes, plan.strides, plan.tp, plan.tf
+    assert not plan.rem  # (eltwise_nests splits a ragged plan)
     outer = sizes[:-2]
     dims = [(f"o{i}", s) for i, s in enumerate(outer)] + [("p", sizes[-2] // tp)]
     nest = Nest(plan.name, dims)
@@ -200,7 +227,7 @@ def eltwise(
     def dram_ap(st: Sequence[int]):
         coeffs = {f"o{i}": st[i] * F32 for i in range(len(outer))}
         coeffs["p"] = st[-2] * tp * F32
-        return nest.dram(nest.aff(**coeffs), [(st[-2], tp), (st[-1], tf)])
+        return nest.dram(nest.aff(row0 * st[-2] * F32, **coeffs), [(st[-2], tp), (st[-1], tf)])
 
     tile_ap = lambda t: _tile(t, "sbuf", nest, tp, [(1, tf)])
     in_tiles = []
@@ -237,6 +264,24 @@ def eltwise(
     body.append(CopyOp(out, tile_ap(out), y, dram_ap(strides[0])))
     nest.put("p", *body)
     return nest.build()
+
+
+def eltwise_nests(
+    plan: EltwiseTiles,
+    kind: str,
+    y: SSAValue,
+    inputs: Sequence[SSAValue],
+    params: Sequence[float | int | str] = (),
+) -> list[NestOp]:
+    """`eltwise`'s nest, or with a ragged partition dim (`plan.rem`) two: its whole
+    tiles of tp rows, then the rem rows after them as one tile."""
+    if not plan.rem:
+        return [eltwise(plan, kind, y, inputs, params)]
+    *outer, rows, tf = plan.sizes
+    whole = rows - plan.rem
+    main = replace(plan, sizes=(*outer, whole, tf), rem=0)
+    tail = replace(plan, sizes=(*outer, plan.rem, tf), tp=plan.rem, rem=0)
+    return [eltwise(main, kind, y, inputs, params), eltwise(tail, kind, y, inputs, params, row0=whole)]
 
 
 def _piecewise(nest, tp: int, tf: int, out, x, tile_ap, kind: str, alpha: float, beta: float) -> list:
@@ -357,9 +402,12 @@ class EltwiseKernel(Kernel):
         _, operands = _eltwise_operands(op)
         strides = [broadcast_strides(shape_of(v), out_shape) for v in operands]
         channels = options.eltwise_channels and options.eltwise_beside
+        kind, _ = _eltwise_operands(op)
+        # (POOL's generators draw per lane: the random ops keep their lanes)
+        ragged = options.ragged_rows and kind not in ("random", "bernoulli", "dropout")
         return planned(op, chip, plan_eltwise(
             chip, origin_of(op), out_shape, strides, by_partitions=options.eltwise_partitions,
-            channels=channels,
+            channels=channels, ragged=ragged,
         ), options=options)
 
     def emit(self, plan: TilePlan) -> Lowered:
@@ -379,7 +427,7 @@ class EltwiseKernel(Kernel):
             params = (op.seed_val,)
         elif isinstance(op, graph.PiecewiseLinearOp):
             params = op.params
-        return Lowered([y, eltwise(tiles, kind, y.result, operands, params)], y.result)
+        return Lowered([y, *eltwise_nests(tiles, kind, y.result, operands, params)], y.result)
 
 
 ELTWISE = EltwiseKernel()

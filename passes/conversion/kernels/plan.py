@@ -231,6 +231,10 @@ class KernelOptions:
       tiles from the last operand's (`affine_newest`, set per op by graph-to-loop),
       so the first runs while the last operand's layer computes (DenseNet-121's
       transitions) (kernels/channel_affine.py).
+    - `ragged_rows`: an element-wise or softmax nest whose rows (its partition
+      dim) are thin (`eltwise.THIN_ROWS`: a ViT's 197 tokens, whose largest divisor
+      under 128 is 1) runs as whole tiles of the partitions and one tile of the
+      rest, two nests (kernels/eltwise.py, kernels/softmax.py).
     - `pool_pieces`: a pooling over whole planes that is one reduction (an average
       pooling that does not read in place: a transition's 2x2 stride 2) over a
       plane past FREE_MAX elements runs it in pieces of output rows, each over at
@@ -283,6 +287,7 @@ class KernelOptions:
     conv_reader_bands: bool = True
     affine_pieces: bool = True
     affine_split: bool = True
+    ragged_rows: bool = True
     affine_newest: int = 0
     """Not an option: the channels of the last operand of the concatenation this
     op reads, when only it reads it or (graph-to-loop's `affine_split_shared`) its

@@ -30,7 +30,7 @@ every step over ts x at most ts elements: about 1.3 k cycles for 1000 instead of
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import prod
 
 from xdsl.ir import SSAValue
@@ -54,6 +54,7 @@ from tidal.passes.conversion.kernels.nest_builder import (
     psum_free_max,
     tile_ap as _tile,
 )
+from tidal.passes.conversion.kernels.eltwise import ragged_rows
 from tidal.passes.conversion.kernels.plan import NestPlan, Refusal, over_sbuf, sbuf_bytes
 from tidal.passes.conversion.kernels.base import (
     Kernel,
@@ -83,6 +84,11 @@ class SoftmaxTiles(NestPlan):
     spread: int = 0
     """One row spread over this many partitions (module docstring); 0: rows on
     partitions."""
+    rem: int = 0
+    """`ragged_rows`: the rows past the whole tiles of tr, one tile of their own
+    (`softmax_nests`); 0: tr divides the rows."""
+    rows: int = 0
+    """The rows one nest of a ragged plan covers (`softmax_nests`); 0: every row."""
 
 
 # A single row is spread only over at least this many partitions and columns: for
@@ -103,7 +109,7 @@ def spread_partitions(chip: ChipConfig, shape: Sequence[int], axis: int) -> int:
 
 def plan_softmax(
     chip: ChipConfig, origin: str, shape: Sequence[int], axis: int, *, log: bool = False,
-    spread: bool = False,
+    spread: bool = False, ragged: bool = False,
 ) -> SoftmaxTiles | Refusal:
     outer, length, inner = prod(shape[:axis]), shape[axis], prod(shape[axis + 1 :])
     if spread and (ts := spread_partitions(chip, shape, axis)):
@@ -121,9 +127,14 @@ def plan_softmax(
         need = sbuf_bytes(length, 1, 1, 1, 1)
     if refusal := over_sbuf(chip, origin, need):
         return refusal
-    tr = largest_divisor(outer if inner == 1 else inner, chip.sbuf_partitions)
+    rows = outer if inner == 1 else inner
+    tr = largest_divisor(rows, chip.sbuf_partitions)
+    rem = ragged_rows(rows, tr, chip.sbuf_partitions) if ragged else 0
+    if rem:
+        tr = chip.sbuf_partitions
     return SoftmaxTiles(
-        origin, tr, need, outer=outer, length=length, inner=inner, tr=tr, log=log, second_row=second
+        origin, tr, need, outer=outer, length=length, inner=inner, tr=tr, log=log, second_row=second,
+        rem=rem,
     )
 
 
@@ -177,17 +188,32 @@ def softmax_spread(plan: SoftmaxTiles, x: SSAValue, y: SSAValue) -> list[Operati
     return [ident, nest.build()]
 
 
-def softmax(plan: SoftmaxTiles, x: SSAValue, y: SSAValue) -> NestOp:
+def softmax_nests(plan: SoftmaxTiles, x: SSAValue, y: SSAValue) -> list[NestOp]:
+    """`softmax`'s nest, or with ragged rows (`plan.rem`) two: the whole tiles of tr
+    rows, then the rem rows after them as one tile."""
+    if not plan.rem:
+        return [softmax(plan, x, y)]
+    rows = plan.outer if plan.inner == 1 else plan.inner
+    whole = rows - plan.rem
+    main = replace(plan, rem=0, rows=whole)
+    tail = replace(plan, rem=0, rows=plan.rem, tr=plan.rem)
+    return [softmax(main, x, y), softmax(tail, x, y, row0=whole)]
+
+
+def softmax(plan: SoftmaxTiles, x: SSAValue, y: SSAValue, row0: int = 0) -> NestOp:
     """y = exp(x - max) / sum(exp(x - max)) along the axis (with `plan.log`, x - max -
-    log(sum(exp(x - max)))), rows on partitions."""
+    log(sum(exp(x - max)))), rows on partitions: `plan.rows` of them (every row when
+    0) from `row0` on."""
     outer, length, inner, tr = plan.outer, plan.length, plan.inner, plan.tr
     if inner == 1:
-        nest = Nest(plan.name, [("o", 1), ("r", outer // tr)])
-        io_ap = nest.dram(nest.aff(r=tr * length * F32), [(length, tr), (1, length)])
+        rows = plan.rows or outer
+        nest = Nest(plan.name, [("o", 1), ("r", rows // tr)])
+        io_ap = nest.dram(nest.aff(row0 * length * F32, r=tr * length * F32), [(length, tr), (1, length)])
     else:
-        nest = Nest(plan.name, [("o", outer), ("r", inner // tr)])
+        rows = plan.rows or inner
+        nest = Nest(plan.name, [("o", outer), ("r", rows // tr)])
         io_ap = nest.dram(
-            nest.aff(o=length * inner * F32, r=tr * F32), [(1, tr), (inner, length)]
+            nest.aff(row0 * F32, o=length * inner * F32, r=tr * F32), [(1, tr), (inner, length)]
         )
     xt = nest.tile("sbuf", tr, length)
     cols = [nest.tile("sbuf", tr, 1) for _ in range(4)]
@@ -234,6 +260,7 @@ class SoftmaxKernel(Kernel):
         tiles = plan_softmax(
             chip, origin_of(op), shape_of(op.input), op.axis_val,
             log=isinstance(op, graph.LogSoftmaxOp), spread=options.softmax_spread,
+            ragged=options.ragged_rows,
         )
         return planned(op, chip, tiles, options=options)
 
@@ -243,6 +270,9 @@ class SoftmaxKernel(Kernel):
         if tiles is not None and tiles.spread:
             y = alloc_result(plan.op)
             return Lowered([y, *softmax_spread(tiles, plan.op.operands[0], y.result)], y.result)
+        if tiles is not None and tiles.rem:
+            y = alloc_result(plan.op)
+            return Lowered([y, *softmax_nests(tiles, plan.op.operands[0], y.result)], y.result)
         return one_nest(plan, SoftmaxTiles, softmax)
 
 
