@@ -128,7 +128,8 @@ OPTIMIZATIONS: dict[str, str] = {
     "ragged-rows": "an element-wise or softmax nest whose rows (its partition dim) "
     "have no large divisor under the partitions runs whole tiles of 128 rows and one "
     "of the rest, not tiles of that divisor (a ViT's 197 tokens: 2 tiles, not 197 of "
-    "one row) (graph-to-loop{ragged_rows})",
+    "one row); so does a channel_affine over such a channel count "
+    "(graph-to-loop{ragged_rows})",
     "pool-pieces": "a pooling over whole planes that is one reduction (a transition's "
     "2x2 stride-2 average) over a plane past FREE_MAX elements runs it in pieces of "
     "output rows, so the conv reading it starts on the first rows "

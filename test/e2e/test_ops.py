@@ -1036,6 +1036,10 @@ def _thin_rows_model(case: str) -> onnx.ModelProto:
     if case == "log-softmax-inner":  # rows along the inner dim: 2 x 263 of 40
         node = helper.make_node("LogSoftmax", ["x"], ["y"], axis=1)
         return build([node], {"x": (2, 40, 263)}, ["y"], opset=17)
+    if case == "bias-scale":  # a ViT MLP's bias over [1, 197, 3072], then GELU's 0.5
+        weights = {"b": weight(rng, (3072,), 1), "h": np.array(0.5, np.float32)}
+        nodes = [helper.make_node("Add", ["x", "b"], ["a"]), helper.make_node("Mul", ["a", "h"], ["y"])]
+        return build(nodes, {"x": (1, 197, 3072)}, ["y"], weights, opset=17)
     nodes = [  # a row-broadcast operand over 257 rows (ViT-L/14's tokens)
         helper.make_node("ReduceMean", ["x"], ["m"], axes=[-1]),
         helper.make_node("Sub", ["x", "m"], ["y"]),
@@ -1043,7 +1047,7 @@ def _thin_rows_model(case: str) -> onnx.ModelProto:
     return build(nodes, {"x": (1, 257, 96)}, ["y"], opset=13)
 
 
-@pytest.mark.parametrize("case", ["layer-norm", "softmax", "log-softmax-inner", "row-broadcast"])
+@pytest.mark.parametrize("case", ["layer-norm", "softmax", "log-softmax-inner", "row-broadcast", "bias-scale"])
 def test_thin_row_counts(case, tmp_path):
     """Element-wise and softmax nests whose rows have no large divisor under the
     partitions (197, 257 and 263 are primes; 12 x 197 = 2,364 rows have 12) run as

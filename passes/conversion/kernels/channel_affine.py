@@ -57,6 +57,7 @@ from tidal.passes.conversion.kernels.base import (
     planned,
     shape_of,
 )
+from tidal.passes.conversion.kernels.eltwise import ragged_rows
 from tidal.passes.conversion.kernels.nest_builder import (
     F32,
     FREE_MAX,
@@ -266,12 +267,17 @@ class ChannelAffineKernel(Kernel):
         self, op: Operation, chip: ChipConfig, options: KernelOptions = DEFAULT_OPTIONS
     ) -> TilePlan | Refusal:
         assert isinstance(op, graph.ChannelAffineOp)
+        shape = shape_of(op.input)
+        parts = chip.sbuf_partitions
+        # (ragged_rows: a thin channel count, a ViT's 197 tokens scaled as channels,
+        # takes whole tiles and a partial one wherever its input comes from)
+        thin = options.ragged_rows and ragged_rows(shape[1], largest_divisor(shape[1], parts), parts) > 0
         tiles = plan_channel_affine(
             chip,
             origin_of(op),
-            shape_of(op.input),
+            shape,
             merge=options.dma_merge,
-            ragged=options.ragged_tiles,
+            ragged=options.ragged_tiles or thin,
             pieces=options.affine_pieces,
         )
         return planned(op, chip, tiles, options=options)

@@ -155,12 +155,20 @@ def _by_channels(
     )
 
 
-def _partition_dim_last_but_one(sizes: list[int], strides: list[list[int]], partitions: int) -> None:
+def _partition_dim_last_but_one(
+    sizes: list[int], strides: list[list[int]], partitions: int, ragged: bool = False
+) -> None:
     """Move the loop dim that fills the most partitions (the innermost, on a tie) to
     the second-to-last place, in place. Element-wise iterations are independent, so
-    any order of the non-free dims computes the same result."""
+    any order of the non-free dims computes the same result. With `ragged`, a thin
+    dim fills them all (`ragged_rows`: whole tiles, then one of the rest)."""
+
+    def fill(size: int) -> int:
+        tp = largest_divisor(size, partitions)
+        return partitions if ragged and ragged_rows(size, tp, partitions) else tp
+
     outer = range(len(sizes) - 1)
-    best = max(outer, key=lambda i: (largest_divisor(sizes[i], partitions), i))
+    best = max(outer, key=lambda i: (fill(sizes[i]), i))
     for dims in (sizes, *strides):
         dims.insert(len(dims) - 2, dims.pop(best))
 
@@ -190,7 +198,7 @@ def plan_eltwise(
     if sizes[-1] > FREE_MAX:
         _split_last(sizes, strides, FREE_MAX)
     if by_partitions:
-        _partition_dim_last_but_one(sizes, strides, chip.sbuf_partitions)
+        _partition_dim_last_but_one(sizes, strides, chip.sbuf_partitions, ragged)
     tp = largest_divisor(sizes[-2], chip.sbuf_partitions)
     rem = ragged_rows(sizes[-2], tp, chip.sbuf_partitions) if ragged else 0
     if rem:

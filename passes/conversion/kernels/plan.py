@@ -234,7 +234,9 @@ class KernelOptions:
     - `ragged_rows`: an element-wise or softmax nest whose rows (its partition
       dim) are thin (`eltwise.THIN_ROWS`: a ViT's 197 tokens, whose largest divisor
       under 128 is 1) runs as whole tiles of the partitions and one tile of the
-      rest, two nests (kernels/eltwise.py, kernels/softmax.py).
+      rest, two nests (kernels/eltwise.py, kernels/softmax.py); a channel_affine
+      over a thin channel count takes `ragged_tiles`' full tiles and a partial one
+      whatever wrote its input (kernels/channel_affine.py).
     - `pool_pieces`: a pooling over whole planes that is one reduction (an average
       pooling that does not read in place: a transition's 2x2 stride 2) over a
       plane past FREE_MAX elements runs it in pieces of output rows, each over at
