@@ -2094,6 +2094,60 @@ def build_matmul(node: _Node) -> SSAValue:
     )
 
 
+def build_einsum(node: _Node) -> SSAValue:
+    """Einsum of two operands that is a batched matrix product ("bhqd,bhkd->bhqk",
+    "bij,jk->bik", "ij,kj->ik"): every index is in both inputs and the output (a
+    batch dim), in both inputs only (contracted) or in one input and the output
+    (free). The inputs are transposed to [batch, free, contracted] and [batch,
+    contracted, free], reshaped to [B, M, K] and [B, K, N] ([M, K] and [K, N]
+    without batch dims), multiplied by one graph.matmul, and the product reshaped
+    and transposed to the output's order. Other equations (one or three operands,
+    an index summed within one operand or repeated, an ellipsis, broadcast sizes)
+    are not imported (the framework tier runs them)."""
+    equation = str(node.attr("equation", "")).replace(" ", "")
+    terms, arrow, out = equation.partition("->")
+    inputs = terms.split(",")
+    if (
+        not arrow or len(inputs) != 2 or len(node.proto.input) != 2
+        or not all(t.isalpha() and len(set(t)) == len(t) for t in (*inputs, out))
+    ):
+        node.fail(f"unsupported equation '{equation}' (two operands, letters, an explicit output)")
+    a, b = inputs
+    shapes = (node.input_shape(0), node.input_shape(1))
+    if (len(a), len(b)) != (len(shapes[0]), len(shapes[1])):
+        node.fail(f"equation '{equation}' does not match the ranks of its inputs {[list(s) for s in shapes]}")
+    size: dict[str, int] = {}
+    for term, shape in zip(inputs, shapes, strict=True):
+        for letter, dim in zip(term, shape, strict=True):
+            if size.setdefault(letter, dim) != dim:
+                node.fail(f"index '{letter}' of '{equation}' has sizes {size[letter]} and {dim}")
+    if any(c not in out and (c not in a or c not in b) for c in a + b) or any(c not in a + b for c in out):
+        node.fail(f"unsupported equation '{equation}' (an index summed within one operand, or new in the output)")
+    batch = [c for c in out if c in a and c in b]
+    free_a = [c for c in a if c in out and c not in b]
+    free_b = [c for c in b if c in out and c not in a]
+    contracted = [c for c in a if c in b and c not in out]
+    name = node.proto.output[0]
+
+    def arranged(value: SSAValue, term: str, order: list[str], shape: tuple[int, ...], tag: str) -> SSAValue:
+        perm = tuple(term.index(c) for c in order)
+        if perm != tuple(range(len(term))):
+            value = node.emit(TransposeOp(value, perm, None), f"{name}.{tag}")
+        return node.emit(ReshapeOp(value, shape), f"{name}.{tag}")
+
+    count = lambda letters: prod(size[c] for c in letters)
+    lead = (count(batch),) if batch else ()
+    lhs = arranged(node.input(0), a, batch + free_a + contracted, (*lead, count(free_a), count(contracted)), "a")
+    rhs = arranged(node.input(1), b, batch + contracted + free_b, (*lead, count(contracted), count(free_b)), "b")
+    product = node.emit(MatMulOp(lhs, rhs), f"{name}.product")
+    order = batch + free_a + free_b
+    perm = tuple(order.index(c) for c in out)
+    if perm == tuple(range(len(out))):  # already in the output's order: a view
+        return node.emit(ReshapeOp(product, tuple(size[c] for c in out)))
+    product = node.emit(ReshapeOp(product, tuple(size[c] for c in order)), f"{name}.product")
+    return node.emit(TransposeOp(product, perm, node.out_type()))
+
+
 def build_add(node: _Node) -> SSAValue:
     return node.emit(AddOp(node.input(0), node.input(1), node.out_type()))
 

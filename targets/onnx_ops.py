@@ -315,6 +315,11 @@ ENTRIES: tuple[OpEntry, ...] = (
         lambda op, a, b: (a.astype(np.float64) @ b).astype(np.float32),
         kernels.GEMM, "PE array", opsets="2-D; [..., M, K] x [K, N] as one 2-D product; batched with equal batch dims",
     ),
+    OpEntry(
+        "Einsum", "build_einsum",
+        opsets="two operands whose equation is a batched matrix product (batch, free and "
+        "contracted indices): transposes, reshapes and one graph.matmul",
+    ),
     OpEntry("Add", "build_add", graph.AddOp, lambda op, a, b: a + b, kernels.ELTWISE, "POOL tensor-tensor"),
     OpEntry("Mul", "build_mul", graph.MulOp, lambda op, a, b: a * b, kernels.ELTWISE, "POOL tensor-tensor"),
     OpEntry(

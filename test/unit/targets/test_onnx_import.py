@@ -1027,6 +1027,57 @@ def test_matmul_of_higher_ranks(tmp_path):
     assert_matches_onnxruntime(broadcast)
 
 
+@pytest.mark.parametrize(
+    ("equation", "a", "b", "kinds"),
+    [
+        # attention scores: k's last two dims swapped, one batched product, the
+        # result already in the output's order (a view)
+        ("bhqd,bhkd->bhqk", [1, 2, 5, 8], [1, 2, 7, 8],
+         ["graph.reshape", "graph.transpose", "graph.reshape", "graph.matmul", "graph.reshape"]),
+        # b is free in a only (a linear layer): one 2-D product of [15, 7] x [7, 11]
+        ("bij,jk->bik", [3, 5, 7], [7, 11], ["graph.reshape", "graph.reshape", "graph.matmul", "graph.reshape"]),
+        ("ij,kj->ki", [4, 6], [3, 6], ["graph.reshape", "graph.transpose", "graph.reshape", "graph.matmul", "graph.reshape", "graph.transpose"]),
+        ("i,j->ij", [7], [9], ["graph.reshape", "graph.reshape", "graph.matmul", "graph.reshape"]),
+    ],
+)
+def test_einsum_as_a_batched_matmul(equation, a, b, kinds, tmp_path):
+    """An Einsum of two operands that is a batched matrix product imports as
+    transposes and reshapes around one graph.matmul, and runs as onnxruntime does."""
+    model = _model(
+        [helper.make_node("Einsum", ["a", "b"], ["y"], name="e", equation=equation)],
+        [_f32("a", a), _f32("b", b)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    ops = [op.name for op in _ops(import_onnx(model)) if not isinstance(op, ReturnOp)]
+    assert ops == kinds
+    _assert_runs_like_onnxruntime(model, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("equation", "shapes", "why"),
+    [
+        ("ii,ij->j", [[3, 3], [3, 3]], "unsupported equation 'ii,ij->j' (two operands, letters, an explicit output)"),
+        ("ij,jk", [[2, 3], [3, 4]], "unsupported equation 'ij,jk' (two operands, letters, an explicit output)"),
+        ("...ij,...jk->...ik", [[2, 3], [3, 4]], "unsupported equation '...ij,...jk->...ik' (two operands, letters, an explicit output)"),
+        ("ij,jk->i", [[2, 3], [3, 4]], "unsupported equation 'ij,jk->i' (an index summed within one operand, or new in the output)"),
+        ("ij,jk->ik", [[2, 3], [1, 4]], "index 'j' of 'ij,jk->ik' has sizes 3 and 1"),
+        ("ij->ji", [[2, 3]], "unsupported equation 'ij->ji' (two operands, letters, an explicit output)"),
+    ],
+)
+def test_einsum_otherwise_on_the_framework_tier(equation, shapes, why):
+    """Other equations (a repeated index, an implicit output, an ellipsis, an index
+    summed within one operand, broadcast sizes, one operand) go to the framework
+    tier with the reason, and the model still runs as onnxruntime does."""
+    names = ["a", "b"][: len(shapes)]
+    model = _model(
+        [helper.make_node("Einsum", names, ["y"], name="e", equation=equation)],
+        [_f32(n, s) for n, s in zip(names, shapes)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    assert _fallback(model) == f"node 'e' (op Einsum): {why}"
+    assert_matches_onnxruntime(model)
+
+
 def test_error_dropout_mask_used():
     model = _model(
         [helper.make_node("Dropout", ["x"], ["y", "mask"], name="drop")],
