@@ -1177,6 +1177,10 @@ def _reference_cases(rng: np.random.Generator) -> dict[str, tuple]:
             {"x": (3, 4)}, ["y"], {"w": w(5, 4), "c": w(5)}, OPSET,
         ),
         "MatMul": ([n("MatMul", ["x", "w"], ["y"])], {"x": (3, 4)}, ["y"], {"w": w(4, 5)}, OPSET),
+        "Einsum": (
+            [n("Einsum", ["x", "k"], ["y"], equation="bhqd,bhkd->bhqk")], {"x": (1, 2, 5, 8), "k": (1, 2, 7, 8)},
+            ["y"], {}, OPSET,
+        ),
         "Add": ([n("Add", ["x", "b"], ["y"])], {"x": (2, 3, 4)}, ["y"], {"b": w(3, 1)}, OPSET),
         "Mul": ([n("Mul", ["x", "b"], ["y"])], {"x": (2, 3, 4)}, ["y"], {"b": w(4)}, OPSET),
         "Relu": ([n("Relu", ["x"], ["y"])], {"x": (2, 5)}, ["y"], {}, OPSET),
