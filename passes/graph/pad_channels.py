@@ -73,7 +73,7 @@ from xdsl.dialects.builtin import ModuleOp, TensorType, f32
 from xdsl.ir import Operation, SSAValue
 
 from tidal.dialects import graph
-from tidal.passes.conversion.kernels.nest_builder import largest_divisor
+from tidal.passes.conversion.kernels.nest_builder import largest_divisor, thin
 from tidal.passes.graph.fold_shuffle import _constant, _shape, block_diagonal
 from tidal.passes.utils.chip import ChipPass
 from tidal.passes.utils.expect import expect_level
@@ -354,9 +354,9 @@ def fewest_tiles_width(channels: int, parts: int, slack: int = 1) -> int | None:
     one size: what `channels` is widened to when the uniform tiling takes more than
     `slack` x ct tiles; None otherwise. An LRN's with slack 1 (192: 2 tiles of 96,
     kept; 272: 4 of 68, widened to 273, 3 of 91), a thin count's with THIN_TILES."""
-    tiles = -(-channels // parts)
-    if uniform_tiles(channels, parts) <= slack * tiles:
+    if not thin(channels, parts, slack):
         return None
+    tiles = -(-channels // parts)
     return tiles * -(-channels // tiles)
 
 

@@ -268,10 +268,9 @@ class ChannelAffineKernel(Kernel):
     ) -> TilePlan | Refusal:
         assert isinstance(op, graph.ChannelAffineOp)
         shape = shape_of(op.input)
-        parts = chip.sbuf_partitions
         # (ragged_rows: a thin channel count, a ViT's 197 tokens scaled as channels,
         # takes whole tiles and a partial one wherever its input comes from)
-        thin = options.ragged_rows and ragged_rows(shape[1], largest_divisor(shape[1], parts), parts) > 0
+        thin = options.ragged_rows and ragged_rows(shape[1], chip.sbuf_partitions) > 0
         tiles = plan_channel_affine(
             chip,
             origin_of(op),

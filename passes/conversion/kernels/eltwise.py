@@ -38,6 +38,7 @@ from tidal.passes.conversion.kernels.nest_builder import (
     FREE_MAX,
     Nest,
     largest_divisor,
+    thin,
     tile_ap as _tile,
 )
 from tidal.passes.conversion.kernels.plan import NestPlan, Refusal, over_sbuf, sbuf_bytes
@@ -106,12 +107,10 @@ its largest divisor up to the partitions makes more than THIN_ROWS times the few
 tiles (a ViT's 197 tokens, a prime: 197 tiles of one row, not 2)."""
 
 
-def ragged_rows(rows: int, tp: int, partitions: int) -> int:
-    """The rows of a last partial tile when `rows`, tiled by `tp` (its largest divisor
-    up to `partitions`), is thin (THIN_ROWS): tiles of `partitions` then these; else 0."""
-    if rows <= partitions or rows // tp <= THIN_ROWS * -(-rows // partitions):
-        return 0
-    return rows % partitions
+def ragged_rows(rows: int, partitions: int) -> int:
+    """The rows of a last partial tile when `rows` is thin (`thin`, THIN_ROWS): tiles
+    of `partitions` then these; else 0."""
+    return rows % partitions if thin(rows, partitions, THIN_ROWS) else 0
 
 
 CHANNEL_MIN_PARTITIONS = 32
@@ -164,8 +163,7 @@ def _partition_dim_last_but_one(
     dim fills them all (`ragged_rows`: whole tiles, then one of the rest)."""
 
     def fill(size: int) -> int:
-        tp = largest_divisor(size, partitions)
-        return partitions if ragged and ragged_rows(size, tp, partitions) else tp
+        return partitions if ragged and ragged_rows(size, partitions) else largest_divisor(size, partitions)
 
     outer = range(len(sizes) - 1)
     best = max(outer, key=lambda i: (fill(sizes[i]), i))
@@ -200,7 +198,7 @@ def plan_eltwise(
     if by_partitions:
         _partition_dim_last_but_one(sizes, strides, chip.sbuf_partitions, ragged)
     tp = largest_divisor(sizes[-2], chip.sbuf_partitions)
-    rem = ragged_rows(sizes[-2], tp, chip.sbuf_partitions) if ragged else 0
+    rem = ragged_rows(sizes[-2], chip.sbuf_partitions) if ragged else 0
     if rem:
         tp = chip.sbuf_partitions
     tf = sizes[-1]

@@ -48,6 +48,13 @@ def largest_divisor(n: int, limit: int) -> int:
     return 1
 
 
+def thin(count: int, limit: int, slack: int) -> bool:
+    """Whether tiling `count` by its largest divisor up to `limit` takes more than
+    `slack` times the fewest tiles, ceil(count / limit) (163 over 128 partitions:
+    163 tiles of one, not 2): what graph-pad-channels widens and ragged_rows splits."""
+    return count // largest_divisor(count, limit) > slack * -(-count // limit)
+
+
 class Nest:
     """A loop nest under construction."""
 

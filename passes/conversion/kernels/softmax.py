@@ -129,7 +129,7 @@ def plan_softmax(
         return refusal
     rows = outer if inner == 1 else inner
     tr = largest_divisor(rows, chip.sbuf_partitions)
-    rem = ragged_rows(rows, tr, chip.sbuf_partitions) if ragged else 0
+    rem = ragged_rows(rows, chip.sbuf_partitions) if ragged else 0
     if rem:
         tr = chip.sbuf_partitions
     return SoftmaxTiles(
