@@ -840,9 +840,10 @@ def interleaved_channels(channels: int, group: int, block: int) -> list[int]:
     ]
 
 
-FUSED_ACTIVATIONS = ("relu", "clip01")
+FUSED_ACTIVATIONS = ("relu", "clip01", "silu")
 """The activations a conv2d or gemm can apply to its result on the way out of the
-accumulator (graph-fuse-epilogue folds a following graph op of that name into it)."""
+accumulator (graph-fuse-epilogue folds a following graph op of that name into it:
+a relu, a clip to [0, 1] (graph-fold-clip), a `graph.activation` silu)."""
 
 
 def _check_activation(op: IRDLOperation) -> None:
@@ -1499,9 +1500,11 @@ class LoopOp(_UnaryOp):
 
 ACTIVATION_FUNCTIONS = (
     "exp", "log", "reciprocal", "sqrt", "rsqrt", "sigmoid", "tanh", "erf", "softplus", "gelu",
+    "silu",
 )
 """The functions of `graph.activation`: those the ACT engine evaluates from its lookup
-tables (`tidal.sim.spec.lut`), each an ONNX op but rsqrt and gelu (the tanh form)."""
+tables (`tidal.sim.spec.lut`), each an ONNX op but rsqrt, gelu (the tanh form) and
+silu (x sigmoid(x), which graph-fuse-epilogue makes of a Sigmoid and a Mul)."""
 
 
 @irdl_op_definition

@@ -257,6 +257,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "convs that produce its operands (a relu of its own for the others unless they are "
     "provably non-negative), so no nest reads and writes the whole concatenation again; "
     "a relu of a provably non-negative value goes (graph-fuse-epilogue{through_concat})",
+    "fuse-silu": "x times sigmoid(x), a SiLU as PyTorch exports it (a Sigmoid and a "
+    "Mul), is one pass of ACT's silu table instead of a sigmoid on ACT and a multiply on "
+    "POOL, and a conv's or gemm's epilogue when it follows one "
+    "(graph-fuse-epilogue{silu})",
     "fold-shuffle": "a channel shuffle (reshape, transpose, reshape) after a conv "
     "permutes the conv's output channels instead of moving the tensor "
     "(graph-fold-shuffle)",
@@ -404,7 +408,11 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
         *(
             []
             if "fuse-epilogue" in off
-            else [GraphFuseEpiloguePass(through_concat="relu-through-concat" not in off)]
+            else [
+                GraphFuseEpiloguePass(
+                    through_concat="relu-through-concat" not in off, silu="fuse-silu" not in off
+                )
+            ]
         ),
         *([] if "fuse-affine" in off else [GraphFuseAffinePass()]),
         *(

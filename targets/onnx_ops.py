@@ -87,6 +87,7 @@ class OpEntry:
 _FUSED: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "relu": lambda y: np.maximum(y, 0.0),
     "clip01": lambda y: np.clip(y, 0.0, 1.0),
+    "silu": lambda y: lut_exact(ActFunc.SILU, y),
 }
 
 

@@ -99,11 +99,16 @@ def _fusable_producer(value: SSAValue) -> graph.Conv2dOp | graph.GemmOp | None:
     return producer
 
 
-def merge_relu(producer: Operation, relu: graph.ReluOp, rewriter: PatternRewriter) -> None:
-    """Make `relu` the activation of its producer (which has none): the producer
-    records the relu's origin in `tidal.fused`, takes its result's name and
-    replaces it."""
-    producer.properties["activation"] = StringAttr("relu")
+def merge_relu(
+    producer: Operation,
+    relu: graph.ReluOp | graph.ActivationOp,
+    rewriter: PatternRewriter,
+    activation: str = "relu",
+) -> None:
+    """Make `relu` (or another op computing `activation`) the activation of its
+    producer (which has none): the producer records the op's origin in
+    `tidal.fused`, takes its result's name and replaces it."""
+    producer.properties["activation"] = StringAttr(activation)
     _record_fused(producer, relu)
     producer.result.name_hint = relu.result.name_hint or producer.result.name_hint  # type: ignore[attr-defined]
     rewriter.notify_op_modified(producer)
@@ -199,6 +204,57 @@ class ReluThroughConcatPattern(RewritePattern):
         rewriter.erase(concat)
 
 
+class SiluPattern(RewritePattern):
+    """mul(x, sigmoid(x)) (either order) -> one `graph.activation`
+    silu of x: a SiLU as PyTorch exports it (EfficientNet's, YOLO's), one pass of
+    ACT's silu table (NKI's nki.language.silu) instead of a sigmoid on ACT and a
+    multiply on POOL, each reading and writing the whole tensor. The sigmoid stays
+    while something else reads it.
+
+      %s = graph.activation %c {func = "sigmoid", tidal.origin = "sig"} : ...
+      %y = graph.mul %c, %s {tidal.origin = "mul"} : ...
+    becomes
+      %y = graph.activation %c {func = "silu", tidal.fused = ["sig"],
+                                tidal.origin = "mul"} : ...
+    """
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.MulOp, rewriter: PatternRewriter) -> None:
+        if _on_host(op) or op.lhs == op.rhs:
+            return
+        for x, s in ((op.lhs, op.rhs), (op.rhs, op.lhs)):
+            gate = s.owner
+            if (
+                isinstance(gate, graph.ActivationOp)
+                and gate.func_val == "sigmoid"
+                and gate.input == x
+                and not _on_host(gate)
+            ):
+                break
+        else:
+            return
+        silu = graph.ActivationOp(x, "silu", op.result.type)  # type: ignore[arg-type]
+        silu.attributes.update(op.attributes)
+        _record_fused(silu, gate)
+        silu.result.name_hint = op.result.name_hint
+        rewriter.replace(op, silu)
+        if not gate.result.uses:
+            rewriter.erase(gate)
+
+
+class FuseSiluPattern(RewritePattern):
+    """silu(conv2d or gemm) -> the producer with `activation = "silu"`: ACT applies
+    the table as it evacuates the accumulator."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.ActivationOp, rewriter: PatternRewriter) -> None:
+        if op.func_val != "silu" or _on_host(op):
+            return
+        producer = _fusable_producer(op.input)
+        if producer is not None:
+            merge_relu(producer, op, rewriter, "silu")
+
+
 def _addend_candidate(value: SSAValue, out: tuple[int, ...]) -> graph.Conv2dOp | None:
     """The conv2d defining `value` if it can take an addend of shape `out`."""
     conv = _fusable_producer(value)
@@ -277,10 +333,15 @@ class GraphFuseEpiloguePass(ModulePass):
     name = "graph-fuse-epilogue"
 
     through_concat: bool = True
+    silu: bool = True
+    """A Sigmoid and a Mul that make x sigmoid(x) become one silu activation, which
+    a conv2d or gemm before it takes as its own (SiluPattern, FuseSiluPattern)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "graph")
         patterns: list[RewritePattern] = [FuseResidualAddPattern(), FuseActivationPattern()]
+        if self.silu:
+            patterns += [SiluPattern(), FuseSiluPattern()]
         if self.through_concat:
             patterns += [ReluThroughConcatPattern(), RedundantReluPattern()]
         with quiet_diagnostics():

@@ -476,8 +476,8 @@ _CHANNELWISE = (graph.MaxPoolOp, graph.AvgPoolOp, graph.GlobalAvgPoolOp, graph.C
 def _zero_beyond(value: SSAValue, channels: int, depth: int = 8) -> bool:
     """Whether every channel of NCHW `value` from `channels` on is zero, as this pass
     makes them: a concatenation with a zero constant, or a conv, depthwise conv or
-    per-channel affine whose weights (scale) and bias (shift) are zero there, with an
-    activation that keeps zero (FUSED_ACTIVATIONS) and an addend (input) that is
+    per-channel affine whose weights (scale) and bias (shift) are zero there, with no
+    activation or one that keeps zero exactly (relu, clip01) and an addend (input) that is
     zero there too, or a pooling of such a tensor (a window of zeros: zero)."""
     op = value.owner
     if depth == 0 or not isinstance(op, Operation):
@@ -501,8 +501,8 @@ def _zero_beyond(value: SSAValue, channels: int, depth: int = 8) -> bool:
         weight, bias = _constant(op.weight), _constant(op.bias)
         if weight is None or (op.bias is not None and (bias is None or bias[channels:].any())):
             return False
-        if weight[channels:].any():
-            return False
+        if weight[channels:].any() or op.activation_val not in (None, "relu", "clip01"):
+            return False  # (silu(0) from ACT's table is only near zero)
         if _depthwise(op) and not _zero_beyond(op.input, channels, depth - 1):
             return False
         return op.addend is None or _zero_beyond(op.addend, channels, depth - 1)

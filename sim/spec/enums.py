@@ -115,6 +115,7 @@ class ActFunc(Coded):
     RSQRT = "rsqrt", 10  # 1 / sqrt(x)
     SQRT = "sqrt", 11
     CLIP01 = "clip01", 12  # min(max(y, 0), 1): exact, no table (hard sigmoid, clip)
+    SILU = "silu", 13  # x sigmoid(x) (NKI: nki.language.silu), a LUT function
 
 
 class AluOp(Coded):

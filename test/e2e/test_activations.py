@@ -1,5 +1,6 @@
 """The ONNX activation ops that ACT evaluates from its lookup tables (Exp, Log,
-Reciprocal, Sqrt, Sigmoid, Tanh, Erf, Softplus), end to end against onnxruntime, on
+Reciprocal, Sqrt, Sigmoid, Tanh, Erf, Softplus, and x * sigmoid(x) as one silu),
+end to end against onnxruntime, on
 both chip presets (256-row tables on 'default', 64 on 'small'), over inputs that
 reach past each table's range, and chained into a model with a conv and a softmax.
 The accuracy of each table against NumPy is `test/unit/sim/test_lut.py`'s."""
@@ -61,6 +62,54 @@ def test_activations_in_a_model(tmp_path) -> None:
     model = build(nodes, {"x": (1, 8, 6, 6)}, ["y"], weights)
     _, stats = check(model, tmp_path, chip="small")
     assert stats["placement"]["host"] == 0
+
+
+@pytest.mark.parametrize("chip", ["small", "default"])
+@pytest.mark.parametrize("gate_first", [False, True])
+def test_silu_matches_onnxruntime(chip: str, gate_first: bool, tmp_path) -> None:
+    """x * sigmoid(x), as PyTorch exports a SiLU, over and past the silu table's range
+    ([-20, 16)): one pass of ACT's silu table (graph-fuse-epilogue{silu}), within the
+    tables' accuracy of onnxruntime's two ops."""
+    shape = (2, 40, 9, 7)
+    mul = ["s", "x"] if gate_first else ["x", "s"]
+    nodes = [helper.make_node("Sigmoid", ["x"], ["s"]), helper.make_node("Mul", mul, ["y"])]
+    model = build(nodes, {"x": shape}, ["y"])
+    x = np.random.default_rng(5).uniform(-30, 30, shape).astype(np.float32)
+    outputs, stats = check(model, tmp_path, chip=chip, inputs={"x": x})
+    assert stats["placement"]["accel"] == 1  # one op: the silu
+    ref = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"x": x})[0]
+    tol = 2e-5 if chip == "small" else 2e-6
+    np.testing.assert_allclose(outputs["y"], ref, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("disabled", [(), ("fuse-silu",)])
+def test_conv_silu_epilogue(disabled: tuple[str, ...], tmp_path) -> None:
+    """EfficientNet's conv -> SiLU -> depthwise conv -> SiLU -> 1x1 conv, with
+    fuse-silu (each SiLU the conv's epilogue: ACT's silu table as the accumulator is
+    evacuated) and without it (a sigmoid on ACT and a multiply on POOL), both against
+    onnxruntime; with it, no op of its own is left for a SiLU."""
+    rng = np.random.default_rng(1)
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("Sigmoid", ["c1"], ["s1"]),
+        helper.make_node("Mul", ["c1", "s1"], ["a1"]),
+        helper.make_node("Conv", ["a1", "w2", "b2"], ["c2"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=32),
+        helper.make_node("Sigmoid", ["c2"], ["s2"]),
+        helper.make_node("Mul", ["s2", "c2"], ["a2"]),
+        helper.make_node("Conv", ["a2", "w3"], ["y"], kernel_shape=[1, 1]),
+    ]
+    weights = {
+        "w1": weight(rng, (32, 3, 3, 3), 27),
+        "w2": weight(rng, (32, 1, 3, 3), 9),
+        "b2": weight(rng, (32,), 1),
+        "w3": weight(rng, (16, 32, 1, 1), 32),
+    }
+    model = build(nodes, {"x": (1, 3, 32, 32)}, ["y"], weights)
+    x = {"x": (4 * np.random.default_rng(2).standard_normal((1, 3, 32, 32))).astype(np.float32)}
+    _, stats = check(model, tmp_path, chip="default", inputs=x, disabled=disabled)
+    assert stats["placement"]["host"] == 0
+    ops = stats["placement"]["accel"]
+    assert ops == (3 if not disabled else 7), stats["placement"]
 
 
 def test_the_lut_example_runs() -> None:

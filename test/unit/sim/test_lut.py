@@ -38,6 +38,7 @@ REFERENCE = {
     ActFunc.GELU: lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
     ActFunc.ERF: np.vectorize(math.erf),
     ActFunc.SOFTPLUS: lambda x: np.logaddexp(0, x),
+    ActFunc.SILU: lambda x: x * (0.5 + 0.5 * np.tanh(0.5 * x)),  # x sigmoid(x)
     ActFunc.LOG: np.log,
     ActFunc.RECIPROCAL: lambda x: 1 / x,
     ActFunc.RSQRT: lambda x: 1 / np.sqrt(x),

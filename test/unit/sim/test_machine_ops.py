@@ -126,6 +126,7 @@ def _act_reference(func: ActFunc, y: np.ndarray) -> np.ndarray:
         ActFunc.RSQRT: lambda: 1 / np.sqrt(y),
         ActFunc.SQRT: lambda: np.sqrt(y),
         ActFunc.CLIP01: lambda: np.clip(y, 0, 1),
+        ActFunc.SILU: lambda: y / (1 + np.exp(-y)),
     }[func]()
 
 

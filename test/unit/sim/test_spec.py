@@ -117,6 +117,7 @@ def test_enum_codes_are_stable_and_unique() -> None:
             "rsqrt": 10,
             "sqrt": 11,
             "clip01": 12,
+            "silu": 13,
         },
         AluOp: {"add": 0, "sub": 1, "mul": 2, "max": 3, "min": 4},
         ReduceOp: {"add": 0, "max": 3},  # stored with the AluOp code of the same name
@@ -251,6 +252,7 @@ def test_act_applies_func_to_scaled_and_biased_src(func: ActFunc) -> None:
         ActFunc.RSQRT: 1 / np.sqrt(y),
         ActFunc.SQRT: np.sqrt(y),
         ActFunc.CLIP01: np.clip(y, 0, 1),
+        ActFunc.SILU: y / (1 + np.exp(-y.astype(np.float64))),
     }[func]
     np.testing.assert_allclose(dst, want, rtol=1e-6)
 

@@ -98,6 +98,34 @@ def test_conv_batchnorm_relu_and_gemm_relu():
     assert _fused(module) == {"c1": ["relu1"], "fc": ["relu2"]}
 
 
+def test_silu_after_conv_gemm_and_residual_add():
+    """x * sigmoid(x) after a conv with a residual addend, after a gemm (gate first)
+    and after a global average pooling: the first two become their producer's silu
+    activation, the third one silu op; no sigmoid or mul is left."""
+    nodes = [
+        _conv("x", "w1", "c1", pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["c1", "x"], ["r"], name="add"),
+        helper.make_node("Sigmoid", ["r"], ["rs"], name="sig1"),
+        helper.make_node("Mul", ["r", "rs"], ["a"], name="mul1"),
+        helper.make_node("GlobalAveragePool", ["a"], ["p"], name="gap"),
+        helper.make_node("Sigmoid", ["p"], ["ps"], name="sig2"),
+        helper.make_node("Mul", ["p", "ps"], ["q"], name="mul2"),
+        helper.make_node("Flatten", ["q"], ["f"], name="flat"),
+        helper.make_node("Gemm", ["f", "fw", "fb"], ["g"], name="fc", transB=1),
+        helper.make_node("Sigmoid", ["g"], ["gs"], name="sig3"),
+        helper.make_node("Mul", ["gs", "g"], ["y"], name="mul3"),
+    ]
+    weights = {**_conv_weights("w1", 4, 4, 3), "fw": _w(5, 4), "fb": _w(5)}
+    model = _model(nodes, {"x": [2, 4, 6, 6]}, {"y": [2, 5]}, weights)
+    inputs = {"x": (8 * RNG.standard_normal((2, 4, 6, 6))).astype(np.float32)}
+    before, after, module = _fuse_and_compare(import_onnx(model), inputs)
+    assert before["graph.mul"] == 3 and after["graph.mul"] == 0
+    assert after["graph.activation"] == 1  # the pooled one's silu
+    assert _fused(module) == {"c1": ["add", "sig1", "mul1"], "mul2": ["sig2"], "fc": ["sig3", "mul3"]}
+    acts = [op for op in module.walk() if isinstance(op, graph.Conv2dOp | graph.GemmOp)]
+    assert [op.activation_val for op in acts] == ["silu", "silu"]
+
+
 def _residual_block(residual_first: bool) -> onnx.ModelProto:
     """relu(conv(x) + relu(x)), the identity branch's node before or after the conv."""
     identity = helper.make_node("Relu", ["x"], ["id"], name="block_in")
