@@ -6,7 +6,7 @@ table function over its input range, at several resolutions (`act_lut_intervals`
 Prints a markdown table (docs/lut.md shows it): for each function the sampled input
 range, the kind of error (`sim/spec/lut.py` ACCURACY: absolute for the bounded functions,
 relative for exp, reciprocal, rsqrt and sqrt, |err| / max(1, |f(x)|) for gelu,
-softplus, silu and log), and the worst error at each resolution. The inputs
+gelu_erf, softplus, silu and log), and the worst error at each resolution. The inputs
 are 2^20 evenly spaced float32 points over the range plus the float32 neighbours of
 every interval boundary (where a row hands over to the next); for exp, reciprocal,
 rsqrt and sqrt the spacing is logarithmic over the magnitudes shown.
@@ -42,6 +42,7 @@ SAMPLES: dict[ActFunc, tuple[str, np.ndarray]] = {
     ActFunc.ERF: ("[-6, 6]", _linear(-6.0, 6.0)),
     ActFunc.SOFTPLUS: ("[-30, 30]", _linear(-30.0, 30.0)),
     ActFunc.SILU: ("[-30, 30]", _linear(-30.0, 30.0)),
+    ActFunc.GELU_ERF: ("[-10, 10]", _linear(-10.0, 10.0)),
     ActFunc.LOG: ("[1e-30, 1e30]", _magnitudes(1e-30, 1e30, False)),
     ActFunc.RECIPROCAL: ("±[1e-30, 1e30]", _magnitudes(1e-30, 1e30, True)),
     ActFunc.RSQRT: ("[1e-30, 1e30]", _magnitudes(1e-30, 1e30, False)),

@@ -840,10 +840,10 @@ def interleaved_channels(channels: int, group: int, block: int) -> list[int]:
     ]
 
 
-FUSED_ACTIVATIONS = ("relu", "clip01", "silu")
+FUSED_ACTIVATIONS = ("relu", "clip01", "silu", "gelu_erf")
 """The activations a conv2d or gemm can apply to its result on the way out of the
 accumulator (graph-fuse-epilogue folds a following graph op of that name into it:
-a relu, a clip to [0, 1] (graph-fold-clip), a `graph.activation` silu)."""
+a relu, a clip to [0, 1] (graph-fold-clip), a `graph.activation` silu or gelu_erf)."""
 
 
 def _check_activation(op: IRDLOperation) -> None:
@@ -1500,11 +1500,12 @@ class LoopOp(_UnaryOp):
 
 ACTIVATION_FUNCTIONS = (
     "exp", "log", "reciprocal", "sqrt", "rsqrt", "sigmoid", "tanh", "erf", "softplus", "gelu",
-    "silu",
+    "silu", "gelu_erf",
 )
 """The functions of `graph.activation`: those the ACT engine evaluates from its lookup
-tables (`tidal.sim.spec.lut`), each an ONNX op but rsqrt, gelu (the tanh form) and
-silu (x sigmoid(x), which graph-fuse-epilogue makes of a Sigmoid and a Mul)."""
+tables (`tidal.sim.spec.lut`), each an ONNX op but rsqrt, gelu (the tanh form), silu
+(x sigmoid(x)) and gelu_erf (x Phi(x)), which graph-fuse-epilogue makes of the ops
+that compute them."""
 
 
 @irdl_op_definition

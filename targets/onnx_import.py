@@ -2444,7 +2444,7 @@ def build_prelu(node: _Node) -> SSAValue:
 
 def build_gelu(node: _Node) -> SSAValue:
     """Gelu (opset 20): approximate="tanh" is ACT's gelu function (the tanh form);
-    "none" (the default) x (1 + erf(x / sqrt 2)) / 2, with ACT's erf table."""
+    "none" (the default), x (1 + erf(x / sqrt 2)) / 2, its gelu_erf function."""
     approximate = node.attr("approximate", "none")
     if isinstance(approximate, bytes):
         approximate = approximate.decode()
@@ -2457,12 +2457,8 @@ def build_gelu(node: _Node) -> SSAValue:
 
 
 def _gelu_erf(node: _Node, x: SSAValue) -> SSAValue:
-    """x (1 + erf(x / sqrt 2)) / 2, with ACT's erf table."""
-    out = node.proto.output[0]
-    scaled = _affine(node, x, float(1 / np.sqrt(2.0)), 0.0, f"{out}.scaled")
-    e = node.emit(ActivationOp(scaled, "erf"), f"{out}.erf")
-    half = _affine(node, e, 0.5, 0.5, f"{out}.half")
-    return node.emit(MulOp(x, half, node.out_type()))
+    """x (1 + erf(x / sqrt 2)) / 2: ACT's gelu_erf table."""
+    return node.emit(ActivationOp(x, "gelu_erf", node.out_type()))
 
 
 def build_softsign(node: _Node) -> SSAValue:

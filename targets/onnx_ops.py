@@ -88,6 +88,7 @@ _FUSED: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "relu": lambda y: np.maximum(y, 0.0),
     "clip01": lambda y: np.clip(y, 0.0, 1.0),
     "silu": lambda y: lut_exact(ActFunc.SILU, y),
+    "gelu_erf": lambda y: lut_exact(ActFunc.GELU_ERF, y),
 }
 
 
@@ -352,8 +353,8 @@ ENTRIES: tuple[OpEntry, ...] = (
     OpEntry("Softsign", "build_softsign", opsets="x / (1 + |x|): abs, div"),
     OpEntry(
         "Gelu", "build_gelu",
-        opsets='opset 20: approximate "tanh" is ACT\'s gelu; "none" x (1 + erf(x / sqrt 2)) / 2: '
-        "affine, erf, affine, mul",
+        opsets='opset 20: approximate "tanh" is ACT\'s gelu; "none" (x (1 + erf(x / sqrt 2)) / 2) '
+        "its gelu_erf",
     ),
     OpEntry(
         "Pow", "build_pow",
@@ -447,7 +448,7 @@ ENTRIES: tuple[OpEntry, ...] = (
     ),
     OpEntry(
         "Gelu", "build_contrib_gelu", domain="com.microsoft",
-        opsets="Gelu (erf form); BiasGelu: of A + B; FastGelu: the tanh form, of X + bias "
+        opsets="Gelu (erf form: ACT's gelu_erf); BiasGelu: of A + B; FastGelu: the tanh form, of X + bias "
         "when given; QuickGelu: x sigmoid(alpha x)",
         also=("BiasGelu", "FastGelu", "QuickGelu"),
     ),

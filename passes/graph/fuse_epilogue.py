@@ -39,8 +39,10 @@ lists the origins of the ops merged into it in `tidal.fused`, in order, for repo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numpy as np
 from tidal.dialects import graph
 from tidal.passes.utils.expect import expect_level
 from tidal.passes.utils.quiet import quiet_diagnostics
@@ -242,17 +244,154 @@ class SiluPattern(RewritePattern):
             rewriter.erase(gate)
 
 
-class FuseSiluPattern(RewritePattern):
-    """silu(conv2d or gemm) -> the producer with `activation = "silu"`: ACT applies
-    the table as it evacuates the accumulator."""
+def _splat(value: SSAValue) -> float | None:
+    """The one value of a small constant whose elements are all equal, else None."""
+    op = value.owner
+    if not isinstance(op, graph.ConstantOp) or math.prod(_shape(value)) > _SPLAT_MAX:
+        return None
+    array = op.to_numpy()
+    if array.size == 0 or not (array == array.flat[0]).all():
+        return None
+    return float(array.flat[0])
+
+
+_SPLAT_MAX = 4096  # elements: a scalar broadcast or a splat, not a weight
+
+
+def _scaled(value: SSAValue) -> tuple[SSAValue, float] | None:
+    """(x, k) when `value` is x times a constant k: a `graph.piecewise_linear` affine
+    without offset (ONNX Mul or Div by a scalar) or a `graph.mul` by a splat."""
+    op = value.owner
+    if isinstance(op, graph.PiecewiseLinearOp):
+        kind, alpha, beta = op.params
+        return (op.input, alpha) if kind == "affine" and beta == 0.0 else None
+    if isinstance(op, graph.MulOp):
+        for x, c in ((op.lhs, op.rhs), (op.rhs, op.lhs)):
+            if (k := _splat(c)) is not None and _shape(x) == _shape(value):
+                return x, k
+    return None
+
+
+def _erf_gate(value: SSAValue) -> tuple[SSAValue, float] | None:
+    """(x, c) when `value` is c (1 + erf(x / sqrt 2)): an add of a constant 1, or a
+    scalar affine c erf + c (x (0.5 + 0.5 erf(...)), as ONNX Gelu decomposes), else
+    None."""
+    op = value.owner
+    erf: SSAValue | None = None
+    scale = 1.0
+    if isinstance(op, graph.PiecewiseLinearOp):
+        kind, alpha, beta = op.params
+        if kind == "affine" and alpha == beta and alpha != 0.0:
+            erf, scale = op.input, alpha
+    elif isinstance(op, graph.AddOp):
+        for e, c in ((op.lhs, op.rhs), (op.rhs, op.lhs)):
+            if _splat(c) == 1.0 and _shape(e) == _shape(value):
+                erf = e
+    act = None if erf is None else erf.owner
+    if not isinstance(act, graph.ActivationOp) or act.func_val != "erf" or _on_host(act):
+        return None
+    scaled = _scaled(act.input)
+    if scaled is None or abs(scaled[1] - _RSQRT2) > 1e-6:
+        return None
+    return scaled[0], scale
+
+
+_RSQRT2 = 1.0 / math.sqrt(2.0)
+
+
+def _factors(value: SSAValue, root: bool = True) -> tuple[list[SSAValue], float]:
+    """(the non-constant factors, the product of the constant ones) of the product
+    tree of `graph.mul`s and scalar multiples (`_scaled`) at `value`, each inner
+    product only read by the tree."""
+    if (k := _splat(value)) is not None:
+        return [], k
+    if not root and not value.has_one_use():
+        return [value], 1.0
+    op = value.owner
+    if isinstance(op, graph.MulOp) and not _on_host(op):
+        (a, ka), (b, kb) = _factors(op.lhs, False), _factors(op.rhs, False)
+        return a + b, ka * kb
+    if isinstance(op, graph.PiecewiseLinearOp) and not _on_host(op) and (scaled := _scaled(value)):
+        inner, k = _factors(scaled[0], False)
+        return inner, k * scaled[1]
+    return [value], 1.0
+
+
+class GeluErfPattern(RewritePattern):
+    """x * 0.5 * (1 + erf(x / sqrt 2)), in any grouping of its products and with the
+    0.5 inside the gate or not (PyTorch's nn.GELU(), Hugging Face's BERT and ViT) -> one `graph.activation` gelu_erf of x: one pass of
+    ACT's table of the erf form (NKI's nki.language.gelu) instead of five nests (a
+    scale, the erf, an add, a multiply on POOL and a scale).
+
+      %d = graph.piecewise_linear %x {kind = "affine", alpha = 0.707106769, beta = 0.0}
+      %e = graph.activation %d {func = "erf"}
+      %a = graph.add %e, %one          (%one: a constant 1.0)
+      %m = graph.mul %x, %a
+      %y = graph.mul %m, %half         (%half: a constant 0.5)
+    becomes
+      %y = graph.activation %x {func = "gelu_erf"}
+    """
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.MulOp, rewriter: PatternRewriter) -> None:
+        if _on_host(op):
+            return
+        values, constant = _factors(op.result)
+        if len(values) != 2:
+            return
+        for x, gate in (values, values[::-1]):
+            form = _erf_gate(gate)
+            if form is not None and form[0] == x and _shape(x) == _shape(op.result):
+                break
+        else:
+            return
+        if abs(constant * form[1] - 0.5) > 1e-7:
+            return
+        gelu = graph.ActivationOp(x, "gelu_erf", op.result.type)  # type: ignore[arg-type]
+        gelu.attributes.update(op.attributes)
+        gelu.result.name_hint = op.result.name_hint
+        dead = [v.owner for v in (op.lhs, op.rhs, gate) if isinstance(v.owner, Operation)]
+        block = op.parent_block()
+        position = {id(o): i for i, o in enumerate(block.ops)} if block is not None else {}
+        rewriter.replace(op, gelu)
+        erased = _erase_dead(dead, rewriter)
+        origins = [
+            StringAttr(_origin(o)) for o in sorted(erased, key=lambda o: position.get(id(o), 0))
+            if not isinstance(o, graph.ConstantOp)
+        ]
+        if origins:
+            gelu.attributes[FUSED] = ArrayAttr(origins)
+
+
+def _erase_dead(ops: list[Operation], rewriter: PatternRewriter) -> list[Operation]:
+    """Erase each element-wise op or constant of `ops` that nothing reads, then the
+    ones only they read; the erased ops (detached, their attributes kept)."""
+    erased: list[Operation] = []
+    work = list(ops)
+    while work:
+        op = work.pop()
+        if op.parent is None or any(r.uses for r in op.results) or _on_host(op):
+            continue
+        if not isinstance(op, graph.MulOp | graph.AddOp | graph.ActivationOp | graph.PiecewiseLinearOp | graph.ConstantOp):
+            continue
+        inputs = [v.owner for v in op.operands if isinstance(v.owner, Operation)]
+        rewriter.erase(op)
+        erased.append(op)
+        work.extend(inputs)
+    return erased
+
+
+class FuseTableActivationPattern(RewritePattern):
+    """silu or gelu_erf of a conv2d or gemm -> the producer with that `activation`:
+    ACT applies the table as it evacuates the accumulator."""
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.ActivationOp, rewriter: PatternRewriter) -> None:
-        if op.func_val != "silu" or _on_host(op):
+        if op.func_val not in graph.FUSED_ACTIVATIONS or _on_host(op):
             return
         producer = _fusable_producer(op.input)
         if producer is not None:
-            merge_relu(producer, op, rewriter, "silu")
+            merge_relu(producer, op, rewriter, op.func_val)
 
 
 def _addend_candidate(value: SSAValue, out: tuple[int, ...]) -> graph.Conv2dOp | None:
@@ -335,13 +474,22 @@ class GraphFuseEpiloguePass(ModulePass):
     through_concat: bool = True
     silu: bool = True
     """A Sigmoid and a Mul that make x sigmoid(x) become one silu activation, which
-    a conv2d or gemm before it takes as its own (SiluPattern, FuseSiluPattern)."""
+    a conv2d or gemm before it takes as its own (SiluPattern,
+    FuseTableActivationPattern)."""
+    gelu: bool = True
+    """The ops that make x * 0.5 * (1 + erf(x / sqrt 2)) become one gelu_erf
+    activation, which a conv2d or gemm before it takes as its own (GeluErfPattern,
+    FuseTableActivationPattern)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "graph")
         patterns: list[RewritePattern] = [FuseResidualAddPattern(), FuseActivationPattern()]
         if self.silu:
-            patterns += [SiluPattern(), FuseSiluPattern()]
+            patterns.append(SiluPattern())
+        if self.gelu:
+            patterns.append(GeluErfPattern())
+        if self.silu or self.gelu:
+            patterns.append(FuseTableActivationPattern())
         if self.through_concat:
             patterns += [ReluThroughConcatPattern(), RedundantReluPattern()]
         with quiet_diagnostics():

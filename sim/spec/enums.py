@@ -116,6 +116,7 @@ class ActFunc(Coded):
     SQRT = "sqrt", 11
     CLIP01 = "clip01", 12  # min(max(y, 0), 1): exact, no table (hard sigmoid, clip)
     SILU = "silu", 13  # x sigmoid(x) (NKI: nki.language.silu), a LUT function
+    GELU_ERF = "gelu_erf", 14  # x Phi(x), GELU's erf form (NKI: nki.language.gelu)
 
 
 class AluOp(Coded):

@@ -1,5 +1,5 @@
-"""The activation engine's lookup tables: how ACT evaluates exp, sigmoid, tanh, gelu,
-erf, softplus, silu, log, reciprocal, rsqrt and sqrt.
+"""The activation engine's lookup tables: how ACT evaluates exp, sigmoid, tanh, gelu
+(both forms), erf, softplus, silu, log, reciprocal, rsqrt and sqrt.
 
 After the mapping-table seed (US patent "hardware computations of mathematical
 functions", ../shared/seeds/001): a table maps each *base value* of a function's
@@ -19,7 +19,7 @@ from the input `x` and the output from `g(u)` is the function's *reduction*, a f
 circuit of the datasheet (`LUT_SPECS`):
 
 - `range`: `u = x` on `[lo, hi)`; outside, the function's asymptote (sigmoid 0 and 1,
-  tanh and erf -1 and 1, gelu, softplus and silu 0 and x);
+  tanh and erf -1 and 1, gelu (both forms), softplus and silu 0 and x);
 - `exp2`: `x log2(e) = k + u` with `u` in `[0, 1)`, `exp(x) = 2^k g(u)`, `g = 2^u`
   (the exponent field takes `k`: overflow is inf, underflow 0);
 - `mantissa`: `|x| = u 2^e` with `u` in `[1, 2)`: `log x = g(u) + e ln 2`,
@@ -109,6 +109,11 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, x)
 
 
+def _gelu_erf(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
+
+
 def _silu(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, np.float64)
     with np.errstate(over="ignore"):
@@ -179,7 +184,8 @@ def _exact_exp(x: np.ndarray) -> np.ndarray:
 
 # The ranges: past them the asymptote is within 1e-8 of the function (sigmoid(-18)
 # = 1.5e-8, 1 - tanh(9.5) = 1.1e-8, 1 - erf(4) = 1.5e-8, softplus(-18) = 1.5e-8,
-# |gelu(-6)| = 1.3e-7 with the tanh form's tail, |silu(-20)| = 4.1e-8 and
+# |gelu(-6)| = 1.3e-7 with the tanh form's tail, 5.9e-9 with the erf form's (and
+# 6 - gelu(6) as much), |silu(-20)| = 4.1e-8 and
 # 16 - silu(16) = 1.8e-6, 1.1e-7 of 16).
 LUT_SPECS: dict[ActFunc, LutSpec] = {
     s.func: s
@@ -191,6 +197,7 @@ LUT_SPECS: dict[ActFunc, LutSpec] = {
         _spec(ActFunc.ERF, -4.0, 4.0, _erf, _minus_one, _one),
         _spec(ActFunc.SOFTPLUS, -18.0, 18.0, _softplus, _zero, _same),
         _spec(ActFunc.SILU, -20.0, 16.0, _silu, _zero, _same),
+        _spec(ActFunc.GELU_ERF, -6.0, 6.0, _gelu_erf, _zero, _same),
         LutSpec(ActFunc.LOG, Reduction.MANTISSA, 1.0, 2.0, lambda u: np.log(u), _exact_log),
         LutSpec(
             ActFunc.RECIPROCAL, Reduction.MANTISSA, 1.0, 2.0, lambda u: 1.0 / u,
@@ -217,6 +224,7 @@ ACCURACY: dict[ActFunc, tuple[str, float]] = {
     ActFunc.ERF: ("abs", 2e-7),
     ActFunc.SOFTPLUS: ("mixed", 2e-7),
     ActFunc.SILU: ("mixed", 2e-7),
+    ActFunc.GELU_ERF: ("mixed", 2e-7),
     ActFunc.LOG: ("mixed", 2e-7),
     ActFunc.RECIPROCAL: ("rel", 3e-7),
     ActFunc.RSQRT: ("rel", 3e-7),

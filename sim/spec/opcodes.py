@@ -375,11 +375,14 @@ ACT_FUNCTIONS: dict[ActFunc, Callable[[np.ndarray], np.ndarray]] = {
     ActFunc.CLIP01: lambda y: np.clip(y, _F32(0), _F32(1)),
     **{
         f: (lambda f: lambda y: lut_exact(f, y).astype(_F32))(f)
-        for f in (ActFunc.ERF, ActFunc.SOFTPLUS, ActFunc.SILU, ActFunc.RSQRT, ActFunc.SQRT)
+        for f in (
+            ActFunc.ERF, ActFunc.SOFTPLUS, ActFunc.SILU, ActFunc.GELU_ERF, ActFunc.RSQRT,
+            ActFunc.SQRT,
+        )
     },
 }
-"""Each function computed exactly (in float32; erf, softplus, silu, rsqrt and sqrt via
-float64): what the loop interpreter runs. The engine evaluates every function of `LUT_SPECS` from the
+"""Each function computed exactly (in float32; erf, softplus, silu, gelu_erf, rsqrt and
+sqrt via float64): what the loop interpreter runs. The engine evaluates every function of `LUT_SPECS` from the
 binary's tables instead (`tidal.sim.spec.lut`)."""
 ALU_FUNCTIONS: dict[AluOp, np.ufunc] = {
     AluOp.ADD: np.add,

@@ -1,5 +1,6 @@
 """The ONNX activation ops that ACT evaluates from its lookup tables (Exp, Log,
-Reciprocal, Sqrt, Sigmoid, Tanh, Erf, Softplus, and x * sigmoid(x) as one silu),
+Reciprocal, Sqrt, Sigmoid, Tanh, Erf, Softplus; x * sigmoid(x) as one silu, GELU's
+erf form as one gelu_erf),
 end to end against onnxruntime, on
 both chip presets (256-row tables on 'default', 64 on 'small'), over inputs that
 reach past each table's range, and chained into a model with a conv and a softmax.
@@ -110,6 +111,77 @@ def test_conv_silu_epilogue(disabled: tuple[str, ...], tmp_path) -> None:
     assert stats["placement"]["host"] == 0
     ops = stats["placement"]["accel"]
     assert ops == (3 if not disabled else 7), stats["placement"]
+
+
+GELU_FORMS = {
+    # PyTorch's nn.GELU() at opset 17: x / sqrt 2 -> Erf -> + 1 -> x * . -> * 0.5
+    "torch": [
+        helper.make_node("Div", ["x", "sqrt2"], ["d"]),
+        helper.make_node("Erf", ["d"], ["e"]),
+        helper.make_node("Add", ["e", "one"], ["a"]),
+        helper.make_node("Mul", ["x", "a"], ["m"]),
+        helper.make_node("Mul", ["m", "half"], ["y"]),
+    ],
+    # Hugging Face's BERT: x * 0.5 * (1 + erf(x / sqrt 2))
+    "hf": [
+        helper.make_node("Mul", ["x", "half"], ["h"]),
+        helper.make_node("Div", ["x", "sqrt2"], ["d"]),
+        helper.make_node("Erf", ["d"], ["e"]),
+        helper.make_node("Add", ["one", "e"], ["a"]),
+        helper.make_node("Mul", ["h", "a"], ["y"]),
+    ],
+    "onnx-gelu": [helper.make_node("Gelu", ["x"], ["y"])],  # opset 20
+}
+
+
+@pytest.mark.parametrize("chip", ["small", "default"])
+@pytest.mark.parametrize("form", sorted(GELU_FORMS))
+def test_gelu_erf_matches_onnxruntime(form: str, chip: str, tmp_path) -> None:
+    """GELU's erf form as exporters write it: one pass of ACT's gelu_erf table
+    (graph-fuse-epilogue{gelu}; ONNX Gelu imports as it), over and past the table's
+    range ([-6, 6)), within the tables' accuracy of onnxruntime."""
+    shape = (2, 40, 9, 7)
+    consts = {
+        "sqrt2": np.array(np.sqrt(2.0), np.float32),
+        "one": np.array(1.0, np.float32),
+        "half": np.array(0.5, np.float32),
+    }
+    nodes = GELU_FORMS[form]
+    used = {i for node in nodes for i in node.input}
+    weights = {k: v for k, v in consts.items() if k in used}
+    model = build(nodes, {"x": shape}, ["y"], weights, opset=20 if form == "onnx-gelu" else 17)
+    x = np.random.default_rng(6).uniform(-10, 10, shape).astype(np.float32)
+    outputs, stats = check(model, tmp_path, chip=chip, inputs={"x": x})
+    assert stats["placement"]["accel"] == 1  # one op: the gelu_erf
+    ref = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"x": x})[0]
+    tol = 2e-5 if chip == "small" else 2e-6
+    np.testing.assert_allclose(outputs["y"], ref, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("disabled", [(), ("fuse-gelu",)])
+def test_gemm_gelu_epilogue(disabled: tuple[str, ...], tmp_path) -> None:
+    """A transformer MLP exported with Gemms: Gemm -> GELU (PyTorch's form) -> Gemm;
+    with fuse-gelu the GELU is the first Gemm's epilogue (ACT's gelu_erf table as the
+    accumulator is evacuated), without it five nests; both against onnxruntime."""
+    rng = np.random.default_rng(4)
+    nodes = [
+        helper.make_node("Gemm", ["x", "w1", "b1"], ["g"], transB=1),
+        *[helper.make_node(n.op_type, [{"x": "g"}.get(i, i) for i in n.input], list(n.output)) for n in GELU_FORMS["torch"][:-1]],
+        helper.make_node("Mul", ["m", "half"], ["h"]),
+        helper.make_node("Gemm", ["h", "w2"], ["y"], transB=1),
+    ]
+    weights = {
+        "w1": weight(rng, (64, 32), 32),
+        "b1": weight(rng, (64,), 1),
+        "w2": weight(rng, (16, 64), 64),
+        "sqrt2": np.array(np.sqrt(2.0), np.float32),
+        "one": np.array(1.0, np.float32),
+        "half": np.array(0.5, np.float32),
+    }
+    model = build(nodes, {"x": (8, 32)}, ["y"], weights)
+    _, stats = check(model, tmp_path, chip="default", disabled=disabled)
+    assert stats["placement"]["host"] == 0
+    assert stats["placement"]["accel"] == (2 if not disabled else 7), stats["placement"]
 
 
 def test_the_lut_example_runs() -> None:

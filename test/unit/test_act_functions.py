@@ -34,6 +34,7 @@ REFERENCE = {  # float64 formulas, independent of the datasheet's float32 ones
     ActFunc.SQRT: np.sqrt,
     ActFunc.CLIP01: lambda y: np.clip(y, 0, 1),
     ActFunc.SILU: lambda y: y / (1 + np.exp(-y)),
+    ActFunc.GELU_ERF: lambda y: 0.5 * y * (1 + np.vectorize(math.erf)(y / math.sqrt(2))),
 }
 # The small chip's 64-row tables (sim/config.py act_lut_intervals) are within 1.7e-5
 # of every function (docs/lut.md); the other functions are exact in float32.

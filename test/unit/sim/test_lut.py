@@ -39,6 +39,7 @@ REFERENCE = {
     ActFunc.ERF: np.vectorize(math.erf),
     ActFunc.SOFTPLUS: lambda x: np.logaddexp(0, x),
     ActFunc.SILU: lambda x: x * (0.5 + 0.5 * np.tanh(0.5 * x)),  # x sigmoid(x)
+    ActFunc.GELU_ERF: lambda x: 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2))),
     ActFunc.LOG: np.log,
     ActFunc.RECIPROCAL: lambda x: 1 / x,
     ActFunc.RSQRT: lambda x: 1 / np.sqrt(x),

@@ -127,6 +127,7 @@ def _act_reference(func: ActFunc, y: np.ndarray) -> np.ndarray:
         ActFunc.SQRT: lambda: np.sqrt(y),
         ActFunc.CLIP01: lambda: np.clip(y, 0, 1),
         ActFunc.SILU: lambda: y / (1 + np.exp(-y)),
+        ActFunc.GELU_ERF: lambda: 0.5 * y * (1 + np.vectorize(math.erf)(y / math.sqrt(2))),
     }[func]()
 
 

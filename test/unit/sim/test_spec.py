@@ -118,6 +118,7 @@ def test_enum_codes_are_stable_and_unique() -> None:
             "sqrt": 11,
             "clip01": 12,
             "silu": 13,
+            "gelu_erf": 14,
         },
         AluOp: {"add": 0, "sub": 1, "mul": 2, "max": 3, "min": 4},
         ReduceOp: {"add": 0, "max": 3},  # stored with the AluOp code of the same name
@@ -253,6 +254,7 @@ def test_act_applies_func_to_scaled_and_biased_src(func: ActFunc) -> None:
         ActFunc.SQRT: np.sqrt(y),
         ActFunc.CLIP01: np.clip(y, 0, 1),
         ActFunc.SILU: y / (1 + np.exp(-y.astype(np.float64))),
+        ActFunc.GELU_ERF: 0.5 * y * (1 + np.vectorize(math.erf)(y.astype(np.float64) / math.sqrt(2))),
     }[func]
     np.testing.assert_allclose(dst, want, rtol=1e-6)
 

@@ -23,7 +23,7 @@ accel.program "small" dram 65536 {
   accel.act softsign <sbuf 0, 0, [[1, 32], [1, 8]]>, <psum 0, 0, [[1, 32], [1, 8]]>
 }
 
-// CHECK: unknown activation 'softsign' (identity, relu, exp, reciprocal, sigmoid, tanh, log, gelu, erf, softplus, rsqrt, sqrt, clip01, silu)
+// CHECK: unknown activation 'softsign' (identity, relu, exp, reciprocal, sigmoid, tanh, log, gelu, erf, softplus, rsqrt, sqrt, clip01, silu, gelu_erf)
 
 // -----
 

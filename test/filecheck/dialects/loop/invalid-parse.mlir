@@ -13,7 +13,7 @@ func.func @f(%x: memref<8x64xf32>) {
   }
   func.return
 }
-// CHECK: unknown activation 'softsign' (identity, relu, exp, reciprocal, sigmoid, tanh, log, gelu, erf, softplus, rsqrt, sqrt, clip01, silu)
+// CHECK: unknown activation 'softsign' (identity, relu, exp, reciprocal, sigmoid, tanh, log, gelu, erf, softplus, rsqrt, sqrt, clip01, silu, gelu_erf)
 
 // -----
 

@@ -126,6 +126,37 @@ def test_silu_after_conv_gemm_and_residual_add():
     assert [op.activation_val for op in acts] == ["silu", "silu"]
 
 
+def test_gelu_erf_forms_after_a_conv_and_alone():
+    """GELU's erf form as PyTorch writes it after a conv (the conv's gelu_erf
+    activation) and as Hugging Face writes it after a pooling (one gelu_erf op): the
+    interpreter's outputs agree, no erf, add or mul is left."""
+    consts = {"sqrt2": np.array(np.sqrt(2.0), np.float32), "one": np.array(1.0, np.float32),
+              "half": np.array(0.5, np.float32)}
+    nodes = [
+        _conv("x", "w1", "c1", pads=[1, 1, 1, 1]),
+        helper.make_node("Div", ["c1", "sqrt2"], ["d1"], name="div1"),
+        helper.make_node("Erf", ["d1"], ["e1"], name="erf1"),
+        helper.make_node("Add", ["e1", "one"], ["a1"], name="add1"),
+        helper.make_node("Mul", ["c1", "a1"], ["m1"], name="mul1"),
+        helper.make_node("Mul", ["m1", "half"], ["g1"], name="gelu1"),
+        helper.make_node("MaxPool", ["g1"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Mul", ["p", "half"], ["h"], name="half2"),
+        helper.make_node("Div", ["p", "sqrt2"], ["d2"], name="div2"),
+        helper.make_node("Erf", ["d2"], ["e2"], name="erf2"),
+        helper.make_node("Add", ["one", "e2"], ["a2"], name="add2"),
+        helper.make_node("Mul", ["h", "a2"], ["y"], name="gelu2"),
+    ]
+    weights = {**_conv_weights("w1", 4, 3, 3), **consts}
+    model = _model(nodes, {"x": [1, 3, 6, 6]}, {"y": [1, 4, 3, 3]}, weights)
+    inputs = {"x": (3 * RNG.standard_normal((1, 3, 6, 6))).astype(np.float32)}
+    before, after, module = _fuse_and_compare(import_onnx(model), inputs)
+    assert before["graph.mul"] >= 3 and after["graph.mul"] == 0 and after["graph.add"] == 0
+    funcs = [op.func_val for op in module.walk() if isinstance(op, graph.ActivationOp)]
+    assert funcs == ["gelu_erf"]
+    conv = next(op for op in module.walk() if isinstance(op, graph.Conv2dOp))
+    assert conv.activation_val == "gelu_erf"
+
+
 def _residual_block(residual_first: bool) -> onnx.ModelProto:
     """relu(conv(x) + relu(x)), the identity branch's node before or after the conv."""
     identity = helper.make_node("Relu", ["x"], ["id"], name="block_in")
