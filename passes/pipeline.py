@@ -261,10 +261,11 @@ OPTIMIZATIONS: dict[str, str] = {
     "Mul), is one pass of ACT's silu table instead of a sigmoid on ACT and a multiply on "
     "POOL, and a conv's or gemm's epilogue when it follows one "
     "(graph-fuse-epilogue{silu})",
-    "fuse-gelu": "x * 0.5 * (1 + erf(x / sqrt 2)), GELU's erf form as PyTorch, Hugging "
-    "Face and ONNX Gelu export it (a scale, Erf, Add, two Muls, in any grouping), is one "
-    "pass of ACT's gelu_erf table instead of five nests, and a conv's or gemm's epilogue "
-    "when it follows one (graph-fuse-epilogue{gelu})",
+    "fuse-gelu": "x * 0.5 * (1 + erf(x / sqrt 2)), GELU's erf form as PyTorch and Hugging "
+    "Face export it (a scale, Erf, Add, two Muls, in any grouping), is one pass of ACT's "
+    "gelu_erf table instead of five nests, and its tanh form (GPT-2's gelu_new) one of "
+    "ACT's gelu table instead of nine; a conv's or gemm's epilogue when it follows one "
+    "(graph-fuse-epilogue{gelu})",
     "fold-shuffle": "a channel shuffle (reshape, transpose, reshape) after a conv "
     "permutes the conv's output channels instead of moving the tensor "
     "(graph-fold-shuffle)",

@@ -89,6 +89,7 @@ _FUSED: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "clip01": lambda y: np.clip(y, 0.0, 1.0),
     "silu": lambda y: lut_exact(ActFunc.SILU, y),
     "gelu_erf": lambda y: lut_exact(ActFunc.GELU_ERF, y),
+    "gelu": lambda y: lut_exact(ActFunc.GELU, y),
 }
 
 

@@ -272,31 +272,54 @@ def _scaled(value: SSAValue) -> tuple[SSAValue, float] | None:
     return None
 
 
-def _erf_gate(value: SSAValue) -> tuple[SSAValue, float] | None:
-    """(x, c) when `value` is c (1 + erf(x / sqrt 2)): an add of a constant 1, or a
-    scalar affine c erf + c (x (0.5 + 0.5 erf(...)), as ONNX Gelu decomposes), else
-    None."""
+def _gelu_gate(value: SSAValue) -> tuple[SSAValue, float, str] | None:
+    """(x, c, func) when `value` is c (1 + erf(x / sqrt 2)) (func "gelu_erf") or
+    c (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) (func "gelu", the tanh form): the
+    gate an add of a constant 1 or a scalar affine c t + c (x (0.5 + 0.5 erf(...)),
+    as ONNX Gelu decomposes); else None."""
     op = value.owner
-    erf: SSAValue | None = None
+    inner: SSAValue | None = None
     scale = 1.0
-    if isinstance(op, graph.PiecewiseLinearOp):
+    if isinstance(op, graph.PiecewiseLinearOp) and not _on_host(op):
         kind, alpha, beta = op.params
         if kind == "affine" and alpha == beta and alpha != 0.0:
-            erf, scale = op.input, alpha
-    elif isinstance(op, graph.AddOp):
+            inner, scale = op.input, alpha
+    elif isinstance(op, graph.AddOp) and not _on_host(op):
         for e, c in ((op.lhs, op.rhs), (op.rhs, op.lhs)):
             if _splat(c) == 1.0 and _shape(e) == _shape(value):
-                erf = e
-    act = None if erf is None else erf.owner
-    if not isinstance(act, graph.ActivationOp) or act.func_val != "erf" or _on_host(act):
+                inner = e
+    act = None if inner is None else inner.owner
+    if not isinstance(act, graph.ActivationOp) or _on_host(act):
         return None
     scaled = _scaled(act.input)
-    if scaled is None or abs(scaled[1] - _RSQRT2) > 1e-6:
+    if scaled is None:
         return None
-    return scaled[0], scale
+    if act.func_val == "erf" and abs(scaled[1] - _RSQRT2) <= 1e-6:
+        return scaled[0], scale, "gelu_erf"
+    if act.func_val == "tanh" and abs(scaled[1] - _SQRT2_PI) <= 1e-6:
+        x = _cubic_of(scaled[0])
+        return None if x is None else (x, scale, "gelu")
+    return None
+
+
+def _cubic_of(value: SSAValue) -> SSAValue | None:
+    """x when `value` is x + 0.044715 x^3 (either order; the cube a product tree of
+    three x), else None."""
+    op = value.owner
+    if not isinstance(op, graph.AddOp) or _on_host(op):
+        return None
+    for x, cube in ((op.lhs, op.rhs), (op.rhs, op.lhs)):
+        if not cube.has_one_use():
+            continue
+        factors, k = _factors(cube, False)
+        if factors == [x, x, x] and abs(k - _GELU_CUBIC) <= 1e-7 and _shape(x) == _shape(value):
+            return x
+    return None
 
 
 _RSQRT2 = 1.0 / math.sqrt(2.0)
+_SQRT2_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
 
 
 def _factors(value: SSAValue, root: bool = True) -> tuple[list[SSAValue], float]:
@@ -317,11 +340,15 @@ def _factors(value: SSAValue, root: bool = True) -> tuple[list[SSAValue], float]
     return [value], 1.0
 
 
-class GeluErfPattern(RewritePattern):
+class GeluPattern(RewritePattern):
     """x * 0.5 * (1 + erf(x / sqrt 2)), in any grouping of its products and with the
-    0.5 inside the gate or not (PyTorch's nn.GELU(), Hugging Face's BERT and ViT) -> one `graph.activation` gelu_erf of x: one pass of
-    ACT's table of the erf form (NKI's nki.language.gelu) instead of five nests (a
-    scale, the erf, an add, a multiply on POOL and a scale).
+    0.5 inside the gate or not (PyTorch's nn.GELU(), Hugging Face's BERT and ViT) ->
+    one `graph.activation` gelu_erf of x: one pass of ACT's table of the erf form
+    (NKI's nki.language.gelu) instead of five nests (a scale, the erf, an add, a
+    multiply on POOL and a scale). Likewise the tanh form,
+    x * 0.5 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))) (GPT-2's gelu_new,
+    nn.GELU(approximate="tanh")), -> one gelu (ACT's table of that form, NKI's
+    gelu_apprx_tanh) instead of nine nests.
 
       %d = graph.piecewise_linear %x {kind = "affine", alpha = 0.707106769, beta = 0.0}
       %e = graph.activation %d {func = "erf"}
@@ -340,14 +367,14 @@ class GeluErfPattern(RewritePattern):
         if len(values) != 2:
             return
         for x, gate in (values, values[::-1]):
-            form = _erf_gate(gate)
+            form = _gelu_gate(gate)
             if form is not None and form[0] == x and _shape(x) == _shape(op.result):
                 break
         else:
             return
         if abs(constant * form[1] - 0.5) > 1e-7:
             return
-        gelu = graph.ActivationOp(x, "gelu_erf", op.result.type)  # type: ignore[arg-type]
+        gelu = graph.ActivationOp(x, form[2], op.result.type)  # type: ignore[arg-type]
         gelu.attributes.update(op.attributes)
         gelu.result.name_hint = op.result.name_hint
         dead = [v.owner for v in (op.lhs, op.rhs, gate) if isinstance(v.owner, Operation)]
@@ -382,7 +409,7 @@ def _erase_dead(ops: list[Operation], rewriter: PatternRewriter) -> list[Operati
 
 
 class FuseTableActivationPattern(RewritePattern):
-    """silu or gelu_erf of a conv2d or gemm -> the producer with that `activation`:
+    """silu, gelu_erf or gelu of a conv2d or gemm -> the producer with that `activation`:
     ACT applies the table as it evacuates the accumulator."""
 
     @op_type_rewrite_pattern
@@ -477,8 +504,8 @@ class GraphFuseEpiloguePass(ModulePass):
     a conv2d or gemm before it takes as its own (SiluPattern,
     FuseTableActivationPattern)."""
     gelu: bool = True
-    """The ops that make x * 0.5 * (1 + erf(x / sqrt 2)) become one gelu_erf
-    activation, which a conv2d or gemm before it takes as its own (GeluErfPattern,
+    """The ops that make GELU's erf or tanh form become one gelu_erf or gelu
+    activation, which a conv2d or gemm before it takes as its own (GeluPattern,
     FuseTableActivationPattern)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
@@ -487,7 +514,7 @@ class GraphFuseEpiloguePass(ModulePass):
         if self.silu:
             patterns.append(SiluPattern())
         if self.gelu:
-            patterns.append(GeluErfPattern())
+            patterns.append(GeluPattern())
         if self.silu or self.gelu:
             patterns.append(FuseTableActivationPattern())
         if self.through_concat:

@@ -131,20 +131,35 @@ GELU_FORMS = {
         helper.make_node("Mul", ["h", "a"], ["y"]),
     ],
     "onnx-gelu": [helper.make_node("Gelu", ["x"], ["y"])],  # opset 20
+    # GPT-2's gelu_new, the tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    "gpt2-tanh": [
+        helper.make_node("Mul", ["x", "half"], ["h"]),
+        helper.make_node("Pow", ["x", "three"], ["p"]),
+        helper.make_node("Mul", ["p", "cubic"], ["c"]),
+        helper.make_node("Add", ["x", "c"], ["s"]),
+        helper.make_node("Mul", ["s", "sqrt2pi"], ["u"]),
+        helper.make_node("Tanh", ["u"], ["t"]),
+        helper.make_node("Add", ["t", "one"], ["a"]),
+        helper.make_node("Mul", ["h", "a"], ["y"]),
+    ],
 }
 
 
 @pytest.mark.parametrize("chip", ["small", "default"])
 @pytest.mark.parametrize("form", sorted(GELU_FORMS))
 def test_gelu_erf_matches_onnxruntime(form: str, chip: str, tmp_path) -> None:
-    """GELU's erf form as exporters write it: one pass of ACT's gelu_erf table
-    (graph-fuse-epilogue{gelu}; ONNX Gelu imports as it), over and past the table's
-    range ([-6, 6)), within the tables' accuracy of onnxruntime."""
+    """GELU as exporters write it: the erf form one pass of ACT's gelu_erf table
+    (graph-fuse-epilogue{gelu}; ONNX Gelu imports as it), GPT-2's tanh form one of
+    its gelu table, over and past the tables' range ([-6, 6)), within the tables'
+    accuracy of onnxruntime."""
     shape = (2, 40, 9, 7)
     consts = {
         "sqrt2": np.array(np.sqrt(2.0), np.float32),
         "one": np.array(1.0, np.float32),
         "half": np.array(0.5, np.float32),
+        "three": np.array(3.0, np.float32),
+        "cubic": np.array(0.044715, np.float32),
+        "sqrt2pi": np.array(np.sqrt(2.0 / np.pi), np.float32),
     }
     nodes = GELU_FORMS[form]
     used = {i for node in nodes for i in node.input}
@@ -152,7 +167,7 @@ def test_gelu_erf_matches_onnxruntime(form: str, chip: str, tmp_path) -> None:
     model = build(nodes, {"x": shape}, ["y"], weights, opset=20 if form == "onnx-gelu" else 17)
     x = np.random.default_rng(6).uniform(-10, 10, shape).astype(np.float32)
     outputs, stats = check(model, tmp_path, chip=chip, inputs={"x": x})
-    assert stats["placement"]["accel"] == 1  # one op: the gelu_erf
+    assert stats["placement"]["accel"] == 1  # one op: the gelu_erf or gelu
     ref = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"x": x})[0]
     tol = 2e-5 if chip == "small" else 2e-6
     np.testing.assert_allclose(outputs["y"], ref, rtol=tol, atol=tol)

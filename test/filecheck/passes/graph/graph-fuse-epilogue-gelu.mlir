@@ -100,3 +100,60 @@ func.func @not_gelu(%x: tensor<4x8xf32>, %z: tensor<4x8xf32>) -> (tensor<4x8xf32
   %y4 = graph.mul %m4, %half : (tensor<4x8xf32>, tensor<1xf32>) -> tensor<4x8xf32>
   func.return %y1, %y2, %y3, %y4, %m4 : tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>
 }
+
+// -----
+
+// GPT-2's gelu_new, the tanh form (x^3 as Pow imports it, x * x * x): one gelu, ACT's
+// table of that form.
+// CHECK-LABEL: func.func @gpt2_gelu
+// CHECK-SAME:    (%[[X:.*]]: tensor<16x256xf32>)
+// CHECK-NEXT:    %[[Y:.*]] = graph.activation %[[X]] {tidal.origin = "mul3", tidal.fused = ["mul0", "sq", "cube", "mul1", "add0", "mul2", "tanh", "add1"], func = "gelu"}
+// CHECK-NEXT:    func.return %[[Y]]
+// OFF-LABEL: func.func @gpt2_gelu
+// OFF:         func = "tanh"
+func.func @gpt2_gelu(%x: tensor<16x256xf32>) -> tensor<16x256xf32> {
+  %half = graph.constant dense<5.000000e-01> : tensor<1xf32>
+  %h = graph.mul %x, %half {tidal.origin = "mul0"} : (tensor<16x256xf32>, tensor<1xf32>) -> tensor<16x256xf32>
+  %sq = graph.mul %x, %x {tidal.origin = "sq"} : (tensor<16x256xf32>, tensor<16x256xf32>) -> tensor<16x256xf32>
+  %cube = graph.mul %sq, %x {tidal.origin = "cube"} : (tensor<16x256xf32>, tensor<16x256xf32>) -> tensor<16x256xf32>
+  %k = graph.constant dense<4.471500e-02> : tensor<1xf32>
+  %c = graph.mul %cube, %k {tidal.origin = "mul1"} : (tensor<16x256xf32>, tensor<1xf32>) -> tensor<16x256xf32>
+  %s = graph.add %x, %c {tidal.origin = "add0"} : (tensor<16x256xf32>, tensor<16x256xf32>) -> tensor<16x256xf32>
+  %r = graph.constant dense<0.797884583> : tensor<1xf32>
+  %u = graph.mul %s, %r {tidal.origin = "mul2"} : (tensor<16x256xf32>, tensor<1xf32>) -> tensor<16x256xf32>
+  %t = graph.activation %u {tidal.origin = "tanh", func = "tanh"} : (tensor<16x256xf32>) -> tensor<16x256xf32>
+  %one = graph.constant dense<1.000000e+00> : tensor<1xf32>
+  %a = graph.add %t, %one {tidal.origin = "add1"} : (tensor<16x256xf32>, tensor<1xf32>) -> tensor<16x256xf32>
+  %y = graph.mul %h, %a {tidal.origin = "mul3"} : (tensor<16x256xf32>, tensor<16x256xf32>) -> tensor<16x256xf32>
+  func.return %y : tensor<16x256xf32>
+}
+
+// Left alone: a cubic coefficient other than 0.044715, and x^2 in place of x^3.
+// CHECK-LABEL: func.func @not_gelu_tanh
+// CHECK-NOT:     func = "gelu"
+// CHECK:         func.return
+func.func @not_gelu_tanh(%x: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>) {
+  %half = graph.constant dense<5.000000e-01> : tensor<1xf32>
+  %one = graph.constant dense<1.000000e+00> : tensor<1xf32>
+  %r = graph.constant dense<0.797884583> : tensor<1xf32>
+  %k1 = graph.constant dense<5.000000e-02> : tensor<1xf32>
+  %k2 = graph.constant dense<4.471500e-02> : tensor<1xf32>
+  %h1 = graph.mul %x, %half : (tensor<4x8xf32>, tensor<1xf32>) -> tensor<4x8xf32>
+  %sq1 = graph.mul %x, %x : (tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<4x8xf32>
+  %cube1 = graph.mul %sq1, %x : (tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<4x8xf32>
+  %c1 = graph.mul %cube1, %k1 : (tensor<4x8xf32>, tensor<1xf32>) -> tensor<4x8xf32>
+  %s1 = graph.add %x, %c1 : (tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<4x8xf32>
+  %u1 = graph.mul %s1, %r : (tensor<4x8xf32>, tensor<1xf32>) -> tensor<4x8xf32>
+  %t1 = graph.activation %u1 {func = "tanh"} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  %a1 = graph.add %t1, %one : (tensor<4x8xf32>, tensor<1xf32>) -> tensor<4x8xf32>
+  %y1 = graph.mul %h1, %a1 : (tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<4x8xf32>
+  %h2 = graph.mul %x, %half : (tensor<4x8xf32>, tensor<1xf32>) -> tensor<4x8xf32>
+  %sq2 = graph.mul %x, %x : (tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<4x8xf32>
+  %c2 = graph.mul %sq2, %k2 : (tensor<4x8xf32>, tensor<1xf32>) -> tensor<4x8xf32>
+  %s2 = graph.add %x, %c2 : (tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<4x8xf32>
+  %u2 = graph.mul %s2, %r : (tensor<4x8xf32>, tensor<1xf32>) -> tensor<4x8xf32>
+  %t2 = graph.activation %u2 {func = "tanh"} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  %a2 = graph.add %t2, %one : (tensor<4x8xf32>, tensor<1xf32>) -> tensor<4x8xf32>
+  %y2 = graph.mul %h2, %a2 : (tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<4x8xf32>
+  func.return %y1, %y2 : tensor<4x8xf32>, tensor<4x8xf32>
+}
