@@ -42,7 +42,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 from tidal.dialects import graph
 from tidal.passes.utils.expect import expect_level
 from tidal.passes.utils.quiet import quiet_diagnostics
