@@ -22,7 +22,14 @@ conv, two-operand sums already adds). Rewrites, each a pattern applied to a fixe
   gemm with `activation = "relu"`, each other operand through a relu of its own
   (`through_concat`): no relu nest over the whole concatenation; an operand that is
   provably non-negative already (a relu's result, a pooling of one, ...) needs none,
-  and with `through_concat` a `graph.relu` of such a value goes altogether.
+  and with `through_concat` a `graph.relu` of such a value goes altogether;
+- with `silu`, a `graph.mul` of a value and its own sigmoid -> one `graph.activation`
+  silu (SiluPattern); with `gelu`, GELU's erf form x * 0.5 * (1 + erf(x / sqrt 2))
+  and its tanh form (GPT-2's gelu_new), in any grouping of their products -> one
+  `graph.activation` gelu_erf or gelu (GeluPattern): ACT evaluates each from one
+  table (`tidal.sim.spec.lut`);
+- such a `graph.activation` of the single-use result of a conv2d or gemm without an
+  activation -> the producer with that `activation` (FuseTableActivationPattern).
 
 Anything else is left alone: a result with several uses, a broadcasting add, a conv
 that already has that part of the epilogue, ops placed on the host
@@ -321,20 +328,24 @@ _SQRT2_PI = math.sqrt(2.0 / math.pi)
 _GELU_CUBIC = 0.044715
 
 
-def _factors(value: SSAValue, root: bool = True) -> tuple[list[SSAValue], float]:
+def _factors(
+    value: SSAValue, root: bool = True, depth: int = 6
+) -> tuple[list[SSAValue], float]:
     """(the non-constant factors, the product of the constant ones) of the product
     tree of `graph.mul`s and scalar multiples (`_scaled`) at `value`, each inner
-    product only read by the tree."""
+    product only read by the tree. `depth` bounds the walk (GELU's trees are three
+    deep; a chain of thousands of multiplies must not recurse through all of them
+    from each one)."""
     if (k := _splat(value)) is not None:
         return [], k
-    if not root and not value.has_one_use():
+    if depth == 0 or (not root and not value.has_one_use()):
         return [value], 1.0
     op = value.owner
     if isinstance(op, graph.MulOp) and not _on_host(op):
-        (a, ka), (b, kb) = _factors(op.lhs, False), _factors(op.rhs, False)
+        (a, ka), (b, kb) = _factors(op.lhs, False, depth - 1), _factors(op.rhs, False, depth - 1)
         return a + b, ka * kb
     if isinstance(op, graph.PiecewiseLinearOp) and not _on_host(op) and (scaled := _scaled(value)):
-        inner, k = _factors(scaled[0], False)
+        inner, k = _factors(scaled[0], False, depth - 1)
         return inner, k * scaled[1]
     return [value], 1.0
 
@@ -407,13 +418,17 @@ def _erase_dead(ops: list[Operation], rewriter: PatternRewriter) -> list[Operati
     return erased
 
 
+@dataclass
 class FuseTableActivationPattern(RewritePattern):
-    """silu, gelu_erf or gelu of a conv2d or gemm -> the producer with that `activation`:
-    ACT applies the table as it evacuates the accumulator."""
+    """An activation of `funcs` (silu, gelu_erf, gelu) of a conv2d or gemm -> the
+    producer with that `activation`: ACT applies the table as it evacuates the
+    accumulator."""
+
+    funcs: frozenset[str]
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.ActivationOp, rewriter: PatternRewriter) -> None:
-        if op.func_val not in graph.FUSED_ACTIVATIONS or _on_host(op):
+        if op.func_val not in self.funcs or _on_host(op):
             return
         producer = _fusable_producer(op.input)
         if producer is not None:
@@ -510,12 +525,15 @@ class GraphFuseEpiloguePass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "graph")
         patterns: list[RewritePattern] = [FuseResidualAddPattern(), FuseActivationPattern()]
+        funcs: set[str] = set()
         if self.silu:
             patterns.append(SiluPattern())
+            funcs.add("silu")
         if self.gelu:
             patterns.append(GeluPattern())
-        if self.silu or self.gelu:
-            patterns.append(FuseTableActivationPattern())
+            funcs |= {"gelu_erf", "gelu"}
+        if funcs:
+            patterns.append(FuseTableActivationPattern(frozenset(funcs)))
         if self.through_concat:
             patterns += [ReluThroughConcatPattern(), RedundantReluPattern()]
         with quiet_diagnostics():
