@@ -1182,7 +1182,12 @@ def _name_hint(onnx_name: str) -> str | None:
     hint = re.sub(r"[^A-Za-z0-9_$.-]", "_", onnx_name)
     if not hint:
         return None
-    return hint if not hint[0].isdigit() else f"v{hint}"
+    # xDSL keeps a name without its `_<digits>` suffix, and each copy of a name
+    # (a rewrite replacing a value) strips again: `_0`, `%0` or `/0_1` would become
+    # the empty name, which xDSL refuses. A leading digit is refused too.
+    if hint[0].isdigit() or re.fullmatch(r"(_\d+)+", hint):
+        return f"v{hint}"
+    return hint
 
 
 # ----------------------------------------------------------------------- folding

@@ -1710,3 +1710,25 @@ def test_pad_and_tile_of_many_pieces_run_on_the_framework_tier(node, inits, out_
     runs the node instead."""
     model = _model([node], [_f32("x", [1, 4, 8, 8])], [_f32("y", out_shape)], inits)
     assert _fallback(model).endswith(why)
+
+
+@pytest.mark.parametrize("name", ["_0", "%0", "/0_1", ":0", "0", 'a"b c/€'])
+def test_tensor_names_xdsl_would_strip_to_nothing(name, tmp_path):
+    """A tensor named `_0` (or one the sanitizer makes `_0`: `%0`, `/0`, `:0`), or
+    `_0_1`: xDSL keeps a value's name without its `_<digits>` suffix, so the copy a
+    rewrite makes of such a name was the empty name and every tool died with a
+    traceback (`Invalid OpResult name format`). The model runs."""
+    nodes = [
+        helper.make_node("Relu", ["x"], [name]),
+        helper.make_node("Neg", [name], ["y"]),
+    ]
+    graph_ = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])],
+    )
+    model = helper.make_model(graph_, opset_imports=[helper.make_opsetid("", 13)])
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    x = np.array([1.0, -2.0, 3.0], np.float32)
+    got, _ = run_model(str(path), {"x": x}, "small")
+    np.testing.assert_array_equal(got["y"], -np.maximum(x, 0))
