@@ -2415,8 +2415,9 @@ def build_abs(node: _Node) -> SSAValue:
 
 
 def build_elu(node: _Node) -> SSAValue:
-    """Elu: relu(x) + alpha (exp(min(x, 0)) - 1), min(x, 0) = x - relu(x); Celu
-    divides min(x, 0) by alpha first; Selu scales Elu by gamma."""
+    """Elu: relu(x) + alpha (exp(min(x, 0)) - 1), min(x, 0) a clip to [-inf, 0] (not
+    x - relu(x), which is NaN at +inf); Celu divides min(x, 0) by alpha first; Selu
+    scales Elu by gamma."""
     op_type = node.proto.op_type
     default_alpha = {"Elu": 1.0, "Celu": 1.0, "Selu": 1.6732632423543772848170429916717}[op_type]
     alpha = float(node.attr("alpha", default_alpha))
@@ -2425,7 +2426,7 @@ def build_elu(node: _Node) -> SSAValue:
     out = node.proto.output[0]
     x = node.input(0)
     r = node.emit(ReluOp(x), f"{out}.pos")
-    m = node.emit(SubOp(x, r), f"{out}.neg")
+    m = node.emit(PiecewiseLinearOp(x, "clip", -math.inf, 0.0), f"{out}.neg")
     if op_type == "Celu":
         m = _affine(node, m, 1.0 / alpha, 0.0, f"{out}.scaled")
     e = node.emit(ActivationOp(m, "exp"), f"{out}.exp")
@@ -2438,11 +2439,12 @@ def build_elu(node: _Node) -> SSAValue:
 
 
 def build_prelu(node: _Node) -> SSAValue:
-    """relu(x) + slope (x - relu(x)), the slope broadcast to x."""
+    """relu(x) + slope min(x, 0), the slope broadcast to x (min(x, 0) a clip to
+    [-inf, 0]: x - relu(x) is NaN at +inf)."""
     out = node.proto.output[0]
     x = node.input(0)
     r = node.emit(ReluOp(x), f"{out}.pos")
-    m = node.emit(SubOp(x, r), f"{out}.neg")
+    m = node.emit(PiecewiseLinearOp(x, "clip", -math.inf, 0.0), f"{out}.neg")
     scaled = node.emit(MulOp(m, node.input(1)), f"{out}.scaled")
     return node.emit(AddOp(r, scaled, node.out_type()))
 

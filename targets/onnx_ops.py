@@ -347,10 +347,10 @@ ENTRIES: tuple[OpEntry, ...] = (
     # of their own. `opsets` says what they become.
     OpEntry("Neg", "build_neg", opsets="piecewise_linear affine: -x (ACT's scale)"),
     OpEntry("Abs", "build_abs", opsets="piecewise_linear leaky_relu, alpha -1: max(x, -x)"),
-    OpEntry("Elu", "build_elu", opsets="relu(x) + alpha (exp(x - relu(x)) - 1): relu, sub, exp, affine, add"),
-    OpEntry("Celu", "build_elu", opsets="as Elu, with exp((x - relu(x)) / alpha)"),
+    OpEntry("Elu", "build_elu", opsets="relu(x) + alpha (exp(min(x, 0)) - 1): relu, clip, exp, affine, add"),
+    OpEntry("Celu", "build_elu", opsets="as Elu, with exp(min(x, 0) / alpha)"),
     OpEntry("Selu", "build_elu", opsets="gamma Elu(x; alpha): Elu's ops, then affine"),
-    OpEntry("PRelu", "build_prelu", opsets="relu(x) + slope (x - relu(x)): relu, sub, mul, add"),
+    OpEntry("PRelu", "build_prelu", opsets="relu(x) + slope min(x, 0): relu, clip, mul, add"),
     OpEntry("Softsign", "build_softsign", opsets="x / (1 + |x|): abs, div"),
     OpEntry(
         "Gelu", "build_gelu",

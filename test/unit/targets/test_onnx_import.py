@@ -1732,3 +1732,24 @@ def test_tensor_names_xdsl_would_strip_to_nothing(name, tmp_path):
     x = np.array([1.0, -2.0, 3.0], np.float32)
     got, _ = run_model(str(path), {"x": x}, "small")
     np.testing.assert_array_equal(got["y"], -np.maximum(x, 0))
+
+
+def test_elu_family_and_prelu_at_infinity(tmp_path):
+    """Elu, Selu, Celu and PRelu take min(x, 0) as a clip, not x - relu(x), which is
+    NaN at +inf: +inf in gives +inf out, as onnxruntime."""
+    ops = [helper.make_node(o, ["x"], [f"y_{o}"]) for o in ("Elu", "Selu", "Celu")]
+    ops.append(helper.make_node("PRelu", ["x", "slope"], ["y_PRelu"]))
+    names = [n.output[0] for n in ops]
+    graph_ = helper.make_graph(
+        ops, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [5]) for n in names],
+        [numpy_helper.from_array(np.array([0.25], np.float32), "slope")],
+    )
+    model = helper.make_model(graph_, opset_imports=[helper.make_opsetid("", 13)])
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    x = np.array([-np.inf, -1.0, 0.5, 1e30, np.inf], np.float32)
+    got, _ = run_model(str(path), {"x": x}, "small")
+    refs = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(names, {"x": x})
+    for name, ref in zip(names, refs, strict=True):
+        np.testing.assert_allclose(got[name], ref, rtol=2e-5, err_msg=name)
