@@ -45,6 +45,7 @@ later) is a default that a feed may override: it stays a constant, unless
 from __future__ import annotations
 
 import contextlib
+import heapq
 import math
 import os
 import re
@@ -3705,6 +3706,52 @@ def _located(label: str) -> Iterator[None]:
         raise type(e)(f"{label}: {message}") from None
 
 
+def _subgraph_reads(node: onnx.NodeProto) -> set[str]:
+    """The names the subgraphs of `node` (If's branches, Loop's and Scan's bodies)
+    read, at any depth: what it reads from the graph around it besides its inputs."""
+    names: set[str] = set()
+    for attr in node.attribute:
+        for g in [attr.g] if attr.HasField("g") else list(attr.graphs):
+            for inner in g.node:
+                names.update(inner.input)
+                names |= _subgraph_reads(inner)
+    return names
+
+
+def _toposorted(graph: onnx.GraphProto) -> list[onnx.NodeProto] | None:
+    """The nodes of `graph` in a topological order that keeps theirs where it can (a
+    ready node of lower index first), or None when they already are in one or no
+    order exists (a cycle, a name nothing produces: the checker says which)."""
+    nodes = list(graph.node)
+    producer: dict[str, int] = {}
+    for i, n in enumerate(nodes):
+        for o in n.output:
+            if o:
+                producer.setdefault(o, i)
+    deps = [
+        {producer[x] for x in (*n.input, *_subgraph_reads(n)) if x in producer} - {i}
+        for i, n in enumerate(nodes)
+    ]
+    if all(d < i for i, ds in enumerate(deps) for d in ds):
+        return None
+    users: list[list[int]] = [[] for _ in nodes]
+    for i, ds in enumerate(deps):
+        for d in ds:
+            users[d].append(i)
+    waiting = [len(ds) for ds in deps]
+    ready = [i for i, w in enumerate(waiting) if w == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for u in users[i]:
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                heapq.heappush(ready, u)
+    return [nodes[i] for i in order] if len(order) == len(nodes) else None
+
+
 def _prepared(
     model: onnx.ModelProto | str | os.PathLike[str],
     proto: onnx.ModelProto,
@@ -3727,6 +3774,16 @@ def _prepared(
             proto = copy
         _with_dims(proto, sizes)
         _with_fed_shapes(proto, overrides or {})
+    order = _toposorted(proto.graph)
+    if order is not None:  # a graph-surgery tool's output: onnxruntime sorts it too
+        if proto is model:  # the caller's: left as it was
+            copy = onnx.ModelProto()
+            copy.CopyFrom(proto)
+            proto = copy
+            order = _toposorted(proto.graph)
+            assert order is not None
+        del proto.graph.node[:]
+        proto.graph.node.extend(order)
     if _only_other_domains(proto):
         if proto is model:  # the caller's: left as it was
             copy = onnx.ModelProto()

@@ -1753,3 +1753,48 @@ def test_elu_family_and_prelu_at_infinity(tmp_path):
     refs = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(names, {"x": x})
     for name, ref in zip(names, refs, strict=True):
         np.testing.assert_allclose(got[name], ref, rtol=2e-5, err_msg=name)
+
+
+def test_nodes_out_of_topological_order_are_sorted(tmp_path):
+    """A graph-surgery tool can leave nodes out of order; onnxruntime sorts them and
+    runs the model, so tidal does (before: 'not a valid ONNX model (Nodes in a graph
+    must be topologically sorted ...)'). A Loop whose body reads a value produced
+    after it in the file counts that read. A cycle is still refused, by the checker."""
+    body = helper.make_graph(
+        [helper.make_node("Add", ["acc", "s"], ["acc_out"]),
+         helper.make_node("Identity", ["cond"], ["cond_out"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc", TensorProto.FLOAT, [3])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [3])],
+    )
+    nodes = [
+        helper.make_node("Add", ["a", "looped"], ["y"]),
+        helper.make_node("Loop", ["trips", "", "a"], ["looped"], body=body),
+        helper.make_node("Sigmoid", ["x"], ["s"]),  # read inside the Loop's body
+        helper.make_node("Relu", ["x"], ["a"]),
+    ]
+    graph_ = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])],
+        [numpy_helper.from_array(np.array(2, np.int64), "trips")],
+    )
+    model = helper.make_model(graph_, opset_imports=[helper.make_opsetid("", 13)])
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    x = np.array([1.0, -2.0, 3.0], np.float32)
+    got, _ = run_model(str(path), {"x": x}, "small")
+    ref = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_allclose(got["y"], ref, rtol=2e-5)  # (the small chip's sigmoid table)
+    cycle = helper.make_graph(
+        [helper.make_node("Add", ["x", "c"], ["b"]), helper.make_node("Relu", ["b"], ["c"]),
+         helper.make_node("Neg", ["b"], ["y"])],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])],
+    )
+    bad = tmp_path / "cycle.onnx"
+    onnx.save(helper.make_model(cycle, opset_imports=[helper.make_opsetid("", 13)]), bad)
+    with pytest.raises(OnnxImportError, match="not a valid ONNX model"):
+        import_onnx(str(bad))
