@@ -6,7 +6,7 @@ instances of each, compiled, run on the hardware model and compared with onnxrun
 
 `bench/difftest.py`'s random graphs have small tensors, so the shapes that switch
 on some optimisations never come up (0 of 500 graphs there took any of these).
-Each case here is one of ten patterns, with random sizes around the chip's partition
+Each case here is one of eleven patterns, with random sizes around the chip's partition
 count P (32 on `small`, 128 on `default`):
 
 - gemm: x [1, K] -> Gemm (bias, transB or not) -> Softmax or LogSoftmax over a row of
@@ -34,7 +34,10 @@ count P (32 on `small`, 128 on `default`):
   activation (ReLU6, SiLU or relu), a 3x3 depthwise conv (stride 1 or 2), the
   activation, half the time a squeeze-excitation (global average, 1x1, relu, 1x1,
   sigmoid, scale), and a 1x1 projection (graph-fold-clip, eltwise-channels,
-  depthwise-bands: a narrow depthwise layer too big for SBUF whole).
+  depthwise-bands: a narrow depthwise layer too big for SBUF whole);
+- mlp: a transformer MLP over P-ish tokens (P, P + 1, 2P - 3 or any up to 3P): a Gemm
+  or a MatMul and a bias Add to a hidden width, GELU in PyTorch's erf form, Hugging
+  Face's, or GPT-2's tanh form, a MatMul and a bias Add back (fuse-gelu).
 
 A case passes when max|tidal - ort| < 1e-4 * max|ort|. Prints each failing case
 (pattern, shapes, error or exception) and the counts per pattern; exits 1 when any
@@ -240,9 +243,45 @@ def _mobile(rng: np.random.Generator, p: int) -> Case:
     return nodes, weights, {"x": [1, cin, size, size]}, [1, cout, h, h]
 
 
+def _mlp(rng: np.random.Generator, p: int) -> Case:
+    """A transformer MLP (the module docstring's "mlp")."""
+    tokens = int(rng.choice([p, p + 1, 2 * p - 3, int(rng.integers(2, 3 * p))]))
+    d = int(rng.integers(8, 2 * p + 1))
+    hidden = int(rng.integers(d, 4 * d + 1))
+    form = str(rng.choice(["torch", "hf", "tanh"]))
+    gemm = bool(rng.integers(2))
+    weights = [numpy_helper.from_array(np.array(v, np.float32), n) for n, v in (
+        ("half", 0.5), ("one", 1.0), ("sqrt2", np.sqrt(2.0)), ("cubic", 0.044715),
+        ("sqrt2pi", np.sqrt(2.0 / np.pi)), ("three", 3.0))]
+    nodes: list = []
+    for name, (rows, cols) in (("w1", (d, hidden)), ("w2", (hidden, d))):
+        weights += [
+            numpy_helper.from_array((rng.standard_normal((rows, cols)) * np.sqrt(2.0 / rows)).astype(np.float32), name),
+            numpy_helper.from_array((rng.standard_normal(cols) * 0.5).astype(np.float32), f"{name}_b"),
+        ]
+    if gemm:
+        nodes.append(helper.make_node("Gemm", ["x", "w1", "w1_b"], ["h"]))
+    else:
+        nodes += [helper.make_node("MatMul", ["x", "w1"], ["hm"]), helper.make_node("Add", ["hm", "w1_b"], ["h"])]
+    n = helper.make_node
+    if form == "torch":
+        nodes += [n("Div", ["h", "sqrt2"], ["u"]), n("Erf", ["u"], ["e"]), n("Add", ["e", "one"], ["a"]),
+                  n("Mul", ["h", "a"], ["m"]), n("Mul", ["m", "half"], ["g"])]
+    elif form == "hf":
+        nodes += [n("Mul", ["h", "half"], ["hh"]), n("Div", ["h", "sqrt2"], ["u"]), n("Erf", ["u"], ["e"]),
+                  n("Add", ["one", "e"], ["a"]), n("Mul", ["hh", "a"], ["g"])]
+    else:
+        nodes += [n("Mul", ["h", "half"], ["hh"]), n("Pow", ["h", "three"], ["c3"]), n("Mul", ["c3", "cubic"], ["c"]),
+                  n("Add", ["h", "c"], ["s"]), n("Mul", ["s", "sqrt2pi"], ["u"]), n("Tanh", ["u"], ["t"]),
+                  n("Add", ["t", "one"], ["a"]), n("Mul", ["hh", "a"], ["g"])]
+    nodes += [n("MatMul", ["g", "w2"], ["o"]), n("Add", ["o", "w2_b"], ["out"])]
+    read = {i for node in nodes for i in node.input}
+    return nodes, [w for w in weights if w.name in read], {"x": [tokens, d]}, [tokens, d]
+
+
 PATTERNS: dict[str, Callable[[np.random.Generator, int], Case]] = {
     "gemm": _gemm, "pooled": _pooled, "narrow": _narrow, "lrn": _lrn, "transition": _transition, "norm": _norm,
-    "fire": _fire, "branch": _branch, "stem": _stem, "mobile": _mobile,
+    "fire": _fire, "branch": _branch, "stem": _stem, "mobile": _mobile, "mlp": _mlp,
 }
 
 
