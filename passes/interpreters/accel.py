@@ -146,9 +146,17 @@ def _accel_op(
 
 
 def eval_binary(module: ModuleOp, inputs: Mapping[str, np.ndarray]) -> Arrays:
+    """The binary of `module` run on the hardware model. `inputs` are the model's: an
+    input the program does not take (one no node reads, which the compiler drops, as
+    Hugging Face exports keep `token_type_ids`) is left out, as onnxruntime accepts
+    it; a fed constant input stays, for the machine's message."""
     from tidal.sim.isa import decode_container
     from tidal.sim.machine import run_program
     from tidal.targets.binary import encode
 
-    outputs, _ = run_program(decode_container(encode(module)), inputs)
+    program = decode_container(encode(module))
+    takes = {str(e["name"]) for e in program.inputs}
+    constants = set(program.meta.get("constant_inputs", ()))  # type: ignore[arg-type]
+    fed = {k: v for k, v in inputs.items() if k in takes or k in constants}
+    outputs, _ = run_program(program, fed)
     return outputs

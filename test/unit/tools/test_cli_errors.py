@@ -771,3 +771,25 @@ def test_objdump_error_is_one_line_whatever_the_binary_names(files, tmp_path: Pa
     path.write_bytes(isa.encode_container(program))
     message = assert_one_line_error(tool("tidal-objdump", path), "tidal-objdump")
     assert "small FAKE LINE" in message
+
+
+def test_check_numerics_with_an_input_no_node_reads(tmp_path: Path, out: Path):
+    """A model input that no node reads (Hugging Face exports keep token_type_ids):
+    the compiler drops it from the binary, and --check-numerics ran the binary with
+    every array of --inputs, so the machine refused the extra one with a traceback
+    (InputError: unknown input 'token_type_ids'). The binary level is now fed the
+    inputs it takes; every level agrees and the binary is written."""
+    graph_ = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3]),
+         helper.make_tensor_value_info("token_type_ids", TensorProto.INT64, [2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+    )
+    path = tmp_path / "unused.onnx"
+    onnx.save(helper.make_model(graph_, opset_imports=[helper.make_opsetid("", 13)]), path)
+    npz = tmp_path / "in.npz"
+    np.savez(npz, x=np.ones((2, 3), np.float32), token_type_ids=np.zeros((2, 3), np.int64))
+    result = tool("tidal-compile", path, "-o", out / "m.tbin", "--check-numerics", "--inputs", npz)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "binary level): agrees" in result.stderr
+    assert (out / "m.tbin").exists()
