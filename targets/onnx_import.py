@@ -2480,8 +2480,14 @@ def build_softsign(node: _Node) -> SSAValue:
 
 def build_pow(node: _Node) -> SSAValue:
     """x ** c for a constant scalar c in 1, 2, 3 (products), 0.5, -0.5, -1 (ACT's
-    sqrt, rsqrt, reciprocal)."""
+    sqrt, rsqrt, reciprocal); c of any numeric type (the exponent's type is its own
+    in ONNX: torch writes x ** 3 with an int64 3)."""
     c = _scalar(node, 1)
+    name = node.proto.input[1]
+    array = node.importer.consts.get(name)
+    if c is None and name not in node.importer.values and array is not None and array.size == 1:
+        if array.dtype.kind in "iuf" and array.ndim <= len(node.input_shape(0)):
+            c = float(array.reshape(-1)[0])
     if c is None:
         node.fail("only a constant scalar exponent is supported")
     x = node.input(0)

@@ -1798,3 +1798,24 @@ def test_nodes_out_of_topological_order_are_sorted(tmp_path):
     onnx.save(helper.make_model(cycle, opset_imports=[helper.make_opsetid("", 13)]), bad)
     with pytest.raises(OnnxImportError, match="not a valid ONNX model"):
         import_onnx(str(bad))
+
+
+@pytest.mark.parametrize("exponent", [np.array(3, np.int64), np.array([2], np.int32), np.array(0.5, np.float64)])
+def test_pow_exponent_of_another_numeric_type(exponent, tmp_path):
+    """ONNX Pow's exponent has a type of its own (torch writes x ** 3 with an int64
+    3): a constant one-element exponent of any numeric type is the same product or
+    ACT function as a float32 one, on the accelerator (before: 'only a constant
+    scalar exponent is supported', on the framework tier)."""
+    graph_ = helper.make_graph(
+        [helper.make_node("Pow", ["x", "p"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 4])],
+        [numpy_helper.from_array(exponent, "p")],
+    )
+    path = tmp_path / "pow.onnx"
+    onnx.save(helper.make_model(graph_, opset_imports=[helper.make_opsetid("", 15)]), path)
+    x = np.abs(np.random.default_rng(2).standard_normal((3, 4))).astype(np.float32) + 0.1
+    got, stats = run_model(str(path), {"x": x}, "small")
+    ref = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_allclose(got["y"], ref, rtol=2e-5)
+    assert stats["placement"]["framework"] == 0
