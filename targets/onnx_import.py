@@ -2338,14 +2338,15 @@ def build_log_softmax(node: _Node) -> SSAValue:
 # ------------------------------------------------------ element-wise arithmetic
 
 
-def _scalar(node: _Node, i: int) -> float | None:
-    """Input `i`'s value when it is a constant holding one element that does not
-    widen the result (a scalar, [1], [1, 1], ...), else None."""
+def _scalar(node: _Node, i: int, numeric: bool = False) -> float | None:
+    """Input `i`'s value when it is a float32 constant (with `numeric`, of any integer
+    or float type) holding one element that does not widen the result (a scalar,
+    [1], [1, 1], ...), else None."""
     name = node.proto.input[i] if i < len(node.proto.input) else ""
     array = node.importer.consts.get(name)
     if name in node.importer.values or array is None or array.size != 1:
         return None
-    if array.dtype != np.float32:
+    if array.dtype != np.float32 and not (numeric and array.dtype.kind in "iuf"):
         return None
     other = node.input_shape(1 - i) if len(node.proto.input) == 2 else ()
     if array.ndim > len(other):
@@ -2482,12 +2483,7 @@ def build_pow(node: _Node) -> SSAValue:
     """x ** c for a constant scalar c in 1, 2, 3 (products), 0.5, -0.5, -1 (ACT's
     sqrt, rsqrt, reciprocal); c of any numeric type (the exponent's type is its own
     in ONNX: torch writes x ** 3 with an int64 3)."""
-    c = _scalar(node, 1)
-    name = node.proto.input[1]
-    array = node.importer.consts.get(name)
-    if c is None and name not in node.importer.values and array is not None and array.size == 1:
-        if array.dtype.kind in "iuf" and array.ndim <= len(node.input_shape(0)):
-            c = float(array.reshape(-1)[0])
+    c = _scalar(node, 1, numeric=True)
     if c is None:
         node.fail("only a constant scalar exponent is supported")
     x = node.input(0)
@@ -3724,10 +3720,10 @@ def _subgraph_reads(node: onnx.NodeProto) -> set[str]:
     return names
 
 
-def _toposorted(graph: onnx.GraphProto) -> list[onnx.NodeProto] | None:
-    """The nodes of `graph` in a topological order that keeps theirs where it can (a
-    ready node of lower index first), or None when they already are in one or no
-    order exists (a cycle, a name nothing produces: the checker says which)."""
+def _toposorted(graph: onnx.GraphProto) -> list[int] | None:
+    """The indices of `graph`'s nodes in a topological order that keeps theirs where
+    it can (a ready node of lower index first), or None when they already are in one
+    or no order exists (a cycle, a name nothing produces: the checker says which)."""
     nodes = list(graph.node)
     producer: dict[str, int] = {}
     for i, n in enumerate(nodes):
@@ -3755,7 +3751,7 @@ def _toposorted(graph: onnx.GraphProto) -> list[onnx.NodeProto] | None:
             waiting[u] -= 1
             if waiting[u] == 0:
                 heapq.heappush(ready, u)
-    return [nodes[i] for i in order] if len(order) == len(nodes) else None
+    return order if len(order) == len(nodes) else None
 
 
 def _prepared(
@@ -3786,10 +3782,9 @@ def _prepared(
             copy = onnx.ModelProto()
             copy.CopyFrom(proto)
             proto = copy
-            order = _toposorted(proto.graph)
-            assert order is not None
+        nodes = list(proto.graph.node)
         del proto.graph.node[:]
-        proto.graph.node.extend(order)
+        proto.graph.node.extend(nodes[i] for i in order)
     if _only_other_domains(proto):
         if proto is model:  # the caller's: left as it was
             copy = onnx.ModelProto()

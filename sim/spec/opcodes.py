@@ -382,8 +382,8 @@ ACT_FUNCTIONS: dict[ActFunc, Callable[[np.ndarray], np.ndarray]] = {
     },
 }
 """Each function computed exactly (in float32; erf, softplus, silu, gelu_erf, rsqrt and
-sqrt via float64): what the loop interpreter runs. The engine evaluates every function of `LUT_SPECS` from the
-binary's tables instead (`tidal.sim.spec.lut`)."""
+sqrt via float64): what the loop interpreter runs. The engine evaluates every
+function of `LUT_SPECS` from the binary's tables instead (`tidal.sim.spec.lut`)."""
 ALU_FUNCTIONS: dict[AluOp, np.ufunc] = {
     AluOp.ADD: np.add,
     AluOp.SUB: np.subtract,
