@@ -72,6 +72,13 @@ from xdsl.ir import Operation, SSAValue
 # queue with X^T, whose every reader then waits for that queue's latest load.
 WEIGHT_BUFFERS = 2
 
+# The most K steps gemm_resident gives a buffer each. Resident steps are not a loop
+# (each has its own buffer and load), so the nest unrolls into one load and nb
+# matmuls a step: a classifier's 8 to 32 steps, but a reduction's product with a
+# column of ones (ReduceSum over 2^20 elements: 8,192 steps) would be that many
+# instructions, compile time growing with them. Past this, two buffers stream.
+RESIDENT_STEPS_MAX = 256
+
 
 @dataclass(frozen=True, kw_only=True)
 class GemmTiles(NestPlan):
@@ -117,7 +124,8 @@ def plan_gemm(
     (KernelOptions.gemm_resident), an activations-stationary gemm of one group of
     columns whose every K step's weights fit SBUF beside its other tiles gives each
     step a buffer of its own (`slots` = K steps): no load waits for a matmul, so
-    with loop-allocate's prefetch the weights stream in while earlier layers run."""
+    with loop-allocate's prefetch the weights stream in while earlier layers run
+    (at most RESIDENT_STEPS_MAX steps: they unroll)."""
     tk = largest_divisor(k, chip.pe_rows)
     if small_m and m <= chip.pe_cols:
         tn = largest_divisor(n, psum_free_max(chip))
@@ -126,7 +134,7 @@ def plan_gemm(
         slots = min(kt, WEIGHT_BUFFERS)
         width = nb * tn
         need = sbuf_bytes(kt * m, slots * width, width, width)
-        if resident and width == n and kt > slots:
+        if resident and width == n and slots < kt <= RESIDENT_STEPS_MAX:
             whole = sbuf_bytes(kt * m, kt * width, width, width)
             if whole <= chip.sbuf_partition_bytes // 2:  # leave room for the nests it overlaps
                 slots, need = kt, whole

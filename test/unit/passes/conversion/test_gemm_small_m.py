@@ -11,7 +11,7 @@ from onnx import TensorProto, helper, numpy_helper
 from tidal.dialects import graph
 from tidal.dialects.loop import CopyOp, ForOp, MatmulOp
 from tidal.passes.conversion.graph_to_loop import GraphToLoopPass
-from tidal.passes.conversion.kernels.gemm import GemmTiles, plan_gemm
+from tidal.passes.conversion.kernels.gemm import RESIDENT_STEPS_MAX, WEIGHT_BUFFERS, GemmTiles, plan_gemm
 from tidal.passes.graph.canonicalize import GraphCanonicalizePass
 from tidal.passes.graph.partition import GraphPartitionPass
 from tidal.passes.interpreters.accel import eval_binary
@@ -73,6 +73,17 @@ def test_weights_that_fit_get_a_buffer_per_k_step():
     regions = {walk[i].dst_ap.offset.base for i in loads}  # type: ignore[union-attr]
     assert len(loads) == len(regions) == 3 and max(loads) < min(matmuls)
     np.testing.assert_allclose(eval_loop(module, {"a": a})["y"], want, rtol=1e-4, atol=1e-4)
+
+
+def test_resident_steps_are_bounded():
+    """Resident steps unroll (a load and the matmuls each), so a contraction past
+    RESIDENT_STEPS_MAX steps streams through two buffers: a global ReduceSum over
+    2^20 elements (a [1, 2^20] product with a column of ones, 8,192 steps of one
+    column) would otherwise be 8,192 loads and matmuls, and compile for a minute."""
+    at_most = plan_gemm(DEFAULT, "sum", m=1, n=1, k=128 * RESIDENT_STEPS_MAX, small_m=True, resident=True)
+    assert isinstance(at_most, GemmTiles) and at_most.slots == RESIDENT_STEPS_MAX
+    past = plan_gemm(DEFAULT, "sum", m=1, n=1, k=1 << 20, small_m=True, resident=True)
+    assert isinstance(past, GemmTiles) and past.slots == WEIGHT_BUFFERS
 
 
 def _gemm_model(m: int, k: int, n: int, *, trans_a=0, trans_b=0, c_shape=None, alpha=1.0, beta=1.0):
