@@ -6,10 +6,14 @@ expected and what was given)."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tidal.sim.errors import InputError
+
+if TYPE_CHECKING:
+    from tidal.sim.isa import Program
 
 
 def check_inputs(
@@ -17,6 +21,7 @@ def check_inputs(
     given: Mapping[str, object],
     constants: Collection[str] = (),
     dtypes: Mapping[str, str] | None = None,
+    unread: Mapping[str, tuple[tuple[int, ...], str]] | None = None,
 ) -> None:
     """Raise InputError unless `given` holds exactly the names of `expected`, each an
     array of its shape and dtype (`dtypes`, by name; float32 where not named); a
@@ -25,8 +30,12 @@ def check_inputs(
     where one is given.
     Values are never cast: a float64 array is refused where float32 is expected
     (silently rounding a caller's data would hide the mismatch). `constants` names
-    inputs the compiler made constants, so that feeding one says so."""
+    inputs the compiler made constants, so that feeding one says so. `unread`
+    (name: shape and dtype) names the model's inputs the program does not take (an
+    int64 `token_type_ids` no accelerator op reads): fed, one is checked as the
+    model declares it and otherwise ignored; left out, nothing is missing."""
     dtypes = dtypes or {}
+    unread = unread or {}
     takes = ", ".join(
         f"{n} {tuple(s)}" if s is not None else f"{n} (a sequence, optional or map)"
         for n, s in expected.items()
@@ -44,6 +53,9 @@ def check_inputs(
                 "also lists as an input); tidal-run feeds it, as onnxruntime does "
                 f"(the program takes: {takes})"
             )
+        if name in unread and name not in expected:
+            _check_unread(name, given[name], *unread[name])
+            continue
         if name not in expected:
             raise InputError(f"unknown input '{name}' (the program takes: {takes})")
     for name, shape in expected.items():
@@ -73,3 +85,29 @@ def check_inputs(
                 f"input '{name}': expected shape {tuple(shape)}, got {value.shape}"
             )
 
+
+
+def unread_inputs(program: Program) -> dict[str, tuple[tuple[int, ...], str]]:
+    """META's "unread_inputs" of a decoded program (the container's decoder checked
+    their form): name -> (shape, dtype)."""
+    entries = program.meta.get("unread_inputs")
+    return {
+        str(e["name"]): (tuple(int(d) for d in e["shape"]), str(e["dtype"]))
+        for e in (entries if isinstance(entries, list) else ())
+    }
+
+
+def _check_unread(name: str, value: object, shape: tuple[int, ...], dtype: str) -> None:
+    """A fed input the program does not read: refused only where it is not what the
+    model declares (its dtype, where NumPy names it, and its shape)."""
+    what = f"input '{name}' (a model input the program does not read)"
+    if not isinstance(value, np.ndarray):
+        raise InputError(f"{what}: expected an array, got {type(value).__name__}")
+    try:
+        want = np.dtype(dtype)
+    except TypeError:
+        want = None
+    if want is not None and value.dtype != want:
+        raise InputError(f"{what}: expected dtype {dtype}, got {value.dtype}")
+    if value.shape != tuple(shape):
+        raise InputError(f"{what}: expected shape {tuple(shape)}, got {value.shape}")

@@ -347,6 +347,7 @@ def _read_section(program: Program, kind: SectionKind, arg: int, chunk: bytes, o
                 f"offset {off}: META 'model' must be an object of non-negative integers "
                 f"{', '.join(MODEL_KEYS)}, got {model!r}"
             )
+        _check_unread_inputs(meta.get("unread_inputs"), off)
         program.meta = meta
 
 
@@ -372,6 +373,30 @@ def _io_table(table: object, what: str, off: int) -> list[dict[str, object]]:
         if not isinstance(dtype, str):
             raise BinaryFormatError(f"{bad} ('{name}') has no string 'dtype'")
     return table
+
+
+def _check_unread_inputs(entries: object, off: int) -> None:
+    """META's "unread_inputs" (absent, or a list of {name, dtype, shape}: the model's
+    inputs the program does not take, which a caller may feed and the machine
+    ignores), checked for form: a string name, a NumPy dtype name and a shape of
+    non-negative integers."""
+    if entries is None:
+        return
+    if not isinstance(entries, list):
+        raise BinaryFormatError(f"offset {off}: META 'unread_inputs' is not a list")
+    for i, entry in enumerate(entries):
+        bad = f"offset {off}: META 'unread_inputs' entry {i}"
+        if not isinstance(entry, dict):
+            raise BinaryFormatError(f"{bad} is not an object")
+        name, dtype, shape = (entry.get(k) for k in ("name", "dtype", "shape"))
+        if not isinstance(name, str):
+            raise BinaryFormatError(f"{bad} has no string 'name'")
+        if not isinstance(dtype, str):
+            raise BinaryFormatError(f"{bad} ('{name}') has no string 'dtype'")
+        if not isinstance(shape, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**31 for d in shape
+        ):
+            raise BinaryFormatError(f"{bad} ('{name}') has a bad 'shape' {shape!r}"[:200])
 
 
 def make_record(

@@ -58,7 +58,7 @@ from tidal.sim.errors import (
     RaceError,
     SimError,
 )
-from tidal.sim.inputs import check_inputs
+from tidal.sim.inputs import check_inputs, unread_inputs
 from tidal.sim.loader import (
     RING_ENTRY_BYTES,
     instruction_image,
@@ -605,6 +605,7 @@ class Machine:
             {str(e["name"]): _io_shape(e) for e in self.program.inputs},
             inputs,
             [c for c in constants if isinstance(c, str)] if isinstance(constants, list) else (),
+            unread=unread_inputs(self.program),
         )
 
     def load_inputs(self, inputs: Mapping[str, np.ndarray]) -> None:

@@ -65,7 +65,7 @@ from tidal.sim.spec import (
     engine_name,
     f32_bits,
 )
-from tidal.targets import CONSTANT_INPUTS_ATTR
+from tidal.targets import CONSTANT_INPUTS_ATTR, UNREAD_INPUTS_ATTR
 from xdsl.context import Context
 from xdsl.dialects.builtin import (
     ArrayAttr,
@@ -486,6 +486,8 @@ def to_program(module: ModuleOp) -> isa.Program:
     constants = module.attributes.get(CONSTANT_INPUTS_ATTR)
     if isinstance(constants, ArrayAttr):
         meta["constant_inputs"] = [s.data for s in constants.data if isinstance(s, StringAttr)]
+    if unread := _unread_inputs(program):
+        meta["unread_inputs"] = unread
     work = module.attributes.get(MODEL_WORK_ATTR)
     if isinstance(work, DictionaryAttr):
         meta["model"] = {
@@ -494,6 +496,40 @@ def to_program(module: ModuleOp) -> isa.Program:
     return isa.Program(
         program.chip.data, streams, consts, inputs, outputs, list(enc.debug), meta,
         isa.lut_tables(streams, chip.act_lut_intervals),
+    )
+
+
+def _unread_inputs(program: ProgramOp) -> list[dict[str, object]]:
+    """The program's UNREAD_INPUTS_ATTR as the metadata's "unread_inputs" entries."""
+    unread = program.attributes.get(UNREAD_INPUTS_ATTR)
+    if not isinstance(unread, ArrayAttr):
+        return []
+    out: list[dict[str, object]] = []
+    for entry in unread.data:
+        assert isinstance(entry, DictionaryAttr)
+        name, dtype, shape = (entry.data[k] for k in ("name", "dtype", "shape"))
+        assert isinstance(name, StringAttr) and isinstance(dtype, StringAttr) and isinstance(shape, ArrayAttr)
+        out.append(
+            {"name": name.data, "dtype": dtype.data, "shape": [d.value.data for d in shape.data]}  # pyright: ignore
+        )
+    return out
+
+
+def _unread_attr(entries: object) -> ArrayAttr:
+    """The metadata's "unread_inputs" (checked by the container's decoder) as
+    UNREAD_INPUTS_ATTR."""
+    assert isinstance(entries, list)
+    return ArrayAttr(
+        [
+            DictionaryAttr(
+                {
+                    "name": StringAttr(e["name"]),
+                    "dtype": StringAttr(e["dtype"]),
+                    "shape": ArrayAttr([IntegerAttr(d, 64) for d in e["shape"]]),
+                }
+            )
+            for e in entries
+        ]
     )
 
 
@@ -619,7 +655,10 @@ def decode(data: bytes) -> ModuleOp:
                 raise isa.BinaryFormatError(f"stream {name}, record {i}: {e}") from None
         ops.append(StreamOp(name, body))
     dram_bytes = int(prog.meta.get("dram_bytes", 0))  # pyright: ignore[reportArgumentType]
-    module = ModuleOp([ProgramOp(prog.chip, dram_bytes, ops)])
+    program = ProgramOp(prog.chip, dram_bytes, ops)
+    if "unread_inputs" in prog.meta:
+        program.attributes[UNREAD_INPUTS_ATTR] = _unread_attr(prog.meta["unread_inputs"])
+    module = ModuleOp([program])
     try:
         module.verify()
     except DiagnosticException as e:

@@ -485,7 +485,7 @@ def rename(program: isa.Program, stored: Names, current: Names) -> isa.Program |
     """`program`, compiled from a segment with the names `stored`, with the names of
     an identical segment named `current`: IO entries, the debug table (an origin, or
     an origin and a suffix after a dot, as kernels derive them) and META's constant
-    inputs. None when the names do not map one to one, position by position (two
+    and unread inputs. None when the names do not map one to one, position by position (two
     ops of one name in one model but not in the other: the debug table cannot say
     which is which)."""
     if stored == current:
@@ -501,6 +501,8 @@ def rename(program: isa.Program, stored: Names, current: Names) -> isa.Program |
     meta = dict(program.meta)
     if "constant_inputs" in meta:
         meta["constant_inputs"] = list(current.constant_inputs)
+    if isinstance(unread := meta.get("unread_inputs"), list):
+        meta["unread_inputs"] = [{**e, "name": io.get(str(e["name"]), e["name"])} for e in unread]
     return replace(program, inputs=inputs, outputs=outputs, debug=debug, meta=meta)
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from tidal.sim import isa
 from tidal.sim.config import WHAT_IF_FIELDS, UnknownChipError, get_chip, what_if
 from tidal.sim.errors import InputError, SimError
+from tidal.sim.inputs import unread_inputs
 from tidal.sim.machine import Machine
 from tidal.sim.trace import chrome_trace, plot_timeline
 from tidal.tools.common import check_chip_option, ideal_note
@@ -122,11 +123,19 @@ def _what_if(items: Sequence[str]) -> dict[str, float]:
 def _input_bytes(program: isa.Program) -> dict[str, int]:
     """Each input the program takes and its bytes (float32), for `read_npz` to refuse
     larger arrays before decompressing them; the inputs compiled as constants with
-    no bound (feeding one is refused with its own message)."""
+    no bound (feeding one is refused with its own message); the model's inputs the
+    program does not read with their declared bytes (one fed is checked, then
+    ignored)."""
     out = {str(e["name"]): 4 * math.prod(int(d) for d in e["shape"]) for e in program.inputs}  # type: ignore[union-attr]
     constants = program.meta.get("constant_inputs")
     for name in constants if isinstance(constants, list) else ():
         out.setdefault(str(name), NPZ_MAX_BYTES)
+    for name, (shape, dtype) in unread_inputs(program).items():  # checked, then ignored
+        try:
+            itemsize = np.dtype(dtype).itemsize
+        except TypeError:
+            itemsize = 8
+        out.setdefault(name, max(1, itemsize) * math.prod(shape))
     return out
 
 

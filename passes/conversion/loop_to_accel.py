@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
+    ArrayAttr,
     DictionaryAttr,
     IntegerAttr,
     MemRefType,
@@ -48,8 +49,10 @@ from xdsl.utils.exceptions import PassFailedException
 
 from tidal.dialects import accel, loop
 from tidal.dialects.accel import AccessAttr, Aff, AffAttr
+from tidal.dialects.graph import numpy_dtype
 from tidal.passes.loop.allocate import ADDR, CHIP, DRAM_BYTES
 from tidal.passes.utils.expect import PassInputError, expect_level
+from tidal.targets import UNREAD_INPUTS_ATTR
 
 # The queue every DMA gets here; accel-assign-queues decides the real one.
 UNASSIGNED_QUEUE = 0
@@ -351,7 +354,32 @@ class LowerFunc(RewritePattern):
         for op in code:
             op.detach()
         program = accel.ProgramOp(chip.data, dram_bytes.value.data, header + code)
+        unread = [
+            _unread_input(_name(fn.arg_attrs, i, f"arg{i}"), a)
+            for i, a in enumerate(block.args)
+            if not _is_f32(a)
+        ]
+        if unread:
+            program.attributes[UNREAD_INPUTS_ATTR] = ArrayAttr(unread)
         rewriter.replace(fn, program, safe_erase=False)
+
+
+def _unread_input(name: str, arg: SSAValue) -> DictionaryAttr:
+    """An input the program does not take (`UNREAD_INPUTS_ATTR`): its name, NumPy
+    dtype and shape, which tidal-sim checks a feed of it against."""
+    ty = arg.type
+    assert isinstance(ty, TensorType | MemRefType)
+    try:
+        dtype = numpy_dtype(ty.get_element_type())
+    except KeyError:
+        dtype = str(ty.get_element_type())
+    return DictionaryAttr(
+        {
+            "name": StringAttr(name),
+            "dtype": StringAttr(dtype),
+            "shape": ArrayAttr([IntegerAttr(d, 64) for d in ty.get_shape()]),
+        }
+    )
 
 
 def _check_io_names(header: list[Operation]) -> None:

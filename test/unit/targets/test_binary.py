@@ -516,3 +516,24 @@ def test_malformed_meta_model_is_a_format_error(model):
     prog.meta["model"] = model
     with pytest.raises(isa.BinaryFormatError, match=r"offset \d+: META 'model' must be"):
         isa.decode_container(isa.encode_container(prog))
+
+
+@pytest.mark.parametrize(
+    ("unread", "words"),
+    [
+        ({"name": "t"}, "is not a list"),
+        (["t"], "entry 0 is not an object"),
+        ([{"dtype": "int64", "shape": [2]}], "entry 0 has no string 'name'"),
+        ([{"name": "t", "shape": [2]}], "('t') has no string 'dtype'"),
+        ([{"name": "t", "dtype": "int64", "shape": [-1]}], "('t') has a bad 'shape'"),
+        ([{"name": "t", "dtype": "int64", "shape": [True]}], "('t') has a bad 'shape'"),
+    ],
+)
+def test_malformed_meta_unread_inputs_is_a_format_error(unread, words):
+    """META's "unread_inputs" (the model's inputs the program does not take, which
+    tidal-sim checks a feed of and ignores) is checked for form as it is decoded."""
+    prog = isa.decode_container(encode(parse(PROGRAM)))
+    prog.meta["unread_inputs"] = unread
+    with pytest.raises(isa.BinaryFormatError, match=r"offset \d+: META 'unread_inputs'") as err:
+        isa.decode_container(isa.encode_container(prog))
+    assert words in str(err.value)

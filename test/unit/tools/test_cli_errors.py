@@ -773,6 +773,41 @@ def test_objdump_error_is_one_line_whatever_the_binary_names(files, tmp_path: Pa
     assert "small FAKE LINE" in message
 
 
+def test_tidal_sim_takes_the_inputs_the_binary_does_not_read(tmp_path: Path, out: Path):
+    """The .npz that tidal-run and onnxruntime are fed names a model input no node
+    reads (an int64 token_type_ids), which the binary does not take: tidal-sim
+    refused it as an unknown input. The binary now names it (META "unread_inputs"):
+    fed, it is checked against the model's dtype and shape and ignored; left out,
+    nothing is missing; fed wrong, one line names it."""
+    graph_ = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3]),
+         helper.make_tensor_value_info("token_type_ids", TensorProto.INT64, [2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+    )
+    path = tmp_path / "unused.onnx"
+    onnx.save(helper.make_model(graph_, opset_imports=[helper.make_opsetid("", 13)]), path)
+    x = np.array([[-1, 2, -3], [4, -5, 6]], np.float32)
+    feeds = {
+        "all": {"x": x, "token_type_ids": np.zeros((2, 3), np.int64)},
+        "only": {"x": x},
+        "shape": {"x": x, "token_type_ids": np.zeros((3, 2), np.int64)},
+        "dtype": {"x": x, "token_type_ids": np.zeros((2, 3), np.float32)},
+    }
+    for key, arrays in feeds.items():
+        np.savez(tmp_path / f"{key}.npz", **arrays)  # type: ignore[arg-type]
+    binary = out / "m.tbin"
+    assert tool("tidal-compile", path, "-o", binary).returncode == 0
+    for key in ("all", "only"):
+        result = tool("tidal-sim", binary, "--inputs", tmp_path / f"{key}.npz", "--outputs", out / f"{key}.out.npz")
+        assert result.returncode == 0, result.stderr
+        np.testing.assert_array_equal(np.load(out / f"{key}.out.npz")["y"], np.maximum(x, 0))
+    for key, words in (("shape", "expected shape (2, 3), got (3, 2)"), ("dtype", "expected dtype int64, got float32")):
+        result = tool("tidal-sim", binary, "--inputs", tmp_path / f"{key}.npz", "--outputs", out / f"{key}.out.npz")
+        assert_one_line_error(result, "tidal-sim", "token_type_ids", "does not read", words)
+        assert not (out / f"{key}.out.npz").exists()
+
+
 def test_check_numerics_with_an_input_no_node_reads(tmp_path: Path, out: Path):
     """A model input that no node reads (Hugging Face exports keep token_type_ids):
     the compiler drops it from the binary, and --check-numerics ran the binary with
