@@ -3547,6 +3547,191 @@ def build_transpose(node: _Node) -> SSAValue:
     return node.emit(TransposeOp(node.input(0), perm, node.out_type()))
 
 
+def build_depth_to_space(node: _Node) -> SSAValue:
+    """DepthToSpace and SpaceToDepth of [N, C, H, W] by `blocksize` b: the reshape,
+    transpose and reshape that the ONNX definition gives (its mode DCR or CRD):
+    views around one graph.transpose."""
+    shape = node.input_shape(0)
+    if len(shape) != 4:
+        node.fail(f"a rank-{len(shape)} input (only [N, C, H, W])")
+    n, c, h, w = shape
+    b = int(node.attr("blocksize", 0))
+    out = node.proto.output[0]
+    mode = node.attr("mode", "DCR")
+    if mode not in ("DCR", "CRD"):
+        node.unsupported("mode", mode)
+    if node.proto.op_type == "SpaceToDepth":
+        if b < 1 or h % b or w % b:
+            node.fail(f"blocksize {b} does not divide H {h} and W {w}")
+        split: tuple[int, ...] = (n, c, h // b, b, w // b, b)
+        # DCR: channel (bh * b + bw) * C + c; CRD (a mode since opset 28): c * b * b + bh * b + bw
+        perm: tuple[int, ...] = (0, 3, 5, 1, 2, 4) if mode == "DCR" else (0, 1, 3, 5, 2, 4)
+        final = (n, c * b * b, h // b, w // b)
+    else:
+        if b < 1 or c % (b * b):
+            node.fail(f"blocksize {b}: b * b does not divide C {c}")
+        if mode == "DCR":
+            split, perm = (n, b, b, c // (b * b), h, w), (0, 3, 4, 1, 5, 2)
+        else:
+            split, perm = (n, c // (b * b), b, b, h, w), (0, 1, 4, 2, 5, 3)
+        final = (n, c // (b * b), h * b, w * b)
+    blocks = node.emit(ReshapeOp(node.input(0), split), f"{out}.blocks")
+    moved = node.emit(TransposeOp(blocks, perm), f"{out}.moved")
+    return node.emit(ReshapeOp(moved, final))
+
+
+RESIZE_MATRIX_MAX = 1 << 22
+"""The most elements of one axis's interpolation matrix (16 MB of constant) a
+linear or cubic Resize is imported with."""
+
+
+def build_resize(node: _Node) -> SSAValue:
+    """Resize (opset 10 on) and Upsample with constant scales or sizes, axis by axis
+    (Resize is separable; `targets/onnx_resize.py` computes each axis's map as
+    onnxruntime does). A nearest axis is a copy pattern: each index repeated k
+    times is the input joined k times along a new axis after it (graph.concat,
+    a view either side), a stride a strided graph.slice, other index maps at most
+    64 runs of consecutive indices sliced and joined. A linear or cubic axis is one
+    matmul by its constant [in, out] weights, the axis moved last and back by
+    transposes. Refused (the framework tier runs it): tf_crop_and_resize,
+    antialiasing a shrinking axis, keep_aspect_ratio_policy other than stretch,
+    and maps whose rounding or length onnxruntime and ONNX disagree on."""
+    from tidal.targets.onnx_resize import ResizeError, axis_map
+
+    shape = node.input_shape(0)
+    rank = len(shape)
+    opset = node.importer.opset
+    op_type = node.proto.op_type
+    mode = node.attr("mode", "nearest")
+    if op_type == "Upsample" or opset < 11:  # Upsample's and Resize-10's semantics
+        transform, nearest_mode = "asymmetric", "simple"
+        if node.has_input(1):
+            scales = [float(v) for v in node.const_input(1).reshape(-1)]
+        else:
+            scales = [float(v) for v in node.attr("scales", [])]
+        if len(scales) != rank:
+            node.fail(f"{len(scales)} scales for a rank-{rank} input")
+        axes = list(range(rank))
+        sizes = None
+    else:
+        transform = node.attr("coordinate_transformation_mode", "half_pixel")
+        nearest_mode = node.attr("nearest_mode", "round_prefer_floor")
+        if transform == "tf_crop_and_resize":
+            node.unsupported("coordinate_transformation_mode", transform)
+        policy = node.attr("keep_aspect_ratio_policy", "stretch")
+        if policy != "stretch":
+            node.unsupported("keep_aspect_ratio_policy", policy)
+        axes = [int(a) + rank if int(a) < 0 else int(a) for a in node.ints("axes", range(rank))]
+        if sorted(set(axes)) != sorted(axes) or any(not 0 <= a < rank for a in axes):
+            node.fail(f"axes {list(node.ints('axes', ()))} of a rank-{rank} input")
+        scales_in = node.const_input(2).reshape(-1) if node.has_input(2) else np.zeros(0)
+        sizes_in = node.const_input(3).reshape(-1) if node.has_input(3) else np.zeros(0)
+        if scales_in.size and sizes_in.size:
+            node.fail("both scales and sizes are given")
+        if sizes_in.size:
+            if sizes_in.size != len(axes):
+                node.fail(f"{sizes_in.size} sizes for {len(axes)} axes")
+            sizes = [int(v) for v in sizes_in]
+            scales = [float(np.float32(o) / np.float32(shape[a])) for o, a in zip(sizes, axes)]
+        elif scales_in.size == len(axes):
+            scales, sizes = [float(v) for v in scales_in], None
+        else:
+            node.fail(f"{scales_in.size} scales for {len(axes)} axes (and no sizes)")
+    if sizes is None:  # onnxruntime: the float32 product, truncated
+        sizes = [int(np.float32(sc) * np.float32(shape[a])) for sc, a in zip(scales, axes)]
+    final = list(shape)
+    for a, o in zip(axes, sizes):
+        final[a] = o
+    known = node.out_type()
+    if known is not None and list(known.get_shape()) != final:
+        node.fail(f"output shape {list(known.get_shape())}, where the scales give {final}")
+    if any(o < 1 for o in final):
+        node.fail(f"an empty output {final}")
+    x = node.input(0)
+    out = node.proto.output[0]
+    # The last axis first: its matmul needs no transpose.
+    for a, scale, o in sorted(zip(axes, scales, sizes), key=lambda t: -t[0]):
+        n_in = x.type.get_shape()[a]  # type: ignore[attr-defined]
+        if scale == 1.0 and o == n_in:  # onnxruntime leaves such an axis as it is
+            continue
+        try:
+            w = axis_map(
+                mode=mode, transform=transform, in_len=n_in, out_len=o, scale=scale,
+                nearest_mode=nearest_mode,
+                cubic_coeff_a=float(node.attr("cubic_coeff_a", -0.75)),
+                exclude_outside=bool(node.attr("exclude_outside", 0)),
+                antialias=bool(node.attr("antialias", 0)),
+            )
+        except ResizeError as e:
+            node.fail(str(e))
+        if w.shape[0] == w.shape[1] and np.array_equal(w, np.eye(n_in)):
+            continue
+        hint = f"{out}.axis{a}"
+        if mode == "nearest":
+            x = _pick_along(node, x, a, w.argmax(axis=1), hint)
+        else:
+            if w.size > RESIZE_MATRIX_MAX:
+                node.fail(f"a {n_in} -> {o} {mode} axis ({w.size} weights; at most {RESIZE_MATRIX_MAX})")
+            x = _matmul_along(node, x, a, w, hint)
+    if tuple(x.type.get_shape()) != tuple(final):  # type: ignore[attr-defined]
+        node.fail(f"lowered to {list(x.type.get_shape())}, not {final}")  # type: ignore[attr-defined]
+    return node.emit(ReshapeOp(x, tuple(final)))
+
+
+def _pick_along(node: _Node, x: SSAValue, axis: int, index: np.ndarray, hint: str) -> SSAValue:
+    """x's elements along `axis` at `index` (a nearest resize's copies): a repeat as
+    k copies joined along a new axis, a stride as a strided slice, else at most 64
+    runs of consecutive indices sliced and joined."""
+    shape = list(x.type.get_shape())  # type: ignore[attr-defined]
+    n, o = shape[axis], len(index)
+    rank = len(shape)
+    if o % n == 0 and np.array_equal(index, np.repeat(np.arange(n), o // n)):
+        k = o // n
+        single = node.emit(ReshapeOp(x, (*shape[: axis + 1], 1, *shape[axis + 1 :])), f"{hint}.single")
+        joined = node.emit(ConcatOp([single] * k, axis + 1), f"{hint}.copies")
+        return node.emit(ReshapeOp(joined, (*shape[:axis], o, *shape[axis + 1 :])), hint)
+    step = int(index[1] - index[0]) if o > 1 else 1
+    if step >= 1 and np.array_equal(index, index[0] + step * np.arange(o)):
+        lo, hi, steps = [0] * rank, list(shape), [1] * rank
+        lo[axis], hi[axis], steps[axis] = int(index[0]), int(index[-1]) + 1, step
+        return _window(node, x, lo, hi, steps, hint)
+    runs: list[list[int]] = []
+    for i in (int(v) for v in index):
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    if len(runs) > 64:
+        node.fail(f"a nearest map of {len(runs)} separate index runs along axis {axis} (at most 64)")
+    pieces = []
+    for k, run in enumerate(runs):
+        lo, hi = [0] * rank, list(shape)
+        lo[axis], hi[axis] = run[0], run[-1] + 1
+        pieces.append(_window(node, x, lo, hi, [1] * rank, f"{hint}.run{k}"))
+    return pieces[0] if len(pieces) == 1 else node.emit(ConcatOp(pieces, axis), hint)
+
+
+def _matmul_along(node: _Node, x: SSAValue, axis: int, w: np.ndarray, hint: str) -> SSAValue:
+    """out = w @ x along `axis` (w [out, in]): the axis moved last (a transpose,
+    unless it is), the rest as rows, one product with the constant w^T, and back."""
+    shape = list(x.type.get_shape())  # type: ignore[attr-defined]
+    rank = len(shape)
+    perm = [d for d in range(rank) if d != axis] + [axis]
+    moved = x if axis == rank - 1 else node.emit(TransposeOp(x, tuple(perm)), f"{hint}.moved")
+    moved_shape = [shape[d] for d in perm]
+    name = f"{hint}.weights"
+    node.importer.consts[name] = np.ascontiguousarray(w.T, dtype=np.float32)
+    node.importer.const_origin[name] = node.label
+    rows = node.emit(ReshapeOp(moved, (prod(moved_shape[:-1]), shape[axis])), f"{hint}.rows")
+    product = node.emit(MatMulOp(rows, node.importer.value(name, node)), f"{hint}.product")
+    moved_shape[-1] = w.shape[0]
+    y = node.emit(ReshapeOp(product, tuple(moved_shape)), f"{hint}.resized")
+    if axis == rank - 1:
+        return y
+    back = [perm.index(d) for d in range(rank)]
+    return node.emit(TransposeOp(y, tuple(back)), hint)
+
+
 def build_lrn(node: _Node) -> SSAValue:
     _check_2d(node, node.input_shape(0))
     return node.emit(

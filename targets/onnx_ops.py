@@ -385,6 +385,18 @@ ENTRIES: tuple[OpEntry, ...] = (
     OpEntry("Tile", "build_tile", opsets="constant repeats: graph.concat of the input with itself"),
     OpEntry("Cast", "build_cast", opsets="float32 to float32 aliases its input; other casts: folded or framework tier"),
     OpEntry(
+        "Resize", "build_resize",
+        opsets="constant scales or sizes, axis by axis: nearest as copies (repeats joined, "
+        "strides sliced), linear and cubic as a matmul by the axis's weights; not "
+        "tf_crop_and_resize, antialias when shrinking or keep_aspect_ratio_policy",
+        also=("Upsample",),
+    ),
+    OpEntry(
+        "DepthToSpace", "build_depth_to_space",
+        opsets="[N, C, H, W], DCR or CRD: the definition's reshape, transpose and reshape",
+        also=("SpaceToDepth",),
+    ),
+    OpEntry(
         "Gather", "build_gather",
         opsets="constant indices: slices of consecutive runs joined by graph.concat; runtime "
         "indices (embeddings) on the framework tier",

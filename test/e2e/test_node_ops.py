@@ -49,6 +49,28 @@ CASES = {
     # rows of 10,000: exp into a second row on the default chip, in place on the small
     # one (two rows of 40 KB do not fit its 64 KB partitions)
     "softmax_long_row": (helper.make_node("Softmax", ["x"], ["y"], axis=-1), {"x": [2, 10000]}, {}, 17),
+    # Resize axis by axis (targets/onnx_resize.py): nearest as copies, linear and
+    # cubic as a matmul by each axis's weights; DepthToSpace a transpose between views
+    "resize_nearest_x2": (
+        helper.make_node("Resize", ["x", "", "sc"], ["y"], mode="nearest",
+                         coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
+        {"x": [1, 3, 5, 6]}, {"sc": np.array([1, 1, 2, 2], np.float32)}, 17),
+    "resize_nearest_half": (
+        helper.make_node("Resize", ["x", "", "sc"], ["y"], mode="nearest"),
+        {"x": [1, 3, 6, 8]}, {"sc": np.array([1, 1, 0.5, 0.5], np.float32)}, 17),
+    "resize_linear_sizes": (
+        helper.make_node("Resize", ["x", "", "", "sz"], ["y"], mode="linear",
+                         coordinate_transformation_mode="align_corners"),
+        {"x": [1, 3, 5, 6]}, {"sz": _i64(1, 3, 9, 11)}, 17),
+    "resize_cubic": (
+        helper.make_node("Resize", ["x", "", "sc"], ["y"], mode="cubic", exclude_outside=1),
+        {"x": [1, 2, 8, 6]}, {"sc": np.array([1, 1, 0.5, 2], np.float32)}, 17),
+    "upsample_linear": (
+        helper.make_node("Upsample", ["x", "sc"], ["y"], mode="linear"),
+        {"x": [1, 2, 4, 5]}, {"sc": np.array([1, 1, 2, 3], np.float32)}, 9),
+    "depth_to_space_crd": (
+        helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=2, mode="CRD"), {"x": [1, 8, 3, 5]}, {}, 17),
+    "space_to_depth": (helper.make_node("SpaceToDepth", ["x"], ["y"], blocksize=3), {"x": [1, 2, 6, 9]}, {}, 17),
     "squeeze": (helper.make_node("Squeeze", ["x", "ax"], ["y"]), {"x": [1, 6, 1, 4]}, {"ax": _i64(0, 2)}, 17),
     "slice": (helper.make_node("Slice", ["x", "st", "en", "ax", "sp"], ["y"]), {"x": [4, 10, 6]},
               {"st": _i64(1, -5), "en": _i64(9, 100), "ax": _i64(1, 2), "sp": _i64(3, 2)}, 17),

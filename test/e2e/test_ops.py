@@ -1268,6 +1268,16 @@ def _reference_cases(rng: np.random.Generator) -> dict[str, tuple]:
         ),
         "Tile": ([n("Tile", ["x", "r"], ["y"])], {"x": (2, 3)}, ["y"], {"r": _int64([2, 2])}, OPSET),
         "Cast": ([n("Cast", ["x"], ["c"], to=_F), n("Relu", ["c"], ["y"])], {"x": (2, 3)}, ["y"], {}, OPSET),
+        "Resize": (
+            [n("Resize", ["x", "", "s"], ["y"], mode="linear")], {"x": (1, 2, 3, 4)}, ["y"],
+            {"s": np.array([1, 1, 2, 1.5], np.float32)}, OPSET,
+        ),
+        "Upsample": (
+            [n("Upsample", ["x", "s"], ["y"])], {"x": (1, 2, 3, 4)}, ["y"],
+            {"s": np.array([1, 1, 2, 3], np.float32)}, 9,
+        ),
+        "DepthToSpace": ([n("DepthToSpace", ["x"], ["y"], blocksize=2)], {"x": (1, 8, 2, 3)}, ["y"], {}, OPSET),
+        "SpaceToDepth": ([n("SpaceToDepth", ["x"], ["y"], blocksize=2)], {"x": (1, 2, 4, 6)}, ["y"], {}, OPSET),
         "Gather": (
             [n("Gather", ["x", "i"], ["y"], axis=1)], {"x": (2, 5)}, ["y"], {"i": _int64([4, 0, 1])}, OPSET,
         ),
