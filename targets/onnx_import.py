@@ -2062,6 +2062,123 @@ def build_conv(node: _Node) -> SSAValue:
     return node.emit(ReshapeOp(y, (n, o, length)))
 
 
+def build_conv_transpose(node: _Node) -> SSAValue:
+    """ConvTranspose, 1-D and 2-D, with constant weights [C, O/g, kh, kw]: a kernel
+    as large as its stride, unpadded and undilated (a U-Net's 2x2 stride 2), is a
+    1x1 conv to O * kh * kw channels whose blocks a transpose between views moves
+    into place (the pixels' outputs do not overlap); any other, the conv it is the
+    gradient of: the input with stride - 1 zeros between its pixels (copies joined
+    with zeros), the padding (k - 1) d - pad on each side (plus output_padding at the
+    end; a negative one crops), and a stride-1 conv by the weights flipped and
+    transposed per group. Not output_shape or auto_pad other than NOTSET and VALID."""
+    x_shape = node.input_shape(0)
+    rank = len(x_shape)
+    if rank not in (3, 4):
+        node.fail(f"a rank-{rank} input (only 1-D and 2-D ConvTranspose)")
+    weights = node.const_input(1)
+    if weights.dtype != np.float32 or weights.ndim != rank:
+        node.fail(f"weights of shape {list(weights.shape)} and type {weights.dtype}")
+    spatial = rank - 2
+    kernel = tuple(int(k) for k in weights.shape[2:])
+    if node.ints("kernel_shape", kernel) != kernel:
+        node.fail(f"kernel_shape {list(node.ints('kernel_shape', kernel))} does not match the weights {list(weights.shape)}")
+    if node.attr("output_shape", None) is not None:
+        node.unsupported("output_shape", list(node.ints("output_shape", ())))
+    auto_pad = node.attr("auto_pad", "NOTSET")
+    if auto_pad not in ("NOTSET", "VALID"):
+        node.unsupported("auto_pad", auto_pad)
+    strides = node.ints("strides", (1,) * spatial)
+    dilations = node.ints("dilations", (1,) * spatial)
+    extra = node.ints("output_padding", (0,) * spatial)
+    pads = node.ints("pads", (0,) * 2 * spatial) if auto_pad == "NOTSET" else (0,) * 2 * spatial
+    group = int(node.attr("group", 1))
+    c = x_shape[1]
+    if group < 1 or c % group or weights.shape[0] != c or min(strides + dilations) < 1:
+        node.fail(f"group {group}, strides {list(strides)}, dilations {list(dilations)} for {c} input channels "
+                  f"and weights {list(weights.shape)}")
+    if any(not 0 <= e < max(s, d) for e, s, d in zip(extra, strides, dilations)):
+        node.fail(f"output_padding {list(extra)} (each below its stride or dilation)")
+    x = node.input(0)
+    out = node.proto.output[0]
+    if rank == 3:  # height 1
+        x = node.emit(ReshapeOp(x, (x_shape[0], c, 1, x_shape[2])), f"{out}.2d")
+        weights = weights[:, :, None, :]
+        kernel, strides, dilations, extra = (1, *kernel), (1, *strides), (1, *dilations), (0, *extra)
+        pads = (0, pads[0], 0, pads[1])
+    n, _, h, w = x.type.get_shape()  # type: ignore[attr-defined]
+    o = weights.shape[1] * group
+    (kh, kw), (sh, sw), (dh, dw) = kernel, strides, dilations
+    size = [s * (i - 1) + e + (k - 1) * d + 1 - p0 - p1
+            for i, s, e, k, d, p0, p1 in zip((h, w), strides, extra, kernel, dilations, pads[:2], pads[2:])]
+    final = (n, o, *size) if rank == 4 else (n, o, size[1])
+    known = node.out_type()
+    if known is not None and tuple(known.get_shape()) != final:
+        node.fail(f"output shape {list(known.get_shape())}, where the attributes give {list(final)}")
+    if min(size) < 1:
+        node.fail(f"an empty output {list(final)}")
+    bias = node.optional_input(2)
+    if (kh, kw) == (sh, sw) and (dh, dw) == (1, 1) and not any(pads) and not any(extra) and group == 1:
+        # y[o, i kh + a, j kw + b] = sum_c x[c, i, j] w[c, o, a, b]: channels (o, a, b)
+        name = f"{out}.blocks.w"
+        node.importer.consts[name] = np.ascontiguousarray(
+            weights.transpose(1, 2, 3, 0).reshape(o * kh * kw, c, 1, 1)
+        )
+        node.importer.const_origin[name] = node.label
+        blocks = node.emit(
+            Conv2dOp(x, node.importer.value(name, node), None, strides=(1, 1), pads=(0, 0, 0, 0),
+                     dilations=(1, 1), group=1),
+            f"{out}.blocks",
+        )
+        split = node.emit(ReshapeOp(blocks, (n, o, kh, kw, h, w)), f"{out}.split")
+        moved = node.emit(TransposeOp(split, (0, 1, 4, 2, 5, 3)), f"{out}.moved")
+        y = node.emit(ReshapeOp(moved, (n, o, h * kh, w * kw)), f"{out}.placed")
+        if bias is not None:
+            column = node.emit(ReshapeOp(bias, (o, 1, 1)), f"{out}.bias")
+            y = node.emit(AddOp(y, column), f"{out}.biased")
+        return node.emit(ReshapeOp(y, final))
+    for axis, s in ((2, sh), (3, sw)):
+        if s > 1:
+            x = _spread(node, x, axis, s, f"{out}.spread{axis}")
+    lo = [(k - 1) * d - p for k, d, p in zip(kernel, dilations, pads[:2])]
+    hi = [(k - 1) * d - p + e for k, d, p, e in zip(kernel, dilations, pads[2:], extra)]
+    if min(lo + hi) < 0:  # a padding larger than the kernel's reach crops
+        shape = list(x.type.get_shape())  # type: ignore[attr-defined]
+        starts = [0, 0, max(0, -lo[0]), max(0, -lo[1])]
+        ends = [shape[0], shape[1], shape[2] - max(0, -hi[0]), shape[3] - max(0, -hi[1])]
+        x = _window(node, x, starts, ends, [1] * 4, f"{out}.cropped")
+    cg, og = c // group, o // group
+    flipped = (
+        weights.reshape(group, cg, og, kh, kw).transpose(0, 2, 1, 3, 4).reshape(o, cg, kh, kw)[:, :, ::-1, ::-1]
+    )
+    name = f"{out}.flipped.w"
+    node.importer.consts[name] = np.ascontiguousarray(flipped)
+    node.importer.const_origin[name] = node.label
+    y = node.emit(
+        Conv2dOp(x, node.importer.value(name, node), bias, strides=(1, 1),
+                 pads=(max(0, lo[0]), max(0, lo[1]), max(0, hi[0]), max(0, hi[1])),
+                 dilations=(dh, dw), group=group),
+        f"{out}.conv",
+    )
+    return node.emit(ReshapeOp(y, final))
+
+
+def _spread(node: _Node, x: SSAValue, axis: int, stride: int, hint: str) -> SSAValue:
+    """x with stride - 1 zeros between its elements along `axis` ([.., L, ..] ->
+    [.., (L - 1) stride + 1, ..]): x joined with zeros along a new axis after it,
+    merged, and the trailing zeros sliced off."""
+    shape = list(x.type.get_shape())  # type: ignore[attr-defined]
+    length = shape[axis]
+    single = node.emit(ReshapeOp(x, (*shape[: axis + 1], 1, *shape[axis + 1 :])), f"{hint}.single")
+    zeros = node.emit(
+        ConstantOfShapeOp((*shape[: axis + 1], stride - 1, *shape[axis + 1 :]), 0.0), f"{hint}.zeros"
+    )
+    joined = node.emit(ConcatOp([single, zeros], axis + 1), f"{hint}.joined")
+    merged = node.emit(ReshapeOp(joined, (*shape[:axis], length * stride, *shape[axis + 1 :])), f"{hint}.merged")
+    ends = list(shape)
+    ends[axis] = (length - 1) * stride + 1
+    return _window(node, merged, [0] * len(shape), ends, [1] * len(shape), hint)
+
+
 def build_gemm(node: _Node) -> SSAValue:
     beta = float(node.attr("beta", 1.0))
     return node.emit(

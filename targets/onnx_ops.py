@@ -385,6 +385,12 @@ ENTRIES: tuple[OpEntry, ...] = (
     OpEntry("Tile", "build_tile", opsets="constant repeats: graph.concat of the input with itself"),
     OpEntry("Cast", "build_cast", opsets="float32 to float32 aliases its input; other casts: folded or framework tier"),
     OpEntry(
+        "ConvTranspose", "build_conv_transpose",
+        opsets="1-D and 2-D, constant weights: kernel = stride (unpadded) a 1x1 conv and a "
+        "transpose between views; else zeros between the pixels and a conv by the flipped "
+        "weights; not output_shape or SAME auto_pad",
+    ),
+    OpEntry(
         "Resize", "build_resize",
         opsets="constant scales or sizes, axis by axis: nearest as copies (repeats joined, "
         "strides sliced), linear and cubic as a matmul by the axis's weights; not "

@@ -68,6 +68,22 @@ CASES = {
     "upsample_linear": (
         helper.make_node("Upsample", ["x", "sc"], ["y"], mode="linear"),
         {"x": [1, 2, 4, 5]}, {"sc": np.array([1, 1, 2, 3], np.float32)}, 9),
+    # ConvTranspose: kernel = stride as a 1x1 conv and a transpose; else zeros
+    # between the pixels and a conv by the flipped weights
+    "conv_transpose_k2s2": (
+        helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], strides=[2, 2]),
+        {"x": [1, 8, 5, 6]}, {"w": _w(8, 4, 2, 2), "b": _w(4)}, 17),
+    "conv_transpose_k3s2": (
+        helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], strides=[2, 2], pads=[1, 1, 1, 1],
+                         output_padding=[1, 1]),
+        {"x": [1, 8, 5, 6]}, {"w": _w(8, 4, 3, 3), "b": _w(4)}, 17),
+    "conv_transpose_grouped": (
+        helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 1], dilations=[1, 2], group=2,
+                         pads=[0, 2, 1, 0]),
+        {"x": [1, 6, 4, 5]}, {"w": _w(6, 2, 3, 3)}, 17),
+    "conv_transpose_1d": (
+        helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2], pads=[1, 1]),
+        {"x": [1, 4, 9]}, {"w": _w(4, 3, 4)}, 17),
     "depth_to_space_crd": (
         helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=2, mode="CRD"), {"x": [1, 8, 3, 5]}, {}, 17),
     "space_to_depth": (helper.make_node("SpaceToDepth", ["x"], ["y"], blocksize=3), {"x": [1, 2, 6, 9]}, {}, 17),

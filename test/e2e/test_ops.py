@@ -1268,6 +1268,10 @@ def _reference_cases(rng: np.random.Generator) -> dict[str, tuple]:
         ),
         "Tile": ([n("Tile", ["x", "r"], ["y"])], {"x": (2, 3)}, ["y"], {"r": _int64([2, 2])}, OPSET),
         "Cast": ([n("Cast", ["x"], ["c"], to=_F), n("Relu", ["c"], ["y"])], {"x": (2, 3)}, ["y"], {}, OPSET),
+        "ConvTranspose": (
+            [n("ConvTranspose", ["x", "w", "b"], ["y"], strides=[2, 2], pads=[1, 0, 0, 1], output_padding=[1, 0])],
+            {"x": (1, 4, 3, 4)}, ["y"], {"w": w(4, 3, 3, 2), "b": w(3)}, OPSET,
+        ),
         "Resize": (
             [n("Resize", ["x", "", "s"], ["y"], mode="linear")], {"x": (1, 2, 3, 4)}, ["y"],
             {"s": np.array([1, 1, 2, 1.5], np.float32)}, OPSET,
