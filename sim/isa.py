@@ -15,6 +15,8 @@ from __future__ import annotations
 import enum
 import json
 import math
+import os
+import stat
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -236,6 +238,29 @@ def encode_container(program: Program) -> bytes:
     return b"".join(container_parts(program))
 
 
+def read_container(f: BinaryIO) -> bytes:
+    """A binary's bytes from `f`, read as far as its header allows: a file whose first
+    bytes are not a Tidal binary's header, or whose size is not the one the header
+    states, is refused (BinaryFormatError) before its body is read; what is read is
+    then for `decode_container`."""
+    head = f.read(HEADER.size)
+    if len(head) < HEADER.size:
+        return head  # (decode_container: a truncated header)
+    magic, _, _, _, _, body_len = HEADER.unpack(head)
+    if magic != MAGIC:
+        raise BinaryFormatError(f"offset 0: bad magic {magic!r} (not a Tidal binary)")
+    try:
+        size = os.fstat(f.fileno()).st_size if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else None
+    except (OSError, AttributeError, ValueError):  # (not a file: a stream in memory)
+        size = None
+    if size is not None and size - HEADER.size != body_len:
+        raise BinaryFormatError(
+            f"offset {HEADER.size}: truncated or padded body "
+            f"({size - HEADER.size} bytes, header says {body_len})"
+        )
+    return head + f.read(body_len + 1)  # (one more: a padded stream is refused too)
+
+
 def decode_container(data: bytes) -> Program:
     """Parse and validate a binary; raises BinaryFormatError naming the byte offset."""
     if len(data) < HEADER.size:
@@ -259,11 +284,20 @@ def decode_container(data: bytes) -> Program:
         raise BinaryFormatError(f"offset {HEADER.size}: checksum mismatch (corrupt file)")
     chip = chip_raw.rstrip(b"\0").decode(errors="replace")
     program = Program(chip=chip, streams={}, consts=[], inputs=[], outputs=[])
+    seen: set[tuple[int, int]] = set()
     for i in range(nsec):
         at = HEADER.size + i * SECTION.size
         if at + SECTION.size > len(data):
             raise BinaryFormatError(f"offset {at}: section table runs past end of file")
         kind, arg, off, size = SECTION.unpack_from(data, at)
+        # one STREAM per engine and one IO, DEBUG and META section (a second would
+        # silently replace the first); CONST and LUT sections add up
+        once = (kind, arg if kind == SectionKind.STREAM else 0)
+        if kind in (SectionKind.STREAM, SectionKind.IO, SectionKind.DEBUG, SectionKind.META):
+            if once in seen:
+                what = f"STREAM for engine {arg}" if kind == SectionKind.STREAM else SectionKind(kind).name
+                raise BinaryFormatError(f"offset {at}: section {i} is a second {what} section")
+            seen.add(once)
         if off + size > len(data) or off < HEADER.size:
             raise BinaryFormatError(
                 f"offset {at}: section {i} [{off}, {off + size}) outside the file"
@@ -391,12 +425,24 @@ def _check_unread_inputs(entries: object, off: int) -> None:
         name, dtype, shape = (entry.get(k) for k in ("name", "dtype", "shape"))
         if not isinstance(name, str):
             raise BinaryFormatError(f"{bad} has no string 'name'")
-        if not isinstance(dtype, str):
-            raise BinaryFormatError(f"{bad} ('{name}') has no string 'dtype'")
+        if dtype not in UNREAD_DTYPES:
+            raise BinaryFormatError(
+                f"{bad} ('{name}') has dtype {dtype!r}"[:200] + f" (one of: {', '.join(sorted(UNREAD_DTYPES))})"
+            )
         if not isinstance(shape, list) or not all(
             isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**31 for d in shape
         ):
             raise BinaryFormatError(f"{bad} ('{name}') has a bad 'shape' {shape!r}"[:200])
+
+
+UNREAD_DTYPES = frozenset(
+    {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+     "float16", "float64", "str", "other"}
+)
+"""The element types an input the program does not read may have (META
+"unread_inputs"): the NumPy names of ONNX's non-float32 tensor types that an .npz
+holds; an input of another type (bfloat16, a sequence) is named "other", which any
+array matches."""
 
 
 def make_record(

@@ -461,7 +461,7 @@ def _densified(proto: onnx.ModelProto, label: str, dram: _Dram) -> onnx.ModelPro
             if flat.shape != values.shape or (flat.size and not 0 <= flat.min() <= flat.max() < array.size):
                 raise ValueError(f"{flat.size} indices in [0, {array.size}) for {values.size} values")
             array[flat] = values
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, KeyError) as e:
             raise OnnxImportError(f"{label}: {what}: bad indices or values ({_one_line(e)})") from None
         dense.graph.initializer.append(numpy_helper.from_array(array.reshape(dims), name))
     del dense.graph.sparse_initializer[:]
@@ -749,6 +749,7 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
     """Check the model, then return it with every intermediate shape inferred (the
     large weights are only declared: see `_skeleton`; outputs without a declared
     type or shape get the inferred ones: `_typed_outputs`)."""
+    skeleton = None
     try:
         skeleton = _typed_outputs(_skeleton(model))
         onnx.checker.check_model(skeleton)
@@ -773,6 +774,15 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
                 f"{label}: {where} declares no shape (tidal-run takes it from the array "
                 "fed for the input; a compiled model needs it in the file)"
             ) from None
+        if where is not None and skeleton is not None:
+            # An output left without a shape because inference stopped at a node that
+            # is wrong (a Gemm whose K differs): strict inference names that node.
+            try:
+                _infer_strict(skeleton)
+            except onnx.shape_inference.InferenceError as at_node:
+                raise OnnxImportError(f"{label}: not a valid ONNX model ({_one_line(at_node)})") from None
+            except (onnx.checker.ValidationError, ValueError, RuntimeError):
+                pass
         raise OnnxImportError(
             f"{label}: not a valid ONNX model ({where + ': ' if where else ''}{_one_line(e)})"
         ) from None
@@ -1328,7 +1338,7 @@ def _prefold(
                 continue
             try:
                 consts[t.name] = numpy_helper.to_array(t)
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, KeyError):
                 continue
         types = {vi.name: vi.type for vi in [*graph.input, *graph.value_info, *graph.output]}
 
@@ -1348,7 +1358,7 @@ def _prefold(
                 if t is not None and t.data_type != onnx.TensorProto.FLOAT:
                     try:
                         value = {node.output[0]: numpy_helper.to_array(t)}
-                    except (ValueError, TypeError):
+                    except (ValueError, TypeError, KeyError):
                         value = None
                 elif t is not None and prod(t.dims) <= _FLOAT_SHAPE_CONSTANT:
                     # A few float elements: read by what folds (scalar arithmetic on
@@ -1356,7 +1366,7 @@ def _prefold(
                     # exports write); the node stays for the rest.
                     try:
                         consts[node.output[0]] = numpy_helper.to_array(t)
-                    except (ValueError, TypeError):
+                    except (ValueError, TypeError, KeyError):
                         pass
             else:
                 try:
@@ -1423,7 +1433,7 @@ class _Importer:
         for t in initializers:
             try:
                 self.consts[t.name] = numpy_helper.to_array(t, base_dir)  # read once
-            except (ValueError, TypeError) as e:
+            except (ValueError, TypeError, KeyError) as e:
                 raise OnnxImportError(
                     f"initializer '{t.name}': malformed data ({_one_line(e)})"
                 ) from None
@@ -1850,6 +1860,12 @@ class _Node:
         self.importer.block.add_op(op)
         return op.results[0]
 
+    def check_size(self, shape: Sequence[int], what: str) -> None:
+        """Refuse (on every tier) a float32 tensor of `shape` that could not fit the
+        chip's DRAM, before the importer materialises one (a constant it makes)."""
+        if (why := self.importer.dram.too_big(prod(shape) * 4, f"{what} {list(shape)}")) is not None:
+            self.fail(why, _TooBig)
+
     def reject_used_output(self, i: int) -> None:
         if i < len(self.proto.output) and self.proto.output[i] in self.importer.used:
             self.fail(f"unsupported use of output #{i} '{self.proto.output[i]}'")
@@ -1877,7 +1893,7 @@ def _constant_value(node: _Node) -> np.ndarray:
         if a.name == "value":
             try:
                 return numpy_helper.to_array(a.t)
-            except (ValueError, TypeError) as e:
+            except (ValueError, TypeError, KeyError) as e:
                 node.fail(f"malformed value ({_one_line(e)})")
         if a.name in ("value_float", "value_floats"):
             value = np.array(onnx.helper.get_attribute_value(a), dtype=np.float32)
@@ -2116,6 +2132,7 @@ def build_conv_transpose(node: _Node) -> SSAValue:
         node.fail(f"output shape {list(known.get_shape())}, where the attributes give {list(final)}")
     if min(size) < 1:
         node.fail(f"an empty output {list(final)}")
+    node.check_size(final, "result")
     bias = node.optional_input(2)
     if (kh, kw) == (sh, sw) and (dh, dw) == (1, 1) and not any(pads) and not any(extra) and group == 1:
         # y[o, i kh + a, j kw + b] = sum_c x[c, i, j] w[c, o, a, b]: channels (o, a, b)
@@ -2622,6 +2639,7 @@ def _row_mean(node: _Node, x: SSAValue, hint: str) -> SSAValue:
     shape = x.type.get_shape()  # type: ignore[attr-defined]
     k = shape[-1]
     name = f"{hint}.ones"
+    node.check_size((k, 1), f"constant '{name}'")
     node.importer.consts[name] = np.full((k, 1), 1.0 / k, np.float32)
     node.importer.const_origin[name] = node.label
     rows = node.emit(ReshapeOp(x, (prod(shape[:-1]), k)), f"{hint}.rows")
@@ -2656,6 +2674,7 @@ def build_reduce(node: _Node) -> SSAValue:
         x = node.emit(PiecewiseLinearOp(x, "leaky_relu", -1.0, 0.0), f"{out}.abs")
     x, rows, k, final = _reduced_last(node, x, 13 if op_type == "ReduceSum" else 18)
     name = f"{out}.ones"
+    node.check_size((k, 1), f"constant '{name}'")
     node.importer.consts[name] = np.full((k, 1), 1.0 / k if op_type == "ReduceMean" else 1.0, np.float32)
     node.importer.const_origin[name] = node.label
     flat = node.emit(ReshapeOp(x, (rows, k)), f"{out}.rows")
@@ -3214,6 +3233,18 @@ def build_identity(node: _Node) -> None:
     node.alias_input()
 
 
+def _seed(node: _Node) -> int:
+    """The `seed` attribute (a float in ONNX; by default the node's index), whole and
+    within 32 bits: a NaN or infinite seed is refused, not a traceback."""
+    value = node.attr("seed", node.index)
+    if not (isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))):
+        node.fail(f"seed {value} is not a finite number")
+    seed = int(value)
+    if not -(2**31) <= seed < 2**31:
+        node.fail(f"seed {seed} does not fit 32 bits")
+    return seed
+
+
 def build_dropout(node: _Node) -> SSAValue:
     """`graph.dropout`: in inference the identity, which canonicalisation drops; with
     a constant true `training_mode` (opset 12 on) random zeroing and scaling on the
@@ -3230,9 +3261,7 @@ def build_dropout(node: _Node) -> SSAValue:
         ratio = float(node.const_input(1).reshape(-1)[0])
     if not 0.0 <= ratio < 1.0:
         node.fail(f"ratio {ratio} is not in [0, 1)")
-    seed = int(node.attr("seed", node.index))
-    if not -(2**31) <= seed < 2**31:
-        node.fail(f"seed {seed} does not fit 32 bits")
+    seed = _seed(node)
     return node.emit(
         DropoutOp(node.input(0), ratio, node.out_type(), training=training, seed=seed)
     )
@@ -3248,9 +3277,7 @@ def build_random_uniform_like(node: _Node) -> SSAValue:
     low, high = float(node.attr("low", 0.0)), float(node.attr("high", 1.0))
     if not (math.isfinite(low) and math.isfinite(high) and low <= high):
         node.fail(f"low {low} and high {high} are not finite and ordered")
-    seed = int(node.attr("seed", node.index))
-    if not -(2**31) <= seed < 2**31:
-        node.fail(f"seed {seed} does not fit 32 bits")
+    seed = _seed(node)
     return node.emit(RandomUniformLikeOp(node.input(0), low, high, seed, node.out_type()))
 
 
@@ -3289,9 +3316,7 @@ def build_bernoulli(node: _Node) -> SSAValue:
     dtype = node.attr("dtype", None)
     if dtype is not None and int(dtype) != 1:  # TensorProto.FLOAT
         node.unsupported("dtype", int(dtype))
-    seed = int(node.attr("seed", node.index))
-    if not -(2**31) <= seed < 2**31:
-        node.fail(f"seed {seed} does not fit 32 bits")
+    seed = _seed(node)
     return node.emit(BernoulliOp(node.input(0), seed, node.out_type()))
 
 
@@ -3713,7 +3738,7 @@ def build_resize(node: _Node) -> SSAValue:
     transposes. Refused (the framework tier runs it): tf_crop_and_resize,
     antialiasing a shrinking axis, keep_aspect_ratio_policy other than stretch,
     and maps whose rounding or length onnxruntime and ONNX disagree on."""
-    from tidal.targets.onnx_resize import ResizeError, axis_map
+    from tidal.targets.onnx_resize import ResizeError, axis_map, axis_nearest
 
     shape = node.input_shape(0)
     rank = len(shape)
@@ -3749,11 +3774,15 @@ def build_resize(node: _Node) -> SSAValue:
             if sizes_in.size != len(axes):
                 node.fail(f"{sizes_in.size} sizes for {len(axes)} axes")
             sizes = [int(v) for v in sizes_in]
+            if any(o < 1 for o in sizes):
+                node.fail(f"sizes {sizes} (each at least 1)")
             scales = [float(np.float32(o) / np.float32(shape[a])) for o, a in zip(sizes, axes)]
         elif scales_in.size == len(axes):
             scales, sizes = [float(v) for v in scales_in], None
         else:
             node.fail(f"{scales_in.size} scales for {len(axes)} axes (and no sizes)")
+    if not all(math.isfinite(sc) and sc > 0 for sc in scales):
+        node.fail(f"scales {scales} (each positive and finite)")
     if sizes is None:  # onnxruntime: the float32 product, truncated
         sizes = [int(np.float32(sc) * np.float32(shape[a])) for sc, a in zip(scales, axes)]
     final = list(shape)
@@ -3764,6 +3793,7 @@ def build_resize(node: _Node) -> SSAValue:
         node.fail(f"output shape {list(known.get_shape())}, where the scales give {final}")
     if any(o < 1 for o in final):
         node.fail(f"an empty output {final}")
+    node.check_size(final, "result")
     x = node.input(0)
     out = node.proto.output[0]
     # The last axis first: its matmul needs no transpose.
@@ -3771,24 +3801,27 @@ def build_resize(node: _Node) -> SSAValue:
         n_in = x.type.get_shape()[a]  # type: ignore[attr-defined]
         if scale == 1.0 and o == n_in:  # onnxruntime leaves such an axis as it is
             continue
+        if mode != "nearest" and n_in * o > RESIZE_MATRIX_MAX:
+            node.fail(f"a {n_in} -> {o} {mode} axis ({n_in * o} weights; at most {RESIZE_MATRIX_MAX})")
         try:
-            w = axis_map(
-                mode=mode, transform=transform, in_len=n_in, out_len=o, scale=scale,
-                nearest_mode=nearest_mode,
-                cubic_coeff_a=float(node.attr("cubic_coeff_a", -0.75)),
-                exclude_outside=bool(node.attr("exclude_outside", 0)),
-                antialias=bool(node.attr("antialias", 0)),
-            )
+            if mode == "nearest":
+                index = axis_nearest(
+                    transform=transform, nearest_mode=nearest_mode, in_len=n_in, out_len=o, scale=scale
+                )
+            else:
+                w = axis_map(
+                    mode=mode, transform=transform, in_len=n_in, out_len=o, scale=scale,
+                    cubic_coeff_a=float(node.attr("cubic_coeff_a", -0.75)),
+                    exclude_outside=bool(node.attr("exclude_outside", 0)),
+                    antialias=bool(node.attr("antialias", 0)),
+                )
         except ResizeError as e:
             node.fail(str(e))
-        if w.shape[0] == w.shape[1] and np.array_equal(w, np.eye(n_in)):
-            continue
         hint = f"{out}.axis{a}"
         if mode == "nearest":
-            x = _pick_along(node, x, a, w.argmax(axis=1), hint)
-        else:
-            if w.size > RESIZE_MATRIX_MAX:
-                node.fail(f"a {n_in} -> {o} {mode} axis ({w.size} weights; at most {RESIZE_MATRIX_MAX})")
+            if not np.array_equal(index, np.arange(n_in)):
+                x = _pick_along(node, x, a, index, hint)
+        elif not (w.shape[0] == w.shape[1] and np.array_equal(w, np.eye(n_in))):
             x = _matmul_along(node, x, a, w, hint)
     if tuple(x.type.get_shape()) != tuple(final):  # type: ignore[attr-defined]
         node.fail(f"lowered to {list(x.type.get_shape())}, not {final}")  # type: ignore[attr-defined]

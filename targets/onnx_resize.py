@@ -102,6 +102,20 @@ def nearest_indices(
     return picked[0]
 
 
+def axis_nearest(*, transform: str, nearest_mode: str, in_len: int, out_len: int, scale: float) -> np.ndarray:
+    """The input index each output index of a nearest axis copies (`axis_map`'s
+    nearest rows, without the matrix)."""
+    if transform not in TRANSFORMS:
+        raise ResizeError(f"unsupported coordinate_transformation_mode {transform}")
+    if nearest_mode not in NEAREST_MODES:
+        raise ResizeError(f"unsupported nearest_mode {nearest_mode}")
+    if not scale > 0 or out_len < 1 or in_len < 1:
+        raise ResizeError(f"scale {scale} from {in_len} to {out_len} elements")
+    if in_len == 1:
+        return np.zeros(out_len, np.int64)
+    return nearest_indices(transform, nearest_mode, in_len, out_len, scale)
+
+
 def axis_map(
     *,
     mode: str,
@@ -126,9 +140,8 @@ def axis_map(
     w = np.zeros((out_len, in_len))
     rows = np.arange(out_len)
     if mode == "nearest":
-        if nearest_mode not in NEAREST_MODES:
-            raise ResizeError(f"unsupported nearest_mode {nearest_mode}")
-        w[rows, nearest_indices(transform, nearest_mode, in_len, out_len, scale)] = 1.0
+        w[rows, axis_nearest(transform=transform, nearest_mode=nearest_mode, in_len=in_len,
+                             out_len=out_len, scale=scale)] = 1.0
         return w
     if mode == "cubic" and transform == "pytorch_half_pixel" and out_len == 1:
         raise ResizeError("cubic pytorch_half_pixel to one element (ONNX and onnxruntime differ)")

@@ -139,6 +139,13 @@ def parse_and_verify(
             # bytes): an error where the parser stands.
             span = parser._current_token.span  # pyright: ignore[reportPrivateUsage]
             raise ParseError(span, f"cannot build this attribute: {e}") from None
+        except VerifyException as e:
+            # An attribute's verifier refusing it as the parser builds it (300 : i8, a
+            # loop tile in dram): still a verifier's error (--verify-diagnostics prints
+            # it), now with where the parser stands.
+            span = parser._current_token.span  # pyright: ignore[reportPrivateUsage]
+            at = dataclasses.replace(span, line_offset=line_offset).get_location()
+            raise VerifyException(f"{name}:{at.line}:{at.col}: {_first_line(str(e))}") from None
     except ParseError as e:
         e.span = dataclasses.replace(e.span, line_offset=line_offset)
         raise
@@ -193,7 +200,12 @@ def _first_line(message: str) -> str:
 
 def model_files(path: str) -> list[str]:
     """Every file that loading the model at `path` reads: the model and, for ONNX,
-    its external data files (for check_paths: none of them may be overwritten)."""
+    its external data files (for check_paths: none of them may be overwritten).
+    The model itself is checked readable first (`check_source`: not a device, not
+    past its kind's size), as finding its data files reads it."""
+    from tidal.tools.files import check_source
+
+    check_source(path)
     if path.endswith(".mlir"):
         return [path]
     from tidal.targets.onnx_import import data_files

@@ -322,13 +322,44 @@ def _special_kind(mode: int) -> str | None:
     return "not a regular file"
 
 
+INPUT_MAX_BYTES = {
+    ".onnx": 2**31,  # protobuf's limit: a larger model keeps its weights as external data
+    ".mlir": 4 * (128 << 20),  # the UTF-8 bytes of tools.common.MLIR_MAX_BYTES characters
+    ".tbin": 1 << 34,  # the largest chip preset's DRAM (4 GiB) four times over
+}
+"""The most bytes an input file of each kind may hold, checked on its size before
+it is read (each is read whole)."""
+
+
+def check_source(path: str) -> None:
+    """An input a tool can read: not a directory or a device (/dev/zero would be
+    read until memory runs out), and, for a regular file of a kind in
+    INPUT_MAX_BYTES, not larger than its kind may be. A FIFO is read as it comes, as
+    any Unix tool reads one; a missing file is left to the reader's message."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    kind = _special_kind(st.st_mode)
+    if kind in ("a directory", "a character device", "a block device", "a socket"):
+        raise ToolError(f"cannot read '{path}': it is {kind}")
+    limit = INPUT_MAX_BYTES.get(os.path.splitext(path)[1].lower())
+    if kind is None and limit is not None and st.st_size > limit:
+        raise ToolError(
+            f"cannot read '{path}': {st.st_size:,} bytes, more than the {limit:,} a "
+            f"{os.path.splitext(path)[1]} file may hold"
+        )
+
+
 def check_paths(inputs: Iterable[str | None], outputs: Iterable[str | None]) -> None:
-    """Refuse, before any work, outputs that would destroy an input or each other,
-    and outputs that cannot be written (see the module docstring). `None` entries
-    (options not given) are skipped. Raises ToolError naming both paths."""
-    seen: list[tuple[str, tuple[object, ...], str]] = [
-        ("input", _identity(p), p) for p in inputs if p is not None
-    ]
+    """Refuse, before any work, inputs that cannot be read whole (`check_source`),
+    outputs that would destroy an input or each other, and outputs that cannot be
+    written (see the module docstring). `None` entries (options not given) are
+    skipped. Raises ToolError naming both paths."""
+    inputs = [p for p in inputs if p is not None]
+    for p in inputs:
+        check_source(p)
+    seen: list[tuple[str, tuple[object, ...], str]] = [("input", _identity(p), p) for p in inputs]
     for out in outputs:
         if out is None:
             continue

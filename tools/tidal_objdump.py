@@ -23,8 +23,9 @@ from xdsl.dialects.builtin import DenseIntOrFPElementsAttr
 from xdsl.ir import Attribute
 from xdsl.printer import Printer
 
-from tidal.sim.isa import BinaryFormatError
+from tidal.sim.isa import BinaryFormatError, read_container
 from tidal.targets.binary import decode
+from tidal.tools.files import ToolError, check_paths, tool_main
 
 # Elements a constant may have and still be printed whole (a bias of a small layer).
 ELIDE_ELEMENTS = 16
@@ -57,6 +58,7 @@ class ElidingPrinter(Printer):
         super().print_attribute(attribute)
 
 
+@tool_main("tidal-objdump")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="tidal-objdump", description="Print a Tidal binary as accel IR."
@@ -71,8 +73,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
+        check_paths([args.file], [])
+    except ToolError as e:
+        print(f"tidal-objdump: error: {e}", file=sys.stderr)
+        return 1
+    try:
         with open(args.file, "rb") as f:
-            data = f.read()
+            data = read_container(f)
         module = decode(data)
     except (OSError, BinaryFormatError) as e:
         message = e.strerror if isinstance(e, OSError) and e.strerror else str(e)

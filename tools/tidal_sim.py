@@ -131,22 +131,20 @@ def _input_bytes(program: isa.Program) -> dict[str, int]:
     for name in constants if isinstance(constants, list) else ():
         out.setdefault(str(name), NPZ_MAX_BYTES)
     for name, (shape, dtype) in unread_inputs(program).items():  # checked, then ignored
-        try:
-            itemsize = np.dtype(dtype).itemsize
-        except TypeError:
-            itemsize = 8
-        out.setdefault(name, max(1, itemsize) * math.prod(shape))
+        if dtype in ("str", "other"):  # (any array: the bound any input has)
+            out.setdefault(name, NPZ_MAX_BYTES)
+        else:  # (the container's decoder took only NumPy's plain names: UNREAD_DTYPES)
+            out.setdefault(name, np.dtype(dtype).itemsize * math.prod(shape))
     return out
 
 
 def _read_binary(path: str) -> isa.Program:
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            data = isa.read_container(f)
+        return isa.decode_container(data)
     except OSError as err:
         raise ToolError(f"cannot read binary '{path}': {err.strerror or err}") from None
-    try:
-        return isa.decode_container(data)
     except isa.BinaryFormatError as err:
         raise ToolError(f"{path}: {err}") from None
 

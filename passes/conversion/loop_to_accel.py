@@ -52,6 +52,7 @@ from tidal.dialects.accel import AccessAttr, Aff, AffAttr
 from tidal.dialects.graph import numpy_dtype
 from tidal.passes.loop.allocate import ADDR, CHIP, DRAM_BYTES
 from tidal.passes.utils.expect import PassInputError, expect_level
+from tidal.sim.isa import UNREAD_DTYPES
 from tidal.targets import UNREAD_INPUTS_ATTR
 
 # The queue every DMA gets here; accel-assign-queues decides the real one.
@@ -372,7 +373,9 @@ def _unread_input(name: str, arg: SSAValue) -> DictionaryAttr:
     try:
         dtype = numpy_dtype(ty.get_element_type())
     except KeyError:
-        dtype = str(ty.get_element_type())
+        dtype = "other"
+    if dtype not in UNREAD_DTYPES:  # (bfloat16: no NumPy type an .npz holds)
+        dtype = "other"
     return DictionaryAttr(
         {
             "name": StringAttr(name),

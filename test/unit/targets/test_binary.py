@@ -524,7 +524,8 @@ def test_malformed_meta_model_is_a_format_error(model):
         ({"name": "t"}, "is not a list"),
         (["t"], "entry 0 is not an object"),
         ([{"dtype": "int64", "shape": [2]}], "entry 0 has no string 'name'"),
-        ([{"name": "t", "shape": [2]}], "('t') has no string 'dtype'"),
+        ([{"name": "t", "shape": [2]}], "('t') has dtype None"),
+        ([{"name": "t", "dtype": "(1000000000,1000000000)f4", "shape": [2]}], "('t') has dtype '(1000000000"),
         ([{"name": "t", "dtype": "int64", "shape": [-1]}], "('t') has a bad 'shape'"),
         ([{"name": "t", "dtype": "int64", "shape": [True]}], "('t') has a bad 'shape'"),
     ],
@@ -537,3 +538,40 @@ def test_malformed_meta_unread_inputs_is_a_format_error(unread, words):
     with pytest.raises(isa.BinaryFormatError, match=r"offset \d+: META 'unread_inputs'") as err:
         isa.decode_container(isa.encode_container(prog))
     assert words in str(err.value)
+
+
+@pytest.mark.parametrize("kind", [isa.SectionKind.META, isa.SectionKind.IO, isa.SectionKind.STREAM])
+def test_a_second_section_of_a_kind_that_comes_once_is_a_format_error(kind):
+    """One STREAM per engine and one IO, DEBUG and META section: a crafted second one
+    (here the DEBUG section's entry pointed at the first one's bytes) would silently
+    replace the first."""
+    import zlib
+
+    data = bytearray(encode(parse(PROGRAM)))
+    nsec = isa.HEADER.unpack_from(data, 0)[3]
+    entries = [isa.SECTION.unpack_from(data, isa.HEADER.size + i * isa.SECTION.size) for i in range(nsec)]
+    same = next(e for e in entries if e[0] == kind)
+    debug = next(i for i, e in enumerate(entries) if e[0] == isa.SectionKind.DEBUG)
+    off, size = same[2], same[3]  # the same bytes again
+    isa.SECTION.pack_into(data, isa.HEADER.size + debug * isa.SECTION.size, kind, same[1], off, size)
+    magic, version, chip, n, _, body_len = isa.HEADER.unpack_from(data, 0)
+    isa.HEADER.pack_into(data, 0, magic, version, chip, n, zlib.crc32(bytes(data[isa.HEADER.size:])), body_len)
+    with pytest.raises(isa.BinaryFormatError, match=f"is a second {'STREAM' if kind == isa.SectionKind.STREAM else kind.name}"):
+        isa.decode_container(bytes(data))
+
+
+def test_read_container_refuses_a_file_whose_size_is_not_its_headers(tmp_path):
+    """`read_container` reads the header first: a file that is not a Tidal binary
+    (zeros, a sparse file of gigabytes) or whose size is not the one its header
+    states is refused before its body is read."""
+    good = encode(parse(PROGRAM))
+    path = tmp_path / "p.tbin"
+    path.write_bytes(good)
+    with open(path, "rb") as f:
+        assert isa.decode_container(isa.read_container(f)).chip == isa.decode_container(good).chip
+    path.write_bytes(good + b"\0")
+    with open(path, "rb") as f, pytest.raises(isa.BinaryFormatError, match="truncated or padded body"):
+        isa.read_container(f)
+    path.write_bytes(bytes(4096))
+    with open(path, "rb") as f, pytest.raises(isa.BinaryFormatError, match="bad magic"):
+        isa.read_container(f)
