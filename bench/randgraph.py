@@ -819,6 +819,90 @@ def _tile(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
     g.node("Tile", [x.name, g.const(ch, "reps", np.array(reps, np.int64))], shape)
 
 
+def _resize(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+    """Resize of H and W as exporters write it: nearest by whole scales (a feature
+    pyramid's x2) or halving, linear and cubic by any of a few scales, and
+    align_corners by sizes (its scale then exactly out / in); every form
+    targets/onnx_resize.py takes."""
+    n, c, h, w = x.shape
+    mode = weighted(ch, [("nearest", 3), ("linear", 3), ("cubic", 1)])
+    attrs: dict[str, Any] = {"mode": mode}
+    if mode == "nearest":
+        scales = [choice(ch, [1.0, 2.0, 3.0, 0.5] if d % 2 == 0 else [1.0, 2.0, 3.0]) for d in (h, w)]
+        attrs["coordinate_transformation_mode"] = choice(ch, ["asymmetric", "half_pixel"])
+        attrs["nearest_mode"] = "floor" if attrs["coordinate_transformation_mode"] == "asymmetric" else "round_prefer_floor"
+    else:
+        attrs["coordinate_transformation_mode"] = choice(
+            ch, ["half_pixel", "pytorch_half_pixel", "asymmetric", "align_corners"]
+        )
+        scales = [choice(ch, [1.0, 2.0, 0.5, 1.5, 3.0] if d > 1 else [1.0, 2.0, 1.5, 3.0]) for d in (h, w)]
+        if mode == "cubic" and chance(ch, 50):
+            attrs["exclude_outside"] = 1
+    oh, ow = (int(s * d) for s, d in zip(scales, (h, w)))  # (ONNX: the floor)
+    shape = (n, c, oh, ow)
+    if not fits(shape):
+        return _relu(ch, g, x)
+    if attrs["coordinate_transformation_mode"] == "align_corners":
+        sizes = g.const(ch, "sizes", np.array(shape, np.int64))
+        g.node("Resize", [x.name, "", "", sizes], shape, **attrs)
+        return
+    sc = g.const(ch, "scales", np.array([1.0, 1.0, *scales], np.float32))
+    g.node("Resize", [x.name, "", sc], shape, **attrs)
+
+
+def _conv_transpose(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+    """ConvTranspose: a kernel as large as its stride (a U-Net's 2x2 stride 2) or any
+    kernel, stride, padding, output_padding, dilation and group."""
+    n, c, h, w = x.shape
+    if chance(ch, 40):
+        k = choice(ch, [2, 3])
+        kh = kw = sh = sw = k
+        pads, extra, dh, dw, group = [0, 0, 0, 0], [0, 0], 1, 1, 1
+    else:
+        kh, kw = ch.integer(1, 4), ch.integer(1, 4)
+        sh, sw = ch.integer(1, 3), ch.integer(1, 3)
+        dh, dw = (ch.integer(1, 2), ch.integer(1, 2)) if chance(ch, 20) else (1, 1)
+        pads = [ch.integer(0, (k - 1) * d) if chance(ch, 50) else 0 for k, d in ((kh, dh), (kw, dw), (kh, dh), (kw, dw))]
+        extra = [ch.integer(0, max(s, d) - 1) if chance(ch, 30) else 0 for s, d in ((sh, dh), (sw, dw))]
+        group = choice(ch, divisors(c)) if chance(ch, 20) else 1
+    oh = sh * (h - 1) + extra[0] + (kh - 1) * dh + 1 - pads[0] - pads[2]
+    ow = sw * (w - 1) + extra[1] + (kw - 1) * dw + 1 - pads[1] - pads[3]
+    per_group = max(1, min(16 // group, MAX_ELEMS // max(1, n * group * oh * ow)))
+    cout = group * ch.integer(1, per_group)
+    shape = (n, cout, oh, ow)
+    if oh < 1 or ow < 1 or not fits(shape):
+        return _relu(ch, g, x)
+    fan_in = c // group * kh * kw
+    ins = [x.name, g.weight(ch, "w", (c, cout // group, kh, kw), fan_in)]
+    if chance(ch, 50):
+        ins.append(g.bias(ch, "b", (cout,), fan_in))
+    attrs: dict[str, Any] = {"strides": [sh, sw]}
+    if any(pads):
+        attrs["pads"] = pads
+    if any(extra):
+        attrs["output_padding"] = extra
+    if (dh, dw) != (1, 1):
+        attrs["dilations"] = [dh, dw]
+    if group > 1:
+        attrs["group"] = group
+    g.node("ConvTranspose", ins, shape, **attrs)
+
+
+def _depth_to_space(ch: Chooser, g: GraphBuilder, x: Tensor) -> None:
+    """DepthToSpace (DCR or CRD) where b * b divides the channels, else SpaceToDepth
+    where b divides H and W; a ReLU where neither does."""
+    n, c, h, w = x.shape
+    for b in (2, 3):
+        if c % (b * b) == 0 and chance(ch, 60):
+            g.node("DepthToSpace", [x.name], (n, c // (b * b), h * b, w * b), blocksize=b,
+                   mode=choice(ch, ["DCR", "CRD"]))
+            return
+        if h % b == 0 and w % b == 0:
+            g.node("SpaceToDepth", [x.name], (n, c * b * b, h // b, w // b), blocksize=b)
+            return
+    return _relu(ch, g, x)
+
+
 def _seq(shape: Shape) -> bool:
     return len(shape) == 3
 
@@ -952,6 +1036,10 @@ OPS: dict[str, OpEntry] = {
     # the activations of today's depthwise networks (graph-fold-clip, eltwise-channels)
     "Clip": OpEntry(_any, _clip, 2),
     "SiLU": OpEntry(_any, _silu, 2),
+    # up-sampling and transposed convolutions (feature pyramids, U-Nets, pixel shuffles)
+    "Resize": OpEntry(_image, _resize, 2),
+    "ConvTranspose": OpEntry(_image, _conv_transpose, 2),
+    "DepthToSpace": OpEntry(_image, _depth_to_space, 1),
 }
 
 
