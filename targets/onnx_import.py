@@ -3796,10 +3796,13 @@ def build_resize(node: _Node) -> SSAValue:
     node.check_size(final, "result")
     x = node.input(0)
     out = node.proto.output[0]
+    if tuple(final) == tuple(shape):  # onnxruntime copies the input whatever the scales
+        return node.emit(ReshapeOp(x, tuple(final)))
     # The last axis first: its matmul needs no transpose.
     for a, scale, o in sorted(zip(axes, scales, sizes), key=lambda t: -t[0]):
         n_in = x.type.get_shape()[a]  # type: ignore[attr-defined]
-        if scale == 1.0 and o == n_in:  # onnxruntime leaves such an axis as it is
+        if scale == 1.0 and o == n_in:  # onnxruntime leaves such an axis as it is (and,
+            # when no axis changes length, the whole input, whatever the scales)
             continue
         if mode != "nearest" and n_in * o > RESIZE_MATRIX_MAX:
             node.fail(f"a {n_in} -> {o} {mode} axis ({n_in * o} weights; at most {RESIZE_MATRIX_MAX})")

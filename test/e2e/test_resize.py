@@ -52,6 +52,12 @@ def _cases():
         yield f"upsample9-{mode}", _model({"mode": mode}, scales=[1, 1, 2, 3], opset=9, op="Upsample")
     yield "axes18", _model({"mode": "linear", "axes": [3, 2]}, scales=[2.0, 0.5], opset=18)
     yield "rank3", _model({"mode": "linear"}, scales=[1, 2, 2], shape=(2, 3, 5))
+    # scales that change no length (floor(1.25 * 2) = 2, floor(1.25 * 3) = 3):
+    # onnxruntime copies the input, though a scale-1.25 map would move every value
+    yield "same-shape-linear", _model({"mode": "linear", "coordinate_transformation_mode": "asymmetric"},
+                                      scales=[1, 1, 1.25, 1.25], shape=(1, 2, 2, 3))
+    yield "same-shape-nearest-ceil", _model({"mode": "nearest", "nearest_mode": "ceil"},
+                                            scales=[1, 1, 1.2, 1.1], shape=(1, 2, 3, 4))
     yield "half_pixel_symmetric", _model({"mode": "linear", "coordinate_transformation_mode": "half_pixel_symmetric"},
                                          scales=[1, 1, 2, 0.5], opset=19)
 
