@@ -9,9 +9,9 @@ one matmul by the constant W (linear, cubic).
 
 Every mode is refused (ResizeError, with the reason) where onnxruntime's result is
 not that map or is not pinned down by it: `tf_crop_and_resize` (an extrapolation
-value is not linear), antialiasing when an axis shrinks, and the transforms that
-read the output length where ONNX's float `scale * in_len` and onnxruntime's
-integer output length differ.
+value is not linear), antialiasing when an axis shrinks, and half_pixel_symmetric
+where ONNX's float `scale * in_len` and onnxruntime's integer output length differ
+(align_corners reads the integer length in both).
 """
 
 from __future__ import annotations
@@ -50,15 +50,15 @@ def source_coords(transform: str, in_len: int, out_len: int, scale: float, dtype
         if out_len == 1:  # (onnxruntime: 0, the ONNX reference: -0.5; same index for linear and nearest)
             return np.zeros(1, dtype)
         return (y + half) / s - half
+    if transform == "align_corners":  # (onnxruntime reads the integer output length)
+        if out_len == 1:
+            return np.zeros(1, dtype)
+        return y * dtype(in_len - 1) / dtype(out_len - 1)
     if not exact:
         raise ResizeError(
             f"{transform} with scale {scale} over {in_len} elements gives {out_len}, not "
             f"{np.float64(scale) * in_len} (ONNX and onnxruntime then map differently)"
         )
-    if transform == "align_corners":
-        if out_len == 1:
-            return np.zeros(1, dtype)
-        return y * dtype(in_len - 1) / dtype(out_len - 1)
     if transform == "half_pixel_symmetric":  # the same as half_pixel when exact
         return (y + half) / s - half
     raise ResizeError(f"unsupported coordinate_transformation_mode {transform}")

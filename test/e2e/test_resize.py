@@ -58,6 +58,12 @@ def _cases():
                                       scales=[1, 1, 1.25, 1.25], shape=(1, 2, 2, 3))
     yield "same-shape-nearest-ceil", _model({"mode": "nearest", "nearest_mode": "ceil"},
                                             scales=[1, 1, 1.2, 1.1], shape=(1, 2, 3, 4))
+    # align_corners where scale * in is not whole (1.75 x 6 = 10.5 -> 10): onnxruntime
+    # maps by the integer length
+    yield "align_corners-fractional-linear", _model(
+        {"mode": "linear", "coordinate_transformation_mode": "align_corners"}, scales=[1, 1, 1.75, 0.75], shape=(1, 2, 6, 7))
+    yield "align_corners-fractional-cubic", _model(
+        {"mode": "cubic", "coordinate_transformation_mode": "align_corners"}, scales=[1, 1, 1.75, 1], shape=(1, 2, 6, 7))
     yield "half_pixel_symmetric", _model({"mode": "linear", "coordinate_transformation_mode": "half_pixel_symmetric"},
                                          scales=[1, 1, 2, 0.5], opset=19)
 
