@@ -1303,13 +1303,14 @@ def _shape_arithmetic(
     proto: onnx.NodeProto, inputs: Sequence[np.ndarray], out_types: Sequence[Attribute | None]
 ) -> bool:
     """Whether a node of constant inputs and float results is scalar arithmetic on
-    shapes that `_prefold` folds: an op of `_FLOAT_SHAPE_OPS` (or an Unsqueeze,
-    Squeeze or Concat of one-element values) whose results have at most
+    shapes that `_prefold` folds: an op of `_FLOAT_SHAPE_OPS`, an Unsqueeze or
+    Squeeze of a one-element value, or a Concat of non-empty values (Resize's scales
+    written as Concat(Constant [1, 1], Constant [2, 2])), whose results have at most
     `_FLOAT_SHAPE_CONSTANT` elements each."""
     op = proto.op_type
     if op not in _FLOAT_SHAPE_OPS and not (
-        op in ("Unsqueeze", "Squeeze", "Concat") and all(a.size == 1 for a in inputs)
-    ):
+        op in ("Unsqueeze", "Squeeze") and all(a.size == 1 for a in inputs)
+    ) and not (op == "Concat" and all(a.size > 0 for a in inputs)):  # (zero-size: left to the tiers)
         return False
     return all(
         isinstance(ty, TensorType) and DYNAMIC_INDEX not in ty.get_shape()

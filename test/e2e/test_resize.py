@@ -147,3 +147,25 @@ def test_space_to_depth_modes(mode):
     inverse = helper.make_model(back, opset_imports=[helper.make_opsetid("", 13)])
     z = ort.InferenceSession(inverse.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"y": y})[0]
     np.testing.assert_array_equal(z, x)
+
+
+def test_scales_concatenated_from_constants_are_folded():
+    """Exporters write Resize's scales as Concat(Constant [1, 1], Constant [2, 2]):
+    a float Concat of constants of at most 8 elements is folded at import (it was
+    folded only of one-element values), so the Resize is on the accelerator."""
+    nodes = [
+        helper.make_node("Constant", [], ["a"], value=numpy_helper.from_array(np.ones(2, np.float32))),
+        helper.make_node("Constant", [], ["b"], value=numpy_helper.from_array(np.full(2, 2.0, np.float32))),
+        helper.make_node("Concat", ["a", "b"], ["s"], axis=0),
+        helper.make_node("Resize", ["x", "", "s"], ["y"], mode="linear"),
+    ]
+    graph = helper.make_graph(
+        nodes, "concat-scales", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    module = import_onnx(model)
+    assert "graph.onnx_node" not in {op.name for op in module.walk()}
+    x = np.random.default_rng(4).standard_normal((1, 2, 3, 4)).astype(np.float32)
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_allclose(eval_graph(module, {"x": x})["y"], ref, rtol=1e-5, atol=1e-5)
