@@ -400,13 +400,18 @@ def _io_table(table: object, what: str, off: int) -> list[dict[str, object]]:
             raise BinaryFormatError(f"{bad} has no string 'name'")
         if not isinstance(addr, int) or isinstance(addr, bool) or not 0 <= addr < 2**63:
             raise BinaryFormatError(f"{bad} ('{name}') has no address in [0, 2^63)")
-        if not isinstance(shape, list) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**31 for d in shape
-        ):
-            raise BinaryFormatError(f"{bad} ('{name}') has a bad 'shape' {shape!r}"[:200])
+        _check_shape(shape, f"{bad} ('{name}')")
         if not isinstance(dtype, str):
             raise BinaryFormatError(f"{bad} ('{name}') has no string 'dtype'")
     return table
+
+
+def _check_shape(shape: object, what: str) -> None:
+    """A shape in JSON: a list of integers in [0, 2^31)."""
+    if not isinstance(shape, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**31 for d in shape
+    ):
+        raise BinaryFormatError(f"{what} has a bad 'shape' {shape!r}"[:200])
 
 
 def _check_unread_inputs(entries: object, off: int) -> None:
@@ -429,10 +434,7 @@ def _check_unread_inputs(entries: object, off: int) -> None:
             raise BinaryFormatError(
                 f"{bad} ('{name}') has dtype {dtype!r}"[:200] + f" (one of: {', '.join(sorted(UNREAD_DTYPES))})"
             )
-        if not isinstance(shape, list) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**31 for d in shape
-        ):
-            raise BinaryFormatError(f"{bad} ('{name}') has a bad 'shape' {shape!r}"[:200])
+        _check_shape(shape, f"{bad} ('{name}')")
 
 
 UNREAD_DTYPES = frozenset(

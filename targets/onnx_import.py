@@ -3191,22 +3191,8 @@ def build_gather(node: _Node) -> SSAValue:
     flat = [int(i) + shape[axis] if int(i) < 0 else int(i) for i in indices.reshape(-1)]
     if not flat or any(not 0 <= i < shape[axis] for i in flat):
         node.fail(f"indices {indices.reshape(-1).tolist()} outside dim {axis} of size {shape[axis]}")
-    runs: list[list[int]] = []
-    for i in flat:
-        if runs and i == runs[-1][-1] + 1:
-            runs[-1].append(i)
-        else:
-            runs.append([i])
-    if len(runs) > 64:
-        node.fail(f"{len(runs)} separate index runs (at most 64 are imported as slices)")
     out = node.proto.output[0]
-    x = node.input(0)
-    pieces = []
-    for k, run in enumerate(runs):
-        lo, hi = [0] * rank, list(shape)
-        lo[axis], hi[axis] = run[0], run[-1] + 1
-        pieces.append(_window(node, x, lo, hi, [1] * rank, f"{out}.run{k}"))
-    y = pieces[0] if len(pieces) == 1 else node.emit(ConcatOp(pieces, axis), f"{out}.joined")
+    y = _runs_along(node, node.input(0), axis, flat, out, f"{out}.joined")
     final = (*shape[:axis], *indices.shape, *shape[axis + 1 :])
     if tuple(y.type.get_shape()) == final:  # type: ignore[attr-defined]
         return y
@@ -3849,20 +3835,27 @@ def _pick_along(node: _Node, x: SSAValue, axis: int, index: np.ndarray, hint: st
         lo, hi, steps = [0] * rank, list(shape), [1] * rank
         lo[axis], hi[axis], steps[axis] = int(index[0]), int(index[-1]) + 1, step
         return _window(node, x, lo, hi, steps, hint)
+    return _runs_along(node, x, axis, [int(v) for v in index], hint, hint)
+
+
+def _runs_along(node: _Node, x: SSAValue, axis: int, index: Sequence[int], hint: str, joined: str) -> SSAValue:
+    """x's elements along `axis` at `index` (in range): each run of consecutive
+    indices a graph.slice, the runs joined by graph.concat; at most 64 runs."""
     runs: list[list[int]] = []
-    for i in (int(v) for v in index):
+    for i in index:
         if runs and i == runs[-1][-1] + 1:
             runs[-1].append(i)
         else:
             runs.append([i])
     if len(runs) > 64:
-        node.fail(f"a nearest map of {len(runs)} separate index runs along axis {axis} (at most 64)")
+        node.fail(f"{len(runs)} separate index runs (at most 64 are imported as slices)")
+    shape = list(x.type.get_shape())  # type: ignore[attr-defined]
     pieces = []
     for k, run in enumerate(runs):
-        lo, hi = [0] * rank, list(shape)
+        lo, hi = [0] * len(shape), list(shape)
         lo[axis], hi[axis] = run[0], run[-1] + 1
-        pieces.append(_window(node, x, lo, hi, [1] * rank, f"{hint}.run{k}"))
-    return pieces[0] if len(pieces) == 1 else node.emit(ConcatOp(pieces, axis), hint)
+        pieces.append(_window(node, x, lo, hi, [1] * len(shape), f"{hint}.run{k}"))
+    return pieces[0] if len(pieces) == 1 else node.emit(ConcatOp(pieces, axis), joined)
 
 
 def _matmul_along(node: _Node, x: SSAValue, axis: int, w: np.ndarray, hint: str) -> SSAValue:

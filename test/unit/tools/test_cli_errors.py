@@ -773,12 +773,8 @@ def test_objdump_error_is_one_line_whatever_the_binary_names(files, tmp_path: Pa
     assert "small FAKE LINE" in message
 
 
-def test_tidal_sim_takes_the_inputs_the_binary_does_not_read(tmp_path: Path, out: Path):
-    """The .npz that tidal-run and onnxruntime are fed names a model input no node
-    reads (an int64 token_type_ids), which the binary does not take: tidal-sim
-    refused it as an unknown input. The binary now names it (META "unread_inputs"):
-    fed, it is checked against the model's dtype and shape and ignored; left out,
-    nothing is missing; fed wrong, one line names it."""
+def _unused_input_model(tmp_path: Path) -> Path:
+    """y = relu(x), beside an int64 model input no node reads (token_type_ids)."""
     graph_ = helper.make_graph(
         [helper.make_node("Relu", ["x"], ["y"])], "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3]),
@@ -787,6 +783,16 @@ def test_tidal_sim_takes_the_inputs_the_binary_does_not_read(tmp_path: Path, out
     )
     path = tmp_path / "unused.onnx"
     onnx.save(helper.make_model(graph_, opset_imports=[helper.make_opsetid("", 13)]), path)
+    return path
+
+
+def test_tidal_sim_takes_the_inputs_the_binary_does_not_read(tmp_path: Path, out: Path):
+    """The .npz that tidal-run and onnxruntime are fed names a model input no node
+    reads (an int64 token_type_ids), which the binary does not take: tidal-sim
+    refused it as an unknown input. The binary now names it (META "unread_inputs"):
+    fed, it is checked against the model's dtype and shape and ignored; left out,
+    nothing is missing; fed wrong, one line names it."""
+    path = _unused_input_model(tmp_path)
     x = np.array([[-1, 2, -3], [4, -5, 6]], np.float32)
     feeds = {
         "all": {"x": x, "token_type_ids": np.zeros((2, 3), np.int64)},
@@ -814,14 +820,7 @@ def test_check_numerics_with_an_input_no_node_reads(tmp_path: Path, out: Path):
     every array of --inputs, so the machine refused the extra one with a traceback
     (InputError: unknown input 'token_type_ids'). The binary level is now fed the
     inputs it takes; every level agrees and the binary is written."""
-    graph_ = helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["y"])], "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3]),
-         helper.make_tensor_value_info("token_type_ids", TensorProto.INT64, [2, 3])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
-    )
-    path = tmp_path / "unused.onnx"
-    onnx.save(helper.make_model(graph_, opset_imports=[helper.make_opsetid("", 13)]), path)
+    path = _unused_input_model(tmp_path)
     npz = tmp_path / "in.npz"
     np.savez(npz, x=np.ones((2, 3), np.float32), token_type_ids=np.zeros((2, 3), np.int64))
     result = tool("tidal-compile", path, "-o", out / "m.tbin", "--check-numerics", "--inputs", npz)
