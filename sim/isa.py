@@ -250,7 +250,8 @@ def read_container(f: BinaryIO) -> bytes:
     if magic != MAGIC:
         raise BinaryFormatError(f"offset 0: bad magic {magic!r} (not a Tidal binary)")
     try:
-        size = os.fstat(f.fileno()).st_size if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else None
+        st = os.fstat(f.fileno())
+        size = st.st_size if stat.S_ISREG(st.st_mode) else None
     except (OSError, AttributeError, ValueError):  # (not a file: a stream in memory)
         size = None
     if size is not None and size - HEADER.size != body_len:

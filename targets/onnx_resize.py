@@ -102,15 +102,19 @@ def nearest_indices(
     return picked[0]
 
 
+def _check_axis(transform: str, in_len: int, out_len: int, scale: float) -> None:
+    if transform not in TRANSFORMS:
+        raise ResizeError(f"unsupported coordinate_transformation_mode {transform}")
+    if not scale > 0 or out_len < 1 or in_len < 1:
+        raise ResizeError(f"scale {scale} from {in_len} to {out_len} elements")
+
+
 def axis_nearest(*, transform: str, nearest_mode: str, in_len: int, out_len: int, scale: float) -> np.ndarray:
     """The input index each output index of a nearest axis copies (`axis_map`'s
     nearest rows, without the matrix)."""
-    if transform not in TRANSFORMS:
-        raise ResizeError(f"unsupported coordinate_transformation_mode {transform}")
+    _check_axis(transform, in_len, out_len, scale)
     if nearest_mode not in NEAREST_MODES:
         raise ResizeError(f"unsupported nearest_mode {nearest_mode}")
-    if not scale > 0 or out_len < 1 or in_len < 1:
-        raise ResizeError(f"scale {scale} from {in_len} to {out_len} elements")
     if in_len == 1:
         return np.zeros(out_len, np.int64)
     return nearest_indices(transform, nearest_mode, in_len, out_len, scale)
@@ -129,10 +133,7 @@ def axis_map(
     antialias: bool = False,
 ) -> np.ndarray:
     """W [out_len, in_len] (float64) of one resized axis: out = W @ in along it."""
-    if transform not in TRANSFORMS:
-        raise ResizeError(f"unsupported coordinate_transformation_mode {transform}")
-    if not scale > 0 or out_len < 1 or in_len < 1:
-        raise ResizeError(f"scale {scale} from {in_len} to {out_len} elements")
+    _check_axis(transform, in_len, out_len, scale)
     if antialias and scale < 1 and mode != "nearest":
         raise ResizeError("antialias when an axis shrinks")
     if in_len == 1:  # every tap is the one element, weights summing to 1
@@ -146,12 +147,11 @@ def axis_map(
     if mode == "cubic" and transform == "pytorch_half_pixel" and out_len == 1:
         raise ResizeError("cubic pytorch_half_pixel to one element (ONNX and onnxruntime differ)")
     x = source_coords(transform, in_len, out_len, scale, np.float32).astype(np.float64)
+    if mode == "linear":
+        x = np.clip(x, 0, in_len - 1)  # onnxruntime clamps the coordinate
     base = np.floor(x)
     t = x - base
     if mode == "linear":
-        x = np.clip(x, 0, in_len - 1)  # onnxruntime clamps the coordinate
-        base = np.floor(x)
-        t = x - base
         taps, weights = [base, base + 1], [1 - t, t]
     elif mode == "cubic":
         a = float(cubic_coeff_a)
@@ -165,8 +165,8 @@ def axis_map(
         ]
     else:
         raise ResizeError(f"unsupported mode {mode}")
-    inside = [(i >= 0) & (i <= in_len - 1) for i in taps]
     if exclude_outside:
+        inside = [(i >= 0) & (i <= in_len - 1) for i in taps]
         weights = [np.where(ok, wt, 0.0) for ok, wt in zip(inside, weights)]
         total = sum(weights)
         weights = [wt / np.where(total == 0, 1.0, total) for wt in weights]

@@ -21,7 +21,7 @@ from xdsl.utils.mlir_lexer import MLIRTokenKind
 
 from tidal.dialects import get_all_dialects
 from tidal.tools import xdsl_fixes  # noqa: F401 - xDSL lexer fix
-from tidal.tools.files import ToolError, open_npz
+from tidal.tools.files import MLIR_MAX_BYTES, ToolError, check_source, open_npz
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -98,13 +98,6 @@ class LocatingParser(Parser):
             loc = span.get_location()
             self.starts[op] = f"{loc.file}:{loc.line + self.line_offset}:{loc.col}"
         return op
-
-
-MLIR_MAX_BYTES = 128 << 20
-"""The largest MLIR text the tools parse. xDSL's parser holds about 60 times the
-text in memory while it reads a dense constant's hex string (a 9.9 MB SqueezeNet
-module: 0.58 GB), so 128 MiB already takes about 8 GB; larger models are read from
-their ONNX file, whose weights are never text."""
 
 
 def parse_and_verify(
@@ -203,8 +196,6 @@ def model_files(path: str) -> list[str]:
     its external data files (for check_paths: none of them may be overwritten).
     The model itself is checked readable first (`check_source`: not a device, not
     past its kind's size), as finding its data files reads it."""
-    from tidal.tools.files import check_source
-
     check_source(path)
     if path.endswith(".mlir"):
         return [path]
