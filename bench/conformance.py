@@ -58,7 +58,12 @@ def _data_sets(case) -> list[tuple[list, list]]:
     from onnx import numpy_helper
 
     if case.data_sets is not None:
-        return [(list(i), list(o)) for i, o in case.data_sets]
+        # onnx keeps a value NumPy has no dtype for (float8, int4, bfloat16) as a
+        # TensorProto; its own runner converts each, as here.
+        def array(value):
+            return numpy_helper.to_array(value) if isinstance(value, onnx.TensorProto) else value
+
+        return [([array(v) for v in i], [array(v) for v in o]) for i, o in case.data_sets]
     sets = []
     for d in sorted(glob.glob(os.path.join(case.model_dir, "test_data_set_*"))):
         def read(kind: str) -> list:
