@@ -244,14 +244,14 @@ def _forward(sites: list[Site], add: _Add, exact: bool, ordered: _Ordered) -> No
     maps: dict[str, _IntervalMap] = {}
     for x in sites:
         for xo in x.operands:
-            plo, phi, lo, hi = xo.box
+            plo, phi = xo.box[0], xo.box[1]
             m = maps.get(xo.ap.space)
             if m is None:
                 m = maps[xo.ap.space] = _IntervalMap()
             entry = (x, xo, plo, phi)
             tested: set[int] = set()  # id() of the operands tested against xo
             covers: dict[int, Cover] = {}  # id() of an operand xo may hide
-            for i in m.span(lo, hi):
+            for i in _segments(m, xo, exact):
                 seg = m.segments[i]
                 for entries in (
                     (seg.writers, seg.readers) if xo.write else (seg.writers,)
@@ -273,6 +273,26 @@ def _forward(sites: list[Site], add: _Add, exact: bool, ordered: _Ordered) -> No
                 seg.writers = _unhidden(seg.writers, xo, exact, covers, window)
                 seg.writers.append(entry)
                 seg.readers = _unhidden(seg.readers, xo, exact, covers, window)
+
+
+RUNS_MAX = 64
+"""The most byte runs an access is entered in the sweep's map as, each its own
+range; an access of more (or one whose repeats move partition and bytes together)
+is entered over its bounding byte range."""
+
+
+def _segments(m: _IntervalMap, xo: Operand, exact: bool) -> Iterator[int]:
+    """The segments of `m` the operand's bytes span, split at their ends: over its
+    bounding byte range, or, exactly, over each of its runs when it has a few
+    (a column of a row-major tensor is one run per row, and the columns a
+    concatenation writes then meet no other column's entries)."""
+    lo, hi = xo.box[2], xo.box[3]
+    runs = None
+    if exact and not xo.footprint.is_box():
+        spans = xo.footprint.intervals(RUNS_MAX)
+        runs = None if spans is None else spans[1]
+    for rlo, rhi in runs or [(lo, hi)]:
+        yield from m.span(rlo, rhi)
 
 
 def _unhidden(
