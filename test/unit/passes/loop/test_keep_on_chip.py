@@ -73,8 +73,8 @@ def test_a_copy_that_crosses_into_the_next_group_splits_there_once():
     assert LAYOUT.split(dram(112 * 64 * 4 + 8, [(64, 24), (1, 64)]), ()) is None
 
 
-def _lowered_to_loop(chip: str):
-    module = import_onnx(models.make_cnn())
+def _lowered_to_loop(chip: str, model=None):
+    module = import_onnx(models.make_cnn() if model is None else model)
     for p in (GraphCanonicalizePass(), GraphPartitionPass(chip=chip), GraphToLoopPass(chip=chip)):
         p.apply(Context(), module)
     return module
@@ -95,6 +95,43 @@ def test_the_cnn_keeps_intermediates_on_chip_and_computes_the_same():
     for name in ref:
         np.testing.assert_array_equal(after[name], before[name])
         np.testing.assert_allclose(after[name], ref[name], rtol=1e-4, atol=1e-5)
+
+
+def test_past_its_scan_budget_the_pass_keeps_no_more_buffers(monkeypatch):
+    """The fit check's work is bounded (SCAN_BUDGET): once it is spent, the later
+    buffers stay in DRAM and the program computes the same."""
+    from onnx import TensorProto, helper
+
+    from tidal.passes.loop import keep_on_chip as koc
+
+    ops = ["Relu", "Sigmoid", "Relu", "Tanh", "Relu"]
+    nodes = [helper.make_node(op, [f"t{k}"], [f"t{k + 1}"]) for k, op in enumerate(ops)]
+    model = helper.make_model(
+        helper.make_graph(
+            nodes, "chain",
+            [helper.make_tensor_value_info("t0", TensorProto.FLOAT, [1, 16, 8, 8])],
+            [helper.make_tensor_value_info(f"t{len(ops)}", TensorProto.FLOAT, [1, 16, 8, 8])],
+        ),
+        opset_imports=[helper.make_opsetid("", 17)],
+    )
+
+    def kept(budget: int | None) -> tuple[int, dict, dict]:
+        if budget is not None:
+            monkeypatch.setattr(koc, "SCAN_BUDGET", budget)
+            monkeypatch.setattr(koc, "SCAN_BUDGET_PER_TILE", 0)
+        module = _lowered_to_loop("small", model)
+        inputs = random_inputs(import_onnx(model))
+        fn = next(op for op in module.body.block.ops if isinstance(op, func.FuncOp))
+        names = keep_on_chip(fn, get_chip("small"))
+        module.verify()
+        return len(names), eval_loop(module, inputs), eval_graph(import_onnx(model), inputs)
+
+    everything = kept(None)[0]
+    assert everything == len(ops) - 1
+    count, after, ref = kept(0)
+    assert count == 1  # the first candidate's scan spends the budget
+    for name in ref:
+        np.testing.assert_allclose(after[name], ref[name], rtol=1e-5, atol=1e-6)
 
 
 def test_channel_tiles_of_96_keep_192_channels_on_96_partitions():
