@@ -58,6 +58,48 @@ def fail(tool: str, message: str) -> NoReturn:
 _R = TypeVar("_R")
 
 
+class StdoutError(Exception):
+    """Standard output could not be written (a full disk, an I/O error)."""
+
+
+class _Stdout:
+    """sys.stdout while a tool runs: its text writes and flushes raise StdoutError
+    when the stream fails (`tidal-opt m.mlir > /dev/full`), so the tool reports it
+    in one line; a closed pipe stays BrokenPipeError (a quiet exit)."""
+
+    def __init__(self, stream: object) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)  # type: ignore[attr-defined]
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise StdoutError(e.strerror or str(e)) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()  # type: ignore[attr-defined]
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise StdoutError(e.strerror or str(e)) from None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that the flush at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.__stdout__.fileno())
+    try:
+        sys.__stdout__.flush()
+    except OSError:
+        pass
+
+
 def tool_main(tool: str) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
     """Decorate a tool's `main`: SIGINT ends it with `<tool>: interrupted` and exit
     status 130, SIGTERM with `<tool>: terminated` and 143 (128 + the signal number, as
@@ -71,8 +113,16 @@ def tool_main(tool: str) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
                 raise Terminated
 
             previous = signal.signal(signal.SIGTERM, on_term)
+            stdout = sys.stdout
+            sys.stdout = _Stdout(stdout)
             try:
-                return main(*args, **kwargs)
+                result = main(*args, **kwargs)
+                sys.stdout.flush()  # (a full disk shows here, not at the exit)
+                return result
+            except StdoutError as e:
+                print(f"{tool}: error: cannot write standard output: {e}", file=sys.stderr)
+                _discard_stdout()
+                raise SystemExit(1) from None
             except KeyboardInterrupt:
                 print(f"{tool}: interrupted", file=sys.stderr)
                 raise SystemExit(128 + signal.SIGINT) from None
@@ -91,10 +141,10 @@ def tool_main(tool: str) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
                 # The reader of stdout went away (`tidal-opt m.mlir | head`): stop
                 # quietly, as a shell's SIGPIPE does, with its status (128 + 13);
                 # stdout goes to /dev/null so that the exit's flush cannot fail too.
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, sys.stdout.fileno())
+                _discard_stdout()
                 raise SystemExit(128 + signal.SIGPIPE) from None
             finally:
+                sys.stdout = stdout
                 signal.signal(signal.SIGTERM, previous)
 
         return guarded
@@ -372,6 +422,9 @@ def check_paths(inputs: Iterable[str | None], outputs: Iterable[str | None]) -> 
             continue
         if not out:
             raise ToolError("an output path is empty")
+        if out.endswith(os.sep) and not os.path.isdir(out):
+            # (open() would write the file without the slash)
+            raise ToolError(f"cannot write '{out}': a path ending in '{os.sep}' names a directory")
         _check_target(out)
         ident = _identity(out)
         if not _is_char_device(out):  # /dev/null may take any number of outputs

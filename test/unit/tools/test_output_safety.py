@@ -125,6 +125,30 @@ def test_a_closed_stdout_pipe_stops_the_tool_without_a_traceback(tmp_path):
     assert err.decode() == ""
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("name", ["tidal-opt", "tidal-compile"])
+def test_a_full_standard_output_is_one_line(work, tmp_path, name):
+    """stdout on a full disk (`> /dev/full`): one line and exit 1 (it was an OSError
+    traceback: ENOSPC was handled only for a closed pipe)."""
+    if name == "tidal-opt":
+        src = tmp_path / "g.mlir"
+        src.write_text("func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {\n  func.return %x : tensor<4xf32>\n}\n")
+        args: tuple = (src,)
+    else:
+        args = (work["model"], "-o", tmp_path / "m2.tbin")
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([str(BIN / name), *map(str, args)], stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert r.returncode == 1
+    assert r.stderr.strip() == f"{name}: error: cannot write standard output: No space left on device"
+
+
+def test_an_output_path_ending_in_a_slash_is_refused(work, tmp_path):
+    """`-o m.tbin/` named a directory that does not exist; open() wrote `m.tbin`."""
+    r = tool("tidal-compile", work["model"], "-o", f"{tmp_path / 'new.tbin'}/")
+    assert_one_line_error(r, "tidal-compile", "names a directory")
+    assert not (tmp_path / "new.tbin").exists()
+
+
 @pytest.mark.parametrize("link", ["hard", "symbolic", "dotted"])
 def test_aliases_of_an_input_are_the_same_file(work, tmp_path, link):
     """Hard links share the inode; symlinks and `dir/../name` resolve to the file."""
