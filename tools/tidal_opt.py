@@ -137,8 +137,12 @@ class TidalOptMain(xDSLOptMain):
                 "--frontend names the reader)"
             )
         super().run()
-        if out is not None:
-            write_files([(out, self._output.getvalue().encode())])
+        text = self._output.getvalue()
+        # (with --verify-diagnostics or --parsing-diagnostics, a chunk that failed
+        # prints its diagnostic instead of a module: when none gave a module, an
+        # existing output file is left as it was, not emptied)
+        if out is not None and text:
+            write_files([(out, text.encode())])
 
     def prepare_output(self) -> IO[str]:
         return sys.stdout if self.args.output_file is None else self._output

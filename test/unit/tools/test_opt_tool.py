@@ -78,3 +78,21 @@ def test_output_written_only_on_success(tmp_path):
     r = opt(src, "-p", "graph-to-loop", "-o", out)
     assert r.returncode == 0, r.stderr
     assert "loop.nest" in out.read_text()
+
+
+def test_a_diagnostic_instead_of_a_module_leaves_the_output_file_alone(tmp_path):
+    """--verify-diagnostics prints a failing module's diagnostic instead of the
+    module: the `-o` file was emptied (exit 0); with no module written it is kept."""
+    src = tmp_path / "bad.mlir"
+    src.write_text(
+        'func.func @main(%x: tensor<1x8xf32> {tidal.name = "x"}) -> tensor<1x8xf32> {\n'
+        "  %y = graph.softmax %x {axis = 5 : i64} : (tensor<1x8xf32>) -> tensor<1x8xf32>\n"
+        "  func.return %y : tensor<1x8xf32>\n"
+        "}\n"
+    )
+    out = tmp_path / "kept.mlir"
+    out.write_text("PRECIOUS\n")
+    r = opt(src, "--verify-diagnostics", "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert "bad.mlir:2:" in r.stdout.decode(), r.stdout
+    assert out.read_text() == "PRECIOUS\n"
