@@ -397,14 +397,30 @@ def _io_table(table: object, what: str, off: int) -> list[dict[str, object]]:
         if not isinstance(entry, dict):
             raise BinaryFormatError(f"{bad} is not an object")
         name, addr, shape, dtype = (entry.get(k) for k in ("name", "addr", "shape", "dtype"))
-        if not isinstance(name, str):
-            raise BinaryFormatError(f"{bad} has no string 'name'")
+        _check_name(name, bad)
         if not isinstance(addr, int) or isinstance(addr, bool) or not 0 <= addr < 2**63:
             raise BinaryFormatError(f"{bad} ('{name}') has no address in [0, 2^63)")
         _check_shape(shape, f"{bad} ('{name}')")
         if not isinstance(dtype, str):
             raise BinaryFormatError(f"{bad} ('{name}') has no string 'dtype'")
     return table
+
+
+IO_NAME_MAX = 4096
+"""The most characters of an input's or output's name (the importer's limit: the
+names key the arrays of an .npz, whose member names hold at most 65,535 bytes)."""
+
+
+def _check_name(name: object, what: str) -> None:
+    """An IO name: a string of at most IO_NAME_MAX characters, none a control
+    character (NumPy cuts an .npz key at a NUL)."""
+    if not isinstance(name, str):
+        raise BinaryFormatError(f"{what} has no string 'name'")
+    if len(name) > IO_NAME_MAX or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise BinaryFormatError(
+            f"{what} has a name that no .npz can key ({name!r:.60}: at most "
+            f"{IO_NAME_MAX} characters, no control characters)"
+        )
 
 
 def _check_shape(shape: object, what: str) -> None:
@@ -429,8 +445,7 @@ def _check_unread_inputs(entries: object, off: int) -> None:
         if not isinstance(entry, dict):
             raise BinaryFormatError(f"{bad} is not an object")
         name, dtype, shape = (entry.get(k) for k in ("name", "dtype", "shape"))
-        if not isinstance(name, str):
-            raise BinaryFormatError(f"{bad} has no string 'name'")
+        _check_name(name, bad)
         if dtype not in UNREAD_DTYPES:
             raise BinaryFormatError(
                 f"{bad} ('{name}') has dtype {dtype!r}"[:200] + f" (one of: {', '.join(sorted(UNREAD_DTYPES))})"

@@ -98,6 +98,7 @@ from tidal.dialects.graph import (
     UnsqueezeOp,
 )
 from tidal.sim.config import PRESETS, ChipConfig
+from tidal.sim.isa import IO_NAME_MAX
 from tidal.targets import CONSTANT_INPUTS_ATTR
 from tidal.dialects.graph import OnnxNodeOp, OnnxValueType, numpy_dtype
 from tidal.targets import framework
@@ -305,6 +306,7 @@ def _load(
     if isinstance(model, onnx.ModelProto):
         _check_text(model, "model")
         label = f"model '{model.graph.name or '<unnamed>'}'"
+        _check_io_names(model.graph, label)
         _check_tensors(model, label, None, dram)
         return model, label
     label = os.fspath(model)
@@ -317,6 +319,7 @@ def _load(
             f"{label}: not a valid ONNX model ({_one_line(e)})"
         ) from None
     _check_text(proto, label)
+    _check_io_names(proto.graph, label)
     base_dir = os.path.dirname(label) or os.curdir
     _check_tensors(proto, label, base_dir, dram)
     initializers = len(proto.graph.initializer)  # _all_tensors yields them first
@@ -363,6 +366,25 @@ def _check_text(message: Message, label: str) -> None:
                     raise OnnxImportError(
                         f"{label}: not a valid ONNX model ({at} is not valid UTF-8 text: {bytes(v)[:40]!r})"
                     )
+
+
+def _check_io_names(graph: onnx.GraphProto, label: str) -> None:
+    """Refuse a graph input or output name that no .npz can key: longer than
+    IO_NAME_MAX (the binary's limit), or with a control character (NumPy cuts a key
+    at a NUL)."""
+    for kind, values in (("input", graph.input), ("output", graph.output)):
+        for i, v in enumerate(values):
+            name = v.name
+            if len(name) > IO_NAME_MAX:
+                raise OnnxImportError(
+                    f"{label}: graph {kind} {i} has a name of {len(name)} characters "
+                    f"(at most {IO_NAME_MAX}: inputs and outputs are named in .npz files)"
+                )
+            if any(ord(c) < 32 or ord(c) == 127 for c in name):
+                raise OnnxImportError(
+                    f"{label}: graph {kind} {i} ({name!r:.60}) has a control character in its name "
+                    "(inputs and outputs are named in .npz files)"
+                )
 
 
 def _all_nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:

@@ -575,3 +575,13 @@ def test_read_container_refuses_a_file_whose_size_is_not_its_headers(tmp_path):
     path.write_bytes(bytes(4096))
     with open(path, "rb") as f, pytest.raises(isa.BinaryFormatError, match="bad magic"):
         isa.read_container(f)
+
+
+@pytest.mark.parametrize("name", ["y\x00z", "a\nb", "y" * 5000])
+def test_an_io_name_no_npz_can_key_is_a_format_error(name):
+    """A crafted binary's output name with a NUL (NumPy keyed the array 'y') or
+    past 4,096 characters (the .npz writer's struct.error) is refused on load."""
+    prog = isa.decode_container(encode(parse(PROGRAM)))
+    prog.outputs[0]["name"] = name
+    with pytest.raises(isa.BinaryFormatError, match="has a name that no .npz can key"):
+        isa.decode_container(isa.encode_container(prog))

@@ -518,3 +518,13 @@ def test_a_loop_without_its_body_is_refused(work):
     message = assert_one_line_error(tool("tidal-compile", model, "-o", out / "b.tbin"), "tidal-compile")
     assert message.startswith(f"{model}: not a valid ONNX model (")
     assert_nothing_written(out)
+
+
+@pytest.mark.parametrize(("name", "words"), [("y" * 70_000, "name of 70000 characters"), ("y\x00z", "control character")])
+def test_an_output_name_no_npz_can_key_is_refused(work, name, words):
+    """An output named past 4,096 characters crashed the .npz writer (struct.error);
+    one with a NUL was written as key 'y'."""
+    d, out = work
+    model = save(d / "m.onnx", [helper.make_node("Relu", ["x"], [name])], [f32("x", [1, 8])], [f32(name, [1, 8])])
+    assert_one_line_error(tool("tidal-compile", model, "-o", out / "m.tbin"), "tidal-compile", words)
+    assert_nothing_written(out)
