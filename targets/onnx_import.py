@@ -349,10 +349,7 @@ def _check_text(message: Message, label: str) -> None:
             if field.type != string and field.type != nested:
                 continue
             path = f"{where}.{field.name}" if where else field.name
-            repeated = (  # (`label` before protobuf 5.28 deprecated it)
-                field.is_repeated if hasattr(field, "is_repeated") else field.label == FieldDescriptor.LABEL_REPEATED
-            )
-            if repeated:
+            if _repeated(field):
                 values = list(enumerate(getattr(msg, field.name)))
             elif msg.HasField(field.name):
                 values = [(None, getattr(msg, field.name))]
@@ -707,10 +704,62 @@ def _infer_shapes(model: onnx.ModelProto, **options: bool) -> onnx.ModelProto:
     """onnx's shape inference, whose C++ also fails with ValueError or RuntimeError
     on some malformed models (a Loop without its body: "vector::reserve"): those
     are InferenceErrors here, as the others are."""
+    skeleton, large, added = _without_large_initializers(model)
     try:
-        return onnx.shape_inference.infer_shapes(model, **options)
+        inferred = onnx.shape_inference.infer_shapes(skeleton, **options)
     except (ValueError, RuntimeError) as e:
         raise onnx.shape_inference.InferenceError(f"shape inference failed: {_one_line(e)}") from None
+    if large:  # the weights back, in their places; the stand-in inputs out
+        for value in [i for i in inferred.graph.input if i.name in added]:
+            inferred.graph.input.remove(value)
+        small = iter(list(inferred.graph.initializer))
+        weights = [t if i in large else next(small) for i, t in enumerate(model.graph.initializer)]
+        del inferred.graph.initializer[:]
+        inferred.graph.initializer.extend(weights)
+    return inferred
+
+
+INFER_INITIALIZER_MAX = 1 << 16
+"""Initializers of more elements go to onnx's shape inference as graph inputs of
+their type and shape, not as data: inference serializes the model and parses its
+result again, four copies of every weight (a folded Range to 2^26 took 5.8 GB),
+and reads values only of small tensors (a Reshape's shape, a Slice's starts)."""
+
+
+def _repeated(field: FieldDescriptor) -> bool:
+    # (`label` before protobuf 5.28 deprecated it)
+    return field.is_repeated if hasattr(field, "is_repeated") else field.label == FieldDescriptor.LABEL_REPEATED
+
+
+def _without_large_initializers(model: onnx.ModelProto) -> tuple[onnx.ModelProto, set[int], set[str]]:
+    """(`model` with each initializer of more than INFER_INITIALIZER_MAX elements
+    replaced by a graph input of its type and shape, those initializers' positions,
+    the names of the inputs added: none where an input of the name exists);
+    `model` itself when it has none."""
+    large = {i for i, t in enumerate(model.graph.initializer) if prod(t.dims) > INFER_INITIALIZER_MAX}
+    if not large:
+        return model, large, set()
+    skeleton = onnx.ModelProto()
+    for owner, copy in ((model, skeleton), (model.graph, skeleton.graph)):
+        for field, value in owner.ListFields():
+            if field.name == "graph":
+                continue  # (the graph: the loop's second step)
+            if field.name == "initializer":
+                copy.initializer.extend(t for i, t in enumerate(value) if i not in large)
+            elif _repeated(field):
+                getattr(copy, field.name).extend(value)
+            elif field.message_type is not None:
+                getattr(copy, field.name).CopyFrom(value)
+            else:
+                setattr(copy, field.name, value)
+    inputs = {v.name for v in model.graph.input}
+    added: set[str] = set()
+    for i in sorted(large):
+        t = model.graph.initializer[i]
+        if t.name not in inputs | added:
+            skeleton.graph.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+            added.add(t.name)
+    return skeleton, large, added
 
 
 def _infer_strict(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -719,6 +768,8 @@ def _infer_strict(model: onnx.ModelProto) -> onnx.ModelProto:
     Range to the wrong rank and then refuses a valid Add (what a dynamic-axes
     export's attention mask computes, fed another batch), a model onnxruntime
     runs. The first error stands when inference fails without it too."""
+    if _long_constant_range(model.graph):
+        return _infer_shapes(model, strict_mode=True, data_prop=False)
     try:
         return _infer_shapes(model, strict_mode=True, data_prop=True)
     except onnx.shape_inference.InferenceError as with_values:
@@ -726,6 +777,39 @@ def _infer_strict(model: onnx.ModelProto) -> onnx.ModelProto:
             return _infer_shapes(model, strict_mode=True, data_prop=False)
         except onnx.shape_inference.InferenceError:
             raise with_values from None
+
+
+PROPAGATE_MAX = 1 << 16
+"""The most elements of a Range on constants that onnx's data propagation may
+carry: it holds each propagated value as a protobuf dimension (about 80 bytes), so
+a Range to 2^26 took 5 GB inside shape inference before any size check."""
+
+
+def _long_constant_range(graph: onnx.GraphProto) -> bool:
+    """Whether a Range of `graph` whose start, limit and delta are scalar constants
+    (initializers or Constant nodes) has more than PROPAGATE_MAX elements."""
+    values: dict[str, np.ndarray] = {}
+    for t in graph.initializer:
+        if not t.dims and t.data_location != onnx.TensorProto.EXTERNAL:
+            values[t.name] = numpy_helper.to_array(t)
+    for node in graph.node:
+        if node.op_type == "Constant" and node.output and node.attribute:
+            a = node.attribute[0]
+            if a.name == "value" and a.HasField("t") and not a.t.dims:
+                values[node.output[0]] = numpy_helper.to_array(a.t)
+            elif a.name in ("value_int", "value_float"):
+                values[node.output[0]] = np.array(a.i if a.name == "value_int" else a.f)
+    for node in graph.node:
+        if node.op_type != "Range" or len(node.input) != 3 or not all(n in values for n in node.input):
+            continue
+        try:
+            start, limit, delta = (float(values[n]) for n in node.input)
+            count = math.ceil((limit - start) / delta) if delta else 0
+        except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+            continue
+        if count > PROPAGATE_MAX:
+            return True
+    return False
 
 
 def _with_contrib_rounds(inferred: onnx.ModelProto) -> onnx.ModelProto:

@@ -1819,3 +1819,48 @@ def test_pow_exponent_of_another_numeric_type(exponent, tmp_path):
     ref = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     np.testing.assert_allclose(got["y"], ref, rtol=2e-5)
     assert stats["placement"]["framework"] == 0
+
+
+def test_shape_inference_sees_large_weights_by_shape_only():
+    """Weights past INFER_INITIALIZER_MAX elements reach onnx's inference as inputs of
+    their shape (inference copied every weight four times: a folded Range to 2^26
+    took 5.8 GB); the result is onnx's own, the weights back in their order."""
+    from tidal.targets import onnx_import as oi
+
+    n = oi.INFER_INITIALIZER_MAX + 1
+    big = numpy_helper.from_array(np.arange(n, dtype=np.float32), "big")
+    shape = numpy_helper.from_array(np.array([1, n], np.int64), "shape")
+    small = numpy_helper.from_array(np.ones(3, np.float32), "small")
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["big", "shape"], ["r"]), helper.make_node("Add", ["x", "r"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, n])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [small, big, shape],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    got = oi._infer_shapes(model, strict_mode=True, data_prop=True)
+    want = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    assert got.graph.value_info == want.graph.value_info
+    assert list(got.graph.output) == list(want.graph.output)
+    assert [t.name for t in got.graph.initializer] == ["small", "big", "shape"]
+    assert list(got.graph.initializer) == list(model.graph.initializer)
+    assert [i.name for i in got.graph.input] == ["x"]
+
+
+@pytest.mark.parametrize(("limit", "propagated"), [(1 << 16, True), (1 << 26, False)])
+def test_a_long_range_on_constants_is_inferred_without_data_propagation(monkeypatch, limit, propagated):
+    """onnx's data propagation carries a Range's values as protobuf dimensions: a
+    Range(0, 2^26) took 5.4 GB inside inference, then ran out of memory."""
+    from tidal.targets import onnx_import as oi
+
+    scalars = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in (("a", 0), ("b", limit), ("s", 1))]
+    graph = helper.make_graph(
+        [helper.make_node("Range", ["a", "b", "s"], ["r"]), helper.make_node("Cast", ["r"], ["y"], to=TensorProto.FLOAT)],
+        "g", [], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], scalars,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    asked: list[bool] = []
+    monkeypatch.setattr(oi, "_infer_shapes", lambda m, **o: asked.append(o["data_prop"]) or m)
+    oi._infer_strict(model)
+    assert asked == [propagated]

@@ -528,3 +528,4 @@ def test_an_output_name_no_npz_can_key_is_refused(work, name, words):
     model = save(d / "m.onnx", [helper.make_node("Relu", ["x"], [name])], [f32("x", [1, 8])], [f32(name, [1, 8])])
     assert_one_line_error(tool("tidal-compile", model, "-o", out / "m.tbin"), "tidal-compile", words)
     assert_nothing_written(out)
+
