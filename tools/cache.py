@@ -11,11 +11,12 @@ One file per key, `<key>.tcache`, written whole or not at all (a temporary file 
 the same directory, fsync, `os.replace`), so concurrent compiles never see half an
 entry and the last writer wins. The file is a fixed header (magic, format version,
 header length), a JSON header (key, created, source model, sizes, compile seconds,
-and the names the key leaves out) and the binary's bytes exactly as
-`isa.encode_container` gives them. An entry that cannot be read whole (truncated,
-flipped bytes: the binary's checksum; a bad header) is a miss, recompiled and
-replaced. On a hit the program is renamed to the current segment's tensor and node
-names (`rename`), which the key leaves out.
+the binary's SHA-256 and the names the key leaves out) and the binary's bytes
+exactly as `isa.encode_container` gives them. An entry that cannot be read whole
+(truncated, flipped bytes: the binary's checksum; a header field of the wrong type
+or range) or that holds another binary than the one stored (its SHA-256) is a miss,
+recompiled and replaced. On a hit the program is renamed to the current segment's
+tensor and node names (`rename`), which the key leaves out.
 
 Only files named `<64 hex digits>.tcache` (and this module's temporary files) are
 the cache's: `clear` removes those and nothing else. Pure Python and NumPy.
@@ -25,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import errno
+import hashlib
 import json
+import math
 import os
 import re
 import stat
@@ -50,9 +53,11 @@ ENTRY_NAME = re.compile(r"[0-9a-f]{64}" + re.escape(SUFFIX))
 # A store's temporary file (see files.remove_stale_temps for the form).
 TEMP_NAME = re.compile(r"\.([0-9a-f]{64})" + re.escape(SUFFIX) + r"\.tidal-\d+-[A-Za-z0-9_]+\.tmp")
 MAGIC = b"TIDALCACHE"
-FORMAT = 1
+FORMAT = 2  # 2: the header holds the binary's SHA-256
 PREFIX = struct.Struct("<10sHQ")  # magic, format, header JSON bytes
 MAX_HEADER_BYTES = 1 << 26  # names of a model with a million ops fit
+MAX_SECONDS = 1 << 37  # a bound for times in a header (the year 6325)
+HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class CacheError(Exception):
@@ -65,7 +70,8 @@ class BadEntry(Exception):
 
 def default_dir() -> Path:
     """Where tidal-cache looks by default: $TIDAL_CACHE_DIR, else
-    $XDG_CACHE_HOME/tidal, else ~/.cache/tidal."""
+    $XDG_CACHE_HOME/tidal, else ~/.cache/tidal (an empty variable counts as unset,
+    as the XDG spec has it)."""
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR])
     xdg = os.environ.get("XDG_CACHE_HOME")
@@ -103,6 +109,42 @@ def _open_regular(path: Path) -> BinaryIO:
         raise
 
 
+def _is_count(value: object) -> bool:
+    """An int (not a bool) of at least 0."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_seconds(value: object) -> bool:
+    """A finite number (not a bool) in [0, MAX_SECONDS): JSON gives NaN, Infinity and
+    1e300 too, which no clock does and `time.localtime` refuses."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return 0 <= value < MAX_SECONDS
+
+
+def _is_digest(value: object) -> bool:
+    """A SHA-256 as 64 lowercase hex digits."""
+    return isinstance(value, str) and HEX_DIGEST.fullmatch(value) is not None
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str)
+
+
+# The header's fields besides the key and the names (which `Names.from_json` checks
+# when the entry is used), each with what its value must be.
+HEADER_FIELDS: tuple[tuple[str, Callable[[object], bool]], ...] = (
+    ("size", _is_count),
+    ("sha256", _is_digest),
+    ("created", _is_seconds),
+    ("compile_seconds", _is_seconds),
+    ("model", _is_text),
+    ("chip", _is_text),
+)
+
+
 def _header_of(f: BinaryIO, path: Path, file_bytes: int) -> dict[str, object]:
     """The JSON header of the entry open as `f`, checked; BadEntry says why not."""
     prefix = f.read(PREFIX.size)
@@ -124,10 +166,8 @@ def _header_of(f: BinaryIO, path: Path, file_bytes: int) -> dict[str, object]:
     key = path.name[: -len(SUFFIX)]
     if header.get("key") != key:
         raise BadEntry("header names another key")
-    for name, kind in (("size", int), ("created", (int, float)),
-                       ("compile_seconds", (int, float)), ("model", str), ("chip", str)):
-        value = header.get(name)
-        if not isinstance(value, kind) or isinstance(value, bool):
+    for name, fits in HEADER_FIELDS:
+        if not fits(header.get(name)):
             raise BadEntry(f"bad header field '{name}'")
     if header["size"] != file_bytes - PREFIX.size - length:  # type: ignore[operator]
         raise BadEntry(
@@ -170,10 +210,11 @@ class Cache:
 
     # ---------------------------------------------------------------- reading
 
-    def _open(self, keyed: Keyed) -> tuple[BinaryIO, Names, int]:
+    def _open(self, keyed: Keyed) -> tuple[BinaryIO, Names, int, str]:
         """The entry of `keyed.key` open at its binary, with the names it was stored
-        under and the binary's size; FileNotFoundError if there is none, BadEntry if
-        its header is bad (the file is closed then)."""
+        under, the binary's size and its SHA-256 (hex) as the header gives them;
+        FileNotFoundError if there is none, BadEntry if its header is bad (the file
+        is closed then)."""
         from tidal.tools.cache_key import Names
 
         path = self.path_of(keyed.key)
@@ -196,14 +237,15 @@ class Cache:
         except BaseException:
             f.close()
             raise
-        return f, names, int(header["size"])  # type: ignore[arg-type]
+        size, digest = int(header["size"]), str(header["sha256"])  # type: ignore[arg-type]
+        return f, names, size, digest
 
     def load(self, keyed: Keyed) -> isa.Program:
         """The program stored under `keyed.key`, decoded (the container's checks,
         its checksum among them) and renamed to `keyed.names`; FileNotFoundError if
         there is none, BadEntry if it cannot be used. Holds the binary in memory
         while it decodes."""
-        f, stored, size = self._open(keyed)
+        f, stored, size, digest = self._open(keyed)
         with f:
             try:
                 data = f.read(size)
@@ -213,6 +255,7 @@ class Cache:
             program = isa.decode_container(data)
         except isa.BinaryFormatError as e:
             raise BadEntry(str(e)) from None
+        check_digest(hashlib.sha256(data).hexdigest(), digest)
         del data
         renamed = rename(program, stored, keyed.names)
         if renamed is None:
@@ -224,14 +267,15 @@ class Cache:
         stored under the same names (else None: `load` renames it). Its container
         header and checksum are checked as `isa.decode_container` checks them, in
         chunks, so memory stays at one chunk whatever the binary's size; the file
-        stays open (a concurrent store replaces the name, not this file).
-        FileNotFoundError if there is none, BadEntry if it cannot be used."""
-        f, stored, size = self._open(keyed)
+        stays open (a concurrent store replaces the name, not this file). Its SHA-256
+        is checked against the header's in the same pass. FileNotFoundError if
+        there is none, BadEntry if it cannot be used."""
+        f, stored, size, digest = self._open(keyed)
         if stored != keyed.names:
             f.close()
             return None
         try:
-            binary = StoredBinary(f, f.tell(), size)
+            binary = StoredBinary(f, f.tell(), size, digest)
             binary.check()
         except OSError as e:
             f.close()
@@ -292,12 +336,16 @@ class Cache:
         target = self.path_of(keyed.key)
         parts = isa.container_parts(program)
         size = sum(memoryview(p).nbytes for p in parts)
+        digest = hashlib.sha256()
+        for piece in parts:
+            digest.update(piece)
         header = json.dumps({
             "key": keyed.key,
             "created": time.time(),
             "model": os.path.abspath(model) if model else "",
             "chip": program.chip,
             "size": size,
+            "sha256": digest.hexdigest(),
             "compile_seconds": round(compile_seconds, 3),
             "names": keyed.names.to_json(),
         }).encode()
@@ -408,14 +456,25 @@ class Cache:
         return {m.group(1) for n in names if (m := TEMP_NAME.fullmatch(n))}
 
 
+def check_digest(actual: str, stored: str) -> None:
+    """BadEntry unless a binary's SHA-256 `actual` is the `stored` one of its entry's
+    header: a whole, valid binary of another program (its own checksum is right)
+    under this key is not this key's program."""
+    if actual != stored:
+        raise BadEntry(
+            "its binary is not the one stored under this key (SHA-256 mismatch)"
+        )
+
+
 CHUNK_BYTES = 1 << 20
 
 
 class StoredBinary:
-    """A cached binary still in its entry file, open at `offset`, `size` bytes."""
+    """A cached binary still in its entry file, open at `offset`, `size` bytes, whose
+    SHA-256 (hex) the entry's header gives as `digest`."""
 
-    def __init__(self, f: BinaryIO, offset: int, size: int):
-        self.f, self.offset, self.size = f, offset, size
+    def __init__(self, f: BinaryIO, offset: int, size: int, digest: str):
+        self.f, self.offset, self.size, self.digest = f, offset, size, digest
 
     def chunks(self) -> Iterator[bytes]:
         self.f.seek(self.offset)
@@ -429,10 +488,13 @@ class StoredBinary:
 
     def check(self) -> None:
         """The container's magic, version, length and checksum, as
-        `isa.decode_container` checks them; BadEntry naming what is wrong."""
+        `isa.decode_container` checks them, then the SHA-256 the entry's header gives;
+        BadEntry naming what is wrong."""
         head = b""
         crc = 0
+        sha = hashlib.sha256()
         for chunk in self.chunks():
+            sha.update(chunk)
             if len(head) < isa.HEADER.size:
                 take = isa.HEADER.size - len(head)
                 head, chunk = head + chunk[:take], chunk[take:]
@@ -446,6 +508,7 @@ class StoredBinary:
             raise BadEntry(f"offset {isa.HEADER.size}: truncated or padded body")
         if crc != want:
             raise BadEntry(f"offset {isa.HEADER.size}: checksum mismatch (corrupt file)")
+        check_digest(sha.hexdigest(), self.digest)
 
     def write_to(self, out: BinaryIO) -> int:
         """Copy the binary into `out`, by the kernel (`os.copy_file_range`) into a
@@ -540,10 +603,22 @@ def add_cache_options(parser: argparse.ArgumentParser) -> None:
                         help=f"do not use a cache, even if ${ENV_VAR} is set")
 
 
+def checked_cache_dir(value: str | None) -> str | None:
+    """`--cache-dir`'s value, unless it is empty: CacheError then, naming the option.
+    An empty path is most likely an unset shell variable (`--cache-dir "$DIR"`), and
+    it would otherwise mean no cache to tidal-compile and the default directory to
+    tidal-cache (whose `clear` would empty it). An empty $TIDAL_CACHE_DIR is not an
+    error: it counts as unset, as the XDG spec has it for its variables."""
+    if value == "":
+        raise CacheError("--cache-dir: empty path")
+    return value
+
+
 def cache_from_args(args: argparse.Namespace) -> Cache | None:
     """The cache the options ask for (`--cache-dir`, else $TIDAL_CACHE_DIR unless
-    `--no-cache`), opened; None for none. CacheError for a directory that cannot
-    be used."""
+    `--no-cache`), opened; None for none. CacheError for an empty `--cache-dir`
+    (even with `--no-cache`) and for a directory that cannot be used."""
+    checked_cache_dir(args.cache_dir)
     if args.no_cache:
         return None
     directory = args.cache_dir or os.environ.get(ENV_VAR)

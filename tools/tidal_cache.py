@@ -2,14 +2,15 @@
 compiled accelerator segments that `tidal-compile --cache-dir` and `tidal-run
 --cache-dir` fill (docs/cache.md). The directory defaults to $TIDAL_CACHE_DIR, else
 $XDG_CACHE_HOME/tidal, else ~/.cache/tidal; one that does not exist is an empty
-cache. `clear` removes the cache's entries and nothing else in the directory."""
+cache; an empty --cache-dir is refused. `clear` removes the cache's entries and
+nothing else in the directory."""
 
 from __future__ import annotations
 
 import argparse
 import time
 
-from tidal.tools.cache import Cache, CacheError, Entry, default_dir
+from tidal.tools.cache import Cache, CacheError, Entry, checked_cache_dir, default_dir
 from tidal.tools.files import fail, tool_main
 
 TOOL = "tidal-cache"
@@ -23,18 +24,35 @@ def _count(n: int) -> str:
     return f"{n} entry" if n == 1 else f"{n} entries"
 
 
+def _printable(text: str) -> str:
+    """`text` with what a terminal would act on (newlines, escape sequences, any
+    character that is not printable) and backslashes escaped as `repr` escapes
+    them, so that one entry stays one line whatever its header holds."""
+    return "".join(c if c.isprintable() and c != "\\" else repr(c)[1:-1] for c in text)
+
+
+def _when(created: float) -> str:
+    """`created` (seconds since the epoch) as local time; "?" for a time the
+    platform cannot show (the cache's header check keeps such times out)."""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created))
+    except (ValueError, OverflowError, OSError):
+        return "?"
+
+
 def list_lines(entries: list[Entry]) -> list[str]:
     """One line per entry: key prefix, size, created, chip, compile seconds and the
-    model it came from (or why the entry cannot be read)."""
+    model it came from (or why the entry cannot be read), header text escaped."""
     lines: list[str] = []
     for e in entries:
         if e.error:
-            lines.append(f"{e.key[:12]}  {_size(e.file_bytes):>9}  unreadable: {e.error}")
+            why = _printable(e.error)
+            lines.append(f"{e.key[:12]}  {_size(e.file_bytes):>9}  unreadable: {why}")
             continue
-        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.created))
         lines.append(
-            f"{e.key[:12]}  {_size(e.file_bytes):>9}  {created}  {e.chip:<8}  "
-            f"{e.compile_seconds:6.2f} s  {e.model or '-'}"
+            f"{e.key[:12]}  {_size(e.file_bytes):>9}  {_when(e.created)}  "
+            f"{_printable(e.chip):<8}  {e.compile_seconds:6.2f} s  "
+            f"{_printable(e.model) or '-'}"
         )
     return lines
 
@@ -49,8 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache-dir", metavar="DIR",
                         help=f"the cache directory (default: {default_dir()})")
     args = parser.parse_args(argv)
-    cache = Cache(args.cache_dir or default_dir())
     try:
+        cache = Cache(checked_cache_dir(args.cache_dir) or default_dir())
         if args.command == "clear":
             removed, freed = cache.clear()
             print(f"{TOOL}: removed {_count(removed)} ({_size(freed)}) from {cache.directory}")

@@ -9,6 +9,7 @@ compiles at once leave one whole entry."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import subprocess
@@ -314,6 +315,144 @@ def test_a_broken_entry_is_a_miss_that_is_replaced(
     assert entries(cache_dir) == [entry]
 
 
+def _rewrite(path: Path, body: bytes | None = None, version: int | None = None,
+             drop: tuple[str, ...] = (), **fields: object) -> None:
+    """Rewrite the entry at `path` as a hand (or a bug) might: its header's `fields`
+    set (json.dumps writes NaN and Infinity as JavaScript does, which json.loads
+    reads back), the fields in `drop` left out, its binary replaced by `body` (the
+    header's size following it), its prefix's format set to `version`."""
+    data = path.read_bytes()
+    magic, old_version, length = cache_mod.PREFIX.unpack_from(data)
+    start = cache_mod.PREFIX.size
+    header = json.loads(data[start : start + length])
+    binary = data[start + length :] if body is None else body
+    header.update(fields, size=len(binary))
+    for name in drop:
+        del header[name]
+    text = json.dumps(header).encode()
+    version = old_version if version is None else version
+    prefix = cache_mod.PREFIX.pack(magic, version, len(text))
+    path.write_bytes(prefix + text + binary)
+
+
+def _binary_of(path: Path) -> bytes:
+    data = path.read_bytes()
+    _, _, length = cache_mod.PREFIX.unpack_from(data)
+    return data[cache_mod.PREFIX.size + length :]
+
+
+BAD_TIMES = [float("nan"), float("inf"), float("-inf"), 1e300, -1e18, 2.0**37, 10**400,
+             "2024-01-01", True, None]
+
+
+@pytest.mark.parametrize("field", ["created", "compile_seconds"])
+@pytest.mark.parametrize("value", BAD_TIMES, ids=[repr(v)[:12] for v in BAD_TIMES])
+def test_a_header_time_out_of_range_is_unreadable_and_a_miss(
+    capsys, model, tmp_path, field, value
+):
+    """NaN, an infinity, 1e300 or -1e18 as `created` made `tidal-cache list` crash in
+    time.localtime and tidal-compile take the entry as a hit: a header field must
+    have its type and a sane range, else the entry cannot be read."""
+    cache_dir = tmp_path / "cache"
+    cached_compile(capsys, model, tmp_path / "a.tbin", cache_dir)
+    [entry] = entries(cache_dir)
+    _rewrite(entry, **{field: value})
+    tidal_cache.main(["list", "--cache-dir", str(cache_dir)])
+    [line] = capsys.readouterr().out.splitlines()
+    assert f"unreadable: bad header field '{field}'" in line, line
+    tidal_cache.main(["stats", "--cache-dir", str(cache_dir)])
+    assert "1 entry, 1 unreadable" in capsys.readouterr().out
+    line = cached_compile(capsys, model, tmp_path / "b.tbin", cache_dir)
+    assert f"miss (entry unusable: bad header field '{field}'), stored" in line, line
+    assert (tmp_path / "b.tbin").read_bytes() == (tmp_path / "a.tbin").read_bytes()
+
+
+def test_tidal_cache_list_escapes_header_text(capsys, model, tmp_path):
+    """A header's model and chip are printed escaped: a newline or a terminal escape
+    sequence in them neither splits the entry's line nor reaches the terminal."""
+    cache_dir = tmp_path / "cache"
+    cached_compile(capsys, model, tmp_path / "a.tbin", cache_dir)
+    [entry] = entries(cache_dir)
+    _rewrite(entry, model="evil\n\x1b[31mred\x1b[0m\\", chip="sm\rall\u2028")
+    tidal_cache.main(["list", "--cache-dir", str(cache_dir)])
+    out = capsys.readouterr().out
+    [line] = out.splitlines()
+    assert "\x1b" not in out and "\r" not in out and "\u2028" not in out, repr(out)
+    assert r"evil\n\x1b[31mred\x1b[0m\\" in line and r"sm\rall\u2028" in line, line
+
+
+def test_the_entry_header_holds_the_binarys_sha256(capsys, model, tmp_path):
+    cache_dir = tmp_path / "cache"
+    cached_compile(capsys, model, tmp_path / "a.tbin", cache_dir)
+    [entry] = entries(cache_dir)
+    data = entry.read_bytes()
+    _, version, length = cache_mod.PREFIX.unpack_from(data)
+    header = json.loads(data[cache_mod.PREFIX.size : cache_mod.PREFIX.size + length])
+    assert version == cache_mod.FORMAT == 2
+    assert header["key"] == entry.name[:64]
+    assert header["sha256"] == hashlib.sha256(_binary_of(entry)).hexdigest()
+    assert _binary_of(entry) == (tmp_path / "a.tbin").read_bytes()
+
+
+@pytest.mark.parametrize("renamed", [False, True], ids=["verbatim", "renamed"])
+def test_another_programs_binary_under_a_key_is_a_miss(
+    capsys, model, cold, tmp_path, renamed
+):
+    """A whole, valid binary of another model (its CRC-32 right, the header's size
+    fixed) under this model's key was a hit that wrote the other model's program:
+    the header's SHA-256 does not match it. Both hit paths check it: the verbatim
+    copy (chunked) and the decoded, renamed one."""
+    cache_dir = tmp_path / "cache"
+    cached_compile(capsys, model, tmp_path / "a.tbin", cache_dir)
+    [entry] = entries(cache_dir)
+    other = conv_model(tmp_path / "other.onnx", stride=2)
+    cached_compile(capsys, other, tmp_path / "o.tbin", cache_dir)
+    [other_entry] = [e for e in entries(cache_dir) if e != entry]
+    _rewrite(entry, body=_binary_of(other_entry))
+    if renamed:
+        model = conv_model(tmp_path / "renamed.onnx", names=("i", "w", "b", "c", "o"))
+    line = cached_compile(capsys, model, tmp_path / "b.tbin", cache_dir)
+    assert "miss (entry unusable: " in line and "SHA-256 mismatch" in line, line
+    assert "stored" in line
+    if not renamed:
+        assert (tmp_path / "b.tbin").read_bytes() == cold
+    assert (tmp_path / "b.tbin").read_bytes() != (tmp_path / "o.tbin").read_bytes()
+    assert "cache hit" in cached_compile(capsys, model, tmp_path / "c.tbin", cache_dir)
+
+
+def test_run_with_another_programs_binary_recompiles_the_segment(tmp_path):
+    """tidal-run decodes its hits (`Cache.load`): the digest is checked there too."""
+    model = host_model(tmp_path / "host.onnx")
+    cache_dir = tmp_path / "cache"
+    cold, _ = run_cached(model, cache_dir)
+    first, second = entries(cache_dir)
+    _rewrite(first, body=_binary_of(second))
+    log: list[str] = []
+    inputs = dict(np.load(model.with_suffix(".npz")))
+    warm, stats = tidal_run.run_model(
+        str(model), inputs, CHIP, cache=Cache.open(cache_dir), cache_log=log
+    )
+    assert stats["cache"] == {"hits": 1, "misses": 1}
+    assert sum("SHA-256 mismatch" in line for line in log) == 1, log
+    np.testing.assert_array_equal(warm["y"], cold["y"])
+
+
+def test_an_entry_of_the_previous_format_is_a_miss(capsys, model, cold, tmp_path):
+    """Format 1 had no `sha256`: such an entry is neither a hit nor a crash."""
+    cache_dir = tmp_path / "cache"
+    cached_compile(capsys, model, tmp_path / "a.tbin", cache_dir)
+    [entry] = entries(cache_dir)
+    _rewrite(entry, version=1, drop=("sha256",))
+    tidal_cache.main(["list", "--cache-dir", str(cache_dir)])
+    assert "unreadable: entry format 1, this build reads 2" in capsys.readouterr().out
+    line = cached_compile(capsys, model, tmp_path / "b.tbin", cache_dir)
+    assert "miss (entry unusable: entry format 1" in line and "stored" in line, line
+    assert (tmp_path / "b.tbin").read_bytes() == cold
+    _rewrite(entry, drop=("sha256",))  # format 2 without the digest: a bad header
+    line = cached_compile(capsys, model, tmp_path / "c.tbin", cache_dir)
+    assert "bad header field 'sha256'" in line, line
+
+
 def test_a_store_that_fails_warns_and_the_compile_succeeds(
     capsys, model, cold, tmp_path, monkeypatch
 ):
@@ -444,6 +583,45 @@ def test_cache_dir_that_is_a_file_is_one_line_error(model, tmp_path):
     assert not out.exists()
     r = tool("tidal-cache", "list", "--cache-dir", tmp_path / "file")
     assert_one_line_error(r, "tidal-cache", "is not a directory")
+
+
+def test_an_empty_cache_dir_is_one_line_error(capsys, model, tmp_path, monkeypatch):
+    """`--cache-dir ""` (an unset shell variable) made tidal-cache use, and `clear`
+    empty, the default cache, and tidal-compile run without one: it is refused on
+    all three tools, naming the option."""
+    default = tmp_path / "default"
+    default.mkdir()
+    kept = default / (f"{7:064x}" + cache_mod.SUFFIX)
+    kept.write_bytes(b"an entry of the default cache")
+    monkeypatch.setenv(cache_mod.ENV_VAR, str(default))
+    out, outputs = tmp_path / "a.tbin", tmp_path / "o.npz"
+    inputs = str(model.with_suffix(".npz"))
+    runs = [
+        *((tidal_cache.main, [cmd, "--cache-dir", ""]) for cmd in ("clear", "list", "stats")),
+        (tidal_compile.main, [str(model), "-o", str(out), "--chip", CHIP, "--cache-dir", ""]),
+        (tidal_run.main, [str(model), "--chip", CHIP, "--cache-dir=", "--no-cache",
+                          "--inputs", inputs, "--outputs", str(outputs)]),
+    ]
+    for main, argv in runs:
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 1, argv
+        name = main.__module__.rsplit(".", 1)[1].replace("_", "-")
+        assert capsys.readouterr() == ("", f"{name}: error: --cache-dir: empty path\n")
+    assert kept.exists() and not out.exists() and not outputs.exists()
+    r = tool("tidal-cache", "clear", "--cache-dir", "")  # and no traceback in a shell
+    assert_one_line_error(r, "tidal-cache", "--cache-dir: empty path")
+    assert kept.exists()
+
+
+def test_an_empty_environment_variable_is_unset(capsys, model, tmp_path, monkeypatch):
+    """An empty $TIDAL_CACHE_DIR counts as unset, as the XDG spec has it: no cache
+    for tidal-compile, the default directory for tidal-cache."""
+    monkeypatch.setenv(cache_mod.ENV_VAR, "")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_mod.default_dir() == tmp_path / "xdg" / "tidal"
+    compile_cli(model, tmp_path / "a.tbin")
+    assert "cache" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("main", [tidal_compile.main, tidal_run.main], ids=["compile", "run"])
