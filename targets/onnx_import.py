@@ -49,7 +49,7 @@ import heapq
 import math
 import os
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from math import prod
@@ -527,13 +527,61 @@ def _inline_functions(proto: onnx.ModelProto, label: str) -> onnx.ModelProto:
     """The model with its local functions (ModelProto.functions: an exporter's
     modules as functions, a custom domain's composite ops) inlined into the graph,
     as onnxruntime does when it loads the model. The framework tier runs extracted
-    subgraphs, which would lose the definitions."""
+    subgraphs, which would lose the definitions. Refused when inlining would make
+    more than INLINE_NODES_MAX nodes (functions that each call the next twice double
+    at every level) or a function calls itself."""
+    if proto.functions:
+        _check_inlined_size(proto, label)
     try:
         return onnx.inliner.inline_local_functions(proto)
     except Exception as e:  # noqa: BLE001 - onnx raises several types for bad functions
         raise OnnxImportError(
             f"{label}: cannot inline its local functions ({_one_line(e)})"
         ) from None
+
+
+INLINE_NODES_MAX = 1 << 20
+"""The most nodes a model's graph may hold once its local functions are inlined."""
+
+
+def _check_inlined_size(proto: onnx.ModelProto, label: str) -> None:
+    """OnnxImportError unless the graph, its local functions inlined, has at most
+    INLINE_NODES_MAX nodes and no function calls itself (directly or not)."""
+    functions = {(f.domain, f.name, f.overload): f for f in proto.functions}
+    sizes: dict[tuple[str, str, str], int] = {}
+    open_calls: list[tuple[str, str, str]] = []
+
+    def size(nodes: Iterable[onnx.NodeProto]) -> int:
+        total = 0
+        for node in nodes:
+            key = (node.domain, node.op_type, node.overload)
+            if key not in functions:
+                total += 1
+                for attr in node.attribute:  # (an If's or Loop's body may call too)
+                    for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                        total += size(sub.node)
+            elif key in sizes:
+                total += sizes[key]
+            elif key in open_calls:
+                raise OnnxImportError(f"{label}: local function '{key[1]}' calls itself")
+            else:
+                open_calls.append(key)
+                sizes[key] = size(functions[key].node)
+                open_calls.pop()
+                if sizes[key] > INLINE_NODES_MAX:
+                    raise OnnxImportError(
+                        f"{label}: local function '{key[1]}' inlines to {sizes[key]:,} nodes "
+                        f"(at most {INLINE_NODES_MAX:,})"
+                    )
+                total += sizes[key]
+            if total > INLINE_NODES_MAX:
+                raise OnnxImportError(
+                    f"{label}: inlining its local functions makes more than "
+                    f"{INLINE_NODES_MAX:,} nodes (at a call of '{node.op_type}')"
+                )
+        return total
+
+    size(proto.graph.node)
 
 
 def _named_dims(graph: onnx.GraphProto) -> Iterator[onnx.TensorShapeProto.Dimension]:

@@ -70,3 +70,41 @@ def test_functions_are_inlined_onto_the_accelerator(tmp_path):
                          "--outputs", tmp_path / "y2.npz"))
     assert "0 on the host" in run and "onnxruntime" not in run
     np.testing.assert_allclose(np.load(tmp_path / "y2.npz")["y"], want, rtol=1e-4, atol=1e-5)
+
+
+def _doubling(levels: int, recursive: bool = False) -> onnx.ModelProto:
+    """F0 calls F1 twice, F1 calls F2 twice, ..., the last is a Relu (or calls F0)."""
+    functions = []
+    for k in range(levels):
+        if k == levels - 1:
+            body = [helper.make_node("F0" if recursive else "Relu", ["x"], ["y"], domain="local" if recursive else "")]
+        else:
+            body = [helper.make_node(f"F{k + 1}", ["x"], ["t"], domain="local"),
+                    helper.make_node(f"F{k + 1}", ["t"], ["y"], domain="local")]
+        functions.append(helper.make_function(
+            "local", f"F{k}", ["x"], ["y"], body, [helper.make_opsetid("", 17), helper.make_opsetid("local", 1)]))
+    graph = helper.make_graph(
+        [helper.make_node("F0", ["x"], ["y"], domain="local")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])],
+    )
+    return helper.make_model(graph, functions=functions,
+                             opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("local", 1)])
+
+
+def test_functions_that_double_at_every_level_are_refused_before_inlining(tmp_path):
+    """30 levels of functions that each call the next twice: 2 KB of model, 2^29
+    nodes once inlined (the inliner ran 59 s and aborted out of memory)."""
+    path = tmp_path / "m.onnx"
+    onnx.save(_doubling(30), path)
+    r = tool("tidal-compile", path, "-o", tmp_path / "m.tbin", limit=2 << 30, timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "inlining its local functions makes more than 1,048,576 nodes" in r.stderr
+
+
+def test_a_function_that_calls_itself_is_refused(tmp_path):
+    path = tmp_path / "m.onnx"
+    onnx.save(_doubling(3, recursive=True), path)
+    r = tool("tidal-compile", path, "-o", tmp_path / "m.tbin", timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "local function 'F0' calls itself" in r.stderr
