@@ -1073,6 +1073,9 @@ class BatchNormOp(GraphOp):
         self._build(operands, result_type, {"epsilon": FloatAttr(epsilon, f32)})
 
     def inferred_shape(self) -> Shape:
+        eps = self.epsilon_val
+        if not (math.isfinite(eps) and eps >= 0):
+            raise VerifyException(f"epsilon {eps} must be finite and non-negative")
         params = ("scale", "bias", "mean", "var")
         named = [(name, _shape(getattr(self, name))) for name in params]
         return _per_channel_shape(_shape(self.input), named)
@@ -1296,6 +1299,9 @@ class LRNOp(_UnaryOp):
         self._build([input], result_type, properties)
 
     def inferred_shape(self) -> Shape:
+        params = (self.alpha_val, self.beta_val, self.bias_val)
+        if not all(math.isfinite(v) for v in params):
+            raise VerifyException(f"alpha, beta and bias {', '.join(map(str, params))} must be finite")
         return _lrn_shape(_shape(self.input), self.size_val)
 
 

@@ -589,6 +589,23 @@ func.func @f(%x: tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32> {
 // CHECK: property 'size' expected in operation 'graph.lrn'
 
 // -----
+
+func.func @f(%x: tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32> {
+  %r = graph.lrn %x {size = 3 : i64, alpha = 0x7FC00000 : f32} : (tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  func.return %r : tensor<1x8x4x4xf32>
+}
+// CHECK: 'graph.lrn' op alpha, beta and bias nan, 0.75, 1.0 must be finite
+
+// -----
+// graph.batchnorm
+
+func.func @f(%x: tensor<1x8x4x4xf32>, %p: tensor<8xf32>) -> tensor<1x8x4x4xf32> {
+  %r = graph.batchnorm %x, %p, %p, %p, %p {epsilon = -1.0 : f32} : (tensor<1x8x4x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<1x8x4x4xf32>
+  func.return %r : tensor<1x8x4x4xf32>
+}
+// CHECK: 'graph.batchnorm' op epsilon -1.0 must be finite and non-negative
+
+// -----
 // graph.sum
 
 func.func @f(%a: tensor<2x3xf32>, %b: tensor<4x3xf32>) -> tensor<2x3xf32> {
