@@ -1342,6 +1342,11 @@ _MOVES = frozenset({"Cast", "Gather", "Slice", "Split", "Squeeze", "Tile", "Pad"
 _BUILDERS_FOLD = frozenset({"ConstantOfShape", "Unsqueeze", "Constant", "Identity"})
 
 
+_WINDOW_ATTRS = frozenset({"kernel_shape", "strides", "pads", "dilations", "output_padding", "output_shape"})
+"""A window's attributes (convs, poolings): each value becomes a word of an access
+in the binary, so one past 32 bits is refused at its node."""
+
+
 def _name_hint(onnx_name: str) -> str | None:
     """An SSA name close to the ONNX name, so the IR reads like the model."""
     hint = re.sub(r"[^A-Za-z0-9_$.-]", "_", onnx_name)
@@ -1728,6 +1733,8 @@ class _Importer:
         assert isinstance(ty, TensorType)
         nbytes = prod(ty.get_shape()) * 4
         shape = list(ty.get_shape())
+        if any(d < 0 for d in shape):  # (onnx's inference of a window past its input)
+            _fail(f"{what} has a negative size in ONNX shape inference's shape {shape}", node, OnnxImportError)
         if (why := self.dram.take(nbytes, f"{what} {shape}")) is not None:
             _fail(why, node, _TooBig)
 
@@ -1983,7 +1990,10 @@ class _Node:
         return default
 
     def ints(self, name: str, default: Sequence[int]) -> tuple[int, ...]:
-        return tuple(int(v) for v in self.attr(name, default))
+        values = tuple(int(v) for v in self.attr(name, default))
+        if name in _WINDOW_ATTRS and any(not -(1 << 31) < v < 1 << 31 for v in values):
+            self.fail(f"{name} {list(values)} (each within 32 bits, as the binary's words are)")
+        return values
 
     # -- results
 

@@ -529,3 +529,21 @@ def test_an_output_name_no_npz_can_key_is_refused(work, name, words):
     assert_one_line_error(tool("tidal-compile", model, "-o", out / "m.tbin"), "tidal-compile", words)
     assert_nothing_written(out)
 
+
+
+def test_a_window_past_its_input_or_past_32_bits_is_named(work):
+    """A MaxPool kernel of 2^20 over an 8x8 plane: onnx infers a negative output
+    size, which was reported as 17 TB of DRAM; an AveragePool stride of 2^40 failed
+    deep in the lowering ("access dims must fit 32-bit words") without its node."""
+    d, out = work
+    big_kernel = save(
+        d / "k.onnx", [helper.make_node("MaxPool", ["x"], ["y"], name="mp", kernel_shape=[1 << 20, 1 << 20])],
+        [f32("x", [1, 4, 8, 8])], [f32("y", None)],
+    )
+    assert_one_line_error(tool("tidal-compile", big_kernel, "-o", out / "m.tbin"), "tidal-compile", "negative size")
+    big_stride = save(
+        d / "s.onnx", [helper.make_node("AveragePool", ["x"], ["y"], name="ap", kernel_shape=[2, 2], strides=[1 << 40, 1 << 40])],
+        [f32("x", [1, 4, 8, 8])], [f32("y", None)],
+    )
+    assert_one_line_error(tool("tidal-compile", big_stride, "-o", out / "m.tbin"), "tidal-compile", "'ap'", "within 32 bits")
+    assert_nothing_written(out)
