@@ -352,7 +352,14 @@ def parse_f32(parser: AttrParser) -> float:
     if tok.kind == MLIRTokenKind.INTEGER_LIT and tok.text.lower().startswith("0x"):
         bits = parser.parse_integer(allow_boolean=False)
         return float(np.array([bits], dtype=np.uint32).view(np.float32)[0])
-    return _f32(parser.parse_number())
+    pos = parser.pos
+    value = parser.parse_number()
+    with np.errstate(over="ignore"):
+        single = float(np.float32(value))
+    if math.isfinite(value) and not math.isfinite(single):
+        # (a NaN or an infinity is written by its bits, as format_f32 prints it)
+        parser.raise_error(f"{value} is out of the fp32 range", pos, parser.pos)
+    return single
 
 
 def _parse_access(parser: AttrParser) -> AccessAttr:

@@ -72,3 +72,13 @@ accel.program "small" dram 65536 {
 }
 
 // CHECK: unknown comparison 'eq' (lt, le, gt, ge)
+
+// -----
+
+// An fp32 immediate past the fp32 range (an infinity or a NaN is written by its
+// bits, 0x7F800000): it was encoded as an infinity, with NumPy's overflow warning.
+accel.program "small" dram 65536 {
+  accel.memset <sbuf 0, 0, [[1, 4], [1, 8]]>, 1.0e+300
+}
+
+// CHECK: 1e+300 is out of the fp32 range
