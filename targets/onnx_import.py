@@ -230,6 +230,8 @@ def _external_file(
     info = {e.key: e.value for e in tensor.external_data}
     where = f"{label}: tensor '{tensor.name}'"
     location = info.get("location", "")
+    if tensor.data_type == onnx.TensorProto.STRING:
+        raise OnnxImportError(f"{where}: a string tensor's data cannot be external (ONNX keeps strings in the model)")
     if base_dir is None:
         raise OnnxImportError(
             f"{where} keeps its data in external file '{location}', which an "
@@ -4154,13 +4156,20 @@ def data_files(path: str | os.PathLike[str]) -> list[str]:
     except (OSError, DecodeError, ValueError, RuntimeError):
         return []
     base_dir = os.path.dirname(os.fspath(path)) or os.curdir
+    directory = os.path.realpath(base_dir)
     found: dict[str, None] = {}
     for tensor in _all_tensors(proto.graph):
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
             info = {e.key: e.value for e in tensor.external_data}
             location = info.get("location", "")
-            if location and "\0" not in location:
-                found[os.path.join(base_dir, location)] = None
+            if not location or "\0" in location or os.path.isabs(location):
+                continue
+            joined = os.path.join(base_dir, location)
+            real = os.path.realpath(joined)
+            # (one the import refuses, outside the directory or not a file, it
+            # names with its tensor: not listed, so no earlier check names it alone)
+            if os.path.commonpath([directory, real]) == directory and os.path.isfile(real):
+                found[joined] = None
     model = os.path.realpath(path)
     return [f for f in found if os.path.realpath(f) != model]
 

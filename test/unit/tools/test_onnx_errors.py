@@ -125,6 +125,20 @@ def test_external_data_outside_the_model_directory(work):
     assert_nothing_written(out)
 
 
+@pytest.mark.parametrize("location", ["/dev/zero", "sub"])
+def test_external_data_that_is_a_device_or_a_directory_names_its_tensor(work, location):
+    """The tools' early check of the files a model reads named only the path
+    ("cannot read '/dev/zero': it is a character device"); the import names the
+    model and the tensor."""
+    directory, out = work
+    (directory / "m").mkdir()
+    (directory / "m" / "sub").mkdir()
+    model = external_model(directory / "m", location)
+    message = assert_one_line_error(tool("tidal-compile", model, "-o", out / "b.tbin"), "tidal-compile")
+    assert message.startswith(f"{model}: tensor 'w': external data"), message
+    assert_nothing_written(out)
+
+
 def write_inputs(directory: Path, **arrays: np.ndarray) -> Path:
     path = directory / "in.npz"
     np.savez(path, **(arrays or {"x": np.ones((2, 3), np.float32)}))  # type: ignore[arg-type]
