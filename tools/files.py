@@ -50,9 +50,22 @@ class Terminated(BaseException):
 
 
 def fail(tool: str, message: str) -> NoReturn:
-    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
-    print(f"{tool}: error: {first}", file=sys.stderr)
+    print(f"{tool}: error: {_one_line(message)}", file=sys.stderr)
     raise SystemExit(1)
+
+
+def _one_line(message: str) -> str:
+    """The line of `message` that says what went wrong: its first, unless that opens
+    a printed object (xDSL's "ModuleOp(" and the module, then "... could not find
+    a nested named sequence"), whose text after the object's end is the message."""
+    lines = [ln for ln in message.strip().splitlines() if ln.strip()]
+    if not lines:
+        return "unknown error"
+    if lines[0].endswith("(") and len(lines) > 1 and lines[-1].startswith(")"):
+        rest = lines[-1][1:].strip()
+        if rest:
+            return rest
+    return lines[0]
 
 
 _R = TypeVar("_R")

@@ -96,3 +96,15 @@ def test_a_diagnostic_instead_of_a_module_leaves_the_output_file_alone(tmp_path)
     assert r.returncode == 0, r.stderr
     assert "bad.mlir:2:" in r.stdout.decode(), r.stdout
     assert out.read_text() == "PRECIOUS\n"
+
+
+def test_an_upstream_pass_error_that_prints_the_module_says_what_failed(tmp_path):
+    """xDSL's transform-interpreter fails with "ModuleOp(", the module, then
+    ") could not find ...": the one line was "ModuleOp(", now the reason."""
+    src = tmp_path / "m.mlir"
+    src.write_text("func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {\n  func.return %x : tensor<4xf32>\n}\n")
+    r = opt(src, "-p", "transform-interpreter")
+    assert r.returncode == 1
+    assert r.stderr.decode().strip() == (
+        "tidal-opt: error: could not find a nested named sequence with name: __transform_main"
+    )
