@@ -634,6 +634,11 @@ class IoOp(IRDLOperation):
             raise VerifyException("io address must be >= 0")
         if not isinstance(self.type.element_type, Float32Type):
             raise VerifyException("io tensors must be f32")
+        shape = list(self.type.get_shape())
+        if not all(0 <= d <= WORD_MAX for d in shape):
+            # (the binary's IO table holds each dim within 32 bits)
+            dims = ", ".join("?" if d < 0 else str(d) for d in shape)
+            raise VerifyException(f"io tensor shape [{dims}] must be static, each dim in [0, 2^31)")
 
 
 @irdl_op_definition
@@ -881,6 +886,12 @@ class InstructionOp(IRDLOperation):
             raise VerifyException(
                 f"signal semaphore must be >= 0, got {self.signal.value.data}"
             )
+        for v in self.affine_values():  # (each a word, or words, of the record)
+            if not all(WORD_MIN <= x <= WORD_MAX for x in (v.base, *v.steps)):
+                raise VerifyException(f"affine value {v} does not fit the binary's 32-bit words")
+        for sem in (self.signal, self.wait_sem, getattr(self, "sem", None)):
+            if isinstance(sem, IntegerAttr) and not sem.value.data <= WORD_MAX:
+                raise VerifyException(f"semaphore {sem.value.data} does not fit the binary's 32-bit words")
         used = self._checked_accesses()
         if (self.wait_sem is None) != (self.wait_value is None):
             raise VerifyException("wait_sem and wait_value go together")

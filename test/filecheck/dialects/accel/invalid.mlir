@@ -526,3 +526,24 @@ accel.program "small" dram 65536 {
 }
 
 // CHECK: repeat count must be 1 to 2147483647, got 2147483648
+
+// -----
+
+// An io tensor of a dynamic or a 2^40 dim: the binary's IO table holds 32-bit
+// dims (it failed at the encoder, by a byte offset of the binary).
+accel.program "small" dram 65536 {
+  accel.io input "x" at 0 : tensor<?x8xf32>
+}
+
+// CHECK: io tensor shape [?, 8] must be static, each dim in [0, 2^31)
+
+// -----
+
+// A wait value past 32 bits (it failed at the encoder, without a line).
+accel.program "small" dram 65536 {
+  accel.stream pe {
+    accel.wait pe sem 2 >= 1180591620717411303424
+  }
+}
+
+// CHECK: affine value 1180591620717411303424 does not fit the binary's 32-bit words
