@@ -44,6 +44,7 @@ from tidal.dialects.chip_enums import (
     enum_attr,
 )
 from tidal.dialects.chip_enums import ReduceOp as ReduceKind
+from tidal.sim.isa import const_overlap
 from tidal.sim.spec import ACCESS_DIMS, Engine, Instr, Kind, Role, by_mnemonic
 from tidal.sim.spec import engine_name as spec_engine_name
 from xdsl.dialects.builtin import (
@@ -601,6 +602,18 @@ class ProgramOp(IRDLOperation):
             raise VerifyException(
                 "accel.program mixes accel.stream ops with instructions outside streams"
             )
+        spans = [  # (a dynamic dim, which accel.io refuses, counts as none here)
+            (what, op.addr.value.data,
+             op.addr.value.data + 4 * math.prod(max(d, 0) for d in ty.get_shape()), const)
+            for op in self.body.block.ops
+            if isinstance(op, ConstOp | IoOp)
+            for what, ty, const in [
+                ("accel.const", op.value.type, True) if isinstance(op, ConstOp)
+                else (f"accel.io '{op.tensor_name.data}'", op.type, False)
+            ]
+        ]
+        if (why := const_overlap(spans)) is not None:
+            raise VerifyException(why)
 
 
 @irdl_op_definition

@@ -20,7 +20,7 @@ import stat
 import struct
 import zlib
 from dataclasses import dataclass, field
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import BinaryIO
 
 import numpy as np
@@ -421,6 +421,23 @@ def _check_name(name: object, what: str) -> None:
             f"{what} has a name that no .npz can key ({name!r:.60}: at most "
             f"{IO_NAME_MAX} characters, no control characters)"
         )
+
+
+def const_overlap(spans: Sequence[tuple[str, int, int, bool]]) -> str | None:
+    """Why DRAM spans (what, lo, hi, is a constant) overlap where one of the two is a
+    constant (inputs and outputs may share bytes: an output that is an input), or
+    None. A constant under an input would be overwritten by it, one under another
+    constant is ambiguous."""
+    top: tuple[str, int, int, bool] | None = None  # the span reaching highest so far
+    for span in sorted(spans, key=lambda s: s[1]):
+        what, lo, hi, const = span
+        if hi <= lo:
+            continue
+        if top is not None and lo < top[2] and (const or top[3]):
+            return f"{what} at DRAM bytes [{lo}, {hi}) overlaps {top[0]} at [{top[1]}, {top[2]})"
+        if top is None or hi > top[2]:
+            top = span
+    return None
 
 
 def _check_shape(shape: object, what: str) -> None:

@@ -924,3 +924,11 @@ def _check_consts(program: isa.Program, dram_bytes: int) -> None:
                 f"constant {i} occupies DRAM bytes [{addr}, {addr + data.nbytes}), "
                 f"outside the program's {dram_bytes}-byte DRAM"
             )
+    spans = [(f"constant {i}", a, a + d.nbytes, True) for i, (a, d) in enumerate(program.consts)]
+    spans += [
+        (f"{kind} '{e['name']}'", int(e["addr"]), int(e["addr"]) + 4 * math.prod(e["shape"]), False)  # type: ignore[arg-type]
+        for kind, table in (("input", program.inputs), ("output", program.outputs))
+        for e in table
+    ]
+    if (why := isa.const_overlap(spans)) is not None:
+        raise LoadError(why)

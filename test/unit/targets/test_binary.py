@@ -585,3 +585,17 @@ def test_an_io_name_no_npz_can_key_is_a_format_error(name):
     prog.outputs[0]["name"] = name
     with pytest.raises(isa.BinaryFormatError, match="has a name that no .npz can key"):
         isa.decode_container(isa.encode_container(prog))
+
+
+def test_a_constant_under_an_input_is_refused_by_the_loader():
+    """A crafted binary whose constant overlaps an input's bytes (which the host
+    writes after the constants) loaded and ran."""
+    from tidal.sim.config import get_chip
+    from tidal.sim.errors import LoadError
+    from tidal.sim.loader import validate_program
+
+    prog = isa.decode_container(encode(parse(PROGRAM)))
+    addr = int(prog.inputs[0]["addr"])
+    prog.consts.append((addr + 4, np.ones(2, np.float32)))
+    with pytest.raises(LoadError, match=r"constant \d+ at DRAM bytes .* overlaps input 'x'"):
+        validate_program(isa.decode_container(isa.encode_container(prog)), get_chip(prog.chip))

@@ -547,3 +547,13 @@ accel.program "small" dram 65536 {
 }
 
 // CHECK: affine value 1180591620717411303424 does not fit the binary's 32-bit words
+
+// -----
+
+// A constant under an input (the input's bytes would overwrite it) was accepted.
+accel.program "small" dram 65536 {
+  accel.io input "x" at 0 : tensor<4x8xf32>
+  accel.const at 64 dense<[1.0, 2.0]> : tensor<2xf32>
+}
+
+// CHECK: accel.const at DRAM bytes [64, 72) overlaps accel.io 'x' at [0, 128)
