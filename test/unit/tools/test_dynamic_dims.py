@@ -171,3 +171,14 @@ def test_the_importer_binds_fed_sizes_and_leaves_the_callers_model(tmp_path):
                 d.dim_value = 1
     with pytest.raises(OnnxImportError, match="every shape is static"):
         import_onnx(fixed, dims={"N": 1})
+
+
+def test_an_array_of_another_rank_is_named_as_such(work):
+    """A [6, 6] array fed for x [N, 4, 6, 6]: the error said x "has a dynamic shape
+    ... feed inputs of that shape", not that the rank differs."""
+    src, out = work
+    model = dynamic_model(src / "m.onnx")
+    np.savez(src / "x.npz", x=np.zeros((6, 6), np.float32))
+    r = tool("tidal-run", model, "--inputs", src / "x.npz", "--outputs", out / "y.npz")
+    assert_one_line_error(r, "tidal-run", "input 'x': the model declares rank 4 ([N, 4, 6, 6]), the array fed for it has shape [6, 6]")
+    assert_nothing_written(out)
