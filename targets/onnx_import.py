@@ -719,9 +719,9 @@ def _typed_outputs(model: onnx.ModelProto) -> onnx.ModelProto:
 def _with_fed_shapes(proto: onnx.ModelProto, fed: Mapping[str, np.ndarray]) -> bool:
     """Give each graph input that declares no shape the shape of the array fed for
     it, and each of its dimensions that has neither a size nor a name (a "?") the
-    array's size there; an array of another rank than the input declares is
-    refused here, naming both (the import would otherwise stop at the unsized
-    dimension). Whether anything changed."""
+    array's size there; an array of another rank than an input with such
+    dimensions declares is refused here, naming both (the import would otherwise
+    stop at the unsized dimension). Whether anything changed."""
     changed = False
     for vi in proto.graph.input:
         value = fed.get(vi.name)
@@ -736,6 +736,8 @@ def _with_fed_shapes(proto: onnx.ModelProto, fed: Mapping[str, np.ndarray]) -> b
             changed = True
             continue
         if len(tensor.shape.dim) != len(shape):
+            if all(d.HasField("dim_value") for d in tensor.shape.dim):
+                continue  # (a static input: the input check names the difference)
             dims = [str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?") for d in tensor.shape.dim]
             raise OnnxImportError(
                 f"input '{vi.name}': the model declares rank {len(dims)} ([{', '.join(dims)}]), "
