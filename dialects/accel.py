@@ -606,7 +606,7 @@ class ProgramOp(IRDLOperation):
             (what, op.addr.value.data,
              op.addr.value.data + 4 * math.prod(max(d, 0) for d in ty.get_shape()), const)
             for op in self.body.block.ops
-            if isinstance(op, ConstOp | IoOp)
+            if isinstance(op, ConstOp) or (isinstance(op, IoOp) and op.kind.data.value == "input")
             for what, ty, const in [
                 ("accel.const", op.value.type, True) if isinstance(op, ConstOp)
                 else (f"accel.io '{op.tensor_name.data}'", op.type, False)

@@ -425,9 +425,10 @@ def _check_name(name: object, what: str) -> None:
 
 def const_overlap(spans: Sequence[tuple[str, int, int, bool]]) -> str | None:
     """Why DRAM spans (what, lo, hi, is a constant) overlap where one of the two is a
-    constant (inputs and outputs may share bytes: an output that is an input), or
-    None. A constant under an input would be overwritten by it, one under another
-    constant is ambiguous."""
+    constant, or None. Callers pass the constants and the inputs: a constant under
+    an input would be overwritten by it, one under another constant is ambiguous;
+    inputs may share bytes, and an output may be a constant's bytes (a model that
+    returns a constant), which the run only reads."""
     top: tuple[str, int, int, bool] | None = None  # the span reaching highest so far
     for span in sorted(spans, key=lambda s: s[1]):
         what, lo, hi, const = span

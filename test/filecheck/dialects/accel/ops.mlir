@@ -135,3 +135,15 @@ accel.program "default" dram 4294967296 attributes {note = "split"} {
 "test.op"() {a = #accel.aff<3 + 2 * i0>, b = #accel.aff<i1 + 4 + -2 * i1>, c = #accel.aff<7>, d = #accel.ap<psum 1 + 1 * i0, 0, [[1, 4]]>} : () -> ()
 
 // CHECK: "test.op"() {a = #accel.aff<3 + 2 * i0>, b = #accel.aff<4 + -1 * i1>, c = #accel.aff<7>, d = #accel.ap<psum 1 + 1 * i0, 0, [[1, 4]]>} : () -> ()
+
+// An output that is a constant's bytes (a model returning a constant) verifies:
+// only a constant under an input or another constant is refused.
+accel.program "small" dram 65536 {
+  accel.const at 64 dense<[1.0]> : tensor<1xf32>
+  accel.io output "c" at 64 : tensor<1xf32>
+}
+
+// CHECK:      accel.program "small" dram 65536 {
+// CHECK-NEXT:   accel.const at 64 dense<1.000000e+00> : tensor<1xf32>
+// CHECK-NEXT:   accel.io output "c" at 64 : tensor<1xf32>
+// CHECK-NEXT: }
