@@ -902,6 +902,12 @@ class InstructionOp(IRDLOperation):
         for v in self.affine_values():  # (each a word, or words, of the record)
             if not all(WORD_MIN <= x <= WORD_MAX for x in (v.base, *v.steps)):
                 raise VerifyException(f"affine value {v} does not fit the binary's 32-bit words")
+        if shadow := sorted(set(self.attributes) & set(type(self).get_irdl_definition().properties)):
+            # (`{scale = "abc"}` after an act: kept as an attribute no pass reads)
+            raise VerifyException(
+                f"attribute '{shadow[0]}' names one of the op's own fields; "
+                "write it in the op's syntax"
+            )
         for sem in (self.signal, self.wait_sem, getattr(self, "sem", None)):
             if isinstance(sem, IntegerAttr) and not sem.value.data <= WORD_MAX:
                 raise VerifyException(f"semaphore {sem.value.data} does not fit the binary's 32-bit words")

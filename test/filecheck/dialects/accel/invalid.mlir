@@ -557,3 +557,13 @@ accel.program "small" dram 65536 {
 }
 
 // CHECK: accel.const at DRAM bytes [64, 72) overlaps accel.io 'x' at [0, 128)
+
+// -----
+
+// A field of the op written in its attribute dictionary was kept as an attribute
+// that nothing reads (the act ran with scale 1.0).
+accel.program "small" dram 65536 {
+  accel.act exp <sbuf 0, 0, [[1, 32], [1, 8]]>, <sbuf 0, 32, [[1, 32], [1, 8]]> {scale = "abc"}
+}
+
+// CHECK: attribute 'scale' names one of the op's own fields; write it in the op's syntax
