@@ -20,7 +20,7 @@ import stat
 import struct
 import zlib
 from dataclasses import dataclass, field
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import BinaryIO
 
 import numpy as np
@@ -390,12 +390,7 @@ def _io_table(table: object, what: str, off: int) -> list[dict[str, object]]:
     """The IO section's `what` list, each entry checked for form: a string name, an
     integer address, a shape of non-negative integers and a dtype string (whether
     they fit the program's DRAM is the loader's check)."""
-    if not isinstance(table, list):
-        raise BinaryFormatError(f"offset {off}: IO '{what}' is not a list")
-    for i, entry in enumerate(table):
-        bad = f"offset {off}: IO '{what}' entry {i}"
-        if not isinstance(entry, dict):
-            raise BinaryFormatError(f"{bad} is not an object")
+    for bad, entry in _objects(table, f"offset {off}: IO '{what}'"):
         name, addr, shape, dtype = (entry.get(k) for k in ("name", "addr", "shape", "dtype"))
         _check_name(name, bad)
         if not isinstance(addr, int) or isinstance(addr, bool) or not 0 <= addr < 2**63:
@@ -411,16 +406,34 @@ IO_NAME_MAX = 4096
 names key the arrays of an .npz, whose member names hold at most 65,535 bytes)."""
 
 
+def io_name_problem(name: str) -> str | None:
+    """Why `name` cannot name an input or output, or None: more than IO_NAME_MAX
+    characters, or a control character (NumPy cuts an .npz key at a NUL)."""
+    if len(name) > IO_NAME_MAX:
+        return f"a name of {len(name)} characters (at most {IO_NAME_MAX}: names key .npz files)"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return f"a control character in its name {name!r:.60} (names key .npz files)"
+    return None
+
+
 def _check_name(name: object, what: str) -> None:
-    """An IO name: a string of at most IO_NAME_MAX characters, none a control
-    character (NumPy cuts an .npz key at a NUL)."""
+    """An IO name: a string that `io_name_problem` accepts."""
     if not isinstance(name, str):
         raise BinaryFormatError(f"{what} has no string 'name'")
-    if len(name) > IO_NAME_MAX or any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise BinaryFormatError(
-            f"{what} has a name that no .npz can key ({name!r:.60}: at most "
-            f"{IO_NAME_MAX} characters, no control characters)"
-        )
+    if (why := io_name_problem(name)) is not None:
+        raise BinaryFormatError(f"{what} has a name that no .npz can key: {why}")
+
+
+def _objects(entries: object, what: str) -> Iterator[tuple[str, dict[str, object]]]:
+    """Each entry of the JSON list `entries` (`what` names the list) with the prefix
+    of its errors; BinaryFormatError unless it is a list of objects."""
+    if not isinstance(entries, list):
+        raise BinaryFormatError(f"{what} is not a list")
+    for i, entry in enumerate(entries):
+        bad = f"{what} entry {i}"
+        if not isinstance(entry, dict):
+            raise BinaryFormatError(f"{bad} is not an object")
+        yield bad, entry
 
 
 def const_overlap(spans: Sequence[tuple[str, int, int, bool]]) -> str | None:
@@ -456,12 +469,7 @@ def _check_unread_inputs(entries: object, off: int) -> None:
     non-negative integers."""
     if entries is None:
         return
-    if not isinstance(entries, list):
-        raise BinaryFormatError(f"offset {off}: META 'unread_inputs' is not a list")
-    for i, entry in enumerate(entries):
-        bad = f"offset {off}: META 'unread_inputs' entry {i}"
-        if not isinstance(entry, dict):
-            raise BinaryFormatError(f"{bad} is not an object")
+    for bad, entry in _objects(entries, f"offset {off}: META 'unread_inputs'"):
         name, dtype, shape = (entry.get(k) for k in ("name", "dtype", "shape"))
         _check_name(name, bad)
         if dtype not in UNREAD_DTYPES:

@@ -63,6 +63,7 @@ import onnx.version_converter
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 from onnx import external_data_helper, numpy_helper
+from tidal.dialects.accel import WORD_MAX, WORD_MIN
 from tidal.dialects.graph import (
     ActivationOp,
     AddOp,
@@ -98,7 +99,7 @@ from tidal.dialects.graph import (
     UnsqueezeOp,
 )
 from tidal.sim.config import PRESETS, ChipConfig
-from tidal.sim.isa import IO_NAME_MAX
+from tidal.sim.isa import io_name_problem
 from tidal.targets import CONSTANT_INPUTS_ATTR
 from tidal.dialects.graph import OnnxNodeOp, OnnxValueType, numpy_dtype
 from tidal.targets import framework
@@ -222,6 +223,29 @@ def _all_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
                 yield from _all_tensors(g)
 
 
+def _external_path(base_dir: str, location: str) -> tuple[str, str | None]:
+    """(the real path of the external data `location` of a model in `base_dir`, why
+    it cannot be read or None): it must be a relative path to a regular file inside
+    the model's directory."""
+    if not location:
+        return "", "external data without a location"
+    if os.path.isabs(location) or os.path.splitdrive(location)[0]:
+        return "", (
+            f"external data location '{location}' is an absolute path "
+            "(it must be relative to the model's directory)"
+        )
+    if "\0" in location:
+        return "", f"external data location {location!r} is not a valid path"
+    directory = os.path.realpath(base_dir)
+    path = os.path.realpath(os.path.join(directory, location))
+    if os.path.commonpath([directory, path]) != directory:
+        return path, f"external data location '{location}' is outside the model's directory '{base_dir}'"
+    if not os.path.isfile(path):
+        missing = "does not exist" if not os.path.exists(path) else "is not a regular file"
+        return path, f"external data file '{location}' {missing}"
+    return path, None
+
+
 def _external_file(
     tensor: onnx.TensorProto, label: str, base_dir: str | None, nbytes: int
 ) -> None:
@@ -237,27 +261,9 @@ def _external_file(
             f"{where} keeps its data in external file '{location}', which an "
             "in-memory model cannot reach (import the model from its path)"
         )
-    if not location:
-        raise OnnxImportError(f"{where}: external data without a location")
-    if os.path.isabs(location) or os.path.splitdrive(location)[0]:
-        raise OnnxImportError(
-            f"{where}: external data location '{location}' is an absolute path "
-            "(it must be relative to the model's directory)"
-        )
-    if "\0" in location:
-        raise OnnxImportError(
-            f"{where}: external data location {location!r} is not a valid path"
-        )
-    directory = os.path.realpath(base_dir)
-    path = os.path.realpath(os.path.join(directory, location))
-    if os.path.commonpath([directory, path]) != directory:
-        raise OnnxImportError(
-            f"{where}: external data location '{location}' is outside the model's "
-            f"directory '{base_dir}'"
-        )
-    if not os.path.isfile(path):
-        missing = "does not exist" if not os.path.exists(path) else "is not a regular file"
-        raise OnnxImportError(f"{where}: external data file '{location}' {missing}")
+    path, why = _external_path(base_dir, location)
+    if why is not None:
+        raise OnnxImportError(f"{where}: {why}")
     try:
         offset = int(info.get("offset", "0"))
         length = int(info["length"]) if "length" in info else None
@@ -368,22 +374,12 @@ def _check_text(message: Message, label: str) -> None:
 
 
 def _check_io_names(graph: onnx.GraphProto, label: str) -> None:
-    """Refuse a graph input or output name that no .npz can key: longer than
-    IO_NAME_MAX (the binary's limit), or with a control character (NumPy cuts a key
-    at a NUL)."""
+    """Refuse a graph input or output name that no .npz can key
+    (`isa.io_name_problem`, the binary loader's rule)."""
     for kind, values in (("input", graph.input), ("output", graph.output)):
         for i, v in enumerate(values):
-            name = v.name
-            if len(name) > IO_NAME_MAX:
-                raise OnnxImportError(
-                    f"{label}: graph {kind} {i} has a name of {len(name)} characters "
-                    f"(at most {IO_NAME_MAX}: inputs and outputs are named in .npz files)"
-                )
-            if any(ord(c) < 32 or ord(c) == 127 for c in name):
-                raise OnnxImportError(
-                    f"{label}: graph {kind} {i} ({name!r:.60}) has a control character in its name "
-                    "(inputs and outputs are named in .npz files)"
-                )
+            if (why := io_name_problem(v.name)) is not None:
+                raise OnnxImportError(f"{label}: graph {kind} {i} has {why}")
 
 
 def _all_nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
@@ -2000,7 +1996,7 @@ class _Node:
 
     def ints(self, name: str, default: Sequence[int]) -> tuple[int, ...]:
         values = tuple(int(v) for v in self.attr(name, default))
-        if name in _WINDOW_ATTRS and any(not -(1 << 31) < v < 1 << 31 for v in values):
+        if name in _WINDOW_ATTRS and any(not WORD_MIN <= v <= WORD_MAX for v in values):
             self.fail(f"{name} {list(values)} (each within 32 bits, as the binary's words are)")
         return values
 
@@ -4163,20 +4159,15 @@ def data_files(path: str | os.PathLike[str]) -> list[str]:
     except (OSError, DecodeError, ValueError, RuntimeError):
         return []
     base_dir = os.path.dirname(os.fspath(path)) or os.curdir
-    directory = os.path.realpath(base_dir)
     found: dict[str, None] = {}
     for tensor in _all_tensors(proto.graph):
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
             info = {e.key: e.value for e in tensor.external_data}
             location = info.get("location", "")
-            if not location or "\0" in location or os.path.isabs(location):
-                continue
-            joined = os.path.join(base_dir, location)
-            real = os.path.realpath(joined)
-            # (one the import refuses, outside the directory or not a file, it
-            # names with its tensor: not listed, so no earlier check names it alone)
-            if os.path.commonpath([directory, real]) == directory and os.path.isfile(real):
-                found[joined] = None
+            # (one the import refuses, the import names with its tensor: not
+            # listed, so that no earlier check names it alone)
+            if _external_path(base_dir, location)[1] is None:
+                found[os.path.join(base_dir, location)] = None
     model = os.path.realpath(path)
     return [f for f in found if os.path.realpath(f) != model]
 
