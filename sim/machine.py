@@ -87,12 +87,17 @@ __all__ = [
     "ExecutionError",
     "InputError",
     "LoadError",
+    "BLAS_THREADS_MAX",
     "Machine",
     "RaceError",
     "SimError",
     "engine_names",
     "run_program",
 ]
+
+# The most threads NumPy's BLAS may be given while the machine runs: more than any
+# host has cores, so it only refuses a typo (OpenBLAS would start what it was asked).
+BLAS_THREADS_MAX = 1024
 
 # Event kinds.
 _DONE = 0  # an instruction completes
@@ -639,8 +644,10 @@ class Machine:
         from threadpoolctl import threadpool_limits
 
         threads = 1 if blas_threads is None else blas_threads
-        if threads < 1:
-            raise ValueError(f"blas_threads must be at least 1, got {threads}")
+        if not 1 <= threads <= BLAS_THREADS_MAX:
+            raise ValueError(
+                f"blas_threads must be from 1 to {BLAS_THREADS_MAX}, got {threads}"
+            )
         heap = self._heap
         start, host0, fetch0 = self.now, self.host_fetch_bytes, self.fetch_bytes
         with (

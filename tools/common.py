@@ -381,6 +381,25 @@ def dims_of(args: argparse.Namespace) -> dict[str, int]:
     return out
 
 
+def _blas_threads(text: str) -> int:
+    from tidal.sim.machine import BLAS_THREADS_MAX
+
+    if not text.isdigit() or not 1 <= int(text) <= BLAS_THREADS_MAX:
+        raise argparse.ArgumentTypeError(
+            f"'{text}': expected a whole number from 1 to {BLAS_THREADS_MAX}"
+        )
+    return int(text)
+
+
+def add_blas_threads(parser: argparse.ArgumentParser) -> None:
+    """`--blas-threads N`: threads NumPy's BLAS may use while the hardware model
+    runs (the tools' default, None, is one: `Machine.run`)."""
+    parser.add_argument(
+        "--blas-threads", type=_blas_threads, metavar="N",
+        help="threads NumPy's BLAS may use while the hardware model runs (default 1)",
+    )
+
+
 def add_verify_each(parser: argparse.ArgumentParser) -> None:
     """`--verify-each`: verify the module after every pass of the lowering pipeline
     (a failure names the pass), not only once after the last (the default)."""

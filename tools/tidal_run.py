@@ -43,6 +43,7 @@ from tidal.targets.framework import FrameworkError
 from tidal.targets.onnx_ops import host_eval
 from tidal.tools.cache import Cache, CacheError, add_cache_options, cache_from_args
 from tidal.tools.common import (
+    add_blas_threads,
     add_dim_option,
     add_disable_opt,
     add_verify_each,
@@ -348,12 +349,9 @@ def main(argv: list[str] | None = None) -> None:
     add_dim_option(parser, fed=True)
     add_disable_opt(parser)
     add_verify_each(parser)
-    parser.add_argument("--blas-threads", type=int, metavar="N",
-                        help="threads NumPy's BLAS may use while the hardware model runs (default 1)")
+    add_blas_threads(parser)
     add_cache_options(parser)
     args = parser.parse_args(argv)
-    if args.blas_threads is not None and args.blas_threads < 1:
-        parser.error(f"--blas-threads must be at least 1, got {args.blas_threads}")
     cache_log: list[str] = []
     try:
         check_chip_option(args.chip)

@@ -32,7 +32,7 @@ from tidal.sim.errors import InputError, SimError
 from tidal.sim.inputs import unread_inputs
 from tidal.sim.machine import Machine
 from tidal.sim.trace import chrome_trace, plot_timeline
-from tidal.tools.common import check_chip_option, ideal_note
+from tidal.tools.common import add_blas_threads, check_chip_option, ideal_note
 from tidal.tools.files import (
     NPZ_MAX_BYTES,
     ToolError,
@@ -86,12 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         help="fail on overlapping SBUF/PSUM accesses in flight on two engines",
     )
     p.add_argument("--chip", help="chip preset to run on (default: the binary's)")
-    p.add_argument(
-        "--blas-threads",
-        type=int,
-        metavar="N",
-        help="threads NumPy's BLAS may use while the hardware model runs (default 1)",
-    )
+    add_blas_threads(p)
     p.add_argument(
         "--what-if",
         action="append",
@@ -231,8 +226,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error(f"--runs must be at least 1, got {args.runs}")
-    if args.blas_threads is not None and args.blas_threads < 1:
-        parser.error(f"--blas-threads must be at least 1, got {args.blas_threads}")
     try:
         summary = _run(args)
     except (ToolError, SimError, UnknownChipError) as err:

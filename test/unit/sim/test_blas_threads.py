@@ -92,8 +92,10 @@ def test_blas_threads_asked_for(fill: isa.Program, seen: list[list[int]]) -> Non
 
 
 def test_blas_threads_below_one_is_refused(fill: isa.Program) -> None:
-    with pytest.raises(ValueError, match="blas_threads must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="blas_threads must be from 1 to 1024, got 0"):
         run_program(fill, {}, blas_threads=0)
+    with pytest.raises(ValueError, match="from 1 to 1024, got 1025"):
+        run_program(fill, {}, blas_threads=1025)
 
 
 @pytest.mark.usefixtures("outside_two_threads")
@@ -116,4 +118,10 @@ def test_tidal_sim_passes_blas_threads_through(
         tidal_sim.main(
             [*common, "--outputs", str(tmp_path / "c.npz"), "--blas-threads", "0"]
         )
-    assert "--blas-threads must be at least 1, got 0" in capsys.readouterr().err
+    assert "'0': expected a whole number from 1 to 1024" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        tidal_sim.main(
+            [*common, "--outputs", str(tmp_path / "c.npz"), "--blas-threads", "1000000"]
+        )
+    assert "'1000000': expected a whole number from 1 to 1024" in capsys.readouterr().err
+    assert not (tmp_path / "c.npz").exists()
