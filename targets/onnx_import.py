@@ -820,22 +820,44 @@ def _infer_strict(model: onnx.ModelProto) -> onnx.ModelProto:
     itself fails, without it: onnx 1.23 propagates the values of Unsqueezes of a
     Range to the wrong rank and then refuses a valid Add (what a dynamic-axes
     export's attention mask computes, fed another batch), a model onnxruntime
-    runs. The first error stands when inference fails without it too."""
+    runs. The first error stands when inference fails without it too. Without it
+    also where a long constant Range or a long vector (`_long_vector`, seen by
+    inference without it, which costs little) would make it hold gigabytes."""
     if _long_constant_range(model.graph):
         return _infer_shapes(model, strict_mode=True, data_prop=False)
     try:
+        plain = _infer_shapes(model, strict_mode=True, data_prop=False)
+    except onnx.shape_inference.InferenceError:
+        plain = None
+    if plain is not None and _long_vector(plain.graph):
+        return plain
+    try:
         return _infer_shapes(model, strict_mode=True, data_prop=True)
-    except onnx.shape_inference.InferenceError as with_values:
-        try:
-            return _infer_shapes(model, strict_mode=True, data_prop=False)
-        except onnx.shape_inference.InferenceError:
-            raise with_values from None
+    except onnx.shape_inference.InferenceError:
+        if plain is None:
+            raise
+        return plain
 
 
 PROPAGATE_MAX = 1 << 16
 """The most elements of a Range on constants that onnx's data propagation may
 carry: it holds each propagated value as a protobuf dimension (about 80 bytes), so
 a Range to 2^26 took 5 GB inside shape inference before any size check."""
+
+
+def _long_vector(graph: onnx.GraphProto) -> bool:
+    """Whether a tensor of `graph` (an input, an initializer, or a value inference
+    typed) has rank 1 and more than PROPAGATE_MAX elements: onnx's data propagation
+    gives one such read by an Add, a Concat, a Gather... a protobuf dimension per
+    element (about 150 bytes: an input of [2^24] added to a scalar took 2.4 GB)."""
+    values = [*graph.input, *graph.value_info, *graph.output]
+    for value in values:
+        if value.type.WhichOneof("value") != "tensor_type" or not value.type.tensor_type.HasField("shape"):
+            continue
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) == 1 and dims[0].HasField("dim_value") and dims[0].dim_value > PROPAGATE_MAX:
+            return True
+    return any(len(t.dims) == 1 and t.dims[0] > PROPAGATE_MAX for t in graph.initializer)
 
 
 def _long_constant_range(graph: onnx.GraphProto) -> bool:
