@@ -12,7 +12,7 @@ Graph i is drawn by `randgraph` from a NumPy generator seeded with (seed, i), so
 graph of a run can be regenerated alone (`--only i`). Each output must satisfy
 max|tidal - ort| <= 1e-3 * max|ort| + 1e-6 (non-finite values where and only where
 onnxruntime has the same ones; on a chip with coarser ACT tables than the default's,
-1e-6 becomes their worst documented error: `abs_tol`). Outcomes:
+1e-6 becomes four times their worst documented error: `abs_tol`). Outcomes:
 
 - ok: every output agrees;
 - mismatch: an output disagrees (wrong shape, non-finite or over the tolerance);
@@ -99,7 +99,8 @@ def abs_tol(chip: str) -> float:
     the worst documented error of any of its tables (`bench/lut_accuracy.py`'s
     `table_error`; the small chip's 64-row silu table is 1.6e-5 from silu(0) = 0),
     whichever is larger: an output near zero made by a table function differs from
-    onnxruntime's by as much as the table does."""
+    onnxruntime's by as much as the table does, times TABLE_ERROR_GAIN for the ops
+    after it (seed 2040, graph 118: silu(0) divided by 0.5, 2.9e-5)."""
     from lut_accuracy import SAMPLES, table_error
 
     from tidal.sim.config import get_chip
@@ -107,7 +108,14 @@ def abs_tol(chip: str) -> float:
     rows = get_chip(chip).act_lut_intervals
     if rows >= 256:
         return ABS_TOL
-    return max(ABS_TOL, *(table_error(func, rows) for func in SAMPLES))
+    return max(ABS_TOL, TABLE_ERROR_GAIN * max(table_error(func, rows) for func in SAMPLES))
+
+
+TABLE_ERROR_GAIN = 4
+"""How much the ops after a table function may scale its error in a random graph: a
+Div's divisor is at least 0.5 there (`randgraph._div`), so each Div doubles it; 4
+allows two, or a Mul by a weight up to 4 (near zero the relative term of the
+tolerance gives no room)."""
 
 
 def compare(got: dict[str, np.ndarray], ref: dict[str, np.ndarray], tol: float = ABS_TOL) -> str:
