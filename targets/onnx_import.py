@@ -1508,18 +1508,23 @@ def _shape_arithmetic(
 def _prefold(
     model: onnx.ModelProto, label: str, dram: _Dram, rounds: int = 64,
     fed: Collection[str] = (),
-) -> tuple[onnx.ModelProto, list[onnx.TensorProto]]:
+) -> tuple[onnx.ModelProto, list[onnx.TensorProto], dict[str, np.ndarray]]:
     """Fold what `fold_node` can over the (inferred) skeleton, then infer shapes
     again with the folded values as initializers, so that shapes computed in the
     graph (Shape -> Gather -> Concat -> Reshape, Expand by a computed shape) become
-    static; repeated while a round folds something. Returns the model and the folded
-    values as initializers. Integer Constant nodes count as folded values. The
-    initializers named in `fed` are not constants here: the caller feeds them
-    (`_Importer.override`), so what reads them is computed from the values fed."""
+    static; repeated while a round folds something. Returns the model, the folded
+    values as initializers, and the folded values of more than
+    INFER_INITIALIZER_MAX elements as arrays: those go to inference as graph inputs
+    of their shape meanwhile, never into the protobuf (which copied each one about
+    five times: Range(0, 2^26) folded and cast peaked at 5 GB). Integer Constant
+    nodes count as folded values. The initializers named in `fed` are not constants
+    here: the caller feeds them (`_Importer.override`), so what reads them is
+    computed from the values fed."""
     folded: list[onnx.TensorProto] = []
+    held: dict[str, np.ndarray] = {}
     for _ in range(rounds):
         graph = model.graph
-        consts: dict[str, np.ndarray] = {}
+        consts: dict[str, np.ndarray] = dict(held)
         for t in graph.initializer:
             if t.name in fed:
                 continue
@@ -1571,13 +1576,19 @@ def _prefold(
             new.update(value)
         if not new:
             break
-        tensors = [numpy_helper.from_array(np.asarray(v), n) for n, v in new.items()]
+        large = {n: np.asarray(v) for n, v in new.items() if _held_apart(np.asarray(v))}
+        tensors = [numpy_helper.from_array(np.asarray(v), n) for n, v in new.items() if n not in large]
         folded += tensors
+        held.update(large)
         rebuilt = onnx.ModelProto()
         rebuilt.CopyFrom(model)
         del rebuilt.graph.node[:]
         rebuilt.graph.node.extend(keep)
         rebuilt.graph.initializer.extend(tensors)
+        rebuilt.graph.input.extend(
+            onnx.helper.make_tensor_value_info(n, onnx.helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+            for n, v in large.items()
+        )
         del rebuilt.graph.value_info[:]
         try:
             # The contrib ops' types go with the value_info: found again, now that the
@@ -1587,7 +1598,17 @@ def _prefold(
             )
         except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
             raise OnnxImportError(f"{label}: not a valid ONNX model ({_one_line(e)})") from None
-    return model, folded
+    if held:  # the stand-in inputs out: the importer has the values
+        stand_ins = [i for i in model.graph.input if i.name in held]
+        for value in stand_ins:
+            model.graph.input.remove(value)
+    return model, folded, held
+
+
+def _held_apart(value: np.ndarray) -> bool:
+    """Whether `_prefold` keeps a folded value as an array, out of the protobuf: one
+    of more than INFER_INITIALIZER_MAX numbers or booleans."""
+    return value.size > INFER_INITIALIZER_MAX and value.dtype.kind in "biuf"
 
 
 # ------------------------------------------------------------------------ the importer
@@ -1607,6 +1628,7 @@ class _Importer:
         ir_version: int = onnx.IR_VERSION,
         notes: Sequence[str] = (),
         base_dir: str = "",
+        values: Mapping[str, np.ndarray] | None = None,
     ):
         graph = model.graph
         self.dram = dram
@@ -1628,6 +1650,7 @@ class _Importer:
                 raise OnnxImportError(
                     f"initializer '{t.name}': cannot read external data ({_one_line(e)})"
                 ) from None
+        self.consts.update(values or {})  # (folded values held as arrays: `_prefold`)
         self.const_origin: dict[str, str] = {name: name for name in self.consts}
         # onnxruntime: from IR version 4 on, an initializer that is also a graph
         # input is a default value that a feed may override.
@@ -4342,8 +4365,10 @@ def _prepared(
     if not inferred.graph.output:
         raise OnnxImportError(f"{label}: the graph has no outputs (nothing to compute)")
     if fallback_all is None:
-        inferred, folded = _prefold(inferred, label, dram, fed=set(overrides or ()))
+        inferred, folded, held = _prefold(inferred, label, dram, fed=set(overrides or ()))
         initializers += folded
+    else:
+        held = {}
     importer = _Importer(
         inferred,
         opset,
@@ -4353,6 +4378,7 @@ def _prepared(
         ir_version=proto.ir_version,
         notes=notes,
         base_dir=_base_dir(model, label),
+        values=held,
     )
     importer.fallback_all = fallback_all
     return importer

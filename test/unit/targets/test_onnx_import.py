@@ -1898,3 +1898,42 @@ def test_a_long_vector_is_inferred_without_data_propagation(size, asked, reshape
         inferred = oi._infer_strict(model)
     assert seen == asked
     assert [d.dim_value for d in inferred.graph.output[0].type.tensor_type.shape.dim] == [size]
+
+
+def test_large_folded_values_stay_out_of_the_protobuf(tmp_path: Path) -> None:
+    """A folded value of more than INFER_INITIALIZER_MAX elements is kept as an array
+    and goes to inference as a graph input of its shape: as an initializer it was
+    copied about five times (Range(0, 2^26) folded and cast peaked at 5 GB). The
+    result is onnxruntime's; the stand-in inputs do not become the program's."""
+    from tidal.targets import onnx_import as oi
+
+    n = oi.INFER_INITIALIZER_MAX * 2
+    scalars = [numpy_helper.from_array(np.array(v, np.int64), k) for k, v in (("a", 0), ("b", n), ("s", 1))]
+    graph = helper.make_graph(
+        [
+            helper.make_node("Range", ["a", "b", "s"], ["r"]),
+            helper.make_node("Cast", ["r"], ["c"], to=TensorProto.FLOAT),
+            helper.make_node("Add", ["c", "x"], ["y"]),
+        ],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], scalars,
+    )
+    path = tmp_path / "range.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    largest: list[int] = []
+    real = oi._infer_strict
+
+    def spy(model):
+        largest.append(max((math.prod(t.dims) for t in model.graph.initializer), default=0))
+        return real(model)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(oi, "_infer_strict", spy)
+        module = import_onnx(str(path))
+    assert largest and max(largest) <= oi.INFER_INITIALIZER_MAX
+    main = next(op for op in module.walk() if isinstance(op, FuncOp))
+    assert [a.name_hint for a in main.args] == ["x"]
+    x = np.array([0.5], np.float32)
+    got, _ = run_model(str(path), {"x": x}, "small")
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(got["y"], want)
