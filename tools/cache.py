@@ -398,8 +398,11 @@ class Cache:
             if ENTRY_NAME.fullmatch(name):
                 yield self.directory / name
 
-    def entries(self) -> list[Entry]:
-        """Every entry's header, oldest first; an unreadable one with `error` set."""
+    def entries(self, verify: bool = False) -> list[Entry]:
+        """Every entry's header, oldest first; an unreadable one with `error` set.
+        With `verify`, also each binary, read in chunks: the container's header and
+        checksum and the SHA-256 the entry's header gives (`StoredBinary.check`),
+        what a hit checks before it uses one."""
         found: list[Entry] = []
         for path in self._entry_paths():
             key = path.name[: -len(SUFFIX)]
@@ -408,6 +411,8 @@ class Cache:
                     file_bytes = os.fstat(f.fileno()).st_size
                     try:
                         header = _header_of(f, path, file_bytes)
+                        if verify:
+                            StoredBinary(f, f.tell(), int(header["size"]), str(header["sha256"])).check()  # type: ignore[arg-type]
                     except BadEntry as e:
                         found.append(Entry(path, key, file_bytes, error=str(e)))
                         continue

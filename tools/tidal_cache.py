@@ -1,9 +1,12 @@
-"""tidal-cache list|stats|clear [--cache-dir DIR]: look into or empty the cache of
-compiled accelerator segments that `tidal-compile --cache-dir` and `tidal-run
---cache-dir` fill (docs/cache.md). The directory defaults to $TIDAL_CACHE_DIR, else
-$XDG_CACHE_HOME/tidal, else ~/.cache/tidal; one that does not exist is an empty
-cache; an empty --cache-dir is refused. `clear` removes the cache's entries and
-nothing else in the directory."""
+"""tidal-cache list|stats|verify|clear [--cache-dir DIR]: look into, check or empty
+the cache of compiled accelerator segments that `tidal-compile --cache-dir` and
+`tidal-run --cache-dir` fill (docs/cache.md). The directory defaults to
+$TIDAL_CACHE_DIR, else $XDG_CACHE_HOME/tidal, else ~/.cache/tidal; one that does not
+exist is an empty cache; an empty --cache-dir is refused. `list` and `stats` read
+the entries' headers; `verify` also reads every binary and checks it as a hit does
+(container checksum, SHA-256), naming each broken entry and exiting 1 if there is
+one (a broken entry is a miss, replaced by the next store). `clear` removes the
+cache's entries and nothing else in the directory."""
 
 from __future__ import annotations
 
@@ -61,8 +64,9 @@ def list_lines(entries: list[Entry]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=TOOL, description=__doc__)
     parser.add_argument(
-        "command", choices=("list", "stats", "clear"),
-        help="list: one line per entry; stats: entries and bytes; clear: remove the entries",
+        "command", choices=("list", "stats", "verify", "clear"),
+        help="list: one line per entry; stats: entries and bytes; verify: read every "
+        "binary and name the broken entries; clear: remove the entries",
     )
     parser.add_argument("--cache-dir", metavar="DIR",
                         help=f"the cache directory (default: {default_dir()})")
@@ -73,9 +77,17 @@ def main(argv: list[str] | None = None) -> None:
             removed, freed = cache.clear()
             print(f"{TOOL}: removed {_count(removed)} ({_size(freed)}) from {cache.directory}")
             return
-        entries = cache.entries()
+        entries = cache.entries(verify=args.command == "verify")
     except CacheError as e:
         fail(TOOL, str(e))
+    if args.command == "verify":
+        broken = [e for e in entries if e.error]
+        for line in list_lines(broken):
+            print(line)
+        print(f"{cache.directory}: {_count(len(entries))} verified, {len(broken)} broken")
+        if broken:
+            raise SystemExit(1)
+        return
     if args.command == "list":
         for line in list_lines(entries):
             print(line)

@@ -597,7 +597,7 @@ def test_an_empty_cache_dir_is_one_line_error(capsys, model, tmp_path, monkeypat
     out, outputs = tmp_path / "a.tbin", tmp_path / "o.npz"
     inputs = str(model.with_suffix(".npz"))
     runs = [
-        *((tidal_cache.main, [cmd, "--cache-dir", ""]) for cmd in ("clear", "list", "stats")),
+        *((tidal_cache.main, [cmd, "--cache-dir", ""]) for cmd in ("clear", "list", "stats", "verify")),
         (tidal_compile.main, [str(model), "-o", str(out), "--chip", CHIP, "--cache-dir", ""]),
         (tidal_run.main, [str(model), "--chip", CHIP, "--cache-dir=", "--no-cache",
                           "--inputs", inputs, "--outputs", str(outputs)]),
@@ -687,9 +687,37 @@ def test_tidal_cache_lists_a_broken_entry_as_unreadable(capsys, model, tmp_path)
     assert "1 entry, 1 unreadable" in capsys.readouterr().out
 
 
+def test_tidal_cache_verify_reads_every_binary(capsys, model, tmp_path):
+    """`list` and `stats` read headers only: an entry whose binary is another
+    program's (its header right) looks whole there. `verify` reads each binary as a
+    hit does and names it (SHA-256 mismatch), as it names a flipped byte (checksum),
+    and exits 1; a cache of good entries verifies with exit 0."""
+    cache_dir = tmp_path / "cache"
+    cached_compile(capsys, model, tmp_path / "a.tbin", cache_dir)
+    other = conv_model(tmp_path / "other.onnx", stride=2)
+    cached_compile(capsys, other, tmp_path / "b.tbin", cache_dir)
+    tidal_cache.main(["verify", "--cache-dir", str(cache_dir)])
+    assert capsys.readouterr().out.splitlines()[-1].endswith(": 2 entries verified, 0 broken")
+    first, second = entries(cache_dir)
+    _rewrite(first, body=_binary_of(second))
+    tidal_cache.main(["stats", "--cache-dir", str(cache_dir)])
+    assert "unreadable" not in capsys.readouterr().out
+    data = bytearray(second.read_bytes())
+    data[-1] ^= 0xFF
+    second.write_bytes(bytes(data))
+    with pytest.raises(SystemExit) as exit_:
+        tidal_cache.main(["verify", "--cache-dir", str(cache_dir)])
+    assert exit_.value.code == 1
+    *broken, summary = capsys.readouterr().out.splitlines()
+    assert summary.endswith(": 2 entries verified, 2 broken")
+    by_key = {line.split()[0]: line for line in broken}
+    assert "SHA-256 mismatch" in by_key[first.name[:12]]
+    assert "checksum mismatch" in by_key[second.name[:12]]
+
+
 def test_tidal_cache_on_a_missing_dir_is_an_empty_cache(tmp_path, monkeypatch):
     missing = tmp_path / "nothing" / "here"
-    for command in ("list", "stats", "clear"):
+    for command in ("list", "stats", "verify", "clear"):
         r = tool("tidal-cache", command, "--cache-dir", missing)
         assert r.returncode == 0 and r.stderr == "", r.stderr
     assert not missing.exists()
