@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from math import prod
 from dataclasses import dataclass, field
+from typing import Any
 
 from tidal.dialects.accel import AccessAttr, InstructionOp, ProgramOp, RepeatOp
 from tidal.passes.analysis.footprint import (
@@ -148,25 +149,28 @@ _Entry = tuple[Site, Operand, int, int]
 
 
 @dataclass
-class _Segment:
-    writers: list[_Entry] = field(default_factory=list)
-    readers: list[_Entry] = field(default_factory=list)
+class Segment:
+    """What one byte range of an `IntervalMap` holds: its last writers and the
+    readers since (the sweep's `_Entry`s; loop-schedule's nest indices)."""
+
+    writers: list[Any] = field(default_factory=list)
+    readers: list[Any] = field(default_factory=list)
 
 
-class _IntervalMap:
+class IntervalMap:
     """Byte ranges of one memory space, each with its last writers and the readers
     since those writes."""
 
     def __init__(self) -> None:
         self.starts: list[int] = [0]
-        self.segments: list[_Segment] = [_Segment()]
+        self.segments: list[Segment] = [Segment()]
 
     def _split(self, at: int) -> int:
         i = bisect.bisect_right(self.starts, at) - 1
         if self.starts[i] != at:
             seg = self.segments[i]
             self.starts.insert(i + 1, at)
-            self.segments.insert(i + 1, _Segment(list(seg.writers), list(seg.readers)))
+            self.segments.insert(i + 1, Segment(list(seg.writers), list(seg.readers)))
             i += 1
         return i
 
@@ -178,6 +182,26 @@ class _IntervalMap:
     def span(self, lo: int, hi: int) -> range:
         first = self._split(lo)
         return range(first, self._split(hi))
+
+    def coalesce(self, first: int, end: int) -> None:
+        """Merge each segment of `first`..`end` (and the one after) into the one
+        before it where both hold the same entries, in the same order: one segment
+        then stands for both. What each access meets is unchanged on bounding
+        boxes, where a write hides by partitions, not by the bytes of a segment;
+        the box sweep of columns of a concatenation spanned all n earlier ends
+        before (n^2)."""
+        segments = self.segments
+        for k in range(min(end, len(segments) - 1), max(first, 1) - 1, -1):
+            a, b = segments[k - 1], segments[k]
+            if _same(a.writers, b.writers) and _same(a.readers, b.readers):
+                del self.starts[k]
+                del segments[k]
+
+
+def _same(a: list[Any], b: list[Any]) -> bool:
+    """The same entries in the same order: the same objects (the sweep's tuples),
+    or equal numbers (loop-schedule's nest indices)."""
+    return len(a) == len(b) and all(x is y or (type(x) is int and x == y) for x, y in zip(a, b))
 
 
 @dataclass
@@ -241,17 +265,19 @@ _Ordered = Callable[[Site, Site], bool]
 
 def _forward(sites: list[Site], add: _Add, exact: bool, ordered: _Ordered) -> None:
     """Edges from earlier sites: the sweep over byte ranges."""
-    maps: dict[str, _IntervalMap] = {}
+    maps: dict[str, IntervalMap] = {}
     for x in sites:
         for xo in x.operands:
             plo, phi = xo.box[0], xo.box[1]
             m = maps.get(xo.ap.space)
             if m is None:
-                m = maps[xo.ap.space] = _IntervalMap()
+                m = maps[xo.ap.space] = IntervalMap()
             entry = (x, xo, plo, phi)
             tested: set[int] = set()  # id() of the operands tested against xo
             covers: dict[int, Cover] = {}  # id() of an operand xo may hide
+            spanned = range(0)
             for i in _segments(m, xo, exact):
+                spanned = range(spanned.start if spanned else i, i + 1)
                 seg = m.segments[i]
                 for entries in (
                     (seg.writers, seg.readers) if xo.write else (seg.writers,)
@@ -273,6 +299,8 @@ def _forward(sites: list[Site], add: _Add, exact: bool, ordered: _Ordered) -> No
                 seg.writers = _unhidden(seg.writers, xo, exact, covers, window)
                 seg.writers.append(entry)
                 seg.readers = _unhidden(seg.readers, xo, exact, covers, window)
+            if not exact and spanned:
+                m.coalesce(spanned.start, spanned.stop)
 
 
 RUNS_MAX = 64
@@ -281,7 +309,7 @@ range; an access of more (or one whose repeats move partition and bytes together
 is entered over its bounding byte range."""
 
 
-def _segments(m: _IntervalMap, xo: Operand, exact: bool) -> Iterator[int]:
+def _segments(m: IntervalMap, xo: Operand, exact: bool) -> Iterator[int]:
     """The segments of `m` the operand's bytes span, split at their ends: over its
     bounding byte range, or, exactly, over each of its runs when it has a few
     (a column of a row-major tensor is one run per row, and the columns a

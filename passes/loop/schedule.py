@@ -53,6 +53,7 @@ from xdsl.ir import Block, Operation, SSAValue
 
 from tidal.dialects import loop
 from tidal.dialects.accel import AccessAttr, Aff
+from tidal.passes.analysis.dependence import IntervalMap
 from tidal.passes.utils.chip import ChipPass
 from tidal.passes.utils.expect import expect_level
 from tidal.sim.config import ChipConfig
@@ -154,16 +155,36 @@ def nest_info(nest: loop.NestOp, chip: ChipConfig) -> NestInfo:
 
 def dependences(infos: list[NestInfo]) -> list[set[int]]:
     """For each nest, the earlier nests it depends on (overlapping bytes of one
-    buffer, one of the two writing)."""
+    buffer, one of the two writing), less those implied through another: a sweep
+    over each buffer's byte ranges that keeps the last writers and the readers since
+    (an `IntervalMap`), so a nest meets the writer of each byte, not every earlier
+    one. The closure is that of every overlapping pair, and so is the schedule: a
+    nest finishes after its predecessors and its chain to the end is at least theirs
+    (the pairs took n^2 on a concatenation of n pieces, whose column ranges all
+    overlap)."""
     preds: list[set[int]] = [set() for _ in infos]
-    by_buffer: dict[SSAValue, list[tuple[int, int, int, bool]]] = {}
+    maps: dict[SSAValue, IntervalMap] = {}
     for j, info in enumerate(infos):
         for buf, lo, hi, write in info.accesses:
-            for i, lo2, hi2, write2 in by_buffer.get(buf, []):
-                if i != j and (write or write2) and lo <= hi2 and lo2 <= hi:
-                    preds[j].add(i)
+            m = maps.get(buf)
+            if m is None:
+                continue
+            for i in m.span(lo, hi + 1):
+                seg = m.segments[i]
+                preds[j].update(seg.writers)
+                if write:
+                    preds[j].update(seg.readers)
         for buf, lo, hi, write in info.accesses:
-            by_buffer.setdefault(buf, []).append((j, lo, hi, write))
+            m = maps.setdefault(buf, IntervalMap())
+            spanned = m.span(lo, hi + 1)
+            for i in spanned:
+                seg = m.segments[i]
+                if write:
+                    seg.writers, seg.readers = [j], []
+                elif seg.readers[-1:] != [j]:
+                    seg.readers.append(j)
+            m.coalesce(spanned.start, spanned.stop)
+        preds[j].discard(j)
     return preds
 
 
