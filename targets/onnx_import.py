@@ -47,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import math
+import itertools
 import os
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -389,6 +390,41 @@ def _all_nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
         for attr in node.attribute:
             for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
                 yield from _all_nodes(sub)
+
+
+_EINSUM_TERM = r"[A-Za-z]*(?:\.\.\.)?[A-Za-z]*"
+_EINSUM_EQUATION = re.compile(rf"{_EINSUM_TERM}(?:,{_EINSUM_TERM})*(?:->{_EINSUM_TERM})?")
+
+
+def _check_einsum_equations(graph: onnx.GraphProto, label: str) -> None:
+    """OnnxImportError naming the first Einsum node (in subgraphs too) whose
+    equation is not one: onnx's shape inference loops forever, in C++ where no
+    signal reaches Python, on a '-' or a lone '.' among the input terms ("a-b,bc->").
+    A term is letters with at most one '...', one per input."""
+    for i, top in enumerate(graph.node):
+        inner = (n for a in top.attribute for g in ([a.g] if a.HasField("g") else a.graphs) for n in _all_nodes(g))
+        for node in itertools.chain([top], inner):
+            if node.op_type != "Einsum" or node.domain not in ("", "ai.onnx"):
+                continue
+            attr = next((a for a in node.attribute if a.name == "equation"), None)
+            if attr is None:
+                continue  # (the checker names a missing attribute)
+            try:
+                text = attr.s.decode()
+            except UnicodeDecodeError:
+                text = "\ufffd"  # (not an equation either)
+            equation = "".join(text.split())
+            terms = equation.split("->")[0].split(",")
+            if _EINSUM_EQUATION.fullmatch(equation) and len(terms) == len(node.input):
+                continue
+            where = top.name or f"{top.op_type}_{i}"
+            name = f"node '{node.name or where}'" if node is top or node.name else f"an Einsum in a subgraph of node '{where}'"
+            raise OnnxImportError(
+                f"{label}: {name} (op Einsum): equation {text!r} is not an einsum "
+                f"equation for {len(node.input)} input(s) (one term of letters per "
+                "input, at most one '...' each, separated by ',', then optionally '->' "
+                "and the output's term)"
+            )
 
 
 def _onnx_domain_named(proto: onnx.ModelProto) -> onnx.ModelProto:
@@ -4316,6 +4352,7 @@ def _prepared(
     functions = [f"{f.domain}.{f.name}" if f.domain else f.name for f in proto.functions]
     if functions:
         proto = _inline_functions(proto, label)
+    _check_einsum_equations(proto.graph, label)
     sizes = _bound_dims(proto, dims or {}, overrides or {}, label)
     if sizes or _unsized(proto, overrides or {}):
         if proto is model:  # the caller's: left as it was

@@ -1937,3 +1937,32 @@ def test_large_folded_values_stay_out_of_the_protobuf(tmp_path: Path) -> None:
     got, _ = run_model(str(path), {"x": x}, "small")
     want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     np.testing.assert_array_equal(got["y"], want)
+
+
+@pytest.mark.parametrize("equation", ["a-b,bc->", "a.b,bc->ac", "ab,bc,cd->ad", "ab->a", "a...b...,bc->ac"])
+@pytest.mark.parametrize("nested", [False, True])
+def test_a_bad_einsum_equation_is_refused_before_shape_inference(equation, nested):
+    """onnx's shape inference loops forever on a '-' or a lone '.' among an Einsum's
+    input terms, inside C++ where SIGTERM does not reach Python (a crafted-input
+    sweep's tidal-compile ran until SIGKILL). The equation is checked first, in If
+    branches too; a valid one with spaces still imports."""
+    einsum = helper.make_node("Einsum", ["a", "b"], ["y"], equation=equation)
+    inputs = [_f32("a", [2, 3]), _f32("b", [3, 4])]
+    if nested:
+        branch = helper.make_graph([einsum], "then", [], [_f32("y", None)])
+        other = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["y2"])], "else", [], [_f32("y2", None)])
+        cond = helper.make_node("Constant", [], ["c"], value=numpy_helper.from_array(np.array(True)))
+        node = helper.make_node("If", ["c"], ["y"], then_branch=branch, else_branch=other, name="branchy")
+        model = _model([cond, node], inputs, [_f32("y", None)], opset=17)
+        where = "an Einsum in a subgraph of node 'branchy'"
+    else:
+        model = _model([einsum], inputs, [_f32("y", None)], opset=17)
+        where = "node 'Einsum_0'"
+    message = _refusal(model)
+    assert f"{where} (op Einsum): equation '{equation}' is not an einsum equation for 2 input(s)" in message
+
+
+def test_an_einsum_equation_with_spaces_imports():
+    model = _model([helper.make_node("Einsum", ["a", "b"], ["y"], equation=" ab , bc -> ac ")],
+                   [_f32("a", [2, 3]), _f32("b", [3, 4])], [_f32("y", None)], opset=17)
+    import_onnx(model)
