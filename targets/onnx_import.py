@@ -396,35 +396,68 @@ _EINSUM_TERM = r"[A-Za-z]*(?:\.\.\.)?[A-Za-z]*"
 _EINSUM_EQUATION = re.compile(rf"{_EINSUM_TERM}(?:,{_EINSUM_TERM})*(?:->{_EINSUM_TERM})?")
 
 
-def _check_einsum_equations(graph: onnx.GraphProto, label: str) -> None:
-    """OnnxImportError naming the first Einsum node (in subgraphs too) whose
-    equation is not one: onnx's shape inference loops forever, in C++ where no
-    signal reaches Python, on a '-' or a lone '.' among the input terms ("a-b,bc->").
-    A term is letters with at most one '...', one per input."""
+def _einsum_problem(node: onnx.NodeProto) -> str | None:
+    """Why an Einsum's equation is not one: onnx's shape inference loops forever, in
+    C++ where no signal reaches Python, on a '-' or a lone '.' among the input terms
+    ("a-b,bc->"). A term is letters with at most one '...', one per input."""
+    attr = next((a for a in node.attribute if a.name == "equation"), None)
+    if attr is None:
+        return None  # (the checker names a missing attribute)
+    try:
+        text = attr.s.decode()
+    except UnicodeDecodeError:
+        text = "\ufffd"  # (not an equation either)
+    equation = "".join(text.split())
+    terms = equation.split("->")[0].split(",")
+    if _EINSUM_EQUATION.fullmatch(equation) and len(terms) == len(node.input):
+        return None
+    return (
+        f"equation {text!r} is not an einsum equation for {len(node.input)} input(s) "
+        "(one term of letters per input, at most one '...' each, separated by ',', "
+        "then optionally '->' and the output's term)"
+    )
+
+
+def _random_problem(node: onnx.NodeProto) -> str | None:
+    """Why a random op's distribution is not one: onnxruntime aborts the process (a
+    libstdc++ assertion) on a uniform range that is not ordered and finite, or a
+    normal whose scale is not positive and finite."""
+    values = {a.name: a.f for a in node.attribute if a.type == onnx.AttributeProto.FLOAT}
+    if node.op_type.startswith("RandomUniform"):
+        low, high = values.get("low", 0.0), values.get("high", 1.0)
+        if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+            return f"low {low} and high {high} are not finite and ordered"
+    else:
+        mean, scale = values.get("mean", 0.0), values.get("scale", 1.0)
+        if not (math.isfinite(mean) and math.isfinite(scale) and scale > 0):
+            return f"mean {mean} and scale {scale}: the scale must be positive and both finite"
+    return None
+
+
+_NODE_CHECKS: dict[str, Callable[[onnx.NodeProto], str | None]] = {
+    "Einsum": _einsum_problem,
+    "RandomUniform": _random_problem, "RandomUniformLike": _random_problem,
+    "RandomNormal": _random_problem, "RandomNormalLike": _random_problem,
+}
+"""Checks of ONNX nodes made before onnx's shape inference or onnxruntime sees
+them: attributes that hang the one or abort the other, rather than fail."""
+
+
+def _check_nodes(graph: onnx.GraphProto, label: str) -> None:
+    """OnnxImportError naming the first node (in subgraphs too) that a `_NODE_CHECKS`
+    check refuses."""
     for i, top in enumerate(graph.node):
         inner = (n for a in top.attribute for g in ([a.g] if a.HasField("g") else a.graphs) for n in _all_nodes(g))
         for node in itertools.chain([top], inner):
-            if node.op_type != "Einsum" or node.domain not in ("", "ai.onnx"):
-                continue
-            attr = next((a for a in node.attribute if a.name == "equation"), None)
-            if attr is None:
-                continue  # (the checker names a missing attribute)
-            try:
-                text = attr.s.decode()
-            except UnicodeDecodeError:
-                text = "\ufffd"  # (not an equation either)
-            equation = "".join(text.split())
-            terms = equation.split("->")[0].split(",")
-            if _EINSUM_EQUATION.fullmatch(equation) and len(terms) == len(node.input):
+            check = _NODE_CHECKS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+            if check is None or (why := check(node)) is None:
                 continue
             where = top.name or f"{top.op_type}_{i}"
-            name = f"node '{node.name or where}'" if node is top or node.name else f"an Einsum in a subgraph of node '{where}'"
-            raise OnnxImportError(
-                f"{label}: {name} (op Einsum): equation {text!r} is not an einsum "
-                f"equation for {len(node.input)} input(s) (one term of letters per "
-                "input, at most one '...' each, separated by ',', then optionally '->' "
-                "and the output's term)"
+            name = (
+                f"node '{node.name or where}'" if node is top or node.name
+                else f"a node of a subgraph of node '{where}'"
             )
+            raise OnnxImportError(f"{label}: {name} (op {node.op_type}): {why}")
 
 
 def _onnx_domain_named(proto: onnx.ModelProto) -> onnx.ModelProto:
@@ -3525,8 +3558,10 @@ def build_piecewise_linear(node: _Node) -> SSAValue:
     op = node.proto.op_type
     if op == "Clip":
         lo, hi = float(node.attr("min", -math.inf)), float(node.attr("max", math.inf))
+        given = {n: any(a.name == n for a in node.proto.attribute) for n in ("min", "max")}
         for i, name in ((1, "min"), (2, "max")):
             if node.has_input(i):
+                given[name] = True
                 value = node.const_input(i).reshape(-1)
                 if value.size != 1:
                     node.fail(f"{name} must be a scalar")
@@ -3536,6 +3571,8 @@ def build_piecewise_linear(node: _Node) -> SSAValue:
                     hi = float(value[0])
         if not lo < hi:
             node.fail(f"min {lo} must be below max {hi}")
+        if not all(given.values()):
+            return _clip_to_float32(node, lo, hi, given)
         kind, alpha, beta = "clip", lo, hi
     elif op == "HardSigmoid":
         kind, alpha, beta = "hard_sigmoid", float(node.attr("alpha", 0.2)), float(node.attr("beta", 0.5))
@@ -3544,6 +3581,33 @@ def build_piecewise_linear(node: _Node) -> SSAValue:
     else:
         kind, alpha, beta = "leaky_relu", float(node.attr("alpha", 0.01)), 0.0
     return node.emit(PiecewiseLinearOp(node.input(0), kind, alpha, beta, node.out_type()))
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _clip_to_float32(node: _Node, lo: float, hi: float, given: Mapping[str, bool]) -> SSAValue:
+    """Clip with a bound left out: ONNX's default is float32's lowest or max, not an
+    infinity (onnxruntime clips inf to 3.4e38 and -inf to -3.4e38; NaN stays NaN):
+    the clip on the bound given, then a Min and a Max with float32's limits on the
+    sides left out (the clip lowers through ACT's relu and clip01, which would lose
+    every finite value against a bound of 3.4e38)."""
+    out = node.proto.output[0]
+    x = node.input(0)
+    if given["min"] or given["max"]:
+        x = node.emit(PiecewiseLinearOp(x, "clip", lo, hi), f"{out}.given")
+    sides = [(MinOp, _F32_MAX, "f32max")] if not given["max"] else []
+    sides += [(MaxOp, -_F32_MAX, "f32lowest")] if not given["min"] else []
+    for k, (op, bound, suffix) in enumerate(sides):
+        name = f"{out}.{suffix}"
+        node.importer.consts[name] = np.array(bound, np.float32)
+        node.importer.const_origin[name] = node.label
+        last = k == len(sides) - 1
+        x = node.emit(
+            op(x, node.importer.value(name, node), node.out_type() if last else None),
+            None if last else f"{out}.{suffix}.out",
+        )
+    return x
 
 
 def build_bernoulli(node: _Node) -> SSAValue:
@@ -4352,7 +4416,7 @@ def _prepared(
     functions = [f"{f.domain}.{f.name}" if f.domain else f.name for f in proto.functions]
     if functions:
         proto = _inline_functions(proto, label)
-    _check_einsum_equations(proto.graph, label)
+    _check_nodes(proto.graph, label)
     sizes = _bound_dims(proto, dims or {}, overrides or {}, label)
     if sizes or _unsized(proto, overrides or {}):
         if proto is model:  # the caller's: left as it was

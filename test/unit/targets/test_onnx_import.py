@@ -1954,7 +1954,7 @@ def test_a_bad_einsum_equation_is_refused_before_shape_inference(equation, neste
         cond = helper.make_node("Constant", [], ["c"], value=numpy_helper.from_array(np.array(True)))
         node = helper.make_node("If", ["c"], ["y"], then_branch=branch, else_branch=other, name="branchy")
         model = _model([cond, node], inputs, [_f32("y", None)], opset=17)
-        where = "an Einsum in a subgraph of node 'branchy'"
+        where = "a node of a subgraph of node 'branchy'"
     else:
         model = _model([einsum], inputs, [_f32("y", None)], opset=17)
         where = "node 'Einsum_0'"
@@ -1966,3 +1966,52 @@ def test_an_einsum_equation_with_spaces_imports():
     model = _model([helper.make_node("Einsum", ["a", "b"], ["y"], equation=" ab , bc -> ac ")],
                    [_f32("a", [2, 3]), _f32("b", [3, 4])], [_f32("y", None)], opset=17)
     import_onnx(model)
+
+
+@pytest.mark.parametrize("bounds", ["none", "min", "max", "both", "min-attribute"])
+def test_clip_without_a_bound_clips_to_float32s_range(tmp_path, bounds):
+    """ONNX's Clip defaults a missing bound to float32's lowest or max, not to an
+    infinity: onnxruntime gives 3.4e38 for inf and -3.4e38 for -inf, NaN stays NaN
+    (a crafted-input sweep: Tidal passed the infinities through). Bit-exact against
+    onnxruntime on the accelerator, for each bound given or left out."""
+    inits, inputs, attrs, opset = [], ["x"], {}, 17
+    if bounds in ("min", "both"):
+        inits.append(_init("lo", np.array(-1.5, np.float32)))
+    if bounds in ("max", "both"):
+        inits.append(_init("hi", np.array(2.0, np.float32)))
+    if bounds == "min":
+        inputs.append("lo")
+    elif bounds == "max":
+        inputs += ["", "hi"]
+    elif bounds == "both":
+        inputs += ["lo", "hi"]
+    elif bounds == "min-attribute":
+        attrs, opset = {"min": 0.0}, 9
+    model = _model([helper.make_node("Clip", inputs, ["y"], **attrs)], [_f32("x", [1, 8])], [_f32("y", [1, 8])], inits, opset=opset)
+    model.ir_version = 8
+    path = tmp_path / "clip.onnx"
+    onnx.save(model, path)
+    x = np.array([[np.inf, -np.inf, np.nan, 1.0, -2.0, 3e38, -3e38, 5.0]], np.float32)
+    got, stats = run_model(str(path), {"x": x}, "small")
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(got["y"], want)
+    assert stats["placement"]["host"] == stats["placement"]["framework"] == 0
+
+
+@pytest.mark.parametrize(
+    ("op", "attrs", "why"),
+    [
+        ("RandomUniformLike", {"low": 5.0, "high": -5.0}, "low 5.0 and high -5.0 are not finite and ordered"),
+        ("RandomUniform", {"low": float("nan"), "shape": [2, 3]}, "low nan and high 1.0 are not finite and ordered"),
+        ("RandomNormalLike", {"scale": 0.0}, "mean 0.0 and scale 0.0: the scale must be positive"),
+        ("RandomNormalLike", {"scale": -1.0}, "mean 0.0 and scale -1.0: the scale must be positive"),
+        ("RandomNormal", {"scale": float("nan"), "shape": [2, 3]}, "mean 0.0 and scale nan: the scale must be positive"),
+    ],
+)
+def test_a_random_op_onnxruntime_aborts_on_is_refused(op, attrs, why):
+    """onnxruntime aborts the process (a libstdc++ assertion, SIGABRT) on a uniform
+    range out of order or a normal scale that is not positive: tidal-run died with
+    the framework tier's signal. Such a node is refused, named, before it runs."""
+    inputs = [] if "shape" in attrs else ["x"]
+    model = _model([helper.make_node(op, inputs, ["y"], **attrs)], [_f32("x", [2, 3])], [_f32("y", [2, 3])], opset=17)
+    assert f"node '{op}_0' (op {op}): {why}" in _refusal(model)
