@@ -81,6 +81,20 @@ def test_unterminated_string_literal(tmp_path: Path) -> None:
     assert lines[0].endswith("input.mlir:1:1: End of file reached before closing string literal.")
 
 
+def test_a_long_hex_dense_literal_lexes_in_little_memory(tmp_path: Path) -> None:
+    """The linear regex above matched one character per iteration of its `*`, and
+    Python's regex engine keeps state per iteration: a 64 MB hex dense literal took
+    7.4 GB to lex. With possessive quantifiers this 32 MB one (4M f32) parses under
+    `opt`'s 2 GB address-space limit (it needed about 3.7 GB)."""
+    n = 2048
+    data = "0000803F" * (n * n)
+    ty = f"tensor<{n}x{n}xf32>"
+    text = f'builtin.module {{\n  %w = "graph.constant"() <{{value = dense<"0x{data}"> : {ty}}}> : () -> {ty}\n}}\n'
+
+    code, lines = opt(tmp_path, text, cpu_seconds=20)
+    assert code == 0, lines[-3:]
+
+
 def test_huge_integer_width(tmp_path: Path) -> None:
     """xDSL 0.74 computes a width's value range as Python ints: i62147483647 was a
     MemoryError traceback (or minutes and gigabytes). Widths past MLIR's limit are
