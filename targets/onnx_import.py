@@ -1033,6 +1033,13 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
                 raise OnnxImportError(f"{label}: not a valid ONNX model ({_one_line(at_node)})") from None
             except (onnx.checker.ValidationError, ValueError, RuntimeError):
                 pass
+            else:
+                if where.startswith("output "):  # every node inferred, this one shapeless
+                    raise OnnxImportError(
+                        f"{label}: {where} has no shape that shape inference finds (as "
+                        "when it depends on the data: an If whose branches give different "
+                        "shapes, a Loop that grows a value); a compiled model has static shapes"
+                    ) from None
         raise OnnxImportError(
             f"{label}: not a valid ONNX model ({where + ': ' if where else ''}{_one_line(e)})"
         ) from None
@@ -1984,6 +1991,17 @@ class _Importer:
                 # a segmentation fault).
                 continue
             if ty is None:
+                given = self.types.get(name)
+                code = given.tensor_type.elem_type if given is not None and given.HasField("tensor_type") else 0
+                if code:
+                    try:
+                        elem = onnx.TensorProto.DataType.Name(code)
+                    except ValueError:
+                        elem = f"code {code}"
+                    node.fail(
+                        f"output '{name}' has element type {elem}, which Tidal does not "
+                        "carry (float8, int4, int2, complex and the like)"
+                    )
                 node.fail(
                     f"output '{name}': ONNX shape inference gave it no tensor type "
                     "(Tidal needs every tensor's element type)"

@@ -2015,3 +2015,32 @@ def test_a_random_op_onnxruntime_aborts_on_is_refused(op, attrs, why):
     inputs = [] if "shape" in attrs else ["x"]
     model = _model([helper.make_node(op, inputs, ["y"], **attrs)], [_f32("x", [2, 3])], [_f32("y", [2, 3])], opset=17)
     assert f"node '{op}_0' (op {op}): {why}" in _refusal(model)
+
+
+def test_an_output_whose_shape_depends_on_the_data_is_named_as_such():
+    """An If whose branches give different shapes is valid ONNX (onnxruntime runs
+    it): the refusal said "not a valid ONNX model (output 'y': Field 'shape' of
+    'type' is required but missing.)". It now says inference finds no shape."""
+    then = helper.make_graph([helper.make_node("Relu", ["x"], ["t"])], "then", [], [_f32("t", [2, 3])])
+    other = helper.make_graph(
+        [helper.make_node("ReduceSum", ["x"], ["e"], keepdims=0)], "else", [], [_f32("e", [])]
+    )
+    model = _model(
+        [helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other)],
+        [_f32("x", [2, 3]), helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], opset=17,
+    )
+    message = _refusal(model)
+    assert "output 'y' has no shape that shape inference finds" in message, message
+    assert "not a valid ONNX model" not in message
+
+
+@pytest.mark.parametrize("to", [TensorProto.FLOAT8E4M3FN, TensorProto.INT4, TensorProto.COMPLEX64])
+def test_a_cast_to_an_element_type_tidal_does_not_carry_names_the_type(to):
+    """A Cast to float8, int4 or complex64 was refused as "ONNX shape inference gave
+    it no tensor type", which it did: the type is one Tidal has no representation
+    for, and the message now names it."""
+    model = _model([helper.make_node("Cast", ["x"], ["y"], to=to)], [_f32("x", [2])],
+                   [helper.make_tensor_value_info("y", to, [2])], opset=21)
+    name = TensorProto.DataType.Name(to)
+    assert f"node 'Cast_0' (op Cast): output 'y' has element type {name}, which Tidal does not carry" in _refusal(model)
