@@ -24,7 +24,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from xdsl.dialects.builtin import DYNAMIC_INDEX, TensorType, UnrankedTensorType
+from xdsl.dialects.builtin import DYNAMIC_INDEX, StringAttr, TensorType, UnrankedTensorType
 from xdsl.ir import Attribute, SSAValue
 
 from tidal.dialects.graph import (
@@ -389,6 +389,10 @@ class FrameworkModel:
                 bind(name, value)
             for t in payload.graph.initializer:
                 initializers.setdefault(t.name, t)
+            origin = op.attributes.get("tidal.origin")
+            for node in payload.graph.node:
+                if not node.name and isinstance(origin, StringAttr):
+                    node.name = origin.data  # onnxruntime's messages name the node then
             nodes.extend(payload.graph.node)
             for name, value in zip(op.outputs_val, op.outs, strict=True):
                 bound[name] = value

@@ -2044,3 +2044,21 @@ def test_a_cast_to_an_element_type_tidal_does_not_carry_names_the_type(to):
                    [helper.make_tensor_value_info("y", to, [2])], opset=21)
     name = TensorProto.DataType.Name(to)
     assert f"node 'Cast_0' (op Cast): output 'y' has element type {name}, which Tidal does not carry" in _refusal(model)
+
+
+def test_onnxruntimes_errors_name_an_unnamed_node_by_its_label(tmp_path):
+    """Two unnamed Gathers in one framework-tier segment, the second out of range:
+    onnxruntime's message said "Name:''". The extracted nodes carry Tidal's labels."""
+    from tidal.tools.files import ToolError
+
+    model = _model(
+        [helper.make_node("Gather", ["x", "i1"], ["t"], axis=0), helper.make_node("Gather", ["t", "i2"], ["y"], axis=0)],
+        [_f32("x", [4, 5]), helper.make_tensor_value_info("i1", TensorProto.INT64, [2]),
+         helper.make_tensor_value_info("i2", TensorProto.INT64, [2])],
+        [_f32("y", None)], opset=17,
+    )
+    path = tmp_path / "gathers.onnx"
+    onnx.save(model, path)
+    feeds = {"x": np.zeros((4, 5), np.float32), "i1": np.array([0, 1]), "i2": np.array([0, 9])}
+    with pytest.raises(ToolError, match="Name:'Gather_1'"):
+        run_model(str(path), feeds, "small")
