@@ -202,8 +202,12 @@ def _check_npz_members(path: str, expect: Mapping[str, int] | None = None) -> No
                 f"inputs '{path}': its arrays hold {total:,} bytes decompressed, more than "
                 f"any chip's DRAM ({NPZ_MAX_BYTES:,})"
             )
+        seen: set[str] = set()
         for info in infos:
             name = info.filename.removesuffix(".npy")
+            if name in seen:  # (np.load keeps the last: a value the user may not mean)
+                raise ToolError(f"inputs '{path}': array '{name}' is in the archive twice")
+            seen.add(name)
             if expect is not None and name in expect:
                 if info.file_size > expect[name] + (1 << 16):  # (the .npy header: at most 64 KiB)
                     raise ToolError(

@@ -930,3 +930,23 @@ def test_an_integer_attribute_out_of_range_is_located(tmp_path: Path, out: Path)
     )
     for name, args in (("tidal-opt", ()), ("tidal-compile", ("-o", out / "m.tbin"))):
         assert_one_line_error(tool(name, path, *args), name, f"{path}:3:", "out of range for type i8")
+
+
+def test_an_array_twice_in_an_npz_is_refused(tmp_path: Path):
+    """A zip may hold two members of one name: np.load kept the last, silently (a
+    crafted-input sweep's find). Both readers refuse the archive, naming the array."""
+    import warnings
+    import zipfile
+
+    from tidal.tools.files import ToolError, open_npz, read_npz
+
+    path = tmp_path / "twice.npz"
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "w") as archive:
+        warnings.simplefilter("ignore")  # (zipfile's "Duplicate name", where it warns)
+        for value in (1.0, 2.0):
+            buf = io.BytesIO()
+            np.save(buf, np.full(3, value, np.float32))
+            archive.writestr("x.npy", buf.getvalue())
+    for read in (read_npz, open_npz):
+        with pytest.raises(ToolError, match="twice.npz': array 'x' is in the archive twice"):
+            read(str(path))
