@@ -139,6 +139,57 @@ def _value_info(name: str, ty: Attribute) -> Any:
     return onnx.helper.make_tensor_value_info(name, dtype, shape)
 
 
+_TRAPPING = ("int32", "int64")
+"""The element types whose division the CPU traps on (narrower ones are divided as
+int, after C's promotions, and their quotient only wraps)."""
+
+
+def _without_division_trap(node: Any, types: Mapping[str, Attribute], initializers: dict[str, Any]) -> list[Any]:
+    """`node`, or for an integer Div or Mod (fmod 0) of int32 or int64 the nodes that
+    compute it without dividing by -1: the CPU traps on the smallest integer divided
+    by -1 (SIGFPE), and onnxruntime with it, killing the process that runs the
+    framework tier. Where the divisor is -1 it divides by 1 and negates (the
+    quotient wraps, as two's complement arithmetic does: ONNX leaves it undefined);
+    a remainder by -1 is 0, as by 1."""
+    import onnx
+
+    if node.op_type not in ("Div", "Mod") or node.domain not in ("", "ai.onnx") or len(node.input) != 2:
+        return [node]
+    if node.op_type == "Mod" and any(a.name == "fmod" and a.i for a in node.attribute):
+        return [node]
+    ty = types.get(node.input[1])
+    if not isinstance(ty, (TensorType, UnrankedTensorType)):
+        return [node]
+    try:
+        dtype = numpy_dtype(ty.get_element_type() if isinstance(ty, TensorType) else ty.element_type)
+    except KeyError:
+        return [node]
+    if dtype not in _TRAPPING:
+        return [node]
+    out, (a, b) = node.output[0], node.input
+    minus_one, one = f"{out}.tidal_minus_one", f"{out}.tidal_one"
+    for name, value in ((minus_one, -1), (one, 1)):
+        initializers.setdefault(name, onnx.numpy_helper.from_array(np.array(value, dtype), name))
+    by_minus_one, divisor = f"{out}.tidal_by_minus_one", f"{out}.tidal_divisor"
+    guard = [
+        onnx.helper.make_node("Equal", [b, minus_one], [by_minus_one]),
+        onnx.helper.make_node("Where", [by_minus_one, one, b], [divisor]),
+    ]
+    safe = onnx.NodeProto()
+    safe.CopyFrom(node)
+    safe.input[1] = divisor
+    if node.op_type == "Mod":
+        return [*guard, safe]
+    quotient, sign = f"{out}.tidal_quotient", f"{out}.tidal_sign"
+    safe.output[0] = quotient
+    safe.name = f"{node.name}.quotient" if node.name else ""  # (names are unique)
+    return [
+        *guard, safe,
+        onnx.helper.make_node("Where", [by_minus_one, minus_one, one], [sign]),
+        onnx.helper.make_node("Mul", [quotient, sign], [out], name=node.name),
+    ]
+
+
 def outer_names(graph: Any) -> list[str]:
     """The names a subgraph (an If branch, a Loop or Scan body) reads from outside
     itself, in order of first use."""
@@ -393,7 +444,9 @@ class FrameworkModel:
             for node in payload.graph.node:
                 if not node.name and isinstance(origin, StringAttr):
                     node.name = origin.data  # onnxruntime's messages name the node then
-            nodes.extend(payload.graph.node)
+            types = dict(zip(op.inputs_val, (v.type for v in op.args), strict=True))
+            for node in payload.graph.node:
+                nodes.extend(_without_division_trap(node, types, initializers))
             for name, value in zip(op.outputs_val, op.outs, strict=True):
                 bound[name] = value
                 produced[value] = name

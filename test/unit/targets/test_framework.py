@@ -95,3 +95,38 @@ def test_a_payload_takes_the_oldest_opset_of_the_same_schema():
     if_since = onnx.defs.get_schema("If", 28, "").since_version
     assert version(cond) == max(relu_since, if_since, 7)
     assert version(hardmax, declared=5) == 5  # already at most what it needs
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("op", ["Div", "Mod"])
+def test_the_smallest_integer_by_minus_one_does_not_kill_the_process(tmp_path, dtype, op):
+    """An int32 or int64 Div (or Mod) of the type's smallest value by -1 traps on the
+    CPU: onnxruntime died with SIGFPE, and tidal-run with it (exit 136, no message).
+    The framework tier divides by 1 there and negates (the quotient wraps; a
+    remainder is 0); every other element is onnxruntime's."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper
+
+    from tidal.tools.tidal_run import run_model
+
+    code = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    graph = helper.make_graph(
+        [helper.make_node(op, ["a", "b"], ["y"])], "g",
+        [helper.make_tensor_value_info("a", code, [2, 3]), helper.make_tensor_value_info("b", code, [3])],
+        [helper.make_tensor_value_info("y", code, [2, 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "div.onnx"
+    onnx.save(model, path)
+    smallest = np.iinfo(dtype).min
+    a = np.array([[smallest, 7, -7], [9, -9, 5]], dtype)
+    b = np.array([-1, -3, 2], dtype)
+    got, _ = run_model(str(path), {"a": a, "b": b}, "small")
+    safe = a.copy()
+    safe[0, 0] = 0  # (what onnxruntime can be asked without trapping)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"a": safe, "b": b})[0]
+    assert got["y"].dtype == dtype
+    np.testing.assert_array_equal(got["y"].reshape(-1)[1:], want.reshape(-1)[1:])
+    assert got["y"][0, 0] == (smallest if op == "Div" else 0)
