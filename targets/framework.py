@@ -166,7 +166,7 @@ def _without_division_trap(node: Any, types: Mapping[str, Attribute], initialize
         return [node]
     if dtype not in _TRAPPING:
         return [node]
-    out, (a, b) = node.output[0], node.input
+    out, b = node.output[0], node.input[1]
     minus_one, one = f"{out}.tidal_minus_one", f"{out}.tidal_one"
     for name, value in ((minus_one, -1), (one, 1)):
         initializers.setdefault(name, onnx.numpy_helper.from_array(np.array(value, dtype), name))
