@@ -402,6 +402,7 @@ class FrameworkModel:
         bound: dict[str, SSAValue] = {}
         nodes: list[Any] = []
         initializers: dict[str, Any] = {}
+        names: set[str] = set()  # of the nodes
         opsets: dict[str, int] = {}
         ir_version = 3
         graph_inputs = []
@@ -443,7 +444,14 @@ class FrameworkModel:
             origin = op.attributes.get("tidal.origin")
             for node in payload.graph.node:
                 if not node.name and isinstance(origin, StringAttr):
-                    node.name = origin.data  # onnxruntime's messages name the node then
+                    # onnxruntime's messages name the node then; names are unique (an
+                    # Attention's parts share its label)
+                    node.name = origin.data
+                    k = 1
+                    while node.name in names:
+                        node.name, k = f"{origin.data}.{k}", k + 1
+                if node.name:
+                    names.add(node.name)
             types = dict(zip(op.inputs_val, (v.type for v in op.args), strict=True))
             for node in payload.graph.node:
                 nodes.extend(_without_division_trap(node, types, initializers))
