@@ -434,8 +434,18 @@ def _random_problem(node: onnx.NodeProto) -> str | None:
     return None
 
 
+def _split_problem(node: onnx.NodeProto) -> str | None:
+    """Why a Split's `num_outputs` (opset 18) is not its number of outputs, which
+    onnxruntime refuses and Tidal split by."""
+    count = next((a.i for a in node.attribute if a.name == "num_outputs"), None)
+    if count is not None and count != len(node.output):
+        return f"num_outputs {count} but {len(node.output)} outputs"
+    return None
+
+
 _NODE_CHECKS: dict[str, Callable[[onnx.NodeProto], str | None]] = {
     "Einsum": _einsum_problem,
+    "Split": _split_problem,
     "RandomUniform": _random_problem, "RandomUniformLike": _random_problem,
     "RandomNormal": _random_problem, "RandomNormalLike": _random_problem,
 }

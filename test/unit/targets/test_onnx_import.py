@@ -2062,3 +2062,11 @@ def test_onnxruntimes_errors_name_an_unnamed_node_by_its_label(tmp_path):
     feeds = {"x": np.zeros((4, 5), np.float32), "i1": np.array([0, 1]), "i2": np.array([0, 9])}
     with pytest.raises(ToolError, match="Name:'Gather_1'"):
         run_model(str(path), feeds, "small")
+
+
+def test_a_split_whose_num_outputs_is_not_its_outputs_is_refused():
+    """Split-18 with num_outputs 3 and two outputs: onnxruntime refuses it, Tidal split
+    [5] into [3, 2] (the third crafted-input sweep)."""
+    model = _model([helper.make_node("Split", ["x"], ["a", "b"], axis=0, num_outputs=3)],
+                   [_f32("x", [5])], [_f32("a", None), _f32("b", None)], opset=18)
+    assert "node 'Split_0' (op Split): num_outputs 3 but 2 outputs" in _refusal(model)
