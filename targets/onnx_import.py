@@ -837,10 +837,22 @@ def _infer_shapes(model: onnx.ModelProto, **options: bool) -> onnx.ModelProto:
     on some malformed models (a Loop without its body: "vector::reserve"): those
     are InferenceErrors here, as the others are."""
     skeleton, large, added = _without_large_initializers(model)
+    # An unnamed node is named as the importer labels it while inference runs, so
+    # that its errors say which node ("(op_type:Expand, node name: Expand_3)").
+    unnamed = [n for n in skeleton.graph.node if not n.name]
+    for i, node in enumerate(skeleton.graph.node):
+        if not node.name:
+            node.name = f"{node.op_type}_{i}"
     try:
         inferred = onnx.shape_inference.infer_shapes(skeleton, **options)
     except (ValueError, RuntimeError) as e:
         raise onnx.shape_inference.InferenceError(f"shape inference failed: {_one_line(e)}") from None
+    finally:
+        for node in unnamed:
+            node.name = ""
+    for original, node in zip(skeleton.graph.node, inferred.graph.node):
+        if not original.name:
+            node.name = ""
     if large:  # the weights back, in their places; the stand-in inputs out
         for value in [i for i in inferred.graph.input if i.name in added]:
             inferred.graph.input.remove(value)

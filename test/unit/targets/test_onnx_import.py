@@ -2070,3 +2070,16 @@ def test_a_split_whose_num_outputs_is_not_its_outputs_is_refused():
     model = _model([helper.make_node("Split", ["x"], ["a", "b"], axis=0, num_outputs=3)],
                    [_f32("x", [5])], [_f32("a", None), _f32("b", None)], opset=18)
     assert "node 'Split_0' (op Split): num_outputs 3 but 2 outputs" in _refusal(model)
+
+
+def test_shape_inference_errors_name_an_unnamed_node():
+    """Two unnamed Expands, the second incompatible: onnx's message said only
+    "(op_type:Expand)". Unnamed nodes carry the importer's label while inference
+    runs, and lose it after (the model is left as it was)."""
+    shapes = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in (("s1", [2, 4, 5]), ("s2", [3, 4, 5]))]
+    model = _model(
+        [helper.make_node("Expand", ["x", "s1"], ["t"]), helper.make_node("Expand", ["t", "s2"], ["y"])],
+        [_f32("x", [4, 5])], [_f32("y", None)], shapes, opset=17,
+    )
+    assert "(op_type:Expand, node name: Expand_1)" in _refusal(model)
+    assert [n.name for n in model.graph.node] == ["", ""]
