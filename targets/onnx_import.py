@@ -46,8 +46,8 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-import math
 import itertools
+import math
 import os
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -383,12 +383,18 @@ def _check_io_names(graph: onnx.GraphProto, label: str) -> None:
                 raise OnnxImportError(f"{label}: graph {kind} {i} has {why}")
 
 
+def _attribute_graphs(attr: onnx.AttributeProto) -> list[onnx.GraphProto]:
+    """The subgraphs an attribute holds (an If's branch, a Loop's body): its `g`, or
+    its `graphs`."""
+    return [attr.g] if attr.HasField("g") else list(attr.graphs)
+
+
 def _all_nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
     """Every node of `graph` and of its nodes' subgraphs (If branches, Loop bodies)."""
     for node in graph.node:
         yield node
         for attr in node.attribute:
-            for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+            for sub in _attribute_graphs(attr):
                 yield from _all_nodes(sub)
 
 
@@ -422,7 +428,8 @@ def _random_problem(node: onnx.NodeProto) -> str | None:
     """Why a random op's distribution is not one: onnxruntime aborts the process (a
     libstdc++ assertion) on a uniform range that is not ordered and finite, or a
     normal whose scale is not positive and finite."""
-    values = {a.name: a.f for a in node.attribute if a.type == onnx.AttributeProto.FLOAT}
+    numbers = (onnx.AttributeProto.FLOAT, onnx.AttributeProto.INT)
+    values = {a.name: float(a.f if a.type == numbers[0] else a.i) for a in node.attribute if a.type in numbers}
     if node.op_type.startswith("RandomUniform"):
         low, high = values.get("low", 0.0), values.get("high", 1.0)
         if not (math.isfinite(low) and math.isfinite(high) and low <= high):
@@ -457,7 +464,7 @@ def _check_nodes(graph: onnx.GraphProto, label: str) -> None:
     """OnnxImportError naming the first node (in subgraphs too) that a `_NODE_CHECKS`
     check refuses."""
     for i, top in enumerate(graph.node):
-        inner = (n for a in top.attribute for g in ([a.g] if a.HasField("g") else a.graphs) for n in _all_nodes(g))
+        inner = (n for a in top.attribute for g in _attribute_graphs(a) for n in _all_nodes(g))
         for node in itertools.chain([top], inner):
             check = _NODE_CHECKS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
             if check is None or (why := check(node)) is None:
@@ -635,7 +642,7 @@ def _check_inlined_size(proto: onnx.ModelProto, label: str) -> None:
             if key not in functions:
                 total += 1
                 for attr in node.attribute:  # (an If's or Loop's body may call too)
-                    for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                    for sub in _attribute_graphs(attr):
                         total += size(sub.node)
             elif key in sizes:
                 total += sizes[key]
@@ -839,20 +846,19 @@ def _infer_shapes(model: onnx.ModelProto, **options: bool) -> onnx.ModelProto:
     skeleton, large, added = _without_large_initializers(model)
     # An unnamed node is named as the importer labels it while inference runs, so
     # that its errors say which node ("(op_type:Expand, node name: Expand_3)").
-    unnamed = [n for n in skeleton.graph.node if not n.name]
-    for i, node in enumerate(skeleton.graph.node):
-        if not node.name:
-            node.name = f"{node.op_type}_{i}"
+    nodes = skeleton.graph.node
+    unnamed = [i for i, node in enumerate(nodes) if not node.name]
+    for i in unnamed:
+        nodes[i].name = f"{nodes[i].op_type}_{i}"
     try:
         inferred = onnx.shape_inference.infer_shapes(skeleton, **options)
     except (ValueError, RuntimeError) as e:
         raise onnx.shape_inference.InferenceError(f"shape inference failed: {_one_line(e)}") from None
     finally:
-        for node in unnamed:
-            node.name = ""
-    for original, node in zip(skeleton.graph.node, inferred.graph.node):
-        if not original.name:
-            node.name = ""
+        for i in unnamed:
+            nodes[i].name = ""
+    for i in unnamed:  # (inference keeps the nodes in their order)
+        inferred.graph.node[i].name = ""
     if large:  # the weights back, in their places; the stand-in inputs out
         for value in [i for i in inferred.graph.input if i.name in added]:
             inferred.graph.input.remove(value)
@@ -1674,8 +1680,9 @@ def _prefold(
             new.update(value)
         if not new:
             break
-        large = {n: np.asarray(v) for n, v in new.items() if _held_apart(np.asarray(v))}
-        tensors = [numpy_helper.from_array(np.asarray(v), n) for n, v in new.items() if n not in large]
+        arrays = {n: np.asarray(v) for n, v in new.items()}
+        large = {n: v for n, v in arrays.items() if _held_apart(v)}
+        tensors = [numpy_helper.from_array(v, n) for n, v in arrays.items() if n not in large]
         folded += tensors
         held.update(large)
         rebuilt = onnx.ModelProto()
@@ -3584,9 +3591,7 @@ def build_random_uniform_like(node: _Node) -> SSAValue:
     dtype = node.attr("dtype", None)
     if dtype is not None and int(dtype) != 1:  # TensorProto.FLOAT
         node.unsupported("dtype", int(dtype))
-    low, high = float(node.attr("low", 0.0)), float(node.attr("high", 1.0))
-    if not (math.isfinite(low) and math.isfinite(high) and low <= high):
-        node.fail(f"low {low} and high {high} are not finite and ordered")
+    low, high = float(node.attr("low", 0.0)), float(node.attr("high", 1.0))  # (checked: `_random_problem`)
     seed = _seed(node)
     return node.emit(RandomUniformLikeOp(node.input(0), low, high, seed, node.out_type()))
 
@@ -4401,7 +4406,7 @@ def _subgraph_reads(node: onnx.NodeProto) -> set[str]:
     read, at any depth: what it reads from the graph around it besides its inputs."""
     names: set[str] = set()
     for attr in node.attribute:
-        for g in [attr.g] if attr.HasField("g") else list(attr.graphs):
+        for g in _attribute_graphs(attr):
             for inner in g.node:
                 names.update(inner.input)
                 names |= _subgraph_reads(inner)
