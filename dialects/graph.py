@@ -31,6 +31,12 @@ import numpy as np
 from xdsl.dialects.builtin import (
     ArrayAttr,
     BFloat16Type,
+    Float4E2M1FNType,
+    Float8E4M3FNType,
+    Float8E4M3FNUZType,
+    Float8E5M2FNUZType,
+    Float8E5M2Type,
+    Float8E8M0FNUType,
     BytesAttr,
     Float16Type,
     Float64Type,
@@ -1620,10 +1626,24 @@ _ELEMENT_TYPES: dict[str, Callable[[], Attribute]] = {
     "float64": Float64Type,
     "float16": Float16Type,
     "bfloat16": BFloat16Type,
+    # ONNX's 8- and 4-bit floats (ml_dtypes' names): framework-tier values only,
+    # exchanged with onnxruntime through float32 (targets/framework.py)
+    "float8_e4m3fn": Float8E4M3FNType,
+    "float8_e4m3fnuz": Float8E4M3FNUZType,
+    "float8_e5m2": Float8E5M2Type,
+    "float8_e5m2fnuz": Float8E5M2FNUZType,
+    "float8_e8m0fnu": Float8E8M0FNUType,
+    "float4_e2m1fn": Float4E2M1FNType,
     "bool": lambda: IntegerType(1),
-    **{f"int{n}": (lambda n=n: IntegerType(n)) for n in (8, 16, 32, 64)},
-    **{f"uint{n}": (lambda n=n: IntegerType(n, Signedness.UNSIGNED)) for n in (8, 16, 32, 64)},
+    # (int2, int4 and their unsigned kinds: exchanged through int8 and uint8)
+    **{f"int{n}": (lambda n=n: IntegerType(n)) for n in (2, 4, 8, 16, 32, 64)},
+    **{f"uint{n}": (lambda n=n: IntegerType(n, Signedness.UNSIGNED)) for n in (2, 4, 8, 16, 32, 64)},
 }
+
+
+def carried_element_types() -> frozenset[Attribute]:
+    """Every element type a framework-tier tensor may have."""
+    return frozenset(make() for make in _ELEMENT_TYPES.values())
 
 
 def element_type(dtype: str) -> Attribute:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
+import ml_dtypes  # noqa: F401  (NumPy's names of RAW_DTYPES)
 import numpy as np
 
 from tidal.sim.errors import InputError
@@ -75,16 +76,43 @@ def check_inputs(
                 f"input '{name}': expected a {dtype} array of shape {tuple(shape)}, "
                 f"got {type(value).__name__}"
             )
-        if value.dtype != np.dtype(dtype):
+        if value.dtype != np.dtype(dtype) and not is_raw_records(value, dtype):
+            module = "ml_dtypes" if dtype in RAW_DTYPES else "np"
             raise InputError(
                 f"input '{name}': expected dtype {dtype}, got {value.dtype} "
-                f"(inputs are never cast; convert with .astype(np.{dtype}))"
+                f"(inputs are never cast; convert with .astype({module}.{dtype}))"
             )
         if value.shape != tuple(shape):
             raise InputError(
                 f"input '{name}': expected shape {tuple(shape)}, got {value.shape}"
             )
 
+
+
+RAW_DTYPES = frozenset(
+    {"bfloat16", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz",
+     "float8_e8m0fnu", "float4_e2m1fn", "int4", "uint4", "int2", "uint2"}
+)
+"""ONNX's element types that NumPy knows only through ml_dtypes: `numpy.savez` keeps
+such an array as raw records of its item size ('|V2' for bfloat16, '|V1' for the
+others), which `is_raw_records` takes as the declared type (`as_declared`)."""
+
+
+def is_raw_records(value: np.ndarray, dtype: str) -> bool:
+    """Whether `value` is an array of raw records that an .npz made of an array of
+    `dtype` (one of RAW_DTYPES): same item size, no fields."""
+    return (
+        dtype in RAW_DTYPES
+        and value.dtype.kind == "V"
+        and value.dtype.names is None
+        and value.dtype.itemsize == np.dtype(dtype).itemsize
+    )
+
+
+def as_declared(value: np.ndarray, dtype: str) -> np.ndarray:
+    """`value` as `dtype`: raw records (`is_raw_records`) viewed as it, any other
+    array unchanged."""
+    return value.view(np.dtype(dtype)) if is_raw_records(value, dtype) else value
 
 
 def unread_inputs(program: Program) -> dict[str, tuple[tuple[int, ...], str]]:

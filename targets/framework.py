@@ -23,10 +23,17 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
+import ml_dtypes  # noqa: F401  (NumPy's names of bfloat16, float8 and int4)
 import numpy as np
-from xdsl.dialects.builtin import DYNAMIC_INDEX, StringAttr, TensorType, UnrankedTensorType
+from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
+    StringAttr,
+    TensorType,
+    UnrankedTensorType,
+)
 from xdsl.ir import Attribute, SSAValue
 
+from tidal.sim.inputs import as_declared
 from tidal.dialects.graph import (
     ONNX_ELEMENTS,
     OnnxNodeOp,
@@ -137,6 +144,27 @@ def _value_info(name: str, ty: Attribute) -> Any:
         shape = [None if d == DYNAMIC_INDEX else d for d in ty.get_shape()]
     dtype = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(numpy_dtype(elem)))
     return onnx.helper.make_tensor_value_info(name, dtype, shape)
+
+
+def _with_element(ty: Attribute, element: Attribute) -> Attribute:
+    """Tensor type `ty` with element type `element`."""
+    if isinstance(ty, UnrankedTensorType):
+        return UnrankedTensorType(element)
+    assert isinstance(ty, TensorType)
+    return TensorType(element, ty.get_shape())
+
+
+def _element(ty: Attribute) -> Attribute:
+    assert isinstance(ty, TensorType | UnrankedTensorType)
+    return ty.get_element_type()
+
+
+def _cast(source: str, name: str, dtype: str) -> Any:
+    """A Cast of tensor `source` to NumPy dtype `dtype`, named `name`."""
+    import onnx
+
+    to = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    return onnx.helper.make_node("Cast", [source], [name], to=to)
 
 
 _TRAPPING = ("int32", "int64")
@@ -376,6 +404,38 @@ def run_session(
 _INPUT, _OUTPUT = "tidal.input.{}", "tidal.output.{}"
 
 
+_EXCHANGED = {
+    "bfloat16": "float32",
+    "float8_e4m3fn": "float32",
+    "float8_e4m3fnuz": "float32",
+    "float8_e5m2": "float32",
+    "float8_e5m2fnuz": "float32",
+    "float8_e8m0fnu": "float32",
+    "float4_e2m1fn": "float32",
+    "int4": "int8",
+    "int2": "int8",
+    "uint4": "uint8",
+    "uint2": "uint8",
+}
+"""The element types onnxruntime's Python binding neither takes nor gives correctly
+("Numpy_type 256 can't be converted to MLDataType" for bfloat16; float8 comes back as
+its uint8 bit patterns), by the wider type each crosses it as. Every value of such a
+type is a value of the wider one, so the crossing is exact both ways: the model
+casts such an input to its type as its first node and such an output to the wider
+type as its last, and the caller's arrays are converted with ml_dtypes."""
+
+
+def _exchange_dtype(ty: Attribute) -> str | None:
+    """The NumPy dtype a tensor of type `ty` crosses onnxruntime's binding as when it
+    cannot cross as itself (`_EXCHANGED`), else None."""
+    if not isinstance(ty, TensorType | UnrankedTensorType):
+        return None
+    try:
+        return _EXCHANGED.get(numpy_dtype(ty.get_element_type()))
+    except KeyError:
+        return None
+
+
 class FrameworkModel:
     """One ONNX model from a run of `graph.onnx_node` ops (in program order):
     `inputs` are the values it reads from outside the run, `outputs` those it
@@ -417,7 +477,12 @@ class FrameworkModel:
                     name,
                 )
             self._input_names.append(name)
-            graph_inputs.append(_value_info(name, value.type))
+            if (wide := _exchange_dtype(value.type)) is not None:
+                self._input_names[-1] = f"{name}.{wide}"
+                graph_inputs.append(_value_info(f"{name}.{wide}", _with_element(value.type, element_type(wide))))
+                nodes.append(_cast(f"{name}.{wide}", name, numpy_dtype(_element(value.type))))
+            else:
+                graph_inputs.append(_value_info(name, value.type))
             produced[value] = name
             bound[name] = value
 
@@ -472,8 +537,12 @@ class FrameworkModel:
                     graph_outputs.append(_value_info(source, value.type))
                 continue
             self._output_names.append(name)
-            nodes.append(onnx.helper.make_node("Identity", [source], [name]))
-            graph_outputs.append(_value_info(name, value.type))
+            if (wide := _exchange_dtype(value.type)) is not None:
+                nodes.append(_cast(source, name, wide))
+                graph_outputs.append(_value_info(name, _with_element(value.type, element_type(wide))))
+            else:
+                nodes.append(onnx.helper.make_node("Identity", [source], [name]))
+                graph_outputs.append(_value_info(name, value.type))
         graph = onnx.helper.make_graph(
             nodes, "framework", graph_inputs, graph_outputs, list(initializers.values())
         )
@@ -522,7 +591,12 @@ class FrameworkModel:
                 values = run_session(
                     session,
                     list(dict.fromkeys(names)),
-                    {self._input_names[i]: feeds[n] for i, (n, _) in enumerate(self.inputs)},
+                    {
+                        self._input_names[i]: as_declared(np.asarray(feeds[n]), numpy_dtype(_element(v.type))).astype(wide)
+                        if (wide := _exchange_dtype(v.type)) is not None
+                        else feeds[n]
+                        for i, (n, v) in enumerate(self.inputs)
+                    },
                     run_options,
                 )
                 by_name = dict(zip(dict.fromkeys(names), values, strict=True))
@@ -536,6 +610,8 @@ class FrameworkModel:
                 out[name] = array  # a list of arrays, an array or None, a dict
                 continue
             array = np.asarray(array)
+            if _exchange_dtype(ty) is not None:
+                array = array.astype(np.dtype(numpy_dtype(_element(ty))))
             if isinstance(ty, TensorType) and DYNAMIC_INDEX not in ty.get_shape():
                 shape = tuple(ty.get_shape())
                 if array.shape != shape:

@@ -2029,7 +2029,7 @@ class _Importer:
                         elem = f"code {code}"
                     node.fail(
                         f"output '{name}' has element type {elem}, which Tidal does not "
-                        "carry (float8, int4, int2, complex and the like)"
+                        "carry (complex numbers)"
                     )
                 node.fail(
                     f"output '{name}': ONNX shape inference gave it no tensor type "

@@ -20,6 +20,7 @@ from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyExcepti
 from xdsl.utils.mlir_lexer import MLIRTokenKind
 
 from tidal.dialects import get_all_dialects
+from tidal.dialects.graph import carried_element_types
 from tidal.tools import xdsl_fixes  # noqa: F401 - xDSL lexer fix
 from tidal.tools.files import MLIR_MAX_BYTES, ToolError, check_source, open_npz
 
@@ -60,7 +61,9 @@ class LocatingParser(Parser):
         """As xDSL, but an integer width past MLIR's limit (IntegerType::kMaxWidth) is
         a parse error (xDSL computes a width's value range as Python ints, so
         `i2147483647` costs gigabytes or a MemoryError), and so is a float type xDSL
-        cannot print (f80, f128, tf32: a verifier error printing the module would fail)."""
+        cannot print (f80, f128, tf32: a verifier error printing the module would
+        fail) unless the framework tier carries it (f8E4M3FN and the other 8- and
+        4-bit floats of ONNX, which no constant of Tidal's IR has)."""
         token = self._current_token
         if token.kind == MLIRTokenKind.BARE_IDENT and (
             m := self._builtin_integer_type_regex.match(token.text)
@@ -70,7 +73,7 @@ class LocatingParser(Parser):
                     f"integer bitwidth is limited to {MAX_INTEGER_WIDTH} bits", token.span
                 )
         found = super()._parse_optional_integer_or_float_type()
-        if isinstance(found, AnyFloat):
+        if isinstance(found, AnyFloat) and found not in carried_element_types():
             try:
                 found.format  # noqa: B018 - xDSL cannot pack, so not print, f80, f128, tf32
             except (NotImplementedError, AttributeError):

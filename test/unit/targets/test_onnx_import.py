@@ -2035,11 +2035,11 @@ def test_an_output_whose_shape_depends_on_the_data_is_named_as_such():
     assert "not a valid ONNX model" not in message
 
 
-@pytest.mark.parametrize("to", [TensorProto.FLOAT8E4M3FN, TensorProto.INT4, TensorProto.COMPLEX64])
+@pytest.mark.parametrize("to", [TensorProto.COMPLEX64, TensorProto.COMPLEX128])
 def test_a_cast_to_an_element_type_tidal_does_not_carry_names_the_type(to):
-    """A Cast to float8, int4 or complex64 was refused as "ONNX shape inference gave
-    it no tensor type", which it did: the type is one Tidal has no representation
-    for, and the message now names it."""
+    """A Cast to complex64 was refused as "ONNX shape inference gave it no tensor
+    type", which it did: the type is one Tidal has no representation for, and the
+    message now names it. (float8 and int4, refused so before, are carried now.)"""
     model = _model([helper.make_node("Cast", ["x"], ["y"], to=to)], [_f32("x", [2])],
                    [helper.make_tensor_value_info("y", to, [2])], opset=21)
     name = TensorProto.DataType.Name(to)

@@ -367,3 +367,16 @@ func.func @log_softmax(%x: tensor<8x10xf32>) -> tensor<8x10xf32> {
   %r = graph.log_softmax %x {axis = 1 : i64} : (tensor<8x10xf32>) -> tensor<8x10xf32>
   func.return %r : tensor<8x10xf32>
 }
+
+// ONNX's narrow element types on the framework tier (onnxruntime takes and gives
+// them cast to f32 or (u)i8 inside the extracted model): float8, float4, int4, int2.
+// CHECK-LABEL: func.func @narrow_elements
+// CHECK-SAME: (%[[X:.*]]: tensor<2x8xf8E4M3FN>, %[[Q:.*]]: tensor<4xi4>, %[[U:.*]]: tensor<4xui2>) -> (tensor<2x8xf4E2M1FN>, tensor<4xbf16>)
+func.func @narrow_elements(%x: tensor<2x8xf8E4M3FN>, %q: tensor<4xi4>, %u: tensor<4xui2>) -> (tensor<2x8xf4E2M1FN>, tensor<4xbf16>) {
+  // CHECK-NEXT: %[[F:.*]] = graph.onnx_node "Cast" %[[X]] {inputs = ["x"], outputs = ["f"], model = ""} : (tensor<2x8xf8E4M3FN>) -> tensor<2x8xf4E2M1FN>
+  %f = graph.onnx_node "Cast" %x {inputs = ["x"], outputs = ["f"], model = ""} : (tensor<2x8xf8E4M3FN>) -> tensor<2x8xf4E2M1FN>
+  // CHECK-NEXT: %[[B:.*]] = graph.onnx_node "Add" %[[Q]], %[[U]] {inputs = ["q", "u"], outputs = ["b"], model = ""} : (tensor<4xi4>, tensor<4xui2>) -> tensor<4xbf16>
+  %b = graph.onnx_node "Add" %q, %u {inputs = ["q", "u"], outputs = ["b"], model = ""} : (tensor<4xi4>, tensor<4xui2>) -> tensor<4xbf16>
+  // CHECK-NEXT: func.return %[[F]], %[[B]]
+  func.return %f, %b : tensor<2x8xf4E2M1FN>, tensor<4xbf16>
+}
