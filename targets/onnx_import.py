@@ -1542,6 +1542,8 @@ def fold_node(
         return {outputs[0]: np.array(shape[start:stop], np.int64)}
     if not names or not all(n in consts for n in names):
         return None
+    if proto.op_type == "ConstantOfShape" and np.ndim(consts[names[0]]) != 1:
+        return None  # (not a shape: its builder refuses it)
     out_types = [framework.value_type(types.get(o)) for o in outputs]
     floats = any(ty is None or _element(ty) == f32 for ty in out_types)
     if (
@@ -4310,7 +4312,10 @@ def build_unsqueeze(node: _Node) -> SSAValue | None:
 def build_constant_of_shape(node: _Node) -> SSAValue | None:
     """A float fill is `graph.constant_of_shape` (canonicalisation folds it to a splat
     constant); any other element type is folded here as shape data."""
-    shape = tuple(int(d) for d in node.const_input(0).reshape(-1))
+    given = node.const_input(0)
+    if given.ndim != 1:  # (onnxruntime's kernel refuses it: "Must have a valid input shape")
+        node.fail(f"the shape input must be a 1-D tensor, not one of rank {given.ndim}")
+    shape = tuple(int(d) for d in given)
     if any(d < 1 for d in shape):
         node.fail(f"unsupported shape {list(shape)} (every dim must be positive)")
     fill = np.zeros(1, np.float32)

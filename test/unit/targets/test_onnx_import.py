@@ -864,6 +864,22 @@ def test_error_constant_of_shape_from_data():
     )
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.int64])
+def test_a_constant_of_shape_of_a_scalar_shape_is_not_folded(dtype):
+    """ConstantOfShape's input is a 1-D shape; of a scalar 3 Tidal made a [3] (and
+    compiled it), where onnxruntime's kernel refuses it ("Must have a valid input
+    shape"). The node now stays with onnxruntime, whose refusal tidal-run reports."""
+    fill = numpy_helper.from_array(np.array([2], dtype), "v")
+    model = _model(
+        [helper.make_node("ConstantOfShape", ["s"], ["c"], name="fill", value=fill),
+         helper.make_node("Cast", ["c"], ["y"], to=TensorProto.FLOAT)],
+        [], [_f32("y", [3])], [_init("s", np.array(3, np.int64))], opset=17,
+    )
+    assert _fallback(model) == (
+        "node 'fill' (op ConstantOfShape): the shape input must be a 1-D tensor, not one of rank 0"
+    )
+
+
 # ----------------------------------------------------------------- errors
 
 
