@@ -49,9 +49,26 @@ class Terminated(BaseException):
     remove temporary files) run, as KeyboardInterrupt does for SIGINT."""
 
 
+MESSAGE_MAX_CHARS = 2000
+"""The longest error line a tool prints; a longer one (a 100 KB option value echoed
+back) is cut, saying how much was left out."""
+
+
 def fail(tool: str, message: str) -> NoReturn:
-    print(f"{tool}: error: {_one_line(message)}", file=sys.stderr)
+    print(f"{tool}: error: {_shown(_one_line(message))}", file=sys.stderr)
     raise SystemExit(1)
+
+
+def _shown(line: str) -> str:
+    """`line` as a terminal shows it: characters it would act on or not show (NUL,
+    escape sequences, a byte-order mark) as `repr` escapes them, and at most
+    MESSAGE_MAX_CHARS characters."""
+    if not line.isprintable():
+        line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
+    if len(line) > MESSAGE_MAX_CHARS:
+        cut = MESSAGE_MAX_CHARS - 40
+        line = f"{line[:cut]}... ({len(line) - cut} more characters)"
+    return line
 
 
 def _one_line(message: str) -> str:

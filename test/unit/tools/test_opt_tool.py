@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 BIN = Path(sys.executable).parent
@@ -108,3 +109,30 @@ def test_an_upstream_pass_error_that_prints_the_module_says_what_failed(tmp_path
     assert r.stderr.decode().strip() == (
         "tidal-opt: error: could not find a nested named sequence with name: __transform_main"
     )
+
+
+def test_an_error_line_shows_control_characters_escaped_and_is_bounded(tmp_path):
+    """tidal-opt echoed a pipeline's byte-order mark and control bytes raw (a terminal
+    acts on an escape sequence) and a 100 KB option value whole. Every tool's error
+    line now shows such characters as Python escapes them and stops at 2,000
+    characters, saying how many it left out (below)."""
+    source = tmp_path / "id.mlir"
+    source.write_text(
+        'func.func @main(%x: tensor<2xf32> {tidal.name = "x"}) -> (tensor<2xf32> {tidal.name = "y"}) {\n'
+        "  func.return %x : tensor<2xf32>\n}\n"
+    )
+    run = opt(source, "-p", "canon\ufeffica\x1b[2Jlize")
+    assert run.returncode == 1
+    err = run.stderr.decode()
+    assert "canon\\ufeffica\\x1b[2Jlize" in err and "\x1b" not in err and "\ufeff" not in err
+    assert err.count("\n") == 1
+
+
+def test_a_long_error_line_is_cut(capsys):
+    from tidal.tools.files import MESSAGE_MAX_CHARS, fail
+
+    with pytest.raises(SystemExit):
+        fail("tool", "value '" + "x" * 100_000 + "' is wrong")
+    err = capsys.readouterr().err
+    assert len(err) < MESSAGE_MAX_CHARS + 40
+    assert err.rstrip().endswith("more characters)")
