@@ -625,6 +625,23 @@ class FrameworkModel:
         return out
 
 
+def run_constant_model(model: Any) -> list[Any]:
+    """The outputs of `model`, which takes no inputs (a node on constants), by
+    onnxruntime within MEMORY_BUDGET; FrameworkError (one line) if it cannot."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    try:
+        with address_space_budget(MEMORY_BUDGET):
+            session = ort.InferenceSession(
+                model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+            )
+            return run_session(session, None, {}, ort.RunOptions())
+    except Exception as e:  # onnxruntime raises its own exception types
+        raise FrameworkError(f"onnxruntime cannot compute the constant: {_line(e)}") from None
+
+
 def _line(error: BaseException) -> str:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__

@@ -1562,19 +1562,43 @@ def fold_node(
         )
         if (why := dram.too_big(prod(ty.get_shape()) * dtype.itemsize, what)) is not None:
             raise _TooBig(why)
-    try:
-        from onnx.reference import ReferenceEvaluator
+    from onnx.reference import ReferenceEvaluator
 
-        graph = onnx.helper.make_graph(
-            [proto], "fold", [],
-            [onnx.helper.make_empty_tensor_value_info(o) for o in outputs],
-            [numpy_helper.from_array(np.asarray(consts[n]), n) for n in dict.fromkeys(names)],
-        )
-        model = onnx.helper.make_model(graph, opset_imports=list(opsets))
+    graph = onnx.helper.make_graph(
+        [proto], "fold", [],
+        [onnx.helper.make_empty_tensor_value_info(o) for o in outputs],
+        [numpy_helper.from_array(np.asarray(consts[n]), n) for n in dict.fromkeys(names)],
+    )
+    model = onnx.helper.make_model(graph, opset_imports=list(opsets))
+    try:
         values = ReferenceEvaluator(model).run(None, {})
-    except Exception:  # the reference cannot: onnxruntime runs it (framework tier)
-        return None
+    except Exception:  # (the reference's own exception types)
+        values = _fold_by_onnxruntime(model, proto)
+        if values is None:  # neither can: onnxruntime runs it (framework tier)
+            return None
     return {n: np.asarray(v) for n, v in zip(outputs, values, strict=True)}
+
+
+def _fold_by_onnxruntime(model: onnx.ModelProto, proto: onnx.NodeProto) -> list[Any] | None:
+    """The outputs of one-node `model` (constant inputs) by onnxruntime, for an op
+    onnx's reference has no implementation of at the model's opset (DequantizeLinear
+    before opset 19: the weights of a QDQ model), or None: onnxruntime runs such a
+    node on the framework tier otherwise, so folding it computes the same values
+    once, at import. Only ops whose schema onnxruntime knows and whose outputs are
+    plain tensors."""
+    if proto.op_type not in _ORT_FOLDS:
+        return None
+    model.ir_version = max(model.ir_version, 8)
+    try:
+        values = framework.run_constant_model(model)
+    except framework.FrameworkError:
+        return None
+    return values if all(isinstance(v, np.ndarray) for v in values) else None
+
+
+_ORT_FOLDS = frozenset({"DequantizeLinear", "QuantizeLinear"})
+"""The ops `_fold_by_onnxruntime` folds: where onnx's reference lacks an opset that
+onnxruntime implements, and the values are the same whichever computes them."""
 
 
 _FLOAT_SHAPE_CONSTANT = 8

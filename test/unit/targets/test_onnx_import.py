@@ -880,6 +880,40 @@ def test_a_constant_of_shape_of_a_scalar_shape_is_not_folded(dtype):
     )
 
 
+@pytest.mark.parametrize("opset", [13, 21])
+def test_dequantized_weights_of_a_qdq_model_are_constants(opset):
+    """A QDQ model's weights are integers dequantized in the graph (onnxruntime's
+    quantize_static writes DequantizeLinear(int8 weight, per-channel scales)).
+    onnx's reference has no DequantizeLinear before opset 19, so each stayed a
+    framework-tier node and the model could not compile; onnxruntime now computes
+    it at import, so the model is all accelerator ops, and its result is
+    onnxruntime's."""
+    rng = np.random.default_rng(0)
+    w = rng.integers(-128, 128, (8, 4, 3, 3)).astype(np.int8)
+    scales = (rng.random(8) * 0.01 + 0.001).astype(np.float32)
+    zero = np.zeros(8, np.int8)
+    bias = rng.integers(-1000, 1000, 8).astype(np.int32)
+    model = _model(
+        [helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["w"], axis=0, name="w_dq"),
+         helper.make_node("DequantizeLinear", ["bq", "bs"], ["b"], name="b_dq"),
+         helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+         helper.make_node("Relu", ["c"], ["y"])],
+        [_f32("x", [1, 4, 8, 8])], [_f32("y", [1, 8, 8, 8])],
+        [_init("wq", w), _init("ws", scales), _init("wz", zero), _init("bq", bias),
+         _init("bs", np.float32(0.0005))],
+        opset=opset,
+    )
+    model.ir_version = 8
+    module = import_onnx(model)
+    assert not [op for op in _ops(module) if isinstance(op, graph.OnnxNodeOp)]
+    (weights,) = [
+        op for op in _ops(module) if isinstance(op, graph.ConstantOp) and _shape(op) == (8, 4, 3, 3)
+    ]
+    want = (w.astype(np.float32) * scales[:, None, None, None]).astype(np.float32)
+    np.testing.assert_array_equal(weights.to_numpy(), want)
+    assert_matches_onnxruntime(model)
+
+
 # ----------------------------------------------------------------- errors
 
 
