@@ -1311,12 +1311,42 @@ def _upgrade(
             f"{label}: opset {version} cannot be upgraded to opset {MIN_OPSET} "
             f"(onnx version converter: {_converter_complaint(e)})"
         ) from None
+    _check_signature_kept(model, converted, version, label)
     kept = {t.name for t in converted.graph.initializer}
     initializers = [*converted.graph.initializer]
     initializers += [t for t in model.graph.initializer if t.name not in kept]
     if version < 7:
         initializers = _channel_slopes(model, initializers)
     return converted, initializers
+
+
+def _check_signature_kept(
+    model: onnx.ModelProto, converted: onnx.ModelProto, version: int, label: str
+) -> None:
+    """OnnxImportError unless the upgrade kept every graph input's and output's type:
+    onnx's converter takes Scan 8's batch axis out of the graph's own inputs and
+    outputs ([1, 2] became [2]), so the model it returns is not the one given."""
+    for kind in ("input", "output"):
+        given = {v.name: v.type for v in getattr(model.graph, kind)}
+        for value in getattr(converted.graph, kind):
+            if value.name in given and value.type != given[value.name]:
+                raise OnnxImportError(
+                    f"{label}: opset {version} cannot be upgraded to opset {MIN_OPSET}: "
+                    f"onnx's version converter changes graph {kind} '{value.name}' from "
+                    f"{_type_text(given[value.name])} to {_type_text(value.type)}"
+                )
+
+
+def _type_text(type_proto: onnx.TypeProto) -> str:
+    """A tensor type as `float [1, 2]` (dims by value or name, `?` if neither)."""
+    if not type_proto.HasField("tensor_type"):
+        return framework.onnx_type_text(type_proto) or "an unknown type"
+    tensor = type_proto.tensor_type
+    elem = onnx.TensorProto.DataType.Name(tensor.elem_type).lower()
+    if not tensor.HasField("shape"):
+        return f"{elem} of unknown shape"
+    dims = [str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?") for d in tensor.shape.dim]
+    return f"{elem} [{', '.join(dims)}]"
 
 
 def _channel_slopes(

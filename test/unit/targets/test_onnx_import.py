@@ -1552,6 +1552,28 @@ def test_error_opset_the_converter_cannot_upgrade():
     assert import_notes(import_onnx(model)) == [f"{why}: every node runs on the framework tier"]
 
 
+def test_an_upgrade_that_changes_the_graphs_signature_is_not_taken(tmp_path):
+    """onnx's converter upgrades a Scan 8 by taking its batch axis out of the graph's
+    own inputs and outputs too: its [1, 2] input became [2], and tidal-run refused
+    the caller's [1, 2] array. The upgrade is not taken now: every node runs on the
+    framework tier at the model's opset, as onnxruntime runs it."""
+    body = helper.make_graph(
+        [helper.make_node("Add", ["s_in", "xi"], ["s_out"]), helper.make_node("Identity", ["s_out"], ["zo"])],
+        "body", [_f32("s_in", [2]), _f32("xi", [2])], [_f32("s_out", [2]), _f32("zo", [2])],
+    )
+    model = _model(
+        [helper.make_node("Scan", ["", "initial", "x"], ["y", "z"], num_scan_inputs=1, body=body)],
+        [_f32("initial", [1, 2]), _f32("x", [1, 3, 2])], [_f32("y", [1, 2]), _f32("z", [1, 3, 2])],
+        opset=8,
+    )
+    why = (
+        "opset 8 cannot be upgraded to opset 9: onnx's version converter changes graph "
+        "input 'initial' from float [1, 2] to float [2]"
+    )
+    assert _fallback(model) == f"node 'Scan_0' (op Scan): {why}"
+    _assert_runs_like_onnxruntime(model, tmp_path)
+
+
 # -------------------------------------------------------------- zero-size tensors
 
 
