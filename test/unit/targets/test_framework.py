@@ -202,3 +202,65 @@ def test_an_npz_of_a_narrow_type_is_read_as_the_declared_type(tmp_path):
         main([model, "--inputs", str(tmp_path / "bad.npz"), "--outputs", str(tmp_path / "o2.npz")])
     assert info.value.code != 0
     assert not (tmp_path / "o2.npz").exists()
+
+
+def test_a_constant_cast_to_a_narrow_type_is_onnxruntimes(tmp_path):
+    """Casts of constants fold at import, by onnx's reference, which truncates a
+    float cast to int4 (-2.7 -> -2) where onnxruntime rounds (-3): a cast whose
+    result is bfloat16, float8, int4, ... now runs on the framework tier, so the
+    result is onnxruntime's."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from tidal.tools.tidal_run import run_model
+
+    c = numpy_helper.from_array(np.array([1.3, -2.7, 0.4, 5.0], np.float32), "c")
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["c"], ["q"], to=TensorProto.INT4),
+         helper.make_node("Cast", ["q"], ["f"], to=TensorProto.FLOAT),
+         helper.make_node("Add", ["x", "f"], ["y"])],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])], [c],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    model.ir_version = 10
+    onnx.save(model, tmp_path / "m.onnx")
+    x = np.array([0.25, 3.0, -1.0, 2.0], np.float32)
+    got, _ = run_model(str(tmp_path / "m.onnx"), {"x": x}, "small")
+    want = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(got["y"], want)
+    np.testing.assert_array_equal(got["y"], x + np.array([1, -3, 0, 5], np.float32))
+
+
+def test_int4_weights_dequantized_are_constants_on_the_accelerator(tmp_path):
+    """Weight-only int4 quantization (DequantizeLinear of an int4 initializer,
+    opset 21) folds exactly, int4 to float32 being exact: the model compiles to
+    accelerator code, and its result is the float matmul of the dequantized
+    weights."""
+    import ml_dtypes
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from tidal.targets.onnx_import import import_onnx
+    from tidal.dialects import graph as graph_dialect
+    from tidal.tools.tidal_run import run_model
+
+    rng = np.random.default_rng(0)
+    w = rng.integers(-8, 8, (16, 8)).astype(np.int8)
+    weights = helper.make_tensor("w", TensorProto.INT4, [16, 8], w.flatten().tolist())
+    scale = numpy_helper.from_array(np.array(0.05, np.float32), "s")
+    graph = helper.make_graph(
+        [helper.make_node("DequantizeLinear", ["w", "s"], ["wf"]), helper.make_node("MatMul", ["x", "wf"], ["y"])],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 8])], [weights, scale],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    model.ir_version = 10
+    module = import_onnx(model)
+    assert not [op for op in module.walk() if isinstance(op, graph_dialect.OnnxNodeOp)]
+    onnx.save(model, tmp_path / "m.onnx")
+    x = rng.standard_normal((4, 16)).astype(np.float32)
+    got, _ = run_model(str(tmp_path / "m.onnx"), {"x": x}, "small")
+    dequantized = w.astype(ml_dtypes.int4).astype(np.float32) * np.float32(0.05)
+    np.testing.assert_allclose(got["y"], x @ dequantized, rtol=1e-5, atol=1e-6)
