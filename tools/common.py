@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 MAX_INTEGER_WIDTH = (1 << 24) - 1
 # Elements of one dense literal (VGG-19's largest weight has 102,760,448).
 MAX_DENSE_ELEMENTS = 1 << 27
+MAX_LIST_ELEMENTS = 1 << 18
+"""The most elements of a dense literal in list form (`LocatingParser`)."""
 
 
 def context() -> Context:
@@ -79,6 +81,25 @@ class LocatingParser(Parser):
             except (NotImplementedError, AttributeError):
                 self.raise_error(f"float type {token.text} is not supported", token.span)
         return found
+
+    def parse_dense_int_or_fp_elements_attr(self, type):  # pyright: ignore[reportIncompatibleMethodOverride]
+        """As xDSL, counting the elements of a list-form literal (`_parse_tensor_literal_element`)."""
+        self._list_elements = 0
+        return super().parse_dense_int_or_fp_elements_attr(type)
+
+    def _parse_tensor_literal_element(self):  # pyright: ignore[reportIncompatibleMethodOverride]
+        """As xDSL, but a list-form dense literal holds at most MAX_LIST_ELEMENTS
+        elements: xDSL keeps each as a Python object of about 350 bytes, so the
+        MLIR_MAX_BYTES of `[0, 0, ...]` would take tens of gigabytes (50 MB of text:
+        3.5 GB and 203 s). The hex form, which the printer writes past 100 elements,
+        has no such cost."""
+        self._list_elements = getattr(self, "_list_elements", 0) + 1
+        if self._list_elements > MAX_LIST_ELEMENTS:
+            self.raise_error(
+                f"dense literal in list form with more than {MAX_LIST_ELEMENTS} elements "
+                '(give a constant this large in the hex form, dense<"0x...">, as tidal-opt prints it)'
+            )
+        return super()._parse_tensor_literal_element()
 
     def _parse_dense_literal_type(self):  # pyright: ignore[reportIncompatibleMethodOverride]
         """As xDSL, but a dense literal's type may hold at most MAX_DENSE_ELEMENTS

@@ -193,6 +193,24 @@ def test_a_splat_of_two_billion_elements(tmp_path: Path) -> None:
     )
 
 
+def test_a_list_form_dense_literal_is_bounded(tmp_path: Path) -> None:
+    """xDSL keeps each element of a list-form dense literal as a Python object of
+    about 350 bytes: 50 MB of `[0.5, ...]` took 3.5 GB and 203 s, and the 128 MiB
+    the tools read would take tens of gigabytes. Past 2^18 elements the literal is
+    refused while it is parsed; the hex form, which the printer writes past 100
+    elements, is not limited so."""
+    n = (1 << 18) + 1
+    text = (
+        'accel.program "small" dram 65536 {\n'
+        f"  accel.const at 0 dense<[{', '.join(['0.5'] * n)}]> : tensor<{n}xf32>\n"
+        "}\n"
+    )
+    code, lines = opt(tmp_path, text, cpu_seconds=30)  # (about 4 s; 2 GiB of address space)
+    assert_clean_error(code, lines)
+    assert "dense literal in list form with more than 262144 elements" in lines[0]
+    assert lines[0].startswith(f"tidal-opt: error: {tmp_path / 'input.mlir'}:2:")
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
