@@ -179,7 +179,65 @@ def parse_and_verify(
     except RecursionError:
         raise VerifyException(f"{name}: nested too deeply to verify") from None
     _check_defined_before_use(module, parser.starts, name)
+    _check_tidal_attributes(module, parser.starts, name)
     return module
+
+
+def _check_tidal_attributes(module: ModuleOp, starts: Mapping[Operation, str], name: str) -> None:
+    """Tidal's discardable attributes, which no op verifier reads, of the kind the
+    passes read: `tidal.origin` (an op's label in every message) a string, and
+    `tidal.name` (a function input's or output's name, which keys the .npz files)
+    a string that names one (`io_name_problem`). VerifyException at the op's
+    file:line:col otherwise."""
+    from xdsl.dialects.builtin import StringAttr
+    from xdsl.dialects.func import FuncOp
+
+    from tidal.sim.isa import io_name_problem
+
+    for op in module.walk():
+        where = starts.get(op, name)
+        origin = op.attributes.get("tidal.origin")
+        if origin is not None and not isinstance(origin, StringAttr):
+            raise VerifyException(f"{where}: 'tidal.origin' must be a string, got {origin}")
+        if not isinstance(op, FuncOp):
+            continue
+        names: dict[str, dict[str, int]] = {"input": {}, "output": {}}
+        for kind, attrs in (("input", op.arg_attrs), ("output", op.res_attrs)):
+            for i, entry in enumerate(attrs.data if attrs is not None else ()):
+                given = entry.data.get("tidal.name")
+                if given is None:
+                    continue
+                if not isinstance(given, StringAttr):
+                    raise VerifyException(f"{where}: {kind} {i}'s 'tidal.name' must be a string, got {given}")
+                why = io_name_problem(given.data) if given.data else "an empty name"
+                if why is not None:
+                    raise VerifyException(f"{where}: {kind} {i}'s 'tidal.name' cannot name it: {why}")
+                if given.data in names[kind]:
+                    raise VerifyException(
+                        f"{where}: {kind}s {names[kind][given.data]} and {i} are both named '{given.data}'"
+                    )
+                names[kind][given.data] = i
+        returned = _returned_arguments(op)
+        for out, i in names["output"].items():
+            arg = names["input"].get(out)
+            if arg is not None and returned.get(i) != arg:
+                raise VerifyException(
+                    f"{where}: output {i} is named '{out}' as input {arg} is, but is another value "
+                    "(an output may share an input's name only by returning that input)"
+                )
+
+
+def _returned_arguments(func: Operation) -> dict[int, int]:
+    """Which of `func`'s block arguments each result returns directly (result index
+    -> argument index)."""
+    from xdsl.ir import BlockArgument
+
+    body = func.regions[0].blocks
+    if len(body) != 1 or body[0].last_op is None:
+        return {}
+    return {
+        i: v.index for i, v in enumerate(body[0].last_op.operands) if isinstance(v, BlockArgument)
+    }
 
 
 def _check_defined_before_use(module: ModuleOp, starts: Mapping[Operation, str], name: str) -> None:

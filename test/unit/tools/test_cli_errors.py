@@ -950,3 +950,39 @@ def test_an_array_twice_in_an_npz_is_refused(tmp_path: Path):
     for read in (read_npz, open_npz):
         with pytest.raises(ToolError, match="twice.npz': array 'x' is in the archive twice"):
             read(str(path))
+
+
+# ---------------------------------------------------- Tidal's attributes in graph IR
+
+_RELU_IR = """func.func @main(%x: tensor<4xf32> {{tidal.name = {x}}}) -> (tensor<4xf32> {{tidal.name = {y}}}) {{
+  %y = graph.relu %x {{tidal.origin = {origin}}} : (tensor<4xf32>) -> tensor<4xf32>
+  func.return {ret} : tensor<4xf32>
+}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "origin", "ret", "message"),
+    [
+        ('"x"', '"y"', "5", "%y", "2:3: 'tidal.origin' must be a string, got 5 : i64"),
+        ('"x"', "7", '"r"', "%y", "1:1: output 0's 'tidal.name' must be a string, got 7 : i64"),
+        ('"x"', '"y\\00z"', '"r"', "%y", "1:1: output 0's 'tidal.name' cannot name it: a control character"),
+        ('""', '"y"', '"r"', "%y", "1:1: input 0's 'tidal.name' cannot name it: an empty name"),
+        ('"x"', '"x"', '"r"', "%y", "1:1: output 0 is named 'x' as input 0 is, but is another value"),
+    ],
+)
+def test_tidal_attributes_of_graph_ir_are_checked_where_they_stand(tmp_path, out, x, y, origin, ret, message):
+    """An integer `tidal.origin` was a traceback in every lowering that labels an op
+    ('IntegerAttr' object has no attribute 'data'); an output named with a NUL was
+    compiled into a binary that tidal-sim refused, and tidal-run wrote it as the key
+    'y'; an empty name, or an output named as an input that it is not, compiled.
+    Each is refused at its file:line:col, for tidal-opt as for the compilers."""
+    source = tmp_path / "m.mlir"
+    source.write_text(_RELU_IR.format(x=x, y=y, origin=origin, ret=ret))
+    for name, *rest in (("tidal-compile", "-o", out / "m.tbin"), ("tidal-opt", "-p", "tidal-lower")):
+        result = tool(name, source, *rest)
+        assert_one_line_error(result, name, f"{source}:{message}")
+    assert_nothing_written(out)
+    # an output that returns the input it is named after is that input
+    source.write_text(_RELU_IR.format(x='"x"', y='"x"', origin='"r"', ret="%x"))
+    assert tool("tidal-compile", source, "-o", out / "m.tbin").returncode == 0
