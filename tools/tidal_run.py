@@ -63,7 +63,7 @@ from tidal.tools.files import (
     ToolError,
     check_paths,
     fail,
-    npz_bytes,
+    npz_payload,
     open_npz,
     tool_main,
     write_files,
@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> None:
             disabled_opts(args.disable_opt), args.verify_each, args.blas_threads,
             cache=cache, cache_log=cache_log, dims=dims_of(args), tensors_only=True,
         )
-        payloads = [(args.outputs, npz_bytes(outputs))]
+        payloads = [(args.outputs, npz_payload(outputs))]
         if args.stats:
             payloads.append((args.stats, json.dumps(stats, indent=2).encode()))
         write_files(payloads)

@@ -37,7 +37,7 @@ from tidal.tools.files import (
     NPZ_MAX_BYTES,
     ToolError,
     check_paths,
-    npz_bytes,
+    npz_payload,
     read_npz,
     tool_main,
     write_files,
@@ -183,7 +183,7 @@ def _run(args: argparse.Namespace) -> str:
         else:
             stats = machine.rerun(inputs, args.blas_threads)
         runs.append(machine.read_outputs())
-    payloads = [(path, npz_bytes(outputs)) for path, outputs in zip(output_paths, runs)]
+    payloads = [(path, npz_payload(outputs)) for path, outputs in zip(output_paths, runs)]
     if args.trace:
         events = chrome_trace(stats, chip)
         payloads.append((args.trace, json.dumps(events).encode() + b"\n"))

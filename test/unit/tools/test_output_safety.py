@@ -427,3 +427,21 @@ def test_external_data_files_are_inputs_too(tmp_path):
         assert weights.read_bytes() == before
     r = tool("tidal-compile", path, "-o", tmp_path / "m.tbin")  # the model is fine
     assert r.returncode == 0, r.stderr
+
+
+def test_an_npz_of_outputs_is_streamed_into_its_file(tmp_path):
+    """tidal-sim and tidal-run built the outputs' .npz in memory before writing it,
+    which doubled the outputs' memory: a binary with three aliased 1 GiB outputs
+    died in zipfile with a MemoryError and two chained tracebacks under a 6 GB
+    limit. The archive is now written array by array into the staged file (the
+    same bytes np.savez writes), string tensors as NumPy str arrays."""
+    import numpy as np
+
+    from tidal.tools.files import npz_payload, write_files
+
+    payload = npz_payload({"y": np.arange(6, dtype=np.float32).reshape(2, 3), "s": np.array(["a", "bc"], dtype=object)})
+    assert callable(payload)
+    write_files([(str(tmp_path / "o.npz"), payload)])
+    with np.load(tmp_path / "o.npz", allow_pickle=False) as npz:
+        np.testing.assert_array_equal(npz["y"], np.arange(6, dtype=np.float32).reshape(2, 3))
+        assert npz["s"].tolist() == ["a", "bc"]
