@@ -283,7 +283,13 @@ def decode_container(data: bytes) -> Program:
         )
     if zlib.crc32(body) != crc:
         raise BinaryFormatError(f"offset {HEADER.size}: checksum mismatch (corrupt file)")
-    chip = chip_raw.rstrip(b"\0").decode(errors="replace")
+    name, _, padding = chip_raw.partition(b"\0")
+    if padding.strip(b"\0") or not name.isascii() or not name.decode().isprintable():
+        raise BinaryFormatError(
+            f"offset 12: the chip name field {chip_raw.rstrip(bytes(1))!r} is not a printable "
+            "ASCII name padded with NUL bytes (corrupt file)"
+        )
+    chip = name.decode()
     program = Program(chip=chip, streams={}, consts=[], inputs=[], outputs=[])
     seen: set[tuple[int, int]] = set()
     for i in range(nsec):

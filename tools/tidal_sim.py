@@ -28,7 +28,7 @@ import numpy as np
 
 from tidal.sim import isa
 from tidal.sim.config import WHAT_IF_FIELDS, UnknownChipError, get_chip, what_if
-from tidal.sim.errors import InputError, SimError
+from tidal.sim.errors import InputError, LoadError, SimError
 from tidal.sim.inputs import unread_inputs
 from tidal.sim.machine import Machine
 from tidal.sim.trace import chrome_trace, plot_timeline
@@ -158,7 +158,13 @@ def _run(args: argparse.Namespace) -> str:
         [args.binary, *input_paths], [*output_paths, args.trace, args.plot, args.stats]
     )
     program = _read_binary(args.binary)
-    chip = get_chip(args.chip if args.chip is not None else program.chip)
+    if args.chip is None:
+        try:
+            chip = get_chip(program.chip)
+        except UnknownChipError as err:
+            raise ToolError(f"{args.binary}: the binary names {err}") from None
+    else:
+        chip = get_chip(args.chip)
     changes = _what_if(args.what_if)
     if changes:
         try:
@@ -169,7 +175,10 @@ def _run(args: argparse.Namespace) -> str:
     feeds = [read_npz(p, expect) for p in input_paths]
     traced = bool(args.trace or args.plot)
     runs: list[dict[str, np.ndarray]] = []
-    machine = Machine(program, chip, trace=traced, check_races=args.check_races)
+    try:
+        machine = Machine(program, chip, trace=traced, check_races=args.check_races)
+    except LoadError as err:
+        raise ToolError(f"{args.binary}: {err}") from None
     for path, feed in zip(input_paths, feeds, strict=True):
         try:
             machine.check_inputs(feed)

@@ -762,7 +762,8 @@ def test_small_option_mistakes_are_one_line(files, tmp_path: Path, out: Path):
 
 
 def test_objdump_error_is_one_line_whatever_the_binary_names(files, tmp_path: Path):
-    """A binary whose chip name holds a newline: the error stays on one line."""
+    """A binary whose chip name holds a newline: the error stays on one line (the
+    decoder now refuses the field itself, showing it escaped)."""
     from tidal.sim import isa
 
     program = isa.decode_container(files["tbin"].read_bytes())
@@ -770,7 +771,7 @@ def test_objdump_error_is_one_line_whatever_the_binary_names(files, tmp_path: Pa
     path = tmp_path / "nl.tbin"
     path.write_bytes(isa.encode_container(program))
     message = assert_one_line_error(tool("tidal-objdump", path), "tidal-objdump")
-    assert "small FAKE LINE" in message
+    assert "small\\nFAKE LINE" in message and "not a printable ASCII name" in message
 
 
 def _unused_input_model(tmp_path: Path) -> Path:
@@ -986,3 +987,23 @@ def test_tidal_attributes_of_graph_ir_are_checked_where_they_stand(tmp_path, out
     # an output that returns the input it is named after is that input
     source.write_text(_RELU_IR.format(x='"x"', y='"x"', origin='"r"', ret="%x"))
     assert tool("tidal-compile", source, "-o", out / "m.tbin").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("chip_field", "fragments"),
+    [
+        (b"small\0\xff", ("offset 12: the chip name field", "not a printable ASCII name padded with NUL")),
+        (b"bogus", ("the binary names unknown chip preset 'bogus'",)),
+    ],
+)
+def test_sim_names_the_binary_for_its_chip(files, out, tmp_path, chip_field, fragments):
+    """A flipped byte in the header's chip name was echoed raw (a NUL, U+FFFD) as
+    "unknown chip preset", without the file: the field is now checked where it is
+    decoded, and an unknown chip names the binary."""
+    binary = bytearray(files["tbin"].read_bytes())
+    binary[12:44] = chip_field.ljust(32, b"\0")
+    path = tmp_path / "chip.tbin"
+    path.write_bytes(bytes(binary))
+    result = sim(files, out, path, files["good_npz"])
+    assert_one_line_error(result, "tidal-sim", str(path), *fragments)
+    assert_nothing_written(out)
