@@ -377,11 +377,28 @@ def _check_text(message: Message, label: str) -> None:
 
 def _check_io_names(graph: onnx.GraphProto, label: str) -> None:
     """Refuse a graph input or output name that no .npz can key
-    (`isa.io_name_problem`, the binary loader's rule)."""
+    (`isa.io_name_problem`, the binary loader's rule), and two nodes of one graph
+    (the main graph or a subgraph) given the same name: onnxruntime refuses such a
+    model ("two nodes with same node name"), and Tidal's messages name nodes by
+    their names. (Unnamed nodes are many; each gets a label of its own.)"""
     for kind, values in (("input", graph.input), ("output", graph.output)):
         for i, v in enumerate(values):
             if (why := io_name_problem(v.name)) is not None:
                 raise OnnxImportError(f"{label}: graph {kind} {i} has {why}")
+    todo = [graph]
+    while todo:
+        g = todo.pop()
+        seen: dict[str, int] = {}
+        for i, node in enumerate(g.node):
+            if node.name and node.name in seen:
+                where = "the graph" if g is graph else f"subgraph '{g.name}'"
+                raise OnnxImportError(
+                    f"{label}: nodes {seen[node.name]} and {i} of {where} are both named "
+                    f"'{node.name}' (node names are unique in a graph; onnxruntime refuses this model)"
+                )
+            seen.setdefault(node.name, i)
+            for attr in node.attribute:
+                todo.extend(_attribute_graphs(attr))
 
 
 def _attribute_graphs(attr: onnx.AttributeProto) -> list[onnx.GraphProto]:

@@ -1574,6 +1574,24 @@ def test_an_upgrade_that_changes_the_graphs_signature_is_not_taken(tmp_path):
     _assert_runs_like_onnxruntime(model, tmp_path)
 
 
+def test_two_nodes_of_one_name_are_refused():
+    """onnxruntime refuses a graph with two nodes of one name; Tidal took it, and
+    its messages, which name nodes by name, became ambiguous. Unnamed nodes, and one
+    name in two different graphs (a node and one in its If branch), are fine."""
+    relu = helper.make_node("Relu", ["x"], ["a"], name="same")
+    neg = helper.make_node("Neg", ["a"], ["y"], name="same")
+    model = _model([relu, neg], [_f32("x", [2])], [_f32("y", [2])])
+    assert _refusal(model) == (
+        "model 'test': nodes 0 and 1 of the graph are both named 'same' "
+        "(node names are unique in a graph; onnxruntime refuses this model)"
+    )
+    unnamed = _model(
+        [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Neg", ["a"], ["y"])],
+        [_f32("x", [2])], [_f32("y", [2])],
+    )
+    import_onnx(unnamed)
+
+
 # -------------------------------------------------------------- zero-size tensors
 
 
