@@ -83,9 +83,21 @@ class LocatingParser(Parser):
         return found
 
     def parse_dense_int_or_fp_elements_attr(self, type):  # pyright: ignore[reportIncompatibleMethodOverride]
-        """As xDSL, counting the elements of a list-form literal (`_parse_tensor_literal_element`)."""
+        """As xDSL, counting the elements of a list-form literal
+        (`_parse_tensor_literal_element`) and checking a hex one's length."""
         self._list_elements = 0
-        return super().parse_dense_int_or_fp_elements_attr(type)
+        span = self._current_token.span
+        found = super().parse_dense_int_or_fp_elements_attr(type)
+        # (a hex literal of a length no element size divides passed xDSL's count,
+        # len // size, and failed later when printed, without a location)
+        size = getattr(found.get_element_type(), "compile_time_size", None)
+        if isinstance(size, int) and size > 0 and len(found.data.data) % size:
+            raise ParseError(
+                span,
+                f"dense literal of {len(found.data.data)} bytes: not a whole number of "
+                f"{size}-byte {found.get_element_type()} elements",
+            )
+        return found
 
     def _parse_tensor_literal_element(self):  # pyright: ignore[reportIncompatibleMethodOverride]
         """As xDSL, but a list-form dense literal holds at most MAX_LIST_ELEMENTS

@@ -211,6 +211,21 @@ def test_a_list_form_dense_literal_is_bounded(tmp_path: Path) -> None:
     assert lines[0].startswith(f"tidal-opt: error: {tmp_path / 'input.mlir'}:2:")
 
 
+def test_a_hex_literal_of_a_partial_element_is_located(tmp_path: Path) -> None:
+    """A hex dense literal one byte longer than its elements passed xDSL's count
+    (length // 4) and failed when the module was printed: "Buffer length 9 not
+    product of f32 element size 4 and num 2", without a location."""
+    text = (
+        'accel.program "small" dram 65536 {\n'
+        '  accel.const at 0 dense<"0x0000803F0000004000"> : tensor<2xf32>\n'
+        "}\n"
+    )
+    code, lines = opt(tmp_path, text)
+    assert_clean_error(code, lines)
+    assert "input.mlir:2:" in lines[0]
+    assert lines[0].endswith("dense literal of 9 bytes: not a whole number of 4-byte f32 elements")
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
