@@ -1081,14 +1081,38 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
                 pass
             else:
                 if where.startswith("output "):  # every node inferred, this one shapeless
+                    producer = _producer_note(model, where)
                     raise OnnxImportError(
-                        f"{label}: {where} has no shape that shape inference finds (as "
+                        f"{label}: {where}{producer} has no shape that shape inference finds (as "
                         "when it depends on the data: an If whose branches give different "
                         "shapes, a Loop that grows a value); a compiled model has static shapes"
                     ) from None
         raise OnnxImportError(
             f"{label}: not a valid ONNX model ({where + ': ' if where else ''}{_one_line(e)})"
         ) from None
+
+
+def _producer_note(model: onnx.ModelProto, where: str) -> str:
+    """' (of node 'n', op T)' for the graph output `where` ("output 'y'") names, with
+    why inference cannot see into the node when its op is one neither ONNX nor a
+    local function of the model defines, or ' (which no node produces)' (a local
+    function that leaves its output unset, once inlined)."""
+    name = where.split("'", 2)[1] if where.count("'") >= 2 else ""
+    node = next((n for n in model.graph.node if name in n.output), None)
+    if node is None:
+        inputs = {v.name for v in model.graph.input} | {t.name for t in model.graph.initializer}
+        return "" if name in inputs else " (which no node produces)"
+    label = node.name or f"{node.op_type}_{list(model.graph.node).index(node)}"
+    functions = {(f.domain, f.name) for f in model.functions}
+    domain = node.domain or ""
+    if (domain, node.op_type) not in functions and domain in ("", "ai.onnx") and not onnx.defs.has(node.op_type, domain):
+        return f" (of node '{label}', op {node.op_type}, which ONNX does not define)"
+    if (domain, node.op_type) not in functions and domain not in ("", "ai.onnx", "com.microsoft"):
+        return (
+            f" (of node '{label}', op {node.op_type} of domain '{domain}', which no local "
+            "function of the model defines)"
+        )
+    return f" (of node '{label}', op {node.op_type})"
 
 
 def _without_hints(model: onnx.ModelProto) -> onnx.ModelProto | None:

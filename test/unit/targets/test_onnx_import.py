@@ -1574,6 +1574,21 @@ def test_an_upgrade_that_changes_the_graphs_signature_is_not_taken(tmp_path):
     _assert_runs_like_onnxruntime(model, tmp_path)
 
 
+def test_a_shapeless_output_names_the_node_that_makes_it():
+    """An output declared without a shape whose producer inference cannot see into
+    (an op of a domain no local function defines, a function that never sets its
+    output) was "output 'y' has no shape ..." without the node or the cause."""
+    unknown = _model(
+        [helper.make_node("MyF", ["x"], ["y"], name="f0", domain="local")],
+        [_f32("x", [2])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    unknown.opset_import.append(helper.make_opsetid("local", 1))
+    assert (
+        "output 'y' (of node 'f0', op MyF of domain 'local', which no local function of "
+        "the model defines) has no shape" in _refusal(unknown)
+    )
+
+
 def test_two_nodes_of_one_name_are_refused():
     """onnxruntime refuses a graph with two nodes of one name; Tidal took it, and
     its messages, which name nodes by name, became ambiguous. Unnamed nodes, and one
@@ -2121,7 +2136,7 @@ def test_an_output_whose_shape_depends_on_the_data_is_named_as_such():
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], opset=17,
     )
     message = _refusal(model)
-    assert "output 'y' has no shape that shape inference finds" in message, message
+    assert "output 'y' (of node 'If_0', op If) has no shape that shape inference finds" in message, message
     assert "not a valid ONNX model" not in message
 
 
