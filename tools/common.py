@@ -23,7 +23,7 @@ from xdsl.utils.mlir_lexer import MLIRTokenKind
 from tidal.dialects import get_all_dialects
 from tidal.dialects.graph import carried_element_types
 from tidal.tools import xdsl_fixes  # noqa: F401 - xDSL lexer fix
-from tidal.tools.files import MLIR_MAX_BYTES, ToolError, check_source, open_npz
+from tidal.tools.files import MLIR_MAX_BYTES, ToolError, check_read_once, check_source, open_npz
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -330,6 +330,7 @@ def model_files(path: str) -> list[str]:
     The model itself is checked readable first (`check_source`: not a device, not
     past its kind's size), as finding its data files reads it."""
     check_source(path)
+    check_read_once(path, "a model is read more than once")
     if path.endswith(".mlir"):
         return [path]
     from tidal.targets.onnx_import import data_files

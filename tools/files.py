@@ -264,6 +264,7 @@ def read_npz(path: str, expect: Mapping[str, int] | None = None) -> dict[str, np
     bytes is refused before it is decompressed (`_check_npz_members`), and a member
     of any other name is not read: its value is an empty array (the caller refuses
     it by its name, as `tidal.sim.inputs.check_inputs` does)."""
+    check_read_once(path, "an .npz is read more than once (its members' sizes first)")
     _check_npz_members(path, expect)
     try:
         with open(path, "rb") as f:
@@ -438,7 +439,9 @@ def check_source(path: str) -> None:
     """An input a tool can read: not a directory or a device (/dev/zero would be
     read until memory runs out), and, for a regular file of a kind in
     INPUT_MAX_BYTES, not larger than its kind may be. A FIFO is read as it comes, as
-    any Unix tool reads one; a missing file is left to the reader's message."""
+    any Unix tool reads one, where the tool reads it once (a binary); models and
+    .npz files are read more than once (`check_read_once`); a missing file is left
+    to the reader's message."""
     try:
         st = os.stat(path)
     except OSError:
@@ -452,6 +455,19 @@ def check_source(path: str) -> None:
             f"cannot read '{path}': {st.st_size:,} bytes, more than the {limit:,} a "
             f"{os.path.splitext(path)[1]} file may hold"
         )
+
+
+def check_read_once(path: str, why: str) -> None:
+    """ToolError if `path` is a pipe or FIFO (`<(cat m.onnx)`, `mkfifo`), which can be
+    read only once, for an input that is read more than once (`why`): the second
+    read found it empty, and the message blamed the data ("not a valid ONNX
+    model"), or a FIFO with no writer blocked. Checked without opening it."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # (the reader names a missing file)
+    if stat.S_ISFIFO(mode):
+        raise ToolError(f"cannot read '{path}': it is a pipe or FIFO, and {why}; give a regular file")
 
 
 def check_paths(inputs: Iterable[str | None], outputs: Iterable[str | None]) -> None:

@@ -1007,3 +1007,21 @@ def test_sim_names_the_binary_for_its_chip(files, out, tmp_path, chip_field, fra
     result = sim(files, out, path, files["good_npz"])
     assert_one_line_error(result, "tidal-sim", str(path), *fragments)
     assert_nothing_written(out)
+
+
+def test_a_model_or_inputs_in_a_pipe_are_refused_not_misread(files, out, tmp_path):
+    """A model and an .npz are read more than once (external data and member sizes
+    first): through a pipe (`<(cat m.onnx)`) the second read found nothing and the
+    message blamed the model ("not a valid ONNX model"), and a FIFO with no writer
+    blocked for ever. Both are refused before they are opened."""
+    import os
+
+    fifo = tmp_path / "m.onnx"
+    os.mkfifo(fifo)
+    result = tool("tidal-compile", fifo, "-o", out / "m.tbin")
+    assert_one_line_error(result, "tidal-compile", str(fifo), "a pipe or FIFO", "give a regular file")
+    npz = tmp_path / "in.npz"
+    os.mkfifo(npz)
+    result = sim(files, out, files["tbin"], npz)
+    assert_one_line_error(result, "tidal-sim", str(npz), "a pipe or FIFO")
+    assert_nothing_written(out)
