@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+import functools
 import math
 from math import prod
 from typing import Any, ClassVar
@@ -1641,6 +1642,7 @@ _ELEMENT_TYPES: dict[str, Callable[[], Attribute]] = {
 }
 
 
+@functools.cache
 def carried_element_types() -> frozenset[Attribute]:
     """Every element type a framework-tier tensor may have."""
     return frozenset(make() for make in _ELEMENT_TYPES.values())

@@ -25,15 +25,10 @@ from typing import Any
 
 import ml_dtypes  # noqa: F401  (NumPy's names of bfloat16, float8 and int4)
 import numpy as np
-from xdsl.dialects.builtin import (
-    DYNAMIC_INDEX,
-    StringAttr,
-    TensorType,
-    UnrankedTensorType,
-)
+from xdsl.dialects.builtin import DYNAMIC_INDEX, StringAttr, TensorType, UnrankedTensorType
 from xdsl.ir import Attribute, SSAValue
 
-from tidal.sim.inputs import as_declared
+from tidal.sim.inputs import RAW_DTYPES, as_declared
 from tidal.dialects.graph import (
     ONNX_ELEMENTS,
     OnnxNodeOp,
@@ -405,17 +400,8 @@ _INPUT, _OUTPUT = "tidal.input.{}", "tidal.output.{}"
 
 
 _EXCHANGED = {
-    "bfloat16": "float32",
-    "float8_e4m3fn": "float32",
-    "float8_e4m3fnuz": "float32",
-    "float8_e5m2": "float32",
-    "float8_e5m2fnuz": "float32",
-    "float8_e8m0fnu": "float32",
-    "float4_e2m1fn": "float32",
-    "int4": "int8",
-    "int2": "int8",
-    "uint4": "uint8",
-    "uint2": "uint8",
+    name: "int8" if name.startswith("int") else "uint8" if name.startswith("uint") else "float32"
+    for name in RAW_DTYPES
 }
 """The element types onnxruntime's Python binding neither takes nor gives correctly
 ("Numpy_type 256 can't be converted to MLDataType" for bfloat16; float8 comes back as
@@ -423,6 +409,20 @@ its uint8 bit patterns), by the wider type each crosses it as. Every value of su
 type is a value of the wider one, so the crossing is exact both ways: the model
 casts such an input to its type as its first node and such an output to the wider
 type as its last, and the caller's arrays are converted with ml_dtypes."""
+
+
+def _feed(value: Any, ty: Attribute) -> Any:
+    """A caller's value for an input of type `ty`, as onnxruntime's binding takes it:
+    one of a narrow type (raw records an .npz kept, or ml_dtypes' arrays) widened."""
+    wide = _exchange_dtype(ty)
+    if wide is None:
+        return value
+    return as_declared(np.asarray(value), numpy_dtype(_element(ty))).astype(wide)
+
+
+def is_narrow(ty: Attribute | None) -> bool:
+    """Whether `ty` is a tensor of one of RAW_DTYPES (bfloat16, float8, int4, ...)."""
+    return ty is not None and _exchange_dtype(ty) is not None
 
 
 def _exchange_dtype(ty: Attribute) -> str | None:
@@ -591,12 +591,7 @@ class FrameworkModel:
                 values = run_session(
                     session,
                     list(dict.fromkeys(names)),
-                    {
-                        self._input_names[i]: as_declared(np.asarray(feeds[n]), numpy_dtype(_element(v.type))).astype(wide)
-                        if (wide := _exchange_dtype(v.type)) is not None
-                        else feeds[n]
-                        for i, (n, v) in enumerate(self.inputs)
-                    },
+                    {self._input_names[i]: _feed(feeds[n], v.type) for i, (n, v) in enumerate(self.inputs)},
                     run_options,
                 )
                 by_name = dict(zip(dict.fromkeys(names), values, strict=True))

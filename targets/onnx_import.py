@@ -101,7 +101,6 @@ from tidal.dialects.graph import (
 )
 from tidal.sim.config import PRESETS, ChipConfig
 from tidal.sim.isa import io_name_problem
-from tidal.sim.inputs import RAW_DTYPES
 from tidal.targets import CONSTANT_INPUTS_ATTR
 from tidal.dialects.graph import OnnxNodeOp, OnnxValueType, numpy_dtype
 from tidal.targets import framework
@@ -1617,7 +1616,7 @@ def fold_node(
     if proto.op_type == "ConstantOfShape" and np.ndim(consts[names[0]]) != 1:
         return None  # (not a shape: its builder refuses it)
     out_types = [framework.value_type(types.get(o)) for o in outputs]
-    if any(_narrow(ty) for ty in out_types):
+    if any(framework.is_narrow(ty) for ty in out_types):
         # a bfloat16, float8, int4, ... result: onnxruntime's values, never the
         # reference's, whose rounding differs (a Cast of -2.7 to int4: -3 in
         # onnxruntime, -2 in the reference), so the node runs on the framework
@@ -1656,16 +1655,6 @@ def fold_node(
         if values is None:  # neither can: onnxruntime runs it (framework tier)
             return None
     return {n: np.asarray(v) for n, v in zip(outputs, values, strict=True)}
-
-
-def _narrow(ty: Attribute | None) -> bool:
-    """Whether `ty` is a tensor of one of RAW_DTYPES (bfloat16, float8, int4, ...)."""
-    if not isinstance(ty, TensorType | UnrankedTensorType):
-        return False
-    try:
-        return numpy_dtype(ty.get_element_type()) in RAW_DTYPES
-    except KeyError:
-        return False
 
 
 def _fold_by_onnxruntime(model: onnx.ModelProto, proto: onnx.NodeProto) -> list[Any] | None:

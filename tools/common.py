@@ -59,6 +59,8 @@ class LocatingParser(Parser):
         super().__init__(ctx, text, name)
         self.line_offset = line_offset
         self.starts: dict[Operation, str] = {}
+        self._list_elements = 0  # of the dense literal being parsed
+        self._counted = (0, 0)  # (a text position, the newlines before it)
 
     def _parse_optional_integer_or_float_type(self):  # pyright: ignore[reportIncompatibleMethodOverride]
         """As xDSL, but an integer width past MLIR's limit (IntegerType::kMaxWidth) is
@@ -106,7 +108,7 @@ class LocatingParser(Parser):
         MLIR_MAX_BYTES of `[0, 0, ...]` would take tens of gigabytes (50 MB of text:
         3.5 GB and 203 s). The hex form, which the printer writes past 100 elements,
         has no such cost."""
-        self._list_elements = getattr(self, "_list_elements", 0) + 1
+        self._list_elements += 1
         if self._list_elements > MAX_LIST_ELEMENTS:
             self.raise_error(
                 f"dense literal in list form with more than {MAX_LIST_ELEMENTS} elements "
@@ -166,7 +168,7 @@ class LocatingParser(Parser):
         order, and counting from the start of the text for each op made parsing
         quadratic (100,000 top-level ops: 73 s)."""
         content, newline, start = span.input.content, span.input.newline, span.start
-        pos, lines = getattr(self, "_counted", (0, 0))
+        pos, lines = self._counted
         if start < pos:
             pos, lines = 0, 0
         lines += content.count(newline, pos, start)
