@@ -1061,6 +1061,8 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
                 inferred = _infer_strict(hintless)
             except onnx.shape_inference.InferenceError:
                 inferred = _typed_by_onnxruntime(skeleton, first)
+            else:
+                _check_hint_types(skeleton, inferred, label)
         return _with_contrib_rounds(inferred)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
         where = _shapeless(model.graph) if "'shape'" in str(e) else None
@@ -1112,6 +1114,32 @@ def _producer_note(model: onnx.ModelProto, where: str) -> str:
             "function of the model defines)"
         )
     return f" (of node '{label}', op {node.op_type})"
+
+
+def _check_hint_types(model: onnx.ModelProto, inferred: onnx.ModelProto, label: str) -> None:
+    """OnnxImportError if a value_info entry of `model` declares an element type that
+    differs from the one inference gives the value without it: a stale shape is a
+    hint dropped (onnxruntime takes the inferred one), but onnxruntime refuses a
+    declared type its node does not compute ("Type (tensor(int64)) of output arg (c)
+    ... does not match")."""
+    found = {
+        v.name: v.type.tensor_type.elem_type
+        for v in [*inferred.graph.value_info, *inferred.graph.output]
+        if v.type.HasField("tensor_type")
+    }
+    producers = {name: node for node in model.graph.node for name in node.output}
+    for v in model.graph.value_info:
+        declared = v.type.tensor_type.elem_type if v.type.HasField("tensor_type") else 0
+        computed = found.get(v.name, 0)
+        if declared and computed and declared != computed and v.name in producers:
+            node = producers[v.name]
+            raise OnnxImportError(
+                f"{label}: value_info declares '{v.name}' "
+                f"{onnx.TensorProto.DataType.Name(declared)}, but node "
+                f"'{node.name or node.op_type}' ({node.op_type}) computes "
+                f"{onnx.TensorProto.DataType.Name(computed)} (onnxruntime refuses a "
+                "declared type that contradicts its node)"
+            )
 
 
 def _without_hints(model: onnx.ModelProto) -> onnx.ModelProto | None:

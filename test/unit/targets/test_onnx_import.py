@@ -1589,6 +1589,22 @@ def test_a_shapeless_output_names_the_node_that_makes_it():
     )
 
 
+def test_a_declared_type_that_contradicts_its_node_is_refused_a_stale_shape_is_not():
+    """value_info is a hint: a stale shape is dropped, as onnxruntime takes the
+    inferred one, but a declared element type the node does not compute was
+    dropped too, where onnxruntime refuses the model ("Type (tensor(int64)) of
+    output arg (c) ... does not match")."""
+    nodes = [helper.make_node("Relu", ["x"], ["c"], name="r"), helper.make_node("Add", ["c", "c"], ["y"])]
+    typed = _model(nodes, [_f32("x", [2, 3])], [_f32("y", [2, 3])],
+                   value_info=[helper.make_tensor_value_info("c", TensorProto.INT64, [2, 3])])
+    assert _refusal(typed) == (
+        "model 'test': value_info declares 'c' INT64, but node 'r' (Relu) computes FLOAT "
+        "(onnxruntime refuses a declared type that contradicts its node)"
+    )
+    stale = _model(nodes, [_f32("x", [2, 3])], [_f32("y", [2, 3])], value_info=[_f32("c", [7, 7])])
+    assert_matches_onnxruntime(stale)
+
+
 def test_two_nodes_of_one_name_are_refused():
     """onnxruntime refuses a graph with two nodes of one name; Tidal took it, and
     its messages, which name nodes by name, became ambiguous. Unnamed nodes, and one
