@@ -1063,6 +1063,7 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
                 inferred = _typed_by_onnxruntime(skeleton, first)
             else:
                 _check_hint_types(skeleton, inferred, label)
+        _check_type_parameters(inferred, label)
         return _with_contrib_rounds(inferred)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
         where = _shapeless(model.graph) if "'shape'" in str(e) else None
@@ -1114,6 +1115,53 @@ def _producer_note(model: onnx.ModelProto, where: str) -> str:
             "function of the model defines)"
         )
     return f" (of node '{label}', op {node.op_type})"
+
+
+_KNOWN_ELEMENTS = frozenset(v for v in onnx.TensorProto.DataType.values() if v)
+
+
+def _check_type_parameters(model: onnx.ModelProto, label: str) -> None:
+    """OnnxImportError naming the first node of the main graph whose inputs bound to
+    one type parameter of its schema have different element types (a Clip of float
+    data with an int64 bound): onnx's inference leaves them be, onnxruntime refuses
+    the model ("Type parameter (T) of Optype (Clip) bound to different types")."""
+    types = {
+        v.name: v.type.tensor_type.elem_type
+        for v in [*model.graph.input, *model.graph.value_info, *model.graph.output]
+        if v.type.HasField("tensor_type")
+    }
+    types.update({t.name: t.data_type for t in model.graph.initializer})
+    opsets = {o.domain or "": o.version for o in model.opset_import}
+    for i, node in enumerate(model.graph.node):
+        domain = node.domain or ""
+        if domain not in ("", "ai.onnx"):
+            continue
+        try:
+            schema = onnx.defs.get_schema(node.op_type, opsets.get("", 1), "")
+        except onnx.defs.SchemaError:
+            continue
+        params = {t.type_param_str for t in schema.type_constraints}
+        formal = list(schema.inputs)
+        bound: dict[str, tuple[str, int]] = {}
+        for j, name in enumerate(node.input):
+            if not name or not formal:
+                continue
+            param = formal[min(j, len(formal) - 1)]
+            if j >= len(formal) and param.option != onnx.defs.OpSchema.FormalParameterOption.Variadic:
+                continue
+            elem = types.get(name, 0)
+            if param.type_str not in params or elem not in _KNOWN_ELEMENTS or not param.is_homogeneous:
+                continue  # (a Scan's or Loop's variadic operands may differ; an unknown
+                # data type is named as malformed data later)
+            first = bound.setdefault(param.type_str, (name, elem))
+            if first[1] != elem:
+                what = node.name or f"{node.op_type}_{i}"
+                raise OnnxImportError(
+                    f"{label}: node '{what}' (op {node.op_type}): inputs '{first[0]}' "
+                    f"({onnx.TensorProto.DataType.Name(first[1])}) and '{name}' "
+                    f"({onnx.TensorProto.DataType.Name(elem)}) are both of its type "
+                    f"{param.type_str}, which must be one type (onnxruntime refuses the model)"
+                )
 
 
 def _check_hint_types(model: onnx.ModelProto, inferred: onnx.ModelProto, label: str) -> None:

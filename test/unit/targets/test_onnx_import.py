@@ -1605,6 +1605,21 @@ def test_a_declared_type_that_contradicts_its_node_is_refused_a_stale_shape_is_n
     assert_matches_onnxruntime(stale)
 
 
+def test_inputs_of_one_type_parameter_must_share_their_type():
+    """A Clip of float data with an int64 bound: onnx's inference leaves it, and
+    Tidal clipped with it, where onnxruntime refuses the model ("Type parameter (T)
+    of Optype (Clip) bound to different types"). A Concat's variadic inputs are
+    checked alike; a Scan's, which may differ, are not."""
+    model = _model(
+        [helper.make_node("Clip", ["x", "lo"], ["y"], name="clip0")],
+        [_f32("x", [4])], [_f32("y", [4])], [_init("lo", np.array(0, np.int64))], opset=17,
+    )
+    assert _refusal(model) == (
+        "model 'test': node 'clip0' (op Clip): inputs 'x' (FLOAT) and 'lo' (INT64) are both "
+        "of its type T, which must be one type (onnxruntime refuses the model)"
+    )
+
+
 def test_two_nodes_of_one_name_are_refused():
     """onnxruntime refuses a graph with two nodes of one name; Tidal took it, and
     its messages, which name nodes by name, became ambiguous. Unnamed nodes, and one
