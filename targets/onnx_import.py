@@ -316,6 +316,7 @@ def _load(
         _check_text(model, "model")
         label = f"model '{model.graph.name or '<unnamed>'}'"
         _check_io_names(model.graph, label)
+        _check_node_names(model.graph, label)
         _check_tensors(model, label, None, dram)
         return model, label
     label = os.fspath(model)
@@ -329,6 +330,7 @@ def _load(
         ) from None
     _check_text(proto, label)
     _check_io_names(proto.graph, label)
+    _check_node_names(proto.graph, label)
     base_dir = os.path.dirname(label) or os.curdir
     _check_tensors(proto, label, base_dir, dram)
     initializers = len(proto.graph.initializer)  # _all_tensors yields them first
@@ -376,14 +378,18 @@ def _check_text(message: Message, label: str) -> None:
 
 def _check_io_names(graph: onnx.GraphProto, label: str) -> None:
     """Refuse a graph input or output name that no .npz can key
-    (`isa.io_name_problem`, the binary loader's rule), and two nodes of one graph
-    (the main graph or a subgraph) given the same name: onnxruntime refuses such a
-    model ("two nodes with same node name"), and Tidal's messages name nodes by
-    their names. (Unnamed nodes are many; each gets a label of its own.)"""
+    (`isa.io_name_problem`, the binary loader's rule)."""
     for kind, values in (("input", graph.input), ("output", graph.output)):
         for i, v in enumerate(values):
             if (why := io_name_problem(v.name)) is not None:
                 raise OnnxImportError(f"{label}: graph {kind} {i} has {why}")
+
+
+def _check_node_names(graph: onnx.GraphProto, label: str) -> None:
+    """Refuse two nodes of one graph (the main graph or a subgraph) given the same
+    name: onnxruntime refuses such a model ("two nodes with same node name"), and
+    Tidal's messages name nodes by their names. (Unnamed nodes are many; each gets
+    a label of its own.)"""
     todo = [graph]
     while todo:
         g = todo.pop()
@@ -1105,11 +1111,12 @@ def _producer_note(model: onnx.ModelProto, where: str) -> str:
         inputs = {v.name for v in model.graph.input} | {t.name for t in model.graph.initializer}
         return "" if name in inputs else " (which no node produces)"
     label = node.name or f"{node.op_type}_{list(model.graph.node).index(node)}"
-    functions = {(f.domain, f.name) for f in model.functions}
     domain = node.domain or ""
-    if (domain, node.op_type) not in functions and domain in ("", "ai.onnx") and not onnx.defs.has(node.op_type, domain):
+    if (domain, node.op_type) in {(f.domain, f.name) for f in model.functions}:
+        return f" (of node '{label}', op {node.op_type})"
+    if domain in ("", "ai.onnx") and not onnx.defs.has(node.op_type, domain):
         return f" (of node '{label}', op {node.op_type}, which ONNX does not define)"
-    if (domain, node.op_type) not in functions and domain not in ("", "ai.onnx", "com.microsoft"):
+    if domain not in ("", "ai.onnx", "com.microsoft"):
         return (
             f" (of node '{label}', op {node.op_type} of domain '{domain}', which no local "
             "function of the model defines)"
@@ -1120,17 +1127,22 @@ def _producer_note(model: onnx.ModelProto, where: str) -> str:
 _KNOWN_ELEMENTS = frozenset(v for v in onnx.TensorProto.DataType.values() if v)
 
 
+def _element_types(model: onnx.ModelProto) -> dict[str, int]:
+    """Each typed value of the main graph (inputs, value_info, outputs) by name: its
+    element type code."""
+    return {
+        v.name: v.type.tensor_type.elem_type
+        for v in [*model.graph.input, *model.graph.value_info, *model.graph.output]
+        if v.type.HasField("tensor_type")
+    }
+
+
 def _check_type_parameters(model: onnx.ModelProto, label: str) -> None:
     """OnnxImportError naming the first node of the main graph whose inputs bound to
     one type parameter of its schema have different element types (a Clip of float
     data with an int64 bound): onnx's inference leaves them be, onnxruntime refuses
     the model ("Type parameter (T) of Optype (Clip) bound to different types")."""
-    types = {
-        v.name: v.type.tensor_type.elem_type
-        for v in [*model.graph.input, *model.graph.value_info, *model.graph.output]
-        if v.type.HasField("tensor_type")
-    }
-    types.update({t.name: t.data_type for t in model.graph.initializer})
+    types = _element_types(model) | {t.name: t.data_type for t in model.graph.initializer}
     opsets = {o.domain or "": o.version for o in model.opset_import}
     for i, node in enumerate(model.graph.node):
         domain = node.domain or ""
@@ -1170,11 +1182,7 @@ def _check_hint_types(model: onnx.ModelProto, inferred: onnx.ModelProto, label: 
     hint dropped (onnxruntime takes the inferred one), but onnxruntime refuses a
     declared type its node does not compute ("Type (tensor(int64)) of output arg (c)
     ... does not match")."""
-    found = {
-        v.name: v.type.tensor_type.elem_type
-        for v in [*inferred.graph.value_info, *inferred.graph.output]
-        if v.type.HasField("tensor_type")
-    }
+    found = _element_types(inferred)
     producers = {name: node for node in model.graph.node for name in node.output}
     for v in model.graph.value_info:
         declared = v.type.tensor_type.elem_type if v.type.HasField("tensor_type") else 0

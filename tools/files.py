@@ -59,12 +59,20 @@ def fail(tool: str, message: str) -> NoReturn:
     raise SystemExit(1)
 
 
+def escaped(text: str, backslash: bool = False) -> str:
+    """`text` with what a terminal would act on or not show (newlines, NUL, escape
+    sequences, a byte-order mark), and with `backslash` backslashes too, escaped as
+    `repr` escapes them, so that it stays one unambiguous line."""
+    return "".join(
+        c if c.isprintable() and not (backslash and c == "\\") else repr(c)[1:-1] for c in text
+    )
+
+
 def _shown(line: str) -> str:
-    """`line` as a terminal shows it: characters it would act on or not show (NUL,
-    escape sequences, a byte-order mark) as `repr` escapes them, and at most
-    MESSAGE_MAX_CHARS characters."""
+    """`line` as a terminal shows it (`escaped`), at most MESSAGE_MAX_CHARS
+    characters."""
     if not line.isprintable():
-        line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
+        line = escaped(line)
     if len(line) > MESSAGE_MAX_CHARS:
         cut = MESSAGE_MAX_CHARS - 40
         line = f"{line[:cut]}... ({len(line) - cut} more characters)"

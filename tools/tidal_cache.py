@@ -14,7 +14,7 @@ import argparse
 import time
 
 from tidal.tools.cache import Cache, CacheError, Entry, checked_cache_dir, default_dir
-from tidal.tools.files import fail, tool_main
+from tidal.tools.files import escaped, fail, tool_main
 
 TOOL = "tidal-cache"
 
@@ -25,13 +25,6 @@ def _size(n: int) -> str:
 
 def _count(n: int) -> str:
     return f"{n} entry" if n == 1 else f"{n} entries"
-
-
-def _printable(text: str) -> str:
-    """`text` with what a terminal would act on (newlines, escape sequences, any
-    character that is not printable) and backslashes escaped as `repr` escapes
-    them, so that one entry stays one line whatever its header holds."""
-    return "".join(c if c.isprintable() and c != "\\" else repr(c)[1:-1] for c in text)
 
 
 def _when(created: float) -> str:
@@ -49,13 +42,13 @@ def list_lines(entries: list[Entry]) -> list[str]:
     lines: list[str] = []
     for e in entries:
         if e.error:
-            why = _printable(e.error)
+            why = escaped(e.error, backslash=True)
             lines.append(f"{e.key[:12]}  {_size(e.file_bytes):>9}  unreadable: {why}")
             continue
         lines.append(
             f"{e.key[:12]}  {_size(e.file_bytes):>9}  {_when(e.created)}  "
-            f"{_printable(e.chip):<8}  {e.compile_seconds:6.2f} s  "
-            f"{_printable(e.model) or '-'}"
+            f"{escaped(e.chip, backslash=True):<8}  {e.compile_seconds:6.2f} s  "
+            f"{escaped(e.model, backslash=True) or '-'}"
         )
     return lines
 
