@@ -639,12 +639,41 @@ def _inline_functions(proto: onnx.ModelProto, label: str) -> onnx.ModelProto:
     at every level) or a function calls itself."""
     if proto.functions:
         _check_inlined_size(proto, label)
+        proto = _with_attribute_defaults(proto)
     try:
         return onnx.inliner.inline_local_functions(proto)
     except Exception as e:  # noqa: BLE001 - onnx raises several types for bad functions
         raise OnnxImportError(
             f"{label}: cannot inline its local functions ({_one_line(e)})"
         ) from None
+
+
+def _with_attribute_defaults(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """The model with each call of a local function given the defaults the function
+    declares (`FunctionProto.attribute_proto`) for the attributes the call leaves
+    out. onnx's inliner drops a referenced attribute the call does not set, default
+    or not, so a LeakyRelu(alpha=@slope) of a function declaring slope=0.7 ran with
+    LeakyRelu's own 0.01; onnxruntime applies the default."""
+    defaults = {(f.domain, f.name, f.overload): f.attribute_proto for f in proto.functions if f.attribute_proto}
+    if not defaults:
+        return proto
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+
+    def visit(nodes: Iterable[onnx.NodeProto]) -> None:
+        for node in nodes:
+            given = {a.name for a in node.attribute}
+            for default in defaults.get((node.domain, node.op_type, node.overload), ()):
+                if default.name not in given:
+                    node.attribute.append(default)
+            for attr in node.attribute:
+                for sub in _attribute_graphs(attr):
+                    visit(sub.node)
+
+    visit(copy.graph.node)
+    for function in copy.functions:
+        visit(function.node)
+    return copy
 
 
 INLINE_NODES_MAX = 1 << 20

@@ -108,3 +108,39 @@ def test_a_function_that_calls_itself_is_refused(tmp_path):
     r = tool("tidal-compile", path, "-o", tmp_path / "m.tbin", timeout=120)
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
     assert "local function 'F0' calls itself" in r.stderr
+
+
+def test_an_attribute_default_the_function_declares_is_applied(tmp_path):
+    """custom.Act declares alpha=0.7 as its default (`attribute_proto`) and one call
+    leaves alpha out: onnx's inliner dropped the reference, so that LeakyRelu ran
+    with its own 0.01 where onnxruntime applies 0.7; the call that sets alpha keeps
+    its 0.2. Both inside an If branch too, which the defaults must reach."""
+    leaky = helper.make_node("LeakyRelu", ["X"], ["Y"])
+    leaky.attribute.append(helper.make_attribute_ref("alpha", onnx.AttributeProto.FLOAT))
+    act = helper.make_function(
+        "custom", "Act", ["X"], ["Y"], [leaky],
+        opset_imports=[helper.make_opsetid("", 17)], attribute_protos=[helper.make_attribute("alpha", 0.7)],
+    )
+    out = lambda name: helper.make_tensor_value_info(name, TensorProto.FLOAT, [2, 6])  # noqa: E731
+    branch = helper.make_graph([helper.make_node("Act", ["x"], ["b"], domain="custom")], "then", [], [out("b")])
+    graph = helper.make_graph(
+        [helper.make_node("Act", ["x"], ["d"], domain="custom"),
+         helper.make_node("Act", ["x"], ["s"], domain="custom", alpha=0.2),
+         helper.make_node("If", ["c"], ["i"], then_branch=branch, else_branch=branch)],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 6])], [out("d"), out("s"), out("i")],
+        [numpy_helper.from_array(np.array(True), "c")],
+    )
+    model = helper.make_model(
+        graph, functions=[act], opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("custom", 1)],
+    )
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, tmp_path / "f.onnx")
+    x = np.random.default_rng(4).standard_normal((2, 6)).astype(np.float32)
+    np.savez(tmp_path / "x.npz", x=x)
+    session = ort.InferenceSession(str(tmp_path / "f.onnx"), providers=["CPUExecutionProvider"])
+    want = dict(zip(["d", "s", "i"], session.run(None, {"x": x}), strict=True))
+    np.testing.assert_allclose(want["d"], np.where(x < 0, 0.7 * x, x), rtol=1e-6)
+    assert_ok(tool("tidal-run", tmp_path / "f.onnx", "--inputs", tmp_path / "x.npz", "--outputs", tmp_path / "y.npz"))
+    got = np.load(tmp_path / "y.npz")
+    for name, value in want.items():
+        np.testing.assert_allclose(got[name], value, rtol=1e-6, err_msg=name)
