@@ -1459,8 +1459,8 @@ def _upgrade(
     initializers. The converter serialises the model, so it converts the skeleton;
     the large weights it left out are the original ones."""
     try:
-        converted = onnx.version_converter.convert_version(_skeleton(model), MIN_OPSET)
-    except (RuntimeError, ValueError, onnx.checker.ValidationError) as e:
+        converted = onnx.version_converter.convert_version(_declared(_skeleton(model)), MIN_OPSET)
+    except (RuntimeError, ValueError, onnx.checker.ValidationError, onnx.version_converter.ConvertError, onnx.shape_inference.InferenceError) as e:
         raise OnnxImportError(
             f"{label}: opset {version} cannot be upgraded to opset {MIN_OPSET} "
             f"(onnx version converter: {_converter_complaint(e)})"
@@ -1474,6 +1474,25 @@ def _upgrade(
     return converted, initializers
 
 
+def _declared(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model with every initializer also a graph input, as IR version 3 requires
+    and onnx's version converter expects of such a model ("Input s is undefined!"
+    for a Reshape's shape that is only an initializer; onnxruntime runs the model).
+    The importer takes an initializer listed as an input as the constant it is."""
+    if model.ir_version >= 4:
+        return model
+    declared = {i.name for i in model.graph.input}
+    missing = [t for t in model.graph.initializer if t.name not in declared]
+    if not missing:
+        return model
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    copy.graph.input.extend(
+        onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in missing
+    )
+    return copy
+
+
 def _check_signature_kept(
     model: onnx.ModelProto, converted: onnx.ModelProto, version: int, label: str
 ) -> None:
@@ -1483,12 +1502,34 @@ def _check_signature_kept(
     for kind in ("input", "output"):
         given = {v.name: v.type for v in getattr(model.graph, kind)}
         for value in getattr(converted.graph, kind):
-            if value.name in given and value.type != given[value.name]:
+            if value.name in given and not _refines(value.type, given[value.name]):
                 raise OnnxImportError(
                     f"{label}: opset {version} cannot be upgraded to opset {MIN_OPSET}: "
                     f"onnx's version converter changes graph {kind} '{value.name}' from "
                     f"{_type_text(given[value.name])} to {_type_text(value.type)}"
                 )
+
+
+def _refines(new: onnx.TypeProto, old: onnx.TypeProto) -> bool:
+    """Whether tensor type `new` is `old` or `old` with more of its shape known: the
+    same element type, and where `old` has a shape, the same rank and each dim
+    `old` gives by value the same (inference may fill in an output's shape that
+    the model left open)."""
+    if new == old:
+        return True
+    if new.WhichOneof("value") != "tensor_type" or old.WhichOneof("value") != "tensor_type":
+        return False
+    a, b = new.tensor_type, old.tensor_type
+    if a.elem_type != b.elem_type:
+        return False
+    if not b.HasField("shape"):
+        return True
+    if not a.HasField("shape") or len(a.shape.dim) != len(b.shape.dim):
+        return False
+    return all(
+        not d.HasField("dim_value") or (n.HasField("dim_value") and n.dim_value == d.dim_value)
+        for n, d in zip(a.shape.dim, b.shape.dim)
+    )
 
 
 def _type_text(type_proto: onnx.TypeProto) -> str:

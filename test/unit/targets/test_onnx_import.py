@@ -1574,6 +1574,47 @@ def test_an_upgrade_that_changes_the_graphs_signature_is_not_taken(tmp_path):
     _assert_runs_like_onnxruntime(model, tmp_path)
 
 
+@pytest.mark.parametrize("ir_version", [3, 7])
+@pytest.mark.parametrize("listed", [True, False])
+def test_an_old_model_whose_output_shape_the_upgrade_infers(tmp_path, ir_version, listed):
+    """A Reshape-5 model whose output is declared without a shape: the converter's
+    model has the inferred [2, 8] there, which only refines the declared type, so the
+    upgrade is taken and the model compiles. Under IR version 3 an initializer must be
+    a graph input too; one that is not made onnx's converter raise its ConvertError
+    ("Input s is undefined!"), a traceback in every tool, where onnxruntime runs it."""
+    shape = _init("s", np.array([2, 8], np.int64))
+    model = _model(
+        [helper.make_node("Reshape", ["x", "s"], ["y"])],
+        [_f32("x", [4, 4])] + ([helper.make_tensor_value_info("s", TensorProto.INT64, [2])] if listed else []),
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [shape],
+        opset=5,
+    )
+    model.ir_version = ir_version
+    module = import_onnx(model)
+    assert import_notes(module) == ["opset 5 upgraded to opset 9 by onnx's version converter"]
+    assert not [op for op in _ops(module) if isinstance(op, graph.OnnxNodeOp)]
+    _assert_runs_like_onnxruntime(model, tmp_path)
+
+
+def test_an_upgrade_that_changes_an_output_s_rank_or_type_is_not_taken():
+    """Refining an open shape is fine (above); a different rank, dim or element type
+    is not the model given."""
+    from tidal.targets.onnx_import import _refines
+
+    def t(elem, shape):
+        return helper.make_tensor_type_proto(elem, shape)
+
+    f, i = TensorProto.FLOAT, TensorProto.INT64
+    assert _refines(t(f, [2, 8]), t(f, None))
+    assert _refines(t(f, [2, 8]), t(f, ["n", 8]))
+    assert _refines(t(f, [2, 8]), t(f, [None, None]))
+    assert not _refines(t(f, [2]), t(f, [1, 2]))
+    assert not _refines(t(f, [2, 7]), t(f, [2, 8]))
+    assert not _refines(t(f, ["n", 8]), t(f, [2, 8]))
+    assert not _refines(t(i, [2, 8]), t(f, None))
+
+
 def test_a_shapeless_output_names_the_node_that_makes_it():
     """An output declared without a shape whose producer inference cannot see into
     (an op of a domain no local function defines, a function that never sets its
