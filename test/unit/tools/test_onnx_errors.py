@@ -561,3 +561,24 @@ def test_a_window_past_its_input_or_past_32_bits_is_named(work):
     )
     assert_one_line_error(tool("tidal-compile", big_stride, "-o", out / "m.tbin"), "tidal-compile", "'ap'", "within 32 bits")
     assert_nothing_written(out)
+
+
+@pytest.mark.parametrize("op", ["Div", "Mod"])
+def test_an_integer_division_by_zero_of_constants_is_left_to_onnxruntime(work, op):
+    """7 / 0 and 7 mod 0 of int64 constants: onnx's reference folded them into 0 with
+    NumPy's 'divide by zero' warning on stderr, and tidal-run gave the 0 where
+    onnxruntime refuses the model. The node now stays for onnxruntime, whose
+    refusal tidal-run reports on one line."""
+    directory, out = work
+    inits = [numpy_helper.from_array(np.array([7, 8], np.int64), "a"),
+             numpy_helper.from_array(np.array([0, 2], np.int64), "b")]
+    nodes = [helper.make_node(op, ["a", "b"], ["m"]),
+             helper.make_node("Cast", ["m"], ["c"], to=TensorProto.FLOAT),
+             helper.make_node("Add", ["x", "c"], ["y"])]
+    model = save(directory / "m.onnx", nodes, [f32("x", [2])], [f32("y", [2])], inits)
+    np.savez(directory / "in.npz", x=np.ones(2, np.float32))
+    result = tool("tidal-run", model, "--inputs", directory / "in.npz", "--outputs", out / "o.npz")
+    assert_one_line_error(result, "tidal-run", f"Integer {'division' if op == 'Div' else 'modulo'} by zero")
+    assert "Warning" not in result.stderr, result.stderr
+    assert_nothing_written(out)
+
