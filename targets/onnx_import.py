@@ -2509,6 +2509,17 @@ def build_constant(node: _Node) -> None:
     node.importer.const_origin[node.proto.output[0]] = node.label
 
 
+def _auto_pad(node: _Node) -> str:
+    """The node's auto_pad. A Conv's is refused beside explicit pads, which ONNX says
+    "cannot be used simultaneously" and onnxruntime refuses; a pooling's wins over
+    them, as in onnxruntime, which takes such a pooling."""
+    auto_pad = node.attr("auto_pad", "NOTSET")
+    conv = node.proto.op_type in ("Conv", "ConvTranspose")
+    if conv and auto_pad != "NOTSET" and any(a.name == "pads" for a in node.proto.attribute):
+        node.fail(f"auto_pad {auto_pad} and explicit pads {list(node.ints('pads', ()))} cannot both be given")
+    return auto_pad
+
+
 def _explicit_pads(
     node: _Node,
     spatial: Sequence[int],
@@ -2517,7 +2528,7 @@ def _explicit_pads(
     dilations: Sequence[int],
 ) -> tuple[int, ...]:
     """ONNX pads (top, left, bottom, right), resolving auto_pad."""
-    auto_pad = node.attr("auto_pad", "NOTSET")
+    auto_pad = _auto_pad(node)
     if auto_pad == "NOTSET":
         return node.ints("pads", (0,) * (2 * len(spatial)))
     if auto_pad == "VALID":
@@ -2695,7 +2706,7 @@ def build_conv_transpose(node: _Node) -> SSAValue:
         node.fail(f"kernel_shape {list(node.ints('kernel_shape', kernel))} does not match the weights {list(weights.shape)}")
     if node.attr("output_shape", None) is not None:
         node.unsupported("output_shape", list(node.ints("output_shape", ())))
-    auto_pad = node.attr("auto_pad", "NOTSET")
+    auto_pad = _auto_pad(node)
     if auto_pad not in ("NOTSET", "VALID"):
         node.unsupported("auto_pad", auto_pad)
     strides = node.ints("strides", (1,) * spatial)

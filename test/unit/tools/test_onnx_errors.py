@@ -582,3 +582,28 @@ def test_an_integer_division_by_zero_of_constants_is_left_to_onnxruntime(work, o
     assert "Warning" not in result.stderr, result.stderr
     assert_nothing_written(out)
 
+
+def test_auto_pad_beside_explicit_pads(work):
+    """ONNX says auto_pad and pads "cannot be used simultaneously". onnxruntime refuses
+    such a Conv, and Tidal took the auto_pad: tidal-compile now refuses the node by
+    name and tidal-run reports onnxruntime's refusal (a ConvTranspose's is refused by
+    onnx's shape inference). onnxruntime takes such a MaxPool, auto_pad winning, and
+    so does Tidal."""
+    directory, out = work
+    x = np.random.default_rng(3).standard_normal((1, 2, 6, 6)).astype(np.float32)
+    np.savez(directory / "in.npz", x=x)
+    w = [numpy_helper.from_array(np.ones((2, 2, 3, 3), np.float32), "w")]
+    for op, why in (("Conv", "both 'auto_pad' and 'pads'"),
+                    ("ConvTranspose", "pads attribute cannot be used simultaneously with auto_pad")):
+        node = helper.make_node(op, ["x", "w"], ["y"], kernel_shape=[3, 3], auto_pad="VALID", pads=[1, 1, 1, 1])
+        model = save(directory / f"{op}.onnx", [node], [f32("x", [1, 2, 6, 6])], [f32("y", None)], w)
+        result = tool("tidal-compile", model, "-o", out / "b.tbin")
+        assert_one_line_error(result, "tidal-compile", f"{op}_0", "cannot")
+        result = tool("tidal-run", model, "--inputs", directory / "in.npz", "--outputs", out / "o.npz")
+        assert_one_line_error(result, "tidal-run", why)
+        assert_nothing_written(out)
+    node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], auto_pad="SAME_UPPER", pads=[0, 0, 2, 2])
+    model = save(directory / "pool.onnx", [node], [f32("x", [1, 2, 6, 6])], [f32("y", [1, 2, 6, 6])])
+    assert_ok(tool("tidal-run", model, "--inputs", directory / "in.npz", "--outputs", out / "o.npz"))
+    got = np.load(out / "o.npz")["y"]
+    np.testing.assert_array_equal(got, onnxruntime(model, {"x": x})["y"])
