@@ -3279,15 +3279,38 @@ def build_reduce(node: _Node) -> SSAValue:
     elif op_type == "ReduceL1":
         x = node.emit(PiecewiseLinearOp(x, "leaky_relu", -1.0, 0.0), f"{out}.abs")
     x, rows, k, final = _reduced_last(node, x, 13 if op_type == "ReduceSum" else 18)
-    name = f"{out}.ones"
-    node.check_size((k, 1), f"constant '{name}'")
-    node.importer.consts[name] = np.full((k, 1), 1.0 / k if op_type == "ReduceMean" else 1.0, np.float32)
-    node.importer.const_origin[name] = node.label
-    flat = node.emit(ReshapeOp(x, (rows, k)), f"{out}.rows")
-    total = node.emit(MatMulOp(flat, node.importer.value(name, node)), f"{out}.col")
+    stages = _reduce_stages(k)
+    total = x
+    for i, part in enumerate(stages):
+        name = f"{out}.ones" if i == 0 else f"{out}.ones{i}"
+        last = i == len(stages) - 1
+        node.check_size((part, 1), f"constant '{name}'")
+        node.importer.consts[name] = np.full((part, 1), 1.0 / k if op_type == "ReduceMean" and last else 1.0, np.float32)
+        node.importer.const_origin[name] = node.label
+        flat = node.emit(ReshapeOp(total, (rows * prod(stages[i + 1 :]), part)), f"{out}.rows" + (f"{i}" if i else ""))
+        total = node.emit(MatMulOp(flat, node.importer.value(name, node)), f"{out}.col" + (f"{i}" if i else ""))
     if op_type == "ReduceL2":
         total = node.emit(ActivationOp(total, "sqrt"), f"{out}.sqrt")
     return node.emit(ReshapeOp(total, final))
+
+
+REDUCE_ONES_MAX = 1 << 16
+"""The longest column of ones a ReduceSum or ReduceMean multiplies by in one product."""
+
+
+def _reduce_stages(k: int) -> list[int]:
+    """The reduced elements K of a sum as factors of at most REDUCE_ONES_MAX each,
+    innermost first, summed one product after another: a column of ones as long as
+    the input (a whole-tensor sum) doubled the memory and DRAM the input takes. A
+    factor past the limit stays where K has no divisor to split it by."""
+    stages = []
+    while k > REDUCE_ONES_MAX:
+        d = next((d for d in range(REDUCE_ONES_MAX, 1, -1) if k % d == 0), 1)
+        if d == 1:
+            break
+        stages.append(d)
+        k //= d
+    return [*stages, k]
 
 
 def _reduced_last(

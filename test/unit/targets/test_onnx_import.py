@@ -2260,3 +2260,28 @@ def test_shape_inference_errors_name_an_unnamed_node():
     )
     assert "(op_type:Expand, node name: Expand_1)" in _refusal(model)
     assert [n.name for n in model.graph.node] == ["", ""]
+
+
+@pytest.mark.parametrize(
+    ("op", "shape", "axes", "stages"),
+    [
+        ("ReduceSum", [2, 300, 300], [1, 2], [45000, 2]),  # 90,000 = 45,000 x 2
+        ("ReduceMean", [3, 70000], [1], [35000, 2]),
+        ("ReduceMean", [65537, 2], [0], [65537]),  # a prime past the limit: one column
+        ("ReduceSumSquare", [4, 5], [1], [5]),
+    ],
+)
+def test_a_long_reduction_sums_in_stages_of_short_columns(tmp_path, op, shape, axes, stages):
+    """ReduceSum and ReduceMean multiply by a column of ones as long as the reduced
+    elements: a whole-tensor sum of a 3 GB tensor made a 3 GB constant. Past
+    REDUCE_ONES_MAX the elements are summed in stages, one short column each."""
+    from tidal.targets.onnx_import import REDUCE_ONES_MAX, _reduce_stages
+
+    assert _reduce_stages(math.prod(shape[a] for a in axes)) == stages
+    assert all(s <= REDUCE_ONES_MAX for s in stages[:-1])
+    model = _model([helper.make_node(op, ["x"], ["y"], axes=axes, keepdims=0)], [_f32("x", shape)],
+                   [_f32("y", None)], opset=11)
+    columns = [op for op in _ops(import_onnx(model)) if isinstance(op, graph.ConstantOp)]
+    assert sorted(c.result.type.get_shape()[0] for c in columns) == sorted(stages)
+    x = np.random.default_rng(5).standard_normal(shape).astype(np.float32)
+    _assert_runs_like_onnxruntime(model, tmp_path, {"x": x}, chip="default")
