@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from math import prod
 
 from tidal.dialects import loop
+from tidal.dialects.accel import WORD_MAX
 from tidal.passes.conversion.kernels.nest_builder import aligned
 from tidal.passes.utils.chip import ChipPass
 from tidal.passes.utils.expect import PassInputError, expect_level
@@ -270,8 +271,10 @@ class _Tiles:
 
 def _allocate_dram(fn: func.FuncOp, chip: ChipConfig) -> int:
     """Give inputs, constants and buffers DRAM addresses; returns the bytes used.
-    Fails naming the first value that does not fit the chip's DRAM."""
+    Fails naming the first value that does not fit the chip's DRAM, or that ends
+    past the 2 GiB an access's offset (a signed 32-bit word) reaches."""
     top = 0
+    reach = WORD_MAX + 1
 
     def place(value: SSAValue, what: str) -> IntegerAttr:
         nonlocal top
@@ -282,6 +285,12 @@ def _allocate_dram(fn: func.FuncOp, chip: ChipConfig) -> int:
             raise PassFailedException(
                 f"loop-allocate: {what} ({value.type}, {nbytes} bytes) ends at DRAM byte "
                 f"{top}, past the {chip.dram_bytes} bytes of chip '{chip.name}'"
+            )
+        if top > reach:
+            raise PassFailedException(
+                f"loop-allocate: {what} ({value.type}, {nbytes} bytes) ends at DRAM byte "
+                f"{top}, past the {reach} bytes an access's offset (a signed 32-bit "
+                "word) reaches"
             )
         return _addr_attr(addr)
 
