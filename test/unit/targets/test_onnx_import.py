@@ -2285,3 +2285,28 @@ def test_a_long_reduction_sums_in_stages_of_short_columns(tmp_path, op, shape, a
     assert sorted(c.result.type.get_shape()[0] for c in columns) == sorted(stages)
     x = np.random.default_rng(5).standard_normal(shape).astype(np.float32)
     _assert_runs_like_onnxruntime(model, tmp_path, {"x": x}, chip="default")
+
+
+def test_special_values_follow_the_engines(tmp_path):
+    """docs/hardware-model.md's "Special values": maxima propagate NaN (onnxruntime's
+    MaxPool and ReduceMax may skip it), Pow(-inf, 0.5) is ACT's sqrt (NaN), Gelu(-inf)
+    is its limit 0, all on the accelerator."""
+    nan, inf = np.float32(np.nan), np.float32(np.inf)
+    model = _model(
+        [helper.make_node("MaxPool", ["x"], ["m"], kernel_shape=[2, 2]),
+         helper.make_node("ReduceMax", ["v"], ["r"], keepdims=0),
+         helper.make_node("Pow", ["v", "h"], ["p"]),
+         helper.make_node("Gelu", ["v"], ["g"], domain="")],
+        [_f32("x", [1, 1, 2, 2]), _f32("v", [3])],
+        [_f32("m", [1, 1, 1, 1]), _f32("r", []), _f32("p", [3]), _f32("g", [3])],
+        [_init("h", np.float32(0.5))],
+        opset=20,
+    )
+    path = tmp_path / "special.onnx"
+    onnx.save(model, path)
+    inputs = {"x": np.array([nan, 1, 4, 5], np.float32).reshape(1, 1, 2, 2), "v": np.array([-inf, nan, 4], np.float32)}
+    got, stats = run_model(str(path), inputs, "small")
+    assert stats["placement"]["framework"] == stats["placement"]["host"] == 0
+    assert np.isnan(got["m"]).all() and np.isnan(got["r"])
+    np.testing.assert_array_equal(got["p"], [nan, nan, 2])
+    assert got["g"][0] == 0 and np.isnan(got["g"][1]) and abs(got["g"][2] - 4) < 1e-3
