@@ -1834,9 +1834,15 @@ def _fold_by_onnxruntime(model: onnx.ModelProto, proto: onnx.NodeProto) -> list[
     return values if all(isinstance(v, np.ndarray) for v in values) else None
 
 
-_ORT_FOLDS = frozenset({"DequantizeLinear", "QuantizeLinear"})
+_ORT_FOLDS = frozenset({
+    "DequantizeLinear", "QuantizeLinear",
+    # data movement, exact whichever computes it (onnx 1.23's GatherElements fails
+    # on an axis of 64 or more entries: RoBERTa's position ids)
+    "GatherElements", "GatherND", "Gather", "ScatterElements", "ScatterND", "Slice",
+    "Transpose", "Concat", "Expand", "Tile", "Pad", "Where", "Split", "Reshape",
+})
 """The ops `_fold_by_onnxruntime` folds: where onnx's reference lacks an opset that
-onnxruntime implements, and the values are the same whichever computes them."""
+onnxruntime implements, or fails, and the values are the same whichever computes them."""
 
 
 _FLOAT_SHAPE_CONSTANT = 8

@@ -2310,3 +2310,21 @@ def test_special_values_follow_the_engines(tmp_path):
     assert np.isnan(got["m"]).all() and np.isnan(got["r"])
     np.testing.assert_array_equal(got["p"], [nan, nan, 2])
     assert got["g"][0] == 0 and np.isnan(got["g"][1]) and abs(got["g"][2] - 4) < 1e-3
+
+
+def test_a_constant_gather_elements_onnxs_reference_fails_on_folds_by_onnxruntime(tmp_path):
+    """RoBERTa's position ids: GatherElements of a constant [1, 514] along an axis of
+    64 or more entries, which onnx 1.23's reference fails on ("cannot reshape array
+    of size 1"), so the node went to the framework tier and the model did not
+    compile. Data movement is exact whoever computes it: onnxruntime folds it."""
+    data = np.arange(100, dtype=np.int64).reshape(1, 100) * 3
+    model = _model(
+        [helper.make_node("GatherElements", ["d", "i"], ["g"], axis=1),
+         helper.make_node("Cast", ["g"], ["f"], to=TensorProto.FLOAT),
+         helper.make_node("Add", ["x", "f"], ["y"])],
+        [_f32("x", [1, 12])], [_f32("y", [1, 12])],
+        [_init("d", data), _init("i", np.array([[5, 0, 99, 64, 1, 2, 3, 70, 80, 90, 63, 64]], np.int64))],
+    )
+    module = import_onnx(model)
+    assert not [op for op in _ops(module) if isinstance(op, graph.OnnxNodeOp)]
+    _assert_runs_like_onnxruntime(model, tmp_path)
