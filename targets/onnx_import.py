@@ -4122,19 +4122,39 @@ def build_avgpool(node: _Node) -> SSAValue:
     )
 
 
-def build_global_maxpool(node: _Node) -> SSAValue:
-    """GlobalMaxPool: a max pooling whose window is the whole plane (2-D input)."""
+def _global_planes(node: _Node) -> tuple[SSAValue, tuple[int, ...] | None]:
+    """A global pooling's input as NCHW: itself when 2-D; [N, C, 1, L] when 1-D or 3-D
+    (L the spatial elements: a view), with the result shape it is viewed back to
+    ([N, C, 1] or [N, C, 1, 1, 1]), else None."""
     shape = node.input_shape(0)
-    _check_2d(node, shape)
-    return node.emit(
-        MaxPoolOp(node.input(0), kernel_shape=shape[2:], strides=(1, 1), pads=(0, 0, 0, 0),
-                  result_type=node.out_type())
-    )
+    if len(shape) == 4:
+        return node.input(0), None
+    if len(shape) < 3:
+        _check_2d(node, shape)
+    planes = (*shape[:2], 1, prod(shape[2:]))
+    return node.emit(ReshapeOp(node.input(0), planes), f"{node.proto.output[0]}.planes"), (*shape[:2], *[1] * (len(shape) - 2))
+
+
+def build_global_maxpool(node: _Node) -> SSAValue:
+    """GlobalMaxPool: a max pooling whose window is the whole plane (1-D and 3-D
+    inputs as one row of their spatial elements)."""
+    x, final = _global_planes(node)
+    shape = x.type.get_shape()  # type: ignore[attr-defined]
+    pooled = MaxPoolOp(x, kernel_shape=shape[2:], strides=(1, 1), pads=(0, 0, 0, 0),
+                       result_type=node.out_type() if final is None else None)
+    if final is None:
+        return node.emit(pooled)
+    return node.emit(ReshapeOp(node.emit(pooled, f"{node.proto.output[0]}.max"), final))
 
 
 def build_global_avgpool(node: _Node) -> SSAValue:
-    _check_2d(node, node.input_shape(0))
-    return node.emit(GlobalAvgPoolOp(node.input(0), node.out_type()))
+    """GlobalAveragePool: the mean over the plane (1-D and 3-D inputs as one row of
+    their spatial elements)."""
+    x, final = _global_planes(node)
+    if final is None:
+        return node.emit(GlobalAvgPoolOp(x, node.out_type()))
+    mean = node.emit(GlobalAvgPoolOp(x), f"{node.proto.output[0]}.mean")
+    return node.emit(ReshapeOp(mean, final))
 
 
 def _axis(node: _Node, axis: int, rank: int) -> int:

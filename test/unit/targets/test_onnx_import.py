@@ -2328,3 +2328,16 @@ def test_a_constant_gather_elements_onnxs_reference_fails_on_folds_by_onnxruntim
     module = import_onnx(model)
     assert not [op for op in _ops(module) if isinstance(op, graph.OnnxNodeOp)]
     _assert_runs_like_onnxruntime(model, tmp_path)
+
+
+@pytest.mark.parametrize("op", ["GlobalAveragePool", "GlobalMaxPool"])
+@pytest.mark.parametrize("shape", [[1, 6, 10], [2, 3, 4, 5, 6]])
+def test_global_pools_of_1d_and_3d_inputs(tmp_path, op, shape):
+    """FocalNet's pooler (rank 3) and torchvision's video ResNets (rank 5) end in a
+    global pooling, which took only NCHW: the rest of r3d_18 compiled, its last op
+    did not. The spatial elements become one row of a 2-D plane (a view)."""
+    out = [*shape[:2], *[1] * (len(shape) - 2)]
+    model = _model([helper.make_node(op, ["x"], ["y"])], [_f32("x", shape)], [_f32("y", out)])
+    module = import_onnx(model)
+    assert not [o for o in _ops(module) if isinstance(o, graph.OnnxNodeOp)]
+    _assert_runs_like_onnxruntime(model, tmp_path)
