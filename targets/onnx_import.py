@@ -2045,6 +2045,9 @@ class _Importer:
         self.block = Block()
         self.extra_funcs: list[FuncOp] = []  # Loop bodies, functions beside main
         self.opset_imports = list(model.opset_import)
+        # Values a builder made from constants alone, and the node that made each
+        # (`_fold_derived`).
+        self.derived: dict[str, onnx.NodeProto] = {}
         # Set when the model's opset could not be upgraded: every node then runs on
         # the framework tier, in its own opset, with this reason.
         self.fallback_all: str | None = None
@@ -2197,8 +2200,75 @@ class _Importer:
             else:
                 if result is not None:
                     self.values[node.proto.output[0]] = result
+                if self._from_constants(node):
+                    self.derived.update((o, node.proto) for o in node.proto.output if o)
                 return
+        if self._fold_derived(node):
+            return
         self._framework(node, reason)
+
+    def _from_constants(self, node: _Node) -> bool:
+        """Whether every input of `node` is a constant or made from constants alone."""
+        names = framework.node_inputs(node.proto)
+        return bool(names) and all(
+            n in self.derived or (n in self.consts and not isinstance(self.values.get(n), BlockArgument))
+            for n in names
+        )
+
+    def _fold_derived(self, node: _Node) -> bool:
+        """A node the tiers would hand to onnxruntime, or a builder refused, whose
+        inputs are made from constants alone (by float ops a builder imported as
+        graph ops: T5's relative-position buckets before their Cast to int64, BEiT's
+        and Swin v2's bias tables before the Gather of a constant index): its outputs
+        computed at import by onnxruntime over the nodes that make its inputs, as
+        onnxruntime folds them when it loads the model. False when it cannot."""
+        if self.fallback_all is not None or not self._from_constants(node):
+            return False
+        if not any(n in self.derived for n in framework.node_inputs(node.proto)):
+            return False  # (all constants: fold_node's to decide)
+        nodes: list[onnx.NodeProto] = []
+        needed: dict[str, np.ndarray] = {}
+        seen: set[int] = set()
+
+        def visit(name: str) -> None:
+            producer = self.derived.get(name)
+            if producer is None:
+                needed[name] = self.consts[name]
+                return
+            if id(producer) in seen:
+                return
+            seen.add(id(producer))
+            for n in framework.node_inputs(producer):
+                visit(n)
+            nodes.append(producer)
+
+        for name in framework.node_inputs(node.proto):
+            visit(name)
+        outputs = [o for o in node.proto.output if o]
+        for name in outputs:
+            ty = framework.value_type(self.types.get(name))
+            if not isinstance(ty, TensorType) or DYNAMIC_INDEX in ty.get_shape():
+                return False
+            nbytes = prod(ty.get_shape()) * np.dtype(numpy_dtype(ty.get_element_type())).itemsize
+            if self.dram.too_big(nbytes, f"output '{name}'") is not None:
+                return False
+        graph = onnx.helper.make_graph(
+            [*nodes, node.proto], "fold", [],
+            [onnx.helper.make_empty_tensor_value_info(o) for o in outputs],
+            [numpy_helper.from_array(np.asarray(a), n) for n, a in needed.items()],
+        )
+        model = onnx.helper.make_model(graph, opset_imports=self.opset_imports)
+        model.ir_version = max(self.ir_version, 8)
+        try:
+            values = framework.run_constant_model(model)
+        except framework.FrameworkError:
+            return False
+        if not all(isinstance(v, np.ndarray) for v in values):
+            return False
+        for name, value in zip(outputs, values, strict=True):
+            self.consts[name] = value
+            self.const_origin[name] = node.label
+        return True
 
     def _not_f32(self, node: _Node) -> str | None:
         """Why the accelerator and host tiers cannot take `node`'s values: an input

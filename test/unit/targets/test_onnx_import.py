@@ -2341,3 +2341,32 @@ def test_global_pools_of_1d_and_3d_inputs(tmp_path, op, shape):
     module = import_onnx(model)
     assert not [o for o in _ops(module) if isinstance(o, graph.OnnxNodeOp)]
     _assert_runs_like_onnxruntime(model, tmp_path)
+
+
+def test_a_node_on_values_made_from_constants_alone_is_folded_by_onnxruntime(tmp_path):
+    """T5's relative-position buckets (Log, Div, Mul of constants, then a Cast to
+    int64) and BEiT's and Swin v2's bias tables (float ops on parameters, then a
+    Gather of a constant index in hundreds of runs): each float op was imported as a
+    graph op, so the Cast's or Gather's input was no constant at import and the node
+    went to the framework tier; those models did not compile. Such a node is now
+    computed at import by onnxruntime over the nodes that make its inputs."""
+    rng = np.random.default_rng(9)
+    table = rng.standard_normal(300).astype(np.float32)
+    index = rng.permutation(300).astype(np.int64)
+    model = _model(
+        [helper.make_node("Abs", ["r"], ["a"]),
+         helper.make_node("Log", ["a"], ["l"]),
+         helper.make_node("Mul", ["l", "k"], ["m"]),
+         helper.make_node("Cast", ["m"], ["bucket"], to=TensorProto.INT64),
+         helper.make_node("Cast", ["bucket"], ["bf"], to=TensorProto.FLOAT),
+         helper.make_node("Exp", ["t"], ["e"]),
+         helper.make_node("Gather", ["e", "i"], ["g"], axis=0),
+         helper.make_node("Add", ["x", "bf"], ["s"]),
+         helper.make_node("Add", ["s", "g"], ["y"])],
+        [_f32("x", [300])], [_f32("y", [300])],
+        [_init("r", rng.uniform(1, 100, 300).astype(np.float32)), _init("k", np.float32(2.5)),
+         _init("t", table), _init("i", index)],
+    )
+    module = import_onnx(model)
+    assert not [op for op in _ops(module) if isinstance(op, graph.OnnxNodeOp)]
+    _assert_runs_like_onnxruntime(model, tmp_path)
