@@ -3223,6 +3223,45 @@ def build_min(node: _Node) -> SSAValue:
     return _chain(node, MinOp)
 
 
+def build_where(node: _Node) -> SSAValue | None:
+    """Where of a constant condition with a constant on one side (an attention mask:
+    the scores where the mask keeps them, a constant such as float32's lowest
+    elsewhere): a Max and a Min of the other side against bounds that are the
+    constant where it is selected and -inf, +inf where the other side is, each
+    broadcast to the output. Exact, also for infinities; a NaN where the constant is
+    selected gives NaN (onnxruntime gives the constant). A condition that is not
+    constant, or two sides that are not, is onnxruntime's."""
+    names = node.proto.input
+    consts = node.importer.consts
+    if len(names) != 3 or names[0] not in consts:
+        node.fail("a condition that is not a constant (Tidal selects by a constant mask)")
+    x_const, y_const = names[1] in consts, names[2] in consts
+    cond = np.asarray(consts[names[0]]).astype(bool)
+    if x_const and y_const:  # all constant: data
+        consts[node.proto.output[0]] = np.where(cond, consts[names[1]], consts[names[2]])
+        node.importer.const_origin[node.proto.output[0]] = node.label
+        return None
+    if not (x_const or y_const):
+        node.fail("both sides computed (Tidal selects between a value and a constant)")
+    side, fixed = (2, consts[names[1]]) if x_const else (1, consts[names[2]])
+    taken = cond if side == 1 else ~cond  # where the computed side is selected
+    value = node.input(side)
+    shape = np.broadcast_shapes(cond.shape, node.input_shape(side), np.shape(fixed))
+    fixed = np.broadcast_to(np.asarray(fixed, np.float32), shape)
+    taken = np.broadcast_to(taken, shape)
+    out = node.proto.output[0]
+    for op, free, suffix in ((MaxOp, -np.inf, "lower"), (MinOp, np.inf, "upper")):
+        name = f"{out}.{suffix}"
+        consts[name] = np.where(taken, np.float32(free), fixed).astype(np.float32)
+        node.importer.const_origin[name] = node.label
+        last = op is MinOp
+        value = node.emit(
+            op(value, node.importer.value(name, node), node.out_type() if last else None),
+            None if last else f"{out}.{suffix}.out",
+        )
+    return value
+
+
 def build_neg(node: _Node) -> SSAValue:
     return _affine(node, node.input(0), -1.0, 0.0)
 

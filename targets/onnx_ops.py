@@ -346,6 +346,11 @@ ENTRIES: tuple[OpEntry, ...] = (
     # ONNX ops imported as several graph ops (each on the accelerator); no graph op
     # of their own. `opsets` says what they become.
     OpEntry("Neg", "build_neg", opsets="piecewise_linear affine: -x (ACT's scale)"),
+    OpEntry(
+        "Where", "build_where",
+        opsets="a constant condition and a constant on one side: max and min against "
+        "bounds that are the constant where it is selected, -inf and +inf elsewhere",
+    ),
     OpEntry("Abs", "build_abs", opsets="piecewise_linear leaky_relu, alpha -1: max(x, -x)"),
     OpEntry("Elu", "build_elu", opsets="relu(x) + alpha (exp(min(x, 0)) - 1): relu, clip, exp, affine, add"),
     OpEntry("Celu", "build_elu", opsets="as Elu, with exp(min(x, 0) / alpha)"),

@@ -2370,3 +2370,41 @@ def test_a_node_on_values_made_from_constants_alone_is_folded_by_onnxruntime(tmp
     module = import_onnx(model)
     assert not [op for op in _ops(module) if isinstance(op, graph.OnnxNodeOp)]
     _assert_runs_like_onnxruntime(model, tmp_path)
+
+
+@pytest.mark.parametrize("side", ["x", "y"])
+def test_where_of_a_constant_mask_and_a_constant_runs_on_the_accelerator(tmp_path, side):
+    """GPT-Neo's causal mask: Where(constant mask, scores, float32's lowest) went to
+    the framework tier, so the model did not compile. It is now a Max and a Min of
+    the scores against bounds that hold the constant where it is selected; exact for
+    infinities too (an input of -inf, +inf where the scores are kept). A Where of
+    constants alone is data."""
+    rng = np.random.default_rng(11)
+    mask = np.tril(np.ones((6, 6), bool)).reshape(1, 6, 6)
+    fill = np.float32(np.finfo(np.float32).min)
+    inputs = ["m", "s", "f"] if side == "x" else ["m", "f", "s"]
+    model = _model(
+        [helper.make_node("Relu", ["x"], ["s"]),
+         helper.make_node("Where", inputs, ["w"]),
+         helper.make_node("Where", ["m", "one", "zero"], ["k"]),
+         helper.make_node("Add", ["w", "k"], ["y"])],
+        [_f32("x", [2, 6, 6])], [_f32("y", [2, 6, 6])],
+        [_init("m", mask), _init("f", fill), _init("one", np.float32(1)), _init("zero", np.float32(0))],
+    )
+    module = import_onnx(model)
+    assert not [op for op in _ops(module) if isinstance(op, graph.OnnxNodeOp)]
+    x = rng.standard_normal((2, 6, 6)).astype(np.float32)
+    x[0, 5, 0], x[1, 0, 5] = np.inf, -np.inf
+    _assert_runs_like_onnxruntime(model, tmp_path, {"x": x})
+
+
+def test_where_of_a_computed_condition_is_onnxruntimes():
+    model = _model(
+        [helper.make_node("Greater", ["x", "z"], ["c"]), helper.make_node("Where", ["c", "x", "z"], ["y"])],
+        [_f32("x", [4])], [_f32("y", [4])], [_init("z", np.float32(0))],
+    )
+    reasons = {
+        op.op_type_val: op.attributes["tidal.reason"].data
+        for op in _ops(import_onnx(model)) if isinstance(op, graph.OnnxNodeOp)
+    }
+    assert reasons["Where"].startswith("input 'c' is bool [4]")
