@@ -138,6 +138,16 @@ def _discard_stdout() -> None:
         pass
 
 
+_stage: str | None = None
+
+
+def at(what: str | None) -> None:
+    """Say what the tool is doing now ("importing m.onnx", "simulating m.tbin"): a
+    MemoryError names it, since it has no location of its own."""
+    global _stage
+    _stage = what
+
+
 def tool_main(tool: str) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
     """Decorate a tool's `main`: SIGINT ends it with `<tool>: interrupted` and exit
     status 130, SIGTERM with `<tool>: terminated` and 143 (128 + the signal number, as
@@ -151,6 +161,7 @@ def tool_main(tool: str) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
                 raise Terminated
 
             previous = signal.signal(signal.SIGTERM, on_term)
+            at(None)
             stdout = sys.stdout
             sys.stdout = _Stdout(stdout)
             try:
@@ -173,7 +184,8 @@ def tool_main(tool: str) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
                 print(f"{tool}: error: the input nests too deeply to process (past Python's recursion limit)", file=sys.stderr)
                 raise SystemExit(1) from None
             except MemoryError:
-                print(f"{tool}: error: out of memory on this input", file=sys.stderr)
+                where = f" while {_stage}" if _stage else ""
+                print(f"{tool}: error: out of memory on this input{where}", file=sys.stderr)
                 raise SystemExit(1) from None
             except BrokenPipeError:
                 # The reader of stdout went away (`tidal-opt m.mlir | head`): stop

@@ -56,7 +56,7 @@ from tidal.tools.common import (
     model_files,
     numerics_checker,
 )
-from tidal.tools.files import ToolError, check_paths, fail, tool_main, write_files
+from tidal.tools.files import ToolError, at, check_paths, fail, tool_main, write_files
 
 TOOL = "tidal-compile"
 
@@ -239,6 +239,7 @@ def main(argv: list[str] | None = None) -> None:
             cache = cache_from_args(args)
         except CacheError as e:
             raise ToolError(str(e)) from None
+        at(f"compiling {args.model}")
         with TerminalProgress(TOOL) as progress:
             program = compile_to_binary(
                 args.model, args.chip, check_numerics=args.check_numerics,
@@ -270,6 +271,7 @@ def main(argv: list[str] | None = None) -> None:
 
         size = 0
         try:
+            at(f"writing {args.output}")
             write_files([(args.output, write_binary)])
         finally:
             if isinstance(program, StoredBinary):

@@ -61,6 +61,7 @@ from tidal.tools.loop import compile_loop, loop_of
 from tidal.tools.files import (
     NpzArrays,
     ToolError,
+    at,
     check_paths,
     fail,
     npz_payload,
@@ -220,9 +221,11 @@ def run_model(
     are .npz) such a model is a ToolError before anything runs."""
     ctx = context()
     if isinstance(path, onnx.ModelProto):  # a loaded model (the ONNX backend's)
+        at(f"importing model '{path.graph.name or '<unnamed>'}'")
         module = import_model(path, overrides=inputs, dims=dims)
         path = f"model '{path.graph.name or '<unnamed>'}'"
     else:
+        at(f"importing {path}")
         module = load_model(path, ctx, overrides=inputs, dims=dims)
         if path.endswith(".mlir"):
             _one_tensor_function(module, path)
@@ -247,7 +250,9 @@ def run_model(
     try:
         loop = loop_of(module)
         if loop is not None:  # a loop model: its body lowered once, its blocks on the chip
+            at(f"compiling {path}")
             program = compile_loop(module, loop, chip, ctx, disabled=disabled, verify_each=verify_each)
+            at(f"simulating {path}")
             try:
                 outputs, stats = run_program(program, inputs, get_chip(chip), blas_threads=blas_threads)
             except SimError as e:
@@ -298,14 +303,17 @@ def run_model(
             if seg.kind == "framework":
                 assert seg.framework is not None
                 feeds = values
+                at(f"running {path}'s framework-tier nodes in onnxruntime")
                 try:
                     env.update(seg.framework(feeds))
                 except FrameworkError as e:
                     raise ToolError(f"{path}: {e}") from None
                 continue
             assert seg.module is not None
+            at(f"compiling {path}")
             program = lowering.program(seg.module)
             seg_inputs = {n: env[n] for n in seg.inputs}
+            at(f"simulating {path}")
             outputs, stats = _simulate(program, seg_inputs, chip, blas_threads)
             env.update(outputs)
             _merge(total, stats)
@@ -368,6 +376,7 @@ def main(argv: list[str] | None = None) -> None:
         payloads = [(args.outputs, npz_payload(outputs))]
         if args.stats:
             payloads.append((args.stats, json.dumps(stats, indent=2).encode()))
+        at(f"writing {args.outputs}")
         write_files(payloads)
     except InputError as e:
         fail(TOOL, f"{args.inputs}: {e}")

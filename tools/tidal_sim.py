@@ -36,6 +36,7 @@ from tidal.tools.common import add_blas_threads, check_chip_option, ideal_note
 from tidal.tools.files import (
     NPZ_MAX_BYTES,
     ToolError,
+    at,
     check_paths,
     npz_payload,
     read_npz,
@@ -157,6 +158,7 @@ def _run(args: argparse.Namespace) -> str:
     check_paths(
         [args.binary, *input_paths], [*output_paths, args.trace, args.plot, args.stats]
     )
+    at(f"loading {args.binary}")
     program = _read_binary(args.binary)
     if args.chip is None:
         try:
@@ -175,6 +177,7 @@ def _run(args: argparse.Namespace) -> str:
     feeds = [read_npz(p, expect) for p in input_paths]
     traced = bool(args.trace or args.plot)
     runs: list[dict[str, np.ndarray]] = []
+    at(f"simulating {args.binary}")
     try:
         machine = Machine(program, chip, trace=traced, check_races=args.check_races)
     except LoadError as err:
@@ -203,6 +206,7 @@ def _run(args: argparse.Namespace) -> str:
     if args.stats:
         summary = {k: v for k, v in stats.items() if not k.endswith("trace")}
         payloads.append((args.stats, json.dumps(summary, indent=2).encode() + b"\n"))
+    at(f"writing {', '.join(p for p, _ in payloads)}")
     write_files(payloads)
     summary = (
         f"{PROG}: {stats['cycles']} cycles{ideal_note(stats) if args.runs == 1 else f' in {args.runs} runs'}, "

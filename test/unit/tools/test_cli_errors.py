@@ -739,6 +739,24 @@ def test_tool_main_turns_memory_exhaustion_into_one_line(capsys):
     assert capsys.readouterr().err == "tidal-x: error: out of memory on this input\n"
 
 
+def test_memory_exhaustion_names_what_the_tool_was_doing(capsys):
+    """A MemoryError has no location of its own; the tools say what they are doing
+    as they go (`files.at`), and the one line names it (a crafted-input sweep's
+    3 GB Expand was "out of memory on this input" alone). Each run starts afresh."""
+    from tidal.tools.files import at, tool_main
+
+    @tool_main("tidal-x")
+    def main(stage: str | None) -> int:
+        if stage:
+            at(stage)
+        raise MemoryError
+
+    for stage, said in (("importing m.onnx", " while importing m.onnx"), (None, "")):
+        with pytest.raises(SystemExit):
+            main(stage)
+        assert capsys.readouterr().err == f"tidal-x: error: out of memory on this input{said}\n"
+
+
 def test_mlir_text_past_the_parse_bound_is_refused(monkeypatch):
     """xDSL's parser holds about 60 times a dense constant's hex text: text past
     MLIR_MAX_BYTES is refused before parsing (the bound made small here)."""
