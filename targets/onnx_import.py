@@ -2226,24 +2226,21 @@ class _Importer:
             return False
         if not any(n in self.derived for n in framework.node_inputs(node.proto)):
             return False  # (all constants: fold_node's to decide)
-        nodes: list[onnx.NodeProto] = []
+        nodes: list[onnx.NodeProto] = []  # the producers, each after its inputs'
         needed: dict[str, np.ndarray] = {}
         seen: set[int] = set()
-
-        def visit(name: str) -> None:
+        stack = [(name, False) for name in reversed(framework.node_inputs(node.proto))]
+        while stack:  # (depth first, without recursion: a chain may be long)
+            name, done = stack.pop()
             producer = self.derived.get(name)
             if producer is None:
                 needed[name] = self.consts[name]
-                return
-            if id(producer) in seen:
-                return
-            seen.add(id(producer))
-            for n in framework.node_inputs(producer):
-                visit(n)
-            nodes.append(producer)
-
-        for name in framework.node_inputs(node.proto):
-            visit(name)
+            elif done:
+                nodes.append(producer)
+            elif id(producer) not in seen:
+                seen.add(id(producer))
+                stack.append((name, True))
+                stack.extend((n, False) for n in reversed(framework.node_inputs(producer)))
         outputs = [o for o in node.proto.output if o]
         for name in outputs:
             ty = framework.value_type(self.types.get(name))

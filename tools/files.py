@@ -138,14 +138,14 @@ def _discard_stdout() -> None:
         pass
 
 
-_stage: str | None = None
+_doing: str | None = None
 
 
 def at(what: str | None) -> None:
     """Say what the tool is doing now ("importing m.onnx", "simulating m.tbin"): a
     MemoryError names it, since it has no location of its own."""
-    global _stage
-    _stage = what
+    global _doing
+    _doing = what
 
 
 def tool_main(tool: str) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
@@ -184,7 +184,7 @@ def tool_main(tool: str) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
                 print(f"{tool}: error: the input nests too deeply to process (past Python's recursion limit)", file=sys.stderr)
                 raise SystemExit(1) from None
             except MemoryError:
-                where = f" while {_stage}" if _stage else ""
+                where = f" while {_doing}" if _doing else ""
                 print(f"{tool}: error: out of memory on this input{where}", file=sys.stderr)
                 raise SystemExit(1) from None
             except BrokenPipeError:
