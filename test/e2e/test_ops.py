@@ -1252,6 +1252,10 @@ def _reference_cases(rng: np.random.Generator) -> dict[str, tuple]:
                               ("Selu", {}), ("Softsign", {}), ("LogSoftmax", {"axis": 1}))
         },
         "PRelu": ([n("PRelu", ["x", "s"], ["y"])], {"x": (1, 3, 2, 2)}, ["y"], {"s": w(3, 1, 1)}, OPSET),
+        "Where": (
+            [n("Where", ["m", "x", "f"], ["y"])], {"x": (2, 4, 4)}, ["y"],
+            {"m": np.tril(np.ones((4, 4), bool)), "f": np.array(-1e4, np.float32)}, OPSET,
+        ),
         "Pow": ([n("Pow", ["x", "e"], ["y"])], {"x": (2, 5)}, ["y"], {"e": np.array(3.0, np.float32)}, OPSET),
         "Squeeze": ([n("Squeeze", ["x", "a"], ["y"])], {"x": (2, 1, 3)}, ["y"], {"a": _int64([1])}, OPSET),
         "Slice": (
