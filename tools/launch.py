@@ -1,7 +1,8 @@
-"""The console scripts' entry points: each imports its tool only once Ctrl-C during
-the imports (about half a second: xDSL, onnx, NumPy) ends the program as it does
-later, with `<tool>: interrupted` and status 130, instead of a KeyboardInterrupt
-traceback through whatever module was loading. Nothing heavy is imported here.
+"""The console scripts' entry points. Each imports its tool inside a handler for
+Ctrl-C, so that an interrupt during the imports (about half a second: xDSL, onnx,
+NumPy) ends the program as one later does, with `<tool>: interrupted` and status
+130, not with a KeyboardInterrupt traceback through whatever module was loading.
+Nothing heavy is imported here.
 """
 
 from __future__ import annotations
