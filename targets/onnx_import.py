@@ -1083,6 +1083,7 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
     try:
         skeleton = _typed_outputs(_skeleton(model))
         onnx.checker.check_model(skeleton)
+        skeleton, resized = _resize_sizes_as_onnxruntime(skeleton)
         try:
             inferred = _infer_strict(skeleton)
         except onnx.shape_inference.InferenceError as first:
@@ -1099,6 +1100,7 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
             else:
                 _check_hint_types(skeleton, inferred, label)
         _check_type_parameters(inferred, label)
+        _restore_nodes(inferred, resized)
         return _with_contrib_rounds(inferred)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
         where = _shapeless(model.graph) if "'shape'" in str(e) else None
@@ -1127,6 +1129,87 @@ def _check_and_infer(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
         raise OnnxImportError(
             f"{label}: not a valid ONNX model ({where + ': ' if where else ''}{_one_line(e)})"
         ) from None
+
+
+def _resize_sizes_as_onnxruntime(
+    model: onnx.ModelProto,
+) -> tuple[onnx.ModelProto, dict[int, tuple[onnx.NodeProto, str]]]:
+    """The model for shape inference with each Resize of constant scales given the
+    sizes onnxruntime computes, the float32 product truncated, and {node index:
+    (the original node, the sizes initializer added)} to restore afterwards
+    (`_restore_nodes`). onnx's inference takes the product in double: a 10-pixel
+    axis scaled by 1.3 (tf2onnx's Resizing(13)) is 12 there and 13 in onnxruntime,
+    which the model's declared output agrees with, so strict inference refused the
+    model at the first node after. The model itself when no Resize qualifies."""
+    graph = model.graph
+    candidates = [
+        i for i, n in enumerate(graph.node)
+        if n.op_type == "Resize" and n.domain in ("", "ai.onnx") and len(n.input) >= 3 and n.input[2]
+        and (len(n.input) < 4 or not n.input[3])
+    ]
+    if not candidates:
+        return model, {}
+    values = {t.name: t for t in graph.initializer}
+    values.update(
+        (n.output[0], a.t) for n in graph.node if n.op_type == "Constant" and n.output
+        for a in n.attribute if a.name == "value" and a.HasField("t")
+    )
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    for value in probe.graph.output:  # (the declared shapes are what may disagree)
+        if value.type.HasField("tensor_type"):
+            value.type.tensor_type.ClearField("shape")
+    del probe.graph.value_info[:]
+    try:
+        probe = onnx.shape_inference.infer_shapes(probe)
+    except Exception:  # noqa: BLE001 - the strict inference after it reports the model
+        return model, {}
+    shapes = {
+        v.name: [d.dim_value if d.HasField("dim_value") else None for d in v.type.tensor_type.shape.dim]
+        for v in [*probe.graph.input, *probe.graph.value_info]
+        if v.type.HasField("tensor_type") and v.type.tensor_type.HasField("shape")
+    }
+    patched = None
+    resized: dict[int, tuple[onnx.NodeProto, str]] = {}
+    for i in candidates:
+        node = graph.node[i]
+        scales_t, shape = values.get(node.input[2]), shapes.get(node.input[0])
+        if scales_t is None or shape is None or None in shape:
+            continue
+        scales = numpy_helper.to_array(scales_t).reshape(-1)
+        axes = next((list(a.ints) for a in node.attribute if a.name == "axes"), list(range(len(shape))))
+        if scales.dtype != np.float32 or len(scales) != len(axes):
+            continue
+        axes = [a + len(shape) if a < 0 else a for a in axes]
+        if any(not 0 <= a < len(shape) for a in axes):
+            continue
+        sizes = [int(np.float32(sc) * np.float32(shape[a])) for sc, a in zip(scales, axes)]
+        if sizes == [math.floor(float(sc) * shape[a]) for sc, a in zip(scales, axes)]:
+            continue  # (inference computes the same)
+        if patched is None:
+            patched = onnx.ModelProto()
+            patched.CopyFrom(model)
+        name = f"{node.name or node.output[0]}.onnxruntime_sizes"
+        patched.graph.initializer.append(numpy_helper.from_array(np.array(sizes, np.int64), name))
+        copy = patched.graph.node[i]
+        inputs = [*copy.input[:2], "", name]
+        del copy.input[:]
+        copy.input.extend(inputs)
+        resized[i] = (node, name)
+    return (patched, resized) if patched is not None else (model, {})
+
+
+def _restore_nodes(model: onnx.ModelProto, resized: Mapping[int, tuple[onnx.NodeProto, str]]) -> None:
+    """Undo `_resize_sizes_as_onnxruntime` in the inferred `model` (inference keeps
+    the nodes in their order): each Resize as written, the sizes it was given gone."""
+    if not resized:
+        return
+    added = {name for _, name in resized.values()}
+    for i, (node, _) in resized.items():
+        model.graph.node[i].CopyFrom(node)
+    kept = [t for t in model.graph.initializer if t.name not in added]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept)
 
 
 def _producer_note(model: onnx.ModelProto, where: str) -> str:

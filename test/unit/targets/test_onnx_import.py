@@ -2408,3 +2408,22 @@ def test_where_of_a_computed_condition_is_onnxruntimes():
         for op in _ops(import_onnx(model)) if isinstance(op, graph.OnnxNodeOp)
     }
     assert reasons["Where"].startswith("input 'c' is bool [4]")
+
+
+def test_a_resize_whose_size_onnx_and_onnxruntime_round_differently(tmp_path):
+    """tf2onnx's Resizing(17, 13) of a 10 x 10 map: scales [1, 1, 1.7, 1.3], and
+    10 x float32(1.3) is 13 in onnxruntime (the float32 product, truncated, which
+    the declared output agrees with) but 12 in onnx's inference (in double): strict
+    inference refused the model at the node after the Resize. Inference now sees
+    onnxruntime's sizes, and the Resize is imported as written (its scales)."""
+    rng = np.random.default_rng(12)
+    model = _model(
+        [helper.make_node("Resize", ["x", "", "s"], ["r"], mode="linear"),
+         helper.make_node("Conv", ["r", "w"], ["y"], pads=[1, 1, 1, 1])],
+        [_f32("x", [1, 2, 10, 10])], [_f32("y", [1, 3, 17, 13])],
+        [_init("s", np.array([1, 1, 1.7, 1.3], np.float32)),
+         _init("w", rng.standard_normal((3, 2, 3, 3)).astype(np.float32))],
+    )
+    module = import_onnx(model)
+    assert not [op for op in _ops(module) if isinstance(op, graph.OnnxNodeOp)]
+    _assert_runs_like_onnxruntime(model, tmp_path)
