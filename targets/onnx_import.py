@@ -1176,14 +1176,20 @@ def _resize_sizes_as_onnxruntime(
         scales_t, shape = values.get(node.input[2]), shapes.get(node.input[0])
         if scales_t is None or shape is None or None in shape:
             continue
-        scales = numpy_helper.to_array(scales_t).reshape(-1)
-        axes = next((list(a.ints) for a in node.attribute if a.name == "axes"), list(range(len(shape))))
-        if scales.dtype != np.float32 or len(scales) != len(axes):
+        try:
+            scales = numpy_helper.to_array(scales_t).reshape(-1)
+        except Exception:  # noqa: BLE001 - a malformed tensor: the builder reports it
             continue
+        axes = next((list(a.ints) for a in node.attribute if a.name == "axes"), list(range(len(shape))))
+        if scales.dtype != np.float32 or len(scales) != len(axes) or not np.all(np.isfinite(scales) & (scales > 0)):
+            continue  # (the builder names what is wrong)
         axes = [a + len(shape) if a < 0 else a for a in axes]
         if any(not 0 <= a < len(shape) for a in axes):
             continue
-        sizes = [int(np.float32(sc) * np.float32(shape[a])) for sc, a in zip(scales, axes)]
+        products = [np.float32(sc) * np.float32(shape[a]) for sc, a in zip(scales, axes)]
+        if not all(np.isfinite(p) and p < 2**31 for p in products):
+            continue
+        sizes = [int(p) for p in products]
         if sizes == [math.floor(float(sc) * shape[a]) for sc, a in zip(scales, axes)]:
             continue  # (inference computes the same)
         if patched is None:
