@@ -1186,7 +1186,7 @@ def _resize_sizes_as_onnxruntime(
         axes = [a + len(shape) if a < 0 else a for a in axes]
         if any(not 0 <= a < len(shape) for a in axes):
             continue
-        products = [np.float32(sc) * np.float32(shape[a]) for sc, a in zip(scales, axes)]
+        products = [_resized_length(sc, shape[a]) for sc, a in zip(scales, axes)]
         if not all(np.isfinite(p) and p < 2**31 for p in products):
             continue
         sizes = [int(p) for p in products]
@@ -1203,6 +1203,12 @@ def _resize_sizes_as_onnxruntime(
         copy.input.extend(inputs)
         resized[i] = (node, name)
     return (patched, resized) if patched is not None else (model, {})
+
+
+def _resized_length(scale: float, length: int) -> np.float32:
+    """An axis's length scaled as onnxruntime's Resize sizes it: the float32 product,
+    which the caller truncates."""
+    return np.float32(scale) * np.float32(length)
 
 
 def _restore_nodes(model: onnx.ModelProto, resized: Mapping[int, tuple[onnx.NodeProto, str]]) -> None:
@@ -4649,7 +4655,7 @@ def build_resize(node: _Node) -> SSAValue:
     if not all(math.isfinite(sc) and sc > 0 for sc in scales):
         node.fail(f"scales {scales} (each positive and finite)")
     if sizes is None:  # onnxruntime: the float32 product, truncated
-        sizes = [int(np.float32(sc) * np.float32(shape[a])) for sc, a in zip(scales, axes)]
+        sizes = [int(_resized_length(sc, shape[a])) for sc, a in zip(scales, axes)]
     final = list(shape)
     for a, o in zip(axes, sizes):
         final[a] = o

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import signal
 import sys
+from collections.abc import Callable
 
 
 def _launch(tool: str, module: str) -> None:
@@ -21,29 +22,20 @@ def _launch(tool: str, module: str) -> None:
     sys.exit(main())
 
 
-def tidal_opt() -> None:
-    _launch("tidal-opt", "tidal.tools.tidal_opt")
+def _entry(tool: str) -> Callable[[], None]:
+    """The entry point of `tool` (tidal-opt: tidal.tools.tidal_opt's main)."""
+
+    def start() -> None:
+        _launch(tool, f"tidal.tools.{tool.replace('-', '_')}")
+
+    start.__name__ = tool.replace("-", "_")
+    return start
 
 
-def tidal_compile() -> None:
-    _launch("tidal-compile", "tidal.tools.tidal_compile")
-
-
-def tidal_sim() -> None:
-    _launch("tidal-sim", "tidal.tools.tidal_sim")
-
-
-def tidal_objdump() -> None:
-    _launch("tidal-objdump", "tidal.tools.tidal_objdump")
-
-
-def tidal_run() -> None:
-    _launch("tidal-run", "tidal.tools.tidal_run")
-
-
-def tidal_import() -> None:
-    _launch("tidal-import", "tidal.tools.tidal_import")
-
-
-def tidal_cache() -> None:
-    _launch("tidal-cache", "tidal.tools.tidal_cache")
+tidal_opt = _entry("tidal-opt")
+tidal_compile = _entry("tidal-compile")
+tidal_sim = _entry("tidal-sim")
+tidal_objdump = _entry("tidal-objdump")
+tidal_run = _entry("tidal-run")
+tidal_import = _entry("tidal-import")
+tidal_cache = _entry("tidal-cache")
