@@ -1,7 +1,8 @@
 """Models exported from today's frameworks (torchvision CNNs; ViT, BERT and GPT-2 from
-transformers configs; random weights, opset 17), the reduced set committed under
-test/data/real/ (`bench/export_models.py --fixtures`; torch and transformers are needed
-only to regenerate them): each runs through tidal-run and agrees with onnxruntime on
+transformers configs; random weights, opset 17; and a Keras MobileNetV3Small exported
+by tf2onnx at opset 13), the reduced set committed under test/data/real/
+(`bench/export_models.py --fixtures`, `bench/export_keras.py --fixtures`; torch,
+transformers and TensorFlow are needed only to regenerate them): each runs through tidal-run and agrees with onnxruntime on
 every output. The CNNs run with every op on the accelerator; the transformers with
 every MAC on it (the ops left on the framework tier are LayerNormalization, the
 embedding Gathers and the attention-mask code on int64 and bool tensors); ten Swin
@@ -17,16 +18,16 @@ import pytest
 from tidal.tools.tidal_run import run_model
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "real"
-CNNS = ("mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0")
+CNNS = ("mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "keras_mobilenet_v3_small")
 TRANSFORMERS = ("vit", "bert", "gpt2")
 
 
-def _run_and_compare(name: str, path: Path, reference: Path) -> dict:
+def _run_and_compare(name: str, path: Path, reference: Path, disabled: tuple[str, ...] = ()) -> dict:
     """tidal-run's `path` on fixture `name`'s inputs against onnxruntime running
     `reference`, every output; tidal-run's stats."""
     with np.load(FIXTURES / f"{name}-inputs.npz") as npz:
         feeds = dict(npz)
-    got, stats = run_model(str(path), feeds, "small")
+    got, stats = run_model(str(path), feeds, "small", disabled=disabled)
     session = ort.InferenceSession(str(reference), providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
     for n, ref in zip(names, session.run(names, feeds), strict=True):
