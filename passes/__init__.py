@@ -58,6 +58,16 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return GraphFoldClipPass
 
+    def graph_sink_transposes():
+        from tidal.passes.graph.sink_transposes import GraphSinkTransposesPass
+
+        return GraphSinkTransposesPass
+
+    def graph_fold_pad():
+        from tidal.passes.graph.fold_pad import GraphFoldPadPass
+
+        return GraphFoldPadPass
+
     def graph_swap_avgpool():
         from tidal.passes.graph.swap_avgpool import GraphSwapAvgPoolPass
 
@@ -165,6 +175,8 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "graph-split-cout": graph_split_cout,
         "graph-merge-siblings": graph_merge_siblings,
         "graph-swap-avgpool": graph_swap_avgpool,
+        "graph-sink-transposes": graph_sink_transposes,
+        "graph-fold-pad": graph_fold_pad,
         "graph-partition": graph_partition,
         "loop-allocate": loop_allocate,
         "loop-schedule": loop_schedule,

@@ -251,6 +251,14 @@ OPTIMIZATIONS: dict[str, str] = {
     "psum-rotate": "each nest's PSUM accumulators go from where the last nest's end, "
     "round the partition, instead of from byte 0, so a nest's first matmuls need not "
     "wait for the last nest's accumulator to be evacuated (loop-allocate{rotate})",
+    "sink-transposes": "transposes move down through element-wise ops and "
+    "concatenations until they meet another and compose, an identity going (a "
+    "TensorFlow export's NHWC <-> NCHW pair around every conv), and one that moves "
+    "only dims of size 1 is a reshape; kept where fewer elements are transposed "
+    "(graph-sink-transposes)",
+    "fold-pad": "a conv reading its input with zeros concatenated along a spatial "
+    "dim (an explicit zero Pad: Keras' ZeroPadding2D before a strided conv) reads "
+    "the input itself, the zeros in its pads (graph-fold-pad)",
     "fuse-epilogue": "a relu or a residual add after a conv or gemm is applied as its "
     "accumulator is evacuated, with no nest of its own (graph-fuse-epilogue)",
     "relu-through-concat": "a relu after a concatenation becomes the activation of the "
@@ -392,6 +400,8 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     from tidal.passes.graph.fuse_affine import GraphFuseAffinePass
     from tidal.passes.graph.fuse_epilogue import GraphFuseEpiloguePass
     from tidal.passes.graph.pad_channels import GraphPadChannelsPass
+    from tidal.passes.graph.sink_transposes import GraphSinkTransposesPass
+    from tidal.passes.graph.fold_pad import GraphFoldPadPass
     from tidal.passes.graph.merge_siblings import GraphMergeSiblingsPass
     from tidal.passes.graph.split_cout import GraphSplitCoutPass
     from tidal.passes.graph.swap_avgpool import GraphSwapAvgPoolPass
@@ -408,6 +418,8 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     from tidal.passes.graph.fold_clip import GraphFoldClipPass
 
     return [
+        *([] if "sink-transposes" in off else [GraphSinkTransposesPass()]),
+        *([] if "fold-pad" in off else [GraphFoldPadPass()]),
         GraphCanonicalizePass(),
         *([] if "fold-clip" in off else [GraphFoldClipPass()]),
         *(
