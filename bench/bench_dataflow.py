@@ -1,7 +1,9 @@
 """How far each model runs from its ideal roofline, and what each optimisation buys.
 
-For the nine light zoo models (random weights, examples/zoo.py) and the two demo
-models (examples/models.py: mlp and cnn, with their seeded inputs), compiled with
+For the nine light zoo models (random weights, examples/zoo.py), the two demo
+models (examples/models.py: mlp and cnn, with their seeded inputs) and a model
+exported by TensorFlow's exporter (test/data/real/keras_mobilenet_v3_small.onnx,
+bench/export_keras.py: NHWC, a transpose pair around every conv), compiled with
 `tidal_compile.compile_to_bytes` and run with `machine.run_program`: one Markdown
 row per model,
 
@@ -46,7 +48,7 @@ are deterministic (simulated cycles): one run of each configuration is enough.
     .venv/bin/python bench/bench_dataflow.py [--chip default] [--no-ablation] [--only-opt NAME]
         [--json figures.json] [NAME ...]
 
-11 models x (2 + optimisations) compiles and simulations take many minutes.
+12 models x (2 + optimisations) compiles and simulations take many minutes.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ from typing import Any
 
 import numpy as np
 import onnx
-from common import example, max_rel_err, print_table, ratio
+from common import ROOT, example, max_rel_err, print_table, ratio
 from tidal.passes.analysis.model_work import capacity_bound_cycles
 from tidal.passes.pipeline import OPTIMIZATIONS
 from tidal.sim.config import UnknownChipError, get_chip
@@ -75,11 +77,17 @@ from tidal.tools.tidal_compile import compile_to_bytes
 
 TOLERANCE = 1e-3
 DEMOS = ("mlp", "cnn")
+# Exported models committed as test data, each beside its NAME-inputs.npz.
+REAL = ("keras_mobilenet_v3_small",)
+REAL_DIR = ROOT / "test" / "data" / "real"
 
 
 def load(name: str) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
-    """A zoo model with random weights and its input, or a demo model and its
-    seeded inputs."""
+    """A zoo model with random weights and its input, a demo model and its seeded
+    inputs, or an exported model and its committed inputs."""
+    if name in REAL:
+        with np.load(REAL_DIR / f"{name}-inputs.npz") as npz:
+            return onnx.load(REAL_DIR / f"{name}.onnx"), dict(npz)
     if name in DEMOS:
         models = example("models")
         model = models.MODELS[name]()
@@ -196,7 +204,7 @@ def row(result: dict[str, Any]) -> dict[str, str]:
 
 def main() -> int:
     zoo = example("zoo")
-    known = [*zoo.MODELS, *DEMOS]
+    known = [*zoo.MODELS, *DEMOS, *REAL]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chip", default="default", help="chip preset (default: default)")
     parser.add_argument("--no-ablation", action="store_true",

@@ -52,6 +52,19 @@ def test_exported_model_agrees_with_onnxruntime(name):
     assert stats["cycles"] > 0
 
 
+@pytest.mark.parametrize("off", [("sink-transposes",), ("fold-pad",), ("sink-transposes", "fold-pad")])
+def test_keras_export_agrees_without_its_layout_passes(off):
+    """The Keras MobileNetV3Small (tf2onnx: NHWC, transposes around every conv,
+    ZeroPadding2D as Pad) with graph-sink-transposes or graph-fold-pad off: the same
+    numbers, and more cycles than with both on (the transposes and the pads'
+    concatenations are DRAM-to-DRAM copies)."""
+    name = "keras_mobilenet_v3_small"
+    path = FIXTURES / f"{name}.onnx"
+    on = _run_and_compare(name, path, path)
+    without = _run_and_compare(name, path, path, off)
+    assert without["cycles"] > on["cycles"]
+
+
 @pytest.mark.parametrize("name", ["mobilenet_v2", "bert", "gpt2", "vit"])
 def test_onnxruntime_optimized_model_runs_its_fused_ops_on_the_accelerator(name, tmp_path):
     """The export as onnxruntime saves it optimized (ORT_ENABLE_EXTENDED,
