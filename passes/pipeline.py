@@ -274,6 +274,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "gelu_erf table instead of five nests, and its tanh form (GPT-2's gelu_new) one of "
     "ACT's gelu table instead of nine; a conv's or gemm's epilogue when it follows one "
     "(graph-fuse-epilogue{gelu})",
+    "fuse-hardswish": "relu6(x + 3) / 6, Keras' hard sigmoid as tf2onnx exports it (an "
+    "Add, a Clip, a Mul by 1/6), is one piecewise-linear hard_sigmoid (one ACT clip01), "
+    "and x times it one hard_swish, instead of three and four nests "
+    "(graph-fuse-epilogue{hard_swish})",
     "fold-shuffle": "a channel shuffle (reshape, transpose, reshape) after a conv "
     "permutes the conv's output channels instead of moving the tensor "
     "(graph-fold-shuffle)",
@@ -429,6 +433,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
                 GraphFuseEpiloguePass(
                     through_concat="relu-through-concat" not in off,
                     silu="fuse-silu" not in off,
+                    hard_swish="fuse-hardswish" not in off,
                     gelu="fuse-gelu" not in off,
                 )
             ]

@@ -29,7 +29,11 @@ conv, two-operand sums already adds). Rewrites, each a pattern applied to a fixe
   `graph.activation` gelu_erf or gelu (GeluPattern): ACT evaluates each from one
   table (`tidal.sim.spec.lut`);
 - such a `graph.activation` of the single-use result of a conv2d or gemm without an
-  activation -> the producer with that `activation` (FuseTableActivationPattern).
+  activation -> the producer with that `activation` (FuseTableActivationPattern);
+- with `hard_swish`, clip(a x + b, 0, hi) * (1 / hi) -> one `graph.piecewise_linear`
+  hard_sigmoid (HardSigmoidPattern), and x times a hard sigmoid of x with alpha 1/6,
+  beta 1/2 -> one hard_swish (HardSwishPattern): Keras' hard_sigmoid and hard_swish
+  as tf2onnx exports them, one nest each instead of three and four.
 
 Anything else is left alone: a result with several uses, a broadcasting add, a conv
 that already has that part of the epilogue, ops placed on the host
@@ -246,6 +250,96 @@ class SiluPattern(RewritePattern):
         _record_fused(silu, gate)
         silu.result.name_hint = op.result.name_hint
         rewriter.replace(op, silu)
+        if not gate.result.uses:
+            rewriter.erase(gate)
+
+
+def _close(a: float, b: float) -> bool:
+    """Equal but for float32 rounding (1/6 in float32 times 6 is 1 + 3e-8)."""
+    return abs(a - b) <= 1e-6 * max(abs(a), abs(b))
+
+
+class HardSigmoidPattern(RewritePattern):
+    """clip(a x + b, 0, hi) * k with k hi = 1 -> one `graph.piecewise_linear`
+    hard_sigmoid of x, alpha a / hi, beta b / hi: Keras' hard_sigmoid, relu6(x + 3) / 6,
+    as tf2onnx exports it (an Add of a scalar, a Clip, a Mul by 1/6; the Mul, or a
+    Div by 6, may be a piecewise affine as the importer builds it), one ACT clip01
+    with its scale and bias instead of three nests. a x + b is an add of a splat
+    constant (a = 1), a piecewise affine, or x itself (a = 1, b = 0: the add already
+    folded into a conv's bias); the clip and the add must have no other reader.
+
+      %a = graph.add %x, %three : ...
+      %c = graph.piecewise_linear %a {kind = "clip", alpha = 0.0 : f32, beta = 6.0 : f32} : ...
+      %h = graph.mul %c, %sixth : ...
+    becomes
+      %h = graph.piecewise_linear %x {kind = "hard_sigmoid", alpha = 0.166666672 : f32, beta = 5.000000e-01 : f32} : ...
+    """
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if not isinstance(op, graph.MulOp | graph.PiecewiseLinearOp):
+            return
+        scaled = _scaled(op.result)
+        if _on_host(op) or scaled is None:
+            return
+        y, k = scaled
+        clip = y.owner
+        if not (
+            isinstance(clip, graph.PiecewiseLinearOp) and clip.result.has_one_use()
+            and not _on_host(clip)
+        ):
+            return
+        kind, lo, hi = clip.params
+        if kind != "clip" or lo != 0.0 or not (0.0 < hi < math.inf) or not _close(k * hi, 1.0):
+            return
+        x, a, b = clip.input, 1.0, 0.0
+        inner = x.owner
+        if isinstance(inner, graph.AddOp) and x.has_one_use() and not _on_host(inner):
+            for v, c in ((inner.lhs, inner.rhs), (inner.rhs, inner.lhs)):
+                if (shift := _splat(c)) is not None and _shape(v) == _shape(x):
+                    x, b = v, shift
+                    break
+        elif isinstance(inner, graph.PiecewiseLinearOp) and x.has_one_use() and not _on_host(inner):
+            if inner.params[0] == "affine":
+                x, a, b = inner.input, inner.params[1], inner.params[2]
+        consumed: list[Operation] = [clip] if x is clip.input else [inner, clip]  # type: ignore[list-item]
+        hs = graph.PiecewiseLinearOp(x, "hard_sigmoid", a / hi, b / hi, op.result.type)  # type: ignore[arg-type]
+        hs.attributes.update(op.attributes)
+        for merged in consumed:
+            _record_fused(hs, merged)
+        hs.result.name_hint = op.result.name_hint
+        rewriter.replace(op, hs)
+        for dead in reversed(consumed):  # the clip read the add
+            rewriter.erase(dead)
+
+
+class HardSwishPattern(RewritePattern):
+    """mul(x, hard_sigmoid(x)) with alpha 1/6 and beta 1/2 (either order) -> one
+    `graph.piecewise_linear` hard_swish of x (ONNX HardSwish): Keras' hard_swish,
+    x * relu6(x + 3) / 6, after HardSigmoidPattern, one nest (ACT's clip01, POOL's
+    product) instead of two. The hard sigmoid stays while something else reads it."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.MulOp, rewriter: PatternRewriter) -> None:
+        if _on_host(op) or op.lhs == op.rhs:
+            return
+        for x, h in ((op.lhs, op.rhs), (op.rhs, op.lhs)):
+            gate = h.owner
+            if (
+                isinstance(gate, graph.PiecewiseLinearOp)
+                and gate.input == x
+                and gate.params[0] == "hard_sigmoid"
+                and _close(gate.params[1], 1.0 / 6.0)
+                and _close(gate.params[2], 0.5)
+                and not _on_host(gate)
+            ):
+                break
+        else:
+            return
+        hs = graph.PiecewiseLinearOp(x, "hard_swish", 1.0 / 6.0, 0.5, op.result.type)  # type: ignore[arg-type]
+        hs.attributes.update(op.attributes)
+        _record_fused(hs, gate)
+        hs.result.name_hint = op.result.name_hint
+        rewriter.replace(op, hs)
         if not gate.result.uses:
             rewriter.erase(gate)
 
@@ -521,6 +615,9 @@ class GraphFuseEpiloguePass(ModulePass):
     """The ops that make GELU's erf or tanh form become one gelu_erf or gelu
     activation, which a conv2d or gemm before it takes as its own (GeluPattern,
     FuseTableActivationPattern)."""
+    hard_swish: bool = True
+    """relu6(x + 3) / 6 becomes one hard_sigmoid, and x times that one hard_swish
+    (HardSigmoidPattern, HardSwishPattern)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "graph")
@@ -534,6 +631,8 @@ class GraphFuseEpiloguePass(ModulePass):
             funcs |= {"gelu_erf", "gelu"}
         if funcs:
             patterns.append(FuseTableActivationPattern(frozenset(funcs)))
+        if self.hard_swish:
+            patterns += [HardSigmoidPattern(), HardSwishPattern()]
         if self.through_concat:
             patterns += [ReluThroughConcatPattern(), RedundantReluPattern()]
         with quiet_diagnostics():

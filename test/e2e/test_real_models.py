@@ -52,12 +52,15 @@ def test_exported_model_agrees_with_onnxruntime(name):
     assert stats["cycles"] > 0
 
 
-@pytest.mark.parametrize("off", [("sink-transposes",), ("fold-pad",), ("sink-transposes", "fold-pad")])
+@pytest.mark.parametrize(
+    "off", [("sink-transposes",), ("fold-pad",), ("fuse-hardswish",), ("sink-transposes", "fold-pad")]
+)
 def test_keras_export_agrees_without_its_layout_passes(off):
     """The Keras MobileNetV3Small (tf2onnx: NHWC, transposes around every conv,
-    ZeroPadding2D as Pad) with graph-sink-transposes or graph-fold-pad off: the same
-    numbers, and more cycles than with both on (the transposes and the pads'
-    concatenations are DRAM-to-DRAM copies)."""
+    ZeroPadding2D as Pad, hard swish as Add, Clip and two Muls) with
+    graph-sink-transposes, graph-fold-pad or the hard swish fusion off: the same
+    numbers, and more cycles than with all on (the transposes and the pads'
+    concatenations are DRAM-to-DRAM copies, each hard swish four nests)."""
     name = "keras_mobilenet_v3_small"
     path = FIXTURES / f"{name}.onnx"
     on = _run_and_compare(name, path, path)
