@@ -33,7 +33,9 @@ conv, two-operand sums already adds). Rewrites, each a pattern applied to a fixe
 - with `hard_swish`, clip(a x + b, 0, hi) * (1 / hi) -> one `graph.piecewise_linear`
   hard_sigmoid (HardSigmoidPattern), and x times a hard sigmoid of x with alpha 1/6,
   beta 1/2 -> one hard_swish (HardSwishPattern): Keras' hard_sigmoid and hard_swish
-  as tf2onnx exports them, one nest each instead of three and four.
+  as tf2onnx exports them, one nest each instead of three and four; and a
+  hard_sigmoid of a conv2d -> the conv with its weights and bias scaled and shifted
+  and `activation = "clip01"` (HardSigmoidEpiloguePattern).
 
 Anything else is left alone: a result with several uses, a broadcasting add, a conv
 that already has that part of the epilogue, ops placed on the host
@@ -53,7 +55,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from tidal.dialects import graph
+from tidal.passes.graph.canonicalize import _new_const
 from tidal.passes.utils.expect import expect_level
 from tidal.passes.utils.quiet import quiet_diagnostics
 from xdsl.context import Context
@@ -344,6 +349,49 @@ class HardSwishPattern(RewritePattern):
             rewriter.erase(gate)
 
 
+class HardSigmoidEpiloguePattern(RewritePattern):
+    """hard_sigmoid(conv2d, alpha, beta) -> the conv2d with weights times alpha, bias
+    times alpha plus beta, and `activation = "clip01"`: clip01(alpha (W x + b) + beta)
+    = clip01((alpha W) x + (alpha b + beta)). A squeeze-and-excite gate (MobileNetV3's,
+    PyTorch's Hardsigmoid or Keras' after HardSigmoidPattern) is then evacuated by its
+    conv, no nest of its own. The conv must have one reader, constant weights (and
+    bias), no addend and no activation (graph-fold-clip's conditions); without a bias
+    it gets one of beta. The weights round once more in float32."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.PiecewiseLinearOp, rewriter: PatternRewriter) -> None:
+        from tidal.passes.graph.fold_clip import _producer, _scaled as _times  # (it imports this module)
+
+        kind, alpha, beta = op.params
+        conv = _producer(op.input)
+        if kind != "hard_sigmoid" or _on_host(op) or not isinstance(conv, graph.Conv2dOp):
+            return
+        weight = _times(conv.weight, alpha)
+        if conv.bias is not None:
+            bias = _times(conv.bias, alpha)
+            data = bias.to_numpy().astype(np.float64) + beta
+            bias = _new_const(data.astype(np.float32), conv.bias.owner)  # type: ignore[arg-type]
+        else:
+            cout = _shape(conv.result)[1]
+            bias = _new_const(np.full(cout, beta, np.float32), conv)
+        old = [conv.weight.owner, conv.bias.owner if conv.bias is not None else None]
+        rewriter.insert([weight, bias], InsertPoint.before(conv))
+        fused = graph.Conv2dOp(
+            conv.input, weight.result, bias.result,
+            strides=conv.strides_val, pads=conv.pads_val, dilations=conv.dilations_val,
+            group=conv.group_val, activation="clip01", result_type=conv.result.type,  # type: ignore[arg-type]
+            interleave=conv.interleave_val,
+        )
+        fused.attributes.update(conv.attributes)
+        _record_fused(fused, op)
+        fused.result.name_hint = op.result.name_hint or conv.result.name_hint
+        rewriter.replace(op, fused)
+        rewriter.erase(conv)
+        for const in old:
+            if isinstance(const, graph.ConstantOp) and not const.result.uses:
+                rewriter.erase(const)
+
+
 def _splat(value: SSAValue) -> float | None:
     """The one value of a small constant whose elements are all equal, else None."""
     op = value.owner
@@ -616,8 +664,9 @@ class GraphFuseEpiloguePass(ModulePass):
     activation, which a conv2d or gemm before it takes as its own (GeluPattern,
     FuseTableActivationPattern)."""
     hard_swish: bool = True
-    """relu6(x + 3) / 6 becomes one hard_sigmoid, and x times that one hard_swish
-    (HardSigmoidPattern, HardSwishPattern)."""
+    """relu6(x + 3) / 6 becomes one hard_sigmoid, x times that one hard_swish, and a
+    hard_sigmoid of a conv2d that conv's clip01 epilogue (HardSigmoidPattern,
+    HardSwishPattern, HardSigmoidEpiloguePattern)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "graph")
@@ -632,7 +681,7 @@ class GraphFuseEpiloguePass(ModulePass):
         if funcs:
             patterns.append(FuseTableActivationPattern(frozenset(funcs)))
         if self.hard_swish:
-            patterns += [HardSigmoidPattern(), HardSwishPattern()]
+            patterns += [HardSigmoidPattern(), HardSwishPattern(), HardSigmoidEpiloguePattern()]
         if self.through_concat:
             patterns += [ReluThroughConcatPattern(), RedundantReluPattern()]
         with quiet_diagnostics():

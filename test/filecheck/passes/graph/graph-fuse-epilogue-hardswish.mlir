@@ -65,3 +65,26 @@ func.func @kept(%x: tensor<1x8x4x4xf32>) -> (tensor<1x8x4x4xf32>, tensor<1x8x4x4
   %y = graph.add %h3, %c3 : (tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
   func.return %h, %h2, %y : tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>
 }
+
+// A hard sigmoid of a conv (a squeeze-and-excite gate) is the conv's clip01
+// epilogue: weights times alpha (0.5 x 0.25), bias times alpha plus beta
+// (2 x 0.25 + 0.5); a conv without a bias gets one of beta.
+// CHECK-LABEL: func.func @gate_epilogue
+// CHECK-NEXT:    %[[W:.*]] = graph.constant dense<1.250000e-01> : tensor<4x4x1x1xf32>
+// CHECK-NEXT:    %[[B:.*]] = graph.constant dense<1.000000e+00> : tensor<4xf32>
+// CHECK-NEXT:    %h = graph.conv2d %x, %[[W]], %[[B]] {tidal.origin = "conv", tidal.fused = ["hsig"], activation = "clip01"}
+// CHECK-NEXT:    %[[V:.*]] = graph.constant dense<1.250000e-01> : tensor<4x4x1x1xf32>
+// CHECK-NEXT:    %[[D:.*]] = graph.constant dense<5.000000e-01> : tensor<4xf32>
+// CHECK-NEXT:    %h2 = graph.conv2d %h, %[[V]], %[[D]] {tidal.fused = ["graph.piecewise_linear"], activation = "clip01"}
+// CHECK-NEXT:    func.return %h2
+// OFF-LABEL: func.func @gate_epilogue
+// OFF:         graph.piecewise_linear %c {{.*}}kind = "hard_sigmoid"
+func.func @gate_epilogue(%x: tensor<1x4x1x1xf32>) -> tensor<1x4x1x1xf32> {
+  %w = graph.constant dense<0.5> : tensor<4x4x1x1xf32>
+  %b = graph.constant dense<2.0> : tensor<4xf32>
+  %c = graph.conv2d %x, %w, %b {tidal.origin = "conv"} : (tensor<1x4x1x1xf32>, tensor<4x4x1x1xf32>, tensor<4xf32>) -> tensor<1x4x1x1xf32>
+  %h = graph.piecewise_linear %c {kind = "hard_sigmoid", alpha = 0.25 : f32, beta = 0.5 : f32, tidal.origin = "hsig"} : (tensor<1x4x1x1xf32>) -> tensor<1x4x1x1xf32>
+  %c2 = graph.conv2d %h, %w : (tensor<1x4x1x1xf32>, tensor<4x4x1x1xf32>) -> tensor<1x4x1x1xf32>
+  %h2 = graph.piecewise_linear %c2 {kind = "hard_sigmoid", alpha = 0.25 : f32, beta = 0.5 : f32} : (tensor<1x4x1x1xf32>) -> tensor<1x4x1x1xf32>
+  func.return %h2 : tensor<1x4x1x1xf32>
+}

@@ -50,8 +50,8 @@ def _hard_swish_model(rng: np.random.Generator):
 def test_keras_hard_swish_and_gate_fuse_and_agree_with_onnxruntime():
     """graph-fuse-epilogue's hard sigmoid and hard swish patterns after
     graph-canonicalize (which moves the gate's + 3 into its conv's bias): one
-    hard_swish and one hard_sigmoid, no clip left, and the graph's numbers (NumPy
-    references) match onnxruntime's."""
+    hard_swish, the gate's hard sigmoid the clip01 epilogue of its conv, no clip
+    left, and the graph's numbers (NumPy references) match onnxruntime's."""
     rng = np.random.default_rng(0)
     model = _hard_swish_model(rng)
     x = rng.standard_normal((1, 3, 6, 6)).astype(np.float32)
@@ -61,5 +61,7 @@ def test_keras_hard_swish_and_gate_fuse_and_agree_with_onnxruntime():
     GraphFuseEpiloguePass().apply(Context(), module)
     module.verify()
     kinds = sorted(op.params[0] for op in module.walk() if isinstance(op, graph.PiecewiseLinearOp))
-    assert kinds == ["hard_sigmoid", "hard_swish"]
+    assert kinds == ["hard_swish"]  # the gate's hard sigmoid is its conv's epilogue
+    activations = [op.activation_val for op in module.walk() if isinstance(op, graph.Conv2dOp)]
+    assert activations == [None, "clip01"]
     np.testing.assert_allclose(eval_graph(module, {"x": x})["y"], expected, rtol=1e-5, atol=1e-5)
