@@ -6,7 +6,7 @@ instances of each, compiled, run on the hardware model and compared with onnxrun
 
 `bench/difftest.py`'s random graphs have small tensors, so the shapes that switch
 on some optimisations never come up (0 of 500 graphs there took any of these).
-Each case here is one of eleven patterns, with random sizes around the chip's partition
+Each case here is one of twelve patterns, with random sizes around the chip's partition
 count P (32 on `small`, 128 on `default`):
 
 - gemm: x [1, K] -> Gemm (bias, transB or not) -> Softmax or LogSoftmax over a row of
@@ -37,7 +37,14 @@ count P (32 on `small`, 128 on `default`):
   depthwise-bands: a narrow depthwise layer too big for SBUF whole);
 - mlp: a transformer MLP over P-ish tokens (P, P + 1, 2P - 3 or any up to 3P): a Gemm
   or a MatMul and a bias Add to a hidden width, GELU in PyTorch's erf form, Hugging
-  Face's, or GPT-2's tanh form, a MatMul and a bias Add back (fuse-gelu).
+  Face's, or GPT-2's tanh form, a MatMul and a bias Add back (fuse-gelu);
+- keras: a MobileNetV3 block as tf2onnx exports a Keras model: an NHWC input, each
+  conv between a transpose to NCHW and one back, the batch norms a Mul and an Add of
+  [C] constants in NHWC, hard swish (Add 3, Clip to [0, 6], Mul by 1/6, Mul) or relu,
+  a stride-2 depthwise conv after a Pad of one row and column of zeros (ZeroPadding2D),
+  half the time a squeeze-excitation (ReduceMean over H and W, 1x1, relu, 1x1, hard
+  sigmoid, scale), a 1x1 projection (graph-sink-transposes, graph-fold-pad,
+  fuse-hardswish).
 
 A case passes when max|tidal - ort| < 1e-4 * max|ort|. Prints each failing case
 (pattern, shapes, error or exception) and the counts per pattern; exits 1 when any
@@ -279,9 +286,76 @@ def _mlp(rng: np.random.Generator, p: int) -> Case:
     return nodes, [w for w in weights if w.name in read], {"x": [tokens, d]}, [tokens, d]
 
 
+def _keras(rng: np.random.Generator, p: int) -> Case:
+    """A MobileNetV3 block as tf2onnx exports a Keras model (the module docstring's
+    "keras")."""
+    cin = int(rng.integers(3, 17))
+    c = int(rng.integers(max(2, p // 16), 2 * p + 1))
+    size = int(rng.integers(p // 4, min(2 * p, 96) + 1))
+    stride = int(rng.integers(1, 3))
+    act = str(rng.choice(["hard_swish", "relu"]))
+    n = helper.make_node
+    f = lambda a, name: numpy_helper.from_array(np.asarray(a, np.float32), name)  # noqa: E731
+    weights = [f(3.0, "three"), f(0.0, "zero"), f(6.0, "six"), f(1 / 6, "sixth")]
+    nodes: list = []
+    nhwc, nchw = [0, 2, 3, 1], [0, 3, 1, 2]
+
+    def conv(x: str, out: str, shape: tuple[int, ...], **attrs: object) -> None:
+        """NHWC in and out: a transpose to NCHW, the conv, a transpose back."""
+        fan_in = int(np.prod(shape[1:]))
+        weights.extend([f(rng.standard_normal(shape) * np.sqrt(2.0 / fan_in), f"{out}_w"),
+                        f(rng.standard_normal(shape[0]) * 0.1, f"{out}_b")])
+        nodes.extend([n("Transpose", [x], [f"{out}_t"], perm=nchw),
+                      n("Conv", [f"{out}_t", f"{out}_w", f"{out}_b"], [f"{out}_c"], **attrs),
+                      n("Transpose", [f"{out}_c"], [out], perm=nhwc)])
+
+    def norm(x: str, out: str, channels: int) -> None:
+        weights.extend([f(rng.uniform(0.5, 1.5, channels), f"{out}_s"), f(rng.normal(0, 0.2, channels), f"{out}_h")])
+        nodes.extend([n("Mul", [x, f"{out}_s"], [f"{out}_m"]), n("Add", [f"{out}_m", f"{out}_h"], [out])])
+
+    def hard_sigmoid(x: str, out: str) -> None:
+        nodes.extend([n("Add", [x, "three"], [f"{out}_a"]), n("Clip", [f"{out}_a", "zero", "six"], [f"{out}_r"]),
+                      n("Mul", [f"{out}_r", "sixth"], [out])])
+
+    def activate(x: str, out: str) -> None:
+        if act == "relu":
+            nodes.append(n("Relu", [x], [out]))
+        else:
+            hard_sigmoid(x, f"{out}_g")
+            nodes.append(n("Mul", [x, f"{out}_g"], [out]))
+
+    conv("x", "e", (c, cin, 1, 1))
+    norm("e", "en", c)
+    activate("en", "ea")
+    if stride == 2:  # ZeroPadding2D(((0, 1), (0, 1))) and a 'valid' strided depthwise conv
+        weights.append(numpy_helper.from_array(np.array([0, 0, 0, 0, 0, 1, 1, 0], np.int64), "pads"))
+        nodes.append(n("Pad", ["ea", "pads"], ["ep"]))
+        conv("ep", "d", (c, 1, 3, 3), group=c, strides=[2, 2])
+        h = (size + 1 - 3) // 2 + 1
+    else:
+        conv("ea", "d", (c, 1, 3, 3), group=c, pads=[1] * 4)
+        h = size
+    norm("d", "dn", c)
+    activate("dn", "da")
+    last = "da"
+    if rng.integers(2):
+        squeeze = max(1, c // 4)
+        nodes.append(n("ReduceMean", ["da"], ["g"], axes=[1, 2], keepdims=1))  # opset 13
+        conv("g", "r", (squeeze, c, 1, 1))
+        nodes.append(n("Relu", ["r"], ["rr"]))
+        conv("rr", "u", (c, squeeze, 1, 1))
+        hard_sigmoid("u", "gate")
+        nodes.append(n("Mul", ["da", "gate"], ["se"]))
+        last = "se"
+    cout = int(rng.integers(4, 33))
+    conv(last, "out", (cout, c, 1, 1))
+    read = {i for node in nodes for i in node.input}
+    return nodes, [w for w in weights if w.name in read], {"x": [1, size, size, cin]}, [1, h, h, cout]
+
+
 PATTERNS: dict[str, Callable[[np.random.Generator, int], Case]] = {
     "gemm": _gemm, "pooled": _pooled, "narrow": _narrow, "lrn": _lrn, "transition": _transition, "norm": _norm,
-    "fire": _fire, "branch": _branch, "stem": _stem, "mobile": _mobile, "mlp": _mlp,
+    "fire": _fire, "branch": _branch, "stem": _stem, "mobile": _mobile, "mlp": _mlp, "keras": _keras,
 }
 
 
