@@ -847,11 +847,11 @@ def interleaved_channels(channels: int, group: int, block: int) -> list[int]:
     ]
 
 
-FUSED_ACTIVATIONS = ("relu", "clip01", "silu", "gelu_erf", "gelu")
+FUSED_ACTIVATIONS = ("relu", "clip01", "silu", "gelu_erf", "gelu", "sigmoid")
 """The activations a conv2d or gemm can apply to its result on the way out of the
 accumulator (graph-fuse-epilogue folds a following graph op of that name into it:
-a relu, a clip to [0, 1] (graph-fold-clip), a `graph.activation` silu, gelu_erf or
-gelu)."""
+a relu, a clip to [0, 1] (graph-fold-clip, or a hard sigmoid), a `graph.activation`
+silu, gelu_erf, gelu or sigmoid)."""
 
 
 def _check_activation(op: IRDLOperation) -> None:

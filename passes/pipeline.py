@@ -274,6 +274,9 @@ OPTIMIZATIONS: dict[str, str] = {
     "gelu_erf table instead of five nests, and its tanh form (GPT-2's gelu_new) one of "
     "ACT's gelu table instead of nine; a conv's or gemm's epilogue when it follows one "
     "(graph-fuse-epilogue{gelu})",
+    "fuse-sigmoid": "a sigmoid of a conv or gemm (EfficientNet's squeeze-and-excite "
+    "gates) is its epilogue's activation, one ACT table pass as the accumulator is "
+    "evacuated instead of a nest of its own (graph-fuse-epilogue{sigmoid})",
     "fuse-hardswish": "relu6(x + 3) / 6, Keras' hard sigmoid as tf2onnx exports it (an "
     "Add, a Clip, a Mul by 1/6), is one piecewise-linear hard_sigmoid (one ACT clip01), "
     "and x times it one hard_swish, instead of three and four nests "
@@ -434,6 +437,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
                     through_concat="relu-through-concat" not in off,
                     silu="fuse-silu" not in off,
                     hard_swish="fuse-hardswish" not in off,
+                    sigmoid="fuse-sigmoid" not in off,
                     gelu="fuse-gelu" not in off,
                 )
             ]

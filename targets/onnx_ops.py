@@ -90,6 +90,7 @@ _FUSED: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "silu": lambda y: lut_exact(ActFunc.SILU, y),
     "gelu_erf": lambda y: lut_exact(ActFunc.GELU_ERF, y),
     "gelu": lambda y: lut_exact(ActFunc.GELU, y),
+    "sigmoid": lambda y: lut_exact(ActFunc.SIGMOID, y),
 }
 
 

@@ -29,7 +29,8 @@ conv, two-operand sums already adds). Rewrites, each a pattern applied to a fixe
   `graph.activation` gelu_erf or gelu (GeluPattern): ACT evaluates each from one
   table (`tidal.sim.spec.lut`);
 - such a `graph.activation` of the single-use result of a conv2d or gemm without an
-  activation -> the producer with that `activation` (FuseTableActivationPattern);
+  activation -> the producer with that `activation` (FuseTableActivationPattern), and
+  with `sigmoid` a sigmoid too (a squeeze-and-excite gate);
 - with `hard_swish`, clip(a x + b, 0, hi) * (1 / hi) -> one `graph.piecewise_linear`
   hard_sigmoid (HardSigmoidPattern), and x times a hard sigmoid of x with alpha 1/6,
   beta 1/2 -> one hard_swish (HardSwishPattern): Keras' hard_sigmoid and hard_swish
@@ -562,8 +563,8 @@ def _erase_dead(ops: list[Operation], rewriter: PatternRewriter) -> list[Operati
 
 @dataclass
 class FuseTableActivationPattern(RewritePattern):
-    """An activation of `funcs` (silu, gelu_erf, gelu) of a conv2d or gemm -> the
-    producer with that `activation`: ACT applies the table as it evacuates the
+    """An activation of `funcs` (silu, gelu_erf, gelu, sigmoid) of a conv2d or gemm ->
+    the producer with that `activation`: ACT applies the table as it evacuates the
     accumulator."""
 
     funcs: frozenset[str]
@@ -663,6 +664,9 @@ class GraphFuseEpiloguePass(ModulePass):
     """The ops that make GELU's erf or tanh form become one gelu_erf or gelu
     activation, which a conv2d or gemm before it takes as its own (GeluPattern,
     FuseTableActivationPattern)."""
+    sigmoid: bool = True
+    """A sigmoid of a conv2d or gemm (a squeeze-and-excite gate: EfficientNet's) becomes
+    its activation (FuseTableActivationPattern)."""
     hard_swish: bool = True
     """relu6(x + 3) / 6 becomes one hard_sigmoid, x times that one hard_swish, and a
     hard_sigmoid of a conv2d that conv's clip01 epilogue (HardSigmoidPattern,
@@ -678,6 +682,8 @@ class GraphFuseEpiloguePass(ModulePass):
         if self.gelu:
             patterns.append(GeluPattern())
             funcs |= {"gelu_erf", "gelu"}
+        if self.sigmoid:
+            funcs.add("sigmoid")
         if funcs:
             patterns.append(FuseTableActivationPattern(frozenset(funcs)))
         if self.hard_swish:

@@ -53,15 +53,23 @@ def test_exported_model_agrees_with_onnxruntime(name):
 
 
 @pytest.mark.parametrize(
-    "off", [("sink-transposes",), ("fold-pad",), ("fuse-hardswish",), ("sink-transposes", "fold-pad")]
+    ("name", "off"),
+    [
+        ("keras_mobilenet_v3_small", ("sink-transposes",)),
+        ("keras_mobilenet_v3_small", ("fold-pad",)),
+        ("keras_mobilenet_v3_small", ("fuse-hardswish",)),
+        ("keras_mobilenet_v3_small", ("sink-transposes", "fold-pad")),
+        ("efficientnet_b0", ("fuse-sigmoid",)),
+    ],
 )
-def test_keras_export_agrees_without_its_layout_passes(off):
+def test_exported_model_agrees_without_its_layout_and_gate_passes(name, off):
     """The Keras MobileNetV3Small (tf2onnx: NHWC, transposes around every conv,
     ZeroPadding2D as Pad, hard swish as Add, Clip and two Muls) with
-    graph-sink-transposes, graph-fold-pad or the hard swish fusion off: the same
-    numbers, and more cycles than with all on (the transposes and the pads'
-    concatenations are DRAM-to-DRAM copies, each hard swish four nests)."""
-    name = "keras_mobilenet_v3_small"
+    graph-sink-transposes, graph-fold-pad or the hard swish fusion off, and the
+    torchvision EfficientNet-B0 without its squeeze-and-excite gates' sigmoid
+    epilogue: the same numbers, and more cycles than with all on (the transposes
+    and the pads' concatenations are DRAM-to-DRAM copies, each hard swish four nests,
+    each gate a nest of its own)."""
     path = FIXTURES / f"{name}.onnx"
     on = _run_and_compare(name, path, path)
     without = _run_and_compare(name, path, path, off)
