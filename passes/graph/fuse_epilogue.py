@@ -54,6 +54,7 @@ lists the origins of the ops merged into it in `tidal.fused`, in order, for repo
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -238,26 +239,37 @@ class SiluPattern(RewritePattern):
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.MulOp, rewriter: PatternRewriter) -> None:
-        if _on_host(op) or op.lhs == op.rhs:
-            return
-        for x, s in ((op.lhs, op.rhs), (op.rhs, op.lhs)):
-            gate = s.owner
-            if (
-                isinstance(gate, graph.ActivationOp)
-                and gate.func_val == "sigmoid"
-                and gate.input == x
-                and not _on_host(gate)
-            ):
-                break
-        else:
-            return
-        silu = graph.ActivationOp(x, "silu", op.result.type)  # type: ignore[arg-type]
-        silu.attributes.update(op.attributes)
-        _record_fused(silu, gate)
-        silu.result.name_hint = op.result.name_hint
-        rewriter.replace(op, silu)
-        if not gate.result.uses:
-            rewriter.erase(gate)
+        gated = _self_gated(
+            op, lambda g: isinstance(g, graph.ActivationOp) and g.func_val == "sigmoid"
+        )
+        if gated is not None:
+            x, gate = gated
+            _replace_gated(op, graph.ActivationOp(x, "silu", op.result.type), gate, rewriter)  # type: ignore[arg-type]
+
+
+def _self_gated(
+    op: graph.MulOp, is_gate: Callable[[Operation], bool]
+) -> tuple[SSAValue, Operation] | None:
+    """(x, gate) when `op` is x times gate(x) in either order, `is_gate` accepting the
+    op that makes the gate (neither on the host); else None."""
+    if _on_host(op) or op.lhs == op.rhs:
+        return None
+    for x, g in ((op.lhs, op.rhs), (op.rhs, op.lhs)):
+        gate = g.owner
+        if isinstance(gate, Operation) and is_gate(gate) and gate.operands[0] == x and not _on_host(gate):
+            return x, gate
+    return None
+
+
+def _replace_gated(op: graph.MulOp, new: Operation, gate: Operation, rewriter: PatternRewriter) -> None:
+    """Replace x * gate(x) by `new`, which takes the product's attributes and name and
+    lists the gate as fused; the gate goes when nothing else reads it."""
+    new.attributes.update(op.attributes)
+    _record_fused(new, gate)
+    new.results[0].name_hint = op.result.name_hint
+    rewriter.replace(op, new)
+    if not gate.results[0].uses:
+        rewriter.erase(gate)
 
 
 def _close(a: float, b: float) -> bool:
@@ -326,28 +338,17 @@ class HardSwishPattern(RewritePattern):
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.MulOp, rewriter: PatternRewriter) -> None:
-        if _on_host(op) or op.lhs == op.rhs:
-            return
-        for x, h in ((op.lhs, op.rhs), (op.rhs, op.lhs)):
-            gate = h.owner
-            if (
-                isinstance(gate, graph.PiecewiseLinearOp)
-                and gate.input == x
-                and gate.params[0] == "hard_sigmoid"
-                and _close(gate.params[1], 1.0 / 6.0)
-                and _close(gate.params[2], 0.5)
-                and not _on_host(gate)
-            ):
-                break
-        else:
-            return
-        hs = graph.PiecewiseLinearOp(x, "hard_swish", 1.0 / 6.0, 0.5, op.result.type)  # type: ignore[arg-type]
-        hs.attributes.update(op.attributes)
-        _record_fused(hs, gate)
-        hs.result.name_hint = op.result.name_hint
-        rewriter.replace(op, hs)
-        if not gate.result.uses:
-            rewriter.erase(gate)
+        gated = _self_gated(
+            op,
+            lambda g: isinstance(g, graph.PiecewiseLinearOp)
+            and g.params[0] == "hard_sigmoid"
+            and _close(g.params[1], 1.0 / 6.0)
+            and _close(g.params[2], 0.5),
+        )
+        if gated is not None:
+            x, gate = gated
+            new = graph.PiecewiseLinearOp(x, "hard_swish", 1.0 / 6.0, 0.5, op.result.type)  # type: ignore[arg-type]
+            _replace_gated(op, new, gate, rewriter)
 
 
 class HardSigmoidEpiloguePattern(RewritePattern):
