@@ -3,7 +3,7 @@ that random graphs seldom draw (a batch-1 classifier's softmax, a pooled one, a 
 with a narrow last output tile, LRN and batch norms over large planes, a transition's
 1x1 conv before a strided average, two convs of one input concatenated, a pooling of
 an unaligned concatenation, a few-channel stem conv and its pooling, an inverted
-residual block), on the small
+residual block, a transformer MLP, a MobileNetV3 block as tf2onnx exports it), on the small
 chip, against onnxruntime. The long run is the script itself, on both chips."""
 
 from __future__ import annotations
