@@ -217,17 +217,22 @@ class SinkThroughBinary(RewritePattern):
         )
         if perm is None:
             return
+        # Every operand must take the move; decided before any op is built.
+        same = lambda v: (t := _transpose(v)) is not None and tuple(t.perm_val) == tuple(perm)  # noqa: E731
+        if not all(
+            same(v) or isinstance(v.owner, graph.ConstantOp) or _size(_shape(v)) < _size(out)
+            for v in op.operands
+        ):
+            return
         inv = _inverse(perm)
         before: list[Operation] = []
         operands: list[SSAValue] = []
         for v in op.operands:
-            t = _transpose(v)
-            shape = _shape(v)
-            if t is not None and tuple(t.perm_val) == tuple(perm):
-                operands.append(t.input)
+            if same(v):
+                operands.append(v.owner.input)  # type: ignore[union-attr]
                 continue
+            shape = _shape(v)
             raised = (1,) * (rank - len(shape)) + shape
-            moved = tuple(raised[i] for i in inv)
             if isinstance(v.owner, graph.ConstantOp):
                 c = graph.ConstantOp.from_numpy(
                     np.ascontiguousarray(v.owner.to_numpy().reshape(raised).transpose(inv))
@@ -236,17 +241,15 @@ class SinkThroughBinary(RewritePattern):
                 c.result.name_hint = v.name_hint
                 before.append(c)
                 operands.append(c.result)
-            elif _size(shape) < _size(out):
-                own: list[Operation] = []
-                if len(shape) != rank:
-                    own.append(graph.ReshapeOp(v, _tensor(raised)))
-                src = own[-1].results[0] if own else v
-                own.append(graph.TransposeOp(src, inv, _tensor(moved)))
-                _origin(op, *own)
-                before.extend(own)
-                operands.append(own[-1].results[0])
-            else:
-                return
+                continue
+            own: list[Operation] = []
+            if len(shape) != rank:
+                own.append(graph.ReshapeOp(v, _tensor(raised)))
+            src = own[-1].results[0] if own else v
+            own.append(graph.TransposeOp(src, inv, _tensor(tuple(raised[i] for i in inv))))
+            _origin(op, *own)
+            before.extend(own)
+            operands.append(own[-1].results[0])
         new = _like(op, operands, tuple(out[i] for i in inv))
         _replace_by_transposed(rewriter, op, [*before, new], perm)
 
@@ -261,6 +264,8 @@ class SinkThroughConcat(RewritePattern):
         if len(perms) != 1:
             return
         (perm,) = perms
+        if not all(_transpose(v) is not None or isinstance(v.owner, graph.ConstantOp) for v in op.inputs):
+            return
         inv = _inverse(perm)
         before: list[Operation] = []
         operands: list[SSAValue] = []
@@ -268,14 +273,13 @@ class SinkThroughConcat(RewritePattern):
             t = _transpose(v)
             if t is not None:
                 operands.append(t.input)
-            elif isinstance(v.owner, graph.ConstantOp):
+            else:
+                assert isinstance(v.owner, graph.ConstantOp)
                 c = graph.ConstantOp.from_numpy(np.ascontiguousarray(v.owner.to_numpy().transpose(inv)))
                 _origin(v.owner, c)
                 c.result.name_hint = v.name_hint
                 before.append(c)
                 operands.append(c.result)
-            else:
-                return
         new = graph.ConcatOp(operands, perm[op.axis_val])
         _origin(op, new)
         new.result.name_hint = op.result.name_hint

@@ -119,3 +119,18 @@ func.func @kept_broadcast(%x: tensor<2x6x1x16xf32>, %y: tensor<6x2x5x16xf32>) ->
   %m = graph.add %t, %y : (tensor<6x2x1x16xf32>, tensor<6x2x5x16xf32>) -> tensor<6x2x5x16xf32>
   func.return %m : tensor<6x2x5x16xf32>
 }
+
+// Kept: the other operand of the add is as large as the result and no transpose,
+// so the add keeps its place; the pair around the relu still cancels.
+// CHECK-LABEL: func.func @kept_full_operand
+// CHECK-NEXT:    %t = graph.transpose %x
+// CHECK-NEXT:    %a = graph.add %t, %y
+// CHECK-NEXT:    %r0 = graph.relu %x
+// CHECK-NEXT:    func.return %a, %r0
+func.func @kept_full_operand(%x: tensor<1x16x6x6xf32>, %y: tensor<1x6x6x16xf32>) -> (tensor<1x6x6x16xf32>, tensor<1x16x6x6xf32>) {
+  %t = graph.transpose %x {perm = array<i64: 0, 2, 3, 1>} : (tensor<1x16x6x6xf32>) -> tensor<1x6x6x16xf32>
+  %a = graph.add %t, %y : (tensor<1x6x6x16xf32>, tensor<1x6x6x16xf32>) -> tensor<1x6x6x16xf32>
+  %r0 = graph.relu %t : (tensor<1x6x6x16xf32>) -> tensor<1x6x6x16xf32>
+  %r = graph.transpose %r0 {perm = array<i64: 0, 3, 1, 2>} : (tensor<1x6x6x16xf32>) -> tensor<1x16x6x6xf32>
+  func.return %a, %r : tensor<1x6x6x16xf32>, tensor<1x16x6x6xf32>
+}

@@ -117,3 +117,4 @@ def test_keras_mobilenet_v3_loses_its_transpose_pairs_and_pad_copies():
     assert [t.input.name_hint for t in transposes] == ["MobileNetV3Small_1_rescaling_1_add"]
     assert _count(module, graph.ConcatOp) == 0
 
+
