@@ -38,7 +38,8 @@ count P (32 on `small`, 128 on `default`):
 - mlp: a transformer MLP over P-ish tokens (P, P + 1, 2P - 3 or any up to 3P): a Gemm
   or a MatMul and a bias Add to a hidden width, GELU in PyTorch's erf form, Hugging
   Face's, or GPT-2's tanh form, a MatMul and a bias Add back (fuse-gelu);
-- keras: a MobileNetV3 block as tf2onnx exports a Keras model: an NHWC input, each
+- keras: a MobileNetV3 block as tf2onnx exports a Keras model: an NHWC input (half
+  the time padded by a row and a column of zeros for a 3x3 stride-2 stem), each
   conv between a transpose to NCHW and one back, the batch norms a Mul and an Add of
   [C] constants in NHWC, hard swish (Add 3, Clip to [0, 6], Mul by 1/6, Mul) or relu,
   a stride-2 depthwise conv after a Pad of one row and column of zeros (ZeroPadding2D),
@@ -292,6 +293,7 @@ def _keras(rng: np.random.Generator, p: int) -> Case:
     cin = int(rng.integers(3, 17))
     c = int(rng.integers(max(2, p // 16), 2 * p + 1))
     size = int(rng.integers(p // 4, min(2 * p, 96) + 1))
+    side = size
     stride = int(rng.integers(1, 3))
     act = str(rng.choice(["hard_swish", "relu"]))
     n = helper.make_node
@@ -324,7 +326,13 @@ def _keras(rng: np.random.Generator, p: int) -> Case:
             hard_sigmoid(x, f"{out}_g")
             nodes.append(n("Mul", [x, f"{out}_g"], [out]))
 
-    conv("x", "e", (c, cin, 1, 1))
+    first = "x"
+    if rng.integers(2):  # a stem: the NHWC input padded, then a 3x3 stride-2 'valid' conv
+        weights.append(numpy_helper.from_array(np.array([0, 0, 0, 0, 0, 1, 1, 0], np.int64), "stem_pads"))
+        nodes.append(n("Pad", ["x", "stem_pads"], ["xp"]))
+        conv("xp", "s", (cin, cin, 3, 3), strides=[2, 2])
+        first, size = "s", (size + 1 - 3) // 2 + 1
+    conv(first, "e", (c, cin, 1, 1))
     norm("e", "en", c)
     activate("en", "ea")
     if stride == 2:  # ZeroPadding2D(((0, 1), (0, 1))) and a 'valid' strided depthwise conv
@@ -350,7 +358,7 @@ def _keras(rng: np.random.Generator, p: int) -> Case:
     cout = int(rng.integers(4, 33))
     conv(last, "out", (cout, c, 1, 1))
     read = {i for node in nodes for i in node.input}
-    return nodes, [w for w in weights if w.name in read], {"x": [1, size, size, cin]}, [1, h, h, cout]
+    return nodes, [w for w in weights if w.name in read], {"x": [1, side, side, cin]}, [1, h, h, cout]
 
 
 PATTERNS: dict[str, Callable[[np.random.Generator, int], Case]] = {

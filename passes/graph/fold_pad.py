@@ -14,6 +14,12 @@ the border as zeros or skip it), so
   becomes
     %c = graph.conv2d %x, %w {strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 1, 0>, group = 16 : i64} : ...
 
+A TensorFlow export pads its NHWC input before the transpose to NCHW (the pad
+lies between the graph's input and the transpose, where graph-sink-transposes,
+which moves transposes down, does not reach): a transpose of a zero padding whose
+readers end in convs moves above it (HoistTransposeAbovePad), the zeros' blocks
+transposed with it, so that the convs can take them.
+
 The concat must be along dim 2 or 3 of an NCHW value and hold that value with
 constant blocks of zeros before it, after it or both, and the conv's pads on that
 dim must stay below its kernel's extent (no window wholly in the padding); repeated, it takes a pad of
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
@@ -71,6 +78,64 @@ def zero_padding(value: SSAValue) -> tuple[SSAValue, int, int, int] | None:
     return inputs[k], axis, sum(sizes[:k]), sum(sizes[k + 1 :])
 
 
+def _pads_into_convs(value: SSAValue, depth: int = 4) -> bool:
+    """Whether every reader of `value` is a conv2d reading it as its input, or a zero
+    padding of it along dim 2 or 3 whose own readers are (at most `depth` deep)."""
+    if not value.uses or depth == 0:
+        return False
+    for use in value.uses:
+        reader = use.operation
+        if isinstance(reader, graph.Conv2dOp) and use.index == 0:
+            continue
+        padding = zero_padding(reader.results[0]) if isinstance(reader, graph.ConcatOp) else None
+        if padding is None or padding[0] is not value or not _pads_into_convs(reader.results[0], depth - 1):
+            return False
+    return True
+
+
+class HoistTransposeAbovePad(RewritePattern):
+    """T(concat(zeros, x, zeros, axis a), p) -> concat(T(zeros), T(x, p), T(zeros), axis
+    j) with p[j] = a, when the padding then lies along dim 2 or 3 and ends in convs:
+    a TensorFlow export pads its NHWC input (ZeroPadding2D, or a strided 'same' conv's
+    explicit Pad) before the transpose to NCHW, so the zeros reach the conv only once
+    the transpose is above them. The transpose copies x instead of the padded x."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.TransposeOp, rewriter: PatternRewriter) -> None:
+        concat = op.input.owner
+        if not isinstance(concat, graph.ConcatOp) or not op.input.has_one_use():
+            return
+        perm = tuple(op.perm_val)
+        if len(perm) != 4:
+            return
+        axis = perm.index(concat.axis_val)
+        kept = [v for v in concat.inputs if not _zeros(v)]
+        if axis not in (2, 3) or len(kept) != 1 or len(concat.inputs) > 3:
+            return
+        if not _pads_into_convs(op.result):
+            return
+        new_ops = []
+        operands = []
+        for v in concat.inputs:
+            shape = v.type.get_shape()  # type: ignore[attr-defined]
+            moved = [shape[i] for i in perm]
+            if v is kept[0]:
+                t = graph.TransposeOp(v, perm, graph._f32_tensor(moved))  # pyright: ignore[reportPrivateUsage]
+            else:
+                t = graph.ConstantOp.from_numpy(np.zeros(moved, np.float32))
+            for attr in ("tidal.origin",):
+                if attr in op.attributes:
+                    t.attributes[attr] = op.attributes[attr]
+            new_ops.append(t)
+            operands.append(t.results[0])
+        pad = graph.ConcatOp(operands, axis, op.result.type)  # type: ignore[arg-type]
+        if "tidal.origin" in concat.attributes:
+            pad.attributes["tidal.origin"] = concat.attributes["tidal.origin"]
+        pad.result.name_hint = op.result.name_hint
+        rewriter.replace(op, [*new_ops, pad])
+        rewriter.erase(concat)
+
+
 class FoldZeroPadIntoConv(RewritePattern):
     """conv2d(concat(zeros, x, zeros)) -> conv2d(x) with the zeros in its pads."""
 
@@ -106,5 +171,5 @@ class GraphFoldPadPass(ModulePass):
         expect_level(op, self.name, "graph")
         with quiet_diagnostics():
             PatternRewriteWalker(
-                GreedyRewritePatternApplier([FoldZeroPadIntoConv()])
+                GreedyRewritePatternApplier([HoistTransposeAbovePad(), FoldZeroPadIntoConv()])
             ).rewrite_module(op)
