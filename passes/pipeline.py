@@ -274,6 +274,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "gelu_erf table instead of five nests, and its tanh form (GPT-2's gelu_new) one of "
     "ACT's gelu table instead of nine; a conv's or gemm's epilogue when it follows one "
     "(graph-fuse-epilogue{gelu})",
+    "fuse-matmul-bias": "a matmul plus a constant bias along its last dim (nn.Linear "
+    "over tokens as PyTorch, Hugging Face and tf2onnx export it: a MatMul, a view, an "
+    "Add) is one gemm adding the bias as the accumulator is evacuated, and an activation "
+    "after it its epilogue (graph-fuse-epilogue{matmul_bias})",
     "fuse-sigmoid": "a sigmoid of a conv or gemm (EfficientNet's squeeze-and-excite "
     "gates) is its epilogue's activation, one ACT table pass as the accumulator is "
     "evacuated instead of a nest of its own (graph-fuse-epilogue{sigmoid})",
@@ -438,6 +442,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
                     silu="fuse-silu" not in off,
                     hard_swish="fuse-hardswish" not in off,
                     sigmoid="fuse-sigmoid" not in off,
+                    matmul_bias="fuse-matmul-bias" not in off,
                     gelu="fuse-gelu" not in off,
                 )
             ]

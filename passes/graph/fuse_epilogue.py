@@ -351,6 +351,75 @@ class HardSwishPattern(RewritePattern):
             _replace_gated(op, new, gate, rewriter)
 
 
+class MatMulBiasPattern(RewritePattern):
+    """add(matmul(a, w), c), or add(reshape(matmul(a, w)), c) where the reshape keeps
+    the last dim (a token-major [S, N] product viewed as [1, S, N]), with c a constant
+    bias along that last dim ([N], [1, N], [1, 1, N], either operand order) -> a
+    `graph.gemm` of a and w with c as its bias (reshaped back): how PyTorch and
+    Hugging Face export nn.Linear over tokens (MatMul, then Add) and tf2onnx Keras'
+    Dense. The bias is added as the accumulator is evacuated, one nest instead of a
+    matmul's and an add's over the whole result, and an activation after it can then
+    be the gemm's too (ActivationThroughReshape). The matmul and the view must have
+    no other reader."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.AddOp, rewriter: PatternRewriter) -> None:
+        if _on_host(op):
+            return
+        for y, c in ((op.lhs, op.rhs), (op.rhs, op.lhs)):
+            view = y.owner if isinstance(y.owner, graph.ReshapeOp) and y.has_one_use() else None
+            product = view.input if view is not None else y
+            mm = product.owner
+            if not isinstance(mm, graph.MatMulOp) or not product.has_one_use() or _on_host(mm):
+                continue
+            if len(_shape(mm.lhs)) != 2 or len(_shape(mm.rhs)) != 2 or _shape(op.result) != _shape(y):
+                continue
+            n = _shape(product)[1]
+            bias = c.owner
+            if not isinstance(bias, graph.ConstantOp) or _shape(c)[-1:] != (n,) or math.prod(_shape(c)) != n:
+                continue
+            if view is not None and _shape(y)[-1] != n:
+                continue
+            vector = _new_const(bias.to_numpy().reshape(n), bias)
+            gemm = graph.GemmOp(mm.lhs, mm.rhs, vector.result, result_type=product.type)  # type: ignore[arg-type]
+            gemm.attributes.update(mm.attributes)
+            _record_fused(gemm, op)
+            new: list[Operation] = [vector, gemm]
+            if view is not None:
+                new.append(graph.ReshapeOp(gemm.result, op.result.type))  # type: ignore[arg-type]
+            new[-1].results[0].name_hint = op.result.name_hint
+            rewriter.replace(op, new)
+            if view is not None:
+                rewriter.erase(view)
+            rewriter.erase(mm)
+            if not bias.result.uses:
+                rewriter.erase(bias)
+            return
+
+
+class ActivationThroughReshape(RewritePattern):
+    """act(reshape(y)) -> reshape(act(y)) for an element-wise relu or table activation
+    of a single-use view of a gemm's or conv's single-use result: the activation then
+    meets its producer (FuseActivationPattern, FuseTableActivationPattern)."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if not isinstance(op, graph.ReluOp | graph.ActivationOp) or _on_host(op):
+            return
+        view = op.operands[0].owner
+        if not isinstance(view, graph.ReshapeOp) or not view.result.has_one_use():
+            return
+        if _fusable_producer(view.input) is None:
+            return
+        moved = type(op).create(
+            operands=[view.input], result_types=[view.input.type],
+            properties=dict(op.properties), attributes=dict(op.attributes),
+        )
+        back = graph.ReshapeOp(moved.results[0], op.results[0].type)  # type: ignore[arg-type]
+        back.result.name_hint = op.results[0].name_hint
+        rewriter.replace(op, [moved, back])
+        rewriter.erase(view)
+
+
 class HardSigmoidEpiloguePattern(RewritePattern):
     """hard_sigmoid(conv2d, alpha, beta) -> the conv2d with weights times alpha, bias
     times alpha plus beta, and `activation = "clip01"`: clip01(alpha (W x + b) + beta)
@@ -668,6 +737,10 @@ class GraphFuseEpiloguePass(ModulePass):
     sigmoid: bool = True
     """A sigmoid of a conv2d or gemm (a squeeze-and-excite gate: EfficientNet's) becomes
     its activation (FuseTableActivationPattern)."""
+    matmul_bias: bool = True
+    """A matmul plus a constant bias along its last dim becomes a gemm with that bias,
+    and a relu or table activation of a view of a gemm moves before the view
+    (MatMulBiasPattern, ActivationThroughReshape)."""
     hard_swish: bool = True
     """relu6(x + 3) / 6 becomes one hard_sigmoid, x times that one hard_swish, and a
     hard_sigmoid of a conv2d that conv's clip01 epilogue (HardSigmoidPattern,
@@ -689,6 +762,8 @@ class GraphFuseEpiloguePass(ModulePass):
             patterns.append(FuseTableActivationPattern(frozenset(funcs)))
         if self.hard_swish:
             patterns += [HardSigmoidPattern(), HardSwishPattern(), HardSigmoidEpiloguePattern()]
+        if self.matmul_bias:
+            patterns += [MatMulBiasPattern(), ActivationThroughReshape()]
         if self.through_concat:
             patterns += [ReluThroughConcatPattern(), RedundantReluPattern()]
         with quiet_diagnostics():

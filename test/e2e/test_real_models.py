@@ -60,6 +60,8 @@ def test_exported_model_agrees_with_onnxruntime(name):
         ("keras_mobilenet_v3_small", ("fuse-hardswish",)),
         ("keras_mobilenet_v3_small", ("sink-transposes", "fold-pad")),
         ("efficientnet_b0", ("fuse-sigmoid",)),
+        ("vit", ("fuse-matmul-bias",)),
+        ("bert", ("fuse-matmul-bias",)),
     ],
 )
 def test_exported_model_agrees_without_its_layout_and_gate_passes(name, off):
@@ -67,9 +69,10 @@ def test_exported_model_agrees_without_its_layout_and_gate_passes(name, off):
     ZeroPadding2D as Pad, hard swish as Add, Clip and two Muls) with
     graph-sink-transposes, graph-fold-pad or the hard swish fusion off, and the
     torchvision EfficientNet-B0 without its squeeze-and-excite gates' sigmoid
-    epilogue: the same numbers, and more cycles than with all on (the transposes
-    and the pads' concatenations are DRAM-to-DRAM copies, each hard swish four nests,
-    each gate a nest of its own)."""
+    epilogue, ViT and BERT without their linears' bias in the gemm: the same numbers,
+    and more cycles than with all on (the transposes and the pads' concatenations
+    are DRAM-to-DRAM copies, each hard swish four nests, each gate and each bias a
+    nest of its own)."""
     path = FIXTURES / f"{name}.onnx"
     on = _run_and_compare(name, path, path)
     without = _run_and_compare(name, path, path, off)
