@@ -277,7 +277,7 @@ OPTIMIZATIONS: dict[str, str] = {
     "fuse-matmul-bias": "a matmul plus a constant bias along its last dim (nn.Linear "
     "over tokens as PyTorch, Hugging Face and tf2onnx export it: a MatMul, a view, an "
     "Add) is one gemm adding the bias as the accumulator is evacuated, and an activation "
-    "after it its epilogue (graph-fuse-epilogue{matmul_bias})",
+    "after it, or after a bias-free matmul, its epilogue (graph-fuse-epilogue{matmul_bias})",
     "fuse-sigmoid": "a sigmoid of a conv or gemm (EfficientNet's squeeze-and-excite "
     "gates) is its epilogue's activation, one ACT table pass as the accumulator is "
     "evacuated instead of a nest of its own (graph-fuse-epilogue{sigmoid})",

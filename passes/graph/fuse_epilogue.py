@@ -397,6 +397,36 @@ class MatMulBiasPattern(RewritePattern):
             return
 
 
+class MatMulActivationPattern(RewritePattern):
+    """A 2-D matmul whose one reader is a relu or table activation, directly or
+    through a single-use view, -> a `graph.gemm` without bias (the same product),
+    which the activation then joins (ActivationThroughReshape, FuseActivationPattern,
+    FuseTableActivationPattern): a bias-free linear and its activation (T5's and
+    LLaMA's feed-forward layers) in one nest."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.MatMulOp, rewriter: PatternRewriter) -> None:
+        if _on_host(op) or len(_shape(op.lhs)) != 2 or len(_shape(op.rhs)) != 2:
+            return
+        if not op.result.has_one_use():
+            return
+        reader = next(iter(op.result.uses)).operation
+        if isinstance(reader, graph.ReshapeOp) and reader.result.has_one_use():
+            reader = next(iter(reader.result.uses)).operation
+        if not isinstance(reader, graph.ReluOp | graph.ActivationOp) or _on_host(reader):
+            return
+        if isinstance(reader, graph.ActivationOp) and reader.func_val not in FUSED_TABLES:
+            return
+        gemm = graph.GemmOp(op.lhs, op.rhs, result_type=op.result.type)  # type: ignore[arg-type]
+        gemm.attributes.update(op.attributes)
+        gemm.result.name_hint = op.result.name_hint
+        rewriter.replace(op, gemm)
+
+
+# The table activations a gemm can apply as its epilogue.
+FUSED_TABLES = frozenset(f for f in graph.FUSED_ACTIVATIONS if f not in ("relu", "clip01"))
+
+
 class ActivationThroughReshape(RewritePattern):
     """act(reshape(y)) -> reshape(act(y)) for an element-wise relu or table activation
     of a single-use view of a gemm's or conv's single-use result: the activation then
@@ -739,8 +769,9 @@ class GraphFuseEpiloguePass(ModulePass):
     its activation (FuseTableActivationPattern)."""
     matmul_bias: bool = True
     """A matmul plus a constant bias along its last dim becomes a gemm with that bias,
-    and a relu or table activation of a view of a gemm moves before the view
-    (MatMulBiasPattern, ActivationThroughReshape)."""
+    a matmul that only a relu or table activation reads a gemm, and a relu or table
+    activation of a view of a gemm moves before the view (MatMulBiasPattern,
+    MatMulActivationPattern, ActivationThroughReshape)."""
     hard_swish: bool = True
     """relu6(x + 3) / 6 becomes one hard_sigmoid, x times that one hard_swish, and a
     hard_sigmoid of a conv2d that conv's clip01 epilogue (HardSigmoidPattern,
@@ -763,7 +794,7 @@ class GraphFuseEpiloguePass(ModulePass):
         if self.hard_swish:
             patterns += [HardSigmoidPattern(), HardSwishPattern(), HardSigmoidEpiloguePattern()]
         if self.matmul_bias:
-            patterns += [MatMulBiasPattern(), ActivationThroughReshape()]
+            patterns += [MatMulBiasPattern(), MatMulActivationPattern(), ActivationThroughReshape()]
         if self.through_concat:
             patterns += [ReluThroughConcatPattern(), RedundantReluPattern()]
         with quiet_diagnostics():

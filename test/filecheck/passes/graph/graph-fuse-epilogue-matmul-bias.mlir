@@ -62,3 +62,22 @@ func.func @kept(%x: tensor<4x20xf32>, %w: tensor<20x10xf32>) -> (tensor<4x10xf32
   %a4 = graph.add %m4, %big : (tensor<4x10xf32>, tensor<3x1x10xf32>) -> tensor<3x4x10xf32>
   func.return %a, %a2, %m2, %a3, %a4 : tensor<4x10xf32>, tensor<4x10xf32>, tensor<4x10xf32>, tensor<2x20xf32>, tensor<3x4x10xf32>
 }
+
+// A bias-free linear and its activation (T5's feed-forward layer): the matmul that
+// only a relu reads (here through a view) is a gemm, whose epilogue the relu joins.
+// A matmul before a tanh (no epilogue function) stays.
+// CHECK-LABEL: func.func @bias_free
+// CHECK-NEXT:    %[[G:.*]] = graph.gemm %x, %w {tidal.fused = ["graph.relu"], activation = "relu"} : (tensor<4x20xf32>, tensor<20x10xf32>) -> tensor<4x10xf32>
+// CHECK-NEXT:    %{{.*}} = graph.reshape %[[G]] : (tensor<4x10xf32>) -> tensor<1x4x10xf32>
+// CHECK-NEXT:    %m2 = graph.matmul %x, %w
+// CHECK-NEXT:    %t = graph.activation %m2 {func = "tanh"}
+// OFF-LABEL: func.func @bias_free
+// OFF-NEXT:    graph.matmul
+func.func @bias_free(%x: tensor<4x20xf32>, %w: tensor<20x10xf32>) -> (tensor<1x4x10xf32>, tensor<4x10xf32>) {
+  %m = graph.matmul %x, %w : (tensor<4x20xf32>, tensor<20x10xf32>) -> tensor<4x10xf32>
+  %v = graph.reshape %m : (tensor<4x10xf32>) -> tensor<1x4x10xf32>
+  %r = graph.relu %v : (tensor<1x4x10xf32>) -> tensor<1x4x10xf32>
+  %m2 = graph.matmul %x, %w : (tensor<4x20xf32>, tensor<20x10xf32>) -> tensor<4x10xf32>
+  %t = graph.activation %m2 {func = "tanh"} : (tensor<4x10xf32>) -> tensor<4x10xf32>
+  func.return %r, %t : tensor<1x4x10xf32>, tensor<4x10xf32>
+}
