@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import SSAValue
+from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -49,6 +49,7 @@ from xdsl.pattern_rewriter import (
 )
 
 from tidal.dialects import graph
+from tidal.passes.graph.canonicalize import _copy_origin
 from tidal.passes.utils.expect import expect_level
 from tidal.passes.utils.quiet import quiet_diagnostics
 
@@ -59,6 +60,13 @@ def _zeros(value: SSAValue) -> bool:
     return isinstance(owner, graph.ConstantOp) and not owner.to_numpy().any()
 
 
+def _padded_index(concat: graph.ConcatOp) -> int | None:
+    """The index of the one operand of `concat` that is not a constant of zeros, when
+    the others (at most two) are; else None."""
+    kept = [i for i, v in enumerate(concat.inputs) if not _zeros(v)]
+    return kept[0] if len(kept) == 1 and len(concat.inputs) <= 3 else None
+
+
 def zero_padding(value: SSAValue) -> tuple[SSAValue, int, int, int] | None:
     """(x, axis, before, after) when `value` is x concatenated with zeros along
     spatial dim `axis` (2 or 3) of an NCHW tensor, `before` rows or columns of them
@@ -66,16 +74,14 @@ def zero_padding(value: SSAValue) -> tuple[SSAValue, int, int, int] | None:
     concat = value.owner
     if not isinstance(concat, graph.ConcatOp) or concat.axis_val not in (2, 3):
         return None
-    inputs = list(concat.inputs)
-    if len(inputs[0].type.get_shape()) != 4:  # type: ignore[attr-defined]
+    if len(concat.inputs[0].type.get_shape()) != 4:  # type: ignore[attr-defined]
         return None
-    kept = [i for i, v in enumerate(inputs) if not _zeros(v)]
-    if len(kept) != 1 or len(inputs) > 3:
+    k = _padded_index(concat)
+    if k is None:
         return None
-    (k,) = kept
     axis = concat.axis_val
-    sizes = [v.type.get_shape()[axis] for v in inputs]  # type: ignore[attr-defined]
-    return inputs[k], axis, sum(sizes[:k]), sum(sizes[k + 1 :])
+    sizes = [v.type.get_shape()[axis] for v in concat.inputs]  # type: ignore[attr-defined]
+    return concat.inputs[k], axis, sum(sizes[:k]), sum(sizes[k + 1 :])
 
 
 def _pads_into_convs(value: SSAValue, depth: int = 4) -> bool:
@@ -109,28 +115,19 @@ class HoistTransposeAbovePad(RewritePattern):
         if len(perm) != 4:
             return
         axis = perm.index(concat.axis_val)
-        kept = [v for v in concat.inputs if not _zeros(v)]
-        if axis not in (2, 3) or len(kept) != 1 or len(concat.inputs) > 3:
+        k = _padded_index(concat)
+        if axis not in (2, 3) or k is None or not _pads_into_convs(op.result):
             return
-        if not _pads_into_convs(op.result):
-            return
-        new_ops = []
-        operands = []
-        for v in concat.inputs:
-            shape = v.type.get_shape()  # type: ignore[attr-defined]
-            moved = [shape[i] for i in perm]
-            if v is kept[0]:
-                t = graph.TransposeOp(v, perm, graph._f32_tensor(moved))  # pyright: ignore[reportPrivateUsage]
+        new_ops: list[Operation] = []
+        for i, v in enumerate(concat.inputs):
+            moved = [v.type.get_shape()[j] for j in perm]  # type: ignore[attr-defined]
+            if i == k:
+                new_ops.append(graph.TransposeOp(v, perm, graph._f32_tensor(moved)))  # pyright: ignore[reportPrivateUsage]
             else:
-                t = graph.ConstantOp.from_numpy(np.zeros(moved, np.float32))
-            for attr in ("tidal.origin",):
-                if attr in op.attributes:
-                    t.attributes[attr] = op.attributes[attr]
-            new_ops.append(t)
-            operands.append(t.results[0])
-        pad = graph.ConcatOp(operands, axis, op.result.type)  # type: ignore[arg-type]
-        if "tidal.origin" in concat.attributes:
-            pad.attributes["tidal.origin"] = concat.attributes["tidal.origin"]
+                new_ops.append(graph.ConstantOp.from_numpy(np.zeros(moved, np.float32)))
+            _copy_origin(op, new_ops[-1])
+        pad = graph.ConcatOp([o.results[0] for o in new_ops], axis, op.result.type)  # type: ignore[arg-type]
+        _copy_origin(concat, pad)
         pad.result.name_hint = op.result.name_hint
         rewriter.replace(op, [*new_ops, pad])
         rewriter.erase(concat)

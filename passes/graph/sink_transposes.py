@@ -65,6 +65,7 @@ from xdsl.pattern_rewriter import (
 from xdsl.traits import is_side_effect_free
 
 from tidal.dialects import graph
+from tidal.passes.graph.canonicalize import _copy_origin
 from tidal.passes.utils.expect import expect_level
 from tidal.passes.utils.quiet import quiet_diagnostics
 
@@ -109,9 +110,8 @@ def _tensor(shape: Sequence[int]) -> TensorType:
 
 
 def _origin(source: Operation, *targets: Operation) -> None:
-    if "tidal.origin" in source.attributes:
-        for t in targets:
-            t.attributes["tidal.origin"] = source.attributes["tidal.origin"]
+    for target in targets:
+        _copy_origin(source, target)
 
 
 def _like(op: Operation, operands: Sequence[SSAValue], shape: Sequence[int]) -> Operation:
