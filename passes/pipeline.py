@@ -339,6 +339,11 @@ OPTIMIZATIONS: dict[str, str] = {
     "reads again, a pooling's running sum) keeps one, since that engine runs in order "
     "and a second buffer would only take SBUF from the weights reserved ahead "
     "(loop-double-buffer{crossing})",
+    "double-buffer-partial": "with double-buffer, an SBUF tile that several loads fill "
+    "between them in each iteration before it is read, each its own block (a row-taps "
+    "band, one load per copy on its own partitions), counts as filled afresh when the "
+    "blocks hold everything read from it, so it gets a second buffer too "
+    "(loop-double-buffer{partial})",
     "const-layout": "each constant that only DMAs read, each element once, is stored in "
     "DRAM in the order they read it, so a weight load reads one contiguous run instead "
     "of 4-byte elements a row apart (the same bytes move: no cycles change in the "
@@ -530,6 +535,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
                     chip=chip,
                     odd="double-buffer-odd" not in off,
                     crossing="double-buffer-crossing" not in off,
+                    partial="double-buffer-partial" not in off,
                 )
             ]
         ),

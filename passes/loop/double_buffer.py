@@ -127,9 +127,93 @@ def _fresh_write(op: Operation, tile: SSAValue, inside: list[loop.ForOp]) -> boo
     return False
 
 
-def _private_loop(tile: loop.AllocTileOp, nest: loop.NestOp) -> loop.ForOp | None:
+def _dense_box(ap: AccessAttr) -> tuple[int, int, int, int] | None:
+    """(first partition, end partition, first element, end element) of the block
+    that a write `ap` fills, the same in every iteration; None unless its pstart and
+    offset are constants and its free dims one contiguous run."""
+    if not (ap.pstart.is_const and ap.offset.is_const) or ap.offset.base % 4:
+        return None
+    size = 1
+    for stride, count in sorted(d for d in ap.dims[1:] if d[1] > 1):
+        if stride != size:
+            return None
+        size *= count
+    p0, f0 = ap.pstart.base, ap.offset.base // 4
+    return p0, p0 + ap.pcount, f0, f0 + size
+
+
+def _span(a: Aff, domain: tuple[int, ...]) -> tuple[int, int]:
+    """The least and greatest value of `a` over the nest's domain."""
+    lo = hi = a.base
+    for k, step in enumerate(a.steps):
+        reach = step * (domain[k] - 1)
+        lo, hi = lo + min(0, reach), hi + max(0, reach)
+    return lo, hi
+
+
+def _bounding_box(ap: AccessAttr, domain: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+    """The box of partitions and elements `ap` may touch in any iteration, as
+    `_dense_box` gives it; None for a negative stride."""
+    if any(stride < 0 for stride, _ in ap.dims[1:]):
+        return None
+    plo, phi = _span(ap.pstart, domain)
+    olo, ohi = _span(ap.offset, domain)
+    reach = sum(stride * (count - 1) for stride, count in ap.dims[1:])
+    return plo, phi + ap.pcount, olo // 4, ohi // 4 + reach + 1
+
+
+def _inside(box: tuple[int, int, int, int], blocks: list[tuple[int, int, int, int]]) -> bool:
+    """Does the union of `blocks` hold every element of `box`?"""
+    p0, p1, f0, f1 = box
+    for p in range(p0, p1):
+        reach = f0
+        for _, _, b0, b1 in sorted(b for b in blocks if b[0] <= p < b[1]):
+            if b0 > reach:
+                break
+            reach = max(reach, b1)
+        if reach < f1:
+            return False
+    return True
+
+
+def _written_before_read(tile: loop.AllocTileOp, common: loop.ForOp, nest: loop.NestOp) -> bool:
+    """`partial`'s test of an SBUF tile whose first toucher fills only part of it
+    (a row-taps band: one load per copy, each on its own partitions): do the
+    writes that open every iteration of `common`, before anything reads the tile,
+    each fill a fixed dense block, and do those blocks hold everything the tile's
+    readers may read (`_bounding_box`)? Nothing then flows from one iteration to
+    the next through the tile. (Measured: also counting writes that come between
+    reads, as each evacuation of an output tile does, VGG-19 ran 0.35 % slower,
+    its output tiles doubled and fewer weights reserved ahead.)"""
+    if tile.result.type.space.data != "sbuf":
+        return False
+    users = {u.operation for u in tile.result.uses}
+    if not all(isinstance(o, loop.TileOp) for o in users):  # (a view's readers are not seen)
+        return False
+    ops = [o for o in _in_order(common.body.block) if o in users]
+    blocks: list[tuple[int, int, int, int]] = []
+    for op in ops:
+        touches = [(role, ap) for role, v, ap in op.accesses() if v == tile.result]
+        box = _dense_box(touches[0][1]) if len(touches) == 1 and touches[0][0] == "write" else None
+        if not isinstance(op, _OVERWRITES) or box is None:
+            break
+        blocks.append(box)
+    if not blocks:
+        return False
+    domain = nest.domain_val
+    for op in ops[len(blocks) :]:
+        for role, v, ap in op.accesses():
+            if v == tile.result and role != "write":
+                box = _bounding_box(ap, domain)
+                if box is None or not _inside(box, blocks):
+                    return False
+    return True
+
+
+def _private_loop(tile: loop.AllocTileOp, nest: loop.NestOp, partial: bool = False) -> loop.ForOp | None:
     """The innermost loop holding every use of `tile` if the tile is private to it
-    (module docstring), else None."""
+    (module docstring; with `partial`, also by `_written_before_read`), else
+    None."""
     uses = [u.operation for u in tile.result.uses]
     if not uses:
         return None
@@ -145,7 +229,9 @@ def _private_loop(tile: loop.AllocTileOp, nest: loop.NestOp) -> loop.ForOp | Non
     first = next(o for o in _in_order(common.body.block) if o in users)
     inside = _loops_of(first, nest)
     inside = inside[inside.index(common) + 1 :]
-    return common if _fresh_write(first, tile.result, inside) else None
+    if _fresh_write(first, tile.result, inside):
+        return common
+    return common if partial and _written_before_read(tile, common, nest) else None
 
 
 def _shifted(a: Aff, dim: int, scale: int, add: int) -> Aff:
@@ -255,7 +341,7 @@ def _crosses_engines(tile: loop.AllocTileOp) -> bool:
     return len(engines) > 1
 
 
-def _plan(nest: loop.NestOp, odd: bool = True, crossing: bool = False) -> Plan:
+def _plan(nest: loop.NestOp, odd: bool = True, crossing: bool = False, partial: bool = False) -> Plan:
     """Per domain dim, the loops over it and the tiles private to each (with
     `crossing`, only those that two engines touch). An odd trip count whose loop
     holds another loop is unrolled whole when `odd` and it is at most
@@ -267,7 +353,7 @@ def _plan(nest: loop.NestOp, odd: bool = True, crossing: bool = False) -> Plan:
             continue
         if crossing and not _crosses_engines(t):
             continue
-        f = _private_loop(t, nest)
+        f = _private_loop(t, nest, partial)
         if f is not None and domain[f.dim.value.data] >= 2:
             out.setdefault(f.dim.value.data, {}).setdefault(f, []).append(t)
     for dim in list(out):
@@ -336,6 +422,12 @@ class LoopDoubleBufferPass(ChipPass):
     """Only tiles that two engines touch get a second buffer (module docstring).
     False: every private tile that fits."""
 
+    partial: bool = True
+    """Also an SBUF tile that several writes fill between them before anything reads
+    it in an iteration, each its own fixed block (a row-taps band: one load per
+    copy), when those blocks hold everything its readers read
+    (`_written_before_read`). False: only a tile whose first toucher fills it all."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         expect_level(op, self.name, "loop")
         chip = self.chip_config()
@@ -351,7 +443,7 @@ class LoopDoubleBufferPass(ChipPass):
         doubled: set[loop.AllocTileOp] = set()
         plans: list[tuple[loop.NestOp, Plan]] = []
         for nest in [n for n in fn.body.block.ops if isinstance(n, loop.NestOp)]:
-            whole = _plan(nest, self.odd, self.crossing)
+            whole = _plan(nest, self.odd, self.crossing, self.partial)
             # Every private tile, else the SBUF ones only (PSUM has few banks).
             for plan in (whole, _only(whole, "sbuf")):
                 tiles = {t for loops in plan.values() for ts in loops.values() for t in ts}
