@@ -14,6 +14,10 @@ same binary's cycles, as a multiple of the same ideal, on the preset with
   (and the order the program gives them) as the bound.
 
 "binds" names the single change that saves the most (when it saves at least 2 %).
+"critical path" is the preset run's own (`tidal-sim --critical-path`,
+tidal.sim.critical): the share of its chain of instructions, each started by the
+one before it, on each engine, and the source op with the most cycles on it; what a
+change saves is at most what that change takes off this chain.
 What a change saves is what that resource costs the program as compiled: the
 compiler chose its tiles, overlap and synchronisation for the preset, so a free
 resource shows how much of the time waits on it, not what a compiler targeting a
@@ -37,6 +41,7 @@ import numpy as np
 import onnx
 from common import example, print_table, ratio
 from tidal.sim.config import ChipConfig, get_chip, what_if
+from tidal.sim.critical import summary
 from tidal.sim.isa import decode_container
 from tidal.sim.machine import run_program
 from tidal.tools.tidal_compile import compile_to_bytes
@@ -60,7 +65,7 @@ def bench(name: str, chip_name: str) -> dict[str, str]:
     onnx.save(model, path)
     program = decode_container(compile_to_bytes(str(path), chip_name))
     chip = get_chip(chip_name)
-    base_out, base = run_program(program, inputs, chip)
+    base_out, base = run_program(program, inputs, chip, critical_path=True)
     ideal = base["ideal_roofline_cycles"]
     row = {"model": name, "cycles": f"{base['cycles']:,}", "× ideal": ratio(base["cycles"] / ideal)}
     same = True
@@ -75,6 +80,7 @@ def bench(name: str, chip_name: str) -> dict[str, str]:
             savings[label] = 1 - stats["cycles"] / base["cycles"]
     top = max(savings, key=savings.__getitem__)
     row["binds"] = f"{top} (-{100 * savings[top]:.0f} %)" if savings[top] >= BINDS_MIN else "-"
+    row["critical path"] = summary(base["critical_path"])
     row["same outputs"] = "yes" if same else "NO"
     return row
 

@@ -50,6 +50,9 @@ from typing import Any
 import numpy as np
 from tidal.sim import isa
 from tidal.sim.config import ChipConfig, UnknownChipError, get_chip
+from tidal.sim import critical
+from tidal.sim.critical import START as CRITICAL_START
+from tidal.sim.critical import Node
 from tidal.sim.errors import (
     DeadlockError,
     ExecutionError,
@@ -244,10 +247,12 @@ class _Desc:
     checking) its on-chip accesses. Quacks like `_Engine` where a trace, race or
     error message names "engine, instruction"."""
 
-    __slots__ = ("action", "done", "footprint", "name", "pc", "row", "start", "transfer")
+    __slots__ = ("action", "cause", "done", "footprint", "name", "node", "pc", "row", "start", "transfer")
 
     def __init__(self, e: _Engine, row: Row, start: float) -> None:
         self.name = e.name
+        self.cause = e.cause  # (critical path) what let it issue
+        self.node: Node | None = None  # (critical path) set when it retires
         self.pc = e.pc
         self.row = row
         self.start = start
@@ -275,6 +280,7 @@ class _Engine:
         "buffer",
         "busy",
         "capacity",
+        "cause",
         "count",
         "depth",
         "dma_bytes",
@@ -312,6 +318,8 @@ class _Engine:
         self.row: Row = []
         self.pc = 0
         self.start = 0.0  # when the current instruction started running
+        # (critical path) what let the current instruction start (sim.critical)
+        self.cause: tuple[str, Any] = CRITICAL_START
         self.busy = 0.0
         self.count = 0
         self.waits = 0  # WAIT instructions run (a wait folded into another is not one)
@@ -514,6 +522,7 @@ class Machine:
         *,
         trace: bool = False,
         check_races: bool = False,
+        critical_path: bool = False,
     ) -> None:
         dram_bytes = validate_program(program, chip)
         self.program = program
@@ -555,6 +564,10 @@ class Machine:
         self.trace: list[dict[str, Any]] | None = [] if trace else None
         self.fetch_trace: list[dict[str, Any]] | None = [] if trace else None
         self.stall_trace: list[dict[str, Any]] | None = [] if trace else None
+        # (critical path) every instruction run, with what let it start, and the
+        # last one to end so far, whose signal a woken wait owes its start to.
+        self.nodes: list[Node] | None = [] if critical_path else None
+        self._signaller: Node | None = None
         self.check_races = check_races
         self.race_accesses = 0  # (race checking) on-chip accesses checked
         # (race checking) engines mid-instruction and DMA descriptors in flight
@@ -650,6 +663,10 @@ class Machine:
             )
         heap = self._heap
         start, host0, fetch0 = self.now, self.host_fetch_bytes, self.fetch_bytes
+        if self.nodes is not None:
+            self.nodes.clear()
+            for e in self.engines:
+                e.cause = CRITICAL_START
         with (
             threadpool_limits(limits=threads, user_api="blas"),
             np.errstate(all="ignore"),  # hardware makes inf/nan silently
@@ -786,6 +803,8 @@ class Machine:
         e.flight.append(d)
         if self.check_races and dec.raced:
             self._check_races(d, row)
+        if self.nodes is not None:
+            e.cause = ("issued", d)  # the next one may issue now too
         e.pc += 1
         if e.requested < e.n and not e.fetching:
             self._maybe_fetch(e)  # its record's slot is free now
@@ -800,6 +819,8 @@ class Machine:
     def _halt(self, e: _Engine, row: Row) -> None:
         e.count += 1
         self._record(e, row)
+        if self.nodes is not None:
+            self._node(e, row)
         self._signal(row[_W_SIGNAL])
         e.pc = e.n
 
@@ -858,6 +879,8 @@ class Machine:
             self.end = now
         if self.trace is not None:
             self._record(e, row)
+        if self.nodes is not None:
+            e.cause = ("done", self._node(e, row))
         if row[_W_SIGNAL] >= 0:
             self._signal(row[_W_SIGNAL])
         e.pc += 1
@@ -879,6 +902,15 @@ class Machine:
                     "source": self._source(row),
                 }
             )
+
+    def _node(self, x: _Engine | _Desc, row: Row) -> Node:
+        """(Critical path) record x's instruction, ending now, as a node; it is the
+        signaller of the waits its signal wakes."""
+        assert self.nodes is not None
+        node = (x.name, x.start, self.now, row[_W_DEBUG], row[_W_OP], x.cause)
+        self.nodes.append(node)
+        self._signaller = node
+        return node
 
     def _source(self, row: Row) -> str | None:
         """The record's source op from the debug table, or None."""
@@ -916,6 +948,8 @@ class Machine:
                 if self.stall_trace is not None:
                     self._stalled(e, "semaphore", e.parked_since, semaphore=sem)
                 e.start = self.now
+                if self.nodes is not None:
+                    e.cause = ("done", self._signaller)
                 if e.row[_W_OP] == _WAIT:
                     self._push(self.now + self.chip.sync_cycles, _DONE, e)
                 else:  # a folded wait: the instruction itself issues now
@@ -1075,6 +1109,8 @@ class Machine:
         ):
             e.fetch_stall += self.now - self._outside_flight(e, e.fetch_since)
             self._stalled(e, "fetch", e.fetch_since)
+            if self.nodes is not None:
+                e.cause = ("fetch", (e.fetch_since, e.cause))
             e.fetch_since = -1.0
             self._issue(e)
         self._maybe_fetch(e)
@@ -1138,6 +1174,8 @@ class Machine:
             x = flight.popleft()
             e.count += 1
             self._record(x, x.row)
+            if self.nodes is not None:
+                x.node = self._node(x, x.row)
             self._signal(x.row[_W_SIGNAL])
         if flight:
             if e.full_since < 0 or len(flight) >= e.depth:
@@ -1155,6 +1193,8 @@ class Machine:
                 self._stalled(e, "drain", since)
             else:
                 return
+        if self.nodes is not None:  # the queue was full or draining: a retirement frees it
+            e.cause = ("done", self._signaller)
         self._issue(e)
 
     def _dma_settle(self) -> None:
@@ -1342,6 +1382,10 @@ class Machine:
             stats.update(ideal_stats(model, cycles, self.dma_dram_bytes, chip))
         if self.check_races:
             stats["race_check"] = {"accesses": self.race_accesses}
+        if self.nodes is not None:
+            stats["critical_path"] = critical.critical_path(
+                self.nodes, self.program.debug, lambda op: Opcode(op).name
+            )
         if self.trace is not None:
             stats["trace"] = self.trace
             stats["fetch_trace"] = self.fetch_trace
@@ -1400,6 +1444,7 @@ def run_program(
     trace: bool = False,
     check_races: bool = False,
     blas_threads: int | None = None,
+    critical_path: bool = False,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Load `program` on `chip` (default: the preset the binary names), run it on
     `inputs` and return (outputs by name, stats).
@@ -1411,14 +1456,16 @@ def run_program(
     instruction held back, kind "fetch" or "semaphore", start, end, semaphore).
     With `check_races`, overlapping SBUF/PSUM accesses in flight on two engines at
     once, one of them a write, raise `RaceError`, and stats["race_check"] counts the
-    on-chip accesses checked (`{"accesses": n}`). NumPy's BLAS runs on
+    on-chip accesses checked (`{"accesses": n}`). With `critical_path`,
+    stats["critical_path"] is the run's critical path (`tidal.sim.critical`): its
+    cycles per engine and its source ops with the most. NumPy's BLAS runs on
     `blas_threads` threads during the run (None: one; see `Machine.run`)."""
     if chip is None:
         try:
             chip = get_chip(program.chip)
         except UnknownChipError as err:
             raise LoadError(str(err)) from None
-    machine = Machine(program, chip, trace=trace, check_races=check_races)
+    machine = Machine(program, chip, trace=trace, check_races=check_races, critical_path=critical_path)
     machine.load_inputs(inputs)
     stats = machine.run(blas_threads)
     return machine.read_outputs(), stats

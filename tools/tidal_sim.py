@@ -23,10 +23,11 @@ import json
 import math
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from tidal.sim import isa
+from tidal.sim import critical, isa
 from tidal.sim.config import WHAT_IF_FIELDS, UnknownChipError, get_chip, what_if
 from tidal.sim.errors import InputError, LoadError, SimError
 from tidal.sim.inputs import unread_inputs
@@ -85,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
         "--check-races",
         action="store_true",
         help="fail on overlapping SBUF/PSUM accesses in flight on two engines",
+    )
+    p.add_argument(
+        "--critical-path",
+        action="store_true",
+        help="print the run's critical path: its share on each engine and the source "
+        "ops with the most cycles on it (with --stats, also as 'critical_path')",
     )
     p.add_argument("--chip", help="chip preset to run on (default: the binary's)")
     add_blas_threads(p)
@@ -179,7 +186,10 @@ def _run(args: argparse.Namespace) -> str:
     runs: list[dict[str, np.ndarray]] = []
     at(f"simulating {args.binary}")
     try:
-        machine = Machine(program, chip, trace=traced, check_races=args.check_races)
+        machine = Machine(
+            program, chip, trace=traced, check_races=args.check_races,
+            critical_path=args.critical_path,
+        )
     except LoadError as err:
         raise ToolError(f"{args.binary}: {err}") from None
     for path, feed in zip(input_paths, feeds, strict=True):
@@ -223,7 +233,22 @@ def _run(args: argparse.Namespace) -> str:
     if args.check_races:
         checked = stats["race_check"]["accesses"]
         summary += f"\n{PROG}: no races in {checked} on-chip accesses"
+    if args.critical_path:
+        summary += "\n" + _critical_report(stats["critical_path"])
     return summary
+
+
+def _critical_report(path: dict[str, Any]) -> str:
+    """The critical path's summary line and its top source ops, one per line."""
+    lines = [f"{PROG}: critical path: {critical.summary(path)}"]
+    total = path.get("cycles") or 1.0
+    for s in path.get("sources", []):
+        source = s["source"] if s["source"] is not None else "(no source)"
+        lines.append(
+            f"{PROG}:   {s['engine']:<6} {source:<24} {s['opcode']:<13} "
+            f"{s['cycles']:>10} cycles {100 * s['cycles'] / total:5.1f}%"
+        )
+    return "\n".join(lines)
 
 
 def _what_if_note(stats: dict[str, object]) -> str:

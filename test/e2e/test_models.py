@@ -202,6 +202,38 @@ def test_compile_then_sim_matches_run(make, tmp_path):
         assert sim_stats[key] == stats[key], key
 
 
+@pytest.mark.parametrize("chip", ["small", "default"])
+def test_critical_path_of_a_compiled_model_covers_its_run(chip, tmp_path):
+    """tidal-sim --critical-path on the CNN demo: the chain it reports accounts for
+    every cycle of the run once (instructions, fetch stalls, sync gaps), runs
+    through engines the run used, and is printed as one summary line and the top
+    source ops; the outputs are those of a run without it."""
+    model = models.make_cnn()
+    outputs, _, _ = run_cli(model, tmp_path, chip)
+    binary = tmp_path / "model.tbin"
+    compiled = tool("tidal-compile", tmp_path / "model.onnx", "-o", binary, "--chip", chip)
+    assert compiled.returncode == 0, compiled.stderr
+    simulated = tool(
+        "tidal-sim", binary, "--inputs", tmp_path / "in.npz", "--outputs", tmp_path / "sim.npz",
+        "--stats", tmp_path / "sim.json", "--critical-path",
+    )
+    assert simulated.returncode == 0, simulated.stderr
+    with np.load(tmp_path / "sim.npz", allow_pickle=False) as f:
+        for name in f.files:
+            np.testing.assert_array_equal(f[name], outputs[name])
+    stats = json.loads((tmp_path / "sim.json").read_text())
+    path = stats["critical_path"]
+    covered = sum(path["engines"].values()) + sum(path["fetch"].values()) + path["gaps"]
+    assert abs(covered - path["cycles"]) <= len(path["engines"]) + len(path["fetch"]) + 1
+    assert stats["cycles"] - 1 < path["cycles"] <= stats["cycles"]  # (stats: whole cycles)
+    assert 0 < path["instructions"] <= sum(stats["instructions"].values())
+    assert set(path["engines"]) <= set(stats["engines"])
+    assert path["sources"] and all(s["cycles"] > 0 for s in path["sources"])
+    lines = simulated.stdout.splitlines()
+    assert lines[1].startswith("tidal-sim: critical path: ")
+    assert len(lines) == 2 + len(path["sources"])
+
+
 def test_true_macs_counts_grouped_and_transposed():
     """The independent MAC counter itself, on shapes worked out by hand."""
     nodes = [
