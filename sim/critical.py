@@ -39,9 +39,12 @@ TOP_SOURCES = 12
 """How many (engine, source op) entries `critical_path` lists."""
 
 
-def critical_path(nodes: list[Node], debug: list[str], opcode_name: Any) -> dict[str, Any]:
-    """The critical path through `nodes` as stats: its `cycles` (the last node's
-    end), the cycles on it per engine (`engines`, each DMA queue its own), of
+def critical_path(
+    nodes: list[Node], debug: list[str], opcode_name: Any, start: float = 0.0
+) -> dict[str, Any]:
+    """The critical path through `nodes`, the instructions of a run that began at
+    cycle `start` (a rerun's, on a machine that ran before), as stats: its `cycles`
+    (from `start` to the last node's end), the cycles on it per engine (`engines`, each DMA queue its own), of
     instruction fetch stalls per engine (`fetch`) and of gaps (`gaps`: a satisfied
     wait's sync cycles), the instructions on it (`instructions`), and the
     `TOP_SOURCES` (engine, source op) pairs with the most cycles on it (`sources`,
@@ -51,7 +54,7 @@ def critical_path(nodes: list[Node], debug: list[str], opcode_name: Any) -> dict
         return {}
     node: Node | None = max(nodes, key=lambda n: n[2])
     assert node is not None
-    cycles = node[2]
+    cycles = node[2] - start
     engines: Counter[str] = Counter()
     fetch: Counter[str] = Counter()
     sources: Counter[tuple[str, int]] = Counter()
@@ -59,12 +62,12 @@ def critical_path(nodes: list[Node], debug: list[str], opcode_name: Any) -> dict
     gaps = 0.0
     count = 0
     while node is not None:
-        name, start, end, dbg, op, cause = node
+        name, began, end, dbg, op, cause = node
         count += 1
-        engines[name] += end - start
-        sources[(name, dbg)] += end - start
+        engines[name] += end - began
+        sources[(name, dbg)] += end - began
         opcodes.setdefault((name, dbg), Counter())[op] += 1
-        node, t = None, start
+        node, t = None, began
         while True:
             kind, ref = cause
             if kind == "done":
@@ -79,7 +82,7 @@ def critical_path(nodes: list[Node], debug: list[str], opcode_name: Any) -> dict
                 fetch[name] += t - since
                 t = since
                 continue
-            gaps += t  # ("start", None): from cycle 0
+            gaps += t - start  # ("start", None): from the run's start
             break
     return {
         "cycles": cycles,

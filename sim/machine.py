@@ -568,6 +568,7 @@ class Machine:
         # last one to end so far, whose signal a woken wait owes its start to.
         self.nodes: list[Node] | None = [] if critical_path else None
         self._signaller: Node | None = None
+        self._run_start = 0.0
         self.check_races = check_races
         self.race_accesses = 0  # (race checking) on-chip accesses checked
         # (race checking) engines mid-instruction and DMA descriptors in flight
@@ -665,6 +666,7 @@ class Machine:
         start, host0, fetch0 = self.now, self.host_fetch_bytes, self.fetch_bytes
         if self.nodes is not None:
             self.nodes.clear()
+            self._run_start = start
             for e in self.engines:
                 e.cause = CRITICAL_START
         with (
@@ -1384,7 +1386,7 @@ class Machine:
             stats["race_check"] = {"accesses": self.race_accesses}
         if self.nodes is not None:
             stats["critical_path"] = critical.critical_path(
-                self.nodes, self.program.debug, lambda op: Opcode(op).name
+                self.nodes, self.program.debug, lambda op: Opcode(op).name, self._run_start
             )
         if self.trace is not None:
             stats["trace"] = self.trace

@@ -234,13 +234,15 @@ def _run(args: argparse.Namespace) -> str:
         checked = stats["race_check"]["accesses"]
         summary += f"\n{PROG}: no races in {checked} on-chip accesses"
     if args.critical_path:
-        summary += "\n" + _critical_report(stats["critical_path"])
+        summary += "\n" + _critical_report(stats["critical_path"], args.runs > 1)
     return summary
 
 
-def _critical_report(path: dict[str, Any]) -> str:
-    """The critical path's summary line and its top source ops, one per line."""
-    lines = [f"{PROG}: critical path: {critical.summary(path)}"]
+def _critical_report(path: dict[str, Any], last_run: bool = False) -> str:
+    """The critical path's summary line (of the last run, with --runs) and its top
+    source ops, one per line."""
+    which = " of the last run" if last_run else ""
+    lines = [f"{PROG}: critical path{which}: {critical.summary(path)}"]
     total = path.get("cycles") or 1.0
     for s in path.get("sources", []):
         source = s["source"] if s["source"] is not None else "(no source)"

@@ -148,3 +148,20 @@ def test_tidal_sim_prints_it_and_writes_it_to_the_stats(mk: SimpleNamespace, tmp
     written = json.loads(stats.read_text())
     assert written["critical_path"]["engines"]["pool"] > 0
     assert written["cycles"] - 1 < written["critical_path"]["cycles"] <= written["cycles"]
+
+
+def test_a_rerun_has_its_own_path(mk: SimpleNamespace) -> None:
+    """On a machine that ran before, the path runs from the rerun's start: its cycles
+    are the rerun's, not the machine's clock."""
+    from tidal.sim.config import get_chip
+    from tidal.sim.machine import Machine
+
+    machine = Machine(_program_of_two_chains(mk), get_chip("small"), critical_path=True)
+    machine.load_inputs({})
+    first = machine.run()["critical_path"]
+    again = machine.rerun({})
+    second = again["critical_path"]
+    assert again["runs"][-1]["cycles"] - 1 < second["cycles"] <= again["runs"][-1]["cycles"]
+    assert second["cycles"] < again["cycles"]  # the machine's clock counts both runs
+    assert abs(_covered(second) - second["cycles"]) <= 3
+    assert second["engines"].keys() == first["engines"].keys()
