@@ -70,7 +70,7 @@ def critical_path(
         node, t = None, began
         while True:
             kind, ref = cause
-            if kind == "done":
+            if kind == "done" and ref is not None:
                 gaps += max(0.0, t - ref[2])
                 node = ref
                 break

@@ -97,16 +97,24 @@ def _in_order(block: Block) -> Iterator[Operation]:
             yield from _in_order(op.body.block)
 
 
-def _covers(ap: AccessAttr, tile: loop.TileType) -> bool:
-    """Does `ap` touch every element of `tile`, the same ones in every iteration?"""
-    if ap.pstart != Aff(0) or ap.offset != Aff(0) or ap.pcount != tile.partitions.data:
-        return False
+def _dense_box(ap: AccessAttr) -> tuple[int, int, int, int] | None:
+    """(first partition, end partition, first element, end element) of the block
+    that a write `ap` fills, the same in every iteration; None unless its pstart and
+    offset are constants and its free dims one contiguous run."""
+    if not (ap.pstart.is_const and ap.offset.is_const) or ap.offset.base % 4:
+        return None
     size = 1
     for stride, count in sorted(d for d in ap.dims[1:] if d[1] > 1):
         if stride != size:
-            return False
+            return None
         size *= count
-    return 4 * size == tile.bytes_per_partition
+    p0, f0 = ap.pstart.base, ap.offset.base // 4
+    return p0, p0 + ap.pcount, f0, f0 + size
+
+
+def _covers(ap: AccessAttr, tile: loop.TileType) -> bool:
+    """Does `ap` touch every element of `tile`, the same ones in every iteration?"""
+    return _dense_box(ap) == (0, tile.partitions.data, 0, tile.bytes_per_partition // 4)
 
 
 def _fresh_write(op: Operation, tile: SSAValue, inside: list[loop.ForOp]) -> bool:
@@ -125,21 +133,6 @@ def _fresh_write(op: Operation, tile: SSAValue, inside: list[loop.ForOp]) -> boo
         d = op.zero_at.value.data
         return d < 0 or any(f.dim.value.data == d for f in inside)
     return False
-
-
-def _dense_box(ap: AccessAttr) -> tuple[int, int, int, int] | None:
-    """(first partition, end partition, first element, end element) of the block
-    that a write `ap` fills, the same in every iteration; None unless its pstart and
-    offset are constants and its free dims one contiguous run."""
-    if not (ap.pstart.is_const and ap.offset.is_const) or ap.offset.base % 4:
-        return None
-    size = 1
-    for stride, count in sorted(d for d in ap.dims[1:] if d[1] > 1):
-        if stride != size:
-            return None
-        size *= count
-    p0, f0 = ap.pstart.base, ap.offset.base // 4
-    return p0, p0 + ap.pcount, f0, f0 + size
 
 
 def _span(a: Aff, domain: tuple[int, ...]) -> tuple[int, int]:
