@@ -98,6 +98,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return LoopConstLayoutPass
 
+    def loop_hoist_loads():
+        from tidal.passes.loop.hoist_loads import LoopHoistLoadsPass
+
+        return LoopHoistLoadsPass
+
     def loop_double_buffer():
         from tidal.passes.loop.double_buffer import LoopDoubleBufferPass
 
@@ -181,6 +186,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "loop-allocate": loop_allocate,
         "loop-schedule": loop_schedule,
         "loop-keep-on-chip": loop_keep_on_chip,
+        "loop-hoist-loads": loop_hoist_loads,
         "loop-double-buffer": loop_double_buffer,
         "loop-const-layout": loop_const_layout,
         "accel-schedule": accel_schedule,

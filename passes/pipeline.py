@@ -339,6 +339,10 @@ OPTIMIZATIONS: dict[str, str] = {
     "reads again, a pooling's running sum) keeps one, since that engine runs in order "
     "and a second buffer would only take SBUF from the weights reserved ahead "
     "(loop-double-buffer{crossing})",
+    "hoist-loads": "a load of a constant (weights) that a loop repeats unchanged in "
+    "every iteration (a conv loaded band by band reloading its weight tile per band) "
+    "runs once, before the loop, when nothing else in the loop writes the tile or reads "
+    "it first (loop-hoist-loads)",
     "double-buffer-partial": "with double-buffer, an SBUF tile that several loads fill "
     "between them in each iteration before it is read, each its own block (a row-taps "
     "band, one load per copy on its own partitions), counts as filled afresh when the "
@@ -426,6 +430,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
     from tidal.passes.conversion.loop_to_accel import LoopToAccelPass
     from tidal.passes.loop.allocate import LoopAllocatePass
     from tidal.passes.loop.const_layout import LoopConstLayoutPass
+    from tidal.passes.loop.hoist_loads import LoopHoistLoadsPass
     from tidal.passes.loop.double_buffer import LoopDoubleBufferPass
     from tidal.passes.loop.keep_on_chip import LoopKeepOnChipPass
     from tidal.passes.loop.schedule import LoopSchedulePass
@@ -527,6 +532,7 @@ def lowering_passes(chip: str, disabled: Collection[str] = ()) -> list[ModulePas
                 )
             ]
         ),
+        *([] if "hoist-loads" in off else [LoopHoistLoadsPass()]),
         *(
             []
             if "double-buffer" in off
