@@ -36,7 +36,6 @@ bytes are those the loop loaded; nothing moves a copy of a value a nest computes
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tidal.dialects import loop
@@ -44,16 +43,8 @@ from tidal.passes.utils.expect import expect_level
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Block, Operation, SSAValue
+from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
-
-
-def _in_order(block: Block) -> Iterator[Operation]:
-    """The ops of `block` and of the loops in it, in program order."""
-    for op in block.ops:
-        yield op
-        if isinstance(op, loop.ForOp):
-            yield from _in_order(op.body.block)
 
 
 def _invariant_load(op: Operation, dim: int) -> bool:
@@ -77,21 +68,21 @@ def hoistable(f: loop.ForOp) -> list[loop.CopyOp]:
     """The copies directly in `f`'s body that may run once before it (module
     docstring), in program order."""
     dim = f.dim.value.data
-    ops = list(_in_order(f.body.block))
+    at = {op: i for i, op in enumerate(f.body.block.walk())}  # program order
     candidates = [op for op in f.body.block.ops if _invariant_load(op, dim)]
     out: list[loop.CopyOp] = []
     for tile in dict.fromkeys(c.dst for c in candidates):
         mine = [c for c in candidates if c.dst == tile]
-        last = max(ops.index(c) for c in mine)
-        ok = True
-        for i, op in enumerate(ops):
+        last = max(at[c] for c in mine)
+        clear = True
+        for op, i in at.items():
             reads, writes = _touches(op, tile)
             if (writes and op not in mine) or (reads and i < last):
-                ok = False
+                clear = False
                 break
-        if ok:
+        if clear:
             out += mine
-    return sorted(out, key=ops.index)
+    return sorted(out, key=at.__getitem__)
 
 
 def hoist_loads(nest: loop.NestOp) -> int:
